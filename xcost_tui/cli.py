@@ -1,0 +1,179 @@
+"""The ``xcost-tui`` command.
+
+Only argparse at import time: ``xcost-tui --help`` must answer fast over SSH, and the
+supervisor side never imports torch, transformers or datasets. Each subcommand imports
+what it needs when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import XCOPA_LANGS, __version__
+from .errors import XcostError
+
+DEFAULT_STORE = "store"
+
+DESCRIPTION = """\
+xcost-tui: what does a better cross-lingual model cost?
+
+Train multilingual encoders on English, evaluate zero-shot on XCOPA (11 languages),
+and measure what each method costs: wall time, device-hours, FLOPs, energy, memory
+and inference latency. Results land in run directories and a DuckDB store.
+"""
+
+EPILOG = """\
+examples:
+  xcost-tui                                 open the app on ./store
+  xcost-tui plan.toml                       open the app with a plan ready to launch
+  xcost-tui --headless demo --data-dir ../shared/data
+                                            run the built-in demo plan without a screen
+  xcost-tui run --method direct --model tiny-xlmr --data-dir ../shared/data \\
+      --langs it,zh --out store/runs/try1   one run from the command line
+  xcost-tui plan check plan.toml            validate a plan and list its runs
+  xcost-tui sql "SELECT * FROM leaderboard" query the results (read-only)
+  xcost-tui ingest                          rebuild the database from store/runs/
+
+data: the Hugging Face hub by default; --data-dir DIR (or XCOST_DATA_DIR) reads local
+copies laid out like ../shared/data (xcopa/<lang>/{val,test}.jsonl, copa/, arc_challenge/, rte/).
+"""
+
+
+def _add_store(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--store", default=os.environ.get("XCOST_STORE", DEFAULT_STORE), metavar="DIR",
+                   help="results root holding xcost.duckdb and runs/ (default: ./store, or $XCOST_STORE)")
+
+
+def _add_data_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default=os.environ.get("XCOST_DATA_DIR"), metavar="DIR",
+                   help="read data sets from local copies in DIR instead of the Hugging Face hub (default: $XCOST_DATA_DIR)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xcost-tui", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"xcost-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    # -- run ---------------------------------------------------------------------------------
+    run = sub.add_parser("run", help="run one experiment (train, evaluate, measure) into a run directory",
+                         description="Run one experiment as its own process and write its run directory.",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    run.add_argument("--method", required=True, choices=["direct", "intermediate", "few-shot"],
+                     help="direct: fine-tune on English COPA; intermediate: first the --intermediate task(s), then COPA; "
+                          "few-shot: then k labelled examples per target language")
+    run.add_argument("--model", default="tiny-xlmr",
+                     help="Hugging Face model id or local path (xlm-roberta-base, xlm-roberta-large), or the built-in tiny-xlmr")
+    run.add_argument("--intermediate", default="", metavar="TASKS",
+                     help="comma-separated intermediate tasks, e.g. siqa or arc_challenge,rte")
+    run.add_argument("--intermediate-mode", default="sequential", choices=["sequential", "mixed"],
+                     help="several intermediate tasks one after another, or mixed in one multi-task phase")
+    run.add_argument("--shots", "-k", type=int, default=None, dest="shots",
+                     help="few-shot: k labelled examples per language from XCOPA validation")
+    run.add_argument("--langs", default=",".join(XCOPA_LANGS), help="comma-separated XCOPA languages to evaluate")
+    _add_data_dir(run)
+    run.add_argument("--seed", type=int, default=0, help="random seed (data order, head init, few-shot sample)")
+    run.add_argument("--epochs", type=float, default=None, help="training epochs of every phase (default: spec defaults, 5)")
+    run.add_argument("--max-steps", type=int, default=None, help="cap optimiser steps of every training phase")
+    run.add_argument("--batch-size", type=int, default=None, help="per-step batch size of every training phase (default 8)")
+    run.add_argument("--grad-accum", type=int, default=None, help="gradient accumulation steps (default 4: effective batch 32)")
+    run.add_argument("--lr", type=float, default=None, help="learning rate of every training phase (default 3e-5; few-shot 1e-5)")
+    run.add_argument("--max-seq-len", type=int, default=None, help="maximum tokens per sequence (default 128)")
+    run.add_argument("--max-train-examples", type=int, default=None, help="use only the first N training examples per task (quick runs)")
+    run.add_argument("--max-eval-examples", type=int, default=None, help="evaluate only the first N examples per language (quick runs)")
+    run.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                     help="start from a saved encoder (RUN_DIR/checkpoints/...) instead of re-running the intermediate phase")
+    run.add_argument("--save-encoder", action="store_true", help="save the encoder after the intermediate phase(s) for reuse")
+    run.add_argument("--no-measure", action="store_true", help="turn off FLOP sampling, progress events and memory probes")
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--spec", default=None, metavar="JSON", help="read the whole spec from a JSON file (other flags are ignored)")
+    run.add_argument("--out", default=None, metavar="RUN_DIR",
+                     help="run directory to write (default: <store>/runs/<run-id>)")
+    _add_store(run)
+
+    # -- plan --------------------------------------------------------------------------------
+    plan = sub.add_parser("plan", help="work with plan files (plan check plan.toml)")
+    plan_sub = plan.add_subparsers(dest="plan_command", metavar="SUBCOMMAND")
+    check = plan_sub.add_parser("check", help="validate a plan and print its expanded runs without running anything")
+    check.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
+    _add_data_dir(check)
+
+    # -- ingest / sql ------------------------------------------------------------------------
+    ingest = sub.add_parser("ingest", help="(re)build the DuckDB store from run directories (idempotent)")
+    ingest.add_argument("run_dirs", nargs="*", help="run directories (default: every directory under <store>/runs)")
+    _add_store(ingest)
+
+    sql = sub.add_parser("sql", help="run SQL on the store (read-only) and print the result")
+    sql.add_argument("query", help="a SQL query, e.g. \"SELECT * FROM leaderboard\"; tables: runs, phases, evals, predictions, samples, events")
+    sql.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
+    sql.add_argument("--output", "-o", default=None, help="write to this file (needed for parquet)")
+    _add_store(sql)
+
+    # -- the app / headless (top-level) ---------------------------------------------------------
+    parser.add_argument("--headless", action="store_true",
+                        help="run the plan without a screen: progress bars (plain lines with no TTY), then the leaderboard")
+    parser.add_argument("--max-parallel", type=int, default=None,
+                        help="runs at once (default: one per GPU; one on a machine without a GPU)")
+    parser.add_argument("--rerun", action="store_true", help="run again runs that already succeeded")
+    _add_store(parser)
+    _add_data_dir(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    # A bare plan path (``xcost-tui plan.toml``) is not a subcommand; peel it off first.
+    plan_arg = None
+    subcommands = {"run", "plan", "ingest", "sql"}
+    positional = [a for a in argv if not a.startswith("-")]
+    if positional and positional[0] not in subcommands:
+        plan_arg = positional[0]
+        argv.remove(plan_arg)
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(parser, args, plan_arg)
+    except XcostError as exc:
+        print(f"xcost-tui: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xcost-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_arg: str | None) -> int:
+    if args.command == "run":
+        from .job.launch import run_command
+
+        return run_command(args)
+    if args.command == "plan":
+        if args.plan_command != "check":
+            parser.parse_args(["plan", "--help"])
+        from .plan import check_command
+
+        return check_command(args.plan, data_dir=args.data_dir)
+    if args.command == "ingest":
+        from .store.commands import ingest_command
+
+        return ingest_command(Path(args.store), [Path(p) for p in args.run_dirs])
+    if args.command == "sql":
+        from .store.commands import sql_command
+
+        return sql_command(Path(args.store), args.query, fmt=args.format, output=args.output)
+    if args.headless:
+        if not plan_arg:
+            raise XcostError("--headless needs a plan: a plan file or a built-in plan name (demo, xcopa-stilts)")
+        from .headless import headless_command
+
+        return headless_command(plan_arg, store=Path(args.store), data_dir=args.data_dir,
+                                max_parallel=args.max_parallel, rerun=args.rerun)
+    from .tui.app import run_app
+
+    return run_app(store=Path(args.store), plan=plan_arg, data_dir=args.data_dir, max_parallel=args.max_parallel)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""User-facing errors.
+
+Every error a user can cause (a bad spec, a missing file, an unknown task) is an
+``XcostError`` whose message says what is wrong, where, and what to do about it.
+The CLI prints the message without a traceback and exits non-zero.
+"""
+
+
+class XcostError(Exception):
+    """A problem the user can fix; the message is meant to be read by a person."""
+
+
+class SpecError(XcostError):
+    """A run spec or plan has a missing, unknown or ill-typed field."""
+
+
+class DataError(XcostError):
+    """A data set could not be loaded: missing file, malformed row, hub failure."""
+
+
+class UnknownTaskError(SpecError):
+    """A task name that is not in the task registry."""
+
+
+class ModelError(XcostError):
+    """A model id or path that cannot be loaded."""
+
+
+class StoreError(XcostError):
+    """The results database is missing, locked or from another schema version."""
