@@ -1,0 +1,279 @@
+"""What the app and the headless mode ask of the store. The UI stays thin: it calls these.
+
+Every function opens a short read-only connection (see ``db``), runs its query, closes it and
+returns Arrow (or plain Python for ``run_detail``). Column names in ``order_by`` and
+``filters`` are checked against the view's real columns, never pasted into SQL unchecked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import duckdb
+import pyarrow as pa
+
+from .. import XCOPA_LANGS
+from ..errors import StoreError
+from . import schema
+from .db import connect_ro
+
+class SqlError(StoreError):
+    """DuckDB refused the query (syntax, a missing table, a write on the read-only store); the message is DuckDB's."""
+
+
+TEXT_COLUMNS = ("run_id", "name", "model", "method", "intermediate", "status")
+Filters = dict[str, Any]
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [d[0] for d in con.execute(f"SELECT * FROM {relation} LIMIT 0").description]
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _check_column(name: str, columns: list[str], what: str) -> str:
+    if name not in columns:
+        import difflib
+
+        close = difflib.get_close_matches(name, columns, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise StoreError(f"{what}: no column {name!r} in the leaderboard{hint}; columns: {', '.join(columns)}")
+    return _quote(name)
+
+
+def _where(columns: list[str], filters: Filters | None, text: str | None) -> tuple[str, list]:
+    """WHERE clause and its parameters. A filter value is a list (any of; None matches NULL),
+    or one value; an empty list constrains nothing. ``text``: every word must occur in one of
+    run_id, name, model, method, intermediate or status (case-insensitive)."""
+    clauses: list[str] = []
+    params: list = []
+    for name, value in (filters or {}).items():
+        col = _check_column(name, columns, "filter")
+        values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+        if not values:
+            continue
+        parts = []
+        present = [v for v in values if v is not None]
+        if present:
+            parts.append(f"{col} IN ({', '.join('?' for _ in present)})")
+            params += present
+        if len(present) < len(values):
+            parts.append(f"{col} IS NULL")
+        clauses.append("(" + " OR ".join(parts) + ")")
+    if text:
+        hay = "lower(concat_ws(' ', " + ", ".join(_quote(c) for c in TEXT_COLUMNS if c in columns) + "))"
+        for word in text.lower().split():
+            clauses.append(f"contains({hay}, ?)")
+            params.append(word)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
+    return con.sql(sql, params=params or None).to_arrow_table()
+
+
+def leaderboard_columns(store_root: Path | str) -> list[str]:
+    with connect_ro(store_root) as con:
+        return _columns(con, "leaderboard")
+
+
+def leaderboard(
+    store_root: Path | str,
+    *,
+    order_by: str = "avg_accuracy",
+    descending: bool = True,
+    filters: Filters | None = None,
+    text: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    columns: Iterable[str] | None = None,
+) -> pa.Table:
+    """One row per run (the ``leaderboard`` view), sorted with NULLs last, ties by run_id."""
+    with connect_ro(store_root) as con:
+        cols = _columns(con, "leaderboard")
+        order = _check_column(order_by, cols, "order_by")
+        select = ", ".join(_check_column(c, cols, "columns") for c in columns) if columns else "*"
+        where, params = _where(cols, filters, text)
+        sql = (f"SELECT {select} FROM leaderboard{where} "
+               f"ORDER BY {order} {'DESC' if descending else 'ASC'} NULLS LAST, run_id")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        if offset:
+            sql += " OFFSET ?"
+            params.append(int(offset))
+        return _arrow(con, sql, params)
+
+
+def count_runs(store_root: Path | str, filters: Filters | None = None, text: str | None = None) -> int:
+    with connect_ro(store_root) as con:
+        where, params = _where(_columns(con, "leaderboard"), filters, text)
+        return int(con.execute(f"SELECT count(*) FROM leaderboard{where}", params).fetchall()[0][0])
+
+
+def distinct_values(store_root: Path | str, column: str) -> list:
+    """The values a leaderboard column takes (for filter pickers), NULL last."""
+    with connect_ro(store_root) as con:
+        col = _check_column(column, _columns(con, "leaderboard"), "column")
+        return [r[0] for r in con.execute(f"SELECT DISTINCT {col} FROM leaderboard ORDER BY 1 NULLS LAST").fetchall()]
+
+
+def lang_accuracy(store_root: Path | str, run_ids: Iterable[str] | None = None) -> pa.Table:
+    """Long form: one row per run × evaluated language ('en' is English COPA)."""
+    with connect_ro(store_root) as con:
+        if run_ids is None:
+            return _arrow(con, "SELECT * FROM lang_accuracy ORDER BY run_id, lang")
+        return _arrow(con, "SELECT * FROM lang_accuracy WHERE list_contains(?, run_id) ORDER BY run_id, lang",
+                      [list(run_ids)])
+
+
+def method_lang_grid(store_root: Path | str, *, group_by: Iterable[str] = ("method",),
+                     statuses: Iterable[str] | None = ("succeeded",)) -> pa.Table:
+    """Mean accuracy per group (default: method) × language: columns are the group columns,
+    n_runs, avg_accuracy, en_accuracy and acc_<lang> for the 11 XCOPA languages."""
+    group = list(group_by)
+    with connect_ro(store_root) as con:
+        cols = _columns(con, "leaderboard")
+        keys = ", ".join(_check_column(c, cols, "group_by") for c in group)
+        where, params = _where(cols, {"status": list(statuses)} if statuses else None, None)
+        accs = ", ".join(f"avg(acc_{lang}) AS acc_{lang}" for lang in XCOPA_LANGS)
+        sql = (f"SELECT {keys}, count(*) AS n_runs, avg(avg_accuracy) AS avg_accuracy, avg(en_accuracy) AS en_accuracy, "
+               f"{accs} FROM leaderboard{where} GROUP BY {keys} ORDER BY {keys}")
+        return _arrow(con, sql, params)
+
+
+def _check_axis(x: str) -> str:
+    if x not in schema.PARETO_AXES:
+        raise StoreError(f"no cost axis {x!r}; choose one of {', '.join(schema.PARETO_AXES)}")
+    return x
+
+
+def cost_vs_accuracy(store_root: Path | str, x: str = "train_device_hours") -> pa.Table:
+    """Every run: run_id, name, model, method, intermediate, k, seed, status, x, avg_accuracy,
+    on_frontier (the cost axis ``x`` is minimised, avg_accuracy maximised; only succeeded runs
+    with both figures can be on the frontier). Sorted by x."""
+    _check_axis(x)
+    with connect_ro(store_root) as con:
+        return _arrow(con,
+            f"SELECT run_id, name, model, method, intermediate, k, seed, status, x AS {x}, avg_accuracy, on_frontier "
+            "FROM cost_vs_accuracy WHERE x_name = ? ORDER BY x NULLS LAST, avg_accuracy DESC, run_id", [x])
+
+
+def pareto(store_root: Path | str, x: str = "train_device_hours") -> pa.Table:
+    """The runs on the cost/accuracy frontier over ``x``, cheapest first."""
+    _check_axis(x)
+    with connect_ro(store_root) as con:
+        return _arrow(con,
+            f"SELECT run_id, name, model, method, intermediate, k, seed, x AS {x}, avg_accuracy "
+            "FROM cost_vs_accuracy WHERE x_name = ? AND on_frontier ORDER BY x, avg_accuracy DESC, run_id", [x])
+
+
+def run_detail(store_root: Path | str, run_id: str) -> dict[str, Any]:
+    """{"run": runs row, "leaderboard": leaderboard row, "phases": [...], "evals": [...]} as plain Python
+    (JSON columns spec, env, costs, info parsed). StoreError when the run is not in the store."""
+    with connect_ro(store_root) as con:
+        run = _arrow(con, "SELECT * FROM runs WHERE run_id = ?", [run_id]).to_pylist()
+        if not run:
+            raise StoreError(f"no run {run_id!r} in the store; `xcost-tui ingest` reads new run directories")
+        board = _arrow(con, "SELECT * FROM leaderboard WHERE run_id = ?", [run_id]).to_pylist()
+        phases = _arrow(con, "SELECT * FROM phases WHERE run_id = ? ORDER BY ordinal", [run_id]).to_pylist()
+        evals = _arrow(con, "SELECT * FROM evals WHERE run_id = ? ORDER BY lang = 'en' DESC, lang",
+                       [run_id]).to_pylist()
+    run = _parse_json(run[0], ("spec", "env"))
+    phases = [_parse_json(p, ("costs", "info")) for p in phases]
+    return {"run": run, "leaderboard": board[0] if board else None, "phases": phases, "evals": evals}
+
+
+def _parse_json(row: dict, keys: tuple[str, ...]) -> dict:
+    for key in keys:
+        if isinstance(row.get(key), str):
+            try:
+                row[key] = json.loads(row[key])
+            except ValueError:
+                pass
+    return row
+
+
+def run_samples(store_root: Path | str, run_id: str, *, max_points: int | None = None) -> pa.Table:
+    """A run's resource samples ordered by time; ``max_points`` thins them evenly (for charts)."""
+    with connect_ro(store_root) as con:
+        if max_points:
+            sql = """SELECT * EXCLUDE (rn, total) FROM (
+                       SELECT *, row_number() OVER (ORDER BY t, gpu_index) - 1 AS rn, count(*) OVER () AS total
+                       FROM samples WHERE run_id = ?)
+                     WHERE total <= ? OR rn % ceil(total / ?)::BIGINT = 0 ORDER BY t, gpu_index"""
+            return _arrow(con, sql, [run_id, max_points, max_points])
+        return _arrow(con, "SELECT * FROM samples WHERE run_id = ? ORDER BY t, gpu_index", [run_id])
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation | None:
+    try:
+        return con.sql(sql)
+    except duckdb.Error as exc:
+        raise SqlError(str(exc)) from None
+
+
+def run_sql(store_root: Path | str, sql: str, limit: int | None = None) -> pa.Table:
+    """Runs SQL on a read-only connection (a write fails with DuckDB's message). ``limit`` keeps the first rows."""
+    table, _ = run_sql_capped(store_root, sql, limit)
+    return table
+
+
+def run_sql_capped(store_root: Path | str, sql: str, cap: int | None) -> tuple[pa.Table, int]:
+    """(the first ``cap`` rows, the total number of rows), streaming so a huge result is not held."""
+    with connect_ro(store_root) as con:
+        rel = _run(con, sql)
+        if rel is None:
+            return pa.table({}), 0
+        try:
+            reader = rel.to_arrow_reader(8192)
+            kept: list[pa.RecordBatch] = []
+            have = total = 0
+            for batch in reader:
+                total += batch.num_rows
+                if cap is None or have < cap:
+                    take = batch if cap is None else batch.slice(0, cap - have)
+                    kept.append(take)
+                    have += take.num_rows
+            return pa.Table.from_batches(kept, schema=reader.schema), total
+        except duckdb.Error as exc:
+            raise SqlError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def sql_reader(store_root: Path | str, sql: str, batch_size: int = 65536) -> Iterator[pa.RecordBatchReader]:
+    """A read-only query's result as a stream of Arrow batches (for writing files without holding it all).
+    Iterating may raise ``duckdb.Error``."""
+    with connect_ro(store_root) as con:
+        rel = _run(con, sql)
+        if rel is None:
+            yield pa.RecordBatchReader.from_batches(pa.schema([]), [])
+            return
+        try:
+            reader = rel.to_arrow_reader(batch_size)
+        except duckdb.Error as exc:
+            raise SqlError(str(exc)) from None
+        yield reader
+
+
+def schema_info(store_root: Path | str) -> dict[str, dict[str, Any]]:
+    """Tables and views of the store: name → {"kind": "table"|"view", "columns": [(name, type)], "rows": n|None}."""
+    with connect_ro(store_root) as con:
+        out: dict[str, dict[str, Any]] = {}
+        rows = con.execute(
+            "SELECT table_name, table_type FROM information_schema.tables "
+            "WHERE table_schema = 'main' AND table_catalog = current_database() ORDER BY table_type, table_name").fetchall()
+        for name, kind in rows:
+            cols = con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
+                "AND table_catalog = current_database() AND table_name = ? ORDER BY ordinal_position", [name]).fetchall()
+            is_table = kind == "BASE TABLE"
+            n = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0][0] if is_table else None
+            out[name] = {"kind": "table" if is_table else "view", "columns": cols, "rows": n}
+        out["meta"]["values"] = dict(con.execute("SELECT key, value FROM meta").fetchall()) if "meta" in out else {}
+        return out
