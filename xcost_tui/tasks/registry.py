@@ -1,0 +1,137 @@
+"""The task registry: what each task is, where its data lives and how rows become examples.
+
+Plain data only (no torch, transformers or datasets): the supervisor validates specs with it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .. import XCOPA_LANGS
+from ..errors import DataError, UnknownTaskError
+from . import converters as cv
+from .converters import Converter
+
+MULTIPLE_CHOICE = "multiple_choice"
+CLASSIFICATION = "classification"
+SPLITS = ("train", "validation", "test")
+SPLIT_ALIASES = {"val": "validation", "dev": "validation"}
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    name: str
+    head: str  # MULTIPLE_CHOICE or CLASSIFICATION
+    # Classification: the label count. Multiple choice: None, since choice counts vary (ARC has 3-5)
+    # and the head scores each (context, choice) pair with one unit anyway.
+    num_labels: int | None
+    hub_id: str
+    hub_configs: Mapping[str, str | None] = field(hash=False)  # language -> hub config name
+    hub_splits: Mapping[str, str] = field(hash=False)  # canonical split -> hub split (may use "a+b")
+    converter: Converter = field(hash=False)
+    local_dir: str | None = None  # folder under the data dir; "{lang}" is filled in; None: no offline copy
+    local_files: Mapping[str, str] = field(default_factory=dict, hash=False)  # canonical split -> file
+    unlabelled_splits: frozenset[str] = frozenset()  # splits whose rows may carry label -1
+    metric: str = "accuracy"
+    languages: tuple[str, ...] = ("en",)
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        return tuple(s for s in SPLITS if s in self.hub_splits)
+
+    @property
+    def has_offline_copy(self) -> bool:
+        return self.local_dir is not None
+
+    def hub_config(self, lang: str) -> str | None:
+        return self.hub_configs[lang]
+
+    def local_path(self, data_dir: str | Path, split: str, lang: str) -> Path:
+        assert self.local_dir is not None and split in self.local_files
+        return Path(data_dir) / self.local_dir.format(lang=lang) / self.local_files[split]
+
+
+def _en(config: str | None) -> dict[str, str | None]:
+    return {"en": config}
+
+
+_STD_SPLITS = {"train": "train", "validation": "validation", "test": "test"}
+_ROUNDS = ("r1", "r2", "r3")
+
+_TASKS: tuple[TaskDef, ...] = (
+    # ---- the target -------------------------------------------------------------------------
+    TaskDef("copa", MULTIPLE_CHOICE, None, "aps/super_glue", _en("copa"), _STD_SPLITS, cv.convert_copa,
+            local_dir="copa", local_files={"train": "train.jsonl", "validation": "val.jsonl", "test": "test.jsonl"},
+            unlabelled_splits=frozenset({"test"})),  # SuperGLUE withholds test labels
+    TaskDef("xcopa", MULTIPLE_CHOICE, None, "cambridgeltl/xcopa", {lang: lang for lang in XCOPA_LANGS},
+            {"validation": "validation", "test": "test"}, cv.convert_copa,
+            local_dir="xcopa/{lang}", local_files={"validation": "val.jsonl", "test": "test.jsonl"},
+            languages=XCOPA_LANGS),
+    # ---- intermediate multiple-choice tasks -------------------------------------------------------
+    TaskDef("siqa", MULTIPLE_CHOICE, None, "allenai/social_i_qa", _en(None),
+            {"train": "train", "validation": "validation"}, cv.convert_siqa),
+    TaskDef("hellaswag", MULTIPLE_CHOICE, None, "Rowan/hellaswag", _en(None), _STD_SPLITS, cv.convert_hellaswag,
+            unlabelled_splits=frozenset({"test"})),
+    TaskDef("commonsenseqa", MULTIPLE_CHOICE, None, "tau/commonsense_qa", _en(None), _STD_SPLITS,
+            cv.convert_commonsenseqa, unlabelled_splits=frozenset({"test"})),
+    TaskDef("cosmosqa", MULTIPLE_CHOICE, None, "allenai/cosmos_qa", _en(None), _STD_SPLITS, cv.convert_cosmosqa,
+            unlabelled_splits=frozenset({"test"})),
+    TaskDef("arc_challenge", MULTIPLE_CHOICE, None, "allenai/ai2_arc", _en("ARC-Challenge"), _STD_SPLITS,
+            cv.convert_arc, local_dir="arc_challenge",
+            local_files={"train": "train.jsonl", "validation": "validation.jsonl", "test": "test.jsonl"}),
+    # ---- intermediate classification tasks ----------------------------------------------------
+    TaskDef("mnli", CLASSIFICATION, 3, "nyu-mll/glue", _en("mnli"),
+            {"train": "train", "validation": "validation_matched", "test": "test_matched"}, cv.convert_nli3,
+            unlabelled_splits=frozenset({"test"})),
+    # All three ANLI rounds concatenated: the rounds are one data set collected in stages, and
+    # round 1 alone (17k rows) would make ANLI a much smaller intermediate task than MNLI.
+    TaskDef("anli", CLASSIFICATION, 3, "facebook/anli", _en(None),
+            {s: "+".join(f"{h}_{r}" for r in _ROUNDS) for s, h in
+             (("train", "train"), ("validation", "dev"), ("test", "test"))}, cv.convert_anli),
+    TaskDef("qqp", CLASSIFICATION, 2, "nyu-mll/glue", _en("qqp"), _STD_SPLITS, cv.convert_qqp,
+            unlabelled_splits=frozenset({"test"})),
+    TaskDef("sst2", CLASSIFICATION, 2, "nyu-mll/glue", _en("sst2"), _STD_SPLITS, cv.convert_sst2,
+            unlabelled_splits=frozenset({"test"})),
+    TaskDef("rte", CLASSIFICATION, 2, "aps/super_glue", _en("rte"), _STD_SPLITS, cv.convert_rte,
+            local_dir="rte", local_files={"train": "train.jsonl", "validation": "validation.jsonl"},
+            unlabelled_splits=frozenset({"test"})),
+)
+
+REGISTRY: dict[str, TaskDef] = {t.name: t for t in _TASKS}
+TASK_NAMES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get_task(name: str) -> TaskDef:
+    """The task called ``name``; an unknown name raises UnknownTaskError with the closest valid one."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        pass
+    match = difflib.get_close_matches(str(name), TASK_NAMES, n=1, cutoff=0.5)
+    hint = f" (did you mean {match[0]!r}?)" if match else ""
+    raise UnknownTaskError(f"unknown task {name!r}{hint}; valid tasks: {', '.join(TASK_NAMES)}")
+
+
+def canonical_split(task: TaskDef, split: str) -> str:
+    """``split`` as one of the task's canonical split names ("val" is accepted for "validation")."""
+    canon = SPLIT_ALIASES.get(split, split)
+    if canon not in task.splits:
+        raise DataError(f"task {task.name!r} has no split {split!r}; its splits are: {', '.join(task.splits)}"
+                        + (" ('val' also means 'validation')" if "validation" in task.splits else ""))
+    return canon
+
+
+def check_lang(task: TaskDef, lang: str | None) -> str:
+    """The language to load: required for xcopa, defaulting to English for the English tasks."""
+    if lang is None:
+        if len(task.languages) == 1:
+            return task.languages[0]
+        raise DataError(f"task {task.name!r} needs a language; choose one of {', '.join(task.languages)}")
+    if lang not in task.languages:
+        match = difflib.get_close_matches(lang, task.languages, n=1, cutoff=0.5)
+        hint = f" (did you mean {match[0]!r}?)" if match else ""
+        raise DataError(f"task {task.name!r} has no language {lang!r}{hint}; its languages: {', '.join(task.languages)}")
+    return lang
