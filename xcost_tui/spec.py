@@ -82,7 +82,7 @@ class RunSpec:
     few_shot_hparams: FewShotHParams = field(default_factory=FewShotHParams)
     measure: MeasureOpts = field(default_factory=MeasureOpts)
     save_encoder: bool = False  # save the encoder after the intermediate phase(s) for reuse
-    init_from: str | None = None  # a saved checkpoint dir replacing the intermediate phase(s)
+    init_from: str | None = None  # a saved checkpoint dir (RUN_DIR/checkpoints/intermediate) replacing the intermediate phase(s)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     tiny_model_dims: dict[str, int] = field(default_factory=dict)  # overrides for tiny-xlmr's config
     name: str | None = None  # a label from the plan, not part of the run id
@@ -112,7 +112,7 @@ class RunSpec:
     def identity(self) -> dict[str, Any]:
         """What determines the results: the spec without labels and without where data is read from."""
         d = self.to_dict()
-        for key in ("name", "data_dir", "device", "save_encoder"):
+        for key in ("name", "data_dir", "device", "save_encoder", "init_from"):
             d.pop(key, None)
         return d
 

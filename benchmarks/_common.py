@@ -1,0 +1,50 @@
+"""Shared set-up for the job benchmarks: tiny-xlmr + English COPA from the offline data."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("XCOST_DATA_DIR", REPO.parent / "shared" / "data"))
+
+
+def setup(seed: int = 0, max_seq_len: int = 128):
+    """(tokenizer, fresh-model factory, copa train examples, encoded) for tiny-xlmr."""
+    from xcost_tui.job import model as models
+    from xcost_tui.job.batching import encode
+    from xcost_tui.tasks import all_texts, load_examples
+
+    examples = load_examples("copa", "train", data_dir=data_dir())
+    tokenizer = models.train_tiny_tokenizer(all_texts(examples), models.TINY_DIMS["vocab_size"])
+
+    def fresh_model():
+        m = models.EncoderWithHeads(models.build_tiny_encoder(tokenizer, {}, seed))
+        m.ensure_head("mc")
+        return m
+
+    return tokenizer, fresh_model, examples, encode(examples, tokenizer, max_seq_len)
+
+
+def context(measure_enabled: bool, tokenizer, dims):
+    import torch
+
+    from xcost_tui.job.loops import Device, JobContext
+    from xcost_tui.measure.memory import MemoryProbe
+    from xcost_tui.runfiles import EventWriter
+    from xcost_tui.spec import MeasureOpts
+
+    events = EventWriter(os.devnull)
+    probe = MemoryProbe("cpu") if measure_enabled else None
+    return JobContext(
+        device=Device(torch.device("cpu"), "cpu", "cpu", 1, "fp32"), events=events,
+        measure=MeasureOpts(enabled=measure_enabled), dims=dims, pad_id=tokenizer.pad_token_id,
+        cancel=threading.Event(), log=lambda m: None,
+        memory_now=(probe.current if probe else (lambda: (None, None, None))),
+    )

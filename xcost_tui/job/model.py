@@ -1,0 +1,178 @@
+"""The encoder with task heads, the built-in tiny-xlmr, and model loading.
+
+Runs inside the job process only (torch and transformers are imported here).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from ..errors import ModelError
+from ..spec import TINY_MODEL
+
+MULTIPLE_CHOICE = "multiple_choice"
+CLASSIFICATION = "classification"
+
+# Small enough to train in seconds on a CPU; the XLM-R architecture, so every code path
+# (tokenizer pair template, padding offsets, position ids) is the one xlm-roberta-* uses.
+TINY_DIMS = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 4000,
+}
+
+
+def head_key(kind: str, num_labels: int | None) -> str:
+    """Heads with equal keys carry over between tasks; a different key means a fresh head.
+
+    A multiple-choice head scores each (context, choice) pair with one unit, so it does not
+    depend on the number of choices and carries over between multiple-choice tasks.
+    """
+    return "mc" if kind == MULTIPLE_CHOICE else f"cls{num_labels}"
+
+
+class ClassificationHead(nn.Module):
+    """RoBERTa's head on the first token (<s>): dense, tanh, dropout, projection."""
+
+    def __init__(self, hidden: int, n_out: int, dropout: float):
+        super().__init__()
+        self.dense = nn.Linear(hidden, hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.out_proj = nn.Linear(hidden, n_out)
+
+    def forward(self, first_token: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(first_token)
+        x = torch.tanh(self.dense(x))
+        x = self.dropout(x)
+        return self.out_proj(x)
+
+
+class EncoderWithHeads(nn.Module):
+    def __init__(self, encoder: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        cfg = encoder.config
+        self.hidden = cfg.hidden_size
+        self.dropout = getattr(cfg, "hidden_dropout_prob", 0.1)
+        self.heads = nn.ModuleDict()
+
+    def ensure_head(self, key: str) -> bool:
+        """Creates the head when missing; returns True when it was (re-)initialised."""
+        if key in self.heads:
+            return False
+        n_out = 1 if key == "mc" else int(key[3:])
+        head = ClassificationHead(self.hidden, n_out, self.dropout)
+        head.to(next(self.encoder.parameters()).device)
+        self.heads[key] = head
+        return True
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, head: str) -> torch.Tensor:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return self.heads[head](hidden[:, 0])
+
+
+# ---- tokenizer for tiny-xlmr -----------------------------------------------------------------
+
+def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int):
+    """A BPE tokenizer trained in-process on the run's texts, with XLM-R's special tokens and templates."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<s>", "<pad>", "</s>", "<unk>"]  # XLM-R's ids 0..3
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials + ["<mask>"], show_progress=False)
+    tok.train_from_iterator(sorted(set(texts)), trainer=trainer)  # sorted: same vocabulary for the same texts
+    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    tok.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>",
+        pair="<s> $A </s> </s> $B </s>",
+        special_tokens=[("<s>", bos), ("</s>", eos)],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        cls_token="<s>", sep_token="</s>", mask_token="<mask>", model_max_length=512,
+    )
+
+
+def build_tiny_encoder(tokenizer, dims: dict[str, int], seed: int) -> nn.Module:
+    from transformers import XLMRobertaConfig, XLMRobertaModel
+
+    d = {**TINY_DIMS, **dims}
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=d["hidden_size"],
+        num_hidden_layers=d["num_hidden_layers"],
+        num_attention_heads=d["num_attention_heads"],
+        intermediate_size=d["intermediate_size"],
+        max_position_embeddings=d.get("max_position_embeddings", 514),
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    return XLMRobertaModel(config, add_pooling_layer=False)
+
+
+# ---- loading ------------------------------------------------------------------------------
+
+def load_pretrained(model: str):
+    """(tokenizer, encoder) for a hub id or a local path, with a clear error when it cannot be loaded."""
+    from transformers import AutoModel, AutoTokenizer
+
+    looks_local = model.startswith((".", "/", "~")) or os.sep in model and Path(model).expanduser().exists()
+    if looks_local and not (Path(model).expanduser() / "config.json").exists():
+        raise ModelError(
+            f"model {model!r}: no config.json in that directory. Give a Hugging Face model id "
+            f"(e.g. xlm-roberta-base; needs internet), a directory saved with save_pretrained, or {TINY_MODEL!r}."
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model)
+        try:
+            encoder = AutoModel.from_pretrained(model, add_pooling_layer=False)
+        except TypeError:  # architectures without a pooler flag
+            encoder = AutoModel.from_pretrained(model)
+    except (OSError, ValueError, EnvironmentError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"model {model!r} could not be loaded: {reason}. Give a Hugging Face model id (needs internet), "
+            f"a local directory with config.json, or {TINY_MODEL!r} (built in, offline)."
+        ) from exc
+    return tokenizer, encoder
+
+
+def save_checkpoint(path: Path, model: EncoderWithHeads, tokenizer, meta: dict) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    model.encoder.save_pretrained(path / "encoder")
+    tokenizer.save_pretrained(path / "tokenizer")
+    torch.save({k: v.state_dict() for k, v in model.heads.items()}, path / "heads.pt")
+    (path / "phase.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
+
+
+def load_checkpoint(path: Path):
+    """(tokenizer, EncoderWithHeads, meta) from a directory written by save_checkpoint."""
+    from transformers import AutoModel, AutoTokenizer
+
+    meta_file = path / "phase.json"
+    if not meta_file.exists():
+        raise ModelError(f"init_from {str(path)!r}: not a saved encoder (no phase.json). "
+                         f"Point it at RUN_DIR/checkpoints/intermediate of a run that used save_encoder.")
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
+    encoder = AutoModel.from_pretrained(path / "encoder")
+    model = EncoderWithHeads(encoder)
+    heads = torch.load(path / "heads.pt", map_location="cpu")
+    for key, state in heads.items():
+        model.ensure_head(key)
+        model.heads[key].load_state_dict(state)
+    return tokenizer, model, meta
