@@ -56,7 +56,7 @@ class FewShotHParams(HParams):
 @dataclass
 class MeasureOpts:
     enabled: bool = True  # False turns off FLOP sampling, progress events and memory probes (overhead baseline)
-    flop_sample_steps: int = 3  # training steps per phase run under FlopCounterMode
+    flop_sample_steps: int = 3  # at most this many steps per phase run under FlopCounterMode (1 per 200 steps)
     progress_every_s: float = 1.0
     inference_bench_examples: int = 50  # batch-size-1 latency samples after warm-up
     inference_warmup: int = 5

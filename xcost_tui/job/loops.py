@@ -132,7 +132,7 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
     rng = random.Random(f"{seed}:{phase}")
     tally = Tally()
     if ctx.measure.enabled:
-        tally.sampler = FlopSampler(total_steps * hp.grad_accum, ctx.measure.flop_sample_steps)
+        tally.sampler = FlopSampler.for_phase(total_steps * hp.grad_accum, ctx.measure.flop_sample_steps)
     loss_fn = nn.CrossEntropyLoss()
     device = ctx.device
 
@@ -245,7 +245,7 @@ def evaluate(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, 
     tally = Tally()
     n_batches = math.ceil(len(data) / batch_size)
     if ctx.measure.enabled:
-        tally.sampler = FlopSampler(n_batches, min(ctx.measure.flop_sample_steps, n_batches))
+        tally.sampler = FlopSampler.for_phase(n_batches, ctx.measure.flop_sample_steps)
     scores = score(ctx, model, data, head, batch_size, tally.sampler, tally)
     rows = []
     for ex, sc in zip(data, scores):
