@@ -1,0 +1,172 @@
+"""A stand-in for ``python -m xcost_tui.job RUN_DIR`` in runner tests: no torch, well under a second.
+
+It keeps the job's side of the run-directory contract (docs/run-directory.md): status.json with
+its pid at start, events (run_start, phase_start/progress/phase_end, eval_result,
+checkpoint_saved, run_end), predictions, the final status, exit code 0 / 1 / 143.
+
+What it does is chosen by words in the spec's ``name`` or in ``$FAKE_JOB_MODE``:
+
+- ``raise``: raises in the first training phase (intermediate if any, else target) -> failed, exit 1
+- ``hang``: stops in the target phase until SIGTERM -> cancelled, exit 143
+- ``stubborn``: like hang but ignores SIGTERM (only SIGKILL ends it)
+- ``die``: ``os._exit(3)`` in the target phase without writing an end
+- ``slow``: each step takes 0.1 s instead of ``$FAKE_JOB_STEP_S`` (default 0.01)
+
+It also writes ``fake_env.json`` (its environment and session) for the tests to inspect.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from xcost_tui import XCOPA_LANGS, runfiles  # noqa: E402
+from xcost_tui.spec import RunSpec  # noqa: E402
+
+
+class Cancelled(Exception):
+    pass
+
+
+CANCEL = {"flag": False}
+
+
+def _on_term(signum, frame):
+    CANCEL["flag"] = True
+
+
+def _cost(value, unit, source, reason=None):
+    return {"value": value, "unit": unit, "source": source if value is not None else None,
+            "reason": reason if value is None else None}
+
+
+def _accuracy(run_id: str, lang: str) -> float:
+    h = int(hashlib.sha256(f"{run_id}/{lang}".encode()).hexdigest()[:8], 16)
+    return round(0.5 + (h % 2000) / 10000, 4)  # 0.50 .. 0.70, stable per run and language
+
+
+def main(argv: list[str]) -> int:
+    run_dir = Path(argv[1])
+    runfiles.write_status(run_dir, runfiles.RUNNING, pid=os.getpid(), started=time.time(), ended=None,
+                          error=None, phase=None)
+    data = runfiles.read_spec(run_dir)
+    spec = RunSpec.from_dict(data, where=str(run_dir / "spec.json"))
+    modes = set(re.findall(r"[a-z]+", f"{spec.name or ''} {os.environ.get('FAKE_JOB_MODE', '')}".lower()))
+    step_s = 0.1 if "slow" in modes else float(os.environ.get("FAKE_JOB_STEP_S", "0.01"))
+    steps = int(os.environ.get("FAKE_JOB_STEPS", "3"))
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if "stubborn" in modes else _on_term)
+    (run_dir / "fake_env.json").write_text(json.dumps({
+        "pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgid(0),
+        "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "CUDA_DEVICE_ORDER": os.environ.get("CUDA_DEVICE_ORDER"),
+        "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED"),
+        "stdin_isatty": os.isatty(0), "init_from": spec.init_from, "save_encoder": spec.save_encoder,
+        "started": time.time(),
+    }))
+    print(f"fake job {run_dir.name}: modes {sorted(modes)}", flush=True)
+    events = runfiles.EventWriter(run_dir / runfiles.EVENTS)
+    preds = runfiles.JsonlWriter(run_dir / runfiles.PREDICTIONS)
+    phase = None
+    try:
+        events.emit("run_start", run_id=run_dir.name, spec=spec.to_dict(),
+                    env={"python": sys.version.split()[0], "device_type": "cpu", "device_name": "fake",
+                         "device_count": 1, "precision": "fp32", "xcost_tui": "fake"},
+                    phases_planned=spec.phases_planned)
+        first_training = next(p for p in spec.phases_planned if p.startswith(("intermediate:", "target:")))
+        planned = spec.phases_planned
+        inter = [p for p in planned if p.startswith("intermediate:")]
+        if spec.init_from:
+            meta_path = Path(spec.init_from) / "phase.json"
+            if not meta_path.is_file():
+                raise RuntimeError(f"init_from {spec.init_from}: no phase.json")
+            meta = json.loads(meta_path.read_text())
+            if meta.get("key") != json.loads(json.dumps(spec.intermediate_key())):
+                raise RuntimeError("init_from was trained with other settings")
+            for p in inter:
+                events.emit("phase_start", phase=p, kind="intermediate", total_steps=None)
+                events.emit("phase_end", phase=p, kind="intermediate", tasks=[p.split(":", 1)[1]], lang=None,
+                            reused_from={"run_id": meta.get("run_id"), "run_dir": str(Path(spec.init_from).parents[1]),
+                                         "phase": p},
+                            costs={"wall_s": _cost(None, "s", None, f"reused: counted in {meta.get('run_id')}")},
+                            info={"reused": True})
+            planned = [p for p in planned if p not in inter]
+        for phase in planned:
+            kind = phase.split(":", 1)[0]
+            training = kind in ("intermediate", "target", "few-shot")
+            runfiles.write_status(run_dir, runfiles.RUNNING, phase=phase)
+            events.emit("phase_start", phase=phase, kind=kind, total_steps=steps if training else None)
+            t0 = time.time()
+            for step in range(1, steps + 1):
+                time.sleep(step_s)
+                if CANCEL["flag"]:
+                    raise Cancelled()
+                if training:
+                    events.emit("progress", phase=phase, step=step, total_steps=steps, epoch=step / steps,
+                                loss=1.0 / step, lr=3e-5, examples_per_s=100.0, tokens_per_s=5000.0,
+                                mem_bytes=1 << 20, peak_mem_bytes=2 << 20, mem_source="psutil")
+                if phase == first_training and "raise" in modes:
+                    raise RuntimeError(f"fake failure in {phase}")
+                if phase.startswith("target:") and "die" in modes:
+                    os._exit(3)
+                if phase.startswith("target:") and ({"hang", "stubborn"} & modes):
+                    while True:
+                        time.sleep(0.02)
+                        if CANCEL["flag"]:
+                            raise Cancelled()
+            wall = time.time() - t0
+            costs = {"wall_s": _cost(wall, "s", "wall_clock"), "device_hours": _cost(wall / 3600, "h", "wall_clock"),
+                     "devices": _cost(1, "count", "counted"),
+                     "flops_analytic": _cost(1e9 * steps if training else 1e8, "FLOP", "analytic"),
+                     "energy_j": _cost(None, "J", None, "no energy counter on this machine"),
+                     "peak_mem_bytes": _cost(2 << 20, "B", "psutil")}
+            if kind == "inference-bench":
+                costs.update(latency_p50_s=_cost(0.01, "s", "wall_clock"), latency_p95_s=_cost(0.02, "s", "wall_clock"))
+            lang = phase.split(":", 1)[1] if kind in ("eval", "few-shot") else None
+            if kind == "eval":
+                acc = _accuracy(run_dir.name, lang)
+                n = 10
+                correct = round(acc * n)
+                for idx in range(n):
+                    preds.write({"phase": phase, "task": "xcopa" if lang in XCOPA_LANGS else "copa", "lang": lang,
+                                 "split": "test" if lang in XCOPA_LANGS else "validation", "idx": idx,
+                                 "pred": 1 if idx < correct else 0, "label": 1, "scores": [0.0, 1.0]})
+                events.emit("eval_result", phase=phase, task="xcopa" if lang in XCOPA_LANGS else "copa", lang=lang,
+                            split="test" if lang in XCOPA_LANGS else "validation", accuracy=correct / n, n=n,
+                            correct=correct)
+            events.emit("phase_end", phase=phase, kind=kind,
+                        tasks=[phase.split(":", 1)[1]] if kind in ("intermediate", "target") else [],
+                        lang=lang, reused_from=None, costs=costs, info={"steps": steps if training else None})
+            if kind == "intermediate" and phase == inter[-1] and spec.save_encoder:
+                ckpt = run_dir / runfiles.CHECKPOINTS / "intermediate"
+                ckpt.mkdir(parents=True, exist_ok=True)
+                (ckpt / "phase.json").write_text(json.dumps({"key": spec.intermediate_key(), "run_id": run_dir.name,
+                                                             "run_dir": str(run_dir.resolve()), "phases": []}))
+                events.emit("checkpoint_saved", phase=phase, path="checkpoints/intermediate",
+                            key=spec.intermediate_key())
+    except Cancelled:
+        events.emit("run_end", status=runfiles.CANCELLED, error="cancelled by signal", phase=phase, traceback=None)
+        runfiles.write_status(run_dir, runfiles.CANCELLED, ended=time.time(), error="cancelled by signal", phase=phase)
+        return 143
+    except Exception as exc:  # noqa: BLE001
+        error = f"{type(exc).__name__}: {exc}"
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        events.emit("run_end", status=runfiles.FAILED, error=error, phase=phase, traceback=None)
+        runfiles.write_status(run_dir, runfiles.FAILED, ended=time.time(), error=error, phase=phase)
+        return 1
+    events.emit("run_end", status=runfiles.SUCCEEDED, error=None, phase=None, traceback=None)
+    runfiles.write_status(run_dir, runfiles.SUCCEEDED, ended=time.time(), error=None, phase=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

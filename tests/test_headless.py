@@ -1,0 +1,165 @@
+"""``xcost-tui --headless``: plain lines without a TTY, the final leaderboard, exit codes,
+Ctrl-C, and no torch/transformers/datasets in the supervisor process."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from xcost_tui import runfiles
+from xcost_tui.headless import headless_command
+from xcost_tui.plan import load_plan
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_JOB = REPO / "tests" / "fake_job.py"
+
+PLAN = """
+[defaults]
+model = "tiny-xlmr"
+langs = ["it", "zh"]
+
+[[experiment]]
+name = "direct"
+method = "direct"
+
+[[experiment]]
+name = "inter"
+method = "intermediate"
+intermediates = ["arc_challenge", "rte"]
+"""
+
+
+def fake_cmd(run_dir: Path) -> list[str]:
+    return [sys.executable, str(FAKE_JOB), str(run_dir)]
+
+
+OPTS = dict(job_command=fake_cmd, env={"PYTHONPATH": str(REPO), "FAKE_JOB_STEP_S": "0.03"}, poll_s=0.05, gpus=0, grace_s=1.0,
+            ingest_every_s=1.0)
+
+
+def write_plan(tmp_path: Path, text: str = PLAN) -> Path:
+    path = tmp_path / "plan.toml"
+    path.write_text(text)
+    return path
+
+
+def test_headless_without_a_tty_prints_plain_lines_and_the_leaderboard(tmp_path, monkeypatch):
+    monkeypatch.setenv("XCOST_PROGRESS_EVERY_S", "0")
+    plan = write_plan(tmp_path, PLAN.replace('name = "direct"', 'name = "direct-slow"'))
+    store = tmp_path / "store"
+    out = io.StringIO()
+    rc = headless_command(str(plan), store=store, data_dir=None, max_parallel=None, rerun=False, out=out,
+                          scheduler_options=OPTS)
+    text = out.getvalue()
+    assert rc == 0, text
+    assert "\x1b[" not in text, "no escape codes without a terminal"
+    ids = load_plan(plan).run_ids()
+    assert len(ids) == 3
+    for rid in ids:
+        assert f"({rid}): started" in text
+    assert "direct-slow: phase target:copa (1/5)" in text
+    assert "direct-slow: phase inference-bench (5/5)" in text
+    assert "inter-rte: phase intermediate:rte (1/6)" in text
+    assert "direct-slow: target:copa step" in text, "periodic progress lines"
+    assert text.count(": succeeded in ") == 3 and "avg accuracy" in text
+    assert "leaderboard: 3 run(s) of this plan" in text
+    for rid in ids:
+        assert rid in text.split("leaderboard:")[1]
+    assert "3/3 runs succeeded" in text
+
+    # again: everything already succeeded, so nothing runs; still exit 0 and the table
+    out = io.StringIO()
+    assert headless_command(str(plan), store=store, out=out, scheduler_options=OPTS) == 0
+    assert out.getvalue().count("already succeeded, not run again") == 3
+    assert "3/3 runs succeeded (3 already had)" in out.getvalue()
+
+
+def test_headless_returns_non_zero_when_a_run_fails(tmp_path):
+    plan = write_plan(tmp_path, PLAN.replace('name = "direct"', 'name = "direct-raise"'))
+    out = io.StringIO()
+    rc = headless_command(str(plan), store=tmp_path / "store", out=out, scheduler_options=OPTS)
+    text = out.getvalue()
+    assert rc == 1, text
+    assert "direct-raise: failed in" in text and "fake failure in target:copa" in text
+    assert "2/3 runs succeeded, 1 failed" in text
+    assert "leaderboard: 3 run(s)" in text
+
+
+def test_headless_bad_plan_exits_2(tmp_path, capsys):
+    plan = write_plan(tmp_path, PLAN.replace('"direct"\n\n', '"direkt"\n\n', 1).replace('method = "direct"', 'method = "direkt"'))
+    assert headless_command(str(plan), store=tmp_path / "store", out=io.StringIO(), scheduler_options=OPTS) == 2
+    assert "experiment[0].method" in capsys.readouterr().err
+
+
+def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "XCOST_JOB_CMD": f"{sys.executable} {FAKE_JOB}", "PYTHONPATH": str(REPO),
+           "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1", "TERM": "dumb"}
+    env.pop("XCOST_DATA_DIR", None)
+    env.update(extra)
+    return env
+
+
+def test_the_supervisor_never_imports_torch(tmp_path):
+    plan = write_plan(tmp_path)
+    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(tmp_path / "s")],
+                          capture_output=True, text=True, timeout=120, env=_cli_env(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3/3 runs succeeded" in proc.stdout
+    assert "imported" not in proc.stderr
+
+
+def test_the_no_heavy_imports_hook_catches_an_import(tmp_path):
+    pytest.importorskip("torch")  # the hook itself is what is tested: make the supervisor import torch
+    plan = write_plan(tmp_path)
+    code = ("import sys, torch; from xcost_tui.cli import main; "
+            f"sys.exit(main(['--headless', {str(plan)!r}, '--store', {str(tmp_path / 's')!r}]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=_cli_env(tmp_path), cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "the supervisor imported torch" in proc.stderr
+
+
+def test_ctrl_c_cancels_running_runs_and_exits_130(tmp_path):
+    plan = write_plan(tmp_path, PLAN.replace('name = "direct"', 'name = "direct-hang"'))
+    store = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_cli_env(tmp_path),
+                            cwd=tmp_path)
+    rid = load_plan(plan).run_ids()[0]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = runfiles.read_status(store / "runs" / rid) or {}
+        if status.get("phase") == "target:copa":
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the run never reached its target phase")
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    assert "interrupted: cancelling" in out
+    assert runfiles.read_status(store / "runs" / rid)["status"] == "cancelled"
+    # the queued runs never started
+    for other in load_plan(plan).run_ids()[1:]:
+        assert not (store / "runs" / other).exists()
+
+
+def test_lint_imports_contract(tmp_path):
+    exe = shutil.which("lint-imports") or (str(Path(sys.executable).parent / "lint-imports")
+                                           if (Path(sys.executable).parent / "lint-imports").exists() else None)
+    if exe is None:
+        pytest.skip("import-linter is not installed")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([exe, "--config", str(REPO / ".importlinter")], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "KEPT" in proc.stdout

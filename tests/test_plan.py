@@ -1,0 +1,265 @@
+"""Plans: grid expansion, stable ids, duplicates, every error kind, the built-in plans, `plan check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from xcost_tui.errors import SpecError
+from xcost_tui.plan import builtin_plans, check_command, load_plan, loads_plan
+
+
+def write(tmp_path: Path, text: str, name: str = "plan.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(SpecError) as info:
+        load_plan(path)
+    return str(info.value)
+
+
+BASE = """
+[defaults]
+model = "tiny-xlmr"
+langs = ["it", "zh"]
+"""
+
+
+# ---- expansion --------------------------------------------------------------------------------
+
+def test_grid_keys_cross_and_singular_keys_do_not(tmp_path):
+    plan = load_plan(write(tmp_path, BASE + """
+[[experiment]]
+name = "grid"
+models = ["tiny-xlmr", "xlm-roberta-base"]
+method = "intermediate"
+intermediates = ["arc_challenge", ["arc_challenge", "rte"]]
+seeds = [0, 1, 2]
+learning_rates = [1e-5, 3e-5]
+
+[[experiment]]
+method = "few-shot"
+shots = [4, 16]
+intermediate = ["arc_challenge", "rte"]   # one sequence, not a grid
+"""))
+    assert len(plan.runs) == 2 * 2 * 3 * 2 + 2
+    grid = plan.runs[:24]
+    assert {s.model for s in grid} == {"tiny-xlmr", "xlm-roberta-base"}
+    assert {tuple(s.intermediate) for s in grid} == {("arc_challenge",), ("arc_challenge", "rte")}
+    assert {s.hparams.learning_rate for s in grid} == {1e-5, 3e-5}
+    assert [s.seed for s in grid[:8]] == [0] * 8, "seeds vary slowest"
+    few = plan.runs[24:]
+    assert [s.few_shot_k for s in few] == [4, 16]
+    assert all(s.intermediate == ["arc_challenge", "rte"] for s in few)
+    assert grid[0].name == "grid-tiny-xlmr-arc_challenge-lr1e-05-s0"
+    assert few[0].name == "few-shot-k4"
+    assert len(set(plan.run_ids())) == len(plan.runs)
+    assert all(s.langs == ["it", "zh"] for s in plan.runs)
+
+
+def test_the_generic_grid_table_and_defaults_grid(tmp_path):
+    plan = load_plan(write(tmp_path, """
+[defaults]
+model = "tiny-xlmr"
+seeds = [0, 1]
+
+[defaults.hparams]
+max_steps = 3
+
+[[experiment]]
+method = "direct"
+grid = { "hparams.epochs" = [3, 5], "hparams.batch_size" = [8] }
+
+[[experiment]]
+method = "direct"
+seed = 7                 # a single value overrides the defaults' seeds
+hparams = { learning_rate = 1e-5 }
+"""))
+    assert len(plan.runs) == 2 * 2 + 1
+    assert {(s.seed, s.hparams.epochs) for s in plan.runs[:4]} == {(0, 3.0), (0, 5.0), (1, 3.0), (1, 5.0)}
+    assert all(s.hparams.max_steps == 3 for s in plan.runs), "nested defaults merge key by key"
+    last = plan.runs[-1]
+    assert last.seed == 7 and last.hparams.learning_rate == 1e-5 and last.hparams.max_steps == 3
+
+
+def test_run_ids_are_stable_and_ignore_labels_and_data_dir(tmp_path):
+    text = BASE + '\n[[experiment]]\nname = "a"\nmethod = "direct"\nseeds = [0, 1]\n'
+    first = load_plan(write(tmp_path, text)).run_ids()
+    again = load_plan(write(tmp_path, text.replace('name = "a"', 'name = "b"'), "other.toml"),
+                      data_dir=str(tmp_path)).run_ids()
+    assert first == again
+    assert first == loads_plan(text).run_ids()
+
+
+def test_duplicate_runs_collapse_with_a_note(tmp_path):
+    plan = load_plan(write(tmp_path, BASE + """
+[[experiment]]
+method = "direct"
+seeds = [0, 1]
+
+[[experiment]]
+name = "again"
+method = "direct"
+seed = 1
+"""))
+    assert len(plan.runs) == 2
+    assert len(plan.notes) == 1
+    assert "experiment[1]" in plan.notes[0] and "experiment[0] (seed=1)" in plan.notes[0] and "kept once" in plan.notes[0]
+
+
+def test_data_dir_override_and_relative_paths(tmp_path):
+    text = '[defaults]\nmodel = "tiny-xlmr"\ndata_dir = "data"\n[[experiment]]\nmethod = "direct"\n'
+    plan = load_plan(write(tmp_path, text))
+    assert plan.runs[0].data_dir == str((tmp_path / "data").resolve()), "relative to the plan file"
+    plan = load_plan(write(tmp_path, text), data_dir="/elsewhere")
+    assert plan.runs[0].data_dir == "/elsewhere" and plan.data_dir == "/elsewhere"
+    plan = load_plan(write(tmp_path, '[[experiment]]\nmethod = "direct"\nmodel = "tiny-xlmr"\n'))
+    assert plan.runs[0].data_dir is None, "no data_dir anywhere: the hub"
+
+
+def test_shared_intermediate_groups(tmp_path):
+    plan = load_plan(write(tmp_path, BASE + """
+[[experiment]]
+method = "intermediate"
+intermediates = ["arc_challenge", "rte"]
+
+[[experiment]]
+method = "few-shot"
+intermediate = ["arc_challenge"]
+shots = [4, 8]
+"""))
+    (group,) = plan.shared_intermediates()
+    assert group.phases == ["intermediate:arc_challenge"]
+    assert group.producer == plan.runs[0].run_id()
+    assert group.consumers == [plan.runs[2].run_id(), plan.runs[3].run_id()]
+
+
+# ---- errors: file, key path, reason -------------------------------------------------------------
+
+@pytest.mark.parametrize("body, expected", [
+    # unknown method (a single value, and inside a grid)
+    ('method = "fewshot"', "plan.toml: experiment[0].method: method 'fewshot' is unknown (did you mean 'few-shot'?)"),
+    ('methods = ["direct", "fewshot"]', "plan.toml: experiment[0].methods[1]: method 'fewshot' is unknown (did you mean 'few-shot'?)"),
+    # unknown task
+    ('method = "intermediate"\nintermediates = ["arc_challenge", "hellaswg"]',
+     "plan.toml: experiment[0].intermediates[1]: unknown task 'hellaswg' (did you mean 'hellaswag'?)"),
+    ('method = "intermediate"\nintermediate = ["rte", "sst"]',
+     "plan.toml: experiment[0].intermediate[1]: unknown task 'sst'"),
+    ('method = "intermediate"\nintermediates = [["rte", "mnly"]]',
+     "plan.toml: experiment[0].intermediates[0][1]: unknown task 'mnly' (did you mean 'mnli'?)"),
+    # a list where a scalar belongs
+    ('method = ["direct", "intermediate"]', "plan.toml: experiment[0].method: expected a single value, got a list ['direct', 'intermediate']; for one run per value write methods = "),
+    ('method = "direct"\nseed = [0, 1]', "plan.toml: experiment[0].seed: expected a single value, got a list [0, 1]; for one run per value write seeds = [0, 1]"),
+    ('method = "few-shot"\nfew_shot_k = [4, 16]', "write shots = [4, 16]"),
+    ('method = "direct"\nhparams = { learning_rate = [1e-5, 3e-5] }', "plan.toml: experiment[0].hparams.learning_rate: expected a single value, got a list"),
+    ('method = "intermediate"\nintermediate = [["rte"], ["mnli"]]', "for one run per list write intermediates = "),
+    # a scalar where the grid wants a list
+    ('method = "direct"\nseeds = 3', "plan.toml: experiment[0].seeds: expected a list of values (one run per value), got 3; for a single value write seed = 3"),
+    ('method = "direct"\nseeds = []', "plan.toml: experiment[0].seeds: empty list"),
+    # typo'd keys with the closest valid name
+    ('method = "direct"\nlearning_rate = 1e-5', "plan.toml: experiment[0]: unknown key 'learning_rate' (did you mean 'learning_rates'?)"),
+    ('method = "direct"\nsedd = 1', "plan.toml: experiment[0]: unknown key 'sedd' (did you mean 'seed'?)"),
+    ('method = "direct"\nhparams = { lr = 1e-5 }', "plan.toml: experiment[0].hparams: unknown key 'lr'"),
+    ('method = "direct"\ngrid = { "hparams.epoch" = [1, 2] }', "plan.toml: experiment[0].grid.hparams.epoch: unknown key 'hparams.epoch' (did you mean 'epochs'?)"),
+    # wrong types and values
+    ('method = "direct"\nseeds = [0, "one"]', "plan.toml: experiment[0].seeds[1]: expected a whole number, got 'one'"),
+    ('method = "few-shot"\nshots = [4, 0]', "plan.toml: experiment[0].shots[1]: few_shot_k must be at least 1, got 0"),
+    ('method = "direct"\nlangs = ["it", "zz"]', "plan.toml: experiment[0].langs[1]: language 'zz' is not an XCOPA language"),
+    ('method = "direct"\nlearning_rates = [0.0]', "plan.toml: experiment[0].learning_rates[0]: a learning rate must be > 0"),
+    # both forms of one key
+    ('method = "direct"\nseed = 0\nseeds = [1, 2]', "plan.toml: experiment[0]: both 'seed' and 'seeds' are set"),
+    ('method = "direct"\nhparams = { learning_rate = 1e-5 }\nlearning_rates = [1e-5]',
+     "plan.toml: experiment[0].learning_rates: hparams.learning_rate is also set as a single value"),
+    # combinations the spec rejects name the grid values
+    ('methods = ["direct", "intermediate"]\nintermediate = ["rte"]',
+     "plan.toml: experiment[0] (method='direct'): method 'direct' takes no intermediate tasks"),
+    ('method = "few-shot"', "plan.toml: experiment[0]: method 'few-shot' needs few_shot_k"),
+])
+def test_experiment_errors_name_file_key_and_reason(tmp_path, body, expected):
+    message = error_of(tmp_path, BASE + "\n[[experiment]]\n" + body + "\n")
+    assert expected in message, message
+
+
+def test_errors_in_defaults_and_later_experiments_name_them(tmp_path):
+    msg = error_of(tmp_path, '[defaults]\nmodel = "tiny-xlmr"\nmetod = "direct"\n[[experiment]]\nmethod = "direct"\n')
+    assert "plan.toml: defaults: unknown key 'metod' (did you mean 'method'?)" in msg
+    msg = error_of(tmp_path, BASE + '[[experiment]]\nmethod = "direct"\n[[experiment]]\nmethod = "direct"\n'
+                                    '[[experiment]]\nmethods = ["direct", "intermdiate"]\n')
+    assert "plan.toml: experiment[2].methods[1]: method 'intermdiate' is unknown (did you mean 'intermediate'?)" in msg
+
+
+def test_bad_toml_names_line_and_column(tmp_path):
+    msg = error_of(tmp_path, '[defaults]\nmodel = "tiny-xlmr"\nseed = \n')
+    assert "plan.toml: not valid TOML:" in msg and "line 3" in msg and "column" in msg
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[defaults]\nmodel = "tiny-xlmr"\n', "plan.toml: no experiments"),
+    ('[[experiments]]\nmethod = "direct"\n', "plan.toml: unknown table 'experiments' (did you mean 'experiment'?)"),
+    ('[plan]\ntitle = "x"\n[[experiment]]\nmethod = "direct"\nmodel = "m"\n', "plan.toml: plan.title: unknown key"),
+    ('experiment = 3\n', "plan.toml: experiment must be an array of tables"),
+])
+def test_plan_structure_errors(tmp_path, text, expected):
+    assert expected in error_of(tmp_path, text)
+
+
+def test_unknown_plan_names_suggest_a_builtin(tmp_path):
+    with pytest.raises(SpecError, match=r"demoo: no such plan file, and no built-in plan of that name \(did you mean the built-in plan 'demo'\?\)"):
+        load_plan("demoo")
+
+
+# ---- built-in plans and `plan check` ------------------------------------------------------------
+
+def test_builtin_plans_load():
+    assert {"demo", "xcopa-stilts"} <= set(builtin_plans())
+    demo = load_plan("demo")
+    assert demo.builtin and demo.label == "demo.toml"
+    assert {s.method for s in demo.runs} == {"direct", "intermediate", "few-shot"}
+    assert all(s.model == "tiny-xlmr" and s.data_dir is None for s in demo.runs)
+    assert {tuple(s.intermediate) for s in demo.runs} == {(), ("arc_challenge",), ("rte",)}
+    assert [s.few_shot_k for s in demo.runs if s.method == "few-shot"] == [4]
+    assert all(len(s.langs) <= 3 and s.eval_english for s in demo.runs)
+    assert load_plan("demo", data_dir="/data").runs[0].data_dir == "/data"
+
+    stilts = load_plan("xcopa-stilts.toml")
+    assert all(s.model == "xlm-roberta-large" for s in stilts.runs)
+    assert {s.seed for s in stilts.runs} == {0, 1, 2}
+    tasks = {s.intermediate[0] for s in stilts.runs if s.method == "intermediate"}
+    assert tasks == {"siqa", "hellaswag", "commonsenseqa", "cosmosqa", "mnli", "anli", "qqp", "sst2"}
+    assert {s.few_shot_k for s in stilts.runs if s.method == "few-shot"} == {4, 16, 64, 100}
+    assert len(stilts.runs) == 3 + 8 * 3 + 4 * 3 * 2
+    assert len(stilts.shared_intermediates()) == 3, "SIQA is trained once per seed and reused"
+
+
+@pytest.mark.parametrize("name", ["demo", "xcopa-stilts"])
+def test_check_command_prints_the_runs(name, capsys):
+    assert check_command(name, data_dir="/some/data") == 0
+    out = capsys.readouterr().out
+    plan = load_plan(name)
+    for rid in plan.run_ids():
+        assert rid in out
+    assert f"{len(plan.runs)} runs" in out
+    assert "data: /some/data (from --data-dir)" in out
+    assert "shared intermediate phases" in out
+
+
+def test_check_command_reports_errors_with_exit_2(tmp_path, capsys):
+    path = write(tmp_path, BASE + '[[experiment]]\nmethods = ["direct", "fewshot"]\n')
+    assert check_command(str(path), None) == 2
+    err = capsys.readouterr().err
+    assert "experiment[0].methods[1]" in err and "did you mean 'few-shot'" in err
+
+
+def test_plan_check_cli(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "plan", "check", "demo"], capture_output=True,
+                          text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert "4 runs" in proc.stdout

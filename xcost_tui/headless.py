@@ -1,0 +1,377 @@
+"""``xcost-tui --headless PLAN``: run a plan without the app, then print the leaderboard.
+
+On a terminal: rich progress bars (one per running run: name, phase, step/total, examples/s,
+memory; one for the whole plan). Without one (CI, nohup, ``ssh`` without ``-t``, TERM=dumb):
+plain lines: runs starting and ending, phase starts, progress at most every few seconds.
+Exit status: 0 when every run succeeded, 1 when any failed or was cancelled, 2 for a bad plan,
+130 after Ctrl-C (running runs are cancelled cleanly first).
+
+No torch here: the runs are subprocesses. ``XCOST_ASSERT_NO_HEAVY_IMPORTS=1`` makes the command
+fail (exit 3) if torch, transformers or datasets got imported into this process anyway (a test hook).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from . import runfiles
+from .errors import XcostError
+
+HEAVY = ("torch", "transformers", "datasets")
+ASSERT_ENV = "XCOST_ASSERT_NO_HEAVY_IMPORTS"
+PROGRESS_EVERY_ENV = "XCOST_PROGRESS_EVERY_S"
+
+
+def heavy_modules_loaded() -> list[str]:
+    return sorted(m for m in HEAVY if m in sys.modules)
+
+
+def _plain_terminal(stream: TextIO) -> bool:
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    return not tty or os.environ.get("TERM") == "dumb"
+
+
+# ---- formatting -----------------------------------------------------------------------------
+
+def fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+def fmt_duration(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = max(0.0, s)
+    if s < 60:
+        return f"{s:.1f}s"
+    m, s = divmod(int(round(s)), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
+
+
+def _mem(run) -> str:
+    parts = []
+    sample = run.sample or {}
+    if sample.get("rss_bytes") is not None:
+        parts.append(f"rss {fmt_bytes(sample['rss_bytes'])}")
+    gpu = [g.get("proc_mem_bytes") for g in sample.get("gpus") or [] if g.get("proc_mem_bytes") is not None]
+    if gpu:
+        parts.append(f"gpu {fmt_bytes(sum(gpu))}")
+    if not parts and run.progress and run.progress.get("mem_bytes") is not None:
+        parts.append(f"mem {fmt_bytes(run.progress['mem_bytes'])}")
+    return " ".join(parts)
+
+
+def _speed(run) -> str:
+    eps = (run.progress or {}).get("examples_per_s")
+    return f"{eps:,.1f} ex/s" if isinstance(eps, (int, float)) else ""
+
+
+def _step(run) -> str:
+    p = run.progress or {}
+    if p.get("step") is None:
+        return ""
+    return f"step {p['step']}/{p.get('total_steps') or '?'}"
+
+
+def end_line(run) -> str:
+    wall = fmt_duration(run.elapsed_s(time.time())) if run.started else "-"
+    if run.skipped:
+        text = f"{run.label}: already succeeded, not run again (--rerun runs it)"
+    else:
+        text = f"{run.label}: {run.status} in {wall}"
+    acc = run.avg_accuracy
+    if acc is not None:
+        langs = ", ".join(f"{k} {v:.3f}" for k, v in sorted(run.accuracy.items()) if k != "en")
+        text += f", avg accuracy {acc:.3f} ({langs})"
+    if run.en_accuracy is not None:
+        text += f", en {run.en_accuracy:.3f}"
+    if run.status != runfiles.SUCCEEDED and run.error:
+        text += f": {run.error}"
+    return text
+
+
+# ---- watching the queue ---------------------------------------------------------------------
+
+class _Watcher:
+    """Turns successive snapshots into lines: starts, phases, periodic progress, ends."""
+
+    def __init__(self, progress_every_s: float):
+        self.progress_every_s = progress_every_s
+        self.status: dict[str, str] = {}
+        self.phases_seen: dict[str, int] = {}
+        self.last_progress: dict[str, float] = {}
+
+    def _phase_lines(self, run, now: float) -> list[str]:
+        seen = self.phases_seen.get(run.run_id, 0)
+        out = [f"{run.label}: phase {phase} ({i}/{run.phases_planned})"
+               for i, phase in enumerate(run.phases_started[seen:], seen + 1)]
+        if out:
+            self.last_progress[run.run_id] = now
+        self.phases_seen[run.run_id] = len(run.phases_started)
+        return out
+
+    def lines(self, snapshot, sched, *, phases: bool, progress: bool) -> list[str]:
+        out = [f"note: {m}" for m in sched.drain_messages() if not m.endswith(" started") and ": started (pid" not in m]
+        now = time.monotonic()
+        for run in snapshot:
+            rid = run.run_id
+            prev = self.status.get(rid)
+            if run.status != prev:
+                self.status[rid] = run.status
+                started_now = run.status == runfiles.RUNNING or (
+                    run.done and not run.skipped and run.pid is not None and prev in (None, "queued", "waiting"))
+                if started_now:
+                    how = "attached to the running job" if run.attached else "started"
+                    where = f" on GPU {run.gpu}" if run.gpu is not None else ""
+                    reuse = f", reusing {run.init_from}" if run.init_from else ""
+                    out.append(f"{run.label} ({rid}): {how} (pid {run.pid}){where}{reuse}")
+                if run.done:
+                    if phases:
+                        out += self._phase_lines(run, now)
+                    out.append(end_line(run))
+                elif run.status == "waiting" and prev is None:
+                    out.append(f"{run.label} ({rid}): waits for the encoder of {run.waiting_for}")
+            if run.status != runfiles.RUNNING:
+                continue
+            if phases:
+                out += self._phase_lines(run, now)
+            if progress and run.progress and now - self.last_progress.get(rid, 0) >= self.progress_every_s:
+                self.last_progress[rid] = now
+                bits = [b for b in (_step(run), _speed(run), _mem(run)) if b]
+                loss = run.progress.get("loss")
+                if isinstance(loss, (int, float)):
+                    bits.insert(1, f"loss {loss:.4f}")
+                out.append(f"{run.label}: {run.phase or '-'} " + ", ".join(bits))
+        return out
+
+
+def _run_plain(sched, out: TextIO, every_s: float) -> None:
+    watcher = _Watcher(every_s)
+    while True:
+        idle = sched.idle
+        for line in watcher.lines(sched.snapshot(), sched, phases=True, progress=True):
+            print(f"[{time.strftime('%H:%M:%S')}] {line}", file=out, flush=True)
+        if idle:
+            return
+        time.sleep(0.25)
+
+
+def _run_rich(sched, console, total: int) -> None:
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    watcher = _Watcher(float("inf"))
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=30),
+               TextColumn("{task.fields[step]}"), TextColumn("{task.fields[info]}", style="dim"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, refresh_per_second=4, transient=False) as progress:
+        overall = progress.add_task("[bold]plan", total=total, step="", info="")
+        tasks: dict[str, int] = {}
+        while True:
+            idle = sched.idle
+            snap = sched.snapshot()
+            for line in watcher.lines(snap, sched, phases=False, progress=False):
+                progress.console.print(line, markup=False, highlight=False)
+            done = sum(1 for r in snap if r.done)
+            running = [r for r in snap if r.status == runfiles.RUNNING]
+            progress.update(overall, completed=done,
+                            info=f"{done}/{len(snap)} runs done, {len(running)} running, "
+                                 f"{sum(1 for r in snap if r.status in ('queued', 'waiting'))} queued")
+            for r in running:
+                if r.run_id not in tasks:
+                    tasks[r.run_id] = progress.add_task(r.label, total=None, step="", info="")
+                p = r.progress or {}
+                desc = f"{r.label} [dim]{r.phase or 'starting'} ({r.phases_done}/{r.phases_planned})[/dim]"
+                progress.update(tasks[r.run_id], description=desc, completed=p.get("step") or 0,
+                                total=p.get("total_steps"), step=_step(r),
+                                info=" ".join(b for b in (_speed(r), _mem(r)) if b))
+            for rid in [rid for rid in tasks if rid not in {r.run_id for r in running}]:
+                progress.remove_task(tasks.pop(rid))
+            if idle:
+                return
+            time.sleep(0.25)
+
+
+# ---- the leaderboard ---------------------------------------------------------------------------
+
+LEADERBOARD_COLUMNS = (
+    ("name", "run"), ("method", "method"), ("model", "model"), ("intermediate", "intermediate"), ("k", "k"),
+    ("seed", "seed"), ("status", "status"), ("avg_accuracy", "avg acc"), ("en_accuracy", "en acc"),
+    ("train_device_hours", "train dev-h"), ("train_flops", "train FLOPs"), ("train_energy_j", "train J"),
+    ("peak_train_mem_bytes", "peak mem"), ("latency_p50_s", "latency p50"), ("run_id", "run id"),
+)
+
+
+def _cell(col: str, v) -> str:
+    if v is None:
+        return "-"
+    if col.endswith("accuracy"):
+        return f"{v:.3f}"
+    if col.endswith("_bytes"):
+        return fmt_bytes(v)
+    if col == "latency_p50_s":
+        return f"{v * 1000:.1f} ms"
+    if col in ("train_flops", "train_energy_j"):
+        return f"{v:.3g}".replace("e+", "e")
+    if col == "train_device_hours":
+        return f"{v:.4g}"
+    if isinstance(v, list):
+        return "+".join(map(str, v)) or "-"
+    return str(v)
+
+
+# dropped first when the terminal is too narrow for the whole table
+NARROW_DROP = ("run_id", "latency_p50_s", "model", "train_energy_j", "peak_train_mem_bytes", "seed", "k",
+               "train_flops", "en_accuracy")
+
+
+def _leaderboard_table(rows: list[dict], cols: list[tuple[str, str]], title: str):
+    from rich.table import Table
+
+    out = Table(title=title, title_justify="left")
+    for c, h in cols:
+        numeric = c not in ("name", "method", "model", "intermediate", "status", "run_id")
+        out.add_column(h, justify="right" if numeric else "left", no_wrap=True)
+    for r in rows:
+        out.add_row(*[_cell(c, r.get(c)) for c, _ in cols])
+    return out
+
+
+def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
+    from .store.query import leaderboard
+
+    try:
+        table = leaderboard(store, order_by="avg_accuracy", descending=True)
+    except XcostError as exc:
+        console.print(f"leaderboard: {exc}", markup=False, highlight=False)
+        return False
+    wanted = set(run_ids)
+    rows = [r for r in table.to_pylist() if r.get("run_id") in wanted]
+    title = f"leaderboard: {len(rows)} run(s) of this plan, by average XCOPA accuracy"
+    cols = [(c, h) for c, h in LEADERBOARD_COLUMNS if c in table.column_names]
+    dropped: list[str] = []
+    out = _leaderboard_table(rows, cols, title)
+    from rich.measure import Measurement
+
+    def natural_width(table) -> int:
+        return Measurement.get(console, console.options.update_width(10_000), table).maximum
+
+    for col in NARROW_DROP:
+        if natural_width(out) <= console.width:
+            break
+        if any(c == col for c, _ in cols):
+            cols = [(c, h) for c, h in cols if c != col]
+            dropped.append(col)
+            out = _leaderboard_table(rows, cols, title)
+    console.print(out)
+    if dropped:
+        console.print(f"(left out for the terminal's width: {', '.join(dropped)}; "
+                      f"`xcost-tui sql \"SELECT * FROM leaderboard\"` shows every column)", markup=False,
+                      highlight=False)
+    return True
+
+
+# ---- the command ----------------------------------------------------------------------------
+
+def headless_command(plan: str, store: Path, data_dir: str | None = None, max_parallel: int | None = None,
+                     rerun: bool = False, *, out: TextIO | None = None, scheduler_options: dict | None = None) -> int:
+    from rich.console import Console
+
+    from .plan import describe_data, load_plan
+    from .runner import Scheduler
+    from .runner.scheduler import ingest_runs
+
+    out = out if out is not None else sys.stdout
+    plain = _plain_terminal(out)
+    # Without a terminal nothing wraps lines for us: let tables take their natural width.
+    console = Console(file=out, width=1000 if plain else None, force_terminal=None if not plain else False,
+                      no_color=plain, highlight=False)
+    try:
+        loaded = load_plan(plan, data_dir=data_dir)
+    except XcostError as exc:
+        print(f"xcost-tui: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    store = Path(store)
+    try:
+        every = float(os.environ.get(PROGRESS_EVERY_ENV, "10"))
+    except ValueError:
+        every = 10.0
+
+    sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **(scheduler_options or {}))
+    run_ids = loaded.run_ids()
+    print(f"plan {loaded.name}: {len(run_ids)} runs; data: {describe_data(loaded)}; store: {store}", file=out, flush=True)
+    for note in loaded.notes:
+        print(f"note: {note}", file=out, flush=True)
+    started = time.time()
+    interrupted = False
+    try:
+        sched.submit(loaded.runs)
+        sched.start()
+        if plain:
+            _run_plain(sched, out, every)
+        else:
+            _run_rich(sched, console, len(run_ids))
+        sched.shutdown(cancel_running=True)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: cancelling the running runs (Ctrl-C again to kill them at once)", file=out, flush=True)
+        try:
+            sched.shutdown(cancel_running=True)
+        except KeyboardInterrupt:
+            for run in sched.snapshot():
+                if not run.done:
+                    sched.cancel(run.run_id, force=True)
+            sched.shutdown(cancel_running=True, timeout=5)
+    for msg in sched.drain_messages():
+        print(f"note: {msg}", file=out, flush=True)
+
+    snap = {r.run_id: r for r in sched.snapshot()}
+    if interrupted:
+        for r in snap.values():
+            if r.status == runfiles.CANCELLED:
+                print(end_line(r), file=out, flush=True)
+
+    # The scheduler ingested each run as it ended; once more for all of the plan's runs (the
+    # skipped ones too: the store may be new), then the leaderboard.
+    dirs = [store / "runs" / rid for rid in run_ids if (store / "runs" / rid).is_dir()]
+    if dirs:
+        try:
+            report = ingest_runs(store, dirs, only_changed=True)
+            for w in getattr(report, "warnings", [])[:20]:
+                print(f"store: {w}", file=out, flush=True)
+        except Exception as exc:  # noqa: BLE001 - the results are on disk; the store can be rebuilt
+            print(f"store: could not ingest the runs ({type(exc).__name__}: {exc}); "
+                  f"`xcost-tui ingest --store {store}` retries", file=out, flush=True)
+        print_leaderboard(store, run_ids, console)
+
+    statuses = [snap[rid].status if rid in snap else "unknown" for rid in run_ids]
+    ok = sum(s == runfiles.SUCCEEDED for s in statuses)
+    failed = sum(s == runfiles.FAILED for s in statuses)
+    cancelled = sum(s == runfiles.CANCELLED for s in statuses)
+    skipped = sum(1 for rid in run_ids if rid in snap and snap[rid].skipped)
+    print(f"{ok}/{len(run_ids)} runs succeeded" + (f" ({skipped} already had)" if skipped else "")
+          + (f", {failed} failed" if failed else "") + (f", {cancelled} cancelled" if cancelled else "")
+          + f" in {fmt_duration(time.time() - started)}; run directories in {store / 'runs'}", file=out, flush=True)
+
+    if os.environ.get(ASSERT_ENV) == "1":
+        heavy = heavy_modules_loaded()
+        if heavy:
+            print(f"xcost-tui: error: the supervisor imported {', '.join(heavy)}", file=sys.stderr, flush=True)
+            return 3
+    if interrupted:
+        return 130
+    return 0 if ok == len(run_ids) else 1

@@ -1,0 +1,550 @@
+"""Plans: a TOML file of experiments that expands into validated RunSpecs.
+
+A plan is ``[defaults]`` (any RunSpec key) and ``[[experiment]]`` tables. Singular keys
+(``model``, ``method``, ``seed``, ``intermediate``, ``few_shot_k``, ...) are one value each;
+the plural *grid keys* expand into one run per value, crossed with each other::
+
+    models         -> model                  ["xlm-roberta-base", "xlm-roberta-large"]
+    methods        -> method                 ["direct", "intermediate"]
+    seeds          -> seed                   [0, 1, 2]
+    intermediates  -> intermediate           ["siqa", ["siqa", "mnli"]]  (a task, or a list of tasks run in order)
+    shots          -> few_shot_k             [4, 16, 64]
+    learning_rates -> hparams.learning_rate  [1e-5, 3e-5]
+    [experiment.grid]                        any dotted RunSpec key -> list, e.g. "hparams.epochs" = [3, 5]
+
+Every error is a ``SpecError`` naming the file, the key path and the reason, e.g.
+``plan.toml: experiment[2].methods[1]: method 'fewshot' is unknown (did you mean 'few-shot'?)``.
+docs/plans.md is the user guide. No torch here: the supervisor loads plans.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import itertools
+import json
+import os
+import sys
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+from . import XCOPA_LANGS
+from .errors import SpecError, XcostError
+from .spec import METHODS, RunSpec
+
+# plural grid key -> the dotted RunSpec key each of its values sets
+GRID_KEYS: dict[str, str] = {
+    "models": "model",
+    "methods": "method",
+    "seeds": "seed",
+    "intermediates": "intermediate",
+    "shots": "few_shot_k",
+    "learning_rates": "hparams.learning_rate",
+}
+SINGULAR_OF = {v: k for k, v in GRID_KEYS.items()}
+TOP_LEVEL = ("plan", "defaults", "experiment")
+PLAN_TABLE_KEYS = ("name", "description")
+SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(RunSpec))
+TABLE_KEYS = (*SPEC_FIELDS, *GRID_KEYS, "grid")
+
+
+# ---- the result -----------------------------------------------------------------------------------
+
+@dataclass
+class SharedIntermediate:
+    """Runs of a plan whose intermediate phase(s) are identical: the first trains and saves the
+    encoder, the others start from it (see docs/runner.md)."""
+
+    phases: list[str]  # e.g. ["intermediate:siqa"]
+    run_ids: list[str]  # producer first
+
+    @property
+    def producer(self) -> str:
+        return self.run_ids[0]
+
+    @property
+    def consumers(self) -> list[str]:
+        return self.run_ids[1:]
+
+
+@dataclass
+class Plan:
+    source: str  # the file read (a path, or the packaged file of a built-in plan)
+    label: str  # how messages name it: the path as given, or "<name>.toml" for a built-in plan
+    name: str
+    description: str = ""
+    runs: list[RunSpec] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)  # run id -> "experiment[i]" (+ grid values)
+    notes: list[str] = field(default_factory=list)  # duplicates collapsed, ...
+    data_dir: str | None = None  # the --data-dir override, when given
+    builtin: bool = False
+
+    def run_ids(self) -> list[str]:
+        return [s.run_id() for s in self.runs]
+
+    def shared_intermediates(self) -> list[SharedIntermediate]:
+        return [SharedIntermediate(phases=[p for p in g[0].phases_planned if p.startswith("intermediate:")],
+                                   run_ids=[s.run_id() for s in g])
+                for g in shared_intermediate_groups(self.runs)]
+
+
+def intermediate_key_str(spec: RunSpec) -> str:
+    return json.dumps(spec.intermediate_key(), sort_keys=True)
+
+
+def shared_intermediate_groups(specs: Iterable[RunSpec]) -> list[list[RunSpec]]:
+    """Groups (two or more, in the given order) of specs that run the same intermediate phase(s).
+
+    Only specs that would train an intermediate phase themselves count: a non-empty
+    ``intermediate``, a method that uses it, and no ``init_from`` of their own.
+    """
+    groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        if spec.intermediate and spec.method in ("intermediate", "few-shot") and not spec.init_from:
+            groups.setdefault(intermediate_key_str(spec), []).append(spec)
+    return [g for g in groups.values() if len(g) > 1]
+
+
+# ---- finding the file ---------------------------------------------------------------------------
+
+def builtin_plans() -> list[str]:
+    folder = resources.files("xcost_tui") / "plans"
+    try:
+        return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+    except (FileNotFoundError, NotADirectoryError):  # pragma: no cover - a broken install
+        return []
+
+
+def _read_plan_text(path_or_name: str | os.PathLike) -> tuple[str, str, str, bool, Path | None]:
+    """(text, source, label, builtin, folder for relative paths)."""
+    given = str(path_or_name)
+    path = Path(given).expanduser()
+    if path.is_file():
+        try:
+            return path.read_text(encoding="utf-8"), str(path), given, False, path.resolve().parent
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError(f"{given}: cannot read the plan file ({exc})") from None
+    if path.is_dir():
+        raise SpecError(f"{given}: is a folder, not a plan file")
+    names = builtin_plans()
+    name = given[:-5] if given.endswith(".toml") and "/" not in given else given
+    if name in names:
+        res = resources.files("xcost_tui") / "plans" / f"{name}.toml"
+        return res.read_text(encoding="utf-8"), str(res), f"{name}.toml", True, None
+    match = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
+    hint = f" (did you mean the built-in plan {match[0]!r}?)" if match else ""
+    raise SpecError(f"{given}: no such plan file, and no built-in plan of that name{hint}; "
+                    f"built-in plans: {', '.join(names) or 'none'}")
+
+
+# ---- loading ----------------------------------------------------------------------------------
+
+def load_plan(path_or_name: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Plan:
+    """Reads, expands and validates a plan: a file path, or the name of a built-in plan.
+
+    ``data_dir`` (from ``--data-dir``/``XCOST_DATA_DIR``) overrides the plan's ``data_dir`` for
+    every run; with neither, runs read their data from the Hugging Face hub.
+    """
+    text, source, label, builtin, folder = _read_plan_text(path_or_name)
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{label}: not valid TOML: {exc}") from None
+    return expand_plan(doc, label=label, source=source, builtin=builtin, folder=folder,
+                       data_dir=None if data_dir is None or str(data_dir) == "" else str(data_dir))
+
+
+def loads_plan(text: str, label: str = "plan.toml", data_dir: str | None = None) -> Plan:
+    """A plan from TOML text (tests, the app's editor)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{label}: not valid TOML: {exc}") from None
+    return expand_plan(doc, label=label, source=label, data_dir=data_dir)
+
+
+def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, builtin: bool = False,
+                folder: Path | None = None, data_dir: str | None = None) -> Plan:
+    for key in doc:
+        if key not in TOP_LEVEL:
+            raise SpecError(f"{label}: unknown table {key!r}{_closest(key, TOP_LEVEL)}; a plan has "
+                            f"[plan] (name, description), [defaults] and [[experiment]] tables")
+    meta = doc.get("plan", {})
+    if not isinstance(meta, dict):
+        raise SpecError(f"{label}: plan must be a table ([plan] with name and description)")
+    for key in meta:
+        if key not in PLAN_TABLE_KEYS:
+            raise SpecError(f"{label}: plan.{key}: unknown key{_closest(key, PLAN_TABLE_KEYS)}; "
+                            f"[plan] takes {', '.join(PLAN_TABLE_KEYS)}")
+    defaults = doc.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise SpecError(f"{label}: defaults must be a table ([defaults]), got {defaults!r}")
+    experiments = doc.get("experiment")
+    if experiments is None:
+        raise SpecError(f"{label}: no experiments; add at least one [[experiment]] table (e.g. method = \"direct\")")
+    if not isinstance(experiments, list) or not all(isinstance(e, dict) for e in experiments):
+        raise SpecError(f"{label}: experiment must be an array of tables: write each as [[experiment]]")
+    if not experiments:
+        raise SpecError(f"{label}: no experiments; add at least one [[experiment]] table")
+
+    name = meta.get("name") or Path(label).stem
+    plan = Plan(source=source or label, label=label, name=str(name), description=str(meta.get("description", "")),
+                data_dir=data_dir, builtin=builtin)
+
+    base_fixed, base_grid = _split_table(defaults, f"{label}: defaults", folder)
+    seen: dict[str, str] = {}
+    for i, exp in enumerate(experiments):
+        where = f"{label}: experiment[{i}]"
+        fixed, grid = _split_table(exp, where, folder)
+        merged_fixed = _deep_merge(base_fixed, fixed)
+        merged_grid = {k: v for k, v in base_grid.items() if k not in fixed_paths(fixed)}
+        merged_grid.update(grid)
+        # an experiment's single value overrides a defaults grid and vice versa
+        for path in list(merged_grid):
+            _drop_path(merged_fixed, path)
+        for spec, origin in _expand(merged_fixed, merged_grid, where, f"experiment[{i}]"):
+            if data_dir is not None:
+                spec.data_dir = data_dir
+            rid = spec.run_id()
+            if rid in seen:
+                plan.notes.append(f"{origin}: the same run as {seen[rid]} ({rid}); kept once")
+                continue
+            seen[rid] = origin
+            plan.origins[rid] = origin
+            plan.runs.append(spec)
+    return plan
+
+
+def fixed_paths(table: dict[str, Any], prefix: str = "") -> set[str]:
+    """The dotted paths of every leaf value in a (nested) table."""
+    out: set[str] = set()
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        out.add(path)
+        if isinstance(value, dict):
+            out |= fixed_paths(value, path + ".")
+    return out
+
+
+# ---- one table ----------------------------------------------------------------------------------
+
+def _split_table(table: dict[str, Any], where: str, folder: Path | None) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
+    """Checks one [defaults] or [[experiment]] table; returns (single values, grid: dotted path -> (values, key path))."""
+    for key in table:
+        if key not in TABLE_KEYS:
+            raise SpecError(f"{where}: unknown key {key!r}{_closest(key, TABLE_KEYS)}; valid keys: "
+                            f"{', '.join(SPEC_FIELDS)}; grid keys (one run per value): {', '.join(GRID_KEYS)}, grid")
+    fixed: dict[str, Any] = {}
+    grid: dict[str, tuple[list, str]] = {}
+    for key, value in table.items():
+        if key == "grid":
+            if not isinstance(value, dict):
+                raise SpecError(f"{where}.grid: expected a table of dotted keys to lists, e.g. "
+                                f"grid = {{ \"hparams.epochs\" = [3, 5] }}; got {value!r}")
+            for path, values in _flatten(value).items():
+                if path in SINGULAR_OF:
+                    raise SpecError(f"{where}.grid.{path}: use the grid key {SINGULAR_OF[path]!r} instead")
+                grid_where = f"{where}.grid.{path}"
+                if path in grid:
+                    raise SpecError(f"{grid_where}: given twice")
+                grid[path] = (_grid_values(path, values, grid_where), grid_where)
+            continue
+        if key in GRID_KEYS:
+            path = GRID_KEYS[key]
+            singular = path.split(".")[0]
+            if path == singular and singular in table:
+                raise SpecError(f"{where}: both {singular!r} and {key!r} are set; give one "
+                                f"({singular} = one value, {key} = a list, one run per value)")
+            if path in grid:
+                raise SpecError(f"{where}: {path!r} is set both by {key!r} and by grid")
+            grid[path] = (_grid_values(path, value, f"{where}.{key}", plural=key), f"{where}.{key}")
+            continue
+        _check_single(key, value, where)
+        fixed[key] = value
+    single = fixed_paths(fixed)
+    for path, (_, grid_where) in grid.items():
+        if path in single:
+            raise SpecError(f"{grid_where}: {path} is also set as a single value in the same table; give one")
+    if "data_dir" in fixed and fixed["data_dir"] and folder is not None:
+        d = Path(str(fixed["data_dir"])).expanduser()
+        fixed["data_dir"] = str(d if d.is_absolute() else (folder / d).resolve())
+    return fixed, grid
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _check_single(key: str, value: Any, where: str) -> None:
+    """A single-value key: type-checked now so the error names the table it came from."""
+    plural = SINGULAR_OF.get(key)
+    if plural and isinstance(value, list) and key != "intermediate":
+        raise SpecError(f"{where}.{key}: expected a single value, got a list {value!r}; "
+                        f"for one run per value write {plural} = {_toml(value)}")
+    if key == "intermediate" and isinstance(value, list) and any(isinstance(v, list) for v in value):
+        raise SpecError(f"{where}.intermediate: expected one list of tasks (run in order), got a list of lists; "
+                        f"for one run per list write intermediates = {_toml(value)}")
+    if key == "hparams" and isinstance(value, dict) and isinstance(value.get("learning_rate"), list):
+        raise SpecError(f"{where}.hparams.learning_rate: expected a single value, got a list "
+                        f"{value['learning_rate']!r}; for one run per value write learning_rates = "
+                        f"{_toml(value['learning_rate'])} in the experiment")
+    _convert(key, value, f"{where}.{key}")
+    _check_value(key, value, f"{where}.{key}")
+    for sub in ("hparams", "intermediate_hparams", "few_shot_hparams"):
+        if key == sub and isinstance(value, dict) and "learning_rate" in value:
+            _check_value("learning_rate", value["learning_rate"], f"{where}.{key}.learning_rate")
+
+
+def _grid_values(path: str, values: Any, where: str, *, plural: str | None = None) -> list:
+    if not isinstance(values, list):
+        hint = f"; for a single value write {path} = {_toml(values)}" if plural else ""
+        raise SpecError(f"{where}: expected a list of values (one run per value), got {values!r}{hint}")
+    if not values:
+        raise SpecError(f"{where}: empty list, so the experiment has no runs; give at least one value")
+    _leaf_type(path, where)  # an unknown key is reported before its values
+    out = []
+    for j, value in enumerate(values):
+        w = f"{where}[{j}]"
+        if path == "intermediate":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
+                raise SpecError(f"{w}: expected a task name or a non-empty list of task names, got {value!r}")
+            for t_i, task in enumerate(value):
+                _check_task(task, f"{w}[{t_i}]" if len(value) > 1 else w)
+        elif isinstance(value, (list, dict)) and path not in LIST_FIELDS:
+            raise SpecError(f"{w}: expected a single value, got {value!r}")
+        _convert(path, value, w)
+        _check_value(path, value, w)
+        out.append(value)
+    return out
+
+
+LIST_FIELDS = ("langs", "intermediate")
+
+
+def _check_value(path: str, value: Any, where: str) -> None:
+    """What the type alone does not say; the message names the exact key (the spec's own checks name the run)."""
+    if path == "method" and value not in METHODS:
+        raise SpecError(f"{where}: method {value!r} is unknown{_closest(value, METHODS)}; choose one of {', '.join(METHODS)}")
+    if path == "few_shot_k" and value is not None and value < 1:
+        raise SpecError(f"{where}: few_shot_k must be at least 1, got {value}")
+    if path.endswith("learning_rate") and value <= 0:
+        raise SpecError(f"{where}: a learning rate must be > 0, got {value}")
+    if path == "model" and not value:
+        raise SpecError(f"{where}: model is empty; give a Hugging Face model id, a local path or 'tiny-xlmr'")
+    if path == "target":
+        _check_task(value, where)
+    if path == "intermediate" and isinstance(value, (list, str)):
+        tasks = [t.strip() for t in value.split(",")] if isinstance(value, str) else value
+        for j, task in enumerate(tasks):
+            _check_task(task, f"{where}[{j}]" if isinstance(value, list) else where)
+    if path == "langs" and isinstance(value, (list, str)):
+        langs = [t.strip() for t in value.split(",") if t.strip()] if isinstance(value, str) else value
+        for j, lang in enumerate(langs):
+            if lang not in XCOPA_LANGS:
+                w = f"{where}[{j}]" if isinstance(value, list) else where
+                raise SpecError(f"{w}: language {lang!r} is not an XCOPA language{_closest(lang, XCOPA_LANGS)}; "
+                                f"choose from {', '.join(XCOPA_LANGS)}")
+
+
+def _leaf_type(path: str, where: str) -> Any:
+    owner: Any = RunSpec
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        hints = typing.get_type_hints(owner)
+        sofar = ".".join(parts[: i + 1])
+        if part not in hints:
+            raise SpecError(f"{where}: unknown key {sofar!r}{_closest(part, hints)}; valid keys here: {', '.join(hints)}")
+        t = hints[part]
+        if i == len(parts) - 1:
+            return t
+        if dataclasses.is_dataclass(t):
+            owner = t
+            continue
+        if typing.get_origin(t) is dict and i == len(parts) - 2:
+            return typing.get_args(t)[1]
+        raise SpecError(f"{where}: {sofar!r} has no sub-key {parts[i + 1]!r}")
+    raise SpecError(f"{where}: empty key")  # pragma: no cover
+
+
+def _convert(path: str, value: Any, where: str) -> None:
+    """Type-checks one (dotted) RunSpec key with the spec's own converter, whose messages name ``where``."""
+    from . import spec as spec_mod
+
+    spec_mod._convert_value(_leaf_type(path, where), value, where, RunSpec)
+
+
+def _check_task(task: Any, where: str) -> None:
+    from .tasks import get_task
+
+    try:
+        get_task(task)
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+
+
+# ---- expansion -------------------------------------------------------------------------------
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _drop_path(table: dict[str, Any], dotted: str) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        table = table.get(part)
+        if not isinstance(table, dict):
+            return
+    table.pop(parts[-1], None)
+
+
+def _set_path(table: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        table = table.setdefault(part, {})
+    table[parts[-1]] = copy.deepcopy(value)
+
+
+# seeds vary slowest: the first runs of a plan cover every configuration once
+_ORDER = ["seed", "model", "method", "intermediate", "few_shot_k", "hparams.learning_rate"]
+
+
+def _expand(fixed: dict[str, Any], grid: dict[str, tuple[list, str]], where: str, origin: str):
+    paths = sorted(grid, key=lambda p: (_ORDER.index(p) if p in _ORDER else len(_ORDER)))
+    value_lists = [grid[p][0] for p in paths]
+    varying = [p for p in paths if len(grid[p][0]) > 1]
+    for combo in itertools.product(*value_lists):
+        data = copy.deepcopy(fixed)
+        for path, value in zip(paths, combo):
+            _set_path(data, path, value)
+        chosen = dict(zip(paths, combo))
+        desc = ", ".join(f"{p}={chosen[p]!r}" for p in paths)
+        spec_where = f"{where} ({desc})" if paths else where
+        spec = RunSpec.from_dict(data, where=spec_where)
+        base = fixed.get("name") or spec.method
+        if varying:
+            named = sorted(varying, key=lambda p: (p == "seed", paths.index(p)))  # the seed last
+            spec.name = "-".join([str(base), *(_short(p, chosen[p]) for p in named)])
+        else:
+            spec.name = str(base)
+        yield spec, (f"{origin} ({desc})" if paths else origin)
+
+
+def _short(path: str, value: Any) -> str:
+    if path == "seed":
+        return f"s{value}"
+    if path == "few_shot_k":
+        return f"k{value}"
+    if path == "model":
+        return str(value).rstrip("/").split("/")[-1]
+    if path == "intermediate":
+        return "+".join(value) if isinstance(value, list) else str(value)
+    if path == "hparams.learning_rate":
+        return f"lr{float(value):g}"
+    if path == "method":
+        return str(value)
+    return f"{path.split('.')[-1]}{value}"
+
+
+def _closest(name: Any, choices: Iterable[str]) -> str:
+    match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _toml(value: Any) -> str:
+    return json.dumps(value)
+
+
+# ---- xcost-tui plan check -----------------------------------------------------------------------
+
+def describe_data(plan: Plan) -> str:
+    dirs = sorted({s.data_dir for s in plan.runs if s.data_dir})
+    hub = any(not s.data_dir for s in plan.runs)
+    parts = []
+    if dirs:
+        where = "--data-dir" if plan.data_dir else "the plan"
+        parts.append(f"{', '.join(dirs)} (from {where})")
+    if hub:
+        parts.append("the Hugging Face hub (no --data-dir, XCOST_DATA_DIR or data_dir in the plan)")
+    return "; ".join(parts)
+
+
+def check_command(plan: str, data_dir: str | None = None) -> int:
+    """``xcost-tui plan check PLAN``: validates the plan and prints its runs; 0, or 2 on an error."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    try:
+        loaded = load_plan(plan, data_dir=data_dir)
+    except XcostError as exc:
+        print(f"xcost-tui: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+
+    title = f"plan {loaded.name} ({loaded.label}{', built in' if loaded.builtin else ''}): {len(loaded.runs)} runs"
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for col, kw in (("#", {"justify": "right"}), ("run id", {"no_wrap": True}), ("name", {}), ("method", {}),
+                    ("model", {}), ("intermediate", {}), ("k", {"justify": "right"}), ("seed", {"justify": "right"}),
+                    ("langs", {}), ("phases", {"justify": "right"})):
+        table.add_column(col, **kw)
+    shared = loaded.shared_intermediates()
+    role: dict[str, str] = {}
+    for group in shared:
+        role[group.producer] = " (saves)"
+        for rid in group.consumers:
+            role[rid] = " (reuses)"
+    for i, spec in enumerate(loaded.runs, 1):
+        rid = spec.run_id()
+        inter = "+".join(spec.intermediate) if spec.intermediate else "-"
+        if spec.intermediate and spec.intermediate_mode == "mixed":
+            inter += " (mixed)"
+        langs = ",".join(spec.langs) + (" +en" if spec.eval_english else "")
+        table.add_row(str(i), rid, spec.name or "", spec.method, spec.model, inter + role.get(rid, ""),
+                      "-" if spec.few_shot_k is None else str(spec.few_shot_k), str(spec.seed), langs,
+                      str(len(spec.phases_planned)))
+    console.print(table)
+    if loaded.description:
+        console.print(loaded.description.strip(), markup=False, highlight=False)
+    total = sum(len(s.phases_planned) for s in loaded.runs)
+    console.print(f"{len(loaded.runs)} runs, {total} phases planned", highlight=False)
+    console.print(f"data: {describe_data(loaded)}", markup=False, highlight=False)
+    for d in sorted({s.data_dir for s in loaded.runs if s.data_dir}):
+        if not Path(d).is_dir():
+            console.print(f"warning: data folder {d} does not exist; the runs will fail when they load data",
+                          markup=False, highlight=False)
+    if shared:
+        console.print("shared intermediate phases (trained once, then reused):", highlight=False)
+        index = {spec.run_id(): i for i, spec in enumerate(loaded.runs, 1)}
+        by_id = {spec.run_id(): spec for spec in loaded.runs}
+        for group in shared:
+            first = by_id[group.producer]
+            console.print(f"  {', '.join(group.phases)} ({first.model}, seed {first.seed}): #{index[group.producer]} "
+                          f"trains it and saves the encoder; {', '.join(f'#{index[r]}' for r in group.consumers)} "
+                          f"start from it", markup=False, highlight=False)
+    else:
+        console.print("shared intermediate phases: none", highlight=False)
+    for note in loaded.notes:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    return 0

@@ -1,0 +1,124 @@
+"""Processes of the jobs: spawning in their own session, liveness, signals, GPU slots.
+
+Never imports torch: the GPU count comes from NVML through ``xcost_tui.measure.nvml``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import psutil
+
+from .. import runfiles
+
+JobCommand = Callable[[Path], list[str]]
+JOB_COMMAND_ENV = "XCOST_JOB_CMD"  # test hook: a command prefix (split like a shell, never run by one)
+
+
+def default_job_command(run_dir: Path) -> list[str]:
+    """``python -m xcost_tui.job RUN_DIR``, or ``$XCOST_JOB_CMD RUN_DIR`` when that is set (tests)."""
+    prefix = os.environ.get(JOB_COMMAND_ENV)
+    if prefix:
+        import shlex
+
+        return [*shlex.split(prefix), str(run_dir)]
+    return [sys.executable, "-m", "xcost_tui.job", str(run_dir)]
+
+
+def spawn(cmd: Sequence[str], run_dir: Path, env: dict[str, str]) -> subprocess.Popen:
+    """Starts a job in its own session (a closed terminal or dropped SSH does not reach it),
+    stdin from /dev/null, stdout and stderr appended to RUN_DIR/job.log."""
+    with open(run_dir / runfiles.LOG, "ab") as log:
+        return subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                env=env, start_new_session=True, close_fds=True)
+
+
+def create_time(pid: int) -> float | None:
+    try:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, ValueError):
+        return None
+
+
+def alive(pid: int | None, started: float | None = None) -> bool:
+    """Whether ``pid`` is a live process (not a zombie) and, when ``started`` (its create_time) is
+    known, the same process and not a later one that reused the pid."""
+    if not pid or pid <= 0:
+        return False
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if started is not None and abs(proc.create_time() - started) > 1.0:
+            return False
+        return True
+    except psutil.ZombieProcess:
+        return False
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # someone else's process with this pid
+        return started is None
+
+
+def signal_group(pid: int, sig: int) -> bool:
+    """Sends ``sig`` to the job's process group (the job leads its own session, so pgid == pid),
+    falling back to the process alone. False when there was nothing left to signal."""
+    try:
+        os.killpg(pid, sig)
+        return True
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        pass
+    try:
+        os.kill(pid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def describe_exit(returncode: int | None) -> str:
+    if returncode is None:
+        return "exit status unknown (not a child of this supervisor)"
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    return f"exit code {returncode}"
+
+
+def detect_gpus() -> tuple[list[str], str]:
+    """The GPUs to hand out, one per run (CUDA_VISIBLE_DEVICES values), and how they were found."""
+    try:
+        from ..measure import nvml
+    except ImportError as exc:
+        return [], f"xcost_tui.measure.nvml is not importable ({exc})"
+    try:
+        ok, reason = nvml.nvml_available()
+    except Exception as exc:  # noqa: BLE001 - a broken driver never stops the supervisor
+        return [], f"NVML failed ({type(exc).__name__}: {exc})"
+    if not ok:
+        return [], f"no GPU: NVML not available ({strip_reason(reason)})"
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [x.strip() for x in visible.split(",") if x.strip()]
+        return ids, f"{len(ids)} GPU(s) from CUDA_VISIBLE_DEVICES={visible}"
+    n = nvml.device_count()
+    n = int(n) if n else 0
+    return [str(i) for i in range(n)], f"{n} GPU(s) found by NVML"
+
+
+def strip_reason(reason: object) -> str:
+    """NVML's reason without a leading "NVML not available" (our messages say that already)."""
+    text = str(reason or "unknown reason")
+    for prefix in ("NVML not available: ", "NVML not available"):
+        if text.startswith(prefix):
+            return text[len(prefix):] or "unknown reason"
+    return text
