@@ -1,10 +1,15 @@
+"""FLOPs two ways (analytic formula vs torch's FlopCounterMode), sampling, and MFU."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
 from xcost_tui.measure.flops import (EncoderDims, FlopSampler, count_flops, encoder_forward_flops,
-                                     head_forward_flops, train_flops)
+                                     head_forward_flops, sample_steps, train_flops)
+from xcost_tui.measure.mfu import PEAKS, mfu, peak_flops
+
+TINY = EncoderDims(hidden=64, layers=2, heads=2, intermediate=128)
 
 
 def tiny(hidden=64, layers=2, heads=2, inter=128):
@@ -16,21 +21,54 @@ def tiny(hidden=64, layers=2, heads=2, inter=128):
     return XLMRobertaModel(cfg, add_pooling_layer=False)
 
 
+def padded_batch(n, length, pad_from):
+    ids = torch.randint(5, 1000, (n, length))
+    mask = torch.ones_like(ids)
+    mask[:, pad_from:] = 0
+    mask[0, :] = 1  # one full-length row: the batch really is padded to `length`
+    return ids, mask
+
+
+# ---- the formula, by hand -------------------------------------------------------------------
+
 def test_hand_computed_forward():
     dims = EncoderDims(hidden=4, layers=1, heads=1, intermediate=8)
     # T = 2*3 tokens: QKV 2*6*4*12 = 576, out 2*6*4*4 = 192, FFN 4*6*4*8 = 768, attention 4*2*9*4 = 288
     assert encoder_forward_flops(dims, n_seqs=2, seq_len=3) == 576 + 192 + 768 + 288
+    assert encoder_forward_flops(EncoderDims(4, 3, 1, 8), 2, 3) == 3 * (576 + 192 + 768 + 288)
+    assert encoder_forward_flops(dims, 0, 3) == 0
     assert head_forward_flops(4, n_seqs=2, n_out=1) == 2 * 2 * (16 + 4)
+    assert head_forward_flops(4, n_seqs=2, n_out=3, dense=False) == 2 * 2 * 12
     assert train_flops(10) == 30
+    with pytest.raises(ValueError):
+        encoder_forward_flops(dims, -1, 3)
 
 
-@pytest.mark.parametrize("n,length,pad_from", [(8, 40, 30), (4, 128, 100)])
+def test_tiny_xlmr_reference_figure():
+    # hidden 64, 2 layers, intermediate 128, batch 8x40: per layer QKV 7,864,320 + out 2,621,440
+    # + FFN 10,485,760 + attention 3,276,800 = 24,248,320; x2 layers x3 for training
+    assert train_flops(encoder_forward_flops(TINY, 8, 40)) == 145_489_920
+
+
+def test_heads_do_not_change_the_count():
+    assert encoder_forward_flops(EncoderDims(64, 2, 1, 128), 4, 16) == encoder_forward_flops(
+        EncoderDims(64, 2, 8, 128), 4, 16)
+
+
+def test_dims_from_hf_config():
+    from transformers import XLMRobertaConfig
+
+    cfg = XLMRobertaConfig(hidden_size=96, num_hidden_layers=3, num_attention_heads=4, intermediate_size=200)
+    assert EncoderDims.from_hf_config(cfg) == EncoderDims(96, 3, 4, 200)
+
+
+# ---- the formula against FlopCounterMode -----------------------------------------------------
+
+@pytest.mark.parametrize("n,length,pad_from", [(8, 40, 30), (4, 128, 100), (2, 256, 64)])
 def test_analytic_matches_flop_counter_training(n, length, pad_from):
     model = tiny()
     dims = EncoderDims.from_hf_config(model.config)
-    ids = torch.randint(5, 1000, (n, length))
-    mask = torch.ones_like(ids)
-    mask[:, pad_from:] = 0
+    ids, mask = padded_batch(n, length, pad_from)
 
     def step():
         model(input_ids=ids, attention_mask=mask).last_hidden_state.sum().backward()
@@ -41,29 +79,63 @@ def test_analytic_matches_flop_counter_training(n, length, pad_from):
     assert measured == analytic  # exactly, with the conventions documented in flops.py
 
 
+def test_analytic_matches_flop_counter_wider_model():
+    model = tiny(hidden=128, layers=3, heads=4, inter=512)
+    dims = EncoderDims.from_hf_config(model.config)
+    ids, mask = padded_batch(3, 64, 40)
+    _, measured = count_flops(lambda: model(input_ids=ids, attention_mask=mask).last_hidden_state.sum().backward())
+    assert measured == train_flops(encoder_forward_flops(dims, 3, 64))
+
+
 def test_analytic_matches_flop_counter_cpu_inference():
     """Inference on CPU dispatches attention to a kernel torch's counter does not know; we add it."""
     model = tiny().eval()
     dims = EncoderDims.from_hf_config(model.config)
-    ids = torch.randint(5, 1000, (6, 32))
-    mask = torch.ones_like(ids)
-    mask[:, 20:] = 0
+    ids, mask = padded_batch(6, 32, 20)
     with torch.inference_mode():
-        _, measured = count_flops(lambda: model(input_ids=ids, attention_mask=mask))
+        out, measured = count_flops(lambda: model(input_ids=ids, attention_mask=mask))
+    assert out.last_hidden_state.shape == (6, 32, 64)
     assert measured == encoder_forward_flops(dims, 6, 32)
+
+
+def test_head_formula_matches_flop_counter():
+    h, n, n_out = 64, 5, 3
+    dense, out = torch.nn.Linear(h, h), torch.nn.Linear(h, n_out)
+    x = torch.randn(n, 7, h)
+    _, measured = count_flops(lambda: out(torch.tanh(dense(x[:, 0]))))
+    assert measured == head_forward_flops(h, n, n_out)
+
+
+# ---- sampling and extrapolation ---------------------------------------------------------------
+
+def test_sample_steps_are_spread_and_distinct():
+    assert sample_steps(10, 3) == [1, 4, 7]
+    assert sample_steps(3, 3) == [1, 2, 3]
+    assert sample_steps(2, 5) == [1, 2]
+    assert sample_steps(1000, 4) == [1, 251, 501, 751]
+    assert sample_steps(0, 3) == [] and sample_steps(10, 0) == []
 
 
 def test_sampler_spreads_and_extrapolates():
     s = FlopSampler(10, 3)
     assert sorted(s.steps) == [1, 4, 7]
-    assert sorted(FlopSampler(3, 3).steps) == [1, 2, 3]
     for step in range(1, 11):
         if s.should_sample(step):
             s.record(step_flops=1000, step_padded_tokens=10)
     cost = s.extrapolate(total_padded_tokens=95)
-    assert cost.value == 9500 and cost.source == "flop_counter" and cost.extra["sampled_steps"] == 3
-    empty = FlopSampler(5, 0).extrapolate(50)
-    assert empty.value is None and empty.reason
+    assert cost.value == 9500 and cost.source == "flop_counter" and cost.unit == "FLOP"
+    assert cost.extra["sampled_steps"] == 3 and cost.reason is None
+
+
+def test_sampler_without_samples_is_null_with_reason():
+    off = FlopSampler(5, 0).extrapolate(50)
+    assert off.value is None and "no step sampled" in off.reason and off.extra["sampled_steps"] == 0
+    early = FlopSampler(5, 1).extrapolate(50)  # the phase ended before step 1 was sampled
+    assert early.value is None and early.reason
+    nothing = FlopSampler(5, 1)
+    nothing.record(0, 40)
+    assert nothing.extrapolate(50).value is None and "no FLOPs" in nothing.extrapolate(50).reason
+    assert FlopSampler(5, 1).extrapolate(50).to_dict()["value"] is None
 
 
 def test_sampler_budget_scales_with_phase_length():
@@ -71,3 +143,72 @@ def test_sampler_budget_scales_with_phase_length():
     assert len(FlopSampler.for_phase(450, 3).steps) == 2
     assert len(FlopSampler.for_phase(100_000, 3).steps) == 3
     assert len(FlopSampler.for_phase(100, 0).steps) == 0
+
+
+def test_sampled_extrapolation_close_to_analytic_on_varied_batches():
+    """A phase of batches of different lengths: FLOPs counted on 2 sampled steps, extrapolated by
+    padded tokens, stay within 10% of the analytic total (attention is the only non-linear term)."""
+    model = tiny()
+    dims = EncoderDims.from_hf_config(model.config)
+    lengths = [24, 40, 32, 48, 28, 36]
+    sampler = FlopSampler(len(lengths), 2)
+    analytic = tokens = 0
+    for step, length in enumerate(lengths, start=1):
+        ids, mask = padded_batch(4, length, length - 4)
+        analytic += train_flops(encoder_forward_flops(dims, 4, length))
+        tokens += 4 * length
+        if sampler.should_sample(step):
+            _, f = count_flops(lambda: model(input_ids=ids, attention_mask=mask).last_hidden_state.sum().backward())
+            sampler.record(f, 4 * length)
+    measured = sampler.extrapolate(tokens)
+    assert measured.extra["sampled_steps"] == 2
+    assert abs(measured.value - analytic) / analytic < 0.10
+
+
+# ---- MFU --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,precision,expected", [
+    ("NVIDIA H100 80GB HBM3", "bf16", 989e12),
+    ("NVIDIA H100 PCIe", "bf16", 756e12),
+    ("NVIDIA H100 NVL", "fp16", 835e12),
+    ("NVIDIA H200", "bf16", 989e12),
+    ("NVIDIA H200 NVL", "bf16", 835e12),
+    ("NVIDIA A100-SXM4-80GB", "bf16", 312e12),
+    ("NVIDIA A100-PCIE-40GB", "fp16", 312e12),
+    ("NVIDIA A100 80GB PCIe", "tf32", 156e12),
+    ("NVIDIA A100-SXM4-40GB", "fp32", 19.5e12),
+    ("NVIDIA A10", "bf16", 125e12),
+    ("NVIDIA A10G", "bf16", 70e12),
+    ("NVIDIA L4", "bf16", 121e12),
+    ("NVIDIA L40S", "bf16", 362.05e12),
+    ("NVIDIA L40", "bf16", 181e12),
+    ("NVIDIA RTX A6000", "bf16", 154.8e12),
+    ("NVIDIA GeForce RTX 3090", "fp16", 71e12),
+    ("NVIDIA GeForce RTX 4090", "bf16", 165.2e12),
+    ("Tesla V100-SXM2-16GB", "fp16", 125e12),
+    ("Tesla V100-PCIE-32GB", "fp16", 112e12),
+    ("Tesla T4", "fp16", 65e12),
+])
+def test_peak_table(name, precision, expected):
+    assert peak_flops(name, precision) == (expected, None)
+
+
+def test_peak_table_gaps_have_reasons():
+    for name, precision in [("Tesla V100-SXM2-16GB", "bf16"), ("Tesla T4", "bf16")]:
+        value, reason = peak_flops(name, precision)
+        assert value is None and "no bf16" in reason
+    value, reason = peak_flops("AMD EPYC 7B13", "fp32")
+    assert value is None and reason == "no peak FLOP/s table for CPUs"
+    assert peak_flops("NVIDIA H100 80GB HBM3", "fp32", device_type="cpu")[1] == "no peak FLOP/s table for CPUs"
+    value, reason = peak_flops("NVIDIA RTX A1000", "bf16")  # not an A100
+    assert value is None and "not in the table" in reason
+    assert peak_flops("NVIDIA H100 80GB HBM3", "int8")[0] is None
+    assert all(v is None or 1e12 < v < 2e15 for _, _, peaks in PEAKS for v in peaks.values())
+
+
+def test_mfu():
+    cost = mfu(312e12, 2.0, 312e12, devices=1)
+    assert cost.value == pytest.approx(0.5) and cost.source == "analytic" and cost.unit == "ratio"
+    assert mfu(312e12, 1.0, 312e12, devices=2).value == pytest.approx(0.5)
+    assert mfu(1e12, 1.0, None).value is None and mfu(1e12, 1.0, None).reason
+    assert mfu(1e12, 0.0, 1e14).value is None

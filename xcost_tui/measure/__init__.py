@@ -1,19 +1,24 @@
 """Measurement: cost arithmetic (pure functions) and probes (context managers).
 
 torch is imported only inside the functions that need it: the supervisor imports
-``measure.nvml`` for its sampler and must stay light.
+``measure.nvml`` for its sampler and must stay light (tests/test_measure_memory.py checks).
+Methodology: docs/measurement.md.
 """
 
+from . import nvml
 from .cost import Cost
-from .energy import EnergyMeter, counter_delta, read_rapl
-from .flops import EncoderDims, FlopSampler, count_flops, encoder_forward_flops, head_forward_flops, train_flops
+from .energy import EnergyMeter, RaplCounter, counter_delta, read_rapl
+from .env import collect_env, git_commit
+from .flops import (EncoderDims, FlopSampler, count_flops, encoder_forward_flops, head_forward_flops, sample_steps,
+                    train_flops)
 from .memory import MemoryProbe
-from .mfu import mfu, peak_flops
-from .stats import latency_summary, paired_bootstrap_diff, percentile, wilson_interval
+from .mfu import PEAKS, mfu, peak_flops
+from .stats import bootstrap_ci, latency_summary, paired_bootstrap_diff, percentile, wilson_interval
 from .timer import PhaseMeter, throughput
 
 __all__ = [
-    "Cost", "EnergyMeter", "counter_delta", "read_rapl", "EncoderDims", "FlopSampler", "count_flops",
-    "encoder_forward_flops", "head_forward_flops", "train_flops", "MemoryProbe", "mfu", "peak_flops",
-    "latency_summary", "paired_bootstrap_diff", "percentile", "wilson_interval", "PhaseMeter", "throughput",
+    "nvml", "Cost", "EnergyMeter", "RaplCounter", "counter_delta", "read_rapl", "collect_env", "git_commit",
+    "EncoderDims", "FlopSampler", "count_flops", "encoder_forward_flops", "head_forward_flops", "sample_steps",
+    "train_flops", "MemoryProbe", "PEAKS", "mfu", "peak_flops", "bootstrap_ci", "latency_summary",
+    "paired_bootstrap_diff", "percentile", "wilson_interval", "PhaseMeter", "throughput",
 ]

@@ -9,26 +9,45 @@ from pathlib import Path
 
 from .. import __version__
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # the directory holding the xcost_tui package
 
-def git_commit() -> str | None:
-    repo = Path(__file__).resolve().parents[2]
+
+def git_commit(checkout: Path = CHECKOUT) -> str | None:
+    """HEAD of the git checkout the package was loaded from; None when the package is not in
+    one (an installed wheel), git is missing, or the repository it sits in is another one
+    (e.g. site-packages inside someone's project)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "HEAD"], cwd=checkout,
+                             capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2:
+        return None
+    top, commit = lines
+    try:
+        if Path(top).resolve() != Path(checkout).resolve():
+            return None
+    except OSError:
+        return None
+    return commit
 
 
 def collect_env(device_type: str, device_name: str, device_count: int, precision: str) -> dict:
+    """The ``env`` object of the ``run_start`` event (docs/run-directory.md)."""
     import torch
     import transformers
 
+    try:
+        cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    except Exception:  # noqa: BLE001 - a broken cuDNN install is a fact to record, not a crash
+        cudnn = None
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "cuda": torch.version.cuda,
-        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "cudnn": cudnn,
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "device_type": device_type,

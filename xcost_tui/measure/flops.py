@@ -10,6 +10,7 @@ hardware multiplies the padding too.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,30 +26,49 @@ class EncoderDims:
 
     @classmethod
     def from_hf_config(cls, config: Any) -> "EncoderDims":
-        return cls(config.hidden_size, config.num_hidden_layers, config.num_attention_heads, config.intermediate_size)
+        return cls(int(config.hidden_size), int(config.num_hidden_layers), int(config.num_attention_heads),
+                   int(config.intermediate_size))
+
+
+def _check_counts(**counts: int) -> None:
+    for name, v in counts.items():
+        if v < 0:
+            raise ValueError(f"{name} must be >= 0, got {v}")
 
 
 def encoder_forward_flops(dims: EncoderDims, n_seqs: int, seq_len: int) -> int:
+    """Forward FLOPs of the encoder stack on ``n_seqs`` sequences padded to ``seq_len`` tokens.
+
+    Per layer, with T = n_seqs·seq_len padded tokens, h = hidden, i = intermediate, L = seq_len:
+    Q, K, V projections 2·T·h·3h; output projection 2·T·h·h; FFN up and down 2·2·T·h·i;
+    attention scores QKᵀ 2·n·L²·h and the weighted sum (attention × V) 2·n·L²·h, all heads
+    together (heads split h, they do not multiply it). Biases, embeddings, norms: not counted."""
+    _check_counts(n_seqs=n_seqs, seq_len=seq_len)
     h, i, L = dims.hidden, dims.intermediate, seq_len
     tokens = n_seqs * L
-    projections = 2 * tokens * h * (3 * h) + 2 * tokens * h * h  # Q, K, V and the output projection
-    ffn = 2 * 2 * tokens * h * i  # up and down
-    attention = 2 * n_seqs * L * L * h + 2 * n_seqs * L * L * h  # QK^T and attention x V, all heads
+    projections = 2 * tokens * h * (3 * h) + 2 * tokens * h * h
+    ffn = 2 * 2 * tokens * h * i
+    attention = 2 * n_seqs * L * L * h + 2 * n_seqs * L * L * h
     return dims.layers * (projections + ffn + attention)
 
 
 def head_forward_flops(hidden: int, n_seqs: int, n_out: int, dense: bool = True) -> int:
     """A RoBERTa-style head on the first token: dense h×h (optional), then h×n_out."""
+    _check_counts(hidden=hidden, n_seqs=n_seqs, n_out=n_out)
     return 2 * n_seqs * ((hidden * hidden if dense else 0) + hidden * n_out)
 
 
 def train_flops(forward: int) -> int:
+    """Forward + backward: the backward pass computes gradients for both the inputs and the
+    weights of every matmul, two matmuls of the forward's size, hence 3 × forward."""
     return 3 * forward
 
 
+@functools.lru_cache(maxsize=1)
 def _cpu_attention_formulas() -> dict:
     """torch's FlopCounterMode has formulas for the CUDA attention kernels but not for the CPU
-    flash kernel that inference on a CPU dispatches to; without these it would miss attention."""
+    flash kernel that inference on a CPU dispatches to; without these it would miss attention.
+    (Given to FlopCounterMode as ``custom_mapping``, which passes shapes, not tensors.)"""
     import torch
     from torch.utils import flop_counter as fc
 
@@ -68,11 +88,21 @@ def _cpu_attention_formulas() -> dict:
 
 
 def count_flops(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, int]:
+    """(fn(*args, **kwargs), FLOPs torch counted while it ran). Backward passes run inside
+    ``fn`` are counted too."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False, custom_mapping=_cpu_attention_formulas()) as counter:
+    with FlopCounterMode(display=False, custom_mapping=dict(_cpu_attention_formulas())) as counter:
         result = fn(*args, **kwargs)
     return result, int(counter.get_total_flops())
+
+
+def sample_steps(total_steps: int, n_samples: int) -> list[int]:
+    """``n_samples`` distinct steps of 1..total_steps, evenly spread, the first one first (so a
+    phase that stops early still has one): 3 of 10 -> [1, 4, 7]."""
+    total = max(int(total_steps), 0)
+    n = max(0, min(int(n_samples), total))
+    return [k * total // n + 1 for k in range(n)]
 
 
 class FlopSampler:
@@ -81,9 +111,7 @@ class FlopSampler:
 
     def __init__(self, total_steps: int, n_samples: int):
         self.total_steps = max(int(total_steps), 0)
-        n = max(0, min(int(n_samples), self.total_steps))
-        # Evenly spread, deterministic, distinct; e.g. 3 of 10 -> steps 1, 4, 7.
-        self.steps = {k * self.total_steps // n + 1 for k in range(n)}
+        self.steps = set(sample_steps(self.total_steps, n_samples))
         self.flops = 0
         self.tokens = 0
         self.sampled = 0
@@ -104,7 +132,18 @@ class FlopSampler:
         self.sampled += 1
 
     def extrapolate(self, total_padded_tokens: int) -> Cost:
-        if not self.sampled or not self.tokens:
-            return Cost.missing("FLOP", "no step was sampled under FlopCounterMode", "flop_counter", sampled_steps=0)
+        """Measured FLOPs per padded token of the sampled steps × the phase's padded tokens.
+        Exact for the projections and the FFN (linear in tokens); the attention term grows
+        with the sequence length, so batches longer or shorter than the sampled ones make
+        this an estimate (docs/measurement.md)."""
+        if not self.sampled:
+            reason = ("no step sampled (FLOP sampling off)" if not self.steps
+                      else "no step sampled: the phase ended before the first sampled step")
+            return Cost.missing("FLOP", reason, "flop_counter", sampled_steps=0)
+        if not self.tokens:
+            return Cost.missing("FLOP", "the sampled steps had no tokens", "flop_counter", sampled_steps=self.sampled)
+        if not self.flops:
+            return Cost.missing("FLOP", "FlopCounterMode counted no FLOPs on the sampled steps (kernels it has "
+                                "no formula for?)", "flop_counter", sampled_steps=self.sampled)
         value = self.flops / self.tokens * total_padded_tokens
         return Cost.measured(round(value), "FLOP", "flop_counter", sampled_steps=self.sampled)

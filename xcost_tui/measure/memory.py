@@ -1,19 +1,31 @@
-"""Peak memory of a phase: the CUDA allocator's peak on GPU, the process's peak RSS on CPU."""
+"""Peak memory of a phase: the CUDA allocator's peak on GPU, the process's peak RSS on CPU.
+
+Both watermarks are process-wide, and a probe resets its watermark when it starts. Probes may
+nest (a benchmark inside a phase): before an inner probe resets the watermark, every probe
+still open on that device carries the peak so far, so an outer probe's peak is never lost.
+"""
 
 from __future__ import annotations
 
 import resource
+import sys
+import threading
 from pathlib import Path
 
 from .cost import Cost
 
 PROC_STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
+LIFETIME_NOTE = "process lifetime peak, not per phase"
+
+_open: list["MemoryProbe"] = []  # probes inside their ``with`` block, outermost first
+_open_lock = threading.Lock()
 
 
-def _proc_status_kib(field: str) -> int | None:
+def proc_status_kib(field: str, path: Path = PROC_STATUS) -> int | None:
+    """A ``kB`` field of /proc/self/status (VmRSS, VmHWM, ...), or None where unreadable."""
     try:
-        for line in PROC_STATUS.read_text().splitlines():
+        for line in path.read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     except (OSError, ValueError, IndexError):
@@ -21,50 +33,94 @@ def _proc_status_kib(field: str) -> int | None:
     return None
 
 
-def reset_peak_rss() -> bool:
-    """Writing 5 to clear_refs resets the kernel's peak-RSS watermark (VmHWM) of this process (Linux >= 4.0)."""
+def reset_peak_rss(path: Path = CLEAR_REFS) -> bool:
+    """Reset the kernel's peak-RSS watermark (VmHWM) of this process to its current RSS by
+    writing 5 to clear_refs (Linux >= 4.0; 5 touches nothing else, unlike 1-4). False where
+    the file is absent or not writable (some containers, other kernels)."""
     try:
-        CLEAR_REFS.write_text("5")
+        path.write_text("5")
         return True
     except OSError:
         return False
 
 
+def maxrss_bytes() -> int:
+    """getrusage's lifetime peak RSS of this process, in bytes (KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
 class MemoryProbe:
+    """Peak memory of the ``with`` block (``cost()``) and memory now (``current()``).
+
+    cuda: ``torch.cuda.reset_peak_memory_stats`` at the start, ``max_memory_allocated`` at the
+    end (tensors this process allocated; not the allocator's cache or the CUDA context).
+    cpu: VmHWM after resetting it through /proc/self/clear_refs (source "procfs"); where that
+    reset is refused, getrusage's lifetime peak (source "getrusage", with a note)."""
+
     def __init__(self, device: str = "cpu"):
-        self.device = device
-        self.is_cuda = device.startswith("cuda")
+        self.device = device or "cpu"
+        self.is_cuda = self.device.startswith("cuda")
         self.source = "torch.cuda" if self.is_cuda else "procfs"
         self.per_phase = True
+        self._carried = 0  # the highest peak seen so far (before an inner probe's reset, or read)
         self._peak: int | None = None
 
-    def __enter__(self) -> "MemoryProbe":
+    # ---- raw readings ------------------------------------------------------------------------
+    def _raw(self) -> tuple[int | None, int | None]:
+        """(bytes now, watermark bytes) as the kernel or allocator reports them."""
+        if self.is_cuda:
+            import torch
+
+            return int(torch.cuda.memory_allocated(self.device)), int(torch.cuda.max_memory_allocated(self.device))
+        rss = proc_status_kib("VmRSS")
+        now = rss * 1024 if rss is not None else None
+        if self.source == "procfs":
+            hwm = proc_status_kib("VmHWM")
+            return now, (hwm * 1024 if hwm is not None else None)
+        return now, maxrss_bytes()
+
+    def _reset(self) -> None:
         if self.is_cuda:
             import torch
 
             torch.cuda.reset_peak_memory_stats(self.device)
-        elif not reset_peak_rss() or _proc_status_kib("VmHWM") is None:
+        elif not reset_peak_rss() or proc_status_kib("VmHWM") is None:
             self.source, self.per_phase = "getrusage", False
+
+    # ---- window ------------------------------------------------------------------------------
+    def __enter__(self) -> "MemoryProbe":
+        self._carried, self._peak = 0, None
+        self.source, self.per_phase = ("torch.cuda" if self.is_cuda else "procfs"), True
+        with _open_lock:
+            outer = [p for p in _open if p.device == self.device]
+            if outer:
+                _, peak = outer[-1]._raw()
+                for p in outer:
+                    p._carried = max(p._carried, peak or 0)
+            self._reset()
+            _open.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
         self._peak = self.current()[1]
+        with _open_lock:
+            if self in _open:
+                _open.remove(self)
 
     def current(self) -> tuple[int | None, int | None, str]:
-        """(bytes now, peak bytes so far, source)."""
-        if self.is_cuda:
-            import torch
-
-            return torch.cuda.memory_allocated(self.device), torch.cuda.max_memory_allocated(self.device), self.source
-        rss = _proc_status_kib("VmRSS")
-        if self.source == "procfs":
-            hwm = _proc_status_kib("VmHWM")
-        else:
-            hwm = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-        return (rss * 1024 if rss is not None else None), (hwm * 1024 if hwm is not None else None), self.source
+        """(bytes now, peak bytes since the probe started, source), for progress events."""
+        now, peak = self._raw()
+        if peak is not None:
+            # The kernel's RSS counters are batched per CPU, so two VmHWM reads may differ by a
+            # few pages downwards; a probe's peak never goes down.
+            peak = max(peak, now or 0, self._carried)
+            self._carried = peak
+        return now, peak, self.source
 
     def cost(self) -> Cost:
         if self._peak is None:
-            return Cost.missing("B", "peak memory not read")
-        extra = {} if self.per_phase else {"note": "process lifetime peak, not per phase"}
+            return Cost.missing("B", "peak memory not read (the probe was not entered and left, or "
+                                "/proc/self/status is unreadable)")
+        extra = {} if self.per_phase else {"note": LIFETIME_NOTE}
         return Cost.measured(self._peak, "B", self.source, **extra)

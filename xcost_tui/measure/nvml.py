@@ -46,17 +46,26 @@ def _pynvml():
 
 
 def reset() -> None:
+    """Forget the initialisation (shutting NVML down if it was up), so the next call starts over."""
     with _lock:
+        mod = _state["module"] if _state["init"] else None
         _state.update(init=None, reason=None, module=None, warned=set())
+    if mod is not None:
+        try:
+            mod.nvmlShutdown()
+        except Exception:  # noqa: BLE001 - nothing to do about a failed shutdown
+            pass
 
 
 def nvml_available() -> tuple[bool, str | None]:
     """(True, None) once nvmlInit succeeded; (False, reason) otherwise. Initialises once."""
     with _lock:
+        if "pynvml" not in sys.modules and _state["init"] is False and _state["module"] is None:
+            return False, _state["reason"]  # the import failed before: do not search sys.path again
         try:
             mod = _pynvml()
-        except ImportError as exc:
-            _state.update(init=False, reason=f"nvidia-ml-py is not installed ({exc})", module=None)
+        except Exception as exc:  # ImportError, or a binding that fails while importing
+            _state.update(init=False, reason=f"nvidia-ml-py is not installed ({_describe(exc)})", module=None)
             return False, _state["reason"]
         if _state["init"] is not None and _state["module"] is mod:
             return _state["init"], _state["reason"]
@@ -74,7 +83,8 @@ def _describe(exc: Exception) -> str:
 
 
 def call(fn_name: str, *args):
-    """pynvml.<fn_name>(*args), or NA on any NVML error."""
+    """pynvml.<fn_name>(*args), or NA on any NVML error (NotSupported, GpuIsLost, NoPermission,
+    ...), on a function this binding lacks, or when NVML is not available at all."""
     ok, _ = nvml_available()
     if not ok:
         return NA
@@ -82,17 +92,13 @@ def call(fn_name: str, *args):
     fn = getattr(mod, fn_name, None)
     if fn is None:
         return NA
-    error_cls = getattr(mod, "NVMLError", Exception)
     try:
         return fn(*args)
-    except error_cls as exc:
+    except Exception as exc:  # pynvml.NVMLError_*, and a broken binding must not crash a panel either
         key = (fn_name, type(exc).__name__)
-        if key not in _state["warned"]:
+        if key not in _state["warned"]:  # once per function and error, not once per sample
             _state["warned"].add(key)
             log.debug("NVML %s failed: %s", fn_name, _describe(exc))
-        return NA
-    except Exception as exc:  # a broken binding must not crash a panel either
-        log.debug("NVML %s raised %s", fn_name, _describe(exc))
         return NA
 
 
@@ -101,62 +107,73 @@ def value(x):
     return None if x is NA else x
 
 
+def _convert(raw, fn):
+    """fn(raw), or NA when raw is NA or has an unexpected shape (an odd binding version)."""
+    if raw is NA:
+        return NA
+    try:
+        return fn(raw)
+    except (AttributeError, TypeError, ValueError) as exc:
+        log.debug("NVML returned an unexpected value %r: %s", raw, _describe(exc))
+        return NA
+
+
 def device_count() -> int:
-    n = call("nvmlDeviceGetCount")
-    return int(n) if n is not NA else 0
+    """GPUs NVML sees (all of the machine's, whatever CUDA_VISIBLE_DEVICES says); 0 without NVML."""
+    n = _convert(call("nvmlDeviceGetCount"), int)
+    return 0 if n is NA else n
 
 
 def handle(i: int):
     return call("nvmlDeviceGetHandleByIndex", i)
 
 
-def _on(i: int, fn_name: str):
+def _on(i: int, fn_name: str, *args):
     h = handle(i)
-    return NA if h is NA else call(fn_name, h)
+    return NA if h is NA else call(fn_name, h, *args)
 
 
 def device_name(i: int):
-    name = _on(i, "nvmlDeviceGetName")
-    return name.decode() if isinstance(name, bytes) else name
+    """e.g. "NVIDIA H100 80GB HBM3" (older bindings return bytes)."""
+    return _convert(_on(i, "nvmlDeviceGetName"), lambda n: n.decode() if isinstance(n, bytes) else str(n))
 
 
 def memory_info(i: int):
-    info = _on(i, "nvmlDeviceGetMemoryInfo")
-    return NA if info is NA else (int(info.used), int(info.total))
+    """(used bytes, total bytes) of the whole device, every process and the driver's share."""
+    return _convert(_on(i, "nvmlDeviceGetMemoryInfo"), lambda m: (int(m.used), int(m.total)))
 
 
 def utilization(i: int):
-    u = _on(i, "nvmlDeviceGetUtilizationRates")
-    return NA if u is NA else float(u.gpu)
+    """Percent of the last sample period in which a kernel ran (not how busy the SMs were)."""
+    return _convert(_on(i, "nvmlDeviceGetUtilizationRates"), lambda u: float(u.gpu))
 
 
 def power_w(i: int):
-    mw = _on(i, "nvmlDeviceGetPowerUsage")
-    return NA if mw is NA else mw / 1000.0
+    return _convert(_on(i, "nvmlDeviceGetPowerUsage"), lambda mw: mw / 1000.0)
 
 
 def temperature_c(i: int):
-    h = handle(i)
+    h = handle(i)  # initialises NVML first, so the sensor constant comes from the loaded binding
     if h is NA:
         return NA
     sensor = getattr(_state["module"], "NVML_TEMPERATURE_GPU", 0)
-    t = call("nvmlDeviceGetTemperature", h, sensor)
-    return NA if t is NA else float(t)
+    return _convert(call("nvmlDeviceGetTemperature", h, sensor), float)
 
 
 def total_energy_mj(i: int):
     """Millijoules since the driver loaded (Volta and newer); NA where unsupported."""
-    e = _on(i, "nvmlDeviceGetTotalEnergyConsumption")
-    return NA if e is NA else int(e)
+    return _convert(_on(i, "nvmlDeviceGetTotalEnergyConsumption"), int)
 
 
 def process_memory(i: int) -> dict[int, int] | _NA:
-    procs = _on(i, "nvmlDeviceGetComputeRunningProcesses")
-    if procs is NA:
-        return NA
-    out: dict[int, int] = {}
-    for p in procs:
-        used = getattr(p, "usedGpuMemory", None)
-        if used is not None:  # None: the driver does not report it (e.g. some MIG/WSL setups)
-            out[int(p.pid)] = int(used)
-    return out
+    """{pid: GPU bytes} of the compute processes on GPU i. A process whose usage the driver does
+    not report (usedGpuMemory None: some MIG, vGPU and WSL set-ups) is left out."""
+    def table(procs) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for p in procs:
+            used = getattr(p, "usedGpuMemory", None)
+            if used is not None:
+                out[int(p.pid)] = int(used)
+        return out
+
+    return _convert(_on(i, "nvmlDeviceGetComputeRunningProcesses"), table)

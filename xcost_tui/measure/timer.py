@@ -8,23 +8,34 @@ from .cost import Cost
 from .energy import EnergyMeter
 from .memory import MemoryProbe
 
+MEMORY_OFF = "measurement off (measure.enabled = false)"
+
 
 def throughput(count: float, seconds: float, unit: str) -> Cost:
-    if seconds <= 0:
+    """count / seconds (source wall_clock); null where no time elapsed."""
+    if seconds is None or seconds <= 0:
         return Cost.missing(unit, "no elapsed time")
     return Cost.measured(count / seconds, unit, "wall_clock")
 
 
 class PhaseMeter:
+    """Wall clock (device synchronised at both ends), process CPU time, peak memory and energy
+    of the ``with`` block; ``costs()`` afterwards. ``devices`` defaults to the number of GPUs
+    on cuda (at least 1) and 1 on a CPU (the machine counts as one device)."""
+
     def __init__(self, device_type: str, device: str | None = None, gpu_indices: list[int] | None = None,
-                 enabled_memory: bool = True, devices: int = 1):
+                 enabled_memory: bool = True, devices: int | None = None):
         self.device_type = device_type
         self.device = device or device_type
+        self.gpu_indices = list(gpu_indices or [])
+        if devices is None:
+            devices = max(1, len(self.gpu_indices)) if device_type == "cuda" else 1
         self.devices = devices
         self.memory = MemoryProbe(self.device)
         self.enabled_memory = enabled_memory
-        self.energy = EnergyMeter(device_type, gpu_indices)
+        self.energy = EnergyMeter(device_type, self.gpu_indices)
         self.wall = self.cpu = 0.0
+        self._done = False
 
     def _sync(self) -> None:
         if self.device_type == "cuda":
@@ -33,7 +44,8 @@ class PhaseMeter:
             torch.cuda.synchronize(self.device)
 
     def __enter__(self) -> "PhaseMeter":
-        self._sync()
+        self._done = False
+        self._sync()  # work queued before the phase is not the phase's
         if self.enabled_memory:
             self.memory.__enter__()
         self.energy.__enter__()
@@ -41,21 +53,27 @@ class PhaseMeter:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._sync()
+        self._sync()  # the phase's kernels have finished before the clock stops
         self.wall = time.perf_counter() - self._t0
         self.cpu = time.process_time() - self._c0
         self.energy.__exit__(*exc)
         if self.enabled_memory:
             self.memory.__exit__(*exc)
+        self._done = True
 
     def costs(self) -> dict[str, Cost]:
+        """wall_s, cpu_s, devices, device_hours, peak_mem_bytes, energy_j."""
+        if not self._done:
+            reason = "the phase meter was not entered and left"
+            return {name: Cost.missing(unit, reason) for name, unit in
+                    (("wall_s", "s"), ("cpu_s", "s"), ("devices", "count"), ("device_hours", "h"),
+                     ("peak_mem_bytes", "B"), ("energy_j", "J"))}
         return {
             "wall_s": Cost.measured(self.wall, "s", "wall_clock"),
             "cpu_s": Cost.measured(self.cpu, "s", "process_time"),
             "devices": Cost.measured(self.devices, "count", "counted", device_type=self.device_type),
             "device_hours": Cost.measured(self.wall * self.devices / 3600.0, "h", "wall_clock",
                                           device_type=self.device_type),
-            "peak_mem_bytes": self.memory.cost() if self.enabled_memory
-            else Cost.missing("B", "measurement off (measure.enabled = false)"),
+            "peak_mem_bytes": self.memory.cost() if self.enabled_memory else Cost.missing("B", MEMORY_OFF),
             "energy_j": self.energy.cost(),
         }

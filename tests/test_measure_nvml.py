@@ -1,0 +1,158 @@
+"""The NVML boundary: every failure becomes the NA sentinel or a reason, never an exception."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import types
+
+import pytest
+
+import fake_nvml
+from fake_nvml import NVMLError_GpuIsLost, NVMLError_LibraryNotFound, NVMLError_NotSupported, make_fake_nvml
+from xcost_tui.measure import nvml
+
+
+class NVMLError_NoPermission(fake_nvml.NVMLError):  # noqa: N801 - the real binding's name
+    pass
+
+
+@pytest.fixture(autouse=True)
+def fresh_nvml():
+    nvml.reset()
+    yield
+    nvml.reset()
+
+
+@pytest.fixture
+def install(monkeypatch):
+    def put(module):
+        monkeypatch.setitem(sys.modules, "pynvml", module)
+        return module
+    return put
+
+
+def test_na_sentinel():
+    assert not nvml.NA and repr(nvml.NA) == "N/A"
+    assert type(nvml.NA)() is nvml.NA
+    assert nvml.value(nvml.NA) is None and nvml.value(0) == 0
+
+
+def test_readings_through_a_working_binding(install):
+    install(make_fake_nvml(2, procs={123: 2**30}))
+    assert nvml.nvml_available() == (True, None)
+    assert nvml.device_count() == 2
+    assert nvml.device_name(1) == "NVIDIA H100 80GB HBM3"
+    assert nvml.memory_info(1) == (2 * 2**30, 80 * 2**30)
+    assert nvml.utilization(1) == 51.0
+    assert nvml.power_w(0) == 250.0
+    assert nvml.temperature_c(0) == 60.0
+    assert nvml.total_energy_mj(0) == 1_005_000
+    assert nvml.process_memory(0) == {123: 2**30}
+
+
+def test_bytes_names_from_old_bindings(install):
+    fake = install(make_fake_nvml(1))
+    fake.nvmlDeviceGetName = lambda h: b"Tesla T4"
+    assert nvml.device_name(0) == "Tesla T4"
+
+
+@pytest.mark.parametrize("error", [NVMLError_NotSupported(), NVMLError_GpuIsLost(), NVMLError_NoPermission()])
+def test_nvml_errors_become_na(install, error):
+    install(make_fake_nvml(1, fail={"nvmlDeviceGetMemoryInfo": error, "nvmlDeviceGetPowerUsage": error,
+                                    "nvmlDeviceGetTotalEnergyConsumption": error}))
+    assert nvml.memory_info(0) is nvml.NA and nvml.power_w(0) is nvml.NA and nvml.total_energy_mj(0) is nvml.NA
+    assert not nvml.power_w(0) and nvml.value(nvml.power_w(0)) is None
+    assert nvml.device_name(0) == "NVIDIA H100 80GB HBM3"  # the rest still works
+    assert nvml.call("nvmlDeviceGetMemoryInfo", 0) is nvml.NA
+
+
+def test_lost_handle_makes_every_reading_na(install):
+    install(make_fake_nvml(1, fail={"nvmlDeviceGetHandleByIndex": NVMLError_GpuIsLost()}))
+    for fn in (nvml.device_name, nvml.memory_info, nvml.utilization, nvml.power_w, nvml.temperature_c,
+               nvml.total_energy_mj, nvml.process_memory):
+        assert fn(0) is nvml.NA
+
+
+def test_errors_logged_once(install, caplog):
+    install(make_fake_nvml(1, fail={"nvmlDeviceGetPowerUsage": NVMLError_NotSupported()}))
+    with caplog.at_level(logging.DEBUG, logger=nvml.__name__):
+        for _ in range(5):
+            nvml.power_w(0)
+    assert sum("nvmlDeviceGetPowerUsage" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_library_not_found(install):
+    install(make_fake_nvml(init_error=NVMLError_LibraryNotFound("NVML Shared Library Not Found")))
+    ok, reason = nvml.nvml_available()
+    assert not ok and reason.startswith("NVML not available: ") and "LibraryNotFound" in reason
+    assert nvml.device_count() == 0 and nvml.memory_info(0) is nvml.NA and nvml.handle(0) is nvml.NA
+    assert nvml.call("nvmlDeviceGetCount") is nvml.NA
+
+
+def test_init_is_attempted_once(install):
+    calls = []
+    fake = install(make_fake_nvml(1))
+    real_init = fake.nvmlInit
+    fake.nvmlInit = lambda: (calls.append(1), real_init())[1]
+    for _ in range(3):
+        nvml.device_count()
+    assert calls == [1]
+
+
+def test_binding_not_installed(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import pynvml -> ImportError
+    ok, reason = nvml.nvml_available()
+    assert not ok and "not installed" in reason
+    assert nvml.device_count() == 0
+
+
+def test_missing_function_and_odd_return_values(install):
+    fake = install(make_fake_nvml(1))
+    del fake.nvmlDeviceGetTotalEnergyConsumption
+    fake.nvmlDeviceGetMemoryInfo = lambda h: "not a struct"
+    fake.nvmlDeviceGetUtilizationRates = lambda h: (_ for _ in ()).throw(RuntimeError("binding bug"))
+    assert nvml.total_energy_mj(0) is nvml.NA
+    assert nvml.memory_info(0) is nvml.NA
+    assert nvml.utilization(0) is nvml.NA
+
+
+def test_process_memory_skips_unreported_usage(install):
+    fake = install(make_fake_nvml(1))
+    fake.nvmlDeviceGetComputeRunningProcesses = lambda h: [types.SimpleNamespace(pid=1, usedGpuMemory=None),
+                                                           types.SimpleNamespace(pid=2, usedGpuMemory=512)]
+    assert nvml.process_memory(0) == {2: 512}
+
+
+def test_swapping_the_module_reinitialises(install):
+    install(make_fake_nvml(init_error=NVMLError_LibraryNotFound("x")))
+    assert nvml.nvml_available()[0] is False
+    install(make_fake_nvml(3))
+    assert nvml.nvml_available() == (True, None) and nvml.device_count() == 3
+
+
+def test_reset_shuts_down(install):
+    fake = install(make_fake_nvml(1))
+    calls = []
+    fake.nvmlShutdown = lambda: calls.append(1)
+    nvml.device_count()
+    nvml.reset()
+    assert calls == [1]
+
+
+def test_real_nvml_on_this_machine_does_not_raise():
+    """The installed nvidia-ml-py, whatever this machine has: a GPU, or a reason."""
+    ok, reason = nvml.nvml_available()
+    assert ok or (isinstance(reason, str) and reason)
+    n = nvml.device_count()
+    assert isinstance(n, int)
+    if not ok:
+        assert n == 0
+        assert nvml.device_name(0) is nvml.NA and nvml.memory_info(0) is nvml.NA
+        assert nvml.total_energy_mj(0) is nvml.NA and nvml.process_memory(0) is nvml.NA
+
+
+def test_no_torch_in_the_nvml_module():
+    code = "import sys, xcost_tui.measure.nvml; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
