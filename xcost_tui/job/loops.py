@@ -115,7 +115,12 @@ def _optimizer(model: nn.Module, hp: HParams, head_keys: set[str]) -> torch.opti
             continue
         (no_decay if param.ndim < 2 or "LayerNorm" in name or name.endswith(".bias") else decay).append(param)
     groups = [{"params": decay, "weight_decay": hp.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=hp.learning_rate)
+    # The fused kernel updates every tensor in one call (CPU and CUDA in torch >= 2.4); the
+    # per-tensor loop it replaces was a fifth of a tiny-xlmr step on a CPU.
+    try:
+        return torch.optim.AdamW(groups, lr=hp.learning_rate, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.AdamW(groups, lr=hp.learning_rate, foreach=True)
 
 
 def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask], hp: HParams, seed: int,
