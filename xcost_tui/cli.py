@@ -123,16 +123,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SUBCOMMANDS = {"run", "plan", "ingest", "sql"}
+# Top-level options that take a value: their value is not the plan argument.
+_VALUE_OPTIONS = {"--store", "--data-dir", "--max-parallel"}
+
+
+def _first_positional(argv: list[str]) -> int | None:
+    skip = False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg in _VALUE_OPTIONS:
+            skip = True
+        elif not arg.startswith("-"):
+            return i
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # A bare plan path (``xcost-tui plan.toml``) is not a subcommand; peel it off first.
     plan_arg = None
-    subcommands = {"run", "plan", "ingest", "sql"}
-    positional = [a for a in argv if not a.startswith("-")]
-    if positional and positional[0] not in subcommands:
-        plan_arg = positional[0]
-        argv.remove(plan_arg)
+    pos = _first_positional(argv)
+    if pos is not None and argv[pos] not in SUBCOMMANDS:
+        plan_arg = argv.pop(pos)
     args = parser.parse_args(argv)
     try:
         return _dispatch(parser, args, plan_arg)

@@ -1,0 +1,100 @@
+"""SVG snapshots of the main screens at 80x24 and 160x48 on the deterministic fixture store.
+
+The store's runs have fixed timestamps (store_fixtures.T0), the Live screen a fixed clock and a
+fake runner fed with recorded events, the store shows as ``store`` (the cwd is its parent).
+Regenerate after an intended change with ``pytest tests/test_tui_snapshots.py --snapshot-update``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_tui_support import fake_runner, make_app, std_store, std_store_master, wait_for  # noqa: F401
+
+SIZES = [(80, 24), (160, 48)]
+
+# the Launch snapshot reads this plan, not the built-in demo (which may change)
+PLAN = """
+[plan]
+name = "snapshot"
+description = "direct vs intermediate vs few-shot on the tiny model"
+
+[defaults]
+model = "tiny-xlmr"
+langs = ["it", "zh", "qu"]
+max_eval_examples = 50
+
+[[experiment]]
+name = "direct"
+method = "direct"
+seeds = [0, 1]
+
+[[experiment]]
+name = "intermediate"
+method = "intermediate"
+intermediates = ["arc_challenge", "rte"]
+
+[[experiment]]
+name = "few-shot"
+method = "few-shot"
+shots = [4, 16]
+"""
+
+
+async def _runs(pilot):
+    await wait_for(pilot, lambda: pilot.app.runs_version >= 1 and pilot.app.screen._options_loaded)
+    await pilot.pause()
+
+
+async def _detail(pilot):
+    await _runs(pilot)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: getattr(pilot.app.screen, "loaded", False))
+    await pilot.pause()
+
+
+async def _compare(pilot):
+    await _runs(pilot)
+    await pilot.press("4")
+    await wait_for(pilot, lambda: pilot.app.screen.loads >= 1)
+    await pilot.pause()
+
+
+async def _sql(pilot):
+    await _runs(pilot)
+    await pilot.press("5")
+    await pilot.press("ctrl+r")
+    await wait_for(pilot, lambda: pilot.app.screen.done >= 1)
+    await pilot.pause()
+
+
+async def _launch(pilot):
+    await wait_for(pilot, lambda: pilot.app.screen.id == "launch" and pilot.app.screen.loads >= 1)
+    await pilot.pause()
+
+
+async def _live(pilot):
+    await _runs(pilot)
+    await pilot.press("2")
+    await wait_for(pilot, lambda: pilot.app.screen.updates >= 2)
+    await pilot.pause()
+
+
+SCREENS = {"runs": _runs, "detail": _detail, "compare": _compare, "sql": _sql, "launch": _launch, "live": _live}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen_snapshot(snap_compare, std_store, screen, size):
+    kw = {}
+    if screen == "launch":
+        Path("plan.toml").write_text(PLAN)  # the cwd is the test's tmp dir (std_store)
+        kw = dict(plan="plan.toml", data_dir="data")
+    if screen == "live":
+        kw = dict(runner=fake_runner(dict(run_id="direct-tiny-xlmr-s0", name="direct", step=20),
+                                     dict(run_id="few-shot-tiny-xlmr-s0", name="few-shot", status="queued"),
+                                     dict(run_id="inter-tiny-xlmr-s0", name="intermediate", status="succeeded")))
+    app = make_app(std_store, **kw)
+    assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen])

@@ -1,0 +1,245 @@
+"""The xcost-tui app: five screens (modes) over the store and the runner.
+
+    1 Runs   2 Live   3 Launch   4 Compare   5 SQL      F1/? help · ctrl+p palette · q quit
+
+The App holds the runner (``self.runner``), so runs started on Launch keep going while you
+look at other screens. Screens are built the first time they are shown; Runs is first, and
+is usable as soon as its first page arrives from DuckDB (a thread worker).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Any, Iterable
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from .screens.runs import RunsReady, RunsScreen
+
+SCREENS_GROUP = Binding.Group("screens", compact=True)
+MODE_ORDER = ("runs", "live", "launch", "compare", "sql")
+MODE_TITLES = {"runs": "Runs", "live": "Live", "launch": "Launch", "compare": "Compare", "sql": "SQL"}
+
+
+class XcostApp(App):
+    """``XcostApp(store, plan=None, data_dir=None, max_parallel=None, runner=None)``.
+
+    ``runner``: an object with the runner's live API (tests pass a fake); by default the real
+    runner is created on first use (Launch, Live, quitting) or at start-up to re-attach runs
+    a previous session left running.
+    """
+
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
+    TITLE = "xcost-tui"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [
+        Binding("1", "goto('runs')", "Runs", group=SCREENS_GROUP),
+        Binding("2", "goto('live')", "Live", group=SCREENS_GROUP),
+        Binding("3", "goto('launch')", "Launch", group=SCREENS_GROUP),
+        Binding("4", "goto('compare')", "Compare", group=SCREENS_GROUP),
+        Binding("5", "goto('sql')", "SQL", group=SCREENS_GROUP),
+        Binding("R", "goto('runs')", "Runs", show=False),
+        Binding("L", "goto('live')", "Live", show=False),
+        Binding("P", "goto('launch')", "Launch", show=False),
+        Binding("C", "goto('compare')", "Compare", show=False),
+        Binding("S", "goto('sql')", "SQL", show=False),
+        Binding("f1,question_mark", "help", "Help"),
+        Binding("q", "quit_app", "Quit"),
+        Binding("ctrl+q", "quit_app", "Quit", show=False, priority=True),
+    ]
+
+    def __init__(self, store: Path | str = "store", plan: str | None = None, data_dir: str | None = None,
+                 max_parallel: int | None = None, runner: Any = None, attach: bool = True,
+                 clock: Any = None) -> None:
+        super().__init__()
+        self.store = Path(store)
+        self.plan_arg = plan
+        self.data_dir = data_dir
+        self.max_parallel = max_parallel
+        self._runner = runner
+        self._attach = attach and runner is None
+        self.clock = clock  # tests fix the time shown on the Live screen
+        self.exports: list[Path] = []
+        self.runs_version = 0
+        self.runner_notes: deque[str] = deque(maxlen=500)  # the runner's messages, oldest first
+        self.runner_notes_total = 0
+        self.add_mode("runs", lambda: RunsScreen(self.store, id="runs"))
+        self.add_mode("live", self._make_live)
+        self.add_mode("launch", self._make_launch)
+        self.add_mode("compare", self._make_compare)
+        self.add_mode("sql", self._make_sql)
+
+    # ---- screens -----------------------------------------------------------------------------
+    def _make_live(self) -> Screen:
+        from .screens.live import LiveScreen
+
+        return LiveScreen(id="live")
+
+    def _make_launch(self) -> Screen:
+        from .screens.launch import LaunchScreen
+
+        return LaunchScreen(plan=self.plan_arg, data_dir=self.data_dir, max_parallel=self.max_parallel, id="launch")
+
+    def _make_compare(self) -> Screen:
+        from .screens.compare import CompareScreen
+
+        return CompareScreen(self.store, id="compare")
+
+    def _make_sql(self) -> Screen:
+        from .screens.sql import SqlScreen
+
+        return SqlScreen(self.store, id="sql")
+
+    def on_mount(self) -> None:
+        self.switch_mode("launch" if self.plan_arg else "runs")
+        if self._attach:
+            self.call_after_refresh(self._attach_existing)
+        self.set_interval(1.0, self._poll_notes)
+
+    def steady_cursors(self, screen: Screen) -> None:
+        """No blinking text cursors when headless (tests, snapshots): a blink is not a change."""
+        if self.is_headless:
+            for widget in screen.query("Input, TextArea"):
+                widget.cursor_blink = False
+
+    def action_goto(self, mode: str) -> None:
+        self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from .screens.dialogs import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    @on(RunsReady)
+    def _runs_ready(self, msg: RunsReady) -> None:
+        self.runs_version = msg.version
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for i, mode in enumerate(MODE_ORDER, 1):
+            yield SystemCommand(f"Go to {MODE_TITLES[mode]} ({i})", f"show the {MODE_TITLES[mode]} screen",
+                                lambda m=mode: self.switch_mode(m))
+        yield SystemCommand("Help (F1)", "keys of every screen", self.action_help)
+        if isinstance(screen, RunsScreen):
+            yield SystemCommand("Export runs to CSV (e)", "all rows with the current sort and filters",
+                                lambda: screen.action_export("csv"))
+            yield SystemCommand("Export runs to Parquet (E)", "all rows with the current sort and filters",
+                                lambda: screen.action_export("parquet"))
+            yield SystemCommand("Sort by… (s)", "pick a column to sort the runs by", screen.action_sort_pick)
+            yield SystemCommand("Languages shown… (l)", "pick the language columns", screen.action_langs)
+            yield SystemCommand("Clear filters (x)", "show every run", screen.action_clear_filters)
+        if getattr(screen, "id", None) == "compare":
+            yield SystemCommand("Save Compare view as SVG (e)", "a screenshot of the plot and the grid",
+                                screen.action_export_svg)
+
+    def exported(self, path: Path, what: str) -> None:
+        self.exports.append(Path(path))
+        self.notify(f"wrote {what} to {path}", title="export", timeout=8)
+
+    # ---- the runner --------------------------------------------------------------------------
+    @property
+    def runner(self) -> Any:
+        """The runner, created on first use (importing it never imports torch)."""
+        if self._runner is None:
+            from .runner_bridge import make_runner
+
+            self._runner = make_runner(self.store, self.data_dir, self.max_parallel)
+        return self._runner
+
+    @property
+    def has_runner(self) -> bool:
+        return self._runner is not None
+
+    @work(thread=True, group="attach", exit_on_error=False)
+    def _attach_existing(self) -> None:
+        from .runner_bridge import attach_existing, runner_available
+
+        if not runner_available():
+            return
+        try:
+            n = attach_existing(self.runner, self.store)
+        except Exception as exc:  # noqa: BLE001 - a note, never a crash
+            self.call_from_thread(self.notify, f"could not re-attach running runs: {exc}", severity="warning")
+            return
+        if n:
+            self.call_from_thread(self.notify, f"{n} run{'s' if n != 1 else ''} from an earlier session "
+                                  "still running: press 2 (Live)", title="runs", timeout=10)
+
+    def _poll_notes(self) -> None:
+        if self._runner is not None and hasattr(self._runner, "drain_messages"):
+            self._drain_notes()
+
+    @work(thread=True, exclusive=True, group="runner-notes", exit_on_error=False)
+    def _drain_notes(self) -> None:
+        try:
+            notes = list(self._runner.drain_messages())
+        except Exception:  # noqa: BLE001
+            return
+        if notes:
+            self.call_from_thread(self._got_notes, notes)
+
+    def _got_notes(self, notes: list[str]) -> None:
+        self.runner_notes.extend(notes)
+        self.runner_notes_total += len(notes)
+        for note in notes:
+            low = note.lower()
+            if any(word in low for word in ("failed", "cancel", "sigkill", "disappeared", "could not")):
+                self.notify(note, title="runner", severity="warning", timeout=6)
+
+    def running_count(self) -> int:
+        if self._runner is None:
+            return 0
+        from .runner_bridge import active_runs
+
+        try:
+            return len(active_runs(self._runner))
+        except Exception:  # noqa: BLE001
+            return 0
+
+    # ---- quitting ----------------------------------------------------------------------------
+    def action_quit_app(self) -> None:
+        from .screens.dialogs import QuitModal
+
+        n = self.running_count()
+        if not n:
+            self._shutdown_and_exit(None)
+            return
+        if isinstance(self.screen, QuitModal):
+            return
+        from .runner_bridge import active_runs
+
+        try:
+            running = sum(1 for r in active_runs(self._runner) if str(getattr(r, "status", "")) == "running")
+        except Exception:  # noqa: BLE001
+            running = n
+
+        def chosen(choice: str | None) -> None:
+            if choice == "leave":
+                self._shutdown_and_exit(False)
+            elif choice == "cancel":
+                self._shutdown_and_exit(True)
+
+        self.push_screen(QuitModal(running, n - running), chosen)
+
+    @work(thread=True, group="quit", exit_on_error=False)
+    def _shutdown_and_exit(self, cancel_running: bool | None) -> None:
+        if self._runner is not None:
+            from .runner_bridge import shutdown
+
+            try:
+                shutdown(self._runner, cancel_running=bool(cancel_running))
+            except Exception as exc:  # noqa: BLE001
+                self.call_from_thread(self.notify, f"runner shutdown: {exc}", severity="error")
+        self.call_from_thread(self.exit, 0)
+
+
+def run_app(store: Path, plan: str | None = None, data_dir: str | None = None, max_parallel: int | None = None) -> int:
+    """Entry point of ``xcost-tui [plan.toml]``."""
+    app = XcostApp(store=store, plan=plan, data_dir=data_dir, max_parallel=max_parallel)
+    result = app.run()
+    return int(result or 0) if isinstance(result, int) else 0

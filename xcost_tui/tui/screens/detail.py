@@ -1,0 +1,203 @@
+"""One run: its phases with their costs, per-language accuracy, and the tail of its log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPane
+
+from ...errors import StoreError
+from .. import format as fmt
+from ..widgets.empty import EmptyState
+
+LOG_LINES = 50
+LOG_POLL_S = 2.0
+
+
+def tail_lines(path: Path, n: int = LOG_LINES, block: int = 8192) -> list[str]:
+    """The last ``n`` lines of a text file, reading backwards from the end (never the whole file)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, 2)
+            end = fh.tell()
+            data = b""
+            pos = end
+            while pos > 0 and data.count(b"\n") <= n:
+                step = min(block, pos)
+                pos -= step
+                fh.seek(pos)
+                data = fh.read(step) + data
+    except FileNotFoundError:
+        return []
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    return lines[-n:]
+
+
+class DetailLoaded(Message):
+    def __init__(self, detail: dict | None, error: BaseException | None) -> None:
+        super().__init__()
+        self.detail, self.error = detail, error
+
+
+class LogLoaded(Message):
+    def __init__(self, path: Path, lines: list[str]) -> None:
+        super().__init__()
+        self.path, self.lines = path, lines
+
+
+PHASE_COLS = [
+    ("phase", "phase", "text"), ("wall_s", "wall", "seconds"), ("device_hours", "dev-h", "hours"),
+    ("flops_analytic", "FLOPs", "flops"), ("flops_measured", "FLOPs meas", "flops"), ("energy_j", "energy", "energy"),
+    ("peak_mem_bytes", "peak mem", "bytes"), ("examples_per_s", "ex/s", "number"), ("tokens_per_s", "tok/s", "number"),
+    ("mfu", "MFU", "number"), ("latency_p50_s", "lat p50", "seconds"), ("reused_from_run", "reused from", "text"),
+]
+
+
+class RunDetailScreen(Screen):
+    BINDINGS = [
+        Binding("escape,backspace", "back", "Back"),
+        Binding("ctrl+r,f5", "reload", "Reload"),
+    ]
+
+    def __init__(self, store: Path, run_id: str) -> None:
+        super().__init__()
+        self.store = Path(store)
+        self.run_id = run_id
+        self.detail: dict | None = None
+        self.log_path: Path | None = None
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"run {self.run_id}", id="detail-summary")
+        yield EmptyState(self.store, id="detail-empty")
+        with TabbedContent(id="detail-tabs"):
+            with TabPane("Phases", id="tab-phases"):
+                yield DataTable(id="detail-phases", cursor_type="row", zebra_stripes=True)
+            with TabPane("Accuracy", id="tab-acc"):
+                yield Static("", id="detail-acc")
+            with TabPane("Log", id="tab-log"):
+                yield Log(id="detail-log", max_lines=1000)
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one(EmptyState).display = False
+        self._load()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_reload(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def _load(self) -> None:
+        from ...store import query
+
+        try:
+            detail = query.run_detail(self.store, self.run_id)
+        except StoreError as exc:
+            self.post_message(DetailLoaded(None, exc))
+            return
+        self.post_message(DetailLoaded(detail, None))
+        run_dir = detail["run"].get("run_dir")
+        if run_dir:
+            self._tail(Path(run_dir) / "job.log", detail["run"].get("status") == "running")
+
+    @work(thread=True, exclusive=True, group="detail-log", exit_on_error=False)
+    def _tail(self, path: Path, follow: bool) -> None:
+        lines = tail_lines(path)
+        self.post_message(LogLoaded(path, lines))
+        if follow:
+            try:
+                self.app.call_from_thread(self.set_timer, LOG_POLL_S, lambda: self._tail(path, True))
+            except Exception:  # the screen is gone
+                pass
+
+    @on(DetailLoaded)
+    def _loaded(self, msg: DetailLoaded) -> None:
+        self.loaded = True
+        empty = self.query_one(EmptyState)
+        if msg.error is not None:
+            empty.show_error(msg.error)
+            empty.display = True
+            self.query_one(TabbedContent).display = False
+            return
+        self.detail = msg.detail
+        self.query_one("#detail-summary", Static).update(summary(msg.detail))
+        self._fill_phases(msg.detail["phases"])
+        self.query_one("#detail-acc", Static).update(accuracy_table(msg.detail))
+
+    @on(LogLoaded)
+    def _log_loaded(self, msg: LogLoaded) -> None:
+        log = self.query_one(Log)
+        log.clear()
+        if not msg.lines:
+            log.write_line(f"(no log at {msg.path})")
+        else:
+            log.write_lines(msg.lines)
+
+    def _fill_phases(self, phases: list[dict]) -> None:
+        table = self.query_one("#detail-phases", DataTable)
+        table.clear(columns=True)
+        for key, label, _ in PHASE_COLS:
+            table.add_column(label, key=key)
+        for p in phases:
+            cells = []
+            for key, _, kind in PHASE_COLS:
+                text = fmt.FORMATTERS[kind](p.get(key))
+                if key == "phase" and not p.get("completed"):
+                    text += " …"
+                cells.append(Text(text, justify="left" if kind == "text" else "right"))
+            table.add_row(*cells)
+
+
+def _v(row: dict | None, key: str) -> Any:
+    return (row or {}).get(key)
+
+
+def summary(detail: dict) -> Text:
+    """A few dense lines: identity, status, headline costs (fits 80 columns)."""
+    run, board = detail["run"], detail.get("leaderboard") or {}
+    status = run.get("status") or "unknown"
+    style = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(status, "dim")
+    inter = fmt.text(board.get("intermediate") or run.get("intermediate"))
+    planned = run.get("phases_planned") or []
+    lines = [
+        Text.assemble((str(run.get("run_id")), "bold"), "  ", (status, style),
+                      f"  {run.get('phases_done') or 0}/{len(planned) or '?'} phases",
+                      f"  {fmt.seconds(run.get('duration_s'))}"),
+        Text(f"{fmt.text(run.get('model'))} · {run.get('method')} · interm. {inter} · k {fmt.integer(run.get('k'))}"
+             f" · seed {run.get('seed')} · {fmt.text(run.get('device_name'))} ×{fmt.integer(run.get('device_count'))}"
+             f" {fmt.text(run.get('precision'))}"),
+        Text.assemble(("acc ", "bold"), f"avg {fmt.acc(_v(board, 'avg_accuracy'))}  en {fmt.acc(_v(board, 'en_accuracy'))}  ",
+                      ("cost ", "bold"), f"dev-h {fmt.hours(_v(board, 'train_device_hours'))}  "
+                      f"FLOPs {fmt.flops(_v(board, 'train_flops'))}  energy {fmt.energy(_v(board, 'train_energy_j'))}  "
+                      f"mem {fmt.nbytes(_v(board, 'peak_train_mem_bytes'))}  p50 {fmt.seconds(_v(board, 'latency_p50_s'))}"),
+    ]
+    if run.get("error"):
+        lines.append(Text(f"error in {fmt.text(run.get('failed_phase'))}: {run['error']}", style="red"))
+    return Text("\n").join(lines)
+
+
+def accuracy_table(detail: dict) -> Table:
+    t = Table(box=None, padding=(0, 1), show_edge=False)
+    t.add_column("lang", style="bold")
+    t.add_column("acc %", justify="right")
+    t.add_column("correct/n", justify="right")
+    t.add_column("")
+    for e in detail["evals"]:
+        acc = e.get("accuracy")
+        bar = "█" * int(round((acc or 0) * 30))
+        t.add_row(e.get("lang"), fmt.acc(acc), f"{fmt.integer(e.get('correct'))}/{fmt.integer(e.get('n'))}",
+                  Text(bar, style="cyan" if e.get("lang") != "en" else "magenta"))
+    if not detail["evals"]:
+        t.add_row("–", "no accuracy yet", "", "")
+    return t

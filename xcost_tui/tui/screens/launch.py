@@ -1,0 +1,247 @@
+"""Launch: open a plan, see its expanded runs, set parallelism, start the queue.
+
+The runner lives on the App: runs started here keep going while you look at other screens.
+Loading a plan (reading TOML, validating every run) and submitting it happen in workers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from .. import format as fmt
+from ..widgets.pagetable import PageColumn, PageTable
+
+COLUMNS = [
+    PageColumn("n", "#", 3, True), PageColumn("name", "name", 18), PageColumn("state", "state", 10),
+    PageColumn("method", "method", 12), PageColumn("model", "model", 17), PageColumn("intermediate", "interm.", 14),
+    PageColumn("k", "k", 3, True), PageColumn("seed", "seed", 4, True), PageColumn("langs", "langs", 20),
+]
+STATE_STYLE = {"running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim", "queued": "cyan",
+               "waiting": "cyan", "skipped": "dim green"}
+
+
+class PlanLoaded(Message):
+    def __init__(self, plan: Any, error: str | None) -> None:
+        super().__init__()
+        self.plan, self.error = plan, error
+
+
+class QueueStarted(Message):
+    def __init__(self, added: list, error: str | None) -> None:
+        super().__init__()
+        self.added, self.error = added, error
+
+
+class LaunchScreen(Screen):
+    BINDINGS = [
+        Binding("o", "load", "Open plan"),
+        Binding("ctrl+s", "start", "Start queue"),
+        Binding("plus,equals_sign", "parallel(1)", "+par", show=False),
+        Binding("minus", "parallel(-1)", "-par", show=False),
+        Binding("escape", "focus_runs", "Runs table", show=False),
+    ]
+
+    def __init__(self, plan: str | None = None, data_dir: str | None = None, max_parallel: int | None = None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.plan_arg = plan
+        self.data_dir = data_dir
+        self.parallel = max_parallel
+        self.plan: Any = None
+        self.loads = 0  # finished load attempts (tests wait on it)
+        self.started = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="launch-bar"):
+            yield Input(self.plan_arg or "", placeholder="plan file or built-in name (demo, xcopa-stilts)",
+                        id="launch-path", compact=True)
+            yield Button("Load", id="launch-load", compact=True)
+            yield Label("parallel")
+            yield Input(str(self.parallel or ""), placeholder="auto", id="launch-parallel", type="integer",
+                        compact=True)
+            yield Button("Start ▶", id="launch-start", variant="success", compact=True)
+        yield Static("Open a plan: type a path (or a built-in plan name: demo, xcopa-stilts) and press enter.",
+                     id="launch-summary")
+        yield PageTable(id="launch-runs")
+        yield Static("", id="launch-status", classes="status-line")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#launch-runs").display = False
+        self.app.steady_cursors(self)
+        self.set_interval(1.0, self._refresh_states)
+        if self.plan_arg:
+            self.load(self.plan_arg)
+        else:
+            self.query_one("#launch-path", Input).focus()
+
+    def action_focus_runs(self) -> None:
+        self.query_one("#launch-runs").focus()
+
+    # ---- loading -----------------------------------------------------------------------------
+    def action_load(self) -> None:
+        path = self.query_one("#launch-path", Input).value.strip()
+        if not path:
+            self.query_one("#launch-path", Input).focus()
+            return
+        self.load(path)
+
+    @on(Input.Submitted, "#launch-path")
+    def _path_submitted(self) -> None:
+        self.action_load()
+
+    @on(Button.Pressed, "#launch-load")
+    def _load_pressed(self) -> None:
+        self.action_load()
+
+    def load(self, path: str) -> None:
+        self.query_one("#launch-summary", Static).update(f"loading {path} …")
+        self._load(path)
+
+    @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
+    def _load(self, path: str) -> None:
+        try:
+            from ...plan import load_plan
+
+            plan = load_plan(path, data_dir=self.data_dir)
+        except Exception as exc:  # noqa: BLE001 - SpecError and friends: shown in place
+            self.post_message(PlanLoaded(None, str(exc)))
+            return
+        self.post_message(PlanLoaded(plan, None))
+
+    @on(PlanLoaded)
+    def _plan_loaded(self, msg: PlanLoaded) -> None:
+        self.loads += 1
+        summary = self.query_one("#launch-summary", Static)
+        if msg.error:
+            summary.update(Text(f"could not load the plan:\n{msg.error}", style="red"))
+            self.query_one("#launch-runs").display = False
+            self.plan = None
+            return
+        plan = msg.plan
+        self.plan = plan
+        lines = [Text.assemble((f"{plan.name}", "bold"), f"  {plan.label}  ·  {len(plan.runs)} runs")]
+        if plan.description:
+            lines.append(Text(plan.description, style="italic"))
+        data = plan.data_dir or (plan.runs[0].data_dir if plan.runs else None)
+        lines.append(Text(f"data: {data or 'the Hugging Face hub'}", style="dim"))
+        for shared in plan.shared_intermediates():
+            lines.append(Text(f"shared {', '.join(shared.phases)}: {shared.producer} saves, "
+                              f"{len(shared.consumers)} reuse", style="dim"))
+        for note in plan.notes:
+            lines.append(Text(f"note: {note}", style="dim"))
+        summary.update(Text("\n").join(lines))
+        table = self.query_one("#launch-runs", PageTable)
+        table.display = True
+        self._fill(self._states())
+        table.focus()
+
+    def _states(self) -> dict[str, str]:
+        if not self.app.has_runner:
+            return {}
+        try:
+            return {str(r.run_id): ("skipped" if getattr(r, "skipped", False) else str(r.status))
+                    for r in self.app._runner.snapshot()}
+        except Exception:  # noqa: BLE001
+            return {}
+
+    def _fill(self, states: dict[str, str]) -> None:
+        if self.plan is None:
+            return
+        rows, keys, styles = [], [], []
+        for i, spec in enumerate(self.plan.runs, 1):
+            rid = spec.run_id()
+            state = states.get(rid, "planned")
+            rows.append([str(i), spec.name or "", state, spec.method, spec.model,
+                         ",".join(spec.intermediate) or fmt.NULL, fmt.integer(spec.few_shot_k), str(spec.seed),
+                         ",".join(spec.langs)])
+            keys.append(rid)
+            styles.append([None, None, STATE_STYLE.get(state)] + [None] * 6)
+        table = self.query_one("#launch-runs", PageTable)
+        if table.rows != rows:
+            table.set_page(COLUMNS, keys, rows, styles, cursor=table.cursor_row)
+        counts: dict[str, int] = {}
+        for s in (states.get(k, "planned") for k in keys):
+            counts[s] = counts.get(s, 0) + 1
+        par = self.parallel or (getattr(self.app._runner, "max_parallel", None) if self.app.has_runner else None)
+        self.query_one("#launch-status", Static).update(
+            " · ".join(f"{n} {s}" for s, n in counts.items()) + f" · parallel {par or 'auto'}"
+            + " · ctrl+s start · 2 Live")
+
+    def _refresh_states(self) -> None:
+        if self.plan is not None and self.is_current:
+            self._fill(self._states())
+
+    # ---- parallelism -------------------------------------------------------------------------
+    def _read_parallel(self) -> int | None:
+        text = self.query_one("#launch-parallel", Input).value.strip()
+        if not text:
+            return None
+        try:
+            n = int(text)
+        except ValueError:
+            return None
+        return n if n >= 1 else None
+
+    @on(Input.Changed, "#launch-parallel")
+    def _parallel_changed(self) -> None:
+        self.parallel = self._read_parallel()
+        self._apply_parallel()
+
+    def action_parallel(self, step: int) -> None:
+        current = self.parallel or (getattr(self.app._runner, "max_parallel", 1) if self.app.has_runner else 1)
+        self.query_one("#launch-parallel", Input).value = str(max(1, current + step))
+
+    def _apply_parallel(self) -> None:
+        if self.parallel and self.app.has_runner:
+            try:
+                self.app._runner.max_parallel = self.parallel
+            except Exception:  # noqa: BLE001
+                pass
+
+    # ---- starting ----------------------------------------------------------------------------
+    @on(Button.Pressed, "#launch-start")
+    def _start_pressed(self) -> None:
+        self.action_start()
+
+    def action_start(self) -> None:
+        if self.plan is None:
+            self.notify("load a plan first (o)", severity="warning")
+            return
+        self.query_one("#launch-status", Static).update("starting the queue …")
+        self._start(self.plan, self.parallel)
+
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
+    def _start(self, plan: Any, parallel: int | None) -> None:
+        try:
+            runner = self.app.runner
+            if parallel:
+                runner.max_parallel = parallel
+            added = runner.submit(plan.runs)
+            runner.start()
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(QueueStarted([], f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(QueueStarted(list(added or []), None))
+
+    @on(QueueStarted)
+    def _queue_started(self, msg: QueueStarted) -> None:
+        self.started += 1
+        if msg.error:
+            self.notify(f"could not start the queue: {msg.error}", severity="error", timeout=10)
+            return
+        skipped = sum(1 for r in msg.added if getattr(r, "skipped", False))
+        text = f"queued {len(msg.added) - skipped} run(s)"
+        if skipped:
+            text += f"; {skipped} already succeeded (skipped)"
+        self.notify(text + " · press 2 for Live", title="launch")
+        self._fill(self._states())

@@ -1,0 +1,356 @@
+"""Live: the runs executing now, from the runner's live API (``snapshot()`` and ``history()``).
+
+Every REFRESH_S a thread worker copies the snapshot and the selected run's history and turns
+them into rows and chart series; the UI thread only paints. The next refresh is scheduled
+when the previous one has been painted (a slow poll never piles up).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Log, Static
+
+from .. import format as fmt
+from ..runner_bridge import ACTIVE
+from ..widgets.empty import EmptyState
+from ..widgets.pagetable import PageColumn, PageTable
+
+REFRESH_S = 0.5
+IDLE_REFRESH_S = 1.0  # while the screen is not shown
+GIB = 1024 ** 3
+
+COLUMNS = [
+    PageColumn("run", "run", 24), PageColumn("status", "status", 9), PageColumn("phase", "phase", 16),
+    PageColumn("phases", "phases", 6, True), PageColumn("step", "step", 9, True), PageColumn("eta", "ETA", 7, True),
+    PageColumn("loss", "loss", 7, True), PageColumn("exs", "ex/s", 7, True), PageColumn("toks", "tok/s", 7, True),
+    PageColumn("mem", "mem", 7, True), PageColumn("cpu", "cpu%", 5, True), PageColumn("rss", "rss", 7, True),
+    PageColumn("acc", "avg", 5, True),
+]
+STATUS_STYLE = {"running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim",
+                "queued": "cyan", "waiting": "cyan"}
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def phase_eta(progress: list[dict], latest: dict | None) -> float | None:
+    """Seconds left in the current phase, from the step rate of its progress events."""
+    if not latest or not latest.get("total_steps") or latest.get("step") is None:
+        return None
+    phase = latest.get("phase")
+    same = [p for p in progress if p.get("phase") == phase and p.get("t") is not None and p.get("step") is not None]
+    if len(same) < 2:
+        return None
+    first, last = same[0], same[-1]
+    dt, ds = last["t"] - first["t"], last["step"] - first["step"]
+    if dt <= 0 or ds <= 0:
+        return None
+    return max(0.0, (latest["total_steps"] - latest["step"]) * dt / ds)
+
+
+@dataclass
+class LiveData:
+    rows: list[tuple[str, list[str], list[str | None]]]  # (run_id, cells, styles)
+    runs: dict[str, Any]
+    selected: str | None
+    charts: dict[str, Any] = field(default_factory=dict)
+    headline: str = ""
+    n_active: int = 0
+    has_gpu: bool = False
+
+
+class LiveUpdate(Message):
+    def __init__(self, data: "LiveData | None", error: str | None = None, tick: bool = True) -> None:
+        super().__init__()
+        self.data, self.error, self.tick = data, error, tick
+
+
+def gather(runner: Any, selected: str | None, now: float) -> LiveData:
+    """Everything the screen paints, computed off the UI thread."""
+    runs = list(runner.snapshot()) if runner is not None else []
+    runs.sort(key=lambda r: (str(_get(r, "status")) not in ACTIVE,))  # active first, stable otherwise
+    by_id = {str(_get(r, "run_id")): r for r in runs}
+    if selected not in by_id:
+        selected = next((rid for rid, r in by_id.items() if str(_get(r, "status")) == "running"),
+                        next(iter(by_id), None))
+    history = runner.history(selected) if (runner is not None and selected and hasattr(runner, "history")) else None
+    samples = list(_get(history, "samples", None) or [])
+    progress = list(_get(history, "progress", None) or [])
+    rows = []
+    for r in runs:
+        rid = str(_get(r, "run_id"))
+        prog = _get(r, "progress") or {}
+        sample = _get(r, "sample") or {}
+        status = str(_get(r, "status") or "")
+        if _get(r, "cancelling"):
+            status = "cancelling"
+        hist_prog = progress if rid == selected else []
+        eta = phase_eta(hist_prog, prog) if hist_prog else None
+        step = prog.get("step")
+        total = prog.get("total_steps")
+        cells = [
+            str(_get(r, "name") or rid), status, fmt.text(_get(r, "phase")),
+            f"{_get(r, 'phases_done') or 0}/{_get(r, 'phases_planned') or 0}",
+            f"{step}/{total}" if step is not None and total else (str(step) if step is not None else fmt.NULL),
+            fmt.seconds(eta), fmt.number(prog.get("loss")), fmt.si(prog.get("examples_per_s")),
+            fmt.si(prog.get("tokens_per_s")), fmt.nbytes(prog.get("mem_bytes")),
+            fmt.integer(sample.get("cpu_percent")), fmt.nbytes(sample.get("rss_bytes")),
+            fmt.acc(_avg_acc(r)),
+        ]
+        styles = [None] * len(cells)
+        styles[1] = STATUS_STYLE.get(status, "yellow" if status == "cancelling" else None)
+        rows.append((rid, cells, styles))
+    n_active = sum(1 for r in runs if str(_get(r, "status")) in ACTIVE)
+    data = LiveData(rows=rows, runs=by_id, selected=selected, n_active=n_active)
+    if selected:
+        data.charts, data.has_gpu = chart_series(samples, progress, now)
+        data.headline = headline(by_id[selected], progress, now)
+    return data
+
+
+def _avg_acc(r: Any) -> float | None:
+    value = _get(r, "avg_accuracy")
+    if value is not None or isinstance(r, dict):
+        return value
+    accs = [a for lang, a in (_get(r, "accuracy") or {}).items() if lang != "en" and a is not None]
+    return sum(accs) / len(accs) if accs else None
+
+
+def headline(r: Any, progress: list[dict], now: float) -> str:
+    prog = _get(r, "progress") or {}
+    label = _get(r, "name") or _get(r, "run_id")
+    parts = [f"{label}", str(_get(r, "status"))]
+    if _get(r, "phase"):
+        parts.append(f"phase {_get(r, 'phase')}")
+    parts.append(f"{_get(r, 'phases_done') or 0}/{_get(r, 'phases_planned') or 0} phases")
+    if prog.get("step") is not None and prog.get("total_steps"):
+        pct = 100 * prog["step"] / prog["total_steps"]
+        parts.append(f"step {prog['step']}/{prog['total_steps']} ({pct:.0f}%)")
+        eta = phase_eta(progress, prog)
+        if eta is not None:
+            parts.append(f"phase ETA {fmt.seconds(eta)}")
+    started = _get(r, "started")
+    if started:
+        parts.append(f"elapsed {fmt.seconds(max(0.0, (_get(r, 'ended') or now) - started))}")
+    if _get(r, "gpu") is not None:
+        parts.append(f"GPU {_get(r, 'gpu')}")
+    if _get(r, "error"):
+        parts.append(f"error: {_get(r, 'error')}")
+    return " · ".join(parts)
+
+
+def chart_series(samples: list[dict], progress: list[dict], now: float) -> tuple[dict[str, Any], bool]:
+    """(chart name -> kwargs for Chart.show, whether any sample saw a GPU)."""
+    has_gpu = any(s.get("gpus") for s in samples)
+    ts = [s.get("t", now) - now for s in samples]
+    pts = [p.get("t", now) - now for p in progress]
+    charts: dict[str, Any] = {}
+    if has_gpu:
+        indices = sorted({g.get("index") for s in samples for g in (s.get("gpus") or [])}, key=lambda v: (v is None, v))
+        series = []
+        for n, idx in enumerate(indices):
+            used = [next(((g.get("mem_used_bytes") or 0) / GIB for g in (s.get("gpus") or []) if g.get("index") == idx), None)
+                    for s in samples]
+            series.append((f"GPU{idx} used", ts, used, ["cyan", "blue", "magenta", "white"][n % 4], "left"))
+        own = [sum((g.get("proc_mem_bytes") or 0) for g in (s.get("gpus") or [])) / GIB for s in samples]
+        series.append(("this run", ts, own, "green", "left"))
+        if any(p.get("mem_bytes") for p in progress):
+            series.append(("allocated", pts, [(p.get("mem_bytes") or 0) / GIB if p.get("mem_bytes") else None
+                                              for p in progress], "yellow", "left"))
+        charts["mem"] = dict(title="GPU memory (GiB)", series=series)
+    else:
+        series = [("RSS", ts, [(s.get("rss_bytes") or 0) / GIB if s.get("rss_bytes") is not None else None
+                               for s in samples], "green", "left")]
+        if any(p.get("mem_bytes") for p in progress):
+            series.append(("job mem", pts, [(p.get("mem_bytes") or 0) / GIB if p.get("mem_bytes") else None
+                                            for p in progress], "yellow", "left"))
+        charts["mem"] = dict(title="no GPU: process memory (GiB)", series=series)
+    charts["thr"] = dict(title="throughput: ex/s (l), tok/s (r)", series=[
+        ("ex/s", pts, [p.get("examples_per_s") for p in progress], "cyan", "left"),
+        ("tok/s", pts, [p.get("tokens_per_s") for p in progress], "magenta", "right"),
+    ])
+    charts["loss"] = dict(title="loss", series=[("loss", pts, [p.get("loss") for p in progress], "yellow", "left")])
+    charts["cpu"] = dict(title="CPU % (l), RSS GiB (r)", series=[
+        ("cpu%", ts, [s.get("cpu_percent") for s in samples], "cyan", "left"),
+        ("RSS", ts, [(s.get("rss_bytes") / GIB) if s.get("rss_bytes") is not None else None for s in samples],
+         "green", "right"),
+    ])
+    return charts, has_gpu
+
+
+class LiveScreen(Screen):
+    BINDINGS = [
+        Binding("k,delete", "cancel_run", "Cancel run"),
+        Binding("space", "pause", "Pause charts"),
+        Binding("enter", "open", "Detail", show=False),
+    ]
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.selected: str | None = None
+        self.paused = False
+        self.updates = 0  # painted refreshes (tests wait on it)
+        self.data: LiveData | None = None
+        self._notes_shown = 0
+        self._tick_started = time.monotonic()
+
+    def compose(self) -> ComposeResult:
+        yield PageTable(id="live-runs")
+        yield Static("", id="live-progress")
+        yield EmptyState(id="live-empty")
+        with Grid(id="live-charts"):
+            from ..widgets.charts import Chart
+
+            for name in ("mem", "thr", "loss", "cpu"):
+                yield Chart(id=f"chart-{name}")
+        yield Log(id="live-notes", max_lines=200)
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#live-runs").display = False
+        self.query_one("#live-charts").display = False
+        self.query_one(EmptyState).show("loading")
+        self._tick()
+
+    def now(self) -> float:
+        clock = getattr(self.app, "clock", None)
+        return clock() if callable(clock) else time.time()
+
+    def _tick(self) -> None:
+        if not self.app.is_running:
+            return
+        if not self.is_current and self.updates:
+            self.set_timer(IDLE_REFRESH_S, self._tick)
+            return
+        self._tick_started = time.monotonic()
+        runner = self.app._runner if self.app.has_runner else None
+        self._gather(runner, self.selected, self.now())
+
+    @work(thread=True, group="live", exit_on_error=False)
+    def _gather(self, runner: Any, selected: str | None, now: float, tick: bool = True) -> None:
+        """One refresh. ``tick``: part of the timer chain (its message schedules the next one)."""
+        try:
+            data = gather(runner, selected, now)
+        except Exception as exc:  # noqa: BLE001 - shown, and the next refresh tries again
+            self.post_message(LiveUpdate(None, f"{type(exc).__name__}: {exc}", tick))
+            return
+        self.post_message(LiveUpdate(data, tick=tick))
+
+    @work(thread=True, exclusive=True, group="live-now", exit_on_error=False)
+    def _gather_now(self, runner: Any, selected: str | None, now: float) -> None:
+        data = gather(runner, selected, now)
+        self.post_message(LiveUpdate(data, tick=False))
+
+    @on(LiveUpdate)
+    def _update(self, msg: LiveUpdate) -> None:
+        try:
+            if msg.error:
+                self.query_one(EmptyState).show("error", msg.error)
+            elif msg.data is not None:
+                self._paint(msg.data)
+        finally:
+            self.updates += 1
+            if msg.tick:
+                # the next refresh REFRESH_S after this one started (never less than 0.1 s from now)
+                spent = time.monotonic() - self._tick_started
+                self.set_timer(max(0.1, REFRESH_S - spent), self._tick)
+
+    def _paint(self, data: LiveData) -> None:
+        self._show_notes()
+        self.data = data
+        table = self.query_one("#live-runs", PageTable)
+        empty = self.query_one(EmptyState)
+        charts = self.query_one("#live-charts")
+        if not data.rows:
+            table.display = charts.display = False
+            empty.display = True
+            empty.show("no runs", "No runs are executing in this session. Press 3 (Launch) to open a plan and "
+                                  "start its queue; runs left running by an earlier session are re-attached "
+                                  "when the app starts.")
+            self.query_one("#live-progress", Static).update("")
+            return
+        empty.display = False
+        table.display = charts.display = True
+        keys = [rid for rid, _, _ in data.rows]
+        cursor = keys.index(data.selected) if data.selected in keys else 0
+        if table.keys != keys or table.rows != [cells for _, cells, _ in data.rows]:
+            keep_cursor = table.cursor_key if table.keys == keys else None
+            table.set_page(COLUMNS, keys, [c for _, c, _ in data.rows], [s for _, _, s in data.rows],
+                           cursor=keys.index(keep_cursor) if keep_cursor in keys else cursor)
+        self.selected = table.cursor_key or data.selected
+        active = f"{data.n_active} active" if data.n_active else "none active"
+        self.query_one("#live-progress", Static).update(f"{data.headline}\n[dim]{len(keys)} runs, {active} · "
+                                                          f"↑↓ pick · k cancel · space pause[/]")
+        if self.paused or not data.charts:
+            return
+        from ..widgets.charts import Chart
+
+        for name, spec in data.charts.items():
+            self.query_one(f"#chart-{name}", Chart).show(spec["title"], spec["series"], xlabel="s")
+
+    @on(PageTable.RowSelected, "#live-runs")
+    def _row_selected(self, event: PageTable.RowSelected) -> None:
+        self.selected = event.key
+
+    def _show_notes(self) -> None:
+        notes = getattr(self.app, "runner_notes", None) or []
+        total = getattr(self.app, "runner_notes_total", 0)
+        log = self.query_one("#live-notes", Log)
+        log.display = bool(notes)
+        if total > self._notes_shown:
+            fresh = min(total - self._notes_shown, len(notes))
+            log.write_lines(list(notes)[len(notes) - fresh:])
+            self._notes_shown = total
+
+    @on(PageTable.CursorMoved, "#live-runs")
+    def _cursor_moved(self, event: PageTable.CursorMoved) -> None:
+        if event.key and event.key != self.selected:
+            self.selected = event.key
+            self._gather_now(self.app._runner if self.app.has_runner else None, event.key, self.now())
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.notify("charts paused" if self.paused else "charts resumed", timeout=2)
+
+    def action_open(self) -> None:
+        key = self.query_one("#live-runs", PageTable).cursor_key
+        if key:
+            self.selected = key
+
+    def action_cancel_run(self) -> None:
+        from .dialogs import ConfirmModal
+
+        table = self.query_one("#live-runs", PageTable)
+        run_id = table.cursor_key
+        run = (self.data.runs if self.data else {}).get(run_id)
+        if run is None or str(_get(run, "status")) not in ACTIVE:
+            self.notify("no active run selected", severity="warning")
+            return
+        label = _get(run, "name") or run_id
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._cancel(run_id)
+
+        self.app.push_screen(ConfirmModal(f"Cancel run {label} ({run_id})?", yes="Cancel run", no="Keep"), answer)
+
+    @work(thread=True, group="live-cancel", exit_on_error=False)
+    def _cancel(self, run_id: str) -> None:
+        try:
+            ok = self.app._runner.cancel(run_id)
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self.notify, f"cancel failed: {exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"cancelling {run_id}" if ok is not False else f"{run_id} is already over")

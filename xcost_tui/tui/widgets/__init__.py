@@ -1,0 +1,1 @@
+"""Reusable widgets: the empty-state panel, charts."""
