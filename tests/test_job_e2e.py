@@ -140,3 +140,16 @@ def test_same_spec_twice_gives_same_accuracies(runs, data_dir, tmp_path):
     first = runfiles.read_jsonl(runs["direct"] / runfiles.PREDICTIONS)
     second = runfiles.read_jsonl(tmp_path / "again" / runfiles.PREDICTIONS)
     assert [p["scores"] for p in first] == [p["scores"] for p in second]
+
+
+def test_mixed_intermediate_trains_both_heads_in_one_phase(data_dir, tmp_path):
+    proc = run_job(tmp_path / "mixed", data_dir, "--method", "intermediate", "--intermediate", "arc_challenge,rte",
+                   "--intermediate-mode", "mixed", "--langs", "it")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    ends = phase_ends(tmp_path / "mixed")
+    mixed = ends["intermediate:arc_challenge+rte"]
+    assert mixed["tasks"] == ["arc_challenge", "rte"]
+    assert mixed["info"]["head_initialised"] == {"arc_challenge": True, "rte": True}
+    check_costs(mixed["costs"], TRAINING_COSTS)
+    # The multiple-choice head trained on ARC carries over to COPA.
+    assert ends["target:copa"]["info"]["head_initialised"] == {"copa": False}
