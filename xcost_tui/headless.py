@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import TextIO
 
+from . import format as fmt
 from . import runfiles
 from .errors import XcostError
 
@@ -41,26 +42,11 @@ def _plain_terminal(stream: TextIO) -> bool:
 # ---- formatting -----------------------------------------------------------------------------
 
 def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"  # pragma: no cover
+    return "-" if n is None else fmt.nbytes(n)
 
 
 def fmt_duration(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = max(0.0, s)
-    if s < 60:
-        return f"{s:.1f}s"
-    m, s = divmod(int(round(s)), 60)
-    if m < 60:
-        return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
-    return f"{h}h{m:02d}m"
+    return "-" if s is None else fmt.seconds(max(0.0, s))
 
 
 def _mem(run) -> str:

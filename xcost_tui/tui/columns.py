@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import XCOPA_LANGS
-from . import format as fmt
+from .. import format as fmt
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from textual.widgets import Footer, Label, Select, Static
 
 from ... import XCOPA_LANGS
 from ...errors import StoreError
-from .. import format as fmt
+from ... import format as fmt
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageColumn, PageTable
 

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPane
 
 from ...errors import StoreError
-from .. import format as fmt
+from ... import format as fmt
 from ..widgets.empty import EmptyState
 
 LOG_LINES = 50

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from .. import format as fmt
+from ... import format as fmt
 from ..widgets.pagetable import PageColumn, PageTable
 
 COLUMNS = [

@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from .. import format as fmt
+from ... import format as fmt
 from ..runner_bridge import ACTIVE
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageColumn, PageTable

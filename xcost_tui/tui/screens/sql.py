@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
-from .. import format as fmt
+from ... import format as fmt
 from ..widgets.pagetable import PageColumn, PageTable
 
 CAP = 500

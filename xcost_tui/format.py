@@ -1,4 +1,4 @@
-"""Cell formatting for the tables and charts: short, fixed-width friendly, '–' for NULL."""
+"""Cell formatting shared by the app and the headless mode: short, fixed-width friendly, '–' for NULL."""
 
 from __future__ import annotations
 
