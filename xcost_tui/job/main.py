@@ -92,7 +92,6 @@ class Job:
 
     # ---- the run ------------------------------------------------------------------------------
     def _run(self, spec: RunSpec) -> None:
-        import torch
 
         from ..measure.env import collect_env
         from ..measure.flops import EncoderDims
@@ -307,12 +306,12 @@ class PhaseRunner:
             self.ctx.memory_now = lambda: meter.memory.current()
         return meter
 
-    def _end(self, phase: str, kind: str, meter, tally, *, tasks, lang=None, info=None, training=True, extra_costs=None):
+    def _end(self, phase: str, kind: str, meter, tally, *, tasks, lang=None, info=None, extra_costs=None):
         from ..measure.cost import Cost
         from ..measure.mfu import mfu, peak_flops
         from ..measure.timer import throughput
 
-        costs = {k: v for k, v in meter.costs().items()}
+        costs = dict(meter.costs())
         wall = costs["wall_s"].value or 0.0
         if tally is not None:
             costs["examples"] = Cost.measured(tally.examples, "count", "counted")
@@ -376,7 +375,7 @@ class PhaseRunner:
         accuracy = correct / labelled if labelled else None
         for r in rows:
             self.job.predictions.write({"phase": phase, "task": task, "lang": lang, "split": split, **r})
-        self._end(phase, "eval", meter, tally, tasks=[task], lang=lang, training=False,
+        self._end(phase, "eval", meter, tally, tasks=[task], lang=lang,
                   info={"split": split, "batch_size": self.spec.eval_batch_size})
         self.ctx.events.emit("eval_result", phase=phase, task=task, lang=lang, split=split,
                              accuracy=accuracy, n=labelled, correct=correct)
@@ -390,8 +389,7 @@ class PhaseRunner:
         meter = self._begin("inference-bench", "inference-bench", None)
         with meter:
             extra, facts = inference_bench(self.ctx, self.model, encoded, head, self.spec)
-        self._end("inference-bench", "inference-bench", meter, None, tasks=[], training=False,
-                  extra_costs=extra, info=facts)
+        self._end("inference-bench", "inference-bench", meter, None, tasks=[], extra_costs=extra, info=facts)
 
     def _save_checkpoint(self) -> None:
         from .model import save_checkpoint
