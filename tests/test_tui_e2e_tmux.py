@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -71,6 +72,14 @@ def _kill_leftover_jobs(store: Path) -> None:
                 pass
 
 
+def _some_run_reached_eval(store: Path) -> bool:
+    for events in store.glob("runs/*/events.jsonl"):
+        for line in events.read_text(encoding="utf-8").splitlines():
+            if '"phase_start"' in line and '"eval:' in line:
+                return True
+    return False
+
+
 def test_launch_demo_watch_eval_and_sort_by_language(tmp_path, data_dir):
     if shutil.which("tmux") is None:
         pytest.skip("tmux is not installed (apt-get install -y tmux): the real-terminal test needs it")
@@ -93,8 +102,15 @@ def test_launch_demo_watch_eval_and_sort_by_language(tmp_path, data_dir):
         term.wait(lambda s: "running" in s or "queued" in s, 30, "the queue to start")
         # Live: a run reaches an evaluation phase
         term.keys("2")
-        term.wait_text("phase target:copa", 120)
-        term.wait(lambda s: "phase eval:" in s, 300, "an eval phase on the Live screen")
+        # The demo is quick: by the time the screen is read a run may already be past its eval
+        # phases. Either the phase column shows an eval phase, or a run's phase count shows it
+        # passed one (every demo run evaluates from its third phase on) -- and the run's own
+        # events confirm it reached eval.
+        def reached_eval(s: str) -> bool:
+            shown = "eval:" in s or any(re.search(r"\b([3-9])/[6-9]\b", line) for line in s.splitlines())
+            return shown and _some_run_reached_eval(store)
+
+        term.wait(reached_eval, 300, "a run reaching an eval phase on the Live screen")
         # Runs: sort by a language (the runner ingests the runs as they go)
         term.keys("1")
         term.wait(lambda s: "tiny-xlmr" in s and "rows 1–" in s, 60, "runs in the table")
@@ -107,8 +123,10 @@ def test_launch_demo_watch_eval_and_sort_by_language(tmp_path, data_dir):
                   "the 'it ▼' header")
         # quit: runs are executing, so the app asks; cancel them
         term.keys("q")
-        screen = term.wait(lambda s: "executing" in s, 20, "the quit dialog")
-        term.keys("c")
+        # With runs still executing the app asks first; if the quick demo already finished, it just quits.
+        screen = term.wait(lambda s: "executing" in s or "XCOST-APP-EXITED" in s, 20, "the quit dialog or exit")
+        if "XCOST-APP-EXITED" not in screen:
+            term.keys("c")
         term.wait_text("XCOST-APP-EXITED rc=0", 60)
         statuses = {p.parent.name: json.loads(p.read_text()).get("status") for p in (store / "runs").glob("*/status.json")}
         assert statuses and "running" not in statuses.values(), statuses
