@@ -242,7 +242,7 @@ def score(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, bat
             tally.steps += 1
         rows = out.cpu().tolist()
         for i, row, ex in zip(idxs, rows, batch.examples):
-            scores[i] = [s for s in row[: len(ex.seqs)]] if head == "mc" else row
+            scores[i] = row[: len(ex.seqs)] if head == "mc" else row
     return scores  # type: ignore[return-value]
 
 
