@@ -37,7 +37,7 @@ def context(measure_enabled: bool, tokenizer, dims):
 
     from xcost_tui.job.loops import Device, JobContext
     from xcost_tui.measure.memory import MemoryProbe
-    from xcost_tui.runfiles import EventWriter
+    from xcost_tui.rundir import EventWriter
     from xcost_tui.spec import MeasureOpts
 
     events = EventWriter(os.devnull)

@@ -24,7 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import duckdb  # noqa: E402
 
-from xcost_tui import XCOPA_LANGS, runfiles  # noqa: E402
+from xcost_tui import XCOPA_LANGS  # noqa: E402
+from xcost_tui.rundir import JsonlWriter, RunStatus, update_status, write_json_atomic  # noqa: E402
+from xcost_tui.rundir.layout import EVENTS, PREDICTIONS, SAMPLES, SPEC  # noqa: E402
 from xcost_tui.spec import RunSpec  # noqa: E402
 from xcost_tui.store import db  # noqa: E402
 from xcost_tui.store.ingest import ingest, stage_run  # noqa: E402
@@ -35,9 +37,9 @@ TARGET_S = 3.0
 def make_run(run_dir: Path, n_samples: int, n_gpus: int) -> None:
     run_dir.mkdir(parents=True)
     spec = RunSpec(method="direct", model="xlm-roberta-base")
-    runfiles.write_json_atomic(run_dir / runfiles.SPEC, spec.to_dict())
+    write_json_atomic(run_dir / SPEC, spec.to_dict())
     t0 = 1.7e9
-    with runfiles.JsonlWriter(run_dir / runfiles.EVENTS) as ev:
+    with JsonlWriter(run_dir / EVENTS) as ev:
         ev.write({"t": t0, "type": "run_start", "run_id": run_dir.name, "spec": spec.to_dict(),
                   "env": {"device_type": "cuda", "device_name": "NVIDIA H100 80GB HBM3", "device_count": 1},
                   "phases_planned": ["target:copa"]})
@@ -50,7 +52,7 @@ def make_run(run_dir: Path, n_samples: int, n_gpus: int) -> None:
                       "lang": lang, "split": "test", "accuracy": 0.6, "n": 500, "correct": 300})
         ev.write({"t": t0 + n_samples * 0.1 + 20, "type": "run_end", "status": "succeeded", "error": None,
                   "phase": None, "traceback": None})
-    runfiles.write_status(run_dir, "succeeded", started=t0, ended=t0 + n_samples * 0.1 + 20)
+    update_status(run_dir, RunStatus.SUCCEEDED, started=t0, ended=t0 + n_samples * 0.1 + 20)
     langs = "[" + ", ".join(f"'{lang}'" for lang in XCOPA_LANGS) + "]"
     gpus = (f"[{{'index': g, 'name': 'NVIDIA H100 80GB HBM3', 'mem_used_bytes': (40e9 + i)::BIGINT, "
             f"'mem_total_bytes': 85899345920, 'util_percent': 97.0, 'power_w': 612.5, 'temp_c': 61.0, "
@@ -58,11 +60,11 @@ def make_run(run_dir: Path, n_samples: int, n_gpus: int) -> None:
     con = duckdb.connect()
     con.execute(f"""COPY (SELECT {t0} + i * 0.1 AS t, 'target:copa' AS phase, 99.5 AS cpu_percent,
                           (3e9 + i)::BIGINT AS rss_bytes, {gpus} AS gpus FROM range({n_samples}) r(i))
-                    TO '{run_dir / runfiles.SAMPLES}' (FORMAT json)""")
+                    TO '{run_dir / SAMPLES}' (FORMAT json)""")
     con.execute(f"""COPY (SELECT 'eval:' || l AS phase, 'xcopa' AS task, l AS lang, 'test' AS split, i AS idx,
                           i % 2 AS pred, (i // 2) % 2 AS label, [0.1 * i, -0.1 * i] AS scores, i % 2 = (i // 2) % 2 AS correct
                           FROM unnest({langs}) u(l), range(500) r(i))
-                    TO '{run_dir / runfiles.PREDICTIONS}' (FORMAT json)""")
+                    TO '{run_dir / PREDICTIONS}' (FORMAT json)""")
     con.close()
 
 
@@ -77,7 +79,7 @@ def main() -> int:
     run_dir = out / "runs" / "bench-run"
     t0 = time.perf_counter()
     make_run(run_dir, args.samples, args.gpus)
-    size = (run_dir / runfiles.SAMPLES).stat().st_size
+    size = (run_dir / SAMPLES).stat().st_size
     print(f"wrote {run_dir} in {time.perf_counter() - t0:.1f} s: samples.jsonl {size / 1e6:.0f} MB, "
           f"{args.samples:,} lines × {args.gpus} GPU(s)")
 

@@ -30,8 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from xcost_tui import XCOPA_LANGS, runfiles  # noqa: E402
-from xcost_tui.spec import RunSpec  # noqa: E402
+from xcost_tui import XCOPA_LANGS  # noqa: E402
+from xcost_tui.rundir import (CheckpointSaved, Cost, EvalResult, EventWriter, JsonlWriter, PhaseEnd,  # noqa: E402
+                              PhaseStart, Prediction, ProcessRef, Progress, ReusedFrom, RunDir, RunEnd, RunStart,
+                              RunStatus, update_status)
+from xcost_tui.spec import PhaseKind, RunSpec  # noqa: E402
 
 
 class Cancelled(Exception):
@@ -45,9 +48,8 @@ def _on_term(signum, frame):
     CANCEL["flag"] = True
 
 
-def _cost(value, unit, source, reason=None):
-    return {"value": value, "unit": unit, "source": source if value is not None else None,
-            "reason": reason if value is None else None}
+def _cost(value, unit, source, reason=None) -> Cost:
+    return Cost.missing(unit, reason) if value is None else Cost.measured(value, unit, source)
 
 
 def _accuracy(run_id: str, lang: str) -> float:
@@ -57,9 +59,10 @@ def _accuracy(run_id: str, lang: str) -> float:
 
 def main(argv: list[str]) -> int:
     run_dir = Path(argv[1])
-    runfiles.write_status(run_dir, runfiles.RUNNING, pid=os.getpid(), started=time.time(), ended=None,
-                          error=None, phase=None)
-    data = runfiles.read_spec(run_dir)
+    files = RunDir(run_dir)
+    update_status(run_dir, RunStatus.RUNNING, job=ProcessRef.current(), started=time.time(), ended=None,
+                  error=None, phase=None)
+    data = files.read_spec()
     spec = RunSpec.from_dict(data, where=str(run_dir / "spec.json"))
     modes = set(re.findall(r"[a-z]+", f"{spec.name or ''} {os.environ.get('FAKE_JOB_MODE', '')}".lower()))
     step_s = 0.1 if "slow" in modes else float(os.environ.get("FAKE_JOB_STEP_S", "0.01"))
@@ -74,17 +77,16 @@ def main(argv: list[str]) -> int:
         "started": time.time(),
     }))
     print(f"fake job {run_dir.name}: modes {sorted(modes)}", flush=True)
-    events = runfiles.EventWriter(run_dir / runfiles.EVENTS)
-    preds = runfiles.JsonlWriter(run_dir / runfiles.PREDICTIONS)
+    events = EventWriter(files.events)
+    preds = JsonlWriter(files.predictions)
     phase = None
     try:
-        events.emit("run_start", run_id=run_dir.name, spec=spec.to_dict(),
-                    env={"python": sys.version.split()[0], "device_type": "cpu", "device_name": "fake",
-                         "device_count": 1, "precision": "fp32", "xcost_tui": "fake"},
-                    phases_planned=spec.phases_planned)
-        first_training = next(p for p in spec.phases_planned if p.startswith(("intermediate:", "target:")))
-        planned = spec.phases_planned
-        inter = [p for p in planned if p.startswith("intermediate:")]
+        events.emit(RunStart(run_dir.name, spec.to_dict(),
+                             {"python": sys.version.split()[0], "device_type": "cpu", "device_name": "fake",
+                              "device_count": 1, "precision": "fp32", "xcost_tui": "fake"}, spec.phases_planned))
+        plan = spec.phase_plan()
+        first_training = next(p.name for p in plan if p.kind in (PhaseKind.INTERMEDIATE, PhaseKind.TARGET))
+        inter = [p for p in plan if p.kind == PhaseKind.INTERMEDIATE]
         if spec.init_from:
             meta_path = Path(spec.init_from) / "phase.json"
             if not meta_path.is_file():
@@ -93,27 +95,26 @@ def main(argv: list[str]) -> int:
             if meta.get("key") != json.loads(json.dumps(spec.intermediate_key())):
                 raise RuntimeError("init_from was trained with other settings")
             for p in inter:
-                events.emit("phase_start", phase=p, kind="intermediate", total_steps=None)
-                events.emit("phase_end", phase=p, kind="intermediate", tasks=[p.split(":", 1)[1]], lang=None,
-                            reused_from={"run_id": meta.get("run_id"), "run_dir": str(Path(spec.init_from).parents[1]),
-                                         "phase": p},
-                            costs={"wall_s": _cost(None, "s", None, f"reused: counted in {meta.get('run_id')}")},
-                            info={"reused": True})
-            planned = [p for p in planned if p not in inter]
-        for phase in planned:
-            kind = phase.split(":", 1)[0]
+                events.emit(PhaseStart(p.name, p.kind.value, None))
+                events.emit(PhaseEnd(p.name, p.kind.value, list(p.tasks), None,
+                                     ReusedFrom(meta.get("run_id"), str(Path(spec.init_from).parents[1]), p.name),
+                                     {"wall_s": _cost(None, "s", None, f"reused: counted in {meta.get('run_id')}")},
+                                     {"reused": True}))
+            plan = [p for p in plan if p not in inter]
+        for planned in plan:
+            phase, kind = planned.name, planned.kind.value
             training = kind in ("intermediate", "target", "few-shot")
-            runfiles.write_status(run_dir, runfiles.RUNNING, phase=phase)
-            events.emit("phase_start", phase=phase, kind=kind, total_steps=steps if training else None)
+            update_status(run_dir, RunStatus.RUNNING, phase=phase)
+            events.emit(PhaseStart(phase, kind, steps if training else None))
             t0 = time.time()
             for step in range(1, steps + 1):
                 time.sleep(step_s)
                 if CANCEL["flag"]:
                     raise Cancelled()
                 if training:
-                    events.emit("progress", phase=phase, step=step, total_steps=steps, epoch=step / steps,
-                                loss=1.0 / step, lr=3e-5, examples_per_s=100.0, tokens_per_s=5000.0,
-                                mem_bytes=1 << 20, peak_mem_bytes=2 << 20, mem_source="psutil")
+                    events.emit(Progress(phase, step, steps, epoch=step / steps, loss=1.0 / step, lr=3e-5,
+                                         examples_per_s=100.0, tokens_per_s=5000.0, mem_bytes=1 << 20,
+                                         peak_mem_bytes=2 << 20, mem_source="psutil"))
                 if phase == first_training and "raise" in modes:
                     raise RuntimeError(f"fake failure in {phase}")
                 if phase.startswith("target:") and "die" in modes:
@@ -131,40 +132,36 @@ def main(argv: list[str]) -> int:
                      "peak_mem_bytes": _cost(2 << 20, "B", "psutil")}
             if kind == "inference-bench":
                 costs.update(latency_p50_s=_cost(0.01, "s", "wall_clock"), latency_p95_s=_cost(0.02, "s", "wall_clock"))
-            lang = phase.split(":", 1)[1] if kind in ("eval", "few-shot") else None
+            lang = planned.lang
             if kind == "eval":
                 acc = _accuracy(run_dir.name, lang)
                 n = 10
                 correct = round(acc * n)
+                task, split = ("xcopa", "test") if lang in XCOPA_LANGS else ("copa", "validation")
                 for idx in range(n):
-                    preds.write({"phase": phase, "task": "xcopa" if lang in XCOPA_LANGS else "copa", "lang": lang,
-                                 "split": "test" if lang in XCOPA_LANGS else "validation", "idx": idx,
-                                 "pred": 1 if idx < correct else 0, "label": 1, "scores": [0.0, 1.0]})
-                events.emit("eval_result", phase=phase, task="xcopa" if lang in XCOPA_LANGS else "copa", lang=lang,
-                            split="test" if lang in XCOPA_LANGS else "validation", accuracy=correct / n, n=n,
-                            correct=correct)
-            events.emit("phase_end", phase=phase, kind=kind,
-                        tasks=[phase.split(":", 1)[1]] if kind in ("intermediate", "target") else [],
-                        lang=lang, reused_from=None, costs=costs, info={"steps": steps if training else None})
-            if kind == "intermediate" and phase == inter[-1] and spec.save_encoder:
-                ckpt = run_dir / runfiles.CHECKPOINTS / "intermediate"
+                    pred = 1 if idx < correct else 0
+                    preds.write(Prediction(phase, task, lang, split, idx, pred, 1, [0.0, 1.0], pred == 1).to_dict())
+                events.emit(EvalResult(phase, task, lang, split, correct / n, n, correct))
+            events.emit(PhaseEnd(phase, kind, list(planned.tasks) if kind in ("intermediate", "target") else [],
+                                 lang, None, costs, {"steps": steps if training else None}))
+            if kind == "intermediate" and planned == inter[-1] and spec.save_encoder:
+                ckpt = files.intermediate_checkpoint
                 ckpt.mkdir(parents=True, exist_ok=True)
                 (ckpt / "phase.json").write_text(json.dumps({"key": spec.intermediate_key(), "run_id": run_dir.name,
                                                              "run_dir": str(run_dir.resolve()), "phases": []}))
-                events.emit("checkpoint_saved", phase=phase, path="checkpoints/intermediate",
-                            key=spec.intermediate_key())
+                events.emit(CheckpointSaved(phase, "checkpoints/intermediate", spec.intermediate_key()))
     except Cancelled:
-        events.emit("run_end", status=runfiles.CANCELLED, error="cancelled by signal", phase=phase, traceback=None)
-        runfiles.write_status(run_dir, runfiles.CANCELLED, ended=time.time(), error="cancelled by signal", phase=phase)
+        events.emit(RunEnd(RunStatus.CANCELLED.value, "cancelled by signal", phase))
+        update_status(run_dir, RunStatus.CANCELLED, ended=time.time(), error="cancelled by signal", phase=phase)
         return 143
     except Exception as exc:  # noqa: BLE001
         error = f"{type(exc).__name__}: {exc}"
         print(f"error: {error}", file=sys.stderr, flush=True)
-        events.emit("run_end", status=runfiles.FAILED, error=error, phase=phase, traceback=None)
-        runfiles.write_status(run_dir, runfiles.FAILED, ended=time.time(), error=error, phase=phase)
+        events.emit(RunEnd(RunStatus.FAILED.value, error, phase))
+        update_status(run_dir, RunStatus.FAILED, ended=time.time(), error=error, phase=phase)
         return 1
-    events.emit("run_end", status=runfiles.SUCCEEDED, error=None, phase=None, traceback=None)
-    runfiles.write_status(run_dir, runfiles.SUCCEEDED, ended=time.time(), error=None, phase=None)
+    events.emit(RunEnd(RunStatus.SUCCEEDED.value))
+    update_status(run_dir, RunStatus.SUCCEEDED, ended=time.time(), error=None, phase=None)
     return 0
 
 

@@ -7,7 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from xcost_tui import runfiles
+from xcost_tui.rundir import read_jsonl, read_status
+from xcost_tui.rundir.layout import EVENTS
 
 # Small enough for seconds on 2 CPU cores; large enough that every code path runs.
 QUICK = ["--max-train-examples", "48", "--max-eval-examples", "24", "--max-steps", "3", "--batch-size", "8",
@@ -28,7 +29,7 @@ def run_job(out: Path, data_dir: Path, *extra: str, quick: bool = True) -> subpr
 
 
 def events(run_dir: Path) -> list[dict]:
-    return runfiles.read_jsonl(run_dir / runfiles.EVENTS)
+    return read_jsonl(run_dir / EVENTS)
 
 
 def phase_ends(run_dir: Path) -> dict[str, dict]:
@@ -40,4 +41,4 @@ def eval_results(run_dir: Path) -> dict[str, dict]:
 
 
 def status(run_dir: Path) -> str | None:
-    return (runfiles.read_status(run_dir) or {}).get("status")
+    return getattr(read_status(run_dir), "status", None)

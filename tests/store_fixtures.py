@@ -6,12 +6,16 @@ every number is a parameter so tests can check sums, shares and frontiers by han
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from xcost_tui import XCOPA_LANGS, runfiles
+from xcost_tui import XCOPA_LANGS
+from xcost_tui.rundir import (Cost, EvalResult, EventWriter, GpuReading, JsonlWriter, PhaseEnd, PhaseStart, Prediction,
+                              ProcessRef, Progress, ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, RunWarning, Sample,
+                              read_jsonl, update_status)
 from xcost_tui.spec import RunSpec
 
 T0 = 1_700_000_000.0
@@ -19,37 +23,16 @@ TRAINING_KINDS = ("intermediate", "target", "few-shot")
 FLOPS_PER_DEVICE_HOUR = 1e15  # the default flops of a phase: its device-hours × this
 
 
-def _cost(value, unit, source, reason=None, **extra) -> dict:
+def _cost(value, unit, source, reason=None, **extra) -> Cost:
     if value is None:
-        return {"value": None, "unit": unit, "source": None, "reason": reason or "not measured on this machine", **extra}
-    return {"value": value, "unit": unit, "source": source, "reason": None, **extra}
+        return Cost.missing(unit, reason or "not measured on this machine", **extra)
+    return Cost.measured(value, unit, source, **extra)
 
 
 def _pick(value: float | dict | None, phase: str, default: float | None) -> float | None:
     if isinstance(value, dict):
         return value.get(phase, default)
     return default if value is None else value
-
-
-def phase_plan(method: str, langs: Iterable[str], intermediate: Iterable[str] = (), eval_english: bool = True,
-               intermediate_mode: str = "sequential") -> list[tuple[str, str, str | None]]:
-    """(phase, kind, lang) in the order a job runs them (RunSpec.phases_planned)."""
-    out: list[tuple[str, str, str | None]] = []
-    inter = list(intermediate)
-    if method in ("intermediate", "few-shot") and inter:
-        if intermediate_mode == "mixed":
-            out.append(("intermediate:" + "+".join(inter), "intermediate", None))
-        else:
-            out += [(f"intermediate:{t}", "intermediate", None) for t in inter]
-    out.append(("target:copa", "target", None))
-    if eval_english:
-        out.append(("eval:en", "eval", "en"))
-    for lang in langs:
-        if method == "few-shot":
-            out.append((f"few-shot:{lang}", "few-shot", lang))
-        out.append((f"eval:{lang}", "eval", lang))
-    out.append(("inference-bench", "inference-bench", None))
-    return out
 
 
 def make_run_dir(
@@ -116,49 +99,52 @@ def make_run_dir(
         run_id = f"{method}-{model}-s{seed}-{digest}"
     run_dir = Path(root) / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / runfiles.SPEC).write_text(json.dumps(spec.to_dict(), indent=1), encoding="utf-8")
+    files = RunDir(run_dir)
+    files.spec.write_text(json.dumps(spec.to_dict(), indent=1), encoding="utf-8")
 
-    plan = phase_plan(method, langs, intermediate, eval_english)
-    if status == runfiles.SUCCEEDED:
+    # The phases as the job runs them: the spec's own plan (intermediate phases are planned even
+    # for a reusing run, which the job records as reused).
+    plan = [(p.name, p.kind.value, p.lang) for p in spec.phase_plan()]
+    if status == RunStatus.SUCCEEDED:
         stop = None
     elif stop_after is not None:
         stop = stop_after
-    elif status == runfiles.RUNNING:
+    elif status == RunStatus.RUNNING:
         stop = next((p for p, kind, lang in plan if kind == "eval" and lang != "en"), plan[-1][0])
     else:
         stop = "target:copa"
 
     t = t0
-    events = runfiles.JsonlWriter(run_dir / runfiles.EVENTS)
-    preds = runfiles.JsonlWriter(run_dir / runfiles.PREDICTIONS) if with_predictions else None
+    events = EventWriter(files.events)
+    preds = JsonlWriter(files.predictions) if with_predictions else None
 
-    def emit(type_: str, **fields: Any) -> None:
-        events.write({"t": t, "type": type_, **fields})
+    def emit(event) -> None:
+        events.emit(dataclasses.replace(event, t=t))
 
     env = {"python": "3.11.7", "torch": "2.5.1", "transformers": "4.46.0", "cuda": None if device_type == "cpu" else "12.4",
            "cudnn": None, "host": "testhost", "platform": "Linux", "device_type": device_type,
            "device_name": "cpu" if device_type == "cpu" else "NVIDIA H100 80GB HBM3", "device_count": 1,
            "precision": "fp32" if device_type == "cpu" else "bf16", "cpu_threads": 2, "git_commit": "abc1234",
            "xcost_tui": "0.1.0"}
-    runfiles.write_status(run_dir, runfiles.RUNNING, pid=999_999, started=t, phase=None, error=None)
-    emit("run_start", run_id=run_id, spec=spec.to_dict(), env=env, phases_planned=[p for p, _, _ in plan])
+    update_status(run_dir, RunStatus.RUNNING, job=ProcessRef(999_999, 1.0, "testhost"), started=t, phase=None,
+                  error=None)
+    emit(RunStart(run_id, spec.to_dict(), env, [p for p, _, _ in plan]))
     phase_times: list[tuple[str, float, float]] = []
     failed_phase = None
     for phase, kind, lang in plan:
         t += 1.0
-        emit("phase_start", phase=phase, kind=kind, total_steps=10 if kind in TRAINING_KINDS else None)
+        emit(PhaseStart(phase, kind, 10 if kind in TRAINING_KINDS else None))
         start = t
         training = kind in TRAINING_KINDS
         reused = producer is not None and kind == "intermediate"
-        if status in (runfiles.FAILED, runfiles.CANCELLED) and failed_phase is None and stop is not None \
+        if status in (RunStatus.FAILED, RunStatus.CANCELLED) and failed_phase is None and stop is not None \
                 and phase_times and phase_times[-1][0] == stop:
             failed_phase = phase
-            emit("warning", message="loss is NaN", phase=phase)
+            emit(RunWarning("loss is NaN", phase))
             break
         if training:
-            emit("progress", phase=phase, step=5, total_steps=10, epoch=0.5, loss=0.69, lr=1e-5,
-                 examples_per_s=100.0, tokens_per_s=5000.0, mem_bytes=1000, peak_mem_bytes=peak_mem_bytes,
-                 mem_source="procfs")
+            emit(Progress(phase, 5, 10, epoch=0.5, loss=0.69, lr=1e-5, examples_per_s=100.0, tokens_per_s=5000.0,
+                          mem_bytes=1000, peak_mem_bytes=peak_mem_bytes, mem_source="procfs"))
         dh = _pick(device_hours, phase, 0.01) if training else (_pick(device_hours, "target:copa", 0.01) or 0.01) / 100
         wall = dh * 3600.0
         t += wall
@@ -187,12 +173,12 @@ def make_run_dir(
         reused_rec = None
         if reused:
             reason = f"reused: counted in {producer['run_id']}"
-            original = {k: dict(v) for k, v in costs.items()}
+            original = {k: v.to_dict() for k, v in costs.items()}
             if reused_costs and phase in reused_costs:
-                original["device_hours"] = _cost(reused_costs[phase], "h", "wall_clock")
-            costs = {n: {"value": None, "unit": c["unit"], "source": None, "reason": reason} for n, c in costs.items()}
+                original["device_hours"] = _cost(reused_costs[phase], "h", "wall_clock").to_dict()
+            costs = {n: Cost.missing(c.unit, reason) for n, c in costs.items()}
             info = {"reused": True, "original_costs": original}
-            reused_rec = {"run_id": producer["run_id"], "run_dir": producer.get("run_dir"), "phase": phase}
+            reused_rec = ReusedFrom(producer["run_id"], producer.get("run_dir"), phase)
             t = start + 0.5
         if kind == "few-shot":
             info.update(k=k, few_shot_indices=list(range(k or 0)))
@@ -212,7 +198,7 @@ def make_run_dir(
         tasks = [] if kind == "inference-bench" else (
             [phase.split(":", 1)[1]] if kind == "intermediate" else ["copa"] if kind in ("target",) or lang == "en"
             else ["xcopa"])
-        emit("phase_end", phase=phase, kind=kind, tasks=tasks, lang=lang, reused_from=reused_rec, costs=costs, info=info)
+        emit(PhaseEnd(phase, kind, tasks, lang, reused_rec, costs, info))
         if kind == "eval":
             acc = accuracies.get(lang, 0.5)
             correct = round(acc * n_eval)
@@ -221,38 +207,37 @@ def make_run_dir(
                 for i in range(n_eval):
                     label = i % 2
                     pred = label if i < correct else 1 - label
-                    preds.write({"phase": phase, "task": task, "lang": lang, "split": split, "idx": i, "pred": pred,
-                                 "label": label, "scores": [0.1 * i, -0.1 * i] if pred == 0 else [-0.1 * i, 0.1 * i],
-                                 "correct": pred == label})
-            emit("eval_result", phase=phase, task=task, lang=lang, split=split, accuracy=correct / n_eval,
-                 n=n_eval, correct=correct)
+                    preds.write(Prediction(phase, task, lang, split, i, pred, label,
+                                           [0.1 * i, -0.1 * i] if pred == 0 else [-0.1 * i, 0.1 * i],
+                                           pred == label).to_dict())
+            emit(EvalResult(phase, task, lang, split, correct / n_eval, n_eval, correct))
         phase_times.append((phase, start, t))
-        if stop is not None and phase == stop and status == runfiles.RUNNING:
+        if stop is not None and phase == stop and status == RunStatus.RUNNING:
             break
-    if status != runfiles.RUNNING:
+    status = RunStatus(status)
+    if status != RunStatus.RUNNING:
         t += 1.0
-        if status == runfiles.SUCCEEDED:
-            emit("run_end", status=status, error=None, phase=None, traceback=None)
-            runfiles.write_status(run_dir, status, ended=t, phase=None)
+        if status == RunStatus.SUCCEEDED:
+            emit(RunEnd(status.value))
+            update_status(run_dir, status, ended=t, phase=None)
         else:
-            error = "cancelled by signal" if status == runfiles.CANCELLED else "RuntimeError: loss is NaN"
-            emit("run_end", status=status, error=error, phase=failed_phase, traceback=None)
-            runfiles.write_status(run_dir, status, ended=t, phase=failed_phase, error=error)
+            error = "cancelled by signal" if status == RunStatus.CANCELLED else "RuntimeError: loss is NaN"
+            emit(RunEnd(status.value, error, failed_phase))
+            update_status(run_dir, status, ended=t, phase=failed_phase, error=error)
     else:
-        runfiles.write_status(run_dir, runfiles.RUNNING, phase=phase_times[-1][0])
+        update_status(run_dir, RunStatus.RUNNING, phase=phase_times[-1][0])
     events.close()
     if preds is not None:
         preds.close()
 
-    with runfiles.JsonlWriter(run_dir / runfiles.SAMPLES) as samples:
+    with JsonlWriter(files.samples) as samples:
         span = max(t - t0, 1.0)
         for i in range(n_samples):
             ts = t0 + span * i / max(n_samples, 1)
             phase = next((p for p, a, b in phase_times if a <= ts <= b), None)
-            gpus = [{"index": g, "name": "NVIDIA H100 80GB HBM3", "mem_used_bytes": 10_000_000_000 + i,
-                     "mem_total_bytes": 85_899_345_920, "util_percent": 90.0, "power_w": 500.0 + g,
-                     "temp_c": 60.0, "proc_mem_bytes": 9_000_000_000} for g in range(n_gpus)]
-            samples.write({"t": ts, "phase": phase, "cpu_percent": 100.0, "rss_bytes": 1_000_000_000 + i, "gpus": gpus})
+            gpus = [GpuReading(g, "NVIDIA H100 80GB HBM3", None, 10_000_000_000 + i, 85_899_345_920, 90.0, 500.0 + g,
+                               60.0, 9_000_000_000) for g in range(n_gpus)]
+            samples.write(Sample(ts, phase, 100.0, 1_000_000_000 + i, gpus).to_dict())
     for fname in truncate:
         path = run_dir / fname
         data = path.read_bytes()
@@ -287,4 +272,4 @@ def make_standard_store(root: Path | str) -> dict[str, Path]:
 
 
 def read_jsonl_lines(path: Path) -> list[dict]:
-    return runfiles.read_jsonl(path, warn=False)
+    return read_jsonl(path)

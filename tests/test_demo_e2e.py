@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from xcost_tui import runfiles
+from xcost_tui.rundir import RunStatus, read_status
 
 pytestmark = pytest.mark.slow
 
@@ -80,4 +80,4 @@ def test_reingest_from_run_directories_gives_the_same_rows(demo_store):
     assert proc.returncode == 0, proc.stderr
     assert sql(demo_store, "SELECT * FROM evals ORDER BY run_id, phase") == before
     for run_dir in (demo_store / "runs").iterdir():
-        assert runfiles.read_status(run_dir)["status"] == runfiles.SUCCEEDED
+        assert read_status(run_dir).status == RunStatus.SUCCEEDED

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from xcost_tui import runfiles
+from xcost_tui.rundir import read_status
 from xcost_tui.headless import headless_command
 from xcost_tui.plan import load_plan
 
@@ -136,8 +136,8 @@ def test_ctrl_c_cancels_running_runs_and_exits_130(tmp_path):
     rid = load_plan(plan).run_ids()[0]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        status = runfiles.read_status(store / "runs" / rid) or {}
-        if status.get("phase") == "target:copa":
+        status = read_status(store / "runs" / rid)
+        if status is not None and status.phase == "target:copa":
             break
         time.sleep(0.05)
     else:
@@ -147,7 +147,7 @@ def test_ctrl_c_cancels_running_runs_and_exits_130(tmp_path):
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
     assert "interrupted: cancelling" in out
-    assert runfiles.read_status(store / "runs" / rid)["status"] == "cancelled"
+    assert read_status(store / "runs" / rid).status == "cancelled"
     # the queued runs never started
     for other in load_plan(plan).run_ids()[1:]:
         assert not (store / "runs" / other).exists()

@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 
-from xcost_tui import runfiles
+from xcost_tui.rundir import RunStatus, read_jsonl, read_status
+from xcost_tui.rundir.layout import EVENTS
 
 
 def test_sigterm_cancels(tmp_path, data_dir):
@@ -22,7 +23,7 @@ def test_sigterm_cancels(tmp_path, data_dir):
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
-        evs = runfiles.read_jsonl(run_dir / runfiles.EVENTS, warn=False)
+        evs = read_jsonl(run_dir / EVENTS)
         if any(e["type"] == "progress" for e in evs):
             break
         time.sleep(0.2)
@@ -31,9 +32,9 @@ def test_sigterm_cancels(tmp_path, data_dir):
         raise AssertionError("the job never reported progress")
     os.kill(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=60) == 143
-    assert runfiles.read_status(run_dir)["status"] == runfiles.CANCELLED
-    assert runfiles.read_status(run_dir)["phase"] == "target:copa"
-    lines = (run_dir / runfiles.EVENTS).read_text().splitlines()
+    assert read_status(run_dir).status == RunStatus.CANCELLED
+    assert read_status(run_dir).phase == "target:copa"
+    lines = (run_dir / EVENTS).read_text().splitlines()
     for line in lines:
         json.loads(line)  # no half-written line
     assert json.loads(lines[-1])["type"] == "run_end"

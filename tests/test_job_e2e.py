@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from xcost_tui import runfiles
+from xcost_tui.rundir import RunStatus, read_jsonl
+from xcost_tui.rundir.layout import LOG, PREDICTIONS, SPEC
 
 from jobutil import eval_results, events, phase_ends, run_job, status
 
@@ -52,7 +53,7 @@ def runs(tmp_path_factory, data_dir):
 
 def test_every_run_succeeds_with_a_complete_record(runs):
     for name, run_dir in runs.items():
-        assert status(run_dir) == runfiles.SUCCEEDED, name
+        assert status(run_dir) == RunStatus.SUCCEEDED, name
         evs = events(run_dir)
         assert evs[0]["type"] == "run_start" and evs[-1]["type"] == "run_end"
         env = evs[0]["env"]
@@ -60,7 +61,7 @@ def test_every_run_succeeds_with_a_complete_record(runs):
                     "precision"):
             assert env.get(key) is not None, (name, key)
         assert env["device_type"] == "cpu" and env["precision"] == "fp32"
-        assert (run_dir / runfiles.SPEC).exists() and (run_dir / runfiles.LOG).exists()
+        assert (run_dir / SPEC).exists() and (run_dir / LOG).exists()
 
 
 @pytest.mark.parametrize("name,langs,train_phases", [
@@ -85,7 +86,7 @@ def test_phases_costs_and_evals(runs, name, langs, train_phases):
     assert ends["target:copa"]["costs"]["mfu"]["value"] is None
     results = eval_results(run_dir)
     assert sorted(results) == sorted(["en", *langs])
-    preds = runfiles.read_jsonl(run_dir / runfiles.PREDICTIONS)
+    preds = read_jsonl(run_dir / PREDICTIONS)
     for lang, res in results.items():
         rows = [p for p in preds if p["lang"] == lang]
         assert len(rows) == res["n"] == 24
@@ -137,8 +138,8 @@ def test_checkpoint_reuse_records_origin(runs, data_dir, tmp_path):
 def test_same_spec_twice_gives_same_accuracies(runs, data_dir, tmp_path):
     proc = run_job(tmp_path / "again", data_dir, "--method", "direct", "--langs", "it,qu")
     assert proc.returncode == 0
-    first = runfiles.read_jsonl(runs["direct"] / runfiles.PREDICTIONS)
-    second = runfiles.read_jsonl(tmp_path / "again" / runfiles.PREDICTIONS)
+    first = read_jsonl(runs["direct"] / PREDICTIONS)
+    second = read_jsonl(tmp_path / "again" / PREDICTIONS)
     assert [p["scores"] for p in first] == [p["scores"] for p in second]
 
 

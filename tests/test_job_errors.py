@@ -6,7 +6,8 @@ import json
 import os
 import shutil
 
-from xcost_tui import runfiles
+from xcost_tui.rundir import RunStatus, read_jsonl, read_status
+from xcost_tui.rundir.layout import EVENTS
 
 from jobutil import run_cli, run_job, status
 
@@ -17,11 +18,11 @@ def assert_failed(proc, run_dir, *needles):
     assert "Traceback" not in proc.stderr, proc.stderr
     for needle in needles:
         assert needle in text, f"{needle!r} not in:\n{text[-2000:]}"
-    assert status(run_dir) == runfiles.FAILED
-    st = runfiles.read_status(run_dir)
-    assert st["error"]
+    assert status(run_dir) == RunStatus.FAILED
+    st = read_status(run_dir)
+    assert st.error
     for needle in needles:
-        assert needle in st["error"]
+        assert needle in st.error
 
 
 def test_unknown_task(tmp_path, data_dir):
@@ -45,7 +46,7 @@ def test_malformed_jsonl_row(tmp_path, data_dir):
     proc = run_job(tmp_path / "r", broken, "--method", "direct", "--langs", "it")
     assert_failed(proc, tmp_path / "r", "train.jsonl", "7")
     # Nothing was trained: the error came before the first phase.
-    evs = runfiles.read_jsonl(tmp_path / "r" / runfiles.EVENTS)
+    evs = read_jsonl(tmp_path / "r" / EVENTS)
     assert not [e for e in evs if e["type"] == "phase_start"]
 
 
@@ -72,5 +73,5 @@ def test_job_rejects_a_bad_spec_file_directly(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "xcost_tui.job", str(run_dir)], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "'lang'" in proc.stderr and "langs" in proc.stderr
-    assert status(run_dir) == runfiles.FAILED
-    assert runfiles.read_jsonl(run_dir / runfiles.EVENTS)[-1]["type"] == "run_end"
+    assert status(run_dir) == RunStatus.FAILED
+    assert read_jsonl(run_dir / EVENTS)[-1]["type"] == "run_end"

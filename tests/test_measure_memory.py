@@ -11,7 +11,7 @@ import time
 import pytest
 
 import xcost_tui.measure.memory as memory
-from xcost_tui.measure.cost import Cost
+from xcost_tui.rundir.cost import Cost
 from xcost_tui.measure.env import collect_env, git_commit
 from xcost_tui.measure.memory import LIFETIME_NOTE, MemoryProbe, proc_status_kib
 from xcost_tui.measure.timer import PhaseMeter, throughput

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from xcost_tui import runfiles
+from xcost_tui.rundir import ProcessRef, RunDir, RunStatus, read_jsonl, read_status, update_status
+from xcost_tui.rundir.layout import EVENTS, LOG, SAMPLES
 from xcost_tui.runner import Scheduler
 from xcost_tui.runner.scheduler import DISAPPEARED
-from xcost_tui.runner.tail import JsonlTail
 from xcost_tui.spec import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,18 +75,18 @@ def test_a_run_succeeds_in_its_own_session(store):
     assert run.exit_code == 0 and run.ended >= run.started
     assert set(run.accuracy) == {"en", "it"} and run.avg_accuracy == run.accuracy["it"]
     run_dir = store / "runs" / rid
-    assert runfiles.read_status(run_dir)["status"] == "succeeded"
-    assert runfiles.read_spec(run_dir)["name"] == "ok slow"
+    assert read_status(run_dir).status == "succeeded"
+    assert RunDir(run_dir).read_spec()["name"] == "ok slow"
     env = json.loads((run_dir / "fake_env.json").read_text())
     assert env["sid"] == env["pid"] == env["pgid"], "the job leads its own session"
     assert env["PYTHONUNBUFFERED"] == "1" and env["stdin_isatty"] is False
-    assert "fake job" in (run_dir / runfiles.LOG).read_text()
-    samples = runfiles.read_jsonl(run_dir / runfiles.SAMPLES)
+    assert "fake job" in (run_dir / LOG).read_text()
+    samples = read_jsonl(run_dir / SAMPLES)
     assert samples, "the sampler wrote samples while the job ran"
     assert all(s["gpus"] == [] and s["rss_bytes"] > 0 for s in samples)
     assert any(s["phase"] for s in samples)
     hist = sched.history(rid)
-    assert hist.progress and hist.progress[-1]["type"] == "progress"
+    assert hist.progress and hist.progress[-1].TYPE == "progress" and hist.progress[-1].step
 
 
 def test_a_failing_run_does_not_stop_the_queue(store):
@@ -101,7 +101,7 @@ def test_a_failing_run_does_not_stop_the_queue(store):
     b, g = sched.get(bad.run_id()), sched.get(good.run_id())
     assert b.status == "failed" and "fake failure in target:copa" in b.error and b.exit_code == 1
     assert g.status == "succeeded"
-    assert runfiles.read_status(store / "runs" / bad.run_id())["status"] == "failed"
+    assert read_status(store / "runs" / bad.run_id()).status == "failed"
 
 
 def test_sigkill_mid_phase_is_recorded_as_failed(store):
@@ -118,8 +118,8 @@ def test_sigkill_mid_phase_is_recorded_as_failed(store):
         sched.shutdown()
     run = sched.get(rid)
     assert run.status == "failed" and "SIGKILL" in run.error, run.error
-    status = runfiles.read_status(store / "runs" / rid)
-    assert status["status"] == "failed" and "SIGKILL" in status["error"] and status["exit_code"] == -9
+    status = read_status(store / "runs" / rid)
+    assert status.status == "failed" and "SIGKILL" in status.error and status.exit_code == -9
 
 
 def test_a_job_that_exits_without_an_end_is_failed_with_its_exit_code(store):
@@ -149,7 +149,7 @@ def test_cancel_sends_sigterm_and_the_job_records_cancelled(store):
         sched.shutdown()
     run = sched.get(s.run_id())
     assert run.status == "cancelled" and run.exit_code == 143
-    assert runfiles.read_status(store / "runs" / s.run_id())["status"] == "cancelled"
+    assert read_status(store / "runs" / s.run_id()).status == "cancelled"
     assert sched.get(queued.run_id()).status == "cancelled"
     assert not (store / "runs" / queued.run_id()).exists()
     assert not sched.cancel(s.run_id()), "cancelling a finished run is a no-op"
@@ -182,7 +182,7 @@ def test_reattach_after_a_supervisor_restart(store):
     wait_for(in_phase(first, rid), what="the target phase")
     pid = first.get(rid).pid
     first.shutdown(cancel_running=False)  # the supervisor goes away; the job keeps running
-    assert runfiles.read_status(store / "runs" / rid)["status"] == "running"
+    assert read_status(store / "runs" / rid).status == "running"
     os.kill(pid, 0)
 
     # a second run directory left "running" by a job that is long gone
@@ -190,7 +190,7 @@ def test_reattach_after_a_supervisor_restart(store):
     dead_dir.mkdir(parents=True)
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     proc.wait()
-    runfiles.write_status(dead_dir, "running", pid=proc.pid, started=time.time() - 5)
+    update_status(dead_dir, RunStatus.RUNNING, job=ProcessRef(proc.pid), started=time.time() - 5)
 
     second = make_sched(store)
     found = {r.run_id: r for r in second.attach_existing(store)}
@@ -198,15 +198,15 @@ def test_reattach_after_a_supervisor_restart(store):
     try:
         assert found[rid].status == "running" and found[rid].attached and found[rid].pid == pid
         assert found[dead_dir.name].status == "failed"
-        assert runfiles.read_status(dead_dir)["error"] == DISAPPEARED
+        assert read_status(dead_dir).error == DISAPPEARED
         wait_for(lambda: second.get(rid).progress is not None or second.get(rid).phase, what="live events")
-        wait_for(lambda: (store / "runs" / rid / runfiles.SAMPLES).exists(), what="samples from the new supervisor")
+        wait_for(lambda: (store / "runs" / rid / SAMPLES).exists(), what="samples from the new supervisor")
         assert second.cancel(rid)
         assert second.wait(20)
     finally:
         second.shutdown()
     assert second.get(rid).status == "cancelled"
-    assert runfiles.read_status(store / "runs" / rid)["status"] == "cancelled"
+    assert read_status(store / "runs" / rid).status == "cancelled"
 
 
 def test_a_queued_run_already_running_elsewhere_is_attached_not_started_twice(store):
@@ -225,7 +225,7 @@ def test_a_queued_run_already_running_elsewhere_is_attached_not_started_twice(st
         assert second.wait(20)
     finally:
         second.shutdown()
-    starts = [e for e in runfiles.read_jsonl(store / "runs" / s.run_id() / runfiles.EVENTS) if e["type"] == "run_start"]
+    starts = [e for e in read_jsonl(store / "runs" / s.run_id() / EVENTS) if e["type"] == "run_start"]
     assert len(starts) == 1
 
 
@@ -237,7 +237,7 @@ def test_skip_succeeded_and_rerun(store):
     sched.start()
     assert sched.wait(30)
     sched.shutdown()
-    events_before = (store / "runs" / rid / runfiles.EVENTS).read_text()
+    events_before = (store / "runs" / rid / EVENTS).read_text()
 
     again = make_sched(store)
     (live,) = again.submit([s])
@@ -248,7 +248,7 @@ def test_skip_succeeded_and_rerun(store):
         again.shutdown()
     assert live.skipped and live.status == "succeeded"
     assert again.get(rid).accuracy, "a skipped run still shows its results"
-    assert (store / "runs" / rid / runfiles.EVENTS).read_text() == events_before
+    assert (store / "runs" / rid / EVENTS).read_text() == events_before
 
     rerun = make_sched(store, rerun=True)
     (live,) = rerun.submit([s])
@@ -261,8 +261,8 @@ def test_skip_succeeded_and_rerun(store):
     assert rerun.get(rid).status == "succeeded"
     archived = list((store / "archive").iterdir())
     assert len(archived) == 1 and archived[0].name.startswith(rid)
-    assert (archived[0] / runfiles.EVENTS).read_text() == events_before
-    starts = [e for e in runfiles.read_jsonl(store / "runs" / rid / runfiles.EVENTS) if e["type"] == "run_start"]
+    assert (archived[0] / EVENTS).read_text() == events_before
+    starts = [e for e in read_jsonl(store / "runs" / rid / EVENTS) if e["type"] == "run_start"]
     assert len(starts) == 1, "the rerun starts from a clean run directory"
 
 
@@ -291,13 +291,13 @@ def test_shared_intermediate_producer_and_consumer(store):
     for s in (producer, consumer, other):
         assert sched.get(s.run_id()).status == "succeeded", sched.get(s.run_id()).error
     pdir, cdir = store / "runs" / producer.run_id(), store / "runs" / consumer.run_id()
-    assert runfiles.read_spec(pdir)["save_encoder"] is True
-    assert runfiles.read_spec(cdir)["init_from"] == str(pdir / "checkpoints" / "intermediate")
-    assert runfiles.read_spec(store / "runs" / other.run_id())["init_from"] is None
-    saved = next(e for e in runfiles.read_jsonl(pdir / runfiles.EVENTS) if e["type"] == "checkpoint_saved")
+    assert RunDir(pdir).read_spec()["save_encoder"] is True
+    assert RunDir(cdir).read_spec()["init_from"] == str(pdir / "checkpoints" / "intermediate")
+    assert RunDir(store / "runs" / other.run_id()).read_spec()["init_from"] is None
+    saved = next(e for e in read_jsonl(pdir / EVENTS) if e["type"] == "checkpoint_saved")
     consumer_env = json.loads((cdir / "fake_env.json").read_text())
     assert consumer_env["started"] >= saved["t"], "the consumer started only after the encoder was saved"
-    reused = [e for e in runfiles.read_jsonl(cdir / runfiles.EVENTS) if e["type"] == "phase_end" and e.get("reused_from")]
+    reused = [e for e in read_jsonl(cdir / EVENTS) if e["type"] == "phase_end" and e.get("reused_from")]
     assert [e["phase"] for e in reused] == ["intermediate:arc_challenge"]
 
     # a later plan with the same intermediate phase starts from the saved encoder at once
@@ -320,7 +320,7 @@ def test_consumers_train_their_own_phase_when_the_producer_fails(store):
     assert sched.get(producer.run_id()).status == "failed"
     c = sched.get(consumer.run_id())
     assert c.status == "succeeded" and c.init_from is None and c.waiting_for is None
-    assert runfiles.read_spec(store / "runs" / consumer.run_id())["init_from"] is None
+    assert RunDir(store / "runs" / consumer.run_id()).read_spec()["init_from"] is None
     assert any("trains its own intermediate phase" in m for m in sched.drain_messages())
 
 
@@ -341,7 +341,7 @@ def test_one_run_per_gpu_with_cuda_visible_devices(store):
     assert sorted(e["CUDA_VISIBLE_DEVICES"] for e in envs[:2]) == ["0", "1"]
     assert envs[2]["CUDA_VISIBLE_DEVICES"] in ("0", "1")
     assert all(e["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID" for e in envs)
-    assert runfiles.read_status(store / "runs" / specs[0].run_id())["gpu"] in ("0", "1")
+    assert read_status(store / "runs" / specs[0].run_id()).gpu in ("0", "1")
 
 
 def test_no_gpu_means_one_run_at_a_time_and_no_cuda_visible_devices(store, monkeypatch):
@@ -442,18 +442,3 @@ def test_store_errors_are_reported_not_raised(store, monkeypatch):
         sched.shutdown()
     assert sched.get(s.run_id()).status == "succeeded"
     assert any("disk on fire" in m for m in sched.drain_messages())
-
-
-def test_tail_consumes_only_complete_lines(tmp_path):
-    path = tmp_path / "events.jsonl"
-    tail = JsonlTail(path)
-    assert tail.read() == []
-    with open(path, "w") as fh:
-        fh.write('{"a": 1}\n{"b": ')
-        fh.flush()
-        assert tail.read() == [{"a": 1}]
-        assert tail.read() == []
-        fh.write('2}\nnot json\n{"c": 3}\n')
-        fh.flush()
-    assert tail.read() == [{"b": 2}, {"c": 3}]
-    assert tail.malformed == 1

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from xcost_tui import runfiles
+from xcost_tui.rundir import read_jsonl
+from xcost_tui.rundir.layout import SAMPLES
 from xcost_tui.measure import nvml
 from xcost_tui.runner.sampler import SampleTarget, Sampler
 
@@ -35,6 +36,11 @@ class NVMLError_GpuIsLost(NVMLError):  # noqa: N801
 class NVMLError_LibraryNotFound(NVMLError):  # noqa: N801
     pass
 
+
+
+def as_dicts(pairs):
+    """sample_once's typed samples as the JSON objects samples.jsonl holds."""
+    return [(rid, smp.to_dict()) for rid, smp in pairs]
 
 class FakeDevice:
     def __init__(self, index: int, procs: dict[int, int | None] | None = None):
@@ -120,18 +126,18 @@ def test_gpu_readings_and_the_jobs_own_gpu_memory(tmp_path, use_fake, child):
     use_fake(fake_pynvml([dev0, dev1]))
     s = make(tmp_path, proc.pid)
     s.sample_once()
-    (_, sample), = s.sample_once()
+    (_, sample), = as_dicts(s.sample_once())
     assert sample["phase"] == "target:copa" and sample["cpu_percent"] is not None and sample["rss_bytes"] > 0
     g0, g1 = sample["gpus"]
-    assert g0 == {"index": 0, "name": "Fake GPU 0", "mem_used_bytes": GIB, "mem_total_bytes": 80 * GIB,
+    assert g0 == {"index": 0, "name": "Fake GPU 0", "uuid": None, "mem_used_bytes": GIB, "mem_total_bytes": 80 * GIB,
                   "util_percent": 40.0, "power_w": 250.0, "temp_c": 60.0, "proc_mem_bytes": 3 * GIB}
     assert g1["proc_mem_bytes"] == 0, "NVML lists processes on GPU 1, none of them the job's"
     assert s.notes == []
-    written = runfiles.read_jsonl(tmp_path / runfiles.SAMPLES)
+    written = read_jsonl(tmp_path / SAMPLES)
     assert len(written) == 2 and written[-1] == sample
 
     only0 = make(tmp_path / "b", proc.pid, gpus=(0,))
-    (_, sample), = only0.sample_once()
+    (_, sample), = as_dicts(only0.sample_once())
     assert [g["index"] for g in sample["gpus"]] == [0], "a run sees the GPU it was given"
 
 
@@ -140,38 +146,38 @@ def test_nvml_errors_give_null_fields_not_crashes(tmp_path, use_fake, child):
     dev = FakeDevice(0, {proc.pid: GIB})
     fake = use_fake(fake_pynvml([dev]))
     s = make(tmp_path, proc.pid)
-    (_, ok), = s.sample_once()
+    (_, ok), = as_dicts(s.sample_once())
     assert ok["gpus"][0]["power_w"] == 250.0
 
     dev.broken = {"power": NVMLError_NotSupported, "util": NVMLError_NotSupported, "procs": NVMLError_NotSupported}
-    (_, sample), = s.sample_once()
+    (_, sample), = as_dicts(s.sample_once())
     g = sample["gpus"][0]
     assert g["power_w"] is None and g["util_percent"] is None and g["proc_mem_bytes"] is None
     assert g["mem_used_bytes"] == GIB and g["temp_c"] == 60.0
 
     # the GPU falls off the bus: every reading fails
     dev.broken = {name: NVMLError_GpuIsLost for name in ("memory", "util", "power", "temp", "procs", "name")}
-    (_, sample), = s.sample_once()
+    (_, sample), = as_dicts(s.sample_once())
     g = sample["gpus"][0]
     assert g["index"] == 0
     assert all(g[k] is None for k in ("mem_used_bytes", "mem_total_bytes", "util_percent", "power_w", "temp_c",
                                       "proc_mem_bytes"))
     assert "procs" in fake.calls
-    lines = runfiles.read_jsonl(tmp_path / runfiles.SAMPLES)
+    lines = read_jsonl(tmp_path / SAMPLES)
     assert len(lines) == 3, "a sample was written on every tick"
 
 
 def test_driver_reports_no_per_process_memory(tmp_path, use_fake, child):
     proc, _ = child
     use_fake(fake_pynvml([FakeDevice(0, {proc.pid: None})]))
-    (_, sample), = make(tmp_path, proc.pid).sample_once()
+    (_, sample), = as_dicts(make(tmp_path, proc.pid).sample_once())
     assert sample["gpus"][0]["proc_mem_bytes"] is None
 
 
 def test_pids_of_another_namespace_are_not_counted_as_zero(tmp_path, use_fake, child):
     proc, _ = child
     use_fake(fake_pynvml([FakeDevice(0, {4_000_000: GIB})]))  # no such pid here (a container)
-    (_, sample), = make(tmp_path, proc.pid).sample_once()
+    (_, sample), = as_dicts(make(tmp_path, proc.pid).sample_once())
     assert sample["gpus"][0]["proc_mem_bytes"] is None
 
 
@@ -181,7 +187,7 @@ def test_library_not_found_means_no_gpus_and_one_note(tmp_path, use_fake, child)
     notes = []
     s = make(tmp_path, proc.pid, on_note=notes.append)
     for _ in range(3):
-        (_, sample), = s.sample_once()
+        (_, sample), = as_dicts(s.sample_once())
         assert sample["gpus"] == []
     assert len(notes) == 1
     assert notes[0].startswith("no GPU: NVML not available (") and "LibraryNotFound" in notes[0]
@@ -191,7 +197,7 @@ def test_pynvml_not_installed(tmp_path, use_fake, child):
     proc, _ = child
     use_fake(None)  # sys.modules["pynvml"] = None: importing it raises ImportError
     s = make(tmp_path, proc.pid)
-    (_, sample), = s.sample_once()
+    (_, sample), = as_dicts(s.sample_once())
     assert sample["gpus"] == [] and s.notes and s.notes[0].startswith("no GPU: NVML not available")
 
 
@@ -207,7 +213,7 @@ def test_cpu_and_rss_cover_the_whole_process_tree(tmp_path, use_fake):
         samples = []
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            (_, sample), = s.sample_once()
+            (_, sample), = as_dicts(s.sample_once())
             samples.append(sample)
             if len(samples) > 3 and sample["cpu_percent"] and sample["cpu_percent"] > 30:
                 break
@@ -237,7 +243,7 @@ def test_a_target_that_is_gone_is_skipped(tmp_path, use_fake):
     proc.wait()
     s = make(tmp_path, proc.pid)
     assert s.sample_once() == []
-    assert not (tmp_path / runfiles.SAMPLES).exists()
+    assert not (tmp_path / SAMPLES).exists()
 
 
 # ---- the rate ----------------------------------------------------------------------------------
@@ -249,7 +255,7 @@ def test_ten_hertz_gives_ten_samples_a_second(tmp_path, use_fake, child):
     s.start()
     time.sleep(3.0)
     s.stop()
-    samples = runfiles.read_jsonl(tmp_path / runfiles.SAMPLES)
+    samples = read_jsonl(tmp_path / SAMPLES)
     assert 24 <= len(samples) <= 32, len(samples)
     gaps = sorted(b["t"] - a["t"] for a, b in zip(samples, samples[1:]))
     assert abs(gaps[len(gaps) // 2] - 0.1) < 0.02, "ticks are 0.1 s apart"

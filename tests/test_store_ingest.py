@@ -9,7 +9,8 @@ import duckdb
 import pytest
 
 from store_fixtures import make_run_dir, make_standard_store
-from xcost_tui import XCOPA_LANGS, runfiles
+from xcost_tui import XCOPA_LANGS
+from xcost_tui.rundir import JsonlWriter, RunStatus, update_status
 from xcost_tui.errors import StoreError
 from xcost_tui.store import connect_ro, db, schema
 from xcost_tui.store import ingest as ingest_mod
@@ -149,7 +150,7 @@ def test_a_crash_mid_write_leaves_the_old_rows(tmp_path, monkeypatch):
     ingest(tmp_path)
     before = dump(tmp_path)
     # the run grows, and the write of its new rows dies half-way through
-    with runfiles.JsonlWriter(tmp_path / "runs" / "r1" / "samples.jsonl") as w:
+    with JsonlWriter(tmp_path / "runs" / "r1" / "samples.jsonl") as w:
         w.write({"t": 1.0, "phase": None, "cpu_percent": 1.0, "rss_bytes": 1, "gpus": []})
     calls = {"n": 0}
 
@@ -185,11 +186,11 @@ def test_live_run_ingested_repeatedly(tmp_path):
     events = run / "events.jsonl"
     data = events.read_bytes()
     events.write_bytes(data[: data.rfind(b"\n") + 1])
-    with runfiles.JsonlWriter(events) as w:
+    with JsonlWriter(events) as w:
         w.write({"t": 2e9, "type": "eval_result", "phase": "eval:it", "task": "xcopa", "lang": "it", "split": "test",
                  "accuracy": 0.75, "n": 100, "correct": 75})
         w.write({"t": 2e9 + 1, "type": "run_end", "status": "succeeded", "error": None, "phase": None, "traceback": None})
-    runfiles.write_status(run, "succeeded", ended=2e9 + 1)
+    update_status(run, RunStatus.SUCCEEDED, ended=2e9 + 1)
     report = ingest(tmp_path, [run])
     assert not report.warnings
     assert rows(tmp_path, "SELECT status, ended IS NOT NULL FROM runs") == [("succeeded", True)]
@@ -203,7 +204,7 @@ def test_only_changed_skips_unchanged_runs(tmp_path):
     ingest(tmp_path)
     report = ingest(tmp_path, only_changed=True)
     assert sorted(report.unchanged) == ["a", "b"] and not report.ingested
-    with runfiles.JsonlWriter(tmp_path / "runs" / "b" / "events.jsonl") as w:
+    with JsonlWriter(tmp_path / "runs" / "b" / "events.jsonl") as w:
         w.write({"t": 3e9, "type": "warning", "message": "hello", "phase": None})
     report = ingest(tmp_path, only_changed=True)
     assert report.unchanged == ["a"] and [s.run_id for s in report.ingested] == ["b"]

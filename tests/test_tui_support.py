@@ -85,19 +85,19 @@ def make_app(store: Path, **kw):
 # ---- a fake runner exposing the live API ------------------------------------------------------
 
 def recorded_history(run_id: str, *, gpus: int = 0, n: int = 20, t0: float = T_FIXED - 20) -> tuple[list, list]:
-    """(samples, progress events) as the sampler and the job write them, one per second."""
+    """(samples, progress events) as the sampler and the job write them, one per second (typed records)."""
+    from xcost_tui.rundir import GpuReading, Progress, Sample
+
     samples, progress = [], []
     for i in range(n):
         t = t0 + i
-        gpu_list = [{"index": g, "name": "NVIDIA H100 80GB HBM3", "mem_used_bytes": (10 + i + g) * 2**30,
-                     "mem_total_bytes": 80 * 2**30, "util_percent": 90.0, "power_w": 500.0, "temp_c": 60.0,
-                     "proc_mem_bytes": (8 + i) * 2**30} for g in range(gpus)]
-        samples.append({"t": t, "phase": "target:copa", "cpu_percent": 100.0 + i, "rss_bytes": (1 + i / 10) * 2**30,
-                        "gpus": gpu_list})
-        progress.append({"t": t, "type": "progress", "phase": "target:copa", "step": i + 1, "total_steps": 40,
-                         "epoch": 0, "loss": 0.7 - i * 0.01, "lr": 3e-5, "examples_per_s": 30.0 + i,
-                         "tokens_per_s": 2000.0 + 10 * i, "mem_bytes": (2 + i / 10) * 2**30,
-                         "peak_mem_bytes": 3 * 2**30, "mem_source": "torch.cuda" if gpus else "procfs"})
+        gpu_list = [GpuReading(g, "NVIDIA H100 80GB HBM3", None, (10 + i + g) * 2**30, 80 * 2**30, 90.0, 500.0, 60.0,
+                               (8 + i) * 2**30) for g in range(gpus)]
+        samples.append(Sample(t, "target:copa", 100.0 + i, int((1 + i / 10) * 2**30), gpu_list))
+        progress.append(Progress("target:copa", i + 1, 40, epoch=0, loss=0.7 - i * 0.01, lr=3e-5,
+                                 examples_per_s=30.0 + i, tokens_per_s=2000.0 + 10 * i,
+                                 mem_bytes=int((2 + i / 10) * 2**30), peak_mem_bytes=3 * 2**30,
+                                 mem_source="torch.cuda" if gpus else "procfs", t=t))
     return samples, progress
 
 
@@ -123,7 +123,10 @@ class FakeRunner:
         samples, progress = self.histories.get(run_id, ([], []))
         return RunHistory(samples=list(samples), progress=list(progress))
 
-    def cancel(self, run_id: str) -> bool:
+    def attach_existing(self, store_root=None):
+        return []
+
+    def cancel(self, run_id: str, *, force: bool = False) -> bool:
         self.cancelled.append(run_id)
         for r in self.runs:
             if r.run_id == run_id:
@@ -153,12 +156,21 @@ def live_run(run_id: str, *, status: str = "running", name: str | None = None, s
              phase: str = "target:copa"):
     from xcost_tui.runner import LiveRun
 
+    from xcost_tui.rundir import PhaseStart, RunFold, RunStatus
+
     samples, progress = recorded_history(run_id, gpus=gpus)
+    # the ETA as the runner computes it: the run-directory fold over the phase's progress events
+    fold = RunFold()
+    fold.apply(PhaseStart(phase, "target", 40, t=T_FIXED - 21))
+    for p in progress[:step]:
+        fold.apply(p)
+    running = status == "running"
     r = LiveRun(run_id=run_id, run_dir=Path("store/runs") / run_id, name=name, method="direct", model="tiny-xlmr",
-                seed=0, langs=["it", "zh"], status=status, phase=phase if status == "running" else None,
-                phases_done=1, phases_planned=6, progress=progress[step - 1] if status == "running" else None,
-                sample=samples[-1], started=T_FIXED - 25, pid=4242 if status == "running" else None,
-                accuracy={"en": 0.7, "it": 0.6} if status != "running" else {})
+                seed=0, langs=["it", "zh"], status=RunStatus(status), phase=phase if running else None,
+                phases_done=1, phases_planned=6, progress=progress[step - 1] if running else None,
+                eta_s=fold.state.eta_s() if running else None,
+                sample=samples[-1], started=T_FIXED - 25, pid=4242 if running else None,
+                accuracy={"en": 0.7, "it": 0.6} if not running else {})
     return r, (samples, progress)
 
 

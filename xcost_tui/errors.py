@@ -18,6 +18,17 @@ class DataError(XcostError):
     """A data set could not be loaded: missing file, malformed row, hub failure."""
 
 
+class RunDirError(XcostError):
+    """A run directory whose files cannot be read as a run (a status.json that is not an object, ...)."""
+
+
+class WriteError(XcostError):
+    """A file of a run or the store could not be written: "no space left on <path>", "read-only: <path>"."""
+
+    errno: int | None = None
+    path: str | None = None
+
+
 class UnknownTaskError(SpecError):
     """A task name that is not in the task registry."""
 

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import TextIO
 
 from . import format as fmt
-from . import runfiles
 from .errors import XcostError
+from .rundir import RunStatus
+from .runner.live import LiveRun
 
 HEAVY = ("torch", "transformers", "datasets")
 ASSERT_ENV = "XCOST_ASSERT_NO_HEAVY_IMPORTS"
@@ -49,29 +50,29 @@ def fmt_duration(s: float | None) -> str:
     return "-" if s is None else fmt.seconds(max(0.0, s))
 
 
-def _mem(run) -> str:
+def _mem(run: LiveRun) -> str:
     parts = []
-    sample = run.sample or {}
-    if sample.get("rss_bytes") is not None:
-        parts.append(f"rss {fmt_bytes(sample['rss_bytes'])}")
-    gpu = [g.get("proc_mem_bytes") for g in sample.get("gpus") or [] if g.get("proc_mem_bytes") is not None]
-    if gpu:
-        parts.append(f"gpu {fmt_bytes(sum(gpu))}")
-    if not parts and run.progress and run.progress.get("mem_bytes") is not None:
-        parts.append(f"mem {fmt_bytes(run.progress['mem_bytes'])}")
+    sample = run.sample
+    if sample is not None and sample.rss_bytes is not None:
+        parts.append(f"rss {fmt_bytes(sample.rss_bytes)}")
+    gpu = sample.gpu_proc_mem_bytes if sample is not None else None
+    if gpu is not None:
+        parts.append(f"gpu {fmt_bytes(gpu)}")
+    if not parts and run.progress is not None and run.progress.mem_bytes is not None:
+        parts.append(f"mem {fmt_bytes(run.progress.mem_bytes)}")
     return " ".join(parts)
 
 
-def _speed(run) -> str:
-    eps = (run.progress or {}).get("examples_per_s")
-    return f"{eps:,.1f} ex/s" if isinstance(eps, (int, float)) else ""
+def _speed(run: LiveRun) -> str:
+    eps = run.progress.examples_per_s if run.progress else None
+    return f"{eps:,.1f} ex/s" if eps is not None else ""
 
 
-def _step(run) -> str:
-    p = run.progress or {}
-    if p.get("step") is None:
+def _step(run: LiveRun) -> str:
+    p = run.progress
+    if p is None or p.step is None:
         return ""
-    return f"step {p['step']}/{p.get('total_steps') or '?'}"
+    return f"step {p.step}/{p.total_steps or '?'}"
 
 
 def end_line(run) -> str:
@@ -86,7 +87,7 @@ def end_line(run) -> str:
         text += f", avg accuracy {acc:.3f} ({langs})"
     if run.en_accuracy is not None:
         text += f", en {run.en_accuracy:.3f}"
-    if run.status != runfiles.SUCCEEDED and run.error:
+    if run.status != RunStatus.SUCCEEDED and run.error:
         text += f": {run.error}"
     return text
 
@@ -119,7 +120,7 @@ class _Watcher:
             prev = self.status.get(rid)
             if run.status != prev:
                 self.status[rid] = run.status
-                started_now = run.status == runfiles.RUNNING or (
+                started_now = run.status == RunStatus.RUNNING or (
                     run.done and not run.skipped and run.pid is not None and prev in (None, "queued", "waiting"))
                 if started_now:
                     how = "attached to the running job" if run.attached else "started"
@@ -132,15 +133,15 @@ class _Watcher:
                     out.append(end_line(run))
                 elif run.status == "waiting" and prev is None:
                     out.append(f"{run.label} ({rid}): waits for the encoder of {run.waiting_for}")
-            if run.status != runfiles.RUNNING:
+            if run.status != RunStatus.RUNNING:
                 continue
             if phases:
                 out += self._phase_lines(run, now)
             if progress and run.progress and now - self.last_progress.get(rid, 0) >= self.progress_every_s:
                 self.last_progress[rid] = now
                 bits = [b for b in (_step(run), _speed(run), _mem(run)) if b]
-                loss = run.progress.get("loss")
-                if isinstance(loss, (int, float)):
+                loss = run.progress.loss
+                if loss is not None:
                     bits.insert(1, f"loss {loss:.4f}")
                 out.append(f"{run.label}: {run.phase or '-'} " + ", ".join(bits))
         return out
@@ -173,17 +174,16 @@ def _run_rich(sched, console, total: int) -> None:
             for line in watcher.lines(snap, sched, phases=False, progress=False):
                 progress.console.print(line, markup=False, highlight=False)
             done = sum(1 for r in snap if r.done)
-            running = [r for r in snap if r.status == runfiles.RUNNING]
+            running = [r for r in snap if r.status == RunStatus.RUNNING]
             progress.update(overall, completed=done,
                             info=f"{done}/{len(snap)} runs done, {len(running)} running, "
                                  f"{sum(1 for r in snap if r.status in ('queued', 'waiting'))} queued")
             for r in running:
                 if r.run_id not in tasks:
                     tasks[r.run_id] = progress.add_task(r.label, total=None, step="", info="")
-                p = r.progress or {}
                 desc = f"{r.label} [dim]{r.phase or 'starting'} ({r.phases_done}/{r.phases_planned})[/dim]"
-                progress.update(tasks[r.run_id], description=desc, completed=p.get("step") or 0,
-                                total=p.get("total_steps"), step=_step(r),
+                progress.update(tasks[r.run_id], description=desc, completed=r.step or 0,
+                                total=r.total_steps, step=_step(r),
                                 info=" ".join(b for b in (_speed(r), _mem(r)) if b))
             for rid in [rid for rid in tasks if rid not in {r.run_id for r in running}]:
                 progress.remove_task(tasks.pop(rid))
@@ -328,7 +328,7 @@ def headless_command(plan: str, store: Path, data_dir: str | None = None, max_pa
     snap = {r.run_id: r for r in sched.snapshot()}
     if interrupted:
         for r in snap.values():
-            if r.status == runfiles.CANCELLED:
+            if r.status == RunStatus.CANCELLED:
                 print(end_line(r), file=out, flush=True)
 
     # The scheduler ingested each run as it ended; once more for all of the plan's runs (the
@@ -345,9 +345,9 @@ def headless_command(plan: str, store: Path, data_dir: str | None = None, max_pa
         print_leaderboard(store, run_ids, console)
 
     statuses = [snap[rid].status if rid in snap else "unknown" for rid in run_ids]
-    ok = sum(s == runfiles.SUCCEEDED for s in statuses)
-    failed = sum(s == runfiles.FAILED for s in statuses)
-    cancelled = sum(s == runfiles.CANCELLED for s in statuses)
+    ok = sum(s == RunStatus.SUCCEEDED for s in statuses)
+    failed = sum(s == RunStatus.FAILED for s in statuses)
+    cancelled = sum(s == RunStatus.CANCELLED for s in statuses)
     skipped = sum(1 for rid in run_ids if rid in snap and snap[rid].skipped)
     print(f"{ok}/{len(run_ids)} runs succeeded" + (f" ({skipped} already had)" if skipped else "")
           + (f", {failed} failed" if failed else "") + (f", {cancelled} cancelled" if cancelled else "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -20,6 +21,30 @@ from .errors import SpecError
 METHODS = ("direct", "intermediate", "few-shot")
 INTERMEDIATE_MODES = ("sequential", "mixed")
 TINY_MODEL = "tiny-xlmr"
+
+
+class PhaseKind(str, enum.Enum):
+    """The kinds of measured phases (the ``kind`` of phase events)."""
+
+    INTERMEDIATE = "intermediate"
+    TARGET = "target"
+    FEW_SHOT = "few-shot"
+    EVAL = "eval"
+    INFERENCE_BENCH = "inference-bench"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TRAINING_KINDS = (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT)
+
+
+@dataclass(frozen=True)
+class PlannedPhase:
+    name: str
+    kind: PhaseKind
+    tasks: tuple[str, ...]
+    lang: str | None = None
 
 
 @dataclass
@@ -89,22 +114,34 @@ class RunSpec:
 
     # ---- derived -------------------------------------------------------------------------
     @property
-    def phases_planned(self) -> list[str]:
-        phases: list[str] = []
-        if self.method in ("intermediate", "few-shot") and self.intermediate:
-            if self.intermediate_mode == "mixed":
-                phases.append("intermediate:" + "+".join(self.intermediate))
-            else:
-                phases.extend(f"intermediate:{t}" for t in self.intermediate)
-        phases.append(f"target:{self.target}")
+    def uses_intermediate(self) -> bool:
+        """The method runs intermediate phase(s) (trained here, or reused from a saved encoder)."""
+        return self.method in ("intermediate", "few-shot") and bool(self.intermediate)
+
+    @property
+    def trains_intermediate(self) -> bool:
+        """This run trains its intermediate phase(s) itself (rather than starting from a saved encoder)."""
+        return self.uses_intermediate and not self.init_from
+
+    def phase_plan(self) -> list[PlannedPhase]:
+        """Every phase of the run in order: what the job executes and what readers expect."""
+        phases: list[PlannedPhase] = []
+        if self.uses_intermediate:
+            groups = [tuple(self.intermediate)] if self.intermediate_mode == "mixed" else [(t,) for t in self.intermediate]
+            phases += [PlannedPhase("intermediate:" + "+".join(g), PhaseKind.INTERMEDIATE, g) for g in groups]
+        phases.append(PlannedPhase(f"target:{self.target}", PhaseKind.TARGET, (self.target,)))
         if self.eval_english:
-            phases.append("eval:en")
+            phases.append(PlannedPhase("eval:en", PhaseKind.EVAL, (self.target,), "en"))
         for lang in self.langs:
             if self.method == "few-shot":
-                phases.append(f"few-shot:{lang}")
-            phases.append(f"eval:{lang}")
-        phases.append("inference-bench")
+                phases.append(PlannedPhase(f"few-shot:{lang}", PhaseKind.FEW_SHOT, ("xcopa",), lang))
+            phases.append(PlannedPhase(f"eval:{lang}", PhaseKind.EVAL, ("xcopa",), lang))
+        phases.append(PlannedPhase("inference-bench", PhaseKind.INFERENCE_BENCH, ()))
         return phases
+
+    @property
+    def phases_planned(self) -> list[str]:
+        return [p.name for p in self.phase_plan()]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

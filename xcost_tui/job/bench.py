@@ -6,7 +6,7 @@ import time
 
 import torch
 
-from ..measure.cost import Cost
+from ..rundir.cost import Cost
 from ..measure.stats import latency_summary
 from ..spec import RunSpec
 from .batching import Encoded, collate, sorted_batches

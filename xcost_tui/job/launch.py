@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import runfiles
+from ..rundir import EventWriter, RunDir, RunEnd, RunStatus, read_status, update_status, write_json_atomic
 from ..errors import SpecError
 from ..spec import RunSpec
 
@@ -71,11 +71,12 @@ def prepare_run_dir(spec_dict: dict, out: str | None, store: str) -> tuple[Path,
     else:
         raise error  # nowhere to record it: just report it
     run_dir.mkdir(parents=True, exist_ok=True)
-    runfiles.write_json_atomic(run_dir / runfiles.SPEC, spec.to_dict() if spec else spec_dict)
+    files = RunDir(run_dir)
+    write_json_atomic(files.spec, spec.to_dict() if spec else spec_dict)
     if error is not None:
-        with runfiles.EventWriter(run_dir / runfiles.EVENTS) as ev:
-            ev.emit("run_end", status=runfiles.FAILED, error=str(error), phase=None, traceback=None)
-        runfiles.write_status(run_dir, runfiles.FAILED, error=str(error), phase=None, ended=time.time())
+        with EventWriter(files.events) as ev:
+            ev.emit(RunEnd(RunStatus.FAILED.value, str(error)))
+        update_status(run_dir, RunStatus.FAILED, error=str(error), phase=None, ended=time.time())
     return run_dir, spec, error
 
 
@@ -91,7 +92,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     print(f"run directory: {run_dir}", flush=True)
     # The job's output goes both to the terminal and to job.log, which the run directory keeps.
-    with open(run_dir / runfiles.LOG, "ab") as log:
+    with open(RunDir(run_dir).log, "ab") as log:
         proc = subprocess.Popen(job_command(run_dir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         assert proc.stdout is not None
@@ -104,6 +105,7 @@ def run_command(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             proc.terminate()  # the job records "cancelled" and stops after its current batch
         code = proc.wait()
-    status = (runfiles.read_status(run_dir) or {}).get("status", "unknown")
+    record = read_status(run_dir)
+    status = record.status.value if record else "unknown"
     print(f"status: {status} ({run_dir})", flush=True)
     return code

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..measure.flops import EncoderDims, FlopSampler, count_flops, encoder_forward_flops, head_forward_flops, train_flops
-from ..runfiles import EventWriter
+from ..rundir.events import EventWriter, Progress
 from ..spec import HParams, MeasureOpts
 from .batching import Batch, Encoded, batch_order, choice_scores, collate, sorted_batches
 
@@ -197,14 +197,13 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
                 if ctx.measure.enabled and (now - last_report >= ctx.measure.progress_every_s or step == total_steps):
                     mem, peak, source = ctx.memory_now()
                     elapsed = max(now - window_start, 1e-9)
-                    ctx.events.emit(
-                        "progress", phase=phase, step=step, total_steps=total_steps,
-                        epoch=round(epoch - 1 + (n + 1) / len(schedule), 3),
+                    ctx.events.emit(Progress(
+                        phase, step, total_steps, epoch=round(epoch - 1 + (n + 1) / len(schedule), 3),
                         loss=float(loss_sum.item()) * hp.grad_accum / max(loss_count, 1),
                         lr=scheduler.get_last_lr()[0],
                         examples_per_s=window_examples / elapsed, tokens_per_s=window_tokens / elapsed,
                         mem_bytes=mem, peak_mem_bytes=peak, mem_source=source,
-                    )
+                    ))
                     loss_sum.zero_()
                     loss_count = 0
                     last_report = window_start = now

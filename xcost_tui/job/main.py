@@ -1,15 +1,15 @@
 """One run, start to end, inside its own process: ``python -m xcost_tui.job RUN_DIR``.
 
 Reads RUN_DIR/spec.json, checks all data and the model before any training starts, runs the
-phases (intermediate* → target → eval:en → [few-shot:<lang>] eval:<lang> … → inference-bench)
-and writes events, predictions and the final status into RUN_DIR.
+phases of ``RunSpec.phase_plan()`` (intermediate* → target → eval:en → [few-shot:<lang>]
+eval:<lang> … → inference-bench) and writes typed events (xcost_tui.rundir), predictions and the
+final status into RUN_DIR.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 import math
 import os
 import random
@@ -20,11 +20,11 @@ import time
 import traceback
 from pathlib import Path
 
-from .. import runfiles
-from ..errors import SpecError, XcostError
-from ..spec import TINY_MODEL, RunSpec
-
-CHECKPOINT_NAME = "intermediate"
+from ..errors import DataError, SpecError, WriteError, XcostError
+from ..rundir import (CheckpointSaved, EventWriter, JsonlWriter, PhaseEnd, PhaseStart, Prediction, ProcessRef,
+                      ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, update_status)
+from ..rundir.cost import Cost
+from ..spec import TINY_MODEL, PhaseKind, PlannedPhase, RunSpec
 
 
 def _log(msg: str) -> None:
@@ -32,63 +32,75 @@ def _log(msg: str) -> None:
 
 
 class Job:
-    def __init__(self, run_dir: Path):
+    def __init__(self, run_dir: Path, cancel: threading.Event | None = None):
         self.run_dir = run_dir
-        self.events = runfiles.EventWriter(run_dir / runfiles.EVENTS)
-        self.predictions = runfiles.JsonlWriter(run_dir / runfiles.PREDICTIONS)
-        self.cancel = threading.Event()
+        self.files = RunDir(run_dir)
+        self.events = EventWriter(self.files.events)
+        self.predictions = JsonlWriter(self.files.predictions)
+        self.cancel = cancel or threading.Event()
         self.phase: str | None = None
 
     # ---- entry --------------------------------------------------------------------------------
     def main(self) -> int:
-        runfiles.write_status(self.run_dir, runfiles.RUNNING, pid=os.getpid(), started=time.time(), ended=None,
-                              error=None, phase=None)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
         try:
+            update_status(self.run_dir, RunStatus.RUNNING, job=ProcessRef.current(), started=time.time(), ended=None,
+                          error=None, phase=None, exit_code=None)
             spec = self._read_spec()
             self._run(spec)
         except BaseException as exc:  # noqa: BLE001 - every ending is recorded
             return self._finish_error(exc)
-        self._finish(runfiles.SUCCEEDED)
-        return 0
+        return self._finish(RunStatus.SUCCEEDED) or 0
 
-    def _on_signal(self, signum, frame) -> None:
+    def _on_signal(self, signum: int, frame: object) -> None:
         _log(f"received {signal.Signals(signum).name}: cancelling after the current batch")
         self.cancel.set()
 
     def _read_spec(self) -> RunSpec:
-        path = self.run_dir / runfiles.SPEC
+        path = self.files.spec
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = self.files.read_spec()
         except FileNotFoundError:
             raise SpecError(f"{path}: no spec.json in the run directory") from None
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+        except ValueError as exc:
+            raise SpecError(str(exc)) from None
         return RunSpec.from_dict(data, where=str(path))
 
-    def _finish(self, status: str, **extra) -> None:
-        self.events.emit("run_end", status=status, error=extra.get("error"), phase=extra.get("phase"),
-                         traceback=extra.get("traceback"))
-        runfiles.write_status(self.run_dir, status, ended=time.time(), **extra)
-        self.events.close()
-        self.predictions.close()
+    def _finish(self, status: RunStatus, *, error: str | None = None, traceback_text: str | None = None,
+                exit_code: int = 0) -> int | None:
+        """Records the end: the run_end event, then status.json. On a full or read-only disk the
+        cause is said once and the exit code is 3; status.json then still says where the run was
+        (the runner records the failure with the job's exit code)."""
+        try:
+            self.events.emit(RunEnd(status.value, error, self.phase if status != RunStatus.SUCCEEDED else None,
+                                    traceback_text))
+            update_status(self.run_dir, status, ended=time.time(), error=error, exit_code=exit_code,
+                          phase=self.phase if status != RunStatus.SUCCEEDED else None)
+        except WriteError as exc:
+            print(f"error: could not record the run's end ({status.value}): {exc}", file=sys.stderr, flush=True)
+            return 3
+        finally:
+            self.events.close()
+            self.predictions.close()
+        return None
 
     def _finish_error(self, exc: BaseException) -> int:
         from .loops import Cancelled
 
         if isinstance(exc, (Cancelled, KeyboardInterrupt)):
             _log(f"cancelled during {self.phase or 'start-up'}")
-            self._finish(runfiles.CANCELLED, phase=self.phase, error="cancelled by signal")
-            return 143
+            return self._finish(RunStatus.CANCELLED, error="cancelled by signal", exit_code=143) or 143
         if isinstance(exc, XcostError):
             message, tb = str(exc), None
         else:
             message, tb = f"{type(exc).__name__}: {exc}", traceback.format_exc()
             traceback.print_exc()
         print(f"error: {message}", file=sys.stderr, flush=True)
-        self._finish(runfiles.FAILED, phase=self.phase, error=message, traceback=tb)
-        return 2 if isinstance(exc, XcostError) else 1
+        code = 2 if isinstance(exc, XcostError) else 1
+        if isinstance(exc, WriteError):
+            code = 3
+        return self._finish(RunStatus.FAILED, error=message, traceback_text=tb, exit_code=code) or code
 
     # ---- the run ------------------------------------------------------------------------------
     def _run(self, spec: RunSpec) -> None:
@@ -101,9 +113,9 @@ class Job:
 
         seed_everything(spec.seed)
         device = pick_device(spec.device)
-        self.events.emit("run_start", run_id=self.run_dir.name, spec=spec.to_dict(),
-                         env=collect_env(device.type, device.name, device.count, device.precision),
-                         phases_planned=spec.phases_planned)
+        self.events.emit(RunStart(self.files.run_id, spec.to_dict(),
+                                  collect_env(device.type, device.name, device.count, device.precision),
+                                  spec.phases_planned))
         _log(f"run {self.run_dir.name}: {spec.method} on {spec.model}, device {device.name} ({device.precision})")
 
         # 1. All data first: a bad file fails here, before any training.
@@ -129,8 +141,16 @@ class Job:
         ctx = JobContext(device=device, events=self.events, measure=spec.measure,
                          dims=EncoderDims.from_hf_config(model.encoder.config), pad_id=tokenizer.pad_token_id,
                          cancel=self.cancel, log=_log, memory_now=lambda: (None, None, None))
+        self.cancel_point()
         runner = PhaseRunner(self, spec, ctx, model, tokenizer)
         runner.run_all(data, reused_meta)
+
+    def cancel_point(self) -> None:
+        """Stops here when a cancel arrived (start-up is long: data, tokenizer, model)."""
+        from .loops import Cancelled
+
+        if self.cancel.is_set():
+            raise Cancelled()
 
 
 # ---- data -------------------------------------------------------------------------------------
@@ -168,12 +188,30 @@ def load_run_data(spec: RunSpec, load_examples, get_task) -> RunData:
             if spec.few_shot_k > len(pool[lang]):
                 raise SpecError(f"few_shot_k={spec.few_shot_k} but the xcopa validation split of {lang!r} has only "
                                 f"{len(pool[lang])} examples to draw from; use k <= {len(pool[lang])}")
+    _check_not_empty(spec, get_task, english, target_eval)
     for name, exs in [(spec.target, target_train), *intermediate.items()]:
         if not exs:
             raise SpecError(f"task {name!r}: the training split is empty")
         if any(e.label < 0 for e in exs):
             raise SpecError(f"task {name!r}: the training split has unlabelled rows (label -1)")
     return RunData(intermediate, target_train, english, target_eval, pool)
+
+
+def _check_not_empty(spec: RunSpec, get_task, english: list, target_eval: dict[str, list]) -> None:
+    """Every evaluation split has items: an empty one would train for nothing, then fail to evaluate."""
+    def where(task: str, split: str, lang: str | None) -> str:
+        t = get_task(task)
+        if spec.data_dir and t.has_offline_copy:
+            return str(t.local_path(spec.data_dir, "validation" if split in ("val", "validation") else split, lang or "en"))
+        return f"{t.hub_id} ({lang or 'en'}, split {split})"
+
+    if spec.eval_english and not english:
+        raise DataError(f"task {spec.target!r}: the validation split has no examples ({where(spec.target, 'validation', None)}); "
+                        f"nothing to evaluate English on (set eval_english = false to skip it)")
+    for lang, exs in target_eval.items():
+        if not exs:
+            raise DataError(f"task 'xcopa': the {spec.eval_split!r} split of {lang!r} has no examples "
+                            f"({where('xcopa', spec.eval_split, lang)}); nothing to evaluate {lang} on")
 
 
 def phase_seed(seed: int, phase: str) -> int:
@@ -244,48 +282,54 @@ def nvml_index(torch_index: int) -> int:
 # ---- phases -------------------------------------------------------------------------------------
 
 class PhaseRunner:
+    """Executes the spec's phase plan (RunSpec.phase_plan), in order, one measured phase each."""
+
     def __init__(self, job: Job, spec: RunSpec, ctx, model, tokenizer):
         self.job, self.spec, self.ctx, self.model, self.tokenizer = job, spec, ctx, model, tokenizer
-        self.completed: list[dict] = []  # phase_end events of this run
+        self.completed: list[PhaseEnd] = []  # phase_end events of this run
 
     def run_all(self, data: RunData, reused_meta: dict | None) -> None:
         from .model import head_key
 
         spec = self.spec
-        # Intermediate phase(s), or the record that they were reused.
-        if reused_meta is not None:
-            for rec in reused_meta.get("phases", []):
-                self._reused_phase(rec, reused_meta)
-        elif data.intermediate:
-            groups = ([list(data.intermediate)] if spec.intermediate_mode == "mixed"
-                      else [[t] for t in data.intermediate])
-            for tasks in groups:
-                self._train_phase("intermediate:" + "+".join(tasks), "intermediate",
-                                  {t: data.intermediate[t] for t in tasks}, spec.intermediate_hparams)
-            if spec.save_encoder:
-                self._save_checkpoint()
-
-        self._train_phase(f"target:{spec.target}", "target", {spec.target: data.target_train}, spec.hparams)
+        plan = spec.phase_plan()
+        reused = {rec.get("phase"): rec for rec in (reused_meta or {}).get("phases", []) if isinstance(rec, dict)}
+        last_intermediate = max((i for i, p in enumerate(plan) if p.kind == PhaseKind.INTERMEDIATE), default=None)
         target_head = head_key(*self._head_of(spec.target))
-
-        if spec.eval_english:
-            self._eval_phase("eval:en", spec.target, "en", "validation", data.english_eval, target_head)
-
-        base_state = copy.deepcopy(self.model.state_dict()) if spec.method == "few-shot" else None
-        last_eval = data.english_eval
-        for lang in spec.langs:
-            if base_state is not None:
+        base_state = None  # the model after the target phase, restored before each few-shot phase
+        last_eval: list = data.english_eval
+        for i, phase in enumerate(plan):
+            if phase.kind == PhaseKind.INTERMEDIATE:
+                if reused_meta is not None:
+                    self._reused_phase(reused.get(phase.name) or {"phase": phase.name, "kind": phase.kind.value,
+                                                                  "tasks": list(phase.tasks)}, reused_meta)
+                else:
+                    self._train_phase(phase, {t: data.intermediate[t] for t in phase.tasks}, spec.intermediate_hparams)
+                    if i == last_intermediate and spec.save_encoder:
+                        self._save_checkpoint()
+            elif phase.kind == PhaseKind.TARGET:
+                self._train_phase(phase, {spec.target: data.target_train}, spec.hparams)
+                if spec.method == "few-shot":
+                    base_state = copy.deepcopy(self.model.state_dict())
+            elif phase.kind == PhaseKind.FEW_SHOT:
+                assert phase.lang is not None and base_state is not None and spec.few_shot_k is not None
                 self.model.load_state_dict(base_state)
-                pool = data.few_shot_pool[lang]
-                picked = few_shot_sample(pool, spec.few_shot_k, spec.seed, lang)
-                self._train_phase(f"few-shot:{lang}", "few-shot", {"xcopa": [pool[i] for i in picked]},
-                                  spec.few_shot_hparams, lang=lang,
-                                  info={"k": spec.few_shot_k, "few_shot_indices": [pool[i].idx for i in picked]})
-            self._eval_phase(f"eval:{lang}", "xcopa", lang, spec.eval_split, data.target_eval[lang], target_head)
-            last_eval = data.target_eval[lang] or last_eval
-        if base_state is not None:
-            self.model.load_state_dict(base_state)
-        self._inference_bench(last_eval, target_head)
+                pool = data.few_shot_pool[phase.lang]
+                picked = few_shot_sample(pool, spec.few_shot_k, spec.seed, phase.lang)
+                self._train_phase(phase, {"xcopa": [pool[j] for j in picked]}, spec.few_shot_hparams,
+                                  info={"k": spec.few_shot_k, "few_shot_indices": [pool[j].idx for j in picked]})
+            elif phase.kind == PhaseKind.EVAL:
+                assert phase.lang is not None
+                if phase.lang == "en":
+                    self._eval_phase(phase, spec.target, "validation", data.english_eval, target_head)
+                else:
+                    examples = data.target_eval[phase.lang]
+                    self._eval_phase(phase, "xcopa", spec.eval_split, examples, target_head)
+                    last_eval = examples or last_eval
+            elif phase.kind == PhaseKind.INFERENCE_BENCH:
+                if base_state is not None:
+                    self.model.load_state_dict(base_state)
+                self._inference_bench(phase, last_eval, target_head)
 
     # ---- helpers -----------------------------------------------------------------------------
     def _head_of(self, task: str) -> tuple[str, int | None]:
@@ -294,20 +338,20 @@ class PhaseRunner:
         t = get_task(task)
         return t.head, t.num_labels
 
-    def _begin(self, phase: str, kind: str, total_steps: int | None):
+    def _begin(self, phase: PlannedPhase, total_steps: int | None):
         from ..measure.timer import PhaseMeter
 
-        self.job.phase = phase
-        runfiles.write_status(self.job.run_dir, runfiles.RUNNING, phase=phase)
-        self.ctx.events.emit("phase_start", phase=phase, kind=kind, total_steps=total_steps)
+        self.job.cancel_point()
+        self.job.phase = phase.name
+        update_status(self.job.run_dir, RunStatus.RUNNING, phase=phase.name)
+        self.ctx.events.emit(PhaseStart(phase.name, phase.kind.value, total_steps))
         d = self.ctx.device
         meter = PhaseMeter(d.type, str(d.torch_device), d.nvml_indices, enabled_memory=self.spec.measure.enabled)
         if self.spec.measure.enabled:
             self.ctx.memory_now = lambda: meter.memory.current()
         return meter
 
-    def _end(self, phase: str, kind: str, meter, tally, *, tasks, lang=None, info=None, extra_costs=None):
-        from ..measure.cost import Cost
+    def _end(self, phase: PlannedPhase, meter, tally, *, tasks, info=None, extra_costs=None) -> PhaseEnd:
         from ..measure.mfu import mfu, peak_flops
         from ..measure.timer import throughput
 
@@ -330,15 +374,14 @@ class PhaseRunner:
             peak, reason = peak_flops(self.ctx.device.name, self.ctx.device.precision)
             costs["mfu"] = mfu(tally.flops_analytic, wall, peak, self.ctx.device.count) if peak else Cost.missing("ratio", reason)
         costs.update(extra_costs or {})
-        record = self.ctx.events.emit(
-            "phase_end", phase=phase, kind=kind, tasks=tasks, lang=lang, reused_from=None,
-            costs={k: v.to_dict() for k, v in costs.items()}, info=info or {},
-        )
+        record = self.ctx.events.emit(PhaseEnd(phase.name, phase.kind.value, list(tasks), phase.lang, None, costs,
+                                               info or {}))
+        assert isinstance(record, PhaseEnd)
         self.completed.append(record)
         self.ctx.memory_now = lambda: (None, None, None)
         return record
 
-    def _train_phase(self, phase: str, kind: str, task_data: dict[str, list], hp, *, lang=None, info=None) -> None:
+    def _train_phase(self, phase: PlannedPhase, task_data: dict[str, list], hp, *, info=None) -> None:
         from .batching import encode
         from .loops import TrainTask, plan_steps, train
         from .model import head_key
@@ -347,7 +390,7 @@ class PhaseRunner:
         # depend on what ran before it: a run started from a saved encoder matches one that trained it.
         import torch
 
-        torch.manual_seed(phase_seed(self.spec.seed, phase))
+        torch.manual_seed(phase_seed(self.spec.seed, phase.name))
         tasks = []
         reinit = {}
         for name, exs in task_data.items():
@@ -355,65 +398,68 @@ class PhaseRunner:
             reinit[name] = self.model.ensure_head(key)
             tasks.append(TrainTask(name, key, encode(exs, self.tokenizer, hp.max_seq_len)))
         total_steps, _ = plan_steps(tasks, hp)
-        meter = self._begin(phase, kind, total_steps)
+        meter = self._begin(phase, total_steps)
         with meter:
-            tally, facts = train(self.ctx, self.model, phase, tasks, hp, self.spec.seed)
-        self._end(phase, kind, meter, tally, tasks=list(task_data), lang=lang,
+            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, self.spec.seed)
+        self._end(phase, meter, tally, tasks=list(task_data),
                   info={**facts, "precision": self.ctx.device.precision, "head_initialised": reinit,
                         "max_seq_len": hp.max_seq_len, **(info or {})})
 
-    def _eval_phase(self, phase: str, task: str, lang: str, split: str, examples: list, head: str) -> None:
+    def _eval_phase(self, phase: PlannedPhase, task: str, split: str, examples: list, head: str) -> None:
+        from ..rundir import EvalResult
         from .batching import encode
         from .loops import evaluate
 
+        lang = phase.lang or "en"
         encoded = encode(examples, self.tokenizer, self.spec.hparams.max_seq_len)
-        meter = self._begin(phase, "eval", math.ceil(len(encoded) / self.spec.eval_batch_size))
+        meter = self._begin(phase, math.ceil(len(encoded) / self.spec.eval_batch_size))
         with meter:
             tally, rows = evaluate(self.ctx, self.model, encoded, head, self.spec.eval_batch_size)
         correct = sum(r["correct"] for r in rows)
         labelled = sum(1 for r in rows if r["label"] >= 0)
         accuracy = correct / labelled if labelled else None
         for r in rows:
-            self.job.predictions.write({"phase": phase, "task": task, "lang": lang, "split": split, **r})
-        self._end(phase, "eval", meter, tally, tasks=[task], lang=lang,
-                  info={"split": split, "batch_size": self.spec.eval_batch_size})
-        self.ctx.events.emit("eval_result", phase=phase, task=task, lang=lang, split=split,
-                             accuracy=accuracy, n=labelled, correct=correct)
-        _log(f"{phase}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")
+            self.job.predictions.write(Prediction(phase.name, task, lang, split, r["idx"], r["pred"], r["label"],
+                                                  r["scores"], r["correct"]).to_dict())
+        self._end(phase, meter, tally, tasks=[task], info={"split": split, "batch_size": self.spec.eval_batch_size})
+        self.ctx.events.emit(EvalResult(phase.name, task, lang, split, accuracy, labelled, correct))
+        _log(f"{phase.name}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")
 
-    def _inference_bench(self, examples: list, head: str) -> None:
+    def _inference_bench(self, phase: PlannedPhase, examples: list, head: str) -> None:
         from .batching import encode
         from .bench import inference_bench
 
         encoded = encode(examples, self.tokenizer, self.spec.hparams.max_seq_len)
-        meter = self._begin("inference-bench", "inference-bench", None)
+        meter = self._begin(phase, None)
         with meter:
             extra, facts = inference_bench(self.ctx, self.model, encoded, head, self.spec)
-        self._end("inference-bench", "inference-bench", meter, None, tasks=[], extra_costs=extra, info=facts)
+        self._end(phase, meter, None, tasks=[], extra_costs=extra, info=facts)
 
     def _save_checkpoint(self) -> None:
         from .model import save_checkpoint
 
-        path = self.job.run_dir / runfiles.CHECKPOINTS / CHECKPOINT_NAME
-        phases = [p for p in self.completed if p["kind"] == "intermediate"]
+        path = self.job.files.intermediate_checkpoint
+        phases = [p.to_dict() for p in self.completed if p.kind == PhaseKind.INTERMEDIATE.value]
         save_checkpoint(path, self.model, self.tokenizer,
-                        {"key": self.spec.intermediate_key(), "run_id": self.job.run_dir.name,
+                        {"key": self.spec.intermediate_key(), "run_id": self.job.files.run_id,
                          "run_dir": str(self.job.run_dir.resolve()), "phases": phases})
-        self.ctx.events.emit("checkpoint_saved", phase=phases[-1]["phase"] if phases else None,
-                             path=str(path.relative_to(self.job.run_dir)), key=self.spec.intermediate_key())
+        self.ctx.events.emit(CheckpointSaved(phases[-1]["phase"] if phases else None,
+                                             str(path.relative_to(self.job.run_dir)), self.spec.intermediate_key()))
         _log(f"saved the encoder after the intermediate phase(s) to {path}")
 
     def _reused_phase(self, rec: dict, meta: dict) -> None:
         """The record of a phase this run did not execute: its cost was counted where it was incurred."""
         reason = f"reused: counted in {meta.get('run_id')}"
-        costs = {name: {"value": None, "unit": c.get("unit"), "source": None, "reason": reason}
-                 for name, c in rec.get("costs", {}).items()}
-        self.ctx.events.emit("phase_start", phase=rec["phase"], kind=rec["kind"], total_steps=None)
-        record = self.ctx.events.emit(
-            "phase_end", phase=rec["phase"], kind=rec["kind"], tasks=rec.get("tasks", []), lang=None,
-            reused_from={"run_id": meta.get("run_id"), "run_dir": meta.get("run_dir"), "phase": rec["phase"]},
-            costs=costs, info={"reused": True, "original_costs": rec.get("costs", {})},
-        )
+        original = rec.get("costs") if isinstance(rec.get("costs"), dict) else {}
+        costs = {name: Cost.missing(str(c.get("unit") or "") if isinstance(c, dict) else "", reason)
+                 for name, c in original.items()}
+        name, kind = str(rec["phase"]), str(rec.get("kind") or PhaseKind.INTERMEDIATE.value)
+        self.ctx.events.emit(PhaseStart(name, kind, None))
+        record = self.ctx.events.emit(PhaseEnd(
+            name, kind, [str(t) for t in rec.get("tasks") or []], None,
+            ReusedFrom(meta.get("run_id"), meta.get("run_dir"), name), costs,
+            {"reused": True, "original_costs": original}))
+        assert isinstance(record, PhaseEnd)
         self.completed.append(record)
 
 

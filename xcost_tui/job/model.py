@@ -171,7 +171,8 @@ def load_checkpoint(path: Path):
     tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
     encoder = AutoModel.from_pretrained(path / "encoder")
     model = EncoderWithHeads(encoder)
-    heads = torch.load(path / "heads.pt", map_location="cpu")
+    # weights_only: a crafted heads.pt in a reused encoder directory must not run code on load.
+    heads = torch.load(path / "heads.pt", map_location="cpu", weights_only=True)
     for key, state in heads.items():
         model.ensure_head(key)
         model.heads[key].load_state_dict(state)

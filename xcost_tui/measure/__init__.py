@@ -6,7 +6,7 @@ Methodology: docs/measurement.md.
 """
 
 from . import nvml
-from .cost import Cost
+from ..rundir.cost import Cost
 from .energy import EnergyMeter, RaplCounter, counter_delta, read_rapl
 from .env import collect_env, git_commit
 from .flops import (EncoderDims, FlopSampler, count_flops, encoder_forward_flops, head_forward_flops, sample_steps,

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from . import nvml
-from .cost import Cost
+from ..rundir.cost import Cost
 
 # NVML's energy counter moves in steps (tens to hundreds of ms apart); a window shorter
 # than this may see it move once or not at all, so the figure is coarse.

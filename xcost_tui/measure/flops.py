@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .cost import Cost
+from ..rundir.cost import Cost
 
 
 @dataclass(frozen=True)

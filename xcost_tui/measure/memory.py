@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .cost import Cost
+from ..rundir.cost import Cost
 
 PROC_STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .cost import Cost
+from ..rundir.cost import Cost
 
 PRECISIONS = ("bf16", "fp16", "tf32", "fp32")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from .cost import Cost
+from ..rundir.cost import Cost
 from .energy import EnergyMeter
 from .memory import MemoryProbe
 

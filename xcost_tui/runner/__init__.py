@@ -3,7 +3,7 @@
 - ``scheduler``: ``Scheduler`` runs RunSpecs as ``python -m xcost_tui.job RUN_DIR`` subprocesses.
 - ``live``: ``LiveRun`` snapshots and ``RunHistory`` for the app and the headless mode.
 - ``sampler``: the thread writing samples.jsonl (psutil process tree, NVML per GPU and pid).
-- ``procs``: spawning, liveness, signals, GPU detection. ``tail``: incremental JSONL reading.
+- ``procs``: spawning, liveness and signals (by process identity, never a bare pid), GPU detection.
 
 docs/runner.md describes the process model.
 """
@@ -12,7 +12,4 @@ from .live import QUEUED, WAITING, LiveRun, RunHistory
 from .sampler import SampleTarget, Sampler
 from .scheduler import Scheduler, ingest_runs
 
-Runner = Scheduler  # the live API under its other name
-
-__all__ = ["QUEUED", "WAITING", "LiveRun", "RunHistory", "Runner", "SampleTarget", "Sampler", "Scheduler",
-           "ingest_runs"]
+__all__ = ["QUEUED", "WAITING", "LiveRun", "RunHistory", "SampleTarget", "Sampler", "Scheduler", "ingest_runs"]

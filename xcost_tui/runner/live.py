@@ -13,20 +13,18 @@ out copies through ``snapshot()``, ``get()`` and ``history()``; it is the live A
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from .. import XCOPA_LANGS, runfiles
-from .tail import JsonlTail
+from ..accuracy import ENGLISH, average_accuracy
+from ..rundir import JsonlReader, Progress, RunDir, RunEnd, RunFold, RunStatus, Sample, parse_event
+from ..spec import RunSpec
 
-QUEUED = "queued"  # waiting for a slot
-WAITING = "waiting"  # waiting for another run's intermediate phase (shared encoder)
-RUNNING = runfiles.RUNNING
-FINAL = runfiles.FINAL_STATUSES
+QUEUED = RunStatus.QUEUED  # waiting for a slot
+WAITING = RunStatus.WAITING  # waiting for another run's intermediate phase (shared encoder)
+RUNNING = RunStatus.RUNNING
 HISTORY_LEN = 600  # samples (5 min at 2 Hz) and progress events kept per run for charts
 
 
@@ -41,12 +39,13 @@ class LiveRun:
     few_shot_k: int | None = None
     seed: int = 0
     langs: list[str] = field(default_factory=list)
-    status: str = QUEUED  # queued | waiting | running | succeeded | failed | cancelled
-    phase: str | None = None  # the latest phase started and not ended
+    status: RunStatus = RunStatus.QUEUED
+    phase: str | None = None  # where a running run stands (RunState.latest_phase)
     phases_done: int = 0
     phases_planned: int = 0
-    progress: dict[str, Any] | None = None  # the latest progress event of the current phase
-    sample: dict[str, Any] | None = None  # the latest resource sample
+    progress: Progress | None = None  # the latest progress event of the current phase
+    sample: Sample | None = None  # the latest resource sample
+    eta_s: float | None = None  # seconds left in the current phase (from its step rate)
     started: float | None = None  # unix seconds
     ended: float | None = None
     error: str | None = None
@@ -59,29 +58,32 @@ class LiveRun:
     init_from: str | None = None
     save_encoder: bool = False
     cancelling: bool = False
-    accuracy: dict[str, float] = field(default_factory=dict)  # lang -> accuracy (eval:en is "en")
+    accuracy: dict[str, float] = field(default_factory=dict)  # lang -> accuracy ("en": English COPA)
     phases_started: list[str] = field(default_factory=list)  # every phase started so far, in order
     warnings: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_spec(cls, spec, run_dir: Path) -> "LiveRun":
+    def from_spec(cls, spec: RunSpec, run_dir: Path) -> LiveRun:
         return cls(run_id=spec.run_id(), run_dir=Path(run_dir), name=spec.name, method=spec.method,
                    model=spec.model, intermediate=list(spec.intermediate), few_shot_k=spec.few_shot_k,
                    seed=spec.seed, langs=list(spec.langs), phases_planned=len(spec.phases_planned),
                    init_from=spec.init_from, save_encoder=spec.save_encoder)
 
     @classmethod
-    def from_run_dir(cls, run_dir: Path) -> "LiveRun":
+    def from_run_dir(cls, run_dir: Path) -> LiveRun:
         """A run found on disk (its spec may be from another version: read leniently)."""
         run_dir = Path(run_dir)
         try:
-            spec = runfiles.read_spec(run_dir)
+            spec = RunDir(run_dir).read_spec()
         except (OSError, ValueError):
             spec = {}
-        return cls(run_id=run_dir.name, run_dir=run_dir, name=spec.get("name"), method=str(spec.get("method", "")),
-                   model=str(spec.get("model", "")), intermediate=list(spec.get("intermediate") or []),
-                   few_shot_k=spec.get("few_shot_k"), seed=int(spec.get("seed") or 0),
-                   langs=list(spec.get("langs") or []), init_from=spec.get("init_from"),
+        k = spec.get("few_shot_k")
+        seed = spec.get("seed")
+        return cls(run_id=run_dir.name, run_dir=run_dir, name=_opt_str(spec.get("name")),
+                   method=str(spec.get("method", "")), model=str(spec.get("model", "")),
+                   intermediate=[str(t) for t in spec.get("intermediate") or []],
+                   few_shot_k=k if isinstance(k, int) else None, seed=seed if isinstance(seed, int) else 0,
+                   langs=[str(x) for x in spec.get("langs") or []], init_from=_opt_str(spec.get("init_from")),
                    save_encoder=bool(spec.get("save_encoder")))
 
     # ---- derived ----------------------------------------------------------------------------
@@ -91,119 +93,114 @@ class LiveRun:
 
     @property
     def done(self) -> bool:
-        return self.status in FINAL
+        return self.status.final
 
     @property
     def step(self) -> int | None:
-        return (self.progress or {}).get("step")
+        return self.progress.step if self.progress else None
 
     @property
     def total_steps(self) -> int | None:
-        return (self.progress or {}).get("total_steps")
+        return self.progress.total_steps if self.progress else None
 
     @property
     def avg_accuracy(self) -> float | None:
         """Mean accuracy over the XCOPA languages evaluated so far (English excluded)."""
-        accs = [a for lang, a in self.accuracy.items() if lang in XCOPA_LANGS and a is not None]
-        return sum(accs) / len(accs) if accs else None
+        return average_accuracy(self.accuracy)
 
     @property
     def en_accuracy(self) -> float | None:
-        return self.accuracy.get("en")
+        return self.accuracy.get(ENGLISH)
 
     def elapsed_s(self, now: float) -> float | None:
         if self.started is None:
             return None
         return (self.ended or now) - self.started
 
-    def copy(self) -> "LiveRun":
+    def copy(self) -> LiveRun:
         return dataclasses.replace(self, intermediate=list(self.intermediate), langs=list(self.langs),
                                    accuracy=dict(self.accuracy), phases_started=list(self.phases_started),
                                    warnings=list(self.warnings))
+
+
+def _opt_str(v: object) -> str | None:
+    return None if v is None else str(v)
 
 
 @dataclass
 class RunHistory:
     """Recent samples and progress events of one run, oldest first (for charts)."""
 
-    samples: list[dict] = field(default_factory=list)
-    progress: list[dict] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    progress: list[Progress] = field(default_factory=list)
 
 
 class RunTracker:
-    """Follows one run directory. Not thread-safe by itself: the scheduler calls it under its lock."""
+    """Follows one run directory: tails events.jsonl through the run-directory fold (the same
+    fold ingest uses) and samples.jsonl. Not thread-safe: the scheduler calls it under its lock."""
 
     def __init__(self, live: LiveRun, history_len: int = HISTORY_LEN):
         self.live = live
-        self.events = JsonlTail(live.run_dir / runfiles.EVENTS)
-        self.samples = JsonlTail(live.run_dir / runfiles.SAMPLES)
-        self.open_phases: list[str] = []
-        self.sample_history: deque[dict] = deque(maxlen=history_len)
-        self.progress_history: deque[dict] = deque(maxlen=history_len)
-        self.checkpoint_saved: str | None = None  # the path (relative to the run dir) once saved
-        self.seen_run_end: dict | None = None
+        self.history_len = history_len
+        self.reset_tails(clear_live=False)
 
-    def reset_tails(self) -> None:
+    def reset_tails(self, clear_live: bool = True) -> None:
         """The run directory was started afresh (a rerun): read its files from the beginning."""
-        self.events = JsonlTail(self.live.run_dir / runfiles.EVENTS)
-        self.samples = JsonlTail(self.live.run_dir / runfiles.SAMPLES)
-        self.open_phases = []
-        self.checkpoint_saved = None
-        self.seen_run_end = None
-        live = self.live
-        live.phase, live.phases_done, live.progress, live.sample = None, 0, None, None
-        live.accuracy, live.warnings, live.phases_started = {}, [], []
+        files = RunDir(self.live.run_dir)
+        self.events = JsonlReader(files.events)
+        self.samples = JsonlReader(files.samples)
+        self.fold = RunFold()
+        self.sample_history: deque[Sample] = deque(maxlen=self.history_len)
+        self.progress_history: deque[Progress] = deque(maxlen=self.history_len)
+        if clear_live:
+            live = self.live
+            live.phase, live.phases_done, live.progress, live.sample, live.eta_s = None, 0, None, None, None
+            live.accuracy, live.warnings, live.phases_started = {}, [], []
 
-    def poll(self) -> list[dict]:
-        """Reads what was appended since the last poll; returns the new events."""
-        new = self.events.read_all()
-        for event in new:
-            self.apply(event)
-        samples = self.samples.read_all()
+    @property
+    def checkpoint_saved(self) -> str | None:
+        """The saved encoder's path (relative to the run directory), once the job saved it."""
+        ckpt = self.fold.state.checkpoint
+        return ckpt.path if ckpt else None
+
+    @property
+    def seen_run_end(self) -> RunEnd | None:
+        return self.fold.state.run_end
+
+    def poll(self) -> int:
+        """Reads what was appended since the last poll; returns how many new events there were."""
+        n = 0
+        for obj in self.events.read_all():
+            event = parse_event(obj)
+            if event is None:
+                continue
+            self.fold.apply(event)
+            if isinstance(event, Progress):
+                self.progress_history.append(event)
+            n += 1
+        if n:
+            self._sync()
+        samples = [s for s in (Sample.from_dict(o) for o in self.samples.read_all()) if s is not None]
         if samples:
             self.sample_history.extend(samples)
             self.live.sample = samples[-1]
-        return new
+        return n
 
-    def apply(self, event: dict) -> None:
-        live = self.live
-        kind = event.get("type")
-        if kind == "run_start":
-            planned = event.get("phases_planned")
-            if isinstance(planned, list):
-                live.phases_planned = len(planned)
-            if live.started is None:
-                live.started = event.get("t")
-        elif kind == "phase_start":
-            phase = event.get("phase")
-            self.open_phases.append(phase)
-            live.phases_started.append(phase)
-            live.phase = phase
-            live.progress = None
-        elif kind == "progress":
-            live.progress = event
-            self.progress_history.append(event)
-        elif kind == "phase_end":
-            phase = event.get("phase")
-            if phase in self.open_phases:
-                self.open_phases.remove(phase)
-            live.phases_done += 1
-            live.phase = self.open_phases[-1] if self.open_phases else None
-            if live.progress is not None and live.progress.get("phase") == phase:
-                live.progress = None
-        elif kind == "eval_result":
-            lang = event.get("lang") or event.get("task")
-            if lang is not None and isinstance(event.get("accuracy"), (int, float)):
-                live.accuracy[str(lang)] = float(event["accuracy"])
-        elif kind == "checkpoint_saved":
-            self.checkpoint_saved = str(event.get("path") or "")
-        elif kind == "warning":
-            if len(live.warnings) < 100:
-                live.warnings.append(str(event.get("message")))
-        elif kind == "run_end":
-            self.seen_run_end = event
-            if event.get("error") and not live.error:
-                live.error = str(event["error"])
+    def _sync(self) -> None:
+        state, live = self.fold.state, self.live
+        if state.run_start is not None:
+            live.phases_planned = len(state.run_start.phases_planned) or live.phases_planned
+            if live.started is None and state.run_start.t:
+                live.started = state.run_start.t
+        live.phase = state.latest_phase
+        live.phases_done = state.phases_done
+        live.progress = state.progress
+        live.eta_s = state.eta_s()
+        live.accuracy = dict(state.accuracy)
+        live.phases_started = list(state.phases_started)
+        live.warnings = list(state.warnings)
+        if state.run_end is not None and state.run_end.error and not live.error:
+            live.error = state.run_end.error
 
     def history(self) -> RunHistory:
-        return RunHistory(samples=list(self.sample_history), progress=[copy.copy(p) for p in self.progress_history])
+        return RunHistory(samples=list(self.sample_history), progress=list(self.progress_history))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Callable, Sequence
 
 import psutil
 
-from .. import runfiles
+from ..rundir import ProcessRef, RunDir
 
 JobCommand = Callable[[Path], list[str]]
 JOB_COMMAND_ENV = "XCOST_JOB_CMD"  # test hook: a command prefix (split like a shell, never run by one)
@@ -33,50 +34,59 @@ def default_job_command(run_dir: Path) -> list[str]:
 def spawn(cmd: Sequence[str], run_dir: Path, env: dict[str, str]) -> subprocess.Popen:
     """Starts a job in its own session (a closed terminal or dropped SSH does not reach it),
     stdin from /dev/null, stdout and stderr appended to RUN_DIR/job.log."""
-    with open(run_dir / runfiles.LOG, "ab") as log:
+    with open(RunDir(run_dir).log, "ab") as log:
         return subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                 env=env, start_new_session=True, close_fds=True)
 
 
-def create_time(pid: int) -> float | None:
-    try:
-        return psutil.Process(pid).create_time()
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, ValueError):
-        return None
-
-
-def alive(pid: int | None, started: float | None = None) -> bool:
-    """Whether ``pid`` is a live process (not a zombie) and, when ``started`` (its create_time) is
-    known, the same process and not a later one that reused the pid."""
-    if not pid or pid <= 0:
+def _matches(proc: psutil.Process, ref: ProcessRef) -> bool:
+    """Whether the live process ``proc`` is the one ``ref`` recorded (and not a later one that reused the pid)."""
+    if ref.host is not None and ref.host != socket.gethostname():
         return False
+    if ref.create_time is None:
+        return False  # an identity we cannot check is not a match
+    return abs(proc.create_time() - ref.create_time) <= 1.0
+
+
+def alive(ref: ProcessRef | None) -> bool:
+    """Whether the process ``ref`` names is alive (not a zombie) and is still that process.
+
+    A process recorded on another host cannot be seen from here: it counts as alive (a
+    supervisor must not mark a run on another node failed), but is never signalled."""
+    if ref is None or ref.pid <= 0:
+        return False
+    if ref.host is not None and ref.host != socket.gethostname():
+        return True
     try:
-        proc = psutil.Process(pid)
+        proc = psutil.Process(ref.pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        if started is not None and abs(proc.create_time() - started) > 1.0:
-            return False
-        return True
-    except psutil.ZombieProcess:
-        return False
-    except psutil.NoSuchProcess:
+        return ref.create_time is None or _matches(proc, ref)
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
         return False
     except psutil.AccessDenied:  # someone else's process with this pid
-        return started is None
+        return False
 
 
-def signal_group(pid: int, sig: int) -> bool:
+def signal_group(ref: ProcessRef | None, sig: int) -> bool:
     """Sends ``sig`` to the job's process group (the job leads its own session, so pgid == pid),
-    falling back to the process alone. False when there was nothing left to signal."""
+    falling back to the process alone, but only when the live process with that pid is the one
+    ``ref`` recorded: a pid reused by an unrelated process is never signalled. False when
+    nothing was signalled."""
+    if ref is None:
+        return False
     try:
-        os.killpg(pid, sig)
+        if not _matches(psutil.Process(ref.pid), ref):
+            return False
+    except (psutil.Error, ValueError):
+        return False
+    try:
+        os.killpg(ref.pid, sig)
         return True
-    except ProcessLookupError:
-        pass
-    except PermissionError:
+    except (ProcessLookupError, PermissionError):
         pass
     try:
-        os.kill(pid, sig)
+        os.kill(ref.pid, sig)
         return True
     except (ProcessLookupError, PermissionError):
         return False

@@ -30,7 +30,8 @@ from typing import Any, Callable
 
 import psutil
 
-from .. import runfiles
+from ..errors import WriteError
+from ..rundir import GpuReading, JsonlWriter, RunDir, Sample
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class SampleTarget:
 class _ProcState:
     root: psutil.Process
     procs: dict[int, psutil.Process] = field(default_factory=dict)
-    writer: runfiles.JsonlWriter | None = None
+    writer: JsonlWriter | None = None
     children_at: float = 0.0  # monotonic time of the last tree refresh
     first: bool = True
 
@@ -188,13 +189,13 @@ class Sampler:
         self.cpu_time_s = time.thread_time() - t_cpu0
 
     # ---- one tick -------------------------------------------------------------------------------
-    def sample_once(self) -> list[tuple[str, dict]]:
+    def sample_once(self) -> list[tuple[str, Sample]]:
         """Samples every target once; returns (run_id, sample) pairs (also appended to samples.jsonl)."""
         if not self._nvml_checked:
             self._init_nvml()
         targets = self.targets()
         self.ticks += 1
-        out: list[tuple[str, dict]] = []
+        out: list[tuple[str, Sample]] = []
         devices: dict[int, dict[str, Any]] = {}
         now_mono = time.monotonic()
         seen = set()
@@ -216,16 +217,19 @@ class Sampler:
                     if i not in devices:
                         devices[i] = self._nvml.read(i)
                     dev = devices[i]
-                    gpus.append({**{k: v for k, v in dev.items() if k != "_procs"},
-                                 "proc_mem_bytes": _proc_mem(dev["_procs"], pids)})
-            sample = {"t": time.time(), "phase": tgt.phase, "cpu_percent": cpu, "rss_bytes": rss, "gpus": gpus}
+                    gpus.append(GpuReading(index=i, name=dev["name"], mem_used_bytes=dev["mem_used_bytes"],
+                                           mem_total_bytes=dev["mem_total_bytes"], util_percent=dev["util_percent"],
+                                           power_w=dev["power_w"], temp_c=dev["temp_c"],
+                                           proc_mem_bytes=_proc_mem(dev["_procs"], pids)))
+            sample = Sample(t=time.time(), phase=tgt.phase, cpu_percent=cpu, rss_bytes=rss, gpus=gpus)
+            path = RunDir(tgt.run_dir).samples
             try:
                 if state.writer is None:
-                    state.writer = runfiles.JsonlWriter(tgt.run_dir / runfiles.SAMPLES)
-                state.writer.write(sample)
+                    state.writer = JsonlWriter(path)
+                state.writer.write(sample.to_dict())
                 self.samples_written += 1
-            except OSError as exc:
-                self._note(f"sampler: cannot write {tgt.run_dir / runfiles.SAMPLES} ({exc})", once_key=str(tgt.run_dir))
+            except WriteError as exc:
+                self._note(f"sampler: {exc}; sampling of this run stopped", once_key=str(tgt.run_dir))
             out.append((tgt.run_id, sample))
         for run_id in [r for r in self._states if r not in seen]:
             self._drop(run_id)

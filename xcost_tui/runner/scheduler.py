@@ -34,11 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from .. import runfiles
+from ..errors import RunDirError, WriteError
+from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, read_status, update_status, write_json_atomic
 from ..plan import intermediate_key_str
 from ..spec import RunSpec
 from . import procs
-from .live import FINAL, HISTORY_LEN, QUEUED, RUNNING, WAITING, LiveRun, RunHistory, RunTracker
+from .live import HISTORY_LEN, QUEUED, RUNNING, WAITING, LiveRun, RunHistory, RunTracker
 from .sampler import SampleTarget, Sampler
 
 CHECKPOINT = "intermediate"  # RUN_DIR/checkpoints/intermediate (the job's name for it)
@@ -50,7 +51,7 @@ class _Run:
     tracker: RunTracker
     spec: RunSpec | None = None  # None for a run found on disk that this scheduler did not queue
     popen: subprocess.Popen | None = None
-    create_time: float | None = None
+    process: ProcessRef | None = None  # the job process, once spawned (pid + create time + host)
     cancel_requested: bool = False
     kill_at: float | None = None
     sigkill_sent: bool = False
@@ -131,15 +132,19 @@ class Scheduler:
                     continue
                 run_dir = self.runs_root / run_id
                 run = _Run(tracker=RunTracker(LiveRun.from_spec(spec, run_dir), self.history_len), spec=spec)
-                status = runfiles.read_status(run_dir) or {}
-                st = status.get("status")
-                if st == RUNNING and procs.alive(status.get("pid"), status.get("create_time")):
+                try:
+                    status = read_status(run_dir)
+                except RunDirError as exc:
+                    status = None
+                    self._note(f"{run_id}: {exc}; the run directory is archived and the run started afresh")
+                st = status.status if status else None
+                if status is not None and st == RUNNING and procs.alive(status.job):
                     self._adopt(run, status)
-                    self._note(f"{run_id}: already running (pid {status.get('pid')}); attached, not started again")
-                elif st == RUNNING:
+                    self._note(f"{run_id}: already running (pid {status.pid}); attached, not started again")
+                elif status is not None and st == RUNNING:
                     self._mark_disappeared(run_dir, status)
                     self._note(f"{run_id}: was left running by a job that is gone; marked failed and queued again")
-                elif st == runfiles.SUCCEEDED and not rerun:
+                elif status is not None and st == RunStatus.SUCCEEDED and not rerun:
                     self._load_finished(run, status)
                     run.live.skipped = True
                 self._runs[run_id] = run
@@ -196,19 +201,19 @@ class Scheduler:
                 return False
             live = run.live
             if live.status in (QUEUED, WAITING):
-                live.status, live.ended, live.error = runfiles.CANCELLED, time.time(), "cancelled before it started"
+                live.status, live.ended, live.error = RunStatus.CANCELLED, time.time(), "cancelled before it started"
                 self._changed.notify_all()
             elif live.status == RUNNING:
                 if not run.cancel_requested:
                     run.cancel_requested = True
                     live.cancelling = True
                     run.kill_at = time.monotonic() + self.grace_s
-                    if live.pid and not force:
-                        procs.signal_group(live.pid, signal.SIGTERM)
+                    if run.process is not None and not force:
+                        procs.signal_group(run.process, signal.SIGTERM)
                         self._note(f"{live.label}: cancelling (SIGTERM; SIGKILL after {self.grace_s:g} s)")
-                if force and live.pid and not run.sigkill_sent:
+                if force and run.process is not None and not run.sigkill_sent:
                     run.sigkill_sent = True
-                    procs.signal_group(live.pid, signal.SIGKILL)
+                    procs.signal_group(run.process, signal.SIGKILL)
                     self._note(f"{live.label}: killed (SIGKILL)")
         self._wake.set()
         return True
@@ -243,7 +248,7 @@ class Scheduler:
             for run in self._runs.values():
                 if run.live.status in (QUEUED, WAITING):
                     live = run.live
-                    live.status, live.ended = runfiles.CANCELLED, time.time()
+                    live.status, live.ended = RunStatus.CANCELLED, time.time()
                     live.error = "cancelled before it started" if cancel_running else "not started: the supervisor stopped"
             self._changed.notify_all()
         if cancel_running:
@@ -271,19 +276,22 @@ class Scheduler:
             return found
         with self._lock:
             for run_dir in sorted(p for p in runs_root.iterdir() if p.is_dir()):
-                status = runfiles.read_status(run_dir)
-                if not status or status.get("status") != RUNNING:
+                try:
+                    status = read_status(run_dir)
+                except RunDirError as exc:
+                    self._note(f"{run_dir.name}: skipped: {exc}")
+                    continue
+                if status is None or status.status != RUNNING:
                     continue
                 run_id = run_dir.name
                 if run_id in self._runs and not self._runs[run_id].live.done:
                     continue
                 run = _Run(tracker=RunTracker(LiveRun.from_run_dir(run_dir), self.history_len))
-                if procs.alive(status.get("pid"), status.get("create_time")):
+                if procs.alive(status.job):
                     self._adopt(run, status)
-                    self._note(f"{run_id}: re-attached to the running job (pid {status.get('pid')})")
+                    self._note(f"{run_id}: re-attached to the running job (pid {status.pid})")
                 else:
-                    self._mark_disappeared(run_dir, status)
-                    self._load_finished(run, runfiles.read_status(run_dir) or {})
+                    self._load_finished(run, self._mark_disappeared(run_dir, status))
                     self._note(f"{run_id}: {DISAPPEARED}; recorded as failed")
                     if self._ingestor is not None:
                         self._ingestor.request(run_dir)
@@ -315,12 +323,12 @@ class Scheduler:
                 if rc is not None:
                     self._finish(run, rc)
                     continue
-            elif not procs.alive(run.live.pid, run.create_time):
+            elif not procs.alive(run.process):
                 self._finish(run, None)
                 continue
-            if run.kill_at is not None and now >= run.kill_at and not run.sigkill_sent and run.live.pid:
+            if run.kill_at is not None and now >= run.kill_at and not run.sigkill_sent and run.process is not None:
                 run.sigkill_sent = True
-                procs.signal_group(run.live.pid, signal.SIGKILL)
+                procs.signal_group(run.process, signal.SIGKILL)
                 self._note(f"{run.live.label}: still running {self.grace_s:g} s after SIGTERM; sent SIGKILL")
         self._release_waiting()
         self._launch_ready()
@@ -336,8 +344,8 @@ class Scheduler:
                 live.status = QUEUED
                 self._set_init_from(run, str(ckpt))
             elif producer is None or producer.live.done:
-                why = "was cancelled" if producer and producer.live.status == runfiles.CANCELLED else "failed"
-                if producer and producer.live.status == runfiles.SUCCEEDED:
+                why = "was cancelled" if producer and producer.live.status == RunStatus.CANCELLED else "failed"
+                if producer and producer.live.status == RunStatus.SUCCEEDED:
                     why = "saved no encoder"
                 self._note(f"{live.label}: {live.waiting_for} {why}; this run trains its own intermediate phase")
                 live.status, live.waiting_for = QUEUED, None
@@ -345,8 +353,8 @@ class Scheduler:
 
     def _checkpoint_of(self, producer: _Run) -> Path | None:
         """The producer's saved encoder, once it is complete (checkpoint_saved seen, phase.json there)."""
-        path = producer.run_dir / runfiles.CHECKPOINTS / CHECKPOINT
-        if producer.tracker.checkpoint_saved is None and producer.live.status != runfiles.SUCCEEDED:
+        path = RunDir(producer.run_dir).intermediate_checkpoint
+        if producer.tracker.checkpoint_saved is None and producer.live.status != RunStatus.SUCCEEDED:
             return None
         return path if (path / "phase.json").is_file() else None
 
@@ -382,9 +390,9 @@ class Scheduler:
         run.tracker.reset_tails()
         gpu = self._pick_gpu(spec)
         started = time.time()
-        runfiles.write_json_atomic(run_dir / runfiles.SPEC, spec.to_dict())
-        runfiles.write_status(run_dir, RUNNING, pid=None, started=started, ended=None, phase=None, error=None,
-                              gpu=gpu, supervisor_pid=os.getpid())
+        write_json_atomic(RunDir(run_dir).spec, spec.to_dict())
+        update_status(run_dir, RUNNING, job=None, started=started, ended=None, phase=None, error=None,
+                      exit_code=None, gpu=gpu, supervisor=ProcessRef.current())
         env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1"}
         if self.gpu_ids:
             if spec.device == "cpu":
@@ -400,21 +408,28 @@ class Scheduler:
             run.popen = procs.spawn(cmd, run_dir, env)
         except (OSError, ValueError) as exc:
             error = f"could not start the job: {type(exc).__name__}: {exc}"
-            runfiles.write_status(run_dir, runfiles.FAILED, ended=time.time(), error=error)
-            live.status, live.ended, live.error = runfiles.FAILED, time.time(), error
+            update_status(run_dir, RunStatus.FAILED, ended=time.time(), error=error)
+            live.status, live.ended, live.error = RunStatus.FAILED, time.time(), error
             self._note(f"{live.label}: {error}")
             self._finished(run)
             return
         pid = run.popen.pid
-        run.create_time = procs.create_time(pid)
+        run.process = ProcessRef.of(pid)
         live.pid = pid
-        status = runfiles.read_status(run_dir) or {}
-        if status.get("status") == RUNNING and not status.get("pid"):  # the job has not written yet
-            runfiles.write_status(run_dir, RUNNING, pid=pid, create_time=run.create_time)
+        current = self._read_status_quietly(run_dir)
+        if current is not None and current.status == RUNNING and current.job is None:  # the job has not written yet
+            update_status(run_dir, RUNNING, job=run.process)
         extra = f" on GPU {gpu}" if gpu is not None else ""
         extra += f", starting from {live.init_from}" if live.init_from else ""
         self._note(f"{live.label}: started (pid {pid}){extra}")
         self._changed.notify_all()
+
+    def _read_status_quietly(self, run_dir: Path) -> StatusRecord | None:
+        try:
+            return read_status(run_dir)
+        except RunDirError as exc:
+            self._note(str(exc))
+            return None
 
     def _archive_previous(self, run_dir: Path) -> None:
         """A rerun keeps the previous attempt under <store>/archive/, out of the store's way."""
@@ -433,21 +448,24 @@ class Scheduler:
         """The job process is gone: record its final status (the job's own, when it wrote one)."""
         live = run.live
         run.tracker.poll()
-        status = runfiles.read_status(live.run_dir) or {}
-        final = status.get("status")
-        if final in FINAL:
-            error = status.get("error")
+        status = self._read_status_quietly(live.run_dir)
+        if status is not None and status.status.final:
+            final, error, ended = status.status, status.error, status.ended
         else:
             if run.cancel_requested:
-                final, error = runfiles.CANCELLED, f"cancelled ({procs.describe_exit(rc)})"
+                final, error = RunStatus.CANCELLED, f"cancelled ({procs.describe_exit(rc)})"
             elif run.popen is None:
-                final, error = runfiles.FAILED, DISAPPEARED
+                final, error = RunStatus.FAILED, DISAPPEARED
             else:
-                final, error = runfiles.FAILED, f"the job ended without a final status ({procs.describe_exit(rc)})"
-            status = runfiles.write_status(live.run_dir, final, ended=time.time(), error=error, exit_code=rc)
+                final, error = RunStatus.FAILED, f"the job ended without a final status ({procs.describe_exit(rc)})"
+            ended = time.time()
+            try:
+                update_status(live.run_dir, final, ended=ended, error=error, exit_code=rc)
+            except WriteError as exc:
+                self._note(f"{live.label}: could not record its end ({exc})")
         run.popen = None
         live.status, live.error, live.exit_code = final, error, rc
-        live.ended = status.get("ended") or time.time()
+        live.ended = ended or time.time()
         live.cancelling = False
         self._finished(run)
 
@@ -499,7 +517,7 @@ class Scheduler:
         if not self.runs_root.is_dir():
             return out
         requeued = {rid for rid, r in self._runs.items() if r.live.status in (QUEUED, WAITING, RUNNING)}
-        for meta in sorted(self.runs_root.glob(f"*/{runfiles.CHECKPOINTS}/{CHECKPOINT}/phase.json")):
+        for meta in sorted(self.runs_root.glob("*/checkpoints/intermediate/phase.json")):
             run_dir = meta.parents[2]
             if run_dir.name in requeued:
                 continue
@@ -512,26 +530,25 @@ class Scheduler:
         return out
 
     # ==== bookkeeping =============================================================================
-    def _adopt(self, run: _Run, status: dict) -> None:
+    def _adopt(self, run: _Run, status: StatusRecord) -> None:
         """Tracks a job that is already running (started by an earlier supervisor)."""
         live = run.live
         live.status, live.attached = RUNNING, True
-        live.pid, live.started, live.gpu = status.get("pid"), status.get("started"), status.get("gpu")
-        run.create_time = status.get("create_time") or procs.create_time(live.pid)
-        sup = status.get("supervisor_pid")
-        run.sample = not (sup and sup != os.getpid() and procs.alive(sup))
+        live.pid, live.started, live.gpu = status.pid, status.started, status.gpu
+        run.process = status.job
+        sup = status.supervisor
+        run.sample = not (sup is not None and sup.pid != os.getpid() and procs.alive(sup))
         run.tracker.poll()
 
-    def _load_finished(self, run: _Run, status: dict) -> None:
+    def _load_finished(self, run: _Run, status: StatusRecord) -> None:
         live = run.live
-        live.status = status.get("status", runfiles.FAILED)
-        live.started, live.ended, live.error = status.get("started"), status.get("ended"), status.get("error")
-        live.pid = status.get("pid")
+        live.status = status.status
+        live.started, live.ended, live.error = status.started, status.ended, status.error
+        live.pid = status.pid
         run.tracker.poll()
 
-    def _mark_disappeared(self, run_dir: Path, status: dict) -> None:
-        runfiles.write_status(run_dir, runfiles.FAILED, ended=time.time(), error=DISAPPEARED,
-                              phase=status.get("phase"))
+    def _mark_disappeared(self, run_dir: Path, status: StatusRecord) -> StatusRecord:
+        return update_status(run_dir, RunStatus.FAILED, ended=time.time(), error=DISAPPEARED, phase=status.phase)
 
     def _sample_targets(self) -> list[SampleTarget]:
         with self._lock:
@@ -564,15 +581,10 @@ def _trains_intermediate(spec: RunSpec) -> bool:
 # ==== the store ==================================================================================
 
 def ingest_runs(store_root: Path, run_dirs: list[Path], *, only_changed: bool = False):
-    """Loads run directories into the store with xcost_tui.store.ingest; returns its report."""
-    import inspect
+    """Loads run directories into the store (imported here: the store is not needed to run)."""
+    from ..store.ingest import ingest
 
-    from ..store import ingest as store_ingest
-
-    fn = getattr(store_ingest, "ingest_runs", None) or store_ingest.ingest
-    if only_changed and "only_changed" in inspect.signature(fn).parameters:
-        return fn(store_root, run_dirs, only_changed=True)
-    return fn(store_root, run_dirs)
+    return ingest(store_root, run_dirs, only_changed=only_changed)
 
 
 class _Ingestor:

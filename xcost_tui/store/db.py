@@ -129,19 +129,29 @@ def connect_ro(store_root: Path | str, *, timeout: float | None = None) -> Itera
         con.close()
 
 
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN … COMMIT, ROLLBACK on error; a failing ROLLBACK never hides the error that caused it."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # e.g. "no transaction is active" after a failed COMMIT: the cause is what matters
+        raise
+
+
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     from .. import __version__
 
-    con.execute("BEGIN")
-    try:
+    with transaction(con):
         for stmt in schema.ddl():
             con.execute(stmt)
         con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_by', ?), ('created', ?)",
                     [str(schema.SCHEMA_VERSION), f"xcost-tui {__version__}", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())])
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
 
 
 def drop_everything(con: duckdb.DuckDBPyConnection) -> None:

@@ -13,20 +13,23 @@ or a live run's line being written) is skipped with a warning.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
+import re
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import XCOPA_LANGS
-from .. import runfiles
+from ..errors import RunDirError
+from ..rundir import (Cost, JsonlReader, PhaseState, RunDir, RunFold, RunStatus, StoreLayout, dumps, final_status,
+                      parse_event, read_status)
+from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, duckdb_columns
+from ..accuracy import average_accuracy
 from . import db, schema
 
 # DuckDB type → Arrow type for the staged tables built in Python.
@@ -41,14 +44,7 @@ _ARROW_TYPES = {
     "DOUBLE[]": pa.list_(pa.float64()),
 }
 ARROW_SCHEMAS = {name: pa.schema([(c, _ARROW_TYPES[t]) for c, t in cols]) for name, cols in schema.TABLES.items()}
-
-_GPU_STRUCT = ("STRUCT(index BIGINT, name VARCHAR, mem_used_bytes BIGINT, mem_total_bytes BIGINT, "
-               "util_percent DOUBLE, power_w DOUBLE, temp_c DOUBLE, proc_mem_bytes BIGINT)")
-_SAMPLE_COLUMNS = ("{'t': 'DOUBLE', 'phase': 'VARCHAR', 'cpu_percent': 'DOUBLE', 'rss_bytes': 'BIGINT', "
-                   f"'gpus': '{_GPU_STRUCT}[]'}}")
-_PREDICTION_COLUMNS = ("{'phase': 'VARCHAR', 'task': 'VARCHAR', 'lang': 'VARCHAR', 'split': 'VARCHAR', "
-                       "'idx': 'BIGINT', 'pred': 'BIGINT', 'label': 'BIGINT', 'scores': 'DOUBLE[]', 'correct': 'BOOLEAN'}")
-_RUN_FILES = (runfiles.SPEC, runfiles.STATUS, runfiles.EVENTS, runfiles.PREDICTIONS, runfiles.SAMPLES)
+_GLOB_CHARS = re.compile(r"[*?\[\]{}]")
 
 
 @dataclasses.dataclass
@@ -61,6 +57,8 @@ class StagedRun:
     tables: dict[str, pa.Table]
     warnings: list[str]
     seconds: float = 0.0
+    avg_accuracy: float | None = None
+    n_langs: int = 0
 
     @property
     def rows(self) -> int:
@@ -68,9 +66,7 @@ class StagedRun:
 
     def summary(self) -> str:
         """One line for the ingest command."""
-        evals = self.tables["evals"].to_pylist()
-        accs = [e["accuracy"] for e in evals if e["lang"] in XCOPA_LANGS and e["accuracy"] is not None]
-        avg = f", avg accuracy {sum(accs) / len(accs):.4f} over {len(accs)} languages" if accs else ""
+        avg = f", avg accuracy {self.avg_accuracy:.4f} over {self.n_langs} languages" if self.avg_accuracy is not None else ""
         n = {name: self.tables[name].num_rows for name in schema.RUN_TABLES}
         return (f"{self.run_id}: {self.status}, {n['phases']} phases, {n['evals']} evals{avg}; "
                 f"{n['predictions']:,} predictions, {n['samples']:,} samples, {n['events']:,} events "
@@ -83,41 +79,31 @@ class IngestReport:
     unchanged: list[str] = dataclasses.field(default_factory=list)  # run ids skipped by only_changed
     pruned: list[str] = dataclasses.field(default_factory=list)  # run ids whose directory is gone
     missing: list[Path] = dataclasses.field(default_factory=list)  # named paths that are not run directories
+    skipped: list[Path] = dataclasses.field(default_factory=list)  # run directories that could not be read
     warnings: list[str] = dataclasses.field(default_factory=list)
     rebuilt: bool = False  # the store was created, or rebuilt from another schema version
     seconds: float = 0.0
 
 
+class UnreadableRun(Exception):
+    """A run directory that cannot be read as a run: skipped and reported, the rest goes on."""
+
+
 # ---- finding run directories ------------------------------------------------------------------
 
 def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / f).exists() for f in (runfiles.SPEC, runfiles.STATUS, runfiles.EVENTS))
+    return RunDir(path).exists()
 
 
 def find_run_dirs(store_root: Path | str) -> list[Path]:
     """Every run directory under ``<store_root>/runs``, sorted by name."""
-    root = db.runs_dir(store_root)
-    if not root.is_dir():
-        return []
-    return sorted((p for p in root.iterdir() if is_run_dir(p)), key=lambda p: p.name)
-
-
-def source_signature(run_dir: Path) -> str:
-    """Size and modification time of the files a run's rows come from: unchanged signature, unchanged rows."""
-    parts = []
-    for name in _RUN_FILES:
-        try:
-            st = (run_dir / name).stat()
-            parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
-        except FileNotFoundError:
-            parts.append(f"{name}:-")
-    return "|".join(parts)
+    return [d.path for d in StoreLayout(Path(store_root)).run_dirs()]
 
 
 # ---- staging one run --------------------------------------------------------------------------
 
 def _ts(t: Any) -> datetime | None:
-    if isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t):
+    if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
         return datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)
     return None
 
@@ -126,7 +112,7 @@ def _num(v: Any) -> float | None:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None
     v = float(v)
-    return v if math.isfinite(v) else None
+    return v if v == v and abs(v) != float("inf") else None
 
 
 def _int(v: Any) -> int | None:
@@ -151,61 +137,32 @@ def _strs(v: Any) -> list[str] | None:
 
 
 def _json(obj: Any) -> str | None:
-    return None if obj is None else runfiles.dumps(obj)
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        if fh.tell() == 0:
-            return True
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
-
-
-def _malformed_warning(path: Path, count: int, status: str) -> str:
-    tail = "" if _ends_with_newline(path) else (
-        ", the last one half-written" + (" (the run is still writing it)" if status == runfiles.RUNNING else " (a crash?)"))
-    return f"{path}: skipped {count} malformed line{'s' if count != 1 else ''}{tail}"
-
-
-def _read_events(path: Path, status_hint: str | None) -> tuple[list[tuple[int, dict, str]], list[str]]:
-    """(line number, object, JSON text) per event; malformed lines are skipped with a warning."""
-    if not path.exists():
-        return [], []
-    data = path.read_bytes()
-    lines = data.split(b"\n")
-    events: list[tuple[int, dict, str]] = []
-    bad: list[int] = []
-    for lineno, raw in enumerate(lines, 1):
-        raw = raw.strip()
-        if not raw:
-            continue
-        nonstandard = []
-        try:
-            obj = json.loads(raw.decode("utf-8"), parse_constant=lambda c: nonstandard.append(c))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            bad.append(lineno)
-            continue
-        if not isinstance(obj, dict):
-            bad.append(lineno)
-            continue
-        text = runfiles.dumps(obj) if nonstandard else raw.decode("utf-8")  # DuckDB's JSON has no NaN
-        events.append((lineno, obj, text))
-    warnings = []
-    if bad:
-        last_line = max((i for i, raw in enumerate(lines, 1) if raw.strip()), default=0)
-        tail = ""
-        if bad[-1] == last_line and not data.endswith(b"\n"):
-            tail = ", the last one half-written" + (
-                " (the run is still writing it)" if status_hint == runfiles.RUNNING else " (a crash?)")
-        where = ", ".join(str(n) for n in bad[:5]) + (", ..." if len(bad) > 5 else "")
-        warnings.append(f"{path}: skipped {len(bad)} malformed line{'s' if len(bad) != 1 else ''} (line {where}){tail}")
-    return events, warnings
+    return None if obj is None else dumps(obj)
 
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+class _LiteralPath:
+    """A path DuckDB reads literally: DuckDB's readers expand glob characters (a run directory
+    named ``*`` would read every run's files), so such a path is read through a plain symlink."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> str:
+        if not _GLOB_CHARS.search(str(self.path)):
+            return str(self.path)
+        self._tmp = tempfile.TemporaryDirectory(prefix="xcost-ingest-")
+        link = Path(self._tmp.name) / self.path.name.translate(str.maketrans("*?[]{}", "______"))
+        os.symlink(os.path.abspath(self.path), link)
+        return str(link)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
 
 
 def _read_bulk(mem: duckdb.DuckDBPyConnection, sql: str, key: str) -> tuple[pa.Table, int]:
@@ -221,157 +178,155 @@ def _cast(table: pa.Table, name: str) -> pa.Table:
     return table.select(ARROW_SCHEMAS[name].names).cast(ARROW_SCHEMAS[name])
 
 
-def _stage_predictions(mem, run_id: str, path: Path, status: str, warnings: list[str]) -> pa.Table:
+def _bulk_warning(path: Path, count: int, running: bool) -> str:
+    tail = ""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell():
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    tail = ", the last one half-written " + ("(the run is still writing it)" if running else "(a crash?)")
+    except OSError:
+        pass
+    return f"{path}: skipped {count} malformed line{'s' if count != 1 else ''}{tail}"
+
+
+def _stage_predictions(mem, run_id: str, path: Path, running: bool, warnings: list[str]) -> pa.Table:
     if not path.exists() or path.stat().st_size == 0:
         return ARROW_SCHEMAS["predictions"].empty_table()
-    sql = f"""
-        SELECT {_sql_str(run_id)} AS run_id, phase, task, lang, split, idx, pred, label, scores,
-               coalesce(correct, pred = label) AS correct
-        FROM read_ndjson({_sql_str(str(path))}, columns = {_PREDICTION_COLUMNS}, ignore_errors = true)"""
-    table, bad = _read_bulk(mem, sql, "idx")
+    with _LiteralPath(path) as literal:
+        sql = f"""
+            SELECT {_sql_str(run_id)} AS run_id, phase, task, lang, split, idx, pred, label, scores,
+                   coalesce(correct, pred = label) AS correct
+            FROM read_ndjson({_sql_str(literal)}, columns = {duckdb_columns(PREDICTION_COLUMNS)}, ignore_errors = true)"""
+        table, bad = _read_bulk(mem, sql, "idx")
     if bad:
-        warnings.append(_malformed_warning(path, bad, status))
+        warnings.append(_bulk_warning(path, bad, running))
     return _cast(table, "predictions")
 
 
-def _stage_samples(mem, run_id: str, path: Path, status: str, warnings: list[str]) -> pa.Table:
+def _stage_samples(mem, run_id: str, path: Path, running: bool, warnings: list[str]) -> pa.Table:
     if not path.exists() or path.stat().st_size == 0:
         return ARROW_SCHEMAS["samples"].empty_table()
+    gpu = SAMPLE_COLUMNS["gpus"][:-2]  # the STRUCT(...) of one GPU
+    cols = ", ".join(f"g.{c} AS gpu_{c}" for c in ("index", "name", "uuid", "mem_used_bytes", "mem_total_bytes",
+                                                   "util_percent", "power_w", "temp_c", "proc_mem_bytes"))
     # One row per GPU per sample; a sample without GPUs keeps one row with NULL GPU columns.
-    sql = f"""
-        SELECT run_id, t, phase, cpu_percent, rss_bytes,
-               g.index AS gpu_index, g.name AS gpu_name, g.mem_used_bytes AS gpu_mem_used_bytes,
-               g.mem_total_bytes AS gpu_mem_total_bytes, g.util_percent AS gpu_util_percent,
-               g.power_w AS gpu_power_w, g.temp_c AS gpu_temp_c, g.proc_mem_bytes AS gpu_proc_mem_bytes
-        FROM (SELECT {_sql_str(run_id)} AS run_id, t, phase, cpu_percent, rss_bytes,
-                     unnest(CASE WHEN len(gpus) > 0 THEN gpus ELSE [NULL::{_GPU_STRUCT}] END) AS g
-              FROM read_ndjson({_sql_str(str(path))}, columns = {_SAMPLE_COLUMNS}, ignore_errors = true))"""
-    table, bad = _read_bulk(mem, sql, "t")
+    with _LiteralPath(path) as literal:
+        sql = f"""
+            SELECT run_id, t, phase, cpu_percent, rss_bytes, {cols}
+            FROM (SELECT {_sql_str(run_id)} AS run_id, t, phase, cpu_percent, rss_bytes,
+                         unnest(CASE WHEN len(gpus) > 0 THEN gpus ELSE [NULL::{gpu}] END) AS g
+                  FROM read_ndjson({_sql_str(literal)}, columns = {duckdb_columns(SAMPLE_COLUMNS)}, ignore_errors = true))"""
+        table, bad = _read_bulk(mem, sql, "t")
     if bad:
-        warnings.append(_malformed_warning(path, bad, status))
+        warnings.append(_bulk_warning(path, bad, running))
     return _cast(table, "samples")
 
 
-def _cost_columns(costs: dict) -> dict[str, Any]:
+def _cost_columns(costs: dict[str, Cost]) -> dict[str, Any]:
     row: dict[str, Any] = {}
-    costs = costs if isinstance(costs, dict) else {}
     for name, typ in schema.COST_FIGURES:
         c = costs.get(name)
-        value = c.get("value") if isinstance(c, dict) else c
+        value = c.value if c is not None else None
         row[name] = _int(value) if typ == "BIGINT" else _num(value)
     for name in schema.SOURCED_FIGURES:
         c = costs.get(name)
-        row[f"{name}_source"] = _str(c.get("source")) if isinstance(c, dict) else None
-        row[f"{name}_reason"] = _str(c.get("reason")) if isinstance(c, dict) else None
+        row[f"{name}_source"] = c.source if c is not None else None
+        row[f"{name}_reason"] = c.reason if c is not None else None
     fm = costs.get("flops_measured")
-    row["flops_sampled_steps"] = _int(fm.get("sampled_steps")) if isinstance(fm, dict) else None
+    row["flops_sampled_steps"] = _int(fm.extra.get("sampled_steps")) if fm is not None else None
     en = costs.get("energy_j")
-    row["energy_flag"] = _str(en.get("flag")) if isinstance(en, dict) else None
+    row["energy_flag"] = _str(en.extra.get("flag")) if en is not None else None
     return row
 
 
-def _blank_phase(run_id: str, phase: str, ordinal: int) -> dict[str, Any]:
-    row = {c: None for c, _ in schema.TABLES["phases"]}
-    row.update(run_id=run_id, phase=phase, ordinal=ordinal, completed=False)
+def _phase_row(run_id: str, p: PhaseState) -> dict[str, Any]:
+    reused = p.reused_from
+    row: dict[str, Any] = {c: None for c, _ in schema.TABLES["phases"]}
+    row.update(run_id=run_id, phase=p.name, kind=p.kind or None, ordinal=p.ordinal, completed=p.completed,
+               t_start=p.t_start, t_end=p.t_end)
+    if p.completed:
+        row.update(tasks=list(p.tasks), lang=p.lang,
+                   reused_from_run=reused.run_id if reused else None,
+                   reused_from_phase=reused.phase if reused else None,
+                   reused_from_dir=reused.run_dir if reused else None,
+                   costs=_json({k: c.to_dict() for k, c in p.costs.items()}), info=_json(p.info),
+                   **_cost_columns(p.costs))
     return row
 
 
-def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None) -> StagedRun:
-    """Reads one run directory into Arrow tables (no database involved)."""
+def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
+              store: StoreLayout | None = None) -> StagedRun:
+    """Reads one run directory into Arrow tables (no database involved). Paths are recorded
+    relative to ``store``'s root when under it. Raises UnreadableRun for a directory that is not
+    a readable run (its status.json is not a status)."""
     start = time.perf_counter()
-    run_dir = Path(run_dir)
-    run_id = run_dir.name
+    files = RunDir(Path(run_dir))
+    run_id = files.run_id
     warnings: list[str] = []
     own_mem = mem is None
-    if own_mem:
+    if mem is None:
         mem = duckdb.connect(":memory:")
     try:
-        status_rec = runfiles.read_status(run_dir) or {}
-        if (run_dir / runfiles.STATUS).exists() and not status_rec:
-            warnings.append(f"{run_dir / runfiles.STATUS}: not valid JSON; status taken from the events")
-        events, ev_warnings = _read_events(run_dir / runfiles.EVENTS, status_rec.get("status"))
-        warnings += ev_warnings
-
-        spec: dict = {}
         try:
-            spec = runfiles.read_spec(run_dir)
-        except FileNotFoundError:
-            pass
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            warnings.append(f"{run_dir / runfiles.SPEC}: not valid JSON ({exc}); spec taken from the run_start event")
-        run_start = next((o for _, o, _ in events if o.get("type") == "run_start"), None)
-        run_end = next((o for _, o, _ in reversed(events) if o.get("type") == "run_end"), None)
-        if not isinstance(spec, dict) or not spec:
-            spec = (run_start or {}).get("spec") or {}
-            if not isinstance(spec, dict) or not spec:
-                spec = {}
-                warnings.append(f"{run_dir}: no spec.json and no run_start event; the run's settings are unknown")
-        env = (run_start or {}).get("env") or {}
-        env = env if isinstance(env, dict) else {}
-
-        # status: run_end is written before status.json is replaced, so it wins when present
-        if run_end is not None and run_end.get("status"):
-            status = str(run_end["status"])
-        else:
-            status = str(status_rec.get("status") or ("running" if events else "unknown"))
-        error = (run_end or {}).get("error") or status_rec.get("error")
-        failed_phase = None
-        if status in (runfiles.FAILED, runfiles.CANCELLED):
-            failed_phase = (run_end or {}).get("phase") or status_rec.get("phase")
-
-        # phases, evals, events
-        phases: dict[str, dict] = {}
-        evals: list[dict] = []
-        ev_cols: dict[str, list] = {"run_id": [], "seq": [], "t": [], "type": [], "phase": [], "json": []}
-        n_warn = 0
-        current = None
-        for seq, (lineno, obj, text) in enumerate(events):
-            typ = _str(obj.get("type"))
-            t = _num(obj.get("t"))
-            phase = _str(obj.get("phase"))
+            status_rec = read_status(files.path)
+        except RunDirError as exc:
+            raise UnreadableRun(str(exc)) from None
+        recorded_running = status_rec is not None and status_rec.status == RunStatus.RUNNING
+        reader = JsonlReader(files.events)
+        lines = reader.read_all_lines(final=not recorded_running)
+        fold = RunFold()
+        ev_cols: dict[str, list[Any]] = {"run_id": [], "seq": [], "t": [], "type": [], "phase": [], "json": []}
+        for seq, line in enumerate(lines):
+            event = parse_event(line.obj)
+            if event is not None:
+                fold.apply(event)
             ev_cols["run_id"].append(run_id)
             ev_cols["seq"].append(seq)
-            ev_cols["t"].append(t)
-            ev_cols["type"].append(typ)
-            ev_cols["phase"].append(phase)
-            ev_cols["json"].append(text)
-            if typ == "phase_start" and phase:
-                row = phases.get(phase) or _blank_phase(run_id, phase, len(phases) + 1)
-                row.update(kind=_str(obj.get("kind")), t_start=t)
-                phases[phase] = row
-                current = phase
-            elif typ == "phase_end" and phase:
-                row = phases.get(phase) or _blank_phase(run_id, phase, len(phases) + 1)
-                reused = obj.get("reused_from") if isinstance(obj.get("reused_from"), dict) else {}
-                costs = obj.get("costs") if isinstance(obj.get("costs"), dict) else {}
-                row.update(
-                    kind=_str(obj.get("kind")) or row["kind"], tasks=_strs(obj.get("tasks")), lang=_str(obj.get("lang")),
-                    completed=True, t_end=t,
-                    reused_from_run=_str(reused.get("run_id")), reused_from_phase=_str(reused.get("phase")),
-                    reused_from_dir=_str(reused.get("run_dir")),
-                    costs=_json(costs), info=_json(obj.get("info")), **_cost_columns(costs),
-                )
-                phases[phase] = row
-                if current == phase:
-                    current = None
-            elif typ == "eval_result":
-                evals.append({"run_id": run_id, "phase": phase, "task": _str(obj.get("task")),
-                              "lang": _str(obj.get("lang")), "split": _str(obj.get("split")),
-                              "accuracy": _num(obj.get("accuracy")), "n": _int(obj.get("n")),
-                              "correct": _int(obj.get("correct")), "t": t})
-            elif typ == "warning":
-                n_warn += 1
+            ev_cols["t"].append(_num(line.obj.get("t")))
+            ev_cols["type"].append(_str(line.obj.get("type")))
+            ev_cols["phase"].append(_str(line.obj.get("phase")))
+            # DuckDB's JSON has no NaN/Infinity (Python's json writes them): store such a line cleaned
+            ev_cols["json"].append(dumps(line.obj) if ("NaN" in line.text or "Infinity" in line.text) else line.text)
+        warnings += reader.problems(still_running=recorded_running)
+        state = fold.state
 
-        first_t = next((_num(o.get("t")) for _, o, _ in events if _num(o.get("t")) is not None), None)
-        last_t = next((_num(o.get("t")) for _, o, _ in reversed(events) if _num(o.get("t")) is not None), None)
-        started = _num(status_rec.get("started")) or _num((run_start or {}).get("t")) or first_t
-        ended = _num(status_rec.get("ended")) or _num((run_end or {}).get("t")) if status != runfiles.RUNNING else None
-        updated = max(x for x in (_num(status_rec.get("updated")), last_t, ended, started, 0.0) if x is not None) or None
+        spec: dict[str, Any] = {}
+        try:
+            spec = files.read_spec()
+        except FileNotFoundError:
+            pass
+        except ValueError as exc:
+            warnings.append(f"{exc}; the spec is taken from the run_start event")
+        if not spec:
+            spec = dict(state.run_start.spec) if state.run_start else {}
+            if not spec:
+                warnings.append(f"{files.path}: no spec.json and no run_start event; the run's settings are unknown")
+        env = dict(state.run_start.env) if state.run_start else {}
+
+        run_end = state.run_end
+        status = final_status(status_rec, run_end.status if run_end else None, bool(lines))
+        error = (run_end.error if run_end else None) or (status_rec.error if status_rec else None)
+        failed_phase = None
+        if status in (RunStatus.FAILED, RunStatus.CANCELLED):
+            failed_phase = (run_end.phase if run_end else None) or (status_rec.phase if status_rec else None)
+
+        evals = [{"run_id": run_id, "phase": e.phase, "task": e.task, "lang": e.lang, "split": e.split,
+                  "accuracy": e.accuracy, "n": e.n, "correct": e.correct, "t": e.t or None} for e in state.evals]
+        started = (status_rec.started if status_rec else None) or (state.run_start.t if state.run_start else None) \
+            or state.first_t
+        ended = None
+        if status != RunStatus.RUNNING:
+            ended = (status_rec.ended if status_rec else None) or (run_end.t if run_end else None)
+        updated = max([x for x in (status_rec.updated if status_rec else None, state.last_t, ended, started)
+                       if x is not None], default=None)
         intermediate = _strs(spec.get("intermediate"))
-        planned = (run_start or {}).get("phases_planned")
+        layout = store or StoreLayout(files.path.parent.parent)
         runs_row = {
             "run_id": run_id,
-            "run_dir": str(run_dir.resolve()),
+            "run_dir": layout.relative(files.path),
             "name": _str(spec.get("name")),
             "method": _str(spec.get("method")),
             "model": _str(spec.get("model")),
@@ -383,11 +338,11 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None)
             "target": _str(spec.get("target")),
             "eval_split": _str(spec.get("eval_split")),
             "init_from": _str(spec.get("init_from")),
-            "status": status,
+            "status": status.value,
             "error": _str(error),
             "failed_phase": _str(failed_phase),
-            "current_phase": _str(status_rec.get("phase") or current) if status == runfiles.RUNNING else None,
-            "pid": _int(status_rec.get("pid")),
+            "current_phase": state.latest_phase if status == RunStatus.RUNNING else None,
+            "pid": status_rec.pid if status_rec else None,
             "started": _ts(started),
             "updated": _ts(updated),
             "ended": _ts(ended),
@@ -403,33 +358,36 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None)
             "host": _str(env.get("host")),
             "git_commit": _str(env.get("git_commit")),
             "xcost_tui_version": _str(env.get("xcost_tui")),
-            "phases_planned": _strs(planned),
-            "phases_done": sum(1 for p in phases.values() if p["completed"]),
-            "n_warnings": n_warn,
+            "phases_planned": state.phases_planned if state.run_start else None,
+            "phases_done": state.phases_done,
+            "n_warnings": state.n_warnings,
             "spec": _json(spec) if spec else None,
             "env": _json(env) if env else None,
-            "source_sig": source_signature(run_dir),
+            "source_sig": files.signature(),
         }
+        running = status == RunStatus.RUNNING
         tables = {
             "runs": pa.Table.from_pylist([runs_row], schema=ARROW_SCHEMAS["runs"]),
-            "phases": pa.Table.from_pylist(list(phases.values()), schema=ARROW_SCHEMAS["phases"]),
+            "phases": pa.Table.from_pylist([_phase_row(run_id, p) for p in state.phases.values()],
+                                           schema=ARROW_SCHEMAS["phases"]),
             "evals": pa.Table.from_pylist(evals, schema=ARROW_SCHEMAS["evals"]),
             "events": pa.table(ev_cols, schema=ARROW_SCHEMAS["events"]),
-            "predictions": _stage_predictions(mem, run_id, run_dir / runfiles.PREDICTIONS, status, warnings),
-            "samples": _stage_samples(mem, run_id, run_dir / runfiles.SAMPLES, status, warnings),
+            "predictions": _stage_predictions(mem, run_id, files.predictions, running, warnings),
+            "samples": _stage_samples(mem, run_id, files.samples, running, warnings),
         }
     finally:
         if own_mem:
             mem.close()
-    return StagedRun(run_id, run_dir, status, tables, warnings, time.perf_counter() - start)
+    langs = [lang for lang in state.accuracy if lang != "en"]
+    return StagedRun(run_id, files.path, status.value, tables, warnings, time.perf_counter() - start,
+                     average_accuracy(state.accuracy), len(langs))
 
 
 # ---- writing ----------------------------------------------------------------------------------
 
 def write_run(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> None:
     """Replace one run's rows in one transaction: after it, the store holds exactly the staged rows."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with db.transaction(con):
         for name in schema.RUN_TABLES:
             con.execute(f"DELETE FROM {name} WHERE run_id = ?", [staged.run_id])
         for name in schema.RUN_TABLES:
@@ -440,46 +398,32 @@ def write_run(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> None:
                     con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _xcost_stage")
                 finally:
                     con.unregister("_xcost_stage")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def delete_runs(con: duckdb.DuckDBPyConnection, run_ids: Iterable[str]) -> None:
     ids = list(run_ids)
     if not ids:
         return
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with db.transaction(con):
         for name in schema.RUN_TABLES:
             con.execute(f"DELETE FROM {name} WHERE list_contains(?, run_id)", [ids])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def refresh_leaderboard(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with db.transaction(con):
         for stmt in schema.refresh_leaderboard_sql():
             con.execute(stmt)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 # ---- the ingest -------------------------------------------------------------------------------
 
-def _known_runs(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
-    """run_id → (run_dir, source_sig) of what the store holds; {} for a store without a usable runs table."""
+def _known_runs(con: duckdb.DuckDBPyConnection, layout: StoreLayout) -> dict[str, tuple[Path | None, str]]:
+    """run_id → (run directory, source_sig) of what the store holds; {} for a store without a usable runs table."""
     try:
         rows = con.execute("SELECT run_id, run_dir, source_sig FROM runs").fetchall()
     except duckdb.Error:
         return {}
-    return {r[0]: (r[1], r[2]) for r in rows}
+    return {r[0]: (layout.resolve(r[1]), r[2]) for r in rows}
 
 
 def ingest(
@@ -500,17 +444,19 @@ def ingest(
     store matches the run directories. A store that is new, or from another schema version, is
     (re)built from every run directory it can find. ``only_changed`` skips runs whose files
     have the same sizes and modification times as when they were last ingested (live refresh).
-    ``on_run`` is called after each run is written.
+    ``on_run`` is called after each run is written. A run directory that cannot be read is
+    skipped and reported (``report.skipped``); the others are ingested.
     """
     t0 = time.perf_counter()
     store_root = Path(store_root)
+    layout = StoreLayout(store_root)
     report = IngestReport()
     scan_all = run_dirs is None
     prune = scan_all if prune is None else prune
 
     # 1. Schema check, and what the store already holds (a short read-write visit).
     with db.connect_rw(store_root, timeout=timeout) as con:
-        previous = _known_runs(con)
+        previous = _known_runs(con, layout)
         report.rebuilt = db.ensure_schema(con)
         known = {} if report.rebuilt else previous
 
@@ -519,7 +465,7 @@ def ingest(
     if scan_all or report.rebuilt:
         wanted += find_run_dirs(store_root)
     if report.rebuilt:  # runs ingested from elsewhere before the rebuild
-        wanted += [Path(d) for d, _ in previous.values() if d and is_run_dir(Path(d))]
+        wanted += [d for d, _ in previous.values() if d is not None and is_run_dir(d)]
     for d in run_dirs or []:
         d = Path(d)
         if is_run_dir(d):
@@ -536,11 +482,12 @@ def ingest(
 
     stale = []
     if prune:
-        stale = [rid for rid, (d, _) in known.items() if rid not in by_id and not (d and is_run_dir(Path(d)))]
+        stale = [rid for rid, (d, _) in known.items() if rid not in by_id and not (d is not None and is_run_dir(d))]
     todo = []
     for rid, d in by_id.items():
-        if only_changed and rid in known and known[rid][1] == source_signature(d) \
-                and known[rid][0] == str(d.resolve()):
+        prior_dir, prior_sig = known.get(rid, (None, None))
+        if only_changed and prior_sig == RunDir(d).signature() and prior_dir is not None \
+                and prior_dir.resolve() == d.resolve():
             report.unchanged.append(rid)
         else:
             todo.append(d)
@@ -573,8 +520,13 @@ def ingest(
 
         for d in todo:
             try:
-                staged = stage_run(d, mem)
+                staged = stage_run(d, mem, layout)
+            except UnreadableRun as exc:
+                report.skipped.append(d)
+                report.warnings.append(f"{d}: skipped, not a readable run directory: {exc}")
+                continue
             except (OSError, duckdb.Error, ValueError, TypeError) as exc:  # one unreadable run never stops the rest
+                report.skipped.append(d)
                 report.warnings.append(f"{d}: could not read the run directory ({type(exc).__name__}: {exc}); skipped")
                 continue
             batch.append(staged)
@@ -586,7 +538,3 @@ def ingest(
         mem.close()
     report.seconds = time.perf_counter() - t0
     return report
-
-
-# The name the runner and the headless mode call it by.
-ingest_runs = ingest

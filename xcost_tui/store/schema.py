@@ -8,8 +8,10 @@ another version is refused by readers and rebuilt from the run directories by in
 from __future__ import annotations
 
 from .. import XCOPA_LANGS
+from ..accuracy import sql_target_langs
+from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: samples.gpu_uuid; runs.run_dir relative to the store
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
 # (name, SQL type). Counts are BIGINT, everything else DOUBLE; FLOPs are DOUBLE (they pass 2**63).
@@ -41,7 +43,7 @@ SOURCED_FIGURES: tuple[str, ...] = (
     "wall_s", "cpu_s", "device_hours", "flops_analytic", "flops_measured",
     "peak_mem_bytes", "energy_j", "mfu", "latency_p50_s",
 )
-TRAINING_KINDS = ("intermediate", "target", "few-shot")
+TRAINING_KINDS = tuple(k.value for k in _TRAINING_KINDS)
 
 # ---- tables ----------------------------------------------------------------------------------
 # (name, SQL type) per column, in order. The ingest builds Arrow tables with these columns.
@@ -138,6 +140,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("rss_bytes", "BIGINT"),
         ("gpu_index", "BIGINT"),
         ("gpu_name", "VARCHAR"),
+        ("gpu_uuid", "VARCHAR"),
         ("gpu_mem_used_bytes", "BIGINT"),
         ("gpu_mem_total_bytes", "BIGINT"),
         ("gpu_util_percent", "DOUBLE"),
@@ -165,7 +168,7 @@ def _create_table(name: str) -> str:
     return f"CREATE TABLE {name} (\n  {cols}\n)"
 
 
-_LANG_LIST = ", ".join(f"'{lang}'" for lang in XCOPA_LANGS)
+_LANG_LIST = sql_target_langs()
 _TRAIN_KINDS = ", ".join(f"'{k}'" for k in TRAINING_KINDS)
 
 

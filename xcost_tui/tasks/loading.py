@@ -54,10 +54,18 @@ def all_texts(examples: Iterable[Example]) -> list[str]:
 
 # ---- conversion -------------------------------------------------------------------------------
 
+# Evaluation splits whose items are paired by ``idx`` (an XCOPA item is the translation of the COPA
+# item with its idx; predictions and paired comparisons join on it): a duplicate idx would pair
+# wrong items, so it is refused.
+PAIRED_BY_IDX = ("copa", "xcopa")
+PAIRED_SPLITS = ("validation", "test")
+
+
 def _convert(t: TaskDef, split: str, lang: str, rows: Iterable[tuple[int, Any]], where) -> list[Example]:
     """Converts (position, row) pairs; ``where(n)`` names row n in error messages."""
     labelled = split not in t.unlabelled_splits
     out: list[Example] = []
+    seen: dict[int | str, int] = {}
     for pos, (n, row) in enumerate(rows):
         try:
             ex = t.converter(row, lang=lang, pos=pos)
@@ -65,6 +73,11 @@ def _convert(t: TaskDef, split: str, lang: str, rows: Iterable[tuple[int, Any]],
                 raise ValueError(f"label {ex.label} is out of range for {t.num_labels} labels")
             if labelled and ex.label == -1:
                 raise ValueError(f"the row has no label (label -1 or empty), but the {split!r} split must be labelled")
+            if t.name in PAIRED_BY_IDX and split in PAIRED_SPLITS:
+                if ex.idx in seen:
+                    raise ValueError(f"idx {ex.idx!r} was already used by {where(seen[ex.idx])}; items are paired "
+                                     f"across languages by idx, so each idx must occur once per split")
+                seen[ex.idx] = n
         except ValueError as exc:
             raise DataError(f"task {t.name!r}: {where(n)}: {exc}") from None
         out.append(ex)

@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPane
 
 from ...errors import StoreError
+from ...rundir import RunDir, StoreLayout
 from ... import format as fmt
 from ..widgets.empty import EmptyState
 
@@ -107,9 +108,9 @@ class RunDetailScreen(Screen):
             self.post_message(DetailLoaded(None, exc))
             return
         self.post_message(DetailLoaded(detail, None))
-        run_dir = detail["run"].get("run_dir")
-        if run_dir:
-            self._tail(Path(run_dir) / "job.log", detail["run"].get("status") == "running")
+        run_dir = StoreLayout(self.store).resolve(detail["run"].get("run_dir"))
+        if run_dir is not None:
+            self._tail(RunDir(run_dir).log, detail["run"].get("status") == "running")
 
     @work(thread=True, exclusive=True, group="detail-log", exit_on_error=False)
     def _tail(self, path: Path, follow: bool) -> None:

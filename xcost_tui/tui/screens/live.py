@@ -20,7 +20,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from ... import format as fmt
-from ..runner_bridge import ACTIVE
+from ...rundir import Progress, RunStatus, Sample
+from ...runner.api import RunnerAPI
+from ...runner.live import LiveRun
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageColumn, PageTable
 
@@ -36,34 +38,13 @@ COLUMNS = [
     PageColumn("acc", "avg", 5, True),
 ]
 STATUS_STYLE = {"running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim",
-                "queued": "cyan", "waiting": "cyan"}
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
-def phase_eta(progress: list[dict], latest: dict | None) -> float | None:
-    """Seconds left in the current phase, from the step rate of its progress events."""
-    if not latest or not latest.get("total_steps") or latest.get("step") is None:
-        return None
-    phase = latest.get("phase")
-    same = [p for p in progress if p.get("phase") == phase and p.get("t") is not None and p.get("step") is not None]
-    if len(same) < 2:
-        return None
-    first, last = same[0], same[-1]
-    dt, ds = last["t"] - first["t"], last["step"] - first["step"]
-    if dt <= 0 or ds <= 0:
-        return None
-    return max(0.0, (latest["total_steps"] - latest["step"]) * dt / ds)
+                "queued": "cyan", "waiting": "cyan", "cancelling": "yellow"}
 
 
 @dataclass
 class LiveData:
     rows: list[tuple[str, list[str], list[str | None]]]  # (run_id, cells, styles)
-    runs: dict[str, Any]
+    runs: dict[str, LiveRun]
     selected: str | None
     charts: dict[str, Any] = field(default_factory=dict)
     headline: str = ""
@@ -77,115 +58,95 @@ class LiveUpdate(Message):
         self.data, self.error, self.tick = data, error, tick
 
 
-def gather(runner: Any, selected: str | None, now: float) -> LiveData:
+def gather(runner: RunnerAPI | None, selected: str | None, now: float) -> LiveData:
     """Everything the screen paints, computed off the UI thread."""
     runs = list(runner.snapshot()) if runner is not None else []
-    runs.sort(key=lambda r: (str(_get(r, "status")) not in ACTIVE,))  # active first, stable otherwise
-    by_id = {str(_get(r, "run_id")): r for r in runs}
+    runs.sort(key=lambda r: not r.status.active)  # active first, stable otherwise
+    by_id = {r.run_id: r for r in runs}
     if selected not in by_id:
-        selected = next((rid for rid, r in by_id.items() if str(_get(r, "status")) == "running"),
-                        next(iter(by_id), None))
-    history = runner.history(selected) if (runner is not None and selected and hasattr(runner, "history")) else None
-    samples = list(_get(history, "samples", None) or [])
-    progress = list(_get(history, "progress", None) or [])
+        selected = next((rid for rid, r in by_id.items() if r.status == RunStatus.RUNNING), next(iter(by_id), None))
+    history = runner.history(selected) if runner is not None and selected else None
     rows = []
     for r in runs:
-        rid = str(_get(r, "run_id"))
-        prog = _get(r, "progress") or {}
-        sample = _get(r, "sample") or {}
-        status = str(_get(r, "status") or "")
-        if _get(r, "cancelling"):
-            status = "cancelling"
-        hist_prog = progress if rid == selected else []
-        eta = phase_eta(hist_prog, prog) if hist_prog else None
-        step = prog.get("step")
-        total = prog.get("total_steps")
+        prog = r.progress
+        sample = r.sample
+        status = "cancelling" if r.cancelling else r.status.value
+        step, total = (prog.step, prog.total_steps) if prog else (None, None)
         cells = [
-            str(_get(r, "name") or rid), status, fmt.text(_get(r, "phase")),
-            f"{_get(r, 'phases_done') or 0}/{_get(r, 'phases_planned') or 0}",
+            r.label, status, fmt.text(r.phase), f"{r.phases_done}/{r.phases_planned}",
             f"{step}/{total}" if step is not None and total else (str(step) if step is not None else fmt.NULL),
-            fmt.seconds(eta), fmt.number(prog.get("loss")), fmt.si(prog.get("examples_per_s")),
-            fmt.si(prog.get("tokens_per_s")), fmt.nbytes(prog.get("mem_bytes")),
-            fmt.integer(sample.get("cpu_percent")), fmt.nbytes(sample.get("rss_bytes")),
-            fmt.acc(_avg_acc(r)),
+            fmt.seconds(r.eta_s), fmt.number(prog.loss if prog else None),
+            fmt.si(prog.examples_per_s if prog else None), fmt.si(prog.tokens_per_s if prog else None),
+            fmt.nbytes(prog.mem_bytes if prog else None), fmt.integer(sample.cpu_percent if sample else None),
+            fmt.nbytes(sample.rss_bytes if sample else None), fmt.acc(r.avg_accuracy),
         ]
-        styles = [None] * len(cells)
-        styles[1] = STATUS_STYLE.get(status, "yellow" if status == "cancelling" else None)
-        rows.append((rid, cells, styles))
-    n_active = sum(1 for r in runs if str(_get(r, "status")) in ACTIVE)
+        styles: list[str | None] = [None] * len(cells)
+        styles[1] = STATUS_STYLE.get(status)
+        rows.append((r.run_id, cells, styles))
+    n_active = sum(1 for r in runs if r.status.active)
     data = LiveData(rows=rows, runs=by_id, selected=selected, n_active=n_active)
-    if selected:
-        data.charts, data.has_gpu = chart_series(samples, progress, now)
-        data.headline = headline(by_id[selected], progress, now)
+    if selected and history is not None:
+        data.charts, data.has_gpu = chart_series(history.samples, history.progress, now)
+        data.headline = headline(by_id[selected], now)
     return data
 
 
-def _avg_acc(r: Any) -> float | None:
-    value = _get(r, "avg_accuracy")
-    if value is not None or isinstance(r, dict):
-        return value
-    accs = [a for lang, a in (_get(r, "accuracy") or {}).items() if lang != "en" and a is not None]
-    return sum(accs) / len(accs) if accs else None
-
-
-def headline(r: Any, progress: list[dict], now: float) -> str:
-    prog = _get(r, "progress") or {}
-    label = _get(r, "name") or _get(r, "run_id")
-    parts = [f"{label}", str(_get(r, "status"))]
-    if _get(r, "phase"):
-        parts.append(f"phase {_get(r, 'phase')}")
-    parts.append(f"{_get(r, 'phases_done') or 0}/{_get(r, 'phases_planned') or 0} phases")
-    if prog.get("step") is not None and prog.get("total_steps"):
-        pct = 100 * prog["step"] / prog["total_steps"]
-        parts.append(f"step {prog['step']}/{prog['total_steps']} ({pct:.0f}%)")
-        eta = phase_eta(progress, prog)
-        if eta is not None:
-            parts.append(f"phase ETA {fmt.seconds(eta)}")
-    started = _get(r, "started")
-    if started:
-        parts.append(f"elapsed {fmt.seconds(max(0.0, (_get(r, 'ended') or now) - started))}")
-    if _get(r, "gpu") is not None:
-        parts.append(f"GPU {_get(r, 'gpu')}")
-    if _get(r, "error"):
-        parts.append(f"error: {_get(r, 'error')}")
+def headline(r: LiveRun, now: float) -> str:
+    prog = r.progress
+    parts = [r.label, r.status.value]
+    if r.phase:
+        parts.append(f"phase {r.phase}")
+    parts.append(f"{r.phases_done}/{r.phases_planned} phases")
+    if prog is not None and prog.step is not None and prog.total_steps:
+        pct = 100 * prog.step / prog.total_steps
+        parts.append(f"step {prog.step}/{prog.total_steps} ({pct:.0f}%)")
+        if r.eta_s is not None:
+            parts.append(f"phase ETA {fmt.seconds(r.eta_s)}")
+    elapsed = r.elapsed_s(now)
+    if elapsed is not None:
+        parts.append(f"elapsed {fmt.seconds(max(0.0, elapsed))}")
+    if r.gpu is not None:
+        parts.append(f"GPU {r.gpu}")
+    if r.error:
+        parts.append(f"error: {r.error}")
     return " · ".join(parts)
 
 
-def chart_series(samples: list[dict], progress: list[dict], now: float) -> tuple[dict[str, Any], bool]:
+def _gib(v: int | float | None) -> float | None:
+    return None if v is None else v / GIB
+
+
+def chart_series(samples: list[Sample], progress: list[Progress], now: float) -> tuple[dict[str, Any], bool]:
     """(chart name -> kwargs for Chart.show, whether any sample saw a GPU)."""
-    has_gpu = any(s.get("gpus") for s in samples)
-    ts = [s.get("t", now) - now for s in samples]
-    pts = [p.get("t", now) - now for p in progress]
+    has_gpu = any(s.gpus for s in samples)
+    ts = [s.t - now for s in samples]
+    pts = [p.t - now for p in progress]
     charts: dict[str, Any] = {}
+    job_mem = [_gib(p.mem_bytes) if p.mem_bytes else None for p in progress]
     if has_gpu:
-        indices = sorted({g.get("index") for s in samples for g in (s.get("gpus") or [])}, key=lambda v: (v is None, v))
+        indices = sorted({g.index for s in samples for g in s.gpus})
         series = []
         for n, idx in enumerate(indices):
-            used = [next(((g.get("mem_used_bytes") or 0) / GIB for g in (s.get("gpus") or []) if g.get("index") == idx), None)
-                    for s in samples]
+            used = [next((_gib(g.mem_used_bytes or 0) for g in s.gpus if g.index == idx), None) for s in samples]
             series.append((f"GPU{idx} used", ts, used, ["cyan", "blue", "magenta", "white"][n % 4], "left"))
-        own = [sum((g.get("proc_mem_bytes") or 0) for g in (s.get("gpus") or [])) / GIB for s in samples]
+        own = [sum((g.proc_mem_bytes or 0) for g in s.gpus) / GIB for s in samples]
         series.append(("this run", ts, own, "green", "left"))
-        if any(p.get("mem_bytes") for p in progress):
-            series.append(("allocated", pts, [(p.get("mem_bytes") or 0) / GIB if p.get("mem_bytes") else None
-                                              for p in progress], "yellow", "left"))
+        if any(job_mem):
+            series.append(("allocated", pts, job_mem, "yellow", "left"))
         charts["mem"] = dict(title="GPU memory (GiB)", series=series)
     else:
-        series = [("RSS", ts, [(s.get("rss_bytes") or 0) / GIB if s.get("rss_bytes") is not None else None
-                               for s in samples], "green", "left")]
-        if any(p.get("mem_bytes") for p in progress):
-            series.append(("job mem", pts, [(p.get("mem_bytes") or 0) / GIB if p.get("mem_bytes") else None
-                                            for p in progress], "yellow", "left"))
+        series = [("RSS", ts, [_gib(s.rss_bytes) for s in samples], "green", "left")]
+        if any(job_mem):
+            series.append(("job mem", pts, job_mem, "yellow", "left"))
         charts["mem"] = dict(title="no GPU: process memory (GiB)", series=series)
     charts["thr"] = dict(title="throughput: ex/s (l), tok/s (r)", series=[
-        ("ex/s", pts, [p.get("examples_per_s") for p in progress], "cyan", "left"),
-        ("tok/s", pts, [p.get("tokens_per_s") for p in progress], "magenta", "right"),
+        ("ex/s", pts, [p.examples_per_s for p in progress], "cyan", "left"),
+        ("tok/s", pts, [p.tokens_per_s for p in progress], "magenta", "right"),
     ])
-    charts["loss"] = dict(title="loss", series=[("loss", pts, [p.get("loss") for p in progress], "yellow", "left")])
+    charts["loss"] = dict(title="loss", series=[("loss", pts, [p.loss for p in progress], "yellow", "left")])
     charts["cpu"] = dict(title="CPU % (l), RSS GiB (r)", series=[
-        ("cpu%", ts, [s.get("cpu_percent") for s in samples], "cyan", "left"),
-        ("RSS", ts, [(s.get("rss_bytes") / GIB) if s.get("rss_bytes") is not None else None for s in samples],
-         "green", "right"),
+        ("cpu%", ts, [s.cpu_percent for s in samples], "cyan", "left"),
+        ("RSS", ts, [_gib(s.rss_bytes) for s in samples], "green", "right"),
     ])
     return charts, has_gpu
 
@@ -334,11 +295,11 @@ class LiveScreen(Screen):
 
         table = self.query_one("#live-runs", PageTable)
         run_id = table.cursor_key
-        run = (self.data.runs if self.data else {}).get(run_id)
-        if run is None or str(_get(run, "status")) not in ACTIVE:
+        run = (self.data.runs if self.data else {}).get(run_id or "")
+        if run is None or not run.status.active:
             self.notify("no active run selected", severity="warning")
             return
-        label = _get(run, "name") or run_id
+        label = run.label
 
         def answer(yes: bool | None) -> None:
             if yes:

@@ -1,0 +1,289 @@
+"""The events of ``events.jsonl``: one typed record per event type, with a type tag.
+
+A job writes events through these constructors (``EventWriter.emit(PhaseEnd(...))``); every
+reader parses lines with ``parse_event``, which is tolerant: a field of the wrong type becomes
+its empty value (None, [], {}), an unknown event type becomes ``UnknownEvent``, so an old or
+damaged run directory is read as far as it goes and never crashes a reader. The meaning of
+each event lives in ``fold.py``. Adding an event type: a record here (added to ``Event`` and
+``EVENT_TYPES``), its writer in the job, and its case in ``RunFold.apply`` (mypy checks that
+every type of ``Event`` has one).
+
+Line format: ``{"t": <unix seconds>, "type": "<tag>", <the record's fields>}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Union
+
+from .cost import Cost
+from .jsonl import JsonlWriter
+
+# ---- tolerant field readers ------------------------------------------------------------------------
+
+
+def _str(v: Any) -> str | None:
+    if v is None or isinstance(v, (dict, list)):
+        return None
+    return v if isinstance(v, str) else str(v)
+
+
+def _req_str(v: Any) -> str:
+    return _str(v) or ""
+
+
+def _float(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    f = float(v)
+    return f if math.isfinite(f) else None
+
+
+def _int(v: Any) -> int | None:
+    f = _float(v)
+    return int(round(f)) if f is not None and abs(f) < 9.2e18 else None
+
+
+def _strs(v: Any) -> list[str]:
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, (list, tuple)):
+        return [str(x) for x in v if x is not None]
+    return []
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    return {str(k): x for k, x in v.items()} if isinstance(v, dict) else {}
+
+
+# ---- the records ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReusedFrom:
+    """Where a phase this run did not execute was incurred (a saved encoder's producer)."""
+
+    run_id: str | None
+    run_dir: str | None
+    phase: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "run_dir": self.run_dir, "phase": self.phase}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ReusedFrom | None:
+        if not isinstance(data, dict):
+            return None
+        return cls(_str(data.get("run_id")), _str(data.get("run_dir")), _str(data.get("phase")))
+
+
+@dataclass(frozen=True)
+class _Event:
+    TYPE: ClassVar[str] = ""
+    t: float = field(default=0.0, kw_only=True)  # unix seconds; 0 until written (EventWriter stamps it)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"t": self.t, "type": self.TYPE}
+        for f in dataclasses.fields(self):
+            if f.name != "t":
+                out[f.name] = _plain(getattr(self, f.name))
+        return out
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (Cost, ReusedFrom)):
+        return v.to_dict()
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+@dataclass(frozen=True)
+class RunStart(_Event):
+    TYPE: ClassVar[str] = "run_start"
+    run_id: str
+    spec: dict[str, Any]
+    env: dict[str, Any]  # measure/env.py: versions, host, device, precision, cpu threads, git commit
+    phases_planned: list[str]
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunStart:
+        return cls(_req_str(d.get("run_id")), _dict(d.get("spec")), _dict(d.get("env")),
+                   _strs(d.get("phases_planned")), t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
+class PhaseStart(_Event):
+    TYPE: ClassVar[str] = "phase_start"
+    phase: str
+    kind: str  # PhaseKind value: intermediate, target, few-shot, eval, inference-bench
+    total_steps: int | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PhaseStart:
+        return cls(_req_str(d.get("phase")), _req_str(d.get("kind")), _int(d.get("total_steps")),
+                   t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
+class Progress(_Event):
+    TYPE: ClassVar[str] = "progress"
+    phase: str
+    step: int | None = None
+    total_steps: int | None = None
+    epoch: float | None = None
+    loss: float | None = None
+    lr: float | None = None
+    examples_per_s: float | None = None
+    tokens_per_s: float | None = None
+    mem_bytes: int | None = None
+    peak_mem_bytes: int | None = None
+    mem_source: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Progress:
+        return cls(_req_str(d.get("phase")), _int(d.get("step")), _int(d.get("total_steps")), _float(d.get("epoch")),
+                   _float(d.get("loss")), _float(d.get("lr")), _float(d.get("examples_per_s")),
+                   _float(d.get("tokens_per_s")), _int(d.get("mem_bytes")), _int(d.get("peak_mem_bytes")),
+                   _str(d.get("mem_source")), t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
+class PhaseEnd(_Event):
+    TYPE: ClassVar[str] = "phase_end"
+    phase: str
+    kind: str
+    tasks: list[str] = field(default_factory=list)
+    lang: str | None = None
+    reused_from: ReusedFrom | None = None
+    costs: dict[str, Cost] = field(default_factory=dict)  # figure name -> Cost (docs/measurement.md)
+    info: dict[str, Any] = field(default_factory=dict)  # facts of the phase: steps, k, precision, ...
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PhaseEnd:
+        costs = {name: Cost.from_dict(c) for name, c in _dict(d.get("costs")).items()}
+        return cls(_req_str(d.get("phase")), _req_str(d.get("kind")), _strs(d.get("tasks")), _str(d.get("lang")),
+                   ReusedFrom.from_dict(d.get("reused_from")), costs, _dict(d.get("info")),
+                   t=_float(d.get("t")) or 0.0)
+
+    def value(self, name: str) -> float | None:
+        """A cost figure's value, None when absent or not measured."""
+        c = self.costs.get(name)
+        return None if c is None or c.value is None else float(c.value)
+
+
+@dataclass(frozen=True)
+class EvalResult(_Event):
+    TYPE: ClassVar[str] = "eval_result"
+    phase: str
+    task: str
+    lang: str  # an XCOPA language, or "en" for English COPA validation
+    split: str
+    accuracy: float | None
+    n: int | None
+    correct: int | None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EvalResult:
+        return cls(_req_str(d.get("phase")), _req_str(d.get("task")), _req_str(d.get("lang")),
+                   _req_str(d.get("split")), _float(d.get("accuracy")), _int(d.get("n")), _int(d.get("correct")),
+                   t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
+class CheckpointSaved(_Event):
+    TYPE: ClassVar[str] = "checkpoint_saved"
+    phase: str | None
+    path: str  # relative to the run directory
+    key: dict[str, Any]  # RunSpec.intermediate_key(): what the saved encoder embodies
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CheckpointSaved:
+        return cls(_str(d.get("phase")), _req_str(d.get("path")), _dict(d.get("key")), t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
+class RunWarning(_Event):
+    """Something a person should know about a run that did not stop it."""
+
+    TYPE: ClassVar[str] = "warning"
+    message: str
+    phase: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunWarning:
+        return cls(_req_str(d.get("message")), _str(d.get("phase")), t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
+class RunEnd(_Event):
+    TYPE: ClassVar[str] = "run_end"
+    status: str  # succeeded | failed | cancelled
+    error: str | None = None
+    phase: str | None = None  # where it failed or was cancelled
+    traceback: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunEnd:
+        return cls(_req_str(d.get("status")), _str(d.get("error")), _str(d.get("phase")), _str(d.get("traceback")),
+                   t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
+class UnknownEvent(_Event):
+    """An event type this version does not know (a newer writer): kept, not interpreted."""
+
+    TYPE: ClassVar[str] = ""
+    type_name: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+Event = Union[RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, RunWarning, RunEnd, UnknownEvent]
+
+EVENT_TYPES: dict[str, Any] = {
+    cls.TYPE: cls for cls in (RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, RunWarning, RunEnd)
+}
+
+
+def parse_event(obj: dict[str, Any]) -> Event | None:
+    """The typed event of one line's object; None when it has no type tag at all."""
+    tag = obj.get("type")
+    if not isinstance(tag, str) or not tag:
+        return None
+    cls = EVENT_TYPES.get(tag)
+    if cls is None:
+        return UnknownEvent(type_name=tag, data=dict(obj), t=_float(obj.get("t")) or 0.0)
+    event: Event = cls.from_dict(obj)
+    return event
+
+
+class EventWriter:
+    """Appends typed events to events.jsonl, stamping each with the time it is written."""
+
+    def __init__(self, path: Path | str):
+        self._out = JsonlWriter(path)
+        self.path = self._out.path
+
+    def emit(self, event: Event) -> Event:
+        if not event.t:
+            event = dataclasses.replace(event, t=time.time())
+        self._out.write(event.to_dict())
+        return event
+
+    def close(self) -> None:
+        self._out.close()
+
+    def __enter__(self) -> EventWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

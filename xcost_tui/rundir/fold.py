@@ -1,0 +1,177 @@
+"""What a stream of events means: ``RunFold.apply(event)`` folds them into a ``RunState``.
+
+One fold for every reader: the live view (the runner tails events.jsonl and applies each new
+event as it arrives) and the store's ingest (which applies the whole file) compute phases,
+accuracies, the current phase and the end of a run the same way, by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from ..accuracy import average_accuracy
+from .events import (CheckpointSaved, EvalResult, Event, PhaseEnd, PhaseStart, Progress, ReusedFrom, RunEnd,
+                     RunStart, RunWarning, UnknownEvent)
+from .cost import Cost
+
+MAX_WARNINGS = 100
+
+
+@dataclass
+class PhaseState:
+    name: str
+    kind: str
+    ordinal: int  # 1-based, in the order the phases started (or ended, for one never seen starting)
+    t_start: float | None = None
+    t_end: float | None = None
+    total_steps: int | None = None
+    completed: bool = False
+    tasks: list[str] = field(default_factory=list)
+    lang: str | None = None
+    reused_from: ReusedFrom | None = None
+    costs: dict[str, Cost] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    first_progress: Progress | None = None
+    last_progress: Progress | None = None
+
+    def eta_s(self) -> float | None:
+        """Seconds left, from the step rate between the first and the latest progress event."""
+        first, last = self.first_progress, self.last_progress
+        if first is None or last is None or last.step is None or first.step is None:
+            return None
+        total = last.total_steps or self.total_steps
+        if not total:
+            return None
+        dt, ds = last.t - first.t, last.step - first.step
+        if dt <= 0 or ds <= 0:
+            return None
+        return max(0.0, (total - last.step) * dt / ds)
+
+
+@dataclass
+class RunState:
+    run_start: RunStart | None = None
+    phases: dict[str, PhaseState] = field(default_factory=dict)  # in start order
+    open_phases: list[str] = field(default_factory=list)
+    phases_started: list[str] = field(default_factory=list)  # every phase start, in order
+    evals: list[EvalResult] = field(default_factory=list)
+    accuracy: dict[str, float] = field(default_factory=dict)  # lang ("en" for English) -> the latest accuracy
+    checkpoint: CheckpointSaved | None = None
+    warnings: list[str] = field(default_factory=list)
+    n_warnings: int = 0
+    run_end: RunEnd | None = None
+    n_events: int = 0
+    first_t: float | None = None
+    last_t: float | None = None
+    unknown_types: set[str] = field(default_factory=set)
+
+    @property
+    def current_phase(self) -> str | None:
+        """The phase running now (started, not ended)."""
+        return self.open_phases[-1] if self.open_phases else None
+
+    @property
+    def latest_phase(self) -> str | None:
+        """Where a run that has not ended stands: the phase running now, or (between two phases)
+        the last one started; None once the run ended."""
+        if self.run_end is not None:
+            return None
+        return self.current_phase or (self.phases_started[-1] if self.phases_started else None)
+
+    @property
+    def progress(self) -> Progress | None:
+        """The latest progress event of the phase running now."""
+        phase = self.current_phase
+        return self.phases[phase].last_progress if phase in self.phases else None
+
+    @property
+    def phases_done(self) -> int:
+        return sum(1 for p in self.phases.values() if p.completed)
+
+    @property
+    def phases_planned(self) -> list[str]:
+        return list(self.run_start.phases_planned) if self.run_start else []
+
+    @property
+    def avg_accuracy(self) -> float | None:
+        return average_accuracy(self.accuracy)
+
+    def eta_s(self) -> float | None:
+        phase = self.current_phase
+        return self.phases[phase].eta_s() if phase in self.phases else None
+
+
+class RunFold:
+    """Applies events in order; ``state`` is what they say so far."""
+
+    def __init__(self) -> None:
+        self.state = RunState()
+
+    def apply_all(self, events: list[Event]) -> RunState:
+        for event in events:
+            self.apply(event)
+        return self.state
+
+    def _phase(self, name: str, kind: str) -> PhaseState:
+        s = self.state
+        if name not in s.phases:
+            s.phases[name] = PhaseState(name=name, kind=kind, ordinal=len(s.phases) + 1)
+        return s.phases[name]
+
+    def apply(self, event: Event) -> None:
+        s = self.state
+        s.n_events += 1
+        if event.t:
+            s.first_t = event.t if s.first_t is None else s.first_t
+            s.last_t = event.t
+        match event:
+            case RunStart():
+                s.run_start = event
+            case PhaseStart():
+                if not event.phase:
+                    return
+                phase = self._phase(event.phase, event.kind)
+                phase.kind = event.kind or phase.kind
+                phase.t_start, phase.total_steps = event.t or None, event.total_steps
+                phase.first_progress = phase.last_progress = None
+                s.open_phases.append(event.phase)
+                s.phases_started.append(event.phase)
+            case Progress():
+                if event.phase in s.phases:
+                    phase = s.phases[event.phase]
+                    if phase.first_progress is None:
+                        phase.first_progress = event
+                    phase.last_progress = event
+            case PhaseEnd():
+                if not event.phase:
+                    return
+                phase = self._phase(event.phase, event.kind)
+                phase.kind = event.kind or phase.kind
+                phase.completed, phase.t_end = True, event.t or None
+                phase.tasks, phase.lang, phase.reused_from = list(event.tasks), event.lang, event.reused_from
+                phase.costs, phase.info = dict(event.costs), dict(event.info)
+                if event.phase in s.open_phases:
+                    s.open_phases.remove(event.phase)
+            case EvalResult():
+                s.evals.append(event)
+                if event.lang and event.accuracy is not None:
+                    s.accuracy[event.lang] = event.accuracy
+            case CheckpointSaved():
+                s.checkpoint = event
+            case RunWarning():
+                s.n_warnings += 1
+                if len(s.warnings) < MAX_WARNINGS:
+                    s.warnings.append(event.message)
+            case RunEnd():
+                s.run_end = event
+                s.open_phases.clear()
+            case UnknownEvent():
+                s.unknown_types.add(event.type_name)
+            case _:
+                _unhandled(event)
+
+
+def _unhandled(event: NoReturn) -> NoReturn:
+    """mypy proves this unreachable: every type of ``Event`` has its case above."""
+    raise AssertionError(f"no meaning defined for the event {event!r}")

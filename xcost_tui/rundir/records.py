@@ -1,0 +1,115 @@
+"""The rows of ``predictions.jsonl`` and ``samples.jsonl``: one shape each, for writer and reader.
+
+The writers (the job's evaluation, the sampler) build these records; the store reads the
+files in bulk with DuckDB's JSON reader, whose column types are derived here
+(``PREDICTION_COLUMNS``, ``SAMPLE_COLUMNS``) so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import _float, _int, _str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    phase: str  # eval:<lang>
+    task: str  # xcopa, or copa for English validation
+    lang: str
+    split: str
+    idx: int  # the item's idx (the same item across languages)
+    pred: int  # the chosen option
+    label: int  # the gold option (-1: unlabelled)
+    scores: list[float]  # the model's score of each option (fp32 logits or log-likelihoods)
+    correct: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# name -> DuckDB type, in the order of the record (the store's predictions table adds run_id)
+PREDICTION_COLUMNS: dict[str, str] = {
+    "phase": "VARCHAR", "task": "VARCHAR", "lang": "VARCHAR", "split": "VARCHAR", "idx": "BIGINT",
+    "pred": "BIGINT", "label": "BIGINT", "scores": "DOUBLE[]", "correct": "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class GpuReading:
+    """One GPU at one sample (NVML); a figure NVML cannot give is None, never 0."""
+
+    index: int
+    name: str | None = None
+    uuid: str | None = None
+    mem_used_bytes: int | None = None
+    mem_total_bytes: int | None = None
+    util_percent: float | None = None
+    power_w: float | None = None
+    temp_c: float | None = None
+    proc_mem_bytes: int | None = None  # what NVML attributes to the job's own processes
+
+    @classmethod
+    def from_dict(cls, d: Any) -> GpuReading | None:
+        if not isinstance(d, dict) or _int(d.get("index")) is None:
+            return None
+        return cls(_int(d.get("index")) or 0, _str(d.get("name")), _str(d.get("uuid")), _int(d.get("mem_used_bytes")),
+                   _int(d.get("mem_total_bytes")), _float(d.get("util_percent")), _float(d.get("power_w")),
+                   _float(d.get("temp_c")), _int(d.get("proc_mem_bytes")))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The job's resources at one moment: its process tree (psutil) and its GPUs (NVML)."""
+
+    t: float
+    phase: str | None = None
+    cpu_percent: float | None = None  # of one core: a job on 4 cores can read 400; None on the first tick
+    rss_bytes: int | None = None  # the whole process tree
+    gpus: list[GpuReading] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Sample | None:
+        t = _float(d.get("t"))
+        if t is None:
+            return None
+        gpus = [g for g in (GpuReading.from_dict(x) for x in d.get("gpus") or []) if g is not None] \
+            if isinstance(d.get("gpus"), list) else []
+        return cls(t, _str(d.get("phase")), _float(d.get("cpu_percent")), _int(d.get("rss_bytes")), gpus)
+
+    @property
+    def gpu_proc_mem_bytes(self) -> int | None:
+        """The job's own memory over its GPUs, None when NVML did not say."""
+        values = [g.proc_mem_bytes for g in self.gpus if g.proc_mem_bytes is not None]
+        return sum(values) if values else None
+
+
+GPU_COLUMNS: dict[str, str] = {
+    "index": "BIGINT", "name": "VARCHAR", "uuid": "VARCHAR", "mem_used_bytes": "BIGINT", "mem_total_bytes": "BIGINT",
+    "util_percent": "DOUBLE", "power_w": "DOUBLE", "temp_c": "DOUBLE", "proc_mem_bytes": "BIGINT",
+}
+GPU_STRUCT = "STRUCT(" + ", ".join(f"{k} {v}" for k, v in GPU_COLUMNS.items()) + ")"
+SAMPLE_COLUMNS: dict[str, str] = {
+    "t": "DOUBLE", "phase": "VARCHAR", "cpu_percent": "DOUBLE", "rss_bytes": "BIGINT", "gpus": f"{GPU_STRUCT}[]",
+}
+
+
+def duckdb_columns(columns: dict[str, str]) -> str:
+    """The ``columns = {...}`` argument of DuckDB's read_ndjson for a record's columns."""
+    return "{" + ", ".join(f"'{k}': '{v}'" for k, v in columns.items()) + "}"
+
+
+def _check_in_step() -> None:
+    """The column lists name exactly the record fields (checked at import: one shape)."""
+    for cls, cols in ((Prediction, PREDICTION_COLUMNS), (Sample, SAMPLE_COLUMNS), (GpuReading, GPU_COLUMNS)):
+        names = [f.name for f in dataclasses.fields(cls)]
+        if names != list(cols):
+            raise AssertionError(f"{cls.__name__} fields {names} != its columns {list(cols)}")
+
+
+_check_in_step()
