@@ -232,3 +232,19 @@ def test_trains_intermediate(data, trains, planned_intermediate):
     spec = RunSpec.from_dict({"model": "m", "langs": ["it"], **data})
     assert spec.trains_intermediate is trains
     assert any(p.kind is PhaseKind.INTERMEDIATE for p in spec.phase_plan()) is planned_intermediate
+
+
+# ---- the documented ranges ----------------------------------------------------------------------------
+
+HPARAMS_TABLES = ("hparams.", "intermediate_hparams.", "few_shot_hparams.")
+
+
+def test_docs_list_every_range():
+    """docs/plans.md's table of ranges says what the field metadata says, for every ranged field."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "plans.md").read_text(encoding="utf-8")
+    for path, accepts in ranged_fields(RunSpec).items():
+        key = next((path[len(p):] for p in HPARAMS_TABLES if path.startswith(p)), path)
+        key = "tiny_model_dims.*" if key == "tiny_model_dims" else key
+        assert f"| `{key}` | {accepts} |" in doc, f"docs/plans.md does not list {key} ({accepts})"
