@@ -130,3 +130,17 @@ def test_a_job_that_exits_without_a_status_is_failed_with_its_exit_code(tmp_path
     assert final["status"] == runfiles.FAILED
     assert final["error"] == "the job ended without a final status (exit code 3)"
     assert final["exit_code"] == 3
+
+
+def test_a_final_status_left_by_an_earlier_run_is_not_taken_for_this_one(tmp_path):
+    run_dir, store = tmp_path / "r", tmp_path / "store"
+    assert fake_run(run_dir, store).returncode == 0
+    assert runfiles.read_status(run_dir)["status"] == runfiles.SUCCEEDED
+    # Again into the same folder, with a job that dies before it writes anything.
+    env = fake_env(XCOST_JOB_CMD=f"{sys.executable} -c 'raise SystemExit(5)'")
+    args = [sys.executable, "-m", "xcost_tui", "run", "--method", "direct", "--langs", "it", "--out", str(run_dir),
+            "--store", str(store)]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    final = runfiles.read_status(run_dir)
+    assert final["status"] == runfiles.FAILED and final["error"] == "the job ended without a final status (exit code 5)"

@@ -175,6 +175,10 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"(recorded as failed in {run_dir})", file=sys.stderr)
         return 2
     print(f"run directory: {run_dir}", flush=True)
+    # A fresh "running" first: a final status left by an earlier run in the same --out folder must
+    # not pass for this job's outcome if the job dies before writing its own.
+    runfiles.write_status(run_dir, runfiles.RUNNING, started=time.time(), ended=None, error=None, phase=None,
+                          exit_code=None)
     cancelled = False
     # The job's output goes both to the terminal and to job.log, which the run directory keeps.
     with open(run_dir / runfiles.LOG, "ab") as log:
