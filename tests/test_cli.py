@@ -38,3 +38,63 @@ def test_help_teaches_and_is_light():
 def test_headless_without_a_plan_is_a_clear_error(capsys):
     assert cli.main(["--headless"]) == 2
     assert "needs a plan" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value, message", [("0", "must be at least 1, got 0"), ("-2", "must be at least 1, got -2"),
+                                            ("two", "expected a whole number, at least 1, got 'two'")])
+def test_max_parallel_below_one_is_a_usage_error(value, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--headless", "demo", "--max-parallel", value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument --max-parallel: {message}" in err and "Traceback" not in err
+
+
+def test_max_parallel_accepts_a_count():
+    assert cli.build_parser().parse_args(["--max-parallel", "3"]).max_parallel == 3
+
+
+@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["ingest"], ["--headless", "demo"],
+                                     ["run", "--method", "direct"]])
+def test_a_store_that_is_a_file_is_a_clear_error(tmp_path, capsys, command):
+    db = tmp_path / "xcost.duckdb"
+    db.write_bytes(b"not a folder")
+    assert cli.main([*command, "--store", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert f"--store {db} is a file: give the folder that holds xcost.duckdb and runs/" in err
+    assert f"(did you mean --store {tmp_path}?)" in err
+    assert "Traceback" not in err
+
+
+def test_a_store_inside_a_file_is_a_clear_error(tmp_path, capsys):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("x")
+    assert cli.main(["ingest", "--store", str(blocker / "store")]) == 2
+    assert f"{blocker} is a file, so it cannot hold a store" in capsys.readouterr().err
+
+
+def test_sql_timeout_is_parsed():
+    parser = cli.build_parser()
+    assert parser.parse_args(["sql", "SELECT 1", "--timeout", "2.5"]).timeout == 2.5
+    assert parser.parse_args(["sql", "SELECT 1"]).timeout is None
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "soon"])
+def test_sql_timeout_must_be_positive_seconds(value, capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["sql", "SELECT 1", "--timeout", value])
+    assert "argument --timeout:" in capsys.readouterr().err
+
+
+def test_sql_passes_the_timeout_on(tmp_path, monkeypatch):
+    from xcost_tui.store import commands
+
+    seen = {}
+
+    def fake_sql_command(store, query, **kwargs):
+        seen.update(kwargs, store=store, query=query)
+        return 0
+
+    monkeypatch.setattr(commands, "sql_command", fake_sql_command)
+    assert cli.main(["sql", "SELECT 1", "--timeout", "3", "--store", str(tmp_path)]) == 0
+    assert seen["timeout_s"] == 3.0 and seen["query"] == "SELECT 1"

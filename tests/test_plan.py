@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from xcost_tui.errors import SpecError
-from xcost_tui.plan import builtin_plans, check_command, load_plan, loads_plan
+from xcost_tui.plan import DEFAULT_MAX_RUNS, MAX_RUNS_ENV, builtin_plans, check_command, load_plan, loads_plan
 
 
 def write(tmp_path: Path, text: str, name: str = "plan.toml") -> Path:
@@ -170,7 +171,7 @@ shots = [4, 8]
     ('method = "direct"\nseeds = [0, "one"]', "plan.toml: experiment[0].seeds[1]: expected a whole number, got 'one'"),
     ('method = "few-shot"\nshots = [4, 0]', "plan.toml: experiment[0].shots[1]: few_shot_k must be at least 1, got 0"),
     ('method = "direct"\nlangs = ["it", "zz"]', "plan.toml: experiment[0].langs[1]: language 'zz' is not an XCOPA language"),
-    ('method = "direct"\nlearning_rates = [0.0]', "plan.toml: experiment[0].learning_rates[0]: a learning rate must be > 0"),
+    ('method = "direct"\nlearning_rates = [0.0]', "plan.toml: experiment[0].learning_rates[0]: hparams.learning_rate must be > 0, got 0.0"),
     # both forms of one key
     ('method = "direct"\nseed = 0\nseeds = [1, 2]', "plan.toml: experiment[0]: both 'seed' and 'seeds' are set"),
     ('method = "direct"\nhparams = { learning_rate = 1e-5 }\nlearning_rates = [1e-5]',
@@ -183,6 +184,49 @@ shots = [4, 8]
 def test_experiment_errors_name_file_key_and_reason(tmp_path, body, expected):
     message = error_of(tmp_path, BASE + "\n[[experiment]]\n" + body + "\n")
     assert expected in message, message
+
+
+@pytest.mark.parametrize("body, expected", [
+    # a single value, in a nested table
+    ('method = "direct"\nhparams = { max_grad_norm = -1.0 }',
+     "plan.toml: experiment[1].hparams.max_grad_norm: must be > 0, got -1.0"),
+    ('method = "direct"\n[experiment.intermediate_hparams]\nweight_decay = -0.1',
+     "plan.toml: experiment[1].intermediate_hparams.weight_decay: must be at least 0, got -0.1"),
+    ('method = "direct"\nhparams = { max_steps = 0 }', "plan.toml: experiment[1].hparams.max_steps: must be at least 1, got 0"),
+    ('method = "direct"\nhparams = { learning_rate = nan }',
+     "plan.toml: experiment[1].hparams.learning_rate: must be a finite number, got nan"),
+    ('method = "direct"\nseed = -1', "plan.toml: experiment[1].seed: must be in [0, 4294967295], got -1"),
+    ('method = "direct"\nmax_eval_examples = 0', "plan.toml: experiment[1].max_eval_examples: must be at least 1, got 0"),
+    ('method = "direct"\nmeasure = { inference_bench_examples = 0 }',
+     "plan.toml: experiment[1].measure.inference_bench_examples: must be at least 1, got 0"),
+    ('method = "direct"\ntiny_model_dims = { hidden_size = 0 }',
+     "plan.toml: experiment[1].tiny_model_dims.hidden_size: must be at least 1, got 0"),
+    # grid values: the grid key's path, and the RunSpec key when the grid key has another name
+    ('method = "direct"\nseeds = [0, -1]', "plan.toml: experiment[1].seeds[1]: seed must be in [0, 4294967295], got -1"),
+    ('method = "direct"\nlearning_rates = [1e-5, inf]',
+     "plan.toml: experiment[1].learning_rates[1]: hparams.learning_rate must be a finite number, got inf"),
+    ('method = "direct"\ngrid = { "hparams.warmup_ratio" = [0.1, 2.0] }',
+     "plan.toml: experiment[1].grid.hparams.warmup_ratio[1]: must be in [0, 1], got 2.0"),
+    ('method = "direct"\ngrid = { "few_shot_hparams.max_grad_norm" = [-1.0] }',
+     "plan.toml: experiment[1].grid.few_shot_hparams.max_grad_norm[0]: must be > 0, got -1.0"),
+    ('method = "direct"\ngrid = { "tiny_model_dims.num_hidden_layers" = [1, 0] }',
+     "plan.toml: experiment[1].grid.tiny_model_dims.num_hidden_layers[1]: must be at least 1, got 0"),
+    ('method = "direct"\ngrid = { "measure.flop_sample_steps" = [-3] }',
+     "plan.toml: experiment[1].grid.measure.flop_sample_steps[0]: must be at least 0, got -3"),
+    # device syntax
+    ('method = "direct"\ndevice = "cuda:x"', "plan.toml: experiment[1].device: 'cuda:x' is not a device (did you mean 'cuda'?); "
+                                              "write auto, cpu, cuda or cuda:N"),
+    ('method = "direct"\ndevice = "gpu"', "plan.toml: experiment[1].device: 'gpu' is not a device"),
+    ('method = "direct"\ngrid = { device = ["cpu", "cuda:one"] }', "plan.toml: experiment[1].grid.device[1]: 'cuda:one' is not a device"),
+])
+def test_out_of_range_values_and_devices_name_the_key_path(tmp_path, body, expected):
+    message = error_of(tmp_path, BASE + '\n[[experiment]]\nmethod = "direct"\n\n[[experiment]]\n' + body + "\n")
+    assert expected in message, message
+
+
+def test_out_of_range_values_in_defaults_name_them(tmp_path):
+    msg = error_of(tmp_path, BASE + '[defaults.hparams]\nwarmup_ratio = 1.5\n[[experiment]]\nmethod = "direct"\n')
+    assert "plan.toml: defaults.hparams.warmup_ratio: must be in [0, 1], got 1.5" in msg
 
 
 def test_errors_in_defaults_and_later_experiments_name_them(tmp_path):
@@ -211,6 +255,44 @@ def test_plan_structure_errors(tmp_path, text, expected):
 def test_unknown_plan_names_suggest_a_builtin(tmp_path):
     with pytest.raises(SpecError, match=r"demoo: no such plan file, and no built-in plan of that name \(did you mean the built-in plan 'demo'\?\)"):
         load_plan("demoo")
+
+
+# ---- the run limit ----------------------------------------------------------------------------------
+
+def test_a_huge_grid_is_refused_before_it_is_expanded(tmp_path):
+    seeds = ", ".join(str(i) for i in range(1000))
+    rates = ", ".join(f"{(i + 1) * 1e-7:.7g}" for i in range(1000))
+    path = write(tmp_path, BASE + f'[[experiment]]\nmethod = "direct"\n\n[[experiment]]\nmethod = "direct"\n'
+                                  f'seeds = [{seeds}]\nlearning_rates = [{rates}]\n')
+    start = time.perf_counter()
+    with pytest.raises(SpecError) as info:
+        load_plan(path)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 0.5, f"refusing took {elapsed:.2f} s: the grid was expanded"
+    msg = str(info.value)
+    assert "plan.toml: the plan expands into 1,000,001 runs, more than the limit of 10,000" in msg, msg
+    assert "(experiment[0]: 1; experiment[1]: 1,000,000 = 1000 seeds x 1000 learning_rates)" in msg, msg
+    assert f"{MAX_RUNS_ENV}=1000001" in msg
+
+
+def test_the_run_limit_is_set_by_env_or_argument(tmp_path, monkeypatch):
+    text = BASE + '[[experiment]]\nmethod = "direct"\nseeds = [0, 1, 2, 3]\n'
+    assert DEFAULT_MAX_RUNS == 10_000
+    assert len(loads_plan(text).runs) == 4
+    monkeypatch.setenv(MAX_RUNS_ENV, "3")
+    with pytest.raises(SpecError, match=r"4 runs, more than the limit of 3 \(experiment\[0\]: 4 = 4 seeds\)"):
+        loads_plan(text)
+    assert len(loads_plan(text, max_runs=4).runs) == 4, "the argument wins over the environment"
+    monkeypatch.setenv(MAX_RUNS_ENV, "many")
+    with pytest.raises(SpecError, match=rf"{MAX_RUNS_ENV}='many': expected a whole number of runs, at least 1"):
+        loads_plan(text)
+
+
+def test_check_command_reports_a_huge_grid(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(MAX_RUNS_ENV, "2")
+    path = write(tmp_path, BASE + '[[experiment]]\nmethod = "direct"\nseeds = [0, 1, 2]\n')
+    assert check_command(str(path), None) == 2
+    assert "3 runs, more than the limit of 2" in capsys.readouterr().err
 
 
 # ---- built-in plans and `plan check` ------------------------------------------------------------
@@ -263,3 +345,30 @@ def test_plan_check_cli(tmp_path):
                           text=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     assert "4 runs" in proc.stdout
+
+
+def test_check_command_prints_user_text_as_written(tmp_path, capsys):
+    """Rich markup in a name, a model path or the plan's name is text, not markup (it used to crash)."""
+    path = write(tmp_path, '[plan]\nname = "p[/]q"\n' + BASE.replace('"tiny-xlmr"', '"models/[red]m"') +
+                 '[[experiment]]\nname = "mark[/]up[bold]"\nmethod = "direct"\n')
+    assert check_command(str(path), None) == 0
+    out = capsys.readouterr().out
+    assert "mark[/]up[bold]" in out and "models/[red]m" in out and "plan p[/]q" in out
+
+
+def test_runs_with_their_own_encoder_do_not_share_one(tmp_path):
+    plan = load_plan(write(tmp_path, BASE + """
+[[experiment]]
+method = "intermediate"
+intermediate = ["rte"]
+seeds = [0, 0]
+
+[[experiment]]
+name = "from-ckpt"
+method = "intermediate"
+intermediate = ["rte"]
+init_from = "/ckpt"
+hparams = { learning_rate = 1e-5 }
+"""))
+    assert [s.trains_intermediate for s in plan.runs] == [True, False]
+    assert plan.shared_intermediates() == []

@@ -32,7 +32,8 @@ examples:
   xcost-tui --headless demo --data-dir ../shared/data
                                             run the built-in demo plan without a screen
   xcost-tui run --method direct --model tiny-xlmr --data-dir ../shared/data \\
-      --langs it,zh --out store/runs/try1   one run from the command line
+      --langs it,zh --out store/runs/try1   one run from the command line (a run directory
+                                            under <store>/runs is ingested when it ends)
   xcost-tui plan check plan.toml            validate a plan and list its runs
   xcost-tui sql "SELECT * FROM leaderboard" query the results (read-only)
   xcost-tui ingest                          rebuild the database from store/runs/
@@ -40,6 +41,28 @@ examples:
 data: the Hugging Face hub by default; --data-dir DIR (or XCOST_DATA_DIR) reads local
 copies laid out like ../shared/data (xcopa/<lang>/{val,test}.jsonl, copa/, arc_challenge/, rte/).
 """
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number, at least 1 (argparse turns the ValueError into a usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, at least 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (0 < value < float("inf")):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
 
 
 def _add_store(p: argparse.ArgumentParser) -> None:
@@ -97,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     # -- plan --------------------------------------------------------------------------------
     plan = sub.add_parser("plan", help="work with plan files (plan check plan.toml)")
     plan_sub = plan.add_subparsers(dest="plan_command", metavar="SUBCOMMAND")
-    check = plan_sub.add_parser("check", help="validate a plan and print its expanded runs without running anything")
+    check = plan_sub.add_parser("check", help="validate a plan and print its expanded runs without running anything",
+                                description="Validate a plan and print its expanded runs without running anything. "
+                                            "A plan of more than 10,000 runs is refused before it is expanded; "
+                                            "XCOST_MAX_RUNS=N sets another limit (docs/plans.md).")
     check.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
     _add_data_dir(check)
 
@@ -110,12 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query", help="a SQL query, e.g. \"SELECT * FROM leaderboard\"; tables: runs, phases, evals, predictions, samples, events")
     sql.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
     sql.add_argument("--output", "-o", default=None, help="write to this file (needed for parquet)")
+    sql.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
+                     help="stop a query that runs longer than this (default: no limit)")
     _add_store(sql)
 
     # -- the app / headless (top-level) ---------------------------------------------------------
     parser.add_argument("--headless", action="store_true",
                         help="run the plan without a screen: progress bars (plain lines with no TTY), then the leaderboard")
-    parser.add_argument("--max-parallel", type=int, default=None,
+    parser.add_argument("--max-parallel", type=positive_int, default=None, metavar="N",
                         help="runs at once (default: one per GPU; one on a machine without a GPU)")
     parser.add_argument("--rerun", action="store_true", help="run again runs that already succeeded")
     _add_store(parser)
@@ -160,7 +188,22 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def check_store(store: str) -> None:
+    """A --store that is a file (often the database itself) would fail deep inside with a traceback."""
+    path = Path(store).expanduser()
+    blocker = next((p for p in (path, *path.parents) if p.is_file()), None)
+    if blocker is None:
+        return
+    hint = f" (did you mean --store {path.parent}?)" if blocker == path and path.suffix == ".duckdb" else ""
+    if blocker == path:
+        raise XcostError(f"--store {store} is a file: give the folder that holds xcost.duckdb and runs/{hint}")
+    raise XcostError(f"--store {store}: {blocker} is a file, so it cannot hold a store; "
+                     f"give the folder that holds xcost.duckdb and runs/")
+
+
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_arg: str | None) -> int:
+    if args.command != "plan":  # every other command reads or writes the store
+        check_store(args.store)
     if args.command == "run":
         from .job.launch import run_command
 
@@ -178,7 +221,9 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
     if args.command == "sql":
         from .store.commands import sql_command
 
-        return sql_command(Path(args.store), args.query, fmt=args.format, output=args.output)
+        # timeout_s only when given, so this works with a sql_command from before the keyword too
+        extra = {} if args.timeout is None else {"timeout_s": args.timeout}
+        return sql_command(Path(args.store), args.query, fmt=args.format, output=args.output, **extra)
     if args.headless:
         if not plan_arg:
             raise XcostError("--headless needs a plan: a plan file or a built-in plan name (demo, xcopa-stilts)")

@@ -159,6 +159,7 @@ def _run_plain(sched, out: TextIO, every_s: float) -> None:
 
 
 def _run_rich(sched, console, total: int) -> None:
+    from rich.markup import escape
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     watcher = _Watcher(float("inf"))
@@ -180,8 +181,10 @@ def _run_rich(sched, console, total: int) -> None:
                                  f"{sum(1 for r in snap if r.status in ('queued', 'waiting'))} queued")
             for r in running:
                 if r.run_id not in tasks:
-                    tasks[r.run_id] = progress.add_task(r.label, total=None, step="", info="")
-                desc = f"{r.label} [dim]{r.phase or 'starting'} ({r.phases_done}/{r.phases_planned})[/dim]"
+                    tasks[r.run_id] = progress.add_task(escape(r.label), total=None, step="", info="")
+                # The description is Rich markup (the [dim] part): the run's name and phase are the
+                # user's text, escaped so a name such as "a[/]b" prints as written.
+                desc = f"{escape(r.label)} [dim]{escape(r.phase or 'starting')} ({r.phases_done}/{r.phases_planned})[/dim]"
                 progress.update(tasks[r.run_id], description=desc, completed=r.step or 0,
                                 total=r.total_steps, step=_step(r),
                                 info=" ".join(b for b in (_speed(r), _mem(r)) if b))
@@ -227,13 +230,15 @@ NARROW_DROP = ("run_id", "latency_p50_s", "model", "train_energy_j", "peak_train
 
 def _leaderboard_table(rows: list[dict], cols: list[tuple[str, str]], title: str):
     from rich.table import Table
+    from rich.text import Text
 
     out = Table(title=title, title_justify="left")
     for c, h in cols:
         numeric = c not in ("name", "method", "model", "intermediate", "status", "run_id")
         out.add_column(h, justify="right" if numeric else "left", no_wrap=True)
     for r in rows:
-        out.add_row(*[_cell(c, r.get(c)) for c, _ in cols])
+        # Text cells are never read as markup: names, models and tasks are the user's text.
+        out.add_row(*[Text(_cell(c, r.get(c))) for c, _ in cols])
     return out
 
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import difflib
 import itertools
 import json
+import math
 import os
 import sys
 import typing
@@ -39,7 +39,8 @@ else:  # pragma: no cover - Python 3.10
 
 from . import XCOPA_LANGS
 from .errors import SpecError, XcostError
-from .spec import METHODS, RunSpec
+from .spec import METHODS, PhaseKind, RunSpec, check_device, check_field, check_number, field_range
+from .suggest import closest, did_you_mean
 
 # plural grid key -> the dotted RunSpec key each of its values sets
 GRID_KEYS: dict[str, str] = {
@@ -55,6 +56,11 @@ TOP_LEVEL = ("plan", "defaults", "experiment")
 PLAN_TABLE_KEYS = ("name", "description")
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(RunSpec))
 TABLE_KEYS = (*SPEC_FIELDS, *GRID_KEYS, "grid")
+
+# A plan of more runs than this is refused before it is expanded: expanding a 10^6-run grid took
+# minutes and gigabytes with no output, and no machine runs that many anyway.
+MAX_RUNS_ENV = "XCOST_MAX_RUNS"
+DEFAULT_MAX_RUNS = 10_000
 
 
 # ---- the result -----------------------------------------------------------------------------------
@@ -92,7 +98,7 @@ class Plan:
         return [s.run_id() for s in self.runs]
 
     def shared_intermediates(self) -> list[SharedIntermediate]:
-        return [SharedIntermediate(phases=[p for p in g[0].phases_planned if p.startswith("intermediate:")],
+        return [SharedIntermediate(phases=[p.name for p in g[0].phase_plan() if p.kind is PhaseKind.INTERMEDIATE],
                                    run_ids=[s.run_id() for s in g])
                 for g in shared_intermediate_groups(self.runs)]
 
@@ -104,12 +110,11 @@ def intermediate_key_str(spec: RunSpec) -> str:
 def shared_intermediate_groups(specs: Iterable[RunSpec]) -> list[list[RunSpec]]:
     """Groups (two or more, in the given order) of specs that run the same intermediate phase(s).
 
-    Only specs that would train an intermediate phase themselves count: a non-empty
-    ``intermediate``, a method that uses it, and no ``init_from`` of their own.
+    Only specs that would train an intermediate phase themselves count (``RunSpec.trains_intermediate``).
     """
     groups: dict[str, list[RunSpec]] = {}
     for spec in specs:
-        if spec.intermediate and spec.method in ("intermediate", "few-shot") and not spec.init_from:
+        if spec.trains_intermediate:
             groups.setdefault(intermediate_key_str(spec), []).append(spec)
     return [g for g in groups.values() if len(g) > 1]
 
@@ -140,19 +145,21 @@ def _read_plan_text(path_or_name: str | os.PathLike) -> tuple[str, str, str, boo
     if name in names:
         res = resources.files("xcost_tui") / "plans" / f"{name}.toml"
         return res.read_text(encoding="utf-8"), str(res), f"{name}.toml", True, None
-    match = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
-    hint = f" (did you mean the built-in plan {match[0]!r}?)" if match else ""
+    match = closest(name, names)
+    hint = f" (did you mean the built-in plan {match!r}?)" if match else ""
     raise SpecError(f"{given}: no such plan file, and no built-in plan of that name{hint}; "
                     f"built-in plans: {', '.join(names) or 'none'}")
 
 
 # ---- loading ----------------------------------------------------------------------------------
 
-def load_plan(path_or_name: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> Plan:
+def load_plan(path_or_name: str | os.PathLike, data_dir: str | os.PathLike | None = None, *,
+              max_runs: int | None = None) -> Plan:
     """Reads, expands and validates a plan: a file path, or the name of a built-in plan.
 
     ``data_dir`` (from ``--data-dir``/``XCOST_DATA_DIR``) overrides the plan's ``data_dir`` for
-    every run; with neither, runs read their data from the Hugging Face hub.
+    every run; with neither, runs read their data from the Hugging Face hub. A plan of more than
+    ``max_runs`` runs (default: ``$XCOST_MAX_RUNS``, else 10,000) is refused before it is expanded.
     """
     text, source, label, builtin, folder = _read_plan_text(path_or_name)
     try:
@@ -160,30 +167,49 @@ def load_plan(path_or_name: str | os.PathLike, data_dir: str | os.PathLike | Non
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{label}: not valid TOML: {exc}") from None
     return expand_plan(doc, label=label, source=source, builtin=builtin, folder=folder,
-                       data_dir=None if data_dir is None or str(data_dir) == "" else str(data_dir))
+                       data_dir=None if data_dir is None or str(data_dir) == "" else str(data_dir),
+                       max_runs=max_runs)
 
 
-def loads_plan(text: str, label: str = "plan.toml", data_dir: str | None = None) -> Plan:
+def loads_plan(text: str, label: str = "plan.toml", data_dir: str | None = None, *,
+               max_runs: int | None = None) -> Plan:
     """A plan from TOML text (tests, the app's editor)."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{label}: not valid TOML: {exc}") from None
-    return expand_plan(doc, label=label, source=label, data_dir=data_dir)
+    return expand_plan(doc, label=label, source=label, data_dir=data_dir, max_runs=max_runs)
+
+
+def max_runs_limit(given: int | None = None) -> int:
+    """The most runs a plan may expand into: ``given``, else ``$XCOST_MAX_RUNS``, else 10,000."""
+    if given is not None:
+        return given
+    raw = os.environ.get(MAX_RUNS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_RUNS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SpecError(f"{MAX_RUNS_ENV}={raw!r}: expected a whole number of runs, at least 1 "
+                        f"(the default is {DEFAULT_MAX_RUNS:,}); unset it for the default")
+    return value
 
 
 def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, builtin: bool = False,
-                folder: Path | None = None, data_dir: str | None = None) -> Plan:
+                folder: Path | None = None, data_dir: str | None = None, max_runs: int | None = None) -> Plan:
     for key in doc:
         if key not in TOP_LEVEL:
-            raise SpecError(f"{label}: unknown table {key!r}{_closest(key, TOP_LEVEL)}; a plan has "
+            raise SpecError(f"{label}: unknown table {key!r}{did_you_mean(key, TOP_LEVEL)}; a plan has "
                             f"[plan] (name, description), [defaults] and [[experiment]] tables")
     meta = doc.get("plan", {})
     if not isinstance(meta, dict):
         raise SpecError(f"{label}: plan must be a table ([plan] with name and description)")
     for key in meta:
         if key not in PLAN_TABLE_KEYS:
-            raise SpecError(f"{label}: plan.{key}: unknown key{_closest(key, PLAN_TABLE_KEYS)}; "
+            raise SpecError(f"{label}: plan.{key}: unknown key{did_you_mean(key, PLAN_TABLE_KEYS)}; "
                             f"[plan] takes {', '.join(PLAN_TABLE_KEYS)}")
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
@@ -201,16 +227,12 @@ def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, b
                 data_dir=data_dir, builtin=builtin)
 
     base_fixed, base_grid = _split_table(defaults, f"{label}: defaults", folder)
+    tables = [_merge_experiment(base_fixed, base_grid, exp, f"{label}: experiment[{i}]", folder)
+              for i, exp in enumerate(experiments)]
+    _check_run_count(label, [grid for _, grid in tables], max_runs_limit(max_runs))
     seen: dict[str, str] = {}
-    for i, exp in enumerate(experiments):
+    for i, (merged_fixed, merged_grid) in enumerate(tables):
         where = f"{label}: experiment[{i}]"
-        fixed, grid = _split_table(exp, where, folder)
-        merged_fixed = _deep_merge(base_fixed, fixed)
-        merged_grid = {k: v for k, v in base_grid.items() if k not in fixed_paths(fixed)}
-        merged_grid.update(grid)
-        # an experiment's single value overrides a defaults grid and vice versa
-        for path in list(merged_grid):
-            _drop_path(merged_fixed, path)
         for spec, origin in _expand(merged_fixed, merged_grid, where, f"experiment[{i}]"):
             if data_dir is not None:
                 spec.data_dir = data_dir
@@ -222,6 +244,36 @@ def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, b
             plan.origins[rid] = origin
             plan.runs.append(spec)
     return plan
+
+
+def _merge_experiment(base_fixed: dict[str, Any], base_grid: dict[str, tuple[list, str]], exp: dict[str, Any],
+                      where: str, folder: Path | None) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
+    """One experiment's (single values, grid) on top of the defaults'."""
+    fixed, grid = _split_table(exp, where, folder)
+    merged_fixed = _deep_merge(base_fixed, fixed)
+    merged_grid = {k: v for k, v in base_grid.items() if k not in fixed_paths(fixed)}
+    merged_grid.update(grid)
+    # an experiment's single value overrides a defaults grid and vice versa
+    for path in list(merged_grid):
+        _drop_path(merged_fixed, path)
+    return merged_fixed, merged_grid
+
+
+def _check_run_count(label: str, grids: list[dict[str, tuple[list, str]]], limit: int) -> None:
+    """Refuses a plan whose grids multiply out past ``limit`` runs, counted from the list lengths
+    alone, before anything is expanded (duplicates would collapse later, so this is an upper bound)."""
+    counts = [math.prod(len(values) for values, _ in grid.values()) for grid in grids]
+    total = sum(counts)
+    if total <= limit:
+        return
+    parts = []
+    for i, (count, grid) in enumerate(zip(counts, grids)):
+        factors = " x ".join(f"{len(values)} {SINGULAR_OF.get(path, path)}" for path, (values, _) in grid.items()
+                             if len(values) > 1)
+        parts.append(f"experiment[{i}]: {count:,}" + (f" = {factors}" if factors else ""))
+    raise SpecError(f"{label}: the plan expands into {total:,} runs, more than the limit of {limit:,} "
+                    f"({'; '.join(parts)}); shrink the grids or split the plan, or raise the limit with "
+                    f"{MAX_RUNS_ENV}={total}")
 
 
 def fixed_paths(table: dict[str, Any], prefix: str = "") -> set[str]:
@@ -241,7 +293,7 @@ def _split_table(table: dict[str, Any], where: str, folder: Path | None) -> tupl
     """Checks one [defaults] or [[experiment]] table; returns (single values, grid: dotted path -> (values, key path))."""
     for key in table:
         if key not in TABLE_KEYS:
-            raise SpecError(f"{where}: unknown key {key!r}{_closest(key, TABLE_KEYS)}; valid keys: "
+            raise SpecError(f"{where}: unknown key {key!r}{did_you_mean(key, TABLE_KEYS)}; valid keys: "
                             f"{', '.join(SPEC_FIELDS)}; grid keys (one run per value): {', '.join(GRID_KEYS)}, grid")
     fixed: dict[str, Any] = {}
     grid: dict[str, tuple[list, str]] = {}
@@ -303,11 +355,8 @@ def _check_single(key: str, value: Any, where: str) -> None:
         raise SpecError(f"{where}.hparams.learning_rate: expected a single value, got a list "
                         f"{value['learning_rate']!r}; for one run per value write learning_rates = "
                         f"{_toml(value['learning_rate'])} in the experiment")
-    _convert(key, value, f"{where}.{key}")
+    _convert(key, value, f"{where}.{key}")  # ranges too, nested tables included
     _check_value(key, value, f"{where}.{key}")
-    for sub in ("hparams", "intermediate_hparams", "few_shot_hparams"):
-        if key == sub and isinstance(value, dict) and "learning_rate" in value:
-            _check_value("learning_rate", value["learning_rate"], f"{where}.{key}.learning_rate")
 
 
 def _grid_values(path: str, values: Any, where: str, *, plural: str | None = None) -> list:
@@ -341,11 +390,9 @@ LIST_FIELDS = ("langs", "intermediate")
 def _check_value(path: str, value: Any, where: str) -> None:
     """What the type alone does not say; the message names the exact key (the spec's own checks name the run)."""
     if path == "method" and value not in METHODS:
-        raise SpecError(f"{where}: method {value!r} is unknown{_closest(value, METHODS)}; choose one of {', '.join(METHODS)}")
-    if path == "few_shot_k" and value is not None and value < 1:
-        raise SpecError(f"{where}: few_shot_k must be at least 1, got {value}")
-    if path.endswith("learning_rate") and value <= 0:
-        raise SpecError(f"{where}: a learning rate must be > 0, got {value}")
+        raise SpecError(f"{where}: method {value!r} is unknown{did_you_mean(value, METHODS)}; choose one of {', '.join(METHODS)}")
+    if path == "device":
+        check_device(value, where)
     if path == "model" and not value:
         raise SpecError(f"{where}: model is empty; give a Hugging Face model id, a local path or 'tiny-xlmr'")
     if path == "target":
@@ -359,35 +406,65 @@ def _check_value(path: str, value: Any, where: str) -> None:
         for j, lang in enumerate(langs):
             if lang not in XCOPA_LANGS:
                 w = f"{where}[{j}]" if isinstance(value, list) else where
-                raise SpecError(f"{w}: language {lang!r} is not an XCOPA language{_closest(lang, XCOPA_LANGS)}; "
+                raise SpecError(f"{w}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; "
                                 f"choose from {', '.join(XCOPA_LANGS)}")
 
 
-def _leaf_type(path: str, where: str) -> Any:
+@dataclass(frozen=True)
+class _Leaf:
+    """Where a dotted RunSpec key lands: the dataclass and field that hold it, the value's type, and
+    whether it is one entry of a table field (``tiny_model_dims.hidden_size``)."""
+
+    owner: type
+    name: str
+    type: Any
+    entry: bool = False
+
+
+def _leaf(path: str, where: str) -> _Leaf:
     owner: Any = RunSpec
     parts = path.split(".")
     for i, part in enumerate(parts):
         hints = typing.get_type_hints(owner)
         sofar = ".".join(parts[: i + 1])
         if part not in hints:
-            raise SpecError(f"{where}: unknown key {sofar!r}{_closest(part, hints)}; valid keys here: {', '.join(hints)}")
+            raise SpecError(f"{where}: unknown key {sofar!r}{did_you_mean(part, hints)}; valid keys here: {', '.join(hints)}")
         t = hints[part]
         if i == len(parts) - 1:
-            return t
+            return _Leaf(owner, part, t)
         if dataclasses.is_dataclass(t):
             owner = t
             continue
         if typing.get_origin(t) is dict and i == len(parts) - 2:
-            return typing.get_args(t)[1]
+            return _Leaf(owner, part, typing.get_args(t)[1], entry=True)
         raise SpecError(f"{where}: {sofar!r} has no sub-key {parts[i + 1]!r}")
     raise SpecError(f"{where}: empty key")  # pragma: no cover
 
 
+def _leaf_type(path: str, where: str) -> Any:
+    return _leaf(path, where).type
+
+
+def _key_of(where: str) -> str:
+    """The last key a message's key path names: ``shots`` for ``plan.toml: experiment[0].shots[1]``."""
+    return where.rsplit(".", 1)[-1].split("[", 1)[0]
+
+
 def _convert(path: str, value: Any, where: str) -> None:
-    """Type-checks one (dotted) RunSpec key with the spec's own converter, whose messages name ``where``."""
+    """Type- and range-checks one (dotted) RunSpec key with the spec's own converter and the field's
+    declared range; the messages name ``where``, and the RunSpec key when ``where`` is a grid key
+    of another name (``shots[1]: few_shot_k must be at least 1``)."""
     from . import spec as spec_mod
 
-    spec_mod._convert_value(_leaf_type(path, where), value, where, RunSpec)
+    leaf = _leaf(path, where)
+    converted = spec_mod._convert_value(leaf.type, value, where, RunSpec)
+    name = None if _key_of(where) == path.rsplit(".", 1)[-1] else path
+    if leaf.entry:
+        check_number(converted, field_range(leaf.owner, leaf.name), where, name)
+    elif isinstance(converted, dict):
+        check_field(leaf.owner, leaf.name, converted, where)
+    else:
+        check_number(converted, field_range(leaf.owner, leaf.name), where, name)
 
 
 def _check_task(task: Any, where: str) -> None:
@@ -468,11 +545,6 @@ def _short(path: str, value: Any) -> str:
     return f"{path.split('.')[-1]}{value}"
 
 
-def _closest(name: Any, choices: Iterable[str]) -> str:
-    match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
 def _toml(value: Any) -> str:
     return json.dumps(value)
 
@@ -495,6 +567,7 @@ def check_command(plan: str, data_dir: str | None = None) -> int:
     """``xcost-tui plan check PLAN``: validates the plan and prints its runs; 0, or 2 on an error."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(width=None if sys.stdout.isatty() else 200)
     try:
@@ -503,8 +576,10 @@ def check_command(plan: str, data_dir: str | None = None) -> int:
         print(f"xcost-tui: error: {exc}", file=sys.stderr, flush=True)
         return 2
 
+    # Names, models and paths are the user's text: Text cells are never read as Rich markup, so a
+    # name such as "a[/]b" prints as written instead of crashing the table.
     title = f"plan {loaded.name} ({loaded.label}{', built in' if loaded.builtin else ''}): {len(loaded.runs)} runs"
-    table = Table(title=title, title_justify="left", show_lines=False)
+    table = Table(title=Text(title), title_justify="left", show_lines=False)
     for col, kw in (("#", {"justify": "right"}), ("run id", {"no_wrap": True}), ("name", {}), ("method", {}),
                     ("model", {}), ("intermediate", {}), ("k", {"justify": "right"}), ("seed", {"justify": "right"}),
                     ("langs", {}), ("phases", {"justify": "right"})):
@@ -521,21 +596,22 @@ def check_command(plan: str, data_dir: str | None = None) -> int:
         if spec.intermediate and spec.intermediate_mode == "mixed":
             inter += " (mixed)"
         langs = ",".join(spec.langs) + (" +en" if spec.eval_english else "")
-        table.add_row(str(i), rid, spec.name or "", spec.method, spec.model, inter + role.get(rid, ""),
-                      "-" if spec.few_shot_k is None else str(spec.few_shot_k), str(spec.seed), langs,
-                      str(len(spec.phases_planned)))
+        cells = (str(i), rid, spec.name or "", spec.method, spec.model, inter + role.get(rid, ""),
+                 "-" if spec.few_shot_k is None else str(spec.few_shot_k), str(spec.seed), langs,
+                 str(len(spec.phases_planned)))
+        table.add_row(*(Text(c) for c in cells))
     console.print(table)
     if loaded.description:
         console.print(loaded.description.strip(), markup=False, highlight=False)
     total = sum(len(s.phases_planned) for s in loaded.runs)
-    console.print(f"{len(loaded.runs)} runs, {total} phases planned", highlight=False)
+    console.print(f"{len(loaded.runs)} runs, {total} phases planned", markup=False, highlight=False)
     console.print(f"data: {describe_data(loaded)}", markup=False, highlight=False)
     for d in sorted({s.data_dir for s in loaded.runs if s.data_dir}):
         if not Path(d).is_dir():
             console.print(f"warning: data folder {d} does not exist; the runs will fail when they load data",
                           markup=False, highlight=False)
     if shared:
-        console.print("shared intermediate phases (trained once, then reused):", highlight=False)
+        console.print("shared intermediate phases (trained once, then reused):", markup=False, highlight=False)
         index = {spec.run_id(): i for i, spec in enumerate(loaded.runs, 1)}
         by_id = {spec.run_id(): spec for spec in loaded.runs}
         for group in shared:
@@ -544,7 +620,7 @@ def check_command(plan: str, data_dir: str | None = None) -> int:
                           f"trains it and saves the encoder; {', '.join(f'#{index[r]}' for r in group.consumers)} "
                           f"start from it", markup=False, highlight=False)
     else:
-        console.print("shared intermediate phases: none", highlight=False)
+        console.print("shared intermediate phases: none", markup=False, highlight=False)
     for note in loaded.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
     return 0

@@ -8,23 +8,144 @@ valid name for a typo. No torch here: the supervisor validates specs too.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import hashlib
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin
 
 from . import XCOPA_LANGS
 from .errors import SpecError
+from .suggest import did_you_mean
 
 METHODS = ("direct", "intermediate", "few-shot")
 INTERMEDIATE_MODES = ("sequential", "mixed")
 TINY_MODEL = "tiny-xlmr"
+DEVICE_WORDS = ("auto", "cpu", "cuda")
+_DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+SEED_MAX = 2**32 - 1  # numpy's seed range: a larger seed would fail only inside the job
 
+
+# ---- ranges of numeric fields ------------------------------------------------------------------
+# Each numeric field declares the values it accepts once, next to the field, as dataclass field
+# metadata; one generic check (check_field) reads it at conversion time (so the message names the
+# exact key path) and again in RunSpec.validate (specs built in Python). NaN and +-inf are refused
+# for every float field whatever its range: JSON cannot carry them, so the job would only see None.
+
+RANGE = "range"  # the metadata key
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number may take: ``low`` (open: ``value > low``, else ``>=``) and ``high`` (``<=``)."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None:
+            return f"in {'(' if self.low_open else '['}{self.low}, {self.high}]"
+        if self.low is not None:
+            return f"> {self.low}" if self.low_open else f"at least {self.low}"
+        return f"at most {self.high}"
+
+
+def above(low: float) -> Range:
+    return Range(low=low, low_open=True)
+
+
+def at_least(low: float) -> Range:
+    return Range(low=low)
+
+
+def within(low: float, high: float) -> Range:
+    return Range(low=low, high=high)
+
+
+def ranged(default: Any, accepts: Range) -> Any:
+    """A dataclass field with a default and the range its values must lie in."""
+    return field(default=default, metadata={RANGE: accepts})
+
+
+def field_range(owner: type, name: str) -> Range | None:
+    """The range declared for ``owner.name``; a subclass that only changes a default (FewShotHParams)
+    keeps its base class's range, so each range is written once."""
+    for klass in owner.__mro__:
+        f = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if f is not None and RANGE in f.metadata:
+            return f.metadata[RANGE]
+    return None
+
+
+def ranged_fields(owner: type, prefix: str = "") -> dict[str, Range]:
+    """Every ranged field reachable from ``owner``, by dotted key path (docs and tests list them)."""
+    out: dict[str, Range] = {}
+    for f in dataclasses.fields(owner):
+        kind = _resolve(f.type)
+        if dataclasses.is_dataclass(kind):
+            out.update(ranged_fields(kind, f"{prefix}{f.name}."))
+        elif (r := field_range(owner, f.name)) is not None:
+            out[f"{prefix}{f.name}"] = r
+    return out
+
+
+def check_number(value: Any, accepts: Range | None, where: str, name: str | None = None) -> None:
+    """Raises SpecError when a (converted) number is not finite or outside its range; other values pass.
+
+    ``name`` is said in the message when ``where`` does not end with it (a plan's ``shots[1]``
+    sets ``few_shot_k``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    what = f"{name} " if name else ""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where}: {what}must be a finite number, got {value}; nan and inf are never valid settings")
+    if accepts is not None and value not in accepts:
+        raise SpecError(f"{where}: {what}must be {accepts}, got {value!r}")
+
+
+def check_field(owner: type, name: str, value: Any, where: str) -> None:
+    """Checks one converted field value of ``owner`` against its declared range (a table field such
+    as tiny_model_dims: each of its values)."""
+    accepts = field_range(owner, name)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_number(item, accepts, f"{where}.{key}")
+    else:
+        check_number(value, accepts, where)
+
+
+def check_ranges(obj: Any, where: str) -> None:
+    """check_field over every field of a dataclass instance, nested ones included."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        path = f"{where}.{f.name}"
+        if dataclasses.is_dataclass(value):
+            check_ranges(value, path)
+        else:
+            check_field(type(obj), f.name, value, path)
+
+
+def check_device(value: Any, where: str) -> None:
+    """``auto | cpu | cuda | cuda:N``; checked here, not in the job, where a typo would read as "no GPU"."""
+    if isinstance(value, str) and _DEVICE_RE.fullmatch(value):
+        return
+    raise SpecError(f"{where}: {value!r} is not a device{did_you_mean(value, DEVICE_WORDS)}; "
+                    f"write auto, cpu, cuda or cuda:N (N a GPU index, e.g. cuda:0)")
+
+
+# ---- the phase plan ----------------------------------------------------------------------------
 
 class PhaseKind(str, enum.Enum):
-    """The kinds of measured phases (the ``kind`` of phase events)."""
+    """What a phase does. The values are written to events.jsonl (``phase_start.kind``), so
+    ``PhaseKind("eval")`` reads one back and ``PhaseKind.EVAL == "eval"``."""
 
     INTERMEDIATE = "intermediate"
     TARGET = "target"
@@ -32,20 +153,30 @@ class PhaseKind(str, enum.Enum):
     EVAL = "eval"
     INFERENCE_BENCH = "inference-bench"
 
+    # The bare value in f-strings and str() on every Python (3.12 changed format() of mixed enums).
     def __str__(self) -> str:
         return self.value
 
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
 
+
+# The phases that train (their costs are the training cost of a run).
 TRAINING_KINDS = (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT)
 
 
 @dataclass(frozen=True)
 class PlannedPhase:
+    """One phase a run will record, in order: its name (``eval:it``), kind, the tasks whose data it
+    uses and the language it concerns (None for the English training phases and the bench)."""
+
     name: str
     kind: PhaseKind
     tasks: tuple[str, ...]
-    lang: str | None = None
+    lang: str | None
 
+
+# ---- the settings ------------------------------------------------------------------------------
 
 @dataclass
 class HParams:
@@ -55,21 +186,23 @@ class HParams:
     5 epochs, max length 128, lr 3e-5, effective batch 32 (8 x 4 accumulation).
     """
 
-    learning_rate: float = 3e-5
-    batch_size: int = 8
-    grad_accum: int = 4
-    epochs: float = 5.0
-    max_steps: int | None = None  # optimiser steps; overrides epochs when set
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_seq_len: int = 128
-    max_grad_norm: float = 1.0
-    max_examples: int | None = None  # use only the first N training examples (quick runs)
+    learning_rate: float = ranged(3e-5, above(0))
+    batch_size: int = ranged(8, at_least(1))
+    grad_accum: int = ranged(4, at_least(1))
+    epochs: float = ranged(5.0, above(0))
+    max_steps: int | None = ranged(None, at_least(1))  # optimiser steps; overrides epochs when set
+    warmup_ratio: float = ranged(0.1, within(0, 1))
+    weight_decay: float = ranged(0.01, at_least(0))
+    max_seq_len: int = ranged(128, within(8, 8192))
+    max_grad_norm: float = ranged(1.0, above(0))  # a negative norm would flip the gradient's sign
+    max_examples: int | None = ranged(None, at_least(1))  # use only the first N training examples (quick runs)
 
 
 @dataclass
 class FewShotHParams(HParams):
-    """Few-shot adaptation on k target-language examples: few examples, so smaller batches, more epochs."""
+    """Few-shot adaptation on k target-language examples: few examples, so smaller batches, more epochs.
+
+    Only defaults change here; the ranges are HParams' (field_range looks them up there)."""
 
     learning_rate: float = 1e-5
     batch_size: int = 4
@@ -81,26 +214,27 @@ class FewShotHParams(HParams):
 @dataclass
 class MeasureOpts:
     enabled: bool = True  # False turns off FLOP sampling, progress events and memory probes (overhead baseline)
-    flop_sample_steps: int = 3  # at most this many steps per phase run under FlopCounterMode (1 per 200 steps)
-    progress_every_s: float = 1.0
-    inference_bench_examples: int = 50  # batch-size-1 latency samples after warm-up
-    inference_warmup: int = 5
+    # at most this many steps per phase run under FlopCounterMode (1 per 200 steps); 0: no FLOP counting
+    flop_sample_steps: int = ranged(3, at_least(0))
+    progress_every_s: float = ranged(1.0, at_least(0))  # 0: a progress event every optimiser step
+    inference_bench_examples: int = ranged(50, at_least(1))  # batch-size-1 latency samples after warm-up
+    inference_warmup: int = ranged(5, at_least(0))
 
 
 @dataclass
 class RunSpec:
     method: str
     model: str
-    seed: int = 0
+    seed: int = ranged(0, within(0, SEED_MAX))
     intermediate: list[str] = field(default_factory=list)
     intermediate_mode: str = "sequential"
     target: str = "copa"
-    few_shot_k: int | None = None
+    few_shot_k: int | None = ranged(None, at_least(1))
     langs: list[str] = field(default_factory=lambda: list(XCOPA_LANGS))
     eval_split: str = "test"
     eval_english: bool = True  # English COPA validation: the source-language reference
-    max_eval_examples: int | None = None  # per language, for quick runs
-    eval_batch_size: int = 64
+    max_eval_examples: int | None = ranged(None, at_least(1))  # per language, for quick runs
+    eval_batch_size: int = ranged(64, at_least(1))
     data_dir: str | None = None  # None: the Hugging Face hub
     hparams: HParams = field(default_factory=HParams)
     intermediate_hparams: HParams = field(default_factory=HParams)
@@ -109,34 +243,41 @@ class RunSpec:
     save_encoder: bool = False  # save the encoder after the intermediate phase(s) for reuse
     init_from: str | None = None  # a saved checkpoint dir (RUN_DIR/checkpoints/intermediate) replacing the intermediate phase(s)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    tiny_model_dims: dict[str, int] = field(default_factory=dict)  # overrides for tiny-xlmr's config
+    # overrides for tiny-xlmr's config; every value a count, so at least 1
+    tiny_model_dims: dict[str, int] = field(default_factory=dict, metadata={RANGE: at_least(1)})
     name: str | None = None  # a label from the plan, not part of the run id
 
     # ---- derived -------------------------------------------------------------------------
     @property
     def uses_intermediate(self) -> bool:
-        """The method runs intermediate phase(s) (trained here, or reused from a saved encoder)."""
+        """The method runs intermediate task(s) before the target (a direct run ignores them)."""
         return self.method in ("intermediate", "few-shot") and bool(self.intermediate)
 
     @property
     def trains_intermediate(self) -> bool:
-        """This run trains its intermediate phase(s) itself (rather than starting from a saved encoder)."""
+        """This run trains its intermediate phase(s) itself: it has intermediate tasks, a method that
+        uses them, and no ``init_from`` encoder replacing them. (A run with ``init_from`` still
+        records those phases, as reused, so they are in its phase plan either way.)"""
         return self.uses_intermediate and not self.init_from
 
     def phase_plan(self) -> list[PlannedPhase]:
-        """Every phase of the run in order: what the job executes and what readers expect."""
+        """The phases this run records, in order: the one statement of that sequence.
+
+        intermediate:<task>... (or one mixed intermediate:<a>+<b>) · target:<target> · eval:en ·
+        per language [few-shot:<lang>] eval:<lang> · inference-bench
+        """
         phases: list[PlannedPhase] = []
         if self.uses_intermediate:
             groups = [tuple(self.intermediate)] if self.intermediate_mode == "mixed" else [(t,) for t in self.intermediate]
-            phases += [PlannedPhase("intermediate:" + "+".join(g), PhaseKind.INTERMEDIATE, g) for g in groups]
-        phases.append(PlannedPhase(f"target:{self.target}", PhaseKind.TARGET, (self.target,)))
+            phases += [PlannedPhase("intermediate:" + "+".join(g), PhaseKind.INTERMEDIATE, g, None) for g in groups]
+        phases.append(PlannedPhase(f"target:{self.target}", PhaseKind.TARGET, (self.target,), None))
         if self.eval_english:
             phases.append(PlannedPhase("eval:en", PhaseKind.EVAL, (self.target,), "en"))
         for lang in self.langs:
             if self.method == "few-shot":
                 phases.append(PlannedPhase(f"few-shot:{lang}", PhaseKind.FEW_SHOT, ("xcopa",), lang))
             phases.append(PlannedPhase(f"eval:{lang}", PhaseKind.EVAL, ("xcopa",), lang))
-        phases.append(PlannedPhase("inference-bench", PhaseKind.INFERENCE_BENCH, ()))
+        phases.append(PlannedPhase("inference-bench", PhaseKind.INFERENCE_BENCH, (), None))
         return phases
 
     @property
@@ -183,9 +324,10 @@ class RunSpec:
         from .tasks import get_task  # the registry is plain data; no torch
 
         if self.method not in METHODS:
-            raise SpecError(f"{where}: method {self.method!r} is unknown{_closest(self.method, METHODS)}; choose one of {', '.join(METHODS)}")
+            raise SpecError(f"{where}: method {self.method!r} is unknown{did_you_mean(self.method, METHODS)}; choose one of {', '.join(METHODS)}")
         if self.intermediate_mode not in INTERMEDIATE_MODES:
-            raise SpecError(f"{where}: intermediate_mode {self.intermediate_mode!r} must be one of {', '.join(INTERMEDIATE_MODES)}")
+            raise SpecError(f"{where}: intermediate_mode {self.intermediate_mode!r} must be one of {', '.join(INTERMEDIATE_MODES)}"
+                            f"{did_you_mean(self.intermediate_mode, INTERMEDIATE_MODES)}")
         if not self.model:
             raise SpecError(f"{where}: model is empty; give a Hugging Face model id, a local path or {TINY_MODEL!r}")
         for task in [*self.intermediate, self.target]:
@@ -197,58 +339,55 @@ class RunSpec:
         if self.method == "few-shot":
             if self.few_shot_k is None:
                 raise SpecError(f"{where}: method 'few-shot' needs few_shot_k (the number of labelled target-language examples, e.g. 16)")
-            if self.few_shot_k < 1:
-                raise SpecError(f"{where}: few_shot_k must be at least 1, got {self.few_shot_k}")
         elif self.few_shot_k is not None:
             raise SpecError(f"{where}: few_shot_k is only used by method 'few-shot' (method is {self.method!r})")
         if not self.langs:
             raise SpecError(f"{where}: langs is empty; give at least one of {', '.join(XCOPA_LANGS)}")
         for lang in self.langs:
             if lang not in XCOPA_LANGS:
-                raise SpecError(f"{where}: language {lang!r} is not an XCOPA language{_closest(lang, XCOPA_LANGS)}; choose from {', '.join(XCOPA_LANGS)}")
+                raise SpecError(f"{where}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; choose from {', '.join(XCOPA_LANGS)}")
         if self.eval_split not in ("test", "val"):
             raise SpecError(f"{where}: eval_split must be 'test' or 'val', got {self.eval_split!r}")
         if self.method == "few-shot" and self.eval_split == "val":
             raise SpecError(f"{where}: few-shot runs draw their k examples from 'val', so they must evaluate on 'test'")
-        for name in ("hparams", "intermediate_hparams", "few_shot_hparams"):
-            hp = getattr(self, name)
-            if hp.learning_rate <= 0 or hp.batch_size < 1 or hp.grad_accum < 1 or hp.max_seq_len < 8:
-                raise SpecError(f"{where}: {name} has an impossible value (learning_rate > 0, batch_size >= 1, grad_accum >= 1, max_seq_len >= 8)")
-            if hp.max_steps is None and hp.epochs <= 0:
-                raise SpecError(f"{where}: {name}.epochs must be > 0 (or set max_steps)")
-        if self.eval_batch_size < 1:
-            raise SpecError(f"{where}: eval_batch_size must be at least 1")
+        check_device(self.device, f"{where}.device")
+        # Every numeric field against its declared range (from_dict checked the given keys already;
+        # this covers specs built in Python).
+        check_ranges(self, where)
 
 
 # ---- generic dataclass conversion with clear errors ------------------------------------------
-
-def _closest(name: str, choices) -> str:
-    match = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
 
 def _convert_fields(cls, data: dict[str, Any], where: str) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in data if k not in fields]
     if unknown:
         key = unknown[0]
-        raise SpecError(f"{where}: unknown key {key!r}{_closest(key, fields)}; valid keys: {', '.join(fields)}")
+        raise SpecError(f"{where}: unknown key {key!r}{did_you_mean(key, fields)}; valid keys: {', '.join(fields)}")
     out: dict[str, Any] = {}
     for name, f in fields.items():
         if name not in data:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
                 raise SpecError(f"{where}: missing required key {name!r}")
             continue
-        out[name] = _convert_value(f.type, data[name], f"{where}.{name}" if where else name, cls)
+        path = f"{where}.{name}" if where else name
+        out[name] = _convert_value(f.type, data[name], path, cls)
+        check_field(cls, name, out[name], path)
     return out
 
 
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 
+def _resolve(type_: Any) -> Any:
+    """A field's type; with postponed annotations (``from __future__ import annotations``) it is text."""
+    if isinstance(type_, str):
+        return eval(type_, {**globals(), **vars(__import__("builtins"))}, {})  # noqa: S307 - our own annotations
+    return type_
+
+
 def _convert_value(type_: Any, value: Any, where: str, owner) -> Any:
-    if isinstance(type_, str):  # postponed annotations
-        type_ = eval(type_, {**globals(), **vars(__import__("builtins"))}, {})  # noqa: S307 - our own annotations
+    type_ = _resolve(type_)
     origin = get_origin(type_)
     args = get_args(type_)
     if origin is not None and type(None) in args:  # X | None

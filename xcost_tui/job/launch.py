@@ -1,5 +1,10 @@
 """``xcost-tui run``: turn flags into a spec, write the run directory, run the job in its own process.
 
+After the job ends the launcher makes its record whole: a job that died without writing a final
+status (SIGKILL, out of memory) is recorded ``failed`` with the reason, and a run directory under
+``<store>/runs`` is ingested so ``xcost-tui sql`` and the app see it at once (elsewhere, the
+command that ingests it is printed).
+
 No torch here: the job subprocess imports it.
 """
 
@@ -13,7 +18,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..rundir import EventWriter, RunDir, RunEnd, RunStatus, read_status, update_status, write_json_atomic
+from ..rundir import EventWriter, ProcessRef, RunDir, RunEnd, RunStatus, update_status, write_json_atomic
+from ..rundir.status import read_status_lenient
 from ..errors import SpecError
 from ..spec import RunSpec
 
@@ -81,7 +87,75 @@ def prepare_run_dir(spec_dict: dict, out: str | None, store: str) -> tuple[Path,
 
 
 def job_command(run_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "xcost_tui.job", str(run_dir)]
+    """``python -m xcost_tui.job RUN_DIR``, or ``$XCOST_JOB_CMD RUN_DIR`` (tests), as the runner does."""
+    from ..runner.procs import default_job_command
+
+    return default_job_command(run_dir)
+
+
+def _record_identity(run_dir: Path, identity: ProcessRef) -> None:
+    """Adds the job's identity (pid, create time, host) to status.json without touching the status
+    the job may have written: a later reader never takes a process that reused the pid for the job."""
+    current = read_status_lenient(run_dir)
+    update_status(run_dir, current.status if current else RunStatus.RUNNING, job=identity)
+
+
+def exit_code(returncode: int) -> int:
+    """The launcher's exit status for the job's: a death by signal N as the shell reports it, 128 + N
+    (Python would turn -9 into 247)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def record_outcome(run_dir: Path, returncode: int, identity: ProcessRef, *,
+                   cancelled: bool = False) -> tuple[str, int]:
+    """The run's final status and the launcher's exit code, once the job process has ended.
+
+    The job writes its own final status; when it could not (SIGKILL, the OOM killer, a crash of the
+    interpreter) status.json still says ``running``, which no later reader can tell from a live run:
+    record ``failed`` (``cancelled`` after Ctrl-C) with the reason and the exit code instead.
+    """
+    from ..runner.procs import describe_exit
+
+    current = read_status_lenient(run_dir)
+    if current is not None and current.status.final:
+        if current.job != identity:  # a concurrent write of the job dropped them
+            update_status(run_dir, current.status, job=identity)
+        return current.status.value, exit_code(returncode)
+    how = describe_exit(returncode)
+    final = RunStatus.CANCELLED if cancelled else RunStatus.FAILED
+    error = f"cancelled ({how})" if cancelled else f"the job ended without a final status ({how})"
+    update_status(run_dir, final, ended=time.time(), error=error, exit_code=returncode, job=identity)
+    return final.value, exit_code(returncode) or 1
+
+
+def _under(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def ingest_or_hint(run_dir: Path, store: Path) -> None:
+    """Ingests a run directory under <store>/runs into the store; for one elsewhere, says how.
+
+    A store problem (locked, another schema version, a broken file) is one line: the run directory
+    holds everything, so nothing is lost and the printed command retries.
+    """
+    retry = f"xcost-tui ingest --store {store} {run_dir}"
+    if not _under(run_dir, store / "runs"):
+        print(f"not in the store (the run directory is outside {store / 'runs'}); to see it in "
+              f"`xcost-tui sql` and the app: {retry}", flush=True)
+        return
+    try:
+        from ..store.ingest import ingest
+
+        ingest(store, [run_dir])
+    except Exception as exc:  # noqa: BLE001 - the results are on disk; the store can be rebuilt
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"store: could not ingest {run_dir} ({message}); `{retry}` retries", flush=True)
+        return
+    print(f"ingested into {store}", flush=True)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -91,10 +165,19 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"(recorded as failed in {run_dir})", file=sys.stderr)
         return 2
     print(f"run directory: {run_dir}", flush=True)
+    # A fresh "running" first: a final status left by an earlier run in the same --out folder must
+    # not pass for this job's outcome if the job dies before writing its own.
+    update_status(run_dir, RunStatus.RUNNING, started=time.time(), ended=None, error=None, phase=None,
+                  exit_code=None)
+    cancelled = False
     # The job's output goes both to the terminal and to job.log, which the run directory keeps.
     with open(RunDir(run_dir).log, "ab") as log:
         proc = subprocess.Popen(job_command(run_dir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        # At once, while the job is still starting its interpreter: the job's own status writes
+        # keep these fields (write_status merges).
+        identity = ProcessRef.of(proc.pid)
+        _record_identity(run_dir, identity)
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
@@ -103,9 +186,10 @@ def run_command(args: argparse.Namespace) -> int:
                 sys.stdout.buffer.write(line)
                 sys.stdout.flush()
         except KeyboardInterrupt:
+            cancelled = True
             proc.terminate()  # the job records "cancelled" and stops after its current batch
         code = proc.wait()
-    record = read_status(run_dir)
-    status = record.status.value if record else "unknown"
+    status, code = record_outcome(run_dir, code, identity, cancelled=cancelled)
     print(f"status: {status} ({run_dir})", flush=True)
+    ingest_or_hint(run_dir, Path(args.store))
     return code

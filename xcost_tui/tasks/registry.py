@@ -5,13 +5,13 @@ Plain data only (no torch, transformers or datasets): the supervisor validates s
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 from .. import XCOPA_LANGS
 from ..errors import DataError, UnknownTaskError
+from ..suggest import did_you_mean
 from . import converters as cv
 from .converters import Converter
 
@@ -110,9 +110,7 @@ def get_task(name: str) -> TaskDef:
         return REGISTRY[name]
     except (KeyError, TypeError):
         pass
-    match = difflib.get_close_matches(str(name), TASK_NAMES, n=1, cutoff=0.5)
-    hint = f" (did you mean {match[0]!r}?)" if match else ""
-    raise UnknownTaskError(f"unknown task {name!r}{hint}; valid tasks: {', '.join(TASK_NAMES)}")
+    raise UnknownTaskError(f"unknown task {name!r}{did_you_mean(name, TASK_NAMES)}; valid tasks: {', '.join(TASK_NAMES)}")
 
 
 def canonical_split(task: TaskDef, split: str) -> str:
@@ -131,7 +129,6 @@ def check_lang(task: TaskDef, lang: str | None) -> str:
             return task.languages[0]
         raise DataError(f"task {task.name!r} needs a language; choose one of {', '.join(task.languages)}")
     if lang not in task.languages:
-        match = difflib.get_close_matches(lang, task.languages, n=1, cutoff=0.5)
-        hint = f" (did you mean {match[0]!r}?)" if match else ""
-        raise DataError(f"task {task.name!r} has no language {lang!r}{hint}; its languages: {', '.join(task.languages)}")
+        raise DataError(f"task {task.name!r} has no language {lang!r}{did_you_mean(lang, task.languages)}; "
+                        f"its languages: {', '.join(task.languages)}")
     return lang
