@@ -96,12 +96,13 @@ def is_corrupt(exc: BaseException) -> bool:
     return any(sign in text for sign in _CORRUPT_SIGNS)
 
 
-def corrupt_error(store_root: Path | str, exc: BaseException) -> StoreCorrupt:
+def corrupt_error(store_root: Path | str, exc: BaseException | str) -> StoreCorrupt:
     path = db_path(store_root)
     wal = path.with_name(path.name + ".wal")
     also = f" (and {wal} beside it)" if wal.exists() else ""
     said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return StoreCorrupt(f"the store {path} is damaged and cannot be read (DuckDB said: {said}). "
+    said = said if isinstance(exc, str) else f"DuckDB said: {said}"
+    return StoreCorrupt(f"the store {path} is damaged and cannot be read ({said}). "
                         f"Delete it{also} and rebuild it with `xcost-tui ingest --store {store_root}`: "
                         f"the run directories are the source of truth, so nothing is lost")
 
@@ -178,6 +179,30 @@ def _mismatch_message(path: Path, found: int | None) -> str:
             f"run `xcost-tui ingest` to rebuild it from the run directories")
 
 
+def _check_complete(con: duckdb.DuckDBPyConnection, store_root: Path | str) -> None:
+    """StoreCorrupt when the file is shorter than the blocks its header counts (a truncated copy).
+
+    DuckDB itself only notices when a query reads a missing block, so a half file would answer
+    some queries and fail others; this makes it fail at once, whatever the query. For readers
+    only, and only without a WAL: a read-write connection, or the replay of a WAL, counts blocks
+    that are not in the file yet."""
+    path = db_path(store_root)
+    if path.with_name(path.name + ".wal").exists():
+        return
+    rows = con.execute("SELECT block_size, used_blocks FROM pragma_database_size() "
+                       "WHERE database_name = current_database()").fetchall()
+    if not rows or rows[0][0] is None or rows[0][1] is None:
+        return
+    block_size, blocks = int(rows[0][0]), int(rows[0][1])
+    # Used blocks may sit anywhere in the file (free ones between them, trailing free ones cut
+    # off), so the file holds at least this many bytes (plus 12 KiB of headers, left out).
+    need = block_size * blocks
+    have = path.stat().st_size
+    if have < need:
+        raise corrupt_error(store_root, f"the file has {have:,} bytes but its header counts {blocks} blocks in use of "
+                                        f"{block_size:,} bytes: it was truncated")
+
+
 # ---- readers ----------------------------------------------------------------------------------
 
 @contextlib.contextmanager
@@ -189,6 +214,7 @@ def _connect_read(store_root: Path | str, timeout: float | None) -> Iterator[duc
     con = _open(store_root, read_only=True, timeout=timeout, config=SANDBOX_CONFIG)
     try:
         with _translating(store_root):
+            _check_complete(con, store_root)
             found = read_schema_version(con)
             if found != schema.SCHEMA_VERSION:
                 raise StoreSchemaMismatch(_mismatch_message(path, found))
