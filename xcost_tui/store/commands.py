@@ -117,12 +117,6 @@ def print_table(table: pa.Table, total: int, *, file: TextIO | None = None, titl
     console.print(note, style="dim", highlight=False)
 
 
-def print_done(title: str | None, *, file: TextIO | None = None) -> None:
-    """A statement without a result (SET VARIABLE, CREATE TEMP TABLE): its title and "OK"."""
-    target = file if file is not None else sys.stdout
-    print(f"{title}\nOK" if title else "OK", file=target)
-
-
 def _flatten_nested(batch: pa.RecordBatch) -> pa.RecordBatch:
     """CSV has no lists or structs: nested values become JSON text."""
     cols, fields = [], []
@@ -208,19 +202,19 @@ def _write_stream(store_root: Path, query: str, fmt: str, output: str | None, ca
 
 
 def _print_results(store_root: Path, query: str, output: str | None, cancel: Cancel) -> None:
-    """Every statement's result as a table; with several, each titled with its statement."""
+    """Every statement's result as a table; with several, each under its statement (on a line of
+    its own: a table's title would wrap to the table's width)."""
     results = run_statements(store_root, query, _max_rows(), cancel=cancel)
     titled = len(results) > 1
     with (_output_file(output) if output else contextlib.nullcontext(None)) as path:
         with (open(path, "w", encoding="utf-8") if path else contextlib.nullcontext(None)) as fh:
             for i, result in enumerate(results):
-                if i:
-                    print(file=fh)
-                title = statement_title(result.statement) if titled else None
-                if result.table is None:
-                    print_done(title, file=fh)
+                if titled:
+                    print(("\n" if i else "") + statement_title(result.statement, 1000), file=fh)
+                if result.table is None:  # DuckDB before 1.1 gave no relation for SET and the like
+                    print("OK", file=fh)
                 else:
-                    print_table(result.table, result.total or 0, file=fh, title=title)
+                    print_table(result.table, result.total or 0, file=fh)
 
 
 class _Stopped(Exception):
@@ -236,29 +230,31 @@ def _interruptible(work: Callable[[], T], cancel: Cancel, timeout_s: float | Non
     handler only runs in the main thread, and not while DuckDB computes, so ctrl-c and the timeout
     reach the query through ``cancel`` (``connection.interrupt()``) instead."""
     box: dict[str, Any] = {}
+    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread looking
+    # finished while it runs on (CPython gh-90882).
+    finished = threading.Event()
 
     def target() -> None:
         try:
             box["value"] = work()
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread
             box["error"] = exc
+        finally:
+            finished.set()
 
-    thread = threading.Thread(target=target, name="xcost-sql", daemon=True)
-    thread.start()
+    threading.Thread(target=target, name="xcost-sql", daemon=True).start()
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     why = None
     try:
-        while thread.is_alive():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
+        while not finished.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))):
+            if deadline is not None and time.monotonic() >= deadline:
                 why = "timeout"
                 break
-            thread.join(0.1 if left is None else min(0.1, left))
     except KeyboardInterrupt:
         why = "cancelled"
     if why is not None:
         cancel.interrupt()
-        thread.join()  # an interrupted query ends at once; a second ctrl-c leaves through cli.main
+        finished.wait()  # an interrupted query ends at once; a second ctrl-c leaves through cli.main
     if "error" in box:
         if why is not None and isinstance(box["error"], QueryCancelled):
             raise _Stopped(why)
