@@ -216,3 +216,39 @@ def test_app_sql_screen_is_sandboxed(store, outside):
             assert screen.last_error is None and screen.result_rows == 1
     run(go)
     assert tree(store, outside) == before
+
+
+def test_app_shows_each_statement_and_flips_between_them(store):
+    from test_tui_support import make_app, run, runs_ready, text_of, wait_for
+
+    async def go():
+        app = make_app(store)
+        async with app.run_test(size=(120, 30)) as pilot:
+            await runs_ready(pilot, app)
+            await pilot.press("5")
+            screen = app.screen
+            screen.set_sql("SELECT run_id FROM runs ORDER BY run_id; SELECT 'a;b' AS s; SET VARIABLE v = 1")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: screen.done >= 1, what="the query")
+            await pilot.pause()
+            assert screen.last_error is None and len(screen.results) == 3
+            status = text_of(screen.query_one("#sql-status"))
+            assert "result 1 of 3: SELECT run_id FROM runs ORDER BY run_id" in status and "6 rows" in status
+            await pilot.press("escape", "]")  # leave the editor; ] shows the next result
+            await pilot.pause()
+            assert screen.shown == 1 and screen.query_one("#sql-results").rows == [["a;b"]]
+            assert "result 2 of 3" in text_of(screen.query_one("#sql-status"))
+            await pilot.press("]", "]")  # round to the first again
+            await pilot.pause()
+            assert screen.shown == 0 and screen.result_rows == 6
+            await pilot.press("[")
+            await pilot.pause()
+            assert screen.shown == 2
+            # one statement: the status line is as it always was
+            done = screen.done
+            screen.set_sql("SELECT 1 AS one")
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: screen.done > done)
+            await pilot.pause()
+            assert text_of(screen.query_one("#sql-status")).startswith("1 row in ")
+    run(go)
