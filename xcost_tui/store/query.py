@@ -3,6 +3,10 @@
 Every function opens a short read-only connection (see ``db``), runs its query, closes it and
 returns Arrow (or plain Python for ``run_detail``). Column names in ``order_by`` and
 ``filters`` are checked against the view's real columns, never pasted into SQL unchecked.
+
+SQL a person typed (``run_statements``, ``run_sql``, ``run_sql_capped``, ``sql_reader``) runs
+on ``db.connect_user_sql``, sandboxed: no file is read or written, no setting changed. A
+``Cancel`` lets another thread interrupt it (ctrl-c, a timeout, ctrl+g in the app).
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from .db import connect_ro, connect_user_sql
 
 
 class SqlError(StoreError):
-    """DuckDB refused the query (syntax, a missing table, a write on the read-only store); the message is DuckDB's."""
+    """DuckDB refused the query (syntax, a missing table, a write on the read-only store, a file
+    or a setting the sandbox keeps out); the message is DuckDB's, with what to do instead."""
 
 
 TEXT_COLUMNS = ("run_id", "name", "model", "method", "intermediate", "status")
