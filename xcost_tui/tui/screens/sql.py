@@ -114,6 +114,8 @@ class SqlScreen(Screen):
         self.query_one("#sql-status", Static).update("running … (ctrl+g cancels)")
         from ...store.query import Cancel
 
+        if self._cancel is not None:  # a query still running: its result would be dropped anyway
+            self._cancel.interrupt()
         # Made here, not in the worker: a ctrl+g pressed before the worker starts still counts.
         self._cancel = Cancel()
         self._run(self._seq, sql, self._cancel)
