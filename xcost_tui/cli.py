@@ -137,7 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
     sql.add_argument("--output", "-o", default=None, help="write to this file (needed for parquet)")
     sql.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
-                     help="stop a query that runs longer than this (default: no limit)")
+                     help="stop a query that runs longer than this (exit 124; default: no limit); ctrl-c cancels it "
+                          "(exit 130)")
     _add_store(sql)
 
     # -- the app / headless (top-level) ---------------------------------------------------------
@@ -221,9 +222,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
     if args.command == "sql":
         from .store.commands import sql_command
 
-        # timeout_s only when given, so this works with a sql_command from before the keyword too
-        extra = {} if args.timeout is None else {"timeout_s": args.timeout}
-        return sql_command(Path(args.store), args.query, fmt=args.format, output=args.output, **extra)
+        return sql_command(Path(args.store), args.query, fmt=args.format, output=args.output, timeout_s=args.timeout)
     if args.headless:
         if not plan_arg:
             raise XcostError("--headless needs a plan: a plan file or a built-in plan name (demo, xcopa-stilts)")

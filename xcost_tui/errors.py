@@ -39,3 +39,21 @@ class ModelError(XcostError):
 
 class StoreError(XcostError):
     """The results database is missing, locked or from another schema version."""
+
+
+# The kinds of StoreError a front end tells apart (the app's empty-state panel branches on them).
+
+class StoreMissing(StoreError):
+    """There is no results database yet at the store's path."""
+
+
+class StoreLocked(StoreError):
+    """Another process (or another connection of this one) holds the database past the wait."""
+
+
+class StoreSchemaMismatch(StoreError):
+    """The database is from another schema version of xcost-tui, or is not an xcost-tui store."""
+
+
+class StoreCorrupt(StoreError):
+    """The database file is damaged (truncated, overwritten, not a DuckDB file): delete and rebuild it."""

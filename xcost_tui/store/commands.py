@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sys
+import threading
+import time
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, Iterator, TextIO, TypeVar
 
+import duckdb
 import pyarrow as pa
 
 from ..errors import XcostError
 from . import db
+from .query import Cancel, QueryCancelled, SqlError, run_statements, split_statements, sql_reader, statement_title
+
+T = TypeVar("T")
 
 MAX_TABLE_ROWS_ENV = "XCOST_SQL_MAX_ROWS"
 DEFAULT_MAX_TABLE_ROWS = 100
@@ -137,21 +144,37 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def _write_stream(store_root: Path, query: str, fmt: str, output: str | None) -> int:
+@contextlib.contextmanager
+def _output_file(output: str) -> Iterator[str]:
+    """Where to write ``output``: a temporary file beside it, renamed over it only when the whole
+    result is written, so a cancelled or failed query leaves no half file (and an old one intact).
+    A device or pipe (``/dev/stdout``) is written directly."""
+    if os.path.exists(output) and not os.path.isfile(output):
+        yield output
+        return
+    tmp = f"{output}.partial-{os.getpid()}"
+    try:
+        yield tmp
+        os.replace(tmp, output)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _write_stream(store_root: Path, query: str, fmt: str, output: str | None, cancel: Cancel) -> int:
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from .query import sql_reader
-
     rows = 0
-    with sql_reader(store_root, query) as reader:
+    with sql_reader(store_root, query, cancel=cancel) as reader, \
+            (_output_file(output) if output else contextlib.nullcontext(None)) as path:
         if fmt == "parquet":
-            with pq.ParquetWriter(output, reader.schema) as writer:
+            with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:
                     writer.write_batch(batch)
                     rows += batch.num_rows
             return rows
-        binary = open(output, "wb") if output else sys.stdout.buffer
+        binary = open(path, "wb") if path else sys.stdout.buffer
         try:
             if fmt == "csv":
                 writer = None
@@ -173,47 +196,124 @@ def _write_stream(store_root: Path, query: str, fmt: str, output: str | None) ->
                     rows += batch.num_rows
             binary.flush()
         finally:
-            if output:
+            if path:
                 binary.close()
     return rows
 
 
-def sql_command(store_root: Path, query: str, fmt: str = "table", output: str | None = None) -> int:
-    """Run SQL on the store, read-only: a printed table (rows capped), or csv / json (one object
-    per line) / parquet to --output or stdout. DuckDB's message on bad SQL, exit 1."""
-    import duckdb
+def _print_results(store_root: Path, query: str, output: str | None, cancel: Cancel) -> None:
+    """Every statement's result as a table; with several, each under its statement (on a line of
+    its own: a table's title would wrap to the table's width)."""
+    results = run_statements(store_root, query, _max_rows(), cancel=cancel)
+    titled = len(results) > 1
+    with (_output_file(output) if output else contextlib.nullcontext(None)) as path:
+        with (open(path, "w", encoding="utf-8") if path else contextlib.nullcontext(None)) as fh:
+            for i, result in enumerate(results):
+                if titled:
+                    print(("\n" if i else "") + statement_title(result.statement, 1000), file=fh)
+                if result.table is None:  # DuckDB before 1.1 gave no relation for SET and the like
+                    print("OK", file=fh)
+                else:
+                    print_table(result.table, result.total or 0, file=fh)
 
-    from .query import SqlError, run_sql_capped
 
+class _Stopped(Exception):
+    """The query was interrupted by ctrl-c ("cancelled") or by the timeout ("timeout")."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+def _interruptible(work: Callable[[], T], cancel: Cancel, timeout_s: float | None) -> T:
+    """Runs ``work`` in a thread and waits for it here, where ctrl-c (SIGINT) arrives: a signal
+    handler only runs in the main thread, and not while DuckDB computes, so ctrl-c and the timeout
+    reach the query through ``cancel`` (``connection.interrupt()``) instead."""
+    box: dict[str, Any] = {}
+    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread looking
+    # finished while it runs on (CPython gh-90882).
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            box["error"] = exc
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, name="xcost-sql", daemon=True).start()
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    why = None
+    try:
+        while not finished.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))):
+            if deadline is not None and time.monotonic() >= deadline:
+                why = "timeout"
+                break
+    except KeyboardInterrupt:
+        why = "cancelled"
+    if why is not None:
+        cancel.interrupt()
+        finished.wait()  # an interrupted query ends at once; a second ctrl-c leaves through cli.main
+    if "error" in box:
+        if why is not None and isinstance(box["error"], QueryCancelled):
+            raise _Stopped(why)
+        raise box["error"]
+    return box["value"]  # it finished before the interrupt took effect: its output is complete
+
+
+def sql_command(store_root: Path, query: str, fmt: str = "table", output: str | None = None, *,
+                timeout_s: float | None = None) -> int:
+    """Run SQL on the store, read-only and sandboxed (``db.connect_user_sql``): printed tables (rows
+    capped; one per statement), or one statement's result as csv / json (one object per line) /
+    parquet to --output or stdout. Bad SQL: DuckDB's message, exit 1. ctrl-c: "query cancelled",
+    exit 130. ``timeout_s``: the query is stopped after that many seconds, exit 124."""
     if fmt not in ("table", "csv", "json", "parquet"):
         _err(f"unknown format {fmt!r}: choose table, csv, json or parquet")
         return 2
     if fmt == "parquet" and not output:
         _err("--format parquet writes a binary file: give it --output FILE")
         return 2
+    if timeout_s is not None and not timeout_s > 0:
+        _err(f"--timeout {timeout_s}: give a number of seconds greater than 0")
+        return 2
     try:
-        if fmt == "table":
-            cap = _max_rows()
-            table, total = run_sql_capped(store_root, query, cap)
-            if output:
-                with open(output, "w", encoding="utf-8") as fh:
-                    print_table(table, total, file=fh)
-            else:
-                print_table(table, total)
-            return 0
-        rows = _write_stream(store_root, query, fmt, output)
-        if output:
-            print(f"wrote {rows:,} row{'s' if rows != 1 else ''} to {output}", file=sys.stderr)
-        return 0
+        statements = split_statements(query)
     except SqlError as exc:
         _err(str(exc))
         return 1
-    except duckdb.Error as exc:  # raised while streaming the result
+    if not statements:
+        _err("no SQL statement to run: the query is empty or only comments")
+        return 1
+    if fmt != "table" and len(statements) > 1:
+        _err(f"--format {fmt} writes one result, and the query has {len(statements)} statements: "
+             f"run them one at a time, or use --format table to print each")
+        return 2
+    cancel = Cancel()
+    try:
+        if fmt == "table":
+            _interruptible(lambda: _print_results(store_root, query, output, cancel), cancel, timeout_s)
+            return 0
+        rows = _interruptible(lambda: _write_stream(store_root, query, fmt, output, cancel), cancel, timeout_s)
+        if output:
+            print(f"wrote {rows:,} row{'s' if rows != 1 else ''} to {output}", file=sys.stderr)
+        return 0
+    except _Stopped as stop:
+        if stop.why == "timeout":
+            _err(f"the query ran longer than --timeout {timeout_s:g} s and was stopped"
+                 + (f"; {output} was not written" if output else ""))
+            return 124
+        print("xcost-tui: query cancelled", file=sys.stderr)
+        return 130
+    except SqlError as exc:
+        _err(str(exc))
+        return 1
+    except duckdb.Error as exc:  # not expected: the query functions translate DuckDB's errors
         _err(str(exc))
         return 1
     except XcostError as exc:
         _err(str(exc))
         return 2
     except OSError as exc:
-        _err(f"cannot write {output}: {exc}")
+        _err(f"cannot write {output or 'the result'}: {exc}")
         return 2

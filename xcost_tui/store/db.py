@@ -1,11 +1,20 @@
-"""Opening the results database: one writer at a time, briefly; readers read-only.
+"""Opening the results database: one writer at a time, briefly; readers read-only and sandboxed.
 
 DuckDB locks the database file per process: while one process has it open read-write, no
 other process can open it at all, not even read-only; while processes hold it read-only, no
 process can open it read-write. Within one process, a read-only and a read-write connection
 cannot coexist either. So every connection here is short (one ingest batch, one query), and
 opening retries with backoff for a few seconds before it gives up with a clear
-``StoreError``. Never keep a connection open while waiting for a person.
+``StoreLocked``. Never keep a connection open while waiting for a person.
+
+Writers queue: before ``connect_rw`` opens the database it takes an exclusive ``flock`` on
+``<store>/.xcost.duckdb.lock`` and waits for it as long as it takes, so a second ingest runs
+after the first instead of giving up after the reader's few seconds.
+
+Every read-only connection runs with DuckDB's external access off and its configuration
+locked (``SANDBOX_CONFIG``): user SQL (``connect_user_sql``) must not read or write files, and
+DuckDB refuses two configurations for one file in one process, so the app's own readers use
+the same settings.
 """
 
 from __future__ import annotations
@@ -14,23 +23,40 @@ import contextlib
 import os
 import random
 import re
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable, Iterator
 
 import duckdb
 
-from ..errors import StoreError
+from ..errors import StoreCorrupt, StoreError, StoreLocked, StoreMissing, StoreSchemaMismatch
 from . import schema
+
+try:  # the write queue needs flock (Linux, macOS); elsewhere writers fall back to DuckDB's lock
+    import fcntl
+except ImportError:  # pragma: no cover - not a platform the app targets
+    fcntl = None  # type: ignore[assignment]
 
 DB_NAME = "xcost.duckdb"
 RUNS_DIR = "runs"
+WRITE_LOCK_NAME = ".xcost.duckdb.lock"
 LOCK_TIMEOUT_ENV = "XCOST_STORE_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 5.0
 
+# enable_external_access=false: no COPY TO/FROM, ATTACH of other files, EXPORT DATABASE, read_csv,
+# read_text, extensions or secrets; the one file left readable is the store itself.
+# lock_configuration=true: SET / PRAGMA cannot turn that back on, nor point profile_output,
+# log_query_path or temp_directory at a file.
+SANDBOX_CONFIG: dict[str, Any] = {"enable_external_access": False, "lock_configuration": True}
+
 # One read-write connection per process at a time (threads of the app queue here).
 _WRITE_LOCK = threading.RLock()
+# Held while _WRITE_LOCK is: how deep this process is in connect_rw (nested calls reuse the flock).
+_flock_depth = 0
+
+WaitNotice = Callable[[str], None]
 
 
 def db_path(store_root: Path | str) -> Path:
@@ -41,6 +67,10 @@ def runs_dir(store_root: Path | str) -> Path:
     return Path(store_root) / RUNS_DIR
 
 
+def write_lock_path(store_root: Path | str) -> Path:
+    return Path(store_root) / WRITE_LOCK_NAME
+
+
 def _lock_timeout(timeout: float | None) -> float:
     if timeout is not None:
         return timeout
@@ -48,6 +78,44 @@ def _lock_timeout(timeout: float | None) -> float:
         return float(os.environ.get(LOCK_TIMEOUT_ENV, DEFAULT_LOCK_TIMEOUT_S))
     except ValueError:
         return DEFAULT_LOCK_TIMEOUT_S
+
+
+# ---- errors -----------------------------------------------------------------------------------
+
+# What DuckDB 1.x/2.x says about a damaged file: random bytes or an empty file (at open), a
+# truncated file (at open or at the first read past the end), a flipped block (checksum).
+_CORRUPT_SIGNS = ("not a valid DuckDB database file", "Corrupt database file", "Could not read enough bytes from file")
+
+
+def is_corrupt(exc: BaseException) -> bool:
+    """True for DuckDB's errors that mean the database file itself is damaged.
+
+    Also for pyarrow's OSError, which carries DuckDB's message when the damage is met while
+    streaming a result."""
+    text = str(exc)
+    return any(sign in text for sign in _CORRUPT_SIGNS)
+
+
+def corrupt_error(store_root: Path | str, exc: BaseException | str) -> StoreCorrupt:
+    path = db_path(store_root)
+    wal = path.with_name(path.name + ".wal")
+    also = f" (and {wal} beside it)" if wal.exists() else ""
+    said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    said = said if isinstance(exc, str) else f"DuckDB said: {said}"
+    return StoreCorrupt(f"the store {path} is damaged and cannot be read ({said}). "
+                        f"Delete it{also} and rebuild it with `xcost-tui ingest --store {store_root}`: "
+                        f"the run directories are the source of truth, so nothing is lost")
+
+
+@contextlib.contextmanager
+def _translating(store_root: Path | str) -> Iterator[None]:
+    """Turns a damaged-file error met inside the block into StoreCorrupt; other errors pass."""
+    try:
+        yield
+    except (duckdb.Error, OSError) as exc:
+        if is_corrupt(exc):
+            raise corrupt_error(store_root, exc) from None
+        raise
 
 
 def _is_busy(exc: Exception) -> bool:
@@ -69,23 +137,26 @@ def _busy_message(path: Path, exc: Exception, waited: float, reading: bool) -> s
             f"{LOCK_TIMEOUT_ENV} sets how long to wait. DuckDB said: {exc}")
 
 
-def _open(path: Path, *, read_only: bool, timeout: float | None) -> duckdb.DuckDBPyConnection:
+def _open(store_root: Path | str, *, read_only: bool, timeout: float | None,
+          config: dict[str, Any] | None) -> duckdb.DuckDBPyConnection:
+    path = db_path(store_root)
     deadline_s = _lock_timeout(timeout)
     start = time.monotonic()
     delay = 0.02
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            return duckdb.connect(str(path), read_only=read_only, config=dict(config or {}))
+        except duckdb.Error as exc:
+            # Checked first: a damaged file is not busy, and waiting would not mend it.
+            if is_corrupt(exc):
+                raise corrupt_error(store_root, exc) from None
             if not _is_busy(exc):
                 raise StoreError(f"cannot open the store {path}: {exc}") from None
             waited = time.monotonic() - start
             if waited >= deadline_s:
-                raise StoreError(_busy_message(path, exc, waited, read_only)) from None
+                raise StoreLocked(_busy_message(path, exc, waited, read_only)) from None
             time.sleep(min(delay * (0.5 + random.random()), max(0.0, deadline_s - waited)))
             delay = min(delay * 2, 0.5)
-        except duckdb.Error as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from None
 
 
 def read_schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
@@ -108,40 +179,98 @@ def _mismatch_message(path: Path, found: int | None) -> str:
             f"run `xcost-tui ingest` to rebuild it from the run directories")
 
 
-@contextlib.contextmanager
-def connect_ro(store_root: Path | str, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection for one query or a few; closed on exit.
+def _check_complete(con: duckdb.DuckDBPyConnection, store_root: Path | str) -> None:
+    """StoreCorrupt when the file is shorter than the blocks its header counts (a truncated copy).
 
-    Raises StoreError when the database is missing, locked by a writer past the timeout,
-    or from another schema version.
-    """
+    DuckDB itself only notices when a query reads a missing block, so a half file would answer
+    some queries and fail others; this makes it fail at once, whatever the query. For readers
+    only, and only without a WAL: a read-write connection, or the replay of a WAL, counts blocks
+    that are not in the file yet."""
+    path = db_path(store_root)
+    if path.with_name(path.name + ".wal").exists():
+        return
+    rows = con.execute("SELECT block_size, used_blocks FROM pragma_database_size() "
+                       "WHERE database_name = current_database()").fetchall()
+    if not rows or rows[0][0] is None or rows[0][1] is None:
+        return
+    block_size, blocks = int(rows[0][0]), int(rows[0][1])
+    # Used blocks may sit anywhere in the file (free ones between them, trailing free ones cut
+    # off), so the file holds at least this many bytes (plus 12 KiB of headers, left out).
+    need = block_size * blocks
+    have = path.stat().st_size
+    if have < need:
+        raise corrupt_error(store_root, f"the file has {have:,} bytes but its header counts {blocks} blocks in use of "
+                                        f"{block_size:,} bytes: it was truncated")
+
+
+# ---- readers ----------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _connect_read(store_root: Path | str, timeout: float | None) -> Iterator[duckdb.DuckDBPyConnection]:
     path = db_path(store_root)
     if not path.exists():
-        raise StoreError(f"no results database at {path}: run a plan, or `xcost-tui ingest --store {store_root}` "
-                         f"to build it from the run directories in {runs_dir(store_root)}")
-    con = _open(path, read_only=True, timeout=timeout)
+        raise StoreMissing(f"no results database at {path}: run a plan, or `xcost-tui ingest --store {store_root}` "
+                           f"to build it from the run directories in {runs_dir(store_root)}")
+    con = _open(store_root, read_only=True, timeout=timeout, config=SANDBOX_CONFIG)
     try:
-        found = read_schema_version(con)
-        if found != schema.SCHEMA_VERSION:
-            raise StoreError(_mismatch_message(path, found))
-        yield con
+        with _translating(store_root):
+            _check_complete(con, store_root)
+            found = read_schema_version(con)
+            if found != schema.SCHEMA_VERSION:
+                raise StoreSchemaMismatch(_mismatch_message(path, found))
+            yield con
     finally:
         con.close()
 
 
+def connect_ro(store_root: Path | str, *, timeout: float | None = None) -> contextlib.AbstractContextManager[
+        duckdb.DuckDBPyConnection]:
+    """A read-only connection for one query or a few; closed on exit.
+
+    Raises StoreMissing, StoreLocked (a writer past the timeout), StoreSchemaMismatch, or
+    StoreCorrupt (also for damage met by a query inside the block). Sandboxed like
+    ``connect_user_sql``: DuckDB allows one configuration per file per process.
+    """
+    return _connect_read(store_root, timeout)
+
+
+def connect_user_sql(store_root: Path | str, *, timeout: float | None = None) -> contextlib.AbstractContextManager[
+        duckdb.DuckDBPyConnection]:
+    """The connection for SQL a person typed (the app's SQL screen, ``xcost-tui sql``).
+
+    Read-only, with DuckDB's external access off and the configuration locked
+    (``SANDBOX_CONFIG``): the query sees the store's tables and views and nothing else. COPY ...
+    TO, EXPORT DATABASE, ATTACH of another file, read_csv / read_text / read_json of any path,
+    INSTALL / LOAD and SET / PRAGMA of a setting are refused by DuckDB with a "Permission Error"
+    or "the configuration has been locked", and no file is created or changed.
+    """
+    return _connect_read(store_root, timeout)
+
+
+# ---- transactions -----------------------------------------------------------------------------
+
 @contextlib.contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """BEGIN … COMMIT, ROLLBACK on error; a failing ROLLBACK never hides the error that caused it."""
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``with transaction(con): ...`` runs the block between BEGIN and COMMIT, or rolls it back.
+
+    The error that comes out is always the one that made it roll back. After a failed COMMIT
+    (a full disk, say) DuckDB has already ended the transaction, and its ROLLBACK then fails with
+    "cannot rollback - no transaction is active", a message that would hide the real cause.
+    """
     con.execute("BEGIN TRANSACTION")
     try:
-        yield
+        yield con
         con.execute("COMMIT")
-    except BaseException:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass  # e.g. "no transaction is active" after a failed COMMIT: the cause is what matters
+    except BaseException as exc:
+        _rollback_keeping(con, exc)
         raise
+
+
+def _rollback_keeping(con: duckdb.DuckDBPyConnection, cause: BaseException) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except Exception as exc:  # noqa: BLE001 - the cause is what matters; keep this one as a note
+        cause.add_note(f"(the ROLLBACK after it failed too: {exc})")
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -166,20 +295,115 @@ def drop_everything(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f'DROP TABLE IF EXISTS "{name}" CASCADE')
 
 
+# ---- the writer -------------------------------------------------------------------------------
+
+def _print_wait(message: str) -> None:
+    # sys.stderr is looked up now: inside the app, Textual has redirected it away from the screen.
+    print(f"xcost-tui: {message}", file=sys.stderr, flush=True)
+
+
+def _holder_pid(fd: int) -> int | None:
+    """The pid the current writer wrote into the lock file, when it has (it may be mid-write)."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_message(store_root: Path | str, pid: int | None) -> str:
+    who = f"another writer (pid {pid})" if pid else "another writer"
+    return (f"the store {db_path(store_root)} is being written by {who}, an ingest; "
+            f"waiting for it to finish, then this one runs (ctrl-c stops waiting)")
+
+
+def _flock(fd: int, store_root: Path | str, on_wait: WaitNotice | None, wait_timeout: float | None) -> None:
+    """Takes the exclusive lock on fd, waiting (and saying so once) while another writer has it."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    pid = _holder_pid(fd)
+    (on_wait or _print_wait)(_wait_message(store_root, pid))
+    if wait_timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as long as it takes; ctrl-c interrupts it (PEP 475)
+        return
+    deadline = time.monotonic() + wait_timeout
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                who = f"another writer (pid {pid})" if pid else "another writer"
+                raise StoreLocked(f"the store {db_path(store_root)} is being written by {who}: gave up waiting "
+                                  f"after {wait_timeout:.0f} s. Try again when it has finished") from None
+            time.sleep(0.05)
+
+
+# Lock files this process holds, with how deep it is in connect_rw on each (nested calls reuse it).
+_held: dict[str, int] = {}
+
+
 @contextlib.contextmanager
-def connect_rw(store_root: Path | str, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def _writer_queue(store_root: Path | str, on_wait: WaitNotice | None, wait_timeout: float | None) -> Iterator[None]:
+    """The inter-process write lock: writers of one store run one after another. Call with _WRITE_LOCK held."""
+    lock = write_lock_path(store_root)
+    key = os.path.abspath(lock)
+    if fcntl is None or key in _held:
+        _held[key] = _held.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+            if not _held[key]:
+                del _held[key]
+        return
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by the jobs this process starts
+    except OSError as exc:
+        raise StoreError(f"cannot create the store's write lock {lock}: {exc.strerror}; "
+                         f"check that {Path(store_root)} is writable") from None
+    try:
+        _flock(fd, store_root, on_wait, wait_timeout)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)  # so a waiting writer can name us
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            del _held[key]
+            os.ftruncate(fd, 0)  # the next waiter must not name a writer that has gone
+    finally:
+        os.close(fd)  # releases the flock
+
+
+@contextlib.contextmanager
+def connect_rw(store_root: Path | str, *, timeout: float | None = None, on_wait: WaitNotice | None = None,
+               wait_timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection for one ingest batch; closed (and checkpointed) on exit.
 
-    Creates the database and its schema when missing. A store from another schema version
-    is NOT touched here: see ``ensure_schema``.
+    Writers queue: while another writer (of any process) has the store, this waits for it
+    without a deadline (``wait_timeout`` sets one), telling ``on_wait`` once (default: a line
+    on stderr naming the writer's pid). Then, like readers, it retries DuckDB's own lock (held
+    by a reader or a `duckdb` shell) for ``timeout`` seconds before StoreLocked.
+
+    Creates the database when missing. A store from another schema version is NOT touched
+    here: see ``ensure_schema``.
     """
     path = db_path(store_root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _WRITE_LOCK:
-        con = _open(path, read_only=False, timeout=timeout)
+    with _WRITE_LOCK, _writer_queue(store_root, on_wait, wait_timeout):
+        con = _open(store_root, read_only=False, timeout=timeout, config=None)
         try:
-            yield con
-        finally:
+            with _translating(store_root):
+                yield con
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):  # the error in flight says more than one from closing
+                con.close()
+            raise
+        with _translating(store_root):
             con.close()
 
 

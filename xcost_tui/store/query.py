@@ -3,12 +3,18 @@
 Every function opens a short read-only connection (see ``db``), runs its query, closes it and
 returns Arrow (or plain Python for ``run_detail``). Column names in ``order_by`` and
 ``filters`` are checked against the view's real columns, never pasted into SQL unchecked.
+
+SQL a person typed (``run_statements``, ``run_sql``, ``run_sql_capped``, ``sql_reader``) runs
+on ``db.connect_user_sql``, sandboxed: no file is read or written, no setting changed. A
+``Cancel`` lets another thread interrupt it (ctrl-c, a timeout, ctrl+g in the app).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -17,11 +23,13 @@ import pyarrow as pa
 
 from .. import XCOPA_LANGS
 from ..errors import StoreError
-from . import schema
-from .db import connect_ro
+from . import db, schema
+from .db import connect_ro, connect_user_sql
+
 
 class SqlError(StoreError):
-    """DuckDB refused the query (syntax, a missing table, a write on the read-only store); the message is DuckDB's."""
+    """DuckDB refused the query (syntax, a missing table, a write on the read-only store, a file
+    or a setting the sandbox keeps out); the message is DuckDB's, with what to do instead."""
 
 
 TEXT_COLUMNS = ("run_id", "name", "model", "method", "intermediate", "status")
@@ -211,54 +219,197 @@ def run_samples(store_root: Path | str, run_id: str, *, max_points: int | None =
         return _arrow(con, "SELECT * FROM samples WHERE run_id = ? ORDER BY t, gpu_index", [run_id])
 
 
-def _run(con: duckdb.DuckDBPyConnection, sql: str) -> duckdb.DuckDBPyRelation | None:
+# ---- user SQL ---------------------------------------------------------------------------------
+
+class QueryCancelled(SqlError):
+    """The query was interrupted (ctrl-c, a timeout, ctrl+g in the app) before it finished."""
+
+
+class Cancel:
+    """Interrupts the user query running under it, from another thread (ctrl-c, a timeout, ctrl+g).
+
+    DuckDB forgets an ``interrupt()`` that arrives between two statements, so the request is
+    also remembered here and checked before each statement and each batch.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self.requested = False
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection | None:
+        """The connection a query is running on now, or None."""
+        return self._con
+
+    def interrupt(self) -> None:
+        with self._lock:  # held so the connection cannot be closed under the call
+            self.requested = True
+            if self._con is not None:
+                with contextlib.suppress(duckdb.Error):  # it may have just finished
+                    self._con.interrupt()
+
+    def check(self) -> None:
+        if self.requested:
+            raise QueryCancelled("query cancelled")
+
+    @contextlib.contextmanager
+    def watching(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        with self._lock:
+            self.check()
+            self._con = con
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._con = None
+
+
+@dataclass
+class StatementResult:
+    """One statement's result. ``table`` is None for a statement without one (SET VARIABLE,
+    CREATE TEMP TABLE); ``total`` is None when the rows past the cap were not counted."""
+
+    statement: str
+    table: pa.Table | None
+    total: int | None
+    more: bool
+
+
+_SANDBOX_HINT = ("the SQL console reads the store's tables and views and nothing else: it cannot read or write "
+                 "files, attach other databases or change settings. To save a result, use "
+                 "`xcost-tui sql --format csv|json|parquet --output FILE` (or e / E on the Runs screen)")
+
+
+def _explain(exc: BaseException) -> str:
+    """DuckDB's message, with what to do instead when the sandbox refused the statement."""
+    text = str(exc)
+    refused = (isinstance(exc, duckdb.PermissionException) or "file system operations are disabled" in text
+               or "the configuration has been locked" in text or "belongs to an attached database" in text
+               or "disabled through configuration" in text)
+    return f"{text} ({_SANDBOX_HINT})" if refused else text
+
+
+def _sql_error(exc: BaseException, store_root: Path | str, cancel: Cancel | None) -> StoreError:
+    if (cancel is not None and cancel.requested) or isinstance(exc, duckdb.InterruptException):
+        return QueryCancelled("query cancelled")
+    if db.is_corrupt(exc):
+        return db.corrupt_error(store_root, exc)
+    return SqlError(_explain(exc))
+
+
+def split_statements(sql: str) -> list[str]:
+    """The statements of a query, each as written (DuckDB's parser: a ';' inside a string or a
+    comment does not split). [] for nothing but blanks and comments; SqlError on bad syntax."""
     try:
-        return con.sql(sql)
+        return [s.query for s in duckdb.extract_statements(sql)]
     except duckdb.Error as exc:
         raise SqlError(str(exc)) from None
 
 
-def run_sql(store_root: Path | str, sql: str, limit: int | None = None) -> pa.Table:
-    """Runs SQL on a read-only connection (a write fails with DuckDB's message). ``limit`` keeps the first rows."""
-    table, _ = run_sql_capped(store_root, sql, limit)
+def statement_title(statement: str, width: int = 100) -> str:
+    """A statement on one line, without its ';', for a table's title."""
+    text = " ".join(statement.split()).rstrip(";").rstrip()
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _only_statement(sql: str) -> str:
+    statements = split_statements(sql)
+    if len(statements) != 1:
+        raise SqlError(f"expected one SQL statement, the query has {len(statements)}"
+                       + ("" if statements else " (only blanks or comments)")
+                       + ("; run_statements runs several" if len(statements) > 1 else ""))
+    return statements[0]
+
+
+def _fetch(rel: duckdb.DuckDBPyRelation, cap: int | None, count: bool, cancel: Cancel) -> tuple[pa.Table, int, bool]:
+    """(the first ``cap`` rows, rows seen, whether there are more); stops early unless ``count``."""
+    reader = rel.to_arrow_reader(8192 if count or cap is None else min(8192, cap + 1))
+    kept: list[pa.RecordBatch] = []
+    have = total = 0
+    for batch in reader:
+        cancel.check()
+        total += batch.num_rows
+        if cap is None or have < cap:
+            take = batch if cap is None else batch.slice(0, cap - have)
+            kept.append(take)
+            have += take.num_rows
+        if cap is not None and total > cap and not count:
+            break
+    return pa.Table.from_batches(kept, schema=reader.schema), total, cap is not None and total > cap
+
+
+def _run_statement(con: duckdb.DuckDBPyConnection, statement: str, cap: int | None, count: bool,
+                   cancel: Cancel, store_root: Path | str) -> StatementResult:
+    cancel.check()
+    try:
+        rel = con.sql(statement)
+        if rel is None:
+            return StatementResult(statement, None, 0, False)
+        table, total, more = _fetch(rel, cap, count, cancel)
+    except (duckdb.Error, OSError) as exc:  # pyarrow raises OSError with DuckDB's message mid-stream
+        raise _sql_error(exc, store_root, cancel) from None
+    return StatementResult(statement, table, total if count else None, more)
+
+
+def run_statements(store_root: Path | str, sql: str, cap: int | None, *, count: bool = True,
+                   cancel: Cancel | None = None) -> list[StatementResult]:
+    """Every statement of ``sql`` in order, on one sandboxed connection (``db.connect_user_sql``),
+    each result capped at ``cap`` rows. ``count=False`` stops reading at cap + 1 rows (the app's
+    "500 of >500"). SqlError (DuckDB's message; a refusal by the sandbox says what to do instead),
+    QueryCancelled when ``cancel`` interrupted it, StoreCorrupt for a damaged store file."""
+    statements = split_statements(sql)
+    if not statements:
+        raise SqlError("no SQL statement to run: the query is empty or only comments")
+    cancel = cancel or Cancel()
+    with connect_user_sql(store_root) as con, cancel.watching(con):
+        return [_run_statement(con, s, cap, count, cancel, store_root) for s in statements]
+
+
+def run_sql(store_root: Path | str, sql: str, limit: int | None = None, *, cancel: Cancel | None = None) -> pa.Table:
+    """One statement on the sandboxed read-only connection (a write fails with DuckDB's message).
+    ``limit`` keeps the first rows."""
+    table, _ = run_sql_capped(store_root, sql, limit, cancel=cancel)
     return table
 
 
-def run_sql_capped(store_root: Path | str, sql: str, cap: int | None) -> tuple[pa.Table, int]:
-    """(the first ``cap`` rows, the total number of rows), streaming so a huge result is not held."""
-    with connect_ro(store_root) as con:
-        rel = _run(con, sql)
-        if rel is None:
-            return pa.table({}), 0
-        try:
-            reader = rel.to_arrow_reader(8192)
-            kept: list[pa.RecordBatch] = []
-            have = total = 0
-            for batch in reader:
-                total += batch.num_rows
-                if cap is None or have < cap:
-                    take = batch if cap is None else batch.slice(0, cap - have)
-                    kept.append(take)
-                    have += take.num_rows
-            return pa.Table.from_batches(kept, schema=reader.schema), total
-        except duckdb.Error as exc:
-            raise SqlError(str(exc)) from None
+def run_sql_capped(store_root: Path | str, sql: str, cap: int | None, *,
+                   cancel: Cancel | None = None) -> tuple[pa.Table, int]:
+    """(the first ``cap`` rows, the total number of rows) of one statement, streaming so a huge
+    result is not held. More than one statement is a SqlError: see ``run_statements``."""
+    statement = _only_statement(sql)
+    cancel = cancel or Cancel()
+    with connect_user_sql(store_root) as con, cancel.watching(con):
+        result = _run_statement(con, statement, cap, True, cancel, store_root)
+    return (result.table if result.table is not None else pa.table({})), result.total or 0
+
+
+def _translated(reader: pa.RecordBatchReader, store_root: Path | str, cancel: Cancel) -> Iterator[pa.RecordBatch]:
+    try:
+        for batch in reader:
+            cancel.check()
+            yield batch
+    except (duckdb.Error, OSError) as exc:
+        raise _sql_error(exc, store_root, cancel) from None
 
 
 @contextlib.contextmanager
-def sql_reader(store_root: Path | str, sql: str, batch_size: int = 65536) -> Iterator[pa.RecordBatchReader]:
-    """A read-only query's result as a stream of Arrow batches (for writing files without holding it all).
-    Iterating may raise ``duckdb.Error``."""
-    with connect_ro(store_root) as con:
-        rel = _run(con, sql)
-        if rel is None:
+def sql_reader(store_root: Path | str, sql: str, batch_size: int = 65536, *,
+               cancel: Cancel | None = None) -> Iterator[pa.RecordBatchReader]:
+    """One statement's result as a stream of Arrow batches (for writing files without holding it
+    all), on the sandboxed connection. Iterating may raise SqlError, QueryCancelled or StoreCorrupt."""
+    statement = _only_statement(sql)
+    cancel = cancel or Cancel()
+    with connect_user_sql(store_root) as con, cancel.watching(con):
+        try:
+            rel = con.sql(statement)
+            reader = None if rel is None else rel.to_arrow_reader(batch_size)
+        except (duckdb.Error, OSError) as exc:
+            raise _sql_error(exc, store_root, cancel) from None
+        if reader is None:
             yield pa.RecordBatchReader.from_batches(pa.schema([]), [])
             return
-        try:
-            reader = rel.to_arrow_reader(batch_size)
-        except duckdb.Error as exc:
-            raise SqlError(str(exc)) from None
-        yield reader
+        yield pa.RecordBatchReader.from_batches(reader.schema, _translated(reader, store_root, cancel))
 
 
 def schema_info(store_root: Path | str) -> dict[str, dict[str, Any]]:

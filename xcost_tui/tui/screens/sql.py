@@ -1,13 +1,14 @@
-"""SQL: a query editor over the store (read-only), results capped, errors in place.
+"""SQL: a query editor over the store (read-only, sandboxed), results capped, errors in place.
 
-The query runs in ``@work(thread=True, exclusive=True)`` on its own read-only connection;
-ctrl+g interrupts it (``DuckDBPyConnection.interrupt()``, from another worker). Only CAP + 1
-rows are fetched: the last one tells "500 of >500" without reading the whole result.
+The query runs in ``@work(thread=True, exclusive=True)`` through ``query.run_statements`` on
+the sandboxed connection of ``db.connect_user_sql`` (no files read or written, no settings
+changed); ctrl+g interrupts it (``query.Cancel`` → ``DuckDBPyConnection.interrupt()``, from
+another worker). Only CAP + 1 rows are fetched: the last one tells "500 of >500" without reading
+the whole result. Several statements run in order; each result is kept and [ / ] flip between them.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,9 @@ FROM leaderboard GROUP BY method ORDER BY avg_acc DESC
 
 
 class QueryDone(Message):
-    def __init__(self, seq: int, table: Any, more: bool, elapsed: float) -> None:
+    def __init__(self, seq: int, results: list, elapsed: float) -> None:
         super().__init__()
-        self.seq, self.table, self.more, self.elapsed = seq, table, more, elapsed
+        self.seq, self.results, self.elapsed = seq, results, elapsed
 
 
 class QueryFailed(Message):
@@ -56,19 +57,28 @@ class SqlScreen(Screen):
         Binding("ctrl+g", "cancel_query", "Cancel", priority=True),
         Binding("escape", "leave_editor", "Results", show=False),
         Binding("i", "edit", "Edit"),
+        Binding("left_square_bracket", "show_result(-1)", "Previous result", show=False),
+        Binding("right_square_bracket", "show_result(1)", "Next result", show=False),
     ]
 
     def __init__(self, store: Path, **kwargs) -> None:
         super().__init__(**kwargs)
         self.store = Path(store)
         self._seq = 0
-        self._con: Any = None
-        self._con_lock = threading.Lock()
+        self._cancel: Any = None  # the running query's query.Cancel
         self.running = False
         self.done = 0  # finished queries (tests wait on it)
         self.last_error: str | None = None
         self.result_rows = 0
         self.result_more = False
+        self.results: list = []  # query.StatementResult of each statement of the last query
+        self.shown = 0  # which of them the table shows
+        self._elapsed = 0.0
+
+    @property
+    def _con(self) -> Any:
+        """The connection the running query is on (None between queries)."""
+        return self._cancel.connection if self._cancel is not None else None
 
     def compose(self) -> ComposeResult:
         yield TextArea(DEFAULT_SQL, id="sql-editor", show_line_numbers=False, tab_behavior="indent")
@@ -102,51 +112,37 @@ class SqlScreen(Screen):
         self._seq += 1
         self.running = True
         self.query_one("#sql-status", Static).update("running … (ctrl+g cancels)")
-        self._run(self._seq, sql)
+        from ...store.query import Cancel
+
+        if self._cancel is not None:  # a query still running: its result would be dropped anyway
+            self._cancel.interrupt()
+        # Made here, not in the worker: a ctrl+g pressed before the worker starts still counts.
+        self._cancel = Cancel()
+        self._run(self._seq, sql, self._cancel)
 
     @work(thread=True, exclusive=True, group="sql", exit_on_error=False)
-    def _run(self, seq: int, sql: str) -> None:
-        import duckdb
-        import pyarrow as pa
-
+    def _run(self, seq: int, sql: str, cancel: Any) -> None:
         from ...errors import StoreError
-        from ...store.db import connect_ro
+        from ...store import query
 
         clock = getattr(self.app, "clock", None)
         timer = clock if callable(clock) else time.perf_counter  # a fixed clock in tests: stable snapshots
         t0 = timer()
         try:
-            with connect_ro(self.store) as con:
-                with self._con_lock:
-                    self._con = con
-                try:
-                    rel = con.sql(sql)
-                    if rel is None:  # a statement without a result (SET, PRAGMA, ...)
-                        table, more = pa.table({"result": ["OK"]}), False
-                    else:
-                        reader = rel.to_arrow_reader(CAP + 1)
-                        batches, have = [], 0
-                        for batch in reader:
-                            batches.append(batch)
-                            have += batch.num_rows
-                            if have > CAP:
-                                break
-                        table = pa.Table.from_batches(batches, schema=reader.schema)
-                        more = table.num_rows > CAP
-                        table = table.slice(0, CAP)
-                finally:
-                    with self._con_lock:
-                        self._con = None
-        except duckdb.InterruptException:
+            results = query.run_statements(self.store, sql, CAP, count=False, cancel=cancel)
+        except query.QueryCancelled:
             self.post_message(QueryFailed(seq, "query cancelled", cancelled=True))
             return
-        except (duckdb.Error, StoreError) as exc:
+        except StoreError as exc:
             self.post_message(QueryFailed(seq, str(exc)))
             return
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - shown in place, never a traceback
             self.post_message(QueryFailed(seq, f"{type(exc).__name__}: {exc}"))
             return
-        self.post_message(QueryDone(seq, table, more, timer() - t0))
+        finally:
+            if self._cancel is cancel:
+                self._cancel = None
+        self.post_message(QueryDone(seq, results, timer() - t0))
 
     def action_cancel_query(self) -> None:
         if not self.running:
@@ -156,13 +152,9 @@ class SqlScreen(Screen):
 
     @work(thread=True, group="sql-cancel", exit_on_error=False)
     def _interrupt(self) -> None:
-        with self._con_lock:
-            con = self._con
-        if con is not None:
-            try:
-                con.interrupt()
-            except Exception:  # noqa: BLE001 - it may have just finished
-                pass
+        cancel = self._cancel
+        if cancel is not None:
+            cancel.interrupt()
 
     @on(QueryFailed)
     def _failed(self, msg: QueryFailed) -> None:
@@ -178,15 +170,28 @@ class SqlScreen(Screen):
 
     @on(QueryDone)
     def _done(self, msg: QueryDone) -> None:
-        import pyarrow as pa
-
         if msg.seq != self._seq:
             return
         self.running = False
         self.done += 1
         self.last_error = None
         self.query_one("#sql-error").display = False
-        table = msg.table
+        self.results, self._elapsed = msg.results, msg.elapsed
+        self._show(0)
+
+    def action_show_result(self, step: int) -> None:
+        if len(self.results) > 1:
+            self._show((self.shown + step) % len(self.results))
+
+    def _show(self, index: int) -> None:
+        """Puts result ``index`` of the last query in the table and says which it is."""
+        import pyarrow as pa
+
+        from ...store.query import statement_title
+
+        self.shown = index
+        result = self.results[index]
+        table = result.table if result.table is not None else pa.table({"result": ["OK"]})
         names = table.column_names
         values = [table.column(n).to_pylist() for n in names]
         rows = [[cell_text(col[i]) for col in values] for i in range(table.num_rows)]
@@ -197,6 +202,10 @@ class SqlScreen(Screen):
             numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
             columns.append(PageColumn(f"c{j}", name, max(3, min(MAX_COL_WIDTH, width)), numeric))
         self.query_one("#sql-results", PageTable).set_page(columns, [str(i) for i in range(len(rows))], rows)
-        self.result_rows, self.result_more = len(rows), msg.more
-        count = f"{len(rows):,} of >{CAP:,} rows" if msg.more else f"{len(rows):,} row{'s' if len(rows) != 1 else ''}"
-        self.query_one("#sql-status", Static).update(f"{count} in {msg.elapsed:.2f} s · ctrl+r run · ctrl+g cancel")
+        self.result_rows, self.result_more = len(rows), result.more
+        count = f"{len(rows):,} of >{CAP:,} rows" if result.more else f"{len(rows):,} row{'s' if len(rows) != 1 else ''}"
+        status = f"{count} in {self._elapsed:.2f} s · ctrl+r run · ctrl+g cancel"
+        if len(self.results) > 1:
+            status = (f"result {index + 1} of {len(self.results)}: {statement_title(result.statement, 60)} · "
+                      f"{status} · [ ] other results")
+        self.query_one("#sql-status", Static).update(status)

@@ -8,18 +8,22 @@ from rich.console import Group
 from rich.text import Text
 from textual.widgets import Static
 
-from ...errors import StoreError
+from ...errors import StoreCorrupt, StoreLocked, StoreMissing, StoreSchemaMismatch
+
+# The panel for each kind of store error (errors.py); any other error is "error".
+KINDS: tuple[tuple[type[BaseException], str], ...] = (
+    (StoreMissing, "missing"),
+    (StoreLocked, "locked"),
+    (StoreSchemaMismatch, "schema"),
+    (StoreCorrupt, "corrupt"),
+)
 
 
 def classify(exc: BaseException) -> str:
-    """'missing', 'locked', 'schema' or 'error' for a StoreError's message."""
-    msg = str(exc)
-    if "no results database" in msg:
-        return "missing"
-    if "is locked by" in msg:
-        return "locked"
-    if "schema version" in msg or "is not an xcost-tui store" in msg:
-        return "schema"
+    """'missing', 'locked', 'schema', 'corrupt' or 'error', by the exception's type."""
+    for kind_type, kind in KINDS:
+        if isinstance(exc, kind_type):
+            return kind
     return "error"
 
 
@@ -29,6 +33,7 @@ TITLES = {
     "nomatch": "No runs match the filters",
     "locked": "The store is locked",
     "schema": "The store is from another version of xcost-tui",
+    "corrupt": "The store file is damaged",
     "error": "The store could not be read",
     "loading": "Loading…",
     "no runs": "Nothing running",
@@ -44,6 +49,8 @@ HINTS = {
               "The app retries on its own; ctrl+r retries now.",
     "schema": "Quit and run `xcost-tui ingest --store {store}` to rebuild it from the run directories "
               "(nothing is lost: run directories are the source of truth).",
+    "corrupt": "Quit, delete the file and run `xcost-tui ingest --store {store}` to rebuild it from the run "
+               "directories (nothing is lost: run directories are the source of truth).",
     "error": "ctrl+r retries.",
     "loading": "",
 }
@@ -73,4 +80,4 @@ class EmptyState(Static):
         self.update(Group(*parts))
 
     def show_error(self, exc: BaseException) -> None:
-        self.show(classify(exc) if isinstance(exc, StoreError) else "error", str(exc))
+        self.show(classify(exc), str(exc))
