@@ -3,6 +3,7 @@
 Every path a run, the runner, the store or the app uses is named here and nowhere else::
 
     STORE/xcost.duckdb               the DuckDB index (rebuildable from the run directories)
+    STORE/.xcost.duckdb.lock         writers of the database queue on it
     STORE/runs/<run_id>/             one run directory per run (the source of truth)
     STORE/archive/<run_id>-<time>/   earlier attempts of a rerun run
     STORE/locks/<run_id>.lock        a supervisor's claim on a run while it launches and follows it
@@ -37,6 +38,7 @@ INTERMEDIATE = "intermediate"
 PHASE_META = "phase.json"
 
 DB_NAME = "xcost.duckdb"
+WRITE_LOCK = ".xcost.duckdb.lock"  # writers of the database queue on it (flock)
 RUNS = "runs"
 ARCHIVE = "archive"
 LOCKS = "locks"
@@ -129,6 +131,10 @@ class StoreLayout:
     @property
     def db(self) -> Path:
         return self.root / DB_NAME
+
+    @property
+    def write_lock(self) -> Path:
+        return self.root / WRITE_LOCK
 
     @property
     def runs(self) -> Path:

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterator
 import duckdb
 
 from ..errors import StoreCorrupt, StoreError, StoreLocked, StoreMissing, StoreSchemaMismatch
+from ..rundir import layout
 from . import schema
 
 try:  # the write queue needs flock (Linux, macOS); elsewhere writers fall back to DuckDB's lock
@@ -39,9 +40,9 @@ try:  # the write queue needs flock (Linux, macOS); elsewhere writers fall back 
 except ImportError:  # pragma: no cover - not a platform the app targets
     fcntl = None  # type: ignore[assignment]
 
-DB_NAME = "xcost.duckdb"
-RUNS_DIR = "runs"
-WRITE_LOCK_NAME = ".xcost.duckdb.lock"
+# The store's paths are named once, in xcost_tui.rundir.layout.
+DB_NAME = layout.DB_NAME
+RUNS_DIR = layout.RUNS
 LOCK_TIMEOUT_ENV = "XCOST_STORE_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 5.0
 
@@ -60,15 +61,15 @@ WaitNotice = Callable[[str], None]
 
 
 def db_path(store_root: Path | str) -> Path:
-    return Path(store_root) / DB_NAME
+    return layout.StoreLayout(Path(store_root)).db
 
 
 def runs_dir(store_root: Path | str) -> Path:
-    return Path(store_root) / RUNS_DIR
+    return layout.StoreLayout(Path(store_root)).runs
 
 
 def write_lock_path(store_root: Path | str) -> Path:
-    return Path(store_root) / WRITE_LOCK_NAME
+    return layout.StoreLayout(Path(store_root)).write_lock
 
 
 def _lock_timeout(timeout: float | None) -> float:

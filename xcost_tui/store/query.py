@@ -46,11 +46,10 @@ def _quote(name: str) -> str:
 
 def _check_column(name: str, columns: list[str], what: str) -> str:
     if name not in columns:
-        import difflib
+        from ..suggest import did_you_mean
 
-        close = difflib.get_close_matches(name, columns, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise StoreError(f"{what}: no column {name!r} in the leaderboard{hint}; columns: {', '.join(columns)}")
+        raise StoreError(f"{what}: no column {name!r} in the leaderboard{did_you_mean(name, columns, cutoff=0.6)}; "
+                         f"columns: {', '.join(columns)}")
     return _quote(name)
 
 
