@@ -1,0 +1,285 @@
+"""The statistics of the verdict: pure functions over 0/1 correctness matrices (numpy).
+
+Everything a comparison of configurations needs, and nothing that reads a store:
+
+- ``accuracy_interval``: a configuration's mean accuracy with a 95% interval that accounts for
+  both seed-to-seed variation and the finite test set (a two-level bootstrap: resample seeds,
+  and test items, together).
+- ``paired_difference``: A − B on the same items, pairing runs of equal seed (and shot draw),
+  with a paired bootstrap interval, a two-sided p-value, and the (1 − 2α) interval of the
+  equivalence test (TOST): "similar" when it lies inside ±δ.
+- ``binom_test``, ``mcnemar_exact``, ``holm``: exact tests and the multiple-comparison correction.
+- ``break_even``, ``cost_to_reach``: where total costs cross, and what an accuracy costs.
+
+Bootstrap resamples are drawn as multinomial weights (a resample of n things is a vector of
+counts summing to n), so a replicate's statistic is a matrix product: fast, and the item
+weights of one test set can be shared by every configuration evaluated on it (common random
+numbers make the configurations' intervals and their differences coherent). The method is
+explained in docs/statistics.md; tests check it against scipy and statsmodels.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+DEFAULT_RESAMPLES = 1000
+DEFAULT_ALPHA = 0.05
+DEFAULT_DELTA = 0.02  # "similar accuracy": a paired difference inside ±2 points (docs/statistics.md)
+CHANCE = 0.5  # XCOPA and COPA are two-choice tasks
+
+
+# ---- resample weights ----------------------------------------------------------------------------
+
+def multinomial_weights(n: int, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
+    """(n_resamples, n) counts: row b says how often each of n things is drawn in resample b."""
+    if n <= 0:
+        raise ValueError("a resample needs at least one thing to draw")
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.float64)
+
+
+@dataclass
+class ItemWeights:
+    """Bootstrap weights of one test set's items, drawn once and shared by every configuration
+    evaluated on those items (common random numbers)."""
+
+    weights: NDArray[np.float64]  # (n_resamples, n_items)
+
+    @classmethod
+    def draw(cls, n_items: int, n_resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> ItemWeights:
+        return cls(multinomial_weights(n_items, n_resamples, np.random.default_rng(seed)))
+
+    @property
+    def n_resamples(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def n_items(self) -> int:
+        return int(self.weights.shape[1])
+
+
+def _as_matrix(correct: NDArray[np.bool_] | Sequence[Sequence[bool]], what: str) -> NDArray[np.float64]:
+    m = np.asarray(correct, dtype=np.float64)
+    if m.ndim == 1:
+        m = m[None, :]
+    if m.ndim != 2 or m.shape[0] == 0 or m.shape[1] == 0:
+        raise ValueError(f"{what}: expected a (runs, items) matrix with at least one run and one item, got {m.shape}")
+    return m
+
+
+def _replicates(m: NDArray[np.float64], items: ItemWeights, rng: np.random.Generator,
+                resample_rows: bool) -> NDArray[np.float64]:
+    """The statistic mean(m) under each bootstrap replicate: items resampled with ``items``'
+    weights, rows (seeds, or seed pairs) resampled too when ``resample_rows``."""
+    if items.n_items != m.shape[1]:
+        raise ValueError(f"item weights are for {items.n_items} items, the matrix has {m.shape[1]}")
+    per_row = items.weights @ m.T / m.shape[1]  # (B, rows): each row's mean under each item resample
+    if not resample_rows or m.shape[0] == 1:
+        return per_row.mean(axis=1)
+    rows = multinomial_weights(m.shape[0], items.n_resamples, rng)  # (B, rows)
+    return (rows * per_row).sum(axis=1) / m.shape[0]
+
+
+def _percentile(samples: NDArray[np.float64], alpha: float) -> tuple[float, float]:
+    lo, hi = np.quantile(samples, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+# ---- one configuration ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Interval:
+    """An estimate with its percentile interval at ``level``."""
+
+    estimate: float
+    low: float
+    high: float
+    level: float
+    n_runs: int  # seeds (or seed pairs) behind it
+    n_items: int
+    seed_variation: bool  # False: one run only, the interval covers the test set's noise alone
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def accuracy_interval(correct: NDArray[np.bool_] | Sequence[Sequence[bool]], *, items: ItemWeights | None = None,
+                      n_resamples: int = DEFAULT_RESAMPLES, alpha: float = DEFAULT_ALPHA,
+                      seed: int = 0) -> Interval:
+    """Mean accuracy of a configuration's runs (rows: seeds or shot draws; columns: the same test
+    items in the same order) with a two-level percentile bootstrap interval at 1 − alpha."""
+    m = _as_matrix(correct, "accuracy_interval")
+    rng = np.random.default_rng(seed)
+    items = items or ItemWeights(multinomial_weights(m.shape[1], n_resamples, rng))
+    reps = _replicates(m, items, rng, resample_rows=True)
+    lo, hi = _percentile(reps, alpha)
+    return Interval(float(m.mean()), lo, hi, 1 - alpha, m.shape[0], m.shape[1], m.shape[0] > 1)
+
+
+def indistinguishable_from_chance(interval: Interval, chance: float = CHANCE) -> bool:
+    """The accuracy's interval contains chance: this language says nothing about the method."""
+    return interval.contains(chance)
+
+
+# ---- two configurations --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Difference:
+    """A − B in accuracy (fractions; × 100 for points) over paired runs and the same items."""
+
+    diff: float
+    low: float  # the (1 − alpha) interval
+    high: float
+    p_value: float  # two-sided, "no difference"
+    equiv_low: float  # the (1 − 2·alpha) interval of the equivalence test (TOST)
+    equiv_high: float
+    delta: float
+    n_pairs: int
+    n_items: int
+
+    @property
+    def similar(self) -> bool:
+        """Equivalent within ±delta: both one-sided tests reject (TOST at alpha)."""
+        return -self.delta < self.equiv_low and self.equiv_high < self.delta
+
+    @property
+    def significant(self) -> bool:
+        return not (self.low <= 0.0 <= self.high)
+
+
+def paired_difference(a: NDArray[np.bool_] | Sequence[Sequence[bool]], b: NDArray[np.bool_] | Sequence[Sequence[bool]],
+                      *, items: ItemWeights | None = None, n_resamples: int = DEFAULT_RESAMPLES,
+                      alpha: float = DEFAULT_ALPHA, delta: float = DEFAULT_DELTA, seed: int = 0) -> Difference:
+    """Row p of ``a`` and ``b`` are a pair (equal seed and shot draw), columns the same items.
+
+    The bootstrap resamples pairs and items together; the p-value is the share of replicates at
+    least as far from the observed difference as the observed difference is from zero (the
+    bootstrap distribution shifted to the null, Berg-Kirkpatrick et al. 2012), with the +1
+    correction so it is never exactly 0."""
+    ma, mb = _as_matrix(a, "paired_difference (a)"), _as_matrix(b, "paired_difference (b)")
+    if ma.shape != mb.shape:
+        raise ValueError(f"paired runs must have the same shape: {ma.shape} vs {mb.shape}")
+    d = ma - mb
+    rng = np.random.default_rng(seed)
+    items = items or ItemWeights(multinomial_weights(d.shape[1], n_resamples, rng))
+    reps = _replicates(d, items, rng, resample_rows=True)
+    observed = float(d.mean())
+    lo, hi = _percentile(reps, alpha)
+    elo, ehi = _percentile(reps, 2 * alpha)
+    extreme = int(np.count_nonzero(np.abs(reps - observed) >= abs(observed) - 1e-12))
+    p = min(1.0, (extreme + 1) / (len(reps) + 1))
+    return Difference(observed, lo, hi, p, elo, ehi, delta, d.shape[0], d.shape[1])
+
+
+# ---- exact tests ---------------------------------------------------------------------------------
+
+def _log_binom_pmf(k: NDArray[np.float64], n: int, p: float) -> NDArray[np.float64]:
+    lg = np.vectorize(math.lgamma)
+    with np.errstate(divide="ignore"):
+        return (lg(n + 1) - lg(k + 1) - lg(n - k + 1)
+                + k * (math.log(p) if p > 0 else -np.inf) + (n - k) * (math.log1p(-p) if p < 1 else -np.inf))
+
+
+def binom_test(k: int, n: int, p: float = CHANCE) -> float:
+    """Exact two-sided binomial test of k successes in n (the sum of the probabilities of every
+    outcome no more likely than k's, as scipy.stats.binomtest does)."""
+    if not 0 <= k <= n or n < 0:
+        raise ValueError(f"binom_test needs 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return 1.0
+    ks = np.arange(n + 1, dtype=np.float64)
+    logp = _log_binom_pmf(ks, n, p)
+    # outcomes at most as likely as the observed one (a relative tolerance, as scipy uses)
+    threshold = logp[k] + math.log1p(1e-7)
+    mass = np.exp(logp[logp <= threshold]).sum()
+    return float(min(1.0, mass))
+
+
+def mcnemar_exact(a_correct: Sequence[bool] | NDArray[np.bool_], b_correct: Sequence[bool] | NDArray[np.bool_]) -> float:
+    """McNemar's exact test on paired predictions: the discordant pairs under a fair coin."""
+    a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError("mcnemar_exact needs two equally long vectors")
+    only_a = int(np.count_nonzero(a & ~b))
+    only_b = int(np.count_nonzero(~a & b))
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    k = min(only_a, only_b)
+    ks = np.arange(k + 1, dtype=np.float64)
+    return float(min(1.0, 2 * np.exp(_log_binom_pmf(ks, n, 0.5)).sum()))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error), in the order given."""
+    p = np.asarray(p_values, dtype=np.float64)
+    m = len(p)
+    if m == 0:
+        return []
+    order = np.argsort(p, kind="stable")
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return [float(x) for x in out]
+
+
+# ---- costs ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BreakEven:
+    """Where A's and B's total costs (training + queries × per-query cost) cross."""
+
+    queries: float | None  # N*: the number of queries at which they cost the same; None: never
+    cheaper_before: str | None  # "a" or "b": which is cheaper below N* (or always, when queries is None)
+    cheaper_after: str | None
+    note: str
+
+
+def break_even(train_a: float, query_a: float, train_b: float, query_b: float) -> BreakEven:
+    """N* = ΔC_train / Δc_query, for one cost measure (device-hours, FLOPs, joules ...)."""
+    d_train = train_a - train_b
+    d_query = query_b - query_a  # what A saves per query
+    if d_query == 0:
+        if d_train == 0:
+            return BreakEven(None, None, None, "same training and per-query cost")
+        cheaper = "b" if d_train > 0 else "a"
+        return BreakEven(None, cheaper, cheaper, "same per-query cost: the difference in training cost never "
+                                                 "pays back")
+    n = d_train / d_query
+    if n <= 0:
+        cheaper = "a" if (d_train <= 0 and d_query >= 0) else "b"
+        return BreakEven(None, cheaper, cheaper, f"{cheaper.upper()} is cheaper to train and per query: it always costs less")
+    before = "b" if d_train > 0 else "a"
+    after = "a" if before == "b" else "b"
+    return BreakEven(float(n), before, after,
+                     f"{after.upper()} costs less in total beyond {n:,.0f} queries")
+
+
+def cost_to_reach(costs: Sequence[float], accuracies: Sequence[float], target: float) -> float | None:
+    """The cumulative cost at which an accuracy-vs-cost curve first reaches ``target``
+    (linear interpolation between the two evaluation points around the crossing); None when
+    it never does. ``costs`` must be non-decreasing."""
+    c = np.asarray(costs, dtype=np.float64)
+    a = np.asarray(accuracies, dtype=np.float64)
+    if len(c) != len(a):
+        raise ValueError("cost_to_reach needs one accuracy per cost")
+    if len(c) == 0:
+        return None
+    if np.any(np.diff(c) < 0):
+        raise ValueError("costs of a curve must be non-decreasing")
+    hit = np.nonzero(a >= target)[0]
+    if len(hit) == 0:
+        return None
+    i = int(hit[0])
+    if i == 0:
+        return float(c[0])
+    c0, c1, a0, a1 = c[i - 1], c[i], a[i - 1], a[i]
+    return float(c0 + (target - a0) * (c1 - c0) / (a1 - a0))
