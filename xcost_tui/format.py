@@ -1,4 +1,7 @@
-"""Cell formatting shared by the app and the headless mode: short, fixed-width friendly, '–' for NULL."""
+"""How one value is written, for the app and the headless mode: short, fixed-width friendly, '–' for NULL.
+
+Which formatter a column uses is named once, in the presentation catalogue (``present.py``).
+"""
 
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ def seconds(v: float | None) -> str:
     m, s = divmod(int(round(v)), 60)
     if m < 60:
         return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
+    h, m = divmod(int(round(v / 60)), 60)  # to the nearest minute, as the line above is to the second
     return f"{h}h{m:02d}m"
 
 
@@ -99,7 +102,12 @@ def rate(v: float | None) -> str:
     return si(v, "/s")
 
 
+def plain_si(v: float | None) -> str:
+    """A bare SI-prefixed figure, for headers that carry the unit ('ex/s'): 1234 → '1.23k'."""
+    return si(v)
+
+
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "acc": acc, "hours": hours, "flops": flops, "energy": energy, "bytes": nbytes, "seconds": seconds,
-    "int": integer, "text": text, "number": number, "rate": rate,
+    "int": integer, "text": text, "number": number, "rate": rate, "si": plain_si,
 }
