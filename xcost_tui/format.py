@@ -14,11 +14,15 @@ _SI = [(1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G
 
 
 def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    return v is None or _nan(v)
+
+
+def _nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
 
 
 def si(v: float | None, unit: str = "", digits: int = 3) -> str:
-    if _missing(v):
+    if v is None or _nan(v):
         return NULL
     a = abs(v)
     for scale, prefix in _SI:
@@ -31,11 +35,11 @@ def si(v: float | None, unit: str = "", digits: int = 3) -> str:
 
 def acc(v: float | None) -> str:
     """Accuracy as a percentage with one decimal: 0.6234 → '62.3'."""
-    return NULL if _missing(v) else f"{100 * v:.1f}"
+    return NULL if v is None or _nan(v) else f"{100 * v:.1f}"
 
 
 def hours(v: float | None) -> str:
-    if _missing(v):
+    if v is None or _nan(v):
         return NULL
     if v == 0:
         return "0"
@@ -53,7 +57,7 @@ def energy(v: float | None) -> str:
 
 
 def nbytes(v: float | None) -> str:
-    if _missing(v):
+    if v is None or _nan(v):
         return NULL
     a = float(v)
     for unit in ("B", "K", "M", "G", "T"):
@@ -65,7 +69,7 @@ def nbytes(v: float | None) -> str:
 
 def seconds(v: float | None) -> str:
     """Short durations: 0.004 → '4.0ms', 75 → '1m15s', 7300 → '2h02m'."""
-    if _missing(v):
+    if v is None or _nan(v):
         return NULL
     if v < 1:
         return f"{v * 1000:.1f}ms"

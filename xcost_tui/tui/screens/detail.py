@@ -122,15 +122,16 @@ class RunDetailScreen(Screen):
     def _loaded(self, msg: DetailLoaded) -> None:
         self.loaded = True
         empty = self.query_one(EmptyState)
-        if msg.error is not None:
-            empty.show_error(msg.error)
+        detail = msg.detail
+        if msg.error is not None or detail is None:
+            empty.show_error(msg.error or StoreError(f"no run {self.run_id}"))
             empty.display = True
             self.query_one(TabbedContent).display = False
             return
-        self.detail = msg.detail
-        self.query_one("#detail-summary", Static).update(summary(msg.detail))
-        self._fill_phases(msg.detail["phases"])
-        self.query_one("#detail-acc", Static).update(accuracy_table(msg.detail))
+        self.detail = detail
+        self.query_one("#detail-summary", Static).update(summary(detail))
+        self._fill_phases(detail["phases"])
+        self.query_one("#detail-acc", Static).update(accuracy_table(detail))
 
     @on(LogLoaded)
     def _log_loaded(self, msg: LogLoaded) -> None:

@@ -128,7 +128,7 @@ def chart_series(samples: list[Sample], progress: list[Progress], now: float) ->
         for n, idx in enumerate(indices):
             used = [next((_gib(g.mem_used_bytes or 0) for g in s.gpus if g.index == idx), None) for s in samples]
             series.append((f"GPU{idx} used", ts, used, ["cyan", "blue", "magenta", "white"][n % 4], "left"))
-        own = [sum((g.proc_mem_bytes or 0) for g in s.gpus) / GIB for s in samples]
+        own: list[float | None] = [sum((g.proc_mem_bytes or 0) for g in s.gpus) / GIB for s in samples]
         series.append(("this run", ts, own, "green", "left"))
         if any(job_mem):
             series.append(("allocated", pts, job_mem, "yellow", "left"))
