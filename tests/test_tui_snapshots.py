@@ -51,7 +51,9 @@ async def _runs(pilot):
 async def _detail(pilot):
     await _runs(pilot)
     await pilot.press("enter")
-    await wait_for(pilot, lambda: getattr(pilot.app.screen, "loaded", False))
+    from xcost_tui.tui.screens.detail import RunDetailScreen
+
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunDetailScreen) and pilot.app.screen.loaded)
     await pilot.pause()
 
 
