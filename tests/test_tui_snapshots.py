@@ -51,7 +51,9 @@ async def _runs(pilot):
 async def _detail(pilot):
     await _runs(pilot)
     await pilot.press("enter")
-    await wait_for(pilot, lambda: getattr(pilot.app.screen, "loaded", False))
+    from xcost_tui.tui.screens.detail import RunDetailScreen
+
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunDetailScreen) and pilot.app.screen.loaded)
     await pilot.pause()
 
 
@@ -93,7 +95,9 @@ def test_screen_snapshot(snap_compare, std_store, screen, size):
         Path("plan.toml").write_text(PLAN)  # the cwd is the test's tmp dir (std_store)
         kw = dict(plan="plan.toml", data_dir="data")
     if screen == "live":
+        # two running runs: each row shows its own ETA, not only the selected one
         kw = dict(runner=fake_runner(dict(run_id="direct-tiny-xlmr-s0", name="direct", step=20),
+                                     dict(run_id="inter-rte-tiny-xlmr-s0", name="intermediate-rte", step=10),
                                      dict(run_id="few-shot-tiny-xlmr-s0", name="few-shot", status="queued"),
                                      dict(run_id="inter-tiny-xlmr-s0", name="intermediate", status="succeeded")))
     app = make_app(std_store, **kw)

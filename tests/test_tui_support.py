@@ -204,3 +204,34 @@ def text_of(static) -> str:
     console = Console(width=200, record=True, file=io.StringIO(), color_system=None)
     console.print(content)
     return console.export_text()
+
+
+def screen_lines(app) -> list[str]:
+    """The screen as a terminal shows it, one string per row, from ``app.export_screenshot()``.
+
+    Rich's SVG writes each styled stretch of a row as a <text> at x = column × cell width and
+    leaves out stretches of plain spaces; putting the stretches back at their columns gives
+    the row as it is drawn (a modal over the screen included)."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    width, height = app.size
+    clip = re.search(r'<clipPath id="[\w-]+-line-0">\s*<rect x="0" y="[\d.]+" width="([\d.]+)"', svg)
+    assert clip, "no line clip in the SVG"
+    cell = float(clip.group(1)) / width
+    rows = [[" "] * width for _ in range(height)]
+    for x, line, text in re.findall(r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+                                    r'clip-path="url\(#[\w-]+-line-(\d+)\)">(.*?)</text>', svg):
+        col, row = round(float(x) / cell), int(line)
+        for i, ch in enumerate(html.unescape(text).replace("\xa0", " ")):
+            if row < height and col + i < width:
+                rows[row][col + i] = ch
+    return ["".join(r) for r in rows]
+
+
+def region_text(app, widget) -> str:
+    """The words drawn inside ``widget`` (borders and padding dropped), wrapped lines re-joined."""
+    region = widget.content_region
+    lines = screen_lines(app)[region.y:region.y + region.height]
+    return " ".join(" ".join(line[region.x:region.x + region.width] for line in lines).split())

@@ -1,4 +1,7 @@
-"""Cell formatting shared by the app and the headless mode: short, fixed-width friendly, '–' for NULL."""
+"""How one value is written, for the app and the headless mode: short, fixed-width friendly, '–' for NULL.
+
+Which formatter a column uses is named once, in the presentation catalogue (``present.py``).
+"""
 
 from __future__ import annotations
 
@@ -11,11 +14,15 @@ _SI = [(1e24, "Y"), (1e21, "Z"), (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G
 
 
 def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    return v is None or _nan(v)
+
+
+def _nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
 
 
 def si(v: float | None, unit: str = "", digits: int = 3) -> str:
-    if _missing(v):
+    if v is None or _nan(v):
         return NULL
     a = abs(v)
     for scale, prefix in _SI:
@@ -28,11 +35,11 @@ def si(v: float | None, unit: str = "", digits: int = 3) -> str:
 
 def acc(v: float | None) -> str:
     """Accuracy as a percentage with one decimal: 0.6234 → '62.3'."""
-    return NULL if _missing(v) else f"{100 * v:.1f}"
+    return NULL if v is None or _nan(v) else f"{100 * v:.1f}"
 
 
 def hours(v: float | None) -> str:
-    if _missing(v):
+    if v is None or _nan(v):
         return NULL
     if v == 0:
         return "0"
@@ -50,7 +57,7 @@ def energy(v: float | None) -> str:
 
 
 def nbytes(v: float | None) -> str:
-    if _missing(v):
+    if v is None or _nan(v):
         return NULL
     a = float(v)
     for unit in ("B", "K", "M", "G", "T"):
@@ -62,7 +69,7 @@ def nbytes(v: float | None) -> str:
 
 def seconds(v: float | None) -> str:
     """Short durations: 0.004 → '4.0ms', 75 → '1m15s', 7300 → '2h02m'."""
-    if _missing(v):
+    if v is None or _nan(v):
         return NULL
     if v < 1:
         return f"{v * 1000:.1f}ms"
@@ -71,7 +78,7 @@ def seconds(v: float | None) -> str:
     m, s = divmod(int(round(v)), 60)
     if m < 60:
         return f"{m}m{s:02d}s"
-    h, m = divmod(m, 60)
+    h, m = divmod(int(round(v / 60)), 60)  # to the nearest minute, as the line above is to the second
     return f"{h}h{m:02d}m"
 
 
@@ -99,7 +106,12 @@ def rate(v: float | None) -> str:
     return si(v, "/s")
 
 
+def plain_si(v: float | None) -> str:
+    """A bare SI-prefixed figure, for headers that carry the unit ('ex/s'): 1234 → '1.23k'."""
+    return si(v)
+
+
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "acc": acc, "hours": hours, "flops": flops, "energy": energy, "bytes": nbytes, "seconds": seconds,
-    "int": integer, "text": text, "number": number, "rate": rate,
+    "int": integer, "text": text, "number": number, "rate": rate, "si": plain_si,
 }

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import format as fmt
+from . import present
 from .errors import XcostError
 from .rundir import RunStatus
 from .runner.live import LiveRun
@@ -75,18 +76,22 @@ def _step(run: LiveRun) -> str:
     return f"step {p.step}/{p.total_steps or '?'}"
 
 
-def end_line(run) -> str:
-    wall = fmt_duration(run.elapsed_s(time.time())) if run.started else "-"
+def end_line(run: LiveRun) -> str:
+    """'direct: succeeded in 1m15s, avg accuracy 62.3% (it 60.0, zh 64.5), en 70.0': the figures
+    written as the leaderboard and the app write them (present.py)."""
+    elapsed = run.elapsed_s(time.time())
+    wall = present.cell("duration_s", None if elapsed is None else max(0.0, elapsed))
     if run.skipped:
         text = f"{run.label}: already succeeded, not run again (--rerun runs it)"
     else:
         text = f"{run.label}: {run.status} in {wall}"
-    acc = run.avg_accuracy
-    if acc is not None:
-        langs = ", ".join(f"{k} {v:.3f}" for k, v in sorted(run.accuracy.items()) if k != "en")
-        text += f", avg accuracy {acc:.3f} ({langs})"
+    avg = present.AVG_ACCURACY
+    if run.avg_accuracy is not None:
+        langs = ", ".join(f"{k} {present.cell(f'acc_{k}', v)}" for k, v in sorted(run.accuracy.items())
+                          if f"acc_{k}" in present.LEADERBOARD)
+        text += f", avg accuracy {avg.cell(run.avg_accuracy)}{avg.unit} ({langs})"
     if run.en_accuracy is not None:
-        text += f", en {run.en_accuracy:.3f}"
+        text += f", en {present.EN_ACCURACY.cell(run.en_accuracy)}"
     if run.status != RunStatus.SUCCEEDED and run.error:
         text += f": {run.error}"
     return text
@@ -197,30 +202,21 @@ def _run_rich(sched, console, total: int) -> None:
 
 # ---- the leaderboard ---------------------------------------------------------------------------
 
+# The leaderboard's columns, in order: keys of the presentation catalogue (present.py), which
+# names each one's header, unit and formatter for the app and this table alike.
 LEADERBOARD_COLUMNS = (
-    ("name", "run"), ("method", "method"), ("model", "model"), ("intermediate", "intermediate"), ("k", "k"),
-    ("seed", "seed"), ("status", "status"), ("avg_accuracy", "avg acc"), ("en_accuracy", "en acc"),
-    ("train_device_hours", "train dev-h"), ("train_flops", "train FLOPs"), ("train_energy_j", "train J"),
-    ("peak_train_mem_bytes", "peak mem"), ("latency_p50_s", "latency p50"), ("run_id", "run id"),
+    "name", "method", "model", "intermediate", "k", "seed", "status", "avg_accuracy", "en_accuracy",
+    "train_device_hours", "train_flops", "train_energy_j", "peak_train_mem_bytes", "latency_p50_s", "run_id",
 )
 
 
-def _cell(col: str, v) -> str:
-    if v is None:
-        return "-"
-    if col.endswith("accuracy"):
-        return f"{v:.3f}"
-    if col.endswith("_bytes"):
-        return fmt_bytes(v)
-    if col == "latency_p50_s":
-        return f"{v * 1000:.1f} ms"
-    if col in ("train_flops", "train_energy_j"):
-        return f"{v:.3g}".replace("e+", "e")
-    if col == "train_device_hours":
-        return f"{v:.4g}"
-    if isinstance(v, list):
-        return "+".join(map(str, v)) or "-"
-    return str(v)
+def _cell(col: str, v):
+    """A cell as the app's Runs table writes it; the status in its colour. A Text, never markup:
+    a run name with brackets prints as it is."""
+    from rich.text import Text
+
+    style = (present.status_style(v) if col == "status" else None) or ""
+    return Text(present.cell(col, v), style=style)
 
 
 # dropped first when the terminal is too narrow for the whole table
@@ -228,17 +224,16 @@ NARROW_DROP = ("run_id", "latency_p50_s", "model", "train_energy_j", "peak_train
                "train_flops", "en_accuracy")
 
 
-def _leaderboard_table(rows: list[dict], cols: list[tuple[str, str]], title: str):
+def _leaderboard_table(rows: list[dict], cols: list[str], title: str):
     from rich.table import Table
     from rich.text import Text
 
     out = Table(title=title, title_justify="left")
-    for c, h in cols:
-        numeric = c not in ("name", "method", "model", "intermediate", "status", "run_id")
-        out.add_column(h, justify="right" if numeric else "left", no_wrap=True)
+    for c in cols:
+        col = present.column(c)
+        out.add_column(col.title, justify="right" if col.numeric else "left", no_wrap=True)
     for r in rows:
-        # Text cells are never read as markup: names, models and tasks are the user's text.
-        out.add_row(*[Text(_cell(c, r.get(c))) for c, _ in cols])
+        out.add_row(*[_cell(c, r.get(c)) for c in cols])
     return out
 
 
@@ -253,7 +248,7 @@ def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
     wanted = set(run_ids)
     rows = [r for r in table.to_pylist() if r.get("run_id") in wanted]
     title = f"leaderboard: {len(rows)} run(s) of this plan, by average XCOPA accuracy"
-    cols = [(c, h) for c, h in LEADERBOARD_COLUMNS if c in table.column_names]
+    cols = [c for c in LEADERBOARD_COLUMNS if c in table.column_names]
     dropped: list[str] = []
     out = _leaderboard_table(rows, cols, title)
     from rich.measure import Measurement
@@ -264,8 +259,8 @@ def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
     for col in NARROW_DROP:
         if natural_width(out) <= console.width:
             break
-        if any(c == col for c, _ in cols):
-            cols = [(c, h) for c, h in cols if c != col]
+        if col in cols:
+            cols = [c for c in cols if c != col]
             dropped.append(col)
             out = _leaderboard_table(rows, cols, title)
     console.print(out)

@@ -9,9 +9,10 @@ is usable as soon as its first page arrives from DuckDB (a thread worker).
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, Protocol
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -19,6 +20,16 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from .screens.runs import RunsReady, RunsScreen
+
+if TYPE_CHECKING:  # the runner package is imported on first use, not at start-up
+    from ..runner.api import RunnerAPI
+
+    class Runner(RunnerAPI, Protocol):
+        """The runner as the app uses it: the live API and how many runs execute at once (Launch's
+        "parallel"). ``Scheduler`` and the tests' fake have ``max_parallel``; RunnerAPI does not
+        declare it yet (runner/api.py), so it is named here rather than read with getattr."""
+
+        max_parallel: int
 
 SCREENS_GROUP = Binding.Group("screens", compact=True)
 MODE_ORDER = ("runs", "live", "launch", "compare", "sql")
@@ -30,7 +41,7 @@ class XcostApp(App):
 
     ``runner``: an object with the runner's live API (tests pass a fake); by default the real
     runner is created on first use (Launch, Live, quitting) or at start-up to re-attach runs
-    a previous session left running.
+    a previous session left running. ``clock``: the time the Live screen shows (tests fix it).
     """
 
     CSS_PATH = str(Path(__file__).with_name("app.tcss"))
@@ -53,16 +64,16 @@ class XcostApp(App):
     ]
 
     def __init__(self, store: Path | str = "store", plan: str | None = None, data_dir: str | None = None,
-                 max_parallel: int | None = None, runner: Any = None, attach: bool = True,
-                 clock: Any = None) -> None:
+                 max_parallel: int | None = None, runner: Runner | None = None, attach: bool = True,
+                 clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.store = Path(store)
         self.plan_arg = plan
         self.data_dir = data_dir
         self.max_parallel = max_parallel
-        self._runner = runner
+        self._runner: Runner | None = runner
         self._attach = attach and runner is None
-        self.clock = clock  # tests fix the time shown on the Live screen
+        self.clock = clock
         self.exports: list[Path] = []
         self.runs_version = 0
         self.runner_notes: deque[str] = deque(maxlen=500)  # the runner's messages, oldest first
@@ -133,7 +144,9 @@ class XcostApp(App):
             yield SystemCommand("Sort by… (s)", "pick a column to sort the runs by", screen.action_sort_pick)
             yield SystemCommand("Languages shown… (l)", "pick the language columns", screen.action_langs)
             yield SystemCommand("Clear filters (x)", "show every run", screen.action_clear_filters)
-        if getattr(screen, "id", None) == "compare":
+        from .screens.compare import CompareScreen
+
+        if isinstance(screen, CompareScreen):
             yield SystemCommand("Save Compare view as SVG (e)", "a screenshot of the plot and the grid",
                                 screen.action_export_svg)
 
@@ -143,7 +156,7 @@ class XcostApp(App):
 
     # ---- the runner --------------------------------------------------------------------------
     @property
-    def runner(self) -> Any:
+    def runner(self) -> Runner:
         """The runner, created on first use (importing it never imports torch)."""
         if self._runner is None:
             from .runner_bridge import make_runner
@@ -154,6 +167,14 @@ class XcostApp(App):
     @property
     def has_runner(self) -> bool:
         return self._runner is not None
+
+    @property
+    def current_runner(self) -> Runner | None:
+        """The runner if it exists already: looking at a screen does not create one."""
+        return self._runner
+
+    def now(self) -> float:
+        return self.clock() if self.clock is not None else time.time()
 
     @work(thread=True, group="attach", exit_on_error=False)
     def _attach_existing(self) -> None:

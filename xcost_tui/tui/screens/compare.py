@@ -15,22 +15,20 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Select, Static
 
-from ... import XCOPA_LANGS
+from ... import XCOPA_LANGS, present
 from ...errors import StoreError
-from ... import format as fmt
+from ..columns import page_column
 from ..widgets.empty import EmptyState
-from ..widgets.pagetable import PageColumn, PageTable
+from ..widgets.pagetable import PageTable
+from . import xcost_app
 
-AXES = [
-    ("train_device_hours", "training device-hours", "hours"),
-    ("train_flops", "training FLOPs", "flops"),
-    ("train_energy_j", "training energy (J)", "energy"),
-    ("latency_p50_s", "inference latency p50 (s)", "seconds"),
-]
-AXIS_LABEL = {key: label for key, label, _ in AXES}
-GRID_COLUMNS = [PageColumn("method", "method", 12), PageColumn("n_runs", "runs", 5, True),
-                PageColumn("avg_accuracy", "avg", 5, True), PageColumn("en_accuracy", "en", 5, True),
-                *(PageColumn(f"acc_{lang}", lang, 5, True) for lang in XCOPA_LANGS)]
+# the cost axes (x cycles them), as the catalogue names them: 'training energy (J)'
+AXES = [present.column(key) for key in ("train_device_hours", "train_flops", "train_energy_j", "latency_p50_s")]
+AXIS_LABEL = {c.key: c.label for c in AXES}
+# the method x language grid (query.method_lang_grid)
+GRID = [present.column("method"), present.N_RUNS, present.AVG_ACCURACY, present.EN_ACCURACY,
+        *(present.LANG_ACCURACY[lang] for lang in XCOPA_LANGS)]
+GRID_COLUMNS = [page_column(c, sortable=False) for c in GRID]
 
 
 @dataclass
@@ -95,7 +93,7 @@ class CompareScreen(Screen):
     def __init__(self, store: Path, **kwargs) -> None:
         super().__init__(**kwargs)
         self.store = Path(store)
-        self.x = AXES[0][0]
+        self.x = AXES[0].key
         self.data: CompareData | None = None
         self.loads = 0
 
@@ -104,7 +102,7 @@ class CompareScreen(Screen):
 
         with Horizontal(id="compare-bar"):
             yield Label("x:")
-            yield Select([(label, key) for key, label, _ in AXES], value=self.x, allow_blank=False,
+            yield Select([(c.label, c.key) for c in AXES], value=self.x, allow_blank=False,
                          id="compare-x", compact=True)
             yield Static("", id="compare-info")
         yield EmptyState(self.store, id="compare-empty")
@@ -125,7 +123,7 @@ class CompareScreen(Screen):
         self._load(self.x)
 
     def action_next_axis(self) -> None:
-        keys = [k for k, _, _ in AXES]
+        keys = [c.key for c in AXES]
         self.query_one("#compare-x", Select).value = keys[(keys.index(self.x) + 1) % len(keys)]
 
     @on(Select.Changed, "#compare-x")
@@ -218,8 +216,7 @@ class CompareScreen(Screen):
         rows, keys = [], []
         for g in grid:
             keys.append(str(g.get("method")))
-            rows.append([str(g.get("method")), fmt.integer(g.get("n_runs")), fmt.acc(g.get("avg_accuracy")),
-                         fmt.acc(g.get("en_accuracy")), *(fmt.acc(g.get(f"acc_{lang}")) for lang in XCOPA_LANGS)])
+            rows.append(present.cells(GRID, (g.get(c.key) for c in GRID)))
         self.query_one("#compare-grid", PageTable).set_page(GRID_COLUMNS, keys, rows)
 
     def action_export_svg(self) -> None:
@@ -231,4 +228,4 @@ class CompareScreen(Screen):
         except Exception as exc:  # noqa: BLE001
             self.notify(f"could not save the SVG: {exc}", severity="error")
             return
-        self.app.exported(Path(written), "the Compare view")
+        xcost_app(self).exported(Path(written), "the Compare view")

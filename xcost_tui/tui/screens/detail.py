@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -17,6 +15,7 @@ from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPa
 from ...errors import StoreError
 from ...rundir import RunDir, StoreLayout
 from ... import format as fmt
+from ... import present
 from ..widgets.empty import EmptyState
 
 LOG_LINES = 50
@@ -54,12 +53,9 @@ class LogLoaded(Message):
         self.path, self.lines = path, lines
 
 
-PHASE_COLS = [
-    ("phase", "phase", "text"), ("wall_s", "wall", "seconds"), ("device_hours", "dev-h", "hours"),
-    ("flops_analytic", "FLOPs", "flops"), ("flops_measured", "FLOPs meas", "flops"), ("energy_j", "energy", "energy"),
-    ("peak_mem_bytes", "peak mem", "bytes"), ("examples_per_s", "ex/s", "number"), ("tokens_per_s", "tok/s", "number"),
-    ("mfu", "MFU", "number"), ("latency_p50_s", "lat p50", "seconds"), ("reused_from_run", "reused from", "text"),
-]
+# the figures of one run's headline, as the Runs table and the headless leaderboard write them
+HEADLINE_ACC = ("avg_accuracy", "en_accuracy")
+HEADLINE_COST = ("train_device_hours", "train_flops", "train_energy_j", "peak_train_mem_bytes", "latency_p50_s")
 
 
 class RunDetailScreen(Screen):
@@ -126,15 +122,16 @@ class RunDetailScreen(Screen):
     def _loaded(self, msg: DetailLoaded) -> None:
         self.loaded = True
         empty = self.query_one(EmptyState)
-        if msg.error is not None:
-            empty.show_error(msg.error)
+        detail = msg.detail
+        if msg.error is not None or detail is None:
+            empty.show_error(msg.error or StoreError(f"no run {self.run_id}"))
             empty.display = True
             self.query_one(TabbedContent).display = False
             return
-        self.detail = msg.detail
-        self.query_one("#detail-summary", Static).update(summary(msg.detail))
-        self._fill_phases(msg.detail["phases"])
-        self.query_one("#detail-acc", Static).update(accuracy_table(msg.detail))
+        self.detail = detail
+        self.query_one("#detail-summary", Static).update(summary(detail))
+        self._fill_phases(detail["phases"])
+        self.query_one("#detail-acc", Static).update(accuracy_table(detail))
 
     @on(LogLoaded)
     def _log_loaded(self, msg: LogLoaded) -> None:
@@ -148,27 +145,28 @@ class RunDetailScreen(Screen):
     def _fill_phases(self, phases: list[dict]) -> None:
         table = self.query_one("#detail-phases", DataTable)
         table.clear(columns=True)
-        for key, label, _ in PHASE_COLS:
-            table.add_column(label, key=key)
+        for col in present.PHASES:
+            table.add_column(col.header, key=col.key)
         for p in phases:
             cells = []
-            for key, _, kind in PHASE_COLS:
-                text = fmt.FORMATTERS[kind](p.get(key))
-                if key == "phase" and not p.get("completed"):
+            for col in present.PHASES:
+                text = col.cell(p.get(col.key))
+                if col.key == "phase" and not p.get("completed"):
                     text += " …"
-                cells.append(Text(text, justify="left" if kind == "text" else "right"))
+                cells.append(Text(text, justify="right" if col.numeric else "left"))
             table.add_row(*cells)
 
 
-def _v(row: dict | None, key: str) -> Any:
-    return (row or {}).get(key)
+def _figures(board: dict, keys: tuple[str, ...]) -> str:
+    """'avg 62.3  en 70.0': each figure under its column header, written as in the Runs table."""
+    return "  ".join(f"{present.column(k).header} {present.cell(k, board.get(k))}" for k in keys)
 
 
 def summary(detail: dict) -> Text:
-    """A few dense lines: identity, status, headline costs (fits 80 columns)."""
+    """A few dense lines: identity, status, headline accuracy and costs (each fits 80 columns)."""
     run, board = detail["run"], detail.get("leaderboard") or {}
     status = run.get("status") or "unknown"
-    style = {"succeeded": "green", "failed": "red", "running": "yellow"}.get(status, "dim")
+    style = present.status_style(status) or "dim"
     inter = fmt.text(board.get("intermediate") or run.get("intermediate"))
     planned = run.get("phases_planned") or []
     lines = [
@@ -178,10 +176,9 @@ def summary(detail: dict) -> Text:
         Text(f"{fmt.text(run.get('model'))} · {run.get('method')} · interm. {inter} · k {fmt.integer(run.get('k'))}"
              f" · seed {run.get('seed')} · {fmt.text(run.get('device_name'))} ×{fmt.integer(run.get('device_count'))}"
              f" {fmt.text(run.get('precision'))}"),
-        Text.assemble(("acc ", "bold"), f"avg {fmt.acc(_v(board, 'avg_accuracy'))}  en {fmt.acc(_v(board, 'en_accuracy'))}  ",
-                      ("cost ", "bold"), f"dev-h {fmt.hours(_v(board, 'train_device_hours'))}  "
-                      f"FLOPs {fmt.flops(_v(board, 'train_flops'))}  energy {fmt.energy(_v(board, 'train_energy_j'))}  "
-                      f"mem {fmt.nbytes(_v(board, 'peak_train_mem_bytes'))}  p50 {fmt.seconds(_v(board, 'latency_p50_s'))}"),
+        # accuracy and cost on lines of their own: together they wrap mid-figure at 80 columns
+        Text.assemble(("acc  ", "bold"), _figures(board, HEADLINE_ACC)),
+        Text.assemble(("cost ", "bold"), _figures(board, HEADLINE_COST)),
     ]
     if run.get("error"):
         lines.append(Text(f"error in {fmt.text(run.get('failed_phase'))}: {run['error']}", style="red"))
@@ -197,7 +194,8 @@ def accuracy_table(detail: dict) -> Table:
     for e in detail["evals"]:
         acc = e.get("accuracy")
         bar = "█" * int(round((acc or 0) * 30))
-        t.add_row(e.get("lang"), fmt.acc(acc), f"{fmt.integer(e.get('correct'))}/{fmt.integer(e.get('n'))}",
+        t.add_row(e.get("lang"), present.AVG_ACCURACY.cell(acc),
+                  f"{fmt.integer(e.get('correct'))}/{fmt.integer(e.get('n'))}",
                   Text(bar, style="cyan" if e.get("lang") != "en" else "magenta"))
     if not detail["evals"]:
         t.add_row("–", "no accuracy yet", "", "")

@@ -6,7 +6,7 @@ Loading a plan (reading TOML, validating every run) and submitting it happen in 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -18,25 +18,29 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from ... import format as fmt
+from ...present import status_style
 from ..widgets.pagetable import PageColumn, PageTable
+from . import xcost_app
+
+if TYPE_CHECKING:
+    from ...plan import Plan
+    from ...runner.live import LiveRun
 
 COLUMNS = [
     PageColumn("n", "#", 3, True), PageColumn("name", "name", 18), PageColumn("state", "state", 10),
     PageColumn("method", "method", 12), PageColumn("model", "model", 17), PageColumn("intermediate", "interm.", 14),
     PageColumn("k", "k", 3, True), PageColumn("seed", "seed", 4, True), PageColumn("langs", "langs", 20),
 ]
-STATE_STYLE = {"running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim", "queued": "cyan",
-               "waiting": "cyan", "skipped": "dim green"}
 
 
 class PlanLoaded(Message):
-    def __init__(self, plan: Any, error: str | None) -> None:
+    def __init__(self, plan: Plan | None, error: str | None) -> None:
         super().__init__()
         self.plan, self.error = plan, error
 
 
 class QueueStarted(Message):
-    def __init__(self, added: list, error: str | None) -> None:
+    def __init__(self, added: list[LiveRun], error: str | None) -> None:
         super().__init__()
         self.added, self.error = added, error
 
@@ -56,7 +60,7 @@ class LaunchScreen(Screen):
         self.plan_arg = plan
         self.data_dir = data_dir
         self.parallel = max_parallel
-        self.plan: Any = None
+        self.plan: Plan | None = None
         self.loads = 0  # finished load attempts (tests wait on it)
         self.started = 0
 
@@ -77,7 +81,7 @@ class LaunchScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#launch-runs").display = False
-        self.app.steady_cursors(self)
+        xcost_app(self).steady_cursors(self)
         self.set_interval(1.0, self._refresh_states)
         if self.plan_arg:
             self.load(self.plan_arg)
@@ -122,12 +126,12 @@ class LaunchScreen(Screen):
     def _plan_loaded(self, msg: PlanLoaded) -> None:
         self.loads += 1
         summary = self.query_one("#launch-summary", Static)
-        if msg.error:
+        plan = msg.plan
+        if msg.error or plan is None:
             summary.update(Text(f"could not load the plan:\n{msg.error}", style="red"))
             self.query_one("#launch-runs").display = False
             self.plan = None
             return
-        plan = msg.plan
         self.plan = plan
         lines = [Text.assemble((f"{plan.name}", "bold"), f"  {plan.label}  ·  {len(plan.runs)} runs")]
         if plan.description:
@@ -146,12 +150,12 @@ class LaunchScreen(Screen):
         table.focus()
 
     def _states(self) -> dict[str, str]:
-        if not self.app.has_runner:
+        runner = xcost_app(self).current_runner
+        if runner is None:
             return {}
         try:
-            return {str(r.run_id): ("skipped" if getattr(r, "skipped", False) else str(r.status))
-                    for r in self.app._runner.snapshot()}
-        except Exception:  # noqa: BLE001
+            return {r.run_id: ("skipped" if r.skipped else r.status.value) for r in runner.snapshot()}
+        except Exception:  # noqa: BLE001 - the next refresh tries again
             return {}
 
     def _fill(self, states: dict[str, str]) -> None:
@@ -165,14 +169,15 @@ class LaunchScreen(Screen):
                          ",".join(spec.intermediate) or fmt.NULL, fmt.integer(spec.few_shot_k), str(spec.seed),
                          ",".join(spec.langs)])
             keys.append(rid)
-            styles.append([None, None, STATE_STYLE.get(state)] + [None] * 6)
+            styles.append([None, None, status_style(state)] + [None] * 6)
         table = self.query_one("#launch-runs", PageTable)
         if table.rows != rows:
             table.set_page(COLUMNS, keys, rows, styles, cursor=table.cursor_row)
         counts: dict[str, int] = {}
         for s in (states.get(k, "planned") for k in keys):
             counts[s] = counts.get(s, 0) + 1
-        par = self.parallel or (getattr(self.app._runner, "max_parallel", None) if self.app.has_runner else None)
+        runner = xcost_app(self).current_runner
+        par = self.parallel or (runner.max_parallel if runner is not None else None)
         self.query_one("#launch-status", Static).update(
             " · ".join(f"{n} {s}" for s, n in counts.items()) + f" · parallel {par or 'auto'}"
             + " · ctrl+s start · 2 Live")
@@ -198,15 +203,14 @@ class LaunchScreen(Screen):
         self._apply_parallel()
 
     def action_parallel(self, step: int) -> None:
-        current = self.parallel or (getattr(self.app._runner, "max_parallel", 1) if self.app.has_runner else 1)
+        runner = xcost_app(self).current_runner
+        current = self.parallel or (runner.max_parallel if runner is not None else 1)
         self.query_one("#launch-parallel", Input).value = str(max(1, current + step))
 
     def _apply_parallel(self) -> None:
-        if self.parallel and self.app.has_runner:
-            try:
-                self.app._runner.max_parallel = self.parallel
-            except Exception:  # noqa: BLE001
-                pass
+        runner = xcost_app(self).current_runner
+        if self.parallel and runner is not None:
+            runner.max_parallel = self.parallel
 
     # ---- starting ----------------------------------------------------------------------------
     @on(Button.Pressed, "#launch-start")
@@ -221,9 +225,9 @@ class LaunchScreen(Screen):
         self._start(self.plan, self.parallel)
 
     @work(thread=True, exclusive=True, group="launch", exit_on_error=False)
-    def _start(self, plan: Any, parallel: int | None) -> None:
+    def _start(self, plan: Plan, parallel: int | None) -> None:
         try:
-            runner = self.app.runner
+            runner = xcost_app(self).runner
             if parallel:
                 runner.max_parallel = parallel
             added = runner.submit(plan.runs)
@@ -239,7 +243,7 @@ class LaunchScreen(Screen):
         if msg.error:
             self.notify(f"could not start the queue: {msg.error}", severity="error", timeout=10)
             return
-        skipped = sum(1 for r in msg.added if getattr(r, "skipped", False))
+        skipped = sum(1 for r in msg.added if r.skipped)
         text = f"queued {len(msg.added) - skipped} run(s)"
         if skipped:
             text += f"; {skipped} already succeeded (skipped)"

@@ -19,26 +19,21 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
-from ... import format as fmt
+from ... import present
 from ...rundir import Progress, RunStatus, Sample
 from ...runner.api import RunnerAPI
 from ...runner.live import LiveRun
+from ..columns import page_column
 from ..widgets.empty import EmptyState
-from ..widgets.pagetable import PageColumn, PageTable
+from ..widgets.pagetable import PageTable
+from . import xcost_app
 
 REFRESH_S = 0.5
 IDLE_REFRESH_S = 1.0  # while the screen is not shown
 GIB = 1024 ** 3
 
-COLUMNS = [
-    PageColumn("run", "run", 24), PageColumn("status", "status", 9), PageColumn("phase", "phase", 16),
-    PageColumn("phases", "phases", 6, True), PageColumn("step", "step", 9, True), PageColumn("eta", "ETA", 7, True),
-    PageColumn("loss", "loss", 7, True), PageColumn("exs", "ex/s", 7, True), PageColumn("toks", "tok/s", 7, True),
-    PageColumn("mem", "mem", 7, True), PageColumn("cpu", "cpu%", 5, True), PageColumn("rss", "rss", 7, True),
-    PageColumn("acc", "avg", 5, True),
-]
-STATUS_STYLE = {"running": "yellow", "succeeded": "green", "failed": "red", "cancelled": "dim",
-                "queued": "cyan", "waiting": "cyan", "cancelling": "yellow"}
+COLUMNS = [page_column(c, sortable=False) for c in present.LIVE]
+STATUS_COLUMN = [c.key for c in present.LIVE].index("status")
 
 
 @dataclass
@@ -66,29 +61,33 @@ def gather(runner: RunnerAPI | None, selected: str | None, now: float) -> LiveDa
     if selected not in by_id:
         selected = next((rid for rid, r in by_id.items() if r.status == RunStatus.RUNNING), next(iter(by_id), None))
     history = runner.history(selected) if runner is not None and selected else None
-    rows = []
-    for r in runs:
-        prog = r.progress
-        sample = r.sample
-        status = "cancelling" if r.cancelling else r.status.value
-        step, total = (prog.step, prog.total_steps) if prog else (None, None)
-        cells = [
-            r.label, status, fmt.text(r.phase), f"{r.phases_done}/{r.phases_planned}",
-            f"{step}/{total}" if step is not None and total else (str(step) if step is not None else fmt.NULL),
-            fmt.seconds(r.eta_s), fmt.number(prog.loss if prog else None),
-            fmt.si(prog.examples_per_s if prog else None), fmt.si(prog.tokens_per_s if prog else None),
-            fmt.nbytes(prog.mem_bytes if prog else None), fmt.integer(sample.cpu_percent if sample else None),
-            fmt.nbytes(sample.rss_bytes if sample else None), fmt.acc(r.avg_accuracy),
-        ]
-        styles: list[str | None] = [None] * len(cells)
-        styles[1] = STATUS_STYLE.get(status)
-        rows.append((r.run_id, cells, styles))
+    rows = [(r.run_id, *row_cells(r)) for r in runs]
     n_active = sum(1 for r in runs if r.status.active)
     data = LiveData(rows=rows, runs=by_id, selected=selected, n_active=n_active)
     if selected and history is not None:
         data.charts, data.has_gpu = chart_series(history.samples, history.progress, now)
         data.headline = headline(by_id[selected], now)
     return data
+
+
+def row_cells(r: LiveRun) -> tuple[list[str], list[str | None]]:
+    """One run's row of the Live table (present.LIVE's columns) and its cell styles. Every value
+    comes from the run's own snapshot: the ETA of each running run, not only the selected one."""
+    prog = r.progress
+    sample = r.sample
+    status = "cancelling" if r.cancelling else r.status.value
+    step, total = (prog.step, prog.total_steps) if prog else (None, None)
+    values = [
+        r.label, status, r.phase, f"{r.phases_done}/{r.phases_planned}",
+        f"{step}/{total}" if step is not None and total else step,
+        r.eta_s, prog.loss if prog else None,
+        prog.examples_per_s if prog else None, prog.tokens_per_s if prog else None,
+        prog.mem_bytes if prog else None, sample.cpu_percent if sample else None,
+        sample.rss_bytes if sample else None, r.avg_accuracy,
+    ]
+    styles: list[str | None] = [None] * len(values)
+    styles[STATUS_COLUMN] = present.status_style(status)
+    return present.cells(present.LIVE, values), styles
 
 
 def headline(r: LiveRun, now: float) -> str:
@@ -101,10 +100,10 @@ def headline(r: LiveRun, now: float) -> str:
         pct = 100 * prog.step / prog.total_steps
         parts.append(f"step {prog.step}/{prog.total_steps} ({pct:.0f}%)")
         if r.eta_s is not None:
-            parts.append(f"phase ETA {fmt.seconds(r.eta_s)}")
+            parts.append(f"phase ETA {present.ETA.cell(r.eta_s)}")
     elapsed = r.elapsed_s(now)
     if elapsed is not None:
-        parts.append(f"elapsed {fmt.seconds(max(0.0, elapsed))}")
+        parts.append(f"elapsed {present.cell('duration_s', max(0.0, elapsed))}")
     if r.gpu is not None:
         parts.append(f"GPU {r.gpu}")
     if r.error:
@@ -129,7 +128,7 @@ def chart_series(samples: list[Sample], progress: list[Progress], now: float) ->
         for n, idx in enumerate(indices):
             used = [next((_gib(g.mem_used_bytes or 0) for g in s.gpus if g.index == idx), None) for s in samples]
             series.append((f"GPU{idx} used", ts, used, ["cyan", "blue", "magenta", "white"][n % 4], "left"))
-        own = [sum((g.proc_mem_bytes or 0) for g in s.gpus) / GIB for s in samples]
+        own: list[float | None] = [sum((g.proc_mem_bytes or 0) for g in s.gpus) / GIB for s in samples]
         series.append(("this run", ts, own, "green", "left"))
         if any(job_mem):
             series.append(("allocated", pts, job_mem, "yellow", "left"))
@@ -186,8 +185,7 @@ class LiveScreen(Screen):
         self._tick()
 
     def now(self) -> float:
-        clock = getattr(self.app, "clock", None)
-        return clock() if callable(clock) else time.time()
+        return xcost_app(self).now()
 
     def _tick(self) -> None:
         if not self.app.is_running:
@@ -196,11 +194,10 @@ class LiveScreen(Screen):
             self.set_timer(IDLE_REFRESH_S, self._tick)
             return
         self._tick_started = time.monotonic()
-        runner = self.app._runner if self.app.has_runner else None
-        self._gather(runner, self.selected, self.now())
+        self._gather(xcost_app(self).current_runner, self.selected, self.now())
 
     @work(thread=True, group="live", exit_on_error=False)
-    def _gather(self, runner: Any, selected: str | None, now: float, tick: bool = True) -> None:
+    def _gather(self, runner: RunnerAPI | None, selected: str | None, now: float, tick: bool = True) -> None:
         """One refresh. ``tick``: part of the timer chain (its message schedules the next one)."""
         try:
             data = gather(runner, selected, now)
@@ -210,7 +207,7 @@ class LiveScreen(Screen):
         self.post_message(LiveUpdate(data, tick=tick))
 
     @work(thread=True, exclusive=True, group="live-now", exit_on_error=False)
-    def _gather_now(self, runner: Any, selected: str | None, now: float) -> None:
+    def _gather_now(self, runner: RunnerAPI | None, selected: str | None, now: float) -> None:
         data = gather(runner, selected, now)
         self.post_message(LiveUpdate(data, tick=False))
 
@@ -266,8 +263,8 @@ class LiveScreen(Screen):
         self.selected = event.key
 
     def _show_notes(self) -> None:
-        notes = getattr(self.app, "runner_notes", None) or []
-        total = getattr(self.app, "runner_notes_total", 0)
+        app = xcost_app(self)
+        notes, total = app.runner_notes, app.runner_notes_total
         log = self.query_one("#live-notes", Log)
         log.display = bool(notes)
         if total > self._notes_shown:
@@ -279,7 +276,7 @@ class LiveScreen(Screen):
     def _cursor_moved(self, event: PageTable.CursorMoved) -> None:
         if event.key and event.key != self.selected:
             self.selected = event.key
-            self._gather_now(self.app._runner if self.app.has_runner else None, event.key, self.now())
+            self._gather_now(xcost_app(self).current_runner, event.key, self.now())
 
     def action_pause(self) -> None:
         self.paused = not self.paused
@@ -309,8 +306,11 @@ class LiveScreen(Screen):
 
     @work(thread=True, group="live-cancel", exit_on_error=False)
     def _cancel(self, run_id: str) -> None:
+        runner = xcost_app(self).current_runner
+        if runner is None:
+            return
         try:
-            ok = self.app._runner.cancel(run_id)
+            ok = runner.cancel(run_id)
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"cancel failed: {exc}", severity="error")
             return

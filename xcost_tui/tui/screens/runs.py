@@ -23,13 +23,14 @@ from textual.widgets import Footer, Input, Select, Static
 
 from ... import XCOPA_LANGS
 from ...errors import StoreError
+from ...present import Column, status_style
 from .. import columns as C
 from ..widgets.empty import EmptyState
-from ..widgets.pagetable import PageColumn, PageTable
+from ..widgets.pagetable import PageTable
+from . import xcost_app
 
 PAGE_SIZE = 100
 POLL_S = 2.0
-STATUS_STYLE = {"succeeded": "green", "failed": "red", "running": "yellow", "cancelled": "dim"}
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class RunsQuery:
     def count_key(self) -> tuple:
         return (self.method, self.model, self.status, self.text.strip())
 
-    def columns(self) -> list[C.Col]:
+    def columns(self) -> list[Column]:
         return C.visible_columns(self.langs)
 
 
@@ -144,7 +145,7 @@ class RunsScreen(Screen):
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.app.steady_cursors(self)
+        xcost_app(self).steady_cursors(self)
         self.query_one(EmptyState).show("loading")
         self.query_one("#runs-table").display = False
         self.query_one("#runs-table").focus()
@@ -263,14 +264,14 @@ class RunsScreen(Screen):
         prev_row = table.cursor_row if self.shown is not None and self.shown.offset == q.offset else 0
         cols = q.columns()
         run_ids = data.column("run_id").to_pylist()
-        rendered = [[col.render(v) for v in data.column(col.key).to_pylist()] for col in cols]
+        rendered = [[col.cell(v) for v in data.column(col.key).to_pylist()] for col in cols]
         rows = [list(r) for r in zip(*rendered)] if run_ids else []
         status_i = next((i for i, c in enumerate(cols) if c.key == "status"), None)
         styles = None
         if status_i is not None:
-            styles = [[STATUS_STYLE.get(r[status_i]) if j == status_i else None for j in range(len(cols))]
+            styles = [[status_style(r[status_i]) if j == status_i else None for j in range(len(cols))]
                       for r in rows]
-        table.set_page([PageColumn(c.key, c.label, c.cell_width, c.numeric) for c in cols], run_ids, rows,
+        table.set_page([C.page_column(c) for c in cols], run_ids, rows,
                        styles, sort=(q.order_by, q.descending), cursor=prev_row)
         if self.shown is None or self.shown.order_by != q.order_by:
             table.call_after_refresh(table.scroll_to_column, q.order_by)
@@ -287,7 +288,7 @@ class RunsScreen(Screen):
         elif self._state in ("empty", "nomatch"):
             parts.append("0 rows")
         col = C.BY_KEY.get(q.order_by)
-        parts.append(f"sort {col.label if col else q.order_by} {'▼' if q.descending else '▲'}")
+        parts.append(f"sort {col.header if col else q.order_by} {'▼' if q.descending else '▲'}")
         filt = [f"{k}={v}" for k, v in q.filters().items()]
         if q.text.strip():
             filt.append(f'"{q.text.strip()}"')
@@ -335,8 +336,8 @@ class RunsScreen(Screen):
         from .dialogs import PickModal
 
         shown = [c.key for c in self.q.columns()]
-        choices = [(c.key, c.label) for c in self.q.columns()]
-        choices += [(c.key, c.label) for key, c in C.BY_KEY.items() if key not in shown]
+        choices = [(c.key, c.header) for c in self.q.columns()]
+        choices += [(c.key, c.header) for key, c in C.BY_KEY.items() if key not in shown]
 
         def chosen(key: str | None) -> None:
             if key:
@@ -401,7 +402,7 @@ class RunsScreen(Screen):
         name = (event.select.id or "").removeprefix("f-")
         if name in ("method", "model", "status"):
             value = None if event.value is Select.NULL else event.value
-            if getattr(self.q, name) != value:
+            if self.q.filters().get(name) != value:
                 self.fetch(replace(self.q, offset=0, **{name: value}))
 
     @on(Input.Changed, "#search")
@@ -478,7 +479,7 @@ class RunsScreen(Screen):
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"export failed: {exc}", severity="error", timeout=8)
             return
-        self.app.call_from_thread(self.app.exported, path, f"{table.num_rows:,} runs")
+        self.app.call_from_thread(xcost_app(self).exported, path, f"{table.num_rows:,} runs")
 
 
 class RunsReady(Message):

@@ -296,7 +296,7 @@ class PageTable(ScrollView, can_focus=True):
             return
         row = int(self.scroll_y) + y - 1
         if 0 <= row < len(self.rows):
-            if row == self.cursor_row or getattr(event, "chain", 1) >= 2:
+            if row == self.cursor_row or event.chain >= 2:  # a double click opens it too
                 self.cursor_row = row
                 self.action_select()
             else:
