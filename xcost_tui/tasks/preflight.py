@@ -92,9 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         elif (os.environ.get("HF_HUB_OFFLINE") or "").upper() in ("1", "TRUE", "YES", "ON"):
             hub.update(reachable=False, offline=True, error="offline mode (HF_HUB_OFFLINE is set)")
         else:
-            t0 = time.monotonic()
-            ok, endpoint, error = probe_hub(_seconds(HUB_TIMEOUT_ENV, DEFAULT_HUB_TIMEOUT_S))
-            hub.update(reachable=ok, endpoint=endpoint, error=error, seconds=round(time.monotonic() - t0, 3))
+            t0, limit = time.monotonic(), _seconds(HUB_TIMEOUT_ENV, DEFAULT_HUB_TIMEOUT_S)
+            ok, endpoint, error = probe_hub(limit)
+            hub.update(reachable=ok, endpoint=endpoint, error=error, timeout_s=limit,
+                       seconds=round(time.monotonic() - t0, 3))
             if not ok:  # before datasets is imported: it reads these once
                 os.environ["HF_HUB_OFFLINE"] = "1"
                 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -145,8 +146,12 @@ class PreflightResult:
     def ok(self) -> bool:
         return not self.failures and self.aborted is None
 
+    @property
+    def hub_unreachable(self) -> bool:
+        return self.hub.get("reachable") is False
+
     def missing_datasets(self) -> list[str]:
-        """ONE message per data set that could not be loaded (all its splits and languages in it)."""
+        """ONE message per data set that could not be loaded (all its splits and configs in it)."""
         from .registry import get_task
 
         groups: dict[tuple[str, str | None], list[Failure]] = {}
@@ -155,34 +160,44 @@ class PreflightResult:
         out = []
         for (task, data_dir), fails in groups.items():
             t = get_task(task)
-            splits = ", ".join(dict.fromkeys(f.need.split for f in fails))
-            what = f"splits {splits}" if "," in splits else f"split {splits}"
-            langs = list(dict.fromkeys(f.need.lang for f in fails))
-            if task == "xcopa":
-                what += f"; languages {', '.join(langs)}"
-            where = f"{data_dir}" if data_dir else t.hub_id
-            reason = _reason(task, fails[0].error, self.hub, data_dir is None)
-            out.append(f"{task} ({where}; {what}): {reason}")
+            splits = list(dict.fromkeys(f.need.split for f in fails))
+            configs = [c for c in dict.fromkeys(t.hub_config(f.need.lang) for f in fails) if c]
+            where = data_dir or (t.hub_id + (f", config{'s' if len(configs) > 1 else ''} {', '.join(configs)}"
+                                             if configs else ""))
+            what = f"{where}; split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
+            out.append(f"{task} ({what}): {_reason(task, fails[0].error, self.hub, data_dir is None)}")
         return out
+
+    def unreachable_hub_reason(self) -> str | None:
+        """The one reason every hub data set failed, when the hub could not be reached."""
+        if not self.hub_unreachable:
+            return None
+        if self.hub.get("offline"):
+            return "offline mode (HF_HUB_OFFLINE is set), and these data sets are not in the local datasets cache"
+        return (f"the Hugging Face hub ({self.hub.get('endpoint') or 'https://huggingface.co'}) cannot be reached from "
+                f"here ({self.hub.get('error') or 'no answer'} to one request of at most "
+                f"{self.hub.get('timeout_s', DEFAULT_HUB_TIMEOUT_S):g} s, ${HUB_TIMEOUT_ENV}), and these data sets are "
+                f"not in the local datasets cache")
+
+
+def _unreachable(error: str) -> bool:
+    low = error.lower()
+    return "offline" in low or "reach" in low
 
 
 def _reason(task: str, error: str, hub: dict[str, Any], from_hub: bool) -> str:
-    """Why a data set did not load, said once: an unreachable hub is the hub's fault, not the data set's."""
+    """Why a data set did not load. When the hub could not be reached, that reason is said once in
+    the header (``report_failures``); here only what to do about this data set."""
     from .registry import REGISTRY, get_task
 
-    unreachable = "offline" in error.lower() or "reach" in error.lower()
-    if not (from_hub and hub.get("reachable") is False and unreachable):
+    if not (from_hub and hub.get("reachable") is False and _unreachable(error)):
         return error
     t = get_task(task)
-    endpoint = hub.get("endpoint") or "the Hugging Face hub"
     if t.has_offline_copy:
-        hint = "pass --data-dir DIR (or set XCOST_DATA_DIR) to read its local copy"
-    else:
-        offline = ", ".join(n for n, d in REGISTRY.items() if d.has_offline_copy)
-        hint = (f"it has no offline copy (--data-dir reads {offline} only): run where the hub can be reached, "
-                f"or load it once there to fill the datasets cache")
-    return (f"the Hugging Face hub ({endpoint}) cannot be reached from here ({hub.get('error') or 'no answer'}) and "
-            f"{t.hub_id} is not in the local datasets cache; {hint}")
+        return "it has a local copy: pass --data-dir DIR (or set XCOST_DATA_DIR)"
+    offline = ", ".join(n for n, d in REGISTRY.items() if d.has_offline_copy)
+    return (f"no local copy exists (--data-dir reads {offline} only): run where the hub can be reached, "
+            f"or load it there once to fill the datasets cache")
 
 
 def describe_loaded(event: dict[str, Any]) -> str:
@@ -280,7 +295,8 @@ def run_preflight(specs: Iterable[Any], out: TextIO, *, timeout_s: float | None 
                 need = DataNeed.from_dict(event["need"])
                 done.add(need.key)
                 result.failures.append(Failure(need, str(event.get("error"))))
-                print(f"  {need.label()}: could not be loaded", file=out, flush=True)
+                if not result.hub_unreachable:  # else every hub split fails at once: said once at the end
+                    print(f"  {need.label()}: could not be loaded", file=out, flush=True)
             elif kind == "done":
                 finished = True
                 if event.get("error"):
@@ -329,11 +345,13 @@ def report_failures(result: PreflightResult, out: TextIO) -> None:
     if result.aborted:
         print(f"error: {result.aborted}", file=out, flush=True)
     msgs = result.missing_datasets()
-    if msgs:
-        print(f"error: {len(msgs)} data set{'s' if len(msgs) != 1 else ''} of this plan could not be loaded:",
-              file=out, flush=True)
-        for msg in msgs:
-            print(f"  - {msg}", file=out, flush=True)
+    if not msgs:
+        return
+    head = f"error: {len(msgs)} data set{'s' if len(msgs) != 1 else ''} of this plan could not be loaded"
+    common = result.unreachable_hub_reason()
+    print(head + (f": {common}:" if common else ":"), file=out, flush=True)
+    for msg in msgs:
+        print(f"  - {msg}", file=out, flush=True)
 
 
 if __name__ == "__main__":  # pragma: no cover
