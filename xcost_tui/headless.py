@@ -334,13 +334,13 @@ def headless_command(plan: str, store: Path, data_dir: str | None = None, max_pa
     except ValueError:
         every = 10.0
 
-    if data_check and not _data_preflight(loaded, store, rerun, out, scheduler_options):
-        return 2
-    sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **(scheduler_options or {}))
     run_ids = loaded.run_ids()
     print(f"plan {loaded.name}: {len(run_ids)} runs; data: {describe_data(loaded)}; store: {store}", file=out, flush=True)
     for note in loaded.notes:
         print(f"note: {note}", file=out, flush=True)
+    if data_check and not _data_preflight(loaded, store, rerun, out, scheduler_options):
+        return 2
+    sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **(scheduler_options or {}))
     started = time.time()
     interrupted = False
     try:

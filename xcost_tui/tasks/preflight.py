@@ -248,7 +248,8 @@ def run_preflight(specs: Iterable[Any], out: TextIO, *, timeout_s: float | None 
             lines.put(None)
 
     threading.Thread(target=pump, args=(proc.stdout, lines.put), daemon=True).start()
-    threading.Thread(target=pump, args=(proc.stderr, err_tail.append), daemon=True).start()
+    err_reader = threading.Thread(target=pump, args=(proc.stderr, err_tail.append), daemon=True)
+    err_reader.start()
     assert proc.stdin is not None
     try:
         proc.stdin.write(json.dumps({"needs": [n.to_dict() for n, _ in needs]}))
@@ -305,6 +306,11 @@ def run_preflight(specs: Iterable[Any], out: TextIO, *, timeout_s: float | None 
         _kill(proc)
         raise
     if not finished and result.aborted is None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        err_reader.join(timeout=2)
         tail = "".join(err_tail).strip().splitlines()[-5:]
         result.aborted = ("the data pre-flight process stopped before it finished"
                           + (f" (exit {proc.poll()})" if proc.poll() is not None else "")
