@@ -39,6 +39,10 @@ def test_the_published_field_disagrees_with_copa_exactly_here(data_dir):
             assert differ == DISAGREE.get(lang, (0, 0))[i], (lang, split, differ)
             if split == "val":  # COPA's test labels are withheld; its validation labels agree everywhere
                 assert all(r["label"] == copa[split][r["idx"]]["label"] for r in xcopa), lang
+    # test labels are withheld in COPA, but the 11 languages' test labels agree item for item
+    labels = {lang: [(r["idx"], r["label"]) for r in rows(data_dir / "xcopa" / lang / "test.jsonl")]
+              for lang in XCOPA_LANGS}
+    assert all(sorted(v) == sorted(labels["et"]) for v in labels.values())
     # Thai says "effect" for every item of both splits
     assert {r["question"] for s in ("test", "val") for r in rows(data_dir / "xcopa" / "th" / f"{s}.jsonl")} == {"effect"}
 

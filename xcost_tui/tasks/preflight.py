@@ -11,7 +11,7 @@ Two halves in one module:
 
 Bounded: when the hub cannot be reached (probed once, ``$XCOST_HUB_TIMEOUT_S``, default 10 s),
 every hub load runs in offline mode, so a data set already in the local datasets cache still
-loads and every other one fails at once, instead of datasets' ~25 s of retries per data set. The
+loads and every other one fails at once, instead of datasets' ~23 s of retries per data set (measured here). The
 whole pre-flight stops after ``$XCOST_PREFLIGHT_TIMEOUT_S`` (default 1800 s: a first download of
 MNLI and QQP takes minutes).
 """
