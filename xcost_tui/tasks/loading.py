@@ -336,8 +336,22 @@ def _hub_dataset(t: TaskDef, split: str, lang: str, log: Log | None) -> tuple[An
     if mirror:
         source.update(source=HUB_MIRROR, path=path, sha256=sha256_tree(path))
     else:
-        source.update(source=HUB, resolved_revision=_resolved_commit(ds))
+        commit = _resolved_commit(ds)
+        if commit is None and hasattr(ds, "cache_files"):  # a real Dataset kept in memory: ask the hub
+            commit = _ask_commit(t.hub_id, fallback)
+        source.update(source=HUB, resolved_revision=commit)
     return ds, source
+
+
+def _ask_commit(repo: str, revision: str | None) -> str | None:
+    """The commit ``revision`` of ``repo`` points to, asked of the hub (when the cache path did not
+    say it); None offline or on any error: provenance never fails a load."""
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(repo, revision=revision, timeout=10).sha
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _hub_error(t: TaskDef, lang: str, hub_split: str, exc: BaseException, mirror: str | None,
