@@ -174,10 +174,10 @@ class PreflightResult:
             return None
         if self.hub.get("offline"):
             return "offline mode (HF_HUB_OFFLINE is set), and these data sets are not in the local datasets cache"
+        limit = self.hub.get("timeout_s", DEFAULT_HUB_TIMEOUT_S)
         return (f"the Hugging Face hub ({self.hub.get('endpoint') or 'https://huggingface.co'}) cannot be reached from "
-                f"here ({self.hub.get('error') or 'no answer'} to one request of at most "
-                f"{self.hub.get('timeout_s', DEFAULT_HUB_TIMEOUT_S):g} s, ${HUB_TIMEOUT_ENV}), and these data sets are "
-                f"not in the local datasets cache")
+                f"here (one request, at most {limit:g} s by ${HUB_TIMEOUT_ENV}: {self.hub.get('error') or 'no answer'}), "
+                f"and these data sets are not in the local datasets cache")
 
 
 def _unreachable(error: str) -> bool:
