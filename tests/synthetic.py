@@ -41,6 +41,9 @@ def write_synthetic_data_dir(root: Path, langs=("it",), n_train=400, n_val=100, 
 
     dump(root / "copa" / "train.jsonl", make_rows(n_train, 1))
     dump(root / "copa" / "val.jsonl", make_rows(n_val, 2))
+    # As in SuperGLUE, COPA test is unlabelled; XCOPA test items take their cause/effect question from
+    # it by idx (xcopa_question = "copa"), so it has one item per XCOPA test idx.
+    dump(root / "copa" / "test.jsonl", [{**r, "label": -1} for r in make_rows(n_test, 5)])
     for lang in langs:
         dump(root / "xcopa" / lang / "val.jsonl", make_rows(n_val, 3))
         dump(root / "xcopa" / lang / "test.jsonl", make_rows(n_test, 4))

@@ -154,8 +154,8 @@ def test_cost_keeps_the_null_invariant():
 
 def test_collect_env():
     env = collect_env("cpu", "AMD EPYC", 1, "fp32")
-    keys = {"python", "torch", "transformers", "cuda", "cudnn", "host", "platform", "device_type", "device_name",
-            "device_count", "precision", "cpu_threads", "git_commit", "xcost_tui"}
+    keys = {"python", "torch", "transformers", "datasets", "tokenizers", "cuda", "cudnn", "host", "platform",
+            "device_type", "device_name", "device_count", "precision", "cpu_threads", "git_commit", "xcost_tui"}
     assert set(env) == keys and env["cpu_threads"] >= 1 and env["device_type"] == "cpu"
     assert env["git_commit"] is None or len(env["git_commit"]) == 40
     json.dumps(env)

@@ -309,7 +309,7 @@ def test_builtin_plans_load():
     assert load_plan("demo", data_dir="/data").runs[0].data_dir == "/data"
 
     stilts = load_plan("xcopa-stilts.toml")
-    assert all(s.model == "xlm-roberta-large" for s in stilts.runs)
+    assert all(s.model == "FacebookAI/xlm-roberta-large" for s in stilts.runs)
     assert {s.seed for s in stilts.runs} == {0, 1, 2}
     tasks = {s.intermediate[0] for s in stilts.runs if s.method == "intermediate"}
     assert tasks == {"siqa", "hellaswag", "commonsenseqa", "cosmosqa", "mnli", "anli", "qqp", "sst2"}

@@ -35,6 +35,8 @@ examples:
       --langs it,zh --out store/runs/try1   one run from the command line (a run directory
                                             under <store>/runs is ingested when it ends)
   xcost-tui plan check plan.toml            validate a plan and list its runs
+  xcost-tui plan check --data demo --data-dir ../shared/data
+                                            ...and load every data split it needs, once
   xcost-tui sql "SELECT * FROM leaderboard" query the results (read-only)
   xcost-tui ingest                          rebuild the database from store/runs/
 
@@ -89,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="direct: fine-tune on English COPA; intermediate: first the --intermediate task(s), then COPA; "
                           "few-shot: then k labelled examples per target language")
     run.add_argument("--model", default="tiny-xlmr",
-                     help="Hugging Face model id or local path (xlm-roberta-base, xlm-roberta-large), or the built-in tiny-xlmr")
+                     help="Hugging Face model id or local path (FacebookAI/xlm-roberta-base, FacebookAI/xlm-roberta-large), or the built-in tiny-xlmr")
     run.add_argument("--intermediate", default="", metavar="TASKS",
                      help="comma-separated intermediate tasks, e.g. siqa or arc_challenge,rte")
     run.add_argument("--intermediate-mode", default="sequential", choices=["sequential", "mixed"],
@@ -105,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--grad-accum", type=int, default=None, help="gradient accumulation steps (default 4: effective batch 32)")
     run.add_argument("--lr", type=float, default=None, help="learning rate of every training phase (default 3e-5; few-shot 1e-5)")
     run.add_argument("--max-seq-len", type=int, default=None, help="maximum tokens per sequence (default 128)")
-    run.add_argument("--max-train-examples", type=int, default=None, help="use only the first N training examples per task (quick runs)")
+    run.add_argument("--max-train-examples", type=int, default=None, help="train on a random subset of N examples per task, drawn by the seed (quick runs)")
     run.add_argument("--max-eval-examples", type=int, default=None, help="evaluate only the first N examples per language (quick runs)")
     run.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                      help="start from a saved encoder (RUN_DIR/checkpoints/...) instead of re-running the intermediate phase")
@@ -125,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "A plan of more than 10,000 runs is refused before it is expanded; "
                                             "XCOST_MAX_RUNS=N sets another limit (docs/plans.md).")
     check.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
+    check.add_argument("--data", action="store_true",
+                       help="also load every data split the runs need, once, and print its row count; "
+                            "exit 2 with one message per data set that cannot be loaded")
     _add_data_dir(check)
 
     # -- ingest / sql ------------------------------------------------------------------------
@@ -147,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-parallel", type=positive_int, default=None, metavar="N",
                         help="runs at once (default: one per GPU; one on a machine without a GPU)")
     parser.add_argument("--rerun", action="store_true", help="run again runs that already succeeded")
+    parser.add_argument("--skip-data-check", action="store_true",
+                        help="--headless: start the runs without first loading every data split they need once "
+                             "(the data pre-flight)")
     _add_store(parser)
     _add_data_dir(parser)
     return parser
@@ -214,7 +222,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
             parser.parse_args(["plan", "--help"])
         from .plan import check_command
 
-        return check_command(args.plan, data_dir=args.data_dir)
+        return check_command(args.plan, data_dir=args.data_dir, data=args.data)
     if args.command == "ingest":
         from .store.commands import ingest_command
 
@@ -229,7 +237,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
         from .headless import headless_command
 
         return headless_command(plan_arg, store=Path(args.store), data_dir=args.data_dir,
-                                max_parallel=args.max_parallel, rerun=args.rerun)
+                                max_parallel=args.max_parallel, rerun=args.rerun,
+                                data_check=not args.skip_data_check)
     from .tui.app import run_app
 
     return run_app(store=Path(args.store), plan=plan_arg, data_dir=args.data_dir, max_parallel=args.max_parallel)

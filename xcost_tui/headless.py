@@ -3,8 +3,10 @@
 On a terminal: rich progress bars (one per running run: name, phase, step/total, examples/s,
 memory; one for the whole plan). Without one (CI, nohup, ``ssh`` without ``-t``, TERM=dumb):
 plain lines: runs starting and ending, phase starts, progress at most every few seconds.
-Exit status: 0 when every run succeeded, 1 when any failed or was cancelled, 2 for a bad plan,
-130 after Ctrl-C (running runs are cancelled cleanly first).
+Exit status: 0 when every run succeeded, 1 when any failed or was cancelled, 2 for a bad plan or
+one whose data cannot be loaded (the data pre-flight loads every split the runs need once, in a
+subprocess, before the first run starts; ``--skip-data-check`` skips it), 130 after Ctrl-C
+(running runs are cancelled cleanly first).
 
 No torch here: the runs are subprocesses. ``XCOST_ASSERT_NO_HEAVY_IMPORTS=1`` makes the command
 fail (exit 3) if torch, transformers or datasets got imported into this process anyway (a test hook).
@@ -273,8 +275,38 @@ def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
 
 # ---- the command ----------------------------------------------------------------------------
 
+def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_options: dict | None) -> bool:
+    """Before the first run: every split the plan's runs need, loaded once (tasks/preflight.py).
+    False (and one message per data set that cannot be loaded, on stderr) stops the plan."""
+    from .plan import data_check
+    from .rundir import read_status
+    from .runner.procs import JOB_COMMAND_ENV
+
+    custom = (scheduler_options or {}).get("job_command") or os.environ.get(JOB_COMMAND_ENV)
+    if custom:
+        print("data pre-flight: skipped (the runs use another job command, which reads no data)", file=out, flush=True)
+        return True
+
+    def done(spec) -> bool:
+        try:
+            status = read_status(store / "runs" / spec.run_id())
+        except XcostError:
+            return False
+        return not rerun and status is not None and status.status == RunStatus.SUCCEEDED
+
+    todo = [s for s in loaded.runs if not done(s)]
+    if not todo:
+        return True
+    if data_check(todo, out) == 0:
+        return True
+    print("xcost-tui: error: no run was started: the plan's data cannot be loaded (see above); "
+          "`xcost-tui plan check --data PLAN` repeats this check without running anything", file=sys.stderr, flush=True)
+    return False
+
+
 def headless_command(plan: str, store: Path, data_dir: str | None = None, max_parallel: int | None = None,
-                     rerun: bool = False, *, out: TextIO | None = None, scheduler_options: dict | None = None) -> int:
+                     rerun: bool = False, *, out: TextIO | None = None, scheduler_options: dict | None = None,
+                     data_check: bool = True) -> int:
     from rich.console import Console
 
     from .plan import describe_data, load_plan
@@ -297,11 +329,13 @@ def headless_command(plan: str, store: Path, data_dir: str | None = None, max_pa
     except ValueError:
         every = 10.0
 
-    sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **(scheduler_options or {}))
     run_ids = loaded.run_ids()
     print(f"plan {loaded.name}: {len(run_ids)} runs; data: {describe_data(loaded)}; store: {store}", file=out, flush=True)
     for note in loaded.notes:
         print(f"note: {note}", file=out, flush=True)
+    if data_check and not _data_preflight(loaded, store, rerun, out, scheduler_options):
+        return 2
+    sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **(scheduler_options or {}))
     started = time.time()
     interrupted = False
     try:

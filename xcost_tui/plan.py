@@ -563,8 +563,12 @@ def describe_data(plan: Plan) -> str:
     return "; ".join(parts)
 
 
-def check_command(plan: str, data_dir: str | None = None) -> int:
-    """``xcost-tui plan check PLAN``: validates the plan and prints its runs; 0, or 2 on an error."""
+def check_command(plan: str, data_dir: str | None = None, *, data: bool = False) -> int:
+    """``xcost-tui plan check PLAN``: validates the plan and prints its runs; 0, or 2 on an error.
+
+    ``data`` (``--data``): also loads every split the runs need, once, in a subprocess (the data
+    pre-flight, tasks/preflight.py) and prints its row count; 2 when any data set cannot be
+    loaded, with one message per such data set."""
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -623,4 +627,21 @@ def check_command(plan: str, data_dir: str | None = None) -> int:
         console.print("shared intermediate phases: none", markup=False, highlight=False)
     for note in loaded.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
+    if data:
+        return data_check(loaded.runs)
     return 0
+
+
+def data_check(specs: list[RunSpec], out=None) -> int:
+    """The data pre-flight over ``specs``: row counts on ``out`` (stdout), one message per data set
+    that cannot be loaded on stderr; 0 when everything loaded, else 2."""
+    from .tasks.preflight import report_failures, run_preflight
+
+    out = out if out is not None else sys.stdout
+    result = run_preflight(specs, out)
+    if result.ok:
+        print(f"data: all {result.needs} splits loaded ({result.seconds:.1f} s)", file=out, flush=True)
+        return 0
+    out.flush()
+    report_failures(result, sys.stderr)
+    return 2

@@ -21,6 +21,7 @@ from .errors import SpecError
 from .suggest import did_you_mean
 
 METHODS = ("direct", "intermediate", "few-shot")
+XCOPA_QUESTIONS = ("copa", "published")  # RunSpec.xcopa_question (tasks.loading.XCOPA_QUESTION_MODES)
 INTERMEDIATE_MODES = ("sequential", "mixed")
 TINY_MODEL = "tiny-xlmr"
 DEVICE_WORDS = ("auto", "cpu", "cuda")
@@ -195,7 +196,7 @@ class HParams:
     weight_decay: float = ranged(0.01, at_least(0))
     max_seq_len: int = ranged(128, within(8, 8192))
     max_grad_norm: float = ranged(1.0, above(0))  # a negative norm would flip the gradient's sign
-    max_examples: int | None = ranged(None, at_least(1))  # use only the first N training examples (quick runs)
+    max_examples: int | None = ranged(None, at_least(1))  # train on a random subset of N examples, drawn by the seed (quick runs)
 
 
 @dataclass
@@ -233,6 +234,10 @@ class RunSpec:
     langs: list[str] = field(default_factory=lambda: list(XCOPA_LANGS))
     eval_split: str = "test"
     eval_english: bool = True  # English COPA validation: the source-language reference
+    # Where an XCOPA item's cause/effect question comes from: "copa", English COPA's item of the same
+    # idx (the XCOPA release's own field is wrong for th, tr, sw, id and it: docs/tasks.md), or
+    # "published", the XCOPA file's field as released. Applies to evaluation and few-shot examples.
+    xcopa_question: str = "copa"
     max_eval_examples: int | None = ranged(None, at_least(1))  # per language, for quick runs
     eval_batch_size: int = ranged(64, at_least(1))
     data_dir: str | None = None  # None: the Hugging Face hub
@@ -346,6 +351,10 @@ class RunSpec:
         for lang in self.langs:
             if lang not in XCOPA_LANGS:
                 raise SpecError(f"{where}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; choose from {', '.join(XCOPA_LANGS)}")
+        if self.xcopa_question not in XCOPA_QUESTIONS:
+            raise SpecError(f"{where}: xcopa_question must be one of {', '.join(repr(q) for q in XCOPA_QUESTIONS)}, "
+                            f"got {self.xcopa_question!r}{did_you_mean(self.xcopa_question, XCOPA_QUESTIONS)} "
+                            f"(docs/tasks.md, \"XCOPA's question field\")")
         if self.eval_split not in ("test", "val"):
             raise SpecError(f"{where}: eval_split must be 'test' or 'val', got {self.eval_split!r}")
         if self.method == "few-shot" and self.eval_split == "val":

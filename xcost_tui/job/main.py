@@ -24,6 +24,7 @@ from ..errors import DataError, SpecError, WriteError, XcostError
 from ..rundir import (CheckpointSaved, EventWriter, JsonlWriter, PhaseEnd, PhaseStart, Prediction, ProcessRef,
                       ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, update_status)
 from ..rundir.cost import Cost
+from ..rundir.events import DataLoaded, ModelLoaded
 from ..spec import TINY_MODEL, PhaseKind, PlannedPhase, RunSpec
 
 
@@ -107,7 +108,7 @@ class Job:
 
         from ..measure.env import collect_env
         from ..measure.flops import EncoderDims
-        from ..tasks import all_texts, get_task, load_examples
+        from ..tasks import all_texts, get_task, load_split
         from . import model as models
         from .loops import JobContext
 
@@ -118,8 +119,15 @@ class Job:
                                   spec.phases_planned))
         _log(f"run {self.run_dir.name}: {spec.method} on {spec.model}, device {device.name} ({device.precision})")
 
-        # 1. All data first: a bad file fails here, before any training.
-        data = load_run_data(spec, load_examples, get_task)
+        # 1. All data first: a bad file fails here, before any training. Each split read is recorded.
+        data = load_run_data(spec, load_split, get_task, log=_log)
+        for source in data.sources:
+            self.events.emit(data_loaded_event(source))
+            _log(f"data: {source.task} {source.split}{'' if source.lang == 'en' else ' ' + source.lang} "
+                 f"({source.role}): {source.used} of {source.rows} rows from {source.describe()}"
+                 + (f"; fallback {source.fallback}: {source.note}" if source.fallback else "")
+                 + (f"; {source.questions_corrected} questions taken from English COPA"
+                    if source.questions_corrected else ""))
 
         # 2. The model: from a saved encoder, the hub/a path, or built in.
         reused_meta = None
@@ -128,14 +136,23 @@ class Job:
             if reused_meta.get("key") != spec.intermediate_key():
                 raise SpecError(f"init_from {spec.init_from!r} was trained with other settings "
                                 f"({reused_meta.get('key')}) than this run's intermediate phase ({spec.intermediate_key()})")
+            loaded = ModelLoaded(spec.model, "checkpoint", None, str(spec.init_from), "checkpoint")
         elif spec.model == TINY_MODEL:
-            texts = [t for exs in data.all_lists() for t in all_texts(exs)]
+            # Training splits only: a tokenizer that saw evaluation text would leak it (docs/tasks.md).
+            texts = [t for _, exs in data.tokenizer_lists(spec) for t in all_texts(exs)]
             vocab = {**models.TINY_DIMS, **spec.tiny_model_dims}["vocab_size"]
             tokenizer = models.train_tiny_tokenizer(texts, vocab)
             model = models.EncoderWithHeads(models.build_tiny_encoder(tokenizer, spec.tiny_model_dims, spec.seed))
+            loaded = ModelLoaded(spec.model, "built-in", None, None, "trained-in-process", len(texts),
+                                 [name for name, _ in data.tokenizer_lists(spec)])
         else:
             tokenizer, encoder = models.load_pretrained(spec.model)
             model = models.EncoderWithHeads(encoder)
+            local = Path(spec.model).expanduser().is_dir()
+            loaded = ModelLoaded(spec.model, "local" if local else "hub", models.resolved_revision(encoder),
+                                 str(Path(spec.model).expanduser().resolve()) if local else None, "pretrained")
+        self.events.emit(loaded)
+        _log(f"model: {spec.model} ({loaded.source}{', revision ' + loaded.revision if loaded.revision else ''})")
         model.to(device.torch_device)
 
         ctx = JobContext(device=device, events=self.events, measure=spec.measure,
@@ -162,6 +179,8 @@ class RunData:
     english_eval: list
     target_eval: dict[str, list]  # lang -> examples
     few_shot_pool: dict[str, list]  # lang -> validation examples to draw k from
+    sources: list = dataclasses.field(default_factory=list)  # tasks.DataSource of every split read
+    corrected: dict = dataclasses.field(default_factory=dict)  # (split, lang) -> idx of corrected XCOPA items
 
     def all_lists(self):
         yield from self.intermediate.values()
@@ -170,31 +189,90 @@ class RunData:
         yield from self.target_eval.values()
         yield from self.few_shot_pool.values()
 
+    def tokenizer_lists(self, spec: RunSpec):
+        """(name, examples) of the training data only: intermediate and target training splits and,
+        in a few-shot run, the k examples per language its few-shot phases train on (drawn as
+        ``few_shot_sample`` draws them). Never an evaluation split, nor the rest of the pool."""
+        for task, exs in self.intermediate.items():
+            yield f"{task}:train", exs
+        yield f"{spec.target}:train", self.target_train
+        if spec.method == "few-shot" and spec.few_shot_k:
+            for lang, pool in self.few_shot_pool.items():
+                picked = few_shot_sample(pool, spec.few_shot_k, spec.seed, lang)
+                yield f"xcopa:validation:{lang} ({spec.few_shot_k} few-shot examples)", [pool[j] for j in picked]
 
-def load_run_data(spec: RunSpec, load_examples, get_task) -> RunData:
+    def questions_info(self, spec: RunSpec, split: str, lang: str, examples: list) -> dict:
+        """The eval/few-shot phase facts of XCOPA's questions: the mode and how many items it corrected."""
+        fixed = self.corrected.get((split, lang), set())
+        return {"xcopa_question": spec.xcopa_question,
+                "questions_corrected": sum(1 for e in examples if e.idx in fixed)}
+
+
+def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> RunData:
+    """Every split the run reads (tasks/needs.py ``needs_of``, the list the data pre-flight checks),
+    loaded and checked before any training. Training subsets (``max_examples``) are drawn by the
+    run's seed."""
+    if load_split is None or get_task is None:
+        from ..tasks import get_task as _get_task, load_split as _load_split
+
+        load_split, get_task = load_split or _load_split, get_task or _get_task
+    from ..tasks.needs import EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, needs_of
+
     d = spec.data_dir
-    hp_i = spec.intermediate_hparams
-    intermediate = {}
-    if not spec.init_from and spec.method != "direct":
-        for task in spec.intermediate:
-            intermediate[task] = load_examples(task, "train", data_dir=d, limit=hp_i.max_examples)
-    target_train = load_examples(spec.target, "train", data_dir=d, limit=spec.hparams.max_examples)
-    english = load_examples(spec.target, "validation", data_dir=d, limit=spec.max_eval_examples) if spec.eval_english else []
-    target_eval, pool = {}, {}
-    for lang in spec.langs:
-        target_eval[lang] = load_examples("xcopa", spec.eval_split, data_dir=d, lang=lang, limit=spec.max_eval_examples)
-        if spec.method == "few-shot":
-            pool[lang] = load_examples("xcopa", "validation", data_dir=d, lang=lang)
-            if spec.few_shot_k > len(pool[lang]):
-                raise SpecError(f"few_shot_k={spec.few_shot_k} but the xcopa validation split of {lang!r} has only "
-                                f"{len(pool[lang])} examples to draw from; use k <= {len(pool[lang])}")
+    intermediate: dict[str, list] = {}
+    target_train: list = []
+    english: list = []
+    target_eval: dict[str, list] = {}
+    pool: dict[str, list] = {}
+    sources: list = []
+    corrected: dict = {}
+    seen: set = set()
+    for need in needs_of(spec):
+        if need.role == QUESTIONS:
+            continue  # read with the XCOPA splits that take their questions from it
+        if need.role == TRAIN:
+            hp = spec.hparams if need.task == spec.target else spec.intermediate_hparams
+            loaded = load_split(need.task, "train", data_dir=d, limit=hp.max_examples, seed=spec.seed, role=TRAIN, log=log)
+            if need.task == spec.target:
+                target_train = loaded.examples
+            else:
+                intermediate[need.task] = loaded.examples
+        elif need.role == EVAL and need.task != "xcopa":
+            loaded = load_split(need.task, "validation", data_dir=d, limit=spec.max_eval_examples, role=EVAL, log=log)
+            english = loaded.examples
+        elif need.role == EVAL:
+            loaded = load_split("xcopa", spec.eval_split, data_dir=d, lang=need.lang, limit=spec.max_eval_examples,
+                                xcopa_question=spec.xcopa_question, role=EVAL, log=log)
+            target_eval[need.lang] = loaded.examples
+        elif need.role == FEW_SHOT_POOL:
+            loaded = load_split("xcopa", "validation", data_dir=d, lang=need.lang,
+                                xcopa_question=spec.xcopa_question, role=FEW_SHOT_POOL, log=log)
+            pool[need.lang] = loaded.examples
+            if spec.few_shot_k > len(loaded.examples):
+                raise SpecError(f"few_shot_k={spec.few_shot_k} but the xcopa validation split of {need.lang!r} has only "
+                                f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}")
+        else:  # pragma: no cover - needs_of has no other role
+            continue
+        if need.task == "xcopa":
+            corrected[(loaded.source.split, need.lang)] = set(loaded.corrected)
+        for source in loaded.sources:
+            key = (source.task, source.split, source.lang, source.role)
+            if key not in seen:
+                seen.add(key)
+                sources.append(source)
     _check_not_empty(spec, get_task, english, target_eval)
     for name, exs in [(spec.target, target_train), *intermediate.items()]:
         if not exs:
             raise SpecError(f"task {name!r}: the training split is empty")
         if any(e.label < 0 for e in exs):
             raise SpecError(f"task {name!r}: the training split has unlabelled rows (label -1)")
-    return RunData(intermediate, target_train, english, target_eval, pool)
+    return RunData(intermediate, target_train, english, target_eval, pool, sources, corrected)
+
+
+def data_loaded_event(source):
+    """The ``data_loaded`` event of one tasks.DataSource."""
+    fields = {f.name for f in dataclasses.fields(DataLoaded)} - {"t"}
+    return DataLoaded(**{k: v for k, v in source.to_dict().items() if k in fields})
 
 
 def _check_not_empty(spec: RunSpec, get_task, english: list, target_eval: dict[str, list]) -> None:
@@ -316,15 +394,19 @@ class PhaseRunner:
                 self.model.load_state_dict(base_state)
                 pool = data.few_shot_pool[phase.lang]
                 picked = few_shot_sample(pool, spec.few_shot_k, spec.seed, phase.lang)
-                self._train_phase(phase, {"xcopa": [pool[j] for j in picked]}, spec.few_shot_hparams,
-                                  info={"k": spec.few_shot_k, "few_shot_indices": [pool[j].idx for j in picked]})
+                shots = [pool[j] for j in picked]
+                self._train_phase(phase, {"xcopa": shots}, spec.few_shot_hparams,
+                                  info={"k": spec.few_shot_k, "few_shot_indices": [e.idx for e in shots],
+                                        **data.questions_info(spec, "validation", phase.lang, shots)})
             elif phase.kind == PhaseKind.EVAL:
                 assert phase.lang is not None
                 if phase.lang == "en":
                     self._eval_phase(phase, spec.target, "validation", data.english_eval, target_head)
                 else:
                     examples = data.target_eval[phase.lang]
-                    self._eval_phase(phase, "xcopa", spec.eval_split, examples, target_head)
+                    split = "validation" if spec.eval_split == "val" else spec.eval_split
+                    self._eval_phase(phase, "xcopa", spec.eval_split, examples, target_head,
+                                     extra_info=data.questions_info(spec, split, phase.lang, examples))
                     last_eval = examples or last_eval
             elif phase.kind == PhaseKind.INFERENCE_BENCH:
                 if base_state is not None:
@@ -405,7 +487,8 @@ class PhaseRunner:
                   info={**facts, "precision": self.ctx.device.precision, "head_initialised": reinit,
                         "max_seq_len": hp.max_seq_len, **(info or {})})
 
-    def _eval_phase(self, phase: PlannedPhase, task: str, split: str, examples: list, head: str) -> None:
+    def _eval_phase(self, phase: PlannedPhase, task: str, split: str, examples: list, head: str,
+                    extra_info: dict | None = None) -> None:
         from ..rundir import EvalResult
         from .batching import encode
         from .loops import evaluate
@@ -421,7 +504,8 @@ class PhaseRunner:
         for r in rows:
             self.job.predictions.write(Prediction(phase.name, task, lang, split, r["idx"], r["pred"], r["label"],
                                                   r["scores"], r["correct"]).to_dict())
-        self._end(phase, meter, tally, tasks=[task], info={"split": split, "batch_size": self.spec.eval_batch_size})
+        self._end(phase, meter, tally, tasks=[task], info={"split": split, "batch_size": self.spec.eval_batch_size,
+                                                           **(extra_info or {})})
         self.ctx.events.emit(EvalResult(phase.name, task, lang, split, accuracy, labelled, correct))
         _log(f"{phase.name}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")
 

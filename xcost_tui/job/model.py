@@ -127,14 +127,16 @@ def build_tiny_encoder(tokenizer, dims: dict[str, int], seed: int) -> nn.Module:
 # ---- loading ------------------------------------------------------------------------------
 
 def load_pretrained(model: str):
-    """(tokenizer, encoder) for a hub id or a local path, with a clear error when it cannot be loaded."""
+    """(tokenizer, encoder) for a hub id or a local path, with a clear error when it cannot be loaded.
+
+    ``resolved_revision(encoder)`` is the hub commit the model was loaded from (the job records it)."""
     from transformers import AutoModel, AutoTokenizer
 
     looks_local = model.startswith((".", "/", "~")) or os.sep in model and Path(model).expanduser().exists()
     if looks_local and not (Path(model).expanduser() / "config.json").exists():
         raise ModelError(
             f"model {model!r}: no config.json in that directory. Give a Hugging Face model id "
-            f"(e.g. xlm-roberta-base; needs internet), a directory saved with save_pretrained, or {TINY_MODEL!r}."
+            f"(e.g. FacebookAI/xlm-roberta-base; needs internet), a directory saved with save_pretrained, or {TINY_MODEL!r}."
         )
     try:
         tokenizer = AutoTokenizer.from_pretrained(model)
@@ -149,6 +151,13 @@ def load_pretrained(model: str):
             f"a local directory with config.json, or {TINY_MODEL!r} (built in, offline)."
         ) from exc
     return tokenizer, encoder
+
+
+def resolved_revision(encoder) -> str | None:
+    """The hub commit ``from_pretrained`` resolved the model's revision to (transformers keeps it as
+    ``config._commit_hash``); None for a model that did not come from the hub."""
+    value = getattr(getattr(encoder, "config", None), "_commit_hash", None)
+    return value if isinstance(value, str) and value else None
 
 
 def save_checkpoint(path: Path, model: EncoderWithHeads, tokenizer, meta: dict) -> None:

@@ -33,6 +33,16 @@ def git_commit(checkout: Path = CHECKOUT) -> str | None:
     return commit
 
 
+def package_version(name: str) -> str | None:
+    """An installed distribution's version, without importing it; None when it is not installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def collect_env(device_type: str, device_name: str, device_count: int, precision: str) -> dict:
     """The ``env`` object of the ``run_start`` event (docs/run-directory.md)."""
     import torch
@@ -46,6 +56,8 @@ def collect_env(device_type: str, device_name: str, device_count: int, precision
         "python": platform.python_version(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
+        "datasets": package_version("datasets"),
+        "tokenizers": package_version("tokenizers"),
         "cuda": torch.version.cuda,
         "cudnn": cudnn,
         "host": socket.gethostname(),

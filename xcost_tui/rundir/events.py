@@ -209,6 +209,64 @@ class CheckpointSaved(_Event):
 
 
 @dataclass(frozen=True)
+class DataLoaded(_Event):
+    """One split the run read, and exactly where from (tasks/sources.py ``DataSource``): the hub
+    repository, config and the commit its revision resolved to, or a local file and its sha256;
+    how many rows the split has and how many the run used. Written before any training."""
+
+    TYPE: ClassVar[str] = "data_loaded"
+    task: str
+    split: str
+    lang: str
+    role: str  # train | eval | few-shot-pool | questions
+    source: str  # local | hub | hub-mirror
+    repo: str | None = None
+    config: str | None = None
+    hub_split: str | None = None
+    revision: str | None = None  # asked for; None: the default branch
+    resolved_revision: str | None = None  # the hub commit it resolved to
+    path: str | None = None
+    sha256: str | None = None
+    rows: int | None = None
+    used: int | None = None
+    subset: str | None = None  # all | first | seeded
+    fallback: str | None = None  # refs/convert/parquet when the repository holds only a loading script
+    xcopa_question: str | None = None  # copa | published (xcopa only)
+    questions_corrected: int | None = None
+    note: str | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataLoaded:
+        return cls(_req_str(d.get("task")), _req_str(d.get("split")), _req_str(d.get("lang")),
+                   _req_str(d.get("role")), _req_str(d.get("source")), _str(d.get("repo")), _str(d.get("config")),
+                   _str(d.get("hub_split")), _str(d.get("revision")), _str(d.get("resolved_revision")),
+                   _str(d.get("path")), _str(d.get("sha256")), _int(d.get("rows")), _int(d.get("used")),
+                   _str(d.get("subset")), _str(d.get("fallback")), _str(d.get("xcopa_question")),
+                   _int(d.get("questions_corrected")), _str(d.get("note")), t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
+class ModelLoaded(_Event):
+    """The model the run started from: its id, where it came from and the revision it resolved to
+    (the hub commit of a hub model), and how its tokenizer was made."""
+
+    TYPE: ClassVar[str] = "model_loaded"
+    model: str
+    source: str  # hub | local | built-in | checkpoint
+    revision: str | None = None  # the hub commit the model resolved to
+    path: str | None = None  # a local model directory or the checkpoint read
+    tokenizer: str | None = None  # pretrained | trained-in-process | checkpoint
+    tokenizer_texts: int | None = None  # texts a trained-in-process tokenizer learned from
+    tokenizer_splits: list[str] = field(default_factory=list)  # "task:split[:lang]" of those texts
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelLoaded:
+        return cls(_req_str(d.get("model")), _req_str(d.get("source")), _str(d.get("revision")), _str(d.get("path")),
+                   _str(d.get("tokenizer")), _int(d.get("tokenizer_texts")), _strs(d.get("tokenizer_splits")),
+                   t=_float(d.get("t")) or 0.0)
+
+
+@dataclass(frozen=True)
 class RunWarning(_Event):
     """Something a person should know about a run that did not stop it."""
 
@@ -247,10 +305,12 @@ class UnknownEvent(_Event):
         return dict(self.data)
 
 
-Event = Union[RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, RunWarning, RunEnd, UnknownEvent]
+Event = Union[RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, DataLoaded, ModelLoaded,
+              RunWarning, RunEnd, UnknownEvent]
 
 EVENT_TYPES: dict[str, Any] = {
-    cls.TYPE: cls for cls in (RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, RunWarning, RunEnd)
+    cls.TYPE: cls for cls in (RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, DataLoaded,
+                              ModelLoaded, RunWarning, RunEnd)
 }
 
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from ..accuracy import average_accuracy
-from .events import (CheckpointSaved, EvalResult, Event, PhaseEnd, PhaseStart, Progress, ReusedFrom, RunEnd,
-                     RunStart, RunWarning, UnknownEvent)
+from .events import (CheckpointSaved, DataLoaded, EvalResult, Event, ModelLoaded, PhaseEnd, PhaseStart, Progress,
+                     ReusedFrom, RunEnd, RunStart, RunWarning, UnknownEvent)
 from .cost import Cost
 
 MAX_WARNINGS = 100
@@ -58,6 +58,8 @@ class RunState:
     evals: list[EvalResult] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)  # lang ("en" for English) -> the latest accuracy
     checkpoint: CheckpointSaved | None = None
+    data_sources: list[DataLoaded] = field(default_factory=list)  # every split the run read, in order
+    model: ModelLoaded | None = None
     warnings: list[str] = field(default_factory=list)
     n_warnings: int = 0
     run_end: RunEnd | None = None
@@ -159,6 +161,10 @@ class RunFold:
                     s.accuracy[event.lang] = event.accuracy
             case CheckpointSaved():
                 s.checkpoint = event
+            case DataLoaded():
+                s.data_sources.append(event)
+            case ModelLoaded():
+                s.model = event
             case RunWarning():
                 s.n_warnings += 1
                 if len(s.warnings) < MAX_WARNINGS:

@@ -68,7 +68,8 @@ class StagedRun:
         """One line for the ingest command."""
         avg = f", avg accuracy {self.avg_accuracy:.4f} over {self.n_langs} languages" if self.avg_accuracy is not None else ""
         n = {name: self.tables[name].num_rows for name in schema.RUN_TABLES}
-        return (f"{self.run_id}: {self.status}, {n['phases']} phases, {n['evals']} evals{avg}; "
+        return (f"{self.run_id}: {self.status}, {n['phases']} phases, {n['evals']} evals{avg}, "
+                f"{n['data_sources']} data sources; "
                 f"{n['predictions']:,} predictions, {n['samples']:,} samples, {n['events']:,} events "
                 f"({self.seconds:.2f} s)")
 
@@ -257,6 +258,13 @@ def _phase_row(run_id: str, p: PhaseState) -> dict[str, Any]:
     return row
 
 
+def _data_source_rows(run_id: str, state) -> list[dict[str, Any]]:
+    """One row per ``data_loaded`` event: every split the run read and where from."""
+    cols = [c for c, _ in schema.TABLES["data_sources"] if c not in ("run_id", "seq", "t")]
+    return [{"run_id": run_id, "seq": i, "t": ev.t or None, **{c: getattr(ev, c) for c in cols}}
+            for i, ev in enumerate(state.data_sources)]
+
+
 def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
               store: StoreLayout | None = None) -> StagedRun:
     """Reads one run directory into Arrow tables (no database involved). Paths are recorded
@@ -354,10 +362,16 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "python_version": _str(env.get("python")),
             "torch_version": _str(env.get("torch")),
             "transformers_version": _str(env.get("transformers")),
+            "datasets_version": _str(env.get("datasets")),
+            "tokenizers_version": _str(env.get("tokenizers")),
             "cuda_version": _str(env.get("cuda")),
             "host": _str(env.get("host")),
             "git_commit": _str(env.get("git_commit")),
             "xcost_tui_version": _str(env.get("xcost_tui")),
+            "model_source": state.model.source if state.model else None,
+            "model_revision": state.model.revision if state.model else None,
+            "xcopa_question": _str(spec.get("xcopa_question")) if spec else None,
+            "data_sources": len(state.data_sources) if state.data_sources else None,
             "phases_planned": state.phases_planned if state.run_start else None,
             "phases_done": state.phases_done,
             "n_warnings": state.n_warnings,
@@ -371,6 +385,7 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "phases": pa.Table.from_pylist([_phase_row(run_id, p) for p in state.phases.values()],
                                            schema=ARROW_SCHEMAS["phases"]),
             "evals": pa.Table.from_pylist(evals, schema=ARROW_SCHEMAS["evals"]),
+            "data_sources": pa.Table.from_pylist(_data_source_rows(run_id, state), schema=ARROW_SCHEMAS["data_sources"]),
             "events": pa.table(ev_cols, schema=ARROW_SCHEMAS["events"]),
             "predictions": _stage_predictions(mem, run_id, files.predictions, running, warnings),
             "samples": _stage_samples(mem, run_id, files.samples, running, warnings),

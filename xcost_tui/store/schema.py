@@ -11,7 +11,7 @@ from .. import XCOPA_LANGS
 from ..accuracy import sql_target_langs
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
-SCHEMA_VERSION = 2  # 2: samples.gpu_uuid; runs.run_dir relative to the store
+SCHEMA_VERSION = 3  # 2: samples.gpu_uuid; runs.run_dir relative to the store; 3: data_sources, runs' data/model provenance
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
 # (name, SQL type). Counts are BIGINT, everything else DOUBLE; FLOPs are DOUBLE (they pass 2**63).
@@ -78,10 +78,16 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("python_version", "VARCHAR"),
         ("torch_version", "VARCHAR"),
         ("transformers_version", "VARCHAR"),
+        ("datasets_version", "VARCHAR"),
+        ("tokenizers_version", "VARCHAR"),
         ("cuda_version", "VARCHAR"),
         ("host", "VARCHAR"),
         ("git_commit", "VARCHAR"),
         ("xcost_tui_version", "VARCHAR"),
+        ("model_source", "VARCHAR"),
+        ("model_revision", "VARCHAR"),
+        ("xcopa_question", "VARCHAR"),
+        ("data_sources", "BIGINT"),
         ("phases_planned", "VARCHAR[]"),
         ("phases_done", "BIGINT"),
         ("n_warnings", "BIGINT"),
@@ -148,6 +154,30 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("gpu_temp_c", "DOUBLE"),
         ("gpu_proc_mem_bytes", "BIGINT"),
     ),
+    "data_sources": (
+        ("run_id", "VARCHAR"),
+        ("seq", "BIGINT"),
+        ("task", "VARCHAR"),
+        ("split", "VARCHAR"),
+        ("lang", "VARCHAR"),
+        ("role", "VARCHAR"),
+        ("source", "VARCHAR"),
+        ("repo", "VARCHAR"),
+        ("config", "VARCHAR"),
+        ("hub_split", "VARCHAR"),
+        ("revision", "VARCHAR"),
+        ("resolved_revision", "VARCHAR"),
+        ("path", "VARCHAR"),
+        ("sha256", "VARCHAR"),
+        ("rows", "BIGINT"),
+        ("used", "BIGINT"),
+        ("subset", "VARCHAR"),
+        ("fallback", "VARCHAR"),
+        ("xcopa_question", "VARCHAR"),
+        ("questions_corrected", "BIGINT"),
+        ("note", "VARCHAR"),
+        ("t", "DOUBLE"),
+    ),
     "events": (
         ("run_id", "VARCHAR"),
         ("seq", "BIGINT"),
@@ -157,7 +187,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("json", "JSON"),
     ),
 }
-RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "events")
+RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "data_sources", "events")
 # The leaderboard is materialised into this table at the end of every ingest batch;
 # the ``leaderboard`` view reads it (see LEADERBOARD_SELECT for its definition).
 LEADERBOARD_TABLE = "leaderboard_cache"

@@ -6,10 +6,12 @@ Importing this package is cheap and torch-free (the supervisor validates specs w
 
 from .converters import copa_context
 from .examples import Example, MCExample, PairExample
-from .loading import all_texts, load_examples
+from .loading import HUB_MIRROR_ENV, XCOPA_QUESTION_MODES, all_texts, load_examples, load_split
 from .registry import CLASSIFICATION, MULTIPLE_CHOICE, SPLITS, TASK_NAMES, TaskDef, get_task
+from .sources import DataSource, LoadedSplit
 
 __all__ = [
-    "CLASSIFICATION", "MULTIPLE_CHOICE", "SPLITS", "TASK_NAMES", "Example", "MCExample", "PairExample",
-    "TaskDef", "all_texts", "copa_context", "get_task", "load_examples",
+    "CLASSIFICATION", "HUB_MIRROR_ENV", "MULTIPLE_CHOICE", "SPLITS", "TASK_NAMES", "XCOPA_QUESTION_MODES",
+    "DataSource", "Example", "LoadedSplit", "MCExample", "PairExample", "TaskDef", "all_texts", "copa_context",
+    "get_task", "load_examples", "load_split",
 ]

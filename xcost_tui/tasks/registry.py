@@ -71,12 +71,16 @@ _TASKS: tuple[TaskDef, ...] = (
             local_dir="xcopa/{lang}", local_files={"validation": "val.jsonl", "test": "test.jsonl"},
             languages=XCOPA_LANGS),
     # ---- intermediate multiple-choice tasks -------------------------------------------------------
-    TaskDef("siqa", MULTIPLE_CHOICE, None, "allenai/social_i_qa", _en(None),
+    # allenai/social_i_qa holds only a loading script (datasets >= 4 refuses it); lighteval/siqa is
+    # a script-free Parquet copy with the same columns, verified row for row against it (docs/tasks.md).
+    TaskDef("siqa", MULTIPLE_CHOICE, None, "lighteval/siqa", _en(None),
             {"train": "train", "validation": "validation"}, cv.convert_siqa),
     TaskDef("hellaswag", MULTIPLE_CHOICE, None, "Rowan/hellaswag", _en(None), _STD_SPLITS, cv.convert_hellaswag,
             unlabelled_splits=frozenset({"test"})),
     TaskDef("commonsenseqa", MULTIPLE_CHOICE, None, "tau/commonsense_qa", _en(None), _STD_SPLITS,
             cv.convert_commonsenseqa, unlabelled_splits=frozenset({"test"})),
+    # allenai/cosmos_qa holds only a loading script: the loader reads its Parquet export
+    # (refs/convert/parquet) instead, and says so (docs/tasks.md).
     TaskDef("cosmosqa", MULTIPLE_CHOICE, None, "allenai/cosmos_qa", _en(None), _STD_SPLITS, cv.convert_cosmosqa,
             unlabelled_splits=frozenset({"test"})),
     TaskDef("arc_challenge", MULTIPLE_CHOICE, None, "allenai/ai2_arc", _en("ARC-Challenge"), _STD_SPLITS,

@@ -1,0 +1,79 @@
+"""Which splits a run reads: the one statement of it, used by the job (``load_run_data``) and by the
+data pre-flight (``preflight.py``), so the pre-flight checks exactly what the runs will load.
+
+Plain data (no torch, no datasets): the supervisor computes a plan's needs with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable
+
+# DataNeed.role
+TRAIN = "train"  # an intermediate task's or the target's training split
+EVAL = "eval"  # English COPA validation, an XCOPA language's evaluation split
+FEW_SHOT_POOL = "few-shot-pool"  # XCOPA validation, k examples of which few-shot phases train on
+QUESTIONS = "questions"  # the English COPA split XCOPA's cause/effect questions are taken from
+
+
+@dataclass(frozen=True)
+class DataNeed:
+    task: str
+    split: str  # canonical: train, validation, test
+    lang: str
+    data_dir: str | None  # None: the Hugging Face hub
+    role: str
+    xcopa_question: str | None = None  # xcopa only: copa | published
+
+    @property
+    def key(self) -> tuple:
+        return (self.task, self.split, self.lang, self.data_dir, self.xcopa_question)
+
+    def label(self) -> str:
+        return f"{self.task} {self.split}" + (f" {self.lang}" if self.task == "xcopa" else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataNeed:
+        return cls(str(d["task"]), str(d["split"]), str(d["lang"]), d.get("data_dir"), str(d.get("role") or ""),
+                   d.get("xcopa_question"))
+
+
+def _canon(split: str) -> str:
+    return "validation" if split in ("val", "validation") else split
+
+
+def needs_of(spec: Any) -> list[DataNeed]:
+    """The splits ``spec`` (a RunSpec) reads, in the order the job loads them."""
+    d = spec.data_dir
+    mode = getattr(spec, "xcopa_question", "copa")
+    out: list[DataNeed] = []
+    if spec.trains_intermediate:
+        out += [DataNeed(task, "train", "en", d, TRAIN) for task in spec.intermediate]
+    out.append(DataNeed(spec.target, "train", "en", d, TRAIN))
+    if spec.eval_english:
+        out.append(DataNeed(spec.target, "validation", "en", d, EVAL))
+    xcopa_splits = []
+    for lang in spec.langs:
+        out.append(DataNeed("xcopa", _canon(spec.eval_split), lang, d, EVAL, mode))
+        xcopa_splits.append(_canon(spec.eval_split))
+        if spec.method == "few-shot":
+            out.append(DataNeed("xcopa", "validation", lang, d, FEW_SHOT_POOL, mode))
+            xcopa_splits.append("validation")
+    if mode == "copa":  # XCOPA validation takes COPA validation's questions, XCOPA test COPA test's
+        out += [DataNeed("copa", s, "en", d, QUESTIONS) for s in dict.fromkeys(xcopa_splits)]
+    return out
+
+
+def plan_needs(specs: Iterable[Any]) -> list[tuple[DataNeed, int]]:
+    """Every split a set of runs reads, once, with the number of runs that read it (first-seen order)."""
+    seen: dict[tuple, list] = {}
+    for spec in specs:
+        for need in dict.fromkeys(needs_of(spec)):
+            if need.key in seen:
+                seen[need.key][1] += 1
+            else:
+                seen[need.key] = [need, 1]
+    return [(need, n) for need, n in seen.values()]
