@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from ..accuracy import average_accuracy
-from .events import (CheckpointSaved, EvalResult, Event, PhaseEnd, PhaseStart, Progress, ReusedFrom, RunEnd,
-                     RunStart, RunWarning, UnknownEvent)
+from .events import (CheckpointSaved, CollapseCheck, EvalResult, Event, PhaseEnd, PhaseStart, Progress, ReusedFrom,
+                     RunEnd, RunStart, RunWarning, UnknownEvent)
 from .cost import Cost
 
 MAX_WARNINGS = 100
@@ -58,6 +58,7 @@ class RunState:
     evals: list[EvalResult] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)  # lang ("en" for English) -> the latest accuracy
     checkpoint: CheckpointSaved | None = None
+    collapse_checks: list[CollapseCheck] = field(default_factory=list)  # one per target attempt judged
     warnings: list[str] = field(default_factory=list)
     n_warnings: int = 0
     run_end: RunEnd | None = None
@@ -96,6 +97,19 @@ class RunState:
     @property
     def avg_accuracy(self) -> float | None:
         return average_accuracy(self.accuracy)
+
+    @property
+    def collapsed(self) -> bool | None:
+        """Whether the model the run went on with (its last target attempt) collapsed; None when
+        no attempt was judged (no English validation, or the run stopped before)."""
+        return self.collapse_checks[-1].collapsed if self.collapse_checks else None
+
+    @property
+    def target_attempts(self) -> int:
+        """Target phases trained (1, or more after collapses: target:copa, target:copa#2, ...).
+        Every attempt is its own phase with its own costs, all of them training costs of the run;
+        accuracies (``accuracy``, the latest per language) are those of the last attempt."""
+        return sum(1 for p in self.phases.values() if p.kind == "target" and p.completed)
 
     def eta_s(self) -> float | None:
         phase = self.current_phase
@@ -159,6 +173,8 @@ class RunFold:
                     s.accuracy[event.lang] = event.accuracy
             case CheckpointSaved():
                 s.checkpoint = event
+            case CollapseCheck():
+                s.collapse_checks.append(event)
             case RunWarning():
                 s.n_warnings += 1
                 if len(s.warnings) < MAX_WARNINGS:
