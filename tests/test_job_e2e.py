@@ -112,6 +112,15 @@ def test_few_shot_records_k_and_indices(runs):
         info = ends[f"few-shot:{lang}"]["info"]
         assert info["k"] == 4 and len(info["few_shot_indices"]) == 4
         assert ends[f"few-shot:{lang}"]["costs"]["examples"]["value"] >= 4
+        assert info["shot_seed"] == 0  # the draw's own seed, recorded
+
+
+def test_training_phases_record_the_effective_and_the_micro_batch(runs):
+    info = phase_ends(runs["direct"])["target:copa"]["info"]
+    # the quick flags: --batch-size 8 --grad-accum 1 = an effective batch of 8 in one pass
+    assert (info["batch_size"], info["micro_batch_size"], info["micro_batch_source"], info["grad_accum"]) == (
+        8, 8, "set", 1)
+    assert info["seed"] == 0 and info["attempt"] == 1
 
 
 def test_intermediate_head_carry_over(runs):

@@ -150,7 +150,8 @@ def micro_backward(model: nn.Module, batch: Batch, weight: float, loss_fn: nn.Mo
     last group. Returns the scaled loss (detached)."""
     with device.autocast():
         logits = model(batch.input_ids, batch.attention_mask, batch.head)
-    loss = loss_fn(choice_scores(logits, batch).float(), batch.labels) * weight
+    scores = choice_scores(logits, batch)
+    loss = loss_fn(scores.to(torch.promote_types(scores.dtype, torch.float32)), batch.labels) * weight
     if scaler is not None:
         scaler.scale(loss).backward()
     else:
@@ -163,10 +164,8 @@ def accumulate(model: nn.Module, batches: list[Batch], loss_fn: nn.Module, devic
     """The gradient of one optimiser step, built from its micro-batches (left in ``.grad``);
     returns the step's mean loss."""
     n = sum(b.n_examples for b in batches)
-    total = torch.zeros((), device=device.torch_device)
-    for b in batches:
-        total += micro_backward(model, b, b.n_examples / n, loss_fn, device, scaler)
-    return total
+    losses = [micro_backward(model, b, b.n_examples / n, loss_fn, device, scaler) for b in batches]
+    return torch.stack(losses).sum()
 
 
 def choose_micro_batch(ctx: JobContext, model: nn.Module, tasks: list[TrainTask], hp: HParams) -> tuple[int, str]:

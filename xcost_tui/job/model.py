@@ -80,8 +80,10 @@ class EncoderWithHeads(nn.Module):
         are compared on fp32 logits (in bf16, with 8 bits of mantissa, close scores tie and
         ``max`` gave every tie to choice 0)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        first = hidden[:, 0]
+        dtype = torch.promote_types(first.dtype, torch.float32)  # fp32 (fp64 for a model in fp64)
         with torch.autocast(device_type=hidden.device.type, enabled=False):
-            return self.heads[head](hidden[:, 0].float()).float()
+            return self.heads[head](first.to(dtype))
 
 
 # ---- tokenizer for tiny-xlmr -----------------------------------------------------------------
