@@ -110,7 +110,7 @@ def test_min_steps_gives_few_examples_enough_updates():
     assert plan_steps([four], FewShotHParams(max_steps=5)) == (5, 5)  # max_steps wins
 
 
-def test_the_micro_batch_is_chosen_for_throughput(tmp_path, data_dir):
+def test_the_micro_batch_is_chosen_for_throughput(tmp_path, data_dir, monkeypatch):
     model, tok, data = tiny(data_dir, 4)
     ctx = context(tmp_path, model, tok)
     tasks = [TrainTask("copa", "mc", data)]
@@ -118,7 +118,17 @@ def test_the_micro_batch_is_chosen_for_throughput(tmp_path, data_dir):
     assert choose_micro_batch(ctx, model, tasks, HParams(batch_size=4)) == (4, "default")
     assert choose_micro_batch(ctx, model, tasks, HParams(batch_size=32, micro_batch_size=64)) == (32, "set")
     assert choose_micro_batch(ctx, model, tasks, HParams(batch_size=8, grad_accum=1)) == (8, "set")
-    # on a GPU: the largest of batch, batch/2, ... that fits
+    # on a GPU: probed, the largest of batch, batch/2, ... that fits
+    import dataclasses
+
+    from xcost_tui.job import loops
+
+    gpu = dataclasses.replace(ctx, device=dataclasses.replace(ctx.device, type="cuda"))
+    tried = []
+    monkeypatch.setattr(loops, "_fits", lambda c, m, t, micro: tried.append(micro) or micro <= 10)
+    assert choose_micro_batch(gpu, model, tasks, HParams(batch_size=32)) == (8, "probed")
+    assert tried == [32, 16, 8]
+    assert choose_micro_batch(gpu, model, tasks, HParams(batch_size=32, micro_batch_size=4)) == (4, "set")
     assert largest_fitting(32, lambda m: m <= 12) == 8
     assert largest_fitting(32, lambda m: True) == 32
     assert largest_fitting(24, lambda m: m <= 6) == 6

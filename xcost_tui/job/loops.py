@@ -243,8 +243,8 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
     from transformers import get_linear_schedule_with_warmup
 
     total_steps, epochs = plan_steps(tasks, hp)
+    model.train()  # before the probe: its memory is that of training (dropout masks included)
     micro, micro_source = choose_micro_batch(ctx, model, tasks, hp)
-    model.train()
     optimizer = _optimizer(model, hp, {t.head for t in tasks})
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
     scaler = torch.amp.GradScaler("cuda") if ctx.device.precision == "fp16" else None
