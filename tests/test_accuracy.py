@@ -89,3 +89,19 @@ def test_the_store_computes_the_same_forms_as_python(tmp_path):
     assert rows["hub-path"]["avg_accuracy_published"] is None  # no seen language evaluated
     assert rows["hub-path"]["avg_accuracy_seen"] is None
     assert rows["tiny"]["avg_accuracy"] is not None and rows["tiny"]["avg_accuracy_seen"] is None
+
+
+def test_the_fold_gives_the_same_forms_as_the_store(tmp_path):
+    from xcost_tui.rundir import RunFold, parse_event, read_jsonl
+
+    run = make_run_dir(tmp_path, run_id="r", model="xlm-roberta-large", accuracies={**ACC, "en": 0.8}, n_eval=1000)
+    fold = RunFold()
+    for line in read_jsonl(run / "events.jsonl"):
+        fold.apply(parse_event(line))
+    forms = fold.state.average_forms()
+    ingest(tmp_path)
+    with connect_ro(tmp_path) as con:
+        row = con.execute(f"SELECT {', '.join(forms)} FROM leaderboard").fetchone()
+    assert forms["avg_accuracy"] == fold.state.avg_accuracy
+    for (col, value), stored in zip(forms.items(), row):
+        assert stored == pytest.approx(value, abs=1e-12), col

@@ -392,6 +392,10 @@ class RunSpec:
 
         intermediate:<task>... (or one mixed intermediate:<a>+<b>) · target:<target> · eval:en ·
         per language [few-shot:<lang>] eval:<lang> · inference-bench
+
+        Not planned, because no one knows in advance: retries of a collapsed target phase
+        (``collapse_retries``), recorded after target:<target> and eval:en as target:<target>#2,
+        eval:en#2, ... (``attempt_phase``).
         """
         phases: list[PlannedPhase] = []
         if self.uses_intermediate:

@@ -3,7 +3,9 @@
 Reads RUN_DIR/spec.json, checks all data and the model before any training starts, runs the
 phases of ``RunSpec.phase_plan()`` (intermediate* → target → eval:en → [few-shot:<lang>]
 eval:<lang> … → inference-bench) and writes typed events (xcost_tui.rundir), predictions and the
-final status into RUN_DIR.
+final status into RUN_DIR. After the target phase and English validation, a collapse check
+(xcost_tui/collapse.py) may train the target phase again (``collapse_retries``: target:copa#2,
+eval:en#2, ...).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from ..accuracy import average_accuracy
+from ..accuracy import average_accuracy, average_forms
 from .events import (CheckpointSaved, CollapseCheck, EvalResult, Event, PhaseEnd, PhaseStart, Progress, ReusedFrom,
                      RunEnd, RunStart, RunWarning, UnknownEvent)
 from .cost import Cost
@@ -97,6 +97,12 @@ class RunState:
     @property
     def avg_accuracy(self) -> float | None:
         return average_accuracy(self.accuracy)
+
+    def average_forms(self) -> dict[str, float | None]:
+        """The average accuracy in every form of xcost_tui/accuracy.py, by leaderboard column
+        (avg_accuracy, avg_accuracy_all, avg_accuracy_published, avg_accuracy_seen)."""
+        model = self.run_start.spec.get("model") if self.run_start else None
+        return average_forms(self.accuracy, model if isinstance(model, str) else None)
 
     @property
     def collapsed(self) -> bool | None:
