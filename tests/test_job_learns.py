@@ -17,3 +17,9 @@ def test_training_learns_a_synthetic_task(tmp_path):
     assert results["it"]["n"] == 200
     assert results["it"]["accuracy"] >= 0.85, results
     assert results["en"]["accuracy"] >= 0.85, results
+    # a model that learnt is not flagged as collapsed
+    from jobutil import events
+
+    (check,) = [e for e in events(tmp_path / "run") if e["type"] == "collapse_check"]
+    assert check["collapsed"] is False and check["reasons"] == [] and check["p_value"] < 0.05
+    assert check["phase"] == "target:copa" and check["eval_phase"] == "eval:en" and check["retry"] is False

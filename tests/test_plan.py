@@ -314,7 +314,7 @@ def test_builtin_plans_load():
     tasks = {s.intermediate[0] for s in stilts.runs if s.method == "intermediate"}
     assert tasks == {"siqa", "hellaswag", "commonsenseqa", "cosmosqa", "mnli", "anli", "qqp", "sst2"}
     assert {s.few_shot_k for s in stilts.runs if s.method == "few-shot"} == {4, 16, 64, 100}
-    assert len(stilts.runs) == 3 + 8 * 3 + 4 * 3 * 2
+    assert len(stilts.runs) == 3 + 8 * 3 + 4 * 3 * 5 * 2  # 5 draws of the shots per k and seed
     assert len(stilts.shared_intermediates()) == 3, "SIQA is trained once per seed and reused"
 
 

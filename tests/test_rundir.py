@@ -175,3 +175,21 @@ def test_run_dir_paths(tmp_path):
     assert not d.exists()
     make_run_dir(tmp_path, run_id="abc")
     assert d.exists() and d.read_spec()["method"] == "direct"
+
+
+def test_a_collapse_check_round_trips_and_the_fold_keeps_the_last_verdict():
+    from xcost_tui.rundir.events import CollapseCheck
+
+    first = CollapseCheck("target:copa", "eval:en", 1, 0, True, 0.5, 100, 50, 1.0, 0, 0.6, 0.05, 0.9,
+                          ["accuracy 50/100 is within chance"], True, t=1.0)
+    second = CollapseCheck("target:copa#2", "eval:en#2", 2, 77, False, 0.7, 100, 70, 1e-4, 1, 0.52, 0.05, 0.9, [],
+                           False, t=2.0)
+    for event in (first, second):
+        assert parse_event(json.loads(json.dumps(event.to_dict()))) == event
+    assert parse_event({"type": "collapse_check", "collapsed": "yes"}).collapsed is None  # tolerant
+    fold = RunFold()
+    assert fold.state.collapsed is None and fold.state.target_attempts == 0
+    fold.apply_all([PhaseStart("target:copa", "target"), PhaseEnd("target:copa", "target"), first,
+                    PhaseStart("target:copa#2", "target"), PhaseEnd("target:copa#2", "target"), second])
+    assert fold.state.collapsed is False and fold.state.target_attempts == 2
+    assert [c.attempt for c in fold.state.collapse_checks] == [1, 2]

@@ -11,10 +11,12 @@ from xcost_tui.spec import (FewShotHParams, HParams, MeasureOpts, PhaseKind, Pla
                             check_ranges, field_range, ranged_fields)
 
 
-def test_defaults_follow_the_xcopa_recipe():
+def test_defaults_lr_epochs_length_and_effective_batch():
     spec = RunSpec.from_dict({"method": "direct", "model": "xlm-roberta-large"})
     hp = spec.hparams
-    assert (hp.learning_rate, hp.epochs, hp.max_seq_len, hp.batch_size * hp.grad_accum) == (3e-5, 5.0, 128, 32)
+    # batch_size is the effective batch (examples per optimiser step); the micro-batch is the job's choice
+    assert (hp.learning_rate, hp.epochs, hp.max_seq_len, hp.batch_size) == (3e-5, 5.0, 128, 32)
+    assert hp.micro_batch_size is None and hp.recipe is None
     assert len(spec.langs) == 11
 
 

@@ -1,24 +1,138 @@
 """Accuracy over languages: the one definition every view, report and the store's SQL share.
 
-A run's average accuracy is the mean over the XCOPA target languages it was evaluated on;
-English COPA validation ("en") is the source-language reference and never part of it.
+English COPA validation ("en") is the source-language reference and never part of an average.
+A run's average XCOPA accuracy has four forms (docs/schema.md, "Average accuracy"):
+
+- ``evaluated`` (column ``avg_accuracy``): the mean over the XCOPA languages the run evaluated.
+- ``all`` (``avg_accuracy_all``): the mean over all 11 languages; NULL unless all 11 were evaluated.
+- ``published`` (``avg_accuracy_published``): the convention of published XCOPA tables: a language
+  the model did not see in pre-training counts at chance (50%) whatever was measured (for XLM-R:
+  ht and qu), the others as measured, averaged over all 11. NULL for a model whose pre-training
+  languages are unknown here, or when a language it saw was not evaluated.
+- ``seen`` (``avg_accuracy_seen``): the mean over the evaluated languages the model saw in
+  pre-training; NULL for an unknown model family.
+
+The Python functions below and the SQL the store's leaderboard is built from (``sql_*``) are
+generated from the same tables, and a test checks that they agree.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 from . import XCOPA_LANGS
 
 ENGLISH = "en"
+CHANCE = 0.5  # XCOPA items have two choices
+
+# The XCOPA languages each model family saw in pre-training (docs/recipes.md cites the lists):
+#   xlm-roberta: CC-100's 100 languages (fairseq examples/xlmr/README.md) include et id it sw ta th
+#                tr vi zh, not Haitian Creole (ht) or Quechua (qu).
+#   mbert-cased: the 104 Wikipedias of multilingual BERT (google-research/bert multilingual.md)
+#                include Haitian and, in the cased release, Thai; not Quechua.
+#   mbert-uncased: the same list without Thai.
+PRETRAINING_LANGS: dict[str, tuple[str, ...]] = {
+    "xlm-roberta": ("et", "id", "it", "sw", "ta", "th", "tr", "vi", "zh"),
+    "mbert-cased": ("et", "ht", "id", "it", "sw", "ta", "th", "tr", "vi", "zh"),
+    "mbert-uncased": ("et", "ht", "id", "it", "sw", "ta", "tr", "vi", "zh"),
+}
+# A model id or path belongs to a family when its last path component, lower-cased, starts with
+# one of these (``FacebookAI/xlm-roberta-large`` and ``xlm-roberta-base`` are xlm-roberta). The
+# built-in tiny-xlmr has random weights, so it saw nothing: unknown, and its published and seen
+# forms are NULL.
+FAMILY_PREFIXES: tuple[tuple[str, str], ...] = (
+    ("xlm-roberta", "xlm-roberta"),
+    ("bert-base-multilingual-cased", "mbert-cased"),
+    ("bert-base-multilingual-uncased", "mbert-uncased"),
+)
+AVERAGE_FORMS = ("evaluated", "all", "published", "seen")
+FORM_COLUMNS = {"evaluated": "avg_accuracy", "all": "avg_accuracy_all", "published": "avg_accuracy_published",
+                "seen": "avg_accuracy_seen"}
 
 
-def average_accuracy(by_lang: Mapping[str, float | None]) -> float | None:
-    """Mean accuracy over the XCOPA languages present (English excluded); None when there are none."""
-    values = [a for lang, a in by_lang.items() if lang in XCOPA_LANGS and a is not None]
-    return sum(values) / len(values) if values else None
+def model_family(model: str | None) -> str | None:
+    """The pre-training family of a model id or path, None when this table does not know it."""
+    if not model:
+        return None
+    last = model.lower().rstrip("/").split("/")[-1]
+    return next((family for prefix, family in FAMILY_PREFIXES if last.startswith(prefix)), None)
 
+
+def seen_langs(model: str | None) -> tuple[str, ...] | None:
+    """The XCOPA languages the model saw in pre-training; None for an unknown family."""
+    family = model_family(model)
+    return None if family is None else PRETRAINING_LANGS[family]
+
+
+def _present(by_lang: Mapping[str, float | None]) -> dict[str, float]:
+    return {lang: float(a) for lang, a in by_lang.items() if lang in XCOPA_LANGS and a is not None}
+
+
+def average_accuracy(by_lang: Mapping[str, float | None], form: str = "evaluated",
+                     model: str | None = None) -> float | None:
+    """A run's average XCOPA accuracy in one of ``AVERAGE_FORMS`` (see the module docstring);
+    English is never part of it. ``model`` is needed by the ``published`` and ``seen`` forms."""
+    acc = _present(by_lang)
+    if form == "evaluated":
+        return sum(acc.values()) / len(acc) if acc else None
+    if form == "all":
+        return sum(acc[lang] for lang in XCOPA_LANGS) / len(XCOPA_LANGS) if set(XCOPA_LANGS) <= set(acc) else None
+    if form not in ("published", "seen"):
+        raise ValueError(f"unknown average form {form!r}; one of {', '.join(AVERAGE_FORMS)}")
+    seen = seen_langs(model)
+    if seen is None:
+        return None
+    if form == "seen":
+        values = [acc[lang] for lang in seen if lang in acc]
+        return sum(values) / len(values) if values else None
+    if not set(seen) <= set(acc):
+        return None
+    return sum(acc[lang] if lang in seen else CHANCE for lang in XCOPA_LANGS) / len(XCOPA_LANGS)
+
+
+def average_forms(by_lang: Mapping[str, float | None], model: str | None) -> dict[str, float | None]:
+    """Every form by its leaderboard column name."""
+    return {FORM_COLUMNS[form]: average_accuracy(by_lang, form, model) for form in AVERAGE_FORMS}
+
+
+# ---- the same definitions as SQL (the store's leaderboard) ------------------------------------------
 
 def sql_target_langs() -> str:
     """The XCOPA languages as a SQL list literal, for ``lang IN (...)`` filters."""
     return ", ".join(f"'{lang}'" for lang in XCOPA_LANGS)
+
+
+def sql_model_family(model: str) -> str:
+    """A SQL expression: ``model_family`` of the model column ``model``."""
+    last = f"regexp_extract(rtrim(lower({model}), '/'), '[^/]*$')"
+    cases = " ".join(f"WHEN starts_with({last}, '{prefix}') THEN '{family}'" for prefix, family in FAMILY_PREFIXES)
+    return f"(CASE {cases} END)"
+
+
+def _sql_mean_present(cols: list[str]) -> str:
+    total = " + ".join(f"coalesce({c}, 0)" for c in cols)
+    count = " + ".join(f"CAST({c} IS NOT NULL AS INTEGER)" for c in cols)
+    return f"(({total}) / nullif({count}, 0))"
+
+
+def sql_average(form: str, acc: Callable[[str], str], family: str) -> str:
+    """A SQL expression for ``average_accuracy(form)``: ``acc(lang)`` names the per-language
+    accuracy column (NULL when not evaluated) and ``family`` the model family expression."""
+    cols = {lang: acc(lang) for lang in XCOPA_LANGS}
+    if form == "evaluated":
+        return _sql_mean_present(list(cols.values()))
+    if form == "all":
+        every = " AND ".join(f"{c} IS NOT NULL" for c in cols.values())
+        return f"(CASE WHEN {every} THEN ({' + '.join(cols.values())}) / {len(cols)} END)"
+    if form not in ("published", "seen"):
+        raise ValueError(f"unknown average form {form!r}; one of {', '.join(AVERAGE_FORMS)}")
+    cases = []
+    for fam, seen in PRETRAINING_LANGS.items():
+        if form == "seen":
+            expr = _sql_mean_present([cols[lang] for lang in seen])
+        else:
+            every = " AND ".join(f"{cols[lang]} IS NOT NULL" for lang in seen)
+            parts = [cols[lang] if lang in seen else repr(CHANCE) for lang in XCOPA_LANGS]
+            expr = f"(CASE WHEN {every} THEN ({' + '.join(parts)}) / {len(XCOPA_LANGS)} END)"
+        cases.append(f"WHEN '{fam}' THEN {expr}")
+    return f"(CASE {family} {' '.join(cases)} END)"

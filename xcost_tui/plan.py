@@ -9,6 +9,7 @@ the plural *grid keys* expand into one run per value, crossed with each other::
     seeds          -> seed                   [0, 1, 2]
     intermediates  -> intermediate           ["siqa", ["siqa", "mnli"]]  (a task, or a list of tasks run in order)
     shots          -> few_shot_k             [4, 16, 64]
+    shot_seeds     -> shot_seed              [0, 1, 2, 3, 4]  (the draw of the k shots, apart from the training seed)
     learning_rates -> hparams.learning_rate  [1e-5, 3e-5]
     [experiment.grid]                        any dotted RunSpec key -> list, e.g. "hparams.epochs" = [3, 5]
 
@@ -39,7 +40,8 @@ else:  # pragma: no cover - Python 3.10
 
 from . import XCOPA_LANGS
 from .errors import SpecError, XcostError
-from .spec import METHODS, PhaseKind, RunSpec, check_device, check_field, check_number, field_range
+from .spec import (HPARAM_SECTIONS, METHODS, PhaseKind, RunSpec, check_device, check_field, check_number, field_range,
+                   recipe_values)
 from .suggest import closest, did_you_mean
 
 # plural grid key -> the dotted RunSpec key each of its values sets
@@ -49,6 +51,7 @@ GRID_KEYS: dict[str, str] = {
     "seeds": "seed",
     "intermediates": "intermediate",
     "shots": "few_shot_k",
+    "shot_seeds": "shot_seed",
     "learning_rates": "hparams.learning_rate",
 }
 SINGULAR_OF = {v: k for k, v in GRID_KEYS.items()}
@@ -397,6 +400,10 @@ def _check_value(path: str, value: Any, where: str) -> None:
         raise SpecError(f"{where}: model is empty; give a Hugging Face model id, a local path or 'tiny-xlmr'")
     if path == "target":
         _check_task(value, where)
+    if path.endswith(".recipe") and path.split(".")[0] in HPARAM_SECTIONS and value is not None:
+        recipe_values(value, None, where)  # an unknown name is an error naming this key
+    if path in HPARAM_SECTIONS and isinstance(value, dict) and value.get("recipe") is not None:
+        recipe_values(value["recipe"], None, f"{where}.recipe")
     if path == "intermediate" and isinstance(value, (list, str)):
         tasks = [t.strip() for t in value.split(",")] if isinstance(value, str) else value
         for j, task in enumerate(tasks):
@@ -505,7 +512,7 @@ def _set_path(table: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 # seeds vary slowest: the first runs of a plan cover every configuration once
-_ORDER = ["seed", "model", "method", "intermediate", "few_shot_k", "hparams.learning_rate"]
+_ORDER = ["seed", "model", "method", "intermediate", "few_shot_k", "shot_seed", "hparams.learning_rate"]
 
 
 def _expand(fixed: dict[str, Any], grid: dict[str, tuple[list, str]], where: str, origin: str):
@@ -534,6 +541,8 @@ def _short(path: str, value: Any) -> str:
         return f"s{value}"
     if path == "few_shot_k":
         return f"k{value}"
+    if path == "shot_seed":
+        return f"draw{value}"
     if path == "model":
         return str(value).rstrip("/").split("/")[-1]
     if path == "intermediate":

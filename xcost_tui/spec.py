@@ -183,15 +183,28 @@ class PlannedPhase:
 class HParams:
     """Optimisation settings of one training phase.
 
-    Defaults follow the published XCOPA recipe for XLM-R (Ponti et al. 2020):
-    5 epochs, max length 128, lr 3e-5, effective batch 32 (8 x 4 accumulation).
+    ``batch_size`` is the *effective* batch: the examples of one optimiser step. How many of them
+    go through one forward/backward pass is ``micro_batch_size``, a throughput choice (None: the
+    job picks it: the largest that fits on a GPU, 8 on a CPU); gradient accumulation over the
+    micro-batches makes up the effective batch exactly, so the optimisation is the same whatever
+    the micro-batch (docs/recipes.md, "Effective batch and micro-batch").
+
+    ``recipe`` names a published recipe (``RECIPES``; docs/recipes.md cites each) whose values
+    fill every field the table does not set itself. Without one, these defaults are xcost-tui's
+    own (no published source): lr 3e-5, effective batch 32, 5 epochs, max length 128, 10% warm-up,
+    weight decay 0.01.
     """
 
+    recipe: str | None = None  # a name in RECIPES; the spec records the resolved values too
     learning_rate: float = ranged(3e-5, above(0))
-    batch_size: int = ranged(8, at_least(1))
-    grad_accum: int = ranged(4, at_least(1))
+    batch_size: int = ranged(32, at_least(1))  # effective batch: examples per optimiser step
+    micro_batch_size: int | None = ranged(None, at_least(1))  # examples per forward/backward; None: automatic
+    # Only for old specs and the --grad-accum flag: 1 means no accumulation (micro = batch); another
+    # value needs micro_batch_size with ceil(batch_size / micro_batch_size) == grad_accum.
+    grad_accum: int | None = ranged(None, at_least(1))
     epochs: float = ranged(5.0, above(0))
-    max_steps: int | None = ranged(None, at_least(1))  # optimiser steps; overrides epochs when set
+    max_steps: int | None = ranged(None, at_least(1))  # optimiser steps; overrides epochs and min_steps when set
+    min_steps: int | None = ranged(None, at_least(1))  # at least this many optimiser steps, however few the examples
     warmup_ratio: float = ranged(0.1, within(0, 1))
     weight_decay: float = ranged(0.01, at_least(0))
     max_seq_len: int = ranged(128, within(8, 8192))
@@ -201,15 +214,122 @@ class HParams:
 
 @dataclass
 class FewShotHParams(HParams):
-    """Few-shot adaptation on k target-language examples: few examples, so smaller batches, more epochs.
+    """Few-shot adaptation on k target-language examples.
 
-    Only defaults change here; the ranges are HParams' (field_range looks them up there)."""
+    k = 4 at batch 4 is one optimiser step per epoch, so 10 epochs alone would be 10 small steps
+    that barely move the model: ``min_steps`` = 50 gives every k at least 50 updates (the reason and
+    the sources are in docs/recipes.md, "Few-shot"). Only defaults change here; the ranges are
+    HParams' (field_range looks them up there)."""
 
     learning_rate: float = 1e-5
     batch_size: int = 4
-    grad_accum: int = 1
     epochs: float = 10.0
+    min_steps: int | None = 50
     warmup_ratio: float = 0.0
+
+
+HPARAM_SECTIONS = ("hparams", "intermediate_hparams", "few_shot_hparams")
+
+
+# ---- recipes -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recipe:
+    """Named hyper-parameters from a published source (docs/recipes.md cites file and line)."""
+
+    name: str
+    summary: str
+    source: str
+    values: dict[str, Any]
+    large: dict[str, Any] = field(default_factory=dict)  # replaces values for a model whose name says "large"
+
+    def resolve(self, model: str | None) -> dict[str, Any]:
+        """The values for ``model`` (the recipe's name is one of them)."""
+        out = {"recipe": self.name, **self.values}
+        if model and "large" in model.lower().rstrip("/").split("/")[-1]:
+            out.update(self.large)
+        return out
+
+
+RECIPES: dict[str, Recipe] = {r.name: r for r in (
+    Recipe("xtreme-xcopa",
+           "XTREME's SIQA -> COPA script for XCOPA: lr 2e-5 (base) / 3e-5 (large), 5 epochs, max length 128, "
+           "effective batch 32, no warm-up, no weight decay, linear decay",
+           "google-research/xtreme scripts/train_xcopa.sh (HF Trainer defaults for the rest)",
+           {"learning_rate": 2e-5, "batch_size": 32, "epochs": 5.0, "max_seq_len": 128, "warmup_ratio": 0.0,
+            "weight_decay": 0.0, "max_grad_norm": 1.0},
+           large={"learning_rate": 3e-5}),
+    Recipe("phang2020",
+           "jiant's settings for the intermediate tasks of Phang et al. (2020): lr 1e-5, 3 epochs, max length 256, "
+           "batch 32, 10% warm-up, weight decay 0.01, linear decay",
+           "nyu-mll/jiant jiant/proj/simple/runscript.py, jiant/proj/main/scripts/configurator.py, "
+           "jiant/shared/model_setup.py",
+           {"learning_rate": 1e-5, "batch_size": 32, "epochs": 3.0, "max_seq_len": 256, "warmup_ratio": 0.1,
+            "weight_decay": 0.01, "max_grad_norm": 1.0}),
+    Recipe("xcost-few-shot",
+           "xcost-tui's few-shot settings: lr 1e-5, batch 4, 10 epochs but at least 50 optimiser steps, no warm-up",
+           "xcost-tui (docs/recipes.md, Few-shot: why a minimum number of steps)",
+           {"learning_rate": 1e-5, "batch_size": 4, "epochs": 10.0, "min_steps": 50, "warmup_ratio": 0.0,
+            "weight_decay": 0.01, "max_grad_norm": 1.0}),
+)}
+
+
+def recipe_values(name: Any, model: str | None, where: str) -> dict[str, Any]:
+    """The values recipe ``name`` gives a phase of ``model``; a SpecError naming ``where`` for an unknown name."""
+    if not isinstance(name, str) or name not in RECIPES:
+        raise SpecError(f"{where}: unknown recipe {name!r}{did_you_mean(str(name), RECIPES)}; "
+                        f"recipes: {', '.join(RECIPES)} (docs/recipes.md)")
+    return RECIPES[name].resolve(model)
+
+
+def apply_recipes(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """``data`` (a spec's table) with each hyper-parameter table's recipe filled in under the keys
+    the table sets itself: given keys win, the recipe fills the rest, the section's defaults the
+    remainder. A table that already holds every value (a spec.json) resolves to itself."""
+    out = dict(data)
+    model = data.get("model") if isinstance(data.get("model"), str) else None
+    for section in HPARAM_SECTIONS:
+        table = out.get(section)
+        if isinstance(table, dict) and table.get("recipe") is not None:
+            out[section] = {**recipe_values(table["recipe"], model, f"{where}.{section}.recipe"), **table}
+    return out
+
+
+def normalise_batching(hp: HParams, where: str) -> None:
+    """Checks the batch settings and records them one way: ``grad_accum`` (an old key) becomes the
+    micro-batch it implies, so ``batch_size = 8, grad_accum = 1`` and ``batch_size = 8,
+    micro_batch_size = 8`` are the same run."""
+    if hp.grad_accum is None:
+        return
+    if hp.micro_batch_size is None:
+        if hp.grad_accum != 1:
+            raise SpecError(
+                f"{where}.grad_accum: batch_size is the effective batch (examples per optimiser step) and "
+                f"micro_batch_size the examples per forward pass; the accumulation steps follow from them. "
+                f"For the old batch_size = B, grad_accum = {hp.grad_accum} write batch_size = B x {hp.grad_accum}, "
+                f"micro_batch_size = B (or leave micro_batch_size out: the job picks it)")
+        hp.micro_batch_size = hp.batch_size
+    elif math.ceil(hp.batch_size / hp.micro_batch_size) != hp.grad_accum:
+        raise SpecError(f"{where}.grad_accum: {hp.grad_accum} does not match batch_size {hp.batch_size} in micro-batches "
+                        f"of {hp.micro_batch_size} ({math.ceil(hp.batch_size / hp.micro_batch_size)} per step); "
+                        f"drop grad_accum, it follows from the two")
+    hp.grad_accum = None
+
+
+# ---- attempts of the target phase ---------------------------------------------------------------
+
+def attempt_phase(name: str, attempt: int) -> str:
+    """The name of attempt ``attempt`` of a phase: the first keeps the plain name (``target:copa``),
+    a retry after a collapse is ``target:copa#2``, ``eval:en#2``, ..."""
+    return name if attempt <= 1 else f"{name}#{attempt}"
+
+
+def phase_attempt(name: str) -> tuple[str, int]:
+    """(base name, attempt) of a phase name: ``target:copa#2`` -> (``target:copa``, 2)."""
+    base, sep, n = name.rpartition("#")
+    if sep and n.isdigit() and int(n) >= 2:
+        return base, int(n)
+    return name, 1
 
 
 @dataclass
@@ -231,6 +351,9 @@ class RunSpec:
     intermediate_mode: str = "sequential"
     target: str = "copa"
     few_shot_k: int | None = ranged(None, at_least(1))
+    # The draw of the k shots has its own seed, apart from the training seed: shot_seeds = [0, 1, 2]
+    # tells the variance of the shot choice from that of training. Few-shot runs default to 0.
+    shot_seed: int | None = ranged(None, within(0, SEED_MAX))
     langs: list[str] = field(default_factory=lambda: list(XCOPA_LANGS))
     eval_split: str = "test"
     eval_english: bool = True  # English COPA validation: the source-language reference
@@ -238,6 +361,10 @@ class RunSpec:
     # idx (the XCOPA release's own field is wrong for th, tr, sw, id and it: docs/tasks.md), or
     # "published", the XCOPA file's field as released. Applies to evaluation and few-shot examples.
     xcopa_question: str = "copa"
+    # A target phase whose English validation accuracy is within chance, or whose predictions are
+    # >= 90% one choice, is "collapsed" (xcost_tui/collapse.py); this many times it is trained again
+    # from a derived seed (target:copa#2, ...), every attempt recorded with its cost.
+    collapse_retries: int = ranged(0, within(0, 10))
     max_eval_examples: int | None = ranged(None, at_least(1))  # per language, for quick runs
     eval_batch_size: int = ranged(64, at_least(1))
     data_dir: str | None = None  # None: the Hugging Face hub
@@ -270,6 +397,10 @@ class RunSpec:
 
         intermediate:<task>... (or one mixed intermediate:<a>+<b>) · target:<target> · eval:en ·
         per language [few-shot:<lang>] eval:<lang> · inference-bench
+
+        Not planned, because no one knows in advance: retries of a collapsed target phase
+        (``collapse_retries``), recorded after target:<target> and eval:en as target:<target>#2,
+        eval:en#2, ... (``attempt_phase``).
         """
         phases: list[PlannedPhase] = []
         if self.uses_intermediate:
@@ -320,8 +451,12 @@ class RunSpec:
     def from_dict(cls, data: dict[str, Any], *, where: str = "spec") -> "RunSpec":
         if not isinstance(data, dict):
             raise SpecError(f"{where}: expected a table of settings, got {type(data).__name__}")
-        kwargs = _convert_fields(cls, data, where)
+        kwargs = _convert_fields(cls, apply_recipes(data, where), where)
         spec = cls(**kwargs)
+        for section in HPARAM_SECTIONS:
+            normalise_batching(getattr(spec, section), f"{where}.{section}")
+        if spec.method == "few-shot" and spec.shot_seed is None:
+            spec.shot_seed = 0
         spec.validate(where=where)
         return spec
 
@@ -346,6 +481,17 @@ class RunSpec:
                 raise SpecError(f"{where}: method 'few-shot' needs few_shot_k (the number of labelled target-language examples, e.g. 16)")
         elif self.few_shot_k is not None:
             raise SpecError(f"{where}: few_shot_k is only used by method 'few-shot' (method is {self.method!r})")
+        if self.shot_seed is not None and self.method != "few-shot":
+            raise SpecError(f"{where}: shot_seed is only used by method 'few-shot' (method is {self.method!r})")
+        if self.collapse_retries and not self.eval_english:
+            raise SpecError(f"{where}: collapse_retries needs eval_english = true: the collapse check reads the "
+                            f"English validation accuracy after the target phase")
+        for section in HPARAM_SECTIONS:
+            hp = getattr(self, section)
+            if hp.recipe is not None and hp.recipe not in RECIPES:
+                recipe_values(hp.recipe, self.model, f"{where}.{section}.recipe")  # raises with the names
+            if hp.grad_accum not in (None, 1) and hp.micro_batch_size is None:
+                normalise_batching(dataclasses.replace(hp), f"{where}.{section}")  # raises with the migration
         if not self.langs:
             raise SpecError(f"{where}: langs is empty; give at least one of {', '.join(XCOPA_LANGS)}")
         for lang in self.langs:

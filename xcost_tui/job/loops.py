@@ -9,6 +9,7 @@ the PhaseMeter around the loop.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import random
 import threading
@@ -96,14 +97,124 @@ def forward_flops(ctx: JobContext, batch: Batch) -> int:
             + head_forward_flops(ctx.dims.hidden, batch.n_seqs, n_out))
 
 
+DEFAULT_MICRO_BATCH = 8  # examples per forward pass on a CPU, or anywhere micro_batch_size is unset and no probe runs
+
+
 def plan_steps(tasks: list[TrainTask], hp: HParams) -> tuple[int, int]:
-    """(optimiser steps in total, epochs to iterate) for the phase."""
-    micro_per_epoch = sum(math.ceil(len(t.data) / hp.batch_size) for t in tasks)
-    per_epoch = max(1, math.ceil(micro_per_epoch / hp.grad_accum))
+    """(optimiser steps in total, epochs to iterate) for the phase.
+
+    An optimiser step takes ``hp.batch_size`` examples of one task (the last group of each task
+    in an epoch takes what is left). ``max_steps`` fixes the count; otherwise ``epochs`` of steps,
+    but at least ``min_steps`` (few examples would otherwise give too few updates to move the model).
+    """
+    per_epoch = max(1, sum(math.ceil(len(t.data) / hp.batch_size) for t in tasks))
     if hp.max_steps is not None:
-        return hp.max_steps, max(1, math.ceil(hp.max_steps / per_epoch))
-    total = max(1, math.ceil(per_epoch * hp.epochs))
-    return total, max(1, math.ceil(hp.epochs))
+        total = hp.max_steps
+    else:
+        total = max(1, math.ceil(per_epoch * hp.epochs), hp.min_steps or 0)
+    return total, max(1, math.ceil(total / per_epoch))
+
+
+def micro_batch_of(hp: HParams) -> int | None:
+    """The micro-batch the settings fix (None: automatic), never more than the effective batch."""
+    if hp.micro_batch_size is not None:
+        return min(hp.micro_batch_size, hp.batch_size)
+    if hp.grad_accum is not None:  # an HParams built in Python with the old key
+        return math.ceil(hp.batch_size / hp.grad_accum)
+    return None
+
+
+def step_groups(tasks: list[TrainTask], hp: HParams, rng: random.Random,
+                group_by_length: bool = True) -> list[tuple[TrainTask, list[int]]]:
+    """One epoch's optimiser steps: (task, example indices), ``hp.batch_size`` examples each and
+    the rest in a short last group per task; several tasks' groups are interleaved. The groups
+    depend on the effective batch and the seed only, never on the micro-batch."""
+    schedule = [(t, idxs) for t in tasks
+                for idxs in batch_order([e.length for e in t.data], hp.batch_size, rng, group_by_length)]
+    if len(tasks) > 1:
+        rng.shuffle(schedule)
+    return schedule
+
+
+def split_micro(idxs: list[int], lengths: list[int], micro: int) -> list[list[int]]:
+    """A group's examples in micro-batches of at most ``micro``, longest first (least padding)."""
+    order = sorted(idxs, key=lambda i: lengths[i], reverse=True)
+    return [order[i:i + micro] for i in range(0, len(order), micro)]
+
+
+def micro_backward(model: nn.Module, batch: Batch, weight: float, loss_fn: nn.Module, device: Device,
+                   scaler: "torch.amp.GradScaler | None" = None) -> torch.Tensor:
+    """Forward and backward of one micro-batch, its mean loss scaled by ``weight`` (its share of
+    the step's examples), so that the gradients summed over a step's micro-batches are exactly the
+    gradient of the mean loss over all its examples, whatever the split and however short the
+    last group. Returns the scaled loss (detached)."""
+    with device.autocast():
+        logits = model(batch.input_ids, batch.attention_mask, batch.head)
+    scores = choice_scores(logits, batch)
+    loss = loss_fn(scores.to(torch.promote_types(scores.dtype, torch.float32)), batch.labels) * weight
+    if scaler is not None:
+        scaler.scale(loss).backward()
+    else:
+        loss.backward()
+    return loss.detach()
+
+
+def accumulate(model: nn.Module, batches: list[Batch], loss_fn: nn.Module, device: Device,
+               scaler: "torch.amp.GradScaler | None" = None) -> torch.Tensor:
+    """The gradient of one optimiser step, built from its micro-batches (left in ``.grad``);
+    returns the step's mean loss."""
+    n = sum(b.n_examples for b in batches)
+    losses = [micro_backward(model, b, b.n_examples / n, loss_fn, device, scaler) for b in batches]
+    return torch.stack(losses).sum()
+
+
+def choose_micro_batch(ctx: JobContext, model: nn.Module, tasks: list[TrainTask], hp: HParams) -> tuple[int, str]:
+    """(micro-batch, how it was chosen): the user's value; on a CPU the default (8, at most the
+    effective batch); on a GPU the largest of batch, batch/2, ... whose worst case (the longest
+    examples) fits next to the optimiser's state."""
+    fixed = micro_batch_of(hp)
+    if fixed is not None:
+        return fixed, "set"
+    if ctx.device.type != "cuda":
+        return min(DEFAULT_MICRO_BATCH, hp.batch_size), "default"
+    return largest_fitting(hp.batch_size, lambda m: _fits(ctx, model, tasks, m)), "probed"
+
+
+def largest_fitting(batch: int, fits: Callable[[int], bool]) -> int:
+    """The first of batch, ceil(batch/2), ... , 1 that ``fits``; 1 when none does (the phase then
+    fails on its first step with the device's own out-of-memory error, which says how much)."""
+    m = batch
+    while m > 1:
+        if fits(m):
+            return m
+        m = math.ceil(m / 2)
+    return 1
+
+
+def _fits(ctx: JobContext, model: nn.Module, tasks: list[TrainTask], micro: int) -> bool:
+    """One forward/backward of the ``micro`` longest examples of each task, in a forked RNG (the
+    run's randomness is untouched) and with the gradients cleared after; True when it ran and left
+    room for AdamW's two moments of every trained parameter."""
+    device = ctx.device
+    loss_fn = nn.CrossEntropyLoss()
+    params = [p for p in model.parameters() if p.requires_grad]
+    state_bytes = 2 * sum(p.numel() * 4 for p in params)  # exp_avg and exp_avg_sq, fp32
+    total = torch.cuda.get_device_properties(device.torch_device).total_memory
+    try:
+        with torch.random.fork_rng(devices=[device.torch_device]):
+            torch.cuda.reset_peak_memory_stats(device.torch_device)
+            for task in tasks:
+                longest = sorted(range(len(task.data)), key=lambda i: task.data[i].length, reverse=True)[:micro]
+                batch = collate([task.data[i] for i in longest], task.head, ctx.pad_id).to(device.torch_device)
+                micro_backward(model, batch, 1.0, loss_fn, device)
+            device.synchronize()
+            peak = torch.cuda.max_memory_allocated(device.torch_device)
+        return peak + state_bytes <= 0.9 * total
+    except torch.cuda.OutOfMemoryError:
+        return False
+    finally:
+        model.zero_grad(set_to_none=True)
+        torch.cuda.empty_cache()
 
 
 def _optimizer(model: nn.Module, hp: HParams, head_keys: set[str]) -> torch.optim.Optimizer:
@@ -125,96 +236,98 @@ def _optimizer(model: nn.Module, hp: HParams, head_keys: set[str]) -> torch.opti
 
 def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask], hp: HParams, seed: int,
           group_by_length: bool = True) -> tuple[Tally, dict]:
-    """Fine-tunes on one task, or several mixed (batches of all tasks interleaved, so each task is
-    sampled in proportion to its size). Returns the tally and facts for the phase record."""
+    """Fine-tunes on one task, or several mixed (steps of all tasks interleaved, so each task is
+    sampled in proportion to its size). Each optimiser step takes ``hp.batch_size`` examples
+    (``step_groups``), run in micro-batches (``choose_micro_batch``) whose gradients add up to the
+    step's exact mean (``accumulate``). Returns the tally and facts for the phase record."""
     from transformers import get_linear_schedule_with_warmup
 
     total_steps, epochs = plan_steps(tasks, hp)
-    model.train()
+    model.train()  # before the probe: its memory is that of training (dropout masks included)
+    micro, micro_source = choose_micro_batch(ctx, model, tasks, hp)
     optimizer = _optimizer(model, hp, {t.head for t in tasks})
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
     scaler = torch.amp.GradScaler("cuda") if ctx.device.precision == "fp16" else None
     rng = random.Random(f"{seed}:{phase}")
     tally = Tally()
     if ctx.measure.enabled:
-        tally.sampler = FlopSampler.for_phase(total_steps * hp.grad_accum, ctx.measure.flop_sample_steps)
+        tally.sampler = FlopSampler.for_phase(total_steps * math.ceil(hp.batch_size / micro), ctx.measure.flop_sample_steps)
     loss_fn = nn.CrossEntropyLoss()
     device = ctx.device
 
-    def micro_step(batch: Batch) -> torch.Tensor:
-        with device.autocast():
-            logits = model(batch.input_ids, batch.attention_mask, batch.head)
-            loss = loss_fn(choice_scores(logits, batch).float(), batch.labels) / hp.grad_accum
-        if scaler is not None:
-            scaler.scale(loss).backward()
-        else:
-            loss.backward()
-        return loss.detach()
-
-    step = micro = 0
+    step = micro_n = 0
     loss_sum = torch.zeros((), device=device.torch_device)
     loss_count = 0
     last_report = time.monotonic()
     window_start, window_examples, window_tokens = last_report, 0, 0
     t_start = time.monotonic()
     epoch = 0
+    max_micro_per_step = 0
+    short_steps = 0
     done = False
     while not done:
         epoch += 1
-        schedule = [(t, idxs) for t in tasks
-                    for idxs in batch_order([e.length for e in t.data], hp.batch_size, rng, group_by_length)]
-        if len(tasks) > 1:
-            rng.shuffle(schedule)
-        for n, (task, idxs) in enumerate(schedule):
-            ctx.check_cancel()
-            batch = collate([task.data[i] for i in idxs], task.head, ctx.pad_id).to(device.torch_device)
-            micro += 1
-            flops = train_flops(forward_flops(ctx, batch))
-            if tally.sampler is not None and tally.sampler.should_sample(micro):
-                loss, measured = count_flops(micro_step, batch)
-                tally.sampler.record(measured, batch.tokens_padded)
-            else:
-                loss = micro_step(batch)
-            tally.add_batch(batch, flops)
-            loss_sum += loss
-            loss_count += 1
-            window_examples += batch.n_examples
-            window_tokens += batch.tokens_nonpad
-            last_in_epoch = n == len(schedule) - 1
-            if micro % hp.grad_accum == 0 or last_in_epoch:
-                if scaler is not None:
-                    scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
+        schedule = step_groups(tasks, hp, rng, group_by_length)
+        for n, (task, group) in enumerate(schedule):
+            lengths = [e.length for e in task.data]
+            parts = split_micro(group, lengths, micro)
+            max_micro_per_step = max(max_micro_per_step, len(parts))
+            short_steps += len(group) < hp.batch_size
+            step_loss = torch.zeros((), device=device.torch_device)
+            for idxs in parts:
+                ctx.check_cancel()
+                batch = collate([task.data[i] for i in idxs], task.head, ctx.pad_id).to(device.torch_device)
+                micro_n += 1
+                weight = len(idxs) / len(group)
+                flops = train_flops(forward_flops(ctx, batch))
+                if tally.sampler is not None and tally.sampler.should_sample(micro_n):
+                    loss, measured = count_flops(micro_backward, model, batch, weight, loss_fn, device, scaler)
+                    tally.sampler.record(measured, batch.tokens_padded)
                 else:
-                    optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                step += 1
-                now = time.monotonic()
-                if ctx.measure.enabled and (now - last_report >= ctx.measure.progress_every_s or step == total_steps):
-                    mem, peak, source = ctx.memory_now()
-                    elapsed = max(now - window_start, 1e-9)
-                    ctx.events.emit(Progress(
-                        phase, step, total_steps, epoch=round(epoch - 1 + (n + 1) / len(schedule), 3),
-                        loss=float(loss_sum.item()) * hp.grad_accum / max(loss_count, 1),
-                        lr=scheduler.get_last_lr()[0],
-                        examples_per_s=window_examples / elapsed, tokens_per_s=window_tokens / elapsed,
-                        mem_bytes=mem, peak_mem_bytes=peak, mem_source=source,
-                    ))
-                    loss_sum.zero_()
-                    loss_count = 0
-                    last_report = window_start = now
-                    window_examples = window_tokens = 0
-                if step >= total_steps:
-                    done = True
-                    break
+                    loss = micro_backward(model, batch, weight, loss_fn, device, scaler)
+                tally.add_batch(batch, flops)
+                step_loss += loss
+                window_examples += batch.n_examples
+                window_tokens += batch.tokens_nonpad
+            if scaler is not None:
+                scaler.unscale_(optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            loss_sum += step_loss
+            loss_count += 1
+            now = time.monotonic()
+            if ctx.measure.enabled and (now - last_report >= ctx.measure.progress_every_s or step == total_steps):
+                mem, peak, source = ctx.memory_now()
+                elapsed = max(now - window_start, 1e-9)
+                ctx.events.emit(Progress(
+                    phase, step, total_steps, epoch=round(epoch - 1 + (n + 1) / len(schedule), 3),
+                    loss=float(loss_sum.item()) / max(loss_count, 1),
+                    lr=scheduler.get_last_lr()[0],
+                    examples_per_s=window_examples / elapsed, tokens_per_s=window_tokens / elapsed,
+                    mem_bytes=mem, peak_mem_bytes=peak, mem_source=source,
+                ))
+                loss_sum.zero_()
+                loss_count = 0
+                last_report = window_start = now
+                window_examples = window_tokens = 0
+            if step >= total_steps:
+                done = True
+                break
     tally.steps = step
-    ctx.log(f"{phase}: {step} steps, {tally.examples} examples in {time.monotonic() - t_start:.1f}s")
-    return tally, {"steps": step, "total_steps": total_steps, "epochs": epoch,
-                   "batch_size": hp.batch_size, "grad_accum": hp.grad_accum, "learning_rate": hp.learning_rate}
+    ctx.log(f"{phase}: {step} steps of {hp.batch_size} examples (micro-batches of {micro}), "
+            f"{tally.examples} examples in {time.monotonic() - t_start:.1f}s")
+    return tally, {"steps": step, "total_steps": total_steps, "epochs": epoch, "seed": seed,
+                   "batch_size": hp.batch_size, "micro_batch_size": micro, "micro_batch_source": micro_source,
+                   "grad_accum": max_micro_per_step, "micro_batches": micro_n, "short_steps": short_steps,
+                   "min_steps": hp.min_steps, "learning_rate": hp.learning_rate, "warmup_ratio": hp.warmup_ratio,
+                   "weight_decay": hp.weight_decay, "recipe": hp.recipe}
 
 
 @torch.inference_mode()
@@ -253,7 +366,21 @@ def evaluate(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, 
     scores = score(ctx, model, data, head, batch_size, tally.sampler, tally)
     rows = []
     for ex, sc in zip(data, scores):
-        pred = max(range(len(sc)), key=sc.__getitem__)
+        pred, tied = pick_choice(sc, ex.idx)
         rows.append({"idx": ex.idx, "pred": pred, "label": ex.label, "scores": sc,
-                     "correct": bool(pred == ex.label)})
+                     "correct": bool(pred == ex.label), "tie": tied})
     return tally, rows
+
+
+def pick_choice(scores: list[float], key: object) -> tuple[int, bool]:
+    """(the predicted choice, whether the top score was tied). The scores are the head's fp32
+    logits (``EncoderWithHeads`` runs its heads in fp32, so bf16 rounding makes no ties); a tie
+    that remains is broken by a hash of the example's id, not towards choice 0 (``max`` would
+    always pick the first, and COPA's labels are balanced, so that would bias every tied item
+    towards one answer)."""
+    best = max(scores)
+    top = [i for i, s in enumerate(scores) if s == best]
+    if len(top) == 1:
+        return top[0], False
+    h = int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:4], "little")
+    return top[h % len(top)], True

@@ -3,7 +3,9 @@
 Reads RUN_DIR/spec.json, checks all data and the model before any training starts, runs the
 phases of ``RunSpec.phase_plan()`` (intermediate* → target → eval:en → [few-shot:<lang>]
 eval:<lang> … → inference-bench) and writes typed events (xcost_tui.rundir), predictions and the
-final status into RUN_DIR.
+final status into RUN_DIR. After the target phase and English validation, a collapse check
+(xcost_tui/collapse.py) may train the target phase again (``collapse_retries``: target:copa#2,
+eval:en#2, ...).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..rundir import (CheckpointSaved, EventWriter, JsonlWriter, PhaseEnd, Phase
                       ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, update_status)
 from ..rundir.cost import Cost
 from ..rundir.events import DataLoaded, ModelLoaded
-from ..spec import TINY_MODEL, PhaseKind, PlannedPhase, RunSpec
+from ..spec import TINY_MODEL, PhaseKind, PlannedPhase, RunSpec, phase_attempt
 
 
 def _log(msg: str) -> None:
@@ -198,7 +200,7 @@ class RunData:
         yield f"{spec.target}:train", self.target_train
         if spec.method == "few-shot" and spec.few_shot_k:
             for lang, pool in self.few_shot_pool.items():
-                picked = few_shot_sample(pool, spec.few_shot_k, spec.seed, lang)
+                picked = few_shot_sample(pool, spec.few_shot_k, spec.shot_seed or 0, lang)
                 yield f"xcopa:validation:{lang} ({spec.few_shot_k} few-shot examples)", [pool[j] for j in picked]
 
     def questions_info(self, spec: RunSpec, split: str, lang: str, examples: list) -> dict:
@@ -298,10 +300,27 @@ def phase_seed(seed: int, phase: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{phase}".encode()).digest()[:4], "little")
 
 
-def few_shot_sample(pool: list, k: int, seed: int, lang: str) -> list:
-    """k examples drawn by seed, the same for every method so few-shot runs are comparable."""
-    rng = random.Random(f"few-shot:{seed}:{lang}")
-    return sorted(rng.sample(range(len(pool)), k))
+def few_shot_order(n: int, shot_seed: int, lang: str) -> list[int]:
+    """The draw order of a language's few-shot pool of ``n`` examples for ``shot_seed``: a seeded
+    permutation, so the k shots (its first k) of a smaller k are inside those of a larger k."""
+    order = list(range(n))
+    random.Random(f"few-shot:{shot_seed}:{lang}").shuffle(order)
+    return order
+
+
+def few_shot_sample(pool: list, k: int, shot_seed: int, lang: str) -> list:
+    """Positions in ``pool`` of the k shots of ``shot_seed`` (sorted). They depend on the shot seed
+    and the language only, never on the training seed or the method, so few-shot runs are
+    comparable, and they are nested: k = 4 is inside k = 16 is inside k = 64 for one shot seed."""
+    if not 0 <= k <= len(pool):
+        raise ValueError(f"cannot draw {k} shots from {len(pool)} examples")
+    return sorted(few_shot_order(len(pool), shot_seed, lang)[:k])
+
+
+def attempt_seed(seed: int, attempt: int) -> int:
+    """The seed of attempt ``attempt`` of the target phase: the run's seed first, then one derived
+    from it per retry (recorded in the attempt's info and its collapse_check event)."""
+    return seed if attempt <= 1 else phase_seed(seed, f"collapse-retry:{attempt}")
 
 
 # ---- device -------------------------------------------------------------------------------------
@@ -376,7 +395,10 @@ class PhaseRunner:
         target_head = head_key(*self._head_of(spec.target))
         base_state = None  # the model after the target phase, restored before each few-shot phase
         last_eval: list = data.english_eval
+        done: set[str] = set()  # planned phases already run as part of another (eval:en with the target)
         for i, phase in enumerate(plan):
+            if phase.name in done:
+                continue
             if phase.kind == PhaseKind.INTERMEDIATE:
                 if reused_meta is not None:
                     self._reused_phase(reused.get(phase.name) or {"phase": phase.name, "kind": phase.kind.value,
@@ -386,17 +408,22 @@ class PhaseRunner:
                     if i == last_intermediate and spec.save_encoder:
                         self._save_checkpoint()
             elif phase.kind == PhaseKind.TARGET:
-                self._train_phase(phase, {spec.target: data.target_train}, spec.hparams)
+                english = plan[i + 1] if i + 1 < len(plan) and plan[i + 1].lang == "en" else None
+                self._target_attempts(phase, english, data, target_head)
+                if english is not None:
+                    done.add(english.name)
                 if spec.method == "few-shot":
                     base_state = copy.deepcopy(self.model.state_dict())
             elif phase.kind == PhaseKind.FEW_SHOT:
                 assert phase.lang is not None and base_state is not None and spec.few_shot_k is not None
                 self.model.load_state_dict(base_state)
                 pool = data.few_shot_pool[phase.lang]
-                picked = few_shot_sample(pool, spec.few_shot_k, spec.seed, phase.lang)
+                shot_seed = spec.shot_seed or 0
+                picked = few_shot_sample(pool, spec.few_shot_k, shot_seed, phase.lang)
                 shots = [pool[j] for j in picked]
                 self._train_phase(phase, {"xcopa": shots}, spec.few_shot_hparams,
-                                  info={"k": spec.few_shot_k, "few_shot_indices": [e.idx for e in shots],
+                                  info={"k": spec.few_shot_k, "shot_seed": shot_seed,
+                                        "few_shot_indices": [e.idx for e in shots],
                                         **data.questions_info(spec, "validation", phase.lang, shots)})
             elif phase.kind == PhaseKind.EVAL:
                 assert phase.lang is not None
@@ -412,6 +439,44 @@ class PhaseRunner:
                 if base_state is not None:
                     self.model.load_state_dict(base_state)
                 self._inference_bench(phase, last_eval, target_head)
+
+    def _target_attempts(self, phase: PlannedPhase, english: PlannedPhase | None, data: RunData,
+                         target_head: str) -> None:
+        """The target phase, then English validation and the collapse check; a collapsed attempt is
+        trained again (``collapse_retries`` times at most) from the model as it was before the
+        target phase, with a derived seed: target:copa#2 and eval:en#2, each its own phase with its
+        own costs. The run goes on with the last attempt (collapsed or not: the check says which)."""
+        from ..collapse import check_collapse
+        from ..rundir.events import CollapseCheck
+        from ..spec import attempt_phase
+
+        spec = self.spec
+        before = _snapshot(self.model) if spec.collapse_retries and english is not None else None
+        attempt = 1
+        while True:
+            seed = attempt_seed(spec.seed, attempt)
+            name = attempt_phase(phase.name, attempt)
+            self._train_phase(dataclasses.replace(phase, name=name), {spec.target: data.target_train}, spec.hparams,
+                              seed=seed, info={"attempt": attempt})
+            if english is None:
+                return
+            en = dataclasses.replace(english, name=attempt_phase(english.name, attempt))
+            rows = self._eval_phase(en, spec.target, "validation", data.english_eval, target_head)
+            n_choices = max((len(r["scores"]) for r in rows), default=2)
+            verdict = check_collapse([r["pred"] for r in rows], [r["label"] for r in rows], max(2, n_choices))
+            retry = bool(verdict.collapsed) and attempt <= spec.collapse_retries
+            self.ctx.events.emit(CollapseCheck(
+                name, en.name, attempt, seed, verdict.collapsed, verdict.accuracy, verdict.n, verdict.correct,
+                verdict.p_value, verdict.majority_choice, verdict.majority_share, verdict.alpha, verdict.majority,
+                list(verdict.reasons), retry))
+            if verdict.collapsed:
+                _log(f"{name}: collapsed ({'; '.join(verdict.reasons)})"
+                     + (f"; training it again with a derived seed (attempt {attempt + 1})" if retry else ""))
+            if not retry:
+                return
+            assert before is not None
+            _restore(self.model, before)
+            attempt += 1
 
     # ---- helpers -----------------------------------------------------------------------------
     def _head_of(self, task: str) -> tuple[str, int | None]:
@@ -463,7 +528,8 @@ class PhaseRunner:
         self.ctx.memory_now = lambda: (None, None, None)
         return record
 
-    def _train_phase(self, phase: PlannedPhase, task_data: dict[str, list], hp, *, info=None) -> None:
+    def _train_phase(self, phase: PlannedPhase, task_data: dict[str, list], hp, *, info=None,
+                     seed: int | None = None) -> None:
         from .batching import encode
         from .loops import TrainTask, plan_steps, train
         from .model import head_key
@@ -472,7 +538,10 @@ class PhaseRunner:
         # depend on what ran before it: a run started from a saved encoder matches one that trained it.
         import torch
 
-        torch.manual_seed(phase_seed(self.spec.seed, phase.name))
+        # A retry of the target phase (target:copa#2) has its own seed (attempt_seed) and is seeded
+        # as its phase, so it differs from the first attempt only by that seed.
+        seed = self.spec.seed if seed is None else seed
+        torch.manual_seed(phase_seed(seed, phase_attempt(phase.name)[0]))
         tasks = []
         reinit = {}
         for name, exs in task_data.items():
@@ -482,13 +551,13 @@ class PhaseRunner:
         total_steps, _ = plan_steps(tasks, hp)
         meter = self._begin(phase, total_steps)
         with meter:
-            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, self.spec.seed)
+            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, seed)
         self._end(phase, meter, tally, tasks=list(task_data),
                   info={**facts, "precision": self.ctx.device.precision, "head_initialised": reinit,
                         "max_seq_len": hp.max_seq_len, **(info or {})})
 
     def _eval_phase(self, phase: PlannedPhase, task: str, split: str, examples: list, head: str,
-                    extra_info: dict | None = None) -> None:
+                    extra_info: dict | None = None) -> list[dict]:
         from ..rundir import EvalResult
         from .batching import encode
         from .loops import evaluate
@@ -505,9 +574,11 @@ class PhaseRunner:
             self.job.predictions.write(Prediction(phase.name, task, lang, split, r["idx"], r["pred"], r["label"],
                                                   r["scores"], r["correct"]).to_dict())
         self._end(phase, meter, tally, tasks=[task], info={"split": split, "batch_size": self.spec.eval_batch_size,
+                                                           "ties": sum(1 for r in rows if r.get("tie")),
                                                            **(extra_info or {})})
         self.ctx.events.emit(EvalResult(phase.name, task, lang, split, accuracy, labelled, correct))
         _log(f"{phase.name}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")
+        return rows
 
     def _inference_bench(self, phase: PlannedPhase, examples: list, head: str) -> None:
         from .batching import encode
@@ -545,6 +616,19 @@ class PhaseRunner:
             {"reused": True, "original_costs": original}))
         assert isinstance(record, PhaseEnd)
         self.completed.append(record)
+
+
+def _snapshot(model) -> dict:
+    """The model's weights (on the CPU, so a GPU holds one copy) and which heads it has."""
+    return {"heads": set(model.heads.keys()),
+            "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}}
+
+
+def _restore(model, snap: dict) -> None:
+    """Back to a snapshot: heads created since are dropped (the next phase makes them afresh)."""
+    for key in [k for k in model.heads.keys() if k not in snap["heads"]]:
+        del model.heads[key]
+    model.load_state_dict(snap["state"])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,8 +75,15 @@ class EncoderWithHeads(nn.Module):
         return True
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, head: str) -> torch.Tensor:
+        """The head's scores, in fp32 whatever the autocast around it: the encoder runs in the
+        run's precision, the head (a few thousand multiply-adds per sequence) in fp32, so choices
+        are compared on fp32 logits (in bf16, with 8 bits of mantissa, close scores tie and
+        ``max`` gave every tie to choice 0)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return self.heads[head](hidden[:, 0])
+        first = hidden[:, 0]
+        dtype = torch.promote_types(first.dtype, torch.float32)  # fp32 (fp64 for a model in fp64)
+        with torch.autocast(device_type=hidden.device.type, enabled=False):
+            return self.heads[head](first.to(dtype))
 
 
 # ---- tokenizer for tiny-xlmr -----------------------------------------------------------------
@@ -178,7 +185,12 @@ def load_checkpoint(path: Path):
                          f"Point it at RUN_DIR/checkpoints/intermediate of a run that used save_encoder.")
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
-    encoder = AutoModel.from_pretrained(path / "encoder")
+    # Without a pooler, as load_pretrained and the tiny encoder build it: the saved encoder has none,
+    # and AutoModel would add a randomly initialised one (a different model, and a warning).
+    try:
+        encoder = AutoModel.from_pretrained(path / "encoder", add_pooling_layer=False)
+    except TypeError:  # architectures without a pooler flag
+        encoder = AutoModel.from_pretrained(path / "encoder")
     model = EncoderWithHeads(encoder)
     # weights_only: a crafted heads.pt in a reused encoder directory must not run code on load.
     heads = torch.load(path / "heads.pt", map_location="cpu", weights_only=True)

@@ -208,6 +208,42 @@ class CheckpointSaved(_Event):
         return cls(_str(d.get("phase")), _req_str(d.get("path")), _dict(d.get("key")), t=_float(d.get("t")) or 0.0)
 
 
+def _bool(v: Any) -> bool | None:
+    return v if isinstance(v, bool) else None
+
+
+@dataclass(frozen=True)
+class CollapseCheck(_Event):
+    """The verdict on one attempt of the target phase, from its English validation predictions
+    (xcost_tui/collapse.py): collapsed when the accuracy is within chance (exact two-sided binomial
+    test at ``alpha``) or ``majority_share`` >= ``majority``. ``retry``: another attempt follows."""
+
+    TYPE: ClassVar[str] = "collapse_check"
+    phase: str  # the target phase checked: target:copa, target:copa#2, ...
+    eval_phase: str  # the evaluation it was judged on: eval:en, eval:en#2, ...
+    attempt: int | None
+    seed: int | None  # the seed that attempt trained with
+    collapsed: bool | None  # None: nothing to judge (no labelled items)
+    accuracy: float | None = None
+    n: int | None = None
+    correct: int | None = None
+    p_value: float | None = None
+    majority_choice: int | None = None
+    majority_share: float | None = None
+    alpha: float | None = None
+    majority: float | None = None
+    reasons: list[str] = field(default_factory=list)
+    retry: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CollapseCheck:
+        return cls(_req_str(d.get("phase")), _req_str(d.get("eval_phase")), _int(d.get("attempt")), _int(d.get("seed")),
+                   _bool(d.get("collapsed")), _float(d.get("accuracy")), _int(d.get("n")), _int(d.get("correct")),
+                   _float(d.get("p_value")), _int(d.get("majority_choice")), _float(d.get("majority_share")),
+                   _float(d.get("alpha")), _float(d.get("majority")), _strs(d.get("reasons")),
+                   bool(_bool(d.get("retry"))), t=_float(d.get("t")) or 0.0)
+
+
 @dataclass(frozen=True)
 class DataLoaded(_Event):
     """One split the run read, and exactly where from (tasks/sources.py ``DataSource``): the hub
@@ -306,11 +342,11 @@ class UnknownEvent(_Event):
 
 
 Event = Union[RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, DataLoaded, ModelLoaded,
-              RunWarning, RunEnd, UnknownEvent]
+              CollapseCheck, RunWarning, RunEnd, UnknownEvent]
 
 EVENT_TYPES: dict[str, Any] = {
     cls.TYPE: cls for cls in (RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, DataLoaded,
-                              ModelLoaded, RunWarning, RunEnd)
+                              ModelLoaded, CollapseCheck, RunWarning, RunEnd)
 }
 
 

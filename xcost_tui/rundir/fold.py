@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from ..accuracy import average_accuracy
-from .events import (CheckpointSaved, DataLoaded, EvalResult, Event, ModelLoaded, PhaseEnd, PhaseStart, Progress,
-                     ReusedFrom, RunEnd, RunStart, RunWarning, UnknownEvent)
+from ..accuracy import average_accuracy, average_forms
+from .events import (CheckpointSaved, CollapseCheck, DataLoaded, EvalResult, Event, ModelLoaded, PhaseEnd, PhaseStart,
+                     Progress, ReusedFrom, RunEnd, RunStart, RunWarning, UnknownEvent)
 from .cost import Cost
 
 MAX_WARNINGS = 100
@@ -60,6 +60,7 @@ class RunState:
     checkpoint: CheckpointSaved | None = None
     data_sources: list[DataLoaded] = field(default_factory=list)  # every split the run read, in order
     model: ModelLoaded | None = None
+    collapse_checks: list[CollapseCheck] = field(default_factory=list)  # one per target attempt judged
     warnings: list[str] = field(default_factory=list)
     n_warnings: int = 0
     run_end: RunEnd | None = None
@@ -98,6 +99,25 @@ class RunState:
     @property
     def avg_accuracy(self) -> float | None:
         return average_accuracy(self.accuracy)
+
+    def average_forms(self) -> dict[str, float | None]:
+        """The average accuracy in every form of xcost_tui/accuracy.py, by leaderboard column
+        (avg_accuracy, avg_accuracy_all, avg_accuracy_published, avg_accuracy_seen)."""
+        model = self.run_start.spec.get("model") if self.run_start else None
+        return average_forms(self.accuracy, model if isinstance(model, str) else None)
+
+    @property
+    def collapsed(self) -> bool | None:
+        """Whether the model the run went on with (its last target attempt) collapsed; None when
+        no attempt was judged (no English validation, or the run stopped before)."""
+        return self.collapse_checks[-1].collapsed if self.collapse_checks else None
+
+    @property
+    def target_attempts(self) -> int:
+        """Target phases trained (1, or more after collapses: target:copa, target:copa#2, ...).
+        Every attempt is its own phase with its own costs, all of them training costs of the run;
+        accuracies (``accuracy``, the latest per language) are those of the last attempt."""
+        return sum(1 for p in self.phases.values() if p.kind == "target" and p.completed)
 
     def eta_s(self) -> float | None:
         phase = self.current_phase
@@ -165,6 +185,8 @@ class RunFold:
                 s.data_sources.append(event)
             case ModelLoaded():
                 s.model = event
+            case CollapseCheck():
+                s.collapse_checks.append(event)
             case RunWarning():
                 s.n_warnings += 1
                 if len(s.warnings) < MAX_WARNINGS:

@@ -137,6 +137,12 @@ def _strs(v: Any) -> list[str] | None:
     return None
 
 
+def _section(spec: dict[str, Any], section: str, key: str, conv: Callable[[Any], Any]) -> Any:
+    """A value of one of the spec's hyper-parameter tables, None when absent or not a table."""
+    table = spec.get(section)
+    return conv(table.get(key)) if isinstance(table, dict) else None
+
+
 def _json(obj: Any) -> str | None:
     return None if obj is None else dumps(obj)
 
@@ -342,6 +348,14 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "intermediate": intermediate if intermediate is not None else ([] if spec else None),
             "intermediate_mode": _str(spec.get("intermediate_mode")),
             "k": _int(spec.get("few_shot_k")),
+            "shot_seed": _int(spec.get("shot_seed")),
+            "recipe": _section(spec, "hparams", "recipe", _str),
+            "intermediate_recipe": _section(spec, "intermediate_hparams", "recipe", _str),
+            "few_shot_recipe": _section(spec, "few_shot_hparams", "recipe", _str),
+            "batch_size": _section(spec, "hparams", "batch_size", _int),
+            "collapse_retries": _int(spec.get("collapse_retries")),
+            "collapsed": state.collapsed,
+            "target_attempts": state.target_attempts,
             "langs": _strs(spec.get("langs")),
             "target": _str(spec.get("target")),
             "eval_split": _str(spec.get("eval_split")),

@@ -8,10 +8,13 @@ another version is refused by readers and rebuilt from the run directories by in
 from __future__ import annotations
 
 from .. import XCOPA_LANGS
-from ..accuracy import sql_target_langs
+from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
-SCHEMA_VERSION = 3  # 2: samples.gpu_uuid; runs.run_dir relative to the store; 3: data_sources, runs' data/model provenance
+# 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
+# 4: recipes, shot_seed, collapse, the average-accuracy forms.
+SCHEMA_VERSION = 4
+
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
 # (name, SQL type). Counts are BIGINT, everything else DOUBLE; FLOPs are DOUBLE (they pass 2**63).
@@ -58,6 +61,14 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("intermediate", "VARCHAR[]"),
         ("intermediate_mode", "VARCHAR"),
         ("k", "BIGINT"),
+        ("shot_seed", "BIGINT"),
+        ("recipe", "VARCHAR"),
+        ("intermediate_recipe", "VARCHAR"),
+        ("few_shot_recipe", "VARCHAR"),
+        ("batch_size", "BIGINT"),
+        ("collapse_retries", "BIGINT"),
+        ("collapsed", "BOOLEAN"),
+        ("target_attempts", "BIGINT"),
         ("langs", "VARCHAR[]"),
         ("target", "VARCHAR"),
         ("eval_split", "VARCHAR"),
@@ -214,17 +225,27 @@ def _amortised(name: str) -> str:
          ELSE coalesce(src.{name}, {_orig_cost(name)}) / (1 + coalesce(ss.reusers, 1)) END"""
 
 
-# One row per run. Accuracy columns average the XCOPA target languages (not English);
+# One row per run. Accuracy columns average the XCOPA target languages (not English), in the four
+# forms of xcost_tui/accuracy.py (generated from its tables: avg_accuracy, _all, _published, _seen);
 # train_* are costs incurred in this run (reused phases excluded); amortised_train_* share a
 # reused intermediate phase's cost equally between its producer and every run that reused it.
+_FAMILY = sql_model_family("r.model")
+_AVERAGES = ",\n  ".join(f"{sql_average(form, lambda lang: f'ev.acc_{lang}', _FAMILY)} AS {FORM_COLUMNS[form]}"
+                          for form in AVERAGE_FORMS)
+
+# Accuracy per language is the latest evaluation of it (a retried target phase evaluates English
+# again, as eval:en#2: the run's English accuracy is its last attempt's, as in the Python fold).
 LEADERBOARD_SELECT = f"""
-WITH ev AS (
+WITH evl AS (
+  SELECT run_id, lang, arg_max(accuracy, coalesce(t, 0)) AS accuracy
+  FROM evals WHERE accuracy IS NOT NULL GROUP BY run_id, lang
+),
+ev AS (
   SELECT run_id,
-    avg(accuracy) FILTER (WHERE lang IN ({_LANG_LIST})) AS avg_accuracy,
-    count(DISTINCT lang) FILTER (WHERE lang IN ({_LANG_LIST}) AND accuracy IS NOT NULL) AS n_langs,
-    avg(accuracy) FILTER (WHERE lang = 'en') AS en_accuracy,
-    {", ".join(f"avg(accuracy) FILTER (WHERE lang = '{lang}') AS acc_{lang}" for lang in XCOPA_LANGS)}
-  FROM evals GROUP BY run_id
+    count(*) FILTER (WHERE lang IN ({_LANG_LIST})) AS n_langs,
+    any_value(accuracy) FILTER (WHERE lang = 'en') AS en_accuracy,
+    {", ".join(f"any_value(accuracy) FILTER (WHERE lang = '{lang}') AS acc_{lang}" for lang in XCOPA_LANGS)}
+  FROM evl GROUP BY run_id
 ),
 sharers AS (
   SELECT reused_from_run AS run_id, reused_from_phase AS phase, count(DISTINCT run_id) AS reusers
@@ -272,8 +293,10 @@ rb AS (
 )
 SELECT r.run_id, r.name, r.model, r.method,
   nullif(array_to_string(r.intermediate, ','), '') AS intermediate, r.intermediate_mode, r.k, r.seed, r.status,
-  coalesce(ev.n_langs, 0) AS n_langs, ev.avg_accuracy, ev.en_accuracy, ev.en_accuracy - ev.avg_accuracy AS transfer_gap,
+  coalesce(ev.n_langs, 0) AS n_langs, av.avg_accuracy, ev.en_accuracy, ev.en_accuracy - av.avg_accuracy AS transfer_gap,
   {", ".join(f"ev.acc_{lang}" for lang in XCOPA_LANGS)},
+  av.model_family, av.avg_accuracy_all, av.avg_accuracy_published, av.avg_accuracy_seen,
+  r.shot_seed, r.recipe, r.intermediate_recipe, r.few_shot_recipe, r.collapsed, r.target_attempts,
   tr.train_device_hours, tr.train_flops, tr.train_flops_measured, tr.train_energy_j, tr.train_wall_s, tr.peak_train_mem_bytes,
   tr.amortised_train_device_hours, tr.amortised_train_flops, tr.amortised_train_energy_j,
   allp.total_device_hours, allp.latency_p50_s, allp.latency_p95_s, allp.infer_throughput_examples_per_s, allp.peak_infer_mem_bytes,
@@ -281,6 +304,11 @@ SELECT r.run_id, r.name, r.model, r.method,
   r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir
 FROM runs r
 LEFT JOIN ev USING (run_id)
+LEFT JOIN (
+  SELECT r.run_id, {_FAMILY} AS model_family,
+  {_AVERAGES}
+  FROM runs r LEFT JOIN ev USING (run_id)
+) av USING (run_id)
 LEFT JOIN tr USING (run_id)
 LEFT JOIN allp USING (run_id)
 LEFT JOIN rb USING (run_id)
