@@ -170,7 +170,7 @@ def test_cancel_escalates_to_sigkill_after_the_grace_period(store):
         sched.shutdown()
     run = sched.get(s.run_id())
     assert run.status == "cancelled" and "SIGKILL" in run.error
-    assert any("sent SIGKILL" in m for m in sched.drain_messages())
+    assert any("sent SIGKILL" in m.text for m in sched.drain_messages())
 
 
 def test_reattach_after_a_supervisor_restart(store):
@@ -321,7 +321,7 @@ def test_consumers_train_their_own_phase_when_the_producer_fails(store):
     c = sched.get(consumer.run_id())
     assert c.status == "succeeded" and c.init_from is None and c.waiting_for is None
     assert RunDir(store / "runs" / consumer.run_id()).read_spec()["init_from"] is None
-    assert any("trains its own intermediate phase" in m for m in sched.drain_messages())
+    assert any("trains its own intermediate phase" in m.text for m in sched.drain_messages())
 
 
 def test_one_run_per_gpu_with_cuda_visible_devices(store):
@@ -426,12 +426,12 @@ def _in_store(store: Path, run_id: str) -> bool:
 
 
 def test_store_errors_are_reported_not_raised(store, monkeypatch):
-    import xcost_tui.runner.scheduler as sch
+    import xcost_tui.store.ingest as store_ingest
 
     def broken(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(sch, "ingest_runs", broken)
+    monkeypatch.setattr(store_ingest, "ingest", broken)
     s = spec("ok", seed=61)
     sched = make_sched(store, ingest=True, ingest_every_s=0.2)
     sched.submit([s])
@@ -441,4 +441,4 @@ def test_store_errors_are_reported_not_raised(store, monkeypatch):
     finally:
         sched.shutdown()
     assert sched.get(s.run_id()).status == "succeeded"
-    assert any("disk on fire" in m for m in sched.drain_messages())
+    assert any("disk on fire" in m.text and m.level == "warning" for m in sched.drain_messages())

@@ -190,7 +190,7 @@ def test_library_not_found_means_no_gpus_and_one_note(tmp_path, use_fake, child)
         (_, sample), = as_dicts(s.sample_once())
         assert sample["gpus"] == []
     assert len(notes) == 1
-    assert notes[0].startswith("no GPU: NVML not available (") and "LibraryNotFound" in notes[0]
+    assert notes[0].text.startswith("no GPU: NVML not available (") and "LibraryNotFound" in notes[0].text
 
 
 def test_pynvml_not_installed(tmp_path, use_fake, child):
@@ -198,7 +198,7 @@ def test_pynvml_not_installed(tmp_path, use_fake, child):
     use_fake(None)  # sys.modules["pynvml"] = None: importing it raises ImportError
     s = make(tmp_path, proc.pid)
     (_, sample), = as_dicts(s.sample_once())
-    assert sample["gpus"] == [] and s.notes and s.notes[0].startswith("no GPU: NVML not available")
+    assert sample["gpus"] == [] and s.notes and s.notes[0].text.startswith("no GPU: NVML not available")
 
 
 # ---- the process tree -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -19,6 +19,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from .screens.runs import RunsReady, RunsScreen
+
+if TYPE_CHECKING:
+    from ..runner.api import RunnerAPI
+    from ..runner.notes import Note
 
 SCREENS_GROUP = Binding.Group("screens", compact=True)
 MODE_ORDER = ("runs", "live", "launch", "compare", "sql")
@@ -171,33 +175,42 @@ class XcostApp(App):
                                   "still running: press 2 (Live)", title="runs", timeout=10)
 
     def _poll_notes(self) -> None:
-        if self._runner is not None and hasattr(self._runner, "drain_messages"):
+        if self._runner is not None:
             self._drain_notes()
 
     @work(thread=True, exclusive=True, group="runner-notes", exit_on_error=False)
     def _drain_notes(self) -> None:
+        runner: RunnerAPI | None = self._runner
+        if runner is None:
+            return
         try:
-            notes = list(self._runner.drain_messages())
-        except Exception:  # noqa: BLE001
+            notes = runner.drain_messages()
+        except Exception:  # noqa: BLE001 - notes are never worth a crash
             return
         if notes:
             self.call_from_thread(self._got_notes, notes)
 
-    def _got_notes(self, notes: list[str]) -> None:
-        self.runner_notes.extend(notes)
+    def _got_notes(self, notes: list[Note]) -> None:
+        """Every note goes to the Live screen's log; warnings and errors also pop up."""
+        from ..runner.notes import NoteLevel
+
+        self.runner_notes.extend(str(note) for note in notes)
         self.runner_notes_total += len(notes)
         for note in notes:
-            low = note.lower()
-            if any(word in low for word in ("failed", "cancel", "sigkill", "disappeared", "could not")):
-                self.notify(note, title="runner", severity="warning", timeout=6)
+            if note.level == NoteLevel.ERROR:
+                self.notify(note.text, title="runner", severity="error", timeout=12)
+            elif note.level == NoteLevel.WARNING:
+                self.notify(note.text, title="runner", severity="warning", timeout=6)
 
     def running_count(self) -> int:
+        """Runs of this app's runner that quitting would leave or cancel (not those another
+        supervisor holds)."""
         if self._runner is None:
             return 0
-        from .runner_bridge import active_runs
+        from .runner_bridge import own_active_runs
 
         try:
-            return len(active_runs(self._runner))
+            return len(own_active_runs(self._runner))
         except Exception:  # noqa: BLE001
             return 0
 
@@ -211,10 +224,11 @@ class XcostApp(App):
             return
         if isinstance(self.screen, QuitModal):
             return
-        from .runner_bridge import active_runs
+        from ..rundir import RunStatus
+        from .runner_bridge import own_active_runs
 
         try:
-            running = sum(1 for r in active_runs(self._runner) if str(getattr(r, "status", "")) == "running")
+            running = sum(1 for r in own_active_runs(self._runner) if r.status == RunStatus.RUNNING)
         except Exception:  # noqa: BLE001
             running = n
 
