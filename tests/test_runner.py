@@ -442,3 +442,64 @@ def test_store_errors_are_reported_not_raised(store, monkeypatch):
         sched.shutdown()
     assert sched.get(s.run_id()).status == "succeeded"
     assert any("disk on fire" in m.text and m.level == "warning" for m in sched.drain_messages())
+
+
+# ---- malformed run directories ---------------------------------------------------------------------
+
+def _malformed(store: Path) -> dict[str, Path]:
+    """Run directories whose status.json is valid JSON but not an object."""
+    out = {}
+    for name, text in (("bad-list", "[1,2]"), ("bad-string", '"running"')):
+        d = store / "runs" / name
+        d.mkdir(parents=True)
+        (d / "status.json").write_text(text)
+        out[name] = d
+    return out
+
+
+def test_attach_existing_skips_a_malformed_status_and_attaches_the_rest(store):
+    first = make_sched(store)
+    s = spec("hang", seed=80)
+    first.submit([s])
+    first.start()
+    wait_for(in_phase(first, s.run_id()), what="the target phase")
+    first.shutdown(cancel_running=False)
+    bad = _malformed(store)
+
+    second = make_sched(store)
+    found = {r.run_id: r for r in second.attach_existing(store)}
+    second.start()
+    try:
+        assert set(found) == {s.run_id()} and found[s.run_id()].attached
+        notes = second.drain_messages()
+        for name in bad:
+            (note,) = [n for n in notes if n.text.startswith(f"{name}: skipped: ")]
+            assert note.level == "warning" and "expected a JSON object" in note.text
+        assert second.cancel(s.run_id())
+        assert second.wait(20)
+    finally:
+        second.shutdown()
+    assert read_status(store / "runs" / s.run_id()).status == "cancelled"
+    assert (bad["bad-list"] / "status.json").read_text() == "[1,2]", "a skipped directory is left as it is"
+
+
+def test_submit_reports_a_malformed_status_and_runs_the_rest(store):
+    bad_spec, good = spec("ok", seed=81), spec("ok", seed=82)
+    bad_dir = store / "runs" / bad_spec.run_id()
+    bad_dir.mkdir(parents=True)
+    (bad_dir / "status.json").write_text("[1,2]")
+    _malformed(store)  # others in the store, not in the plan: no effect
+    sched = make_sched(store)
+    lives = sched.submit([bad_spec, good])
+    assert [r.status for r in lives] == ["queued", "queued"]
+    sched.start()
+    try:
+        assert sched.wait(30)
+    finally:
+        sched.shutdown()
+    assert sched.get(good.run_id()).status == "succeeded"
+    assert sched.get(bad_spec.run_id()).status == "succeeded", "its malformed attempt archived, it ran afresh"
+    (archived,) = (store / "archive").iterdir()
+    assert (archived / "status.json").read_text() == "[1,2]", "the malformed attempt is kept, untouched"
+    notes = [n for n in sched.drain_messages() if n.run_id == bad_spec.run_id() and "expected a JSON object" in n.text]
+    assert len(notes) == 1 and notes[0].level == "warning"

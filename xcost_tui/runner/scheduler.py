@@ -77,7 +77,7 @@ class _Run:
     elsewhere: bool = False  # another supervisor holds the claim: followed here, never written
     following: bool = False  # (elsewhere) the attempt being followed has been seen running
     followed_started: float | None = None
-    starting: bool = False  # picked for launch; the launch runs outside the lock
+    starting: bool = False  # picked for launch (still shown as queued); the launch runs outside the lock
     seen: Attempt = None  # the attempt on disk when this supervisor queued or found the run
     cancel_requested: bool = False
     force: bool = False
@@ -237,10 +237,10 @@ class Scheduler:
             if run is None or run.live.done:
                 return False
             live = run.live
-            if live.status in (QUEUED, WAITING) and not run.elsewhere:
+            if live.status in (QUEUED, WAITING) and not run.elsewhere and not run.starting:
                 live.status, live.ended, live.error = RunStatus.CANCELLED, time.time(), "cancelled before it started"
                 self._changed.notify_all()
-            else:
+            else:  # running, starting (delivered after the spawn) or followed (once its pid is known)
                 run.cancel_requested = True
                 run.force = run.force or force
                 live.cancelling = True
@@ -265,7 +265,7 @@ class Scheduler:
                     continue
                 if run.elsewhere:
                     self._stop_following(run_id)
-                elif live.status in (QUEUED, WAITING):
+                elif live.status in (QUEUED, WAITING) and not run.starting:
                     live.status, live.ended, live.error = RunStatus.CANCELLED, time.time(), "cancelled before it started"
                 else:
                     run.cancel_requested = True
@@ -308,7 +308,7 @@ class Scheduler:
                 for run_id, run in list(self._runs.items()):
                     if run.elsewhere and not run.live.done:
                         self._stop_following(run_id)
-                    elif run.live.status in (QUEUED, WAITING):
+                    elif run.live.status in (QUEUED, WAITING) and not run.starting:  # a starting one will run
                         live = run.live
                         live.status, live.ended = RunStatus.CANCELLED, time.time()
                         live.error = "not started: the supervisor stopped"
@@ -411,16 +411,14 @@ class Scheduler:
         if self._halted:
             self._not_start_queued()
             return []
-        busy = sum(1 for r in self._runs.values() if not r.live.done and (r.live.status == RUNNING or r.elsewhere))
+        busy = sum(1 for r in self._runs.values()
+                   if not r.live.done and (r.live.status == RUNNING or r.elsewhere or r.starting))
         picked: list[_Run] = []
         for run in self._runs.values():
             if busy >= self.max_parallel:
                 break
-            if run.live.status == QUEUED and run.spec is not None and not run.elsewhere:
-                live = run.live
-                live.gpu = self._pick_gpu(run.spec)
-                live.status, live.started, live.ended, live.error = RUNNING, time.time(), None, None
-                live.exit_code, live.cancelling, live.skipped, live.pid = None, False, False, None
+            if run.live.status == QUEUED and run.spec is not None and not run.elsewhere and not run.starting:
+                run.live.gpu = self._pick_gpu(run.spec)
                 run.starting, run.process, run.popen = True, None, None
                 run.cancel_requested = run.force = run.term_sent = run.sigkill_sent = False
                 run.kill_at = None
@@ -433,7 +431,7 @@ class Scheduler:
             return None
         load = {g: 0 for g in self.gpu_ids}
         for r in self._runs.values():
-            if r.live.status == RUNNING and r.live.gpu in load:
+            if (r.live.status == RUNNING or r.starting) and r.live.gpu in load:
                 load[r.live.gpu] += 1
         return min(self.gpu_ids, key=lambda g: load[g])  # the first of the least loaded
 
@@ -470,7 +468,7 @@ class Scheduler:
                 self._unpick(run)
                 self._cancelled_before_start(run)
                 return
-        gpu, started = live.gpu, live.started
+        gpu, started = live.gpu, time.time()
         archived: Path | None = None
         ours = False  # whether the run directory holds only what this attempt wrote
         try:
@@ -512,14 +510,15 @@ class Scheduler:
                 run.starting, run.claim = False, claim
                 ended = time.time()
                 self._record_end(run, RunStatus.FAILED, ended=ended, error=error)
-                live.status, live.ended, live.error = RunStatus.FAILED, ended, error
+                live.status, live.started, live.ended, live.error = RunStatus.FAILED, started, ended, error
                 self._warn(f"{live.label}: {error}", run_id)
                 self._finished(run)
             return
         ref = ProcessRef.of(popen.pid)  # the child is not reaped yet, so its create time is readable
         with self._lock:
             run.popen, run.process, run.claim, run.starting = popen, ref, claim, False
-            live.pid = ref.pid
+            live.status, live.started, live.ended, live.error, live.pid = RUNNING, started, None, None, ref.pid
+            live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
             extra = f" on GPU {gpu}" if gpu is not None else ""
             extra += f", starting from {live.init_from}" if live.init_from else ""
             self._note(f"{live.label}: started (pid {ref.pid}){extra}", run_id, topic=STARTED)
@@ -549,10 +548,9 @@ class Scheduler:
             self._changed.notify_all()
 
     def _unpick(self, run: _Run) -> None:
-        """A picked run that was not launched goes back to the queue."""
+        """A picked run that was not launched (it stays queued, as it was shown)."""
         run.starting = False
-        live = run.live
-        live.status, live.started, live.gpu, live.pid = QUEUED, None, None, None
+        run.live.gpu = None
 
     def _cancelled_before_start(self, run: _Run) -> None:
         live = run.live
@@ -780,6 +778,7 @@ class Scheduler:
             self._warn(f"{live.label}: {DISAPPEARED}; recorded as failed", live.run_id)
         else:
             self._load_finished(run, status)
+            live.attached = live.elsewhere = True  # not started here: it ran under another supervisor
             self._note(f"{live.label}: {status.status} in another supervisor meanwhile; not run again", live.run_id)
         run.claim = claim
         self._finished(run)
