@@ -321,9 +321,7 @@ class Scheduler:
         self.sampler.stop()  # before the claims go: the next holder samples from then on
         with self._lock:
             for run in self._runs.values():
-                if run.claim is not None:  # a run left running: the next supervisor takes it over
-                    run.claim.release()
-                    run.claim = None
+                self._release_claim(run)  # a run left running: the next supervisor takes it over
         if self._ingestor is not None:
             self._ingestor.stop()
 
@@ -455,16 +453,17 @@ class Scheduler:
                 else:
                     self._follow_elsewhere(run, None)
             return
+        run.claim = claim  # on the run at once: whatever happens next, it is released (_launch_crashed)
         # The claim is ours. Did another supervisor run it since we queued it?
         status, attempt = _status_and_attempt(run_dir)
         if attempt != run.seen and status is not None and (status.status == RUNNING or status.status.final):
             with self._lock:
                 self._unpick(run)
-                self._found_attempt(run, status, claim)
+                self._found_attempt(run, status)
             return
         with self._lock:
             if run.cancel_requested:  # cancelled while we were claiming: never spawn it
-                claim.release()
+                self._release_claim(run)
                 self._unpick(run)
                 self._cancelled_before_start(run)
                 return
@@ -482,8 +481,8 @@ class Scheduler:
         except (WriteError, OSError) as exc:
             if ours:
                 _undo_launch(run_dir, archived)
-            claim.release()
             with self._lock:
+                self._release_claim(run)
                 self._unpick(run)
                 self._storage_failed(exc if isinstance(exc, WriteError) else write_error(exc, run_dir))
             return
@@ -500,14 +499,14 @@ class Scheduler:
         except (OSError, ValueError) as exc:
             if isinstance(exc, OSError) and exc.errno in _STORAGE:  # job.log could not be opened
                 _undo_launch(run_dir, archived)
-                claim.release()
                 with self._lock:
+                    self._release_claim(run)
                     self._unpick(run)
                     self._storage_failed(write_error(exc, RunDir(run_dir).log))
                 return
             error = f"could not start the job: {type(exc).__name__}: {exc}"
             with self._lock:
-                run.starting, run.claim = False, claim
+                run.starting = False
                 ended = time.time()
                 self._record_end(run, RunStatus.FAILED, ended=ended, error=error)
                 live.status, live.started, live.ended, live.error = RunStatus.FAILED, started, ended, error
@@ -516,7 +515,7 @@ class Scheduler:
             return
         ref = ProcessRef.of(popen.pid)  # the child is not reaped yet, so its create time is readable
         with self._lock:
-            run.popen, run.process, run.claim, run.starting = popen, ref, claim, False
+            run.popen, run.process, run.starting = popen, ref, False
             live.status, live.started, live.ended, live.error, live.pid = RUNNING, started, None, None, ref.pid
             live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
             extra = f" on GPU {gpu}" if gpu is not None else ""
@@ -542,10 +541,17 @@ class Scheduler:
             live.status, live.ended = RunStatus.FAILED, time.time()
             live.error = f"could not start the job: {type(exc).__name__}: {exc}"
             self._warn(f"{live.label}: {live.error}", live.run_id)
-            if run.claim is not None:
-                run.claim.release()
-                run.claim = None
+            on_disk = _peek_status(run.run_dir)
+            if run.claim is not None and on_disk is not None and on_disk.status == RUNNING \
+                    and on_disk.supervisor == self._claims.me:  # our attempt says running: say how it ended
+                self._record_end(run, RunStatus.FAILED, ended=live.ended, error=live.error)
+            self._release_claim(run)
             self._changed.notify_all()
+
+    def _release_claim(self, run: _Run) -> None:
+        if run.claim is not None:
+            run.claim.release()
+            run.claim = None
 
     def _unpick(self, run: _Run) -> None:
         """A picked run that was not launched (it stays queued, as it was shown)."""
@@ -616,9 +622,7 @@ class Scheduler:
         return False
 
     def _finished(self, run: _Run) -> None:
-        if run.claim is not None:
-            run.claim.release()
-            run.claim = None
+        self._release_claim(run)
         run.elsewhere = False
         if self._ingestor is not None:
             self._ingestor.request(run.run_dir)
@@ -638,13 +642,15 @@ class Scheduler:
             job = procs.identify(status.job, run_dir, written=status.updated)
             if job is None:
                 self._load_finished(run, status)
-                live.status, live.error = RunStatus.FAILED, f"{DISAPPEARED} (not recorded: {exc})"
+                live.status, live.ended = RunStatus.FAILED, time.time()
+                live.error = f"{DISAPPEARED} (not recorded: {exc})"
             else:
                 self._follow_elsewhere(run, status)
             return
         if claim is None:
             self._follow_elsewhere(run, status)
             return
+        run.claim = claim
         job = procs.identify(status.job, run_dir, written=status.updated)
         if job is not None:
             self._adopt(run, status, job, claim)
@@ -657,7 +663,7 @@ class Scheduler:
             recorded = None
             self._storage_failed(exc)
         finally:
-            claim.release()
+            self._release_claim(run)
         if requeue:
             self._warn(f"{run_id}: was left running by a job that is gone; marked failed and queued again", run_id)
             return
@@ -724,7 +730,7 @@ class Scheduler:
             return
         if claim is None:
             return  # still held: its holder records its end
-        run.elsewhere = False
+        run.elsewhere, run.claim = False, claim  # its holder let go: it recorded the end, or it is gone
         status, attempt = _status_and_attempt(run_dir)
         if status is not None and status.status == RUNNING:
             job = procs.identify(status.job, run_dir, written=status.updated)
@@ -738,34 +744,32 @@ class Scheduler:
             except WriteError as exc:
                 recorded = None
                 self._storage_failed(exc)
-            claim.release()
             self._load_finished(run, recorded or status)
             live.status, live.error = RunStatus.FAILED, DISAPPEARED
             self._warn(f"{live.label}: {DISAPPEARED}; recorded as failed", live.run_id)
             self._finished(run)
         elif status is not None and status.status.final and (run.following or attempt != run.seen):
-            claim.release()
             self._load_finished(run, status)
             self._note(f"{live.label}: {status.status} (run by another supervisor)", live.run_id)
             self._finished(run)
         elif run.spec is not None:  # its claimer went away before starting it: ours to run again
-            claim.release()
+            self._release_claim(run)
             live.status, live.attached, live.elsewhere = QUEUED, False, False
             self._note(f"{live.label}: the supervisor that claimed it stopped before starting it; queued here",
                        live.run_id)
         else:
-            claim.release()
             live.status, live.ended, live.error = RunStatus.FAILED, time.time(), DISAPPEARED
             self._finished(run)
 
-    def _found_attempt(self, run: _Run, status: StatusRecord, claim: Claim) -> None:
+    def _found_attempt(self, run: _Run, status: StatusRecord) -> None:
         """We claimed a run to launch it and found an attempt another supervisor made meanwhile:
         it is that attempt's run now (followed if running, its result if over), never rerun."""
         live = run.live
         if status.status == RUNNING:
             job = procs.identify(status.job, run.run_dir, written=status.updated)
             if job is not None:
-                self._adopt(run, status, job, claim)
+                assert run.claim is not None
+                self._adopt(run, status, job, run.claim)
                 self._note(f"{live.label}: already running (pid {job.pid}); followed, not started again", live.run_id)
                 return
             try:
@@ -780,7 +784,6 @@ class Scheduler:
             self._load_finished(run, status)
             live.attached = live.elsewhere = True  # not started here: it ran under another supervisor
             self._note(f"{live.label}: {status.status} in another supervisor meanwhile; not run again", live.run_id)
-        run.claim = claim
         self._finished(run)
 
     def _stop_following(self, run_id: str) -> None:
