@@ -56,8 +56,10 @@ def test_headless_without_a_tty_prints_plain_lines_and_the_leaderboard(tmp_path,
     plan = write_plan(tmp_path, PLAN.replace('name = "direct"', 'name = "direct-slow"'))
     store = tmp_path / "store"
     out = io.StringIO()
+    # a target phase of 0.8 s: the watcher (4 looks a second) sees its progress even on a busy machine
+    opts = {**OPTS, "env": {**OPTS["env"], "FAKE_JOB_STEPS": "8"}}
     rc = headless_command(str(plan), store=store, data_dir=None, max_parallel=None, rerun=False, out=out,
-                          scheduler_options=OPTS)
+                          scheduler_options=opts)
     text = out.getvalue()
     assert rc == 0, text
     assert "\x1b[" not in text, "no escape codes without a terminal"
