@@ -19,7 +19,7 @@ from xcost_tui.runner.claims import RESERVE_BYTES, Claims
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from test_headless import PLAN, _cli_env, write_plan  # noqa: E402
+from test_headless import _cli_env, write_plan  # noqa: E402
 
 
 def wait_for(pred, timeout: float = 30.0, what: str = "condition"):

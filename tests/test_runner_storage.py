@@ -25,7 +25,7 @@ from xcost_tui.runner import scheduler as sch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_headless import _cli_env, write_plan  # noqa: E402
-from test_runner import in_phase, make_sched, spec, wait_for  # noqa: E402
+from test_runner import make_sched, spec, wait_for  # noqa: E402
 
 
 def full(path) -> Exception:
@@ -180,6 +180,25 @@ def test_an_end_that_cannot_be_written_is_said_and_repaired_later(store, monkeyp
     (found,) = later.attach_existing(store)
     later.shutdown()
     assert found.status == "failed" and read_status(store / "runs" / s.run_id()).error == sch.DISAPPEARED
+
+
+def test_a_job_that_could_not_write_stops_the_queue(store):
+    """Exit code 3 is the job's "I could not record my end" (job/main.py): the store is full or
+    read-only for runs, so the next ones are not started."""
+    dying, queued = spec("die", seed=98), spec("ok", seed=99)
+    sched = make_sched(store)
+    sched.submit([dying, queued])
+    sched.start()
+    try:
+        assert sched.wait(20)
+    finally:
+        sched.shutdown()
+    notes = sched.drain_messages()
+    (error,) = [n for n in notes if n.level == "error"]
+    assert "its job could not write its run directory (exit code 3" in error.text and "job.log" in error.text
+    assert read_status(store / "runs" / dying.run_id()).status == "failed"
+    assert sched.get(queued.run_id()).status == "cancelled" and not (store / "runs" / queued.run_id()).exists()
+    assert sched.storage_error is not None
 
 
 def test_a_sample_that_cannot_be_written_stops_the_queue(store, monkeypatch):

@@ -57,6 +57,7 @@ from .notes import STARTED, Note
 from .sampler import SampleTarget, Sampler
 
 DISAPPEARED = "job process disappeared (killed?)"
+JOB_WRITE_FAILED = 3  # the job's exit code when it could not record its end (job/main.py)
 NOT_STARTED_STORAGE = "not started: the store could not be written (see the error above)"
 _FULL = (errno.ENOSPC, errno.EDQUOT)
 _STORAGE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
@@ -595,7 +596,10 @@ class Scheduler:
             else:
                 final, error = RunStatus.FAILED, f"the job ended without a final status ({procs.describe_exit(rc)})"
             ended = time.time()
-            self._record_end(run, final, ended=ended, error=error, exit_code=rc)
+            self._record_end(run, final, ended=ended, error=error, exit_code=rc)  # says a failure of ours first
+            if rc == JOB_WRITE_FAILED:  # the job's own writes failed: the store is full or read-only
+                self._storage_failed(f"{live.label}: its job could not write its run directory (exit code {rc}; "
+                                     f"{RunDir(live.run_dir).log} says why)")
         run.popen = None
         live.status, live.error, live.exit_code = final, error, rc
         live.ended = ended or time.time()
@@ -827,8 +831,9 @@ class Scheduler:
             self._warn(f"{label}: still running {self.grace_s:g} s after SIGTERM; sent SIGKILL", run.live.run_id)
 
     # ==== storage errors ==============================================================================
-    def _storage_failed(self, exc: WriteError) -> None:
-        """A store write failed: said once; no further run is started (until the next submit)."""
+    def _storage_failed(self, exc: WriteError | str) -> None:
+        """A store write failed (ours, or a job's: ``exc`` is then the text to say): said once;
+        no further run is started (until the next submit)."""
         if self._storage_error is None:
             self._storage_error = str(exc)
         if self._halted:
