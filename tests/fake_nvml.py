@@ -1,4 +1,8 @@
-"""A stand-in for the ``pynvml`` module (nvidia-ml-py), for tests at the NVML boundary."""
+"""A stand-in for the ``pynvml`` module (nvidia-ml-py), for tests at the NVML boundary.
+
+Its names and return shapes are those of the real binding (tests/test_measure_nvml.py checks
+every name against the installed ``pynvml``): structs with the real field names, ``str`` names
+and UUIDs (nvidia-ml-py 12+ decodes them), ``usedGpuMemory=None`` where the driver does not say."""
 
 from __future__ import annotations
 
@@ -55,13 +59,15 @@ def make_fake_nvml(n_gpus: int = 1, *, name: str = "NVIDIA H100 80GB HBM3", ener
         "nvmlDeviceGetCount": lambda: n_gpus,
         "nvmlDeviceGetHandleByIndex": lambda i: i,
         "nvmlDeviceGetName": lambda h: name,
+        "nvmlDeviceGetUUID": lambda h: f"GPU-{h:08x}-fake-4000-8000-000000000000",
         "nvmlDeviceGetMemoryInfo": lambda h: types.SimpleNamespace(used=(h + 1) * 2**30, total=80 * 2**30, free=0),
         "nvmlDeviceGetUtilizationRates": lambda h: types.SimpleNamespace(gpu=50 + h, memory=10),
         "nvmlDeviceGetPowerUsage": lambda h: 250_000,
         "nvmlDeviceGetTemperature": lambda h, s: 60,
         "nvmlDeviceGetTotalEnergyConsumption": energy,
-        "nvmlDeviceGetComputeRunningProcesses": lambda h: [types.SimpleNamespace(pid=p, usedGpuMemory=b)
-                                                           for p, b in (procs or {}).items()],
+        "nvmlDeviceGetComputeRunningProcesses": lambda h: [
+            types.SimpleNamespace(pid=p, usedGpuMemory=b, gpuInstanceId=0xFFFFFFFF, computeInstanceId=0xFFFFFFFF)
+            for p, b in (procs or {}).items()],
     }
     for fn_name, fn in fns.items():
         setattr(mod, fn_name, fn if fn_name == "nvmlInit" else guard(fn_name, fn))

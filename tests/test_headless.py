@@ -56,8 +56,10 @@ def test_headless_without_a_tty_prints_plain_lines_and_the_leaderboard(tmp_path,
     plan = write_plan(tmp_path, PLAN.replace('name = "direct"', 'name = "direct-slow"'))
     store = tmp_path / "store"
     out = io.StringIO()
+    # a target phase of 0.8 s: the watcher (4 looks a second) sees its progress even on a busy machine
+    opts = {**OPTS, "env": {**OPTS["env"], "FAKE_JOB_STEPS": "8"}}
     rc = headless_command(str(plan), store=store, data_dir=None, max_parallel=None, rerun=False, out=out,
-                          scheduler_options=OPTS)
+                          scheduler_options=opts)
     text = out.getvalue()
     assert rc == 0, text
     assert "\x1b[" not in text, "no escape codes without a terminal"
@@ -163,3 +165,118 @@ def test_lint_imports_contract(tmp_path):
                           cwd=REPO, env=env, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "KEPT" in proc.stdout
+
+
+# ---- Ctrl-C at any moment ---------------------------------------------------------------------------
+
+class _Lines:
+    """The lines a process prints, collected by a thread (so the test never blocks on a pipe)."""
+
+    def __init__(self, proc: subprocess.Popen):
+        import threading
+
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc) -> None:
+        for line in proc.stdout:
+            self.lines.append(line)
+
+    def text(self) -> str:
+        self._thread.join(10)
+        return "".join(self.lines)
+
+
+def _jobs_of(store: Path) -> list:
+    """The job processes (tests/fake_job.py) working in this store, whatever their state."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmdline = p.info["cmdline"] or []
+        if any(str(FAKE_JOB) == a for a in cmdline) and any(str(store) in a for a in cmdline):
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    found.append(p)
+            except psutil.NoSuchProcess:
+                pass
+    return found
+
+
+def _poll(pred, timeout: float, what: str, proc: subprocess.Popen):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.005)
+    proc.kill()
+    pytest.fail(f"never saw {what}")
+
+
+STUBBORN_PLAN = PLAN.replace('name = "direct"', 'name = "direct-stubborn"')
+
+
+@pytest.mark.parametrize("moment", ["plan-line", "launching", "target-phase", "twice", "three-quick"])
+def test_ctrl_c_at_any_moment_exits_130_and_leaves_no_job(tmp_path, moment):
+    """A Ctrl-C lands anywhere: right after start, while a run is being launched (its status
+    written, its job not yet running), in the middle of a phase, twice (the second kills a job
+    that ignores SIGTERM), three times in a row. Each time: exit 130 soon, no job left alive,
+    every run directory with a final status."""
+    plan = write_plan(tmp_path, STUBBORN_PLAN if moment in ("twice", "three-quick") else
+                      PLAN.replace('name = "direct"', 'name = "direct-hang"'))
+    store = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_cli_env(tmp_path),
+                            cwd=tmp_path)
+    lines = _Lines(proc)
+    rid = load_plan(plan).run_ids()[0]
+    status_file = store / "runs" / rid / "status.json"
+
+    def phase_is_target() -> bool:
+        try:
+            return read_status(store / "runs" / rid).phase == "target:copa"
+        except Exception:  # noqa: BLE001 - being replaced
+            return False
+
+    if moment == "plan-line":
+        _poll(lambda: any(line.startswith("plan ") for line in lines.lines), 60, "the plan line", proc)
+        proc.send_signal(signal.SIGINT)
+    elif moment == "launching":
+        _poll(status_file.exists, 60, "the first status.json", proc)
+        proc.send_signal(signal.SIGINT)
+    else:
+        _poll(phase_is_target, 60, "the target phase", proc)
+        if moment == "target-phase":
+            proc.send_signal(signal.SIGINT)
+        elif moment == "twice":
+            proc.send_signal(signal.SIGINT)
+            _poll(lambda: "interrupted: cancelling" in "".join(lines.lines), 30, "the first Ctrl-C's line", proc)
+            proc.send_signal(signal.SIGINT)
+        else:
+            for _ in range(3):
+                proc.send_signal(signal.SIGINT)
+                time.sleep(0.01)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        for job in _jobs_of(store):
+            job.kill()
+        pytest.fail(f"no exit within 60 s after Ctrl-C ({moment})\n{lines.text()}")
+    out = lines.text()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out, out
+    deadline = time.monotonic() + 10
+    while _jobs_of(store) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = _jobs_of(store)
+    for job in left:
+        job.kill()
+    assert not left, f"job processes left alive: {[j.pid for j in left]}\n{out}"
+    runs = store / "runs"
+    for run_dir in (runs.iterdir() if runs.exists() else []):
+        status = read_status(run_dir)
+        assert status is not None and status.status.final, (run_dir.name, status, out)
+    if moment == "twice":
+        assert "interrupted again: killing" in out and read_status(store / "runs" / rid).status == "cancelled"

@@ -40,11 +40,16 @@ def test_na_sentinel():
 
 
 def test_readings_through_a_working_binding(install):
-    install(make_fake_nvml(2, procs={123: 2**30}))
+    install(make_fake_nvml(2, procs={123: 2**30, 456: None}))
     assert nvml.nvml_available() == (True, None)
     assert nvml.device_count() == 2
     assert nvml.device_name(1) == "NVIDIA H100 80GB HBM3"
-    assert nvml.memory_info(1) == (2 * 2**30, 80 * 2**30)
+    assert nvml.device_uuid(1) == "GPU-00000001-fake-4000-8000-000000000000"
+    mem = nvml.memory_info(1)
+    assert isinstance(mem, nvml.MemoryInfo) and (mem.used, mem.total) == (2 * 2**30, 80 * 2**30)
+    assert mem == (2 * 2**30, 80 * 2**30)
+    assert nvml.processes(0) == [nvml.ProcessMemory(123, 2**30), nvml.ProcessMemory(456, nvml.NA)]
+    assert nvml.processes(0)[1].used_bytes is nvml.NA, "the driver did not say: NA, not 0"
     assert nvml.utilization(1) == 51.0
     assert nvml.power_w(0) == 250.0
     assert nvml.temperature_c(0) == 60.0
@@ -55,7 +60,32 @@ def test_readings_through_a_working_binding(install):
 def test_bytes_names_from_old_bindings(install):
     fake = install(make_fake_nvml(1))
     fake.nvmlDeviceGetName = lambda h: b"Tesla T4"
-    assert nvml.device_name(0) == "Tesla T4"
+    fake.nvmlDeviceGetUUID = lambda h: b"GPU-abc"
+    assert nvml.device_name(0) == "Tesla T4" and nvml.device_uuid(0) == "GPU-abc"
+
+
+def _fake_names(module) -> set[str]:
+    return {n for n in vars(module) if n.startswith(("nvml", "NVML"))}
+
+
+def test_the_fakes_use_the_real_bindings_names():
+    """tests/fake_nvml.py and the sampler's fake name only functions, constants and errors the
+    installed nvidia-ml-py has, so a test cannot pass against an API that does not exist."""
+    real = pytest.importorskip("pynvml")
+    import test_sampler
+
+    for fake in (make_fake_nvml(1), test_sampler.fake_pynvml([test_sampler.FakeDevice(0)])):
+        missing = sorted(n for n in _fake_names(fake) | {"NVMLError"} if not hasattr(real, n))
+        assert missing == [], f"not in the real pynvml: {missing}"
+    for cls in (fake_nvml.NVMLError_NotSupported, fake_nvml.NVMLError_GpuIsLost, fake_nvml.NVMLError_LibraryNotFound,
+                NVMLError_NoPermission, test_sampler.NVMLError_NotSupported, test_sampler.NVMLError_GpuIsLost,
+                test_sampler.NVMLError_LibraryNotFound):
+        assert hasattr(real, cls.__name__), cls.__name__
+    real_struct = real.c_nvmlProcessInfo_t
+    fields = {f[0] for f in real_struct._fields_}
+    assert {"pid", "usedGpuMemory"} <= fields
+    assert {"used", "total"} <= {f[0] for f in real.c_nvmlMemory_t._fields_}
+    assert "gpu" in {f[0] for f in real.c_nvmlUtilization_t._fields_}
 
 
 @pytest.mark.parametrize("error", [NVMLError_NotSupported(), NVMLError_GpuIsLost(), NVMLError_NoPermission()])
@@ -70,8 +100,8 @@ def test_nvml_errors_become_na(install, error):
 
 def test_lost_handle_makes_every_reading_na(install):
     install(make_fake_nvml(1, fail={"nvmlDeviceGetHandleByIndex": NVMLError_GpuIsLost()}))
-    for fn in (nvml.device_name, nvml.memory_info, nvml.utilization, nvml.power_w, nvml.temperature_c,
-               nvml.total_energy_mj, nvml.process_memory):
+    for fn in (nvml.device_name, nvml.device_uuid, nvml.memory_info, nvml.utilization, nvml.power_w,
+               nvml.temperature_c, nvml.total_energy_mj, nvml.processes, nvml.process_memory):
         assert fn(0) is nvml.NA
 
 

@@ -170,7 +170,7 @@ def test_cancel_escalates_to_sigkill_after_the_grace_period(store):
         sched.shutdown()
     run = sched.get(s.run_id())
     assert run.status == "cancelled" and "SIGKILL" in run.error
-    assert any("sent SIGKILL" in m for m in sched.drain_messages())
+    assert any("sent SIGKILL" in m.text for m in sched.drain_messages())
 
 
 def test_reattach_after_a_supervisor_restart(store):
@@ -321,7 +321,7 @@ def test_consumers_train_their_own_phase_when_the_producer_fails(store):
     c = sched.get(consumer.run_id())
     assert c.status == "succeeded" and c.init_from is None and c.waiting_for is None
     assert RunDir(store / "runs" / consumer.run_id()).read_spec()["init_from"] is None
-    assert any("trains its own intermediate phase" in m for m in sched.drain_messages())
+    assert any("trains its own intermediate phase" in m.text for m in sched.drain_messages())
 
 
 def test_one_run_per_gpu_with_cuda_visible_devices(store):
@@ -426,12 +426,12 @@ def _in_store(store: Path, run_id: str) -> bool:
 
 
 def test_store_errors_are_reported_not_raised(store, monkeypatch):
-    import xcost_tui.runner.scheduler as sch
+    import xcost_tui.store.ingest as store_ingest
 
     def broken(*a, **k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(sch, "ingest_runs", broken)
+    monkeypatch.setattr(store_ingest, "ingest", broken)
     s = spec("ok", seed=61)
     sched = make_sched(store, ingest=True, ingest_every_s=0.2)
     sched.submit([s])
@@ -441,4 +441,179 @@ def test_store_errors_are_reported_not_raised(store, monkeypatch):
     finally:
         sched.shutdown()
     assert sched.get(s.run_id()).status == "succeeded"
-    assert any("disk on fire" in m for m in sched.drain_messages())
+    assert any("disk on fire" in m.text and m.level == "warning" for m in sched.drain_messages())
+
+
+# ---- malformed run directories ---------------------------------------------------------------------
+
+def _malformed(store: Path) -> dict[str, Path]:
+    """Run directories whose status.json is valid JSON but not an object."""
+    out = {}
+    for name, text in (("bad-list", "[1,2]"), ("bad-string", '"running"')):
+        d = store / "runs" / name
+        d.mkdir(parents=True)
+        (d / "status.json").write_text(text)
+        out[name] = d
+    return out
+
+
+def test_attach_existing_skips_a_malformed_status_and_attaches_the_rest(store):
+    first = make_sched(store)
+    s = spec("hang", seed=80)
+    first.submit([s])
+    first.start()
+    wait_for(in_phase(first, s.run_id()), what="the target phase")
+    first.shutdown(cancel_running=False)
+    bad = _malformed(store)
+
+    second = make_sched(store)
+    found = {r.run_id: r for r in second.attach_existing(store)}
+    second.start()
+    try:
+        assert set(found) == {s.run_id()} and found[s.run_id()].attached
+        notes = second.drain_messages()
+        for name in bad:
+            (note,) = [n for n in notes if n.text.startswith(f"{name}: skipped: ")]
+            assert note.level == "warning" and "expected a JSON object" in note.text
+        assert second.cancel(s.run_id())
+        assert second.wait(20)
+    finally:
+        second.shutdown()
+    assert read_status(store / "runs" / s.run_id()).status == "cancelled"
+    assert (bad["bad-list"] / "status.json").read_text() == "[1,2]", "a skipped directory is left as it is"
+
+
+def test_submit_reports_a_malformed_status_and_runs_the_rest(store):
+    bad_spec, good = spec("ok", seed=81), spec("ok", seed=82)
+    bad_dir = store / "runs" / bad_spec.run_id()
+    bad_dir.mkdir(parents=True)
+    (bad_dir / "status.json").write_text("[1,2]")
+    _malformed(store)  # others in the store, not in the plan: no effect
+    sched = make_sched(store)
+    lives = sched.submit([bad_spec, good])
+    assert [r.status for r in lives] == ["queued", "queued"]
+    sched.start()
+    try:
+        assert sched.wait(30)
+    finally:
+        sched.shutdown()
+    assert sched.get(good.run_id()).status == "succeeded"
+    assert sched.get(bad_spec.run_id()).status == "succeeded", "its malformed attempt archived, it ran afresh"
+    (archived,) = (store / "archive").iterdir()
+    assert (archived / "status.json").read_text() == "[1,2]", "the malformed attempt is kept, untouched"
+    notes = [n for n in sched.drain_messages() if n.run_id == bad_spec.run_id() and "expected a JSON object" in n.text]
+    assert len(notes) == 1 and notes[0].level == "warning"
+
+
+# ---- launching outside the lock; cancel while starting -----------------------------------------------
+
+def test_a_cancel_while_a_run_is_starting_reaches_its_job(store):
+    """The launch runs outside the scheduler's lock: the live API answers while a job is being
+    spawned, and a cancel that comes before the pid is known is delivered right after the spawn."""
+    import threading
+
+    entered, gate = threading.Event(), threading.Event()
+
+    def slow_cmd(run_dir: Path) -> list[str]:
+        entered.set()
+        gate.wait(30)
+        return fake_cmd(run_dir)
+
+    s = spec("hang", seed=83)
+    rid = s.run_id()
+    sched = make_sched(store, job_command=slow_cmd)
+    sched.submit([s])
+    sched.start()
+    try:
+        assert entered.wait(30)
+        answered = []
+        t = threading.Thread(target=lambda: answered.append(sched.get(rid)))
+        t.start()
+        t.join(20)
+        assert answered, "snapshot/get answer while a launch is in progress"
+        assert answered[0].status == "queued" and answered[0].pid is None, "shown queued until its pid is known"
+        assert sched.cancel(rid)
+        gate.set()
+        assert sched.wait(20)
+    finally:
+        gate.set()
+        sched.shutdown()
+    run = sched.get(rid)
+    assert run.status == "cancelled" and run.pid is not None, run
+    assert read_status(store / "runs" / rid).status == "cancelled"
+    import psutil
+
+    assert not psutil.pid_exists(run.pid) or psutil.Process(run.pid).status() == psutil.STATUS_ZOMBIE
+
+
+def test_a_second_scheduler_follows_then_takes_over_when_the_first_goes(store):
+    first, second = make_sched(store), make_sched(store)
+    s = spec("hang", seed=84)
+    rid = s.run_id()
+    first.submit([s])
+    first.start()
+    wait_for(in_phase(first, rid), what="the target phase")
+    (live,) = second.submit([s])
+    second.start()
+    try:
+        assert live.elsewhere and live.status == "running" and live.pid == first.get(rid).pid
+        assert any("followed here, not started again" in n.text for n in second.drain_messages())
+        wait_for(in_phase(second, rid), what="the follower to read the events")
+        first.shutdown(cancel_running=False)  # the claim goes with it; the job runs on
+        wait_for(lambda: not second.get(rid).elsewhere, what="the take-over")
+        assert any("followed and recorded here now" in n.text for n in second.drain_messages())
+        size = (store / "runs" / rid / SAMPLES).stat().st_size if (store / "runs" / rid / SAMPLES).exists() else 0
+        wait_for(lambda: (store / "runs" / rid / SAMPLES).stat().st_size > size, what="samples from the new holder")
+        assert second.cancel(rid)
+        assert second.wait(20)
+    finally:
+        first.shutdown()
+        second.shutdown()
+    assert second.get(rid).status == "cancelled" and read_status(store / "runs" / rid).status == "cancelled"
+    starts = [e for e in read_jsonl(store / "runs" / rid / EVENTS) if e["type"] == "run_start"]
+    assert len(starts) == 1
+
+
+def test_a_follower_reports_the_end_its_holder_recorded(store):
+    first, second = make_sched(store), make_sched(store)
+    s = spec("slow", seed=85)
+    rid = s.run_id()
+    first.submit([s])
+    first.start()
+    wait_for(in_phase(first, rid), what="the target phase")
+    second.submit([s])
+    second.start()
+    try:
+        assert first.wait(60) and second.wait(60)
+    finally:
+        first.shutdown()
+        second.shutdown()
+    assert first.get(rid).status == second.get(rid).status == "succeeded"
+    assert second.get(rid).elsewhere and second.get(rid).accuracy == first.get(rid).accuracy
+    assert any("succeeded (run by another supervisor)" in n.text for n in second.drain_messages())
+    assert not (store / "locks").exists() or not any((store / "locks").iterdir())
+
+
+def test_a_bug_while_launching_fails_that_run_and_releases_its_claim(store):
+    calls = []
+
+    def buggy(run_dir: Path) -> list[str]:
+        calls.append(run_dir)
+        if len(calls) == 1:
+            raise RuntimeError("a bug in the job command")
+        return fake_cmd(run_dir)
+
+    a, b = spec("ok", seed=86), spec("ok", seed=87)
+    sched = make_sched(store, job_command=buggy)
+    sched.submit([a, b])
+    sched.start()
+    try:
+        assert sched.wait(30)
+    finally:
+        sched.shutdown()
+    run = sched.get(a.run_id())
+    assert run.status == "failed" and "RuntimeError: a bug in the job command" in run.error
+    status = read_status(store / "runs" / a.run_id())
+    assert status.status == "failed" and "a bug in the job command" in status.error, "its end is on disk too"
+    assert sched.get(b.run_id()).status == "succeeded"
+    assert not any((store / "locks").iterdir()), "no claim is left held"

@@ -76,7 +76,8 @@ def fake_pynvml(devices: list[FakeDevice], init_error: type[Exception] | None = 
     m.nvmlShutdown = lambda: None
     m.nvmlDeviceGetCount = lambda: len(devices)
     m.nvmlDeviceGetHandleByIndex = lambda i: devices[i]
-    m.nvmlDeviceGetName = guarded("name")(lambda h: h.name.encode())
+    m.nvmlDeviceGetName = guarded("name")(lambda h: h.name.encode())  # bytes, as older bindings give
+    m.nvmlDeviceGetUUID = guarded("uuid")(lambda h: f"GPU-{h.index:08x}-0000-0000-0000-000000000000")
     m.nvmlDeviceGetMemoryInfo = guarded("memory")(lambda h: types.SimpleNamespace(used=h.used, total=h.total,
                                                                                   free=h.total - h.used))
     m.nvmlDeviceGetUtilizationRates = guarded("util")(lambda h: types.SimpleNamespace(gpu=h.util, memory=10))
@@ -129,7 +130,8 @@ def test_gpu_readings_and_the_jobs_own_gpu_memory(tmp_path, use_fake, child):
     (_, sample), = as_dicts(s.sample_once())
     assert sample["phase"] == "target:copa" and sample["cpu_percent"] is not None and sample["rss_bytes"] > 0
     g0, g1 = sample["gpus"]
-    assert g0 == {"index": 0, "name": "Fake GPU 0", "uuid": None, "mem_used_bytes": GIB, "mem_total_bytes": 80 * GIB,
+    assert g0 == {"index": 0, "name": "Fake GPU 0", "uuid": "GPU-00000000-0000-0000-0000-000000000000",
+                  "mem_used_bytes": GIB, "mem_total_bytes": 80 * GIB,
                   "util_percent": 40.0, "power_w": 250.0, "temp_c": 60.0, "proc_mem_bytes": 3 * GIB}
     assert g1["proc_mem_bytes"] == 0, "NVML lists processes on GPU 1, none of them the job's"
     assert s.notes == []
@@ -190,7 +192,7 @@ def test_library_not_found_means_no_gpus_and_one_note(tmp_path, use_fake, child)
         (_, sample), = as_dicts(s.sample_once())
         assert sample["gpus"] == []
     assert len(notes) == 1
-    assert notes[0].startswith("no GPU: NVML not available (") and "LibraryNotFound" in notes[0]
+    assert notes[0].text.startswith("no GPU: NVML not available (") and "LibraryNotFound" in notes[0].text
 
 
 def test_pynvml_not_installed(tmp_path, use_fake, child):
@@ -198,7 +200,7 @@ def test_pynvml_not_installed(tmp_path, use_fake, child):
     use_fake(None)  # sys.modules["pynvml"] = None: importing it raises ImportError
     s = make(tmp_path, proc.pid)
     (_, sample), = as_dicts(s.sample_once())
-    assert sample["gpus"] == [] and s.notes and s.notes[0].startswith("no GPU: NVML not available")
+    assert sample["gpus"] == [] and s.notes and s.notes[0].text.startswith("no GPU: NVML not available")
 
 
 # ---- the process tree -----------------------------------------------------------------------------
@@ -279,3 +281,19 @@ def test_a_slow_tick_skips_slots_instead_of_piling_up(tmp_path):
     assert s.skipped_ticks >= 4
     assert min(gaps[2:]) > 0.05, "no burst of catch-up ticks after the slow one"
     assert 9 <= len(calls) <= 13, len(calls)
+
+
+def test_a_target_whose_pid_belongs_to_another_process_is_not_sampled(tmp_path, use_fake, child):
+    """A pid reused by an unrelated process (its create time differs) is not the job."""
+    import psutil
+
+    from xcost_tui.rundir import ProcessRef
+
+    use_fake(None)
+    proc, _ = child
+    created = psutil.Process(proc.pid).create_time()
+    stranger = Sampler(lambda: [SampleTarget("r1", ProcessRef(proc.pid, created - 100.0), tmp_path)],
+                       children_every_s=0.0)
+    assert stranger.sample_once() == [] and not (tmp_path / SAMPLES).exists()
+    ours = Sampler(lambda: [SampleTarget("r1", ProcessRef(proc.pid, created), tmp_path)], children_every_s=0.0)
+    assert len(ours.sample_once()) == 1

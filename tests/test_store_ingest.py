@@ -284,3 +284,29 @@ def test_a_damaged_run_dir_is_ingested_with_warnings(tmp_path):
     assert "spec.json: not valid JSON" in text and "events.jsonl: skipped 2 malformed lines (line 1, 2)" in text
     assert "predictions.jsonl: skipped 1 malformed line" in text
     assert rows(tmp_path, "SELECT status, method FROM runs WHERE run_id = 'damaged'") == [("unknown", None)]
+
+
+def test_a_malformed_status_and_a_glob_named_run_dir_leave_the_others_alone(tmp_path):
+    """A status.json that is valid JSON but not an object is skipped and reported; a run
+    directory literally named ``*`` gets its own rows only (DuckDB's readers expand globs)."""
+    root = tmp_path
+    a = make_run_dir(root, run_id="direct-a", n_eval=10)
+    b = make_run_dir(root, run_id="direct-b", seed=1, n_eval=10)
+    star = make_run_dir(root, run_id="*", seed=2, n_eval=10)
+    bad = make_run_dir(root, run_id="direct-bad", seed=3, n_eval=10)
+    (bad / "status.json").write_text("[1,2]")
+    (star / "predictions.jsonl").write_text((star / "predictions.jsonl").read_text().splitlines(True)[0])
+    report = ingest(root)
+    assert report.skipped == [bad]
+    assert any("direct-bad" in w and "expected a JSON object" in w for w in report.warnings)
+    assert {s.run_id for s in report.ingested} == {"direct-a", "direct-b", "*"}
+    counts = dict(rows(root, "SELECT run_id, count(*) FROM predictions GROUP BY run_id"))
+    from store_fixtures import read_jsonl_lines
+
+    assert counts["*"] == 1, "the * run's rows are its own only"
+    for run_dir in (a, b):
+        assert counts[run_dir.name] == len(read_jsonl_lines(run_dir / "predictions.jsonl"))
+    samples = dict(rows(root, "SELECT run_id, count(DISTINCT t) FROM samples GROUP BY run_id"))
+    for run_dir in (a, b, star):
+        assert samples[run_dir.name] == len(read_jsonl_lines(run_dir / "samples.jsonl"))
+    assert "direct-bad" not in {r[0] for r in rows(root, "SELECT run_id FROM runs")}

@@ -112,7 +112,7 @@ class FakeRunner:
         self.submitted: list = []
         self.started = 0
         self.max_parallel = 1
-        self.messages: list[str] = []
+        self.messages: list = []  # runner notes (xcost_tui.runner.Note) for drain_messages
 
     def snapshot(self):
         return [r.copy() for r in self.runs]
@@ -136,7 +136,7 @@ class FakeRunner:
     def shutdown(self, cancel_running: bool = True, timeout: float | None = None) -> None:
         self.shutdowns.append(cancel_running)
 
-    def submit(self, specs, rerun=None):
+    def submit(self, specs, *, rerun=None):
         from xcost_tui.runner import LiveRun
 
         added = [LiveRun.from_spec(s, Path("store/runs") / s.run_id()) for s in specs]
@@ -147,7 +147,8 @@ class FakeRunner:
     def start(self) -> None:
         self.started += 1
 
-    def drain_messages(self) -> list[str]:
+    def drain_messages(self) -> list:
+        """Notes (xcost_tui.runner.Note, each with its level) since the last call."""
         out, self.messages = self.messages, []
         return out
 

@@ -3,10 +3,14 @@
 On a terminal: rich progress bars (one per running run: name, phase, step/total, examples/s,
 memory; one for the whole plan). Without one (CI, nohup, ``ssh`` without ``-t``, TERM=dumb):
 plain lines: runs starting and ending, phase starts, progress at most every few seconds.
-Exit status: 0 when every run succeeded, 1 when any failed or was cancelled, 2 for a bad plan or
-one whose data cannot be loaded (the data pre-flight loads every split the runs need once, in a
-subprocess, before the first run starts; ``--skip-data-check`` skips it), 130 after Ctrl-C
-(running runs are cancelled cleanly first).
+Exit status: 0 when every run succeeded, 1 when any failed or was cancelled or a store write
+failed (a full or read-only disk), 2 for a bad plan or one whose data cannot be loaded (the data
+pre-flight loads every split the runs need once, in a subprocess, before the first run starts;
+``--skip-data-check`` skips it), 130 after Ctrl-C (running runs are cancelled cleanly first).
+
+Ctrl-C never raises here: the SIGINT handler only counts (``_Interrupts``), and the loop that
+watches the queue acts on it (first: cancel, second: kill), so no lock of the scheduler is ever
+left half-taken by an exception landing in the middle of it.
 
 No torch here: the runs are subprocesses. ``XCOST_ASSERT_NO_HEAVY_IMPORTS=1`` makes the command
 fail (exit 3) if torch, transformers or datasets got imported into this process anyway (a test hook).
@@ -15,7 +19,9 @@ fail (exit 3) if torch, transformers or datasets got imported into this process 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TextIO
@@ -25,6 +31,7 @@ from . import present
 from .errors import XcostError
 from .rundir import RunStatus
 from .runner.live import LiveRun
+from .runner.notes import STARTED, Note, NoteLevel
 
 HEAVY = ("torch", "transformers", "datasets")
 ASSERT_ENV = "XCOST_ASSERT_NO_HEAVY_IMPORTS"
@@ -120,7 +127,7 @@ class _Watcher:
         return out
 
     def lines(self, snapshot, sched, *, phases: bool, progress: bool) -> list[str]:
-        out = [f"note: {m}" for m in sched.drain_messages() if not m.endswith(" started") and ": started (pid" not in m]
+        out = [note_line(n) for n in sched.drain_messages() if n.topic != STARTED]  # starts: our own line below
         now = time.monotonic()
         for run in snapshot:
             rid = run.run_id
@@ -154,18 +161,90 @@ class _Watcher:
         return out
 
 
-def _run_plain(sched, out: TextIO, every_s: float) -> None:
+def note_line(note: Note) -> str:
+    """A runner note as headless prints it: ``note:``, ``warning:`` or ``error:`` and its text."""
+    prefix = {NoteLevel.INFO: "note", NoteLevel.WARNING: "warning", NoteLevel.ERROR: "error"}[note.level]
+    return f"{prefix}: {note.text}"
+
+
+class _Interrupts:
+    """Ctrl-C as a count: the SIGINT handler only counts and wakes the loop, which acts on it
+    between its own steps (``check``). First Ctrl-C: cancel the running runs (SIGTERM, SIGKILL
+    after the grace period); second: kill them at once. Later ones change nothing."""
+
+    def __init__(self, grace_s: float):
+        self.count = 0
+        self.acted = 0  # how many of them the loop has acted on
+        self.wake = threading.Event()
+        self.grace_s = grace_s
+        self.deadline: float | None = None  # when to stop waiting for the runs to end
+        self._previous = None
+
+    def _on_sigint(self, signum, frame) -> None:
+        self.count += 1
+        self.wake.set()
+
+    def install(self) -> None:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        except ValueError:  # not the main thread (an embedding): Ctrl-C is not ours to handle
+            self._previous = None
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.count > 0
+
+    def sleep(self, seconds: float) -> None:
+        """A pause that a Ctrl-C cuts short."""
+        if self.wake.wait(seconds):
+            self.wake.clear()
+
+    def check(self, sched) -> tuple[list[str], bool]:
+        """Acts on new Ctrl-Cs; returns the lines to print and whether to stop waiting (the
+        runs did not end in time even after SIGKILL)."""
+        lines: list[str] = []
+        count = self.count
+        if count > self.acted:
+            if self.acted == 0:
+                lines.append("interrupted: cancelling the running runs (Ctrl-C again to kill them at once)")
+                sched.interrupt()
+                self.deadline = time.monotonic() + self.grace_s + 30
+            if count >= 2 and self.acted < 2:
+                lines.append("interrupted again: killing the running runs (SIGKILL)")
+                sched.interrupt(force=True)
+                self.deadline = time.monotonic() + 10
+            self.acted = count
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            if self.acted < 2:  # SIGTERM was not enough: kill, and give it a last few seconds
+                lines.append("the running runs did not stop: killing them (SIGKILL)")
+                sched.interrupt(force=True)
+                self.acted, self.deadline = 2, time.monotonic() + 10
+            else:
+                lines.append("some runs did not end after SIGKILL; not waiting for them")
+                return lines, True
+        return lines, False
+
+
+def _run_plain(sched, out: TextIO, every_s: float, interrupts: _Interrupts) -> None:
     watcher = _Watcher(every_s)
     while True:
+        extra, give_up = interrupts.check(sched)
+        for line in extra:
+            print(line, file=out, flush=True)
         idle = sched.idle
         for line in watcher.lines(sched.snapshot(), sched, phases=True, progress=True):
             print(f"[{time.strftime('%H:%M:%S')}] {line}", file=out, flush=True)
-        if idle:
+        if idle or give_up:
             return
-        time.sleep(0.25)
+        interrupts.sleep(0.25)
 
 
-def _run_rich(sched, console, total: int) -> None:
+def _run_rich(sched, console, total: int, interrupts: _Interrupts) -> None:
     from rich.markup import escape
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -177,6 +256,9 @@ def _run_rich(sched, console, total: int) -> None:
         overall = progress.add_task("[bold]plan", total=total, step="", info="")
         tasks: dict[str, int] = {}
         while True:
+            extra, give_up = interrupts.check(sched)
+            for line in extra:
+                progress.console.print(line, markup=False, highlight=False)
             idle = sched.idle
             snap = sched.snapshot()
             for line in watcher.lines(snap, sched, phases=False, progress=False):
@@ -197,9 +279,9 @@ def _run_rich(sched, console, total: int) -> None:
                                 info=" ".join(b for b in (_speed(r), _mem(r)) if b))
             for rid in [rid for rid in tasks if rid not in {r.run_id for r in running}]:
                 progress.remove_task(tasks.pop(rid))
-            if idle:
+            if idle or give_up:
                 return
-            time.sleep(0.25)
+            interrupts.sleep(0.25)
 
 
 # ---- the leaderboard ---------------------------------------------------------------------------
@@ -307,11 +389,21 @@ def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_opt
 def headless_command(plan: str, store: Path, data_dir: str | None = None, max_parallel: int | None = None,
                      rerun: bool = False, *, out: TextIO | None = None, scheduler_options: dict | None = None,
                      data_check: bool = True) -> int:
+    interrupts = _Interrupts(grace_s=10.0)
+    interrupts.install()  # first: a Ctrl-C from here on is counted, never raised
+    try:
+        return _headless(plan, store, data_dir, max_parallel, rerun, out, scheduler_options, interrupts, data_check)
+    finally:
+        interrupts.restore()
+
+
+def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | None, rerun: bool,
+              out: TextIO | None, scheduler_options: dict | None, interrupts: _Interrupts, data_check: bool) -> int:
     from rich.console import Console
 
     from .plan import describe_data, load_plan
     from .runner import Scheduler
-    from .runner.scheduler import ingest_runs
+    from .store.ingest import ingest
 
     out = out if out is not None else sys.stdout
     plain = _plain_terminal(out)
@@ -334,30 +426,23 @@ def headless_command(plan: str, store: Path, data_dir: str | None = None, max_pa
     for note in loaded.notes:
         print(f"note: {note}", file=out, flush=True)
     if data_check and not _data_preflight(loaded, store, rerun, out, scheduler_options):
-        return 2
+        return 130 if interrupts.interrupted else 2
+    if interrupts.interrupted:
+        print("interrupted before any run started", file=out, flush=True)
+        return 130
     sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **(scheduler_options or {}))
+    interrupts.grace_s = sched.grace_s
     started = time.time()
-    interrupted = False
-    try:
-        sched.submit(loaded.runs)
-        sched.start()
-        if plain:
-            _run_plain(sched, out, every)
-        else:
-            _run_rich(sched, console, len(run_ids))
-        sched.shutdown(cancel_running=True)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("\ninterrupted: cancelling the running runs (Ctrl-C again to kill them at once)", file=out, flush=True)
-        try:
-            sched.shutdown(cancel_running=True)
-        except KeyboardInterrupt:
-            for run in sched.snapshot():
-                if not run.done:
-                    sched.cancel(run.run_id, force=True)
-            sched.shutdown(cancel_running=True, timeout=5)
+    sched.submit(loaded.runs)
+    sched.start()
+    if plain:
+        _run_plain(sched, out, every, interrupts)
+    else:
+        _run_rich(sched, console, len(run_ids), interrupts)
+    interrupted = interrupts.interrupted
+    sched.shutdown(cancel_running=True, timeout=5 if interrupted else None)  # idle by now, unless we gave up
     for msg in sched.drain_messages():
-        print(f"note: {msg}", file=out, flush=True)
+        print(note_line(msg), file=out, flush=True)
 
     snap = {r.run_id: r for r in sched.snapshot()}
     if interrupted:
@@ -370,7 +455,7 @@ def headless_command(plan: str, store: Path, data_dir: str | None = None, max_pa
     dirs = [store / "runs" / rid for rid in run_ids if (store / "runs" / rid).is_dir()]
     if dirs:
         try:
-            report = ingest_runs(store, dirs, only_changed=True)
+            report = ingest(store, dirs, only_changed=True)
             for w in getattr(report, "warnings", [])[:20]:
                 print(f"store: {w}", file=out, flush=True)
         except Exception as exc:  # noqa: BLE001 - the results are on disk; the store can be rebuilt
@@ -394,4 +479,6 @@ def headless_command(plan: str, store: Path, data_dir: str | None = None, max_pa
             return 3
     if interrupted:
         return 130
+    if sched.storage_error is not None:  # said once above, as an error note
+        return 1
     return 0 if ok == len(run_ids) else 1

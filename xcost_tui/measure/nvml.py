@@ -2,7 +2,11 @@
 
 Every call goes through ``call``, which returns the ``NA`` sentinel instead of raising
 (nvitop's pattern): a missing library, no GPU, an unsupported query or a lost GPU never
-crashes a caller. Tests swap the library with ``monkeypatch.setitem(sys.modules, "pynvml", fake)``.
+crashes a caller. Each reading has one type, or ``NA``: ``device_name``/``device_uuid`` -> str,
+``memory_info`` -> ``MemoryInfo(used, total)``, ``utilization``/``power_w``/``temperature_c`` ->
+float, ``total_energy_mj`` -> int, ``processes`` -> [``ProcessMemory(pid, used_bytes)``], where
+``used_bytes`` is itself ``NA`` when the driver does not say. Callers never probe shapes.
+Tests swap the library with ``monkeypatch.setitem(sys.modules, "pynvml", fake)``.
 No torch here: the supervisor's sampler uses this module.
 """
 
@@ -12,11 +16,12 @@ import importlib
 import logging
 import sys
 import threading
+from typing import Any, Callable, NamedTuple, TypeVar, Union
 
 log = logging.getLogger(__name__)
 
 
-class _NA:
+class NaType:
     """Not available: falsy, prints as N/A, and JSON writers turn it into null via ``value()``."""
 
     _instance = None
@@ -33,7 +38,27 @@ class _NA:
         return "N/A"
 
 
-NA = _NA()
+NA = NaType()
+
+T = TypeVar("T")
+Maybe = Union[T, NaType]  # a reading, or NA
+
+
+class MemoryInfo(NamedTuple):
+    """Device memory in bytes: every process's and the driver's share."""
+
+    used: int
+    total: int
+
+
+class ProcessMemory(NamedTuple):
+    """One compute process on a GPU; ``used_bytes`` is NA where the driver does not report it
+    (some MIG, vGPU and WSL set-ups)."""
+
+    pid: int
+    used_bytes: int | NaType
+
+
 _lock = threading.Lock()
 _state: dict = {"init": None, "reason": None, "module": None, "warned": set()}
 
@@ -102,12 +127,12 @@ def call(fn_name: str, *args):
         return NA
 
 
-def value(x):
+def value(x: Maybe[T]) -> T | None:
     """NA -> None, for JSON."""
-    return None if x is NA else x
+    return None if x is NA else x  # type: ignore[return-value]
 
 
-def _convert(raw, fn):
+def _convert(raw: Any, fn: Callable[[Any], T]) -> Maybe[T]:
     """fn(raw), or NA when raw is NA or has an unexpected shape (an odd binding version)."""
     if raw is NA:
         return NA
@@ -121,38 +146,48 @@ def _convert(raw, fn):
 def device_count() -> int:
     """GPUs NVML sees (all of the machine's, whatever CUDA_VISIBLE_DEVICES says); 0 without NVML."""
     n = _convert(call("nvmlDeviceGetCount"), int)
-    return 0 if n is NA else n
+    return 0 if isinstance(n, NaType) else n
 
 
-def handle(i: int):
+def handle(i: int) -> Any:
+    """The device handle of GPU i, or NA."""
     return call("nvmlDeviceGetHandleByIndex", i)
 
 
-def _on(i: int, fn_name: str, *args):
+def _on(i: int, fn_name: str, *args: Any) -> Any:
     h = handle(i)
     return NA if h is NA else call(fn_name, h, *args)
 
 
-def device_name(i: int):
-    """e.g. "NVIDIA H100 80GB HBM3" (older bindings return bytes)."""
-    return _convert(_on(i, "nvmlDeviceGetName"), lambda n: n.decode() if isinstance(n, bytes) else str(n))
+def _text(raw: Any) -> str:
+    return raw.decode() if isinstance(raw, bytes) else str(raw)  # older bindings return bytes
 
 
-def memory_info(i: int):
-    """(used bytes, total bytes) of the whole device, every process and the driver's share."""
-    return _convert(_on(i, "nvmlDeviceGetMemoryInfo"), lambda m: (int(m.used), int(m.total)))
+def device_name(i: int) -> Maybe[str]:
+    """e.g. "NVIDIA H100 80GB HBM3"."""
+    return _convert(_on(i, "nvmlDeviceGetName"), _text)
 
 
-def utilization(i: int):
+def device_uuid(i: int) -> Maybe[str]:
+    """e.g. "GPU-5a8c...": the one name of a GPU that survives renumbering and reboots."""
+    return _convert(_on(i, "nvmlDeviceGetUUID"), _text)
+
+
+def memory_info(i: int) -> Maybe[MemoryInfo]:
+    """Used and total bytes of the whole device, every process and the driver's share."""
+    return _convert(_on(i, "nvmlDeviceGetMemoryInfo"), lambda m: MemoryInfo(int(m.used), int(m.total)))
+
+
+def utilization(i: int) -> Maybe[float]:
     """Percent of the last sample period in which a kernel ran (not how busy the SMs were)."""
     return _convert(_on(i, "nvmlDeviceGetUtilizationRates"), lambda u: float(u.gpu))
 
 
-def power_w(i: int):
+def power_w(i: int) -> Maybe[float]:
     return _convert(_on(i, "nvmlDeviceGetPowerUsage"), lambda mw: mw / 1000.0)
 
 
-def temperature_c(i: int):
+def temperature_c(i: int) -> Maybe[float]:
     h = handle(i)  # initialises NVML first, so the sensor constant comes from the loaded binding
     if h is NA:
         return NA
@@ -160,20 +195,23 @@ def temperature_c(i: int):
     return _convert(call("nvmlDeviceGetTemperature", h, sensor), float)
 
 
-def total_energy_mj(i: int):
+def total_energy_mj(i: int) -> Maybe[int]:
     """Millijoules since the driver loaded (Volta and newer); NA where unsupported."""
     return _convert(_on(i, "nvmlDeviceGetTotalEnergyConsumption"), int)
 
 
-def process_memory(i: int) -> dict[int, int] | _NA:
-    """{pid: GPU bytes} of the compute processes on GPU i. A process whose usage the driver does
-    not report (usedGpuMemory None: some MIG, vGPU and WSL set-ups) is left out."""
-    def table(procs) -> dict[int, int]:
-        out: dict[int, int] = {}
-        for p in procs:
-            used = getattr(p, "usedGpuMemory", None)
-            if used is not None:
-                out[int(p.pid)] = int(used)
-        return out
+def processes(i: int) -> Maybe[list[ProcessMemory]]:
+    """The compute processes on GPU i (pynvml gives ``usedGpuMemory`` None where the driver
+    does not report a process's usage: that is NA here); NA when NVML cannot list them."""
+    def table(procs: Any) -> list[ProcessMemory]:
+        return [ProcessMemory(int(p.pid), NA if p.usedGpuMemory is None else int(p.usedGpuMemory)) for p in procs]
 
     return _convert(_on(i, "nvmlDeviceGetComputeRunningProcesses"), table)
+
+
+def process_memory(i: int) -> Maybe[dict[int, int]]:
+    """{pid: GPU bytes} of the compute processes on GPU i whose usage the driver reports."""
+    listed = processes(i)
+    if isinstance(listed, NaType):
+        return NA
+    return {p.pid: p.used_bytes for p in listed if not isinstance(p.used_bytes, NaType)}

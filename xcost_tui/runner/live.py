@@ -54,6 +54,7 @@ class LiveRun:
     exit_code: int | None = None
     skipped: bool = False  # it had already succeeded, so it was not run again
     attached: bool = False  # found running when this supervisor started (a re-attach)
+    elsewhere: bool = False  # another supervisor holds its claim (launched it, records its end): only followed here
     waiting_for: str | None = None  # the run id whose saved encoder this run will start from
     init_from: str | None = None
     save_encoder: bool = False

@@ -48,24 +48,58 @@ def _matches(proc: psutil.Process, ref: ProcessRef) -> bool:
     return abs(proc.create_time() - ref.create_time) <= 1.0
 
 
+def _elsewhere(ref: ProcessRef) -> bool:
+    return ref.host is not None and ref.host != socket.gethostname()
+
+
 def alive(ref: ProcessRef | None) -> bool:
     """Whether the process ``ref`` names is alive (not a zombie) and is still that process.
 
-    A process recorded on another host cannot be seen from here: it counts as alive (a
-    supervisor must not mark a run on another node failed), but is never signalled."""
+    A ref without a create time cannot be checked and is not alive (``identify`` can vouch for
+    one from its command line). A process recorded on another host cannot be seen from here:
+    it counts as alive (a supervisor must not mark a run on another node failed), but is never
+    signalled."""
     if ref is None or ref.pid <= 0:
         return False
-    if ref.host is not None and ref.host != socket.gethostname():
+    if _elsewhere(ref):
         return True
     try:
         proc = psutil.Process(ref.pid)
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
-        return ref.create_time is None or _matches(proc, ref)
-    except (psutil.ZombieProcess, psutil.NoSuchProcess):
-        return False
-    except psutil.AccessDenied:  # someone else's process with this pid
-        return False
+        return _matches(proc, ref)
+    except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
+        return False  # AccessDenied: someone else's process with this pid
+
+
+def identify(ref: ProcessRef | None, run_dir: Path, *, written: float | None = None) -> ProcessRef | None:
+    """The job process of ``run_dir`` that status.json recorded as ``ref``, when it is alive and
+    is that process; None otherwise (gone, or the pid now belongs to an unrelated process).
+
+    A ref with a create time must match it. A ref without one (a status.json written before
+    create times were recorded) is vouched for only when the live process's command line names
+    the run directory (``... xcost_tui.job RUN_DIR``) and it started before ``written`` (when
+    status.json was written): a pid reused by anything else is treated as gone. The answer
+    then carries the create time seen now, so it can be signalled safely later."""
+    if ref is None or ref.pid <= 0:
+        return None
+    if _elsewhere(ref):
+        return ref
+    if ref.create_time is not None:
+        return ref if alive(ref) else None
+    try:
+        proc = psutil.Process(ref.pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return None
+        created = proc.create_time()
+        args = proc.cmdline()[1:]
+    except (psutil.Error, ValueError):
+        return None
+    if written is not None and created > written + 1.0:
+        return None  # started after the status was written: not the process it names
+    if not any(Path(a).name == run_dir.name for a in args if a):
+        return None
+    return ProcessRef(ref.pid, created, ref.host or socket.gethostname())
 
 
 def signal_group(ref: ProcessRef | None, sig: int) -> bool:

@@ -9,12 +9,15 @@ Each tick writes one line per run to RUN_DIR/samples.jsonl (docs/run-directory.m
   core, so a job on 4 cores can read 400). ``psutil.Process`` objects are kept between ticks so
   ``cpu_percent`` has a baseline; the first tick of a run has ``cpu_percent: null``. The tree's
   membership is refreshed every ``children_every_s`` (listing children scans /proc).
-- GPU figures come from NVML through ``xcost_tui.measure.nvml``, whose calls return an ``NA``
-  sentinel instead of raising: a figure NVML cannot give is null, never zero. Each device is read
-  once per tick, whatever the number of runs. ``proc_mem_bytes`` is the memory NVML attributes to
-  the job's pids; null when NVML cannot list processes or its pids are not ours (another pid
-  namespace, e.g. a container).
+- GPU figures come from NVML through ``xcost_tui.measure.nvml``, whose typed readings are a
+  value or the ``NA`` sentinel, never an exception: a figure NVML cannot give is null, never
+  zero. Each device is read once per tick, whatever the number of runs. ``proc_mem_bytes`` is
+  the memory NVML attributes to the job's pids; null when NVML cannot list processes, reports no
+  figure for them, or its pids are not ours (another pid namespace, e.g. a container).
 - Without NVML, ``gpus`` is ``[]`` and one note says why.
+- A target is a ``ProcessRef``: a pid now held by another process than the job is not sampled.
+- A write that fails (a full or read-only disk) goes to ``on_write_error`` (the scheduler
+  reports it once and stops starting runs); the sampler keeps trying on later ticks.
 - Ticks are scheduled from a monotonic clock: the n-th tick is due at start + n/hz, so the rate
   does not drift; a tick that finds itself late skips the missed slots rather than piling up.
 """
@@ -26,21 +29,31 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from types import ModuleType
+from typing import Callable
 
 import psutil
 
 from ..errors import WriteError
-from ..rundir import GpuReading, JsonlWriter, RunDir, Sample
+from ..rundir import GpuReading, JsonlWriter, ProcessRef, RunDir, Sample
+from .notes import Note
 
 
 @dataclass(frozen=True)
 class SampleTarget:
     run_id: str
-    pid: int
+    process: ProcessRef  # the job (a bare pid is identified when the target is made)
     run_dir: Path
     phase: str | None = None
     gpus: tuple[int, ...] | None = None  # NVML indices to report; None: every device
+
+    def __post_init__(self) -> None:
+        if isinstance(self.process, int):  # e.g. benchmarks/bench_sampler.py: the process alive now
+            object.__setattr__(self, "process", ProcessRef.of(self.process))
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
 
 @dataclass
@@ -52,83 +65,63 @@ class _ProcState:
     first: bool = True
 
 
+@dataclass(frozen=True)
+class _Device:
+    """One GPU read once in a tick (NA already turned into None)."""
+
+    index: int
+    name: str | None
+    uuid: str | None
+    mem_used_bytes: int | None
+    mem_total_bytes: int | None
+    util_percent: float | None
+    power_w: float | None
+    temp_c: float | None
+    procs: list[tuple[int, int | None]] | None  # (pid, bytes or None: not reported); None: not listed
+
+    def reading(self, pids: set[int]) -> GpuReading:
+        return GpuReading(index=self.index, name=self.name, uuid=self.uuid, mem_used_bytes=self.mem_used_bytes,
+                          mem_total_bytes=self.mem_total_bytes, util_percent=self.util_percent,
+                          power_w=self.power_w, temp_c=self.temp_c, proc_mem_bytes=_proc_mem(self.procs, pids))
+
+
 class _Nvml:
-    """The few NVML readings the sampler needs, through xcost_tui.measure.nvml (NA -> None)."""
+    """The readings the sampler needs, from ``xcost_tui.measure.nvml`` (typed readings or NA)."""
 
-    def __init__(self, module):
-        self.m = module
-        self.na = getattr(module, "NA", None)
-        n = self._val(module.device_count())
-        self.count = int(n) if isinstance(n, (int, float)) else 0
-        self.names = [self._val(module.device_name(i)) for i in range(self.count)]
+    def __init__(self, nvml: ModuleType):
+        self.nvml = nvml
+        self.count = nvml.device_count()
+        self.names = [nvml.value(nvml.device_name(i)) for i in range(self.count)]
+        self.uuids = [nvml.value(nvml.device_uuid(i)) for i in range(self.count)]
 
-    def _val(self, v: Any) -> Any:
-        if v is None or (self.na is not None and v is self.na):
-            return None
-        return v
-
-    def _read(self, fn: str, i: int) -> Any:
-        try:
-            return self._val(getattr(self.m, fn)(i))
-        except Exception:  # noqa: BLE001 - the boundary should not raise; if it does, the figure is null
-            return None
-
-    def _processes(self, i: int) -> dict[int, Any] | None:
-        """pid -> GPU bytes (None where the driver does not say) of the compute processes on GPU i."""
-        call, handle = getattr(self.m, "call", None), getattr(self.m, "handle", None)
-        if call is None or handle is None:
-            procs = self._read("process_memory", i)
-            return procs if isinstance(procs, dict) else None
-        try:
-            h = self._val(handle(i))
-            listed = None if h is None else self._val(call("nvmlDeviceGetComputeRunningProcesses", h))
-            if listed is None:
-                return None
-            return {int(p.pid): getattr(p, "usedGpuMemory", None) for p in listed}
-        except Exception:  # noqa: BLE001 - an odd binding: no figure rather than a crash
-            return None
-
-    def read(self, i: int) -> dict[str, Any]:
-        mem = self._read("memory_info", i)
-        used, total = (mem if isinstance(mem, (tuple, list)) and len(mem) >= 2 else (None, None))
-        util = self._read("utilization", i)
-        if isinstance(util, (tuple, list)):
-            util = util[0] if util else None
-        elif isinstance(util, dict):
-            util = util.get("gpu")
-        elif util is not None and not isinstance(util, (int, float)):
-            util = getattr(util, "gpu", None)
-        procs = self._processes(i)
-        return {"index": i, "name": self.names[i] if i < len(self.names) else None,
-                "mem_used_bytes": _num(used), "mem_total_bytes": _num(total), "util_percent": _num(util),
-                "power_w": _num(self._read("power_w", i)), "temp_c": _num(self._read("temperature_c", i)),
-                "_procs": procs}
+    def read(self, i: int) -> _Device:
+        m = self.nvml
+        mem = m.memory_info(i)
+        listed = m.processes(i)
+        procs = None if listed is m.NA else [(p.pid, m.value(p.used_bytes)) for p in listed]
+        return _Device(index=i, name=self.names[i], uuid=self.uuids[i],
+                       mem_used_bytes=None if mem is m.NA else mem.used,
+                       mem_total_bytes=None if mem is m.NA else mem.total,
+                       util_percent=m.value(m.utilization(i)), power_w=m.value(m.power_w(i)),
+                       temp_c=m.value(m.temperature_c(i)), procs=procs)
 
 
-def _num(v: Any) -> float | int | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-def _proc_mem(procs: dict[int, Any] | None, pids: set[int]) -> int | None:
+def _proc_mem(procs: list[tuple[int, int | None]] | None, pids: set[int]) -> int | None:
     if procs is None:
         return None
-    ours = [b for pid, b in procs.items() if pid in pids]
+    ours = [used for pid, used in procs if pid in pids]
     if ours:
-        values = [b for b in ours if isinstance(b, (int, float)) and not isinstance(b, bool)]
-        return int(sum(values)) if values else None
-    if procs and not any(psutil.pid_exists(pid) for pid in procs):
+        values = [b for b in ours if b is not None]
+        return sum(values) if values else None
+    if procs and not any(psutil.pid_exists(pid) for pid, _ in procs):
         return None  # NVML reports pids of another namespace: we cannot tell which are ours
     return 0
 
 
 class Sampler:
     def __init__(self, targets: Callable[[], list[SampleTarget]], hz: float = 2.0, *,
-                 on_note: Callable[[str], None] | None = None, children_every_s: float = 2.0,
-                 use_nvml: bool = True):
+                 on_note: Callable[[Note], None] | None = None, children_every_s: float = 2.0,
+                 use_nvml: bool = True, on_write_error: Callable[[WriteError], None] | None = None):
         if hz <= 0:
             raise ValueError("the sampling rate must be > 0 Hz")
         self.targets = targets
@@ -137,7 +130,8 @@ class Sampler:
         self.on_note = on_note
         self.children_every_s = children_every_s
         self.use_nvml = use_nvml
-        self.notes: list[str] = []
+        self.on_write_error = on_write_error
+        self.notes: list[Note] = []
         self._noted: set[str] = set()
         self.ticks = 0
         self.skipped_ticks = 0
@@ -175,7 +169,8 @@ class Sampler:
             try:
                 self.sample_once()
             except Exception as exc:  # noqa: BLE001 - the sampler never takes the supervisor down
-                self._note(f"sampler: a tick failed ({type(exc).__name__}: {exc})", once_key=type(exc).__name__)
+                self._note(f"sampler: a tick failed ({type(exc).__name__}: {exc})", once_key=type(exc).__name__,
+                           warning=True)
             self.cpu_time_s = time.thread_time() - t_cpu0
             next_due += self.period
             delay = next_due - time.monotonic()
@@ -196,7 +191,7 @@ class Sampler:
         targets = self.targets()
         self.ticks += 1
         out: list[tuple[str, Sample]] = []
-        devices: dict[int, dict[str, Any]] = {}
+        devices: dict[int, _Device] = {}
         now_mono = time.monotonic()
         seen = set()
         for tgt in targets:
@@ -216,11 +211,7 @@ class Sampler:
                         continue
                     if i not in devices:
                         devices[i] = self._nvml.read(i)
-                    dev = devices[i]
-                    gpus.append(GpuReading(index=i, name=dev["name"], mem_used_bytes=dev["mem_used_bytes"],
-                                           mem_total_bytes=dev["mem_total_bytes"], util_percent=dev["util_percent"],
-                                           power_w=dev["power_w"], temp_c=dev["temp_c"],
-                                           proc_mem_bytes=_proc_mem(dev["_procs"], pids)))
+                    gpus.append(devices[i].reading(pids))
             sample = Sample(t=time.time(), phase=tgt.phase, cpu_percent=cpu, rss_bytes=rss, gpus=gpus)
             path = RunDir(tgt.run_dir).samples
             try:
@@ -229,7 +220,11 @@ class Sampler:
                 state.writer.write(sample.to_dict())
                 self.samples_written += 1
             except WriteError as exc:
-                self._note(f"sampler: {exc}; sampling of this run stopped", once_key=str(tgt.run_dir))
+                if self.on_write_error is not None:
+                    self.on_write_error(exc)
+                else:
+                    self._note(f"sampler: {exc}; no samples of this run until it can be written",
+                               once_key=str(tgt.run_dir), warning=True)
             out.append((tgt.run_id, sample))
         for run_id in [r for r in self._states if r not in seen]:
             self._drop(run_id)
@@ -241,8 +236,11 @@ class Sampler:
             self._drop(tgt.run_id)
             state = None
         if state is None:
+            ref = tgt.process
             try:
-                root = psutil.Process(tgt.pid)
+                root = psutil.Process(ref.pid)
+                if ref.create_time is not None and abs(root.create_time() - ref.create_time) > 1.0:
+                    return None  # the pid belongs to another process now: not the job
             except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
                 return None
             state = _ProcState(root=root, procs={root.pid: root})
@@ -319,11 +317,12 @@ class Sampler:
         for run_id in list(self._states):
             self._drop(run_id)
 
-    def _note(self, message: str, once_key: str | None = None) -> None:
+    def _note(self, message: str, once_key: str | None = None, *, warning: bool = False) -> None:
         key = once_key or message
         if key in self._noted:
             return
         self._noted.add(key)
-        self.notes.append(message)
+        note = Note.warning(message) if warning else Note.info(message)
+        self.notes.append(note)
         if self.on_note is not None:
-            self.on_note(message)
+            self.on_note(note)

@@ -2,6 +2,10 @@
 
 Process model (docs/runner.md):
 
+- A run is launched only by the supervisor holding its claim (runner/claims.py: a flock on
+  ``STORE/locks/<run_id>.lock``), taken before anything in the run directory is archived or
+  written. A supervisor that cannot take it follows the run as running elsewhere (tails its
+  events, waits for its end) and never writes it.
 - Each run gets ``<store>/runs/<run_id>/``; the scheduler writes spec.json and a ``running``
   status.json, then spawns ``python -m xcost_tui.job RUN_DIR`` with a list argv (never a shell),
   stdin from /dev/null, stdout/stderr appended to job.log, in its own session
@@ -11,10 +15,16 @@ Process model (docs/runner.md):
   starts (``running``, no pid yet), to add the pid right after the spawn when the job has not
   yet, and after the job has exited without a final status (``failed``, or ``cancelled`` when
   we cancelled it), never while the job may be writing its own.
-- A control thread polls the jobs (exit codes, events.jsonl), starts queued runs on free slots,
-  escalates cancels (SIGTERM to the process group, SIGKILL after ``grace_s``) and wires shared
-  intermediate phases. A sampler thread writes samples.jsonl. An ingest thread loads finished
-  runs into the store at once and running runs every ``ingest_every_s``.
+- Processes are known by ``ProcessRef`` (pid + create time + host): a pid reused by an
+  unrelated process is never adopted as a job, nor signalled.
+- A control thread polls the jobs (exit codes, events.jsonl), picks queued runs for free slots
+  (the launch itself runs outside the lock, so a slow disk never blocks ``snapshot``), delivers
+  cancels (SIGTERM to the process group, SIGKILL after ``grace_s``; a cancel that comes before
+  the pid is known is delivered right after the spawn) and wires shared intermediate phases
+  (runner/shared.py). A sampler thread writes samples.jsonl; an ingest thread
+  (runner/ingestor.py) loads the runs into the store.
+- A write the store refuses (a full or read-only disk) is said once, as an error note; no
+  further run is started, the runs already running go on and record their own end.
 
 Nothing here imports torch, transformers or datasets.
 """
@@ -22,7 +32,7 @@ Nothing here imports torch, transformers or datasets.
 from __future__ import annotations
 
 import copy
-import json
+import errno
 import os
 import shutil
 import signal
@@ -35,15 +45,27 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ..errors import RunDirError, WriteError
-from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, read_status, update_status, write_json_atomic
-from ..plan import intermediate_key_str
+from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, StoreLayout, read_status, update_status, \
+    write_json_atomic
+from ..rundir.jsonl import write_error
 from ..spec import RunSpec
-from . import procs
+from . import procs, shared
+from .claims import Claim, Claims, describe_holder
+from .ingestor import Ingestor
 from .live import HISTORY_LEN, QUEUED, RUNNING, WAITING, LiveRun, RunHistory, RunTracker
+from .notes import STARTED, Note
 from .sampler import SampleTarget, Sampler
 
-CHECKPOINT = "intermediate"  # RUN_DIR/checkpoints/intermediate (the job's name for it)
 DISAPPEARED = "job process disappeared (killed?)"
+JOB_WRITE_FAILED = 3  # the job's exit code when it could not record its end (job/main.py)
+NOT_STARTED_STORAGE = "not started: the store could not be written (see the error above)"
+_FULL = (errno.ENOSPC, errno.EDQUOT)
+_STORAGE = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+_MALFORMED = "malformed"
+
+# What is on disk of a run's attempt, to notice that another supervisor ran it meanwhile:
+# (status, updated) of status.json, None without one, "malformed" for one that does not parse.
+Attempt = tuple[str, float | None] | str | None
 
 
 @dataclass
@@ -51,11 +73,18 @@ class _Run:
     tracker: RunTracker
     spec: RunSpec | None = None  # None for a run found on disk that this scheduler did not queue
     popen: subprocess.Popen | None = None
-    process: ProcessRef | None = None  # the job process, once spawned (pid + create time + host)
+    process: ProcessRef | None = None  # the job process, once known (pid + create time + host)
+    claim: Claim | None = None  # held while this supervisor launches and follows the run
+    elsewhere: bool = False  # another supervisor holds the claim: followed here, never written
+    following: bool = False  # (elsewhere) the attempt being followed has been seen running
+    followed_started: float | None = None
+    starting: bool = False  # picked for launch (still shown as queued); the launch runs outside the lock
+    seen: Attempt = None  # the attempt on disk when this supervisor queued or found the run
     cancel_requested: bool = False
+    force: bool = False
+    term_sent: bool = False
     kill_at: float | None = None
     sigkill_sent: bool = False
-    sample: bool = True  # False when another live supervisor samples it already
     queued_at: float = field(default_factory=time.time)
 
     @property
@@ -84,8 +113,9 @@ class Scheduler:
                  rerun: bool = False, env: dict[str, str] | None = None, history_len: int = HISTORY_LEN,
                  use_nvml: bool = True, data_dir: str | os.PathLike | None = None):
         self.store_root = Path(store_root)
+        self.layout = StoreLayout(self.store_root)
         self.data_dir = str(Path(data_dir).expanduser().resolve()) if data_dir else None
-        self.runs_root = self.store_root / "runs"
+        self.runs_root = self.layout.runs
         if gpus is None:
             self.gpu_ids, self.gpu_source = procs.detect_gpus() if use_nvml else ([], "NVML turned off")
         elif isinstance(gpus, int):
@@ -104,23 +134,30 @@ class Scheduler:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._runs: dict[str, _Run] = {}  # insertion order is queue order
-        self._messages: deque[str] = deque(maxlen=1000)
+        self._messages: deque[Note] = deque(maxlen=1000)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._accepting = True
-        self.sampler = Sampler(self._sample_targets, hz=sample_hz, on_note=self._note, use_nvml=use_nvml)
-        self._ingestor = _Ingestor(self.store_root, ingest_every_s, self._active_dirs, self._note) if ingest else None
+        self._claims = Claims(self.store_root)
+        self._halted = False  # a store write failed: no run is started until the next submit
+        self._storage_error: str | None = None
+        self._last_loop_error: str | None = None
+        self.sampler = Sampler(self._sample_targets, hz=sample_hz, on_note=self._add_note, use_nvml=use_nvml,
+                               on_write_error=self._sampler_write_error)
+        self._ingestor = Ingestor(self.store_root, ingest_every_s, self._active_dirs, self._add_note) if ingest else None
 
     # ==== the public API ==========================================================================
     def submit(self, specs: Iterable[RunSpec], *, rerun: bool | None = None) -> list[LiveRun]:
         """Queues runs (copies of the specs). A run that already succeeded is skipped (unless
-        ``rerun``); one that is running in another process is attached, not started twice."""
+        ``rerun``); one that is running (here or under another supervisor) is followed, not
+        started twice."""
         rerun = self.rerun if rerun is None else rerun
-        added: list[LiveRun] = []
+        added: list[_Run] = []
         with self._lock:
             if not self._accepting:
                 raise RuntimeError("the scheduler is shutting down")
+            self._halted = False  # after a storage error, a new submit tries again
             for spec in specs:
                 spec = copy.deepcopy(spec)
                 if self.data_dir and not spec.data_dir:
@@ -128,31 +165,27 @@ class Scheduler:
                 run_id = spec.run_id()
                 existing = self._runs.get(run_id)
                 if existing is not None and not existing.live.done:
-                    self._note(f"{run_id}: already in the queue")
+                    self._note(f"{run_id}: already in the queue", run_id)
                     continue
-                run_dir = self.runs_root / run_id
+                run_dir = self.layout.run_dir(run_id).path
                 run = _Run(tracker=RunTracker(LiveRun.from_spec(spec, run_dir), self.history_len), spec=spec)
+                self._runs[run_id] = run
+                added.append(run)
                 try:
                     status = read_status(run_dir)
                 except RunDirError as exc:
                     status = None
-                    self._note(f"{run_id}: {exc}; the run directory is archived and the run started afresh")
-                st = status.status if status else None
-                if status is not None and st == RUNNING and procs.alive(status.job):
-                    self._adopt(run, status)
-                    self._note(f"{run_id}: already running (pid {status.pid}); attached, not started again")
-                elif status is not None and st == RUNNING:
-                    self._mark_disappeared(run_dir, status)
-                    self._note(f"{run_id}: was left running by a job that is gone; marked failed and queued again")
-                elif status is not None and st == RunStatus.SUCCEEDED and not rerun:
+                    self._warn(f"{run_id}: {exc}; the run directory is archived and the run started afresh", run_id)
+                if status is not None and status.status == RUNNING:
+                    self._attach_running(run, status, requeue=True)
+                elif status is not None and status.status == RunStatus.SUCCEEDED and not rerun:
                     self._load_finished(run, status)
                     run.live.skipped = True
-                self._runs[run_id] = run
-                added.append(run.live)
+                run.seen = _attempt_on_disk(run_dir)
             self._wire_shared()
             self._changed.notify_all()
         self._wake.set()
-        return [r.copy() for r in added]
+        return [r.live.copy() for r in added]
 
     def start(self) -> None:
         with self._lock:
@@ -184,44 +217,64 @@ class Scheduler:
             run = self._runs.get(run_id)
             return run.tracker.history() if run else RunHistory()
 
-    def drain_messages(self) -> list[str]:
+    def drain_messages(self) -> list[Note]:
         """Notes since the last call: devices, shared phases, attaches, cancels, store errors."""
         with self._lock:
             out = list(self._messages)
             self._messages.clear()
             return out
 
+    @property
+    def storage_error(self) -> str | None:
+        """The first store write that failed ("no space left on <path>", "read-only: <path>")."""
+        return self._storage_error
+
     def cancel(self, run_id: str, *, force: bool = False) -> bool:
         """Cancels a queued run (it never starts) or a running one (SIGTERM to its process group,
-        SIGKILL after the grace period, or at once with ``force``). False when the run is unknown
-        or already over."""
+        SIGKILL after the grace period, or at once with ``force``; a run still starting gets it
+        right after its spawn). False when the run is unknown or already over."""
         with self._lock:
             run = self._runs.get(run_id)
             if run is None or run.live.done:
                 return False
             live = run.live
-            if live.status in (QUEUED, WAITING):
+            if live.status in (QUEUED, WAITING) and not run.elsewhere and not run.starting:
                 live.status, live.ended, live.error = RunStatus.CANCELLED, time.time(), "cancelled before it started"
                 self._changed.notify_all()
-            elif live.status == RUNNING:
-                if not run.cancel_requested:
-                    run.cancel_requested = True
-                    live.cancelling = True
-                    run.kill_at = time.monotonic() + self.grace_s
-                    if run.process is not None and not force:
-                        procs.signal_group(run.process, signal.SIGTERM)
-                        self._note(f"{live.label}: cancelling (SIGTERM; SIGKILL after {self.grace_s:g} s)")
-                if force and run.process is not None and not run.sigkill_sent:
-                    run.sigkill_sent = True
-                    procs.signal_group(run.process, signal.SIGKILL)
-                    self._note(f"{live.label}: killed (SIGKILL)")
+            else:  # running, starting (delivered after the spawn) or followed (once its pid is known)
+                run.cancel_requested = True
+                run.force = run.force or force
+                live.cancelling = True
+                self._deliver_cancel(run, time.monotonic())
         self._wake.set()
         return True
 
-    def cancel_all(self) -> None:
+    def cancel_all(self, *, force: bool = False) -> None:
         for live in self.snapshot():
             if not live.done:
-                self.cancel(live.run_id)
+                self.cancel(live.run_id, force=force)
+
+    def interrupt(self, *, force: bool = False) -> None:
+        """Stops the queue: queued runs are dropped, the runs this supervisor runs are cancelled
+        (``force``: SIGKILL at once), runs followed for another supervisor are left to it.
+        Never blocks; ``wait`` (or ``idle``) says when every run is over. Idempotent."""
+        with self._lock:
+            self._accepting = False
+            for run_id, run in list(self._runs.items()):
+                live = run.live
+                if live.done:
+                    continue
+                if run.elsewhere:
+                    self._stop_following(run_id)
+                elif live.status in (QUEUED, WAITING) and not run.starting:
+                    live.status, live.ended, live.error = RunStatus.CANCELLED, time.time(), "cancelled before it started"
+                else:
+                    run.cancel_requested = True
+                    run.force = run.force or force
+                    live.cancelling = True
+                    self._deliver_cancel(run, time.monotonic())
+            self._changed.notify_all()
+        self._wake.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Blocks until every run is over; False on timeout."""
@@ -240,46 +293,56 @@ class Scheduler:
             return all(r.live.done for r in self._runs.values())
 
     def shutdown(self, cancel_running: bool = True, timeout: float | None = None) -> None:
-        """Stops the scheduler. ``cancel_running``: cancel and wait for every run; otherwise runs
-        already running keep running on their own (a later supervisor re-attaches them) and queued
-        runs are dropped. Ends with a last ingest."""
-        with self._lock:
-            self._accepting = False
-            for run in self._runs.values():
-                if run.live.status in (QUEUED, WAITING):
-                    live = run.live
-                    live.status, live.ended = RunStatus.CANCELLED, time.time()
-                    live.error = "cancelled before it started" if cancel_running else "not started: the supervisor stopped"
-            self._changed.notify_all()
+        """Stops the scheduler. ``cancel_running``: cancel and wait for every run it runs;
+        otherwise runs already running keep running on their own (a later supervisor re-attaches
+        them) and queued runs are dropped. Its claims are released; ends with a last ingest."""
         if cancel_running:
-            self.cancel_all()
+            self.interrupt()
             if self._thread is not None:
                 self.wait(timeout if timeout is not None else self.grace_s + 30)
             else:  # never started: nothing polls, so reap here
                 with self._lock:
                     self._step()
+        else:
+            with self._lock:
+                self._accepting = False
+                for run_id, run in list(self._runs.items()):
+                    if run.elsewhere and not run.live.done:
+                        self._stop_following(run_id)
+                    elif run.live.status in (QUEUED, WAITING) and not run.starting:  # a starting one will run
+                        live = run.live
+                        live.status, live.ended = RunStatus.CANCELLED, time.time()
+                        live.error = "not started: the supervisor stopped"
+                self._changed.notify_all()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
-        self.sampler.stop()
+        self.sampler.stop()  # before the claims go: the next holder samples from then on
+        with self._lock:
+            for run in self._runs.values():
+                self._release_claim(run)  # a run left running: the next supervisor takes it over
         if self._ingestor is not None:
             self._ingestor.stop()
 
     def attach_existing(self, store_root: Path | str | None = None) -> list[LiveRun]:
         """Finds runs of the store left ``running``: a live job is tracked (and sampled, unless
-        another live supervisor samples it); a dead one is recorded as failed."""
-        runs_root = Path(store_root) / "runs" if store_root is not None else self.runs_root
+        another supervisor holds its claim: then it is only followed); a dead one is recorded as
+        failed. A run directory that cannot be read is skipped and reported."""
+        layout = StoreLayout(Path(store_root)) if store_root is not None else self.layout
         found: list[LiveRun] = []
-        if not runs_root.is_dir():
+        if not layout.runs.is_dir():
             return found
         with self._lock:
-            for run_dir in sorted(p for p in runs_root.iterdir() if p.is_dir()):
+            for run_dir in sorted(p for p in layout.runs.iterdir() if p.is_dir()):
                 try:
                     status = read_status(run_dir)
                 except RunDirError as exc:
-                    self._note(f"{run_dir.name}: skipped: {exc}")
+                    self._warn(f"{run_dir.name}: skipped: {exc}", run_dir.name)
+                    continue
+                except OSError as exc:
+                    self._warn(f"{run_dir.name}: skipped: cannot read {run_dir}: {exc.strerror or exc}", run_dir.name)
                     continue
                 if status is None or status.status != RUNNING:
                     continue
@@ -287,15 +350,9 @@ class Scheduler:
                 if run_id in self._runs and not self._runs[run_id].live.done:
                     continue
                 run = _Run(tracker=RunTracker(LiveRun.from_run_dir(run_dir), self.history_len))
-                if procs.alive(status.job):
-                    self._adopt(run, status)
-                    self._note(f"{run_id}: re-attached to the running job (pid {status.pid})")
-                else:
-                    self._load_finished(run, self._mark_disappeared(run_dir, status))
-                    self._note(f"{run_id}: {DISAPPEARED}; recorded as failed")
-                    if self._ingestor is not None:
-                        self._ingestor.request(run_dir)
                 self._runs[run_id] = run
+                self._attach_running(run, status, requeue=False)
+                run.seen = _attempt_on_disk(run_dir)
                 found.append(run.live.copy())
             self._changed.notify_all()
         self._wake.set()
@@ -304,17 +361,36 @@ class Scheduler:
     # ==== the control loop ========================================================================
     def _loop(self) -> None:
         while not self._stop.is_set():
+            picked: list[_Run] = []
             try:
                 with self._lock:
                     self._step()
+                    picked = self._pick_ready()
+                self._last_loop_error = None
             except Exception as exc:  # noqa: BLE001 - one bad poll never stops the queue
-                self._note(f"scheduler: {type(exc).__name__}: {exc}")
+                self._loop_error(exc)
+            for run in picked:
+                try:
+                    self._launch(run)
+                except Exception as exc:  # noqa: BLE001 - a bug launching one run fails that run only
+                    self._launch_crashed(run, exc)
             self._wake.wait(self.poll_s)
             self._wake.clear()
+
+    def _loop_error(self, exc: Exception) -> None:
+        msg = f"scheduler: {type(exc).__name__}: {exc}"
+        if msg != self._last_loop_error:  # said once, not five times a second
+            self._warn(msg)
+        self._last_loop_error = msg
 
     def _step(self) -> None:
         now = time.monotonic()
         for run in list(self._runs.values()):
+            if run.starting or run.live.done:
+                continue
+            if run.elsewhere:
+                self._step_elsewhere(run, now)
+                continue
             if run.live.status != RUNNING:
                 continue
             run.tracker.poll()
@@ -326,73 +402,92 @@ class Scheduler:
             elif not procs.alive(run.process):
                 self._finish(run, None)
                 continue
-            if run.kill_at is not None and now >= run.kill_at and not run.sigkill_sent and run.process is not None:
-                run.sigkill_sent = True
-                procs.signal_group(run.process, signal.SIGKILL)
-                self._note(f"{run.live.label}: still running {self.grace_s:g} s after SIGTERM; sent SIGKILL")
+            self._deliver_cancel(run, now)
         self._release_waiting()
-        self._launch_ready()
 
-    def _release_waiting(self) -> None:
-        for run in self._runs.values():
-            live = run.live
-            if live.status != WAITING:
-                continue
-            producer = self._runs.get(live.waiting_for or "")
-            ckpt = self._checkpoint_of(producer) if producer else None
-            if ckpt is not None:
-                live.status = QUEUED
-                self._set_init_from(run, str(ckpt))
-            elif producer is None or producer.live.done:
-                why = "was cancelled" if producer and producer.live.status == RunStatus.CANCELLED else "failed"
-                if producer and producer.live.status == RunStatus.SUCCEEDED:
-                    why = "saved no encoder"
-                self._note(f"{live.label}: {live.waiting_for} {why}; this run trains its own intermediate phase")
-                live.status, live.waiting_for = QUEUED, None
-                self._set_init_from(run, None)
-
-    def _checkpoint_of(self, producer: _Run) -> Path | None:
-        """The producer's saved encoder, once it is complete (checkpoint_saved seen, phase.json there)."""
-        path = RunDir(producer.run_dir).intermediate_checkpoint
-        if producer.tracker.checkpoint_saved is None and producer.live.status != RunStatus.SUCCEEDED:
-            return None
-        return path if (path / "phase.json").is_file() else None
-
-    def _set_init_from(self, run: _Run, path: str | None) -> None:
-        if run.spec is not None:
-            run.spec.init_from = path
-        run.live.init_from = path
-
-    def _launch_ready(self) -> None:
-        busy = sum(1 for r in self._runs.values() if r.live.status == RUNNING)
+    def _pick_ready(self) -> list[_Run]:
+        """Queued runs for the free slots, marked starting (their launch runs outside the lock)."""
+        if self._halted:
+            self._not_start_queued()
+            return []
+        busy = sum(1 for r in self._runs.values()
+                   if not r.live.done and (r.live.status == RUNNING or r.elsewhere or r.starting))
+        picked: list[_Run] = []
         for run in self._runs.values():
             if busy >= self.max_parallel:
-                return
-            if run.live.status == QUEUED and run.spec is not None:
-                self._launch(run)
+                break
+            if run.live.status == QUEUED and run.spec is not None and not run.elsewhere and not run.starting:
+                run.live.gpu = self._pick_gpu(run.spec)
+                run.starting, run.process, run.popen = True, None, None
+                run.cancel_requested = run.force = run.term_sent = run.sigkill_sent = False
+                run.kill_at = None
+                picked.append(run)
                 busy += 1
+        return picked
 
     def _pick_gpu(self, spec: RunSpec) -> str | None:
         if not self.gpu_ids or spec.device == "cpu" or spec.device.startswith("cuda:"):
             return None
         load = {g: 0 for g in self.gpu_ids}
         for r in self._runs.values():
-            if r.live.status == RUNNING and r.live.gpu in load:
+            if (r.live.status == RUNNING or r.starting) and r.live.gpu in load:
                 load[r.live.gpu] += 1
         return min(self.gpu_ids, key=lambda g: load[g])  # the first of the least loaded
 
+    # ==== launching (control thread, outside the lock) ================================================
     def _launch(self, run: _Run) -> None:
-        spec, live = run.spec, run.live
+        live, spec = run.live, run.spec
         assert spec is not None
-        run_dir = live.run_dir
-        self._archive_previous(run_dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir, run_id = live.run_dir, live.run_id
+        try:
+            claim = self._claims.try_take(run_id)
+        except WriteError as exc:
+            with self._lock:
+                self._unpick(run)
+                self._storage_failed(exc)
+            return
+        if claim is None:
+            with self._lock:
+                self._unpick(run)
+                if run.cancel_requested:
+                    self._cancelled_before_start(run)
+                else:
+                    self._follow_elsewhere(run, None)
+            return
+        run.claim = claim  # on the run at once: whatever happens next, it is released (_launch_crashed)
+        # The claim is ours. Did another supervisor run it since we queued it?
+        status, attempt = _status_and_attempt(run_dir)
+        if attempt != run.seen and status is not None and (status.status == RUNNING or status.status.final):
+            with self._lock:
+                self._unpick(run)
+                self._found_attempt(run, status)
+            return
+        with self._lock:
+            if run.cancel_requested:  # cancelled while we were claiming: never spawn it
+                self._release_claim(run)
+                self._unpick(run)
+                self._cancelled_before_start(run)
+                return
+        gpu, started = live.gpu, time.time()
+        archived: Path | None = None
+        ours = False  # whether the run directory holds only what this attempt wrote
+        try:
+            claim.reserve()
+            archived = self._archive_previous(run_dir)
+            ours = True
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(RunDir(run_dir).spec, spec.to_dict())
+            update_status(run_dir, RUNNING, job=None, started=started, ended=None, phase=None, error=None,
+                          exit_code=None, gpu=gpu, supervisor=self._claims.me)
+        except (WriteError, OSError) as exc:
+            if ours:
+                _undo_launch(run_dir, archived)
+            with self._lock:
+                self._release_claim(run)
+                self._unpick(run)
+                self._storage_failed(exc if isinstance(exc, WriteError) else write_error(exc, run_dir))
+            return
         run.tracker.reset_tails()
-        gpu = self._pick_gpu(spec)
-        started = time.time()
-        write_json_atomic(RunDir(run_dir).spec, spec.to_dict())
-        update_status(run_dir, RUNNING, job=None, started=started, ended=None, phase=None, error=None,
-                      exit_code=None, gpu=gpu, supervisor=ProcessRef.current())
         env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1"}
         if self.gpu_ids:
             if spec.device == "cpu":
@@ -400,50 +495,92 @@ class Scheduler:
             elif gpu is not None:
                 env["CUDA_VISIBLE_DEVICES"] = gpu
                 env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA's numbering = NVML's
-        live.status, live.started, live.ended, live.error, live.gpu = RUNNING, started, None, None, gpu
-        live.exit_code, live.cancelling, live.skipped = None, False, False
-        run.cancel_requested, run.kill_at, run.sigkill_sent = False, None, False
         try:
-            cmd = self.job_command(run_dir)
-            run.popen = procs.spawn(cmd, run_dir, env)
+            popen = procs.spawn(self.job_command(run_dir), run_dir, env)
         except (OSError, ValueError) as exc:
+            if isinstance(exc, OSError) and exc.errno in _STORAGE:  # job.log could not be opened
+                _undo_launch(run_dir, archived)
+                with self._lock:
+                    self._release_claim(run)
+                    self._unpick(run)
+                    self._storage_failed(write_error(exc, RunDir(run_dir).log))
+                return
             error = f"could not start the job: {type(exc).__name__}: {exc}"
-            update_status(run_dir, RunStatus.FAILED, ended=time.time(), error=error)
-            live.status, live.ended, live.error = RunStatus.FAILED, time.time(), error
-            self._note(f"{live.label}: {error}")
-            self._finished(run)
+            with self._lock:
+                run.starting = False
+                ended = time.time()
+                self._record_end(run, RunStatus.FAILED, ended=ended, error=error)
+                live.status, live.started, live.ended, live.error = RunStatus.FAILED, started, ended, error
+                self._warn(f"{live.label}: {error}", run_id)
+                self._finished(run)
             return
-        pid = run.popen.pid
-        run.process = ProcessRef.of(pid)
-        live.pid = pid
-        current = self._read_status_quietly(run_dir)
+        ref = ProcessRef.of(popen.pid)  # the child is not reaped yet, so its create time is readable
+        with self._lock:
+            run.popen, run.process, run.starting = popen, ref, False
+            live.status, live.started, live.ended, live.error, live.pid = RUNNING, started, None, None, ref.pid
+            live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
+            extra = f" on GPU {gpu}" if gpu is not None else ""
+            extra += f", starting from {live.init_from}" if live.init_from else ""
+            self._note(f"{live.label}: started (pid {ref.pid}){extra}", run_id, topic=STARTED)
+            self._deliver_cancel(run, time.monotonic())  # a cancel that came while it was starting
+            self._changed.notify_all()
+        current = _peek_status(run_dir)
         if current is not None and current.status == RUNNING and current.job is None:  # the job has not written yet
-            update_status(run_dir, RUNNING, job=run.process)
-        extra = f" on GPU {gpu}" if gpu is not None else ""
-        extra += f", starting from {live.init_from}" if live.init_from else ""
-        self._note(f"{live.label}: started (pid {pid}){extra}")
+            try:
+                update_status(run_dir, RUNNING, job=ref)
+            except WriteError as exc:
+                with self._lock:
+                    self._storage_failed(exc)
+
+    def _launch_crashed(self, run: _Run, exc: Exception) -> None:
+        with self._lock:
+            if not run.starting:
+                self._loop_error(exc)
+                return
+            run.starting = False
+            live = run.live
+            live.status, live.ended = RunStatus.FAILED, time.time()
+            live.error = f"could not start the job: {type(exc).__name__}: {exc}"
+            self._warn(f"{live.label}: {live.error}", live.run_id)
+            on_disk = _peek_status(run.run_dir)
+            if run.claim is not None and on_disk is not None and on_disk.status == RUNNING \
+                    and on_disk.supervisor == self._claims.me:  # our attempt says running: say how it ended
+                self._record_end(run, RunStatus.FAILED, ended=live.ended, error=live.error)
+            self._release_claim(run)
+            self._changed.notify_all()
+
+    def _release_claim(self, run: _Run) -> None:
+        if run.claim is not None:
+            run.claim.release()
+            run.claim = None
+
+    def _unpick(self, run: _Run) -> None:
+        """A picked run that was not launched (it stays queued, as it was shown)."""
+        run.starting = False
+        run.live.gpu = None
+
+    def _cancelled_before_start(self, run: _Run) -> None:
+        live = run.live
+        live.status, live.ended, live.error = RunStatus.CANCELLED, time.time(), "cancelled before it started"
+        live.cancelling = False
         self._changed.notify_all()
 
-    def _read_status_quietly(self, run_dir: Path) -> StatusRecord | None:
-        try:
-            return read_status(run_dir)
-        except RunDirError as exc:
-            self._note(str(exc))
-            return None
-
-    def _archive_previous(self, run_dir: Path) -> None:
-        """A rerun keeps the previous attempt under <store>/archive/, out of the store's way."""
+    def _archive_previous(self, run_dir: Path) -> Path | None:
+        """A rerun keeps the previous attempt under <store>/archive/, out of the store's way.
+        Returns where it went (None: there was nothing to keep). Raises OSError."""
         if not run_dir.exists() or not any(run_dir.iterdir()):
-            return
-        dest = self.store_root / "archive" / f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+            return None
+        dest = self.layout.archive / f"{run_dir.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         n = 1
         while dest.exists():
             n += 1
             dest = dest.with_name(f"{dest.name.rsplit('.', 1)[0]}.{n}")
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(run_dir), str(dest))
-        self._note(f"{run_dir.name}: the previous attempt moved to {dest}")
+        self._note(f"{run_dir.name}: the previous attempt moved to {dest}", run_dir.name)
+        return dest
 
+    # ==== runs that are over ==================================================================
     def _finish(self, run: _Run, rc: int | None) -> None:
         """The job process is gone: record its final status (the job's own, when it wrote one)."""
         live = run.live
@@ -459,200 +596,391 @@ class Scheduler:
             else:
                 final, error = RunStatus.FAILED, f"the job ended without a final status ({procs.describe_exit(rc)})"
             ended = time.time()
-            try:
-                update_status(live.run_dir, final, ended=ended, error=error, exit_code=rc)
-            except WriteError as exc:
-                self._note(f"{live.label}: could not record its end ({exc})")
+            self._record_end(run, final, ended=ended, error=error, exit_code=rc)  # says a failure of ours first
+            if rc == JOB_WRITE_FAILED:  # the job's own writes failed: the store is full or read-only
+                self._storage_failed(f"{live.label}: its job could not write its run directory (exit code {rc}; "
+                                     f"{RunDir(live.run_dir).log} says why)")
         run.popen = None
         live.status, live.error, live.exit_code = final, error, rc
         live.ended = ended or time.time()
         live.cancelling = False
         self._finished(run)
 
+    def _record_end(self, run: _Run, status: RunStatus, **changes: object) -> bool:
+        """Writes the run's end into status.json; on a full disk the claim's reserve is freed
+        first. A write that still fails is reported (once for the store, once for the run)."""
+        try:
+            update_status(run.run_dir, status, **changes)
+            return True
+        except WriteError as exc:
+            failure = exc
+        if failure.errno in _FULL and run.claim is not None and run.claim.free_reserve():
+            try:
+                update_status(run.run_dir, status, **changes)
+                return True
+            except WriteError as again:
+                failure = again
+        self._storage_failed(failure)
+        self._error(f"{run.live.label}: its end ({status}) could not be written to status.json; "
+                    "a later supervisor records it as failed (job process disappeared)", run.live.run_id)
+        return False
+
     def _finished(self, run: _Run) -> None:
+        self._release_claim(run)
+        run.elsewhere = False
         if self._ingestor is not None:
             self._ingestor.request(run.run_dir)
         self._changed.notify_all()
         self._wake.set()
 
-    # ==== shared intermediate phases ==============================================================
-    def _wire_shared(self) -> None:
-        """Runs in the queue that would train the same intermediate phase(s): the first saves its
-        encoder, the others wait for it and start from it. An encoder already saved in the store
-        (by a run not being rerun) is used at once."""
-        pending = [r for r in self._runs.values() if r.spec is not None and r.live.status == QUEUED
-                   and not r.live.waiting_for and _trains_intermediate(r.spec)]
-        if not pending:
-            return
-        saved = self._saved_encoders()
-        groups: dict[str, list[_Run]] = {}
-        for r in pending:
-            groups.setdefault(intermediate_key_str(r.spec), []).append(r)
-        for key, members in groups.items():
-            if key in saved:
-                for r in members:
-                    self._set_init_from(r, str(saved[key]))
-                self._note(f"{len(members)} run(s) start from the saved encoder {saved[key]}")
-                continue
-            producer = next((r for r in self._runs.values() if r.spec is not None and not r.live.done
-                             and r.live.status != WAITING and r.spec.save_encoder and _trains_intermediate(r.spec)
-                             and intermediate_key_str(r.spec) == key), None)
-            if producer is None:
-                if len(members) < 2:
-                    continue
-                producer, members = members[0], members[1:]
-                producer.spec.save_encoder = True
-                producer.live.save_encoder = True
+    # ==== running runs found on disk, and runs another supervisor runs =========================
+    def _attach_running(self, run: _Run, status: StatusRecord, *, requeue: bool) -> None:
+        """A run status.json says is running: follow it (its claim is held elsewhere), adopt it
+        (its job is alive and identified) or record it as failed (the job is gone)."""
+        live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
+        claims = self._claims_of(run_dir)
+        try:
+            claim = claims.try_take(run_id)
+        except WriteError as exc:  # a store we cannot write: follow what can be seen, record nothing
+            self._storage_failed(exc)
+            job = procs.identify(status.job, run_dir, written=status.updated)
+            if job is None:
+                self._load_finished(run, status)
+                live.status, live.ended = RunStatus.FAILED, time.time()
+                live.error = f"{DISAPPEARED} (not recorded: {exc})"
             else:
-                members = [r for r in members if r is not producer]
-            for r in members:
-                r.live.status, r.live.waiting_for = WAITING, producer.live.run_id
-            if members:
-                self._note(f"shared intermediate phase: {producer.live.label} saves its encoder; "
-                           f"{', '.join(r.live.label for r in members)} start from it")
+                self._follow_elsewhere(run, status)
+            return
+        if claim is None:
+            self._follow_elsewhere(run, status)
+            return
+        run.claim = claim
+        job = procs.identify(status.job, run_dir, written=status.updated)
+        if job is not None:
+            self._adopt(run, status, job, claim)
+            what = "already running" if requeue else "re-attached to the running job"
+            self._note(f"{run_id}: {what} (pid {job.pid}); not started again", run_id)
+            return
+        try:
+            recorded = self._mark_disappeared(run_dir, status)
+        except WriteError as exc:
+            recorded = None
+            self._storage_failed(exc)
+        finally:
+            self._release_claim(run)
+        if requeue:
+            self._warn(f"{run_id}: was left running by a job that is gone; marked failed and queued again", run_id)
+            return
+        self._load_finished(run, recorded or status)
+        live.status, live.error = RunStatus.FAILED, DISAPPEARED
+        self._warn(f"{run_id}: {DISAPPEARED}; recorded as failed", run_id)
+        if self._ingestor is not None:
+            self._ingestor.request(run_dir)
 
-    def _saved_encoders(self) -> dict[str, Path]:
-        """Intermediate key -> a saved encoder under <store>/runs (not of runs about to be rerun)."""
-        out: dict[str, Path] = {}
-        if not self.runs_root.is_dir():
-            return out
-        requeued = {rid for rid, r in self._runs.items() if r.live.status in (QUEUED, WAITING, RUNNING)}
-        for meta in sorted(self.runs_root.glob("*/checkpoints/intermediate/phase.json")):
-            run_dir = meta.parents[2]
-            if run_dir.name in requeued:
-                continue
-            try:
-                key = json.loads(meta.read_text(encoding="utf-8")).get("key")
-            except (OSError, ValueError, AttributeError):
-                continue
-            if isinstance(key, dict):
-                out.setdefault(json.dumps(key, sort_keys=True), meta.parent)
-        return out
-
-    # ==== bookkeeping =============================================================================
-    def _adopt(self, run: _Run, status: StatusRecord) -> None:
-        """Tracks a job that is already running (started by an earlier supervisor)."""
+    def _adopt(self, run: _Run, status: StatusRecord, job: ProcessRef, claim: Claim) -> None:
+        """Tracks a job that is already running (started by an earlier supervisor), as its claimer."""
         live = run.live
-        live.status, live.attached = RUNNING, True
-        live.pid, live.started, live.gpu = status.pid, status.started, status.gpu
-        run.process = status.job
-        sup = status.supervisor
-        run.sample = not (sup is not None and sup.pid != os.getpid() and procs.alive(sup))
+        live.status, live.attached, live.elsewhere = RUNNING, True, False
+        live.pid, live.started, live.gpu = job.pid, status.started, status.gpu
+        run.process, run.claim, run.elsewhere = job, claim, False
+        try:
+            claim.reserve()
+        except WriteError as exc:
+            self._storage_failed(exc)
         run.tracker.poll()
+
+    def _follow_elsewhere(self, run: _Run, status: StatusRecord | None) -> None:
+        """Another supervisor holds the run's claim: watch it (events, status), never write it.
+        Until its attempt is seen running the run shows as queued here."""
+        live = run.live
+        run.elsewhere, run.claim, run.popen = True, None, None
+        live.attached = live.elsewhere = True
+        run.following = False
+        run.tracker.reset_tails(clear_live=False)
+        if status is not None and status.status == RUNNING:
+            self._see_running_elsewhere(run, status)
+        holder = self._claims_of(run.run_dir).holder(live.run_id)
+        self._note(f"{live.label}: claimed by {describe_holder(holder)}; followed here, not started again",
+                   live.run_id)
+
+    def _see_running_elsewhere(self, run: _Run, status: StatusRecord) -> None:
+        live = run.live
+        if not run.following or status.started != run.followed_started:
+            if run.following:  # a new attempt: read its files from the start
+                run.tracker.reset_tails()
+            run.following, run.followed_started = True, status.started
+            live.status, live.started, live.gpu = RUNNING, status.started, status.gpu
+        if status.job is not None and (run.process is None or run.process.pid != status.job.pid):
+            run.process = procs.identify(status.job, run.run_dir, written=status.updated)
+            live.pid = status.job.pid
+
+    def _step_elsewhere(self, run: _Run, now: float) -> None:
+        live, run_dir = run.live, run.run_dir
+        status = _peek_status(run_dir)
+        if status is not None and status.status == RUNNING:
+            self._see_running_elsewhere(run, status)
+        if run.following:
+            run.tracker.poll()
+        self._deliver_cancel(run, now)
+        try:
+            claim = self._claims_of(run_dir).try_take(live.run_id)
+        except WriteError:  # a read-only store: nobody is writing it; judge by what can be seen
+            if status is not None and status.status.final:
+                self._load_finished(run, status)
+                self._finished(run)
+            elif run.following and not procs.alive(run.process):
+                live.status, live.ended, live.error = RunStatus.FAILED, time.time(), f"{DISAPPEARED} (not recorded)"
+                self._finished(run)
+            return
+        if claim is None:
+            return  # still held: its holder records its end
+        run.elsewhere, run.claim = False, claim  # its holder let go: it recorded the end, or it is gone
+        status, attempt = _status_and_attempt(run_dir)
+        if status is not None and status.status == RUNNING:
+            job = procs.identify(status.job, run_dir, written=status.updated)
+            if job is not None:
+                self._adopt(run, status, job, claim)
+                self._note(f"{live.label}: the supervisor that ran it is gone; followed and recorded here now",
+                           live.run_id)
+                return
+            try:
+                recorded: StatusRecord | None = self._mark_disappeared(run_dir, status)
+            except WriteError as exc:
+                recorded = None
+                self._storage_failed(exc)
+            self._load_finished(run, recorded or status)
+            live.status, live.error = RunStatus.FAILED, DISAPPEARED
+            self._warn(f"{live.label}: {DISAPPEARED}; recorded as failed", live.run_id)
+            self._finished(run)
+        elif status is not None and status.status.final and (run.following or attempt != run.seen):
+            self._load_finished(run, status)
+            self._note(f"{live.label}: {status.status} (run by another supervisor)", live.run_id)
+            self._finished(run)
+        elif run.spec is not None:  # its claimer went away before starting it: ours to run again
+            self._release_claim(run)
+            live.status, live.attached, live.elsewhere = QUEUED, False, False
+            self._note(f"{live.label}: the supervisor that claimed it stopped before starting it; queued here",
+                       live.run_id)
+        else:
+            live.status, live.ended, live.error = RunStatus.FAILED, time.time(), DISAPPEARED
+            self._finished(run)
+
+    def _found_attempt(self, run: _Run, status: StatusRecord) -> None:
+        """We claimed a run to launch it and found an attempt another supervisor made meanwhile:
+        it is that attempt's run now (followed if running, its result if over), never rerun."""
+        live = run.live
+        if status.status == RUNNING:
+            job = procs.identify(status.job, run.run_dir, written=status.updated)
+            if job is not None:
+                assert run.claim is not None
+                self._adopt(run, status, job, run.claim)
+                self._note(f"{live.label}: already running (pid {job.pid}); followed, not started again", live.run_id)
+                return
+            try:
+                recorded: StatusRecord | None = self._mark_disappeared(run.run_dir, status)
+            except WriteError as exc:
+                recorded = None
+                self._storage_failed(exc)
+            self._load_finished(run, recorded or status)
+            live.status, live.error = RunStatus.FAILED, DISAPPEARED
+            self._warn(f"{live.label}: {DISAPPEARED}; recorded as failed", live.run_id)
+        else:
+            self._load_finished(run, status)
+            live.attached = live.elsewhere = True  # not started here: it ran under another supervisor
+            self._note(f"{live.label}: {status.status} in another supervisor meanwhile; not run again", live.run_id)
+        self._finished(run)
+
+    def _stop_following(self, run_id: str) -> None:
+        run = self._runs.pop(run_id)
+        self._note(f"{run.live.label}: left to the supervisor that runs it", run_id)
 
     def _load_finished(self, run: _Run, status: StatusRecord) -> None:
         live = run.live
         live.status = status.status
         live.started, live.ended, live.error = status.started, status.ended, status.error
-        live.pid = status.pid
+        live.pid, live.exit_code = status.pid, status.exit_code
         run.tracker.poll()
 
     def _mark_disappeared(self, run_dir: Path, status: StatusRecord) -> StatusRecord:
         return update_status(run_dir, RunStatus.FAILED, ended=time.time(), error=DISAPPEARED, phase=status.phase)
+
+    def _claims_of(self, run_dir: Path) -> Claims:
+        if run_dir.parent == self.runs_root:
+            return self._claims
+        return Claims(run_dir.parent.parent)  # a run of another store (attach_existing(store))
+
+    # ==== cancel ======================================================================================
+    def _deliver_cancel(self, run: _Run, now: float) -> None:
+        """Sends what a requested cancel still owes the job, once its process is known."""
+        if not run.cancel_requested or run.process is None:
+            return
+        label = run.live.label
+        if run.force:
+            if not run.sigkill_sent:
+                run.sigkill_sent = True
+                procs.signal_group(run.process, signal.SIGKILL)
+                self._note(f"{label}: killed (SIGKILL)", run.live.run_id)
+        elif not run.term_sent:
+            run.term_sent = True
+            run.kill_at = now + self.grace_s
+            procs.signal_group(run.process, signal.SIGTERM)
+            self._note(f"{label}: cancelling (SIGTERM; SIGKILL after {self.grace_s:g} s)", run.live.run_id)
+        elif run.kill_at is not None and now >= run.kill_at and not run.sigkill_sent:
+            run.sigkill_sent = True
+            procs.signal_group(run.process, signal.SIGKILL)
+            self._warn(f"{label}: still running {self.grace_s:g} s after SIGTERM; sent SIGKILL", run.live.run_id)
+
+    # ==== storage errors ==============================================================================
+    def _storage_failed(self, exc: WriteError | str) -> None:
+        """A store write failed (ours, or a job's: ``exc`` is then the text to say): said once;
+        no further run is started (until the next submit)."""
+        if self._storage_error is None:
+            self._storage_error = str(exc)
+        if self._halted:
+            return
+        self._halted = True
+        waiting = sum(1 for r in self._runs.values() if r.live.status in (QUEUED, WAITING) and not r.elsewhere)
+        self._error(f"{exc}: no further run is started ({waiting} not started); running runs go on and record "
+                    "their own end")
+        self._not_start_queued()
+
+    def _sampler_write_error(self, exc: WriteError) -> None:
+        with self._lock:
+            self._storage_failed(exc)
+
+    def _not_start_queued(self) -> None:
+        for run in self._runs.values():
+            if run.live.status in (QUEUED, WAITING) and not run.elsewhere and not run.starting:
+                live = run.live
+                live.status, live.ended, live.error = RunStatus.CANCELLED, time.time(), NOT_STARTED_STORAGE
+        self._changed.notify_all()
+
+    # ==== shared intermediate phases ==============================================================
+    def _entries(self) -> list[shared.Entry]:
+        return [shared.Entry(rid, r.live.label, shared.key_of(r.spec) if r.spec is not None else None,
+                             r.live.status, r.live.waiting_for, bool(r.spec is not None and r.spec.save_encoder))
+                for rid, r in self._runs.items()]
+
+    def _wire_shared(self) -> None:
+        entries = self._entries()
+        if not any(e.key is not None and e.status == QUEUED and not e.waiting_for for e in entries):
+            return
+        again = [rid for rid, r in self._runs.items() if r.live.status.active]
+        wiring = shared.wire(entries, shared.saved_encoders(self.runs_root, exclude=again))
+        for rid, path in wiring.init_from.items():
+            self._set_init_from(self._runs[rid], path)
+        for rid in wiring.producers:
+            run = self._runs[rid]
+            assert run.spec is not None
+            run.spec.save_encoder = run.live.save_encoder = True
+        for rid, producer in wiring.waiting.items():
+            live = self._runs[rid].live
+            live.status, live.waiting_for = WAITING, producer
+        for text in wiring.notes:
+            self._note(text)
+
+    def _release_waiting(self) -> None:
+        waiting = [e for e in self._entries() if e.status == WAITING]
+        if not waiting:
+            return
+        producers: dict[str, shared.Producer] = {}
+        for rid in {e.waiting_for for e in waiting if e.waiting_for}:
+            p = self._runs.get(rid)
+            if p is not None:
+                ckpt = shared.checkpoint_of(p.run_dir, saw_checkpoint=p.tracker.checkpoint_saved is not None,
+                                            succeeded=p.live.status == RunStatus.SUCCEEDED)
+                producers[rid] = shared.Producer(p.live.status, ckpt)
+        for rel in shared.release(waiting, producers):
+            run = self._runs[rel.run_id]
+            run.live.status = QUEUED
+            if rel.init_from is None:
+                run.live.waiting_for = None
+            self._set_init_from(run, rel.init_from)
+            if rel.note:
+                self._warn(rel.note, rel.run_id)
+
+    def _set_init_from(self, run: _Run, path: str | None) -> None:
+        if run.spec is not None:
+            run.spec.init_from = path
+        run.live.init_from = path
+
+    # ==== bookkeeping =============================================================================
+    def _read_status_quietly(self, run_dir: Path) -> StatusRecord | None:
+        try:
+            return read_status(run_dir)
+        except RunDirError as exc:
+            self._warn(str(exc), run_dir.name)
+            return None
 
     def _sample_targets(self) -> list[SampleTarget]:
         with self._lock:
             out = []
             for run in self._runs.values():
                 live = run.live
-                if live.status == RUNNING and live.pid and run.sample:
+                if live.status == RUNNING and run.process is not None and run.claim is not None and not run.starting:
                     if live.gpu is not None and str(live.gpu).isdigit():
                         gpus: tuple[int, ...] | None = (int(live.gpu),)
                     elif run.spec is not None and run.spec.device == "cpu":
                         gpus = ()
                     else:
                         gpus = None  # every device
-                    out.append(SampleTarget(live.run_id, live.pid, live.run_dir, live.phase, gpus))
+                    out.append(SampleTarget(live.run_id, run.process, live.run_dir, live.phase, gpus))
             return out
 
     def _active_dirs(self) -> list[Path]:
         with self._lock:
-            return [r.run_dir for r in self._runs.values() if r.live.status == RUNNING]
+            return [r.run_dir for r in self._runs.values()
+                    if r.live.status == RUNNING and r.claim is not None and not r.starting]
 
-    def _note(self, message: str) -> None:
+    def _add_note(self, note: Note) -> None:
         with self._lock:
-            self._messages.append(message)
+            self._messages.append(note)
+
+    def _note(self, text: str, run_id: str | None = None, topic: str | None = None) -> None:
+        self._add_note(Note.info(text, run_id, topic))
+
+    def _warn(self, text: str, run_id: str | None = None) -> None:
+        self._add_note(Note.warning(text, run_id))
+
+    def _error(self, text: str, run_id: str | None = None) -> None:
+        self._add_note(Note.error(text, run_id))
 
 
-def _trains_intermediate(spec: RunSpec) -> bool:
-    return bool(spec.intermediate) and spec.method in ("intermediate", "few-shot") and not spec.init_from
+def _peek_status(run_dir: Path) -> StatusRecord | None:
+    """status.json, or None when it is absent or does not parse (no note: polled often)."""
+    try:
+        return read_status(run_dir)
+    except (RunDirError, OSError):
+        return None
 
 
-# ==== the store ==================================================================================
+def _status_and_attempt(run_dir: Path) -> tuple[StatusRecord | None, Attempt]:
+    try:
+        status = read_status(run_dir)
+    except (RunDirError, OSError):
+        return None, _MALFORMED
+    return status, (None if status is None else (status.status.value, status.updated))
 
-def ingest_runs(store_root: Path, run_dirs: list[Path], *, only_changed: bool = False):
-    """Loads run directories into the store (imported here: the store is not needed to run)."""
-    from ..store.ingest import ingest
 
-    return ingest(store_root, run_dirs, only_changed=only_changed)
+def _attempt_on_disk(run_dir: Path) -> Attempt:
+    return _status_and_attempt(run_dir)[1]
 
 
-class _Ingestor:
-    """Ingests finished runs soon after they end and running runs every ``every_s`` (so SQL sees
-    live progress). Store errors become notes, never exceptions."""
-
-    def __init__(self, store_root: Path, every_s: float, active: Callable[[], list[Path]],
-                 note: Callable[[str], None]):
-        self.store_root = store_root
-        self.every_s = every_s
-        self.active = active
-        self.note = note
-        self.pending: set[Path] = set()
-        self.lock = threading.Lock()
-        self.wake = threading.Event()
-        self.stop_event = threading.Event()
-        self.thread: threading.Thread | None = None
-        self.errors = 0
-        self._last_error: str | None = None
-
-    def start(self) -> None:
-        if self.thread is None:
-            self.thread = threading.Thread(target=self._loop, name="xcost-ingest", daemon=True)
-            self.thread.start()
-
-    def request(self, run_dir: Path) -> None:
-        with self.lock:
-            self.pending.add(Path(run_dir))
-        self.wake.set()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.wake.set()
-        if self.thread is not None:
-            self.thread.join(60)
-            self.thread = None
-        self.flush(include_active=True)
-
-    def _loop(self) -> None:
-        last_live = time.monotonic()
-        while not self.stop_event.is_set():
-            self.wake.wait(self.every_s)
-            self.wake.clear()
-            if self.stop_event.is_set():
-                break
-            live_due = time.monotonic() - last_live >= self.every_s
-            if live_due:
-                last_live = time.monotonic()
-            self.flush(include_active=live_due)
-            time.sleep(0.2)  # coalesce a burst of finishing runs into one write
-
-    def flush(self, include_active: bool = False) -> None:
-        with self.lock:
-            dirs = set(self.pending)
-            self.pending.clear()
-        if include_active:
-            dirs |= set(self.active())
-        dirs = {d for d in dirs if d.is_dir()}
-        if not dirs:
-            return
+def _undo_launch(run_dir: Path, archived: Path | None) -> None:
+    """A launch that could not write what it needs: remove what it wrote and put the previous
+    attempt back, so the run directory says what it said before (nothing lost, nothing false)."""
+    files = RunDir(run_dir)
+    for path in (files.status, files.spec, files.log):
         try:
-            ingest_runs(self.store_root, sorted(dirs), only_changed=True)
-            self._last_error = None
-        except Exception as exc:  # noqa: BLE001 - the store never stops the queue
-            self.errors += 1
-            msg = f"store: could not ingest {len(dirs)} run(s) ({type(exc).__name__}: {exc}); will retry"
-            if msg != self._last_error:
-                self.note(msg)
-            self._last_error = msg
-            with self.lock:
-                self.pending |= dirs
+            path.unlink()
+        except OSError:
+            pass
+    try:
+        run_dir.rmdir()  # only when empty: never remove anything we did not write
+    except OSError:
+        return
+    if archived is not None:
+        try:
+            os.rename(archived, run_dir)
+        except OSError:
+            pass  # the previous attempt stays in the archive, whole

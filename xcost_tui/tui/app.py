@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -23,13 +23,8 @@ from .screens.runs import RunsReady, RunsScreen
 
 if TYPE_CHECKING:  # the runner package is imported on first use, not at start-up
     from ..runner.api import RunnerAPI
+    from ..runner.notes import Note
 
-    class Runner(RunnerAPI, Protocol):
-        """The runner as the app uses it: the live API and how many runs execute at once (Launch's
-        "parallel"). ``Scheduler`` and the tests' fake have ``max_parallel``; RunnerAPI does not
-        declare it yet (runner/api.py), so it is named here rather than read with getattr."""
-
-        max_parallel: int
 
 SCREENS_GROUP = Binding.Group("screens", compact=True)
 MODE_ORDER = ("runs", "live", "launch", "compare", "sql")
@@ -64,14 +59,14 @@ class XcostApp(App):
     ]
 
     def __init__(self, store: Path | str = "store", plan: str | None = None, data_dir: str | None = None,
-                 max_parallel: int | None = None, runner: Runner | None = None, attach: bool = True,
+                 max_parallel: int | None = None, runner: RunnerAPI | None = None, attach: bool = True,
                  clock: Callable[[], float] | None = None) -> None:
         super().__init__()
         self.store = Path(store)
         self.plan_arg = plan
         self.data_dir = data_dir
         self.max_parallel = max_parallel
-        self._runner: Runner | None = runner
+        self._runner: RunnerAPI | None = runner
         self._attach = attach and runner is None
         self.clock = clock
         self.exports: list[Path] = []
@@ -156,7 +151,7 @@ class XcostApp(App):
 
     # ---- the runner --------------------------------------------------------------------------
     @property
-    def runner(self) -> Runner:
+    def runner(self) -> RunnerAPI:
         """The runner, created on first use (importing it never imports torch)."""
         if self._runner is None:
             from .runner_bridge import make_runner
@@ -169,7 +164,7 @@ class XcostApp(App):
         return self._runner is not None
 
     @property
-    def current_runner(self) -> Runner | None:
+    def current_runner(self) -> RunnerAPI | None:
         """The runner if it exists already: looking at a screen does not create one."""
         return self._runner
 
@@ -192,33 +187,42 @@ class XcostApp(App):
                                   "still running: press 2 (Live)", title="runs", timeout=10)
 
     def _poll_notes(self) -> None:
-        if self._runner is not None and hasattr(self._runner, "drain_messages"):
+        if self._runner is not None:
             self._drain_notes()
 
     @work(thread=True, exclusive=True, group="runner-notes", exit_on_error=False)
     def _drain_notes(self) -> None:
+        runner: RunnerAPI | None = self._runner
+        if runner is None:
+            return
         try:
-            notes = list(self._runner.drain_messages())
-        except Exception:  # noqa: BLE001
+            notes = runner.drain_messages()
+        except Exception:  # noqa: BLE001 - notes are never worth a crash
             return
         if notes:
             self.call_from_thread(self._got_notes, notes)
 
-    def _got_notes(self, notes: list[str]) -> None:
-        self.runner_notes.extend(notes)
+    def _got_notes(self, notes: list[Note]) -> None:
+        """Every note goes to the Live screen's log; warnings and errors also pop up."""
+        from ..runner.notes import NoteLevel
+
+        self.runner_notes.extend(str(note) for note in notes)
         self.runner_notes_total += len(notes)
         for note in notes:
-            low = note.lower()
-            if any(word in low for word in ("failed", "cancel", "sigkill", "disappeared", "could not")):
-                self.notify(note, title="runner", severity="warning", timeout=6)
+            if note.level == NoteLevel.ERROR:
+                self.notify(note.text, title="runner", severity="error", timeout=12)
+            elif note.level == NoteLevel.WARNING:
+                self.notify(note.text, title="runner", severity="warning", timeout=6)
 
     def running_count(self) -> int:
+        """Runs of this app's runner that quitting would leave or cancel (not those another
+        supervisor holds)."""
         if self._runner is None:
             return 0
-        from .runner_bridge import active_runs
+        from .runner_bridge import own_active_runs
 
         try:
-            return len(active_runs(self._runner))
+            return len(own_active_runs(self._runner))
         except Exception:  # noqa: BLE001
             return 0
 
@@ -232,10 +236,11 @@ class XcostApp(App):
             return
         if isinstance(self.screen, QuitModal):
             return
-        from .runner_bridge import active_runs
+        from ..rundir import RunStatus
+        from .runner_bridge import own_active_runs
 
         try:
-            running = sum(1 for r in active_runs(self._runner) if str(getattr(r, "status", "")) == "running")
+            running = sum(1 for r in own_active_runs(self._runner) if r.status == RunStatus.RUNNING)
         except Exception:  # noqa: BLE001
             running = n
 

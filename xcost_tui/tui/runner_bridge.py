@@ -1,17 +1,18 @@
-"""The one place the app touches the runner: creating it and reading its live API tolerantly.
+"""The one place the app touches the runner: creating it and reading its live API.
 
-The runner (``xcost_tui.runner``) is imported lazily; it never imports torch. Everything the
-screens read from a live run goes through ``live_view`` so a missing field shows as '–'
-rather than raising.
+The runner (``xcost_tui.runner``) is imported lazily; it never imports torch. Everything the app
+uses of a runner is ``RunnerAPI`` (runner/api.py); the Scheduler and the tests' fake satisfy it.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-ACTIVE = ("queued", "waiting", "running")
+if TYPE_CHECKING:
+    from ..runner.api import RunnerAPI
+    from ..runner.live import LiveRun
 
 
 def runner_available() -> bool:
@@ -21,7 +22,7 @@ def runner_available() -> bool:
         return False
 
 
-def make_runner(store: Path, data_dir: str | None, max_parallel: int | None) -> Any:
+def make_runner(store: Path, data_dir: str | None, max_parallel: int | None) -> RunnerAPI:
     from ..errors import XcostError
 
     if not runner_available():
@@ -32,15 +33,22 @@ def make_runner(store: Path, data_dir: str | None, max_parallel: int | None) -> 
     return Scheduler(store, max_parallel=max_parallel)
 
 
-def snapshot(runner: Any) -> list[Any]:
+def snapshot(runner: RunnerAPI | None) -> list[LiveRun]:
     return list(runner.snapshot()) if runner is not None else []
 
 
-def active_runs(runner: Any) -> list[Any]:
-    return [r for r in snapshot(runner) if str(getattr(r, "status", "")) in ACTIVE]
+def active_runs(runner: RunnerAPI | None) -> list[LiveRun]:
+    """Runs queued, waiting or running (those followed for another supervisor included)."""
+    return [r for r in snapshot(runner) if r.status.active]
 
 
-def attach_existing(runner: Any, store: Path) -> int:
+def own_active_runs(runner: RunnerAPI | None) -> list[LiveRun]:
+    """The active runs this app's runner launched or took over: quitting may leave or cancel
+    them. Runs another supervisor holds (``elsewhere``) are never this app's to stop."""
+    return [r for r in active_runs(runner) if not r.elsewhere]
+
+
+def attach_existing(runner: RunnerAPI, store: Path) -> int:
     """Re-attaches runs an earlier session left running; starts the runner when there are any
     (its control loop follows them, its sampler samples them). Returns how many are running."""
     runner.attach_existing(store)
@@ -50,5 +58,5 @@ def attach_existing(runner: Any, store: Path) -> int:
     return n
 
 
-def shutdown(runner: Any, cancel_running: bool) -> None:
+def shutdown(runner: RunnerAPI, cancel_running: bool) -> None:
     runner.shutdown(cancel_running=cancel_running)

@@ -1,0 +1,147 @@
+"""Shared intermediate phases: which queued run saves its encoder and which runs start from it.
+
+Runs that would train the same intermediate phase(s) (equal ``intermediate_key_str``) train it
+once: the first is the producer (``save_encoder``), the others wait for its checkpoint and start
+from it (``init_from``); an encoder already saved in the store is used at once. docs/runner.md
+explains it; this module decides it.
+
+``wire`` and ``release`` are pure (queue entries in, decisions out): the scheduler applies the
+decisions under its lock. ``saved_encoders`` and ``checkpoint_of`` look at the store.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from ..plan import intermediate_key_str
+from ..rundir import RunDir, RunStatus
+from ..spec import RunSpec
+
+
+def trains_intermediate(spec: RunSpec) -> bool:
+    """Whether the run would train intermediate phase(s) itself (not starting from an encoder)."""
+    return bool(spec.intermediate) and spec.method in ("intermediate", "few-shot") and not spec.init_from
+
+
+def key_of(spec: RunSpec) -> str | None:
+    """The run's intermediate key when it would train its intermediate phase(s), else None."""
+    return intermediate_key_str(spec) if trains_intermediate(spec) else None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One run of the queue, as the wiring sees it."""
+
+    run_id: str
+    label: str
+    key: str | None  # key_of(spec); None: it trains no intermediate phase of its own
+    status: RunStatus
+    waiting_for: str | None = None
+    save_encoder: bool = False
+
+
+@dataclass
+class Wiring:
+    init_from: dict[str, str] = field(default_factory=dict)  # run id -> a saved encoder to start from
+    producers: list[str] = field(default_factory=list)  # run ids that now save their encoder
+    waiting: dict[str, str] = field(default_factory=dict)  # consumer run id -> producer run id
+    notes: list[str] = field(default_factory=list)
+
+
+def wire(entries: Sequence[Entry], saved: Mapping[str, Path]) -> Wiring:
+    """Groups the queued runs by intermediate key: a group with a saved encoder starts from it;
+    otherwise the group waits for a producer (one already in the queue that saves its encoder,
+    or the group's first run, made one when the group has two runs or more)."""
+    out = Wiring()
+    groups: dict[str, list[Entry]] = {}
+    for e in entries:
+        if e.key is not None and e.status == RunStatus.QUEUED and not e.waiting_for:
+            groups.setdefault(e.key, []).append(e)
+    for key, members in groups.items():
+        if key in saved:
+            for e in members:
+                out.init_from[e.run_id] = str(saved[key])
+            out.notes.append(f"{len(members)} run(s) start from the saved encoder {saved[key]}")
+            continue
+        producer = next((e for e in entries if e.key == key and e.save_encoder and not e.status.final
+                         and e.status != RunStatus.WAITING), None)
+        if producer is None:
+            if len(members) < 2:
+                continue
+            producer, members = members[0], members[1:]
+            out.producers.append(producer.run_id)
+        else:
+            members = [e for e in members if e.run_id != producer.run_id]
+        for e in members:
+            out.waiting[e.run_id] = producer.run_id
+        if members:
+            out.notes.append(f"shared intermediate phase: {producer.label} saves its encoder; "
+                             f"{', '.join(e.label for e in members)} start from it")
+    return out
+
+
+@dataclass(frozen=True)
+class Producer:
+    """What a waiting run needs to know of its producer."""
+
+    status: RunStatus
+    checkpoint: Path | None  # checkpoint_of(...): the saved encoder, once complete
+
+
+@dataclass(frozen=True)
+class Release:
+    run_id: str
+    init_from: str | None  # None: train its own intermediate phase
+    note: str | None = None  # said when the producer let it down
+
+
+def release(waiting: Iterable[Entry], producers: Mapping[str, Producer]) -> list[Release]:
+    """The waiting runs that may go now: with the producer's checkpoint once it is complete, or
+    without it (training their own intermediate phase) once the producer ended without one."""
+    out: list[Release] = []
+    for e in waiting:
+        producer = producers.get(e.waiting_for or "")
+        if producer is not None and producer.checkpoint is not None:
+            out.append(Release(e.run_id, str(producer.checkpoint)))
+        elif producer is None or producer.status.final:
+            if producer is not None and producer.status == RunStatus.CANCELLED:
+                why = "was cancelled"
+            elif producer is not None and producer.status == RunStatus.SUCCEEDED:
+                why = "saved no encoder"
+            else:
+                why = "failed"
+            out.append(Release(e.run_id, None,
+                               f"{e.label}: {e.waiting_for} {why}; this run trains its own intermediate phase"))
+    return out
+
+
+def checkpoint_of(run_dir: Path, *, saw_checkpoint: bool, succeeded: bool) -> Path | None:
+    """The producer's saved encoder, once complete: checkpoint_saved seen (or the run over) and
+    phase.json written (the job writes it last)."""
+    if not (saw_checkpoint or succeeded):
+        return None
+    path = RunDir(run_dir).intermediate_checkpoint
+    return path if (path / "phase.json").is_file() else None
+
+
+def saved_encoders(runs_root: Path, exclude: Iterable[str] = ()) -> dict[str, Path]:
+    """Intermediate key -> an encoder saved under ``runs_root`` (not by the ``exclude``d runs,
+    which are about to run again)."""
+    out: dict[str, Path] = {}
+    if not runs_root.is_dir():
+        return out
+    skip = set(exclude)
+    for meta in sorted(runs_root.glob("*/checkpoints/intermediate/phase.json")):
+        run_dir = meta.parents[2]
+        if run_dir.name in skip:
+            continue
+        try:
+            key = json.loads(meta.read_text(encoding="utf-8")).get("key")
+        except (OSError, ValueError, AttributeError):  # unreadable, or not an object
+            continue
+        if isinstance(key, dict):
+            out.setdefault(json.dumps(key, sort_keys=True), meta.parent)
+    return out
