@@ -7,8 +7,8 @@ about cross-lingual transfer, so the job checks the target phase on English vali
 ``collapse_retries``, trains the target phase again from a derived seed (docs/user-guide.md,
 "Collapsed fine-tunes").
 
-Pure Python, no torch and no scipy: the exact binomial test is written out here (and checked
-against ``scipy.stats.binomtest`` in the tests).
+Pure Python, no torch and no scipy: the exact binomial test is ``verdict.exact.binomial_test``
+(checked against ``scipy.stats.binomtest`` in the tests), the one the verdict uses too.
 """
 
 from __future__ import annotations
@@ -18,39 +18,10 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any, Sequence
 
+from .verdict.exact import binomial_test
+
 ALPHA = 0.05  # two-sided significance level of "better (or worse) than chance"
 MAJORITY = 0.9  # a model that gives this share of its answers to one choice index has collapsed
-
-
-def binomial_test(k: int, n: int, p: float | Fraction = Fraction(1, 2)) -> float:
-    """The exact two-sided binomial test: the p-value of ``k`` successes in ``n`` trials of success
-    probability ``p``, the probability under the null of an outcome at most as likely as ``k``.
-
-    This is the definition ``scipy.stats.binomtest(k, n, p).pvalue`` implements (with a relative
-    tolerance of 1e-7 for float ties); here the probabilities are exact rationals, so ties are exact.
-    """
-    if n < 0 or not 0 <= k <= n:
-        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
-    q = Fraction(p)
-    if not 0 <= q <= 1:
-        raise ValueError(f"p must be in [0, 1], got {p}")
-    if n == 0:
-        return 1.0
-    if q in (0, 1):
-        return 1.0 if k == (n if q == 1 else 0) else 0.0
-    # P(X = x) = C(n, x) q^x (1-q)^(n-x); with q = a/b this is C(n, x) a^x (b-a)^(n-x) / b^n, so the
-    # integer numerators order the outcomes exactly.
-    a, b = q.numerator, q.denominator
-    weights = [_comb(n, x) * a ** x * (b - a) ** (n - x) for x in range(n + 1)]
-    observed = weights[k]
-    total = sum(w for w in weights if w <= observed)
-    return min(1.0, float(Fraction(total, b ** n)))
-
-
-def _comb(n: int, x: int) -> int:
-    from math import comb
-
-    return comb(n, x)
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,13 @@ explained in docs/statistics.md; tests check it against scipy and statsmodels.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
+
+from .exact import binomial_test
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_ALPHA = 0.05
@@ -181,26 +182,9 @@ def paired_difference(a: NDArray[np.bool_] | Sequence[Sequence[bool]], b: NDArra
 
 # ---- exact tests ---------------------------------------------------------------------------------
 
-def _log_binom_pmf(k: NDArray[np.float64], n: int, p: float) -> NDArray[np.float64]:
-    lg = np.vectorize(math.lgamma)
-    with np.errstate(divide="ignore"):
-        return (lg(n + 1) - lg(k + 1) - lg(n - k + 1)
-                + k * (math.log(p) if p > 0 else -np.inf) + (n - k) * (math.log1p(-p) if p < 1 else -np.inf))
-
-
 def binom_test(k: int, n: int, p: float = CHANCE) -> float:
-    """Exact two-sided binomial test of k successes in n (the sum of the probabilities of every
-    outcome no more likely than k's, as scipy.stats.binomtest does)."""
-    if not 0 <= k <= n or n < 0:
-        raise ValueError(f"binom_test needs 0 <= k <= n, got k={k}, n={n}")
-    if n == 0:
-        return 1.0
-    ks = np.arange(n + 1, dtype=np.float64)
-    logp = _log_binom_pmf(ks, n, p)
-    # outcomes at most as likely as the observed one (a relative tolerance, as scipy uses)
-    threshold = logp[k] + math.log1p(1e-7)
-    mass = np.exp(logp[logp <= threshold]).sum()
-    return float(min(1.0, mass))
+    """Exact two-sided binomial test of k successes in n (verdict.exact, as scipy.stats.binomtest)."""
+    return binomial_test(k, n, p)
 
 
 def mcnemar_exact(a_correct: Sequence[bool] | NDArray[np.bool_], b_correct: Sequence[bool] | NDArray[np.bool_]) -> float:
@@ -210,12 +194,7 @@ def mcnemar_exact(a_correct: Sequence[bool] | NDArray[np.bool_], b_correct: Sequ
         raise ValueError("mcnemar_exact needs two equally long vectors")
     only_a = int(np.count_nonzero(a & ~b))
     only_b = int(np.count_nonzero(~a & b))
-    n = only_a + only_b
-    if n == 0:
-        return 1.0
-    k = min(only_a, only_b)
-    ks = np.arange(k + 1, dtype=np.float64)
-    return float(min(1.0, 2 * np.exp(_log_binom_pmf(ks, n, 0.5)).sum()))
+    return binomial_test(min(only_a, only_b), only_a + only_b, 0.5)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
