@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import math
 from pathlib import Path
 
@@ -34,7 +36,7 @@ def test_leaderboard_columns(store):
     for c in ("run_id", "name", "model", "method", "intermediate", "k", "seed", "status", "avg_accuracy",
               "en_accuracy", "transfer_gap", "train_device_hours", "train_flops", "train_energy_j",
               "peak_train_mem_bytes", "latency_p50_s", "peak_infer_mem_bytes",
-              "amortised_train_device_hours", "amortised_train_flops"):
+              "own_train_device_hours", "own_train_flops", "intermediate_device_hours", "config_id"):
         assert c in cols
     assert [c for c in cols if c.startswith("acc_")] == [f"acc_{lang}" for lang in XCOPA_LANGS]
 
@@ -60,11 +62,12 @@ def test_leaderboard_orders_by_language_and_cost(store):
     assert by_et[:3] == ["inter-s0", "inter-s0-reuse", "direct-s0"]  # few-shot did not evaluate et: last
     by_cost = query.leaderboard(store, order_by="train_device_hours", descending=False,
                                 filters={"status": "succeeded"}).column("run_id").to_pylist()
-    assert by_cost == ["direct-s0", "fewshot-s0", "inter-s0-reuse", "inter-s0"]
-    amort = query.leaderboard(store, order_by="amortised_train_device_hours", descending=False,
-                              filters={"status": ["succeeded"]}, columns=["run_id", "amortised_train_device_hours"])
-    assert amort.column_names == ["run_id", "amortised_train_device_hours"]
-    assert amort.column("run_id").to_pylist() == ["direct-s0", "fewshot-s0", "inter-s0", "inter-s0-reuse"]
+    # the full pipeline: the reuser's cost includes the SIQA phase it reused (0.06 + 0.02 > 0.07)
+    assert by_cost == ["direct-s0", "fewshot-s0", "inter-s0", "inter-s0-reuse"]
+    own = query.leaderboard(store, order_by="own_train_device_hours", descending=False,
+                            filters={"status": ["succeeded"]}, columns=["run_id", "own_train_device_hours"])
+    assert own.column_names == ["run_id", "own_train_device_hours"]
+    assert own.column("run_id").to_pylist() == ["direct-s0", "fewshot-s0", "inter-s0-reuse", "inter-s0"]
 
 
 def test_filters_text_paging_and_count(store):
@@ -91,22 +94,24 @@ def test_column_names_are_checked(store):
         query.pareto(store, x="wall")
 
 
-def test_amortised_costs(store):
+def test_full_pipeline_own_and_intermediate_costs(store):
     t = by_id(query.leaderboard(store))
     prod, reuse = t["inter-s0"], t["inter-s0-reuse"]
     # producer paid 0.06 (siqa) + 0.01 (copa); the reuser paid 0.02 (copa) and reused siqa
-    assert prod["train_device_hours"] == pytest.approx(0.07)
-    assert reuse["train_device_hours"] == pytest.approx(0.02)
-    assert prod["amortised_train_device_hours"] == pytest.approx(0.06 / 2 + 0.01)
-    assert reuse["amortised_train_device_hours"] == pytest.approx(0.06 / 2 + 0.02)
-    assert prod["amortised_train_flops"] == pytest.approx((0.06 / 2 + 0.01) * 1e15)
+    assert prod["train_device_hours"] == pytest.approx(0.07) and prod["own_train_device_hours"] == pytest.approx(0.07)
+    # the reuser's full pipeline counts the SIQA phase where it was incurred: SIQA+COPA is not as cheap as COPA
+    assert reuse["train_device_hours"] == pytest.approx(0.06 + 0.02)
+    assert reuse["own_train_device_hours"] == pytest.approx(0.02)
+    assert prod["intermediate_device_hours"] == reuse["intermediate_device_hours"] == pytest.approx(0.06)
+    assert reuse["train_flops"] == pytest.approx((0.06 + 0.02) * 1e15)
+    assert reuse["own_train_flops"] == pytest.approx(0.02 * 1e15)
     assert prod["reused_by_runs"] == 1 and reuse["reused_phases"] == 1 and reuse["reused_from_run"] == "inter-s0"
-    # the sum of amortised costs is the sum of costs actually incurred
-    assert prod["amortised_train_device_hours"] + reuse["amortised_train_device_hours"] == pytest.approx(0.09)
-    assert prod["train_energy_j"] == 100.0 and reuse["train_energy_j"] == 60.0
-    assert prod["amortised_train_energy_j"] == 75.0 and reuse["amortised_train_energy_j"] == 85.0
+    # energy: the producer's SIQA phase (50 J) is part of the reuser's full pipeline
+    assert prod["train_energy_j"] == 100.0 and reuse["train_energy_j"] == 50.0 + 60.0
+    assert reuse["own_train_energy_j"] == 60.0 and reuse["intermediate_energy_j"] == 50.0
     d = t["direct-s0"]
-    assert d["amortised_train_device_hours"] == pytest.approx(d["train_device_hours"]) == pytest.approx(0.01)
+    assert d["own_train_device_hours"] == pytest.approx(d["train_device_hours"]) == pytest.approx(0.01)
+    assert d["intermediate_device_hours"] == 0
     # energy unmeasured in any training phase → NULL, never a partial sum
     assert t["fewshot-s0"]["train_energy_j"] is None
     assert t["fewshot-s0"]["train_device_hours"] == pytest.approx(0.012)
@@ -114,14 +119,15 @@ def test_amortised_costs(store):
     assert d["peak_train_mem_bytes"] == 2_000_000_000
 
 
-def test_amortisation_falls_back_on_the_reusers_record(tmp_path):
+def test_full_pipeline_falls_back_on_the_reusers_record(tmp_path):
     """The producing run is not in the store: the reuser's copy of the original cost is used."""
     make_run_dir(tmp_path, run_id="reuser", method="intermediate", intermediate=["rte"], langs=["it"],
                  reused_from="absent-run", reused_costs={"intermediate:rte": 0.5}, device_hours={"target:copa": 0.1})
     ingest(tmp_path)
     r = by_id(query.leaderboard(tmp_path))["reuser"]
-    assert r["train_device_hours"] == pytest.approx(0.1)
-    assert r["amortised_train_device_hours"] == pytest.approx(0.5 / 2 + 0.1)
+    assert r["train_device_hours"] == pytest.approx(0.5 + 0.1)
+    assert r["own_train_device_hours"] == pytest.approx(0.1)
+    assert r["intermediate_device_hours"] == pytest.approx(0.5)
 
 
 def _pareto_store(root: Path, points: dict[str, tuple[float, float]], statuses: dict[str, str] | None = None) -> None:
@@ -184,7 +190,7 @@ def test_run_detail(store):
     assert d["phases"][0]["info"]["reused"] is True
     assert d["phases"][1]["costs"]["device_hours"]["value"] == pytest.approx(0.02)
     assert d["evals"][0]["lang"] == "en" and len(d["evals"]) == 12
-    assert d["leaderboard"]["amortised_train_device_hours"] == pytest.approx(0.05)
+    assert d["leaderboard"]["train_device_hours"] == pytest.approx(0.08)  # the reused SIQA phase included
     with pytest.raises(StoreError, match="no run 'nope'"):
         query.run_detail(store, "nope")
 
@@ -239,11 +245,18 @@ def test_schema_doc_names_every_column(store):
     doc = (Path(__file__).resolve().parents[1] / "docs" / "schema.md").read_text()
     info = query.schema_info(store)
     missing = []
-    for name in ("runs", "phases", "evals", "predictions", "samples", "events", "leaderboard", "lang_accuracy",
-                 "cost_vs_accuracy", "pareto"):
+    for name in ("runs", "phases", "evals", "predictions", "samples", "events", "curves", "leaderboard",
+                 "lang_accuracy", "cost_vs_accuracy", "pareto", "configurations", "comparisons", "break_even",
+                 "learning_curves"):
         assert f"### {name}" in doc
         for col, _ in info[name]["columns"]:
-            if not col.endswith(("_source", "_reason")) and col not in doc:
+            # per-language columns are documented once, as acc_<lang>...
+            generic = re.sub(rf"_({'|'.join(XCOPA_LANGS)})(?=_|$)", "_<lang>", col)
+            if not col.endswith(("_source", "_reason")) and col not in doc and generic not in doc:
                 missing.append(f"{name}.{col}")
+    for table in ("verdict_accuracy", "verdict_comparison"):
+        assert table in doc
+        for col, _ in info[table]["columns"]:
+            assert col in doc, f"{table}.{col}"
     assert not missing, f"docs/schema.md does not mention {missing}"
     assert f"schema, version {db.schema.SCHEMA_VERSION}" in doc

@@ -60,8 +60,9 @@ def test_one_catalogue_for_every_screen():
     assert [c.key for c in live.COLUMNS] == [c.key for c in present.LIVE]
     assert all(present.column(k) for k in LEADERBOARD_COLUMNS)  # headless: keys of the catalogue
     assert detail.HEADLINE_COST == tuple(c.key for c in present.COSTS)
-    assert compare.AXIS_LABEL == {"train_device_hours": "training device-hours", "train_flops": "training FLOPs",
-                                  "train_energy_j": "training energy (J)",
+    assert compare.AXIS_LABEL == {"train_device_hours": "training device-hours (full pipeline)",
+                                  "train_flops": "training FLOPs (full pipeline)",
+                                  "train_energy_j": "training energy (full pipeline) (J)",
                                   "latency_p50_s": "inference latency p50 (s)"}
     assert present.AVG_ACCURACY.title == "avg (%)" and present.column("train_energy_j").title == "energy"
 

@@ -425,10 +425,15 @@ class RunSpec:
 
     def identity(self) -> dict[str, Any]:
         """What determines the results: the spec without labels and without where data is read from."""
-        d = self.to_dict()
-        for key in ("name", "data_dir", "device", "save_encoder", "init_from"):
-            d.pop(key, None)
-        return d
+        from .configuration import identity_of
+
+        return identity_of(self.to_dict())
+
+    def configuration_id(self) -> str:
+        """The configuration this run belongs to: its identity without the seeds (configuration.py)."""
+        from .configuration import configuration_id
+
+        return configuration_id(self.to_dict())
 
     def run_id(self) -> str:
         digest = hashlib.sha256(json.dumps(self.identity(), sort_keys=True).encode()).hexdigest()[:10]

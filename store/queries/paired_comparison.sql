@@ -1,19 +1,24 @@
--- Paired comparison on the same test examples, from the stored predictions:
--- intermediate vs direct fine-tuning of the same model and seed, per language.
+-- Paired comparison on the same test items, from the stored predictions: each intermediate
+-- configuration (its task(s) and settings) against direct fine-tuning of the same model, runs
+-- paired by seed, per language.
 --   duckdb store/xcost.duckdb < store/queries/paired_comparison.sql
--- both / only_direct / only_intermediate / neither count examples; mcnemar_chi2 is McNemar's
--- statistic with continuity correction over the discordant pairs (> 3.84: p < 0.05).
-WITH p AS (
-  SELECT r.model, r.seed, r.method, pr.lang, pr.idx, pr.correct
-  FROM predictions pr JOIN runs r USING (run_id)
+-- both / only_direct / only_intermediate / neither count items; mcnemar_chi2 is McNemar's
+-- statistic with continuity correction over the discordant pairs (> 3.84: p < 0.05). The
+-- `comparisons` view gives the bootstrap interval and exact p-values of the same pairs.
+WITH latest AS (
+  SELECT run_id, lang, arg_max(phase, coalesce(t, 0)) AS phase FROM evals GROUP BY ALL
+),
+p AS (
+  SELECT r.config_id, r.config_label, r.model, r.seed, r.method, pr.lang, pr.idx, pr.correct
+  FROM predictions pr JOIN latest l USING (run_id, lang, phase) JOIN runs r USING (run_id)
   WHERE r.status = 'succeeded' AND pr.task = 'xcopa' AND r.method IN ('direct', 'intermediate')
 ),
 pairs AS (
-  SELECT d.model, d.lang, d.correct AS a, i.correct AS b
+  SELECT i.config_label AS intermediate, d.model, i.lang, d.correct AS a, i.correct AS b
   FROM p d JOIN p i ON d.model = i.model AND d.seed = i.seed AND d.lang = i.lang AND d.idx = i.idx
   WHERE d.method = 'direct' AND i.method = 'intermediate'
 )
-SELECT model, lang, count(*) AS pairs,
+SELECT intermediate, model, lang, count(*) AS pairs,
        count(*) FILTER (WHERE a AND b) AS both_correct,
        count(*) FILTER (WHERE a AND NOT b) AS only_direct,
        count(*) FILTER (WHERE b AND NOT a) AS only_intermediate,
@@ -23,5 +28,5 @@ SELECT model, lang, count(*) AS pairs,
              power(abs(count(*) FILTER (WHERE b AND NOT a) - count(*) FILTER (WHERE a AND NOT b)) - 1, 2)
              / count(*) FILTER (WHERE a <> b) END, 3) AS mcnemar_chi2
 FROM pairs
-GROUP BY model, lang
-ORDER BY model, lang;
+GROUP BY intermediate, model, lang
+ORDER BY intermediate, model, lang;

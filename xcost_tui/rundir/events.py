@@ -212,6 +212,43 @@ def _bool(v: Any) -> bool | None:
     return v if isinstance(v, bool) else None
 
 
+def _floats_by_key(v: Any) -> dict[str, float | None]:
+    return {str(k): _float(x) for k, x in v.items()} if isinstance(v, dict) else {}
+
+
+def _ints_by_key(v: Any) -> dict[str, int]:
+    return {str(k): i for k, x in v.items() if (i := _int(x)) is not None} if isinstance(v, dict) else {}
+
+
+@dataclass(frozen=True)
+class CurvePoint(_Event):
+    """One point of a learning curve: during a training phase, the held-out accuracy at a step,
+    against the cumulative training cost of the run's pipeline so far (a reused intermediate
+    phase included). The evaluation's own cost is recorded apart and is not training cost."""
+
+    TYPE: ClassVar[str] = "curve_point"
+    phase: str  # the training phase: target:copa, few-shot:it
+    point: int  # 1-based within the phase
+    step: int | None
+    total_steps: int | None
+    split: str  # the held-out split the accuracies are on (validation)
+    accuracy: dict[str, float | None] = field(default_factory=dict)  # "en" or an XCOPA language -> accuracy
+    n: dict[str, int] = field(default_factory=dict)  # items evaluated per language (0: none left)
+    cum_train_device_hours: float | None = None
+    cum_train_flops: float | None = None
+    cum_train_energy_j: float | None = None
+    eval_wall_s: float | None = None
+    eval_flops: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CurvePoint:
+        return cls(_req_str(d.get("phase")), _int(d.get("point")) or 0, _int(d.get("step")), _int(d.get("total_steps")),
+                   _req_str(d.get("split")), _floats_by_key(d.get("accuracy")), _ints_by_key(d.get("n")),
+                   _float(d.get("cum_train_device_hours")), _float(d.get("cum_train_flops")),
+                   _float(d.get("cum_train_energy_j")), _float(d.get("eval_wall_s")), _float(d.get("eval_flops")),
+                   t=_float(d.get("t")) or 0.0)
+
+
 @dataclass(frozen=True)
 class CollapseCheck(_Event):
     """The verdict on one attempt of the target phase, from its English validation predictions
@@ -342,11 +379,11 @@ class UnknownEvent(_Event):
 
 
 Event = Union[RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, DataLoaded, ModelLoaded,
-              CollapseCheck, RunWarning, RunEnd, UnknownEvent]
+              CollapseCheck, CurvePoint, RunWarning, RunEnd, UnknownEvent]
 
 EVENT_TYPES: dict[str, Any] = {
     cls.TYPE: cls for cls in (RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, DataLoaded,
-                              ModelLoaded, CollapseCheck, RunWarning, RunEnd)
+                              ModelLoaded, CollapseCheck, CurvePoint, RunWarning, RunEnd)
 }
 
 

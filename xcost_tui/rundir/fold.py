@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from ..accuracy import average_accuracy, average_forms
-from .events import (CheckpointSaved, CollapseCheck, DataLoaded, EvalResult, Event, ModelLoaded, PhaseEnd, PhaseStart,
+from .events import (CheckpointSaved, CollapseCheck, CurvePoint, DataLoaded, EvalResult, Event, ModelLoaded, PhaseEnd, PhaseStart,
                      Progress, ReusedFrom, RunEnd, RunStart, RunWarning, UnknownEvent)
 from .cost import Cost
 
@@ -61,6 +61,7 @@ class RunState:
     data_sources: list[DataLoaded] = field(default_factory=list)  # every split the run read, in order
     model: ModelLoaded | None = None
     collapse_checks: list[CollapseCheck] = field(default_factory=list)  # one per target attempt judged
+    curve: list[CurvePoint] = field(default_factory=list)  # learning-curve points, in order
     warnings: list[str] = field(default_factory=list)
     n_warnings: int = 0
     run_end: RunEnd | None = None
@@ -187,6 +188,8 @@ class RunFold:
                 s.model = event
             case CollapseCheck():
                 s.collapse_checks.append(event)
+            case CurvePoint():
+                s.curve.append(event)
             case RunWarning():
                 s.n_warnings += 1
                 if len(s.warnings) < MAX_WARNINGS:

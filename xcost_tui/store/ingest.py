@@ -29,6 +29,7 @@ from ..errors import RunDirError
 from ..rundir import (Cost, JsonlReader, PhaseState, RunDir, RunFold, RunStatus, StoreLayout, dumps, final_status,
                       parse_event, read_status)
 from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, duckdb_columns
+from .. import configuration
 from ..accuracy import average_accuracy
 from . import db, schema
 
@@ -271,6 +272,15 @@ def _data_source_rows(run_id: str, state) -> list[dict[str, Any]]:
             for i, ev in enumerate(state.data_sources)]
 
 
+def _curve_rows(run_id: str, state: Any) -> list[dict[str, Any]]:
+    """One row per learning-curve point and held-out language."""
+    return [{"run_id": run_id, "phase": c.phase, "point": c.point, "step": c.step, "total_steps": c.total_steps,
+             "lang": lang, "split": c.split, "accuracy": acc, "n": c.n.get(lang),
+             "cum_train_device_hours": c.cum_train_device_hours, "cum_train_flops": c.cum_train_flops,
+             "cum_train_energy_j": c.cum_train_energy_j, "eval_wall_s": c.eval_wall_s, "eval_flops": c.eval_flops}
+            for c in state.curve for lang, acc in c.accuracy.items()]
+
+
 def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
               store: StoreLayout | None = None) -> StagedRun:
     """Reads one run directory into Arrow tables (no database involved). Paths are recorded
@@ -392,6 +402,9 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "spec": _json(spec) if spec else None,
             "env": _json(env) if env else None,
             "source_sig": files.signature(),
+            "config_id": configuration.configuration_id(spec) if spec else None,
+            "config_family": configuration.family(spec) if spec else None,
+            "config_label": configuration.label(spec) if spec else None,
         }
         running = status == RunStatus.RUNNING
         tables = {
@@ -399,6 +412,7 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "phases": pa.Table.from_pylist([_phase_row(run_id, p) for p in state.phases.values()],
                                            schema=ARROW_SCHEMAS["phases"]),
             "evals": pa.Table.from_pylist(evals, schema=ARROW_SCHEMAS["evals"]),
+            "curves": pa.Table.from_pylist(_curve_rows(run_id, state), schema=ARROW_SCHEMAS["curves"]),
             "data_sources": pa.Table.from_pylist(_data_source_rows(run_id, state), schema=ARROW_SCHEMAS["data_sources"]),
             "events": pa.table(ev_cols, schema=ARROW_SCHEMAS["events"]),
             "predictions": _stage_predictions(mem, run_id, files.predictions, running, warnings),
@@ -442,6 +456,14 @@ def refresh_leaderboard(con: duckdb.DuckDBPyConnection) -> None:
     with db.transaction(con):
         for stmt in schema.refresh_leaderboard_sql():
             con.execute(stmt)
+
+
+def refresh_verdict(con: duckdb.DuckDBPyConnection) -> bool:
+    """The verdict's intervals and comparisons (xcost_tui/verdict/compute.py), recomputed only
+    when the set of succeeded runs changed; numpy is imported here, not at start-up."""
+    from ..verdict.compute import refresh
+
+    return refresh(con)
 
 
 # ---- the ingest -------------------------------------------------------------------------------
@@ -529,7 +551,7 @@ def ingest(
 
         def flush(final: bool) -> None:
             nonlocal batch, rows
-            if not batch and not (final and stale):
+            if not batch and not (final and (stale or report.ingested)):
                 return
             with db.connect_rw(store_root, timeout=timeout) as con:
                 if db.ensure_schema(con):  # another process changed the schema meanwhile
@@ -540,6 +562,8 @@ def ingest(
                 for staged in batch:
                     write_run(con, staged)
                 refresh_leaderboard(con)
+                if final:
+                    refresh_verdict(con)
             for staged in batch:
                 report.ingested.append(staged)
                 report.warnings += staged.warnings

@@ -8,6 +8,7 @@ another version is refused by readers and rebuilt from the run directories by in
 from __future__ import annotations
 
 from .. import XCOPA_LANGS
+from ..verdict.thresholds import SAME_QUERY_COST
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
@@ -105,6 +106,9 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("spec", "JSON"),
         ("env", "JSON"),
         ("source_sig", "VARCHAR"),
+        ("config_id", "VARCHAR"),
+        ("config_family", "VARCHAR"),
+        ("config_label", "VARCHAR"),
     ),
     "phases": (
         ("run_id", "VARCHAR"),
@@ -197,8 +201,53 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("phase", "VARCHAR"),
         ("json", "JSON"),
     ),
+    # ---- derived by the verdict (xcost_tui/verdict/compute.py) at the end of an ingest batch ----
+    "verdict_accuracy": (
+        ("config_id", "VARCHAR"),
+        ("lang", "VARCHAR"),  # an XCOPA language, "en", or an average form: avg, avg_all, avg_published, avg_seen
+        ("n_runs", "BIGINT"),
+        ("n_seeds", "BIGINT"),
+        ("n_items", "BIGINT"),
+        ("accuracy", "DOUBLE"),
+        ("ci_low", "DOUBLE"),
+        ("ci_high", "DOUBLE"),
+        ("seed_variation", "BOOLEAN"),
+        ("chance", "BOOLEAN"),
+    ),
+    "verdict_comparison": (
+        ("config_id", "VARCHAR"),
+        ("baseline_id", "VARCHAR"),
+        ("lang", "VARCHAR"),
+        ("n_pairs", "BIGINT"),
+        ("n_items", "BIGINT"),
+        ("diff", "DOUBLE"),
+        ("ci_low", "DOUBLE"),
+        ("ci_high", "DOUBLE"),
+        ("equiv_low", "DOUBLE"),
+        ("equiv_high", "DOUBLE"),
+        ("p_value", "DOUBLE"),
+        ("p_holm", "DOUBLE"),
+        ("mcnemar_p", "DOUBLE[]"),
+    ),
+    "curves": (
+        ("run_id", "VARCHAR"),
+        ("phase", "VARCHAR"),
+        ("point", "BIGINT"),
+        ("step", "BIGINT"),
+        ("total_steps", "BIGINT"),
+        ("lang", "VARCHAR"),
+        ("split", "VARCHAR"),
+        ("accuracy", "DOUBLE"),
+        ("n", "BIGINT"),
+        ("cum_train_device_hours", "DOUBLE"),
+        ("cum_train_flops", "DOUBLE"),
+        ("cum_train_energy_j", "DOUBLE"),
+        ("eval_wall_s", "DOUBLE"),
+        ("eval_flops", "DOUBLE"),
+    ),
 }
-RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "data_sources", "events")
+RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "data_sources", "curves", "events")
+DERIVED_TABLES = ("verdict_accuracy", "verdict_comparison")
 # The leaderboard is materialised into this table at the end of every ingest batch;
 # the ``leaderboard`` view reads it (see LEADERBOARD_SELECT for its definition).
 LEADERBOARD_TABLE = "leaderboard_cache"
@@ -218,17 +267,20 @@ def _orig_cost(name: str) -> str:
     return f"TRY_CAST(json_extract_string(p.info, '$.original_costs.{name}.value') AS DOUBLE)"
 
 
-def _amortised(name: str) -> str:
-    """A training phase's share of a cost: own phases divide by every run that reused them (+1 for
-    the producer); reused phases take the producer's cost divided the same way."""
-    return f"""CASE WHEN p.reused_from_run IS NULL THEN p.{name} / (1 + coalesce(s.reusers, 0))
-         ELSE coalesce(src.{name}, {_orig_cost(name)}) / (1 + coalesce(ss.reusers, 1)) END"""
+def _full(name: str) -> str:
+    """A training phase's cost as part of the run's full pipeline: its own cost, or, for a phase
+    it reused, the cost where it was incurred (the producer's row, or the reusing run's record of
+    it when the producer is not in the store)."""
+    return f"CASE WHEN p.reused_from_run IS NULL THEN p.{name} ELSE coalesce(src.{name}, {_orig_cost(name)}) END"
 
 
 # One row per run. Accuracy columns average the XCOPA target languages (not English), in the four
 # forms of xcost_tui/accuracy.py (generated from its tables: avg_accuracy, _all, _published, _seen);
-# train_* are costs incurred in this run (reused phases excluded); amortised_train_* share a
-# reused intermediate phase's cost equally between its producer and every run that reused it.
+# train_* are the cost of the run's FULL pipeline: its own training phases plus the intermediate
+# phase it reused (counted where it was incurred); own_train_* are what this run incurred itself;
+# intermediate_* is the intermediate part of train_*, so that amortising it over N target tasks is
+# an explicit choice (the `configurations` view: getvariable('amortise_n')), never "divided by
+# however many runs of this store happened to reuse it".
 _FAMILY = sql_model_family("r.model")
 _AVERAGES = ",\n  ".join(f"{sql_average(form, lambda lang: f'ev.acc_{lang}', _FAMILY)} AS {FORM_COLUMNS[form]}"
                           for form in AVERAGE_FORMS)
@@ -247,33 +299,35 @@ ev AS (
     {", ".join(f"any_value(accuracy) FILTER (WHERE lang = '{lang}') AS acc_{lang}" for lang in XCOPA_LANGS)}
   FROM evl GROUP BY run_id
 ),
-sharers AS (
-  SELECT reused_from_run AS run_id, reused_from_phase AS phase, count(DISTINCT run_id) AS reusers
-  FROM phases WHERE reused_from_run IS NOT NULL GROUP BY 1, 2
-),
 tp AS (
-  SELECT p.run_id, p.reused_from_run IS NULL AS own, p.reused_from_run,
-    p.device_hours, p.flops_analytic, p.flops_measured, p.energy_j, p.wall_s, p.peak_mem_bytes,
-    {_amortised("device_hours")} AS a_device_hours,
-    {_amortised("flops_analytic")} AS a_flops,
-    {_amortised("energy_j")} AS a_energy_j
+  SELECT p.run_id, p.reused_from_run IS NULL AS own, p.reused_from_run, p.kind = 'intermediate' AS inter,
+    p.device_hours, p.flops_analytic, p.energy_j, p.wall_s,
+    {_full("device_hours")} AS f_device_hours,
+    {_full("flops_analytic")} AS f_flops,
+    {_full("flops_measured")} AS f_flops_measured,
+    {_full("energy_j")} AS f_energy_j,
+    {_full("wall_s")} AS f_wall_s,
+    {_full("peak_mem_bytes")} AS f_peak_mem_bytes
   FROM phases p
-  LEFT JOIN sharers s ON s.run_id = p.run_id AND s.phase = p.phase
   LEFT JOIN phases src ON src.run_id = p.reused_from_run AND src.phase = p.reused_from_phase
-  LEFT JOIN sharers ss ON ss.run_id = p.reused_from_run AND ss.phase = p.reused_from_phase
   WHERE p.kind IN ({_TRAIN_KINDS}) AND p.completed
 ),
 tr AS (
   SELECT run_id,
-    sum(device_hours) FILTER (WHERE own) AS train_device_hours,
-    sum(flops_analytic) FILTER (WHERE own) AS train_flops,
-    sum(flops_measured) FILTER (WHERE own) AS train_flops_measured,
-    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE own) THEN sum(energy_j) FILTER (WHERE own) END AS train_energy_j,
-    sum(wall_s) FILTER (WHERE own) AS train_wall_s,
-    max(peak_mem_bytes) FILTER (WHERE own) AS peak_train_mem_bytes,
-    sum(a_device_hours) AS amortised_train_device_hours,
-    sum(a_flops) AS amortised_train_flops,
-    CASE WHEN bool_and(a_energy_j IS NOT NULL) THEN sum(a_energy_j) END AS amortised_train_energy_j,
+    sum(f_device_hours) AS train_device_hours,
+    sum(f_flops) AS train_flops,
+    sum(f_flops_measured) AS train_flops_measured,
+    CASE WHEN bool_and(f_energy_j IS NOT NULL) THEN sum(f_energy_j) END AS train_energy_j,
+    sum(f_wall_s) AS train_wall_s,
+    max(f_peak_mem_bytes) AS peak_train_mem_bytes,
+    sum(device_hours) FILTER (WHERE own) AS own_train_device_hours,
+    sum(flops_analytic) FILTER (WHERE own) AS own_train_flops,
+    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE own) THEN sum(energy_j) FILTER (WHERE own) END
+      AS own_train_energy_j,
+    coalesce(sum(f_device_hours) FILTER (WHERE inter), 0) AS intermediate_device_hours,
+    coalesce(sum(f_flops) FILTER (WHERE inter), 0) AS intermediate_flops,
+    CASE WHEN bool_and(f_energy_j IS NOT NULL) FILTER (WHERE inter) THEN sum(f_energy_j) FILTER (WHERE inter)
+         WHEN count(*) FILTER (WHERE inter) = 0 THEN 0 END AS intermediate_energy_j,
     count(*) FILTER (WHERE NOT own) AS reused_phases,
     any_value(reused_from_run) FILTER (WHERE NOT own) AS reused_from_run
   FROM tp GROUP BY run_id
@@ -284,7 +338,15 @@ allp AS (
     arg_max(latency_p50_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p50_s,
     arg_max(latency_p95_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p95_s,
     arg_max(throughput_examples_per_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS infer_throughput_examples_per_s,
-    arg_max(peak_mem_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_bytes
+    arg_max(peak_mem_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_bytes,
+    -- per query (one XCOPA item, both choices): the target-language evaluation phases' cost per example
+    sum(flops_analytic) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
+      / nullif(sum(examples) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST})), 0) AS query_flops,
+    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
+      THEN sum(energy_j) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
+           / nullif(sum(examples) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST})), 0) END AS query_energy_j,
+    sum(device_hours) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
+      / nullif(sum(examples) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST})), 0) AS query_device_hours
   FROM phases WHERE completed GROUP BY run_id
 ),
 rb AS (
@@ -297,9 +359,12 @@ SELECT r.run_id, r.name, r.model, r.method,
   {", ".join(f"ev.acc_{lang}" for lang in XCOPA_LANGS)},
   av.model_family, av.avg_accuracy_all, av.avg_accuracy_published, av.avg_accuracy_seen,
   r.shot_seed, r.recipe, r.intermediate_recipe, r.few_shot_recipe, r.collapsed, r.target_attempts,
+  r.config_id, r.config_family, r.config_label,
   tr.train_device_hours, tr.train_flops, tr.train_flops_measured, tr.train_energy_j, tr.train_wall_s, tr.peak_train_mem_bytes,
-  tr.amortised_train_device_hours, tr.amortised_train_flops, tr.amortised_train_energy_j,
+  tr.own_train_device_hours, tr.own_train_flops, tr.own_train_energy_j,
+  tr.intermediate_device_hours, tr.intermediate_flops, tr.intermediate_energy_j,
   allp.total_device_hours, allp.latency_p50_s, allp.latency_p95_s, allp.infer_throughput_examples_per_s, allp.peak_infer_mem_bytes,
+  allp.latency_p50_s AS query_latency_p50_s, allp.query_flops, allp.query_energy_j, allp.query_device_hours,
   coalesce(tr.reused_phases, 0) AS reused_phases, tr.reused_from_run, coalesce(rb.reused_by_runs, 0) AS reused_by_runs,
   r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir
 FROM runs r
@@ -317,7 +382,7 @@ LEFT JOIN rb USING (run_id)
 # The cost axes a Pareto frontier can be drawn over (all minimised; avg_accuracy is maximised).
 PARETO_AXES: tuple[str, ...] = (
     "train_device_hours", "train_flops", "train_energy_j", "latency_p50_s",
-    "amortised_train_device_hours", "amortised_train_flops", "peak_train_mem_bytes", "peak_infer_mem_bytes",
+    "own_train_device_hours", "own_train_flops", "peak_train_mem_bytes", "peak_infer_mem_bytes",
 )
 
 # Every run × every cost axis, with on_frontier: no other succeeded run is at most as costly and at
@@ -340,6 +405,132 @@ SELECT pts.*,
 FROM pts LEFT JOIN elig e USING (run_id, x_name)
 """
 
+# ---- configurations and the verdict (docs/statistics.md) -------------------------------------------
+_VERDICT_LANGS = ("en", *XCOPA_LANGS)
+_VERDICT_AVGS = tuple(column.replace("_accuracy", "") for column in FORM_COLUMNS.values())
+
+
+# The verdict's "language" names for the average forms are the leaderboard's columns without
+# "_accuracy" (avg, avg_all, avg_published, avg_seen): verdict/compute.py uses the same rule.
+_AVG_COLUMN = {column.replace("_accuracy", ""): column for column in FORM_COLUMNS.values()}
+
+
+def _pivot(name: str) -> str:
+    col = _AVG_COLUMN.get(name) or ("en_accuracy" if name == "en" else f"acc_{name}")
+    return (f"any_value(accuracy) FILTER (WHERE lang = '{name}') AS {col}, "
+            f"any_value(ci_low) FILTER (WHERE lang = '{name}') AS {col}_low, "
+            f"any_value(ci_high) FILTER (WHERE lang = '{name}') AS {col}_high")
+
+
+_COST_MEANS = ("train_device_hours", "train_flops", "train_energy_j", "own_train_device_hours", "own_train_flops",
+               "own_train_energy_j", "intermediate_device_hours", "intermediate_flops", "intermediate_energy_j",
+               "query_latency_p50_s", "query_flops", "query_energy_j", "query_device_hours")
+
+
+def _mean_if_all(col: str) -> str:
+    """The mean over a configuration's runs, NULL when any run lacks the figure (never a partial mean)."""
+    return f"CASE WHEN count({col}) = count(*) THEN avg({col}) END AS {col}"
+
+
+# One row per configuration (its succeeded runs): accuracy with the verdict's 95% intervals (every
+# XCOPA language, English, and the four average forms), mean costs over its runs, the full
+# pipeline's training cost amortised over N target tasks (SET VARIABLE amortise_n = N; default 1:
+# the intermediate phase serves this configuration alone).
+CONFIGURATIONS_SELECT = f"""
+WITH runs_of AS (
+  SELECT config_id, count(*) AS n_attempted, count(*) FILTER (WHERE status = 'failed') AS n_failed
+  FROM runs WHERE config_id IS NOT NULL GROUP BY config_id
+),
+lb AS (SELECT * FROM leaderboard WHERE status = 'succeeded' AND config_id IS NOT NULL),
+costs AS (
+  SELECT config_id, any_value(config_label) AS label, any_value(config_family) AS family, any_value(model) AS model,
+    any_value(method) AS method, any_value(intermediate) AS intermediate, any_value(k) AS k,
+    any_value(recipe) AS recipe, count(*) AS n_runs, count(DISTINCT seed) AS n_seeds,
+    count(DISTINCT shot_seed) AS n_shot_draws, count(*) FILTER (WHERE collapsed) AS collapsed_runs,
+    max(n_langs) AS n_langs, max(peak_train_mem_bytes) AS peak_train_mem_bytes,
+    max(peak_infer_mem_bytes) AS peak_infer_mem_bytes,
+    {", ".join(_mean_if_all(c) for c in _COST_MEANS)}
+  FROM lb GROUP BY config_id
+),
+acc AS (
+  SELECT config_id, {", ".join(_pivot(n) for n in (*_VERDICT_AVGS, *_VERDICT_LANGS))},
+    any_value(seed_variation) FILTER (WHERE lang = 'avg') AS seed_variation,
+    list(lang ORDER BY lang) FILTER (WHERE chance AND lang IN ({_LANG_LIST})) AS chance_langs
+  FROM verdict_accuracy GROUP BY config_id
+)
+SELECT c.*, r.n_failed, r.n_attempted,
+  coalesce(getvariable('amortise_n'), 1)::DOUBLE AS amortise_n,
+  c.train_device_hours - c.intermediate_device_hours * (1 - 1 / coalesce(getvariable('amortise_n'), 1)::DOUBLE)
+    AS amortised_train_device_hours,
+  c.train_flops - c.intermediate_flops * (1 - 1 / coalesce(getvariable('amortise_n'), 1)::DOUBLE)
+    AS amortised_train_flops,
+  c.train_energy_j - c.intermediate_energy_j * (1 - 1 / coalesce(getvariable('amortise_n'), 1)::DOUBLE)
+    AS amortised_train_energy_j,
+  acc.* EXCLUDE (config_id)
+FROM costs c LEFT JOIN acc USING (config_id) LEFT JOIN runs_of r USING (config_id)
+"""
+
+# Every configuration against its baseline (default: direct fine-tuning of the same model and
+# recipe), per language and average form: the paired difference with its 95% interval, the
+# p-value (Holm-corrected over the 11 languages), McNemar's exact p per seed pair, "similar"
+# (the 90% interval inside ±delta: SET VARIABLE delta = 0.02), and the cost ratios.
+COMPARISONS_SELECT = """
+SELECT v.config_id, a.label, a.family, v.baseline_id, b.label AS baseline_label, v.lang, v.n_pairs, v.n_items,
+  v.diff, v.ci_low, v.ci_high, v.p_value, v.p_holm, v.mcnemar_p,
+  (v.ci_low > 0 OR v.ci_high < 0) AS significant,
+  coalesce(getvariable('delta'), 0.02)::DOUBLE AS delta,
+  (v.equiv_low > -coalesce(getvariable('delta'), 0.02) AND v.equiv_high < coalesce(getvariable('delta'), 0.02))
+    AS similar_accuracy,
+  v.equiv_low, v.equiv_high,
+  a.train_device_hours / nullif(b.train_device_hours, 0) AS train_device_hours_ratio,
+  a.train_flops / nullif(b.train_flops, 0) AS train_flops_ratio,
+  a.train_energy_j / nullif(b.train_energy_j, 0) AS train_energy_ratio,
+  a.amortised_train_device_hours / nullif(b.amortised_train_device_hours, 0) AS amortised_device_hours_ratio,
+  a.query_flops / nullif(b.query_flops, 0) AS query_flops_ratio,
+  a.query_latency_p50_s / nullif(b.query_latency_p50_s, 0) AS query_latency_ratio
+FROM verdict_comparison v
+JOIN configurations a ON a.config_id = v.config_id
+JOIN configurations b ON b.config_id = v.baseline_id
+"""
+
+# Where total costs cross (verdict/stats.py break_even; tests check the two agree): per comparison
+# and cost measure, N* = ΔC_train / Δc_query queries.
+_BREAK_EVEN_MEASURES = {"device_hours": ("train_device_hours", "query_device_hours"),
+                        "flops": ("train_flops", "query_flops"),
+                        "energy_j": ("train_energy_j", "query_energy_j")}
+
+
+def _break_even(m: str, train: str, query: str) -> str:
+    tol = SAME_QUERY_COST[m]
+    same = f"abs(b.{query} - a.{query}) <= {tol!r} * greatest(abs(a.{query}), abs(b.{query}))"
+    ratio = f"(a.{train} - b.{train}) / (b.{query} - a.{query})"
+    missing = f"a.{train} IS NULL OR b.{train} IS NULL OR a.{query} IS NULL OR b.{query} IS NULL"
+    return f"""
+SELECT p.config_id, a.label, p.baseline_id, b.label AS baseline_label, '{m}' AS measure,
+  a.{train} AS train_a, b.{train} AS train_b, a.{query} AS query_a, b.{query} AS query_b,
+  CASE WHEN {missing} OR {same} OR {ratio} <= 0 THEN NULL ELSE {ratio} END AS queries,
+  CASE WHEN {missing} THEN 'not measured'
+       WHEN {same} AND a.{train} = b.{train} THEN 'same cost'
+       WHEN {same} THEN 'never'
+       WHEN {ratio} <= 0 THEN 'always ' || CASE WHEN a.{train} <= b.{train} AND a.{query} <= b.{query} THEN 'a' ELSE 'b' END
+       ELSE 'crosses' END AS verdict
+FROM (SELECT DISTINCT config_id, baseline_id FROM verdict_comparison) p
+JOIN configurations a ON a.config_id = p.config_id
+JOIN configurations b ON b.config_id = p.baseline_id"""
+
+
+BREAK_EVEN_SELECT = " UNION ALL ".join(_break_even(m, t, q) for m, (t, q) in _BREAK_EVEN_MEASURES.items())
+
+# Accuracy against cumulative training cost, per run and per configuration (mean over its runs at
+# each evaluation point; the cost includes a reused intermediate phase).
+LEARNING_CURVES_SELECT = """
+SELECT r.config_id, r.config_label AS label, c.run_id, r.seed, r.shot_seed, c.phase, c.point, c.step, c.total_steps,
+  c.lang, c.split, c.accuracy, c.n, c.cum_train_device_hours, c.cum_train_flops, c.cum_train_energy_j,
+  c.eval_wall_s, c.eval_flops
+FROM curves c JOIN runs r USING (run_id)
+WHERE r.status = 'succeeded'
+"""
+
 VIEWS: dict[str, str] = {
     "leaderboard": f"SELECT * FROM {LEADERBOARD_TABLE}",
     "leaderboard_live": LEADERBOARD_SELECT,
@@ -349,6 +540,10 @@ SELECT e.run_id, r.name, r.method, r.model, nullif(array_to_string(r.intermediat
 FROM evals e JOIN runs r USING (run_id)
 """,
     "cost_vs_accuracy": COST_VS_ACCURACY_SELECT,
+    "configurations": CONFIGURATIONS_SELECT,
+    "comparisons": COMPARISONS_SELECT,
+    "break_even": BREAK_EVEN_SELECT,
+    "learning_curves": LEARNING_CURVES_SELECT,
     "pareto": """
 SELECT run_id, name, model, method, intermediate, k, seed, x AS train_device_hours, avg_accuracy
 FROM cost_vs_accuracy WHERE x_name = 'train_device_hours' AND on_frontier ORDER BY x
@@ -359,7 +554,7 @@ FROM cost_vs_accuracy WHERE x_name = 'train_device_hours' AND on_frontier ORDER 
 def ddl() -> list[str]:
     """Statements that create an empty store of this schema version."""
     stmts = ["CREATE TABLE meta (key VARCHAR, value VARCHAR)"]
-    stmts += [_create_table(name) for name in RUN_TABLES]
+    stmts += [_create_table(name) for name in (*RUN_TABLES, *DERIVED_TABLES)]
     stmts.append(f"CREATE TABLE {LEADERBOARD_TABLE} AS SELECT * FROM ({LEADERBOARD_SELECT}) WHERE false")
     stmts += [f"CREATE VIEW {name} AS {sql}" for name, sql in VIEWS.items()]
     return stmts

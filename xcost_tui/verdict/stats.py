@@ -28,10 +28,7 @@ from numpy.typing import NDArray
 
 from .exact import binomial_test
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_ALPHA = 0.05
-DEFAULT_DELTA = 0.02  # "similar accuracy": a paired difference inside ±2 points (docs/statistics.md)
-CHANCE = 0.5  # XCOPA and COPA are two-choice tasks
+from .thresholds import CHANCE, DEFAULT_ALPHA, DEFAULT_DELTA, DEFAULT_RESAMPLES
 
 
 # ---- resample weights ----------------------------------------------------------------------------
@@ -222,11 +219,16 @@ class BreakEven:
     note: str
 
 
-def break_even(train_a: float, query_a: float, train_b: float, query_b: float) -> BreakEven:
-    """N* = ΔC_train / Δc_query, for one cost measure (device-hours, FLOPs, joules ...)."""
+def same_query_cost(query_a: float, query_b: float, rel_tol: float) -> bool:
+    return abs(query_b - query_a) <= rel_tol * max(abs(query_a), abs(query_b))
+
+
+def break_even(train_a: float, query_a: float, train_b: float, query_b: float, rel_tol: float = 0.0) -> BreakEven:
+    """N* = ΔC_train / Δc_query, for one cost measure (device-hours, FLOPs, joules ...); per-query
+    costs within ``rel_tol`` of each other count as equal (SAME_QUERY_COST)."""
     d_train = train_a - train_b
     d_query = query_b - query_a  # what A saves per query
-    if d_query == 0:
+    if d_query == 0 or same_query_cost(query_a, query_b, rel_tol):
         if d_train == 0:
             return BreakEven(None, None, None, "same training and per-query cost")
         cheaper = "b" if d_train > 0 else "a"

@@ -1,0 +1,73 @@
+"""Configurations: what is compared when methods are compared.
+
+A **run** is one training seed (and one shot draw); a **configuration** is a run's spec without
+them — model, method, intermediate tasks, k, recipe, hyper-parameters. Results aggregate over
+the runs of a configuration (docs/statistics.md), so every view that compares methods compares
+configurations, and a run stays one query away (``runs.config_id``).
+
+Pure functions of a spec's dict (as ``spec.json`` holds it, of any version): the store computes
+them at ingest, RunSpec uses the same exclusions for its run id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Mapping
+
+# Keys that never change results (labels, where data is read from, how a phase is shared).
+NOT_IDENTITY = ("name", "data_dir", "device", "save_encoder", "init_from")
+# Keys that vary between the runs of one configuration.
+WITHIN_CONFIGURATION = ("seed", "shot_seed")
+
+
+def identity_of(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What determines a run's results: its run id hashes this."""
+    return {k: v for k, v in spec.items() if k not in NOT_IDENTITY}
+
+
+def configuration_of(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What determines a configuration: the identity without the seeds."""
+    return {k: v for k, v in identity_of(spec).items() if k not in WITHIN_CONFIGURATION}
+
+
+def digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def configuration_id(spec: Mapping[str, Any]) -> str:
+    return digest(configuration_of(spec))
+
+
+def short_model(model: str | None) -> str:
+    return str(model or "?").rstrip("/").split("/")[-1]
+
+
+def family(spec: Mapping[str, Any]) -> str:
+    """The method family a configuration belongs to (one marker and colour each in the app):
+    direct, intermediate, few-shot, intermediate+few-shot, icl, translate-test."""
+    method = str(spec.get("method") or "")
+    inter = bool(spec.get("intermediate"))
+    if method == "few-shot":
+        return "intermediate+few-shot" if inter else "few-shot"
+    return method or "?"
+
+
+def label(spec: Mapping[str, Any]) -> str:
+    """A short, readable name: "siqa→copa · xlm-roberta-large", "few-shot k=16 · xlm-roberta-base"."""
+    method = str(spec.get("method") or "?")
+    tasks = [str(t) for t in spec.get("intermediate") or []]
+    target = str(spec.get("target") or "copa")
+    k = spec.get("few_shot_k")
+    chain = "+".join(tasks) + "→" if tasks and method in ("intermediate", "few-shot") else ""
+    if method == "direct":
+        head = "direct"
+    elif method == "intermediate":
+        head = f"{chain}{target}"
+    elif method == "few-shot":
+        head = f"{chain}few-shot k={k}"
+    elif method == "icl":
+        head = f"icl k={k if k is not None else 0}"
+    else:
+        head = method
+    return f"{head} · {short_model(spec.get('model'))}"
