@@ -355,6 +355,53 @@ def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
     return True
 
 
+# ---- the verdict -------------------------------------------------------------------------------
+
+def print_verdict(store: Path, specs: list, console) -> bool:
+    """After the leaderboard: each configuration of the plan against its baseline, in a sentence,
+    and the table of the averaged comparisons (xcost_tui.verdict; docs/statistics.md)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    try:
+        from .verdict.api import verdict
+    except ImportError as exc:  # numpy is a dependency of the verdict only
+        console.print(f"verdict: not available ({exc})", markup=False, highlight=False)
+        return False
+    config_ids = {s.configuration_id() for s in specs}
+    try:
+        v = verdict(store, config_ids=config_ids)
+    except XcostError as exc:
+        console.print(f"verdict: {exc}", markup=False, highlight=False)
+        return False
+    rows = [c for c in v.averaged() if c.config_id in config_ids]
+    console.print(f"verdict: {len(rows)} comparison(s) of this plan's configurations with their baselines "
+                  f"(average accuracy over the languages both evaluated; 95% intervals; similar = within "
+                  f"±{100 * v.delta:g} points; docs/statistics.md)", markup=False, highlight=False)
+    if not rows:
+        console.print("  no comparison: a configuration needs a succeeded baseline (direct fine-tuning of the "
+                      "same model and recipe) with runs of the same seeds", markup=False, highlight=False)
+        return True
+    for c in rows:
+        console.print(f"  {v.sentences()[v.averaged().index(c)]}", markup=False, highlight=False)
+    table = Table(title="verdict (average accuracy)", title_justify="left")
+    for col, right in (("configuration", False), ("baseline", False), ("pairs", True), ("diff (points)", True),
+                       ("95% interval", True), ("p", True), ("finding", False), ("train cost ×", True)):
+        table.add_column(col, justify="right" if right else "left", no_wrap=not right)
+    for c in rows:
+        a, b = v.configurations.get(c.config_id), v.configurations.get(c.baseline_id)
+        ratio = None
+        if a is not None and b is not None and a.costs.get("train_device_hours") and b.costs.get("train_device_hours"):
+            ratio = a.costs["train_device_hours"] / b.costs["train_device_hours"]  # type: ignore[operator]
+        finding = "better" if c.significant and c.diff > 0 else "worse" if c.significant else \
+            "similar" if c.similar else "not distinguishable"
+        table.add_row(Text(c.label), Text(c.baseline_label), str(c.n_pairs), f"{100 * c.diff:+.1f}",
+                      f"[{100 * c.low:+.1f}, {100 * c.high:+.1f}]", f"{c.p_value:.3g}", finding,
+                      "–" if ratio is None else f"{ratio:.2g}")
+    console.print(table)
+    return True
+
+
 # ---- the command ----------------------------------------------------------------------------
 
 def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_options: dict | None) -> bool:
@@ -462,6 +509,7 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
             print(f"store: could not ingest the runs ({type(exc).__name__}: {exc}); "
                   f"`xcost-tui ingest --store {store}` retries", file=out, flush=True)
         print_leaderboard(store, run_ids, console)
+        print_verdict(store, loaded.runs, console)
 
     statuses = [snap[rid].status if rid in snap else "unknown" for rid in run_ids]
     ok = sum(s == RunStatus.SUCCEEDED for s in statuses)

@@ -340,6 +340,9 @@ class MeasureOpts:
     progress_every_s: float = ranged(1.0, at_least(0))  # 0: a progress event every optimiser step
     inference_bench_examples: int = ranged(50, at_least(1))  # batch-size-1 latency samples after warm-up
     inference_warmup: int = ranged(5, at_least(0))
+    # Learning-curve points per training phase (target, few-shot): held-out accuracy against the
+    # cumulative training cost (docs/statistics.md, "Cost to reach an accuracy"); 0: none.
+    curve_points: int = ranged(10, within(0, 100))
 
 
 @dataclass

@@ -235,11 +235,14 @@ def _optimizer(model: nn.Module, hp: HParams, head_keys: set[str]) -> torch.opti
 
 
 def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask], hp: HParams, seed: int,
-          group_by_length: bool = True) -> tuple[Tally, dict]:
+          group_by_length: bool = True,
+          on_step: Callable[[int, int, Tally], float] | None = None) -> tuple[Tally, dict]:
     """Fine-tunes on one task, or several mixed (steps of all tasks interleaved, so each task is
     sampled in proportion to its size). Each optimiser step takes ``hp.batch_size`` examples
     (``step_groups``), run in micro-batches (``choose_micro_batch``) whose gradients add up to the
-    step's exact mean (``accumulate``). Returns the tally and facts for the phase record."""
+    step's exact mean (``accumulate``). ``on_step(step, total_steps, tally)`` runs after every
+    optimiser step (learning-curve evaluations) and returns the seconds it took, which the
+    throughput windows leave out. Returns the tally and facts for the phase record."""
     from transformers import get_linear_schedule_with_warmup
 
     total_steps, epochs = plan_steps(tasks, hp)
@@ -302,6 +305,10 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
             step += 1
             loss_sum += step_loss
             loss_count += 1
+            if on_step is not None:
+                spent = on_step(step, total_steps, tally)
+                window_start += spent
+                last_report += spent
             now = time.monotonic()
             if ctx.measure.enabled and (now - last_report >= ctx.measure.progress_every_s or step == total_steps):
                 mem, peak, source = ctx.memory_now()

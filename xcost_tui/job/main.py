@@ -183,6 +183,7 @@ class RunData:
     few_shot_pool: dict[str, list]  # lang -> validation examples to draw k from
     sources: list = dataclasses.field(default_factory=list)  # tasks.DataSource of every split read
     corrected: dict = dataclasses.field(default_factory=dict)  # (split, lang) -> idx of corrected XCOPA items
+    curve_pool: dict[str, list] = dataclasses.field(default_factory=dict)  # lang -> validation items for curves
 
     def all_lists(self):
         yield from self.intermediate.values()
@@ -203,6 +204,21 @@ class RunData:
                 picked = few_shot_sample(pool, spec.few_shot_k, spec.shot_seed or 0, lang)
                 yield f"xcopa:validation:{lang} ({spec.few_shot_k} few-shot examples)", [pool[j] for j in picked]
 
+    def curve_sets(self, spec: RunSpec, lang: str | None = None) -> dict[str, list]:
+        """The held-out items of a learning curve: English COPA validation and, per language, the
+        XCOPA validation items not drawn as shots (all of them in a run without shots). ``lang``:
+        a few-shot phase's curve, on that language only. Capped by max_eval_examples."""
+        out: dict[str, list] = {}
+        if lang is None and spec.eval_english:
+            out["en"] = list(self.english_eval)
+        for code in ([lang] if lang else spec.langs):
+            pool = self.few_shot_pool.get(code) or self.curve_pool.get(code) or []
+            if spec.method == "few-shot" and spec.few_shot_k and code in self.few_shot_pool:
+                drawn = set(few_shot_sample(pool, spec.few_shot_k, spec.shot_seed or 0, code))
+                pool = [e for j, e in enumerate(pool) if j not in drawn]
+            out[code] = pool[: spec.max_eval_examples] if spec.max_eval_examples else pool
+        return out
+
     def questions_info(self, spec: RunSpec, split: str, lang: str, examples: list) -> dict:
         """The eval/few-shot phase facts of XCOPA's questions: the mode and how many items it corrected."""
         fixed = self.corrected.get((split, lang), set())
@@ -218,7 +234,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
         from ..tasks import get_task as _get_task, load_split as _load_split
 
         load_split, get_task = load_split or _load_split, get_task or _get_task
-    from ..tasks.needs import EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, needs_of
+    from ..tasks.needs import CURVE, EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, needs_of
 
     d = spec.data_dir
     intermediate: dict[str, list] = {}
@@ -226,6 +242,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
     english: list = []
     target_eval: dict[str, list] = {}
     pool: dict[str, list] = {}
+    curve_pool: dict[str, list] = {}
     sources: list = []
     corrected: dict = {}
     seen: set = set()
@@ -246,6 +263,10 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             loaded = load_split("xcopa", spec.eval_split, data_dir=d, lang=need.lang, limit=spec.max_eval_examples,
                                 xcopa_question=spec.xcopa_question, role=EVAL, log=log)
             target_eval[need.lang] = loaded.examples
+        elif need.role == CURVE:
+            loaded = load_split("xcopa", "validation", data_dir=d, lang=need.lang,
+                                xcopa_question=spec.xcopa_question, role=CURVE, log=log)
+            curve_pool[need.lang] = loaded.examples
         elif need.role == FEW_SHOT_POOL:
             loaded = load_split("xcopa", "validation", data_dir=d, lang=need.lang,
                                 xcopa_question=spec.xcopa_question, role=FEW_SHOT_POOL, log=log)
@@ -268,7 +289,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             raise SpecError(f"task {name!r}: the training split is empty")
         if any(e.label < 0 for e in exs):
             raise SpecError(f"task {name!r}: the training split has unlabelled rows (label -1)")
-    return RunData(intermediate, target_train, english, target_eval, pool, sources, corrected)
+    return RunData(intermediate, target_train, english, target_eval, pool, sources, corrected, curve_pool)
 
 
 def data_loaded_event(source):
@@ -384,10 +405,12 @@ class PhaseRunner:
     def __init__(self, job: Job, spec: RunSpec, ctx, model, tokenizer):
         self.job, self.spec, self.ctx, self.model, self.tokenizer = job, spec, ctx, model, tokenizer
         self.completed: list[PhaseEnd] = []  # phase_end events of this run
+        self.data: RunData | None = None
 
     def run_all(self, data: RunData, reused_meta: dict | None) -> None:
         from .model import head_key
 
+        self.data = data
         spec = self.spec
         plan = spec.phase_plan()
         reused = {rec.get("phase"): rec for rec in (reused_meta or {}).get("phases", []) if isinstance(rec, dict)}
@@ -549,12 +572,36 @@ class PhaseRunner:
             reinit[name] = self.model.ensure_head(key)
             tasks.append(TrainTask(name, key, encode(exs, self.tokenizer, hp.max_seq_len)))
         total_steps, _ = plan_steps(tasks, hp)
+        probe = self._curve_probe(phase, tasks[0].head)
         meter = self._begin(phase, total_steps)
         with meter:
-            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, seed)
+            if probe is not None:
+                probe.start()
+            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, seed, on_step=probe)
+        if probe is not None:  # the curve's evaluations are not training: not in the phase's time
+            meter.wall = max(0.0, meter.wall - probe.spent_s)
+            facts.update(probe.info())
         self._end(phase, meter, tally, tasks=list(task_data),
                   info={**facts, "precision": self.ctx.device.precision, "head_initialised": reinit,
                         "max_seq_len": hp.max_seq_len, **(info or {})})
+
+    def _curve_probe(self, phase: PlannedPhase, head: str):
+        """A learning-curve probe for the target and few-shot phases (measure.curve_points > 0)."""
+        from .batching import encode
+        from .curves import CurveProbe, pipeline_costs
+
+        points = self.spec.measure.curve_points if self.spec.measure.enabled else 0
+        if points <= 0 or phase.kind not in (PhaseKind.TARGET, PhaseKind.FEW_SHOT) or self.data is None:
+            return None
+        lang = phase.lang if phase.kind == PhaseKind.FEW_SHOT else None
+        sets = self.data.curve_sets(self.spec, lang)
+        if not sets:
+            return None
+        held_out = {code: encode(exs, self.tokenizer, self.spec.hparams.max_seq_len) for code, exs in sets.items()}
+        # The pipeline so far: every completed training phase, but not another language's few-shot phase.
+        base = pipeline_costs(self.completed, exclude=lambda p: p.kind == PhaseKind.FEW_SHOT.value)
+        return CurveProbe(self.ctx, self.model, phase.name, head, "validation", held_out, points,
+                          self.spec.eval_batch_size, base)
 
     def _eval_phase(self, phase: PlannedPhase, task: str, split: str, examples: list, head: str,
                     extra_info: dict | None = None) -> list[dict]:

@@ -14,6 +14,7 @@ TRAIN = "train"  # an intermediate task's or the target's training split
 EVAL = "eval"  # English COPA validation, an XCOPA language's evaluation split
 FEW_SHOT_POOL = "few-shot-pool"  # XCOPA validation, k examples of which few-shot phases train on
 QUESTIONS = "questions"  # the English COPA split XCOPA's cause/effect questions are taken from
+CURVE = "curve"  # XCOPA validation, the held-out items of the learning curves (runs without a few-shot pool)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ def _canon(split: str) -> str:
     return "validation" if split in ("val", "validation") else split
 
 
+def _curve_points(spec: Any) -> int:
+    measure = getattr(spec, "measure", None)
+    return int(getattr(measure, "curve_points", 0) or 0) if getattr(measure, "enabled", True) else 0
+
+
 def needs_of(spec: Any) -> list[DataNeed]:
     """The splits ``spec`` (a RunSpec) reads, in the order the job loads them."""
     d = spec.data_dir
@@ -61,6 +67,9 @@ def needs_of(spec: Any) -> list[DataNeed]:
         xcopa_splits.append(_canon(spec.eval_split))
         if spec.method == "few-shot":
             out.append(DataNeed("xcopa", "validation", lang, d, FEW_SHOT_POOL, mode))
+            xcopa_splits.append("validation")
+        elif _curve_points(spec):
+            out.append(DataNeed("xcopa", "validation", lang, d, CURVE, mode))
             xcopa_splits.append("validation")
     if mode == "copa":  # XCOPA validation takes COPA validation's questions, XCOPA test COPA test's
         out += [DataNeed("copa", s, "en", d, QUESTIONS) for s in dict.fromkeys(xcopa_splits)]

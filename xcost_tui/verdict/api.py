@@ -1,0 +1,312 @@
+"""The verdict as every front end reads it: typed rows and sentences over the store's views.
+
+``verdict(store, ...)`` is the one entry point of the headless mode, the app's Compare screen and
+the report: configurations with their intervals, comparisons against a baseline (the default
+one materialised at ingest, any other computed on demand), break-even, the cost to reach an
+accuracy, and a sentence per comparison. ``delta`` (similar accuracy) and ``amortise_n`` (the
+intermediate phase serves N target tasks) are choices of the reader, not of the store.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from .thresholds import DEFAULT_DELTA
+
+COSTS = ("train_device_hours", "train_flops", "train_energy_j", "amortised_train_device_hours",
+         "amortised_train_flops", "amortised_train_energy_j", "own_train_device_hours", "intermediate_device_hours",
+         "query_latency_p50_s", "query_flops", "query_energy_j", "query_device_hours", "peak_train_mem_bytes",
+         "peak_infer_mem_bytes")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    value: float | None
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class ConfigurationRow:
+    config_id: str
+    label: str
+    family: str
+    model: str | None
+    method: str | None
+    n_runs: int
+    n_seeds: int
+    n_shot_draws: int
+    n_failed: int
+    collapsed_runs: int
+    seed_variation: bool | None
+    chance_langs: list[str]
+    accuracy: dict[str, Estimate]  # "avg", "avg_all", "avg_published", "avg_seen", "en", or an XCOPA language
+    costs: dict[str, float | None]
+    device_type: str | None = None
+
+    @property
+    def avg(self) -> Estimate:
+        return self.accuracy.get("avg", Estimate(None, None, None))
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    config_id: str
+    label: str
+    baseline_id: str
+    baseline_label: str
+    lang: str
+    n_pairs: int
+    n_items: int
+    diff: float
+    low: float
+    high: float
+    p_value: float
+    p_holm: float | None
+    mcnemar_p: list[float]
+    equiv_low: float
+    equiv_high: float
+    delta: float
+
+    @property
+    def significant(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    @property
+    def similar(self) -> bool:
+        return -self.delta < self.equiv_low and self.equiv_high < self.delta
+
+
+@dataclass(frozen=True)
+class BreakEvenRow:
+    config_id: str
+    baseline_id: str
+    measure: str
+    queries: float | None
+    verdict: str  # crosses, never, always a, always b, same cost, not measured
+
+
+@dataclass
+class Verdict:
+    configurations: dict[str, ConfigurationRow]
+    comparisons: list[ComparisonRow]  # every language and average form
+    break_even: list[BreakEvenRow]
+    cost_to_reach: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
+    # config id -> (target accuracy X, training device-hours at which its curve first reaches X)
+    delta: float = DEFAULT_DELTA
+    amortise_n: float = 1.0
+    baseline: str | None = None  # the chosen baseline; None: each configuration's default
+
+    def averaged(self) -> list[ComparisonRow]:
+        return [c for c in self.comparisons if c.lang == "avg"]
+
+    def sentences(self) -> list[str]:
+        return [sentence(c, self) for c in self.averaged()]
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+def _num(v: Any) -> float | None:
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> ConfigurationRow:
+    from .. import XCOPA_LANGS
+    from ..accuracy import FORM_COLUMNS
+
+    acc: dict[str, Estimate] = {}
+    names = {column.replace("_accuracy", ""): column for column in FORM_COLUMNS.values()}
+    names.update({"en": "en_accuracy"}, **{lang: f"acc_{lang}" for lang in XCOPA_LANGS})
+    for name, col in names.items():
+        if row.get(col) is not None:
+            acc[name] = Estimate(_num(row.get(col)), _num(row.get(f"{col}_low")), _num(row.get(f"{col}_high")))
+    return ConfigurationRow(
+        str(row["config_id"]), str(row.get("label") or row["config_id"]), str(row.get("family") or "?"),
+        row.get("model"), row.get("method"), int(row.get("n_runs") or 0), int(row.get("n_seeds") or 0),
+        int(row.get("n_shot_draws") or 0), int(row.get("n_failed") or 0), int(row.get("collapsed_runs") or 0),
+        row.get("seed_variation"), list(row.get("chance_langs") or []), acc,
+        {c: _num(row.get(c)) for c in COSTS}, device_types.get(str(row["config_id"])))
+
+
+def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DEFAULT_DELTA, amortise_n: float = 1.0,
+            config_ids: Iterable[str] | None = None) -> Verdict:
+    """The verdict over the store's succeeded runs (``config_ids``: only these configurations and
+    their baselines). ``baseline``: a configuration id every other one is compared with; None:
+    each one's default baseline (direct fine-tuning of the same model and recipe)."""
+    from ..store.db import connect_ro
+
+    if amortise_n < 1:
+        raise ValueError(f"amortise_n is the number of target tasks an intermediate encoder serves: >= 1, got {amortise_n}")
+    wanted = set(config_ids) if config_ids is not None else None
+    with connect_ro(store) as con:
+        con.execute("SET VARIABLE amortise_n = ?", [float(amortise_n)])
+        con.execute("SET VARIABLE delta = ?", [float(delta)])
+        device_types = dict(con.execute("SELECT config_id, CASE WHEN bool_and(device_type = 'cuda') THEN 'cuda' "
+                                        "WHEN bool_and(device_type = 'cpu') THEN 'cpu' END FROM runs "
+                                        "WHERE status = 'succeeded' GROUP BY config_id").fetchall())
+        cfg_rows = con.sql("SELECT * FROM configurations").to_arrow_table().to_pylist()
+        configs = {str(r["config_id"]): _configuration(r, device_types) for r in cfg_rows}
+        if baseline is None:
+            raw = con.sql("SELECT * FROM verdict_comparison").to_arrow_table().to_pylist()
+        else:
+            from .compute import compare_to
+
+            raw = compare_to(con, baseline, delta)
+        be = con.sql("SELECT config_id, baseline_id, measure, queries, verdict FROM break_even").fetchall() \
+            if baseline is None else []
+        curves = con.sql("SELECT config_id, phase, point, lang, avg(accuracy) AS accuracy, "
+                         "avg(cum_train_device_hours) AS cost FROM learning_curves "
+                         "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL").fetchall()
+    if wanted is not None:
+        keep = set(wanted)
+        keep |= {str(r["baseline_id"]) for r in raw if str(r["config_id"]) in wanted}
+        configs = {k: v for k, v in configs.items() if k in keep}
+        raw = [r for r in raw if str(r["config_id"]) in wanted]
+    comparisons = [ComparisonRow(
+        str(r["config_id"]), configs[str(r["config_id"])].label if str(r["config_id"]) in configs else str(r["config_id"]),
+        str(r["baseline_id"]), configs[str(r["baseline_id"])].label if str(r["baseline_id"]) in configs else str(r["baseline_id"]),
+        str(r["lang"]), int(r["n_pairs"]), int(r["n_items"]), float(r["diff"]), float(r["ci_low"]), float(r["ci_high"]),
+        float(r["p_value"]), _num(r.get("p_holm")), [float(x) for x in r.get("mcnemar_p") or []],
+        float(r["equiv_low"]), float(r["equiv_high"]), delta) for r in raw]
+    if baseline is not None:
+        be_rows = _break_even_on_demand(configs, comparisons)
+    else:
+        be_rows = [BreakEvenRow(str(a), str(b), str(m), _num(q), str(v)) for a, b, m, q, v in be
+                   if a in configs and b in configs]
+    out = Verdict(configs, comparisons, be_rows, delta=delta, amortise_n=amortise_n, baseline=baseline)
+    out.cost_to_reach = _cost_to_reach(out, curves)
+    return out
+
+
+def _break_even_on_demand(configs: dict[str, ConfigurationRow], comparisons: list[ComparisonRow]) -> list[BreakEvenRow]:
+    from . import stats
+    from .thresholds import SAME_QUERY_COST
+
+    rows = []
+    pairs = {(c.config_id, c.baseline_id) for c in comparisons}
+    for a_id, b_id in sorted(pairs):
+        a, b = configs.get(a_id), configs.get(b_id)
+        if a is None or b is None:
+            continue
+        for measure, (train, query) in {"device_hours": ("train_device_hours", "query_device_hours"),
+                                        "flops": ("train_flops", "query_flops"),
+                                        "energy_j": ("train_energy_j", "query_energy_j")}.items():
+            values = (a.costs[train], a.costs[query], b.costs[train], b.costs[query])
+            if any(v is None for v in values):
+                rows.append(BreakEvenRow(a_id, b_id, measure, None, "not measured"))
+                continue
+            ta, qa, tb, qb = (float(v) for v in values)  # type: ignore[arg-type]
+            be = stats.break_even(ta, qa, tb, qb, SAME_QUERY_COST[measure])
+            if be.queries is not None:
+                word = "crosses"
+            elif be.note.startswith("same training"):
+                word = "same cost"
+            elif be.note.startswith("same per-query"):
+                word = "never"
+            else:
+                word = f"always {be.cheaper_before}"
+            rows.append(BreakEvenRow(a_id, b_id, measure, be.queries, word))
+    return rows
+
+
+def _cost_to_reach(v: Verdict, curves: list[tuple[Any, ...]]) -> dict[str, tuple[float | None, float | None]]:
+    """Per configuration: X (its baseline's final held-out average accuracy) and the device-hours
+    at which its own target-phase curve (averaged over languages and runs) first reaches X."""
+    from . import stats
+
+    by_cfg: dict[str, dict[int, list[tuple[float, float]]]] = {}
+    for cid, _phase, point, _lang, acc, cost in curves:
+        if acc is None or cost is None:
+            continue
+        by_cfg.setdefault(str(cid), {}).setdefault(int(point), []).append((float(acc), float(cost)))
+    mean_curve: dict[str, tuple[list[float], list[float]]] = {}
+    for cid, points in by_cfg.items():
+        pts = sorted(points)
+        costs = [sum(c for _, c in points[p]) / len(points[p]) for p in pts]
+        accs = [sum(a for a, _ in points[p]) / len(points[p]) for p in pts]
+        mean_curve[cid] = (costs, accs)
+    out: dict[str, tuple[float | None, float | None]] = {}
+    for c in v.averaged():
+        base = mean_curve.get(c.baseline_id)
+        own = mean_curve.get(c.config_id)
+        if not base or not own:
+            continue
+        target = base[1][-1]
+        costs = list(own[0])
+        for i in range(1, len(costs)):  # a mean over runs can dip by rounding; a curve's cost never does
+            costs[i] = max(costs[i], costs[i - 1])
+        out[c.config_id] = (target, stats.cost_to_reach(costs, own[1], target))
+    return out
+
+
+# ---- sentences ----------------------------------------------------------------------------------
+
+def _points(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def _hours_word(cfg: ConfigurationRow) -> str:
+    return {"cuda": "GPU-hours", "cpu": "CPU-hours"}.get(cfg.device_type or "", "device-hours")
+
+
+def sentence(c: ComparisonRow, v: Verdict) -> str:
+    """One plain sentence: the accuracy finding with its interval, then what it costs."""
+    a, b = v.configurations.get(c.config_id), v.configurations.get(c.baseline_id)
+    runs = f"{c.n_pairs} seed pair{'s' if c.n_pairs != 1 else ''}"
+    head = f"{c.label} vs {c.baseline_label} ({runs}, {c.n_items} items):"
+    interval = f"{_points(c.diff)} points [{_points(c.low)}, {_points(c.high)}]"
+    d = 100 * v.delta
+    if c.significant:
+        finding = f"{interval} (p = {c.p_value:.3g})"
+    elif c.similar:
+        finding = f"similar accuracy (within ±{d:g} points: {interval})"
+    else:
+        finding = f"not distinguishable (±{d:g} points): {interval}"
+    parts = [finding]
+    if a is not None and b is not None:
+        key = "amortised_train_device_hours" if v.amortise_n != 1 else "train_device_hours"
+        r = _ratio(a.costs.get(key), b.costs.get(key))
+        if r is not None:
+            amort = f" (intermediate phase amortised over {v.amortise_n:g} tasks)" if v.amortise_n != 1 else ""
+            parts.append(f"{r:.2g}× the training {_hours_word(a)}{amort}")
+        flops = next((x for x in v.break_even if x.config_id == c.config_id and x.baseline_id == c.baseline_id
+                      and x.measure == "flops"), None)
+        if flops is not None and flops.verdict in ("never", "same cost"):
+            parts.append("same per-query cost")
+        elif flops is not None and flops.verdict == "crosses" and flops.queries is not None:
+            q = _ratio(a.costs.get("query_flops"), b.costs.get("query_flops"))
+            parts.append(f"{q:.2g}× the per-query FLOPs; total FLOPs cross after {flops.queries:,.0f} queries"
+                         if q is not None else f"total FLOPs cross after {flops.queries:,.0f} queries")
+        elif flops is not None and flops.verdict.startswith("always"):
+            q = _ratio(a.costs.get("query_flops"), b.costs.get("query_flops"))
+            if q is not None:
+                parts.append(f"{q:.2g}× the per-query FLOPs")
+        reach = v.cost_to_reach.get(c.config_id)
+        if reach is not None and reach[0] is not None:
+            target, cost = reach
+            held_out = f"the baseline's final held-out accuracy ({100 * target:.1f}%)"
+            parts.append(f"reaches {held_out} after {cost:.3g} {_hours_word(a)}" if cost is not None
+                         else f"does not reach {held_out}")
+        flags = []
+        if a.collapsed_runs:
+            flags.append(f"{a.collapsed_runs} collapsed run{'s' if a.collapsed_runs != 1 else ''}")
+        if a.seed_variation is False:
+            flags.append("1 seed: the interval ignores training variation")
+        if flags:
+            parts.append("; ".join(flags))
+    return f"{head} " + ", ".join(parts)
