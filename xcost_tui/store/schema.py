@@ -12,8 +12,9 @@ from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_famil
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
 # 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
-# 4: recipes, shot_seed, collapse, the average-accuracy forms.
-SCHEMA_VERSION = 4
+# 4: recipes, shot_seed, collapse, the average-accuracy forms. 5: non-pad FLOPs and mfu_padded, memory
+# increase over the phase's start, the process lifetime peak (phases and runs), inference memory as the increase.
+SCHEMA_VERSION = 5
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -30,11 +31,15 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
     ("padding_efficiency", "DOUBLE"),
     ("flops_analytic", "DOUBLE"),
     ("flops_measured", "DOUBLE"),
+    ("flops_analytic_nonpad", "DOUBLE"),
     ("peak_mem_bytes", "BIGINT"),
+    ("peak_mem_increase_bytes", "BIGINT"),
+    ("lifetime_peak_mem_bytes", "BIGINT"),
     ("energy_j", "DOUBLE"),
     ("examples_per_s", "DOUBLE"),
     ("tokens_per_s", "DOUBLE"),
     ("mfu", "DOUBLE"),
+    ("mfu_padded", "DOUBLE"),
     ("latency_p50_s", "DOUBLE"),
     ("latency_p95_s", "DOUBLE"),
     ("latency_mean_s", "DOUBLE"),
@@ -44,7 +49,7 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
 # Figures that also get ``<name>_source`` and ``<name>_reason`` columns in ``phases``.
 SOURCED_FIGURES: tuple[str, ...] = (
     "wall_s", "cpu_s", "device_hours", "flops_analytic", "flops_measured",
-    "peak_mem_bytes", "energy_j", "mfu", "latency_p50_s",
+    "peak_mem_bytes", "peak_mem_increase_bytes", "energy_j", "mfu", "latency_p50_s",
 )
 TRAINING_KINDS = tuple(k.value for k in _TRAINING_KINDS)
 
@@ -69,6 +74,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("collapse_retries", "BIGINT"),
         ("collapsed", "BOOLEAN"),
         ("target_attempts", "BIGINT"),
+        ("peak_mem_lifetime_bytes", "BIGINT"),
+        ("peak_mem_lifetime_source", "VARCHAR"),
         ("langs", "VARCHAR[]"),
         ("target", "VARCHAR"),
         ("eval_split", "VARCHAR"),
@@ -284,7 +291,8 @@ allp AS (
     arg_max(latency_p50_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p50_s,
     arg_max(latency_p95_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p95_s,
     arg_max(throughput_examples_per_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS infer_throughput_examples_per_s,
-    arg_max(peak_mem_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_bytes
+    arg_max(peak_mem_increase_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_bytes,
+    arg_max(peak_mem_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_abs_bytes
   FROM phases WHERE completed GROUP BY run_id
 ),
 rb AS (
@@ -300,6 +308,7 @@ SELECT r.run_id, r.name, r.model, r.method,
   tr.train_device_hours, tr.train_flops, tr.train_flops_measured, tr.train_energy_j, tr.train_wall_s, tr.peak_train_mem_bytes,
   tr.amortised_train_device_hours, tr.amortised_train_flops, tr.amortised_train_energy_j,
   allp.total_device_hours, allp.latency_p50_s, allp.latency_p95_s, allp.infer_throughput_examples_per_s, allp.peak_infer_mem_bytes,
+  allp.peak_infer_mem_abs_bytes, r.peak_mem_lifetime_bytes,
   coalesce(tr.reused_phases, 0) AS reused_phases, tr.reused_from_run, coalesce(rb.reused_by_runs, 0) AS reused_by_runs,
   r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir
 FROM runs r
