@@ -16,6 +16,7 @@ from xcost_tui import XCOPA_LANGS
 from xcost_tui.rundir import (Cost, EvalResult, EventWriter, GpuReading, JsonlWriter, PhaseEnd, PhaseStart, Prediction,
                               ProcessRef, Progress, ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, RunWarning, Sample,
                               read_jsonl, update_status)
+from xcost_tui.rundir.events import CollapseCheck
 from xcost_tui.spec import RunSpec
 
 T0 = 1_700_000_000.0
@@ -60,6 +61,7 @@ def make_run_dir(
     peak_infer_mem_bytes: int = 500_000_000,  # the inference phase's increase over its start
     infer_mem_start_bytes: int = 0,  # the memory at its start: the absolute peak is the sum
     lifetime_peak_mem_bytes: int | None = None,  # the job's lifetime peak (default: peak_mem_bytes + 100 MB)
+    collapsed: bool | None = None,  # a collapse_check event after eval:en with this verdict (None: none)
     stop_after: str | None = None,
     truncate: Iterable[str] = (),
     run_id: str | None = None,
@@ -217,6 +219,10 @@ def make_run_dir(
                                            [0.1 * i, -0.1 * i] if pred == 0 else [-0.1 * i, 0.1 * i],
                                            pred == label).to_dict())
             emit(EvalResult(phase, task, lang, split, correct / n_eval, n_eval, correct))
+            if lang == "en" and collapsed is not None:
+                emit(CollapseCheck("target:copa", phase, 1, seed, collapsed, correct / n_eval, n_eval, correct,
+                                   0.5 if collapsed else 0.001, 0, 0.5, 0.05, 0.9,
+                                   ["accuracy within chance"] if collapsed else [], False))
         phase_times.append((phase, start, t))
         if stop is not None and phase == stop and status == RunStatus.RUNNING:
             break

@@ -248,6 +248,11 @@ def _optimizer(model: nn.Module, hp: HParams, head_keys: set[str]) -> torch.opti
         return torch.optim.AdamW(groups, lr=hp.learning_rate, foreach=True)
 
 
+def grad_scaler(device: Device) -> "torch.amp.GradScaler | None":
+    """fp16 needs loss scaling (its 5-bit exponent underflows small gradients); bf16 and fp32 do not."""
+    return torch.amp.GradScaler(device.type) if device.precision == "fp16" else None
+
+
 def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask], hp: HParams, seed: int,
           group_by_length: bool = True) -> tuple[Tally, dict]:
     """Fine-tunes on one task, or several mixed (steps of all tasks interleaved, so each task is
@@ -261,7 +266,7 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
     micro, micro_source = choose_micro_batch(ctx, model, tasks, hp)
     optimizer = _optimizer(model, hp, {t.head for t in tasks})
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
-    scaler = torch.amp.GradScaler("cuda") if ctx.device.precision == "fp16" else None
+    scaler = grad_scaler(ctx.device)
     rng = random.Random(f"{seed}:{phase}")
     tally = Tally()
     # FLOPs are counted on a few optimiser steps drawn at random, each on one of its micro-batches drawn

@@ -225,7 +225,7 @@ def process_memory(i: int) -> Maybe[dict[int, int]]:
 
 MIG_ENERGY = ("a MIG instance: NVML's energy counter belongs to the whole GPU, every instance on it "
               "included, so this run's share cannot be told apart")
-_OLD_MIG = re.compile(r"^MIG-(GPU-[0-9a-fA-F-]+)/(\d+)/(\d+)$")  # before driver R470: MIG-GPU-<uuid>/<gi>/<ci>
+_OLD_MIG = re.compile(r"^MIG-(GPU-[^/]+)/(\d+)/(\d+)$")  # before driver R470: MIG-GPU-<uuid>/<gi>/<ci>
 
 
 class GpuMapping(NamedTuple):
