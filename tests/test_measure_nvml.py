@@ -299,3 +299,11 @@ def test_the_environment_is_read_when_not_given(install, monkeypatch):
     assert nvml.map_cuda_device(0).index == 3
     monkeypatch.delenv("CUDA_DEVICE_ORDER")
     assert nvml.map_cuda_device(0).index is None
+
+
+def test_a_mig_entry_is_a_mig_instance_whatever_uuid_torch_reports(install):
+    """Should torch report the parent GPU's UUID for a MIG device, the run would read the whole GPU's
+    energy as its own: the MIG entry of CUDA_VISIBLE_DEVICES decides."""
+    install(make_fake_nvml(2, mig={MIG_A: 1}))
+    m = nvml.map_cuda_device(0, torch_uuid=fake_uuid(1), visible=MIG_A, order=None)
+    assert (m.index, m.mig, m.reason) == (1, True, nvml.MIG_ENERGY)

@@ -336,7 +336,8 @@ def map_cuda_device(torch_index: int, *, torch_uuid: str | None = None, visible:
     """Which NVML device CUDA device ``torch_index`` (torch's numbering) is.
 
     By UUID first: ``torch_uuid`` (torch's ``get_device_properties(i).uuid``) names the device
-    exactly, whatever the numbering. Else from ``visible`` (CUDA_VISIBLE_DEVICES) and ``order``
+    exactly, whatever the numbering (but a ``MIG-…`` entry of CUDA_VISIBLE_DEVICES names a MIG
+    instance itself, so it is looked up as such). Else from ``visible`` (CUDA_VISIBLE_DEVICES) and ``order``
     (CUDA_DEVICE_ORDER; both read from the environment unless given): a UUID entry is looked up in
     NVML; an ordinal is CUDA's number in CUDA_DEVICE_ORDER's order, which is NVML's only under
     ``PCI_BUS_ID`` (CUDA's default, ``FASTEST_FIRST``, may put a faster GPU first) or on a machine
@@ -349,18 +350,20 @@ def map_cuda_device(torch_index: int, *, torch_uuid: str | None = None, visible:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if order is _FROM_ENV:
         order = os.environ.get("CUDA_DEVICE_ORDER")
-    if torch_uuid:
+    entries = parse_visible_devices(visible)
+    where = f"CUDA_VISIBLE_DEVICES={visible}"
+    entry: int | str | None = None
+    if entries is not None and 0 <= torch_index < len(entries):
+        entry = entries[torch_index]
+    mig_entry = isinstance(entry, str) and entry.upper().startswith("MIG-")
+    if torch_uuid and not mig_entry:  # a MIG instance is named by its entry (whatever UUID torch reports for it)
         found = find_uuid(str(torch_uuid))
         if found is not None:
             return found
-    entries = parse_visible_devices(visible)
-    where = f"CUDA_VISIBLE_DEVICES={visible}"
-    if entries is not None:
-        if not 0 <= torch_index < len(entries):
-            return GpuMapping(None, None, False, f"cuda:{torch_index} is not among the GPUs {where} makes visible")
-        entry: int | str = entries[torch_index]
-    else:
+    if entries is None:
         entry = torch_index
+    elif entry is None:
+        return GpuMapping(None, None, False, f"cuda:{torch_index} is not among the GPUs {where} makes visible")
     if isinstance(entry, str):
         found = find_uuid(entry)
         return found if found is not None else GpuMapping(
