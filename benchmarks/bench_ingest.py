@@ -21,9 +21,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb  # noqa: E402
 
+from _quiet import Contention  # noqa: E402
 from xcost_tui import XCOPA_LANGS  # noqa: E402
 from xcost_tui.rundir import JsonlWriter, RunStatus, update_status, write_json_atomic  # noqa: E402
 from xcost_tui.rundir.layout import EVENTS, PREDICTIONS, SAMPLES, SPEC  # noqa: E402
@@ -83,15 +85,16 @@ def main() -> int:
     print(f"wrote {run_dir} in {time.perf_counter() - t0:.1f} s: samples.jsonl {size / 1e6:.0f} MB, "
           f"{args.samples:,} lines × {args.gpus} GPU(s)")
 
-    t0 = time.perf_counter()
-    report = ingest(out, [run_dir])
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ingest(out, [run_dir])
-    again = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    staged = stage_run(run_dir)
-    stage = time.perf_counter() - t0
+    with Contention() as c:
+        t0 = time.perf_counter()
+        report = ingest(out, [run_dir])
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ingest(out, [run_dir])
+        again = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        staged = stage_run(run_dir)
+        stage = time.perf_counter() - t0
 
     con = duckdb.connect(str(db.db_path(out)), read_only=True)
     rows = con.execute("SELECT count(*) FROM samples").fetchall()[0][0]
@@ -100,10 +103,11 @@ def main() -> int:
     assert rows == staged.tables["samples"].num_rows == args.samples * max(args.gpus, 1), rows
     print(f"{report.ingested[0].summary()}")
     for name, s in (("first ingest (new store)", first), ("ingest again (replace)", again), ("stage only (no db)", stage)):
-        print(f"  {name:<26} {s:6.2f} s   {rows / s:12,.0f} sample rows/s")
+        print(c.label(f"  {name:<26} {s:6.2f} s   {rows / s:12,.0f} sample rows/s"))
     print(f"samples rows {rows:,}, prediction rows {preds:,}")
     ok = first < TARGET_S and again < TARGET_S
-    print(f"target ({args.samples:,} lines in < {TARGET_S:.0f} s): {'met' if ok else 'MISSED'}")
+    print(c.label(f"target ({args.samples:,} lines in < {TARGET_S:.0f} s): {'met' if ok else 'MISSED'}"))
+    print(c.verdict())
     return 0 if ok else 1
 
 

@@ -22,9 +22,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb  # noqa: E402
 
+from _quiet import Contention  # noqa: E402
 from xcost_tui.store import db, query  # noqa: E402
 from xcost_tui.store.ingest import refresh_leaderboard  # noqa: E402
 
@@ -54,6 +56,7 @@ def main() -> int:
         print(f"making {db.db_path(store)} with {args.runs:,} runs ...", flush=True)
         make_store(store, args.runs)
 
+    c = Contention().__enter__()
     con = duckdb.connect(str(db.db_path(store)), read_only=True)
     n = con.execute("SELECT count(*) FROM leaderboard").fetchall()[0][0]
     n_evals = con.execute("SELECT count(*) FROM evals").fetchall()[0][0]
@@ -74,11 +77,13 @@ def main() -> int:
             refresh_leaderboard(rw)
 
     results["refresh"] = timed(refresh, max(3, args.repeat // 4))
+    c.__exit__(None, None, None)
     print(f"store {db.db_path(store)}: {n:,} runs, {n_evals:,} eval rows")
     for name, (median, worst) in results.items():
-        print(f"  {name:<12} median {median:8.1f} ms   max {worst:8.1f} ms")
+        print(c.label(f"  {name:<12} median {median:8.1f} ms   max {worst:8.1f} ms"))
     ok = results["top100"][0] < TARGET_MS and results["full"][0] < TARGET_MS
-    print(f"target (top100 and full < {TARGET_MS:.0f} ms median): {'met' if ok else 'MISSED'}")
+    print(c.label(f"target (top100 and full < {TARGET_MS:.0f} ms median): {'met' if ok else 'MISSED'}"))
+    print(c.verdict())
     return 0 if ok else 1
 
 

@@ -12,6 +12,7 @@ import statistics
 import time
 
 from _common import context, setup
+from _quiet import Contention
 
 
 def once(fresh_model, tokenizer, encoded, steps, measured):
@@ -39,13 +40,16 @@ def main() -> None:
     a = ap.parse_args()
     tokenizer, fresh_model, _, encoded = setup()
     on, off = [], []
-    for r in range(a.repeats):
-        off.append(once(fresh_model, tokenizer, encoded, a.steps, False))
-        on.append(once(fresh_model, tokenizer, encoded, a.steps, True))
-        print(f"repeat {r + 1}: off {off[-1]:.1f} ex/s, on {on[-1]:.1f} ex/s", flush=True)
+    with Contention() as whole:
+        for r in range(a.repeats):
+            with Contention() as c:
+                off.append(once(fresh_model, tokenizer, encoded, a.steps, False))
+                on.append(once(fresh_model, tokenizer, encoded, a.steps, True))
+            print(c.label(f"repeat {r + 1}: off {off[-1]:.1f} ex/s, on {on[-1]:.1f} ex/s"), flush=True)
     ratio = statistics.median(on) / statistics.median(off)
-    print(f"\nmedian: off {statistics.median(off):.1f} ex/s, on {statistics.median(on):.1f} ex/s -> "
-          f"measured keeps {100 * ratio:.1f}% of unmeasured throughput (target >= 97%)")
+    print(whole.label(f"\nmedian: off {statistics.median(off):.1f} ex/s, on {statistics.median(on):.1f} ex/s -> "
+                      f"measured keeps {100 * ratio:.1f}% of unmeasured throughput (target >= 97%)"))
+    print(whole.verdict())
 
 
 if __name__ == "__main__":

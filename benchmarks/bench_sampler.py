@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _quiet import Contention  # noqa: E402
 from xcost_tui.runner.sampler import SampleTarget, Sampler  # noqa: E402
 
 TARGET_PERCENT = 1.0
@@ -72,14 +74,17 @@ def main() -> int:
     args = ap.parse_args()
     ok = True
     for hz in args.hz:
-        r = measure(hz, args.seconds, args.children)
+        # the busy child is this benchmark's own process tree: Contention counts only other processes
+        with Contention() as c:
+            r = measure(hz, args.seconds, args.children)
         verdict = ""
         if hz == 2.0:
             ok = r["percent"] < TARGET_PERCENT
             verdict = f"  (target < {TARGET_PERCENT:g}%: {'ok' if ok else 'MISSED'})"
-        print(f"{hz:g} Hz: sampler thread {r['cpu_s'] * 1000:.0f} ms CPU in {r['wall_s']:.1f} s = "
-              f"{r['percent']:.3f}% of one core; {r['samples']} samples ({r['rate']:.2f}/s), "
-              f"{r['skipped']} ticks skipped{verdict}")
+        print(c.label(f"{hz:g} Hz: sampler thread {r['cpu_s'] * 1000:.0f} ms CPU in {r['wall_s']:.1f} s = "
+                      f"{r['percent']:.3f}% of one core; {r['samples']} samples ({r['rate']:.2f}/s), "
+                      f"{r['skipped']} ticks skipped{verdict}"))
+        print(f"  {c.verdict()}")
         for note in r["notes"]:
             print(f"  note: {note}")
     return 0 if ok else 1

@@ -14,6 +14,7 @@ import statistics
 import time
 
 from _common import context, setup
+from _quiet import Contention
 
 
 def run_job_loop(fresh_model, tokenizer, encoded, steps, bs, group):
@@ -73,24 +74,30 @@ def main() -> None:
     tokenizer, fresh_model, _, encoded = setup()
     res = {"trainer": [], "job": [], "job_nogroup": []}
     pad = {}
+    whole = Contention().__enter__()
     for r in range(a.repeats):  # interleaved, so drift in machine load hits all alike
         for name in ("trainer", "job", "job_nogroup"):
-            if name == "trainer":
-                eps, eff = run_trainer(fresh_model, tokenizer, encoded, a.steps, a.batch_size)
-            else:
-                eps, eff = run_job_loop(fresh_model, tokenizer, encoded, a.steps, a.batch_size, name == "job")
+            with Contention() as c:
+                if name == "trainer":
+                    eps, eff = run_trainer(fresh_model, tokenizer, encoded, a.steps, a.batch_size)
+                else:
+                    eps, eff = run_job_loop(fresh_model, tokenizer, encoded, a.steps, a.batch_size, name == "job")
             res[name].append(eps)
             if name == "trainer":
                 res.setdefault("trainer_self", []).append(float(run_trainer.self_reported))
             pad[name] = eff
-            print(f"repeat {r + 1}: {name:12s} {eps:8.1f} examples/s  padding efficiency {eff:.3f}", flush=True)
+            print(c.label(f"repeat {r + 1}: {name:12s} {eps:8.1f} examples/s  padding efficiency {eff:.3f}"),
+                  flush=True)
+    whole.__exit__(None, None, None)
     med = {k: statistics.median(v) for k, v in res.items()}
     print(f"\nmedian examples/s over {a.repeats} repeats, {a.steps} steps of batch {a.batch_size} (tiny-xlmr, COPA train):")
     for k, v in med.items():
-        print(f"  {k:12s} {v:8.1f}" + (f"  padding efficiency {pad[k]:.3f}" if k in pad else "  (Trainer's own train_samples_per_second)"))
-    print(f"ratio job/trainer (wall of train() each): {med['job'] / med['trainer']:.2f}x; "
-          f"against Trainer's self-reported figure: {med['job'] / med['trainer_self']:.2f}x; "
-          f"job without length grouping: {med['job_nogroup'] / med['trainer']:.2f}x")
+        print(whole.label(f"  {k:12s} {v:8.1f}" + (f"  padding efficiency {pad[k]:.3f}" if k in pad
+                                                    else "  (Trainer's own train_samples_per_second)")))
+    print(whole.label(f"ratio job/trainer (wall of train() each): {med['job'] / med['trainer']:.2f}x; "
+                      f"against Trainer's self-reported figure: {med['job'] / med['trainer_self']:.2f}x; "
+                      f"job without length grouping: {med['job_nogroup'] / med['trainer']:.2f}x"))
+    print(whole.verdict())
 
 
 if __name__ == "__main__":

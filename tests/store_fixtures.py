@@ -16,6 +16,7 @@ from xcost_tui import XCOPA_LANGS
 from xcost_tui.rundir import (Cost, EvalResult, EventWriter, GpuReading, JsonlWriter, PhaseEnd, PhaseStart, Prediction,
                               ProcessRef, Progress, ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, RunWarning, Sample,
                               read_jsonl, update_status)
+from xcost_tui.rundir.events import CollapseCheck
 from xcost_tui.spec import RunSpec
 
 T0 = 1_700_000_000.0
@@ -57,7 +58,10 @@ def make_run_dir(
     n_samples: int = 20,
     n_gpus: int = 0,
     latency_p50_s: float = 0.01,
-    peak_infer_mem_bytes: int = 500_000_000,
+    peak_infer_mem_bytes: int = 500_000_000,  # the inference phase's increase over its start
+    infer_mem_start_bytes: int = 0,  # the memory at its start: the absolute peak is the sum
+    lifetime_peak_mem_bytes: int | None = None,  # the job's lifetime peak (default: peak_mem_bytes + 100 MB)
+    collapsed: bool | None = None,  # a collapse_check event after eval:en with this verdict (None: none)
     stop_after: str | None = None,
     truncate: Iterable[str] = (),
     run_id: str | None = None,
@@ -131,6 +135,7 @@ def make_run_dir(
     emit(RunStart(run_id, spec.to_dict(), env, [p for p, _, _ in plan]))
     phase_times: list[tuple[str, float, float]] = []
     failed_phase = None
+    lifetime = lifetime_peak_mem_bytes if lifetime_peak_mem_bytes is not None else peak_mem_bytes + 100_000_000
     for phase, kind, lang in plan:
         t += 1.0
         emit(PhaseStart(phase, kind, 10 if kind in TRAINING_KINDS else None))
@@ -163,6 +168,7 @@ def make_run_dir(
             "flops_analytic": _cost(fl, "FLOP", "analytic"),
             "flops_measured": _cost(fl * 1.02, "FLOP", "flop_counter", sampled_steps=3),
             "peak_mem_bytes": _cost(peak_mem_bytes, "B", "procfs" if device_type == "cpu" else "torch.cuda"),
+            "lifetime_peak_mem_bytes": _cost(lifetime, "B", "procfs" if device_type == "cpu" else "torch.cuda"),
             "energy_j": _cost(en, "J", "rapl", reason="RAPL is not readable here (permission denied)",
                               flag=None),
             "examples_per_s": _cost(400 / wall, "examples/s", "wall_clock"),
@@ -193,7 +199,9 @@ def make_run_dir(
                 "latency_mean_s": _cost(latency_p50_s * 1.1, "s", "wall_clock"),
                 "latency_n": _cost(50, "count", "counted"),
                 "throughput_examples_per_s": _cost(1 / latency_p50_s * 8, "examples/s", "wall_clock", batch_size=64),
-                "peak_mem_bytes": _cost(peak_infer_mem_bytes, "B", "procfs"),
+                "peak_mem_bytes": _cost(infer_mem_start_bytes + peak_infer_mem_bytes, "B", "procfs"),
+                "peak_mem_increase_bytes": _cost(peak_infer_mem_bytes, "B", "procfs", start_bytes=infer_mem_start_bytes),
+                "lifetime_peak_mem_bytes": _cost(lifetime, "B", "procfs"),
             }
         tasks = [] if kind == "inference-bench" else (
             [phase.split(":", 1)[1]] if kind == "intermediate" else ["copa"] if kind in ("target",) or lang == "en"
@@ -211,6 +219,10 @@ def make_run_dir(
                                            [0.1 * i, -0.1 * i] if pred == 0 else [-0.1 * i, 0.1 * i],
                                            pred == label).to_dict())
             emit(EvalResult(phase, task, lang, split, correct / n_eval, n_eval, correct))
+            if lang == "en" and collapsed is not None:
+                emit(CollapseCheck("target:copa", phase, 1, seed, collapsed, correct / n_eval, n_eval, correct,
+                                   0.5 if collapsed else 0.001, 0, 0.5, 0.05, 0.9,
+                                   ["accuracy within chance"] if collapsed else [], False))
         phase_times.append((phase, start, t))
         if stop is not None and phase == stop and status == RunStatus.RUNNING:
             break

@@ -98,3 +98,57 @@ def test_sql_passes_the_timeout_on(tmp_path, monkeypatch):
     monkeypatch.setattr(commands, "sql_command", fake_sql_command)
     assert cli.main(["sql", "SELECT 1", "--timeout", "3", "--store", str(tmp_path)]) == 0
     assert seen["timeout_s"] == 3.0 and seen["query"] == "SELECT 1"
+
+
+# ---- xcost-tui run: the flags of the spec keys -------------------------------------------------
+
+def _run_args(*flags: str):
+    return cli.build_parser().parse_args(["run", "--method", "few-shot", "--shots", "4", *flags])
+
+
+def test_run_help_says_the_batch_is_the_effective_batch(capsys):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["run", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "effective batch of every training phase: examples per optimiser step (default 32; few-shot 4)" in text
+    assert "(default 8)" not in text and "default 4: effective batch 32" not in text  # the old, wrong help
+    for flag in ("--micro-batch-size", "--recipe", "--shot-seed", "--collapse-retries"):
+        assert flag in text
+
+
+def test_run_flags_reach_the_spec():
+    from xcost_tui.job.launch import spec_from_args
+    from xcost_tui.spec import RunSpec
+
+    args = _run_args("--batch-size", "16", "--micro-batch-size", "4", "--shot-seed", "2", "--collapse-retries", "1",
+                     "--recipe", "xtreme-xcopa", "--recipe", "few-shot=xcost-few-shot")
+    spec = spec_from_args(args)
+    assert spec["shot_seed"] == 2 and spec["collapse_retries"] == 1
+    assert spec["hparams"]["micro_batch_size"] == 4 and spec["few_shot_hparams"]["micro_batch_size"] == 4
+    assert spec["hparams"]["recipe"] == "xtreme-xcopa" and spec["few_shot_hparams"]["recipe"] == "xcost-few-shot"
+    assert "recipe" not in spec["intermediate_hparams"]
+    run = RunSpec.from_dict(spec)
+    assert (run.shot_seed, run.collapse_retries) == (2, 1)
+    # given flags win over the recipe's values; the recipe fills the rest
+    assert (run.hparams.batch_size, run.hparams.micro_batch_size, run.hparams.recipe) == (16, 4, "xtreme-xcopa")
+    assert run.hparams.learning_rate == 2e-5 and run.hparams.warmup_ratio == 0.0
+    assert run.few_shot_hparams.recipe == "xcost-few-shot" and run.few_shot_hparams.min_steps == 50
+
+
+def test_a_recipe_alone_and_a_bad_phase():
+    from xcost_tui.errors import SpecError
+    from xcost_tui.job.launch import spec_from_args
+
+    spec = spec_from_args(_run_args("--recipe", "intermediate=phang2020"))
+    assert spec["intermediate_hparams"] == {"recipe": "phang2020"} and "hparams" not in spec
+    with pytest.raises(SpecError, match=r"unknown phase 'intermedate' \(did you mean 'intermediate'\?\)"):
+        spec_from_args(_run_args("--recipe", "intermedate=phang2020"))
+    with pytest.raises(SpecError, match="no recipe name"):
+        spec_from_args(_run_args("--recipe", "target="))
+
+
+def test_run_reports_a_bad_recipe_flag_without_a_traceback(tmp_path, capsys):
+    code = cli.main(["run", "--method", "direct", "--recipe", "fewshot=xcost-few-shot", "--out", str(tmp_path / "r"),
+                     "--store", str(tmp_path / "s")])
+    err = capsys.readouterr().err
+    assert code == 2 and "did you mean 'few-shot'" in err and "Traceback" not in err

@@ -10,14 +10,15 @@ from xcost_tui.rundir.layout import LOG, PREDICTIONS, SPEC
 from jobutil import eval_results, events, phase_ends, run_job, status
 
 TRAINING_COSTS = ["wall_s", "cpu_s", "device_hours", "devices", "examples", "steps", "tokens_nonpad",
-                  "tokens_padded", "padding_efficiency", "flops_analytic", "flops_measured", "peak_mem_bytes",
-                  "energy_j", "examples_per_s", "tokens_per_s", "mfu"]
+                  "tokens_padded", "padding_efficiency", "flops_analytic", "flops_analytic_nonpad", "flops_measured",
+                  "peak_mem_bytes", "peak_mem_increase_bytes", "lifetime_peak_mem_bytes", "energy_j",
+                  "examples_per_s", "tokens_per_s", "mfu", "mfu_padded"]
 BENCH_COSTS = ["latency_p50_s", "latency_p95_s", "latency_mean_s", "latency_n", "throughput_examples_per_s",
-               "peak_mem_bytes", "wall_s"]
+               "peak_mem_bytes", "peak_mem_increase_bytes", "lifetime_peak_mem_bytes", "wall_s"]
 # Measurable on a CPU: these must hold a number with its source.
 CPU_MEASURABLE = ["wall_s", "cpu_s", "device_hours", "examples", "steps", "tokens_nonpad", "tokens_padded",
-                  "padding_efficiency", "flops_analytic", "flops_measured", "peak_mem_bytes", "examples_per_s",
-                  "tokens_per_s"]
+                  "padding_efficiency", "flops_analytic", "flops_analytic_nonpad", "flops_measured", "peak_mem_bytes",
+                  "peak_mem_increase_bytes", "lifetime_peak_mem_bytes", "examples_per_s", "tokens_per_s"]
 
 
 def check_costs(costs: dict, names: list[str]) -> None:
@@ -106,6 +107,36 @@ def test_analytic_and_measured_flops_agree(runs):
                 continue
             a, m = costs["flops_analytic"]["value"], costs["flops_measured"]["value"]
             assert abs(a - m) / a < 0.10, (name, phase, a, m)
+
+
+def test_memory_that_belongs_to_each_phase_and_the_run(runs):
+    """The inference phase's increase over its start is far below its absolute peak (training's
+    leftovers); the lifetime peak covers start-up and never goes down from phase to phase."""
+    for name, run_dir in runs.items():
+        ends = list(phase_ends(run_dir).values())
+        lifetimes = [e["costs"]["lifetime_peak_mem_bytes"]["value"] for e in ends]
+        assert lifetimes == sorted(lifetimes), (name, lifetimes)
+        for e in ends:
+            c = e["costs"]
+            assert c["lifetime_peak_mem_bytes"]["value"] >= c["peak_mem_bytes"]["value"] > 0
+            assert 0 <= c["peak_mem_increase_bytes"]["value"] <= c["peak_mem_bytes"]["value"]
+            assert c["peak_mem_increase_bytes"]["start_bytes"] + c["peak_mem_increase_bytes"]["value"] == pytest.approx(
+                c["peak_mem_bytes"]["value"], abs=1 << 20)
+        bench = phase_ends(run_dir)["inference-bench"]["costs"]
+        assert bench["peak_mem_increase_bytes"]["value"] < bench["peak_mem_bytes"]["value"] / 2, name
+
+
+def test_useful_flops_beside_padded_flops(runs):
+    for name, run_dir in runs.items():
+        for phase, end in phase_ends(run_dir).items():
+            c = end["costs"]
+            if "flops_analytic" not in c:
+                continue
+            nonpad, padded = c["flops_analytic_nonpad"]["value"], c["flops_analytic"]["value"]
+            assert 0 < nonpad <= padded, (name, phase)
+            if c["padding_efficiency"]["value"] < 1:
+                assert nonpad < padded, (name, phase)
+            assert c["mfu_padded"]["value"] is None and c["mfu_padded"]["reason"] == c["mfu"]["reason"]
 
 
 def test_few_shot_records_k_and_indices(runs):

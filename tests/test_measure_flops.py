@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from xcost_tui.measure.flops import (EncoderDims, FlopSampler, count_flops, encoder_forward_flops,
-                                     head_forward_flops, sample_steps, train_flops)
+                                     encoder_forward_flops_unpadded, head_forward_flops, sample_steps, train_flops)
 from xcost_tui.measure.mfu import PEAKS, mfu, peak_flops
 
 TINY = EncoderDims(hidden=64, layers=2, heads=2, intermediate=128)
@@ -114,6 +114,37 @@ def test_sample_steps_are_spread_and_distinct():
     assert sample_steps(2, 5) == [1, 2]
     assert sample_steps(1000, 4) == [1, 251, 501, 751]
     assert sample_steps(0, 3) == [] and sample_steps(10, 0) == []
+
+
+def test_seeded_sample_steps_are_drawn_at_random():
+    """The job passes a seed: the counted steps are a seeded random draw, not always step 1 (the
+    longest batch of an evaluation: its batches are sorted longest first)."""
+    draws = [sample_steps(20, 2, seed=f"s{i}") for i in range(40)]
+    for d in draws:
+        assert len(d) == len(set(d)) == 2 and d == sorted(d) and all(1 <= x <= 20 for x in d)
+    assert sample_steps(20, 2, seed="s3") == draws[3], "the same seed draws the same steps"
+    firsts = {d[0] for d in draws}
+    assert len(firsts) > 5 and any(1 not in d for d in draws)
+    assert sample_steps(5, 9, seed="x") == [1, 2, 3, 4, 5] and sample_steps(0, 3, seed="x") == []
+    one = [FlopSampler.for_phase(7, 3, seed=f"eval:{i}").steps for i in range(30)]
+    assert all(len(s) == 1 for s in one) and len(set().union(*one)) > 3
+
+
+def test_unpadded_flops_are_each_sequence_at_its_own_length():
+    """The non-pad count (MFU's numerator): the formula per sequence, checked against FlopCounterMode
+    running each sequence alone, unpadded."""
+    model = tiny()
+    dims = EncoderDims.from_hf_config(model.config)
+    lengths = [12, 30, 30, 7]
+    counted = 0
+    for length in lengths:
+        ids = torch.randint(5, 1000, (1, length))
+        _, f = count_flops(lambda: model(input_ids=ids, attention_mask=torch.ones_like(ids)))
+        counted += f
+    assert encoder_forward_flops_unpadded(dims, lengths) == counted
+    assert encoder_forward_flops_unpadded(dims, lengths) < encoder_forward_flops(dims, len(lengths), max(lengths))
+    assert encoder_forward_flops_unpadded(dims, [30, 30]) == encoder_forward_flops(dims, 2, 30)
+    assert encoder_forward_flops_unpadded(dims, []) == 0
 
 
 def test_sampler_spreads_and_extrapolates():

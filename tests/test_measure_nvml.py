@@ -186,3 +186,124 @@ def test_real_nvml_on_this_machine_does_not_raise():
 def test_no_torch_in_the_nvml_module():
     code = "import sys, xcost_tui.measure.nvml; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- which NVML device the job's CUDA device is ------------------------------------------------
+
+from fake_nvml import fake_uuid  # noqa: E402
+
+MIG_A = "MIG-aaaaaaaa-1111-5222-8333-444444444444"
+MIG_B = "MIG-bbbbbbbb-1111-5222-8333-444444444444"
+
+
+@pytest.mark.parametrize("value,expected", [
+    (None, None),  # unset: every GPU
+    ("", []),  # set but empty: none
+    ("0,1", [0, 1]),
+    (" 2 , 0 ", [2, 0]),
+    ("1gpu,2", [1, 2]),  # CUDA reads each entry like strtoul
+    ("0,-1,2", [0]),  # the list ends at the first invalid entry
+    ("0,x,2", [0]),
+    ("0,0", []),  # a repeated entry: no device at all
+    ("GPU-aa,GPU-bb", ["GPU-aa", "GPU-bb"]),
+    ("GPU-aa,1", ["GPU-aa"]),  # the first entry says which kind; another kind ends the list
+    (f"{MIG_A}", [MIG_A]),
+])
+def test_cuda_visible_devices_is_read_as_cuda_reads_it(value, expected):
+    assert nvml.parse_visible_devices(value) == expected
+
+
+def test_the_torch_uuid_names_the_gpu_whatever_the_numbering(install):
+    """torch's own UUID of the device (bare, as torch prints it) is the mapping: CUDA_VISIBLE_DEVICES=3,1
+    makes cuda:1 NVML's GPU 1, which the old index arithmetic got right only by luck of the order."""
+    install(make_fake_nvml(4))
+    bare = fake_uuid(1)[len("GPU-"):]
+    m = nvml.map_cuda_device(1, torch_uuid=bare, visible="3,1", order=None)
+    assert (m.index, m.uuid, m.mig, m.reason, m.how) == (1, fake_uuid(1), False, None, "uuid")
+    assert nvml.map_cuda_device(0, torch_uuid=fake_uuid(2), visible=None, order=None).index == 2
+
+
+@pytest.mark.parametrize("visible,torch_index,expected", [
+    (f"{fake_uuid(2)},{fake_uuid(0)}", 0, 2),
+    (f"{fake_uuid(2)},{fake_uuid(0)}", 1, 0),
+    ("GPU-00000003", 0, 3),  # a unique prefix, as CUDA accepts
+])
+def test_uuid_entries_of_cuda_visible_devices(install, visible, torch_index, expected):
+    """Before: a UUID entry was not a number, so the job read energy from NVML's GPU <torch index>: another GPU."""
+    install(make_fake_nvml(4))
+    m = nvml.map_cuda_device(torch_index, visible=visible, order=None)
+    assert m.index == expected and m.uuid == fake_uuid(expected) and m.reason is None
+
+
+def test_an_ambiguous_or_unknown_uuid_is_null_with_the_reason(install):
+    install(make_fake_nvml(4))
+    m = nvml.map_cuda_device(0, visible="GPU-0000000", order="PCI_BUS_ID")
+    assert m.index is None and "matches 4 GPUs" in m.reason
+    m = nvml.map_cuda_device(0, visible="GPU-deadbeef", order="PCI_BUS_ID")
+    assert m.index is None and "knows no device 'GPU-deadbeef'" in m.reason
+
+
+def test_mig_instances_map_to_their_gpu_and_say_why_energy_is_not_theirs(install):
+    install(make_fake_nvml(2, mig={MIG_A: 1, MIG_B: 0}))
+    m = nvml.map_cuda_device(0, visible=MIG_A, order=None)
+    assert (m.index, m.uuid, m.mig, m.reason) == (1, MIG_A, True, nvml.MIG_ENERGY)
+    # torch reports a MIG instance's bare UUID: tried as a GPU's, then as a MIG instance's
+    assert nvml.map_cuda_device(0, torch_uuid=MIG_B[len("MIG-"):], visible=None, order=None).index == 0
+    # drivers before R470 name them MIG-GPU-<gpu uuid>/<gpu instance>/<compute instance>
+    old = f"MIG-{fake_uuid(1)}/1/0"
+    m = nvml.map_cuda_device(0, visible=old, order=None)
+    assert (m.index, m.mig, m.reason) == (1, True, nvml.MIG_ENERGY)
+
+
+@pytest.mark.parametrize("visible,order,torch_index,expected", [
+    ("2,0", "PCI_BUS_ID", 0, 2),
+    ("2,0", "pci_bus_id", 1, 0),
+    (None, "PCI_BUS_ID", 3, 3),
+])
+def test_ordinals_under_pci_bus_order_are_nvml_indices(install, visible, order, torch_index, expected):
+    install(make_fake_nvml(4))
+    m = nvml.map_cuda_device(torch_index, visible=visible, order=order)
+    assert m.index == expected and m.uuid == fake_uuid(expected) and m.how == "pci_bus_id order"
+
+
+@pytest.mark.parametrize("order", [None, "FASTEST_FIRST"])
+def test_ordinals_in_cudas_default_order_are_not_guessed(install, order):
+    """CUDA numbers GPUs fastest first by default, NVML by PCI bus: on a machine of mixed GPUs
+    CUDA_VISIBLE_DEVICES=0 may be NVML's GPU 1. Without a UUID the figure is NULL, with the way out."""
+    install(make_fake_nvml(2, names=["NVIDIA A10", "NVIDIA H100 80GB HBM3"]))
+    m = nvml.map_cuda_device(0, visible="0", order=order)
+    assert m.index is None and "CUDA_DEVICE_ORDER=PCI_BUS_ID" in m.reason and "UUID" in m.reason
+
+
+def test_a_single_gpu_is_unambiguous(install):
+    install(make_fake_nvml(1))
+    assert nvml.map_cuda_device(0, visible=None, order=None).index == 0
+    m = nvml.map_cuda_device(1, visible=None, order=None)
+    assert m.index is None and "NVML sees 1 GPU" in m.reason
+
+
+def test_a_device_outside_cuda_visible_devices_or_without_nvml(install):
+    install(make_fake_nvml(4))
+    m = nvml.map_cuda_device(2, visible="0,1", order="PCI_BUS_ID")
+    assert m.index is None and "not among the GPUs CUDA_VISIBLE_DEVICES=0,1" in m.reason
+    nvml.reset()
+    install(make_fake_nvml(init_error=NVMLError_LibraryNotFound("gone")))
+    m = nvml.map_cuda_device(0, visible=None, order=None)
+    assert m.index is None and m.reason.startswith("NVML not available")
+
+
+def test_the_environment_is_read_when_not_given(install, monkeypatch):
+    install(make_fake_nvml(4))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3")
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    assert nvml.map_cuda_device(0).index == 3
+    monkeypatch.delenv("CUDA_DEVICE_ORDER")
+    assert nvml.map_cuda_device(0).index is None
+
+
+def test_a_mig_entry_is_a_mig_instance_whatever_uuid_torch_reports(install):
+    """Should torch report the parent GPU's UUID for a MIG device, the run would read the whole GPU's
+    energy as its own: the MIG entry of CUDA_VISIBLE_DEVICES decides."""
+    install(make_fake_nvml(2, mig={MIG_A: 1}))
+    m = nvml.map_cuda_device(0, torch_uuid=fake_uuid(1), visible=MIG_A, order=None)
+    assert (m.index, m.mig, m.reason) == (1, True, nvml.MIG_ENERGY)

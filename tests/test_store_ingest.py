@@ -310,3 +310,20 @@ def test_a_malformed_status_and_a_glob_named_run_dir_leave_the_others_alone(tmp_
     for run_dir in (a, b, star):
         assert samples[run_dir.name] == len(read_jsonl_lines(run_dir / "samples.jsonl"))
     assert "direct-bad" not in {r[0] for r in rows(root, "SELECT run_id FROM runs")}
+
+
+def test_inference_memory_is_the_increase_and_the_run_keeps_its_lifetime_peak(tmp_path):
+    """The leaderboard's inference memory is what the inference phase added over its start; the
+    absolute peak is its own column; the run's lifetime peak (start-up included) is a run column."""
+    root = tmp_path / "store"
+    make_run_dir(root, run_id="r", langs=["it"], peak_mem_bytes=900, peak_infer_mem_bytes=100,
+                 infer_mem_start_bytes=800, lifetime_peak_mem_bytes=1500)
+    ingest(root)
+    got = rows(root, "SELECT run_id, peak_infer_mem_bytes, peak_infer_mem_abs_bytes, peak_mem_lifetime_bytes "
+                     "FROM leaderboard")
+    assert got == [("r", 100, 900, 1500)]
+    assert rows(root, "SELECT peak_mem_lifetime_bytes, peak_mem_lifetime_source FROM runs WHERE run_id = 'r'") == [
+        (1500, "procfs")]
+    bench = rows(root, "SELECT peak_mem_bytes, peak_mem_increase_bytes, peak_mem_increase_bytes_source FROM phases "
+                       "WHERE run_id = 'r' AND kind = 'inference-bench'")
+    assert bench == [(900, 100, "procfs")]

@@ -179,3 +179,70 @@ def test_the_quit_dialog_shows_its_whole_explanation(std_store, size):
             assert "Leave running (l)" in drawn and "Cancel runs (c)" in drawn and "Stay (esc)" in drawn
             await pilot.press("escape")
     run(go)
+
+
+# ---- the collapsed flag: Runs, Detail and the end lines --------------------------------------
+
+def test_the_collapsed_flag_is_written_once():
+    assert present.collapse_text(True, 2) == "collapsed yes (2 target attempts)"
+    assert present.collapse_text(False, 1) == "collapsed no"
+    assert present.collapse_text(None, None) == "" and present.collapse_text(None, 3) == ""
+    assert [present.cell("collapsed", v) for v in (True, False, None)] == ["yes", "no", "–"]
+    assert present.cell_style("collapsed", True) == present.COLLAPSED_STYLE
+    assert present.cell_style("collapsed", False) is None and present.cell_style("status", "failed") == "red"
+    assert "collapsed" in [c.key for c in C.visible_columns(["it"])]
+
+
+def test_end_lines_say_whether_the_run_collapsed(tmp_path):
+    from store_fixtures import make_run_dir
+
+    lines = {}
+    for name, verdict in (("c", True), ("ok", False), ("unjudged", None)):
+        run_dir = make_run_dir(tmp_path, run_id=name, langs=["it"], collapsed=verdict, accuracies={"it": 0.6, "en": 0.5})
+        r = LiveRun(run_id=name, run_dir=run_dir, name=name, status=RunStatus.SUCCEEDED, started=T_FIXED - 75,
+                    ended=T_FIXED, accuracy={"it": 0.6, "en": 0.5})
+        lines[name] = end_line(r)
+    assert lines["c"] == "c: succeeded in 1m15s, avg accuracy 60.0% (it 60.0), en 50.0, collapsed yes"
+    assert lines["ok"].endswith(", en 50.0, collapsed no")
+    assert "collapsed" not in lines["unjudged"]
+
+
+def test_the_detail_summary_says_whether_the_run_collapsed():
+    from xcost_tui.tui.screens.detail import summary
+
+    def text(run: dict) -> str:
+        return summary({"run": {"run_id": "r", "status": "succeeded", "method": "direct", **run},
+                        "leaderboard": {"avg_accuracy": 0.6}}).plain
+
+    assert "collapsed yes (2 target attempts)" in text({"collapsed": True, "target_attempts": 2})
+    assert "collapsed no" in text({"collapsed": False, "target_attempts": 1})
+    assert "collapsed" not in text({"collapsed": None})
+    styled = summary({"run": {"run_id": "r", "status": "succeeded", "collapsed": True, "target_attempts": 1},
+                      "leaderboard": {}})
+    assert any(str(span.style) == present.COLLAPSED_STYLE for span in styled.spans)
+    assert all(len(line) <= 80 for line in text({"collapsed": True, "target_attempts": 3}).splitlines()[2:])
+
+
+def test_the_runs_table_shows_a_collapsed_run_in_red(tmp_path):
+    from store_fixtures import make_run_dir
+    from xcost_tui.store.ingest import ingest
+
+    store = tmp_path / "store"
+    make_run_dir(store, run_id="bad", langs=["it"], collapsed=True, accuracies={"it": 0.5, "en": 0.5})
+    make_run_dir(store, run_id="good", langs=["it"], collapsed=False, accuracies={"it": 0.7, "en": 0.8})
+    make_run_dir(store, run_id="noeval", langs=["it"], eval_english=False, accuracies={"it": 0.6})
+    ingest(store)
+
+    async def go():
+        app = make_app(store)
+        async with app.run_test(size=(200, 30)) as pilot:
+            await runs_ready(pilot, app)
+            table = app.screen.query_one("#runs-table")
+            keys = [c.key for c in table.columns]
+            i = keys.index("collapsed")
+            assert keys[i - 1] == "status"  # beside the status
+            cells = {rid: row[i] for rid, row in zip(table.keys, table.rows)}
+            assert cells == {"bad": "yes", "good": "no", "noeval": "–"}
+            styles = {rid: table.cell_styles[n][i] for n, rid in enumerate(table.keys)}
+            assert styles == {"bad": present.COLLAPSED_STYLE, "good": None, "noeval": None}
+    run(go)

@@ -100,11 +100,28 @@ def build_parser() -> argparse.ArgumentParser:
                      help="few-shot: k labelled examples per language from XCOPA validation")
     run.add_argument("--langs", default=",".join(XCOPA_LANGS), help="comma-separated XCOPA languages to evaluate")
     _add_data_dir(run)
-    run.add_argument("--seed", type=int, default=0, help="random seed (data order, head init, few-shot sample)")
-    run.add_argument("--epochs", type=float, default=None, help="training epochs of every phase (default: spec defaults, 5)")
+    run.add_argument("--seed", type=int, default=0, help="random seed (data order, head init, dropout)")
+    run.add_argument("--shot-seed", type=int, default=None,
+                     help="few-shot: seed of the draw of the k shots, apart from --seed (default 0); the shots of a "
+                          "smaller k are inside those of a larger k for one shot seed")
+    run.add_argument("--recipe", action="append", default=None, metavar="[PHASE=]NAME",
+                     help="a published recipe for the target phase (xtreme-xcopa), or for the phase named: "
+                          "intermediate=phang2020, few-shot=xcost-few-shot; repeatable. Flags given here win over "
+                          "the recipe's values (docs/recipes.md)")
+    run.add_argument("--epochs", type=float, default=None, help="training epochs of every phase (default 5; few-shot 10)")
     run.add_argument("--max-steps", type=int, default=None, help="cap optimiser steps of every training phase")
-    run.add_argument("--batch-size", type=int, default=None, help="per-step batch size of every training phase (default 8)")
-    run.add_argument("--grad-accum", type=int, default=None, help="gradient accumulation steps (default 4: effective batch 32)")
+    run.add_argument("--batch-size", type=int, default=None,
+                     help="effective batch of every training phase: examples per optimiser step (default 32; "
+                          "few-shot 4); --micro-batch-size splits it without changing the optimisation")
+    run.add_argument("--micro-batch-size", type=int, default=None,
+                     help="examples per forward/backward pass (default: the largest that fits on a GPU, 8 on a CPU); "
+                          "gradients are accumulated to the effective batch exactly")
+    run.add_argument("--grad-accum", type=int, default=None,
+                     help="old spelling of the micro-batch: 1 = no accumulation (micro-batch = batch); N needs "
+                          "--micro-batch-size with ceil(batch / micro-batch) = N")
+    run.add_argument("--collapse-retries", type=int, default=None,
+                     help="train a collapsed target phase (English validation at chance or one answer) again with a "
+                          "derived seed, up to N times (default 0)")
     run.add_argument("--lr", type=float, default=None, help="learning rate of every training phase (default 3e-5; few-shot 1e-5)")
     run.add_argument("--max-seq-len", type=int, default=None, help="maximum tokens per sequence (default 128)")
     run.add_argument("--max-train-examples", type=int, default=None, help="train on a random subset of N examples per task, drawn by the seed (quick runs)")

@@ -111,7 +111,14 @@ def plain_si(v: float | None) -> str:
     return si(v)
 
 
+def flag(v: Any) -> str:
+    """A yes/no fact: 'yes', 'no', '–' when unknown (NULL)."""
+    if _missing(v):
+        return NULL
+    return "yes" if v else "no"
+
+
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "acc": acc, "hours": hours, "flops": flops, "energy": energy, "bytes": nbytes, "seconds": seconds,
-    "int": integer, "text": text, "number": number, "rate": rate, "si": plain_si,
+    "int": integer, "text": text, "number": number, "rate": rate, "si": plain_si, "flag": flag,
 }

@@ -85,6 +85,24 @@ def _step(run: LiveRun) -> str:
     return f"step {p.step}/{p.total_steps or '?'}"
 
 
+def collapse_of(run_dir: Path) -> tuple[bool | None, int | None]:
+    """(collapsed, target attempts) of a run from its events (the fold's reading, as ingest's):
+    (None, None) when nothing was judged or the events cannot be read."""
+    from .rundir import JsonlReader, RunFold, RunDir, parse_event
+
+    try:
+        lines = JsonlReader(RunDir(Path(run_dir)).events).read_all_lines(final=True)
+    except OSError:
+        return None, None
+    fold = RunFold()
+    for line in lines:
+        event = parse_event(line.obj)
+        if event is not None:
+            fold.apply(event)
+    state = fold.state
+    return state.collapsed, (state.target_attempts if state.collapsed is not None else None)
+
+
 def end_line(run: LiveRun) -> str:
     """'direct: succeeded in 1m15s, avg accuracy 62.3% (it 60.0, zh 64.5), en 70.0': the figures
     written as the leaderboard and the app write them (present.py)."""
@@ -101,6 +119,9 @@ def end_line(run: LiveRun) -> str:
         text += f", avg accuracy {avg.cell(run.avg_accuracy)}{avg.unit} ({langs})"
     if run.en_accuracy is not None:
         text += f", en {present.EN_ACCURACY.cell(run.en_accuracy)}"
+    collapse = present.collapse_text(*collapse_of(run.run_dir)) if run.done and not run.skipped else ""
+    if collapse:
+        text += f", {collapse}"
     if run.status != RunStatus.SUCCEEDED and run.error:
         text += f": {run.error}"
     return text

@@ -74,6 +74,14 @@ IDENTITY = [
     Column("seed", "seed", "int", True, "random seed"),
     Column("status", "status", "text", width=9, help="succeeded, failed, running, cancelled"),
 ]
+# Whether the target phase the run went on with collapsed (English validation at chance, or >= 90% one
+# answer: xcost_tui/collapse.py); '–' when nothing was judged. Shown beside the status.
+COLLAPSED = Column("collapsed", "coll", "flag", width=4,
+                   help="collapsed: the target phase's English validation was at chance or one answer "
+                        "(xcost_tui/collapse.py); '–' not judged", name="collapsed")
+TARGET_ATTEMPTS = Column("target_attempts", "tries", "int", True,
+                         "target phases trained (more than 1 after a collapse was retried)", 5, "",
+                         "target attempts")
 AVG_ACCURACY = _acc("avg_accuracy", "avg", "mean XCOPA accuracy over the evaluated languages",
                     "average XCOPA accuracy")
 EN_ACCURACY = _acc("en_accuracy", "en", "English COPA validation accuracy", "English COPA accuracy")
@@ -106,12 +114,20 @@ OTHER = [
     Column("total_device_hours", "total dev-h", "hours", True, "device-hours of every phase of the run", 11,
            "device-hours"),
     Column("latency_p95_s", "lat p95", "seconds", True, "batch-1 inference latency, 95th percentile", 8, "s"),
-    Column("peak_infer_mem_bytes", "infer mem", "bytes", True, "peak inference memory", 9, "B"),
+    Column("peak_infer_mem_bytes", "infer mem", "bytes", True,
+           "peak inference memory above the inference phase's start (what inference added)", 9, "B",
+           "inference memory increase"),
+    Column("peak_infer_mem_abs_bytes", "infer mem abs", "bytes", True,
+           "absolute peak memory during the inference phase (training's leftovers included on a CPU)", 13, "B",
+           "inference memory, absolute"),
+    Column("peak_mem_lifetime_bytes", "run peak mem", "bytes", True,
+           "the job process's peak memory over the whole run, start-up included", 12, "B", "run peak memory"),
+    TARGET_ATTEMPTS,
     Column("duration_s", "duration", "seconds", True, "wall time of the run", 8, "s"),
     Column("started", "started", "text", width=19, help="when the run started"),
 ]
-LEADERBOARD: dict[str, Column] = {c.key: c for c in [*IDENTITY, AVG_ACCURACY, *LANG_ACCURACY.values(), *COSTS,
-                                                      *OTHER]}
+LEADERBOARD: dict[str, Column] = {c.key: c for c in [*IDENTITY, COLLAPSED, AVG_ACCURACY, *LANG_ACCURACY.values(),
+                                                      *COSTS, *OTHER]}
 
 
 def column(key: str) -> Column:
@@ -135,7 +151,8 @@ PHASES = [
     Column("flops_analytic", "FLOPs", "flops", True, "FLOPs, analytic count", 5, "FLOPs"),
     Column("flops_measured", "FLOPs meas", "flops", True, "FLOPs, measured (torch FLOP counter)", 10, "FLOPs"),
     Column("energy_j", "energy", "energy", True, "energy (NULL when not measurable)", 8, "J"),
-    Column("peak_mem_bytes", "peak mem", "bytes", True, "peak memory of the phase", 8, "B"),
+    Column("peak_mem_bytes", "peak mem", "bytes", True, "absolute peak memory of the phase", 8, "B"),
+    Column("peak_mem_increase_bytes", "mem +", "bytes", True, "peak memory above the phase's start", 8, "B"),
     EXAMPLES_PER_S,
     TOKENS_PER_S,
     Column("mfu", "MFU", "number", True, "model FLOPs utilisation (fraction of the device's peak)", 5),
@@ -186,6 +203,29 @@ STATUS_STYLES: dict[str, str] = {
 def status_style(status: object) -> str | None:
     """The style of a status ('running', a RunStatus, 'skipped', ...); None for anything else."""
     return STATUS_STYLES.get(str(status)) or None
+
+
+COLLAPSED_STYLE = "bold red"
+
+
+def cell_style(key: str, value: Any) -> str | None:
+    """The style of one cell from its raw value: a status in its colour, a collapsed run in red."""
+    if key == "status":
+        return status_style(value)
+    if key == COLLAPSED.key and value is True:
+        return COLLAPSED_STYLE
+    return None
+
+
+def collapse_text(collapsed: bool | None, attempts: int | None) -> str:
+    """'collapsed yes (2 target attempts)', 'collapsed no', or '' when nothing was judged: the flag
+    as the end lines and the run detail say it."""
+    if collapsed is None:
+        return ""
+    text = f"{COLLAPSED.name} {COLLAPSED.cell(collapsed)}"
+    if attempts is not None and attempts > 1:
+        text += f" ({attempts} {TARGET_ATTEMPTS.name})"
+    return text
 
 
 def cells(columns: Iterable[Column], values: Iterable[Any]) -> list[str]:

@@ -43,6 +43,10 @@ def spec_from_args(args: argparse.Namespace) -> dict:
     }
     if args.shots is not None:
         spec["few_shot_k"] = args.shots
+    if getattr(args, "shot_seed", None) is not None:
+        spec["shot_seed"] = args.shot_seed
+    if getattr(args, "collapse_retries", None) is not None:
+        spec["collapse_retries"] = args.collapse_retries
     if args.init_from:
         spec["init_from"] = args.init_from
     if args.max_eval_examples is not None:
@@ -51,6 +55,7 @@ def spec_from_args(args: argparse.Namespace) -> dict:
         spec["measure"] = {"enabled": False}
     overrides = {
         "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
+        "micro_batch_size": getattr(args, "micro_batch_size", None),
         "grad_accum": args.grad_accum, "learning_rate": args.lr, "max_seq_len": args.max_seq_len,
         "max_examples": args.max_train_examples,
     }
@@ -59,7 +64,34 @@ def spec_from_args(args: argparse.Namespace) -> dict:
         for section in ("hparams", "intermediate_hparams", "few_shot_hparams"):
             spec[section] = dict(overrides)
         spec["few_shot_hparams"].pop("max_examples", None)
+    for section, name in recipes_from_args(getattr(args, "recipe", None) or []).items():
+        spec.setdefault(section, {})["recipe"] = name
     return spec
+
+
+# --recipe PHASE=NAME: the phase names a user types, and the spec table each one sets.
+RECIPE_PHASES = {"target": "hparams", "intermediate": "intermediate_hparams", "few-shot": "few_shot_hparams"}
+
+
+def recipes_from_args(values: list[str]) -> dict[str, str]:
+    """{spec table: recipe name} of the --recipe flags: ``NAME`` is the target phase's, ``PHASE=NAME``
+    that phase's (target, intermediate, few-shot). A recipe name itself is checked with the spec
+    (an unknown one is a SpecError naming the recipes there are)."""
+    from ..suggest import did_you_mean
+
+    out: dict[str, str] = {}
+    for value in values:
+        phase, sep, name = value.partition("=")
+        if not sep:
+            phase, name = "target", value
+        phase = phase.strip().replace("_", "-")
+        if phase not in RECIPE_PHASES:
+            raise SpecError(f"--recipe {value}: unknown phase {phase!r}{did_you_mean(phase, RECIPE_PHASES)}; "
+                            f"phases: {', '.join(RECIPE_PHASES)} (e.g. --recipe intermediate=phang2020)")
+        if not name.strip():
+            raise SpecError(f"--recipe {value}: no recipe name after {phase}=")
+        out[RECIPE_PHASES[phase]] = name.strip()
+    return out
 
 
 def prepare_run_dir(spec_dict: dict, out: str | None, store: str) -> tuple[Path, RunSpec | None, SpecError | None]:

@@ -20,7 +20,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..measure.flops import EncoderDims, FlopSampler, count_flops, encoder_forward_flops, head_forward_flops, train_flops
+from ..measure.flops import (EncoderDims, FlopSampler, count_flops, encoder_forward_flops,
+                             encoder_forward_flops_unpadded, head_forward_flops, train_flops)
 from ..rundir.events import EventWriter, Progress
 from ..spec import HParams, MeasureOpts
 from .batching import Batch, Encoded, batch_order, choice_scores, collate, sorted_batches
@@ -37,7 +38,8 @@ class Device:
     name: str
     count: int  # devices this run uses
     precision: str  # fp32 | bf16 | fp16
-    nvml_indices: list[int] = field(default_factory=list)
+    nvml_indices: list[int] = field(default_factory=list)  # the run's GPUs in NVML's numbering (energy)
+    nvml_reason: str | None = None  # why nvml_indices is empty on a GPU (not found in NVML, a MIG instance)
 
     def autocast(self):
         if self.precision == "fp32":
@@ -74,14 +76,17 @@ class Tally:
     steps: int = 0
     tokens_nonpad: int = 0
     tokens_padded: int = 0
-    flops_analytic: int = 0
+    flops_analytic: int = 0  # of the padded shapes: what the hardware multiplied
+    flops_nonpad: int = 0  # of the non-pad tokens only (each sequence unpadded): the model's useful work, MFU's
     sampler: FlopSampler | None = None
+    sampled_micro: list[tuple[int, int]] = field(default_factory=list)  # (step, micro-batch) counted, 1-based step
 
-    def add_batch(self, batch: Batch, flops: int) -> None:
+    def add_batch(self, batch: Batch, flops: int, flops_nonpad: int = 0) -> None:
         self.examples += batch.n_examples
         self.tokens_nonpad += batch.tokens_nonpad
         self.tokens_padded += batch.tokens_padded
         self.flops_analytic += flops
+        self.flops_nonpad += flops_nonpad
 
 
 @dataclass
@@ -92,9 +97,18 @@ class TrainTask:
 
 
 def forward_flops(ctx: JobContext, batch: Batch) -> int:
+    """Analytic forward FLOPs of the padded batch (every row at the batch's length)."""
     n_out = 1 if batch.head == "mc" else int(batch.head[3:])
     return (encoder_forward_flops(ctx.dims, batch.n_seqs, batch.seq_len)
             + head_forward_flops(ctx.dims.hidden, batch.n_seqs, n_out))
+
+
+def forward_flops_nonpad(ctx: JobContext, batch: Batch) -> int:
+    """Analytic forward FLOPs of the batch's sequences each at its own length (no padding): useful work."""
+    n_out = 1 if batch.head == "mc" else int(batch.head[3:])
+    lengths = [len(s) for ex in batch.examples for s in ex.seqs]
+    return (encoder_forward_flops_unpadded(ctx.dims, lengths)
+            + head_forward_flops(ctx.dims.hidden, len(lengths), n_out))
 
 
 DEFAULT_MICRO_BATCH = 8  # examples per forward pass on a CPU, or anywhere micro_batch_size is unset and no probe runs
@@ -234,6 +248,11 @@ def _optimizer(model: nn.Module, hp: HParams, head_keys: set[str]) -> torch.opti
         return torch.optim.AdamW(groups, lr=hp.learning_rate, foreach=True)
 
 
+def grad_scaler(device: Device) -> "torch.amp.GradScaler | None":
+    """fp16 needs loss scaling (its 5-bit exponent underflows small gradients); bf16 and fp32 do not."""
+    return torch.amp.GradScaler(device.type) if device.precision == "fp16" else None
+
+
 def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask], hp: HParams, seed: int,
           group_by_length: bool = True,
           on_step: Callable[[int, int, Tally], float] | None = None) -> tuple[Tally, dict]:
@@ -250,11 +269,15 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
     micro, micro_source = choose_micro_batch(ctx, model, tasks, hp)
     optimizer = _optimizer(model, hp, {t.head for t in tasks})
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
-    scaler = torch.amp.GradScaler("cuda") if ctx.device.precision == "fp16" else None
+    scaler = grad_scaler(ctx.device)
     rng = random.Random(f"{seed}:{phase}")
     tally = Tally()
+    # FLOPs are counted on a few optimiser steps drawn at random, each on one of its micro-batches drawn
+    # at random too (they run longest first): not always the longest. Its own RNG: the data order
+    # does not depend on whether FLOPs are measured.
+    flop_rng = random.Random(f"flops:{seed}:{phase}")
     if ctx.measure.enabled:
-        tally.sampler = FlopSampler.for_phase(total_steps * math.ceil(hp.batch_size / micro), ctx.measure.flop_sample_steps)
+        tally.sampler = FlopSampler.for_phase(total_steps, ctx.measure.flop_sample_steps, seed=f"flops:{seed}:{phase}")
     loss_fn = nn.CrossEntropyLoss()
     device = ctx.device
 
@@ -277,18 +300,21 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
             max_micro_per_step = max(max_micro_per_step, len(parts))
             short_steps += len(group) < hp.batch_size
             step_loss = torch.zeros((), device=device.torch_device)
-            for idxs in parts:
+            counted = (flop_rng.randrange(len(parts))
+                       if tally.sampler is not None and tally.sampler.should_sample(step + 1) else -1)
+            for j, idxs in enumerate(parts):
                 ctx.check_cancel()
                 batch = collate([task.data[i] for i in idxs], task.head, ctx.pad_id).to(device.torch_device)
                 micro_n += 1
                 weight = len(idxs) / len(group)
                 flops = train_flops(forward_flops(ctx, batch))
-                if tally.sampler is not None and tally.sampler.should_sample(micro_n):
+                if j == counted:
                     loss, measured = count_flops(micro_backward, model, batch, weight, loss_fn, device, scaler)
                     tally.sampler.record(measured, batch.tokens_padded)
+                    tally.sampled_micro.append((step + 1, j))
                 else:
                     loss = micro_backward(model, batch, weight, loss_fn, device, scaler)
-                tally.add_batch(batch, flops)
+                tally.add_batch(batch, flops, train_flops(forward_flops_nonpad(ctx, batch)))
                 step_loss += loss
                 window_examples += batch.n_examples
                 window_tokens += batch.tokens_nonpad
@@ -333,6 +359,7 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
     return tally, {"steps": step, "total_steps": total_steps, "epochs": epoch, "seed": seed,
                    "batch_size": hp.batch_size, "micro_batch_size": micro, "micro_batch_source": micro_source,
                    "grad_accum": max_micro_per_step, "micro_batches": micro_n, "short_steps": short_steps,
+                   "flops_sampled_at": [list(x) for x in tally.sampled_micro],
                    "min_steps": hp.min_steps, "learning_rate": hp.learning_rate, "warmup_ratio": hp.warmup_ratio,
                    "weight_decay": hp.weight_decay, "recipe": hp.recipe}
 
@@ -357,7 +384,7 @@ def score(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, bat
         else:
             out = forward()
         if tally is not None:
-            tally.add_batch(batch, forward_flops(ctx, batch))
+            tally.add_batch(batch, forward_flops(ctx, batch), forward_flops_nonpad(ctx, batch))
             tally.steps += 1
         rows = out.cpu().tolist()
         for i, row, ex in zip(idxs, rows, batch.examples):
@@ -365,11 +392,18 @@ def score(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, bat
     return scores  # type: ignore[return-value]
 
 
-def evaluate(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, batch_size: int) -> tuple[Tally, list[dict]]:
+def evaluate(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, batch_size: int,
+             seed: object = None) -> tuple[Tally, list[dict]]:
+    """Scores and predictions of ``data``. The batches run longest first, so the FLOP-counted batches
+    are drawn at random (``seed``; by default one derived from the examples' ids): the first batch
+    alone would overstate the attention term."""
     tally = Tally()
     n_batches = math.ceil(len(data) / batch_size)
     if ctx.measure.enabled:
-        tally.sampler = FlopSampler.for_phase(n_batches, ctx.measure.flop_sample_steps)
+        if seed is None:
+            ids = hashlib.sha256(repr([e.idx for e in data]).encode()).hexdigest()[:16]
+            seed = f"flops:eval:{ids}"
+        tally.sampler = FlopSampler.for_phase(n_batches, ctx.measure.flop_sample_steps, seed=str(seed))
     scores = score(ctx, model, data, head, batch_size, tally.sampler, tally)
     rows = []
     for ex, sc in zip(data, scores):

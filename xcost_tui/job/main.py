@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import os
 import random
 import signal
 import sys
@@ -383,18 +382,35 @@ def pick_device(requested: str):
     dev = torch.device("cuda" if requested == "auto" else requested)
     index = dev.index if dev.index is not None else torch.cuda.current_device()
     torch.cuda.set_device(index)
-    precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return Device(dev, "cuda", torch.cuda.get_device_name(index), 1, precision, [nvml_index(index)])
+    mapping = nvml_mapping(index, torch.cuda)
+    nvml_indices = [mapping.index] if mapping.index is not None and not mapping.mig else []
+    return Device(dev, "cuda", torch.cuda.get_device_name(index), 1, choose_precision(torch.cuda), nvml_indices,
+                  None if nvml_indices else mapping.reason)
 
 
-def nvml_index(torch_index: int) -> int:
-    """NVML numbers every GPU on the machine; torch numbers those CUDA_VISIBLE_DEVICES shows."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible:
-        parts = [p.strip() for p in visible.split(",") if p.strip()]
-        if torch_index < len(parts) and parts[torch_index].isdigit():
-            return int(parts[torch_index])
-    return torch_index
+def choose_precision(cuda) -> str:
+    """bf16 where the GPU has bf16 tensor cores (compute capability 8.0 and newer); elsewhere fp16,
+    trained with a grad scaler (loops.train). ``torch.cuda.is_bf16_supported()`` alone counts
+    emulation: a V100 or T4 would then run bf16 in software, several times slower. ``cuda`` is
+    ``torch.cuda`` (a stand-in in tests)."""
+    try:
+        native = cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # a torch without the keyword (< 2.3): decide by the compute capability
+        native = cuda.get_device_properties(cuda.current_device()).major >= 8
+    return "bf16" if native else "fp16"
+
+
+def nvml_mapping(torch_index: int, cuda):
+    """The NVML device of CUDA device ``torch_index`` (measure/nvml.py ``map_cuda_device``): by the
+    UUID torch reports for it, else from CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER; energy is
+    NULL with the reason when it cannot be found or is a MIG instance (whose counter is the GPU's)."""
+    from ..measure import nvml
+
+    try:
+        uuid = str(cuda.get_device_properties(torch_index).uuid)
+    except Exception:  # noqa: BLE001 - an old torch or odd build: the environment decides
+        uuid = None
+    return nvml.map_cuda_device(torch_index, torch_uuid=uuid)
 
 
 # ---- phases -------------------------------------------------------------------------------------
@@ -516,7 +532,8 @@ class PhaseRunner:
         update_status(self.job.run_dir, RunStatus.RUNNING, phase=phase.name)
         self.ctx.events.emit(PhaseStart(phase.name, phase.kind.value, total_steps))
         d = self.ctx.device
-        meter = PhaseMeter(d.type, str(d.torch_device), d.nvml_indices, enabled_memory=self.spec.measure.enabled)
+        meter = PhaseMeter(d.type, str(d.torch_device), d.nvml_indices, enabled_memory=self.spec.measure.enabled,
+                           gpu_reason=d.nvml_reason)
         if self.spec.measure.enabled:
             self.ctx.memory_now = lambda: meter.memory.current()
         return meter
@@ -535,14 +552,19 @@ class PhaseRunner:
             costs["padding_efficiency"] = (Cost.measured(tally.tokens_nonpad / tally.tokens_padded, "ratio", "counted")
                                            if tally.tokens_padded else Cost.missing("ratio", "no tokens processed"))
             costs["flops_analytic"] = Cost.measured(tally.flops_analytic, "FLOP", "analytic")
+            costs["flops_analytic_nonpad"] = Cost.measured(tally.flops_nonpad, "FLOP", "analytic")
             if tally.sampler is not None:
                 costs["flops_measured"] = tally.sampler.extrapolate(tally.tokens_padded)
             else:
                 costs["flops_measured"] = Cost.missing("FLOP", "measurement off (measure.enabled = false)")
             costs["examples_per_s"] = throughput(tally.examples, wall, "examples/s")
             costs["tokens_per_s"] = throughput(tally.tokens_nonpad, wall, "tokens/s")
-            peak, reason = peak_flops(self.ctx.device.name, self.ctx.device.precision)
-            costs["mfu"] = mfu(tally.flops_analytic, wall, peak, self.ctx.device.count) if peak else Cost.missing("ratio", reason)
+            # MFU counts useful work: the FLOPs of the non-pad tokens; mfu_padded what the hardware multiplied.
+            peak, reason = peak_flops(self.ctx.device.name, self.ctx.device.precision, self.ctx.device.type)
+            count = self.ctx.device.count
+            costs["mfu"] = mfu(tally.flops_nonpad, wall, peak, count) if peak else Cost.missing("ratio", reason)
+            costs["mfu_padded"] = (mfu(tally.flops_analytic, wall, peak, count) if peak
+                                   else Cost.missing("ratio", reason))
         costs.update(extra_costs or {})
         record = self.ctx.events.emit(PhaseEnd(phase.name, phase.kind.value, list(tasks), phase.lang, None, costs,
                                                info or {}))

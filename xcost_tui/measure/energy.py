@@ -99,12 +99,16 @@ class RaplCounter:
 class EnergyMeter:
     """Energy of the ``with`` block: ``cost()`` afterwards. On "cuda", NVML's total-energy delta
     summed over ``gpu_indices`` (NVML's numbering); otherwise RAPL's package counters, polled
-    every ``rapl_poll_s`` seconds by a daemon thread so that wrap-arounds are all counted."""
+    every ``rapl_poll_s`` seconds by a daemon thread so that wrap-arounds are all counted.
+    ``gpu_reason`` says why ``gpu_indices`` is empty on "cuda" (the job's GPU not found in NVML, or
+    a MIG instance): the figure is NULL with it."""
 
     def __init__(self, device_type: str, gpu_indices: list[int] | None = None,
-                 rapl_root: str | Path = "/sys/class/powercap", rapl_poll_s: float = RAPL_POLL_S):
+                 rapl_root: str | Path = "/sys/class/powercap", rapl_poll_s: float = RAPL_POLL_S,
+                 gpu_reason: str | None = None):
         self.device_type = device_type
         self.gpu_indices = list(gpu_indices or [])
+        self.gpu_reason = gpu_reason
         self.rapl_root = rapl_root
         self.rapl_poll_s = rapl_poll_s
         self._start: dict | str | None = None
@@ -121,7 +125,8 @@ class EnergyMeter:
         if not ok:
             return reason or "NVML not available"
         if not self.gpu_indices:
-            return "no GPU index to read energy from"
+            return (f"the run's GPU is not read from NVML: {self.gpu_reason}" if self.gpu_reason
+                    else "no GPU index to read energy from")
         values = {i: nvml.total_energy_mj(i) for i in self.gpu_indices}
         if any(v is nvml.NA for v in values.values()):
             return "NVML total-energy counter not supported on this GPU (needs Volta or newer)"

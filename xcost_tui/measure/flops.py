@@ -11,6 +11,8 @@ hardware multiplies the padding too.
 from __future__ import annotations
 
 import functools
+import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -50,6 +52,13 @@ def encoder_forward_flops(dims: EncoderDims, n_seqs: int, seq_len: int) -> int:
     ffn = 2 * 2 * tokens * h * i
     attention = 2 * n_seqs * L * L * h + 2 * n_seqs * L * L * h
     return dims.layers * (projections + ffn + attention)
+
+
+def encoder_forward_flops_unpadded(dims: EncoderDims, lengths: list[int]) -> int:
+    """Forward FLOPs of the encoder on sequences of these lengths, each as if alone and unpadded: the
+    useful work of a padded batch (its non-pad tokens), the numerator of MFU. Same formula as
+    ``encoder_forward_flops``, per sequence."""
+    return sum(encoder_forward_flops(dims, n, length) for length, n in Counter(lengths).items())
 
 
 def head_forward_flops(hidden: int, n_seqs: int, n_out: int, dense: bool = True) -> int:
@@ -97,11 +106,16 @@ def count_flops(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, int]:
     return result, int(counter.get_total_flops())
 
 
-def sample_steps(total_steps: int, n_samples: int) -> list[int]:
-    """``n_samples`` distinct steps of 1..total_steps, evenly spread, the first one first (so a
-    phase that stops early still has one): 3 of 10 -> [1, 4, 7]."""
+def sample_steps(total_steps: int, n_samples: int, seed: object = None) -> list[int]:
+    """``n_samples`` distinct steps of 1..total_steps, sorted. With a ``seed``: drawn at random
+    (``random.Random(seed)``), so the sample is not tied to a position — evaluation batches are
+    sorted longest first, and a training step's micro-batches too, so always counting the first
+    would measure the longest, most attention-heavy batch. Without one: evenly spread from step 1
+    (3 of 10 -> [1, 4, 7])."""
     total = max(int(total_steps), 0)
     n = max(0, min(int(n_samples), total))
+    if seed is not None:
+        return sorted(random.Random(seed).sample(range(1, total + 1), n))
     return [k * total // n + 1 for k in range(n)]
 
 
@@ -109,19 +123,22 @@ class FlopSampler:
     """Chooses a few steps to run under FlopCounterMode (it slows a step several-fold) and
     extrapolates the measured FLOPs to the whole phase by padded tokens."""
 
-    def __init__(self, total_steps: int, n_samples: int):
+    def __init__(self, total_steps: int, n_samples: int, seed: object = None):
         self.total_steps = max(int(total_steps), 0)
-        self.steps = set(sample_steps(self.total_steps, n_samples))
+        self.seed = seed
+        self.steps = set(sample_steps(self.total_steps, n_samples, seed))
         self.flops = 0
         self.tokens = 0
         self.sampled = 0
 
     @classmethod
-    def for_phase(cls, total_steps: int, max_samples: int, steps_per_sample: int = 200) -> "FlopSampler":
+    def for_phase(cls, total_steps: int, max_samples: int, steps_per_sample: int = 200,
+                  seed: object = None) -> "FlopSampler":
         """A counted step costs about 4 plain steps on a CPU, so short phases sample one step and
-        long ones one per ``steps_per_sample``, up to ``max_samples``: the overhead stays near 1-2%."""
+        long ones one per ``steps_per_sample``, up to ``max_samples``: the overhead stays near 1-2%.
+        The job passes a ``seed``: the steps are drawn at random (``sample_steps``)."""
         n = min(max_samples, max(1, total_steps // steps_per_sample)) if max_samples > 0 else 0
-        return cls(total_steps, n)
+        return cls(total_steps, n, seed)
 
     def should_sample(self, step: int) -> bool:
         return step in self.steps

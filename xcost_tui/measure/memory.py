@@ -3,6 +3,10 @@
 Both watermarks are process-wide, and a probe resets its watermark when it starts. Probes may
 nest (a benchmark inside a phase): before an inner probe resets the watermark, every probe
 still open on that device carries the peak so far, so an outer probe's peak is never lost.
+Nor is the process's: each reset first folds the watermark into a lifetime peak
+(``lifetime_peak``), which thus covers everything since the process started, start-up included.
+A probe also keeps the memory at its start, so ``increase_cost`` says what the window added
+(on a CPU, after training, most of the resident memory is training's leftovers).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ LIFETIME_NOTE = "process lifetime peak, not per phase"
 
 _open: list["MemoryProbe"] = []  # probes inside their ``with`` block, outermost first
 _open_lock = threading.Lock()
+_lifetime: dict[str, int] = {}  # device -> the highest watermark seen before a reset of it
 
 
 def proc_status_kib(field: str, path: Path = PROC_STATUS) -> int | None:
@@ -50,6 +55,40 @@ def maxrss_bytes() -> int:
     return int(peak) if sys.platform == "darwin" else int(peak) * 1024
 
 
+def _fold_lifetime(device: str, peak: int | None) -> None:
+    if peak is not None:
+        _lifetime[device] = max(_lifetime.get(device, 0), int(peak))
+
+
+def _watermark(device: str) -> tuple[int | None, str]:
+    """(the device's peak since its last reset, source): VmHWM, or getrusage where /proc is unreadable;
+    the CUDA allocator's peak on a GPU."""
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.max_memory_allocated(device)), "torch.cuda"
+    hwm = proc_status_kib("VmHWM")
+    if hwm is not None:
+        return hwm * 1024, "procfs"
+    return maxrss_bytes(), "getrusage"
+
+
+def lifetime_peak(device: str = "cpu") -> Cost:
+    """The process's peak memory since it started (start-up before the first phase included), on
+    ``device``: resident memory on a CPU, the CUDA allocator's peak on a GPU. The per-phase resets of
+    the watermark do not lose it: each folds the peak so far in first."""
+    device = device or "cpu"
+    with _open_lock:
+        try:
+            now, source = _watermark(device)
+        except Exception as exc:  # noqa: BLE001 - a figure we cannot read is NULL, never a crash
+            return Cost.missing("B", f"peak memory not readable ({type(exc).__name__}: {exc})")
+        seen = [x for x in (now, _lifetime.get(device)) if x is not None]
+    if not seen:
+        return Cost.missing("B", "peak memory not readable")
+    return Cost.measured(max(seen), "B", source, note="process lifetime peak, start-up included")
+
+
 class MemoryProbe:
     """Peak memory of the ``with`` block (``cost()``) and memory now (``current()``).
 
@@ -65,6 +104,7 @@ class MemoryProbe:
         self.per_phase = True
         self._carried = 0  # the highest peak seen so far (before an inner probe's reset, or read)
         self._peak: int | None = None
+        self._start: int | None = None  # memory at the start (after the reset)
 
     # ---- raw readings ------------------------------------------------------------------------
     def _raw(self) -> tuple[int | None, int | None]:
@@ -81,6 +121,10 @@ class MemoryProbe:
         return now, maxrss_bytes()
 
     def _reset(self) -> None:
+        try:
+            _fold_lifetime(self.device, _watermark(self.device)[0])  # the lifetime peak survives the reset
+        except Exception:  # noqa: BLE001 - an unreadable watermark must not stop the phase
+            pass
         if self.is_cuda:
             import torch
 
@@ -90,7 +134,7 @@ class MemoryProbe:
 
     # ---- window ------------------------------------------------------------------------------
     def __enter__(self) -> "MemoryProbe":
-        self._carried, self._peak = 0, None
+        self._carried, self._peak, self._start = 0, None, None
         self.source, self.per_phase = ("torch.cuda" if self.is_cuda else "procfs"), True
         with _open_lock:
             outer = [p for p in _open if p.device == self.device]
@@ -99,11 +143,13 @@ class MemoryProbe:
                 for p in outer:
                     p._carried = max(p._carried, peak or 0)
             self._reset()
+            self._start = self._raw()[0]
             _open.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
         self._peak = self.current()[1]
+        _fold_lifetime(self.device, self._peak)
         with _open_lock:
             if self in _open:
                 _open.remove(self)
@@ -124,3 +170,14 @@ class MemoryProbe:
                                 "/proc/self/status is unreadable)")
         extra = {} if self.per_phase else {"note": LIFETIME_NOTE}
         return Cost.measured(self._peak, "B", self.source, **extra)
+
+    def increase_cost(self) -> Cost:
+        """The peak minus the memory at the start: what the window itself added (on a CPU, resident
+        memory: the process's start-of-window memory, e.g. training's leftovers, is not counted)."""
+        if self._peak is None or self._start is None:
+            return Cost.missing("B", "peak memory not read (the probe was not entered and left, or "
+                                "/proc/self/status is unreadable)")
+        if not self.per_phase:
+            return Cost.missing("B", "the peak is the process lifetime's (/proc/self/clear_refs is not writable): "
+                                "no increase within the phase", self.source)
+        return Cost.measured(max(0, self._peak - self._start), "B", self.source, start_bytes=self._start)

@@ -7,6 +7,8 @@ crashes a caller. Each reading has one type, or ``NA``: ``device_name``/``device
 float, ``total_energy_mj`` -> int, ``processes`` -> [``ProcessMemory(pid, used_bytes)``], where
 ``used_bytes`` is itself ``NA`` when the driver does not say. Callers never probe shapes.
 Tests swap the library with ``monkeypatch.setitem(sys.modules, "pynvml", fake)``.
+``map_cuda_device`` says which NVML device a CUDA device is (CUDA_VISIBLE_DEVICES with ordinals,
+GPU-/MIG- UUIDs, CUDA_DEVICE_ORDER), by UUID wherever one is known.
 No torch here: the supervisor's sampler uses this module.
 """
 
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
+import re
 import sys
 import threading
 from typing import Any, Callable, NamedTuple, TypeVar, Union
@@ -215,3 +219,163 @@ def process_memory(i: int) -> Maybe[dict[int, int]]:
     if isinstance(listed, NaType):
         return NA
     return {p.pid: p.used_bytes for p in listed if not isinstance(p.used_bytes, NaType)}
+
+
+# ---- which NVML device a CUDA device is ----------------------------------------------------------
+
+MIG_ENERGY = ("a MIG instance: NVML's energy counter belongs to the whole GPU, every instance on it "
+              "included, so this run's share cannot be told apart")
+_OLD_MIG = re.compile(r"^MIG-(GPU-[^/]+)/(\d+)/(\d+)$")  # before driver R470: MIG-GPU-<uuid>/<gi>/<ci>
+
+
+class GpuMapping(NamedTuple):
+    """One CUDA device as NVML knows it. ``index``: the NVML index of the physical GPU (for a MIG
+    instance, the GPU it is carved from); ``uuid``: the device's own NVML UUID (``GPU-…`` or
+    ``MIG-…``); ``how``: how it was found. ``index`` is None when the device cannot be found, and
+    then ``reason`` says why; for a MIG instance ``reason`` says why its energy is not its own."""
+
+    index: int | None
+    uuid: str | None = None
+    mig: bool = False
+    reason: str | None = None
+    how: str = ""
+
+
+def _strtoul(text: str) -> int:
+    """The leading decimal digits of ``text`` as CUDA's strtoul reads them ("1gpu" -> 1); -1 for none."""
+    digits = re.match(r"^\+?(\d+)", text)
+    return int(digits.group(1)) if digits else -1
+
+
+def parse_visible_devices(value: str | None) -> list[int] | list[str] | None:
+    """CUDA_VISIBLE_DEVICES as CUDA reads it: None when unset (every GPU is visible); else the
+    ordinals (numbers in CUDA_DEVICE_ORDER's order) or the UUIDs (``GPU-…``, a unique prefix allowed,
+    or ``MIG-…``), in the order CUDA numbers them. The first entry decides which kind; the list ends
+    at the first entry that is not of that kind (or not a number); a repeated entry leaves no device
+    visible (the rules of CUDA, as torch.cuda._parse_visible_devices implements them)."""
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",")]
+    first = parts[0] if parts else ""
+    for prefix in ("GPU-", "MIG-"):
+        if first.upper().startswith(prefix):
+            uuids: list[str] = []
+            for p in parts:
+                if not p.upper().startswith(prefix):
+                    break
+                if p in uuids:
+                    return []
+                uuids.append(p)
+            return uuids
+    ordinals: list[int] = []
+    for p in parts:
+        n = _strtoul(p)
+        if n < 0:
+            break
+        if n in ordinals:
+            return []
+        ordinals.append(n)
+    return ordinals
+
+
+def _uuids() -> list[str | None]:
+    return [value(device_uuid(i)) for i in range(device_count())]
+
+
+def _find_gpu_uuid(uuid: str) -> GpuMapping | None:
+    """The physical GPU whose NVML UUID is ``uuid`` or starts with it (CUDA accepts a unique prefix)."""
+    want = uuid.strip().lower()
+    known = _uuids()
+    hits = [i for i, u in enumerate(known) if u and u.lower().startswith(want)]
+    if len(hits) > 1:
+        return GpuMapping(None, None, False, f"GPU UUID prefix {uuid!r} matches {len(hits)} GPUs", "uuid")
+    if not hits:
+        return None
+    return GpuMapping(hits[0], known[hits[0]], False, None, "uuid")
+
+
+def _find_mig_uuid(uuid: str) -> GpuMapping | None:
+    """A MIG instance (``MIG-<uuid>``, or ``MIG-GPU-<uuid>/<gi>/<ci>`` of drivers before R470) and
+    the NVML index of its GPU."""
+    old = _OLD_MIG.match(uuid.strip())
+    if old:
+        parent = _find_gpu_uuid(old.group(1))
+        if parent is None or parent.index is None:
+            return parent
+        return GpuMapping(parent.index, uuid.strip(), True, MIG_ENERGY, "uuid")
+    h = call("nvmlDeviceGetHandleByUUID", uuid.strip())
+    if h is NA:
+        return None
+    parent = call("nvmlDeviceGetDeviceHandleFromMigDeviceHandle", h)
+    index = NA if parent is NA else _convert(call("nvmlDeviceGetIndex", parent), int)
+    if isinstance(index, NaType):
+        return GpuMapping(None, uuid.strip(), True, f"NVML does not say which GPU the MIG instance {uuid} is on",
+                          "uuid")
+    return GpuMapping(index, uuid.strip(), True, MIG_ENERGY, "uuid")
+
+
+def find_uuid(uuid: str) -> GpuMapping | None:
+    """The NVML device of a UUID: ``GPU-…`` (or a unique prefix), ``MIG-…``, or a bare UUID as torch
+    prints a device's (tried as a GPU's, then as a MIG instance's). None when NVML has no such device."""
+    text = uuid.strip()
+    upper = text.upper()
+    if upper.startswith("MIG-"):
+        return _find_mig_uuid(text)
+    if upper.startswith("GPU-"):
+        return _find_gpu_uuid(text)
+    if not text:
+        return None
+    return _find_gpu_uuid("GPU-" + text) or _find_mig_uuid("MIG-" + text)
+
+
+_FROM_ENV = object()
+
+
+def map_cuda_device(torch_index: int, *, torch_uuid: str | None = None, visible: Any = _FROM_ENV,
+                    order: Any = _FROM_ENV) -> GpuMapping:
+    """Which NVML device CUDA device ``torch_index`` (torch's numbering) is.
+
+    By UUID first: ``torch_uuid`` (torch's ``get_device_properties(i).uuid``) names the device
+    exactly, whatever the numbering (but a ``MIG-…`` entry of CUDA_VISIBLE_DEVICES names a MIG
+    instance itself, so it is looked up as such). Else from ``visible`` (CUDA_VISIBLE_DEVICES) and ``order``
+    (CUDA_DEVICE_ORDER; both read from the environment unless given): a UUID entry is looked up in
+    NVML; an ordinal is CUDA's number in CUDA_DEVICE_ORDER's order, which is NVML's only under
+    ``PCI_BUS_ID`` (CUDA's default, ``FASTEST_FIRST``, may put a faster GPU first) or on a machine
+    with one GPU. Anything else: ``index`` None with the reason, so a figure read from NVML is NULL
+    rather than another GPU's."""
+    ok, why = nvml_available()
+    if not ok:
+        return GpuMapping(None, None, False, why or "NVML not available")
+    if visible is _FROM_ENV:
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if order is _FROM_ENV:
+        order = os.environ.get("CUDA_DEVICE_ORDER")
+    entries = parse_visible_devices(visible)
+    where = f"CUDA_VISIBLE_DEVICES={visible}"
+    entry: int | str | None = None
+    if entries is not None and 0 <= torch_index < len(entries):
+        entry = entries[torch_index]
+    mig_entry = isinstance(entry, str) and entry.upper().startswith("MIG-")
+    if torch_uuid and not mig_entry:  # a MIG instance is named by its entry (whatever UUID torch reports for it)
+        found = find_uuid(str(torch_uuid))
+        if found is not None:
+            return found
+    if entries is None:
+        entry = torch_index
+    elif entry is None:
+        return GpuMapping(None, None, False, f"cuda:{torch_index} is not among the GPUs {where} makes visible")
+    if isinstance(entry, str):
+        found = find_uuid(entry)
+        return found if found is not None else GpuMapping(
+            None, None, entry.upper().startswith("MIG-"), f"NVML knows no device {entry!r} ({where})")
+    n = device_count()
+    if not 0 <= entry < n:
+        return GpuMapping(None, None, False, f"CUDA ordinal {entry} but NVML sees {n} GPU(s)"
+                          + (f" ({where})" if visible is not None else ""))
+    pci_order = str(order or "").strip().upper() == "PCI_BUS_ID"
+    if not pci_order and n > 1:
+        return GpuMapping(None, None, False,
+                          f"CUDA ordinal {entry} among {n} GPUs: CUDA numbers them fastest first (CUDA_DEVICE_ORDER "
+                          f"{'is ' + repr(order) if order else 'unset'}), NVML by PCI bus, so which one it is cannot be "
+                          f"told; set CUDA_DEVICE_ORDER=PCI_BUS_ID or name the GPU by UUID in CUDA_VISIBLE_DEVICES")
+    return GpuMapping(entry, value(device_uuid(entry)), False, None, "pci_bus_id order" if pci_order else "only GPU")

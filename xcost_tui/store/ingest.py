@@ -265,6 +265,18 @@ def _phase_row(run_id: str, p: PhaseState) -> dict[str, Any]:
     return row
 
 
+def _lifetime_peak(state) -> dict[str, Any]:
+    """The run's lifetime peak memory: the highest ``lifetime_peak_mem_bytes`` of its phases (each is
+    the process's peak since it started, start-up included, up to that phase's end)."""
+    best: Cost | None = None
+    for p in state.phases.values():
+        c = p.costs.get("lifetime_peak_mem_bytes") if p.completed else None
+        if c is not None and _int(c.value) is not None and (best is None or c.value > best.value):
+            best = c
+    return {"peak_mem_lifetime_bytes": _int(best.value) if best else None,
+            "peak_mem_lifetime_source": best.source if best else None}
+
+
 def _data_source_rows(run_id: str, state) -> list[dict[str, Any]]:
     """One row per ``data_loaded`` event: every split the run read and where from."""
     cols = [c for c, _ in schema.TABLES["data_sources"] if c not in ("run_id", "seq", "t")]
@@ -366,6 +378,7 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "collapse_retries": _int(spec.get("collapse_retries")),
             "collapsed": state.collapsed,
             "target_attempts": state.target_attempts,
+            **_lifetime_peak(state),
             "langs": _strs(spec.get("langs")),
             "target": _str(spec.get("target")),
             "eval_split": _str(spec.get("eval_split")),

@@ -13,8 +13,10 @@ from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_famil
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
 # 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
-# 4: recipes, shot_seed, collapse, the average-accuracy forms.
-SCHEMA_VERSION = 4
+# 4: recipes, shot_seed, collapse, the average-accuracy forms. 5: non-pad FLOPs and mfu_padded, memory
+# increase over the phase's start, the process lifetime peak (phases and runs), inference memory as the increase;
+# configurations, full-pipeline/own/intermediate/per-query costs, the verdict tables, learning curves.
+SCHEMA_VERSION = 5
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -31,11 +33,15 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
     ("padding_efficiency", "DOUBLE"),
     ("flops_analytic", "DOUBLE"),
     ("flops_measured", "DOUBLE"),
+    ("flops_analytic_nonpad", "DOUBLE"),
     ("peak_mem_bytes", "BIGINT"),
+    ("peak_mem_increase_bytes", "BIGINT"),
+    ("lifetime_peak_mem_bytes", "BIGINT"),
     ("energy_j", "DOUBLE"),
     ("examples_per_s", "DOUBLE"),
     ("tokens_per_s", "DOUBLE"),
     ("mfu", "DOUBLE"),
+    ("mfu_padded", "DOUBLE"),
     ("latency_p50_s", "DOUBLE"),
     ("latency_p95_s", "DOUBLE"),
     ("latency_mean_s", "DOUBLE"),
@@ -45,7 +51,7 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
 # Figures that also get ``<name>_source`` and ``<name>_reason`` columns in ``phases``.
 SOURCED_FIGURES: tuple[str, ...] = (
     "wall_s", "cpu_s", "device_hours", "flops_analytic", "flops_measured",
-    "peak_mem_bytes", "energy_j", "mfu", "latency_p50_s",
+    "peak_mem_bytes", "peak_mem_increase_bytes", "energy_j", "mfu", "latency_p50_s",
 )
 TRAINING_KINDS = tuple(k.value for k in _TRAINING_KINDS)
 
@@ -70,6 +76,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("collapse_retries", "BIGINT"),
         ("collapsed", "BOOLEAN"),
         ("target_attempts", "BIGINT"),
+        ("peak_mem_lifetime_bytes", "BIGINT"),
+        ("peak_mem_lifetime_source", "VARCHAR"),
         ("langs", "VARCHAR[]"),
         ("target", "VARCHAR"),
         ("eval_split", "VARCHAR"),
@@ -338,7 +346,8 @@ allp AS (
     arg_max(latency_p50_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p50_s,
     arg_max(latency_p95_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p95_s,
     arg_max(throughput_examples_per_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS infer_throughput_examples_per_s,
-    arg_max(peak_mem_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_bytes,
+    arg_max(peak_mem_increase_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_bytes,
+    arg_max(peak_mem_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_abs_bytes,
     -- per query (one XCOPA item, both choices): the target-language evaluation phases' cost per example
     sum(flops_analytic) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
       / nullif(sum(examples) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST})), 0) AS query_flops,
@@ -365,6 +374,7 @@ SELECT r.run_id, r.name, r.model, r.method,
   tr.intermediate_device_hours, tr.intermediate_flops, tr.intermediate_energy_j,
   allp.total_device_hours, allp.latency_p50_s, allp.latency_p95_s, allp.infer_throughput_examples_per_s, allp.peak_infer_mem_bytes,
   allp.latency_p50_s AS query_latency_p50_s, allp.query_flops, allp.query_energy_j, allp.query_device_hours,
+  allp.peak_infer_mem_abs_bytes, r.peak_mem_lifetime_bytes,
   coalesce(tr.reused_phases, 0) AS reused_phases, tr.reused_from_run, coalesce(rb.reused_by_runs, 0) AS reused_by_runs,
   r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir
 FROM runs r

@@ -7,10 +7,10 @@ catalogue, ``xcost_tui.present``, shared with the headless mode; this module onl
 from __future__ import annotations
 
 from .. import XCOPA_LANGS
-from ..present import AVG_ACCURACY, COSTS, IDENTITY, LANG_ACCURACY, LEADERBOARD, Column
+from ..present import AVG_ACCURACY, COLLAPSED, COSTS, IDENTITY, LANG_ACCURACY, LEADERBOARD, Column
 from .widgets.pagetable import PageColumn
 
-HEAD: list[Column] = [*IDENTITY, AVG_ACCURACY]
+HEAD: list[Column] = [*IDENTITY, COLLAPSED, AVG_ACCURACY]
 TAIL: list[Column] = list(COSTS)
 BY_KEY: dict[str, Column] = LEADERBOARD  # every column a run can be sorted by
 

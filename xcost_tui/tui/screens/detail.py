@@ -162,6 +162,14 @@ def _figures(board: dict, keys: tuple[str, ...]) -> str:
     return "  ".join(f"{present.column(k).header} {present.cell(k, board.get(k))}" for k in keys)
 
 
+def _collapse(run: dict) -> tuple:
+    """'  collapsed yes (2 target attempts)' (red when collapsed) for the accuracy line; nothing when not judged."""
+    text = present.collapse_text(run.get("collapsed"), run.get("target_attempts"))
+    if not text:
+        return ()
+    return ("  ", (text, present.cell_style("collapsed", run.get("collapsed")) or ""))
+
+
 def summary(detail: dict) -> Text:
     """A few dense lines: identity, status, headline accuracy and costs (each fits 80 columns)."""
     run, board = detail["run"], detail.get("leaderboard") or {}
@@ -177,7 +185,7 @@ def summary(detail: dict) -> Text:
              f" · seed {run.get('seed')} · {fmt.text(run.get('device_name'))} ×{fmt.integer(run.get('device_count'))}"
              f" {fmt.text(run.get('precision'))}"),
         # accuracy and cost on lines of their own: together they wrap mid-figure at 80 columns
-        Text.assemble(("acc  ", "bold"), _figures(board, HEADLINE_ACC)),
+        Text.assemble(("acc  ", "bold"), _figures(board, HEADLINE_ACC), *_collapse(run)),
         Text.assemble(("cost ", "bold"), _figures(board, HEADLINE_COST)),
     ]
     if run.get("error"):

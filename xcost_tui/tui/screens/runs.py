@@ -23,7 +23,7 @@ from textual.widgets import Footer, Input, Select, Static
 
 from ... import XCOPA_LANGS
 from ...errors import StoreError
-from ...present import Column, status_style
+from ...present import Column, cell_style
 from .. import columns as C
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageTable
@@ -264,13 +264,13 @@ class RunsScreen(Screen):
         prev_row = table.cursor_row if self.shown is not None and self.shown.offset == q.offset else 0
         cols = q.columns()
         run_ids = data.column("run_id").to_pylist()
-        rendered = [[col.cell(v) for v in data.column(col.key).to_pylist()] for col in cols]
+        raw = [data.column(col.key).to_pylist() for col in cols]
+        rendered = [[col.cell(v) for v in values] for col, values in zip(cols, raw)]
         rows = [list(r) for r in zip(*rendered)] if run_ids else []
-        status_i = next((i for i, c in enumerate(cols) if c.key == "status"), None)
-        styles = None
-        if status_i is not None:
-            styles = [[status_style(r[status_i]) if j == status_i else None for j in range(len(cols))]
-                      for r in rows]
+        # a status in its colour, a collapsed run in red (present.cell_style, from the raw values)
+        styles = [[cell_style(col.key, raw[j][i]) for j, col in enumerate(cols)] for i in range(len(rows))]
+        if not any(s for r in styles for s in r):
+            styles = None
         table.set_page([C.page_column(c) for c in cols], run_ids, rows,
                        styles, sort=(q.order_by, q.descending), cursor=prev_row)
         if self.shown is None or self.shown.order_by != q.order_by:
