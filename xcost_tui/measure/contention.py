@@ -223,13 +223,18 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
 
 def share_threads(env: dict[str, str] | None = None) -> tuple[int | None, str]:
     """The threads a job should use and where that comes from: the runner's share
-    (``$XCOST_CPU_THREADS``), else SLURM's ``--cpus-per-task`` (``$SLURM_CPUS_PER_TASK``), else
-    None (the libraries' own default)."""
+    (``$XCOST_CPU_THREADS``), else the CPUs SLURM allocated to the job (``--cpus-per-task``:
+    ``$SLURM_CPUS_PER_TASK``, else ``$SLURM_JOB_CPUS_PER_NODE``, "4" or "4(x2)"), else None (the
+    libraries' own default)."""
     env = os.environ if env is None else env
     n = _int(env.get(THREADS_ENV))
     if n:
         return n, "runner"
     n = _int(env.get("SLURM_CPUS_PER_TASK"))
+    if n:
+        return n, "slurm"
+    per_node = (env.get("SLURM_JOB_CPUS_PER_NODE") or "").split("(")[0].split(",")[0]
+    n = _int(per_node)
     if n:
         return n, "slurm"
     return None, "default"

@@ -66,6 +66,7 @@ class LiveRun:
     node: str | None = None  # where it runs (SLURM's node, or the host the job recorded)
     depends_on: str | None = None  # the SLURM job it waits for (afterok)
     cpu_threads: int | None = None  # its CPU share (threads), when the runner gave it one
+    contended_phases: int = 0  # phases so far measured beside other work (their contended flag)
     accuracy: dict[str, float] = field(default_factory=dict)  # lang -> accuracy ("en": English COPA)
     phases_started: list[str] = field(default_factory=list)  # every phase started so far, in order
     warnings: list[str] = field(default_factory=list)
@@ -235,6 +236,8 @@ class RunTracker:
         live.accuracy = dict(state.accuracy)
         live.phases_started = list(state.phases_started)
         live.warnings = list(state.warnings)
+        live.contended_phases = sum(1 for p in state.phases.values() if p.completed and not p.reused_from
+                                    and (c := p.costs.get("contended")) is not None and bool(c.value))
         if state.run_end is not None and state.run_end.error and not live.error:
             live.error = state.run_end.error
 

@@ -12,8 +12,10 @@ from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_famil
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
 # 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
-# 4: recipes, shot_seed, collapse, the average-accuracy forms.
-SCHEMA_VERSION = 4
+# 4: recipes, shot_seed, collapse, the average-accuracy forms. 5: executors (SLURM job id, state,
+# reason, accounting), CPU share, contention (phases.contended and its evidence, samples' other
+# processes, leaderboard.contended / contended_phases).
+SCHEMA_VERSION = 5
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -40,6 +42,8 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
     ("latency_mean_s", "DOUBLE"),
     ("latency_n", "BIGINT"),
     ("throughput_examples_per_s", "DOUBLE"),
+    ("other_cpu_s", "DOUBLE"),
+    ("other_gpu_processes", "BIGINT"),
 )
 # Figures that also get ``<name>_source`` and ``<name>_reason`` columns in ``phases``.
 SOURCED_FIGURES: tuple[str, ...] = (
@@ -78,6 +82,16 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("failed_phase", "VARCHAR"),
         ("current_phase", "VARCHAR"),
         ("pid", "BIGINT"),
+        ("executor", "VARCHAR"),
+        ("executor_job_id", "VARCHAR"),
+        ("executor_state", "VARCHAR"),
+        ("executor_reason", "VARCHAR"),
+        ("executor_elapsed_s", "DOUBLE"),
+        ("executor_gpus", "BIGINT"),
+        ("node", "VARCHAR"),
+        ("cpu_threads", "BIGINT"),
+        ("runs_sharing", "BIGINT"),
+        ("contended_phases", "BIGINT"),
         ("started", "TIMESTAMP"),
         ("updated", "TIMESTAMP"),
         ("ended", "TIMESTAMP"),
@@ -122,6 +136,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         *COST_FIGURES,
         ("flops_sampled_steps", "BIGINT"),
         ("energy_flag", "VARCHAR"),
+        ("contended", "BOOLEAN"),
+        ("contention", "VARCHAR"),
         *[(f"{name}_{part}", "VARCHAR") for name in SOURCED_FIGURES for part in ("source", "reason")],
         ("costs", "JSON"),
         ("info", "JSON"),
@@ -164,6 +180,10 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("gpu_power_w", "DOUBLE"),
         ("gpu_temp_c", "DOUBLE"),
         ("gpu_proc_mem_bytes", "BIGINT"),
+        ("gpu_other_pids", "BIGINT[]"),
+        ("gpu_other_mem_bytes", "BIGINT"),
+        ("other_cpu_percent", "DOUBLE"),
+        ("cpus", "BIGINT"),
     ),
     "data_sources": (
         ("run_id", "VARCHAR"),
@@ -280,6 +300,7 @@ tr AS (
 ),
 allp AS (
   SELECT run_id,
+    count(*) FILTER (WHERE contended AND reused_from_run IS NULL) AS contended_phases,
     sum(device_hours) FILTER (WHERE reused_from_run IS NULL) AS total_device_hours,
     arg_max(latency_p50_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p50_s,
     arg_max(latency_p95_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p95_s,
@@ -301,6 +322,8 @@ SELECT r.run_id, r.name, r.model, r.method,
   tr.amortised_train_device_hours, tr.amortised_train_flops, tr.amortised_train_energy_j,
   allp.total_device_hours, allp.latency_p50_s, allp.latency_p95_s, allp.infer_throughput_examples_per_s, allp.peak_infer_mem_bytes,
   coalesce(tr.reused_phases, 0) AS reused_phases, tr.reused_from_run, coalesce(rb.reused_by_runs, 0) AS reused_by_runs,
+  coalesce(allp.contended_phases, 0) > 0 AS contended, coalesce(allp.contended_phases, 0) AS contended_phases,
+  r.executor, r.executor_job_id, r.executor_state, r.node, r.cpu_threads, r.runs_sharing,
   r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir
 FROM runs r
 LEFT JOIN ev USING (run_id)
@@ -349,6 +372,10 @@ SELECT e.run_id, r.name, r.method, r.model, nullif(array_to_string(r.intermediat
 FROM evals e JOIN runs r USING (run_id)
 """,
     "cost_vs_accuracy": COST_VS_ACCURACY_SELECT,
+    # Phases measured without contention (docs/measurement.md, "Contention"): the flag is true
+    # when other processes shared the job's CPUs or GPUs beyond its threshold; NULL (too short to
+    # tell, no counters) is kept.
+    "phases_uncontended": "SELECT * FROM phases WHERE contended IS NOT TRUE",
     "pareto": """
 SELECT run_id, name, model, method, intermediate, k, seed, x AS train_device_hours, avg_accuracy
 FROM cost_vs_accuracy WHERE x_name = 'train_device_hours' AND on_frontier ORDER BY x
