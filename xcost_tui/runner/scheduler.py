@@ -97,6 +97,7 @@ class _Run:
     remote_info: object | None = None
     unknown_since: float | None = None
     cpu_share: dict | None = None  # the CPU share given to a local job at its launch
+    dependency_dead: bool = False  # SLURM says its afterok can never be satisfied: cancelled for that
 
     @property
     def live(self) -> LiveRun:
@@ -724,9 +725,9 @@ class Scheduler:
         info = run.remote_info if isinstance(run.remote_info, JobInfo) else None
         if run.claim is None:  # followed for another supervisor: it records the end
             return
-        if info is not None and info.pending and info.dependency_never_satisfied and not run.cancel_requested:
-            run.cancel_requested = True  # SLURM would leave it pending forever: cancel it, and say why
-            self._deliver_cancel(run, now)
+        if info is not None and info.pending and info.dependency_never_satisfied and not run.dependency_dead:
+            run.dependency_dead = True  # SLURM would leave it pending forever: cancel it, and say why
+            self._cancel_remote(run)
         self._deliver_cancel(run, now)
         if info is not None and not info.active:
             self._finish_remote(run, info)
@@ -758,8 +759,10 @@ class Scheduler:
             except WriteError as exc:
                 self._storage_failed(exc)
         else:
+            never_started = run.tracker.fold.state.run_start is None and (status is None or status.job is None)
             final, error = describe_end(info, cancel_requested=run.cancel_requested,
-                                        producer=producer.live.label if producer else None)
+                                        producer=producer.live.label if producer else None, depends_on=run.depends_on,
+                                        never_started=never_started)
             if status is not None and status.status.final and status.error:
                 error += f"; the job recorded: {status.status} ({status.error})"
             ended = (status.ended if status is not None and status.status.final else None) or time.time()

@@ -195,16 +195,21 @@ def parse_sacct(text: str) -> dict[str, JobInfo]:
     return out
 
 
-def describe_end(info: JobInfo, *, cancel_requested: bool, producer: str | None = None) -> tuple[RunStatus, str]:
+def describe_end(info: JobInfo, *, cancel_requested: bool, producer: str | None = None,
+                 depends_on: str | None = None, never_started: bool | None = None) -> tuple[RunStatus, str]:
     """The final status and error of a run whose SLURM job ended without the run recording its
-    own end (or whose end SLURM imposed: a time limit, a preemption, a node failure)."""
+    own end (or whose end SLURM imposed: a time limit, a preemption, a node failure).
+    ``never_started``: the run directory shows the job never ran (no run_start, no pid): sacct's
+    start time of a job cancelled while pending is not always empty."""
     what = info.describe()
-    if info.dependency_never_satisfied:
-        who = f"{producer} " if producer else "the run it depends on "
+    not_started = (not info.started) if never_started is None else never_started
+    if not cancel_requested and (info.dependency_never_satisfied
+                                 or (depends_on and info.state == "CANCELLED" and not_started)):
+        who = f"{producer} " if producer else (f"the run of job {depends_on} " if depends_on else "the run it depends on ")
         return RunStatus.FAILED, (f"not started: it starts from the encoder of {who}which did not succeed, so its "
                                   f"SLURM dependency can never be satisfied ({what})")
     if info.state == "CANCELLED":
-        if not info.started:
+        if not_started:
             return RunStatus.CANCELLED, f"cancelled before it started (SLURM: {what})"
         return RunStatus.CANCELLED, (f"cancelled ({'scancel by this supervisor' if cancel_requested else 'scancel'};"
                                      f" SLURM: {what})")

@@ -350,6 +350,8 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
         run_end = state.run_end
         status = final_status(status_rec, run_end.status if run_end else None, bool(lines))
         error = (run_end.error if run_end else None) or (status_rec.error if status_rec else None)
+        if status_rec is not None and status_rec.ended_by_executor:  # SLURM ended it: its reason, not the job's
+            error = status_rec.error or error
         failed_phase = None
         if status in (RunStatus.FAILED, RunStatus.CANCELLED):
             failed_phase = (run_end.phase if run_end else None) or (status_rec.phase if status_rec else None)
