@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--executor", choices=["local", "slurm"], default=None,
                         help="where the runs execute: local subprocesses, or one SLURM job each (default: the plan's "
                              "[executor] table, else local; docs/cluster.md)")
+    parser.add_argument("--no-ingest", action="store_true",
+                        help="--headless: do not write the DuckDB store; ingest later with `xcost-tui ingest` (for a "
+                             "store on a shared filesystem where DuckDB's locking does not work; docs/cluster.md)")
     parser.add_argument("--skip-data-check", action="store_true",
                         help="--headless: start the runs without first loading every data split they need once "
                              "(the data pre-flight)")
@@ -260,7 +263,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
 
         return headless_command(plan_arg, store=Path(args.store), data_dir=args.data_dir,
                                 max_parallel=args.max_parallel, rerun=args.rerun,
-                                data_check=not args.skip_data_check, executor=args.executor)
+                                data_check=not args.skip_data_check, executor=args.executor,
+                                ingest=not args.no_ingest)
     from .tui.app import run_app
 
     if args.executor is not None:

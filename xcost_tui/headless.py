@@ -411,20 +411,21 @@ def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_opt
 
 def headless_command(plan: str, store: Path, data_dir: str | None = None, max_parallel: int | None = None,
                      rerun: bool = False, *, out: TextIO | None = None, scheduler_options: dict | None = None,
-                     data_check: bool = True, executor: str | None = None) -> int:
-    """``executor`` (``--executor``: local, slurm) overrides the plan's ``[executor]`` kind."""
+                     data_check: bool = True, executor: str | None = None, ingest: bool = True) -> int:
+    """``executor`` (``--executor``: local, slurm) overrides the plan's ``[executor]`` kind;
+    ``ingest`` False (``--no-ingest``) leaves the DuckDB store alone (run directories only)."""
     interrupts = _Interrupts(grace_s=10.0)
     interrupts.install()  # first: a Ctrl-C from here on is counted, never raised
     try:
         return _headless(plan, store, data_dir, max_parallel, rerun, out, scheduler_options, interrupts, data_check,
-                         executor)
+                         executor, ingest)
     finally:
         interrupts.restore()
 
 
 def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | None, rerun: bool,
               out: TextIO | None, scheduler_options: dict | None, interrupts: _Interrupts, data_check: bool,
-              executor: str | None = None) -> int:
+              executor: str | None = None, ingest_store: bool = True) -> int:
     from rich.console import Console
 
     from .plan import describe_data, load_plan
@@ -465,6 +466,8 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
         print("interrupted before any run started", file=out, flush=True)
         return 130
     options = dict(scheduler_options or {})
+    if not ingest_store:
+        options["ingest"] = False
     if runner_executor is not None:
         options.setdefault("executor", runner_executor)
     sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **options)
@@ -490,7 +493,10 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
     # The scheduler ingested each run as it ended; once more for all of the plan's runs (the
     # skipped ones too: the store may be new), then the leaderboard.
     dirs = [store / "runs" / rid for rid in run_ids if (store / "runs" / rid).is_dir()]
-    if dirs:
+    if dirs and not ingest_store:
+        print(f"store: not written (--no-ingest); `xcost-tui ingest --store DIR {store / 'runs'}/*` reads the run "
+              "directories into a store", file=out, flush=True)
+    elif dirs:
         try:
             report = ingest(store, dirs, only_changed=True)
             for w in getattr(report, "warnings", [])[:20]:
