@@ -28,6 +28,7 @@ from . import procs
 
 LOCAL, SLURM = "local", "slurm"
 EXECUTORS = (LOCAL, SLURM)
+UNLIMITED = 1_000_000  # max_parallel of a SLURM runner without --max-parallel: every run is submitted
 
 
 class LocalExecutor:

@@ -54,7 +54,7 @@ from ..rundir.jsonl import write_error
 from ..spec import RunSpec
 from . import procs, shared
 from .claims import Claim, Claims, describe_holder
-from .executors import SLURM, LocalExecutor, cpu_share, make_executor, share_env
+from .executors import SLURM, UNLIMITED, LocalExecutor, cpu_share, make_executor, share_env
 from .ingestor import Ingestor
 from .live import HISTORY_LEN, QUEUED, RUNNING, WAITING, LiveRun, RunHistory, RunTracker
 from .notes import STARTED, Note
@@ -142,7 +142,7 @@ class Scheduler:
         if max_parallel is not None and max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
         # SLURM schedules the runs it is given: every run is submitted unless --max-parallel says otherwise.
-        self.max_parallel = max_parallel or (1_000_000 if remote else max(1, len(self.gpu_ids)))
+        self.max_parallel = max_parallel or (UNLIMITED if remote else max(1, len(self.gpu_ids)))
         self.job_command = job_command or procs.default_job_command
         self.sample_hz = float(sample_hz)
         if self.sample_hz <= 0:
@@ -217,7 +217,7 @@ class Scheduler:
             self._thread = threading.Thread(target=self._loop, name="xcost-scheduler", daemon=True)
             self._thread.start()
         if self.executor.remote:
-            at_once = "every run submitted" if self.max_parallel >= 1_000_000 else \
+            at_once = "every run submitted" if self.max_parallel >= UNLIMITED else \
                 f"up to {self.max_parallel} run(s) submitted at once"
             self._note(f"executor: {self.gpu_source}; {at_once}")
         elif self.gpu_ids:

@@ -185,6 +185,9 @@ def summary(detail: dict) -> Text:
         lines.append(Text(f"SLURM job {fmt.text(run.get('executor_job_id'))} · {fmt.text(run.get('executor_state'))}"
                           + (f" ({run['executor_reason']})" if run.get("executor_reason") else "")
                           + f" · node {fmt.text(run.get('node'))}"))
+    if (run.get("runs_sharing") or 0) > 1:
+        lines.append(Text(f"cpu share: {run.get('cpu_threads')} thread(s), measured beside {run['runs_sharing'] - 1} "
+                          f"other run(s) sharing the machine's CPUs"))
     contended = [p for p in detail.get("phases") or [] if p.get("contended")]
     if contended:
         first = contended[0]
