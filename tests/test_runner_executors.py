@@ -9,10 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import psutil
-import pytest
 
 from xcost_tui.rundir import EventWriter, PhaseStart, RunStatus, read_jsonl, read_status
 from xcost_tui.rundir.layout import SAMPLES

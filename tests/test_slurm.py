@@ -9,7 +9,6 @@ with the reason where no cluster can be started (not root, no packages).
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
@@ -318,7 +317,7 @@ def test_the_demo_plan_through_slurm_with_the_real_job(tmp_path, data_dir):
 
 # ---- the app follows SLURM runs it did not start --------------------------------------------------------
 
-def test_the_app_shows_slurm_runs_live_with_their_job_ids_and_states(tmp_path, std_store):
+def test_the_app_shows_slurm_runs_live_with_their_job_ids_and_states(tmp_path, std_store):  # noqa: F811
     """A headless supervisor submitted the run and went away; the app (a local runner) re-attaches it
     from the store, asks SLURM about it, and shows its job id and state on Live; its cancel is scancel."""
     from test_tui_support import make_app, run, wait_for as pilot_wait
