@@ -11,8 +11,11 @@ What it does is chosen by words in the spec's ``name`` or in ``$FAKE_JOB_MODE``:
 - ``stubborn``: like hang but ignores SIGTERM (only SIGKILL ends it)
 - ``die``: ``os._exit(3)`` in the target phase without writing an end
 - ``slow``: each step takes 0.1 s instead of ``$FAKE_JOB_STEP_S`` (default 0.01)
+- ``blocksamples``: samples.jsonl is a folder, so the sampler beside it cannot write it
 
-It also writes ``fake_env.json`` (its environment and session) for the tests to inspect.
+It starts the sampler process beside itself, as the real job does (runner/sampler.py), so runs of
+the fake job have samples.jsonl, and it writes ``fake_env.json`` (its environment and session)
+for the tests to inspect.
 """
 
 from __future__ import annotations
@@ -58,10 +61,22 @@ def _accuracy(run_id: str, lang: str) -> float:
 
 
 def main(argv: list[str]) -> int:
+    from xcost_tui.runner.sampler import spawn_beside, stop_beside
+
     run_dir = Path(argv[1])
-    files = RunDir(run_dir)
     update_status(run_dir, RunStatus.RUNNING, job=ProcessRef.current(), started=time.time(), ended=None,
                   error=None, phase=None)
+    if "blocksamples" in f"{RunDir(run_dir).read_spec().get('name')} {os.environ.get('FAKE_JOB_MODE', '')}":
+        RunDir(run_dir).samples.mkdir(exist_ok=True)
+    sampler = spawn_beside(run_dir)
+    try:
+        return _main(run_dir)
+    finally:
+        stop_beside(sampler)
+
+
+def _main(run_dir: Path) -> int:
+    files = RunDir(run_dir)
     data = files.read_spec()
     spec = RunSpec.from_dict(data, where=str(run_dir / "spec.json"))
     modes = set(re.findall(r"[a-z]+", f"{spec.name or ''} {os.environ.get('FAKE_JOB_MODE', '')}".lower()))
@@ -74,7 +89,9 @@ def main(argv: list[str]) -> int:
         "CUDA_DEVICE_ORDER": os.environ.get("CUDA_DEVICE_ORDER"),
         "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED"),
         "stdin_isatty": os.isatty(0), "init_from": spec.init_from, "save_encoder": spec.save_encoder,
-        "started": time.time(),
+        "started": time.time(), "XCOST_CPU_THREADS": os.environ.get("XCOST_CPU_THREADS"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "XCOST_RUNS_SHARING": os.environ.get("XCOST_RUNS_SHARING"),
+        "SLURM_JOB_ID": os.environ.get("SLURM_JOB_ID"), "host": __import__("socket").gethostname(),
     }))
     print(f"fake job {run_dir.name}: modes {sorted(modes)}", flush=True)
     events = EventWriter(files.events)

@@ -69,6 +69,7 @@ def make_run_dir(
     eval_english: bool = True,
     device_type: str = "cpu",
     t0: float = T0,
+    contended: dict[str, bool | None] | None = None,
 ) -> Path:
     """Writes ``<root>/runs/<run_id>/`` and returns its path.
 
@@ -81,6 +82,8 @@ def make_run_dir(
     - ``reused_from``: a producer run id (or ``{"run_id", "run_dir"}``): the intermediate phases
       are written as reused, with null costs, as the job does; ``reused_costs`` fills
       ``info.original_costs`` (phase name → device-hours).
+    - ``contended``: phase name → the phase's contention flag (True, False, None: could not tell),
+      written as the job's PhaseMeter writes it; phases not named carry no contention figures.
     - ``status``: succeeded | failed | cancelled | running. A failed/cancelled run stops after
       ``stop_after`` (default "target:copa") and writes run_end; a running one stops after
       ``stop_after`` (default the first target-language eval) with no run_end.
@@ -175,6 +178,13 @@ def make_run_dir(
             "tokens_per_s": _cost(30_000 / wall, "tokens/s", "wall_clock"),
             "mfu": _cost(None, "ratio", None, reason="peak FLOP/s of this CPU is unknown"),
         }
+        if contended is not None and phase in contended:
+            flag = contended[phase]
+            costs["other_cpu_s"] = _cost(wall * (1.5 if flag else 0.05), "s", "psutil", cpus=2)
+            costs["contended"] = (Cost.missing("flag", "the phase was too short to tell", "psutil") if flag is None
+                                  else _cost(int(flag), "flag", "psutil", threads=2, cpus=2, reasons=(
+                                      ["cpu: other processes used 1.50 of the job's 2 CPU(s) on average (more than "
+                                       "0.50)"] if flag else [])))
         info: dict[str, Any] = {"steps": 50, "epochs": 1.0, "precision": env["precision"]}
         reused_rec = None
         if reused:

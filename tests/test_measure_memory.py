@@ -139,7 +139,7 @@ def test_phase_meter_costs():
             pass
     costs = meter.costs()
     assert set(costs) == {"wall_s", "cpu_s", "devices", "device_hours", "peak_mem_bytes", "peak_mem_increase_bytes",
-                          "lifetime_peak_mem_bytes", "energy_j"}
+                          "lifetime_peak_mem_bytes", "energy_j", "other_cpu_s", "other_gpu_processes", "contended"}
     assert costs["wall_s"].value >= 0.05 and costs["wall_s"].source == "wall_clock"
     assert costs["cpu_s"].value > 0.02 and costs["cpu_s"].source == "process_time"
     assert costs["devices"].value == 1 and costs["devices"].extra["device_type"] == "cpu"

@@ -37,17 +37,21 @@ def cli(*args: str, env: dict | None = None, timeout: int = 180) -> subprocess.C
 # ---- what a run needs ---------------------------------------------------------------------------------
 
 def test_needs_follow_the_method():
-    direct = [(n.task, n.split, n.lang, n.role) for n in needs_of(spec())]
+    direct = [(n.task, n.split, n.lang, n.role) for n in needs_of(spec(measure={"curve_points": 0}))]
     assert direct == [("copa", "train", "en", "train"), ("copa", "validation", "en", "eval"),
                       ("xcopa", "test", "it", "eval"), ("xcopa", "test", "th", "eval"),
                       ("copa", "test", "en", "questions")]
+    # learning curves (on by default) read each language's validation split, its questions from COPA's
+    curved = [(n.task, n.split, n.lang, n.role) for n in needs_of(spec())]
+    assert set(curved) - set(direct) == {("xcopa", "validation", "it", "curve"), ("xcopa", "validation", "th", "curve"),
+                                         ("copa", "validation", "en", "questions")}
     few = [(n.task, n.split, n.lang, n.role) for n in needs_of(spec(method="few-shot", few_shot_k=4,
                                                                       intermediate=["siqa"]))]
     assert few[0] == ("siqa", "train", "en", "train")
     assert ("xcopa", "validation", "th", "few-shot-pool") in few and ("copa", "validation", "en", "questions") in few
     reuse = needs_of(spec(method="intermediate", intermediate=["siqa"], init_from="/somewhere"))
     assert "siqa" not in {n.task for n in reuse}  # a saved encoder replaces the intermediate phase
-    published = needs_of(spec(xcopa_question="published", eval_english=False))
+    published = needs_of(spec(xcopa_question="published", eval_english=False, measure={"curve_points": 0}))
     assert {n.role for n in published} == {"train", "eval"} and all(n.task != "copa" or n.split == "train"
                                                                      for n in published)
 
@@ -202,7 +206,7 @@ def test_headless_runs_after_a_passing_preflight(tmp_path, data_dir):
     plan = write_plan(tmp_path, '[[experiment]]\nmethod = "direct"\nmax_eval_examples = 8\n'
                                 '[experiment.hparams]\nmax_examples = 16\nmax_steps = 2\nbatch_size = 8\n'
                                 'grad_accum = 1\nmax_seq_len = 32\n[experiment.measure]\ninference_bench_examples = 3\n'
-                                'inference_warmup = 0\n')
+                                'inference_warmup = 0\ncurve_points = 0\n')
     proc = cli("--headless", str(plan), "--store", str(tmp_path / "s"), "--data-dir", str(data_dir),
                env={"XCOST_ASSERT_NO_HEAVY_IMPORTS": "1"}, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

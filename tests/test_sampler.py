@@ -132,8 +132,11 @@ def test_gpu_readings_and_the_jobs_own_gpu_memory(tmp_path, use_fake, child):
     g0, g1 = sample["gpus"]
     assert g0 == {"index": 0, "name": "Fake GPU 0", "uuid": "GPU-00000000-0000-0000-0000-000000000000",
                   "mem_used_bytes": GIB, "mem_total_bytes": 80 * GIB,
-                  "util_percent": 40.0, "power_w": 250.0, "temp_c": 60.0, "proc_mem_bytes": 3 * GIB}
+                  "util_percent": 40.0, "power_w": 250.0, "temp_c": 60.0, "proc_mem_bytes": 3 * GIB,
+                  "other_pids": [1], "other_mem_bytes": 30 * GIB}
     assert g1["proc_mem_bytes"] == 0, "NVML lists processes on GPU 1, none of them the job's"
+    assert g1["other_pids"] == [1] and g1["other_mem_bytes"] == 5 * GIB, "contention: another process on GPU 1"
+    assert sample["cpus"] >= 1 and sample["other_cpu_percent"] is not None
     assert s.notes == []
     written = read_jsonl(tmp_path / SAMPLES)
     assert len(written) == 2 and written[-1] == sample

@@ -39,6 +39,10 @@ examples:
                                             ...and load every data split it needs, once
   xcost-tui sql "SELECT * FROM leaderboard" query the results (read-only)
   xcost-tui ingest                          rebuild the database from store/runs/
+  xcost-tui --headless demo --executor slurm
+                                            run the plan as SLURM jobs (docs/cluster.md)
+  xcost-tui stage plan.toml                 download every data set and model the plan needs
+                                            into the Hugging Face cache (for offline nodes)
 
 data: the Hugging Face hub by default; --data-dir DIR (or XCOST_DATA_DIR) reads local
 copies laid out like ../shared/data (xcopa/<lang>/{val,test}.jsonl, copa/, arc_challenge/, rte/).
@@ -149,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
                             "exit 2 with one message per data set that cannot be loaded")
     _add_data_dir(check)
 
+    # -- stage -------------------------------------------------------------------------------
+    stage = sub.add_parser("stage", help="download every data set split and model a plan needs into the Hugging Face "
+                                         "cache (run where there is internet; jobs then run with HF_HUB_OFFLINE=1)",
+                           description="Download every data set split and model the plan's runs need into the "
+                                       "Hugging Face cache ($HF_HOME, on storage the compute nodes share) and record "
+                                       "their revisions in $HF_HOME/xcost-staged.json. Jobs run with "
+                                       "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 then fail at once, naming what is "
+                                       "missing, instead of trying the hub (docs/cluster.md).")
+    stage.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
+    _add_data_dir(stage)
+
     # -- ingest / sql ------------------------------------------------------------------------
     ingest = sub.add_parser("ingest", help="(re)build the DuckDB store from run directories (idempotent)")
     ingest.add_argument("run_dirs", nargs="*", help="run directories (default: every directory under <store>/runs)")
@@ -169,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-parallel", type=positive_int, default=None, metavar="N",
                         help="runs at once (default: one per GPU; one on a machine without a GPU)")
     parser.add_argument("--rerun", action="store_true", help="run again runs that already succeeded")
+    parser.add_argument("--executor", choices=["local", "slurm"], default=None,
+                        help="where the runs execute: local subprocesses, or one SLURM job each (default: the plan's "
+                             "[executor] table, else local; docs/cluster.md)")
+    parser.add_argument("--no-ingest", action="store_true",
+                        help="--headless: do not write the DuckDB store; ingest later with `xcost-tui ingest` (for a "
+                             "store on a shared filesystem where DuckDB's locking does not work; docs/cluster.md)")
     parser.add_argument("--skip-data-check", action="store_true",
                         help="--headless: start the runs without first loading every data split they need once "
                              "(the data pre-flight)")
@@ -177,9 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = {"run", "plan", "ingest", "sql"}
+SUBCOMMANDS = {"run", "plan", "ingest", "sql", "stage"}
 # Top-level options that take a value: their value is not the plan argument.
-_VALUE_OPTIONS = {"--store", "--data-dir", "--max-parallel"}
+_VALUE_OPTIONS = {"--store", "--data-dir", "--max-parallel", "--executor"}
 
 
 def _first_positional(argv: list[str]) -> int | None:
@@ -228,8 +249,12 @@ def check_store(store: str) -> None:
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_arg: str | None) -> int:
-    if args.command != "plan":  # every other command reads or writes the store
+    if args.command not in ("plan", "stage"):  # every other command reads or writes the store
         check_store(args.store)
+    if args.command == "stage":
+        from .runner.stage import stage_command
+
+        return stage_command(args.plan, data_dir=args.data_dir)
     if args.command == "run":
         from .job.launch import run_command
 
@@ -255,9 +280,13 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
 
         return headless_command(plan_arg, store=Path(args.store), data_dir=args.data_dir,
                                 max_parallel=args.max_parallel, rerun=args.rerun,
-                                data_check=not args.skip_data_check)
+                                data_check=not args.skip_data_check, executor=args.executor,
+                                ingest=not args.no_ingest)
     from .tui.app import run_app
 
+    if args.executor is not None:
+        return run_app(store=Path(args.store), plan=plan_arg, data_dir=args.data_dir, max_parallel=args.max_parallel,
+                       executor=args.executor)
     return run_app(store=Path(args.store), plan=plan_arg, data_dir=args.data_dir, max_parallel=args.max_parallel)
 
 

@@ -122,6 +122,10 @@ def end_line(run: LiveRun) -> str:
     collapse = present.collapse_text(*collapse_of(run.run_dir)) if run.done and not run.skipped else ""
     if collapse:
         text += f", {collapse}"
+    if run.contended_phases:
+        text += f", {run.contended_phases} phase(s) contended{present.CONTENDED_MARK}"
+    if run.job_id is not None:
+        text += f" (SLURM job {run.job_id}{' ' + run.executor_state if run.executor_state else ''})"
     if run.status != RunStatus.SUCCEEDED and run.error:
         text += f": {run.error}"
     return text
@@ -137,6 +141,7 @@ class _Watcher:
         self.status: dict[str, str] = {}
         self.phases_seen: dict[str, int] = {}
         self.last_progress: dict[str, float] = {}
+        self.remote: dict[str, str] = {}  # the SLURM state last said, per run
 
     def _phase_lines(self, run, now: float) -> list[str]:
         seen = self.phases_seen.get(run.run_id, 0)
@@ -161,7 +166,12 @@ class _Watcher:
                     how = "attached to the running job" if run.attached else "started"
                     where = f" on GPU {run.gpu}" if run.gpu is not None else ""
                     reuse = f", reusing {run.init_from}" if run.init_from else ""
-                    out.append(f"{run.label} ({rid}): {how} (pid {run.pid}){where}{reuse}")
+                    if run.job_id is not None:
+                        how = "attached to its SLURM job" if run.attached else "submitted to SLURM"
+                        after = f", after job {run.depends_on} (afterok)" if run.depends_on else ""
+                        out.append(f"{run.label} ({rid}): {how} (job {run.job_id}{after}){reuse}")
+                    else:
+                        out.append(f"{run.label} ({rid}): {how} (pid {run.pid}){where}{reuse}")
                 if run.done:
                     if phases:
                         out += self._phase_lines(run, now)
@@ -170,6 +180,11 @@ class _Watcher:
                     out.append(f"{run.label} ({rid}): waits for the encoder of {run.waiting_for}")
             if run.status != RunStatus.RUNNING:
                 continue
+            if run.job_id is not None and run.executor_state and run.executor_state != self.remote.get(rid):
+                self.remote[rid] = run.executor_state
+                why = f" ({run.executor_reason})" if run.executor_reason and run.executor_state == "PENDING" else ""
+                node = f" on {run.node}" if run.node and run.executor_state != "PENDING" else ""
+                out.append(f"{run.label}: SLURM job {run.job_id} {run.executor_state}{why}{node}")
             if phases:
                 out += self._phase_lines(run, now)
             if progress and run.progress and now - self.last_progress.get(rid, 0) >= self.progress_every_s:
@@ -338,7 +353,12 @@ def _leaderboard_table(rows: list[dict], cols: list[str], title: str):
         col = present.column(c)
         out.add_column(col.title, justify="right" if col.numeric else "left", no_wrap=True)
     for r in rows:
-        out.add_row(*[_cell(c, r.get(c)) for c in cols])
+        cells = [_cell(c, r.get(c)) for c in cols]
+        if r.get("contended") is True:  # the mark on the figures that moved with the contention
+            for i, c in enumerate(cols):
+                if c in present.CONTENDED_FIGURES and cells[i].plain != fmt.NULL:
+                    cells[i].append(present.CONTENDED_MARK)
+        out.add_row(*cells)
     return out
 
 
@@ -369,6 +389,9 @@ def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
             dropped.append(col)
             out = _leaderboard_table(rows, cols, title)
     console.print(out)
+    if any(r.get("contended") is True for r in rows):
+        console.print(present.CONTENDED_LEGEND + "; `xcost-tui sql \"SELECT * FROM leaderboard WHERE NOT "
+                      "contended\"` leaves them out", markup=False, highlight=False)
     if dropped:
         console.print(f"(left out for the terminal's width: {', '.join(dropped)}; "
                       f"`xcost-tui sql \"SELECT * FROM leaderboard\"` shows every column)", markup=False,
@@ -456,17 +479,21 @@ def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_opt
 
 def headless_command(plan: str, store: Path, data_dir: str | None = None, max_parallel: int | None = None,
                      rerun: bool = False, *, out: TextIO | None = None, scheduler_options: dict | None = None,
-                     data_check: bool = True) -> int:
+                     data_check: bool = True, executor: str | None = None, ingest: bool = True) -> int:
+    """``executor`` (``--executor``: local, slurm) overrides the plan's ``[executor]`` kind;
+    ``ingest`` False (``--no-ingest``) leaves the DuckDB store alone (run directories only)."""
     interrupts = _Interrupts(grace_s=10.0)
     interrupts.install()  # first: a Ctrl-C from here on is counted, never raised
     try:
-        return _headless(plan, store, data_dir, max_parallel, rerun, out, scheduler_options, interrupts, data_check)
+        return _headless(plan, store, data_dir, max_parallel, rerun, out, scheduler_options, interrupts, data_check,
+                         executor, ingest)
     finally:
         interrupts.restore()
 
 
 def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | None, rerun: bool,
-              out: TextIO | None, scheduler_options: dict | None, interrupts: _Interrupts, data_check: bool) -> int:
+              out: TextIO | None, scheduler_options: dict | None, interrupts: _Interrupts, data_check: bool,
+              executor: str | None = None, ingest_store: bool = True) -> int:
     from rich.console import Console
 
     from .plan import describe_data, load_plan
@@ -479,7 +506,13 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
     console = Console(file=out, width=1000 if plain else None, force_terminal=None if not plain else False,
                       no_color=plain, highlight=False)
     try:
-        loaded = load_plan(plan, data_dir=data_dir)
+        loaded = load_plan(plan, data_dir=data_dir, executor=executor)
+        runner_executor = None
+        if loaded.executor.kind != "local":
+            from .runner.executors import make_executor
+
+            runner_executor = make_executor(loaded.executor)
+            runner_executor.check()  # SLURM reachable, before the pre-flight and any submission
     except XcostError as exc:
         print(f"xcost-tui: error: {exc}", file=sys.stderr, flush=True)
         return 2
@@ -490,7 +523,9 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
         every = 10.0
 
     run_ids = loaded.run_ids()
-    print(f"plan {loaded.name}: {len(run_ids)} runs; data: {describe_data(loaded)}; store: {store}", file=out, flush=True)
+    where = f"; executor: {runner_executor.describe()}" if runner_executor is not None else ""
+    print(f"plan {loaded.name}: {len(run_ids)} runs; data: {describe_data(loaded)}; store: {store}{where}", file=out,
+          flush=True)
     for note in loaded.notes:
         print(f"note: {note}", file=out, flush=True)
     if data_check and not _data_preflight(loaded, store, rerun, out, scheduler_options):
@@ -498,7 +533,12 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
     if interrupts.interrupted:
         print("interrupted before any run started", file=out, flush=True)
         return 130
-    sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **(scheduler_options or {}))
+    options = dict(scheduler_options or {})
+    if not ingest_store:
+        options["ingest"] = False
+    if runner_executor is not None:
+        options.setdefault("executor", runner_executor)
+    sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **options)
     interrupts.grace_s = sched.grace_s
     started = time.time()
     sched.submit(loaded.runs)
@@ -521,7 +561,10 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
     # The scheduler ingested each run as it ended; once more for all of the plan's runs (the
     # skipped ones too: the store may be new), then the leaderboard.
     dirs = [store / "runs" / rid for rid in run_ids if (store / "runs" / rid).is_dir()]
-    if dirs:
+    if dirs and not ingest_store:
+        print(f"store: not written (--no-ingest); `xcost-tui ingest --store DIR {store / 'runs'}/*` reads the run "
+              "directories into a store", file=out, flush=True)
+    elif dirs:
         try:
             report = ingest(store, dirs, only_changed=True)
             for w in getattr(report, "warnings", [])[:20]:

@@ -55,7 +55,7 @@ GRID_KEYS: dict[str, str] = {
     "learning_rates": "hparams.learning_rate",
 }
 SINGULAR_OF = {v: k for k, v in GRID_KEYS.items()}
-TOP_LEVEL = ("plan", "defaults", "experiment")
+TOP_LEVEL = ("plan", "defaults", "experiment", "executor")
 PLAN_TABLE_KEYS = ("name", "description")
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(RunSpec))
 TABLE_KEYS = (*SPEC_FIELDS, *GRID_KEYS, "grid")
@@ -64,6 +64,101 @@ TABLE_KEYS = (*SPEC_FIELDS, *GRID_KEYS, "grid")
 # minutes and gigabytes with no output, and no machine runs that many anyway.
 MAX_RUNS_ENV = "XCOST_MAX_RUNS"
 DEFAULT_MAX_RUNS = 10_000
+
+
+# ---- where runs execute: the [executor] table (docs/cluster.md) -------------------------------------
+
+EXECUTOR_KINDS = ("local", "slurm")
+
+
+@dataclass
+class ExecutorSettings:
+    """The ``[executor]`` table: where the plan's runs execute, and SLURM's settings for one run.
+
+    ``kind``: ``local`` (subprocesses of this machine, the default) or ``slurm`` (one SLURM job per
+    run). The rest applies to ``slurm``: ``partition``, ``account``, ``qos``, ``time`` (SLURM's
+    formats: "90", "4:00:00", "1-00:00:00"), ``gpus_per_run`` (``--gres=gpu:N``; ``gres`` gives the
+    whole value instead, e.g. "gpu:a100:1"), ``cpus_per_run`` (``--cpus-per-task``, also the job's
+    thread count), ``mem`` ("32G"), ``constraint``, ``sbatch_args`` (extra long options, e.g.
+    ["--exclusive", "--reservation=nlp"]), ``python`` (the Python the nodes run; default: this
+    one) and ``poll_s`` (how often the supervisor asks squeue/sacct)."""
+
+    kind: str = "local"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time: str | None = None
+    gpus_per_run: int | None = None
+    gres: str | None = None
+    cpus_per_run: int | None = None
+    mem: str | None = None
+    constraint: str | None = None
+    sbatch_args: list[str] = field(default_factory=list)
+    python: str | None = None
+    poll_s: float = 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+_EXECUTOR_TEXT = ("partition", "account", "qos", "gres", "constraint", "python")
+_TIME = r"(\d+)|(\d+:\d{1,2})|(\d+:\d{1,2}:\d{1,2})|(\d+-\d+)|(\d+-\d+:\d{1,2})|(\d+-\d+:\d{1,2}:\d{1,2})"
+
+
+def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorSettings:
+    """The ``[executor]`` table, checked (each error names the key); ``kind`` (``--executor``)
+    overrides the table's."""
+    import re
+
+    where = f"{label}: executor"
+    if table is None:
+        table = {}
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: must be a table ([executor] with kind = \"slurm\", partition = ..., ...)")
+    names = [f.name for f in dataclasses.fields(ExecutorSettings)]
+    for key in table:
+        if key not in names:
+            raise SpecError(f"{where}.{key}: unknown key{did_you_mean(key, names)}; [executor] takes {', '.join(names)}")
+    out = ExecutorSettings()
+    for key, value in table.items():
+        w = f"{where}.{key}"
+        if key == "kind" or key in _EXECUTOR_TEXT:
+            if not isinstance(value, str) or not value.strip():
+                raise SpecError(f"{w}: expected a non-empty string, got {value!r}")
+            value = value.strip()
+        elif key in ("gpus_per_run", "cpus_per_run"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "gpus_per_run" else 1):
+                raise SpecError(f"{w}: expected a whole number, at least {0 if key == 'gpus_per_run' else 1}, got {value!r}")
+        elif key == "time":
+            value = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+            if not isinstance(value, str) or not re.fullmatch(_TIME, value):
+                raise SpecError(f"{w}: {value!r} is not a SLURM time limit (minutes, \"HH:MM:SS\" or "
+                                f"\"D-HH:MM:SS\", e.g. \"4:00:00\")")
+        elif key == "mem":
+            value = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else value
+            if not isinstance(value, str) or not re.fullmatch(r"\d+[KMGT]?", value, flags=re.I):
+                raise SpecError(f"{w}: {value!r} is not a SLURM memory size (e.g. \"32G\", \"16000M\")")
+        elif key == "sbatch_args":
+            if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+                raise SpecError(f"{w}: expected a list of strings, e.g. [\"--exclusive\", \"--reservation=nlp\"]")
+        elif key == "poll_s":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.1 <= value <= 600:
+                raise SpecError(f"{w}: expected seconds between 0.1 and 600, got {value!r}")
+            value = float(value)
+        setattr(out, key, value)
+    if kind is not None:
+        out.kind = kind
+    if out.kind not in EXECUTOR_KINDS:
+        raise SpecError(f"{where}.kind: {out.kind!r} is not an executor{did_you_mean(out.kind, EXECUTOR_KINDS)}; "
+                        f"choose one of {', '.join(EXECUTOR_KINDS)}")
+    if out.kind == "slurm" and out.sbatch_args:
+        from .runner.slurm import parse_sbatch_args
+
+        try:
+            parse_sbatch_args(out.sbatch_args)
+        except XcostError as exc:
+            raise SpecError(f"{label}: {exc}") from None
+    return out
 
 
 # ---- the result -----------------------------------------------------------------------------------
@@ -96,6 +191,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)  # duplicates collapsed, ...
     data_dir: str | None = None  # the --data-dir override, when given
     builtin: bool = False
+    executor: ExecutorSettings = field(default_factory=ExecutorSettings)  # the [executor] table
 
     def run_ids(self) -> list[str]:
         return [s.run_id() for s in self.runs]
@@ -157,12 +253,13 @@ def _read_plan_text(path_or_name: str | os.PathLike) -> tuple[str, str, str, boo
 # ---- loading ----------------------------------------------------------------------------------
 
 def load_plan(path_or_name: str | os.PathLike, data_dir: str | os.PathLike | None = None, *,
-              max_runs: int | None = None) -> Plan:
+              max_runs: int | None = None, executor: str | None = None) -> Plan:
     """Reads, expands and validates a plan: a file path, or the name of a built-in plan.
 
     ``data_dir`` (from ``--data-dir``/``XCOST_DATA_DIR``) overrides the plan's ``data_dir`` for
     every run; with neither, runs read their data from the Hugging Face hub. A plan of more than
     ``max_runs`` runs (default: ``$XCOST_MAX_RUNS``, else 10,000) is refused before it is expanded.
+    ``executor`` (``--executor``) overrides the kind of the plan's ``[executor]`` table.
     """
     text, source, label, builtin, folder = _read_plan_text(path_or_name)
     try:
@@ -171,7 +268,7 @@ def load_plan(path_or_name: str | os.PathLike, data_dir: str | os.PathLike | Non
         raise SpecError(f"{label}: not valid TOML: {exc}") from None
     return expand_plan(doc, label=label, source=source, builtin=builtin, folder=folder,
                        data_dir=None if data_dir is None or str(data_dir) == "" else str(data_dir),
-                       max_runs=max_runs)
+                       max_runs=max_runs, executor=executor)
 
 
 def loads_plan(text: str, label: str = "plan.toml", data_dir: str | None = None, *,
@@ -202,11 +299,12 @@ def max_runs_limit(given: int | None = None) -> int:
 
 
 def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, builtin: bool = False,
-                folder: Path | None = None, data_dir: str | None = None, max_runs: int | None = None) -> Plan:
+                folder: Path | None = None, data_dir: str | None = None, max_runs: int | None = None,
+                executor: str | None = None) -> Plan:
     for key in doc:
         if key not in TOP_LEVEL:
             raise SpecError(f"{label}: unknown table {key!r}{did_you_mean(key, TOP_LEVEL)}; a plan has "
-                            f"[plan] (name, description), [defaults] and [[experiment]] tables")
+                            f"[plan] (name, description), [defaults], [[experiment]] and [executor] tables")
     meta = doc.get("plan", {})
     if not isinstance(meta, dict):
         raise SpecError(f"{label}: plan must be a table ([plan] with name and description)")
@@ -227,7 +325,7 @@ def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, b
 
     name = meta.get("name") or Path(label).stem
     plan = Plan(source=source or label, label=label, name=str(name), description=str(meta.get("description", "")),
-                data_dir=data_dir, builtin=builtin)
+                data_dir=data_dir, builtin=builtin, executor=parse_executor(doc.get("executor"), label, executor))
 
     base_fixed, base_grid = _split_table(defaults, f"{label}: defaults", folder)
     tables = [_merge_experiment(base_fixed, base_grid, exp, f"{label}: experiment[{i}]", folder)

@@ -125,6 +125,12 @@ OTHER = [
     TARGET_ATTEMPTS,
     Column("duration_s", "duration", "seconds", True, "wall time of the run", 8, "s"),
     Column("started", "started", "text", width=19, help="when the run started"),
+    Column("contended_phases", "contended", "int", True,
+           "phases measured beside other work (CPU or GPU contention; docs/measurement.md)", 9),
+    Column("executor", "executor", "text", width=8, help="local or slurm"),
+    Column("executor_job_id", "job", "text", width=10, help="the SLURM job id"),
+    Column("executor_state", "SLURM state", "text", width=11, help="how SLURM says the job ended"),
+    Column("node", "node", "text", width=12, help="the node or host the job ran on"),
 ]
 LEADERBOARD: dict[str, Column] = {c.key: c for c in [*IDENTITY, COLLAPSED, AVG_ACCURACY, *LANG_ACCURACY.values(),
                                                       *COSTS, *OTHER]}
@@ -160,6 +166,28 @@ PHASES = [
     Column("reused_from_run", "reused from", "text", width=24, help="the run whose phase this one reused"),
 ]
 
+# ---- contention: the flag wherever a phase's (or a run's) time or energy is shown -------------
+
+CONTENDED_MARK = "*"
+CONTENDED_LEGEND = ("* contended: measured while other processes shared the job's CPUs or GPUs "
+                    "(docs/measurement.md, \"Contention\")")
+# the figures that move with contention (the mark goes on them)
+CONTENDED_FIGURES = frozenset({"wall_s", "device_hours", "energy_j", "examples_per_s", "tokens_per_s", "mfu",
+                               "latency_p50_s", "latency_p95_s", "train_device_hours", "train_energy_j",
+                               "amortised_train_device_hours", "amortised_train_energy_j", "total_device_hours",
+                               "duration_s"})
+
+
+def mark_contended(text: str, contended: object) -> str:
+    """A figure's text with the contention mark when its phase (or run) was flagged."""
+    return f"{text}{CONTENDED_MARK}" if contended is True and text != fmt.NULL else text
+
+
+def contended_cells(columns: Iterable[Column], cells_: list[str], contended: object) -> list[str]:
+    """One row's cells with the mark on the figures contention moves."""
+    return [mark_contended(c, contended) if col.key in CONTENDED_FIGURES else c for col, c in zip(columns, cells_)]
+
+
 # ---- the Live table (one row per run of the runner) ------------------------------------------
 
 ETA = Column("eta", "ETA", "seconds", True, "time left in the phase, from its step rate", 7, "s", "phase ETA")
@@ -178,6 +206,8 @@ LIVE = [
     Column("rss", "rss", "bytes", True, "resident memory of the job's process tree", 7, "B"),
     AVG_ACCURACY,
 ]
+# shown after LIVE's columns when any run executes on SLURM
+LIVE_JOB = Column("where", "job", "text", width=26, help="its SLURM job, state and node (pending: why)")
 
 # ---- grids of Compare --------------------------------------------------------------------------
 
@@ -191,6 +221,7 @@ STATUS_STYLES: dict[str, str] = {
     "queued": "cyan",
     "waiting": "cyan",
     "running": "yellow",
+    "pending": "cyan",  # submitted; SLURM holds it back (resources, priority, a dependency)
     "cancelling": "yellow",
     "succeeded": "green",
     "skipped": "dim green",  # had already succeeded; not run again

@@ -33,6 +33,14 @@ def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
+def _apply_thread_share() -> int | None:
+    """The CPU share the runner (or SLURM's --cpus-per-task) gave this job, applied to the thread
+    pools' environment (docs/runner.md, "CPU share")."""
+    from ..measure.contention import apply_thread_share
+
+    return apply_thread_share()
+
+
 class Job:
     def __init__(self, run_dir: Path, cancel: threading.Event | None = None):
         self.run_dir = run_dir
@@ -41,19 +49,44 @@ class Job:
         self.predictions = JsonlWriter(self.files.predictions)
         self.cancel = cancel or threading.Event()
         self.phase: str | None = None
+        self._sampler = None  # the sampler process beside this job (runner/sampler.py)
 
     # ---- entry --------------------------------------------------------------------------------
     def main(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._on_signal)
+        threads = _apply_thread_share()  # before torch is imported: its thread pools read the environment
         try:
             update_status(self.run_dir, RunStatus.RUNNING, job=ProcessRef.current(), started=time.time(), ended=None,
                           error=None, phase=None, exit_code=None)
+            self._start_sampler()
+            if threads:
+                import torch
+
+                torch.set_num_threads(threads)
+                _log(f"cpu share: {threads} thread(s)")
             spec = self._read_spec()
             self._run(spec)
         except BaseException as exc:  # noqa: BLE001 - every ending is recorded
             return self._finish_error(exc)
         return self._finish(RunStatus.SUCCEEDED) or 0
+
+    def _start_sampler(self) -> None:
+        """The sampler process beside this job: it samples the job's process tree and its GPUs into
+        samples.jsonl (runner/sampler.py); phases take their contention evidence from it too."""
+        from ..measure.timer import watch_samples
+        from ..runner.sampler import spawn_beside
+
+        self._sampler = spawn_beside(self.run_dir)
+        watch_samples(self.files.samples if self._sampler is not None else None)
+
+    def _stop_sampler(self) -> None:
+        from ..measure.timer import watch_samples
+        from ..runner.sampler import stop_beside
+
+        stop_beside(self._sampler)
+        self._sampler = None
+        watch_samples(None)
 
     def _on_signal(self, signum: int, frame: object) -> None:
         _log(f"received {signal.Signals(signum).name}: cancelling after the current batch")
@@ -83,6 +116,7 @@ class Job:
             print(f"error: could not record the run's end ({status.value}): {exc}", file=sys.stderr, flush=True)
             return 3
         finally:
+            self._stop_sampler()
             self.events.close()
             self.predictions.close()
         return None

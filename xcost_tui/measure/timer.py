@@ -1,14 +1,65 @@
-"""PhaseMeter: one measured window — wall and CPU time, peak memory and energy together."""
+"""PhaseMeter: one measured window — wall and CPU time, peak memory, energy and contention together."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from ..rundir.cost import Cost
 from .energy import EnergyMeter
 from .memory import MemoryProbe, lifetime_peak
 
 MEMORY_OFF = "measurement off (measure.enabled = false)"
+CONTENTION_FIGURES = (("other_cpu_s", "s"), ("other_gpu_processes", "count"), ("contended", "flag"))
+
+
+class SampleWatch:
+    """The samples the sampler beside the job writes (RUN_DIR/samples.jsonl), read incrementally:
+    which other processes it saw on the job's GPUs, and when (for the contention of a phase)."""
+
+    def __init__(self, path: Path | str):
+        from ..rundir import JsonlReader
+
+        self.reader = JsonlReader(Path(path))
+        self.entries: list[tuple[float, list[int] | None]] = []  # (t, other pids; None: NVML could not tell)
+
+    def _read(self) -> None:
+        from ..rundir import Sample
+
+        for obj in self.reader.read_all():
+            sample = Sample.from_dict(obj)
+            if sample is None or not sample.gpus:
+                continue
+            unknown = any(g.other_pids is None for g in sample.gpus)
+            self.entries.append((sample.t, None if unknown else sample.other_gpu_pids))
+
+    def others_between(self, t0: float, t1: float) -> tuple[set[int], int, int]:
+        """(other pids seen, samples in the window, samples that could not tell); forgets what is
+        older than ``t0`` (phases do not overlap)."""
+        try:
+            self._read()
+        except OSError:
+            pass
+        pids: set[int] = set()
+        n = unknown = 0
+        for t, others in self.entries:
+            if t0 <= t <= t1:
+                n += 1
+                if others is None:
+                    unknown += 1
+                else:
+                    pids.update(others)
+        self.entries = [e for e in self.entries if e[0] >= t1]
+        return pids, n, unknown
+
+
+_watch: dict[str, SampleWatch | None] = {"samples": None}
+
+
+def watch_samples(path: Path | str | None) -> None:
+    """Phases measured from now on also take the contention evidence of the sampler's samples
+    (the job calls this once it has started the sampler beside it)."""
+    _watch["samples"] = SampleWatch(path) if path is not None else None
 
 
 def throughput(count: float, seconds: float, unit: str) -> Cost:
@@ -38,6 +89,9 @@ class PhaseMeter:
         self.lifetime: Cost | None = None
         self.wall = self.cpu = 0.0
         self._done = False
+        self._cpu0 = self._cpu1 = None
+        self._gpu_ends: list[dict | None] = []
+        self._t_wall = (0.0, 0.0)
 
     def _sync(self) -> None:
         if self.device_type == "cuda":
@@ -51,6 +105,7 @@ class PhaseMeter:
         if self.enabled_memory:
             self.memory.__enter__()
         self.energy.__enter__()
+        self._contention_begin()
         self._t0, self._c0 = time.perf_counter(), time.process_time()
         return self
 
@@ -58,22 +113,106 @@ class PhaseMeter:
         self._sync()  # the phase's kernels have finished before the clock stops
         self.wall = time.perf_counter() - self._t0
         self.cpu = time.process_time() - self._c0
+        self._contention_end()
         self.energy.__exit__(*exc)
         if self.enabled_memory:
             self.memory.__exit__(*exc)
         self.lifetime = lifetime_peak(self.device)
         self._done = True
 
+    # ---- contention (measure/contention.py) ------------------------------------------------------
+    @property
+    def _gpus_watched(self) -> bool:
+        return self.device_type == "cuda" and bool(self.gpu_indices)
+
+    def _cpu_snapshot(self):
+        from .contention import CpuSnapshot
+
+        try:
+            return CpuSnapshot.take()
+        except Exception:  # noqa: BLE001 - contention is evidence, never a reason to fail a phase
+            return None
+
+    def _gpu_reading(self, own: frozenset[int] | set[int]) -> dict | None:
+        if not self._gpus_watched:
+            return None
+        try:
+            from . import nvml
+            from .contention import gpu_others
+
+            if not nvml.nvml_available()[0]:
+                return None
+            return gpu_others(nvml, self.gpu_indices, set(own))
+        except Exception:  # noqa: BLE001
+            return None
+
+    def _contention_begin(self) -> None:
+        self._cpu0 = self._cpu_snapshot()
+        self._t_wall = (time.time(), 0.0)
+        self._gpu_ends = [self._gpu_reading(self._cpu0.pids if self._cpu0 else set())]
+
+    def _contention_end(self) -> None:
+        self._cpu1 = self._cpu_snapshot()
+        self._t_wall = (self._t_wall[0], time.time())
+        self._gpu_ends.append(self._gpu_reading(self._cpu1.pids if self._cpu1 else set()))
+
+    def contention_costs(self) -> dict[str, Cost]:
+        """other_cpu_s, other_gpu_processes and the contended flag (0/1) with its evidence."""
+        from .contention import CpuWindow, Share, judge
+
+        share = Share.from_env()
+        threads = share.threads or _torch_threads()
+        window = CpuWindow.between(self._cpu0, self._cpu1) if self._cpu0 and self._cpu1 else None
+        out: dict[str, Cost] = {}
+        if window is None:
+            out["other_cpu_s"] = Cost.missing("s", "the CPU counters could not be read")
+        else:
+            out["other_cpu_s"] = Cost.measured(round(window.other_s, 4), "s", "psutil", cpus=window.cpus,
+                                               busy_s=round(window.busy_s, 4), own_s=round(window.own_s, 4))
+        gpu_pids: list[int] | None = None
+        if not self._gpus_watched:
+            out["other_gpu_processes"] = Cost.missing("count", "no GPU in this phase")
+        else:
+            seen: set[int] = set()
+            known = False
+            for reading in self._gpu_ends:
+                if reading is not None:
+                    known = True
+                    seen.update(pid for procs in reading.values() for pid, _ in procs)
+            watch = _watch["samples"]
+            n_samples = 0
+            if watch is not None:
+                pids, n_samples, unknown = watch.others_between(*self._t_wall)
+                seen |= pids
+                known = known or n_samples > unknown
+            if known:
+                gpu_pids = sorted(seen)
+                out["other_gpu_processes"] = Cost.measured(len(gpu_pids), "count", "nvml", pids=gpu_pids,
+                                                           samples=n_samples)
+            else:
+                out["other_gpu_processes"] = Cost.missing("count", "NVML could not list the processes on the "
+                                                                   "job's GPUs", "nvml")
+        verdict = judge(window, threads, gpu_pids, gpus_watched=self._gpus_watched)
+        evidence = {"reasons": verdict.reasons, "threads": threads, "cpus": window.cpus if window else None,
+                    "runs_sharing": share.runs, "cpu_share_threshold": _threshold()}
+        if verdict.contended is None:
+            out["contended"] = Cost.missing("flag", verdict.reason or "could not tell", "psutil", **evidence)
+        else:
+            out["contended"] = Cost.measured(int(verdict.contended), "flag",
+                                             "psutil+nvml" if self._gpus_watched else "psutil", **evidence)
+        return out
+
     def costs(self) -> dict[str, Cost]:
         """wall_s, cpu_s, devices, device_hours, peak_mem_bytes (the absolute peak in the phase),
         peak_mem_increase_bytes (that peak above the memory at the phase's start),
-        lifetime_peak_mem_bytes (the process's peak since it started, up to this phase's end), energy_j."""
+        lifetime_peak_mem_bytes (the process's peak since it started, up to this phase's end), energy_j,
+        and the contention figures (other_cpu_s, other_gpu_processes, contended)."""
         if not self._done:
             reason = "the phase meter was not entered and left"
             return {name: Cost.missing(unit, reason) for name, unit in
                     (("wall_s", "s"), ("cpu_s", "s"), ("devices", "count"), ("device_hours", "h"),
                      ("peak_mem_bytes", "B"), ("peak_mem_increase_bytes", "B"), ("lifetime_peak_mem_bytes", "B"),
-                     ("energy_j", "J"))}
+                     ("energy_j", "J"), *CONTENTION_FIGURES)}
         return {
             "wall_s": Cost.measured(self.wall, "s", "wall_clock"),
             "cpu_s": Cost.measured(self.cpu, "s", "process_time"),
@@ -85,4 +224,22 @@ class PhaseMeter:
                                         else Cost.missing("B", MEMORY_OFF)),
             "lifetime_peak_mem_bytes": self.lifetime or Cost.missing("B", "not read"),
             "energy_j": self.energy.cost(),
+            **self.contention_costs(),
         }
+
+
+def _threshold() -> float:
+    from .contention import CPU_SHARE_THRESHOLD
+
+    return CPU_SHARE_THRESHOLD
+
+
+def _torch_threads() -> int | None:
+    """torch's intra-op threads, when torch is loaded (the job); None elsewhere."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    try:
+        return int(torch.get_num_threads()) if torch is not None else None
+    except Exception:  # noqa: BLE001
+        return None

@@ -50,14 +50,21 @@ class GpuReading:
     power_w: float | None = None
     temp_c: float | None = None
     proc_mem_bytes: int | None = None  # what NVML attributes to the job's own processes
+    # Contention: processes NVML lists on this GPU that are not the job's (None: NVML could not
+    # list them, or lists pids of another pid namespace), and the memory it attributes to them.
+    other_pids: list[int] | None = None
+    other_mem_bytes: int | None = None
 
     @classmethod
     def from_dict(cls, d: Any) -> GpuReading | None:
         if not isinstance(d, dict) or _int(d.get("index")) is None:
             return None
+        others = d.get("other_pids")
         return cls(_int(d.get("index")) or 0, _str(d.get("name")), _str(d.get("uuid")), _int(d.get("mem_used_bytes")),
                    _int(d.get("mem_total_bytes")), _float(d.get("util_percent")), _float(d.get("power_w")),
-                   _float(d.get("temp_c")), _int(d.get("proc_mem_bytes")))
+                   _float(d.get("temp_c")), _int(d.get("proc_mem_bytes")),
+                   [p for p in (_int(x) for x in others) if p is not None] if isinstance(others, list) else None,
+                   _int(d.get("other_mem_bytes")))
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,10 @@ class Sample:
     cpu_percent: float | None = None  # of one core: a job on 4 cores can read 400; None on the first tick
     rss_bytes: int | None = None  # the whole process tree
     gpus: list[GpuReading] = field(default_factory=list)
+    # Contention (measure/contention.py): the CPU time other processes used on the CPUs the job may
+    # run on since the previous sample, in percent of one core; and how many CPUs those are.
+    other_cpu_percent: float | None = None
+    cpus: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -80,7 +91,13 @@ class Sample:
             return None
         gpus = [g for g in (GpuReading.from_dict(x) for x in d.get("gpus") or []) if g is not None] \
             if isinstance(d.get("gpus"), list) else []
-        return cls(t, _str(d.get("phase")), _float(d.get("cpu_percent")), _int(d.get("rss_bytes")), gpus)
+        return cls(t, _str(d.get("phase")), _float(d.get("cpu_percent")), _int(d.get("rss_bytes")), gpus,
+                   _float(d.get("other_cpu_percent")), _int(d.get("cpus")))
+
+    @property
+    def other_gpu_pids(self) -> list[int]:
+        """Every process on the job's GPUs that is not the job's (NVML), without repeats."""
+        return sorted({p for g in self.gpus for p in (g.other_pids or [])})
 
     @property
     def gpu_proc_mem_bytes(self) -> int | None:
@@ -92,10 +109,12 @@ class Sample:
 GPU_COLUMNS: dict[str, str] = {
     "index": "BIGINT", "name": "VARCHAR", "uuid": "VARCHAR", "mem_used_bytes": "BIGINT", "mem_total_bytes": "BIGINT",
     "util_percent": "DOUBLE", "power_w": "DOUBLE", "temp_c": "DOUBLE", "proc_mem_bytes": "BIGINT",
+    "other_pids": "BIGINT[]", "other_mem_bytes": "BIGINT",
 }
 GPU_STRUCT = "STRUCT(" + ", ".join(f"{k} {v}" for k, v in GPU_COLUMNS.items()) + ")"
 SAMPLE_COLUMNS: dict[str, str] = {
     "t": "DOUBLE", "phase": "VARCHAR", "cpu_percent": "DOUBLE", "rss_bytes": "BIGINT", "gpus": f"{GPU_STRUCT}[]",
+    "other_cpu_percent": "DOUBLE", "cpus": "BIGINT",
 }
 
 

@@ -52,6 +52,8 @@ class RunStatus(str, enum.Enum):
 
 
 FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
+# SLURM job states in which SLURM itself ended the job (its state names, sacct(1)).
+EXECUTOR_KILLED = frozenset({"TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"})
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,18 @@ class StatusRecord:
     error: str | None = None
     exit_code: int | None = None
     gpu: str | None = None  # the CUDA_VISIBLE_DEVICES value the runner gave the job
+    # Where the run executes (docs/runner.md, "Executors"): "local" or "slurm"; the SLURM job id;
+    # SLURM's own account of how the job ended (state and reason, from sacct), written by the
+    # supervisor once the job is over.
+    executor: str | None = None
+    executor_job_id: str | None = None
+    executor_state: str | None = None
+    executor_reason: str | None = None
+    # SLURM's accounting of the attempt (sacct): node, exit_code, elapsed_s, gpus, alloc_tres; kept
+    # so the cost of an attempt SLURM ended (time limit, preemption) is not lost.
+    executor_info: dict[str, Any] | None = None
+    # The CPU share the runner gave the job: {"threads", "cpus", "runs"} (runs sharing the CPUs).
+    cpu_share: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept
 
     @property
@@ -105,9 +119,16 @@ class StatusRecord:
             out[prefix] = ref.pid if ref else None
             out[f"{prefix}_create_time"] = ref.create_time if ref else None
             out[f"{prefix}_host"] = ref.host if ref else None
-        for name in ("started", "updated", "ended", "phase", "error", "exit_code", "gpu"):
+        for name in ("started", "updated", "ended", "phase", "error", "exit_code", "gpu", "executor",
+                     "executor_job_id", "executor_state", "executor_reason", "executor_info", "cpu_share"):
             out[name] = getattr(self, name)
         return out
+
+    @property
+    def ended_by_executor(self) -> bool:
+        """The executor (SLURM) ended the job itself (a time limit, a preemption, a node failure)
+        and the supervisor recorded that end: it then wins over the job's own run_end."""
+        return self.status.final and (self.executor_state or "").split(" ")[0] in EXECUTOR_KILLED
 
     @classmethod
     def from_dict(cls, d: Any, *, where: str = STATUS) -> StatusRecord:
@@ -119,7 +140,8 @@ class StatusRecord:
                               f"(one of {', '.join(s.value for s in RunStatus)})")
         known = {"status", "pid", "pid_create_time", "pid_host", "create_time", "host", "supervisor_pid",
                  "supervisor_pid_create_time", "supervisor_pid_host", "started", "updated", "ended", "phase",
-                 "error", "exit_code", "gpu"}
+                 "error", "exit_code", "gpu", "executor", "executor_job_id", "executor_state", "executor_reason",
+                 "executor_info", "cpu_share"}
         return cls(
             status=status,
             job=_ref(d.get("pid"), d.get("pid_create_time", d.get("create_time")), d.get("pid_host", d.get("host"))),
@@ -128,6 +150,10 @@ class StatusRecord:
             phase=_text(d.get("phase")), error=_text(d.get("error")),
             exit_code=int(d["exit_code"]) if isinstance(d.get("exit_code"), int) else None,
             gpu=_text(d.get("gpu")),
+            executor=_text(d.get("executor")), executor_job_id=_text(d.get("executor_job_id")),
+            executor_state=_text(d.get("executor_state")), executor_reason=_text(d.get("executor_reason")),
+            executor_info=d.get("executor_info") if isinstance(d.get("executor_info"), dict) else None,
+            cpu_share=d.get("cpu_share") if isinstance(d.get("cpu_share"), dict) else None,
             extra={k: v for k, v in d.items() if k not in known},
         )
 
@@ -182,7 +208,11 @@ def update_status(run_dir: Path | str, status: RunStatus, **changes: Any) -> Sta
 
 def final_status(record: StatusRecord | None, run_end_status: str | None, has_events: bool) -> RunStatus:
     """The one rule: the run_end event wins (the job writes it before replacing status.json),
-    then status.json; a run with events but neither is running (or died: the runner decides)."""
+    then status.json; a run with events but neither is running (or died: the runner decides).
+    One exception: an end the executor imposed (SLURM's time limit, a preemption, a node failure:
+    ``StatusRecord.ended_by_executor``) wins over the run_end the job wrote as it was stopped."""
+    if record is not None and record.ended_by_executor:
+        return record.status
     from_event = RunStatus.parse(run_end_status) if run_end_status else None
     if from_event is not None:
         return from_event

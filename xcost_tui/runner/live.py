@@ -59,6 +59,14 @@ class LiveRun:
     init_from: str | None = None
     save_encoder: bool = False
     cancelling: bool = False
+    executor: str = "local"  # where it runs: local or slurm (runner/executors.py)
+    job_id: str | None = None  # its SLURM job id
+    executor_state: str | None = None  # SLURM's state: PENDING, RUNNING, COMPLETED, TIMEOUT, ...
+    executor_reason: str | None = None  # SLURM's reason (why pending; how it ended)
+    node: str | None = None  # where it runs (SLURM's node, or the host the job recorded)
+    depends_on: str | None = None  # the SLURM job it waits for (afterok)
+    cpu_threads: int | None = None  # its CPU share (threads), when the runner gave it one
+    contended_phases: int = 0  # phases so far measured beside other work (their contended flag)
     accuracy: dict[str, float] = field(default_factory=dict)  # lang -> accuracy ("en": English COPA)
     phases_started: list[str] = field(default_factory=list)  # every phase started so far, in order
     warnings: list[str] = field(default_factory=list)
@@ -95,6 +103,30 @@ class LiveRun:
     @property
     def done(self) -> bool:
         return self.status.final
+
+    @property
+    def where(self) -> str:
+        """'slurm 123 PENDING (Resources)', 'slurm 124 RUNNING on n1', or 'pid 4242' (the Live table)."""
+        if self.job_id is not None or self.executor == "slurm":
+            text = f"slurm {self.job_id or '?'}"
+            if self.executor_state:
+                text += f" {self.executor_state}"
+            if self.executor_state == "PENDING" and self.executor_reason:
+                text += f" ({self.executor_reason})"
+            elif self.node:
+                text += f" on {self.node}"
+            return text
+        return f"pid {self.pid}" if self.pid is not None else ""
+
+    @property
+    def display_status(self) -> str:
+        """The status a front end shows: 'cancelling' while a cancel is under way, 'pending' while
+        SLURM holds a submitted run back, else the status."""
+        if self.cancelling and not self.done:
+            return "cancelling"
+        if self.status == RUNNING and self.executor_state == "PENDING":
+            return "pending"
+        return self.status.value
 
     @property
     def step(self) -> int | None:
@@ -181,7 +213,11 @@ class RunTracker:
             n += 1
         if n:
             self._sync()
-        samples = [s for s in (Sample.from_dict(o) for o in self.samples.read_all()) if s is not None]
+        try:
+            raw = self.samples.read_all()
+        except OSError:  # samples.jsonl unreadable (the sampler beside the job says why in its log)
+            raw = []
+        samples = [s for s in (Sample.from_dict(o) for o in raw) if s is not None]
         if samples:
             self.sample_history.extend(samples)
             self.live.sample = samples[-1]
@@ -200,6 +236,8 @@ class RunTracker:
         live.accuracy = dict(state.accuracy)
         live.phases_started = list(state.phases_started)
         live.warnings = list(state.warnings)
+        live.contended_phases = sum(1 for p in state.phases.values() if p.completed and not p.reused_from
+                                    and (c := p.costs.get("contended")) is not None and bool(c.value))
         if state.run_end is not None and state.run_end.error and not live.error:
             live.error = state.run_end.error
 

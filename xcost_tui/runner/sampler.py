@@ -1,9 +1,17 @@
-"""The resource sampler: one thread that samples every active run at a fixed rate.
+"""The resource sampler: beside the job, a small torch-free process that samples it at a fixed rate.
 
-Each tick writes one line per run to RUN_DIR/samples.jsonl (docs/run-directory.md)::
+The job starts it (``spawn_beside``) as ``python -m xcost_tui.runner.beside RUN_DIR --pid PID``
+on whatever node the job runs (a workstation, a SLURM compute node): it follows the job's pid and
+the GPUs the job was given (``CUDA_VISIBLE_DEVICES``, mapped to NVML devices by UUID), and
+appends to RUN_DIR/samples.jsonl. The supervisor only reads that file. Local and SLURM runs
+sample the same way. ``Sampler`` itself is the sampling loop (a thread; several targets may
+share it, as benchmarks/bench_sampler.py does).
 
-    {"t", "phase", "cpu_percent", "rss_bytes", "gpus": [{"index", "name", "mem_used_bytes",
-     "mem_total_bytes", "util_percent", "power_w", "temp_c", "proc_mem_bytes"}]}
+Each tick writes one line per target to RUN_DIR/samples.jsonl (docs/run-directory.md)::
+
+    {"t", "phase", "cpu_percent", "rss_bytes", "gpus": [{"index", "name", "uuid", "mem_used_bytes",
+     "mem_total_bytes", "util_percent", "power_w", "temp_c", "proc_mem_bytes", "other_pids",
+     "other_mem_bytes"}], "other_cpu_percent", "cpus"}
 
 - ``cpu_percent`` and ``rss_bytes`` cover the job's whole process tree (psutil; percent of one
   core, so a job on 4 cores can read 400). ``psutil.Process`` objects are kept between ticks so
@@ -20,23 +28,37 @@ Each tick writes one line per run to RUN_DIR/samples.jsonl (docs/run-directory.m
   reports it once and stops starting runs); the sampler keeps trying on later ticks.
 - Ticks are scheduled from a monotonic clock: the n-th tick is due at start + n/hz, so the rate
   does not drift; a tick that finds itself late skips the missed slots rather than piling up.
+- Contention (measure/contention.py): ``other_cpu_percent`` is the CPU time other processes used
+  on the CPUs the job may run on since the previous tick (busy time of those CPUs minus the job
+  tree's own), in percent of one core; ``cpus`` how many CPUs those are; per GPU, ``other_pids``
+  are the processes NVML lists there that are not the job's. The sampler process counts as the
+  job's own (it is the job's child) but is left out of ``cpu_percent`` and ``rss_bytes``.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
+from typing import Callable, Sequence
 
 import psutil
 
 from ..errors import WriteError
-from ..rundir import GpuReading, JsonlWriter, ProcessRef, RunDir, Sample
+from ..measure.contention import busy_seconds, job_cpus
+from ..rundir import GpuReading, JsonlReader, JsonlWriter, ProcessRef, RunDir, RunFold, Sample, parse_event
 from .notes import Note
+
+HZ_ENV = "XCOST_SAMPLE_HZ"  # the rate the runner asks for (the job passes it on)
+NVML_ENV = "XCOST_SAMPLER_NVML"  # "0": no NVML (Scheduler(use_nvml=False))
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,7 @@ class SampleTarget:
     run_dir: Path
     phase: str | None = None
     gpus: tuple[int, ...] | None = None  # NVML indices to report; None: every device
+    gpu_uuids: tuple[str, ...] | None = None  # or the devices by UUID (the job's CUDA_VISIBLE_DEVICES)
 
     def __post_init__(self) -> None:
         if isinstance(self.process, int):  # e.g. benchmarks/bench_sampler.py: the process alive now
@@ -63,6 +86,8 @@ class _ProcState:
     writer: JsonlWriter | None = None
     children_at: float = 0.0  # monotonic time of the last tree refresh
     first: bool = True
+    cpus: list[int] = field(default_factory=job_cpus)
+    last: tuple[float, float, float] | None = None  # (monotonic t, busy s of the job's CPUs, the tree's own CPU s)
 
 
 @dataclass(frozen=True)
@@ -80,9 +105,12 @@ class _Device:
     procs: list[tuple[int, int | None]] | None  # (pid, bytes or None: not reported); None: not listed
 
     def reading(self, pids: set[int]) -> GpuReading:
+        others = _others(self.procs, pids)
         return GpuReading(index=self.index, name=self.name, uuid=self.uuid, mem_used_bytes=self.mem_used_bytes,
                           mem_total_bytes=self.mem_total_bytes, util_percent=self.util_percent,
-                          power_w=self.power_w, temp_c=self.temp_c, proc_mem_bytes=_proc_mem(self.procs, pids))
+                          power_w=self.power_w, temp_c=self.temp_c, proc_mem_bytes=_proc_mem(self.procs, pids),
+                          other_pids=None if others is None else [p for p, _ in others],
+                          other_mem_bytes=None if others is None else _sum_known([b for _, b in others]))
 
 
 class _Nvml:
@@ -94,6 +122,17 @@ class _Nvml:
         self.names = [nvml.value(nvml.device_name(i)) for i in range(self.count)]
         self.uuids = [nvml.value(nvml.device_uuid(i)) for i in range(self.count)]
 
+    def indices(self, tgt: SampleTarget) -> Sequence[int]:
+        """The NVML devices of a target: by UUID when it names them (a UUID may be given by its
+        prefix, as CUDA_VISIBLE_DEVICES allows), else by index, else every device."""
+        if tgt.gpu_uuids is not None:
+            out = []
+            for want in tgt.gpu_uuids:
+                match = [i for i, u in enumerate(self.uuids) if u and (u == want or u.startswith(want))]
+                out.extend(i for i in match[:1] if i not in out)
+            return out
+        return tgt.gpus if tgt.gpus is not None else range(self.count)
+
     def read(self, i: int) -> _Device:
         m = self.nvml
         mem = m.memory_info(i)
@@ -104,6 +143,21 @@ class _Nvml:
                        mem_total_bytes=None if mem is m.NA else mem.total,
                        util_percent=m.value(m.utilization(i)), power_w=m.value(m.power_w(i)),
                        temp_c=m.value(m.temperature_c(i)), procs=procs)
+
+
+def _sum_known(values: list[int | None]) -> int | None:
+    known = [v for v in values if v is not None]
+    return sum(known) if known or not values else None
+
+
+def _others(procs: list[tuple[int, int | None]] | None, pids: set[int]) -> list[tuple[int, int | None]] | None:
+    """The processes on a GPU that are not the job's; None when NVML could not list them or its
+    pids are of another pid namespace (ours cannot be told from others)."""
+    if procs is None:
+        return None
+    if procs and not any(pid in pids for pid, _ in procs) and not any(psutil.pid_exists(pid) for pid, _ in procs):
+        return None
+    return [(pid, used) for pid, used in procs if pid not in pids]
 
 
 def _proc_mem(procs: list[tuple[int, int | None]] | None, pids: set[int]) -> int | None:
@@ -202,17 +256,19 @@ class Sampler:
             tree = self._read_tree(state, now_mono)
             if tree is None:  # the job is gone; the scheduler will notice
                 continue
-            cpu, rss, pids = tree
+            cpu, rss, pids, own_s = tree
+            other_cpu = self._other_cpu(state, own_s, now_mono)
             gpus = []
             if self._nvml is not None:
-                indices = tgt.gpus if tgt.gpus is not None else range(self._nvml.count)
+                indices = self._nvml.indices(tgt)
                 for i in indices:
                     if not 0 <= i < self._nvml.count:
                         continue
                     if i not in devices:
                         devices[i] = self._nvml.read(i)
                     gpus.append(devices[i].reading(pids))
-            sample = Sample(t=time.time(), phase=tgt.phase, cpu_percent=cpu, rss_bytes=rss, gpus=gpus)
+            sample = Sample(t=time.time(), phase=tgt.phase, cpu_percent=cpu, rss_bytes=rss, gpus=gpus,
+                            other_cpu_percent=other_cpu, cpus=len(state.cpus))
             path = RunDir(tgt.run_dir).samples
             try:
                 if state.writer is None:
@@ -247,7 +303,19 @@ class Sampler:
             self._states[tgt.run_id] = state
         return state
 
-    def _read_tree(self, state: _ProcState, now_mono: float) -> tuple[float | None, int | None, set[int]] | None:
+    def _other_cpu(self, state: _ProcState, own_s: float, now_mono: float) -> float | None:
+        """Other processes' CPU on the job's CPUs since the last tick, in percent of one core."""
+        try:
+            busy = busy_seconds(state.cpus)
+        except Exception:  # noqa: BLE001 - evidence only
+            return None
+        last, state.last = state.last, (now_mono, busy, own_s)
+        if last is None or now_mono <= last[0]:
+            return None
+        other = max(0.0, (busy - last[1]) - (own_s - last[2]))
+        return round(100.0 * other / (now_mono - last[0]), 2)
+
+    def _read_tree(self, state: _ProcState, now_mono: float) -> tuple[float | None, int | None, set[int], float] | None:
         if now_mono - state.children_at >= self.children_every_s:
             state.children_at = now_mono
             try:
@@ -261,8 +329,9 @@ class Sampler:
                 state.procs.setdefault(c.pid, c)  # keep old objects: they hold the cpu_percent baseline
             for pid in [p for p in state.procs if p not in current]:
                 del state.procs[pid]
-        cpu_total, rss_total, pids = 0.0, 0, set()
+        cpu_total, rss_total, own_s, pids = 0.0, 0, 0.0, set()
         got_rss = False
+        me = os.getpid()
         for pid, proc in list(state.procs.items()):
             try:
                 with proc.oneshot():  # one read of /proc/<pid>/stat for status and times
@@ -270,6 +339,7 @@ class Sampler:
                         raise psutil.ZombieProcess(pid)
                     cpu = proc.cpu_percent(None)
                     rss = proc.memory_info().rss
+                    t = proc.cpu_times()
             except (psutil.NoSuchProcess, psutil.ZombieProcess):
                 if proc is state.root:
                     return None
@@ -278,11 +348,16 @@ class Sampler:
             except psutil.AccessDenied:
                 continue
             pids.add(pid)
+            own_s += t.user + t.system
+            if proc is state.root:  # the children it reaped stay its own
+                own_s += getattr(t, "children_user", 0.0) + getattr(t, "children_system", 0.0)
+            if pid == me:  # the sampler beside the job: the job's own work, but not what it reports
+                continue
             cpu_total += cpu
             rss_total += rss
             got_rss = True
         first, state.first = state.first, False
-        return (None if first else round(cpu_total, 2)), (rss_total if got_rss else None), pids
+        return (None if first else round(cpu_total, 2)), (rss_total if got_rss else None), pids, own_s
 
     # ---- NVML ---------------------------------------------------------------------------------
     def _init_nvml(self) -> None:
@@ -326,3 +401,141 @@ class Sampler:
         self.notes.append(note)
         if self.on_note is not None:
             self.on_note(note)
+
+
+# ==== beside the job: the sampler process ==========================================================
+
+def visible_gpus(env: dict[str, str] | None = None) -> tuple[tuple[int, ...] | None, tuple[str, ...] | None]:
+    """The job's GPUs from its CUDA_VISIBLE_DEVICES: (NVML indices, UUIDs); (None, None) means
+    every device (the variable is unset), ((), None) none ("" or -1).
+
+    UUIDs (``GPU-…``, ``MIG-…``) name devices exactly. Indices are NVML's (PCI bus order), which
+    is CUDA's when CUDA_DEVICE_ORDER=PCI_BUS_ID (the runner sets it) or when SLURM's device
+    cgroup shows the job only its own GPUs (then both number them from 0)."""
+    env = os.environ if env is None else env
+    raw = env.get("CUDA_VISIBLE_DEVICES")
+    if raw is None:
+        return None, None
+    items = [x.strip() for x in raw.split(",") if x.strip()]
+    out_idx: list[int] = []
+    out_uuid: list[str] = []
+    for x in items:
+        if x.lstrip("-").isdigit():
+            if int(x) < 0:  # CUDA stops at the first invalid entry
+                break
+            out_idx.append(int(x))
+        else:
+            out_uuid.append(x)
+    if out_uuid:
+        return None, tuple(out_uuid)
+    return tuple(out_idx), None
+
+
+class _Follow:
+    """The job's live phase, from the tail of events.jsonl (the fold the live view uses)."""
+
+    def __init__(self, run_dir: Path):
+        self.reader = JsonlReader(RunDir(run_dir).events)
+        self.fold = RunFold()
+
+    def phase(self) -> str | None:
+        try:
+            for obj in self.reader.read_all():
+                event = parse_event(obj)
+                if event is not None:
+                    self.fold.apply(event)
+        except OSError:
+            pass
+        return self.fold.state.latest_phase
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m xcost_tui.runner.beside RUN_DIR --pid PID [--hz HZ]``: samples the job until
+    it is gone (or SIGTERM), into RUN_DIR/samples.jsonl. Its notes go to stderr (the job's log)."""
+    ap = argparse.ArgumentParser(prog="python -m xcost_tui.runner.beside")
+    ap.add_argument("run_dir", type=Path)
+    ap.add_argument("--pid", type=int, default=None, help="the job (default: the parent process)")
+    ap.add_argument("--hz", type=float, default=None, help=f"samples per second (default ${HZ_ENV}, else 2)")
+    args = ap.parse_args(argv)
+    pid = args.pid or os.getppid()
+    try:
+        hz = args.hz or float(os.environ.get(HZ_ENV) or 2.0)
+    except ValueError:
+        hz = 2.0
+    try:
+        job = ProcessRef.of(pid)
+        root = psutil.Process(pid)
+    except (psutil.Error, ValueError):
+        return 0  # the job is already gone
+    indices, uuids = visible_gpus()
+    follow = _Follow(args.run_dir)
+    target = [SampleTarget(args.run_dir.name, job, args.run_dir, None, indices, uuids)]
+    stop = threading.Event()
+
+    def say(note: Note) -> None:
+        print(f"sampler: {note.text}", file=sys.stderr, flush=True)
+
+    said: set[str] = set()
+
+    def write_failed(exc: WriteError) -> None:
+        if str(exc) not in said:
+            said.add(str(exc))
+            print(f"sampler: {exc}; no samples until samples.jsonl can be written", file=sys.stderr, flush=True)
+
+    def targets() -> list[SampleTarget]:
+        t = target[0]
+        phase = follow.phase()
+        if phase != t.phase:
+            target[0] = t = SampleTarget(t.run_id, t.process, t.run_dir, phase, t.gpus, t.gpu_uuids)
+        return [t]
+
+    sampler = Sampler(targets, hz=hz, on_note=say, use_nvml=os.environ.get(NVML_ENV, "1") != "0",
+                      on_write_error=write_failed)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, lambda *_: stop.set())
+    sampler.start()
+    try:
+        while not stop.wait(0.25):
+            try:
+                if root.status() == psutil.STATUS_ZOMBIE or abs(root.create_time() - (job.create_time or 0)) > 1.0:
+                    break
+            except psutil.Error:
+                break  # the job is gone: so is its sampler
+    finally:
+        sampler.stop()
+    return 0
+
+
+def spawn_beside(run_dir: Path | str, pid: int | None = None, *, hz: float | None = None) -> subprocess.Popen | None:
+    """Starts the sampler process beside the calling job (its child, in its process group, so a
+    cancel or SLURM's signals reach it too); its notes go to the job's stderr. None when it
+    could not be started (the run goes on without samples, and says so)."""
+    env = dict(os.environ)
+    pkg_parent = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
+    if hz is not None:
+        env[HZ_ENV] = str(hz)
+    cmd = [sys.executable, "-m", "xcost_tui.runner.beside", str(run_dir), "--pid", str(pid or os.getpid())]
+    try:
+        return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env, close_fds=True)
+    except OSError as exc:
+        print(f"sampler: could not start ({exc}); this run has no resource samples", file=sys.stderr, flush=True)
+        return None
+
+
+def stop_beside(proc: subprocess.Popen | None, timeout: float = 3.0) -> None:
+    """Stops the sampler process (SIGTERM, then SIGKILL) and reaps it."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.terminate()
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout)
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -21,8 +21,11 @@ Process model (docs/runner.md):
   (the launch itself runs outside the lock, so a slow disk never blocks ``snapshot``), delivers
   cancels (SIGTERM to the process group, SIGKILL after ``grace_s``; a cancel that comes before
   the pid is known is delivered right after the spawn) and wires shared intermediate phases
-  (runner/shared.py). A sampler thread writes samples.jsonl; an ingest thread
-  (runner/ingestor.py) loads the runs into the store.
+  (runner/shared.py). The sampler runs beside each job (runner/sampler.py: the job starts it), so
+  the supervisor only reads samples.jsonl; an ingest thread (runner/ingestor.py) loads the runs
+  into the store.
+- Where a run executes is its executor (runner/executors.py): ``local`` subprocesses, or ``slurm``
+  jobs (runner/slurm.py), whose liveness is SLURM's word (squeue/sacct), never a pid.
 - A write the store refuses (a full or read-only disk) is said once, as an error note; no
   further run is started, the runs already running go on and record their own end.
 
@@ -51,10 +54,11 @@ from ..rundir.jsonl import write_error
 from ..spec import RunSpec
 from . import procs, shared
 from .claims import Claim, Claims, describe_holder
+from .executors import SLURM, UNLIMITED, LocalExecutor, cpu_share, make_executor, share_env
 from .ingestor import Ingestor
 from .live import HISTORY_LEN, QUEUED, RUNNING, WAITING, LiveRun, RunHistory, RunTracker
 from .notes import STARTED, Note
-from .sampler import SampleTarget, Sampler
+from .sampler import HZ_ENV, NVML_ENV
 
 DISAPPEARED = "job process disappeared (killed?)"
 JOB_WRITE_FAILED = 3  # the job's exit code when it could not record its end (job/main.py)
@@ -86,6 +90,14 @@ class _Run:
     kill_at: float | None = None
     sigkill_sent: bool = False
     queued_at: float = field(default_factory=time.time)
+    # SLURM (remote executor): the job id once submitted, the producer's job it waits for, what
+    # SLURM said at the last poll, and when SLURM stopped knowing it.
+    job_id: str | None = None
+    depends_on: str | None = None
+    remote_info: object | None = None
+    unknown_since: float | None = None
+    cpu_share: dict | None = None  # the CPU share given to a local job at its launch
+    dependency_dead: bool = False  # SLURM says its afterok can never be satisfied: cancelled for that
 
     @property
     def live(self) -> LiveRun:
@@ -111,12 +123,17 @@ class Scheduler:
                  job_command: Callable[[Path], list[str]] | None = None, grace_s: float = 10.0,
                  sample_hz: float = 2.0, poll_s: float = 0.2, ingest: bool = True, ingest_every_s: float = 5.0,
                  rerun: bool = False, env: dict[str, str] | None = None, history_len: int = HISTORY_LEN,
-                 use_nvml: bool = True, data_dir: str | os.PathLike | None = None):
-        self.store_root = Path(store_root)
+                 use_nvml: bool = True, data_dir: str | os.PathLike | None = None, executor: object | None = None):
+        self.executor = executor if hasattr(executor, "remote") else make_executor(executor)
+        remote = bool(self.executor.remote)
+        # A remote job reads its run directory on another node: the paths it is given are absolute.
+        self.store_root = Path(store_root).resolve() if remote else Path(store_root)
         self.layout = StoreLayout(self.store_root)
         self.data_dir = str(Path(data_dir).expanduser().resolve()) if data_dir else None
         self.runs_root = self.layout.runs
-        if gpus is None:
+        if remote:
+            self.gpu_ids, self.gpu_source = [], self.executor.describe()
+        elif gpus is None:
             self.gpu_ids, self.gpu_source = procs.detect_gpus() if use_nvml else ([], "NVML turned off")
         elif isinstance(gpus, int):
             self.gpu_ids, self.gpu_source = [str(i) for i in range(gpus)], f"{gpus} GPU(s) (given)"
@@ -124,8 +141,15 @@ class Scheduler:
             self.gpu_ids, self.gpu_source = [str(g) for g in gpus], f"GPUs {','.join(map(str, gpus))} (given)"
         if max_parallel is not None and max_parallel < 1:
             raise ValueError("max_parallel must be at least 1")
-        self.max_parallel = max_parallel or max(1, len(self.gpu_ids))
+        # SLURM schedules the runs it is given: every run is submitted unless --max-parallel says otherwise.
+        self.max_parallel = max_parallel or (UNLIMITED if remote else max(1, len(self.gpu_ids)))
         self.job_command = job_command or procs.default_job_command
+        self.sample_hz = float(sample_hz)
+        if self.sample_hz <= 0:
+            raise ValueError("the sampling rate must be > 0 Hz")
+        self.use_nvml = use_nvml
+        self._slurm = self.executor if remote else None  # made on demand to re-attach SLURM runs
+        self._remote_polled = 0.0
         self.grace_s = grace_s
         self.poll_s = poll_s
         self.rerun = rerun
@@ -143,8 +167,6 @@ class Scheduler:
         self._halted = False  # a store write failed: no run is started until the next submit
         self._storage_error: str | None = None
         self._last_loop_error: str | None = None
-        self.sampler = Sampler(self._sample_targets, hz=sample_hz, on_note=self._add_note, use_nvml=use_nvml,
-                               on_write_error=self._sampler_write_error)
         self._ingestor = Ingestor(self.store_root, ingest_every_s, self._active_dirs, self._add_note) if ingest else None
 
     # ==== the public API ==========================================================================
@@ -194,11 +216,14 @@ class Scheduler:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="xcost-scheduler", daemon=True)
             self._thread.start()
-        if self.gpu_ids:
+        if self.executor.remote:
+            at_once = "every run submitted" if self.max_parallel >= UNLIMITED else \
+                f"up to {self.max_parallel} run(s) submitted at once"
+            self._note(f"executor: {self.gpu_source}; {at_once}")
+        elif self.gpu_ids:
             self._note(f"devices: {self.gpu_source}; up to {self.max_parallel} run(s) at once")
-        else:  # the sampler's note says why there is no GPU
+        else:  # the sampler beside each job says in its log why there is no GPU
             self._note(f"devices: CPU only; up to {self.max_parallel} run(s) at once")
-        self.sampler.start()
         if self._ingestor is not None:
             self._ingestor.start()
 
@@ -319,7 +344,6 @@ class Scheduler:
         if self._thread is not None:
             self._thread.join(10)
             self._thread = None
-        self.sampler.stop()  # before the claims go: the next holder samples from then on
         with self._lock:
             for run in self._runs.values():
                 self._release_claim(run)  # a run left running: the next supervisor takes it over
@@ -363,6 +387,7 @@ class Scheduler:
         while not self._stop.is_set():
             picked: list[_Run] = []
             try:
+                self._refresh_remote()
                 with self._lock:
                     self._step()
                     picked = self._pick_ready()
@@ -393,13 +418,16 @@ class Scheduler:
                 continue
             if run.live.status != RUNNING:
                 continue
+            if run.job_id is not None:
+                self._step_remote(run, now)
+                continue
             run.tracker.poll()
             if run.popen is not None:
                 rc = run.popen.poll()
                 if rc is not None:
                     self._finish(run, rc)
                     continue
-            elif not procs.alive(run.process):
+            elif not self.executor_of(run).alive(run.process):
                 self._finish(run, None)
                 continue
             self._deliver_cancel(run, now)
@@ -413,10 +441,14 @@ class Scheduler:
         busy = sum(1 for r in self._runs.values()
                    if not r.live.done and (r.live.status == RUNNING or r.elsewhere or r.starting))
         picked: list[_Run] = []
+        # runs that share this machine's CPUs from now on (this one included): its CPU share
+        pending = sum(1 for r in self._runs.values() if not r.live.done and not r.elsewhere)
         for run in self._runs.values():
             if busy >= self.max_parallel:
                 break
             if run.live.status == QUEUED and run.spec is not None and not run.elsewhere and not run.starting:
+                if not self.executor.remote:
+                    run.cpu_share = cpu_share(min(self.max_parallel, pending))
                 run.live.gpu = self._pick_gpu(run.spec)
                 run.starting, run.process, run.popen = True, None, None
                 run.cancel_requested = run.force = run.term_sent = run.sigkill_sent = False
@@ -469,6 +501,8 @@ class Scheduler:
                 self._cancelled_before_start(run)
                 return
         gpu, started = live.gpu, time.time()
+        remote = bool(self.executor.remote)
+        share = None if remote else run.cpu_share
         archived: Path | None = None
         ours = False  # whether the run directory holds only what this attempt wrote
         try:
@@ -478,7 +512,9 @@ class Scheduler:
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(RunDir(run_dir).spec, spec.to_dict())
             update_status(run_dir, RUNNING, job=None, started=started, ended=None, phase=None, error=None,
-                          exit_code=None, gpu=gpu, supervisor=self._claims.me)
+                          exit_code=None, gpu=gpu, supervisor=self._claims.me, executor=self.executor.name,
+                          executor_job_id=None, executor_state=None, executor_reason=None, executor_info=None,
+                          cpu_share=share)
         except (WriteError, OSError) as exc:
             if ours:
                 _undo_launch(run_dir, archived)
@@ -488,15 +524,29 @@ class Scheduler:
                 self._storage_failed(exc if isinstance(exc, WriteError) else write_error(exc, run_dir))
             return
         run.tracker.reset_tails()
-        env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1", HZ_ENV: f"{self.sample_hz:g}"}
+        if not self.use_nvml:
+            env[NVML_ENV] = "0"
+        if share is not None:
+            env.update(share_env(share))
+            live.cpu_threads = share["threads"]
         if self.gpu_ids:
             if spec.device == "cpu":
                 env["CUDA_VISIBLE_DEVICES"] = ""
             elif gpu is not None:
                 env["CUDA_VISIBLE_DEVICES"] = gpu
                 env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")  # CUDA's numbering = NVML's
+        if remote:
+            job_env = {k: v for k, v in env.items() if os.environ.get(k) != v}  # sbatch exports the rest
+            self._submit(run, job_env, started)
+            return
+        from .stage import offline_problems
+
+        offline = offline_problems(spec, env)  # HF_HUB_OFFLINE=1 and something not staged: fail at once
         try:
-            popen = procs.spawn(self.job_command(run_dir), run_dir, env)
+            if offline:
+                raise ValueError(offline)
+            popen = self.executor_of(run).spawn(self.job_command(run_dir), run_dir, env)
         except (OSError, ValueError) as exc:
             if isinstance(exc, OSError) and exc.errno in _STORAGE:  # job.log could not be opened
                 _undo_launch(run_dir, archived)
@@ -505,7 +555,7 @@ class Scheduler:
                     self._unpick(run)
                     self._storage_failed(write_error(exc, RunDir(run_dir).log))
                 return
-            error = f"could not start the job: {type(exc).__name__}: {exc}"
+            error = str(exc) if offline else f"could not start the job: {type(exc).__name__}: {exc}"
             with self._lock:
                 run.starting = False
                 ended = time.time()
@@ -521,6 +571,8 @@ class Scheduler:
             live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
             extra = f" on GPU {gpu}" if gpu is not None else ""
             extra += f", starting from {live.init_from}" if live.init_from else ""
+            if share is not None and share["runs"] > 1:
+                extra += f", {share['threads']} of {share['cpus']} CPU threads ({share['runs']} runs share them)"
             self._note(f"{live.label}: started (pid {ref.pid}){extra}", run_id, topic=STARTED)
             self._deliver_cancel(run, time.monotonic())  # a cancel that came while it was starting
             self._changed.notify_all()
@@ -531,6 +583,43 @@ class Scheduler:
             except WriteError as exc:
                 with self._lock:
                     self._storage_failed(exc)
+
+    def _submit(self, run: _Run, env: dict[str, str], started: float) -> None:
+        """Submits a claimed run to SLURM (the run directory is written): its job id goes into
+        status.json; a refused submission fails the run with SLURM's message."""
+        from .slurm import SlurmError
+
+        live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
+        try:
+            job_id = self.executor.submit(run_id=run_id, run_dir=run_dir, cmd=self.job_command(run_dir), env=env,
+                                          depends_on=run.depends_on)
+        except SlurmError as exc:
+            error = f"could not submit the job: {exc}"
+            with self._lock:
+                run.starting = False
+                ended = time.time()
+                self._record_end(run, RunStatus.FAILED, ended=ended, error=error)
+                live.status, live.started, live.ended, live.error = RunStatus.FAILED, started, ended, error
+                self._warn(f"{live.label}: {error}", run_id)
+                self._finished(run)
+            return
+        try:
+            update_status(run_dir, RUNNING, executor_job_id=job_id)
+        except WriteError as exc:
+            with self._lock:
+                self._storage_failed(exc)
+        with self._lock:
+            run.job_id, run.starting, run.process, run.popen = job_id, False, None, None
+            live.status, live.started, live.ended, live.error, live.pid = RUNNING, started, None, None, None
+            live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
+            live.executor, live.job_id, live.executor_state, live.depends_on = SLURM, job_id, "PENDING", run.depends_on
+            run.unknown_since = None
+            extra = f" after job {run.depends_on} (afterok)" if run.depends_on else ""
+            extra += f", starting from {live.init_from}" if live.init_from else ""
+            self._note(f"{live.label}: submitted to SLURM (job {job_id}){extra}", run_id, topic=STARTED)
+            self._deliver_cancel(run, time.monotonic())
+            self._changed.notify_all()
+        self._wake.set()
 
     def _launch_crashed(self, run: _Run, exc: Exception) -> None:
         with self._lock:
@@ -579,6 +668,155 @@ class Scheduler:
         shutil.move(str(run_dir), str(dest))
         self._note(f"{run_dir.name}: the previous attempt moved to {dest}", run_dir.name)
         return dest
+
+    # ==== SLURM runs ==================================================================================
+    def executor_of(self, run: _Run):
+        """The executor that runs (or ran) ``run``: SLURM for a run with a job id, else ours."""
+        if run.job_id is not None:
+            return self._slurm_executor()
+        return self.executor if not self.executor.remote else LocalExecutor()
+
+    def _slurm_executor(self):
+        if self._slurm is None:  # a SLURM run found in the store by a supervisor that runs locally
+            from ..plan import ExecutorSettings
+
+            self._slurm = make_executor(ExecutorSettings(kind=SLURM))
+        return self._slurm
+
+    def _refresh_remote(self, force: bool = False) -> None:
+        """Asks SLURM about every SLURM run this supervisor follows (one squeue, one sacct), at
+        most every ``poll_s`` of the executor; outside the lock (a slow controller never blocks
+        ``snapshot``)."""
+        with self._lock:
+            ids = {r.job_id for r in self._runs.values() if r.job_id is not None and not r.live.done}
+        if not ids:
+            return
+        slurm = self._slurm_executor()
+        now = time.monotonic()
+        if not force and now - self._remote_polled < slurm.poll_s:
+            return
+        self._remote_polled = now
+        from .slurm import SlurmError
+
+        try:
+            infos = slurm.query(ids)
+        except SlurmError as exc:
+            with self._lock:
+                self._loop_error(exc)
+            return
+        with self._lock:
+            for run in self._runs.values():
+                if run.job_id in ids:
+                    info = infos.get(run.job_id)
+                    run.remote_info = info
+                    if info is None:
+                        run.unknown_since = run.unknown_since or time.monotonic()
+                    else:
+                        run.unknown_since = None
+                        live = run.live
+                        live.executor_state, live.executor_reason = info.state, info.reason
+                        live.node = info.node or live.node
+
+    def _step_remote(self, run: _Run, now: float) -> None:
+        from .slurm import JobInfo
+
+        live = run.live
+        run.tracker.poll()
+        info = run.remote_info if isinstance(run.remote_info, JobInfo) else None
+        if run.claim is None:  # followed for another supervisor: it records the end
+            return
+        if info is not None and info.pending and info.dependency_never_satisfied and not run.dependency_dead:
+            run.dependency_dead = True  # SLURM would leave it pending forever: cancel it, and say why
+            self._cancel_remote(run)
+        self._deliver_cancel(run, now)
+        if info is not None and not info.active:
+            self._finish_remote(run, info)
+        elif info is None and run.unknown_since is not None and now - run.unknown_since > 60:
+            status = self._read_status_quietly(live.run_dir)
+            if status is not None and status.status.final:
+                self._load_finished(run, status)
+            else:
+                error = f"SLURM no longer knows job {run.job_id} and the run recorded no end"
+                self._record_end(run, RunStatus.FAILED, ended=time.time(), error=error)
+                live.status, live.ended, live.error = RunStatus.FAILED, time.time(), error
+                self._warn(f"{live.label}: {error}", live.run_id)
+            self._finished(run)
+
+    def _finish_remote(self, run: _Run, info) -> None:
+        """SLURM says the job is over: the run's end is the job's own, unless SLURM ended it
+        (time limit, preemption, node failure: SLURM's reason wins) or it recorded none."""
+        from .slurm import describe_end
+
+        live = run.live
+        run.tracker.poll()
+        status = self._read_status_quietly(live.run_dir)
+        producer = self._runs.get(live.waiting_for or "")
+        account = dict(executor_state=info.state, executor_reason=info.reason, executor_info=info.accounting())
+        if status is not None and status.status.final and not info.killed_by_slurm:
+            final, error, ended = status.status, status.error, status.ended
+            try:
+                update_status(live.run_dir, final, **account)
+            except WriteError as exc:
+                self._storage_failed(exc)
+        else:
+            never_started = run.tracker.fold.state.run_start is None and (status is None or status.job is None)
+            final, error = describe_end(info, cancel_requested=run.cancel_requested,
+                                        producer=producer.live.label if producer else None, depends_on=run.depends_on,
+                                        never_started=never_started)
+            if status is not None and status.status.final and status.error:
+                error += f"; the job recorded: {status.status} ({status.error})"
+            ended = (status.ended if status is not None and status.status.final else None) or time.time()
+            self._record_end(run, final, ended=ended, error=error, **account)
+            if info.killed_by_slurm or final == RunStatus.FAILED:
+                self._warn(f"{live.label}: {error}", live.run_id)
+        live.status, live.error, live.ended = final, error, ended or time.time()
+        live.executor_state, live.executor_reason = info.state, info.reason
+        live.cancelling = False
+        self._finished(run)
+
+    def _adopt_remote(self, run: _Run, status: StatusRecord, job_id: str, claim: Claim | None) -> None:
+        """Follows a SLURM run that is queued or running (its job id known), as its claimer."""
+        live = run.live
+        live.status, live.attached, live.elsewhere = RUNNING, True, claim is None
+        live.started, live.gpu, live.pid = status.started, status.gpu, status.pid
+        live.executor, live.job_id, live.node = SLURM, job_id, status.job.host if status.job else None
+        run.job_id, run.claim, run.elsewhere, run.popen, run.process = job_id, claim, claim is None, None, None
+        run.unknown_since = None
+        if claim is not None:
+            try:
+                claim.reserve()
+            except WriteError as exc:
+                self._storage_failed(exc)
+        run.tracker.poll()
+
+    def _attach_slurm(self, run: _Run, status: StatusRecord, claim: Claim, what: str) -> bool:
+        """A run status.json says was handed to SLURM: adopt its job (asking SLURM, never a pid
+        table) or, SLURM done with it, record its end. False when no job of it can be found."""
+        from .slurm import SlurmError
+
+        slurm = self._slurm_executor()
+        job_id = status.executor_job_id or slurm.find(run.live.run_id, run.run_dir)
+        if job_id is None:
+            return False
+        if status.executor_job_id is None:
+            try:
+                update_status(run.run_dir, RUNNING, executor_job_id=job_id)
+            except WriteError as exc:
+                self._storage_failed(exc)
+        self._adopt_remote(run, status, job_id, claim)
+        try:
+            info = slurm.query([job_id]).get(job_id)
+        except SlurmError as exc:
+            info = None
+            self._warn(f"{run.live.label}: {exc}; asked again later", run.live.run_id)
+        run.remote_info = info
+        if info is not None:
+            run.live.executor_state, run.live.executor_reason = info.state, info.reason
+        self._note(f"{run.live.label}: {what} (SLURM job {job_id}"
+                   f"{', ' + info.state if info is not None else ''}); not submitted again", run.live.run_id)
+        if info is not None and not info.active:
+            self._finish_remote(run, info)
+        return True
 
     # ==== runs that are over ==================================================================
     def _finish(self, run: _Run, rc: int | None) -> None:
@@ -655,6 +893,10 @@ class Scheduler:
             self._follow_elsewhere(run, status)
             return
         run.claim = claim
+        self._take_disk_wiring(run)
+        if status.executor == SLURM and self._attach_slurm(run, status, claim, "already submitted" if requeue
+                                                            else "re-attached"):
+            return
         job = procs.identify(status.job, run_dir, written=status.updated)
         if job is not None:
             self._adopt(run, status, job, claim)
@@ -676,6 +918,18 @@ class Scheduler:
         self._warn(f"{run_id}: {DISAPPEARED}; recorded as failed", run_id)
         if self._ingestor is not None:
             self._ingestor.request(run_dir)
+
+    def _take_disk_wiring(self, run: _Run) -> None:
+        """A run found running keeps the wiring its launch wrote into spec.json (whether it saves
+        its encoder for others, the encoder it starts from): the queue is wired around it."""
+        try:
+            disk = RunDir(run.run_dir).read_spec()
+        except (OSError, ValueError):
+            return
+        if run.spec is not None:
+            run.spec.save_encoder = bool(disk.get("save_encoder"))
+            run.spec.init_from = disk.get("init_from") if isinstance(disk.get("init_from"), str) else run.spec.init_from
+        run.live.save_encoder = bool(disk.get("save_encoder"))
 
     def _adopt(self, run: _Run, status: StatusRecord, job: ProcessRef, claim: Claim) -> None:
         """Tracks a job that is already running (started by an earlier supervisor), as its claimer."""
@@ -710,6 +964,9 @@ class Scheduler:
                 run.tracker.reset_tails()
             run.following, run.followed_started = True, status.started
             live.status, live.started, live.gpu = RUNNING, status.started, status.gpu
+        if status.executor_job_id is not None:  # a SLURM run: its state comes from SLURM
+            run.job_id = live.job_id = status.executor_job_id
+            live.executor = SLURM
         if status.job is not None and (run.process is None or run.process.pid != status.job.pid):
             run.process = procs.identify(status.job, run.run_dir, written=status.updated)
             live.pid = status.job.pid
@@ -736,6 +993,10 @@ class Scheduler:
             return  # still held: its holder records its end
         run.elsewhere, run.claim = False, claim  # its holder let go: it recorded the end, or it is gone
         status, attempt = _status_and_attempt(run_dir)
+        if status is not None and status.status == RUNNING and status.executor == SLURM:
+            if self._attach_slurm(run, status, claim, "the supervisor that followed it is gone; followed and "
+                                                      "recorded here now"):
+                return
         if status is not None and status.status == RUNNING:
             job = procs.identify(status.job, run_dir, written=status.updated)
             if job is not None:
@@ -769,6 +1030,9 @@ class Scheduler:
         """We claimed a run to launch it and found an attempt another supervisor made meanwhile:
         it is that attempt's run now (followed if running, its result if over), never rerun."""
         live = run.live
+        if status.status == RUNNING and status.executor == SLURM and run.claim is not None:
+            if self._attach_slurm(run, status, run.claim, "already submitted by another supervisor meanwhile"):
+                return
         if status.status == RUNNING:
             job = procs.identify(status.job, run.run_dir, written=status.updated)
             if job is not None:
@@ -811,7 +1075,11 @@ class Scheduler:
 
     # ==== cancel ======================================================================================
     def _deliver_cancel(self, run: _Run, now: float) -> None:
-        """Sends what a requested cancel still owes the job, once its process is known."""
+        """Sends what a requested cancel still owes the job, once its process is known (a SLURM
+        job: ``scancel``, once; SLURM sends SIGTERM, then SIGKILL after its KillWait)."""
+        if run.cancel_requested and run.job_id is not None:
+            self._cancel_remote(run)
+            return
         if not run.cancel_requested or run.process is None:
             return
         label = run.live.label
@@ -830,6 +1098,22 @@ class Scheduler:
             procs.signal_group(run.process, signal.SIGKILL)
             self._warn(f"{label}: still running {self.grace_s:g} s after SIGTERM; sent SIGKILL", run.live.run_id)
 
+    def _cancel_remote(self, run: _Run) -> None:
+        from .slurm import SlurmError
+
+        if run.term_sent and (not run.force or run.sigkill_sent):
+            return
+        force = run.force and run.term_sent
+        run.term_sent = True
+        run.sigkill_sent = run.sigkill_sent or run.force
+        try:
+            self._slurm_executor().cancel(str(run.job_id), force=force or run.force)
+        except SlurmError as exc:
+            self._warn(f"{run.live.label}: {exc}", run.live.run_id)
+            return
+        how = "scancel --signal=KILL" if run.force else "scancel"
+        self._note(f"{run.live.label}: cancelling SLURM job {run.job_id} ({how})", run.live.run_id)
+
     # ==== storage errors ==============================================================================
     def _storage_failed(self, exc: WriteError | str) -> None:
         """A store write failed (ours, or a job's: ``exc`` is then the text to say): said once;
@@ -843,10 +1127,6 @@ class Scheduler:
         self._error(f"{exc}: no further run is started ({waiting} not started); running runs go on and record "
                     "their own end")
         self._not_start_queued()
-
-    def _sampler_write_error(self, exc: WriteError) -> None:
-        with self._lock:
-            self._storage_failed(exc)
 
     def _not_start_queued(self) -> None:
         for run in self._runs.values():
@@ -883,6 +1163,9 @@ class Scheduler:
         waiting = [e for e in self._entries() if e.status == WAITING]
         if not waiting:
             return
+        if self.executor.remote:
+            self._release_waiting_remote(waiting)
+            return
         producers: dict[str, shared.Producer] = {}
         for rid in {e.waiting_for for e in waiting if e.waiting_for}:
             p = self._runs.get(rid)
@@ -899,6 +1182,32 @@ class Scheduler:
             if rel.note:
                 self._warn(rel.note, rel.run_id)
 
+    def _release_waiting_remote(self, waiting: list[shared.Entry]) -> None:
+        """SLURM: consumers go as soon as their producer is submitted, with afterok on its job."""
+        producers: dict[str, shared.RemoteProducer] = {}
+        for rid in {e.waiting_for for e in waiting if e.waiting_for}:
+            p = self._runs.get(rid)
+            if p is not None:
+                ckpt = RunDir(p.run_dir).intermediate_checkpoint
+                complete = shared.checkpoint_of(p.run_dir, saw_checkpoint=p.tracker.checkpoint_saved is not None,
+                                                succeeded=p.live.status == RunStatus.SUCCEEDED) is not None
+                producers[rid] = shared.RemoteProducer(p.live.label, p.live.status, p.job_id, ckpt.resolve(), complete)
+        for rel in shared.release_remote(waiting, producers):
+            run = self._runs[rel.run_id]
+            live = run.live
+            if rel.error:
+                live.status, live.ended, live.error = RunStatus.FAILED, time.time(), rel.error
+                self._warn(f"{live.label}: {rel.error}", rel.run_id)
+                self._changed.notify_all()
+                continue
+            live.status = QUEUED
+            run.depends_on = rel.depends_on
+            if rel.init_from is None:
+                live.waiting_for = None
+            self._set_init_from(run, rel.init_from)
+            if rel.note:
+                self._warn(rel.note, rel.run_id)
+
     def _set_init_from(self, run: _Run, path: str | None) -> None:
         if run.spec is not None:
             run.spec.init_from = path
@@ -911,21 +1220,6 @@ class Scheduler:
         except RunDirError as exc:
             self._warn(str(exc), run_dir.name)
             return None
-
-    def _sample_targets(self) -> list[SampleTarget]:
-        with self._lock:
-            out = []
-            for run in self._runs.values():
-                live = run.live
-                if live.status == RUNNING and run.process is not None and run.claim is not None and not run.starting:
-                    if live.gpu is not None and str(live.gpu).isdigit():
-                        gpus: tuple[int, ...] | None = (int(live.gpu),)
-                    elif run.spec is not None and run.spec.device == "cpu":
-                        gpus = ()
-                    else:
-                        gpus = None  # every device
-                    out.append(SampleTarget(live.run_id, run.process, live.run_dir, live.phase, gpus))
-            return out
 
     def _active_dirs(self) -> list[Path]:
         with self._lock:

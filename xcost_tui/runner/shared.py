@@ -96,6 +96,41 @@ class Release:
     run_id: str
     init_from: str | None  # None: train its own intermediate phase
     note: str | None = None  # said when the producer let it down
+    depends_on: str | None = None  # (SLURM) the producer's job id: start after it succeeded (afterok)
+    error: str | None = None  # (SLURM) not started at all: why
+
+
+@dataclass(frozen=True)
+class RemoteProducer:
+    """A producer run on SLURM, as a waiting run needs to know it."""
+
+    label: str
+    status: RunStatus
+    job_id: str | None  # its SLURM job, once submitted
+    checkpoint: Path  # where it saves the encoder (known before it exists)
+    complete: bool  # the checkpoint is there (phase.json written)
+
+
+def release_remote(waiting: Iterable[Entry], producers: Mapping[str, RemoteProducer]) -> list[Release]:
+    """On SLURM a waiting run is submitted as soon as its producer is, with a dependency on it
+    (``afterok``): it starts from the producer's encoder once the producer succeeded. A producer
+    that ended without its encoder fails its consumers with the reason (not retrained silently,
+    not left pending)."""
+    out: list[Release] = []
+    for e in waiting:
+        p = producers.get(e.waiting_for or "")
+        if p is None:
+            out.append(Release(e.run_id, None, f"{e.label}: {e.waiting_for} is no longer in the queue; this run "
+                                               "trains its own intermediate phase"))
+        elif p.complete:
+            out.append(Release(e.run_id, str(p.checkpoint)))
+        elif p.status.final:
+            why = {RunStatus.CANCELLED: "was cancelled", RunStatus.SUCCEEDED: "saved no encoder"}.get(p.status, "failed")
+            out.append(Release(e.run_id, None, error=f"not started: it starts from the encoder of {p.label}, which "
+                                                     f"{why} before saving it (rerun the plan to run both again)"))
+        elif p.job_id is not None:
+            out.append(Release(e.run_id, str(p.checkpoint), depends_on=p.job_id))
+    return out
 
 
 def release(waiting: Iterable[Entry], producers: Mapping[str, Producer]) -> list[Release]:

@@ -43,6 +43,7 @@ _ARROW_TYPES = {
     "TIMESTAMP": pa.timestamp("us"),
     "VARCHAR[]": pa.list_(pa.string()),
     "DOUBLE[]": pa.list_(pa.float64()),
+    "BIGINT[]": pa.list_(pa.int64()),
 }
 ARROW_SCHEMAS = {name: pa.schema([(c, _ARROW_TYPES[t]) for c, t in cols]) for name, cols in schema.TABLES.items()}
 _GLOB_CHARS = re.compile(r"[*?\[\]{}]")
@@ -219,12 +220,13 @@ def _stage_samples(mem, run_id: str, path: Path, running: bool, warnings: list[s
         return ARROW_SCHEMAS["samples"].empty_table()
     gpu = SAMPLE_COLUMNS["gpus"][:-2]  # the STRUCT(...) of one GPU
     cols = ", ".join(f"g.{c} AS gpu_{c}" for c in ("index", "name", "uuid", "mem_used_bytes", "mem_total_bytes",
-                                                   "util_percent", "power_w", "temp_c", "proc_mem_bytes"))
+                                                   "util_percent", "power_w", "temp_c", "proc_mem_bytes",
+                                                   "other_pids", "other_mem_bytes"))
     # One row per GPU per sample; a sample without GPUs keeps one row with NULL GPU columns.
     with _LiteralPath(path) as literal:
         sql = f"""
-            SELECT run_id, t, phase, cpu_percent, rss_bytes, {cols}
-            FROM (SELECT {_sql_str(run_id)} AS run_id, t, phase, cpu_percent, rss_bytes,
+            SELECT run_id, t, phase, cpu_percent, rss_bytes, {cols}, other_cpu_percent, cpus
+            FROM (SELECT {_sql_str(run_id)} AS run_id, t, phase, cpu_percent, rss_bytes, other_cpu_percent, cpus,
                          unnest(CASE WHEN len(gpus) > 0 THEN gpus ELSE [NULL::{gpu}] END) AS g
                   FROM read_ndjson({_sql_str(literal)}, columns = {duckdb_columns(SAMPLE_COLUMNS)}, ignore_errors = true))"""
         table, bad = _read_bulk(mem, sql, "t")
@@ -247,6 +249,11 @@ def _cost_columns(costs: dict[str, Cost]) -> dict[str, Any]:
     row["flops_sampled_steps"] = _int(fm.extra.get("sampled_steps")) if fm is not None else None
     en = costs.get("energy_j")
     row["energy_flag"] = _str(en.extra.get("flag")) if en is not None else None
+    flag = costs.get("contended")
+    row["contended"] = None if flag is None or flag.value is None else bool(flag.value)
+    if flag is not None:
+        reasons = flag.extra.get("reasons")
+        row["contention"] = "; ".join(map(str, reasons)) if flag.value and isinstance(reasons, list) else flag.reason
     return row
 
 
@@ -275,6 +282,26 @@ def _lifetime_peak(state) -> dict[str, Any]:
             best = c
     return {"peak_mem_lifetime_bytes": _int(best.value) if best else None,
             "peak_mem_lifetime_source": best.source if best else None}
+
+
+def _executor_columns(rec) -> dict[str, Any]:
+    """Where the run executed (status.json): the executor, SLURM's job id, state, reason and
+    accounting, the node, and the CPU share the runner gave it."""
+    if rec is None:
+        return {}
+    info = rec.executor_info or {}
+    share = rec.cpu_share or {}
+    return {
+        "executor": rec.executor or ("local" if rec.job is not None else None),
+        "executor_job_id": rec.executor_job_id,
+        "executor_state": rec.executor_state,
+        "executor_reason": rec.executor_reason,
+        "executor_elapsed_s": _num(info.get("elapsed_s")),
+        "executor_gpus": _int(info.get("gpus")),
+        "node": _str(info.get("node")) or (rec.job.host if rec.job is not None else None),
+        "cpu_threads": _int(share.get("threads")),
+        "runs_sharing": _int(share.get("runs")),
+    }
 
 
 def _data_source_rows(run_id: str, state) -> list[dict[str, Any]]:
@@ -345,6 +372,8 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
         run_end = state.run_end
         status = final_status(status_rec, run_end.status if run_end else None, bool(lines))
         error = (run_end.error if run_end else None) or (status_rec.error if status_rec else None)
+        if status_rec is not None and status_rec.ended_by_executor:  # SLURM ended it: its reason, not the job's
+            error = status_rec.error or error
         failed_phase = None
         if status in (RunStatus.FAILED, RunStatus.CANCELLED):
             failed_phase = (run_end.phase if run_end else None) or (status_rec.phase if status_rec else None)
@@ -388,6 +417,9 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "failed_phase": _str(failed_phase),
             "current_phase": state.latest_phase if status == RunStatus.RUNNING else None,
             "pid": status_rec.pid if status_rec else None,
+            **_executor_columns(status_rec),
+            "contended_phases": sum(1 for p in state.phases.values() if p.completed and not p.reused_from
+                                    and (c := p.costs.get("contended")) is not None and c.value),
             "started": _ts(started),
             "updated": _ts(updated),
             "ended": _ts(ended),

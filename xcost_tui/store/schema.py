@@ -15,7 +15,9 @@ from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 # 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
 # 4: recipes, shot_seed, collapse, the average-accuracy forms. 5: non-pad FLOPs and mfu_padded, memory
 # increase over the phase's start, the process lifetime peak (phases and runs), inference memory as the increase;
-# configurations, full-pipeline/own/intermediate/per-query costs, the verdict tables, learning curves.
+# configurations, full-pipeline/own/intermediate/per-query costs, the verdict tables, learning curves;
+# executors (SLURM job id, state, reason, accounting), CPU share, contention (phases.contended and its
+# evidence, samples' other processes, leaderboard.contended / contended_phases).
 SCHEMA_VERSION = 5
 
 
@@ -47,6 +49,8 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
     ("latency_mean_s", "DOUBLE"),
     ("latency_n", "BIGINT"),
     ("throughput_examples_per_s", "DOUBLE"),
+    ("other_cpu_s", "DOUBLE"),
+    ("other_gpu_processes", "BIGINT"),
 )
 # Figures that also get ``<name>_source`` and ``<name>_reason`` columns in ``phases``.
 SOURCED_FIGURES: tuple[str, ...] = (
@@ -87,6 +91,16 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("failed_phase", "VARCHAR"),
         ("current_phase", "VARCHAR"),
         ("pid", "BIGINT"),
+        ("executor", "VARCHAR"),
+        ("executor_job_id", "VARCHAR"),
+        ("executor_state", "VARCHAR"),
+        ("executor_reason", "VARCHAR"),
+        ("executor_elapsed_s", "DOUBLE"),
+        ("executor_gpus", "BIGINT"),
+        ("node", "VARCHAR"),
+        ("cpu_threads", "BIGINT"),
+        ("runs_sharing", "BIGINT"),
+        ("contended_phases", "BIGINT"),
         ("started", "TIMESTAMP"),
         ("updated", "TIMESTAMP"),
         ("ended", "TIMESTAMP"),
@@ -134,6 +148,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         *COST_FIGURES,
         ("flops_sampled_steps", "BIGINT"),
         ("energy_flag", "VARCHAR"),
+        ("contended", "BOOLEAN"),
+        ("contention", "VARCHAR"),
         *[(f"{name}_{part}", "VARCHAR") for name in SOURCED_FIGURES for part in ("source", "reason")],
         ("costs", "JSON"),
         ("info", "JSON"),
@@ -176,6 +192,10 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("gpu_power_w", "DOUBLE"),
         ("gpu_temp_c", "DOUBLE"),
         ("gpu_proc_mem_bytes", "BIGINT"),
+        ("gpu_other_pids", "BIGINT[]"),
+        ("gpu_other_mem_bytes", "BIGINT"),
+        ("other_cpu_percent", "DOUBLE"),
+        ("cpus", "BIGINT"),
     ),
     "data_sources": (
         ("run_id", "VARCHAR"),
@@ -342,6 +362,7 @@ tr AS (
 ),
 allp AS (
   SELECT run_id,
+    count(*) FILTER (WHERE contended AND reused_from_run IS NULL) AS contended_phases,
     sum(device_hours) FILTER (WHERE reused_from_run IS NULL) AS total_device_hours,
     arg_max(latency_p50_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p50_s,
     arg_max(latency_p95_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p95_s,
@@ -376,6 +397,8 @@ SELECT r.run_id, r.name, r.model, r.method,
   allp.latency_p50_s AS query_latency_p50_s, allp.query_flops, allp.query_energy_j, allp.query_device_hours,
   allp.peak_infer_mem_abs_bytes, r.peak_mem_lifetime_bytes,
   coalesce(tr.reused_phases, 0) AS reused_phases, tr.reused_from_run, coalesce(rb.reused_by_runs, 0) AS reused_by_runs,
+  coalesce(allp.contended_phases, 0) > 0 AS contended, coalesce(allp.contended_phases, 0) AS contended_phases,
+  r.executor, r.executor_job_id, r.executor_state, r.node, r.cpu_threads, r.runs_sharing,
   r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir
 FROM runs r
 LEFT JOIN ev USING (run_id)
@@ -554,6 +577,10 @@ FROM evals e JOIN runs r USING (run_id)
     "comparisons": COMPARISONS_SELECT,
     "break_even": BREAK_EVEN_SELECT,
     "learning_curves": LEARNING_CURVES_SELECT,
+    # Phases measured without contention (docs/measurement.md, "Contention"): the flag is true
+    # when other processes shared the job's CPUs or GPUs beyond its threshold; NULL (too short to
+    # tell, no counters) is kept.
+    "phases_uncontended": "SELECT * FROM phases WHERE contended IS NOT TRUE",
     "pareto": """
 SELECT run_id, name, model, method, intermediate, k, seed, x AS train_device_hours, avg_accuracy
 FROM cost_vs_accuracy WHERE x_name = 'train_device_hours' AND on_frontier ORDER BY x

@@ -60,8 +60,9 @@ class XcostApp(App):
 
     def __init__(self, store: Path | str = "store", plan: str | None = None, data_dir: str | None = None,
                  max_parallel: int | None = None, runner: RunnerAPI | None = None, attach: bool = True,
-                 clock: Callable[[], float] | None = None) -> None:
+                 clock: Callable[[], float] | None = None, executor: object | None = None) -> None:
         super().__init__()
+        self.executor = executor  # plan.ExecutorSettings (--executor): where the app's runner runs runs
         self.store = Path(store)
         self.plan_arg = plan
         self.data_dir = data_dir
@@ -156,7 +157,7 @@ class XcostApp(App):
         if self._runner is None:
             from .runner_bridge import make_runner
 
-            self._runner = make_runner(self.store, self.data_dir, self.max_parallel)
+            self._runner = make_runner(self.store, self.data_dir, self.max_parallel, self.executor)
         return self._runner
 
     @property
@@ -264,8 +265,16 @@ class XcostApp(App):
         self.call_from_thread(self.exit, 0)
 
 
-def run_app(store: Path, plan: str | None = None, data_dir: str | None = None, max_parallel: int | None = None) -> int:
-    """Entry point of ``xcost-tui [plan.toml]``."""
-    app = XcostApp(store=store, plan=plan, data_dir=data_dir, max_parallel=max_parallel)
+def run_app(store: Path, plan: str | None = None, data_dir: str | None = None, max_parallel: int | None = None,
+            executor: str | None = None) -> int:
+    """Entry point of ``xcost-tui [plan.toml]``. ``executor`` (``--executor slurm``): the app's runner
+    submits to SLURM, with the plan's ``[executor]`` settings when a plan is given."""
+    settings = None
+    if executor is not None:
+        from ..plan import ExecutorSettings, load_plan
+
+        settings = load_plan(plan, data_dir=data_dir, executor=executor).executor if plan else \
+            ExecutorSettings(kind=executor)
+    app = XcostApp(store=store, plan=plan, data_dir=data_dir, max_parallel=max_parallel, executor=settings)
     result = app.run()
     return int(result or 0) if isinstance(result, int) else 0

@@ -22,7 +22,7 @@ def runner_available() -> bool:
         return False
 
 
-def make_runner(store: Path, data_dir: str | None, max_parallel: int | None) -> RunnerAPI:
+def make_runner(store: Path, data_dir: str | None, max_parallel: int | None, executor: object | None = None) -> RunnerAPI:
     from ..errors import XcostError
 
     if not runner_available():
@@ -30,7 +30,7 @@ def make_runner(store: Path, data_dir: str | None, max_parallel: int | None) -> 
     from ..runner import Scheduler
 
     # data_dir travels in each RunSpec (plan.load_plan(data_dir=...)), not in the scheduler
-    return Scheduler(store, max_parallel=max_parallel)
+    return Scheduler(store, max_parallel=max_parallel, executor=executor)
 
 
 def snapshot(runner: RunnerAPI | None) -> list[LiveRun]:

@@ -149,8 +149,9 @@ class RunDetailScreen(Screen):
             table.add_column(col.header, key=col.key)
         for p in phases:
             cells = []
-            for col in present.PHASES:
-                text = col.cell(p.get(col.key))
+            texts = present.contended_cells(present.PHASES, [col.cell(p.get(col.key)) for col in present.PHASES],
+                                            p.get("contended"))
+            for col, text in zip(present.PHASES, texts):
                 if col.key == "phase" and not p.get("completed"):
                     text += " …"
                 cells.append(Text(text, justify="right" if col.numeric else "left"))
@@ -188,6 +189,18 @@ def summary(detail: dict) -> Text:
         Text.assemble(("acc  ", "bold"), _figures(board, HEADLINE_ACC), *_collapse(run)),
         Text.assemble(("cost ", "bold"), _figures(board, HEADLINE_COST)),
     ]
+    if run.get("executor") == "slurm":
+        lines.append(Text(f"SLURM job {fmt.text(run.get('executor_job_id'))} · {fmt.text(run.get('executor_state'))}"
+                          + (f" ({run['executor_reason']})" if run.get("executor_reason") else "")
+                          + f" · node {fmt.text(run.get('node'))}"))
+    if (run.get("runs_sharing") or 0) > 1:
+        lines.append(Text(f"cpu share: {run.get('cpu_threads')} thread(s), measured beside {run['runs_sharing'] - 1} "
+                          f"other run(s) sharing the machine's CPUs"))
+    contended = [p for p in detail.get("phases") or [] if p.get("contended")]
+    if contended:
+        first = contended[0]
+        lines.append(Text(f"{present.CONTENDED_MARK} contended: {len(contended)} phase(s), e.g. {first.get('phase')}: "
+                          f"{first.get('contention') or 'other work on its CPUs or GPUs'}", style="yellow"))
     if run.get("error"):
         lines.append(Text(f"error in {fmt.text(run.get('failed_phase'))}: {run['error']}", style="red"))
     return Text("\n").join(lines)

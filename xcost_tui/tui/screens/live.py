@@ -33,6 +33,7 @@ IDLE_REFRESH_S = 1.0  # while the screen is not shown
 GIB = 1024 ** 3
 
 COLUMNS = [page_column(c, sortable=False) for c in present.LIVE]
+JOB_COLUMNS = [*COLUMNS, page_column(present.LIVE_JOB, sortable=False)]  # when a run executes on SLURM
 STATUS_COLUMN = [c.key for c in present.LIVE].index("status")
 
 
@@ -45,6 +46,7 @@ class LiveData:
     headline: str = ""
     n_active: int = 0
     has_gpu: bool = False
+    slurm: bool = False  # some run executes on SLURM: the job column is shown
 
 
 class LiveUpdate(Message):
@@ -61,21 +63,23 @@ def gather(runner: RunnerAPI | None, selected: str | None, now: float) -> LiveDa
     if selected not in by_id:
         selected = next((rid for rid, r in by_id.items() if r.status == RunStatus.RUNNING), next(iter(by_id), None))
     history = runner.history(selected) if runner is not None and selected else None
-    rows = [(r.run_id, *row_cells(r)) for r in runs]
+    slurm = any(r.executor == "slurm" or r.job_id is not None for r in runs)
+    rows = [(r.run_id, *row_cells(r, job=slurm)) for r in runs]
     n_active = sum(1 for r in runs if r.status.active)
-    data = LiveData(rows=rows, runs=by_id, selected=selected, n_active=n_active)
+    data = LiveData(rows=rows, runs=by_id, selected=selected, n_active=n_active, slurm=slurm)
     if selected and history is not None:
         data.charts, data.has_gpu = chart_series(history.samples, history.progress, now)
         data.headline = headline(by_id[selected], now)
     return data
 
 
-def row_cells(r: LiveRun) -> tuple[list[str], list[str | None]]:
-    """One run's row of the Live table (present.LIVE's columns) and its cell styles. Every value
-    comes from the run's own snapshot: the ETA of each running run, not only the selected one."""
+def row_cells(r: LiveRun, job: bool = False) -> tuple[list[str], list[str | None]]:
+    """One run's row of the Live table (present.LIVE's columns, and the SLURM job column when
+    ``job``) and its cell styles. Every value comes from the run's own snapshot: the ETA of each
+    running run, not only the selected one."""
     prog = r.progress
     sample = r.sample
-    status = "cancelling" if r.cancelling else r.status.value
+    status = "cancelling" if r.cancelling else r.display_status
     step, total = (prog.step, prog.total_steps) if prog else (None, None)
     values = [
         r.label, status, r.phase, f"{r.phases_done}/{r.phases_planned}",
@@ -85,9 +89,12 @@ def row_cells(r: LiveRun) -> tuple[list[str], list[str | None]]:
         prog.mem_bytes if prog else None, sample.cpu_percent if sample else None,
         sample.rss_bytes if sample else None, r.avg_accuracy,
     ]
-    styles: list[str | None] = [None] * len(values)
+    cells = present.cells(present.LIVE, values)
+    if job:
+        cells.append(present.LIVE_JOB.cell(r.where or None))
+    styles: list[str | None] = [None] * len(cells)
     styles[STATUS_COLUMN] = present.status_style(status)
-    return present.cells(present.LIVE, values), styles
+    return cells, styles
 
 
 def headline(r: LiveRun, now: float) -> str:
@@ -106,6 +113,11 @@ def headline(r: LiveRun, now: float) -> str:
         parts.append(f"elapsed {present.cell('duration_s', max(0.0, elapsed))}")
     if r.gpu is not None:
         parts.append(f"GPU {r.gpu}")
+    if r.job_id is not None:
+        parts.append(f"SLURM job {r.job_id} {r.executor_state or ''}".rstrip()
+                     + (f" ({r.executor_reason})" if r.executor_reason and r.executor_state == "PENDING" else "")
+                     + (f" on {r.node}" if r.node else "")
+                     + (f" after job {r.depends_on}" if r.depends_on else ""))
     if r.error:
         parts.append(f"error: {r.error}")
     return " · ".join(parts)
@@ -245,7 +257,8 @@ class LiveScreen(Screen):
         cursor = keys.index(data.selected) if data.selected in keys else 0
         if table.keys != keys or table.rows != [cells for _, cells, _ in data.rows]:
             keep_cursor = table.cursor_key if table.keys == keys else None
-            table.set_page(COLUMNS, keys, [c for _, c, _ in data.rows], [s for _, _, s in data.rows],
+            table.set_page(JOB_COLUMNS if data.slurm else COLUMNS, keys, [c for _, c, _ in data.rows],
+                           [s for _, _, s in data.rows],
                            cursor=keys.index(keep_cursor) if keep_cursor in keys else cursor)
         self.selected = table.cursor_key or data.selected
         active = f"{data.n_active} active" if data.n_active else "none active"

@@ -23,6 +23,7 @@ from textual.widgets import Footer, Input, Select, Static
 
 from ... import XCOPA_LANGS
 from ...errors import StoreError
+from ... import present
 from ...present import Column, cell_style
 from .. import columns as C
 from ..widgets.empty import EmptyState
@@ -45,13 +46,17 @@ class RunsQuery:
     text: str = ""
     offset: int = 0
     langs: tuple[str, ...] = XCOPA_LANGS
+    uncontended: bool = False  # leave out runs with a phase measured beside other work
 
     def filters(self) -> dict[str, Any]:
-        return {k: v for k, v in (("method", self.method), ("model", self.model), ("status", self.status))
-                if v is not None}
+        out: dict[str, Any] = {k: v for k, v in (("method", self.method), ("model", self.model),
+                                                 ("status", self.status)) if v is not None}
+        if self.uncontended:
+            out["contended"] = False
+        return out
 
     def count_key(self) -> tuple:
-        return (self.method, self.model, self.status, self.text.strip())
+        return (self.method, self.model, self.status, self.text.strip(), self.uncontended)
 
     def columns(self) -> list[Column]:
         return C.visible_columns(self.langs)
@@ -106,6 +111,7 @@ class RunsScreen(Screen):
         Binding("slash", "search", "Search"),
         Binding("f", "filters", "Filter", show=False),
         Binding("x", "clear_filters", "Clear", show=False),
+        Binding("u", "toggle_uncontended", "Uncontended", show=False),
         Binding("l", "langs", "Langs"),
         Binding("right_square_bracket,n", "page(1)", "Next"),
         Binding("left_square_bracket,p", "page(-1)", "Prev", show=False),
@@ -129,6 +135,7 @@ class RunsScreen(Screen):
         self._counts: dict[tuple, int] = {}
         self._sig: tuple | None = None
         self._search_timer = None
+        self._any_contended = False  # the page shown has runs flagged contended (the legend in the status line)
         self._options_loaded = False
         self._state = "loading"
 
@@ -172,7 +179,7 @@ class RunsScreen(Screen):
             if total is None:
                 total = query.count_runs(self.store, q.filters(), q.text or None)
                 self._counts[q.count_key()] = total
-            grand = total if not (q.filters() or q.text.strip()) else self._counts.get((None, None, None, ""))
+            grand = total if not (q.filters() or q.text.strip()) else self._counts.get((None, None, None, "", False))
             if grand is None:
                 grand = query.count_runs(self.store)
                 self._counts[(None, None, None, "")] = grand
@@ -267,6 +274,11 @@ class RunsScreen(Screen):
         raw = [data.column(col.key).to_pylist() for col in cols]
         rendered = [[col.cell(v) for v in values] for col, values in zip(cols, raw)]
         rows = [list(r) for r in zip(*rendered)] if run_ids else []
+        self._any_contended = False
+        if "contended" in data.column_names:  # the mark on the figures of runs measured beside other work
+            flags = data.column("contended").to_pylist()
+            rows = [present.contended_cells(cols, r, flag) for r, flag in zip(rows, flags)]
+            self._any_contended = any(f is True for f in flags)
         # a status in its colour, a collapsed run in red (present.cell_style, from the raw values)
         styles = [[cell_style(col.key, raw[j][i]) for j, col in enumerate(cols)] for i in range(len(rows))]
         if not any(s for r in styles for s in r):
@@ -296,6 +308,8 @@ class RunsScreen(Screen):
             parts.append("filter " + " ".join(filt))
         if len(q.langs) != len(XCOPA_LANGS):
             parts.append("langs " + ",".join(q.langs) if q.langs else "no langs")
+        if self._any_contended:
+            parts.append(present.CONTENDED_LEGEND.split(" (")[0])
         parts.append(f"store {self.store}")
         self.query_one("#runs-status", Static).update(" · ".join(parts))
 
@@ -376,7 +390,13 @@ class RunsScreen(Screen):
             select = self.query_one(f"#f-{name}", Select)
             with select.prevent(Select.Changed):
                 select.clear()
-        self.fetch(replace(self.q, method=None, model=None, status=None, text="", offset=0))
+        self.fetch(replace(self.q, method=None, model=None, status=None, text="", offset=0, uncontended=False))
+
+    def action_toggle_uncontended(self) -> None:
+        """Leave out (or bring back) the runs with a phase measured beside other work (the mark *)."""
+        on = not self.q.uncontended
+        self.fetch(replace(self.q, uncontended=on, offset=0))
+        self.notify("only runs measured without contention (u: every run)" if on else "every run", timeout=2)
 
     def set_filter(self, **kw: Any) -> None:
         """Programmatic filtering (tests, the command palette): method=, model=, status=, text=."""
