@@ -13,8 +13,9 @@ from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_famil
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
 # 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
-# 4: recipes, shot_seed, collapse, the average-accuracy forms.
-SCHEMA_VERSION = 4
+# 4: recipes, shot_seed, collapse, the average-accuracy forms. 5: the leaderboard's n_langs_planned and
+# complete (a succeeded run that evaluated every planned language: the rankings of the app).
+SCHEMA_VERSION = 5
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -355,7 +356,8 @@ rb AS (
 )
 SELECT r.run_id, r.name, r.model, r.method,
   nullif(array_to_string(r.intermediate, ','), '') AS intermediate, r.intermediate_mode, r.k, r.seed, r.status,
-  coalesce(ev.n_langs, 0) AS n_langs, av.avg_accuracy, ev.en_accuracy, ev.en_accuracy - av.avg_accuracy AS transfer_gap,
+  coalesce(ev.n_langs, 0) AS n_langs, len(r.langs) AS n_langs_planned,
+  coalesce(r.status = 'succeeded' AND coalesce(ev.n_langs, 0) >= len(r.langs), false) AS complete, av.avg_accuracy, ev.en_accuracy, ev.en_accuracy - av.avg_accuracy AS transfer_gap,
   {", ".join(f"ev.acc_{lang}" for lang in XCOPA_LANGS)},
   av.model_family, av.avg_accuracy_all, av.avg_accuracy_published, av.avg_accuracy_seen,
   r.shot_seed, r.recipe, r.intermediate_recipe, r.few_shot_recipe, r.collapsed, r.target_attempts,
