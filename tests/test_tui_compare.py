@@ -79,8 +79,8 @@ def test_every_family_has_its_own_marker_and_a_colour_every_front_end_parses():
     (54.2, 65.8, "percent", ["55.0", "57.5", "60.0", "62.5", "65.0"]),
     (50.0, 1050.0, "energy", ["200J", "400J", "600J", "800J", "1000J"]),
     (1500.0, 9000.0, "energy", ["2kJ", "4kJ", "6kJ", "8kJ"]),
-    (1.5 * 2**30, 7.5 * 2**30, "bytes", ["2G", "4G", "6G"]),  # binary: 2G = 2 GiB
-    (0.008, 0.072, "hours", ["0.02", "0.04", "0.06"]),
+    (1.5 * 2**30, 7.5 * 2**30, "bytes", ["2G", "3G", "4G", "5G", "6G", "7G"]),  # binary: 2G = 2 GiB
+    (0.008, 0.072, "hours", ["0.01", "0.02", "0.03", "0.04", "0.05", "0.06", "0.07"]),
 ])
 def test_axis_ticks_have_units_and_si_prefixes(lo, hi, kind, labels):
     values, written = fmt.axis_ticks(lo, hi, kind)

@@ -125,15 +125,14 @@ _BIN = [(2**40, "T"), (2**30, "G"), (2**20, "M"), (2**10, "K")]
 
 
 def nice_step(span: float, n: int = 5) -> float:
-    """A 1-2-2.5-5 step that cuts ``span`` into about ``n`` intervals."""
+    """The 1-2-2.5-5 step that cuts ``span`` into the number of intervals closest to ``n``
+    (on a tie, the larger step)."""
     if not span > 0 or not math.isfinite(span):
         return 1.0
     raw = span / max(1, n)
     mag = 10.0 ** math.floor(math.log10(raw))
-    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
-        if m * mag >= raw * (1 - 1e-9):
-            return m * mag
-    return 10.0 * mag  # pragma: no cover
+    steps = [m * mag for m in (1.0, 2.0, 2.5, 5.0, 10.0)]
+    return min(reversed(steps), key=lambda step: abs(span / step - n))
 
 
 def linear_ticks(lo: float, hi: float, n: int = 5) -> list[float]:

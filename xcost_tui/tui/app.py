@@ -91,7 +91,7 @@ class XcostApp(App):
         return LaunchScreen(plan=self.plan_arg, data_dir=self.data_dir, max_parallel=self.max_parallel, id="launch")
 
     def _make_compare(self) -> Screen:
-        from .screens.compare import CompareScreen
+        from .screens.compare import VIEW_KEYS, VIEW_TITLES, VIEWS, CompareScreen
 
         return CompareScreen(self.store, id="compare")
 
@@ -139,11 +139,24 @@ class XcostApp(App):
             yield SystemCommand("Sort by… (s)", "pick a column to sort the runs by", screen.action_sort_pick)
             yield SystemCommand("Languages shown… (l)", "pick the language columns", screen.action_langs)
             yield SystemCommand("Clear filters (x)", "show every run", screen.action_clear_filters)
-        from .screens.compare import CompareScreen
+            yield SystemCommand("Rank every run (u)", "failed, running and partial runs among the complete ones, "
+                                "or (again) after them", screen.action_rank_all)
+        from .screens.compare import VIEW_KEYS, VIEW_TITLES, VIEWS, CompareScreen
 
         if isinstance(screen, CompareScreen):
-            yield SystemCommand("Save Compare view as SVG (e)", "a screenshot of the plot and the grid",
+            yield SystemCommand("Save Compare view as SVG (e)", "a screenshot of the view as shown",
                                 screen.action_export_svg)
+            yield SystemCommand("Baseline… (b)", "the configuration every other one is compared with",
+                                screen.action_pick_baseline)
+            yield SystemCommand("Similar accuracy δ… (d)", "how close two configurations must be to count as "
+                                "similar", screen.action_pick_delta)
+            yield SystemCommand("Amortisation N… (n)", "how many target tasks the intermediate encoder serves",
+                                screen.action_pick_amortise)
+            yield SystemCommand("Cost measure… (m)", "the x axis of the frontier and the curves",
+                                screen.action_pick_measure)
+            for view in VIEWS:
+                yield SystemCommand(f"{VIEW_TITLES[view]} view ({VIEW_KEYS[view]})", f"Compare's {view} view",
+                                    lambda v=view: screen.action_view(v))
 
     def exported(self, path: Path, what: str) -> None:
         self.exports.append(Path(path))

@@ -17,7 +17,7 @@ from ..present import (AVG_ACCURACY, COSTS, IDENTITY, LANG_ACCURACY, LEADERBOARD
 from .widgets.pagetable import PageColumn
 
 FIXED: list[Column] = [RUN]  # stays in view when scrolling sideways
-HEAD: list[Column] = [*FIXED, *IDENTITY, AVG_ACCURACY, N_LANGS]
+HEAD: list[Column] = [*FIXED, *IDENTITY, N_LANGS, AVG_ACCURACY]
 TAIL: list[Column] = list(COSTS)
 BY_KEY: dict[str, Column] = {**LEADERBOARD, RUN.key: RUN}  # every column a run can be sorted by
 SORT_KEYS = {RUN.key: "run_id"}  # a shown column sorted by another leaderboard column

@@ -480,8 +480,6 @@ class CompareScreen(Screen):
             n_runs = sum(c.n_runs for c in v.configurations.values())
             parts.append(f"{len(v.configurations):,} configurations ({n_runs:,} succeeded runs)")
             parts.append(f"{len(v.averaged()):,} comparisons")
-            if not self.computing:
-                parts.append(f"read in {self.data.elapsed:.2f} s")
         elif self._error is not None and not self.computing:
             parts.append("the store could not be read")
         parts.append(f"store {self.store}")
@@ -597,8 +595,8 @@ class CompareScreen(Screen):
             styles.append(cell_styles)
         self.query_one("#compare-grid", PageTable).set_page(cols, keys, rows, styles, fixed=1)
         self.query_one("#grid-legend", Static).update(Text.assemble(
-            "mean ± half-width of the 95% interval (seeds and test items), in points · ",
-            (f"{CHANCE_MARK} dim", "dim"), ": not distinguishable from chance (50%)"))
+            "mean ± half-width of its 95% interval (seeds and test items), in points · ",
+            (f"dim, {CHANCE_MARK}", "dim"), ": not distinguishable from chance (50%)"))
         self.painted_grid += 1
 
     # ---- the verdict view ----------------------------------------------------------------------
@@ -688,7 +686,7 @@ class CompareScreen(Screen):
         configs = self.data.verdict.configurations if self.data is not None else {}
         curves = [c for c in (self.curves or {}).values() if c.cost]
         where = "mean over the XCOPA languages" if lang == "avg" else ("English COPA" if lang == "en" else lang)
-        what = f"{'target' if phase == 'target' else 'few-shot'} phase · held-out {where}"
+        what = f"{'target' if phase == 'target' else 'few-shot'} phase · {where}"
         if not curves:
             plt.title(f"learning curves ({what}): none in the store")
             chart.refresh()
@@ -715,15 +713,18 @@ class CompareScreen(Screen):
         plt.ylim(ya.lo, ya.hi)
         plt.xticks(xa.ticks, xa.labels)
         plt.yticks(ya.ticks, ya.labels)
-        plt.title(f"accuracy (%) vs cumulative training cost · {what}")
+        title = f"held-out accuracy (%) vs cumulative training cost · {what}"
+        if len(title) > chart.size.width - 2:
+            short = "XCOPA mean" if lang == "avg" else where
+            title = f"held-out accuracy (%) · {'target' if phase == 'target' else 'few-shot'} · {short}"
+        plt.title(title)
         unit = m.name.replace("training ", "cumulative training ")
         note = "" if m.key == self.measure else f" (the x measure has no curve: {m.header})"
         plt.xlabel(unit + (" (log scale)" if xa.log else "") + note)
         chart.refresh()
         text = legend_text(sorted(set(fams), key=lambda f: list(present.FAMILY_STYLES).index(f)
                                   if f in present.FAMILY_STYLES else 99), frontier=False, intervals=False)
-        text.append(f"   {len(curves)} configurations, mean over runs per point; the marker is the last "
-                    "point · l: language or phase", style="dim")
+        text.append(f"   {len(curves)} configurations, mean over runs · l: language, phase", style="dim")
         legend.update(text)
 
     # ---- runs of a configuration ---------------------------------------------------------------

@@ -287,7 +287,10 @@ class PageTable(ScrollView, can_focus=True):
         if start < self.scroll_x:
             self.scroll_to(x=start, animate=False, immediate=True)
         elif end > self.scroll_x + view:
-            self.scroll_to(x=max(0, end - view + 1), animate=False, immediate=True)
+            # the first column boundary that brings it in: no column is drawn cut at the left
+            need = end - view + 1
+            target = min((o for o in self._scroll_offsets() if o >= need), default=need)
+            self.scroll_to(x=max(0, min(target, start)), animate=False, immediate=True)
 
     def action_select(self) -> None:
         key = self.cursor_key
