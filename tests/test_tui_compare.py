@@ -238,7 +238,7 @@ def test_the_verdict_panel_shows_the_headless_sentences(verdict_store):
             await pilot.press("v")
             await pilot.pause()
             assert screen.view == "verdict"
-            panel = plain(text_of(screen.query_one("#compare-verdict")))
+            panel = plain(screen.query_one("#compare-verdict").plain)
             for sentence in sentences:
                 assert plain(sentence) in panel
             assert "baseline: each configuration's default" in panel and "±2 points" in panel
@@ -274,7 +274,7 @@ def test_delta_amortisation_and_baseline_are_set_on_screen(verdict_store, monkey
                 await pilot.pause()
 
             def panel() -> str:
-                return plain(text_of(screen.query_one("#compare-verdict")))
+                return plain(screen.query_one("#compare-verdict").plain)
 
             await choose("d", "0.05")
             assert screen.settings.delta == 0.05

@@ -27,7 +27,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Static
@@ -38,6 +38,7 @@ from ...errors import StoreError
 from ..columns import page_column
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageColumn, PageTable
+from ..widgets.textpanel import TextPanel
 from . import xcost_app
 
 if TYPE_CHECKING:
@@ -242,6 +243,7 @@ class CompareScreen(Screen):
         self._seq = 0
         self._curve_seq: tuple | None = None
         self._error: BaseException | None = None
+        self._stale: set[str] = set()  # views to fill when next shown
 
     # ---- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -260,8 +262,8 @@ class CompareScreen(Screen):
             with Vertical(id="view-languages"):
                 yield Static("", id="grid-legend")
                 yield PageTable(id="compare-grid")
-            with VerticalScroll(id="view-verdict"):
-                yield Static("", id="compare-verdict")
+            with Vertical(id="view-verdict"):
+                yield TextPanel(id="compare-verdict")
             with Vertical(id="view-curves"):
                 yield Chart(id="compare-curves")
                 yield Static("", id="curves-legend")
@@ -286,7 +288,8 @@ class CompareScreen(Screen):
         self.computing = True
         self._show_status()
         if self.data is not None:
-            self._fill_verdict()  # "computing…" over the sentences of the previous settings
+            self._stale.add("verdict")  # "computing…" over the sentences of the previous settings
+            self._fill_view(self.view)
         self._load_worker(self._seq, self.settings)
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
@@ -330,13 +333,19 @@ class CompareScreen(Screen):
             self._ensure_curves()
 
     def _refresh_views(self) -> None:
-        self._fill_frontier()
-        self._fill_grid()
-        self._fill_verdict()
-        if self.curves is not None:
-            self._fill_curves()
+        """Fill the view on screen; the others are filled when they are shown (a store of 200
+        configurations draws one view, not four)."""
+        self._stale = set(VIEWS) if self.curves is not None else set(VIEWS) - {"curves"}
+        self._fill_view(self.view)
         self._show_tabs()
         self._show_status()
+
+    def _fill_view(self, view: str) -> None:
+        if view not in self._stale or self.data is None:
+            return
+        self._stale.discard(view)
+        {"frontier": self._fill_frontier, "languages": self._fill_grid, "verdict": self._fill_verdict,
+         "curves": self._fill_curves}[view]()
 
     # ---- views and settings ------------------------------------------------------------------
     def action_view(self, view: str) -> None:
@@ -344,11 +353,12 @@ class CompareScreen(Screen):
             return
         self.view = view
         self.query_one("#compare-views", ContentSwitcher).current = f"view-{view}"
+        self._fill_view(view)
         self._show_tabs()
         self._show_status()
         if view == "curves":
             self._ensure_curves()
-        focus = {"frontier": "#compare-configs", "languages": "#compare-grid", "verdict": "#view-verdict"}.get(view)
+        focus = {"frontier": "#compare-configs", "languages": "#compare-grid", "verdict": "#compare-verdict"}.get(view)
         if focus:
             self.query_one(focus).focus()
 
@@ -357,8 +367,8 @@ class CompareScreen(Screen):
             return
         self.measure = key
         if self.data is not None:
-            self._fill_frontier()
-            self._fill_grid()
+            self._stale |= {"frontier"}
+            self._fill_view(self.view)
             self._show_status()
             if self.view == "curves":
                 self._ensure_curves()
@@ -634,7 +644,7 @@ class CompareScreen(Screen):
         return text
 
     def _fill_verdict(self) -> None:
-        self.query_one("#compare-verdict", Static).update(self.verdict_text())
+        self.query_one("#compare-verdict", TextPanel).update(self.verdict_text())
         self.painted_verdict += 1
 
     # ---- the curves view -----------------------------------------------------------------------
