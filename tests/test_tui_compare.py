@@ -413,3 +413,17 @@ def test_compare_reads_at_80x24(verdict_store):
             assert lines[-2].startswith(" baseline default (direct) · δ ±2 points · N 1")
             assert "q Quit" in lines[-1] and "b Baseline" in lines[-1]
     run(go)
+
+
+@pytest.mark.parametrize("kw", [{}, {"delta": 0.05, "amortise_n": 3}], ids=["default", "delta-n"])
+def test_the_panels_light_read_is_the_verdict(verdict_store, kw):
+    """verdict(light=True), the screen's read: break-even from the rows already read and the
+    cost-to-reach curves averaged in DuckDB give the same rows and sentences as the views."""
+    full, light = verdict(verdict_store, **kw), verdict(verdict_store, light=True, **kw)
+    key = lambda rows: sorted((r.config_id, r.baseline_id, r.measure, r.verdict,  # noqa: E731
+                               None if r.queries is None else round(r.queries, 6)) for r in rows)
+    assert key(light.break_even) == key(full.break_even) and full.break_even
+    assert light.sentences() == full.sentences()
+    assert light.cost_to_reach.keys() == full.cost_to_reach.keys() and full.cost_to_reach
+    for cid, (x, cost) in full.cost_to_reach.items():
+        assert light.cost_to_reach[cid] == pytest.approx((x, cost))

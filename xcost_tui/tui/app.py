@@ -124,6 +124,21 @@ class XcostApp(App):
     @on(RunsReady)
     def _runs_ready(self, msg: RunsReady) -> None:
         self.runs_version = msg.version
+        if msg.version == 1:
+            self.call_after_refresh(self._warm_compare)  # once the first page is painted
+
+    @work(thread=True, group="warm", exit_on_error=False)
+    def _warm_compare(self) -> None:
+        """Import what Compare needs (its screen, plotext, the verdict API and numpy) while the
+        user reads the Runs table, so that 4 shows the verdict without waiting on imports."""
+        import importlib
+
+        for name in ("xcost_tui.tui.screens.compare", "xcost_tui.tui.widgets.charts",
+                     "xcost_tui.tui.widgets.textpanel", "xcost_tui.verdict.api", "xcost_tui.verdict.stats"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the screen reports a failing import when it opens
+                return
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

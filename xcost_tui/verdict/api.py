@@ -144,8 +144,8 @@ def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DE
     each one's default baseline (direct fine-tuning of the same model and recipe).
     ``light``: break-even from the configuration rows already read (``verdict.stats.break_even``,
     the rule the ``break_even`` view follows) rather than from the view, which recomputes the
-    ``configurations`` view for each cost measure; the same rows, faster on a large store (the
-    app's Compare screen)."""
+    ``configurations`` view for each cost measure, and the curves of the cost to reach averaged
+    per point in DuckDB; the same rows, faster on a large store (the app's Compare screen)."""
     from ..store.db import connect_ro
 
     if amortise_n < 1:
@@ -167,9 +167,13 @@ def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DE
             raw = compare_to(con, baseline, delta)
         be = con.sql("SELECT config_id, baseline_id, measure, queries, verdict FROM break_even").fetchall() \
             if baseline is None and not light else []
-        curves = con.sql("SELECT config_id, phase, point, lang, avg(accuracy) AS accuracy, "
-                         "avg(cum_train_device_hours) AS cost FROM learning_curves "
-                         "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL").fetchall()
+        curves_sql = ("SELECT config_id, phase, point, lang, avg(accuracy) AS accuracy, "
+                      "avg(cum_train_device_hours) AS cost FROM learning_curves "
+                      "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL")
+        if light:  # the mean over (phase, language) per point in DuckDB: one row per point, not per language
+            curves_sql = ("SELECT config_id, NULL, point, NULL, avg(accuracy), avg(cost) FROM (" + curves_sql +
+                          ") WHERE accuracy IS NOT NULL AND cost IS NOT NULL GROUP BY config_id, point")
+        curves = con.sql(curves_sql).fetchall()
     if wanted is not None:
         keep = set(wanted)
         keep |= {str(r["baseline_id"]) for r in raw if str(r["config_id"]) in wanted}
