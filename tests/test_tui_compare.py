@@ -427,3 +427,67 @@ def test_the_panels_light_read_is_the_verdict(verdict_store, kw):
     assert light.cost_to_reach.keys() == full.cost_to_reach.keys() and full.cost_to_reach
     for cid, (x, cost) in full.cost_to_reach.items():
         assert light.cost_to_reach[cid] == pytest.approx((x, cost))
+
+
+def test_the_palette_has_compares_views_and_settings(verdict_store):
+    from xcost_tui.tui.screens.dialogs import PickModal
+
+    async def go():
+        app = make_app(verdict_store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_compare(pilot, app)
+            titles = [c.title for c in app.get_system_commands(screen)]
+            for title in ("Baseline… (b)", "Similar accuracy δ… (d)", "Amortisation N… (n)", "Cost measure… (m)",
+                          "Frontier view (f)", "Languages view (g)", "Verdict view (v)", "Curves view (c)"):
+                assert title in titles
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Verdict view")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: screen.view == "verdict", what="the palette command")
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Baseline")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, PickModal), what="the baseline picker")
+            await pilot.press("escape")
+            assert app.screen is screen and screen.settings.baseline is None
+    run(go)
+
+
+def test_showing_compare_again_reads_the_store_only_when_it_changed(verdict_store):
+    async def go():
+        app = make_app(verdict_store)
+        async with app.run_test(size=(120, 36)) as pilot:
+            screen = await open_compare(pilot, app)
+            loads = screen.loads
+            await pilot.press("1")
+            await pilot.press("4")
+            await pilot.pause(0.3)
+            assert screen.loads == loads and not screen.computing  # nothing changed: no new read
+            make_run_dir(verdict_store, run_id="direct-s3", name="direct", method="direct", seed=3,
+                         accuracies={lang: 0.6 for lang in XCOPA_LANGS}, n_eval=100)
+            ingest(verdict_store)
+            await pilot.press("1")
+            await pilot.press("4")
+            await wait_for(pilot, lambda: screen.loads > loads and not screen.computing, timeout=30)
+            direct = by_label(screen.data.verdict, "direct")
+            assert screen.data.verdict.configurations[direct].n_runs == 4
+    run(go)
+
+
+def test_a_store_without_a_succeeded_run_says_so(tmp_path, monkeypatch):
+    make_run_dir(tmp_path / "store", run_id="direct-failed", method="direct", status="failed")
+    ingest(tmp_path / "store")
+    monkeypatch.chdir(tmp_path)
+
+    async def go():
+        app = make_app(Path("store"))
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await open_compare(pilot, app)
+            empty = screen.query_one("#compare-empty")
+            assert empty.display and empty.kind == "no configuration"
+            assert "No succeeded run yet" in text_of(empty) and "Press 1 (Runs)" in text_of(empty)
+    run(go)

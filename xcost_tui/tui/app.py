@@ -91,7 +91,7 @@ class XcostApp(App):
         return LaunchScreen(plan=self.plan_arg, data_dir=self.data_dir, max_parallel=self.max_parallel, id="launch")
 
     def _make_compare(self) -> Screen:
-        from .screens.compare import VIEW_KEYS, VIEW_TITLES, VIEWS, CompareScreen
+        from .screens.compare import CompareScreen
 
         return CompareScreen(self.store, id="compare")
 

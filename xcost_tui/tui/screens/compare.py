@@ -35,11 +35,11 @@ from textual.widgets import ContentSwitcher, Footer, Static
 from ... import XCOPA_LANGS, present
 from ... import format as fmt
 from ...errors import StoreError
-from ..columns import page_column
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageColumn, PageTable
 from ..widgets.textpanel import TextPanel
 from . import xcost_app
+from .runs import store_signature
 
 if TYPE_CHECKING:
     from ...verdict.api import ConfigurationRow, Curve, Verdict
@@ -244,6 +244,7 @@ class CompareScreen(Screen):
         self._curve_seq: tuple | None = None
         self._error: BaseException | None = None
         self._stale: set[str] = set()  # views to fill when next shown
+        self._sig: tuple | None = None  # the store's files when last read
 
     # ---- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -277,13 +278,17 @@ class CompareScreen(Screen):
         self._load()
 
     def on_screen_resume(self) -> None:
-        if self.loads:
-            self._load()  # runs may have finished since
+        # runs may have finished since: read again when an ingest changed the store (another
+        # baseline is computed again only then, not each time the screen is shown)
+        if self.loads and (store_signature(self.store) != self._sig or self._error is not None):
+            self.curves_key = None
+            self._load()
 
     # ---- loading -----------------------------------------------------------------------------
     def _load(self, settings: CompareSettings | None = None) -> None:
         if settings is not None:
             self.settings = settings
+        self._sig = store_signature(self.store)
         self._seq += 1
         self.computing = True
         self._show_status()
@@ -321,7 +326,7 @@ class CompareScreen(Screen):
             if msg.error is not None:
                 empty.show_error(msg.error)
             else:
-                empty.show("empty", "no succeeded run yet: a configuration needs at least one")
+                empty.show("no configuration", f"store: {self.store}")
             empty.display, views.display = True, False
             self.data = msg.data
             self._show_status()
@@ -496,6 +501,16 @@ class CompareScreen(Screen):
         self.query_one("#compare-status", Static).update(" · ".join(parts))
         self._show_tabs()
 
+    def _label_width(self) -> int:
+        """Room for the longest '◆ label', up to a quarter of the screen (at least 26 cells)."""
+        longest = max((len(c.label) + 2 for c in self.data.configurations), default=26) if self.data else 26
+        return max(13, min(longest, max(26, self.size.width // 4)))
+
+    def on_resize(self) -> None:
+        if self.data is not None:
+            self._stale |= {"frontier", "languages"}
+            self._fill_view(self.view)
+
     # ---- the frontier view ---------------------------------------------------------------------
     def _fill_frontier(self) -> None:
         from ...verdict.api import frontier
@@ -519,8 +534,8 @@ class CompareScreen(Screen):
             unmeasured.display = True
             why = f" ({reason})" if reason else ""
             unmeasured.update(Text.assemble((f"{label}: not measured on this machine{why}", "bold"), "\n\n",
-                                            (f"No configuration has this figure. x picks another cost "
-                                             f"(m: a list of them).", "italic")))
+                                            ("No configuration has this figure. x picks another cost "
+                                             "(m: a list of them).", "italic")))
         else:
             plot.display = True
             unmeasured.display = False
@@ -569,7 +584,7 @@ class CompareScreen(Screen):
 
     def _fill_config_table(self, configs: list[ConfigurationRow], key: str, m: present.Measure,
                            on_front: set[str]) -> None:
-        cols = [PageColumn("label", "configuration", 30), PageColumn("runs", "runs", 4, True),
+        cols = [PageColumn("label", "configuration", self._label_width()), PageColumn("runs", "runs", 4, True),
                 PageColumn("avg", "avg [95% interval]", 18, True), PageColumn("cost", m.column.header, 9, True),
                 PageColumn("frontier", "frontier", 8), PageColumn("flags", "flags", 40)]
         rows, keys, styles = [], [], []
@@ -585,7 +600,7 @@ class CompareScreen(Screen):
     def _fill_grid(self) -> None:
         if self.data is None:
             return
-        cols = [PageColumn("label", "configuration", 30), PageColumn("runs", "runs", 4, True)]
+        cols = [PageColumn("label", "configuration", self._label_width()), PageColumn("runs", "runs", 4, True)]
         cols += [PageColumn(name, name, INTERVAL_WIDTH, True) for name in LANG_COLS]
         cols.append(PageColumn("flags", "flags", 40))
         rows, keys, styles = [], [], []
