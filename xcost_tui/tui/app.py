@@ -71,6 +71,7 @@ class XcostApp(App):
         self.clock = clock
         self.exports: list[Path] = []
         self.runs_version = 0
+        self.compare_warm = False  # Compare's modules imported in the background (benchmarks wait on it)
         self.runner_notes: deque[str] = deque(maxlen=500)  # the runner's messages, oldest first
         self.runner_notes_total = 0
         self.add_mode("runs", lambda: RunsScreen(self.store, id="runs"))
@@ -139,6 +140,7 @@ class XcostApp(App):
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - the screen reports a failing import when it opens
                 return
+        self.compare_warm = True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
