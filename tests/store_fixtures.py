@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from xcost_tui import XCOPA_LANGS
-from xcost_tui.rundir import (Cost, EvalResult, EventWriter, GpuReading, JsonlWriter, PhaseEnd, PhaseStart, Prediction,
+from xcost_tui.rundir import (Cost, CurvePoint, EvalResult, EventWriter, GpuReading, JsonlWriter, PhaseEnd, PhaseStart, Prediction,
                               ProcessRef, Progress, ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, RunWarning, Sample,
                               read_jsonl, update_status)
 from xcost_tui.rundir.events import CollapseCheck
@@ -70,6 +70,7 @@ def make_run_dir(
     device_type: str = "cpu",
     t0: float = T0,
     contended: dict[str, bool | None] | None = None,
+    curve_points: int = 0,
 ) -> Path:
     """Writes ``<root>/runs/<run_id>/`` and returns its path.
 
@@ -87,6 +88,9 @@ def make_run_dir(
     - ``status``: succeeded | failed | cancelled | running. A failed/cancelled run stops after
       ``stop_after`` (default "target:copa") and writes run_end; a running one stops after
       ``stop_after`` (default the first target-language eval) with no run_end.
+    - ``curve_points``: learning-curve points (``curve_point`` events) during the target phase: the
+      held-out accuracy of each language (and 'en') rises linearly from 0.5 to its ``accuracies``
+      value, against the pipeline's cumulative training device-hours (FLOPs = × 1e15).
     - ``truncate``: file names (events.jsonl, predictions.jsonl, samples.jsonl) whose last line
       is cut in half, as a crash (or a live writer) leaves it.
     """
@@ -153,6 +157,16 @@ def make_run_dir(
         if training:
             emit(Progress(phase, 5, 10, epoch=0.5, loss=0.69, lr=1e-5, examples_per_s=100.0, tokens_per_s=5000.0,
                           mem_bytes=1000, peak_mem_bytes=peak_mem_bytes, mem_source="procfs"))
+        if kind == "target" and curve_points:
+            before = sum((reused_costs or {}).get(p, _pick(device_hours, p, 0.01) or 0.0)
+                         for p, k2, _ in plan if k2 == "intermediate")
+            own = _pick(device_hours, phase, 0.01) or 0.01
+            for i in range(1, curve_points + 1):
+                frac = i / curve_points
+                accs = {lang: 0.5 + (accuracies.get(lang, 0.5) - 0.5) * frac for lang in ["en", *langs]}
+                emit(CurvePoint(phase, i, 10 * i, 10 * curve_points, "validation", accs,
+                                {lang: 50 for lang in accs}, before + own * frac,
+                                (before + own * frac) * FLOPS_PER_DEVICE_HOUR, None, 0.5, 1e9))
         dh = _pick(device_hours, phase, 0.01) if training else (_pick(device_hours, "target:copa", 0.01) or 0.01) / 100
         wall = dh * 3600.0
         t += wall

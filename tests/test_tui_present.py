@@ -56,14 +56,18 @@ def test_one_catalogue_for_every_screen():
 
     runs_cols = {c.key: c for c in C.visible_columns(["it"])}
     assert runs_cols["avg_accuracy"] is present.AVG_ACCURACY is present.LIVE[-1]
-    assert compare.GRID[2] is present.AVG_ACCURACY and compare.GRID[3] is present.EN_ACCURACY
+    assert compare.MEASURES == list(present.MEASURES.values())  # Compare's axes: the catalogue's measures
     assert [c.key for c in live.COLUMNS] == [c.key for c in present.LIVE]
     assert all(present.column(k) for k in LEADERBOARD_COLUMNS)  # headless: keys of the catalogue
     assert detail.HEADLINE_COST == tuple(c.key for c in present.COSTS)
+    # the ticks write the unit (J, ms, G, T), so the axis labels name what is counted
     assert compare.AXIS_LABEL == {"train_device_hours": "training device-hours (full pipeline)",
                                   "train_flops": "training FLOPs (full pipeline)",
-                                  "train_energy_j": "training energy (full pipeline) (J)",
-                                  "latency_p50_s": "inference latency p50 (s)"}
+                                  "train_energy_j": "training energy (full pipeline)",
+                                  "peak_train_mem_bytes": "peak training memory",
+                                  "query_latency_p50_s": "inference latency per query, p50 (batch 1)",
+                                  "query_flops": "inference FLOPs per query",
+                                  "query_energy_j": "inference energy per query"}
     assert present.AVG_ACCURACY.title == "avg (%)" and present.column("train_energy_j").title == "energy"
 
 

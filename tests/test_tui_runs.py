@@ -46,16 +46,18 @@ def test_sort_by_compute_columns(std_store):
             assert app.screen.q.order_by == "train_device_hours" and not app.screen.q.descending
             order = ids(app)
             expected = query.leaderboard(std_store, order_by="train_device_hours", descending=False,
-                                         columns=["run_id"]).column("run_id").to_pylist()
+                                         columns=["run_id"], complete_first=True).column("run_id").to_pylist()
             assert order == expected
+            # the ranking holds the complete runs; the failed and the running one follow it
+            assert order[-2:] == ["direct-failed", "direct-running"]
             # the full pipeline: 0.06 (SIQA, reused) + 0.02 (COPA) is dearer than 0.06 + 0.01
-            assert order[-1] == "inter-s0-reuse"
+            assert order[-3] == "inter-s0-reuse"
             assert order.index("inter-s0") < order.index("inter-s0-reuse")
             await press_and_wait(pilot, app, "c")
             assert app.screen.q.order_by == "train_flops"
             await press_and_wait(pilot, app, "c")
             assert app.screen.q.order_by == "train_energy_j"
-            assert ids(app)[-1] == "fewshot-s0"  # no energy figure: NULL sorts last
+            assert ids(app)[-3] == "fewshot-s0"  # no energy figure: NULL sorts last of the ranking
     run(go)
 
 
@@ -75,7 +77,8 @@ def test_sort_by_language_with_the_picker_and_header_click(std_store):
             # a click on the "it" header sorts by Italian (best first), a second click reverses
             table = app.screen.query_one("#runs-table")
             col = [c.key for c in table.columns].index("acc_it")
-            x = table._offsets[col] + 1
+            # the header as drawn: the run column stays at the left, the others are scrolled
+            x = table._offsets[col] - int(table.scroll_x) + 1
             before = app.runs_version
             await pilot.click("#runs-table", offset=(x, 0))
             await wait_for(pilot, lambda: app.runs_version > before)
@@ -180,7 +183,7 @@ def test_selecting_a_run_opens_its_detail(std_store):
         app = make_app(std_store)
         async with app.run_test(size=(120, 36)) as pilot:
             await runs_ready(pilot, app)
-            await press_and_wait(pilot, app, "c")  # direct-* first (cheapest)
+            await press_and_wait(pilot, app, "c")  # direct-s0 first (the cheapest complete run)
             while app.screen.selected_run_id() != "direct-s0":
                 await pilot.press("down")
             await pilot.press("enter")
@@ -199,8 +202,8 @@ def test_selecting_a_run_opens_its_detail(std_store):
             assert lines[-1] == "log line 080" and lines[0] == "log line 031"  # the last 50 lines
             await pilot.press("escape")
             assert app.screen.id == "runs"
-            # a run without a job.log says so
-            await pilot.press("up")
+            # a run without a job.log says so (the next cheapest: fewshot-s0)
+            await pilot.press("down")
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, RunDetailScreen) and app.screen.loaded)
             log = app.screen.query_one("#detail-log")
@@ -246,4 +249,96 @@ def test_all_rows_are_exported_not_just_the_page(tmp_path, monkeypatch):
             await wait_for(pilot, lambda: app.exports, what="the export")
             rows = list(csv.DictReader(app.exports[0].open()))
             assert len(rows) == 230
+    run(go)
+
+
+# ---- rankings, the identifying column, languages covered -------------------------------------------
+
+def _failed_early_store(root: Path) -> Path:
+    """A succeeded run over the 11 languages (60%), and a failed one that evaluated 2 (90%) before it
+    failed: two runs of the same experiment, differing only in the seed (and the id's hash)."""
+    from store_fixtures import make_run_dir
+    from xcost_tui import XCOPA_LANGS
+    from xcost_tui.store.ingest import ingest
+
+    make_run_dir(root, run_id="direct-tiny-xlmr-s0-aaaaaaaaaa", name="direct", seed=0,
+                 accuracies={**{lang: 0.6 for lang in XCOPA_LANGS}, "en": 0.7})
+    make_run_dir(root, run_id="direct-tiny-xlmr-s1-bbbbbbbbbb", name="direct", seed=1, status="failed",
+                 stop_after="eval:ht", accuracies={"et": 0.9, "ht": 0.9, "en": 0.7})
+    ingest(root)
+    return root
+
+
+def test_a_failed_two_language_run_is_not_ranked_above_a_succeeded_eleven_language_run(tmp_path, monkeypatch):
+    store = _failed_early_store(tmp_path / "store")
+    monkeypatch.chdir(tmp_path)
+    ok, failed = "direct-tiny-xlmr-s0-aaaaaaaaaa", "direct-tiny-xlmr-s1-bbbbbbbbbb"
+    # what a plain sort by the average does: the failed run's 2-language mean comes first
+    assert query.leaderboard(store, columns=["run_id"]).column("run_id").to_pylist() == [failed, ok]
+
+    async def go():
+        app = make_app(Path("store"))
+        async with app.run_test(size=(120, 30)) as pilot:
+            await runs_ready(pilot, app)
+            screen = app.screen
+            assert screen.q.order_by == "avg_accuracy" and screen.q.descending
+            assert ids(app) == [ok, failed]
+            table = screen.query_one("#runs-table")
+            keys = [c.key for c in table.columns]
+            rows = dict(zip(table.keys, table.rows))
+            assert rows[ok][keys.index("n_langs")] == "11/11" and rows[failed][keys.index("n_langs")] == "2/11"
+            assert rows[ok][keys.index("avg_accuracy")] == "60.0" and rows[failed][keys.index("avg_accuracy")] == "90.0"
+            # outside the ranking: dim, its status still red
+            styles = table.cell_styles[table.keys.index(failed)]
+            assert styles[keys.index("status")] == "red" and styles[keys.index("avg_accuracy")] == "dim"
+            assert all(s is None for i, s in enumerate(table.cell_styles[0]) if keys[i] != "status")
+            status = text_of(screen.query_one("#runs-status"))
+            assert "ranked: 1 complete, then 1 failed/running/partial (A: rank all)" in status
+            # reversed, the complete runs still come first
+            await press_and_wait(pilot, app, "r")
+            assert ids(app) == [ok, failed]
+            await press_and_wait(pilot, app, "a")
+            # A ranks every run together, A again puts the complete ones first
+            await press_and_wait(pilot, app, "A")
+            assert ids(app) == [failed, ok] and screen.q.rank_all
+            assert "all ranked" in text_of(screen.query_one("#runs-status"))
+            await press_and_wait(pilot, app, "A")
+            assert ids(app) == [ok, failed]
+    run(go)
+
+
+def test_the_identifying_column_stays_when_the_table_scrolls(tmp_path, monkeypatch):
+    from test_tui_support import screen_lines
+
+    _failed_early_store(tmp_path / "store")
+    monkeypatch.chdir(tmp_path)
+
+    async def go():
+        app = make_app(Path("store"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await runs_ready(pilot, app)
+            table = app.screen.query_one("#runs-table")
+            assert [c.key for c in table.columns][0] == "run"
+            region = table.content_region
+
+            def drawn() -> list[str]:
+                return [line[region.x:region.x + region.width] for line in screen_lines(app)[region.y:region.y + 3]]
+
+            before = drawn()
+            assert before[0].startswith("run ") and before[1].startswith("direct·aaaaaa")
+            assert before[2].startswith("direct·bbbbbb")
+            for _ in range(40):  # scroll to the last column
+                await pilot.press("right")
+            await pilot.pause()
+            assert table.scroll_x > 0
+            after = drawn()
+            assert after[1].startswith("direct·aaaaaa") and after[2].startswith("direct·bbbbbb")
+            assert after[0].startswith("run ")
+            assert "lat p50" in after[0] and "lat p50" not in before[0]  # the other columns did move
+            # a header click on a scrolled column sorts by it
+            x = after[0].index("lat p50") + 1
+            before_v = app.runs_version
+            await pilot.click("#runs-table", offset=(x, 0))
+            await wait_for(pilot, lambda: app.runs_version > before_v)
+            assert app.screen.q.order_by == "latency_p50_s"
     run(go)

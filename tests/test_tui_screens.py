@@ -20,6 +20,11 @@ from xcost_tui.store import db, query
 # ---- Compare ------------------------------------------------------------------------------------
 
 def test_compare_plot_frontier_axes_and_svg(std_store):
+    """Compare works on configurations: a point per configuration (the SIQA producer and its
+    reuser are one), the frontier of configurations, x cycles the cost axes, a configuration
+    without the figure is counted with the reason, e saves the screen as SVG."""
+    from xcost_tui.verdict.api import verdict
+
     async def go():
         app = make_app(std_store)
         async with app.run_test(size=(120, 40)) as pilot:
@@ -28,23 +33,23 @@ def test_compare_plot_frontier_axes_and_svg(std_store):
             screen = app.screen
             assert screen.id == "compare"
             await wait_for(pilot, lambda: screen.loads >= 1 and screen.data is not None)
-            data = screen.data
-            frontier = set(query.pareto(std_store, "train_device_hours").column("run_id").to_pylist())
-            assert set(data.frontier_runs) == frontier and frontier
-            assert data.n_plotted == 4  # runs with both an accuracy and device-hours
-            assert set(data.points) == {"direct", "intermediate", "few-shot"}
-            grid = screen.query_one("#compare-grid")
-            assert grid.keys == ["direct", "few-shot", "intermediate"]
-            assert grid.rows[0][1] == "1"  # one succeeded direct run
-            loads = screen.loads
+            v = verdict(std_store)
+            assert set(screen.data.verdict.configurations) == set(v.configurations)
+            assert {c.family for c in screen.data.configurations} == {"direct", "intermediate", "few-shot"}
+            table = screen.query_one("#compare-configs")
+            assert sorted(table.keys) == sorted(v.configurations)
+            # the frontier by brute force: no other configuration at most as costly and at least as
+            # accurate with one of the two strictly better
+            pts = {c.config_id: (c.costs["train_device_hours"], c.avg.value) for c in v.configurations.values()}
+            front = {a for a, (x, y) in pts.items()
+                     if not any((x2 <= x and y2 >= y) and (x2 < x or y2 > y) for b, (x2, y2) in pts.items() if b != a)}
+            assert set(screen.frontier_ids) == front and front
             await pilot.press("x")
-            await wait_for(pilot, lambda: screen.loads > loads)
-            assert screen.data.x == "train_flops"
-            loads = screen.loads
+            assert screen.measure == "train_flops"
             await pilot.press("x")
-            await wait_for(pilot, lambda: screen.loads > loads)
-            assert screen.data.x == "train_energy_j" and screen.data.n_missing >= 1  # few-shot: no energy
-            assert "lack a figure" in text_of(screen.query_one("#compare-info"))
+            assert screen.measure == "train_energy_j"  # few-shot: no energy figure
+            legend = text_of(screen.query_one("#compare-legend"))
+            assert "1 lack energy: RAPL is not readable here (permission denied)" in legend
             await pilot.press("e")
             await wait_for(pilot, lambda: app.exports, what="the SVG")
             svg = app.exports[0]

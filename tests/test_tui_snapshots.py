@@ -1,4 +1,5 @@
-"""SVG snapshots of the main screens at 80x24 and 160x48 on the deterministic fixture store.
+"""SVG snapshots of the main screens at 80x24 and 160x48 on the deterministic fixture stores
+(Compare's four views on the Compare store of test_tui_support, the rest on the standard one).
 
 The store's runs have fixed timestamps (store_fixtures.T0), the Live screen a fixed clock and a
 fake runner fed with recorded events, the store shows as ``store`` (the cwd is its parent).
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from test_tui_support import fake_runner, make_app, std_store, std_store_master, wait_for  # noqa: F401
+from test_tui_support import (fake_runner, make_app, std_store, std_store_master, verdict_store,  # noqa: F401
+                              verdict_store_master, wait_for)
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -57,11 +59,18 @@ async def _detail(pilot):
     await pilot.pause()
 
 
-async def _compare(pilot):
-    await _runs(pilot)
-    await pilot.press("4")
-    await wait_for(pilot, lambda: pilot.app.screen.loads >= 1)
-    await pilot.pause()
+def _compare(key: str):
+    """Compare (on the Compare store: four configuration families over seeds) in one view."""
+    async def go(pilot):
+        await _runs(pilot)
+        await pilot.press("4")
+        screen = pilot.app.screen
+        await wait_for(pilot, lambda: screen.loads >= 1 and not screen.computing, timeout=30)
+        await pilot.press(key)
+        if key == "c":
+            await wait_for(pilot, lambda: screen.curve_loads >= 1, timeout=30)
+        await pilot.pause()
+    return go
 
 
 async def _sql(pilot):
@@ -84,12 +93,16 @@ async def _live(pilot):
     await pilot.pause()
 
 
-SCREENS = {"runs": _runs, "detail": _detail, "compare": _compare, "sql": _sql, "launch": _launch, "live": _live}
+SCREENS = {"runs": _runs, "detail": _detail, "compare-frontier": _compare("f"), "compare-languages": _compare("g"),
+           "compare-verdict": _compare("v"), "compare-curves": _compare("c"), "sql": _sql, "launch": _launch,
+           "live": _live}
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen_snapshot(snap_compare, std_store, screen, size):
+def test_screen_snapshot(snap_compare, request, screen, size):
+    # Compare reads the store of several seeds per configuration; the other screens the standard one
+    store = request.getfixturevalue("verdict_store" if screen.startswith("compare") else "std_store")
     kw = {}
     if screen == "launch":
         Path("plan.toml").write_text(PLAN)  # the cwd is the test's tmp dir (std_store)
@@ -100,5 +113,5 @@ def test_screen_snapshot(snap_compare, std_store, screen, size):
                                      dict(run_id="inter-rte-tiny-xlmr-s0", name="intermediate-rte", step=10),
                                      dict(run_id="few-shot-tiny-xlmr-s0", name="few-shot", status="queued"),
                                      dict(run_id="inter-tiny-xlmr-s0", name="intermediate", status="succeeded")))
-    app = make_app(std_store, **kw)
+    app = make_app(store, **kw)
     assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen])

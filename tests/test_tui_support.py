@@ -13,7 +13,7 @@ from typing import Any, Awaitable, Callable
 
 import pytest
 
-from store_fixtures import make_standard_store
+from store_fixtures import make_run_dir, make_standard_store
 from xcost_tui.store.ingest import ingest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +30,51 @@ def build_standard_store(root: Path) -> Path:
             fh.write(f"log line {i:03d}\n")
     ingest(root)
     return root
+
+
+# The Compare store: four configuration families of tiny-xlmr, each over several seeds, with
+# predictions (the verdict's intervals and paired comparisons) and learning curves; ht and qu at
+# chance; no energy figure for the few-shot families.
+VERDICT_CONFIGS = {
+    # name: (method, intermediate, k, seeds, base accuracy, device-hours by phase)
+    "direct": ("direct", [], None, 3, 0.56, {"target:copa": 0.01}),
+    "siqa": ("intermediate", ["siqa"], None, 3, 0.62, {"intermediate:siqa": 0.06, "target:copa": 0.01}),
+    "fewshot": ("few-shot", [], 16, 3, 0.59, None),
+    "siqa-fewshot": ("few-shot", ["siqa"], 16, 2, 0.64, None),
+}
+
+
+def build_verdict_store(root: Path) -> Path:
+    from xcost_tui import XCOPA_LANGS
+
+    for name, (method, inter, k, seeds, base, dh) in VERDICT_CONFIGS.items():
+        if dh is None:
+            dh = {"target:copa": 0.01, **{f"few-shot:{lang}": 0.001 for lang in XCOPA_LANGS}}
+            if inter:
+                dh["intermediate:siqa"] = 0.06
+        for seed in range(seeds):
+            acc = {lang: (0.5 if lang in ("ht", "qu") else base + 0.01 * seed + 0.004 * i)
+                   for i, lang in enumerate(XCOPA_LANGS)}
+            acc["en"] = base + 0.15
+            make_run_dir(root, run_id=f"{name}-s{seed}", name=name, method=method, intermediate=inter, k=k,
+                         seed=seed, accuracies=acc, device_hours=dh, n_eval=100, curve_points=5,
+                         energy=None if k else 40.0 + 10 * len(inter))
+    ingest(root)
+    return root
+
+
+@pytest.fixture(scope="session")
+def verdict_store_master(tmp_path_factory) -> Path:
+    return build_verdict_store(tmp_path_factory.mktemp("tui-verdict") / "store")
+
+
+@pytest.fixture
+def verdict_store(verdict_store_master: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A private copy of the Compare store at ``<tmp>/store`` (the cwd is ``<tmp>``)."""
+    dest = tmp_path / "store"
+    shutil.copytree(verdict_store_master, dest)
+    monkeypatch.chdir(tmp_path)
+    return Path("store")
 
 
 @pytest.fixture(scope="session")

@@ -100,8 +100,13 @@ COSTS = [
     Column("latency_p50_s", "lat p50", "seconds", True, "batch-1 inference latency, median", 8, "s",
            "inference latency p50"),
 ]
+N_LANGS = Column("n_langs", "langs", "int", True, "XCOPA languages the average covers (of those planned)", 5)
 OTHER = [
     Column("run_id", "run id", "text", width=24, help="the run's id (its directory under store/runs)"),
+    N_LANGS,
+    Column("n_langs_planned", "planned", "int", True, "XCOPA languages the run's spec plans to evaluate", 7),
+    Column("complete", "complete", "text", width=8,
+           help="succeeded with every planned language evaluated: only these runs are ranked by default"),
     Column("name", "name", "text", width=16, help="the experiment's name in the plan"),
     EN_ACCURACY,
     Column("transfer_gap", "gap", "acc", True, "en − avg", 5, "points", "transfer gap"),
@@ -209,9 +214,135 @@ LIVE = [
 # shown after LIVE's columns when any run executes on SLURM
 LIVE_JOB = Column("where", "job", "text", width=26, help="its SLURM job, state and node (pending: why)")
 
-# ---- grids of Compare --------------------------------------------------------------------------
+# ---- the identifying cells of the Runs table -----------------------------------------------------
+
+# Stays in view when the table scrolls sideways: the run's name in the plan and the start of the
+# hash its id ends with, so that two runs differing only in a hyper-parameter never look the same.
+RUN = Column("run", "run", "text", width=22,
+             help="the run's name in the plan (or its id) and the start of its id's hash")
+RUN_HASH_CHARS = 6
+
+
+def run_label(run_id: Any, name: Any = None) -> str:
+    """'siqa-copa·3f2a9c': the name (or the id without its hash) and the hash's first 6 characters."""
+    rid = str(run_id or "")
+    head, _, digest = rid.rpartition("-")
+    hashed = bool(head) and len(digest) >= 8 and all(ch in "0123456789abcdef" for ch in digest)
+    if not hashed:
+        return str(name) + "·" + rid if name and str(name) != rid else rid or fmt.NULL
+    label = str(name) if name else head
+    return f"{label}·{digest[:RUN_HASH_CHARS]}"
+
+
+def fit_label(text: str, width: int) -> str:
+    """A run label cut in its name, never in its hash ('very-long-na…·3f2a9c')."""
+    if len(text) <= width:
+        return text
+    head, sep, digest = text.rpartition("·")
+    if sep and len(digest) + 2 <= width:
+        room = width - len(digest) - 1
+        tail = head[head.rfind("-"):] if "-" in head and len(head) - head.rfind("-") <= 4 else ""  # '-s0'
+        if tail and room - len(tail) >= 4:
+            return head[:room - len(tail) - 1] + "…" + tail + "·" + digest
+        return head[:room - 1] + "…·" + digest
+    return text[:width - 1] + "…"
+
+
+def langs_cell(n: Any, planned: Any) -> str:
+    """'11/11', '2/11': the languages an average covers, of those planned."""
+    if n is None:
+        return fmt.NULL
+    return f"{int(n)}/{int(planned)}" if planned is not None else str(int(n))
+
+
+# ---- Compare: configurations ---------------------------------------------------------------------
 
 N_RUNS = Column("n_runs", "runs", "int", True, "succeeded runs of the method", 5)
+CONFIG_LABEL = Column("label", "configuration", "text", width=26,
+                      help="the configuration: model, method, intermediate tasks, k, recipe (seeds aggregated)")
+CONFIG_RUNS = Column("n_runs", "runs", "int", True, "succeeded runs of the configuration (seeds × shot draws)", 4)
+
+
+@dataclass(frozen=True)
+class FamilyStyle:
+    """How a configuration family is drawn: a marker and a colour, distinct for each family.
+    Colours are hex RGB, which plotext (as an (r, g, b) tuple), Textual, Rich and matplotlib all read."""
+
+    family: str
+    marker: str
+    color: str  # '#rrggbb'
+
+    @property
+    def rgb(self) -> tuple[int, int, int]:
+        return int(self.color[1:3], 16), int(self.color[3:5], 16), int(self.color[5:7], 16)
+
+
+# The Okabe-Ito palette (distinguishable with the common colour-vision deficiencies) and one marker
+# shape per family, so that a family reads without colour too.
+FAMILY_STYLES: dict[str, FamilyStyle] = {s.family: s for s in (
+    FamilyStyle("direct", "●", "#56b4e9"),
+    FamilyStyle("intermediate", "■", "#e69f00"),
+    FamilyStyle("few-shot", "▲", "#009e73"),
+    FamilyStyle("intermediate+few-shot", "◆", "#cc79a7"),
+    FamilyStyle("icl", "+", "#f0e442"),
+    FamilyStyle("translate-test", "x", "#d55e00"),
+)}
+OTHER_FAMILY = FamilyStyle("?", "o", "#999999")
+# The frontier line: a colour no family has.
+FRONTIER_COLOR = "#f5f5f5"
+INTERVAL_BAR = "│"
+
+
+def family_style(family: Any) -> FamilyStyle:
+    return FAMILY_STYLES.get(str(family), OTHER_FAMILY)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A cost Compare can put on its x axis: the configuration's figure (``configurations`` view),
+    the one with the intermediate phase amortised over N target tasks, the learning curves' cost
+    column, and which phases' ``<figure>_reason`` says why it is NULL."""
+
+    key: str  # verdict ConfigurationRow.costs key
+    header: str  # short: the picker, the bar
+    name: str  # the axis label, with its unit where the ticks do not write it
+    tick: str  # format.tick_labels kind
+    column: Column  # a table cell of the figure
+    amortised: str | None = None  # the key when N > 1
+    curve: str | None = None  # learning_curves' cumulative cost column
+    figure: str = ""  # phases' figure whose <figure>_reason explains a NULL
+    phase_kinds: tuple[str, ...] = ("intermediate", "target", "few-shot")
+    per_query: bool = False
+
+    def key_for(self, amortise_n: float) -> str:
+        return self.amortised if self.amortised and amortise_n != 1 else self.key
+
+    def axis_label(self, amortise_n: float = 1.0) -> str:
+        if self.amortised and amortise_n != 1:
+            return f"{self.name}, intermediate phase amortised over {amortise_n:g} tasks"
+        return self.name
+
+
+MEASURES: dict[str, Measure] = {m.key: m for m in (
+    Measure("train_device_hours", "device-hours", "training device-hours (full pipeline)", "hours",
+            LEADERBOARD["train_device_hours"], "amortised_train_device_hours", "cum_train_device_hours",
+            "device_hours"),
+    Measure("train_flops", "FLOPs", "training FLOPs (full pipeline)", "flops", LEADERBOARD["train_flops"],
+            "amortised_train_flops", "cum_train_flops", "flops_analytic"),
+    Measure("train_energy_j", "energy", "training energy (full pipeline)", "energy", LEADERBOARD["train_energy_j"],
+            "amortised_train_energy_j", "cum_train_energy_j", "energy_j"),
+    Measure("peak_train_mem_bytes", "peak memory", "peak training memory", "bytes",
+            LEADERBOARD["peak_train_mem_bytes"], figure="peak_mem_bytes"),
+    Measure("query_latency_p50_s", "latency", "inference latency per query, p50 (batch 1)", "ms",
+            Column("query_latency_p50_s", "lat p50", "seconds", True, "batch-1 latency per query, median", 8, "s"),
+            figure="latency_p50_s", phase_kinds=("inference-bench",), per_query=True),
+    Measure("query_flops", "FLOPs/query", "inference FLOPs per query", "flops",
+            Column("query_flops", "FLOPs/q", "flops", True, "inference FLOPs per query", 7, "FLOPs"),
+            figure="flops_analytic", phase_kinds=("eval",), per_query=True),
+    Measure("query_energy_j", "energy/query", "inference energy per query", "energy",
+            Column("query_energy_j", "J/q", "energy", True, "inference energy per query", 7, "J"),
+            figure="energy_j", phase_kinds=("eval",), per_query=True),
+)}
 
 # ---- run status ----------------------------------------------------------------------------------
 

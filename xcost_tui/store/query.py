@@ -99,15 +99,19 @@ def leaderboard(
     limit: int | None = None,
     offset: int = 0,
     columns: Iterable[str] | None = None,
+    complete_first: bool = False,
 ) -> pa.Table:
-    """One row per run (the ``leaderboard`` view), sorted with NULLs last, ties by run_id."""
+    """One row per run (the ``leaderboard`` view), sorted with NULLs last, ties by run_id.
+    ``complete_first``: the ranking holds the complete runs (succeeded, every planned language
+    evaluated: the ``complete`` column); failed, running and partial runs follow, in the same order."""
     with connect_ro(store_root) as con:
         cols = _columns(con, "leaderboard")
         order = _check_column(order_by, cols, "order_by")
         select = ", ".join(_check_column(c, cols, "columns") for c in columns) if columns else "*"
         where, params = _where(cols, filters, text)
+        first = "complete DESC, " if complete_first else ""
         sql = (f"SELECT {select} FROM leaderboard{where} "
-               f"ORDER BY {order} {'DESC' if descending else 'ASC'} NULLS LAST, run_id")
+               f"ORDER BY {first}{order} {'DESC' if descending else 'ASC'} NULLS LAST, run_id")
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))

@@ -17,7 +17,8 @@ from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 # increase over the phase's start, the process lifetime peak (phases and runs), inference memory as the increase;
 # configurations, full-pipeline/own/intermediate/per-query costs, the verdict tables, learning curves;
 # executors (SLURM job id, state, reason, accounting), CPU share, contention (phases.contended and its
-# evidence, samples' other processes, leaderboard.contended / contended_phases).
+# evidence, samples' other processes, leaderboard.contended / contended_phases); the leaderboard's n_langs_planned and
+# complete (a succeeded run that evaluated every planned language: the rankings of the app).
 SCHEMA_VERSION = 5
 
 
@@ -385,7 +386,8 @@ rb AS (
 )
 SELECT r.run_id, r.name, r.model, r.method,
   nullif(array_to_string(r.intermediate, ','), '') AS intermediate, r.intermediate_mode, r.k, r.seed, r.status,
-  coalesce(ev.n_langs, 0) AS n_langs, av.avg_accuracy, ev.en_accuracy, ev.en_accuracy - av.avg_accuracy AS transfer_gap,
+  coalesce(ev.n_langs, 0) AS n_langs, len(r.langs) AS n_langs_planned,
+  coalesce(r.status = 'succeeded' AND coalesce(ev.n_langs, 0) >= len(r.langs), false) AS complete, av.avg_accuracy, ev.en_accuracy, ev.en_accuracy - av.avg_accuracy AS transfer_gap,
   {", ".join(f"ev.acc_{lang}" for lang in XCOPA_LANGS)},
   av.model_family, av.avg_accuracy_all, av.avg_accuracy_published, av.avg_accuracy_seen,
   r.shot_seed, r.recipe, r.intermediate_recipe, r.few_shot_recipe, r.collapsed, r.target_attempts,

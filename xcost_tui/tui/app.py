@@ -72,6 +72,7 @@ class XcostApp(App):
         self.clock = clock
         self.exports: list[Path] = []
         self.runs_version = 0
+        self.compare_warm = False  # Compare's modules imported in the background (benchmarks wait on it)
         self.runner_notes: deque[str] = deque(maxlen=500)  # the runner's messages, oldest first
         self.runner_notes_total = 0
         self.add_mode("runs", lambda: RunsScreen(self.store, id="runs"))
@@ -125,6 +126,22 @@ class XcostApp(App):
     @on(RunsReady)
     def _runs_ready(self, msg: RunsReady) -> None:
         self.runs_version = msg.version
+        if msg.version == 1:
+            self.call_after_refresh(self._warm_compare)  # once the first page is painted
+
+    @work(thread=True, group="warm", exit_on_error=False)
+    def _warm_compare(self) -> None:
+        """Import what Compare needs (its screen, plotext, the verdict API and numpy) while the
+        user reads the Runs table, so that 4 shows the verdict without waiting on imports."""
+        import importlib
+
+        for name in ("xcost_tui.tui.screens.compare", "xcost_tui.tui.widgets.charts",
+                     "xcost_tui.tui.widgets.textpanel", "xcost_tui.verdict.api", "xcost_tui.verdict.stats"):
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - the screen reports a failing import when it opens
+                return
+        self.compare_warm = True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -140,11 +157,24 @@ class XcostApp(App):
             yield SystemCommand("Sort by… (s)", "pick a column to sort the runs by", screen.action_sort_pick)
             yield SystemCommand("Languages shown… (l)", "pick the language columns", screen.action_langs)
             yield SystemCommand("Clear filters (x)", "show every run", screen.action_clear_filters)
-        from .screens.compare import CompareScreen
+            yield SystemCommand("Rank every run (u)", "failed, running and partial runs among the complete ones, "
+                                "or (again) after them", screen.action_rank_all)
+        from .screens.compare import VIEW_KEYS, VIEW_TITLES, VIEWS, CompareScreen
 
         if isinstance(screen, CompareScreen):
-            yield SystemCommand("Save Compare view as SVG (e)", "a screenshot of the plot and the grid",
+            yield SystemCommand("Save Compare view as SVG (e)", "a screenshot of the view as shown",
                                 screen.action_export_svg)
+            yield SystemCommand("Baseline… (b)", "the configuration every other one is compared with",
+                                screen.action_pick_baseline)
+            yield SystemCommand("Similar accuracy δ… (d)", "how close two configurations must be to count as "
+                                "similar", screen.action_pick_delta)
+            yield SystemCommand("Amortisation N… (n)", "how many target tasks the intermediate encoder serves",
+                                screen.action_pick_amortise)
+            yield SystemCommand("Cost measure… (m)", "the x axis of the frontier and the curves",
+                                screen.action_pick_measure)
+            for view in VIEWS:
+                yield SystemCommand(f"{VIEW_TITLES[view]} view ({VIEW_KEYS[view]})", f"Compare's {view} view",
+                                    lambda v=view: screen.action_view(v))
 
     def exported(self, path: Path, what: str) -> None:
         self.exports.append(Path(path))

@@ -1,18 +1,28 @@
 """Which catalogue columns the Runs table shows, in what order, and how they become PageColumns.
 
 The columns themselves (header, formatter, width, help, unit) live in the presentation
-catalogue, ``xcost_tui.present``, shared with the headless mode; this module only picks.
+catalogue, ``xcost_tui.present``, shared with the headless mode; this module only picks, and
+writes the two cells made of several leaderboard columns: the identifying ``run`` cell (name and
+the start of the id's hash; it stays in view when the table scrolls sideways) and ``langs``
+(languages the average covers, of those planned).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import XCOPA_LANGS
-from ..present import AVG_ACCURACY, COLLAPSED, COSTS, IDENTITY, LANG_ACCURACY, LEADERBOARD, Column
+from ..present import (AVG_ACCURACY, COLLAPSED, COSTS, IDENTITY, LANG_ACCURACY, LEADERBOARD, N_LANGS, RUN, Column,
+                       fit_label, langs_cell, run_label)
 from .widgets.pagetable import PageColumn
 
-HEAD: list[Column] = [*IDENTITY, COLLAPSED, AVG_ACCURACY]
+FIXED: list[Column] = [RUN]  # stays in view when scrolling sideways
+HEAD: list[Column] = [*FIXED, *IDENTITY, COLLAPSED, N_LANGS, AVG_ACCURACY]
 TAIL: list[Column] = list(COSTS)
-BY_KEY: dict[str, Column] = LEADERBOARD  # every column a run can be sorted by
+BY_KEY: dict[str, Column] = {**LEADERBOARD, RUN.key: RUN}  # every column a run can be sorted by
+SORT_KEYS = {RUN.key: "run_id"}  # a shown column sorted by another leaderboard column
+# leaderboard columns the composed cells are written from
+SOURCES = {RUN.key: ("run_id", "name"), N_LANGS.key: ("n_langs", "n_langs_planned")}
 
 # the columns the `c` key cycles through ("sort by a compute column")
 COMPUTE_SORTS = [c.key for c in TAIL]
@@ -20,6 +30,32 @@ COMPUTE_SORTS = [c.key for c in TAIL]
 
 def visible_columns(langs: list[str] | tuple[str, ...]) -> list[Column]:
     return [*HEAD, *(LANG_ACCURACY[lang] for lang in XCOPA_LANGS if lang in langs), *TAIL]
+
+
+def fetched_columns(cols: list[Column]) -> list[str]:
+    """The leaderboard columns a page of ``cols`` needs (run_id, complete and contended always: the
+    ranking's dimming and the contention mark)."""
+    out = ["run_id", "complete", "contended"]
+    for c in cols:
+        for key in SOURCES.get(c.key, (c.key,)):
+            if key not in out:
+                out.append(key)
+    return out
+
+
+def column_cells(col: Column, data: Any) -> list[str]:
+    """The cells of one column for an Arrow page of the leaderboard."""
+    if col.key == RUN.key:
+        return [fit_label(run_label(rid, name), col.width)
+                for rid, name in zip(data.column("run_id").to_pylist(), data.column("name").to_pylist())]
+    if col.key == N_LANGS.key:
+        return [langs_cell(n, planned) for n, planned in zip(data.column("n_langs").to_pylist(),
+                                                             data.column("n_langs_planned").to_pylist())]
+    return [col.cell(v) for v in data.column(col.key).to_pylist()]
+
+
+def sort_key(key: str) -> str:
+    return SORT_KEYS.get(key, key)
 
 
 def cell_width(col: Column) -> int:

@@ -138,10 +138,14 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
 
 
 def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DEFAULT_DELTA, amortise_n: float = 1.0,
-            config_ids: Iterable[str] | None = None) -> Verdict:
+            config_ids: Iterable[str] | None = None, light: bool = False) -> Verdict:
     """The verdict over the store's succeeded runs (``config_ids``: only these configurations and
     their baselines). ``baseline``: a configuration id every other one is compared with; None:
-    each one's default baseline (direct fine-tuning of the same model and recipe)."""
+    each one's default baseline (direct fine-tuning of the same model and recipe).
+    ``light``: break-even from the configuration rows already read (``verdict.stats.break_even``,
+    the rule the ``break_even`` view follows) rather than from the view, which recomputes the
+    ``configurations`` view for each cost measure, and the curves of the cost to reach averaged
+    per point in DuckDB; the same rows, faster on a large store (the app's Compare screen)."""
     from ..store.db import connect_ro
 
     if amortise_n < 1:
@@ -162,10 +166,14 @@ def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DE
 
             raw = compare_to(con, baseline, delta)
         be = con.sql("SELECT config_id, baseline_id, measure, queries, verdict FROM break_even").fetchall() \
-            if baseline is None else []
-        curves = con.sql("SELECT config_id, phase, point, lang, avg(accuracy) AS accuracy, "
-                         "avg(cum_train_device_hours) AS cost FROM learning_curves "
-                         "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL").fetchall()
+            if baseline is None and not light else []
+        curves_sql = ("SELECT config_id, phase, point, lang, avg(accuracy) AS accuracy, "
+                      "avg(cum_train_device_hours) AS cost FROM learning_curves "
+                      "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL")
+        if light:  # the mean over (phase, language) per point in DuckDB: one row per point, not per language
+            curves_sql = ("SELECT config_id, NULL, point, NULL, avg(accuracy), avg(cost) FROM (" + curves_sql +
+                          ") WHERE accuracy IS NOT NULL AND cost IS NOT NULL GROUP BY config_id, point")
+        curves = con.sql(curves_sql).fetchall()
     if wanted is not None:
         keep = set(wanted)
         keep |= {str(r["baseline_id"]) for r in raw if str(r["config_id"]) in wanted}
@@ -177,7 +185,7 @@ def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DE
         str(r["lang"]), int(r["n_pairs"]), int(r["n_items"]), float(r["diff"]), float(r["ci_low"]), float(r["ci_high"]),
         float(r["p_value"]), _num(r.get("p_holm")), [float(x) for x in r.get("mcnemar_p") or []],
         float(r["equiv_low"]), float(r["equiv_high"]), delta) for r in raw]
-    if baseline is not None:
+    if baseline is not None or light:
         be_rows = _break_even_on_demand(configs, comparisons)
     else:
         be_rows = [BreakEvenRow(str(a), str(b), str(m), _num(q), str(v)) for a, b, m, q, v in be
@@ -310,3 +318,123 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
         if flags:
             parts.append("; ".join(flags))
     return f"{head} " + ", ".join(parts)
+
+
+# ---- reads for the app's Compare screen (additive: the frontier, learning curves, why a cost is NULL) ----
+
+def frontier(configs: Iterable[ConfigurationRow], cost: str, accuracy: str = "avg") -> list[str]:
+    """The configurations on the cost/accuracy frontier, cheapest first: no other configuration
+    is at most as costly and at least as accurate (mean over its runs) with one of the two
+    strictly better — the rule of the store's per-run ``cost_vs_accuracy``. A configuration
+    without the cost or the accuracy is not a candidate."""
+    pts = []
+    for c in configs:
+        x, est = c.costs.get(cost), c.accuracy.get(accuracy)
+        if x is not None and est is not None and est.value is not None:
+            pts.append((float(x), -float(est.value), c.config_id))
+    pts.sort()
+    out, best = [], -math.inf
+    i = 0
+    while i < len(pts):
+        j = i
+        while j < len(pts) and pts[j][0] == pts[i][0]:
+            j += 1
+        group = pts[i:j]  # equal cost: the most accurate of them (and its ties) can be on it
+        top = -group[0][1]
+        if top > best:
+            out += [cid for _, neg, cid in group if -neg == top]
+            best = top
+        i = j
+    return out
+
+
+@dataclass(frozen=True)
+class Curve:
+    """A configuration's learning curve: per evaluation point, the mean over its runs of the
+    cumulative training cost and of the held-out accuracy (one language, or the mean over the
+    XCOPA languages)."""
+
+    config_id: str
+    phase: str
+    points: list[int]
+    cost: list[float]
+    accuracy: list[float]
+    n_runs: int
+
+
+CURVE_COSTS = ("cum_train_device_hours", "cum_train_flops", "cum_train_energy_j")
+
+
+def learning_curves(store: Path | str, *, cost: str = "cum_train_device_hours", lang: str = "avg",
+                    phase: str = "target") -> dict[str, Curve]:
+    """Mean learning curves per configuration from the ``learning_curves`` view (succeeded runs).
+    ``lang``: 'avg' (the mean over the XCOPA languages held out at a point), 'en', or an XCOPA
+    language; ``phase``: 'target' (target:copa), or 'few-shot' (each few-shot:<lang> phase, on
+    its own language: ``lang`` names it). Points whose cost is NULL are left out."""
+    from .. import XCOPA_LANGS
+    from ..store.db import connect_ro
+
+    if cost not in CURVE_COSTS:
+        raise ValueError(f"cost must be one of {', '.join(CURVE_COSTS)}, got {cost!r}")
+    if lang != "avg" and lang != "en" and lang not in XCOPA_LANGS:
+        raise ValueError(f"lang must be 'avg', 'en' or an XCOPA language, got {lang!r}")
+    if phase == "target":
+        where = "phase LIKE 'target:%'"
+        params: list[Any] = []
+    elif phase == "few-shot":
+        if lang in ("avg", "en"):
+            raise ValueError("a few-shot curve is one language's: give lang")
+        where, params = "phase = ?", [f"few-shot:{lang}"]
+    else:
+        raise ValueError(f"phase must be 'target' or 'few-shot', got {phase!r}")
+    if lang == "avg":
+        langs = ", ".join(f"'{x}'" for x in XCOPA_LANGS)
+        lang_where = f"lang IN ({langs})"
+    else:
+        lang_where, params = "lang = ?", [*params, lang]
+    sql = f"""
+        WITH per_run AS (
+          SELECT config_id, run_id, phase, point, avg(accuracy) AS accuracy, any_value({cost}) AS cost
+          FROM learning_curves WHERE {where} AND {lang_where} AND accuracy IS NOT NULL AND {cost} IS NOT NULL
+          GROUP BY ALL)
+        SELECT config_id, any_value(phase), point, avg(cost), avg(accuracy), count(DISTINCT run_id)
+        FROM per_run GROUP BY config_id, point ORDER BY config_id, point"""
+    with connect_ro(store) as con:
+        rows = con.execute(sql, params).fetchall()
+    out: dict[str, Curve] = {}
+    for cid, ph, point, c, a, n in rows:
+        cur = out.get(str(cid))
+        if cur is None:
+            cur = out[str(cid)] = Curve(str(cid), str(ph), [], [], [], 0)
+        cur.points.append(int(point))
+        cur.cost.append(float(c))
+        cur.accuracy.append(float(a))
+        if int(n) > cur.n_runs:
+            object.__setattr__(cur, "n_runs", int(n))
+    for cur in out.values():  # a mean over runs can dip by rounding; a cumulative cost never does
+        for i in range(1, len(cur.cost)):
+            cur.cost[i] = max(cur.cost[i], cur.cost[i - 1])
+    return out
+
+
+def unmeasured_reasons(store: Path | str, figures: dict[str, tuple[str, tuple[str, ...]]]) -> dict[str, str]:
+    """Why a cost is NULL: ``figures`` maps a name to (a phases figure such as 'energy_j', the
+    phase kinds it comes from); the answer maps it to the most common ``<figure>_reason`` of
+    those phases where the figure is NULL (reused phases, whose reason only points to the run
+    that incurred the cost, left out). A name with no such phase is absent."""
+    from ..store.db import connect_ro
+    from ..store.schema import SOURCED_FIGURES
+
+    out: dict[str, str] = {}
+    with connect_ro(store) as con:
+        for name, (figure, kinds) in figures.items():
+            if figure not in SOURCED_FIGURES or not kinds:
+                continue
+            marks = ", ".join("?" for _ in kinds)
+            row = con.execute(f"SELECT {figure}_reason, count(*) AS n FROM phases "
+                              f"WHERE kind IN ({marks}) AND {figure} IS NULL AND {figure}_reason IS NOT NULL "
+                              "AND reused_from_run IS NULL AND completed GROUP BY 1 ORDER BY n DESC, 1 LIMIT 1",
+                              list(kinds)).fetchone()
+            if row is not None:
+                out[name] = str(row[0])
+    return out

@@ -185,8 +185,14 @@ def summary(detail: dict) -> Text:
         Text(f"{fmt.text(run.get('model'))} · {run.get('method')} · interm. {inter} · k {fmt.integer(run.get('k'))}"
              f" · seed {run.get('seed')} · {fmt.text(run.get('device_name'))} ×{fmt.integer(run.get('device_count'))}"
              f" {fmt.text(run.get('precision'))}"),
+        # the configuration the run is one seed of (Compare aggregates it), and whether it is ranked
+        Text.assemble(("config ", "bold"), fmt.text(run.get("config_label")), "  ",
+                      (fmt.text(run.get("config_id")), "dim"), "  ",
+                      ("ranked" if board.get("complete") else "not ranked: failed, running or partial",
+                       "" if board.get("complete") else "dim")),
         # accuracy and cost on lines of their own: together they wrap mid-figure at 80 columns
-        Text.assemble(("acc  ", "bold"), _figures(board, HEADLINE_ACC), *_collapse(run)),
+        Text.assemble(("acc  ", "bold"), _figures(board, HEADLINE_ACC), "  langs ",
+                      present.langs_cell(board.get("n_langs"), board.get("n_langs_planned")), *_collapse(run)),
         Text.assemble(("cost ", "bold"), _figures(board, HEADLINE_COST)),
     ]
     if run.get("executor") == "slurm":

@@ -32,6 +32,8 @@ from . import xcost_app
 
 PAGE_SIZE = 100
 POLL_S = 2.0
+INCOMPLETE_STYLE = "dim"
+GRAND = (None, None, None, None, "", False)  # the count key of every run
 
 
 @dataclass(frozen=True)
@@ -43,20 +45,23 @@ class RunsQuery:
     method: str | None = None
     model: str | None = None
     status: str | None = None
+    config_id: str | None = None  # one configuration's runs (Compare: enter on a configuration)
     text: str = ""
     offset: int = 0
     langs: tuple[str, ...] = XCOPA_LANGS
     uncontended: bool = False  # leave out runs with a phase measured beside other work
+    rank_all: bool = False  # False: complete runs are ranked, failed/running/partial ones follow them
 
     def filters(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: v for k, v in (("method", self.method), ("model", self.model),
-                                                 ("status", self.status)) if v is not None}
+                                                 ("status", self.status), ("config_id", self.config_id))
+                               if v is not None}
         if self.uncontended:
             out["contended"] = False
         return out
 
     def count_key(self) -> tuple:
-        return (self.method, self.model, self.status, self.text.strip(), self.uncontended)
+        return (self.method, self.model, self.status, self.config_id, self.text.strip(), self.uncontended)
 
     def columns(self) -> list[Column]:
         return C.visible_columns(self.langs)
@@ -64,10 +69,10 @@ class RunsQuery:
 
 class PageLoaded(Message):
     def __init__(self, seq: int, query: RunsQuery, table: Any, total: int, grand_total: int | None,
-                 elapsed: float) -> None:
+                 elapsed: float, complete: int | None = None) -> None:
         super().__init__()
         self.seq, self.query, self.table, self.total = seq, query, table, total
-        self.grand_total, self.elapsed = grand_total, elapsed
+        self.grand_total, self.elapsed, self.complete = grand_total, elapsed, complete
 
 
 class LoadFailed(Message):
@@ -117,6 +122,7 @@ class RunsScreen(Screen):
         Binding("left_square_bracket,p", "page(-1)", "Prev", show=False),
         Binding("g", "page_to(0)", "First page", show=False),
         Binding("G", "page_to(-1)", "Last page", show=False),
+        Binding("A", "rank_all", "Rank all", show=False),
         Binding("e", "export('csv')", "Export"),
         Binding("E", "export('parquet')", "Parquet", show=False),
         Binding("ctrl+r,f5", "reload", "Reload", show=False),
@@ -130,6 +136,7 @@ class RunsScreen(Screen):
         self.total = 0
         self.grand_total: int | None = None
         self.last_elapsed = 0.0
+        self.complete: int | None = None  # complete runs among those matching the filters
         self.version = 0  # +1 each time a page is put in the table (tests and benchmarks wait on it)
         self._seq = 0
         self._counts: dict[tuple, int] = {}
@@ -179,24 +186,29 @@ class RunsScreen(Screen):
             if total is None:
                 total = query.count_runs(self.store, q.filters(), q.text or None)
                 self._counts[q.count_key()] = total
-            grand = total if not (q.filters() or q.text.strip()) else self._counts.get((None, None, None, "", False))
+            grand = total if not (q.filters() or q.text.strip()) else self._counts.get(GRAND)
             if grand is None:
                 grand = query.count_runs(self.store)
-                self._counts[(None, None, None, "")] = grand
+                self._counts[GRAND] = grand
+            complete_key = ("complete", *q.count_key())
+            complete = self._counts.get(complete_key)
+            if complete is None:
+                complete = query.count_runs(self.store, {**q.filters(), "complete": True}, q.text or None)
+                self._counts[complete_key] = complete
             last_page = max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
             if q.offset > last_page or q.offset < 0:
                 q = replace(q, offset=last_page if q.offset > 0 else 0)
-            cols = ["run_id", *(c.key for c in q.columns())]
-            table = query.leaderboard(self.store, order_by=q.order_by, descending=q.descending,
+            table = query.leaderboard(self.store, order_by=C.sort_key(q.order_by), descending=q.descending,
                                       filters=q.filters(), text=q.text or None, limit=PAGE_SIZE,
-                                      offset=q.offset, columns=cols)
+                                      offset=q.offset, columns=C.fetched_columns(q.columns()),
+                                      complete_first=not q.rank_all)
         except StoreError as exc:
             self.post_message(LoadFailed(seq, exc))
             return
         except Exception as exc:  # noqa: BLE001 - shown in place, never a traceback
             self.post_message(LoadFailed(seq, StoreError(f"{type(exc).__name__}: {exc}")))
             return
-        self.post_message(PageLoaded(seq, q, table, total, grand, time.perf_counter() - t0))
+        self.post_message(PageLoaded(seq, q, table, total, grand, time.perf_counter() - t0, complete))
         if not self._options_loaded:
             self._load_options()
 
@@ -240,6 +252,7 @@ class RunsScreen(Screen):
             return  # a newer request is under way
         self.q = msg.query
         self.total, self.grand_total, self.last_elapsed = msg.total, msg.grand_total, msg.elapsed
+        self.complete = msg.complete
         table = self.query_one("#runs-table", PageTable)
         empty = self.query_one(EmptyState)
         if msg.total == 0:
@@ -271,20 +284,22 @@ class RunsScreen(Screen):
         prev_row = table.cursor_row if self.shown is not None and self.shown.offset == q.offset else 0
         cols = q.columns()
         run_ids = data.column("run_id").to_pylist()
-        raw = [data.column(col.key).to_pylist() for col in cols]
-        rendered = [[col.cell(v) for v in values] for col, values in zip(cols, raw)]
+        complete = data.column("complete").to_pylist()
+        rendered = [C.column_cells(col, data) for col in cols]
         rows = [list(r) for r in zip(*rendered)] if run_ids else []
         self._any_contended = False
         if "contended" in data.column_names:  # the mark on the figures of runs measured beside other work
             flags = data.column("contended").to_pylist()
             rows = [present.contended_cells(cols, r, flag) for r, flag in zip(rows, flags)]
             self._any_contended = any(f is True for f in flags)
-        # a status in its colour, a collapsed run in red (present.cell_style, from the raw values)
-        styles = [[cell_style(col.key, raw[j][i]) for j, col in enumerate(cols)] for i in range(len(rows))]
-        if not any(s for r in styles for s in r):
-            styles = None
+        # a status in its colour, a collapsed run in red (present.cell_style, from the raw values); a run
+        # outside the ranking (failed, running, fewer languages than planned) reads dim
+        raw = {col.key: data.column(col.key).to_pylist() for col in cols if col.key in data.column_names}
+        styles = [[cell_style(col.key, raw[col.key][i]) if col.key in raw else None for col in cols]
+                  for i in range(len(rows))]
+        styles = [[s or (None if done else INCOMPLETE_STYLE) for s in r] for r, done in zip(styles, complete)]
         table.set_page([C.page_column(c) for c in cols], run_ids, rows,
-                       styles, sort=(q.order_by, q.descending), cursor=prev_row)
+                       styles, sort=(q.order_by, q.descending), cursor=prev_row, fixed=len(C.FIXED))
         if self.shown is None or self.shown.order_by != q.order_by:
             table.call_after_refresh(table.scroll_to_column, q.order_by)
         self.shown = q
@@ -297,11 +312,16 @@ class RunsScreen(Screen):
             parts.append(f"rows {first:,}–{last:,} of {self.total:,}")
             if self.grand_total is not None and self.grand_total != self.total:
                 parts[-1] += f" (of {self.grand_total:,} runs)"
+            partial = self.total - (self.complete or 0) if self.complete is not None else 0
+            if partial and not q.rank_all:
+                parts.append(f"ranked: {self.complete:,} complete, then {partial:,} failed/running/partial (A: rank all)")
+            elif partial:
+                parts.append(f"all ranked, {partial:,} failed/running/partial among them (A: complete first)")
         elif self._state in ("empty", "nomatch"):
             parts.append("0 rows")
         col = C.BY_KEY.get(q.order_by)
         parts.append(f"sort {col.header if col else q.order_by} {'▼' if q.descending else '▲'}")
-        filt = [f"{k}={v}" for k, v in q.filters().items()]
+        filt = [f"{'configuration' if k == 'config_id' else k}={v}" for k, v in q.filters().items()]
         if q.text.strip():
             filt.append(f'"{q.text.strip()}"')
         if filt:
@@ -331,6 +351,10 @@ class RunsScreen(Screen):
 
     def action_sort(self, key: str) -> None:
         self.sort_by(key)
+
+    def action_rank_all(self) -> None:
+        """Rank every run together, or (again) the complete ones first."""
+        self.fetch(replace(self.q, rank_all=not self.q.rank_all, offset=0))
 
     def action_reverse(self) -> None:
         self.fetch(replace(self.q, descending=not self.q.descending, offset=0))
@@ -390,7 +414,8 @@ class RunsScreen(Screen):
             select = self.query_one(f"#f-{name}", Select)
             with select.prevent(Select.Changed):
                 select.clear()
-        self.fetch(replace(self.q, method=None, model=None, status=None, text="", offset=0, uncontended=False))
+        self.fetch(replace(self.q, method=None, model=None, status=None, config_id=None, text="", offset=0,
+                           uncontended=False))
 
     def action_toggle_uncontended(self) -> None:
         """Leave out (or bring back) the runs with a phase measured beside other work (the mark *)."""
@@ -492,8 +517,11 @@ class RunsScreen(Screen):
         from ...store import query
 
         try:
-            table = query.leaderboard(self.store, order_by=q.order_by, descending=q.descending, filters=q.filters(),
-                                      text=q.text or None, columns=["run_id", *(c.key for c in q.columns())])
+            shown = [c.key for c in q.columns() if c.key not in C.SOURCES]
+            table = query.leaderboard(self.store, order_by=C.sort_key(q.order_by), descending=q.descending,
+                                      filters=q.filters(), text=q.text or None,
+                                      columns=["run_id", "name", *shown, "n_langs", "n_langs_planned", "complete"],
+                                      complete_first=not q.rank_all)
             path = export_path(self.store, "runs", fmt)
             write_table(table, path, fmt)
         except Exception as exc:  # noqa: BLE001

@@ -6,13 +6,7 @@ from typing import Sequence
 
 from textual_plotext import PlotextPlot
 
-METHOD_COLORS = {"direct": "cyan", "intermediate": "magenta", "few-shot": "green", "icl": "yellow",
-                 "translate-test": "blue"}
-FALLBACK_COLORS = ["orange", "red", "white", "gray"]
-
-
-def method_color(method: str, i: int = 0) -> str:
-    return METHOD_COLORS.get(method, FALLBACK_COLORS[i % len(FALLBACK_COLORS)])
+# Compare draws configuration families with the markers and colours of present.FAMILY_STYLES.
 
 
 class Chart(PlotextPlot):

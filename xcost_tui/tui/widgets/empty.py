@@ -37,6 +37,7 @@ TITLES = {
     "error": "The store could not be read",
     "loading": "Loading…",
     "no runs": "Nothing running",
+    "no configuration": "No succeeded run yet",
 }
 
 HINTS = {
@@ -53,6 +54,8 @@ HINTS = {
                "directories (nothing is lost: run directories are the source of truth).",
     "error": "ctrl+r retries.",
     "loading": "",
+    "no configuration": "Compare aggregates the succeeded runs of each configuration. Press 1 (Runs) to see the "
+                        "runs there are, 3 (Launch) to run a plan.",
 }
 
 

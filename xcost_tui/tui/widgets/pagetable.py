@@ -4,7 +4,8 @@ Textual's DataTable measures and renders every cell through Rich, which costs ~0
 repaint of a wide page on a slow machine. This widget holds rows as pre-formatted strings
 with fixed column widths, renders only the visible lines as plain segments, and keeps the
 header fixed. It has a row cursor, header clicks (sorting), row selection (enter / a second
-click), horizontal and vertical scrolling.
+click), horizontal and vertical scrolling; the first ``fixed`` columns (an identifying column)
+stay in view when the others scroll sideways.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def fit(text: str, width: int, right: bool = False) -> str:
 
 
 class PageTable(ScrollView, can_focus=True):
-    """``set_page(columns, keys, rows, styles=None, sort=(key, descending))``; ``rows[i][j]`` is a str."""
+    """``set_page(columns, keys, rows, styles=None, sort=(key, descending), fixed=0)``; ``rows[i][j]``
+    is a str. The first ``fixed`` columns do not scroll horizontally."""
 
     BINDINGS = [
         Binding("up", "cursor(-1)", "Up", show=False),
@@ -123,6 +125,8 @@ class PageTable(ScrollView, can_focus=True):
         self._header = ""
         self._offsets: list[int] = []
         self._style_cache: dict[str, Style] = {}
+        self.fixed = 0  # leading columns that stay in view when scrolling sideways
+        self._fixed_width = 0  # their cells and separators
 
     # ---- data --------------------------------------------------------------------------------
     @property
@@ -135,8 +139,9 @@ class PageTable(ScrollView, can_focus=True):
 
     def set_page(self, columns: Sequence[PageColumn], keys: Sequence[str], rows: Sequence[Sequence[str]],
                  styles: Sequence[Sequence[str | None]] | None = None, sort: tuple[str, bool] | None = None,
-                 cursor: int = 0) -> None:
+                 cursor: int = 0, fixed: int = 0) -> None:
         self.columns = list(columns)
+        self.fixed = max(0, min(fixed, len(self.columns)))
         self.keys = [str(k) for k in keys]
         self.rows = [list(r) for r in rows]
         self.cell_styles = [list(s) for s in styles] if styles is not None else None
@@ -147,6 +152,7 @@ class PageTable(ScrollView, can_focus=True):
             self._offsets.append(x)
             x += col.width + SEP
         width = max(0, x - SEP)
+        self._fixed_width = self._offsets[self.fixed] if self.fixed < len(self._offsets) else (x if self.fixed else 0)
         self._header = " ".join(fit(self._label(c), c.width, c.numeric) for c in self.columns)
         self._lines = [" ".join(fit(cell, c.width, c.numeric) for cell, c in zip(row, self.columns))
                        for row in self.rows]
@@ -216,10 +222,14 @@ class PageTable(ScrollView, can_focus=True):
             segments = [Segment(line, line_style)]
         return self._crop(segments, scroll_x, width, line_style)
 
-    @staticmethod
-    def _crop(segments: list[Segment], scroll_x: int, width: int, fill: Style) -> Strip:
+    def _crop(self, segments: list[Segment], scroll_x: int, width: int, fill: Style) -> Strip:
         strip = Strip(segments)
-        return strip.crop_extend(scroll_x, scroll_x + width, fill)
+        fixed = min(self._fixed_width, width)
+        if not fixed or not scroll_x:
+            return strip.crop_extend(scroll_x, scroll_x + width, fill)
+        # the fixed columns, then the rest from where the scroll has got to
+        return Strip.join([strip.crop_extend(0, fixed, fill),
+                           strip.crop_extend(fixed + scroll_x, scroll_x + width, fill)])
 
     # ---- cursor ------------------------------------------------------------------------------
     def _visible_rows(self) -> int:
@@ -252,26 +262,35 @@ class PageTable(ScrollView, can_focus=True):
     def action_cursor_to(self, where: int) -> None:
         self.move_cursor(0 if where == 0 else len(self.rows) - 1)
 
+    def _scroll_offsets(self) -> list[int]:
+        """Where each scrolling column starts, in scroll_x units (0 for the first after the fixed ones)."""
+        return [o - self._fixed_width for o in self._offsets[self.fixed:]]
+
     def action_scroll_cols(self, step: int) -> None:
         # jump to the next/previous column boundary
         x = self.scroll_x
+        offsets = self._scroll_offsets()
         if step > 0:
-            target = next((o for o in self._offsets if o > x), x)
+            target = next((o for o in offsets if o > x), x)
         else:
-            target = max((o for o in self._offsets if o < x), default=0)
+            target = max((o for o in offsets if o < x), default=0)
         self.scroll_to(x=target, animate=False)
 
     def scroll_to_column(self, key: str) -> None:
         """Scroll horizontally so that column ``key`` is in view (e.g. the one just sorted by)."""
         idx = next((i for i, c in enumerate(self.columns) if c.key == key), None)
-        if idx is None:
+        if idx is None or idx < self.fixed:
             return
-        start, end = self._offsets[idx], self._offsets[idx] + self.columns[idx].width
-        view = self.scrollable_content_region.width
+        start = self._offsets[idx] - self._fixed_width
+        end = start + self.columns[idx].width
+        view = self.scrollable_content_region.width - self._fixed_width
         if start < self.scroll_x:
             self.scroll_to(x=start, animate=False, immediate=True)
         elif end > self.scroll_x + view:
-            self.scroll_to(x=max(0, end - view + 1), animate=False, immediate=True)
+            # the first column boundary that brings it in: no column is drawn cut at the left
+            need = end - view + 1
+            target = min((o for o in self._scroll_offsets() if o >= need), default=need)
+            self.scroll_to(x=max(0, min(target, start)), animate=False, immediate=True)
 
     def action_select(self) -> None:
         key = self.cursor_key
@@ -290,7 +309,7 @@ class PageTable(ScrollView, can_focus=True):
             return
         x, y = offset
         if y == 0:
-            col = self.column_at(x + int(self.scroll_x))
+            col = self.column_at(x if x < self._fixed_width else x + int(self.scroll_x))
             if col is not None:
                 self.post_message(self.HeaderClicked(self, col.key))
             return
