@@ -176,7 +176,8 @@ def test_tables_match_the_store_views(report, store):
 
 def test_latex_table_is_booktabs_and_balanced(report):
     tex = (report.out / "table.tex").read_text(encoding="utf-8")
-    for word in ("\\toprule", "\\midrule", "\\bottomrule", "\\begin{tabular}", "\\end{table}", "\\caption{"):
+    for word in ("\\toprule", "\\midrule", "\\bottomrule", "\\begin{tabular}", "\\begin{table*}", "\\end{table*}",
+                 "\\caption{"):
         assert word in tex
     body = tex.split("\\midrule", 1)[1].split("\\bottomrule")[0]
     rows = [line for line in body.splitlines() if line.endswith("\\\\")]
@@ -193,11 +194,16 @@ def test_latex_table_is_booktabs_and_balanced(report):
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (texlive-latex-recommended)")
-def test_latex_table_compiles(report, tmp_path):
+def test_latex_table_and_pdf_figures_compile(report, tmp_path):
+    figures = ["frontier", "languages", "curves", "break_even"]
+    for name in figures:
+        shutil.copy(report.out / f"{name}.pdf", tmp_path / f"{name}.pdf")
     doc = tmp_path / "paper.tex"
     doc.write_text("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
-                   "\\usepackage{booktabs}\n\\begin{document}\n"
-                   + (report.out / "table.tex").read_text(encoding="utf-8") + "\\end{document}\n", encoding="utf-8")
+                   "\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n"
+                   + (report.out / "table.tex").read_text(encoding="utf-8")
+                   + "".join(f"\\includegraphics[width=\\linewidth]{{{name}.pdf}}\n" for name in figures)
+                   + "\\end{document}\n", encoding="utf-8")
     proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:]
@@ -389,3 +395,22 @@ def test_without_matplotlib_the_report_says_what_to_install(store, tmp_path, mon
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
     with pytest.raises(ReportError, match=r"the report's figures need matplotlib, which is not installed .*pip install"):
         write_report(store, tmp_path / "out")
+
+
+def test_configurations_that_share_a_label_are_told_apart(tmp_path):
+    """Labels name the model and the method, not every hyper-parameter: two direct configurations of
+    other learning rates both read "direct · xlm-roberta-base". The report adds their ids. (The
+    store comes from the benchmark's generator, which this also checks.)"""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from make_store import make_verdict_store
+
+    make_verdict_store(tmp_path / "store", n_configs=27, n_seeds=2, n_items=30, en_items=10, curve_points=2)
+    r = write_report(tmp_path / "store", tmp_path / "out")
+    directs = [c for c in r.data.shown if r.data.config(c).family == "direct"]
+    assert len(directs) == 2 and {r.data.config(c).label for c in directs} == {"direct · xlm-roberta-base"}
+    names = {r.data.label(c) for c in directs}
+    assert names == {f"direct · xlm-roberta-base [{c}]" for c in directs}
+    md = (r.out / "report.md").read_text(encoding="utf-8")
+    assert all(f"| {n} |" in md for n in names)
+    assert r.data.label(next(c for c in r.data.shown if r.data.config(c).family == "intermediate")).endswith("]") is False
+    assert len(r.data.comparisons) > 0 and len({c.baseline_id for c in r.data.comparisons}) == 2

@@ -65,9 +65,23 @@ class ReportData:
     def config(self, cid: str) -> ConfigurationRow:
         return self.verdict.configurations[cid]
 
-    def label(self, cid: str) -> str:
+    def label(self, cid: str | None) -> str:
+        """The configuration's label, with its id where two configurations shown share one (labels
+        name the model and method, not every hyper-parameter)."""
+        if cid is None:
+            return ""
         cfg = self.verdict.configurations.get(cid)
-        return cfg.label if cfg is not None else self.selection.labels.get(cid, cid)
+        if cfg is None:
+            return self.selection.labels.get(cid, cid)
+        return f"{cfg.label} [{cid}]" if cfg.label in self._shared_labels else cfg.label
+
+    @property
+    def _shared_labels(self) -> set[str]:
+        seen: dict[str, int] = {}
+        for cid in self.shown:
+            lab = self.verdict.configurations[cid].label
+            seen[lab] = seen.get(lab, 0) + 1
+        return {lab for lab, n in seen.items() if n > 1}
 
 
 # ---- gathering ----------------------------------------------------------------------------------
@@ -298,31 +312,32 @@ def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, 
                                                  + "; left out of the report"))
     for cid in d.shown:
         c = v.configurations[cid]
+        lab = d.label(cid)
         if c.collapsed_runs:
-            out.append(Flag("collapsed", cid, c.label,
-                            f"{c.label}: {c.collapsed_runs} of {c.n_runs} runs collapsed (English validation accuracy "
+            out.append(Flag("collapsed", cid, lab,
+                            f"{lab}: {c.collapsed_runs} of {c.n_runs} runs collapsed (English validation accuracy "
                             f"within chance or one choice for ≥ 90% of items; docs/user-guide.md, Collapsed "
                             f"fine-tunes); they are counted in its accuracy"))
         if c.chance_langs:
-            out.append(Flag("chance", cid, c.label, f"{c.label}: not distinguishable from chance (95% interval "
+            out.append(Flag("chance", cid, lab, f"{lab}: not distinguishable from chance (95% interval "
                                                     f"contains 50%) in {', '.join(c.chance_langs)}"))
         if c.seed_variation is False:
-            out.append(Flag("single-seed", cid, c.label,
-                            f"{c.label}: one run; its intervals cover the test items only, not training variation"))
+            out.append(Flag("single-seed", cid, lab,
+                            f"{lab}: one run; its intervals cover the test items only, not training variation"))
         devices = {str(r["device_name"]) for r in runs if r["config_id"] == cid and r["status"] == "succeeded"}
         if len(devices) > 1:
-            out.append(Flag("mixed-env", cid, c.label, f"{c.label}: its runs ran on {len(devices)} devices "
+            out.append(Flag("mixed-env", cid, lab, f"{lab}: its runs ran on {len(devices)} devices "
                                                        f"({', '.join(sorted(devices))}); its mean costs mix them"))
     for cid in d.selected:
         c = v.configurations[cid]
         if c.family != "direct" and not any(x.config_id == cid for x in d.comparisons):
-            out.append(Flag("no-baseline", cid, c.label,
-                            f"{c.label}: no comparison (a baseline needs succeeded runs of the same seeds: direct "
+            out.append(Flag("no-baseline", cid, d.label(cid),
+                            f"{d.label(cid)}: no comparison (a baseline needs succeeded runs of the same seeds: direct "
                             f"fine-tuning of the same model and recipe, or --baseline)"))
     for x in d.comparisons:
         if x.lang == "avg" and x.n_pairs == 1:
-            out.append(Flag("single-pair", x.config_id, x.label,
-                            f"{x.label} vs {x.baseline_label}: one seed pair; the paired interval covers the test "
+            out.append(Flag("single-pair", x.config_id, d.label(x.config_id),
+                            f"{d.label(x.config_id)} vs {d.label(x.baseline_id)}: one seed pair; the paired interval covers the test "
                             f"items only"))
     by_cfg: dict[str, list[dict[str, Any]]] = {}
     for row in contended:
@@ -417,8 +432,9 @@ def _cost_to_reach_table(d: ReportData) -> pa.Table:
             continue
         target, cost = d.verdict.cost_to_reach[cid]
         base = next((c.baseline_id for c in d.comparisons if c.config_id == cid), None)
-        rows.append({"config_id": cid, "label": d.label(cid), "baseline_id": base,
-                     "baseline_label": d.label(base) if base else None, "target_accuracy": target,
+        configs = d.verdict.configurations
+        rows.append({"config_id": cid, "label": configs[cid].label, "baseline_id": base,
+                     "baseline_label": configs[base].label if base in configs else None, "target_accuracy": target,
                      "train_device_hours_to_reach": cost, "reached": cost is not None})
     schema = pa.schema([("config_id", pa.string()), ("label", pa.string()), ("baseline_id", pa.string()),
                         ("baseline_label", pa.string()), ("target_accuracy", pa.float64()),

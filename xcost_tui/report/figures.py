@@ -32,6 +32,14 @@ RC = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.
       "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3}
 
 
+def _legend_below(ax: Any) -> None:
+    """The legend under the axes, in as many columns as its labels' length allows."""
+    labels = ax.get_legend_handles_labels()[1]
+    longest = max((len(x) for x in labels), default=0)
+    ncol = 1 if longest > 60 else 2 if longest > 28 else 3
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=ncol, frameon=False)
+
+
 def style(family: str) -> tuple[str, str]:
     return FAMILY_STYLE.get(family, OTHER_STYLE)
 
@@ -108,13 +116,13 @@ def frontier(d: ReportData) -> Any | None:
                 color=FRONTIER_COLOUR, linestyle="none", label="frontier of configurations")
     if len(pts) <= 12:
         for cid, x, est in pts:
-            ax.annotate(configs[cid].label, (x, est.value), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            ax.annotate(d.label(cid), (x, est.value), textcoords="offset points", xytext=(5, 4), fontsize=7)
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":", label="chance (50%)")
     _cost_axis(ax, [x for _, x, _ in pts], _cost_label(d))
     ax.set_ylabel("average XCOPA accuracy (95% interval)")
     _percent(ax)
     ax.set_title("Cost–accuracy frontier of configurations")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
+    _legend_below(ax)
     return fig
 
 
@@ -125,7 +133,7 @@ def languages(d: ReportData) -> Any | None:
     langs = [lang for lang in ("en", *XCOPA_LANGS) if any(lang in configs[c].accuracy for c in ids)]
     if not ids or not langs:
         return None
-    fig = _figure(max(6.0, 0.55 * len(langs) * max(1, len(ids)) ** 0.5 + 3), 4.4)
+    fig = _figure(min(10.0, max(6.0, 0.5 * len(langs) * max(1, len(ids)) ** 0.5 + 2)), 4.6)
     ax = fig.add_subplot()
     width = 0.8 / len(ids)
     seen: dict[str, int] = {}
@@ -144,7 +152,7 @@ def languages(d: ReportData) -> Any | None:
             lo.append(max(0.0, est.value - est.low) if est.low is not None else 0.0)
             hi.append(max(0.0, est.high - est.value) if est.high is not None else 0.0)
         bars = ax.errorbar(xs, ys, yerr=[lo, hi], fmt=marker, color=colour, ecolor=colour, elinewidth=1, capsize=2,
-                           markersize=5, markerfacecolor=colour if k == 0 else "white", label=c.label)
+                           markersize=5, markerfacecolor=colour if k == 0 else "white", label=d.label(cid))
         bars[-1][0].set_linestyle(LINESTYLES[k % len(LINESTYLES)])
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":", label="chance (50%)")
     if "en" in langs and len(langs) > 1:
@@ -155,7 +163,7 @@ def languages(d: ReportData) -> Any | None:
     ax.set_xlabel("language (English: COPA validation; the others: XCOPA test)")
     _percent(ax)
     ax.set_title("Accuracy per language")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=min(3, len(ids) + 1), frameon=False)
+    _legend_below(ax)
     return fig
 
 
@@ -177,23 +185,23 @@ def curves(d: ReportData) -> Any | None:
         xs = [x for x, _ in d.curves[cid]]
         every += xs
         ax.plot(xs, [y for _, y in d.curves[cid]], marker=marker, markersize=4, color=colour,
-                linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=1.2, label=c.label)
+                linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=1.2, label=d.label(cid))
     targets = {d.verdict.cost_to_reach[c][0] for c in ids if c in d.verdict.cost_to_reach}
     for t in sorted(x for x in targets if x is not None):
         ax.axhline(t, color="#666666", linewidth=0.7, linestyle="--")
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":", label="chance (50%)")
     _cost_axis(ax, every, f"cumulative training {d.hours_word} of the full pipeline (reused intermediate included)")
-    ax.set_ylabel("held-out accuracy (XCOPA validation, mean over languages)")
+    ax.set_ylabel("held-out accuracy (XCOPA validation)")
     _percent(ax)
     title = "Learning curves: accuracy against training cost"
     if targets:
-        title += " (dashed: the baseline's final accuracy)"
+        title += "\n(dashed: the baselines' final accuracy)"
     ax.set_title(title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3, frameon=False)
+    _legend_below(ax)
     return fig
 
 
-def break_even(d: ReportData, max_pairs: int = 6) -> Any | None:
+def break_even(d: ReportData, max_pairs: int = 4) -> Any | None:
     """Total device-hours (training + queries × per-query cost) against the number of queries
     served, for each comparison whose costs are measured; where the totals cross, N* is marked."""
     configs = d.verdict.configurations
@@ -201,7 +209,8 @@ def break_even(d: ReportData, max_pairs: int = 6) -> Any | None:
             and None not in (r["train_a"], r["train_b"], r["query_a"], r["query_b"])]
     if not rows:
         return None
-    rows.sort(key=lambda r: (r["verdict"] != "crosses", r["label"]))
+    drawn_configs = set(d.figure_configs)
+    rows.sort(key=lambda r: (r["config_id"] not in drawn_configs, r["verdict"] != "crosses", d.label(r["config_id"])))
     rows = rows[:max_pairs]
     crossings = [r["queries"] for r in rows if r["queries"]]
     top = max([1e6, *(10 * q for q in crossings)])
@@ -226,7 +235,7 @@ def break_even(d: ReportData, max_pairs: int = 6) -> Any | None:
             seen[fam] = k + 1
             ax.plot(n, train + n * query, color=colour, linestyle="--" if baseline else solid[k % len(solid)],
                     linewidth=1.2, marker=marker, markevery=(10 * (k + 1), 40), markersize=4,
-                    label=configs[cid].label + (" (baseline)" if baseline else ""))
+                    label=d.label(cid) + (" (baseline)" if baseline else ""))
         if r["queries"]:
             q = r["queries"]
             ax.plot([q], [r["train_a"] + q * r["query_a"]], marker="o", color="black", markersize=5)
@@ -237,7 +246,7 @@ def break_even(d: ReportData, max_pairs: int = 6) -> Any | None:
     ax.set_xlabel("queries served (XCOPA items scored, log scale)")
     ax.set_ylabel(f"total {d.hours_word}: training + queries (log scale)")
     ax.set_title("Break-even: total cost against queries served")
-    ax.legend(loc="best", frameon=False)
+    _legend_below(ax)
     return fig
 
 

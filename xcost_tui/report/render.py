@@ -148,7 +148,8 @@ def _verdict(d: ReportData) -> list[Block]:
             a, b = d.verdict.configurations.get(c.config_id), d.verdict.configurations.get(c.baseline_id)
             r = None if a is None or b is None else _r(a.costs.get(d.cost_key), b.costs.get(d.cost_key))
             q = None if a is None or b is None else _r(a.costs.get("query_flops"), b.costs.get("query_flops"))
-            rows.append([c.label, c.baseline_label, str(c.n_pairs), str(c.n_items), diff_ci(c), pval(c.p_value),
+            rows.append([d.label(c.config_id), d.label(c.baseline_id), str(c.n_pairs), str(c.n_items), diff_ci(c),
+                         pval(c.p_value),
                          finding(c), ratio(r), ratio(q)])
         out.append(Table(["configuration", "baseline", "seed pairs", "items", "Δ points [95% CI]", "p", "finding",
                           f"train {d.hours_word} ×", "FLOPs / query ×"], rows, {2, 3, 4, 5, 7, 8},
@@ -168,7 +169,7 @@ def _configurations(d: ReportData) -> list[Block]:
     for cid in d.shown:
         c = d.config(cid)
         n_langs = sum(1 for lang in XCOPA_LANGS if lang in c.accuracy)
-        rows.append([c.label + ("" if cid in d.selected else " (baseline)"), cid, c.family, str(c.n_runs),
+        rows.append([d.label(cid) + ("" if cid in d.selected else " (baseline)"), cid, c.family, str(c.n_runs),
                      str(n_langs), acc_ci(c.avg), acc_ci(c.accuracy.get("en")),
                      *(f(c.costs.get(k)) for k, _, f in cols), "yes" if cid in d.frontier else ""])
     numeric = {3, 4, 5, 6, *range(7, 7 + len(cols))}
@@ -206,7 +207,7 @@ def _figures(d: ReportData, figs: dict[str, tuple[bytes | None, str]]) -> list[B
 
 def _languages(d: ReportData) -> list[Block]:
     langs = [lang for lang in ("en", *XCOPA_LANGS) if any(lang in d.config(c).accuracy for c in d.shown)]
-    rows = [[d.config(c).label, *(acc_ci(d.config(c).accuracy.get(lang)) for lang in langs)] for c in d.shown]
+    rows = [[d.label(c), *(acc_ci(d.config(c).accuracy.get(lang)) for lang in langs)] for c in d.shown]
     return [Heading("Accuracy per language", 2, "languages"),
             Table(["configuration", *langs], rows, set(range(1, len(langs) + 1)),
                   "Accuracy in % with 95% intervals; en: English COPA validation, the others XCOPA test.",
@@ -216,9 +217,9 @@ def _languages(d: ReportData) -> list[Block]:
 def _per_language_comparisons(d: ReportData) -> list[Block]:
     rows = []
     order = {lang: i for i, lang in enumerate(("avg", "avg_all", "avg_published", "avg_seen", "en", *XCOPA_LANGS))}
-    for c in sorted(d.comparisons, key=lambda c: (c.label, c.baseline_label, order.get(c.lang, 99))):
+    for c in sorted(d.comparisons, key=lambda c: (d.label(c.config_id), d.label(c.baseline_id), order.get(c.lang, 99))):
         mc = ", ".join(pval(p) for p in c.mcnemar_p) if c.mcnemar_p else fmt.NULL
-        rows.append([c.label, c.baseline_label, c.lang, str(c.n_pairs), str(c.n_items), diff_ci(c), pval(c.p_value),
+        rows.append([d.label(c.config_id), d.label(c.baseline_id), c.lang, str(c.n_pairs), str(c.n_items), diff_ci(c), pval(c.p_value),
                      pval(c.p_holm), mc, finding(c)])
     if not rows:
         return []
@@ -236,7 +237,7 @@ def _break_even(d: ReportData) -> list[Block]:
     for r in d.tables["break_even"].to_pylist():
         f, name = unit.get(r["measure"], (fmt.number, r["measure"]))
         n_star = f"{queries(r['queries'])} queries" if r["verdict"] == "crosses" else r["verdict"]
-        rows.append([r["label"], r["baseline_label"], name, f(r["train_a"]), f(r["train_b"]), f(r["query_a"]),
+        rows.append([d.label(r["config_id"]), d.label(r["baseline_id"]), name, f(r["train_a"]), f(r["train_b"]), f(r["query_a"]),
                      f(r["query_b"]), n_star])
     if not rows:
         return []
@@ -250,7 +251,7 @@ def _break_even(d: ReportData) -> list[Block]:
 def _cost_to_reach(d: ReportData) -> list[Block]:
     rows = []
     for r in d.tables["cost_to_reach"].to_pylist():
-        rows.append([r["label"], r["baseline_label"] or fmt.NULL, pct(r["target_accuracy"]),
+        rows.append([d.label(r["config_id"]), d.label(r["baseline_id"]) or fmt.NULL, pct(r["target_accuracy"]),
                      hours(r["train_device_hours_to_reach"]) if r["reached"] else "not reached"])
     if not rows:
         return []
@@ -278,7 +279,7 @@ def _environment(d: ReportData) -> list[Block]:
     for cid in d.shown:
         s, draws = d.seeds.get(cid, ([], []))
         c = d.config(cid)
-        seeds.append([c.label, str(c.n_runs), seed_text(s), seed_text(draws) if draws else fmt.NULL])
+        seeds.append([d.label(cid), str(c.n_runs), seed_text(s), seed_text(draws) if draws else fmt.NULL])
     return [Heading("Environment", 2, "environment"),
             Table(["", "values (succeeded runs)"], rows, set(), "From each run's `run_start` event (the runs table).",
                   "environment-table"),
@@ -423,14 +424,16 @@ def tex(text: str) -> str:
     return "".join(_TEX.get(ch, ch) for ch in text)
 
 
-def _tex_sci(x: float | None) -> str:
+def _tex_sci(x: float | None, digits: int = 2) -> str:
+    """3.08e-03 -> $3.1{\times}10^{-3}$; 0.25 -> 0.25; 12.5 -> 12.5."""
     if x is None:
         return "--"
     if x == 0:
         return "0"
     e = int(math.floor(math.log10(abs(x))))
-    m = x / 10 ** e
-    return f"${m:.2f}\\times10^{{{e}}}$" if abs(e) >= 3 else f"{x:.3g}"
+    if -2 <= e <= 3:
+        return f"{x:.{digits + 1}g}"
+    return f"${x / 10 ** e:.{digits - 1}f}{{\\times}}10^{{{e}}}$"
 
 
 def _tex_ci(e: Estimate | None) -> str:
@@ -441,11 +444,17 @@ def _tex_ci(e: Estimate | None) -> str:
     return f"{pct(e.value)} {{\\scriptsize[{pct(e.low)}, {pct(e.high)}]}}"
 
 
+def _tex_points(x: float) -> str:
+    return points(x).replace("-", "$-$")  # a minus sign, not a hyphen
+
+
 def _tex_diff(c: ComparisonRow | None) -> str:
     if c is None:
         return "--"
-    s = f"{points(c.diff)} {{\\scriptsize[{points(c.low)}, {points(c.high)}]}}"
-    return f"\\textbf{{{points(c.diff)}}} {{\\scriptsize[{points(c.low)}, {points(c.high)}]}}" if c.significant else s
+    head = _tex_points(c.diff)
+    if c.significant:
+        head = f"\\textbf{{{head}}}"
+    return f"{head} {{\\scriptsize[{_tex_points(c.low)}, {_tex_points(c.high)}]}}"
 
 
 def latex_table(d: ReportData) -> str:
@@ -454,19 +463,22 @@ def latex_table(d: ReportData) -> str:
     hw = {"GPU-hours": "GPU-h", "CPU-hours": "CPU-h"}.get(d.hours_word, "device-h")
     amort = v.amortise_n != 1
     avg = {c.config_id: c for c in d.comparisons if c.lang == "avg"}
-    cols = ["Configuration", "Runs", r"Avg.\ acc.\ (\%)", r"$\Delta$ vs.\ baseline (points)",
-            f"Train {hw}" + (f" (amort.\\ {v.amortise_n:g})" if amort else ""), "Train FLOPs", "Latency (ms)",
-            "FLOPs/query"]
+    cols = [("Configuration", ""), ("Runs", ""), (r"Avg.\ acc.", r"(\%, 95\% CI)"),
+            (r"$\Delta$ vs.\ baseline", "(points)"),
+            ("Train" + (f" (amort.\\ {v.amortise_n:g})" if amort else ""), hw), ("Train", "FLOPs"),
+            ("Latency", "(ms)"), ("FLOPs", "/ query")]
     lines = [
         "% xcost-tui report: configurations x accuracy (95% intervals) and costs.",
         "% Needs \\usepackage{booktabs} (and \\usepackage[T1]{fontenc} for \\textperiodcentered).",
-        "\\begin{table}[t]",
+        "% table*: the width of both columns of a two-column paper.",
+        "\\begin{table*}[t]",
         "\\centering",
         "\\small",
         "\\setlength{\\tabcolsep}{4pt}",
         "\\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
         "\\toprule",
-        " & ".join(cols) + " \\\\",
+        " & ".join(a for a, _ in cols) + " \\\\",
+        " & ".join(b for _, b in cols) + " \\\\",
         "\\midrule",
     ]
     model = None
@@ -477,8 +489,8 @@ def latex_table(d: ReportData) -> str:
         model = c.model
         lat = c.costs.get("query_latency_p50_s")
         lines.append(" & ".join([
-            tex(c.label), str(c.n_runs), _tex_ci(c.avg), _tex_diff(avg.get(cid)),
-            tex(hours(c.costs.get(d.cost_key))), _tex_sci(c.costs.get("train_flops")),
+            tex(d.label(cid)), str(c.n_runs), _tex_ci(c.avg), _tex_diff(avg.get(cid)),
+            _tex_sci(c.costs.get(d.cost_key)), _tex_sci(c.costs.get("train_flops")),
             "--" if lat is None else f"{1000 * lat:.1f}", _tex_sci(c.costs.get("query_flops"))]) + " \\\\")
     lines += [
         "\\bottomrule",
@@ -487,11 +499,12 @@ def latex_table(d: ReportData) -> str:
         "interval over runs and test items) and training cost of the full pipeline"
         + (f", the intermediate phase amortised over {v.amortise_n:g} target tasks" if amort else
            " (a reused intermediate phase included)")
-        + f". $\\Delta$: paired difference against the baseline (direct fine-tuning of the same model and recipe"
-        + (", or the chosen one" if v.baseline is not None else "")
-        + f") over the languages both evaluated, 95\\% interval; bold: the interval excludes 0. "
+        + ". $\\Delta$: paired difference against "
+        + (f"the baseline {tex(d.label(v.baseline))}" if v.baseline is not None else
+           "the baseline (direct fine-tuning of the same model and recipe)")
+        + f" over the languages both evaluated, paired by seed, 95\\% interval; bold: the interval excludes 0. "
           f"Similar accuracy: the 90\\% interval inside $\\pm{100 * v.delta:g}$ points.}}",
         "\\label{tab:xcost-configurations}",
-        "\\end{table}",
+        "\\end{table*}",
     ]
     return "\n".join(lines) + "\n"
