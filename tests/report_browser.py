@@ -176,7 +176,8 @@ def render(html_path: Path, screenshot: Path, *, width: int = 1280, timeout: flo
         height = min(int(out.page.get("height") or 900), 16000)
         pipe.call("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
-        shot = pipe.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}  # a long page: its first 16,000 px
+        shot = pipe.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip},
                          session=session, timeout=timeout)
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         out.screenshot = screenshot

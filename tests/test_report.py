@@ -282,6 +282,7 @@ def test_baseline_by_prefix_or_label(store, tmp_path):
     assert all(s.split(" vs ")[1].startswith("siqa→copa · tiny-xlmr") for s in r.data.sentences)
     r2 = write_report(store, tmp_path / "out2", baseline="siqa→copa · tiny-xlmr")
     assert r2.data.verdict.baseline == siqa
+    assert write_report(store, tmp_path / "out3", baseline="siqa").data.verdict.baseline == siqa  # a label's start
 
 
 # ---- errors: one line each ----------------------------------------------------------------------
@@ -296,6 +297,7 @@ def _cli_error(capsys, argv) -> str:
 def test_bad_where_is_one_line(store, tmp_path, capsys):
     err = _cli_error(capsys, ["report", "--store", str(store), "--where", "method = = 'x'", "--out", str(tmp_path / "o")])
     assert "--where \"method = = 'x'\" is not a condition on the runs table" in err
+    assert err.rstrip().endswith('Parser Error: syntax error at or near "="')  # not DuckDB's echo of the SQL
     err = _cli_error(capsys, ["report", "--store", str(store), "--where", "no_such_column = 1", "--out",
                               str(tmp_path / "o")])
     assert "no_such_column" in err
@@ -348,7 +350,7 @@ def test_plan_and_where_together_and_bad_options(store, tmp_path, capsys):
 def test_cli_prints_what_it_wrote(store, tmp_path, capsys):
     assert cli.main(["report", "--store", str(store), "--out", str(tmp_path / "r"), "--delta", "3"]) == 0
     out = capsys.readouterr().out
-    assert "report: 4 configuration(s) of every configuration in the store; 3 comparison(s)" in out
+    assert "report: every configuration in the store; 4 configuration(s) with succeeded runs, 3 comparison(s)" in out
     assert f"wrote {tmp_path / 'r'}/: report.html, report.md, table.tex, 4 figure(s)" in out
     assert "within ±3 points" in (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
 
@@ -414,3 +416,18 @@ def test_configurations_that_share_a_label_are_told_apart(tmp_path):
     assert all(f"| {n} |" in md for n in names)
     assert r.data.label(next(c for c in r.data.shown if r.data.config(c).family == "intermediate")).endswith("]") is False
     assert len(r.data.comparisons) > 0 and len({c.baseline_id for c in r.data.comparisons}) == 2
+
+
+def test_long_lists_and_tables_fold_in_html_only(store, tmp_path, monkeypatch):
+    from xcost_tui.report import render
+
+    monkeypatch.setattr(render, "FOLD_SENTENCES", 1)
+    monkeypatch.setattr(render, "COLLAPSE_ROWS", 3)
+    r = write_report(store, tmp_path / "out")
+    html = (r.out / "report.html").read_text(encoding="utf-8")
+    assert '<div id="verdict-sentences"><ul><li>' in html and "<details><summary>2 more: show</summary>" in html
+    for s in r.data.sentences:
+        assert f"<li>{_html_escape(s)}</li>" in html
+    assert "<details><summary>4 rows: show</summary>" in html  # the 4 configurations
+    md = (r.out / "report.md").read_text(encoding="utf-8")
+    assert "<details>" not in md and all(f"- {s}" in md for s in r.data.sentences)

@@ -61,7 +61,8 @@ def check_rendered(html: Path, shot: Path, sentences: list[str], figures: list[s
 def test_the_report_renders_in_a_real_browser(tmp_path):
     store = make_report_store(tmp_path / "store")
     result = write_report(store, tmp_path / "report")
-    seen = check_rendered(result.out / "report.html", tmp_path / "report-synthetic.png", verdict(store).sentences(),
+    assert sorted(result.data.sentences) == sorted(verdict(store).sentences())
+    seen = check_rendered(result.out / "report.html", tmp_path / "report-synthetic.png", result.data.sentences,
                           ["frontier", "languages", "curves", "break_even"])
     text = seen.page["text"]
     for heading in ("Configurations", "Figures", "Accuracy per language", "Comparisons per language", "Break-even",
@@ -84,3 +85,14 @@ def test_the_checks_catch_a_broken_page(tmp_path):
     assert figure["width"] == 0 and figure["error"] is not None
     with pytest.raises(AssertionError):
         check_rendered(page, tmp_path / "broken2.png", [], ["x"])
+
+
+def test_folded_sentences_and_tables_still_show_and_count(tmp_path, monkeypatch):
+    from xcost_tui.report import render as report_render
+
+    monkeypatch.setattr(report_render, "FOLD_SENTENCES", 1)
+    monkeypatch.setattr(report_render, "COLLAPSE_ROWS", 3)
+    store = make_report_store(tmp_path / "store")
+    result = write_report(store, tmp_path / "report")
+    check_rendered(result.out / "report.html", tmp_path / "report-folded.png", result.data.sentences,
+                   ["frontier", "languages", "curves", "break_even"])

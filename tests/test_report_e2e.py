@@ -114,7 +114,7 @@ def test_a_paired_difference_recomputed_from_predictions_is_the_report_s(reporte
 
 def test_the_real_report_is_complete(reported):
     store, out, stdout = reported
-    assert "report: 2 configuration(s) of plan demo-two-seeds" in stdout
+    assert "report: plan demo-two-seeds" in stdout and "2 configuration(s) with succeeded runs, 1 comparison(s)" in stdout
     for name in ("frontier", "languages", "curves", "break_even"):
         assert (out / f"{name}.svg").exists() and (out / f"{name}.pdf").exists(), name
     md = (out / "report.md").read_text(encoding="utf-8")

@@ -160,7 +160,7 @@ def report_command(store: Path, out: Path, *, plan: str | None = None, where: st
     result = write_report(store, out, selection, baseline=baseline, delta=delta_points / 100, amortise_n=amortise_n)
     d = result.data
     n_figs = sum(1 for f in result.files if f.endswith(".svg"))
-    print(f"report: {len(d.selected)} configuration(s) of {d.selection.how}; "
+    print(f"report: {d.selection.how}; {len(d.selected)} configuration(s) with succeeded runs, "
           f"{sum(1 for c in d.comparisons if c.lang == 'avg')} comparison(s), {len(d.flags)} flag(s)")
     for s in d.sentences[:10]:
         print(f"  {s}")

@@ -155,7 +155,9 @@ def gather(store: Path, selection: Selection, *, baseline: str | None = None, de
     shown = _ordered(configs, shown_ids)
     cost_key = "amortised_train_device_hours" if amortise_n != 1 else "train_device_hours"
     frontier = _frontier(configs, shown, cost_key)
-    sentences = [sentence(c, v) for c in v.averaged() if c.config_id in selected_ids]
+    rank = {cid: i for i, cid in enumerate(selected)}  # the tables' order: model, family, label
+    sentences = [sentence(c, v) for c in sorted((c for c in v.averaged() if c.config_id in selected_ids),
+                                                key=lambda c: (rank[c.config_id], c.baseline_id))]
 
     with connect_ro(store) as con:
         con.execute("SET VARIABLE amortise_n = ?", [float(amortise_n)])

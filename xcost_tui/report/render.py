@@ -38,6 +38,7 @@ class Para:
 class Bullets:
     items: list[str]
     id: str = ""
+    fold_after: int | None = None  # HTML: the items past this many fold (<details>)
 
 
 @dataclass
@@ -137,7 +138,7 @@ def _intro(d: ReportData) -> list[Block]:
 def _verdict(d: ReportData) -> list[Block]:
     out: list[Block] = [Heading("Verdict", 2, "verdict")]
     if d.sentences:
-        out.append(Bullets(list(d.sentences), "verdict-sentences"))
+        out.append(Bullets(list(d.sentences), "verdict-sentences", fold_after=FOLD_SENTENCES))
     else:
         out.append(Para("No comparison: a configuration needs a succeeded baseline (direct fine-tuning of the same "
                         "model and recipe, or `--baseline`) with runs of the same seeds."))
@@ -369,7 +370,12 @@ figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #444; font-size: 0.85rem; }
 #verdict-sentences li { margin: 0.3rem 0; font-size: 1.02rem; }
 .missing { color: #777; font-style: italic; }
+summary { cursor: pointer; color: #0b5cad; margin: 0.4rem 0; }
 """
+
+
+COLLAPSE_ROWS = 60  # an HTML table longer than this starts folded
+FOLD_SENTENCES = 30  # verdict sentences shown before the rest fold
 
 
 def _inline(text: str) -> str:
@@ -389,15 +395,24 @@ def to_html(blocks: list[Block], title: str = "xcost-tui report") -> str:
         elif isinstance(b, Para):
             body.append(f"<p>{_inline(b.text)}</p>")
         elif isinstance(b, Bullets):
-            body.append(f"<ul{_attr_id(b)}>" + "".join(f"<li>{_inline(i)}</li>" for i in b.items) + "</ul>")
+            items = [f"<li>{_inline(i)}</li>" for i in b.items]
+            if b.fold_after is not None and len(items) > b.fold_after:
+                rest = items[b.fold_after:]
+                body.append(f"<div{_attr_id(b)}><ul>{''.join(items[:b.fold_after])}</ul><details><summary>"
+                            f"{len(rest):,} more: show</summary><ul>{''.join(rest)}</ul></details></div>")
+            else:
+                body.append(f"<ul{_attr_id(b)}>" + "".join(items) + "</ul>")
         elif isinstance(b, Table):
             cls = lambda i: ' class="num"' if i in b.numeric else ""  # noqa: E731
             head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(b.header))
             rows = "".join("<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
                            for r in b.rows)
             cap = f"<caption>{_inline(b.caption)}</caption>" if b.caption else ""
-            body.append(f'<div class="scroll"><table{_attr_id(b)}>{cap}<thead><tr>{head}</tr></thead>'
-                        f"<tbody>{rows}</tbody></table></div>")
+            table = (f'<div class="scroll"><table{_attr_id(b)}>{cap}<thead><tr>{head}</tr></thead>'
+                     f"<tbody>{rows}</tbody></table></div>")
+            if len(b.rows) > COLLAPSE_ROWS:  # a long table folds (no script: <details>); the Markdown has it all
+                table = f"<details><summary>{len(b.rows):,} rows: show</summary>{table}</details>"
+            body.append(table)
         elif isinstance(b, Fig):
             if b.svg is None:
                 body.append(f'<p class="missing" id="figure-{b.name}"><strong>{html.escape(b.title)}.</strong> '

@@ -45,7 +45,7 @@ def from_where(store: Path, where: str) -> Selection:
         try:
             rows = con.execute(f"SELECT DISTINCT config_id FROM runs WHERE ({where}) AND config_id IS NOT NULL").fetchall()
         except duckdb.Error as exc:
-            message = " ".join(_explain(exc).split())
+            message = " ".join(_explain(exc).split("\nLINE ")[0].split())  # DuckDB's words, not its echo of the SQL
             raise ReportError(f"--where {where!r} is not a condition on the runs table: {message}") from None
     return Selection(f"the runs where {where}", {str(r[0]) for r in rows}, where=where)
 
@@ -55,7 +55,8 @@ def everything() -> Selection:
 
 
 def resolve_baseline(store: Path, given: str) -> str:
-    """A configuration id from an id, a unique prefix of one, or a configuration's exact label."""
+    """A configuration id from an id, a unique prefix of one, a configuration's exact label, or a
+    unique start of a label."""
     from ..store.db import connect_ro
     from ..suggest import did_you_mean
 
@@ -66,7 +67,8 @@ def resolve_baseline(store: Path, given: str) -> str:
         return given
     by_label = [cid for cid, lab in rows if lab == given]
     prefixed = [cid for cid in ids if cid.startswith(given)]
-    for found in (by_label, prefixed):
+    label_prefixed = [cid for cid, lab in rows if lab.startswith(given)]
+    for found in (by_label, prefixed, label_prefixed):
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
