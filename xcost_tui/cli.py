@@ -43,6 +43,8 @@ examples:
                                             run the plan as SLURM jobs (docs/cluster.md)
   xcost-tui stage plan.toml                 download every data set and model the plan needs
                                             into the Hugging Face cache (for offline nodes)
+  xcost-tui report demo --out report/       the verdict of a plan as report.html, report.md,
+                                            table.tex, figures (SVG, PDF) and tables (CSV, Parquet)
 
 data: the Hugging Face hub by default; --data-dir DIR (or XCOST_DATA_DIR) reads local
 copies laid out like ../shared/data (xcopa/<lang>/{val,test}.jsonl, copa/, arc_challenge/, rte/).
@@ -68,6 +70,28 @@ def positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
     if not (0 < value < float("inf")):  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text}")
+    return value
+
+
+def points(text: str) -> float:
+    """An argparse type: a number of accuracy points > 0 and below 50 (2 = two points)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of accuracy points, got {text!r}") from None
+    if not (0 < value < 50):
+        raise argparse.ArgumentTypeError(f"must be a number of points > 0 and < 50 (2 means two points), got {text}")
+    return value
+
+
+def at_least_one(text: str) -> float:
+    """An argparse type: a number >= 1 (how many target tasks an intermediate encoder serves)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, at least 1, got {text!r}") from None
+    if not (1 <= value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
     return value
 
 
@@ -178,6 +202,29 @@ def build_parser() -> argparse.ArgumentParser:
                           "(exit 130)")
     _add_store(sql)
 
+    # -- report ------------------------------------------------------------------------------
+    report = sub.add_parser("report", help="write the verdict of a plan as report.html, report.md, table.tex, "
+                                           "figures and tables",
+                            description="Write the verdict of a plan's configurations (or of those of the runs "
+                                        "--where picks; default: every configuration in the store) to --out: "
+                                        "report.md, a self-contained report.html, table.tex (booktabs), the figures "
+                                        "as SVG and PDF and the tables as CSV and Parquet (docs/report.md).")
+    report.add_argument("plan", nargs="?", default=None,
+                        help="a plan file or built-in plan name: report on its configurations")
+    report.add_argument("--where", default=None, metavar="SQL",
+                        help="report on the configurations of the runs satisfying this condition on the runs table, "
+                             "e.g. \"model LIKE '%%large' AND method <> 'few-shot'\"")
+    report.add_argument("--out", required=True, metavar="DIR", help="folder to write the report's files into")
+    report.add_argument("--baseline", default=None, metavar="CONFIG_ID",
+                        help="compare every configuration with this one (a config id, a unique prefix or a label; "
+                             "default: direct fine-tuning of the same model and recipe)")
+    report.add_argument("--delta", type=points, default=2.0, metavar="POINTS",
+                        help="similar accuracy: the 90%% interval of the difference inside +-POINTS (default 2)")
+    report.add_argument("--amortise-n", type=at_least_one, default=1.0, metavar="N",
+                        help="the intermediate encoder serves N target tasks: its cost is shared N ways in the "
+                             "amortised columns (default 1: not shared)")
+    _add_store(report)
+
     # -- the app / headless (top-level) ---------------------------------------------------------
     parser.add_argument("--headless", action="store_true",
                         help="run the plan without a screen: progress bars (plain lines with no TTY), then the leaderboard")
@@ -198,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = {"run", "plan", "ingest", "sql", "stage"}
+SUBCOMMANDS = {"run", "plan", "ingest", "sql", "stage", "report"}
 # Top-level options that take a value: their value is not the plan argument.
 _VALUE_OPTIONS = {"--store", "--data-dir", "--max-parallel", "--executor"}
 
@@ -273,6 +320,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
         from .store.commands import sql_command
 
         return sql_command(Path(args.store), args.query, fmt=args.format, output=args.output, timeout_s=args.timeout)
+    if args.command == "report":
+        from .report import report_command
+
+        return report_command(Path(args.store), Path(args.out), plan=args.plan, where=args.where,
+                              baseline=args.baseline, delta_points=args.delta, amortise_n=args.amortise_n)
     if args.headless:
         if not plan_arg:
             raise XcostError("--headless needs a plan: a plan file or a built-in plan name (demo, xcopa-stilts)")
