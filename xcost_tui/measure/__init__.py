@@ -9,8 +9,8 @@ from . import nvml
 from ..rundir.cost import Cost
 from .energy import EnergyMeter, RaplCounter, counter_delta, read_rapl
 from .env import collect_env, git_commit
-from .flops import (EncoderDims, FlopSampler, count_flops, encoder_forward_flops, head_forward_flops, sample_steps,
-                    train_flops)
+from .flops import (DecoderDims, EncoderDims, FlopSampler, Seq2SeqDims, count_flops, decoder_forward_flops,
+                    encoder_forward_flops, head_forward_flops, sample_steps, seq2seq_generate_flops, train_flops)
 from .memory import MemoryProbe
 from .mfu import PEAKS, mfu, peak_flops
 from .stats import bootstrap_ci, latency_summary, paired_bootstrap_diff, percentile, wilson_interval
@@ -18,7 +18,7 @@ from .timer import PhaseMeter, throughput
 
 __all__ = [
     "nvml", "Cost", "EnergyMeter", "RaplCounter", "counter_delta", "read_rapl", "collect_env", "git_commit",
-    "EncoderDims", "FlopSampler", "count_flops", "encoder_forward_flops", "head_forward_flops", "sample_steps",
+    "DecoderDims", "Seq2SeqDims", "decoder_forward_flops", "seq2seq_generate_flops", "EncoderDims", "FlopSampler", "count_flops", "encoder_forward_flops", "head_forward_flops", "sample_steps",
     "train_flops", "MemoryProbe", "PEAKS", "mfu", "peak_flops", "bootstrap_ci", "latency_summary",
     "paired_bootstrap_diff", "percentile", "wilson_interval", "PhaseMeter", "throughput",
 ]
