@@ -627,7 +627,8 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False)
         if spec.intermediate and spec.intermediate_mode == "mixed":
             inter += " (mixed)"
         langs = ",".join(spec.langs) + (" +en" if spec.eval_english else "")
-        cells = (str(i), rid, spec.name or "", spec.method, spec.model, inter + role.get(rid, ""),
+        model = spec.model + (f" on {spec.translations} translations" if spec.translations else "")
+        cells = (str(i), rid, spec.name or "", spec.method, model, inter + role.get(rid, ""),
                  "-" if spec.few_shot_k is None else str(spec.few_shot_k), str(spec.seed), langs,
                  str(len(spec.phases_planned)))
         table.add_row(*(Text(c) for c in cells))
@@ -636,6 +637,8 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False)
         console.print(loaded.description.strip(), markup=False, highlight=False)
     total = sum(len(s.phases_planned) for s in loaded.runs)
     console.print(f"{len(loaded.runs)} runs, {total} phases planned", markup=False, highlight=False)
+    for line in phase_summaries(loaded.runs):
+        console.print(line, markup=False, highlight=False)
     console.print(f"data: {describe_data(loaded)}", markup=False, highlight=False)
     for d in sorted({s.data_dir for s in loaded.runs if s.data_dir}):
         if not Path(d).is_dir():
@@ -657,6 +660,32 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False)
     if data:
         return data_check(loaded.runs)
     return 0
+
+
+def phase_summaries(specs: list[RunSpec]) -> list[str]:
+    """One line per method of the plan: the phases of its runs, a language's phases shown once as
+    ``<lang>`` ("icl: eval:en, eval:<lang> x 11, inference-bench")."""
+    out: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for spec in specs:
+        names: list[str] = []
+        for p in spec.phase_plan():
+            name = p.name if p.lang in (None, "en") else p.name.replace(f":{p.lang}", ":<lang>")
+            if name not in names:
+                names.append(name)
+        key = (spec.method, *names)
+        if key in seen:
+            continue
+        seen.add(key)
+        per_lang = [n for n in names if n.endswith(":<lang>")]
+        shown = [n for n in names if n not in per_lang]
+        if per_lang:
+            block = ", ".join(per_lang)
+            block = f"({block})" if len(per_lang) > 1 else block
+            at = names.index(per_lang[0])
+            shown.insert(at, f"{block} x {len(spec.langs)} languages")
+        out.append(f"phases of {spec.method} runs: {', '.join(shown)}")
+    return out
 
 
 def data_check(specs: list[RunSpec], out=None) -> int:

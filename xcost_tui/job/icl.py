@@ -44,7 +44,6 @@ from ..tasks.prompts import Prompt, build_prompt
 from .loops import Tally, pick_choice
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-LOGLIK_FILE = "loglikelihoods.jsonl"  # beside predictions.jsonl: every query's prompt and log-likelihoods
 
 # tiny-gpt2: small enough for a CPU test, the GPT-2 architecture (mGPT's), random weights.
 TINY_GPT2_DIMS = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 256,
@@ -424,7 +423,7 @@ class IclRunner:
         device = next(model.parameters()).device
         self.scorer = CausalScorer(model, self.dims, int(pad or 0), device)
         self.limit = max_positions(model.config)
-        self.samples = JsonlWriter(phases.job.files.path / LOGLIK_FILE)
+        self.samples = JsonlWriter(phases.job.files.loglikelihoods)  # beside predictions.jsonl
         self.last: list[TokQuery] = []
 
     def shots_of(self, lang: str) -> tuple[list, list]:

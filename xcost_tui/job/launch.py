@@ -43,6 +43,8 @@ def spec_from_args(args: argparse.Namespace) -> dict:
     }
     if args.shots is not None:
         spec["few_shot_k"] = args.shots
+    if getattr(args, "translations", None):
+        spec["translations"] = args.translations
     if args.init_from:
         spec["init_from"] = args.init_from
     if args.max_eval_examples is not None:

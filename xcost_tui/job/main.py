@@ -584,9 +584,12 @@ class PhaseRunner:
         for r in rows:
             self.job.predictions.write(Prediction(phase.name, task, lang, split, r["idx"], r["pred"], r["label"],
                                                   r["scores"], r["correct"]).to_dict())
+        from .perquery import encoder_query_flops
+
         self._end(phase, meter, tally, tasks=[task], info={"split": split, "batch_size": self.spec.eval_batch_size,
                                                            "ties": sum(1 for r in rows if r.get("tie")),
-                                                           **(extra_info or {})})
+                                                           **(extra_info or {})},
+                  extra_costs={"query_flops": encoder_query_flops(self.ctx.dims, encoded, head)})
         self.ctx.events.emit(EvalResult(phase.name, task, lang, split, accuracy, labelled, correct))
         _log(f"{phase.name}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")
         return rows
