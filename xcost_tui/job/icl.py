@@ -223,7 +223,10 @@ class CausalScorer:
             _, prefix_cache = self._forward(ids, mask, positions, None,
                                             torch.tensor([n_prefix - 1], device=self.device), stats, 0, n_prefix)
             stats.prefix_tokens += n_prefix
-        order = sorted(range(len(queries)), key=lambda i: len(queries[i].context), reverse=True)
+        # longest first (a batch that does not fit fails at once); by context, then continuation length,
+        # so a batch's rows pad little in both passes
+        order = sorted(range(len(queries)), key=lambda i: (len(queries[i].context) + max(map(len, queries[i].continuations)),
+                                                           max(map(len, queries[i].continuations))), reverse=True)
         out: list[list[float] | None] = [None] * len(queries)
         for b, start in enumerate(range(0, len(order), batch_size), 1):
             if check_cancel is not None:
