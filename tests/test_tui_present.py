@@ -62,7 +62,7 @@ def test_one_catalogue_for_every_screen():
     assert detail.HEADLINE_COST == tuple(c.key for c in present.COSTS)
     assert compare.AXIS_LABEL == {"train_device_hours": "training device-hours", "train_flops": "training FLOPs",
                                   "train_energy_j": "training energy (J)",
-                                  "latency_p50_s": "inference latency p50 (s)"}
+                                  "latency_p50_s": "inference latency p50 (s)", "query_flops": "FLOPs per query"}
     assert present.AVG_ACCURACY.title == "avg (%)" and present.column("train_energy_j").title == "energy"
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import json
 import math
@@ -444,11 +445,18 @@ class _Leaf:
     entry: bool = False
 
 
+@functools.lru_cache(maxsize=None)
+def _type_hints(owner: type) -> dict[str, Any]:
+    """typing.get_type_hints of a spec dataclass, once: it evaluates every annotation, and a grid of
+    thousands of values asked it once per value."""
+    return typing.get_type_hints(owner)
+
+
 def _leaf(path: str, where: str) -> _Leaf:
     owner: Any = RunSpec
     parts = path.split(".")
     for i, part in enumerate(parts):
-        hints = typing.get_type_hints(owner)
+        hints = _type_hints(owner)
         sofar = ".".join(parts[: i + 1])
         if part not in hints:
             raise SpecError(f"{where}: unknown key {sofar!r}{did_you_mean(part, hints)}; valid keys here: {', '.join(hints)}")

@@ -390,6 +390,7 @@ LEFT JOIN qc USING (run_id)
 PARETO_AXES: tuple[str, ...] = (
     "train_device_hours", "train_flops", "train_energy_j", "latency_p50_s",
     "amortised_train_device_hours", "amortised_train_flops", "peak_train_mem_bytes", "peak_infer_mem_bytes",
+    "query_flops",
 )
 
 # Every run × every cost axis, with on_frontier: no other succeeded run is at most as costly and at

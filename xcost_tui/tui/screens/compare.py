@@ -23,7 +23,8 @@ from ..widgets.pagetable import PageTable
 from . import xcost_app
 
 # the cost axes (x cycles them), as the catalogue names them: 'training energy (J)'
-AXES = [present.column(key) for key in ("train_device_hours", "train_flops", "train_energy_j", "latency_p50_s")]
+AXES = [present.column(key) for key in ("train_device_hours", "train_flops", "train_energy_j", "latency_p50_s",
+                                        "query_flops")]
 AXIS_LABEL = {c.key: c.label for c in AXES}
 # the method x language grid (query.method_lang_grid)
 GRID = [present.column("method"), present.N_RUNS, present.AVG_ACCURACY, present.EN_ACCURACY,
