@@ -264,3 +264,33 @@ def test_language_codes_per_mt_family():
     assert tr.family == "m2m100" and tr.generate_kwargs("sw")["forced_bos_token_id"] == 9 and tr.tokenizer.src_lang == "sw"
     with pytest.raises(Unavailable, match="no language code for qu"):
         tr.generate_kwargs("qu")
+
+
+# ---- the built-in plans -------------------------------------------------------------------------------
+
+def test_the_built_in_methods_plans(capsys):
+    from xcost_tui.plan import builtin_plans, check_command, load_plan
+
+    assert {"xcopa-methods", "demo-methods"} <= set(builtin_plans())
+    gpu = load_plan("xcopa-methods")
+    by = {}
+    for s in gpu.runs:
+        by.setdefault((s.method, s.model, s.translations), []).append(s)
+    assert {k: len(v) for k, v in by.items()} == {
+        ("direct", "FacebookAI/xlm-roberta-large", None): 3,
+        ("intermediate", "FacebookAI/xlm-roberta-large", None): 3,
+        ("translate-test", "FacebookAI/xlm-roberta-large", "published"): 3,
+        ("translate-test", "FacebookAI/xlm-roberta-large", "facebook/nllb-200-distilled-600M"): 3,
+        ("icl", "facebook/xglm-564M", None): 7,  # k = 0 once, k = 4 and 16 with three draws each
+        ("icl", "facebook/xglm-7.5B", None): 7,
+    }
+    assert {(s.few_shot_k, s.shot_seed) for s in by[("icl", "facebook/xglm-7.5B", None)]} == {
+        (0, None), *((k, d) for k in (4, 16) for d in (0, 1, 2))}
+    assert all(s.langs == list(gpu.runs[0].langs) and len(s.langs) == 11 for s in gpu.runs)
+    assert check_command("xcopa-methods") == 0
+    out = capsys.readouterr().out
+    assert "phases of icl runs: eval:en, eval:<lang> x 11 languages, inference-bench" in out
+    assert ("phases of translate-test runs: target:copa, eval:en, (translate:<lang>, eval:<lang>) x 11 languages, "
+            "inference-bench") in out
+    demo = load_plan("demo-methods")
+    assert {s.method for s in demo.runs} == {"direct", "icl", "translate-test"} and len(demo.runs) == 5

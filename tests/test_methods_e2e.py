@@ -1,5 +1,5 @@
-"""icl and translate-test end to end on CPU: a plan of demo-sized runs (tiny GPT-2, tiny encoder,
-tiny MT model) through the runner and the real job into DuckDB; the per-query cost columns are
+"""icl and translate-test end to end on CPU: the built-in plan demo-methods (demo-sized runs: tiny
+GPT-2, tiny encoder, tiny MT model) through the runner and the real job into DuckDB; the per-query cost columns are
 filled where measurable and NULL with a reason elsewhere; the verdict's break-even between a
 fine-tuned encoder and an ICL configuration is finite."""
 
@@ -17,43 +17,6 @@ from xcost_tui.verdict.stats import break_even
 
 pytestmark = pytest.mark.slow
 
-PLAN = """
-[defaults]
-langs = ["it", "qu"]
-max_eval_examples = 16
-eval_batch_size = 8
-[defaults.measure]
-inference_bench_examples = 4
-inference_warmup = 1
-
-[[experiment]]
-name = "direct"
-method = "direct"
-model = "tiny-xlmr"
-hparams = { max_steps = 4, batch_size = 8, max_seq_len = 64, max_examples = 64 }
-
-[[experiment]]
-name = "icl"
-method = "icl"
-model = "tiny-gpt2"
-shots = [0, 2]
-hparams = { max_examples = 64 }
-
-[[experiment]]
-name = "tt-published"
-method = "translate-test"
-model = "tiny-xlmr"
-translations = "published"
-hparams = { max_steps = 4, batch_size = 8, max_seq_len = 64, max_examples = 64 }
-
-[[experiment]]
-name = "tt-mt"
-method = "translate-test"
-model = "tiny-xlmr"
-translations = "tiny-marian"
-mt_max_new_tokens = 8
-hparams = { max_steps = 4, batch_size = 8, max_seq_len = 64, max_examples = 64 }
-"""
 
 
 def sql(store, query):
@@ -66,16 +29,15 @@ def sql(store, query):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("methods")
-    plan = root / "plan.toml"
-    plan.write_text(PLAN)
+    plan = "demo-methods"
     store = root / "store"
     env = {**os.environ, "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1", "TERM": "dumb"}
-    check = subprocess.run([sys.executable, "-m", "xcost_tui", "plan", "check", str(plan), "--data-dir", str(data_dir)],
+    check = subprocess.run([sys.executable, "-m", "xcost_tui", "plan", "check", plan, "--data-dir", str(data_dir)],
                            capture_output=True, text=True, timeout=60, env=env)
     assert check.returncode == 0, check.stderr
     assert "phases of icl runs: eval:en, eval:<lang> x 2 languages, inference-bench" in check.stdout
     assert "phases of translate-test runs: target:copa, eval:en, (translate:<lang>, eval:<lang>) x 2 languages" in check.stdout
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--data-dir", str(data_dir),
+    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "--headless", plan, "--data-dir", str(data_dir),
                            "--store", str(store)], capture_output=True, text=True, timeout=900, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "5/5 runs succeeded" in proc.stdout, proc.stdout[-3000:]
