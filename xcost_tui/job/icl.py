@@ -24,11 +24,10 @@ FlopCounterMode.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import inspect
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -38,7 +37,7 @@ from ..errors import ModelError, SpecError
 from ..measure.flops import DecoderDims, FlopSampler, count_flops, decoder_forward_flops
 from ..rundir import EvalResult, JsonlWriter, Prediction
 from ..rundir.cost import Cost
-from ..rundir.events import ModelLoaded
+from ..rundir.events import ModelLoaded, Progress
 from ..spec import TINY_CAUSAL_LM, PhaseKind, PlannedPhase, RunSpec
 from ..tasks.prompts import Prompt, build_prompt
 from .loops import Tally, pick_choice
@@ -210,8 +209,10 @@ class CausalScorer:
     @torch.inference_mode()
     def score(self, queries: Sequence[TokQuery], batch_size: int, *, share_prefix: bool = True,
               stats: ScoreStats | None = None, sampler: FlopSampler | None = None,
-              check_cancel: Callable[[], None] | None = None) -> list[list[float]]:
-        """The log-likelihood of each choice of each query, in the order given."""
+              check_cancel: Callable[[], None] | None = None,
+              on_batch: Callable[[int, int, int], None] | None = None) -> list[list[float]]:
+        """The log-likelihood of each choice of each query, in the order given. ``on_batch(batch,
+        batches, queries done)`` hears after every batch (progress events)."""
         stats = stats if stats is not None else ScoreStats()
         self.model.eval()
         n_prefix = self.shared_prefix(queries) if share_prefix else 0
@@ -242,6 +243,8 @@ class CausalScorer:
             stats.batches += 1
             for i, row in zip(idxs, lls):
                 out[i] = row
+            if on_batch is not None:
+                on_batch(b, math.ceil(len(order) / batch_size), start + len(idxs))
         return out  # type: ignore[return-value]
 
     def _score_batch(self, batch: list[TokQuery], n_prefix: int, prefix_cache, stats: ScoreStats) -> list[list[float]]:
@@ -477,8 +480,21 @@ class IclRunner:
         stats = ScoreStats()
         sampler = (FlopSampler.for_phase(math.ceil(len(queries) / bs), spec.measure.flop_sample_steps)
                    if spec.measure.enabled else None)
+        t0 = last = time.monotonic()
+
+        def progress(b: int, total: int, done: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if spec.measure.enabled and (now - last >= spec.measure.progress_every_s or b == total):
+                mem, peak, source = ctx.memory_now()
+                ctx.events.emit(Progress(phase.name, b, total, examples_per_s=done / max(now - t0, 1e-9),
+                                         tokens_per_s=stats.tokens_nonpad / max(now - t0, 1e-9), mem_bytes=mem,
+                                         peak_mem_bytes=peak, mem_source=source))
+                last = now
+
         with meter:
-            lls = self.scorer.score(queries, bs, stats=stats, sampler=sampler, check_cancel=ctx.check_cancel)
+            lls = self.scorer.score(queries, bs, stats=stats, sampler=sampler, check_cancel=ctx.check_cancel,
+                                    on_batch=progress)
             ctx.device.synchronize()
         rows = []
         correct = correct_norm = 0

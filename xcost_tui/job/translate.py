@@ -18,7 +18,6 @@ Every translation is written to ``translations.jsonl`` beside the predictions.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from dataclasses import dataclass, field
