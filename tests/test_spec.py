@@ -186,7 +186,8 @@ def test_a_device_typo_suggests_the_word():
 
 def test_phase_kind_is_the_string_written_to_events():
     assert PhaseKind("eval") is PhaseKind.EVAL and PhaseKind.EVAL == "eval"
-    assert [k.value for k in PhaseKind] == ["intermediate", "target", "few-shot", "eval", "inference-bench"]
+    assert [k.value for k in PhaseKind] == ["intermediate", "target", "few-shot", "eval", "inference-bench",
+                                             "translate"]
     assert PhaseKind("few-shot") is PhaseKind.FEW_SHOT
     assert f"{PhaseKind.FEW_SHOT}" == str(PhaseKind.FEW_SHOT) == "few-shot"
     assert json.dumps({"kind": PhaseKind.INFERENCE_BENCH}) == '{"kind": "inference-bench"}'

@@ -45,7 +45,7 @@ def test_registry_has_required_tasks():
     assert get_task("mnli").hub_splits["validation"] == "validation_matched"
     assert get_task("copa").hub_id == "aps/super_glue" and get_task("copa").hub_config("en") == "copa"
     offline = {n for n in TASK_NAMES if get_task(n).has_offline_copy}
-    assert offline == {"copa", "xcopa", "arc_challenge", "rte"}
+    assert offline == {"copa", "xcopa", "arc_challenge", "rte", "xcopa-translate-test"}
 
 
 def test_unknown_task_suggests_closest():

@@ -31,10 +31,13 @@ CHANCE = 0.5  # XCOPA items have two choices
 #   mbert-cased: the 104 Wikipedias of multilingual BERT (google-research/bert multilingual.md)
 #                include Haitian and, in the cased release, Thai; not Quechua.
 #   mbert-uncased: the same list without Thai.
+#   xglm: the 30 languages of XGLM's pre-training corpus (the facebook/xglm-* model cards) include
+#         all 11 XCOPA languages, Haitian Creole and Quechua too.
 PRETRAINING_LANGS: dict[str, tuple[str, ...]] = {
     "xlm-roberta": ("et", "id", "it", "sw", "ta", "th", "tr", "vi", "zh"),
     "mbert-cased": ("et", "ht", "id", "it", "sw", "ta", "th", "tr", "vi", "zh"),
     "mbert-uncased": ("et", "ht", "id", "it", "sw", "ta", "tr", "vi", "zh"),
+    "xglm": ("et", "ht", "id", "it", "qu", "sw", "ta", "th", "tr", "vi", "zh"),
 }
 # A model id or path belongs to a family when its last path component, lower-cased, starts with
 # one of these (``FacebookAI/xlm-roberta-large`` and ``xlm-roberta-base`` are xlm-roberta). The
@@ -44,6 +47,7 @@ FAMILY_PREFIXES: tuple[tuple[str, str], ...] = (
     ("xlm-roberta", "xlm-roberta"),
     ("bert-base-multilingual-cased", "mbert-cased"),
     ("bert-base-multilingual-uncased", "mbert-uncased"),
+    ("xglm", "xglm"),
 )
 AVERAGE_FORMS = ("evaluated", "all", "published", "seen")
 FORM_COLUMNS = {"evaluated": "avg_accuracy", "all": "avg_accuracy_all", "published": "avg_accuracy_published",

@@ -115,9 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run one experiment (train, evaluate, measure) into a run directory",
                          description="Run one experiment as its own process and write its run directory.",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--method", required=True, choices=["direct", "intermediate", "few-shot"],
+    run.add_argument("--method", required=True, choices=["direct", "intermediate", "few-shot", "icl", "translate-test"],
                      help="direct: fine-tune on English COPA; intermediate: first the --intermediate task(s), then COPA; "
-                          "few-shot: then k labelled examples per target language")
+                          "few-shot: then k labelled examples per target language; icl: prompt a causal LM with k "
+                          "demonstrations (--shots, no training); translate-test: an English classifier on "
+                          "--translations (docs/methods.md)")
+    run.add_argument("--translations", default=None, metavar="SOURCE",
+                     help="translate-test: published (XCOPA's own translations), an MT model id, or tiny-marian")
     run.add_argument("--model", default="tiny-xlmr",
                      help="Hugging Face model id or local path (FacebookAI/xlm-roberta-base, FacebookAI/xlm-roberta-large), or the built-in tiny-xlmr")
     run.add_argument("--intermediate", default="", metavar="TASKS",

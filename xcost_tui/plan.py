@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import itertools
 import json
 import math
@@ -41,7 +42,7 @@ else:  # pragma: no cover - Python 3.10
 from . import XCOPA_LANGS
 from .errors import SpecError, XcostError
 from .spec import (HPARAM_SECTIONS, METHODS, PhaseKind, RunSpec, check_device, check_field, check_number, field_range,
-                   recipe_values)
+                   method_range, recipe_values)
 from .suggest import closest, did_you_mean
 
 # plural grid key -> the dotted RunSpec key each of its values sets
@@ -209,11 +210,11 @@ def intermediate_key_str(spec: RunSpec) -> str:
 def shared_intermediate_groups(specs: Iterable[RunSpec]) -> list[list[RunSpec]]:
     """Groups (two or more, in the given order) of specs that run the same intermediate phase(s).
 
-    Only specs that would train an intermediate phase themselves count (``RunSpec.trains_intermediate``).
+    Only specs whose intermediate phase(s) the runner shares count (``RunSpec.shares_intermediate``).
     """
     groups: dict[str, list[RunSpec]] = {}
     for spec in specs:
-        if spec.trains_intermediate:
+        if spec.shares_intermediate:
             groups.setdefault(intermediate_key_str(spec), []).append(spec)
     return [g for g in groups.values() if len(g) > 1]
 
@@ -327,8 +328,9 @@ def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, b
     plan = Plan(source=source or label, label=label, name=str(name), description=str(meta.get("description", "")),
                 data_dir=data_dir, builtin=builtin, executor=parse_executor(doc.get("executor"), label, executor))
 
-    base_fixed, base_grid = _split_table(defaults, f"{label}: defaults", folder)
-    tables = [_merge_experiment(base_fixed, base_grid, exp, f"{label}: experiment[{i}]", folder)
+    base_fixed, base_grid = _split_table(defaults, f"{label}: defaults", folder, _method_of(defaults))
+    tables = [_merge_experiment(base_fixed, base_grid, exp, f"{label}: experiment[{i}]", folder,
+                                _method_of(exp, defaults))
               for i, exp in enumerate(experiments)]
     _check_run_count(label, [grid for _, grid in tables], max_runs_limit(max_runs))
     seen: dict[str, str] = {}
@@ -347,10 +349,23 @@ def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, b
     return plan
 
 
+def _method_of(*tables: dict[str, Any]) -> str | None:
+    """The one method the first table that names one gives (``method``, or ``methods`` of one
+    value), for ranges that depend on it (k = 0 is for icl only); None when unknown or several."""
+    for table in tables:
+        if isinstance(table.get("method"), str):
+            return table["method"]
+        methods = table.get("methods")
+        if isinstance(methods, list) and methods:
+            return methods[0] if len(set(map(str, methods))) == 1 else None
+    return None
+
+
 def _merge_experiment(base_fixed: dict[str, Any], base_grid: dict[str, tuple[list, str]], exp: dict[str, Any],
-                      where: str, folder: Path | None) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
+                      where: str, folder: Path | None,
+                      method: str | None = None) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
     """One experiment's (single values, grid) on top of the defaults'."""
-    fixed, grid = _split_table(exp, where, folder)
+    fixed, grid = _split_table(exp, where, folder, method)
     merged_fixed = _deep_merge(base_fixed, fixed)
     merged_grid = {k: v for k, v in base_grid.items() if k not in fixed_paths(fixed)}
     merged_grid.update(grid)
@@ -390,8 +405,10 @@ def fixed_paths(table: dict[str, Any], prefix: str = "") -> set[str]:
 
 # ---- one table ----------------------------------------------------------------------------------
 
-def _split_table(table: dict[str, Any], where: str, folder: Path | None) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
-    """Checks one [defaults] or [[experiment]] table; returns (single values, grid: dotted path -> (values, key path))."""
+def _split_table(table: dict[str, Any], where: str, folder: Path | None,
+                 method: str | None = None) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
+    """Checks one [defaults] or [[experiment]] table; returns (single values, grid: dotted path -> (values, key path)).
+    ``method`` (when one is known) selects the ranges that depend on it."""
     for key in table:
         if key not in TABLE_KEYS:
             raise SpecError(f"{where}: unknown key {key!r}{did_you_mean(key, TABLE_KEYS)}; valid keys: "
@@ -409,7 +426,7 @@ def _split_table(table: dict[str, Any], where: str, folder: Path | None) -> tupl
                 grid_where = f"{where}.grid.{path}"
                 if path in grid:
                     raise SpecError(f"{grid_where}: given twice")
-                grid[path] = (_grid_values(path, values, grid_where), grid_where)
+                grid[path] = (_grid_values(path, values, grid_where, method=method), grid_where)
             continue
         if key in GRID_KEYS:
             path = GRID_KEYS[key]
@@ -419,9 +436,9 @@ def _split_table(table: dict[str, Any], where: str, folder: Path | None) -> tupl
                                 f"({singular} = one value, {key} = a list, one run per value)")
             if path in grid:
                 raise SpecError(f"{where}: {path!r} is set both by {key!r} and by grid")
-            grid[path] = (_grid_values(path, value, f"{where}.{key}", plural=key), f"{where}.{key}")
+            grid[path] = (_grid_values(path, value, f"{where}.{key}", plural=key, method=method), f"{where}.{key}")
             continue
-        _check_single(key, value, where)
+        _check_single(key, value, where, method)
         fixed[key] = value
     single = fixed_paths(fixed)
     for path, (_, grid_where) in grid.items():
@@ -443,7 +460,7 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _check_single(key: str, value: Any, where: str) -> None:
+def _check_single(key: str, value: Any, where: str, method: str | None = None) -> None:
     """A single-value key: type-checked now so the error names the table it came from."""
     plural = SINGULAR_OF.get(key)
     if plural and isinstance(value, list) and key != "intermediate":
@@ -456,11 +473,11 @@ def _check_single(key: str, value: Any, where: str) -> None:
         raise SpecError(f"{where}.hparams.learning_rate: expected a single value, got a list "
                         f"{value['learning_rate']!r}; for one run per value write learning_rates = "
                         f"{_toml(value['learning_rate'])} in the experiment")
-    _convert(key, value, f"{where}.{key}")  # ranges too, nested tables included
+    _convert(key, value, f"{where}.{key}", method)  # ranges too, nested tables included
     _check_value(key, value, f"{where}.{key}")
 
 
-def _grid_values(path: str, values: Any, where: str, *, plural: str | None = None) -> list:
+def _grid_values(path: str, values: Any, where: str, *, plural: str | None = None, method: str | None = None) -> list:
     if not isinstance(values, list):
         hint = f"; for a single value write {path} = {_toml(values)}" if plural else ""
         raise SpecError(f"{where}: expected a list of values (one run per value), got {values!r}{hint}")
@@ -479,7 +496,7 @@ def _grid_values(path: str, values: Any, where: str, *, plural: str | None = Non
                 _check_task(task, f"{w}[{t_i}]" if len(value) > 1 else w)
         elif isinstance(value, (list, dict)) and path not in LIST_FIELDS:
             raise SpecError(f"{w}: expected a single value, got {value!r}")
-        _convert(path, value, w)
+        _convert(path, value, w, method)
         _check_value(path, value, w)
         out.append(value)
     return out
@@ -526,11 +543,18 @@ class _Leaf:
     entry: bool = False
 
 
+@functools.lru_cache(maxsize=None)
+def _type_hints(owner: type) -> dict[str, Any]:
+    """typing.get_type_hints of a spec dataclass, once: it evaluates every annotation, and a grid of
+    thousands of values asked it once per value."""
+    return typing.get_type_hints(owner)
+
+
 def _leaf(path: str, where: str) -> _Leaf:
     owner: Any = RunSpec
     parts = path.split(".")
     for i, part in enumerate(parts):
-        hints = typing.get_type_hints(owner)
+        hints = _type_hints(owner)
         sofar = ".".join(parts[: i + 1])
         if part not in hints:
             raise SpecError(f"{where}: unknown key {sofar!r}{did_you_mean(part, hints)}; valid keys here: {', '.join(hints)}")
@@ -555,7 +579,7 @@ def _key_of(where: str) -> str:
     return where.rsplit(".", 1)[-1].split("[", 1)[0]
 
 
-def _convert(path: str, value: Any, where: str) -> None:
+def _convert(path: str, value: Any, where: str, method: str | None = None) -> None:
     """Type- and range-checks one (dotted) RunSpec key with the spec's own converter and the field's
     declared range; the messages name ``where``, and the RunSpec key when ``where`` is a grid key
     of another name (``shots[1]: few_shot_k must be at least 1``)."""
@@ -567,9 +591,9 @@ def _convert(path: str, value: Any, where: str) -> None:
     if leaf.entry:
         check_number(converted, field_range(leaf.owner, leaf.name), where, name)
     elif isinstance(converted, dict):
-        check_field(leaf.owner, leaf.name, converted, where)
+        check_field(leaf.owner, leaf.name, converted, where, method)
     else:
-        check_number(converted, field_range(leaf.owner, leaf.name), where, name)
+        check_number(converted, method_range(leaf.owner, leaf.name, method), where, name)
 
 
 def _check_task(task: Any, where: str) -> None:
@@ -639,6 +663,8 @@ def _short(path: str, value: Any) -> str:
         return f"s{value}"
     if path == "few_shot_k":
         return f"k{value}"
+    if path == "translations":
+        return "published" if value == "published" else str(value).rstrip("/").split("/")[-1]
     if path == "shot_seed":
         return f"draw{value}"
     if path == "model":
@@ -707,7 +733,8 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False)
         if spec.intermediate and spec.intermediate_mode == "mixed":
             inter += " (mixed)"
         langs = ",".join(spec.langs) + (" +en" if spec.eval_english else "")
-        cells = (str(i), rid, spec.name or "", spec.method, spec.model, inter + role.get(rid, ""),
+        model = spec.model + (f" on {spec.translations} translations" if spec.translations else "")
+        cells = (str(i), rid, spec.name or "", spec.method, model, inter + role.get(rid, ""),
                  "-" if spec.few_shot_k is None else str(spec.few_shot_k), str(spec.seed), langs,
                  str(len(spec.phases_planned)))
         table.add_row(*(Text(c) for c in cells))
@@ -716,6 +743,8 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False)
         console.print(loaded.description.strip(), markup=False, highlight=False)
     total = sum(len(s.phases_planned) for s in loaded.runs)
     console.print(f"{len(loaded.runs)} runs, {total} phases planned", markup=False, highlight=False)
+    for line in phase_summaries(loaded.runs):
+        console.print(line, markup=False, highlight=False)
     console.print(f"data: {describe_data(loaded)}", markup=False, highlight=False)
     for d in sorted({s.data_dir for s in loaded.runs if s.data_dir}):
         if not Path(d).is_dir():
@@ -737,6 +766,32 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False)
     if data:
         return data_check(loaded.runs)
     return 0
+
+
+def phase_summaries(specs: list[RunSpec]) -> list[str]:
+    """One line per method of the plan: the phases of its runs, a language's phases shown once as
+    ``<lang>`` ("icl: eval:en, eval:<lang> x 11, inference-bench")."""
+    out: list[str] = []
+    seen: set[tuple[str, ...]] = set()
+    for spec in specs:
+        names: list[str] = []
+        for p in spec.phase_plan():
+            name = p.name if p.lang in (None, "en") else p.name.replace(f":{p.lang}", ":<lang>")
+            if name not in names:
+                names.append(name)
+        key = (spec.method, *names)
+        if key in seen:
+            continue
+        seen.add(key)
+        per_lang = [n for n in names if n.endswith(":<lang>")]
+        shown = [n for n in names if n not in per_lang]
+        if per_lang:
+            block = ", ".join(per_lang)
+            block = f"({block})" if len(per_lang) > 1 else block
+            at = names.index(per_lang[0])
+            shown.insert(at, f"{block} x {len(spec.langs)} languages")
+        out.append(f"phases of {spec.method} runs: {', '.join(shown)}")
+    return out
 
 
 def data_check(specs: list[RunSpec], out=None) -> int:

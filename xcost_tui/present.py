@@ -68,9 +68,9 @@ def _acc(key: str, header: str, help: str, name: str = "") -> Column:
 
 IDENTITY = [
     Column("model", "model", "text", width=17, help="model id"),
-    Column("method", "method", "text", width=12, help="direct, intermediate, few-shot"),
+    Column("method", "method", "text", width=12, help="direct, intermediate, few-shot, icl, translate-test"),
     Column("intermediate", "interm.", "text", width=13, help="intermediate task(s)"),
-    Column("k", "k", "int", True, "few-shot examples per language", 3),
+    Column("k", "k", "int", True, "few-shot examples per language (icl: demonstrations per prompt)", 3),
     Column("seed", "seed", "int", True, "random seed"),
     Column("status", "status", "text", width=9, help="succeeded, failed, running, cancelled"),
 ]
@@ -137,8 +137,27 @@ OTHER = [
     Column("executor_state", "SLURM state", "text", width=11, help="how SLURM says the job ended"),
     Column("node", "node", "text", width=12, help="the node or host the job ran on"),
 ]
-LEADERBOARD: dict[str, Column] = {c.key: c for c in [*IDENTITY, COLLAPSED, AVG_ACCURACY, *LANG_ACCURACY.values(),
-                                                      *COSTS, *OTHER]}
+# Per-query cost (docs/methods.md, "Per-query cost"): what answering one XCOPA query costs, the
+# figures the verdict's break-even divides by. FLOPs and latency are of a query answered alone.
+QUERY_COSTS = [
+    Column("query_flops", "q FLOPs", "flops", True, "FLOPs of one query answered alone (translate-test: "
+           "translation included when measured)", 7, "FLOPs", "FLOPs per query"),
+    Column("query_latency_p50_s", "q lat p50", "seconds", True, "latency of one query at batch 1, median", 9, "s",
+           "query latency p50"),
+    Column("query_latency_p95_s", "q lat p95", "seconds", True, "latency of one query at batch 1, 95th percentile",
+           9, "s", "query latency p95"),
+    Column("query_energy_j", "q energy", "energy", True, "evaluation energy per query (NULL when not measurable)", 8,
+           "J", "energy per query"),
+    Column("query_peak_mem_bytes", "q mem", "bytes", True, "peak memory answering queries at batch 1", 8, "B",
+           "memory per query"),
+    Column("query_prompt_tokens", "q tokens", "number", True, "tokens the model reads per query (icl: the prompt)",
+           8, "tokens", "prompt tokens per query"),
+    Column("query_context_tokens_max", "ctx max", "int", True, "longest icl prompt in tokens", 7, "tokens",
+           "longest prompt"),
+    Column("translations", "transl.", "text", width=12, help="translate-test: published, or the MT model"),
+]
+LEADERBOARD: dict[str, Column] = {c.key: c for c in [*IDENTITY, COLLAPSED, AVG_ACCURACY, *LANG_ACCURACY.values(), *COSTS,
+                                                      *OTHER, *QUERY_COSTS]}
 
 
 def column(key: str) -> Column:

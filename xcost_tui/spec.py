@@ -20,10 +20,17 @@ from . import XCOPA_LANGS
 from .errors import SpecError
 from .suggest import did_you_mean
 
-METHODS = ("direct", "intermediate", "few-shot")
+METHODS = ("direct", "intermediate", "few-shot", "icl", "translate-test")
+# Methods that fine-tune an encoder (everything but in-context learning with a causal LM).
+ENCODER_METHODS = ("direct", "intermediate", "few-shot", "translate-test")
 XCOPA_QUESTIONS = ("copa", "published")  # RunSpec.xcopa_question (tasks.loading.XCOPA_QUESTION_MODES)
 INTERMEDIATE_MODES = ("sequential", "mixed")
 TINY_MODEL = "tiny-xlmr"
+TINY_CAUSAL_LM = "tiny-gpt2"  # built in for icl: a random GPT-2 with a tokenizer trained in-process (docs/methods.md)
+TINY_MT = "tiny-marian"  # built in for translate-test: a random Marian MT model (garbage translations: a pipeline check)
+PUBLISHED = "published"  # translate-test: the machine translations that ship with XCOPA
+MODEL_DTYPES = ("auto", "fp32", "bf16", "fp16")  # RunSpec.model_dtype: the causal LM's or MT model's weights
+DEVICE_MAPS = ("auto",)  # RunSpec.device_map: accelerate spreads a large model over the GPUs (and CPU)
 DEVICE_WORDS = ("auto", "cpu", "cuda")
 _DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 SEED_MAX = 2**32 - 1  # numpy's seed range: a larger seed would fail only inside the job
@@ -98,6 +105,18 @@ def ranged_fields(owner: type, prefix: str = "") -> dict[str, Range]:
     return out
 
 
+# Ranges that depend on the method: k = 0 (zero-shot prompting) is a setting of in-context learning
+# only; a few-shot fine-tune needs at least one example. The field's own range is the general one.
+METHOD_RANGES: dict[tuple[str, str], Range] = {("icl", "few_shot_k"): at_least(0)}
+
+
+def method_range(owner: type, name: str, method: Any) -> Range | None:
+    """The range of RunSpec field ``name`` under ``method``: its METHOD_RANGES entry, else the field's."""
+    if isinstance(method, str) and (method, name) in METHOD_RANGES and owner.__name__ == "RunSpec":
+        return METHOD_RANGES[(method, name)]
+    return field_range(owner, name)
+
+
 def check_number(value: Any, accepts: Range | None, where: str, name: str | None = None) -> None:
     """Raises SpecError when a (converted) number is not finite or outside its range; other values pass.
 
@@ -112,10 +131,10 @@ def check_number(value: Any, accepts: Range | None, where: str, name: str | None
         raise SpecError(f"{where}: {what}must be {accepts}, got {value!r}")
 
 
-def check_field(owner: type, name: str, value: Any, where: str) -> None:
+def check_field(owner: type, name: str, value: Any, where: str, method: Any = None) -> None:
     """Checks one converted field value of ``owner`` against its declared range (a table field such
-    as tiny_model_dims: each of its values)."""
-    accepts = field_range(owner, name)
+    as tiny_model_dims: each of its values); ``method`` selects a METHOD_RANGES entry."""
+    accepts = method_range(owner, name, method)
     if isinstance(value, dict):
         for key, item in value.items():
             check_number(item, accepts, f"{where}.{key}")
@@ -131,7 +150,7 @@ def check_ranges(obj: Any, where: str) -> None:
         if dataclasses.is_dataclass(value):
             check_ranges(value, path)
         else:
-            check_field(type(obj), f.name, value, path)
+            check_field(type(obj), f.name, value, path, getattr(obj, "method", None))
 
 
 def check_device(value: Any, where: str) -> None:
@@ -153,6 +172,7 @@ class PhaseKind(str, enum.Enum):
     FEW_SHOT = "few-shot"
     EVAL = "eval"
     INFERENCE_BENCH = "inference-bench"
+    TRANSLATE = "translate"  # translate-test: a language's test items into English (translate:<lang>)
 
     # The bare value in f-strings and str() on every Python (3.12 changed format() of mixed enums).
     def __str__(self) -> str:
@@ -353,6 +373,8 @@ class RunSpec:
     intermediate: list[str] = field(default_factory=list)
     intermediate_mode: str = "sequential"
     target: str = "copa"
+    # few-shot: the labelled target-language examples fine-tuned on; icl: the demonstrations in each
+    # prompt (0 allowed: METHOD_RANGES). The grid key ``shots`` sets it for both.
     few_shot_k: int | None = ranged(None, at_least(1))
     # The draw of the k shots has its own seed, apart from the training seed: shot_seeds = [0, 1, 2]
     # tells the variance of the shot choice from that of training. Few-shot runs default to 0.
@@ -380,13 +402,24 @@ class RunSpec:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # overrides for tiny-xlmr's config; every value a count, so at least 1
     tiny_model_dims: dict[str, int] = field(default_factory=dict, metadata={RANGE: at_least(1)})
+    # ---- icl and translate-test (docs/methods.md) ----------------------------------------------
+    # translate-test: where the English test items come from: "published" (XCOPA's own machine
+    # translations; none for Quechua) or a seq2seq MT model run here (a hub id or path; "{lang}" in
+    # it is filled with the source language, e.g. Helsinki-NLP/opus-mt-{lang}-en; or "tiny-marian").
+    translations: str | None = None
+    # The weights of the causal LM (icl) or MT model: auto is bf16 on a GPU that has it (else fp16),
+    # fp32 on a CPU. A model that does not fit the device fails before the run (docs/methods.md).
+    model_dtype: str = "auto"
+    device_map: str | None = None  # "auto": accelerate spreads a model too large for one GPU (placement only)
+    mt_max_new_tokens: int = ranged(128, within(1, 1024))  # per translated text
+    mt_beams: int = ranged(1, within(1, 16))  # 1: greedy decoding
     name: str | None = None  # a label from the plan, not part of the run id
 
     # ---- derived -------------------------------------------------------------------------
     @property
     def uses_intermediate(self) -> bool:
         """The method runs intermediate task(s) before the target (a direct run ignores them)."""
-        return self.method in ("intermediate", "few-shot") and bool(self.intermediate)
+        return self.method in ("intermediate", "few-shot", "translate-test") and bool(self.intermediate)
 
     @property
     def trains_intermediate(self) -> bool:
@@ -395,17 +428,39 @@ class RunSpec:
         records those phases, as reused, so they are in its phase plan either way.)"""
         return self.uses_intermediate and not self.init_from
 
+    @property
+    def shares_intermediate(self) -> bool:
+        """The runner may share this run's intermediate phase(s) with other runs of equal
+        ``intermediate_key`` (runner/shared.py): intermediate and few-shot runs. A translate-test
+        run trains its English classifier, intermediate phases included, itself (docs/methods.md)."""
+        return self.trains_intermediate and self.method in ("intermediate", "few-shot")
+
+    @property
+    def uses_mt_model(self) -> bool:
+        """translate-test with translations made here by an MT model (not the published ones)."""
+        return self.method == "translate-test" and self.translations not in (None, PUBLISHED)
+
     def phase_plan(self) -> list[PlannedPhase]:
         """The phases this run records, in order: the one statement of that sequence.
 
         intermediate:<task>... (or one mixed intermediate:<a>+<b>) · target:<target> · eval:en ·
         per language [few-shot:<lang>] eval:<lang> · inference-bench
 
+        icl (no training): eval:en · eval:<lang>... · inference-bench. translate-test: the English
+        classifier's phases as above, then per language translate:<lang> eval:<lang> (the
+        translation phase records the translations' cost, NULL with the reason for the published ones).
+
         Not planned, because no one knows in advance: retries of a collapsed target phase
         (``collapse_retries``), recorded after target:<target> and eval:en as target:<target>#2,
         eval:en#2, ... (``attempt_phase``).
         """
         phases: list[PlannedPhase] = []
+        if self.method == "icl":
+            if self.eval_english:
+                phases.append(PlannedPhase("eval:en", PhaseKind.EVAL, (self.target,), "en"))
+            phases += [PlannedPhase(f"eval:{lang}", PhaseKind.EVAL, ("xcopa",), lang) for lang in self.langs]
+            phases.append(PlannedPhase("inference-bench", PhaseKind.INFERENCE_BENCH, (), None))
+            return phases
         if self.uses_intermediate:
             groups = [tuple(self.intermediate)] if self.intermediate_mode == "mixed" else [(t,) for t in self.intermediate]
             phases += [PlannedPhase("intermediate:" + "+".join(g), PhaseKind.INTERMEDIATE, g, None) for g in groups]
@@ -415,6 +470,8 @@ class RunSpec:
         for lang in self.langs:
             if self.method == "few-shot":
                 phases.append(PlannedPhase(f"few-shot:{lang}", PhaseKind.FEW_SHOT, ("xcopa",), lang))
+            if self.method == "translate-test":
+                phases.append(PlannedPhase(f"translate:{lang}", PhaseKind.TRANSLATE, ("xcopa",), lang))
             phases.append(PlannedPhase(f"eval:{lang}", PhaseKind.EVAL, ("xcopa",), lang))
         phases.append(PlannedPhase("inference-bench", PhaseKind.INFERENCE_BENCH, (), None))
         return phases
@@ -465,6 +522,11 @@ class RunSpec:
             normalise_batching(getattr(spec, section), f"{where}.{section}")
         if spec.method == "few-shot" and spec.shot_seed is None:
             spec.shot_seed = 0
+        if spec.method == "icl":
+            if spec.few_shot_k is None:
+                spec.few_shot_k = 0  # zero-shot prompting
+            # k = 0 draws no demonstrations: its shot seeds are one run (a plan collapses them)
+            spec.shot_seed = None if spec.few_shot_k == 0 else (0 if spec.shot_seed is None else spec.shot_seed)
         spec.validate(where=where)
         return spec
 
@@ -487,10 +549,11 @@ class RunSpec:
         if self.method == "few-shot":
             if self.few_shot_k is None:
                 raise SpecError(f"{where}: method 'few-shot' needs few_shot_k (the number of labelled target-language examples, e.g. 16)")
-        elif self.few_shot_k is not None:
-            raise SpecError(f"{where}: few_shot_k is only used by method 'few-shot' (method is {self.method!r})")
-        if self.shot_seed is not None and self.method != "few-shot":
-            raise SpecError(f"{where}: shot_seed is only used by method 'few-shot' (method is {self.method!r})")
+        elif self.few_shot_k is not None and self.method != "icl":
+            raise SpecError(f"{where}: few_shot_k is only used by methods 'few-shot' and 'icl' (method is {self.method!r})")
+        if self.shot_seed is not None and self.method not in ("few-shot", "icl"):
+            raise SpecError(f"{where}: shot_seed is only used by method 'few-shot' or 'icl' (method is {self.method!r})")
+        self._validate_new_methods(where)
         if self.collapse_retries and not self.eval_english:
             raise SpecError(f"{where}: collapse_retries needs eval_english = true: the collapse check reads the "
                             f"English validation accuracy after the target phase")
@@ -514,9 +577,49 @@ class RunSpec:
         if self.method == "few-shot" and self.eval_split == "val":
             raise SpecError(f"{where}: few-shot runs draw their k examples from 'val', so they must evaluate on 'test'")
         check_device(self.device, f"{where}.device")
+        if self.method == "icl" and self.eval_split == "val" and self.few_shot_k:
+            raise SpecError(f"{where}: icl runs draw their k demonstrations from 'val', so they must evaluate on 'test'")
         # Every numeric field against its declared range (from_dict checked the given keys already;
         # this covers specs built in Python).
         check_ranges(self, where)
+
+
+    def _validate_new_methods(self, where: str) -> None:
+        """Which keys apply to icl and translate-test, and theirs to no other method."""
+        m = self.method
+        if m == "icl":
+            for key, bad, why in (("intermediate", bool(self.intermediate), "no training: give no intermediate tasks"),
+                                  ("target", self.target != "copa", "the English reference is COPA (target = \"copa\")"),
+                                  ("init_from", bool(self.init_from), "it loads a causal LM, not a saved encoder"),
+                                  ("save_encoder", self.save_encoder, "it trains no encoder"),
+                                  ("collapse_retries", bool(self.collapse_retries), "there is no training phase to retry")):
+                if bad:
+                    raise SpecError(f"{where}: {key} does not apply to method 'icl' ({why})")
+        if m == "translate-test":
+            if not self.translations:
+                raise SpecError(f"{where}: method 'translate-test' needs translations: \"{PUBLISHED}\" (XCOPA's own "
+                                f"machine translations) or an MT model (e.g. \"facebook/nllb-200-distilled-600M\", "
+                                f"or {TINY_MT!r} built in)")
+        elif self.translations is not None:
+            raise SpecError(f"{where}: translations is only used by method 'translate-test' (method is {m!r})")
+        if self.model_dtype not in MODEL_DTYPES:
+            raise SpecError(f"{where}.model_dtype: {self.model_dtype!r} is not one of {', '.join(MODEL_DTYPES)}"
+                            f"{did_you_mean(self.model_dtype, MODEL_DTYPES)}")
+        if self.device_map is not None and self.device_map not in DEVICE_MAPS:
+            raise SpecError(f"{where}.device_map: {self.device_map!r} is not one of {', '.join(DEVICE_MAPS)} "
+                            f"(leave it out to load the model on one device)")
+        loads_lm = m == "icl" or self.uses_mt_model
+        for key in ("model_dtype", "device_map"):
+            if getattr(self, key) != _LATER_DEFAULTS[key] and not loads_lm:
+                raise SpecError(f"{where}: {key} applies to the causal LM of method 'icl' and the MT model of "
+                                f"'translate-test' (method is {m!r}{', with published translations' if m == 'translate-test' else ''})")
+        for key in ("mt_max_new_tokens", "mt_beams"):
+            if getattr(self, key) != _LATER_DEFAULTS[key] and not self.uses_mt_model:
+                raise SpecError(f"{where}: {key} applies to translate-test with an MT model (translations = <model>)")
+
+
+# Fields added after the first stores were written, with their defaults (configuration.identity_of).
+from .configuration import LATER_DEFAULTS as _LATER_DEFAULTS  # noqa: E402
 
 
 # ---- generic dataclass conversion with clear errors ------------------------------------------
@@ -535,7 +638,7 @@ def _convert_fields(cls, data: dict[str, Any], where: str) -> dict[str, Any]:
             continue
         path = f"{where}.{name}" if where else name
         out[name] = _convert_value(f.type, data[name], path, cls)
-        check_field(cls, name, out[name], path)
+        check_field(cls, name, out[name], path, data.get("method"))
     return out
 
 

@@ -47,6 +47,8 @@ def spec_from_args(args: argparse.Namespace) -> dict:
         spec["shot_seed"] = args.shot_seed
     if getattr(args, "collapse_retries", None) is not None:
         spec["collapse_retries"] = args.collapse_retries
+    if getattr(args, "translations", None):
+        spec["translations"] = args.translations
     if args.init_from:
         spec["init_from"] = args.init_from
     if args.max_eval_examples is not None:

@@ -149,6 +149,10 @@ class Job:
 
         seed_everything(spec.seed)
         device = pick_device(spec.device)
+        if spec.method == "icl":  # the causal LM's weights are loaded in their precision (no autocast)
+            from .icl import model_precision
+
+            device = dataclasses.replace(device, precision=model_precision(spec.model_dtype, device.type))
         self.events.emit(RunStart(self.files.run_id, spec.to_dict(),
                                   collect_env(device.type, device.name, device.count, device.precision),
                                   spec.phases_planned))
@@ -163,6 +167,10 @@ class Job:
                  + (f"; fallback {source.fallback}: {source.note}" if source.fallback else "")
                  + (f"; {source.questions_corrected} questions taken from English COPA"
                     if source.questions_corrected else ""))
+        if spec.method == "icl":  # no training: a causal LM prompted with k demonstrations (job/icl.py)
+            from .icl import run_icl
+
+            return run_icl(self, spec, device, data)
 
         # 2. The model: from a saved encoder, the hub/a path, or built in.
         reused_meta = None
@@ -194,7 +202,10 @@ class Job:
                          dims=EncoderDims.from_hf_config(model.encoder.config), pad_id=tokenizer.pad_token_id,
                          cancel=self.cancel, log=_log, memory_now=lambda: (None, None, None))
         self.cancel_point()
-        runner = PhaseRunner(self, spec, ctx, model, tokenizer)
+        runner_class = PhaseRunner
+        if spec.method == "translate-test":  # translate:<lang> before each eval:<lang> (job/translate.py)
+            from .translate import TranslateRunner as runner_class
+        runner = runner_class(self, spec, ctx, model, tokenizer)
         runner.run_all(data, reused_meta)
 
     def cancel_point(self) -> None:
@@ -267,7 +278,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
         from ..tasks import get_task as _get_task, load_split as _load_split
 
         load_split, get_task = load_split or _load_split, get_task or _get_task
-    from ..tasks.needs import CURVE, EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, needs_of
+    from ..tasks.needs import CURVE, EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, XCOPA_TASKS, needs_of
 
     d = spec.data_dir
     intermediate: dict[str, list] = {}
@@ -289,27 +300,27 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
                 target_train = loaded.examples
             else:
                 intermediate[need.task] = loaded.examples
-        elif need.role == EVAL and need.task != "xcopa":
+        elif need.role == EVAL and need.task not in XCOPA_TASKS:
             loaded = load_split(need.task, "validation", data_dir=d, limit=spec.max_eval_examples, role=EVAL, log=log)
             english = loaded.examples
         elif need.role == EVAL:
-            loaded = load_split("xcopa", spec.eval_split, data_dir=d, lang=need.lang, limit=spec.max_eval_examples,
+            loaded = load_split(need.task, spec.eval_split, data_dir=d, lang=need.lang, limit=spec.max_eval_examples,
                                 xcopa_question=spec.xcopa_question, role=EVAL, log=log)
             target_eval[need.lang] = loaded.examples
         elif need.role == CURVE:
             loaded = load_split("xcopa", "validation", data_dir=d, lang=need.lang,
                                 xcopa_question=spec.xcopa_question, role=CURVE, log=log)
             curve_pool[need.lang] = loaded.examples
-        elif need.role == FEW_SHOT_POOL:
-            loaded = load_split("xcopa", "validation", data_dir=d, lang=need.lang,
+        elif need.role == FEW_SHOT_POOL:  # XCOPA validation; COPA train for icl's English demonstrations
+            loaded = load_split(need.task, need.split, data_dir=d, lang=need.lang,
                                 xcopa_question=spec.xcopa_question, role=FEW_SHOT_POOL, log=log)
             pool[need.lang] = loaded.examples
             if spec.few_shot_k > len(loaded.examples):
-                raise SpecError(f"few_shot_k={spec.few_shot_k} but the xcopa validation split of {need.lang!r} has only "
+                raise SpecError(f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
                                 f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}")
         else:  # pragma: no cover - needs_of has no other role
             continue
-        if need.task == "xcopa":
+        if need.task in XCOPA_TASKS:
             corrected[(loaded.source.split, need.lang)] = set(loaded.corrected)
         for source in loaded.sources:
             key = (source.task, source.split, source.lang, source.role)
@@ -317,7 +328,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
                 seen.add(key)
                 sources.append(source)
     _check_not_empty(spec, get_task, english, target_eval)
-    for name, exs in [(spec.target, target_train), *intermediate.items()]:
+    for name, exs in [(spec.target, target_train), *intermediate.items()] if spec.method != "icl" else []:
         if not exs:
             raise SpecError(f"task {name!r}: the training split is empty")
         if any(e.label < 0 for e in exs):
@@ -676,9 +687,12 @@ class PhaseRunner:
         for r in rows:
             self.job.predictions.write(Prediction(phase.name, task, lang, split, r["idx"], r["pred"], r["label"],
                                                   r["scores"], r["correct"]).to_dict())
+        from .perquery import encoder_query_flops
+
         self._end(phase, meter, tally, tasks=[task], info={"split": split, "batch_size": self.spec.eval_batch_size,
                                                            "ties": sum(1 for r in rows if r.get("tie")),
-                                                           **(extra_info or {})})
+                                                           **(extra_info or {})},
+                  extra_costs={"query_flops": encoder_query_flops(self.ctx.dims, encoded, head)})
         self.ctx.events.emit(EvalResult(phase.name, task, lang, split, accuracy, labelled, correct))
         _log(f"{phase.name}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")
         return rows

@@ -164,3 +164,110 @@ class FlopSampler:
                                 "no formula for?)", "flop_counter", sampled_steps=self.sampled)
         value = self.flops / self.tokens * total_padded_tokens
         return Cost.measured(round(value), "FLOP", "flop_counter", sampled_steps=self.sampled)
+
+
+# ---- decoders (causal LMs: icl) and seq2seq MT models (translate-test) -------------------------
+# The same conventions as the encoder's: matmuls only, a multiply-add is 2 FLOPs, padded shapes
+# (what the hardware multiplies). Attention is counted as a dense kernel does it: every query
+# position against every key position it is given (the causal mask's upper triangle included, as
+# FlopCounterMode counts it; a flash kernel that skips masked blocks does about half of that).
+
+# Model types whose feed-forward is gated (gate, up and down projections: 3 matrices, not 2).
+GATED_FFN_TYPES = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "gemma", "gemma2",
+                             "gemma3_text", "phi3", "olmo", "olmo2", "cohere", "stablelm", "granite"})
+
+
+@dataclass(frozen=True)
+class DecoderDims:
+    """The shapes of a decoder-only transformer that its FLOPs depend on."""
+
+    hidden: int
+    layers: int
+    heads: int
+    kv_heads: int  # grouped-query attention: fewer key/value heads than query heads
+    head_dim: int
+    intermediate: int  # feed-forward size
+    vocab: int
+    gated: bool = False  # a gated feed-forward (SwiGLU & co.): three h x i matrices
+
+    @classmethod
+    def from_hf_config(cls, config: Any) -> "DecoderDims":
+        """From a transformers config: GPT-2/mGPT (n_embd, n_inner or its default 4h), XGLM (d_model,
+        ffn_dim), BLOOM (4h), Llama/Qwen/Mistral (intermediate_size, num_key_value_heads, head_dim,
+        gated). Configs map hidden_size, num_hidden_layers and num_attention_heads to their own names."""
+        hidden = int(config.hidden_size)
+        heads = int(config.num_attention_heads)
+        inter = next((getattr(config, k) for k in ("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size")
+                      if getattr(config, k, None)), None)
+        kv = getattr(config, "num_key_value_heads", None) or heads
+        head_dim = getattr(config, "head_dim", None) or hidden // heads
+        model_type = str(getattr(config, "model_type", ""))
+        gated = model_type in GATED_FFN_TYPES
+        return cls(hidden, int(config.num_hidden_layers), heads, int(kv), int(head_dim),
+                   int(inter) if inter else 4 * hidden, int(config.vocab_size), gated)
+
+
+def decoder_forward_flops(dims: DecoderDims, n_seqs: int, q_len: int, kv_len: int | None = None,
+                          logits: int | None = None) -> int:
+    """Forward FLOPs of a decoder on ``n_seqs`` rows of ``q_len`` new tokens each, attending to
+    ``kv_len`` keys (the cached past plus the new tokens; default ``q_len``: no cache), with the
+    LM head applied at ``logits`` positions per row (default all ``q_len``).
+
+    Per layer, T = n_seqs·q_len: the query and output projections 2·T·h·(heads·d) each, key and
+    value 2·T·h·(kv_heads·d) each, the feed-forward 2·T·h·i per matrix (2, or 3 when gated),
+    attention scores and the weighted sum 2·n·heads·q·kv·d each. The LM head 2·n·logits·h·vocab."""
+    kv_len = q_len if kv_len is None else kv_len
+    logits = q_len if logits is None else logits
+    _check_counts(n_seqs=n_seqs, q_len=q_len, kv_len=kv_len, logits=logits)
+    h, d = dims.hidden, dims.head_dim
+    tokens = n_seqs * q_len
+    q_dim, kv_dim = dims.heads * d, dims.kv_heads * d
+    projections = 2 * tokens * h * q_dim * 2 + 2 * tokens * h * kv_dim * 2
+    ffn = (3 if dims.gated else 2) * 2 * tokens * h * dims.intermediate
+    attention = 2 * 2 * n_seqs * dims.heads * q_len * kv_len * d
+    return dims.layers * (projections + ffn + attention) + 2 * n_seqs * logits * h * dims.vocab
+
+
+@dataclass(frozen=True)
+class Seq2SeqDims:
+    """The shapes of an encoder-decoder MT model (Marian, M2M-100, NLLB)."""
+
+    hidden: int
+    encoder_layers: int
+    decoder_layers: int
+    heads: int
+    encoder_ffn: int
+    decoder_ffn: int
+    vocab: int
+
+    @classmethod
+    def from_hf_config(cls, config: Any) -> "Seq2SeqDims":
+        return cls(int(config.d_model), int(config.encoder_layers), int(config.decoder_layers),
+                   int(config.encoder_attention_heads), int(config.encoder_ffn_dim), int(config.decoder_ffn_dim),
+                   int(config.vocab_size))
+
+    @property
+    def encoder(self) -> EncoderDims:
+        return EncoderDims(self.hidden, self.encoder_layers, self.heads, self.encoder_ffn)
+
+
+def seq2seq_generate_flops(dims: Seq2SeqDims, n_seqs: int, src_len: int, steps: int, beams: int = 1) -> int:
+    """Forward FLOPs of translating ``n_seqs`` sources padded to ``src_len`` tokens with ``steps``
+    decoding steps (one new token per row each, all rows every step, as generate runs them) and
+    ``beams`` rows per source in the decoder.
+
+    The encoder once (encoder_forward_flops); per decoder layer, the cross-attention's keys and
+    values of the source once per row (2·2·rows·S·h²), and at step t (1-based) for each row:
+    self-attention projections 4·2·h², cross-attention query and output projections 2·2·h², the
+    feed-forward 2·2·h·i, self-attention over t keys 2·2·t·h and cross-attention over S keys
+    2·2·S·h; the LM head 2·h·vocab per row and step."""
+    _check_counts(n_seqs=n_seqs, src_len=src_len, steps=steps, beams=beams)
+    h, S = dims.hidden, src_len
+    rows = n_seqs * beams
+    enc = encoder_forward_flops(dims.encoder, n_seqs, S)
+    cross_kv = dims.decoder_layers * 2 * 2 * rows * S * h * h
+    per_token = 4 * 2 * h * h + 2 * 2 * h * h + 2 * 2 * h * dims.decoder_ffn + 2 * 2 * S * h
+    self_attention = 2 * 2 * h * steps * (steps + 1) // 2  # sum over t = 1..steps of 2·2·t·h
+    dec = dims.decoder_layers * rows * (steps * per_token + self_attention)
+    head = 2 * rows * steps * h * dims.vocab
+    return enc + cross_kv + dec + head

@@ -13,6 +13,8 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     RUN_DIR/events.jsonl             typed events (events.py), append-only
     RUN_DIR/predictions.jsonl        one Prediction (records.py) per evaluated example
     RUN_DIR/samples.jsonl            one Sample (records.py) per resource sample
+    RUN_DIR/translations.jsonl       translate-test: one Translation (records.py) per item and language
+    RUN_DIR/loglikelihoods.jsonl     icl: every query's prompt, continuations and log-likelihoods
     RUN_DIR/job.log                  the job's stdout and stderr
     RUN_DIR/checkpoints/intermediate/  a saved encoder other runs may start from (+ phase.json)
 
@@ -32,6 +34,8 @@ STATUS = "status.json"
 EVENTS = "events.jsonl"
 PREDICTIONS = "predictions.jsonl"
 SAMPLES = "samples.jsonl"
+TRANSLATIONS = "translations.jsonl"
+LOGLIKELIHOODS = "loglikelihoods.jsonl"
 LOG = "job.log"
 CHECKPOINTS = "checkpoints"
 INTERMEDIATE = "intermediate"
@@ -44,7 +48,7 @@ ARCHIVE = "archive"
 LOCKS = "locks"
 
 # The files a run's rows in the store are built from (their sizes and times say whether it changed).
-INGESTED_FILES = (SPEC, STATUS, EVENTS, PREDICTIONS, SAMPLES)
+INGESTED_FILES = (SPEC, STATUS, EVENTS, PREDICTIONS, SAMPLES, TRANSLATIONS)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,14 @@ class RunDir:
     @property
     def samples(self) -> Path:
         return self.path / SAMPLES
+
+    @property
+    def translations(self) -> Path:
+        return self.path / TRANSLATIONS
+
+    @property
+    def loglikelihoods(self) -> Path:
+        return self.path / LOGLIKELIHOODS
 
     @property
     def log(self) -> Path:

@@ -38,6 +38,33 @@ PREDICTION_COLUMNS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class Translation:
+    """One XCOPA item of one language in English, as translate-test's classifier read it."""
+
+    phase: str  # translate:<lang>
+    lang: str
+    split: str
+    idx: int  # the item's idx
+    translator: str  # "published", or the MT model
+    premise: str
+    choice1: str
+    choice2: str
+    source_premise: str | None = None  # the text translated (None for the published translations)
+    source_choice1: str | None = None
+    source_choice2: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+TRANSLATION_COLUMNS: dict[str, str] = {
+    "phase": "VARCHAR", "lang": "VARCHAR", "split": "VARCHAR", "idx": "BIGINT", "translator": "VARCHAR",
+    "premise": "VARCHAR", "choice1": "VARCHAR", "choice2": "VARCHAR", "source_premise": "VARCHAR",
+    "source_choice1": "VARCHAR", "source_choice2": "VARCHAR",
+}
+
+
+@dataclass(frozen=True)
 class GpuReading:
     """One GPU at one sample (NVML); a figure NVML cannot give is None, never 0."""
 
@@ -125,7 +152,8 @@ def duckdb_columns(columns: dict[str, str]) -> str:
 
 def _check_in_step() -> None:
     """The column lists name exactly the record fields (checked at import: one shape)."""
-    for cls, cols in ((Prediction, PREDICTION_COLUMNS), (Sample, SAMPLE_COLUMNS), (GpuReading, GPU_COLUMNS)):
+    for cls, cols in ((Prediction, PREDICTION_COLUMNS), (Sample, SAMPLE_COLUMNS), (GpuReading, GPU_COLUMNS),
+                      (Translation, TRANSLATION_COLUMNS)):
         names = [f.name for f in dataclasses.fields(cls)]
         if names != list(cols):
             raise AssertionError(f"{cls.__name__} fields {names} != its columns {list(cols)}")

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from ..errors import RunDirError
 from ..rundir import (Cost, JsonlReader, PhaseState, RunDir, RunFold, RunStatus, StoreLayout, dumps, final_status,
                       parse_event, read_status)
-from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, duckdb_columns
+from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, TRANSLATION_COLUMNS, duckdb_columns
 from .. import configuration
 from ..accuracy import average_accuracy
 from . import db, schema
@@ -213,6 +213,21 @@ def _stage_predictions(mem, run_id: str, path: Path, running: bool, warnings: li
     if bad:
         warnings.append(_bulk_warning(path, bad, running))
     return _cast(table, "predictions")
+
+
+def _stage_translations(mem, run_id: str, path: Path, running: bool, warnings: list[str]) -> pa.Table:
+    """translate-test's translations.jsonl: the English text of every item the classifier read."""
+    if not path.exists() or path.stat().st_size == 0:
+        return ARROW_SCHEMAS["translations"].empty_table()
+    cols = ", ".join(TRANSLATION_COLUMNS)
+    with _LiteralPath(path) as literal:
+        sql = f"""
+            SELECT {_sql_str(run_id)} AS run_id, {cols}
+            FROM read_ndjson({_sql_str(literal)}, columns = {duckdb_columns(TRANSLATION_COLUMNS)}, ignore_errors = true)"""
+        table, bad = _read_bulk(mem, sql, "idx")
+    if bad:
+        warnings.append(_bulk_warning(path, bad, running))
+    return _cast(table, "translations")
 
 
 def _stage_samples(mem, run_id: str, path: Path, running: bool, warnings: list[str]) -> pa.Table:
@@ -440,6 +455,8 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "model_source": state.model.source if state.model else None,
             "model_revision": state.model.revision if state.model else None,
             "xcopa_question": _str(spec.get("xcopa_question")) if spec else None,
+            "translations": _str(spec.get("translations")),
+            "model_dtype": _str(spec.get("model_dtype")) if spec.get("method") in ("icl", "translate-test") else None,
             "data_sources": len(state.data_sources) if state.data_sources else None,
             "phases_planned": state.phases_planned if state.run_start else None,
             "phases_done": state.phases_done,
@@ -462,6 +479,7 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "events": pa.table(ev_cols, schema=ARROW_SCHEMAS["events"]),
             "predictions": _stage_predictions(mem, run_id, files.predictions, running, warnings),
             "samples": _stage_samples(mem, run_id, files.samples, running, warnings),
+            "translations": _stage_translations(mem, run_id, files.translations, running, warnings),
         }
     finally:
         if own_mem:

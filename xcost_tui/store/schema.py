@@ -10,6 +10,7 @@ from __future__ import annotations
 from .. import XCOPA_LANGS
 from ..verdict.thresholds import SAME_QUERY_COST
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
+from ..rundir.records import TRANSLATION_COLUMNS
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 
 # 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
@@ -18,7 +19,10 @@ from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 # configurations, full-pipeline/own/intermediate/per-query costs, the verdict tables, learning curves;
 # executors (SLURM job id, state, reason, accounting), CPU share, contention (phases.contended and its
 # evidence, samples' other processes, leaderboard.contended / contended_phases); the leaderboard's n_langs_planned and
-# complete (a succeeded run that evaluated every planned language: the rankings of the app).
+# complete (a succeeded run that evaluated every planned language: the rankings of the app);
+# icl and translate-test: per-query cost figures of phases (queries, prompt/continuation/context tokens,
+# query_flops), the leaderboard's query_* columns with translation counted, runs.translations/model_dtype,
+# the translations table.
 SCHEMA_VERSION = 5
 
 
@@ -52,12 +56,23 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
     ("throughput_examples_per_s", "DOUBLE"),
     ("other_cpu_s", "DOUBLE"),
     ("other_gpu_processes", "BIGINT"),
+    # per query (docs/methods.md, "Per-query cost"): icl's prompts, translate-test's translations
+    ("queries", "BIGINT"),
+    ("prompt_tokens", "BIGINT"),
+    ("continuation_tokens", "BIGINT"),
+    ("context_tokens_mean", "DOUBLE"),
+    ("context_tokens_p50", "DOUBLE"),
+    ("context_tokens_p95", "DOUBLE"),
+    ("context_tokens_max", "BIGINT"),
+    ("query_flops", "DOUBLE"),
 )
 # Figures that also get ``<name>_source`` and ``<name>_reason`` columns in ``phases``.
 SOURCED_FIGURES: tuple[str, ...] = (
     "wall_s", "cpu_s", "device_hours", "flops_analytic", "flops_measured",
-    "peak_mem_bytes", "peak_mem_increase_bytes", "energy_j", "mfu", "latency_p50_s",
+    "peak_mem_bytes", "peak_mem_increase_bytes", "energy_j", "mfu", "latency_p50_s", "query_flops",
 )
+# Methods without a training phase: their training cost is zero, not unknown.
+UNTRAINED_METHODS = ("icl",)
 TRAINING_KINDS = tuple(k.value for k in _TRAINING_KINDS)
 
 # ---- tables ----------------------------------------------------------------------------------
@@ -122,6 +137,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("model_source", "VARCHAR"),
         ("model_revision", "VARCHAR"),
         ("xcopa_question", "VARCHAR"),
+        ("translations", "VARCHAR"),
+        ("model_dtype", "VARCHAR"),
         ("data_sources", "BIGINT"),
         ("phases_planned", "VARCHAR[]"),
         ("phases_done", "BIGINT"),
@@ -178,6 +195,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("scores", "DOUBLE[]"),
         ("correct", "BOOLEAN"),
     ),
+    "translations": tuple([("run_id", "VARCHAR"), *TRANSLATION_COLUMNS.items()]),
     "samples": (
         ("run_id", "VARCHAR"),
         ("t", "DOUBLE"),
@@ -275,7 +293,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("eval_flops", "DOUBLE"),
     ),
 }
-RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "data_sources", "curves", "events")
+RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "data_sources", "curves", "events", "translations")
 DERIVED_TABLES = ("verdict_accuracy", "verdict_comparison")
 # The leaderboard is materialised into this table at the end of every ingest batch;
 # the ``leaderboard`` view reads it (see LEADERBOARD_SELECT for its definition).
@@ -302,6 +320,14 @@ def _full(name: str) -> str:
     it when the producer is not in the store)."""
     return f"CASE WHEN p.reused_from_run IS NULL THEN p.{name} ELSE coalesce(src.{name}, {_orig_cost(name)}) END"
 
+
+def _untrained(column: str) -> str:
+    """A training cost of the run: zero for a method that has no training phase (icl)."""
+    methods = ", ".join(f"'{m}'" for m in UNTRAINED_METHODS)
+    return f"(CASE WHEN r.method IN ({methods}) THEN coalesce({column}, 0) ELSE {column} END)"
+
+
+_NOT_MEASURED = "translated by the dataset authors; not measured"
 
 # One row per run. Accuracy columns average the XCOPA target languages (not English), in the four
 # forms of xcost_tui/accuracy.py (generated from its tables: avg_accuracy, _all, _published, _seen);
@@ -370,19 +396,53 @@ allp AS (
     arg_max(throughput_examples_per_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS infer_throughput_examples_per_s,
     arg_max(peak_mem_increase_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_bytes,
     arg_max(peak_mem_bytes, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS peak_infer_mem_abs_bytes,
-    -- per query (one XCOPA item, both choices): the target-language evaluation phases' cost per example
-    sum(flops_analytic) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
-      / nullif(sum(examples) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST})), 0) AS query_flops,
-    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
-      THEN sum(energy_j) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
-           / nullif(sum(examples) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST})), 0) END AS query_energy_j,
-    sum(device_hours) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST}))
-      / nullif(sum(examples) FILTER (WHERE kind = 'eval' AND lang IN ({_LANG_LIST})), 0) AS query_device_hours
   FROM phases WHERE completed GROUP BY run_id
 ),
 rb AS (
   SELECT reused_from_run AS run_id, count(DISTINCT run_id) AS reused_by_runs
   FROM phases WHERE reused_from_run IS NOT NULL GROUP BY 1
+),
+ql AS (
+  -- one row per run and target language: its eval phase (the classifier or the causal LM) and,
+  -- for translate-test, its translate phase; NULL figures stay NULL.
+  SELECT run_id, lang,
+    any_value(examples) FILTER (WHERE kind = 'eval') AS n,
+    -- per query: the phase's own figure, else (run directories written before it) its FLOPs per example
+    any_value(coalesce(query_flops, flops_analytic / nullif(examples, 0))) FILTER (WHERE kind = 'eval') AS f_eval,
+    any_value(coalesce(query_flops, flops_analytic / nullif(examples, 0))) FILTER (WHERE kind = 'translate') AS f_tr,
+    any_value(device_hours) FILTER (WHERE kind = 'eval') AS d_eval,
+    any_value(device_hours) FILTER (WHERE kind = 'translate') AS d_tr,
+    any_value(energy_j) FILTER (WHERE kind = 'eval') AS e_eval,
+    any_value(energy_j) FILTER (WHERE kind = 'translate') AS e_tr,
+    any_value(energy_j_reason) FILTER (WHERE kind = 'eval') AS e_reason,
+    count(*) FILTER (WHERE kind = 'translate') > 0 AS has_tr,
+    bool_or(json_extract_string(info, '$.translations') = 'published') FILTER (WHERE kind = 'translate') AS published,
+    any_value(coalesce(prompt_tokens, tokens_nonpad)) FILTER (WHERE kind = 'eval') AS prompt_tokens,
+    any_value(continuation_tokens) FILTER (WHERE kind = 'eval') AS continuation_tokens,
+    any_value(context_tokens_mean) FILTER (WHERE kind = 'eval') AS ctx_mean,
+    any_value(context_tokens_max) FILTER (WHERE kind = 'eval') AS ctx_max
+  FROM phases WHERE completed AND lang IN ({_LANG_LIST}) AND kind IN ('eval', 'translate')
+  GROUP BY run_id, lang
+),
+qc AS (
+  SELECT run_id,
+    sum((f_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN f_tr ELSE 0 END) * n)
+      FILTER (WHERE n > 0 AND f_eval IS NOT NULL) / nullif(sum(n) FILTER (WHERE n > 0 AND f_eval IS NOT NULL), 0) AS query_flops,
+    CASE WHEN bool_and(e_eval IS NOT NULL AND (NOT has_tr OR coalesce(published, false) OR e_tr IS NOT NULL)) FILTER (WHERE n > 0)
+      THEN sum(e_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN e_tr ELSE 0 END) FILTER (WHERE n > 0)
+           / nullif(sum(n) FILTER (WHERE n > 0), 0) END AS query_energy_j,
+    CASE WHEN bool_and(d_eval IS NOT NULL AND (NOT has_tr OR coalesce(published, false) OR d_tr IS NOT NULL)) FILTER (WHERE n > 0)
+      THEN sum(d_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN d_tr ELSE 0 END) FILTER (WHERE n > 0)
+           / nullif(sum(n) FILTER (WHERE n > 0), 0) END AS query_device_hours,
+    any_value(e_reason) FILTER (WHERE n > 0 AND e_eval IS NULL) AS energy_reason,
+    CASE WHEN bool_or(has_tr) THEN NOT bool_or(coalesce(published, false)) END AS query_translation_counted,
+    sum(prompt_tokens) FILTER (WHERE n > 0) / nullif(sum(n) FILTER (WHERE n > 0), 0) AS query_prompt_tokens,
+    sum(continuation_tokens) FILTER (WHERE n > 0) / nullif(sum(n) FILTER (WHERE n > 0 AND continuation_tokens IS NOT NULL), 0)
+      AS query_continuation_tokens,
+    sum(ctx_mean * n) FILTER (WHERE n > 0) / nullif(sum(n) FILTER (WHERE n > 0 AND ctx_mean IS NOT NULL), 0)
+      AS query_context_tokens_mean,
+    max(ctx_max) AS query_context_tokens_max
+  FROM ql GROUP BY run_id
 )
 SELECT r.run_id, r.name, r.model, r.method,
   nullif(array_to_string(r.intermediate, ','), '') AS intermediate, r.intermediate_mode, r.k, r.seed, r.status,
@@ -392,16 +452,28 @@ SELECT r.run_id, r.name, r.model, r.method,
   av.model_family, av.avg_accuracy_all, av.avg_accuracy_published, av.avg_accuracy_seen,
   r.shot_seed, r.recipe, r.intermediate_recipe, r.few_shot_recipe, r.collapsed, r.target_attempts,
   r.config_id, r.config_family, r.config_label,
-  tr.train_device_hours, tr.train_flops, tr.train_flops_measured, tr.train_energy_j, tr.train_wall_s, tr.peak_train_mem_bytes,
-  tr.own_train_device_hours, tr.own_train_flops, tr.own_train_energy_j,
-  tr.intermediate_device_hours, tr.intermediate_flops, tr.intermediate_energy_j,
+  {_untrained("tr.train_device_hours")} AS train_device_hours, {_untrained("tr.train_flops")} AS train_flops,
+  {_untrained("tr.train_flops_measured")} AS train_flops_measured, {_untrained("tr.train_energy_j")} AS train_energy_j,
+  {_untrained("tr.train_wall_s")} AS train_wall_s, tr.peak_train_mem_bytes,
+  {_untrained("tr.own_train_device_hours")} AS own_train_device_hours,
+  {_untrained("tr.own_train_flops")} AS own_train_flops, {_untrained("tr.own_train_energy_j")} AS own_train_energy_j,
+  {_untrained("tr.intermediate_device_hours")} AS intermediate_device_hours,
+  {_untrained("tr.intermediate_flops")} AS intermediate_flops,
+  {_untrained("tr.intermediate_energy_j")} AS intermediate_energy_j,
   allp.total_device_hours, allp.latency_p50_s, allp.latency_p95_s, allp.infer_throughput_examples_per_s, allp.peak_infer_mem_bytes,
-  allp.latency_p50_s AS query_latency_p50_s, allp.query_flops, allp.query_energy_j, allp.query_device_hours,
+  allp.latency_p50_s AS query_latency_p50_s,
   allp.peak_infer_mem_abs_bytes, r.peak_mem_lifetime_bytes,
   coalesce(tr.reused_phases, 0) AS reused_phases, tr.reused_from_run, coalesce(rb.reused_by_runs, 0) AS reused_by_runs,
   coalesce(allp.contended_phases, 0) > 0 AS contended, coalesce(allp.contended_phases, 0) AS contended_phases,
   r.executor, r.executor_job_id, r.executor_state, r.node, r.cpu_threads, r.runs_sharing,
-  r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir
+  r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir,
+  r.translations,
+  qc.query_flops, allp.latency_p95_s AS query_latency_p95_s, qc.query_energy_j, qc.query_device_hours,
+  allp.peak_infer_mem_bytes AS query_peak_mem_bytes, qc.query_prompt_tokens,
+  qc.query_continuation_tokens, qc.query_context_tokens_mean, qc.query_context_tokens_max, qc.query_translation_counted,
+  nullif(concat_ws('; ',
+    CASE WHEN qc.query_energy_j IS NULL AND qc.energy_reason IS NOT NULL THEN 'energy: ' || qc.energy_reason END,
+    CASE WHEN NOT qc.query_translation_counted THEN 'translation not counted: {_NOT_MEASURED}' END), '') AS query_cost_note
 FROM runs r
 LEFT JOIN ev USING (run_id)
 LEFT JOIN (
@@ -412,12 +484,14 @@ LEFT JOIN (
 LEFT JOIN tr USING (run_id)
 LEFT JOIN allp USING (run_id)
 LEFT JOIN rb USING (run_id)
+LEFT JOIN qc USING (run_id)
 """
 
 # The cost axes a Pareto frontier can be drawn over (all minimised; avg_accuracy is maximised).
 PARETO_AXES: tuple[str, ...] = (
     "train_device_hours", "train_flops", "train_energy_j", "latency_p50_s",
     "own_train_device_hours", "own_train_flops", "peak_train_mem_bytes", "peak_infer_mem_bytes",
+    "query_flops",
 )
 
 # Every run × every cost axis, with on_frontier: no other succeeded run is at most as costly and at

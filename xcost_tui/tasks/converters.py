@@ -151,3 +151,12 @@ convert_anli = _pair("premise", "hypothesis", 3, id_field="uid")
 convert_rte = _pair("premise", "hypothesis", 2)  # 0 entailment, 1 not entailment
 convert_qqp = _pair("question1", "question2", 2)
 convert_sst2 = _pair("sentence", None, 2)
+
+
+def copa_parts(context: str) -> tuple[str, str]:
+    """(premise, question) of a context ``copa_context`` built: the inverse of it, so a COPA/XCOPA
+    example's premise and question can be read back (icl prompts, translate-test)."""
+    for question, words in COPA_QUESTION_WORDS.items():
+        if context.endswith(" " + words):
+            return context[: -len(words) - 1], question
+    raise ValueError(f"not a COPA context (no question words at its end): {context!r}")

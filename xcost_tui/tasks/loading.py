@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from ..errors import DataError
 from .examples import Example, MCExample, PairExample
 from .registry import CLASSIFICATION, REGISTRY, TaskDef, canonical_split, check_lang, get_task
+from .needs import XCOPA_TASKS
 from .sources import HUB, HUB_MIRROR, LOCAL, PARQUET_BRANCH, DataSource, LoadedSplit, sha256_file, sha256_tree
 
 HUB_MIRROR_ENV = "XCOST_HUB_MIRROR"
@@ -66,7 +67,7 @@ def load_split(task: str, split: str, *, data_dir: str | Path | None = None, lan
     sources: list[DataSource] = []
     corrected: set = set()
     mode = None
-    if t.name == "xcopa":
+    if t.name in XCOPA_TASKS:  # the published translations carry the same question field
         mode = xcopa_question
         if xcopa_question == "copa":
             questions, qsource = copa_questions(canon, data_dir, log)
@@ -148,7 +149,7 @@ def _file_digest(t: TaskDef, path: Path) -> str:
 # Evaluation splits whose items are paired by ``idx`` (an XCOPA item is the translation of the COPA
 # item with its idx; predictions and paired comparisons join on it): a duplicate idx would pair
 # wrong items, so it is refused.
-PAIRED_BY_IDX = ("copa", "xcopa")
+PAIRED_BY_IDX = ("copa", "xcopa", "xcopa-translate-test")
 PAIRED_SPLITS = ("validation", "test")
 
 

@@ -15,6 +15,9 @@ EVAL = "eval"  # English COPA validation, an XCOPA language's evaluation split
 FEW_SHOT_POOL = "few-shot-pool"  # XCOPA validation, k examples of which few-shot phases train on
 QUESTIONS = "questions"  # the English COPA split XCOPA's cause/effect questions are taken from
 CURVE = "curve"  # XCOPA validation, the held-out items of the learning curves (runs without a few-shot pool)
+# Tasks of XCOPA items (one per target language), whose questions come from English COPA.
+XCOPA_TASKS = ("xcopa", "xcopa-translate-test")
+TRANSLATED = "xcopa-translate-test"  # XCOPA's published English translations (translate-test)
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,7 @@ class DataNeed:
         return (self.task, self.split, self.lang, self.data_dir, self.xcopa_question)
 
     def label(self) -> str:
-        return f"{self.task} {self.split}" + (f" {self.lang}" if self.task == "xcopa" else "")
+        return f"{self.task} {self.split}" + (f" {self.lang}" if self.task in XCOPA_TASKS else "")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,22 +59,59 @@ def needs_of(spec: Any) -> list[DataNeed]:
     d = spec.data_dir
     mode = getattr(spec, "xcopa_question", "copa")
     out: list[DataNeed] = []
+    if spec.method == "icl":
+        return _icl_needs(spec, d, mode)
     if spec.trains_intermediate:
         out += [DataNeed(task, "train", "en", d, TRAIN) for task in spec.intermediate]
     out.append(DataNeed(spec.target, "train", "en", d, TRAIN))
     if spec.eval_english:
         out.append(DataNeed(spec.target, "validation", "en", d, EVAL))
     xcopa_splits = []
+    published = spec.method == "translate-test" and getattr(spec, "translations", None) == "published"
     for lang in spec.langs:
+        if published:
+            from .registry import get_task
+
+            if lang in get_task(TRANSLATED).languages:  # none for Quechua: reported missing
+                out.append(DataNeed(TRANSLATED, _canon(spec.eval_split), lang, d, EVAL, mode))
+                xcopa_splits.append(_canon(spec.eval_split))
+            continue
         out.append(DataNeed("xcopa", _canon(spec.eval_split), lang, d, EVAL, mode))
         xcopa_splits.append(_canon(spec.eval_split))
         if spec.method == "few-shot":
             out.append(DataNeed("xcopa", "validation", lang, d, FEW_SHOT_POOL, mode))
             xcopa_splits.append("validation")
-        elif _curve_points(spec):
+        elif _curve_points(spec) and spec.method != "translate-test":
+            # (translate-test's classifier is English: its curve is on COPA validation only; a curve
+            # on untranslated XCOPA items would measure zero-shot transfer, not the method)
             out.append(DataNeed("xcopa", "validation", lang, d, CURVE, mode))
             xcopa_splits.append("validation")
     if mode == "copa":  # XCOPA validation takes COPA validation's questions, XCOPA test COPA test's
+        out += [DataNeed("copa", s, "en", d, QUESTIONS) for s in dict.fromkeys(xcopa_splits)]
+    return out
+
+
+def _icl_needs(spec: Any, d: str | None, mode: str) -> list[DataNeed]:
+    """icl: no training split; the evaluation splits and, for k > 0, the pools the k demonstrations
+    are drawn from (COPA train for English, XCOPA validation for each language)."""
+    from ..spec import TINY_CAUSAL_LM
+
+    out: list[DataNeed] = []
+    k = spec.few_shot_k or 0
+    if spec.model == TINY_CAUSAL_LM:  # the built-in model's tokenizer is trained on COPA train (a training split)
+        out.append(DataNeed(spec.target, "train", "en", d, TRAIN))
+    if spec.eval_english:
+        out.append(DataNeed(spec.target, "validation", "en", d, EVAL))
+        if k:
+            out.append(DataNeed(spec.target, "train", "en", d, FEW_SHOT_POOL))
+    xcopa_splits = []
+    for lang in spec.langs:
+        out.append(DataNeed("xcopa", _canon(spec.eval_split), lang, d, EVAL, mode))
+        xcopa_splits.append(_canon(spec.eval_split))
+        if k:
+            out.append(DataNeed("xcopa", "validation", lang, d, FEW_SHOT_POOL, mode))
+            xcopa_splits.append("validation")
+    if mode == "copa":
         out += [DataNeed("copa", s, "en", d, QUESTIONS) for s in dict.fromkeys(xcopa_splits)]
     return out
 

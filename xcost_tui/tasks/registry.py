@@ -70,6 +70,13 @@ _TASKS: tuple[TaskDef, ...] = (
             {"validation": "validation", "test": "test"}, cv.convert_copa,
             local_dir="xcopa/{lang}", local_files={"validation": "val.jsonl", "test": "test.jsonl"},
             languages=XCOPA_LANGS),
+    # XCOPA's test and validation items machine-translated back to English by the dataset authors
+    # (Google Translate; the release's data-gmt folder), for translate-test. None for Quechua.
+    TaskDef("xcopa-translate-test", MULTIPLE_CHOICE, None, "cambridgeltl/xcopa",
+            {lang: f"translation-{lang}" for lang in XCOPA_LANGS if lang != "qu"},
+            {"validation": "validation", "test": "test"}, cv.convert_copa,
+            local_dir="xcopa-translate-test-en/{lang}", local_files={"validation": "val.jsonl", "test": "test.jsonl"},
+            languages=tuple(lang for lang in XCOPA_LANGS if lang != "qu")),
     # ---- intermediate multiple-choice tasks -------------------------------------------------------
     # allenai/social_i_qa holds only a loading script (datasets >= 4 refuses it); lighteval/siqa is
     # a script-free Parquet copy with the same columns, verified row for row against it (docs/tasks.md).

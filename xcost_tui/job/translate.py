@@ -1,0 +1,447 @@
+"""Translate-test (``method = "translate-test"``): an English classifier on English translations of
+each language's test items.
+
+The classifier is the run's own: its intermediate (if any) and target phases are trained in the
+run, exactly as a direct or intermediate run with the same settings trains them (the runner's
+shared-phase mechanism covers intermediate and few-shot runs only, docs/methods.md). Then, per
+language, ``translate:<lang>`` makes the English items and ``eval:<lang>`` scores them:
+
+- ``translations = "published"``: the machine translations that ship with XCOPA (task
+  ``xcopa-translate-test``); their cost is NULL, "translated by the dataset authors; not
+  measured"; Quechua has none and is reported missing (no accuracy), not as chance;
+- otherwise a seq2seq MT model (``AutoModelForSeq2SeqLM``: NLLB-200, M2M-100, Marian, or the
+  built-in random ``tiny-marian``, a pipeline check) translates the premise and both choices, with
+  the language codes of its family, and the phase measures the translation's cost.
+
+Every translation is written to ``translations.jsonl`` beside the predictions.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..errors import ModelError
+from ..measure.flops import FlopSampler, Seq2SeqDims, count_flops, seq2seq_generate_flops
+from ..rundir import EvalResult, JsonlWriter
+from ..rundir.cost import Cost
+from ..rundir.records import Translation
+from ..spec import PUBLISHED, TINY_MT, PhaseKind, PlannedPhase
+from ..tasks.converters import copa_context, copa_parts
+from ..tasks.examples import MCExample
+from .main import PhaseRunner, _log
+
+NOT_MEASURED = "translated by the dataset authors; not measured"
+
+# Source-language codes per MT family. NLLB-200: FLORES-200 codes (Quechua: Ayacucho, quy_Latn);
+# M2M-100: ISO 639-1 (no Quechua); the target is English.
+NLLB_CODES = {"et": "est_Latn", "ht": "hat_Latn", "id": "ind_Latn", "it": "ita_Latn", "qu": "quy_Latn",
+              "sw": "swh_Latn", "ta": "tam_Taml", "th": "tha_Thai", "tr": "tur_Latn", "vi": "vie_Latn",
+              "zh": "zho_Hans", "en": "eng_Latn"}
+M2M_CODES = {lang: lang for lang in ("et", "ht", "id", "it", "sw", "ta", "th", "tr", "vi", "zh", "en")}
+TINY_MARIAN_DIMS = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "heads": 2, "ffn": 64}
+
+
+class Unavailable(Exception):
+    """A language the translation source has nothing for (published: Quechua; a model without its code)."""
+
+
+@dataclass
+class MTStats:
+    batches: int = 0
+    texts: int = 0
+    source_tokens: int = 0
+    source_padded: int = 0
+    generated_tokens: int = 0  # decoding steps x rows, as generate runs them
+    flops: int = 0
+    lengths: list = field(default_factory=list)  # per text, in the order given: (source tokens, tokens generated)
+
+
+def mt_family(model, tokenizer) -> str:
+    """nllb | m2m100 | marian | other: which language codes the model wants."""
+    name = type(tokenizer).__name__.lower()
+    if "nllb" in name:
+        return "nllb"
+    if "m2m100" in name:
+        return "m2m100"
+    if getattr(model.config, "model_type", "") == "marian":
+        return "marian"
+    return "other"
+
+
+class Translator:
+    """The run's MT model: loaded once (once per language for a ``{lang}`` Marian pair), with the
+    language codes of its family; translates texts in length-sorted batches, counting FLOPs."""
+
+    def __init__(self, spec, device, texts, log=_log):
+        from .icl import model_precision
+
+        self.spec, self.device, self.texts, self.log = spec, device, texts, log
+        self.precision = model_precision(spec.model_dtype, device.type)
+        self.loaded_id: str | None = None
+        self.model = self.tokenizer = None
+        self.facts: dict[str, Any] = {}
+
+    def model_id(self, lang: str) -> str:
+        return self.spec.translations.replace("{lang}", lang)
+
+    def load(self, lang: str) -> None:
+        from .icl import DTYPES, available_memory, check_memory_fit, count_parameters
+
+        mid = self.model_id(lang)
+        if mid == self.loaded_id:
+            return
+        self.model = self.tokenizer = None
+        if mid == TINY_MT:
+            from transformers import MarianConfig, MarianMTModel
+
+            from .icl import train_tiny_gpt2_tokenizer
+
+            corpus = self.texts()
+            tok = train_tiny_gpt2_tokenizer(corpus, 1000)
+            d = TINY_MARIAN_DIMS
+            config = MarianConfig(vocab_size=len(tok), d_model=d["d_model"], encoder_layers=d["encoder_layers"],
+                                  decoder_layers=d["decoder_layers"], encoder_attention_heads=d["heads"],
+                                  decoder_attention_heads=d["heads"], encoder_ffn_dim=d["ffn"], decoder_ffn_dim=d["ffn"],
+                                  max_position_embeddings=512, pad_token_id=tok.pad_token_id,
+                                  eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id,
+                                  forced_eos_token_id=None)
+            torch.manual_seed(self.spec.seed)
+            model = MarianMTModel(config)
+            self.facts = {"mt_model": mid, "mt_source": "built-in", "mt_tokenizer": "trained-in-process",
+                          "mt_tokenizer_texts": len(corpus), "note": "random weights: garbage translations, a pipeline check"}
+            self.tokenizer = tok
+        else:
+            from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
+
+            from .model import resolved_revision
+
+            try:
+                config = AutoConfig.from_pretrained(mid)
+                n = count_parameters(config)
+                available, what = available_memory(self.device, self.spec.device_map)
+                check_memory_fit(mid, n, self.precision, available, what)
+                self.tokenizer = AutoTokenizer.from_pretrained(mid)
+                kwargs: dict[str, Any] = {"dtype": DTYPES[self.precision]}
+                if self.spec.device_map:
+                    kwargs["device_map"] = self.spec.device_map
+                model = AutoModelForSeq2SeqLM.from_pretrained(mid, **kwargs)
+            except (OSError, ValueError) as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ModelError(f"translations {mid!r}: the MT model could not be loaded: {reason}. Give a seq2seq "
+                                 f"model's hub id (facebook/nllb-200-distilled-600M, facebook/m2m100_418M, "
+                                 f"Helsinki-NLP/opus-mt-{{lang}}-en), a local directory, {PUBLISHED!r} or {TINY_MT!r}") from exc
+            local = Path(mid).expanduser().is_dir()
+            self.facts = {"mt_model": mid, "mt_source": "local" if local else "hub",
+                          "mt_revision": resolved_revision(model), "mt_parameters": n}
+        if not self.spec.device_map:
+            model = model.to(self.device.torch_device)
+        if self.precision != "fp32" and mid == TINY_MT:
+            from .icl import DTYPES as _D
+
+            model = model.to(_D[self.precision])
+        self.model = model.eval()
+        self.dims = Seq2SeqDims.from_hf_config(model.config)
+        self.family = mt_family(model, self.tokenizer)
+        self.facts.update(mt_family=self.family, mt_precision=self.precision, mt_beams=self.spec.mt_beams,
+                          mt_max_new_tokens=self.spec.mt_max_new_tokens)
+        self.loaded_id = mid
+        self.log(f"translations: {mid} ({self.family}, {self.precision})")
+
+    def generate_kwargs(self, lang: str) -> dict[str, Any]:
+        """Source language on the tokenizer, English forced as the first token (NLLB, M2M-100)."""
+        kw: dict[str, Any] = {"max_new_tokens": self.spec.mt_max_new_tokens, "num_beams": self.spec.mt_beams,
+                              "do_sample": False}
+        if self.family == "nllb":
+            if lang not in NLLB_CODES:
+                raise Unavailable(f"{self.loaded_id} has no FLORES-200 code for {lang}")
+            self.tokenizer.src_lang = NLLB_CODES[lang]
+            kw["forced_bos_token_id"] = self.tokenizer.convert_tokens_to_ids(NLLB_CODES["en"])
+        elif self.family == "m2m100":
+            if lang not in M2M_CODES:
+                raise Unavailable(f"{self.loaded_id} (M2M-100) has no language code for {lang}")
+            self.tokenizer.src_lang = M2M_CODES[lang]
+            kw["forced_bos_token_id"] = self.tokenizer.get_lang_id("en")
+        return kw
+
+    @torch.inference_mode()
+    def translate(self, texts: list[str], lang: str, batch_size: int, stats: MTStats,
+                  sampler: FlopSampler | None = None, check_cancel=None) -> list[str]:
+        kw = self.generate_kwargs(lang)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out: list[str | None] = [None] * len(texts)
+        lengths: list[tuple[int, int] | None] = [None] * len(texts)
+        eos = self.model.generation_config.eos_token_id
+        eos = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
+        dev = next(self.model.parameters()).device
+        for b, start in enumerate(range(0, len(order), batch_size), 1):
+            if check_cancel is not None:
+                check_cancel()
+            idxs = order[start:start + batch_size]
+            enc = self.tokenizer([texts[i] for i in idxs], return_tensors="pt", padding=True, truncation=True,
+                                 max_length=512)
+            enc = {k: v.to(dev) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+
+            def run(enc=enc):
+                return self.model.generate(**enc, **kw)
+
+            if sampler is not None and sampler.should_sample(b):
+                gen, measured = count_flops(run)
+            else:
+                gen, measured = run(), None
+            n, src = enc["input_ids"].shape
+            steps = int(gen.shape[1]) - 1  # the first token is the decoder start
+            flops = seq2seq_generate_flops(self.dims, n, src, steps, self.spec.mt_beams)
+            stats.batches += 1
+            stats.texts += n
+            stats.source_tokens += int(enc["attention_mask"].sum())
+            stats.source_padded += n * src
+            stats.generated_tokens += n * self.spec.mt_beams * steps
+            stats.flops += flops
+            if measured is not None and sampler is not None:
+                sampler.record(measured, n * src)
+            for row, (i, text) in enumerate(zip(idxs, self.tokenizer.batch_decode(gen, skip_special_tokens=True))):
+                out[i] = text.strip()
+                tokens = gen[row, 1:].tolist()
+                done = next((j + 1 for j, t in enumerate(tokens) if t in eos), len(tokens))
+                lengths[i] = (int(enc["attention_mask"][row].sum()), done)
+        stats.lengths = lengths
+        return out  # type: ignore[return-value]
+
+
+def _texts(examples: list[MCExample]) -> list[str]:
+    """premise, choice1, choice2 of every item, in order."""
+    out = []
+    for ex in examples:
+        premise, _ = copa_parts(ex.context)
+        out += [premise, *ex.choices]
+    return out
+
+
+def _rebuild(examples: list[MCExample], translated: list[str]) -> list[MCExample]:
+    out = []
+    for i, ex in enumerate(examples):
+        _, question = copa_parts(ex.context)
+        premise, *choices = translated[3 * i: 3 * i + 1 + len(ex.choices)]
+        out.append(MCExample(ex.idx, copa_context(premise, question), tuple(choices), ex.label, ex.lang))
+    return out
+
+
+class TranslateRunner(PhaseRunner):
+    """PhaseRunner for translate-test: the classifier's phases as PhaseRunner runs them, then
+    translate:<lang> and eval:<lang> per language, and an end-to-end inference bench."""
+
+    def run_all(self, data, reused_meta: dict | None) -> None:
+        from .model import head_key
+
+        spec = self.spec
+        plan = spec.phase_plan()
+        reused = {rec.get("phase"): rec for rec in (reused_meta or {}).get("phases", []) if isinstance(rec, dict)}
+        last_intermediate = max((i for i, p in enumerate(plan) if p.kind == PhaseKind.INTERMEDIATE), default=None)
+        self.head = head_key(*self._head_of(spec.target))
+        self.english: dict[str, list | str] = {}  # lang -> translated examples, or why there are none
+        self.translator = Translator(spec, self.ctx.device, lambda: [t for e in data.target_train for t in (
+            copa_parts(e.context)[0], *e.choices)]) if spec.uses_mt_model else None
+        self.writer = JsonlWriter(self.job.files.translations)
+        self.mt_sources: dict[str, list[MCExample]] = {}
+        done: set[str] = set()
+        try:
+            for i, phase in enumerate(plan):
+                if phase.name in done:
+                    continue
+                if phase.kind == PhaseKind.INTERMEDIATE:
+                    if reused_meta is not None:
+                        self._reused_phase(reused.get(phase.name) or {"phase": phase.name, "kind": phase.kind.value,
+                                                                      "tasks": list(phase.tasks)}, reused_meta)
+                    else:
+                        self._train_phase(phase, {t: data.intermediate[t] for t in phase.tasks}, spec.intermediate_hparams)
+                        if i == last_intermediate and spec.save_encoder:
+                            self._save_checkpoint()
+                elif phase.kind == PhaseKind.TARGET:
+                    english = plan[i + 1] if i + 1 < len(plan) and plan[i + 1].lang == "en" else None
+                    self._target_attempts(phase, english, data, self.head)
+                    if english is not None:
+                        done.add(english.name)
+                elif phase.kind == PhaseKind.TRANSLATE:
+                    self._translate_phase(phase, data)
+                elif phase.kind == PhaseKind.EVAL:
+                    assert phase.lang is not None
+                    if phase.lang == "en":
+                        self._eval_phase(phase, spec.target, "validation", data.english_eval, self.head)
+                    else:
+                        self._translated_eval(phase, data)
+                elif phase.kind == PhaseKind.INFERENCE_BENCH:
+                    self._bench(phase)
+        finally:
+            self.writer.close()
+
+    # ---- translate:<lang> ----------------------------------------------------------------------
+    def _translate_phase(self, phase: PlannedPhase, data) -> None:
+        spec, lang = self.spec, phase.lang
+        assert lang is not None
+        split = "validation" if spec.eval_split == "val" else spec.eval_split
+        source = data.target_eval.get(lang)
+        meter = self._begin(phase, None)
+        if spec.translations == PUBLISHED:
+            with meter:
+                pass
+            if source is None:
+                self.english[lang] = f"no published English translation of XCOPA {lang} (XCOPA ships none for Quechua)"
+            else:
+                self.english[lang] = source
+                for ex in source:
+                    premise, _ = copa_parts(ex.context)
+                    self.writer.write(Translation(phase.name, lang, split, ex.idx, PUBLISHED, premise,
+                                                  *ex.choices).to_dict())
+            missing = {name: Cost.missing(unit, NOT_MEASURED) for name, unit in (
+                ("wall_s", "s"), ("cpu_s", "s"), ("device_hours", "h"), ("peak_mem_bytes", "B"), ("energy_j", "J"),
+                ("flops_analytic", "FLOP"), ("query_flops", "FLOP"))}
+            info = {"translations": PUBLISHED, "split": split}
+            if isinstance(self.english[lang], str):
+                info["missing"] = self.english[lang]
+            else:
+                missing["examples"] = Cost.measured(len(source), "count", "counted")
+            self._end(phase, meter, None, tasks=["xcopa-translate-test"], extra_costs=missing, info=info)
+            return
+        assert self.translator is not None and source is not None
+        try:
+            self.translator.load(lang)
+            self.translator.generate_kwargs(lang)
+        except Unavailable as exc:
+            with meter:
+                pass
+            self.english[lang] = str(exc)
+            reason = f"not translated: {exc}"
+            self._end(phase, meter, None, tasks=["xcopa"], info={"translations": spec.translations, "missing": reason},
+                      extra_costs={n: Cost.missing(u, reason) for n, u in (("flops_analytic", "FLOP"), ("query_flops", "FLOP"))})
+            return
+        texts = _texts(source)
+        bs = spec.eval_batch_size
+        stats = MTStats()
+        sampler = FlopSampler.for_phase(math.ceil(len(texts) / bs), spec.measure.flop_sample_steps) \
+            if spec.measure.enabled else None
+        with meter:
+            translated = self.translator.translate(texts, lang, bs, stats, sampler, self.ctx.check_cancel)
+            self.ctx.device.synchronize()
+        english = _rebuild(source, translated)
+        self.english[lang] = english
+        for ex, en in zip(source, english):
+            src_premise, _ = copa_parts(ex.context)
+            en_premise, _ = copa_parts(en.context)
+            self.writer.write(Translation(phase.name, lang, split, ex.idx, spec.translations, en_premise, *en.choices,
+                                          src_premise, *ex.choices).to_dict())
+        self.mt_sources[lang] = source
+        n = len(source)
+        per_query = [self._query_mt_flops(stats.lengths[3 * i: 3 * i + 3]) for i in range(n)]
+        wall = meter.costs()["wall_s"].value or 0.0
+        costs = {
+            "examples": Cost.measured(n, "count", "counted"),
+            "queries": Cost.measured(n, "count", "counted"),
+            "steps": Cost.measured(stats.batches, "count", "counted"),
+            "tokens_nonpad": Cost.measured(stats.source_tokens, "count", "counted"),
+            "tokens_padded": Cost.measured(stats.source_padded, "count", "counted"),
+            "continuation_tokens": Cost.measured(stats.generated_tokens, "count", "counted", note="tokens generated"),
+            "flops_analytic": Cost.measured(stats.flops, "FLOP", "analytic"),
+            "flops_measured": sampler.extrapolate(stats.source_padded) if sampler is not None
+            else Cost.missing("FLOP", "measurement off (measure.enabled = false)"),
+            "examples_per_s": Cost.measured(n / wall, "examples/s", "wall_clock") if wall > 0
+            else Cost.missing("examples/s", "no elapsed time"),
+            "query_flops": (Cost.measured(sum(per_query) / len(per_query), "FLOP", "analytic",
+                                          per="query (premise and choices) translated alone")
+                            if per_query else Cost.missing("FLOP", "no items")),
+        }
+        self._end(phase, meter, None, tasks=["xcopa"], extra_costs=costs,
+                  info={"translations": spec.translations, "split": split, "texts": stats.texts,
+                        "batch_size": bs, **self.translator.facts})
+
+    def _query_mt_flops(self, lengths: list[tuple[int, int]]) -> int:
+        """The FLOPs of translating one item's three texts as one batch (the batch-1 query): padded
+        to the longest source, decoding until the longest translation ends."""
+        assert self.translator is not None
+        src = max(s for s, _ in lengths)
+        steps = max(g for _, g in lengths)
+        return seq2seq_generate_flops(self.translator.dims, len(lengths), src, steps, self.spec.mt_beams)
+
+    # ---- eval:<lang> ----------------------------------------------------------------------------
+    def _translated_eval(self, phase: PlannedPhase, data) -> None:
+        spec, lang = self.spec, phase.lang
+        assert lang is not None
+        english = self.english.get(lang)
+        split = "validation" if spec.eval_split == "val" else spec.eval_split
+        if isinstance(english, list):
+            self._eval_phase(phase, "xcopa", spec.eval_split, english, self.head,
+                             extra_info={"translations": spec.translations,
+                                         **data.questions_info(spec, split, lang, english)})
+            return
+        reason = english or f"{lang} was not translated"
+        meter = self._begin(phase, None)
+        with meter:
+            pass
+        self._end(phase, meter, None, tasks=["xcopa"], info={"missing": reason, "translations": spec.translations},
+                  extra_costs={"examples": Cost.missing("count", reason), "query_flops": Cost.missing("FLOP", reason)})
+        self.ctx.events.emit(EvalResult(phase.name, "xcopa", lang, spec.eval_split, None, 0, 0))
+        _log(f"{phase.name}: missing ({reason}); no accuracy, not chance")
+
+    # ---- inference-bench --------------------------------------------------------------------------
+    def _bench(self, phase: PlannedPhase) -> None:
+        """Published translations: the classifier alone (the translation was not measured). An MT
+        model: batch-1 latency of one query end to end (its three texts translated as one batch, then
+        classified), and throughput at the evaluation batch size."""
+        if self.translator is None or not self.mt_sources:
+            last = next((v for v in reversed(list(self.english.values())) if isinstance(v, list)), [])
+            self._inference_bench(phase, last, self.head)
+            return
+        from ..measure.stats import latency_summary
+        from .batching import collate, encode
+
+        spec, ctx = self.spec, self.ctx
+        lang, source = list(self.mt_sources.items())[-1]
+        n, warm = spec.measure.inference_bench_examples, spec.measure.inference_warmup
+        pick = [source[i % len(source)] for i in range(warm + n)]
+        self.model.eval()
+        meter = self._begin(phase, None)
+        total, mt_only = [], []
+        with meter:
+            with torch.inference_mode():
+                for i, ex in enumerate(pick):
+                    ctx.check_cancel()
+                    ctx.device.synchronize()
+                    t0 = time.perf_counter()
+                    english = _rebuild([ex], self.translator.translate(_texts([ex]), lang, 3, MTStats()))
+                    ctx.device.synchronize()
+                    t1 = time.perf_counter()
+                    batch = collate(encode(english, self.tokenizer, spec.hparams.max_seq_len), self.head,
+                                    ctx.pad_id).to(ctx.device.torch_device)
+                    with ctx.device.autocast():
+                        self.model(batch.input_ids, batch.attention_mask, batch.head)
+                    ctx.device.synchronize()
+                    if i >= warm:
+                        total.append(time.perf_counter() - t0)
+                        mt_only.append(t1 - t0)
+                bs = spec.eval_batch_size
+                pool = [source[i % len(source)] for i in range(min(bs, len(source)) or 1)]
+                t0 = time.perf_counter()
+                english = _rebuild(pool, self.translator.translate(_texts(pool), lang, bs, MTStats()))
+                encoded = encode(english, self.tokenizer, spec.hparams.max_seq_len)
+                batch = collate(encoded, self.head, ctx.pad_id).to(ctx.device.torch_device)
+                with ctx.device.autocast():
+                    self.model(batch.input_ids, batch.attention_mask, batch.head)
+                ctx.device.synchronize()
+                elapsed = time.perf_counter() - t0
+        s, m = latency_summary(total), latency_summary(mt_only)
+        costs = {
+            "latency_p50_s": Cost.measured(s["p50"], "s", "wall_clock", per="query end to end: translation and classification"),
+            "latency_p95_s": Cost.measured(s["p95"], "s", "wall_clock"),
+            "latency_mean_s": Cost.measured(s["mean"], "s", "wall_clock"),
+            "latency_n": Cost.measured(s["n"], "count", "counted"),
+            "throughput_examples_per_s": Cost.measured(len(pool) / elapsed, "examples/s", "wall_clock", batch_size=bs),
+        }
+        info = {"warmup": warm, "latency_batch_size": 1, "throughput_batch_size": bs, "lang": lang,
+                "translate_latency_p50_s": m["p50"], "translate_latency_p95_s": m["p95"],
+                "latency_p90_s": s["p90"], "latency_p99_s": s["p99"], "latency_stdev_s": s["stdev"]}
+        self._end(phase, meter, None, tasks=[], extra_costs=costs, info=info)
