@@ -148,7 +148,7 @@ def test_analytic_step_memory_grows_with_the_micro_batch_and_says_when_it_does_n
 def _counter(sample: int = 4000):
     from xcost_tui.estimate.worker import Counter
 
-    return Counter(None, sample, {})
+    return Counter(sample)
 
 
 def test_token_length_sampling(data_dir):
@@ -382,8 +382,19 @@ hparams = { batch_size = 32, micro_batch_size = 2, max_seq_len = 64 }
     monkeypatch.setattr(fit, "local_devices", lambda: {"cuda": ("Fake GPU 24GB", 24 * 2**30), "cpu": None})
     lines = fit.memory_warnings(plan.runs)
     assert len(lines) == 1, lines
-    assert lines[0].startswith("warning: big target:copa will not fit")
+    assert lines[0].startswith("warning: big target:copa may not fit")
     assert "set hparams.micro_batch_size = " in lines[0] and "Fake GPU" in lines[0]
     monkeypatch.setattr(fit, "local_devices", lambda: {"cuda": ("Tiny GPU", 2 * 2**30), "cpu": None})
     lines = fit.memory_warnings(plan.runs[1:])
     assert "set hparams.max_seq_len lower" in lines[0]
+
+
+def test_a_run_started_from_a_saved_encoder_counts_its_intermediate_phase_as_reused(data_dir):
+    spec = RunSpec.from_dict({"method": "intermediate", "model": "tiny-xlmr", "intermediate": ["rte"],
+                              "init_from": "/somewhere/checkpoints/intermediate", "langs": ["it"],
+                              "data_dir": str(data_dir), "max_eval_examples": 8,
+                              "hparams": {"max_steps": 2, "max_examples": 16}})
+    counted = _counter().count_run({"run_id": spec.run_id(), "spec": spec.to_dict(), "device_type": "cpu"})
+    phases = {p["name"]: p for p in counted["phases"]}
+    assert phases["intermediate:rte"]["reused"] is True and "steps" not in phases["intermediate:rte"]
+    assert phases["target:copa"]["steps"] == 2

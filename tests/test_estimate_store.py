@@ -202,3 +202,17 @@ def test_saved_forecast_is_under_the_store(tmp_path):
     path = save_forecast(store, _forecast("r", {"target:copa": {"dh": 1.0}}, made_at=time.time()))
     assert path.parent == store / "forecasts" and path.suffix == ".json"
     assert not RunDir(path.parent).exists()  # never taken for a run directory
+
+
+def test_schema_doc_names_every_forecast_column(store_with_run):
+    from pathlib import Path
+
+    store, _ = store_with_run
+    ingest(store)
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "schema.md").read_text()
+    with connect_ro(store) as con:
+        for name in ("forecasts", "forecast_error"):
+            assert f"### {name}" in doc
+            cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+            missing = [c for c in cols if c not in doc]
+            assert not missing, f"docs/schema.md does not mention {name}.{missing}"

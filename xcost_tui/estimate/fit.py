@@ -85,15 +85,16 @@ def analytic_warnings(spec, devices: dict[str, Any], label: str) -> list[str]:
         need = step_memory(shape, (micro or 1) * choices, hp.max_seq_len, precision, heads).total
         where = f"{label} {phase}"
         dev_text = f"{total / GIB:.0f} GiB ({name})"
+        hint = "; `xcost-tui plan estimate` measures the real lengths"
         if largest is None:
-            out.append(f"warning: {where} will not fit: one example of {hp.max_seq_len} tokens needs about "
+            out.append(f"warning: {where} may not fit: one example of {hp.max_seq_len} tokens needs about "
                        f"{need / GIB:.1f} GiB (analytic), more than {FIT_SHARE:.0%} of {dev_text}; set "
-                       f"{section}.max_seq_len lower, or run it on a device with more memory")
+                       f"{section}.max_seq_len lower, or run it on a device with more memory{hint}")
         elif micro is not None and micro > largest:
-            out.append(f"warning: {where} will not fit: micro-batches of {micro} examples of up to {hp.max_seq_len} "
-                       f"tokens need about {need / GIB:.1f} GiB (analytic), more than {FIT_SHARE:.0%} of {dev_text}; "
-                       f"set {section}.micro_batch_size = {largest}"
-                       + (" (or leave it unset on a GPU: the job then picks it)" if set_micro else ""))
+            out.append(f"warning: {where} may not fit: micro-batches of {micro} examples of {hp.max_seq_len} "
+                       f"tokens (its max_seq_len) need about {need / GIB:.1f} GiB (analytic), more than "
+                       f"{FIT_SHARE:.0%} of {dev_text}; set {section}.micro_batch_size = {largest}"
+                       + (" (or leave it unset on a GPU: the job then picks it)" if set_micro else "") + hint)
     return out
 
 

@@ -417,8 +417,8 @@ def build_run(spec, counted: dict, probe: dict | None, profile: DeviceProfile | 
         pf = PhaseForecast(phase=p["name"], kind=p["kind"], ordinal=i, lengths_source=p.get("lengths_source"),
                            counts_source=p.get("counts_source"))
         if p.get("reused"):
-            pf.shared_from = depends_on
-            pf.notes.append(f"reused: counted in {depends_on}")
+            pf.shared_from = depends_on or spec.init_from
+            pf.notes.append(f"reused: counted in {pf.shared_from}")
             phases.append(pf)
             continue
         if p["kind"] in TRAINING:
@@ -456,11 +456,9 @@ def build_run(spec, counted: dict, probe: dict | None, profile: DeviceProfile | 
 
 
 def _replay(pf: PhaseForecast, probe: dict | None, p: dict) -> None:
+    """Evaluation and the benchmark: the replay's own figures (the runs of one kind read the same data)."""
     res = (probe or {}).get("phases", {}).get(p["name"]) or {}
-    wall = res.get("wall_s")
-    if wall is not None and probe is not None and probe.get("representative") and p.get("flops"):
-        pass  # the same data for every run of a kind: the replay's own time
-    pf.wall_s, pf.time_source = wall, "replay"
+    pf.wall_s, pf.time_source = res.get("wall_s"), "replay"
     pf.peak_mem_bytes = res.get("peak_mem_bytes")
     pf.peak_mem_source = _mem_source(probe)
     pf.energy_j = res.get("energy_j")

@@ -109,9 +109,8 @@ class SplitData:
 class Counter:
     """The count worker: caches of splits, tokenizers and encodings shared by all runs."""
 
-    def __init__(self, data_dir_default: str | None, sample: int, hub: dict[str, Any]):
+    def __init__(self, sample: int = SAMPLE_DEFAULT):
         self.sample = sample
-        self.hub = hub
         self.splits: dict[tuple, Any] = {}
         self.tokenizers: dict[str, tuple[Any, str, str | None]] = {}
         self.encodings: dict[tuple, tuple[list, str]] = {}
@@ -275,6 +274,8 @@ class Counter:
 
         spec = RunSpec.from_dict(item["spec"], where=f"run {item.get('run_id')}")
         reused = set(item.get("reused") or [])
+        if spec.init_from:  # a saved encoder replaces the intermediate phase(s): the job records them as reused
+            reused |= {p.name for p in spec.phase_plan() if p.kind == PhaseKind.INTERMEDIATE}
         device_type = item.get("device_type") or "cpu"
         data, got = self.run_data(spec)
         tok, tok_how, tok_note = self.tokenizer(spec, data, got)
@@ -527,7 +528,7 @@ def count_main(request: dict) -> int:
         _emit({"event": "env", "env": collect_env(d.type, d.name, d.count, d.precision)})
     except Exception as exc:  # noqa: BLE001 - provenance only
         _note(f"environment not recorded: {type(exc).__name__}: {exc}")
-    counter = Counter(None, int(request.get("sample") or SAMPLE_DEFAULT), hub)
+    counter = Counter(int(request.get("sample") or SAMPLE_DEFAULT))
     for item in runs:
         t0 = time.monotonic()
         try:
