@@ -308,6 +308,7 @@ def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | No
 
     probes: dict[str, dict] = {}
     probe_log: list[dict] = []
+    probe_failures: list[str] = []
     device: dict[str, Any]
     if profile is None:
         groups: dict[str, list[str]] = {}
@@ -329,9 +330,16 @@ def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | No
                 elif ev.get("event") == "note":
                     say(f"  {ev.get('text')}")
 
-            _worker("probe", req, on_probe, _timeout(), python)
+            try:
+                _worker("probe", req, on_probe, _timeout(), python)
+            except EstimateError as exc:
+                result["failed"] = str(exc)
             if result.get("failed") or "phases" not in result:
-                raise EstimateError(f"the probe of {specs[rep].name or rep} failed: {result.get('failed') or 'no result'}")
+                why = f"the probe of {specs[rep].name or rep} failed: {result.get('failed') or 'no result'}"
+                say(f"  {why}")
+                probe_failures.append(f"{why}; its {len(rids)} run{'s' if len(rids) != 1 else ''} have counts but no "
+                                      f"time or memory (--device-profile projects them without a probe)")
+                continue
             for rid in rids:
                 probes[rid] = {**result, "representative": rep}
             device = result.get("device") or device
@@ -349,7 +357,7 @@ def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | No
                   "power_w": profile.power_w, "profile": profile.name}
 
     runs: list[RunForecast] = []
-    notes: list[str] = []
+    notes: list[str] = list(probe_failures)
     for rid, spec in specs.items():
         if rid not in counted:
             notes.append(f"{spec.name or rid} ({rid}): not forecast: {failures.get(rid, 'not counted')}")

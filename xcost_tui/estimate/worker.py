@@ -302,7 +302,9 @@ class Counter:
         for p in spec.phase_plan():
             entry: dict[str, Any] = {"name": p.name, "kind": p.kind.value, "tasks": list(p.tasks), "lang": p.lang,
                                      "reused": p.name in reused}
-            if p.kind in (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT):
+            if entry["reused"]:  # trained by another run (or in a saved encoder): nothing to count here
+                pass
+            elif p.kind in (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT):
                 if p.kind == PhaseKind.INTERMEDIATE:
                     hp, section = spec.intermediate_hparams, "intermediate_hparams"
                     parts = [(t, split_of(t, "train", "en", "train"), data.intermediate.get(t)) for t in p.tasks]
