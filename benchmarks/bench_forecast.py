@@ -84,7 +84,7 @@ def main() -> int:
           + c_est.label(c_est.verdict()))
     slowest = max(((pr["label"], ph, s) for pr in fc.probes for ph, s in (pr.get("phases") or {}).items()),
                   key=lambda t: t[2])
-    print(f"  probes per kind of run: " + ", ".join(f"{pr['label']} {pr['seconds']:.1f} s" for pr in fc.probes))
+    print("  probes per kind of run: " + ", ".join(f"{pr['label']} {pr['seconds']:.1f} s" for pr in fc.probes))
     print(f"  slowest phase probe: {slowest[0]} {slowest[1]} {slowest[2]:.2f} s "
           f"({'within' if slowest[2] < TARGET_PROBE_S else 'OVER'} the {TARGET_PROBE_S:g} s target)")
 

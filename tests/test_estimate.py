@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobutil import phase_ends, run_job
+from jobutil import phase_ends
 from xcost_tui.errors import XcostError
 from xcost_tui.estimate import assumptions, configs, memory
 from xcost_tui.estimate.profiles import get_profile, profile_names
