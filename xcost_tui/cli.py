@@ -37,6 +37,9 @@ examples:
   xcost-tui plan check plan.toml            validate a plan and list its runs
   xcost-tui plan check --data demo --data-dir ../shared/data
                                             ...and load every data split it needs, once
+  xcost-tui plan estimate demo              forecast time, FLOPs, memory (a short probe here)
+  xcost-tui plan estimate xcopa-stilts --device-profile H100-SXM
+                                            ...projected onto another GPU, no probe
   xcost-tui sql "SELECT * FROM leaderboard" query the results (read-only)
   xcost-tui ingest                          rebuild the database from store/runs/
   xcost-tui --headless demo --executor slurm
@@ -169,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(run)
 
     # -- plan --------------------------------------------------------------------------------
-    plan = sub.add_parser("plan", help="work with plan files (plan check plan.toml)")
+    plan = sub.add_parser("plan", help="work with plan files (plan check plan.toml, plan estimate plan.toml)")
     plan_sub = plan.add_subparsers(dest="plan_command", metavar="SUBCOMMAND")
     check = plan_sub.add_parser("check", help="validate a plan and print its expanded runs without running anything",
                                 description="Validate a plan and print its expanded runs without running anything. "
@@ -180,6 +183,31 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also load every data split the runs need, once, and print its row count; "
                             "exit 2 with one message per data set that cannot be loaded")
     _add_data_dir(check)
+    _add_store(check)  # the newest forecast's measured memory fit (plan estimate), when there is one
+
+    est = plan_sub.add_parser(
+        "estimate", help="forecast what a plan will cost and whether each run fits, without running it",
+        description="Forecast every run and phase of a plan: examples, tokens (the real length distribution "
+                    "with the run's tokenizer), analytic FLOPs, time, device-hours, energy and memory, from a "
+                    "short probe on this machine, or projected onto another GPU with --device-profile. "
+                    "Stored in <store>/forecasts/ and the store's forecasts table (docs/plans.md, \"Forecasts\").")
+    est.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
+    est.add_argument("--device-profile", default=None, metavar="NAME",
+                     help="project onto this GPU from the peak-FLOP/s table instead of probing here "
+                          "(e.g. H100-SXM, A100-40GB, L4; see docs/plans.md)")
+    est.add_argument("--efficiency", type=float, default=None, metavar="F",
+                     help="with --device-profile: the model FLOP utilisation assumed (default 0.25)")
+    est.add_argument("--slots", type=positive_int, default=None, metavar="N",
+                     help="runs at once for the plan's wall time (local GPUs or SLURM jobs; default: one per "
+                          "local GPU, else 1)")
+    est.add_argument("--safety", type=float, default=None, metavar="X",
+                     help="suggested SLURM --time = forecast x X (default 1.5)")
+    est.add_argument("--format", choices=["table", "json", "csv"], default="table",
+                     help="table (rich), or the whole forecast as JSON, or one CSV row per phase")
+    est.add_argument("--phases", action="store_true", help="table: a row per phase under each run")
+    est.add_argument("--no-save", action="store_true", help="do not write the forecast into the store")
+    _add_data_dir(est)
+    _add_store(est)
 
     # -- stage -------------------------------------------------------------------------------
     stage = sub.add_parser("stage", help="download every data set split and model a plan needs into the Hugging Face "
@@ -311,11 +339,18 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
 
         return run_command(args)
     if args.command == "plan":
+        if args.plan_command == "estimate":
+            from .estimate.command import estimate_command
+
+            check_store(args.store)
+            return estimate_command(args.plan, data_dir=args.data_dir, device_profile=args.device_profile,
+                                    efficiency=args.efficiency, slots=args.slots, fmt_name=args.format,
+                                    phases=args.phases, store=args.store, save=not args.no_save, safety=args.safety)
         if args.plan_command != "check":
             parser.parse_args(["plan", "--help"])
         from .plan import check_command
 
-        return check_command(args.plan, data_dir=args.data_dir, data=args.data)
+        return check_command(args.plan, data_dir=args.data_dir, data=args.data, store=args.store)
     if args.command == "ingest":
         from .store.commands import ingest_command
 

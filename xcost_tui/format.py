@@ -106,6 +106,13 @@ def rate(v: float | None) -> str:
     return si(v, "/s")
 
 
+def pct(v: float | None) -> str:
+    """A signed relative difference: 0.11 -> '+11%', -0.034 -> '-3.4%'."""
+    if v is None or _nan(v):
+        return NULL
+    return f"{100 * v:+.1f}%" if round(abs(v), 3) < 0.1 else f"{100 * v:+.0f}%"
+
+
 def plain_si(v: float | None) -> str:
     """A bare SI-prefixed figure, for headers that carry the unit ('ex/s'): 1234 → '1.23k'."""
     return si(v)
@@ -120,7 +127,7 @@ def flag(v: Any) -> str:
 
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "acc": acc, "hours": hours, "flops": flops, "energy": energy, "bytes": nbytes, "seconds": seconds,
-    "int": integer, "text": text, "number": number, "rate": rate, "si": plain_si, "flag": flag,
+    "int": integer, "text": text, "number": number, "rate": rate, "si": plain_si, "flag": flag, "pct": pct,
 }
 
 

@@ -446,6 +446,18 @@ def print_verdict(store: Path, specs: list, console) -> bool:
     return True
 
 
+def print_forecast_line(store: Path, run_ids: list[str], out: TextIO) -> None:
+    """'forecast 1.9 h, measured 2.1 h, +11% (...)' when ``xcost-tui plan estimate`` forecast these runs."""
+    from .estimate.stored import forecast_summary
+
+    try:
+        line = forecast_summary(store, run_ids)
+    except XcostError:
+        return
+    if line:
+        print(line, file=out, flush=True)
+
+
 # ---- the command ----------------------------------------------------------------------------
 
 def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_options: dict | None) -> bool:
@@ -574,6 +586,7 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
                   f"`xcost-tui ingest --store {store}` retries", file=out, flush=True)
         print_leaderboard(store, run_ids, console)
         print_verdict(store, loaded.runs, console)
+        print_forecast_line(store, run_ids, out)
 
     statuses = [snap[rid].status if rid in snap else "unknown" for rid in run_ids]
     ok = sum(s == RunStatus.SUCCEEDED for s in statuses)

@@ -696,8 +696,12 @@ def describe_data(plan: Plan) -> str:
     return "; ".join(parts)
 
 
-def check_command(plan: str, data_dir: str | None = None, *, data: bool = False) -> int:
+def check_command(plan: str, data_dir: str | None = None, *, data: bool = False, store: str | None = None) -> int:
     """``xcost-tui plan check PLAN``: validates the plan and prints its runs; 0, or 2 on an error.
+
+    Then a warning for each training phase that will not fit the device's memory, naming the
+    setting to change (``estimate/fit.py``: the newest forecast of ``store`` where there is one, else
+    the analytic step memory on this machine's GPU or memory).
 
     ``data`` (``--data``): also loads every split the runs need, once, in a subprocess (the data
     pre-flight, tasks/preflight.py) and prints its row count; 2 when any data set cannot be
@@ -763,6 +767,11 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False)
         console.print("shared intermediate phases: none", markup=False, highlight=False)
     for note in loaded.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
+    from .estimate.fit import memory_warnings
+
+    index = {spec.run_id(): f"#{i} {spec.name or spec.run_id()}" for i, spec in enumerate(loaded.runs, 1)}
+    for line in memory_warnings(loaded.runs, store, index):
+        console.print(line, markup=False, highlight=False)
     if data:
         return data_check(loaded.runs)
     return 0

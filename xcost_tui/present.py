@@ -21,7 +21,7 @@ from . import XCOPA_LANGS
 from . import format as fmt
 
 # Formatters whose text carries the unit ("1.2kJ", "3.4G", "4.0ms", "30/s"): a header needs no "(J)".
-WRITES_UNIT = frozenset({"energy", "bytes", "seconds", "rate"})
+WRITES_UNIT = frozenset({"energy", "bytes", "seconds", "rate", "pct"})
 # Kinds whose unit is what the column is named after ("dev-h" counts device-hours, "FLOPs" FLOPs).
 NAMES_UNIT = frozenset({"hours", "flops"})
 
@@ -188,6 +188,37 @@ PHASES = [
     Column("mfu", "MFU", "number", True, "model FLOPs utilisation (fraction of the device's peak)", 5),
     Column("latency_p50_s", "lat p50", "seconds", True, "batch-1 inference latency, median", 8, "s"),
     Column("reused_from_run", "reused from", "text", width=24, help="the run whose phase this one reused"),
+    # from the newest forecast of the phase (``xcost-tui plan estimate``; the store's forecast_error view)
+    Column("forecast_device_hours", "fc dev-h", "hours", True, "device-hours the newest forecast gave the phase", 8,
+           "device-hours", "forecast device-hours"),
+    Column("device_hours_error", "fc err", "pct", True, "forecast / measured device-hours - 1 (+10%: forecast high)",
+           6, "%", "forecast error"),
+]
+
+# ---- a plan's forecast (``xcost-tui plan estimate``) ------------------------------------------------
+
+FORECAST = [
+    Column("n", "#", "int", True, "the run's place in the plan", 3),
+    Column("name", "name", "text", width=24, help="the experiment's name in the plan"),
+    Column("run_id", "run id", "text", width=24, help="the run's id"),
+    Column("examples", "examples", "int", True, "examples processed (training and evaluation)", 8),
+    Column("tokens_padded", "tokens", "si", True, "tokens processed, padding included", 7),
+    Column("flops", "FLOPs", "flops", True, "analytic FLOPs", 6, "FLOPs"),
+    Column("device_hours", "dev-h", "hours", True, "forecast device-hours", 8, "device-hours"),
+    Column("wall_s", "wall", "seconds", True, "forecast wall time, start-up included", 7, "s"),
+    Column("energy_j", "energy", "energy", True, "forecast energy (NULL when not measurable)", 8, "J"),
+    Column("peak_mem_bytes", "peak mem", "bytes", True, "peak memory of a step", 8, "B"),
+    Column("fits", "fits", "text", width=4, help="every training step fits the device's memory"),
+    Column("time_limit", "time", "text", width=10, help="suggested SLURM --time: the forecast x the safety factor"),
+    Column("assumed", "counted", "text", width=7, help="assumed: split sizes or lengths not measured"),
+]
+FORECAST_TOTALS = [
+    Column("group", "group", "text", width=28, help="phase kind, method, or the whole plan"),
+    Column("phases", "phases", "int", True, "phases counted (a shared phase once)", 6),
+    Column("device_hours", "dev-h", "hours", True, "forecast device-hours", 8, "device-hours"),
+    Column("flops", "FLOPs", "flops", True, "analytic FLOPs", 6, "FLOPs"),
+    Column("energy_j", "energy", "energy", True, "forecast energy (NULL when not measurable)", 8, "J"),
+    Column("wall_s", "wall", "seconds", True, "sum of forecast phase wall times", 7, "s"),
 ]
 
 # ---- contention: the flag wherever a phase's (or a run's) time or energy is shown -------------

@@ -7,6 +7,7 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     STORE/runs/<run_id>/             one run directory per run (the source of truth)
     STORE/archive/<run_id>-<time>/   earlier attempts of a rerun run
     STORE/locks/<run_id>.lock        a supervisor's claim on a run while it launches and follows it
+    STORE/forecasts/<id>.json        a plan's forecast (``xcost-tui plan estimate``; the forecasts table)
 
     RUN_DIR/spec.json                the RunSpec, written before the job starts
     RUN_DIR/status.json              StatusRecord (status.py), replaced atomically
@@ -46,6 +47,7 @@ WRITE_LOCK = ".xcost.duckdb.lock"  # writers of the database queue on it (flock)
 RUNS = "runs"
 ARCHIVE = "archive"
 LOCKS = "locks"
+FORECASTS = "forecasts"
 
 # The files a run's rows in the store are built from (their sizes and times say whether it changed).
 INGESTED_FILES = (SPEC, STATUS, EVENTS, PREDICTIONS, SAMPLES, TRANSLATIONS)
@@ -159,6 +161,11 @@ class StoreLayout:
     @property
     def locks(self) -> Path:
         return self.root / LOCKS
+
+    @property
+    def forecasts(self) -> Path:
+        """Forecasts of plans (xcost_tui/estimate): the source of truth of the store's forecasts table."""
+        return self.root / FORECASTS
 
     def run_dir(self, run_id: str) -> RunDir:
         return RunDir(self.runs / run_id)

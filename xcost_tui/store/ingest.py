@@ -85,6 +85,7 @@ class IngestReport:
     skipped: list[Path] = dataclasses.field(default_factory=list)  # run directories that could not be read
     warnings: list[str] = dataclasses.field(default_factory=list)
     rebuilt: bool = False  # the store was created, or rebuilt from another schema version
+    forecasts: int | None = None  # rows of the forecasts table when it was rebuilt from the forecast files
     seconds: float = 0.0
 
 
@@ -506,6 +507,38 @@ def write_run(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> None:
                     con.unregister("_xcost_stage")
 
 
+# ---- forecasts ----------------------------------------------------------------------------------
+
+FORECASTS_SIG = "forecasts_sig"  # meta key: the forecast files the forecasts table was built from
+
+
+def _forecasts_sig(con: duckdb.DuckDBPyConnection) -> str | None:
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = ?", [FORECASTS_SIG]).fetchone()
+    except duckdb.Error:
+        return None
+    return row[0] if row else None
+
+
+def write_forecasts(con: duckdb.DuckDBPyConnection, store_root: Path, signature: str, warnings: list[str]) -> int:
+    """Rebuild the forecasts table from ``<store>/forecasts/*.json`` in one transaction; returns its rows."""
+    from ..estimate.stored import load_forecasts, table_rows
+
+    rows = [row for path, fc in load_forecasts(store_root, warnings) for row in table_rows(fc, path, store_root)]
+    table = pa.Table.from_pylist(rows, schema=ARROW_SCHEMAS["forecasts"])
+    with db.transaction(con):
+        con.execute("DELETE FROM forecasts")
+        if table.num_rows:
+            con.register("_xcost_stage", table)
+            try:
+                con.execute("INSERT INTO forecasts BY NAME SELECT * FROM _xcost_stage")
+            finally:
+                con.unregister("_xcost_stage")
+        con.execute("DELETE FROM meta WHERE key = ?", [FORECASTS_SIG])
+        con.execute("INSERT INTO meta VALUES (?, ?)", [FORECASTS_SIG, signature])
+    return table.num_rows
+
+
 def delete_runs(con: duckdb.DuckDBPyConnection, run_ids: Iterable[str]) -> None:
     ids = list(run_ids)
     if not ids:
@@ -569,10 +602,14 @@ def ingest(
     prune = scan_all if prune is None else prune
 
     # 1. Schema check, and what the store already holds (a short read-write visit).
+    from ..estimate.stored import files_signature
+
     with db.connect_rw(store_root, timeout=timeout) as con:
         previous = _known_runs(con, layout)
         report.rebuilt = db.ensure_schema(con)
         known = {} if report.rebuilt else previous
+        forecasts_sig = files_signature(store_root)
+        forecasts_due = report.rebuilt or forecasts_sig != (_forecasts_sig(con) or "")
 
     # 2. Which directories.
     wanted: list[Path] = []
@@ -614,7 +651,7 @@ def ingest(
 
         def flush(final: bool) -> None:
             nonlocal batch, rows
-            if not batch and not (final and (stale or report.ingested)):
+            if not batch and not (final and (stale or report.ingested or forecasts_due)):
                 return
             with db.connect_rw(store_root, timeout=timeout) as con:
                 if db.ensure_schema(con):  # another process changed the schema meanwhile
@@ -622,6 +659,8 @@ def ingest(
                 if final and stale:
                     delete_runs(con, stale)
                     report.pruned += stale
+                if final and (forecasts_due or report.rebuilt):
+                    report.forecasts = write_forecasts(con, store_root, forecasts_sig, report.warnings)
                 for staged in batch:
                     write_run(con, staged)
                 refresh_leaderboard(con)

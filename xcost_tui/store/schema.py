@@ -22,7 +22,7 @@ from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 # complete (a succeeded run that evaluated every planned language: the rankings of the app);
 # icl and translate-test: per-query cost figures of phases (queries, prompt/continuation/context tokens,
 # query_flops), the leaderboard's query_* columns with translation counted, runs.translations/model_dtype,
-# the translations table.
+# the translations table; forecasts, forecast_error.
 SCHEMA_VERSION = 5
 
 
@@ -293,8 +293,57 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("eval_flops", "DOUBLE"),
     ),
 }
+TABLES["forecasts"] = (  # one row per run and phase of a plan's forecast (<store>/forecasts/<id>.json)
+    ("forecast_id", "VARCHAR"),
+    ("made_at", "TIMESTAMP"),
+    ("plan", "VARCHAR"),
+    ("plan_label", "VARCHAR"),
+    ("mode", "VARCHAR"),  # probe (measured on the device it names) | profile (projected)
+    ("device_type", "VARCHAR"),
+    ("device_name", "VARCHAR"),
+    ("device_family", "VARCHAR"),
+    ("device_profile", "VARCHAR"),
+    ("precision", "VARCHAR"),
+    ("efficiency", "DOUBLE"),
+    ("host", "VARCHAR"),
+    ("env", "JSON"),
+    ("run_id", "VARCHAR"),
+    ("run_name", "VARCHAR"),
+    ("method", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("seed", "BIGINT"),
+    ("phase", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("ordinal", "BIGINT"),
+    ("examples", "BIGINT"),
+    ("steps", "BIGINT"),
+    ("micro_batch_size", "BIGINT"),
+    ("micro_batch_source", "VARCHAR"),
+    ("micro_batches", "BIGINT"),
+    ("tokens_nonpad", "BIGINT"),
+    ("tokens_padded", "BIGINT"),
+    ("flops", "DOUBLE"),
+    ("wall_s", "DOUBLE"),
+    ("device_hours", "DOUBLE"),
+    ("energy_j", "DOUBLE"),
+    ("peak_mem_bytes", "BIGINT"),
+    ("peak_mem_source", "VARCHAR"),
+    ("memory_total_bytes", "BIGINT"),
+    ("max_micro_batch", "BIGINT"),
+    ("fits", "BOOLEAN"),
+    ("time_source", "VARCHAR"),  # probe | replay | profile
+    ("lengths_source", "VARCHAR"),  # measured | sampled | assumed
+    ("counts_source", "VARCHAR"),  # data | registry
+    ("assumed", "BOOLEAN"),
+    ("shared", "BOOLEAN"),  # a reused phase: its cost is counted in shared_from
+    ("shared_from", "VARCHAR"),
+    ("run_suggested_time_s", "DOUBLE"),
+    ("notes", "JSON"),
+    ("path", "VARCHAR"),
+)
 RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "data_sources", "curves", "events", "translations")
 DERIVED_TABLES = ("verdict_accuracy", "verdict_comparison")
+FORECAST_TABLES = ("forecasts",)  # rebuilt from <store>/forecasts/*.json at ingest
 # The leaderboard is materialised into this table at the end of every ingest batch;
 # the ``leaderboard`` view reads it (see LEADERBOARD_SELECT for its definition).
 LEADERBOARD_TABLE = "leaderboard_cache"
@@ -640,6 +689,34 @@ FROM curves c JOIN runs r USING (run_id)
 WHERE r.status = 'succeeded'
 """
 
+# Forecast against measurement, per measured phase: the newest forecast of the phase made for the
+# device the run used (a probe on that device, or a profile of its GPU family), else the newest.
+# *_error = forecast / measured - 1 (+0.10: the forecast was 10% high).
+FORECAST_ERROR_SELECT = """
+WITH f AS (
+  SELECT f.*, r.device_name AS measured_device,
+    coalesce(f.device_name = r.device_name
+             OR (f.mode = 'profile' AND contains(upper(r.device_name), upper(f.device_family))), false) AS same_device
+  FROM forecasts f LEFT JOIN runs r USING (run_id)
+),
+ranked AS (
+  SELECT *, row_number() OVER (PARTITION BY run_id, phase ORDER BY same_device DESC, made_at DESC, forecast_id DESC) AS rn
+  FROM f
+)
+SELECT f.run_id, f.run_name, f.method, f.phase, f.kind, f.forecast_id, f.made_at, f.mode, f.time_source,
+  f.device_name AS forecast_device, f.measured_device, f.same_device, f.assumed, f.lengths_source, f.counts_source,
+  f.device_hours AS forecast_device_hours, p.device_hours AS measured_device_hours,
+  f.device_hours / nullif(p.device_hours, 0) - 1 AS device_hours_error,
+  f.wall_s AS forecast_wall_s, p.wall_s AS measured_wall_s,
+  f.flops AS forecast_flops, p.flops_analytic AS measured_flops,
+  f.flops / nullif(p.flops_analytic, 0) - 1 AS flops_error,
+  f.peak_mem_bytes AS forecast_peak_mem_bytes, p.peak_mem_bytes AS measured_peak_mem_bytes,
+  f.peak_mem_bytes / nullif(p.peak_mem_bytes, 0) - 1 AS peak_mem_error,
+  f.energy_j AS forecast_energy_j, p.energy_j AS measured_energy_j
+FROM ranked f JOIN phases p ON p.run_id = f.run_id AND p.phase = f.phase
+WHERE f.rn = 1 AND p.completed AND p.reused_from_run IS NULL AND NOT coalesce(f.shared, false)
+"""
+
 VIEWS: dict[str, str] = {
     "leaderboard": f"SELECT * FROM {LEADERBOARD_TABLE}",
     "leaderboard_live": LEADERBOARD_SELECT,
@@ -661,13 +738,14 @@ FROM evals e JOIN runs r USING (run_id)
 SELECT run_id, name, model, method, intermediate, k, seed, x AS train_device_hours, avg_accuracy
 FROM cost_vs_accuracy WHERE x_name = 'train_device_hours' AND on_frontier ORDER BY x
 """,
+    "forecast_error": FORECAST_ERROR_SELECT,
 }
 
 
 def ddl() -> list[str]:
     """Statements that create an empty store of this schema version."""
     stmts = ["CREATE TABLE meta (key VARCHAR, value VARCHAR)"]
-    stmts += [_create_table(name) for name in (*RUN_TABLES, *DERIVED_TABLES)]
+    stmts += [_create_table(name) for name in (*RUN_TABLES, *DERIVED_TABLES, *FORECAST_TABLES)]
     stmts.append(f"CREATE TABLE {LEADERBOARD_TABLE} AS SELECT * FROM ({LEADERBOARD_SELECT}) WHERE false")
     stmts += [f"CREATE VIEW {name} AS {sql}" for name, sql in VIEWS.items()]
     return stmts

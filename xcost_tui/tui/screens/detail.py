@@ -103,6 +103,7 @@ class RunDetailScreen(Screen):
         except StoreError as exc:
             self.post_message(DetailLoaded(None, exc))
             return
+        add_forecasts(self.store, self.run_id, detail["phases"])
         self.post_message(DetailLoaded(detail, None))
         run_dir = StoreLayout(self.store).resolve(detail["run"].get("run_dir"))
         if run_dir is not None:
@@ -156,6 +157,18 @@ class RunDetailScreen(Screen):
                     text += " …"
                 cells.append(Text(text, justify="right" if col.numeric else "left"))
             table.add_row(*cells)
+
+
+def add_forecasts(store: Path, run_id: str, phases: list[dict]) -> None:
+    """Each phase's newest forecast and its error (the fc dev-h and fc err columns), where one exists."""
+    from ...estimate.stored import phase_forecasts
+
+    try:
+        forecasts = phase_forecasts(store, run_id)
+    except Exception:  # noqa: BLE001 - the forecast columns are extra: without them the detail still shows
+        return
+    for p in phases:
+        p.update(forecasts.get(p.get("phase"), {}))
 
 
 def _figures(board: dict, keys: tuple[str, ...]) -> str:

@@ -1,0 +1,198 @@
+"""A forecast: per run and phase what the plan will process and cost, and the plan's totals.
+
+Plain data (torch-free): ``PlanForecast.to_dict`` is what ``<store>/forecasts/<id>.json`` holds
+(the source of truth of the store's ``forecasts`` table, as run directories are of the rest), and
+``from_dict`` reads it back. Totals count a shared (reused) phase once: the run that trains it
+carries its cost, the runs that reuse it carry none. The plan's wall time schedules the runs on
+the executor's parallel slots, a run that reuses an encoder starting after the run that trains it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+FORMAT_VERSION = 1
+DEFAULT_SAFETY = 1.5  # suggested SLURM --time = forecast x this, plus the start-up allowance
+MIN_TIME_LIMIT_S = 300.0
+
+
+@dataclass
+class PhaseForecast:
+    phase: str
+    kind: str
+    ordinal: int
+    examples: int | None = None
+    steps: int | None = None
+    micro_batch_size: int | None = None
+    micro_batch_source: str | None = None  # set | default | probed (the job's search on a GPU)
+    micro_batches: int | None = None
+    tokens_nonpad: int | None = None
+    tokens_padded: int | None = None
+    flops: float | None = None
+    wall_s: float | None = None
+    device_hours: float | None = None
+    energy_j: float | None = None
+    energy_reason: str | None = None
+    peak_mem_bytes: int | None = None
+    peak_mem_source: str | None = None  # procfs | torch.cuda | analytic
+    memory_total_bytes: int | None = None
+    max_micro_batch: int | None = None  # the largest micro-batch that fits (training phases)
+    fits: bool | None = None
+    time_source: str | None = None  # probe | replay | profile
+    lengths_source: str | None = None  # measured | sampled | assumed
+    counts_source: str | None = None  # data | registry
+    shared_from: str | None = None  # the run that trains this (reused) phase
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def assumed(self) -> bool:
+        return self.lengths_source == "assumed" or self.counts_source == "registry"
+
+    @property
+    def shared(self) -> bool:
+        return self.shared_from is not None
+
+
+@dataclass
+class RunForecast:
+    run_id: str
+    name: str | None
+    method: str
+    model: str
+    seed: int
+    phases: list[PhaseForecast]
+    startup_s: float = 0.0  # data, tokenizer and model before the first phase
+    suggested_time_s: float | None = None
+    depends_on: str | None = None  # the run whose saved encoder this one starts from
+    notes: list[str] = field(default_factory=list)
+
+    def total(self, figure: str) -> float | None:
+        vals = [getattr(p, figure) for p in self.phases if not p.shared]
+        known = [v for v in vals if v is not None]
+        return sum(known) if known else None
+
+    @property
+    def wall_s(self) -> float:
+        return (self.total("wall_s") or 0.0) + self.startup_s
+
+    @property
+    def peak_mem_bytes(self) -> int | None:
+        vals = [p.peak_mem_bytes for p in self.phases if p.peak_mem_bytes is not None and not p.shared]
+        return max(vals) if vals else None
+
+    @property
+    def fits(self) -> bool | None:
+        vals = [p.fits for p in self.phases if p.fits is not None and not p.shared]
+        return all(vals) if vals else None
+
+    @property
+    def assumed(self) -> bool:
+        return any(p.assumed for p in self.phases if not p.shared)
+
+
+@dataclass
+class PlanForecast:
+    forecast_id: str
+    made_at: float
+    plan: str
+    plan_label: str
+    mode: str  # probe | profile
+    device: dict[str, Any]  # type, name, precision, label, family, memory_bytes, power_w
+    efficiency: float | None
+    env: dict[str, Any]
+    runs: list[RunForecast]
+    slots: int = 1
+    safety: float = DEFAULT_SAFETY
+    notes: list[str] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)  # per probed kind of run: label, seconds
+    seconds: float = 0.0  # how long the estimate took
+
+    # ---- totals -------------------------------------------------------------------------------
+    def phases(self) -> Iterable[tuple[RunForecast, PhaseForecast]]:
+        for run in self.runs:
+            for p in run.phases:
+                yield run, p
+
+    def totals(self, key: str | None = None) -> dict[str, dict[str, float | None]]:
+        """{group: {device_hours, flops, energy_j, wall_s, phases}} grouped by ``kind``, ``method`` or
+        (None) overall; a shared phase counts once (for its producer)."""
+        out: dict[str, dict[str, Any]] = {}
+        for run, p in self.phases():
+            if p.shared:
+                continue
+            group = "all" if key is None else (p.kind if key == "kind" else run.method)
+            g = out.setdefault(group, {"device_hours": 0.0, "flops": 0.0, "energy_j": 0.0, "wall_s": 0.0,
+                                       "phases": 0, "energy_known": True})
+            g["phases"] += 1
+            for fig in ("device_hours", "flops", "wall_s"):
+                g[fig] += getattr(p, fig) or 0.0
+            if p.energy_j is None:
+                g["energy_known"] = False
+            else:
+                g["energy_j"] += p.energy_j
+        for g in out.values():
+            if not g.pop("energy_known"):
+                g["energy_j"] = None
+        return out
+
+    def makespan_s(self, slots: int | None = None) -> float:
+        """The plan's wall time on ``slots`` parallel slots: runs start in plan order on the first
+        free slot, a run that reuses an encoder no earlier than the end of the run that trains it."""
+        return schedule([(r.run_id, r.wall_s, r.depends_on) for r in self.runs], slots or self.slots)
+
+    # ---- files ----------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["format"] = FORMAT_VERSION
+        d["totals"] = {"by_kind": self.totals("kind"), "by_method": self.totals("method"),
+                       "all": self.totals().get("all", {}), "makespan_s": self.makespan_s()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "PlanForecast":
+        runs = []
+        for r in d.get("runs") or []:
+            phases = [PhaseForecast(**{k: v for k, v in p.items() if k in _PHASE_FIELDS}) for p in r.get("phases") or []]
+            runs.append(RunForecast(**{**{k: v for k, v in r.items() if k in _RUN_FIELDS and k != "phases"},
+                                       "phases": phases}))
+        kw = {k: v for k, v in d.items() if k in _PLAN_FIELDS and k != "runs"}
+        return cls(**kw, runs=runs)
+
+
+_PHASE_FIELDS = {f.name for f in dataclasses.fields(PhaseForecast)}
+_RUN_FIELDS = {f.name for f in dataclasses.fields(RunForecast)}
+_PLAN_FIELDS = {f.name for f in dataclasses.fields(PlanForecast)}
+
+
+def schedule(runs: list[tuple[str, float, str | None]], slots: int) -> float:
+    """Greedy list scheduling of (run id, seconds, depends on) in order on ``slots`` slots: the makespan."""
+    slots = max(1, int(slots))
+    free = [0.0] * slots
+    heapq.heapify(free)
+    ends: dict[str, float] = {}
+    for rid, seconds, dep in runs:
+        start = heapq.heappop(free)
+        if dep is not None and dep in ends:
+            start = max(start, ends[dep])
+        ends[rid] = start + max(0.0, seconds)
+        heapq.heappush(free, ends[rid])
+    return max(ends.values(), default=0.0)
+
+
+def time_limit(wall_s: float, safety: float = DEFAULT_SAFETY) -> float:
+    """A SLURM --time for a run forecast to take ``wall_s``: x ``safety``, rounded up to whole
+    minutes, at least MIN_TIME_LIMIT_S."""
+    return float(max(MIN_TIME_LIMIT_S, math.ceil(wall_s * safety / 60.0) * 60.0))
+
+
+def slurm_time(seconds: float) -> str:
+    """``--time`` syntax: D-HH:MM:SS, or HH:MM:SS under a day."""
+    s = int(math.ceil(seconds))
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return f"{d}-{h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
