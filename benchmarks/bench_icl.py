@@ -96,6 +96,7 @@ def main() -> None:
         print(f"k={k}: lm-eval {rate['lm-eval']:.1f} queries/s, xcost-tui {rate['xcost-tui']:.1f} queries/s; "
               + c.label(f"ratio {ratio:.2f}x") + f"; same choices: {same}; max |delta loglik| {worst:.2e}; "
               f"context {statistics.mean(q.context_tokens for q in queries):.0f} tokens on average")
+        print(f"  k={k}: {c.verdict()}")
 
 
 if __name__ == "__main__":

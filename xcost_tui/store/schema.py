@@ -474,21 +474,25 @@ ql AS (
   GROUP BY run_id, lang
 ),
 qc AS (
+  -- sums of doubles in a fixed order (list_sum of an ordered list): a parallel sum adds in any order,
+  -- and a re-ingest must give identical rows
   SELECT run_id,
-    sum((f_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN f_tr ELSE 0 END) * n)
-      FILTER (WHERE n > 0 AND f_eval IS NOT NULL) / nullif(sum(n) FILTER (WHERE n > 0 AND f_eval IS NOT NULL), 0) AS query_flops,
+    list_sum(list((f_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN f_tr ELSE 0 END) * n ORDER BY lang)
+      FILTER (WHERE n > 0 AND f_eval IS NOT NULL)) / nullif(sum(n) FILTER (WHERE n > 0 AND f_eval IS NOT NULL), 0) AS query_flops,
     CASE WHEN bool_and(e_eval IS NOT NULL AND (NOT has_tr OR coalesce(published, false) OR e_tr IS NOT NULL)) FILTER (WHERE n > 0)
-      THEN sum(e_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN e_tr ELSE 0 END) FILTER (WHERE n > 0)
+      THEN list_sum(list(e_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN e_tr ELSE 0 END ORDER BY lang)
+             FILTER (WHERE n > 0))
            / nullif(sum(n) FILTER (WHERE n > 0), 0) END AS query_energy_j,
     CASE WHEN bool_and(d_eval IS NOT NULL AND (NOT has_tr OR coalesce(published, false) OR d_tr IS NOT NULL)) FILTER (WHERE n > 0)
-      THEN sum(d_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN d_tr ELSE 0 END) FILTER (WHERE n > 0)
+      THEN list_sum(list(d_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN d_tr ELSE 0 END ORDER BY lang)
+             FILTER (WHERE n > 0))
            / nullif(sum(n) FILTER (WHERE n > 0), 0) END AS query_device_hours,
     any_value(e_reason) FILTER (WHERE n > 0 AND e_eval IS NULL) AS energy_reason,
     CASE WHEN bool_or(has_tr) THEN NOT bool_or(coalesce(published, false)) END AS query_translation_counted,
     sum(prompt_tokens) FILTER (WHERE n > 0) / nullif(sum(n) FILTER (WHERE n > 0), 0) AS query_prompt_tokens,
     sum(continuation_tokens) FILTER (WHERE n > 0) / nullif(sum(n) FILTER (WHERE n > 0 AND continuation_tokens IS NOT NULL), 0)
       AS query_continuation_tokens,
-    sum(ctx_mean * n) FILTER (WHERE n > 0) / nullif(sum(n) FILTER (WHERE n > 0 AND ctx_mean IS NOT NULL), 0)
+    list_sum(list(ctx_mean * n ORDER BY lang) FILTER (WHERE n > 0)) / nullif(sum(n) FILTER (WHERE n > 0 AND ctx_mean IS NOT NULL), 0)
       AS query_context_tokens_mean,
     max(ctx_max) AS query_context_tokens_max
   FROM ql GROUP BY run_id
