@@ -43,8 +43,12 @@ def context(measure_enabled: bool, tokenizer, dims):
     events = EventWriter(os.devnull)
     probe = MemoryProbe("cpu") if measure_enabled else None
     return JobContext(
-        device=Device(torch.device("cpu"), "cpu", "cpu", 1, "fp32"), events=events,
-        measure=MeasureOpts(enabled=measure_enabled), dims=dims, pad_id=tokenizer.pad_token_id,
-        cancel=threading.Event(), log=lambda m: None,
+        device=Device(torch.device("cpu"), "cpu", "cpu", 1, "fp32"),
+        events=events,
+        measure=MeasureOpts(enabled=measure_enabled),
+        dims=dims,
+        pad_id=tokenizer.pad_token_id,
+        cancel=threading.Event(),
+        log=lambda m: None,
         memory_now=(probe.current if probe else (lambda: (None, None, None))),
     )

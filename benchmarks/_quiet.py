@@ -37,7 +37,7 @@ def _machine_busy_s() -> float:
 
 
 class Contention:
-    def __enter__(self) -> "Contention":
+    def __enter__(self) -> Contention:
         self._wall0, self._busy0, self._own0 = time.monotonic(), _machine_busy_s(), _own_tree_cpu_s()
         return self
 

@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-
 from _quiet import Contention  # noqa: E402
+
 from xcost_tui.verdict import stats as vs  # noqa: E402
 
 
@@ -45,10 +45,13 @@ def main() -> int:
     one_pass(correct[:1, :1], args.resamples)  # warm-up (BLAS, allocator)
     with Contention() as c:
         times = [one_pass(correct, args.resamples) for _ in range(args.repeats)]
-    print(f"bootstrap: {args.resamples} resamples x {args.langs} languages x {args.items} items x {args.configs} "
-          f"configurations x {args.seeds} seeds")
-    print(c.label(f"median {statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}; "
-                  f"target < 3 s)"))
+    print(
+        f"bootstrap: {args.resamples} resamples x {args.langs} languages x {args.items} items x {args.configs} "
+        f"configurations x {args.seeds} seeds"
+    )
+    print(
+        c.label(f"median {statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}; target < 3 s)")
+    )
     print(c.verdict())
     return 0
 

@@ -1,6 +1,6 @@
 """How fast `xcost-tui --help` answers (target < 0.5 s), against a bare `python -c pass` baseline.
 
-    python benchmarks/bench_cli_help.py [--repeats 10]
+python benchmarks/bench_cli_help.py [--repeats 10]
 """
 
 from __future__ import annotations
@@ -29,11 +29,15 @@ def main() -> None:
     a = ap.parse_args()
     with Contention() as c:
         base = timed([sys.executable, "-c", "pass"], a.repeats)
-        helps = {name: timed([sys.executable, "-m", "xcost_tui", *args], a.repeats)
-                 for name, args in {"--help": ["--help"], "run --help": ["run", "--help"]}.items()}
+        helps = {
+            name: timed([sys.executable, "-m", "xcost_tui", *args], a.repeats)
+            for name, args in {"--help": ["--help"], "run --help": ["run", "--help"]}.items()
+        }
     print(c.label(f"python -c pass      {base * 1000:7.1f} ms (baseline)"))
     for name, t in helps.items():
-        print(c.label(f"xcost-tui {name:10s}{t * 1000:7.1f} ms  ({t / base:.1f}x the bare interpreter; target < 500 ms)"))
+        print(
+            c.label(f"xcost-tui {name:10s}{t * 1000:7.1f} ms  ({t / base:.1f}x the bare interpreter; target < 500 ms)")
+        )
     print(c.verdict())
 
 

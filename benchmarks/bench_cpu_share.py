@@ -32,10 +32,22 @@ def run_plan(runs: int, steps: int, threads: int | None) -> tuple[list[float], f
     else:
         os.environ["XCOST_CPU_THREADS"] = str(threads)
     store = Path(tempfile.mkdtemp(prefix="xcost-share-")) / "store"
-    specs = [RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "langs": ["it"], "seed": i,
-                                "eval_english": False, "max_eval_examples": 20, "data_dir": str(data_dir()),
-                                "hparams": {"max_steps": steps, "batch_size": 8, "max_examples": 400},
-                                "measure": {"inference_bench_examples": 10}}) for i in range(runs)]
+    specs = [
+        RunSpec.from_dict(
+            {
+                "method": "direct",
+                "model": "tiny-xlmr",
+                "langs": ["it"],
+                "seed": i,
+                "eval_english": False,
+                "max_eval_examples": 20,
+                "data_dir": str(data_dir()),
+                "hparams": {"max_steps": steps, "batch_size": 8, "max_examples": 400},
+                "measure": {"inference_bench_examples": 10},
+            }
+        )
+        for i in range(runs)
+    ]
     sched = Scheduler(store, max_parallel=runs, ingest=False, env={"PYTHONPATH": str(REPO)})
     t0 = time.perf_counter()
     sched.submit(specs)
@@ -67,13 +79,22 @@ def main() -> None:
             speeds, wall, examples = run_plan(args.runs, args.steps, threads)
         results[label] = (speeds, wall, examples)
         per = ", ".join(f"{x:.0f}" for x in speeds)
-        print(c.label(f"{label:>14}: {args.runs} runs at once on {cpus} CPUs, "
-                      f"{'share' if threads is None else threads} thread(s) each: target examples/s per run {per} "
-                      f"(median {statistics.median(speeds):.0f}); plan {wall:.1f} s"), flush=True)
+        print(
+            c.label(
+                f"{label:>14}: {args.runs} runs at once on {cpus} CPUs, "
+                f"{'share' if threads is None else threads} thread(s) each: target examples/s per run {per} "
+                f"(median {statistics.median(speeds):.0f}); plan {wall:.1f} s"
+            ),
+            flush=True,
+        )
     whole.__exit__(None, None, None)
     (s_speed, s_wall, _), (a_speed, a_wall, _) = results["share"], results["all CPUs each"]
-    print(whole.label(f"per-run speed, share / all CPUs: {statistics.median(s_speed) / statistics.median(a_speed):.2f}×; "
-                      f"plan wall time, all CPUs / share: {a_wall / s_wall:.2f}×"))
+    print(
+        whole.label(
+            f"per-run speed, share / all CPUs: {statistics.median(s_speed) / statistics.median(a_speed):.2f}×; "
+            f"plan wall time, all CPUs / share: {a_wall / s_wall:.2f}×"
+        )
+    )
     print(whole.verdict())
 
 

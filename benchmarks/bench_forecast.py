@@ -52,8 +52,10 @@ def measured_phases(store: Path) -> dict[tuple[str, str], dict]:
     from xcost_tui.store.db import connect_ro
 
     with connect_ro(store) as con:
-        rows = con.execute("SELECT run_id, phase, device_hours, flops_analytic, peak_mem_bytes FROM phases "
-                           "WHERE completed AND reused_from_run IS NULL").fetchall()
+        rows = con.execute(
+            "SELECT run_id, phase, device_hours, flops_analytic, peak_mem_bytes FROM phases "
+            "WHERE completed AND reused_from_run IS NULL"
+        ).fetchall()
     return {(r[0], r[1]): {"device_hours": r[2], "flops": r[3], "peak_mem_bytes": r[4]} for r in rows}
 
 
@@ -80,13 +82,18 @@ def main() -> int:
         fc = estimate_plan(plan, out=None)
     save_forecast(store, fc)
     ingest(store, [])
-    print(f"estimate of the demo plan (probe on {fc.device.get('name')}): {fc.seconds:.1f} s; "
-          + c_est.label(c_est.verdict()))
-    slowest = max(((pr["label"], ph, s) for pr in fc.probes for ph, s in (pr.get("phases") or {}).items()),
-                  key=lambda t: t[2])
+    print(
+        f"estimate of the demo plan (probe on {fc.device.get('name')}): {fc.seconds:.1f} s; "
+        + c_est.label(c_est.verdict())
+    )
+    slowest = max(
+        ((pr["label"], ph, s) for pr in fc.probes for ph, s in (pr.get("phases") or {}).items()), key=lambda t: t[2]
+    )
     print("  probes per kind of run: " + ", ".join(f"{pr['label']} {pr['seconds']:.1f} s" for pr in fc.probes))
-    print(f"  slowest phase probe: {slowest[0]} {slowest[1]} {slowest[2]:.2f} s "
-          f"({'within' if slowest[2] < TARGET_PROBE_S else 'OVER'} the {TARGET_PROBE_S:g} s target)")
+    print(
+        f"  slowest phase probe: {slowest[0]} {slowest[1]} {slowest[2]:.2f} s "
+        f"({'within' if slowest[2] < TARGET_PROBE_S else 'OVER'} the {TARGET_PROBE_S:g} s target)"
+    )
 
     contention = []
     measured: list[dict] = []
@@ -99,15 +106,19 @@ def main() -> int:
         print(f"demo run {r + 1}/{a.repeats}: {wall:.1f} s; " + c_run.label(c_run.verdict()))
 
     with connect_ro(store) as con:
-        rows = con.execute("SELECT run_id, run_name, phase, forecast_device_hours, measured_device_hours, "
-                           "forecast_flops, measured_flops, forecast_peak_mem_bytes, measured_peak_mem_bytes "
-                           "FROM forecast_error ORDER BY run_id, phase").fetchall()
+        rows = con.execute(
+            "SELECT run_id, run_name, phase, forecast_device_hours, measured_device_hours, "
+            "forecast_flops, measured_flops, forecast_peak_mem_bytes, measured_peak_mem_bytes "
+            "FROM forecast_error ORDER BY run_id, phase"
+        ).fetchall()
     if not rows:
         print("no phase to compare: the forecast_error view is empty")
         return 1
     dh_err, fl_err, mem_err = [], [], []
-    print(f"{'run':<28} {'phase':<28} {'dev-s fc':>9} {'dev-s meas':>10} {'err':>7} {'FLOPs err':>9} "
-          f"{'mem fc':>8} {'mem meas':>8} {'err':>7}")
+    print(
+        f"{'run':<28} {'phase':<28} {'dev-s fc':>9} {'dev-s meas':>10} {'err':>7} {'FLOPs err':>9} "
+        f"{'mem fc':>8} {'mem meas':>8} {'err':>7}"
+    )
     for rid, name, phase, f_dh, m_dh, f_fl, m_fl, f_mem, m_mem in rows:
         if a.repeats > 1:
             vals = [m[(rid, phase)]["device_hours"] for m in measured if (rid, phase) in m]
@@ -122,29 +133,39 @@ def main() -> int:
         def pct(e):
             return "-" if e is None else f"{100 * e:+.1f}%"
 
-        print(f"{(name or rid)[:28]:<28} {phase[:28]:<28} {3600 * (f_dh or 0):9.3f} {3600 * (m_dh or 0):10.3f} "
-              f"{pct(e_dh):>7} {pct(e_fl):>9} {(f_mem or 0) / 2**20:7.0f}M {(m_mem or 0) / 2**20:7.0f}M {pct(e_mem):>7}")
+        print(
+            f"{(name or rid)[:28]:<28} {phase[:28]:<28} {3600 * (f_dh or 0):9.3f} {3600 * (m_dh or 0):10.3f} "
+            f"{pct(e_dh):>7} {pct(e_fl):>9} {(f_mem or 0) / 2**20:7.0f}M {(m_mem or 0) / 2**20:7.0f}M {pct(e_mem):>7}"
+        )
     quiet = c_est.quiet and all(c.quiet for c in contention)
 
     def verdict(ok: bool) -> str:
         return "meets the target" if ok else "MISSES the target"
 
     abs_dh = [abs(e) for e in dh_err]
-    print(f"device-hours: median |error| {100 * statistics.median(abs_dh):.1f}%, worst {100 * max(abs_dh):.1f}% "
-          f"over {len(abs_dh)} phases ({sum(e <= TARGET_DH for e in abs_dh)} within ±{100 * TARGET_DH:.0f}%): "
-          + verdict(max(abs_dh) <= TARGET_DH and statistics.median(abs_dh) <= TARGET_DH_MEDIAN)
-          + ("" if quiet else "  [measured under contention: not a result]"))
+    print(
+        f"device-hours: median |error| {100 * statistics.median(abs_dh):.1f}%, worst {100 * max(abs_dh):.1f}% "
+        f"over {len(abs_dh)} phases ({sum(e <= TARGET_DH for e in abs_dh)} within ±{100 * TARGET_DH:.0f}%): "
+        + verdict(max(abs_dh) <= TARGET_DH and statistics.median(abs_dh) <= TARGET_DH_MEDIAN)
+        + ("" if quiet else "  [measured under contention: not a result]")
+    )
     if fl_err:
-        print(f"FLOPs: worst |error| {100 * max(abs(e) for e in fl_err):.2f}% over {len(fl_err)} phases: "
-              + verdict(max(abs(e) for e in fl_err) <= TARGET_FLOPS))
+        print(
+            f"FLOPs: worst |error| {100 * max(abs(e) for e in fl_err):.2f}% over {len(fl_err)} phases: "
+            + verdict(max(abs(e) for e in fl_err) <= TARGET_FLOPS)
+        )
     if mem_err:
-        print(f"peak memory: worst |error| {100 * max(abs(e) for e in mem_err):.1f}%, median "
-              f"{100 * statistics.median(abs(e) for e in mem_err):.1f}% over {len(mem_err)} phases: "
-              + verdict(max(abs(e) for e in mem_err) <= TARGET_MEM))
+        print(
+            f"peak memory: worst |error| {100 * max(abs(e) for e in mem_err):.1f}%, median "
+            f"{100 * statistics.median(abs(e) for e in mem_err):.1f}% over {len(mem_err)} phases: "
+            + verdict(max(abs(e) for e in mem_err) <= TARGET_MEM)
+        )
     totals_f = sum(r[3] or 0 for r in rows)
     totals_m = sum(r[4] or 0 for r in rows)
-    print(f"whole plan: forecast {3600 * totals_f:.2f} device-s, measured {3600 * totals_m:.2f} device-s "
-          f"({100 * (totals_m / totals_f - 1):+.0f}% measured vs forecast)")
+    print(
+        f"whole plan: forecast {3600 * totals_f:.2f} device-s, measured {3600 * totals_m:.2f} device-s "
+        f"({100 * (totals_m / totals_f - 1):+.0f}% measured vs forecast)"
+    )
 
     if not a.skip_stilts:
         from xcost_tui.estimate.profiles import get_profile
@@ -154,9 +175,13 @@ def main() -> int:
             t0 = time.monotonic()
             fc2 = estimate_plan(stilts, profile=get_profile("H100-SXM"))
             took = time.monotonic() - t0
-        print(c.label(f"xcopa-stilts --device-profile H100-SXM: {len(fc2.runs)} runs in {took:.1f} s "
-                      f"({'within' if took < TARGET_STILTS_S else 'OVER'} the {TARGET_STILTS_S:g} s target); "
-                      f"{fc2.totals().get('all', {}).get('device_hours', 0):.2f} device-hours forecast"))
+        print(
+            c.label(
+                f"xcopa-stilts --device-profile H100-SXM: {len(fc2.runs)} runs in {took:.1f} s "
+                f"({'within' if took < TARGET_STILTS_S else 'OVER'} the {TARGET_STILTS_S:g} s target); "
+                f"{fc2.totals().get('all', {}).get('device_hours', 0):.2f} device-hours forecast"
+            )
+        )
     if not a.keep:
         import shutil
 

@@ -31,8 +31,11 @@ def build(lang: str, seed: int = 0):
 
     pool = load_examples("xcopa", "validation", data_dir=data_dir(), lang=lang, xcopa_question="published")
     tokenizer = train_tiny_gpt2_tokenizer(all_texts(pool), 4000)
-    model = build_tiny_gpt2(tokenizer, {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4,
-                                        "intermediate_size": 1024}, seed).eval()
+    model = build_tiny_gpt2(
+        tokenizer,
+        {"hidden_size": 256, "num_hidden_layers": 4, "num_attention_heads": 4, "intermediate_size": 1024},
+        seed,
+    ).eval()
     return tokenizer, model, pool
 
 
@@ -62,17 +65,21 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     tokenizer, model, pool = build(args.lang)
-    items = load_examples("xcopa", "test", data_dir=data_dir(), lang=args.lang, limit=args.items,
-                          xcopa_question="published")
+    items = load_examples(
+        "xcopa", "test", data_dir=data_dir(), lang=args.lang, limit=args.items, xcopa_question="published"
+    )
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size, device="cpu")
     scorer = CausalScorer(model, DecoderDims.from_hf_config(model.config), tokenizer.pad_token_id, torch.device("cpu"))
-    print(f"model: random GPT-2, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters; "
-          f"{len(items)} XCOPA {args.lang} test items; batch {args.batch_size}; torch threads {torch.get_num_threads()}")
+    print(
+        f"model: random GPT-2, {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters; "
+        f"{len(items)} XCOPA {args.lang} test items; batch {args.batch_size}; torch threads {torch.get_num_threads()}"
+    )
     for k in args.shots:
         shots = [pool[j] for j in few_shot_sample(pool, k, 0, args.lang)]
         prompts = [build_prompt(e, args.lang, shots) for e in items]
-        requests = [Instance("loglikelihood", {}, (p.context, c), idx=j) for p in prompts
-                    for j, c in enumerate(p.continuations)]
+        requests = [
+            Instance("loglikelihood", {}, (p.context, c), idx=j) for p in prompts for j, c in enumerate(p.continuations)
+        ]
         queries = encode_prompts(tokenizer, prompts, args.lang)
 
         def theirs():
@@ -93,9 +100,12 @@ def main() -> None:
                     times[name].append(time.perf_counter() - t0)
         rate = {name: len(prompts) / statistics.median(ts) for name, ts in times.items()}
         ratio = rate["xcost-tui"] / rate["lm-eval"]
-        print(f"k={k}: lm-eval {rate['lm-eval']:.1f} queries/s, xcost-tui {rate['xcost-tui']:.1f} queries/s; "
-              + c.label(f"ratio {ratio:.2f}x") + f"; same choices: {same}; max |delta loglik| {worst:.2e}; "
-              f"context {statistics.mean(q.context_tokens for q in queries):.0f} tokens on average")
+        print(
+            f"k={k}: lm-eval {rate['lm-eval']:.1f} queries/s, xcost-tui {rate['xcost-tui']:.1f} queries/s; "
+            + c.label(f"ratio {ratio:.2f}x")
+            + f"; same choices: {same}; max |delta loglik| {worst:.2e}; "
+            f"context {statistics.mean(q.context_tokens for q in queries):.0f} tokens on average"
+        )
         print(f"  k={k}: {c.verdict()}")
 
 

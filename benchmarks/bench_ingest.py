@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb  # noqa: E402
-
 from _quiet import Contention  # noqa: E402
+
 from xcost_tui import XCOPA_LANGS  # noqa: E402
 from xcost_tui.rundir import JsonlWriter, RunStatus, update_status, write_json_atomic  # noqa: E402
 from xcost_tui.rundir.layout import EVENTS, PREDICTIONS, SAMPLES, SPEC  # noqa: E402
@@ -42,23 +42,72 @@ def make_run(run_dir: Path, n_samples: int, n_gpus: int) -> None:
     write_json_atomic(run_dir / SPEC, spec.to_dict())
     t0 = 1.7e9
     with JsonlWriter(run_dir / EVENTS) as ev:
-        ev.write({"t": t0, "type": "run_start", "run_id": run_dir.name, "spec": spec.to_dict(),
-                  "env": {"device_type": "cuda", "device_name": "NVIDIA H100 80GB HBM3", "device_count": 1},
-                  "phases_planned": ["target:copa"]})
+        ev.write(
+            {
+                "t": t0,
+                "type": "run_start",
+                "run_id": run_dir.name,
+                "spec": spec.to_dict(),
+                "env": {"device_type": "cuda", "device_name": "NVIDIA H100 80GB HBM3", "device_count": 1},
+                "phases_planned": ["target:copa"],
+            }
+        )
         ev.write({"t": t0 + 1, "type": "phase_start", "phase": "target:copa", "kind": "target", "total_steps": 100})
-        ev.write({"t": t0 + n_samples * 0.1, "type": "phase_end", "phase": "target:copa", "kind": "target",
-                  "tasks": ["copa"], "lang": None, "reused_from": None, "info": {},
-                  "costs": {"device_hours": {"value": n_samples * 0.1 / 3600, "unit": "h", "source": "wall_clock", "reason": None}}})
+        ev.write(
+            {
+                "t": t0 + n_samples * 0.1,
+                "type": "phase_end",
+                "phase": "target:copa",
+                "kind": "target",
+                "tasks": ["copa"],
+                "lang": None,
+                "reused_from": None,
+                "info": {},
+                "costs": {
+                    "device_hours": {
+                        "value": n_samples * 0.1 / 3600,
+                        "unit": "h",
+                        "source": "wall_clock",
+                        "reason": None,
+                    }
+                },
+            }
+        )
         for i, lang in enumerate(XCOPA_LANGS):
-            ev.write({"t": t0 + n_samples * 0.1 + i, "type": "eval_result", "phase": f"eval:{lang}", "task": "xcopa",
-                      "lang": lang, "split": "test", "accuracy": 0.6, "n": 500, "correct": 300})
-        ev.write({"t": t0 + n_samples * 0.1 + 20, "type": "run_end", "status": "succeeded", "error": None,
-                  "phase": None, "traceback": None})
+            ev.write(
+                {
+                    "t": t0 + n_samples * 0.1 + i,
+                    "type": "eval_result",
+                    "phase": f"eval:{lang}",
+                    "task": "xcopa",
+                    "lang": lang,
+                    "split": "test",
+                    "accuracy": 0.6,
+                    "n": 500,
+                    "correct": 300,
+                }
+            )
+        ev.write(
+            {
+                "t": t0 + n_samples * 0.1 + 20,
+                "type": "run_end",
+                "status": "succeeded",
+                "error": None,
+                "phase": None,
+                "traceback": None,
+            }
+        )
     update_status(run_dir, RunStatus.SUCCEEDED, started=t0, ended=t0 + n_samples * 0.1 + 20)
     langs = "[" + ", ".join(f"'{lang}'" for lang in XCOPA_LANGS) + "]"
-    gpus = (f"[{{'index': g, 'name': 'NVIDIA H100 80GB HBM3', 'mem_used_bytes': (40e9 + i)::BIGINT, "
+    gpus = (
+        (
+            f"[{{'index': g, 'name': 'NVIDIA H100 80GB HBM3', 'mem_used_bytes': (40e9 + i)::BIGINT, "
             f"'mem_total_bytes': 85899345920, 'util_percent': 97.0, 'power_w': 612.5, 'temp_c': 61.0, "
-            f"'proc_mem_bytes': (39e9 + i)::BIGINT}} FOR g IN range({n_gpus})]") if n_gpus else "[]"
+            f"'proc_mem_bytes': (39e9 + i)::BIGINT}} FOR g IN range({n_gpus})]"
+        )
+        if n_gpus
+        else "[]"
+    )
     con = duckdb.connect()
     con.execute(f"""COPY (SELECT {t0} + i * 0.1 AS t, 'target:copa' AS phase, 99.5 AS cpu_percent,
                           (3e9 + i)::BIGINT AS rss_bytes, {gpus} AS gpus FROM range({n_samples}) r(i))
@@ -82,8 +131,10 @@ def main() -> int:
     t0 = time.perf_counter()
     make_run(run_dir, args.samples, args.gpus)
     size = (run_dir / SAMPLES).stat().st_size
-    print(f"wrote {run_dir} in {time.perf_counter() - t0:.1f} s: samples.jsonl {size / 1e6:.0f} MB, "
-          f"{args.samples:,} lines × {args.gpus} GPU(s)")
+    print(
+        f"wrote {run_dir} in {time.perf_counter() - t0:.1f} s: samples.jsonl {size / 1e6:.0f} MB, "
+        f"{args.samples:,} lines × {args.gpus} GPU(s)"
+    )
 
     with Contention() as c:
         t0 = time.perf_counter()
@@ -102,7 +153,11 @@ def main() -> int:
     con.close()
     assert rows == staged.tables["samples"].num_rows == args.samples * max(args.gpus, 1), rows
     print(f"{report.ingested[0].summary()}")
-    for name, s in (("first ingest (new store)", first), ("ingest again (replace)", again), ("stage only (no db)", stage)):
+    for name, s in (
+        ("first ingest (new store)", first),
+        ("ingest again (replace)", again),
+        ("stage only (no db)", stage),
+    ):
         print(c.label(f"  {name:<26} {s:6.2f} s   {rows / s:12,.0f} sample rows/s"))
     print(f"samples rows {rows:,}, prediction rows {preds:,}")
     ok = first < TARGET_S and again < TARGET_S

@@ -49,8 +49,8 @@ def plain_p50(model, data, pad_id: int, calls: int, warm: int, deterministic: bo
         ids = torch.full((len(ex.seqs), length), pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for row, seq in enumerate(ex.seqs):
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
         inputs.append((ids, mask))
     times = []
     try:
@@ -67,6 +67,8 @@ def plain_p50(model, data, pad_id: int, calls: int, warm: int, deterministic: bo
 
 
 def tool_p50(model, tokenizer, data, calls: int, warm: int) -> float:
+    import os
+
     import torch
 
     from xcost_tui.job.bench import inference_bench
@@ -74,14 +76,20 @@ def tool_p50(model, tokenizer, data, calls: int, warm: int) -> float:
     from xcost_tui.measure.flops import EncoderDims
     from xcost_tui.rundir import EventWriter
     from xcost_tui.spec import MeasureOpts
-    import os
 
-    ctx = JobContext(device=Device(torch.device("cpu"), "cpu", "cpu", 1, "fp32"), events=EventWriter(os.devnull),
-                     measure=MeasureOpts(), dims=EncoderDims.from_hf_config(model.encoder.config),
-                     pad_id=tokenizer.pad_token_id, cancel=threading.Event(), log=lambda m: None,
-                     memory_now=lambda: (None, None, None))
-    spec = types.SimpleNamespace(measure=MeasureOpts(inference_bench_examples=calls, inference_warmup=warm),
-                                 eval_batch_size=8)
+    ctx = JobContext(
+        device=Device(torch.device("cpu"), "cpu", "cpu", 1, "fp32"),
+        events=EventWriter(os.devnull),
+        measure=MeasureOpts(),
+        dims=EncoderDims.from_hf_config(model.encoder.config),
+        pad_id=tokenizer.pad_token_id,
+        cancel=threading.Event(),
+        log=lambda m: None,
+        memory_now=lambda: (None, None, None),
+    )
+    spec = types.SimpleNamespace(
+        measure=MeasureOpts(inference_bench_examples=calls, inference_warmup=warm), eval_batch_size=8
+    )
     costs, _ = inference_bench(ctx, model, data, "mc", spec)
     return costs["latency_p50_s"].value
 
@@ -112,12 +120,22 @@ def main() -> None:
     ratios = [t / q for t, q in zip(tool, plain)]
     det_ratios = [d / q for d, q in zip(det, plain)]
     ms = statistics.median
-    print(f"tiny-xlmr, XCOPA it, batch 1, {a.calls} timed calls after {a.warmup} warm-up, {a.pairs} pairs, "
-          f"{torch.get_num_threads()} thread(s)")
-    print(c.label(f"job bench p50 {ms(tool) * 1e3:.3f} ms, plain loop {ms(plain) * 1e3:.3f} ms: "
-                  f"ratio {ms(ratios):.3f} (median of pairs; target within 5%)"))
-    print(c.label(f"plain loop with deterministic algorithms on: {ms(det) * 1e3:.3f} ms, "
-                  f"{100 * (ms(det_ratios) - 1):+.1f}% against off"))
+    print(
+        f"tiny-xlmr, XCOPA it, batch 1, {a.calls} timed calls after {a.warmup} warm-up, {a.pairs} pairs, "
+        f"{torch.get_num_threads()} thread(s)"
+    )
+    print(
+        c.label(
+            f"job bench p50 {ms(tool) * 1e3:.3f} ms, plain loop {ms(plain) * 1e3:.3f} ms: "
+            f"ratio {ms(ratios):.3f} (median of pairs; target within 5%)"
+        )
+    )
+    print(
+        c.label(
+            f"plain loop with deterministic algorithms on: {ms(det) * 1e3:.3f} ms, "
+            f"{100 * (ms(det_ratios) - 1):+.1f}% against off"
+        )
+    )
     print(c.verdict())
 
 

@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import duckdb  # noqa: E402
-
 from _quiet import Contention  # noqa: E402
+
 from xcost_tui.store import db, query  # noqa: E402
 from xcost_tui.store.ingest import refresh_leaderboard  # noqa: E402
 
@@ -61,15 +61,24 @@ def main() -> int:
     n = con.execute("SELECT count(*) FROM leaderboard").fetchall()[0][0]
     n_evals = con.execute("SELECT count(*) FROM evals").fetchall()[0][0]
     results = {
-        "top100": timed(lambda: con.sql("SELECT * FROM leaderboard ORDER BY avg_accuracy DESC LIMIT 100").to_arrow_table(), args.repeat),
+        "top100": timed(
+            lambda: con.sql("SELECT * FROM leaderboard ORDER BY avg_accuracy DESC LIMIT 100").to_arrow_table(),
+            args.repeat,
+        ),
         "full": timed(lambda: con.sql("SELECT * FROM leaderboard").to_arrow_table(), args.repeat),
-        "live": timed(lambda: con.sql("SELECT * FROM leaderboard_live ORDER BY avg_accuracy DESC LIMIT 100").to_arrow_table(),
-                      max(3, args.repeat // 4)),
+        "live": timed(
+            lambda: con.sql("SELECT * FROM leaderboard_live ORDER BY avg_accuracy DESC LIMIT 100").to_arrow_table(),
+            max(3, args.repeat // 4),
+        ),
     }
     con.close()
     results["api"] = timed(lambda: query.leaderboard(store, limit=100), args.repeat)
-    results["api_by_lang"] = timed(lambda: query.leaderboard(store, order_by="acc_sw", limit=100,
-                                                             filters={"method": ["intermediate", "few-shot"]}), args.repeat)
+    results["api_by_lang"] = timed(
+        lambda: query.leaderboard(
+            store, order_by="acc_sw", limit=100, filters={"method": ["intermediate", "few-shot"]}
+        ),
+        args.repeat,
+    )
     results["pareto"] = timed(lambda: query.cost_vs_accuracy(store, "train_device_hours"), args.repeat)
 
     def refresh():

@@ -47,8 +47,12 @@ def main() -> None:
                 on.append(once(fresh_model, tokenizer, encoded, a.steps, True))
             print(c.label(f"repeat {r + 1}: off {off[-1]:.1f} ex/s, on {on[-1]:.1f} ex/s"), flush=True)
     ratio = statistics.median(on) / statistics.median(off)
-    print(whole.label(f"\nmedian: off {statistics.median(off):.1f} ex/s, on {statistics.median(on):.1f} ex/s -> "
-                      f"measured keeps {100 * ratio:.1f}% of unmeasured throughput (target >= 97%)"))
+    print(
+        whole.label(
+            f"\nmedian: off {statistics.median(off):.1f} ex/s, on {statistics.median(on):.1f} ex/s -> "
+            f"measured keeps {100 * ratio:.1f}% of unmeasured throughput (target >= 97%)"
+        )
+    )
     print(whole.verdict())
 
 

@@ -51,8 +51,10 @@ def main() -> int:
     import duckdb
 
     con = duckdb.connect(str(store / "xcost.duckdb"), read_only=True)
-    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-              for t in ("runs", "predictions", "curves", "verdict_accuracy", "verdict_comparison")}
+    counts = {
+        t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+        for t in ("runs", "predictions", "curves", "verdict_accuracy", "verdict_comparison")
+    }
     con.close()
     print(f"store {store}: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
@@ -65,8 +67,7 @@ def main() -> int:
         with Contention() as c:
             for i in range(args.repeats):
                 t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-                proc = subprocess.run([*cmd, "--out", str(out_root / f"r{i}")], env=env, capture_output=True,
-                                      text=True)
+                proc = subprocess.run([*cmd, "--out", str(out_root / f"r{i}")], env=env, capture_output=True, text=True)
                 r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 times.append(time.perf_counter() - t0)
                 cpu.append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
@@ -76,8 +77,12 @@ def main() -> int:
         files = sorted(p.name for p in (out_root / "r0").iterdir())
         size = sum(p.stat().st_size for p in (out_root / "r0").iterdir())
         print(f"xcost-tui report, {counts['runs']:,} runs: {len(files)} files, {size / 1e6:.1f} MB")
-        print(c.label(f"median {statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}; "
-                      f"target < {TARGET_S:g} s)"))
+        print(
+            c.label(
+                f"median {statistics.median(times):.2f} s (min {min(times):.2f}, max {max(times):.2f}; "
+                f"target < {TARGET_S:g} s)"
+            )
+        )
         print(f"CPU time of the command (user + system, all its threads): median {statistics.median(cpu):.2f} s")
         print(c.verdict())
 
@@ -86,8 +91,11 @@ def main() -> int:
         t0, c0 = time.perf_counter(), time.process_time()
         result = write_report(store, out_root / "inproc")
         total, total_cpu = time.perf_counter() - t0, time.process_time() - c0
-        print("in-process: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items())
-              + f" (total {total:.2f} s wall, {total_cpu:.2f} s CPU)")
+        print(
+            "in-process: "
+            + ", ".join(f"{k} {v:.2f} s" for k, v in result.seconds.items())
+            + f" (total {total:.2f} s wall, {total_cpu:.2f} s CPU)"
+        )
     finally:
         shutil.rmtree(out_root, ignore_errors=True)
     return 0

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _quiet import Contention  # noqa: E402
-from xcost_tui.runner.sampler import SampleTarget, Sampler  # noqa: E402
+
+from xcost_tui.runner.sampler import Sampler, SampleTarget  # noqa: E402
 
 TARGET_PERCENT = 1.0
 
@@ -52,8 +53,16 @@ def measure(hz: float, seconds: float, children: int) -> dict:
             sampler.stop()
             wall = time.monotonic() - t0
             lines = (run_dir / "samples.jsonl").read_text().count("\n")
-        return {"hz": hz, "wall_s": wall, "cpu_s": sampler.cpu_time_s, "percent": 100 * sampler.cpu_time_s / wall,
-                "samples": lines, "rate": lines / wall, "skipped": sampler.skipped_ticks, "notes": notes}
+        return {
+            "hz": hz,
+            "wall_s": wall,
+            "cpu_s": sampler.cpu_time_s,
+            "percent": 100 * sampler.cpu_time_s / wall,
+            "samples": lines,
+            "rate": lines / wall,
+            "skipped": sampler.skipped_ticks,
+            "notes": notes,
+        }
     finally:
         import psutil
 
@@ -81,9 +90,13 @@ def main() -> int:
         if hz == 2.0:
             ok = r["percent"] < TARGET_PERCENT
             verdict = f"  (target < {TARGET_PERCENT:g}%: {'ok' if ok else 'MISSED'})"
-        print(c.label(f"{hz:g} Hz: sampler thread {r['cpu_s'] * 1000:.0f} ms CPU in {r['wall_s']:.1f} s = "
-                      f"{r['percent']:.3f}% of one core; {r['samples']} samples ({r['rate']:.2f}/s), "
-                      f"{r['skipped']} ticks skipped{verdict}"))
+        print(
+            c.label(
+                f"{hz:g} Hz: sampler thread {r['cpu_s'] * 1000:.0f} ms CPU in {r['wall_s']:.1f} s = "
+                f"{r['percent']:.3f}% of one core; {r['samples']} samples ({r['rate']:.2f}/s), "
+                f"{r['skipped']} ticks skipped{verdict}"
+            )
+        )
         print(f"  {c.verdict()}")
         for note in r["notes"]:
             print(f"  note: {note}")

@@ -53,9 +53,19 @@ def run_trainer(fresh_model, tokenizer, encoded, steps, bs):
         out["labels"] = torch.tensor([f["label"] for f in batch])
         return out
 
-    args = TrainingArguments(output_dir="/tmp/xcost-bench-trainer", per_device_train_batch_size=bs, max_steps=steps,
-                             learning_rate=3e-5, report_to=[], save_strategy="no", logging_strategy="no",
-                             use_cpu=True, dataloader_num_workers=0, seed=0, disable_tqdm=True)
+    args = TrainingArguments(
+        output_dir="/tmp/xcost-bench-trainer",
+        per_device_train_batch_size=bs,
+        max_steps=steps,
+        learning_rate=3e-5,
+        report_to=[],
+        save_strategy="no",
+        logging_strategy="no",
+        use_cpu=True,
+        dataloader_num_workers=0,
+        seed=0,
+        disable_tqdm=True,
+    )
     trainer = Trainer(model=model, args=args, train_dataset=features, data_collator=collate)
     t0 = time.perf_counter()
     out = trainer.train()
@@ -86,17 +96,28 @@ def main() -> None:
             if name == "trainer":
                 res.setdefault("trainer_self", []).append(float(run_trainer.self_reported))
             pad[name] = eff
-            print(c.label(f"repeat {r + 1}: {name:12s} {eps:8.1f} examples/s  padding efficiency {eff:.3f}"),
-                  flush=True)
+            print(
+                c.label(f"repeat {r + 1}: {name:12s} {eps:8.1f} examples/s  padding efficiency {eff:.3f}"), flush=True
+            )
     whole.__exit__(None, None, None)
     med = {k: statistics.median(v) for k, v in res.items()}
-    print(f"\nmedian examples/s over {a.repeats} repeats, {a.steps} steps of batch {a.batch_size} (tiny-xlmr, COPA train):")
+    print(
+        f"\nmedian examples/s over {a.repeats} repeats, {a.steps} steps of batch {a.batch_size} (tiny-xlmr, COPA train):"
+    )
     for k, v in med.items():
-        print(whole.label(f"  {k:12s} {v:8.1f}" + (f"  padding efficiency {pad[k]:.3f}" if k in pad
-                                                    else "  (Trainer's own train_samples_per_second)")))
-    print(whole.label(f"ratio job/trainer (wall of train() each): {med['job'] / med['trainer']:.2f}x; "
-                      f"against Trainer's self-reported figure: {med['job'] / med['trainer_self']:.2f}x; "
-                      f"job without length grouping: {med['job_nogroup'] / med['trainer']:.2f}x"))
+        print(
+            whole.label(
+                f"  {k:12s} {v:8.1f}"
+                + (f"  padding efficiency {pad[k]:.3f}" if k in pad else "  (Trainer's own train_samples_per_second)")
+            )
+        )
+    print(
+        whole.label(
+            f"ratio job/trainer (wall of train() each): {med['job'] / med['trainer']:.2f}x; "
+            f"against Trainer's self-reported figure: {med['job'] / med['trainer_self']:.2f}x; "
+            f"job without length grouping: {med['job_nogroup'] / med['trainer']:.2f}x"
+        )
+    )
     print(whole.verdict())
 
 

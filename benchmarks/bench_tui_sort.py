@@ -56,7 +56,8 @@ async def bench(store: Path, repeat: int) -> dict[str, list[float]]:
                     await asyncio.sleep(0.001)
                 name = {"greater_than_sign": ">"}.get(key, key)
                 out.setdefault(f"{name} ({screen.q.order_by})" if key != "r" else "r (reverse)", []).append(
-                    painted[-1] - t0)
+                    painted[-1] - t0
+                )
                 out.setdefault("_query", []).append(screen.last_elapsed)
                 await asyncio.sleep(0.05)
         total = screen.total
@@ -83,13 +84,25 @@ def main() -> int:
     query_s = res.pop("_query")
     every = [v for vals in res.values() for v in vals]
     for key, vals in res.items():
-        print(c.label(f"{key:32s} median {1000 * statistics.median(vals):6.1f} ms  max {1000 * max(vals):6.1f} ms  "
-                      f"(n={len(vals)})"))
-    print(c.label(f"DuckDB part (count cached + ORDER BY ... LIMIT 100): median {1000 * statistics.median(query_s):.1f} ms"))
+        print(
+            c.label(
+                f"{key:32s} median {1000 * statistics.median(vals):6.1f} ms  max {1000 * max(vals):6.1f} ms  "
+                f"(n={len(vals)})"
+            )
+        )
+    print(
+        c.label(
+            f"DuckDB part (count cached + ORDER BY ... LIMIT 100): median {1000 * statistics.median(query_s):.1f} ms"
+        )
+    )
     every.sort()
     p95 = every[int(0.95 * (len(every) - 1))]
-    print(c.label(f"re-sort of {total:,} rows, key press to table painted: median {1000 * statistics.median(every):.1f} ms, "
-                  f"p95 {1000 * p95:.1f} ms, max {1000 * max(every):.1f} ms (target < 200 ms)"))
+    print(
+        c.label(
+            f"re-sort of {total:,} rows, key press to table painted: median {1000 * statistics.median(every):.1f} ms, "
+            f"p95 {1000 * p95:.1f} ms, max {1000 * max(every):.1f} ms (target < 200 ms)"
+        )
+    )
     print(c.verdict())
     return 0
 

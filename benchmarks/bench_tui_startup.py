@@ -62,8 +62,14 @@ def main() -> int:
     c = Contention().__enter__()
     for i in range(args.repeat + 1):
         t0 = time.time()
-        proc = subprocess.Popen([sys.executable, "-c", CHILD, str(store)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(store)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
         out, err = proc.communicate(timeout=60)
         line = next((ln for ln in out.splitlines() if ln.startswith("READY")), None)
         if line is None:
@@ -77,8 +83,12 @@ def main() -> int:
         times.append(elapsed)
         print(f"run {i}: {elapsed:.3f} s to the first page of {int(total):,} runs")
     c.__exit__(None, None, None)
-    print(c.label(f"startup to first screen ({int(total):,}-run store): median {statistics.median(times):.3f} s, "
-                  f"min {min(times):.3f} s, max {max(times):.3f} s (target < 1.5 s)"))
+    print(
+        c.label(
+            f"startup to first screen ({int(total):,}-run store): median {statistics.median(times):.3f} s, "
+            f"min {min(times):.3f} s, max {max(times):.3f} s (target < 1.5 s)"
+        )
+    )
     print(c.verdict())
     return 0
 

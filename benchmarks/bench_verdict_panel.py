@@ -54,7 +54,9 @@ def _sql_list(values) -> str:
     return "[" + ", ".join("NULL" if v is None else (f"'{v}'" if isinstance(v, str) else str(v)) for v in values) + "]"
 
 
-def make_store(store_root: Path, n_configs: int, n_seeds: int, n_items: int, curve_points: int = 10) -> dict[str, float]:
+def make_store(
+    store_root: Path, n_configs: int, n_seeds: int, n_items: int, curve_points: int = 10
+) -> dict[str, float]:
     """Writes the store; returns the seconds of each step ('tables', 'leaderboard', 'verdict')."""
     from xcost_tui import XCOPA_LANGS
     from xcost_tui.store import db
@@ -224,8 +226,9 @@ asyncio.run(main())
 
 def _child(code: str, store: Path, marker: str) -> list[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", code, str(store)], capture_output=True, text=True, env=env,
-                         cwd=REPO, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(store)], capture_output=True, text=True, env=env, cwd=REPO, timeout=300
+    )
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith(marker)), None)
     if line is None:
         raise SystemExit(f"the child did not report:\n{out.stdout}\n{out.stderr}")
@@ -237,9 +240,13 @@ def main() -> int:
     ap.add_argument("--store", default=str(REPO / "bench-out" / "store-verdict"))
     ap.add_argument("--configs", type=int, default=200)
     ap.add_argument("--seeds", type=int, default=50)
-    ap.add_argument("--items", type=int, default=100,
-                    help="predictions per XCOPA language and run (XCOPA has 500; the panel reads the "
-                         "materialised verdict either way, the ingest's refresh grows with it)")
+    ap.add_argument(
+        "--items",
+        type=int,
+        default=100,
+        help="predictions per XCOPA language and run (XCOPA has 500; the panel reads the "
+        "materialised verdict either way, the ingest's refresh grows with it)",
+    )
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--reuse", action="store_true", help="keep an existing store of that path")
     args = ap.parse_args()
@@ -248,9 +255,13 @@ def main() -> int:
         with Contention() as c:
             times = make_store(store, args.configs, args.seeds, args.items)
         print(f"store: {args.configs} configurations x {args.seeds} seeds, {args.items} items per language")
-        print(c.label(f"  tables through SQL {times['tables']:.1f} s, leaderboard refresh {times['leaderboard']:.2f} s, "
-                      f"ingest's verdict refresh (bootstrap of every configuration and comparison) "
-                      f"{times['verdict']:.1f} s"))
+        print(
+            c.label(
+                f"  tables through SQL {times['tables']:.1f} s, leaderboard refresh {times['leaderboard']:.2f} s, "
+                f"ingest's verdict refresh (bootstrap of every configuration and comparison) "
+                f"{times['verdict']:.1f} s"
+            )
+        )
     import duckdb
 
     con = duckdb.connect(str(store / "xcost.duckdb"), read_only=True)
@@ -270,15 +281,25 @@ def main() -> int:
             grids.append(float(t_grid))
             cpu_verdicts.append(float(c_verdict))
             cpu_grids.append(float(c_grid))
-    print(f"load_compare (fresh process, imports and connection included): {int(n_configs)} configurations, "
-          f"{int(n_sentences)} sentences")
-    print(c.label(f"  median {statistics.median(loads):.3f} s (min {min(loads):.3f}, max {max(loads):.3f}; target < 1 s)"))
+    print(
+        f"load_compare (fresh process, imports and connection included): {int(n_configs)} configurations, "
+        f"{int(n_sentences)} sentences"
+    )
+    print(
+        c.label(f"  median {statistics.median(loads):.3f} s (min {min(loads):.3f}, max {max(loads):.3f}; target < 1 s)")
+    )
     print(f"  CPU time of the process (every thread): median {statistics.median(cpu_loads):.3f} s")
     print("app, key 4 to the Verdict panel painted; then g to the configuration grid painted:")
-    print(c.label(f"  verdict panel median {statistics.median(verdicts):.3f} s (max {max(verdicts):.3f}); "
-                  f"grid median {statistics.median(grids):.3f} s (max {max(grids):.3f}); target < 1 s"))
-    print(f"  CPU time of the app process (every thread): verdict panel median {statistics.median(cpu_verdicts):.3f} s, "
-          f"grid median {statistics.median(cpu_grids):.3f} s (what a quiet machine's wall time cannot much exceed)")
+    print(
+        c.label(
+            f"  verdict panel median {statistics.median(verdicts):.3f} s (max {max(verdicts):.3f}); "
+            f"grid median {statistics.median(grids):.3f} s (max {max(grids):.3f}); target < 1 s"
+        )
+    )
+    print(
+        f"  CPU time of the app process (every thread): verdict panel median {statistics.median(cpu_verdicts):.3f} s, "
+        f"grid median {statistics.median(cpu_grids):.3f} s (what a quiet machine's wall time cannot much exceed)"
+    )
     print(c.verdict())
     return 0
 

@@ -108,8 +108,20 @@ def make_store(store_root: Path, n_runs: int) -> float:
 
 VERDICT_MODELS = ("FacebookAI/xlm-roberta-base", "FacebookAI/xlm-roberta-large")
 VERDICT_LRS = (1e-5, 2e-5, 3e-5, 5e-5)
-VERDICT_TASKS = ("siqa", "arc_challenge", "rte", "cosmosqa", "hellaswag", "commonsenseqa", "piqa", "boolq", "mnli",
-                 "qnli", "anli", "swag")
+VERDICT_TASKS = (
+    "siqa",
+    "arc_challenge",
+    "rte",
+    "cosmosqa",
+    "hellaswag",
+    "commonsenseqa",
+    "piqa",
+    "boolq",
+    "mnli",
+    "qnli",
+    "anli",
+    "swag",
+)
 
 
 def verdict_configurations(n_configs: int = 200) -> list[dict]:
@@ -120,22 +132,43 @@ def verdict_configurations(n_configs: int = 200) -> list[dict]:
     for model in VERDICT_MODELS:
         for lr in VERDICT_LRS:
             hp = {"learning_rate": lr}
-            base = {"model": model, "target": "copa", "hparams": hp, "eval_split": "test", "xcopa_question": "copa",
-                    "max_eval_examples": None, "tiny_model_dims": None, "langs": list(XCOPA_LANGS),
-                    "eval_english": True, "seed": 0}
+            base = {
+                "model": model,
+                "target": "copa",
+                "hparams": hp,
+                "eval_split": "test",
+                "xcopa_question": "copa",
+                "max_eval_examples": None,
+                "tiny_model_dims": None,
+                "langs": list(XCOPA_LANGS),
+                "eval_english": True,
+                "seed": 0,
+            }
             specs.append({**base, "method": "direct", "intermediate": []})
             specs += [{**base, "method": "intermediate", "intermediate": [t]} for t in VERDICT_TASKS]
-            specs += [{**base, "method": "few-shot", "intermediate": inter, "few_shot_k": k, "shot_seed": 0}
-                      for k in (4, 16, 64) for inter in ([], ["siqa"], ["arc_challenge"], ["rte"])]
+            specs += [
+                {**base, "method": "few-shot", "intermediate": inter, "few_shot_k": k, "shot_seed": 0}
+                for k in (4, 16, 64)
+                for inter in ([], ["siqa"], ["arc_challenge"], ["rte"])
+            ]
     while len(specs) < n_configs:  # more than 200: further learning rates of the same shapes
-        extra = [dict(s, hparams={"learning_rate": s["hparams"]["learning_rate"] * 1.5 ** (len(specs) // 200 + 1)})
-                 for s in specs[:200]]
+        extra = [
+            dict(s, hparams={"learning_rate": s["hparams"]["learning_rate"] * 1.5 ** (len(specs) // 200 + 1)})
+            for s in specs[:200]
+        ]
         specs += extra
     return specs[:n_configs]
 
 
-def make_verdict_store(store_root: Path, n_configs: int = 200, n_seeds: int = 50, n_items: int = 500,
-                       en_items: int = 100, curve_points: int = 10, verdict: bool = True) -> dict[str, float]:
+def make_verdict_store(
+    store_root: Path,
+    n_configs: int = 200,
+    n_seeds: int = 50,
+    n_items: int = 500,
+    en_items: int = 100,
+    curve_points: int = 10,
+    verdict: bool = True,
+) -> dict[str, float]:
     """A store of ``n_configs`` x ``n_seeds`` succeeded runs (default 10,000) with what the verdict
     reads: predictions (``n_items`` per XCOPA language, ``en_items`` English), evals computed from
     them, training / eval / inference-bench phases with costs, learning-curve points; then the
@@ -153,13 +186,27 @@ def make_verdict_store(store_root: Path, n_configs: int = 200, n_seeds: int = 50
     for p in (path, path.with_name(path.name + ".wal")):
         p.unlink(missing_ok=True)
     specs = verdict_configurations(n_configs)
-    cfg = pa.Table.from_pylist([{
-        "c": i, "config_id": configuration.configuration_id(s), "config_label": configuration.label(s),
-        "config_family": configuration.family(s), "method": s["method"], "model": s["model"],
-        "intermediate": s["intermediate"], "k": s.get("few_shot_k"), "spec": json.dumps(s),
-        "size": 3.0 if s["model"].endswith("large") else 1.0,
-        "level": 0.55 + 0.08 * (s["model"].endswith("large")) + 0.01 * (i % 7) + (0.02 if s["intermediate"] else 0)}
-        for i, s in enumerate(specs)])
+    cfg = pa.Table.from_pylist(
+        [
+            {
+                "c": i,
+                "config_id": configuration.configuration_id(s),
+                "config_label": configuration.label(s),
+                "config_family": configuration.family(s),
+                "method": s["method"],
+                "model": s["model"],
+                "intermediate": s["intermediate"],
+                "k": s.get("few_shot_k"),
+                "spec": json.dumps(s),
+                "size": 3.0 if s["model"].endswith("large") else 1.0,
+                "level": 0.55
+                + 0.08 * (s["model"].endswith("large"))
+                + 0.01 * (i % 7)
+                + (0.02 if s["intermediate"] else 0),
+            }
+            for i, s in enumerate(specs)
+        ]
+    )
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     with db.connect_rw(store_root) as con:
@@ -274,9 +321,13 @@ def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
 
     from xcost_tui.verdict import compute
 
-    specs = {str(cid): json.loads(spec) for cid, spec in con.execute(
-        "SELECT config_id, any_value(spec) FROM runs WHERE status = 'succeeded' AND config_id IS NOT NULL "
-        "GROUP BY config_id ORDER BY config_id").fetchall()}
+    specs = {
+        str(cid): json.loads(spec)
+        for cid, spec in con.execute(
+            "SELECT config_id, any_value(spec) FROM runs WHERE status = 'succeeded' AND config_id IS NOT NULL "
+            "GROUP BY config_id ORDER BY config_id"
+        ).fetchall()
+    }
     groups: dict[str, list[str]] = {}
     for cid, spec in specs.items():
         groups.setdefault(compute._baseline_key(spec), []).append(cid)
@@ -288,7 +339,7 @@ def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
         others = [c for c in ids if c not in directs]
         done: set[str] = set()
         for i in range(0, max(len(others), 1), per_batch):
-            configs = compute.load_configurations(con, config_ids=[*directs, *others[i:i + per_batch]])
+            configs = compute.load_configurations(con, config_ids=[*directs, *others[i : i + per_batch]])
             for cid, cfg in configs.items():
                 if cid not in done:
                     acc += compute.accuracy_rows(cfg, weights)
@@ -309,8 +360,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", default="bench-out/store10k", help="store root to (re)create")
     ap.add_argument("--runs", type=int, default=10_000)
-    ap.add_argument("--verdict", action="store_true",
-                    help="a store for the verdict (make_verdict_store): --configs x --seeds runs with predictions")
+    ap.add_argument(
+        "--verdict",
+        action="store_true",
+        help="a store for the verdict (make_verdict_store): --configs x --seeds runs with predictions",
+    )
     ap.add_argument("--configs", type=int, default=200)
     ap.add_argument("--seeds", type=int, default=50)
     args = ap.parse_args()
@@ -322,10 +376,15 @@ def main() -> int:
     import duckdb
 
     con = duckdb.connect(str(db.db_path(args.store)), read_only=True)
-    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("runs", "phases", "evals", "leaderboard")}
+    counts = {
+        t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in ("runs", "phases", "evals", "leaderboard")
+    }
     con.close()
-    print(f"made {db.db_path(args.store)} in {seconds:.2f} s: " + ", ".join(f"{k} {v:,}" for k, v in counts.items())
-          + f" (schema version {schema.SCHEMA_VERSION})")
+    print(
+        f"made {db.db_path(args.store)} in {seconds:.2f} s: "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        + f" (schema version {schema.SCHEMA_VERSION})"
+    )
     return 0
 
 

@@ -34,9 +34,24 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from xcost_tui import XCOPA_LANGS  # noqa: E402
-from xcost_tui.rundir import (CheckpointSaved, Cost, EvalResult, EventWriter, JsonlWriter, PhaseEnd,  # noqa: E402
-                              PhaseStart, Prediction, ProcessRef, Progress, ReusedFrom, RunDir, RunEnd, RunStart,
-                              RunStatus, update_status)
+from xcost_tui.rundir import (  # noqa: E402
+    CheckpointSaved,
+    Cost,
+    EvalResult,
+    EventWriter,
+    JsonlWriter,
+    PhaseEnd,
+    PhaseStart,
+    Prediction,
+    ProcessRef,
+    Progress,
+    ReusedFrom,
+    RunDir,
+    RunEnd,
+    RunStart,
+    RunStatus,
+    update_status,
+)
 from xcost_tui.spec import PhaseKind, RunSpec  # noqa: E402
 
 
@@ -64,8 +79,9 @@ def main(argv: list[str]) -> int:
     from xcost_tui.runner.sampler import spawn_beside, stop_beside
 
     run_dir = Path(argv[1])
-    update_status(run_dir, RunStatus.RUNNING, job=ProcessRef.current(), started=time.time(), ended=None,
-                  error=None, phase=None)
+    update_status(
+        run_dir, RunStatus.RUNNING, job=ProcessRef.current(), started=time.time(), ended=None, error=None, phase=None
+    )
     if "blocksamples" in f"{RunDir(run_dir).read_spec().get('name')} {os.environ.get('FAKE_JOB_MODE', '')}":
         RunDir(run_dir).samples.mkdir(exist_ok=True)
     sampler = spawn_beside(run_dir)
@@ -83,24 +99,47 @@ def _main(run_dir: Path) -> int:
     step_s = 0.1 if "slow" in modes else float(os.environ.get("FAKE_JOB_STEP_S", "0.01"))
     steps = int(os.environ.get("FAKE_JOB_STEPS", "3"))
     signal.signal(signal.SIGTERM, signal.SIG_IGN if "stubborn" in modes else _on_term)
-    (run_dir / "fake_env.json").write_text(json.dumps({
-        "pid": os.getpid(), "sid": os.getsid(0), "pgid": os.getpgid(0),
-        "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "CUDA_DEVICE_ORDER": os.environ.get("CUDA_DEVICE_ORDER"),
-        "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED"),
-        "stdin_isatty": os.isatty(0), "init_from": spec.init_from, "save_encoder": spec.save_encoder,
-        "started": time.time(), "XCOST_CPU_THREADS": os.environ.get("XCOST_CPU_THREADS"),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"), "XCOST_RUNS_SHARING": os.environ.get("XCOST_RUNS_SHARING"),
-        "SLURM_JOB_ID": os.environ.get("SLURM_JOB_ID"), "host": __import__("socket").gethostname(),
-    }))
+    (run_dir / "fake_env.json").write_text(
+        json.dumps(
+            {
+                "pid": os.getpid(),
+                "sid": os.getsid(0),
+                "pgid": os.getpgid(0),
+                "CUDA_VISIBLE_DEVICES": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                "CUDA_DEVICE_ORDER": os.environ.get("CUDA_DEVICE_ORDER"),
+                "PYTHONUNBUFFERED": os.environ.get("PYTHONUNBUFFERED"),
+                "stdin_isatty": os.isatty(0),
+                "init_from": spec.init_from,
+                "save_encoder": spec.save_encoder,
+                "started": time.time(),
+                "XCOST_CPU_THREADS": os.environ.get("XCOST_CPU_THREADS"),
+                "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+                "XCOST_RUNS_SHARING": os.environ.get("XCOST_RUNS_SHARING"),
+                "SLURM_JOB_ID": os.environ.get("SLURM_JOB_ID"),
+                "host": __import__("socket").gethostname(),
+            }
+        )
+    )
     print(f"fake job {run_dir.name}: modes {sorted(modes)}", flush=True)
     events = EventWriter(files.events)
     preds = JsonlWriter(files.predictions)
     phase = None
     try:
-        events.emit(RunStart(run_dir.name, spec.to_dict(),
-                             {"python": sys.version.split()[0], "device_type": "cpu", "device_name": "fake",
-                              "device_count": 1, "precision": "fp32", "xcost_tui": "fake"}, spec.phases_planned))
+        events.emit(
+            RunStart(
+                run_dir.name,
+                spec.to_dict(),
+                {
+                    "python": sys.version.split()[0],
+                    "device_type": "cpu",
+                    "device_name": "fake",
+                    "device_count": 1,
+                    "precision": "fp32",
+                    "xcost_tui": "fake",
+                },
+                spec.phases_planned,
+            )
+        )
         plan = spec.phase_plan()
         first_training = next(p.name for p in plan if p.kind in (PhaseKind.INTERMEDIATE, PhaseKind.TARGET))
         inter = [p for p in plan if p.kind == PhaseKind.INTERMEDIATE]
@@ -113,10 +152,17 @@ def _main(run_dir: Path) -> int:
                 raise RuntimeError("init_from was trained with other settings")
             for p in inter:
                 events.emit(PhaseStart(p.name, p.kind.value, None))
-                events.emit(PhaseEnd(p.name, p.kind.value, list(p.tasks), None,
-                                     ReusedFrom(meta.get("run_id"), str(Path(spec.init_from).parents[1]), p.name),
-                                     {"wall_s": _cost(None, "s", None, f"reused: counted in {meta.get('run_id')}")},
-                                     {"reused": True}))
+                events.emit(
+                    PhaseEnd(
+                        p.name,
+                        p.kind.value,
+                        list(p.tasks),
+                        None,
+                        ReusedFrom(meta.get("run_id"), str(Path(spec.init_from).parents[1]), p.name),
+                        {"wall_s": _cost(None, "s", None, f"reused: counted in {meta.get('run_id')}")},
+                        {"reused": True},
+                    )
+                )
             plan = [p for p in plan if p not in inter]
         for planned in plan:
             phase, kind = planned.name, planned.kind.value
@@ -129,9 +175,21 @@ def _main(run_dir: Path) -> int:
                 if CANCEL["flag"]:
                     raise Cancelled()
                 if training:
-                    events.emit(Progress(phase, step, steps, epoch=step / steps, loss=1.0 / step, lr=3e-5,
-                                         examples_per_s=100.0, tokens_per_s=5000.0, mem_bytes=1 << 20,
-                                         peak_mem_bytes=2 << 20, mem_source="psutil"))
+                    events.emit(
+                        Progress(
+                            phase,
+                            step,
+                            steps,
+                            epoch=step / steps,
+                            loss=1.0 / step,
+                            lr=3e-5,
+                            examples_per_s=100.0,
+                            tokens_per_s=5000.0,
+                            mem_bytes=1 << 20,
+                            peak_mem_bytes=2 << 20,
+                            mem_source="psutil",
+                        )
+                    )
                 if phase == first_training and "raise" in modes:
                     raise RuntimeError(f"fake failure in {phase}")
                 if phase.startswith("target:") and "die" in modes:
@@ -142,11 +200,14 @@ def _main(run_dir: Path) -> int:
                         if CANCEL["flag"]:
                             raise Cancelled()
             wall = time.time() - t0
-            costs = {"wall_s": _cost(wall, "s", "wall_clock"), "device_hours": _cost(wall / 3600, "h", "wall_clock"),
-                     "devices": _cost(1, "count", "counted"),
-                     "flops_analytic": _cost(1e9 * steps if training else 1e8, "FLOP", "analytic"),
-                     "energy_j": _cost(None, "J", None, "no energy counter on this machine"),
-                     "peak_mem_bytes": _cost(2 << 20, "B", "psutil")}
+            costs = {
+                "wall_s": _cost(wall, "s", "wall_clock"),
+                "device_hours": _cost(wall / 3600, "h", "wall_clock"),
+                "devices": _cost(1, "count", "counted"),
+                "flops_analytic": _cost(1e9 * steps if training else 1e8, "FLOP", "analytic"),
+                "energy_j": _cost(None, "J", None, "no energy counter on this machine"),
+                "peak_mem_bytes": _cost(2 << 20, "B", "psutil"),
+            }
             if kind == "inference-bench":
                 costs.update(latency_p50_s=_cost(0.01, "s", "wall_clock"), latency_p95_s=_cost(0.02, "s", "wall_clock"))
             lang = planned.lang
@@ -159,13 +220,30 @@ def _main(run_dir: Path) -> int:
                     pred = 1 if idx < correct else 0
                     preds.write(Prediction(phase, task, lang, split, idx, pred, 1, [0.0, 1.0], pred == 1).to_dict())
                 events.emit(EvalResult(phase, task, lang, split, correct / n, n, correct))
-            events.emit(PhaseEnd(phase, kind, list(planned.tasks) if kind in ("intermediate", "target") else [],
-                                 lang, None, costs, {"steps": steps if training else None}))
+            events.emit(
+                PhaseEnd(
+                    phase,
+                    kind,
+                    list(planned.tasks) if kind in ("intermediate", "target") else [],
+                    lang,
+                    None,
+                    costs,
+                    {"steps": steps if training else None},
+                )
+            )
             if kind == "intermediate" and planned == inter[-1] and spec.save_encoder:
                 ckpt = files.intermediate_checkpoint
                 ckpt.mkdir(parents=True, exist_ok=True)
-                (ckpt / "phase.json").write_text(json.dumps({"key": spec.intermediate_key(), "run_id": run_dir.name,
-                                                             "run_dir": str(run_dir.resolve()), "phases": []}))
+                (ckpt / "phase.json").write_text(
+                    json.dumps(
+                        {
+                            "key": spec.intermediate_key(),
+                            "run_id": run_dir.name,
+                            "run_dir": str(run_dir.resolve()),
+                            "phases": [],
+                        }
+                    )
+                )
                 events.emit(CheckpointSaved(phase, "checkpoints/intermediate", spec.intermediate_key()))
     except Cancelled:
         events.emit(RunEnd(RunStatus.CANCELLED.value, "cancelled by signal", phase))

@@ -33,10 +33,17 @@ def fake_uuid(i: int) -> str:
     return f"GPU-{i:08x}-fake-4000-8000-000000000000"
 
 
-def make_fake_nvml(n_gpus: int = 1, *, name: str = "NVIDIA H100 80GB HBM3", energy_step_mj: int = 5000,
-                   init_error: Exception | None = None, fail: dict[str, Exception] | None = None,
-                   procs: dict[int, int] | None = None, names: list[str] | None = None,
-                   mig: dict[str, int] | None = None) -> types.ModuleType:
+def make_fake_nvml(
+    n_gpus: int = 1,
+    *,
+    name: str = "NVIDIA H100 80GB HBM3",
+    energy_step_mj: int = 5000,
+    init_error: Exception | None = None,
+    fail: dict[str, Exception] | None = None,
+    procs: dict[int, int] | None = None,
+    names: list[str] | None = None,
+    mig: dict[str, int] | None = None,
+) -> types.ModuleType:
     """Each energy read advances the counter by energy_step_mj; ``fail`` maps function names to errors.
     ``names`` gives each GPU its own name; ``mig`` maps MIG instance UUIDs (``MIG-…``) to the index
     of the GPU they are on. GPU handles are the indices; a MIG handle is ``("mig", gpu, uuid)``."""
@@ -56,6 +63,7 @@ def make_fake_nvml(n_gpus: int = 1, *, name: str = "NVIDIA H100 80GB HBM3", ener
             if fn_name in fail:
                 raise fail[fn_name]
             return fn(*args)
+
         return wrapper
 
     def init():
@@ -99,7 +107,7 @@ def make_fake_nvml(n_gpus: int = 1, *, name: str = "NVIDIA H100 80GB HBM3", ener
         "nvmlDeviceGetHandleByUUID": by_uuid,
         "nvmlDeviceGetDeviceHandleFromMigDeviceHandle": parent_of,
         "nvmlDeviceGetIndex": index_of,
-        "nvmlDeviceGetName": lambda h: (names[h] if names else name),
+        "nvmlDeviceGetName": lambda h: names[h] if names else name,
         "nvmlDeviceGetUUID": lambda h: h[2] if isinstance(h, tuple) else fake_uuid(h),
         "nvmlDeviceGetMemoryInfo": lambda h: types.SimpleNamespace(used=(h + 1) * 2**30, total=80 * 2**30, free=0),
         "nvmlDeviceGetUtilizationRates": lambda h: types.SimpleNamespace(gpu=50 + h, memory=10),
@@ -108,7 +116,8 @@ def make_fake_nvml(n_gpus: int = 1, *, name: str = "NVIDIA H100 80GB HBM3", ener
         "nvmlDeviceGetTotalEnergyConsumption": energy,
         "nvmlDeviceGetComputeRunningProcesses": lambda h: [
             types.SimpleNamespace(pid=p, usedGpuMemory=b, gpuInstanceId=0xFFFFFFFF, computeInstanceId=0xFFFFFFFF)
-            for p, b in (procs or {}).items()],
+            for p, b in (procs or {}).items()
+        ],
     }
     for fn_name, fn in fns.items():
         setattr(mod, fn_name, fn if fn_name == "nvmlInit" else guard(fn_name, fn))

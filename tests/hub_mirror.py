@@ -45,8 +45,9 @@ def write_script_only(mirror: Path, repo: str) -> Path:
     root = mirror / "main" / repo
     root.mkdir(parents=True, exist_ok=True)
     name = repo.split("/")[-1]
-    (root / f"{name}.py").write_text("import datasets\n\n\nclass Builder(datasets.GeneratorBasedBuilder):\n    pass\n",
-                                     encoding="utf-8")
+    (root / f"{name}.py").write_text(
+        "import datasets\n\n\nclass Builder(datasets.GeneratorBasedBuilder):\n    pass\n", encoding="utf-8"
+    )
     (root / "README.md").write_text(f"# {name}\n", encoding="utf-8")
     return root
 
@@ -68,10 +69,30 @@ def jsonl(path: Path) -> list[dict]:
 
 
 def cosmos_rows(n: int, start: int = 0, labelled: bool = True) -> list[dict]:
-    return [{"id": f"c{i}", "context": f"Context {i}.", "question": f"Why {i}?", "answer0": "a", "answer1": "b",
-             "answer2": "c", "answer3": "d", "label": (i % 4) if labelled else -1} for i in range(start, start + n)]
+    return [
+        {
+            "id": f"c{i}",
+            "context": f"Context {i}.",
+            "question": f"Why {i}?",
+            "answer0": "a",
+            "answer1": "b",
+            "answer2": "c",
+            "answer3": "d",
+            "label": (i % 4) if labelled else -1,
+        }
+        for i in range(start, start + n)
+    ]
 
 
 def siqa_rows(n: int) -> list[dict]:
-    return [{"context": f"Tracy did {i}.", "question": "What next?", "answerA": "x", "answerB": "y",
-             "answerC": "z", "label": str(1 + i % 3)} for i in range(n)]
+    return [
+        {
+            "context": f"Tracy did {i}.",
+            "question": "What next?",
+            "answerA": "x",
+            "answerB": "y",
+            "answerC": "z",
+            "label": str(1 + i % 3),
+        }
+        for i in range(n)
+    ]

@@ -27,11 +27,20 @@ def tiny(data_dir: Path, n: int = 24, *, seed: int = 0, dtype=torch.float64, dro
 
     examples = load_examples("copa", "train", data_dir=data_dir, limit=n)
     tokenizer = train_tiny_tokenizer(all_texts(examples), 400)
-    config = XLMRobertaConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                              intermediate_size=64, max_position_embeddings=130, pad_token_id=tokenizer.pad_token_id,
-                              bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                              hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
-                              attn_implementation="eager")  # SDPA kernels vary in rounding with the batch shape
+    config = XLMRobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=130,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        hidden_dropout_prob=dropout,
+        attention_probs_dropout_prob=dropout,
+        attn_implementation="eager",
+    )  # SDPA kernels vary in rounding with the batch shape
     torch.manual_seed(seed)
     model = EncoderWithHeads(XLMRobertaModel(config, add_pooling_layer=False))
     model.ensure_head("mc")
@@ -40,6 +49,13 @@ def tiny(data_dir: Path, n: int = 24, *, seed: int = 0, dtype=torch.float64, dro
 
 
 def context(tmp_path: Path, model, tokenizer) -> JobContext:
-    return JobContext(device=CPU, events=EventWriter(tmp_path / "events.jsonl"), measure=MeasureOpts(enabled=False),
-                      dims=EncoderDims.from_hf_config(model.encoder.config), pad_id=tokenizer.pad_token_id,
-                      cancel=threading.Event(), log=lambda msg: None, memory_now=lambda: (None, None, None))
+    return JobContext(
+        device=CPU,
+        events=EventWriter(tmp_path / "events.jsonl"),
+        measure=MeasureOpts(enabled=False),
+        dims=EncoderDims.from_hf_config(model.encoder.config),
+        pad_id=tokenizer.pad_token_id,
+        cancel=threading.Event(),
+        log=lambda msg: None,
+        memory_now=lambda: (None, None, None),
+    )

@@ -11,14 +11,27 @@ from xcost_tui.rundir import read_jsonl, read_status
 from xcost_tui.rundir.layout import EVENTS
 
 # Small enough for seconds on 2 CPU cores; large enough that every code path runs.
-QUICK = ["--max-train-examples", "48", "--max-eval-examples", "24", "--max-steps", "3", "--batch-size", "8",
-         "--grad-accum", "1", "--max-seq-len", "64"]
+QUICK = [
+    "--max-train-examples",
+    "48",
+    "--max-eval-examples",
+    "24",
+    "--max-steps",
+    "3",
+    "--batch-size",
+    "8",
+    "--grad-accum",
+    "1",
+    "--max-seq-len",
+    "64",
+]
 
 
 def run_cli(args: list[str], timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "xcost_tui", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "xcost_tui", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def run_job(out: Path, data_dir: Path, *extra: str, quick: bool = True) -> subprocess.CompletedProcess:

@@ -67,11 +67,17 @@ class Rendered:
 
     @property
     def errors(self) -> list[str]:
-        out = [f"console.{c.get('type')}: {c.get('args')}" for c in self.console if c.get("type") in ("error", "warning",
-                                                                                                      "assert")]
+        out = [
+            f"console.{c.get('type')}: {c.get('args')}"
+            for c in self.console
+            if c.get("type") in ("error", "warning", "assert")
+        ]
         out += [f"exception: {e.get('exceptionDetails', {}).get('text')}" for e in self.exceptions]
-        out += [f"log {e['entry'].get('level')}: {e['entry'].get('text')}" for e in self.log
-                if e.get("entry", {}).get("level") in ("error", "warning")]
+        out += [
+            f"log {e['entry'].get('level')}: {e['entry'].get('text')}"
+            for e in self.log
+            if e.get("entry", {}).get("level") in ("error", "warning")
+        ]
         out += [f"request failed: {f}" for f in self.failed]
         return out
 
@@ -143,13 +149,29 @@ def render(html_path: Path, screenshot: Path, *, width: int = 1280, timeout: flo
     os.close(to_r)
     os.close(from_w)
     to_r, from_w = high
-    args = [browser, "--headless", "--remote-debugging-pipe", "--no-sandbox", "--disable-gpu",
-            "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-            "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},900", "about:blank"]
+    args = [
+        browser,
+        "--headless",
+        "--remote-debugging-pipe",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        f"--window-size={width},900",
+        "about:blank",
+    ]
     # fd 3 and fd 4 in the browser, whatever numbers the pipes have here.
     shell = f'exec "$@" 3<&{to_r} 4>&{from_w} {to_r}<&- {from_w}>&-'
-    proc = subprocess.Popen([shutil.which("bash") or "bash", "-c", shell, "bash", *args], pass_fds=(to_r, from_w), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [shutil.which("bash") or "bash", "-c", shell, "bash", *args],
+        pass_fds=(to_r, from_w),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     os.close(to_r)
     os.close(from_w)
     pipe = _Pipe(proc, to_w, from_r)
@@ -166,27 +188,45 @@ def render(html_path: Path, screenshot: Path, *, width: int = 1280, timeout: flo
         session = pipe.call("Target.attachToTarget", {"targetId": targets[0]["targetId"], "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             pipe.call(f"{domain}.enable", session=session)
-        pipe.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        pipe.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         pipe.call("Page.navigate", {"url": html_path.resolve().as_uri()}, session=session)
         pipe.wait_event("Page.loadEventFired", timeout=timeout)
-        got = pipe.call("Runtime.evaluate", {"expression": CHECK_JS, "awaitPromise": True, "returnByValue": True},
-                        session=session, timeout=timeout)
+        got = pipe.call(
+            "Runtime.evaluate",
+            {"expression": CHECK_JS, "awaitPromise": True, "returnByValue": True},
+            session=session,
+            timeout=timeout,
+        )
         out.page = json.loads(got["result"]["value"])
         height = min(int(out.page.get("height") or 900), 16000)
-        pipe.call("Emulation.setDeviceMetricsOverride",
-                  {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}, session=session)
+        pipe.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            session=session,
+        )
         clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}  # a long page: its first 16,000 px
-        shot = pipe.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip},
-                         session=session, timeout=timeout)
+        shot = pipe.call(
+            "Page.captureScreenshot",
+            {"format": "png", "captureBeyondViewport": True, "clip": clip},
+            session=session,
+            timeout=timeout,
+        )
         screenshot.write_bytes(base64.b64decode(shot["data"]))
         out.screenshot = screenshot
         pipe.call("Runtime.evaluate", {"expression": "1"}, session=session)  # flush late events
         for e in pipe.events:
             method, params = e.get("method"), e.get("params", {})
             if method == "Runtime.consoleAPICalled":
-                out.console.append({"type": params.get("type"),
-                                    "args": [a.get("value", a.get("description")) for a in params.get("args", [])]})
+                out.console.append(
+                    {
+                        "type": params.get("type"),
+                        "args": [a.get("value", a.get("description")) for a in params.get("args", [])],
+                    }
+                )
             elif method == "Runtime.exceptionThrown":
                 out.exceptions.append(params)
             elif method == "Log.entryAdded":

@@ -9,13 +9,33 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from xcost_tui import XCOPA_LANGS
-from xcost_tui.rundir import (Cost, CurvePoint, EvalResult, EventWriter, GpuReading, JsonlWriter, PhaseEnd, PhaseStart, Prediction,
-                              ProcessRef, Progress, ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, RunWarning, Sample,
-                              read_jsonl, update_status)
+from xcost_tui.rundir import (
+    Cost,
+    CurvePoint,
+    EvalResult,
+    EventWriter,
+    GpuReading,
+    JsonlWriter,
+    PhaseEnd,
+    PhaseStart,
+    Prediction,
+    ProcessRef,
+    Progress,
+    ReusedFrom,
+    RunDir,
+    RunEnd,
+    RunStart,
+    RunStatus,
+    RunWarning,
+    Sample,
+    read_jsonl,
+    update_status,
+)
 from xcost_tui.rundir.events import CollapseCheck
 from xcost_tui.spec import RunSpec
 
@@ -97,16 +117,25 @@ def make_run_dir(
     langs = list(langs)
     intermediate = list(intermediate)
     accuracies = dict(accuracies or {})
-    spec = RunSpec(method=method, model=model, seed=seed, intermediate=intermediate, few_shot_k=k,
-                   langs=langs, eval_english=eval_english, name=name)
+    spec = RunSpec(
+        method=method,
+        model=model,
+        seed=seed,
+        intermediate=intermediate,
+        few_shot_k=k,
+        langs=langs,
+        eval_english=eval_english,
+        name=name,
+    )
     if reused_from is not None:
         producer = reused_from if isinstance(reused_from, dict) else {"run_id": reused_from, "run_dir": None}
         spec.init_from = f"{producer.get('run_dir') or producer['run_id']}/checkpoints/intermediate"
     else:
         producer = None
     if run_id is None:
-        digest = hashlib.sha256(json.dumps([spec.identity(), status, stop_after, t0], sort_keys=True,
-                                           default=str).encode()).hexdigest()[:10]
+        digest = hashlib.sha256(
+            json.dumps([spec.identity(), status, stop_after, t0], sort_keys=True, default=str).encode()
+        ).hexdigest()[:10]
         run_id = f"{method}-{model}-s{seed}-{digest}"
     run_dir = Path(root) / "runs" / run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -132,13 +161,25 @@ def make_run_dir(
     def emit(event) -> None:
         events.emit(dataclasses.replace(event, t=t))
 
-    env = {"python": "3.11.7", "torch": "2.5.1", "transformers": "4.46.0", "cuda": None if device_type == "cpu" else "12.4",
-           "cudnn": None, "host": "testhost", "platform": "Linux", "device_type": device_type,
-           "device_name": "cpu" if device_type == "cpu" else "NVIDIA H100 80GB HBM3", "device_count": 1,
-           "precision": "fp32" if device_type == "cpu" else "bf16", "cpu_threads": 2, "git_commit": "abc1234",
-           "xcost_tui": "0.1.0"}
-    update_status(run_dir, RunStatus.RUNNING, job=ProcessRef(999_999, 1.0, "testhost"), started=t, phase=None,
-                  error=None)
+    env = {
+        "python": "3.11.7",
+        "torch": "2.5.1",
+        "transformers": "4.46.0",
+        "cuda": None if device_type == "cpu" else "12.4",
+        "cudnn": None,
+        "host": "testhost",
+        "platform": "Linux",
+        "device_type": device_type,
+        "device_name": "cpu" if device_type == "cpu" else "NVIDIA H100 80GB HBM3",
+        "device_count": 1,
+        "precision": "fp32" if device_type == "cpu" else "bf16",
+        "cpu_threads": 2,
+        "git_commit": "abc1234",
+        "xcost_tui": "0.1.0",
+    }
+    update_status(
+        run_dir, RunStatus.RUNNING, job=ProcessRef(999_999, 1.0, "testhost"), started=t, phase=None, error=None
+    )
     emit(RunStart(run_id, spec.to_dict(), env, [p for p, _, _ in plan]))
     phase_times: list[tuple[str, float, float]] = []
     failed_phase = None
@@ -149,24 +190,58 @@ def make_run_dir(
         start = t
         training = kind in TRAINING_KINDS
         reused = producer is not None and kind == "intermediate"
-        if status in (RunStatus.FAILED, RunStatus.CANCELLED) and failed_phase is None and stop is not None \
-                and phase_times and phase_times[-1][0] == stop:
+        if (
+            status in (RunStatus.FAILED, RunStatus.CANCELLED)
+            and failed_phase is None
+            and stop is not None
+            and phase_times
+            and phase_times[-1][0] == stop
+        ):
             failed_phase = phase
             emit(RunWarning("loss is NaN", phase))
             break
         if training:
-            emit(Progress(phase, 5, 10, epoch=0.5, loss=0.69, lr=1e-5, examples_per_s=100.0, tokens_per_s=5000.0,
-                          mem_bytes=1000, peak_mem_bytes=peak_mem_bytes, mem_source="procfs"))
+            emit(
+                Progress(
+                    phase,
+                    5,
+                    10,
+                    epoch=0.5,
+                    loss=0.69,
+                    lr=1e-5,
+                    examples_per_s=100.0,
+                    tokens_per_s=5000.0,
+                    mem_bytes=1000,
+                    peak_mem_bytes=peak_mem_bytes,
+                    mem_source="procfs",
+                )
+            )
         if kind == "target" and curve_points:
-            before = sum((reused_costs or {}).get(p, _pick(device_hours, p, 0.01) or 0.0)
-                         for p, k2, _ in plan if k2 == "intermediate")
+            before = sum(
+                (reused_costs or {}).get(p, _pick(device_hours, p, 0.01) or 0.0)
+                for p, k2, _ in plan
+                if k2 == "intermediate"
+            )
             own = _pick(device_hours, phase, 0.01) or 0.01
             for i in range(1, curve_points + 1):
                 frac = i / curve_points
                 accs = {lang: 0.5 + (accuracies.get(lang, 0.5) - 0.5) * frac for lang in ["en", *langs]}
-                emit(CurvePoint(phase, i, 10 * i, 10 * curve_points, "validation", accs,
-                                {lang: 50 for lang in accs}, before + own * frac,
-                                (before + own * frac) * FLOPS_PER_DEVICE_HOUR, None, 0.5, 1e9))
+                emit(
+                    CurvePoint(
+                        phase,
+                        i,
+                        10 * i,
+                        10 * curve_points,
+                        "validation",
+                        accs,
+                        {lang: 50 for lang in accs},
+                        before + own * frac,
+                        (before + own * frac) * FLOPS_PER_DEVICE_HOUR,
+                        None,
+                        0.5,
+                        1e9,
+                    )
+                )
         dh = _pick(device_hours, phase, 0.01) if training else (_pick(device_hours, "target:copa", 0.01) or 0.01) / 100
         wall = dh * 3600.0
         t += wall
@@ -186,8 +261,7 @@ def make_run_dir(
             "flops_measured": _cost(fl * 1.02, "FLOP", "flop_counter", sampled_steps=3),
             "peak_mem_bytes": _cost(peak_mem_bytes, "B", "procfs" if device_type == "cpu" else "torch.cuda"),
             "lifetime_peak_mem_bytes": _cost(lifetime, "B", "procfs" if device_type == "cpu" else "torch.cuda"),
-            "energy_j": _cost(en, "J", "rapl", reason="RAPL is not readable here (permission denied)",
-                              flag=None),
+            "energy_j": _cost(en, "J", "rapl", reason="RAPL is not readable here (permission denied)", flag=None),
             "examples_per_s": _cost(400 / wall, "examples/s", "wall_clock"),
             "tokens_per_s": _cost(30_000 / wall, "tokens/s", "wall_clock"),
             "mfu": _cost(None, "ratio", None, reason="peak FLOP/s of this CPU is unknown"),
@@ -195,10 +269,22 @@ def make_run_dir(
         if contended is not None and phase in contended:
             flag = contended[phase]
             costs["other_cpu_s"] = _cost(wall * (1.5 if flag else 0.05), "s", "psutil", cpus=2)
-            costs["contended"] = (Cost.missing("flag", "the phase was too short to tell", "psutil") if flag is None
-                                  else _cost(int(flag), "flag", "psutil", threads=2, cpus=2, reasons=(
-                                      ["cpu: other processes used 1.50 of the job's 2 CPU(s) on average (more than "
-                                       "0.50)"] if flag else [])))
+            costs["contended"] = (
+                Cost.missing("flag", "the phase was too short to tell", "psutil")
+                if flag is None
+                else _cost(
+                    int(flag),
+                    "flag",
+                    "psutil",
+                    threads=2,
+                    cpus=2,
+                    reasons=(
+                        ["cpu: other processes used 1.50 of the job's 2 CPU(s) on average (more than 0.50)"]
+                        if flag
+                        else []
+                    ),
+                )
+            )
         info: dict[str, Any] = {"steps": 50, "epochs": 1.0, "precision": env["precision"]}
         reused_rec = None
         if reused:
@@ -224,12 +310,22 @@ def make_run_dir(
                 "latency_n": _cost(50, "count", "counted"),
                 "throughput_examples_per_s": _cost(1 / latency_p50_s * 8, "examples/s", "wall_clock", batch_size=64),
                 "peak_mem_bytes": _cost(infer_mem_start_bytes + peak_infer_mem_bytes, "B", "procfs"),
-                "peak_mem_increase_bytes": _cost(peak_infer_mem_bytes, "B", "procfs", start_bytes=infer_mem_start_bytes),
+                "peak_mem_increase_bytes": _cost(
+                    peak_infer_mem_bytes, "B", "procfs", start_bytes=infer_mem_start_bytes
+                ),
                 "lifetime_peak_mem_bytes": _cost(lifetime, "B", "procfs"),
             }
-        tasks = [] if kind == "inference-bench" else (
-            [phase.split(":", 1)[1]] if kind == "intermediate" else ["copa"] if kind in ("target",) or lang == "en"
-            else ["xcopa"])
+        tasks = (
+            []
+            if kind == "inference-bench"
+            else (
+                [phase.split(":", 1)[1]]
+                if kind == "intermediate"
+                else ["copa"]
+                if kind in ("target",) or lang == "en"
+                else ["xcopa"]
+            )
+        )
         emit(PhaseEnd(phase, kind, tasks, lang, reused_rec, costs, info))
         if kind == "eval":
             acc = accuracies.get(lang, 0.5)
@@ -239,14 +335,40 @@ def make_run_dir(
                 for i in range(n_eval):
                     label = i % 2
                     pred = label if i < correct else 1 - label
-                    preds.write(Prediction(phase, task, lang, split, i, pred, label,
-                                           [0.1 * i, -0.1 * i] if pred == 0 else [-0.1 * i, 0.1 * i],
-                                           pred == label).to_dict())
+                    preds.write(
+                        Prediction(
+                            phase,
+                            task,
+                            lang,
+                            split,
+                            i,
+                            pred,
+                            label,
+                            [0.1 * i, -0.1 * i] if pred == 0 else [-0.1 * i, 0.1 * i],
+                            pred == label,
+                        ).to_dict()
+                    )
             emit(EvalResult(phase, task, lang, split, correct / n_eval, n_eval, correct))
             if lang == "en" and collapsed is not None:
-                emit(CollapseCheck("target:copa", phase, 1, seed, collapsed, correct / n_eval, n_eval, correct,
-                                   0.5 if collapsed else 0.001, 0, 0.5, 0.05, 0.9,
-                                   ["accuracy within chance"] if collapsed else [], False))
+                emit(
+                    CollapseCheck(
+                        "target:copa",
+                        phase,
+                        1,
+                        seed,
+                        collapsed,
+                        correct / n_eval,
+                        n_eval,
+                        correct,
+                        0.5 if collapsed else 0.001,
+                        0,
+                        0.5,
+                        0.05,
+                        0.9,
+                        ["accuracy within chance"] if collapsed else [],
+                        False,
+                    )
+                )
         phase_times.append((phase, start, t))
         if stop is not None and phase == stop and status == RunStatus.RUNNING:
             break
@@ -271,14 +393,26 @@ def make_run_dir(
         for i in range(n_samples):
             ts = t0 + span * i / max(n_samples, 1)
             phase = next((p for p, a, b in phase_times if a <= ts <= b), None)
-            gpus = [GpuReading(g, "NVIDIA H100 80GB HBM3", None, 10_000_000_000 + i, 85_899_345_920, 90.0, 500.0 + g,
-                               60.0, 9_000_000_000) for g in range(n_gpus)]
+            gpus = [
+                GpuReading(
+                    g,
+                    "NVIDIA H100 80GB HBM3",
+                    None,
+                    10_000_000_000 + i,
+                    85_899_345_920,
+                    90.0,
+                    500.0 + g,
+                    60.0,
+                    9_000_000_000,
+                )
+                for g in range(n_gpus)
+            ]
             samples.write(Sample(ts, phase, 100.0, 1_000_000_000 + i, gpus).to_dict())
     for fname in truncate:
         path = run_dir / fname
         data = path.read_bytes()
         last = data.rstrip(b"\n").rfind(b"\n")
-        cut = data[: last + 1] + data[last + 1:][: max(1, (len(data) - last - 1) // 2)]
+        cut = data[: last + 1] + data[last + 1 :][: max(1, (len(data) - last - 1) // 2)]
         path.write_bytes(cut)
     return run_dir
 
@@ -289,20 +423,60 @@ def make_standard_store(root: Path | str) -> dict[str, Path]:
     langs = list(XCOPA_LANGS)
     acc = {lang: 0.5 + 0.01 * i for i, lang in enumerate(langs)}
     runs = {
-        "direct": make_run_dir(root, run_id="direct-s0", method="direct", seed=0, langs=langs,
-                               accuracies={**acc, "en": 0.7}, device_hours=0.01, energy=100.0, n_gpus=1),
-        "producer": make_run_dir(root, run_id="inter-s0", method="intermediate", intermediate=["siqa"], seed=0,
-                                 langs=langs, accuracies={**{l: a + 0.05 for l, a in acc.items()}, "en": 0.8},
-                                 device_hours={"intermediate:siqa": 0.06, "target:copa": 0.01}, energy=50.0),
-        "reuser": make_run_dir(root, run_id="inter-s0-reuse", method="intermediate", intermediate=["siqa"], seed=0,
-                               langs=langs, accuracies={**{l: a + 0.04 for l, a in acc.items()}, "en": 0.79},
-                               device_hours={"target:copa": 0.02}, reused_from="inter-s0", energy=60.0),
-        "fewshot": make_run_dir(root, run_id="fewshot-s0", method="few-shot", k=16, seed=0, langs=["it", "zh"],
-                                accuracies={"it": 0.7, "zh": 0.6, "en": 0.7},
-                                device_hours={"target:copa": 0.01, "few-shot:it": 0.001, "few-shot:zh": 0.001}),
+        "direct": make_run_dir(
+            root,
+            run_id="direct-s0",
+            method="direct",
+            seed=0,
+            langs=langs,
+            accuracies={**acc, "en": 0.7},
+            device_hours=0.01,
+            energy=100.0,
+            n_gpus=1,
+        ),
+        "producer": make_run_dir(
+            root,
+            run_id="inter-s0",
+            method="intermediate",
+            intermediate=["siqa"],
+            seed=0,
+            langs=langs,
+            accuracies={**{l: a + 0.05 for l, a in acc.items()}, "en": 0.8},
+            device_hours={"intermediate:siqa": 0.06, "target:copa": 0.01},
+            energy=50.0,
+        ),
+        "reuser": make_run_dir(
+            root,
+            run_id="inter-s0-reuse",
+            method="intermediate",
+            intermediate=["siqa"],
+            seed=0,
+            langs=langs,
+            accuracies={**{l: a + 0.04 for l, a in acc.items()}, "en": 0.79},
+            device_hours={"target:copa": 0.02},
+            reused_from="inter-s0",
+            energy=60.0,
+        ),
+        "fewshot": make_run_dir(
+            root,
+            run_id="fewshot-s0",
+            method="few-shot",
+            k=16,
+            seed=0,
+            langs=["it", "zh"],
+            accuracies={"it": 0.7, "zh": 0.6, "en": 0.7},
+            device_hours={"target:copa": 0.01, "few-shot:it": 0.001, "few-shot:zh": 0.001},
+        ),
         "failed": make_run_dir(root, run_id="direct-failed", method="direct", seed=1, langs=langs, status="failed"),
-        "running": make_run_dir(root, run_id="direct-running", method="direct", seed=2, langs=langs, status="running",
-                                truncate=["events.jsonl"]),
+        "running": make_run_dir(
+            root,
+            run_id="direct-running",
+            method="direct",
+            seed=2,
+            langs=langs,
+            status="running",
+            truncate=["events.jsonl"],
+        ),
     }
     return runs
 

@@ -29,8 +29,16 @@ def make_rows(n: int, seed: int) -> list[dict]:
         label = rng.randrange(2)
         choices = [wrong, wrong]
         choices[label] = right
-        rows.append({"premise": f"I want a {cat}.", "choice1": f"The {choices[0]}.", "choice2": f"The {choices[1]}.",
-                     "question": rng.choice(["cause", "effect"]), "label": label, "idx": i})
+        rows.append(
+            {
+                "premise": f"I want a {cat}.",
+                "choice1": f"The {choices[0]}.",
+                "choice2": f"The {choices[1]}.",
+                "question": rng.choice(["cause", "effect"]),
+                "label": label,
+                "idx": i,
+            }
+        )
     return rows
 
 

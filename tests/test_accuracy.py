@@ -3,23 +3,39 @@
 from __future__ import annotations
 
 import pytest
-
 from store_fixtures import make_run_dir
+
 from xcost_tui import XCOPA_LANGS
-from xcost_tui.accuracy import (CHANCE, FORM_COLUMNS, PRETRAINING_LANGS, average_accuracy, average_forms,
-                                model_family, seen_langs)
+from xcost_tui.accuracy import (
+    CHANCE,
+    FORM_COLUMNS,
+    PRETRAINING_LANGS,
+    average_accuracy,
+    average_forms,
+    model_family,
+    seen_langs,
+)
 from xcost_tui.store import connect_ro
 from xcost_tui.store.ingest import ingest
 
 ACC = {lang: 0.55 + 0.02 * i for i, lang in enumerate(XCOPA_LANGS)}
 
 
-@pytest.mark.parametrize("model,family", [
-    ("xlm-roberta-large", "xlm-roberta"), ("FacebookAI/xlm-roberta-base", "xlm-roberta"),
-    ("/models/xlm-roberta-large/", "xlm-roberta"), ("XLM-RoBERTa-Large", "xlm-roberta"),
-    ("bert-base-multilingual-cased", "mbert-cased"), ("google-bert/bert-base-multilingual-uncased", "mbert-uncased"),
-    ("tiny-xlmr", None), ("roberta-large", None), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "model,family",
+    [
+        ("xlm-roberta-large", "xlm-roberta"),
+        ("FacebookAI/xlm-roberta-base", "xlm-roberta"),
+        ("/models/xlm-roberta-large/", "xlm-roberta"),
+        ("XLM-RoBERTa-Large", "xlm-roberta"),
+        ("bert-base-multilingual-cased", "mbert-cased"),
+        ("google-bert/bert-base-multilingual-uncased", "mbert-uncased"),
+        ("tiny-xlmr", None),
+        ("roberta-large", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_model_family(model, family):
     assert model_family(model) == family
 
@@ -48,7 +64,8 @@ def test_the_four_forms_by_hand():
     no_it = {lang: a for lang, a in ACC.items() if lang != "it"}
     assert average_accuracy(no_it, "published", "xlm-roberta-base") is None
     assert average_accuracy(no_it, "seen", "xlm-roberta-base") == pytest.approx(
-        sum(ACC[lang] for lang in PRETRAINING_LANGS["xlm-roberta"] if lang != "it") / 8)
+        sum(ACC[lang] for lang in PRETRAINING_LANGS["xlm-roberta"] if lang != "it") / 8
+    )
     assert average_accuracy({}, "seen", "xlm-roberta-base") is None
     with pytest.raises(ValueError, match="unknown average form"):
         average_accuracy(ACC, "mean")
@@ -71,8 +88,10 @@ def test_the_store_computes_the_same_forms_as_python(tmp_path):
     ingest(tmp_path)
     cols = ["model_family", *FORM_COLUMNS.values()]
     with connect_ro(tmp_path) as con:
-        rows = {r[0]: dict(zip(cols, r[1:])) for r in
-                con.execute(f"SELECT run_id, {', '.join(cols)} FROM leaderboard").fetchall()}
+        rows = {
+            r[0]: dict(zip(cols, r[1:]))
+            for r in con.execute(f"SELECT run_id, {', '.join(cols)} FROM leaderboard").fetchall()
+        }
         accs = {}
         for run_id, lang, acc in con.execute("SELECT run_id, lang, accuracy FROM evals").fetchall():
             accs.setdefault(run_id, {})[lang] = acc

@@ -29,7 +29,8 @@ def test_every_benchmark_prints_through_contention(script):
     src = script.read_text()
     assert "from _quiet import Contention" in src, f"{script.name} does not measure contention"
     assert "Contention()" in src and ".label(" in src and ".verdict()" in src, (
-        f"{script.name} must print its figures with Contention.label and say the verdict")
+        f"{script.name} must print its figures with Contention.label and say the verdict"
+    )
 
 
 def test_a_contended_figure_says_so_beside_it():
@@ -43,8 +44,24 @@ def test_a_contended_figure_says_so_beside_it():
 @pytest.mark.slow
 def test_bench_latency_runs(data_dir):
     env = {**os.environ, "XCOST_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, str(BENCHMARKS / "bench_latency.py"), "--pairs", "2", "--calls", "5",
-                           "--warmup", "1", "--threads", "1"], capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "bench_latency.py"),
+            "--pairs",
+            "2",
+            "--calls",
+            "5",
+            "--warmup",
+            "1",
+            "--threads",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "job bench p50" in proc.stdout and "ratio" in proc.stdout
     assert "quiet (" in proc.stdout or "CONTENDED (" in proc.stdout

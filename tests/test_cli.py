@@ -8,13 +8,16 @@ import pytest
 from xcost_tui import cli
 
 
-@pytest.mark.parametrize("argv,plan", [
-    (["--headless", "demo", "--store", "S"], "demo"),
-    (["--store", "S", "--headless", "demo"], "demo"),
-    (["--store", "S"], None),
-    (["--data-dir", "D", "plan.toml", "--max-parallel", "2"], "plan.toml"),
-    (["sql", "SELECT 1", "--store", "S"], None),
-])
+@pytest.mark.parametrize(
+    "argv,plan",
+    [
+        (["--headless", "demo", "--store", "S"], "demo"),
+        (["--store", "S", "--headless", "demo"], "demo"),
+        (["--store", "S"], None),
+        (["--data-dir", "D", "plan.toml", "--max-parallel", "2"], "plan.toml"),
+        (["sql", "SELECT 1", "--store", "S"], None),
+    ],
+)
 def test_plan_argument_is_found_past_option_values(argv, plan):
     pos = cli._first_positional(argv)
     found = argv[pos] if pos is not None and argv[pos] not in cli.SUBCOMMANDS else None
@@ -22,13 +25,15 @@ def test_plan_argument_is_found_past_option_values(argv, plan):
 
 
 def test_help_teaches_and_is_light():
-    code = ("import sys, contextlib, io\n"
-            "from xcost_tui.cli import main\n"
-            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "    try: main(['--help'])\n"
-            "    except SystemExit: pass\n"
-            "heavy = [m for m in ('torch', 'transformers', 'datasets', 'duckdb', 'textual') if m in sys.modules]\n"
-            "print(heavy); print(out.getvalue())")
+    code = (
+        "import sys, contextlib, io\n"
+        "from xcost_tui.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "    try: main(['--help'])\n"
+        "    except SystemExit: pass\n"
+        "heavy = [m for m in ('torch', 'transformers', 'datasets', 'duckdb', 'textual') if m in sys.modules]\n"
+        "print(heavy); print(out.getvalue())"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.splitlines()[0] == "[]"
     for word in ("--headless", "--data-dir", "examples:", "xcost-tui run", "plan check"):
@@ -40,8 +45,14 @@ def test_headless_without_a_plan_is_a_clear_error(capsys):
     assert "needs a plan" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("value, message", [("0", "must be at least 1, got 0"), ("-2", "must be at least 1, got -2"),
-                                            ("two", "expected a whole number, at least 1, got 'two'")])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("0", "must be at least 1, got 0"),
+        ("-2", "must be at least 1, got -2"),
+        ("two", "expected a whole number, at least 1, got 'two'"),
+    ],
+)
 def test_max_parallel_below_one_is_a_usage_error(value, message, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["--headless", "demo", "--max-parallel", value])
@@ -54,8 +65,9 @@ def test_max_parallel_accepts_a_count():
     assert cli.build_parser().parse_args(["--max-parallel", "3"]).max_parallel == 3
 
 
-@pytest.mark.parametrize("command", [["sql", "SELECT 1"], ["ingest"], ["--headless", "demo"],
-                                     ["run", "--method", "direct"]])
+@pytest.mark.parametrize(
+    "command", [["sql", "SELECT 1"], ["ingest"], ["--headless", "demo"], ["run", "--method", "direct"]]
+)
 def test_a_store_that_is_a_file_is_a_clear_error(tmp_path, capsys, command):
     db = tmp_path / "xcost.duckdb"
     db.write_bytes(b"not a folder")
@@ -102,6 +114,7 @@ def test_sql_passes_the_timeout_on(tmp_path, monkeypatch):
 
 # ---- xcost-tui run: the flags of the spec keys -------------------------------------------------
 
+
 def _run_args(*flags: str):
     return cli.build_parser().parse_args(["run", "--method", "few-shot", "--shots", "4", *flags])
 
@@ -120,8 +133,20 @@ def test_run_flags_reach_the_spec():
     from xcost_tui.job.launch import spec_from_args
     from xcost_tui.spec import RunSpec
 
-    args = _run_args("--batch-size", "16", "--micro-batch-size", "4", "--shot-seed", "2", "--collapse-retries", "1",
-                     "--recipe", "xtreme-xcopa", "--recipe", "few-shot=xcost-few-shot")
+    args = _run_args(
+        "--batch-size",
+        "16",
+        "--micro-batch-size",
+        "4",
+        "--shot-seed",
+        "2",
+        "--collapse-retries",
+        "1",
+        "--recipe",
+        "xtreme-xcopa",
+        "--recipe",
+        "few-shot=xcost-few-shot",
+    )
     spec = spec_from_args(args)
     assert spec["shot_seed"] == 2 and spec["collapse_retries"] == 1
     assert spec["hparams"]["micro_batch_size"] == 4 and spec["few_shot_hparams"]["micro_batch_size"] == 4
@@ -148,7 +173,18 @@ def test_a_recipe_alone_and_a_bad_phase():
 
 
 def test_run_reports_a_bad_recipe_flag_without_a_traceback(tmp_path, capsys):
-    code = cli.main(["run", "--method", "direct", "--recipe", "fewshot=xcost-few-shot", "--out", str(tmp_path / "r"),
-                     "--store", str(tmp_path / "s")])
+    code = cli.main(
+        [
+            "run",
+            "--method",
+            "direct",
+            "--recipe",
+            "fewshot=xcost-few-shot",
+            "--out",
+            str(tmp_path / "r"),
+            "--store",
+            str(tmp_path / "s"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "did you mean 'few-shot'" in err and "Traceback" not in err

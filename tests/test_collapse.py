@@ -19,8 +19,16 @@ def test_binomial_test_matches_scipy_for_every_k(n):
         assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-300), (k, n, ours, theirs)
 
 
-@pytest.mark.parametrize("k,n,p", [(3, 10, Fraction(1, 3)), (0, 7, Fraction(1, 4)), (40, 100, Fraction(1, 3)),
-                                   (9, 12, Fraction(1, 4)), (1, 1, Fraction(1, 3))])
+@pytest.mark.parametrize(
+    "k,n,p",
+    [
+        (3, 10, Fraction(1, 3)),
+        (0, 7, Fraction(1, 4)),
+        (40, 100, Fraction(1, 3)),
+        (9, 12, Fraction(1, 4)),
+        (1, 1, Fraction(1, 3)),
+    ],
+)
 def test_binomial_test_matches_scipy_for_other_chance_levels(k, n, p):
     assert binomial_test(k, n, p) == pytest.approx(scipy_stats.binomtest(k, n, float(p)).pvalue, rel=1e-9)
 

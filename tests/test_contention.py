@@ -14,13 +14,20 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 from fake_nvml import make_fake_nvml
 from store_fixtures import make_run_dir
+
 from xcost_tui import present
 from xcost_tui.measure import nvml
-from xcost_tui.measure.contention import (CpuSnapshot, CpuWindow, allowance_cores, apply_thread_share, judge,
-                                          share_threads, tree_seconds)
+from xcost_tui.measure.contention import (
+    CpuSnapshot,
+    CpuWindow,
+    allowance_cores,
+    apply_thread_share,
+    judge,
+    share_threads,
+    tree_seconds,
+)
 from xcost_tui.measure.timer import PhaseMeter, SampleWatch
 from xcost_tui.rundir import JsonlWriter, Sample
 from xcost_tui.rundir.records import GpuReading
@@ -41,12 +48,14 @@ def window(other_cores: float, cpus: int = 2, wall: float = 2.0, own: float = 1.
 
 # ---- the flag (pure) ---------------------------------------------------------------------------------
 
+
 def test_thresholds_of_a_job_alone_with_every_cpu():
     assert allowance_cores(2, 2) == 0.5 and allowance_cores(8, None) == 2.0
     assert judge(window(0.4), 2, None, gpus_watched=False).contended is False
     v = judge(window(0.6), 2, None, gpus_watched=False)
-    assert v.contended is True and v.reasons == ["cpu: other processes used 0.60 of the job's 2 CPU(s) on average "
-                                                 "(more than 0.50, its share 2 thread(s))"]
+    assert v.contended is True and v.reasons == [
+        "cpu: other processes used 0.60 of the job's 2 CPU(s) on average (more than 0.50, its share 2 thread(s))"
+    ]
 
 
 def test_thresholds_of_a_job_with_its_share_of_the_cpus():
@@ -79,12 +88,15 @@ def test_window_arithmetic():
 
 # ---- the evidence, measured --------------------------------------------------------------------------
 
+
 def _orphan_burners(n: int, seconds: float, tmp_path: Path) -> list[int]:
     """n busy processes that are not in this process's tree (reparented to init): other work."""
     pids_file = tmp_path / "pids"
-    code = ("import subprocess, sys\n"
-            f"ps = [subprocess.Popen([sys.executable, '-c', {BURN.format(s=seconds)!r}]) for _ in range({n})]\n"
-            f"open({str(pids_file)!r}, 'w').write(' '.join(str(p.pid) for p in ps))\n")
+    code = (
+        "import subprocess, sys\n"
+        f"ps = [subprocess.Popen([sys.executable, '-c', {BURN.format(s=seconds)!r}]) for _ in range({n})]\n"
+        f"open({str(pids_file)!r}, 'w').write(' '.join(str(p.pid) for p in ps))\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     return [int(p) for p in pids_file.read_text().split()]
 
@@ -135,8 +147,9 @@ def test_gpu_evidence_from_nvml_at_both_ends(monkeypatch):
     costs = meter.contention_costs()
     gpu = costs["other_gpu_processes"]
     assert gpu.value == 1 and gpu.source == "nvml" and gpu.extra["pids"] == [other]
-    assert costs["contended"].value == 1 and any(r.startswith("gpu: 1 other process") for r in
-                                                 costs["contended"].extra["reasons"])
+    assert costs["contended"].value == 1 and any(
+        r.startswith("gpu: 1 other process") for r in costs["contended"].extra["reasons"]
+    )
 
 
 def test_the_samples_beside_the_job_add_gpu_evidence(tmp_path):
@@ -153,6 +166,7 @@ def test_the_samples_beside_the_job_add_gpu_evidence(tmp_path):
 
 # ---- the CPU share, on the job's side -----------------------------------------------------------------
 
+
 def test_the_job_takes_its_thread_share_from_the_runner_or_slurm():
     assert share_threads({"XCOST_CPU_THREADS": "3"}) == (3, "runner")
     assert share_threads({"SLURM_CPUS_PER_TASK": "8"}) == (8, "slurm")
@@ -168,6 +182,7 @@ def test_the_job_takes_its_thread_share_from_the_runner_or_slurm():
 
 
 # ---- the store and the front ends ---------------------------------------------------------------------
+
 
 def sql(store: Path, text: str) -> list[dict]:
     import duckdb

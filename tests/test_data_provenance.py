@@ -24,8 +24,19 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def data_event(**kw) -> DataLoaded:
-    base = dict(task="siqa", split="train", lang="en", role="train", source="hub", repo="lighteval/siqa",
-                hub_split="train", resolved_revision=SHA, rows=33410, used=1000, subset="seeded")
+    base = dict(
+        task="siqa",
+        split="train",
+        lang="en",
+        role="train",
+        source="hub",
+        repo="lighteval/siqa",
+        hub_split="train",
+        resolved_revision=SHA,
+        rows=33410,
+        used=1000,
+        subset="seeded",
+    )
     return DataLoaded(**{**base, **kw})
 
 
@@ -43,8 +54,13 @@ def test_events_round_trip_and_read_tolerantly():
 
 def test_the_fold_keeps_every_split_and_the_model():
     fold = RunFold()
-    fold.apply_all([data_event(), data_event(task="copa", repo="aps/super_glue", role="questions", split="test"),
-                    ModelLoaded("tiny-xlmr", "built-in", tokenizer="trained-in-process", tokenizer_texts=12)])
+    fold.apply_all(
+        [
+            data_event(),
+            data_event(task="copa", repo="aps/super_glue", role="questions", split="test"),
+            ModelLoaded("tiny-xlmr", "built-in", tokenizer="trained-in-process", tokenizer_texts=12),
+        ]
+    )
     assert [d.task for d in fold.state.data_sources] == ["siqa", "copa"]
     assert fold.state.model is not None and fold.state.model.tokenizer_texts == 12
 
@@ -53,24 +69,74 @@ def test_ingest_writes_data_sources_and_runs_columns(tmp_path):
     run_dir = make_run_dir(tmp_path, langs=["th"], run_id="r1")
     with EventWriter(run_dir / EVENTS) as w:
         w.emit(data_event())
-        w.emit(data_event(task="xcopa", split="test", lang="th", role="eval", source="local", repo="cambridgeltl/xcopa",
-                          config="th", resolved_revision=None, path="/data/xcopa/th/test.jsonl", sha256="ab" * 32,
-                          rows=500, used=500, subset="all", xcopa_question="copa", questions_corrected=250))
+        w.emit(
+            data_event(
+                task="xcopa",
+                split="test",
+                lang="th",
+                role="eval",
+                source="local",
+                repo="cambridgeltl/xcopa",
+                config="th",
+                resolved_revision=None,
+                path="/data/xcopa/th/test.jsonl",
+                sha256="ab" * 32,
+                rows=500,
+                used=500,
+                subset="all",
+                xcopa_question="copa",
+                questions_corrected=250,
+            )
+        )
         w.emit(ModelLoaded("FacebookAI/xlm-roberta-base", "hub", SHA, None, "pretrained"))
     ingest(tmp_path)
     ingest(tmp_path)  # idempotent
     con = duckdb.connect(str(tmp_path / "xcost.duckdb"), read_only=True)
     try:
-        rows = con.execute("SELECT seq, task, split, lang, role, source, repo, config, resolved_revision, path, sha256, "
-                           "rows, used, subset, questions_corrected FROM data_sources WHERE run_id = 'r1' "
-                           "ORDER BY seq").fetchall()
+        rows = con.execute(
+            "SELECT seq, task, split, lang, role, source, repo, config, resolved_revision, path, sha256, "
+            "rows, used, subset, questions_corrected FROM data_sources WHERE run_id = 'r1' "
+            "ORDER BY seq"
+        ).fetchall()
         runs = con.execute("SELECT model_source, model_revision, data_sources FROM runs WHERE run_id = 'r1'").fetchall()
     finally:
         con.close()
-    assert rows == [(0, "siqa", "train", "en", "train", "hub", "lighteval/siqa", None, SHA, None, None, 33410, 1000,
-                     "seeded", None),
-                    (1, "xcopa", "test", "th", "eval", "local", "cambridgeltl/xcopa", "th", None,
-                     "/data/xcopa/th/test.jsonl", "ab" * 32, 500, 500, "all", 250)]
+    assert rows == [
+        (
+            0,
+            "siqa",
+            "train",
+            "en",
+            "train",
+            "hub",
+            "lighteval/siqa",
+            None,
+            SHA,
+            None,
+            None,
+            33410,
+            1000,
+            "seeded",
+            None,
+        ),
+        (
+            1,
+            "xcopa",
+            "test",
+            "th",
+            "eval",
+            "local",
+            "cambridgeltl/xcopa",
+            "th",
+            None,
+            "/data/xcopa/th/test.jsonl",
+            "ab" * 32,
+            500,
+            500,
+            "all",
+            250,
+        ),
+    ]
     assert runs == [("hub", SHA, 2)]
     assert schema.SCHEMA_VERSION >= 3
 
@@ -89,15 +155,29 @@ def test_the_tokenizer_learns_from_training_splits_only(data_dir):
     from xcost_tui.job.main import few_shot_sample, load_run_data
     from xcost_tui.tasks import all_texts
 
-    spec = RunSpec.from_dict({"method": "few-shot", "model": "tiny-xlmr", "few_shot_k": 4, "langs": ["it", "th"],
-                              "data_dir": str(data_dir), "intermediate": ["rte"]})
+    spec = RunSpec.from_dict(
+        {
+            "method": "few-shot",
+            "model": "tiny-xlmr",
+            "few_shot_k": 4,
+            "langs": ["it", "th"],
+            "data_dir": str(data_dir),
+            "intermediate": ["rte"],
+        }
+    )
     data = load_run_data(spec)
     lists = list(data.tokenizer_lists(spec))
-    assert [name for name, _ in lists] == ["rte:train", "copa:train", "xcopa:validation:it (4 few-shot examples)",
-                                           "xcopa:validation:th (4 few-shot examples)"]
+    assert [name for name, _ in lists] == [
+        "rte:train",
+        "copa:train",
+        "xcopa:validation:it (4 few-shot examples)",
+        "xcopa:validation:th (4 few-shot examples)",
+    ]
     texts = {t for _, exs in lists for t in all_texts(exs)}
     train = set(all_texts(data.target_train)) | set(all_texts(data.intermediate["rte"]))
-    shots = {lang: [pool[j] for j in few_shot_sample(pool, 4, spec.seed, lang)] for lang, pool in data.few_shot_pool.items()}
+    shots = {
+        lang: [pool[j] for j in few_shot_sample(pool, 4, spec.seed, lang)] for lang, pool in data.few_shot_pool.items()
+    }
     assert texts == train | {t for exs in shots.values() for t in all_texts(exs)}
     for lang, exs in data.target_eval.items():  # XCOPA test: never
         assert not texts & set(all_texts(exs)), lang
@@ -126,10 +206,16 @@ def test_a_run_records_its_data_and_model(tmp_path, data_dir):
     first_phase = next(i for i, e in enumerate(evs) if e["type"] == "phase_start")
     assert all(evs.index(e) < first_phase for e in loaded)  # recorded before any training
     seen = {(e["task"], e["split"], e["lang"], e["role"]) for e in loaded}
-    assert seen == {("copa", "train", "en", "train"), ("copa", "validation", "en", "eval"),
-                    ("xcopa", "test", "th", "eval"), ("xcopa", "test", "zh", "eval"),
-                    ("xcopa", "validation", "th", "few-shot-pool"), ("xcopa", "validation", "zh", "few-shot-pool"),
-                    ("copa", "test", "en", "questions"), ("copa", "validation", "en", "questions")}
+    assert seen == {
+        ("copa", "train", "en", "train"),
+        ("copa", "validation", "en", "eval"),
+        ("xcopa", "test", "th", "eval"),
+        ("xcopa", "test", "zh", "eval"),
+        ("xcopa", "validation", "th", "few-shot-pool"),
+        ("xcopa", "validation", "zh", "few-shot-pool"),
+        ("copa", "test", "en", "questions"),
+        ("copa", "validation", "en", "questions"),
+    }
     train = next(e for e in loaded if e["role"] == "train")
     assert (train["rows"], train["used"], train["subset"], train["source"]) == (400, 48, "seeded", "local")
     assert train["path"].endswith("copa/train.jsonl") and re.fullmatch(r"[0-9a-f]{64}", train["sha256"])
@@ -140,7 +226,9 @@ def test_a_run_records_its_data_and_model(tmp_path, data_dir):
     assert model["tokenizer_splits"][0] == "copa:train" and len(model["tokenizer_splits"]) == 3
     ends = phase_ends(tmp_path / "r")
     assert ends["eval:th"]["info"]["xcopa_question"] == "copa"
-    assert 0 < ends["eval:th"]["info"]["questions_corrected"] <= 24 and ends["eval:zh"]["info"]["questions_corrected"] == 0
+    assert (
+        0 < ends["eval:th"]["info"]["questions_corrected"] <= 24 and ends["eval:zh"]["info"]["questions_corrected"] == 0
+    )
     assert "questions_corrected" in ends["few-shot:th"]["info"]
     log = (tmp_path / "r" / "job.log").read_text() if (tmp_path / "r" / "job.log").exists() else proc.stdout
     assert "data: copa train (train): 48 of 400 rows" in log and "model: tiny-xlmr (built-in)" in log

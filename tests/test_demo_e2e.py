@@ -19,8 +19,12 @@ MEASURABLE = ["wall_s", "device_hours", "tokens_nonpad", "flops_analytic", "flop
 
 
 def sql(store, query):
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "sql", "--store", str(store), "--format", "json", query],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "xcost_tui", "sql", "--store", str(store), "--format", "json", query],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
@@ -29,8 +33,13 @@ def sql(store, query):
 def demo_store(tmp_path_factory, data_dir):
     store = tmp_path_factory.mktemp("demo") / "store"
     env = {**os.environ, "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1", "TERM": "dumb"}
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "--headless", "demo", "--data-dir", str(data_dir),
-                           "--store", str(store)], capture_output=True, text=True, timeout=900, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "xcost_tui", "--headless", "demo", "--data-dir", str(data_dir), "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "4/4 runs succeeded" in proc.stdout
     return store
@@ -48,7 +57,9 @@ def test_every_language_for_every_run(demo_store):
 
 
 def test_costs_measured_or_null_with_reason(demo_store):
-    phases = sql(demo_store, "SELECT run_id, phase, kind, costs FROM phases WHERE kind IN ('intermediate','target','few-shot')")
+    phases = sql(
+        demo_store, "SELECT run_id, phase, kind, costs FROM phases WHERE kind IN ('intermediate','target','few-shot')"
+    )
     assert phases
     for p in phases:
         costs = json.loads(p["costs"]) if isinstance(p["costs"], str) else p["costs"]
@@ -75,8 +86,12 @@ def test_leaderboard_has_accuracy_and_cost(demo_store):
 def test_reingest_from_run_directories_gives_the_same_rows(demo_store):
     before = sql(demo_store, "SELECT * FROM evals ORDER BY run_id, phase")
     (demo_store / "xcost.duckdb").unlink()
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "ingest", "--store", str(demo_store)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "xcost_tui", "ingest", "--store", str(demo_store)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert sql(demo_store, "SELECT * FROM evals ORDER BY run_id, phase") == before
     for run_dir in (demo_store / "runs").iterdir():

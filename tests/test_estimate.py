@@ -11,13 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from jobutil import phase_ends
+
 from xcost_tui.errors import XcostError
 from xcost_tui.estimate import assumptions, configs, memory
 from xcost_tui.estimate.profiles import get_profile, profile_names
-from xcost_tui.estimate.run import (forward_flops_of, interpolate, probe_points, template_key,
-                                    train_wall_probe)
+from xcost_tui.estimate.run import forward_flops_of, interpolate, probe_points, template_key, train_wall_probe
 from xcost_tui.plan import load_plan, loads_plan
 from xcost_tui.spec import RunSpec
 
@@ -25,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 # ---- model configs ------------------------------------------------------------------------------
+
 
 def test_tiny_config_is_the_jobs():
     from xcost_tui.job.model import TINY_DIMS
@@ -35,8 +35,16 @@ def test_tiny_config_is_the_jobs():
     assert (shape.hidden, shape.vocab, shape.layers) == (32, 3000, TINY_DIMS["num_hidden_layers"])
 
 
-@pytest.mark.parametrize("model", ["FacebookAI/xlm-roberta-base", "FacebookAI/xlm-roberta-large",
-                                   "facebook/xglm-564M", "facebook/xglm-7.5B", "tiny-xlmr"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "FacebookAI/xlm-roberta-base",
+        "FacebookAI/xlm-roberta-large",
+        "facebook/xglm-564M",
+        "facebook/xglm-7.5B",
+        "tiny-xlmr",
+    ],
+)
 def test_parameter_count_is_that_of_the_model_built_from_its_config(model):
     """A second way to the same number: transformers builds the model (on the meta device: no memory)."""
     import torch
@@ -54,7 +62,7 @@ def test_parameter_count_is_that_of_the_model_built_from_its_config(model):
         except TypeError:
             built = AutoModel.from_config(hf)
     assert shape.params() == sum(p.numel() for p in built.parameters())
-    assert shape.params({"mc": 1}) - shape.params() == shape.hidden ** 2 + shape.hidden + shape.hidden + 1
+    assert shape.params({"mc": 1}) - shape.params() == shape.hidden**2 + shape.hidden + shape.hidden + 1
 
 
 def test_published_configs_are_shipped_with_their_sources():
@@ -71,14 +79,24 @@ def test_published_configs_are_shipped_with_their_sources():
 
 
 def test_a_local_model_directory_is_read_from_its_config(tmp_path):
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "xlm-roberta", "hidden_size": 8,
-                                                      "num_hidden_layers": 1, "num_attention_heads": 2,
-                                                      "intermediate_size": 16, "vocab_size": 100}))
+    (tmp_path / "config.json").write_text(
+        json.dumps(
+            {
+                "model_type": "xlm-roberta",
+                "hidden_size": 8,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 2,
+                "intermediate_size": 16,
+                "vocab_size": 100,
+            }
+        )
+    )
     shape = configs.model_shape(str(tmp_path))
     assert shape.source == "local" and shape.hidden == 8
 
 
 # ---- the memory-fit search ---------------------------------------------------------------------
+
 
 class FakeAllocator:
     """A device of ``capacity`` bytes: allocating more fails like a CUDA out-of-memory error."""
@@ -144,6 +162,7 @@ def test_analytic_step_memory_grows_with_the_micro_batch_and_says_when_it_does_n
 
 
 # ---- counting the job's batches ------------------------------------------------------------------
+
 
 def _counter(sample: int = 4000):
     from xcost_tui.estimate.worker import Counter
@@ -230,8 +249,9 @@ def test_the_count_is_exactly_what_the_job_counts(data_dir, tmp_path):
         run_dir = tmp_path / spec.run_id()
         run_dir.mkdir()
         (run_dir / "spec.json").write_text(json.dumps(spec.to_dict()))
-        proc = subprocess.run([sys.executable, "-m", "xcost_tui.job", str(run_dir)], capture_output=True, text=True,
-                              timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "xcost_tui.job", str(run_dir)], capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, proc.stderr[-2000:]
         ends = phase_ends(run_dir)
         for p in counted["phases"]:
@@ -256,31 +276,48 @@ def test_arithmetic_count_of_one_shape_is_the_simulation():
     from xcost_tui.spec import HParams, MeasureOpts
 
     dims = EncoderDims(16, 1, 2, 32)
-    for hp in (HParams(batch_size=8, max_steps=26, max_seq_len=64),  # 13 steps per epoch (100 = 12 x 8 + 4)
-               HParams(batch_size=8, micro_batch_size=3, epochs=2.0, max_seq_len=64)):
+    for hp in (
+        HParams(batch_size=8, max_steps=26, max_seq_len=64),  # 13 steps per epoch (100 = 12 x 8 + 4)
+        HParams(batch_size=8, micro_batch_size=3, epochs=2.0, max_seq_len=64),
+    ):
         data = [_Proto(2, 20)] * 100
         fast = simulate_train([("copa", "mc", data)], hp, 0, "target:copa", dims, "cpu", MeasureOpts())
-        slow = simulate_train([("copa", "mc", data)], hp, 0, "target:copa", dims, "cpu", MeasureOpts(),
-                              arithmetic=False)
+        slow = simulate_train(
+            [("copa", "mc", data)], hp, 0, "target:copa", dims, "cpu", MeasureOpts(), arithmetic=False
+        )
         assert fast["simulated"] == "arithmetic" and slow["simulated"] == "exact"
         for key in ("examples", "steps", "tokens_nonpad"):
             assert fast[key] == slow[key], key
         for key in ("flops", "micro_batches", "tokens_padded"):
-            assert fast["by_micro"][next(iter(fast["by_micro"]))][key] == slow["by_micro"][next(iter(slow["by_micro"]))][key]
+            assert (
+                fast["by_micro"][next(iter(fast["by_micro"]))][key]
+                == slow["by_micro"][next(iter(slow["by_micro"]))][key]
+            )
 
 
 def test_without_data_or_tokenizer_the_registry_sizes_and_assumed_lengths_stand_in(tmp_path):
     """Offline and without --data-dir: every split falls back to the registry's size, marked."""
     from xcost_tui.estimate.run import _worker
 
-    spec = RunSpec.from_dict({"method": "intermediate", "model": "tiny-xlmr", "intermediate": ["mnli"],
-                              "langs": ["it"], "intermediate_hparams": {"max_steps": 10}})
+    spec = RunSpec.from_dict(
+        {
+            "method": "intermediate",
+            "model": "tiny-xlmr",
+            "intermediate": ["mnli"],
+            "langs": ["it"],
+            "intermediate_hparams": {"max_steps": 10},
+        }
+    )
     env = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        events = _worker("count", {"runs": [{"run_id": spec.run_id(), "spec": spec.to_dict(), "device_type": "cpu"}]},
-                         lambda ev: None, 300)
+        events = _worker(
+            "count",
+            {"runs": [{"run_id": spec.run_id(), "spec": spec.to_dict(), "device_type": "cpu"}]},
+            lambda ev: None,
+            300,
+        )
     finally:
         for k, v in old.items():
             if v is None:
@@ -298,6 +335,7 @@ def test_without_data_or_tokenizer_the_registry_sizes_and_assumed_lengths_stand_
 
 
 # ---- profiles and the time model ----------------------------------------------------------------
+
 
 def test_device_profiles():
     h100 = get_profile("H100-SXM")
@@ -320,7 +358,9 @@ def test_bench_flops_are_the_measure_formulas():
     shape = configs.model_shape("FacebookAI/xlm-roberta-base")
     dims = EncoderDims(shape.hidden, shape.layers, shape.heads, shape.intermediate)
     for head, n_out in (("mc", 1), ("cls3", 3)):
-        assert forward_flops_of(shape, head, 6, 37) == encoder_forward_flops(dims, 6, 37) + head_forward_flops(768, 6, n_out)
+        assert forward_flops_of(shape, head, 6, 37) == encoder_forward_flops(dims, 6, 37) + head_forward_flops(
+            768, 6, n_out
+        )
 
 
 def test_interpolation_and_probe_points():
@@ -335,9 +375,13 @@ def test_interpolation_and_probe_points():
 
 
 def test_training_time_from_the_probe():
-    probe = {"k": 1, "points": [
-        {"length": 16, "flops": 100.0, "t_step": 0.010, "fixed": 0.0},
-        {"length": 32, "flops": 200.0, "t_step": 0.020, "fixed": 0.05, "warmup": 0.03, "sample_extra": 0.01}]}
+    probe = {
+        "k": 1,
+        "points": [
+            {"length": 16, "flops": 100.0, "t_step": 0.010, "fixed": 0.0},
+            {"length": 32, "flops": 200.0, "t_step": 0.020, "fixed": 0.05, "warmup": 0.03, "sample_extra": 0.01},
+        ],
+    }
     hist = [["mc", 8, 16, 16, 10, 100.0], ["mc", 8, 16, 24, 10, 150.0]]
     # fixed 0.05 + 10 x 0.010 + 10 x 0.015; first phase: + warm-up; 3 FLOP samples: 2 extra
     assert train_wall_probe(probe, hist, 20, 1, False) == pytest.approx(0.30)
@@ -354,11 +398,14 @@ def test_runs_of_one_kind_share_a_probe(data_dir):
 
 # ---- the supervisor side stays light -------------------------------------------------------------
 
+
 def test_the_supervisor_side_of_the_estimate_imports_no_torch():
-    code = ("import sys; import xcost_tui.estimate.command, xcost_tui.estimate.run, xcost_tui.estimate.fit, "
-            "xcost_tui.estimate.stored, xcost_tui.estimate; "
-            "bad = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; import xcost_tui.estimate.command, xcost_tui.estimate.run, xcost_tui.estimate.fit, "
+        "xcost_tui.estimate.stored, xcost_tui.estimate; "
+        "bad = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -390,10 +437,18 @@ hparams = { batch_size = 32, micro_batch_size = 2, max_seq_len = 64 }
 
 
 def test_a_run_started_from_a_saved_encoder_counts_its_intermediate_phase_as_reused(data_dir):
-    spec = RunSpec.from_dict({"method": "intermediate", "model": "tiny-xlmr", "intermediate": ["rte"],
-                              "init_from": "/somewhere/checkpoints/intermediate", "langs": ["it"],
-                              "data_dir": str(data_dir), "max_eval_examples": 8,
-                              "hparams": {"max_steps": 2, "max_examples": 16}})
+    spec = RunSpec.from_dict(
+        {
+            "method": "intermediate",
+            "model": "tiny-xlmr",
+            "intermediate": ["rte"],
+            "init_from": "/somewhere/checkpoints/intermediate",
+            "langs": ["it"],
+            "data_dir": str(data_dir),
+            "max_eval_examples": 8,
+            "hparams": {"max_steps": 2, "max_examples": 16},
+        }
+    )
     counted = _counter().count_run({"run_id": spec.run_id(), "spec": spec.to_dict(), "device_type": "cpu"})
     phases = {p["name"]: p for p in counted["phases"]}
     assert phases["intermediate:rte"]["reused"] is True and "steps" not in phases["intermediate:rte"]

@@ -9,8 +9,8 @@ import json
 import time
 
 import pytest
-
 from jobutil import run_cli
+
 from xcost_tui.store.db import connect_ro
 
 TINY_PLAN = """
@@ -42,8 +42,21 @@ def tiny_plan(tmp_path):
 
 
 def test_a_profile_projection_of_a_plan_as_csv(tiny_plan, tmp_path, data_dir):
-    proc = run_cli(["plan", "estimate", str(tiny_plan), "--device-profile", "L4", "--format", "csv",
-                    "--data-dir", str(data_dir), "--store", str(tmp_path / "store")])
+    proc = run_cli(
+        [
+            "plan",
+            "estimate",
+            str(tiny_plan),
+            "--device-profile",
+            "L4",
+            "--format",
+            "csv",
+            "--data-dir",
+            str(data_dir),
+            "--store",
+            str(tmp_path / "store"),
+        ]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [r["phase"] for r in rows] == ["target:copa", "eval:en", "eval:it", "inference-bench"]
@@ -59,8 +72,19 @@ def test_a_profile_projection_of_a_plan_as_csv(tiny_plan, tmp_path, data_dir):
 
 
 def test_an_unknown_profile_is_an_error_with_the_closest_name(tiny_plan, tmp_path):
-    proc = run_cli(["plan", "estimate", str(tiny_plan), "--device-profile", "H100-SMX", "--efficiency", "2",
-                    "--store", str(tmp_path / "store")])
+    proc = run_cli(
+        [
+            "plan",
+            "estimate",
+            str(tiny_plan),
+            "--device-profile",
+            "H100-SMX",
+            "--efficiency",
+            "2",
+            "--store",
+            str(tmp_path / "store"),
+        ]
+    )
     assert proc.returncode == 2
     assert "efficiency" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -70,8 +94,9 @@ def test_probe_forecast_then_the_runs_and_the_headless_line(tiny_plan, tmp_path,
     """Probe here, run the plan, and the store compares them (FLOPs exactly; time and memory measured)."""
     store = tmp_path / "store"
     t0 = time.monotonic()
-    proc = run_cli(["plan", "estimate", str(tiny_plan), "--format", "json", "--data-dir", str(data_dir),
-                    "--store", str(store)])
+    proc = run_cli(
+        ["plan", "estimate", str(tiny_plan), "--format", "json", "--data-dir", str(data_dir), "--store", str(store)]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     took = time.monotonic() - t0
     fc = json.loads(proc.stdout)
@@ -85,8 +110,20 @@ def test_probe_forecast_then_the_runs_and_the_headless_line(tiny_plan, tmp_path,
     assert fc["probes"] and all(s < 60 for s in fc["probes"][0]["phases"].values()), (took, fc["probes"])
     assert fc["env"]["torch"] and fc["env"]["device_type"] == "cpu"
 
-    table = run_cli(["plan", "estimate", str(tiny_plan), "--device-profile", "H100-SXM", "--data-dir", str(data_dir),
-                     "--store", str(store), "--phases"])
+    table = run_cli(
+        [
+            "plan",
+            "estimate",
+            str(tiny_plan),
+            "--device-profile",
+            "H100-SXM",
+            "--data-dir",
+            str(data_dir),
+            "--store",
+            str(store),
+            "--phases",
+        ]
+    )
     assert table.returncode == 0, table.stderr[-3000:]
     assert "forecast of plan tiny" in table.stdout and "projected onto H100 SXM" in table.stdout
     assert "totals" in table.stdout and "plan wall time on 1 parallel slot" in table.stdout
@@ -97,8 +134,9 @@ def test_probe_forecast_then_the_runs_and_the_headless_line(tiny_plan, tmp_path,
     assert line is not None, headless.stdout[-2000:]
     assert ", measured " in line and "probe forecast on" in line  # the probe's, made for this device
     with connect_ro(store) as con:
-        rows = con.execute("SELECT phase, flops_error, same_device FROM forecast_error WHERE kind != 'inference-bench'"
-                           ).fetchall()
+        rows = con.execute(
+            "SELECT phase, flops_error, same_device FROM forecast_error WHERE kind != 'inference-bench'"
+        ).fetchall()
     assert rows and all(abs(e) < 1e-9 for _, e, _ in rows)  # the count is the job's own count
     assert all(same for *_, same in rows)
     check = run_cli(["plan", "check", str(tiny_plan), "--store", str(store)])

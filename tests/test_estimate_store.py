@@ -7,32 +7,60 @@ import json
 import time
 
 import pytest
-
 from store_fixtures import make_run_dir
+
 from xcost_tui.estimate.forecast import PhaseForecast, PlanForecast, RunForecast, schedule, slurm_time, time_limit
-from xcost_tui.estimate.stored import (forecast_summary, hours_text, phase_forecasts, save_forecast,
-                                       suggested_time_limit)
+from xcost_tui.estimate.stored import forecast_summary, hours_text, phase_forecasts, save_forecast, suggested_time_limit
 from xcost_tui.rundir import RunDir
 from xcost_tui.spec import RunSpec
 from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest
 
 
-def _forecast(run_id: str, phases: dict[str, dict], *, made_at: float, device: str = "cpu", mode: str = "probe",
-              family: str | None = None, fid: str | None = None, shared: dict | None = None) -> PlanForecast:
+def _forecast(
+    run_id: str,
+    phases: dict[str, dict],
+    *,
+    made_at: float,
+    device: str = "cpu",
+    mode: str = "probe",
+    family: str | None = None,
+    fid: str | None = None,
+    shared: dict | None = None,
+) -> PlanForecast:
     pfs = []
     for i, (name, fig) in enumerate(phases.items()):
         kind = name.split(":")[0] if ":" in name else name
-        pfs.append(PhaseForecast(phase=name, kind=kind, ordinal=i, wall_s=fig["dh"] * 3600, device_hours=fig["dh"],
-                                 flops=fig.get("flops"), peak_mem_bytes=fig.get("mem"),
-                                 lengths_source=fig.get("lengths", "measured"), counts_source="data",
-                                 shared_from=(shared or {}).get(name), fits=fig.get("fits")))
-    run = RunForecast(run_id=run_id, name="direct", method="direct", model="tiny-xlmr", seed=0, phases=pfs,
-                      startup_s=10.0)
+        pfs.append(
+            PhaseForecast(
+                phase=name,
+                kind=kind,
+                ordinal=i,
+                wall_s=fig["dh"] * 3600,
+                device_hours=fig["dh"],
+                flops=fig.get("flops"),
+                peak_mem_bytes=fig.get("mem"),
+                lengths_source=fig.get("lengths", "measured"),
+                counts_source="data",
+                shared_from=(shared or {}).get(name),
+                fits=fig.get("fits"),
+            )
+        )
+    run = RunForecast(
+        run_id=run_id, name="direct", method="direct", model="tiny-xlmr", seed=0, phases=pfs, startup_s=10.0
+    )
     run.suggested_time_s = time_limit(run.wall_s)
-    return PlanForecast(forecast_id=fid or f"f{made_at:.0f}", made_at=made_at, plan="p", plan_label="p.toml", mode=mode,
-                        device={"type": "cpu", "name": device, "family": family or device}, efficiency=None,
-                        env={"host": "testhost"}, runs=[run])
+    return PlanForecast(
+        forecast_id=fid or f"f{made_at:.0f}",
+        made_at=made_at,
+        plan="p",
+        plan_label="p.toml",
+        mode=mode,
+        device={"type": "cpu", "name": device, "family": family or device},
+        efficiency=None,
+        env={"host": "testhost"},
+        runs=[run],
+    )
 
 
 @pytest.fixture
@@ -45,13 +73,24 @@ def store_with_run(tmp_path):
 def test_forecast_error_compares_forecast_and_measurement_per_phase(store_with_run):
     store, rid = store_with_run
     # measured (store_fixtures): target:copa 0.02 h, 0.02e15 FLOPs, 1e9 B; eval phases 0.02/100 h
-    save_forecast(store, _forecast(rid, {"target:copa": {"dh": 0.022, "flops": 0.02e15 * 1.01, "mem": 1.1e9},
-                                         "eval:it": {"dh": 0.0002 * 0.5}}, made_at=1000))
+    save_forecast(
+        store,
+        _forecast(
+            rid,
+            {"target:copa": {"dh": 0.022, "flops": 0.02e15 * 1.01, "mem": 1.1e9}, "eval:it": {"dh": 0.0002 * 0.5}},
+            made_at=1000,
+        ),
+    )
     ingest(store)
     with connect_ro(store) as con:
-        rows = {r[0]: r for r in con.execute(
-            "SELECT phase, forecast_device_hours, measured_device_hours, device_hours_error, flops_error, "
-            "peak_mem_error, same_device FROM forecast_error WHERE run_id = ?", [rid]).fetchall()}
+        rows = {
+            r[0]: r
+            for r in con.execute(
+                "SELECT phase, forecast_device_hours, measured_device_hours, device_hours_error, flops_error, "
+                "peak_mem_error, same_device FROM forecast_error WHERE run_id = ?",
+                [rid],
+            ).fetchall()
+        }
     assert set(rows) == {"target:copa", "eval:it"}
     phase, f_dh, m_dh, e_dh, e_fl, e_mem, same = rows["target:copa"]
     assert f_dh == pytest.approx(0.022) and m_dh == pytest.approx(0.02)
@@ -68,12 +107,23 @@ def test_forecast_error_takes_the_newest_forecast_for_the_runs_device(store_with
     save_forecast(store, _forecast(rid, {"target:copa": {"dh": 0.04}}, made_at=1000, fid="old"))
     save_forecast(store, _forecast(rid, {"target:copa": {"dh": 0.03}}, made_at=2000, fid="new"))
     # newer still, but for another device (a profile of a GPU family the run did not use)
-    save_forecast(store, _forecast(rid, {"target:copa": {"dh": 0.001}}, made_at=3000, fid="h100", device="H100 SXM",
-                                   mode="profile", family="H100"))
+    save_forecast(
+        store,
+        _forecast(
+            rid,
+            {"target:copa": {"dh": 0.001}},
+            made_at=3000,
+            fid="h100",
+            device="H100 SXM",
+            mode="profile",
+            family="H100",
+        ),
+    )
     ingest(store)
     with connect_ro(store) as con:
-        (fid, f_dh), = con.execute("SELECT forecast_id, forecast_device_hours FROM forecast_error WHERE phase = "
-                                   "'target:copa'").fetchall()
+        ((fid, f_dh),) = con.execute(
+            "SELECT forecast_id, forecast_device_hours FROM forecast_error WHERE phase = 'target:copa'"
+        ).fetchall()
         n = con.execute("SELECT count(*) FROM forecasts").fetchone()[0]
     assert fid == "new" and f_dh == pytest.approx(0.03)
     assert n == 3
@@ -82,10 +132,18 @@ def test_forecast_error_takes_the_newest_forecast_for_the_runs_device(store_with
 def test_forecast_error_leaves_out_reused_and_shared_phases(tmp_path):
     store = tmp_path / "store"
     producer = make_run_dir(store, method="intermediate", intermediate=["rte"], langs=["it"])
-    consumer = make_run_dir(store, method="intermediate", intermediate=["rte"], langs=["it"], seed=1,
-                            reused_from=producer.name)
-    save_forecast(store, _forecast(consumer.name, {"intermediate:rte": {"dh": 0.01}, "target:copa": {"dh": 0.01}},
-                                   made_at=1000, shared={"intermediate:rte": producer.name}))
+    consumer = make_run_dir(
+        store, method="intermediate", intermediate=["rte"], langs=["it"], seed=1, reused_from=producer.name
+    )
+    save_forecast(
+        store,
+        _forecast(
+            consumer.name,
+            {"intermediate:rte": {"dh": 0.01}, "target:copa": {"dh": 0.01}},
+            made_at=1000,
+            shared={"intermediate:rte": producer.name},
+        ),
+    )
     ingest(store)
     with connect_ro(store) as con:
         phases = [r[0] for r in con.execute("SELECT phase FROM forecast_error").fetchall()]
@@ -130,8 +188,9 @@ def test_headless_summary_line(store_with_run):
     save_forecast(store, _forecast(rid, {"target:copa": {"dh": 1.9}, "eval:it": {"dh": 0.0}}, made_at=1000))
     ingest(store)
     with connect_ro(store) as con:
-        measured = con.execute("SELECT sum(device_hours) FROM phases WHERE run_id = ? AND phase IN "
-                               "('target:copa', 'eval:it')", [rid]).fetchone()[0]
+        measured = con.execute(
+            "SELECT sum(device_hours) FROM phases WHERE run_id = ? AND phase IN ('target:copa', 'eval:it')", [rid]
+        ).fetchone()[0]
     line = forecast_summary(store, [rid])
     assert line.startswith(f"forecast 1.9 h, measured {hours_text(measured)}, ")
     assert f"{measured / 1.9 - 1:+.0%}" in line
@@ -173,8 +232,12 @@ def test_schedule_respects_slots_and_reuse():
 
 def test_plan_totals_count_a_shared_phase_once(tmp_path):
     fc = _forecast("r1", {"intermediate:siqa": {"dh": 1.0}, "target:copa": {"dh": 0.5}}, made_at=1)
-    consumer = _forecast("r2", {"intermediate:siqa": {"dh": 1.0}, "target:copa": {"dh": 0.5}}, made_at=1,
-                         shared={"intermediate:siqa": "r1"}).runs[0]
+    consumer = _forecast(
+        "r2",
+        {"intermediate:siqa": {"dh": 1.0}, "target:copa": {"dh": 0.5}},
+        made_at=1,
+        shared={"intermediate:siqa": "r1"},
+    ).runs[0]
     fc.runs.append(consumer)
     totals = fc.totals()
     assert totals["all"]["device_hours"] == pytest.approx(2.0)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from xcost_tui.rundir import read_status
 from xcost_tui.headless import headless_command
 from xcost_tui.plan import load_plan
+from xcost_tui.rundir import read_status
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_JOB = REPO / "tests" / "fake_job.py"
@@ -41,8 +41,14 @@ def fake_cmd(run_dir: Path) -> list[str]:
     return [sys.executable, str(FAKE_JOB), str(run_dir)]
 
 
-OPTS = dict(job_command=fake_cmd, env={"PYTHONPATH": str(REPO), "FAKE_JOB_STEP_S": "0.03"}, poll_s=0.05, gpus=0, grace_s=1.0,
-            ingest_every_s=1.0)
+OPTS = dict(
+    job_command=fake_cmd,
+    env={"PYTHONPATH": str(REPO), "FAKE_JOB_STEP_S": "0.03"},
+    poll_s=0.05,
+    gpus=0,
+    grace_s=1.0,
+    ingest_every_s=1.0,
+)
 
 
 def write_plan(tmp_path: Path, text: str = PLAN) -> Path:
@@ -58,8 +64,9 @@ def test_headless_without_a_tty_prints_plain_lines_and_the_leaderboard(tmp_path,
     out = io.StringIO()
     # a target phase of 0.8 s: the watcher (4 looks a second) sees its progress even on a busy machine
     opts = {**OPTS, "env": {**OPTS["env"], "FAKE_JOB_STEPS": "8"}}
-    rc = headless_command(str(plan), store=store, data_dir=None, max_parallel=None, rerun=False, out=out,
-                          scheduler_options=opts)
+    rc = headless_command(
+        str(plan), store=store, data_dir=None, max_parallel=None, rerun=False, out=out, scheduler_options=opts
+    )
     text = out.getvalue()
     assert rc == 0, text
     assert "\x1b[" not in text, "no escape codes without a terminal"
@@ -96,14 +103,21 @@ def test_headless_returns_non_zero_when_a_run_fails(tmp_path):
 
 
 def test_headless_bad_plan_exits_2(tmp_path, capsys):
-    plan = write_plan(tmp_path, PLAN.replace('"direct"\n\n', '"direkt"\n\n', 1).replace('method = "direct"', 'method = "direkt"'))
+    plan = write_plan(
+        tmp_path, PLAN.replace('"direct"\n\n', '"direkt"\n\n', 1).replace('method = "direct"', 'method = "direkt"')
+    )
     assert headless_command(str(plan), store=tmp_path / "store", out=io.StringIO(), scheduler_options=OPTS) == 2
     assert "experiment[0].method" in capsys.readouterr().err
 
 
 def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "XCOST_JOB_CMD": f"{sys.executable} {FAKE_JOB}", "PYTHONPATH": str(REPO),
-           "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1", "TERM": "dumb"}
+    env = {
+        **os.environ,
+        "XCOST_JOB_CMD": f"{sys.executable} {FAKE_JOB}",
+        "PYTHONPATH": str(REPO),
+        "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1",
+        "TERM": "dumb",
+    }
     env.pop("XCOST_DATA_DIR", None)
     env.update(extra)
     return env
@@ -111,8 +125,14 @@ def _cli_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 def test_the_supervisor_never_imports_torch(tmp_path):
     plan = write_plan(tmp_path)
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(tmp_path / "s")],
-                          capture_output=True, text=True, timeout=120, env=_cli_env(tmp_path), cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=_cli_env(tmp_path),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "3/3 runs succeeded" in proc.stdout
     assert "imported" not in proc.stderr
@@ -121,10 +141,13 @@ def test_the_supervisor_never_imports_torch(tmp_path):
 def test_the_no_heavy_imports_hook_catches_an_import(tmp_path):
     pytest.importorskip("torch")  # the hook itself is what is tested: make the supervisor import torch
     plan = write_plan(tmp_path)
-    code = ("import sys, torch; from xcost_tui.cli import main; "
-            f"sys.exit(main(['--headless', {str(plan)!r}, '--store', {str(tmp_path / 's')!r}]))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env=_cli_env(tmp_path), cwd=tmp_path)
+    code = (
+        "import sys, torch; from xcost_tui.cli import main; "
+        f"sys.exit(main(['--headless', {str(plan)!r}, '--store', {str(tmp_path / 's')!r}]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=_cli_env(tmp_path), cwd=tmp_path
+    )
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "the supervisor imported torch" in proc.stderr
 
@@ -132,9 +155,14 @@ def test_the_no_heavy_imports_hook_catches_an_import(tmp_path):
 def test_ctrl_c_cancels_running_runs_and_exits_130(tmp_path):
     plan = write_plan(tmp_path, PLAN.replace('name = "direct"', 'name = "direct-hang"'))
     store = tmp_path / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_cli_env(tmp_path),
-                            cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_cli_env(tmp_path),
+        cwd=tmp_path,
+    )
     rid = load_plan(plan).run_ids()[0]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -156,18 +184,23 @@ def test_ctrl_c_cancels_running_runs_and_exits_130(tmp_path):
 
 
 def test_lint_imports_contract(tmp_path):
-    exe = shutil.which("lint-imports") or (str(Path(sys.executable).parent / "lint-imports")
-                                           if (Path(sys.executable).parent / "lint-imports").exists() else None)
+    exe = shutil.which("lint-imports") or (
+        str(Path(sys.executable).parent / "lint-imports")
+        if (Path(sys.executable).parent / "lint-imports").exists()
+        else None
+    )
     if exe is None:
         pytest.skip("import-linter is not installed")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([exe, "--config", str(REPO / ".importlinter")], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=300)
+    proc = subprocess.run(
+        [exe, "--config", str(REPO / ".importlinter")], capture_output=True, text=True, cwd=REPO, env=env, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "KEPT" in proc.stdout
 
 
 # ---- Ctrl-C at any moment ---------------------------------------------------------------------------
+
 
 class _Lines:
     """The lines a process prints, collected by a thread (so the test never blocks on a pipe)."""
@@ -223,12 +256,21 @@ def test_ctrl_c_at_any_moment_exits_130_and_leaves_no_job(tmp_path, moment):
     written, its job not yet running), in the middle of a phase, twice (the second kills a job
     that ignores SIGTERM), three times in a row. Each time: exit 130 soon, no job left alive,
     every run directory with a final status."""
-    plan = write_plan(tmp_path, STUBBORN_PLAN if moment in ("twice", "three-quick") else
-                      PLAN.replace('name = "direct"', 'name = "direct-hang"'))
+    plan = write_plan(
+        tmp_path,
+        STUBBORN_PLAN
+        if moment in ("twice", "three-quick")
+        else PLAN.replace('name = "direct"', 'name = "direct-hang"'),
+    )
     store = tmp_path / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_cli_env(tmp_path),
-                            cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_cli_env(tmp_path),
+        cwd=tmp_path,
+    )
     lines = _Lines(proc)
     rid = load_plan(plan).run_ids()[0]
     status_file = store / "runs" / rid / "status.json"
@@ -275,7 +317,7 @@ def test_ctrl_c_at_any_moment_exits_130_and_leaves_no_job(tmp_path, moment):
         job.kill()
     assert not left, f"job processes left alive: {[j.pid for j in left]}\n{out}"
     runs = store / "runs"
-    for run_dir in (runs.iterdir() if runs.exists() else []):
+    for run_dir in runs.iterdir() if runs.exists() else []:
         status = read_status(run_dir)
         assert status is not None and status.status.final, (run_dir.name, status, out)
     if moment == "twice":

@@ -29,8 +29,14 @@ def fake_cmd(run_dir: Path) -> list[str]:
     return [sys.executable, str(FAKE_JOB), str(run_dir)]
 
 
-OPTS = dict(job_command=fake_cmd, env={"PYTHONPATH": str(REPO), "FAKE_JOB_STEP_S": "0.01"}, poll_s=0.05, gpus=0,
-            grace_s=1.0, ingest_every_s=1.0)
+OPTS = dict(
+    job_command=fake_cmd,
+    env={"PYTHONPATH": str(REPO), "FAKE_JOB_STEP_S": "0.01"},
+    poll_s=0.05,
+    gpus=0,
+    grace_s=1.0,
+    ingest_every_s=1.0,
+)
 
 
 class FakeTerminal(io.StringIO):

@@ -13,9 +13,18 @@ import pytest
 import torch
 
 from xcost_tui.errors import ModelError, SpecError
-from xcost_tui.job.icl import (CausalScorer, build_tiny_gpt2, check_memory_fit, count_parameters, encode_pair,
-                               encode_prompts, histogram, model_precision, standalone_query_flops,
-                               train_tiny_gpt2_tokenizer)
+from xcost_tui.job.icl import (
+    CausalScorer,
+    build_tiny_gpt2,
+    check_memory_fit,
+    count_parameters,
+    encode_pair,
+    encode_prompts,
+    histogram,
+    model_precision,
+    standalone_query_flops,
+    train_tiny_gpt2_tokenizer,
+)
 from xcost_tui.job.main import few_shot_sample
 from xcost_tui.measure.flops import DecoderDims, count_flops
 from xcost_tui.plan import loads_plan
@@ -31,6 +40,7 @@ def ex(premise, question, c1, c2, label=0, idx=0, lang="it"):
 
 # ---- the prompt ---------------------------------------------------------------------------------
 
+
 def test_the_prompt_is_the_harness_xcopa_prompt():
     item = ex("L'oggetto era incartato nella plastica bollata.", "cause", "Era delicato.", "Era piccolo.")
     p = build_prompt(item, "it", [])
@@ -39,9 +49,13 @@ def test_the_prompt_is_the_harness_xcopa_prompt():
     assert p.choices == ("era delicato.", "era piccolo.")
     shot = ex("Avevo svuotato le mie tasche.", "effect", "Estrassi la matrice di un biglietto.", "Trovai un'arma.")
     p2 = build_prompt(item, "it", [shot])
-    assert p2.context == ("Avevo svuotato le mie tasche quindi estrassi la matrice di un biglietto.\n\n"
-                          "L'oggetto era incartato nella plastica bollata perché")
-    assert query_text(ex("男孩很累。", "effect", "a", "b"), "zh") == "男孩很累 所以"  # the last character goes, whatever it is; then a space
+    assert p2.context == (
+        "Avevo svuotato le mie tasche quindi estrassi la matrice di un biglietto.\n\n"
+        "L'oggetto era incartato nella plastica bollata perché"
+    )
+    assert (
+        query_text(ex("男孩很累。", "effect", "a", "b"), "zh") == "男孩很累 所以"
+    )  # the last character goes, whatever it is; then a space
     assert query_text(ex("The man fell.", "cause", "a", "b"), "en") == "The man fell because"
 
 
@@ -64,6 +78,7 @@ def test_demonstrations_are_nested_across_k_and_the_same_for_every_query(data_di
 
 
 # ---- the scorer ---------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tiny_lm(data_dir):
@@ -131,6 +146,7 @@ def test_histogram_counts_every_value():
 
 # ---- memory ---------------------------------------------------------------------------------------
 
+
 def test_a_model_that_does_not_fit_fails_naming_the_memory_needed_and_available():
     from transformers import GPT2Config
 
@@ -142,7 +158,12 @@ def test_a_model_that_does_not_fit_fails_naming_the_memory_needed_and_available(
     with pytest.raises(ModelError) as info:
         check_memory_fit("big/model", n, "bf16", 24 * 2**30, "free on cuda:0")
     msg = str(info.value)
-    assert "big/model" in msg and "needs 96.8 GiB for its weights in bf16" in msg and "GiB" in msg and "only 24.0 GiB is free on cuda:0" in msg
+    assert (
+        "big/model" in msg
+        and "needs 96.8 GiB for its weights in bf16" in msg
+        and "GiB" in msg
+        and "only 24.0 GiB is free on cuda:0" in msg
+    )
     assert check_memory_fit("big/model", 1000, "fp32", 10**6, "free") == 4000
 
 
@@ -150,14 +171,25 @@ def test_the_job_refuses_a_model_too_big_for_the_machine_before_loading_it(tmp_p
     from transformers import GPT2Config
 
     model_dir = tmp_path / "huge"
-    GPT2Config(n_embd=8192, n_layer=96, n_head=64, vocab_size=50000, bos_token_id=0,
-               eos_token_id=0).save_pretrained(model_dir)  # no weights at all
+    GPT2Config(n_embd=8192, n_layer=96, n_head=64, vocab_size=50000, bos_token_id=0, eos_token_id=0).save_pretrained(
+        model_dir
+    )  # no weights at all
     run = tmp_path / "run"
     run.mkdir()
-    spec = RunSpec.from_dict({"method": "icl", "model": str(model_dir), "langs": ["it"], "max_eval_examples": 2,
-                              "data_dir": str(data_dir), "device": "cpu"})
+    spec = RunSpec.from_dict(
+        {
+            "method": "icl",
+            "model": str(model_dir),
+            "langs": ["it"],
+            "max_eval_examples": 2,
+            "data_dir": str(data_dir),
+            "device": "cpu",
+        }
+    )
     (run / "spec.json").write_text(json.dumps(spec.to_dict()))
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui.job", str(run)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "xcost_tui.job", str(run)], capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 2, proc.stderr
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "failed" and "GiB for its weights in fp32" in status["error"]
@@ -167,21 +199,33 @@ def test_the_job_refuses_a_model_too_big_for_the_machine_before_loading_it(tmp_p
 
 # ---- which keys apply to which method ---------------------------------------------------------------
 
-@pytest.mark.parametrize("data, message", [
-    ({"method": "icl", "intermediate": ["siqa"]}, "intermediate does not apply to method 'icl'"),
-    ({"method": "icl", "collapse_retries": 1}, "collapse_retries does not apply to method 'icl'"),
-    ({"method": "icl", "few_shot_k": 4, "eval_split": "val"}, "must evaluate on 'test'"),
-    ({"method": "translate-test"}, "method 'translate-test' needs translations"),
-    ({"method": "direct", "translations": "published"}, "translations is only used by method 'translate-test'"),
-    ({"method": "direct", "model_dtype": "bf16"}, "model_dtype applies to the causal LM of method 'icl'"),
-    ({"method": "translate-test", "translations": "published", "device_map": "auto"},
-     "device_map applies to the causal LM of method 'icl' and the MT model of 'translate-test'"),
-    ({"method": "translate-test", "translations": "published", "mt_beams": 4}, "mt_beams applies to translate-test with an MT model"),
-    ({"method": "icl", "model_dtype": "bf61"}, "model_dtype: 'bf61' is not one of auto, fp32, bf16, fp16 (did you mean 'bf16'?)"),
-    ({"method": "few-shot", "few_shot_k": 0}, "few_shot_k: must be at least 1, got 0"),
-    ({"method": "icl", "few_shot_k": -1}, "few_shot_k: must be at least 0, got -1"),
-    ({"method": "translate-test", "translations": "x", "mt_beams": 0}, "mt_beams: must be in [1, 16], got 0"),
-])
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"method": "icl", "intermediate": ["siqa"]}, "intermediate does not apply to method 'icl'"),
+        ({"method": "icl", "collapse_retries": 1}, "collapse_retries does not apply to method 'icl'"),
+        ({"method": "icl", "few_shot_k": 4, "eval_split": "val"}, "must evaluate on 'test'"),
+        ({"method": "translate-test"}, "method 'translate-test' needs translations"),
+        ({"method": "direct", "translations": "published"}, "translations is only used by method 'translate-test'"),
+        ({"method": "direct", "model_dtype": "bf16"}, "model_dtype applies to the causal LM of method 'icl'"),
+        (
+            {"method": "translate-test", "translations": "published", "device_map": "auto"},
+            "device_map applies to the causal LM of method 'icl' and the MT model of 'translate-test'",
+        ),
+        (
+            {"method": "translate-test", "translations": "published", "mt_beams": 4},
+            "mt_beams applies to translate-test with an MT model",
+        ),
+        (
+            {"method": "icl", "model_dtype": "bf61"},
+            "model_dtype: 'bf61' is not one of auto, fp32, bf16, fp16 (did you mean 'bf16'?)",
+        ),
+        ({"method": "few-shot", "few_shot_k": 0}, "few_shot_k: must be at least 1, got 0"),
+        ({"method": "icl", "few_shot_k": -1}, "few_shot_k: must be at least 0, got -1"),
+        ({"method": "translate-test", "translations": "x", "mt_beams": 0}, "mt_beams: must be in [1, 16], got 0"),
+    ],
+)
 def test_keys_of_the_new_methods_are_validated(data, message):
     with pytest.raises(SpecError) as info:
         RunSpec.from_dict({"model": "m", **data})
@@ -192,8 +236,11 @@ def test_icl_defaults_and_identity():
     zero = RunSpec.from_dict({"method": "icl", "model": "m", "shot_seed": 3})
     assert zero.few_shot_k == 0 and zero.shot_seed is None  # no demonstrations, no draw
     four = RunSpec.from_dict({"method": "icl", "model": "m", "few_shot_k": 4})
-    assert four.shot_seed == 0 and four.phases_planned == ["eval:en", *(f"eval:{lang}" for lang in four.langs),
-                                                            "inference-bench"]
+    assert four.shot_seed == 0 and four.phases_planned == [
+        "eval:en",
+        *(f"eval:{lang}" for lang in four.langs),
+        "inference-bench",
+    ]
     # the new keys at their defaults leave the run ids of the other methods as they were
     direct = RunSpec.from_dict({"method": "direct", "model": "m"})
     assert not {"translations", "model_dtype", "device_map", "mt_beams", "mt_max_new_tokens"} & set(direct.identity())
@@ -201,8 +248,10 @@ def test_icl_defaults_and_identity():
 
 
 def test_shots_zero_is_an_icl_plan_setting_only():
-    plan = loads_plan('[defaults]\nmodel = "tiny-gpt2"\nlangs = ["it"]\n[[experiment]]\nmethod = "icl"\n'
-                      'shots = [0, 4]\nshot_seeds = [0, 1]\n')
+    plan = loads_plan(
+        '[defaults]\nmodel = "tiny-gpt2"\nlangs = ["it"]\n[[experiment]]\nmethod = "icl"\n'
+        "shots = [0, 4]\nshot_seeds = [0, 1]\n"
+    )
     assert sorted((s.few_shot_k, s.shot_seed) for s in plan.runs) == [(0, None), (4, 0), (4, 1)]
     assert any("kept once" in n for n in plan.notes)
     with pytest.raises(SpecError, match=r"experiment\[0\].shots\[0\]: few_shot_k must be at least 1, got 0"):
@@ -212,16 +261,18 @@ def test_shots_zero_is_an_icl_plan_setting_only():
 
 
 def test_translate_test_reads_published_translations_and_has_none_for_quechua():
-    spec = RunSpec.from_dict({"method": "translate-test", "model": "m", "translations": "published",
-                              "langs": ["it", "qu"], "data_dir": "/d"})
+    spec = RunSpec.from_dict(
+        {"method": "translate-test", "model": "m", "translations": "published", "langs": ["it", "qu"], "data_dir": "/d"}
+    )
     needs = [(n.task, n.split, n.lang, n.role) for n in needs_of(spec)]
     assert ("xcopa-translate-test", "test", "it", "eval") in needs
     assert not any(lang == "qu" for _, _, lang, _ in needs)
     assert spec.phases_planned[-5:] == ["translate:it", "eval:it", "translate:qu", "eval:qu", "inference-bench"]
     mt = RunSpec.from_dict({"method": "translate-test", "model": "m", "translations": "tiny-marian", "langs": ["qu"]})
     assert ("xcopa", "test", "qu", "eval") in [(n.task, n.split, n.lang, n.role) for n in needs_of(mt)]
-    inter = RunSpec.from_dict({"method": "translate-test", "model": "m", "translations": "published",
-                               "intermediate": ["rte"]})
+    inter = RunSpec.from_dict(
+        {"method": "translate-test", "model": "m", "translations": "published", "intermediate": ["rte"]}
+    )
     assert inter.phases_planned[0] == "intermediate:rte" and not inter.shares_intermediate
 
 
@@ -261,12 +312,15 @@ def test_language_codes_per_mt_family():
     assert tr.family == "nllb" and tr.generate_kwargs("qu")["forced_bos_token_id"] == 7
     assert tr.tokenizer.src_lang == NLLB_CODES["qu"] == "quy_Latn"
     tr.tokenizer, tr.family = M2M100Tokenizer(), mt_family(Model(), M2M100Tokenizer())
-    assert tr.family == "m2m100" and tr.generate_kwargs("sw")["forced_bos_token_id"] == 9 and tr.tokenizer.src_lang == "sw"
+    assert (
+        tr.family == "m2m100" and tr.generate_kwargs("sw")["forced_bos_token_id"] == 9 and tr.tokenizer.src_lang == "sw"
+    )
     with pytest.raises(Unavailable, match="no language code for qu"):
         tr.generate_kwargs("qu")
 
 
 # ---- the built-in plans -------------------------------------------------------------------------------
+
 
 def test_the_built_in_methods_plans(capsys):
     from xcost_tui.plan import builtin_plans, check_command, load_plan
@@ -285,12 +339,16 @@ def test_the_built_in_methods_plans(capsys):
         ("icl", "facebook/xglm-7.5B", None): 7,
     }
     assert {(s.few_shot_k, s.shot_seed) for s in by[("icl", "facebook/xglm-7.5B", None)]} == {
-        (0, None), *((k, d) for k in (4, 16) for d in (0, 1, 2))}
+        (0, None),
+        *((k, d) for k in (4, 16) for d in (0, 1, 2)),
+    }
     assert all(s.langs == list(gpu.runs[0].langs) and len(s.langs) == 11 for s in gpu.runs)
     assert check_command("xcopa-methods") == 0
     out = capsys.readouterr().out
     assert "phases of icl runs: eval:en, eval:<lang> x 11 languages, inference-bench" in out
-    assert ("phases of translate-test runs: target:copa, eval:en, (translate:<lang>, eval:<lang>) x 11 languages, "
-            "inference-bench") in out
+    assert (
+        "phases of translate-test runs: target:copa, eval:en, (translate:<lang>, eval:<lang>) x 11 languages, "
+        "inference-bench"
+    ) in out
     demo = load_plan("demo-methods")
     assert {s.method for s in demo.runs} == {"direct", "icl", "translate-test"} and len(demo.runs) == 5

@@ -24,8 +24,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from xcost_tui.job.icl import (CausalScorer, build_tiny_gpt2, encode_prompts, standalone_query_flops,
-                               train_tiny_gpt2_tokenizer)
+from xcost_tui.job.icl import (
+    CausalScorer,
+    build_tiny_gpt2,
+    encode_prompts,
+    standalone_query_flops,
+    train_tiny_gpt2_tokenizer,
+)
 from xcost_tui.job.main import few_shot_sample
 from xcost_tui.measure.flops import DecoderDims
 from xcost_tui.tasks import all_texts, load_examples
@@ -43,10 +48,17 @@ def _task_yaml(name: str, data: Path, shots: Path | None) -> str:
     if shots is not None:
         files["fewshot"] = str(shots)
     lines += [f"    {split}: {path}" for split, path in files.items()]
-    lines += ["output_type: multiple_choice", "validation_split: validation", "test_split: test",
-              f"doc_to_text: !function utils.doc_to_text_{LANG}", "doc_to_target: label",
-              "doc_to_choice: !function utils.doc_to_choice", "metric_list:", "  - metric: acc",
-              "  - metric: acc_norm"]
+    lines += [
+        "output_type: multiple_choice",
+        "validation_split: validation",
+        "test_split: test",
+        f"doc_to_text: !function utils.doc_to_text_{LANG}",
+        "doc_to_target: label",
+        "doc_to_choice: !function utils.doc_to_choice",
+        "metric_list:",
+        "  - metric: acc",
+        "  - metric: acc_norm",
+    ]
     if shots is not None:
         lines += ["fewshot_split: fewshot", "fewshot_config:", "  sampler: first_n", f"num_fewshot: {K}"]
     return "\n".join(lines) + "\n"
@@ -80,10 +92,34 @@ def harness(tmp_path_factory, data_dir):
     (tasks / "four.yaml").write_text(_task_yaml("xc_four", data_dir, shot_file), encoding="utf-8")
     out = root / "out"
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.run([sys.executable, "-m", "lm_eval", "--model", "hf", "--model_args", f"pretrained={model_dir}",
-                           "--tasks", "xc_zero,xc_four", "--include_path", str(tasks), "--device", "cpu",
-                           "--batch_size", "8", "--limit", str(N_ITEMS), "--log_samples", "--output_path", str(out)],
-                          capture_output=True, text=True, timeout=300, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lm_eval",
+            "--model",
+            "hf",
+            "--model_args",
+            f"pretrained={model_dir}",
+            "--tasks",
+            "xc_zero,xc_four",
+            "--include_path",
+            str(tasks),
+            "--device",
+            "cpu",
+            "--batch_size",
+            "8",
+            "--limit",
+            str(N_ITEMS),
+            "--log_samples",
+            "--output_path",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     samples = {}
     for task in ("xc_zero", "xc_four"):

@@ -9,12 +9,22 @@ import random
 
 import pytest
 import torch
+from jobtiny import CPU, context, tiny
 from torch import nn
 
-from jobtiny import CPU, context, tiny
 from xcost_tui.job.batching import Encoded, collate
-from xcost_tui.job.loops import (TrainTask, accumulate, choose_micro_batch, largest_fitting, micro_backward,
-                                 plan_steps, score, split_micro, step_groups, train)
+from xcost_tui.job.loops import (
+    TrainTask,
+    accumulate,
+    choose_micro_batch,
+    largest_fitting,
+    micro_backward,
+    plan_steps,
+    score,
+    split_micro,
+    step_groups,
+    train,
+)
 from xcost_tui.spec import FewShotHParams, HParams
 
 
@@ -87,8 +97,9 @@ def test_training_is_the_same_whatever_the_micro_batch(data_dir, tmp_path):
     after = {}
     for micro in (12, 5, 1):  # one pass; 5 + 5 + 2; one example per pass
         model = copy.deepcopy(model0)
-        hp = HParams(learning_rate=1e-3, batch_size=12, micro_batch_size=micro, max_steps=3, warmup_ratio=0.0,
-                     weight_decay=0.0)
+        hp = HParams(
+            learning_rate=1e-3, batch_size=12, micro_batch_size=micro, max_steps=3, warmup_ratio=0.0, weight_decay=0.0
+        )
         ctx = context(tmp_path, model, tok)
         tally, facts = train(ctx, model, "target:copa", [TrainTask("copa", "mc", data)], hp, seed=0)
         assert facts["micro_batch_size"] == micro and facts["batch_size"] == 12 and facts["steps"] == 3

@@ -40,9 +40,17 @@ def setup(data_dir):
 
     examples = load_examples("copa", "validation", data_dir=data_dir, limit=40)
     tok = train_tiny_tokenizer(all_texts(examples), 400)
-    config = XLMRobertaConfig(vocab_size=len(tok), hidden_size=128, num_hidden_layers=2, num_attention_heads=4,
-                              intermediate_size=512, max_position_embeddings=130, pad_token_id=tok.pad_token_id,
-                              bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    config = XLMRobertaConfig(
+        vocab_size=len(tok),
+        hidden_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=512,
+        max_position_embeddings=130,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     torch.manual_seed(0)
     model = EncoderWithHeads(XLMRobertaModel(config, add_pooling_layer=False))
     model.ensure_head("mc")
@@ -51,14 +59,22 @@ def setup(data_dir):
 
 
 def ctx_for(model, tok, tmp_path) -> JobContext:
-    return JobContext(device=CPU, events=EventWriter(tmp_path / "events.jsonl"), measure=MeasureOpts(),
-                      dims=EncoderDims.from_hf_config(model.encoder.config), pad_id=tok.pad_token_id,
-                      cancel=threading.Event(), log=lambda m: None, memory_now=lambda: (None, None, None))
+    return JobContext(
+        device=CPU,
+        events=EventWriter(tmp_path / "events.jsonl"),
+        measure=MeasureOpts(),
+        dims=EncoderDims.from_hf_config(model.encoder.config),
+        pad_id=tok.pad_token_id,
+        cancel=threading.Event(),
+        log=lambda m: None,
+        memory_now=lambda: (None, None, None),
+    )
 
 
 def spec_for(n: int = 50, warm: int = 5, bs: int = 8):
-    return types.SimpleNamespace(measure=MeasureOpts(inference_bench_examples=n, inference_warmup=warm),
-                                 eval_batch_size=bs)
+    return types.SimpleNamespace(
+        measure=MeasureOpts(inference_bench_examples=n, inference_warmup=warm), eval_batch_size=bs
+    )
 
 
 class Recorder(torch.nn.Module):
@@ -78,8 +94,9 @@ def test_the_bench_runs_without_deterministic_algorithms(setup, tmp_path, determ
     under the job's global setting. After it, the job's setting is back."""
     model, tok, data = setup
     log: list = []
-    costs, facts = bench.inference_bench(ctx_for(model, tok, tmp_path), Recorder(model, log), data[:6], "mc",
-                                         spec_for(8, 2))
+    costs, facts = bench.inference_bench(
+        ctx_for(model, tok, tmp_path), Recorder(model, log), data[:6], "mc", spec_for(8, 2)
+    )
     assert log and all(on is False for _, on in log)
     assert facts["deterministic_algorithms"] is False
     assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
@@ -99,7 +116,7 @@ def test_inputs_are_collated_and_on_the_device_before_the_first_timed_call(setup
     monkeypatch.setattr(bench, "collate", spy)
     bench.inference_bench(ctx_for(model, tok, tmp_path), Recorder(model, log), data[:5], "mc", spec_for(12, 3, bs=4))
     first_forward = next(i for i, (what, _) in enumerate(log) if what == "forward")
-    latency_part = log[:first_forward + 15]  # 3 warm-up + 12 timed calls, then the throughput batches
+    latency_part = log[: first_forward + 15]  # 3 warm-up + 12 timed calls, then the throughput batches
     assert [w for w, _ in latency_part[:first_forward]] == ["collate"] * 5, "every batch-1 input made first"
     assert all(w == "forward" for w, _ in latency_part[first_forward:]), "no collation between timed calls"
 
@@ -112,8 +129,8 @@ def plain_p50(model, data, pad_id: int, n: int, warm: int) -> float:
         ids = torch.full((len(ex.seqs), length), pad_id, dtype=torch.long)
         mask = torch.zeros_like(ids)
         for row, seq in enumerate(ex.seqs):
-            ids[row, :len(seq)] = torch.tensor(seq)
-            mask[row, :len(seq)] = 1
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
         inputs.append((ids, mask))
     times = []
     with torch.inference_mode():
@@ -160,4 +177,5 @@ def test_p50_agrees_with_a_plain_timing_loop(setup, tmp_path, deterministic_job,
     ratio = statistics.median(ratios)
     assert abs(ratio - 1) <= 0.05, (
         f"median ratio bench/plain p50 {ratio:.3f} over {len(ratios)} pairs (ms): "
-        f"{[(round(a * 1e3, 2), round(b * 1e3, 2)) for a, b in pairs]}")
+        f"{[(round(a * 1e3, 2), round(b * 1e3, 2)) for a, b in pairs]}"
+    )

@@ -16,11 +16,17 @@ from xcost_tui.rundir.layout import EVENTS
 def test_sigterm_cancels(tmp_path, data_dir):
     run_dir = tmp_path / "r"
     run_dir.mkdir()
-    spec = {"method": "direct", "model": "tiny-xlmr", "langs": ["it"], "data_dir": str(data_dir),
-            "hparams": {"epochs": 50, "batch_size": 8, "grad_accum": 1, "max_seq_len": 64}}
+    spec = {
+        "method": "direct",
+        "model": "tiny-xlmr",
+        "langs": ["it"],
+        "data_dir": str(data_dir),
+        "hparams": {"epochs": 50, "batch_size": 8, "grad_accum": 1, "max_seq_len": 64},
+    }
     (run_dir / "spec.json").write_text(json.dumps(spec))
-    proc = subprocess.Popen([sys.executable, "-m", "xcost_tui.job", str(run_dir)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xcost_tui.job", str(run_dir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.time() + 120
     while time.time() < deadline:
         evs = read_jsonl(run_dir / EVENTS)

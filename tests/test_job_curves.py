@@ -4,8 +4,8 @@ kept out of the training phase."""
 from __future__ import annotations
 
 import pytest
-
 from jobutil import events, phase_ends, run_job, status
+
 from xcost_tui.job.curves import curve_steps, pipeline_costs
 from xcost_tui.rundir import Cost, PhaseEnd, ReusedFrom
 
@@ -18,13 +18,33 @@ def test_curve_steps():
 
 
 def test_pipeline_costs_count_a_reused_phase_where_it_was_incurred():
-    reused = PhaseEnd("intermediate:rte", "intermediate", ["rte"], None, ReusedFrom("p", "/x", "intermediate:rte"),
-                      {"device_hours": Cost.missing("h", "reused: counted in p")},
-                      {"original_costs": {"device_hours": {"value": 0.5}, "flops_analytic": {"value": 7.0},
-                                          "energy_j": {"value": None}}})
-    target = PhaseEnd("target:copa", "target", ["copa"], None, None,
-                      {"device_hours": Cost.measured(0.1, "h", "wall_clock"),
-                       "flops_analytic": Cost.measured(3.0, "FLOP", "analytic"), "energy_j": Cost.missing("J", "no")})
+    reused = PhaseEnd(
+        "intermediate:rte",
+        "intermediate",
+        ["rte"],
+        None,
+        ReusedFrom("p", "/x", "intermediate:rte"),
+        {"device_hours": Cost.missing("h", "reused: counted in p")},
+        {
+            "original_costs": {
+                "device_hours": {"value": 0.5},
+                "flops_analytic": {"value": 7.0},
+                "energy_j": {"value": None},
+            }
+        },
+    )
+    target = PhaseEnd(
+        "target:copa",
+        "target",
+        ["copa"],
+        None,
+        None,
+        {
+            "device_hours": Cost.measured(0.1, "h", "wall_clock"),
+            "flops_analytic": Cost.measured(3.0, "FLOP", "analytic"),
+            "energy_j": Cost.missing("J", "no"),
+        },
+    )
     evals = PhaseEnd("eval:it", "eval", ["xcopa"], "it", None, {"device_hours": Cost.measured(9.0, "h", "wall_clock")})
     other = PhaseEnd("few-shot:zh", "few-shot", ["xcopa"], "zh", None, {"device_hours": Cost.measured(1.0, "h", "x")})
     got = pipeline_costs([reused, target, evals, other], exclude=lambda p: p.kind == "few-shot")
@@ -60,9 +80,15 @@ def test_a_run_writes_its_learning_curves(tmp_path, data_dir):
 def test_curves_can_be_turned_off(tmp_path, data_dir):
     import json
 
-    spec = {"method": "direct", "model": "tiny-xlmr", "langs": ["it"], "data_dir": str(data_dir),
-            "max_eval_examples": 12, "measure": {"curve_points": 0},
-            "hparams": {"max_steps": 2, "batch_size": 8, "max_examples": 24, "max_seq_len": 48}}
+    spec = {
+        "method": "direct",
+        "model": "tiny-xlmr",
+        "langs": ["it"],
+        "data_dir": str(data_dir),
+        "max_eval_examples": 12,
+        "measure": {"curve_points": 0},
+        "hparams": {"max_steps": 2, "batch_size": 8, "max_examples": 24, "max_seq_len": 48},
+    }
     path = tmp_path / "spec.json"
     path.write_text(json.dumps(spec))
     proc = run_job(tmp_path / "r", data_dir, "--method", "direct", "--spec", str(path), quick=False)

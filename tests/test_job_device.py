@@ -10,8 +10,8 @@ import warnings
 
 import pytest
 import torch
-
 from fake_nvml import fake_uuid, make_fake_nvml
+
 from xcost_tui.job import main as job_main
 from xcost_tui.job.loops import Device, Tally, grad_scaler
 from xcost_tui.measure import nvml
@@ -25,8 +25,15 @@ class FakeCuda:
     """torch.cuda as the job asks it: is_bf16_supported (with and without emulation), the device's
     properties (compute capability, UUID as torch prints it: no GPU- prefix) and name."""
 
-    def __init__(self, major: int, *, emulates_bf16: bool = True, uuid: str | None = None, name: str = "GPU",
-                 keyword: bool = True):
+    def __init__(
+        self,
+        major: int,
+        *,
+        emulates_bf16: bool = True,
+        uuid: str | None = None,
+        name: str = "GPU",
+        keyword: bool = True,
+    ):
         self.major, self.emulates, self.uuid, self.name, self.keyword = major, emulates_bf16, uuid, name, keyword
         self.asked: list = []
 
@@ -97,7 +104,7 @@ def test_pick_device_on_a_v100_behind_a_uuid(monkeypatch):
 def test_the_torch_uuid_wins_over_the_numbering(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(4))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")
-    cuda = FakeCuda(9, uuid=fake_uuid(1)[len("GPU-"):])
+    cuda = FakeCuda(9, uuid=fake_uuid(1)[len("GPU-") :])
     m = job_main.nvml_mapping(1, cuda)
     assert m.index == 1 and m.how == "uuid"
 
@@ -121,7 +128,7 @@ def test_a_mig_instance_has_null_energy_with_the_reason(monkeypatch):
     mig = "MIG-aaaaaaaa-1111-5222-8333-444444444444"
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(2, mig={mig: 1}))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", mig)
-    m = job_main.nvml_mapping(0, FakeCuda(9, uuid=mig[len("MIG-"):]))
+    m = job_main.nvml_mapping(0, FakeCuda(9, uuid=mig[len("MIG-") :]))
     assert (m.index, m.mig) == (1, True)
     meter = EnergyMeter("cuda", [], gpu_reason=m.reason)
     with meter:
@@ -131,6 +138,7 @@ def test_a_mig_instance_has_null_energy_with_the_reason(monkeypatch):
 
 # ---- MFU counts useful work --------------------------------------------------------------------
 
+
 def test_mfu_counts_the_non_pad_flops_and_mfu_padded_the_padded(tmp_path):
     """A phase on an H100 in bf16 whose batches were half padding: MFU is the non-pad FLOPs over
     peak (before: the padded FLOPs, which count the padding as useful work)."""
@@ -139,10 +147,13 @@ def test_mfu_counts_the_non_pad_flops_and_mfu_padded_the_padded(tmp_path):
     runner.completed = []
     runner.ctx = types.SimpleNamespace(
         device=Device(torch.device("cpu"), "cuda", "NVIDIA H100 80GB HBM3", 1, "bf16"),
-        events=EventWriter(tmp_path / "events.jsonl"), memory_now=None)
+        events=EventWriter(tmp_path / "events.jsonl"),
+        memory_now=None,
+    )
     meter = types.SimpleNamespace(costs=lambda: {"wall_s": Cost.measured(2.0, "s", "wall_clock")})
-    tally = Tally(examples=10, steps=1, tokens_nonpad=500, tokens_padded=1000, flops_analytic=4 * 10**15,
-                  flops_nonpad=2 * 10**15)
+    tally = Tally(
+        examples=10, steps=1, tokens_nonpad=500, tokens_padded=1000, flops_analytic=4 * 10**15, flops_nonpad=2 * 10**15
+    )
     phase = PlannedPhase("target:copa", PhaseKind.TARGET, ("copa",), None)
     rec = runner._end(phase, meter, tally, tasks=["copa"])
     costs = rec.costs

@@ -3,22 +3,63 @@
 from __future__ import annotations
 
 import pytest
+from jobutil import eval_results, events, phase_ends, run_job, status
 
 from xcost_tui.rundir import RunStatus, read_jsonl
 from xcost_tui.rundir.layout import LOG, PREDICTIONS, SPEC
 
-from jobutil import eval_results, events, phase_ends, run_job, status
-
-TRAINING_COSTS = ["wall_s", "cpu_s", "device_hours", "devices", "examples", "steps", "tokens_nonpad",
-                  "tokens_padded", "padding_efficiency", "flops_analytic", "flops_analytic_nonpad", "flops_measured",
-                  "peak_mem_bytes", "peak_mem_increase_bytes", "lifetime_peak_mem_bytes", "energy_j",
-                  "examples_per_s", "tokens_per_s", "mfu", "mfu_padded"]
-BENCH_COSTS = ["latency_p50_s", "latency_p95_s", "latency_mean_s", "latency_n", "throughput_examples_per_s",
-               "peak_mem_bytes", "peak_mem_increase_bytes", "lifetime_peak_mem_bytes", "wall_s"]
+TRAINING_COSTS = [
+    "wall_s",
+    "cpu_s",
+    "device_hours",
+    "devices",
+    "examples",
+    "steps",
+    "tokens_nonpad",
+    "tokens_padded",
+    "padding_efficiency",
+    "flops_analytic",
+    "flops_analytic_nonpad",
+    "flops_measured",
+    "peak_mem_bytes",
+    "peak_mem_increase_bytes",
+    "lifetime_peak_mem_bytes",
+    "energy_j",
+    "examples_per_s",
+    "tokens_per_s",
+    "mfu",
+    "mfu_padded",
+]
+BENCH_COSTS = [
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_mean_s",
+    "latency_n",
+    "throughput_examples_per_s",
+    "peak_mem_bytes",
+    "peak_mem_increase_bytes",
+    "lifetime_peak_mem_bytes",
+    "wall_s",
+]
 # Measurable on a CPU: these must hold a number with its source.
-CPU_MEASURABLE = ["wall_s", "cpu_s", "device_hours", "examples", "steps", "tokens_nonpad", "tokens_padded",
-                  "padding_efficiency", "flops_analytic", "flops_analytic_nonpad", "flops_measured", "peak_mem_bytes",
-                  "peak_mem_increase_bytes", "lifetime_peak_mem_bytes", "examples_per_s", "tokens_per_s"]
+CPU_MEASURABLE = [
+    "wall_s",
+    "cpu_s",
+    "device_hours",
+    "examples",
+    "steps",
+    "tokens_nonpad",
+    "tokens_padded",
+    "padding_efficiency",
+    "flops_analytic",
+    "flops_analytic_nonpad",
+    "flops_measured",
+    "peak_mem_bytes",
+    "peak_mem_increase_bytes",
+    "lifetime_peak_mem_bytes",
+    "examples_per_s",
+    "tokens_per_s",
+]
 
 
 def check_costs(costs: dict, names: list[str]) -> None:
@@ -39,8 +80,15 @@ def runs(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("runs")
     specs = {
         "direct": ["--method", "direct", "--langs", "it,qu"],
-        "inter_arc": ["--method", "intermediate", "--intermediate", "arc_challenge", "--langs", "it,zh,qu",
-                      "--save-encoder"],
+        "inter_arc": [
+            "--method",
+            "intermediate",
+            "--intermediate",
+            "arc_challenge",
+            "--langs",
+            "it,zh,qu",
+            "--save-encoder",
+        ],
         "inter_rte": ["--method", "intermediate", "--intermediate", "rte", "--langs", "zh"],
         "few_shot": ["--method", "few-shot", "--shots", "4", "--langs", "it,zh"],
     }
@@ -58,19 +106,30 @@ def test_every_run_succeeds_with_a_complete_record(runs):
         evs = events(run_dir)
         assert evs[0]["type"] == "run_start" and evs[-1]["type"] == "run_end"
         env = evs[0]["env"]
-        for key in ("python", "torch", "transformers", "host", "device_type", "device_name", "device_count",
-                    "precision"):
+        for key in (
+            "python",
+            "torch",
+            "transformers",
+            "host",
+            "device_type",
+            "device_name",
+            "device_count",
+            "precision",
+        ):
             assert env.get(key) is not None, (name, key)
         assert env["device_type"] == "cpu" and env["precision"] == "fp32"
         assert (run_dir / SPEC).exists() and (run_dir / LOG).exists()
 
 
-@pytest.mark.parametrize("name,langs,train_phases", [
-    ("direct", ["it", "qu"], ["target:copa"]),
-    ("inter_arc", ["it", "zh", "qu"], ["intermediate:arc_challenge", "target:copa"]),
-    ("inter_rte", ["zh"], ["intermediate:rte", "target:copa"]),
-    ("few_shot", ["it", "zh"], ["target:copa", "few-shot:it", "few-shot:zh"]),
-])
+@pytest.mark.parametrize(
+    "name,langs,train_phases",
+    [
+        ("direct", ["it", "qu"], ["target:copa"]),
+        ("inter_arc", ["it", "zh", "qu"], ["intermediate:arc_challenge", "target:copa"]),
+        ("inter_rte", ["zh"], ["intermediate:rte", "target:copa"]),
+        ("few_shot", ["it", "zh"], ["target:copa", "few-shot:it", "few-shot:zh"]),
+    ],
+)
 def test_phases_costs_and_evals(runs, name, langs, train_phases):
     run_dir = runs[name]
     ends = phase_ends(run_dir)
@@ -121,7 +180,8 @@ def test_memory_that_belongs_to_each_phase_and_the_run(runs):
             assert c["lifetime_peak_mem_bytes"]["value"] >= c["peak_mem_bytes"]["value"] > 0
             assert 0 <= c["peak_mem_increase_bytes"]["value"] <= c["peak_mem_bytes"]["value"]
             assert c["peak_mem_increase_bytes"]["start_bytes"] + c["peak_mem_increase_bytes"]["value"] == pytest.approx(
-                c["peak_mem_bytes"]["value"], abs=1 << 20)
+                c["peak_mem_bytes"]["value"], abs=1 << 20
+            )
         bench = phase_ends(run_dir)["inference-bench"]["costs"]
         assert bench["peak_mem_increase_bytes"]["value"] < bench["peak_mem_bytes"]["value"] / 2, name
 
@@ -152,7 +212,11 @@ def test_training_phases_record_the_effective_and_the_micro_batch(runs):
     info = phase_ends(runs["direct"])["target:copa"]["info"]
     # the quick flags: --batch-size 8 --grad-accum 1 = an effective batch of 8 in one pass
     assert (info["batch_size"], info["micro_batch_size"], info["micro_batch_source"], info["grad_accum"]) == (
-        8, 8, "set", 1)
+        8,
+        8,
+        "set",
+        1,
+    )
     assert info["seed"] == 0 and info["attempt"] == 1
 
 
@@ -165,16 +229,27 @@ def test_intermediate_head_carry_over(runs):
 def test_checkpoint_reuse_records_origin(runs, data_dir, tmp_path):
     ckpt = runs["inter_arc"] / "checkpoints" / "intermediate"
     assert (ckpt / "phase.json").exists()
-    proc = run_job(tmp_path / "reuse", data_dir, "--method", "intermediate", "--intermediate", "arc_challenge",
-                   "--langs", "it,zh,qu", "--init-from", str(ckpt))
+    proc = run_job(
+        tmp_path / "reuse",
+        data_dir,
+        "--method",
+        "intermediate",
+        "--intermediate",
+        "arc_challenge",
+        "--langs",
+        "it,zh,qu",
+        "--init-from",
+        str(ckpt),
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     ends = phase_ends(tmp_path / "reuse")
     reused = ends["intermediate:arc_challenge"]
     assert reused["reused_from"]["run_id"] == "inter_arc"
     assert reused["costs"]["wall_s"]["value"] is None and "reused" in reused["costs"]["wall_s"]["reason"]
     # Starting from the saved encoder gives the same model as training it here: same accuracies.
-    assert {k: v["accuracy"] for k, v in eval_results(tmp_path / "reuse").items()} == \
-           {k: v["accuracy"] for k, v in eval_results(runs["inter_arc"]).items()}
+    assert {k: v["accuracy"] for k, v in eval_results(tmp_path / "reuse").items()} == {
+        k: v["accuracy"] for k, v in eval_results(runs["inter_arc"]).items()
+    }
 
 
 def test_same_spec_twice_gives_same_accuracies(runs, data_dir, tmp_path):
@@ -186,8 +261,18 @@ def test_same_spec_twice_gives_same_accuracies(runs, data_dir, tmp_path):
 
 
 def test_mixed_intermediate_trains_both_heads_in_one_phase(data_dir, tmp_path):
-    proc = run_job(tmp_path / "mixed", data_dir, "--method", "intermediate", "--intermediate", "arc_challenge,rte",
-                   "--intermediate-mode", "mixed", "--langs", "it")
+    proc = run_job(
+        tmp_path / "mixed",
+        data_dir,
+        "--method",
+        "intermediate",
+        "--intermediate",
+        "arc_challenge,rte",
+        "--intermediate-mode",
+        "mixed",
+        "--langs",
+        "it",
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     ends = phase_ends(tmp_path / "mixed")
     mixed = ends["intermediate:arc_challenge+rte"]

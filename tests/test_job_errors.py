@@ -6,10 +6,10 @@ import json
 import os
 import shutil
 
+from jobutil import run_cli, run_job, status
+
 from xcost_tui.rundir import RunStatus, read_jsonl, read_status
 from xcost_tui.rundir.layout import EVENTS
-
-from jobutil import run_cli, run_job, status
 
 
 def assert_failed(proc, run_dir, *needles):

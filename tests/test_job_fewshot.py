@@ -49,14 +49,21 @@ def test_shot_seed_is_a_spec_field_of_few_shot_runs():
 
 
 def test_shot_seeds_is_a_grid_key_crossed_with_training_seeds():
-    plan = loads_plan('[defaults]\nmodel = "tiny-xlmr"\nlangs = ["it"]\n'
-                      '[[experiment]]\nname = "fs"\nmethod = "few-shot"\nshots = [4, 16]\n'
-                      'shot_seeds = [0, 1, 2, 3, 4]\nseeds = [0, 1]\n')
+    plan = loads_plan(
+        '[defaults]\nmodel = "tiny-xlmr"\nlangs = ["it"]\n'
+        '[[experiment]]\nname = "fs"\nmethod = "few-shot"\nshots = [4, 16]\n'
+        "shot_seeds = [0, 1, 2, 3, 4]\nseeds = [0, 1]\n"
+    )
     assert len(plan.runs) == 2 * 5 * 2
     assert {(s.seed, s.shot_seed, s.few_shot_k) for s in plan.runs} == {
-        (seed, draw, k) for seed in (0, 1) for draw in range(5) for k in (4, 16)}
+        (seed, draw, k) for seed in (0, 1) for draw in range(5) for k in (4, 16)
+    }
     assert "fs-k16-draw3-s1" in {s.name for s in plan.runs}
-    with pytest.raises(SpecError, match=r"shot_seed: expected a single value, got a list \[0, 1\]; for one run "
-                                        r"per value write shot_seeds = \[0, 1\]"):
-        loads_plan('[defaults]\nmodel = "tiny-xlmr"\n[[experiment]]\nmethod = "few-shot"\nfew_shot_k = 4\n'
-                   'shot_seed = [0, 1]\n')
+    with pytest.raises(
+        SpecError,
+        match=r"shot_seed: expected a single value, got a list \[0, 1\]; for one run "
+        r"per value write shot_seeds = \[0, 1\]",
+    ):
+        loads_plan(
+            '[defaults]\nmodel = "tiny-xlmr"\n[[experiment]]\nmethod = "few-shot"\nfew_shot_k = 4\nshot_seed = [0, 1]\n'
+        )

@@ -9,9 +9,25 @@ from synthetic import write_synthetic_data_dir
 
 def test_training_learns_a_synthetic_task(tmp_path):
     data = write_synthetic_data_dir(tmp_path / "data", langs=("it",))
-    proc = run_job(tmp_path / "run", data, "--method", "direct", "--langs", "it", "--lr", "1e-3",
-                   "--epochs", "20", "--batch-size", "16", "--grad-accum", "1", "--max-seq-len", "32",
-                   quick=False)
+    proc = run_job(
+        tmp_path / "run",
+        data,
+        "--method",
+        "direct",
+        "--langs",
+        "it",
+        "--lr",
+        "1e-3",
+        "--epochs",
+        "20",
+        "--batch-size",
+        "16",
+        "--grad-accum",
+        "1",
+        "--max-seq-len",
+        "32",
+        quick=False,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     results = eval_results(tmp_path / "run")
     assert results["it"]["n"] == 200

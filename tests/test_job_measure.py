@@ -7,8 +7,8 @@ import dataclasses
 
 import pytest
 import torch
-
 from jobtiny import context, tiny
+
 from xcost_tui.job import loops
 from xcost_tui.job.batching import collate, sorted_batches
 from xcost_tui.job.loops import TrainTask, evaluate, forward_flops, forward_flops_nonpad, train
@@ -88,7 +88,8 @@ def test_non_pad_flops_beside_padded_flops(small, tmp_path):
     lengths = [len(s) for ex in batch.examples for s in ex.seqs]
     assert len(set(lengths)) > 1, "the batch has padding"
     expected = sum(encoder_forward_flops(ctx.dims, 1, n) for n in lengths) + head_forward_flops(
-        ctx.dims.hidden, len(lengths), 1)
+        ctx.dims.hidden, len(lengths), 1
+    )
     assert forward_flops_nonpad(ctx, batch) == expected < forward_flops(ctx, batch)
     tally, _ = evaluate(ctx, model, data, "mc", 8)
     assert 0 < tally.flops_nonpad < tally.flops_analytic

@@ -6,8 +6,8 @@ from __future__ import annotations
 import collections
 
 import torch
-
 from jobtiny import tiny
+
 from xcost_tui.job.batching import collate
 from xcost_tui.job.loops import pick_choice
 from xcost_tui.job.model import EncoderWithHeads, build_tiny_encoder, load_checkpoint, save_checkpoint
@@ -37,8 +37,11 @@ def test_ties_are_not_given_to_choice_zero():
 
 def test_a_saved_encoder_loads_without_a_pooler_and_with_identical_weights(tmp_path, data_dir):
     _, tok, data = tiny(data_dir, 4)
-    model = EncoderWithHeads(build_tiny_encoder(tok, {"hidden_size": 32, "num_hidden_layers": 1,
-                                                      "num_attention_heads": 2, "intermediate_size": 64}, seed=3))
+    model = EncoderWithHeads(
+        build_tiny_encoder(
+            tok, {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64}, seed=3
+        )
+    )
     model.ensure_head("mc")
     assert getattr(model.encoder, "pooler", None) is None
     save_checkpoint(tmp_path / "ckpt", model, tok, {"key": {}})
@@ -51,5 +54,6 @@ def test_a_saved_encoder_loads_without_a_pooler_and_with_identical_weights(tmp_p
     batch = collate(data, "mc", tok.pad_token_id)
     model.eval(), again.eval()
     with torch.no_grad():
-        assert torch.equal(model(batch.input_ids, batch.attention_mask, "mc"),
-                           again(batch.input_ids, batch.attention_mask, "mc"))
+        assert torch.equal(
+            model(batch.input_ids, batch.attention_mask, "mc"), again(batch.input_ids, batch.attention_mask, "mc")
+        )

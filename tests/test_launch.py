@@ -13,10 +13,9 @@ import time
 from pathlib import Path
 
 import psutil
+from jobutil import QUICK, run_cli
 
 from xcost_tui.rundir import RunStatus, StatusRecord, read_status
-
-from jobutil import QUICK, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_JOB = REPO / "tests" / "fake_job.py"
@@ -24,15 +23,32 @@ FAKE_JOB = REPO / "tests" / "fake_job.py"
 
 def fake_env(**extra: str) -> dict[str, str]:
     """``xcost-tui run`` with tests/fake_job.py as the job (no torch, well under a second)."""
-    env = {**os.environ, "XCOST_JOB_CMD": f"{sys.executable} {FAKE_JOB}", "PYTHONPATH": str(REPO),
-           "PYTHONUNBUFFERED": "1", "FAKE_JOB_STEP_S": "0.01"}
+    env = {
+        **os.environ,
+        "XCOST_JOB_CMD": f"{sys.executable} {FAKE_JOB}",
+        "PYTHONPATH": str(REPO),
+        "PYTHONUNBUFFERED": "1",
+        "FAKE_JOB_STEP_S": "0.01",
+    }
     env.update(extra)
     return env
 
 
 def fake_run(out: Path, store: Path, **env: str) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "xcost_tui", "run", "--method", "direct", "--langs", "it", "--out", str(out),
-            "--store", str(store)]
+    args = [
+        sys.executable,
+        "-m",
+        "xcost_tui",
+        "run",
+        "--method",
+        "direct",
+        "--langs",
+        "it",
+        "--out",
+        str(out),
+        "--store",
+        str(store),
+    ]
     return subprocess.run(args, capture_output=True, text=True, timeout=120, env=fake_env(**env))
 
 
@@ -45,8 +61,24 @@ def store_run_ids(store: Path) -> list[str]:
 def test_the_readme_example_lands_in_the_store(tmp_path, data_dir):
     """`run --out store/runs/NAME` (the README's example) is in `sql` as soon as the run ends."""
     store = tmp_path / "store"
-    proc = run_cli(["run", "--method", "direct", "--model", "tiny-xlmr", "--data-dir", str(data_dir),
-                    "--langs", "it", "--out", str(store / "runs" / "try1"), "--store", str(store), *QUICK])
+    proc = run_cli(
+        [
+            "run",
+            "--method",
+            "direct",
+            "--model",
+            "tiny-xlmr",
+            "--data-dir",
+            str(data_dir),
+            "--langs",
+            "it",
+            "--out",
+            str(store / "runs" / "try1"),
+            "--store",
+            str(store),
+            *QUICK,
+        ]
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"ingested into {store}" in proc.stdout
     assert store_run_ids(store) == ["try1"]
@@ -97,10 +129,23 @@ def _wait_for_phase(run_dir: Path, phase: str, launcher: subprocess.Popen) -> St
 
 def test_a_sigkilled_job_is_recorded_failed(tmp_path):
     run_dir = tmp_path / "r"
-    args = [sys.executable, "-m", "xcost_tui", "run", "--method", "direct", "--langs", "it", "--out", str(run_dir),
-            "--store", str(tmp_path / "store")]
-    launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                env=fake_env(FAKE_JOB_MODE="hang"))
+    args = [
+        sys.executable,
+        "-m",
+        "xcost_tui",
+        "run",
+        "--method",
+        "direct",
+        "--langs",
+        "it",
+        "--out",
+        str(run_dir),
+        "--store",
+        str(tmp_path / "store"),
+    ]
+    launcher = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=fake_env(FAKE_JOB_MODE="hang")
+    )
     try:
         status = _wait_for_phase(run_dir, "target:copa", launcher)
         pid = status.job.pid
@@ -138,8 +183,20 @@ def test_a_final_status_left_by_an_earlier_run_is_not_taken_for_this_one(tmp_pat
     assert read_status(run_dir).status == RunStatus.SUCCEEDED
     # Again into the same folder, with a job that dies before it writes anything.
     env = fake_env(XCOST_JOB_CMD=f"{sys.executable} -c 'raise SystemExit(5)'")
-    args = [sys.executable, "-m", "xcost_tui", "run", "--method", "direct", "--langs", "it", "--out", str(run_dir),
-            "--store", str(store)]
+    args = [
+        sys.executable,
+        "-m",
+        "xcost_tui",
+        "run",
+        "--method",
+        "direct",
+        "--langs",
+        "it",
+        "--out",
+        str(run_dir),
+        "--store",
+        str(store),
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 5, proc.stdout + proc.stderr
     final = read_status(run_dir)

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from fake_nvml import NVMLError_LibraryNotFound, NVMLError_NotSupported, make_fake_nvml
+
 from xcost_tui.measure import nvml
 from xcost_tui.measure.energy import WINDOW_TOO_SHORT, EnergyMeter, RaplCounter, counter_delta, read_rapl
 
@@ -38,6 +38,7 @@ def set_energy(root, zone, uj):
 
 # ---- pure arithmetic ---------------------------------------------------------------------------
 
+
 def test_counter_wraps():
     assert counter_delta(100, 250, 1000) == 150
     assert counter_delta(900, 50, 1000) == 150
@@ -48,9 +49,11 @@ def test_counter_wraps():
 def test_rapl_counter_counts_every_wrap_between_polls():
     m = 1_000
     c = RaplCounter({"intel-rapl:0": (900, m), "intel-rapl:1": (10, m)})
-    for reading in ({"intel-rapl:0": (300, m), "intel-rapl:1": (20, m)},   # wrapped: +400
-                    {"intel-rapl:0": (800, m), "intel-rapl:1": (30, m)},   # +500
-                    {"intel-rapl:0": (100, m), "intel-rapl:1": (40, m)}):  # wrapped again: +300
+    for reading in (
+        {"intel-rapl:0": (300, m), "intel-rapl:1": (20, m)},  # wrapped: +400
+        {"intel-rapl:0": (800, m), "intel-rapl:1": (30, m)},  # +500
+        {"intel-rapl:0": (100, m), "intel-rapl:1": (40, m)},
+    ):  # wrapped again: +300
         c.update(reading)
     assert c.uj == {"intel-rapl:0": 1200, "intel-rapl:1": 30}
     assert c.joules() == pytest.approx(1230e-6)
@@ -66,10 +69,19 @@ def test_rapl_counter_zone_that_disappears_is_an_error():
 
 # ---- reading a powercap tree -------------------------------------------------------------------
 
+
 def test_rapl_reads_package_zones_only(tmp_path):
-    fake_powercap(tmp_path, {"intel-rapl:0": (10, 100, "package-0"), "intel-rapl:0:0": (5, 100, "core"),
-                             "intel-rapl:0:1": (3, 100, "dram"), "intel-rapl:1": (7, 100, "package-1"),
-                             "intel-rapl:2": (99, 100, "psys"), "intel-rapl-mmio:0": (4, 100, "package-0")})
+    fake_powercap(
+        tmp_path,
+        {
+            "intel-rapl:0": (10, 100, "package-0"),
+            "intel-rapl:0:0": (5, 100, "core"),
+            "intel-rapl:0:1": (3, 100, "dram"),
+            "intel-rapl:1": (7, 100, "package-1"),
+            "intel-rapl:2": (99, 100, "psys"),
+            "intel-rapl-mmio:0": (4, 100, "package-0"),
+        },
+    )
     assert read_rapl(tmp_path) == {"intel-rapl:0": (10, 100), "intel-rapl:1": (7, 100)}
 
 
@@ -114,9 +126,15 @@ def test_this_machine_gives_counters_or_a_reason():
 
 # ---- the meter on a CPU ------------------------------------------------------------------------
 
+
 def test_rapl_energy_meter_with_wrap(tmp_path):
-    fake_powercap(tmp_path, {"intel-rapl:0": (999_000_000, 1_000_000_000, "package-0"),
-                             "intel-rapl:1": (5_000_000, 1_000_000_000, "package-1")})
+    fake_powercap(
+        tmp_path,
+        {
+            "intel-rapl:0": (999_000_000, 1_000_000_000, "package-0"),
+            "intel-rapl:1": (5_000_000, 1_000_000_000, "package-1"),
+        },
+    )
     meter = EnergyMeter("cpu", rapl_root=tmp_path)
     with meter:
         set_energy(tmp_path, "intel-rapl:0", 2_000_000)  # wrapped past the maximum: +3 J
@@ -185,6 +203,7 @@ def test_meter_not_used():
 
 
 # ---- the meter on GPUs (fake NVML) -------------------------------------------------------------
+
 
 def test_nvml_energy_delta_summed_over_gpus(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(2, energy_step_mj=4000))

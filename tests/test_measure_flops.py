@@ -5,8 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xcost_tui.measure.flops import (EncoderDims, FlopSampler, count_flops, encoder_forward_flops,
-                                     encoder_forward_flops_unpadded, head_forward_flops, sample_steps, train_flops)
+from xcost_tui.measure.flops import (
+    EncoderDims,
+    FlopSampler,
+    count_flops,
+    encoder_forward_flops,
+    encoder_forward_flops_unpadded,
+    head_forward_flops,
+    sample_steps,
+    train_flops,
+)
 from xcost_tui.measure.mfu import PEAKS, mfu, peak_flops
 
 TINY = EncoderDims(hidden=64, layers=2, heads=2, intermediate=128)
@@ -15,8 +23,13 @@ TINY = EncoderDims(hidden=64, layers=2, heads=2, intermediate=128)
 def tiny(hidden=64, layers=2, heads=2, inter=128):
     from transformers import XLMRobertaConfig, XLMRobertaModel
 
-    cfg = XLMRobertaConfig(vocab_size=1000, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
-                           intermediate_size=inter)
+    cfg = XLMRobertaConfig(
+        vocab_size=1000,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=inter,
+    )
     torch.manual_seed(0)
     return XLMRobertaModel(cfg, add_pooling_layer=False)
 
@@ -30,6 +43,7 @@ def padded_batch(n, length, pad_from):
 
 
 # ---- the formula, by hand -------------------------------------------------------------------
+
 
 def test_hand_computed_forward():
     dims = EncoderDims(hidden=4, layers=1, heads=1, intermediate=8)
@@ -52,7 +66,8 @@ def test_tiny_xlmr_reference_figure():
 
 def test_heads_do_not_change_the_count():
     assert encoder_forward_flops(EncoderDims(64, 2, 1, 128), 4, 16) == encoder_forward_flops(
-        EncoderDims(64, 2, 8, 128), 4, 16)
+        EncoderDims(64, 2, 8, 128), 4, 16
+    )
 
 
 def test_dims_from_hf_config():
@@ -63,6 +78,7 @@ def test_dims_from_hf_config():
 
 
 # ---- the formula against FlopCounterMode -----------------------------------------------------
+
 
 @pytest.mark.parametrize("n,length,pad_from", [(8, 40, 30), (4, 128, 100), (2, 256, 64)])
 def test_analytic_matches_flop_counter_training(n, length, pad_from):
@@ -107,6 +123,7 @@ def test_head_formula_matches_flop_counter():
 
 
 # ---- sampling and extrapolation ---------------------------------------------------------------
+
 
 def test_sample_steps_are_spread_and_distinct():
     assert sample_steps(10, 3) == [1, 4, 7]
@@ -198,28 +215,32 @@ def test_sampled_extrapolation_close_to_analytic_on_varied_batches():
 
 # ---- MFU --------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,precision,expected", [
-    ("NVIDIA H100 80GB HBM3", "bf16", 989e12),
-    ("NVIDIA H100 PCIe", "bf16", 756e12),
-    ("NVIDIA H100 NVL", "fp16", 835e12),
-    ("NVIDIA H200", "bf16", 989e12),
-    ("NVIDIA H200 NVL", "bf16", 835e12),
-    ("NVIDIA A100-SXM4-80GB", "bf16", 312e12),
-    ("NVIDIA A100-PCIE-40GB", "fp16", 312e12),
-    ("NVIDIA A100 80GB PCIe", "tf32", 156e12),
-    ("NVIDIA A100-SXM4-40GB", "fp32", 19.5e12),
-    ("NVIDIA A10", "bf16", 125e12),
-    ("NVIDIA A10G", "bf16", 70e12),
-    ("NVIDIA L4", "bf16", 121e12),
-    ("NVIDIA L40S", "bf16", 362.05e12),
-    ("NVIDIA L40", "bf16", 181e12),
-    ("NVIDIA RTX A6000", "bf16", 154.8e12),
-    ("NVIDIA GeForce RTX 3090", "fp16", 71e12),
-    ("NVIDIA GeForce RTX 4090", "bf16", 165.2e12),
-    ("Tesla V100-SXM2-16GB", "fp16", 125e12),
-    ("Tesla V100-PCIE-32GB", "fp16", 112e12),
-    ("Tesla T4", "fp16", 65e12),
-])
+
+@pytest.mark.parametrize(
+    "name,precision,expected",
+    [
+        ("NVIDIA H100 80GB HBM3", "bf16", 989e12),
+        ("NVIDIA H100 PCIe", "bf16", 756e12),
+        ("NVIDIA H100 NVL", "fp16", 835e12),
+        ("NVIDIA H200", "bf16", 989e12),
+        ("NVIDIA H200 NVL", "bf16", 835e12),
+        ("NVIDIA A100-SXM4-80GB", "bf16", 312e12),
+        ("NVIDIA A100-PCIE-40GB", "fp16", 312e12),
+        ("NVIDIA A100 80GB PCIe", "tf32", 156e12),
+        ("NVIDIA A100-SXM4-40GB", "fp32", 19.5e12),
+        ("NVIDIA A10", "bf16", 125e12),
+        ("NVIDIA A10G", "bf16", 70e12),
+        ("NVIDIA L4", "bf16", 121e12),
+        ("NVIDIA L40S", "bf16", 362.05e12),
+        ("NVIDIA L40", "bf16", 181e12),
+        ("NVIDIA RTX A6000", "bf16", 154.8e12),
+        ("NVIDIA GeForce RTX 3090", "fp16", 71e12),
+        ("NVIDIA GeForce RTX 4090", "bf16", 165.2e12),
+        ("Tesla V100-SXM2-16GB", "fp16", 125e12),
+        ("Tesla V100-PCIE-32GB", "fp16", 112e12),
+        ("Tesla T4", "fp16", 65e12),
+    ],
+)
 def test_peak_table(name, precision, expected):
     assert peak_flops(name, precision) == (expected, None)
 

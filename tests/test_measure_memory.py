@@ -11,10 +11,10 @@ import time
 import pytest
 
 import xcost_tui.measure.memory as memory
-from xcost_tui.rundir.cost import Cost
 from xcost_tui.measure.env import collect_env, git_commit
 from xcost_tui.measure.memory import LIFETIME_NOTE, MemoryProbe, proc_status_kib
 from xcost_tui.measure.timer import PhaseMeter, throughput
+from xcost_tui.rundir.cost import Cost
 
 MiB = 2**20
 
@@ -26,6 +26,7 @@ def allocate(mib: int) -> bytearray:
 
 
 # ---- MemoryProbe on a CPU ----------------------------------------------------------------------
+
 
 def test_peak_rss_is_per_phase_and_sees_allocations():
     with MemoryProbe("cpu") as idle:
@@ -130,6 +131,7 @@ def test_probe_not_used_is_null():
 
 # ---- PhaseMeter --------------------------------------------------------------------------------
 
+
 def test_phase_meter_costs():
     with PhaseMeter("cpu", "cpu", []) as meter:
         # busy until 0.05 s of wall time and 0.03 s of this process's CPU time have passed: on a
@@ -138,8 +140,19 @@ def test_phase_meter_costs():
         while time.perf_counter() < t_end or time.process_time() < c_end:
             pass
     costs = meter.costs()
-    assert set(costs) == {"wall_s", "cpu_s", "devices", "device_hours", "peak_mem_bytes", "peak_mem_increase_bytes",
-                          "lifetime_peak_mem_bytes", "energy_j", "other_cpu_s", "other_gpu_processes", "contended"}
+    assert set(costs) == {
+        "wall_s",
+        "cpu_s",
+        "devices",
+        "device_hours",
+        "peak_mem_bytes",
+        "peak_mem_increase_bytes",
+        "lifetime_peak_mem_bytes",
+        "energy_j",
+        "other_cpu_s",
+        "other_gpu_processes",
+        "contended",
+    }
     assert costs["wall_s"].value >= 0.05 and costs["wall_s"].source == "wall_clock"
     assert costs["cpu_s"].value > 0.02 and costs["cpu_s"].source == "process_time"
     assert costs["devices"].value == 1 and costs["devices"].extra["device_type"] == "cpu"
@@ -178,6 +191,7 @@ def test_throughput():
 
 # ---- Cost --------------------------------------------------------------------------------------
 
+
 def test_cost_record():
     c = Cost.measured(3, "FLOP", "flop_counter", sampled_steps=2)
     assert c.to_dict() == {"value": 3, "unit": "FLOP", "source": "flop_counter", "reason": None, "sampled_steps": 2}
@@ -197,10 +211,27 @@ def test_cost_keeps_the_null_invariant():
 
 # ---- environment and import hygiene ------------------------------------------------------------
 
+
 def test_collect_env():
     env = collect_env("cpu", "AMD EPYC", 1, "fp32")
-    keys = {"python", "torch", "transformers", "datasets", "tokenizers", "cuda", "cudnn", "host", "platform",
-            "device_type", "device_name", "device_count", "precision", "cpu_threads", "git_commit", "xcost_tui"}
+    keys = {
+        "python",
+        "torch",
+        "transformers",
+        "datasets",
+        "tokenizers",
+        "cuda",
+        "cudnn",
+        "host",
+        "platform",
+        "device_type",
+        "device_name",
+        "device_count",
+        "precision",
+        "cpu_threads",
+        "git_commit",
+        "xcost_tui",
+    }
     assert set(env) == keys and env["cpu_threads"] >= 1 and env["device_type"] == "cpu"
     assert env["git_commit"] is None or len(env["git_commit"]) == 40
     json.dumps(env)
@@ -211,6 +242,8 @@ def test_git_commit_outside_a_checkout(tmp_path):
 
 
 def test_measure_package_does_not_import_torch():
-    code = ("import sys, xcost_tui.measure, xcost_tui.measure.nvml, xcost_tui.measure.timer; "
-            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; assert not bad, bad")
+    code = (
+        "import sys, xcost_tui.measure, xcost_tui.measure.nvml, xcost_tui.measure.timer; "
+        "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,10 +7,10 @@ import subprocess
 import sys
 import types
 
-import pytest
-
 import fake_nvml
+import pytest
 from fake_nvml import NVMLError_GpuIsLost, NVMLError_LibraryNotFound, NVMLError_NotSupported, make_fake_nvml
+
 from xcost_tui.measure import nvml
 
 
@@ -30,6 +30,7 @@ def install(monkeypatch):
     def put(module):
         monkeypatch.setitem(sys.modules, "pynvml", module)
         return module
+
     return put
 
 
@@ -77,9 +78,15 @@ def test_the_fakes_use_the_real_bindings_names():
     for fake in (make_fake_nvml(1), test_sampler.fake_pynvml([test_sampler.FakeDevice(0)])):
         missing = sorted(n for n in _fake_names(fake) | {"NVMLError"} if not hasattr(real, n))
         assert missing == [], f"not in the real pynvml: {missing}"
-    for cls in (fake_nvml.NVMLError_NotSupported, fake_nvml.NVMLError_GpuIsLost, fake_nvml.NVMLError_LibraryNotFound,
-                NVMLError_NoPermission, test_sampler.NVMLError_NotSupported, test_sampler.NVMLError_GpuIsLost,
-                test_sampler.NVMLError_LibraryNotFound):
+    for cls in (
+        fake_nvml.NVMLError_NotSupported,
+        fake_nvml.NVMLError_GpuIsLost,
+        fake_nvml.NVMLError_LibraryNotFound,
+        NVMLError_NoPermission,
+        test_sampler.NVMLError_NotSupported,
+        test_sampler.NVMLError_GpuIsLost,
+        test_sampler.NVMLError_LibraryNotFound,
+    ):
         assert hasattr(real, cls.__name__), cls.__name__
     real_struct = real.c_nvmlProcessInfo_t
     fields = {f[0] for f in real_struct._fields_}
@@ -90,8 +97,16 @@ def test_the_fakes_use_the_real_bindings_names():
 
 @pytest.mark.parametrize("error", [NVMLError_NotSupported(), NVMLError_GpuIsLost(), NVMLError_NoPermission()])
 def test_nvml_errors_become_na(install, error):
-    install(make_fake_nvml(1, fail={"nvmlDeviceGetMemoryInfo": error, "nvmlDeviceGetPowerUsage": error,
-                                    "nvmlDeviceGetTotalEnergyConsumption": error}))
+    install(
+        make_fake_nvml(
+            1,
+            fail={
+                "nvmlDeviceGetMemoryInfo": error,
+                "nvmlDeviceGetPowerUsage": error,
+                "nvmlDeviceGetTotalEnergyConsumption": error,
+            },
+        )
+    )
     assert nvml.memory_info(0) is nvml.NA and nvml.power_w(0) is nvml.NA and nvml.total_energy_mj(0) is nvml.NA
     assert not nvml.power_w(0) and nvml.value(nvml.power_w(0)) is None
     assert nvml.device_name(0) == "NVIDIA H100 80GB HBM3"  # the rest still works
@@ -100,8 +115,17 @@ def test_nvml_errors_become_na(install, error):
 
 def test_lost_handle_makes_every_reading_na(install):
     install(make_fake_nvml(1, fail={"nvmlDeviceGetHandleByIndex": NVMLError_GpuIsLost()}))
-    for fn in (nvml.device_name, nvml.device_uuid, nvml.memory_info, nvml.utilization, nvml.power_w,
-               nvml.temperature_c, nvml.total_energy_mj, nvml.processes, nvml.process_memory):
+    for fn in (
+        nvml.device_name,
+        nvml.device_uuid,
+        nvml.memory_info,
+        nvml.utilization,
+        nvml.power_w,
+        nvml.temperature_c,
+        nvml.total_energy_mj,
+        nvml.processes,
+        nvml.process_memory,
+    ):
         assert fn(0) is nvml.NA
 
 
@@ -150,8 +174,10 @@ def test_missing_function_and_odd_return_values(install):
 
 def test_process_memory_skips_unreported_usage(install):
     fake = install(make_fake_nvml(1))
-    fake.nvmlDeviceGetComputeRunningProcesses = lambda h: [types.SimpleNamespace(pid=1, usedGpuMemory=None),
-                                                           types.SimpleNamespace(pid=2, usedGpuMemory=512)]
+    fake.nvmlDeviceGetComputeRunningProcesses = lambda h: [
+        types.SimpleNamespace(pid=1, usedGpuMemory=None),
+        types.SimpleNamespace(pid=2, usedGpuMemory=512),
+    ]
     assert nvml.process_memory(0) == {2: 512}
 
 
@@ -196,19 +222,22 @@ MIG_A = "MIG-aaaaaaaa-1111-5222-8333-444444444444"
 MIG_B = "MIG-bbbbbbbb-1111-5222-8333-444444444444"
 
 
-@pytest.mark.parametrize("value,expected", [
-    (None, None),  # unset: every GPU
-    ("", []),  # set but empty: none
-    ("0,1", [0, 1]),
-    (" 2 , 0 ", [2, 0]),
-    ("1gpu,2", [1, 2]),  # CUDA reads each entry like strtoul
-    ("0,-1,2", [0]),  # the list ends at the first invalid entry
-    ("0,x,2", [0]),
-    ("0,0", []),  # a repeated entry: no device at all
-    ("GPU-aa,GPU-bb", ["GPU-aa", "GPU-bb"]),
-    ("GPU-aa,1", ["GPU-aa"]),  # the first entry says which kind; another kind ends the list
-    (f"{MIG_A}", [MIG_A]),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (None, None),  # unset: every GPU
+        ("", []),  # set but empty: none
+        ("0,1", [0, 1]),
+        (" 2 , 0 ", [2, 0]),
+        ("1gpu,2", [1, 2]),  # CUDA reads each entry like strtoul
+        ("0,-1,2", [0]),  # the list ends at the first invalid entry
+        ("0,x,2", [0]),
+        ("0,0", []),  # a repeated entry: no device at all
+        ("GPU-aa,GPU-bb", ["GPU-aa", "GPU-bb"]),
+        ("GPU-aa,1", ["GPU-aa"]),  # the first entry says which kind; another kind ends the list
+        (f"{MIG_A}", [MIG_A]),
+    ],
+)
 def test_cuda_visible_devices_is_read_as_cuda_reads_it(value, expected):
     assert nvml.parse_visible_devices(value) == expected
 
@@ -217,17 +246,20 @@ def test_the_torch_uuid_names_the_gpu_whatever_the_numbering(install):
     """torch's own UUID of the device (bare, as torch prints it) is the mapping: CUDA_VISIBLE_DEVICES=3,1
     makes cuda:1 NVML's GPU 1, which the old index arithmetic got right only by luck of the order."""
     install(make_fake_nvml(4))
-    bare = fake_uuid(1)[len("GPU-"):]
+    bare = fake_uuid(1)[len("GPU-") :]
     m = nvml.map_cuda_device(1, torch_uuid=bare, visible="3,1", order=None)
     assert (m.index, m.uuid, m.mig, m.reason, m.how) == (1, fake_uuid(1), False, None, "uuid")
     assert nvml.map_cuda_device(0, torch_uuid=fake_uuid(2), visible=None, order=None).index == 2
 
 
-@pytest.mark.parametrize("visible,torch_index,expected", [
-    (f"{fake_uuid(2)},{fake_uuid(0)}", 0, 2),
-    (f"{fake_uuid(2)},{fake_uuid(0)}", 1, 0),
-    ("GPU-00000003", 0, 3),  # a unique prefix, as CUDA accepts
-])
+@pytest.mark.parametrize(
+    "visible,torch_index,expected",
+    [
+        (f"{fake_uuid(2)},{fake_uuid(0)}", 0, 2),
+        (f"{fake_uuid(2)},{fake_uuid(0)}", 1, 0),
+        ("GPU-00000003", 0, 3),  # a unique prefix, as CUDA accepts
+    ],
+)
 def test_uuid_entries_of_cuda_visible_devices(install, visible, torch_index, expected):
     """Before: a UUID entry was not a number, so the job read energy from NVML's GPU <torch index>: another GPU."""
     install(make_fake_nvml(4))
@@ -248,18 +280,21 @@ def test_mig_instances_map_to_their_gpu_and_say_why_energy_is_not_theirs(install
     m = nvml.map_cuda_device(0, visible=MIG_A, order=None)
     assert (m.index, m.uuid, m.mig, m.reason) == (1, MIG_A, True, nvml.MIG_ENERGY)
     # torch reports a MIG instance's bare UUID: tried as a GPU's, then as a MIG instance's
-    assert nvml.map_cuda_device(0, torch_uuid=MIG_B[len("MIG-"):], visible=None, order=None).index == 0
+    assert nvml.map_cuda_device(0, torch_uuid=MIG_B[len("MIG-") :], visible=None, order=None).index == 0
     # drivers before R470 name them MIG-GPU-<gpu uuid>/<gpu instance>/<compute instance>
     old = f"MIG-{fake_uuid(1)}/1/0"
     m = nvml.map_cuda_device(0, visible=old, order=None)
     assert (m.index, m.mig, m.reason) == (1, True, nvml.MIG_ENERGY)
 
 
-@pytest.mark.parametrize("visible,order,torch_index,expected", [
-    ("2,0", "PCI_BUS_ID", 0, 2),
-    ("2,0", "pci_bus_id", 1, 0),
-    (None, "PCI_BUS_ID", 3, 3),
-])
+@pytest.mark.parametrize(
+    "visible,order,torch_index,expected",
+    [
+        ("2,0", "PCI_BUS_ID", 0, 2),
+        ("2,0", "pci_bus_id", 1, 0),
+        (None, "PCI_BUS_ID", 3, 3),
+    ],
+)
 def test_ordinals_under_pci_bus_order_are_nvml_indices(install, visible, order, torch_index, expected):
     install(make_fake_nvml(4))
     m = nvml.map_cuda_device(torch_index, visible=visible, order=order)

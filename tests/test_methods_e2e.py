@@ -18,10 +18,13 @@ from xcost_tui.verdict.stats import break_even
 pytestmark = pytest.mark.slow
 
 
-
 def sql(store, query):
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "sql", "--store", str(store), "--format", "json", query],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "xcost_tui", "sql", "--store", str(store), "--format", "json", query],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
 
@@ -32,13 +35,26 @@ def store(tmp_path_factory, data_dir):
     plan = "demo-methods"
     store = root / "store"
     env = {**os.environ, "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1", "TERM": "dumb"}
-    check = subprocess.run([sys.executable, "-m", "xcost_tui", "plan", "check", plan, "--data-dir", str(data_dir)],
-                           capture_output=True, text=True, timeout=60, env=env)
+    check = subprocess.run(
+        [sys.executable, "-m", "xcost_tui", "plan", "check", plan, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert check.returncode == 0, check.stderr
     assert "phases of icl runs: eval:en, eval:<lang> x 2 languages, inference-bench" in check.stdout
-    assert "phases of translate-test runs: target:copa, eval:en, (translate:<lang>, eval:<lang>) x 2 languages" in check.stdout
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "--headless", plan, "--data-dir", str(data_dir),
-                           "--store", str(store)], capture_output=True, text=True, timeout=900, env=env)
+    assert (
+        "phases of translate-test runs: target:copa, eval:en, (translate:<lang>, eval:<lang>) x 2 languages"
+        in check.stdout
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "xcost_tui", "--headless", plan, "--data-dir", str(data_dir), "--store", str(store)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "5/5 runs succeeded" in proc.stdout, proc.stdout[-3000:]
     return store
@@ -78,17 +94,29 @@ def test_quechua_is_missing_for_the_published_translations_not_chance(store):
     assert rows["it"]["accuracy"] is not None
     r = board(store)["tt-published"]
     assert r["acc_qu"] is None and r["n_langs"] == 1 and r["avg_accuracy"] == r["acc_it"]
-    phase = sql(store, "SELECT costs, info FROM phases p JOIN runs USING (run_id) WHERE runs.name = 'tt-published' "
-                       "AND phase = 'translate:it'")[0]
+    phase = sql(
+        store,
+        "SELECT costs, info FROM phases p JOIN runs USING (run_id) WHERE runs.name = 'tt-published' "
+        "AND phase = 'translate:it'",
+    )[0]
     costs = json.loads(phase["costs"])
-    assert costs["wall_s"]["value"] is None and costs["wall_s"]["reason"] == "translated by the dataset authors; not measured"
+    assert (
+        costs["wall_s"]["value"] is None
+        and costs["wall_s"]["reason"] == "translated by the dataset authors; not measured"
+    )
 
 
 def test_translations_and_log_likelihoods_are_kept(store):
-    tr = sql(store, "SELECT runs.name, t.lang, count(*) AS n, count(t.source_premise) AS with_source "
-                    "FROM translations t JOIN runs USING (run_id) GROUP BY ALL ORDER BY ALL")
+    tr = sql(
+        store,
+        "SELECT runs.name, t.lang, count(*) AS n, count(t.source_premise) AS with_source "
+        "FROM translations t JOIN runs USING (run_id) GROUP BY ALL ORDER BY ALL",
+    )
     assert {(r["name"], r["lang"]): (r["n"], r["with_source"]) for r in tr} == {
-        ("tt-mt", "it"): (16, 16), ("tt-mt", "qu"): (16, 16), ("tt-published", "it"): (16, 0)}
+        ("tt-mt", "it"): (16, 16),
+        ("tt-mt", "qu"): (16, 16),
+        ("tt-published", "it"): (16, 0),
+    }
     preds = sql(store, "SELECT p.scores FROM predictions p JOIN runs USING (run_id) WHERE runs.name = 'icl-k2'")
     assert preds and all(len(p["scores"]) == 2 and all(s < 0 for s in p["scores"]) for p in preds)  # log-likelihoods
     run_dir = sql(store, "SELECT run_dir FROM runs WHERE name = 'icl-k2'")[0]["run_dir"]
@@ -98,9 +126,12 @@ def test_translations_and_log_likelihoods_are_kept(store):
 
 
 def test_the_context_length_distribution_is_recorded(store):
-    rows = sql(store, "SELECT phase, context_tokens_mean, context_tokens_p50, context_tokens_p95, context_tokens_max, "
-                      "prompt_tokens, queries, info FROM phases p JOIN runs USING (run_id) "
-                      "WHERE runs.name = 'icl-k2' AND kind = 'eval'")
+    rows = sql(
+        store,
+        "SELECT phase, context_tokens_mean, context_tokens_p50, context_tokens_p95, context_tokens_max, "
+        "prompt_tokens, queries, info FROM phases p JOIN runs USING (run_id) "
+        "WHERE runs.name = 'icl-k2' AND kind = 'eval'",
+    )
     assert {r["phase"] for r in rows} == {"eval:en", "eval:it", "eval:qu"}
     for r in rows:
         assert r["context_tokens_p50"] <= r["context_tokens_p95"] <= r["context_tokens_max"]

@@ -24,8 +24,9 @@ def test_xtreme_xcopa_follows_the_xtreme_script():
     assert (large.learning_rate, large.epochs, large.max_seq_len, large.batch_size) == (3e-5, 5.0, 128, 32)
     assert (large.warmup_ratio, large.weight_decay, large.max_grad_norm) == (0.0, 0.0, 1.0)
     assert large.recipe == "xtreme-xcopa" and large.micro_batch_size is None
-    base = RunSpec.from_dict({"method": "direct", "model": "xlm-roberta-base",
-                              "hparams": {"recipe": "xtreme-xcopa"}}).hparams
+    base = RunSpec.from_dict(
+        {"method": "direct", "model": "xlm-roberta-base", "hparams": {"recipe": "xtreme-xcopa"}}
+    ).hparams
     assert (base.learning_rate, base.batch_size, base.epochs) == (2e-5, 32, 5.0)
 
 
@@ -54,12 +55,17 @@ def test_the_run_id_changes_with_the_recipe_and_its_values():
 
 
 def test_unknown_recipes_are_refused_with_the_closest_name():
-    with pytest.raises(SpecError, match=r"spec\.hparams\.recipe: unknown recipe 'xtreme-copa' \(did you mean "
-                                        r"'xtreme-xcopa'\?\)"):
+    with pytest.raises(
+        SpecError,
+        match=r"spec\.hparams\.recipe: unknown recipe 'xtreme-copa' \(did you mean "
+        r"'xtreme-xcopa'\?\)",
+    ):
         spec(hparams={"recipe": "xtreme-copa"})
     with pytest.raises(SpecError, match=r"experiment\[0\]\.intermediate_hparams\.recipe: unknown recipe 'phang'"):
-        loads_plan(BASE + '[[experiment]]\nmethod = "intermediate"\nintermediate = ["rte"]\n'
-                          'intermediate_hparams = { recipe = "phang" }\n')
+        loads_plan(
+            BASE + '[[experiment]]\nmethod = "intermediate"\nintermediate = ["rte"]\n'
+            'intermediate_hparams = { recipe = "phang" }\n'
+        )
     with pytest.raises(SpecError, match=r"grid\.hparams\.recipe\[1\]: unknown recipe 'nope'"):
         loads_plan(BASE + '[[experiment]]\nmethod = "direct"\ngrid = { "hparams.recipe" = ["phang2020", "nope"] }\n')
     bad = RunSpec(method="direct", model="m", hparams=HParams(recipe="nope"))
@@ -68,7 +74,9 @@ def test_unknown_recipes_are_refused_with_the_closest_name():
 
 
 def test_a_plan_picks_recipes_and_overrides_them_from_any_table():
-    plan = loads_plan(BASE + """
+    plan = loads_plan(
+        BASE
+        + """
 [defaults.hparams]
 recipe = "xtreme-xcopa"
 max_steps = 30
@@ -81,11 +89,14 @@ hparams = { learning_rate = 5e-5 }
 name = "grid"
 method = "direct"
 grid = { "hparams.recipe" = ["xtreme-xcopa", "phang2020"] }
-""")
+"""
+    )
     first, *grid = plan.runs
     assert (first.hparams.recipe, first.hparams.learning_rate, first.hparams.max_steps) == ("xtreme-xcopa", 5e-5, 30)
     assert [(s.hparams.recipe, s.hparams.learning_rate, s.hparams.max_seq_len) for s in grid] == [
-        ("xtreme-xcopa", 2e-5, 128), ("phang2020", 1e-5, 256)]
+        ("xtreme-xcopa", 2e-5, 128),
+        ("phang2020", 1e-5, 256),
+    ]
     assert all(s.hparams.max_steps == 30 for s in grid)
 
 
@@ -108,12 +119,18 @@ def test_every_recipe_names_its_source_and_docs_cite_it():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "recipes.md").read_text(encoding="utf-8")
     for name, recipe in RECIPES.items():
         assert recipe.source and f"`{name}`" in doc, name
-    for cited in ("scripts/train_xcopa.sh", "jiant/proj/simple/runscript.py", "configurator.py", "model_setup.py",
-                  "training_args.py"):
+    for cited in (
+        "scripts/train_xcopa.sh",
+        "jiant/proj/simple/runscript.py",
+        "configurator.py",
+        "model_setup.py",
+        "training_args.py",
+    ):
         assert cited in doc
 
 
 # ---- effective batch and micro-batch ---------------------------------------------------------------
+
 
 def test_batch_size_is_the_effective_batch_and_the_micro_batch_is_separate():
     s = spec(hparams={"batch_size": 32, "micro_batch_size": 8})
@@ -127,18 +144,27 @@ def test_grad_accum_one_means_no_accumulation_and_is_recorded_as_the_micro_batch
     assert old.hparams.micro_batch_size == 8 and old.hparams.grad_accum is None
     assert old.run_id() == new.run_id()
     consistent = spec(hparams={"batch_size": 32, "micro_batch_size": 8, "grad_accum": 4})
-    assert consistent.hparams.micro_batch_size == 8 and consistent.run_id() == spec(
-        hparams={"batch_size": 32, "micro_batch_size": 8}).run_id()
+    assert (
+        consistent.hparams.micro_batch_size == 8
+        and consistent.run_id() == spec(hparams={"batch_size": 32, "micro_batch_size": 8}).run_id()
+    )
 
 
 def test_grad_accum_alone_is_refused_with_the_new_meaning():
-    with pytest.raises(SpecError, match=r"spec\.hparams\.grad_accum: batch_size is the effective batch.*"
-                                        r"batch_size = B x 4, micro_batch_size = B"):
+    with pytest.raises(
+        SpecError,
+        match=r"spec\.hparams\.grad_accum: batch_size is the effective batch.*"
+        r"batch_size = B x 4, micro_batch_size = B",
+    ):
         spec(hparams={"batch_size": 8, "grad_accum": 4})
-    with pytest.raises(SpecError, match=r"few_shot_hparams\.grad_accum: 3 does not match batch_size 32 in "
-                                        r"micro-batches of 8 \(4 per step\)"):
-        spec(method="few-shot", few_shot_k=4, few_shot_hparams={"batch_size": 32, "micro_batch_size": 8,
-                                                                 "grad_accum": 3})
+    with pytest.raises(
+        SpecError,
+        match=r"few_shot_hparams\.grad_accum: 3 does not match batch_size 32 in "
+        r"micro-batches of 8 \(4 per step\)",
+    ):
+        spec(
+            method="few-shot", few_shot_k=4, few_shot_hparams={"batch_size": 32, "micro_batch_size": 8, "grad_accum": 3}
+        )
 
 
 def test_few_shot_defaults_give_k4_enough_updates():

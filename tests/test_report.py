@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from store_fixtures import make_run_dir
+
 from xcost_tui import XCOPA_LANGS, cli
 from xcost_tui.report import ReportError, write_report
 from xcost_tui.report.select import everything, from_plan, from_where
@@ -47,9 +47,18 @@ def _curve(run_dir: Path, base: float, cost0: float, points: int = 4) -> None:
     with (run_dir / "events.jsonl").open("a", encoding="utf-8") as f:
         for p in range(1, points + 1):
             acc = {lang: base - 0.1 + 0.1 * p / points for lang in LANGS}
-            ev = CurvePoint("target:copa", p, 10 * p, 10 * points, "validation", acc, {lang: 80 for lang in LANGS},
-                            cum_train_device_hours=cost0 + 0.01 * p / points, cum_train_flops=1e13 * p,
-                            t=1_700_000_100.0 + p)
+            ev = CurvePoint(
+                "target:copa",
+                p,
+                10 * p,
+                10 * points,
+                "validation",
+                acc,
+                {lang: 80 for lang in LANGS},
+                cum_train_device_hours=cost0 + 0.01 * p / points,
+                cum_train_flops=1e13 * p,
+                t=1_700_000_100.0 + p,
+            )
             f.write(json.dumps(ev.to_dict()) + "\n")
 
 
@@ -68,22 +77,51 @@ def _contend(run_dir: Path, phase: str) -> None:
 def make_report_store(root: Path) -> Path:
     """direct, siqa→copa and few-shot k=16 with 3 seeds each, rte→copa with one, a failed run."""
     for seed in range(3):
-        d = make_run_dir(root, method="direct", seed=seed, langs=LANGS, n_eval=100,
-                         accuracies={"it": 0.60 + 0.01 * seed, "zh": 0.58, "qu": 0.5, "sw": 0.57, "en": 0.70},
-                         device_hours={"target:copa": 0.010}, latency_p50_s=0.004)
+        d = make_run_dir(
+            root,
+            method="direct",
+            seed=seed,
+            langs=LANGS,
+            n_eval=100,
+            accuracies={"it": 0.60 + 0.01 * seed, "zh": 0.58, "qu": 0.5, "sw": 0.57, "en": 0.70},
+            device_hours={"target:copa": 0.010},
+            latency_p50_s=0.004,
+        )
         _curve(d, 0.60, 0.0)
-        d = make_run_dir(root, method="intermediate", intermediate=["siqa"], seed=seed, langs=LANGS, n_eval=100,
-                         accuracies={"it": 0.70 + 0.01 * seed, "zh": 0.68, "qu": 0.52, "sw": 0.66, "en": 0.80},
-                         device_hours={"intermediate:siqa": 0.03, "target:copa": 0.010}, latency_p50_s=0.004)
+        d = make_run_dir(
+            root,
+            method="intermediate",
+            intermediate=["siqa"],
+            seed=seed,
+            langs=LANGS,
+            n_eval=100,
+            accuracies={"it": 0.70 + 0.01 * seed, "zh": 0.68, "qu": 0.52, "sw": 0.66, "en": 0.80},
+            device_hours={"intermediate:siqa": 0.03, "target:copa": 0.010},
+            latency_p50_s=0.004,
+        )
         _curve(d, 0.68, 0.03)
         if seed == 1:
             _contend(d, "target:copa")
-        make_run_dir(root, method="few-shot", k=16, seed=seed, langs=LANGS, n_eval=100,
-                     accuracies={"it": 0.61, "zh": 0.59, "qu": 0.5, "sw": 0.57, "en": 0.70},
-                     device_hours={"target:copa": 0.010, **{f"few-shot:{lang}": 0.001 for lang in LANGS}})
-    make_run_dir(root, method="intermediate", intermediate=["rte"], seed=0, langs=LANGS, n_eval=100,
-                 accuracies={"it": 0.62, "zh": 0.60, "qu": 0.5, "sw": 0.58, "en": 0.72},
-                 device_hours={"intermediate:rte": 0.02, "target:copa": 0.010})
+        make_run_dir(
+            root,
+            method="few-shot",
+            k=16,
+            seed=seed,
+            langs=LANGS,
+            n_eval=100,
+            accuracies={"it": 0.61, "zh": 0.59, "qu": 0.5, "sw": 0.57, "en": 0.70},
+            device_hours={"target:copa": 0.010, **{f"few-shot:{lang}": 0.001 for lang in LANGS}},
+        )
+    make_run_dir(
+        root,
+        method="intermediate",
+        intermediate=["rte"],
+        seed=0,
+        langs=LANGS,
+        n_eval=100,
+        accuracies={"it": 0.62, "zh": 0.60, "qu": 0.5, "sw": 0.58, "en": 0.72},
+        device_hours={"intermediate:rte": 0.02, "target:copa": 0.010},
+    )
     make_run_dir(root, method="direct", seed=7, langs=LANGS, status="failed", run_id="direct-failed-s7")
     ingest(root)
     return root
@@ -111,6 +149,7 @@ def _csv(path: Path) -> list[dict]:
 
 # ---- the files ----------------------------------------------------------------------------------
 
+
 def test_every_file_is_written(report):
     out = report.out
     for name in ("report.md", "report.html", "table.tex"):
@@ -118,8 +157,17 @@ def test_every_file_is_written(report):
     for fig in ("frontier", "languages", "curves", "break_even"):
         assert (out / f"{fig}.svg").read_bytes().lstrip().startswith((b"<?xml", b"<svg")), fig
         assert (out / f"{fig}.pdf").read_bytes().startswith(b"%PDF"), fig
-    for table in ("configurations", "accuracy", "comparisons", "break_even", "cost_to_reach", "learning_curves",
-                  "runs", "environment", "flags"):
+    for table in (
+        "configurations",
+        "accuracy",
+        "comparisons",
+        "break_even",
+        "cost_to_reach",
+        "learning_curves",
+        "runs",
+        "environment",
+        "flags",
+    ):
         rows = _csv(out / f"{table}.csv")
         assert pq.read_table(out / f"{table}.parquet").num_rows == len(rows), table
     assert not list(out.glob(".*")), "no temporary or probe file is left behind"
@@ -176,8 +224,15 @@ def test_tables_match_the_store_views(report, store):
 
 def test_latex_table_is_booktabs_and_balanced(report):
     tex = (report.out / "table.tex").read_text(encoding="utf-8")
-    for word in ("\\toprule", "\\midrule", "\\bottomrule", "\\begin{tabular}", "\\begin{table*}", "\\end{table*}",
-                 "\\caption{"):
+    for word in (
+        "\\toprule",
+        "\\midrule",
+        "\\bottomrule",
+        "\\begin{tabular}",
+        "\\begin{table*}",
+        "\\end{table*}",
+        "\\caption{",
+    ):
         assert word in tex
     body = tex.split("\\midrule", 1)[1].split("\\bottomrule")[0]
     rows = [line for line in body.splitlines() if line.endswith("\\\\")]
@@ -199,13 +254,21 @@ def test_latex_table_and_pdf_figures_compile(report, tmp_path):
     for name in figures:
         shutil.copy(report.out / f"{name}.pdf", tmp_path / f"{name}.pdf")
     doc = tmp_path / "paper.tex"
-    doc.write_text("\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
-                   "\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n"
-                   + (report.out / "table.tex").read_text(encoding="utf-8")
-                   + "".join(f"\\includegraphics[width=\\linewidth]{{{name}.pdf}}\n" for name in figures)
-                   + "\\end{document}\n", encoding="utf-8")
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+    doc.write_text(
+        "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
+        "\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n"
+        + (report.out / "table.tex").read_text(encoding="utf-8")
+        + "".join(f"\\includegraphics[width=\\linewidth]{{{name}.pdf}}\n" for name in figures)
+        + "\\end{document}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:]
     assert (tmp_path / "paper.pdf").exists()
 
@@ -230,12 +293,21 @@ def test_environment_seeds_and_flags(report):
 
 def test_figures_are_reproducible(report, store, tmp_path):
     again = write_report(store, tmp_path / "again")
-    for name in ("frontier.svg", "frontier.pdf", "languages.svg", "curves.pdf", "break_even.svg", "table.tex",
-                 "comparisons.csv", "configurations.parquet"):
+    for name in (
+        "frontier.svg",
+        "frontier.pdf",
+        "languages.svg",
+        "curves.pdf",
+        "break_even.svg",
+        "table.tex",
+        "comparisons.csv",
+        "configurations.parquet",
+    ):
         assert (again.out / name).read_bytes() == (report.out / name).read_bytes(), name
 
 
 # ---- selection and options ---------------------------------------------------------------------
+
 
 def test_a_plan_selects_its_configurations(store, tmp_path):
     plan = tmp_path / "plan.toml"
@@ -259,7 +331,8 @@ def test_amortisation_adds_its_column(store, tmp_path):
     rows = {x["label"]: x for x in pq.read_table(r.out / "configurations.parquet").to_pylist()}
     siqa = rows["siqa→copa · tiny-xlmr"]
     assert siqa["amortised_train_device_hours"] == pytest.approx(
-        siqa["train_device_hours"] - siqa["intermediate_device_hours"] * (1 - 1 / 3))
+        siqa["train_device_hours"] - siqa["intermediate_device_hours"] * (1 - 1 / 3)
+    )
     md = (r.out / "report.md").read_text(encoding="utf-8")
     assert "amortised over 3" in md
     assert "intermediate phase amortised over 3 target tasks" in (r.out / "table.tex").read_text(encoding="utf-8")
@@ -287,6 +360,7 @@ def test_baseline_by_prefix_or_label(store, tmp_path):
 
 # ---- errors: one line each ----------------------------------------------------------------------
 
+
 def _cli_error(capsys, argv) -> str:
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
@@ -295,11 +369,14 @@ def _cli_error(capsys, argv) -> str:
 
 
 def test_bad_where_is_one_line(store, tmp_path, capsys):
-    err = _cli_error(capsys, ["report", "--store", str(store), "--where", "method = = 'x'", "--out", str(tmp_path / "o")])
+    err = _cli_error(
+        capsys, ["report", "--store", str(store), "--where", "method = = 'x'", "--out", str(tmp_path / "o")]
+    )
     assert "--where \"method = = 'x'\" is not a condition on the runs table" in err
     assert err.rstrip().endswith('Parser Error: syntax error at or near "="')  # not DuckDB's echo of the SQL
-    err = _cli_error(capsys, ["report", "--store", str(store), "--where", "no_such_column = 1", "--out",
-                              str(tmp_path / "o")])
+    err = _cli_error(
+        capsys, ["report", "--store", str(store), "--where", "no_such_column = 1", "--out", str(tmp_path / "o")]
+    )
     assert "no_such_column" in err
 
 
@@ -340,8 +417,10 @@ def test_plan_and_where_together_and_bad_options(store, tmp_path, capsys):
     assert "a plan or --where, not both" in err
     err = _cli_error(capsys, ["report", "--baseline", "nosuch", "--store", str(store), "--out", str(tmp_path)])
     assert "--baseline 'nosuch': no configuration" in err
-    for opt, value, message in (("--delta", "0", "must be a number of points > 0"),
-                                ("--amortise-n", "0.5", "must be at least 1")):
+    for opt, value, message in (
+        ("--delta", "0", "must be a number of points > 0"),
+        ("--amortise-n", "0.5", "must be at least 1"),
+    ):
         with pytest.raises(SystemExit):
             cli.main(["report", opt, value, "--out", str(tmp_path)])
         assert message in capsys.readouterr().err
@@ -357,26 +436,31 @@ def test_cli_prints_what_it_wrote(store, tmp_path, capsys):
 
 # ---- the supervisor stays light -----------------------------------------------------------------
 
+
 def test_help_does_not_import_the_report(tmp_path):
-    code = ("import sys, contextlib, io\n"
-            "from xcost_tui.cli import main\n"
-            "for argv in (['--help'], ['report', '--help']):\n"
-            "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
-            "        try: main(argv)\n"
-            "        except SystemExit: pass\n"
-            "heavy = [m for m in ('matplotlib', 'numpy', 'pyarrow', 'duckdb', 'xcost_tui.report') if m in sys.modules]\n"
-            "print(heavy); print(out.getvalue())")
+    code = (
+        "import sys, contextlib, io\n"
+        "from xcost_tui.cli import main\n"
+        "for argv in (['--help'], ['report', '--help']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        "        try: main(argv)\n"
+        "        except SystemExit: pass\n"
+        "heavy = [m for m in ('matplotlib', 'numpy', 'pyarrow', 'duckdb', 'xcost_tui.report') if m in sys.modules]\n"
+        "print(heavy); print(out.getvalue())"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.splitlines()[0] == "[]", proc.stdout + proc.stderr
     assert "--amortise-n" in proc.stdout and "--baseline" in proc.stdout
 
 
 def test_the_report_imports_no_torch_nor_the_app(store, tmp_path):
-    code = ("import sys\n"
-            "from xcost_tui.report import write_report\n"
-            f"write_report({str(store)!r}, {str(tmp_path / 'r')!r})\n"
-            "print([m for m in ('torch', 'transformers', 'datasets', 'textual', 'xcost_tui.tui') if m in sys.modules])\n"
-            "print('matplotlib.pyplot' in sys.modules)")
+    code = (
+        "import sys\n"
+        "from xcost_tui.report import write_report\n"
+        f"write_report({str(store)!r}, {str(tmp_path / 'r')!r})\n"
+        "print([m for m in ('torch', 'transformers', 'datasets', 'textual', 'xcost_tui.tui') if m in sys.modules])\n"
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["[]", "False"]
@@ -395,7 +479,9 @@ def test_everything_is_the_default_selection(store):
 
 def test_without_matplotlib_the_report_says_what_to_install(store, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
-    with pytest.raises(ReportError, match=r"the report's figures need matplotlib, which is not installed .*pip install"):
+    with pytest.raises(
+        ReportError, match=r"the report's figures need matplotlib, which is not installed .*pip install"
+    ):
         write_report(store, tmp_path / "out")
 
 
@@ -414,7 +500,9 @@ def test_configurations_that_share_a_label_are_told_apart(tmp_path):
     assert names == {f"direct · xlm-roberta-base [{c}]" for c in directs}
     md = (r.out / "report.md").read_text(encoding="utf-8")
     assert all(f"| {n} |" in md for n in names)
-    assert r.data.label(next(c for c in r.data.shown if r.data.config(c).family == "intermediate")).endswith("]") is False
+    assert (
+        r.data.label(next(c for c in r.data.shown if r.data.config(c).family == "intermediate")).endswith("]") is False
+    )
     assert len(r.data.comparisons) > 0 and len({c.baseline_id for c in r.data.comparisons}) == 2
 
 

@@ -13,14 +13,15 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from report_browser import find_chromium, render
 from test_report import make_report_store
+
 from xcost_tui.report import write_report
 from xcost_tui.verdict.api import verdict
 
-pytestmark = pytest.mark.skipif(find_chromium() is None,
-                                reason="no chromium: scripts/install-chromium.sh installs it (as root, with apt-get)")
+pytestmark = pytest.mark.skipif(
+    find_chromium() is None, reason="no chromium: scripts/install-chromium.sh installs it (as root, with apt-get)"
+)
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -62,21 +63,37 @@ def test_the_report_renders_in_a_real_browser(tmp_path):
     store = make_report_store(tmp_path / "store")
     result = write_report(store, tmp_path / "report")
     assert sorted(result.data.sentences) == sorted(verdict(store).sentences())
-    seen = check_rendered(result.out / "report.html", tmp_path / "report-synthetic.png", result.data.sentences,
-                          ["frontier", "languages", "curves", "break_even"])
+    seen = check_rendered(
+        result.out / "report.html",
+        tmp_path / "report-synthetic.png",
+        result.data.sentences,
+        ["frontier", "languages", "curves", "break_even"],
+    )
     text = seen.page["text"]
-    for heading in ("Configurations", "Figures", "Accuracy per language", "Comparisons per language", "Break-even",
-                    "Flags", "Environment", "Seeds", "Files"):
+    for heading in (
+        "Configurations",
+        "Figures",
+        "Accuracy per language",
+        "Comparisons per language",
+        "Break-even",
+        "Flags",
+        "Environment",
+        "Seeds",
+        "Files",
+    ):
         assert f"\n{heading}\n" in f"\n{text}\n", heading
     assert "one run; its intervals cover the test items only" in text
 
 
 def test_the_checks_catch_a_broken_page(tmp_path):
     page = tmp_path / "broken.html"
-    page.write_text("<!DOCTYPE html><html><head><title>broken</title></head><body>"
-                    "<figure id='figure-x'><img src='data:image/svg+xml;base64,bm90IGFuIFNWRw=='></figure>"
-                    "<img src='missing.png'><script>console.error('boom'); undefinedFunction();</script>"
-                    "</body></html>", encoding="utf-8")
+    page.write_text(
+        "<!DOCTYPE html><html><head><title>broken</title></head><body>"
+        "<figure id='figure-x'><img src='data:image/svg+xml;base64,bm90IGFuIFNWRw=='></figure>"
+        "<img src='missing.png'><script>console.error('boom'); undefinedFunction();</script>"
+        "</body></html>",
+        encoding="utf-8",
+    )
     seen = render(page, tmp_path / "broken.png")
     assert any("boom" in e for e in seen.errors)
     assert any(e.startswith("exception:") for e in seen.errors)
@@ -94,5 +111,9 @@ def test_folded_sentences_and_tables_still_show_and_count(tmp_path, monkeypatch)
     monkeypatch.setattr(report_render, "COLLAPSE_ROWS", 3)
     store = make_report_store(tmp_path / "store")
     result = write_report(store, tmp_path / "report")
-    check_rendered(result.out / "report.html", tmp_path / "report-folded.png", result.data.sentences,
-                   ["frontier", "languages", "curves", "break_even"])
+    check_rendered(
+        result.out / "report.html",
+        tmp_path / "report-folded.png",
+        result.data.sentences,
+        ["frontier", "languages", "curves", "break_even"],
+    )

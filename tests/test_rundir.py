@@ -8,12 +8,29 @@ import json
 from pathlib import Path
 
 import pytest
-
 from store_fixtures import make_run_dir, make_standard_store
+
 from xcost_tui.errors import RunDirError
-from xcost_tui.rundir import (Cost, EventWriter, JsonlReader, PhaseEnd, PhaseStart, ProcessRef,
-                              Progress, ReusedFrom, RunDir, RunEnd, RunFold, RunStatus, StatusRecord, UnknownEvent,
-                              final_status, parse_event, read_status, update_status)
+from xcost_tui.rundir import (
+    Cost,
+    EventWriter,
+    JsonlReader,
+    PhaseEnd,
+    PhaseStart,
+    ProcessRef,
+    Progress,
+    ReusedFrom,
+    RunDir,
+    RunEnd,
+    RunFold,
+    RunStatus,
+    StatusRecord,
+    UnknownEvent,
+    final_status,
+    parse_event,
+    read_status,
+    update_status,
+)
 from xcost_tui.rundir.events import EVENT_TYPES
 from xcost_tui.runner.live import LiveRun, RunTracker
 
@@ -54,15 +71,37 @@ def test_a_finished_file_reads_its_last_line_and_names_a_cut_one(tmp_path):
     assert "skipped 1 malformed line" in warning and "half-written" in warning and "crash" in warning
 
 
-@pytest.mark.parametrize("event", [
-    PhaseStart("target:copa", "target", 10, t=1.5),
-    Progress("target:copa", 3, 10, epoch=0.3, loss=0.7, lr=1e-5, examples_per_s=10.0, tokens_per_s=100.0,
-             mem_bytes=5, peak_mem_bytes=6, mem_source="procfs", t=2.0),
-    PhaseEnd("intermediate:siqa", "intermediate", ["siqa"], None, ReusedFrom("a", "/x", "intermediate:siqa"),
-             {"wall_s": Cost.measured(1.0, "s", "wall_clock"), "energy_j": Cost.missing("J", "no counter")},
-             {"steps": 3}, t=3.0),
-    RunEnd("failed", "boom", "target:copa", "Traceback ...", t=4.0),
-])
+@pytest.mark.parametrize(
+    "event",
+    [
+        PhaseStart("target:copa", "target", 10, t=1.5),
+        Progress(
+            "target:copa",
+            3,
+            10,
+            epoch=0.3,
+            loss=0.7,
+            lr=1e-5,
+            examples_per_s=10.0,
+            tokens_per_s=100.0,
+            mem_bytes=5,
+            peak_mem_bytes=6,
+            mem_source="procfs",
+            t=2.0,
+        ),
+        PhaseEnd(
+            "intermediate:siqa",
+            "intermediate",
+            ["siqa"],
+            None,
+            ReusedFrom("a", "/x", "intermediate:siqa"),
+            {"wall_s": Cost.measured(1.0, "s", "wall_clock"), "energy_j": Cost.missing("J", "no counter")},
+            {"steps": 3},
+            t=3.0,
+        ),
+        RunEnd("failed", "boom", "target:copa", "Traceback ...", t=4.0),
+    ],
+)
 def test_events_round_trip_through_json(event):
     line = json.loads(json.dumps(event.to_dict()))
     assert parse_event(line) == event
@@ -77,8 +116,17 @@ def test_every_event_type_is_known_to_the_parser():
 
 
 def test_wrong_field_types_become_empty_values_not_errors():
-    ev = parse_event({"type": "phase_end", "phase": "eval:it", "kind": "eval", "tasks": "xcopa", "lang": 3,
-                      "costs": {"wall_s": "fast", "steps": {"value": True}}, "info": [1]})
+    ev = parse_event(
+        {
+            "type": "phase_end",
+            "phase": "eval:it",
+            "kind": "eval",
+            "tasks": "xcopa",
+            "lang": 3,
+            "costs": {"wall_s": "fast", "steps": {"value": True}},
+            "info": [1],
+        }
+    )
     assert isinstance(ev, PhaseEnd)
     assert ev.tasks == ["xcopa"] and ev.lang == "3" and ev.info == {}
     assert ev.costs["wall_s"].value is None and ev.costs["wall_s"].reason
@@ -148,8 +196,9 @@ def test_live_view_and_ingest_agree(tmp_path, kind):
     assert live.phases_done == sum(1 for p in phases if p["completed"])
     assert live.accuracy == {e["lang"]: e["accuracy"] for e in evals}
     assert live.avg_accuracy == staged.avg_accuracy
-    assert live.phases_started == [p["phase"] for p in sorted(phases, key=lambda p: p["ordinal"])
-                                   if p["t_start"] is not None]
+    assert live.phases_started == [
+        p["phase"] for p in sorted(phases, key=lambda p: p["ordinal"]) if p["t_start"] is not None
+    ]
     run_row = staged.tables["runs"].to_pylist()[0]
     assert live.phases_planned == len(run_row["phases_planned"])
     if staged.status == "running":
@@ -180,16 +229,41 @@ def test_run_dir_paths(tmp_path):
 def test_a_collapse_check_round_trips_and_the_fold_keeps_the_last_verdict():
     from xcost_tui.rundir.events import CollapseCheck
 
-    first = CollapseCheck("target:copa", "eval:en", 1, 0, True, 0.5, 100, 50, 1.0, 0, 0.6, 0.05, 0.9,
-                          ["accuracy 50/100 is within chance"], True, t=1.0)
-    second = CollapseCheck("target:copa#2", "eval:en#2", 2, 77, False, 0.7, 100, 70, 1e-4, 1, 0.52, 0.05, 0.9, [],
-                           False, t=2.0)
+    first = CollapseCheck(
+        "target:copa",
+        "eval:en",
+        1,
+        0,
+        True,
+        0.5,
+        100,
+        50,
+        1.0,
+        0,
+        0.6,
+        0.05,
+        0.9,
+        ["accuracy 50/100 is within chance"],
+        True,
+        t=1.0,
+    )
+    second = CollapseCheck(
+        "target:copa#2", "eval:en#2", 2, 77, False, 0.7, 100, 70, 1e-4, 1, 0.52, 0.05, 0.9, [], False, t=2.0
+    )
     for event in (first, second):
         assert parse_event(json.loads(json.dumps(event.to_dict()))) == event
     assert parse_event({"type": "collapse_check", "collapsed": "yes"}).collapsed is None  # tolerant
     fold = RunFold()
     assert fold.state.collapsed is None and fold.state.target_attempts == 0
-    fold.apply_all([PhaseStart("target:copa", "target"), PhaseEnd("target:copa", "target"), first,
-                    PhaseStart("target:copa#2", "target"), PhaseEnd("target:copa#2", "target"), second])
+    fold.apply_all(
+        [
+            PhaseStart("target:copa", "target"),
+            PhaseEnd("target:copa", "target"),
+            first,
+            PhaseStart("target:copa#2", "target"),
+            PhaseEnd("target:copa#2", "target"),
+            second,
+        ]
+    )
     assert fold.state.collapsed is False and fold.state.target_attempts == 2
     assert [c.attempt for c in fold.state.collapse_checks] == [1, 2]

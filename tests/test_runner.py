@@ -28,8 +28,15 @@ def fake_cmd(run_dir: Path) -> list[str]:
 
 
 def make_sched(store: Path, **kw) -> Scheduler:
-    opts = dict(job_command=fake_cmd, ingest=False, grace_s=1.0, poll_s=0.05, sample_hz=10, gpus=0,
-                env={"PYTHONPATH": str(REPO)})
+    opts = dict(
+        job_command=fake_cmd,
+        ingest=False,
+        grace_s=1.0,
+        poll_s=0.05,
+        sample_hz=10,
+        gpus=0,
+        env={"PYTHONPATH": str(REPO)},
+    )
     opts.update(kw)
     return Scheduler(store, **opts)
 
@@ -453,6 +460,7 @@ def test_store_errors_are_reported_not_raised(store, monkeypatch):
 
 # ---- malformed run directories ---------------------------------------------------------------------
 
+
 def _malformed(store: Path) -> dict[str, Path]:
     """Run directories whose status.json is valid JSON but not an object."""
     out = {}
@@ -513,6 +521,7 @@ def test_submit_reports_a_malformed_status_and_runs_the_rest(store):
 
 
 # ---- launching outside the lock; cancel while starting -----------------------------------------------
+
 
 def test_a_cancel_while_a_run_is_starting_reaches_its_job(store):
     """The launch runs outside the scheduler's lock: the live API answers while a job is being

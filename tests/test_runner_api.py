@@ -24,11 +24,18 @@ def test_the_scheduler_and_the_fake_runner_are_runner_apis(tmp_path):
 
 
 def test_notes_carry_their_level():
-    info, warn, err = Note.info("devices: CPU only"), Note.warning("x: sent SIGKILL", "x"), Note.error("no space left on /s")
+    info, warn, err = (
+        Note.info("devices: CPU only"),
+        Note.warning("x: sent SIGKILL", "x"),
+        Note.error("no space left on /s"),
+    )
     assert (info.level, warn.level, err.level) == (NoteLevel.INFO, NoteLevel.WARNING, NoteLevel.ERROR)
     assert warn.run_id == "x" and NoteLevel.WARNING == "warning"
     assert [note_line(n) for n in (info, warn, err)] == [
-        "note: devices: CPU only", "warning: x: sent SIGKILL", "error: no space left on /s"]
+        "note: devices: CPU only",
+        "warning: x: sent SIGKILL",
+        "error: no space left on /s",
+    ]
     assert str(info) == "devices: CPU only" and str(err) == "error: no space left on /s"
 
 
@@ -40,8 +47,11 @@ def test_the_app_pops_up_by_level_not_by_words(tmp_path):
     from xcost_tui.tui.app import XcostApp
 
     runner = FakeRunner()
-    runner.messages = [Note.info("inter: failed producer replaced, all fine"), Note.warning("store is slow"),
-                       Note.error("read-only: /store/locks")]
+    runner.messages = [
+        Note.info("inter: failed producer replaced, all fine"),
+        Note.warning("store is slow"),
+        Note.error("read-only: /store/locks"),
+    ]
     app = XcostApp(store=tmp_path / "store", runner=runner, attach=False)
     shown: list[tuple[str, str]] = []
     app.notify = lambda message, **kw: shown.append((message, kw.get("severity")))  # type: ignore[method-assign]
@@ -53,5 +63,8 @@ def test_the_app_pops_up_by_level_not_by_words(tmp_path):
 
     asyncio.run(go())
     assert shown == [("store is slow", "warning"), ("read-only: /store/locks", "error")]
-    assert list(app.runner_notes) == ["inter: failed producer replaced, all fine", "warning: store is slow",
-                                      "error: read-only: /store/locks"]
+    assert list(app.runner_notes) == [
+        "inter: failed producer replaced, all fine",
+        "warning: store is slow",
+        "error: read-only: /store/locks",
+    ]

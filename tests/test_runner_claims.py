@@ -34,6 +34,7 @@ def wait_for(pred, timeout: float = 30.0, what: str = "condition"):
 
 # ---- the lock itself ----------------------------------------------------------------------------
 
+
 def test_one_holder_at_a_time_and_the_holder_is_recorded(tmp_path):
     a, b = Claims(tmp_path), Claims(tmp_path)
     first = a.try_take("run-1")
@@ -53,11 +54,13 @@ def test_one_holder_at_a_time_and_the_holder_is_recorded(tmp_path):
 def test_a_crashed_holder_leaves_the_run_claimable_and_jobs_do_not_inherit_it(tmp_path):
     """The kernel drops the flock with its holder, and a job spawned by the holder does not
     keep it (close-on-exec): a job outliving its supervisor leaves the run claimable."""
-    code = (f"import sys, subprocess, time; sys.path.insert(0, {str(REPO)!r}); "
-            "from xcost_tui.runner.claims import Claims; "
-            f"c = Claims({str(tmp_path)!r}).try_take('run-1'); assert c is not None; "
-            "child = subprocess.Popen(['sleep', '60'], start_new_session=True); "
-            "print(child.pid, flush=True); time.sleep(60)")
+    code = (
+        f"import sys, subprocess, time; sys.path.insert(0, {str(REPO)!r}); "
+        "from xcost_tui.runner.claims import Claims; "
+        f"c = Claims({str(tmp_path)!r}).try_take('run-1'); assert c is not None; "
+        "child = subprocess.Popen(['sleep', '60'], start_new_session=True); "
+        "print(child.pid, flush=True); time.sleep(60)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     child_pid = int(holder.stdout.readline())
     try:
@@ -84,6 +87,7 @@ def test_the_reserve_is_allocated_and_freed(tmp_path):
 
 # ---- two supervisors on one store ------------------------------------------------------------------
 
+
 def _statuses_and_counts(store: Path, run_ids: list[str]) -> dict[str, tuple]:
     out = {}
     for rid in run_ids:
@@ -91,8 +95,13 @@ def _statuses_and_counts(store: Path, run_ids: list[str]) -> dict[str, tuple]:
         events = read_jsonl(run_dir / EVENTS)
         preds = read_jsonl(run_dir / PREDICTIONS)
         evals = [e for e in events if e["type"] == "eval_result"]
-        out[rid] = (read_status(run_dir).status, sum(e["type"] == "run_start" for e in events),
-                    len(preds), sum(e["n"] for e in evals), len({(p["phase"], p["idx"]) for p in preds}))
+        out[rid] = (
+            read_status(run_dir).status,
+            sum(e["type"] == "run_start" for e in events),
+            len(preds),
+            sum(e["n"] for e in evals),
+            len({(p["phase"], p["idx"]) for p in preds}),
+        )
     return out
 
 
@@ -109,10 +118,13 @@ def test_two_headless_supervisors_of_one_plan_run_each_run_once(tmp_path):
     second = None
     try:
         # the second starts while the first runs its first run, with the rest of the plan queued
-        wait_for(lambda: (st := _status(store, run_ids[0])) is not None and st.status == "running",
-                 what="the first supervisor's first run")
-        second = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                                  cwd=tmp_path)
+        wait_for(
+            lambda: (st := _status(store, run_ids[0])) is not None and st.status == "running",
+            what="the first supervisor's first run",
+        )
+        second = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path
+        )
         out2, _ = second.communicate(timeout=240)
         out1, _ = first.communicate(timeout=240)
     finally:
@@ -138,7 +150,9 @@ def test_two_headless_supervisors_of_one_plan_run_each_run_once(tmp_path):
         dup_runs = con.sql("SELECT run_id FROM runs GROUP BY run_id HAVING count(*) > 1").fetchall()
         dup_preds = con.sql("SELECT run_id, phase, idx FROM predictions GROUP BY ALL HAVING count(*) > 1").fetchall()
         per_run = dict(con.sql("SELECT run_id, count(*) FROM predictions GROUP BY run_id").fetchall())
-        starts = dict(con.sql("SELECT run_id, count(*) FROM events WHERE type = 'run_start' GROUP BY run_id").fetchall())
+        starts = dict(
+            con.sql("SELECT run_id, count(*) FROM events WHERE type = 'run_start' GROUP BY run_id").fetchall()
+        )
     assert dup_runs == [] and dup_preds == []
     assert per_run == {rid: counts[rid][2] for rid in run_ids}
     assert starts == {rid: 1 for rid in run_ids}

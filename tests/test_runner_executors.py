@@ -10,14 +10,13 @@ import subprocess
 import sys
 import time
 
+from test_runner import make_sched, spec, wait_for
 
 from xcost_tui.rundir import EventWriter, PhaseStart, RunStatus, read_jsonl, read_status
 from xcost_tui.rundir.layout import SAMPLES
 from xcost_tui.runner.executors import LocalExecutor, cpu_share, make_executor, share_env
 from xcost_tui.runner.live import LiveRun
 from xcost_tui.runner.sampler import spawn_beside, stop_beside, visible_gpus
-
-from test_runner import make_sched, spec, wait_for
 
 CPUS = len(os.sched_getaffinity(0))
 
@@ -64,19 +63,29 @@ def test_parallel_local_runs_each_get_their_share_and_record_it(tmp_path):
         assert alone.wait(30)
     finally:
         alone.shutdown()
-    assert read_status(tmp_path / "alone" / "runs" / one.run_id()).cpu_share == {"threads": CPUS, "cpus": CPUS,
-                                                                                 "runs": 1}
+    assert read_status(tmp_path / "alone" / "runs" / one.run_id()).cpu_share == {
+        "threads": CPUS,
+        "cpus": CPUS,
+        "runs": 1,
+    }
 
 
 # ---- the sampler beside the job ----------------------------------------------------------------------
+
 
 def test_the_sampler_process_follows_the_job_and_its_phase(tmp_path):
     job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     EventWriter(tmp_path / "events.jsonl").emit(PhaseStart("target:copa", "target", 10))
     sampler = spawn_beside(tmp_path, job.pid, hz=10)
     try:
-        samples = wait_for(lambda: [s for s in read_jsonl(tmp_path / SAMPLES) if s.get("cpu_percent") is not None]
-                           if (tmp_path / SAMPLES).exists() else None, what="samples")
+        samples = wait_for(
+            lambda: (
+                [s for s in read_jsonl(tmp_path / SAMPLES) if s.get("cpu_percent") is not None]
+                if (tmp_path / SAMPLES).exists()
+                else None
+            ),
+            what="samples",
+        )
         s = samples[-1]
         assert s["phase"] == "target:copa" and s["rss_bytes"] > 0 and s["cpus"] == CPUS
         assert s["other_cpu_percent"] is not None and s["gpus"] == []
@@ -124,15 +133,16 @@ def test_the_sampler_maps_the_jobs_gpus_from_cuda_visible_devices():
 
 def test_uuid_targets_pick_their_devices(monkeypatch, tmp_path):
     from fake_nvml import make_fake_nvml
+
     from xcost_tui.measure import nvml
-    from xcost_tui.runner.sampler import SampleTarget, Sampler
+    from xcost_tui.runner.sampler import Sampler, SampleTarget
 
     nvml.reset()
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(3))
     try:
         target = SampleTarget("r", os.getpid(), tmp_path, None, None, ("GPU-00000002",))
         s = Sampler(lambda: [target])
-        (_, sample), = s.sample_once()
+        ((_, sample),) = s.sample_once()
         assert [g.index for g in sample.gpus] == [2] and sample.gpus[0].uuid.startswith("GPU-00000002")
     finally:
         nvml.reset()
@@ -140,13 +150,31 @@ def test_uuid_targets_pick_their_devices(monkeypatch, tmp_path):
 
 # ---- the Live screen's view of a SLURM run ---------------------------------------------------------------
 
+
 def test_live_rows_show_the_slurm_job_and_its_state(tmp_path):
     from xcost_tui.tui.screens.live import headline, row_cells
 
-    pending = LiveRun("r1", tmp_path, name="inter", status=RunStatus.RUNNING, executor="slurm", job_id="123",
-                      executor_state="PENDING", executor_reason="Dependency", depends_on="122")
-    running = LiveRun("r2", tmp_path, name="direct", status=RunStatus.RUNNING, executor="slurm", job_id="124",
-                      executor_state="RUNNING", node="node07")
+    pending = LiveRun(
+        "r1",
+        tmp_path,
+        name="inter",
+        status=RunStatus.RUNNING,
+        executor="slurm",
+        job_id="123",
+        executor_state="PENDING",
+        executor_reason="Dependency",
+        depends_on="122",
+    )
+    running = LiveRun(
+        "r2",
+        tmp_path,
+        name="direct",
+        status=RunStatus.RUNNING,
+        executor="slurm",
+        job_id="124",
+        executor_state="RUNNING",
+        node="node07",
+    )
     local = LiveRun("r3", tmp_path, name="local", status=RunStatus.RUNNING, pid=4242)
     cells, styles = row_cells(pending, job=True)
     assert cells[1] == "pending" and styles[1] == "cyan" and cells[-1] == "slurm 123 PENDING (Dependency)"

@@ -34,8 +34,9 @@ def sleeper():
 def _write_old_status(run_dir: Path, pid: int) -> None:
     """status.json as versions before create times were recorded wrote it: a bare pid."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "status.json").write_text(json.dumps({"status": "running", "pid": pid, "started": time.time() - 5,
-                                                     "updated": time.time() - 5}))
+    (run_dir / "status.json").write_text(
+        json.dumps({"status": "running", "pid": pid, "started": time.time() - 5, "updated": time.time() - 5})
+    )
 
 
 def test_a_reused_pid_is_not_adopted_and_never_signalled(tmp_path, sleeper):
@@ -44,8 +45,12 @@ def test_a_reused_pid_is_not_adopted_and_never_signalled(tmp_path, sleeper):
     # 1. status.json names the sleeper's pid with another create time: the job's pid, reused since
     reused = store / "runs" / "direct-tiny-xlmr-s0-reused0001"
     reused.mkdir(parents=True)
-    update_status(reused, RunStatus.RUNNING, job=ProcessRef(sleeper.pid, created - 1000.0, socket.gethostname()),
-                  started=time.time() - 5)
+    update_status(
+        reused,
+        RunStatus.RUNNING,
+        job=ProcessRef(sleeper.pid, created - 1000.0, socket.gethostname()),
+        started=time.time() - 5,
+    )
     # 2. an old status.json: the pid alone, no create time
     old = store / "runs" / "direct-tiny-xlmr-s0-oldstatus01"
     _write_old_status(old, sleeper.pid)
@@ -86,8 +91,9 @@ def test_identify_checks_create_time_or_the_command_line(tmp_path, sleeper):
     assert procs.identify(ProcessRef(sleeper.pid, created - 50, here), run_dir) is None
     assert procs.identify(ProcessRef(sleeper.pid), run_dir) is None, "no create time, no run dir on its command line"
     assert not procs.alive(ProcessRef(sleeper.pid)), "an identity that cannot be checked is not alive"
-    assert procs.identify(ProcessRef(sleeper.pid, 1.0, "another-host"), run_dir) is not None, \
+    assert procs.identify(ProcessRef(sleeper.pid, 1.0, "another-host"), run_dir) is not None, (
         "a process on another host cannot be seen: it is not declared dead"
+    )
     assert not procs.signal_group(ProcessRef(sleeper.pid, 1.0, "another-host"), signal.SIGTERM)
     assert not procs.signal_group(ProcessRef(sleeper.pid), signal.SIGTERM)
     assert not procs.signal_group(ProcessRef(sleeper.pid, created - 50, here), signal.SIGTERM)
@@ -100,8 +106,9 @@ def test_identify_checks_create_time_or_the_command_line(tmp_path, sleeper):
         found = procs.identify(ProcessRef(job.pid), run_dir, written=time.time())
         assert found is not None and found.pid == job.pid and found.create_time is not None
         assert procs.alive(found)
-        assert procs.identify(ProcessRef(job.pid), run_dir, written=time.time() - 3600) is None, \
+        assert procs.identify(ProcessRef(job.pid), run_dir, written=time.time() - 3600) is None, (
             "started after its status was written: not the process that status names"
+        )
     finally:
         job.kill()
         job.wait()

@@ -50,10 +50,19 @@ def test_already_waiting_runs_are_not_rewired():
 
 
 def test_release_with_the_checkpoint_or_without_it():
-    waiting = [e("b", status=W, waiting_for="p"), e("c", status=W, waiting_for="q"), e("d", status=W, waiting_for="r"),
-               e("f", status=W, waiting_for="gone"), e("g", status=W, waiting_for="s")]
-    producers = {"p": Producer(R, Path("/ckpt")), "q": Producer(RunStatus.CANCELLED, None),
-                 "r": Producer(RunStatus.SUCCEEDED, None), "s": Producer(R, None)}
+    waiting = [
+        e("b", status=W, waiting_for="p"),
+        e("c", status=W, waiting_for="q"),
+        e("d", status=W, waiting_for="r"),
+        e("f", status=W, waiting_for="gone"),
+        e("g", status=W, waiting_for="s"),
+    ]
+    producers = {
+        "p": Producer(R, Path("/ckpt")),
+        "q": Producer(RunStatus.CANCELLED, None),
+        "r": Producer(RunStatus.SUCCEEDED, None),
+        "s": Producer(R, None),
+    }
     got = {r.run_id: r for r in release(waiting, producers)}
     assert got["b"].init_from == "/ckpt" and got["b"].note is None
     assert got["c"].init_from is None and "q was cancelled" in got["c"].note

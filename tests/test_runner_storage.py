@@ -54,6 +54,7 @@ def _no_litter(store: Path) -> None:
 
 # ---- the logic, with writers that fail ------------------------------------------------------------
 
+
 def test_a_full_disk_at_launch_is_said_once_and_nothing_starts(store, monkeypatch):
     calls = []
 
@@ -239,6 +240,7 @@ def test_an_error_in_the_control_loop_is_said_once(store, monkeypatch):
 
 # ---- a real small filesystem ------------------------------------------------------------------------
 
+
 @pytest.fixture
 def small_disk(tmp_path):
     """A tmpfs of a given size (root only), unmounted afterwards."""
@@ -247,8 +249,9 @@ def small_disk(tmp_path):
     def mount(size: str) -> Path:
         where = tmp_path / f"disk{len(mounted)}"
         where.mkdir()
-        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, text=True
+        )
         if proc.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or proc.returncode}; needs root)")
         mounted.append(where)
@@ -298,8 +301,14 @@ seed = 2
 
 
 def _headless(plan: Path, store: Path, tmp_path: Path, timeout: float = 120, **env: str):
-    return subprocess.run([sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)],
-                          capture_output=True, text=True, env=_cli_env(tmp_path, **env), cwd=tmp_path, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)],
+        capture_output=True,
+        text=True,
+        env=_cli_env(tmp_path, **env),
+        cwd=tmp_path,
+        timeout=timeout,
+    )
 
 
 def test_a_full_disk_stops_headless_cleanly(tmp_path, small_disk):
@@ -342,11 +351,20 @@ def test_a_disk_that_fills_during_a_run(tmp_path, small_disk):
     plan = write_plan(tmp_path, PLAN3)
     first_id = load_plan(plan).run_ids()[0]
     cmd = [sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=_cli_env(tmp_path, FAKE_JOB_STEPS="40"), cwd=tmp_path)
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=_cli_env(tmp_path, FAKE_JOB_STEPS="40"),
+        cwd=tmp_path,
+    )
     try:
-        wait_for(lambda: (st := _status(store / "runs" / first_id)) is not None and st.phase == "target:copa",
-                 timeout=60, what="the first run's target phase")
+        wait_for(
+            lambda: (st := _status(store / "runs" / first_id)) is not None and st.phase == "target:copa",
+            timeout=60,
+            what="the first run's target phase",
+        )
         events_then = [e for e in read_jsonl(store / "runs" / first_id / EVENTS)]
         _fill(disk)
         out, _ = proc.communicate(timeout=120)
@@ -359,7 +377,7 @@ def test_a_disk_that_fills_during_a_run(tmp_path, small_disk):
     status = read_status(store / "runs" / first_id)
     assert status.status.final, "the run's end is recorded although the disk is full"
     events_now = read_jsonl(store / "runs" / first_id / EVENTS)
-    assert events_now[:len(events_then)] == events_then, "nothing already written is lost"
+    assert events_now[: len(events_then)] == events_then, "nothing already written is lost"
     for later in load_plan(plan).run_ids()[1:]:
         assert not (store / "runs" / later).exists(), "no further run is started"
     _no_litter(store)

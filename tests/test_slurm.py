@@ -18,9 +18,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from slurm_fixtures import slurm_cluster  # noqa: F401 - the fixture
 from test_tui_support import std_store, std_store_master  # noqa: F401 - fixtures
+
 from xcost_tui.plan import ExecutorSettings, loads_plan
 from xcost_tui.rundir import RunStatus, read_jsonl, read_status
 from xcost_tui.rundir.layout import EVENTS
@@ -42,8 +42,14 @@ def slurm(**kw) -> SlurmExecutor:
 
 
 def sched(store: Path, executor=None, **kw) -> Scheduler:
-    opts = dict(job_command=fake_cmd, ingest=False, grace_s=1.0, poll_s=0.1, env={"PYTHONPATH": str(REPO)},
-                executor=executor or slurm())
+    opts = dict(
+        job_command=fake_cmd,
+        ingest=False,
+        grace_s=1.0,
+        poll_s=0.1,
+        env={"PYTHONPATH": str(REPO)},
+        executor=executor or slurm(),
+    )
     opts.update(kw)
     return Scheduler(store, **opts)
 
@@ -61,8 +67,12 @@ def wait_for(pred, timeout: float = 60.0, what: str = "condition"):
 def sacct(job_ids) -> dict[str, dict[str, str]]:
     """sacct's record of jobs (accounting reaches slurmdbd a moment after the controller)."""
     fields = ["JobID", "JobName", "State", "Start", "End", "Submit"]
-    out = subprocess.run(["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", ",".join(fields)],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["sacct", "-n", "-P", "-X", "-j", ",".join(job_ids), "-o", ",".join(fields)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     rows = {}
     for line in out.splitlines():
         parts = line.split("|")
@@ -112,6 +122,7 @@ def run_headless(plan_text: str, store: Path, executor: str, tmp_path: Path, **k
 
 # ---- the same plan, the same rows ----------------------------------------------------------------
 
+
 def test_a_plan_through_slurm_ends_with_the_same_rows_as_through_local(tmp_path):
     local, remote = tmp_path / "local", tmp_path / "slurm"
     rc_l, out_l = run_headless(PLAN, local, "local", tmp_path)
@@ -136,6 +147,7 @@ def test_a_plan_through_slurm_ends_with_the_same_rows_as_through_local(tmp_path)
 
 # ---- shared intermediate phases: afterok -----------------------------------------------------------
 
+
 def test_a_shared_intermediate_phase_runs_once_and_its_dependant_starts_after_it(tmp_path):
     store = tmp_path / "store"
     plan = loads_plan(PLAN.replace('[[experiment]]\nname = "direct"\nmethod = "direct"\n', ""))
@@ -154,23 +166,34 @@ def test_a_shared_intermediate_phase_runs_once_and_its_dependant_starts_after_it
     script = (consumer.run_dir / "slurm" / f"{consumer.job_id}_submission.sh").read_text()
     assert f"#SBATCH --dependency=afterok:{producer.job_id}" in script
     assert "#SBATCH --kill-on-invalid-dep=yes" in script
-    acct = wait_for(lambda: (a := sacct([producer.job_id, consumer.job_id]))
-                    and all(a.get(j, {}).get("End", "Unknown") != "Unknown" for j in (producer.job_id, consumer.job_id))
-                    and a, what="sacct's record of both jobs")
+    acct = wait_for(
+        lambda: (
+            (a := sacct([producer.job_id, consumer.job_id]))
+            and all(a.get(j, {}).get("End", "Unknown") != "Unknown" for j in (producer.job_id, consumer.job_id))
+            and a
+        ),
+        what="sacct's record of both jobs",
+    )
     assert acct[consumer.job_id]["Start"] >= acct[producer.job_id]["End"], acct
     events = read_jsonl(consumer.run_dir / EVENTS)
     reused = [e for e in events if e["type"] == "phase_end" and e.get("reused_from")]
     assert [e["phase"] for e in reused] == ["intermediate:rte"]
     assert reused[0]["reused_from"]["run_id"] == producer.run_id
-    trained = [e for e in read_jsonl(producer.run_dir / EVENTS) if e["type"] == "phase_start"
-               and e["phase"].startswith("intermediate:")]
+    trained = [
+        e
+        for e in read_jsonl(producer.run_dir / EVENTS)
+        if e["type"] == "phase_start" and e["phase"].startswith("intermediate:")
+    ]
     assert len(trained) == 1
 
 
 def test_a_failed_producer_fails_its_dependants_with_the_reason(tmp_path):
     store = tmp_path / "store"
-    plan = loads_plan(PLAN.replace('[[experiment]]\nname = "direct"\nmethod = "direct"\n', "")
-                      .replace('name = "inter"', 'name = "raise"'))
+    plan = loads_plan(
+        PLAN.replace('[[experiment]]\nname = "direct"\nmethod = "direct"\n', "").replace(
+            'name = "inter"', 'name = "raise"'
+        )
+    )
     s = sched(store)
     s.submit(plan.runs)
     s.start()
@@ -191,12 +214,15 @@ def test_a_failed_producer_fails_its_dependants_with_the_reason(tmp_path):
 
 # ---- scancel ---------------------------------------------------------------------------------------
 
+
 def test_scancel_of_a_running_job_ends_it_as_cancelled_and_the_rest_finishes(tmp_path):
     from xcost_tui.spec import RunSpec
 
     store = tmp_path / "store"
-    specs = [RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "langs": ["it"], "seed": i, "name": name})
-             for i, name in enumerate(["hang outside", "hang inside", "ok"])]
+    specs = [
+        RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "langs": ["it"], "seed": i, "name": name})
+        for i, name in enumerate(["hang outside", "hang inside", "ok"])
+    ]
     s = sched(store)
     s.submit(specs)
     s.start()
@@ -220,19 +246,28 @@ def test_scancel_of_a_running_job_ends_it_as_cancelled_and_the_rest_finishes(tmp
 
 # ---- the supervisor killed mid-plan, started again ---------------------------------------------------
 
+
 def test_killing_the_supervisor_and_starting_it_again_reattaches_without_duplicates(tmp_path):
     plan = tmp_path / "plan.toml"
-    plan.write_text(PLAN + "\n[executor]\nkind = \"slurm\"\npoll_s = 0.5\n")
+    plan.write_text(PLAN + '\n[executor]\nkind = "slurm"\npoll_s = 0.5\n')
     store = tmp_path / "store"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "XCOST_JOB_CMD": f"{sys.executable} {FAKE_JOB}",
-           "FAKE_JOB_STEP_S": "0.4", "FAKE_JOB_STEPS": "4"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "XCOST_JOB_CMD": f"{sys.executable} {FAKE_JOB}",
+        "FAKE_JOB_STEP_S": "0.4",
+        "FAKE_JOB_STEPS": "4",
+    }
     cmd = [sys.executable, "-m", "xcost_tui", "--headless", str(plan), "--store", str(store)]
-    first = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             start_new_session=True)
+    first = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
+
         def submitted() -> list[Path]:
             dirs = [d for d in (store / "runs").glob("*") if d.is_dir()] if (store / "runs").is_dir() else []
             return [d for d in dirs if (st := _status(d)) is not None and st.executor_job_id]
+
         wait_for(lambda: len(submitted()) >= 2, what="two runs submitted")
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the supervisor dies; its SLURM jobs go on
@@ -250,8 +285,11 @@ def test_killing_the_supervisor_and_starting_it_again_reattaches_without_duplica
             assert status.executor_job_id == before[d.name], "re-attached to the same job, not submitted again"
         starts = [e for e in read_jsonl(d / EVENTS) if e["type"] == "run_start"]
         assert len(starts) == 1, d.name
-        out = subprocess.run(["sacct", "-n", "-P", "-X", "--name", d.name, "-S", "now-1hour", "-o", "JobID,WorkDir"],
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["sacct", "-n", "-P", "-X", "--name", d.name, "-S", "now-1hour", "-o", "JobID,WorkDir"],
+            capture_output=True,
+            text=True,
+        ).stdout
         jobs = [line.split("|")[0] for line in out.splitlines() if line.endswith("|" + str(d.resolve()))]
         assert len(jobs) == 1, (d.name, out)  # one SLURM job per run of this store: none submitted twice
 
@@ -264,6 +302,7 @@ def _status(d: Path):
 
 
 # ---- SLURM's time limit --------------------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_a_job_over_its_time_limit_is_recorded_with_slurms_reason(tmp_path):
@@ -293,23 +332,44 @@ def test_a_job_over_its_time_limit_is_recorded_with_slurms_reason(tmp_path):
 
 # ---- the acceptance: the demo plan with the real job --------------------------------------------------
 
+
 @pytest.mark.slow
 def test_the_demo_plan_through_slurm_with_the_real_job(tmp_path, data_dir):
     store = tmp_path / "store"
     env = {**os.environ, "PYTHONPATH": str(REPO), "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1"}
     env.pop("XCOST_JOB_CMD", None)
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "--headless", "demo", "--executor", "slurm",
-                           "--data-dir", str(data_dir), "--store", str(store)],
-                          env=env, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xcost_tui",
+            "--headless",
+            "demo",
+            "--executor",
+            "slurm",
+            "--data-dir",
+            str(data_dir),
+            "--store",
+            str(store),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "4/4 runs succeeded" in proc.stdout
     board = rows(store, "SELECT status, executor, executor_job_id, executor_state, avg_accuracy FROM leaderboard")
-    assert len(board) == 4 and all(r[0] == "succeeded" and r[1] == "slurm" and r[2] and r[3] == "COMPLETED"
-                                   and r[4] is not None for r in board)
+    assert len(board) == 4 and all(
+        r[0] == "succeeded" and r[1] == "slurm" and r[2] and r[3] == "COMPLETED" and r[4] is not None for r in board
+    )
     samples = rows(store, "SELECT count(*), count(other_cpu_percent) FROM samples")[0]
     assert samples[0] > 0 and samples[1] > 0, "the sampler beside each job wrote samples"
-    flags = rows(store, "SELECT count(*) FILTER (WHERE contended IS NOT NULL) FROM phases WHERE completed "
-                        "AND reused_from_run IS NULL AND kind IN ('intermediate', 'target', 'few-shot')")[0][0]
+    flags = rows(
+        store,
+        "SELECT count(*) FILTER (WHERE contended IS NOT NULL) FROM phases WHERE completed "
+        "AND reused_from_run IS NULL AND kind IN ('intermediate', 'target', 'few-shot')",
+    )[0][0]
     assert flags > 0, "training phases carry the contended flag"
     for d in (store / "runs").iterdir():
         assert "cpu share: 1 thread(s)" in (d / "job.log").read_text(), "a SLURM job uses the CPUs it was given"
@@ -317,10 +377,13 @@ def test_the_demo_plan_through_slurm_with_the_real_job(tmp_path, data_dir):
 
 # ---- the app follows SLURM runs it did not start --------------------------------------------------------
 
+
 def test_the_app_shows_slurm_runs_live_with_their_job_ids_and_states(tmp_path, std_store):  # noqa: F811
     """A headless supervisor submitted the run and went away; the app (a local runner) re-attaches it
     from the store, asks SLURM about it, and shows its job id and state on Live; its cancel is scancel."""
-    from test_tui_support import make_app, run, wait_for as pilot_wait
+    from test_tui_support import make_app, run
+    from test_tui_support import wait_for as pilot_wait
+
     from xcost_tui.spec import RunSpec
 
     store = tmp_path / "slurm-store"  # std_store is <tmp>/store
@@ -342,12 +405,20 @@ def test_the_app_shows_slurm_runs_live_with_their_job_ids_and_states(tmp_path, s
         async with app.run_test(size=(160, 40)) as pilot:
             await pilot.press("2")
             screen = app.screen
-            await pilot_wait(pilot, lambda: screen.data is not None and screen.data.rows
-                             and screen.data.rows[0][1][-1] == f"slurm {job_id} RUNNING on {os.uname().nodename.split('.')[0]}",
-                             timeout=30, what="the SLURM job on Live")
+            await pilot_wait(
+                pilot,
+                lambda: (
+                    screen.data is not None
+                    and screen.data.rows
+                    and screen.data.rows[0][1][-1] == f"slurm {job_id} RUNNING on {os.uname().nodename.split('.')[0]}"
+                ),
+                timeout=30,
+                what="the SLURM job on Live",
+            )
             assert screen.data.slurm and f"SLURM job {job_id} RUNNING" in screen.data.headline
             assert app_runner.cancel(spec.run_id())
             await pilot_wait(pilot, lambda: screen.data.rows[0][1][1] == "cancelled", timeout=60, what="the cancel")
+
     try:
         run(go)
     finally:

@@ -11,8 +11,15 @@ from xcost_tui.errors import SpecError, XcostError
 from xcost_tui.plan import ExecutorSettings, loads_plan
 from xcost_tui.rundir import RunStatus, StatusRecord, final_status
 from xcost_tui.runner import shared
-from xcost_tui.runner.slurm import (JobInfo, describe_end, parse_elapsed, parse_sacct, parse_sbatch_args, parse_squeue,
-                                    sbatch_parameters)
+from xcost_tui.runner.slurm import (
+    JobInfo,
+    describe_end,
+    parse_elapsed,
+    parse_sacct,
+    parse_sbatch_args,
+    parse_squeue,
+    sbatch_parameters,
+)
 
 SQUEUE = """\
 41|PENDING|Dependency||direct-tiny-xlmr-s0-abc|/store/runs/direct-tiny-xlmr-s0-abc
@@ -53,8 +60,9 @@ def test_sacct_parsing_skips_steps_and_reads_the_accounting():
     assert jobs["46"].gpus == 0 and jobs["46"].accounting()["exit_code"] == "1:0"
 
 
-@pytest.mark.parametrize("text, seconds", [("00:00:04", 4), ("12:03", 723), ("1-02:00:07", 93607), ("bad", None),
-                                           ("", None)])
+@pytest.mark.parametrize(
+    "text, seconds", [("00:00:04", 4), ("12:03", 723), ("1-02:00:07", 93607), ("bad", None), ("", None)]
+)
 def test_elapsed(text, seconds):
     assert parse_elapsed(text) == seconds
 
@@ -90,9 +98,13 @@ def test_an_end_slurm_imposed_wins_over_the_jobs_run_end():
 
 # ---- command lines --------------------------------------------------------------------------------
 
+
 def test_sbatch_args():
-    assert parse_sbatch_args(["--exclusive", "--reservation=nlp", "--mail-type", "END"]) == \
-        {"exclusive": True, "reservation": "nlp", "mail-type": "END"}
+    assert parse_sbatch_args(["--exclusive", "--reservation=nlp", "--mail-type", "END"]) == {
+        "exclusive": True,
+        "reservation": "nlp",
+        "mail-type": "END",
+    }
     with pytest.raises(XcostError, match="-N"):
         parse_sbatch_args(["-N", "2"])
 
@@ -102,20 +114,44 @@ def sbatch_text(settings: ExecutorSettings, tmp_path: Path, depends_on: str | No
     from submitit.slurm.slurm import _make_sbatch_string
 
     params = sbatch_parameters(settings, run_id="inter-rte-s0-abc", run_dir=tmp_path / "run", depends_on=depends_on)
-    return _make_sbatch_string(command="python -u -m submitit.core._submit FOLDER", folder=tmp_path / "slurm",
-                               **{"job_name" if k == "job_name" else k: v for k, v in params.items()})
+    return _make_sbatch_string(
+        command="python -u -m submitit.core._submit FOLDER",
+        folder=tmp_path / "slurm",
+        **{"job_name" if k == "job_name" else k: v for k, v in params.items()},
+    )
 
 
 def test_the_batch_script_of_a_typical_cluster(tmp_path):
-    settings = ExecutorSettings(kind="slurm", partition="gpu", account="nlp-lab", qos="normal", time="4:00:00",
-                                gpus_per_run=1, cpus_per_run=8, mem="32G", constraint="a100",
-                                sbatch_args=["--exclusive", "--reservation=xcopa"])
+    settings = ExecutorSettings(
+        kind="slurm",
+        partition="gpu",
+        account="nlp-lab",
+        qos="normal",
+        time="4:00:00",
+        gpus_per_run=1,
+        cpus_per_run=8,
+        mem="32G",
+        constraint="a100",
+        sbatch_args=["--exclusive", "--reservation=xcopa"],
+    )
     text = sbatch_text(settings, tmp_path, depends_on="1234")
-    for line in ("#SBATCH --job-name=inter-rte-s0-abc", "#SBATCH --partition=gpu", "#SBATCH --account=nlp-lab",
-                 "#SBATCH --qos=normal", "#SBATCH --time=4:00:00", "#SBATCH --gres=gpu:1",
-                 "#SBATCH --cpus-per-task=8", "#SBATCH --mem=32G", "#SBATCH --constraint=a100",
-                 "#SBATCH --exclusive", "#SBATCH --reservation=xcopa", "#SBATCH --dependency=afterok:1234",
-                 "#SBATCH --kill-on-invalid-dep=yes", "#SBATCH --no-requeue", f"#SBATCH --chdir={tmp_path / 'run'}"):
+    for line in (
+        "#SBATCH --job-name=inter-rte-s0-abc",
+        "#SBATCH --partition=gpu",
+        "#SBATCH --account=nlp-lab",
+        "#SBATCH --qos=normal",
+        "#SBATCH --time=4:00:00",
+        "#SBATCH --gres=gpu:1",
+        "#SBATCH --cpus-per-task=8",
+        "#SBATCH --mem=32G",
+        "#SBATCH --constraint=a100",
+        "#SBATCH --exclusive",
+        "#SBATCH --reservation=xcopa",
+        "#SBATCH --dependency=afterok:1234",
+        "#SBATCH --kill-on-invalid-dep=yes",
+        "#SBATCH --no-requeue",
+        f"#SBATCH --chdir={tmp_path / 'run'}",
+    ):
         assert line in text.splitlines(), line
     assert "srun" not in text, "the job runs in the batch step itself"
     plain = sbatch_text(ExecutorSettings(kind="slurm"), tmp_path)
@@ -124,23 +160,28 @@ def test_the_batch_script_of_a_typical_cluster(tmp_path):
 
 
 def test_the_executor_table_is_checked_with_the_key_named():
-    plan = loads_plan('[executor]\nkind = "slurm"\npartition = "gpu"\ngpus_per_run = 1\ntime = "1-00:00:00"\n'
-                      '[[experiment]]\nmethod = "direct"\nmodel = "tiny-xlmr"\n')
+    plan = loads_plan(
+        '[executor]\nkind = "slurm"\npartition = "gpu"\ngpus_per_run = 1\ntime = "1-00:00:00"\n'
+        '[[experiment]]\nmethod = "direct"\nmodel = "tiny-xlmr"\n'
+    )
     assert plan.executor == ExecutorSettings(kind="slurm", partition="gpu", gpus_per_run=1, time="1-00:00:00")
     assert loads_plan('[[experiment]]\nmethod = "direct"\nmodel = "tiny-xlmr"\n').executor.kind == "local"
-    bad = {'kind = "slrum"': "executor.kind: 'slrum' is not an executor (did you mean 'slurm'?)",
-           'partiton = "gpu"': "executor.partiton: unknown key (did you mean 'partition'?)",
-           'time = "four hours"': "executor.time: 'four hours' is not a SLURM time limit",
-           'mem = "lots"': "executor.mem: 'lots' is not a SLURM memory size",
-           'gpus_per_run = -1': "executor.gpus_per_run: expected a whole number, at least 0",
-           'kind = "slurm"\nsbatch_args = ["-N", "2"]': "not a long sbatch option"}
+    bad = {
+        'kind = "slrum"': "executor.kind: 'slrum' is not an executor (did you mean 'slurm'?)",
+        'partiton = "gpu"': "executor.partiton: unknown key (did you mean 'partition'?)",
+        'time = "four hours"': "executor.time: 'four hours' is not a SLURM time limit",
+        'mem = "lots"': "executor.mem: 'lots' is not a SLURM memory size",
+        "gpus_per_run = -1": "executor.gpus_per_run: expected a whole number, at least 0",
+        'kind = "slurm"\nsbatch_args = ["-N", "2"]': "not a long sbatch option",
+    }
     for line, message in bad.items():
         with pytest.raises(SpecError) as err:
-            loads_plan(f"[executor]\n{line}\n[[experiment]]\nmethod = \"direct\"\nmodel = \"tiny-xlmr\"\n")
+            loads_plan(f'[executor]\n{line}\n[[experiment]]\nmethod = "direct"\nmodel = "tiny-xlmr"\n')
         assert message in str(err.value), str(err.value)
 
 
 # ---- afterok wiring (pure) --------------------------------------------------------------------------
+
 
 def entry(rid: str, waiting_for: str | None) -> shared.Entry:
     return shared.Entry(rid, rid, "key", RunStatus.WAITING, waiting_for)
@@ -154,7 +195,9 @@ def test_consumers_are_released_with_a_dependency_once_their_producer_is_submitt
     submitted = {"p": shared.RemoteProducer("p", RunStatus.RUNNING, "77", ckpt, False)}
     out = shared.release_remote(waiting, submitted)
     assert [(r.run_id, r.init_from, r.depends_on, r.error) for r in out] == [
-        ("c1", str(ckpt), "77", None), ("c2", str(ckpt), "77", None)]
+        ("c1", str(ckpt), "77", None),
+        ("c2", str(ckpt), "77", None),
+    ]
     done = {"p": shared.RemoteProducer("p", RunStatus.SUCCEEDED, "77", ckpt, True)}
     assert [(r.init_from, r.depends_on) for r in shared.release_remote(waiting[:1], done)] == [(str(ckpt), None)]
     failed = {"p": shared.RemoteProducer("prod", RunStatus.FAILED, "77", ckpt, False)}

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from store_fixtures import make_standard_store
+
 from xcost_tui.cli import main
 from xcost_tui.store import db, query
 from xcost_tui.store.commands import sql_command
@@ -95,8 +95,12 @@ def attacks(store: Path, outside: Path) -> dict[str, str]:
 
 ATTACKS = sorted(attacks(Path("s"), Path("o")))
 # Refused by the sandbox (the message then says what to do instead), or by DuckDB's read-only mode.
-SANDBOX = ("Permission Error", "the configuration has been locked", "belongs to an attached database",
-           "disabled through configuration")
+SANDBOX = (
+    "Permission Error",
+    "the configuration has been locked",
+    "belongs to an attached database",
+    "disabled through configuration",
+)
 REFUSED = SANDBOX + ("read-only", "is already attached")
 
 
@@ -150,8 +154,22 @@ def test_the_store_survives_the_attacks(store, pristine, outside, capsys):
         assert "pwned" not in {r[0] for r in con.execute("SHOW TABLES").fetchall()}
 
 
-@pytest.mark.parametrize("view", ["leaderboard", "lang_accuracy", "cost_vs_accuracy", "pareto", "runs", "phases",
-                                  "evals", "predictions", "samples", "events", "meta"])
+@pytest.mark.parametrize(
+    "view",
+    [
+        "leaderboard",
+        "lang_accuracy",
+        "cost_vs_accuracy",
+        "pareto",
+        "runs",
+        "phases",
+        "evals",
+        "predictions",
+        "samples",
+        "events",
+        "meta",
+    ],
+)
 def test_normal_views_still_work(store, view, capsys):
     assert sql_command(store, f"SELECT * FROM {view} LIMIT 3", fmt="json") == 0
     assert capsys.readouterr().out.strip()
@@ -164,8 +182,12 @@ def test_example_queries_run_sandboxed(store, path):
 
 def test_temp_tables_and_variables_are_allowed(store):
     """In-memory, per-connection state is fine: it writes no file and is gone when the query ends."""
-    results = query.run_statements(store, "CREATE TEMP TABLE t AS SELECT run_id FROM runs; "
-                                          "SET VARIABLE n = (SELECT count(*) FROM t); SELECT getvariable('n') AS n", 5)
+    results = query.run_statements(
+        store,
+        "CREATE TEMP TABLE t AS SELECT run_id FROM runs; "
+        "SET VARIABLE n = (SELECT count(*) FROM t); SELECT getvariable('n') AS n",
+        5,
+    )
     assert results[-1].table.to_pylist() == [{"n": 6}]
     with pytest.raises(query.SqlError, match="t does not exist"):
         query.run_sql(store, "SELECT * FROM t")
@@ -173,8 +195,12 @@ def test_temp_tables_and_variables_are_allowed(store):
 
 def test_sandbox_is_locked_on_the_connection(store):
     with db.connect_user_sql(store) as con:
-        settings = dict(con.execute("SELECT name, value FROM duckdb_settings() WHERE name IN "
-                                    "('enable_external_access', 'lock_configuration')").fetchall())
+        settings = dict(
+            con.execute(
+                "SELECT name, value FROM duckdb_settings() WHERE name IN "
+                "('enable_external_access', 'lock_configuration')"
+            ).fetchall()
+        )
         assert settings == {"enable_external_access": "false", "lock_configuration": "true"}
         assert con.execute("SELECT count(*) FROM leaderboard").fetchall() == [(6,)]
 
@@ -200,9 +226,13 @@ def test_app_sql_screen_is_sandboxed(store, outside):
             await runs_ready(pilot, app)
             await pilot.press("5")
             screen = app.screen
-            for sql in (f"COPY (SELECT 1) TO '{ev}'", f"COPY (SELECT 1) TO '{outside / 'x.csv'}'",
-                        "SELECT * FROM read_text('/etc/passwd')", f"ATTACH '{outside / 'n.duckdb'}' AS n",
-                        "SET enable_external_access = true"):
+            for sql in (
+                f"COPY (SELECT 1) TO '{ev}'",
+                f"COPY (SELECT 1) TO '{outside / 'x.csv'}'",
+                "SELECT * FROM read_text('/etc/passwd')",
+                f"ATTACH '{outside / 'n.duckdb'}' AS n",
+                "SET enable_external_access = true",
+            ):
                 done = screen.done
                 screen.set_sql(sql)
                 await pilot.press("ctrl+r")
@@ -214,6 +244,7 @@ def test_app_sql_screen_is_sandboxed(store, outside):
             await pilot.press("ctrl+r")
             await wait_for(pilot, lambda: screen.done > done)
             assert screen.last_error is None and screen.result_rows == 1
+
     run(go)
     assert tree(store, outside) == before
 
@@ -251,4 +282,5 @@ def test_app_shows_each_statement_and_flips_between_them(store):
             await wait_for(pilot, lambda: screen.done > done)
             await pilot.pause()
             assert text_of(screen.query_one("#sql-status")).startswith("1 row in ")
+
     run(go)

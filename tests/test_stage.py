@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from hub_mirror import jsonl, siqa_rows, write_repo
+
 from xcost_tui.rundir import read_status
 from xcost_tui.runner import Scheduler
 from xcost_tui.runner.stage import MANIFEST, offline_problems, stage_command
@@ -37,16 +37,33 @@ intermediate = ["siqa"]
 def mirror(tmp_path, data_dir) -> Path:
     m = tmp_path / "hub"
     write_repo(m, "lighteval/siqa", {"default": {"train": siqa_rows(30), "validation": siqa_rows(6)}})
-    write_repo(m, "cambridgeltl/xcopa", {"th": {"validation": jsonl(data_dir / "xcopa" / "th" / "val.jsonl"),
-                                                "test": jsonl(data_dir / "xcopa" / "th" / "test.jsonl")}})
-    write_repo(m, "aps/super_glue", {"copa": {split: jsonl(data_dir / "copa" / f"{name}.jsonl") for split, name in
-                                              (("train", "train"), ("validation", "val"), ("test", "test"))}})
+    write_repo(
+        m,
+        "cambridgeltl/xcopa",
+        {
+            "th": {
+                "validation": jsonl(data_dir / "xcopa" / "th" / "val.jsonl"),
+                "test": jsonl(data_dir / "xcopa" / "th" / "test.jsonl"),
+            }
+        },
+    )
+    write_repo(
+        m,
+        "aps/super_glue",
+        {
+            "copa": {
+                split: jsonl(data_dir / "copa" / f"{name}.jsonl")
+                for split, name in (("train", "train"), ("validation", "val"), ("test", "test"))
+            }
+        },
+    )
     return m
 
 
 def spec(**kw) -> RunSpec:
-    return RunSpec.from_dict({"method": "intermediate", "model": "tiny-xlmr", "intermediate": ["siqa"],
-                              "langs": ["th"], **kw})
+    return RunSpec.from_dict(
+        {"method": "intermediate", "model": "tiny-xlmr", "intermediate": ["siqa"], "langs": ["th"], **kw}
+    )
 
 
 def test_stage_records_every_split_and_then_offline_runs_find_them(mirror, tmp_path, monkeypatch):
@@ -62,8 +79,12 @@ def test_stage_records_every_split_and_then_offline_runs_find_them(mirror, tmp_p
     assert "stage stage-me: 1 runs; Hugging Face cache" in text and "models: none from the hub" in text
     manifest = json.loads((hf / MANIFEST).read_text())
     staged = {(d["repo"], d["config"], d["hub_split"]) for d in manifest["datasets"]}
-    assert {("lighteval/siqa", None, "train"), ("cambridgeltl/xcopa", "th", "test"),
-            ("aps/super_glue", "copa", "train"), ("aps/super_glue", "copa", "test")} <= staged
+    assert {
+        ("lighteval/siqa", None, "train"),
+        ("cambridgeltl/xcopa", "th", "test"),
+        ("aps/super_glue", "copa", "train"),
+        ("aps/super_glue", "copa", "test"),
+    } <= staged
     assert manifest["plans"]["stage-me"]["complete"] is True
 
     offline = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(hf)}
@@ -78,9 +99,14 @@ def test_stage_records_every_split_and_then_offline_runs_find_them(mirror, tmp_p
 
 def test_a_job_offline_with_something_not_staged_fails_at_once(tmp_path):
     store = tmp_path / "store"
-    sched = Scheduler(store, job_command=lambda d: [sys.executable, str(REPO / "tests" / "fake_job.py"), str(d)],
-                      ingest=False, poll_s=0.05, gpus=0,
-                      env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-hf")})
+    sched = Scheduler(
+        store,
+        job_command=lambda d: [sys.executable, str(REPO / "tests" / "fake_job.py"), str(d)],
+        ingest=False,
+        poll_s=0.05,
+        gpus=0,
+        env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-hf")},
+    )
     s = spec(intermediate=["rte"])
     sched.submit([s])
     t0 = time.monotonic()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from store_fixtures import make_run_dir, make_standard_store
+
 from xcost_tui.cli import main
 from xcost_tui.store.commands import ingest_command, sql_command
 
@@ -118,13 +118,16 @@ def test_store_never_imports_heavy_libraries():
     import subprocess
     import sys
 
-    code = ("import sys, xcost_tui.store.query, xcost_tui.store.ingest, xcost_tui.store.commands; "
-            "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, xcost_tui.store.query, xcost_tui.store.ingest, xcost_tui.store.commands; "
+        "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
 # ---- several statements -------------------------------------------------------------------------
+
 
 def test_sql_several_statements_print_each_titled(store, capsys):
     assert sql_command(store, "SELECT count(*) AS n_runs FROM runs; SELECT 'a;b' AS s, 2 AS two;") == 0
@@ -213,8 +216,13 @@ def test_sql_ctrl_c_cancels_the_query(store):
 
     repo = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.Popen([sys.executable, "-m", "xcost_tui", "sql", "--store", str(store), SLOW],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xcost_tui", "sql", "--store", str(store), SLOW],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         # The query runs in a worker thread beside the main one and DuckDB's own: wait for them.
         deadline = time.monotonic() + 30

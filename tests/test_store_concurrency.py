@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from store_fixtures import make_run_dir
+
 from xcost_tui.errors import StoreError
 from xcost_tui.store import connect_ro, connect_rw, db
 from xcost_tui.store.ingest import ingest
@@ -27,14 +27,21 @@ def _env(**extra) -> dict[str, str]:
 
 
 def _python(code: str, **env) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=_env(**env),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _dump(store) -> dict[str, list]:
     with connect_ro(store, timeout=10) as con:
-        return {t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
-                for t in ("runs", "phases", "evals", "predictions", "samples", "events", "leaderboard")}
+        return {
+            t: con.sql(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("runs", "phases", "evals", "predictions", "samples", "events", "leaderboard")
+        }
 
 
 def test_two_ingests_at_once_do_not_corrupt(tmp_path):
@@ -153,10 +160,13 @@ def test_a_second_ingest_waits_for_the_first(small_store):
     first = _writer(small_store, seconds=2.0)
     try:
         t0 = time.monotonic()
-        second = _python(f"""
+        second = _python(
+            f"""
             from xcost_tui.store.ingest import ingest
             print(len(ingest({str(small_store)!r}).ingested))
-        """, XCOST_STORE_LOCK_TIMEOUT="0.3")
+        """,
+            XCOST_STORE_LOCK_TIMEOUT="0.3",
+        )
         out, err = second.communicate(timeout=60)
         waited = time.monotonic() - t0
     finally:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from store_fixtures import make_run_dir, make_standard_store
+
 from xcost_tui.cli import main
 from xcost_tui.errors import StoreCorrupt, StoreError, StoreLocked, StoreMissing, StoreSchemaMismatch
 from xcost_tui.store import db, query
@@ -57,6 +57,7 @@ def check_corrupt_message(message: str, store: Path) -> None:
 
 # ---- the types ----------------------------------------------------------------------------------
 
+
 def test_every_kind_is_a_store_error():
     for kind in (StoreMissing, StoreLocked, StoreSchemaMismatch, StoreCorrupt):
         assert issubclass(kind, StoreError)
@@ -84,9 +85,16 @@ def test_schema_mismatch(tmp_path):
 def test_locked(tmp_path):
     make_run_dir(tmp_path, run_id="r", langs=["it"])
     ingest(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-                               "print('ready', flush=True); time.sleep(60)", str(db.db_path(tmp_path))],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
+            str(db.db_path(tmp_path)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreLocked, match=rf"locked by another process \(pid {holder.pid}\)"):
@@ -102,13 +110,18 @@ def test_locked(tmp_path):
 
 # ---- a damaged store file -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("damage", sorted(DAMAGE))
 def test_damaged_store_through_the_query_api(master, tmp_path, damage):
     store = copy_store(master, tmp_path / "s")
     DAMAGE[damage](store)
-    for ask in (lambda: query.leaderboard(store), lambda: query.count_runs(store),
-                lambda: query.run_sql(store, "SELECT * FROM predictions"), lambda: query.schema_info(store),
-                lambda: query.run_statements(store, "SELECT 1; SELECT count(*) FROM samples", 10)):
+    for ask in (
+        lambda: query.leaderboard(store),
+        lambda: query.count_runs(store),
+        lambda: query.run_sql(store, "SELECT * FROM predictions"),
+        lambda: query.schema_info(store),
+        lambda: query.run_statements(store, "SELECT 1; SELECT count(*) FROM samples", 10),
+    ):
         with pytest.raises(StoreCorrupt) as err:
             ask()
         check_corrupt_message(str(err.value), store)
@@ -129,9 +142,21 @@ def test_damaged_store_in_a_real_process_has_no_traceback(master, tmp_path):
     store = copy_store(master, tmp_path / "s")
     truncate_half(store)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "xcost_tui", "sql", "--store", str(store),
-                           "SELECT run_id, avg_accuracy FROM leaderboard"], capture_output=True, text=True, env=env,
-                          timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xcost_tui",
+            "sql",
+            "--store",
+            str(store),
+            "SELECT run_id, avg_accuracy FROM leaderboard",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     check_corrupt_message(proc.stderr, store)
 
@@ -173,6 +198,7 @@ def test_a_damaged_block_mid_file_is_corrupt(master, tmp_path):
 
 # ---- the app's panel ------------------------------------------------------------------------------
 
+
 def test_panel_kind_follows_the_type_not_the_words():
     assert classify(StoreMissing("x")) == "missing"
     assert classify(StoreLocked("x")) == "locked"
@@ -192,16 +218,24 @@ def test_app_shows_the_corrupt_panel(master, tmp_path):
     async def go():
         app = make_app(store)
         async with app.run_test(size=(100, 24)) as pilot:
-            await wait_for(pilot, lambda: app.screen.query_one("#runs-empty").display
-                           and app.screen.query_one("#runs-empty").kind != "loading", what="the panel")
+            await wait_for(
+                pilot,
+                lambda: (
+                    app.screen.query_one("#runs-empty").display
+                    and app.screen.query_one("#runs-empty").kind != "loading"
+                ),
+                what="the panel",
+            )
             panel = app.screen.query_one("#runs-empty")
             text = text_of(panel)
             assert panel.kind == "corrupt" and "The store file is damaged" in text
             assert "xcost-tui ingest --store" in text and "nothing is lost" in text
+
     run(go)
 
 
 # ---- db.transaction -------------------------------------------------------------------------------
+
 
 class FullDisk:
     """A connection whose COMMIT fails the way DuckDB's does on a full disk: the transaction is

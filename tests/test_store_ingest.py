@@ -7,11 +7,11 @@ import shutil
 
 import duckdb
 import pytest
-
 from store_fixtures import make_run_dir, make_standard_store
+
 from xcost_tui import XCOPA_LANGS
-from xcost_tui.rundir import JsonlWriter, RunStatus, update_status
 from xcost_tui.errors import StoreError
+from xcost_tui.rundir import JsonlWriter, RunStatus, update_status
 from xcost_tui.store import connect_ro, db, schema
 from xcost_tui.store import ingest as ingest_mod
 from xcost_tui.store.ingest import ingest, stage_run
@@ -45,8 +45,14 @@ def test_tables_hold_every_run(std):
     counts = dict(rows(root, "SELECT run_id, count(*) FROM evals GROUP BY run_id"))
     assert counts["direct-s0"] == 12 and counts["fewshot-s0"] == 3
     assert "direct-failed" not in counts  # failed before any evaluation
-    runs_rows = {r[0]: r for r in rows(root, "SELECT run_id, status, error, failed_phase, current_phase, method, k, "
-                                              "intermediate, torch_version, transformers_version, cuda_version, device_type FROM runs")}
+    runs_rows = {
+        r[0]: r
+        for r in rows(
+            root,
+            "SELECT run_id, status, error, failed_phase, current_phase, method, k, "
+            "intermediate, torch_version, transformers_version, cuda_version, device_type FROM runs",
+        )
+    }
     assert runs_rows["direct-failed"][1:4] == ("failed", "RuntimeError: loss is NaN", "eval:en")
     assert runs_rows["direct-running"][1] == "running" and runs_rows["direct-running"][4]
     assert runs_rows["fewshot-s0"][5:7] == ("few-shot", 16)
@@ -59,10 +65,13 @@ def test_tables_hold_every_run(std):
 
 def test_phases_costs_and_sources(std):
     root, _, _ = std
-    got = rows(root, """SELECT phase, kind, ordinal, completed, device_hours, flops_analytic, flops_measured,
+    got = rows(
+        root,
+        """SELECT phase, kind, ordinal, completed, device_hours, flops_analytic, flops_measured,
                                flops_sampled_steps, energy_j, energy_j_reason, mfu, mfu_reason, flops_analytic_source,
                                tasks, reused_from_run, reused_from_phase
-                        FROM phases WHERE run_id = 'inter-s0-reuse' ORDER BY ordinal""")
+                        FROM phases WHERE run_id = 'inter-s0-reuse' ORDER BY ordinal""",
+    )
     first = got[0]
     assert first[:4] == ("intermediate:siqa", "intermediate", 1, True)
     assert first[4] is None and first[9] == "reused: counted in inter-s0"
@@ -72,8 +81,11 @@ def test_phases_costs_and_sources(std):
     assert target[5] == pytest.approx(0.02 * 1e15) and target[6] == pytest.approx(0.02 * 1e15 * 1.02)
     assert target[7] == 3 and target[8] == 60.0 and target[10] is None and "unknown" in target[11]
     assert target[12] == "analytic" and target[13] == ["copa"]
-    bench = rows(root, "SELECT latency_p50_s, latency_n, throughput_examples_per_s, peak_mem_bytes FROM phases "
-                       "WHERE run_id = 'direct-s0' AND kind = 'inference-bench'")
+    bench = rows(
+        root,
+        "SELECT latency_p50_s, latency_n, throughput_examples_per_s, peak_mem_bytes FROM phases "
+        "WHERE run_id = 'direct-s0' AND kind = 'inference-bench'",
+    )
     assert bench == [(0.01, 50, pytest.approx(800.0), 500_000_000)]
     # the failed run: the phase it died in started but never completed
     failed = rows(root, "SELECT phase, completed FROM phases WHERE run_id = 'direct-failed' ORDER BY ordinal")
@@ -83,9 +95,12 @@ def test_phases_costs_and_sources(std):
 def test_predictions_agree_with_evals(std):
     """A second, independent way to the same accuracy: recomputed from the stored predictions."""
     root, _, _ = std
-    got = rows(root, """SELECT e.run_id, e.lang, e.accuracy, avg(p.correct::INT), count(*), e.n
+    got = rows(
+        root,
+        """SELECT e.run_id, e.lang, e.accuracy, avg(p.correct::INT), count(*), e.n
                         FROM evals e JOIN predictions p USING (run_id, phase)
-                        GROUP BY ALL""")
+                        GROUP BY ALL""",
+    )
     assert got
     for run_id, lang, acc, recomputed, count, n in got:
         assert recomputed == pytest.approx(acc), (run_id, lang)
@@ -96,7 +111,10 @@ def test_predictions_agree_with_evals(std):
 
 def test_samples_one_row_per_gpu(std):
     root, _, _ = std
-    direct = rows(root, "SELECT count(*), count(gpu_index), min(gpu_name), max(gpu_power_w) FROM samples WHERE run_id = 'direct-s0'")
+    direct = rows(
+        root,
+        "SELECT count(*), count(gpu_index), min(gpu_name), max(gpu_power_w) FROM samples WHERE run_id = 'direct-s0'",
+    )
     assert direct == [(20, 20, "NVIDIA H100 80GB HBM3", 500.0)]
     cpu = rows(root, "SELECT count(*), count(gpu_index), min(rss_bytes) FROM samples WHERE run_id = 'inter-s0'")
     assert cpu == [(20, 0, 1_000_000_000)]
@@ -122,8 +140,15 @@ def test_truncated_last_line_is_skipped_with_a_warning(std):
 
 
 def test_truncated_bulk_files_warn(tmp_path):
-    run = make_run_dir(tmp_path, run_id="crashed", status="failed", stop_after="eval:it", langs=["it", "zh"],
-                       n_gpus=2, truncate=["predictions.jsonl", "samples.jsonl"])
+    run = make_run_dir(
+        tmp_path,
+        run_id="crashed",
+        status="failed",
+        stop_after="eval:it",
+        langs=["it", "zh"],
+        n_gpus=2,
+        truncate=["predictions.jsonl", "samples.jsonl"],
+    )
     staged = stage_run(run)
     text = "\n".join(staged.warnings)
     assert "predictions.jsonl: skipped 1 malformed line, the last one half-written" in text
@@ -187,9 +212,22 @@ def test_live_run_ingested_repeatedly(tmp_path):
     data = events.read_bytes()
     events.write_bytes(data[: data.rfind(b"\n") + 1])
     with JsonlWriter(events) as w:
-        w.write({"t": 2e9, "type": "eval_result", "phase": "eval:it", "task": "xcopa", "lang": "it", "split": "test",
-                 "accuracy": 0.75, "n": 100, "correct": 75})
-        w.write({"t": 2e9 + 1, "type": "run_end", "status": "succeeded", "error": None, "phase": None, "traceback": None})
+        w.write(
+            {
+                "t": 2e9,
+                "type": "eval_result",
+                "phase": "eval:it",
+                "task": "xcopa",
+                "lang": "it",
+                "split": "test",
+                "accuracy": 0.75,
+                "n": 100,
+                "correct": 75,
+            }
+        )
+        w.write(
+            {"t": 2e9 + 1, "type": "run_end", "status": "succeeded", "error": None, "phase": None, "traceback": None}
+        )
     update_status(run, RunStatus.SUCCEEDED, ended=2e9 + 1)
     report = ingest(tmp_path, [run])
     assert not report.warnings
@@ -316,14 +354,26 @@ def test_inference_memory_is_the_increase_and_the_run_keeps_its_lifetime_peak(tm
     """The leaderboard's inference memory is what the inference phase added over its start; the
     absolute peak is its own column; the run's lifetime peak (start-up included) is a run column."""
     root = tmp_path / "store"
-    make_run_dir(root, run_id="r", langs=["it"], peak_mem_bytes=900, peak_infer_mem_bytes=100,
-                 infer_mem_start_bytes=800, lifetime_peak_mem_bytes=1500)
+    make_run_dir(
+        root,
+        run_id="r",
+        langs=["it"],
+        peak_mem_bytes=900,
+        peak_infer_mem_bytes=100,
+        infer_mem_start_bytes=800,
+        lifetime_peak_mem_bytes=1500,
+    )
     ingest(root)
-    got = rows(root, "SELECT run_id, peak_infer_mem_bytes, peak_infer_mem_abs_bytes, peak_mem_lifetime_bytes "
-                     "FROM leaderboard")
+    got = rows(
+        root, "SELECT run_id, peak_infer_mem_bytes, peak_infer_mem_abs_bytes, peak_mem_lifetime_bytes FROM leaderboard"
+    )
     assert got == [("r", 100, 900, 1500)]
     assert rows(root, "SELECT peak_mem_lifetime_bytes, peak_mem_lifetime_source FROM runs WHERE run_id = 'r'") == [
-        (1500, "procfs")]
-    bench = rows(root, "SELECT peak_mem_bytes, peak_mem_increase_bytes, peak_mem_increase_bytes_source FROM phases "
-                       "WHERE run_id = 'r' AND kind = 'inference-bench'")
+        (1500, "procfs")
+    ]
+    bench = rows(
+        root,
+        "SELECT peak_mem_bytes, peak_mem_increase_bytes, peak_mem_increase_bytes_source FROM phases "
+        "WHERE run_id = 'r' AND kind = 'inference-bench'",
+    )
     assert bench == [(900, 100, "procfs")]

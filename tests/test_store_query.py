@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
-
 import math
+import re
 from pathlib import Path
 
 import duckdb
 import pytest
-
 from store_fixtures import make_run_dir, make_standard_store
+
 from xcost_tui import XCOPA_LANGS
 from xcost_tui.errors import StoreError
 from xcost_tui.store import db, query
@@ -33,10 +32,29 @@ def by_id(table) -> dict[str, dict]:
 
 def test_leaderboard_columns(store):
     cols = query.leaderboard_columns(store)
-    for c in ("run_id", "name", "model", "method", "intermediate", "k", "seed", "status", "avg_accuracy",
-              "en_accuracy", "transfer_gap", "train_device_hours", "train_flops", "train_energy_j",
-              "peak_train_mem_bytes", "latency_p50_s", "peak_infer_mem_bytes",
-              "own_train_device_hours", "own_train_flops", "intermediate_device_hours", "config_id"):
+    for c in (
+        "run_id",
+        "name",
+        "model",
+        "method",
+        "intermediate",
+        "k",
+        "seed",
+        "status",
+        "avg_accuracy",
+        "en_accuracy",
+        "transfer_gap",
+        "train_device_hours",
+        "train_flops",
+        "train_energy_j",
+        "peak_train_mem_bytes",
+        "latency_p50_s",
+        "peak_infer_mem_bytes",
+        "own_train_device_hours",
+        "own_train_flops",
+        "intermediate_device_hours",
+        "config_id",
+    ):
         assert c in cols
     assert [c for c in cols if c.startswith("acc_")] == [f"acc_{lang}" for lang in XCOPA_LANGS]
 
@@ -60,12 +78,20 @@ def test_leaderboard_orders_by_accuracy_nulls_last(store):
 def test_leaderboard_orders_by_language_and_cost(store):
     by_et = query.leaderboard(store, order_by="acc_et").column("run_id").to_pylist()
     assert by_et[:3] == ["inter-s0", "inter-s0-reuse", "direct-s0"]  # few-shot did not evaluate et: last
-    by_cost = query.leaderboard(store, order_by="train_device_hours", descending=False,
-                                filters={"status": "succeeded"}).column("run_id").to_pylist()
+    by_cost = (
+        query.leaderboard(store, order_by="train_device_hours", descending=False, filters={"status": "succeeded"})
+        .column("run_id")
+        .to_pylist()
+    )
     # the full pipeline: the reuser's cost includes the SIQA phase it reused (0.06 + 0.02 > 0.07)
     assert by_cost == ["direct-s0", "fewshot-s0", "inter-s0", "inter-s0-reuse"]
-    own = query.leaderboard(store, order_by="own_train_device_hours", descending=False,
-                            filters={"status": ["succeeded"]}, columns=["run_id", "own_train_device_hours"])
+    own = query.leaderboard(
+        store,
+        order_by="own_train_device_hours",
+        descending=False,
+        filters={"status": ["succeeded"]},
+        columns=["run_id", "own_train_device_hours"],
+    )
     assert own.column_names == ["run_id", "own_train_device_hours"]
     assert own.column("run_id").to_pylist() == ["direct-s0", "fewshot-s0", "inter-s0-reuse", "inter-s0"]
 
@@ -121,8 +147,16 @@ def test_full_pipeline_own_and_intermediate_costs(store):
 
 def test_full_pipeline_falls_back_on_the_reusers_record(tmp_path):
     """The producing run is not in the store: the reuser's copy of the original cost is used."""
-    make_run_dir(tmp_path, run_id="reuser", method="intermediate", intermediate=["rte"], langs=["it"],
-                 reused_from="absent-run", reused_costs={"intermediate:rte": 0.5}, device_hours={"target:copa": 0.1})
+    make_run_dir(
+        tmp_path,
+        run_id="reuser",
+        method="intermediate",
+        intermediate=["rte"],
+        langs=["it"],
+        reused_from="absent-run",
+        reused_costs={"intermediate:rte": 0.5},
+        device_hours={"target:copa": 0.1},
+    )
     ingest(tmp_path)
     r = by_id(query.leaderboard(tmp_path))["reuser"]
     assert r["train_device_hours"] == pytest.approx(0.5 + 0.1)
@@ -132,21 +166,30 @@ def test_full_pipeline_falls_back_on_the_reusers_record(tmp_path):
 
 def _pareto_store(root: Path, points: dict[str, tuple[float, float]], statuses: dict[str, str] | None = None) -> None:
     for run_id, (dh, acc) in points.items():
-        make_run_dir(root, run_id=run_id, langs=["it"], accuracies={"it": acc}, device_hours=dh, n_eval=1000,
-                     status=(statuses or {}).get(run_id, "succeeded"), stop_after="eval:it", n_samples=0)
+        make_run_dir(
+            root,
+            run_id=run_id,
+            langs=["it"],
+            accuracies={"it": acc},
+            device_hours=dh,
+            n_eval=1000,
+            status=(statuses or {}).get(run_id, "succeeded"),
+            stop_after="eval:it",
+            n_samples=0,
+        )
     ingest(root)
 
 
 def test_pareto_by_hand(tmp_path):
     points = {
-        "cheap": (1.0, 0.50),      # frontier: the cheapest
+        "cheap": (1.0, 0.50),  # frontier: the cheapest
         "dominated": (2.0, 0.50),  # same accuracy, more cost
-        "mid": (2.0, 0.60),        # frontier
-        "mid-twin": (2.0, 0.60),   # identical to mid: neither strictly beats the other
-        "worse": (3.0, 0.55),      # dominated by mid
-        "best": (4.0, 0.70),       # frontier
-        "pricey": (5.0, 0.70),     # same accuracy as best, more cost
-        "failed": (0.5, 0.90),     # would dominate everything, but failed runs are not candidates
+        "mid": (2.0, 0.60),  # frontier
+        "mid-twin": (2.0, 0.60),  # identical to mid: neither strictly beats the other
+        "worse": (3.0, 0.55),  # dominated by mid
+        "best": (4.0, 0.70),  # frontier
+        "pricey": (5.0, 0.70),  # same accuracy as best, more cost
+        "failed": (0.5, 0.90),  # would dominate everything, but failed runs are not candidates
     }
     _pareto_store(tmp_path, points, {"failed": "failed"})
     frontier = query.pareto(tmp_path)
@@ -157,8 +200,11 @@ def test_pareto_by_hand(tmp_path):
     assert {k for k, r in every.items() if r["on_frontier"]} == {"cheap", "mid", "mid-twin", "best"}
     # brute force, independently
     ok = {k: v for k, v in points.items() if k != "failed"}
-    brute = {a for a, (xa, ya) in ok.items()
-             if not any(xb <= xa and yb >= ya and (xb < xa or yb > ya) for b, (xb, yb) in ok.items())}
+    brute = {
+        a
+        for a, (xa, ya) in ok.items()
+        if not any(xb <= xa and yb >= ya and (xb < xa or yb > ya) for b, (xb, yb) in ok.items())
+    }
     assert brute == {"cheap", "mid", "mid-twin", "best"}
     with duckdb.connect(str(db.db_path(tmp_path)), read_only=True) as con:
         assert sorted(r[0] for r in con.sql("SELECT run_id FROM pareto").fetchall()) == sorted(brute)
@@ -206,7 +252,9 @@ def test_run_samples_thinned(store):
 def test_run_sql_is_read_only(store):
     assert query.run_sql(store, "SELECT count(*) AS n FROM runs").to_pylist() == [{"n": 6}]
     table, total = query.run_sql_capped(store, "SELECT * FROM predictions", 10)
-    assert table.num_rows == 10 and total == query.run_sql(store, "SELECT count(*) FROM predictions").column(0)[0].as_py()
+    assert (
+        table.num_rows == 10 and total == query.run_sql(store, "SELECT count(*) FROM predictions").column(0)[0].as_py()
+    )
     with pytest.raises(query.SqlError, match='Cannot execute statement of type "DROP"'):
         query.run_sql(store, "DROP TABLE runs")
     with pytest.raises(query.SqlError, match="read-only"):
@@ -237,17 +285,36 @@ def test_example_queries_run(store, path):
 
 def test_example_queries_exist():
     names = {p.name for p in QUERIES.glob("*.sql")}
-    assert {"leaderboard.sql", "per_language_accuracy.sql", "intermediate_vs_direct.sql", "pareto.sql",
-            "paired_comparison.sql"} <= names
+    assert {
+        "leaderboard.sql",
+        "per_language_accuracy.sql",
+        "intermediate_vs_direct.sql",
+        "pareto.sql",
+        "paired_comparison.sql",
+    } <= names
 
 
 def test_schema_doc_names_every_column(store):
     doc = (Path(__file__).resolve().parents[1] / "docs" / "schema.md").read_text()
     info = query.schema_info(store)
     missing = []
-    for name in ("runs", "phases", "evals", "predictions", "samples", "events", "curves", "leaderboard",
-                 "lang_accuracy", "cost_vs_accuracy", "pareto", "configurations", "comparisons", "break_even",
-                 "learning_curves"):
+    for name in (
+        "runs",
+        "phases",
+        "evals",
+        "predictions",
+        "samples",
+        "events",
+        "curves",
+        "leaderboard",
+        "lang_accuracy",
+        "cost_vs_accuracy",
+        "pareto",
+        "configurations",
+        "comparisons",
+        "break_even",
+        "learning_curves",
+    ):
         assert f"### {name}" in doc
         for col, _ in info[name]["columns"]:
             # per-language columns are documented once, as acc_<lang>...

@@ -29,7 +29,9 @@ def test_the_cutoff():
 
 
 def test_the_registry_uses_it():
-    with pytest.raises(UnknownTaskError, match=r"unknown task 'hellaswg' \(did you mean 'hellaswag'\?\); valid tasks: "):
+    with pytest.raises(
+        UnknownTaskError, match=r"unknown task 'hellaswg' \(did you mean 'hellaswag'\?\); valid tasks: "
+    ):
         get_task("hellaswg")
     with pytest.raises(DataError, match=r"task 'xcopa' has no language 'itt' \(did you mean 'it'\?\)"):
         check_lang(get_task("xcopa"), "itt")

@@ -13,7 +13,14 @@ import pytest
 from xcost_tui import XCOPA_LANGS
 from xcost_tui.errors import DataError, UnknownTaskError
 from xcost_tui.tasks import (
-    CLASSIFICATION, MULTIPLE_CHOICE, TASK_NAMES, MCExample, PairExample, all_texts, copa_context, get_task,
+    CLASSIFICATION,
+    MULTIPLE_CHOICE,
+    TASK_NAMES,
+    MCExample,
+    PairExample,
+    all_texts,
+    copa_context,
+    get_task,
     load_examples,
 )
 
@@ -30,9 +37,22 @@ def data() -> Path:
 
 # ---- registry ------------------------------------------------------------------------------------
 
+
 def test_registry_has_required_tasks():
-    required = {"copa", "xcopa", "siqa", "hellaswag", "commonsenseqa", "cosmosqa", "mnli", "anli", "qqp",
-                "sst2", "arc_challenge", "rte"}
+    required = {
+        "copa",
+        "xcopa",
+        "siqa",
+        "hellaswag",
+        "commonsenseqa",
+        "cosmosqa",
+        "mnli",
+        "anli",
+        "qqp",
+        "sst2",
+        "arc_challenge",
+        "rte",
+    }
     assert required <= set(TASK_NAMES)
     for name in TASK_NAMES:
         t = get_task(name)
@@ -60,11 +80,20 @@ def test_unknown_task_suggests_closest():
 
 # ---- offline copies ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("task,split,n", [
-    ("copa", "train", 400), ("copa", "validation", 100), ("copa", "test", 500),
-    ("arc_challenge", "train", 1119), ("arc_challenge", "validation", 299), ("arc_challenge", "test", 1172),
-    ("rte", "train", 1000), ("rte", "validation", 277),
-])
+
+@pytest.mark.parametrize(
+    "task,split,n",
+    [
+        ("copa", "train", 400),
+        ("copa", "validation", 100),
+        ("copa", "test", 500),
+        ("arc_challenge", "train", 1119),
+        ("arc_challenge", "validation", 299),
+        ("arc_challenge", "test", 1172),
+        ("rte", "train", 1000),
+        ("rte", "validation", 277),
+    ],
+)
 def test_local_row_counts(data, task, split, n):
     exs = load_examples(task, split, data_dir=data)
     assert len(exs) == n
@@ -83,7 +112,9 @@ def test_xcopa_every_language(data, lang):
 
 
 def test_val_alias_and_limit(data):
-    assert load_examples("xcopa", "val", data_dir=data, lang="et") == load_examples("xcopa", "validation", data_dir=data, lang="et")
+    assert load_examples("xcopa", "val", data_dir=data, lang="et") == load_examples(
+        "xcopa", "validation", data_dir=data, lang="et"
+    )
     first = load_examples("copa", "train", data_dir=str(data), limit=5)
     assert first == load_examples("copa", "train", data_dir=data)[:5]
     assert load_examples("copa", "train", data_dir=data, limit=0) == []
@@ -91,8 +122,13 @@ def test_val_alias_and_limit(data):
 
 def test_copa_prompt_form(data):
     ex = load_examples("copa", "train", data_dir=data, limit=1)[0]
-    assert ex == MCExample(0, "My body cast a shadow over the grass. What was the cause?",
-                           ("The sun was rising.", "The grass was cut."), 0, "en")
+    assert ex == MCExample(
+        0,
+        "My body cast a shadow over the grass. What was the cause?",
+        ("The sun was rising.", "The grass was cut."),
+        0,
+        "en",
+    )
     assert copa_context("I fell.", "effect") == "I fell. What happened as a result?"
     with pytest.raises(ValueError):
         copa_context("I fell.", "why")
@@ -107,7 +143,12 @@ def test_arc_variable_choices_and_keys(data):
     assert {len(e.choices) for e in exs} >= {3, 4, 5}
     assert all(0 <= e.label < len(e.choices) for e in exs)
     conv = get_task("arc_challenge").converter
-    digit = {"id": "d", "question": "Q?", "choices": {"text": ["a", "b", "c"], "label": ["1", "2", "3"]}, "answerKey": "3"}
+    digit = {
+        "id": "d",
+        "question": "Q?",
+        "choices": {"text": ["a", "b", "c"], "label": ["1", "2", "3"]},
+        "answerKey": "3",
+    }
     letter = {"id": "l", "question": "Q?", "choices": {"text": list("abcde"), "label": list("ABCDE")}, "answerKey": "B"}
     assert conv(digit) == MCExample("d", "Q?", ("a", "b", "c"), 2)
     assert conv(letter) == MCExample("l", "Q?", tuple("abcde"), 1)
@@ -167,17 +208,26 @@ def test_all_texts():
 
 # ---- converters of the hub-only tasks, on rows in the hub's format --------------------------------------
 
+
 def _conv(task):
     return get_task(task).converter
 
 
 def test_siqa_converter():
-    row = {"context": "Tracy didn't go home.", "question": "What will Tracy want to do?",
-           "answerA": "stay out", "answerB": "go home", "answerC": "sleep", "label": "1"}
-    assert _conv("siqa")(row) == MCExample(0, "Tracy didn't go home. What will Tracy want to do?",
-                                           ("stay out", "go home", "sleep"), 0)
-    assert _conv("siqa")({**row, "label": "3"}, pos=7) == MCExample(7, row["context"] + " " + row["question"],
-                                                                      ("stay out", "go home", "sleep"), 2)
+    row = {
+        "context": "Tracy didn't go home.",
+        "question": "What will Tracy want to do?",
+        "answerA": "stay out",
+        "answerB": "go home",
+        "answerC": "sleep",
+        "label": "1",
+    }
+    assert _conv("siqa")(row) == MCExample(
+        0, "Tracy didn't go home. What will Tracy want to do?", ("stay out", "go home", "sleep"), 0
+    )
+    assert _conv("siqa")({**row, "label": "3"}, pos=7) == MCExample(
+        7, row["context"] + " " + row["question"], ("stay out", "go home", "sleep"), 2
+    )
     with pytest.raises(ValueError, match="out of range"):
         _conv("siqa")({**row, "label": "4"})
 
@@ -189,16 +239,28 @@ def test_hellaswag_converter():
 
 
 def test_commonsenseqa_converter():
-    row = {"id": "q1", "question": "Where is a fox?", "question_concept": "fox",
-           "choices": {"label": ["A", "B", "C", "D", "E"], "text": ["den", "sea", "sky", "car", "pot"]},
-           "answerKey": "A"}
+    row = {
+        "id": "q1",
+        "question": "Where is a fox?",
+        "question_concept": "fox",
+        "choices": {"label": ["A", "B", "C", "D", "E"], "text": ["den", "sea", "sky", "car", "pot"]},
+        "answerKey": "A",
+    }
     assert _conv("commonsenseqa")(row) == MCExample("q1", "Where is a fox?", ("den", "sea", "sky", "car", "pot"), 0)
     assert _conv("commonsenseqa")({**row, "answerKey": ""}).label == -1
 
 
 def test_cosmosqa_converter():
-    row = {"id": "c1", "context": "It rained.", "question": "Why wet?", "answer0": "rain", "answer1": "sun",
-           "answer2": "snow", "answer3": "None of the above choices .", "label": 0}
+    row = {
+        "id": "c1",
+        "context": "It rained.",
+        "question": "Why wet?",
+        "answer0": "rain",
+        "answer1": "sun",
+        "answer2": "snow",
+        "answer3": "None of the above choices .",
+        "label": 0,
+    }
     ex = _conv("cosmosqa")(row)
     assert ex == MCExample("c1", "It rained. Why wet?", ("rain", "sun", "snow", "None of the above choices ."), 0)
 
@@ -206,7 +268,9 @@ def test_cosmosqa_converter():
 def test_nli_and_pair_converters():
     nli = {"premise": "A dog runs.", "hypothesis": "An animal moves.", "label": 0, "idx": 3}
     assert _conv("mnli")({**nli, "label": 2}) == PairExample(3, "A dog runs.", "An animal moves.", 2)
-    assert _conv("anli")({"uid": "u1", "premise": "p", "hypothesis": "h", "label": 1, "reason": ""}) == PairExample("u1", "p", "h", 1)
+    assert _conv("anli")({"uid": "u1", "premise": "p", "hypothesis": "h", "label": 1, "reason": ""}) == PairExample(
+        "u1", "p", "h", 1
+    )
     assert _conv("qqp")({"question1": "a?", "question2": "b?", "label": 1, "idx": 0}) == PairExample(0, "a?", "b?", 1)
     assert _conv("sst2")({"sentence": "great film", "label": 1, "idx": 9}) == PairExample(9, "great film", None, 1)
     assert _conv("rte")(nli) == PairExample(3, "A dog runs.", "An animal moves.", 0)
@@ -218,6 +282,7 @@ def test_nli_and_pair_converters():
 
 
 # ---- malformed local files ---------------------------------------------------------------------------
+
 
 def _write(root: Path, rel: str, lines: list[str]) -> Path:
     path = root / rel
@@ -272,6 +337,7 @@ def test_bad_question_word_is_a_data_error(tmp_path):
 
 # ---- the hub -------------------------------------------------------------------------------------------
 
+
 def test_hub_failure_is_a_data_error(monkeypatch):
     datasets = pytest.importorskip("datasets")
     calls = []
@@ -293,8 +359,11 @@ def test_hub_failure_is_a_data_error(monkeypatch):
 
 def test_hub_rows_are_converted(monkeypatch):
     datasets = pytest.importorskip("datasets")
-    rows = [{"sentence": "good", "label": 1, "idx": 0}, {"sentence": "bad", "label": 0, "idx": 1},
-            {"sentence": "meh", "label": 7, "idx": 2}]
+    rows = [
+        {"sentence": "good", "label": 1, "idx": 0},
+        {"sentence": "bad", "label": 0, "idx": 1},
+        {"sentence": "meh", "label": 7, "idx": 2},
+    ]
     monkeypatch.setattr(datasets, "load_dataset", lambda *a, **k: rows)
     assert load_examples("sst2", "train", limit=2) == [PairExample(0, "good", None, 1), PairExample(1, "bad", None, 0)]
     with pytest.raises(DataError, match="row 2: label 7 is out of range"):
@@ -302,7 +371,9 @@ def test_hub_rows_are_converted(monkeypatch):
 
 
 def test_import_is_light():
-    code = ("import sys, xcost_tui.tasks, xcost_tui.spec; "
-            "print(','.join(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))")
+    code = (
+        "import sys, xcost_tui.tasks, xcost_tui.spec; "
+        "print(','.join(m for m in ('torch', 'transformers', 'datasets') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == ""

@@ -10,10 +10,22 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from store_fixtures import make_run_dir
-from test_tui_support import (VERDICT_CONFIGS, make_app, region_text, run, runs_ready, screen_lines,  # noqa: F401
-                              std_store, std_store_master, text_of, verdict_store, verdict_store_master, wait_for)
+from test_tui_support import (  # noqa: F401
+    VERDICT_CONFIGS,
+    make_app,
+    region_text,
+    run,
+    runs_ready,
+    screen_lines,
+    std_store,
+    std_store_master,
+    text_of,
+    verdict_store,
+    verdict_store_master,
+    wait_for,
+)
+
 from xcost_tui import XCOPA_LANGS, present
 from xcost_tui import format as fmt
 from xcost_tui.store.db import connect_ro
@@ -26,8 +38,12 @@ async def open_compare(pilot, app):
     await runs_ready(pilot, app)
     await pilot.press("4")
     screen = app.screen
-    await wait_for(pilot, lambda: screen.id == "compare" and screen.loads >= 1 and not screen.computing,
-                   timeout=30, what="the verdict")
+    await wait_for(
+        pilot,
+        lambda: screen.id == "compare" and screen.loads >= 1 and not screen.computing,
+        timeout=30,
+        what="the verdict",
+    )
     await pilot.pause()
     return screen
 
@@ -41,6 +57,7 @@ def by_label(v, label: str) -> str:
 
 
 # ---- families: markers and colours ---------------------------------------------------------------
+
 
 def test_every_family_has_its_own_marker_and_a_colour_every_front_end_parses():
     from rich.style import Style
@@ -72,16 +89,20 @@ def test_every_family_has_its_own_marker_and_a_colour_every_front_end_parses():
 
 # ---- axes ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("lo,hi,kind,labels", [
-    (4.5e9, 9.1e9, "flops", ["5G", "6G", "7G", "8G", "9G"]),  # not 4534460252.2
-    (0.004, 0.012, "ms", ["4ms", "6ms", "8ms", "10ms", "12ms"]),  # latency in ms, not seconds
-    (-0.00001, 0.0041, "ms", ["0", "1ms", "2ms", "3ms", "4ms"]),  # no '-0.0000'
-    (54.2, 65.8, "percent", ["55.0", "57.5", "60.0", "62.5", "65.0"]),
-    (50.0, 1050.0, "energy", ["200J", "400J", "600J", "800J", "1000J"]),
-    (1500.0, 9000.0, "energy", ["2kJ", "4kJ", "6kJ", "8kJ"]),
-    (1.5 * 2**30, 7.5 * 2**30, "bytes", ["2G", "3G", "4G", "5G", "6G", "7G"]),  # binary: 2G = 2 GiB
-    (0.008, 0.072, "hours", ["0.01", "0.02", "0.03", "0.04", "0.05", "0.06", "0.07"]),
-])
+
+@pytest.mark.parametrize(
+    "lo,hi,kind,labels",
+    [
+        (4.5e9, 9.1e9, "flops", ["5G", "6G", "7G", "8G", "9G"]),  # not 4534460252.2
+        (0.004, 0.012, "ms", ["4ms", "6ms", "8ms", "10ms", "12ms"]),  # latency in ms, not seconds
+        (-0.00001, 0.0041, "ms", ["0", "1ms", "2ms", "3ms", "4ms"]),  # no '-0.0000'
+        (54.2, 65.8, "percent", ["55.0", "57.5", "60.0", "62.5", "65.0"]),
+        (50.0, 1050.0, "energy", ["200J", "400J", "600J", "800J", "1000J"]),
+        (1500.0, 9000.0, "energy", ["2kJ", "4kJ", "6kJ", "8kJ"]),
+        (1.5 * 2**30, 7.5 * 2**30, "bytes", ["2G", "3G", "4G", "5G", "6G", "7G"]),  # binary: 2G = 2 GiB
+        (0.008, 0.072, "hours", ["0.01", "0.02", "0.03", "0.04", "0.05", "0.06", "0.07"]),
+    ],
+)
 def test_axis_ticks_have_units_and_si_prefixes(lo, hi, kind, labels):
     values, written = fmt.axis_ticks(lo, hi, kind)
     assert written == labels
@@ -117,10 +138,12 @@ def test_the_axes_on_screen_are_written_with_units(verdict_store):
             await pilot.pause()
             text = drawn()
             assert "ms" in text and "inference latency per query" in text and "-0" not in text, text
+
     run(go)
 
 
 # ---- the frontier view -----------------------------------------------------------------------------
+
 
 def test_frontier_of_configurations_with_interval_bars(verdict_store):
     v = verdict(verdict_store)
@@ -132,11 +155,18 @@ def test_frontier_of_configurations_with_interval_bars(verdict_store):
             assert screen.view == "frontier"
             assert set(screen.data.verdict.configurations) == set(v.configurations)
             assert {c.family for c in screen.data.configurations} == {
-                "direct", "intermediate", "few-shot", "intermediate+few-shot"}
+                "direct",
+                "intermediate",
+                "few-shot",
+                "intermediate+few-shot",
+            }
             # brute force: no other configuration is at most as costly and at least as accurate
             pts = {c.config_id: (c.costs["train_device_hours"], c.avg.value) for c in v.configurations.values()}
-            front = {a for a, (x, y) in pts.items()
-                     if not any(x2 <= x and y2 >= y and (x2 < x or y2 > y) for b, (x2, y2) in pts.items() if b != a)}
+            front = {
+                a
+                for a, (x, y) in pts.items()
+                if not any(x2 <= x and y2 >= y and (x2 < x or y2 > y) for b, (x2, y2) in pts.items() if b != a)
+            }
             assert set(screen.frontier_ids) == front
             # every family's marker is drawn in its colour, with interval bars in the plot
             drawn = region_text(app, screen.query_one("#compare-plot"))
@@ -156,13 +186,21 @@ def test_frontier_of_configurations_with_interval_bars(verdict_store):
                 assert row[2] == f"{100 * c.avg.value:.1f} [{100 * c.avg.low:.1f}, {100 * c.avg.high:.1f}]"
                 assert row[4] == ("yes" if key in front else "")
                 assert table.cell_styles[table.keys.index(key)][0] == present.family_style(c.family).color
+
     run(go)
 
 
 def _store_without_energy(root: Path) -> Path:
     for seed in (0, 1):
-        make_run_dir(root, run_id=f"direct-s{seed}", method="direct", seed=seed, langs=["it", "zh"],
-                     accuracies={"it": 0.6 + 0.01 * seed, "zh": 0.55, "en": 0.7}, energy=None)
+        make_run_dir(
+            root,
+            run_id=f"direct-s{seed}",
+            method="direct",
+            seed=seed,
+            langs=["it", "zh"],
+            accuracies={"it": 0.6 + 0.01 * seed, "zh": 0.55, "en": 0.7},
+            energy=None,
+        )
     ingest(root)
     return root
 
@@ -181,18 +219,22 @@ def test_an_axis_nobody_could_measure_says_why(tmp_path, monkeypatch):
             panel = screen.query_one("#compare-unmeasured")
             assert panel.display and not screen.query_one("#compare-plot").display
             said = text_of(panel)
-            assert ("training energy (full pipeline): not measured on this machine "
-                    "(RAPL is not readable here (permission denied))") in said
+            assert (
+                "training energy (full pipeline): not measured on this machine "
+                "(RAPL is not readable here (permission denied))"
+            ) in said
             assert not screen.query_one("#compare-empty").display  # not "The store could not be read"
             assert "could not be read" not in " ".join(screen_lines(app))
             await pilot.press("x")  # peak memory: measured, the plot is back
             await pilot.pause()
             assert screen.query_one("#compare-plot").display and not panel.display
+
     run(go)
     assert store.exists()
 
 
 # ---- the languages view ----------------------------------------------------------------------------
+
 
 def test_the_language_grid_groups_by_configuration_and_flags_chance(verdict_store):
     v = verdict(verdict_store)
@@ -222,10 +264,12 @@ def test_the_language_grid_groups_by_configuration_and_flags_chance(verdict_stor
                 assert ("chance: " + ",".join(c.chance_langs)) in row[-1]
             assert flagged >= 8  # ht and qu sit at 50% in every configuration
             assert "not distinguishable from chance" in text_of(screen.query_one("#grid-legend"))
+
     run(go)
 
 
 # ---- the verdict panel -----------------------------------------------------------------------------
+
 
 def test_the_verdict_panel_shows_the_headless_sentences(verdict_store):
     sentences = verdict(verdict_store).sentences()  # what --headless prints
@@ -242,6 +286,7 @@ def test_the_verdict_panel_shows_the_headless_sentences(verdict_store):
             for sentence in sentences:
                 assert plain(sentence) in panel
             assert "baseline: each configuration's default" in panel and "±2 points" in panel
+
     run(go)
 
 
@@ -269,8 +314,12 @@ def test_delta_amortisation_and_baseline_are_set_on_screen(verdict_store, monkey
                 await pilot.press(key)
                 await pilot.pause()
                 await pilot.press(*value, "enter")
-                await wait_for(pilot, lambda: screen.loads > loads and not screen.computing, timeout=30,
-                               what=f"the verdict after {key} {value}")
+                await wait_for(
+                    pilot,
+                    lambda: screen.loads > loads and not screen.computing,
+                    timeout=30,
+                    what=f"the verdict after {key} {value}",
+                )
                 await pilot.pause()
 
             def panel() -> str:
@@ -292,7 +341,8 @@ def test_delta_amortisation_and_baseline_are_set_on_screen(verdict_store, monkey
             table = screen.query_one("#compare-configs")
             siqa_row = table.rows[table.keys.index(siqa)]
             assert siqa_row[3] == present.column("train_device_hours").cell(
-                expected.configurations[siqa].costs["amortised_train_device_hours"])
+                expected.configurations[siqa].costs["amortised_train_device_hours"]
+            )
             # another baseline: computed on demand in a worker, "computing…" said meanwhile
             screen.action_view("verdict")
             loads = screen.loads
@@ -307,8 +357,7 @@ def test_delta_amortisation_and_baseline_are_set_on_screen(verdict_store, monkey
             gate.set()
             await wait_for(pilot, lambda: screen.loads > loads and not screen.computing, timeout=60)
             await pilot.pause()
-            assert screen.data.sentences == verdict(verdict_store, baseline=siqa, delta=0.05,
-                                                    amortise_n=3).sentences()
+            assert screen.data.sentences == verdict(verdict_store, baseline=siqa, delta=0.05, amortise_n=3).sentences()
             assert all(f"vs {v.configurations[siqa].label}" in s for s in screen.data.sentences)
             assert "computing…" not in text_of(screen.query_one("#compare-status"))
             # back to the default baseline
@@ -317,10 +366,12 @@ def test_delta_amortisation_and_baseline_are_set_on_screen(verdict_store, monkey
             # x and m set the cost measure
             await pilot.press("x")
             assert screen.measure == "train_flops"
+
     run(go)
 
 
 # ---- curves --------------------------------------------------------------------------------------
+
 
 def test_the_curves_view_plots_accuracy_against_cumulative_cost(verdict_store):
     # an independent mean: per run and point over the XCOPA languages, then over runs
@@ -328,7 +379,8 @@ def test_the_curves_view_plots_accuracy_against_cumulative_cost(verdict_store):
         rows = con.execute(
             "SELECT config_id, point, avg(acc), avg(cost) FROM (SELECT config_id, run_id, point, avg(accuracy) AS acc, "
             "any_value(cum_train_device_hours) AS cost FROM learning_curves WHERE phase = 'target:copa' AND lang <> 'en' "
-            "GROUP BY ALL) GROUP BY ALL ORDER BY 1, 2").fetchall()
+            "GROUP BY ALL) GROUP BY ALL ORDER BY 1, 2"
+        ).fetchall()
     expected: dict[str, list] = {}
     for cid, point, acc, cost in rows:
         expected.setdefault(cid, []).append((point, acc, cost))
@@ -357,6 +409,7 @@ def test_the_curves_view_plots_accuracy_against_cumulative_cost(verdict_store):
             await wait_for(pilot, lambda: screen.curve_loads > loads, timeout=30)
             assert screen.curves == learning_curves(verdict_store, lang="en")
             assert "English COPA" in region_text(app, screen.query_one("#compare-curves"))
+
     run(go)
 
 
@@ -371,10 +424,12 @@ def test_a_store_without_curves_says_how_runs_get_them(std_store):
             assert screen.curves == {}
             assert "none in the store" in region_text(app, screen.query_one("#compare-curves"))
             assert "curve_points" in text_of(screen.query_one("#curves-legend"))
+
     run(go)
 
 
 # ---- a configuration's runs ------------------------------------------------------------------------
+
 
 def test_enter_on_a_configuration_lists_its_runs(verdict_store):
     v = verdict(verdict_store)
@@ -395,10 +450,12 @@ def test_enter_on_a_configuration_lists_its_runs(verdict_store):
             assert runs.q.config_id == siqa
             assert sorted(runs.page_run_ids()) == ["siqa-s0", "siqa-s1", "siqa-s2"]
             assert "configuration=" in text_of(runs.query_one("#runs-status"))
+
     run(go)
 
 
 # ---- at 80x24 --------------------------------------------------------------------------------------
+
 
 def test_compare_reads_at_80x24(verdict_store):
     async def go():
@@ -412,6 +469,7 @@ def test_compare_reads_at_80x24(verdict_store):
                 assert f"{present.family_style(fam).marker} {fam}" in joined
             assert lines[-2].startswith(" baseline default (direct) · δ ±2 points · N 1")
             assert "q Quit" in lines[-1] and "b Baseline" in lines[-1]
+
     run(go)
 
 
@@ -420,8 +478,16 @@ def test_the_panels_light_read_is_the_verdict(verdict_store, kw):
     """verdict(light=True), the screen's read: break-even from the rows already read and the
     cost-to-reach curves averaged in DuckDB give the same rows and sentences as the views."""
     full, light = verdict(verdict_store, **kw), verdict(verdict_store, light=True, **kw)
-    key = lambda rows: sorted((r.config_id, r.baseline_id, r.measure, r.verdict,  # noqa: E731
-                               None if r.queries is None else round(r.queries, 6)) for r in rows)
+    key = lambda rows: sorted(
+        (
+            r.config_id,
+            r.baseline_id,
+            r.measure,
+            r.verdict,  # noqa: E731
+            None if r.queries is None else round(r.queries, 6),
+        )
+        for r in rows
+    )
     assert key(light.break_even) == key(full.break_even) and full.break_even
     assert light.sentences() == full.sentences()
     assert light.cost_to_reach.keys() == full.cost_to_reach.keys() and full.cost_to_reach
@@ -437,8 +503,16 @@ def test_the_palette_has_compares_views_and_settings(verdict_store):
         async with app.run_test(size=(120, 36)) as pilot:
             screen = await open_compare(pilot, app)
             titles = [c.title for c in app.get_system_commands(screen)]
-            for title in ("Baseline… (b)", "Similar accuracy δ… (d)", "Amortisation N… (n)", "Cost measure… (m)",
-                          "Frontier view (f)", "Languages view (g)", "Verdict view (v)", "Curves view (c)"):
+            for title in (
+                "Baseline… (b)",
+                "Similar accuracy δ… (d)",
+                "Amortisation N… (n)",
+                "Cost measure… (m)",
+                "Frontier view (f)",
+                "Languages view (g)",
+                "Verdict view (v)",
+                "Curves view (c)",
+            ):
                 assert title in titles
             await pilot.press("ctrl+p")
             await pilot.pause()
@@ -454,6 +528,7 @@ def test_the_palette_has_compares_views_and_settings(verdict_store):
             await wait_for(pilot, lambda: isinstance(app.screen, PickModal), what="the baseline picker")
             await pilot.press("escape")
             assert app.screen is screen and screen.settings.baseline is None
+
     run(go)
 
 
@@ -467,14 +542,22 @@ def test_showing_compare_again_reads_the_store_only_when_it_changed(verdict_stor
             await pilot.press("4")
             await pilot.pause(0.3)
             assert screen.loads == loads and not screen.computing  # nothing changed: no new read
-            make_run_dir(verdict_store, run_id="direct-s3", name="direct", method="direct", seed=3,
-                         accuracies={lang: 0.6 for lang in XCOPA_LANGS}, n_eval=100)
+            make_run_dir(
+                verdict_store,
+                run_id="direct-s3",
+                name="direct",
+                method="direct",
+                seed=3,
+                accuracies={lang: 0.6 for lang in XCOPA_LANGS},
+                n_eval=100,
+            )
             ingest(verdict_store)
             await pilot.press("1")
             await pilot.press("4")
             await wait_for(pilot, lambda: screen.loads > loads and not screen.computing, timeout=30)
             direct = by_label(screen.data.verdict, "direct")
             assert screen.data.verdict.configurations[direct].n_runs == 4
+
     run(go)
 
 
@@ -490,4 +573,5 @@ def test_a_store_without_a_succeeded_run_says_so(tmp_path, monkeypatch):
             empty = screen.query_one("#compare-empty")
             assert empty.display and empty.kind == "no configuration"
             assert "No succeeded run yet" in text_of(empty) and "Press 1 (Runs)" in text_of(empty)
+
     run(go)

@@ -87,9 +87,11 @@ def test_launch_demo_watch_eval_and_sort_by_language(tmp_path, data_dir):
     session = f"xcost-e2e-{uuid.uuid4().hex[:8]}"
     # COLUMNS/LINES from pytest's environment would override the pane's real size
     env = f"env -u COLUMNS -u LINES PYTHONPATH={shlex.quote(str(REPO))} TERM=xterm-256color"
-    cmd = (f"cd {shlex.quote(str(REPO))} && {env} {shlex.quote(sys.executable)} -m xcost_tui demo "
-           f"--store={shlex.quote(str(store))} --data-dir={shlex.quote(str(data_dir))}; "
-           f"echo XCOST-APP-EXITED rc=$?; sleep 60")
+    cmd = (
+        f"cd {shlex.quote(str(REPO))} && {env} {shlex.quote(sys.executable)} -m xcost_tui demo "
+        f"--store={shlex.quote(str(store))} --data-dir={shlex.quote(str(data_dir))}; "
+        f"echo XCOST-APP-EXITED rc=$?; sleep 60"
+    )
     _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd)
     term = Term(session)
     try:
@@ -102,6 +104,7 @@ def test_launch_demo_watch_eval_and_sort_by_language(tmp_path, data_dir):
         term.wait(lambda s: "running" in s or "queued" in s, 30, "the queue to start")
         # Live: a run reaches an evaluation phase
         term.keys("2")
+
         # The demo is quick: by the time the screen is read a run may already be past its eval
         # phases. Either the phase column shows an eval phase, or a run's phase count shows it
         # passed one (every demo run evaluates from its third phase on) -- and the run's own
@@ -119,8 +122,7 @@ def test_launch_demo_watch_eval_and_sort_by_language(tmp_path, data_dir):
         term.keys("i", "t", "Enter")
         term.wait_text("sort it ▼", 20)
         # the header marks the sorted column (scrolled into view if it was off to the right)
-        term.wait(lambda s: any("seed" in line and "it ▼" in line for line in s.splitlines()), 20,
-                  "the 'it ▼' header")
+        term.wait(lambda s: any("seed" in line and "it ▼" in line for line in s.splitlines()), 20, "the 'it ▼' header")
         # quit: runs are executing, so the app asks; cancel them
         term.keys("q")
         # With runs still executing the app asks first; if the quick demo already finished, it just quits.
@@ -128,7 +130,9 @@ def test_launch_demo_watch_eval_and_sort_by_language(tmp_path, data_dir):
         if "XCOST-APP-EXITED" not in screen:
             term.keys("c")
         term.wait_text("XCOST-APP-EXITED rc=0", 60)
-        statuses = {p.parent.name: json.loads(p.read_text()).get("status") for p in (store / "runs").glob("*/status.json")}
+        statuses = {
+            p.parent.name: json.loads(p.read_text()).get("status") for p in (store / "runs").glob("*/status.json")
+        }
         assert statuses and "running" not in statuses.values(), statuses
     finally:
         _tmux("kill-session", "-t", session, check=False)

@@ -10,9 +10,22 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from test_tui_support import (  # noqa: F401
+    PY,
+    REPO,
+    T_FIXED,
+    fake_runner,
+    make_app,
+    python_env,
+    region_text,
+    run,
+    runs_ready,
+    screen_lines,
+    std_store,
+    std_store_master,
+    wait_for,
+)
 
-from test_tui_support import (PY, REPO, T_FIXED, fake_runner, make_app, python_env, region_text, run,  # noqa: F401
-                              runs_ready, screen_lines, std_store, std_store_master, wait_for)
 from xcost_tui import present
 from xcost_tui.headless import LEADERBOARD_COLUMNS, _cell, end_line, print_leaderboard
 from xcost_tui.rundir import RunStatus
@@ -61,13 +74,15 @@ def test_one_catalogue_for_every_screen():
     assert all(present.column(k) for k in LEADERBOARD_COLUMNS)  # headless: keys of the catalogue
     assert detail.HEADLINE_COST == tuple(c.key for c in present.COSTS)
     # the ticks write the unit (J, ms, G, T), so the axis labels name what is counted
-    assert compare.AXIS_LABEL == {"train_device_hours": "training device-hours (full pipeline)",
-                                  "train_flops": "training FLOPs (full pipeline)",
-                                  "train_energy_j": "training energy (full pipeline)",
-                                  "peak_train_mem_bytes": "peak training memory",
-                                  "query_latency_p50_s": "inference latency per query, p50 (batch 1)",
-                                  "query_flops": "inference FLOPs per query",
-                                  "query_energy_j": "inference energy per query"}
+    assert compare.AXIS_LABEL == {
+        "train_device_hours": "training device-hours (full pipeline)",
+        "train_flops": "training FLOPs (full pipeline)",
+        "train_energy_j": "training energy (full pipeline)",
+        "peak_train_mem_bytes": "peak training memory",
+        "query_latency_p50_s": "inference latency per query, p50 (batch 1)",
+        "query_flops": "inference FLOPs per query",
+        "query_energy_j": "inference energy per query",
+    }
     assert present.AVG_ACCURACY.title == "avg (%)" and present.column("train_energy_j").title == "energy"
 
 
@@ -97,8 +112,17 @@ def test_the_runs_table_and_the_headless_leaderboard_agree(std_store):
             table = app.screen.query_one("#runs-table")
             keys = [c.key for c in table.columns]
             shared = [k for k in keys if k in LEADERBOARD_COLUMNS]
-            assert {"avg_accuracy", "train_flops", "train_energy_j", "peak_train_mem_bytes", "latency_p50_s",
-                    "train_device_hours", "status", "intermediate", "k"} <= set(shared)
+            assert {
+                "avg_accuracy",
+                "train_flops",
+                "train_energy_j",
+                "peak_train_mem_bytes",
+                "latency_p50_s",
+                "train_device_hours",
+                "status",
+                "intermediate",
+                "k",
+            } <= set(shared)
             for run_id, row in zip(table.keys, table.rows):
                 app_cells = dict(zip(keys, row))
                 assert {k: app_cells[k] for k in shared} == {k: board[run_id][k] for k in shared}, run_id
@@ -112,12 +136,20 @@ def test_the_runs_table_and_the_headless_leaderboard_agree(std_store):
                 assert table.cell_styles[i][status_i] == present.status_style(row[status_i])
                 assert _cell("status", row[status_i]).style == (present.status_style(row[status_i]) or "")
             assert present.status_style("failed") == "red" and present.status_style(RunStatus.RUNNING) == "yellow"
+
     run(go)
 
 
 def test_end_of_run_lines_write_figures_like_the_leaderboard():
-    r = LiveRun(run_id="direct-tiny-xlmr-s0", run_dir=Path("store/runs/x"), name="direct", status=RunStatus.SUCCEEDED,
-                started=T_FIXED - 75, ended=T_FIXED, accuracy={"it": 0.6, "zh": 0.65, "en": 0.7})
+    r = LiveRun(
+        run_id="direct-tiny-xlmr-s0",
+        run_dir=Path("store/runs/x"),
+        name="direct",
+        status=RunStatus.SUCCEEDED,
+        started=T_FIXED - 75,
+        ended=T_FIXED,
+        accuracy={"it": 0.6, "zh": 0.65, "en": 0.7},
+    )
     assert end_line(r) == "direct: succeeded in 1m15s, avg accuracy 62.5% (it 60.0, zh 65.0), en 70.0"
     queued = LiveRun(run_id="q", run_dir=Path("store/runs/q"), status=RunStatus.CANCELLED)
     assert end_line(queued) == "q: cancelled in –"
@@ -125,21 +157,26 @@ def test_end_of_run_lines_write_figures_like_the_leaderboard():
 
 def test_the_catalogue_is_core_side():
     """present.py and format.py import neither Textual nor Rich; headless does not import Textual."""
-    code = ("import sys; import xcost_tui.present, xcost_tui.format; "
-            "bad = [m for m in ('textual', 'rich') if m in sys.modules]; "
-            "import xcost_tui.headless; bad += ['textual'] if 'textual' in sys.modules else []; "
-            "print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys; import xcost_tui.present, xcost_tui.format; "
+        "bad = [m for m in ('textual', 'rich') if m in sys.modules]; "
+        "import xcost_tui.headless; bad += ['textual'] if 'textual' in sys.modules else []; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=python_env(), cwd=REPO)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 # ---- Live: the ETA of every running run ----------------------------------------------------------
 
+
 def test_live_shows_the_eta_of_every_running_run_at_80x24(std_store):
     async def go():
-        runner = fake_runner(dict(run_id="direct-tiny-1", name="direct", step=20),
-                             dict(run_id="inter-tiny-1", name="intermediate", step=10),
-                             dict(run_id="fewshot-tiny-1", name="few-shot", status="queued"))
+        runner = fake_runner(
+            dict(run_id="direct-tiny-1", name="direct", step=20),
+            dict(run_id="inter-tiny-1", name="intermediate", step=10),
+            dict(run_id="fewshot-tiny-1", name="few-shot", status="queued"),
+        )
         app = make_app(std_store, runner=runner)
         async with app.run_test(size=(80, 24)) as pilot:
             await runs_ready(pilot, app)
@@ -159,13 +196,16 @@ def test_live_shows_the_eta_of_every_running_run_at_80x24(std_store):
             inter = next(line for line in lines if line.startswith("intermediate "))
             assert "20/40" in direct and direct.rstrip().endswith("20.0s")
             assert "10/40" in inter and inter.rstrip().endswith("30.0s")
+
     run(go)
 
 
 # ---- the quit question, whole, at both sizes -----------------------------------------------------
 
-QUIT_TEXT = ("1 run is executing, 1 more queued. Leave them running: they carry on in their own processes and "
-             "the next start of xcost-tui shows them live again (queued runs do not start). Or cancel them.")
+QUIT_TEXT = (
+    "1 run is executing, 1 more queued. Leave them running: they carry on in their own processes and "
+    "the next start of xcost-tui shows them live again (queued runs do not start). Or cancel them."
+)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda s: f"{s[0]}x{s[1]}")
@@ -182,10 +222,12 @@ def test_the_quit_dialog_shows_its_whole_explanation(std_store, size):
             assert QUIT_TEXT in drawn, drawn
             assert "Leave running (l)" in drawn and "Cancel runs (c)" in drawn and "Stay (esc)" in drawn
             await pilot.press("escape")
+
     run(go)
 
 
 # ---- the collapsed flag: Runs, Detail and the end lines --------------------------------------
+
 
 def test_the_collapsed_flag_is_written_once():
     assert present.collapse_text(True, 2) == "collapsed yes (2 target attempts)"
@@ -202,9 +244,18 @@ def test_end_lines_say_whether_the_run_collapsed(tmp_path):
 
     lines = {}
     for name, verdict in (("c", True), ("ok", False), ("unjudged", None)):
-        run_dir = make_run_dir(tmp_path, run_id=name, langs=["it"], collapsed=verdict, accuracies={"it": 0.6, "en": 0.5})
-        r = LiveRun(run_id=name, run_dir=run_dir, name=name, status=RunStatus.SUCCEEDED, started=T_FIXED - 75,
-                    ended=T_FIXED, accuracy={"it": 0.6, "en": 0.5})
+        run_dir = make_run_dir(
+            tmp_path, run_id=name, langs=["it"], collapsed=verdict, accuracies={"it": 0.6, "en": 0.5}
+        )
+        r = LiveRun(
+            run_id=name,
+            run_dir=run_dir,
+            name=name,
+            status=RunStatus.SUCCEEDED,
+            started=T_FIXED - 75,
+            ended=T_FIXED,
+            accuracy={"it": 0.6, "en": 0.5},
+        )
         lines[name] = end_line(r)
     assert lines["c"] == "c: succeeded in 1m15s, avg accuracy 60.0% (it 60.0), en 50.0, collapsed yes"
     assert lines["ok"].endswith(", en 50.0, collapsed no")
@@ -215,20 +266,26 @@ def test_the_detail_summary_says_whether_the_run_collapsed():
     from xcost_tui.tui.screens.detail import summary
 
     def text(run: dict) -> str:
-        return summary({"run": {"run_id": "r", "status": "succeeded", "method": "direct", **run},
-                        "leaderboard": {"avg_accuracy": 0.6}}).plain
+        return summary(
+            {
+                "run": {"run_id": "r", "status": "succeeded", "method": "direct", **run},
+                "leaderboard": {"avg_accuracy": 0.6},
+            }
+        ).plain
 
     assert "collapsed yes (2 target attempts)" in text({"collapsed": True, "target_attempts": 2})
     assert "collapsed no" in text({"collapsed": False, "target_attempts": 1})
     assert "collapsed" not in text({"collapsed": None})
-    styled = summary({"run": {"run_id": "r", "status": "succeeded", "collapsed": True, "target_attempts": 1},
-                      "leaderboard": {}})
+    styled = summary(
+        {"run": {"run_id": "r", "status": "succeeded", "collapsed": True, "target_attempts": 1}, "leaderboard": {}}
+    )
     assert any(str(span.style) == present.COLLAPSED_STYLE for span in styled.spans)
     assert all(len(line) <= 80 for line in text({"collapsed": True, "target_attempts": 3}).splitlines()[2:])
 
 
 def test_the_runs_table_shows_a_collapsed_run_in_red(tmp_path):
     from store_fixtures import make_run_dir
+
     from xcost_tui.store.ingest import ingest
 
     store = tmp_path / "store"
@@ -249,4 +306,5 @@ def test_the_runs_table_shows_a_collapsed_run_in_red(tmp_path):
             assert cells == {"bad": "yes", "good": "no", "noeval": "–"}
             styles = {rid: table.cell_styles[n][i] for n, rid in enumerate(table.keys)}
             assert styles == {"bad": present.COLLAPSED_STYLE, "good": None, "noeval": None}
+
     run(go)

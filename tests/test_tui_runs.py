@@ -8,9 +8,19 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from test_tui_support import (  # noqa: F401
+    REPO,
+    STD_ORDER_BY_ACC,
+    make_app,
+    press_and_wait,
+    run,
+    runs_ready,
+    std_store,
+    std_store_master,
+    text_of,
+    wait_for,
+)
 
-from test_tui_support import (REPO, STD_ORDER_BY_ACC, make_app, press_and_wait, run, runs_ready, std_store,  # noqa: F401
-                              std_store_master, text_of, wait_for)
 from xcost_tui.store import query
 
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -30,10 +40,17 @@ def test_default_order_is_accuracy_and_r_reverses(std_store):
             assert "rows 1–6 of 6" in status and "sort avg ▼" in status
             await press_and_wait(pilot, app, "r")
             # ascending, NULLs still last
-            assert ids(app) == ["direct-s0", "inter-s0-reuse", "inter-s0", "fewshot-s0", "direct-failed",
-                                "direct-running"]
+            assert ids(app) == [
+                "direct-s0",
+                "inter-s0-reuse",
+                "inter-s0",
+                "fewshot-s0",
+                "direct-failed",
+                "direct-running",
+            ]
             await press_and_wait(pilot, app, "a")  # back to best first
             assert ids(app) == STD_ORDER_BY_ACC
+
     run(go)
 
 
@@ -45,8 +62,13 @@ def test_sort_by_compute_columns(std_store):
             await press_and_wait(pilot, app, "c")  # training device-hours, cheapest first
             assert app.screen.q.order_by == "train_device_hours" and not app.screen.q.descending
             order = ids(app)
-            expected = query.leaderboard(std_store, order_by="train_device_hours", descending=False,
-                                         columns=["run_id"], complete_first=True).column("run_id").to_pylist()
+            expected = (
+                query.leaderboard(
+                    std_store, order_by="train_device_hours", descending=False, columns=["run_id"], complete_first=True
+                )
+                .column("run_id")
+                .to_pylist()
+            )
             assert order == expected
             # the ranking holds the complete runs; the failed and the running one follow it
             assert order[-2:] == ["direct-failed", "direct-running"]
@@ -58,6 +80,7 @@ def test_sort_by_compute_columns(std_store):
             await press_and_wait(pilot, app, "c")
             assert app.screen.q.order_by == "train_energy_j"
             assert ids(app)[-3] == "fewshot-s0"  # no energy figure: NULL sorts last of the ranking
+
     run(go)
 
 
@@ -72,8 +95,14 @@ def test_sort_by_language_with_the_picker_and_header_click(std_store):
             await wait_for(pilot, lambda: app.screen.q.order_by == "acc_zh" and app.screen.shown.order_by == "acc_zh")
             await pilot.pause()
             # zh: inter-s0 0.65 > reuse 0.64 > direct-s0 0.60 = fewshot-s0 0.60 (tie by run id) > NULLs
-            assert ids(app) == ["inter-s0", "inter-s0-reuse", "direct-s0", "fewshot-s0", "direct-failed",
-                                "direct-running"]
+            assert ids(app) == [
+                "inter-s0",
+                "inter-s0-reuse",
+                "direct-s0",
+                "fewshot-s0",
+                "direct-failed",
+                "direct-running",
+            ]
             # a click on the "it" header sorts by Italian (best first), a second click reverses
             table = app.screen.query_one("#runs-table")
             col = [c.key for c in table.columns].index("acc_it")
@@ -92,6 +121,7 @@ def test_sort_by_language_with_the_picker_and_header_click(std_store):
             # > moves the sort key to the next column
             await press_and_wait(pilot, app, "greater_than_sign")
             assert app.screen.q.order_by == "acc_qu"
+
     run(go)
 
 
@@ -124,6 +154,7 @@ def test_filters_search_and_clear(std_store):
             screen.set_filter(text="no-such-run")
             await wait_for(pilot, lambda: screen._state == "nomatch")
             assert screen.query_one("#runs-empty").display
+
     run(go)
 
 
@@ -142,6 +173,7 @@ def test_languages_shown(std_store):
             keys = [c.key for c in app.screen.query_one("#runs-table").columns]
             assert "acc_it" in keys and "acc_zh" not in keys and "acc_et" not in keys
             assert "avg_accuracy" in keys and "train_device_hours" in keys
+
     run(go)
 
 
@@ -173,6 +205,7 @@ def test_paging_a_larger_store(tmp_path, monkeypatch):
             # a re-sort starts again on page 1
             await press_and_wait(pilot, app, "c")
             assert "rows 1–100" in status()
+
     run(go)
 
 
@@ -209,6 +242,7 @@ def test_selecting_a_run_opens_its_detail(std_store):
             log = app.screen.query_one("#detail-log")
             await wait_for(pilot, lambda: log.line_count >= 1)
             assert "no log" in log.lines[0]
+
     run(go)
 
 
@@ -232,6 +266,7 @@ def test_exports_follow_sort_and_filter(std_store):
             table = pq.read_table(app.exports[1])
             # sorted by the full pipeline's device-hours: the reuser's reused SIQA phase counts
             assert table.column("run_id").to_pylist() == ["inter-s0", "inter-s0-reuse"]
+
     run(go)
 
 
@@ -249,22 +284,37 @@ def test_all_rows_are_exported_not_just_the_page(tmp_path, monkeypatch):
             await wait_for(pilot, lambda: app.exports, what="the export")
             rows = list(csv.DictReader(app.exports[0].open()))
             assert len(rows) == 230
+
     run(go)
 
 
 # ---- rankings, the identifying column, languages covered -------------------------------------------
 
+
 def _failed_early_store(root: Path) -> Path:
     """A succeeded run over the 11 languages (60%), and a failed one that evaluated 2 (90%) before it
     failed: two runs of the same experiment, differing only in the seed (and the id's hash)."""
     from store_fixtures import make_run_dir
+
     from xcost_tui import XCOPA_LANGS
     from xcost_tui.store.ingest import ingest
 
-    make_run_dir(root, run_id="direct-tiny-xlmr-s0-aaaaaaaaaa", name="direct", seed=0,
-                 accuracies={**{lang: 0.6 for lang in XCOPA_LANGS}, "en": 0.7})
-    make_run_dir(root, run_id="direct-tiny-xlmr-s1-bbbbbbbbbb", name="direct", seed=1, status="failed",
-                 stop_after="eval:ht", accuracies={"et": 0.9, "ht": 0.9, "en": 0.7})
+    make_run_dir(
+        root,
+        run_id="direct-tiny-xlmr-s0-aaaaaaaaaa",
+        name="direct",
+        seed=0,
+        accuracies={**{lang: 0.6 for lang in XCOPA_LANGS}, "en": 0.7},
+    )
+    make_run_dir(
+        root,
+        run_id="direct-tiny-xlmr-s1-bbbbbbbbbb",
+        name="direct",
+        seed=1,
+        status="failed",
+        stop_after="eval:ht",
+        accuracies={"et": 0.9, "ht": 0.9, "en": 0.7},
+    )
     ingest(root)
     return root
 
@@ -304,6 +354,7 @@ def test_a_failed_two_language_run_is_not_ranked_above_a_succeeded_eleven_langua
             assert "all ranked" in text_of(screen.query_one("#runs-status"))
             await press_and_wait(pilot, app, "A")
             assert ids(app) == [ok, failed]
+
     run(go)
 
 
@@ -322,7 +373,7 @@ def test_the_identifying_column_stays_when_the_table_scrolls(tmp_path, monkeypat
             region = table.content_region
 
             def drawn() -> list[str]:
-                return [line[region.x:region.x + region.width] for line in screen_lines(app)[region.y:region.y + 3]]
+                return [line[region.x : region.x + region.width] for line in screen_lines(app)[region.y : region.y + 3]]
 
             before = drawn()
             assert before[0].startswith("run ") and before[1].startswith("direct·aaaaaa")
@@ -341,4 +392,5 @@ def test_the_identifying_column_stays_when_the_table_scrolls(tmp_path, monkeypat
             await pilot.click("#runs-table", offset=(x, 0))
             await wait_for(pilot, lambda: app.runs_version > before_v)
             assert app.screen.q.order_by == "latency_p50_s"
+
     run(go)

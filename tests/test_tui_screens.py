@@ -3,21 +3,31 @@ help and screen switching, and the no-heavy-imports rule."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import duckdb
 import pytest
+from test_tui_support import (  # noqa: F401
+    PY,
+    REPO,
+    T_FIXED,
+    FakeRunner,
+    fake_runner,
+    make_app,
+    python_env,
+    run,
+    runs_ready,
+    std_store,
+    std_store_master,
+    text_of,
+    wait_for,
+)
 
-from test_tui_support import (PY, REPO, T_FIXED, FakeRunner, fake_runner, make_app, python_env, run,  # noqa: F401
-                              runs_ready, std_store, std_store_master, text_of, wait_for)
 from xcost_tui.store import db, query
 
-
 # ---- Compare ------------------------------------------------------------------------------------
+
 
 def test_compare_plot_frontier_axes_and_svg(std_store):
     """Compare works on configurations: a point per configuration (the SIQA producer and its
@@ -41,8 +51,11 @@ def test_compare_plot_frontier_axes_and_svg(std_store):
             # the frontier by brute force: no other configuration at most as costly and at least as
             # accurate with one of the two strictly better
             pts = {c.config_id: (c.costs["train_device_hours"], c.avg.value) for c in v.configurations.values()}
-            front = {a for a, (x, y) in pts.items()
-                     if not any((x2 <= x and y2 >= y) and (x2 < x or y2 > y) for b, (x2, y2) in pts.items() if b != a)}
+            front = {
+                a
+                for a, (x, y) in pts.items()
+                if not any((x2 <= x and y2 >= y) and (x2 < x or y2 > y) for b, (x2, y2) in pts.items() if b != a)
+            }
             assert set(screen.frontier_ids) == front and front
             await pilot.press("x")
             assert screen.measure == "train_flops"
@@ -54,10 +67,12 @@ def test_compare_plot_frontier_axes_and_svg(std_store):
             await wait_for(pilot, lambda: app.exports, what="the SVG")
             svg = app.exports[0]
             assert svg.suffix == ".svg" and svg.read_text().lstrip().startswith("<svg")
+
     run(go)
 
 
 # ---- SQL ----------------------------------------------------------------------------------------
+
 
 def test_sql_good_bad_readonly_capped_and_cancel(std_store):
     async def go():
@@ -100,10 +115,12 @@ def test_sql_good_bad_readonly_capped_and_cancel(std_store):
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: screen.done > done, timeout=20, what="the cancel")
             assert "cancel" in (screen.last_error or "").lower() or "interrupt" in (screen.last_error or "").lower()
+
     run(go)
 
 
 # ---- Launch -------------------------------------------------------------------------------------
+
 
 def test_launch_preloads_the_plan_and_starts_the_queue(std_store, tmp_path):
     async def go():
@@ -115,7 +132,12 @@ def test_launch_preloads_the_plan_and_starts_the_queue(std_store, tmp_path):
             assert screen.plan is not None and len(screen.plan.runs) == 4
             assert all(s.data_dir == str(tmp_path / "data") for s in screen.plan.runs)
             table = screen.query_one("#launch-runs")
-            assert [r[1] for r in table.rows] == ["direct", "intermediate-arc_challenge", "intermediate-rte", "few-shot"]
+            assert [r[1] for r in table.rows] == [
+                "direct",
+                "intermediate-arc_challenge",
+                "intermediate-rte",
+                "few-shot",
+            ]
             assert all(r[2] == "planned" for r in table.rows)
             screen.query_one("#launch-parallel").value = "2"
             await pilot.pause()
@@ -134,16 +156,20 @@ def test_launch_preloads_the_plan_and_starts_the_queue(std_store, tmp_path):
             await pilot.click("#launch-load")
             await wait_for(pilot, lambda: screen.loads > loads)
             assert "no such plan file" in text_of(screen.query_one("#launch-summary"))
+
     run(go)
 
 
 # ---- Live ---------------------------------------------------------------------------------------
 
+
 def test_live_screen_from_recorded_events_without_gpu(std_store):
     async def go():
-        runner = fake_runner(dict(run_id="direct-tiny-1", name="direct", step=20),
-                             dict(run_id="fewshot-tiny-1", name="few-shot", status="queued"),
-                             dict(run_id="inter-tiny-1", name="intermediate", status="succeeded"))
+        runner = fake_runner(
+            dict(run_id="direct-tiny-1", name="direct", step=20),
+            dict(run_id="fewshot-tiny-1", name="few-shot", status="queued"),
+            dict(run_id="inter-tiny-1", name="intermediate", status="succeeded"),
+        )
         app = make_app(std_store, runner=runner)
         async with app.run_test(size=(120, 40)) as pilot:
             await runs_ready(pilot, app)
@@ -184,6 +210,7 @@ def test_live_screen_from_recorded_events_without_gpu(std_store):
             await pilot.press("y")
             await wait_for(pilot, lambda: runner.cancelled == ["direct-tiny-1"])
             await wait_for(pilot, lambda: screen.query_one("#live-runs").rows[0][1] == "cancelling")
+
     run(go)
 
 
@@ -200,6 +227,7 @@ def test_live_screen_with_gpus(std_store):
             labels = [s[0] for s in mem["series"]]
             assert labels[:3] == ["GPU0 used", "GPU1 used", "this run"]
             assert screen.data.has_gpu
+
     run(go)
 
 
@@ -211,6 +239,7 @@ def test_live_screen_without_runs_says_so(std_store):
             screen = app.screen
             await wait_for(pilot, lambda: screen.updates >= 1)
             assert "Press 3 (Launch)" in text_of(screen.query_one("#live-empty"))
+
     run(go)
 
 
@@ -223,8 +252,16 @@ def test_live_screen_with_the_real_scheduler_and_fake_job(std_store, tmp_path, m
 
     monkeypatch.setenv("FAKE_JOB_STEPS", "5")
     monkeypatch.setenv("FAKE_JOB_STEP_S", "0.1")
-    sched = Scheduler(tmp_path / "live-store", job_command=lambda d: [sys.executable, str(FAKE_JOB), str(d)],
-                      ingest=False, grace_s=1.0, poll_s=0.05, sample_hz=10, gpus=0, env={"PYTHONPATH": str(REPO)})
+    sched = Scheduler(
+        tmp_path / "live-store",
+        job_command=lambda d: [sys.executable, str(FAKE_JOB), str(d)],
+        ingest=False,
+        grace_s=1.0,
+        poll_s=0.05,
+        sample_hz=10,
+        gpus=0,
+        env={"PYTHONPATH": str(REPO)},
+    )
     spec = RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "langs": ["it"], "name": "slow-live"})
 
     async def go():
@@ -234,8 +271,12 @@ def test_live_screen_with_the_real_scheduler_and_fake_job(std_store, tmp_path, m
             sched.start()
             await pilot.press("2")
             screen = app.screen
-            await wait_for(pilot, lambda: screen.data is not None and screen.data.rows
-                           and screen.data.rows[0][1][1] == "running", timeout=20, what="a running row")
+            await wait_for(
+                pilot,
+                lambda: screen.data is not None and screen.data.rows and screen.data.rows[0][1][1] == "running",
+                timeout=20,
+                what="a running row",
+            )
             await wait_for(pilot, lambda: screen.data.rows[0][1][1] == "succeeded", timeout=60, what="the end")
             await wait_for(pilot, lambda: screen.data.charts, what="the charts")
             loss = screen.data.charts["loss"]["series"][0]
@@ -243,6 +284,7 @@ def test_live_screen_with_the_real_scheduler_and_fake_job(std_store, tmp_path, m
             done, planned = screen.data.rows[0][1][3].split("/")
             assert done == planned and int(done) >= 3  # every phase done
             assert app.running_count() == 0
+
     try:
         run(go)
     finally:
@@ -250,6 +292,7 @@ def test_live_screen_with_the_real_scheduler_and_fake_job(std_store, tmp_path, m
 
 
 # ---- quitting -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("choice,cancel", [("l", False), ("c", True)])
 def test_quit_with_running_runs_asks(std_store, choice, cancel):
@@ -272,6 +315,7 @@ def test_quit_with_running_runs_asks(std_store, choice, cancel):
             await wait_for(pilot, lambda: runner.shutdowns, what="the shutdown")
             assert runner.shutdowns == [cancel]
             await wait_for(pilot, lambda: not app.is_running, what="the exit")
+
     run(go)
 
 
@@ -284,10 +328,12 @@ def test_quit_without_running_runs_just_quits(std_store):
             await pilot.press("q")
             await wait_for(pilot, lambda: not app.is_running, what="the exit")
             assert runner.shutdowns == [False]
+
     run(go)
 
 
 # ---- store states -------------------------------------------------------------------------------
+
 
 async def _empty_state(pilot, app) -> tuple[str, str]:
     await runs_ready(pilot, app)
@@ -305,6 +351,7 @@ def test_missing_store(tmp_path):
             await pilot.press("4")
             await wait_for(pilot, lambda: app.screen.loads)
             assert "no results database" in text_of(app.screen.query_one("#compare-empty"))
+
     run(go)
 
 
@@ -317,6 +364,7 @@ def test_empty_store(tmp_path):
         async with app.run_test(size=(100, 24)) as pilot:
             kind, text = await _empty_state(pilot, app)
             assert kind == "empty" and "no runs yet" in text and "Launch" in text
+
     run(go)
 
 
@@ -332,15 +380,22 @@ def test_old_schema_store(tmp_path):
         async with app.run_test(size=(100, 24)) as pilot:
             kind, text = await _empty_state(pilot, app)
             assert kind == "schema" and "schema version 0" in text and "xcost-tui ingest" in text
+
     run(go)
 
 
 def test_locked_store(std_store, monkeypatch):
     monkeypatch.setenv("XCOST_STORE_LOCK_TIMEOUT", "0.3")
     holder = subprocess.Popen(
-        [PY, "-c", "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-                   "time.sleep(60)", str(db.db_path(std_store))],
-        stdout=subprocess.PIPE, text=True)
+        [
+            PY,
+            "-c",
+            "import duckdb, sys, time; con = duckdb.connect(sys.argv[1]); print('ready', flush=True); time.sleep(60)",
+            str(db.db_path(std_store)),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
 
@@ -354,6 +409,7 @@ def test_locked_store(std_store, monkeypatch):
                 holder.wait()
                 await wait_for(pilot, lambda: app.screen._state == "ok", timeout=15, what="recovery")
                 assert len(app.screen.page_run_ids()) == 6
+
         run(go)
     finally:
         if holder.poll() is None:
@@ -362,6 +418,7 @@ def test_locked_store(std_store, monkeypatch):
 
 
 # ---- navigation, help, palette --------------------------------------------------------------------
+
 
 def test_screen_keys_help_and_palette(std_store):
     async def go():
@@ -389,14 +446,17 @@ def test_screen_keys_help_and_palette(std_store):
             await pilot.pause(0.3)
             await pilot.press("enter")
             await wait_for(pilot, lambda: app.current_mode == "compare", what="the palette command")
+
     run(go)
 
 
 def test_the_tui_never_imports_torch():
-    code = ("import sys; import xcost_tui.tui.app as a; "
-            "from xcost_tui.tui.screens import runs, detail, live, launch, compare, sql, dialogs; "
-            "import xcost_tui.tui.runner_bridge, xcost_tui.runner, xcost_tui.plan; "
-            "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; "
-            "print(heavy); sys.exit(1 if heavy else 0)")
+    code = (
+        "import sys; import xcost_tui.tui.app as a; "
+        "from xcost_tui.tui.screens import runs, detail, live, launch, compare, sql, dialogs; "
+        "import xcost_tui.tui.runner_bridge, xcost_tui.runner, xcost_tui.plan; "
+        "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; "
+        "print(heavy); sys.exit(1 if heavy else 0)"
+    )
     out = subprocess.run([PY, "-c", code], capture_output=True, text=True, env=python_env(), cwd=REPO)
     assert out.returncode == 0, out.stdout + out.stderr

@@ -11,9 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from test_tui_support import (fake_runner, make_app, std_store, std_store_master, verdict_store,  # noqa: F401
-                              verdict_store_master, wait_for)
+from test_tui_support import (  # noqa: F401
+    fake_runner,
+    make_app,
+    std_store,
+    std_store_master,
+    verdict_store,
+    verdict_store_master,
+    wait_for,
+)
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -61,6 +67,7 @@ async def _detail(pilot):
 
 def _compare(key: str):
     """Compare (on the Compare store: four configuration families over seeds) in one view."""
+
     async def go(pilot):
         await _runs(pilot)
         await pilot.press("4")
@@ -70,6 +77,7 @@ def _compare(key: str):
         if key == "c":
             await wait_for(pilot, lambda: screen.curve_loads >= 1, timeout=30)
         await pilot.pause()
+
     return go
 
 
@@ -93,9 +101,17 @@ async def _live(pilot):
     await pilot.pause()
 
 
-SCREENS = {"runs": _runs, "detail": _detail, "compare-frontier": _compare("f"), "compare-languages": _compare("g"),
-           "compare-verdict": _compare("v"), "compare-curves": _compare("c"), "sql": _sql, "launch": _launch,
-           "live": _live}
+SCREENS = {
+    "runs": _runs,
+    "detail": _detail,
+    "compare-frontier": _compare("f"),
+    "compare-languages": _compare("g"),
+    "compare-verdict": _compare("v"),
+    "compare-curves": _compare("c"),
+    "sql": _sql,
+    "launch": _launch,
+    "live": _live,
+}
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -109,9 +125,13 @@ def test_screen_snapshot(snap_compare, request, screen, size):
         kw = dict(plan="plan.toml", data_dir="data")
     if screen == "live":
         # two running runs: each row shows its own ETA, not only the selected one
-        kw = dict(runner=fake_runner(dict(run_id="direct-tiny-xlmr-s0", name="direct", step=20),
-                                     dict(run_id="inter-rte-tiny-xlmr-s0", name="intermediate-rte", step=10),
-                                     dict(run_id="few-shot-tiny-xlmr-s0", name="few-shot", status="queued"),
-                                     dict(run_id="inter-tiny-xlmr-s0", name="intermediate", status="succeeded")))
+        kw = dict(
+            runner=fake_runner(
+                dict(run_id="direct-tiny-xlmr-s0", name="direct", step=20),
+                dict(run_id="inter-rte-tiny-xlmr-s0", name="intermediate-rte", step=10),
+                dict(run_id="few-shot-tiny-xlmr-s0", name="few-shot", status="queued"),
+                dict(run_id="inter-tiny-xlmr-s0", name="intermediate", status="succeeded"),
+            )
+        )
     app = make_app(store, **kw)
     assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen])

@@ -8,12 +8,13 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import pytest
-
 from store_fixtures import make_run_dir, make_standard_store
+
 from xcost_tui.store.ingest import ingest
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,12 +54,25 @@ def build_verdict_store(root: Path) -> Path:
             if inter:
                 dh["intermediate:siqa"] = 0.06
         for seed in range(seeds):
-            acc = {lang: (0.5 if lang in ("ht", "qu") else base + 0.01 * seed + 0.004 * i)
-                   for i, lang in enumerate(XCOPA_LANGS)}
+            acc = {
+                lang: (0.5 if lang in ("ht", "qu") else base + 0.01 * seed + 0.004 * i)
+                for i, lang in enumerate(XCOPA_LANGS)
+            }
             acc["en"] = base + 0.15
-            make_run_dir(root, run_id=f"{name}-s{seed}", name=name, method=method, intermediate=inter, k=k,
-                         seed=seed, accuracies=acc, device_hours=dh, n_eval=100, curve_points=5,
-                         energy=None if k else 40.0 + 10 * len(inter))
+            make_run_dir(
+                root,
+                run_id=f"{name}-s{seed}",
+                name=name,
+                method=method,
+                intermediate=inter,
+                k=k,
+                seed=seed,
+                accuracies=acc,
+                device_hours=dh,
+                n_eval=100,
+                curve_points=5,
+                energy=None if k else 40.0 + 10 * len(inter),
+            )
     ingest(root)
     return root
 
@@ -129,6 +143,7 @@ def make_app(store: Path, **kw):
 
 # ---- a fake runner exposing the live API ------------------------------------------------------
 
+
 def recorded_history(run_id: str, *, gpus: int = 0, n: int = 20, t0: float = T_FIXED - 20) -> tuple[list, list]:
     """(samples, progress events) as the sampler and the job write them, one per second (typed records)."""
     from xcost_tui.rundir import GpuReading, Progress, Sample
@@ -136,13 +151,29 @@ def recorded_history(run_id: str, *, gpus: int = 0, n: int = 20, t0: float = T_F
     samples, progress = [], []
     for i in range(n):
         t = t0 + i
-        gpu_list = [GpuReading(g, "NVIDIA H100 80GB HBM3", None, (10 + i + g) * 2**30, 80 * 2**30, 90.0, 500.0, 60.0,
-                               (8 + i) * 2**30) for g in range(gpus)]
+        gpu_list = [
+            GpuReading(
+                g, "NVIDIA H100 80GB HBM3", None, (10 + i + g) * 2**30, 80 * 2**30, 90.0, 500.0, 60.0, (8 + i) * 2**30
+            )
+            for g in range(gpus)
+        ]
         samples.append(Sample(t, "target:copa", 100.0 + i, int((1 + i / 10) * 2**30), gpu_list))
-        progress.append(Progress("target:copa", i + 1, 40, epoch=0, loss=0.7 - i * 0.01, lr=3e-5,
-                                 examples_per_s=30.0 + i, tokens_per_s=2000.0 + 10 * i,
-                                 mem_bytes=int((2 + i / 10) * 2**30), peak_mem_bytes=3 * 2**30,
-                                 mem_source="torch.cuda" if gpus else "procfs", t=t))
+        progress.append(
+            Progress(
+                "target:copa",
+                i + 1,
+                40,
+                epoch=0,
+                loss=0.7 - i * 0.01,
+                lr=3e-5,
+                examples_per_s=30.0 + i,
+                tokens_per_s=2000.0 + 10 * i,
+                mem_bytes=int((2 + i / 10) * 2**30),
+                peak_mem_bytes=3 * 2**30,
+                mem_source="torch.cuda" if gpus else "procfs",
+                t=t,
+            )
+        )
     return samples, progress
 
 
@@ -198,11 +229,17 @@ class FakeRunner:
         return out
 
 
-def live_run(run_id: str, *, status: str = "running", name: str | None = None, step: int = 20, gpus: int = 0,
-             phase: str = "target:copa"):
-    from xcost_tui.runner import LiveRun
-
+def live_run(
+    run_id: str,
+    *,
+    status: str = "running",
+    name: str | None = None,
+    step: int = 20,
+    gpus: int = 0,
+    phase: str = "target:copa",
+):
     from xcost_tui.rundir import PhaseStart, RunFold, RunStatus
+    from xcost_tui.runner import LiveRun
 
     samples, progress = recorded_history(run_id, gpus=gpus)
     # the ETA as the runner computes it: the run-directory fold over the phase's progress events
@@ -211,12 +248,25 @@ def live_run(run_id: str, *, status: str = "running", name: str | None = None, s
     for p in progress[:step]:
         fold.apply(p)
     running = status == "running"
-    r = LiveRun(run_id=run_id, run_dir=Path("store/runs") / run_id, name=name, method="direct", model="tiny-xlmr",
-                seed=0, langs=["it", "zh"], status=RunStatus(status), phase=phase if running else None,
-                phases_done=1, phases_planned=6, progress=progress[step - 1] if running else None,
-                eta_s=fold.state.eta_s() if running else None,
-                sample=samples[-1], started=T_FIXED - 25, pid=4242 if running else None,
-                accuracy={"en": 0.7, "it": 0.6} if not running else {})
+    r = LiveRun(
+        run_id=run_id,
+        run_dir=Path("store/runs") / run_id,
+        name=name,
+        method="direct",
+        model="tiny-xlmr",
+        seed=0,
+        langs=["it", "zh"],
+        status=RunStatus(status),
+        phase=phase if running else None,
+        phases_done=1,
+        phases_planned=6,
+        progress=progress[step - 1] if running else None,
+        eta_s=fold.state.eta_s() if running else None,
+        sample=samples[-1],
+        started=T_FIXED - 25,
+        pid=4242 if running else None,
+        accuracy={"en": 0.7, "it": 0.6} if not running else {},
+    )
     return r, (samples, progress)
 
 
@@ -267,8 +317,11 @@ def screen_lines(app) -> list[str]:
     assert clip, "no line clip in the SVG"
     cell = float(clip.group(1)) / width
     rows = [[" "] * width for _ in range(height)]
-    for x, line, text in re.findall(r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
-                                    r'clip-path="url\(#[\w-]+-line-(\d+)\)">(.*?)</text>', svg):
+    for x, line, text in re.findall(
+        r'<text class="[^"]*" x="([\d.]+)" y="[\d.]+" textLength="[\d.]+" '
+        r'clip-path="url\(#[\w-]+-line-(\d+)\)">(.*?)</text>',
+        svg,
+    ):
         col, row = round(float(x) / cell), int(line)
         for i, ch in enumerate(html.unescape(text).replace("\xa0", " ")):
             if row < height and col + i < width:
@@ -279,5 +332,5 @@ def screen_lines(app) -> list[str]:
 def region_text(app, widget) -> str:
     """The words drawn inside ``widget`` (borders and padding dropped), wrapped lines re-joined."""
     region = widget.content_region
-    lines = screen_lines(app)[region.y:region.y + region.height]
-    return " ".join(" ".join(line[region.x:region.x + region.width] for line in lines).split())
+    lines = screen_lines(app)[region.y : region.y + region.height]
+    return " ".join(" ".join(line[region.x : region.x + region.width] for line in lines).split())

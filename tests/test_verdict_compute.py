@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
-
 from store_fixtures import make_run_dir, make_standard_store
+
 from xcost_tui import XCOPA_LANGS
 from xcost_tui.configuration import configuration_id, family, label
 from xcost_tui.rundir import CurvePoint, EventWriter, RunDir
@@ -39,23 +39,28 @@ def test_configuration_ignores_seeds_and_labels():
     assert configuration_id(a) == configuration_id(b)
     assert configuration_id(a) != configuration_id({**a, "model": "n"})
     assert family({"method": "few-shot", "intermediate": ["siqa"]}) == "intermediate+few-shot"
-    assert label({"method": "intermediate", "intermediate": ["siqa"], "model": "FacebookAI/xlm-roberta-large"}) \
+    assert (
+        label({"method": "intermediate", "intermediate": ["siqa"], "model": "FacebookAI/xlm-roberta-large"})
         == "siqa→copa · xlm-roberta-large"
+    )
 
 
 def test_every_succeeded_configuration_has_intervals(std):
     got = dict(rows(std, "SELECT label, n_runs FROM configurations"))
     assert got == {"direct · tiny-xlmr": 1, "few-shot k=16 · tiny-xlmr": 1, "siqa→copa · tiny-xlmr": 2}
-    (lo, acc, hi, sv), = rows(std, "SELECT avg_accuracy_low, avg_accuracy, avg_accuracy_high, seed_variation "
-                                   "FROM configurations WHERE label LIKE 'siqa%'")
+    ((lo, acc, hi, sv),) = rows(
+        std,
+        "SELECT avg_accuracy_low, avg_accuracy, avg_accuracy_high, seed_variation "
+        "FROM configurations WHERE label LIKE 'siqa%'",
+    )
     assert lo < acc < hi and sv is True  # two runs: seed variation is part of the interval
-    (one,), = rows(std, "SELECT seed_variation FROM configurations WHERE label LIKE 'direct%'")
+    ((one,),) = rows(std, "SELECT seed_variation FROM configurations WHERE label LIKE 'direct%'")
     assert one is False
 
 
 def test_the_configuration_accuracy_is_the_mean_of_its_runs(std):
     by_run = dict(rows(std, "SELECT run_id, avg_accuracy FROM leaderboard WHERE config_label LIKE 'siqa%'"))
-    (acc,), = rows(std, "SELECT avg_accuracy FROM configurations WHERE label LIKE 'siqa%'")
+    ((acc,),) = rows(std, "SELECT avg_accuracy FROM configurations WHERE label LIKE 'siqa%'")
     assert acc == pytest.approx(sum(by_run.values()) / len(by_run))
 
 
@@ -65,15 +70,21 @@ def test_default_baseline_is_direct_of_the_same_model_and_recipe(std):
     base = compute.default_baseline(configs)
     labels = {cid: label(c.spec) for cid, c in configs.items()}
     assert {labels[a]: labels[b] for a, b in base.items()} == {
-        "siqa→copa · tiny-xlmr": "direct · tiny-xlmr", "few-shot k=16 · tiny-xlmr": "direct · tiny-xlmr"}
+        "siqa→copa · tiny-xlmr": "direct · tiny-xlmr",
+        "few-shot k=16 · tiny-xlmr": "direct · tiny-xlmr",
+    }
 
 
 def test_a_paired_difference_recomputed_from_the_predictions(std):
     """A second, independent way to the same number: plain Python over the stored predictions."""
-    (cid, bid), = rows(std, "SELECT config_id, baseline_id FROM comparisons WHERE label LIKE 'few-shot%' LIMIT 1")
-    (diff,), = rows(std, "SELECT diff FROM comparisons WHERE config_id = ? AND lang = 'it'", [cid])
-    pred = rows(std, """SELECT r.config_id, p.idx, p.correct FROM predictions p JOIN runs r USING (run_id)
-                        WHERE p.lang = 'it' AND r.config_id IN (?, ?)""", [cid, bid])
+    ((cid, bid),) = rows(std, "SELECT config_id, baseline_id FROM comparisons WHERE label LIKE 'few-shot%' LIMIT 1")
+    ((diff,),) = rows(std, "SELECT diff FROM comparisons WHERE config_id = ? AND lang = 'it'", [cid])
+    pred = rows(
+        std,
+        """SELECT r.config_id, p.idx, p.correct FROM predictions p JOIN runs r USING (run_id)
+                        WHERE p.lang = 'it' AND r.config_id IN (?, ?)""",
+        [cid, bid],
+    )
     a = {i: c for k, i, c in pred if k == cid}
     b = {i: c for k, i, c in pred if k == bid}
     assert diff == pytest.approx(sum(a[i] - b[i] for i in a) / len(a))
@@ -81,14 +92,14 @@ def test_a_paired_difference_recomputed_from_the_predictions(std):
 
 def test_averages_are_over_the_languages_both_sides_evaluated(std):
     """The few-shot run evaluated it and zh only: its average against direct uses those two."""
-    (cid,), = rows(std, "SELECT config_id FROM configurations WHERE label LIKE 'few-shot%'")
-    (diff,), = rows(std, "SELECT diff FROM comparisons WHERE config_id = ? AND lang = 'avg'", [cid])
+    ((cid,),) = rows(std, "SELECT config_id FROM configurations WHERE label LIKE 'few-shot%'")
+    ((diff,),) = rows(std, "SELECT diff FROM comparisons WHERE config_id = ? AND lang = 'avg'", [cid])
     per = dict(rows(std, "SELECT lang, diff FROM comparisons WHERE config_id = ? AND lang IN ('it', 'zh')", [cid]))
     assert diff == pytest.approx((per["it"] + per["zh"]) / 2)
 
 
 def test_holm_across_the_languages_of_one_comparison(std):
-    (cid,), = rows(std, "SELECT config_id FROM configurations WHERE label LIKE 'siqa%'")
+    ((cid,),) = rows(std, "SELECT config_id FROM configurations WHERE label LIKE 'siqa%'")
     got = rows(std, "SELECT lang, p_value, p_holm FROM comparisons WHERE config_id = ? ORDER BY lang", [cid])
     xcopa = [(lang, p, h) for lang, p, h in got if lang in XCOPA_LANGS]
     assert len(xcopa) == 11
@@ -110,15 +121,20 @@ def test_refresh_runs_only_when_succeeded_runs_change(std):
 
 
 def _sql_break_even(store):
-    return {(label_, measure): (q, v) for label_, measure, q, v in
-            rows(store, "SELECT label, measure, queries, verdict FROM break_even")}
+    return {
+        (label_, measure): (q, v)
+        for label_, measure, q, v in rows(store, "SELECT label, measure, queries, verdict FROM break_even")
+    }
 
 
 def test_break_even_view_agrees_with_the_python_rule(std):
     with connect_ro(std) as con:
-        cfg = {r[0]: r[1:] for r in con.execute(
-            "SELECT config_id, train_device_hours, query_device_hours, train_flops, query_flops FROM configurations")
-            .fetchall()}
+        cfg = {
+            r[0]: r[1:]
+            for r in con.execute(
+                "SELECT config_id, train_device_hours, query_device_hours, train_flops, query_flops FROM configurations"
+            ).fetchall()
+        }
         pairs = con.execute("SELECT DISTINCT config_id, baseline_id, label FROM comparisons").fetchall()
     sql = _sql_break_even(std)
     for a, b, name in pairs:
@@ -134,10 +150,14 @@ def test_break_even_view_agrees_with_the_python_rule(std):
 
 def test_amortisation_is_an_explicit_choice(std):
     with connect_ro(std) as con:
-        base = con.execute("SELECT train_device_hours, amortised_train_device_hours, intermediate_device_hours "
-                           "FROM configurations WHERE label LIKE 'siqa%'").fetchone()
+        base = con.execute(
+            "SELECT train_device_hours, amortised_train_device_hours, intermediate_device_hours "
+            "FROM configurations WHERE label LIKE 'siqa%'"
+        ).fetchone()
         con.execute("SET VARIABLE amortise_n = 4")
-        amort = con.execute("SELECT amortised_train_device_hours FROM configurations WHERE label LIKE 'siqa%'").fetchone()
+        amort = con.execute(
+            "SELECT amortised_train_device_hours FROM configurations WHERE label LIKE 'siqa%'"
+        ).fetchone()
     train, same, inter = base
     assert same == pytest.approx(train)  # N = 1: the intermediate phase serves this configuration alone
     assert amort[0] == pytest.approx(train - inter * 0.75)
@@ -150,20 +170,36 @@ def test_api_sentences_and_other_baselines(std):
     few = next(c for c in v.configurations.values() if c.label.startswith("few-shot"))
     other = verdict(std, baseline=few.config_id)
     assert {c.baseline_id for c in other.comparisons} == {few.config_id}
-    assert {(c.label, c.lang) for c in other.averaged()} == {("direct · tiny-xlmr", "avg"), ("siqa→copa · tiny-xlmr", "avg")}
+    assert {(c.label, c.lang) for c in other.averaged()} == {
+        ("direct · tiny-xlmr", "avg"),
+        ("siqa→copa · tiny-xlmr", "avg"),
+    }
 
 
 def _write_curve(run_dir, points):
     with EventWriter(RunDir(run_dir).events) as w:
         for i, (cost, acc) in enumerate(points, 1):
-            w.emit(CurvePoint("target:copa", i, i, len(points), "validation", {"it": acc, "en": acc}, {"it": 100, "en": 100},
-                              cum_train_device_hours=cost, cum_train_flops=cost * 1e15, t=2e9 + i))
+            w.emit(
+                CurvePoint(
+                    "target:copa",
+                    i,
+                    i,
+                    len(points),
+                    "validation",
+                    {"it": acc, "en": acc},
+                    {"it": 100, "en": 100},
+                    cum_train_device_hours=cost,
+                    cum_train_flops=cost * 1e15,
+                    t=2e9 + i,
+                )
+            )
 
 
 def test_cost_to_reach_the_baselines_final_accuracy(tmp_path):
     d = make_run_dir(tmp_path, run_id="d0", seed=0, langs=["it"], accuracies={"it": 0.6})
-    i = make_run_dir(tmp_path, run_id="i0", method="intermediate", intermediate=["rte"], seed=0, langs=["it"],
-                     accuracies={"it": 0.7})
+    i = make_run_dir(
+        tmp_path, run_id="i0", method="intermediate", intermediate=["rte"], seed=0, langs=["it"], accuracies={"it": 0.7}
+    )
     _write_curve(d, [(0.1, 0.5), (0.2, 0.55)])
     _write_curve(i, [(0.5, 0.5), (0.6, 0.54), (0.7, 0.58)])
     ingest(tmp_path)
@@ -195,5 +231,5 @@ def test_average_forms_item_by_item():
 
 
 def test_spec_of_a_configuration_is_stored(std):
-    (spec,), = rows(std, "SELECT any_value(spec) FROM runs WHERE config_label LIKE 'siqa%'")
+    ((spec,),) = rows(std, "SELECT any_value(spec) FROM runs WHERE config_label LIKE 'siqa%'")
     assert json.loads(spec)["intermediate"] == ["siqa"]

@@ -11,8 +11,20 @@ from statsmodels.stats.multitest import multipletests
 from xcost_tui.verdict import stats as vs
 
 
-@pytest.mark.parametrize("k,n,p", [(0, 10, 0.5), (3, 10, 0.5), (50, 100, 0.5), (61, 100, 0.5), (40, 100, 0.5),
-                                   (7, 20, 0.3), (12, 12, 0.5), (1, 500, 0.01), (259, 500, 0.5)])
+@pytest.mark.parametrize(
+    "k,n,p",
+    [
+        (0, 10, 0.5),
+        (3, 10, 0.5),
+        (50, 100, 0.5),
+        (61, 100, 0.5),
+        (40, 100, 0.5),
+        (7, 20, 0.3),
+        (12, 12, 0.5),
+        (1, 500, 0.01),
+        (259, 500, 0.5),
+    ],
+)
 def test_binom_test_matches_scipy(k, n, p):
     assert vs.binom_test(k, n, p) == pytest.approx(sps.binomtest(k, n, p).pvalue, rel=1e-9, abs=1e-12)
 
@@ -39,8 +51,9 @@ def test_one_run_interval_matches_scipys_percentile_bootstrap():
     rng = np.random.default_rng(0)
     correct = rng.random(500) < 0.62
     ours = vs.accuracy_interval(correct[None, :], n_resamples=20000, seed=1)
-    ref = sps.bootstrap((correct.astype(float),), np.mean, n_resamples=20000, method="percentile",
-                        confidence_level=0.95, random_state=2).confidence_interval
+    ref = sps.bootstrap(
+        (correct.astype(float),), np.mean, n_resamples=20000, method="percentile", confidence_level=0.95, random_state=2
+    ).confidence_interval
     assert ours.estimate == pytest.approx(correct.mean())
     assert ours.low == pytest.approx(ref.low, abs=0.004) and ours.high == pytest.approx(ref.high, abs=0.004)
     assert not ours.seed_variation
@@ -111,13 +124,16 @@ def test_chance_flag():
     assert not vs.indistinguishable_from_chance(vs.accuracy_interval(np.ones((3, 100), dtype=bool)))
 
 
-@pytest.mark.parametrize("args,queries,before,after", [
-    ((10.0, 1.0, 4.0, 1.0), None, "b", "b"),          # same per-query cost: never
-    ((10.0, 1.0, 4.0, 3.0), 3.0, "b", "a"),           # A trains 6 more, saves 2 per query
-    ((4.0, 3.0, 10.0, 1.0), 3.0, "a", "b"),           # the other way round
-    ((4.0, 1.0, 10.0, 3.0), None, "a", "a"),          # A cheaper in both
-    ((10.0, 3.0, 4.0, 1.0), None, "b", "b"),          # B cheaper in both
-])
+@pytest.mark.parametrize(
+    "args,queries,before,after",
+    [
+        ((10.0, 1.0, 4.0, 1.0), None, "b", "b"),  # same per-query cost: never
+        ((10.0, 1.0, 4.0, 3.0), 3.0, "b", "a"),  # A trains 6 more, saves 2 per query
+        ((4.0, 3.0, 10.0, 1.0), 3.0, "a", "b"),  # the other way round
+        ((4.0, 1.0, 10.0, 3.0), None, "a", "a"),  # A cheaper in both
+        ((10.0, 3.0, 4.0, 1.0), None, "b", "b"),  # B cheaper in both
+    ],
+)
 def test_break_even(args, queries, before, after):
     be = vs.break_even(*args)
     assert be.queries == (pytest.approx(queries) if queries is not None else None)

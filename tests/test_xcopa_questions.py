@@ -30,8 +30,10 @@ def fresh():
 
 
 def test_the_published_field_disagrees_with_copa_exactly_here(data_dir):
-    copa = {split: {r["idx"]: r for r in rows(data_dir / "copa" / f"{name}.jsonl")}
-            for split, name in (("test", "test"), ("val", "val"))}
+    copa = {
+        split: {r["idx"]: r for r in rows(data_dir / "copa" / f"{name}.jsonl")}
+        for split, name in (("test", "test"), ("val", "val"))
+    }
     for lang in XCOPA_LANGS:
         for i, split in enumerate(("test", "val")):
             xcopa = rows(data_dir / "xcopa" / lang / f"{split}.jsonl")
@@ -40,11 +42,14 @@ def test_the_published_field_disagrees_with_copa_exactly_here(data_dir):
             if split == "val":  # COPA's test labels are withheld; its validation labels agree everywhere
                 assert all(r["label"] == copa[split][r["idx"]]["label"] for r in xcopa), lang
     # test labels are withheld in COPA, but the 11 languages' test labels agree item for item
-    labels = {lang: [(r["idx"], r["label"]) for r in rows(data_dir / "xcopa" / lang / "test.jsonl")]
-              for lang in XCOPA_LANGS}
+    labels = {
+        lang: [(r["idx"], r["label"]) for r in rows(data_dir / "xcopa" / lang / "test.jsonl")] for lang in XCOPA_LANGS
+    }
     assert all(sorted(v) == sorted(labels["et"]) for v in labels.values())
     # Thai says "effect" for every item of both splits
-    assert {r["question"] for s in ("test", "val") for r in rows(data_dir / "xcopa" / "th" / f"{s}.jsonl")} == {"effect"}
+    assert {r["question"] for s in ("test", "val") for r in rows(data_dir / "xcopa" / "th" / f"{s}.jsonl")} == {
+        "effect"
+    }
 
 
 def test_the_default_corrects_them_and_counts_them(data_dir):
@@ -76,7 +81,7 @@ def test_a_missing_copa_split_says_where_the_questions_come_from(tmp_path, data_
     (tmp_path / "xcopa" / "th" / "test.jsonl").write_text((data_dir / "xcopa" / "th" / "test.jsonl").read_text())
     with pytest.raises(DataError) as e:
         load_examples("xcopa", "test", data_dir=tmp_path, lang="th")
-    assert "English COPA test" in str(e.value) and "xcopa_question = \"published\"" in str(e.value)
+    assert "English COPA test" in str(e.value) and 'xcopa_question = "published"' in str(e.value)
     assert len(load_examples("xcopa", "test", data_dir=tmp_path, lang="th", xcopa_question="published")) == 500
 
 
@@ -102,8 +107,15 @@ def test_the_spec_field_is_validated_and_part_of_the_run(tmp_path):
 def test_few_shot_examples_take_the_same_option(data_dir):
     from xcost_tui.job.main import load_run_data
 
-    base = {"method": "few-shot", "model": "tiny-xlmr", "few_shot_k": 4, "langs": ["th"], "data_dir": str(data_dir),
-            "max_eval_examples": 8, "hparams": {"max_examples": 16}}
+    base = {
+        "method": "few-shot",
+        "model": "tiny-xlmr",
+        "few_shot_k": 4,
+        "langs": ["th"],
+        "data_dir": str(data_dir),
+        "max_eval_examples": 8,
+        "hparams": {"max_examples": 16},
+    }
     default = load_run_data(RunSpec.from_dict(base))
     published = load_run_data(RunSpec.from_dict({**base, "xcopa_question": "published"}))
     assert {e.context.endswith("result?") for e in published.few_shot_pool["th"]} == {True}  # all "effect"

@@ -18,7 +18,7 @@ generated from the same tables, and a test checks that they agree.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from . import XCOPA_LANGS
 
@@ -50,8 +50,12 @@ FAMILY_PREFIXES: tuple[tuple[str, str], ...] = (
     ("xglm", "xglm"),
 )
 AVERAGE_FORMS = ("evaluated", "all", "published", "seen")
-FORM_COLUMNS = {"evaluated": "avg_accuracy", "all": "avg_accuracy_all", "published": "avg_accuracy_published",
-                "seen": "avg_accuracy_seen"}
+FORM_COLUMNS = {
+    "evaluated": "avg_accuracy",
+    "all": "avg_accuracy_all",
+    "published": "avg_accuracy_published",
+    "seen": "avg_accuracy_seen",
+}
 
 
 def model_family(model: str | None) -> str | None:
@@ -72,8 +76,9 @@ def _present(by_lang: Mapping[str, float | None]) -> dict[str, float]:
     return {lang: float(a) for lang, a in by_lang.items() if lang in XCOPA_LANGS and a is not None}
 
 
-def average_accuracy(by_lang: Mapping[str, float | None], form: str = "evaluated",
-                     model: str | None = None) -> float | None:
+def average_accuracy(
+    by_lang: Mapping[str, float | None], form: str = "evaluated", model: str | None = None
+) -> float | None:
     """A run's average XCOPA accuracy in one of ``AVERAGE_FORMS`` (see the module docstring);
     English is never part of it. ``model`` is needed by the ``published`` and ``seen`` forms."""
     acc = _present(by_lang)
@@ -100,6 +105,7 @@ def average_forms(by_lang: Mapping[str, float | None], model: str | None) -> dic
 
 
 # ---- the same definitions as SQL (the store's leaderboard) ------------------------------------------
+
 
 def sql_target_langs() -> str:
     """The XCOPA languages as a SQL list literal, for ``lang IN (...)`` filters."""

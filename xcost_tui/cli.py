@@ -99,124 +99,240 @@ def at_least_one(text: str) -> float:
 
 
 def _add_store(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--store", default=os.environ.get("XCOST_STORE", DEFAULT_STORE), metavar="DIR",
-                   help="results root holding xcost.duckdb and runs/ (default: ./store, or $XCOST_STORE)")
+    p.add_argument(
+        "--store",
+        default=os.environ.get("XCOST_STORE", DEFAULT_STORE),
+        metavar="DIR",
+        help="results root holding xcost.duckdb and runs/ (default: ./store, or $XCOST_STORE)",
+    )
 
 
 def _add_data_dir(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", default=os.environ.get("XCOST_DATA_DIR"), metavar="DIR",
-                   help="read data sets from local copies in DIR instead of the Hugging Face hub (default: $XCOST_DATA_DIR)")
+    p.add_argument(
+        "--data-dir",
+        default=os.environ.get("XCOST_DATA_DIR"),
+        metavar="DIR",
+        help="read data sets from local copies in DIR instead of the Hugging Face hub (default: $XCOST_DATA_DIR)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xcost-tui", description=DESCRIPTION, epilog=EPILOG,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="xcost-tui", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"xcost-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     # -- run ---------------------------------------------------------------------------------
-    run = sub.add_parser("run", help="run one experiment (train, evaluate, measure) into a run directory",
-                         description="Run one experiment as its own process and write its run directory.",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("--method", required=True, choices=["direct", "intermediate", "few-shot", "icl", "translate-test"],
-                     help="direct: fine-tune on English COPA; intermediate: first the --intermediate task(s), then COPA; "
-                          "few-shot: then k labelled examples per target language; icl: prompt a causal LM with k "
-                          "demonstrations (--shots, no training); translate-test: an English classifier on "
-                          "--translations (docs/methods.md)")
-    run.add_argument("--translations", default=None, metavar="SOURCE",
-                     help="translate-test: published (XCOPA's own translations), an MT model id, or tiny-marian")
-    run.add_argument("--model", default="tiny-xlmr",
-                     help="Hugging Face model id or local path (FacebookAI/xlm-roberta-base, FacebookAI/xlm-roberta-large), or the built-in tiny-xlmr")
-    run.add_argument("--intermediate", default="", metavar="TASKS",
-                     help="comma-separated intermediate tasks, e.g. siqa or arc_challenge,rte")
-    run.add_argument("--intermediate-mode", default="sequential", choices=["sequential", "mixed"],
-                     help="several intermediate tasks one after another, or mixed in one multi-task phase")
-    run.add_argument("--shots", "-k", type=int, default=None, dest="shots",
-                     help="few-shot: k labelled examples per language from XCOPA validation")
+    run = sub.add_parser(
+        "run",
+        help="run one experiment (train, evaluate, measure) into a run directory",
+        description="Run one experiment as its own process and write its run directory.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    run.add_argument(
+        "--method",
+        required=True,
+        choices=["direct", "intermediate", "few-shot", "icl", "translate-test"],
+        help="direct: fine-tune on English COPA; intermediate: first the --intermediate task(s), then COPA; "
+        "few-shot: then k labelled examples per target language; icl: prompt a causal LM with k "
+        "demonstrations (--shots, no training); translate-test: an English classifier on "
+        "--translations (docs/methods.md)",
+    )
+    run.add_argument(
+        "--translations",
+        default=None,
+        metavar="SOURCE",
+        help="translate-test: published (XCOPA's own translations), an MT model id, or tiny-marian",
+    )
+    run.add_argument(
+        "--model",
+        default="tiny-xlmr",
+        help="Hugging Face model id or local path (FacebookAI/xlm-roberta-base, FacebookAI/xlm-roberta-large), or the built-in tiny-xlmr",
+    )
+    run.add_argument(
+        "--intermediate",
+        default="",
+        metavar="TASKS",
+        help="comma-separated intermediate tasks, e.g. siqa or arc_challenge,rte",
+    )
+    run.add_argument(
+        "--intermediate-mode",
+        default="sequential",
+        choices=["sequential", "mixed"],
+        help="several intermediate tasks one after another, or mixed in one multi-task phase",
+    )
+    run.add_argument(
+        "--shots",
+        "-k",
+        type=int,
+        default=None,
+        dest="shots",
+        help="few-shot: k labelled examples per language from XCOPA validation",
+    )
     run.add_argument("--langs", default=",".join(XCOPA_LANGS), help="comma-separated XCOPA languages to evaluate")
     _add_data_dir(run)
     run.add_argument("--seed", type=int, default=0, help="random seed (data order, head init, dropout)")
-    run.add_argument("--shot-seed", type=int, default=None,
-                     help="few-shot: seed of the draw of the k shots, apart from --seed (default 0); the shots of a "
-                          "smaller k are inside those of a larger k for one shot seed")
-    run.add_argument("--recipe", action="append", default=None, metavar="[PHASE=]NAME",
-                     help="a published recipe for the target phase (xtreme-xcopa), or for the phase named: "
-                          "intermediate=phang2020, few-shot=xcost-few-shot; repeatable. Flags given here win over "
-                          "the recipe's values (docs/recipes.md)")
-    run.add_argument("--epochs", type=float, default=None, help="training epochs of every phase (default 5; few-shot 10)")
+    run.add_argument(
+        "--shot-seed",
+        type=int,
+        default=None,
+        help="few-shot: seed of the draw of the k shots, apart from --seed (default 0); the shots of a "
+        "smaller k are inside those of a larger k for one shot seed",
+    )
+    run.add_argument(
+        "--recipe",
+        action="append",
+        default=None,
+        metavar="[PHASE=]NAME",
+        help="a published recipe for the target phase (xtreme-xcopa), or for the phase named: "
+        "intermediate=phang2020, few-shot=xcost-few-shot; repeatable. Flags given here win over "
+        "the recipe's values (docs/recipes.md)",
+    )
+    run.add_argument(
+        "--epochs", type=float, default=None, help="training epochs of every phase (default 5; few-shot 10)"
+    )
     run.add_argument("--max-steps", type=int, default=None, help="cap optimiser steps of every training phase")
-    run.add_argument("--batch-size", type=int, default=None,
-                     help="effective batch of every training phase: examples per optimiser step (default 32; "
-                          "few-shot 4); --micro-batch-size splits it without changing the optimisation")
-    run.add_argument("--micro-batch-size", type=int, default=None,
-                     help="examples per forward/backward pass (default: the largest that fits on a GPU, 8 on a CPU); "
-                          "gradients are accumulated to the effective batch exactly")
-    run.add_argument("--grad-accum", type=int, default=None,
-                     help="old spelling of the micro-batch: 1 = no accumulation (micro-batch = batch); N needs "
-                          "--micro-batch-size with ceil(batch / micro-batch) = N")
-    run.add_argument("--collapse-retries", type=int, default=None,
-                     help="train a collapsed target phase (English validation at chance or one answer) again with a "
-                          "derived seed, up to N times (default 0)")
-    run.add_argument("--lr", type=float, default=None, help="learning rate of every training phase (default 3e-5; few-shot 1e-5)")
+    run.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="effective batch of every training phase: examples per optimiser step (default 32; "
+        "few-shot 4); --micro-batch-size splits it without changing the optimisation",
+    )
+    run.add_argument(
+        "--micro-batch-size",
+        type=int,
+        default=None,
+        help="examples per forward/backward pass (default: the largest that fits on a GPU, 8 on a CPU); "
+        "gradients are accumulated to the effective batch exactly",
+    )
+    run.add_argument(
+        "--grad-accum",
+        type=int,
+        default=None,
+        help="old spelling of the micro-batch: 1 = no accumulation (micro-batch = batch); N needs "
+        "--micro-batch-size with ceil(batch / micro-batch) = N",
+    )
+    run.add_argument(
+        "--collapse-retries",
+        type=int,
+        default=None,
+        help="train a collapsed target phase (English validation at chance or one answer) again with a "
+        "derived seed, up to N times (default 0)",
+    )
+    run.add_argument(
+        "--lr", type=float, default=None, help="learning rate of every training phase (default 3e-5; few-shot 1e-5)"
+    )
     run.add_argument("--max-seq-len", type=int, default=None, help="maximum tokens per sequence (default 128)")
-    run.add_argument("--max-train-examples", type=int, default=None, help="train on a random subset of N examples per task, drawn by the seed (quick runs)")
-    run.add_argument("--max-eval-examples", type=int, default=None, help="evaluate only the first N examples per language (quick runs)")
-    run.add_argument("--init-from", default=None, metavar="CHECKPOINT",
-                     help="start from a saved encoder (RUN_DIR/checkpoints/...) instead of re-running the intermediate phase")
-    run.add_argument("--save-encoder", action="store_true", help="save the encoder after the intermediate phase(s) for reuse")
-    run.add_argument("--no-measure", action="store_true", help="turn off FLOP sampling, progress events and memory probes")
+    run.add_argument(
+        "--max-train-examples",
+        type=int,
+        default=None,
+        help="train on a random subset of N examples per task, drawn by the seed (quick runs)",
+    )
+    run.add_argument(
+        "--max-eval-examples",
+        type=int,
+        default=None,
+        help="evaluate only the first N examples per language (quick runs)",
+    )
+    run.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="start from a saved encoder (RUN_DIR/checkpoints/...) instead of re-running the intermediate phase",
+    )
+    run.add_argument(
+        "--save-encoder", action="store_true", help="save the encoder after the intermediate phase(s) for reuse"
+    )
+    run.add_argument(
+        "--no-measure", action="store_true", help="turn off FLOP sampling, progress events and memory probes"
+    )
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    run.add_argument("--spec", default=None, metavar="JSON", help="read the whole spec from a JSON file (other flags are ignored)")
-    run.add_argument("--out", default=None, metavar="RUN_DIR",
-                     help="run directory to write (default: <store>/runs/<run-id>)")
+    run.add_argument(
+        "--spec", default=None, metavar="JSON", help="read the whole spec from a JSON file (other flags are ignored)"
+    )
+    run.add_argument(
+        "--out", default=None, metavar="RUN_DIR", help="run directory to write (default: <store>/runs/<run-id>)"
+    )
     _add_store(run)
 
     # -- plan --------------------------------------------------------------------------------
     plan = sub.add_parser("plan", help="work with plan files (plan check plan.toml, plan estimate plan.toml)")
     plan_sub = plan.add_subparsers(dest="plan_command", metavar="SUBCOMMAND")
-    check = plan_sub.add_parser("check", help="validate a plan and print its expanded runs without running anything",
-                                description="Validate a plan and print its expanded runs without running anything. "
-                                            "A plan of more than 10,000 runs is refused before it is expanded; "
-                                            "XCOST_MAX_RUNS=N sets another limit (docs/plans.md).")
+    check = plan_sub.add_parser(
+        "check",
+        help="validate a plan and print its expanded runs without running anything",
+        description="Validate a plan and print its expanded runs without running anything. "
+        "A plan of more than 10,000 runs is refused before it is expanded; "
+        "XCOST_MAX_RUNS=N sets another limit (docs/plans.md).",
+    )
     check.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
-    check.add_argument("--data", action="store_true",
-                       help="also load every data split the runs need, once, and print its row count; "
-                            "exit 2 with one message per data set that cannot be loaded")
+    check.add_argument(
+        "--data",
+        action="store_true",
+        help="also load every data split the runs need, once, and print its row count; "
+        "exit 2 with one message per data set that cannot be loaded",
+    )
     _add_data_dir(check)
     _add_store(check)  # the newest forecast's measured memory fit (plan estimate), when there is one
 
     est = plan_sub.add_parser(
-        "estimate", help="forecast what a plan will cost and whether each run fits, without running it",
+        "estimate",
+        help="forecast what a plan will cost and whether each run fits, without running it",
         description="Forecast every run and phase of a plan: examples, tokens (the real length distribution "
-                    "with the run's tokenizer), analytic FLOPs, time, device-hours, energy and memory, from a "
-                    "short probe on this machine, or projected onto another GPU with --device-profile. "
-                    "Stored in <store>/forecasts/ and the store's forecasts table (docs/plans.md, \"Forecasts\").")
+        "with the run's tokenizer), analytic FLOPs, time, device-hours, energy and memory, from a "
+        "short probe on this machine, or projected onto another GPU with --device-profile. "
+        'Stored in <store>/forecasts/ and the store\'s forecasts table (docs/plans.md, "Forecasts").',
+    )
     est.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
-    est.add_argument("--device-profile", default=None, metavar="NAME",
-                     help="project onto this GPU from the peak-FLOP/s table instead of probing here "
-                          "(e.g. H100-SXM, A100-40GB, L4; see docs/plans.md)")
-    est.add_argument("--efficiency", type=float, default=None, metavar="F",
-                     help="with --device-profile: the model FLOP utilisation assumed (default 0.25)")
-    est.add_argument("--slots", type=positive_int, default=None, metavar="N",
-                     help="runs at once for the plan's wall time (local GPUs or SLURM jobs; default: one per "
-                          "local GPU, else 1)")
-    est.add_argument("--safety", type=float, default=None, metavar="X",
-                     help="suggested SLURM --time = forecast x X (default 1.5)")
-    est.add_argument("--format", choices=["table", "json", "csv"], default="table",
-                     help="table (rich), or the whole forecast as JSON, or one CSV row per phase")
+    est.add_argument(
+        "--device-profile",
+        default=None,
+        metavar="NAME",
+        help="project onto this GPU from the peak-FLOP/s table instead of probing here "
+        "(e.g. H100-SXM, A100-40GB, L4; see docs/plans.md)",
+    )
+    est.add_argument(
+        "--efficiency",
+        type=float,
+        default=None,
+        metavar="F",
+        help="with --device-profile: the model FLOP utilisation assumed (default 0.25)",
+    )
+    est.add_argument(
+        "--slots",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="runs at once for the plan's wall time (local GPUs or SLURM jobs; default: one per local GPU, else 1)",
+    )
+    est.add_argument(
+        "--safety", type=float, default=None, metavar="X", help="suggested SLURM --time = forecast x X (default 1.5)"
+    )
+    est.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="table (rich), or the whole forecast as JSON, or one CSV row per phase",
+    )
     est.add_argument("--phases", action="store_true", help="table: a row per phase under each run")
     est.add_argument("--no-save", action="store_true", help="do not write the forecast into the store")
     _add_data_dir(est)
     _add_store(est)
 
     # -- stage -------------------------------------------------------------------------------
-    stage = sub.add_parser("stage", help="download every data set split and model a plan needs into the Hugging Face "
-                                         "cache (run where there is internet; jobs then run with HF_HUB_OFFLINE=1)",
-                           description="Download every data set split and model the plan's runs need into the "
-                                       "Hugging Face cache ($HF_HOME, on storage the compute nodes share) and record "
-                                       "their revisions in $HF_HOME/xcost-staged.json. Jobs run with "
-                                       "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 then fail at once, naming what is "
-                                       "missing, instead of trying the hub (docs/cluster.md).")
+    stage = sub.add_parser(
+        "stage",
+        help="download every data set split and model a plan needs into the Hugging Face "
+        "cache (run where there is internet; jobs then run with HF_HUB_OFFLINE=1)",
+        description="Download every data set split and model the plan's runs need into the "
+        "Hugging Face cache ($HF_HOME, on storage the compute nodes share) and record "
+        "their revisions in $HF_HOME/xcost-staged.json. Jobs run with "
+        "HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 then fail at once, naming what is "
+        "missing, instead of trying the hub (docs/cluster.md).",
+    )
     stage.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
     _add_data_dir(stage)
 
@@ -226,52 +342,97 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store(ingest)
 
     sql = sub.add_parser("sql", help="run SQL on the store (read-only) and print the result")
-    sql.add_argument("query", help="a SQL query, e.g. \"SELECT * FROM leaderboard\"; tables: runs, phases, evals, predictions, samples, events")
+    sql.add_argument(
+        "query",
+        help='a SQL query, e.g. "SELECT * FROM leaderboard"; tables: runs, phases, evals, predictions, samples, events',
+    )
     sql.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
     sql.add_argument("--output", "-o", default=None, help="write to this file (needed for parquet)")
-    sql.add_argument("--timeout", type=positive_seconds, default=None, metavar="SECONDS",
-                     help="stop a query that runs longer than this (exit 124; default: no limit); ctrl-c cancels it "
-                          "(exit 130)")
+    sql.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="stop a query that runs longer than this (exit 124; default: no limit); ctrl-c cancels it (exit 130)",
+    )
     _add_store(sql)
 
     # -- report ------------------------------------------------------------------------------
-    report = sub.add_parser("report", help="write the verdict of a plan as report.html, report.md, table.tex, "
-                                           "figures and tables",
-                            description="Write the verdict of a plan's configurations (or of those of the runs "
-                                        "--where picks; default: every configuration in the store) to --out: "
-                                        "report.md, a self-contained report.html, table.tex (booktabs), the figures "
-                                        "as SVG and PDF and the tables as CSV and Parquet (docs/report.md).")
-    report.add_argument("plan", nargs="?", default=None,
-                        help="a plan file or built-in plan name: report on its configurations")
-    report.add_argument("--where", default=None, metavar="SQL",
-                        help="report on the configurations of the runs satisfying this condition on the runs table, "
-                             "e.g. \"model LIKE '%%large' AND method <> 'few-shot'\"")
+    report = sub.add_parser(
+        "report",
+        help="write the verdict of a plan as report.html, report.md, table.tex, figures and tables",
+        description="Write the verdict of a plan's configurations (or of those of the runs "
+        "--where picks; default: every configuration in the store) to --out: "
+        "report.md, a self-contained report.html, table.tex (booktabs), the figures "
+        "as SVG and PDF and the tables as CSV and Parquet (docs/report.md).",
+    )
+    report.add_argument(
+        "plan", nargs="?", default=None, help="a plan file or built-in plan name: report on its configurations"
+    )
+    report.add_argument(
+        "--where",
+        default=None,
+        metavar="SQL",
+        help="report on the configurations of the runs satisfying this condition on the runs table, "
+        "e.g. \"model LIKE '%%large' AND method <> 'few-shot'\"",
+    )
     report.add_argument("--out", required=True, metavar="DIR", help="folder to write the report's files into")
-    report.add_argument("--baseline", default=None, metavar="CONFIG_ID",
-                        help="compare every configuration with this one (a config id, a unique prefix or a label; "
-                             "default: direct fine-tuning of the same model and recipe)")
-    report.add_argument("--delta", type=points, default=2.0, metavar="POINTS",
-                        help="similar accuracy: the 90%% interval of the difference inside +-POINTS (default 2)")
-    report.add_argument("--amortise-n", type=at_least_one, default=1.0, metavar="N",
-                        help="the intermediate encoder serves N target tasks: its cost is shared N ways in the "
-                             "amortised columns (default 1: not shared)")
+    report.add_argument(
+        "--baseline",
+        default=None,
+        metavar="CONFIG_ID",
+        help="compare every configuration with this one (a config id, a unique prefix or a label; "
+        "default: direct fine-tuning of the same model and recipe)",
+    )
+    report.add_argument(
+        "--delta",
+        type=points,
+        default=2.0,
+        metavar="POINTS",
+        help="similar accuracy: the 90%% interval of the difference inside +-POINTS (default 2)",
+    )
+    report.add_argument(
+        "--amortise-n",
+        type=at_least_one,
+        default=1.0,
+        metavar="N",
+        help="the intermediate encoder serves N target tasks: its cost is shared N ways in the "
+        "amortised columns (default 1: not shared)",
+    )
     _add_store(report)
 
     # -- the app / headless (top-level) ---------------------------------------------------------
-    parser.add_argument("--headless", action="store_true",
-                        help="run the plan without a screen: progress bars (plain lines with no TTY), then the leaderboard")
-    parser.add_argument("--max-parallel", type=positive_int, default=None, metavar="N",
-                        help="runs at once (default: one per GPU; one on a machine without a GPU)")
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        help="run the plan without a screen: progress bars (plain lines with no TTY), then the leaderboard",
+    )
+    parser.add_argument(
+        "--max-parallel",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="runs at once (default: one per GPU; one on a machine without a GPU)",
+    )
     parser.add_argument("--rerun", action="store_true", help="run again runs that already succeeded")
-    parser.add_argument("--executor", choices=["local", "slurm"], default=None,
-                        help="where the runs execute: local subprocesses, or one SLURM job each (default: the plan's "
-                             "[executor] table, else local; docs/cluster.md)")
-    parser.add_argument("--no-ingest", action="store_true",
-                        help="--headless: do not write the DuckDB store; ingest later with `xcost-tui ingest` (for a "
-                             "store on a shared filesystem where DuckDB's locking does not work; docs/cluster.md)")
-    parser.add_argument("--skip-data-check", action="store_true",
-                        help="--headless: start the runs without first loading every data split they need once "
-                             "(the data pre-flight)")
+    parser.add_argument(
+        "--executor",
+        choices=["local", "slurm"],
+        default=None,
+        help="where the runs execute: local subprocesses, or one SLURM job each (default: the plan's "
+        "[executor] table, else local; docs/cluster.md)",
+    )
+    parser.add_argument(
+        "--no-ingest",
+        action="store_true",
+        help="--headless: do not write the DuckDB store; ingest later with `xcost-tui ingest` (for a "
+        "store on a shared filesystem where DuckDB's locking does not work; docs/cluster.md)",
+    )
+    parser.add_argument(
+        "--skip-data-check",
+        action="store_true",
+        help="--headless: start the runs without first loading every data split they need once (the data pre-flight)",
+    )
     _add_store(parser)
     _add_data_dir(parser)
     return parser
@@ -323,8 +484,10 @@ def check_store(store: str) -> None:
     hint = f" (did you mean --store {path.parent}?)" if blocker == path and path.suffix == ".duckdb" else ""
     if blocker == path:
         raise XcostError(f"--store {store} is a file: give the folder that holds xcost.duckdb and runs/{hint}")
-    raise XcostError(f"--store {store}: {blocker} is a file, so it cannot hold a store; "
-                     f"give the folder that holds xcost.duckdb and runs/")
+    raise XcostError(
+        f"--store {store}: {blocker} is a file, so it cannot hold a store; "
+        f"give the folder that holds xcost.duckdb and runs/"
+    )
 
 
 def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_arg: str | None) -> int:
@@ -343,9 +506,18 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
             from .estimate.command import estimate_command
 
             check_store(args.store)
-            return estimate_command(args.plan, data_dir=args.data_dir, device_profile=args.device_profile,
-                                    efficiency=args.efficiency, slots=args.slots, fmt_name=args.format,
-                                    phases=args.phases, store=args.store, save=not args.no_save, safety=args.safety)
+            return estimate_command(
+                args.plan,
+                data_dir=args.data_dir,
+                device_profile=args.device_profile,
+                efficiency=args.efficiency,
+                slots=args.slots,
+                fmt_name=args.format,
+                phases=args.phases,
+                store=args.store,
+                save=not args.no_save,
+                safety=args.safety,
+            )
         if args.plan_command != "check":
             parser.parse_args(["plan", "--help"])
         from .plan import check_command
@@ -362,22 +534,40 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
     if args.command == "report":
         from .report import report_command
 
-        return report_command(Path(args.store), Path(args.out), plan=args.plan, where=args.where,
-                              baseline=args.baseline, delta_points=args.delta, amortise_n=args.amortise_n)
+        return report_command(
+            Path(args.store),
+            Path(args.out),
+            plan=args.plan,
+            where=args.where,
+            baseline=args.baseline,
+            delta_points=args.delta,
+            amortise_n=args.amortise_n,
+        )
     if args.headless:
         if not plan_arg:
             raise XcostError("--headless needs a plan: a plan file or a built-in plan name (demo, xcopa-stilts)")
         from .headless import headless_command
 
-        return headless_command(plan_arg, store=Path(args.store), data_dir=args.data_dir,
-                                max_parallel=args.max_parallel, rerun=args.rerun,
-                                data_check=not args.skip_data_check, executor=args.executor,
-                                ingest=not args.no_ingest)
+        return headless_command(
+            plan_arg,
+            store=Path(args.store),
+            data_dir=args.data_dir,
+            max_parallel=args.max_parallel,
+            rerun=args.rerun,
+            data_check=not args.skip_data_check,
+            executor=args.executor,
+            ingest=not args.no_ingest,
+        )
     from .tui.app import run_app
 
     if args.executor is not None:
-        return run_app(store=Path(args.store), plan=plan_arg, data_dir=args.data_dir, max_parallel=args.max_parallel,
-                       executor=args.executor)
+        return run_app(
+            store=Path(args.store),
+            plan=plan_arg,
+            data_dir=args.data_dir,
+            max_parallel=args.max_parallel,
+            executor=args.executor,
+        )
     return run_app(store=Path(args.store), plan=plan_arg, data_dir=args.data_dir, max_parallel=args.max_parallel)
 
 

@@ -14,9 +14,10 @@ Pure Python, no torch and no scipy: the exact binomial test is ``verdict.exact.b
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from .verdict.exact import binomial_test
 
@@ -44,8 +45,9 @@ class CollapseVerdict:
         return asdict(self)
 
 
-def check_collapse(preds: Sequence[int], labels: Sequence[int], n_choices: int = 2, *,
-                   alpha: float = ALPHA, majority: float = MAJORITY) -> CollapseVerdict:
+def check_collapse(
+    preds: Sequence[int], labels: Sequence[int], n_choices: int = 2, *, alpha: float = ALPHA, majority: float = MAJORITY
+) -> CollapseVerdict:
     """A model collapsed when its accuracy is within chance (the exact two-sided binomial test at
     its n labelled items does not reject accuracy == 1/n_choices at ``alpha``) or when at least
     ``majority`` of its predictions are one choice index.
@@ -61,16 +63,19 @@ def check_collapse(preds: Sequence[int], labels: Sequence[int], n_choices: int =
     n = len(labelled)
     correct = sum(1 for p, y in labelled if p == y)
     counts = Counter(preds)
-    majority_choice, top = (counts.most_common(1)[0] if counts else (None, 0))
+    majority_choice, top = counts.most_common(1)[0] if counts else (None, 0)
     share = top / len(preds) if preds else None
     if n == 0:
         return CollapseVerdict(0, 0, None, chance, None, majority_choice, share, None, [], alpha, majority)
     p_value = binomial_test(correct, n, Fraction(1, n_choices))
     reasons = []
     if p_value >= alpha:
-        reasons.append(f"accuracy {correct}/{n} = {correct / n:.3f} is within chance ({chance:g}): "
-                       f"two-sided exact binomial p = {p_value:.3g} >= {alpha:g}")
+        reasons.append(
+            f"accuracy {correct}/{n} = {correct / n:.3f} is within chance ({chance:g}): "
+            f"two-sided exact binomial p = {p_value:.3g} >= {alpha:g}"
+        )
     if share is not None and share >= majority:
         reasons.append(f"{share:.0%} of the predictions are choice {majority_choice} (>= {majority:.0%})")
-    return CollapseVerdict(n, correct, correct / n, chance, p_value, majority_choice, share, bool(reasons), reasons,
-                           alpha, majority)
+    return CollapseVerdict(
+        n, correct, correct / n, chance, p_value, majority_choice, share, bool(reasons), reasons, alpha, majority
+    )

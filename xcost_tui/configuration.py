@@ -13,22 +13,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 # Keys that never change results (labels, where data is read from, how a phase is shared).
 NOT_IDENTITY = ("name", "data_dir", "device", "save_encoder", "init_from", "device_map")
 # Fields added with icl and translate-test, with their defaults: at the default they are left out of
 # the identity, so the run ids of the other methods' runs stay as they were.
-LATER_DEFAULTS: dict[str, Any] = {"translations": None, "model_dtype": "auto", "device_map": None,
-                                  "mt_max_new_tokens": 128, "mt_beams": 1}
+LATER_DEFAULTS: dict[str, Any] = {
+    "translations": None,
+    "model_dtype": "auto",
+    "device_map": None,
+    "mt_max_new_tokens": 128,
+    "mt_beams": 1,
+}
 # Keys that vary between the runs of one configuration.
 WITHIN_CONFIGURATION = ("seed", "shot_seed")
 
 
 def identity_of(spec: Mapping[str, Any]) -> dict[str, Any]:
     """What determines a run's results: its run id hashes this."""
-    return {k: v for k, v in spec.items()
-            if k not in NOT_IDENTITY and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])}
+    return {
+        k: v for k, v in spec.items() if k not in NOT_IDENTITY and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])
+    }
 
 
 def configuration_of(spec: Mapping[str, Any]) -> dict[str, Any]:

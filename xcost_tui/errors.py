@@ -43,6 +43,7 @@ class StoreError(XcostError):
 
 # The kinds of StoreError a front end tells apart (the app's empty-state panel branches on them).
 
+
 class StoreMissing(StoreError):
     """There is no results database yet at the store's path."""
 

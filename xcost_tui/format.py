@@ -6,7 +6,8 @@ Which formatter a column uses is named once, in the presentation catalogue (``pr
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 NULL = "–"
 
@@ -126,8 +127,19 @@ def flag(v: Any) -> str:
 
 
 FORMATTERS: dict[str, Callable[[Any], str]] = {
-    "acc": acc, "hours": hours, "flops": flops, "energy": energy, "bytes": nbytes, "seconds": seconds,
-    "int": integer, "text": text, "number": number, "rate": rate, "si": plain_si, "flag": flag, "pct": pct,
+    "acc": acc,
+    "hours": hours,
+    "flops": flops,
+    "energy": energy,
+    "bytes": nbytes,
+    "seconds": seconds,
+    "int": integer,
+    "text": text,
+    "number": number,
+    "rate": rate,
+    "si": plain_si,
+    "flag": flag,
+    "pct": pct,
 }
 
 
@@ -173,7 +185,7 @@ def log_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     if hi < lo:
         lo, hi = hi, lo
     first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
-    decades = [10.0 ** e for e in range(first, last + 1)]
+    decades = [10.0**e for e in range(first, last + 1)]
     for mults in ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0)):
         vals = [d * m for d in decades for m in mults if lo * (1 - 1e-9) <= d * m <= hi * (1 + 1e-9)]
         if len(vals) >= min(n, 3):
@@ -186,7 +198,7 @@ def _decimals(step: float) -> int:
     if step <= 0 or not math.isfinite(step):
         return 0
     d = max(0, -math.floor(math.log10(step) + 1e-9))
-    if round(step * 10 ** d, 6) % 1:  # 2.5, 0.25: one digit more
+    if round(step * 10**d, 6) % 1:  # 2.5, 0.25: one digit more
         d += 1
     return min(d, 12)
 

@@ -52,6 +52,7 @@ def _plain_terminal(stream: TextIO) -> bool:
 
 # ---- formatting -----------------------------------------------------------------------------
 
+
 def fmt_bytes(n: float | None) -> str:
     return "-" if n is None else fmt.nbytes(n)
 
@@ -88,7 +89,7 @@ def _step(run: LiveRun) -> str:
 def collapse_of(run_dir: Path) -> tuple[bool | None, int | None]:
     """(collapsed, target attempts) of a run from its events (the fold's reading, as ingest's):
     (None, None) when nothing was judged or the events cannot be read."""
-    from .rundir import JsonlReader, RunFold, RunDir, parse_event
+    from .rundir import JsonlReader, RunDir, RunFold, parse_event
 
     try:
         lines = JsonlReader(RunDir(Path(run_dir)).events).read_all_lines(final=True)
@@ -114,8 +115,11 @@ def end_line(run: LiveRun) -> str:
         text = f"{run.label}: {run.status} in {wall}"
     avg = present.AVG_ACCURACY
     if run.avg_accuracy is not None:
-        langs = ", ".join(f"{k} {present.cell(f'acc_{k}', v)}" for k, v in sorted(run.accuracy.items())
-                          if f"acc_{k}" in present.LEADERBOARD)
+        langs = ", ".join(
+            f"{k} {present.cell(f'acc_{k}', v)}"
+            for k, v in sorted(run.accuracy.items())
+            if f"acc_{k}" in present.LEADERBOARD
+        )
         text += f", avg accuracy {avg.cell(run.avg_accuracy)}{avg.unit} ({langs})"
     if run.en_accuracy is not None:
         text += f", en {present.EN_ACCURACY.cell(run.en_accuracy)}"
@@ -133,6 +137,7 @@ def end_line(run: LiveRun) -> str:
 
 # ---- watching the queue ---------------------------------------------------------------------
 
+
 class _Watcher:
     """Turns successive snapshots into lines: starts, phases, periodic progress, ends."""
 
@@ -145,8 +150,10 @@ class _Watcher:
 
     def _phase_lines(self, run, now: float) -> list[str]:
         seen = self.phases_seen.get(run.run_id, 0)
-        out = [f"{run.label}: phase {phase} ({i}/{run.phases_planned})"
-               for i, phase in enumerate(run.phases_started[seen:], seen + 1)]
+        out = [
+            f"{run.label}: phase {phase} ({i}/{run.phases_planned})"
+            for i, phase in enumerate(run.phases_started[seen:], seen + 1)
+        ]
         if out:
             self.last_progress[run.run_id] = now
         self.phases_seen[run.run_id] = len(run.phases_started)
@@ -161,7 +168,8 @@ class _Watcher:
             if run.status != prev:
                 self.status[rid] = run.status
                 started_now = run.status == RunStatus.RUNNING or (
-                    run.done and not run.skipped and run.pid is not None and prev in (None, "queued", "waiting"))
+                    run.done and not run.skipped and run.pid is not None and prev in (None, "queued", "waiting")
+                )
                 if started_now:
                     how = "attached to the running job" if run.attached else "started"
                     where = f" on GPU {run.gpu}" if run.gpu is not None else ""
@@ -285,9 +293,14 @@ def _run_rich(sched, console, total: int, interrupts: _Interrupts) -> None:
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     watcher = _Watcher(float("inf"))
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=30),
-               TextColumn("{task.fields[step]}"), TextColumn("{task.fields[info]}", style="dim"),
-               TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(bar_width=30),
+        TextColumn("{task.fields[step]}"),
+        TextColumn("{task.fields[info]}", style="dim"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, refresh_per_second=4, transient=False) as progress:
         overall = progress.add_task("[bold]plan", total=total, step="", info="")
         tasks: dict[str, int] = {}
@@ -301,18 +314,28 @@ def _run_rich(sched, console, total: int, interrupts: _Interrupts) -> None:
                 progress.console.print(line, markup=False, highlight=False)
             done = sum(1 for r in snap if r.done)
             running = [r for r in snap if r.status == RunStatus.RUNNING]
-            progress.update(overall, completed=done,
-                            info=f"{done}/{len(snap)} runs done, {len(running)} running, "
-                                 f"{sum(1 for r in snap if r.status in ('queued', 'waiting'))} queued")
+            progress.update(
+                overall,
+                completed=done,
+                info=f"{done}/{len(snap)} runs done, {len(running)} running, "
+                f"{sum(1 for r in snap if r.status in ('queued', 'waiting'))} queued",
+            )
             for r in running:
                 if r.run_id not in tasks:
                     tasks[r.run_id] = progress.add_task(escape(r.label), total=None, step="", info="")
                 # The description is Rich markup (the [dim] part): the run's name and phase are the
                 # user's text, escaped so a name such as "a[/]b" prints as written.
-                desc = f"{escape(r.label)} [dim]{escape(r.phase or 'starting')} ({r.phases_done}/{r.phases_planned})[/dim]"
-                progress.update(tasks[r.run_id], description=desc, completed=r.step or 0,
-                                total=r.total_steps, step=_step(r),
-                                info=" ".join(b for b in (_speed(r), _mem(r)) if b))
+                desc = (
+                    f"{escape(r.label)} [dim]{escape(r.phase or 'starting')} ({r.phases_done}/{r.phases_planned})[/dim]"
+                )
+                progress.update(
+                    tasks[r.run_id],
+                    description=desc,
+                    completed=r.step or 0,
+                    total=r.total_steps,
+                    step=_step(r),
+                    info=" ".join(b for b in (_speed(r), _mem(r)) if b),
+                )
             for rid in [rid for rid in tasks if rid not in {r.run_id for r in running}]:
                 progress.remove_task(tasks.pop(rid))
             if idle or give_up:
@@ -325,8 +348,21 @@ def _run_rich(sched, console, total: int, interrupts: _Interrupts) -> None:
 # The leaderboard's columns, in order: keys of the presentation catalogue (present.py), which
 # names each one's header, unit and formatter for the app and this table alike.
 LEADERBOARD_COLUMNS = (
-    "name", "method", "model", "intermediate", "k", "seed", "status", "avg_accuracy", "en_accuracy",
-    "train_device_hours", "train_flops", "train_energy_j", "peak_train_mem_bytes", "latency_p50_s", "run_id",
+    "name",
+    "method",
+    "model",
+    "intermediate",
+    "k",
+    "seed",
+    "status",
+    "avg_accuracy",
+    "en_accuracy",
+    "train_device_hours",
+    "train_flops",
+    "train_energy_j",
+    "peak_train_mem_bytes",
+    "latency_p50_s",
+    "run_id",
 )
 
 
@@ -340,13 +376,21 @@ def _cell(col: str, v):
 
 
 # dropped first when the terminal is too narrow for the whole table
-NARROW_DROP = ("run_id", "latency_p50_s", "model", "train_energy_j", "peak_train_mem_bytes", "seed", "k",
-               "train_flops", "en_accuracy")
+NARROW_DROP = (
+    "run_id",
+    "latency_p50_s",
+    "model",
+    "train_energy_j",
+    "peak_train_mem_bytes",
+    "seed",
+    "k",
+    "train_flops",
+    "en_accuracy",
+)
 
 
 def _leaderboard_table(rows: list[dict], cols: list[str], title: str):
     from rich.table import Table
-    from rich.text import Text
 
     out = Table(title=title, title_justify="left")
     for c in cols:
@@ -390,16 +434,24 @@ def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
             out = _leaderboard_table(rows, cols, title)
     console.print(out)
     if any(r.get("contended") is True for r in rows):
-        console.print(present.CONTENDED_LEGEND + "; `xcost-tui sql \"SELECT * FROM leaderboard WHERE NOT "
-                      "contended\"` leaves them out", markup=False, highlight=False)
+        console.print(
+            present.CONTENDED_LEGEND + '; `xcost-tui sql "SELECT * FROM leaderboard WHERE NOT '
+            'contended"` leaves them out',
+            markup=False,
+            highlight=False,
+        )
     if dropped:
-        console.print(f"(left out for the terminal's width: {', '.join(dropped)}; "
-                      f"`xcost-tui sql \"SELECT * FROM leaderboard\"` shows every column)", markup=False,
-                      highlight=False)
+        console.print(
+            f"(left out for the terminal's width: {', '.join(dropped)}; "
+            f'`xcost-tui sql "SELECT * FROM leaderboard"` shows every column)',
+            markup=False,
+            highlight=False,
+        )
     return True
 
 
 # ---- the verdict -------------------------------------------------------------------------------
+
 
 def print_verdict(store: Path, specs: list, console) -> bool:
     """After the leaderboard: each configuration of the plan against its baseline, in a sentence,
@@ -419,29 +471,59 @@ def print_verdict(store: Path, specs: list, console) -> bool:
         console.print(f"verdict: {exc}", markup=False, highlight=False)
         return False
     rows = [c for c in v.averaged() if c.config_id in config_ids]
-    console.print(f"verdict: {len(rows)} comparison(s) of this plan's configurations with their baselines "
-                  f"(average accuracy over the languages both evaluated; 95% intervals; similar = within "
-                  f"±{100 * v.delta:g} points; docs/statistics.md)", markup=False, highlight=False)
+    console.print(
+        f"verdict: {len(rows)} comparison(s) of this plan's configurations with their baselines "
+        f"(average accuracy over the languages both evaluated; 95% intervals; similar = within "
+        f"±{100 * v.delta:g} points; docs/statistics.md)",
+        markup=False,
+        highlight=False,
+    )
     if not rows:
-        console.print("  no comparison: a configuration needs a succeeded baseline (direct fine-tuning of the "
-                      "same model and recipe) with runs of the same seeds", markup=False, highlight=False)
+        console.print(
+            "  no comparison: a configuration needs a succeeded baseline (direct fine-tuning of the "
+            "same model and recipe) with runs of the same seeds",
+            markup=False,
+            highlight=False,
+        )
         return True
     for c in rows:
         console.print(f"  {v.sentences()[v.averaged().index(c)]}", markup=False, highlight=False)
     table = Table(title="verdict (average accuracy)", title_justify="left")
-    for col, right in (("configuration", False), ("baseline", False), ("pairs", True), ("diff (points)", True),
-                       ("95% interval", True), ("p", True), ("finding", False), ("train cost ×", True)):
+    for col, right in (
+        ("configuration", False),
+        ("baseline", False),
+        ("pairs", True),
+        ("diff (points)", True),
+        ("95% interval", True),
+        ("p", True),
+        ("finding", False),
+        ("train cost ×", True),
+    ):
         table.add_column(col, justify="right" if right else "left", no_wrap=not right)
     for c in rows:
         a, b = v.configurations.get(c.config_id), v.configurations.get(c.baseline_id)
         ratio = None
         if a is not None and b is not None and a.costs.get("train_device_hours") and b.costs.get("train_device_hours"):
             ratio = a.costs["train_device_hours"] / b.costs["train_device_hours"]  # type: ignore[operator]
-        finding = "better" if c.significant and c.diff > 0 else "worse" if c.significant else \
-            "similar" if c.similar else "not distinguishable"
-        table.add_row(Text(c.label), Text(c.baseline_label), str(c.n_pairs), f"{100 * c.diff:+.1f}",
-                      f"[{100 * c.low:+.1f}, {100 * c.high:+.1f}]", f"{c.p_value:.3g}", finding,
-                      "–" if ratio is None else f"{ratio:.2g}")
+        finding = (
+            "better"
+            if c.significant and c.diff > 0
+            else "worse"
+            if c.significant
+            else "similar"
+            if c.similar
+            else "not distinguishable"
+        )
+        table.add_row(
+            Text(c.label),
+            Text(c.baseline_label),
+            str(c.n_pairs),
+            f"{100 * c.diff:+.1f}",
+            f"[{100 * c.low:+.1f}, {100 * c.high:+.1f}]",
+            f"{c.p_value:.3g}",
+            finding,
+            "–" if ratio is None else f"{ratio:.2g}",
+        )
     console.print(table)
     return True
 
@@ -459,6 +541,7 @@ def print_forecast_line(store: Path, run_ids: list[str], out: TextIO) -> None:
 
 
 # ---- the command ----------------------------------------------------------------------------
+
 
 def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_options: dict | None) -> bool:
     """Before the first run: every split the plan's runs need, loaded once (tasks/preflight.py).
@@ -484,28 +567,53 @@ def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_opt
         return True
     if data_check(todo, out) == 0:
         return True
-    print("xcost-tui: error: no run was started: the plan's data cannot be loaded (see above); "
-          "`xcost-tui plan check --data PLAN` repeats this check without running anything", file=sys.stderr, flush=True)
+    print(
+        "xcost-tui: error: no run was started: the plan's data cannot be loaded (see above); "
+        "`xcost-tui plan check --data PLAN` repeats this check without running anything",
+        file=sys.stderr,
+        flush=True,
+    )
     return False
 
 
-def headless_command(plan: str, store: Path, data_dir: str | None = None, max_parallel: int | None = None,
-                     rerun: bool = False, *, out: TextIO | None = None, scheduler_options: dict | None = None,
-                     data_check: bool = True, executor: str | None = None, ingest: bool = True) -> int:
+def headless_command(
+    plan: str,
+    store: Path,
+    data_dir: str | None = None,
+    max_parallel: int | None = None,
+    rerun: bool = False,
+    *,
+    out: TextIO | None = None,
+    scheduler_options: dict | None = None,
+    data_check: bool = True,
+    executor: str | None = None,
+    ingest: bool = True,
+) -> int:
     """``executor`` (``--executor``: local, slurm) overrides the plan's ``[executor]`` kind;
     ``ingest`` False (``--no-ingest``) leaves the DuckDB store alone (run directories only)."""
     interrupts = _Interrupts(grace_s=10.0)
     interrupts.install()  # first: a Ctrl-C from here on is counted, never raised
     try:
-        return _headless(plan, store, data_dir, max_parallel, rerun, out, scheduler_options, interrupts, data_check,
-                         executor, ingest)
+        return _headless(
+            plan, store, data_dir, max_parallel, rerun, out, scheduler_options, interrupts, data_check, executor, ingest
+        )
     finally:
         interrupts.restore()
 
 
-def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | None, rerun: bool,
-              out: TextIO | None, scheduler_options: dict | None, interrupts: _Interrupts, data_check: bool,
-              executor: str | None = None, ingest_store: bool = True) -> int:
+def _headless(
+    plan: str,
+    store: Path,
+    data_dir: str | None,
+    max_parallel: int | None,
+    rerun: bool,
+    out: TextIO | None,
+    scheduler_options: dict | None,
+    interrupts: _Interrupts,
+    data_check: bool,
+    executor: str | None = None,
+    ingest_store: bool = True,
+) -> int:
     from rich.console import Console
 
     from .plan import describe_data, load_plan
@@ -515,8 +623,13 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
     out = out if out is not None else sys.stdout
     plain = _plain_terminal(out)
     # Without a terminal nothing wraps lines for us: let tables take their natural width.
-    console = Console(file=out, width=1000 if plain else None, force_terminal=None if not plain else False,
-                      no_color=plain, highlight=False)
+    console = Console(
+        file=out,
+        width=1000 if plain else None,
+        force_terminal=None if not plain else False,
+        no_color=plain,
+        highlight=False,
+    )
     try:
         loaded = load_plan(plan, data_dir=data_dir, executor=executor)
         runner_executor = None
@@ -536,8 +649,11 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
 
     run_ids = loaded.run_ids()
     where = f"; executor: {runner_executor.describe()}" if runner_executor is not None else ""
-    print(f"plan {loaded.name}: {len(run_ids)} runs; data: {describe_data(loaded)}; store: {store}{where}", file=out,
-          flush=True)
+    print(
+        f"plan {loaded.name}: {len(run_ids)} runs; data: {describe_data(loaded)}; store: {store}{where}",
+        file=out,
+        flush=True,
+    )
     for note in loaded.notes:
         print(f"note: {note}", file=out, flush=True)
     if data_check and not _data_preflight(loaded, store, rerun, out, scheduler_options):
@@ -574,16 +690,24 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
     # skipped ones too: the store may be new), then the leaderboard.
     dirs = [store / "runs" / rid for rid in run_ids if (store / "runs" / rid).is_dir()]
     if dirs and not ingest_store:
-        print(f"store: not written (--no-ingest); `xcost-tui ingest --store DIR {store / 'runs'}/*` reads the run "
-              "directories into a store", file=out, flush=True)
+        print(
+            f"store: not written (--no-ingest); `xcost-tui ingest --store DIR {store / 'runs'}/*` reads the run "
+            "directories into a store",
+            file=out,
+            flush=True,
+        )
     elif dirs:
         try:
             report = ingest(store, dirs, only_changed=True)
             for w in getattr(report, "warnings", [])[:20]:
                 print(f"store: {w}", file=out, flush=True)
         except Exception as exc:  # noqa: BLE001 - the results are on disk; the store can be rebuilt
-            print(f"store: could not ingest the runs ({type(exc).__name__}: {exc}); "
-                  f"`xcost-tui ingest --store {store}` retries", file=out, flush=True)
+            print(
+                f"store: could not ingest the runs ({type(exc).__name__}: {exc}); "
+                f"`xcost-tui ingest --store {store}` retries",
+                file=out,
+                flush=True,
+            )
         print_leaderboard(store, run_ids, console)
         print_verdict(store, loaded.runs, console)
         print_forecast_line(store, run_ids, out)
@@ -593,9 +717,15 @@ def _headless(plan: str, store: Path, data_dir: str | None, max_parallel: int | 
     failed = sum(s == RunStatus.FAILED for s in statuses)
     cancelled = sum(s == RunStatus.CANCELLED for s in statuses)
     skipped = sum(1 for rid in run_ids if rid in snap and snap[rid].skipped)
-    print(f"{ok}/{len(run_ids)} runs succeeded" + (f" ({skipped} already had)" if skipped else "")
-          + (f", {failed} failed" if failed else "") + (f", {cancelled} cancelled" if cancelled else "")
-          + f" in {fmt_duration(time.time() - started)}; run directories in {store / 'runs'}", file=out, flush=True)
+    print(
+        f"{ok}/{len(run_ids)} runs succeeded"
+        + (f" ({skipped} already had)" if skipped else "")
+        + (f", {failed} failed" if failed else "")
+        + (f", {cancelled} cancelled" if cancelled else "")
+        + f" in {fmt_duration(time.time() - started)}; run directories in {store / 'runs'}",
+        file=out,
+        flush=True,
+    )
 
     if os.environ.get(ASSERT_ENV) == "1":
         heavy = heavy_modules_loaded()

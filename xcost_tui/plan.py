@@ -29,10 +29,11 @@ import math
 import os
 import sys
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,8 +42,18 @@ else:  # pragma: no cover - Python 3.10
 
 from . import XCOPA_LANGS
 from .errors import SpecError, XcostError
-from .spec import (HPARAM_SECTIONS, METHODS, PhaseKind, RunSpec, check_device, check_field, check_number, field_range,
-                   method_range, recipe_values)
+from .spec import (
+    HPARAM_SECTIONS,
+    METHODS,
+    PhaseKind,
+    RunSpec,
+    check_device,
+    check_field,
+    check_number,
+    field_range,
+    method_range,
+    recipe_values,
+)
 from .suggest import closest, did_you_mean
 
 # plural grid key -> the dotted RunSpec key each of its values sets
@@ -115,11 +126,13 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
     if table is None:
         table = {}
     if not isinstance(table, dict):
-        raise SpecError(f"{where}: must be a table ([executor] with kind = \"slurm\", partition = ..., ...)")
+        raise SpecError(f'{where}: must be a table ([executor] with kind = "slurm", partition = ..., ...)')
     names = [f.name for f in dataclasses.fields(ExecutorSettings)]
     for key in table:
         if key not in names:
-            raise SpecError(f"{where}.{key}: unknown key{did_you_mean(key, names)}; [executor] takes {', '.join(names)}")
+            raise SpecError(
+                f"{where}.{key}: unknown key{did_you_mean(key, names)}; [executor] takes {', '.join(names)}"
+            )
     out = ExecutorSettings()
     for key, value in table.items():
         w = f"{where}.{key}"
@@ -129,19 +142,22 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
             value = value.strip()
         elif key in ("gpus_per_run", "cpus_per_run"):
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "gpus_per_run" else 1):
-                raise SpecError(f"{w}: expected a whole number, at least {0 if key == 'gpus_per_run' else 1}, got {value!r}")
+                raise SpecError(
+                    f"{w}: expected a whole number, at least {0 if key == 'gpus_per_run' else 1}, got {value!r}"
+                )
         elif key == "time":
             value = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else value
             if not isinstance(value, str) or not re.fullmatch(_TIME, value):
-                raise SpecError(f"{w}: {value!r} is not a SLURM time limit (minutes, \"HH:MM:SS\" or "
-                                f"\"D-HH:MM:SS\", e.g. \"4:00:00\")")
+                raise SpecError(
+                    f'{w}: {value!r} is not a SLURM time limit (minutes, "HH:MM:SS" or "D-HH:MM:SS", e.g. "4:00:00")'
+                )
         elif key == "mem":
             value = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else value
             if not isinstance(value, str) or not re.fullmatch(r"\d+[KMGT]?", value, flags=re.I):
-                raise SpecError(f"{w}: {value!r} is not a SLURM memory size (e.g. \"32G\", \"16000M\")")
+                raise SpecError(f'{w}: {value!r} is not a SLURM memory size (e.g. "32G", "16000M")')
         elif key == "sbatch_args":
             if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-                raise SpecError(f"{w}: expected a list of strings, e.g. [\"--exclusive\", \"--reservation=nlp\"]")
+                raise SpecError(f'{w}: expected a list of strings, e.g. ["--exclusive", "--reservation=nlp"]')
         elif key == "poll_s":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.1 <= value <= 600:
                 raise SpecError(f"{w}: expected seconds between 0.1 and 600, got {value!r}")
@@ -150,8 +166,10 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
     if kind is not None:
         out.kind = kind
     if out.kind not in EXECUTOR_KINDS:
-        raise SpecError(f"{where}.kind: {out.kind!r} is not an executor{did_you_mean(out.kind, EXECUTOR_KINDS)}; "
-                        f"choose one of {', '.join(EXECUTOR_KINDS)}")
+        raise SpecError(
+            f"{where}.kind: {out.kind!r} is not an executor{did_you_mean(out.kind, EXECUTOR_KINDS)}; "
+            f"choose one of {', '.join(EXECUTOR_KINDS)}"
+        )
     if out.kind == "slurm" and out.sbatch_args:
         from .runner.slurm import parse_sbatch_args
 
@@ -163,6 +181,7 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
 
 
 # ---- the result -----------------------------------------------------------------------------------
+
 
 @dataclass
 class SharedIntermediate:
@@ -198,9 +217,13 @@ class Plan:
         return [s.run_id() for s in self.runs]
 
     def shared_intermediates(self) -> list[SharedIntermediate]:
-        return [SharedIntermediate(phases=[p.name for p in g[0].phase_plan() if p.kind is PhaseKind.INTERMEDIATE],
-                                   run_ids=[s.run_id() for s in g])
-                for g in shared_intermediate_groups(self.runs)]
+        return [
+            SharedIntermediate(
+                phases=[p.name for p in g[0].phase_plan() if p.kind is PhaseKind.INTERMEDIATE],
+                run_ids=[s.run_id() for s in g],
+            )
+            for g in shared_intermediate_groups(self.runs)
+        ]
 
 
 def intermediate_key_str(spec: RunSpec) -> str:
@@ -220,6 +243,7 @@ def shared_intermediate_groups(specs: Iterable[RunSpec]) -> list[list[RunSpec]]:
 
 
 # ---- finding the file ---------------------------------------------------------------------------
+
 
 def builtin_plans() -> list[str]:
     folder = resources.files("xcost_tui") / "plans"
@@ -247,14 +271,22 @@ def _read_plan_text(path_or_name: str | os.PathLike) -> tuple[str, str, str, boo
         return res.read_text(encoding="utf-8"), str(res), f"{name}.toml", True, None
     match = closest(name, names)
     hint = f" (did you mean the built-in plan {match!r}?)" if match else ""
-    raise SpecError(f"{given}: no such plan file, and no built-in plan of that name{hint}; "
-                    f"built-in plans: {', '.join(names) or 'none'}")
+    raise SpecError(
+        f"{given}: no such plan file, and no built-in plan of that name{hint}; "
+        f"built-in plans: {', '.join(names) or 'none'}"
+    )
 
 
 # ---- loading ----------------------------------------------------------------------------------
 
-def load_plan(path_or_name: str | os.PathLike, data_dir: str | os.PathLike | None = None, *,
-              max_runs: int | None = None, executor: str | None = None) -> Plan:
+
+def load_plan(
+    path_or_name: str | os.PathLike,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    max_runs: int | None = None,
+    executor: str | None = None,
+) -> Plan:
     """Reads, expands and validates a plan: a file path, or the name of a built-in plan.
 
     ``data_dir`` (from ``--data-dir``/``XCOST_DATA_DIR``) overrides the plan's ``data_dir`` for
@@ -267,13 +299,21 @@ def load_plan(path_or_name: str | os.PathLike, data_dir: str | os.PathLike | Non
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{label}: not valid TOML: {exc}") from None
-    return expand_plan(doc, label=label, source=source, builtin=builtin, folder=folder,
-                       data_dir=None if data_dir is None or str(data_dir) == "" else str(data_dir),
-                       max_runs=max_runs, executor=executor)
+    return expand_plan(
+        doc,
+        label=label,
+        source=source,
+        builtin=builtin,
+        folder=folder,
+        data_dir=None if data_dir is None or str(data_dir) == "" else str(data_dir),
+        max_runs=max_runs,
+        executor=executor,
+    )
 
 
-def loads_plan(text: str, label: str = "plan.toml", data_dir: str | None = None, *,
-               max_runs: int | None = None) -> Plan:
+def loads_plan(
+    text: str, label: str = "plan.toml", data_dir: str | None = None, *, max_runs: int | None = None
+) -> Plan:
     """A plan from TOML text (tests, the app's editor)."""
     try:
         doc = tomllib.loads(text)
@@ -294,44 +334,66 @@ def max_runs_limit(given: int | None = None) -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise SpecError(f"{MAX_RUNS_ENV}={raw!r}: expected a whole number of runs, at least 1 "
-                        f"(the default is {DEFAULT_MAX_RUNS:,}); unset it for the default")
+        raise SpecError(
+            f"{MAX_RUNS_ENV}={raw!r}: expected a whole number of runs, at least 1 "
+            f"(the default is {DEFAULT_MAX_RUNS:,}); unset it for the default"
+        )
     return value
 
 
-def expand_plan(doc: dict[str, Any], *, label: str, source: str | None = None, builtin: bool = False,
-                folder: Path | None = None, data_dir: str | None = None, max_runs: int | None = None,
-                executor: str | None = None) -> Plan:
+def expand_plan(
+    doc: dict[str, Any],
+    *,
+    label: str,
+    source: str | None = None,
+    builtin: bool = False,
+    folder: Path | None = None,
+    data_dir: str | None = None,
+    max_runs: int | None = None,
+    executor: str | None = None,
+) -> Plan:
     for key in doc:
         if key not in TOP_LEVEL:
-            raise SpecError(f"{label}: unknown table {key!r}{did_you_mean(key, TOP_LEVEL)}; a plan has "
-                            f"[plan] (name, description), [defaults], [[experiment]] and [executor] tables")
+            raise SpecError(
+                f"{label}: unknown table {key!r}{did_you_mean(key, TOP_LEVEL)}; a plan has "
+                f"[plan] (name, description), [defaults], [[experiment]] and [executor] tables"
+            )
     meta = doc.get("plan", {})
     if not isinstance(meta, dict):
         raise SpecError(f"{label}: plan must be a table ([plan] with name and description)")
     for key in meta:
         if key not in PLAN_TABLE_KEYS:
-            raise SpecError(f"{label}: plan.{key}: unknown key{did_you_mean(key, PLAN_TABLE_KEYS)}; "
-                            f"[plan] takes {', '.join(PLAN_TABLE_KEYS)}")
+            raise SpecError(
+                f"{label}: plan.{key}: unknown key{did_you_mean(key, PLAN_TABLE_KEYS)}; "
+                f"[plan] takes {', '.join(PLAN_TABLE_KEYS)}"
+            )
     defaults = doc.get("defaults", {})
     if not isinstance(defaults, dict):
         raise SpecError(f"{label}: defaults must be a table ([defaults]), got {defaults!r}")
     experiments = doc.get("experiment")
     if experiments is None:
-        raise SpecError(f"{label}: no experiments; add at least one [[experiment]] table (e.g. method = \"direct\")")
+        raise SpecError(f'{label}: no experiments; add at least one [[experiment]] table (e.g. method = "direct")')
     if not isinstance(experiments, list) or not all(isinstance(e, dict) for e in experiments):
         raise SpecError(f"{label}: experiment must be an array of tables: write each as [[experiment]]")
     if not experiments:
         raise SpecError(f"{label}: no experiments; add at least one [[experiment]] table")
 
     name = meta.get("name") or Path(label).stem
-    plan = Plan(source=source or label, label=label, name=str(name), description=str(meta.get("description", "")),
-                data_dir=data_dir, builtin=builtin, executor=parse_executor(doc.get("executor"), label, executor))
+    plan = Plan(
+        source=source or label,
+        label=label,
+        name=str(name),
+        description=str(meta.get("description", "")),
+        data_dir=data_dir,
+        builtin=builtin,
+        executor=parse_executor(doc.get("executor"), label, executor),
+    )
 
     base_fixed, base_grid = _split_table(defaults, f"{label}: defaults", folder, _method_of(defaults))
-    tables = [_merge_experiment(base_fixed, base_grid, exp, f"{label}: experiment[{i}]", folder,
-                                _method_of(exp, defaults))
-              for i, exp in enumerate(experiments)]
+    tables = [
+        _merge_experiment(base_fixed, base_grid, exp, f"{label}: experiment[{i}]", folder, _method_of(exp, defaults))
+        for i, exp in enumerate(experiments)
+    ]
     _check_run_count(label, [grid for _, grid in tables], max_runs_limit(max_runs))
     seen: dict[str, str] = {}
     for i, (merged_fixed, merged_grid) in enumerate(tables):
@@ -361,9 +423,14 @@ def _method_of(*tables: dict[str, Any]) -> str | None:
     return None
 
 
-def _merge_experiment(base_fixed: dict[str, Any], base_grid: dict[str, tuple[list, str]], exp: dict[str, Any],
-                      where: str, folder: Path | None,
-                      method: str | None = None) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
+def _merge_experiment(
+    base_fixed: dict[str, Any],
+    base_grid: dict[str, tuple[list, str]],
+    exp: dict[str, Any],
+    where: str,
+    folder: Path | None,
+    method: str | None = None,
+) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
     """One experiment's (single values, grid) on top of the defaults'."""
     fixed, grid = _split_table(exp, where, folder, method)
     merged_fixed = _deep_merge(base_fixed, fixed)
@@ -384,12 +451,15 @@ def _check_run_count(label: str, grids: list[dict[str, tuple[list, str]]], limit
         return
     parts = []
     for i, (count, grid) in enumerate(zip(counts, grids)):
-        factors = " x ".join(f"{len(values)} {SINGULAR_OF.get(path, path)}" for path, (values, _) in grid.items()
-                             if len(values) > 1)
+        factors = " x ".join(
+            f"{len(values)} {SINGULAR_OF.get(path, path)}" for path, (values, _) in grid.items() if len(values) > 1
+        )
         parts.append(f"experiment[{i}]: {count:,}" + (f" = {factors}" if factors else ""))
-    raise SpecError(f"{label}: the plan expands into {total:,} runs, more than the limit of {limit:,} "
-                    f"({'; '.join(parts)}); shrink the grids or split the plan, or raise the limit with "
-                    f"{MAX_RUNS_ENV}={total}")
+    raise SpecError(
+        f"{label}: the plan expands into {total:,} runs, more than the limit of {limit:,} "
+        f"({'; '.join(parts)}); shrink the grids or split the plan, or raise the limit with "
+        f"{MAX_RUNS_ENV}={total}"
+    )
 
 
 def fixed_paths(table: dict[str, Any], prefix: str = "") -> set[str]:
@@ -405,21 +475,27 @@ def fixed_paths(table: dict[str, Any], prefix: str = "") -> set[str]:
 
 # ---- one table ----------------------------------------------------------------------------------
 
-def _split_table(table: dict[str, Any], where: str, folder: Path | None,
-                 method: str | None = None) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
+
+def _split_table(
+    table: dict[str, Any], where: str, folder: Path | None, method: str | None = None
+) -> tuple[dict[str, Any], dict[str, tuple[list, str]]]:
     """Checks one [defaults] or [[experiment]] table; returns (single values, grid: dotted path -> (values, key path)).
     ``method`` (when one is known) selects the ranges that depend on it."""
     for key in table:
         if key not in TABLE_KEYS:
-            raise SpecError(f"{where}: unknown key {key!r}{did_you_mean(key, TABLE_KEYS)}; valid keys: "
-                            f"{', '.join(SPEC_FIELDS)}; grid keys (one run per value): {', '.join(GRID_KEYS)}, grid")
+            raise SpecError(
+                f"{where}: unknown key {key!r}{did_you_mean(key, TABLE_KEYS)}; valid keys: "
+                f"{', '.join(SPEC_FIELDS)}; grid keys (one run per value): {', '.join(GRID_KEYS)}, grid"
+            )
     fixed: dict[str, Any] = {}
     grid: dict[str, tuple[list, str]] = {}
     for key, value in table.items():
         if key == "grid":
             if not isinstance(value, dict):
-                raise SpecError(f"{where}.grid: expected a table of dotted keys to lists, e.g. "
-                                f"grid = {{ \"hparams.epochs\" = [3, 5] }}; got {value!r}")
+                raise SpecError(
+                    f"{where}.grid: expected a table of dotted keys to lists, e.g. "
+                    f'grid = {{ "hparams.epochs" = [3, 5] }}; got {value!r}'
+                )
             for path, values in _flatten(value).items():
                 if path in SINGULAR_OF:
                     raise SpecError(f"{where}.grid.{path}: use the grid key {SINGULAR_OF[path]!r} instead")
@@ -432,8 +508,10 @@ def _split_table(table: dict[str, Any], where: str, folder: Path | None,
             path = GRID_KEYS[key]
             singular = path.split(".")[0]
             if path == singular and singular in table:
-                raise SpecError(f"{where}: both {singular!r} and {key!r} are set; give one "
-                                f"({singular} = one value, {key} = a list, one run per value)")
+                raise SpecError(
+                    f"{where}: both {singular!r} and {key!r} are set; give one "
+                    f"({singular} = one value, {key} = a list, one run per value)"
+                )
             if path in grid:
                 raise SpecError(f"{where}: {path!r} is set both by {key!r} and by grid")
             grid[path] = (_grid_values(path, value, f"{where}.{key}", plural=key, method=method), f"{where}.{key}")
@@ -464,15 +542,21 @@ def _check_single(key: str, value: Any, where: str, method: str | None = None) -
     """A single-value key: type-checked now so the error names the table it came from."""
     plural = SINGULAR_OF.get(key)
     if plural and isinstance(value, list) and key != "intermediate":
-        raise SpecError(f"{where}.{key}: expected a single value, got a list {value!r}; "
-                        f"for one run per value write {plural} = {_toml(value)}")
+        raise SpecError(
+            f"{where}.{key}: expected a single value, got a list {value!r}; "
+            f"for one run per value write {plural} = {_toml(value)}"
+        )
     if key == "intermediate" and isinstance(value, list) and any(isinstance(v, list) for v in value):
-        raise SpecError(f"{where}.intermediate: expected one list of tasks (run in order), got a list of lists; "
-                        f"for one run per list write intermediates = {_toml(value)}")
+        raise SpecError(
+            f"{where}.intermediate: expected one list of tasks (run in order), got a list of lists; "
+            f"for one run per list write intermediates = {_toml(value)}"
+        )
     if key == "hparams" and isinstance(value, dict) and isinstance(value.get("learning_rate"), list):
-        raise SpecError(f"{where}.hparams.learning_rate: expected a single value, got a list "
-                        f"{value['learning_rate']!r}; for one run per value write learning_rates = "
-                        f"{_toml(value['learning_rate'])} in the experiment")
+        raise SpecError(
+            f"{where}.hparams.learning_rate: expected a single value, got a list "
+            f"{value['learning_rate']!r}; for one run per value write learning_rates = "
+            f"{_toml(value['learning_rate'])} in the experiment"
+        )
     _convert(key, value, f"{where}.{key}", method)  # ranges too, nested tables included
     _check_value(key, value, f"{where}.{key}")
 
@@ -508,7 +592,9 @@ LIST_FIELDS = ("langs", "intermediate")
 def _check_value(path: str, value: Any, where: str) -> None:
     """What the type alone does not say; the message names the exact key (the spec's own checks name the run)."""
     if path == "method" and value not in METHODS:
-        raise SpecError(f"{where}: method {value!r} is unknown{did_you_mean(value, METHODS)}; choose one of {', '.join(METHODS)}")
+        raise SpecError(
+            f"{where}: method {value!r} is unknown{did_you_mean(value, METHODS)}; choose one of {', '.join(METHODS)}"
+        )
     if path == "device":
         check_device(value, where)
     if path == "model" and not value:
@@ -528,8 +614,10 @@ def _check_value(path: str, value: Any, where: str) -> None:
         for j, lang in enumerate(langs):
             if lang not in XCOPA_LANGS:
                 w = f"{where}[{j}]" if isinstance(value, list) else where
-                raise SpecError(f"{w}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; "
-                                f"choose from {', '.join(XCOPA_LANGS)}")
+                raise SpecError(
+                    f"{w}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; "
+                    f"choose from {', '.join(XCOPA_LANGS)}"
+                )
 
 
 @dataclass(frozen=True)
@@ -543,7 +631,7 @@ class _Leaf:
     entry: bool = False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _type_hints(owner: type) -> dict[str, Any]:
     """typing.get_type_hints of a spec dataclass, once: it evaluates every annotation, and a grid of
     thousands of values asked it once per value."""
@@ -557,7 +645,9 @@ def _leaf(path: str, where: str) -> _Leaf:
         hints = _type_hints(owner)
         sofar = ".".join(parts[: i + 1])
         if part not in hints:
-            raise SpecError(f"{where}: unknown key {sofar!r}{did_you_mean(part, hints)}; valid keys here: {', '.join(hints)}")
+            raise SpecError(
+                f"{where}: unknown key {sofar!r}{did_you_mean(part, hints)}; valid keys here: {', '.join(hints)}"
+            )
         t = hints[part]
         if i == len(parts) - 1:
             return _Leaf(owner, part, t)
@@ -607,6 +697,7 @@ def _check_task(task: Any, where: str) -> None:
 
 # ---- expansion -------------------------------------------------------------------------------
 
+
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for key, value in over.items():
@@ -638,7 +729,7 @@ _ORDER = ["seed", "model", "method", "intermediate", "few_shot_k", "shot_seed", 
 
 
 def _expand(fixed: dict[str, Any], grid: dict[str, tuple[list, str]], where: str, origin: str):
-    paths = sorted(grid, key=lambda p: (_ORDER.index(p) if p in _ORDER else len(_ORDER)))
+    paths = sorted(grid, key=lambda p: _ORDER.index(p) if p in _ORDER else len(_ORDER))
     value_lists = [grid[p][0] for p in paths]
     varying = [p for p in paths if len(grid[p][0]) > 1]
     for combo in itertools.product(*value_lists):
@@ -684,6 +775,7 @@ def _toml(value: Any) -> str:
 
 # ---- xcost-tui plan check -----------------------------------------------------------------------
 
+
 def describe_data(plan: Plan) -> str:
     dirs = sorted({s.data_dir for s in plan.runs if s.data_dir})
     hub = any(not s.data_dir for s in plan.runs)
@@ -721,9 +813,18 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
     # name such as "a[/]b" prints as written instead of crashing the table.
     title = f"plan {loaded.name} ({loaded.label}{', built in' if loaded.builtin else ''}): {len(loaded.runs)} runs"
     table = Table(title=Text(title), title_justify="left", show_lines=False)
-    for col, kw in (("#", {"justify": "right"}), ("run id", {"no_wrap": True}), ("name", {}), ("method", {}),
-                    ("model", {}), ("intermediate", {}), ("k", {"justify": "right"}), ("seed", {"justify": "right"}),
-                    ("langs", {}), ("phases", {"justify": "right"})):
+    for col, kw in (
+        ("#", {"justify": "right"}),
+        ("run id", {"no_wrap": True}),
+        ("name", {}),
+        ("method", {}),
+        ("model", {}),
+        ("intermediate", {}),
+        ("k", {"justify": "right"}),
+        ("seed", {"justify": "right"}),
+        ("langs", {}),
+        ("phases", {"justify": "right"}),
+    ):
         table.add_column(col, **kw)
     shared = loaded.shared_intermediates()
     role: dict[str, str] = {}
@@ -738,9 +839,18 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
             inter += " (mixed)"
         langs = ",".join(spec.langs) + (" +en" if spec.eval_english else "")
         model = spec.model + (f" on {spec.translations} translations" if spec.translations else "")
-        cells = (str(i), rid, spec.name or "", spec.method, model, inter + role.get(rid, ""),
-                 "-" if spec.few_shot_k is None else str(spec.few_shot_k), str(spec.seed), langs,
-                 str(len(spec.phases_planned)))
+        cells = (
+            str(i),
+            rid,
+            spec.name or "",
+            spec.method,
+            model,
+            inter + role.get(rid, ""),
+            "-" if spec.few_shot_k is None else str(spec.few_shot_k),
+            str(spec.seed),
+            langs,
+            str(len(spec.phases_planned)),
+        )
         table.add_row(*(Text(c) for c in cells))
     console.print(table)
     if loaded.description:
@@ -752,17 +862,24 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
     console.print(f"data: {describe_data(loaded)}", markup=False, highlight=False)
     for d in sorted({s.data_dir for s in loaded.runs if s.data_dir}):
         if not Path(d).is_dir():
-            console.print(f"warning: data folder {d} does not exist; the runs will fail when they load data",
-                          markup=False, highlight=False)
+            console.print(
+                f"warning: data folder {d} does not exist; the runs will fail when they load data",
+                markup=False,
+                highlight=False,
+            )
     if shared:
         console.print("shared intermediate phases (trained once, then reused):", markup=False, highlight=False)
         index = {spec.run_id(): i for i, spec in enumerate(loaded.runs, 1)}
         by_id = {spec.run_id(): spec for spec in loaded.runs}
         for group in shared:
             first = by_id[group.producer]
-            console.print(f"  {', '.join(group.phases)} ({first.model}, seed {first.seed}): #{index[group.producer]} "
-                          f"trains it and saves the encoder; {', '.join(f'#{index[r]}' for r in group.consumers)} "
-                          f"start from it", markup=False, highlight=False)
+            console.print(
+                f"  {', '.join(group.phases)} ({first.model}, seed {first.seed}): #{index[group.producer]} "
+                f"trains it and saves the encoder; {', '.join(f'#{index[r]}' for r in group.consumers)} "
+                f"start from it",
+                markup=False,
+                highlight=False,
+            )
     else:
         console.print("shared intermediate phases: none", markup=False, highlight=False)
     for note in loaded.notes:

@@ -14,8 +14,9 @@ both Textual's widgets and Rich's console parse), nor torch.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from . import XCOPA_LANGS
 from . import format as fmt
@@ -76,62 +77,153 @@ IDENTITY = [
 ]
 # Whether the target phase the run went on with collapsed (English validation at chance, or >= 90% one
 # answer: xcost_tui/collapse.py); '–' when nothing was judged. Shown beside the status.
-COLLAPSED = Column("collapsed", "coll", "flag", width=4,
-                   help="collapsed: the target phase's English validation was at chance or one answer "
-                        "(xcost_tui/collapse.py); '–' not judged", name="collapsed")
-TARGET_ATTEMPTS = Column("target_attempts", "tries", "int", True,
-                         "target phases trained (more than 1 after a collapse was retried)", 5, "",
-                         "target attempts")
-AVG_ACCURACY = _acc("avg_accuracy", "avg", "mean XCOPA accuracy over the evaluated languages",
-                    "average XCOPA accuracy")
+COLLAPSED = Column(
+    "collapsed",
+    "coll",
+    "flag",
+    width=4,
+    help="collapsed: the target phase's English validation was at chance or one answer "
+    "(xcost_tui/collapse.py); '–' not judged",
+    name="collapsed",
+)
+TARGET_ATTEMPTS = Column(
+    "target_attempts",
+    "tries",
+    "int",
+    True,
+    "target phases trained (more than 1 after a collapse was retried)",
+    5,
+    "",
+    "target attempts",
+)
+AVG_ACCURACY = _acc("avg_accuracy", "avg", "mean XCOPA accuracy over the evaluated languages", "average XCOPA accuracy")
 EN_ACCURACY = _acc("en_accuracy", "en", "English COPA validation accuracy", "English COPA accuracy")
-LANG_ACCURACY = {lang: _acc(f"acc_{lang}", lang, f"XCOPA {lang} test accuracy", f"XCOPA {lang} accuracy")
-                 for lang in XCOPA_LANGS}
+LANG_ACCURACY = {
+    lang: _acc(f"acc_{lang}", lang, f"XCOPA {lang} test accuracy", f"XCOPA {lang} accuracy") for lang in XCOPA_LANGS
+}
 COSTS = [
-    Column("train_device_hours", "dev-h", "hours", True,
-           "training device-hours of the full pipeline (a reused intermediate phase included)", 8,
-           "device-hours", "training device-hours (full pipeline)"),
-    Column("train_flops", "FLOPs", "flops", True, "training FLOPs of the full pipeline (analytic)", 5, "FLOPs",
-           "training FLOPs (full pipeline)"),
-    Column("train_energy_j", "energy", "energy", True,
-           "training energy of the full pipeline (NULL when not measurable)", 8, "J", "training energy (full pipeline)"),
-    Column("peak_train_mem_bytes", "peak mem", "bytes", True, "peak training memory", 8, "B",
-           "peak training memory"),
-    Column("latency_p50_s", "lat p50", "seconds", True, "batch-1 inference latency, median", 8, "s",
-           "inference latency p50"),
+    Column(
+        "train_device_hours",
+        "dev-h",
+        "hours",
+        True,
+        "training device-hours of the full pipeline (a reused intermediate phase included)",
+        8,
+        "device-hours",
+        "training device-hours (full pipeline)",
+    ),
+    Column(
+        "train_flops",
+        "FLOPs",
+        "flops",
+        True,
+        "training FLOPs of the full pipeline (analytic)",
+        5,
+        "FLOPs",
+        "training FLOPs (full pipeline)",
+    ),
+    Column(
+        "train_energy_j",
+        "energy",
+        "energy",
+        True,
+        "training energy of the full pipeline (NULL when not measurable)",
+        8,
+        "J",
+        "training energy (full pipeline)",
+    ),
+    Column("peak_train_mem_bytes", "peak mem", "bytes", True, "peak training memory", 8, "B", "peak training memory"),
+    Column(
+        "latency_p50_s",
+        "lat p50",
+        "seconds",
+        True,
+        "batch-1 inference latency, median",
+        8,
+        "s",
+        "inference latency p50",
+    ),
 ]
 N_LANGS = Column("n_langs", "langs", "int", True, "XCOPA languages the average covers (of those planned)", 5)
 OTHER = [
     Column("run_id", "run id", "text", width=24, help="the run's id (its directory under store/runs)"),
     N_LANGS,
     Column("n_langs_planned", "planned", "int", True, "XCOPA languages the run's spec plans to evaluate", 7),
-    Column("complete", "complete", "text", width=8,
-           help="succeeded with every planned language evaluated: only these runs are ranked by default"),
+    Column(
+        "complete",
+        "complete",
+        "text",
+        width=8,
+        help="succeeded with every planned language evaluated: only these runs are ranked by default",
+    ),
     Column("name", "name", "text", width=16, help="the experiment's name in the plan"),
     EN_ACCURACY,
     Column("transfer_gap", "gap", "acc", True, "en − avg", 5, "points", "transfer gap"),
-    Column("own_train_device_hours", "own dev-h", "hours", True,
-           "training device-hours incurred in this run (a reused phase not included)", 9, "device-hours"),
+    Column(
+        "own_train_device_hours",
+        "own dev-h",
+        "hours",
+        True,
+        "training device-hours incurred in this run (a reused phase not included)",
+        9,
+        "device-hours",
+    ),
     Column("own_train_flops", "own FLOPs", "flops", True, "training FLOPs incurred in this run", 9, "FLOPs"),
     Column("own_train_energy_j", "own energy", "energy", True, "training energy incurred in this run", 10, "J"),
-    Column("intermediate_device_hours", "inter dev-h", "hours", True,
-           "the intermediate phase's part of the full pipeline's device-hours", 11, "device-hours"),
-    Column("total_device_hours", "total dev-h", "hours", True, "device-hours of every phase of the run", 11,
-           "device-hours"),
+    Column(
+        "intermediate_device_hours",
+        "inter dev-h",
+        "hours",
+        True,
+        "the intermediate phase's part of the full pipeline's device-hours",
+        11,
+        "device-hours",
+    ),
+    Column(
+        "total_device_hours", "total dev-h", "hours", True, "device-hours of every phase of the run", 11, "device-hours"
+    ),
     Column("latency_p95_s", "lat p95", "seconds", True, "batch-1 inference latency, 95th percentile", 8, "s"),
-    Column("peak_infer_mem_bytes", "infer mem", "bytes", True,
-           "peak inference memory above the inference phase's start (what inference added)", 9, "B",
-           "inference memory increase"),
-    Column("peak_infer_mem_abs_bytes", "infer mem abs", "bytes", True,
-           "absolute peak memory during the inference phase (training's leftovers included on a CPU)", 13, "B",
-           "inference memory, absolute"),
-    Column("peak_mem_lifetime_bytes", "run peak mem", "bytes", True,
-           "the job process's peak memory over the whole run, start-up included", 12, "B", "run peak memory"),
+    Column(
+        "peak_infer_mem_bytes",
+        "infer mem",
+        "bytes",
+        True,
+        "peak inference memory above the inference phase's start (what inference added)",
+        9,
+        "B",
+        "inference memory increase",
+    ),
+    Column(
+        "peak_infer_mem_abs_bytes",
+        "infer mem abs",
+        "bytes",
+        True,
+        "absolute peak memory during the inference phase (training's leftovers included on a CPU)",
+        13,
+        "B",
+        "inference memory, absolute",
+    ),
+    Column(
+        "peak_mem_lifetime_bytes",
+        "run peak mem",
+        "bytes",
+        True,
+        "the job process's peak memory over the whole run, start-up included",
+        12,
+        "B",
+        "run peak memory",
+    ),
     TARGET_ATTEMPTS,
     Column("duration_s", "duration", "seconds", True, "wall time of the run", 8, "s"),
     Column("started", "started", "text", width=19, help="when the run started"),
-    Column("contended_phases", "contended", "int", True,
-           "phases measured beside other work (CPU or GPU contention; docs/measurement.md)", 9),
+    Column(
+        "contended_phases",
+        "contended",
+        "int",
+        True,
+        "phases measured beside other work (CPU or GPU contention; docs/measurement.md)",
+        9,
+    ),
     Column("executor", "executor", "text", width=8, help="local or slurm"),
     Column("executor_job_id", "job", "text", width=10, help="the SLURM job id"),
     Column("executor_state", "SLURM state", "text", width=11, help="how SLURM says the job ended"),
@@ -140,24 +232,81 @@ OTHER = [
 # Per-query cost (docs/methods.md, "Per-query cost"): what answering one XCOPA query costs, the
 # figures the verdict's break-even divides by. FLOPs and latency are of a query answered alone.
 QUERY_COSTS = [
-    Column("query_flops", "q FLOPs", "flops", True, "FLOPs of one query answered alone (translate-test: "
-           "translation included when measured)", 7, "FLOPs", "FLOPs per query"),
-    Column("query_latency_p50_s", "q lat p50", "seconds", True, "latency of one query at batch 1, median", 9, "s",
-           "query latency p50"),
-    Column("query_latency_p95_s", "q lat p95", "seconds", True, "latency of one query at batch 1, 95th percentile",
-           9, "s", "query latency p95"),
-    Column("query_energy_j", "q energy", "energy", True, "evaluation energy per query (NULL when not measurable)", 8,
-           "J", "energy per query"),
-    Column("query_peak_mem_bytes", "q mem", "bytes", True, "peak memory answering queries at batch 1", 8, "B",
-           "memory per query"),
-    Column("query_prompt_tokens", "q tokens", "number", True, "tokens the model reads per query (icl: the prompt)",
-           8, "tokens", "prompt tokens per query"),
-    Column("query_context_tokens_max", "ctx max", "int", True, "longest icl prompt in tokens", 7, "tokens",
-           "longest prompt"),
+    Column(
+        "query_flops",
+        "q FLOPs",
+        "flops",
+        True,
+        "FLOPs of one query answered alone (translate-test: translation included when measured)",
+        7,
+        "FLOPs",
+        "FLOPs per query",
+    ),
+    Column(
+        "query_latency_p50_s",
+        "q lat p50",
+        "seconds",
+        True,
+        "latency of one query at batch 1, median",
+        9,
+        "s",
+        "query latency p50",
+    ),
+    Column(
+        "query_latency_p95_s",
+        "q lat p95",
+        "seconds",
+        True,
+        "latency of one query at batch 1, 95th percentile",
+        9,
+        "s",
+        "query latency p95",
+    ),
+    Column(
+        "query_energy_j",
+        "q energy",
+        "energy",
+        True,
+        "evaluation energy per query (NULL when not measurable)",
+        8,
+        "J",
+        "energy per query",
+    ),
+    Column(
+        "query_peak_mem_bytes",
+        "q mem",
+        "bytes",
+        True,
+        "peak memory answering queries at batch 1",
+        8,
+        "B",
+        "memory per query",
+    ),
+    Column(
+        "query_prompt_tokens",
+        "q tokens",
+        "number",
+        True,
+        "tokens the model reads per query (icl: the prompt)",
+        8,
+        "tokens",
+        "prompt tokens per query",
+    ),
+    Column(
+        "query_context_tokens_max",
+        "ctx max",
+        "int",
+        True,
+        "longest icl prompt in tokens",
+        7,
+        "tokens",
+        "longest prompt",
+    ),
     Column("translations", "transl.", "text", width=12, help="translate-test: published, or the MT model"),
 ]
-LEADERBOARD: dict[str, Column] = {c.key: c for c in [*IDENTITY, COLLAPSED, AVG_ACCURACY, *LANG_ACCURACY.values(), *COSTS,
-                                                      *OTHER, *QUERY_COSTS]}
+LEADERBOARD: dict[str, Column] = {
+    c.key: c for c in [*IDENTITY, COLLAPSED, AVG_ACCURACY, *LANG_ACCURACY.values(), *COSTS, *OTHER, *QUERY_COSTS]
+}
 
 
 def column(key: str) -> Column:
@@ -174,8 +323,13 @@ def cell(key: str, value: Any) -> str:
 EXAMPLES_PER_S = Column("examples_per_s", "ex/s", "si", True, "training examples per second", 7, "examples/s")
 TOKENS_PER_S = Column("tokens_per_s", "tok/s", "si", True, "training tokens per second", 7, "tokens/s")
 PHASES = [
-    Column("phase", "phase", "text", width=16, help="intermediate:<task>, target:copa, few-shot:<lang>, "
-                                                    "eval:<lang>, inference-bench"),
+    Column(
+        "phase",
+        "phase",
+        "text",
+        width=16,
+        help="intermediate:<task>, target:copa, few-shot:<lang>, eval:<lang>, inference-bench",
+    ),
     Column("wall_s", "wall", "seconds", True, "wall time of the phase", 7, "s"),
     Column("device_hours", "dev-h", "hours", True, "device-hours of the phase", 8, "device-hours"),
     Column("flops_analytic", "FLOPs", "flops", True, "FLOPs, analytic count", 5, "FLOPs"),
@@ -189,10 +343,26 @@ PHASES = [
     Column("latency_p50_s", "lat p50", "seconds", True, "batch-1 inference latency, median", 8, "s"),
     Column("reused_from_run", "reused from", "text", width=24, help="the run whose phase this one reused"),
     # from the newest forecast of the phase (``xcost-tui plan estimate``; the store's forecast_error view)
-    Column("forecast_device_hours", "fc dev-h", "hours", True, "device-hours the newest forecast gave the phase", 8,
-           "device-hours", "forecast device-hours"),
-    Column("device_hours_error", "fc err", "pct", True, "forecast / measured device-hours - 1 (+10%: forecast high)",
-           6, "%", "forecast error"),
+    Column(
+        "forecast_device_hours",
+        "fc dev-h",
+        "hours",
+        True,
+        "device-hours the newest forecast gave the phase",
+        8,
+        "device-hours",
+        "forecast device-hours",
+    ),
+    Column(
+        "device_hours_error",
+        "fc err",
+        "pct",
+        True,
+        "forecast / measured device-hours - 1 (+10%: forecast high)",
+        6,
+        "%",
+        "forecast error",
+    ),
 ]
 
 # ---- a plan's forecast (``xcost-tui plan estimate``) ------------------------------------------------
@@ -224,13 +394,28 @@ FORECAST_TOTALS = [
 # ---- contention: the flag wherever a phase's (or a run's) time or energy is shown -------------
 
 CONTENDED_MARK = "*"
-CONTENDED_LEGEND = ("* contended: measured while other processes shared the job's CPUs or GPUs "
-                    "(docs/measurement.md, \"Contention\")")
+CONTENDED_LEGEND = (
+    '* contended: measured while other processes shared the job\'s CPUs or GPUs (docs/measurement.md, "Contention")'
+)
 # the figures that move with contention (the mark goes on them)
-CONTENDED_FIGURES = frozenset({"wall_s", "device_hours", "energy_j", "examples_per_s", "tokens_per_s", "mfu",
-                               "latency_p50_s", "latency_p95_s", "train_device_hours", "train_energy_j",
-                               "amortised_train_device_hours", "amortised_train_energy_j", "total_device_hours",
-                               "duration_s"})
+CONTENDED_FIGURES = frozenset(
+    {
+        "wall_s",
+        "device_hours",
+        "energy_j",
+        "examples_per_s",
+        "tokens_per_s",
+        "mfu",
+        "latency_p50_s",
+        "latency_p95_s",
+        "train_device_hours",
+        "train_energy_j",
+        "amortised_train_device_hours",
+        "amortised_train_energy_j",
+        "total_device_hours",
+        "duration_s",
+    }
+)
 
 
 def mark_contended(text: str, contended: object) -> str:
@@ -268,8 +453,9 @@ LIVE_JOB = Column("where", "job", "text", width=26, help="its SLURM job, state a
 
 # Stays in view when the table scrolls sideways: the run's name in the plan and the start of the
 # hash its id ends with, so that two runs differing only in a hyper-parameter never look the same.
-RUN = Column("run", "run", "text", width=22,
-             help="the run's name in the plan (or its id) and the start of its id's hash")
+RUN = Column(
+    "run", "run", "text", width=22, help="the run's name in the plan (or its id) and the start of its id's hash"
+)
 RUN_HASH_CHARS = 6
 
 
@@ -291,11 +477,11 @@ def fit_label(text: str, width: int) -> str:
     head, sep, digest = text.rpartition("·")
     if sep and len(digest) + 2 <= width:
         room = width - len(digest) - 1
-        tail = head[head.rfind("-"):] if "-" in head and len(head) - head.rfind("-") <= 4 else ""  # '-s0'
+        tail = head[head.rfind("-") :] if "-" in head and len(head) - head.rfind("-") <= 4 else ""  # '-s0'
         if tail and room - len(tail) >= 4:
-            return head[:room - len(tail) - 1] + "…" + tail + "·" + digest
-        return head[:room - 1] + "…·" + digest
-    return text[:width - 1] + "…"
+            return head[: room - len(tail) - 1] + "…" + tail + "·" + digest
+        return head[: room - 1] + "…·" + digest
+    return text[: width - 1] + "…"
 
 
 def langs_cell(n: Any, planned: Any) -> str:
@@ -308,8 +494,13 @@ def langs_cell(n: Any, planned: Any) -> str:
 # ---- Compare: configurations ---------------------------------------------------------------------
 
 N_RUNS = Column("n_runs", "runs", "int", True, "succeeded runs of the method", 5)
-CONFIG_LABEL = Column("label", "configuration", "text", width=26,
-                      help="the configuration: model, method, intermediate tasks, k, recipe (seeds aggregated)")
+CONFIG_LABEL = Column(
+    "label",
+    "configuration",
+    "text",
+    width=26,
+    help="the configuration: model, method, intermediate tasks, k, recipe (seeds aggregated)",
+)
 CONFIG_RUNS = Column("n_runs", "runs", "int", True, "succeeded runs of the configuration (seeds × shot draws)", 4)
 
 
@@ -329,14 +520,17 @@ class FamilyStyle:
 
 # The Okabe-Ito palette (distinguishable with the common colour-vision deficiencies) and one marker
 # shape per family, so that a family reads without colour too.
-FAMILY_STYLES: dict[str, FamilyStyle] = {s.family: s for s in (
-    FamilyStyle("direct", "●", "#56b4e9"),
-    FamilyStyle("intermediate", "■", "#e69f00"),
-    FamilyStyle("few-shot", "▲", "#009e73"),
-    FamilyStyle("intermediate+few-shot", "◆", "#cc79a7"),
-    FamilyStyle("icl", "+", "#f0e442"),
-    FamilyStyle("translate-test", "x", "#d55e00"),
-)}
+FAMILY_STYLES: dict[str, FamilyStyle] = {
+    s.family: s
+    for s in (
+        FamilyStyle("direct", "●", "#56b4e9"),
+        FamilyStyle("intermediate", "■", "#e69f00"),
+        FamilyStyle("few-shot", "▲", "#009e73"),
+        FamilyStyle("intermediate+few-shot", "◆", "#cc79a7"),
+        FamilyStyle("icl", "+", "#f0e442"),
+        FamilyStyle("translate-test", "x", "#d55e00"),
+    )
+}
 OTHER_FAMILY = FamilyStyle("?", "o", "#999999")
 # The frontier line: a colour no family has.
 FRONTIER_COLOR = "#f5f5f5"
@@ -373,26 +567,79 @@ class Measure:
         return self.name
 
 
-MEASURES: dict[str, Measure] = {m.key: m for m in (
-    Measure("train_device_hours", "device-hours", "training device-hours (full pipeline)", "hours",
-            LEADERBOARD["train_device_hours"], "amortised_train_device_hours", "cum_train_device_hours",
-            "device_hours"),
-    Measure("train_flops", "FLOPs", "training FLOPs (full pipeline)", "flops", LEADERBOARD["train_flops"],
-            "amortised_train_flops", "cum_train_flops", "flops_analytic"),
-    Measure("train_energy_j", "energy", "training energy (full pipeline)", "energy", LEADERBOARD["train_energy_j"],
-            "amortised_train_energy_j", "cum_train_energy_j", "energy_j"),
-    Measure("peak_train_mem_bytes", "peak memory", "peak training memory", "bytes",
-            LEADERBOARD["peak_train_mem_bytes"], figure="peak_mem_bytes"),
-    Measure("query_latency_p50_s", "latency", "inference latency per query, p50 (batch 1)", "ms",
+MEASURES: dict[str, Measure] = {
+    m.key: m
+    for m in (
+        Measure(
+            "train_device_hours",
+            "device-hours",
+            "training device-hours (full pipeline)",
+            "hours",
+            LEADERBOARD["train_device_hours"],
+            "amortised_train_device_hours",
+            "cum_train_device_hours",
+            "device_hours",
+        ),
+        Measure(
+            "train_flops",
+            "FLOPs",
+            "training FLOPs (full pipeline)",
+            "flops",
+            LEADERBOARD["train_flops"],
+            "amortised_train_flops",
+            "cum_train_flops",
+            "flops_analytic",
+        ),
+        Measure(
+            "train_energy_j",
+            "energy",
+            "training energy (full pipeline)",
+            "energy",
+            LEADERBOARD["train_energy_j"],
+            "amortised_train_energy_j",
+            "cum_train_energy_j",
+            "energy_j",
+        ),
+        Measure(
+            "peak_train_mem_bytes",
+            "peak memory",
+            "peak training memory",
+            "bytes",
+            LEADERBOARD["peak_train_mem_bytes"],
+            figure="peak_mem_bytes",
+        ),
+        Measure(
+            "query_latency_p50_s",
+            "latency",
+            "inference latency per query, p50 (batch 1)",
+            "ms",
             Column("query_latency_p50_s", "lat p50", "seconds", True, "batch-1 latency per query, median", 8, "s"),
-            figure="latency_p50_s", phase_kinds=("inference-bench",), per_query=True),
-    Measure("query_flops", "FLOPs/query", "inference FLOPs per query", "flops",
+            figure="latency_p50_s",
+            phase_kinds=("inference-bench",),
+            per_query=True,
+        ),
+        Measure(
+            "query_flops",
+            "FLOPs/query",
+            "inference FLOPs per query",
+            "flops",
             Column("query_flops", "FLOPs/q", "flops", True, "inference FLOPs per query", 7, "FLOPs"),
-            figure="flops_analytic", phase_kinds=("eval",), per_query=True),
-    Measure("query_energy_j", "energy/query", "inference energy per query", "energy",
+            figure="flops_analytic",
+            phase_kinds=("eval",),
+            per_query=True,
+        ),
+        Measure(
+            "query_energy_j",
+            "energy/query",
+            "inference energy per query",
+            "energy",
             Column("query_energy_j", "J/q", "energy", True, "inference energy per query", 7, "J"),
-            figure="energy_j", phase_kinds=("eval",), per_query=True),
-)}
+            figure="energy_j",
+            phase_kinds=("eval",),
+            per_query=True,
+        ),
+    )
+}
 
 # ---- run status ----------------------------------------------------------------------------------
 

@@ -27,7 +27,9 @@ XCOPA_QUESTIONS = ("copa", "published")  # RunSpec.xcopa_question (tasks.loading
 INTERMEDIATE_MODES = ("sequential", "mixed")
 TINY_MODEL = "tiny-xlmr"
 TINY_CAUSAL_LM = "tiny-gpt2"  # built in for icl: a random GPT-2 with a tokenizer trained in-process (docs/methods.md)
-TINY_MT = "tiny-marian"  # built in for translate-test: a random Marian MT model (garbage translations: a pipeline check)
+TINY_MT = (
+    "tiny-marian"  # built in for translate-test: a random Marian MT model (garbage translations: a pipeline check)
+)
 PUBLISHED = "published"  # translate-test: the machine translations that ship with XCOPA
 MODEL_DTYPES = ("auto", "fp32", "bf16", "fp16")  # RunSpec.model_dtype: the causal LM's or MT model's weights
 DEVICE_MAPS = ("auto",)  # RunSpec.device_map: accelerate spreads a large model over the GPUs (and CPU)
@@ -157,11 +159,14 @@ def check_device(value: Any, where: str) -> None:
     """``auto | cpu | cuda | cuda:N``; checked here, not in the job, where a typo would read as "no GPU"."""
     if isinstance(value, str) and _DEVICE_RE.fullmatch(value):
         return
-    raise SpecError(f"{where}: {value!r} is not a device{did_you_mean(value, DEVICE_WORDS)}; "
-                    f"write auto, cpu, cuda or cuda:N (N a GPU index, e.g. cuda:0)")
+    raise SpecError(
+        f"{where}: {value!r} is not a device{did_you_mean(value, DEVICE_WORDS)}; "
+        f"write auto, cpu, cuda or cuda:N (N a GPU index, e.g. cuda:0)"
+    )
 
 
 # ---- the phase plan ----------------------------------------------------------------------------
+
 
 class PhaseKind(str, enum.Enum):
     """What a phase does. The values are written to events.jsonl (``phase_start.kind``), so
@@ -199,6 +204,7 @@ class PlannedPhase:
 
 # ---- the settings ------------------------------------------------------------------------------
 
+
 @dataclass
 class HParams:
     """Optimisation settings of one training phase.
@@ -229,7 +235,9 @@ class HParams:
     weight_decay: float = ranged(0.01, at_least(0))
     max_seq_len: int = ranged(128, within(8, 8192))
     max_grad_norm: float = ranged(1.0, above(0))  # a negative norm would flip the gradient's sign
-    max_examples: int | None = ranged(None, at_least(1))  # train on a random subset of N examples, drawn by the seed (quick runs)
+    max_examples: int | None = ranged(
+        None, at_least(1)
+    )  # train on a random subset of N examples, drawn by the seed (quick runs)
 
 
 @dataclass
@@ -253,6 +261,7 @@ HPARAM_SECTIONS = ("hparams", "intermediate_hparams", "few_shot_hparams")
 
 # ---- recipes -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Recipe:
     """Named hyper-parameters from a published source (docs/recipes.md cites file and line)."""
@@ -271,34 +280,66 @@ class Recipe:
         return out
 
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (
-    Recipe("xtreme-xcopa",
-           "XTREME's SIQA -> COPA script for XCOPA: lr 2e-5 (base) / 3e-5 (large), 5 epochs, max length 128, "
-           "effective batch 32, no warm-up, no weight decay, linear decay",
-           "google-research/xtreme scripts/train_xcopa.sh (HF Trainer defaults for the rest)",
-           {"learning_rate": 2e-5, "batch_size": 32, "epochs": 5.0, "max_seq_len": 128, "warmup_ratio": 0.0,
-            "weight_decay": 0.0, "max_grad_norm": 1.0},
-           large={"learning_rate": 3e-5}),
-    Recipe("phang2020",
-           "jiant's settings for the intermediate tasks of Phang et al. (2020): lr 1e-5, 3 epochs, max length 256, "
-           "batch 32, 10% warm-up, weight decay 0.01, linear decay",
-           "nyu-mll/jiant jiant/proj/simple/runscript.py, jiant/proj/main/scripts/configurator.py, "
-           "jiant/shared/model_setup.py",
-           {"learning_rate": 1e-5, "batch_size": 32, "epochs": 3.0, "max_seq_len": 256, "warmup_ratio": 0.1,
-            "weight_decay": 0.01, "max_grad_norm": 1.0}),
-    Recipe("xcost-few-shot",
-           "xcost-tui's few-shot settings: lr 1e-5, batch 4, 10 epochs but at least 50 optimiser steps, no warm-up",
-           "xcost-tui (docs/recipes.md, Few-shot: why a minimum number of steps)",
-           {"learning_rate": 1e-5, "batch_size": 4, "epochs": 10.0, "min_steps": 50, "warmup_ratio": 0.0,
-            "weight_decay": 0.01, "max_grad_norm": 1.0}),
-)}
+RECIPES: dict[str, Recipe] = {
+    r.name: r
+    for r in (
+        Recipe(
+            "xtreme-xcopa",
+            "XTREME's SIQA -> COPA script for XCOPA: lr 2e-5 (base) / 3e-5 (large), 5 epochs, max length 128, "
+            "effective batch 32, no warm-up, no weight decay, linear decay",
+            "google-research/xtreme scripts/train_xcopa.sh (HF Trainer defaults for the rest)",
+            {
+                "learning_rate": 2e-5,
+                "batch_size": 32,
+                "epochs": 5.0,
+                "max_seq_len": 128,
+                "warmup_ratio": 0.0,
+                "weight_decay": 0.0,
+                "max_grad_norm": 1.0,
+            },
+            large={"learning_rate": 3e-5},
+        ),
+        Recipe(
+            "phang2020",
+            "jiant's settings for the intermediate tasks of Phang et al. (2020): lr 1e-5, 3 epochs, max length 256, "
+            "batch 32, 10% warm-up, weight decay 0.01, linear decay",
+            "nyu-mll/jiant jiant/proj/simple/runscript.py, jiant/proj/main/scripts/configurator.py, "
+            "jiant/shared/model_setup.py",
+            {
+                "learning_rate": 1e-5,
+                "batch_size": 32,
+                "epochs": 3.0,
+                "max_seq_len": 256,
+                "warmup_ratio": 0.1,
+                "weight_decay": 0.01,
+                "max_grad_norm": 1.0,
+            },
+        ),
+        Recipe(
+            "xcost-few-shot",
+            "xcost-tui's few-shot settings: lr 1e-5, batch 4, 10 epochs but at least 50 optimiser steps, no warm-up",
+            "xcost-tui (docs/recipes.md, Few-shot: why a minimum number of steps)",
+            {
+                "learning_rate": 1e-5,
+                "batch_size": 4,
+                "epochs": 10.0,
+                "min_steps": 50,
+                "warmup_ratio": 0.0,
+                "weight_decay": 0.01,
+                "max_grad_norm": 1.0,
+            },
+        ),
+    )
+}
 
 
 def recipe_values(name: Any, model: str | None, where: str) -> dict[str, Any]:
     """The values recipe ``name`` gives a phase of ``model``; a SpecError naming ``where`` for an unknown name."""
     if not isinstance(name, str) or name not in RECIPES:
-        raise SpecError(f"{where}: unknown recipe {name!r}{did_you_mean(str(name), RECIPES)}; "
-                        f"recipes: {', '.join(RECIPES)} (docs/recipes.md)")
+        raise SpecError(
+            f"{where}: unknown recipe {name!r}{did_you_mean(str(name), RECIPES)}; "
+            f"recipes: {', '.join(RECIPES)} (docs/recipes.md)"
+        )
     return RECIPES[name].resolve(model)
 
 
@@ -327,16 +368,20 @@ def normalise_batching(hp: HParams, where: str) -> None:
                 f"{where}.grad_accum: batch_size is the effective batch (examples per optimiser step) and "
                 f"micro_batch_size the examples per forward pass; the accumulation steps follow from them. "
                 f"For the old batch_size = B, grad_accum = {hp.grad_accum} write batch_size = B x {hp.grad_accum}, "
-                f"micro_batch_size = B (or leave micro_batch_size out: the job picks it)")
+                f"micro_batch_size = B (or leave micro_batch_size out: the job picks it)"
+            )
         hp.micro_batch_size = hp.batch_size
     elif math.ceil(hp.batch_size / hp.micro_batch_size) != hp.grad_accum:
-        raise SpecError(f"{where}.grad_accum: {hp.grad_accum} does not match batch_size {hp.batch_size} in micro-batches "
-                        f"of {hp.micro_batch_size} ({math.ceil(hp.batch_size / hp.micro_batch_size)} per step); "
-                        f"drop grad_accum, it follows from the two")
+        raise SpecError(
+            f"{where}.grad_accum: {hp.grad_accum} does not match batch_size {hp.batch_size} in micro-batches "
+            f"of {hp.micro_batch_size} ({math.ceil(hp.batch_size / hp.micro_batch_size)} per step); "
+            f"drop grad_accum, it follows from the two"
+        )
     hp.grad_accum = None
 
 
 # ---- attempts of the target phase ---------------------------------------------------------------
+
 
 def attempt_phase(name: str, attempt: int) -> str:
     """The name of attempt ``attempt`` of a phase: the first keeps the plain name (``target:copa``),
@@ -398,7 +443,9 @@ class RunSpec:
     few_shot_hparams: FewShotHParams = field(default_factory=FewShotHParams)
     measure: MeasureOpts = field(default_factory=MeasureOpts)
     save_encoder: bool = False  # save the encoder after the intermediate phase(s) for reuse
-    init_from: str | None = None  # a saved checkpoint dir (RUN_DIR/checkpoints/intermediate) replacing the intermediate phase(s)
+    init_from: str | None = (
+        None  # a saved checkpoint dir (RUN_DIR/checkpoints/intermediate) replacing the intermediate phase(s)
+    )
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # overrides for tiny-xlmr's config; every value a count, so at least 1
     tiny_model_dims: dict[str, int] = field(default_factory=dict, metadata={RANGE: at_least(1)})
@@ -462,7 +509,9 @@ class RunSpec:
             phases.append(PlannedPhase("inference-bench", PhaseKind.INFERENCE_BENCH, (), None))
             return phases
         if self.uses_intermediate:
-            groups = [tuple(self.intermediate)] if self.intermediate_mode == "mixed" else [(t,) for t in self.intermediate]
+            groups = (
+                [tuple(self.intermediate)] if self.intermediate_mode == "mixed" else [(t,) for t in self.intermediate]
+            )
             phases += [PlannedPhase("intermediate:" + "+".join(g), PhaseKind.INTERMEDIATE, g, None) for g in groups]
         phases.append(PlannedPhase(f"target:{self.target}", PhaseKind.TARGET, (self.target,), None))
         if self.eval_english:
@@ -513,7 +562,7 @@ class RunSpec:
 
     # ---- validation ------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, where: str = "spec") -> "RunSpec":
+    def from_dict(cls, data: dict[str, Any], *, where: str = "spec") -> RunSpec:
         if not isinstance(data, dict):
             raise SpecError(f"{where}: expected a table of settings, got {type(data).__name__}")
         kwargs = _convert_fields(cls, apply_recipes(data, where), where)
@@ -534,29 +583,45 @@ class RunSpec:
         from .tasks import get_task  # the registry is plain data; no torch
 
         if self.method not in METHODS:
-            raise SpecError(f"{where}: method {self.method!r} is unknown{did_you_mean(self.method, METHODS)}; choose one of {', '.join(METHODS)}")
+            raise SpecError(
+                f"{where}: method {self.method!r} is unknown{did_you_mean(self.method, METHODS)}; choose one of {', '.join(METHODS)}"
+            )
         if self.intermediate_mode not in INTERMEDIATE_MODES:
-            raise SpecError(f"{where}: intermediate_mode {self.intermediate_mode!r} must be one of {', '.join(INTERMEDIATE_MODES)}"
-                            f"{did_you_mean(self.intermediate_mode, INTERMEDIATE_MODES)}")
+            raise SpecError(
+                f"{where}: intermediate_mode {self.intermediate_mode!r} must be one of {', '.join(INTERMEDIATE_MODES)}"
+                f"{did_you_mean(self.intermediate_mode, INTERMEDIATE_MODES)}"
+            )
         if not self.model:
             raise SpecError(f"{where}: model is empty; give a Hugging Face model id, a local path or {TINY_MODEL!r}")
         for task in [*self.intermediate, self.target]:
             get_task(task)  # raises UnknownTaskError with the closest name
         if self.method == "intermediate" and not self.intermediate and not self.init_from:
-            raise SpecError(f"{where}: method 'intermediate' needs at least one task in 'intermediate' (e.g. intermediate = [\"siqa\"]) or 'init_from'")
+            raise SpecError(
+                f"{where}: method 'intermediate' needs at least one task in 'intermediate' (e.g. intermediate = [\"siqa\"]) or 'init_from'"
+            )
         if self.method == "direct" and self.intermediate:
-            raise SpecError(f"{where}: method 'direct' takes no intermediate tasks (got {self.intermediate}); use method 'intermediate'")
+            raise SpecError(
+                f"{where}: method 'direct' takes no intermediate tasks (got {self.intermediate}); use method 'intermediate'"
+            )
         if self.method == "few-shot":
             if self.few_shot_k is None:
-                raise SpecError(f"{where}: method 'few-shot' needs few_shot_k (the number of labelled target-language examples, e.g. 16)")
+                raise SpecError(
+                    f"{where}: method 'few-shot' needs few_shot_k (the number of labelled target-language examples, e.g. 16)"
+                )
         elif self.few_shot_k is not None and self.method != "icl":
-            raise SpecError(f"{where}: few_shot_k is only used by methods 'few-shot' and 'icl' (method is {self.method!r})")
+            raise SpecError(
+                f"{where}: few_shot_k is only used by methods 'few-shot' and 'icl' (method is {self.method!r})"
+            )
         if self.shot_seed is not None and self.method not in ("few-shot", "icl"):
-            raise SpecError(f"{where}: shot_seed is only used by method 'few-shot' or 'icl' (method is {self.method!r})")
+            raise SpecError(
+                f"{where}: shot_seed is only used by method 'few-shot' or 'icl' (method is {self.method!r})"
+            )
         self._validate_new_methods(where)
         if self.collapse_retries and not self.eval_english:
-            raise SpecError(f"{where}: collapse_retries needs eval_english = true: the collapse check reads the "
-                            f"English validation accuracy after the target phase")
+            raise SpecError(
+                f"{where}: collapse_retries needs eval_english = true: the collapse check reads the "
+                f"English validation accuracy after the target phase"
+            )
         for section in HPARAM_SECTIONS:
             hp = getattr(self, section)
             if hp.recipe is not None and hp.recipe not in RECIPES:
@@ -567,52 +632,67 @@ class RunSpec:
             raise SpecError(f"{where}: langs is empty; give at least one of {', '.join(XCOPA_LANGS)}")
         for lang in self.langs:
             if lang not in XCOPA_LANGS:
-                raise SpecError(f"{where}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; choose from {', '.join(XCOPA_LANGS)}")
+                raise SpecError(
+                    f"{where}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; choose from {', '.join(XCOPA_LANGS)}"
+                )
         if self.xcopa_question not in XCOPA_QUESTIONS:
-            raise SpecError(f"{where}: xcopa_question must be one of {', '.join(repr(q) for q in XCOPA_QUESTIONS)}, "
-                            f"got {self.xcopa_question!r}{did_you_mean(self.xcopa_question, XCOPA_QUESTIONS)} "
-                            f"(docs/tasks.md, \"XCOPA's question field\")")
+            raise SpecError(
+                f"{where}: xcopa_question must be one of {', '.join(repr(q) for q in XCOPA_QUESTIONS)}, "
+                f"got {self.xcopa_question!r}{did_you_mean(self.xcopa_question, XCOPA_QUESTIONS)} "
+                f'(docs/tasks.md, "XCOPA\'s question field")'
+            )
         if self.eval_split not in ("test", "val"):
             raise SpecError(f"{where}: eval_split must be 'test' or 'val', got {self.eval_split!r}")
         if self.method == "few-shot" and self.eval_split == "val":
             raise SpecError(f"{where}: few-shot runs draw their k examples from 'val', so they must evaluate on 'test'")
         check_device(self.device, f"{where}.device")
         if self.method == "icl" and self.eval_split == "val" and self.few_shot_k:
-            raise SpecError(f"{where}: icl runs draw their k demonstrations from 'val', so they must evaluate on 'test'")
+            raise SpecError(
+                f"{where}: icl runs draw their k demonstrations from 'val', so they must evaluate on 'test'"
+            )
         # Every numeric field against its declared range (from_dict checked the given keys already;
         # this covers specs built in Python).
         check_ranges(self, where)
-
 
     def _validate_new_methods(self, where: str) -> None:
         """Which keys apply to icl and translate-test, and theirs to no other method."""
         m = self.method
         if m == "icl":
-            for key, bad, why in (("intermediate", bool(self.intermediate), "no training: give no intermediate tasks"),
-                                  ("target", self.target != "copa", "the English reference is COPA (target = \"copa\")"),
-                                  ("init_from", bool(self.init_from), "it loads a causal LM, not a saved encoder"),
-                                  ("save_encoder", self.save_encoder, "it trains no encoder"),
-                                  ("collapse_retries", bool(self.collapse_retries), "there is no training phase to retry")):
+            for key, bad, why in (
+                ("intermediate", bool(self.intermediate), "no training: give no intermediate tasks"),
+                ("target", self.target != "copa", 'the English reference is COPA (target = "copa")'),
+                ("init_from", bool(self.init_from), "it loads a causal LM, not a saved encoder"),
+                ("save_encoder", self.save_encoder, "it trains no encoder"),
+                ("collapse_retries", bool(self.collapse_retries), "there is no training phase to retry"),
+            ):
                 if bad:
                     raise SpecError(f"{where}: {key} does not apply to method 'icl' ({why})")
         if m == "translate-test":
             if not self.translations:
-                raise SpecError(f"{where}: method 'translate-test' needs translations: \"{PUBLISHED}\" (XCOPA's own "
-                                f"machine translations) or an MT model (e.g. \"facebook/nllb-200-distilled-600M\", "
-                                f"or {TINY_MT!r} built in)")
+                raise SpecError(
+                    f"{where}: method 'translate-test' needs translations: \"{PUBLISHED}\" (XCOPA's own "
+                    f'machine translations) or an MT model (e.g. "facebook/nllb-200-distilled-600M", '
+                    f"or {TINY_MT!r} built in)"
+                )
         elif self.translations is not None:
             raise SpecError(f"{where}: translations is only used by method 'translate-test' (method is {m!r})")
         if self.model_dtype not in MODEL_DTYPES:
-            raise SpecError(f"{where}.model_dtype: {self.model_dtype!r} is not one of {', '.join(MODEL_DTYPES)}"
-                            f"{did_you_mean(self.model_dtype, MODEL_DTYPES)}")
+            raise SpecError(
+                f"{where}.model_dtype: {self.model_dtype!r} is not one of {', '.join(MODEL_DTYPES)}"
+                f"{did_you_mean(self.model_dtype, MODEL_DTYPES)}"
+            )
         if self.device_map is not None and self.device_map not in DEVICE_MAPS:
-            raise SpecError(f"{where}.device_map: {self.device_map!r} is not one of {', '.join(DEVICE_MAPS)} "
-                            f"(leave it out to load the model on one device)")
+            raise SpecError(
+                f"{where}.device_map: {self.device_map!r} is not one of {', '.join(DEVICE_MAPS)} "
+                f"(leave it out to load the model on one device)"
+            )
         loads_lm = m == "icl" or self.uses_mt_model
         for key in ("model_dtype", "device_map"):
             if getattr(self, key) != _LATER_DEFAULTS[key] and not loads_lm:
-                raise SpecError(f"{where}: {key} applies to the causal LM of method 'icl' and the MT model of "
-                                f"'translate-test' (method is {m!r}{', with published translations' if m == 'translate-test' else ''})")
+                raise SpecError(
+                    f"{where}: {key} applies to the causal LM of method 'icl' and the MT model of "
+                    f"'translate-test' (method is {m!r}{', with published translations' if m == 'translate-test' else ''})"
+                )
         for key in ("mt_max_new_tokens", "mt_beams"):
             if getattr(self, key) != _LATER_DEFAULTS[key] and not self.uses_mt_model:
                 raise SpecError(f"{where}: {key} applies to translate-test with an MT model (translations = <model>)")
@@ -621,8 +701,8 @@ class RunSpec:
 # Fields added after the first stores were written, with their defaults (configuration.identity_of).
 from .configuration import LATER_DEFAULTS as _LATER_DEFAULTS  # noqa: E402
 
-
 # ---- generic dataclass conversion with clear errors ------------------------------------------
+
 
 def _convert_fields(cls, data: dict[str, Any], where: str) -> dict[str, Any]:
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -691,6 +771,8 @@ def _convert_value(type_: Any, value: Any, where: str, owner) -> Any:
         return float(value)
     if type_ is str:
         if isinstance(value, (list, dict)):
-            raise SpecError(f"{where}: expected a single value, got a {'list' if isinstance(value, list) else 'table'} {value!r}")
+            raise SpecError(
+                f"{where}: expected a single value, got a {'list' if isinstance(value, list) else 'table'} {value!r}"
+            )
         return str(value)
     return value

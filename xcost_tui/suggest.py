@@ -7,7 +7,7 @@ Plain standard library: the supervisor, the store and the job all use it.
 from __future__ import annotations
 
 import difflib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def closest(name: object, choices: Iterable[str], cutoff: float = 0.5) -> str | None:

@@ -42,7 +42,7 @@ SPLIT_SOURCES: dict[str, str] = {
     "arc_challenge": "https://huggingface.co/datasets/allenai/ai2_arc (ARC-Challenge: 1,119 / 299 / 1,172)",
     "mnli": "https://huggingface.co/datasets/nyu-mll/glue (mnli: 392,702 / 9,815 matched / 9,796 matched)",
     "anli": "https://huggingface.co/datasets/facebook/anli (r1 16,946 + r2 45,460 + r3 100,459; dev and test "
-            "1,000 + 1,000 + 1,200)",
+    "1,000 + 1,000 + 1,200)",
     "qqp": "https://huggingface.co/datasets/nyu-mll/glue (qqp: 363,846 / 40,430 / 390,965)",
     "sst2": "https://huggingface.co/datasets/nyu-mll/glue (sst2: 67,349 / 872 / 1,821)",
     "rte": "https://huggingface.co/datasets/aps/super_glue (rte: 2,490 / 277 / 3,000)",
@@ -64,7 +64,13 @@ ASSUMED_TOKENS: dict[str, int] = {
     "rte": 75,  # a news paragraph premise and a hypothesis
 }
 ASSUMED_CHOICES: dict[str, int] = {  # choices per example of multiple-choice tasks (classification: 1 sequence)
-    "copa": 2, "xcopa": 2, "siqa": 3, "hellaswag": 4, "commonsenseqa": 5, "cosmosqa": 4, "arc_challenge": 4,
+    "copa": 2,
+    "xcopa": 2,
+    "siqa": 3,
+    "hellaswag": 4,
+    "commonsenseqa": 5,
+    "cosmosqa": 4,
+    "arc_challenge": 4,
 }
 
 
@@ -82,7 +88,8 @@ def assumed_choices(task: str) -> int:
 
 def online_hint(plan_label: str) -> str:
     """What to run where the hub can be reached so the assumed rows become measured ones."""
-    return (f"run `xcost-tui plan estimate {plan_label}` on a machine that can reach the Hugging Face hub (or "
-            f"with --data-dir for the data sets that have local copies, and the model's tokenizer in the local "
-            f"Hugging Face cache): the rows marked assumed are then counted from the real token lengths")
-
+    return (
+        f"run `xcost-tui plan estimate {plan_label}` on a machine that can reach the Hugging Face hub (or "
+        f"with --data-dir for the data sets that have local copies, and the model's tokenizer in the local "
+        f"Hugging Face cache): the rows marked assumed are then counted from the real token lengths"
+    )

@@ -20,10 +20,21 @@ from ..errors import XcostError
 from .forecast import PlanForecast, slurm_time
 
 
-def estimate_command(plan: str, *, data_dir: str | None = None, device_profile: str | None = None,
-                     efficiency: float | None = None, slots: int | None = None, fmt_name: str = "table",
-                     phases: bool = False, store: str = "store", save: bool = True, safety: float | None = None,
-                     out: TextIO | None = None, err: TextIO | None = None) -> int:
+def estimate_command(
+    plan: str,
+    *,
+    data_dir: str | None = None,
+    device_profile: str | None = None,
+    efficiency: float | None = None,
+    slots: int | None = None,
+    fmt_name: str = "table",
+    phases: bool = False,
+    store: str = "store",
+    save: bool = True,
+    safety: float | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
     from ..plan import load_plan
     from .forecast import DEFAULT_SAFETY
     from .profiles import get_profile
@@ -35,10 +46,13 @@ def estimate_command(plan: str, *, data_dir: str | None = None, device_profile: 
         loaded = load_plan(plan, data_dir=data_dir)
         profile = get_profile(device_profile, efficiency) if device_profile else None
         if efficiency is not None and profile is None:
-            raise XcostError("--efficiency applies to a projection: give --device-profile NAME with it "
-                             "(without a profile the probe measures the local device)")
-        fc = estimate_plan(loaded, profile=profile, slots=slots or default_slots(profile), out=err,
-                           safety=safety or DEFAULT_SAFETY)
+            raise XcostError(
+                "--efficiency applies to a projection: give --device-profile NAME with it "
+                "(without a profile the probe measures the local device)"
+            )
+        fc = estimate_plan(
+            loaded, profile=profile, slots=slots or default_slots(profile), out=err, safety=safety or DEFAULT_SAFETY
+        )
     except XcostError as exc:
         print(f"xcost-tui: error: {exc}", file=err, flush=True)
         return 2
@@ -81,18 +95,50 @@ def _save(fc: PlanForecast, store: Path, err: TextIO) -> Path | None:
 
         ingest(store, [])
     except Exception as exc:  # noqa: BLE001 - the file is the source of truth; `xcost-tui ingest` retries
-        print(f"xcost-tui: warning: {path} written, but the store's forecasts table was not updated "
-              f"({type(exc).__name__}: {exc}); `xcost-tui ingest --store {store}` retries", file=err, flush=True)
+        print(
+            f"xcost-tui: warning: {path} written, but the store's forecasts table was not updated "
+            f"({type(exc).__name__}: {exc}); `xcost-tui ingest --store {store}` retries",
+            file=err,
+            flush=True,
+        )
     return path
 
 
 # ---- output ---------------------------------------------------------------------------------------
 
-CSV_FIELDS = ("forecast_id", "mode", "device", "run_id", "run_name", "method", "model", "seed", "phase", "kind",
-              "examples", "steps", "micro_batch_size", "micro_batch_source", "micro_batches", "tokens_nonpad",
-              "tokens_padded", "flops", "wall_s", "device_hours", "energy_j", "peak_mem_bytes", "max_micro_batch",
-              "fits", "time_source", "lengths_source", "counts_source", "assumed", "shared_from",
-              "run_suggested_time_s", "notes")
+CSV_FIELDS = (
+    "forecast_id",
+    "mode",
+    "device",
+    "run_id",
+    "run_name",
+    "method",
+    "model",
+    "seed",
+    "phase",
+    "kind",
+    "examples",
+    "steps",
+    "micro_batch_size",
+    "micro_batch_source",
+    "micro_batches",
+    "tokens_nonpad",
+    "tokens_padded",
+    "flops",
+    "wall_s",
+    "device_hours",
+    "energy_j",
+    "peak_mem_bytes",
+    "max_micro_batch",
+    "fits",
+    "time_source",
+    "lengths_source",
+    "counts_source",
+    "assumed",
+    "shared_from",
+    "run_suggested_time_s",
+    "notes",
+)
 
 
 def to_csv(fc: PlanForecast) -> str:
@@ -100,17 +146,41 @@ def to_csv(fc: PlanForecast) -> str:
     w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
     w.writeheader()
     for run, p in fc.phases():
-        w.writerow({"forecast_id": fc.forecast_id, "mode": fc.mode, "device": fc.device.get("name"),
-                    "run_id": run.run_id, "run_name": run.name, "method": run.method, "model": run.model,
-                    "seed": run.seed, "phase": p.phase, "kind": p.kind, "examples": p.examples, "steps": p.steps,
-                    "micro_batch_size": p.micro_batch_size, "micro_batch_source": p.micro_batch_source,
-                    "micro_batches": p.micro_batches, "tokens_nonpad": p.tokens_nonpad,
-                    "tokens_padded": p.tokens_padded, "flops": p.flops, "wall_s": p.wall_s,
-                    "device_hours": p.device_hours, "energy_j": p.energy_j, "peak_mem_bytes": p.peak_mem_bytes,
-                    "max_micro_batch": p.max_micro_batch, "fits": p.fits, "time_source": p.time_source,
-                    "lengths_source": p.lengths_source, "counts_source": p.counts_source, "assumed": p.assumed,
-                    "shared_from": p.shared_from, "run_suggested_time_s": run.suggested_time_s,
-                    "notes": "; ".join(p.notes)})
+        w.writerow(
+            {
+                "forecast_id": fc.forecast_id,
+                "mode": fc.mode,
+                "device": fc.device.get("name"),
+                "run_id": run.run_id,
+                "run_name": run.name,
+                "method": run.method,
+                "model": run.model,
+                "seed": run.seed,
+                "phase": p.phase,
+                "kind": p.kind,
+                "examples": p.examples,
+                "steps": p.steps,
+                "micro_batch_size": p.micro_batch_size,
+                "micro_batch_source": p.micro_batch_source,
+                "micro_batches": p.micro_batches,
+                "tokens_nonpad": p.tokens_nonpad,
+                "tokens_padded": p.tokens_padded,
+                "flops": p.flops,
+                "wall_s": p.wall_s,
+                "device_hours": p.device_hours,
+                "energy_j": p.energy_j,
+                "peak_mem_bytes": p.peak_mem_bytes,
+                "max_micro_batch": p.max_micro_batch,
+                "fits": p.fits,
+                "time_source": p.time_source,
+                "lengths_source": p.lengths_source,
+                "counts_source": p.counts_source,
+                "assumed": p.assumed,
+                "shared_from": p.shared_from,
+                "run_suggested_time_s": run.suggested_time_s,
+                "notes": "; ".join(p.notes),
+            }
+        )
     return buf.getvalue()
 
 
@@ -135,61 +205,118 @@ def print_forecast(fc: PlanForecast, out: TextIO, *, phases: bool = False, saved
     plain = not getattr(out, "isatty", lambda: False)()
     console = Console(file=out, width=200 if plain else None, no_color=plain, highlight=False)
     cols = present.FORECAST
-    where = (f"projected onto {fc.device.get('label')}" if fc.mode == "profile"
-             else f"probed on {fc.device.get('name')} ({fc.device.get('type')}, {fc.device.get('precision')})")
+    where = (
+        f"projected onto {fc.device.get('label')}"
+        if fc.mode == "profile"
+        else f"probed on {fc.device.get('name')} ({fc.device.get('type')}, {fc.device.get('precision')})"
+    )
     title = f"forecast of plan {fc.plan} ({fc.plan_label}): {len(fc.runs)} runs, {where}"
     table = Table(title=Text(title), title_justify="left")
     for c in cols:
         table.add_column(c.title, justify="right" if c.numeric else "left", no_wrap=c.key in ("run_id",))
     for i, run in enumerate(fc.runs, 1):
-        values = {"n": i, "name": run.name, "run_id": run.run_id, "examples": run.total("examples"),
-                  "tokens_padded": run.total("tokens_padded"), "flops": run.total("flops"),
-                  "device_hours": run.total("device_hours"), "wall_s": run.wall_s, "energy_j": run.total("energy_j"),
-                  "peak_mem_bytes": run.peak_mem_bytes, "fits": _fits_text(run.fits),
-                  "time_limit": slurm_time(run.suggested_time_s) if run.suggested_time_s else None,
-                  "assumed": "assumed" if run.assumed else ""}
-        table.add_row(*(Text(c.cell(values.get(c.key)) if c.key not in ("fits", "time_limit", "assumed")
-                             else fmt.text(values.get(c.key))) for c in cols))
+        values = {
+            "n": i,
+            "name": run.name,
+            "run_id": run.run_id,
+            "examples": run.total("examples"),
+            "tokens_padded": run.total("tokens_padded"),
+            "flops": run.total("flops"),
+            "device_hours": run.total("device_hours"),
+            "wall_s": run.wall_s,
+            "energy_j": run.total("energy_j"),
+            "peak_mem_bytes": run.peak_mem_bytes,
+            "fits": _fits_text(run.fits),
+            "time_limit": slurm_time(run.suggested_time_s) if run.suggested_time_s else None,
+            "assumed": "assumed" if run.assumed else "",
+        }
+        table.add_row(
+            *(
+                Text(
+                    c.cell(values.get(c.key))
+                    if c.key not in ("fits", "time_limit", "assumed")
+                    else fmt.text(values.get(c.key))
+                )
+                for c in cols
+            )
+        )
         if phases:
             for p in run.phases:
                 shared = f" (reused from {p.shared_from})" if p.shared else ""
-                pv = {"n": "", "name": f"  {p.phase}{shared}", "run_id": "", "examples": p.examples,
-                      "tokens_padded": p.tokens_padded, "flops": p.flops, "device_hours": p.device_hours,
-                      "wall_s": p.wall_s, "energy_j": p.energy_j, "peak_mem_bytes": p.peak_mem_bytes,
-                      "fits": "" if p.fits is None else _fits_text(p.fits), "time_limit": "",
-                      "assumed": "assumed" if p.assumed else ""}
-                table.add_row(*(Text(c.cell(pv.get(c.key)) if c.key not in ("fits", "time_limit", "assumed", "n",
-                                                                              "name", "run_id")
-                                     else str(pv.get(c.key) or ""), style="dim") for c in cols))
+                pv = {
+                    "n": "",
+                    "name": f"  {p.phase}{shared}",
+                    "run_id": "",
+                    "examples": p.examples,
+                    "tokens_padded": p.tokens_padded,
+                    "flops": p.flops,
+                    "device_hours": p.device_hours,
+                    "wall_s": p.wall_s,
+                    "energy_j": p.energy_j,
+                    "peak_mem_bytes": p.peak_mem_bytes,
+                    "fits": "" if p.fits is None else _fits_text(p.fits),
+                    "time_limit": "",
+                    "assumed": "assumed" if p.assumed else "",
+                }
+                table.add_row(
+                    *(
+                        Text(
+                            c.cell(pv.get(c.key))
+                            if c.key not in ("fits", "time_limit", "assumed", "n", "name", "run_id")
+                            else str(pv.get(c.key) or ""),
+                            style="dim",
+                        )
+                        for c in cols
+                    )
+                )
     console.print(table)
 
     totals = Table(title=Text("totals (a shared phase counted once)"), title_justify="left")
     for c in present.FORECAST_TOTALS:
         totals.add_column(c.title, justify="right" if c.numeric else "left")
-    for label, groups in (("by phase kind", fc.totals("kind")), ("by method", fc.totals("method")),
-                          ("overall", fc.totals())):
+    for label, groups in (
+        ("by phase kind", fc.totals("kind")),
+        ("by method", fc.totals("method")),
+        ("overall", fc.totals()),
+    ):
         for name, g in groups.items():
             row = {"group": f"{label}: {name}" if label != "overall" else "overall", **g}
             totals.add_row(*(Text(c.cell(row.get(c.key))) for c in present.FORECAST_TOTALS))
     console.print(totals)
     say = lambda s: console.print(s, markup=False, highlight=False)  # noqa: E731
-    say(f"plan wall time on {fc.slots} parallel slot{'s' if fc.slots != 1 else ''} (--slots): "
-        f"{fmt.seconds(fc.makespan_s())} (runs that reuse an encoder start after the run that trains it)")
-    say(f"suggested SLURM --time per run: the forecast x {fc.safety:g}, rounded up to minutes (column 'time'); "
-        f"the SLURM executor uses it when the plan sets none")
+    say(
+        f"plan wall time on {fc.slots} parallel slot{'s' if fc.slots != 1 else ''} (--slots): "
+        f"{fmt.seconds(fc.makespan_s())} (runs that reuse an encoder start after the run that trains it)"
+    )
+    say(
+        f"suggested SLURM --time per run: the forecast x {fc.safety:g}, rounded up to minutes (column 'time'); "
+        f"the SLURM executor uses it when the plan sets none"
+    )
     for run, p in fc.phases():
         if p.fits is False:
             say(f"warning: {run.name or run.run_id} {p.phase}: " + "; ".join(n for n in p.notes if "fit" in n))
     if fc.probes:
-        slow = max(((pr["label"], name, s) for pr in fc.probes for name, s in (pr.get("phases") or {}).items()
-                    if s is not None), key=lambda t: t[2], default=None)
-        say(f"probes: {len(fc.probes)} kind{'s' if len(fc.probes) != 1 else ''} of run, "
+        slow = max(
+            (
+                (pr["label"], name, s)
+                for pr in fc.probes
+                for name, s in (pr.get("phases") or {}).items()
+                if s is not None
+            ),
+            key=lambda t: t[2],
+            default=None,
+        )
+        say(
+            f"probes: {len(fc.probes)} kind{'s' if len(fc.probes) != 1 else ''} of run, "
             + ", ".join(f"{pr['label']} {pr.get('seconds') or 0:.1f} s" for pr in fc.probes)
-            + (f"; the longest phase probe: {slow[0]} {slow[1]} {slow[2]:.1f} s" if slow else ""))
+            + (f"; the longest phase probe: {slow[0]} {slow[1]} {slow[2]:.1f} s" if slow else "")
+        )
     for note in fc.notes:
         say(f"note: {note}")
     for note, names in run_notes(fc):
         shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
         say(f"note: {note} ({len(names)} run{'s' if len(names) != 1 else ''}: {shown})")
-    say(f"estimate made in {fc.seconds:.1f} s" + (f"; stored in {saved} and the store's forecasts table"
-                                                  if saved else ""))
+    say(
+        f"estimate made in {fc.seconds:.1f} s"
+        + (f"; stored in {saved} and the store's forecasts table" if saved else "")
+    )

@@ -78,20 +78,27 @@ def _value(config: dict, name: str, where: str) -> int:
     for key in _KEYS[name]:
         if isinstance(config.get(key), int) and not isinstance(config.get(key), bool):
             return int(config[key])
-    raise ModelError(f"{where}: the model config has no {' or '.join(_KEYS[name])}; "
-                     f"a forecast needs the model's hidden size, layers, heads, FFN size and vocabulary")
+    raise ModelError(
+        f"{where}: the model config has no {' or '.join(_KEYS[name])}; "
+        f"a forecast needs the model's hidden size, layers, heads, FFN size and vocabulary"
+    )
 
 
 def shape_from_config(model: str, config: dict, source: str, where: str | None = None) -> ModelShape:
     where = where or f"model {model!r}"
     return ModelShape(
-        model=model, model_type=str(config.get("model_type") or ""),
-        hidden=_value(config, "hidden", where), layers=_value(config, "layers", where),
-        heads=_value(config, "heads", where), intermediate=_value(config, "intermediate", where),
+        model=model,
+        model_type=str(config.get("model_type") or ""),
+        hidden=_value(config, "hidden", where),
+        layers=_value(config, "layers", where),
+        heads=_value(config, "heads", where),
+        intermediate=_value(config, "intermediate", where),
         vocab=_value(config, "vocab", where),
         max_positions=int(config.get("max_position_embeddings") or 512),
         type_vocab=int(config.get("type_vocab_size") or 0) if config.get("model_type") != "xglm" else 0,
-        source=source, config=dict(config))
+        source=source,
+        config=dict(config),
+    )
 
 
 def shipped_config(model: str) -> dict | None:
@@ -112,8 +119,9 @@ def tiny_config(dims: dict[str, int] | None = None, vocab: int | None = None) ->
     return config
 
 
-def model_shape(model: str, dims: dict[str, int] | None = None, *, vocab: int | None = None,
-                fetched: dict | None = None) -> ModelShape:
+def model_shape(
+    model: str, dims: dict[str, int] | None = None, *, vocab: int | None = None, fetched: dict | None = None
+) -> ModelShape:
     """The shape of ``model``: tiny-xlmr (with ``dims``), a shipped config, a local directory's
     config.json, or ``fetched`` (a config the worker got from the hub). ModelError says what to
     do when none is available."""
@@ -132,7 +140,9 @@ def model_shape(model: str, dims: dict[str, int] | None = None, *, vocab: int | 
         return shape_from_config(model, config, "shipped")
     if fetched is not None:
         return shape_from_config(model, fetched, "hub")
-    raise ModelError(f"model {model!r}: no config shipped with xcost-tui (shipped: "
-                     f"{', '.join(sorted(set(SHIPPED) - {TINY_MODEL}))}, {TINY_MODEL}) and the hub could not be "
-                     f"asked for it; run `xcost-tui plan estimate` where the hub can be reached, or give a local "
-                     f"directory holding its config.json")
+    raise ModelError(
+        f"model {model!r}: no config shipped with xcost-tui (shipped: "
+        f"{', '.join(sorted(set(SHIPPED) - {TINY_MODEL}))}, {TINY_MODEL}) and the hub could not be "
+        f"asked for it; run `xcost-tui plan estimate` where the hub can be reached, or give a local "
+        f"directory holding its config.json"
+    )

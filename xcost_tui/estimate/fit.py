@@ -87,19 +87,25 @@ def analytic_warnings(spec, devices: dict[str, Any], label: str) -> list[str]:
         dev_text = f"{total / GIB:.0f} GiB ({name})"
         hint = "; `xcost-tui plan estimate` measures the real lengths"
         if largest is None:
-            out.append(f"warning: {where} may not fit: one example of {hp.max_seq_len} tokens needs about "
-                       f"{need / GIB:.1f} GiB (analytic), more than {FIT_SHARE:.0%} of {dev_text}; set "
-                       f"{section}.max_seq_len lower, or run it on a device with more memory{hint}")
+            out.append(
+                f"warning: {where} may not fit: one example of {hp.max_seq_len} tokens needs about "
+                f"{need / GIB:.1f} GiB (analytic), more than {FIT_SHARE:.0%} of {dev_text}; set "
+                f"{section}.max_seq_len lower, or run it on a device with more memory{hint}"
+            )
         elif micro is not None and micro > largest:
-            out.append(f"warning: {where} may not fit: micro-batches of {micro} examples of {hp.max_seq_len} "
-                       f"tokens (its max_seq_len) need about {need / GIB:.1f} GiB (analytic), more than "
-                       f"{FIT_SHARE:.0%} of {dev_text}; set {section}.micro_batch_size = {largest}"
-                       + (" (or leave it unset on a GPU: the job then picks it)" if set_micro else "") + hint)
+            out.append(
+                f"warning: {where} may not fit: micro-batches of {micro} examples of {hp.max_seq_len} "
+                f"tokens (its max_seq_len) need about {need / GIB:.1f} GiB (analytic), more than "
+                f"{FIT_SHARE:.0%} of {dev_text}; set {section}.micro_batch_size = {largest}"
+                + (" (or leave it unset on a GPU: the job then picks it)" if set_micro else "")
+                + hint
+            )
     return out
 
 
-def memory_warnings(specs: list, store: str | os.PathLike | None = None, labels: dict[str, str] | None = None
-                    ) -> list[str]:
+def memory_warnings(
+    specs: list, store: str | os.PathLike | None = None, labels: dict[str, str] | None = None
+) -> list[str]:
     """One line per training phase that will not fit, naming the setting to change."""
     from .stored import latest_run_forecasts
 
@@ -121,8 +127,10 @@ def memory_warnings(specs: list, store: str | os.PathLike | None = None, labels:
             for p in run.phases:
                 if p.fits is False:
                     why = "; ".join(n for n in p.notes if "fit" in n) or "does not fit"
-                    out.append(f"warning: {label} {p.phase} ({fc.mode} forecast {fc.forecast_id} on "
-                               f"{fc.device.get('name')}): {why}")
+                    out.append(
+                        f"warning: {label} {p.phase} ({fc.mode} forecast {fc.forecast_id} on "
+                        f"{fc.device.get('name')}): {why}"
+                    )
             continue
         if devices is None:
             devices = local_devices()

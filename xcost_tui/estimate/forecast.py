@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 FORMAT_VERSION = 1
 DEFAULT_SAFETY = 1.5  # suggested SLURM --time = forecast x this, plus the start-up allowance
@@ -125,8 +126,10 @@ class PlanForecast:
             if p.shared:
                 continue
             group = "all" if key is None else (p.kind if key == "kind" else run.method)
-            g = out.setdefault(group, {"device_hours": 0.0, "flops": 0.0, "energy_j": 0.0, "wall_s": 0.0,
-                                       "phases": 0, "energy_known": True})
+            g = out.setdefault(
+                group,
+                {"device_hours": 0.0, "flops": 0.0, "energy_j": 0.0, "wall_s": 0.0, "phases": 0, "energy_known": True},
+            )
             g["phases"] += 1
             for fig in ("device_hours", "flops", "wall_s"):
                 g[fig] += getattr(p, fig) or 0.0
@@ -148,17 +151,24 @@ class PlanForecast:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["format"] = FORMAT_VERSION
-        d["totals"] = {"by_kind": self.totals("kind"), "by_method": self.totals("method"),
-                       "all": self.totals().get("all", {}), "makespan_s": self.makespan_s()}
+        d["totals"] = {
+            "by_kind": self.totals("kind"),
+            "by_method": self.totals("method"),
+            "all": self.totals().get("all", {}),
+            "makespan_s": self.makespan_s(),
+        }
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "PlanForecast":
+    def from_dict(cls, d: dict[str, Any]) -> PlanForecast:
         runs = []
         for r in d.get("runs") or []:
-            phases = [PhaseForecast(**{k: v for k, v in p.items() if k in _PHASE_FIELDS}) for p in r.get("phases") or []]
-            runs.append(RunForecast(**{**{k: v for k, v in r.items() if k in _RUN_FIELDS and k != "phases"},
-                                       "phases": phases}))
+            phases = [
+                PhaseForecast(**{k: v for k, v in p.items() if k in _PHASE_FIELDS}) for p in r.get("phases") or []
+            ]
+            runs.append(
+                RunForecast(**{**{k: v for k, v in r.items() if k in _RUN_FIELDS and k != "phases"}, "phases": phases})
+            )
         kw = {k: v for k, v in d.items() if k in _PLAN_FIELDS and k != "runs"}
         return cls(**kw, runs=runs)
 

@@ -21,8 +21,8 @@ Torch-free.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .configs import ModelShape
 
@@ -92,8 +92,9 @@ class StepMemory:
         return self.state_bytes + self.activation_bytes
 
 
-def step_memory(shape: ModelShape, n_seqs: int, seq_len: int, precision: str,
-                heads: dict[str, int] | None = None) -> StepMemory:
+def step_memory(
+    shape: ModelShape, n_seqs: int, seq_len: int, precision: str, heads: dict[str, int] | None = None
+) -> StepMemory:
     """The analytic memory of one training micro-batch of ``n_seqs`` sequences of ``seq_len`` tokens."""
     params = shape.params(heads or {"mc": 1})
     per_param = 16 + (2 if precision in ("bf16", "fp16") else 0)
@@ -104,9 +105,17 @@ def step_memory(shape: ModelShape, n_seqs: int, seq_len: int, precision: str,
     return StepMemory(params * per_param, activations)
 
 
-def fits_analytic(shape: ModelShape, n_choices: int, seq_len: int, precision: str, memory_bytes: int,
-                  heads: dict[str, int] | None = None) -> Callable[[int], bool]:
+def fits_analytic(
+    shape: ModelShape,
+    n_choices: int,
+    seq_len: int,
+    precision: str,
+    memory_bytes: int,
+    heads: dict[str, int] | None = None,
+) -> Callable[[int], bool]:
     """``fits(micro)`` from the analytic model: ``micro`` examples of ``n_choices`` sequences each."""
+
     def fits(micro: int) -> bool:
         return step_memory(shape, micro * n_choices, seq_len, precision, heads).total <= FIT_SHARE * memory_bytes
+
     return fits

@@ -35,12 +35,26 @@ OPTIMIZER_BYTES_PER_PARAM = 36  # fused AdamW: read weight, grad, two moments; w
 # table label -> (memory GiB, memory bandwidth TB/s, board power W): the vendors' data sheets
 # (SXM/PCIe/NVL variants as named; A100 and V100: the larger-memory part).
 MEMORY_POWER: dict[str, tuple[float, float, float]] = {
-    "GH200": (96, 4.0, 1000), "H200 NVL": (141, 4.8, 600), "H200 SXM": (141, 4.8, 700),
-    "H100 PCIe": (80, 2.0, 350), "H100 NVL": (94, 3.9, 400), "H100 SXM": (80, 3.35, 700),
-    "A100": (80, 2.0, 400), "A10G": (24, 0.6, 300), "A10": (24, 0.6, 150), "L40S": (48, 0.864, 350),
-    "L40": (48, 0.864, 300), "L4": (24, 0.3, 72), "RTX A6000": (48, 0.768, 300), "A40": (48, 0.696, 300),
-    "RTX 4090": (24, 1.008, 450), "RTX 3090": (24, 0.936, 350), "V100S": (32, 1.134, 250),
-    "V100 PCIe": (16, 0.9, 250), "V100 SXM2": (32, 0.9, 300), "T4": (16, 0.32, 70),
+    "GH200": (96, 4.0, 1000),
+    "H200 NVL": (141, 4.8, 600),
+    "H200 SXM": (141, 4.8, 700),
+    "H100 PCIe": (80, 2.0, 350),
+    "H100 NVL": (94, 3.9, 400),
+    "H100 SXM": (80, 3.35, 700),
+    "A100": (80, 2.0, 400),
+    "A10G": (24, 0.6, 300),
+    "A10": (24, 0.6, 150),
+    "L40S": (48, 0.864, 350),
+    "L40": (48, 0.864, 300),
+    "L4": (24, 0.3, 72),
+    "RTX A6000": (48, 0.768, 300),
+    "A40": (48, 0.696, 300),
+    "RTX 4090": (24, 1.008, 450),
+    "RTX 3090": (24, 0.936, 350),
+    "V100S": (32, 1.134, 250),
+    "V100 PCIe": (16, 0.9, 250),
+    "V100 SXM2": (32, 0.9, 300),
+    "T4": (16, 0.32, 70),
 }
 _GB = re.compile(r"(\d+)\s*G(i)?B", re.IGNORECASE)
 
@@ -70,8 +84,10 @@ class DeviceProfile:
         return self.label.split()[0]
 
     def describe(self) -> str:
-        return (f"{self.label} ({self.memory_bytes / GIB:.0f} GiB, {self.peak / 1e12:.0f} TFLOP/s dense {self.precision}, "
-                f"{self.bandwidth / 1e12:.2g} TB/s) at an assumed {self.efficiency:.0%} model FLOP utilisation")
+        return (
+            f"{self.label} ({self.memory_bytes / GIB:.0f} GiB, {self.peak / 1e12:.0f} TFLOP/s dense {self.precision}, "
+            f"{self.bandwidth / 1e12:.2g} TB/s) at an assumed {self.efficiency:.0%} model FLOP utilisation"
+        )
 
 
 def profile_names() -> list[str]:
@@ -82,7 +98,9 @@ def get_profile(name: str, efficiency: float | None = None) -> DeviceProfile:
     """The profile ``name`` (``H100-SXM``, ``a100``, ``A100-40GB``, or a GPU name as NVML says it)."""
     eff = DEFAULT_EFFICIENCY if efficiency is None else float(efficiency)
     if not 0 < eff <= 1:
-        raise XcostError(f"--efficiency {efficiency}: must be in (0, 1], the fraction of the peak FLOP/s a step reaches")
+        raise XcostError(
+            f"--efficiency {efficiency}: must be in (0, 1], the fraction of the peak FLOP/s a step reaches"
+        )
     wanted = re.sub(r"[-_]+", " ", name.strip())
     labels = {label.lower(): (label, peaks) for _, label, peaks in PEAKS}
     found = labels.get(wanted.lower())
@@ -91,8 +109,10 @@ def get_profile(name: str, efficiency: float | None = None) -> DeviceProfile:
         found = labels.get(bare.lower()) or match_gpu(wanted)
     if found is None:
         names = profile_names()
-        raise XcostError(f"--device-profile {name!r}: no such GPU in the peak table (xcost_tui/measure/mfu.py)"
-                         f"{did_you_mean(name, names)}; profiles: {', '.join(names)}")
+        raise XcostError(
+            f"--device-profile {name!r}: no such GPU in the peak table (xcost_tui/measure/mfu.py)"
+            f"{did_you_mean(name, names)}; profiles: {', '.join(names)}"
+        )
     label, peaks = found
     memory_gib, tbps, power = MEMORY_POWER[label]
     gb = _GB.search(wanted)

@@ -27,8 +27,9 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import XcostError
@@ -36,8 +37,7 @@ from . import assumptions
 from .configs import ModelShape
 from .forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunForecast, time_limit
 from .memory import fits_analytic, job_choice, largest_fitting_micro, step_memory
-from .profiles import (FORWARD_OVERHEAD_S_PER_LAYER, OPTIMIZER_BYTES_PER_PARAM, TRAIN_OVERHEAD_S_PER_LAYER,
-                       DeviceProfile)
+from .profiles import FORWARD_OVERHEAD_S_PER_LAYER, OPTIMIZER_BYTES_PER_PARAM, TRAIN_OVERHEAD_S_PER_LAYER, DeviceProfile
 
 MARK = "XCOST-ESTIMATE "
 COUNT_TIMEOUT_ENV = "XCOST_ESTIMATE_TIMEOUT_S"
@@ -53,17 +53,25 @@ class EstimateError(XcostError):
 
 # ---- subprocesses ---------------------------------------------------------------------------------
 
-def _worker(mode: str, request: dict, on_event: Callable[[dict], None], timeout_s: float,
-            python: str | None = None) -> list[dict]:
+
+def _worker(
+    mode: str, request: dict, on_event: Callable[[dict], None], timeout_s: float, python: str | None = None
+) -> list[dict]:
     """Runs ``python -m xcost_tui.estimate.worker MODE`` with ``request``; calls ``on_event`` for each
     of its events and returns them. EstimateError when it dies or runs past ``timeout_s``."""
     env = dict(os.environ)
     pkg_parent = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
     env.pop("XCOST_ASSERT_NO_HEAVY_IMPORTS", None)  # the worker is where torch is meant to be
-    proc = subprocess.Popen([python or sys.executable, "-m", "xcost_tui.estimate.worker", mode],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [python or sys.executable, "-m", "xcost_tui.estimate.worker", mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     lines: queue.Queue[str | None] = queue.Queue()
     err_tail: collections.deque[str] = collections.deque(maxlen=200)
 
@@ -89,8 +97,10 @@ def _worker(mode: str, request: dict, on_event: Callable[[dict], None], timeout_
         while True:
             left = timeout_s - (time.monotonic() - t0)
             if left <= 0:
-                raise EstimateError(f"the estimate's {mode} worker ran longer than {timeout_s:g} s; "
-                                    f"${COUNT_TIMEOUT_ENV} sets another limit")
+                raise EstimateError(
+                    f"the estimate's {mode} worker ran longer than {timeout_s:g} s; "
+                    f"${COUNT_TIMEOUT_ENV} sets another limit"
+                )
             try:
                 line = lines.get(timeout=min(left, 1.0))
             except queue.Empty:
@@ -100,7 +110,7 @@ def _worker(mode: str, request: dict, on_event: Callable[[dict], None], timeout_
             if not line.startswith(MARK):
                 continue
             try:
-                event = json.loads(line[len(MARK):])
+                event = json.loads(line[len(MARK) :])
             except ValueError:
                 continue
             if event.get("event") == "done":
@@ -113,9 +123,11 @@ def _worker(mode: str, request: dict, on_event: Callable[[dict], None], timeout_
     if not done:
         err_reader.join(timeout=2)
         tail = "".join(err_tail).strip().splitlines()[-6:]
-        raise EstimateError(f"the estimate's {mode} worker stopped before it finished"
-                            + (f" (exit {proc.returncode})" if proc.returncode is not None else "")
-                            + (": " + " / ".join(tail) if tail else ""))
+        raise EstimateError(
+            f"the estimate's {mode} worker stopped before it finished"
+            + (f" (exit {proc.returncode})" if proc.returncode is not None else "")
+            + (": " + " / ".join(tail) if tail else "")
+        )
     return events
 
 
@@ -140,6 +152,7 @@ def _timeout() -> float:
 
 
 # ---- arithmetic shared by the probe and the profile ----------------------------------------------
+
 
 def interpolate(points: list[tuple[float, float]], x: float) -> float:
     """Piecewise-linear y(x) through ``points`` (x sorted or not), extended by the end segments'
@@ -202,8 +215,7 @@ def train_wall_probe(probe: dict, hist: list[list], steps: int, flop_samples: in
     return wall
 
 
-def profile_train_wall(hist: list[list], steps: int, shape: ModelShape, profile: DeviceProfile,
-                       params: int) -> float:
+def profile_train_wall(hist: list[list], steps: int, shape: ModelShape, profile: DeviceProfile, params: int) -> float:
     """Per micro-batch FLOPs / (peak x efficiency) + a fixed cost per layer; per step AdamW at the bandwidth."""
     rate = profile.peak * profile.efficiency
     fixed = TRAIN_OVERHEAD_S_PER_LAYER * shape.layers
@@ -233,12 +245,14 @@ def profile_bench_wall(entry: dict, head: str, shape: ModelShape, profile: Devic
     if not lengths:
         return 0.0
     n = int(entry.get("warmup") or 0) + int(entry.get("n") or 0)
-    rows = [[head, 1, c, L, 1, forward_flops_of(shape, head, c, L)]
-            for c, L in (lengths[i % len(lengths)] for i in range(n))]
+    rows = [
+        [head, 1, c, L, 1, forward_flops_of(shape, head, c, L)]
+        for c, L in (lengths[i % len(lengths)] for i in range(n))
+    ]
     bs = int(entry.get("eval_batch_size") or 64)
     pool = [lengths[i % len(lengths)] for i in range(min(4 * bs, max(len(lengths), bs)))]
     pool.sort(key=lambda cl: cl[1], reverse=True)
-    batches = [pool[i:i + bs] for i in range(0, len(pool), bs)]
+    batches = [pool[i : i + bs] for i in range(0, len(pool), bs)]
     for b in batches + batches[:1]:  # the throughput batches and their warm-up pass
         ns, L = sum(c for c, _ in b), max(L for _, L in b)
         rows.append([head, len(b), ns, L, 1, forward_flops_of(shape, head, ns, L)])
@@ -246,6 +260,7 @@ def profile_bench_wall(entry: dict, head: str, shape: ModelShape, profile: Devic
 
 
 # ---- kinds of run (one probe each) ----------------------------------------------------------------
+
 
 def template_key(spec, reused: list[str]) -> str:
     """Runs of one kind share a probe: the same settings but for the seeds, the number of shots and
@@ -260,9 +275,17 @@ def template_key(spec, reused: list[str]) -> str:
 
 # ---- the estimate ---------------------------------------------------------------------------------
 
-def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | None = None,
-                  safety: float = DEFAULT_SAFETY, out: TextIO | None = None, sample: int | None = None,
-                  python: str | None = None) -> PlanForecast:
+
+def estimate_plan(
+    plan,
+    *,
+    profile: DeviceProfile | None = None,
+    slots: int | None = None,
+    safety: float = DEFAULT_SAFETY,
+    out: TextIO | None = None,
+    sample: int | None = None,
+    python: str | None = None,
+) -> PlanForecast:
     """The forecast of ``plan`` (a loaded ``plan.Plan``): probed on this machine, or projected onto
     ``profile``. Progress lines go to ``out``."""
     say = (lambda s: print(s, file=out, flush=True)) if out is not None else (lambda s: None)
@@ -275,9 +298,14 @@ def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | No
             reused[rid] = list(group.phases)
             depends[rid] = group.producer
     device_type = "cuda" if profile is not None else None
-    request = {"runs": [{"run_id": rid, "spec": s.to_dict(), "reused": reused.get(rid, []), "device_type": device_type}
-                        for rid, s in specs.items()],
-               "sample": sample, "hub_timeout_s": float(os.environ.get("XCOST_HUB_TIMEOUT_S", "") or 10)}
+    request = {
+        "runs": [
+            {"run_id": rid, "spec": s.to_dict(), "reused": reused.get(rid, []), "device_type": device_type}
+            for rid, s in specs.items()
+        ],
+        "sample": sample,
+        "hub_timeout_s": float(os.environ.get("XCOST_HUB_TIMEOUT_S", "") or 10),
+    }
     say(f"estimate: counting {len(specs)} runs (data, tokenizers, batches) in a worker process")
     counted: dict[str, dict] = {}
     failures: dict[str, str] = {}
@@ -291,8 +319,10 @@ def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | No
         elif kind == "hub":
             hub.update(ev)
             if ev.get("needed") and not ev.get("reachable"):
-                say(f"  hub: not reachable ({ev.get('error')}); data sets and tokenizers not on this machine "
-                    f"fall back to the registry's sizes and assumed lengths")
+                say(
+                    f"  hub: not reachable ({ev.get('error')}); data sets and tokenizers not on this machine "
+                    f"fall back to the registry's sizes and assumed lengths"
+                )
         elif kind == "run":
             counted[ev["run_id"]] = ev
             say(f"  counted {ev['run_id']} ({ev.get('seconds', 0):.1f} s)")
@@ -318,8 +348,10 @@ def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | No
         for i, (key, rids) in enumerate(groups.items(), 1):
             rep = rids[0]
             req = probe_request(specs[rep], counted[rep], hub, label=specs[rep].name or rep)
-            say(f"estimate: probe {i}/{len(groups)}: {specs[rep].name or rep} ({len(rids)} run{'s' if len(rids) > 1 else ''}) "
-                f"on the local device")
+            say(
+                f"estimate: probe {i}/{len(groups)}: {specs[rep].name or rep} ({len(rids)} run{'s' if len(rids) > 1 else ''}) "
+                f"on the local device"
+            )
             result: dict = {}
 
             def on_probe(ev: dict, result=result) -> None:
@@ -337,24 +369,42 @@ def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | No
             if result.get("failed") or "phases" not in result:
                 why = f"the probe of {specs[rep].name or rep} failed: {result.get('failed') or 'no result'}"
                 say(f"  {why}")
-                probe_failures.append(f"{why}; its {len(rids)} run{'s' if len(rids) != 1 else ''} have counts but no "
-                                      f"time or memory (--device-profile projects them without a probe)")
+                probe_failures.append(
+                    f"{why}; its {len(rids)} run{'s' if len(rids) != 1 else ''} have counts but no "
+                    f"time or memory (--device-profile projects them without a probe)"
+                )
                 continue
             for rid in rids:
                 probes[rid] = {**result, "representative": rep}
             device = result.get("device") or device
-            probe_log.append({"label": specs[rep].name or rep, "runs": rids, "seconds": result.get("seconds"),
-                              "start_s": result.get("start_s"),
-                              "phases": {k: v.get("probe_s") for k, v in result["phases"].items()}})
+            probe_log.append(
+                {
+                    "label": specs[rep].name or rep,
+                    "runs": rids,
+                    "seconds": result.get("seconds"),
+                    "start_s": result.get("start_s"),
+                    "phases": {k: v.get("probe_s") for k, v in result["phases"].items()},
+                }
+            )
         from ..measure.mfu import match_gpu
 
         found = match_gpu(device.get("name")) if device.get("type") == "cuda" else None
-        device.update(label=found[0] if found else device.get("name"),
-                      family=(found[0].split()[0] if found else device.get("name")))
+        device.update(
+            label=found[0] if found else device.get("name"),
+            family=(found[0].split()[0] if found else device.get("name")),
+        )
     else:
-        device = {"type": "cuda", "name": profile.label, "precision": profile.precision, "count": 1,
-                  "label": profile.label, "family": profile.family, "memory_bytes": profile.memory_bytes,
-                  "power_w": profile.power_w, "profile": profile.name}
+        device = {
+            "type": "cuda",
+            "name": profile.label,
+            "precision": profile.precision,
+            "count": 1,
+            "label": profile.label,
+            "family": profile.family,
+            "memory_bytes": profile.memory_bytes,
+            "power_w": profile.power_w,
+            "profile": profile.name,
+        }
 
     runs: list[RunForecast] = []
     notes: list[str] = list(probe_failures)
@@ -364,26 +414,48 @@ def estimate_plan(plan, *, profile: DeviceProfile | None = None, slots: int | No
             continue
         runs.append(build_run(spec, counted[rid], probes.get(rid), profile, depends.get(rid), safety))
     if any(r.assumed for r in runs):
-        notes.append("rows marked assumed use the registry's split sizes or an assumed length per task "
-                     "(xcost_tui/estimate/assumptions.py) where a data set or the tokenizer could not be reached; "
-                     + assumptions.online_hint(plan.label))
+        notes.append(
+            "rows marked assumed use the registry's split sizes or an assumed length per task "
+            "(xcost_tui/estimate/assumptions.py) where a data set or the tokenizer could not be reached; "
+            + assumptions.online_hint(plan.label)
+        )
     if profile is not None:
-        notes.append(f"projected onto {profile.describe()}, not measured: per micro-batch FLOPs / (peak x efficiency) "
-                     f"+ {TRAIN_OVERHEAD_S_PER_LAYER * 1e3:.2g} ms per layer (training; "
-                     f"{FORWARD_OVERHEAD_S_PER_LAYER * 1e3:.2g} ms forward only), per optimiser step "
-                     f"{OPTIMIZER_BYTES_PER_PARAM} bytes per parameter at the memory bandwidth; start-up "
-                     f"{STARTUP_ALLOWANCE_S['default']:.0f} s per run ({STARTUP_ALLOWANCE_S['built-in']:.0f} s for "
-                     f"tiny-xlmr); energy at the board power ({profile.power_w:.0f} W), an upper bound; memory from "
-                     f"the analytic step model (xcost_tui/estimate/memory.py)")
-    notes.append("not forecast: retries of a collapsed target phase (collapse_retries; each adds a target phase and "
-                 "eval:en), early stops, other work sharing the device, thermal throttling")
-    env = {"host": socket.gethostname(), "python": platform.python_version(), "xcost_tui": __version__,
-           "platform": platform.platform(), **worker_env,
-           "hub": {k: v for k, v in hub.items() if k != "event"}}
-    fc = PlanForecast(forecast_id=f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}", made_at=time.time(),
-                      plan=plan.name, plan_label=plan.label, mode="profile" if profile else "probe", device=device,
-                      efficiency=profile.efficiency if profile else None, env=env, runs=runs,
-                      slots=max(1, slots or 1), safety=safety, notes=notes, probes=probe_log)
+        notes.append(
+            f"projected onto {profile.describe()}, not measured: per micro-batch FLOPs / (peak x efficiency) "
+            f"+ {TRAIN_OVERHEAD_S_PER_LAYER * 1e3:.2g} ms per layer (training; "
+            f"{FORWARD_OVERHEAD_S_PER_LAYER * 1e3:.2g} ms forward only), per optimiser step "
+            f"{OPTIMIZER_BYTES_PER_PARAM} bytes per parameter at the memory bandwidth; start-up "
+            f"{STARTUP_ALLOWANCE_S['default']:.0f} s per run ({STARTUP_ALLOWANCE_S['built-in']:.0f} s for "
+            f"tiny-xlmr); energy at the board power ({profile.power_w:.0f} W), an upper bound; memory from "
+            f"the analytic step model (xcost_tui/estimate/memory.py)"
+        )
+    notes.append(
+        "not forecast: retries of a collapsed target phase (collapse_retries; each adds a target phase and "
+        "eval:en), early stops, other work sharing the device, thermal throttling"
+    )
+    env = {
+        "host": socket.gethostname(),
+        "python": platform.python_version(),
+        "xcost_tui": __version__,
+        "platform": platform.platform(),
+        **worker_env,
+        "hub": {k: v for k, v in hub.items() if k != "event"},
+    }
+    fc = PlanForecast(
+        forecast_id=f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}",
+        made_at=time.time(),
+        plan=plan.name,
+        plan_label=plan.label,
+        mode="profile" if profile else "probe",
+        device=device,
+        efficiency=profile.efficiency if profile else None,
+        env=env,
+        runs=runs,
+        slots=max(1, slots or 1),
+        safety=safety,
+        notes=notes,
+        probes=probe_log,
+    )
     fc.seconds = time.monotonic() - t_start
     return fc
 
@@ -392,8 +464,12 @@ def probe_request(spec, counted: dict, hub: dict, label: str) -> dict:
     """What the probe of one kind of run measures: each planned phase, with the shapes to use."""
     phases = []
     for p in counted["phases"]:
-        entry: dict[str, Any] = {"name": p["name"], "kind": p["kind"], "reused": p.get("reused", False),
-                                 "lang": p.get("lang")}
+        entry: dict[str, Any] = {
+            "name": p["name"],
+            "kind": p["kind"],
+            "reused": p.get("reused", False),
+            "lang": p.get("lang"),
+        }
         if p["kind"] in TRAINING and not p.get("reused"):
             micro_key = next(iter(p["by_micro"]))  # the probe recomputes the job's choice itself
             bm = p["by_micro"][micro_key]
@@ -401,29 +477,44 @@ def probe_request(spec, counted: dict, hub: dict, label: str) -> dict:
             for head, _n, _ns, _L, c, _f in bm["hist"]:
                 weights[head] += c
             tasks = [{**t, "weight": weights.get(t["head"], 0)} for t in p.get("tasks") or []]
-            entry.update(section=p["section"], tasks=tasks, points=probe_points(bm["hist"]) or [8],
-                         flop_samples=bm.get("flop_samples", 1))
+            entry.update(
+                section=p["section"],
+                tasks=tasks,
+                points=probe_points(bm["hist"]) or [8],
+                flop_samples=bm.get("flop_samples", 1),
+            )
         elif p["kind"] == "eval":
             entry.update(lengths=p.get("lengths") or [], head=p.get("head"), batch_size=p.get("batch_size"))
         elif p["kind"] == "inference-bench":
             entry.update(lengths=p.get("lengths") or [], head=p.get("head"))
         phases.append(entry)
-    return {"spec": spec.to_dict(), "phases": phases, "label": label, "model_config": counted["model"]["config"],
-            "offline": bool(hub.get("needed") and not hub.get("reachable"))}
+    return {
+        "spec": spec.to_dict(),
+        "phases": phases,
+        "label": label,
+        "model_config": counted["model"]["config"],
+        "offline": bool(hub.get("needed") and not hub.get("reachable")),
+    }
 
 
 def _device_hours(wall: float | None, devices: int = 1) -> float | None:
     return None if wall is None else wall * devices / 3600.0
 
 
-def build_run(spec, counted: dict, probe: dict | None, profile: DeviceProfile | None, depends_on: str | None,
-              safety: float) -> RunForecast:
+def build_run(
+    spec, counted: dict, probe: dict | None, profile: DeviceProfile | None, depends_on: str | None, safety: float
+) -> RunForecast:
     shape = ModelShape(**counted["model"])
     phases: list[PhaseForecast] = []
     first_train = True
     for i, p in enumerate(counted["phases"]):
-        pf = PhaseForecast(phase=p["name"], kind=p["kind"], ordinal=i, lengths_source=p.get("lengths_source"),
-                           counts_source=p.get("counts_source"))
+        pf = PhaseForecast(
+            phase=p["name"],
+            kind=p["kind"],
+            ordinal=i,
+            lengths_source=p.get("lengths_source"),
+            counts_source=p.get("counts_source"),
+        )
         if p.get("reused"):
             pf.shared_from = depends_on or spec.init_from
             pf.notes.append(f"reused: counted in {pf.shared_from}")
@@ -443,8 +534,10 @@ def build_run(spec, counted: dict, probe: dict | None, profile: DeviceProfile | 
         else:
             if profile is not None:
                 pf.wall_s, pf.time_source = profile_bench_wall(p, p.get("head") or "mc", shape, profile), "profile"
-                pf.peak_mem_bytes, pf.peak_mem_source = _forward_memory(shape, [[p.get("head"), 1, 2, 128, 1, 0]],
-                                                                        "bf16"), "analytic"
+                pf.peak_mem_bytes, pf.peak_mem_source = (
+                    _forward_memory(shape, [[p.get("head"), 1, 2, 128, 1, 0]], "bf16"),
+                    "analytic",
+                )
             else:
                 _replay(pf, probe, p)
         pf.device_hours = _device_hours(pf.wall_s)
@@ -457,8 +550,17 @@ def build_run(spec, counted: dict, probe: dict | None, profile: DeviceProfile | 
         startup = float(probe.get("start_s") or 0.0)
     else:
         startup = STARTUP_ALLOWANCE_S["built-in" if shape.source == "built-in" else "default"]
-    run = RunForecast(run_id=spec.run_id(), name=spec.name, method=spec.method, model=spec.model, seed=spec.seed,
-                      phases=phases, startup_s=startup, depends_on=depends_on, notes=list(counted.get("notes") or []))
+    run = RunForecast(
+        run_id=spec.run_id(),
+        name=spec.name,
+        method=spec.method,
+        model=spec.model,
+        seed=spec.seed,
+        phases=phases,
+        startup_s=startup,
+        depends_on=depends_on,
+        notes=list(counted.get("notes") or []),
+    )
     run.suggested_time_s = time_limit(run.wall_s, safety)
     return run
 
@@ -483,8 +585,9 @@ def _forward_memory(shape: ModelShape, hist: list[list], precision: str) -> int:
     return int(shape.params() * 4 + 12 * biggest * shape.hidden * (2 if precision in ("bf16", "fp16") else 4))
 
 
-def _train_forecast(pf: PhaseForecast, p: dict, spec, shape: ModelShape, probe: dict | None,
-                    profile: DeviceProfile | None, first: bool) -> None:
+def _train_forecast(
+    pf: PhaseForecast, p: dict, spec, shape: ModelShape, probe: dict | None, profile: DeviceProfile | None, first: bool
+) -> None:
     hp = getattr(spec, p["section"])
     by_micro = p["by_micro"]
     tasks = p.get("tasks") or []
@@ -531,19 +634,24 @@ def _train_forecast(pf: PhaseForecast, p: dict, spec, shape: ModelShape, probe: 
             budget = 0.9 * pf.memory_total_bytes
             peak = pf.peak_mem_bytes
             pf.max_micro_batch = largest_fitting_micro(
-                hp.batch_size, lambda mm: peak + (mm - micro) * per_example <= budget)
+                hp.batch_size, lambda mm: peak + (mm - micro) * per_example <= budget
+            )
     pf.micro_batches = bm["micro_batches"]
     pf.tokens_padded = bm["tokens_padded"]
     pf.flops = float(bm["flops"])
     if pf.max_micro_batch is None and pf.memory_total_bytes:
         pf.fits = False
-        pf.notes.append(f"does not fit: one example of {int(top[1])} tokens x {choices} sequences needs more than the "
-                        f"device's {pf.memory_total_bytes / 2**30:.0f} GiB; set {p['section']}.max_seq_len lower or use "
-                        f"a device with more memory")
+        pf.notes.append(
+            f"does not fit: one example of {int(top[1])} tokens x {choices} sequences needs more than the "
+            f"device's {pf.memory_total_bytes / 2**30:.0f} GiB; set {p['section']}.max_seq_len lower or use "
+            f"a device with more memory"
+        )
     elif pf.max_micro_batch is not None:
         pf.fits = pf.micro_batch_size is not None and pf.micro_batch_size <= pf.max_micro_batch
         if not pf.fits:
-            pf.notes.append(f"does not fit: micro-batches of {pf.micro_batch_size} need more than the device's "
-                            f"memory; set {p['section']}.micro_batch_size = {pf.max_micro_batch} (the largest that "
-                            f"fits)" + (" or leave it unset (the job then picks one on a GPU)"
-                                        if pf.micro_batch_source == "set" else ""))
+            pf.notes.append(
+                f"does not fit: micro-batches of {pf.micro_batch_size} need more than the device's "
+                f"memory; set {p['section']}.micro_batch_size = {pf.max_micro_batch} (the largest that "
+                f"fits)"
+                + (" or leave it unset (the job then picks one on a GPU)" if pf.micro_batch_source == "set" else "")
+            )

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..rundir import StoreLayout
 from ..rundir.jsonl import write_json_atomic
@@ -91,7 +92,9 @@ def _ts(t: float | None) -> datetime | None:
     return datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)
 
 
-def table_rows(fc: PlanForecast, path: Path | str | None, store: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+def table_rows(
+    fc: PlanForecast, path: Path | str | None, store: str | os.PathLike | None = None
+) -> list[dict[str, Any]]:
     """The ``forecasts`` table's rows of one forecast: one per run and phase."""
     dev = fc.device or {}
     recorded = str(path) if path is not None else None
@@ -100,26 +103,61 @@ def table_rows(fc: PlanForecast, path: Path | str | None, store: str | os.PathLi
     rows = []
     for run in fc.runs:
         for p in run.phases:
-            rows.append({
-                "forecast_id": fc.forecast_id, "made_at": _ts(fc.made_at), "plan": fc.plan, "plan_label": fc.plan_label,
-                "mode": fc.mode, "device_type": dev.get("type"), "device_name": dev.get("name"),
-                "device_family": dev.get("family"), "device_profile": dev.get("profile"), "precision": dev.get("precision"),
-                "efficiency": fc.efficiency, "host": (fc.env or {}).get("host"), "env": json.dumps(fc.env, default=str),
-                "run_id": run.run_id, "run_name": run.name, "method": run.method, "model": run.model, "seed": run.seed,
-                "phase": p.phase, "kind": p.kind, "ordinal": p.ordinal, "examples": p.examples, "steps": p.steps,
-                "micro_batch_size": p.micro_batch_size, "micro_batch_source": p.micro_batch_source,
-                "micro_batches": p.micro_batches, "tokens_nonpad": p.tokens_nonpad, "tokens_padded": p.tokens_padded,
-                "flops": p.flops, "wall_s": p.wall_s, "device_hours": p.device_hours, "energy_j": p.energy_j,
-                "peak_mem_bytes": p.peak_mem_bytes, "peak_mem_source": p.peak_mem_source,
-                "memory_total_bytes": p.memory_total_bytes, "max_micro_batch": p.max_micro_batch, "fits": p.fits,
-                "time_source": p.time_source, "lengths_source": p.lengths_source, "counts_source": p.counts_source,
-                "assumed": p.assumed, "shared": p.shared, "shared_from": p.shared_from,
-                "run_suggested_time_s": run.suggested_time_s, "notes": json.dumps(p.notes), "path": recorded,
-            })
+            rows.append(
+                {
+                    "forecast_id": fc.forecast_id,
+                    "made_at": _ts(fc.made_at),
+                    "plan": fc.plan,
+                    "plan_label": fc.plan_label,
+                    "mode": fc.mode,
+                    "device_type": dev.get("type"),
+                    "device_name": dev.get("name"),
+                    "device_family": dev.get("family"),
+                    "device_profile": dev.get("profile"),
+                    "precision": dev.get("precision"),
+                    "efficiency": fc.efficiency,
+                    "host": (fc.env or {}).get("host"),
+                    "env": json.dumps(fc.env, default=str),
+                    "run_id": run.run_id,
+                    "run_name": run.name,
+                    "method": run.method,
+                    "model": run.model,
+                    "seed": run.seed,
+                    "phase": p.phase,
+                    "kind": p.kind,
+                    "ordinal": p.ordinal,
+                    "examples": p.examples,
+                    "steps": p.steps,
+                    "micro_batch_size": p.micro_batch_size,
+                    "micro_batch_source": p.micro_batch_source,
+                    "micro_batches": p.micro_batches,
+                    "tokens_nonpad": p.tokens_nonpad,
+                    "tokens_padded": p.tokens_padded,
+                    "flops": p.flops,
+                    "wall_s": p.wall_s,
+                    "device_hours": p.device_hours,
+                    "energy_j": p.energy_j,
+                    "peak_mem_bytes": p.peak_mem_bytes,
+                    "peak_mem_source": p.peak_mem_source,
+                    "memory_total_bytes": p.memory_total_bytes,
+                    "max_micro_batch": p.max_micro_batch,
+                    "fits": p.fits,
+                    "time_source": p.time_source,
+                    "lengths_source": p.lengths_source,
+                    "counts_source": p.counts_source,
+                    "assumed": p.assumed,
+                    "shared": p.shared,
+                    "shared_from": p.shared_from,
+                    "run_suggested_time_s": run.suggested_time_s,
+                    "notes": json.dumps(p.notes),
+                    "path": recorded,
+                }
+            )
     return rows
 
 
 # ---- readers --------------------------------------------------------------------------------------
+
 
 def latest_run_forecasts(store: str | os.PathLike | None, run_ids: Iterable[str] | None = None):
     """{run id: (PlanForecast, RunForecast)} of the newest forecast of each run, from the files."""
@@ -158,7 +196,9 @@ def forecast_summary(store: str | os.PathLike, run_ids: list[str]) -> str | None
             "SELECT sum(forecast_device_hours), sum(measured_device_hours), count(*), count(DISTINCT run_id), "
             "count(*) FILTER (WHERE assumed), any_value(mode), any_value(forecast_device), max(made_at) "
             "FROM forecast_error WHERE list_contains(?, run_id) AND forecast_device_hours IS NOT NULL "
-            "AND measured_device_hours IS NOT NULL", [list(run_ids)]).fetchone()
+            "AND measured_device_hours IS NOT NULL",
+            [list(run_ids)],
+        ).fetchone()
     if not row or not row[2]:
         return None
     fc_h, m_h, n, runs, assumed, mode, device, made = row
@@ -166,8 +206,11 @@ def forecast_summary(store: str | os.PathLike, run_ids: list[str]) -> str | None
     text = f"forecast {hours_text(fc_h)}, measured {hours_text(m_h)}"
     if diff is not None:
         text += f", {diff:+.0%}"
-    text += (f" ({n} phases of {runs} run{'s' if runs != 1 else ''}; {mode} forecast on {device}"
-             + (f", {assumed} phases on assumed lengths" if assumed else "") + ")")
+    text += (
+        f" ({n} phases of {runs} run{'s' if runs != 1 else ''}; {mode} forecast on {device}"
+        + (f", {assumed} phases on assumed lengths" if assumed else "")
+        + ")"
+    )
     return text
 
 
@@ -192,15 +235,22 @@ def phase_forecasts(store: str | os.PathLike, run_id: str) -> dict[str, dict[str
             "SELECT f.phase, f.device_hours, f.flops, f.peak_mem_bytes, f.fits, f.assumed, f.mode, "
             "e.device_hours_error, e.flops_error, e.peak_mem_error "
             "FROM f LEFT JOIN forecast_error e ON e.run_id = ? AND e.phase = f.phase WHERE f.rn = 1",
-            [run_id, run_id])
+            [run_id, run_id],
+        )
         names = [d[0] for d in cur.description]
         rows = cur.fetchall()
     out = {}
     for r in rows:
         d = dict(zip(names, r))
-        out[d["phase"]] = {"forecast_device_hours": d["device_hours"], "forecast_flops": d["flops"],
-                           "forecast_peak_mem_bytes": d["peak_mem_bytes"], "forecast_fits": d["fits"],
-                           "forecast_assumed": d["assumed"], "forecast_mode": d["mode"],
-                           "device_hours_error": d["device_hours_error"], "flops_error": d["flops_error"],
-                           "peak_mem_error": d["peak_mem_error"]}
+        out[d["phase"]] = {
+            "forecast_device_hours": d["device_hours"],
+            "forecast_flops": d["flops"],
+            "forecast_peak_mem_bytes": d["peak_mem_bytes"],
+            "forecast_fits": d["fits"],
+            "forecast_assumed": d["assumed"],
+            "forecast_mode": d["mode"],
+            "device_hours_error": d["device_hours_error"],
+            "flops_error": d["flops_error"],
+            "peak_mem_error": d["peak_mem_error"],
+        }
     return out

@@ -57,6 +57,7 @@ def _note(text: str) -> None:
 
 # ==== hub =======================================================================================
 
+
 def setup_hub(needed: bool, timeout_s: float) -> dict[str, Any]:
     """Probe the hub once (tasks/preflight.py's probe); unreachable: offline mode before datasets or
     transformers are imported, so every hub read fails at once instead of retrying."""
@@ -81,6 +82,7 @@ def setup_hub(needed: bool, timeout_s: float) -> dict[str, Any]:
 
 
 # ==== count =====================================================================================
+
 
 class _Proto:
     """A stand-in for an encoded example where only its shape is known (assumed lengths)."""
@@ -155,12 +157,25 @@ class Counter:
                 res = self.load(need.task, "validation", data_dir=d, limit=limit, role=EVAL)
             elif need.role == EVAL:
                 limit = spec.max_eval_examples
-                res = self.load("xcopa", spec.eval_split, data_dir=d, lang=need.lang, limit=limit,
-                                xcopa_question=spec.xcopa_question, role=EVAL)
+                res = self.load(
+                    "xcopa",
+                    spec.eval_split,
+                    data_dir=d,
+                    lang=need.lang,
+                    limit=limit,
+                    xcopa_question=spec.xcopa_question,
+                    role=EVAL,
+                )
             elif need.role == FEW_SHOT_POOL:
                 limit = None
-                res = self.load("xcopa", "validation", data_dir=d, lang=need.lang,
-                                xcopa_question=spec.xcopa_question, role=FEW_SHOT_POOL)
+                res = self.load(
+                    "xcopa",
+                    "validation",
+                    data_dir=d,
+                    lang=need.lang,
+                    xcopa_question=spec.xcopa_question,
+                    role=FEW_SHOT_POOL,
+                )
             else:  # pragma: no cover
                 continue
             split = "validation" if need.split in ("val", "validation") else need.split
@@ -170,9 +185,14 @@ class Counter:
                     rows = 0
                 taken = min(rows, limit) if limit is not None else rows
                 reason = str(res).strip().splitlines()[0] if str(res).strip() else type(res).__name__
-                sd = SplitData(None, taken, "registry", f"{need.task} {split}"
-                               f"{'' if need.task != 'xcopa' else ' ' + need.lang}: not loaded ({reason[:200]}); "
-                               f"{taken:,} rows from the registry's split size")
+                sd = SplitData(
+                    None,
+                    taken,
+                    "registry",
+                    f"{need.task} {split}"
+                    f"{'' if need.task != 'xcopa' else ' ' + need.lang}: not loaded ({reason[:200]}); "
+                    f"{taken:,} rows from the registry's split size",
+                )
             else:
                 sd = SplitData(list(res.examples), len(res.examples), "data")
             got[(need.task, split, need.lang, need.role)] = sd
@@ -205,11 +225,18 @@ class Counter:
             key = hashlib.sha256(json.dumps([vocab, sorted(set(texts))]).encode()).hexdigest()
             if key not in self.tokenizers:
                 if not texts:
-                    self.tokenizers[key] = (None, "unavailable", "no training text could be read to train tiny-xlmr's tokenizer")
+                    self.tokenizers[key] = (
+                        None,
+                        "unavailable",
+                        "no training text could be read to train tiny-xlmr's tokenizer",
+                    )
                 else:
                     tok = models.train_tiny_tokenizer(texts, vocab)
-                    why = (f"trained on the training splits that could be read ({len(missing)} could not)"
-                           if missing else None)
+                    why = (
+                        f"trained on the training splits that could be read ({len(missing)} could not)"
+                        if missing
+                        else None
+                    )
                     self.tokenizers[key] = (tok, "trained-in-process", why)
             return self.tokenizers[key]
         model = spec.init_from and os.path.join(spec.init_from, "tokenizer") or spec.model
@@ -235,8 +262,9 @@ class Counter:
         return self.configs[model]
 
     # ---- lengths ------------------------------------------------------------------------------
-    def encoded(self, tok, tok_key: str, name: str, sd: SplitData, examples: list | None, max_len: int,
-                task: str) -> tuple[list, str, str | None]:
+    def encoded(
+        self, tok, tok_key: str, name: str, sd: SplitData, examples: list | None, max_len: int, task: str
+    ) -> tuple[list, str, str | None]:
         """(encoded-like examples, "measured" | "sampled" | "assumed", note) of ``examples``."""
         from . import assumptions as A
 
@@ -268,7 +296,7 @@ class Counter:
         from ..job.main import few_shot_sample
         from ..job.model import head_key
         from ..measure.flops import EncoderDims
-        from ..spec import PhaseKind, RunSpec, TINY_MODEL
+        from ..spec import TINY_MODEL, PhaseKind, RunSpec
         from ..tasks import get_task
         from . import configs
 
@@ -285,9 +313,12 @@ class Counter:
         fetched = None
         if spec.model != TINY_MODEL and spec.model not in configs.SHIPPED and not os.path.isdir(spec.model):
             fetched = self.hub_config(spec.model)
-        shape = configs.model_shape(spec.model, spec.tiny_model_dims,
-                                    vocab=len(tok) if (tok is not None and spec.model == TINY_MODEL) else None,
-                                    fetched=fetched)
+        shape = configs.model_shape(
+            spec.model,
+            spec.tiny_model_dims,
+            vocab=len(tok) if (tok is not None and spec.model == TINY_MODEL) else None,
+            fetched=fetched,
+        )
         dims = EncoderDims(shape.hidden, shape.layers, shape.heads, shape.intermediate)
         tok_key = f"{spec.model}:{id(tok)}"
 
@@ -300,8 +331,13 @@ class Counter:
 
         phases = []
         for p in spec.phase_plan():
-            entry: dict[str, Any] = {"name": p.name, "kind": p.kind.value, "tasks": list(p.tasks), "lang": p.lang,
-                                     "reused": p.name in reused}
+            entry: dict[str, Any] = {
+                "name": p.name,
+                "kind": p.kind.value,
+                "tasks": list(p.tasks),
+                "lang": p.lang,
+                "reused": p.name in reused,
+            }
             if entry["reused"]:  # trained by another run (or in a saved encoder): nothing to count here
                 pass
             elif p.kind in (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT):
@@ -324,14 +360,24 @@ class Counter:
                     parts = [("xcopa", sd, sd.examples)]
                 tasks, how = [], []
                 for task, sd, exs in parts:
-                    enc, lhow, lnote = self.encoded(tok, tok_key, f"{task}:train:{p.lang or 'en'}:{spec.seed}:{p.name}",
-                                                    sd, exs if sd.examples is not None else None, hp.max_seq_len, task)
+                    enc, lhow, lnote = self.encoded(
+                        tok,
+                        tok_key,
+                        f"{task}:train:{p.lang or 'en'}:{spec.seed}:{p.name}",
+                        sd,
+                        exs if sd.examples is not None else None,
+                        hp.max_seq_len,
+                        task,
+                    )
                     if lnote:
                         notes.append(lnote)
                     tasks.append((task, head_of(task), enc))
                     how.append((lhow, sd.source))
-                entry.update(section=section, batch_size=hp.batch_size,
-                             **simulate_train(tasks, hp, spec.seed, p.name, dims, device_type, spec.measure))
+                entry.update(
+                    section=section,
+                    batch_size=hp.batch_size,
+                    **simulate_train(tasks, hp, spec.seed, p.name, dims, device_type, spec.measure),
+                )
                 entry.update(_provenance(how))
             elif p.kind == PhaseKind.EVAL:
                 if p.lang == "en":
@@ -340,25 +386,39 @@ class Counter:
                     task = "xcopa"
                     split = "validation" if spec.eval_split in ("val", "validation") else spec.eval_split
                     sd = split_of("xcopa", split, p.lang, "eval")
-                enc, lhow, lnote = self.encoded(tok, tok_key, f"{task}:eval:{p.lang}", sd, sd.examples,
-                                                spec.hparams.max_seq_len, task)
+                enc, lhow, lnote = self.encoded(
+                    tok, tok_key, f"{task}:eval:{p.lang}", sd, sd.examples, spec.hparams.max_seq_len, task
+                )
                 entry.update(simulate_eval(enc, head_of(spec.target), spec.eval_batch_size, dims, spec.measure))
                 entry.update(_provenance([(lhow, sd.source)]))
             else:  # the inference bench runs on the last evaluated language's examples
                 last = [q for q in phases if q["kind"] == "eval" and q.get("lengths")]
-                entry.update(head=head_of(spec.target), lengths=last[-1]["lengths"] if last else [],
-                             warmup=spec.measure.inference_warmup, n=spec.measure.inference_bench_examples,
-                             eval_batch_size=spec.eval_batch_size,
-                             lengths_source=last[-1]["lengths_source"] if last else "assumed",
-                             counts_source=last[-1]["counts_source"] if last else "registry")
+                entry.update(
+                    head=head_of(spec.target),
+                    lengths=last[-1]["lengths"] if last else [],
+                    warmup=spec.measure.inference_warmup,
+                    n=spec.measure.inference_bench_examples,
+                    eval_batch_size=spec.eval_batch_size,
+                    lengths_source=last[-1]["lengths_source"] if last else "assumed",
+                    counts_source=last[-1]["counts_source"] if last else "registry",
+                )
             phases.append(entry)
-        return {"event": "run", "run_id": item.get("run_id"), "model": shape.to_dict(), "tokenizer": tok_how,
-                "phases": phases, "notes": list(dict.fromkeys(notes))}
+        return {
+            "event": "run",
+            "run_id": item.get("run_id"),
+            "model": shape.to_dict(),
+            "tokenizer": tok_how,
+            "phases": phases,
+            "notes": list(dict.fromkeys(notes)),
+        }
 
 
 def _provenance(how: list[tuple[str, str]]) -> dict[str, str]:
-    lengths = "assumed" if any(h == "assumed" for h, _ in how) else (
-        "sampled" if any(h == "sampled" for h, _ in how) else "measured")
+    lengths = (
+        "assumed"
+        if any(h == "assumed" for h, _ in how)
+        else ("sampled" if any(h == "sampled" for h, _ in how) else "measured")
+    )
     counts = "registry" if any(s == "registry" for _, s in how) else "data"
     return {"lengths_source": lengths, "counts_source": counts}
 
@@ -388,8 +448,16 @@ def micro_candidates(hp, device_type: str) -> tuple[list[int], str]:
     return halving(hp.batch_size), "probed"
 
 
-def simulate_train(tasks: list[tuple[str, str, list]], hp, seed: int, phase: str, dims, device_type: str,
-                   measure, arithmetic: bool = True) -> dict[str, Any]:
+def simulate_train(
+    tasks: list[tuple[str, str, list]],
+    hp,
+    seed: int,
+    phase: str,
+    dims,
+    device_type: str,
+    measure,
+    arithmetic: bool = True,
+) -> dict[str, Any]:
     """The batches ``loops.train`` makes for ``tasks`` ((name, head key, encoded examples)), counted
     for every candidate micro-batch: examples, optimiser steps, micro-batches, tokens with and
     without padding, analytic FLOPs, and a histogram of micro-batch shapes (the time model's input).
@@ -432,9 +500,14 @@ def simulate_train(tasks: list[tuple[str, str, list]], hp, seed: int, phase: str
             if one_epoch and steps < total_steps:
                 scale = total_steps / steps
                 break
-    out: dict[str, Any] = {"examples": round(examples * scale), "steps": total_steps if n_examples else 0,
-                           "tokens_nonpad": round(tokens_nonpad * scale), "micro_rule": how, "by_micro": {},
-                           "simulated": "arithmetic" if uniform else ("first epoch, scaled" if scale != 1 else "exact")}
+    out: dict[str, Any] = {
+        "examples": round(examples * scale),
+        "steps": total_steps if n_examples else 0,
+        "tokens_nonpad": round(tokens_nonpad * scale),
+        "micro_rule": how,
+        "by_micro": {},
+        "simulated": "arithmetic" if uniform else ("first epoch, scaled" if scale != 1 else "exact"),
+    }
     for m in micros:
         h = hist[m]
         n_micro = round(sum(h.values()) * scale)
@@ -442,17 +515,26 @@ def simulate_train(tasks: list[tuple[str, str, list]], hp, seed: int, phase: str
             "micro_batches": n_micro,
             "tokens_padded": round(sum(c * ns * L for (_, _, ns, L), c in h.items()) * scale),
             "flops": round(sum(c * _flops_of_cached(head, ns, L, dims) for (head, _, ns, L), c in h.items()) * scale),
-            "hist": [[head, n, ns, L, round(c * scale, 3), _flops_of_cached(head, ns, L, dims)]
-                     for (head, n, ns, L), c in sorted(h.items())],
+            "hist": [
+                [head, n, ns, L, round(c * scale, 3), _flops_of_cached(head, ns, L, dims)]
+                for (head, n, ns, L), c in sorted(h.items())
+            ],
             "flop_samples": FlopSampler.for_phase(n_micro, measure.flop_sample_steps).steps.__len__()
-            if measure.enabled else 0,
+            if measure.enabled
+            else 0,
         }
     # what the probe needs: each task's head, its usual choice count and its longest examples
-    out["tasks"] = [{"name": t.name, "head": t.head,
-                     "choices": collections.Counter(nseqs[t.name]).most_common(1)[0][0] if t.data else 1,
-                     "top": sorted(([nseqs[t.name][i], lengths[t.name][i]] for i in range(len(t.data))),
-                                   key=lambda cl: cl[1], reverse=True)[: hp.batch_size]}
-                    for t in train_tasks]
+    out["tasks"] = [
+        {
+            "name": t.name,
+            "head": t.head,
+            "choices": collections.Counter(nseqs[t.name]).most_common(1)[0][0] if t.data else 1,
+            "top": sorted(
+                ([nseqs[t.name][i], lengths[t.name][i]] for i in range(len(t.data))), key=lambda cl: cl[1], reverse=True
+            )[: hp.batch_size],
+        }
+        for t in train_tasks
+    ]
     return out
 
 
@@ -506,20 +588,27 @@ def simulate_eval(enc: list, head: str, batch_size: int, dims, measure) -> dict[
     for idxs in sorted_batches(lengths, batch_size):
         hist[(head, len(idxs), sum(len(enc[i].seqs) for i in idxs), max(lengths[i] for i in idxs))] += 1
     n_batches = sum(hist.values())
-    return {"examples": len(enc), "steps": n_batches, "batch_size": batch_size, "head": head,
-            "tokens_nonpad": sum(sum(len(s) for s in e.seqs) for e in enc),
-            "tokens_padded": sum(c * ns * L for (_, _, ns, L), c in hist.items()),
-            "flops": sum(c * _flops_of(dims, h, ns, L, False) for (h, _, ns, L), c in hist.items()),
-            "hist": [[h, n, ns, L, c, _flops_of(dims, h, ns, L, False)] for (h, n, ns, L), c in sorted(hist.items())],
-            "lengths": [[len(e.seqs), e.length] for e in enc],
-            "flop_samples": len(FlopSampler.for_phase(n_batches, measure.flop_sample_steps).steps)
-            if measure.enabled else 0}
+    return {
+        "examples": len(enc),
+        "steps": n_batches,
+        "batch_size": batch_size,
+        "head": head,
+        "tokens_nonpad": sum(sum(len(s) for s in e.seqs) for e in enc),
+        "tokens_padded": sum(c * ns * L for (_, _, ns, L), c in hist.items()),
+        "flops": sum(c * _flops_of(dims, h, ns, L, False) for (h, _, ns, L), c in hist.items()),
+        "hist": [[h, n, ns, L, c, _flops_of(dims, h, ns, L, False)] for (h, n, ns, L), c in sorted(hist.items())],
+        "lengths": [[len(e.seqs), e.length] for e in enc],
+        "flop_samples": len(FlopSampler.for_phase(n_batches, measure.flop_sample_steps).steps)
+        if measure.enabled
+        else 0,
+    }
 
 
 def count_main(request: dict) -> int:
     runs = request.get("runs") or []
     needs_hub = any(not (r.get("spec") or {}).get("data_dir") for r in runs) or any(
-        (r.get("spec") or {}).get("model") not in (None, "tiny-xlmr") for r in runs)
+        (r.get("spec") or {}).get("model") not in (None, "tiny-xlmr") for r in runs
+    )
     hub = setup_hub(needs_hub, float(request.get("hub_timeout_s") or 10))
     _emit({"event": "hub", **hub})
     try:  # what the forecast is made with: the job's own record of its environment
@@ -539,8 +628,14 @@ def count_main(request: dict) -> int:
             from ..errors import XcostError
 
             msg = str(exc) if isinstance(exc, XcostError) else f"{type(exc).__name__}: {exc}"
-            _emit({"event": "failed", "run_id": item.get("run_id"), "error": msg,
-                   "traceback": None if isinstance(exc, XcostError) else traceback.format_exc()})
+            _emit(
+                {
+                    "event": "failed",
+                    "run_id": item.get("run_id"),
+                    "error": msg,
+                    "traceback": None if isinstance(exc, XcostError) else traceback.format_exc(),
+                }
+            )
             continue
         out["seconds"] = round(time.monotonic() - t0, 3)
         _emit(out)
@@ -549,6 +644,7 @@ def count_main(request: dict) -> int:
 
 
 # ==== probe =====================================================================================
+
 
 def _synthetic(n: int, choices: int, length: int, lang: str = "en") -> list:
     """``n`` encoded examples of ``choices`` sequences of ``length`` tokens (token 5: any id in the
@@ -581,7 +677,7 @@ class Prober:
         from ..job.main import load_run_data, pick_device, seed_everything
         from ..measure.flops import EncoderDims
         from ..rundir import EventWriter
-        from ..spec import RunSpec, TINY_MODEL
+        from ..spec import TINY_MODEL, RunSpec
         from . import configs
 
         self.spec = spec = RunSpec.from_dict(self.request["spec"], where="probe spec")
@@ -591,8 +687,10 @@ class Prober:
             self.data = load_run_data(spec)
         except Exception as exc:  # noqa: BLE001 - the probe goes on; the run's data footprint is then missing
             self.data = None
-            _note(f"probe: the run's data could not be loaded ({str(exc).splitlines()[0][:200]}); "
-                  f"its memory then leaves the data out")
+            _note(
+                f"probe: the run's data could not be loaded ({str(exc).splitlines()[0][:200]}); "
+                f"its memory then leaves the data out"
+            )
         shape_cfg = self.request.get("model_config") or {}
         if spec.model == TINY_MODEL:
             from ..tasks import all_texts
@@ -609,10 +707,16 @@ class Prober:
         self.model = models.EncoderWithHeads(encoder)
         self.model.to(device.torch_device)
         shape = configs.shape_from_config(spec.model, shape_cfg or encoder.config.to_dict(), "probe")
-        self.ctx = JobContext(device=device, events=EventWriter(os.devnull), measure=spec.measure,
-                              dims=EncoderDims(shape.hidden, shape.layers, shape.heads, shape.intermediate),
-                              pad_id=pad if pad is not None else 1, cancel=threading.Event(), log=lambda m: None,
-                              memory_now=lambda: (None, None, None))
+        self.ctx = JobContext(
+            device=device,
+            events=EventWriter(os.devnull),
+            measure=spec.measure,
+            dims=EncoderDims(shape.hidden, shape.layers, shape.heads, shape.intermediate),
+            pad_id=pad if pad is not None else 1,
+            cancel=threading.Event(),
+            log=lambda m: None,
+            memory_now=lambda: (None, None, None),
+        )
 
     def meter(self):
         from ..measure.timer import PhaseMeter
@@ -654,21 +758,30 @@ class Prober:
         choices = int(main["choices"])
         points = sorted({int(x) for x in p["points"]})
         budget_s = float(self.opts.get("step_budget_s") or 0.3)
-        out: dict[str, Any] = {"micro": micro, "micro_source": micro_source, "k": k, "choose_s": choose_s,
-                               "points": [], "peak_mem_bytes": None, "energy_j_per_s": None}
+        out: dict[str, Any] = {
+            "micro": micro,
+            "micro_source": micro_source,
+            "k": k,
+            "choose_s": choose_s,
+            "points": [],
+            "peak_mem_bytes": None,
+            "energy_j_per_s": None,
+        }
         peaks: list[int] = []
         energy_rate = []
 
         def run(L: int, steps: int, b: int, m: int, measure=None) -> float:
             data = _synthetic(steps * b, choices, L)
-            h = dataclasses.replace(hp, max_steps=steps, batch_size=b, micro_batch_size=m, grad_accum=None,
-                                    min_steps=None)
+            h = dataclasses.replace(
+                hp, max_steps=steps, batch_size=b, micro_batch_size=m, grad_accum=None, min_steps=None
+            )
             saved = self.ctx.measure
             if measure is not None:
                 self.ctx.measure = measure
             try:
-                wall, peak, energy, _ = self.timed(train, self.ctx, self.model, p["name"],
-                                                   [TrainTask(main["name"], main["head"], data)], h, spec.seed)
+                wall, peak, energy, _ = self.timed(
+                    train, self.ctx, self.model, p["name"], [TrainTask(main["name"], main["head"], data)], h, spec.seed
+                )
             finally:
                 self.ctx.measure = saved
             if peak is not None:
@@ -694,10 +807,19 @@ class Prober:
             # the least of the repeats: the device's own cost, with the least of what other work added
             ta, tb = min(a_s), min(b_s)
             t_step = max((tb - ta) / n, 1e-6)
-            point = {"length": L, "head": main["head"], "choices": choices, "n_examples": micro, "n_seqs": micro * choices,
-                     "flops": _flops_of(self.ctx.dims, main["head"], micro * choices, L, True),
-                     "t_step": t_step, "fixed": max(ta - 2 * t_step, 0.0), "steps_a": 2, "steps_b": 2 + n,
-                     "reps": reps}
+            point = {
+                "length": L,
+                "head": main["head"],
+                "choices": choices,
+                "n_examples": micro,
+                "n_seqs": micro * choices,
+                "flops": _flops_of(self.ctx.dims, main["head"], micro * choices, L, True),
+                "t_step": t_step,
+                "fixed": max(ta - 2 * t_step, 0.0),
+                "steps_a": 2,
+                "steps_b": 2 + n,
+                "reps": reps,
+            }
             if k > 1 and j == 0:  # one micro-batch per step: the optimiser's share apart from the micro-batches'
                 t1a = min(run(L, 2, micro, micro) for _ in range(max(1, reps // 2)))
                 t1b = min(run(L, 2 + n, micro, micro) for _ in range(max(1, reps // 2)))
@@ -733,8 +855,12 @@ class Prober:
             energies.append(energy)
         i = walls.index(min(walls))
         known = [p for p in peaks if p is not None]
-        return {"wall_s": walls[i], "peak_mem_bytes": max(known) if known else None, "energy_j": energies[i],
-                "walls": walls}
+        return {
+            "wall_s": walls[i],
+            "peak_mem_bytes": max(known) if known else None,
+            "energy_j": energies[i],
+            "walls": walls,
+        }
 
     def eval_phase(self, p: dict) -> dict:
         from ..job.loops import evaluate
@@ -778,9 +904,13 @@ class Prober:
             results[p["name"]] = res
             _note(f"probe {self.request.get('label', '')}: {p['name']} in {res['probe_s']:.1f} s")
         d = self.device
-        return {"event": "probe", "phases": results, "start_s": round(start_s, 3),
-                "device": {"type": d.type, "name": d.name, "precision": d.precision, "count": d.count},
-                "seconds": round(time.monotonic() - t_start, 3)}
+        return {
+            "event": "probe",
+            "phases": results,
+            "start_s": round(start_s, 3),
+            "device": {"type": d.type, "name": d.name, "precision": d.precision, "count": d.count},
+            "seconds": round(time.monotonic() - t_start, 3),
+        }
 
 
 def _from_config(model: str, config: dict):
@@ -809,8 +939,13 @@ def probe_main(request: dict) -> int:
         from ..errors import XcostError
 
         msg = str(exc) if isinstance(exc, XcostError) else f"{type(exc).__name__}: {exc}"
-        _emit({"event": "failed", "error": msg,
-               "traceback": None if isinstance(exc, XcostError) else traceback.format_exc()})
+        _emit(
+            {
+                "event": "failed",
+                "error": msg,
+                "traceback": None if isinstance(exc, XcostError) else traceback.format_exc(),
+            }
+        )
         _emit({"event": "done"})
         return 1
     _emit(out)

@@ -52,7 +52,7 @@ class Batch:
     def seq_len(self) -> int:
         return int(self.input_ids.shape[1])
 
-    def to(self, device) -> "Batch":
+    def to(self, device) -> Batch:
         if str(device) == "cpu":
             return self
         self.input_ids = self.input_ids.to(device, non_blocking=True)
@@ -86,12 +86,14 @@ def encode(examples: list, tokenizer, max_len: int) -> list[Encoded]:
     out: list[Encoded] = []
     pos = 0
     for ex, n in zip(examples, counts):
-        out.append(Encoded(seqs=ids[pos:pos + n], label=ex.label, idx=ex.idx, lang=ex.lang))
+        out.append(Encoded(seqs=ids[pos : pos + n], label=ex.label, idx=ex.idx, lang=ex.lang))
         pos += n
     return out
 
 
-def batch_order(lengths: list[int], batch_size: int, rng: random.Random, group_by_length: bool = True) -> list[list[int]]:
+def batch_order(
+    lengths: list[int], batch_size: int, rng: random.Random, group_by_length: bool = True
+) -> list[list[int]]:
     """Indices of each batch for one epoch.
 
     Length grouping as in transformers' LengthGroupedSampler: shuffle, cut into mega-batches of
@@ -104,11 +106,11 @@ def batch_order(lengths: list[int], batch_size: int, rng: random.Random, group_b
         mega = batch_size * 50
         grouped: list[int] = []
         for start in range(0, len(order), mega):
-            chunk = order[start:start + mega]
+            chunk = order[start : start + mega]
             chunk.sort(key=lambda i: lengths[i], reverse=True)
             grouped.extend(chunk)
         order = grouped
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if group_by_length:
         rng.shuffle(batches)
     return batches
@@ -117,7 +119,7 @@ def batch_order(lengths: list[int], batch_size: int, rng: random.Random, group_b
 def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     """Evaluation batches: sorted by length (least padding); order does not matter for scoring."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def collate(items: list[Encoded], head: str, pad_id: int) -> Batch:
@@ -155,6 +157,6 @@ def choice_scores(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
     out = flat.new_full((len(counts), max(counts)), float("-inf"))
     pos = 0
     for row, n in enumerate(counts):
-        out[row, :n] = flat[pos:pos + n]
+        out[row, :n] = flat[pos : pos + n]
         pos += n
     return out

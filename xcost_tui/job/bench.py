@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
-from ..rundir.cost import Cost
 from ..measure.stats import latency_summary
+from ..rundir.cost import Cost
 from ..spec import RunSpec
 from .batching import Encoded, collate, sorted_batches
 
@@ -71,8 +71,10 @@ def inference_bench(ctx, model, data: list[Encoded], head: str, spec: RunSpec) -
         # Throughput at the evaluation batch size, over up to 4 batches of real examples.
         bs = spec.eval_batch_size
         pool = [data[i % len(data)] for i in range(min(4 * bs, max(len(data), bs)))]
-        batches = [collate([pool[i] for i in idxs], head, ctx.pad_id).to(device.torch_device)
-                   for idxs in sorted_batches([e.length for e in pool], bs)]
+        batches = [
+            collate([pool[i] for i in idxs], head, ctx.pad_id).to(device.torch_device)
+            for idxs in sorted_batches([e.length for e in pool], bs)
+        ]
         forward(batches[0])  # warm-up
         device.synchronize()
         t0 = time.perf_counter()
@@ -90,7 +92,15 @@ def inference_bench(ctx, model, data: list[Encoded], head: str, spec: RunSpec) -
         "latency_n": Cost.measured(summary["n"], "count", "counted"),
         "throughput_examples_per_s": Cost.measured(examples / elapsed, "examples/s", src, batch_size=bs),
     }
-    facts = {"warmup": warm, "latency_batch_size": 1, "throughput_batch_size": bs, "throughput_examples": examples,
-             "latency_p90_s": summary["p90"], "latency_p99_s": summary["p99"], "latency_stdev_s": summary["stdev"],
-             "deterministic_algorithms": False, "inputs_prepared": True}
+    facts = {
+        "warmup": warm,
+        "latency_batch_size": 1,
+        "throughput_batch_size": bs,
+        "throughput_examples": examples,
+        "latency_p90_s": summary["p90"],
+        "latency_p99_s": summary["p99"],
+        "latency_stdev_s": summary["stdev"],
+        "deterministic_algorithms": False,
+        "inputs_prepared": True,
+    }
     return costs, facts

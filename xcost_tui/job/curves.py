@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -28,8 +29,9 @@ def curve_steps(total_steps: int, points: int) -> list[int]:
     return sorted({max(1, math.ceil(total_steps * i / points)) for i in range(1, points + 1)})
 
 
-def pipeline_costs(completed: list[PhaseEnd], exclude: Callable[[PhaseEnd], bool] = lambda p: False
-                   ) -> dict[str, float | None]:
+def pipeline_costs(
+    completed: list[PhaseEnd], exclude: Callable[[PhaseEnd], bool] = lambda p: False
+) -> dict[str, float | None]:
     """Training cost of the phases completed so far: own costs, or a reused phase's original
     costs (its ``info.original_costs``). ``exclude``: phases that are not part of this pipeline
     (another language's few-shot phase)."""
@@ -50,9 +52,18 @@ def pipeline_costs(completed: list[PhaseEnd], exclude: Callable[[PhaseEnd], bool
 
 
 class CurveProbe:
-    def __init__(self, ctx: JobContext, model: torch.nn.Module, phase: str, head: str, split: str,
-                 held_out: dict[str, list[Encoded]], points: int, batch_size: int,
-                 base: dict[str, float | None]):
+    def __init__(
+        self,
+        ctx: JobContext,
+        model: torch.nn.Module,
+        phase: str,
+        head: str,
+        split: str,
+        held_out: dict[str, list[Encoded]],
+        points: int,
+        batch_size: int,
+        base: dict[str, float | None],
+    ):
         self.ctx, self.model, self.phase, self.head, self.split = ctx, model, phase, head, split
         self.held_out, self.points, self.batch_size, self.base = held_out, points, batch_size, base
         self.spent_s = 0.0  # wall time of the evaluations so far
@@ -95,14 +106,28 @@ class CurveProbe:
         self.n_points += 1
         wall = time.perf_counter() - self._t0 - self.spent_s
         dh, fl, en = (self.base.get(k) for k in ("device_hours", "flops_analytic", "energy_j"))
-        self.ctx.events.emit(CurvePoint(
-            self.phase, self.n_points, step, total_steps, self.split, accuracy, n,
-            cum_train_device_hours=None if dh is None else dh + wall * device.count / 3600.0,
-            cum_train_flops=None if fl is None else fl + tally.flops_analytic,
-            cum_train_energy_j=None,  # energy counters are read at phase ends only
-            eval_wall_s=spent, eval_flops=float(flops)))
+        self.ctx.events.emit(
+            CurvePoint(
+                self.phase,
+                self.n_points,
+                step,
+                total_steps,
+                self.split,
+                accuracy,
+                n,
+                cum_train_device_hours=None if dh is None else dh + wall * device.count / 3600.0,
+                cum_train_flops=None if fl is None else fl + tally.flops_analytic,
+                cum_train_energy_j=None,  # energy counters are read at phase ends only
+                eval_wall_s=spent,
+                eval_flops=float(flops),
+            )
+        )
         return spent
 
     def info(self) -> dict[str, Any]:
-        return {"curve_points": self.n_points, "curve_eval_wall_s": self.spent_s, "curve_eval_flops": self.eval_flops,
-                "energy_includes_curve_evals": self.n_points > 0}
+        return {
+            "curve_points": self.n_points,
+            "curve_eval_wall_s": self.spent_s,
+            "curve_eval_flops": self.eval_flops,
+            "energy_includes_curve_evals": self.n_points > 0,
+        }

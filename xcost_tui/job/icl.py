@@ -27,9 +27,10 @@ import copy
 import inspect
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -45,11 +46,18 @@ from .loops import Tally, pick_choice
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 # tiny-gpt2: small enough for a CPU test, the GPT-2 architecture (mGPT's), random weights.
-TINY_GPT2_DIMS = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 256,
-                  "vocab_size": 2000, "max_position_embeddings": 2048}
+TINY_GPT2_DIMS = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 256,
+    "vocab_size": 2000,
+    "max_position_embeddings": 2048,
+}
 
 
 # ---- dtype, memory -----------------------------------------------------------------------------
+
 
 def model_precision(model_dtype: str, device_type: str, bf16_ok: bool | None = None) -> str:
     """The weights' precision: ``auto`` is bf16 on a GPU that has it (else fp16) and fp32 on a CPU."""
@@ -84,7 +92,7 @@ def available_memory(device, device_map: str | None) -> tuple[int, str]:
         return ram, "free RAM on this machine"
     if device_map == "auto":
         free = sum(torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count()))
-        return free + ram, f"free on {torch.cuda.device_count()} GPU(s) plus free RAM (device_map = \"auto\")"
+        return free + ram, f'free on {torch.cuda.device_count()} GPU(s) plus free RAM (device_map = "auto")'
     free, total = torch.cuda.mem_get_info(device.torch_device)
     return int(free), f"free on {device.name} ({device.torch_device}; {total / 2**30:.1f} GiB in all)"
 
@@ -96,12 +104,14 @@ def check_memory_fit(model_id: str, n_params: int, precision: str, available: in
         raise ModelError(
             f"model {model_id!r} ({n_params / 1e9:.2f} B parameters) needs {need / 2**30:.1f} GiB for its weights "
             f"in {precision} (activations and the KV cache come on top), but only {available / 2**30:.1f} GiB is "
-            f"{where}. Use a smaller model, model_dtype = \"bf16\" or \"fp16\" (2 bytes a parameter), "
-            f"device_map = \"auto\" to spread it over several GPUs, or a device with more memory.")
+            f'{where}. Use a smaller model, model_dtype = "bf16" or "fp16" (2 bytes a parameter), '
+            f'device_map = "auto" to spread it over several GPUs, or a device with more memory.'
+        )
     return need
 
 
 # ---- tokens -----------------------------------------------------------------------------------
+
 
 @dataclass
 class TokQuery:
@@ -127,7 +137,7 @@ def encode_pair(tokenizer, context: str, continuation: str) -> tuple[list[int], 
         context = context[:-n_spaces]
     whole = tokenizer.encode(context + continuation)
     ctx = tokenizer.encode(context)
-    return ctx, whole[len(ctx):]
+    return ctx, whole[len(ctx) :]
 
 
 def encode_prompts(tokenizer, prompts: Sequence[Prompt], lang: str) -> list[TokQuery]:
@@ -145,6 +155,7 @@ def encode_prompts(tokenizer, prompts: Sequence[Prompt], lang: str) -> list[TokQ
 
 
 # ---- scoring ----------------------------------------------------------------------------------
+
 
 @dataclass
 class ScoreStats:
@@ -207,10 +218,17 @@ class CausalScorer:
         return max(n, 0)
 
     @torch.inference_mode()
-    def score(self, queries: Sequence[TokQuery], batch_size: int, *, share_prefix: bool = True,
-              stats: ScoreStats | None = None, sampler: FlopSampler | None = None,
-              check_cancel: Callable[[], None] | None = None,
-              on_batch: Callable[[int, int, int], None] | None = None) -> list[list[float]]:
+    def score(
+        self,
+        queries: Sequence[TokQuery],
+        batch_size: int,
+        *,
+        share_prefix: bool = True,
+        stats: ScoreStats | None = None,
+        sampler: FlopSampler | None = None,
+        check_cancel: Callable[[], None] | None = None,
+        on_batch: Callable[[int, int, int], None] | None = None,
+    ) -> list[list[float]]:
         """The log-likelihood of each choice of each query, in the order given. ``on_batch(batch,
         batches, queries done)`` hears after every batch (progress events)."""
         stats = stats if stats is not None else ScoreStats()
@@ -221,18 +239,25 @@ class CausalScorer:
             ids = torch.tensor([queries[0].context[:n_prefix]], device=self.device)
             mask = torch.ones_like(ids)
             positions = torch.arange(n_prefix, device=self.device)[None]
-            _, prefix_cache = self._forward(ids, mask, positions, None,
-                                            torch.tensor([n_prefix - 1], device=self.device), stats, 0, n_prefix)
+            _, prefix_cache = self._forward(
+                ids, mask, positions, None, torch.tensor([n_prefix - 1], device=self.device), stats, 0, n_prefix
+            )
             stats.prefix_tokens += n_prefix
         # longest first (a batch that does not fit fails at once); by context, then continuation length,
         # so a batch's rows pad little in both passes
-        order = sorted(range(len(queries)), key=lambda i: (len(queries[i].context) + max(map(len, queries[i].continuations)),
-                                                           max(map(len, queries[i].continuations))), reverse=True)
+        order = sorted(
+            range(len(queries)),
+            key=lambda i: (
+                len(queries[i].context) + max(map(len, queries[i].continuations)),
+                max(map(len, queries[i].continuations)),
+            ),
+            reverse=True,
+        )
         out: list[list[float] | None] = [None] * len(queries)
         for b, start in enumerate(range(0, len(order), batch_size), 1):
             if check_cancel is not None:
                 check_cancel()
-            idxs = order[start:start + batch_size]
+            idxs = order[start : start + batch_size]
             batch = [queries[i] for i in idxs]
             if sampler is not None and sampler.should_sample(b):
                 before = stats.tokens_padded
@@ -255,8 +280,8 @@ class CausalScorer:
         ids = torch.full((B, L), self.pad_id, dtype=torch.long)
         smask = torch.zeros((B, L), dtype=torch.long)
         for r, s in enumerate(suffixes):
-            ids[r, :len(s)] = torch.tensor(s)
-            smask[r, :len(s)] = 1
+            ids[r, : len(s)] = torch.tensor(s)
+            smask[r, : len(s)] = 1
         mask = torch.cat([torch.ones((B, n_prefix), dtype=torch.long), smask], dim=1).to(dev)
         positions = (n_prefix + torch.arange(L))[None].expand(B, L).to(dev)
         cache = None
@@ -265,8 +290,16 @@ class CausalScorer:
             cache.batch_repeat_interleave(B)
         lasts = [len(s) - 1 for s in suffixes]
         keep = sorted(set(lasts))
-        logits, cache = self._forward(ids.to(dev), mask, positions, cache, torch.tensor(keep, device=dev), stats,
-                                      n_prefix, sum(len(s) for s in suffixes))
+        logits, cache = self._forward(
+            ids.to(dev),
+            mask,
+            positions,
+            cache,
+            torch.tensor(keep, device=dev),
+            stats,
+            n_prefix,
+            sum(len(s) for s in suffixes),
+        )
         if self.keep:
             at = {p: j for j, p in enumerate(keep)}
             first = torch.stack([logits[r, at[lasts[r]]] for r in range(B)])
@@ -283,8 +316,8 @@ class CausalScorer:
             for n, (r, j) in enumerate(rows):
                 tail = batch[r].continuations[j][:-1]
                 if tail:
-                    ids2[n, :len(tail)] = torch.tensor(tail)
-                    cmask[n, :len(tail)] = 1
+                    ids2[n, : len(tail)] = torch.tensor(tail)
+                    cmask[n, : len(tail)] = 1
                     real += len(tail)
             sel = torch.tensor([r for r, _ in rows], device=dev)
             cache.batch_select_indices(sel)
@@ -315,6 +348,7 @@ def standalone_query_flops(dims: DecoderDims, q: TokQuery) -> int:
 
 # ---- the model --------------------------------------------------------------------------------
 
+
 def train_tiny_gpt2_tokenizer(texts: Sequence[str], vocab_size: int):
     """A byte-level BPE tokenizer (GPT-2's kind: every script is covered by its bytes) trained
     in-process, with ``<|endoftext|>`` as bos, eos, unk and pad."""
@@ -325,8 +359,12 @@ def train_tiny_gpt2_tokenizer(texts: Sequence[str], vocab_size: int):
     tok = Tokenizer(models.BPE(unk_token=eot))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[eot], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[eot],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(sorted(set(texts)), trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=eot, eos_token=eot, unk_token=eot, pad_token=eot)
 
@@ -335,10 +373,17 @@ def build_tiny_gpt2(tokenizer, dims: dict[str, int], seed: int):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     d = {**TINY_GPT2_DIMS, **dims}
-    config = GPT2Config(vocab_size=len(tokenizer), n_embd=d["hidden_size"], n_layer=d["num_hidden_layers"],
-                        n_head=d["num_attention_heads"], n_inner=d["intermediate_size"],
-                        n_positions=d["max_position_embeddings"], bos_token_id=tokenizer.bos_token_id,
-                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=d["hidden_size"],
+        n_layer=d["num_hidden_layers"],
+        n_head=d["num_attention_heads"],
+        n_inner=d["intermediate_size"],
+        n_positions=d["max_position_embeddings"],
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     torch.manual_seed(seed)
     return GPT2LMHeadModel(config)
 
@@ -364,22 +409,31 @@ def load_causal_lm(spec: RunSpec, device, texts: Callable[[], list[str]], log) -
         tokenizer = train_tiny_gpt2_tokenizer(corpus, vocab)
         model = build_tiny_gpt2(tokenizer, spec.tiny_model_dims, spec.seed).to(DTYPES[device.precision])
         model.to(device.torch_device)
-        return tokenizer, model, ModelLoaded(spec.model, "built-in", None, None, "trained-in-process", len(corpus),
-                                             [f"{spec.target}:train"])
+        return (
+            tokenizer,
+            model,
+            ModelLoaded(
+                spec.model, "built-in", None, None, "trained-in-process", len(corpus), [f"{spec.target}:train"]
+            ),
+        )
     path = Path(spec.model).expanduser()
     local = path.is_dir()
     try:
         config = AutoConfig.from_pretrained(spec.model)
     except (OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"model {spec.model!r} could not be loaded: {reason}. Give a causal LM's Hugging Face id "
-                         f"(e.g. facebook/xglm-564M; needs internet), a local directory with config.json, or "
-                         f"{TINY_CAUSAL_LM!r} (built in, offline).") from exc
+        raise ModelError(
+            f"model {spec.model!r} could not be loaded: {reason}. Give a causal LM's Hugging Face id "
+            f"(e.g. facebook/xglm-564M; needs internet), a local directory with config.json, or "
+            f"{TINY_CAUSAL_LM!r} (built in, offline)."
+        ) from exc
     n_params = count_parameters(config)
     available, what = available_memory(device, spec.device_map)
     need = check_memory_fit(spec.model, n_params, device.precision, available, what)
-    log(f"model: {spec.model}: {n_params / 1e6:.1f} M parameters, {need / 2**30:.2f} GiB in {device.precision} "
-        f"({available / 2**30:.1f} GiB {what})")
+    log(
+        f"model: {spec.model}: {n_params / 1e6:.1f} M parameters, {need / 2**30:.2f} GiB in {device.precision} "
+        f"({available / 2**30:.1f} GiB {what})"
+    )
     try:
         tokenizer = AutoTokenizer.from_pretrained(spec.model)
         kwargs: dict[str, Any] = {"dtype": DTYPES[device.precision]}
@@ -391,11 +445,21 @@ def load_causal_lm(spec: RunSpec, device, texts: Callable[[], list[str]], log) -
         raise ModelError(f"model {spec.model!r} could not be loaded as a causal LM: {reason}") from exc
     if not spec.device_map:
         model.to(device.torch_device)
-    return tokenizer, model, ModelLoaded(spec.model, "local" if local else "hub", resolved_revision(model),
-                                         str(path.resolve()) if local else None, "pretrained")
+    return (
+        tokenizer,
+        model,
+        ModelLoaded(
+            spec.model,
+            "local" if local else "hub",
+            resolved_revision(model),
+            str(path.resolve()) if local else None,
+            "pretrained",
+        ),
+    )
 
 
 # ---- the phases -------------------------------------------------------------------------------
+
 
 def summary(values: Sequence[int]) -> dict[str, float | int | None]:
     """mean, p50, p95, max of token counts (the context-length distribution)."""
@@ -452,8 +516,10 @@ class IclRunner:
         queries = encode_prompts(self.tokenizer, prompts, lang)
         longest = max((q.context_tokens + max(len(c) for c in q.continuations) for q in queries), default=0)
         if self.limit is not None and longest > self.limit:
-            raise SpecError(f"the {self.spec.few_shot_k}-shot prompts of {lang} reach {longest} tokens, more than the "
-                            f"{self.limit} positions of {self.spec.model!r}; use a smaller few_shot_k")
+            raise SpecError(
+                f"the {self.spec.few_shot_k}-shot prompts of {lang} reach {longest} tokens, more than the "
+                f"{self.limit} positions of {self.spec.model!r}; use a smaller few_shot_k"
+            )
         return queries, shot_idx
 
     def run_all(self) -> None:
@@ -465,8 +531,13 @@ class IclRunner:
                     self.eval_phase(phase, spec.target, "validation", self.data.english_eval)
                 else:
                     split = "validation" if spec.eval_split == "val" else spec.eval_split
-                    self.eval_phase(phase, "xcopa", spec.eval_split, self.data.target_eval[phase.lang],
-                                    self.data.questions_info(spec, split, phase.lang, self.data.target_eval[phase.lang]))
+                    self.eval_phase(
+                        phase,
+                        "xcopa",
+                        spec.eval_split,
+                        self.data.target_eval[phase.lang],
+                        self.data.questions_info(spec, split, phase.lang, self.data.target_eval[phase.lang]),
+                    )
             elif phase.kind == PhaseKind.INFERENCE_BENCH:
                 self.bench_phase(phase)
         self.samples.close()
@@ -478,8 +549,11 @@ class IclRunner:
         bs = spec.eval_batch_size
         meter = self.p._begin(phase, math.ceil(len(queries) / bs))
         stats = ScoreStats()
-        sampler = (FlopSampler.for_phase(math.ceil(len(queries) / bs), spec.measure.flop_sample_steps)
-                   if spec.measure.enabled else None)
+        sampler = (
+            FlopSampler.for_phase(math.ceil(len(queries) / bs), spec.measure.flop_sample_steps)
+            if spec.measure.enabled
+            else None
+        )
         t0 = last = time.monotonic()
 
         def progress(b: int, total: int, done: int) -> None:
@@ -487,14 +561,24 @@ class IclRunner:
             now = time.monotonic()
             if spec.measure.enabled and (now - last >= spec.measure.progress_every_s or b == total):
                 mem, peak, source = ctx.memory_now()
-                ctx.events.emit(Progress(phase.name, b, total, examples_per_s=done / max(now - t0, 1e-9),
-                                         tokens_per_s=stats.tokens_nonpad / max(now - t0, 1e-9), mem_bytes=mem,
-                                         peak_mem_bytes=peak, mem_source=source))
+                ctx.events.emit(
+                    Progress(
+                        phase.name,
+                        b,
+                        total,
+                        examples_per_s=done / max(now - t0, 1e-9),
+                        tokens_per_s=stats.tokens_nonpad / max(now - t0, 1e-9),
+                        mem_bytes=mem,
+                        peak_mem_bytes=peak,
+                        mem_source=source,
+                    )
+                )
                 last = now
 
         with meter:
-            lls = self.scorer.score(queries, bs, stats=stats, sampler=sampler, check_cancel=ctx.check_cancel,
-                                    on_batch=progress)
+            lls = self.scorer.score(
+                queries, bs, stats=stats, sampler=sampler, check_cancel=ctx.check_cancel, on_batch=progress
+            )
             ctx.device.synchronize()
         rows = []
         correct = correct_norm = 0
@@ -506,44 +590,88 @@ class IclRunner:
             correct += pred == p.label
             correct_norm += pred_norm == p.label
             rows.append((q, ll, pred, pred_norm, tie))
-            self.p.job.predictions.write(Prediction(phase.name, task, lang, split, p.idx, pred, p.label, ll,
-                                                    bool(pred == p.label)).to_dict())
-            self.samples.write({"phase": phase.name, "task": task, "lang": lang, "split": split, "idx": p.idx,
-                                "label": p.label, "context": p.context, "continuations": list(p.continuations),
-                                "loglikelihoods": ll, "choice_chars": [len(c) for c in p.choices],
-                                "pred": pred, "pred_norm": pred_norm, "context_tokens": q.context_tokens,
-                                "continuation_tokens": [len(c) for c in q.continuations]})
+            self.p.job.predictions.write(
+                Prediction(phase.name, task, lang, split, p.idx, pred, p.label, ll, bool(pred == p.label)).to_dict()
+            )
+            self.samples.write(
+                {
+                    "phase": phase.name,
+                    "task": task,
+                    "lang": lang,
+                    "split": split,
+                    "idx": p.idx,
+                    "label": p.label,
+                    "context": p.context,
+                    "continuations": list(p.continuations),
+                    "loglikelihoods": ll,
+                    "choice_chars": [len(c) for c in p.choices],
+                    "pred": pred,
+                    "pred_norm": pred_norm,
+                    "context_tokens": q.context_tokens,
+                    "continuation_tokens": [len(c) for c in q.continuations],
+                }
+            )
         n = len(queries)
         ctx_tokens = [q.context_tokens for q in queries]
         dist = summary(ctx_tokens)
-        tally = Tally(examples=n, steps=stats.batches, tokens_nonpad=stats.tokens_nonpad,
-                      tokens_padded=stats.tokens_padded, flops_analytic=stats.flops, sampler=sampler)
+        tally = Tally(
+            examples=n,
+            steps=stats.batches,
+            tokens_nonpad=stats.tokens_nonpad,
+            tokens_padded=stats.tokens_padded,
+            flops_analytic=stats.flops,
+            sampler=sampler,
+        )
         per_query = [standalone_query_flops(self.dims, q) for q in queries]
         costs = {
             "queries": Cost.measured(n, "count", "counted"),
             "prompt_tokens": Cost.measured(sum(ctx_tokens), "count", "counted"),
-            "continuation_tokens": Cost.measured(sum(sum(len(c) for c in q.continuations) for q in queries),
-                                                 "count", "counted"),
-            "context_tokens_mean": Cost.measured(dist["mean"], "count", "counted") if n else Cost.missing("count", "no queries"),
-            "context_tokens_p50": Cost.measured(dist["p50"], "count", "counted") if n else Cost.missing("count", "no queries"),
-            "context_tokens_p95": Cost.measured(dist["p95"], "count", "counted") if n else Cost.missing("count", "no queries"),
-            "context_tokens_max": Cost.measured(dist["max"], "count", "counted") if n else Cost.missing("count", "no queries"),
-            "query_flops": (Cost.measured(sum(per_query) / n, "FLOP", "analytic", per="query, scored alone")
-                            if n else Cost.missing("FLOP", "no queries")),
+            "continuation_tokens": Cost.measured(
+                sum(sum(len(c) for c in q.continuations) for q in queries), "count", "counted"
+            ),
+            "context_tokens_mean": Cost.measured(dist["mean"], "count", "counted")
+            if n
+            else Cost.missing("count", "no queries"),
+            "context_tokens_p50": Cost.measured(dist["p50"], "count", "counted")
+            if n
+            else Cost.missing("count", "no queries"),
+            "context_tokens_p95": Cost.measured(dist["p95"], "count", "counted")
+            if n
+            else Cost.missing("count", "no queries"),
+            "context_tokens_max": Cost.measured(dist["max"], "count", "counted")
+            if n
+            else Cost.missing("count", "no queries"),
+            "query_flops": (
+                Cost.measured(sum(per_query) / n, "FLOP", "analytic", per="query, scored alone")
+                if n
+                else Cost.missing("FLOP", "no queries")
+            ),
         }
         acc = correct / n if n else None
-        info = {"split": split, "batch_size": bs, "k": spec.few_shot_k or 0, "shot_seed": spec.shot_seed,
-                "few_shot_indices": shot_idx, "acc": acc, "acc_norm": correct_norm / n if n else None,
-                "correct_norm": correct_norm, "ties": sum(1 for r in rows if r[4]),
-                "shared_prefix_tokens": stats.prefix_tokens, "forward_calls": stats.calls,
-                "context_length_histogram": histogram(ctx_tokens), "precision": ctx.device.precision,
-                "scoring": "lm-evaluation-harness xcopa prompt; KV cache: demonstrations once, each context once",
-                **(extra or {})}
+        info = {
+            "split": split,
+            "batch_size": bs,
+            "k": spec.few_shot_k or 0,
+            "shot_seed": spec.shot_seed,
+            "few_shot_indices": shot_idx,
+            "acc": acc,
+            "acc_norm": correct_norm / n if n else None,
+            "correct_norm": correct_norm,
+            "ties": sum(1 for r in rows if r[4]),
+            "shared_prefix_tokens": stats.prefix_tokens,
+            "forward_calls": stats.calls,
+            "context_length_histogram": histogram(ctx_tokens),
+            "precision": ctx.device.precision,
+            "scoring": "lm-evaluation-harness xcopa prompt; KV cache: demonstrations once, each context once",
+            **(extra or {}),
+        }
         self.p._end(phase, meter, tally, tasks=[task], info=info, extra_costs=costs)
         ctx.events.emit(EvalResult(phase.name, task, lang, split, acc, n, correct))
-        self.log(f"{phase.name}: acc {acc if acc is None else round(acc, 4)}, acc_norm "
-                 f"{round(correct_norm / n, 4) if n else None} on {n} queries ({spec.few_shot_k or 0}-shot, "
-                 f"context {dist['mean'] and round(dist['mean'], 1)} tokens on average)")
+        self.log(
+            f"{phase.name}: acc {acc if acc is None else round(acc, 4)}, acc_norm "
+            f"{round(correct_norm / n, 4) if n else None} on {n} queries ({spec.few_shot_k or 0}-shot, "
+            f"context {dist['mean'] and round(dist['mean'], 1)} tokens on average)"
+        )
         if lang != "en" or not self.last:
             self.last = queries or self.last
 
@@ -559,8 +687,15 @@ class IclRunner:
             with meter:
                 pass
             reason = "no evaluation queries to benchmark on"
-            self.p._end(phase, meter, None, tasks=[], extra_costs={k: Cost.missing("s", reason) for k in
-                                                                   ("latency_p50_s", "latency_p95_s", "latency_mean_s")})
+            self.p._end(
+                phase,
+                meter,
+                None,
+                tasks=[],
+                extra_costs={
+                    k: Cost.missing("s", reason) for k in ("latency_p50_s", "latency_p95_s", "latency_mean_s")
+                },
+            )
             return
         n, warm = spec.measure.inference_bench_examples, spec.measure.inference_warmup
         pick = [data[i % len(data)] for i in range(warm + n)]
@@ -590,11 +725,20 @@ class IclRunner:
             "latency_mean_s": Cost.measured(s["mean"], "s", "wall_clock"),
             "latency_n": Cost.measured(s["n"], "count", "counted"),
             "throughput_examples_per_s": Cost.measured(len(pool) / elapsed, "examples/s", "wall_clock", batch_size=bs),
-            "query_flops": Cost.measured(sum(per_query) / len(per_query), "FLOP", "analytic", per="query, scored alone"),
+            "query_flops": Cost.measured(
+                sum(per_query) / len(per_query), "FLOP", "analytic", per="query, scored alone"
+            ),
         }
-        info = {"warmup": warm, "latency_batch_size": 1, "throughput_batch_size": bs, "throughput_examples": len(pool),
-                "latency_p90_s": s["p90"], "latency_p99_s": s["p99"], "latency_stdev_s": s["stdev"],
-                "lang": data[0].lang}
+        info = {
+            "warmup": warm,
+            "latency_batch_size": 1,
+            "throughput_batch_size": bs,
+            "throughput_examples": len(pool),
+            "latency_p90_s": s["p90"],
+            "latency_p99_s": s["p99"],
+            "latency_stdev_s": s["stdev"],
+            "lang": data[0].lang,
+        }
         self.p._end(phase, meter, None, tasks=[], extra_costs=costs, info=info)
 
 
@@ -609,10 +753,20 @@ def run_icl(job, spec: RunSpec, device, data) -> None:
 
     tokenizer, model, loaded = load_causal_lm(spec, device, texts, _log)
     job.events.emit(loaded)
-    _log(f"model: {spec.model} ({loaded.source}{', revision ' + loaded.revision if loaded.revision else ''}), "
-         f"{device.precision}")
+    _log(
+        f"model: {spec.model} ({loaded.source}{', revision ' + loaded.revision if loaded.revision else ''}), "
+        f"{device.precision}"
+    )
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    ctx = JobContext(device=device, events=job.events, measure=spec.measure, dims=None, pad_id=int(pad or 0),
-                     cancel=job.cancel, log=_log, memory_now=lambda: (None, None, None))
+    ctx = JobContext(
+        device=device,
+        events=job.events,
+        measure=spec.measure,
+        dims=None,
+        pad_id=int(pad or 0),
+        cancel=job.cancel,
+        log=_log,
+        memory_now=lambda: (None, None, None),
+    )
     job.cancel_point()
     IclRunner(PhaseRunner(job, spec, ctx, model, tokenizer), spec, model, tokenizer, data, _log).run_all()

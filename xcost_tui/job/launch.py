@@ -18,9 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from ..errors import SpecError
 from ..rundir import EventWriter, ProcessRef, RunDir, RunEnd, RunStatus, update_status, write_json_atomic
 from ..rundir.status import read_status_lenient
-from ..errors import SpecError
 from ..spec import RunSpec
 
 
@@ -56,9 +56,13 @@ def spec_from_args(args: argparse.Namespace) -> dict:
     if args.no_measure:
         spec["measure"] = {"enabled": False}
     overrides = {
-        "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "max_steps": args.max_steps,
+        "batch_size": args.batch_size,
         "micro_batch_size": getattr(args, "micro_batch_size", None),
-        "grad_accum": args.grad_accum, "learning_rate": args.lr, "max_seq_len": args.max_seq_len,
+        "grad_accum": args.grad_accum,
+        "learning_rate": args.lr,
+        "max_seq_len": args.max_seq_len,
         "max_examples": args.max_train_examples,
     }
     overrides = {k: v for k, v in overrides.items() if v is not None}
@@ -88,8 +92,10 @@ def recipes_from_args(values: list[str]) -> dict[str, str]:
             phase, name = "target", value
         phase = phase.strip().replace("_", "-")
         if phase not in RECIPE_PHASES:
-            raise SpecError(f"--recipe {value}: unknown phase {phase!r}{did_you_mean(phase, RECIPE_PHASES)}; "
-                            f"phases: {', '.join(RECIPE_PHASES)} (e.g. --recipe intermediate=phang2020)")
+            raise SpecError(
+                f"--recipe {value}: unknown phase {phase!r}{did_you_mean(phase, RECIPE_PHASES)}; "
+                f"phases: {', '.join(RECIPE_PHASES)} (e.g. --recipe intermediate=phang2020)"
+            )
         if not name.strip():
             raise SpecError(f"--recipe {value}: no recipe name after {phase}=")
         out[RECIPE_PHASES[phase]] = name.strip()
@@ -140,8 +146,7 @@ def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def record_outcome(run_dir: Path, returncode: int, identity: ProcessRef, *,
-                   cancelled: bool = False) -> tuple[str, int]:
+def record_outcome(run_dir: Path, returncode: int, identity: ProcessRef, *, cancelled: bool = False) -> tuple[str, int]:
     """The run's final status and the launcher's exit code, once the job process has ended.
 
     The job writes its own final status; when it could not (SIGKILL, the OOM killer, a crash of the
@@ -178,8 +183,11 @@ def ingest_or_hint(run_dir: Path, store: Path) -> None:
     """
     retry = f"xcost-tui ingest --store {store} {run_dir}"
     if not _under(run_dir, store / "runs"):
-        print(f"not in the store (the run directory is outside {store / 'runs'}); to see it in "
-              f"`xcost-tui sql` and the app: {retry}", flush=True)
+        print(
+            f"not in the store (the run directory is outside {store / 'runs'}); to see it in "
+            f"`xcost-tui sql` and the app: {retry}",
+            flush=True,
+        )
         return
     try:
         from ..store.ingest import ingest
@@ -201,13 +209,17 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"run directory: {run_dir}", flush=True)
     # A fresh "running" first: a final status left by an earlier run in the same --out folder must
     # not pass for this job's outcome if the job dies before writing its own.
-    update_status(run_dir, RunStatus.RUNNING, started=time.time(), ended=None, error=None, phase=None,
-                  exit_code=None)
+    update_status(run_dir, RunStatus.RUNNING, started=time.time(), ended=None, error=None, phase=None, exit_code=None)
     cancelled = False
     # The job's output goes both to the terminal and to job.log, which the run directory keeps.
     with open(RunDir(run_dir).log, "ab") as log:
-        proc = subprocess.Popen(job_command(run_dir), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        proc = subprocess.Popen(
+            job_command(run_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
         # At once, while the job is still starting its interpreter: the job's own status writes
         # keep these fields (write_status merges).
         identity = ProcessRef.of(proc.pid)

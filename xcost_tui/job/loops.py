@@ -14,14 +14,21 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
 
-from ..measure.flops import (EncoderDims, FlopSampler, count_flops, encoder_forward_flops,
-                             encoder_forward_flops_unpadded, head_forward_flops, train_flops)
+from ..measure.flops import (
+    EncoderDims,
+    FlopSampler,
+    count_flops,
+    encoder_forward_flops,
+    encoder_forward_flops_unpadded,
+    head_forward_flops,
+    train_flops,
+)
 from ..rundir.events import EventWriter, Progress
 from ..spec import HParams, MeasureOpts
 from .batching import Batch, Encoded, batch_order, choice_scores, collate, sorted_batches
@@ -99,16 +106,16 @@ class TrainTask:
 def forward_flops(ctx: JobContext, batch: Batch) -> int:
     """Analytic forward FLOPs of the padded batch (every row at the batch's length)."""
     n_out = 1 if batch.head == "mc" else int(batch.head[3:])
-    return (encoder_forward_flops(ctx.dims, batch.n_seqs, batch.seq_len)
-            + head_forward_flops(ctx.dims.hidden, batch.n_seqs, n_out))
+    return encoder_forward_flops(ctx.dims, batch.n_seqs, batch.seq_len) + head_forward_flops(
+        ctx.dims.hidden, batch.n_seqs, n_out
+    )
 
 
 def forward_flops_nonpad(ctx: JobContext, batch: Batch) -> int:
     """Analytic forward FLOPs of the batch's sequences each at its own length (no padding): useful work."""
     n_out = 1 if batch.head == "mc" else int(batch.head[3:])
     lengths = [len(s) for ex in batch.examples for s in ex.seqs]
-    return (encoder_forward_flops_unpadded(ctx.dims, lengths)
-            + head_forward_flops(ctx.dims.hidden, len(lengths), n_out))
+    return encoder_forward_flops_unpadded(ctx.dims, lengths) + head_forward_flops(ctx.dims.hidden, len(lengths), n_out)
 
 
 DEFAULT_MICRO_BATCH = 8  # examples per forward pass on a CPU, or anywhere micro_batch_size is unset and no probe runs
@@ -138,13 +145,17 @@ def micro_batch_of(hp: HParams) -> int | None:
     return None
 
 
-def step_groups(tasks: list[TrainTask], hp: HParams, rng: random.Random,
-                group_by_length: bool = True) -> list[tuple[TrainTask, list[int]]]:
+def step_groups(
+    tasks: list[TrainTask], hp: HParams, rng: random.Random, group_by_length: bool = True
+) -> list[tuple[TrainTask, list[int]]]:
     """One epoch's optimiser steps: (task, example indices), ``hp.batch_size`` examples each and
     the rest in a short last group per task; several tasks' groups are interleaved. The groups
     depend on the effective batch and the seed only, never on the micro-batch."""
-    schedule = [(t, idxs) for t in tasks
-                for idxs in batch_order([e.length for e in t.data], hp.batch_size, rng, group_by_length)]
+    schedule = [
+        (t, idxs)
+        for t in tasks
+        for idxs in batch_order([e.length for e in t.data], hp.batch_size, rng, group_by_length)
+    ]
     if len(tasks) > 1:
         rng.shuffle(schedule)
     return schedule
@@ -153,11 +164,17 @@ def step_groups(tasks: list[TrainTask], hp: HParams, rng: random.Random,
 def split_micro(idxs: list[int], lengths: list[int], micro: int) -> list[list[int]]:
     """A group's examples in micro-batches of at most ``micro``, longest first (least padding)."""
     order = sorted(idxs, key=lambda i: lengths[i], reverse=True)
-    return [order[i:i + micro] for i in range(0, len(order), micro)]
+    return [order[i : i + micro] for i in range(0, len(order), micro)]
 
 
-def micro_backward(model: nn.Module, batch: Batch, weight: float, loss_fn: nn.Module, device: Device,
-                   scaler: "torch.amp.GradScaler | None" = None) -> torch.Tensor:
+def micro_backward(
+    model: nn.Module,
+    batch: Batch,
+    weight: float,
+    loss_fn: nn.Module,
+    device: Device,
+    scaler: torch.amp.GradScaler | None = None,
+) -> torch.Tensor:
     """Forward and backward of one micro-batch, its mean loss scaled by ``weight`` (its share of
     the step's examples), so that the gradients summed over a step's micro-batches are exactly the
     gradient of the mean loss over all its examples, whatever the split and however short the
@@ -173,8 +190,13 @@ def micro_backward(model: nn.Module, batch: Batch, weight: float, loss_fn: nn.Mo
     return loss.detach()
 
 
-def accumulate(model: nn.Module, batches: list[Batch], loss_fn: nn.Module, device: Device,
-               scaler: "torch.amp.GradScaler | None" = None) -> torch.Tensor:
+def accumulate(
+    model: nn.Module,
+    batches: list[Batch],
+    loss_fn: nn.Module,
+    device: Device,
+    scaler: torch.amp.GradScaler | None = None,
+) -> torch.Tensor:
     """The gradient of one optimiser step, built from its micro-batches (left in ``.grad``);
     returns the step's mean loss."""
     n = sum(b.n_examples for b in batches)
@@ -248,14 +270,21 @@ def _optimizer(model: nn.Module, hp: HParams, head_keys: set[str]) -> torch.opti
         return torch.optim.AdamW(groups, lr=hp.learning_rate, foreach=True)
 
 
-def grad_scaler(device: Device) -> "torch.amp.GradScaler | None":
+def grad_scaler(device: Device) -> torch.amp.GradScaler | None:
     """fp16 needs loss scaling (its 5-bit exponent underflows small gradients); bf16 and fp32 do not."""
     return torch.amp.GradScaler(device.type) if device.precision == "fp16" else None
 
 
-def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask], hp: HParams, seed: int,
-          group_by_length: bool = True,
-          on_step: Callable[[int, int, Tally], float] | None = None) -> tuple[Tally, dict]:
+def train(
+    ctx: JobContext,
+    model: nn.Module,
+    phase: str,
+    tasks: list[TrainTask],
+    hp: HParams,
+    seed: int,
+    group_by_length: bool = True,
+    on_step: Callable[[int, int, Tally], float] | None = None,
+) -> tuple[Tally, dict]:
     """Fine-tunes on one task, or several mixed (steps of all tasks interleaved, so each task is
     sampled in proportion to its size). Each optimiser step takes ``hp.batch_size`` examples
     (``step_groups``), run in micro-batches (``choose_micro_batch``) whose gradients add up to the
@@ -300,8 +329,11 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
             max_micro_per_step = max(max_micro_per_step, len(parts))
             short_steps += len(group) < hp.batch_size
             step_loss = torch.zeros((), device=device.torch_device)
-            counted = (flop_rng.randrange(len(parts))
-                       if tally.sampler is not None and tally.sampler.should_sample(step + 1) else -1)
+            counted = (
+                flop_rng.randrange(len(parts))
+                if tally.sampler is not None and tally.sampler.should_sample(step + 1)
+                else -1
+            )
             for j, idxs in enumerate(parts):
                 ctx.check_cancel()
                 batch = collate([task.data[i] for i in idxs], task.head, ctx.pad_id).to(device.torch_device)
@@ -339,13 +371,21 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
             if ctx.measure.enabled and (now - last_report >= ctx.measure.progress_every_s or step == total_steps):
                 mem, peak, source = ctx.memory_now()
                 elapsed = max(now - window_start, 1e-9)
-                ctx.events.emit(Progress(
-                    phase, step, total_steps, epoch=round(epoch - 1 + (n + 1) / len(schedule), 3),
-                    loss=float(loss_sum.item()) / max(loss_count, 1),
-                    lr=scheduler.get_last_lr()[0],
-                    examples_per_s=window_examples / elapsed, tokens_per_s=window_tokens / elapsed,
-                    mem_bytes=mem, peak_mem_bytes=peak, mem_source=source,
-                ))
+                ctx.events.emit(
+                    Progress(
+                        phase,
+                        step,
+                        total_steps,
+                        epoch=round(epoch - 1 + (n + 1) / len(schedule), 3),
+                        loss=float(loss_sum.item()) / max(loss_count, 1),
+                        lr=scheduler.get_last_lr()[0],
+                        examples_per_s=window_examples / elapsed,
+                        tokens_per_s=window_tokens / elapsed,
+                        mem_bytes=mem,
+                        peak_mem_bytes=peak,
+                        mem_source=source,
+                    )
+                )
                 loss_sum.zero_()
                 loss_count = 0
                 last_report = window_start = now
@@ -354,19 +394,40 @@ def train(ctx: JobContext, model: nn.Module, phase: str, tasks: list[TrainTask],
                 done = True
                 break
     tally.steps = step
-    ctx.log(f"{phase}: {step} steps of {hp.batch_size} examples (micro-batches of {micro}), "
-            f"{tally.examples} examples in {time.monotonic() - t_start:.1f}s")
-    return tally, {"steps": step, "total_steps": total_steps, "epochs": epoch, "seed": seed,
-                   "batch_size": hp.batch_size, "micro_batch_size": micro, "micro_batch_source": micro_source,
-                   "grad_accum": max_micro_per_step, "micro_batches": micro_n, "short_steps": short_steps,
-                   "flops_sampled_at": [list(x) for x in tally.sampled_micro],
-                   "min_steps": hp.min_steps, "learning_rate": hp.learning_rate, "warmup_ratio": hp.warmup_ratio,
-                   "weight_decay": hp.weight_decay, "recipe": hp.recipe}
+    ctx.log(
+        f"{phase}: {step} steps of {hp.batch_size} examples (micro-batches of {micro}), "
+        f"{tally.examples} examples in {time.monotonic() - t_start:.1f}s"
+    )
+    return tally, {
+        "steps": step,
+        "total_steps": total_steps,
+        "epochs": epoch,
+        "seed": seed,
+        "batch_size": hp.batch_size,
+        "micro_batch_size": micro,
+        "micro_batch_source": micro_source,
+        "grad_accum": max_micro_per_step,
+        "micro_batches": micro_n,
+        "short_steps": short_steps,
+        "flops_sampled_at": [list(x) for x in tally.sampled_micro],
+        "min_steps": hp.min_steps,
+        "learning_rate": hp.learning_rate,
+        "warmup_ratio": hp.warmup_ratio,
+        "weight_decay": hp.weight_decay,
+        "recipe": hp.recipe,
+    }
 
 
 @torch.inference_mode()
-def score(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, batch_size: int,
-          sampler: FlopSampler | None = None, tally: Tally | None = None) -> list[list[float]]:
+def score(
+    ctx: JobContext,
+    model: nn.Module,
+    data: list[Encoded],
+    head: str,
+    batch_size: int,
+    sampler: FlopSampler | None = None,
+    tally: Tally | None = None,
+) -> list[list[float]]:
     """Scores of every choice of every example, in the order of ``data``."""
     model.eval()
     scores: list[list[float] | None] = [None] * len(data)
@@ -392,8 +453,9 @@ def score(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, bat
     return scores  # type: ignore[return-value]
 
 
-def evaluate(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, batch_size: int,
-             seed: object = None) -> tuple[Tally, list[dict]]:
+def evaluate(
+    ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, batch_size: int, seed: object = None
+) -> tuple[Tally, list[dict]]:
     """Scores and predictions of ``data``. The batches run longest first, so the FLOP-counted batches
     are drawn at random (``seed``; by default one derived from the examples' ids): the first batch
     alone would overstate the attention term."""
@@ -408,8 +470,16 @@ def evaluate(ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, 
     rows = []
     for ex, sc in zip(data, scores):
         pred, tied = pick_choice(sc, ex.idx)
-        rows.append({"idx": ex.idx, "pred": pred, "label": ex.label, "scores": sc,
-                     "correct": bool(pred == ex.label), "tie": tied})
+        rows.append(
+            {
+                "idx": ex.idx,
+                "pred": pred,
+                "label": ex.label,
+                "scores": sc,
+                "correct": bool(pred == ex.label),
+                "tie": tied,
+            }
+        )
     return tally, rows
 
 

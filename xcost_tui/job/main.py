@@ -22,8 +22,21 @@ import traceback
 from pathlib import Path
 
 from ..errors import DataError, SpecError, WriteError, XcostError
-from ..rundir import (CheckpointSaved, EventWriter, JsonlWriter, PhaseEnd, PhaseStart, Prediction, ProcessRef,
-                      ReusedFrom, RunDir, RunEnd, RunStart, RunStatus, update_status)
+from ..rundir import (
+    CheckpointSaved,
+    EventWriter,
+    JsonlWriter,
+    PhaseEnd,
+    PhaseStart,
+    Prediction,
+    ProcessRef,
+    ReusedFrom,
+    RunDir,
+    RunEnd,
+    RunStart,
+    RunStatus,
+    update_status,
+)
 from ..rundir.cost import Cost
 from ..rundir.events import DataLoaded, ModelLoaded
 from ..spec import TINY_MODEL, PhaseKind, PlannedPhase, RunSpec, phase_attempt
@@ -57,8 +70,16 @@ class Job:
             signal.signal(sig, self._on_signal)
         threads = _apply_thread_share()  # before torch is imported: its thread pools read the environment
         try:
-            update_status(self.run_dir, RunStatus.RUNNING, job=ProcessRef.current(), started=time.time(), ended=None,
-                          error=None, phase=None, exit_code=None)
+            update_status(
+                self.run_dir,
+                RunStatus.RUNNING,
+                job=ProcessRef.current(),
+                started=time.time(),
+                ended=None,
+                error=None,
+                phase=None,
+                exit_code=None,
+            )
             self._start_sampler()
             if threads:
                 import torch
@@ -102,16 +123,24 @@ class Job:
             raise SpecError(str(exc)) from None
         return RunSpec.from_dict(data, where=str(path))
 
-    def _finish(self, status: RunStatus, *, error: str | None = None, traceback_text: str | None = None,
-                exit_code: int = 0) -> int | None:
+    def _finish(
+        self, status: RunStatus, *, error: str | None = None, traceback_text: str | None = None, exit_code: int = 0
+    ) -> int | None:
         """Records the end: the run_end event, then status.json. On a full or read-only disk the
         cause is said once and the exit code is 3; status.json then still says where the run was
         (the runner records the failure with the job's exit code)."""
         try:
-            self.events.emit(RunEnd(status.value, error, self.phase if status != RunStatus.SUCCEEDED else None,
-                                    traceback_text))
-            update_status(self.run_dir, status, ended=time.time(), error=error, exit_code=exit_code,
-                          phase=self.phase if status != RunStatus.SUCCEEDED else None)
+            self.events.emit(
+                RunEnd(status.value, error, self.phase if status != RunStatus.SUCCEEDED else None, traceback_text)
+            )
+            update_status(
+                self.run_dir,
+                status,
+                ended=time.time(),
+                error=error,
+                exit_code=exit_code,
+                phase=self.phase if status != RunStatus.SUCCEEDED else None,
+            )
         except WriteError as exc:
             print(f"error: could not record the run's end ({status.value}): {exc}", file=sys.stderr, flush=True)
             return 3
@@ -153,20 +182,30 @@ class Job:
             from .icl import model_precision
 
             device = dataclasses.replace(device, precision=model_precision(spec.model_dtype, device.type))
-        self.events.emit(RunStart(self.files.run_id, spec.to_dict(),
-                                  collect_env(device.type, device.name, device.count, device.precision),
-                                  spec.phases_planned))
+        self.events.emit(
+            RunStart(
+                self.files.run_id,
+                spec.to_dict(),
+                collect_env(device.type, device.name, device.count, device.precision),
+                spec.phases_planned,
+            )
+        )
         _log(f"run {self.run_dir.name}: {spec.method} on {spec.model}, device {device.name} ({device.precision})")
 
         # 1. All data first: a bad file fails here, before any training. Each split read is recorded.
         data = load_run_data(spec, load_split, get_task, log=_log)
         for source in data.sources:
             self.events.emit(data_loaded_event(source))
-            _log(f"data: {source.task} {source.split}{'' if source.lang == 'en' else ' ' + source.lang} "
-                 f"({source.role}): {source.used} of {source.rows} rows from {source.describe()}"
-                 + (f"; fallback {source.fallback}: {source.note}" if source.fallback else "")
-                 + (f"; {source.questions_corrected} questions taken from English COPA"
-                    if source.questions_corrected else ""))
+            _log(
+                f"data: {source.task} {source.split}{'' if source.lang == 'en' else ' ' + source.lang} "
+                f"({source.role}): {source.used} of {source.rows} rows from {source.describe()}"
+                + (f"; fallback {source.fallback}: {source.note}" if source.fallback else "")
+                + (
+                    f"; {source.questions_corrected} questions taken from English COPA"
+                    if source.questions_corrected
+                    else ""
+                )
+            )
         if spec.method == "icl":  # no training: a causal LM prompted with k demonstrations (job/icl.py)
             from .icl import run_icl
 
@@ -177,8 +216,10 @@ class Job:
         if spec.init_from:
             tokenizer, model, reused_meta = models.load_checkpoint(Path(spec.init_from))
             if reused_meta.get("key") != spec.intermediate_key():
-                raise SpecError(f"init_from {spec.init_from!r} was trained with other settings "
-                                f"({reused_meta.get('key')}) than this run's intermediate phase ({spec.intermediate_key()})")
+                raise SpecError(
+                    f"init_from {spec.init_from!r} was trained with other settings "
+                    f"({reused_meta.get('key')}) than this run's intermediate phase ({spec.intermediate_key()})"
+                )
             loaded = ModelLoaded(spec.model, "checkpoint", None, str(spec.init_from), "checkpoint")
         elif spec.model == TINY_MODEL:
             # Training splits only: a tokenizer that saw evaluation text would leak it (docs/tasks.md).
@@ -186,21 +227,40 @@ class Job:
             vocab = {**models.TINY_DIMS, **spec.tiny_model_dims}["vocab_size"]
             tokenizer = models.train_tiny_tokenizer(texts, vocab)
             model = models.EncoderWithHeads(models.build_tiny_encoder(tokenizer, spec.tiny_model_dims, spec.seed))
-            loaded = ModelLoaded(spec.model, "built-in", None, None, "trained-in-process", len(texts),
-                                 [name for name, _ in data.tokenizer_lists(spec)])
+            loaded = ModelLoaded(
+                spec.model,
+                "built-in",
+                None,
+                None,
+                "trained-in-process",
+                len(texts),
+                [name for name, _ in data.tokenizer_lists(spec)],
+            )
         else:
             tokenizer, encoder = models.load_pretrained(spec.model)
             model = models.EncoderWithHeads(encoder)
             local = Path(spec.model).expanduser().is_dir()
-            loaded = ModelLoaded(spec.model, "local" if local else "hub", models.resolved_revision(encoder),
-                                 str(Path(spec.model).expanduser().resolve()) if local else None, "pretrained")
+            loaded = ModelLoaded(
+                spec.model,
+                "local" if local else "hub",
+                models.resolved_revision(encoder),
+                str(Path(spec.model).expanduser().resolve()) if local else None,
+                "pretrained",
+            )
         self.events.emit(loaded)
         _log(f"model: {spec.model} ({loaded.source}{', revision ' + loaded.revision if loaded.revision else ''})")
         model.to(device.torch_device)
 
-        ctx = JobContext(device=device, events=self.events, measure=spec.measure,
-                         dims=EncoderDims.from_hf_config(model.encoder.config), pad_id=tokenizer.pad_token_id,
-                         cancel=self.cancel, log=_log, memory_now=lambda: (None, None, None))
+        ctx = JobContext(
+            device=device,
+            events=self.events,
+            measure=spec.measure,
+            dims=EncoderDims.from_hf_config(model.encoder.config),
+            pad_id=tokenizer.pad_token_id,
+            cancel=self.cancel,
+            log=_log,
+            memory_now=lambda: (None, None, None),
+        )
         self.cancel_point()
         runner_class = PhaseRunner
         if spec.method == "translate-test":  # translate:<lang> before each eval:<lang> (job/translate.py)
@@ -217,6 +277,7 @@ class Job:
 
 
 # ---- data -------------------------------------------------------------------------------------
+
 
 @dataclasses.dataclass
 class RunData:
@@ -255,7 +316,7 @@ class RunData:
         out: dict[str, list] = {}
         if lang is None and spec.eval_english:
             out["en"] = list(self.english_eval)
-        for code in ([lang] if lang else spec.langs):
+        for code in [lang] if lang else spec.langs:
             pool = self.few_shot_pool.get(code) or self.curve_pool.get(code) or []
             if spec.method == "few-shot" and spec.few_shot_k and code in self.few_shot_pool:
                 drawn = set(few_shot_sample(pool, spec.few_shot_k, spec.shot_seed or 0, code))
@@ -266,8 +327,10 @@ class RunData:
     def questions_info(self, spec: RunSpec, split: str, lang: str, examples: list) -> dict:
         """The eval/few-shot phase facts of XCOPA's questions: the mode and how many items it corrected."""
         fixed = self.corrected.get((split, lang), set())
-        return {"xcopa_question": spec.xcopa_question,
-                "questions_corrected": sum(1 for e in examples if e.idx in fixed)}
+        return {
+            "xcopa_question": spec.xcopa_question,
+            "questions_corrected": sum(1 for e in examples if e.idx in fixed),
+        }
 
 
 def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> RunData:
@@ -275,7 +338,8 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
     loaded and checked before any training. Training subsets (``max_examples``) are drawn by the
     run's seed."""
     if load_split is None or get_task is None:
-        from ..tasks import get_task as _get_task, load_split as _load_split
+        from ..tasks import get_task as _get_task
+        from ..tasks import load_split as _load_split
 
         load_split, get_task = load_split or _load_split, get_task or _get_task
     from ..tasks.needs import CURVE, EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, XCOPA_TASKS, needs_of
@@ -295,7 +359,9 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             continue  # read with the XCOPA splits that take their questions from it
         if need.role == TRAIN:
             hp = spec.hparams if need.task == spec.target else spec.intermediate_hparams
-            loaded = load_split(need.task, "train", data_dir=d, limit=hp.max_examples, seed=spec.seed, role=TRAIN, log=log)
+            loaded = load_split(
+                need.task, "train", data_dir=d, limit=hp.max_examples, seed=spec.seed, role=TRAIN, log=log
+            )
             if need.task == spec.target:
                 target_train = loaded.examples
             else:
@@ -304,20 +370,44 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             loaded = load_split(need.task, "validation", data_dir=d, limit=spec.max_eval_examples, role=EVAL, log=log)
             english = loaded.examples
         elif need.role == EVAL:
-            loaded = load_split(need.task, spec.eval_split, data_dir=d, lang=need.lang, limit=spec.max_eval_examples,
-                                xcopa_question=spec.xcopa_question, role=EVAL, log=log)
+            loaded = load_split(
+                need.task,
+                spec.eval_split,
+                data_dir=d,
+                lang=need.lang,
+                limit=spec.max_eval_examples,
+                xcopa_question=spec.xcopa_question,
+                role=EVAL,
+                log=log,
+            )
             target_eval[need.lang] = loaded.examples
         elif need.role == CURVE:
-            loaded = load_split("xcopa", "validation", data_dir=d, lang=need.lang,
-                                xcopa_question=spec.xcopa_question, role=CURVE, log=log)
+            loaded = load_split(
+                "xcopa",
+                "validation",
+                data_dir=d,
+                lang=need.lang,
+                xcopa_question=spec.xcopa_question,
+                role=CURVE,
+                log=log,
+            )
             curve_pool[need.lang] = loaded.examples
         elif need.role == FEW_SHOT_POOL:  # XCOPA validation; COPA train for icl's English demonstrations
-            loaded = load_split(need.task, need.split, data_dir=d, lang=need.lang,
-                                xcopa_question=spec.xcopa_question, role=FEW_SHOT_POOL, log=log)
+            loaded = load_split(
+                need.task,
+                need.split,
+                data_dir=d,
+                lang=need.lang,
+                xcopa_question=spec.xcopa_question,
+                role=FEW_SHOT_POOL,
+                log=log,
+            )
             pool[need.lang] = loaded.examples
             if spec.few_shot_k > len(loaded.examples):
-                raise SpecError(f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
-                                f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}")
+                raise SpecError(
+                    f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
+                    f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}"
+                )
         else:  # pragma: no cover - needs_of has no other role
             continue
         if need.task in XCOPA_TASKS:
@@ -344,19 +434,26 @@ def data_loaded_event(source):
 
 def _check_not_empty(spec: RunSpec, get_task, english: list, target_eval: dict[str, list]) -> None:
     """Every evaluation split has items: an empty one would train for nothing, then fail to evaluate."""
+
     def where(task: str, split: str, lang: str | None) -> str:
         t = get_task(task)
         if spec.data_dir and t.has_offline_copy:
-            return str(t.local_path(spec.data_dir, "validation" if split in ("val", "validation") else split, lang or "en"))
+            return str(
+                t.local_path(spec.data_dir, "validation" if split in ("val", "validation") else split, lang or "en")
+            )
         return f"{t.hub_id} ({lang or 'en'}, split {split})"
 
     if spec.eval_english and not english:
-        raise DataError(f"task {spec.target!r}: the validation split has no examples ({where(spec.target, 'validation', None)}); "
-                        f"nothing to evaluate English on (set eval_english = false to skip it)")
+        raise DataError(
+            f"task {spec.target!r}: the validation split has no examples ({where(spec.target, 'validation', None)}); "
+            f"nothing to evaluate English on (set eval_english = false to skip it)"
+        )
     for lang, exs in target_eval.items():
         if not exs:
-            raise DataError(f"task 'xcopa': the {spec.eval_split!r} split of {lang!r} has no examples "
-                            f"({where('xcopa', spec.eval_split, lang)}); nothing to evaluate {lang} on")
+            raise DataError(
+                f"task 'xcopa': the {spec.eval_split!r} split of {lang!r} has no examples "
+                f"({where('xcopa', spec.eval_split, lang)}); nothing to evaluate {lang} on"
+            )
 
 
 def phase_seed(seed: int, phase: str) -> int:
@@ -389,6 +486,7 @@ def attempt_seed(seed: int, attempt: int) -> int:
 
 
 # ---- device -------------------------------------------------------------------------------------
+
 
 def seed_everything(seed: int) -> None:
     import torch
@@ -423,14 +521,23 @@ def pick_device(requested: str):
             pass
         return Device(torch.device("cpu"), "cpu", name, 1, "fp32")
     if not torch.cuda.is_available():
-        raise SpecError(f"device {requested!r} asked for, but torch sees no CUDA GPU here (torch {torch.__version__}); use device = 'auto' or 'cpu'")
+        raise SpecError(
+            f"device {requested!r} asked for, but torch sees no CUDA GPU here (torch {torch.__version__}); use device = 'auto' or 'cpu'"
+        )
     dev = torch.device("cuda" if requested == "auto" else requested)
     index = dev.index if dev.index is not None else torch.cuda.current_device()
     torch.cuda.set_device(index)
     mapping = nvml_mapping(index, torch.cuda)
     nvml_indices = [mapping.index] if mapping.index is not None and not mapping.mig else []
-    return Device(dev, "cuda", torch.cuda.get_device_name(index), 1, choose_precision(torch.cuda), nvml_indices,
-                  None if nvml_indices else mapping.reason)
+    return Device(
+        dev,
+        "cuda",
+        torch.cuda.get_device_name(index),
+        1,
+        choose_precision(torch.cuda),
+        nvml_indices,
+        None if nvml_indices else mapping.reason,
+    )
 
 
 def choose_precision(cuda) -> str:
@@ -460,6 +567,7 @@ def nvml_mapping(torch_index: int, cuda):
 
 # ---- phases -------------------------------------------------------------------------------------
 
+
 class PhaseRunner:
     """Executes the spec's phase plan (RunSpec.phase_plan), in order, one measured phase each."""
 
@@ -485,8 +593,11 @@ class PhaseRunner:
                 continue
             if phase.kind == PhaseKind.INTERMEDIATE:
                 if reused_meta is not None:
-                    self._reused_phase(reused.get(phase.name) or {"phase": phase.name, "kind": phase.kind.value,
-                                                                  "tasks": list(phase.tasks)}, reused_meta)
+                    self._reused_phase(
+                        reused.get(phase.name)
+                        or {"phase": phase.name, "kind": phase.kind.value, "tasks": list(phase.tasks)},
+                        reused_meta,
+                    )
                 else:
                     self._train_phase(phase, {t: data.intermediate[t] for t in phase.tasks}, spec.intermediate_hparams)
                     if i == last_intermediate and spec.save_encoder:
@@ -505,10 +616,17 @@ class PhaseRunner:
                 shot_seed = spec.shot_seed or 0
                 picked = few_shot_sample(pool, spec.few_shot_k, shot_seed, phase.lang)
                 shots = [pool[j] for j in picked]
-                self._train_phase(phase, {"xcopa": shots}, spec.few_shot_hparams,
-                                  info={"k": spec.few_shot_k, "shot_seed": shot_seed,
-                                        "few_shot_indices": [e.idx for e in shots],
-                                        **data.questions_info(spec, "validation", phase.lang, shots)})
+                self._train_phase(
+                    phase,
+                    {"xcopa": shots},
+                    spec.few_shot_hparams,
+                    info={
+                        "k": spec.few_shot_k,
+                        "shot_seed": shot_seed,
+                        "few_shot_indices": [e.idx for e in shots],
+                        **data.questions_info(spec, "validation", phase.lang, shots),
+                    },
+                )
             elif phase.kind == PhaseKind.EVAL:
                 assert phase.lang is not None
                 if phase.lang == "en":
@@ -516,16 +634,23 @@ class PhaseRunner:
                 else:
                     examples = data.target_eval[phase.lang]
                     split = "validation" if spec.eval_split == "val" else spec.eval_split
-                    self._eval_phase(phase, "xcopa", spec.eval_split, examples, target_head,
-                                     extra_info=data.questions_info(spec, split, phase.lang, examples))
+                    self._eval_phase(
+                        phase,
+                        "xcopa",
+                        spec.eval_split,
+                        examples,
+                        target_head,
+                        extra_info=data.questions_info(spec, split, phase.lang, examples),
+                    )
                     last_eval = examples or last_eval
             elif phase.kind == PhaseKind.INFERENCE_BENCH:
                 if base_state is not None:
                     self.model.load_state_dict(base_state)
                 self._inference_bench(phase, last_eval, target_head)
 
-    def _target_attempts(self, phase: PlannedPhase, english: PlannedPhase | None, data: RunData,
-                         target_head: str) -> None:
+    def _target_attempts(
+        self, phase: PlannedPhase, english: PlannedPhase | None, data: RunData, target_head: str
+    ) -> None:
         """The target phase, then English validation and the collapse check; a collapsed attempt is
         trained again (``collapse_retries`` times at most) from the model as it was before the
         target phase, with a derived seed: target:copa#2 and eval:en#2, each its own phase with its
@@ -540,8 +665,13 @@ class PhaseRunner:
         while True:
             seed = attempt_seed(spec.seed, attempt)
             name = attempt_phase(phase.name, attempt)
-            self._train_phase(dataclasses.replace(phase, name=name), {spec.target: data.target_train}, spec.hparams,
-                              seed=seed, info={"attempt": attempt})
+            self._train_phase(
+                dataclasses.replace(phase, name=name),
+                {spec.target: data.target_train},
+                spec.hparams,
+                seed=seed,
+                info={"attempt": attempt},
+            )
             if english is None:
                 return
             en = dataclasses.replace(english, name=attempt_phase(english.name, attempt))
@@ -549,13 +679,30 @@ class PhaseRunner:
             n_choices = max((len(r["scores"]) for r in rows), default=2)
             verdict = check_collapse([r["pred"] for r in rows], [r["label"] for r in rows], max(2, n_choices))
             retry = bool(verdict.collapsed) and attempt <= spec.collapse_retries
-            self.ctx.events.emit(CollapseCheck(
-                name, en.name, attempt, seed, verdict.collapsed, verdict.accuracy, verdict.n, verdict.correct,
-                verdict.p_value, verdict.majority_choice, verdict.majority_share, verdict.alpha, verdict.majority,
-                list(verdict.reasons), retry))
+            self.ctx.events.emit(
+                CollapseCheck(
+                    name,
+                    en.name,
+                    attempt,
+                    seed,
+                    verdict.collapsed,
+                    verdict.accuracy,
+                    verdict.n,
+                    verdict.correct,
+                    verdict.p_value,
+                    verdict.majority_choice,
+                    verdict.majority_share,
+                    verdict.alpha,
+                    verdict.majority,
+                    list(verdict.reasons),
+                    retry,
+                )
+            )
             if verdict.collapsed:
-                _log(f"{name}: collapsed ({'; '.join(verdict.reasons)})"
-                     + (f"; training it again with a derived seed (attempt {attempt + 1})" if retry else ""))
+                _log(
+                    f"{name}: collapsed ({'; '.join(verdict.reasons)})"
+                    + (f"; training it again with a derived seed (attempt {attempt + 1})" if retry else "")
+                )
             if not retry:
                 return
             assert before is not None
@@ -577,8 +724,13 @@ class PhaseRunner:
         update_status(self.job.run_dir, RunStatus.RUNNING, phase=phase.name)
         self.ctx.events.emit(PhaseStart(phase.name, phase.kind.value, total_steps))
         d = self.ctx.device
-        meter = PhaseMeter(d.type, str(d.torch_device), d.nvml_indices, enabled_memory=self.spec.measure.enabled,
-                           gpu_reason=d.nvml_reason)
+        meter = PhaseMeter(
+            d.type,
+            str(d.torch_device),
+            d.nvml_indices,
+            enabled_memory=self.spec.measure.enabled,
+            gpu_reason=d.nvml_reason,
+        )
         if self.spec.measure.enabled:
             self.ctx.memory_now = lambda: meter.memory.current()
         return meter
@@ -594,8 +746,11 @@ class PhaseRunner:
             costs["steps"] = Cost.measured(tally.steps, "count", "counted")
             costs["tokens_nonpad"] = Cost.measured(tally.tokens_nonpad, "count", "counted")
             costs["tokens_padded"] = Cost.measured(tally.tokens_padded, "count", "counted")
-            costs["padding_efficiency"] = (Cost.measured(tally.tokens_nonpad / tally.tokens_padded, "ratio", "counted")
-                                           if tally.tokens_padded else Cost.missing("ratio", "no tokens processed"))
+            costs["padding_efficiency"] = (
+                Cost.measured(tally.tokens_nonpad / tally.tokens_padded, "ratio", "counted")
+                if tally.tokens_padded
+                else Cost.missing("ratio", "no tokens processed")
+            )
             costs["flops_analytic"] = Cost.measured(tally.flops_analytic, "FLOP", "analytic")
             costs["flops_analytic_nonpad"] = Cost.measured(tally.flops_nonpad, "FLOP", "analytic")
             if tally.sampler is not None:
@@ -608,25 +763,28 @@ class PhaseRunner:
             peak, reason = peak_flops(self.ctx.device.name, self.ctx.device.precision, self.ctx.device.type)
             count = self.ctx.device.count
             costs["mfu"] = mfu(tally.flops_nonpad, wall, peak, count) if peak else Cost.missing("ratio", reason)
-            costs["mfu_padded"] = (mfu(tally.flops_analytic, wall, peak, count) if peak
-                                   else Cost.missing("ratio", reason))
+            costs["mfu_padded"] = (
+                mfu(tally.flops_analytic, wall, peak, count) if peak else Cost.missing("ratio", reason)
+            )
         costs.update(extra_costs or {})
-        record = self.ctx.events.emit(PhaseEnd(phase.name, phase.kind.value, list(tasks), phase.lang, None, costs,
-                                               info or {}))
+        record = self.ctx.events.emit(
+            PhaseEnd(phase.name, phase.kind.value, list(tasks), phase.lang, None, costs, info or {})
+        )
         assert isinstance(record, PhaseEnd)
         self.completed.append(record)
         self.ctx.memory_now = lambda: (None, None, None)
         return record
 
-    def _train_phase(self, phase: PlannedPhase, task_data: dict[str, list], hp, *, info=None,
-                     seed: int | None = None) -> None:
-        from .batching import encode
-        from .loops import TrainTask, plan_steps, train
-        from .model import head_key
-
+    def _train_phase(
+        self, phase: PlannedPhase, task_data: dict[str, list], hp, *, info=None, seed: int | None = None
+    ) -> None:
         # Each phase starts from its own seed, so a phase's randomness (new heads, dropout) does not
         # depend on what ran before it: a run started from a saved encoder matches one that trained it.
         import torch
+
+        from .batching import encode
+        from .loops import TrainTask, plan_steps, train
+        from .model import head_key
 
         # A retry of the target phase (target:copa#2) has its own seed (attempt_seed) and is seeded
         # as its phase, so it differs from the first attempt only by that seed.
@@ -648,9 +806,19 @@ class PhaseRunner:
         if probe is not None:  # the curve's evaluations are not training: not in the phase's time
             meter.wall = max(0.0, meter.wall - probe.spent_s)
             facts.update(probe.info())
-        self._end(phase, meter, tally, tasks=list(task_data),
-                  info={**facts, "precision": self.ctx.device.precision, "head_initialised": reinit,
-                        "max_seq_len": hp.max_seq_len, **(info or {})})
+        self._end(
+            phase,
+            meter,
+            tally,
+            tasks=list(task_data),
+            info={
+                **facts,
+                "precision": self.ctx.device.precision,
+                "head_initialised": reinit,
+                "max_seq_len": hp.max_seq_len,
+                **(info or {}),
+            },
+        )
 
     def _curve_probe(self, phase: PlannedPhase, head: str):
         """A learning-curve probe for the target and few-shot phases (measure.curve_points > 0)."""
@@ -667,11 +835,13 @@ class PhaseRunner:
         held_out = {code: encode(exs, self.tokenizer, self.spec.hparams.max_seq_len) for code, exs in sets.items()}
         # The pipeline so far: every completed training phase, but not another language's few-shot phase.
         base = pipeline_costs(self.completed, exclude=lambda p: p.kind == PhaseKind.FEW_SHOT.value)
-        return CurveProbe(self.ctx, self.model, phase.name, head, "validation", held_out, points,
-                          self.spec.eval_batch_size, base)
+        return CurveProbe(
+            self.ctx, self.model, phase.name, head, "validation", held_out, points, self.spec.eval_batch_size, base
+        )
 
-    def _eval_phase(self, phase: PlannedPhase, task: str, split: str, examples: list, head: str,
-                    extra_info: dict | None = None) -> list[dict]:
+    def _eval_phase(
+        self, phase: PlannedPhase, task: str, split: str, examples: list, head: str, extra_info: dict | None = None
+    ) -> list[dict]:
         from ..rundir import EvalResult
         from .batching import encode
         from .loops import evaluate
@@ -685,14 +855,26 @@ class PhaseRunner:
         labelled = sum(1 for r in rows if r["label"] >= 0)
         accuracy = correct / labelled if labelled else None
         for r in rows:
-            self.job.predictions.write(Prediction(phase.name, task, lang, split, r["idx"], r["pred"], r["label"],
-                                                  r["scores"], r["correct"]).to_dict())
+            self.job.predictions.write(
+                Prediction(
+                    phase.name, task, lang, split, r["idx"], r["pred"], r["label"], r["scores"], r["correct"]
+                ).to_dict()
+            )
         from .perquery import encoder_query_flops
 
-        self._end(phase, meter, tally, tasks=[task], info={"split": split, "batch_size": self.spec.eval_batch_size,
-                                                           "ties": sum(1 for r in rows if r.get("tie")),
-                                                           **(extra_info or {})},
-                  extra_costs={"query_flops": encoder_query_flops(self.ctx.dims, encoded, head)})
+        self._end(
+            phase,
+            meter,
+            tally,
+            tasks=[task],
+            info={
+                "split": split,
+                "batch_size": self.spec.eval_batch_size,
+                "ties": sum(1 for r in rows if r.get("tie")),
+                **(extra_info or {}),
+            },
+            extra_costs={"query_flops": encoder_query_flops(self.ctx.dims, encoded, head)},
+        )
         self.ctx.events.emit(EvalResult(phase.name, task, lang, split, accuracy, labelled, correct))
         _log(f"{phase.name}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")
         return rows
@@ -712,33 +894,57 @@ class PhaseRunner:
 
         path = self.job.files.intermediate_checkpoint
         phases = [p.to_dict() for p in self.completed if p.kind == PhaseKind.INTERMEDIATE.value]
-        save_checkpoint(path, self.model, self.tokenizer,
-                        {"key": self.spec.intermediate_key(), "run_id": self.job.files.run_id,
-                         "run_dir": str(self.job.run_dir.resolve()), "phases": phases})
-        self.ctx.events.emit(CheckpointSaved(phases[-1]["phase"] if phases else None,
-                                             str(path.relative_to(self.job.run_dir)), self.spec.intermediate_key()))
+        save_checkpoint(
+            path,
+            self.model,
+            self.tokenizer,
+            {
+                "key": self.spec.intermediate_key(),
+                "run_id": self.job.files.run_id,
+                "run_dir": str(self.job.run_dir.resolve()),
+                "phases": phases,
+            },
+        )
+        self.ctx.events.emit(
+            CheckpointSaved(
+                phases[-1]["phase"] if phases else None,
+                str(path.relative_to(self.job.run_dir)),
+                self.spec.intermediate_key(),
+            )
+        )
         _log(f"saved the encoder after the intermediate phase(s) to {path}")
 
     def _reused_phase(self, rec: dict, meta: dict) -> None:
         """The record of a phase this run did not execute: its cost was counted where it was incurred."""
         reason = f"reused: counted in {meta.get('run_id')}"
         original = rec.get("costs") if isinstance(rec.get("costs"), dict) else {}
-        costs = {name: Cost.missing(str(c.get("unit") or "") if isinstance(c, dict) else "", reason)
-                 for name, c in original.items()}
+        costs = {
+            name: Cost.missing(str(c.get("unit") or "") if isinstance(c, dict) else "", reason)
+            for name, c in original.items()
+        }
         name, kind = str(rec["phase"]), str(rec.get("kind") or PhaseKind.INTERMEDIATE.value)
         self.ctx.events.emit(PhaseStart(name, kind, None))
-        record = self.ctx.events.emit(PhaseEnd(
-            name, kind, [str(t) for t in rec.get("tasks") or []], None,
-            ReusedFrom(meta.get("run_id"), meta.get("run_dir"), name), costs,
-            {"reused": True, "original_costs": original}))
+        record = self.ctx.events.emit(
+            PhaseEnd(
+                name,
+                kind,
+                [str(t) for t in rec.get("tasks") or []],
+                None,
+                ReusedFrom(meta.get("run_id"), meta.get("run_dir"), name),
+                costs,
+                {"reused": True, "original_costs": original},
+            )
+        )
         assert isinstance(record, PhaseEnd)
         self.completed.append(record)
 
 
 def _snapshot(model) -> dict:
     """The model's weights (on the CPU, so a GPU holds one copy) and which heads it has."""
-    return {"heads": set(model.heads.keys()),
-            "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}}
+    return {
+        "heads": set(model.heads.keys()),
+        "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
+    }
 
 
 def _restore(model, snap: dict) -> None:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import torch
 from torch import nn
@@ -88,6 +88,7 @@ class EncoderWithHeads(nn.Module):
 
 # ---- tokenizer for tiny-xlmr -----------------------------------------------------------------
 
+
 def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int):
     """A BPE tokenizer trained in-process on the run's texts, with XLM-R's special tokens and templates."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -107,8 +108,15 @@ def train_tiny_tokenizer(texts: Iterable[str], vocab_size: int):
         special_tokens=[("<s>", bos), ("</s>", eos)],
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        cls_token="<s>", sep_token="</s>", mask_token="<mask>", model_max_length=512,
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        cls_token="<s>",
+        sep_token="</s>",
+        mask_token="<mask>",
+        model_max_length=512,
     )
 
 
@@ -133,6 +141,7 @@ def build_tiny_encoder(tokenizer, dims: dict[str, int], seed: int) -> nn.Module:
 
 # ---- loading ------------------------------------------------------------------------------
 
+
 def load_pretrained(model: str):
     """(tokenizer, encoder) for a hub id or a local path, with a clear error when it cannot be loaded.
 
@@ -151,7 +160,7 @@ def load_pretrained(model: str):
             encoder = AutoModel.from_pretrained(model, add_pooling_layer=False)
         except TypeError:  # architectures without a pooler flag
             encoder = AutoModel.from_pretrained(model)
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
             f"model {model!r} could not be loaded: {reason}. Give a Hugging Face model id (needs internet), "
@@ -181,8 +190,10 @@ def load_checkpoint(path: Path):
 
     meta_file = path / "phase.json"
     if not meta_file.exists():
-        raise ModelError(f"init_from {str(path)!r}: not a saved encoder (no phase.json). "
-                         f"Point it at RUN_DIR/checkpoints/intermediate of a run that used save_encoder.")
+        raise ModelError(
+            f"init_from {str(path)!r}: not a saved encoder (no phase.json). "
+            f"Point it at RUN_DIR/checkpoints/intermediate of a run that used save_encoder."
+        )
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
     # Without a pooler, as load_pretrained and the tiny encoder build it: the saved encoder has none,

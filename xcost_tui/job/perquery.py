@@ -16,6 +16,8 @@ def encoder_query_flops(dims, encoded: list, head: str) -> Cost:
     if not encoded:
         return Cost.missing("FLOP", "no examples")
     n_out = 1 if head == "mc" else int(head[3:])
-    total = sum(encoder_forward_flops(dims, len(e.seqs), e.length) + head_forward_flops(dims.hidden, len(e.seqs), n_out)
-                for e in encoded)
+    total = sum(
+        encoder_forward_flops(dims, len(e.seqs), e.length) + head_forward_flops(dims.hidden, len(e.seqs), n_out)
+        for e in encoded
+    )
     return Cost.measured(total / len(encoded), "FLOP", "analytic", per=PER_QUERY)

@@ -40,9 +40,20 @@ NOT_MEASURED = "translated by the dataset authors; not measured"
 
 # Source-language codes per MT family. NLLB-200: FLORES-200 codes (Quechua: Ayacucho, quy_Latn);
 # M2M-100: ISO 639-1 (no Quechua); the target is English.
-NLLB_CODES = {"et": "est_Latn", "ht": "hat_Latn", "id": "ind_Latn", "it": "ita_Latn", "qu": "quy_Latn",
-              "sw": "swh_Latn", "ta": "tam_Taml", "th": "tha_Thai", "tr": "tur_Latn", "vi": "vie_Latn",
-              "zh": "zho_Hans", "en": "eng_Latn"}
+NLLB_CODES = {
+    "et": "est_Latn",
+    "ht": "hat_Latn",
+    "id": "ind_Latn",
+    "it": "ita_Latn",
+    "qu": "quy_Latn",
+    "sw": "swh_Latn",
+    "ta": "tam_Taml",
+    "th": "tha_Thai",
+    "tr": "tur_Latn",
+    "vi": "vie_Latn",
+    "zh": "zho_Hans",
+    "en": "eng_Latn",
+}
 M2M_CODES = {lang: lang for lang in ("et", "ht", "id", "it", "sw", "ta", "th", "tr", "vi", "zh", "en")}
 TINY_MARIAN_DIMS = {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "heads": 2, "ffn": 64}
 
@@ -105,16 +116,30 @@ class Translator:
             corpus = self.texts()
             tok = train_tiny_gpt2_tokenizer(corpus, 1000)
             d = TINY_MARIAN_DIMS
-            config = MarianConfig(vocab_size=len(tok), d_model=d["d_model"], encoder_layers=d["encoder_layers"],
-                                  decoder_layers=d["decoder_layers"], encoder_attention_heads=d["heads"],
-                                  decoder_attention_heads=d["heads"], encoder_ffn_dim=d["ffn"], decoder_ffn_dim=d["ffn"],
-                                  max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-                                  eos_token_id=tok.eos_token_id, decoder_start_token_id=tok.pad_token_id,
-                                  forced_eos_token_id=None)
+            config = MarianConfig(
+                vocab_size=len(tok),
+                d_model=d["d_model"],
+                encoder_layers=d["encoder_layers"],
+                decoder_layers=d["decoder_layers"],
+                encoder_attention_heads=d["heads"],
+                decoder_attention_heads=d["heads"],
+                encoder_ffn_dim=d["ffn"],
+                decoder_ffn_dim=d["ffn"],
+                max_position_embeddings=512,
+                pad_token_id=tok.pad_token_id,
+                eos_token_id=tok.eos_token_id,
+                decoder_start_token_id=tok.pad_token_id,
+                forced_eos_token_id=None,
+            )
             torch.manual_seed(self.spec.seed)
             model = MarianMTModel(config)
-            self.facts = {"mt_model": mid, "mt_source": "built-in", "mt_tokenizer": "trained-in-process",
-                          "mt_tokenizer_texts": len(corpus), "note": "random weights: garbage translations, a pipeline check"}
+            self.facts = {
+                "mt_model": mid,
+                "mt_source": "built-in",
+                "mt_tokenizer": "trained-in-process",
+                "mt_tokenizer_texts": len(corpus),
+                "note": "random weights: garbage translations, a pipeline check",
+            }
             self.tokenizer = tok
         else:
             from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
@@ -133,12 +158,18 @@ class Translator:
                 model = AutoModelForSeq2SeqLM.from_pretrained(mid, **kwargs)
             except (OSError, ValueError) as exc:
                 reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ModelError(f"translations {mid!r}: the MT model could not be loaded: {reason}. Give a seq2seq "
-                                 f"model's hub id (facebook/nllb-200-distilled-600M, facebook/m2m100_418M, "
-                                 f"Helsinki-NLP/opus-mt-{{lang}}-en), a local directory, {PUBLISHED!r} or {TINY_MT!r}") from exc
+                raise ModelError(
+                    f"translations {mid!r}: the MT model could not be loaded: {reason}. Give a seq2seq "
+                    f"model's hub id (facebook/nllb-200-distilled-600M, facebook/m2m100_418M, "
+                    f"Helsinki-NLP/opus-mt-{{lang}}-en), a local directory, {PUBLISHED!r} or {TINY_MT!r}"
+                ) from exc
             local = Path(mid).expanduser().is_dir()
-            self.facts = {"mt_model": mid, "mt_source": "local" if local else "hub",
-                          "mt_revision": resolved_revision(model), "mt_parameters": n}
+            self.facts = {
+                "mt_model": mid,
+                "mt_source": "local" if local else "hub",
+                "mt_revision": resolved_revision(model),
+                "mt_parameters": n,
+            }
         if not self.spec.device_map:
             model = model.to(self.device.torch_device)
         if self.precision != "fp32" and mid == TINY_MT:
@@ -148,15 +179,22 @@ class Translator:
         self.model = model.eval()
         self.dims = Seq2SeqDims.from_hf_config(model.config)
         self.family = mt_family(model, self.tokenizer)
-        self.facts.update(mt_family=self.family, mt_precision=self.precision, mt_beams=self.spec.mt_beams,
-                          mt_max_new_tokens=self.spec.mt_max_new_tokens)
+        self.facts.update(
+            mt_family=self.family,
+            mt_precision=self.precision,
+            mt_beams=self.spec.mt_beams,
+            mt_max_new_tokens=self.spec.mt_max_new_tokens,
+        )
         self.loaded_id = mid
         self.log(f"translations: {mid} ({self.family}, {self.precision})")
 
     def generate_kwargs(self, lang: str) -> dict[str, Any]:
         """Source language on the tokenizer, English forced as the first token (NLLB, M2M-100)."""
-        kw: dict[str, Any] = {"max_new_tokens": self.spec.mt_max_new_tokens, "num_beams": self.spec.mt_beams,
-                              "do_sample": False}
+        kw: dict[str, Any] = {
+            "max_new_tokens": self.spec.mt_max_new_tokens,
+            "num_beams": self.spec.mt_beams,
+            "do_sample": False,
+        }
         if self.family == "nllb":
             if lang not in NLLB_CODES:
                 raise Unavailable(f"{self.loaded_id} has no FLORES-200 code for {lang}")
@@ -170,8 +208,15 @@ class Translator:
         return kw
 
     @torch.inference_mode()
-    def translate(self, texts: list[str], lang: str, batch_size: int, stats: MTStats,
-                  sampler: FlopSampler | None = None, check_cancel=None) -> list[str]:
+    def translate(
+        self,
+        texts: list[str],
+        lang: str,
+        batch_size: int,
+        stats: MTStats,
+        sampler: FlopSampler | None = None,
+        check_cancel=None,
+    ) -> list[str]:
         kw = self.generate_kwargs(lang)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         out: list[str | None] = [None] * len(texts)
@@ -182,9 +227,10 @@ class Translator:
         for b, start in enumerate(range(0, len(order), batch_size), 1):
             if check_cancel is not None:
                 check_cancel()
-            idxs = order[start:start + batch_size]
-            enc = self.tokenizer([texts[i] for i in idxs], return_tensors="pt", padding=True, truncation=True,
-                                 max_length=512)
+            idxs = order[start : start + batch_size]
+            enc = self.tokenizer(
+                [texts[i] for i in idxs], return_tensors="pt", padding=True, truncation=True, max_length=512
+            )
             enc = {k: v.to(dev) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
 
             def run(enc=enc):
@@ -227,7 +273,7 @@ def _rebuild(examples: list[MCExample], translated: list[str]) -> list[MCExample
     out = []
     for i, ex in enumerate(examples):
         _, question = copa_parts(ex.context)
-        premise, *choices = translated[3 * i: 3 * i + 1 + len(ex.choices)]
+        premise, *choices = translated[3 * i : 3 * i + 1 + len(ex.choices)]
         out.append(MCExample(ex.idx, copa_context(premise, question), tuple(choices), ex.label, ex.lang))
     return out
 
@@ -245,8 +291,15 @@ class TranslateRunner(PhaseRunner):
         last_intermediate = max((i for i, p in enumerate(plan) if p.kind == PhaseKind.INTERMEDIATE), default=None)
         self.head = head_key(*self._head_of(spec.target))
         self.english: dict[str, list | str] = {}  # lang -> translated examples, or why there are none
-        self.translator = Translator(spec, self.ctx.device, lambda: [t for e in data.target_train for t in (
-            copa_parts(e.context)[0], *e.choices)]) if spec.uses_mt_model else None
+        self.translator = (
+            Translator(
+                spec,
+                self.ctx.device,
+                lambda: [t for e in data.target_train for t in (copa_parts(e.context)[0], *e.choices)],
+            )
+            if spec.uses_mt_model
+            else None
+        )
         self.writer = JsonlWriter(self.job.files.translations)
         self.mt_sources: dict[str, list[MCExample]] = {}
         done: set[str] = set()
@@ -256,10 +309,15 @@ class TranslateRunner(PhaseRunner):
                     continue
                 if phase.kind == PhaseKind.INTERMEDIATE:
                     if reused_meta is not None:
-                        self._reused_phase(reused.get(phase.name) or {"phase": phase.name, "kind": phase.kind.value,
-                                                                      "tasks": list(phase.tasks)}, reused_meta)
+                        self._reused_phase(
+                            reused.get(phase.name)
+                            or {"phase": phase.name, "kind": phase.kind.value, "tasks": list(phase.tasks)},
+                            reused_meta,
+                        )
                     else:
-                        self._train_phase(phase, {t: data.intermediate[t] for t in phase.tasks}, spec.intermediate_hparams)
+                        self._train_phase(
+                            phase, {t: data.intermediate[t] for t in phase.tasks}, spec.intermediate_hparams
+                        )
                         if i == last_intermediate and spec.save_encoder:
                             self._save_checkpoint()
                 elif phase.kind == PhaseKind.TARGET:
@@ -296,11 +354,21 @@ class TranslateRunner(PhaseRunner):
                 self.english[lang] = source
                 for ex in source:
                     premise, _ = copa_parts(ex.context)
-                    self.writer.write(Translation(phase.name, lang, split, ex.idx, PUBLISHED, premise,
-                                                  *ex.choices).to_dict())
-            missing = {name: Cost.missing(unit, NOT_MEASURED) for name, unit in (
-                ("wall_s", "s"), ("cpu_s", "s"), ("device_hours", "h"), ("peak_mem_bytes", "B"), ("energy_j", "J"),
-                ("flops_analytic", "FLOP"), ("query_flops", "FLOP"))}
+                    self.writer.write(
+                        Translation(phase.name, lang, split, ex.idx, PUBLISHED, premise, *ex.choices).to_dict()
+                    )
+            missing = {
+                name: Cost.missing(unit, NOT_MEASURED)
+                for name, unit in (
+                    ("wall_s", "s"),
+                    ("cpu_s", "s"),
+                    ("device_hours", "h"),
+                    ("peak_mem_bytes", "B"),
+                    ("energy_j", "J"),
+                    ("flops_analytic", "FLOP"),
+                    ("query_flops", "FLOP"),
+                )
+            }
             info = {"translations": PUBLISHED, "split": split}
             if isinstance(self.english[lang], str):
                 info["missing"] = self.english[lang]
@@ -317,14 +385,25 @@ class TranslateRunner(PhaseRunner):
                 pass
             self.english[lang] = str(exc)
             reason = f"not translated: {exc}"
-            self._end(phase, meter, None, tasks=["xcopa"], info={"translations": spec.translations, "missing": reason},
-                      extra_costs={n: Cost.missing(u, reason) for n, u in (("flops_analytic", "FLOP"), ("query_flops", "FLOP"))})
+            self._end(
+                phase,
+                meter,
+                None,
+                tasks=["xcopa"],
+                info={"translations": spec.translations, "missing": reason},
+                extra_costs={
+                    n: Cost.missing(u, reason) for n, u in (("flops_analytic", "FLOP"), ("query_flops", "FLOP"))
+                },
+            )
             return
         texts = _texts(source)
         bs = spec.eval_batch_size
         stats = MTStats()
-        sampler = FlopSampler.for_phase(math.ceil(len(texts) / bs), spec.measure.flop_sample_steps) \
-            if spec.measure.enabled else None
+        sampler = (
+            FlopSampler.for_phase(math.ceil(len(texts) / bs), spec.measure.flop_sample_steps)
+            if spec.measure.enabled
+            else None
+        )
         with meter:
             translated = self.translator.translate(texts, lang, bs, stats, sampler, self.ctx.check_cancel)
             self.ctx.device.synchronize()
@@ -333,11 +412,22 @@ class TranslateRunner(PhaseRunner):
         for ex, en in zip(source, english):
             src_premise, _ = copa_parts(ex.context)
             en_premise, _ = copa_parts(en.context)
-            self.writer.write(Translation(phase.name, lang, split, ex.idx, spec.translations, en_premise, *en.choices,
-                                          src_premise, *ex.choices).to_dict())
+            self.writer.write(
+                Translation(
+                    phase.name,
+                    lang,
+                    split,
+                    ex.idx,
+                    spec.translations,
+                    en_premise,
+                    *en.choices,
+                    src_premise,
+                    *ex.choices,
+                ).to_dict()
+            )
         self.mt_sources[lang] = source
         n = len(source)
-        per_query = [self._query_mt_flops(stats.lengths[3 * i: 3 * i + 3]) for i in range(n)]
+        per_query = [self._query_mt_flops(stats.lengths[3 * i : 3 * i + 3]) for i in range(n)]
         wall = meter.costs()["wall_s"].value or 0.0
         costs = {
             "examples": Cost.measured(n, "count", "counted"),
@@ -347,17 +437,37 @@ class TranslateRunner(PhaseRunner):
             "tokens_padded": Cost.measured(stats.source_padded, "count", "counted"),
             "continuation_tokens": Cost.measured(stats.generated_tokens, "count", "counted", note="tokens generated"),
             "flops_analytic": Cost.measured(stats.flops, "FLOP", "analytic"),
-            "flops_measured": sampler.extrapolate(stats.source_padded) if sampler is not None
+            "flops_measured": sampler.extrapolate(stats.source_padded)
+            if sampler is not None
             else Cost.missing("FLOP", "measurement off (measure.enabled = false)"),
-            "examples_per_s": Cost.measured(n / wall, "examples/s", "wall_clock") if wall > 0
+            "examples_per_s": Cost.measured(n / wall, "examples/s", "wall_clock")
+            if wall > 0
             else Cost.missing("examples/s", "no elapsed time"),
-            "query_flops": (Cost.measured(sum(per_query) / len(per_query), "FLOP", "analytic",
-                                          per="query (premise and choices) translated alone")
-                            if per_query else Cost.missing("FLOP", "no items")),
+            "query_flops": (
+                Cost.measured(
+                    sum(per_query) / len(per_query),
+                    "FLOP",
+                    "analytic",
+                    per="query (premise and choices) translated alone",
+                )
+                if per_query
+                else Cost.missing("FLOP", "no items")
+            ),
         }
-        self._end(phase, meter, None, tasks=["xcopa"], extra_costs=costs,
-                  info={"translations": spec.translations, "split": split, "texts": stats.texts,
-                        "batch_size": bs, **self.translator.facts})
+        self._end(
+            phase,
+            meter,
+            None,
+            tasks=["xcopa"],
+            extra_costs=costs,
+            info={
+                "translations": spec.translations,
+                "split": split,
+                "texts": stats.texts,
+                "batch_size": bs,
+                **self.translator.facts,
+            },
+        )
 
     def _query_mt_flops(self, lengths: list[tuple[int, int]]) -> int:
         """The FLOPs of translating one item's three texts as one batch (the batch-1 query): padded
@@ -374,16 +484,27 @@ class TranslateRunner(PhaseRunner):
         english = self.english.get(lang)
         split = "validation" if spec.eval_split == "val" else spec.eval_split
         if isinstance(english, list):
-            self._eval_phase(phase, "xcopa", spec.eval_split, english, self.head,
-                             extra_info={"translations": spec.translations,
-                                         **data.questions_info(spec, split, lang, english)})
+            self._eval_phase(
+                phase,
+                "xcopa",
+                spec.eval_split,
+                english,
+                self.head,
+                extra_info={"translations": spec.translations, **data.questions_info(spec, split, lang, english)},
+            )
             return
         reason = english or f"{lang} was not translated"
         meter = self._begin(phase, None)
         with meter:
             pass
-        self._end(phase, meter, None, tasks=["xcopa"], info={"missing": reason, "translations": spec.translations},
-                  extra_costs={"examples": Cost.missing("count", reason), "query_flops": Cost.missing("FLOP", reason)})
+        self._end(
+            phase,
+            meter,
+            None,
+            tasks=["xcopa"],
+            info={"missing": reason, "translations": spec.translations},
+            extra_costs={"examples": Cost.missing("count", reason), "query_flops": Cost.missing("FLOP", reason)},
+        )
         self.ctx.events.emit(EvalResult(phase.name, "xcopa", lang, spec.eval_split, None, 0, 0))
         _log(f"{phase.name}: missing ({reason}); no accuracy, not chance")
 
@@ -415,8 +536,9 @@ class TranslateRunner(PhaseRunner):
                     english = _rebuild([ex], self.translator.translate(_texts([ex]), lang, 3, MTStats()))
                     ctx.device.synchronize()
                     t1 = time.perf_counter()
-                    batch = collate(encode(english, self.tokenizer, spec.hparams.max_seq_len), self.head,
-                                    ctx.pad_id).to(ctx.device.torch_device)
+                    batch = collate(
+                        encode(english, self.tokenizer, spec.hparams.max_seq_len), self.head, ctx.pad_id
+                    ).to(ctx.device.torch_device)
                     with ctx.device.autocast():
                         self.model(batch.input_ids, batch.attention_mask, batch.head)
                     ctx.device.synchronize()
@@ -435,13 +557,23 @@ class TranslateRunner(PhaseRunner):
                 elapsed = time.perf_counter() - t0
         s, m = latency_summary(total), latency_summary(mt_only)
         costs = {
-            "latency_p50_s": Cost.measured(s["p50"], "s", "wall_clock", per="query end to end: translation and classification"),
+            "latency_p50_s": Cost.measured(
+                s["p50"], "s", "wall_clock", per="query end to end: translation and classification"
+            ),
             "latency_p95_s": Cost.measured(s["p95"], "s", "wall_clock"),
             "latency_mean_s": Cost.measured(s["mean"], "s", "wall_clock"),
             "latency_n": Cost.measured(s["n"], "count", "counted"),
             "throughput_examples_per_s": Cost.measured(len(pool) / elapsed, "examples/s", "wall_clock", batch_size=bs),
         }
-        info = {"warmup": warm, "latency_batch_size": 1, "throughput_batch_size": bs, "lang": lang,
-                "translate_latency_p50_s": m["p50"], "translate_latency_p95_s": m["p95"],
-                "latency_p90_s": s["p90"], "latency_p99_s": s["p99"], "latency_stdev_s": s["stdev"]}
+        info = {
+            "warmup": warm,
+            "latency_batch_size": 1,
+            "throughput_batch_size": bs,
+            "lang": lang,
+            "translate_latency_p50_s": m["p50"],
+            "translate_latency_p95_s": m["p95"],
+            "latency_p90_s": s["p90"],
+            "latency_p99_s": s["p99"],
+            "latency_stdev_s": s["stdev"],
+        }
         self._end(phase, meter, None, tasks=[], extra_costs=costs, info=info)

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 
 import psutil
 
@@ -163,8 +164,7 @@ def allowance_cores(cpus: int, threads: int | None) -> float:
     return max(0, cpus - share) + CPU_SHARE_THRESHOLD * share
 
 
-def judge(cpu: CpuWindow | None, threads: int | None, gpu_others: list[int] | None, *,
-          gpus_watched: bool) -> Verdict:
+def judge(cpu: CpuWindow | None, threads: int | None, gpu_others: list[int] | None, *, gpus_watched: bool) -> Verdict:
     """The contention flag of one phase from its evidence (thresholds above).
 
     ``gpu_others``: the pids of other processes seen on the job's GPUs (None: NVML could not
@@ -180,14 +180,18 @@ def judge(cpu: CpuWindow | None, threads: int | None, gpu_others: list[int] | No
         limit = allowance_cores(cpu.cpus, threads)
         if cores > limit:
             share = f", its share {threads} thread(s)" if threads else ""
-            reasons.append(f"cpu: other processes used {cores:.2f} of the job's {cpu.cpus} CPU(s) on average "
-                           f"(more than {limit:.2f}{share})")
+            reasons.append(
+                f"cpu: other processes used {cores:.2f} of the job's {cpu.cpus} CPU(s) on average "
+                f"(more than {limit:.2f}{share})"
+            )
     if gpus_watched:
         if gpu_others is None:
             unknown.append("NVML could not list the processes on the job's GPUs")
         elif len(gpu_others) >= GPU_PROCESS_THRESHOLD:
-            reasons.append(f"gpu: {len(gpu_others)} other process(es) on the job's GPUs "
-                           f"(pid {', '.join(map(str, gpu_others[:8]))})")
+            reasons.append(
+                f"gpu: {len(gpu_others)} other process(es) on the job's GPUs "
+                f"(pid {', '.join(map(str, gpu_others[:8]))})"
+            )
     if reasons:
         return Verdict(True, reasons)
     if unknown:
@@ -197,7 +201,10 @@ def judge(cpu: CpuWindow | None, threads: int | None, gpu_others: list[int] | No
 
 # ---- GPUs ---------------------------------------------------------------------------------------
 
-def gpu_others(nvml: ModuleType, indices: Iterable[int], own: set[int]) -> dict[int, list[tuple[int, int | None]]] | None:
+
+def gpu_others(
+    nvml: ModuleType, indices: Iterable[int], own: set[int]
+) -> dict[int, list[tuple[int, int | None]]] | None:
     """NVML index -> [(pid, bytes or None)] of the processes on that GPU that are not ``own``;
     None when NVML cannot list them, or lists only pids this pid namespace does not have (a
     container: ours cannot be told from others)."""
@@ -217,8 +224,13 @@ def gpu_others(nvml: ModuleType, indices: Iterable[int], own: set[int]) -> dict[
 
 # The thread pools a job's libraries size from the environment (read once, at import): OpenMP
 # (torch's intra-op pool on most builds), MKL, OpenBLAS, and numexpr/Accelerate for good measure.
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                   "VECLIB_MAXIMUM_THREADS")
+THREAD_ENV_VARS = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 def share_threads(env: dict[str, str] | None = None) -> tuple[int | None, str]:

@@ -11,8 +11,8 @@ import threading
 import time
 from pathlib import Path
 
-from . import nvml
 from ..rundir.cost import Cost
+from . import nvml
 
 # NVML's energy counter moves in steps (tens to hundreds of ms apart); a window shorter
 # than this may see it move once or not at all, so the figure is coarse.
@@ -103,9 +103,14 @@ class EnergyMeter:
     ``gpu_reason`` says why ``gpu_indices`` is empty on "cuda" (the job's GPU not found in NVML, or
     a MIG instance): the figure is NULL with it."""
 
-    def __init__(self, device_type: str, gpu_indices: list[int] | None = None,
-                 rapl_root: str | Path = "/sys/class/powercap", rapl_poll_s: float = RAPL_POLL_S,
-                 gpu_reason: str | None = None):
+    def __init__(
+        self,
+        device_type: str,
+        gpu_indices: list[int] | None = None,
+        rapl_root: str | Path = "/sys/class/powercap",
+        rapl_poll_s: float = RAPL_POLL_S,
+        gpu_reason: str | None = None,
+    ):
         self.device_type = device_type
         self.gpu_indices = list(gpu_indices or [])
         self.gpu_reason = gpu_reason
@@ -125,8 +130,11 @@ class EnergyMeter:
         if not ok:
             return reason or "NVML not available"
         if not self.gpu_indices:
-            return (f"the run's GPU is not read from NVML: {self.gpu_reason}" if self.gpu_reason
-                    else "no GPU index to read energy from")
+            return (
+                f"the run's GPU is not read from NVML: {self.gpu_reason}"
+                if self.gpu_reason
+                else "no GPU index to read energy from"
+            )
         values = {i: nvml.total_energy_mj(i) for i in self.gpu_indices}
         if any(v is nvml.NA for v in values.values()):
             return "NVML total-energy counter not supported on this GPU (needs Volta or newer)"
@@ -140,7 +148,7 @@ class EnergyMeter:
                 self._rapl.update(reading)
 
     # ---- window ------------------------------------------------------------------------------
-    def __enter__(self) -> "EnergyMeter":
+    def __enter__(self) -> EnergyMeter:
         self._start = self._end = self._rapl = None
         if self.device_type == "cuda":
             self._start = self._read_nvml()
@@ -179,8 +187,9 @@ class EnergyMeter:
         if self.device_type == "cuda":
             deltas = [end[i] - start[i] for i in start]
             if any(d < 0 for d in deltas):
-                return Cost.missing("J", "NVML energy counter went backwards (driver reloaded or GPU reset)",
-                                    "nvml", window_s=window)
+                return Cost.missing(
+                    "J", "NVML energy counter went backwards (driver reloaded or GPU reset)", "nvml", window_s=window
+                )
             return self._figure(sum(deltas) / 1000.0, "nvml", window)
         return self._figure(self._rapl.joules(), "rapl", window, zones=sorted(start))
 

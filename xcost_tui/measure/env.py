@@ -17,8 +17,9 @@ def git_commit(checkout: Path = CHECKOUT) -> str | None:
     one (an installed wheel), git is missing, or the repository it sits in is another one
     (e.g. site-packages inside someone's project)."""
     try:
-        out = subprocess.run(["git", "rev-parse", "--show-toplevel", "HEAD"], cwd=checkout,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel", "HEAD"], cwd=checkout, capture_output=True, text=True, timeout=5
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     lines = out.stdout.split()

@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..rundir.cost import Cost
 
@@ -27,9 +28,13 @@ class EncoderDims:
     intermediate: int
 
     @classmethod
-    def from_hf_config(cls, config: Any) -> "EncoderDims":
-        return cls(int(config.hidden_size), int(config.num_hidden_layers), int(config.num_attention_heads),
-                   int(config.intermediate_size))
+    def from_hf_config(cls, config: Any) -> EncoderDims:
+        return cls(
+            int(config.hidden_size),
+            int(config.num_hidden_layers),
+            int(config.num_attention_heads),
+            int(config.intermediate_size),
+        )
 
 
 def _check_counts(**counts: int) -> None:
@@ -84,11 +89,13 @@ def _cpu_attention_formulas() -> dict:
     aten = torch.ops.aten
     mapping = {}
     if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
+
         def forward(query, key, value, *args, out_shape=None, **kwargs):
             return fc.sdpa_flop_count(query, key, value)
 
         mapping[aten._scaled_dot_product_flash_attention_for_cpu] = forward
     if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu_backward"):
+
         def backward(grad_out, query, key, value, *args, out_shape=None, **kwargs):
             return fc.sdpa_backward_flop_count(grad_out, query, key, value)
 
@@ -132,8 +139,9 @@ class FlopSampler:
         self.sampled = 0
 
     @classmethod
-    def for_phase(cls, total_steps: int, max_samples: int, steps_per_sample: int = 200,
-                  seed: object = None) -> "FlopSampler":
+    def for_phase(
+        cls, total_steps: int, max_samples: int, steps_per_sample: int = 200, seed: object = None
+    ) -> FlopSampler:
         """A counted step costs about 4 plain steps on a CPU, so short phases sample one step and
         long ones one per ``steps_per_sample``, up to ``max_samples``: the overhead stays near 1-2%.
         The job passes a ``seed``: the steps are drawn at random (``sample_steps``)."""
@@ -154,14 +162,21 @@ class FlopSampler:
         with the sequence length, so batches longer or shorter than the sampled ones make
         this an estimate (docs/measurement.md)."""
         if not self.sampled:
-            reason = ("no step sampled (FLOP sampling off)" if not self.steps
-                      else "no step sampled: the phase ended before the first sampled step")
+            reason = (
+                "no step sampled (FLOP sampling off)"
+                if not self.steps
+                else "no step sampled: the phase ended before the first sampled step"
+            )
             return Cost.missing("FLOP", reason, "flop_counter", sampled_steps=0)
         if not self.tokens:
             return Cost.missing("FLOP", "the sampled steps had no tokens", "flop_counter", sampled_steps=self.sampled)
         if not self.flops:
-            return Cost.missing("FLOP", "FlopCounterMode counted no FLOPs on the sampled steps (kernels it has "
-                                "no formula for?)", "flop_counter", sampled_steps=self.sampled)
+            return Cost.missing(
+                "FLOP",
+                "FlopCounterMode counted no FLOPs on the sampled steps (kernels it has no formula for?)",
+                "flop_counter",
+                sampled_steps=self.sampled,
+            )
         value = self.flops / self.tokens * total_padded_tokens
         return Cost.measured(round(value), "FLOP", "flop_counter", sampled_steps=self.sampled)
 
@@ -173,8 +188,25 @@ class FlopSampler:
 # FlopCounterMode counts it; a flash kernel that skips masked blocks does about half of that).
 
 # Model types whose feed-forward is gated (gate, up and down projections: 3 matrices, not 2).
-GATED_FFN_TYPES = frozenset({"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "gemma", "gemma2",
-                             "gemma3_text", "phi3", "olmo", "olmo2", "cohere", "stablelm", "granite"})
+GATED_FFN_TYPES = frozenset(
+    {
+        "llama",
+        "mistral",
+        "mixtral",
+        "qwen2",
+        "qwen2_moe",
+        "qwen3",
+        "gemma",
+        "gemma2",
+        "gemma3_text",
+        "phi3",
+        "olmo",
+        "olmo2",
+        "cohere",
+        "stablelm",
+        "granite",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -191,24 +223,39 @@ class DecoderDims:
     gated: bool = False  # a gated feed-forward (SwiGLU & co.): three h x i matrices
 
     @classmethod
-    def from_hf_config(cls, config: Any) -> "DecoderDims":
+    def from_hf_config(cls, config: Any) -> DecoderDims:
         """From a transformers config: GPT-2/mGPT (n_embd, n_inner or its default 4h), XGLM (d_model,
         ffn_dim), BLOOM (4h), Llama/Qwen/Mistral (intermediate_size, num_key_value_heads, head_dim,
         gated). Configs map hidden_size, num_hidden_layers and num_attention_heads to their own names."""
         hidden = int(config.hidden_size)
         heads = int(config.num_attention_heads)
-        inter = next((getattr(config, k) for k in ("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size")
-                      if getattr(config, k, None)), None)
+        inter = next(
+            (
+                getattr(config, k)
+                for k in ("intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size")
+                if getattr(config, k, None)
+            ),
+            None,
+        )
         kv = getattr(config, "num_key_value_heads", None) or heads
         head_dim = getattr(config, "head_dim", None) or hidden // heads
         model_type = str(getattr(config, "model_type", ""))
         gated = model_type in GATED_FFN_TYPES
-        return cls(hidden, int(config.num_hidden_layers), heads, int(kv), int(head_dim),
-                   int(inter) if inter else 4 * hidden, int(config.vocab_size), gated)
+        return cls(
+            hidden,
+            int(config.num_hidden_layers),
+            heads,
+            int(kv),
+            int(head_dim),
+            int(inter) if inter else 4 * hidden,
+            int(config.vocab_size),
+            gated,
+        )
 
 
-def decoder_forward_flops(dims: DecoderDims, n_seqs: int, q_len: int, kv_len: int | None = None,
-                          logits: int | None = None) -> int:
+def decoder_forward_flops(
+    dims: DecoderDims, n_seqs: int, q_len: int, kv_len: int | None = None, logits: int | None = None
+) -> int:
     """Forward FLOPs of a decoder on ``n_seqs`` rows of ``q_len`` new tokens each, attending to
     ``kv_len`` keys (the cached past plus the new tokens; default ``q_len``: no cache), with the
     LM head applied at ``logits`` positions per row (default all ``q_len``).
@@ -241,10 +288,16 @@ class Seq2SeqDims:
     vocab: int
 
     @classmethod
-    def from_hf_config(cls, config: Any) -> "Seq2SeqDims":
-        return cls(int(config.d_model), int(config.encoder_layers), int(config.decoder_layers),
-                   int(config.encoder_attention_heads), int(config.encoder_ffn_dim), int(config.decoder_ffn_dim),
-                   int(config.vocab_size))
+    def from_hf_config(cls, config: Any) -> Seq2SeqDims:
+        return cls(
+            int(config.d_model),
+            int(config.encoder_layers),
+            int(config.decoder_layers),
+            int(config.encoder_attention_heads),
+            int(config.encoder_ffn_dim),
+            int(config.decoder_ffn_dim),
+            int(config.vocab_size),
+        )
 
     @property
     def encoder(self) -> EncoderDims:

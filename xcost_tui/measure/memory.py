@@ -22,7 +22,7 @@ PROC_STATUS = Path("/proc/self/status")
 CLEAR_REFS = Path("/proc/self/clear_refs")
 LIFETIME_NOTE = "process lifetime peak, not per phase"
 
-_open: list["MemoryProbe"] = []  # probes inside their ``with`` block, outermost first
+_open: list[MemoryProbe] = []  # probes inside their ``with`` block, outermost first
 _open_lock = threading.Lock()
 _lifetime: dict[str, int] = {}  # device -> the highest watermark seen before a reset of it
 
@@ -133,7 +133,7 @@ class MemoryProbe:
             self.source, self.per_phase = "getrusage", False
 
     # ---- window ------------------------------------------------------------------------------
-    def __enter__(self) -> "MemoryProbe":
+    def __enter__(self) -> MemoryProbe:
         self._carried, self._peak, self._start = 0, None, None
         self.source, self.per_phase = ("torch.cuda" if self.is_cuda else "procfs"), True
         with _open_lock:
@@ -166,8 +166,9 @@ class MemoryProbe:
 
     def cost(self) -> Cost:
         if self._peak is None:
-            return Cost.missing("B", "peak memory not read (the probe was not entered and left, or "
-                                "/proc/self/status is unreadable)")
+            return Cost.missing(
+                "B", "peak memory not read (the probe was not entered and left, or /proc/self/status is unreadable)"
+            )
         extra = {} if self.per_phase else {"note": LIFETIME_NOTE}
         return Cost.measured(self._peak, "B", self.source, **extra)
 
@@ -175,9 +176,14 @@ class MemoryProbe:
         """The peak minus the memory at the start: what the window itself added (on a CPU, resident
         memory: the process's start-of-window memory, e.g. training's leftovers, is not counted)."""
         if self._peak is None or self._start is None:
-            return Cost.missing("B", "peak memory not read (the probe was not entered and left, or "
-                                "/proc/self/status is unreadable)")
+            return Cost.missing(
+                "B", "peak memory not read (the probe was not entered and left, or /proc/self/status is unreadable)"
+            )
         if not self.per_phase:
-            return Cost.missing("B", "the peak is the process lifetime's (/proc/self/clear_refs is not writable): "
-                                "no increase within the phase", self.source)
+            return Cost.missing(
+                "B",
+                "the peak is the process lifetime's (/proc/self/clear_refs is not writable): "
+                "no increase within the phase",
+                self.source,
+            )
         return Cost.measured(max(0, self._peak - self._start), "B", self.source, start_bytes=self._start)

@@ -60,8 +60,9 @@ def match_gpu(device_name: str | None) -> tuple[str, dict[str, float | None]] | 
     return None
 
 
-def peak_flops(device_name: str | None, precision: str,
-               device_type: str | None = None) -> tuple[float | None, str | None]:
+def peak_flops(
+    device_name: str | None, precision: str, device_type: str | None = None
+) -> tuple[float | None, str | None]:
     """(peak FLOP/s, None) for a GPU in the table, else (None, reason).
 
     ``precision`` is one of bf16, fp16, tf32, fp32 (fp32 = plain FP32, torch's default for

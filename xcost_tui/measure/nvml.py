@@ -20,7 +20,8 @@ import os
 import re
 import sys
 import threading
-from typing import Any, Callable, NamedTuple, TypeVar, Union
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar, Union
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,7 @@ def total_energy_mj(i: int) -> Maybe[int]:
 def processes(i: int) -> Maybe[list[ProcessMemory]]:
     """The compute processes on GPU i (pynvml gives ``usedGpuMemory`` None where the driver
     does not report a process's usage: that is NA here); NA when NVML cannot list them."""
+
     def table(procs: Any) -> list[ProcessMemory]:
         return [ProcessMemory(int(p.pid), NA if p.usedGpuMemory is None else int(p.usedGpuMemory)) for p in procs]
 
@@ -223,8 +225,10 @@ def process_memory(i: int) -> Maybe[dict[int, int]]:
 
 # ---- which NVML device a CUDA device is ----------------------------------------------------------
 
-MIG_ENERGY = ("a MIG instance: NVML's energy counter belongs to the whole GPU, every instance on it "
-              "included, so this run's share cannot be told apart")
+MIG_ENERGY = (
+    "a MIG instance: NVML's energy counter belongs to the whole GPU, every instance on it "
+    "included, so this run's share cannot be told apart"
+)
 _OLD_MIG = re.compile(r"^MIG-(GPU-[^/]+)/(\d+)/(\d+)$")  # before driver R470: MIG-GPU-<uuid>/<gi>/<ci>
 
 
@@ -309,8 +313,9 @@ def _find_mig_uuid(uuid: str) -> GpuMapping | None:
     parent = call("nvmlDeviceGetDeviceHandleFromMigDeviceHandle", h)
     index = NA if parent is NA else _convert(call("nvmlDeviceGetIndex", parent), int)
     if isinstance(index, NaType):
-        return GpuMapping(None, uuid.strip(), True, f"NVML does not say which GPU the MIG instance {uuid} is on",
-                          "uuid")
+        return GpuMapping(
+            None, uuid.strip(), True, f"NVML does not say which GPU the MIG instance {uuid} is on", "uuid"
+        )
     return GpuMapping(index, uuid.strip(), True, MIG_ENERGY, "uuid")
 
 
@@ -331,8 +336,9 @@ def find_uuid(uuid: str) -> GpuMapping | None:
 _FROM_ENV = object()
 
 
-def map_cuda_device(torch_index: int, *, torch_uuid: str | None = None, visible: Any = _FROM_ENV,
-                    order: Any = _FROM_ENV) -> GpuMapping:
+def map_cuda_device(
+    torch_index: int, *, torch_uuid: str | None = None, visible: Any = _FROM_ENV, order: Any = _FROM_ENV
+) -> GpuMapping:
     """Which NVML device CUDA device ``torch_index`` (torch's numbering) is.
 
     By UUID first: ``torch_uuid`` (torch's ``get_device_properties(i).uuid``) names the device
@@ -366,16 +372,27 @@ def map_cuda_device(torch_index: int, *, torch_uuid: str | None = None, visible:
         return GpuMapping(None, None, False, f"cuda:{torch_index} is not among the GPUs {where} makes visible")
     if isinstance(entry, str):
         found = find_uuid(entry)
-        return found if found is not None else GpuMapping(
-            None, None, entry.upper().startswith("MIG-"), f"NVML knows no device {entry!r} ({where})")
+        return (
+            found
+            if found is not None
+            else GpuMapping(None, None, entry.upper().startswith("MIG-"), f"NVML knows no device {entry!r} ({where})")
+        )
     n = device_count()
     if not 0 <= entry < n:
-        return GpuMapping(None, None, False, f"CUDA ordinal {entry} but NVML sees {n} GPU(s)"
-                          + (f" ({where})" if visible is not None else ""))
+        return GpuMapping(
+            None,
+            None,
+            False,
+            f"CUDA ordinal {entry} but NVML sees {n} GPU(s)" + (f" ({where})" if visible is not None else ""),
+        )
     pci_order = str(order or "").strip().upper() == "PCI_BUS_ID"
     if not pci_order and n > 1:
-        return GpuMapping(None, None, False,
-                          f"CUDA ordinal {entry} among {n} GPUs: CUDA numbers them fastest first (CUDA_DEVICE_ORDER "
-                          f"{'is ' + repr(order) if order else 'unset'}), NVML by PCI bus, so which one it is cannot be "
-                          f"told; set CUDA_DEVICE_ORDER=PCI_BUS_ID or name the GPU by UUID in CUDA_VISIBLE_DEVICES")
+        return GpuMapping(
+            None,
+            None,
+            False,
+            f"CUDA ordinal {entry} among {n} GPUs: CUDA numbers them fastest first (CUDA_DEVICE_ORDER "
+            f"{'is ' + repr(order) if order else 'unset'}), NVML by PCI bus, so which one it is cannot be "
+            f"told; set CUDA_DEVICE_ORDER=PCI_BUS_ID or name the GPU by UUID in CUDA_VISIBLE_DEVICES",
+        )
     return GpuMapping(entry, value(device_uuid(entry)), False, None, "pci_bus_id order" if pci_order else "only GPU")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:
@@ -26,8 +26,13 @@ def latency_summary(seconds: Sequence[float]) -> dict[str, float | int | None]:
         return {"n": 0, "mean": None, "stdev": None, "p50": None, "p90": None, "p95": None, "p99": None}
     s = sorted(seconds)
     return {
-        "n": len(s), "mean": statistics.fmean(s), "stdev": statistics.stdev(s) if len(s) > 1 else None,
-        "p50": percentile(s, 50), "p90": percentile(s, 90), "p95": percentile(s, 95), "p99": percentile(s, 99),
+        "n": len(s),
+        "mean": statistics.fmean(s),
+        "stdev": statistics.stdev(s) if len(s) > 1 else None,
+        "p50": percentile(s, 50),
+        "p90": percentile(s, 90),
+        "p95": percentile(s, 95),
+        "p99": percentile(s, 99),
     }
 
 
@@ -44,8 +49,13 @@ def wilson_interval(correct: int, n: int, z: float = 1.96) -> tuple[float, float
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def bootstrap_ci(values: Sequence[float], stat: Callable[[Sequence[float]], float] = statistics.fmean,
-                 n_resamples: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+def bootstrap_ci(
+    values: Sequence[float],
+    stat: Callable[[Sequence[float]], float] = statistics.fmean,
+    n_resamples: int = 1000,
+    alpha: float = 0.05,
+    seed: int = 0,
+) -> tuple[float, float, float]:
     """(stat(values), low, high): percentile bootstrap interval at level 1 - alpha."""
     if not values:
         raise ValueError("bootstrap of no values")
@@ -55,8 +65,9 @@ def bootstrap_ci(values: Sequence[float], stat: Callable[[Sequence[float]], floa
     return stat(values), percentile(samples, 100 * alpha / 2), percentile(samples, 100 * (1 - alpha / 2))
 
 
-def paired_bootstrap_diff(a_correct: Sequence[bool], b_correct: Sequence[bool], n_resamples: int = 1000,
-                          seed: int = 0, alpha: float = 0.05) -> dict[str, float]:
+def paired_bootstrap_diff(
+    a_correct: Sequence[bool], b_correct: Sequence[bool], n_resamples: int = 1000, seed: int = 0, alpha: float = 0.05
+) -> dict[str, float]:
     """Accuracy of A minus accuracy of B on the same items, resampling items (pairs) together.
 
     Returns diff, ci_low, ci_high (percentile interval at 1 - alpha) and a two-sided p-value for

@@ -75,8 +75,15 @@ class PhaseMeter:
     on cuda (at least 1) and 1 on a CPU (the machine counts as one device). ``gpu_reason``: why
     ``gpu_indices`` is empty on a GPU (the energy figure is NULL with it)."""
 
-    def __init__(self, device_type: str, device: str | None = None, gpu_indices: list[int] | None = None,
-                 enabled_memory: bool = True, devices: int | None = None, gpu_reason: str | None = None):
+    def __init__(
+        self,
+        device_type: str,
+        device: str | None = None,
+        gpu_indices: list[int] | None = None,
+        enabled_memory: bool = True,
+        devices: int | None = None,
+        gpu_reason: str | None = None,
+    ):
         self.device_type = device_type
         self.device = device or device_type
         self.gpu_indices = list(gpu_indices or [])
@@ -99,7 +106,7 @@ class PhaseMeter:
 
             torch.cuda.synchronize(self.device)
 
-    def __enter__(self) -> "PhaseMeter":
+    def __enter__(self) -> PhaseMeter:
         self._done = False
         self._sync()  # work queued before the phase is not the phase's
         if self.enabled_memory:
@@ -167,8 +174,14 @@ class PhaseMeter:
         if window is None:
             out["other_cpu_s"] = Cost.missing("s", "the CPU counters could not be read")
         else:
-            out["other_cpu_s"] = Cost.measured(round(window.other_s, 4), "s", "psutil", cpus=window.cpus,
-                                               busy_s=round(window.busy_s, 4), own_s=round(window.own_s, 4))
+            out["other_cpu_s"] = Cost.measured(
+                round(window.other_s, 4),
+                "s",
+                "psutil",
+                cpus=window.cpus,
+                busy_s=round(window.busy_s, 4),
+                own_s=round(window.own_s, 4),
+            )
         gpu_pids: list[int] | None = None
         if not self._gpus_watched:
             out["other_gpu_processes"] = Cost.missing("count", "no GPU in this phase")
@@ -187,19 +200,27 @@ class PhaseMeter:
                 known = known or n_samples > unknown
             if known:
                 gpu_pids = sorted(seen)
-                out["other_gpu_processes"] = Cost.measured(len(gpu_pids), "count", "nvml", pids=gpu_pids,
-                                                           samples=n_samples)
+                out["other_gpu_processes"] = Cost.measured(
+                    len(gpu_pids), "count", "nvml", pids=gpu_pids, samples=n_samples
+                )
             else:
-                out["other_gpu_processes"] = Cost.missing("count", "NVML could not list the processes on the "
-                                                                   "job's GPUs", "nvml")
+                out["other_gpu_processes"] = Cost.missing(
+                    "count", "NVML could not list the processes on the job's GPUs", "nvml"
+                )
         verdict = judge(window, threads, gpu_pids, gpus_watched=self._gpus_watched)
-        evidence = {"reasons": verdict.reasons, "threads": threads, "cpus": window.cpus if window else None,
-                    "runs_sharing": share.runs, "cpu_share_threshold": _threshold()}
+        evidence = {
+            "reasons": verdict.reasons,
+            "threads": threads,
+            "cpus": window.cpus if window else None,
+            "runs_sharing": share.runs,
+            "cpu_share_threshold": _threshold(),
+        }
         if verdict.contended is None:
             out["contended"] = Cost.missing("flag", verdict.reason or "could not tell", "psutil", **evidence)
         else:
-            out["contended"] = Cost.measured(int(verdict.contended), "flag",
-                                             "psutil+nvml" if self._gpus_watched else "psutil", **evidence)
+            out["contended"] = Cost.measured(
+                int(verdict.contended), "flag", "psutil+nvml" if self._gpus_watched else "psutil", **evidence
+            )
         return out
 
     def costs(self) -> dict[str, Cost]:
@@ -209,19 +230,31 @@ class PhaseMeter:
         and the contention figures (other_cpu_s, other_gpu_processes, contended)."""
         if not self._done:
             reason = "the phase meter was not entered and left"
-            return {name: Cost.missing(unit, reason) for name, unit in
-                    (("wall_s", "s"), ("cpu_s", "s"), ("devices", "count"), ("device_hours", "h"),
-                     ("peak_mem_bytes", "B"), ("peak_mem_increase_bytes", "B"), ("lifetime_peak_mem_bytes", "B"),
-                     ("energy_j", "J"), *CONTENTION_FIGURES)}
+            return {
+                name: Cost.missing(unit, reason)
+                for name, unit in (
+                    ("wall_s", "s"),
+                    ("cpu_s", "s"),
+                    ("devices", "count"),
+                    ("device_hours", "h"),
+                    ("peak_mem_bytes", "B"),
+                    ("peak_mem_increase_bytes", "B"),
+                    ("lifetime_peak_mem_bytes", "B"),
+                    ("energy_j", "J"),
+                    *CONTENTION_FIGURES,
+                )
+            }
         return {
             "wall_s": Cost.measured(self.wall, "s", "wall_clock"),
             "cpu_s": Cost.measured(self.cpu, "s", "process_time"),
             "devices": Cost.measured(self.devices, "count", "counted", device_type=self.device_type),
-            "device_hours": Cost.measured(self.wall * self.devices / 3600.0, "h", "wall_clock",
-                                          device_type=self.device_type),
+            "device_hours": Cost.measured(
+                self.wall * self.devices / 3600.0, "h", "wall_clock", device_type=self.device_type
+            ),
             "peak_mem_bytes": self.memory.cost() if self.enabled_memory else Cost.missing("B", MEMORY_OFF),
-            "peak_mem_increase_bytes": (self.memory.increase_cost() if self.enabled_memory
-                                        else Cost.missing("B", MEMORY_OFF)),
+            "peak_mem_increase_bytes": (
+                self.memory.increase_cost() if self.enabled_memory else Cost.missing("B", MEMORY_OFF)
+            ),
             "lifetime_peak_mem_bytes": self.lifetime or Cost.missing("B", "not read"),
             "energy_j": self.energy.cost(),
             **self.contention_costs(),

@@ -28,15 +28,24 @@ if TYPE_CHECKING:
 
 __all__ = ["ReportError", "ReportResult", "report_command", "write_report"]
 
-TABLES = ("configurations", "accuracy", "comparisons", "break_even", "cost_to_reach", "learning_curves", "runs",
-          "environment", "flags")
+TABLES = (
+    "configurations",
+    "accuracy",
+    "comparisons",
+    "break_even",
+    "cost_to_reach",
+    "learning_curves",
+    "runs",
+    "environment",
+    "flags",
+)
 
 
 @dataclass
 class ReportResult:
     out: Path
     files: list[str]
-    data: "ReportData"
+    data: ReportData
     seconds: dict[str, float] = field(default_factory=dict)  # gather, figures, tables, documents
 
 
@@ -51,8 +60,9 @@ def check_out(out: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise ReportError(f"--out {out}: cannot write there ({exc.strerror or exc}): give a folder you can "
-                          f"write to") from None
+        raise ReportError(
+            f"--out {out}: cannot write there ({exc.strerror or exc}): give a folder you can write to"
+        ) from None
 
 
 def _write(out: Path, name: str, data: bytes) -> None:
@@ -67,7 +77,7 @@ def _write(out: Path, name: str, data: bytes) -> None:
         raise ReportError(f"--out {out}: cannot write {name} ({exc.strerror or exc})") from None
 
 
-def _csv_ready(table: "pa.Table") -> "pa.Table":
+def _csv_ready(table: pa.Table) -> pa.Table:
     """CSV has no lists: a list cell is written as its items joined by ';'."""
     import pyarrow as pa
 
@@ -75,13 +85,15 @@ def _csv_ready(table: "pa.Table") -> "pa.Table":
     for name in table.column_names:
         col = table[name]
         if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
-            col = pa.array([None if v is None else ";".join("" if x is None else str(x) for x in v)
-                            for v in col.to_pylist()], pa.string())
+            col = pa.array(
+                [None if v is None else ";".join("" if x is None else str(x) for x in v) for v in col.to_pylist()],
+                pa.string(),
+            )
         cols.append(col)
     return pa.table(cols, names=table.column_names)
 
 
-def _table_bytes(table: "pa.Table") -> dict[str, bytes]:
+def _table_bytes(table: pa.Table) -> dict[str, bytes]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
@@ -96,8 +108,15 @@ def _table_bytes(table: "pa.Table") -> dict[str, bytes]:
     return out
 
 
-def write_report(store: Path | str, out: Path | str, selection: Selection | None = None, *,
-                 baseline: str | None = None, delta: float = DEFAULT_DELTA, amortise_n: float = 1.0) -> ReportResult:
+def write_report(
+    store: Path | str,
+    out: Path | str,
+    selection: Selection | None = None,
+    *,
+    baseline: str | None = None,
+    delta: float = DEFAULT_DELTA,
+    amortise_n: float = 1.0,
+) -> ReportResult:
     """Gathers the verdict of ``selection`` (default: every configuration) and writes the report's files."""
     from . import figures, render
     from .data import gather
@@ -116,8 +135,10 @@ def write_report(store: Path | str, out: Path | str, selection: Selection | None
     try:
         drawn = figures.render(d)
     except ImportError as exc:
-        raise ReportError(f"the report's figures need matplotlib, which is not installed ({exc}): "
-                          f"pip install 'matplotlib>=3.8' (a dependency of xcost-tui)") from None
+        raise ReportError(
+            f"the report's figures need matplotlib, which is not installed ({exc}): "
+            f"pip install 'matplotlib>=3.8' (a dependency of xcost-tui)"
+        ) from None
     payload: dict[str, bytes] = {}
     figs: dict[str, tuple[bytes | None, str]] = {}
     for name, (fig, title) in drawn.items():
@@ -138,34 +159,51 @@ def write_report(store: Path | str, out: Path | str, selection: Selection | None
     t = time.perf_counter()
     files = ["report.md", "report.html", "table.tex", *payload]
     blocks = render.document(d, figs, files)
-    payload = {"report.md": render.markdown(blocks).encode(), "report.html": render.to_html(blocks).encode(),
-               "table.tex": render.latex_table(d).encode(), **payload}
+    payload = {
+        "report.md": render.markdown(blocks).encode(),
+        "report.html": render.to_html(blocks).encode(),
+        "table.tex": render.latex_table(d).encode(),
+        **payload,
+    }
     for name, data in payload.items():
         _write(out, name, data)
     seconds["documents"] = time.perf_counter() - t
     return ReportResult(out, list(payload), d, seconds)
 
 
-def report_command(store: Path, out: Path, *, plan: str | None = None, where: str | None = None,
-                   baseline: str | None = None, delta_points: float = 100 * DEFAULT_DELTA,
-                   amortise_n: float = 1.0) -> int:
+def report_command(
+    store: Path,
+    out: Path,
+    *,
+    plan: str | None = None,
+    where: str | None = None,
+    baseline: str | None = None,
+    delta_points: float = 100 * DEFAULT_DELTA,
+    amortise_n: float = 1.0,
+) -> int:
     """The ``xcost-tui report`` subcommand: prints what it wrote, in a few lines."""
     from .select import everything, from_plan, from_where
 
     if plan is not None and where is not None:
-        raise ReportError("report takes a plan or --where, not both: a plan selects its configurations, --where "
-                          "those of the runs it matches")
+        raise ReportError(
+            "report takes a plan or --where, not both: a plan selects its configurations, --where "
+            "those of the runs it matches"
+        )
     check_out(out)
     selection = from_plan(plan) if plan is not None else from_where(store, where) if where is not None else everything()
     result = write_report(store, out, selection, baseline=baseline, delta=delta_points / 100, amortise_n=amortise_n)
     d = result.data
     n_figs = sum(1 for f in result.files if f.endswith(".svg"))
-    print(f"report: {d.selection.how}; {len(d.selected)} configuration(s) with succeeded runs, "
-          f"{sum(1 for c in d.comparisons if c.lang == 'avg')} comparison(s), {len(d.flags)} flag(s)")
+    print(
+        f"report: {d.selection.how}; {len(d.selected)} configuration(s) with succeeded runs, "
+        f"{sum(1 for c in d.comparisons if c.lang == 'avg')} comparison(s), {len(d.flags)} flag(s)"
+    )
     for s in d.sentences[:10]:
         print(f"  {s}")
     if len(d.sentences) > 10:
         print(f"  ... and {len(d.sentences) - 10} more in the report")
-    print(f"wrote {out}/: report.html, report.md, table.tex, {n_figs} figure(s) as SVG and PDF, "
-          f"{len(TABLES)} tables as CSV and Parquet")
+    print(
+        f"wrote {out}/: report.html, report.md, table.tex, {n_figs} figure(s) as SVG and PDF, "
+        f"{len(TABLES)} tables as CSV and Parquet"
+    )
     return 0

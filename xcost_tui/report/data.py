@@ -14,27 +14,41 @@ from typing import Any
 
 import pyarrow as pa
 
-from .. import XCOPA_LANGS, __version__
+from .. import __version__
 from ..verdict.api import ComparisonRow, ConfigurationRow, Verdict, sentence, verdict
 from .select import ReportError, Selection
 
 FAMILY_ORDER = ("direct", "intermediate", "few-shot", "intermediate+few-shot", "icl", "translate-test")
 # The environment of the runs, as the runs table records it (the run_start event's env).
-ENV_FIELDS = (("device_type", "device type"), ("device_name", "device"), ("device_count", "devices per run"),
-              ("precision", "precision"), ("python_version", "Python"), ("torch_version", "torch"),
-              ("transformers_version", "transformers"), ("datasets_version", "datasets"),
-              ("tokenizers_version", "tokenizers"), ("cuda_version", "CUDA"), ("git_commit", "git commit"),
-              ("xcost_tui_version", "xcost-tui"), ("host", "host"))
+ENV_FIELDS = (
+    ("device_type", "device type"),
+    ("device_name", "device"),
+    ("device_count", "devices per run"),
+    ("precision", "precision"),
+    ("python_version", "Python"),
+    ("torch_version", "torch"),
+    ("transformers_version", "transformers"),
+    ("datasets_version", "datasets"),
+    ("tokenizers_version", "tokenizers"),
+    ("cuda_version", "CUDA"),
+    ("git_commit", "git commit"),
+    ("xcost_tui_version", "xcost-tui"),
+    ("host", "host"),
+)
 # Cost measures of the break-even (the same pairs as verdict.api and the break_even view).
-BREAK_EVEN_COSTS = {"device_hours": ("train_device_hours", "query_device_hours"),
-                    "flops": ("train_flops", "query_flops"),
-                    "energy_j": ("train_energy_j", "query_energy_j")}
+BREAK_EVEN_COSTS = {
+    "device_hours": ("train_device_hours", "query_device_hours"),
+    "flops": ("train_flops", "query_flops"),
+    "energy_j": ("train_energy_j", "query_energy_j"),
+}
 FIGURE_MAX_CONFIGS = 8  # configurations drawn in one per-language or curves figure
 
 
 @dataclass(frozen=True)
 class Flag:
-    kind: str  # collapsed, chance, single-seed, single-pair, contended, failed, running, no-runs, no-baseline, mixed-env
+    kind: (
+        str  # collapsed, chance, single-seed, single-pair, contended, failed, running, no-runs, no-baseline, mixed-env
+    )
     config_id: str | None
     label: str
     text: str
@@ -86,6 +100,7 @@ class ReportData:
 
 # ---- gathering ----------------------------------------------------------------------------------
 
+
 def _ordered(configs: dict[str, ConfigurationRow], ids: set[str]) -> list[str]:
     def key(cid: str) -> tuple[Any, ...]:
         c = configs[cid]
@@ -117,8 +132,11 @@ def _arrow(con: Any, sql: str, params: list | None = None) -> pa.Table:
 
 
 def _has_column(con: Any, table: str, column: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
-                            [table, column]).fetchall()[0][0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?", [table, column]
+        ).fetchall()[0][0]
+    )
 
 
 def _contended(con: Any, ids: list[str]) -> pa.Table:
@@ -129,16 +147,26 @@ def _contended(con: Any, ids: list[str]) -> pa.Table:
     else:
         cond = "try_cast(json_extract(p.costs, '$.contended.value') AS DOUBLE) > 0"
     try:
-        return _arrow(con, f"SELECT r.config_id, p.run_id, p.phase FROM phases p JOIN runs r USING (run_id) "
-                           f"WHERE r.status = 'succeeded' AND list_contains(?, r.config_id) AND {cond} "
-                           f"ORDER BY r.config_id, p.run_id, p.ordinal", [ids])
+        return _arrow(
+            con,
+            f"SELECT r.config_id, p.run_id, p.phase FROM phases p JOIN runs r USING (run_id) "
+            f"WHERE r.status = 'succeeded' AND list_contains(?, r.config_id) AND {cond} "
+            f"ORDER BY r.config_id, p.run_id, p.ordinal",
+            [ids],
+        )
     except Exception:  # noqa: BLE001 - a store without the figure: nothing to flag
-        return pa.table({"config_id": pa.array([], pa.string()), "run_id": pa.array([], pa.string()),
-                         "phase": pa.array([], pa.string())})
+        return pa.table(
+            {
+                "config_id": pa.array([], pa.string()),
+                "run_id": pa.array([], pa.string()),
+                "phase": pa.array([], pa.string()),
+            }
+        )
 
 
-def gather(store: Path, selection: Selection, *, baseline: str | None = None, delta: float = 0.02,
-           amortise_n: float = 1.0) -> ReportData:
+def gather(
+    store: Path, selection: Selection, *, baseline: str | None = None, delta: float = 0.02, amortise_n: float = 1.0
+) -> ReportData:
     from ..store.db import connect_ro
 
     v = verdict(store, baseline=baseline, delta=delta, amortise_n=amortise_n, config_ids=selection.config_ids)
@@ -156,31 +184,47 @@ def gather(store: Path, selection: Selection, *, baseline: str | None = None, de
     cost_key = "amortised_train_device_hours" if amortise_n != 1 else "train_device_hours"
     frontier = _frontier(configs, shown, cost_key)
     rank = {cid: i for i, cid in enumerate(selected)}  # the tables' order: model, family, label
-    sentences = [sentence(c, v) for c in sorted((c for c in v.averaged() if c.config_id in selected_ids),
-                                                key=lambda c: (rank[c.config_id], c.baseline_id))]
+    sentences = [
+        sentence(c, v)
+        for c in sorted(
+            (c for c in v.averaged() if c.config_id in selected_ids), key=lambda c: (rank[c.config_id], c.baseline_id)
+        )
+    ]
 
     with connect_ro(store) as con:
         con.execute("SET VARIABLE amortise_n = ?", [float(amortise_n)])
         con.execute("SET VARIABLE delta = ?", [float(delta)])
-        cfg_table = _arrow(con, "SELECT * FROM configurations WHERE list_contains(?, config_id) ORDER BY config_id",
-                           [shown])
-        acc_table = _arrow(con, "SELECT a.config_id, c.label, a.lang, a.n_runs, a.n_seeds, a.n_items, a.accuracy, "
-                                "a.ci_low, a.ci_high, a.seed_variation, a.chance FROM verdict_accuracy a "
-                                "JOIN configurations c USING (config_id) WHERE list_contains(?, a.config_id) "
-                                "ORDER BY a.config_id, a.lang", [shown])
-        runs = _arrow(con, f"""SELECT run_id, config_id, config_label AS label, name, method, model, seed, shot_seed,
+        cfg_table = _arrow(
+            con, "SELECT * FROM configurations WHERE list_contains(?, config_id) ORDER BY config_id", [shown]
+        )
+        acc_table = _arrow(
+            con,
+            "SELECT a.config_id, c.label, a.lang, a.n_runs, a.n_seeds, a.n_items, a.accuracy, "
+            "a.ci_low, a.ci_high, a.seed_variation, a.chance FROM verdict_accuracy a "
+            "JOIN configurations c USING (config_id) WHERE list_contains(?, a.config_id) "
+            "ORDER BY a.config_id, a.lang",
+            [shown],
+        )
+        runs = _arrow(
+            con,
+            f"""SELECT run_id, config_id, config_label AS label, name, method, model, seed, shot_seed,
                                    status, error, failed_phase, collapsed, started, ended, duration_s, run_dir,
                                    {", ".join(f for f, _ in ENV_FIELDS)}
                                FROM runs WHERE list_contains(?, config_id) ORDER BY config_id, seed, shot_seed, run_id""",
-                      [shown])
-        curves = _arrow(con, """SELECT config_id, any_value(label) AS label, phase, point, lang,
+            [shown],
+        )
+        curves = _arrow(
+            con,
+            """SELECT config_id, any_value(label) AS label, phase, point, lang,
                                        count(*) AS n_runs, avg(accuracy) AS accuracy, avg(n) AS n_items,
                                        avg(cum_train_device_hours) AS cum_train_device_hours,
                                        avg(cum_train_flops) AS cum_train_flops,
                                        avg(cum_train_energy_j) AS cum_train_energy_j,
                                        avg(eval_wall_s) AS eval_wall_s
                                 FROM learning_curves WHERE list_contains(?, config_id)
-                                GROUP BY config_id, phase, point, lang ORDER BY config_id, phase, lang, point""", [shown])
+                                GROUP BY config_id, phase, point, lang ORDER BY config_id, phase, lang, point""",
+            [shown],
+        )
         contended = _contended(con, shown)
 
     runs_rows = runs.to_pylist()
@@ -200,10 +244,24 @@ def gather(store: Path, selection: Selection, *, baseline: str | None = None, de
     mean_curves = _mean_curves(curves.to_pylist())
     fig_ids, rule = _figure_configs(shown, frontier, comparisons, configs)
     data = ReportData(
-        store=Path(store), selection=selection, verdict=v, selected=selected, shown=shown, comparisons=comparisons,
-        sentences=sentences, frontier=frontier, cost_key=cost_key,
-        hours_word=_hours_word([configs[c] for c in shown]), tables={}, environment=environment, seeds=seeds,
-        flags=[], curves=mean_curves, figure_configs=fig_ids, figure_rule=rule)
+        store=Path(store),
+        selection=selection,
+        verdict=v,
+        selected=selected,
+        shown=shown,
+        comparisons=comparisons,
+        sentences=sentences,
+        frontier=frontier,
+        cost_key=cost_key,
+        hours_word=_hours_word([configs[c] for c in shown]),
+        tables={},
+        environment=environment,
+        seeds=seeds,
+        flags=[],
+        curves=mean_curves,
+        figure_configs=fig_ids,
+        figure_rule=rule,
+    )
     data.flags = _flags(data, runs_rows, contended.to_pylist())
     data.tables = {
         "configurations": cfg_table,
@@ -213,11 +271,21 @@ def gather(store: Path, selection: Selection, *, baseline: str | None = None, de
         "cost_to_reach": _cost_to_reach_table(data),
         "learning_curves": curves,
         "runs": runs,
-        "environment": pa.table({"field": [f for f, vals in environment for _ in vals],
-                                 "value": [val for _, vals in environment for val, _ in vals],
-                                 "runs": [n for _, vals in environment for _, n in vals]}),
-        "flags": pa.table({"kind": [f.kind for f in data.flags], "config_id": [f.config_id for f in data.flags],
-                           "label": [f.label for f in data.flags], "text": [f.text for f in data.flags]}),
+        "environment": pa.table(
+            {
+                "field": [f for f, vals in environment for _ in vals],
+                "value": [val for _, vals in environment for val, _ in vals],
+                "runs": [n for _, vals in environment for _, n in vals],
+            }
+        ),
+        "flags": pa.table(
+            {
+                "kind": [f.kind for f in data.flags],
+                "config_id": [f.config_id for f in data.flags],
+                "label": [f.label for f in data.flags],
+                "text": [f.text for f in data.flags],
+            }
+        ),
     }
     return data
 
@@ -225,16 +293,24 @@ def gather(store: Path, selection: Selection, *, baseline: str | None = None, de
 def _empty_message(store: Path, selection: Selection) -> str:
     if selection.plan_name is not None:
         n = len(selection.config_ids or ())
-        return (f"none of the {n} configurations of plan {selection.plan_name} has a succeeded run in the store "
-                f"{store}: run the plan first (`xcost-tui --headless {selection.plan_name} --store {store}`)")
+        return (
+            f"none of the {n} configurations of plan {selection.plan_name} has a succeeded run in the store "
+            f"{store}: run the plan first (`xcost-tui --headless {selection.plan_name} --store {store}`)"
+        )
     if selection.where is not None:
         if not selection.config_ids:
-            return (f"--where {selection.where!r}: no run in the store {store} satisfies it; "
-                    f"`xcost-tui sql \"SELECT run_id, config_label, status FROM runs\"` lists the runs")
-        return (f"--where {selection.where!r}: the runs it picks belong to {len(selection.config_ids)} "
-                f"configuration(s), none with a succeeded run: nothing to report")
-    return (f"the store {store} has no succeeded run to report on: run a plan first, or "
-            f"`xcost-tui ingest --store {store}` to index its run directories")
+            return (
+                f"--where {selection.where!r}: no run in the store {store} satisfies it; "
+                f'`xcost-tui sql "SELECT run_id, config_label, status FROM runs"` lists the runs'
+            )
+        return (
+            f"--where {selection.where!r}: the runs it picks belong to {len(selection.config_ids)} "
+            f"configuration(s), none with a succeeded run: nothing to report"
+        )
+    return (
+        f"the store {store} has no succeeded run to report on: run a plan first, or "
+        f"`xcost-tui ingest --store {store}` to index its run directories"
+    )
 
 
 def _environment(runs: list[dict[str, Any]]) -> list[tuple[str, list[tuple[str, int]]]]:
@@ -259,16 +335,20 @@ def _mean_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, floa
         if r["accuracy"] is None or r["cum_train_device_hours"] is None:
             continue
         by.setdefault(str(r["config_id"]), {}).setdefault(int(r["point"]), []).append(
-            (float(r["cum_train_device_hours"]), float(r["accuracy"])))
+            (float(r["cum_train_device_hours"]), float(r["accuracy"]))
+        )
     out = {}
     for cid, points in by.items():
-        out[cid] = [(sum(c for c, _ in points[p]) / len(points[p]), sum(a for _, a in points[p]) / len(points[p]))
-                    for p in sorted(points)]
+        out[cid] = [
+            (sum(c for c, _ in points[p]) / len(points[p]), sum(a for _, a in points[p]) / len(points[p]))
+            for p in sorted(points)
+        ]
     return out
 
 
-def _figure_configs(shown: list[str], frontier: list[str], comparisons: list[ComparisonRow],
-                    configs: dict[str, ConfigurationRow]) -> tuple[list[str], str]:
+def _figure_configs(
+    shown: list[str], frontier: list[str], comparisons: list[ComparisonRow], configs: dict[str, ConfigurationRow]
+) -> tuple[list[str], str]:
     n = FIGURE_MAX_CONFIGS
     if len(shown) <= n:
         return list(shown), f"all {len(shown)} configurations"
@@ -283,8 +363,10 @@ def _figure_configs(shown: list[str], frontier: list[str], comparisons: list[Com
     pick = (pick + rest)[:n]
     order = {cid: i for i, cid in enumerate(shown)}
     pick.sort(key=order.__getitem__)
-    return pick, (f"{len(pick)} of {len(shown)} configurations: the cost–accuracy frontier and its baselines, then "
-                  f"the most accurate; every configuration is in the tables (accuracy.csv, learning_curves.csv)")
+    return pick, (
+        f"{len(pick)} of {len(shown)} configurations: the cost–accuracy frontier and its baselines, then "
+        f"the most accurate; every configuration is in the tables (accuracy.csv, learning_curves.csv)"
+    )
 
 
 def seed_text(values: list[int]) -> str:
@@ -309,63 +391,128 @@ def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, 
         for cid in sorted(d.selection.config_ids - set(v.configurations)):
             attempted = [r for r in runs if r["config_id"] == cid]
             lab = d.selection.labels.get(cid) or next((str(r["label"]) for r in attempted if r["label"]), cid)
-            out.append(Flag("no-runs", cid, lab, f"{lab}: no succeeded run in the store"
-                                                 + (f" ({len(attempted)} attempted)" if attempted else "")
-                                                 + "; left out of the report"))
+            out.append(
+                Flag(
+                    "no-runs",
+                    cid,
+                    lab,
+                    f"{lab}: no succeeded run in the store"
+                    + (f" ({len(attempted)} attempted)" if attempted else "")
+                    + "; left out of the report",
+                )
+            )
     for cid in d.shown:
         c = v.configurations[cid]
         lab = d.label(cid)
         if c.collapsed_runs:
-            out.append(Flag("collapsed", cid, lab,
-                            f"{lab}: {c.collapsed_runs} of {c.n_runs} runs collapsed (English validation accuracy "
-                            f"within chance or one choice for ≥ 90% of items; docs/user-guide.md, Collapsed "
-                            f"fine-tunes); they are counted in its accuracy"))
+            out.append(
+                Flag(
+                    "collapsed",
+                    cid,
+                    lab,
+                    f"{lab}: {c.collapsed_runs} of {c.n_runs} runs collapsed (English validation accuracy "
+                    f"within chance or one choice for ≥ 90% of items; docs/user-guide.md, Collapsed "
+                    f"fine-tunes); they are counted in its accuracy",
+                )
+            )
         if c.chance_langs:
-            out.append(Flag("chance", cid, lab, f"{lab}: not distinguishable from chance (95% interval "
-                                                    f"contains 50%) in {', '.join(c.chance_langs)}"))
+            out.append(
+                Flag(
+                    "chance",
+                    cid,
+                    lab,
+                    f"{lab}: not distinguishable from chance (95% interval "
+                    f"contains 50%) in {', '.join(c.chance_langs)}",
+                )
+            )
         if c.seed_variation is False:
-            out.append(Flag("single-seed", cid, lab,
-                            f"{lab}: one run; its intervals cover the test items only, not training variation"))
+            out.append(
+                Flag(
+                    "single-seed",
+                    cid,
+                    lab,
+                    f"{lab}: one run; its intervals cover the test items only, not training variation",
+                )
+            )
         devices = {str(r["device_name"]) for r in runs if r["config_id"] == cid and r["status"] == "succeeded"}
         if len(devices) > 1:
-            out.append(Flag("mixed-env", cid, lab, f"{lab}: its runs ran on {len(devices)} devices "
-                                                       f"({', '.join(sorted(devices))}); its mean costs mix them"))
+            out.append(
+                Flag(
+                    "mixed-env",
+                    cid,
+                    lab,
+                    f"{lab}: its runs ran on {len(devices)} devices "
+                    f"({', '.join(sorted(devices))}); its mean costs mix them",
+                )
+            )
     for cid in d.selected:
         c = v.configurations[cid]
         if c.family != "direct" and not any(x.config_id == cid for x in d.comparisons):
-            out.append(Flag("no-baseline", cid, d.label(cid),
-                            f"{d.label(cid)}: no comparison (a baseline needs succeeded runs of the same seeds: direct "
-                            f"fine-tuning of the same model and recipe, or --baseline)"))
+            out.append(
+                Flag(
+                    "no-baseline",
+                    cid,
+                    d.label(cid),
+                    f"{d.label(cid)}: no comparison (a baseline needs succeeded runs of the same seeds: direct "
+                    f"fine-tuning of the same model and recipe, or --baseline)",
+                )
+            )
     for x in d.comparisons:
         if x.lang == "avg" and x.n_pairs == 1:
-            out.append(Flag("single-pair", x.config_id, d.label(x.config_id),
-                            f"{d.label(x.config_id)} vs {d.label(x.baseline_id)}: one seed pair; the paired interval covers the test "
-                            f"items only"))
+            out.append(
+                Flag(
+                    "single-pair",
+                    x.config_id,
+                    d.label(x.config_id),
+                    f"{d.label(x.config_id)} vs {d.label(x.baseline_id)}: one seed pair; the paired interval covers the test "
+                    f"items only",
+                )
+            )
     by_cfg: dict[str, list[dict[str, Any]]] = {}
     for row in contended:
         by_cfg.setdefault(str(row["config_id"]), []).append(row)
     for cid, rows in by_cfg.items():
         lab = d.label(cid)
         names = sorted({f"{r['run_id']}/{r['phase']}" for r in rows})
-        out.append(Flag("contended", cid, lab, f"{lab}: {len(rows)} phase(s) measured while other work shared the "
-                                               f"machine, so their time and energy may be inflated: "
-                                               f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}"))
-    for status, kind in (("failed", "failed"), ("cancelled", "failed"), ("running", "running"),
-                         ("unknown", "failed")):
+        out.append(
+            Flag(
+                "contended",
+                cid,
+                lab,
+                f"{lab}: {len(rows)} phase(s) measured while other work shared the "
+                f"machine, so their time and energy may be inflated: "
+                f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}",
+            )
+        )
+    for status, kind in (("failed", "failed"), ("cancelled", "failed"), ("running", "running"), ("unknown", "failed")):
         rows = [r for r in runs if r["status"] == status]
         if not rows:
             continue
         ids = [str(r["run_id"]) for r in rows]
-        what = {"failed": "failed", "cancelled": "cancelled", "running": "still running",
-                "unknown": "of unknown status"}[status]
-        detail = "; ".join(f"{r['run_id']}" + (f" ({r['failed_phase']}: {str(r['error'])[:80]})" if r['error'] else "")
-                           for r in rows[:5])
-        out.append(Flag(kind, None, "", f"{len(ids)} run(s) {what}, left out of every number: {detail}"
-                                        f"{'; ...' if len(rows) > 5 else ''} (all in runs.csv)"))
+        what = {
+            "failed": "failed",
+            "cancelled": "cancelled",
+            "running": "still running",
+            "unknown": "of unknown status",
+        }[status]
+        detail = "; ".join(
+            f"{r['run_id']}" + (f" ({r['failed_phase']}: {str(r['error'])[:80]})" if r["error"] else "")
+            for r in rows[:5]
+        )
+        out.append(
+            Flag(
+                kind,
+                None,
+                "",
+                f"{len(ids)} run(s) {what}, left out of every number: {detail}"
+                f"{'; ...' if len(rows) > 5 else ''} (all in runs.csv)",
+            )
+        )
     return out
 
 
 # ---- derived tables -------------------------------------------------------------------------------
+
 
 def finding(c: ComparisonRow) -> str:
     if c.significant:
@@ -382,29 +529,66 @@ def _comparisons_table(d: ReportData) -> pa.Table:
     for c in d.comparisons:
         a, b = d.verdict.configurations.get(c.config_id), d.verdict.configurations.get(c.baseline_id)
         ca, cb = (a.costs if a else {}), (b.costs if b else {})
-        rows.append({"config_id": c.config_id, "label": c.label, "baseline_id": c.baseline_id,
-                     "baseline_label": c.baseline_label, "lang": c.lang, "n_pairs": c.n_pairs, "n_items": c.n_items,
-                     "diff": c.diff, "ci_low": c.low, "ci_high": c.high, "p_value": c.p_value, "p_holm": c.p_holm,
-                     "mcnemar_p": c.mcnemar_p, "significant": c.significant, "delta": c.delta,
-                     "similar_accuracy": c.similar, "equiv_low": c.equiv_low, "equiv_high": c.equiv_high,
-                     "finding": finding(c),
-                     "train_device_hours_ratio": _ratio(ca.get("train_device_hours"), cb.get("train_device_hours")),
-                     "amortised_device_hours_ratio": _ratio(ca.get("amortised_train_device_hours"),
-                                                            cb.get("amortised_train_device_hours")),
-                     "train_flops_ratio": _ratio(ca.get("train_flops"), cb.get("train_flops")),
-                     "train_energy_ratio": _ratio(ca.get("train_energy_j"), cb.get("train_energy_j")),
-                     "query_flops_ratio": _ratio(ca.get("query_flops"), cb.get("query_flops")),
-                     "query_latency_ratio": _ratio(ca.get("query_latency_p50_s"), cb.get("query_latency_p50_s"))})
-    schema = pa.schema([("config_id", pa.string()), ("label", pa.string()), ("baseline_id", pa.string()),
-                        ("baseline_label", pa.string()), ("lang", pa.string()), ("n_pairs", pa.int64()),
-                        ("n_items", pa.int64()), ("diff", pa.float64()), ("ci_low", pa.float64()),
-                        ("ci_high", pa.float64()), ("p_value", pa.float64()), ("p_holm", pa.float64()),
-                        ("mcnemar_p", pa.list_(pa.float64())), ("significant", pa.bool_()), ("delta", pa.float64()),
-                        ("similar_accuracy", pa.bool_()), ("equiv_low", pa.float64()), ("equiv_high", pa.float64()),
-                        ("finding", pa.string()), ("train_device_hours_ratio", pa.float64()),
-                        ("amortised_device_hours_ratio", pa.float64()), ("train_flops_ratio", pa.float64()),
-                        ("train_energy_ratio", pa.float64()), ("query_flops_ratio", pa.float64()),
-                        ("query_latency_ratio", pa.float64())])
+        rows.append(
+            {
+                "config_id": c.config_id,
+                "label": c.label,
+                "baseline_id": c.baseline_id,
+                "baseline_label": c.baseline_label,
+                "lang": c.lang,
+                "n_pairs": c.n_pairs,
+                "n_items": c.n_items,
+                "diff": c.diff,
+                "ci_low": c.low,
+                "ci_high": c.high,
+                "p_value": c.p_value,
+                "p_holm": c.p_holm,
+                "mcnemar_p": c.mcnemar_p,
+                "significant": c.significant,
+                "delta": c.delta,
+                "similar_accuracy": c.similar,
+                "equiv_low": c.equiv_low,
+                "equiv_high": c.equiv_high,
+                "finding": finding(c),
+                "train_device_hours_ratio": _ratio(ca.get("train_device_hours"), cb.get("train_device_hours")),
+                "amortised_device_hours_ratio": _ratio(
+                    ca.get("amortised_train_device_hours"), cb.get("amortised_train_device_hours")
+                ),
+                "train_flops_ratio": _ratio(ca.get("train_flops"), cb.get("train_flops")),
+                "train_energy_ratio": _ratio(ca.get("train_energy_j"), cb.get("train_energy_j")),
+                "query_flops_ratio": _ratio(ca.get("query_flops"), cb.get("query_flops")),
+                "query_latency_ratio": _ratio(ca.get("query_latency_p50_s"), cb.get("query_latency_p50_s")),
+            }
+        )
+    schema = pa.schema(
+        [
+            ("config_id", pa.string()),
+            ("label", pa.string()),
+            ("baseline_id", pa.string()),
+            ("baseline_label", pa.string()),
+            ("lang", pa.string()),
+            ("n_pairs", pa.int64()),
+            ("n_items", pa.int64()),
+            ("diff", pa.float64()),
+            ("ci_low", pa.float64()),
+            ("ci_high", pa.float64()),
+            ("p_value", pa.float64()),
+            ("p_holm", pa.float64()),
+            ("mcnemar_p", pa.list_(pa.float64())),
+            ("significant", pa.bool_()),
+            ("delta", pa.float64()),
+            ("similar_accuracy", pa.bool_()),
+            ("equiv_low", pa.float64()),
+            ("equiv_high", pa.float64()),
+            ("finding", pa.string()),
+            ("train_device_hours_ratio", pa.float64()),
+            ("amortised_device_hours_ratio", pa.float64()),
+            ("train_flops_ratio", pa.float64()),
+            ("train_energy_ratio", pa.float64()),
+            ("query_flops_ratio", pa.float64()),
+            ("query_latency_ratio", pa.float64()),
+        ]
+    )
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -415,15 +599,36 @@ def _break_even_table(d: ReportData) -> pa.Table:
             continue
         a, b = d.verdict.configurations[be.config_id], d.verdict.configurations[be.baseline_id]
         train, query = BREAK_EVEN_COSTS.get(be.measure, (None, None))
-        rows.append({"config_id": be.config_id, "label": a.label, "baseline_id": be.baseline_id,
-                     "baseline_label": b.label, "measure": be.measure,
-                     "train_a": a.costs.get(train) if train else None, "train_b": b.costs.get(train) if train else None,
-                     "query_a": a.costs.get(query) if query else None, "query_b": b.costs.get(query) if query else None,
-                     "queries": be.queries, "verdict": be.verdict})
-    schema = pa.schema([("config_id", pa.string()), ("label", pa.string()), ("baseline_id", pa.string()),
-                        ("baseline_label", pa.string()), ("measure", pa.string()), ("train_a", pa.float64()),
-                        ("train_b", pa.float64()), ("query_a", pa.float64()), ("query_b", pa.float64()),
-                        ("queries", pa.float64()), ("verdict", pa.string())])
+        rows.append(
+            {
+                "config_id": be.config_id,
+                "label": a.label,
+                "baseline_id": be.baseline_id,
+                "baseline_label": b.label,
+                "measure": be.measure,
+                "train_a": a.costs.get(train) if train else None,
+                "train_b": b.costs.get(train) if train else None,
+                "query_a": a.costs.get(query) if query else None,
+                "query_b": b.costs.get(query) if query else None,
+                "queries": be.queries,
+                "verdict": be.verdict,
+            }
+        )
+    schema = pa.schema(
+        [
+            ("config_id", pa.string()),
+            ("label", pa.string()),
+            ("baseline_id", pa.string()),
+            ("baseline_label", pa.string()),
+            ("measure", pa.string()),
+            ("train_a", pa.float64()),
+            ("train_b", pa.float64()),
+            ("query_a", pa.float64()),
+            ("query_b", pa.float64()),
+            ("queries", pa.float64()),
+            ("verdict", pa.string()),
+        ]
+    )
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -435,11 +640,26 @@ def _cost_to_reach_table(d: ReportData) -> pa.Table:
         target, cost = d.verdict.cost_to_reach[cid]
         base = next((c.baseline_id for c in d.comparisons if c.config_id == cid), None)
         configs = d.verdict.configurations
-        rows.append({"config_id": cid, "label": configs[cid].label, "baseline_id": base,
-                     "baseline_label": configs[base].label if base in configs else None, "target_accuracy": target,
-                     "train_device_hours_to_reach": cost, "reached": cost is not None})
-    schema = pa.schema([("config_id", pa.string()), ("label", pa.string()), ("baseline_id", pa.string()),
-                        ("baseline_label", pa.string()), ("target_accuracy", pa.float64()),
-                        ("train_device_hours_to_reach", pa.float64()), ("reached", pa.bool_())])
+        rows.append(
+            {
+                "config_id": cid,
+                "label": configs[cid].label,
+                "baseline_id": base,
+                "baseline_label": configs[base].label if base in configs else None,
+                "target_accuracy": target,
+                "train_device_hours_to_reach": cost,
+                "reached": cost is not None,
+            }
+        )
+    schema = pa.schema(
+        [
+            ("config_id", pa.string()),
+            ("label", pa.string()),
+            ("baseline_id", pa.string()),
+            ("baseline_label", pa.string()),
+            ("target_accuracy", pa.float64()),
+            ("train_device_hours_to_reach", pa.float64()),
+            ("reached", pa.bool_()),
+        ]
+    )
     return pa.Table.from_pylist(rows, schema=schema)
-

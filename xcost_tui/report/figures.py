@@ -27,9 +27,20 @@ FRONTIER_COLOUR = "#000000"
 # Within one family, configurations of a figure are told apart by their line style.
 LINESTYLES = ("-", "--", ":", "-.")
 
-RC = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9,
-      "legend.fontsize": 7.5, "svg.fonttype": "path", "svg.hashsalt": "xcost-tui", "pdf.fonttype": 42,
-      "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3}
+RC = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7.5,
+    "svg.fonttype": "path",
+    "svg.hashsalt": "xcost-tui",
+    "pdf.fonttype": 42,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
 
 
 def _legend_below(ax: Any) -> None:
@@ -81,8 +92,10 @@ def _cost_axis(ax: Any, values: list[float], label: str) -> None:
 
 def _cost_label(d: ReportData) -> str:
     if d.cost_key.startswith("amortised"):
-        return (f"training {d.hours_word}, full pipeline, intermediate phase amortised over "
-                f"{d.verdict.amortise_n:g} target tasks")
+        return (
+            f"training {d.hours_word}, full pipeline, intermediate phase amortised over "
+            f"{d.verdict.amortise_n:g} target tasks"
+        )
     return f"training {d.hours_word}, full pipeline (reused intermediate phase included)"
 
 
@@ -105,15 +118,43 @@ def frontier(d: ReportData) -> Any | None:
         ys = [e.value for _, e in families[fam]]
         lo = [max(0.0, e.value - e.low) if e.low is not None else 0.0 for _, e in families[fam]]
         hi = [max(0.0, e.high - e.value) if e.high is not None else 0.0 for _, e in families[fam]]
-        ax.errorbar(xs, ys, yerr=[lo, hi], fmt=marker, color=colour, ecolor=colour, elinewidth=1, capsize=2.5,
-                    markersize=6, markeredgecolor="white", markeredgewidth=0.5, label=f"{fam} ({len(xs)})", alpha=0.9)
+        ax.errorbar(
+            xs,
+            ys,
+            yerr=[lo, hi],
+            fmt=marker,
+            color=colour,
+            ecolor=colour,
+            elinewidth=1,
+            capsize=2.5,
+            markersize=6,
+            markeredgecolor="white",
+            markeredgewidth=0.5,
+            label=f"{fam} ({len(xs)})",
+            alpha=0.9,
+        )
     front = [(configs[c].costs[d.cost_key], configs[c].avg.value) for c in d.frontier]
     if len(front) >= 2:
-        ax.step([x for x, _ in front], [y for _, y in front], where="post", color=FRONTIER_COLOUR, linewidth=1.2,
-                label="frontier of configurations", zorder=1)
+        ax.step(
+            [x for x, _ in front],
+            [y for _, y in front],
+            where="post",
+            color=FRONTIER_COLOUR,
+            linewidth=1.2,
+            label="frontier of configurations",
+            zorder=1,
+        )
     elif front:
-        ax.plot([front[0][0]], [front[0][1]], marker="o", markersize=11, markerfacecolor="none",
-                color=FRONTIER_COLOUR, linestyle="none", label="frontier of configurations")
+        ax.plot(
+            [front[0][0]],
+            [front[0][1]],
+            marker="o",
+            markersize=11,
+            markerfacecolor="none",
+            color=FRONTIER_COLOUR,
+            linestyle="none",
+            label="frontier of configurations",
+        )
     if len(pts) <= 12:
         for cid, x, est in pts:
             ax.annotate(d.label(cid), (x, est.value), textcoords="offset points", xytext=(5, 4), fontsize=7)
@@ -151,8 +192,19 @@ def languages(d: ReportData) -> Any | None:
             ys.append(est.value)
             lo.append(max(0.0, est.value - est.low) if est.low is not None else 0.0)
             hi.append(max(0.0, est.high - est.value) if est.high is not None else 0.0)
-        bars = ax.errorbar(xs, ys, yerr=[lo, hi], fmt=marker, color=colour, ecolor=colour, elinewidth=1, capsize=2,
-                           markersize=5, markerfacecolor=colour if k == 0 else "white", label=d.label(cid))
+        bars = ax.errorbar(
+            xs,
+            ys,
+            yerr=[lo, hi],
+            fmt=marker,
+            color=colour,
+            ecolor=colour,
+            elinewidth=1,
+            capsize=2,
+            markersize=5,
+            markerfacecolor=colour if k == 0 else "white",
+            label=d.label(cid),
+        )
         bars[-1][0].set_linestyle(LINESTYLES[k % len(LINESTYLES)])
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":", label="chance (50%)")
     if "en" in langs and len(langs) > 1:
@@ -184,8 +236,16 @@ def curves(d: ReportData) -> Any | None:
         seen[c.family] = k + 1
         xs = [x for x, _ in d.curves[cid]]
         every += xs
-        ax.plot(xs, [y for _, y in d.curves[cid]], marker=marker, markersize=4, color=colour,
-                linestyle=LINESTYLES[k % len(LINESTYLES)], linewidth=1.2, label=d.label(cid))
+        ax.plot(
+            xs,
+            [y for _, y in d.curves[cid]],
+            marker=marker,
+            markersize=4,
+            color=colour,
+            linestyle=LINESTYLES[k % len(LINESTYLES)],
+            linewidth=1.2,
+            label=d.label(cid),
+        )
     targets = {d.verdict.cost_to_reach[c][0] for c in ids if c in d.verdict.cost_to_reach}
     for t in sorted(x for x in targets if x is not None):
         ax.axhline(t, color="#666666", linewidth=0.7, linestyle="--")
@@ -205,8 +265,11 @@ def break_even(d: ReportData, max_pairs: int = 4) -> Any | None:
     """Total device-hours (training + queries × per-query cost) against the number of queries
     served, for each comparison whose costs are measured; where the totals cross, N* is marked."""
     configs = d.verdict.configurations
-    rows = [r for r in d.tables["break_even"].to_pylist() if r["measure"] == "device_hours"
-            and None not in (r["train_a"], r["train_b"], r["query_a"], r["query_b"])]
+    rows = [
+        r
+        for r in d.tables["break_even"].to_pylist()
+        if r["measure"] == "device_hours" and None not in (r["train_a"], r["train_b"], r["query_a"], r["query_b"])
+    ]
     if not rows:
         return None
     drawn_configs = set(d.figure_configs)
@@ -224,8 +287,10 @@ def break_even(d: ReportData, max_pairs: int = 4) -> Any | None:
     seen: dict[str, int] = {}
     solid = [ls for ls in LINESTYLES if ls != "--"]
     for r in rows:
-        for cid, train, query, baseline in ((r["baseline_id"], r["train_b"], r["query_b"], True),
-                                            (r["config_id"], r["train_a"], r["query_a"], False)):
+        for cid, train, query, baseline in (
+            (r["baseline_id"], r["train_b"], r["query_b"], True),
+            (r["config_id"], r["train_a"], r["query_a"], False),
+        ):
             if cid in drawn:
                 continue
             drawn.add(cid)
@@ -233,14 +298,27 @@ def break_even(d: ReportData, max_pairs: int = 4) -> Any | None:
             marker, colour = style(fam)
             k = seen.get(fam, 0)
             seen[fam] = k + 1
-            ax.plot(n, train + n * query, color=colour, linestyle="--" if baseline else solid[k % len(solid)],
-                    linewidth=1.2, marker=marker, markevery=(10 * (k + 1), 40), markersize=4,
-                    label=d.label(cid) + (" (baseline)" if baseline else ""))
+            ax.plot(
+                n,
+                train + n * query,
+                color=colour,
+                linestyle="--" if baseline else solid[k % len(solid)],
+                linewidth=1.2,
+                marker=marker,
+                markevery=(10 * (k + 1), 40),
+                markersize=4,
+                label=d.label(cid) + (" (baseline)" if baseline else ""),
+            )
         if r["queries"]:
             q = r["queries"]
             ax.plot([q], [r["train_a"] + q * r["query_a"]], marker="o", color="black", markersize=5)
-            ax.annotate(f"N* = {q:,.0f}", (q, r["train_a"] + q * r["query_a"]), textcoords="offset points",
-                        xytext=(5, -10), fontsize=7)
+            ax.annotate(
+                f"N* = {q:,.0f}",
+                (q, r["train_a"] + q * r["query_a"]),
+                textcoords="offset points",
+                xytext=(5, -10),
+                fontsize=7,
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("queries served (XCOPA items scored, log scale)")

@@ -63,6 +63,7 @@ Block = Union[Heading, Para, Bullets, Table, Fig]
 
 # ---- numbers --------------------------------------------------------------------------------------
 
+
 def pct(x: float | None) -> str:
     return fmt.acc(x)
 
@@ -115,23 +116,31 @@ COST_COLUMNS: list[tuple[str, str, Any]] = [
 
 # ---- building -------------------------------------------------------------------------------------
 
+
 def _intro(d: ReportData) -> list[Block]:
     v = d.verdict
-    base = (f"`{v.baseline}` ({d.label(v.baseline)}) for every configuration" if v.baseline is not None
-            else "each configuration's default: direct fine-tuning of the same model and recipe")
+    base = (
+        f"`{v.baseline}` ({d.label(v.baseline)}) for every configuration"
+        if v.baseline is not None
+        else "each configuration's default: direct fine-tuning of the same model and recipe"
+    )
     n_runs = sum(d.config(c).n_runs for c in d.shown)
     return [
         Heading("xcost-tui report", 1, "top"),
         Para(f"Selection: {d.selection.how}. Store: `{d.store}`. Generated {d.generated} by xcost-tui {d.version}."),
-        Para(f"{len(d.selected)} configuration(s) selected, {len(d.shown)} shown with their baselines, "
-             f"{n_runs} succeeded run(s). Baseline: {base}. Accuracy intervals: 95%, a two-level bootstrap over "
-             f"runs and test items ({DEFAULT_RESAMPLES:,} resamples); differences: paired by seed over the same items, "
-             f"p-values Holm-corrected over the languages of one comparison; similar accuracy: the 90% interval of "
-             f"the difference inside ±{100 * v.delta:g} points (two one-sided tests). Costs: "
-             + ("the full pipeline, a reused intermediate phase included"
-                if v.amortise_n == 1 else
-                f"the full pipeline, and with the intermediate phase amortised over {v.amortise_n:g} target tasks")
-             + ". docs/statistics.md explains every number."),
+        Para(
+            f"{len(d.selected)} configuration(s) selected, {len(d.shown)} shown with their baselines, "
+            f"{n_runs} succeeded run(s). Baseline: {base}. Accuracy intervals: 95%, a two-level bootstrap over "
+            f"runs and test items ({DEFAULT_RESAMPLES:,} resamples); differences: paired by seed over the same items, "
+            f"p-values Holm-corrected over the languages of one comparison; similar accuracy: the 90% interval of "
+            f"the difference inside ±{100 * v.delta:g} points (two one-sided tests). Costs: "
+            + (
+                "the full pipeline, a reused intermediate phase included"
+                if v.amortise_n == 1
+                else f"the full pipeline, and with the intermediate phase amortised over {v.amortise_n:g} target tasks"
+            )
+            + ". docs/statistics.md explains every number."
+        ),
     ]
 
 
@@ -140,8 +149,12 @@ def _verdict(d: ReportData) -> list[Block]:
     if d.sentences:
         out.append(Bullets(list(d.sentences), "verdict-sentences", fold_after=FOLD_SENTENCES))
     else:
-        out.append(Para("No comparison: a configuration needs a succeeded baseline (direct fine-tuning of the same "
-                        "model and recipe, or `--baseline`) with runs of the same seeds."))
+        out.append(
+            Para(
+                "No comparison: a configuration needs a succeeded baseline (direct fine-tuning of the same "
+                "model and recipe, or `--baseline`) with runs of the same seeds."
+            )
+        )
     avg = [c for c in d.comparisons if c.lang == "avg"]
     if avg:
         rows = []
@@ -149,12 +162,38 @@ def _verdict(d: ReportData) -> list[Block]:
             a, b = d.verdict.configurations.get(c.config_id), d.verdict.configurations.get(c.baseline_id)
             r = None if a is None or b is None else _r(a.costs.get(d.cost_key), b.costs.get(d.cost_key))
             q = None if a is None or b is None else _r(a.costs.get("query_flops"), b.costs.get("query_flops"))
-            rows.append([d.label(c.config_id), d.label(c.baseline_id), str(c.n_pairs), str(c.n_items), diff_ci(c),
-                         pval(c.p_value),
-                         finding(c), ratio(r), ratio(q)])
-        out.append(Table(["configuration", "baseline", "seed pairs", "items", "Δ points [95% CI]", "p", "finding",
-                          f"train {d.hours_word} ×", "FLOPs / query ×"], rows, {2, 3, 4, 5, 7, 8},
-                         "Average XCOPA accuracy over the languages both evaluated, paired by seed.", "verdict-table"))
+            rows.append(
+                [
+                    d.label(c.config_id),
+                    d.label(c.baseline_id),
+                    str(c.n_pairs),
+                    str(c.n_items),
+                    diff_ci(c),
+                    pval(c.p_value),
+                    finding(c),
+                    ratio(r),
+                    ratio(q),
+                ]
+            )
+        out.append(
+            Table(
+                [
+                    "configuration",
+                    "baseline",
+                    "seed pairs",
+                    "items",
+                    "Δ points [95% CI]",
+                    "p",
+                    "finding",
+                    f"train {d.hours_word} ×",
+                    "FLOPs / query ×",
+                ],
+                rows,
+                {2, 3, 4, 5, 7, 8},
+                "Average XCOPA accuracy over the languages both evaluated, paired by seed.",
+                "verdict-table",
+            )
+        )
     return out
 
 
@@ -164,20 +203,47 @@ def _r(a: float | None, b: float | None) -> float | None:
 
 def _configurations(d: ReportData) -> list[Block]:
     cols = [c for c in COST_COLUMNS if c[0] != "amortised_train_device_hours" or d.verdict.amortise_n != 1]
-    header = ["configuration", "id", "family", "runs", "languages", "avg % [95% CI]", "en % [95% CI]",
-              *(h.format(hw=d.hours_word, n=f"{d.verdict.amortise_n:g}") for _, h, _ in cols), "frontier"]
+    header = [
+        "configuration",
+        "id",
+        "family",
+        "runs",
+        "languages",
+        "avg % [95% CI]",
+        "en % [95% CI]",
+        *(h.format(hw=d.hours_word, n=f"{d.verdict.amortise_n:g}") for _, h, _ in cols),
+        "frontier",
+    ]
     rows = []
     for cid in d.shown:
         c = d.config(cid)
         n_langs = sum(1 for lang in XCOPA_LANGS if lang in c.accuracy)
-        rows.append([d.label(cid) + ("" if cid in d.selected else " (baseline)"), cid, c.family, str(c.n_runs),
-                     str(n_langs), acc_ci(c.avg), acc_ci(c.accuracy.get("en")),
-                     *(f(c.costs.get(k)) for k, _, f in cols), "yes" if cid in d.frontier else ""])
+        rows.append(
+            [
+                d.label(cid) + ("" if cid in d.selected else " (baseline)"),
+                cid,
+                c.family,
+                str(c.n_runs),
+                str(n_langs),
+                acc_ci(c.avg),
+                acc_ci(c.accuracy.get("en")),
+                *(f(c.costs.get(k)) for k, _, f in cols),
+                "yes" if cid in d.frontier else "",
+            ]
+        )
     numeric = {3, 4, 5, 6, *range(7, 7 + len(cols))}
-    return [Heading("Configurations", 2, "configurations"),
-            Table(header, rows, numeric, "Mean over each configuration's succeeded runs; accuracy: mean over runs "
-                                         "and the XCOPA languages evaluated, with its 95% interval; costs: mean over "
-                                         "runs ('–': not measured on this machine).", "configurations-table")]
+    return [
+        Heading("Configurations", 2, "configurations"),
+        Table(
+            header,
+            rows,
+            numeric,
+            "Mean over each configuration's succeeded runs; accuracy: mean over runs "
+            "and the XCOPA languages evaluated, with its 95% interval; costs: mean over "
+            "runs ('–': not measured on this machine).",
+            "configurations-table",
+        ),
+    ]
 
 
 def _figures(d: ReportData, figs: dict[str, tuple[bytes | None, str]]) -> list[Block]:
@@ -185,20 +251,20 @@ def _figures(d: ReportData, figs: dict[str, tuple[bytes | None, str]]) -> list[B
         "frontier": "no configuration has both a training cost and an average accuracy",
         "languages": "no per-language accuracy",
         "curves": "no learning-curve points recorded for these configurations (`curve_points = 0`, or runs made "
-                  "before learning curves were recorded)",
+        "before learning curves were recorded)",
         "break_even": "no comparison with measured training and per-query device-hours",
     }
     captions = {
         "frontier": f"Average XCOPA accuracy (95% interval) against {d.hours_word} of training, one point per "
-                    f"configuration (markers and colours: families); the line is the frontier of configurations "
-                    f"(nothing is both cheaper and more accurate).",
+        f"configuration (markers and colours: families); the line is the frontier of configurations "
+        f"(nothing is both cheaper and more accurate).",
         "languages": f"Accuracy per language with 95% intervals; {d.figure_rule}.",
         "curves": f"Held-out accuracy (XCOPA validation items not drawn as shots, mean over languages and runs) at "
-                  f"each evaluation point of the target phase, against the cumulative training cost of the full "
-                  f"pipeline; {d.figure_rule}.",
+        f"each evaluation point of the target phase, against the cumulative training cost of the full "
+        f"pipeline; {d.figure_rule}.",
         "break_even": f"Total {d.hours_word} (training + queries × per-query cost) against queries served, log "
-                      f"scales; dashed: a baseline; N* marks where the totals cross. Curves that merge without "
-                      f"crossing have the same per-query cost: the cheaper training stays cheaper.",
+        f"scales; dashed: a baseline; N* marks where the totals cross. Curves that merge without "
+        f"crossing have the same per-query cost: the cheaper training stays cheaper.",
     }
     out: list[Block] = [Heading("Figures", 2, "figures")]
     for name, (svg, title) in figs.items():
@@ -209,10 +275,16 @@ def _figures(d: ReportData, figs: dict[str, tuple[bytes | None, str]]) -> list[B
 def _languages(d: ReportData) -> list[Block]:
     langs = [lang for lang in ("en", *XCOPA_LANGS) if any(lang in d.config(c).accuracy for c in d.shown)]
     rows = [[d.label(c), *(acc_ci(d.config(c).accuracy.get(lang)) for lang in langs)] for c in d.shown]
-    return [Heading("Accuracy per language", 2, "languages"),
-            Table(["configuration", *langs], rows, set(range(1, len(langs) + 1)),
-                  "Accuracy in % with 95% intervals; en: English COPA validation, the others XCOPA test.",
-                  "languages-table")]
+    return [
+        Heading("Accuracy per language", 2, "languages"),
+        Table(
+            ["configuration", *langs],
+            rows,
+            set(range(1, len(langs) + 1)),
+            "Accuracy in % with 95% intervals; en: English COPA validation, the others XCOPA test.",
+            "languages-table",
+        ),
+    ]
 
 
 def _per_language_comparisons(d: ReportData) -> list[Block]:
@@ -220,16 +292,44 @@ def _per_language_comparisons(d: ReportData) -> list[Block]:
     order = {lang: i for i, lang in enumerate(("avg", "avg_all", "avg_published", "avg_seen", "en", *XCOPA_LANGS))}
     for c in sorted(d.comparisons, key=lambda c: (d.label(c.config_id), d.label(c.baseline_id), order.get(c.lang, 99))):
         mc = ", ".join(pval(p) for p in c.mcnemar_p) if c.mcnemar_p else fmt.NULL
-        rows.append([d.label(c.config_id), d.label(c.baseline_id), c.lang, str(c.n_pairs), str(c.n_items), diff_ci(c), pval(c.p_value),
-                     pval(c.p_holm), mc, finding(c)])
+        rows.append(
+            [
+                d.label(c.config_id),
+                d.label(c.baseline_id),
+                c.lang,
+                str(c.n_pairs),
+                str(c.n_items),
+                diff_ci(c),
+                pval(c.p_value),
+                pval(c.p_holm),
+                mc,
+                finding(c),
+            ]
+        )
     if not rows:
         return []
-    return [Heading("Comparisons per language", 2, "comparisons"),
-            Table(["configuration", "baseline", "language", "pairs", "items", "Δ points [95% CI]", "p", "p (Holm)",
-                   "McNemar p per pair", "finding"], rows, {3, 4, 5, 6, 7},
-                  "avg, avg_all, avg_published, avg_seen: the average forms (docs/schema.md); Holm over the XCOPA "
-                  "languages of one comparison; McNemar's exact test per seed pair as a second check.",
-                  "comparisons-table")]
+    return [
+        Heading("Comparisons per language", 2, "comparisons"),
+        Table(
+            [
+                "configuration",
+                "baseline",
+                "language",
+                "pairs",
+                "items",
+                "Δ points [95% CI]",
+                "p",
+                "p (Holm)",
+                "McNemar p per pair",
+                "finding",
+            ],
+            rows,
+            {3, 4, 5, 6, 7},
+            "avg, avg_all, avg_published, avg_seen: the average forms (docs/schema.md); Holm over the XCOPA "
+            "languages of one comparison; McNemar's exact test per seed pair as a second check.",
+            "comparisons-table",
+        ),
+    ]
 
 
 def _break_even(d: ReportData) -> list[Block]:
@@ -238,56 +338,114 @@ def _break_even(d: ReportData) -> list[Block]:
     for r in d.tables["break_even"].to_pylist():
         f, name = unit.get(r["measure"], (fmt.number, r["measure"]))
         n_star = f"{queries(r['queries'])} queries" if r["verdict"] == "crosses" else r["verdict"]
-        rows.append([d.label(r["config_id"]), d.label(r["baseline_id"]), name, f(r["train_a"]), f(r["train_b"]), f(r["query_a"]),
-                     f(r["query_b"]), n_star])
+        rows.append(
+            [
+                d.label(r["config_id"]),
+                d.label(r["baseline_id"]),
+                name,
+                f(r["train_a"]),
+                f(r["train_b"]),
+                f(r["query_a"]),
+                f(r["query_b"]),
+                n_star,
+            ]
+        )
     if not rows:
         return []
-    return [Heading("Break-even", 2, "break-even"),
-            Table(["configuration", "baseline", "measure", "train (config)", "train (baseline)", "per query (config)",
-                   "per query (baseline)", "N* = ΔC_train / Δc_query"], rows, {3, 4, 5, 6},
-                  "never: the same per-query cost (within 5% for measured time and energy, 1e-6 for FLOPs), so "
-                  "the totals never cross; always a / always b: one side is cheaper in both.", "break-even-table")]
+    return [
+        Heading("Break-even", 2, "break-even"),
+        Table(
+            [
+                "configuration",
+                "baseline",
+                "measure",
+                "train (config)",
+                "train (baseline)",
+                "per query (config)",
+                "per query (baseline)",
+                "N* = ΔC_train / Δc_query",
+            ],
+            rows,
+            {3, 4, 5, 6},
+            "never: the same per-query cost (within 5% for measured time and energy, 1e-6 for FLOPs), so "
+            "the totals never cross; always a / always b: one side is cheaper in both.",
+            "break-even-table",
+        ),
+    ]
 
 
 def _cost_to_reach(d: ReportData) -> list[Block]:
     rows = []
     for r in d.tables["cost_to_reach"].to_pylist():
-        rows.append([d.label(r["config_id"]), d.label(r["baseline_id"]) or fmt.NULL, pct(r["target_accuracy"]),
-                     hours(r["train_device_hours_to_reach"]) if r["reached"] else "not reached"])
+        rows.append(
+            [
+                d.label(r["config_id"]),
+                d.label(r["baseline_id"]) or fmt.NULL,
+                pct(r["target_accuracy"]),
+                hours(r["train_device_hours_to_reach"]) if r["reached"] else "not reached",
+            ]
+        )
     if not rows:
         return []
-    return [Heading("Cost to reach the baseline's accuracy", 2, "cost-to-reach"),
-            Table(["configuration", "baseline", "target: baseline's final held-out accuracy (%)",
-                   f"training {d.hours_word} to reach it"], rows, {2, 3},
-                  "From the learning curves (target phase, mean over XCOPA validation languages and runs), "
-                  "interpolated between evaluation points.", "cost-to-reach-table")]
+    return [
+        Heading("Cost to reach the baseline's accuracy", 2, "cost-to-reach"),
+        Table(
+            [
+                "configuration",
+                "baseline",
+                "target: baseline's final held-out accuracy (%)",
+                f"training {d.hours_word} to reach it",
+            ],
+            rows,
+            {2, 3},
+            "From the learning curves (target phase, mean over XCOPA validation languages and runs), "
+            "interpolated between evaluation points.",
+            "cost-to-reach-table",
+        ),
+    ]
 
 
 def _flags(d: ReportData) -> list[Block]:
     out: list[Block] = [Heading("Flags", 2, "flags")]
     if not d.flags:
-        out.append(Para("None: no collapsed run, no language indistinguishable from chance, no single-seed "
-                        "interval, no contended phase, no failed run."))
+        out.append(
+            Para(
+                "None: no collapsed run, no language indistinguishable from chance, no single-seed "
+                "interval, no contended phase, no failed run."
+            )
+        )
         return out
     out.append(Bullets([f.text for f in d.flags], "flags-list"))
     return out
 
 
 def _environment(d: ReportData) -> list[Block]:
-    rows = [[name, "; ".join(f"{val} ({n} run{'s' if n != 1 else ''})" for val, n in vals)]
-            for name, vals in d.environment]
+    rows = [
+        [name, "; ".join(f"{val} ({n} run{'s' if n != 1 else ''})" for val, n in vals)] for name, vals in d.environment
+    ]
     seeds = []
     for cid in d.shown:
         s, draws = d.seeds.get(cid, ([], []))
         c = d.config(cid)
         seeds.append([d.label(cid), str(c.n_runs), seed_text(s), seed_text(draws) if draws else fmt.NULL])
-    return [Heading("Environment", 2, "environment"),
-            Table(["", "values (succeeded runs)"], rows, set(), "From each run's `run_start` event (the runs table).",
-                  "environment-table"),
-            Heading("Seeds", 2, "seeds"),
-            Table(["configuration", "runs", "training seeds", "shot seeds"], seeds, {1},
-                  "Runs of two configurations are paired by equal training seed (and equal shot seed when both "
-                  "draw shots).", "seeds-table")]
+    return [
+        Heading("Environment", 2, "environment"),
+        Table(
+            ["", "values (succeeded runs)"],
+            rows,
+            set(),
+            "From each run's `run_start` event (the runs table).",
+            "environment-table",
+        ),
+        Heading("Seeds", 2, "seeds"),
+        Table(
+            ["configuration", "runs", "training seeds", "shot seeds"],
+            seeds,
+            {1},
+            "Runs of two configurations are paired by equal training seed (and equal shot seed when both draw shots).",
+            "seeds-table",
+        ),
+    ]
 
 
 TABLE_NOTES = {
@@ -314,12 +472,23 @@ def _files(files: list[str]) -> list[Block]:
 
 
 def document(d: ReportData, figs: dict[str, tuple[bytes | None, str]], files: list[str]) -> list[Block]:
-    return [*_intro(d), *_verdict(d), *_configurations(d), *_figures(d, figs), *_languages(d),
-            *_per_language_comparisons(d), *_break_even(d), *_cost_to_reach(d), *_flags(d), *_environment(d),
-            *_files(files)]
+    return [
+        *_intro(d),
+        *_verdict(d),
+        *_configurations(d),
+        *_figures(d, figs),
+        *_languages(d),
+        *_per_language_comparisons(d),
+        *_break_even(d),
+        *_cost_to_reach(d),
+        *_flags(d),
+        *_environment(d),
+        *_files(files),
+    ]
 
 
 # ---- Markdown ------------------------------------------------------------------------------------
+
 
 def _md_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
@@ -335,8 +504,10 @@ def markdown(blocks: list[Block]) -> str:
         elif isinstance(b, Bullets):
             out.append("\n".join(f"- {item}" for item in b.items))
         elif isinstance(b, Table):
-            lines = ["| " + " | ".join(_md_cell(h) for h in b.header) + " |",
-                     "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.header))) + "|"]
+            lines = [
+                "| " + " | ".join(_md_cell(h) for h in b.header) + " |",
+                "|" + "|".join("---:" if i in b.numeric else "---" for i in range(len(b.header))) + "|",
+            ]
             lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in b.rows]
             if b.caption:
                 lines.append(f"\n{b.caption}")
@@ -345,8 +516,10 @@ def markdown(blocks: list[Block]) -> str:
             if b.svg is None:
                 out.append(f"**{b.title}.** {b.caption}")
             else:
-                out.append(f"![{b.title}]({b.name}.svg)\n\n**{b.title}.** {b.caption} "
-                           f"([SVG]({b.name}.svg), [PDF]({b.name}.pdf))")
+                out.append(
+                    f"![{b.title}]({b.name}.svg)\n\n**{b.title}.** {b.caption} "
+                    f"([SVG]({b.name}.svg), [PDF]({b.name}.pdf))"
+                )
     return "\n\n".join(out) + "\n"
 
 
@@ -397,42 +570,71 @@ def to_html(blocks: list[Block], title: str = "xcost-tui report") -> str:
         elif isinstance(b, Bullets):
             items = [f"<li>{_inline(i)}</li>" for i in b.items]
             if b.fold_after is not None and len(items) > b.fold_after:
-                rest = items[b.fold_after:]
-                body.append(f"<div{_attr_id(b)}><ul>{''.join(items[:b.fold_after])}</ul><details><summary>"
-                            f"{len(rest):,} more: show</summary><ul>{''.join(rest)}</ul></details></div>")
+                rest = items[b.fold_after :]
+                body.append(
+                    f"<div{_attr_id(b)}><ul>{''.join(items[: b.fold_after])}</ul><details><summary>"
+                    f"{len(rest):,} more: show</summary><ul>{''.join(rest)}</ul></details></div>"
+                )
             else:
                 body.append(f"<ul{_attr_id(b)}>" + "".join(items) + "</ul>")
         elif isinstance(b, Table):
             cls = lambda i: ' class="num"' if i in b.numeric else ""  # noqa: E731
             head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(b.header))
-            rows = "".join("<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
-                           for r in b.rows)
+            rows = "".join(
+                "<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"
+                for r in b.rows
+            )
             cap = f"<caption>{_inline(b.caption)}</caption>" if b.caption else ""
-            table = (f'<div class="scroll"><table{_attr_id(b)}>{cap}<thead><tr>{head}</tr></thead>'
-                     f"<tbody>{rows}</tbody></table></div>")
+            table = (
+                f'<div class="scroll"><table{_attr_id(b)}>{cap}<thead><tr>{head}</tr></thead>'
+                f"<tbody>{rows}</tbody></table></div>"
+            )
             if len(b.rows) > COLLAPSE_ROWS:  # a long table folds (no script: <details>); the Markdown has it all
                 table = f"<details><summary>{len(b.rows):,} rows: show</summary>{table}</details>"
             body.append(table)
         elif isinstance(b, Fig):
             if b.svg is None:
-                body.append(f'<p class="missing" id="figure-{b.name}"><strong>{html.escape(b.title)}.</strong> '
-                            f"{_inline(b.caption)}</p>")
+                body.append(
+                    f'<p class="missing" id="figure-{b.name}"><strong>{html.escape(b.title)}.</strong> '
+                    f"{_inline(b.caption)}</p>"
+                )
             else:
                 data = base64.b64encode(b.svg).decode("ascii")
-                body.append(f'<figure id="figure-{b.name}"><img src="data:image/svg+xml;base64,{data}" '
-                            f'alt="{html.escape(b.title)}"><figcaption><strong>{html.escape(b.title)}.</strong> '
-                            f"{_inline(b.caption)}</figcaption></figure>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
+                body.append(
+                    f'<figure id="figure-{b.name}"><img src="data:image/svg+xml;base64,{data}" '
+                    f'alt="{html.escape(b.title)}"><figcaption><strong>{html.escape(b.title)}.</strong> '
+                    f"{_inline(b.caption)}</figcaption></figure>"
+                )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body>\n</html>\n"
+    )
 
 
 # ---- LaTeX ----------------------------------------------------------------------------------------
 
-_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "·": r"\textperiodcentered{}",
-        "→": r"$\rightarrow$", "–": "--", "×": r"$\times$", "±": r"$\pm$", "Δ": r"$\Delta$", "≥": r"$\geq$"}
+_TEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "·": r"\textperiodcentered{}",
+    "→": r"$\rightarrow$",
+    "–": "--",
+    "×": r"$\times$",
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "≥": r"$\geq$",
+}
 
 
 def tex(text: str) -> str:
@@ -448,7 +650,7 @@ def _tex_sci(x: float | None, digits: int = 2) -> str:
     e = int(math.floor(math.log10(abs(x))))
     if -2 <= e <= 3:
         return f"{x:.{digits + 1}g}"
-    return f"${x / 10 ** e:.{digits - 1}f}{{\\times}}10^{{{e}}}$"
+    return f"${x / 10**e:.{digits - 1}f}{{\\times}}10^{{{e}}}$"
 
 
 def _tex_ci(e: Estimate | None) -> str:
@@ -478,10 +680,16 @@ def latex_table(d: ReportData) -> str:
     hw = {"GPU-hours": "GPU-h", "CPU-hours": "CPU-h"}.get(d.hours_word, "device-h")
     amort = v.amortise_n != 1
     avg = {c.config_id: c for c in d.comparisons if c.lang == "avg"}
-    cols = [("Configuration", ""), ("Runs", ""), (r"Avg.\ acc.", r"(\%, 95\% CI)"),
-            (r"$\Delta$ vs.\ baseline", "(points)"),
-            ("Train" + (f" (amort.\\ {v.amortise_n:g})" if amort else ""), hw), ("Train", "FLOPs"),
-            ("Latency", "(ms)"), ("FLOPs", "/ query")]
+    cols = [
+        ("Configuration", ""),
+        ("Runs", ""),
+        (r"Avg.\ acc.", r"(\%, 95\% CI)"),
+        (r"$\Delta$ vs.\ baseline", "(points)"),
+        ("Train" + (f" (amort.\\ {v.amortise_n:g})" if amort else ""), hw),
+        ("Train", "FLOPs"),
+        ("Latency", "(ms)"),
+        ("FLOPs", "/ query"),
+    ]
     lines = [
         "% xcost-tui report: configurations x accuracy (95% intervals) and costs.",
         "% Needs \\usepackage{booktabs} (and \\usepackage[T1]{fontenc} for \\textperiodcentered).",
@@ -503,22 +711,39 @@ def latex_table(d: ReportData) -> str:
             lines.append("\\midrule")
         model = c.model
         lat = c.costs.get("query_latency_p50_s")
-        lines.append(" & ".join([
-            tex(d.label(cid)), str(c.n_runs), _tex_ci(c.avg), _tex_diff(avg.get(cid)),
-            _tex_sci(c.costs.get(d.cost_key)), _tex_sci(c.costs.get("train_flops")),
-            "--" if lat is None else f"{1000 * lat:.1f}", _tex_sci(c.costs.get("query_flops"))]) + " \\\\")
+        lines.append(
+            " & ".join(
+                [
+                    tex(d.label(cid)),
+                    str(c.n_runs),
+                    _tex_ci(c.avg),
+                    _tex_diff(avg.get(cid)),
+                    _tex_sci(c.costs.get(d.cost_key)),
+                    _tex_sci(c.costs.get("train_flops")),
+                    "--" if lat is None else f"{1000 * lat:.1f}",
+                    _tex_sci(c.costs.get("query_flops")),
+                ]
+            )
+            + " \\\\"
+        )
     lines += [
         "\\bottomrule",
         "\\end{tabular}",
         "\\caption{Average XCOPA accuracy over the languages evaluated (mean over runs, 95\\% two-level bootstrap "
         "interval over runs and test items) and training cost of the full pipeline"
-        + (f", the intermediate phase amortised over {v.amortise_n:g} target tasks" if amort else
-           " (a reused intermediate phase included)")
+        + (
+            f", the intermediate phase amortised over {v.amortise_n:g} target tasks"
+            if amort
+            else " (a reused intermediate phase included)"
+        )
         + ". $\\Delta$: paired difference against "
-        + (f"the baseline {tex(d.label(v.baseline))}" if v.baseline is not None else
-           "the baseline (direct fine-tuning of the same model and recipe)")
+        + (
+            f"the baseline {tex(d.label(v.baseline))}"
+            if v.baseline is not None
+            else "the baseline (direct fine-tuning of the same model and recipe)"
+        )
         + f" over the languages both evaluated, paired by seed, 95\\% interval; bold: the interval excludes 0. "
-          f"Similar accuracy: the 90\\% interval inside $\\pm{100 * v.delta:g}$ points.}}",
+        f"Similar accuracy: the 90\\% interval inside $\\pm{100 * v.delta:g}$ points.}}",
         "\\label{tab:xcost-configurations}",
         "\\end{table*}",
     ]

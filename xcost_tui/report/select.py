@@ -28,8 +28,12 @@ def from_plan(plan_arg: str) -> Selection:
 
     plan = load_plan(plan_arg)
     ids = {s.configuration_id(): label(s.to_dict()) for s in plan.runs}
-    return Selection(f"plan {plan.name} ({plan.label}): {len(plan.runs)} runs, {len(ids)} configurations",
-                     set(ids), ids, plan_name=plan.name)
+    return Selection(
+        f"plan {plan.name} ({plan.label}): {len(plan.runs)} runs, {len(ids)} configurations",
+        set(ids),
+        ids,
+        plan_name=plan.name,
+    )
 
 
 def from_where(store: Path, where: str) -> Selection:
@@ -43,7 +47,9 @@ def from_where(store: Path, where: str) -> Selection:
         raise ReportError("--where is empty: give a condition on the runs table, e.g. --where \"method = 'direct'\"")
     with connect_user_sql(store) as con:
         try:
-            rows = con.execute(f"SELECT DISTINCT config_id FROM runs WHERE ({where}) AND config_id IS NOT NULL").fetchall()
+            rows = con.execute(
+                f"SELECT DISTINCT config_id FROM runs WHERE ({where}) AND config_id IS NOT NULL"
+            ).fetchall()
         except duckdb.Error as exc:
             message = " ".join(_explain(exc).split("\nLINE ")[0].split())  # DuckDB's words, not its echo of the SQL
             raise ReportError(f"--where {where!r} is not a condition on the runs table: {message}") from None
@@ -61,7 +67,9 @@ def resolve_baseline(store: Path, given: str) -> str:
     from ..suggest import did_you_mean
 
     with connect_ro(store) as con:
-        rows = [(str(a), str(b or "")) for a, b in con.execute("SELECT config_id, label FROM configurations").fetchall()]
+        rows = [
+            (str(a), str(b or "")) for a, b in con.execute("SELECT config_id, label FROM configurations").fetchall()
+        ]
     ids = [cid for cid, _ in rows]
     if given in ids:
         return given
@@ -72,8 +80,12 @@ def resolve_baseline(store: Path, given: str) -> str:
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise ReportError(f"--baseline {given!r} names {len(found)} configurations ({', '.join(sorted(found)[:5])}"
-                              f"{', ...' if len(found) > 5 else ''}): give the whole configuration id")
+            raise ReportError(
+                f"--baseline {given!r} names {len(found)} configurations ({', '.join(sorted(found)[:5])}"
+                f"{', ...' if len(found) > 5 else ''}): give the whole configuration id"
+            )
     hint = did_you_mean(given, [*ids, *(lab for _, lab in rows)])
-    raise ReportError(f"--baseline {given!r}: no configuration with a succeeded run has that id or label{hint}; "
-                      f"`xcost-tui sql \"SELECT config_id, label FROM configurations\"` lists them")
+    raise ReportError(
+        f"--baseline {given!r}: no configuration with a succeeded run has that id or label{hint}; "
+        f'`xcost-tui sql "SELECT config_id, label FROM configurations"` lists them'
+    )

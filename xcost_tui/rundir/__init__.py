@@ -14,8 +14,24 @@ docs/run-directory.md explains the files; this package is their definition.
 """
 
 from .cost import Cost
-from .events import (CheckpointSaved, CollapseCheck, CurvePoint, DataLoaded, EvalResult, Event, EventWriter, PhaseEnd, PhaseStart, Progress, ReusedFrom,
-                     RunEnd, RunStart, RunWarning, UnknownEvent, parse_event)
+from .events import (
+    CheckpointSaved,
+    CollapseCheck,
+    CurvePoint,
+    DataLoaded,
+    EvalResult,
+    Event,
+    EventWriter,
+    PhaseEnd,
+    PhaseStart,
+    Progress,
+    ReusedFrom,
+    RunEnd,
+    RunStart,
+    RunWarning,
+    UnknownEvent,
+    parse_event,
+)
 from .fold import PhaseState, RunFold, RunState
 from .jsonl import JsonlLine, JsonlReader, JsonlWriter, dumps, read_json_object, read_jsonl, write_json_atomic
 from .layout import RunDir, StoreLayout
@@ -23,10 +39,43 @@ from .records import GpuReading, Prediction, Sample
 from .status import FINAL, ProcessRef, RunStatus, StatusRecord, final_status, read_status, update_status
 
 __all__ = [
-    "FINAL", "CheckpointSaved", "CollapseCheck", "Cost", "CurvePoint", "DataLoaded", "EvalResult", "Event", "EventWriter", "GpuReading", "JsonlLine", "JsonlReader",
-    "JsonlWriter", "PhaseEnd", "PhaseStart", "PhaseState", "Prediction", "ProcessRef", "Progress", "ReusedFrom",
-    "RunDir", "RunEnd", "RunFold", "RunStart", "RunState", "RunStatus", "RunWarning", "Sample", "StatusRecord",
-    "StoreLayout", "UnknownEvent", "dumps", "final_status", "parse_event", "read_json_object", "read_jsonl",
-    "read_status", "update_status", "write_json_atomic",
+    "FINAL",
+    "CheckpointSaved",
+    "CollapseCheck",
+    "Cost",
+    "CurvePoint",
+    "DataLoaded",
+    "EvalResult",
+    "Event",
+    "EventWriter",
+    "GpuReading",
+    "JsonlLine",
+    "JsonlReader",
+    "JsonlWriter",
+    "PhaseEnd",
+    "PhaseStart",
+    "PhaseState",
+    "Prediction",
+    "ProcessRef",
+    "Progress",
+    "ReusedFrom",
+    "RunDir",
+    "RunEnd",
+    "RunFold",
+    "RunStart",
+    "RunState",
+    "RunStatus",
+    "RunWarning",
+    "Sample",
+    "StatusRecord",
+    "StoreLayout",
+    "UnknownEvent",
+    "dumps",
+    "final_status",
+    "parse_event",
+    "read_json_object",
+    "read_jsonl",
+    "read_status",
+    "update_status",
+    "write_json_atomic",
 ]
-

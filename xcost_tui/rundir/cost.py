@@ -11,7 +11,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-
 _RESERVED = {"value", "unit", "source", "reason"}
 
 
@@ -63,5 +62,10 @@ class Cost:
         unit = data.get("unit")
         source = data.get("source")
         reason = data.get("reason")
-        return cls(value, str(unit) if unit is not None else "", str(source) if source is not None else None,
-                   str(reason) if reason is not None else None, extra)
+        return cls(
+            value,
+            str(unit) if unit is not None else "",
+            str(source) if source is not None else None,
+            str(reason) if reason is not None else None,
+            extra,
+        )

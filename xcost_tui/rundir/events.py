@@ -114,8 +114,13 @@ class RunStart(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunStart:
-        return cls(_req_str(d.get("run_id")), _dict(d.get("spec")), _dict(d.get("env")),
-                   _strs(d.get("phases_planned")), t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("run_id")),
+            _dict(d.get("spec")),
+            _dict(d.get("env")),
+            _strs(d.get("phases_planned")),
+            t=_float(d.get("t")) or 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -127,8 +132,9 @@ class PhaseStart(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PhaseStart:
-        return cls(_req_str(d.get("phase")), _req_str(d.get("kind")), _int(d.get("total_steps")),
-                   t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("phase")), _req_str(d.get("kind")), _int(d.get("total_steps")), t=_float(d.get("t")) or 0.0
+        )
 
 
 @dataclass(frozen=True)
@@ -148,10 +154,20 @@ class Progress(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Progress:
-        return cls(_req_str(d.get("phase")), _int(d.get("step")), _int(d.get("total_steps")), _float(d.get("epoch")),
-                   _float(d.get("loss")), _float(d.get("lr")), _float(d.get("examples_per_s")),
-                   _float(d.get("tokens_per_s")), _int(d.get("mem_bytes")), _int(d.get("peak_mem_bytes")),
-                   _str(d.get("mem_source")), t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("phase")),
+            _int(d.get("step")),
+            _int(d.get("total_steps")),
+            _float(d.get("epoch")),
+            _float(d.get("loss")),
+            _float(d.get("lr")),
+            _float(d.get("examples_per_s")),
+            _float(d.get("tokens_per_s")),
+            _int(d.get("mem_bytes")),
+            _int(d.get("peak_mem_bytes")),
+            _str(d.get("mem_source")),
+            t=_float(d.get("t")) or 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -168,9 +184,16 @@ class PhaseEnd(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PhaseEnd:
         costs = {name: Cost.from_dict(c) for name, c in _dict(d.get("costs")).items()}
-        return cls(_req_str(d.get("phase")), _req_str(d.get("kind")), _strs(d.get("tasks")), _str(d.get("lang")),
-                   ReusedFrom.from_dict(d.get("reused_from")), costs, _dict(d.get("info")),
-                   t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("phase")),
+            _req_str(d.get("kind")),
+            _strs(d.get("tasks")),
+            _str(d.get("lang")),
+            ReusedFrom.from_dict(d.get("reused_from")),
+            costs,
+            _dict(d.get("info")),
+            t=_float(d.get("t")) or 0.0,
+        )
 
     def value(self, name: str) -> float | None:
         """A cost figure's value, None when absent or not measured."""
@@ -191,9 +214,16 @@ class EvalResult(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvalResult:
-        return cls(_req_str(d.get("phase")), _req_str(d.get("task")), _req_str(d.get("lang")),
-                   _req_str(d.get("split")), _float(d.get("accuracy")), _int(d.get("n")), _int(d.get("correct")),
-                   t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("phase")),
+            _req_str(d.get("task")),
+            _req_str(d.get("lang")),
+            _req_str(d.get("split")),
+            _float(d.get("accuracy")),
+            _int(d.get("n")),
+            _int(d.get("correct")),
+            t=_float(d.get("t")) or 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -242,11 +272,21 @@ class CurvePoint(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CurvePoint:
-        return cls(_req_str(d.get("phase")), _int(d.get("point")) or 0, _int(d.get("step")), _int(d.get("total_steps")),
-                   _req_str(d.get("split")), _floats_by_key(d.get("accuracy")), _ints_by_key(d.get("n")),
-                   _float(d.get("cum_train_device_hours")), _float(d.get("cum_train_flops")),
-                   _float(d.get("cum_train_energy_j")), _float(d.get("eval_wall_s")), _float(d.get("eval_flops")),
-                   t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("phase")),
+            _int(d.get("point")) or 0,
+            _int(d.get("step")),
+            _int(d.get("total_steps")),
+            _req_str(d.get("split")),
+            _floats_by_key(d.get("accuracy")),
+            _ints_by_key(d.get("n")),
+            _float(d.get("cum_train_device_hours")),
+            _float(d.get("cum_train_flops")),
+            _float(d.get("cum_train_energy_j")),
+            _float(d.get("eval_wall_s")),
+            _float(d.get("eval_flops")),
+            t=_float(d.get("t")) or 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -274,11 +314,24 @@ class CollapseCheck(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CollapseCheck:
-        return cls(_req_str(d.get("phase")), _req_str(d.get("eval_phase")), _int(d.get("attempt")), _int(d.get("seed")),
-                   _bool(d.get("collapsed")), _float(d.get("accuracy")), _int(d.get("n")), _int(d.get("correct")),
-                   _float(d.get("p_value")), _int(d.get("majority_choice")), _float(d.get("majority_share")),
-                   _float(d.get("alpha")), _float(d.get("majority")), _strs(d.get("reasons")),
-                   bool(_bool(d.get("retry"))), t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("phase")),
+            _req_str(d.get("eval_phase")),
+            _int(d.get("attempt")),
+            _int(d.get("seed")),
+            _bool(d.get("collapsed")),
+            _float(d.get("accuracy")),
+            _int(d.get("n")),
+            _int(d.get("correct")),
+            _float(d.get("p_value")),
+            _int(d.get("majority_choice")),
+            _float(d.get("majority_share")),
+            _float(d.get("alpha")),
+            _float(d.get("majority")),
+            _strs(d.get("reasons")),
+            bool(_bool(d.get("retry"))),
+            t=_float(d.get("t")) or 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -310,12 +363,28 @@ class DataLoaded(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataLoaded:
-        return cls(_req_str(d.get("task")), _req_str(d.get("split")), _req_str(d.get("lang")),
-                   _req_str(d.get("role")), _req_str(d.get("source")), _str(d.get("repo")), _str(d.get("config")),
-                   _str(d.get("hub_split")), _str(d.get("revision")), _str(d.get("resolved_revision")),
-                   _str(d.get("path")), _str(d.get("sha256")), _int(d.get("rows")), _int(d.get("used")),
-                   _str(d.get("subset")), _str(d.get("fallback")), _str(d.get("xcopa_question")),
-                   _int(d.get("questions_corrected")), _str(d.get("note")), t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("task")),
+            _req_str(d.get("split")),
+            _req_str(d.get("lang")),
+            _req_str(d.get("role")),
+            _req_str(d.get("source")),
+            _str(d.get("repo")),
+            _str(d.get("config")),
+            _str(d.get("hub_split")),
+            _str(d.get("revision")),
+            _str(d.get("resolved_revision")),
+            _str(d.get("path")),
+            _str(d.get("sha256")),
+            _int(d.get("rows")),
+            _int(d.get("used")),
+            _str(d.get("subset")),
+            _str(d.get("fallback")),
+            _str(d.get("xcopa_question")),
+            _int(d.get("questions_corrected")),
+            _str(d.get("note")),
+            t=_float(d.get("t")) or 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -334,9 +403,16 @@ class ModelLoaded(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelLoaded:
-        return cls(_req_str(d.get("model")), _req_str(d.get("source")), _str(d.get("revision")), _str(d.get("path")),
-                   _str(d.get("tokenizer")), _int(d.get("tokenizer_texts")), _strs(d.get("tokenizer_splits")),
-                   t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("model")),
+            _req_str(d.get("source")),
+            _str(d.get("revision")),
+            _str(d.get("path")),
+            _str(d.get("tokenizer")),
+            _int(d.get("tokenizer_texts")),
+            _strs(d.get("tokenizer_splits")),
+            t=_float(d.get("t")) or 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -362,8 +438,13 @@ class RunEnd(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunEnd:
-        return cls(_req_str(d.get("status")), _str(d.get("error")), _str(d.get("phase")), _str(d.get("traceback")),
-                   t=_float(d.get("t")) or 0.0)
+        return cls(
+            _req_str(d.get("status")),
+            _str(d.get("error")),
+            _str(d.get("phase")),
+            _str(d.get("traceback")),
+            t=_float(d.get("t")) or 0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -378,12 +459,38 @@ class UnknownEvent(_Event):
         return dict(self.data)
 
 
-Event = Union[RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, DataLoaded, ModelLoaded,
-              CollapseCheck, CurvePoint, RunWarning, RunEnd, UnknownEvent]
+Event = Union[
+    RunStart,
+    PhaseStart,
+    Progress,
+    PhaseEnd,
+    EvalResult,
+    CheckpointSaved,
+    DataLoaded,
+    ModelLoaded,
+    CollapseCheck,
+    CurvePoint,
+    RunWarning,
+    RunEnd,
+    UnknownEvent,
+]
 
 EVENT_TYPES: dict[str, Any] = {
-    cls.TYPE: cls for cls in (RunStart, PhaseStart, Progress, PhaseEnd, EvalResult, CheckpointSaved, DataLoaded,
-                              ModelLoaded, CollapseCheck, CurvePoint, RunWarning, RunEnd)
+    cls.TYPE: cls
+    for cls in (
+        RunStart,
+        PhaseStart,
+        Progress,
+        PhaseEnd,
+        EvalResult,
+        CheckpointSaved,
+        DataLoaded,
+        ModelLoaded,
+        CollapseCheck,
+        CurvePoint,
+        RunWarning,
+        RunEnd,
+    )
 }
 
 

@@ -11,9 +11,24 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from ..accuracy import average_accuracy, average_forms
-from .events import (CheckpointSaved, CollapseCheck, CurvePoint, DataLoaded, EvalResult, Event, ModelLoaded, PhaseEnd, PhaseStart,
-                     Progress, ReusedFrom, RunEnd, RunStart, RunWarning, UnknownEvent)
 from .cost import Cost
+from .events import (
+    CheckpointSaved,
+    CollapseCheck,
+    CurvePoint,
+    DataLoaded,
+    EvalResult,
+    Event,
+    ModelLoaded,
+    PhaseEnd,
+    PhaseStart,
+    Progress,
+    ReusedFrom,
+    RunEnd,
+    RunStart,
+    RunWarning,
+    UnknownEvent,
+)
 
 MAX_WARNINGS = 100
 

@@ -196,9 +196,15 @@ class JsonlReader:
             return []
         text = f"{self.path}: skipped {bad} malformed line{'s' if bad != 1 else ''}"
         if self.malformed:
-            text += " (line " + ", ".join(str(n) for n in self.malformed[:5]) + (", ...)" if len(self.malformed) > 5 else ")")
+            text += (
+                " (line "
+                + ", ".join(str(n) for n in self.malformed[:5])
+                + (", ...)" if len(self.malformed) > 5 else ")")
+            )
         if partial:
-            text += ", the last one half-written " + ("(the run is still writing it)" if still_running else "(a crash?)")
+            text += ", the last one half-written " + (
+                "(the run is still writing it)" if still_running else "(a crash?)"
+            )
         return [text]
 
 

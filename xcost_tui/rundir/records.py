@@ -32,8 +32,15 @@ class Prediction:
 
 # name -> DuckDB type, in the order of the record (the store's predictions table adds run_id)
 PREDICTION_COLUMNS: dict[str, str] = {
-    "phase": "VARCHAR", "task": "VARCHAR", "lang": "VARCHAR", "split": "VARCHAR", "idx": "BIGINT",
-    "pred": "BIGINT", "label": "BIGINT", "scores": "DOUBLE[]", "correct": "BOOLEAN",
+    "phase": "VARCHAR",
+    "task": "VARCHAR",
+    "lang": "VARCHAR",
+    "split": "VARCHAR",
+    "idx": "BIGINT",
+    "pred": "BIGINT",
+    "label": "BIGINT",
+    "scores": "DOUBLE[]",
+    "correct": "BOOLEAN",
 }
 
 
@@ -58,9 +65,17 @@ class Translation:
 
 
 TRANSLATION_COLUMNS: dict[str, str] = {
-    "phase": "VARCHAR", "lang": "VARCHAR", "split": "VARCHAR", "idx": "BIGINT", "translator": "VARCHAR",
-    "premise": "VARCHAR", "choice1": "VARCHAR", "choice2": "VARCHAR", "source_premise": "VARCHAR",
-    "source_choice1": "VARCHAR", "source_choice2": "VARCHAR",
+    "phase": "VARCHAR",
+    "lang": "VARCHAR",
+    "split": "VARCHAR",
+    "idx": "BIGINT",
+    "translator": "VARCHAR",
+    "premise": "VARCHAR",
+    "choice1": "VARCHAR",
+    "choice2": "VARCHAR",
+    "source_premise": "VARCHAR",
+    "source_choice1": "VARCHAR",
+    "source_choice2": "VARCHAR",
 }
 
 
@@ -87,11 +102,19 @@ class GpuReading:
         if not isinstance(d, dict) or _int(d.get("index")) is None:
             return None
         others = d.get("other_pids")
-        return cls(_int(d.get("index")) or 0, _str(d.get("name")), _str(d.get("uuid")), _int(d.get("mem_used_bytes")),
-                   _int(d.get("mem_total_bytes")), _float(d.get("util_percent")), _float(d.get("power_w")),
-                   _float(d.get("temp_c")), _int(d.get("proc_mem_bytes")),
-                   [p for p in (_int(x) for x in others) if p is not None] if isinstance(others, list) else None,
-                   _int(d.get("other_mem_bytes")))
+        return cls(
+            _int(d.get("index")) or 0,
+            _str(d.get("name")),
+            _str(d.get("uuid")),
+            _int(d.get("mem_used_bytes")),
+            _int(d.get("mem_total_bytes")),
+            _float(d.get("util_percent")),
+            _float(d.get("power_w")),
+            _float(d.get("temp_c")),
+            _int(d.get("proc_mem_bytes")),
+            [p for p in (_int(x) for x in others) if p is not None] if isinstance(others, list) else None,
+            _int(d.get("other_mem_bytes")),
+        )
 
 
 @dataclass(frozen=True)
@@ -116,10 +139,20 @@ class Sample:
         t = _float(d.get("t"))
         if t is None:
             return None
-        gpus = [g for g in (GpuReading.from_dict(x) for x in d.get("gpus") or []) if g is not None] \
-            if isinstance(d.get("gpus"), list) else []
-        return cls(t, _str(d.get("phase")), _float(d.get("cpu_percent")), _int(d.get("rss_bytes")), gpus,
-                   _float(d.get("other_cpu_percent")), _int(d.get("cpus")))
+        gpus = (
+            [g for g in (GpuReading.from_dict(x) for x in d.get("gpus") or []) if g is not None]
+            if isinstance(d.get("gpus"), list)
+            else []
+        )
+        return cls(
+            t,
+            _str(d.get("phase")),
+            _float(d.get("cpu_percent")),
+            _int(d.get("rss_bytes")),
+            gpus,
+            _float(d.get("other_cpu_percent")),
+            _int(d.get("cpus")),
+        )
 
     @property
     def other_gpu_pids(self) -> list[int]:
@@ -134,14 +167,27 @@ class Sample:
 
 
 GPU_COLUMNS: dict[str, str] = {
-    "index": "BIGINT", "name": "VARCHAR", "uuid": "VARCHAR", "mem_used_bytes": "BIGINT", "mem_total_bytes": "BIGINT",
-    "util_percent": "DOUBLE", "power_w": "DOUBLE", "temp_c": "DOUBLE", "proc_mem_bytes": "BIGINT",
-    "other_pids": "BIGINT[]", "other_mem_bytes": "BIGINT",
+    "index": "BIGINT",
+    "name": "VARCHAR",
+    "uuid": "VARCHAR",
+    "mem_used_bytes": "BIGINT",
+    "mem_total_bytes": "BIGINT",
+    "util_percent": "DOUBLE",
+    "power_w": "DOUBLE",
+    "temp_c": "DOUBLE",
+    "proc_mem_bytes": "BIGINT",
+    "other_pids": "BIGINT[]",
+    "other_mem_bytes": "BIGINT",
 }
 GPU_STRUCT = "STRUCT(" + ", ".join(f"{k} {v}" for k, v in GPU_COLUMNS.items()) + ")"
 SAMPLE_COLUMNS: dict[str, str] = {
-    "t": "DOUBLE", "phase": "VARCHAR", "cpu_percent": "DOUBLE", "rss_bytes": "BIGINT", "gpus": f"{GPU_STRUCT}[]",
-    "other_cpu_percent": "DOUBLE", "cpus": "BIGINT",
+    "t": "DOUBLE",
+    "phase": "VARCHAR",
+    "cpu_percent": "DOUBLE",
+    "rss_bytes": "BIGINT",
+    "gpus": f"{GPU_STRUCT}[]",
+    "other_cpu_percent": "DOUBLE",
+    "cpus": "BIGINT",
 }
 
 
@@ -152,8 +198,12 @@ def duckdb_columns(columns: dict[str, str]) -> str:
 
 def _check_in_step() -> None:
     """The column lists name exactly the record fields (checked at import: one shape)."""
-    for cls, cols in ((Prediction, PREDICTION_COLUMNS), (Sample, SAMPLE_COLUMNS), (GpuReading, GPU_COLUMNS),
-                      (Translation, TRANSLATION_COLUMNS)):
+    for cls, cols in (
+        (Prediction, PREDICTION_COLUMNS),
+        (Sample, SAMPLE_COLUMNS),
+        (GpuReading, GPU_COLUMNS),
+        (Translation, TRANSLATION_COLUMNS),
+    ):
         names = [f.name for f in dataclasses.fields(cls)]
         if names != list(cols):
             raise AssertionError(f"{cls.__name__} fields {names} != its columns {list(cols)}")

@@ -119,8 +119,21 @@ class StatusRecord:
             out[prefix] = ref.pid if ref else None
             out[f"{prefix}_create_time"] = ref.create_time if ref else None
             out[f"{prefix}_host"] = ref.host if ref else None
-        for name in ("started", "updated", "ended", "phase", "error", "exit_code", "gpu", "executor",
-                     "executor_job_id", "executor_state", "executor_reason", "executor_info", "cpu_share"):
+        for name in (
+            "started",
+            "updated",
+            "ended",
+            "phase",
+            "error",
+            "exit_code",
+            "gpu",
+            "executor",
+            "executor_job_id",
+            "executor_state",
+            "executor_reason",
+            "executor_info",
+            "cpu_share",
+        ):
             out[name] = getattr(self, name)
         return out
 
@@ -136,22 +149,48 @@ class StatusRecord:
             raise RunDirError(f"{where}: expected a JSON object, found {type(d).__name__}")
         status = RunStatus.parse(d.get("status"))
         if status is None:
-            raise RunDirError(f"{where}: unknown status {d.get('status')!r} "
-                              f"(one of {', '.join(s.value for s in RunStatus)})")
-        known = {"status", "pid", "pid_create_time", "pid_host", "create_time", "host", "supervisor_pid",
-                 "supervisor_pid_create_time", "supervisor_pid_host", "started", "updated", "ended", "phase",
-                 "error", "exit_code", "gpu", "executor", "executor_job_id", "executor_state", "executor_reason",
-                 "executor_info", "cpu_share"}
+            raise RunDirError(
+                f"{where}: unknown status {d.get('status')!r} (one of {', '.join(s.value for s in RunStatus)})"
+            )
+        known = {
+            "status",
+            "pid",
+            "pid_create_time",
+            "pid_host",
+            "create_time",
+            "host",
+            "supervisor_pid",
+            "supervisor_pid_create_time",
+            "supervisor_pid_host",
+            "started",
+            "updated",
+            "ended",
+            "phase",
+            "error",
+            "exit_code",
+            "gpu",
+            "executor",
+            "executor_job_id",
+            "executor_state",
+            "executor_reason",
+            "executor_info",
+            "cpu_share",
+        }
         return cls(
             status=status,
             job=_ref(d.get("pid"), d.get("pid_create_time", d.get("create_time")), d.get("pid_host", d.get("host"))),
             supervisor=_ref(d.get("supervisor_pid"), d.get("supervisor_pid_create_time"), d.get("supervisor_pid_host")),
-            started=_num(d.get("started")), updated=_num(d.get("updated")), ended=_num(d.get("ended")),
-            phase=_text(d.get("phase")), error=_text(d.get("error")),
+            started=_num(d.get("started")),
+            updated=_num(d.get("updated")),
+            ended=_num(d.get("ended")),
+            phase=_text(d.get("phase")),
+            error=_text(d.get("error")),
             exit_code=int(d["exit_code"]) if isinstance(d.get("exit_code"), int) else None,
             gpu=_text(d.get("gpu")),
-            executor=_text(d.get("executor")), executor_job_id=_text(d.get("executor_job_id")),
-            executor_state=_text(d.get("executor_state")), executor_reason=_text(d.get("executor_reason")),
+            executor=_text(d.get("executor")),
+            executor_job_id=_text(d.get("executor_job_id")),
+            executor_state=_text(d.get("executor_state")),
+            executor_reason=_text(d.get("executor_reason")),
             executor_info=d.get("executor_info") if isinstance(d.get("executor_info"), dict) else None,
             cpu_share=d.get("cpu_share") if isinstance(d.get("cpu_share"), dict) else None,
             extra={k: v for k, v in d.items() if k not in known},

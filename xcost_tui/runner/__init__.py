@@ -16,8 +16,18 @@ docs/runner.md describes the process model.
 from .api import RunnerAPI
 from .live import QUEUED, WAITING, LiveRun, RunHistory
 from .notes import Note, NoteLevel
-from .sampler import SampleTarget, Sampler
+from .sampler import Sampler, SampleTarget
 from .scheduler import Scheduler
 
-__all__ = ["QUEUED", "WAITING", "LiveRun", "Note", "NoteLevel", "RunHistory", "RunnerAPI", "SampleTarget", "Sampler",
-           "Scheduler"]
+__all__ = [
+    "QUEUED",
+    "WAITING",
+    "LiveRun",
+    "Note",
+    "NoteLevel",
+    "RunHistory",
+    "RunnerAPI",
+    "SampleTarget",
+    "Sampler",
+    "Scheduler",
+]

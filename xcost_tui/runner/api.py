@@ -8,8 +8,9 @@ signatures). The app uses nothing of a runner beyond this; the headless mode use
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ..spec import RunSpec
 from .live import LiveRun, RunHistory

@@ -162,8 +162,9 @@ class Claims:
             return None
         created = data.get("create_time")
         host = data.get("host")
-        return ProcessRef(pid, float(created) if isinstance(created, (int, float)) else None,
-                          str(host) if host is not None else None)
+        return ProcessRef(
+            pid, float(created) if isinstance(created, (int, float)) else None, str(host) if host is not None else None
+        )
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from ..measure.contention import CPUS_ENV, RUNS_ENV, THREAD_ENV_VARS, THREADS_ENV, job_cpus
 from ..rundir import ProcessRef
@@ -71,8 +72,12 @@ def share_env(share: dict[str, int]) -> dict[str, str]:
     """The environment that gives a job its share: torch's intra-op threads (the job reads
     ``XCOST_CPU_THREADS``) and the OpenMP/MKL/OpenBLAS pools."""
     n = str(share["threads"])
-    return {THREADS_ENV: n, CPUS_ENV: str(share["cpus"]), RUNS_ENV: str(share["runs"]),
-            **{var: n for var in THREAD_ENV_VARS}}
+    return {
+        THREADS_ENV: n,
+        CPUS_ENV: str(share["cpus"]),
+        RUNS_ENV: str(share["runs"]),
+        **{var: n for var in THREAD_ENV_VARS},
+    }
 
 
 def make_executor(settings: Any = None):

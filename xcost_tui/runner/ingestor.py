@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .notes import Note
 
 
 class Ingestor:
-    def __init__(self, store_root: Path, every_s: float, active: Callable[[], list[Path]],
-                 note: Callable[[Note], None]):
+    def __init__(
+        self, store_root: Path, every_s: float, active: Callable[[], list[Path]], note: Callable[[Note], None]
+    ):
         self.store_root = store_root
         self.every_s = every_s
         self.active = active  # the run directories of the running runs, for the live refresh

@@ -73,10 +73,20 @@ class LiveRun:
 
     @classmethod
     def from_spec(cls, spec: RunSpec, run_dir: Path) -> LiveRun:
-        return cls(run_id=spec.run_id(), run_dir=Path(run_dir), name=spec.name, method=spec.method,
-                   model=spec.model, intermediate=list(spec.intermediate), few_shot_k=spec.few_shot_k,
-                   seed=spec.seed, langs=list(spec.langs), phases_planned=len(spec.phases_planned),
-                   init_from=spec.init_from, save_encoder=spec.save_encoder)
+        return cls(
+            run_id=spec.run_id(),
+            run_dir=Path(run_dir),
+            name=spec.name,
+            method=spec.method,
+            model=spec.model,
+            intermediate=list(spec.intermediate),
+            few_shot_k=spec.few_shot_k,
+            seed=spec.seed,
+            langs=list(spec.langs),
+            phases_planned=len(spec.phases_planned),
+            init_from=spec.init_from,
+            save_encoder=spec.save_encoder,
+        )
 
     @classmethod
     def from_run_dir(cls, run_dir: Path) -> LiveRun:
@@ -88,12 +98,19 @@ class LiveRun:
             spec = {}
         k = spec.get("few_shot_k")
         seed = spec.get("seed")
-        return cls(run_id=run_dir.name, run_dir=run_dir, name=_opt_str(spec.get("name")),
-                   method=str(spec.get("method", "")), model=str(spec.get("model", "")),
-                   intermediate=[str(t) for t in spec.get("intermediate") or []],
-                   few_shot_k=k if isinstance(k, int) else None, seed=seed if isinstance(seed, int) else 0,
-                   langs=[str(x) for x in spec.get("langs") or []], init_from=_opt_str(spec.get("init_from")),
-                   save_encoder=bool(spec.get("save_encoder")))
+        return cls(
+            run_id=run_dir.name,
+            run_dir=run_dir,
+            name=_opt_str(spec.get("name")),
+            method=str(spec.get("method", "")),
+            model=str(spec.get("model", "")),
+            intermediate=[str(t) for t in spec.get("intermediate") or []],
+            few_shot_k=k if isinstance(k, int) else None,
+            seed=seed if isinstance(seed, int) else 0,
+            langs=[str(x) for x in spec.get("langs") or []],
+            init_from=_opt_str(spec.get("init_from")),
+            save_encoder=bool(spec.get("save_encoder")),
+        )
 
     # ---- derived ----------------------------------------------------------------------------
     @property
@@ -151,9 +168,14 @@ class LiveRun:
         return (self.ended or now) - self.started
 
     def copy(self) -> LiveRun:
-        return dataclasses.replace(self, intermediate=list(self.intermediate), langs=list(self.langs),
-                                   accuracy=dict(self.accuracy), phases_started=list(self.phases_started),
-                                   warnings=list(self.warnings))
+        return dataclasses.replace(
+            self,
+            intermediate=list(self.intermediate),
+            langs=list(self.langs),
+            accuracy=dict(self.accuracy),
+            phases_started=list(self.phases_started),
+            warnings=list(self.warnings),
+        )
 
 
 def _opt_str(v: object) -> str | None:
@@ -236,8 +258,11 @@ class RunTracker:
         live.accuracy = dict(state.accuracy)
         live.phases_started = list(state.phases_started)
         live.warnings = list(state.warnings)
-        live.contended_phases = sum(1 for p in state.phases.values() if p.completed and not p.reused_from
-                                    and (c := p.costs.get("contended")) is not None and bool(c.value))
+        live.contended_phases = sum(
+            1
+            for p in state.phases.values()
+            if p.completed and not p.reused_from and (c := p.costs.get("contended")) is not None and bool(c.value)
+        )
         if state.run_end is not None and state.run_end.error and not live.error:
             live.error = state.run_end.error
 

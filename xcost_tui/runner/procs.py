@@ -10,8 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import psutil
 
@@ -35,8 +35,15 @@ def spawn(cmd: Sequence[str], run_dir: Path, env: dict[str, str]) -> subprocess.
     """Starts a job in its own session (a closed terminal or dropped SSH does not reach it),
     stdin from /dev/null, stdout and stderr appended to RUN_DIR/job.log."""
     with open(RunDir(run_dir).log, "ab") as log:
-        return subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True, close_fds=True)
+        return subprocess.Popen(
+            list(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
 
 
 def _matches(proc: psutil.Process, ref: ProcessRef) -> bool:
@@ -164,5 +171,5 @@ def strip_reason(reason: object) -> str:
     text = str(reason or "unknown reason")
     for prefix in ("NVML not available: ", "NVML not available"):
         if text.startswith(prefix):
-            return text[len(prefix):] or "unknown reason"
+            return text[len(prefix) :] or "unknown reason"
     return text

@@ -45,10 +45,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Sequence
 
 import psutil
 
@@ -106,11 +106,19 @@ class _Device:
 
     def reading(self, pids: set[int]) -> GpuReading:
         others = _others(self.procs, pids)
-        return GpuReading(index=self.index, name=self.name, uuid=self.uuid, mem_used_bytes=self.mem_used_bytes,
-                          mem_total_bytes=self.mem_total_bytes, util_percent=self.util_percent,
-                          power_w=self.power_w, temp_c=self.temp_c, proc_mem_bytes=_proc_mem(self.procs, pids),
-                          other_pids=None if others is None else [p for p, _ in others],
-                          other_mem_bytes=None if others is None else _sum_known([b for _, b in others]))
+        return GpuReading(
+            index=self.index,
+            name=self.name,
+            uuid=self.uuid,
+            mem_used_bytes=self.mem_used_bytes,
+            mem_total_bytes=self.mem_total_bytes,
+            util_percent=self.util_percent,
+            power_w=self.power_w,
+            temp_c=self.temp_c,
+            proc_mem_bytes=_proc_mem(self.procs, pids),
+            other_pids=None if others is None else [p for p, _ in others],
+            other_mem_bytes=None if others is None else _sum_known([b for _, b in others]),
+        )
 
 
 class _Nvml:
@@ -138,11 +146,17 @@ class _Nvml:
         mem = m.memory_info(i)
         listed = m.processes(i)
         procs = None if listed is m.NA else [(p.pid, m.value(p.used_bytes)) for p in listed]
-        return _Device(index=i, name=self.names[i], uuid=self.uuids[i],
-                       mem_used_bytes=None if mem is m.NA else mem.used,
-                       mem_total_bytes=None if mem is m.NA else mem.total,
-                       util_percent=m.value(m.utilization(i)), power_w=m.value(m.power_w(i)),
-                       temp_c=m.value(m.temperature_c(i)), procs=procs)
+        return _Device(
+            index=i,
+            name=self.names[i],
+            uuid=self.uuids[i],
+            mem_used_bytes=None if mem is m.NA else mem.used,
+            mem_total_bytes=None if mem is m.NA else mem.total,
+            util_percent=m.value(m.utilization(i)),
+            power_w=m.value(m.power_w(i)),
+            temp_c=m.value(m.temperature_c(i)),
+            procs=procs,
+        )
 
 
 def _sum_known(values: list[int | None]) -> int | None:
@@ -173,9 +187,16 @@ def _proc_mem(procs: list[tuple[int, int | None]] | None, pids: set[int]) -> int
 
 
 class Sampler:
-    def __init__(self, targets: Callable[[], list[SampleTarget]], hz: float = 2.0, *,
-                 on_note: Callable[[Note], None] | None = None, children_every_s: float = 2.0,
-                 use_nvml: bool = True, on_write_error: Callable[[WriteError], None] | None = None):
+    def __init__(
+        self,
+        targets: Callable[[], list[SampleTarget]],
+        hz: float = 2.0,
+        *,
+        on_note: Callable[[Note], None] | None = None,
+        children_every_s: float = 2.0,
+        use_nvml: bool = True,
+        on_write_error: Callable[[WriteError], None] | None = None,
+    ):
         if hz <= 0:
             raise ValueError("the sampling rate must be > 0 Hz")
         self.targets = targets
@@ -223,8 +244,9 @@ class Sampler:
             try:
                 self.sample_once()
             except Exception as exc:  # noqa: BLE001 - the sampler never takes the supervisor down
-                self._note(f"sampler: a tick failed ({type(exc).__name__}: {exc})", once_key=type(exc).__name__,
-                           warning=True)
+                self._note(
+                    f"sampler: a tick failed ({type(exc).__name__}: {exc})", once_key=type(exc).__name__, warning=True
+                )
             self.cpu_time_s = time.thread_time() - t_cpu0
             next_due += self.period
             delay = next_due - time.monotonic()
@@ -267,8 +289,15 @@ class Sampler:
                     if i not in devices:
                         devices[i] = self._nvml.read(i)
                     gpus.append(devices[i].reading(pids))
-            sample = Sample(t=time.time(), phase=tgt.phase, cpu_percent=cpu, rss_bytes=rss, gpus=gpus,
-                            other_cpu_percent=other_cpu, cpus=len(state.cpus))
+            sample = Sample(
+                t=time.time(),
+                phase=tgt.phase,
+                cpu_percent=cpu,
+                rss_bytes=rss,
+                gpus=gpus,
+                other_cpu_percent=other_cpu,
+                cpus=len(state.cpus),
+            )
             path = RunDir(tgt.run_dir).samples
             try:
                 if state.writer is None:
@@ -279,8 +308,11 @@ class Sampler:
                 if self.on_write_error is not None:
                     self.on_write_error(exc)
                 else:
-                    self._note(f"sampler: {exc}; no samples of this run until it can be written",
-                               once_key=str(tgt.run_dir), warning=True)
+                    self._note(
+                        f"sampler: {exc}; no samples of this run until it can be written",
+                        once_key=str(tgt.run_dir),
+                        warning=True,
+                    )
             out.append((tgt.run_id, sample))
         for run_id in [r for r in self._states if r not in seen]:
             self._drop(run_id)
@@ -405,6 +437,7 @@ class Sampler:
 
 # ==== beside the job: the sampler process ==========================================================
 
+
 def visible_gpus(env: dict[str, str] | None = None) -> tuple[tuple[int, ...] | None, tuple[str, ...] | None]:
     """The job's GPUs from its CUDA_VISIBLE_DEVICES: (NVML indices, UUIDs); (None, None) means
     every device (the variable is unset), ((), None) none ("" or -1).
@@ -489,8 +522,9 @@ def main(argv: list[str] | None = None) -> int:
             target[0] = t = SampleTarget(t.run_id, t.process, t.run_dir, phase, t.gpus, t.gpu_uuids)
         return [t]
 
-    sampler = Sampler(targets, hz=hz, on_note=say, use_nvml=os.environ.get(NVML_ENV, "1") != "0",
-                      on_write_error=write_failed)
+    sampler = Sampler(
+        targets, hz=hz, on_note=say, use_nvml=os.environ.get(NVML_ENV, "1") != "0", on_write_error=write_failed
+    )
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     sampler.start()

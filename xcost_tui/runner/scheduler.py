@@ -43,13 +43,21 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 from ..errors import RunDirError, WriteError
-from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, StoreLayout, read_status, update_status, \
-    write_json_atomic
+from ..rundir import (
+    ProcessRef,
+    RunDir,
+    RunStatus,
+    StatusRecord,
+    StoreLayout,
+    read_status,
+    update_status,
+    write_json_atomic,
+)
 from ..rundir.jsonl import write_error
 from ..spec import RunSpec
 from . import procs, shared
@@ -118,12 +126,25 @@ class Scheduler:
     name none (it is not part of the run id).
     """
 
-    def __init__(self, store_root: Path | str, *, max_parallel: int | None = None,
-                 gpus: int | Sequence[str | int] | None = None,
-                 job_command: Callable[[Path], list[str]] | None = None, grace_s: float = 10.0,
-                 sample_hz: float = 2.0, poll_s: float = 0.2, ingest: bool = True, ingest_every_s: float = 5.0,
-                 rerun: bool = False, env: dict[str, str] | None = None, history_len: int = HISTORY_LEN,
-                 use_nvml: bool = True, data_dir: str | os.PathLike | None = None, executor: object | None = None):
+    def __init__(
+        self,
+        store_root: Path | str,
+        *,
+        max_parallel: int | None = None,
+        gpus: int | Sequence[str | int] | None = None,
+        job_command: Callable[[Path], list[str]] | None = None,
+        grace_s: float = 10.0,
+        sample_hz: float = 2.0,
+        poll_s: float = 0.2,
+        ingest: bool = True,
+        ingest_every_s: float = 5.0,
+        rerun: bool = False,
+        env: dict[str, str] | None = None,
+        history_len: int = HISTORY_LEN,
+        use_nvml: bool = True,
+        data_dir: str | os.PathLike | None = None,
+        executor: object | None = None,
+    ):
         self.executor = executor if hasattr(executor, "remote") else make_executor(executor)
         remote = bool(self.executor.remote)
         # A remote job reads its run directory on another node: the paths it is given are absolute.
@@ -167,7 +188,9 @@ class Scheduler:
         self._halted = False  # a store write failed: no run is started until the next submit
         self._storage_error: str | None = None
         self._last_loop_error: str | None = None
-        self._ingestor = Ingestor(self.store_root, ingest_every_s, self._active_dirs, self._add_note) if ingest else None
+        self._ingestor = (
+            Ingestor(self.store_root, ingest_every_s, self._active_dirs, self._add_note) if ingest else None
+        )
 
     # ==== the public API ==========================================================================
     def submit(self, specs: Iterable[RunSpec], *, rerun: bool | None = None) -> list[LiveRun]:
@@ -217,8 +240,11 @@ class Scheduler:
             self._thread = threading.Thread(target=self._loop, name="xcost-scheduler", daemon=True)
             self._thread.start()
         if self.executor.remote:
-            at_once = "every run submitted" if self.max_parallel >= UNLIMITED else \
-                f"up to {self.max_parallel} run(s) submitted at once"
+            at_once = (
+                "every run submitted"
+                if self.max_parallel >= UNLIMITED
+                else f"up to {self.max_parallel} run(s) submitted at once"
+            )
             self._note(f"executor: {self.gpu_source}; {at_once}")
         elif self.gpu_ids:
             self._note(f"devices: {self.gpu_source}; up to {self.max_parallel} run(s) at once")
@@ -292,7 +318,11 @@ class Scheduler:
                 if run.elsewhere:
                     self._stop_following(run_id)
                 elif live.status in (QUEUED, WAITING) and not run.starting:
-                    live.status, live.ended, live.error = RunStatus.CANCELLED, time.time(), "cancelled before it started"
+                    live.status, live.ended, live.error = (
+                        RunStatus.CANCELLED,
+                        time.time(),
+                        "cancelled before it started",
+                    )
                 else:
                     run.cancel_requested = True
                     run.force = run.force or force
@@ -438,8 +468,11 @@ class Scheduler:
         if self._halted:
             self._not_start_queued()
             return []
-        busy = sum(1 for r in self._runs.values()
-                   if not r.live.done and (r.live.status == RUNNING or r.elsewhere or r.starting))
+        busy = sum(
+            1
+            for r in self._runs.values()
+            if not r.live.done and (r.live.status == RUNNING or r.elsewhere or r.starting)
+        )
         picked: list[_Run] = []
         # runs that share this machine's CPUs from now on (this one included): its CPU share
         pending = sum(1 for r in self._runs.values() if not r.live.done and not r.elsewhere)
@@ -511,10 +544,24 @@ class Scheduler:
             ours = True
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(RunDir(run_dir).spec, spec.to_dict())
-            update_status(run_dir, RUNNING, job=None, started=started, ended=None, phase=None, error=None,
-                          exit_code=None, gpu=gpu, supervisor=self._claims.me, executor=self.executor.name,
-                          executor_job_id=None, executor_state=None, executor_reason=None, executor_info=None,
-                          cpu_share=share)
+            update_status(
+                run_dir,
+                RUNNING,
+                job=None,
+                started=started,
+                ended=None,
+                phase=None,
+                error=None,
+                exit_code=None,
+                gpu=gpu,
+                supervisor=self._claims.me,
+                executor=self.executor.name,
+                executor_job_id=None,
+                executor_state=None,
+                executor_reason=None,
+                executor_info=None,
+                cpu_share=share,
+            )
         except (WriteError, OSError) as exc:
             if ours:
                 _undo_launch(run_dir, archived)
@@ -591,8 +638,9 @@ class Scheduler:
 
         live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
         try:
-            job_id = self.executor.submit(run_id=run_id, run_dir=run_dir, cmd=self.job_command(run_dir), env=env,
-                                          depends_on=run.depends_on)
+            job_id = self.executor.submit(
+                run_id=run_id, run_dir=run_dir, cmd=self.job_command(run_dir), env=env, depends_on=run.depends_on
+            )
         except SlurmError as exc:
             error = f"could not submit the job: {exc}"
             with self._lock:
@@ -632,8 +680,12 @@ class Scheduler:
             live.error = f"could not start the job: {type(exc).__name__}: {exc}"
             self._warn(f"{live.label}: {live.error}", live.run_id)
             on_disk = _peek_status(run.run_dir)
-            if run.claim is not None and on_disk is not None and on_disk.status == RUNNING \
-                    and on_disk.supervisor == self._claims.me:  # our attempt says running: say how it ended
+            if (
+                run.claim is not None
+                and on_disk is not None
+                and on_disk.status == RUNNING
+                and on_disk.supervisor == self._claims.me
+            ):  # our attempt says running: say how it ended
                 self._record_end(run, RunStatus.FAILED, ended=live.ended, error=live.error)
             self._release_claim(run)
             self._changed.notify_all()
@@ -760,9 +812,13 @@ class Scheduler:
                 self._storage_failed(exc)
         else:
             never_started = run.tracker.fold.state.run_start is None and (status is None or status.job is None)
-            final, error = describe_end(info, cancel_requested=run.cancel_requested,
-                                        producer=producer.live.label if producer else None, depends_on=run.depends_on,
-                                        never_started=never_started)
+            final, error = describe_end(
+                info,
+                cancel_requested=run.cancel_requested,
+                producer=producer.live.label if producer else None,
+                depends_on=run.depends_on,
+                never_started=never_started,
+            )
             if status is not None and status.status.final and status.error:
                 error += f"; the job recorded: {status.status} ({status.error})"
             ended = (status.ended if status is not None and status.status.final else None) or time.time()
@@ -812,8 +868,11 @@ class Scheduler:
         run.remote_info = info
         if info is not None:
             run.live.executor_state, run.live.executor_reason = info.state, info.reason
-        self._note(f"{run.live.label}: {what} (SLURM job {job_id}"
-                   f"{', ' + info.state if info is not None else ''}); not submitted again", run.live.run_id)
+        self._note(
+            f"{run.live.label}: {what} (SLURM job {job_id}"
+            f"{', ' + info.state if info is not None else ''}); not submitted again",
+            run.live.run_id,
+        )
         if info is not None and not info.active:
             self._finish_remote(run, info)
         return True
@@ -836,8 +895,10 @@ class Scheduler:
             ended = time.time()
             self._record_end(run, final, ended=ended, error=error, exit_code=rc)  # says a failure of ours first
             if rc == JOB_WRITE_FAILED:  # the job's own writes failed: the store is full or read-only
-                self._storage_failed(f"{live.label}: its job could not write its run directory (exit code {rc}; "
-                                     f"{RunDir(live.run_dir).log} says why)")
+                self._storage_failed(
+                    f"{live.label}: its job could not write its run directory (exit code {rc}; "
+                    f"{RunDir(live.run_dir).log} says why)"
+                )
         run.popen = None
         live.status, live.error, live.exit_code = final, error, rc
         live.ended = ended or time.time()
@@ -859,8 +920,11 @@ class Scheduler:
             except WriteError as again:
                 failure = again
         self._storage_failed(failure)
-        self._error(f"{run.live.label}: its end ({status}) could not be written to status.json; "
-                    "a later supervisor records it as failed (job process disappeared)", run.live.run_id)
+        self._error(
+            f"{run.live.label}: its end ({status}) could not be written to status.json; "
+            "a later supervisor records it as failed (job process disappeared)",
+            run.live.run_id,
+        )
         return False
 
     def _finished(self, run: _Run) -> None:
@@ -894,8 +958,9 @@ class Scheduler:
             return
         run.claim = claim
         self._take_disk_wiring(run)
-        if status.executor == SLURM and self._attach_slurm(run, status, claim, "already submitted" if requeue
-                                                            else "re-attached"):
+        if status.executor == SLURM and self._attach_slurm(
+            run, status, claim, "already submitted" if requeue else "re-attached"
+        ):
             return
         job = procs.identify(status.job, run_dir, written=status.updated)
         if job is not None:
@@ -954,8 +1019,7 @@ class Scheduler:
         if status is not None and status.status == RUNNING:
             self._see_running_elsewhere(run, status)
         holder = self._claims_of(run.run_dir).holder(live.run_id)
-        self._note(f"{live.label}: claimed by {describe_holder(holder)}; followed here, not started again",
-                   live.run_id)
+        self._note(f"{live.label}: claimed by {describe_holder(holder)}; followed here, not started again", live.run_id)
 
     def _see_running_elsewhere(self, run: _Run, status: StatusRecord) -> None:
         live = run.live
@@ -994,15 +1058,17 @@ class Scheduler:
         run.elsewhere, run.claim = False, claim  # its holder let go: it recorded the end, or it is gone
         status, attempt = _status_and_attempt(run_dir)
         if status is not None and status.status == RUNNING and status.executor == SLURM:
-            if self._attach_slurm(run, status, claim, "the supervisor that followed it is gone; followed and "
-                                                      "recorded here now"):
+            if self._attach_slurm(
+                run, status, claim, "the supervisor that followed it is gone; followed and recorded here now"
+            ):
                 return
         if status is not None and status.status == RUNNING:
             job = procs.identify(status.job, run_dir, written=status.updated)
             if job is not None:
                 self._adopt(run, status, job, claim)
-                self._note(f"{live.label}: the supervisor that ran it is gone; followed and recorded here now",
-                           live.run_id)
+                self._note(
+                    f"{live.label}: the supervisor that ran it is gone; followed and recorded here now", live.run_id
+                )
                 return
             try:
                 recorded: StatusRecord | None = self._mark_disappeared(run_dir, status)
@@ -1020,8 +1086,9 @@ class Scheduler:
         elif run.spec is not None:  # its claimer went away before starting it: ours to run again
             self._release_claim(run)
             live.status, live.attached, live.elsewhere = QUEUED, False, False
-            self._note(f"{live.label}: the supervisor that claimed it stopped before starting it; queued here",
-                       live.run_id)
+            self._note(
+                f"{live.label}: the supervisor that claimed it stopped before starting it; queued here", live.run_id
+            )
         else:
             live.status, live.ended, live.error = RunStatus.FAILED, time.time(), DISAPPEARED
             self._finished(run)
@@ -1124,8 +1191,9 @@ class Scheduler:
             return
         self._halted = True
         waiting = sum(1 for r in self._runs.values() if r.live.status in (QUEUED, WAITING) and not r.elsewhere)
-        self._error(f"{exc}: no further run is started ({waiting} not started); running runs go on and record "
-                    "their own end")
+        self._error(
+            f"{exc}: no further run is started ({waiting} not started); running runs go on and record their own end"
+        )
         self._not_start_queued()
 
     def _not_start_queued(self) -> None:
@@ -1137,9 +1205,17 @@ class Scheduler:
 
     # ==== shared intermediate phases ==============================================================
     def _entries(self) -> list[shared.Entry]:
-        return [shared.Entry(rid, r.live.label, shared.key_of(r.spec) if r.spec is not None else None,
-                             r.live.status, r.live.waiting_for, bool(r.spec is not None and r.spec.save_encoder))
-                for rid, r in self._runs.items()]
+        return [
+            shared.Entry(
+                rid,
+                r.live.label,
+                shared.key_of(r.spec) if r.spec is not None else None,
+                r.live.status,
+                r.live.waiting_for,
+                bool(r.spec is not None and r.spec.save_encoder),
+            )
+            for rid, r in self._runs.items()
+        ]
 
     def _wire_shared(self) -> None:
         entries = self._entries()
@@ -1170,8 +1246,11 @@ class Scheduler:
         for rid in {e.waiting_for for e in waiting if e.waiting_for}:
             p = self._runs.get(rid)
             if p is not None:
-                ckpt = shared.checkpoint_of(p.run_dir, saw_checkpoint=p.tracker.checkpoint_saved is not None,
-                                            succeeded=p.live.status == RunStatus.SUCCEEDED)
+                ckpt = shared.checkpoint_of(
+                    p.run_dir,
+                    saw_checkpoint=p.tracker.checkpoint_saved is not None,
+                    succeeded=p.live.status == RunStatus.SUCCEEDED,
+                )
                 producers[rid] = shared.Producer(p.live.status, ckpt)
         for rel in shared.release(waiting, producers):
             run = self._runs[rel.run_id]
@@ -1189,8 +1268,14 @@ class Scheduler:
             p = self._runs.get(rid)
             if p is not None:
                 ckpt = RunDir(p.run_dir).intermediate_checkpoint
-                complete = shared.checkpoint_of(p.run_dir, saw_checkpoint=p.tracker.checkpoint_saved is not None,
-                                                succeeded=p.live.status == RunStatus.SUCCEEDED) is not None
+                complete = (
+                    shared.checkpoint_of(
+                        p.run_dir,
+                        saw_checkpoint=p.tracker.checkpoint_saved is not None,
+                        succeeded=p.live.status == RunStatus.SUCCEEDED,
+                    )
+                    is not None
+                )
                 producers[rid] = shared.RemoteProducer(p.live.label, p.live.status, p.job_id, ckpt.resolve(), complete)
         for rel in shared.release_remote(waiting, producers):
             run = self._runs[rel.run_id]
@@ -1223,8 +1308,11 @@ class Scheduler:
 
     def _active_dirs(self) -> list[Path]:
         with self._lock:
-            return [r.run_dir for r in self._runs.values()
-                    if r.live.status == RUNNING and r.claim is not None and not r.starting]
+            return [
+                r.run_dir
+                for r in self._runs.values()
+                if r.live.status == RUNNING and r.claim is not None and not r.starting
+            ]
 
     def _add_note(self, note: Note) -> None:
         with self._lock:

@@ -12,9 +12,9 @@ decisions under its lock. ``saved_encoders`` and ``checkpoint_of`` look at the s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from ..plan import intermediate_key_str
 from ..rundir import RunDir, RunStatus
@@ -66,8 +66,14 @@ def wire(entries: Sequence[Entry], saved: Mapping[str, Path]) -> Wiring:
                 out.init_from[e.run_id] = str(saved[key])
             out.notes.append(f"{len(members)} run(s) start from the saved encoder {saved[key]}")
             continue
-        producer = next((e for e in entries if e.key == key and e.save_encoder and not e.status.final
-                         and e.status != RunStatus.WAITING), None)
+        producer = next(
+            (
+                e
+                for e in entries
+                if e.key == key and e.save_encoder and not e.status.final and e.status != RunStatus.WAITING
+            ),
+            None,
+        )
         if producer is None:
             if len(members) < 2:
                 continue
@@ -78,8 +84,10 @@ def wire(entries: Sequence[Entry], saved: Mapping[str, Path]) -> Wiring:
         for e in members:
             out.waiting[e.run_id] = producer.run_id
         if members:
-            out.notes.append(f"shared intermediate phase: {producer.label} saves its encoder; "
-                             f"{', '.join(e.label for e in members)} start from it")
+            out.notes.append(
+                f"shared intermediate phase: {producer.label} saves its encoder; "
+                f"{', '.join(e.label for e in members)} start from it"
+            )
     return out
 
 
@@ -120,14 +128,27 @@ def release_remote(waiting: Iterable[Entry], producers: Mapping[str, RemoteProdu
     for e in waiting:
         p = producers.get(e.waiting_for or "")
         if p is None:
-            out.append(Release(e.run_id, None, f"{e.label}: {e.waiting_for} is no longer in the queue; this run "
-                                               "trains its own intermediate phase"))
+            out.append(
+                Release(
+                    e.run_id,
+                    None,
+                    f"{e.label}: {e.waiting_for} is no longer in the queue; this run trains its own intermediate phase",
+                )
+            )
         elif p.complete:
             out.append(Release(e.run_id, str(p.checkpoint)))
         elif p.status.final:
-            why = {RunStatus.CANCELLED: "was cancelled", RunStatus.SUCCEEDED: "saved no encoder"}.get(p.status, "failed")
-            out.append(Release(e.run_id, None, error=f"not started: it starts from the encoder of {p.label}, which "
-                                                     f"{why} before saving it (rerun the plan to run both again)"))
+            why = {RunStatus.CANCELLED: "was cancelled", RunStatus.SUCCEEDED: "saved no encoder"}.get(
+                p.status, "failed"
+            )
+            out.append(
+                Release(
+                    e.run_id,
+                    None,
+                    error=f"not started: it starts from the encoder of {p.label}, which "
+                    f"{why} before saving it (rerun the plan to run both again)",
+                )
+            )
         elif p.job_id is not None:
             out.append(Release(e.run_id, str(p.checkpoint), depends_on=p.job_id))
     return out
@@ -148,8 +169,9 @@ def release(waiting: Iterable[Entry], producers: Mapping[str, Producer]) -> list
                 why = "saved no encoder"
             else:
                 why = "failed"
-            out.append(Release(e.run_id, None,
-                               f"{e.label}: {e.waiting_for} {why}; this run trains its own intermediate phase"))
+            out.append(
+                Release(e.run_id, None, f"{e.label}: {e.waiting_for} {why}; this run trains its own intermediate phase")
+            )
     return out
 
 

@@ -34,9 +34,10 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ..errors import XcostError
 from ..rundir import RunDir, RunStatus
@@ -44,9 +45,24 @@ from ..rundir import RunDir, RunStatus
 SLURM_FOLDER = "slurm"  # RUN_DIR/slurm/: submitit's batch script, pickles and log
 
 # SLURM job states (squeue(1), sacct(1)) in which the job is still the cluster's business.
-ACTIVE_STATES = frozenset({"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED",
-                           "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING", "SIGNALING", "STAGE_OUT", "RESV_DEL_HOLD",
-                           "SPECIAL_EXIT", "STOPPED"})
+ACTIVE_STATES = frozenset(
+    {
+        "PENDING",
+        "CONFIGURING",
+        "RUNNING",
+        "COMPLETING",
+        "SUSPENDED",
+        "REQUEUED",
+        "REQUEUE_FED",
+        "REQUEUE_HOLD",
+        "RESIZING",
+        "SIGNALING",
+        "STAGE_OUT",
+        "RESV_DEL_HOLD",
+        "SPECIAL_EXIT",
+        "STOPPED",
+    }
+)
 # Final states and what a run that did not record its own end becomes.
 WHY = {
     "COMPLETED": "the job completed",
@@ -67,6 +83,7 @@ class SlurmError(XcostError):
 
 
 # ---- what SLURM says about a job -----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class JobInfo:
@@ -104,7 +121,8 @@ class JobInfo:
     @property
     def dependency_never_satisfied(self) -> bool:
         return (self.reason or "").startswith("DependencyNeverSatisfied") or (
-            self.state == "CANCELLED" and not self.started and (self.reason or "") == "Dependency")
+            self.state == "CANCELLED" and not self.started and (self.reason or "") == "Dependency"
+        )
 
     @property
     def gpus(self) -> int | None:
@@ -120,8 +138,16 @@ class JobInfo:
 
     def accounting(self) -> dict[str, Any]:
         """What status.json keeps of the attempt (``executor_info``)."""
-        return {"node": self.node, "exit_code": self.exit_code, "elapsed_s": self.elapsed_s, "gpus": self.gpus,
-                "alloc_tres": self.alloc_tres, "start": self.start, "end": self.end, "source": self.source}
+        return {
+            "node": self.node,
+            "exit_code": self.exit_code,
+            "elapsed_s": self.elapsed_s,
+            "gpus": self.gpus,
+            "alloc_tres": self.alloc_tres,
+            "start": self.start,
+            "end": self.end,
+            "source": self.source,
+        }
 
     def describe(self) -> str:
         """'TIMEOUT: the job reached its time limit (job 12, node n1, exit 0:15, 1m27s)'."""
@@ -168,8 +194,9 @@ def parse_squeue(text: str) -> dict[str, JobInfo]:
             continue
         state, detail = _state(parts[1])
         node = parts[3].strip() if len(parts) > 3 and parts[3].strip() else None
-        out[parts[0].strip()] = JobInfo(parts[0].strip(), state, _reason(parts[2] if len(parts) > 2 else None),
-                                        node, detail=detail, source="squeue")
+        out[parts[0].strip()] = JobInfo(
+            parts[0].strip(), state, _reason(parts[2] if len(parts) > 2 else None), node, detail=detail, source="squeue"
+        )
     return out
 
 
@@ -188,37 +215,61 @@ def parse_sacct(text: str) -> dict[str, JobInfo]:
         row = dict(zip(SACCT_FIELDS, parts))
         state, detail = _state(row["State"])
         node = row["NodeList"].strip()
-        out[row["JobID"]] = JobInfo(row["JobID"], state, _reason(row["Reason"]),
-                                    None if node in ("", "None assigned") else node, row["ExitCode"] or None,
-                                    parse_elapsed(row["Elapsed"]), row["Start"] or None, row["End"] or None,
-                                    row["AllocTRES"] or None, detail, source="sacct")
+        out[row["JobID"]] = JobInfo(
+            row["JobID"],
+            state,
+            _reason(row["Reason"]),
+            None if node in ("", "None assigned") else node,
+            row["ExitCode"] or None,
+            parse_elapsed(row["Elapsed"]),
+            row["Start"] or None,
+            row["End"] or None,
+            row["AllocTRES"] or None,
+            detail,
+            source="sacct",
+        )
     return out
 
 
-def describe_end(info: JobInfo, *, cancel_requested: bool, producer: str | None = None,
-                 depends_on: str | None = None, never_started: bool | None = None) -> tuple[RunStatus, str]:
+def describe_end(
+    info: JobInfo,
+    *,
+    cancel_requested: bool,
+    producer: str | None = None,
+    depends_on: str | None = None,
+    never_started: bool | None = None,
+) -> tuple[RunStatus, str]:
     """The final status and error of a run whose SLURM job ended without the run recording its
     own end (or whose end SLURM imposed: a time limit, a preemption, a node failure).
     ``never_started``: the run directory shows the job never ran (no run_start, no pid): sacct's
     start time of a job cancelled while pending is not always empty."""
     what = info.describe()
     not_started = (not info.started) if never_started is None else never_started
-    if not cancel_requested and (info.dependency_never_satisfied
-                                 or (depends_on and info.state == "CANCELLED" and not_started)):
-        who = f"{producer} " if producer else (f"the run of job {depends_on} " if depends_on else "the run it depends on ")
-        return RunStatus.FAILED, (f"not started: it starts from the encoder of {who}which did not succeed, so its "
-                                  f"SLURM dependency can never be satisfied ({what})")
+    if not cancel_requested and (
+        info.dependency_never_satisfied or (depends_on and info.state == "CANCELLED" and not_started)
+    ):
+        who = (
+            f"{producer} "
+            if producer
+            else (f"the run of job {depends_on} " if depends_on else "the run it depends on ")
+        )
+        return RunStatus.FAILED, (
+            f"not started: it starts from the encoder of {who}which did not succeed, so its "
+            f"SLURM dependency can never be satisfied ({what})"
+        )
     if info.state == "CANCELLED":
         if not_started:
             return RunStatus.CANCELLED, f"cancelled before it started (SLURM: {what})"
-        return RunStatus.CANCELLED, (f"cancelled ({'scancel by this supervisor' if cancel_requested else 'scancel'};"
-                                     f" SLURM: {what})")
+        return RunStatus.CANCELLED, (
+            f"cancelled ({'scancel by this supervisor' if cancel_requested else 'scancel'}; SLURM: {what})"
+        )
     if info.state == "COMPLETED":
         return RunStatus.FAILED, f"the job ended without a final status (SLURM: {what})"
     return RunStatus.FAILED, f"SLURM: {what}"
 
 
 # ---- the [executor] settings as sbatch parameters -------------------------------------------------
+
 
 def parse_sbatch_args(args: Sequence[str]) -> dict[str, Any]:
     """Extra ``sbatch`` arguments (``["--exclusive", "--reservation=gpu", "--mail-type", "END"]``) as
@@ -229,8 +280,10 @@ def parse_sbatch_args(args: Sequence[str]) -> dict[str, Any]:
     while i < len(items):
         arg = items[i]
         if not arg.startswith("--") or len(arg) < 3:
-            raise XcostError(f"executor.sbatch_args: {arg!r} is not a long sbatch option (write --name=value or "
-                             f"--flag; short options such as -N are not accepted)")
+            raise XcostError(
+                f"executor.sbatch_args: {arg!r} is not a long sbatch option (write --name=value or "
+                f"--flag; short options such as -N are not accepted)"
+            )
         key, eq, value = arg[2:].partition("=")
         if eq:
             out[key] = value
@@ -256,8 +309,12 @@ def sbatch_parameters(settings: Any, *, run_id: str, run_dir: Path, depends_on: 
         extra["dependency"] = f"afterok:{depends_on}"
         extra["kill-on-invalid-dep"] = "yes"
     extra.update(parse_sbatch_args(settings.sbatch_args or []))
-    params: dict[str, Any] = {"job_name": run_id, "use_srun": False, "stderr_to_stdout": True,
-                              "additional_parameters": extra}
+    params: dict[str, Any] = {
+        "job_name": run_id,
+        "use_srun": False,
+        "stderr_to_stdout": True,
+        "additional_parameters": extra,
+    }
     for key in ("partition", "account", "qos", "constraint"):
         value = getattr(settings, key, None)
         if value:
@@ -272,6 +329,7 @@ def sbatch_parameters(settings: Any, *, run_id: str, run_dir: Path, depends_on: 
 
 
 # ---- on the node: what submitit runs ----------------------------------------------------------------
+
 
 class RunFailed(Exception):
     """The run's job exited non-zero: the SLURM job fails, so ``afterok`` dependants do not start."""
@@ -299,8 +357,15 @@ class SlurmRun:
             _record_offline_failure(Path(self.run_dir), problems)
             raise RunFailed(problems)
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    env=env, cwd=self.run_dir, close_fds=True)
+            proc = subprocess.Popen(
+                self.cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.run_dir,
+                close_fds=True,
+            )
         self._pid = proc.pid
         while proc.poll() is None:
             time.sleep(0.5)
@@ -339,18 +404,22 @@ def _record_offline_failure(run_dir: Path, message: str) -> None:
     with open(RunDir(run_dir).log, "a", encoding="utf-8") as log:
         print(f"error: {message}", file=log, flush=True)
     now = time.time()
-    update_status(run_dir, RunStatus.FAILED, job=ProcessRef.current(), started=now, ended=now, error=message,
-                  exit_code=2)
+    update_status(
+        run_dir, RunStatus.FAILED, job=ProcessRef.current(), started=now, ended=now, error=message, exit_code=2
+    )
 
 
 # ---- the supervisor's side ------------------------------------------------------------------------
+
 
 def _run(cmd: list[str], timeout: float = 30.0) -> str:
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except FileNotFoundError:
-        raise SlurmError(f"{cmd[0]} not found: SLURM's commands are not installed on this machine (a login "
-                         f"node of the cluster has them; docs/cluster.md)") from None
+        raise SlurmError(
+            f"{cmd[0]} not found: SLURM's commands are not installed on this machine (a login "
+            f"node of the cluster has them; docs/cluster.md)"
+        ) from None
     except subprocess.TimeoutExpired:
         raise SlurmError(f"{shlex.join(cmd)} did not answer in {timeout:g} s (is slurmctld up?)") from None
     if out.returncode != 0:
@@ -396,8 +465,9 @@ class SlurmExecutor:
         if not ok:
             raise SlurmError(f"--executor slurm: {why}")
 
-    def submit(self, *, run_id: str, run_dir: Path, cmd: list[str], env: dict[str, str],
-               depends_on: str | None = None) -> str:
+    def submit(
+        self, *, run_id: str, run_dir: Path, cmd: list[str], env: dict[str, str], depends_on: str | None = None
+    ) -> str:
         """Submits the run; returns its SLURM job id. Raises SlurmError."""
         try:
             import submitit
@@ -409,8 +479,9 @@ class SlurmExecutor:
         python = self.settings.python or shlex.quote(sys.executable)
         try:
             ex = submitit.SlurmExecutor(folder=folder, python=python, max_num_timeout=0)
-            ex.update_parameters(**sbatch_parameters(self.settings, run_id=run_id, run_dir=run_dir,
-                                                     depends_on=depends_on))
+            ex.update_parameters(
+                **sbatch_parameters(self.settings, run_id=run_id, run_dir=run_dir, depends_on=depends_on)
+            )
             job = ex.submit(SlurmRun(list(cmd), str(run_dir), dict(env)))
         except (subprocess.CalledProcessError, OSError, ValueError, RuntimeError) as exc:
             detail = getattr(exc, "stderr", None) or getattr(exc, "output", None) or exc
@@ -436,8 +507,9 @@ class SlurmExecutor:
         gone = [j for j in ids if j not in out]
         if gone and self._sacct_ok is not False:
             try:
-                done = parse_sacct(_run(["sacct", "-n", "-P", "-X", "-j", ",".join(gone), "-o",
-                                         ",".join(SACCT_FIELDS)]))
+                done = parse_sacct(
+                    _run(["sacct", "-n", "-P", "-X", "-j", ",".join(gone), "-o", ",".join(SACCT_FIELDS)])
+                )
                 self._sacct_ok = True
                 for j, info in list(done.items()):  # accounting lags the controller by a moment
                     if info.active and j in held and not held[j].active:
@@ -469,8 +541,10 @@ class SlurmExecutor:
         sbatch and writing status.json): the newest job id submitit filed in RUN_DIR/slurm/, else
         a job of this user named after the run whose working directory is the run directory."""
         folder = Path(run_dir) / SLURM_FOLDER
-        ids = sorted((p.name.split("_", 1)[0] for p in folder.glob("*_submitted.pkl")
-                      if p.name.split("_", 1)[0].isdigit()), key=int)
+        ids = sorted(
+            (p.name.split("_", 1)[0] for p in folder.glob("*_submitted.pkl") if p.name.split("_", 1)[0].isdigit()),
+            key=int,
+        )
         if ids:
             return ids[-1]
         try:

@@ -23,8 +23,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TextIO
+from typing import Any, TextIO
 
 from ..errors import XcostError
 from ..rundir import write_json_atomic
@@ -77,7 +78,9 @@ def _dataset_key(d: Mapping[str, Any]) -> tuple:
 
 def _in_datasets_cache(repo: str, env: Mapping[str, str]) -> bool:
     org_name = repo.replace("/", "___")
-    return (datasets_cache(env) / org_name).is_dir() or (hub_cache(env) / f"datasets--{repo.replace('/', '--')}").is_dir()
+    return (datasets_cache(env) / org_name).is_dir() or (
+        hub_cache(env) / f"datasets--{repo.replace('/', '--')}"
+    ).is_dir()
 
 
 def _in_model_cache(model: str, env: Mapping[str, str]) -> bool:
@@ -121,11 +124,14 @@ def offline_problems(spec: Any, env: Mapping[str, str] | None = None) -> str | N
     if not missing:
         return None
     missing = list(dict.fromkeys(missing))
-    return (f"offline (HF_HUB_OFFLINE=1) and not in the Hugging Face cache {hf_home(env)}: {'; '.join(missing)}; "
-            f"run `xcost-tui stage PLAN` where the hub can be reached, with the same HF_HOME (docs/cluster.md)")
+    return (
+        f"offline (HF_HUB_OFFLINE=1) and not in the Hugging Face cache {hf_home(env)}: {'; '.join(missing)}; "
+        f"run `xcost-tui stage PLAN` where the hub can be reached, with the same HF_HOME (docs/cluster.md)"
+    )
 
 
 # ---- the command --------------------------------------------------------------------------------
+
 
 def _download_models(models: list[str], out: TextIO) -> tuple[list[dict[str, Any]], list[str]]:
     """Each model's files into the hub cache, in a subprocess (huggingface_hub); (staged, errors)."""
@@ -149,7 +155,7 @@ for model in json.loads(sys.argv[1]):
     for line in proc.stdout.splitlines():
         if not line.startswith("XCOST-STAGE "):
             continue
-        rec = json.loads(line[len("XCOST-STAGE "):])
+        rec = json.loads(line[len("XCOST-STAGE ") :])
         if rec.get("error"):
             errors.append(f"model {rec['model']}: {rec['error']}")
         else:
@@ -182,8 +188,23 @@ def stage_command(plan: str, data_dir: str | None = None, *, out: TextIO | None 
         for event in result.loaded:
             for src in event.get("sources") or []:
                 if src.get("source") in ("hub", "hub-mirror"):
-                    datasets.append({k: src.get(k) for k in ("task", "split", "lang", "repo", "config", "hub_split",
-                                                              "revision", "resolved_revision", "rows", "source")})
+                    datasets.append(
+                        {
+                            k: src.get(k)
+                            for k in (
+                                "task",
+                                "split",
+                                "lang",
+                                "repo",
+                                "config",
+                                "hub_split",
+                                "revision",
+                                "resolved_revision",
+                                "rows",
+                                "source",
+                            )
+                        }
+                    )
         if not result.ok:
             report_failures(result, sys.stderr)
             failed = True
@@ -208,8 +229,12 @@ def stage_command(plan: str, data_dir: str | None = None, *, out: TextIO | None 
     home.mkdir(parents=True, exist_ok=True)
     write_json_atomic(home / MANIFEST, manifest)
     n = len({_dataset_key(d) for d in datasets})
-    print(f"staged {n} data set split(s) and {len(staged_models)} model(s); manifest {home / MANIFEST}"
-          + ("" if not failed else "; some could not be staged (above)"), file=out, flush=True)
+    print(
+        f"staged {n} data set split(s) and {len(staged_models)} model(s); manifest {home / MANIFEST}"
+        + ("" if not failed else "; some could not be staged (above)"),
+        file=out,
+        flush=True,
+    )
     if not failed:
         print("jobs can now run with HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 and this HF_HOME", file=out, flush=True)
     return 2 if failed else 0

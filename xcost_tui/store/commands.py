@@ -9,9 +9,10 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -31,6 +32,7 @@ def _err(message: str) -> None:
 
 
 # ---- ingest -----------------------------------------------------------------------------------
+
 
 def ingest_command(store_root: Path, run_dirs: list[Path]) -> int:
     """Ingest the named run directories, or (none named) rebuild the store from every run
@@ -55,8 +57,10 @@ def ingest_command(store_root: Path, run_dirs: list[Path]) -> int:
     if report.unchanged:
         parts.append(f"{len(report.unchanged)} unchanged")
     if report.pruned:
-        parts.append(f"{len(report.pruned)} removed (run directory gone: {', '.join(report.pruned[:5])}"
-                     f"{', ...' if len(report.pruned) > 5 else ''})")
+        parts.append(
+            f"{len(report.pruned)} removed (run directory gone: {', '.join(report.pruned[:5])}"
+            f"{', ...' if len(report.pruned) > 5 else ''})"
+        )
     if report.rebuilt:
         parts.append("store (re)built from the run directories")
     if not report.ingested and not run_dirs:
@@ -66,6 +70,7 @@ def ingest_command(store_root: Path, run_dirs: list[Path]) -> int:
 
 
 # ---- sql --------------------------------------------------------------------------------------
+
 
 def _max_rows() -> int:
     try:
@@ -105,8 +110,7 @@ def print_table(table: pa.Table, total: int, *, file: TextIO | None = None, titl
     console = Console(file=target, width=None if target.isatty() else 200)
     out = Table(title=title, show_lines=False, header_style="bold")
     for field in table.schema:
-        out.add_column(field.name, justify="right" if _is_numeric(field.type) else "left",
-                       overflow="fold")
+        out.add_column(field.name, justify="right" if _is_numeric(field.type) else "left", overflow="fold")
     for row in table.to_pylist():
         out.add_row(*[Text("NULL", style="dim") if v is None else Text(format_value(v)) for v in row.values()])
     console.print(out)
@@ -122,10 +126,17 @@ def _flatten_nested(batch: pa.RecordBatch) -> pa.RecordBatch:
     cols, fields = [], []
     for field, col in zip(batch.schema, batch.columns):
         t = field.type
-        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_struct(t) or pa.types.is_map(t) \
-                or pa.types.is_fixed_size_list(t):
-            col = pa.array([None if v is None else json.dumps(v, default=str, ensure_ascii=False)
-                            for v in col.to_pylist()], pa.string())
+        if (
+            pa.types.is_list(t)
+            or pa.types.is_large_list(t)
+            or pa.types.is_struct(t)
+            or pa.types.is_map(t)
+            or pa.types.is_fixed_size_list(t)
+        ):
+            col = pa.array(
+                [None if v is None else json.dumps(v, default=str, ensure_ascii=False) for v in col.to_pylist()],
+                pa.string(),
+            )
             field = pa.field(field.name, pa.string())
         cols.append(col)
         fields.append(field)
@@ -166,8 +177,10 @@ def _write_stream(store_root: Path, query: str, fmt: str, output: str | None, ca
     import pyarrow.parquet as pq
 
     rows = 0
-    with sql_reader(store_root, query, cancel=cancel) as reader, \
-            (_output_file(output) if output else contextlib.nullcontext(None)) as path:
+    with (
+        sql_reader(store_root, query, cancel=cancel) as reader,
+        _output_file(output) if output else contextlib.nullcontext(None) as path,
+    ):
         if fmt == "parquet":
             with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:
@@ -206,8 +219,8 @@ def _print_results(store_root: Path, query: str, output: str | None, cancel: Can
     its own: a table's title would wrap to the table's width)."""
     results = run_statements(store_root, query, _max_rows(), cancel=cancel)
     titled = len(results) > 1
-    with (_output_file(output) if output else contextlib.nullcontext(None)) as path:
-        with (open(path, "w", encoding="utf-8") if path else contextlib.nullcontext(None)) as fh:
+    with _output_file(output) if output else contextlib.nullcontext(None) as path:
+        with open(path, "w", encoding="utf-8") if path else contextlib.nullcontext(None) as fh:
             for i, result in enumerate(results):
                 if titled:
                     print(("\n" if i else "") + statement_title(result.statement, 1000), file=fh)
@@ -262,8 +275,9 @@ def _interruptible(work: Callable[[], T], cancel: Cancel, timeout_s: float | Non
     return box["value"]  # it finished before the interrupt took effect: its output is complete
 
 
-def sql_command(store_root: Path, query: str, fmt: str = "table", output: str | None = None, *,
-                timeout_s: float | None = None) -> int:
+def sql_command(
+    store_root: Path, query: str, fmt: str = "table", output: str | None = None, *, timeout_s: float | None = None
+) -> int:
     """Run SQL on the store, read-only and sandboxed (``db.connect_user_sql``): printed tables (rows
     capped; one per statement), or one statement's result as csv / json (one object per line) /
     parquet to --output or stdout. Bad SQL: DuckDB's message, exit 1. ctrl-c: "query cancelled",
@@ -286,8 +300,10 @@ def sql_command(store_root: Path, query: str, fmt: str = "table", output: str | 
         _err("no SQL statement to run: the query is empty or only comments")
         return 1
     if fmt != "table" and len(statements) > 1:
-        _err(f"--format {fmt} writes one result, and the query has {len(statements)} statements: "
-             f"run them one at a time, or use --format table to print each")
+        _err(
+            f"--format {fmt} writes one result, and the query has {len(statements)} statements: "
+            f"run them one at a time, or use --format table to print each"
+        )
         return 2
     cancel = Cancel()
     try:
@@ -300,8 +316,10 @@ def sql_command(store_root: Path, query: str, fmt: str = "table", output: str | 
         return 0
     except _Stopped as stop:
         if stop.why == "timeout":
-            _err(f"the query ran longer than --timeout {timeout_s:g} s and was stopped"
-                 + (f"; {output} was not written" if output else ""))
+            _err(
+                f"the query ran longer than --timeout {timeout_s:g} s and was stopped"
+                + (f"; {output} was not written" if output else "")
+            )
             return 124
         print("xcost-tui: query cancelled", file=sys.stderr)
         return 130

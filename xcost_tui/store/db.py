@@ -26,8 +26,9 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import duckdb
 
@@ -103,9 +104,11 @@ def corrupt_error(store_root: Path | str, exc: BaseException | str) -> StoreCorr
     also = f" (and {wal} beside it)" if wal.exists() else ""
     said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     said = said if isinstance(exc, str) else f"DuckDB said: {said}"
-    return StoreCorrupt(f"the store {path} is damaged and cannot be read ({said}). "
-                        f"Delete it{also} and rebuild it with `xcost-tui ingest --store {store_root}`: "
-                        f"the run directories are the source of truth, so nothing is lost")
+    return StoreCorrupt(
+        f"the store {path} is damaged and cannot be read ({said}). "
+        f"Delete it{also} and rebuild it with `xcost-tui ingest --store {store_root}`: "
+        f"the run directories are the source of truth, so nothing is lost"
+    )
 
 
 @contextlib.contextmanager
@@ -130,16 +133,26 @@ def _is_busy(exc: Exception) -> bool:
 
 def _busy_message(path: Path, exc: Exception, waited: float, reading: bool) -> str:
     match = re.search(r"PID (\d+)", str(exc))
-    who = f"another process (pid {match.group(1)})" if match else (
-        "this process (another connection is open)" if isinstance(exc, duckdb.ConnectionException) else "another process")
+    who = (
+        f"another process (pid {match.group(1)})"
+        if match
+        else (
+            "this process (another connection is open)"
+            if isinstance(exc, duckdb.ConnectionException)
+            else "another process"
+        )
+    )
     what = "read" if reading else "write to"
-    return (f"the store {path} is locked by {who}: could not {what} it for {waited:.0f} s. "
-            f"Close it (an ingest, an open `duckdb` shell, the app) or try again; "
-            f"{LOCK_TIMEOUT_ENV} sets how long to wait. DuckDB said: {exc}")
+    return (
+        f"the store {path} is locked by {who}: could not {what} it for {waited:.0f} s. "
+        f"Close it (an ingest, an open `duckdb` shell, the app) or try again; "
+        f"{LOCK_TIMEOUT_ENV} sets how long to wait. DuckDB said: {exc}"
+    )
 
 
-def _open(store_root: Path | str, *, read_only: bool, timeout: float | None,
-          config: dict[str, Any] | None) -> duckdb.DuckDBPyConnection:
+def _open(
+    store_root: Path | str, *, read_only: bool, timeout: float | None, config: dict[str, Any] | None
+) -> duckdb.DuckDBPyConnection:
     path = db_path(store_root)
     deadline_s = _lock_timeout(timeout)
     start = time.monotonic()
@@ -176,8 +189,10 @@ def read_schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
 
 def _mismatch_message(path: Path, found: int | None) -> str:
     have = f"has schema version {found}" if found is not None else "is not an xcost-tui store (no schema version)"
-    return (f"{path} {have}, this xcost-tui expects {schema.SCHEMA_VERSION}: "
-            f"run `xcost-tui ingest` to rebuild it from the run directories")
+    return (
+        f"{path} {have}, this xcost-tui expects {schema.SCHEMA_VERSION}: "
+        f"run `xcost-tui ingest` to rebuild it from the run directories"
+    )
 
 
 def _check_complete(con: duckdb.DuckDBPyConnection, store_root: Path | str) -> None:
@@ -190,8 +205,9 @@ def _check_complete(con: duckdb.DuckDBPyConnection, store_root: Path | str) -> N
     path = db_path(store_root)
     if path.with_name(path.name + ".wal").exists():
         return
-    rows = con.execute("SELECT block_size, used_blocks FROM pragma_database_size() "
-                       "WHERE database_name = current_database()").fetchall()
+    rows = con.execute(
+        "SELECT block_size, used_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+    ).fetchall()
     if not rows or rows[0][0] is None or rows[0][1] is None:
         return
     block_size, blocks = int(rows[0][0]), int(rows[0][1])
@@ -200,18 +216,24 @@ def _check_complete(con: duckdb.DuckDBPyConnection, store_root: Path | str) -> N
     need = block_size * blocks
     have = path.stat().st_size
     if have < need:
-        raise corrupt_error(store_root, f"the file has {have:,} bytes but its header counts {blocks} blocks in use of "
-                                        f"{block_size:,} bytes: it was truncated")
+        raise corrupt_error(
+            store_root,
+            f"the file has {have:,} bytes but its header counts {blocks} blocks in use of "
+            f"{block_size:,} bytes: it was truncated",
+        )
 
 
 # ---- readers ----------------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def _connect_read(store_root: Path | str, timeout: float | None) -> Iterator[duckdb.DuckDBPyConnection]:
     path = db_path(store_root)
     if not path.exists():
-        raise StoreMissing(f"no results database at {path}: run a plan, or `xcost-tui ingest --store {store_root}` "
-                           f"to build it from the run directories in {runs_dir(store_root)}")
+        raise StoreMissing(
+            f"no results database at {path}: run a plan, or `xcost-tui ingest --store {store_root}` "
+            f"to build it from the run directories in {runs_dir(store_root)}"
+        )
     con = _open(store_root, read_only=True, timeout=timeout, config=SANDBOX_CONFIG)
     try:
         with _translating(store_root):
@@ -224,8 +246,9 @@ def _connect_read(store_root: Path | str, timeout: float | None) -> Iterator[duc
         con.close()
 
 
-def connect_ro(store_root: Path | str, *, timeout: float | None = None) -> contextlib.AbstractContextManager[
-        duckdb.DuckDBPyConnection]:
+def connect_ro(
+    store_root: Path | str, *, timeout: float | None = None
+) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
     """A read-only connection for one query or a few; closed on exit.
 
     Raises StoreMissing, StoreLocked (a writer past the timeout), StoreSchemaMismatch, or
@@ -235,8 +258,9 @@ def connect_ro(store_root: Path | str, *, timeout: float | None = None) -> conte
     return _connect_read(store_root, timeout)
 
 
-def connect_user_sql(store_root: Path | str, *, timeout: float | None = None) -> contextlib.AbstractContextManager[
-        duckdb.DuckDBPyConnection]:
+def connect_user_sql(
+    store_root: Path | str, *, timeout: float | None = None
+) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
     """The connection for SQL a person typed (the app's SQL screen, ``xcost-tui sql``).
 
     Read-only, with DuckDB's external access off and the configuration locked
@@ -249,6 +273,7 @@ def connect_user_sql(store_root: Path | str, *, timeout: float | None = None) ->
 
 
 # ---- transactions -----------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -280,23 +305,33 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     with transaction(con):
         for stmt in schema.ddl():
             con.execute(stmt)
-        con.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_by', ?), ('created', ?)",
-                    [str(schema.SCHEMA_VERSION), f"xcost-tui {__version__}", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())])
+        con.execute(
+            "INSERT INTO meta VALUES ('schema_version', ?), ('created_by', ?), ('created', ?)",
+            [
+                str(schema.SCHEMA_VERSION),
+                f"xcost-tui {__version__}",
+                time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            ],
+        )
 
 
 def drop_everything(con: duckdb.DuckDBPyConnection) -> None:
     """Remove every view and table of the main schema (a store from another schema version)."""
-    views = con.execute("SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
-                        "AND schema_name = 'main' AND NOT internal").fetchall()
+    views = con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND NOT internal"
+    ).fetchall()
     for (name,) in views:
         con.execute(f'DROP VIEW IF EXISTS "{name}" CASCADE')
-    tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
-                         "AND schema_name = 'main'").fetchall()
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
+    ).fetchall()
     for (name,) in tables:
         con.execute(f'DROP TABLE IF EXISTS "{name}" CASCADE')
 
 
 # ---- the writer -------------------------------------------------------------------------------
+
 
 def _print_wait(message: str) -> None:
     # sys.stderr is looked up now: inside the app, Textual has redirected it away from the screen.
@@ -314,8 +349,10 @@ def _holder_pid(fd: int) -> int | None:
 
 def _wait_message(store_root: Path | str, pid: int | None) -> str:
     who = f"another writer (pid {pid})" if pid else "another writer"
-    return (f"the store {db_path(store_root)} is being written by {who}, an ingest; "
-            f"waiting for it to finish, then this one runs (ctrl-c stops waiting)")
+    return (
+        f"the store {db_path(store_root)} is being written by {who}, an ingest; "
+        f"waiting for it to finish, then this one runs (ctrl-c stops waiting)"
+    )
 
 
 def _flock(fd: int, store_root: Path | str, on_wait: WaitNotice | None, wait_timeout: float | None) -> None:
@@ -338,8 +375,10 @@ def _flock(fd: int, store_root: Path | str, on_wait: WaitNotice | None, wait_tim
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 who = f"another writer (pid {pid})" if pid else "another writer"
-                raise StoreLocked(f"the store {db_path(store_root)} is being written by {who}: gave up waiting "
-                                  f"after {wait_timeout:.0f} s. Try again when it has finished") from None
+                raise StoreLocked(
+                    f"the store {db_path(store_root)} is being written by {who}: gave up waiting "
+                    f"after {wait_timeout:.0f} s. Try again when it has finished"
+                ) from None
             time.sleep(0.05)
 
 
@@ -364,8 +403,9 @@ def _writer_queue(store_root: Path | str, on_wait: WaitNotice | None, wait_timeo
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by the jobs this process starts
     except OSError as exc:
-        raise StoreError(f"cannot create the store's write lock {lock}: {exc.strerror}; "
-                         f"check that {Path(store_root)} is writable") from None
+        raise StoreError(
+            f"cannot create the store's write lock {lock}: {exc.strerror}; check that {Path(store_root)} is writable"
+        ) from None
     try:
         _flock(fd, store_root, on_wait, wait_timeout)
         os.ftruncate(fd, 0)
@@ -381,8 +421,13 @@ def _writer_queue(store_root: Path | str, on_wait: WaitNotice | None, wait_timeo
 
 
 @contextlib.contextmanager
-def connect_rw(store_root: Path | str, *, timeout: float | None = None, on_wait: WaitNotice | None = None,
-               wait_timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+def connect_rw(
+    store_root: Path | str,
+    *,
+    timeout: float | None = None,
+    on_wait: WaitNotice | None = None,
+    wait_timeout: float | None = None,
+) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection for one ingest batch; closed (and checkpointed) on exit.
 
     Writers queue: while another writer (of any process) has the store, this waits for it
@@ -423,5 +468,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _has_tables(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                            "AND schema_name = 'main'").fetchall()[0][0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'"
+        ).fetchall()[0][0]
+    )

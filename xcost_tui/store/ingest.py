@@ -17,20 +17,32 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..errors import RunDirError
-from ..rundir import (Cost, JsonlReader, PhaseState, RunDir, RunFold, RunStatus, StoreLayout, dumps, final_status,
-                      parse_event, read_status)
-from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, TRANSLATION_COLUMNS, duckdb_columns
 from .. import configuration
 from ..accuracy import average_accuracy
+from ..errors import RunDirError
+from ..rundir import (
+    Cost,
+    JsonlReader,
+    PhaseState,
+    RunDir,
+    RunFold,
+    RunStatus,
+    StoreLayout,
+    dumps,
+    final_status,
+    parse_event,
+    read_status,
+)
+from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, TRANSLATION_COLUMNS, duckdb_columns
 from . import db, schema
 
 # DuckDB type → Arrow type for the staged tables built in Python.
@@ -68,12 +80,18 @@ class StagedRun:
 
     def summary(self) -> str:
         """One line for the ingest command."""
-        avg = f", avg accuracy {self.avg_accuracy:.4f} over {self.n_langs} languages" if self.avg_accuracy is not None else ""
+        avg = (
+            f", avg accuracy {self.avg_accuracy:.4f} over {self.n_langs} languages"
+            if self.avg_accuracy is not None
+            else ""
+        )
         n = {name: self.tables[name].num_rows for name in schema.RUN_TABLES}
-        return (f"{self.run_id}: {self.status}, {n['phases']} phases, {n['evals']} evals{avg}, "
-                f"{n['data_sources']} data sources; "
-                f"{n['predictions']:,} predictions, {n['samples']:,} samples, {n['events']:,} events "
-                f"({self.seconds:.2f} s)")
+        return (
+            f"{self.run_id}: {self.status}, {n['phases']} phases, {n['evals']} evals{avg}, "
+            f"{n['data_sources']} data sources; "
+            f"{n['predictions']:,} predictions, {n['samples']:,} samples, {n['events']:,} events "
+            f"({self.seconds:.2f} s)"
+        )
 
 
 @dataclasses.dataclass
@@ -95,6 +113,7 @@ class UnreadableRun(Exception):
 
 # ---- finding run directories ------------------------------------------------------------------
 
+
 def is_run_dir(path: Path) -> bool:
     return RunDir(path).exists()
 
@@ -105,6 +124,7 @@ def find_run_dirs(store_root: Path | str) -> list[Path]:
 
 
 # ---- staging one run --------------------------------------------------------------------------
+
 
 def _ts(t: Any) -> datetime | None:
     if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
@@ -196,7 +216,9 @@ def _bulk_warning(path: Path, count: int, running: bool) -> str:
             if fh.tell():
                 fh.seek(-1, os.SEEK_END)
                 if fh.read(1) != b"\n":
-                    tail = ", the last one half-written " + ("(the run is still writing it)" if running else "(a crash?)")
+                    tail = ", the last one half-written " + (
+                        "(the run is still writing it)" if running else "(a crash?)"
+                    )
     except OSError:
         pass
     return f"{path}: skipped {count} malformed line{'s' if count != 1 else ''}{tail}"
@@ -235,9 +257,22 @@ def _stage_samples(mem, run_id: str, path: Path, running: bool, warnings: list[s
     if not path.exists() or path.stat().st_size == 0:
         return ARROW_SCHEMAS["samples"].empty_table()
     gpu = SAMPLE_COLUMNS["gpus"][:-2]  # the STRUCT(...) of one GPU
-    cols = ", ".join(f"g.{c} AS gpu_{c}" for c in ("index", "name", "uuid", "mem_used_bytes", "mem_total_bytes",
-                                                   "util_percent", "power_w", "temp_c", "proc_mem_bytes",
-                                                   "other_pids", "other_mem_bytes"))
+    cols = ", ".join(
+        f"g.{c} AS gpu_{c}"
+        for c in (
+            "index",
+            "name",
+            "uuid",
+            "mem_used_bytes",
+            "mem_total_bytes",
+            "util_percent",
+            "power_w",
+            "temp_c",
+            "proc_mem_bytes",
+            "other_pids",
+            "other_mem_bytes",
+        )
+    )
     # One row per GPU per sample; a sample without GPUs keeps one row with NULL GPU columns.
     with _LiteralPath(path) as literal:
         sql = f"""
@@ -276,15 +311,26 @@ def _cost_columns(costs: dict[str, Cost]) -> dict[str, Any]:
 def _phase_row(run_id: str, p: PhaseState) -> dict[str, Any]:
     reused = p.reused_from
     row: dict[str, Any] = {c: None for c, _ in schema.TABLES["phases"]}
-    row.update(run_id=run_id, phase=p.name, kind=p.kind or None, ordinal=p.ordinal, completed=p.completed,
-               t_start=p.t_start, t_end=p.t_end)
+    row.update(
+        run_id=run_id,
+        phase=p.name,
+        kind=p.kind or None,
+        ordinal=p.ordinal,
+        completed=p.completed,
+        t_start=p.t_start,
+        t_end=p.t_end,
+    )
     if p.completed:
-        row.update(tasks=list(p.tasks), lang=p.lang,
-                   reused_from_run=reused.run_id if reused else None,
-                   reused_from_phase=reused.phase if reused else None,
-                   reused_from_dir=reused.run_dir if reused else None,
-                   costs=_json({k: c.to_dict() for k, c in p.costs.items()}), info=_json(p.info),
-                   **_cost_columns(p.costs))
+        row.update(
+            tasks=list(p.tasks),
+            lang=p.lang,
+            reused_from_run=reused.run_id if reused else None,
+            reused_from_phase=reused.phase if reused else None,
+            reused_from_dir=reused.run_dir if reused else None,
+            costs=_json({k: c.to_dict() for k, c in p.costs.items()}),
+            info=_json(p.info),
+            **_cost_columns(p.costs),
+        )
     return row
 
 
@@ -296,8 +342,10 @@ def _lifetime_peak(state) -> dict[str, Any]:
         c = p.costs.get("lifetime_peak_mem_bytes") if p.completed else None
         if c is not None and _int(c.value) is not None and (best is None or c.value > best.value):
             best = c
-    return {"peak_mem_lifetime_bytes": _int(best.value) if best else None,
-            "peak_mem_lifetime_source": best.source if best else None}
+    return {
+        "peak_mem_lifetime_bytes": _int(best.value) if best else None,
+        "peak_mem_lifetime_source": best.source if best else None,
+    }
 
 
 def _executor_columns(rec) -> dict[str, Any]:
@@ -323,21 +371,39 @@ def _executor_columns(rec) -> dict[str, Any]:
 def _data_source_rows(run_id: str, state) -> list[dict[str, Any]]:
     """One row per ``data_loaded`` event: every split the run read and where from."""
     cols = [c for c, _ in schema.TABLES["data_sources"] if c not in ("run_id", "seq", "t")]
-    return [{"run_id": run_id, "seq": i, "t": ev.t or None, **{c: getattr(ev, c) for c in cols}}
-            for i, ev in enumerate(state.data_sources)]
+    return [
+        {"run_id": run_id, "seq": i, "t": ev.t or None, **{c: getattr(ev, c) for c in cols}}
+        for i, ev in enumerate(state.data_sources)
+    ]
 
 
 def _curve_rows(run_id: str, state: Any) -> list[dict[str, Any]]:
     """One row per learning-curve point and held-out language."""
-    return [{"run_id": run_id, "phase": c.phase, "point": c.point, "step": c.step, "total_steps": c.total_steps,
-             "lang": lang, "split": c.split, "accuracy": acc, "n": c.n.get(lang),
-             "cum_train_device_hours": c.cum_train_device_hours, "cum_train_flops": c.cum_train_flops,
-             "cum_train_energy_j": c.cum_train_energy_j, "eval_wall_s": c.eval_wall_s, "eval_flops": c.eval_flops}
-            for c in state.curve for lang, acc in c.accuracy.items()]
+    return [
+        {
+            "run_id": run_id,
+            "phase": c.phase,
+            "point": c.point,
+            "step": c.step,
+            "total_steps": c.total_steps,
+            "lang": lang,
+            "split": c.split,
+            "accuracy": acc,
+            "n": c.n.get(lang),
+            "cum_train_device_hours": c.cum_train_device_hours,
+            "cum_train_flops": c.cum_train_flops,
+            "cum_train_energy_j": c.cum_train_energy_j,
+            "eval_wall_s": c.eval_wall_s,
+            "eval_flops": c.eval_flops,
+        }
+        for c in state.curve
+        for lang, acc in c.accuracy.items()
+    ]
 
 
-def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
-              store: StoreLayout | None = None) -> StagedRun:
+def stage_run(
+    run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None, store: StoreLayout | None = None
+) -> StagedRun:
     """Reads one run directory into Arrow tables (no database involved). Paths are recorded
     relative to ``store``'s root when under it. Raises UnreadableRun for a directory that is not
     a readable run (its status.json is not a status)."""
@@ -394,15 +460,32 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
         if status in (RunStatus.FAILED, RunStatus.CANCELLED):
             failed_phase = (run_end.phase if run_end else None) or (status_rec.phase if status_rec else None)
 
-        evals = [{"run_id": run_id, "phase": e.phase, "task": e.task, "lang": e.lang, "split": e.split,
-                  "accuracy": e.accuracy, "n": e.n, "correct": e.correct, "t": e.t or None} for e in state.evals]
-        started = (status_rec.started if status_rec else None) or (state.run_start.t if state.run_start else None) \
+        evals = [
+            {
+                "run_id": run_id,
+                "phase": e.phase,
+                "task": e.task,
+                "lang": e.lang,
+                "split": e.split,
+                "accuracy": e.accuracy,
+                "n": e.n,
+                "correct": e.correct,
+                "t": e.t or None,
+            }
+            for e in state.evals
+        ]
+        started = (
+            (status_rec.started if status_rec else None)
+            or (state.run_start.t if state.run_start else None)
             or state.first_t
+        )
         ended = None
         if status != RunStatus.RUNNING:
             ended = (status_rec.ended if status_rec else None) or (run_end.t if run_end else None)
-        updated = max([x for x in (status_rec.updated if status_rec else None, state.last_t, ended, started)
-                       if x is not None], default=None)
+        updated = max(
+            [x for x in (status_rec.updated if status_rec else None, state.last_t, ended, started) if x is not None],
+            default=None,
+        )
         intermediate = _strs(spec.get("intermediate"))
         layout = store or StoreLayout(files.path.parent.parent)
         runs_row = {
@@ -434,8 +517,11 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
             "current_phase": state.latest_phase if status == RunStatus.RUNNING else None,
             "pid": status_rec.pid if status_rec else None,
             **_executor_columns(status_rec),
-            "contended_phases": sum(1 for p in state.phases.values() if p.completed and not p.reused_from
-                                    and (c := p.costs.get("contended")) is not None and c.value),
+            "contended_phases": sum(
+                1
+                for p in state.phases.values()
+                if p.completed and not p.reused_from and (c := p.costs.get("contended")) is not None and c.value
+            ),
             "started": _ts(started),
             "updated": _ts(updated),
             "ended": _ts(ended),
@@ -472,11 +558,14 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
         running = status == RunStatus.RUNNING
         tables = {
             "runs": pa.Table.from_pylist([runs_row], schema=ARROW_SCHEMAS["runs"]),
-            "phases": pa.Table.from_pylist([_phase_row(run_id, p) for p in state.phases.values()],
-                                           schema=ARROW_SCHEMAS["phases"]),
+            "phases": pa.Table.from_pylist(
+                [_phase_row(run_id, p) for p in state.phases.values()], schema=ARROW_SCHEMAS["phases"]
+            ),
             "evals": pa.Table.from_pylist(evals, schema=ARROW_SCHEMAS["evals"]),
             "curves": pa.Table.from_pylist(_curve_rows(run_id, state), schema=ARROW_SCHEMAS["curves"]),
-            "data_sources": pa.Table.from_pylist(_data_source_rows(run_id, state), schema=ARROW_SCHEMAS["data_sources"]),
+            "data_sources": pa.Table.from_pylist(
+                _data_source_rows(run_id, state), schema=ARROW_SCHEMAS["data_sources"]
+            ),
             "events": pa.table(ev_cols, schema=ARROW_SCHEMAS["events"]),
             "predictions": _stage_predictions(mem, run_id, files.predictions, running, warnings),
             "samples": _stage_samples(mem, run_id, files.samples, running, warnings),
@@ -486,11 +575,20 @@ def stage_run(run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None,
         if own_mem:
             mem.close()
     langs = [lang for lang in state.accuracy if lang != "en"]
-    return StagedRun(run_id, files.path, status.value, tables, warnings, time.perf_counter() - start,
-                     average_accuracy(state.accuracy), len(langs))
+    return StagedRun(
+        run_id,
+        files.path,
+        status.value,
+        tables,
+        warnings,
+        time.perf_counter() - start,
+        average_accuracy(state.accuracy),
+        len(langs),
+    )
 
 
 # ---- writing ----------------------------------------------------------------------------------
+
 
 def write_run(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> None:
     """Replace one run's rows in one transaction: after it, the store holds exactly the staged rows."""
@@ -563,6 +661,7 @@ def refresh_verdict(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 # ---- the ingest -------------------------------------------------------------------------------
+
 
 def _known_runs(con: duckdb.DuckDBPyConnection, layout: StoreLayout) -> dict[str, tuple[Path | None, str]]:
     """run_id → (run directory, source_sig) of what the store holds; {} for a store without a usable runs table."""
@@ -637,8 +736,12 @@ def ingest(
     todo = []
     for rid, d in by_id.items():
         prior_dir, prior_sig = known.get(rid, (None, None))
-        if only_changed and prior_sig == RunDir(d).signature() and prior_dir is not None \
-                and prior_dir.resolve() == d.resolve():
+        if (
+            only_changed
+            and prior_sig == RunDir(d).signature()
+            and prior_dir is not None
+            and prior_dir.resolve() == d.resolve()
+        ):
             report.unchanged.append(rid)
         else:
             todo.append(d)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -48,8 +49,10 @@ def _check_column(name: str, columns: list[str], what: str) -> str:
     if name not in columns:
         from ..suggest import did_you_mean
 
-        raise StoreError(f"{what}: no column {name!r} in the leaderboard{did_you_mean(name, columns, cutoff=0.6)}; "
-                         f"columns: {', '.join(columns)}")
+        raise StoreError(
+            f"{what}: no column {name!r} in the leaderboard{did_you_mean(name, columns, cutoff=0.6)}; "
+            f"columns: {', '.join(columns)}"
+        )
     return _quote(name)
 
 
@@ -110,8 +113,10 @@ def leaderboard(
         select = ", ".join(_check_column(c, cols, "columns") for c in columns) if columns else "*"
         where, params = _where(cols, filters, text)
         first = "complete DESC, " if complete_first else ""
-        sql = (f"SELECT {select} FROM leaderboard{where} "
-               f"ORDER BY {first}{order} {'DESC' if descending else 'ASC'} NULLS LAST, run_id")
+        sql = (
+            f"SELECT {select} FROM leaderboard{where} "
+            f"ORDER BY {first}{order} {'DESC' if descending else 'ASC'} NULLS LAST, run_id"
+        )
         if limit is not None:
             sql += " LIMIT ?"
             params.append(int(limit))
@@ -139,12 +144,14 @@ def lang_accuracy(store_root: Path | str, run_ids: Iterable[str] | None = None) 
     with connect_ro(store_root) as con:
         if run_ids is None:
             return _arrow(con, "SELECT * FROM lang_accuracy ORDER BY run_id, lang")
-        return _arrow(con, "SELECT * FROM lang_accuracy WHERE list_contains(?, run_id) ORDER BY run_id, lang",
-                      [list(run_ids)])
+        return _arrow(
+            con, "SELECT * FROM lang_accuracy WHERE list_contains(?, run_id) ORDER BY run_id, lang", [list(run_ids)]
+        )
 
 
-def method_lang_grid(store_root: Path | str, *, group_by: Iterable[str] = ("method",),
-                     statuses: Iterable[str] | None = ("succeeded",)) -> pa.Table:
+def method_lang_grid(
+    store_root: Path | str, *, group_by: Iterable[str] = ("method",), statuses: Iterable[str] | None = ("succeeded",)
+) -> pa.Table:
     """Mean accuracy per group (default: method) × language: columns are the group columns,
     n_runs, avg_accuracy, en_accuracy and acc_<lang> for the 11 XCOPA languages."""
     group = list(group_by)
@@ -153,8 +160,10 @@ def method_lang_grid(store_root: Path | str, *, group_by: Iterable[str] = ("meth
         keys = ", ".join(_check_column(c, cols, "group_by") for c in group)
         where, params = _where(cols, {"status": list(statuses)} if statuses else None, None)
         accs = ", ".join(f"avg(acc_{lang}) AS acc_{lang}" for lang in XCOPA_LANGS)
-        sql = (f"SELECT {keys}, count(*) AS n_runs, avg(avg_accuracy) AS avg_accuracy, avg(en_accuracy) AS en_accuracy, "
-               f"{accs} FROM leaderboard{where} GROUP BY {keys} ORDER BY {keys}")
+        sql = (
+            f"SELECT {keys}, count(*) AS n_runs, avg(avg_accuracy) AS avg_accuracy, avg(en_accuracy) AS en_accuracy, "
+            f"{accs} FROM leaderboard{where} GROUP BY {keys} ORDER BY {keys}"
+        )
         return _arrow(con, sql, params)
 
 
@@ -170,18 +179,24 @@ def cost_vs_accuracy(store_root: Path | str, x: str = "train_device_hours") -> p
     with both figures can be on the frontier). Sorted by x."""
     _check_axis(x)
     with connect_ro(store_root) as con:
-        return _arrow(con,
+        return _arrow(
+            con,
             f"SELECT run_id, name, model, method, intermediate, k, seed, status, x AS {x}, avg_accuracy, on_frontier "
-            "FROM cost_vs_accuracy WHERE x_name = ? ORDER BY x NULLS LAST, avg_accuracy DESC, run_id", [x])
+            "FROM cost_vs_accuracy WHERE x_name = ? ORDER BY x NULLS LAST, avg_accuracy DESC, run_id",
+            [x],
+        )
 
 
 def pareto(store_root: Path | str, x: str = "train_device_hours") -> pa.Table:
     """The runs on the cost/accuracy frontier over ``x``, cheapest first."""
     _check_axis(x)
     with connect_ro(store_root) as con:
-        return _arrow(con,
+        return _arrow(
+            con,
             f"SELECT run_id, name, model, method, intermediate, k, seed, x AS {x}, avg_accuracy "
-            "FROM cost_vs_accuracy WHERE x_name = ? AND on_frontier ORDER BY x, avg_accuracy DESC, run_id", [x])
+            "FROM cost_vs_accuracy WHERE x_name = ? AND on_frontier ORDER BY x, avg_accuracy DESC, run_id",
+            [x],
+        )
 
 
 def run_detail(store_root: Path | str, run_id: str) -> dict[str, Any]:
@@ -193,8 +208,9 @@ def run_detail(store_root: Path | str, run_id: str) -> dict[str, Any]:
             raise StoreError(f"no run {run_id!r} in the store; `xcost-tui ingest` reads new run directories")
         board = _arrow(con, "SELECT * FROM leaderboard WHERE run_id = ?", [run_id]).to_pylist()
         phases = _arrow(con, "SELECT * FROM phases WHERE run_id = ? ORDER BY ordinal", [run_id]).to_pylist()
-        evals = _arrow(con, "SELECT * FROM evals WHERE run_id = ? ORDER BY lang = 'en' DESC, lang",
-                       [run_id]).to_pylist()
+        evals = _arrow(
+            con, "SELECT * FROM evals WHERE run_id = ? ORDER BY lang = 'en' DESC, lang", [run_id]
+        ).to_pylist()
     run = _parse_json(run[0], ("spec", "env"))
     phases = [_parse_json(p, ("costs", "info")) for p in phases]
     return {"run": run, "leaderboard": board[0] if board else None, "phases": phases, "evals": evals}
@@ -223,6 +239,7 @@ def run_samples(store_root: Path | str, run_id: str, *, max_points: int | None =
 
 
 # ---- user SQL ---------------------------------------------------------------------------------
+
 
 class QueryCancelled(SqlError):
     """The query was interrupted (ctrl-c, a timeout, ctrl+g in the app) before it finished."""
@@ -279,17 +296,23 @@ class StatementResult:
     more: bool
 
 
-_SANDBOX_HINT = ("the SQL console reads the store's tables and views and nothing else: it cannot read or write "
-                 "files, attach other databases or change settings. To save a result, use "
-                 "`xcost-tui sql --format csv|json|parquet --output FILE` (or e / E on the Runs screen)")
+_SANDBOX_HINT = (
+    "the SQL console reads the store's tables and views and nothing else: it cannot read or write "
+    "files, attach other databases or change settings. To save a result, use "
+    "`xcost-tui sql --format csv|json|parquet --output FILE` (or e / E on the Runs screen)"
+)
 
 
 def _explain(exc: BaseException) -> str:
     """DuckDB's message, with what to do instead when the sandbox refused the statement."""
     text = str(exc)
-    refused = (isinstance(exc, duckdb.PermissionException) or "file system operations are disabled" in text
-               or "the configuration has been locked" in text or "belongs to an attached database" in text
-               or "disabled through configuration" in text)
+    refused = (
+        isinstance(exc, duckdb.PermissionException)
+        or "file system operations are disabled" in text
+        or "the configuration has been locked" in text
+        or "belongs to an attached database" in text
+        or "disabled through configuration" in text
+    )
     return f"{text} ({_SANDBOX_HINT})" if refused else text
 
 
@@ -313,15 +336,17 @@ def split_statements(sql: str) -> list[str]:
 def statement_title(statement: str, width: int = 100) -> str:
     """A statement on one line, without its ';', for a table's title."""
     text = " ".join(statement.split()).rstrip(";").rstrip()
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _only_statement(sql: str) -> str:
     statements = split_statements(sql)
     if len(statements) != 1:
-        raise SqlError(f"expected one SQL statement, the query has {len(statements)}"
-                       + ("" if statements else " (only blanks or comments)")
-                       + ("; run_statements runs several" if len(statements) > 1 else ""))
+        raise SqlError(
+            f"expected one SQL statement, the query has {len(statements)}"
+            + ("" if statements else " (only blanks or comments)")
+            + ("; run_statements runs several" if len(statements) > 1 else "")
+        )
     return statements[0]
 
 
@@ -342,8 +367,9 @@ def _fetch(rel: duckdb.DuckDBPyRelation, cap: int | None, count: bool, cancel: C
     return pa.Table.from_batches(kept, schema=reader.schema), total, cap is not None and total > cap
 
 
-def _run_statement(con: duckdb.DuckDBPyConnection, statement: str, cap: int | None, count: bool,
-                   cancel: Cancel, store_root: Path | str) -> StatementResult:
+def _run_statement(
+    con: duckdb.DuckDBPyConnection, statement: str, cap: int | None, count: bool, cancel: Cancel, store_root: Path | str
+) -> StatementResult:
     cancel.check()
     try:
         rel = con.sql(statement)
@@ -355,8 +381,9 @@ def _run_statement(con: duckdb.DuckDBPyConnection, statement: str, cap: int | No
     return StatementResult(statement, table, total if count else None, more)
 
 
-def run_statements(store_root: Path | str, sql: str, cap: int | None, *, count: bool = True,
-                   cancel: Cancel | None = None) -> list[StatementResult]:
+def run_statements(
+    store_root: Path | str, sql: str, cap: int | None, *, count: bool = True, cancel: Cancel | None = None
+) -> list[StatementResult]:
     """Every statement of ``sql`` in order, on one sandboxed connection (``db.connect_user_sql``),
     each result capped at ``cap`` rows. ``count=False`` stops reading at cap + 1 rows (the app's
     "500 of >500"). SqlError (DuckDB's message; a refusal by the sandbox says what to do instead),
@@ -376,8 +403,9 @@ def run_sql(store_root: Path | str, sql: str, limit: int | None = None, *, cance
     return table
 
 
-def run_sql_capped(store_root: Path | str, sql: str, cap: int | None, *,
-                   cancel: Cancel | None = None) -> tuple[pa.Table, int]:
+def run_sql_capped(
+    store_root: Path | str, sql: str, cap: int | None, *, cancel: Cancel | None = None
+) -> tuple[pa.Table, int]:
     """(the first ``cap`` rows, the total number of rows) of one statement, streaming so a huge
     result is not held. More than one statement is a SqlError: see ``run_statements``."""
     statement = _only_statement(sql)
@@ -397,8 +425,9 @@ def _translated(reader: pa.RecordBatchReader, store_root: Path | str, cancel: Ca
 
 
 @contextlib.contextmanager
-def sql_reader(store_root: Path | str, sql: str, batch_size: int = 65536, *,
-               cancel: Cancel | None = None) -> Iterator[pa.RecordBatchReader]:
+def sql_reader(
+    store_root: Path | str, sql: str, batch_size: int = 65536, *, cancel: Cancel | None = None
+) -> Iterator[pa.RecordBatchReader]:
     """One statement's result as a stream of Arrow batches (for writing files without holding it
     all), on the sandboxed connection. Iterating may raise SqlError, QueryCancelled or StoreCorrupt."""
     statement = _only_statement(sql)
@@ -421,11 +450,14 @@ def schema_info(store_root: Path | str) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         rows = con.execute(
             "SELECT table_name, table_type FROM information_schema.tables "
-            "WHERE table_schema = 'main' AND table_catalog = current_database() ORDER BY table_type, table_name").fetchall()
+            "WHERE table_schema = 'main' AND table_catalog = current_database() ORDER BY table_type, table_name"
+        ).fetchall()
         for name, kind in rows:
             cols = con.execute(
                 "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'main' "
-                "AND table_catalog = current_database() AND table_name = ? ORDER BY ordinal_position", [name]).fetchall()
+                "AND table_catalog = current_database() AND table_name = ? ORDER BY ordinal_position",
+                [name],
+            ).fetchall()
             is_table = kind == "BASE TABLE"
             n = con.execute(f"SELECT count(*) FROM {_quote(name)}").fetchall()[0][0] if is_table else None
             out[name] = {"kind": "table" if is_table else "view", "columns": cols, "rows": n}

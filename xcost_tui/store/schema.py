@@ -8,10 +8,10 @@ another version is refused by readers and rebuilt from the run directories by in
 from __future__ import annotations
 
 from .. import XCOPA_LANGS
-from ..verdict.thresholds import SAME_QUERY_COST
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
 from ..rundir.records import TRANSLATION_COLUMNS
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
+from ..verdict.thresholds import SAME_QUERY_COST
 
 # 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
 # 4: recipes, shot_seed, collapse, the average-accuracy forms. 5: non-pad FLOPs and mfu_padded, memory
@@ -68,8 +68,17 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
 )
 # Figures that also get ``<name>_source`` and ``<name>_reason`` columns in ``phases``.
 SOURCED_FIGURES: tuple[str, ...] = (
-    "wall_s", "cpu_s", "device_hours", "flops_analytic", "flops_measured",
-    "peak_mem_bytes", "peak_mem_increase_bytes", "energy_j", "mfu", "latency_p50_s", "query_flops",
+    "wall_s",
+    "cpu_s",
+    "device_hours",
+    "flops_analytic",
+    "flops_measured",
+    "peak_mem_bytes",
+    "peak_mem_increase_bytes",
+    "energy_j",
+    "mfu",
+    "latency_p50_s",
+    "query_flops",
 )
 # Methods without a training phase: their training cost is zero, not unknown.
 UNTRAINED_METHODS = ("icl",)
@@ -386,8 +395,9 @@ _NOT_MEASURED = "translated by the dataset authors; not measured"
 # an explicit choice (the `configurations` view: getvariable('amortise_n')), never "divided by
 # however many runs of this store happened to reuse it".
 _FAMILY = sql_model_family("r.model")
-_AVERAGES = ",\n  ".join(f"{sql_average(form, lambda lang: f'ev.acc_{lang}', _FAMILY)} AS {FORM_COLUMNS[form]}"
-                          for form in AVERAGE_FORMS)
+_AVERAGES = ",\n  ".join(
+    f"{sql_average(form, lambda lang: f'ev.acc_{lang}', _FAMILY)} AS {FORM_COLUMNS[form]}" for form in AVERAGE_FORMS
+)
 
 # Accuracy per language is the latest evaluation of it (a retried target phase evaluates English
 # again, as eval:en#2: the run's English accuracy is its last attempt's, as in the Python fold).
@@ -542,8 +552,14 @@ LEFT JOIN qc USING (run_id)
 
 # The cost axes a Pareto frontier can be drawn over (all minimised; avg_accuracy is maximised).
 PARETO_AXES: tuple[str, ...] = (
-    "train_device_hours", "train_flops", "train_energy_j", "latency_p50_s",
-    "own_train_device_hours", "own_train_flops", "peak_train_mem_bytes", "peak_infer_mem_bytes",
+    "train_device_hours",
+    "train_flops",
+    "train_energy_j",
+    "latency_p50_s",
+    "own_train_device_hours",
+    "own_train_flops",
+    "peak_train_mem_bytes",
+    "peak_infer_mem_bytes",
     "query_flops",
 )
 
@@ -579,14 +595,28 @@ _AVG_COLUMN = {column.replace("_accuracy", ""): column for column in FORM_COLUMN
 
 def _pivot(name: str) -> str:
     col = _AVG_COLUMN.get(name) or ("en_accuracy" if name == "en" else f"acc_{name}")
-    return (f"any_value(accuracy) FILTER (WHERE lang = '{name}') AS {col}, "
-            f"any_value(ci_low) FILTER (WHERE lang = '{name}') AS {col}_low, "
-            f"any_value(ci_high) FILTER (WHERE lang = '{name}') AS {col}_high")
+    return (
+        f"any_value(accuracy) FILTER (WHERE lang = '{name}') AS {col}, "
+        f"any_value(ci_low) FILTER (WHERE lang = '{name}') AS {col}_low, "
+        f"any_value(ci_high) FILTER (WHERE lang = '{name}') AS {col}_high"
+    )
 
 
-_COST_MEANS = ("train_device_hours", "train_flops", "train_energy_j", "own_train_device_hours", "own_train_flops",
-               "own_train_energy_j", "intermediate_device_hours", "intermediate_flops", "intermediate_energy_j",
-               "query_latency_p50_s", "query_flops", "query_energy_j", "query_device_hours")
+_COST_MEANS = (
+    "train_device_hours",
+    "train_flops",
+    "train_energy_j",
+    "own_train_device_hours",
+    "own_train_flops",
+    "own_train_energy_j",
+    "intermediate_device_hours",
+    "intermediate_flops",
+    "intermediate_energy_j",
+    "query_latency_p50_s",
+    "query_flops",
+    "query_energy_j",
+    "query_device_hours",
+)
 
 
 def _mean_if_all(col: str) -> str:
@@ -657,9 +687,11 @@ JOIN configurations b ON b.config_id = v.baseline_id
 
 # Where total costs cross (verdict/stats.py break_even; tests check the two agree): per comparison
 # and cost measure, N* = ΔC_train / Δc_query queries.
-_BREAK_EVEN_MEASURES = {"device_hours": ("train_device_hours", "query_device_hours"),
-                        "flops": ("train_flops", "query_flops"),
-                        "energy_j": ("train_energy_j", "query_energy_j")}
+_BREAK_EVEN_MEASURES = {
+    "device_hours": ("train_device_hours", "query_device_hours"),
+    "flops": ("train_flops", "query_flops"),
+    "energy_j": ("train_energy_j", "query_energy_j"),
+}
 
 
 def _break_even(m: str, train: str, query: str) -> str:

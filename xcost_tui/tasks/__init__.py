@@ -11,7 +11,21 @@ from .registry import CLASSIFICATION, MULTIPLE_CHOICE, SPLITS, TASK_NAMES, TaskD
 from .sources import DataSource, LoadedSplit
 
 __all__ = [
-    "CLASSIFICATION", "HUB_MIRROR_ENV", "MULTIPLE_CHOICE", "SPLITS", "TASK_NAMES", "XCOPA_QUESTION_MODES",
-    "DataSource", "Example", "LoadedSplit", "MCExample", "PairExample", "TaskDef", "all_texts", "copa_context",
-    "get_task", "load_examples", "load_split",
+    "CLASSIFICATION",
+    "HUB_MIRROR_ENV",
+    "MULTIPLE_CHOICE",
+    "SPLITS",
+    "TASK_NAMES",
+    "XCOPA_QUESTION_MODES",
+    "DataSource",
+    "Example",
+    "LoadedSplit",
+    "MCExample",
+    "PairExample",
+    "TaskDef",
+    "all_texts",
+    "copa_context",
+    "get_task",
+    "load_examples",
+    "load_split",
 ]

@@ -8,7 +8,8 @@ is the loader's decision, since a converter does not know which split a row came
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from .examples import Example, MCExample, PairExample
 
@@ -30,6 +31,7 @@ def copa_context(premise: str, question: str) -> str:
 
 
 # ---- field helpers ------------------------------------------------------------------------------
+
 
 def _get(row: Row, name: str) -> Any:
     if not isinstance(row, Mapping):
@@ -77,6 +79,7 @@ def _choices(values: Any, field: str) -> tuple[str, ...]:
 
 
 # ---- multiple choice ----------------------------------------------------------------------------
+
 
 def convert_copa(row: Row, *, lang: str = "en", pos: int = 0) -> MCExample:
     """COPA and XCOPA (identical form for every language): premise + question words vs two choices."""
@@ -134,6 +137,7 @@ def _lettered(row: Row, context_field: str, lang: str, pos: int, *, id_field: st
 
 
 # ---- classification -----------------------------------------------------------------------------
+
 
 def _pair(a: str, b: str | None, n: int, id_field: str = "idx") -> Converter:
     """A converter for rows with text fields ``a`` (and ``b``) and an integer label in [0, n)."""

@@ -18,13 +18,14 @@ import json
 import os
 import random
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 from ..errors import DataError
 from .examples import Example, MCExample, PairExample
-from .registry import CLASSIFICATION, REGISTRY, TaskDef, canonical_split, check_lang, get_task
 from .needs import XCOPA_TASKS
+from .registry import CLASSIFICATION, REGISTRY, TaskDef, canonical_split, check_lang, get_task
 from .sources import HUB, HUB_MIRROR, LOCAL, PARQUET_BRANCH, DataSource, LoadedSplit, sha256_file, sha256_tree
 
 HUB_MIRROR_ENV = "XCOST_HUB_MIRROR"
@@ -32,16 +33,34 @@ XCOPA_QUESTION_MODES = ("copa", "published")
 Log = Callable[[str], None]
 
 
-def load_examples(task: str, split: str, *, data_dir: str | Path | None = None, lang: str | None = None,
-                  limit: int | None = None, seed: int | None = None, xcopa_question: str = "copa") -> list[Example]:
+def load_examples(
+    task: str,
+    split: str,
+    *,
+    data_dir: str | Path | None = None,
+    lang: str | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    xcopa_question: str = "copa",
+) -> list[Example]:
     """The examples of ``task``'s ``split`` (see ``load_split``; this returns its examples only)."""
-    return load_split(task, split, data_dir=data_dir, lang=lang, limit=limit, seed=seed,
-                      xcopa_question=xcopa_question).examples
+    return load_split(
+        task, split, data_dir=data_dir, lang=lang, limit=limit, seed=seed, xcopa_question=xcopa_question
+    ).examples
 
 
-def load_split(task: str, split: str, *, data_dir: str | Path | None = None, lang: str | None = None,
-               limit: int | None = None, seed: int | None = None, xcopa_question: str = "copa",
-               role: str = "", log: Log | None = None) -> LoadedSplit:
+def load_split(
+    task: str,
+    split: str,
+    *,
+    data_dir: str | Path | None = None,
+    lang: str | None = None,
+    limit: int | None = None,
+    seed: int | None = None,
+    xcopa_question: str = "copa",
+    role: str = "",
+    log: Log | None = None,
+) -> LoadedSplit:
     """``limit`` (default all) examples of ``task``'s ``split``, and where they came from.
 
     ``data_dir`` None reads the Hugging Face hub; otherwise the local copies under ``data_dir``
@@ -74,9 +93,18 @@ def load_split(task: str, split: str, *, data_dir: str | Path | None = None, lan
             chosen, corrected = _correct_questions(chosen, questions, raw.where, qsource)
             sources.append(qsource)
     examples = _convert(t, canon, language, chosen, raw.where)
-    main = DataSource(task=t.name, split=canon, lang=language, rows=len(raw.rows), used=len(examples), subset=subset,
-                      role=role, xcopa_question=mode, questions_corrected=len(corrected) if mode else None,
-                      **raw.source)
+    main = DataSource(
+        task=t.name,
+        split=canon,
+        lang=language,
+        rows=len(raw.rows),
+        used=len(examples),
+        subset=subset,
+        role=role,
+        xcopa_question=mode,
+        questions_corrected=len(corrected) if mode else None,
+        **raw.source,
+    )
     return LoadedSplit(examples, [main, *sources], corrected)
 
 
@@ -107,12 +135,14 @@ def all_texts(examples: Iterable[Example]) -> list[str]:
 
 # ---- reading rows -----------------------------------------------------------------------------
 
+
 class _Rows:
     """A split's raw rows: ``rows`` supports len() and [i]; ``where(n)`` names row n in messages;
     ``source`` holds the DataSource fields of where they came from."""
 
-    def __init__(self, rows: Sequence[Any], numbers: Sequence[int] | None, where: Callable[[int], str],
-                 source: dict[str, Any]):
+    def __init__(
+        self, rows: Sequence[Any], numbers: Sequence[int] | None, where: Callable[[int], str], source: dict[str, Any]
+    ):
         self.rows, self.numbers, self.where, self.source = rows, numbers, where, source
 
     def take(self, indices: list[int] | None) -> Iterable[tuple[int, Any]]:
@@ -132,8 +162,14 @@ def _read_rows(t: TaskDef, split: str, lang: str, data_dir: str | Path | None, l
         return _Rows(ds, None, lambda n: f"{where_text} row {n}", source)
     path = _local_path(t, Path(data_dir), split, lang)
     numbered = list(_jsonl_rows(t, path))
-    source = {"source": LOCAL, "repo": t.hub_id, "config": t.hub_config(lang), "hub_split": t.hub_splits[split],
-              "path": str(path), "sha256": _file_digest(t, path)}
+    source = {
+        "source": LOCAL,
+        "repo": t.hub_id,
+        "config": t.hub_config(lang),
+        "hub_split": t.hub_splits[split],
+        "path": str(path),
+        "sha256": _file_digest(t, path),
+    }
     return _Rows([row for _, row in numbered], [n for n, _ in numbered], lambda n: f"{path} line {n}", source)
 
 
@@ -167,8 +203,10 @@ def _convert(t: TaskDef, split: str, lang: str, rows: Iterable[tuple[int, Any]],
                 raise ValueError(f"the row has no label (label -1 or empty), but the {split!r} split must be labelled")
             if t.name in PAIRED_BY_IDX and split in PAIRED_SPLITS:
                 if ex.idx in seen:
-                    raise ValueError(f"idx {ex.idx!r} was already used by {where(seen[ex.idx])}; items are paired "
-                                     f"across languages by idx, so each idx must occur once per split")
+                    raise ValueError(
+                        f"idx {ex.idx!r} was already used by {where(seen[ex.idx])}; items are paired "
+                        f"across languages by idx, so each idx must occur once per split"
+                    )
                 seen[ex.idx] = n
         except ValueError as exc:
             raise DataError(f"task {t.name!r}: {where(n)}: {exc}") from None
@@ -183,7 +221,9 @@ _COPA_SPLIT_OF = {"validation": "validation", "test": "test"}
 _QUESTIONS: dict[tuple, tuple[dict[int, str], DataSource]] = {}
 
 
-def copa_questions(split: str, data_dir: str | Path | None, log: Log | None = None) -> tuple[dict[int, str], DataSource]:
+def copa_questions(
+    split: str, data_dir: str | Path | None, log: Log | None = None
+) -> tuple[dict[int, str], DataSource]:
     """English COPA's cause/effect question of every item of the COPA split that XCOPA ``split``
     translates, by idx, and where it came from (read once per process and data location)."""
     copa_split = _COPA_SPLIT_OF[split]
@@ -193,20 +233,31 @@ def copa_questions(split: str, data_dir: str | Path | None, log: Log | None = No
         try:
             raw = _read_rows(t, copa_split, "en", data_dir, log)
         except DataError as exc:
-            raise DataError(f"XCOPA's cause/effect questions are taken from English COPA {copa_split} "
-                            f"(xcopa_question = \"copa\", docs/tasks.md), which could not be read: {exc} "
-                            f"(xcopa_question = \"published\" keeps XCOPA's own, partly wrong, field)") from None
+            raise DataError(
+                f"XCOPA's cause/effect questions are taken from English COPA {copa_split} "
+                f'(xcopa_question = "copa", docs/tasks.md), which could not be read: {exc} '
+                f'(xcopa_question = "published" keeps XCOPA\'s own, partly wrong, field)'
+            ) from None
         questions: dict[int, str] = {}
         for n, row in raw.take(None):
             idx = row.get("idx") if isinstance(row, dict) else None
             question = row.get("question") if isinstance(row, dict) else None
             if not isinstance(idx, int) or isinstance(idx, bool) or question not in ("cause", "effect"):
-                raise DataError(f"task 'copa': {raw.where(n)}: a COPA row needs an integer idx and a question "
-                                f"'cause' or 'effect' (XCOPA's questions are taken from it), got idx {idx!r}, "
-                                f"question {question!r}")
+                raise DataError(
+                    f"task 'copa': {raw.where(n)}: a COPA row needs an integer idx and a question "
+                    f"'cause' or 'effect' (XCOPA's questions are taken from it), got idx {idx!r}, "
+                    f"question {question!r}"
+                )
             questions[idx] = question
-        source = DataSource(task="copa", split=copa_split, lang="en", rows=len(raw.rows), used=len(questions),
-                            role="questions", **raw.source)
+        source = DataSource(
+            task="copa",
+            split=copa_split,
+            lang="en",
+            rows=len(raw.rows),
+            used=len(questions),
+            role="questions",
+            **raw.source,
+        )
         _QUESTIONS[key] = (questions, source)
     return _QUESTIONS[key]
 
@@ -219,8 +270,10 @@ def _correct_questions(rows: Iterable[tuple[int, Any]], questions: dict[int, str
             continue
         idx = row["idx"]
         if idx not in questions:
-            raise DataError(f"task 'xcopa': {where(n)}: idx {idx!r} has no item in English COPA "
-                            f"{qsource.split} ({qsource.describe()}), whose question it should take")
+            raise DataError(
+                f"task 'xcopa': {where(n)}: idx {idx!r} has no item in English COPA "
+                f"{qsource.split} ({qsource.describe()}), whose question it should take"
+            )
         if row.get("question") != questions[idx]:
             row = {**row, "question": questions[idx]}
             corrected.add(idx)
@@ -235,18 +288,25 @@ def clear_caches() -> None:
 
 # ---- local copies -----------------------------------------------------------------------------
 
+
 def _local_path(t: TaskDef, data_dir: Path, split: str, lang: str) -> Path:
     if not t.has_offline_copy:
-        raise DataError(f"task {t.name!r} has no offline copy in the data dir; it is read from the Hugging Face hub "
-                        f"({t.hub_id}, {_config_text(t, lang)}): run without --data-dir on a machine with internet access")
+        raise DataError(
+            f"task {t.name!r} has no offline copy in the data dir; it is read from the Hugging Face hub "
+            f"({t.hub_id}, {_config_text(t, lang)}): run without --data-dir on a machine with internet access"
+        )
     if split not in t.local_files:
-        raise DataError(f"task {t.name!r} has no offline {split!r} split; offline splits: {', '.join(t.local_files)} "
-                        f"(the hub copy {t.hub_id} has {', '.join(t.splits)})")
+        raise DataError(
+            f"task {t.name!r} has no offline {split!r} split; offline splits: {', '.join(t.local_files)} "
+            f"(the hub copy {t.hub_id} has {', '.join(t.splits)})"
+        )
     path = t.local_path(data_dir, split, lang)
     if not path.is_file():
         layout = ", ".join(str(Path(t.local_dir.format(lang=lang)) / f) for f in t.local_files.values())
-        raise DataError(f"task {t.name!r}: the {split!r} file {path} does not exist; the data dir {data_dir} should hold "
-                        f"{layout} (one JSON object per line; see shared/data/SOURCES.md)")
+        raise DataError(
+            f"task {t.name!r}: the {split!r} file {path} does not exist; the data dir {data_dir} should hold "
+            f"{layout} (one JSON object per line; see shared/data/SOURCES.md)"
+        )
     return path
 
 
@@ -260,12 +320,15 @@ def _jsonl_rows(t: TaskDef, path: Path) -> Iterator[tuple[int, Any]]:
                 try:
                     yield n, json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise DataError(f"task {t.name!r}: {path} line {n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+                    raise DataError(
+                        f"task {t.name!r}: {path} line {n}: not valid JSON ({exc.msg} at column {exc.colno})"
+                    ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"task {t.name!r}: cannot read {path}: {exc}") from None
 
 
 # ---- the hub ----------------------------------------------------------------------------------
+
 
 def _config_text(t: TaskDef, lang: str) -> str:
     config = t.hub_config(lang)
@@ -321,19 +384,33 @@ def _hub_dataset(t: TaskDef, split: str, lang: str, log: Log | None) -> tuple[An
     except Exception as exc:  # network, auth, missing config: all mean "could not get the data"
         if not is_script_refusal(exc):
             raise _hub_error(t, lang, hub_split, exc, mirror) from exc
-        note = (f"{t.hub_id} holds only a loading script, which datasets {datasets.__version__} refuses "
-                f"({exc}); reading the hub's auto-converted Parquet branch {PARQUET_BRANCH} instead")
+        note = (
+            f"{t.hub_id} holds only a loading script, which datasets {datasets.__version__} refuses "
+            f"({exc}); reading the hub's auto-converted Parquet branch {PARQUET_BRANCH} instead"
+        )
         if log is not None:
             log(f"{t.name}: {note}")
         try:
             path, ds = call(True)
         except Exception as exc2:
-            raise _hub_error(t, lang, hub_split, exc2, mirror,
-                             f"{t.hub_id} holds only a loading script ({exc}), and its Parquet branch "
-                             f"{PARQUET_BRANCH} could not be read either") from exc2
+            raise _hub_error(
+                t,
+                lang,
+                hub_split,
+                exc2,
+                mirror,
+                f"{t.hub_id} holds only a loading script ({exc}), and its Parquet branch "
+                f"{PARQUET_BRANCH} could not be read either",
+            ) from exc2
         fallback = PARQUET_BRANCH
-    source: dict[str, Any] = {"repo": t.hub_id, "config": config, "hub_split": hub_split, "revision": fallback,
-                              "fallback": fallback, "note": note}
+    source: dict[str, Any] = {
+        "repo": t.hub_id,
+        "config": config,
+        "hub_split": hub_split,
+        "revision": fallback,
+        "fallback": fallback,
+        "note": note,
+    }
     if mirror:
         source.update(source=HUB_MIRROR, path=path, sha256=sha256_tree(path))
     else:
@@ -355,15 +432,18 @@ def _ask_commit(repo: str, revision: str | None) -> str | None:
         return None
 
 
-def _hub_error(t: TaskDef, lang: str, hub_split: str, exc: BaseException, mirror: str | None,
-               what: str | None = None) -> DataError:
+def _hub_error(
+    t: TaskDef, lang: str, hub_split: str, exc: BaseException, mirror: str | None, what: str | None = None
+) -> DataError:
     where = f" (through the hub mirror ${HUB_MIRROR_ENV}={mirror})" if mirror else ""
     reason = f"{what}: " if what else ""
     return DataError(
         f"task {t.name!r}: could not load {t.hub_id} ({_config_text(t, lang)}, split {hub_split}) from the "
         f"Hugging Face hub{where}: {reason}{type(exc).__name__}: {exc}. "
-        + ("To read local copies instead, pass --data-dir DIR (or set XCOST_DATA_DIR)."
-           if t.has_offline_copy else
-           f"Task {t.name!r} has no offline copy, so it needs the hub (--data-dir / XCOST_DATA_DIR read local copies "
-           f"of {', '.join(n for n, d in REGISTRY.items() if d.has_offline_copy)} only).")
+        + (
+            "To read local copies instead, pass --data-dir DIR (or set XCOST_DATA_DIR)."
+            if t.has_offline_copy
+            else f"Task {t.name!r} has no offline copy, so it needs the hub (--data-dir / XCOST_DATA_DIR read local copies "
+            f"of {', '.join(n for n, d in REGISTRY.items() if d.has_offline_copy)} only)."
+        )
     )

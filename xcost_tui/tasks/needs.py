@@ -6,8 +6,9 @@ Plain data (no torch, no datasets): the supervisor computes a plan's needs with 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable
+from typing import Any
 
 # DataNeed.role
 TRAIN = "train"  # an intermediate task's or the target's training split
@@ -41,8 +42,14 @@ class DataNeed:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataNeed:
-        return cls(str(d["task"]), str(d["split"]), str(d["lang"]), d.get("data_dir"), str(d.get("role") or ""),
-                   d.get("xcopa_question"))
+        return cls(
+            str(d["task"]),
+            str(d["split"]),
+            str(d["lang"]),
+            d.get("data_dir"),
+            str(d.get("role") or ""),
+            d.get("xcopa_question"),
+        )
 
 
 def _canon(split: str) -> str:

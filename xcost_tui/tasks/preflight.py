@@ -27,9 +27,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 from .needs import DataNeed, plan_needs
 
@@ -50,6 +51,7 @@ def _seconds(env: str, default: float) -> float:
 
 # ==== the subprocess ===========================================================================
 
+
 def probe_hub(timeout_s: float) -> tuple[bool, str, str | None]:
     """(reachable, endpoint, why not): one HTTP request to the hub's endpoint, no retries. Any
     HTTP answer, even an error status, means the hub is reachable."""
@@ -58,8 +60,9 @@ def probe_hub(timeout_s: float) -> tuple[bool, str, str | None]:
 
     endpoint = (os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
     try:
-        urllib.request.urlopen(urllib.request.Request(endpoint + "/api/datasets?limit=1", method="HEAD"),
-                               timeout=timeout_s).close()
+        urllib.request.urlopen(
+            urllib.request.Request(endpoint + "/api/datasets?limit=1", method="HEAD"), timeout=timeout_s
+        ).close()
     except urllib.error.HTTPError:
         return True, endpoint, None
     except (urllib.error.URLError, OSError, ValueError) as exc:
@@ -94,8 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             t0, limit = time.monotonic(), _seconds(HUB_TIMEOUT_ENV, DEFAULT_HUB_TIMEOUT_S)
             ok, endpoint, error = probe_hub(limit)
-            hub.update(reachable=ok, endpoint=endpoint, error=error, timeout_s=limit,
-                       seconds=round(time.monotonic() - t0, 3))
+            hub.update(
+                reachable=ok, endpoint=endpoint, error=error, timeout_s=limit, seconds=round(time.monotonic() - t0, 3)
+            )
             if not ok:  # before datasets is imported: it reads these once
                 os.environ["HF_HUB_OFFLINE"] = "1"
                 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -109,23 +113,44 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.monotonic()
         notes: list[str] = []
         try:
-            loaded = load_split(need.task, need.split, data_dir=need.data_dir, lang=need.lang, role=need.role,
-                                xcopa_question=need.xcopa_question or "copa", log=notes.append)
+            loaded = load_split(
+                need.task,
+                need.split,
+                data_dir=need.data_dir,
+                lang=need.lang,
+                role=need.role,
+                xcopa_question=need.xcopa_question or "copa",
+                log=notes.append,
+            )
         except XcostError as exc:
             _emit({"event": "failed", "need": need.to_dict(), "error": str(exc), "seconds": time.monotonic() - t0})
             continue
         except Exception as exc:  # noqa: BLE001 - one broken data set never hides the others
-            _emit({"event": "failed", "need": need.to_dict(), "error": f"{type(exc).__name__}: {exc}",
-                   "seconds": time.monotonic() - t0})
+            _emit(
+                {
+                    "event": "failed",
+                    "need": need.to_dict(),
+                    "error": f"{type(exc).__name__}: {exc}",
+                    "seconds": time.monotonic() - t0,
+                }
+            )
             continue
-        _emit({"event": "loaded", "need": need.to_dict(), "rows": len(loaded.examples),
-               "sources": [s.to_dict() for s in loaded.sources], "notes": notes,
-               "seconds": round(time.monotonic() - t0, 3)})
+        _emit(
+            {
+                "event": "loaded",
+                "need": need.to_dict(),
+                "rows": len(loaded.examples),
+                "sources": [s.to_dict() for s in loaded.sources],
+                "notes": notes,
+                "seconds": round(time.monotonic() - t0, 3),
+            }
+        )
     _emit({"event": "done"})
     return 0
 
 
 # ==== the supervisor's side =====================================================================
+
 
 @dataclass
 class Failure:
@@ -162,8 +187,9 @@ class PreflightResult:
             t = get_task(task)
             splits = list(dict.fromkeys(f.need.split for f in fails))
             configs = [c for c in dict.fromkeys(t.hub_config(f.need.lang) for f in fails) if c]
-            where = data_dir or (t.hub_id + (f", config{'s' if len(configs) > 1 else ''} {', '.join(configs)}"
-                                             if configs else ""))
+            where = data_dir or (
+                t.hub_id + (f", config{'s' if len(configs) > 1 else ''} {', '.join(configs)}" if configs else "")
+            )
             what = f"{where}; split{'s' if len(splits) > 1 else ''} {', '.join(splits)}"
             out.append(f"{task} ({what}): {_reason(task, fails[0].error, self.hub, data_dir is None)}")
         return out
@@ -175,9 +201,11 @@ class PreflightResult:
         if self.hub.get("offline"):
             return "offline mode (HF_HUB_OFFLINE is set), and these data sets are not in the local datasets cache"
         limit = self.hub.get("timeout_s", DEFAULT_HUB_TIMEOUT_S)
-        return (f"the Hugging Face hub ({self.hub.get('endpoint') or 'https://huggingface.co'}) cannot be reached from "
-                f"here (one request, at most {limit:g} s by ${HUB_TIMEOUT_ENV}: {self.hub.get('error') or 'no answer'}), "
-                f"and these data sets are not in the local datasets cache")
+        return (
+            f"the Hugging Face hub ({self.hub.get('endpoint') or 'https://huggingface.co'}) cannot be reached from "
+            f"here (one request, at most {limit:g} s by ${HUB_TIMEOUT_ENV}: {self.hub.get('error') or 'no answer'}), "
+            f"and these data sets are not in the local datasets cache"
+        )
 
 
 def _unreachable(error: str) -> bool:
@@ -196,8 +224,10 @@ def _reason(task: str, error: str, hub: dict[str, Any], from_hub: bool) -> str:
     if t.has_offline_copy:
         return "it has a local copy: pass --data-dir DIR (or set XCOST_DATA_DIR)"
     offline = ", ".join(n for n, d in REGISTRY.items() if d.has_offline_copy)
-    return (f"no local copy exists (--data-dir reads {offline} only): run where the hub can be reached, "
-            f"or load it there once to fill the datasets cache")
+    return (
+        f"no local copy exists (--data-dir reads {offline} only): run where the hub can be reached, "
+        f"or load it there once to fill the datasets cache"
+    )
 
 
 def describe_loaded(event: dict[str, Any]) -> str:
@@ -219,8 +249,9 @@ def describe_loaded(event: dict[str, Any]) -> str:
     return f"  {need.label()}: {event.get('rows', 0):,} rows ({where}{extra})"
 
 
-def run_preflight(specs: Iterable[Any], out: TextIO, *, timeout_s: float | None = None,
-                  python: str | None = None) -> PreflightResult:
+def run_preflight(
+    specs: Iterable[Any], out: TextIO, *, timeout_s: float | None = None, python: str | None = None
+) -> PreflightResult:
     """Loads every split ``specs`` need once, in a subprocess; prints a line per split to ``out``
     as it loads, and returns what loaded and what did not (the caller prints the failures)."""
     specs = list(specs)
@@ -235,9 +266,15 @@ def run_preflight(specs: Iterable[Any], out: TextIO, *, timeout_s: float | None 
     pkg_parent = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
     env.pop("XCOST_ASSERT_NO_HEAVY_IMPORTS", None)  # the subprocess is where datasets is meant to be
-    proc = subprocess.Popen([python or sys.executable, "-m", "xcost_tui.tasks.preflight"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [python or sys.executable, "-m", "xcost_tui.tasks.preflight"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     lines: queue.Queue[str | None] = queue.Queue()
     err_tail: collections.deque[str] = collections.deque(maxlen=200)
 
@@ -263,9 +300,11 @@ def run_preflight(specs: Iterable[Any], out: TextIO, *, timeout_s: float | None 
         while True:
             left = timeout_s - (time.monotonic() - t0)
             if left <= 0:
-                result.aborted = (f"the data pre-flight ran longer than {timeout_s:g} s"
-                                  + (f" (while loading {current.label()})" if current else "")
-                                  + f"; ${PREFLIGHT_TIMEOUT_ENV} sets another limit")
+                result.aborted = (
+                    f"the data pre-flight ran longer than {timeout_s:g} s"
+                    + (f" (while loading {current.label()})" if current else "")
+                    + f"; ${PREFLIGHT_TIMEOUT_ENV} sets another limit"
+                )
                 break
             try:
                 line = lines.get(timeout=min(left, 1.0))
@@ -276,7 +315,7 @@ def run_preflight(specs: Iterable[Any], out: TextIO, *, timeout_s: float | None 
             if not line.startswith(MARK):
                 continue
             try:
-                event = json.loads(line[len(MARK):])
+                event = json.loads(line[len(MARK) :])
             except ValueError:
                 continue
             kind = event.get("event")
@@ -312,9 +351,11 @@ def run_preflight(specs: Iterable[Any], out: TextIO, *, timeout_s: float | None 
             pass
         err_reader.join(timeout=2)
         tail = "".join(err_tail).strip().splitlines()[-5:]
-        result.aborted = ("the data pre-flight process stopped before it finished"
-                          + (f" (exit {proc.poll()})" if proc.poll() is not None else "")
-                          + (": " + " / ".join(tail) if tail else ""))
+        result.aborted = (
+            "the data pre-flight process stopped before it finished"
+            + (f" (exit {proc.poll()})" if proc.poll() is not None else "")
+            + (": " + " / ".join(tail) if tail else "")
+        )
     _kill(proc)
     if result.aborted is not None:
         for need, _ in needs:
@@ -329,8 +370,10 @@ def _hub_line(hub: dict[str, Any]) -> str:
         return f"  hub: the local stand-in $XCOST_HUB_MIRROR={hub['mirror']}"
     if hub.get("reachable"):
         return f"  hub: {hub.get('endpoint')} reachable"
-    return (f"  hub: {hub.get('endpoint') or 'the Hugging Face hub'} not reachable ({hub.get('error')}); "
-            f"only data sets in the local datasets cache can load")
+    return (
+        f"  hub: {hub.get('endpoint') or 'the Hugging Face hub'} not reachable ({hub.get('error')}); "
+        f"only data sets in the local datasets cache can load"
+    )
 
 
 def _kill(proc: subprocess.Popen) -> None:

@@ -5,9 +5,9 @@ Plain data only (no torch, transformers or datasets): the supervisor validates s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from .. import XCOPA_LANGS
 from ..errors import DataError, UnknownTaskError
@@ -63,52 +63,156 @@ _ROUNDS = ("r1", "r2", "r3")
 
 _TASKS: tuple[TaskDef, ...] = (
     # ---- the target -------------------------------------------------------------------------
-    TaskDef("copa", MULTIPLE_CHOICE, None, "aps/super_glue", _en("copa"), _STD_SPLITS, cv.convert_copa,
-            local_dir="copa", local_files={"train": "train.jsonl", "validation": "val.jsonl", "test": "test.jsonl"},
-            unlabelled_splits=frozenset({"test"})),  # SuperGLUE withholds test labels
-    TaskDef("xcopa", MULTIPLE_CHOICE, None, "cambridgeltl/xcopa", {lang: lang for lang in XCOPA_LANGS},
-            {"validation": "validation", "test": "test"}, cv.convert_copa,
-            local_dir="xcopa/{lang}", local_files={"validation": "val.jsonl", "test": "test.jsonl"},
-            languages=XCOPA_LANGS),
+    TaskDef(
+        "copa",
+        MULTIPLE_CHOICE,
+        None,
+        "aps/super_glue",
+        _en("copa"),
+        _STD_SPLITS,
+        cv.convert_copa,
+        local_dir="copa",
+        local_files={"train": "train.jsonl", "validation": "val.jsonl", "test": "test.jsonl"},
+        unlabelled_splits=frozenset({"test"}),
+    ),  # SuperGLUE withholds test labels
+    TaskDef(
+        "xcopa",
+        MULTIPLE_CHOICE,
+        None,
+        "cambridgeltl/xcopa",
+        {lang: lang for lang in XCOPA_LANGS},
+        {"validation": "validation", "test": "test"},
+        cv.convert_copa,
+        local_dir="xcopa/{lang}",
+        local_files={"validation": "val.jsonl", "test": "test.jsonl"},
+        languages=XCOPA_LANGS,
+    ),
     # XCOPA's test and validation items machine-translated back to English by the dataset authors
     # (Google Translate; the release's data-gmt folder), for translate-test. None for Quechua.
-    TaskDef("xcopa-translate-test", MULTIPLE_CHOICE, None, "cambridgeltl/xcopa",
-            {lang: f"translation-{lang}" for lang in XCOPA_LANGS if lang != "qu"},
-            {"validation": "validation", "test": "test"}, cv.convert_copa,
-            local_dir="xcopa-translate-test-en/{lang}", local_files={"validation": "val.jsonl", "test": "test.jsonl"},
-            languages=tuple(lang for lang in XCOPA_LANGS if lang != "qu")),
+    TaskDef(
+        "xcopa-translate-test",
+        MULTIPLE_CHOICE,
+        None,
+        "cambridgeltl/xcopa",
+        {lang: f"translation-{lang}" for lang in XCOPA_LANGS if lang != "qu"},
+        {"validation": "validation", "test": "test"},
+        cv.convert_copa,
+        local_dir="xcopa-translate-test-en/{lang}",
+        local_files={"validation": "val.jsonl", "test": "test.jsonl"},
+        languages=tuple(lang for lang in XCOPA_LANGS if lang != "qu"),
+    ),
     # ---- intermediate multiple-choice tasks -------------------------------------------------------
     # allenai/social_i_qa holds only a loading script (datasets >= 4 refuses it); lighteval/siqa is
     # a script-free Parquet copy with the same columns, verified row for row against it (docs/tasks.md).
-    TaskDef("siqa", MULTIPLE_CHOICE, None, "lighteval/siqa", _en(None),
-            {"train": "train", "validation": "validation"}, cv.convert_siqa),
-    TaskDef("hellaswag", MULTIPLE_CHOICE, None, "Rowan/hellaswag", _en(None), _STD_SPLITS, cv.convert_hellaswag,
-            unlabelled_splits=frozenset({"test"})),
-    TaskDef("commonsenseqa", MULTIPLE_CHOICE, None, "tau/commonsense_qa", _en(None), _STD_SPLITS,
-            cv.convert_commonsenseqa, unlabelled_splits=frozenset({"test"})),
+    TaskDef(
+        "siqa",
+        MULTIPLE_CHOICE,
+        None,
+        "lighteval/siqa",
+        _en(None),
+        {"train": "train", "validation": "validation"},
+        cv.convert_siqa,
+    ),
+    TaskDef(
+        "hellaswag",
+        MULTIPLE_CHOICE,
+        None,
+        "Rowan/hellaswag",
+        _en(None),
+        _STD_SPLITS,
+        cv.convert_hellaswag,
+        unlabelled_splits=frozenset({"test"}),
+    ),
+    TaskDef(
+        "commonsenseqa",
+        MULTIPLE_CHOICE,
+        None,
+        "tau/commonsense_qa",
+        _en(None),
+        _STD_SPLITS,
+        cv.convert_commonsenseqa,
+        unlabelled_splits=frozenset({"test"}),
+    ),
     # allenai/cosmos_qa holds only a loading script: the loader reads its Parquet export
     # (refs/convert/parquet) instead, and says so (docs/tasks.md).
-    TaskDef("cosmosqa", MULTIPLE_CHOICE, None, "allenai/cosmos_qa", _en(None), _STD_SPLITS, cv.convert_cosmosqa,
-            unlabelled_splits=frozenset({"test"})),
-    TaskDef("arc_challenge", MULTIPLE_CHOICE, None, "allenai/ai2_arc", _en("ARC-Challenge"), _STD_SPLITS,
-            cv.convert_arc, local_dir="arc_challenge",
-            local_files={"train": "train.jsonl", "validation": "validation.jsonl", "test": "test.jsonl"}),
+    TaskDef(
+        "cosmosqa",
+        MULTIPLE_CHOICE,
+        None,
+        "allenai/cosmos_qa",
+        _en(None),
+        _STD_SPLITS,
+        cv.convert_cosmosqa,
+        unlabelled_splits=frozenset({"test"}),
+    ),
+    TaskDef(
+        "arc_challenge",
+        MULTIPLE_CHOICE,
+        None,
+        "allenai/ai2_arc",
+        _en("ARC-Challenge"),
+        _STD_SPLITS,
+        cv.convert_arc,
+        local_dir="arc_challenge",
+        local_files={"train": "train.jsonl", "validation": "validation.jsonl", "test": "test.jsonl"},
+    ),
     # ---- intermediate classification tasks ----------------------------------------------------
-    TaskDef("mnli", CLASSIFICATION, 3, "nyu-mll/glue", _en("mnli"),
-            {"train": "train", "validation": "validation_matched", "test": "test_matched"}, cv.convert_nli3,
-            unlabelled_splits=frozenset({"test"})),
+    TaskDef(
+        "mnli",
+        CLASSIFICATION,
+        3,
+        "nyu-mll/glue",
+        _en("mnli"),
+        {"train": "train", "validation": "validation_matched", "test": "test_matched"},
+        cv.convert_nli3,
+        unlabelled_splits=frozenset({"test"}),
+    ),
     # All three ANLI rounds concatenated: the rounds are one data set collected in stages, and
     # round 1 alone (17k rows) would make ANLI a much smaller intermediate task than MNLI.
-    TaskDef("anli", CLASSIFICATION, 3, "facebook/anli", _en(None),
-            {s: "+".join(f"{h}_{r}" for r in _ROUNDS) for s, h in
-             (("train", "train"), ("validation", "dev"), ("test", "test"))}, cv.convert_anli),
-    TaskDef("qqp", CLASSIFICATION, 2, "nyu-mll/glue", _en("qqp"), _STD_SPLITS, cv.convert_qqp,
-            unlabelled_splits=frozenset({"test"})),
-    TaskDef("sst2", CLASSIFICATION, 2, "nyu-mll/glue", _en("sst2"), _STD_SPLITS, cv.convert_sst2,
-            unlabelled_splits=frozenset({"test"})),
-    TaskDef("rte", CLASSIFICATION, 2, "aps/super_glue", _en("rte"), _STD_SPLITS, cv.convert_rte,
-            local_dir="rte", local_files={"train": "train.jsonl", "validation": "validation.jsonl"},
-            unlabelled_splits=frozenset({"test"})),
+    TaskDef(
+        "anli",
+        CLASSIFICATION,
+        3,
+        "facebook/anli",
+        _en(None),
+        {
+            s: "+".join(f"{h}_{r}" for r in _ROUNDS)
+            for s, h in (("train", "train"), ("validation", "dev"), ("test", "test"))
+        },
+        cv.convert_anli,
+    ),
+    TaskDef(
+        "qqp",
+        CLASSIFICATION,
+        2,
+        "nyu-mll/glue",
+        _en("qqp"),
+        _STD_SPLITS,
+        cv.convert_qqp,
+        unlabelled_splits=frozenset({"test"}),
+    ),
+    TaskDef(
+        "sst2",
+        CLASSIFICATION,
+        2,
+        "nyu-mll/glue",
+        _en("sst2"),
+        _STD_SPLITS,
+        cv.convert_sst2,
+        unlabelled_splits=frozenset({"test"}),
+    ),
+    TaskDef(
+        "rte",
+        CLASSIFICATION,
+        2,
+        "aps/super_glue",
+        _en("rte"),
+        _STD_SPLITS,
+        cv.convert_rte,
+        local_dir="rte",
+        local_files={"train": "train.jsonl", "validation": "validation.jsonl"},
+        unlabelled_splits=frozenset({"test"}),
+    ),
 )
 
 REGISTRY: dict[str, TaskDef] = {t.name: t for t in _TASKS}
@@ -121,15 +225,19 @@ def get_task(name: str) -> TaskDef:
         return REGISTRY[name]
     except (KeyError, TypeError):
         pass
-    raise UnknownTaskError(f"unknown task {name!r}{did_you_mean(name, TASK_NAMES)}; valid tasks: {', '.join(TASK_NAMES)}")
+    raise UnknownTaskError(
+        f"unknown task {name!r}{did_you_mean(name, TASK_NAMES)}; valid tasks: {', '.join(TASK_NAMES)}"
+    )
 
 
 def canonical_split(task: TaskDef, split: str) -> str:
     """``split`` as one of the task's canonical split names ("val" is accepted for "validation")."""
     canon = SPLIT_ALIASES.get(split, split)
     if canon not in task.splits:
-        raise DataError(f"task {task.name!r} has no split {split!r}; its splits are: {', '.join(task.splits)}"
-                        + (" ('val' also means 'validation')" if "validation" in task.splits else ""))
+        raise DataError(
+            f"task {task.name!r} has no split {split!r}; its splits are: {', '.join(task.splits)}"
+            + (" ('val' also means 'validation')" if "validation" in task.splits else "")
+        )
     return canon
 
 
@@ -140,6 +248,8 @@ def check_lang(task: TaskDef, lang: str | None) -> str:
             return task.languages[0]
         raise DataError(f"task {task.name!r} needs a language; choose one of {', '.join(task.languages)}")
     if lang not in task.languages:
-        raise DataError(f"task {task.name!r} has no language {lang!r}{did_you_mean(lang, task.languages)}; "
-                        f"its languages: {', '.join(task.languages)}")
+        raise DataError(
+            f"task {task.name!r} has no language {lang!r}{did_you_mean(lang, task.languages)}; "
+            f"its languages: {', '.join(task.languages)}"
+        )
     return lang

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -58,9 +59,17 @@ class XcostApp(App):
         Binding("ctrl+q", "quit_app", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, store: Path | str = "store", plan: str | None = None, data_dir: str | None = None,
-                 max_parallel: int | None = None, runner: RunnerAPI | None = None, attach: bool = True,
-                 clock: Callable[[], float] | None = None, executor: object | None = None) -> None:
+    def __init__(
+        self,
+        store: Path | str = "store",
+        plan: str | None = None,
+        data_dir: str | None = None,
+        max_parallel: int | None = None,
+        runner: RunnerAPI | None = None,
+        attach: bool = True,
+        clock: Callable[[], float] | None = None,
+        executor: object | None = None,
+    ) -> None:
         super().__init__()
         self.executor = executor  # plan.ExecutorSettings (--executor): where the app's runner runs runs
         self.store = Path(store)
@@ -135,8 +144,13 @@ class XcostApp(App):
         user reads the Runs table, so that 4 shows the verdict without waiting on imports."""
         import importlib
 
-        for name in ("xcost_tui.tui.screens.compare", "xcost_tui.tui.widgets.charts",
-                     "xcost_tui.tui.widgets.textpanel", "xcost_tui.verdict.api", "xcost_tui.verdict.stats"):
+        for name in (
+            "xcost_tui.tui.screens.compare",
+            "xcost_tui.tui.widgets.charts",
+            "xcost_tui.tui.widgets.textpanel",
+            "xcost_tui.verdict.api",
+            "xcost_tui.verdict.stats",
+        ):
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - the screen reports a failing import when it opens
@@ -146,35 +160,59 @@ class XcostApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for i, mode in enumerate(MODE_ORDER, 1):
-            yield SystemCommand(f"Go to {MODE_TITLES[mode]} ({i})", f"show the {MODE_TITLES[mode]} screen",
-                                lambda m=mode: self.switch_mode(m))
+            yield SystemCommand(
+                f"Go to {MODE_TITLES[mode]} ({i})",
+                f"show the {MODE_TITLES[mode]} screen",
+                lambda m=mode: self.switch_mode(m),
+            )
         yield SystemCommand("Help (F1)", "keys of every screen", self.action_help)
         if isinstance(screen, RunsScreen):
-            yield SystemCommand("Export runs to CSV (e)", "all rows with the current sort and filters",
-                                lambda: screen.action_export("csv"))
-            yield SystemCommand("Export runs to Parquet (E)", "all rows with the current sort and filters",
-                                lambda: screen.action_export("parquet"))
+            yield SystemCommand(
+                "Export runs to CSV (e)",
+                "all rows with the current sort and filters",
+                lambda: screen.action_export("csv"),
+            )
+            yield SystemCommand(
+                "Export runs to Parquet (E)",
+                "all rows with the current sort and filters",
+                lambda: screen.action_export("parquet"),
+            )
             yield SystemCommand("Sort by… (s)", "pick a column to sort the runs by", screen.action_sort_pick)
             yield SystemCommand("Languages shown… (l)", "pick the language columns", screen.action_langs)
             yield SystemCommand("Clear filters (x)", "show every run", screen.action_clear_filters)
-            yield SystemCommand("Rank every run (u)", "failed, running and partial runs among the complete ones, "
-                                "or (again) after them", screen.action_rank_all)
+            yield SystemCommand(
+                "Rank every run (u)",
+                "failed, running and partial runs among the complete ones, or (again) after them",
+                screen.action_rank_all,
+            )
         from .screens.compare import VIEW_KEYS, VIEW_TITLES, VIEWS, CompareScreen
 
         if isinstance(screen, CompareScreen):
-            yield SystemCommand("Save Compare view as SVG (e)", "a screenshot of the view as shown",
-                                screen.action_export_svg)
-            yield SystemCommand("Baseline… (b)", "the configuration every other one is compared with",
-                                screen.action_pick_baseline)
-            yield SystemCommand("Similar accuracy δ… (d)", "how close two configurations must be to count as "
-                                "similar", screen.action_pick_delta)
-            yield SystemCommand("Amortisation N… (n)", "how many target tasks the intermediate encoder serves",
-                                screen.action_pick_amortise)
-            yield SystemCommand("Cost measure… (m)", "the x axis of the frontier and the curves",
-                                screen.action_pick_measure)
+            yield SystemCommand(
+                "Save Compare view as SVG (e)", "a screenshot of the view as shown", screen.action_export_svg
+            )
+            yield SystemCommand(
+                "Baseline… (b)", "the configuration every other one is compared with", screen.action_pick_baseline
+            )
+            yield SystemCommand(
+                "Similar accuracy δ… (d)",
+                "how close two configurations must be to count as similar",
+                screen.action_pick_delta,
+            )
+            yield SystemCommand(
+                "Amortisation N… (n)",
+                "how many target tasks the intermediate encoder serves",
+                screen.action_pick_amortise,
+            )
+            yield SystemCommand(
+                "Cost measure… (m)", "the x axis of the frontier and the curves", screen.action_pick_measure
+            )
             for view in VIEWS:
-                yield SystemCommand(f"{VIEW_TITLES[view]} view ({VIEW_KEYS[view]})", f"Compare's {view} view",
-                                    lambda v=view: screen.action_view(v))
+                yield SystemCommand(
+                    f"{VIEW_TITLES[view]} view ({VIEW_KEYS[view]})",
+                    f"Compare's {view} view",
+                    lambda v=view: screen.action_view(v),
+                )
 
     def exported(self, path: Path, what: str) -> None:
         self.exports.append(Path(path))
@@ -214,8 +252,12 @@ class XcostApp(App):
             self.call_from_thread(self.notify, f"could not re-attach running runs: {exc}", severity="warning")
             return
         if n:
-            self.call_from_thread(self.notify, f"{n} run{'s' if n != 1 else ''} from an earlier session "
-                                  "still running: press 2 (Live)", title="runs", timeout=10)
+            self.call_from_thread(
+                self.notify,
+                f"{n} run{'s' if n != 1 else ''} from an earlier session still running: press 2 (Live)",
+                title="runs",
+                timeout=10,
+            )
 
     def _poll_notes(self) -> None:
         if self._runner is not None:
@@ -295,16 +337,22 @@ class XcostApp(App):
         self.call_from_thread(self.exit, 0)
 
 
-def run_app(store: Path, plan: str | None = None, data_dir: str | None = None, max_parallel: int | None = None,
-            executor: str | None = None) -> int:
+def run_app(
+    store: Path,
+    plan: str | None = None,
+    data_dir: str | None = None,
+    max_parallel: int | None = None,
+    executor: str | None = None,
+) -> int:
     """Entry point of ``xcost-tui [plan.toml]``. ``executor`` (``--executor slurm``): the app's runner
     submits to SLURM, with the plan's ``[executor]`` settings when a plan is given."""
     settings = None
     if executor is not None:
         from ..plan import ExecutorSettings, load_plan
 
-        settings = load_plan(plan, data_dir=data_dir, executor=executor).executor if plan else \
-            ExecutorSettings(kind=executor)
+        settings = (
+            load_plan(plan, data_dir=data_dir, executor=executor).executor if plan else ExecutorSettings(kind=executor)
+        )
     app = XcostApp(store=store, plan=plan, data_dir=data_dir, max_parallel=max_parallel, executor=settings)
     result = app.run()
     return int(result or 0) if isinstance(result, int) else 0

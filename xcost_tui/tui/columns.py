@@ -12,8 +12,20 @@ from __future__ import annotations
 from typing import Any
 
 from .. import XCOPA_LANGS
-from ..present import (AVG_ACCURACY, COLLAPSED, COSTS, IDENTITY, LANG_ACCURACY, LEADERBOARD, N_LANGS, RUN, Column,
-                       fit_label, langs_cell, run_label)
+from ..present import (
+    AVG_ACCURACY,
+    COLLAPSED,
+    COSTS,
+    IDENTITY,
+    LANG_ACCURACY,
+    LEADERBOARD,
+    N_LANGS,
+    RUN,
+    Column,
+    fit_label,
+    langs_cell,
+    run_label,
+)
 from .widgets.pagetable import PageColumn
 
 FIXED: list[Column] = [RUN]  # stays in view when scrolling sideways
@@ -46,11 +58,15 @@ def fetched_columns(cols: list[Column]) -> list[str]:
 def column_cells(col: Column, data: Any) -> list[str]:
     """The cells of one column for an Arrow page of the leaderboard."""
     if col.key == RUN.key:
-        return [fit_label(run_label(rid, name), col.width)
-                for rid, name in zip(data.column("run_id").to_pylist(), data.column("name").to_pylist())]
+        return [
+            fit_label(run_label(rid, name), col.width)
+            for rid, name in zip(data.column("run_id").to_pylist(), data.column("name").to_pylist())
+        ]
     if col.key == N_LANGS.key:
-        return [langs_cell(n, planned) for n, planned in zip(data.column("n_langs").to_pylist(),
-                                                             data.column("n_langs_planned").to_pylist())]
+        return [
+            langs_cell(n, planned)
+            for n, planned in zip(data.column("n_langs").to_pylist(), data.column("n_langs_planned").to_pylist())
+        ]
     return [col.cell(v) for v in data.column(col.key).to_pylist()]
 
 

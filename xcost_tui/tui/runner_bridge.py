@@ -22,7 +22,9 @@ def runner_available() -> bool:
         return False
 
 
-def make_runner(store: Path, data_dir: str | None, max_parallel: int | None, executor: object | None = None) -> RunnerAPI:
+def make_runner(
+    store: Path, data_dir: str | None, max_parallel: int | None, executor: object | None = None
+) -> RunnerAPI:
     from ..errors import XcostError
 
     if not runner_available():

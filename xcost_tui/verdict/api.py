@@ -10,16 +10,29 @@ intermediate phase serves N target tasks) are choices of the reader, not of the 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .thresholds import DEFAULT_DELTA
 
-COSTS = ("train_device_hours", "train_flops", "train_energy_j", "amortised_train_device_hours",
-         "amortised_train_flops", "amortised_train_energy_j", "own_train_device_hours", "intermediate_device_hours",
-         "query_latency_p50_s", "query_flops", "query_energy_j", "query_device_hours", "peak_train_mem_bytes",
-         "peak_infer_mem_bytes")
+COSTS = (
+    "train_device_hours",
+    "train_flops",
+    "train_energy_j",
+    "amortised_train_device_hours",
+    "amortised_train_flops",
+    "amortised_train_energy_j",
+    "own_train_device_hours",
+    "intermediate_device_hours",
+    "query_latency_p50_s",
+    "query_flops",
+    "query_energy_j",
+    "query_device_hours",
+    "peak_train_mem_bytes",
+    "peak_infer_mem_bytes",
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +122,7 @@ class Verdict:
 
 # ---- reading ------------------------------------------------------------------------------------
 
+
 def _num(v: Any) -> float | None:
     if v is None or isinstance(v, bool):
         return None
@@ -130,15 +144,33 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
         if row.get(col) is not None:
             acc[name] = Estimate(_num(row.get(col)), _num(row.get(f"{col}_low")), _num(row.get(f"{col}_high")))
     return ConfigurationRow(
-        str(row["config_id"]), str(row.get("label") or row["config_id"]), str(row.get("family") or "?"),
-        row.get("model"), row.get("method"), int(row.get("n_runs") or 0), int(row.get("n_seeds") or 0),
-        int(row.get("n_shot_draws") or 0), int(row.get("n_failed") or 0), int(row.get("collapsed_runs") or 0),
-        row.get("seed_variation"), list(row.get("chance_langs") or []), acc,
-        {c: _num(row.get(c)) for c in COSTS}, device_types.get(str(row["config_id"])))
+        str(row["config_id"]),
+        str(row.get("label") or row["config_id"]),
+        str(row.get("family") or "?"),
+        row.get("model"),
+        row.get("method"),
+        int(row.get("n_runs") or 0),
+        int(row.get("n_seeds") or 0),
+        int(row.get("n_shot_draws") or 0),
+        int(row.get("n_failed") or 0),
+        int(row.get("collapsed_runs") or 0),
+        row.get("seed_variation"),
+        list(row.get("chance_langs") or []),
+        acc,
+        {c: _num(row.get(c)) for c in COSTS},
+        device_types.get(str(row["config_id"])),
+    )
 
 
-def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DEFAULT_DELTA, amortise_n: float = 1.0,
-            config_ids: Iterable[str] | None = None, light: bool = False) -> Verdict:
+def verdict(
+    store: Path | str,
+    *,
+    baseline: str | None = None,
+    delta: float = DEFAULT_DELTA,
+    amortise_n: float = 1.0,
+    config_ids: Iterable[str] | None = None,
+    light: bool = False,
+) -> Verdict:
     """The verdict over the store's succeeded runs (``config_ids``: only these configurations and
     their baselines). ``baseline``: a configuration id every other one is compared with; None:
     each one's default baseline (direct fine-tuning of the same model and recipe).
@@ -149,14 +181,20 @@ def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DE
     from ..store.db import connect_ro
 
     if amortise_n < 1:
-        raise ValueError(f"amortise_n is the number of target tasks an intermediate encoder serves: >= 1, got {amortise_n}")
+        raise ValueError(
+            f"amortise_n is the number of target tasks an intermediate encoder serves: >= 1, got {amortise_n}"
+        )
     wanted = set(config_ids) if config_ids is not None else None
     with connect_ro(store) as con:
         con.execute("SET VARIABLE amortise_n = ?", [float(amortise_n)])
         con.execute("SET VARIABLE delta = ?", [float(delta)])
-        device_types = dict(con.execute("SELECT config_id, CASE WHEN bool_and(device_type = 'cuda') THEN 'cuda' "
-                                        "WHEN bool_and(device_type = 'cpu') THEN 'cpu' END FROM runs "
-                                        "WHERE status = 'succeeded' GROUP BY config_id").fetchall())
+        device_types = dict(
+            con.execute(
+                "SELECT config_id, CASE WHEN bool_and(device_type = 'cuda') THEN 'cuda' "
+                "WHEN bool_and(device_type = 'cpu') THEN 'cpu' END FROM runs "
+                "WHERE status = 'succeeded' GROUP BY config_id"
+            ).fetchall()
+        )
         cfg_rows = con.sql("SELECT * FROM configurations").to_arrow_table().to_pylist()
         configs = {str(r["config_id"]): _configuration(r, device_types) for r in cfg_rows}
         if baseline is None:
@@ -165,31 +203,57 @@ def verdict(store: Path | str, *, baseline: str | None = None, delta: float = DE
             from .compute import compare_to
 
             raw = compare_to(con, baseline, delta)
-        be = con.sql("SELECT config_id, baseline_id, measure, queries, verdict FROM break_even").fetchall() \
-            if baseline is None and not light else []
-        curves_sql = ("SELECT config_id, phase, point, lang, avg(accuracy) AS accuracy, "
-                      "avg(cum_train_device_hours) AS cost FROM learning_curves "
-                      "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL")
+        be = (
+            con.sql("SELECT config_id, baseline_id, measure, queries, verdict FROM break_even").fetchall()
+            if baseline is None and not light
+            else []
+        )
+        curves_sql = (
+            "SELECT config_id, phase, point, lang, avg(accuracy) AS accuracy, "
+            "avg(cum_train_device_hours) AS cost FROM learning_curves "
+            "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL"
+        )
         if light:  # the mean over (phase, language) per point in DuckDB: one row per point, not per language
-            curves_sql = ("SELECT config_id, NULL, point, NULL, avg(accuracy), avg(cost) FROM (" + curves_sql +
-                          ") WHERE accuracy IS NOT NULL AND cost IS NOT NULL GROUP BY config_id, point")
+            curves_sql = (
+                "SELECT config_id, NULL, point, NULL, avg(accuracy), avg(cost) FROM ("
+                + curves_sql
+                + ") WHERE accuracy IS NOT NULL AND cost IS NOT NULL GROUP BY config_id, point"
+            )
         curves = con.sql(curves_sql).fetchall()
     if wanted is not None:
         keep = set(wanted)
         keep |= {str(r["baseline_id"]) for r in raw if str(r["config_id"]) in wanted}
         configs = {k: v for k, v in configs.items() if k in keep}
         raw = [r for r in raw if str(r["config_id"]) in wanted]
-    comparisons = [ComparisonRow(
-        str(r["config_id"]), configs[str(r["config_id"])].label if str(r["config_id"]) in configs else str(r["config_id"]),
-        str(r["baseline_id"]), configs[str(r["baseline_id"])].label if str(r["baseline_id"]) in configs else str(r["baseline_id"]),
-        str(r["lang"]), int(r["n_pairs"]), int(r["n_items"]), float(r["diff"]), float(r["ci_low"]), float(r["ci_high"]),
-        float(r["p_value"]), _num(r.get("p_holm")), [float(x) for x in r.get("mcnemar_p") or []],
-        float(r["equiv_low"]), float(r["equiv_high"]), delta) for r in raw]
+    comparisons = [
+        ComparisonRow(
+            str(r["config_id"]),
+            configs[str(r["config_id"])].label if str(r["config_id"]) in configs else str(r["config_id"]),
+            str(r["baseline_id"]),
+            configs[str(r["baseline_id"])].label if str(r["baseline_id"]) in configs else str(r["baseline_id"]),
+            str(r["lang"]),
+            int(r["n_pairs"]),
+            int(r["n_items"]),
+            float(r["diff"]),
+            float(r["ci_low"]),
+            float(r["ci_high"]),
+            float(r["p_value"]),
+            _num(r.get("p_holm")),
+            [float(x) for x in r.get("mcnemar_p") or []],
+            float(r["equiv_low"]),
+            float(r["equiv_high"]),
+            delta,
+        )
+        for r in raw
+    ]
     if baseline is not None or light:
         be_rows = _break_even_on_demand(configs, comparisons)
     else:
-        be_rows = [BreakEvenRow(str(a), str(b), str(m), _num(q), str(v)) for a, b, m, q, v in be
-                   if a in configs and b in configs]
+        be_rows = [
+            BreakEvenRow(str(a), str(b), str(m), _num(q), str(v))
+            for a, b, m, q, v in be
+            if a in configs and b in configs
+        ]
     out = Verdict(configs, comparisons, be_rows, delta=delta, amortise_n=amortise_n, baseline=baseline)
     out.cost_to_reach = _cost_to_reach(out, curves)
     return out
@@ -205,9 +269,11 @@ def _break_even_on_demand(configs: dict[str, ConfigurationRow], comparisons: lis
         a, b = configs.get(a_id), configs.get(b_id)
         if a is None or b is None:
             continue
-        for measure, (train, query) in {"device_hours": ("train_device_hours", "query_device_hours"),
-                                        "flops": ("train_flops", "query_flops"),
-                                        "energy_j": ("train_energy_j", "query_energy_j")}.items():
+        for measure, (train, query) in {
+            "device_hours": ("train_device_hours", "query_device_hours"),
+            "flops": ("train_flops", "query_flops"),
+            "energy_j": ("train_energy_j", "query_energy_j"),
+        }.items():
             values = (a.costs[train], a.costs[query], b.costs[train], b.costs[query])
             if any(v is None for v in values):
                 rows.append(BreakEvenRow(a_id, b_id, measure, None, "not measured"))
@@ -258,6 +324,7 @@ def _cost_to_reach(v: Verdict, curves: list[tuple[Any, ...]]) -> dict[str, tuple
 
 # ---- sentences ----------------------------------------------------------------------------------
 
+
 def _points(x: float) -> str:
     return f"{100 * x:+.1f}"
 
@@ -292,14 +359,23 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
         if r is not None:
             amort = f" (intermediate phase amortised over {v.amortise_n:g} tasks)" if v.amortise_n != 1 else ""
             parts.append(f"{r:.2g}× the training {_hours_word(a)}{amort}")
-        flops = next((x for x in v.break_even if x.config_id == c.config_id and x.baseline_id == c.baseline_id
-                      and x.measure == "flops"), None)
+        flops = next(
+            (
+                x
+                for x in v.break_even
+                if x.config_id == c.config_id and x.baseline_id == c.baseline_id and x.measure == "flops"
+            ),
+            None,
+        )
         if flops is not None and flops.verdict in ("never", "same cost"):
             parts.append("same per-query cost")
         elif flops is not None and flops.verdict == "crosses" and flops.queries is not None:
             q = _ratio(a.costs.get("query_flops"), b.costs.get("query_flops"))
-            parts.append(f"{q:.2g}× the per-query FLOPs; total FLOPs cross after {flops.queries:,.0f} queries"
-                         if q is not None else f"total FLOPs cross after {flops.queries:,.0f} queries")
+            parts.append(
+                f"{q:.2g}× the per-query FLOPs; total FLOPs cross after {flops.queries:,.0f} queries"
+                if q is not None
+                else f"total FLOPs cross after {flops.queries:,.0f} queries"
+            )
         elif flops is not None and flops.verdict.startswith("always"):
             q = _ratio(a.costs.get("query_flops"), b.costs.get("query_flops"))
             if q is not None:
@@ -308,8 +384,11 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
         if reach is not None and reach[0] is not None:
             target, cost = reach
             held_out = f"the baseline's final held-out accuracy ({100 * target:.1f}%)"
-            parts.append(f"reaches {held_out} after {cost:.3g} {_hours_word(a)}" if cost is not None
-                         else f"does not reach {held_out}")
+            parts.append(
+                f"reaches {held_out} after {cost:.3g} {_hours_word(a)}"
+                if cost is not None
+                else f"does not reach {held_out}"
+            )
         flags = []
         if a.collapsed_runs:
             flags.append(f"{a.collapsed_runs} collapsed run{'s' if a.collapsed_runs != 1 else ''}")
@@ -321,6 +400,7 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
 
 
 # ---- reads for the app's Compare screen (additive: the frontier, learning curves, why a cost is NULL) ----
+
 
 def frontier(configs: Iterable[ConfigurationRow], cost: str, accuracy: str = "avg") -> list[str]:
     """The configurations on the cost/accuracy frontier, cheapest first: no other configuration
@@ -365,8 +445,9 @@ class Curve:
 CURVE_COSTS = ("cum_train_device_hours", "cum_train_flops", "cum_train_energy_j")
 
 
-def learning_curves(store: Path | str, *, cost: str = "cum_train_device_hours", lang: str = "avg",
-                    phase: str = "target") -> dict[str, Curve]:
+def learning_curves(
+    store: Path | str, *, cost: str = "cum_train_device_hours", lang: str = "avg", phase: str = "target"
+) -> dict[str, Curve]:
     """Mean learning curves per configuration from the ``learning_curves`` view (succeeded runs).
     ``lang``: 'avg' (the mean over the XCOPA languages held out at a point), 'en', or an XCOPA
     language; ``phase``: 'target' (target:copa), or 'few-shot' (each few-shot:<lang> phase, on
@@ -431,10 +512,12 @@ def unmeasured_reasons(store: Path | str, figures: dict[str, tuple[str, tuple[st
             if figure not in SOURCED_FIGURES or not kinds:
                 continue
             marks = ", ".join("?" for _ in kinds)
-            row = con.execute(f"SELECT {figure}_reason, count(*) AS n FROM phases "
-                              f"WHERE kind IN ({marks}) AND {figure} IS NULL AND {figure}_reason IS NOT NULL "
-                              "AND reused_from_run IS NULL AND completed GROUP BY 1 ORDER BY n DESC, 1 LIMIT 1",
-                              list(kinds)).fetchone()
+            row = con.execute(
+                f"SELECT {figure}_reason, count(*) AS n FROM phases "
+                f"WHERE kind IN ({marks}) AND {figure} IS NULL AND {figure}_reason IS NOT NULL "
+                "AND reused_from_run IS NULL AND completed GROUP BY 1 ORDER BY n DESC, 1 LIMIT 1",
+                list(kinds),
+            ).fetchone()
             if row is not None:
                 out[name] = str(row[0])
     return out

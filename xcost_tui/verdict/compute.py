@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -75,8 +76,9 @@ class Configuration:
         present = {lang for r in self.runs for lang in r.correct}
         return [lang for lang in (ENGLISH, *XCOPA_LANGS) if lang in present]
 
-    def matrix(self, lang: str, runs: Sequence[RunItems] | None = None
-               ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+    def matrix(
+        self, lang: str, runs: Sequence[RunItems] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
         """(runs × items) correctness of ``lang`` over the items every run evaluated."""
         runs = list(runs if runs is not None else self.runs)
         if not runs or any(lang not in r.correct for r in runs):
@@ -86,8 +88,9 @@ class Configuration:
             return None
         return np.stack([_take(r, lang, items) for r in runs]), items
 
-    def average(self, form: str, runs: Sequence[RunItems] | None = None, within: Iterable[str] | None = None
-                ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
+    def average(
+        self, form: str, runs: Sequence[RunItems] | None = None, within: Iterable[str] | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.int64]] | None:
         """Per run and item, the average over languages in ``form`` (accuracy.py's definitions):
         XCOPA items of one idx are translations of one COPA item, so they average item by item.
         ``within``: only these languages count as evaluated (a comparison averages over the
@@ -100,8 +103,12 @@ class Configuration:
             return None
         if form == "published" and not set(seen or ()) <= set(langs):
             return None
-        use = {"evaluated": langs, "all": list(XCOPA_LANGS), "published": list(XCOPA_LANGS),
-               "seen": [lang for lang in langs if lang in (seen or ())]}[form]
+        use = {
+            "evaluated": langs,
+            "all": list(XCOPA_LANGS),
+            "published": list(XCOPA_LANGS),
+            "seen": [lang for lang in langs if lang in (seen or ())],
+        }[form]
         measured = [lang for lang in use if not (form == "published" and lang not in (seen or ()))]
         if not use or not measured:
             return None
@@ -139,12 +146,17 @@ FROM sel ORDER BY config_id, seed, shot_seed, run_id, lang, idx
 """
 
 
-def load_configurations(con: duckdb.DuckDBPyConnection, config_ids: Iterable[str] | None = None
-                        ) -> dict[str, Configuration]:
+def load_configurations(
+    con: duckdb.DuckDBPyConnection, config_ids: Iterable[str] | None = None
+) -> dict[str, Configuration]:
     """Every configuration with at least one succeeded run, with its runs' per-item correctness."""
-    specs = {str(cid): json.loads(spec) if spec else {} for cid, spec in con.execute(
-        "SELECT config_id, any_value(spec) FROM runs WHERE status = 'succeeded' AND config_id IS NOT NULL "
-        "GROUP BY config_id").fetchall()}
+    specs = {
+        str(cid): json.loads(spec) if spec else {}
+        for cid, spec in con.execute(
+            "SELECT config_id, any_value(spec) FROM runs WHERE status = 'succeeded' AND config_id IS NOT NULL "
+            "GROUP BY config_id"
+        ).fetchall()
+    }
     where, params = "", []
     if config_ids is not None:
         where, params = "AND list_contains(?, r.config_id)", [list(config_ids)]
@@ -170,6 +182,7 @@ def load_configurations(con: duckdb.DuckDBPyConnection, config_ids: Iterable[str
 
 
 # ---- baselines ----------------------------------------------------------------------------------
+
 
 def _baseline_key(spec: dict[str, Any]) -> str:
     return json.dumps({k: spec.get(k) for k in BASELINE_KEYS}, sort_keys=True, default=str)
@@ -208,6 +221,7 @@ def pair_runs(a: Configuration, b: Configuration) -> list[tuple[RunItems, RunIte
 
 # ---- the numbers --------------------------------------------------------------------------------
 
+
 class _Weights:
     """One draw of item weights per test-set size, shared by every configuration (stats.ItemWeights)."""
 
@@ -228,23 +242,35 @@ def _avg_name(form: str) -> str:
 
 def accuracy_rows(cfg: Configuration, weights: _Weights) -> list[dict[str, Any]]:
     rows = []
-    targets: list[tuple[str, tuple[NDArray[np.float64], NDArray[np.int64]] | None]] = \
-        [(lang, cfg.matrix(lang)) for lang in cfg.langs()]
+    targets: list[tuple[str, tuple[NDArray[np.float64], NDArray[np.int64]] | None]] = [
+        (lang, cfg.matrix(lang)) for lang in cfg.langs()
+    ]
     targets += [(_avg_name(form), cfg.average(form)) for form in AVERAGES]
     for name, got in targets:
         if got is None:
             continue
         m, items = got
         iv = stats.accuracy_interval(m, items=weights(name, len(items)), seed=len(rows))
-        rows.append({"config_id": cfg.config_id, "lang": name, "n_runs": m.shape[0],
-                     "n_seeds": len({r.seed for r in cfg.runs}), "n_items": m.shape[1], "accuracy": iv.estimate,
-                     "ci_low": iv.low, "ci_high": iv.high, "seed_variation": iv.seed_variation,
-                     "chance": stats.indistinguishable_from_chance(iv)})
+        rows.append(
+            {
+                "config_id": cfg.config_id,
+                "lang": name,
+                "n_runs": m.shape[0],
+                "n_seeds": len({r.seed for r in cfg.runs}),
+                "n_items": m.shape[1],
+                "accuracy": iv.estimate,
+                "ci_low": iv.low,
+                "ci_high": iv.high,
+                "seed_variation": iv.seed_variation,
+                "chance": stats.indistinguishable_from_chance(iv),
+            }
+        )
     return rows
 
 
-def comparison_rows(a: Configuration, b: Configuration, weights: _Weights,
-                    delta: float = stats.DEFAULT_DELTA) -> list[dict[str, Any]]:
+def comparison_rows(
+    a: Configuration, b: Configuration, weights: _Weights, delta: float = stats.DEFAULT_DELTA
+) -> list[dict[str, Any]]:
     """A vs baseline B per language and average form: paired bootstrap, Holm over the XCOPA
     languages, McNemar's exact test per seed pair."""
     pairs = pair_runs(a, b)
@@ -268,12 +294,24 @@ def comparison_rows(a: Configuration, b: Configuration, weights: _Weights,
         ma = ga[0][:, np.searchsorted(ga[1], common)]
         mb = gb[0][:, np.searchsorted(gb[1], common)]
         d = stats.paired_difference(ma, mb, items=weights(name, len(common)), delta=delta, seed=len(rows))
-        mcnemar = [stats.mcnemar_exact(x.astype(bool), y.astype(bool)) for x, y in zip(ma, mb)] \
-            if form is None else []
-        rows.append({"config_id": a.config_id, "baseline_id": b.config_id, "lang": name, "n_pairs": d.n_pairs,
-                     "n_items": d.n_items, "diff": d.diff, "ci_low": d.low, "ci_high": d.high,
-                     "equiv_low": d.equiv_low, "equiv_high": d.equiv_high, "p_value": d.p_value,
-                     "p_holm": None, "mcnemar_p": mcnemar})
+        mcnemar = [stats.mcnemar_exact(x.astype(bool), y.astype(bool)) for x, y in zip(ma, mb)] if form is None else []
+        rows.append(
+            {
+                "config_id": a.config_id,
+                "baseline_id": b.config_id,
+                "lang": name,
+                "n_pairs": d.n_pairs,
+                "n_items": d.n_items,
+                "diff": d.diff,
+                "ci_low": d.low,
+                "ci_high": d.high,
+                "equiv_low": d.equiv_low,
+                "equiv_high": d.equiv_high,
+                "p_value": d.p_value,
+                "p_holm": None,
+                "mcnemar_p": mcnemar,
+            }
+        )
     xcopa = [r for r in rows if r["lang"] in XCOPA_LANGS]
     for r, p in zip(xcopa, stats.holm([r["p_value"] for r in xcopa])):
         r["p_holm"] = p
@@ -282,8 +320,10 @@ def comparison_rows(a: Configuration, b: Configuration, weights: _Weights,
 
 # ---- the store ----------------------------------------------------------------------------------
 
-SIGNATURE_SQL = ("SELECT md5(coalesce(string_agg(run_id || ':' || coalesce(source_sig, ''), ',' ORDER BY run_id), '')) "
-                 "FROM runs WHERE status = 'succeeded'")
+SIGNATURE_SQL = (
+    "SELECT md5(coalesce(string_agg(run_id || ':' || coalesce(source_sig, ''), ',' ORDER BY run_id), '')) "
+    "FROM runs WHERE status = 'succeeded'"
+)
 
 
 def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
@@ -307,8 +347,10 @@ def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
         _insert(con, "verdict_accuracy", acc)
         _insert(con, "verdict_comparison", cmp)
         con.execute("DELETE FROM meta WHERE key IN ('verdict_sig', 'verdict_seconds')")
-        con.execute("INSERT INTO meta VALUES ('verdict_sig', ?), ('verdict_seconds', ?)",
-                    [sig, f"{time.perf_counter() - t0:.3f}"])
+        con.execute(
+            "INSERT INTO meta VALUES ('verdict_sig', ?), ('verdict_seconds', ?)",
+            [sig, f"{time.perf_counter() - t0:.3f}"],
+        )
     return True
 
 
@@ -326,15 +368,21 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any
         con.unregister("_xcost_verdict")
 
 
-def compare_to(con: duckdb.DuckDBPyConnection, baseline_id: str, delta: float = stats.DEFAULT_DELTA,
-               config_ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def compare_to(
+    con: duckdb.DuckDBPyConnection,
+    baseline_id: str,
+    delta: float = stats.DEFAULT_DELTA,
+    config_ids: Iterable[str] | None = None,
+) -> list[dict[str, Any]]:
     """Comparison rows of every configuration (or ``config_ids``) against another baseline, on demand."""
     configs = load_configurations(con)
     if baseline_id not in configs:
         from ..errors import StoreError
 
-        raise StoreError(f"no succeeded configuration {baseline_id!r} to compare with; "
-                         f"`xcost-tui sql \"SELECT config_id, label FROM configurations\"` lists them")
+        raise StoreError(
+            f"no succeeded configuration {baseline_id!r} to compare with; "
+            f'`xcost-tui sql "SELECT config_id, label FROM configurations"` lists them'
+        )
     weights = _Weights()
     out = []
     for cid, cfg in configs.items():

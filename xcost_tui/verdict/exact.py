@@ -29,8 +29,7 @@ def binomial_test(k: int, n: int, p: float | Fraction = Fraction(1, 2)) -> float
     # P(X = x) = C(n, x) q^x (1-q)^(n-x); with q = a/b this is C(n, x) a^x (b-a)^(n-x) / b^n, so the
     # integer numerators order the outcomes exactly.
     a, b = q.numerator, q.denominator
-    weights = [comb(n, x) * a ** x * (b - a) ** (n - x) for x in range(n + 1)]
+    weights = [comb(n, x) * a**x * (b - a) ** (n - x) for x in range(n + 1)]
     observed = weights[k]
     total = sum(w for w in weights if w <= observed)
-    return min(1.0, float(Fraction(total, b ** n)))
-
+    return min(1.0, float(Fraction(total, b**n)))

@@ -20,18 +20,17 @@ explained in docs/statistics.md; tests check it against scipy and statsmodels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .exact import binomial_test
-
 from .thresholds import CHANCE, DEFAULT_ALPHA, DEFAULT_DELTA, DEFAULT_RESAMPLES
 
-
 # ---- resample weights ----------------------------------------------------------------------------
+
 
 def multinomial_weights(n: int, n_resamples: int, rng: np.random.Generator) -> NDArray[np.float64]:
     """(n_resamples, n) counts: row b says how often each of n things is drawn in resample b."""
@@ -69,8 +68,9 @@ def _as_matrix(correct: NDArray[np.bool_] | Sequence[Sequence[bool]], what: str)
     return m
 
 
-def _replicates(m: NDArray[np.float64], items: ItemWeights, rng: np.random.Generator,
-                resample_rows: bool) -> NDArray[np.float64]:
+def _replicates(
+    m: NDArray[np.float64], items: ItemWeights, rng: np.random.Generator, resample_rows: bool
+) -> NDArray[np.float64]:
     """The statistic mean(m) under each bootstrap replicate: items resampled with ``items``'
     weights, rows (seeds, or seed pairs) resampled too when ``resample_rows``."""
     if items.n_items != m.shape[1]:
@@ -88,6 +88,7 @@ def _percentile(samples: NDArray[np.float64], alpha: float) -> tuple[float, floa
 
 
 # ---- one configuration ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Interval:
@@ -109,9 +110,14 @@ class Interval:
         return self.low <= value <= self.high
 
 
-def accuracy_interval(correct: NDArray[np.bool_] | Sequence[Sequence[bool]], *, items: ItemWeights | None = None,
-                      n_resamples: int = DEFAULT_RESAMPLES, alpha: float = DEFAULT_ALPHA,
-                      seed: int = 0) -> Interval:
+def accuracy_interval(
+    correct: NDArray[np.bool_] | Sequence[Sequence[bool]],
+    *,
+    items: ItemWeights | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    alpha: float = DEFAULT_ALPHA,
+    seed: int = 0,
+) -> Interval:
     """Mean accuracy of a configuration's runs (rows: seeds or shot draws; columns: the same test
     items in the same order) with a two-level percentile bootstrap interval at 1 − alpha."""
     m = _as_matrix(correct, "accuracy_interval")
@@ -128,6 +134,7 @@ def indistinguishable_from_chance(interval: Interval, chance: float = CHANCE) ->
 
 
 # ---- two configurations --------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -153,9 +160,16 @@ class Difference:
         return not (self.low <= 0.0 <= self.high)
 
 
-def paired_difference(a: NDArray[np.bool_] | Sequence[Sequence[bool]], b: NDArray[np.bool_] | Sequence[Sequence[bool]],
-                      *, items: ItemWeights | None = None, n_resamples: int = DEFAULT_RESAMPLES,
-                      alpha: float = DEFAULT_ALPHA, delta: float = DEFAULT_DELTA, seed: int = 0) -> Difference:
+def paired_difference(
+    a: NDArray[np.bool_] | Sequence[Sequence[bool]],
+    b: NDArray[np.bool_] | Sequence[Sequence[bool]],
+    *,
+    items: ItemWeights | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    alpha: float = DEFAULT_ALPHA,
+    delta: float = DEFAULT_DELTA,
+    seed: int = 0,
+) -> Difference:
     """Row p of ``a`` and ``b`` are a pair (equal seed and shot draw), columns the same items.
 
     The bootstrap resamples pairs and items together; the p-value is the share of replicates at
@@ -179,12 +193,15 @@ def paired_difference(a: NDArray[np.bool_] | Sequence[Sequence[bool]], b: NDArra
 
 # ---- exact tests ---------------------------------------------------------------------------------
 
+
 def binom_test(k: int, n: int, p: float = CHANCE) -> float:
     """Exact two-sided binomial test of k successes in n (verdict.exact, as scipy.stats.binomtest)."""
     return binomial_test(k, n, p)
 
 
-def mcnemar_exact(a_correct: Sequence[bool] | NDArray[np.bool_], b_correct: Sequence[bool] | NDArray[np.bool_]) -> float:
+def mcnemar_exact(
+    a_correct: Sequence[bool] | NDArray[np.bool_], b_correct: Sequence[bool] | NDArray[np.bool_]
+) -> float:
     """McNemar's exact test on paired predictions: the discordant pairs under a fair coin."""
     a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
     if a.shape != b.shape:
@@ -209,6 +226,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 # ---- costs ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class BreakEven:
     """Where A's and B's total costs (training + queries × per-query cost) cross."""
@@ -232,16 +250,16 @@ def break_even(train_a: float, query_a: float, train_b: float, query_b: float, r
         if d_train == 0:
             return BreakEven(None, None, None, "same training and per-query cost")
         cheaper = "b" if d_train > 0 else "a"
-        return BreakEven(None, cheaper, cheaper, "same per-query cost: the difference in training cost never "
-                                                 "pays back")
+        return BreakEven(None, cheaper, cheaper, "same per-query cost: the difference in training cost never pays back")
     n = d_train / d_query
     if n <= 0:
         cheaper = "a" if (d_train <= 0 and d_query >= 0) else "b"
-        return BreakEven(None, cheaper, cheaper, f"{cheaper.upper()} is cheaper to train and per query: it always costs less")
+        return BreakEven(
+            None, cheaper, cheaper, f"{cheaper.upper()} is cheaper to train and per query: it always costs less"
+        )
     before = "b" if d_train > 0 else "a"
     after = "a" if before == "b" else "b"
-    return BreakEven(float(n), before, after,
-                     f"{after.upper()} costs less in total beyond {n:,.0f} queries")
+    return BreakEven(float(n), before, after, f"{after.upper()} costs less in total beyond {n:,.0f} queries")
 
 
 def cost_to_reach(costs: Sequence[float], accuracies: Sequence[float], target: float) -> float | None:

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from ..app import XcostApp
 
 
-def xcost_app(node: "DOMNode") -> "XcostApp":
+def xcost_app(node: DOMNode) -> XcostApp:
     """The running app with its own typed attributes (runner, clock, notes, exports).
 
     Textual types ``node.app`` as a plain ``App``; these screens only ever run inside

@@ -102,8 +102,11 @@ def load_compare(store: Path | str, settings: CompareSettings) -> CompareData:
 
     t0 = time.perf_counter()
     v = verdict(store, baseline=settings.baseline, delta=settings.delta, amortise_n=settings.amortise_n, light=True)
-    missing = {m.key: (m.figure, m.phase_kinds) for m in MEASURES
-               if m.figure and any(c.costs.get(m.key) is None for c in v.configurations.values())}
+    missing = {
+        m.key: (m.figure, m.phase_kinds)
+        for m in MEASURES
+        if m.figure and any(c.costs.get(m.key) is None for c in v.configurations.values())
+    }
     reasons = unmeasured_reasons(store, missing) if missing else {}
     data = CompareData(settings, v, reasons, 0.0, v.sentences())
     data.elapsed = time.perf_counter() - t0
@@ -111,6 +114,7 @@ def load_compare(store: Path | str, settings: CompareSettings) -> CompareData:
 
 
 # ---- pure helpers (tested on their own) ---------------------------------------------------------
+
 
 def interval_cell(est: Any, chance: bool = False) -> str:
     """'55.0±4.8' (the mean and the half-width of its 95% interval, in points); '~' marks a
@@ -349,8 +353,12 @@ class CompareScreen(Screen):
         if view not in self._stale or self.data is None:
             return
         self._stale.discard(view)
-        {"frontier": self._fill_frontier, "languages": self._fill_grid, "verdict": self._fill_verdict,
-         "curves": self._fill_curves}[view]()
+        {
+            "frontier": self._fill_frontier,
+            "languages": self._fill_grid,
+            "verdict": self._fill_verdict,
+            "curves": self._fill_curves,
+        }[view]()
 
     # ---- views and settings ------------------------------------------------------------------
     def action_view(self, view: str) -> None:
@@ -386,8 +394,10 @@ class CompareScreen(Screen):
     def action_pick_measure(self) -> None:
         from .dialogs import PickModal
 
-        self.app.push_screen(PickModal("Cost measure (x axis)", [(m.key, m.name) for m in MEASURES], self.measure),
-                             lambda key: key and self.set_measure(key))
+        self.app.push_screen(
+            PickModal("Cost measure (x axis)", [(m.key, m.name) for m in MEASURES], self.measure),
+            lambda key: key and self.set_measure(key),
+        )
 
     def set_baseline(self, config_id: str | None) -> None:
         """None: each configuration's default baseline (direct of the same model and recipe)."""
@@ -406,8 +416,12 @@ class CompareScreen(Screen):
             if value is not None:
                 self.set_baseline(value)
 
-        self.app.push_screen(PickModal("Baseline every configuration is compared with", choices,
-                                       self.settings.baseline or DEFAULT_BASELINE), chosen)
+        self.app.push_screen(
+            PickModal(
+                "Baseline every configuration is compared with", choices, self.settings.baseline or DEFAULT_BASELINE
+            ),
+            chosen,
+        )
 
     def set_delta(self, delta: float) -> None:
         if delta > 0 and delta != self.settings.delta:
@@ -417,9 +431,14 @@ class CompareScreen(Screen):
         from .dialogs import PickModal
 
         choices = [(str(d), f"±{100 * d:g} points") for d in DELTAS]
-        self.app.push_screen(PickModal("δ: similar accuracy means the paired difference's 90% interval lies "
-                                       "inside ±δ", choices, str(self.settings.delta)),
-                             lambda v: v and self.set_delta(float(v)))
+        self.app.push_screen(
+            PickModal(
+                "δ: similar accuracy means the paired difference's 90% interval lies inside ±δ",
+                choices,
+                str(self.settings.delta),
+            ),
+            lambda v: v and self.set_delta(float(v)),
+        )
 
     def set_amortise(self, n: float) -> None:
         if n >= 1 and n != self.settings.amortise_n:
@@ -428,12 +447,25 @@ class CompareScreen(Screen):
     def action_pick_amortise(self) -> None:
         from .dialogs import PickModal
 
-        choices = [(str(n), "1: the intermediate phase serves this target task alone" if n == 1 else
-                    f"{n}: the intermediate encoder serves {n} target tasks") for n in AMORTISE]
-        self.app.push_screen(PickModal("Amortisation N of the intermediate phase", choices,
-                                       str(int(self.settings.amortise_n))
-                                       if self.settings.amortise_n.is_integer() else str(self.settings.amortise_n)),
-                             lambda v: v and self.set_amortise(float(v)))
+        choices = [
+            (
+                str(n),
+                "1: the intermediate phase serves this target task alone"
+                if n == 1
+                else f"{n}: the intermediate encoder serves {n} target tasks",
+            )
+            for n in AMORTISE
+        ]
+        self.app.push_screen(
+            PickModal(
+                "Amortisation N of the intermediate phase",
+                choices,
+                str(int(self.settings.amortise_n))
+                if self.settings.amortise_n.is_integer()
+                else str(self.settings.amortise_n),
+            ),
+            lambda v: v and self.set_amortise(float(v)),
+        )
 
     def set_curve(self, phase: str, lang: str) -> None:
         self.curve_choice = (phase, lang)
@@ -443,8 +475,10 @@ class CompareScreen(Screen):
     def action_pick_curve(self) -> None:
         from .dialogs import PickModal
 
-        choices = [("target:avg", "target phase, mean over the XCOPA languages"),
-                   ("target:en", "target phase, English COPA validation")]
+        choices = [
+            ("target:avg", "target phase, mean over the XCOPA languages"),
+            ("target:en", "target phase, English COPA validation"),
+        ]
         choices += [(f"target:{lang}", f"target phase, XCOPA {lang}") for lang in XCOPA_LANGS]
         choices += [(f"few-shot:{lang}", f"few-shot phase on {lang}") for lang in XCOPA_LANGS]
 
@@ -479,12 +513,17 @@ class CompareScreen(Screen):
 
     def settings_text(self) -> str:
         """'baseline default (direct) · δ ±2 · N 1': what the numbers on screen are computed with."""
-        return (f"baseline {self._baseline_text()} · δ ±{100 * self.settings.delta:g} points · "
-                f"N {self.settings.amortise_n:g}")
+        return (
+            f"baseline {self._baseline_text()} · δ ±{100 * self.settings.delta:g} points · "
+            f"N {self.settings.amortise_n:g}"
+        )
 
     def _computing_what(self) -> str:
-        return (f"comparing every configuration with {self._baseline_text()}" if self.settings.baseline is not None
-                else "reading the verdict")
+        return (
+            f"comparing every configuration with {self._baseline_text()}"
+            if self.settings.baseline is not None
+            else "reading the verdict"
+        )
 
     def _show_status(self) -> None:
         parts = [self.settings_text()]
@@ -533,9 +572,13 @@ class CompareScreen(Screen):
             plot.display = False
             unmeasured.display = True
             why = f" ({reason})" if reason else ""
-            unmeasured.update(Text.assemble((f"{label}: not measured on this machine{why}", "bold"), "\n\n",
-                                            ("No configuration has this figure. x picks another cost "
-                                             "(m: a list of them).", "italic")))
+            unmeasured.update(
+                Text.assemble(
+                    (f"{label}: not measured on this machine{why}", "bold"),
+                    "\n\n",
+                    ("No configuration has this figure. x picks another cost (m: a list of them).", "italic"),
+                )
+            )
         else:
             plot.display = True
             unmeasured.display = False
@@ -560,8 +603,12 @@ class CompareScreen(Screen):
         # interval bars first, then the frontier line, then the markers on top
         for c, x, lo, hi in zip(configs, xs, lows, highs):
             if hi > lo:
-                plt.plot([xa.at(x), xa.at(x)], [lo, hi], marker=present.INTERVAL_BAR,
-                         color=present.family_style(c.family).rgb)
+                plt.plot(
+                    [xa.at(x), xa.at(x)],
+                    [lo, hi],
+                    marker=present.INTERVAL_BAR,
+                    color=present.family_style(c.family).rgb,
+                )
         front = sorted((xa.at(x), y) for c, x, y in zip(configs, xs, ys) if c.config_id in on_front)
         if len(front) > 1:
             # a step line: cost rises, accuracy rises; nothing lies above-left of it
@@ -582,17 +629,31 @@ class CompareScreen(Screen):
         plt.xlabel(label + (" (log scale)" if xa.log else ""))
         plot.refresh()
 
-    def _fill_config_table(self, configs: list[ConfigurationRow], key: str, m: present.Measure,
-                           on_front: set[str]) -> None:
-        cols = [PageColumn("label", "configuration", self._label_width()), PageColumn("runs", "runs", 4, True),
-                PageColumn("avg", "avg [95% interval]", 18, True), PageColumn("cost", m.column.header, 9, True),
-                PageColumn("frontier", "frontier", 8), PageColumn("flags", "flags", 40)]
+    def _fill_config_table(
+        self, configs: list[ConfigurationRow], key: str, m: present.Measure, on_front: set[str]
+    ) -> None:
+        cols = [
+            PageColumn("label", "configuration", self._label_width()),
+            PageColumn("runs", "runs", 4, True),
+            PageColumn("avg", "avg [95% interval]", 18, True),
+            PageColumn("cost", m.column.header, 9, True),
+            PageColumn("frontier", "frontier", 8),
+            PageColumn("flags", "flags", 40),
+        ]
         rows, keys, styles = [], [], []
         for c in sorted_configs(configs):
             style = present.family_style(c.family)
             keys.append(c.config_id)
-            rows.append([f"{style.marker} {c.label}", str(c.n_runs), range_cell(c.avg), m.column.cell(c.costs.get(key)),
-                         "yes" if c.config_id in on_front else "", flags_of(c)])
+            rows.append(
+                [
+                    f"{style.marker} {c.label}",
+                    str(c.n_runs),
+                    range_cell(c.avg),
+                    m.column.cell(c.costs.get(key)),
+                    "yes" if c.config_id in on_front else "",
+                    flags_of(c),
+                ]
+            )
             styles.append([style.color, None, None, None, "bold" if c.config_id in on_front else None, "dim"])
         self.query_one("#compare-configs", PageTable).set_page(cols, keys, rows, styles, fixed=1)
 
@@ -619,9 +680,13 @@ class CompareScreen(Screen):
             keys.append(c.config_id)
             styles.append(cell_styles)
         self.query_one("#compare-grid", PageTable).set_page(cols, keys, rows, styles, fixed=1)
-        self.query_one("#grid-legend", Static).update(Text.assemble(
-            "mean ± half-width of its 95% interval (seeds and test items), in points · ",
-            (f"dim, {CHANCE_MARK}", "dim"), ": not distinguishable from chance (50%)"))
+        self.query_one("#grid-legend", Static).update(
+            Text.assemble(
+                "mean ± half-width of its 95% interval (seeds and test items), in points · ",
+                (f"dim, {CHANCE_MARK}", "dim"),
+                ": not distinguishable from chance (50%)",
+            )
+        )
         self.painted_grid += 1
 
     # ---- the verdict view ----------------------------------------------------------------------
@@ -631,20 +696,30 @@ class CompareScreen(Screen):
         if data is None:
             return text
         v = data.verdict
-        base = ("each configuration's default: direct fine-tuning of the same model and recipe"
-                if self.settings.baseline is None else self._baseline_text())
+        base = (
+            "each configuration's default: direct fine-tuning of the same model and recipe"
+            if self.settings.baseline is None
+            else self._baseline_text()
+        )
         text.append("Verdict", style="bold")
-        text.append(f"  baseline: {base} · similar: within ±{100 * v.delta:g} points (δ, d) · "
-                    f"intermediate phase serves N = {v.amortise_n:g} target task{'s' if v.amortise_n != 1 else ''} "
-                    "(n) · b picks the baseline\n", style="dim")
+        text.append(
+            f"  baseline: {base} · similar: within ±{100 * v.delta:g} points (δ, d) · "
+            f"intermediate phase serves N = {v.amortise_n:g} target task{'s' if v.amortise_n != 1 else ''} "
+            "(n) · b picks the baseline\n",
+            style="dim",
+        )
         if self.computing:
-            text.append(f"computing… ({self._computing_what()}); the sentences below are of the previous "
-                        "settings\n", style="bold yellow")
+            text.append(
+                f"computing… ({self._computing_what()}); the sentences below are of the previous settings\n",
+                style="bold yellow",
+            )
         averaged = v.averaged()
         if not averaged:
-            text.append("\nNo comparison yet: a configuration is compared with its baseline when both have "
-                        "succeeded runs of equal seed (direct fine-tuning of the same model and recipe, or the "
-                        "baseline picked with b).\n")
+            text.append(
+                "\nNo comparison yet: a configuration is compared with its baseline when both have "
+                "succeeded runs of equal seed (direct fine-tuning of the same model and recipe, or the "
+                "baseline picked with b).\n"
+            )
         for c, sentence in zip(averaged, data.sentences):
             cfg = v.configurations.get(c.config_id)
             style = present.family_style(cfg.family if cfg is not None else "?")
@@ -715,10 +790,16 @@ class CompareScreen(Screen):
         if not curves:
             plt.title(f"learning curves ({what}): none in the store")
             chart.refresh()
-            legend.update(Text(str(error) if error is not None else
-                               "Runs record a curve while they train (spec curve_points, default 10 points: the "
-                               "held-out validation items not drawn as shots); runs made before that, or with "
-                               "curve_points = 0, have none. l picks another language or phase.", style="italic"))
+            legend.update(
+                Text(
+                    str(error)
+                    if error is not None
+                    else "Runs record a curve while they train (spec curve_points, default 10 points: the "
+                    "held-out validation items not drawn as shots); runs made before that, or with "
+                    "curve_points = 0, have none. l picks another language or phase.",
+                    style="italic",
+                )
+            )
             return
         xs = [x for c in curves for x in c.cost]
         ys = [100 * a for c in curves for a in c.accuracy]
@@ -747,8 +828,11 @@ class CompareScreen(Screen):
         note = "" if m.key == self.measure else f" (the x measure has no curve: {m.header})"
         plt.xlabel(unit + (" (log scale)" if xa.log else "") + note)
         chart.refresh()
-        text = legend_text(sorted(set(fams), key=lambda f: list(present.FAMILY_STYLES).index(f)
-                                  if f in present.FAMILY_STYLES else 99), frontier=False, intervals=False)
+        text = legend_text(
+            sorted(set(fams), key=lambda f: list(present.FAMILY_STYLES).index(f) if f in present.FAMILY_STYLES else 99),
+            frontier=False,
+            intervals=False,
+        )
         text.append(f"   {len(curves)} configurations, mean over runs · l: language, phase", style="dim")
         legend.update(text)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -12,10 +13,10 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPane
 
-from ...errors import StoreError
-from ...rundir import RunDir, StoreLayout
 from ... import format as fmt
 from ... import present
+from ...errors import StoreError
+from ...rundir import RunDir, StoreLayout
 from ..widgets.empty import EmptyState
 
 LOG_LINES = 50
@@ -150,8 +151,9 @@ class RunDetailScreen(Screen):
             table.add_column(col.header, key=col.key)
         for p in phases:
             cells = []
-            texts = present.contended_cells(present.PHASES, [col.cell(p.get(col.key)) for col in present.PHASES],
-                                            p.get("contended"))
+            texts = present.contended_cells(
+                present.PHASES, [col.cell(p.get(col.key)) for col in present.PHASES], p.get("contended")
+            )
             for col, text in zip(present.PHASES, texts):
                 if col.key == "phase" and not p.get("completed"):
                     text += " …"
@@ -192,34 +194,65 @@ def summary(detail: dict) -> Text:
     inter = fmt.text(board.get("intermediate") or run.get("intermediate"))
     planned = run.get("phases_planned") or []
     lines = [
-        Text.assemble((str(run.get("run_id")), "bold"), "  ", (status, style),
-                      f"  {run.get('phases_done') or 0}/{len(planned) or '?'} phases",
-                      f"  {fmt.seconds(run.get('duration_s'))}"),
-        Text(f"{fmt.text(run.get('model'))} · {run.get('method')} · interm. {inter} · k {fmt.integer(run.get('k'))}"
-             f" · seed {run.get('seed')} · {fmt.text(run.get('device_name'))} ×{fmt.integer(run.get('device_count'))}"
-             f" {fmt.text(run.get('precision'))}"),
+        Text.assemble(
+            (str(run.get("run_id")), "bold"),
+            "  ",
+            (status, style),
+            f"  {run.get('phases_done') or 0}/{len(planned) or '?'} phases",
+            f"  {fmt.seconds(run.get('duration_s'))}",
+        ),
+        Text(
+            f"{fmt.text(run.get('model'))} · {run.get('method')} · interm. {inter} · k {fmt.integer(run.get('k'))}"
+            f" · seed {run.get('seed')} · {fmt.text(run.get('device_name'))} ×{fmt.integer(run.get('device_count'))}"
+            f" {fmt.text(run.get('precision'))}"
+        ),
         # the configuration the run is one seed of (Compare aggregates it), and whether it is ranked
-        Text.assemble(("config ", "bold"), fmt.text(run.get("config_label")), "  ",
-                      (fmt.text(run.get("config_id")), "dim"), "  ",
-                      ("ranked" if board.get("complete") else "not ranked: failed, running or partial",
-                       "" if board.get("complete") else "dim")),
+        Text.assemble(
+            ("config ", "bold"),
+            fmt.text(run.get("config_label")),
+            "  ",
+            (fmt.text(run.get("config_id")), "dim"),
+            "  ",
+            (
+                "ranked" if board.get("complete") else "not ranked: failed, running or partial",
+                "" if board.get("complete") else "dim",
+            ),
+        ),
         # accuracy and cost on lines of their own: together they wrap mid-figure at 80 columns
-        Text.assemble(("acc  ", "bold"), _figures(board, HEADLINE_ACC), "  langs ",
-                      present.langs_cell(board.get("n_langs"), board.get("n_langs_planned")), *_collapse(run)),
+        Text.assemble(
+            ("acc  ", "bold"),
+            _figures(board, HEADLINE_ACC),
+            "  langs ",
+            present.langs_cell(board.get("n_langs"), board.get("n_langs_planned")),
+            *_collapse(run),
+        ),
         Text.assemble(("cost ", "bold"), _figures(board, HEADLINE_COST)),
     ]
     if run.get("executor") == "slurm":
-        lines.append(Text(f"SLURM job {fmt.text(run.get('executor_job_id'))} · {fmt.text(run.get('executor_state'))}"
-                          + (f" ({run['executor_reason']})" if run.get("executor_reason") else "")
-                          + f" · node {fmt.text(run.get('node'))}"))
+        lines.append(
+            Text(
+                f"SLURM job {fmt.text(run.get('executor_job_id'))} · {fmt.text(run.get('executor_state'))}"
+                + (f" ({run['executor_reason']})" if run.get("executor_reason") else "")
+                + f" · node {fmt.text(run.get('node'))}"
+            )
+        )
     if (run.get("runs_sharing") or 0) > 1:
-        lines.append(Text(f"cpu share: {run.get('cpu_threads')} thread(s), measured beside {run['runs_sharing'] - 1} "
-                          f"other run(s) sharing the machine's CPUs"))
+        lines.append(
+            Text(
+                f"cpu share: {run.get('cpu_threads')} thread(s), measured beside {run['runs_sharing'] - 1} "
+                f"other run(s) sharing the machine's CPUs"
+            )
+        )
     contended = [p for p in detail.get("phases") or [] if p.get("contended")]
     if contended:
         first = contended[0]
-        lines.append(Text(f"{present.CONTENDED_MARK} contended: {len(contended)} phase(s), e.g. {first.get('phase')}: "
-                          f"{first.get('contention') or 'other work on its CPUs or GPUs'}", style="yellow"))
+        lines.append(
+            Text(
+                f"{present.CONTENDED_MARK} contended: {len(contended)} phase(s), e.g. {first.get('phase')}: "
+                f"{first.get('contention') or 'other work on its CPUs or GPUs'}",
+                style="yellow",
+            )
+        )
     if run.get("error"):
         lines.append(Text(f"error in {fmt.text(run.get('failed_phase'))}: {run['error']}", style="red"))
     return Text("\n").join(lines)
@@ -234,9 +267,12 @@ def accuracy_table(detail: dict) -> Table:
     for e in detail["evals"]:
         acc = e.get("accuracy")
         bar = "█" * int(round((acc or 0) * 30))
-        t.add_row(e.get("lang"), present.AVG_ACCURACY.cell(acc),
-                  f"{fmt.integer(e.get('correct'))}/{fmt.integer(e.get('n'))}",
-                  Text(bar, style="cyan" if e.get("lang") != "en" else "magenta"))
+        t.add_row(
+            e.get("lang"),
+            present.AVG_ACCURACY.cell(acc),
+            f"{fmt.integer(e.get('correct'))}/{fmt.integer(e.get('n'))}",
+            Text(bar, style="cyan" if e.get("lang") != "en" else "magenta"),
+        )
     if not detail["evals"]:
         t.add_row("–", "no accuracy yet", "", "")
     return t

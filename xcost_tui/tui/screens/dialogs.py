@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from rich.table import Table
 from rich.text import Text
@@ -66,9 +66,13 @@ class QuitModal(ModalScreen[str]):
         queued = f", {self.n_queued} more queued" if self.n_queued else ""
         with Vertical(classes="dialog"):
             yield Label(f"{runs} executing{queued}.", classes="dialog-question")
-            yield Label("Leave them running: they carry on in their own processes and the next start of "
-                        "xcost-tui shows them live again" + (" (queued runs do not start)" if self.n_queued else "")
-                        + ". Or cancel them.", classes="dialog-text")
+            yield Label(
+                "Leave them running: they carry on in their own processes and the next start of "
+                "xcost-tui shows them live again"
+                + (" (queued runs do not start)" if self.n_queued else "")
+                + ". Or cancel them.",
+                classes="dialog-text",
+            )
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Leave running (l)", id="leave", variant="primary")
                 yield Button("Cancel runs (c)", id="cancel", variant="error")
@@ -111,17 +115,25 @@ class PickModal(ModalScreen[str | None]):
         if not needle:
             return self.choices
         exact = [c for c in self.choices if needle in (c[0].lower(), c[1].lower())]
-        starts = [c for c in self.choices if c not in exact and (c[1].lower().startswith(needle) or c[0].lower().startswith(needle))]
-        rest = [c for c in self.choices if c not in exact and c not in starts
-                and (needle in c[0].lower() or needle in c[1].lower())]
+        starts = [
+            c
+            for c in self.choices
+            if c not in exact and (c[1].lower().startswith(needle) or c[0].lower().startswith(needle))
+        ]
+        rest = [
+            c
+            for c in self.choices
+            if c not in exact and c not in starts and (needle in c[0].lower() or needle in c[1].lower())
+        ]
         return exact + starts + rest
 
     def _fill(self, needle: str) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
         matches = self._matches(needle)
-        options.add_options([Option(f"{label}  [dim]{value}[/]" if label != value else value, id=value)
-                             for value, label in matches])
+        options.add_options(
+            [Option(f"{label}  [dim]{value}[/]" if label != value else value, id=value) for value, label in matches]
+        )
         if matches:
             index = 0
             if not needle and self.current is not None:
@@ -172,7 +184,9 @@ class MultiPickModal(ModalScreen[list[str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog picker"):
             yield Label(self.title_text, classes="dialog-question")
-            yield SelectionList[str](*(Selection(label, value, value in self.selected) for value, label in self.choices))
+            yield SelectionList[str](
+                *(Selection(label, value, value in self.selected) for value, label in self.choices)
+            )
             yield Label("space toggles · a all · n none · enter applies · esc cancels", classes="dialog-text")
 
     def on_mount(self) -> None:
@@ -190,33 +204,78 @@ class MultiPickModal(ModalScreen[list[str] | None]):
 
 
 KEYS_HELP: list[tuple[str, list[tuple[str, str]]]] = [
-    ("Everywhere", [
-        ("1 2 3 4 5", "Runs · Live · Launch · Compare · SQL (also R L P C S from any table)"),
-        ("F1  ?", "this help"), ("ctrl+p", "command palette"), ("q  ctrl+q", "quit (asks first if runs execute)"),
-        ("tab / shift+tab", "move focus"), ("esc", "back / close a dialog"),
-    ]),
-    ("Runs", [
-        ("enter / click row", "open the run's detail"), ("s", "sort by a column (type to filter)"),
-        ("click a header", "sort by that column (again: reverse)"), ("< >", "sort by the previous / next column"),
-        ("a", "sort by average accuracy"), ("c", "cycle the compute columns as sort key"), ("r", "reverse the order"),
-        ("/", "search text"), ("f", "filters (method, model, status)"), ("x", "clear filters"),
-        ("l", "languages shown"), ("u", "rank every run (default: complete runs first, then failed/partial)"),
-        ("] n / [ p", "next / previous page"), ("g / G", "first / last page"),
-        ("e / E", "export all rows (sort + filter) to CSV / Parquet"), ("ctrl+r", "reload"),
-    ]),
+    (
+        "Everywhere",
+        [
+            ("1 2 3 4 5", "Runs · Live · Launch · Compare · SQL (also R L P C S from any table)"),
+            ("F1  ?", "this help"),
+            ("ctrl+p", "command palette"),
+            ("q  ctrl+q", "quit (asks first if runs execute)"),
+            ("tab / shift+tab", "move focus"),
+            ("esc", "back / close a dialog"),
+        ],
+    ),
+    (
+        "Runs",
+        [
+            ("enter / click row", "open the run's detail"),
+            ("s", "sort by a column (type to filter)"),
+            ("click a header", "sort by that column (again: reverse)"),
+            ("< >", "sort by the previous / next column"),
+            ("a", "sort by average accuracy"),
+            ("c", "cycle the compute columns as sort key"),
+            ("r", "reverse the order"),
+            ("/", "search text"),
+            ("f", "filters (method, model, status)"),
+            ("x", "clear filters"),
+            ("l", "languages shown"),
+            ("u", "rank every run (default: complete runs first, then failed/partial)"),
+            ("] n / [ p", "next / previous page"),
+            ("g / G", "first / last page"),
+            ("e / E", "export all rows (sort + filter) to CSV / Parquet"),
+            ("ctrl+r", "reload"),
+        ],
+    ),
     ("Run detail", [("esc / backspace", "back"), ("tab", "switch tab"), ("ctrl+r", "reload")]),
-    ("Live", [("↑ ↓", "pick the run the charts show"), ("k", "cancel the run (asks first)"),
-              ("space", "pause / resume the charts")]),
-    ("Launch", [("o", "open the plan in the path box"), ("enter (on path)", "load"), ("ctrl+s", "start the queue"),
-                ("+ / -", "parallelism")]),
-    ("Compare", [("f g v c", "views: Frontier · Languages · Verdict · Curves"),
-                 ("x / m", "next cost measure / pick one (training device-hours, FLOPs, energy, memory, per-query)"),
-                 ("b", "baseline every configuration is compared with (computed on demand)"),
-                 ("d", "δ: how close counts as similar accuracy"), ("n", "amortisation N of the intermediate phase"),
-                 ("l", "learning curve: language and phase"), ("enter", "the configuration's runs (on Runs)"),
-                 ("e", "save the view as SVG"), ("ctrl+r", "reload")]),
-    ("SQL", [("ctrl+r  F5", "run the query"), ("ctrl+g", "cancel the running query"),
-             ("esc / i", "leave the editor (then 1-5 switch screens) / back to the editor")]),
+    (
+        "Live",
+        [
+            ("↑ ↓", "pick the run the charts show"),
+            ("k", "cancel the run (asks first)"),
+            ("space", "pause / resume the charts"),
+        ],
+    ),
+    (
+        "Launch",
+        [
+            ("o", "open the plan in the path box"),
+            ("enter (on path)", "load"),
+            ("ctrl+s", "start the queue"),
+            ("+ / -", "parallelism"),
+        ],
+    ),
+    (
+        "Compare",
+        [
+            ("f g v c", "views: Frontier · Languages · Verdict · Curves"),
+            ("x / m", "next cost measure / pick one (training device-hours, FLOPs, energy, memory, per-query)"),
+            ("b", "baseline every configuration is compared with (computed on demand)"),
+            ("d", "δ: how close counts as similar accuracy"),
+            ("n", "amortisation N of the intermediate phase"),
+            ("l", "learning curve: language and phase"),
+            ("enter", "the configuration's runs (on Runs)"),
+            ("e", "save the view as SVG"),
+            ("ctrl+r", "reload"),
+        ],
+    ),
+    (
+        "SQL",
+        [
+            ("ctrl+r  F5", "run the query"),
+            ("ctrl+g", "cancel the running query"),
+            ("esc / i", "leave the editor (then 1-5 switch screens) / back to the editor"),
+        ],
+    ),
 ]
 
 

@@ -27,9 +27,15 @@ if TYPE_CHECKING:
     from ...runner.live import LiveRun
 
 COLUMNS = [
-    PageColumn("n", "#", 3, True), PageColumn("name", "name", 18), PageColumn("state", "state", 10),
-    PageColumn("method", "method", 12), PageColumn("model", "model", 17), PageColumn("intermediate", "interm.", 14),
-    PageColumn("k", "k", 3, True), PageColumn("seed", "seed", 4, True), PageColumn("langs", "langs", 20),
+    PageColumn("n", "#", 3, True),
+    PageColumn("name", "name", 18),
+    PageColumn("state", "state", 10),
+    PageColumn("method", "method", 12),
+    PageColumn("model", "model", 17),
+    PageColumn("intermediate", "interm.", 14),
+    PageColumn("k", "k", 3, True),
+    PageColumn("seed", "seed", 4, True),
+    PageColumn("langs", "langs", 20),
 ]
 
 
@@ -54,8 +60,9 @@ class LaunchScreen(Screen):
         Binding("escape", "focus_runs", "Runs table", show=False),
     ]
 
-    def __init__(self, plan: str | None = None, data_dir: str | None = None, max_parallel: int | None = None,
-                 **kwargs) -> None:
+    def __init__(
+        self, plan: str | None = None, data_dir: str | None = None, max_parallel: int | None = None, **kwargs
+    ) -> None:
         super().__init__(**kwargs)
         self.plan_arg = plan
         self.data_dir = data_dir
@@ -66,15 +73,22 @@ class LaunchScreen(Screen):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="launch-bar"):
-            yield Input(self.plan_arg or "", placeholder="plan file or built-in name (demo, xcopa-stilts)",
-                        id="launch-path", compact=True)
+            yield Input(
+                self.plan_arg or "",
+                placeholder="plan file or built-in name (demo, xcopa-stilts)",
+                id="launch-path",
+                compact=True,
+            )
             yield Button("Load", id="launch-load", compact=True)
             yield Label("parallel")
-            yield Input(str(self.parallel or ""), placeholder="auto", id="launch-parallel", type="integer",
-                        compact=True)
+            yield Input(
+                str(self.parallel or ""), placeholder="auto", id="launch-parallel", type="integer", compact=True
+            )
             yield Button("Start ▶", id="launch-start", variant="success", compact=True)
-        yield Static("Open a plan: type a path (or a built-in plan name: demo, xcopa-stilts) and press enter.",
-                     id="launch-summary")
+        yield Static(
+            "Open a plan: type a path (or a built-in plan name: demo, xcopa-stilts) and press enter.",
+            id="launch-summary",
+        )
         yield PageTable(id="launch-runs")
         yield Static("", id="launch-status", classes="status-line")
         yield Footer(show_command_palette=False)
@@ -139,8 +153,12 @@ class LaunchScreen(Screen):
         data = plan.data_dir or (plan.runs[0].data_dir if plan.runs else None)
         lines.append(Text(f"data: {data or 'the Hugging Face hub'}", style="dim"))
         for shared in plan.shared_intermediates():
-            lines.append(Text(f"shared {', '.join(shared.phases)}: {shared.producer} saves, "
-                              f"{len(shared.consumers)} reuse", style="dim"))
+            lines.append(
+                Text(
+                    f"shared {', '.join(shared.phases)}: {shared.producer} saves, {len(shared.consumers)} reuse",
+                    style="dim",
+                )
+            )
         for note in plan.notes:
             lines.append(Text(f"note: {note}", style="dim"))
         summary.update(Text("\n").join(lines))
@@ -165,9 +183,19 @@ class LaunchScreen(Screen):
         for i, spec in enumerate(self.plan.runs, 1):
             rid = spec.run_id()
             state = states.get(rid, "planned")
-            rows.append([str(i), spec.name or "", state, spec.method, spec.model,
-                         ",".join(spec.intermediate) or fmt.NULL, fmt.integer(spec.few_shot_k), str(spec.seed),
-                         ",".join(spec.langs)])
+            rows.append(
+                [
+                    str(i),
+                    spec.name or "",
+                    state,
+                    spec.method,
+                    spec.model,
+                    ",".join(spec.intermediate) or fmt.NULL,
+                    fmt.integer(spec.few_shot_k),
+                    str(spec.seed),
+                    ",".join(spec.langs),
+                ]
+            )
             keys.append(rid)
             styles.append([None, None, status_style(state)] + [None] * 6)
         table = self.query_one("#launch-runs", PageTable)
@@ -181,8 +209,10 @@ class LaunchScreen(Screen):
         if par is not None and par >= 1_000_000:  # a SLURM runner submits every run (runner/executors.py)
             par = "all"
         self.query_one("#launch-status", Static).update(
-            " · ".join(f"{n} {s}" for s, n in counts.items()) + f" · parallel {par or 'auto'}"
-            + " · ctrl+s start · 2 Live")
+            " · ".join(f"{n} {s}" for s, n in counts.items())
+            + f" · parallel {par or 'auto'}"
+            + " · ctrl+s start · 2 Live"
+        )
 
     def _refresh_states(self) -> None:
         if self.plan is not None and self.is_current:

@@ -30,7 +30,7 @@ from . import xcost_app
 
 REFRESH_S = 0.5
 IDLE_REFRESH_S = 1.0  # while the screen is not shown
-GIB = 1024 ** 3
+GIB = 1024**3
 
 COLUMNS = [page_column(c, sortable=False) for c in present.LIVE]
 JOB_COLUMNS = [*COLUMNS, page_column(present.LIVE_JOB, sortable=False)]  # when a run executes on SLURM
@@ -50,7 +50,7 @@ class LiveData:
 
 
 class LiveUpdate(Message):
-    def __init__(self, data: "LiveData | None", error: str | None = None, tick: bool = True) -> None:
+    def __init__(self, data: LiveData | None, error: str | None = None, tick: bool = True) -> None:
         super().__init__()
         self.data, self.error, self.tick = data, error, tick
 
@@ -82,12 +82,19 @@ def row_cells(r: LiveRun, job: bool = False) -> tuple[list[str], list[str | None
     status = "cancelling" if r.cancelling else r.display_status
     step, total = (prog.step, prog.total_steps) if prog else (None, None)
     values = [
-        r.label, status, r.phase, f"{r.phases_done}/{r.phases_planned}",
+        r.label,
+        status,
+        r.phase,
+        f"{r.phases_done}/{r.phases_planned}",
         f"{step}/{total}" if step is not None and total else step,
-        r.eta_s, prog.loss if prog else None,
-        prog.examples_per_s if prog else None, prog.tokens_per_s if prog else None,
-        prog.mem_bytes if prog else None, sample.cpu_percent if sample else None,
-        sample.rss_bytes if sample else None, r.avg_accuracy,
+        r.eta_s,
+        prog.loss if prog else None,
+        prog.examples_per_s if prog else None,
+        prog.tokens_per_s if prog else None,
+        prog.mem_bytes if prog else None,
+        sample.cpu_percent if sample else None,
+        sample.rss_bytes if sample else None,
+        r.avg_accuracy,
     ]
     cells = present.cells(present.LIVE, values)
     if job:
@@ -114,10 +121,12 @@ def headline(r: LiveRun, now: float) -> str:
     if r.gpu is not None:
         parts.append(f"GPU {r.gpu}")
     if r.job_id is not None:
-        parts.append(f"SLURM job {r.job_id} {r.executor_state or ''}".rstrip()
-                     + (f" ({r.executor_reason})" if r.executor_reason and r.executor_state == "PENDING" else "")
-                     + (f" on {r.node}" if r.node else "")
-                     + (f" after job {r.depends_on}" if r.depends_on else ""))
+        parts.append(
+            f"SLURM job {r.job_id} {r.executor_state or ''}".rstrip()
+            + (f" ({r.executor_reason})" if r.executor_reason and r.executor_state == "PENDING" else "")
+            + (f" on {r.node}" if r.node else "")
+            + (f" after job {r.depends_on}" if r.depends_on else "")
+        )
     if r.error:
         parts.append(f"error: {r.error}")
     return " · ".join(parts)
@@ -150,15 +159,21 @@ def chart_series(samples: list[Sample], progress: list[Progress], now: float) ->
         if any(job_mem):
             series.append(("job mem", pts, job_mem, "yellow", "left"))
         charts["mem"] = dict(title="no GPU: process memory (GiB)", series=series)
-    charts["thr"] = dict(title="throughput: ex/s (l), tok/s (r)", series=[
-        ("ex/s", pts, [p.examples_per_s for p in progress], "cyan", "left"),
-        ("tok/s", pts, [p.tokens_per_s for p in progress], "magenta", "right"),
-    ])
+    charts["thr"] = dict(
+        title="throughput: ex/s (l), tok/s (r)",
+        series=[
+            ("ex/s", pts, [p.examples_per_s for p in progress], "cyan", "left"),
+            ("tok/s", pts, [p.tokens_per_s for p in progress], "magenta", "right"),
+        ],
+    )
     charts["loss"] = dict(title="loss", series=[("loss", pts, [p.loss for p in progress], "yellow", "left")])
-    charts["cpu"] = dict(title="CPU % (l), RSS GiB (r)", series=[
-        ("cpu%", ts, [s.cpu_percent for s in samples], "cyan", "left"),
-        ("RSS", ts, [_gib(s.rss_bytes) for s in samples], "green", "right"),
-    ])
+    charts["cpu"] = dict(
+        title="CPU % (l), RSS GiB (r)",
+        series=[
+            ("cpu%", ts, [s.cpu_percent for s in samples], "cyan", "left"),
+            ("RSS", ts, [_gib(s.rss_bytes) for s in samples], "green", "right"),
+        ],
+    )
     return charts, has_gpu
 
 
@@ -246,9 +261,12 @@ class LiveScreen(Screen):
         if not data.rows:
             table.display = charts.display = False
             empty.display = True
-            empty.show("no runs", "No runs are executing in this session. Press 3 (Launch) to open a plan and "
-                                  "start its queue; runs left running by an earlier session are re-attached "
-                                  "when the app starts.")
+            empty.show(
+                "no runs",
+                "No runs are executing in this session. Press 3 (Launch) to open a plan and "
+                "start its queue; runs left running by an earlier session are re-attached "
+                "when the app starts.",
+            )
             self.query_one("#live-progress", Static).update("")
             return
         empty.display = False
@@ -257,13 +275,18 @@ class LiveScreen(Screen):
         cursor = keys.index(data.selected) if data.selected in keys else 0
         if table.keys != keys or table.rows != [cells for _, cells, _ in data.rows]:
             keep_cursor = table.cursor_key if table.keys == keys else None
-            table.set_page(JOB_COLUMNS if data.slurm else COLUMNS, keys, [c for _, c, _ in data.rows],
-                           [s for _, _, s in data.rows],
-                           cursor=keys.index(keep_cursor) if keep_cursor in keys else cursor)
+            table.set_page(
+                JOB_COLUMNS if data.slurm else COLUMNS,
+                keys,
+                [c for _, c, _ in data.rows],
+                [s for _, _, s in data.rows],
+                cursor=keys.index(keep_cursor) if keep_cursor in keys else cursor,
+            )
         self.selected = table.cursor_key or data.selected
         active = f"{data.n_active} active" if data.n_active else "none active"
-        self.query_one("#live-progress", Static).update(f"{data.headline}\n[dim]{len(keys)} runs, {active} · "
-                                                          f"↑↓ pick · k cancel · space pause[/]")
+        self.query_one("#live-progress", Static).update(
+            f"{data.headline}\n[dim]{len(keys)} runs, {active} · ↑↓ pick · k cancel · space pause[/]"
+        )
         if self.paused or not data.charts:
             return
         from ..widgets.charts import Chart
@@ -282,7 +305,7 @@ class LiveScreen(Screen):
         log.display = bool(notes)
         if total > self._notes_shown:
             fresh = min(total - self._notes_shown, len(notes))
-            log.write_lines(list(notes)[len(notes) - fresh:])
+            log.write_lines(list(notes)[len(notes) - fresh :])
             self._notes_shown = total
 
     @on(PageTable.CursorMoved, "#live-runs")
@@ -327,4 +350,6 @@ class LiveScreen(Screen):
         except Exception as exc:  # noqa: BLE001
             self.app.call_from_thread(self.notify, f"cancel failed: {exc}", severity="error")
             return
-        self.app.call_from_thread(self.notify, f"cancelling {run_id}" if ok is not False else f"{run_id} is already over")
+        self.app.call_from_thread(
+            self.notify, f"cancelling {run_id}" if ok is not False else f"{run_id} is already over"
+        )

@@ -21,9 +21,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Select, Static
 
-from ... import XCOPA_LANGS
+from ... import XCOPA_LANGS, present
 from ...errors import StoreError
-from ... import present
 from ...present import Column, cell_style
 from .. import columns as C
 from ..widgets.empty import EmptyState
@@ -53,9 +52,16 @@ class RunsQuery:
     rank_all: bool = False  # False: complete runs are ranked, failed/running/partial ones follow them
 
     def filters(self) -> dict[str, Any]:
-        out: dict[str, Any] = {k: v for k, v in (("method", self.method), ("model", self.model),
-                                                 ("status", self.status), ("config_id", self.config_id))
-                               if v is not None}
+        out: dict[str, Any] = {
+            k: v
+            for k, v in (
+                ("method", self.method),
+                ("model", self.model),
+                ("status", self.status),
+                ("config_id", self.config_id),
+            )
+            if v is not None
+        }
         if self.uncontended:
             out["contended"] = False
         return out
@@ -68,8 +74,16 @@ class RunsQuery:
 
 
 class PageLoaded(Message):
-    def __init__(self, seq: int, query: RunsQuery, table: Any, total: int, grand_total: int | None,
-                 elapsed: float, complete: int | None = None) -> None:
+    def __init__(
+        self,
+        seq: int,
+        query: RunsQuery,
+        table: Any,
+        total: int,
+        grand_total: int | None,
+        elapsed: float,
+        complete: int | None = None,
+    ) -> None:
         super().__init__()
         self.seq, self.query, self.table, self.total = seq, query, table, total
         self.grand_total, self.elapsed, self.complete = grand_total, elapsed, complete
@@ -198,10 +212,17 @@ class RunsScreen(Screen):
             last_page = max(0, (total - 1) // PAGE_SIZE * PAGE_SIZE)
             if q.offset > last_page or q.offset < 0:
                 q = replace(q, offset=last_page if q.offset > 0 else 0)
-            table = query.leaderboard(self.store, order_by=C.sort_key(q.order_by), descending=q.descending,
-                                      filters=q.filters(), text=q.text or None, limit=PAGE_SIZE,
-                                      offset=q.offset, columns=C.fetched_columns(q.columns()),
-                                      complete_first=not q.rank_all)
+            table = query.leaderboard(
+                self.store,
+                order_by=C.sort_key(q.order_by),
+                descending=q.descending,
+                filters=q.filters(),
+                text=q.text or None,
+                limit=PAGE_SIZE,
+                offset=q.offset,
+                columns=C.fetched_columns(q.columns()),
+                complete_first=not q.rank_all,
+            )
         except StoreError as exc:
             self.post_message(LoadFailed(seq, exc))
             return
@@ -217,8 +238,10 @@ class RunsScreen(Screen):
         from ...store import query
 
         try:
-            opts = {c: [v for v in query.distinct_values(self.store, c) if v is not None]
-                    for c in ("method", "model", "status")}
+            opts = {
+                c: [v for v in query.distinct_values(self.store, c) if v is not None]
+                for c in ("method", "model", "status")
+            }
         except StoreError:
             return
         self._options_loaded = True
@@ -295,11 +318,19 @@ class RunsScreen(Screen):
         # a status in its colour, a collapsed run in red (present.cell_style, from the raw values); a run
         # outside the ranking (failed, running, fewer languages than planned) reads dim
         raw = {col.key: data.column(col.key).to_pylist() for col in cols if col.key in data.column_names}
-        styles = [[cell_style(col.key, raw[col.key][i]) if col.key in raw else None for col in cols]
-                  for i in range(len(rows))]
+        styles = [
+            [cell_style(col.key, raw[col.key][i]) if col.key in raw else None for col in cols] for i in range(len(rows))
+        ]
         styles = [[s or (None if done else INCOMPLETE_STYLE) for s in r] for r, done in zip(styles, complete)]
-        table.set_page([C.page_column(c) for c in cols], run_ids, rows,
-                       styles, sort=(q.order_by, q.descending), cursor=prev_row, fixed=len(C.FIXED))
+        table.set_page(
+            [C.page_column(c) for c in cols],
+            run_ids,
+            rows,
+            styles,
+            sort=(q.order_by, q.descending),
+            cursor=prev_row,
+            fixed=len(C.FIXED),
+        )
         if self.shown is None or self.shown.order_by != q.order_by:
             table.call_after_refresh(table.scroll_to_column, q.order_by)
         self.shown = q
@@ -314,7 +345,9 @@ class RunsScreen(Screen):
                 parts[-1] += f" (of {self.grand_total:,} runs)"
             partial = self.total - (self.complete or 0) if self.complete is not None else 0
             if partial and not q.rank_all:
-                parts.append(f"ranked: {self.complete:,} complete, then {partial:,} failed/running/partial (A: rank all)")
+                parts.append(
+                    f"ranked: {self.complete:,} complete, then {partial:,} failed/running/partial (A: rank all)"
+                )
             elif partial:
                 parts.append(f"all ranked, {partial:,} failed/running/partial among them (A: complete first)")
         elif self._state in ("empty", "nomatch"):
@@ -414,8 +447,9 @@ class RunsScreen(Screen):
             select = self.query_one(f"#f-{name}", Select)
             with select.prevent(Select.Changed):
                 select.clear()
-        self.fetch(replace(self.q, method=None, model=None, status=None, config_id=None, text="", offset=0,
-                           uncontended=False))
+        self.fetch(
+            replace(self.q, method=None, model=None, status=None, config_id=None, text="", offset=0, uncontended=False)
+        )
 
     def action_toggle_uncontended(self) -> None:
         """Leave out (or bring back) the runs with a phase measured beside other work (the mark *)."""
@@ -433,8 +467,12 @@ class RunsScreen(Screen):
                         select.clear()
                     else:
                         if not any(v == kw[name] for _, v in select._options):
-                            select.set_options([*[(p, v) for p, v in select._options if v is not Select.NULL],
-                                                (str(kw[name]), kw[name])])
+                            select.set_options(
+                                [
+                                    *[(p, v) for p, v in select._options if v is not Select.NULL],
+                                    (str(kw[name]), kw[name]),
+                                ]
+                            )
                         select.value = kw[name]
         if "text" in kw:
             search = self.query_one("#search", Input)
@@ -518,10 +556,15 @@ class RunsScreen(Screen):
 
         try:
             shown = [c.key for c in q.columns() if c.key not in C.SOURCES]
-            table = query.leaderboard(self.store, order_by=C.sort_key(q.order_by), descending=q.descending,
-                                      filters=q.filters(), text=q.text or None,
-                                      columns=["run_id", "name", *shown, "n_langs", "n_langs_planned", "complete"],
-                                      complete_first=not q.rank_all)
+            table = query.leaderboard(
+                self.store,
+                order_by=C.sort_key(q.order_by),
+                descending=q.descending,
+                filters=q.filters(),
+                text=q.text or None,
+                columns=["run_id", "name", *shown, "n_langs", "n_langs_planned", "complete"],
+                complete_first=not q.rank_all,
+            )
             path = export_path(self.store, "runs", fmt)
             write_table(table, path, fmt)
         except Exception as exc:  # noqa: BLE001

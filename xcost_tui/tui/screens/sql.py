@@ -84,10 +84,12 @@ class SqlScreen(Screen):
         yield TextArea(DEFAULT_SQL, id="sql-editor", show_line_numbers=False, tab_behavior="indent")
         yield Static("", id="sql-error")
         yield PageTable(id="sql-results")
-        yield Static("ready · ctrl+r run · ctrl+g cancel · esc leaves the editor, i returns · tables: runs, phases, evals, "
-                     "predictions, samples, events · views: leaderboard, lang_accuracy, cost_vs_accuracy, pareto",
-                     id="sql-status",
-                     classes="status-line")
+        yield Static(
+            "ready · ctrl+r run · ctrl+g cancel · esc leaves the editor, i returns · tables: runs, phases, evals, "
+            "predictions, samples, events · views: leaderboard, lang_accuracy, cost_vs_accuracy, pareto",
+            id="sql-status",
+            classes="status-line",
+        )
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -166,7 +168,9 @@ class SqlScreen(Screen):
         err = self.query_one("#sql-error", Static)
         err.update(msg.error)
         err.display = True
-        self.query_one("#sql-status", Static).update("cancelled" if msg.cancelled else "error (the store was not changed)")
+        self.query_one("#sql-status", Static).update(
+            "cancelled" if msg.cancelled else "error (the store was not changed)"
+        )
 
     @on(QueryDone)
     def _done(self, msg: QueryDone) -> None:
@@ -203,9 +207,13 @@ class SqlScreen(Screen):
             columns.append(PageColumn(f"c{j}", name, max(3, min(MAX_COL_WIDTH, width)), numeric))
         self.query_one("#sql-results", PageTable).set_page(columns, [str(i) for i in range(len(rows))], rows)
         self.result_rows, self.result_more = len(rows), result.more
-        count = f"{len(rows):,} of >{CAP:,} rows" if result.more else f"{len(rows):,} row{'s' if len(rows) != 1 else ''}"
+        count = (
+            f"{len(rows):,} of >{CAP:,} rows" if result.more else f"{len(rows):,} row{'s' if len(rows) != 1 else ''}"
+        )
         status = f"{count} in {self._elapsed:.2f} s · ctrl+r run · ctrl+g cancel"
         if len(self.results) > 1:
-            status = (f"result {index + 1} of {len(self.results)}: {statement_title(result.statement, 60)} · "
-                      f"{status} · [ ] other results")
+            status = (
+                f"result {index + 1} of {len(self.results)}: {statement_title(result.statement, 60)} · "
+                f"{status} · [ ] other results"
+            )
         self.query_one("#sql-status", Static).update(status)

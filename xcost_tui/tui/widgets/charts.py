@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from textual_plotext import PlotextPlot
 
@@ -15,8 +15,15 @@ class Chart(PlotextPlot):
     ``series``: (label, xs, ys, color, yside) tuples; an empty list shows ``empty`` as the title.
     """
 
-    def show(self, title: str, series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str]],
-             *, xlabel: str = "", ylabel: str = "", empty: str = "no data yet") -> None:
+    def show(
+        self,
+        title: str,
+        series: Sequence[tuple[str, Sequence[float], Sequence[float], str, str]],
+        *,
+        xlabel: str = "",
+        ylabel: str = "",
+        empty: str = "no data yet",
+    ) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -25,8 +32,7 @@ class Chart(PlotextPlot):
             pts = [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None]
             if not pts:
                 continue
-            plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label, color=color, yside=yside,
-                     marker="braille")
+            plt.plot([p[0] for p in pts], [p[1] for p in pts], label=label, color=color, yside=yside, marker="braille")
             drawn = True
         plt.title(title if drawn else f"{title}: {empty}")
         if xlabel:

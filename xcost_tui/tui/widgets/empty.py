@@ -42,20 +42,20 @@ TITLES = {
 
 HINTS = {
     "missing": "Press 3 (Launch) to run a plan, or build the store from run directories with "
-               "`xcost-tui ingest --store {store}`.",
+    "`xcost-tui ingest --store {store}`.",
     "empty": "Press 3 (Launch) to run a plan; finished runs appear here. "
-             "Run directories made elsewhere: `xcost-tui ingest --store {store} DIR...`.",
+    "Run directories made elsewhere: `xcost-tui ingest --store {store} DIR...`.",
     "nomatch": "Press x to clear the filters, or / to change the search.",
     "locked": "Another process holds the database (an ingest, an open `duckdb` shell). "
-              "The app retries on its own; ctrl+r retries now.",
+    "The app retries on its own; ctrl+r retries now.",
     "schema": "Quit and run `xcost-tui ingest --store {store}` to rebuild it from the run directories "
-              "(nothing is lost: run directories are the source of truth).",
+    "(nothing is lost: run directories are the source of truth).",
     "corrupt": "Quit, delete the file and run `xcost-tui ingest --store {store}` to rebuild it from the run "
-               "directories (nothing is lost: run directories are the source of truth).",
+    "directories (nothing is lost: run directories are the source of truth).",
     "error": "ctrl+r retries.",
     "loading": "",
     "no configuration": "Compare aggregates the succeeded runs of each configuration. Press 1 (Runs) to see the "
-                        "runs there are, 3 (Launch) to run a plan.",
+    "runs there are, 3 (Launch) to run a plan.",
 }
 
 

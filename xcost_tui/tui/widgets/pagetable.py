@@ -10,8 +10,8 @@ stay in view when the others scroll sideways.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -61,7 +61,10 @@ class PageTable(ScrollView, can_focus=True):
     ]
 
     COMPONENT_CLASSES = {
-        "pagetable--header", "pagetable--sorted", "pagetable--cursor", "pagetable--even-row",
+        "pagetable--header",
+        "pagetable--sorted",
+        "pagetable--cursor",
+        "pagetable--even-row",
     }
 
     DEFAULT_CSS = """
@@ -88,30 +91,30 @@ class PageTable(ScrollView, can_focus=True):
     cursor_row: reactive[int] = reactive(0, always_update=True)
 
     class RowSelected(Message):
-        def __init__(self, table: "PageTable", key: str, index: int) -> None:
+        def __init__(self, table: PageTable, key: str, index: int) -> None:
             super().__init__()
             self.table, self.key, self.index = table, key, index
 
         @property
-        def control(self) -> "PageTable":
+        def control(self) -> PageTable:
             return self.table
 
     class CursorMoved(Message):
-        def __init__(self, table: "PageTable", key: str | None, index: int) -> None:
+        def __init__(self, table: PageTable, key: str | None, index: int) -> None:
             super().__init__()
             self.table, self.key, self.index = table, key, index
 
         @property
-        def control(self) -> "PageTable":
+        def control(self) -> PageTable:
             return self.table
 
     class HeaderClicked(Message):
-        def __init__(self, table: "PageTable", key: str) -> None:
+        def __init__(self, table: PageTable, key: str) -> None:
             super().__init__()
             self.table, self.key = table, key
 
         @property
-        def control(self) -> "PageTable":
+        def control(self) -> PageTable:
             return self.table
 
     def __init__(self, *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
@@ -137,9 +140,16 @@ class PageTable(ScrollView, can_focus=True):
     def cursor_key(self) -> str | None:
         return self.keys[self.cursor_row] if self.keys and 0 <= self.cursor_row < len(self.keys) else None
 
-    def set_page(self, columns: Sequence[PageColumn], keys: Sequence[str], rows: Sequence[Sequence[str]],
-                 styles: Sequence[Sequence[str | None]] | None = None, sort: tuple[str, bool] | None = None,
-                 cursor: int = 0, fixed: int = 0) -> None:
+    def set_page(
+        self,
+        columns: Sequence[PageColumn],
+        keys: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        styles: Sequence[Sequence[str | None]] | None = None,
+        sort: tuple[str, bool] | None = None,
+        cursor: int = 0,
+        fixed: int = 0,
+    ) -> None:
         self.columns = list(columns)
         self.fixed = max(0, min(fixed, len(self.columns)))
         self.keys = [str(k) for k in keys]
@@ -154,8 +164,9 @@ class PageTable(ScrollView, can_focus=True):
         width = max(0, x - SEP)
         self._fixed_width = self._offsets[self.fixed] if self.fixed < len(self._offsets) else (x if self.fixed else 0)
         self._header = " ".join(fit(self._label(c), c.width, c.numeric) for c in self.columns)
-        self._lines = [" ".join(fit(cell, c.width, c.numeric) for cell, c in zip(row, self.columns))
-                       for row in self.rows]
+        self._lines = [
+            " ".join(fit(cell, c.width, c.numeric) for cell, c in zip(row, self.columns)) for row in self.rows
+        ]
         self.virtual_size = Size(width, len(self.rows) + 1)
         self.cursor_row = max(0, min(cursor, len(self.rows) - 1))
         self.refresh()
@@ -190,9 +201,13 @@ class PageTable(ScrollView, can_focus=True):
                 if idx is not None:
                     start, w = self._offsets[idx], self.columns[idx].width
                     head = base + self.get_component_rich_style("pagetable--header")
-                    segments = [Segment(self._header[:start], head),
-                                Segment(self._header[start:start + w], head + self.get_component_rich_style("pagetable--sorted")),
-                                Segment(self._header[start + w:], head)]
+                    segments = [
+                        Segment(self._header[:start], head),
+                        Segment(
+                            self._header[start : start + w], head + self.get_component_rich_style("pagetable--sorted")
+                        ),
+                        Segment(self._header[start + w :], head),
+                    ]
             return self._crop(segments, scroll_x, width, base + self.get_component_rich_style("pagetable--header"))
         row = scroll_y + y - 1
         if row >= len(self._lines):
@@ -214,7 +229,7 @@ class PageTable(ScrollView, can_focus=True):
                     start = self._offsets[i]
                     if start > pos:
                         segments.append(Segment(line[pos:start], line_style))
-                    segments.append(Segment(line[start:start + col.width], line_style + self._style(name)))
+                    segments.append(Segment(line[start : start + col.width], line_style + self._style(name)))
                     pos = start + col.width
             if pos < len(line):
                 segments.append(Segment(line[pos:], line_style))
@@ -228,8 +243,9 @@ class PageTable(ScrollView, can_focus=True):
         if not fixed or not scroll_x:
             return strip.crop_extend(scroll_x, scroll_x + width, fill)
         # the fixed columns, then the rest from where the scroll has got to
-        return Strip.join([strip.crop_extend(0, fixed, fill),
-                           strip.crop_extend(fixed + scroll_x, scroll_x + width, fill)])
+        return Strip.join(
+            [strip.crop_extend(0, fixed, fill), strip.crop_extend(fixed + scroll_x, scroll_x + width, fill)]
+        )
 
     # ---- cursor ------------------------------------------------------------------------------
     def _visible_rows(self) -> int:
@@ -264,7 +280,7 @@ class PageTable(ScrollView, can_focus=True):
 
     def _scroll_offsets(self) -> list[int]:
         """Where each scrolling column starts, in scroll_x units (0 for the first after the fixed ones)."""
-        return [o - self._fixed_width for o in self._offsets[self.fixed:]]
+        return [o - self._fixed_width for o in self._offsets[self.fixed :]]
 
     def action_scroll_cols(self, step: int) -> None:
         # jump to the next/previous column boundary
