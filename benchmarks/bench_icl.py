@@ -82,10 +82,10 @@ def main() -> None:
         ]
         queries = encode_prompts(tokenizer, prompts, args.lang)
 
-        def theirs():
+        def theirs(requests=requests):  # bound now: the loop rebinds the names
             return [r[0] for r in lm.loglikelihood(requests, disable_tqdm=True)]
 
-        def ours():
+        def ours(queries=queries):
             return [v for row in scorer.score(queries, args.batch_size) for v in row]
 
         ref, got = theirs(), ours()  # warm-up, and the comparison

@@ -95,7 +95,7 @@ def test_the_store_computes_the_same_forms_as_python(tmp_path):
         accs = {}
         for run_id, lang, acc in con.execute("SELECT run_id, lang, accuracy FROM evals").fetchall():
             accs.setdefault(run_id, {})[lang] = acc
-    for run_id, (model, langs) in CASES.items():
+    for run_id, (model, _langs) in CASES.items():
         expected = average_forms(accs[run_id], model)
         got = rows[run_id]
         assert got["model_family"] == model_family(model), run_id

@@ -156,7 +156,7 @@ def test_unpadded_flops_are_each_sequence_at_its_own_length():
     counted = 0
     for length in lengths:
         ids = torch.randint(5, 1000, (1, length))
-        _, f = count_flops(lambda: model(input_ids=ids, attention_mask=torch.ones_like(ids)))
+        _, f = count_flops(lambda ids=ids: model(input_ids=ids, attention_mask=torch.ones_like(ids)))
         counted += f
     assert encoder_forward_flops_unpadded(dims, lengths) == counted
     assert encoder_forward_flops_unpadded(dims, lengths) < encoder_forward_flops(dims, len(lengths), max(lengths))
@@ -206,7 +206,9 @@ def test_sampled_extrapolation_close_to_analytic_on_varied_batches():
         analytic += train_flops(encoder_forward_flops(dims, 4, length))
         tokens += 4 * length
         if sampler.should_sample(step):
-            _, f = count_flops(lambda: model(input_ids=ids, attention_mask=mask).last_hidden_state.sum().backward())
+            _, f = count_flops(
+                lambda ids=ids, mask=mask: model(input_ids=ids, attention_mask=mask).last_hidden_state.sum().backward()
+            )
             sampler.record(f, 4 * length)
     measured = sampler.extrapolate(tokens)
     assert measured.extra["sampled_steps"] == 2

@@ -236,7 +236,7 @@ def test_app_sql_screen_is_sandboxed(store, outside):
                 done = screen.done
                 screen.set_sql(sql)
                 await pilot.press("ctrl+r")
-                await wait_for(pilot, lambda: screen.done > done, what=sql)
+                await wait_for(pilot, lambda done=done: screen.done > done, what=sql)
                 assert screen.last_error and any(r in screen.last_error for r in REFUSED), screen.last_error
             # and the console still answers
             done = screen.done

@@ -266,7 +266,7 @@ def test_transaction_rolls_back_and_keeps_the_error():
     with pytest.raises(ZeroDivisionError):
         with db.transaction(con):
             con.execute("INSERT INTO t VALUES (1)")
-            1 / 0
+            raise ZeroDivisionError("a failure inside the transaction")
     assert con.execute("SELECT count(*) FROM t").fetchall() == [(0,)]
     with pytest.raises(KeyboardInterrupt):  # ctrl-c inside: rolled back too
         with db.transaction(con):

@@ -78,7 +78,8 @@ def test_every_family_has_its_own_marker_and_a_colour_every_front_end_parses():
         plot.plotsize(20, 6)
         plot.scatter([1.0], [1.0], marker=s.marker, color=s.rgb)  # plotext: an (r, g, b) tuple
         out = plot.build()
-        assert "\x1b[38;2;%d;%d;%dm" % s.rgb in out and s.marker in out
+        r, g, b = s.rgb
+        assert f"\x1b[38;2;{r};{g};{b}m" in out and s.marker in out
     Color.parse(present.FRONTIER_COLOR)
     # the legend's markup carries the same colours (an unknown colour name would raise here)
     legend = compare.legend_text(list(families))
