@@ -22,7 +22,7 @@ from textual.screen import Screen
 
 from .screens.runs import RunsReady, RunsScreen
 
-if TYPE_CHECKING:  # the runner package is imported on first use, not at start-up
+if TYPE_CHECKING:  # types only (the runner package is imported on first use, not at start-up)
     from textual.widgets import Input, TextArea
 
     from ..runner.api import RunnerAPI
