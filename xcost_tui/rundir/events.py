@@ -18,7 +18,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Union
+from typing import Any, ClassVar
 
 from .cost import Cost
 from .jsonl import JsonlWriter
@@ -459,21 +459,21 @@ class UnknownEvent(_Event):
         return dict(self.data)
 
 
-Event = Union[
-    RunStart,
-    PhaseStart,
-    Progress,
-    PhaseEnd,
-    EvalResult,
-    CheckpointSaved,
-    DataLoaded,
-    ModelLoaded,
-    CollapseCheck,
-    CurvePoint,
-    RunWarning,
-    RunEnd,
-    UnknownEvent,
-]
+Event = (
+    RunStart
+    | PhaseStart
+    | Progress
+    | PhaseEnd
+    | EvalResult
+    | CheckpointSaved
+    | DataLoaded
+    | ModelLoaded
+    | CollapseCheck
+    | CurvePoint
+    | RunWarning
+    | RunEnd
+    | UnknownEvent
+)
 
 EVENT_TYPES: dict[str, Any] = {
     cls.TYPE: cls

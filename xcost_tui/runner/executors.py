@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..measure.contention import CPUS_ENV, RUNS_ENV, THREAD_ENV_VARS, THREADS_ENV, job_cpus
 from ..rundir import ProcessRef
 from . import procs
+
+if TYPE_CHECKING:
+    from .slurm import SlurmExecutor
 
 LOCAL, SLURM = "local", "slurm"
 EXECUTORS = (LOCAL, SLURM)
@@ -44,7 +47,7 @@ class LocalExecutor:
     def check(self) -> None:
         return None
 
-    def spawn(self, cmd: Sequence[str], run_dir: Path, env: dict[str, str]) -> subprocess.Popen:
+    def spawn(self, cmd: Sequence[str], run_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         return procs.spawn(cmd, run_dir, env)
 
     def alive(self, ref: ProcessRef | None) -> bool:
@@ -54,15 +57,19 @@ class LocalExecutor:
         return procs.signal_group(ref, sig)
 
 
+# What make_executor builds (the scheduler holds one); the SLURM one is imported lazily.
+Executor: TypeAlias = "LocalExecutor | SlurmExecutor"
+
+
 def cpu_share(runs_at_once: int, env: dict[str, str] | None = None) -> dict[str, int]:
     """The CPU share of one local job when ``runs_at_once`` runs share this machine's CPUs (those
     the supervisor may use): ``cpus // runs`` threads, at least one. ``$XCOST_CPU_THREADS`` in the
     supervisor's environment overrides the threads."""
-    env = os.environ if env is None else env
+    source: Mapping[str, str] = os.environ if env is None else env
     cpus = len(job_cpus())
     runs = max(1, int(runs_at_once))
     threads = max(1, cpus // runs)
-    given = (env.get(THREADS_ENV) or "").strip()
+    given = (source.get(THREADS_ENV) or "").strip()
     if given.isdigit() and int(given) > 0:
         threads = int(given)
     return {"threads": threads, "cpus": cpus, "runs": runs}
@@ -80,7 +87,7 @@ def share_env(share: dict[str, int]) -> dict[str, str]:
     }
 
 
-def make_executor(settings: Any = None):
+def make_executor(settings: Any = None) -> Executor:
     """The executor of a plan's ``[executor]`` settings (None or kind "local": local)."""
     kind = getattr(settings, "kind", None) or LOCAL
     if kind == LOCAL:

@@ -31,7 +31,7 @@ def default_job_command(run_dir: Path) -> list[str]:
     return [sys.executable, "-m", "xcost_tui.job", str(run_dir)]
 
 
-def spawn(cmd: Sequence[str], run_dir: Path, env: dict[str, str]) -> subprocess.Popen:
+def spawn(cmd: Sequence[str], run_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Starts a job in its own session (a closed terminal or dropped SSH does not reach it),
     stdin from /dev/null, stdout and stderr appended to RUN_DIR/job.log."""
     with open(RunDir(run_dir).log, "ab") as log:
@@ -52,7 +52,8 @@ def _matches(proc: psutil.Process, ref: ProcessRef) -> bool:
         return False
     if ref.create_time is None:
         return False  # an identity we cannot check is not a match
-    return abs(proc.create_time() - ref.create_time) <= 1.0
+    created: float = proc.create_time()  # psutil is untyped
+    return abs(created - ref.create_time) <= 1.0
 
 
 def _elsewhere(ref: ProcessRef) -> bool:

@@ -45,7 +45,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -134,7 +134,7 @@ class _Nvml:
         """The NVML devices of a target: by UUID when it names them (a UUID may be given by its
         prefix, as CUDA_VISIBLE_DEVICES allows), else by index, else every device."""
         if tgt.gpu_uuids is not None:
-            out = []
+            out: list[int] = []
             for want in tgt.gpu_uuids:
                 match = [i for i, u in enumerate(self.uuids) if u and (u == want or u.startswith(want))]
                 out.extend(i for i in match[:1] if i not in out)
@@ -445,8 +445,8 @@ def visible_gpus(env: dict[str, str] | None = None) -> tuple[tuple[int, ...] | N
     UUIDs (``GPU-…``, ``MIG-…``) name devices exactly. Indices are NVML's (PCI bus order), which
     is CUDA's when CUDA_DEVICE_ORDER=PCI_BUS_ID (the runner sets it) or when SLURM's device
     cgroup shows the job only its own GPUs (then both number them from 0)."""
-    env = os.environ if env is None else env
-    raw = env.get("CUDA_VISIBLE_DEVICES")
+    source: Mapping[str, str] = os.environ if env is None else env
+    raw = source.get("CUDA_VISIBLE_DEVICES")
     if raw is None:
         return None, None
     items = [x.strip() for x in raw.split(",") if x.strip()]
@@ -540,7 +540,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def spawn_beside(run_dir: Path | str, pid: int | None = None, *, hz: float | None = None) -> subprocess.Popen | None:
+def spawn_beside(
+    run_dir: Path | str, pid: int | None = None, *, hz: float | None = None
+) -> subprocess.Popen[bytes] | None:
     """Starts the sampler process beside the calling job (its child, in its process group, so a
     cancel or SLURM's signals reach it too); its notes go to the job's stderr. None when it
     could not be started (the run goes on without samples, and says so)."""
@@ -557,7 +559,7 @@ def spawn_beside(run_dir: Path | str, pid: int | None = None, *, hz: float | Non
         return None
 
 
-def stop_beside(proc: subprocess.Popen | None, timeout: float = 3.0) -> None:
+def stop_beside(proc: subprocess.Popen[bytes] | None, timeout: float = 3.0) -> None:
     """Stops the sampler process (SIGTERM, then SIGKILL) and reaps it."""
     if proc is None or proc.poll() is not None:
         return

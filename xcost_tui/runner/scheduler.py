@@ -46,6 +46,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from ..errors import RunDirError, WriteError
 from ..rundir import (
@@ -62,11 +63,14 @@ from ..rundir.jsonl import write_error
 from ..spec import RunSpec
 from . import procs, shared
 from .claims import Claim, Claims, describe_holder
-from .executors import SLURM, UNLIMITED, LocalExecutor, cpu_share, make_executor, share_env
+from .executors import SLURM, UNLIMITED, Executor, LocalExecutor, cpu_share, make_executor, share_env
 from .ingestor import Ingestor
 from .live import HISTORY_LEN, QUEUED, RUNNING, WAITING, LiveRun, RunHistory, RunTracker
 from .notes import STARTED, Note
 from .sampler import HZ_ENV, NVML_ENV
+
+if TYPE_CHECKING:
+    from .slurm import JobInfo, SlurmExecutor
 
 DISAPPEARED = "job process disappeared (killed?)"
 JOB_WRITE_FAILED = 3  # the job's exit code when it could not record its end (job/main.py)
@@ -84,7 +88,7 @@ Attempt = tuple[str, float | None] | str | None
 class _Run:
     tracker: RunTracker
     spec: RunSpec | None = None  # None for a run found on disk that this scheduler did not queue
-    popen: subprocess.Popen | None = None
+    popen: subprocess.Popen[bytes] | None = None
     process: ProcessRef | None = None  # the job process, once known (pid + create time + host)
     claim: Claim | None = None  # held while this supervisor launches and follows the run
     elsewhere: bool = False  # another supervisor holds the claim: followed here, never written
@@ -104,7 +108,7 @@ class _Run:
     depends_on: str | None = None
     remote_info: object | None = None
     unknown_since: float | None = None
-    cpu_share: dict | None = None  # the CPU share given to a local job at its launch
+    cpu_share: dict[str, int] | None = None  # the CPU share given to a local job at its launch
     dependency_dead: bool = False  # SLURM says its afterok can never be satisfied: cancelled for that
 
     @property
@@ -142,16 +146,18 @@ class Scheduler:
         env: dict[str, str] | None = None,
         history_len: int = HISTORY_LEN,
         use_nvml: bool = True,
-        data_dir: str | os.PathLike | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
         executor: object | None = None,
     ):
-        self.executor = executor if hasattr(executor, "remote") else make_executor(executor)
+        # an executor given as such (anything with ``remote``), else built from the plan's settings
+        self.executor: Executor = cast("Executor", executor) if hasattr(executor, "remote") else make_executor(executor)
         remote = bool(self.executor.remote)
         # A remote job reads its run directory on another node: the paths it is given are absolute.
         self.store_root = Path(store_root).resolve() if remote else Path(store_root)
         self.layout = StoreLayout(self.store_root)
         self.data_dir = str(Path(data_dir).expanduser().resolve()) if data_dir else None
         self.runs_root = self.layout.runs
+        self.gpu_ids: list[str]  # the CUDA_VISIBLE_DEVICES values handed out, one per run
         if remote:
             self.gpu_ids, self.gpu_source = [], self.executor.describe()
         elif gpus is None:
@@ -169,7 +175,8 @@ class Scheduler:
         if self.sample_hz <= 0:
             raise ValueError("the sampling rate must be > 0 Hz")
         self.use_nvml = use_nvml
-        self._slurm = self.executor if remote else None  # made on demand to re-attach SLURM runs
+        # made on demand to re-attach SLURM runs; a remote executor is the SLURM one
+        self._slurm: SlurmExecutor | None = cast("SlurmExecutor", self.executor) if remote else None
         self._remote_polled = 0.0
         self.grace_s = grace_s
         self.poll_s = poll_s
@@ -457,7 +464,7 @@ class Scheduler:
                 if rc is not None:
                     self._finish(run, rc)
                     continue
-            elif not self.executor_of(run).alive(run.process):
+            elif not cast(LocalExecutor, self.executor_of(run)).alive(run.process):  # no job id: a local run
                 self._finish(run, None)
                 continue
             self._deliver_cancel(run, now)
@@ -593,7 +600,8 @@ class Scheduler:
         try:
             if offline:
                 raise ValueError(offline)
-            popen = self.executor_of(run).spawn(self.job_command(run_dir), run_dir, env)
+            # not submitted to SLURM (no job id): it runs here
+            popen = cast(LocalExecutor, self.executor_of(run)).spawn(self.job_command(run_dir), run_dir, env)
         except (OSError, ValueError) as exc:
             if isinstance(exc, OSError) and exc.errno in _STORAGE:  # job.log could not be opened
                 _undo_launch(run_dir, archived)
@@ -638,7 +646,7 @@ class Scheduler:
 
         live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
         try:
-            job_id = self.executor.submit(
+            job_id = cast("SlurmExecutor", self.executor).submit(  # only a remote executor submits
                 run_id=run_id, run_dir=run_dir, cmd=self.job_command(run_dir), env=env, depends_on=run.depends_on
             )
         except SlurmError as exc:
@@ -722,17 +730,17 @@ class Scheduler:
         return dest
 
     # ==== SLURM runs ==================================================================================
-    def executor_of(self, run: _Run):
+    def executor_of(self, run: _Run) -> Executor:
         """The executor that runs (or ran) ``run``: SLURM for a run with a job id, else ours."""
         if run.job_id is not None:
             return self._slurm_executor()
         return self.executor if not self.executor.remote else LocalExecutor()
 
-    def _slurm_executor(self):
+    def _slurm_executor(self) -> SlurmExecutor:
         if self._slurm is None:  # a SLURM run found in the store by a supervisor that runs locally
             from ..plan import ExecutorSettings
 
-            self._slurm = make_executor(ExecutorSettings(kind=SLURM))
+            self._slurm = cast("SlurmExecutor", make_executor(ExecutorSettings(kind=SLURM)))  # kind slurm
         return self._slurm
 
     def _refresh_remote(self, force: bool = False) -> None:
@@ -794,7 +802,7 @@ class Scheduler:
                 self._warn(f"{live.label}: {error}", live.run_id)
             self._finished(run)
 
-    def _finish_remote(self, run: _Run, info) -> None:
+    def _finish_remote(self, run: _Run, info: JobInfo) -> None:
         """SLURM says the job is over: the run's end is the job's own, unless SLURM ended it
         (time limit, preemption, node failure: SLURM's reason wins) or it recorded none."""
         from .slurm import describe_end

@@ -72,7 +72,7 @@ def _hub_model(model: str) -> bool:
     return model != TINY_MODEL and not Path(model).expanduser().exists()
 
 
-def _dataset_key(d: Mapping[str, Any]) -> tuple:
+def _dataset_key(d: Mapping[str, Any]) -> tuple[Any, Any, Any]:
     return (d.get("repo"), d.get("config"), d.get("hub_split"))
 
 

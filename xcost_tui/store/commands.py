@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import duckdb
 import pyarrow as pa
@@ -20,6 +20,9 @@ import pyarrow as pa
 from ..errors import XcostError
 from . import db
 from .query import Cancel, QueryCancelled, SqlError, run_statements, split_statements, sql_reader, statement_title
+
+if TYPE_CHECKING:
+    from .ingest import StagedRun
 
 T = TypeVar("T")
 
@@ -39,7 +42,7 @@ def ingest_command(store_root: Path, run_dirs: list[Path]) -> int:
     directory under <store>/runs. One line per run, then warnings and a summary."""
     from .ingest import ingest
 
-    def on_run(staged) -> None:
+    def on_run(staged: StagedRun) -> None:
         print(f"ingested {staged.summary()}", flush=True)
         for w in staged.warnings:
             print(f"  warning: {w}", file=sys.stderr, flush=True)
@@ -98,7 +101,8 @@ def format_value(value: Any) -> str:
 
 
 def _is_numeric(t: pa.DataType) -> bool:
-    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+    numeric: bool = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)  # pyarrow is untyped
+    return numeric
 
 
 def print_table(table: pa.Table, total: int, *, file: TextIO | None = None, title: str | None = None) -> None:
@@ -272,7 +276,8 @@ def _interruptible(work: Callable[[], T], cancel: Cancel, timeout_s: float | Non
         if why is not None and isinstance(box["error"], QueryCancelled):
             raise _Stopped(why)
         raise box["error"]
-    return box["value"]  # it finished before the interrupt took effect: its output is complete
+    value: T = box["value"]  # it finished before the interrupt took effect: its output is complete
+    return value
 
 
 def sql_command(

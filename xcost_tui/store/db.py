@@ -296,7 +296,8 @@ def _rollback_keeping(con: duckdb.DuckDBPyConnection, cause: BaseException) -> N
     try:
         con.execute("ROLLBACK")
     except Exception as exc:  # noqa: BLE001 - the cause is what matters; keep this one as a note
-        cause.add_note(f"(the ROLLBACK after it failed too: {exc})")
+        if sys.version_info >= (3, 11):  # add_note is 3.11+; on 3.10 the note would be an AttributeError
+            cause.add_note(f"(the ROLLBACK after it failed too: {exc})")
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:

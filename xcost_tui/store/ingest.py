@@ -35,7 +35,9 @@ from ..rundir import (
     PhaseState,
     RunDir,
     RunFold,
+    RunState,
     RunStatus,
+    StatusRecord,
     StoreLayout,
     dumps,
     final_status,
@@ -224,7 +226,9 @@ def _bulk_warning(path: Path, count: int, running: bool) -> str:
     return f"{path}: skipped {count} malformed line{'s' if count != 1 else ''}{tail}"
 
 
-def _stage_predictions(mem, run_id: str, path: Path, running: bool, warnings: list[str]) -> pa.Table:
+def _stage_predictions(
+    mem: duckdb.DuckDBPyConnection, run_id: str, path: Path, running: bool, warnings: list[str]
+) -> pa.Table:
     if not path.exists() or path.stat().st_size == 0:
         return ARROW_SCHEMAS["predictions"].empty_table()
     with _LiteralPath(path) as literal:
@@ -238,7 +242,9 @@ def _stage_predictions(mem, run_id: str, path: Path, running: bool, warnings: li
     return _cast(table, "predictions")
 
 
-def _stage_translations(mem, run_id: str, path: Path, running: bool, warnings: list[str]) -> pa.Table:
+def _stage_translations(
+    mem: duckdb.DuckDBPyConnection, run_id: str, path: Path, running: bool, warnings: list[str]
+) -> pa.Table:
     """translate-test's translations.jsonl: the English text of every item the classifier read."""
     if not path.exists() or path.stat().st_size == 0:
         return ARROW_SCHEMAS["translations"].empty_table()
@@ -253,7 +259,9 @@ def _stage_translations(mem, run_id: str, path: Path, running: bool, warnings: l
     return _cast(table, "translations")
 
 
-def _stage_samples(mem, run_id: str, path: Path, running: bool, warnings: list[str]) -> pa.Table:
+def _stage_samples(
+    mem: duckdb.DuckDBPyConnection, run_id: str, path: Path, running: bool, warnings: list[str]
+) -> pa.Table:
     if not path.exists() or path.stat().st_size == 0:
         return ARROW_SCHEMAS["samples"].empty_table()
     gpu = SAMPLE_COLUMNS["gpus"][:-2]  # the STRUCT(...) of one GPU
@@ -334,21 +342,28 @@ def _phase_row(run_id: str, p: PhaseState) -> dict[str, Any]:
     return row
 
 
-def _lifetime_peak(state) -> dict[str, Any]:
+def _lifetime_peak(state: RunState) -> dict[str, Any]:
     """The run's lifetime peak memory: the highest ``lifetime_peak_mem_bytes`` of its phases (each is
     the process's peak since it started, start-up included, up to that phase's end)."""
     best: Cost | None = None
+    best_value: float | int | None = None  # best's value, which is a number whenever best is set
     for p in state.phases.values():
         c = p.costs.get("lifetime_peak_mem_bytes") if p.completed else None
-        if c is not None and _int(c.value) is not None and (best is None or c.value > best.value):
-            best = c
+        value = c.value if c is not None else None
+        if (
+            c is not None
+            and value is not None
+            and _int(value) is not None
+            and (best_value is None or value > best_value)
+        ):
+            best, best_value = c, value
     return {
         "peak_mem_lifetime_bytes": _int(best.value) if best else None,
         "peak_mem_lifetime_source": best.source if best else None,
     }
 
 
-def _executor_columns(rec) -> dict[str, Any]:
+def _executor_columns(rec: StatusRecord | None) -> dict[str, Any]:
     """Where the run executed (status.json): the executor, SLURM's job id, state, reason and
     accounting, the node, and the CPU share the runner gave it."""
     if rec is None:
@@ -368,7 +383,7 @@ def _executor_columns(rec) -> dict[str, Any]:
     }
 
 
-def _data_source_rows(run_id: str, state) -> list[dict[str, Any]]:
+def _data_source_rows(run_id: str, state: RunState) -> list[dict[str, Any]]:
     """One row per ``data_loaded`` event: every split the run read and where from."""
     cols = [c for c, _ in schema.TABLES["data_sources"] if c not in ("run_id", "seq", "t")]
     return [
@@ -486,6 +501,7 @@ def stage_run(
             [x for x in (status_rec.updated if status_rec else None, state.last_t, ended, started) if x is not None],
             default=None,
         )
+        stop = ended or updated  # the duration's end
         intermediate = _strs(spec.get("intermediate"))
         layout = store or StoreLayout(files.path.parent.parent)
         runs_row = {
@@ -525,7 +541,7 @@ def stage_run(
             "started": _ts(started),
             "updated": _ts(updated),
             "ended": _ts(ended),
-            "duration_s": ((ended or updated) - started) if started and (ended or updated) else None,
+            "duration_s": (stop - started) if started and stop else None,
             "device_type": _str(env.get("device_type")),
             "device_name": _str(env.get("device_name")),
             "device_count": _int(env.get("device_count")),
@@ -634,7 +650,8 @@ def write_forecasts(con: duckdb.DuckDBPyConnection, store_root: Path, signature:
                 con.unregister("_xcost_stage")
         con.execute("DELETE FROM meta WHERE key = ?", [FORECASTS_SIG])
         con.execute("INSERT INTO meta VALUES (?, ?)", [FORECASTS_SIG, signature])
-    return table.num_rows
+    n: int = table.num_rows  # pyarrow is untyped
+    return n
 
 
 def delete_runs(con: duckdb.DuckDBPyConnection, run_ids: Iterable[str]) -> None:

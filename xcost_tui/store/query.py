@@ -56,12 +56,12 @@ def _check_column(name: str, columns: list[str], what: str) -> str:
     return _quote(name)
 
 
-def _where(columns: list[str], filters: Filters | None, text: str | None) -> tuple[str, list]:
+def _where(columns: list[str], filters: Filters | None, text: str | None) -> tuple[str, list[Any]]:
     """WHERE clause and its parameters. A filter value is a list (any of; None matches NULL),
     or one value; an empty list constrains nothing. ``text``: every word must occur in one of
     run_id, name, model, method, intermediate or status (case-insensitive)."""
     clauses: list[str] = []
-    params: list = []
+    params: list[Any] = []
     for name, value in (filters or {}).items():
         col = _check_column(name, columns, "filter")
         values = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
@@ -83,7 +83,7 @@ def _where(columns: list[str], filters: Filters | None, text: str | None) -> tup
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pa.Table:
+def _arrow(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> pa.Table:
     return con.sql(sql, params=params or None).to_arrow_table()
 
 
@@ -132,7 +132,7 @@ def count_runs(store_root: Path | str, filters: Filters | None = None, text: str
         return int(con.execute(f"SELECT count(*) FROM leaderboard{where}", params).fetchall()[0][0])
 
 
-def distinct_values(store_root: Path | str, column: str) -> list:
+def distinct_values(store_root: Path | str, column: str) -> list[Any]:
     """The values a leaderboard column takes (for filter pickers), NULL last."""
     with connect_ro(store_root) as con:
         col = _check_column(column, _columns(con, "leaderboard"), "column")
@@ -216,7 +216,7 @@ def run_detail(store_root: Path | str, run_id: str) -> dict[str, Any]:
     return {"run": run, "leaderboard": board[0] if board else None, "phases": phases, "evals": evals}
 
 
-def _parse_json(row: dict, keys: tuple[str, ...]) -> dict:
+def _parse_json(row: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     for key in keys:
         if isinstance(row.get(key), str):
             try:

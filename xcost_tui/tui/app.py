@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -22,7 +22,9 @@ from textual.screen import Screen
 
 from .screens.runs import RunsReady, RunsScreen
 
-if TYPE_CHECKING:  # the runner package is imported on first use, not at start-up
+if TYPE_CHECKING:  # types only (the runner package is imported on first use, not at start-up)
+    from textual.widgets import Input, TextArea
+
     from ..runner.api import RunnerAPI
     from ..runner.notes import Note
 
@@ -77,7 +79,7 @@ class XcostApp(App):
         self.data_dir = data_dir
         self.max_parallel = max_parallel
         self._runner: RunnerAPI | None = runner
-        self._attach = attach and runner is None
+        self._attach_existing_runs = attach and runner is None  # (not _attach: that is Textual's method)
         self.clock = clock
         self.exports: list[Path] = []
         self.runs_version = 0
@@ -113,7 +115,7 @@ class XcostApp(App):
 
     def on_mount(self) -> None:
         self.switch_mode("launch" if self.plan_arg else "runs")
-        if self._attach:
+        if self._attach_existing_runs:
             self.call_after_refresh(self._attach_existing)
         self.set_interval(1.0, self._poll_notes)
 
@@ -121,7 +123,7 @@ class XcostApp(App):
         """No blinking text cursors when headless (tests, snapshots): a blink is not a change."""
         if self.is_headless:
             for widget in screen.query("Input, TextArea"):
-                widget.cursor_blink = False
+                cast("Input | TextArea", widget).cursor_blink = False
 
     def action_goto(self, mode: str) -> None:
         self.switch_mode(mode)

@@ -21,7 +21,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -43,6 +43,7 @@ from .runs import store_signature
 
 if TYPE_CHECKING:
     from ...verdict.api import ConfigurationRow, Curve, Verdict
+    from ..widgets.charts import Chart
 
 # the cost axes, in the order x cycles them (present.MEASURES names them once)
 MEASURES = list(present.MEASURES.values())
@@ -396,8 +397,12 @@ class CompareScreen(Screen):
 
         self.app.push_screen(
             PickModal("Cost measure (x axis)", [(m.key, m.name) for m in MEASURES], self.measure),
-            lambda key: key and self.set_measure(key),
+            self._picked_measure,
         )
+
+    def _picked_measure(self, key: str | None) -> None:
+        if key:
+            self.set_measure(key)
 
     def set_baseline(self, config_id: str | None) -> None:
         """None: each configuration's default baseline (direct of the same model and recipe)."""
@@ -437,8 +442,12 @@ class CompareScreen(Screen):
                 choices,
                 str(self.settings.delta),
             ),
-            lambda v: v and self.set_delta(float(v)),
+            self._picked_delta,
         )
+
+    def _picked_delta(self, v: str | None) -> None:
+        if v:
+            self.set_delta(float(v))
 
     def set_amortise(self, n: float) -> None:
         if n >= 1 and n != self.settings.amortise_n:
@@ -464,8 +473,12 @@ class CompareScreen(Screen):
                 if self.settings.amortise_n.is_integer()
                 else str(self.settings.amortise_n),
             ),
-            lambda v: v and self.set_amortise(float(v)),
+            self._picked_amortise,
         )
+
+    def _picked_amortise(self, v: str | None) -> None:
+        if v:
+            self.set_amortise(float(v))
 
     def set_curve(self, phase: str, lang: str) -> None:
         self.curve_choice = (phase, lang)
@@ -590,14 +603,15 @@ class CompareScreen(Screen):
         self._fill_config_table(configs, key, m, on_front)
 
     def _draw_frontier(self, configs: list[ConfigurationRow], key: str, label: str, on_front: set[str]) -> None:
-        plot = self.query_one("#compare-plot")
+        plot = cast("Chart", self.query_one("#compare-plot"))  # Chart is imported with the screen's widgets
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        xs = [float(c.costs[key]) for c in configs]
-        ys = [100 * c.avg.value for c in configs]
-        lows = [100 * (c.avg.low if c.avg.low is not None else c.avg.value) for c in configs]
-        highs = [100 * (c.avg.high if c.avg.high is not None else c.avg.value) for c in configs]
+        # configs: those with this cost and an average (the caller's with_x)
+        xs = [float(cast(float, c.costs[key])) for c in configs]
+        ys = [100 * cast(float, c.avg.value) for c in configs]
+        lows = [100 * (c.avg.low if c.avg.low is not None else cast(float, c.avg.value)) for c in configs]
+        highs = [100 * (c.avg.high if c.avg.high is not None else cast(float, c.avg.value)) for c in configs]
         xa = make_axis(xs, self._measure().tick)
         ya = make_axis(lows + highs, "percent", pad=0.06)
         # interval bars first, then the frontier line, then the markers on top
@@ -729,8 +743,8 @@ class CompareScreen(Screen):
         flagged = [c for c in sorted_configs(data.configurations) if flags_of(c)]
         if flagged:
             text.append("\nFlags\n", style="bold")
-            for c in flagged:
-                text.append(f"  {c.label}: {flags_of(c)}\n", style="dim")
+            for row in flagged:
+                text.append(f"  {row.label}: {flags_of(row)}\n", style="dim")
         return text
 
     def _fill_verdict(self) -> None:
@@ -776,7 +790,7 @@ class CompareScreen(Screen):
         self._fill_curves(msg.error)
 
     def _fill_curves(self, error: BaseException | None = None) -> None:
-        chart = self.query_one("#compare-curves")
+        chart = cast("Chart", self.query_one("#compare-curves"))  # Chart is imported with the screen's widgets
         legend = self.query_one("#curves-legend", Static)
         plt = chart.plt
         plt.clear_data()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from rich.table import Table
 from rich.text import Text
@@ -170,7 +171,7 @@ def add_forecasts(store: Path, run_id: str, phases: list[dict]) -> None:
     except Exception:  # noqa: BLE001 - the forecast columns are extra: without them the detail still shows
         return
     for p in phases:
-        p.update(forecasts.get(p.get("phase"), {}))
+        p.update(forecasts.get(cast(str, p.get("phase")), {}))  # a phase row names its phase (None finds none)
 
 
 def _figures(board: dict, keys: tuple[str, ...]) -> str:

@@ -206,11 +206,12 @@ class LaunchScreen(Screen):
             counts[s] = counts.get(s, 0) + 1
         runner = xcost_app(self).current_runner
         par = self.parallel or (runner.max_parallel if runner is not None else None)
+        shown: int | str | None = par
         if par is not None and par >= 1_000_000:  # a SLURM runner submits every run (runner/executors.py)
-            par = "all"
+            shown = "all"
         self.query_one("#launch-status", Static).update(
             " · ".join(f"{n} {s}" for s, n in counts.items())
-            + f" · parallel {par or 'auto'}"
+            + f" · parallel {shown or 'auto'}"
             + " · ctrl+s start · 2 Live"
         )
 

@@ -11,7 +11,7 @@ import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -28,6 +28,9 @@ from .. import columns as C
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageTable
 from . import xcost_app
+
+if TYPE_CHECKING:
+    from textual.timer import Timer
 
 PAGE_SIZE = 100
 POLL_S = 2.0
@@ -105,9 +108,9 @@ class StoreChanged(Message):
     pass
 
 
-def store_signature(store: Path) -> tuple:
+def store_signature(store: Path) -> tuple[tuple[int, int] | None, ...]:
     """Sizes and mtimes of the database files: a change means an ingest wrote."""
-    sig = []
+    sig: list[tuple[int, int] | None] = []
     for name in ("xcost.duckdb", "xcost.duckdb.wal"):
         try:
             st = os.stat(store / name)
@@ -155,7 +158,7 @@ class RunsScreen(Screen):
         self._seq = 0
         self._counts: dict[tuple, int] = {}
         self._sig: tuple | None = None
-        self._search_timer = None
+        self._search_timer: Timer | None = None
         self._any_contended = False  # the page shown has runs flagged contended (the legend in the status line)
         self._options_loaded = False
         self._state = "loading"
@@ -486,7 +489,8 @@ class RunsScreen(Screen):
         if name in ("method", "model", "status"):
             value = None if event.value is Select.NULL else event.value
             if self.q.filters().get(name) != value:
-                self.fetch(replace(self.q, offset=0, **{name: value}))
+                change: dict[str, Any] = {name: value}  # a str field, named at run time
+                self.fetch(replace(self.q, offset=0, **change))
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -519,10 +523,12 @@ class RunsScreen(Screen):
                     order_by = "avg_accuracy"
                 self.fetch(replace(self.q, langs=keep, order_by=order_by))
 
-        self.app.push_screen(MultiPickModal("Languages shown", [(l, l) for l in XCOPA_LANGS], self.q.langs), chosen)
+        self.app.push_screen(
+            MultiPickModal("Languages shown", [(lang, lang) for lang in XCOPA_LANGS], self.q.langs), chosen
+        )
 
     def set_langs(self, langs: list[str]) -> None:
-        self.fetch(replace(self.q, langs=tuple(l for l in XCOPA_LANGS if l in langs)))
+        self.fetch(replace(self.q, langs=tuple(lang for lang in XCOPA_LANGS if lang in langs)))
 
     def action_reload(self) -> None:
         self._options_loaded = False

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Static, TextArea
 
 from ... import format as fmt
 from ..widgets.pagetable import PageColumn, PageTable
+from . import xcost_app
 
 CAP = 500
 MAX_COL_WIDTH = 40
@@ -93,7 +94,7 @@ class SqlScreen(Screen):
         yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
-        self.app.steady_cursors(self)
+        xcost_app(self).steady_cursors(self)
         self.query_one("#sql-error").display = False
         self.query_one(TextArea).focus()
 
