@@ -23,8 +23,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from types import FrameType
+from typing import Any, TextIO
 
 from . import format as fmt
 from . import present
@@ -222,7 +224,8 @@ class _Interrupts:
         self.wake = threading.Event()
         self.grace_s = grace_s
         self.deadline: float | None = None  # when to stop waiting for the runs to end
-        self._previous = None
+        # the SIGINT handler before ours (what signal.signal returns), put back by restore()
+        self._previous: Callable[[int, FrameType | None], Any] | int | None = None
 
     def _on_sigint(self, signum, frame) -> None:
         self.count += 1
@@ -290,7 +293,7 @@ def _run_plain(sched, out: TextIO, every_s: float, interrupts: _Interrupts) -> N
 
 def _run_rich(sched, console, total: int, interrupts: _Interrupts) -> None:
     from rich.markup import escape
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     watcher = _Watcher(float("inf"))
     columns = (
@@ -303,7 +306,7 @@ def _run_rich(sched, console, total: int, interrupts: _Interrupts) -> None:
     )
     with Progress(*columns, console=console, refresh_per_second=4, transient=False) as progress:
         overall = progress.add_task("[bold]plan", total=total, step="", info="")
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
         while True:
             extra, give_up = interrupts.check(sched)
             for line in extra:

@@ -711,9 +711,10 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 def _drop_path(table: dict[str, Any], dotted: str) -> None:
     parts = dotted.split(".")
     for part in parts[:-1]:
-        table = table.get(part)
-        if not isinstance(table, dict):
+        nested = table.get(part)
+        if not isinstance(nested, dict):
             return
+        table = nested
     table.pop(parts[-1], None)
 
 
@@ -886,8 +887,8 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
         console.print(f"note: {note}", markup=False, highlight=False)
     from .estimate.fit import memory_warnings
 
-    index = {spec.run_id(): f"#{i} {spec.name or spec.run_id()}" for i, spec in enumerate(loaded.runs, 1)}
-    for line in memory_warnings(loaded.runs, store, index):
+    labels = {spec.run_id(): f"#{i} {spec.name or spec.run_id()}" for i, spec in enumerate(loaded.runs, 1)}
+    for line in memory_warnings(loaded.runs, store, labels):
         console.print(line, markup=False, highlight=False)
     if data:
         return data_check(loaded.runs)

@@ -14,7 +14,7 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, get_args, get_origin
+from typing import Any, cast, get_args, get_origin
 
 from . import XCOPA_LANGS
 from .errors import SpecError
@@ -101,7 +101,8 @@ def ranged_fields(owner: type, prefix: str = "") -> dict[str, Range]:
     for f in dataclasses.fields(owner):
         kind = _resolve(f.type)
         if dataclasses.is_dataclass(kind):
-            out.update(ranged_fields(kind, f"{prefix}{f.name}."))
+            # an annotation: a dataclass type, never an instance
+            out.update(ranged_fields(cast("type[Any]", kind), f"{prefix}{f.name}."))
         elif (r := field_range(owner, f.name)) is not None:
             out[f"{prefix}{f.name}"] = r
     return out
@@ -744,7 +745,8 @@ def _convert_value(type_: Any, value: Any, where: str, owner) -> Any:
     if dataclasses.is_dataclass(type_):
         if not isinstance(value, dict):
             raise SpecError(f"{where}: expected a table, got {value!r}")
-        return type_(**_convert_fields(type_, value, where))
+        # an annotation: a dataclass type, never an instance
+        return cast("type[Any]", type_)(**_convert_fields(type_, value, where))
     if origin is list:
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]

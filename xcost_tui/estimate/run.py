@@ -345,7 +345,7 @@ def estimate_plan(
         for rid in counted:
             groups.setdefault(template_key(specs[rid], reused.get(rid, [])), []).append(rid)
         device = {}
-        for i, (key, rids) in enumerate(groups.items(), 1):
+        for i, rids in enumerate(groups.values(), 1):
             rep = rids[0]
             req = probe_request(specs[rep], counted[rep], hub, label=specs[rep].name or rep)
             say(
@@ -473,7 +473,7 @@ def probe_request(spec, counted: dict, hub: dict, label: str) -> dict:
         if p["kind"] in TRAINING and not p.get("reused"):
             micro_key = next(iter(p["by_micro"]))  # the probe recomputes the job's choice itself
             bm = p["by_micro"][micro_key]
-            weights = collections.Counter()
+            weights: collections.Counter[str] = collections.Counter()  # head -> examples
             for head, _n, _ns, _L, c, _f in bm["hist"]:
                 weights[head] += c
             tasks = [{**t, "weight": weights.get(t["head"], 0)} for t in p.get("tasks") or []]

@@ -18,7 +18,7 @@ import os
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..rundir import StoreLayout
 from ..rundir.jsonl import write_json_atomic
@@ -191,7 +191,7 @@ def forecast_summary(store: str | os.PathLike, run_ids: list[str]) -> str | None
 
     if not run_ids:
         return None
-    with connect_ro(store) as con:
+    with connect_ro(cast("Path | str", store)) as con:  # it takes any path-like (it makes a Path of it)
         row = con.execute(
             "SELECT sum(forecast_device_hours), sum(measured_device_hours), count(*), count(DISTINCT run_id), "
             "count(*) FILTER (WHERE assumed), any_value(mode), any_value(forecast_device), max(made_at) "
@@ -228,7 +228,7 @@ def phase_forecasts(store: str | os.PathLike, run_id: str) -> dict[str, dict[str
     each phase, and its error where the phase was measured (the app's run detail)."""
     from ..store.db import connect_ro
 
-    with connect_ro(store) as con:
+    with connect_ro(cast("Path | str", store)) as con:  # it takes any path-like (it makes a Path of it)
         cur = con.execute(
             "WITH f AS (SELECT *, row_number() OVER (PARTITION BY phase ORDER BY made_at DESC) AS rn "
             "FROM forecasts WHERE run_id = ?) "

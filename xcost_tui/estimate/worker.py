@@ -39,7 +39,7 @@ import statistics
 import sys
 import time
 import traceback
-from typing import Any
+from typing import Any, cast
 
 MARK = "XCOST-ESTIMATE "
 SAMPLE_DEFAULT = 4000  # examples tokenised per split at most; larger splits are sampled
@@ -329,7 +329,7 @@ class Counter:
         def split_of(task: str, split: str, lang: str, role: str) -> SplitData:
             return got[(task, split, lang, role)]
 
-        phases = []
+        phases: list[dict[str, Any]] = []
         for p in spec.phase_plan():
             entry: dict[str, Any] = {
                 "name": p.name,
@@ -349,6 +349,7 @@ class Counter:
                     parts = [(spec.target, split_of(spec.target, "train", "en", "train"), data.target_train)]
                 else:
                     hp, section = spec.few_shot_hparams, "few_shot_hparams"
+                    assert p.lang is not None  # a few-shot phase is of one target language
                     sd = split_of("xcopa", "validation", p.lang, "few-shot-pool")
                     k = spec.few_shot_k or 0
                     if sd.examples is not None:
@@ -384,6 +385,7 @@ class Counter:
                     task, sd = spec.target, split_of(spec.target, "validation", "en", "eval")
                 else:
                     task = "xcopa"
+                    assert p.lang is not None  # an eval phase is of one language
                     split = "validation" if spec.eval_split in ("val", "validation") else spec.eval_split
                     sd = split_of("xcopa", split, p.lang, "eval")
                 enc, lhow, lnote = self.encoded(
@@ -427,10 +429,13 @@ def _flops_of(dims, head: str, n_seqs: int, seq_len: int, train: bool) -> int:
     """The job's own count: ``loops.forward_flops`` (x3 with ``train_flops`` for a training step)."""
     from types import SimpleNamespace
 
-    from ..job.loops import forward_flops
+    from ..job.batching import Batch
+    from ..job.loops import JobContext, forward_flops
     from ..measure.flops import train_flops
 
-    f = forward_flops(SimpleNamespace(dims=dims), SimpleNamespace(head=head, n_seqs=n_seqs, seq_len=seq_len))
+    # stand-ins with just what forward_flops reads (ctx.dims; the batch's head, n_seqs, seq_len)
+    ctx = cast(JobContext, SimpleNamespace(dims=dims))
+    f = forward_flops(ctx, cast(Batch, SimpleNamespace(head=head, n_seqs=n_seqs, seq_len=seq_len)))
     return train_flops(f) if train else f
 
 
@@ -674,7 +679,7 @@ class Prober:
 
         from ..job import model as models
         from ..job.loops import JobContext
-        from ..job.main import load_run_data, pick_device, seed_everything
+        from ..job.main import RunData, load_run_data, pick_device, seed_everything
         from ..measure.flops import EncoderDims
         from ..rundir import EventWriter
         from ..spec import TINY_MODEL, RunSpec
@@ -684,7 +689,7 @@ class Prober:
         seed_everything(spec.seed)
         self.device = device = pick_device(spec.device)
         try:
-            self.data = load_run_data(spec)
+            self.data: RunData | None = load_run_data(spec)
         except Exception as exc:  # noqa: BLE001 - the probe goes on; the run's data footprint is then missing
             self.data = None
             _note(

@@ -115,6 +115,7 @@ def prepare_run_dir(spec_dict: dict, out: str | None, store: str) -> tuple[Path,
     elif spec is not None:
         run_dir = Path(store) / "runs" / spec.run_id()
     else:
+        assert error is not None  # no spec: it did not validate
         raise error  # nowhere to record it: just report it
     run_dir.mkdir(parents=True, exist_ok=True)
     files = RunDir(run_dir)

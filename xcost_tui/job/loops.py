@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -254,7 +255,8 @@ def _fits(ctx: JobContext, model: nn.Module, tasks: list[TrainTask], micro: int)
 
 
 def _optimizer(model: nn.Module, hp: HParams, head_keys: set[str]) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+    decay: list[Any] = []  # torch parameters
+    no_decay: list[Any] = []
     for name, param in model.named_parameters():
         if name.startswith("heads.") and name.split(".")[1] not in head_keys:
             continue  # heads of other tasks are not trained in this phase
@@ -342,6 +344,7 @@ def train(
                 flops = train_flops(forward_flops(ctx, batch))
                 if j == counted:
                     loss, measured = count_flops(micro_backward, model, batch, weight, loss_fn, device, scaler)
+                    assert tally.sampler is not None  # counted >= 0 only with a sampler
                     tally.sampler.record(measured, batch.tokens_padded)
                     tally.sampled_micro.append((step + 1, j))
                 else:

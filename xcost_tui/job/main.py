@@ -20,6 +20,7 @@ import threading
 import time
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import DataError, SpecError, WriteError, XcostError
 from ..rundir import (
@@ -40,6 +41,9 @@ from ..rundir import (
 from ..rundir.cost import Cost
 from ..rundir.events import DataLoaded, ModelLoaded
 from ..spec import TINY_MODEL, PhaseKind, PlannedPhase, RunSpec, phase_attempt
+
+if TYPE_CHECKING:
+    import subprocess
 
 
 def _log(msg: str) -> None:
@@ -62,7 +66,7 @@ class Job:
         self.predictions = JsonlWriter(self.files.predictions)
         self.cancel = cancel or threading.Event()
         self.phase: str | None = None
-        self._sampler = None  # the sampler process beside this job (runner/sampler.py)
+        self._sampler: subprocess.Popen[Any] | None = None  # the sampler process beside this job (runner/sampler.py)
 
     # ---- entry --------------------------------------------------------------------------------
     def main(self) -> int:
@@ -403,6 +407,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
                 log=log,
             )
             pool[need.lang] = loaded.examples
+            assert spec.few_shot_k is not None  # a few-shot pool is needed only with few_shot_k
             if spec.few_shot_k > len(loaded.examples):
                 raise SpecError(
                     f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
@@ -762,10 +767,9 @@ class PhaseRunner:
             # MFU counts useful work: the FLOPs of the non-pad tokens; mfu_padded what the hardware multiplied.
             peak, reason = peak_flops(self.ctx.device.name, self.ctx.device.precision, self.ctx.device.type)
             count = self.ctx.device.count
-            costs["mfu"] = mfu(tally.flops_nonpad, wall, peak, count) if peak else Cost.missing("ratio", reason)
-            costs["mfu_padded"] = (
-                mfu(tally.flops_analytic, wall, peak, count) if peak else Cost.missing("ratio", reason)
-            )
+            why = cast(str, reason)  # peak_flops gives a reason whenever it gives no peak
+            costs["mfu"] = mfu(tally.flops_nonpad, wall, peak, count) if peak else Cost.missing("ratio", why)
+            costs["mfu_padded"] = mfu(tally.flops_analytic, wall, peak, count) if peak else Cost.missing("ratio", why)
         costs.update(extra_costs or {})
         record = self.ctx.events.emit(
             PhaseEnd(phase.name, phase.kind.value, list(tasks), phase.lang, None, costs, info or {})
@@ -917,7 +921,8 @@ class PhaseRunner:
     def _reused_phase(self, rec: dict, meta: dict) -> None:
         """The record of a phase this run did not execute: its cost was counted where it was incurred."""
         reason = f"reused: counted in {meta.get('run_id')}"
-        original = rec.get("costs") if isinstance(rec.get("costs"), dict) else {}
+        recorded = rec.get("costs")
+        original = recorded if isinstance(recorded, dict) else {}
         costs = {
             name: Cost.missing(str(c.get("unit") or "") if isinstance(c, dict) else "", reason)
             for name, c in original.items()

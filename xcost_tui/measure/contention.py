@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -134,7 +134,7 @@ class Share:
     runs: int | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Share:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Share:
         env = os.environ if env is None else env
         return cls(_int(env.get(THREADS_ENV)), _int(env.get(CPUS_ENV)), _int(env.get(RUNS_ENV)))
 
@@ -233,7 +233,7 @@ THREAD_ENV_VARS = (
 )
 
 
-def share_threads(env: dict[str, str] | None = None) -> tuple[int | None, str]:
+def share_threads(env: Mapping[str, str] | None = None) -> tuple[int | None, str]:
     """The threads a job should use and where that comes from: the runner's share
     (``$XCOST_CPU_THREADS``), else the CPUs SLURM allocated to the job (``--cpus-per-task``:
     ``$SLURM_CPUS_PER_TASK``, else ``$SLURM_JOB_CPUS_PER_NODE``, "4" or "4(x2)"), else None (the
@@ -252,7 +252,7 @@ def share_threads(env: dict[str, str] | None = None) -> tuple[int | None, str]:
     return None, "default"
 
 
-def apply_thread_share(env: dict[str, str] | None = None) -> int | None:
+def apply_thread_share(env: MutableMapping[str, str] | None = None) -> int | None:
     """Sets the thread pools' variables (before torch is imported) to the job's share; returns
     it (None: nothing to apply). A variable the user set explicitly for the job is kept."""
     env = os.environ if env is None else env

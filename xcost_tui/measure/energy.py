@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import cast
 
 from ..rundir.cost import Cost
 from . import nvml
@@ -138,13 +139,14 @@ class EnergyMeter:
         values = {i: nvml.total_energy_mj(i) for i in self.gpu_indices}
         if any(v is nvml.NA for v in values.values()):
             return "NVML total-energy counter not supported on this GPU (needs Volta or newer)"
-        return values
+        return cast("dict[int, int]", values)  # no NA left: checked just above
 
     # ---- RAPL --------------------------------------------------------------------------------
     def _poll(self) -> None:
         while not self._stop.wait(self.rapl_poll_s):
             reading = read_rapl(self.rapl_root)
             with self._lock:
+                assert self._rapl is not None  # the thread runs only while __enter__'s counter is set
                 self._rapl.update(reading)
 
     # ---- window ------------------------------------------------------------------------------
@@ -181,8 +183,10 @@ class EnergyMeter:
         start, end = self._start, self._end
         if start is None or end is None:
             return Cost.missing("J", "energy window not measured (the meter was not entered and left)")
-        if isinstance(start, str) or isinstance(end, str):
-            return Cost.missing("J", start if isinstance(start, str) else end)
+        if isinstance(start, str):
+            return Cost.missing("J", start)
+        if isinstance(end, str):
+            return Cost.missing("J", end)
         window = self._t1 - self._t0
         if self.device_type == "cuda":
             deltas = [end[i] - start[i] for i in start]
@@ -191,6 +195,7 @@ class EnergyMeter:
                     "J", "NVML energy counter went backwards (driver reloaded or GPU reset)", "nvml", window_s=window
                 )
             return self._figure(sum(deltas) / 1000.0, "nvml", window)
+        assert self._rapl is not None  # RAPL's start was a reading (not a reason): __enter__ set the counter
         return self._figure(self._rapl.joules(), "rapl", window, zones=sorted(start))
 
     @staticmethod

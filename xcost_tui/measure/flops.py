@@ -87,7 +87,7 @@ def _cpu_attention_formulas() -> dict:
     from torch.utils import flop_counter as fc
 
     aten = torch.ops.aten
-    mapping = {}
+    mapping: dict[Any, Callable[..., Any]] = {}
     if hasattr(aten, "_scaled_dot_product_flash_attention_for_cpu"):
 
         def forward(query, key, value, *args, out_shape=None, **kwargs):
@@ -113,7 +113,11 @@ def count_flops(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, int]:
     return result, int(counter.get_total_flops())
 
 
-def sample_steps(total_steps: int, n_samples: int, seed: object = None) -> list[int]:
+# what random.Random accepts as a seed; None: the steps are evenly spread instead
+Seed = int | float | str | bytes | bytearray | None
+
+
+def sample_steps(total_steps: int, n_samples: int, seed: Seed = None) -> list[int]:
     """``n_samples`` distinct steps of 1..total_steps, sorted. With a ``seed``: drawn at random
     (``random.Random(seed)``), so the sample is not tied to a position — evaluation batches are
     sorted longest first, and a training step's micro-batches too, so always counting the first
@@ -130,7 +134,7 @@ class FlopSampler:
     """Chooses a few steps to run under FlopCounterMode (it slows a step several-fold) and
     extrapolates the measured FLOPs to the whole phase by padded tokens."""
 
-    def __init__(self, total_steps: int, n_samples: int, seed: object = None):
+    def __init__(self, total_steps: int, n_samples: int, seed: Seed = None):
         self.total_steps = max(int(total_steps), 0)
         self.seed = seed
         self.steps = set(sample_steps(self.total_steps, n_samples, seed))
@@ -140,7 +144,7 @@ class FlopSampler:
 
     @classmethod
     def for_phase(
-        cls, total_steps: int, max_samples: int, steps_per_sample: int = 200, seed: object = None
+        cls, total_steps: int, max_samples: int, steps_per_sample: int = 200, seed: Seed = None
     ) -> FlopSampler:
         """A counted step costs about 4 plain steps on a CPU, so short phases sample one step and
         long ones one per ``steps_per_sample``, up to ``max_samples``: the overhead stays near 1-2%.

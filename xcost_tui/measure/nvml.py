@@ -21,7 +21,7 @@ import re
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar, Union
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class NaType:
 NA = NaType()
 
 T = TypeVar("T")
-Maybe = Union[T, NaType]  # a reading, or NA
+Maybe: TypeAlias = T | NaType  # a reading, or NA
 
 
 class MemoryInfo(NamedTuple):
@@ -238,7 +238,7 @@ class GpuMapping(NamedTuple):
     ``MIG-…``); ``how``: how it was found. ``index`` is None when the device cannot be found, and
     then ``reason`` says why; for a MIG instance ``reason`` says why its energy is not its own."""
 
-    index: int | None
+    index: int | None  # type: ignore[assignment]  # the field shadows tuple.index, as the callers expect
     uuid: str | None = None
     mig: bool = False
     reason: str | None = None

@@ -112,10 +112,11 @@ def _ordered(configs: dict[str, ConfigurationRow], ids: set[str]) -> list[str]:
 
 def _frontier(configs: dict[str, ConfigurationRow], ids: list[str], cost_key: str) -> list[str]:
     """Configurations no other one beats on both training cost and average accuracy (point estimates)."""
-    pts = [(configs[c].costs.get(cost_key), configs[c].avg.value, c) for c in ids]
-    pts = sorted((x, -y, c) for x, y, c in pts if x is not None and y is not None)
-    out, best = [], None
-    for x, neg_y, cid in pts:
+    raw = [(configs[c].costs.get(cost_key), configs[c].avg.value, c) for c in ids]
+    pts = sorted((x, -y, c) for x, y, c in raw if x is not None and y is not None)
+    out: list[str] = []
+    best: float | None = None
+    for _x, neg_y, cid in pts:
         if best is None or -neg_y > best:
             out.append(cid)
             best = -neg_y
@@ -124,7 +125,8 @@ def _frontier(configs: dict[str, ConfigurationRow], ids: list[str], cost_key: st
 
 def _hours_word(configs: list[ConfigurationRow]) -> str:
     types = {c.device_type for c in configs}
-    return {frozenset({"cuda"}): "GPU-hours", frozenset({"cpu"}): "CPU-hours"}.get(frozenset(types), "device-hours")
+    words: dict[frozenset[str | None], str] = {frozenset({"cuda"}): "GPU-hours", frozenset({"cpu"}): "CPU-hours"}
+    return words.get(frozenset(types), "device-hours")
 
 
 def _arrow(con: Any, sql: str, params: list | None = None) -> pa.Table:

@@ -103,8 +103,8 @@ def frontier(d: ReportData) -> Any | None:
     """Average accuracy (95% interval) against training cost, one point per configuration, the
     frontier of configurations drawn through the ones nothing beats on both."""
     configs = d.verdict.configurations
-    pts = [(cid, configs[cid].costs.get(d.cost_key), configs[cid].avg) for cid in d.shown]
-    pts = [(cid, x, est) for cid, x, est in pts if x is not None and est.value is not None]
+    raw = [(cid, configs[cid].costs.get(d.cost_key), configs[cid].avg) for cid in d.shown]
+    pts = [(cid, x, est) for cid, x, est in raw if x is not None and est.value is not None]
     if not pts:
         return None
     fig = _figure(7.0, 4.6)

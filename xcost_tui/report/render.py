@@ -11,7 +11,7 @@ import html
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .. import XCOPA_LANGS
 from .. import format as fmt
@@ -58,7 +58,7 @@ class Fig:
     svg: bytes | None  # None: not drawn (caption says why)
 
 
-Block = Union[Heading, Para, Bullets, Table, Fig]
+Block = Heading | Para | Bullets | Table | Fig
 
 
 # ---- numbers --------------------------------------------------------------------------------------
@@ -578,7 +578,8 @@ def to_html(blocks: list[Block], title: str = "xcost-tui report") -> str:
             else:
                 body.append(f"<ul{_attr_id(b)}>" + "".join(items) + "</ul>")
         elif isinstance(b, Table):
-            cls = lambda i: ' class="num"' if i in b.numeric else ""  # noqa: E731
+            # the table's numeric columns are bound now (B023); the lambda is used in this iteration only
+            cls = lambda i, numeric=b.numeric: ' class="num"' if i in numeric else ""  # noqa: E731
             head = "".join(f"<th{cls(i)}>{html.escape(h)}</th>" for i, h in enumerate(b.header))
             rows = "".join(
                 "<tr>" + "".join(f"<td{cls(i)}>{html.escape(c)}</td>" for i, c in enumerate(r)) + "</tr>"

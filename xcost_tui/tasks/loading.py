@@ -302,6 +302,7 @@ def _local_path(t: TaskDef, data_dir: Path, split: str, lang: str) -> Path:
         )
     path = t.local_path(data_dir, split, lang)
     if not path.is_file():
+        assert t.local_dir is not None  # has_offline_copy, checked above
         layout = ", ".join(str(Path(t.local_dir.format(lang=lang)) / f) for f in t.local_files.values())
         raise DataError(
             f"task {t.name!r}: the {split!r} file {path} does not exist; the data dir {data_dir} should hold "

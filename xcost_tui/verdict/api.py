@@ -382,7 +382,7 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
                 parts.append(f"{q:.2g}× the per-query FLOPs")
         reach = v.cost_to_reach.get(c.config_id)
         if reach is not None and reach[0] is not None:
-            target, cost = reach
+            target, cost = reach[0], reach[1]  # the narrowed target (unpacking would lose it)
             held_out = f"the baseline's final held-out accuracy ({100 * target:.1f}%)"
             parts.append(
                 f"reaches {held_out} after {cost:.3g} {_hours_word(a)}"

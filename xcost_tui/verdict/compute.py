@@ -241,7 +241,7 @@ def _avg_name(form: str) -> str:
 
 
 def accuracy_rows(cfg: Configuration, weights: _Weights) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     targets: list[tuple[str, tuple[NDArray[np.float64], NDArray[np.int64]] | None]] = [
         (lang, cfg.matrix(lang)) for lang in cfg.langs()
     ]
@@ -277,7 +277,7 @@ def comparison_rows(
     if not pairs:
         return []
     ra, rb = [p[0] for p in pairs], [p[1] for p in pairs]
-    rows = []
+    rows: list[dict[str, Any]] = []
     names = [lang for lang in a.langs() if lang in b.langs()]
     for name in [*names, *(_avg_name(f) for f in AVERAGES)]:
         form = next((f for f, n in AVERAGES.items() if n == name), None)
@@ -330,7 +330,9 @@ def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
     """Recomputes the verdict tables when the succeeded runs changed; True when it did."""
     from ..store import db
 
-    sig = con.execute(SIGNATURE_SQL).fetchone()[0]
+    found = con.execute(SIGNATURE_SQL).fetchone()
+    assert found is not None  # an aggregate: always one row
+    sig = found[0]
     old = con.execute("SELECT value FROM meta WHERE key = 'verdict_sig'").fetchall()
     if not force and old and old[0][0] == sig:
         return False

@@ -29,6 +29,9 @@ from numpy.typing import NDArray
 from .exact import binomial_test
 from .thresholds import CHANCE, DEFAULT_ALPHA, DEFAULT_DELTA, DEFAULT_RESAMPLES
 
+# (runs × items) correctness: True/False, or a share of languages right (an average over languages)
+Correctness = NDArray[np.bool_] | NDArray[np.float64] | Sequence[Sequence[bool]]
+
 # ---- resample weights ----------------------------------------------------------------------------
 
 
@@ -59,7 +62,7 @@ class ItemWeights:
         return int(self.weights.shape[1])
 
 
-def _as_matrix(correct: NDArray[np.bool_] | Sequence[Sequence[bool]], what: str) -> NDArray[np.float64]:
+def _as_matrix(correct: Correctness, what: str) -> NDArray[np.float64]:
     m = np.asarray(correct, dtype=np.float64)
     if m.ndim == 1:
         m = m[None, :]
@@ -111,7 +114,7 @@ class Interval:
 
 
 def accuracy_interval(
-    correct: NDArray[np.bool_] | Sequence[Sequence[bool]],
+    correct: Correctness,
     *,
     items: ItemWeights | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
@@ -161,8 +164,8 @@ class Difference:
 
 
 def paired_difference(
-    a: NDArray[np.bool_] | Sequence[Sequence[bool]],
-    b: NDArray[np.bool_] | Sequence[Sequence[bool]],
+    a: Correctness,
+    b: Correctness,
     *,
     items: ItemWeights | None = None,
     n_resamples: int = DEFAULT_RESAMPLES,
