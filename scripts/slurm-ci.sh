@@ -30,7 +30,9 @@ up() {  # the controller answers and the node is idle or busy
   command -v sinfo >/dev/null 2>&1 || return 1
   local state
   state=$(timeout 10 sinfo -h -n "$NODE" -o %t 2>/dev/null | head -1) || return 1
-  [[ "$state" =~ ^(idle|mix|alloc|comp)\*?$ ]] && [[ "$state" != *"*" ]]
+  [[ "$state" =~ ^(idle|mix|alloc|comp)\*?$ ]] && [[ "$state" != *"*" ]] || return 1
+  # and accounting answers (sacct needs slurmdbd and its MariaDB: the tests read job states from it)
+  timeout 10 sacct -n -X -S now-1minute -o JobID >/dev/null 2>&1
 }
 
 running() { pgrep -x "$1" >/dev/null 2>&1; }

@@ -17,7 +17,7 @@ from typing import TextIO
 from .. import format as fmt
 from .. import present
 from ..errors import XcostError
-from .forecast import PlanForecast, slurm_time
+from .forecast import PlanForecast, phase_row, slurm_time
 
 
 def estimate_command(
@@ -143,44 +143,12 @@ CSV_FIELDS = (
 
 def to_csv(fc: PlanForecast) -> str:
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS, lineterminator="\n", extrasaction="ignore")
     w.writeheader()
     for run, p in fc.phases():
-        w.writerow(
-            {
-                "forecast_id": fc.forecast_id,
-                "mode": fc.mode,
-                "device": fc.device.get("name"),
-                "run_id": run.run_id,
-                "run_name": run.name,
-                "method": run.method,
-                "model": run.model,
-                "seed": run.seed,
-                "phase": p.phase,
-                "kind": p.kind,
-                "examples": p.examples,
-                "steps": p.steps,
-                "micro_batch_size": p.micro_batch_size,
-                "micro_batch_source": p.micro_batch_source,
-                "micro_batches": p.micro_batches,
-                "tokens_nonpad": p.tokens_nonpad,
-                "tokens_padded": p.tokens_padded,
-                "flops": p.flops,
-                "wall_s": p.wall_s,
-                "device_hours": p.device_hours,
-                "energy_j": p.energy_j,
-                "peak_mem_bytes": p.peak_mem_bytes,
-                "max_micro_batch": p.max_micro_batch,
-                "fits": p.fits,
-                "time_source": p.time_source,
-                "lengths_source": p.lengths_source,
-                "counts_source": p.counts_source,
-                "assumed": p.assumed,
-                "shared_from": p.shared_from,
-                "run_suggested_time_s": run.suggested_time_s,
-                "notes": "; ".join(p.notes),
-            }
-        )
+        row = phase_row(run, p)
+        row.update(forecast_id=fc.forecast_id, mode=fc.mode, device=fc.device.get("name"), notes="; ".join(p.notes))
+        w.writerow(row)
     return buf.getvalue()
 
 

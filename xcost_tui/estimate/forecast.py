@@ -95,6 +95,21 @@ class RunForecast:
         return any(p.assumed for p in self.phases if not p.shared)
 
 
+def phase_row(run: RunForecast, p: PhaseForecast) -> dict[str, Any]:
+    """One phase of one run as a flat row: the run's identity, every field of the phase (notes as a
+    list) and the derived flags; the CSV output and the store's rows both start from it."""
+    row: dict[str, Any] = {
+        "run_id": run.run_id,
+        "run_name": run.name,
+        "method": run.method,
+        "model": run.model,
+        "seed": run.seed,
+    }
+    row.update({f.name: getattr(p, f.name) for f in dataclasses.fields(p)})
+    row.update(assumed=p.assumed, shared=p.shared, run_suggested_time_s=run.suggested_time_s)
+    return row
+
+
 @dataclass
 class PlanForecast:
     forecast_id: str

@@ -19,20 +19,15 @@ import collections
 import json
 import os
 import platform
-import queue
-import signal
 import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import XcostError
+from ..worker_pipe import WorkerPipe, WorkerTimeout
 from . import assumptions
 from .configs import ModelShape
 from .forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunForecast, time_limit
@@ -59,88 +54,25 @@ def _worker(
 ) -> list[dict]:
     """Runs ``python -m xcost_tui.estimate.worker MODE`` with ``request``; calls ``on_event`` for each
     of its events and returns them. EstimateError when it dies or runs past ``timeout_s``."""
-    env = dict(os.environ)
-    pkg_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
-    env.pop("XCOST_ASSERT_NO_HEAVY_IMPORTS", None)  # the worker is where torch is meant to be
-    proc = subprocess.Popen(
-        [python or sys.executable, "-m", "xcost_tui.estimate.worker", mode],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    err_tail: collections.deque[str] = collections.deque(maxlen=200)
-
-    def pump(stream, sink) -> None:
-        for line in stream:
-            sink(line)
-        if stream is proc.stdout:
-            lines.put(None)
-
-    threading.Thread(target=pump, args=(proc.stdout, lines.put), daemon=True).start()
-    err_reader = threading.Thread(target=pump, args=(proc.stderr, err_tail.append), daemon=True)
-    err_reader.start()
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(json.dumps(request))
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
+    pipe = WorkerPipe("xcost_tui.estimate.worker", [mode], request, MARK, python)
     events: list[dict] = []
-    t0 = time.monotonic()
     done = False
     try:
-        while True:
-            left = timeout_s - (time.monotonic() - t0)
-            if left <= 0:
-                raise EstimateError(
-                    f"the estimate's {mode} worker ran longer than {timeout_s:g} s; "
-                    f"${COUNT_TIMEOUT_ENV} sets another limit"
-                )
-            try:
-                line = lines.get(timeout=min(left, 1.0))
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            if not line.startswith(MARK):
-                continue
-            try:
-                event = json.loads(line[len(MARK) :])
-            except ValueError:
-                continue
+        for event in pipe.events(timeout_s):
             if event.get("event") == "done":
                 done = True
                 break
             events.append(event)
             on_event(event)
-    finally:
-        _kill(proc)
-    if not done:
-        err_reader.join(timeout=2)
-        tail = "".join(err_tail).strip().splitlines()[-6:]
+    except WorkerTimeout:
         raise EstimateError(
-            f"the estimate's {mode} worker stopped before it finished"
-            + (f" (exit {proc.returncode})" if proc.returncode is not None else "")
-            + (": " + " / ".join(tail) if tail else "")
-        )
+            f"the estimate's {mode} worker ran longer than {timeout_s:g} s; ${COUNT_TIMEOUT_ENV} sets another limit"
+        ) from None
+    finally:
+        pipe.kill(grace_s=2)
+    if not done:
+        raise EstimateError(pipe.stopped_message(f"the estimate's {mode} worker", 6))
     return events
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        try:
-            proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                proc.kill()
-            proc.wait(timeout=5)
 
 
 def _timeout() -> float:

@@ -22,7 +22,7 @@ from typing import Any, cast
 
 from ..rundir import StoreLayout
 from ..rundir.jsonl import write_json_atomic
-from .forecast import PlanForecast
+from .forecast import PlanForecast, phase_row
 
 STORE_ENV = "XCOST_STORE"
 
@@ -103,56 +103,25 @@ def table_rows(
     rows = []
     for run in fc.runs:
         for p in run.phases:
-            rows.append(
-                {
-                    "forecast_id": fc.forecast_id,
-                    "made_at": _ts(fc.made_at),
-                    "plan": fc.plan,
-                    "plan_label": fc.plan_label,
-                    "mode": fc.mode,
-                    "device_type": dev.get("type"),
-                    "device_name": dev.get("name"),
-                    "device_family": dev.get("family"),
-                    "device_profile": dev.get("profile"),
-                    "precision": dev.get("precision"),
-                    "efficiency": fc.efficiency,
-                    "host": (fc.env or {}).get("host"),
-                    "env": json.dumps(fc.env, default=str),
-                    "run_id": run.run_id,
-                    "run_name": run.name,
-                    "method": run.method,
-                    "model": run.model,
-                    "seed": run.seed,
-                    "phase": p.phase,
-                    "kind": p.kind,
-                    "ordinal": p.ordinal,
-                    "examples": p.examples,
-                    "steps": p.steps,
-                    "micro_batch_size": p.micro_batch_size,
-                    "micro_batch_source": p.micro_batch_source,
-                    "micro_batches": p.micro_batches,
-                    "tokens_nonpad": p.tokens_nonpad,
-                    "tokens_padded": p.tokens_padded,
-                    "flops": p.flops,
-                    "wall_s": p.wall_s,
-                    "device_hours": p.device_hours,
-                    "energy_j": p.energy_j,
-                    "peak_mem_bytes": p.peak_mem_bytes,
-                    "peak_mem_source": p.peak_mem_source,
-                    "memory_total_bytes": p.memory_total_bytes,
-                    "max_micro_batch": p.max_micro_batch,
-                    "fits": p.fits,
-                    "time_source": p.time_source,
-                    "lengths_source": p.lengths_source,
-                    "counts_source": p.counts_source,
-                    "assumed": p.assumed,
-                    "shared": p.shared,
-                    "shared_from": p.shared_from,
-                    "run_suggested_time_s": run.suggested_time_s,
-                    "notes": json.dumps(p.notes),
-                    "path": recorded,
-                }
-            )
+            row = {
+                "forecast_id": fc.forecast_id,
+                "made_at": _ts(fc.made_at),
+                "plan": fc.plan,
+                "plan_label": fc.plan_label,
+                "mode": fc.mode,
+                "device_type": dev.get("type"),
+                "device_name": dev.get("name"),
+                "device_family": dev.get("family"),
+                "device_profile": dev.get("profile"),
+                "precision": dev.get("precision"),
+                "efficiency": fc.efficiency,
+                "host": (fc.env or {}).get("host"),
+                "env": json.dumps(fc.env, default=str),
+                **phase_row(run, p),
+                "notes": json.dumps(p.notes),
+                "path": recorded,
+            }
+            rows.append(row)  # the store keeps the columns of its forecasts table (ingest.write_forecasts)
     return rows
 
 

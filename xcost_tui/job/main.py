@@ -597,16 +597,7 @@ class PhaseRunner:
             if phase.name in done:
                 continue
             if phase.kind == PhaseKind.INTERMEDIATE:
-                if reused_meta is not None:
-                    self._reused_phase(
-                        reused.get(phase.name)
-                        or {"phase": phase.name, "kind": phase.kind.value, "tasks": list(phase.tasks)},
-                        reused_meta,
-                    )
-                else:
-                    self._train_phase(phase, {t: data.intermediate[t] for t in phase.tasks}, spec.intermediate_hparams)
-                    if i == last_intermediate and spec.save_encoder:
-                        self._save_checkpoint()
+                self._intermediate_phase(phase, data, reused, reused_meta, i == last_intermediate)
             elif phase.kind == PhaseKind.TARGET:
                 english = plan[i + 1] if i + 1 < len(plan) and plan[i + 1].lang == "en" else None
                 self._target_attempts(phase, english, data, target_head)
@@ -892,6 +883,21 @@ class PhaseRunner:
         with meter:
             extra, facts = inference_bench(self.ctx, self.model, encoded, head, self.spec)
         self._end(phase, meter, None, tasks=[], extra_costs=extra, info=facts)
+
+    def _intermediate_phase(
+        self, phase: PlannedPhase, data: RunData, reused: dict, reused_meta: dict | None, last: bool
+    ) -> None:
+        """An intermediate phase: recorded as reused from the saved encoder, or trained (and the
+        encoder saved after the last one when the spec asks)."""
+        if reused_meta is not None:
+            self._reused_phase(
+                reused.get(phase.name) or {"phase": phase.name, "kind": phase.kind.value, "tasks": list(phase.tasks)},
+                reused_meta,
+            )
+            return
+        self._train_phase(phase, {t: data.intermediate[t] for t in phase.tasks}, self.spec.intermediate_hparams)
+        if last and self.spec.save_encoder:
+            self._save_checkpoint()
 
     def _save_checkpoint(self) -> None:
         from .model import save_checkpoint

@@ -310,18 +310,7 @@ class TranslateRunner(PhaseRunner):
                 if phase.name in done:
                     continue
                 if phase.kind == PhaseKind.INTERMEDIATE:
-                    if reused_meta is not None:
-                        self._reused_phase(
-                            reused.get(phase.name)
-                            or {"phase": phase.name, "kind": phase.kind.value, "tasks": list(phase.tasks)},
-                            reused_meta,
-                        )
-                    else:
-                        self._train_phase(
-                            phase, {t: data.intermediate[t] for t in phase.tasks}, spec.intermediate_hparams
-                        )
-                        if i == last_intermediate and spec.save_encoder:
-                            self._save_checkpoint()
+                    self._intermediate_phase(phase, data, reused, reused_meta, i == last_intermediate)
                 elif phase.kind == PhaseKind.TARGET:
                     english = plan[i + 1] if i + 1 < len(plan) and plan[i + 1].lang == "en" else None
                     self._target_attempts(phase, english, data, self.head)

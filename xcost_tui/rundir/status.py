@@ -56,6 +56,24 @@ FINAL = frozenset({RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED})
 EXECUTOR_KILLED = frozenset({"TIMEOUT", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"})
 
 
+# StatusRecord fields written and read as they are (the process references have their own keys).
+_PLAIN_FIELDS = (
+    "started",
+    "updated",
+    "ended",
+    "phase",
+    "error",
+    "exit_code",
+    "gpu",
+    "executor",
+    "executor_job_id",
+    "executor_state",
+    "executor_reason",
+    "executor_info",
+    "cpu_share",
+)
+
+
 @dataclass(frozen=True)
 class ProcessRef:
     """One process, for good: a pid is reused, a (pid, create time, host) triple is not."""
@@ -119,21 +137,7 @@ class StatusRecord:
             out[prefix] = ref.pid if ref else None
             out[f"{prefix}_create_time"] = ref.create_time if ref else None
             out[f"{prefix}_host"] = ref.host if ref else None
-        for name in (
-            "started",
-            "updated",
-            "ended",
-            "phase",
-            "error",
-            "exit_code",
-            "gpu",
-            "executor",
-            "executor_job_id",
-            "executor_state",
-            "executor_reason",
-            "executor_info",
-            "cpu_share",
-        ):
+        for name in _PLAIN_FIELDS:
             out[name] = getattr(self, name)
         return out
 
@@ -162,19 +166,7 @@ class StatusRecord:
             "supervisor_pid",
             "supervisor_pid_create_time",
             "supervisor_pid_host",
-            "started",
-            "updated",
-            "ended",
-            "phase",
-            "error",
-            "exit_code",
-            "gpu",
-            "executor",
-            "executor_job_id",
-            "executor_state",
-            "executor_reason",
-            "executor_info",
-            "cpu_share",
+            *_PLAIN_FIELDS,
         }
         return cls(
             status=status,

@@ -18,20 +18,15 @@ MNLI and QQP takes minutes).
 
 from __future__ import annotations
 
-import collections
 import json
 import os
-import queue
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
+from ..worker_pipe import WorkerPipe, WorkerTimeout
 from .needs import DataNeed, plan_needs
 
 MARK = "XCOST-PREFLIGHT "
@@ -262,62 +257,12 @@ def run_preflight(
     if not needs:
         return result
     t0 = time.monotonic()
-    env = dict(os.environ)
-    pkg_parent = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
-    env.pop("XCOST_ASSERT_NO_HEAVY_IMPORTS", None)  # the subprocess is where datasets is meant to be
-    proc = subprocess.Popen(
-        [python or sys.executable, "-m", "xcost_tui.tasks.preflight"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        start_new_session=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    err_tail: collections.deque[str] = collections.deque(maxlen=200)
-
-    def pump(stream, sink) -> None:
-        for line in stream:
-            sink(line)
-        if stream is proc.stdout:
-            lines.put(None)
-
-    threading.Thread(target=pump, args=(proc.stdout, lines.put), daemon=True).start()
-    err_reader = threading.Thread(target=pump, args=(proc.stderr, err_tail.append), daemon=True)
-    err_reader.start()
-    assert proc.stdin is not None
-    try:
-        proc.stdin.write(json.dumps({"needs": [n.to_dict() for n, _ in needs]}))
-        proc.stdin.close()
-    except BrokenPipeError:
-        pass
+    pipe = WorkerPipe("xcost_tui.tasks.preflight", [], {"needs": [n.to_dict() for n, _ in needs]}, MARK, python)
     current: DataNeed | None = None
     done: set[tuple] = set()
     finished = False
     try:
-        while True:
-            left = timeout_s - (time.monotonic() - t0)
-            if left <= 0:
-                result.aborted = (
-                    f"the data pre-flight ran longer than {timeout_s:g} s"
-                    + (f" (while loading {current.label()})" if current else "")
-                    + f"; ${PREFLIGHT_TIMEOUT_ENV} sets another limit"
-                )
-                break
-            try:
-                line = lines.get(timeout=min(left, 1.0))
-            except queue.Empty:
-                continue
-            if line is None:
-                break
-            if not line.startswith(MARK):
-                continue
-            try:
-                event = json.loads(line[len(MARK) :])
-            except ValueError:
-                continue
+        for event in pipe.events(timeout_s, t0):
             kind = event.get("event")
             if kind == "hub":
                 result.hub = event
@@ -341,22 +286,18 @@ def run_preflight(
                 finished = True
                 if event.get("error"):
                     result.aborted = str(event["error"])
+    except WorkerTimeout:
+        result.aborted = (
+            f"the data pre-flight ran longer than {timeout_s:g} s"
+            + (f" (while loading {current.label()})" if current else "")
+            + f"; ${PREFLIGHT_TIMEOUT_ENV} sets another limit"
+        )
     except KeyboardInterrupt:
-        _kill(proc)
+        pipe.kill()
         raise
     if not finished and result.aborted is None:
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        err_reader.join(timeout=2)
-        tail = "".join(err_tail).strip().splitlines()[-5:]
-        result.aborted = (
-            "the data pre-flight process stopped before it finished"
-            + (f" (exit {proc.poll()})" if proc.poll() is not None else "")
-            + (": " + " / ".join(tail) if tail else "")
-        )
-    _kill(proc)
+        result.aborted = pipe.stopped_message("the data pre-flight process", 5)
+    pipe.kill()
     if result.aborted is not None:
         for need, _ in needs:
             if need.key not in done:
@@ -374,19 +315,6 @@ def _hub_line(hub: dict[str, Any]) -> str:
         f"  hub: {hub.get('endpoint') or 'the Hugging Face hub'} not reachable ({hub.get('error')}); "
         f"only data sets in the local datasets cache can load"
     )
-
-
-def _kill(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:  # pragma: no cover
-        pass
 
 
 def report_failures(result: PreflightResult, out: TextIO) -> None:
