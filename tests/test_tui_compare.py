@@ -576,3 +576,45 @@ def test_a_store_without_a_succeeded_run_says_so(tmp_path, monkeypatch):
             assert "No succeeded run yet" in text_of(empty) and "Press 1 (Runs)" in text_of(empty)
 
     run(go)
+
+
+def test_the_verdict_read_while_warming_is_shown_once_and_only_for_an_unchanged_store(verdict_store, monkeypatch):
+    """4 after the Runs page: the verdict the app read in the background (the < 1 s target on
+    10,000 runs); a store an ingest changed since is read again, and later loads always read."""
+    calls = []
+    real = compare.load_compare
+
+    def counted(store, settings):
+        calls.append(settings)
+        return real(store, settings)
+
+    monkeypatch.setattr(compare, "load_compare", counted)
+
+    async def go():
+        app = make_app(verdict_store)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await runs_ready(pilot, app)
+            await wait_for(pilot, lambda: app.compare_warm, timeout=30, what="the warm-up")
+            assert app.compare_prefetch is not None and len(calls) == 1  # read while warming
+            screen = await open_compare(pilot, app)
+            assert len(calls) == 1 and app.compare_prefetch is None  # shown from it, taken once
+            assert screen.data is not None and screen.data.verdict.configurations
+            screen.action_reload()
+            await wait_for(pilot, lambda: screen.loads >= 2 and not screen.computing, timeout=30, what="reload")
+            assert len(calls) == 2  # a reload reads the store
+
+    run(go)
+
+    calls.clear()
+
+    async def changed():
+        app = make_app(verdict_store)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await runs_ready(pilot, app)
+            await wait_for(pilot, lambda: app.compare_warm, timeout=30, what="the warm-up")
+            sig, data = app.compare_prefetch
+            app.compare_prefetch = ((None, None), data)  # as if an ingest wrote since
+            await open_compare(pilot, app)
+            assert len(calls) == 2  # the stale read is not shown: the screen read again
+
+    run(changed)

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -84,6 +84,7 @@ class XcostApp(App):
         self.exports: list[Path] = []
         self.runs_version = 0
         self.compare_warm = False  # Compare's modules imported in the background (benchmarks wait on it)
+        self.compare_prefetch: tuple[Any, Any] | None = None  # (store signature, CompareData) read while warming
         self.runner_notes: deque[str] = deque(maxlen=500)  # the runner's messages, oldest first
         self.runner_notes_total = 0
         self.add_mode("runs", lambda: RunsScreen(self.store, id="runs"))
@@ -157,6 +158,16 @@ class XcostApp(App):
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - the screen reports a failing import when it opens
                 return
+        # and read the verdict of the default settings: 4 then shows it at once (the screen takes
+        # it only if the store has not changed since; anything else it reads itself)
+        from .screens.compare import CompareSettings, load_compare
+        from .screens.runs import store_signature
+
+        try:
+            sig = store_signature(Path(self.store))
+            self.compare_prefetch = (sig, load_compare(self.store, CompareSettings()))
+        except Exception:  # noqa: BLE001 - the screen reads (and reports) it again when it opens
+            self.compare_prefetch = None
         self.compare_warm = True
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -183,7 +194,7 @@ class XcostApp(App):
             yield SystemCommand("Languages shown… (l)", "pick the language columns", screen.action_langs)
             yield SystemCommand("Clear filters (x)", "show every run", screen.action_clear_filters)
             yield SystemCommand(
-                "Rank every run (u)",
+                "Rank every run (A)",
                 "failed, running and partial runs among the complete ones, or (again) after them",
                 screen.action_rank_all,
             )

@@ -300,6 +300,13 @@ class CompareScreen(Screen):
         if self.data is not None:
             self._stale.add("verdict")  # "computing…" over the sentences of the previous settings
             self._fill_view(self.view)
+        prefetched = getattr(self.app, "compare_prefetch", None)
+        if prefetched is not None:
+            self.app.compare_prefetch = None  # type: ignore[attr-defined]  # used once: later loads read anew
+            sig, data = prefetched
+            if sig == self._sig and data.settings == self.settings:  # what the app read while warming
+                self.post_message(CompareLoaded(self._seq, data, None))
+                return
         self._load_worker(self._seq, self.settings)
 
     @work(thread=True, exclusive=True, group="compare", exit_on_error=False)
