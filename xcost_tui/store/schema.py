@@ -372,6 +372,19 @@ def _orig_cost(name: str) -> str:
     return f"TRY_CAST(json_extract_string(p.info, '$.original_costs.{name}.value') AS DOUBLE)"
 
 
+def _osum(expr: str, where: str | None = None, order: str = "phase") -> str:
+    """sum(expr) [FILTER (WHERE where)] of doubles, added in a fixed order: a parallel sum adds in
+    any order, and a re-ingest must give identical rows (list_sum of an ordered list, NULLs skipped
+    as sum skips them)."""
+    return f"list_sum(list({expr} ORDER BY {order}){f' FILTER (WHERE {where})' if where else ''})"
+
+
+def _with_translation(x: str, tr: str) -> str:
+    """A per-query figure plus translate-test's translation cost, counted when an MT model made the
+    translation (not for the published translations)."""
+    return f"{x} + CASE WHEN has_tr AND NOT coalesce(published, false) THEN {tr} ELSE 0 END"
+
+
 def _full(name: str) -> str:
     """A training phase's cost as part of the run's full pipeline: its own cost, or, for a phase
     it reused, the cost where it was incurred (the producer's row, or the reusing run's record of
@@ -414,7 +427,7 @@ ev AS (
   FROM evl GROUP BY run_id
 ),
 tp AS (
-  SELECT p.run_id, p.reused_from_run IS NULL AS own, p.reused_from_run, p.kind = 'intermediate' AS inter,
+  SELECT p.run_id, p.phase, p.reused_from_run IS NULL AS own, p.reused_from_run, p.kind = 'intermediate' AS inter,
     p.device_hours, p.flops_analytic, p.energy_j, p.wall_s,
     {_full("device_hours")} AS f_device_hours,
     {_full("flops_analytic")} AS f_flops,
@@ -428,19 +441,19 @@ tp AS (
 ),
 tr AS (
   SELECT run_id,
-    sum(f_device_hours) AS train_device_hours,
-    sum(f_flops) AS train_flops,
-    sum(f_flops_measured) AS train_flops_measured,
-    CASE WHEN bool_and(f_energy_j IS NOT NULL) THEN sum(f_energy_j) END AS train_energy_j,
-    sum(f_wall_s) AS train_wall_s,
+    {_osum("f_device_hours")} AS train_device_hours,
+    {_osum("f_flops")} AS train_flops,
+    {_osum("f_flops_measured")} AS train_flops_measured,
+    CASE WHEN bool_and(f_energy_j IS NOT NULL) THEN {_osum("f_energy_j")} END AS train_energy_j,
+    {_osum("f_wall_s")} AS train_wall_s,
     max(f_peak_mem_bytes) AS peak_train_mem_bytes,
-    sum(device_hours) FILTER (WHERE own) AS own_train_device_hours,
-    sum(flops_analytic) FILTER (WHERE own) AS own_train_flops,
-    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE own) THEN sum(energy_j) FILTER (WHERE own) END
+    {_osum("device_hours", "own")} AS own_train_device_hours,
+    {_osum("flops_analytic", "own")} AS own_train_flops,
+    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE own) THEN {_osum("energy_j", "own")} END
       AS own_train_energy_j,
-    coalesce(sum(f_device_hours) FILTER (WHERE inter), 0) AS intermediate_device_hours,
-    coalesce(sum(f_flops) FILTER (WHERE inter), 0) AS intermediate_flops,
-    CASE WHEN bool_and(f_energy_j IS NOT NULL) FILTER (WHERE inter) THEN sum(f_energy_j) FILTER (WHERE inter)
+    coalesce({_osum("f_device_hours", "inter")}, 0) AS intermediate_device_hours,
+    coalesce({_osum("f_flops", "inter")}, 0) AS intermediate_flops,
+    CASE WHEN bool_and(f_energy_j IS NOT NULL) FILTER (WHERE inter) THEN {_osum("f_energy_j", "inter")}
          WHEN count(*) FILTER (WHERE inter) = 0 THEN 0 END AS intermediate_energy_j,
     count(*) FILTER (WHERE NOT own) AS reused_phases,
     any_value(reused_from_run) FILTER (WHERE NOT own) AS reused_from_run
@@ -449,7 +462,7 @@ tr AS (
 allp AS (
   SELECT run_id,
     count(*) FILTER (WHERE contended AND reused_from_run IS NULL) AS contended_phases,
-    sum(device_hours) FILTER (WHERE reused_from_run IS NULL) AS total_device_hours,
+    {_osum("device_hours", "reused_from_run IS NULL")} AS total_device_hours,
     arg_max(latency_p50_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p50_s,
     arg_max(latency_p95_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p95_s,
     arg_max(throughput_examples_per_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS infer_throughput_examples_per_s,
@@ -484,25 +497,20 @@ ql AS (
   GROUP BY run_id, lang
 ),
 qc AS (
-  -- sums of doubles in a fixed order (list_sum of an ordered list): a parallel sum adds in any order,
-  -- and a re-ingest must give identical rows
   SELECT run_id,
-    list_sum(list((f_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN f_tr ELSE 0 END) * n ORDER BY lang)
-      FILTER (WHERE n > 0 AND f_eval IS NOT NULL)) / nullif(sum(n) FILTER (WHERE n > 0 AND f_eval IS NOT NULL), 0) AS query_flops,
+    {_osum("(" + _with_translation("f_eval", "f_tr") + ") * n", "n > 0 AND f_eval IS NOT NULL", "lang")} / nullif(sum(n) FILTER (WHERE n > 0 AND f_eval IS NOT NULL), 0) AS query_flops,
     CASE WHEN bool_and(e_eval IS NOT NULL AND (NOT has_tr OR coalesce(published, false) OR e_tr IS NOT NULL)) FILTER (WHERE n > 0)
-      THEN list_sum(list(e_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN e_tr ELSE 0 END ORDER BY lang)
-             FILTER (WHERE n > 0))
+      THEN {_osum(_with_translation("e_eval", "e_tr"), "n > 0", "lang")}
            / nullif(sum(n) FILTER (WHERE n > 0), 0) END AS query_energy_j,
     CASE WHEN bool_and(d_eval IS NOT NULL AND (NOT has_tr OR coalesce(published, false) OR d_tr IS NOT NULL)) FILTER (WHERE n > 0)
-      THEN list_sum(list(d_eval + CASE WHEN has_tr AND NOT coalesce(published, false) THEN d_tr ELSE 0 END ORDER BY lang)
-             FILTER (WHERE n > 0))
+      THEN {_osum(_with_translation("d_eval", "d_tr"), "n > 0", "lang")}
            / nullif(sum(n) FILTER (WHERE n > 0), 0) END AS query_device_hours,
     any_value(e_reason) FILTER (WHERE n > 0 AND e_eval IS NULL) AS energy_reason,
     CASE WHEN bool_or(has_tr) THEN NOT bool_or(coalesce(published, false)) END AS query_translation_counted,
     sum(prompt_tokens) FILTER (WHERE n > 0) / nullif(sum(n) FILTER (WHERE n > 0), 0) AS query_prompt_tokens,
     sum(continuation_tokens) FILTER (WHERE n > 0) / nullif(sum(n) FILTER (WHERE n > 0 AND continuation_tokens IS NOT NULL), 0)
       AS query_continuation_tokens,
-    list_sum(list(ctx_mean * n ORDER BY lang) FILTER (WHERE n > 0)) / nullif(sum(n) FILTER (WHERE n > 0 AND ctx_mean IS NOT NULL), 0)
+    {_osum("ctx_mean * n", "n > 0", "lang")} / nullif(sum(n) FILTER (WHERE n > 0 AND ctx_mean IS NOT NULL), 0)
       AS query_context_tokens_mean,
     max(ctx_max) AS query_context_tokens_max
   FROM ql GROUP BY run_id

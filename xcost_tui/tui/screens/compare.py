@@ -300,9 +300,10 @@ class CompareScreen(Screen):
         if self.data is not None:
             self._stale.add("verdict")  # "computing…" over the sentences of the previous settings
             self._fill_view(self.view)
-        prefetched = getattr(self.app, "compare_prefetch", None)
+        app = xcost_app(self)
+        prefetched = app.compare_prefetch
         if prefetched is not None:
-            self.app.compare_prefetch = None  # type: ignore[attr-defined]  # used once: later loads read anew
+            app.compare_prefetch = None  # used once: later loads read anew
             sig, data = prefetched
             if sig == self._sig and data.settings == self.settings:  # what the app read while warming
                 self.post_message(CompareLoaded(self._seq, data, None))
