@@ -1,0 +1,140 @@
+"""The method table: one entry per method of the study, the one place that says what a method is.
+
+Adding a method touches this table (and the job room's runner for it), not string branches
+across the code: the spec reads which keys a method takes and which phases it records, the job
+picks its phase runner, the store and the verdict read whether it trains and how its runs pair,
+and configuration labels read its family and head. lm-evaluation-harness's task registry (one
+entry per task, looked up by name) is the model.
+
+Plain data, no imports of our own code: every floor of the house may read it (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Method:
+    """What one method does; ``name`` is the value of ``RunSpec.method``."""
+
+    name: str
+    # The job's phase runner for this method, as "module:attribute" under xcost_tui.job: the
+    # job resolves it (job/main.py), so this table stays free of torch.
+    runner: str
+    # It trains (an encoder's intermediate/target/few-shot phases): False for in-context learning,
+    # whose training costs are zero rather than unknown (store/schema.py).
+    trains: bool
+    # It fine-tunes a multilingual encoder (model defaults, encoder recipes, heads).
+    encoder: bool
+    # It runs the spec's intermediate task(s) before the target task when it has some.
+    uses_intermediate: bool
+    # Its intermediate phase(s) may be shared with other runs of the same intermediate key
+    # (runner/shared.py). translate-test trains its English classifier itself (docs/methods.md).
+    shares_intermediate: bool
+    # It draws k labelled target-language examples (few_shot_k and shot_seed apply).
+    draws_shots: bool
+    # k = 0 is allowed (zero-shot prompting); a fine-tune needs at least one example.
+    zero_shots: bool
+    # The phase kind recorded before each eval:<lang> (few-shot:<lang>, translate:<lang>), if any.
+    per_language_phase: str | None
+    # The spec factor its runs vary in beside the configuration, by which two configurations'
+    # runs are paired today (the verdict pairs runs of equal training seed).
+    pairs_by: str
+    # The configuration's family (one marker and colour each in the app and report).
+    family: str
+    # The head of a configuration's label; {chain} is "siqa+mnli→" (empty without intermediate
+    # tasks), {target} the target task, {k} the number of shots.
+    label_head: str
+
+
+RUNNER_ENCODER = "xcost_tui.job.main:PhaseRunner"
+
+METHOD_TABLE: dict[str, Method] = {
+    m.name: m
+    for m in (
+        Method(
+            name="direct",
+            runner=RUNNER_ENCODER,
+            trains=True,
+            encoder=True,
+            uses_intermediate=False,
+            shares_intermediate=False,
+            draws_shots=False,
+            zero_shots=False,
+            per_language_phase=None,
+            pairs_by="seed",
+            family="direct",
+            label_head="direct",
+        ),
+        Method(
+            name="intermediate",
+            runner=RUNNER_ENCODER,
+            trains=True,
+            encoder=True,
+            uses_intermediate=True,
+            shares_intermediate=True,
+            draws_shots=False,
+            zero_shots=False,
+            per_language_phase=None,
+            pairs_by="seed",
+            family="intermediate",
+            label_head="{chain}{target}",
+        ),
+        Method(
+            name="few-shot",
+            runner=RUNNER_ENCODER,
+            trains=True,
+            encoder=True,
+            uses_intermediate=True,
+            shares_intermediate=True,
+            draws_shots=True,
+            zero_shots=False,
+            per_language_phase="few-shot",
+            pairs_by="seed",
+            family="few-shot",
+            label_head="{chain}few-shot k={k}",
+        ),
+        Method(
+            name="icl",
+            runner="xcost_tui.job.icl:run_icl",
+            trains=False,
+            encoder=False,
+            uses_intermediate=False,
+            shares_intermediate=False,
+            draws_shots=True,
+            zero_shots=True,
+            per_language_phase=None,
+            pairs_by="seed",
+            family="icl",
+            label_head="icl k={k}",
+        ),
+        Method(
+            name="translate-test",
+            runner="xcost_tui.job.translate:TranslateRunner",
+            trains=True,
+            encoder=True,
+            uses_intermediate=True,
+            shares_intermediate=False,
+            draws_shots=False,
+            zero_shots=False,
+            per_language_phase="translate",
+            pairs_by="seed",
+            family="translate-test",
+            label_head="translate-test",
+        ),
+    )
+}
+
+METHODS: tuple[str, ...] = tuple(METHOD_TABLE)
+# Methods that fine-tune an encoder (everything but in-context learning with a causal LM).
+ENCODER_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if m.encoder)
+# Methods with no training phase: their training costs are zero, not unknown.
+UNTRAINED_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if not m.trains)
+# Methods that draw k target-language examples (few_shot_k and shot_seed apply).
+SHOT_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if m.draws_shots)
+
+
+def method(name: str) -> Method | None:
+    """The table's entry for ``name``; None for an unknown method (the spec names the closest)."""
+    return METHOD_TABLE.get(name)
