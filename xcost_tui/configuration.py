@@ -16,6 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from .methods import METHOD_TABLE
+
 # Keys that never change results (labels, where data is read from, how a phase is shared).
 NOT_IDENTITY = ("name", "data_dir", "device", "save_encoder", "init_from", "device_map")
 # Fields added with icl and translate-test, with their defaults: at the default they are left out of
@@ -59,27 +61,24 @@ def family(spec: Mapping[str, Any]) -> str:
     """The method family a configuration belongs to (one marker and colour each in the app):
     direct, intermediate, few-shot, intermediate+few-shot, icl, translate-test."""
     method = str(spec.get("method") or "")
-    inter = bool(spec.get("intermediate"))
-    if method == "few-shot":
-        return "intermediate+few-shot" if inter else "few-shot"
-    return method or "?"
+    entry = METHOD_TABLE.get(method)
+    if entry is None:
+        return method or "?"
+    if entry.trains and entry.draws_shots and spec.get("intermediate"):
+        return "intermediate+" + entry.family  # a few-shot fine-tune after intermediate training
+    return entry.family
 
 
 def label(spec: Mapping[str, Any]) -> str:
     """A short, readable name: "siqa→copa · xlm-roberta-large", "few-shot k=16 · xlm-roberta-base"."""
     method = str(spec.get("method") or "?")
+    entry = METHOD_TABLE.get(method)
     tasks = [str(t) for t in spec.get("intermediate") or []]
     target = str(spec.get("target") or "copa")
     k = spec.get("few_shot_k")
-    chain = "+".join(tasks) + "→" if tasks and method in ("intermediate", "few-shot") else ""
-    if method == "direct":
-        head = "direct"
-    elif method == "intermediate":
-        head = f"{chain}{target}"
-    elif method == "few-shot":
-        head = f"{chain}few-shot k={k}"
-    elif method == "icl":
-        head = f"icl k={k if k is not None else 0}"
-    else:
+    if entry is None:
         head = method
+    else:
+        chain = "+".join(tasks) + "→" if tasks and entry.uses_intermediate else ""
+        head = entry.label_head.format(chain=chain, target=target, k=k if k is not None or entry.trains else 0)
     return f"{head} · {short_model(spec.get('model'))}"

@@ -40,16 +40,19 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-from . import XCOPA_LANGS
 from .errors import SpecError, XcostError
 from .spec import (
     HPARAM_SECTIONS,
-    METHODS,
     PhaseKind,
     RunSpec,
     check_device,
     check_field,
+    check_lang,
+    check_method,
+    check_model,
     check_number,
+    check_task_name,
+    convert_value,
     field_range,
     method_range,
     recipe_values,
@@ -577,7 +580,7 @@ def _grid_values(path: str, values: Any, where: str, *, plural: str | None = Non
             if not isinstance(value, list) or not value or not all(isinstance(t, str) for t in value):
                 raise SpecError(f"{w}: expected a task name or a non-empty list of task names, got {value!r}")
             for t_i, task in enumerate(value):
-                _check_task(task, f"{w}[{t_i}]" if len(value) > 1 else w)
+                check_task_name(task, f"{w}[{t_i}]" if len(value) > 1 else w)
         elif isinstance(value, (list, dict)) and path not in LIST_FIELDS:
             raise SpecError(f"{w}: expected a single value, got {value!r}")
         _convert(path, value, w, method)
@@ -590,17 +593,16 @@ LIST_FIELDS = ("langs", "intermediate")
 
 
 def _check_value(path: str, value: Any, where: str) -> None:
-    """What the type alone does not say; the message names the exact key (the spec's own checks name the run)."""
-    if path == "method" and value not in METHODS:
-        raise SpecError(
-            f"{where}: method {value!r} is unknown{did_you_mean(value, METHODS)}; choose one of {', '.join(METHODS)}"
-        )
+    """What the type alone does not say, with the spec's own checks (one message per rule); the
+    message names the exact key of the plan, where the spec's name the run."""
+    if path == "method":
+        check_method(value, where)
     if path == "device":
         check_device(value, where)
-    if path == "model" and not value:
-        raise SpecError(f"{where}: model is empty; give a Hugging Face model id, a local path or 'tiny-xlmr'")
+    if path == "model":
+        check_model(value, where)
     if path == "target":
-        _check_task(value, where)
+        check_task_name(value, where)
     if path.endswith(".recipe") and path.split(".")[0] in HPARAM_SECTIONS and value is not None:
         recipe_values(value, None, where)  # an unknown name is an error naming this key
     if path in HPARAM_SECTIONS and isinstance(value, dict) and value.get("recipe") is not None:
@@ -608,16 +610,11 @@ def _check_value(path: str, value: Any, where: str) -> None:
     if path == "intermediate" and isinstance(value, (list, str)):
         tasks = [t.strip() for t in value.split(",")] if isinstance(value, str) else value
         for j, task in enumerate(tasks):
-            _check_task(task, f"{where}[{j}]" if isinstance(value, list) else where)
+            check_task_name(task, f"{where}[{j}]" if isinstance(value, list) else where)
     if path == "langs" and isinstance(value, (list, str)):
         langs = [t.strip() for t in value.split(",") if t.strip()] if isinstance(value, str) else value
         for j, lang in enumerate(langs):
-            if lang not in XCOPA_LANGS:
-                w = f"{where}[{j}]" if isinstance(value, list) else where
-                raise SpecError(
-                    f"{w}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; "
-                    f"choose from {', '.join(XCOPA_LANGS)}"
-                )
+            check_lang(lang, f"{where}[{j}]" if isinstance(value, list) else where)
 
 
 @dataclass(frozen=True)
@@ -673,10 +670,8 @@ def _convert(path: str, value: Any, where: str, method: str | None = None) -> No
     """Type- and range-checks one (dotted) RunSpec key with the spec's own converter and the field's
     declared range; the messages name ``where``, and the RunSpec key when ``where`` is a grid key
     of another name (``shots[1]: few_shot_k must be at least 1``)."""
-    from . import spec as spec_mod
-
     leaf = _leaf(path, where)
-    converted = spec_mod._convert_value(leaf.type, value, where, RunSpec)
+    converted = convert_value(leaf.type, value, where, RunSpec)
     name = None if _key_of(where) == path.rsplit(".", 1)[-1] else path
     if leaf.entry:
         check_number(converted, field_range(leaf.owner, leaf.name), where, name)
@@ -684,15 +679,6 @@ def _convert(path: str, value: Any, where: str, method: str | None = None) -> No
         check_field(leaf.owner, leaf.name, converted, where, method)
     else:
         check_number(converted, method_range(leaf.owner, leaf.name, method), where, name)
-
-
-def _check_task(task: Any, where: str) -> None:
-    from .tasks import get_task
-
-    try:
-        get_task(task)
-    except SpecError as exc:
-        raise SpecError(f"{where}: {exc}") from None
 
 
 # ---- expansion -------------------------------------------------------------------------------

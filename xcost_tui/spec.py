@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any, cast, get_args, get_origin
 
 from . import XCOPA_LANGS
+from .configuration import LATER_DEFAULTS, configuration_id, identity_of
 from .errors import SpecError
+from .methods import METHOD_TABLE, METHODS, SHOT_METHODS, Method
 from .suggest import did_you_mean
+from .tasks import XCOPA_QUESTION_MODES, get_task
 
-METHODS = ("direct", "intermediate", "few-shot", "icl", "translate-test")
-# Methods that fine-tune an encoder (everything but in-context learning with a causal LM).
-ENCODER_METHODS = ("direct", "intermediate", "few-shot", "translate-test")
-XCOPA_QUESTIONS = ("copa", "published")  # RunSpec.xcopa_question (tasks.loading.XCOPA_QUESTION_MODES)
 INTERMEDIATE_MODES = ("sequential", "mixed")
 TINY_MODEL = "tiny-xlmr"
 TINY_CAUSAL_LM = "tiny-gpt2"  # built in for icl: a random GPT-2 with a tokenizer trained in-process (docs/methods.md)
@@ -110,7 +109,9 @@ def ranged_fields(owner: type, prefix: str = "") -> dict[str, Range]:
 
 # Ranges that depend on the method: k = 0 (zero-shot prompting) is a setting of in-context learning
 # only; a few-shot fine-tune needs at least one example. The field's own range is the general one.
-METHOD_RANGES: dict[tuple[str, str], Range] = {("icl", "few_shot_k"): at_least(0)}
+METHOD_RANGES: dict[tuple[str, str], Range] = {
+    (n, "few_shot_k"): at_least(0) for n, m in METHOD_TABLE.items() if m.zero_shots
+}
 
 
 def method_range(owner: type, name: str, method: Any) -> Range | None:
@@ -164,6 +165,41 @@ def check_device(value: Any, where: str) -> None:
         f"{where}: {value!r} is not a device{did_you_mean(value, DEVICE_WORDS)}; "
         f"write auto, cpu, cuda or cuda:N (N a GPU index, e.g. cuda:0)"
     )
+
+
+# ---- the checks of one field, shared by RunSpec.validate and the plan reader (plan.py) ----------
+# One message per rule: a plan's key path (``experiment[0].langs[2]``) or a run's ``where`` goes in front.
+
+
+def check_method(value: Any, where: str) -> Method:
+    """A method of the method table (methods.py); its entry."""
+    entry = METHOD_TABLE.get(value) if isinstance(value, str) else None
+    if entry is None:
+        raise SpecError(
+            f"{where}: method {value!r} is unknown{did_you_mean(value, METHODS)}; choose one of {', '.join(METHODS)}"
+        )
+    return entry
+
+
+def check_model(value: Any, where: str) -> None:
+    if not value:
+        raise SpecError(f"{where}: model is empty; give a Hugging Face model id, a local path or {TINY_MODEL!r}")
+
+
+def check_lang(lang: Any, where: str) -> None:
+    if lang not in XCOPA_LANGS:
+        raise SpecError(
+            f"{where}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; "
+            f"choose from {', '.join(XCOPA_LANGS)}"
+        )
+
+
+def check_task_name(task: Any, where: str) -> None:
+    """A task of the registry, named in a plan's key ``where`` (the registry's message names the closest)."""
+    try:
+        get_task(task)
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
 
 
 # ---- the phase plan ----------------------------------------------------------------------------
@@ -467,7 +503,8 @@ class RunSpec:
     @property
     def uses_intermediate(self) -> bool:
         """The method runs intermediate task(s) before the target (a direct run ignores them)."""
-        return self.method in ("intermediate", "few-shot", "translate-test") and bool(self.intermediate)
+        m = METHOD_TABLE.get(self.method)
+        return bool(m and m.uses_intermediate) and bool(self.intermediate)
 
     @property
     def trains_intermediate(self) -> bool:
@@ -481,12 +518,42 @@ class RunSpec:
         """The runner may share this run's intermediate phase(s) with other runs of equal
         ``intermediate_key`` (runner/shared.py): intermediate and few-shot runs. A translate-test
         run trains its English classifier, intermediate phases included, itself (docs/methods.md)."""
-        return self.trains_intermediate and self.method in ("intermediate", "few-shot")
+        m = METHOD_TABLE.get(self.method)
+        return self.trains_intermediate and bool(m and m.shares_intermediate)
 
     @property
     def uses_mt_model(self) -> bool:
         """translate-test with translations made here by an MT model (not the published ones)."""
-        return self.method == "translate-test" and self.translations not in (None, PUBLISHED)
+        return self.translates and self.translations not in (None, PUBLISHED)
+
+    @property
+    def translates(self) -> bool:
+        """The method evaluates an English classifier on translations (translate:<lang> phases)."""
+        m = METHOD_TABLE.get(self.method)
+        return bool(m and m.per_language_phase == PhaseKind.TRANSLATE)
+
+    @property
+    def uses_published_translations(self) -> bool:
+        """translate-test on the machine translations that ship with XCOPA."""
+        return self.translates and self.translations == PUBLISHED
+
+    @property
+    def draws_few_shot_pool(self) -> bool:
+        """A fine-tune on k target-language examples, drawn from each language's validation split."""
+        m = METHOD_TABLE.get(self.method)
+        return bool(m and m.trains and m.draws_shots)
+
+    @property
+    def trains(self) -> bool:
+        """The method has training phases (every method but in-context learning)."""
+        m = METHOD_TABLE.get(self.method)
+        return bool(m and m.trains)
+
+    @property
+    def builds_tokenizer(self) -> bool:
+        """The built-in causal LM's tokenizer is trained in-process on the target's training split,
+        so an untrained method still reads that split."""
+        return self.model == TINY_CAUSAL_LM
 
     def phase_plan(self) -> list[PlannedPhase]:
         """The phases this run records, in order: the one statement of that sequence.
@@ -503,7 +570,7 @@ class RunSpec:
         eval:en#2, ... (``attempt_phase``).
         """
         phases: list[PlannedPhase] = []
-        if self.method == "icl":
+        if not self.trains:
             if self.eval_english:
                 phases.append(PlannedPhase("eval:en", PhaseKind.EVAL, (self.target,), "en"))
             phases += [PlannedPhase(f"eval:{lang}", PhaseKind.EVAL, ("xcopa",), lang) for lang in self.langs]
@@ -517,11 +584,10 @@ class RunSpec:
         phases.append(PlannedPhase(f"target:{self.target}", PhaseKind.TARGET, (self.target,), None))
         if self.eval_english:
             phases.append(PlannedPhase("eval:en", PhaseKind.EVAL, (self.target,), "en"))
+        before_eval = METHOD_TABLE[self.method].per_language_phase
         for lang in self.langs:
-            if self.method == "few-shot":
-                phases.append(PlannedPhase(f"few-shot:{lang}", PhaseKind.FEW_SHOT, ("xcopa",), lang))
-            if self.method == "translate-test":
-                phases.append(PlannedPhase(f"translate:{lang}", PhaseKind.TRANSLATE, ("xcopa",), lang))
+            if before_eval is not None:  # few-shot:<lang>, translate:<lang>
+                phases.append(PlannedPhase(f"{before_eval}:{lang}", PhaseKind(before_eval), ("xcopa",), lang))
             phases.append(PlannedPhase(f"eval:{lang}", PhaseKind.EVAL, ("xcopa",), lang))
         phases.append(PlannedPhase("inference-bench", PhaseKind.INFERENCE_BENCH, (), None))
         return phases
@@ -535,14 +601,10 @@ class RunSpec:
 
     def identity(self) -> dict[str, Any]:
         """What determines the results: the spec without labels and without where data is read from."""
-        from .configuration import identity_of
-
         return identity_of(self.to_dict())
 
     def configuration_id(self) -> str:
         """The configuration this run belongs to: its identity without the seeds (configuration.py)."""
-        from .configuration import configuration_id
-
         return configuration_id(self.to_dict())
 
     def run_id(self) -> str:
@@ -570,9 +632,10 @@ class RunSpec:
         spec = cls(**kwargs)
         for section in HPARAM_SECTIONS:
             normalise_batching(getattr(spec, section), f"{where}.{section}")
-        if spec.method == "few-shot" and spec.shot_seed is None:
+        m = METHOD_TABLE.get(spec.method)
+        if m and m.draws_shots and not m.zero_shots and spec.shot_seed is None:
             spec.shot_seed = 0
-        if spec.method == "icl":
+        if m and m.zero_shots:
             if spec.few_shot_k is None:
                 spec.few_shot_k = 0  # zero-shot prompting
             # k = 0 draws no demonstrations: its shot seeds are one run (a plan collapses them)
@@ -581,19 +644,13 @@ class RunSpec:
         return spec
 
     def validate(self, *, where: str = "spec") -> None:
-        from .tasks import get_task  # the registry is plain data; no torch
-
-        if self.method not in METHODS:
-            raise SpecError(
-                f"{where}: method {self.method!r} is unknown{did_you_mean(self.method, METHODS)}; choose one of {', '.join(METHODS)}"
-            )
+        check_method(self.method, where)
         if self.intermediate_mode not in INTERMEDIATE_MODES:
             raise SpecError(
                 f"{where}: intermediate_mode {self.intermediate_mode!r} must be one of {', '.join(INTERMEDIATE_MODES)}"
                 f"{did_you_mean(self.intermediate_mode, INTERMEDIATE_MODES)}"
             )
-        if not self.model:
-            raise SpecError(f"{where}: model is empty; give a Hugging Face model id, a local path or {TINY_MODEL!r}")
+        check_model(self.model, where)
         for task in [*self.intermediate, self.target]:
             get_task(task)  # raises UnknownTaskError with the closest name
         if self.method == "intermediate" and not self.intermediate and not self.init_from:
@@ -609,13 +666,13 @@ class RunSpec:
                 raise SpecError(
                     f"{where}: method 'few-shot' needs few_shot_k (the number of labelled target-language examples, e.g. 16)"
                 )
-        elif self.few_shot_k is not None and self.method != "icl":
+        elif self.few_shot_k is not None and self.method not in SHOT_METHODS:
             raise SpecError(
-                f"{where}: few_shot_k is only used by methods 'few-shot' and 'icl' (method is {self.method!r})"
+                f"{where}: few_shot_k is only used by methods {' and '.join(map(repr, SHOT_METHODS))} (method is {self.method!r})"
             )
-        if self.shot_seed is not None and self.method not in ("few-shot", "icl"):
+        if self.shot_seed is not None and self.method not in SHOT_METHODS:
             raise SpecError(
-                f"{where}: shot_seed is only used by method 'few-shot' or 'icl' (method is {self.method!r})"
+                f"{where}: shot_seed is only used by method {' or '.join(map(repr, SHOT_METHODS))} (method is {self.method!r})"
             )
         self._validate_new_methods(where)
         if self.collapse_retries and not self.eval_english:
@@ -632,14 +689,11 @@ class RunSpec:
         if not self.langs:
             raise SpecError(f"{where}: langs is empty; give at least one of {', '.join(XCOPA_LANGS)}")
         for lang in self.langs:
-            if lang not in XCOPA_LANGS:
-                raise SpecError(
-                    f"{where}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; choose from {', '.join(XCOPA_LANGS)}"
-                )
-        if self.xcopa_question not in XCOPA_QUESTIONS:
+            check_lang(lang, where)
+        if self.xcopa_question not in XCOPA_QUESTION_MODES:
             raise SpecError(
-                f"{where}: xcopa_question must be one of {', '.join(repr(q) for q in XCOPA_QUESTIONS)}, "
-                f"got {self.xcopa_question!r}{did_you_mean(self.xcopa_question, XCOPA_QUESTIONS)} "
+                f"{where}: xcopa_question must be one of {', '.join(repr(q) for q in XCOPA_QUESTION_MODES)}, "
+                f"got {self.xcopa_question!r}{did_you_mean(self.xcopa_question, XCOPA_QUESTION_MODES)} "
                 f'(docs/tasks.md, "XCOPA\'s question field")'
             )
         if self.eval_split not in ("test", "val"):
@@ -687,20 +741,19 @@ class RunSpec:
                 f"{where}.device_map: {self.device_map!r} is not one of {', '.join(DEVICE_MAPS)} "
                 f"(leave it out to load the model on one device)"
             )
-        loads_lm = m == "icl" or self.uses_mt_model
+        loads_lm = not self.trains or self.uses_mt_model  # a causal LM (icl) or an MT model
         for key in ("model_dtype", "device_map"):
-            if getattr(self, key) != _LATER_DEFAULTS[key] and not loads_lm:
+            if getattr(self, key) != LATER_DEFAULTS[key] and not loads_lm:
                 raise SpecError(
                     f"{where}: {key} applies to the causal LM of method 'icl' and the MT model of "
                     f"'translate-test' (method is {m!r}{', with published translations' if m == 'translate-test' else ''})"
                 )
         for key in ("mt_max_new_tokens", "mt_beams"):
-            if getattr(self, key) != _LATER_DEFAULTS[key] and not self.uses_mt_model:
+            if getattr(self, key) != LATER_DEFAULTS[key] and not self.uses_mt_model:
                 raise SpecError(f"{where}: {key} applies to translate-test with an MT model (translations = <model>)")
 
 
 # Fields added after the first stores were written, with their defaults (configuration.identity_of).
-from .configuration import LATER_DEFAULTS as _LATER_DEFAULTS  # noqa: E402
 
 # ---- generic dataclass conversion with clear errors ------------------------------------------
 
@@ -718,7 +771,7 @@ def _convert_fields(cls, data: dict[str, Any], where: str) -> dict[str, Any]:
                 raise SpecError(f"{where}: missing required key {name!r}")
             continue
         path = f"{where}.{name}" if where else name
-        out[name] = _convert_value(f.type, data[name], path, cls)
+        out[name] = convert_value(f.type, data[name], path, cls)
         check_field(cls, name, out[name], path, data.get("method"))
     return out
 
@@ -733,7 +786,7 @@ def _resolve(type_: Any) -> Any:
     return type_
 
 
-def _convert_value(type_: Any, value: Any, where: str, owner) -> Any:
+def convert_value(type_: Any, value: Any, where: str, owner) -> Any:
     type_ = _resolve(type_)
     origin = get_origin(type_)
     args = get_args(type_)
@@ -741,7 +794,7 @@ def _convert_value(type_: Any, value: Any, where: str, owner) -> Any:
         if value is None:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _convert_value(inner, value, where, owner)
+        return convert_value(inner, value, where, owner)
     if dataclasses.is_dataclass(type_):
         if not isinstance(value, dict):
             raise SpecError(f"{where}: expected a table, got {value!r}")
@@ -752,11 +805,11 @@ def _convert_value(type_: Any, value: Any, where: str, owner) -> Any:
             value = [v.strip() for v in value.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):
             raise SpecError(f"{where}: expected a list, got {value!r}")
-        return [_convert_value(args[0], v, f"{where}[{i}]", owner) for i, v in enumerate(value)]
+        return [convert_value(args[0], v, f"{where}[{i}]", owner) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise SpecError(f"{where}: expected a table, got {value!r}")
-        return {str(k): _convert_value(args[1], v, f"{where}.{k}", owner) for k, v in value.items()}
+        return {str(k): convert_value(args[1], v, f"{where}.{k}", owner) for k, v in value.items()}
     if type_ is bool:
         if isinstance(value, bool):
             return value

@@ -24,8 +24,7 @@ from typing import Any
 
 from ..errors import DataError
 from .examples import Example, MCExample, PairExample
-from .needs import XCOPA_TASKS
-from .registry import CLASSIFICATION, REGISTRY, TaskDef, canonical_split, check_lang, get_task
+from .registry import CLASSIFICATION, REGISTRY, XCOPA_TASKS, TaskDef, canonical_split, check_lang, get_task
 from .sources import HUB, HUB_MIRROR, LOCAL, PARQUET_BRANCH, DataSource, LoadedSplit, sha256_file, sha256_tree
 
 HUB_MIRROR_ENV = "XCOST_HUB_MIRROR"

@@ -1,7 +1,9 @@
 """Which splits a run reads: the one statement of it, used by the job (``load_run_data``) and by the
 data pre-flight (``preflight.py``), so the pre-flight checks exactly what the runs will load.
 
-Plain data (no torch, no datasets): the supervisor computes a plan's needs with it.
+Plain data (no torch, no datasets): the supervisor computes a plan's needs with it. It reads a
+RunSpec through its fields and properties (``trains``, ``uses_published_translations`` …) and
+never imports the spec module, which stands above the tasks (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -10,15 +12,14 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from .registry import TRANSLATED, XCOPA_TASKS, get_task
+
 # DataNeed.role
 TRAIN = "train"  # an intermediate task's or the target's training split
 EVAL = "eval"  # English COPA validation, an XCOPA language's evaluation split
 FEW_SHOT_POOL = "few-shot-pool"  # XCOPA validation, k examples of which few-shot phases train on
 QUESTIONS = "questions"  # the English COPA split XCOPA's cause/effect questions are taken from
 CURVE = "curve"  # XCOPA validation, the held-out items of the learning curves (runs without a few-shot pool)
-# Tasks of XCOPA items (one per target language), whose questions come from English COPA.
-XCOPA_TASKS = ("xcopa", "xcopa-translate-test")
-TRANSLATED = "xcopa-translate-test"  # XCOPA's published English translations (translate-test)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def needs_of(spec: Any) -> list[DataNeed]:
     d = spec.data_dir
     mode = getattr(spec, "xcopa_question", "copa")
     out: list[DataNeed] = []
-    if spec.method == "icl":
+    if not spec.trains:  # in-context learning
         return _icl_needs(spec, d, mode)
     if spec.trains_intermediate:
         out += [DataNeed(task, "train", "en", d, TRAIN) for task in spec.intermediate]
@@ -74,21 +75,19 @@ def needs_of(spec: Any) -> list[DataNeed]:
     if spec.eval_english:
         out.append(DataNeed(spec.target, "validation", "en", d, EVAL))
     xcopa_splits = []
-    published = spec.method == "translate-test" and getattr(spec, "translations", None) == "published"
+    published = spec.uses_published_translations
     for lang in spec.langs:
         if published:
-            from .registry import get_task
-
             if lang in get_task(TRANSLATED).languages:  # none for Quechua: reported missing
                 out.append(DataNeed(TRANSLATED, _canon(spec.eval_split), lang, d, EVAL, mode))
                 xcopa_splits.append(_canon(spec.eval_split))
             continue
         out.append(DataNeed("xcopa", _canon(spec.eval_split), lang, d, EVAL, mode))
         xcopa_splits.append(_canon(spec.eval_split))
-        if spec.method == "few-shot":
+        if spec.draws_few_shot_pool:
             out.append(DataNeed("xcopa", "validation", lang, d, FEW_SHOT_POOL, mode))
             xcopa_splits.append("validation")
-        elif _curve_points(spec) and spec.method != "translate-test":
+        elif _curve_points(spec) and not spec.translates:
             # (translate-test's classifier is English: its curve is on COPA validation only; a curve
             # on untranslated XCOPA items would measure zero-shot transfer, not the method)
             out.append(DataNeed("xcopa", "validation", lang, d, CURVE, mode))
@@ -101,11 +100,9 @@ def needs_of(spec: Any) -> list[DataNeed]:
 def _icl_needs(spec: Any, d: str | None, mode: str) -> list[DataNeed]:
     """icl: no training split; the evaluation splits and, for k > 0, the pools the k demonstrations
     are drawn from (COPA train for English, XCOPA validation for each language)."""
-    from ..spec import TINY_CAUSAL_LM
-
     out: list[DataNeed] = []
     k = spec.few_shot_k or 0
-    if spec.model == TINY_CAUSAL_LM:  # the built-in model's tokenizer is trained on COPA train (a training split)
+    if spec.builds_tokenizer:  # the built-in model's tokenizer is trained on COPA train (a training split)
         out.append(DataNeed(spec.target, "train", "en", d, TRAIN))
     if spec.eval_english:
         out.append(DataNeed(spec.target, "validation", "en", d, EVAL))

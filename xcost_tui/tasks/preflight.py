@@ -26,8 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from ..errors import XcostError
 from ..worker_pipe import WorkerPipe, WorkerTimeout
+from .loading import HUB_MIRROR_ENV, load_split
 from .needs import DataNeed, plan_needs
+from .registry import REGISTRY, get_task
 
 MARK = "XCOST-PREFLIGHT "
 HUB_TIMEOUT_ENV = "XCOST_HUB_TIMEOUT_S"
@@ -81,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from .loading import HUB_MIRROR_ENV
-
     hub: dict[str, Any] = {"event": "hub", "needed": any(n.data_dir is None for n in needs)}
     if hub["needed"]:
         if os.environ.get(HUB_MIRROR_ENV):
@@ -99,9 +100,6 @@ def main(argv: list[str] | None = None) -> int:
                 os.environ["HF_HUB_OFFLINE"] = "1"
                 os.environ["HF_DATASETS_OFFLINE"] = "1"
     _emit(hub)
-
-    from ..errors import XcostError
-    from .loading import load_split
 
     for need in needs:
         _emit({"event": "start", "need": need.to_dict()})
@@ -172,8 +170,6 @@ class PreflightResult:
 
     def missing_datasets(self) -> list[str]:
         """ONE message per data set that could not be loaded (all its splits and configs in it)."""
-        from .registry import get_task
-
         groups: dict[tuple[str, str | None], list[Failure]] = {}
         for f in self.failures:
             groups.setdefault((f.need.task, f.need.data_dir), []).append(f)
@@ -211,8 +207,6 @@ def _unreachable(error: str) -> bool:
 def _reason(task: str, error: str, hub: dict[str, Any], from_hub: bool) -> str:
     """Why a data set did not load. When the hub could not be reached, that reason is said once in
     the header (``report_failures``); here only what to do about this data set."""
-    from .registry import REGISTRY, get_task
-
     if not (from_hub and hub.get("reachable") is False and _unreachable(error)):
         return error
     t = get_task(task)

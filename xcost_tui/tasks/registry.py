@@ -217,6 +217,9 @@ _TASKS: tuple[TaskDef, ...] = (
 
 REGISTRY: dict[str, TaskDef] = {t.name: t for t in _TASKS}
 TASK_NAMES: tuple[str, ...] = tuple(REGISTRY)
+# Tasks of XCOPA items (one per target language), whose questions come from English COPA.
+XCOPA_TASKS = ("xcopa", "xcopa-translate-test")
+TRANSLATED = "xcopa-translate-test"  # XCOPA's published English translations (translate-test)
 
 
 def get_task(name: str) -> TaskDef:
