@@ -99,7 +99,7 @@ def test_sql_timeout_must_be_positive_seconds(value, capsys):
 
 
 def test_sql_passes_the_timeout_on(tmp_path, monkeypatch):
-    from xcost_tui.store import commands
+    from xcost_tui.commands import sql as commands
 
     seen = {}
 

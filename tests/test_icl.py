@@ -323,7 +323,8 @@ def test_language_codes_per_mt_family():
 
 
 def test_the_built_in_methods_plans(capsys):
-    from xcost_tui.plan import builtin_plans, check_command, load_plan
+    from xcost_tui.commands.plan_check import check_command
+    from xcost_tui.plan import builtin_plans, load_plan
 
     assert {"xcopa-methods", "demo-methods"} <= set(builtin_plans())
     gpu = load_plan("xcopa-methods")

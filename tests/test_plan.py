@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from xcost_tui.commands.plan_check import check_command
 from xcost_tui.errors import SpecError
-from xcost_tui.plan import DEFAULT_MAX_RUNS, MAX_RUNS_ENV, builtin_plans, check_command, load_plan, loads_plan
+from xcost_tui.plan import DEFAULT_MAX_RUNS, MAX_RUNS_ENV, builtin_plans, load_plan, loads_plan
 
 
 def write(tmp_path: Path, text: str, name: str = "plan.toml") -> Path:

@@ -12,8 +12,8 @@ import pytest
 from store_fixtures import make_standard_store
 
 from xcost_tui.cli import main
+from xcost_tui.commands.sql import sql_command
 from xcost_tui.store import db, query
-from xcost_tui.store.commands import sql_command
 from xcost_tui.store.ingest import ingest
 
 QUERIES = Path(__file__).resolve().parents[1] / "store" / "queries"

@@ -14,7 +14,8 @@ import pytest
 from store_fixtures import make_run_dir, make_standard_store
 
 from xcost_tui.cli import main
-from xcost_tui.store.commands import ingest_command, sql_command
+from xcost_tui.commands.ingest import ingest_command
+from xcost_tui.commands.sql import sql_command
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +120,7 @@ def test_store_never_imports_heavy_libraries():
     import sys
 
     code = (
-        "import sys, xcost_tui.store.query, xcost_tui.store.ingest, xcost_tui.store.commands; "
+        "import sys, xcost_tui.store.query, xcost_tui.store.ingest, xcost_tui.commands.ingest, xcost_tui.commands.sql; "
         "heavy = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -503,7 +503,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
         return run_command(args)
     if args.command == "plan":
         if args.plan_command == "estimate":
-            from .estimate.command import estimate_command
+            # deferred: pulls in rich and the plan and estimate rooms (start-up cost: --help loads argparse only)
+            from .commands.estimate import estimate_command
 
             check_store(args.store)
             return estimate_command(
@@ -520,19 +521,19 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
             )
         if args.plan_command != "check":
             parser.parse_args(["plan", "--help"])
-        from .plan import check_command
+        from .commands.plan_check import check_command  # deferred: pulls in rich and the plan room (start-up cost)
 
         return check_command(args.plan, data_dir=args.data_dir, data=args.data, store=args.store)
     if args.command == "ingest":
-        from .store.commands import ingest_command
+        from .commands.ingest import ingest_command  # deferred: pulls in duckdb (start-up cost)
 
         return ingest_command(Path(args.store), [Path(p) for p in args.run_dirs])
     if args.command == "sql":
-        from .store.commands import sql_command
+        from .commands.sql import sql_command  # deferred: pulls in duckdb (start-up cost)
 
         return sql_command(Path(args.store), args.query, fmt=args.format, output=args.output, timeout_s=args.timeout)
     if args.command == "report":
-        from .report import report_command
+        from .report import report_command  # deferred: pulls in duckdb, pyarrow and numpy (start-up cost)
 
         return report_command(
             Path(args.store),
@@ -546,7 +547,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
     if args.headless:
         if not plan_arg:
             raise XcostError("--headless needs a plan: a plan file or a built-in plan name (demo, xcopa-stilts)")
-        from .headless import headless_command
+        from .headless import headless_command  # deferred: pulls in the runner and duckdb (start-up cost)
 
         return headless_command(
             plan_arg,
@@ -558,7 +559,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
             executor=args.executor,
             ingest=not args.no_ingest,
         )
-    from .tui.app import run_app
+    from .tui.app import run_app  # deferred: pulls in textual (start-up cost)
 
     if args.executor is not None:
         return run_app(

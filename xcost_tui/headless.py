@@ -31,9 +31,18 @@ from typing import Any, TextIO
 from . import format as fmt
 from . import present
 from .errors import XcostError
-from .rundir import RunStatus
+from .estimate.stored import forecast_summary
+from .plan import describe_data, load_plan
+from .rundir import JsonlReader, RunDir, RunFold, RunStatus, parse_event, read_status
+from .runner import Scheduler
+from .runner.executors import make_executor
 from .runner.live import LiveRun
 from .runner.notes import STARTED, Note, NoteLevel
+from .runner.procs import JOB_COMMAND_ENV
+from .store.ingest import ingest as ingest_runs
+from .store.query import leaderboard
+from .tasks import preflight
+from .verdict.api import verdict
 
 HEAVY = ("torch", "transformers", "datasets")
 ASSERT_ENV = "XCOST_ASSERT_NO_HEAVY_IMPORTS"
@@ -91,8 +100,6 @@ def _step(run: LiveRun) -> str:
 def collapse_of(run_dir: Path) -> tuple[bool | None, int | None]:
     """(collapsed, target attempts) of a run from its events (the fold's reading, as ingest's):
     (None, None) when nothing was judged or the events cannot be read."""
-    from .rundir import JsonlReader, RunDir, RunFold, parse_event
-
     try:
         lines = JsonlReader(RunDir(Path(run_dir)).events).read_all_lines(final=True)
     except OSError:
@@ -410,8 +417,6 @@ def _leaderboard_table(rows: list[dict], cols: list[str], title: str):
 
 
 def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
-    from .store.query import leaderboard
-
     try:
         table = leaderboard(store, order_by="avg_accuracy", descending=True)
     except XcostError as exc:
@@ -462,11 +467,6 @@ def print_verdict(store: Path, specs: list, console) -> bool:
     from rich.table import Table
     from rich.text import Text
 
-    try:
-        from .verdict.api import verdict
-    except ImportError as exc:  # numpy is a dependency of the verdict only
-        console.print(f"verdict: not available ({exc})", markup=False, highlight=False)
-        return False
     config_ids = {s.configuration_id() for s in specs}
     try:
         v = verdict(store, config_ids=config_ids)
@@ -533,8 +533,6 @@ def print_verdict(store: Path, specs: list, console) -> bool:
 
 def print_forecast_line(store: Path, run_ids: list[str], out: TextIO) -> None:
     """'forecast 1.9 h, measured 2.1 h, +11% (...)' when ``xcost-tui plan estimate`` forecast these runs."""
-    from .estimate.stored import forecast_summary
-
     try:
         line = forecast_summary(store, run_ids)
     except XcostError:
@@ -549,10 +547,6 @@ def print_forecast_line(store: Path, run_ids: list[str], out: TextIO) -> None:
 def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_options: dict | None) -> bool:
     """Before the first run: every split the plan's runs need, loaded once (tasks/preflight.py).
     False (and one message per data set that cannot be loaded, on stderr) stops the plan."""
-    from .plan import data_check
-    from .rundir import read_status
-    from .runner.procs import JOB_COMMAND_ENV
-
     custom = (scheduler_options or {}).get("job_command") or os.environ.get(JOB_COMMAND_ENV)
     if custom:
         print("data pre-flight: skipped (the runs use another job command, which reads no data)", file=out, flush=True)
@@ -568,7 +562,7 @@ def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_opt
     todo = [s for s in loaded.runs if not done(s)]
     if not todo:
         return True
-    if data_check(todo, out) == 0:
+    if preflight.data_check(todo, out) == 0:
         return True
     print(
         "xcost-tui: error: no run was started: the plan's data cannot be loaded (see above); "
@@ -619,10 +613,6 @@ def _headless(
 ) -> int:
     from rich.console import Console
 
-    from .plan import describe_data, load_plan
-    from .runner import Scheduler
-    from .store.ingest import ingest
-
     out = out if out is not None else sys.stdout
     plain = _plain_terminal(out)
     # Without a terminal nothing wraps lines for us: let tables take their natural width.
@@ -637,8 +627,6 @@ def _headless(
         loaded = load_plan(plan, data_dir=data_dir, executor=executor)
         runner_executor = None
         if loaded.executor.kind != "local":
-            from .runner.executors import make_executor
-
             runner_executor = make_executor(loaded.executor)
             runner_executor.check()  # SLURM reachable, before the pre-flight and any submission
     except XcostError as exc:
@@ -701,7 +689,7 @@ def _headless(
         )
     elif dirs:
         try:
-            report = ingest(store, dirs, only_changed=True)
+            report = ingest_runs(store, dirs, only_changed=True)
             for w in getattr(report, "warnings", [])[:20]:
                 print(f"store: {w}", file=out, flush=True)
         except Exception as exc:  # noqa: BLE001 - the results are on disk; the store can be rebuilt

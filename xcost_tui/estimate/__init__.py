@@ -1,13 +1,14 @@
 """Know before you run: what a plan will cost, whether each run fits, and how close the forecast came.
 
-``xcost-tui plan estimate PLAN`` (``command.py``) forecasts every run and phase of a plan: examples,
-tokens, analytic FLOPs, time, device-hours, energy and peak memory, from the real token lengths
-of the data with each run's tokenizer and a short probe on this machine (or projected onto
-another GPU with ``--device-profile``). The store keeps every forecast (``<store>/forecasts/``, the
-``forecasts`` table) and compares it with what the runs then measure (the ``forecast_error`` view).
+``xcost-tui plan estimate PLAN`` (the verb is ``xcost_tui/commands/estimate.py``) forecasts every
+run and phase of a plan: examples, tokens, analytic FLOPs, time, device-hours, energy and peak
+memory, from the real token lengths of the data with each run's tokenizer and a short probe on
+this machine (or projected onto another GPU with ``--device-profile``). The store keeps every
+forecast (``<store>/forecasts/``, the ``forecasts`` table) and compares it with what the runs then
+measure (the ``forecast_error`` view).
 
 Supervisor side (torch-free): ``configs``, ``assumptions``, ``profiles``, ``memory``, ``forecast``,
-``run``, ``command``, ``stored``, ``fit``. Job side, run as a subprocess: ``worker`` (it imports torch
+``run``, ``stored``, ``fit``. Job side, run as a subprocess: ``worker`` (it imports torch
 and the job's own loops inside its functions).
 
 For an executor: ``suggested_time_limit(spec)`` (``stored.py``) is the SLURM ``--time`` in seconds

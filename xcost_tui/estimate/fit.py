@@ -12,10 +12,12 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..measure import nvml
 from ..spec import PhaseKind
 from . import assumptions
 from .configs import model_shape
 from .memory import FIT_SHARE, fits_analytic, largest_fitting_micro, step_memory
+from .stored import latest_run_forecasts
 
 GIB = 2**30
 
@@ -24,8 +26,6 @@ def local_devices() -> dict[str, Any]:
     """{"cuda": (name, total bytes) or None, "cpu": (name, total bytes)}: what a run started here would use."""
     out: dict[str, Any] = {"cuda": None}
     try:
-        from ..measure import nvml
-
         if nvml.nvml_available()[0] and nvml.device_count() > 0:
             info = nvml.value(nvml.memory_info(0))
             name = nvml.value(nvml.device_name(0))
@@ -107,8 +107,6 @@ def memory_warnings(
     specs: list, store: str | os.PathLike | None = None, labels: dict[str, str] | None = None
 ) -> list[str]:
     """One line per training phase that will not fit, naming the setting to change."""
-    from .stored import latest_run_forecasts
-
     labels = labels or {}
     forecasts = {}
     if store is not None and Path(store).is_dir():

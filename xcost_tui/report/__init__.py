@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..verdict.thresholds import DEFAULT_DELTA
-from .select import ReportError, Selection
+from . import figures, render
+from .data import ReportData, gather
+from .select import ReportError, Selection, everything, from_plan, from_where, resolve_baseline
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from .data import ReportData
 
 __all__ = ["ReportError", "ReportResult", "report_command", "write_report"]
 
@@ -118,10 +118,6 @@ def write_report(
     amortise_n: float = 1.0,
 ) -> ReportResult:
     """Gathers the verdict of ``selection`` (default: every configuration) and writes the report's files."""
-    from . import figures, render
-    from .data import gather
-    from .select import everything, resolve_baseline
-
     store, out = Path(store), Path(out)
     check_out(out)
     seconds: dict[str, float] = {}
@@ -182,8 +178,6 @@ def report_command(
     amortise_n: float = 1.0,
 ) -> int:
     """The ``xcost-tui report`` subcommand: prints what it wrote, in a few lines."""
-    from .select import everything, from_plan, from_where
-
     if plan is not None and where is not None:
         raise ReportError(
             "report takes a plan or --where, not both: a plan selects its configurations, --where "

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from .. import __version__
+from ..store.db import connect_ro
 from ..verdict.api import ComparisonRow, ConfigurationRow, Verdict, sentence, verdict
 from .select import ReportError, Selection
 
@@ -169,8 +170,6 @@ def _contended(con: Any, ids: list[str]) -> pa.Table:
 def gather(
     store: Path, selection: Selection, *, baseline: str | None = None, delta: float = 0.02, amortise_n: float = 1.0
 ) -> ReportData:
-    from ..store.db import connect_ro
-
     v = verdict(store, baseline=baseline, delta=delta, amortise_n=amortise_n, config_ids=selection.config_ids)
     configs = v.configurations
     if selection.config_ids is None:

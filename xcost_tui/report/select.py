@@ -6,7 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..configuration import label
 from ..errors import XcostError
+from ..plan import load_plan
+from ..store.db import connect_ro, connect_user_sql
+from ..store.query import _explain
+from ..suggest import did_you_mean
 
 
 class ReportError(XcostError):
@@ -23,9 +28,6 @@ class Selection:
 
 
 def from_plan(plan_arg: str) -> Selection:
-    from ..configuration import label
-    from ..plan import load_plan
-
     plan = load_plan(plan_arg)
     ids = {s.configuration_id(): label(s.to_dict()) for s in plan.runs}
     return Selection(
@@ -39,9 +41,6 @@ def from_plan(plan_arg: str) -> Selection:
 def from_where(store: Path, where: str) -> Selection:
     """The configurations of the runs (table ``runs``, any status) that satisfy ``where``."""
     import duckdb
-
-    from ..store.db import connect_user_sql
-    from ..store.query import _explain
 
     if not where.strip():
         raise ReportError("--where is empty: give a condition on the runs table, e.g. --where \"method = 'direct'\"")
@@ -63,9 +62,6 @@ def everything() -> Selection:
 def resolve_baseline(store: Path, given: str) -> str:
     """A configuration id from an id, a unique prefix of one, a configuration's exact label, or a
     unique start of a label."""
-    from ..store.db import connect_ro
-    from ..suggest import did_you_mean
-
     with connect_ro(store) as con:
         rows = [
             (str(a), str(b or "")) for a, b in con.execute("SELECT config_id, label FROM configurations").fetchall()

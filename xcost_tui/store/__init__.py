@@ -4,7 +4,8 @@
 - ``schema``: tables, views, the schema version (docs/schema.md describes every column).
 - ``ingest``: run directories → rows, idempotently.
 - ``query``: what the app and the headless mode ask (leaderboard, Pareto, run detail, SQL).
-- ``commands``: ``xcost-tui ingest`` and ``xcost-tui sql``.
+
+The ``ingest`` and ``sql`` verbs that print are in ``xcost_tui/commands/``.
 
 Never imports torch, transformers or datasets.
 """

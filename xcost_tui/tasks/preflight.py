@@ -3,7 +3,7 @@
 Two halves in one module:
 
 - ``run_preflight(specs, out)`` (the supervisor: ``xcost-tui --headless`` before the first run,
-  ``xcost-tui plan check --data``) computes the needs (``needs.py``), starts
+  ``xcost-tui plan check --data``, both through ``data_check``) computes the needs (``needs.py``), starts
   ``python -m xcost_tui.tasks.preflight`` and reads its JSON lines. It imports nothing heavy: the
   supervisor never imports torch, transformers or datasets (.importlinter).
 - ``main()`` (that subprocess) probes the hub once, loads each split with ``load_split`` (the
@@ -323,6 +323,20 @@ def report_failures(result: PreflightResult, out: TextIO) -> None:
     print(head + (f": {common}:" if common else ":"), file=out, flush=True)
     for msg in msgs:
         print(f"  - {msg}", file=out, flush=True)
+
+
+def data_check(specs: Iterable[Any], out: TextIO | None = None) -> int:
+    """The data pre-flight over ``specs`` as ``xcost-tui --headless`` and ``plan check --data`` say
+    it: row counts on ``out`` (stdout), one message per data set that cannot be loaded on stderr;
+    0 when everything loaded, else 2 (the exit code)."""
+    out = out if out is not None else sys.stdout
+    result = run_preflight(specs, out)
+    if result.ok:
+        print(f"data: all {result.needs} splits loaded ({result.seconds:.1f} s)", file=out, flush=True)
+        return 0
+    out.flush()
+    report_failures(result, sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,7 +20,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
-from .screens.runs import RunsReady, RunsScreen
+from .runner_bridge import attach_existing, make_runner, own_active_runs, runner_available, shutdown
+from .screens.runs import RunsReady, RunsScreen, store_signature
 
 if TYPE_CHECKING:  # types only (the runner package is imported on first use, not at start-up)
     from textual.widgets import Input, TextArea
@@ -95,22 +96,22 @@ class XcostApp(App):
 
     # ---- screens -----------------------------------------------------------------------------
     def _make_live(self) -> Screen:
-        from .screens.live import LiveScreen
+        from .screens.live import LiveScreen  # deferred: a screen is imported when first shown (start-up cost)
 
         return LiveScreen(id="live")
 
     def _make_launch(self) -> Screen:
-        from .screens.launch import LaunchScreen
+        from .screens.launch import LaunchScreen  # deferred: a screen is imported when first shown (start-up cost)
 
         return LaunchScreen(plan=self.plan_arg, data_dir=self.data_dir, max_parallel=self.max_parallel, id="launch")
 
     def _make_compare(self) -> Screen:
-        from .screens.compare import CompareScreen
+        from .screens.compare import CompareScreen  # deferred: a screen is imported when first shown (start-up cost)
 
         return CompareScreen(self.store, id="compare")
 
     def _make_sql(self) -> Screen:
-        from .screens.sql import SqlScreen
+        from .screens.sql import SqlScreen  # deferred: a screen is imported when first shown (start-up cost)
 
         return SqlScreen(self.store, id="sql")
 
@@ -130,7 +131,7 @@ class XcostApp(App):
         self.switch_mode(mode)
 
     def action_help(self) -> None:
-        from .screens.dialogs import HelpScreen
+        from .screens.dialogs import HelpScreen  # deferred: a screen is imported when first shown (start-up cost)
 
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
@@ -160,8 +161,7 @@ class XcostApp(App):
                 return
         # and read the verdict of the default settings: 4 then shows it at once (the screen takes
         # it only if the store has not changed since; anything else it reads itself)
-        from .screens.compare import CompareSettings, load_compare
-        from .screens.runs import store_signature
+        from .screens.compare import CompareSettings, load_compare  # deferred: warmed above, off the first paint
 
         try:
             sig = store_signature(Path(self.store))
@@ -198,6 +198,7 @@ class XcostApp(App):
                 "failed, running and partial runs among the complete ones, or (again) after them",
                 screen.action_rank_all,
             )
+        # deferred: a screen is imported when first shown (start-up cost)
         from .screens.compare import VIEW_KEYS, VIEW_TITLES, VIEWS, CompareScreen
 
         if isinstance(screen, CompareScreen):
@@ -236,8 +237,6 @@ class XcostApp(App):
     def runner(self) -> RunnerAPI:
         """The runner, created on first use (importing it never imports torch)."""
         if self._runner is None:
-            from .runner_bridge import make_runner
-
             self._runner = make_runner(self.store, self.data_dir, self.max_parallel, self.executor)
         return self._runner
 
@@ -255,8 +254,6 @@ class XcostApp(App):
 
     @work(thread=True, group="attach", exit_on_error=False)
     def _attach_existing(self) -> None:
-        from .runner_bridge import attach_existing, runner_available
-
         if not runner_available():
             return
         try:
@@ -290,7 +287,7 @@ class XcostApp(App):
 
     def _got_notes(self, notes: list[Note]) -> None:
         """Every note goes to the Live screen's log; warnings and errors also pop up."""
-        from ..runner.notes import NoteLevel
+        from ..runner.notes import NoteLevel  # deferred: the runner package (start-up cost); loaded by now
 
         self.runner_notes.extend(str(note) for note in notes)
         self.runner_notes_total += len(notes)
@@ -305,8 +302,6 @@ class XcostApp(App):
         supervisor holds)."""
         if self._runner is None:
             return 0
-        from .runner_bridge import own_active_runs
-
         try:
             return len(own_active_runs(self._runner))
         except Exception:  # noqa: BLE001
@@ -314,7 +309,7 @@ class XcostApp(App):
 
     # ---- quitting ----------------------------------------------------------------------------
     def action_quit_app(self) -> None:
-        from .screens.dialogs import QuitModal
+        from .screens.dialogs import QuitModal  # deferred: a screen is imported when first shown (start-up cost)
 
         n = self.running_count()
         if not n:
@@ -322,8 +317,8 @@ class XcostApp(App):
             return
         if isinstance(self.screen, QuitModal):
             return
+        # deferred: ~30 ms before the first paint (start-up cost); the runner has loaded it by now
         from ..rundir import RunStatus
-        from .runner_bridge import own_active_runs
 
         try:
             running = sum(1 for r in own_active_runs(self._runner) if r.status == RunStatus.RUNNING)
@@ -341,8 +336,6 @@ class XcostApp(App):
     @work(thread=True, group="quit", exit_on_error=False)
     def _shutdown_and_exit(self, cancel_running: bool | None) -> None:
         if self._runner is not None:
-            from .runner_bridge import shutdown
-
             try:
                 shutdown(self._runner, cancel_running=bool(cancel_running))
             except Exception as exc:  # noqa: BLE001
@@ -361,7 +354,7 @@ def run_app(
     submits to SLURM, with the plan's ``[executor]`` settings when a plan is given."""
     settings = None
     if executor is not None:
-        from ..plan import ExecutorSettings, load_plan
+        from ..plan import ExecutorSettings, load_plan  # deferred: plan, spec and tasks (start-up cost)
 
         settings = (
             load_plan(plan, data_dir=data_dir, executor=executor).executor if plan else ExecutorSettings(kind=executor)

@@ -10,6 +10,8 @@ import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..errors import XcostError
+
 if TYPE_CHECKING:
     from ..runner.api import RunnerAPI
     from ..runner.live import LiveRun
@@ -25,11 +27,9 @@ def runner_available() -> bool:
 def make_runner(
     store: Path, data_dir: str | None, max_parallel: int | None, executor: object | None = None
 ) -> RunnerAPI:
-    from ..errors import XcostError
-
     if not runner_available():
         raise XcostError("the runner (xcost_tui.runner) is not installed in this build")
-    from ..runner import Scheduler
+    from ..runner import Scheduler  # deferred: the runner package and psutil (start-up cost)
 
     # data_dir travels in each RunSpec (plan.load_plan(data_dir=...)), not in the scheduler
     return Scheduler(store, max_parallel=max_parallel, executor=executor)

@@ -21,7 +21,7 @@ import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -35,15 +35,14 @@ from textual.widgets import ContentSwitcher, Footer, Static
 from ... import XCOPA_LANGS, present
 from ... import format as fmt
 from ...errors import StoreError
+from ...verdict.api import ConfigurationRow, Curve, Verdict, frontier, learning_curves, unmeasured_reasons, verdict
+from ..widgets.charts import Chart
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageColumn, PageTable
 from ..widgets.textpanel import TextPanel
 from . import xcost_app
-from .runs import store_signature
-
-if TYPE_CHECKING:
-    from ...verdict.api import ConfigurationRow, Curve, Verdict
-    from ..widgets.charts import Chart
+from .dialogs import PickModal
+from .runs import RunsScreen, export_path, store_signature
 
 # the cost axes, in the order x cycles them (present.MEASURES names them once)
 MEASURES = list(present.MEASURES.values())
@@ -99,8 +98,6 @@ class CurvesLoaded(Message):
 def load_compare(store: Path | str, settings: CompareSettings) -> CompareData:
     """What the screen's worker reads: the verdict (materialised at ingest for the default
     baseline; computed now for another one) and why unmeasured costs are NULL."""
-    from ...verdict.api import unmeasured_reasons, verdict
-
     t0 = time.perf_counter()
     v = verdict(store, baseline=settings.baseline, delta=settings.delta, amortise_n=settings.amortise_n, light=True)
     missing = {
@@ -253,8 +250,6 @@ class CompareScreen(Screen):
 
     # ---- layout ------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        from ..widgets.charts import Chart
-
         with Horizontal(id="compare-bar"):
             yield Static("", id="compare-tabs")
             yield Static("", id="compare-info")
@@ -401,8 +396,6 @@ class CompareScreen(Screen):
         self.set_measure(keys[(keys.index(self.measure) + 1) % len(keys)])
 
     def action_pick_measure(self) -> None:
-        from .dialogs import PickModal
-
         self.app.push_screen(
             PickModal("Cost measure (x axis)", [(m.key, m.name) for m in MEASURES], self.measure),
             self._picked_measure,
@@ -419,8 +412,6 @@ class CompareScreen(Screen):
             self._load(replace(self.settings, baseline=config_id))
 
     def action_pick_baseline(self) -> None:
-        from .dialogs import PickModal
-
         choices = [(DEFAULT_BASELINE, "default: direct fine-tuning of the same model and recipe")]
         if self.data is not None:
             choices += [(c.config_id, c.label) for c in sorted(self.data.configurations, key=lambda c: c.label)]
@@ -441,8 +432,6 @@ class CompareScreen(Screen):
             self._load(replace(self.settings, delta=float(delta)))
 
     def action_pick_delta(self) -> None:
-        from .dialogs import PickModal
-
         choices = [(str(d), f"±{100 * d:g} points") for d in DELTAS]
         self.app.push_screen(
             PickModal(
@@ -462,8 +451,6 @@ class CompareScreen(Screen):
             self._load(replace(self.settings, amortise_n=float(n)))
 
     def action_pick_amortise(self) -> None:
-        from .dialogs import PickModal
-
         choices = [
             (
                 str(n),
@@ -494,8 +481,6 @@ class CompareScreen(Screen):
             self._ensure_curves()
 
     def action_pick_curve(self) -> None:
-        from .dialogs import PickModal
-
         choices = [
             ("target:avg", "target phase, mean over the XCOPA languages"),
             ("target:en", "target phase, English COPA validation"),
@@ -573,8 +558,6 @@ class CompareScreen(Screen):
 
     # ---- the frontier view ---------------------------------------------------------------------
     def _fill_frontier(self) -> None:
-        from ...verdict.api import frontier
-
         data = self.data
         if data is None:
             return
@@ -774,8 +757,6 @@ class CompareScreen(Screen):
 
     @work(thread=True, exclusive=True, group="compare-curves", exit_on_error=False)
     def _curves_worker(self, key: tuple) -> None:
-        from ...verdict.api import learning_curves
-
         cost, phase, lang = key
         try:
             curves = learning_curves(self.store, cost=cost, lang=lang, phase=phase)
@@ -868,15 +849,11 @@ class CompareScreen(Screen):
         app = xcost_app(self)
         app.switch_mode("runs")
         runs = app.screen
-        from .runs import RunsScreen
-
         if isinstance(runs, RunsScreen):
             runs.set_filter(config_id=config_id)
 
     # ---- export --------------------------------------------------------------------------------
     def action_export_svg(self) -> None:
-        from .runs import export_path
-
         try:
             path = export_path(self.store, f"compare-{self.view}-{self.measure}", "svg")
             written = self.app.save_screenshot(filename=path.name, path=str(path.parent))

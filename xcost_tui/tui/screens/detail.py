@@ -17,7 +17,9 @@ from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPa
 from ... import format as fmt
 from ... import present
 from ...errors import StoreError
+from ...estimate.stored import phase_forecasts
 from ...rundir import RunDir, StoreLayout
+from ...store import query
 from ..widgets.empty import EmptyState
 
 LOG_LINES = 50
@@ -98,8 +100,6 @@ class RunDetailScreen(Screen):
 
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def _load(self) -> None:
-        from ...store import query
-
         try:
             detail = query.run_detail(self.store, self.run_id)
         except StoreError as exc:
@@ -164,8 +164,6 @@ class RunDetailScreen(Screen):
 
 def add_forecasts(store: Path, run_id: str, phases: list[dict]) -> None:
     """Each phase's newest forecast and its error (the fc dev-h and fc err columns), where one exists."""
-    from ...estimate.stored import phase_forecasts
-
     try:
         forecasts = phase_forecasts(store, run_id)
     except Exception:  # noqa: BLE001 - the forecast columns are extra: without them the detail still shows

@@ -18,12 +18,12 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from ... import format as fmt
+from ...plan import Plan, load_plan
 from ...present import status_style
 from ..widgets.pagetable import PageColumn, PageTable
 from . import xcost_app
 
 if TYPE_CHECKING:
-    from ...plan import Plan
     from ...runner.live import LiveRun
 
 COLUMNS = [
@@ -128,8 +128,6 @@ class LaunchScreen(Screen):
     @work(thread=True, exclusive=True, group="plan", exit_on_error=False)
     def _load(self, path: str) -> None:
         try:
-            from ...plan import load_plan
-
             plan = load_plan(path, data_dir=self.data_dir)
         except Exception as exc:  # noqa: BLE001 - SpecError and friends: shown in place
             self.post_message(PlanLoaded(None, str(exc)))

@@ -24,9 +24,11 @@ from ...rundir import Progress, RunStatus, Sample
 from ...runner.api import RunnerAPI
 from ...runner.live import LiveRun
 from ..columns import page_column
+from ..widgets.charts import Chart
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageTable
 from . import xcost_app
+from .dialogs import ConfirmModal
 
 REFRESH_S = 0.5
 IDLE_REFRESH_S = 1.0  # while the screen is not shown
@@ -198,8 +200,6 @@ class LiveScreen(Screen):
         yield Static("", id="live-progress")
         yield EmptyState(id="live-empty")
         with Grid(id="live-charts"):
-            from ..widgets.charts import Chart
-
             for name in ("mem", "thr", "loss", "cpu"):
                 yield Chart(id=f"chart-{name}")
         yield Log(id="live-notes", max_lines=200)
@@ -289,8 +289,6 @@ class LiveScreen(Screen):
         )
         if self.paused or not data.charts:
             return
-        from ..widgets.charts import Chart
-
         for name, spec in data.charts.items():
             self.query_one(f"#chart-{name}", Chart).show(spec["title"], spec["series"], xlabel="s")
 
@@ -324,8 +322,6 @@ class LiveScreen(Screen):
             self.selected = key
 
     def action_cancel_run(self) -> None:
-        from .dialogs import ConfirmModal
-
         table = self.query_one("#live-runs", PageTable)
         run_id = table.cursor_key
         run = (self.data.runs if self.data else {}).get(run_id or "")

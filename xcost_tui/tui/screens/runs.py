@@ -194,7 +194,7 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-page", exit_on_error=False)
     def _fetch(self, seq: int, q: RunsQuery) -> None:
-        from ...store import query
+        from ...store import query  # deferred: pulls in duckdb (start-up cost), here in a worker thread
 
         t0 = time.perf_counter()
         try:
@@ -238,7 +238,7 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-options", exit_on_error=False)
     def _load_options(self) -> None:
-        from ...store import query
+        from ...store import query  # deferred: pulls in duckdb (start-up cost), here in a worker thread
 
         try:
             opts = {
@@ -407,7 +407,7 @@ class RunsScreen(Screen):
         self.sort_by(nxt, C.default_descending(nxt))
 
     def action_sort_pick(self) -> None:
-        from .dialogs import PickModal
+        from .dialogs import PickModal  # deferred: a screen module (start-up cost: Runs is the first screen)
 
         shown = [c.key for c in self.q.columns()]
         choices = [(c.key, c.header) for c in self.q.columns()]
@@ -513,7 +513,7 @@ class RunsScreen(Screen):
             self.query_one("#runs-table").focus()
 
     def action_langs(self) -> None:
-        from .dialogs import MultiPickModal
+        from .dialogs import MultiPickModal  # deferred: a screen module (start-up cost, as above)
 
         def chosen(langs: list[str] | None) -> None:
             if langs is not None:
@@ -539,7 +539,7 @@ class RunsScreen(Screen):
         self.open_run(event.key)
 
     def open_run(self, run_id: str) -> None:
-        from .detail import RunDetailScreen
+        from .detail import RunDetailScreen  # deferred: a screen, with rundir and the store (start-up cost)
 
         self.app.push_screen(RunDetailScreen(self.store, run_id))
 
@@ -558,7 +558,7 @@ class RunsScreen(Screen):
 
     @work(thread=True, group="runs-export", exit_on_error=False)
     def _export(self, q: RunsQuery, fmt: str) -> None:
-        from ...store import query
+        from ...store import query  # deferred: pulls in duckdb (start-up cost), here in a worker thread
 
         try:
             shown = [c.key for c in q.columns() if c.key not in C.SOURCES]

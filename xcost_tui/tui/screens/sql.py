@@ -21,6 +21,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
 from ... import format as fmt
+from ...errors import StoreError
+from ...store import query
 from ..widgets.pagetable import PageColumn, PageTable
 from . import xcost_app
 
@@ -115,19 +117,14 @@ class SqlScreen(Screen):
         self._seq += 1
         self.running = True
         self.query_one("#sql-status", Static).update("running … (ctrl+g cancels)")
-        from ...store.query import Cancel
-
         if self._cancel is not None:  # a query still running: its result would be dropped anyway
             self._cancel.interrupt()
         # Made here, not in the worker: a ctrl+g pressed before the worker starts still counts.
-        self._cancel = Cancel()
+        self._cancel = query.Cancel()
         self._run(self._seq, sql, self._cancel)
 
     @work(thread=True, exclusive=True, group="sql", exit_on_error=False)
     def _run(self, seq: int, sql: str, cancel: Any) -> None:
-        from ...errors import StoreError
-        from ...store import query
-
         clock = getattr(self.app, "clock", None)
         timer = clock if callable(clock) else time.perf_counter  # a fixed clock in tests: stable snapshots
         t0 = timer()
@@ -192,8 +189,6 @@ class SqlScreen(Screen):
         """Puts result ``index`` of the last query in the table and says which it is."""
         import pyarrow as pa
 
-        from ...store.query import statement_title
-
         self.shown = index
         result = self.results[index]
         table = result.table if result.table is not None else pa.table({"result": ["OK"]})
@@ -214,7 +209,7 @@ class SqlScreen(Screen):
         status = f"{count} in {self._elapsed:.2f} s · ctrl+r run · ctrl+g cancel"
         if len(self.results) > 1:
             status = (
-                f"result {index + 1} of {len(self.results)}: {statement_title(result.statement, 60)} · "
+                f"result {index + 1} of {len(self.results)}: {query.statement_title(result.statement, 60)} · "
                 f"{status} · [ ] other results"
             )
         self.query_one("#sql-status", Static).update(status)

@@ -17,7 +17,12 @@ from typing import TextIO
 from .. import format as fmt
 from .. import present
 from ..errors import XcostError
-from .forecast import PlanForecast, phase_row, slurm_time
+from ..estimate.forecast import DEFAULT_SAFETY, PlanForecast, phase_row, slurm_time
+from ..estimate.profiles import get_profile
+from ..estimate.run import estimate_plan
+from ..estimate.stored import save_forecast
+from ..measure import nvml
+from ..plan import load_plan
 
 
 def estimate_command(
@@ -35,11 +40,6 @@ def estimate_command(
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    from ..plan import load_plan
-    from .forecast import DEFAULT_SAFETY
-    from .profiles import get_profile
-    from .run import estimate_plan
-
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     try:
@@ -74,8 +74,6 @@ def default_slots(profile) -> int:
     if profile is not None:
         return 1
     try:
-        from ..measure import nvml
-
         count = nvml.device_count() if hasattr(nvml, "device_count") else 0
     except Exception:  # noqa: BLE001 - no NVML: a CPU machine
         count = 0
@@ -83,14 +81,13 @@ def default_slots(profile) -> int:
 
 
 def _save(fc: PlanForecast, store: Path, err: TextIO) -> Path | None:
-    from .stored import save_forecast
-
     try:
         path = save_forecast(store, fc)
     except XcostError as exc:
         print(f"xcost-tui: warning: the forecast was not saved: {exc}", file=err, flush=True)
         return None
     try:
+        # deferred: pulls in duckdb, pyarrow and numpy (start-up cost), which --no-save never needs
         from ..store.ingest import ingest
 
         ingest(store, [])

@@ -1,4 +1,9 @@
-"""``xcost-tui ingest`` and ``xcost-tui sql``."""
+"""``xcost-tui sql QUERY``: run SQL on the store, read-only and sandboxed, and print the result.
+
+The store room runs the statements (``store.query``: ``run_statements``, ``sql_reader``, the
+sandboxed connection); this verb prints them as tables or streams one result as CSV, JSON lines
+or Parquet, and turns ctrl-c and ``--timeout`` into exit codes (130, 124).
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,21 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import duckdb
 import pyarrow as pa
 
 from ..errors import XcostError
-from . import db
-from .query import Cancel, QueryCancelled, SqlError, run_statements, split_statements, sql_reader, statement_title
-
-if TYPE_CHECKING:
-    from .ingest import StagedRun
+from ..store.query import (
+    Cancel,
+    QueryCancelled,
+    SqlError,
+    run_statements,
+    split_statements,
+    sql_reader,
+    statement_title,
+)
 
 T = TypeVar("T")
 
@@ -32,47 +41,6 @@ DEFAULT_MAX_TABLE_ROWS = 100
 
 def _err(message: str) -> None:
     print(f"xcost-tui: error: {message}", file=sys.stderr)
-
-
-# ---- ingest -----------------------------------------------------------------------------------
-
-
-def ingest_command(store_root: Path, run_dirs: list[Path]) -> int:
-    """Ingest the named run directories, or (none named) rebuild the store from every run
-    directory under <store>/runs. One line per run, then warnings and a summary."""
-    from .ingest import ingest
-
-    def on_run(staged: StagedRun) -> None:
-        print(f"ingested {staged.summary()}", flush=True)
-        for w in staged.warnings:
-            print(f"  warning: {w}", file=sys.stderr, flush=True)
-
-    try:
-        report = ingest(store_root, run_dirs or None, on_run=on_run)
-    except XcostError as exc:
-        _err(str(exc))
-        return 2
-    for w in report.warnings:
-        if not any(w in s.warnings for s in report.ingested):
-            print(f"warning: {w}", file=sys.stderr)
-    path = db.db_path(store_root)
-    parts = [f"{len(report.ingested)} run{'s' if len(report.ingested) != 1 else ''} ingested"]
-    if report.unchanged:
-        parts.append(f"{len(report.unchanged)} unchanged")
-    if report.pruned:
-        parts.append(
-            f"{len(report.pruned)} removed (run directory gone: {', '.join(report.pruned[:5])}"
-            f"{', ...' if len(report.pruned) > 5 else ''})"
-        )
-    if report.rebuilt:
-        parts.append("store (re)built from the run directories")
-    if not report.ingested and not run_dirs:
-        parts.append(f"no run directories under {db.runs_dir(store_root)}")
-    print(f"{path}: {'; '.join(parts)} ({report.seconds:.2f} s)")
-    return 1 if report.missing else 0
-
-
-# ---- sql --------------------------------------------------------------------------------------
 
 
 def _max_rows() -> int:
