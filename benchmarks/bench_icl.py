@@ -26,7 +26,7 @@ from _quiet import Contention
 
 
 def build(lang: str, seed: int = 0):
-    from xcost_tui.job.icl import build_tiny_gpt2, train_tiny_gpt2_tokenizer
+    from xcost_tui.job.causal import build_tiny_gpt2, train_tiny_gpt2_tokenizer
     from xcost_tui.tasks import all_texts, load_examples
 
     pool = load_examples("xcopa", "validation", data_dir=data_dir(), lang=lang, xcopa_question="published")
@@ -56,8 +56,8 @@ def main() -> None:
     from lm_eval.api.instance import Instance
     from lm_eval.models.huggingface import HFLM
 
+    from xcost_tui.job.data import few_shot_sample
     from xcost_tui.job.icl import CausalScorer, encode_prompts
-    from xcost_tui.job.main import few_shot_sample
     from xcost_tui.measure.flops import DecoderDims
     from xcost_tui.tasks import load_examples
     from xcost_tui.tasks.prompts import build_prompt

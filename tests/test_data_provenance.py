@@ -152,7 +152,7 @@ def test_schema_doc_names_every_data_sources_column():
 
 
 def test_the_tokenizer_learns_from_training_splits_only(data_dir):
-    from xcost_tui.job.main import few_shot_sample, load_run_data
+    from xcost_tui.job.data import few_shot_sample, load_run_data
     from xcost_tui.tasks import all_texts
 
     spec = RunSpec.from_dict(

@@ -165,14 +165,14 @@ def test_analytic_step_memory_grows_with_the_micro_batch_and_says_when_it_does_n
 
 
 def _counter(sample: int = 4000):
-    from xcost_tui.estimate.worker import Counter
+    from xcost_tui.estimate.counting import Counter
 
     return Counter(sample)
 
 
 def test_token_length_sampling(data_dir):
     """A split larger than the sample: the lengths of a seeded sample of its examples, resampled to its size."""
-    from xcost_tui.estimate.worker import SplitData
+    from xcost_tui.estimate.counting import SplitData
     from xcost_tui.job.batching import encode
     from xcost_tui.job.model import train_tiny_tokenizer
     from xcost_tui.tasks import all_texts, load_examples
@@ -200,7 +200,7 @@ def test_token_length_sampling(data_dir):
 
 
 def test_the_count_reads_what_the_job_reads(data_dir):
-    from xcost_tui.job.main import load_run_data
+    from xcost_tui.job.data import load_run_data
 
     plan = load_plan("demo", data_dir=str(data_dir))
     for spec in plan.runs:
@@ -271,7 +271,7 @@ def test_the_count_is_exactly_what_the_job_counts(data_dir, tmp_path):
 
 def test_arithmetic_count_of_one_shape_is_the_simulation():
     """Examples that all have one shape (assumed lengths) are counted without simulating the epochs."""
-    from xcost_tui.estimate.worker import _Proto, simulate_train
+    from xcost_tui.estimate.counting import _Proto, simulate_train
     from xcost_tui.measure.flops import EncoderDims
     from xcost_tui.spec import HParams, MeasureOpts
 

@@ -13,19 +13,21 @@ import pytest
 import torch
 
 from xcost_tui.errors import ModelError, SpecError
-from xcost_tui.job.icl import (
-    CausalScorer,
+from xcost_tui.job.causal import (
     build_tiny_gpt2,
     check_memory_fit,
     count_parameters,
+    model_precision,
+    train_tiny_gpt2_tokenizer,
+)
+from xcost_tui.job.data import few_shot_sample
+from xcost_tui.job.icl import (
+    CausalScorer,
     encode_pair,
     encode_prompts,
     histogram,
-    model_precision,
     standalone_query_flops,
-    train_tiny_gpt2_tokenizer,
 )
-from xcost_tui.job.main import few_shot_sample
 from xcost_tui.measure.flops import DecoderDims, count_flops
 from xcost_tui.plan import loads_plan
 from xcost_tui.spec import RunSpec

@@ -24,14 +24,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from xcost_tui.job.causal import build_tiny_gpt2, train_tiny_gpt2_tokenizer
+from xcost_tui.job.data import few_shot_sample
 from xcost_tui.job.icl import (
     CausalScorer,
-    build_tiny_gpt2,
     encode_prompts,
     standalone_query_flops,
-    train_tiny_gpt2_tokenizer,
 )
-from xcost_tui.job.main import few_shot_sample
 from xcost_tui.measure.flops import DecoderDims
 from xcost_tui.tasks import all_texts, load_examples
 from xcost_tui.tasks.prompts import build_prompt

@@ -12,8 +12,9 @@ import pytest
 import torch
 from fake_nvml import fake_uuid, make_fake_nvml
 
-from xcost_tui.job import main as job_main
+from xcost_tui.job import device as job_device
 from xcost_tui.job.loops import Device, Tally, grad_scaler
+from xcost_tui.job.phases import PhaseRunner
 from xcost_tui.measure import nvml
 from xcost_tui.measure.energy import EnergyMeter
 from xcost_tui.measure.mfu import PEAKS
@@ -68,13 +69,13 @@ def test_bf16_only_with_bf16_tensor_cores(major, precision):
     """V100 (7.0) and T4 (7.5) emulate bf16, which is_bf16_supported() counts by default: before, they
     trained in emulated bf16. Now: fp16 there, bf16 from Ampere (8.0) on."""
     cuda = FakeCuda(major)
-    assert job_main.choose_precision(cuda) == precision
+    assert job_device.choose_precision(cuda) == precision
     assert cuda.asked == [False]  # emulation never counts
 
 
 def test_precision_on_a_torch_without_the_keyword():
-    assert job_main.choose_precision(FakeCuda(7, keyword=False, uuid="x")) == "fp16"
-    assert job_main.choose_precision(FakeCuda(8, keyword=False, uuid="x")) == "bf16"
+    assert job_device.choose_precision(FakeCuda(7, keyword=False, uuid="x")) == "fp16"
+    assert job_device.choose_precision(FakeCuda(8, keyword=False, uuid="x")) == "bf16"
 
 
 def test_fp16_trains_with_a_grad_scaler_and_bf16_without():
@@ -97,7 +98,7 @@ def test_pick_device_on_a_v100_behind_a_uuid(monkeypatch):
         monkeypatch.setattr(torch.cuda, name, getattr(fake, name))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "set_device", lambda i: None)
-    device = job_main.pick_device("cuda")
+    device = job_device.pick_device("cuda")
     assert (device.type, device.precision, device.nvml_indices, device.nvml_reason) == ("cuda", "fp16", [2], None)
 
 
@@ -105,7 +106,7 @@ def test_the_torch_uuid_wins_over_the_numbering(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(4))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")
     cuda = FakeCuda(9, uuid=fake_uuid(1)[len("GPU-") :])
-    m = job_main.nvml_mapping(1, cuda)
+    m = job_device.nvml_mapping(1, cuda)
     assert m.index == 1 and m.how == "uuid"
 
 
@@ -115,7 +116,7 @@ def test_an_unmappable_gpu_has_null_energy_with_the_reason(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(2, names=["NVIDIA A10", "NVIDIA H100 80GB HBM3"]))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
-    m = job_main.nvml_mapping(0, FakeCuda(9, uuid=None))
+    m = job_device.nvml_mapping(0, FakeCuda(9, uuid=None))
     assert m.index is None
     meter = EnergyMeter("cuda", [], gpu_reason=m.reason)
     with meter:
@@ -128,7 +129,7 @@ def test_a_mig_instance_has_null_energy_with_the_reason(monkeypatch):
     mig = "MIG-aaaaaaaa-1111-5222-8333-444444444444"
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(2, mig={mig: 1}))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", mig)
-    m = job_main.nvml_mapping(0, FakeCuda(9, uuid=mig[len("MIG-") :]))
+    m = job_device.nvml_mapping(0, FakeCuda(9, uuid=mig[len("MIG-") :]))
     assert (m.index, m.mig) == (1, True)
     meter = EnergyMeter("cuda", [], gpu_reason=m.reason)
     with meter:
@@ -143,7 +144,7 @@ def test_mfu_counts_the_non_pad_flops_and_mfu_padded_the_padded(tmp_path):
     """A phase on an H100 in bf16 whose batches were half padding: MFU is the non-pad FLOPs over
     peak (before: the padded FLOPs, which count the padding as useful work)."""
     h100 = next(peaks for pattern, label, peaks in PEAKS if label == "H100 SXM")["bf16"]
-    runner = job_main.PhaseRunner.__new__(job_main.PhaseRunner)
+    runner = PhaseRunner.__new__(PhaseRunner)
     runner.completed = []
     runner.ctx = types.SimpleNamespace(
         device=Device(torch.device("cpu"), "cuda", "NVIDIA H100 80GB HBM3", 1, "bf16"),

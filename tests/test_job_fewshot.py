@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from xcost_tui.errors import SpecError
-from xcost_tui.job.main import few_shot_order, few_shot_sample
+from xcost_tui.job.data import few_shot_order, few_shot_sample
 from xcost_tui.plan import loads_plan
 from xcost_tui.spec import RunSpec
 

@@ -105,7 +105,7 @@ def test_the_spec_field_is_validated_and_part_of_the_run(tmp_path):
 
 
 def test_few_shot_examples_take_the_same_option(data_dir):
-    from xcost_tui.job.main import load_run_data
+    from xcost_tui.job.data import load_run_data
 
     base = {
         "method": "few-shot",

@@ -19,8 +19,9 @@ class Method:
     """What one method does; ``name`` is the value of ``RunSpec.method``."""
 
     name: str
-    # The job's phase runner for this method, as "module:attribute" under xcost_tui.job: the
-    # job resolves it (job/main.py), so this table stays free of torch.
+    # The job's phase runner for this method, as "module:attribute" under xcost_tui.job: a class
+    # whose start(job, spec, device, data) loads the run's model and runs its phases. The job
+    # resolves it (job/main.py ``method_runner``), so this table stays free of torch.
     runner: str
     # It trains (an encoder's intermediate/target/few-shot phases): False for in-context learning,
     # whose training costs are zero rather than unknown (store/schema.py).
@@ -48,7 +49,7 @@ class Method:
     label_head: str
 
 
-RUNNER_ENCODER = "xcost_tui.job.main:PhaseRunner"
+RUNNER_ENCODER = "xcost_tui.job.phases:PhaseRunner"
 
 METHOD_TABLE: dict[str, Method] = {
     m.name: m
@@ -97,7 +98,7 @@ METHOD_TABLE: dict[str, Method] = {
         ),
         Method(
             name="icl",
-            runner="xcost_tui.job.icl:run_icl",
+            runner="xcost_tui.job.icl:IclRunner",
             trains=False,
             encoder=False,
             uses_intermediate=False,

@@ -71,7 +71,7 @@ class DeviceProfile:
 
     @property
     def precision(self) -> str:
-        """The precision the job would use on it (``job/main.py`` pick_device: bf16 where supported, else fp16)."""
+        """The precision the job would use on it (``job/device.py`` pick_device: bf16 where supported, else fp16)."""
         return "bf16" if self.peaks.get("bf16") else "fp16"
 
     @property

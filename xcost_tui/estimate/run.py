@@ -2,7 +2,7 @@
 then turn counts and probes into a forecast (``forecast.PlanForecast``).
 
 1. ``python -m xcost_tui.estimate.worker count`` counts every run's phases: examples, steps,
-   micro-batches, tokens and analytic FLOPs, with a histogram of micro-batch shapes (worker.py).
+   micro-batches, tokens and analytic FLOPs, with a histogram of micro-batch shapes (counting.py).
 2. Without a device profile, runs are grouped by kind (the same settings but for the seed and the
    shots), and one ``worker probe`` process per kind measures its phases on the local device.
 3. Each phase's time: a training phase is its probed fixed cost plus, per micro-batch of its
@@ -126,7 +126,7 @@ def probe_points(hist: list[list], max_points: int = 2) -> list[int]:
 
 
 def train_wall_probe(probe: dict, hist: list[list], steps: int, flop_samples: int, first: bool) -> float:
-    """A training phase's wall time from its probe (worker.Prober.train_phase) and its histogram
+    """A training phase's wall time from its probe (probing.Prober.train_phase) and its histogram
     (rows: head, examples, sequences, length, count, FLOPs of one such micro-batch; the worker
     counts FLOPs with the job's own ``loops.forward_flops``)."""
     pts = probe["points"]

@@ -1,4 +1,4 @@
-"""The encoder with task heads, the built-in tiny-xlmr, and model loading.
+"""The encoder with task heads, the built-in tiny-xlmr, and an encoder run's model loading.
 
 Runs inside the job process only (torch and transformers are imported here).
 """
@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import ModelError
-from ..spec import TINY_MODEL
+from ..errors import ModelError, SpecError
+from ..rundir.events import ModelLoaded
+from ..spec import TINY_MODEL, RunSpec
+from ..tasks import all_texts
 
 MULTIPLE_CHOICE = "multiple_choice"
 CLASSIFICATION = "classification"
@@ -209,3 +212,48 @@ def load_checkpoint(path: Path):
         model.ensure_head(key)
         model.heads[key].load_state_dict(state)
     return tokenizer, model, meta
+
+
+def load_encoder(
+    spec: RunSpec, training_lists: Callable[[], list[tuple[str, list]]]
+) -> tuple[Any, EncoderWithHeads, ModelLoaded, dict | None]:
+    """(tokenizer, model, the model_loaded event, the saved encoder's meta or None) of an encoder
+    run: from a saved encoder (``init_from``), the hub or a path, or built in. ``training_lists``
+    gives the run's training splits (``RunData.tokenizer_lists``): tiny-xlmr's tokenizer is trained
+    on them only, never on evaluation text (a tokenizer that saw it would leak it, docs/tasks.md)."""
+    reused_meta = None
+    if spec.init_from:
+        tokenizer, model, reused_meta = load_checkpoint(Path(spec.init_from))
+        if reused_meta.get("key") != spec.intermediate_key():
+            raise SpecError(
+                f"init_from {spec.init_from!r} was trained with other settings "
+                f"({reused_meta.get('key')}) than this run's intermediate phase ({spec.intermediate_key()})"
+            )
+        loaded = ModelLoaded(spec.model, "checkpoint", None, str(spec.init_from), "checkpoint")
+    elif spec.model == TINY_MODEL:
+        lists = training_lists()
+        texts = [t for _, exs in lists for t in all_texts(exs)]
+        vocab = {**TINY_DIMS, **spec.tiny_model_dims}["vocab_size"]
+        tokenizer = train_tiny_tokenizer(texts, vocab)
+        model = EncoderWithHeads(build_tiny_encoder(tokenizer, spec.tiny_model_dims, spec.seed))
+        loaded = ModelLoaded(
+            spec.model,
+            "built-in",
+            None,
+            None,
+            "trained-in-process",
+            len(texts),
+            [name for name, _ in lists],
+        )
+    else:
+        tokenizer, encoder = load_pretrained(spec.model)
+        model = EncoderWithHeads(encoder)
+        local = Path(spec.model).expanduser().is_dir()
+        loaded = ModelLoaded(
+            spec.model,
+            "local" if local else "hub",
+            resolved_revision(encoder),
+            str(Path(spec.model).expanduser().resolve()) if local else None,
+            "pretrained",
+        )
+    return tokenizer, model, loaded, reused_meta

@@ -1,0 +1,215 @@
+"""A run's data: every split it reads, loaded and checked before any training, and the few-shot draws.
+
+``load_run_data`` reads what ``tasks.needs.needs_of`` lists (the list the data pre-flight checks);
+``few_shot_sample`` draws a language's k shots, nested across k and independent of the training
+seed and the method. Torch-free: the estimate's counting worker reads a run's data the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from ..errors import DataError, SpecError
+from ..methods import METHOD_TABLE
+from ..rundir.events import DataLoaded
+from ..spec import RunSpec
+from ..tasks import get_task as _get_task
+from ..tasks import load_split as _load_split
+from ..tasks.needs import CURVE, EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, XCOPA_TASKS, needs_of
+
+
+def _trains_on_shots(spec: RunSpec) -> bool:
+    """The run's method trains on its k drawn shots (few-shot:<lang> phases): then they are training
+    data; in-context learning draws shots too, but only to prompt with them."""
+    m = METHOD_TABLE[spec.method]
+    return m.trains and m.draws_shots
+
+
+@dataclasses.dataclass
+class RunData:
+    intermediate: dict[str, list]
+    target_train: list
+    english_eval: list
+    target_eval: dict[str, list]  # lang -> examples
+    few_shot_pool: dict[str, list]  # lang -> validation examples to draw k from
+    sources: list = dataclasses.field(default_factory=list)  # tasks.DataSource of every split read
+    corrected: dict = dataclasses.field(default_factory=dict)  # (split, lang) -> idx of corrected XCOPA items
+    curve_pool: dict[str, list] = dataclasses.field(default_factory=dict)  # lang -> validation items for curves
+
+    def all_lists(self):
+        yield from self.intermediate.values()
+        yield self.target_train
+        yield self.english_eval
+        yield from self.target_eval.values()
+        yield from self.few_shot_pool.values()
+
+    def tokenizer_lists(self, spec: RunSpec):
+        """(name, examples) of the training data only: intermediate and target training splits and,
+        in a few-shot run, the k examples per language its few-shot phases train on (drawn as
+        ``few_shot_sample`` draws them). Never an evaluation split, nor the rest of the pool."""
+        for task, exs in self.intermediate.items():
+            yield f"{task}:train", exs
+        yield f"{spec.target}:train", self.target_train
+        if _trains_on_shots(spec) and spec.few_shot_k:
+            for lang, pool in self.few_shot_pool.items():
+                picked = few_shot_sample(pool, spec.few_shot_k, spec.shot_seed or 0, lang)
+                yield f"xcopa:validation:{lang} ({spec.few_shot_k} few-shot examples)", [pool[j] for j in picked]
+
+    def curve_sets(self, spec: RunSpec, lang: str | None = None) -> dict[str, list]:
+        """The held-out items of a learning curve: English COPA validation and, per language, the
+        XCOPA validation items not drawn as shots (all of them in a run without shots). ``lang``:
+        a few-shot phase's curve, on that language only. Capped by max_eval_examples."""
+        out: dict[str, list] = {}
+        if lang is None and spec.eval_english:
+            out["en"] = list(self.english_eval)
+        for code in [lang] if lang else spec.langs:
+            pool = self.few_shot_pool.get(code) or self.curve_pool.get(code) or []
+            if _trains_on_shots(spec) and spec.few_shot_k and code in self.few_shot_pool:
+                drawn = set(few_shot_sample(pool, spec.few_shot_k, spec.shot_seed or 0, code))
+                pool = [e for j, e in enumerate(pool) if j not in drawn]
+            out[code] = pool[: spec.max_eval_examples] if spec.max_eval_examples else pool
+        return out
+
+    def questions_info(self, spec: RunSpec, split: str, lang: str, examples: list) -> dict:
+        """The eval/few-shot phase facts of XCOPA's questions: the mode and how many items it corrected."""
+        fixed = self.corrected.get((split, lang), set())
+        return {
+            "xcopa_question": spec.xcopa_question,
+            "questions_corrected": sum(1 for e in examples if e.idx in fixed),
+        }
+
+
+def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> RunData:
+    """Every split the run reads (tasks/needs.py ``needs_of``, the list the data pre-flight checks),
+    loaded and checked before any training. Training subsets (``max_examples``) are drawn by the
+    run's seed."""
+    load_split, get_task = load_split or _load_split, get_task or _get_task
+    d = spec.data_dir
+    intermediate: dict[str, list] = {}
+    target_train: list = []
+    english: list = []
+    target_eval: dict[str, list] = {}
+    pool: dict[str, list] = {}
+    curve_pool: dict[str, list] = {}
+    sources: list = []
+    corrected: dict = {}
+    seen: set = set()
+    for need in needs_of(spec):
+        if need.role == QUESTIONS:
+            continue  # read with the XCOPA splits that take their questions from it
+        if need.role == TRAIN:
+            hp = spec.hparams if need.task == spec.target else spec.intermediate_hparams
+            loaded = load_split(
+                need.task, "train", data_dir=d, limit=hp.max_examples, seed=spec.seed, role=TRAIN, log=log
+            )
+            if need.task == spec.target:
+                target_train = loaded.examples
+            else:
+                intermediate[need.task] = loaded.examples
+        elif need.role == EVAL and need.task not in XCOPA_TASKS:
+            loaded = load_split(need.task, "validation", data_dir=d, limit=spec.max_eval_examples, role=EVAL, log=log)
+            english = loaded.examples
+        elif need.role == EVAL:
+            loaded = load_split(
+                need.task,
+                spec.eval_split,
+                data_dir=d,
+                lang=need.lang,
+                limit=spec.max_eval_examples,
+                xcopa_question=spec.xcopa_question,
+                role=EVAL,
+                log=log,
+            )
+            target_eval[need.lang] = loaded.examples
+        elif need.role == CURVE:
+            loaded = load_split(
+                "xcopa",
+                "validation",
+                data_dir=d,
+                lang=need.lang,
+                xcopa_question=spec.xcopa_question,
+                role=CURVE,
+                log=log,
+            )
+            curve_pool[need.lang] = loaded.examples
+        elif need.role == FEW_SHOT_POOL:  # XCOPA validation; COPA train for icl's English demonstrations
+            loaded = load_split(
+                need.task,
+                need.split,
+                data_dir=d,
+                lang=need.lang,
+                xcopa_question=spec.xcopa_question,
+                role=FEW_SHOT_POOL,
+                log=log,
+            )
+            pool[need.lang] = loaded.examples
+            assert spec.few_shot_k is not None  # a few-shot pool is needed only with few_shot_k
+            if spec.few_shot_k > len(loaded.examples):
+                raise SpecError(
+                    f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
+                    f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}"
+                )
+        else:  # pragma: no cover - needs_of has no other role
+            continue
+        if need.task in XCOPA_TASKS:
+            corrected[(loaded.source.split, need.lang)] = set(loaded.corrected)
+        for source in loaded.sources:
+            key = (source.task, source.split, source.lang, source.role)
+            if key not in seen:
+                seen.add(key)
+                sources.append(source)
+    _check_not_empty(spec, get_task, english, target_eval)
+    for name, exs in [(spec.target, target_train), *intermediate.items()] if METHOD_TABLE[spec.method].trains else []:
+        if not exs:
+            raise SpecError(f"task {name!r}: the training split is empty")
+        if any(e.label < 0 for e in exs):
+            raise SpecError(f"task {name!r}: the training split has unlabelled rows (label -1)")
+    return RunData(intermediate, target_train, english, target_eval, pool, sources, corrected, curve_pool)
+
+
+def data_loaded_event(source):
+    """The ``data_loaded`` event of one tasks.DataSource."""
+    fields = {f.name for f in dataclasses.fields(DataLoaded)} - {"t"}
+    return DataLoaded(**{k: v for k, v in source.to_dict().items() if k in fields})
+
+
+def _check_not_empty(spec: RunSpec, get_task, english: list, target_eval: dict[str, list]) -> None:
+    """Every evaluation split has items: an empty one would train for nothing, then fail to evaluate."""
+
+    def where(task: str, split: str, lang: str | None) -> str:
+        t = get_task(task)
+        if spec.data_dir and t.has_offline_copy:
+            return str(
+                t.local_path(spec.data_dir, "validation" if split in ("val", "validation") else split, lang or "en")
+            )
+        return f"{t.hub_id} ({lang or 'en'}, split {split})"
+
+    if spec.eval_english and not english:
+        raise DataError(
+            f"task {spec.target!r}: the validation split has no examples ({where(spec.target, 'validation', None)}); "
+            f"nothing to evaluate English on (set eval_english = false to skip it)"
+        )
+    for lang, exs in target_eval.items():
+        if not exs:
+            raise DataError(
+                f"task 'xcopa': the {spec.eval_split!r} split of {lang!r} has no examples "
+                f"({where('xcopa', spec.eval_split, lang)}); nothing to evaluate {lang} on"
+            )
+
+
+def few_shot_order(n: int, shot_seed: int, lang: str) -> list[int]:
+    """The draw order of a language's few-shot pool of ``n`` examples for ``shot_seed``: a seeded
+    permutation, so the k shots (its first k) of a smaller k are inside those of a larger k."""
+    order = list(range(n))
+    random.Random(f"few-shot:{shot_seed}:{lang}").shuffle(order)
+    return order
+
+
+def few_shot_sample(pool: list, k: int, shot_seed: int, lang: str) -> list:
+    """Positions in ``pool`` of the k shots of ``shot_seed`` (sorted). They depend on the shot seed
+    and the language only, never on the training seed or the method, so few-shot runs are
+    comparable, and they are nested: k = 4 is inside k = 16 is inside k = 64 for one shot seed."""
+    if not 0 <= k <= len(pool):
+        raise ValueError(f"cannot draw {k} shots from {len(pool)} examples")
+    return sorted(few_shot_order(len(pool), shot_seed, lang)[:k])

@@ -1,0 +1,499 @@
+"""The phase engine of the encoder methods: a run's planned phases (``RunSpec.phase_plan``) in
+order, each measured between ``_begin`` and ``_end`` (PhaseMeter, a phase_start and a phase_end
+event), with the seeds that make a phase's randomness its own.
+
+``PhaseRunner.start`` loads the run's encoder and runs every phase in one loop (``run_all``); a
+method whose phases differ overrides the per-language hooks (translate-test, job/translate.py).
+In-context learning measures its phases with the same ``_begin``/``_end`` (job/icl.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import math
+import random
+import threading
+from pathlib import Path
+from typing import Protocol, cast
+
+import torch
+
+from ..collapse import check_collapse
+from ..measure.flops import EncoderDims
+from ..measure.mfu import mfu, peak_flops
+from ..measure.timer import PhaseMeter, throughput
+from ..methods import METHOD_TABLE
+from ..rundir import (
+    CheckpointSaved,
+    EvalResult,
+    EventWriter,
+    JsonlWriter,
+    PhaseEnd,
+    PhaseStart,
+    Prediction,
+    ReusedFrom,
+    RunDir,
+    RunStatus,
+    update_status,
+)
+from ..rundir.cost import Cost
+from ..rundir.events import CollapseCheck
+from ..spec import PhaseKind, PlannedPhase, RunSpec, attempt_phase, phase_attempt
+from ..tasks import get_task
+from .batching import encode
+from .bench import inference_bench
+from .curves import CurveProbe, pipeline_costs
+from .data import RunData, few_shot_sample
+from .log import _log
+from .loops import Device, JobContext, TrainTask, evaluate, plan_steps, train
+from .model import head_key, load_encoder, save_checkpoint
+from .perquery import encoder_query_flops
+
+
+class RunHandle(Protocol):
+    """What the phases use of the job (``main.Job``): its run directory, its writers, the phase it
+    is in (status.json says it), and its cancel point."""
+
+    run_dir: Path
+    files: RunDir
+    events: EventWriter
+    predictions: JsonlWriter
+    cancel: threading.Event
+    phase: str | None
+
+    def cancel_point(self) -> None: ...
+
+
+# ---- seeds ------------------------------------------------------------------------------------
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:  # pragma: no cover
+        pass
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def phase_seed(seed: int, phase: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}:{phase}".encode()).digest()[:4], "little")
+
+
+def attempt_seed(seed: int, attempt: int) -> int:
+    """The seed of attempt ``attempt`` of the target phase: the run's seed first, then one derived
+    from it per retry (recorded in the attempt's info and its collapse_check event)."""
+    return seed if attempt <= 1 else phase_seed(seed, f"collapse-retry:{attempt}")
+
+
+# ---- phases -------------------------------------------------------------------------------------
+
+
+class PhaseRunner:
+    """Executes the spec's phase plan (RunSpec.phase_plan), in order, one measured phase each."""
+
+    def __init__(self, job: RunHandle, spec: RunSpec, ctx, model, tokenizer):
+        self.job, self.spec, self.ctx, self.model, self.tokenizer = job, spec, ctx, model, tokenizer
+        self.completed: list[PhaseEnd] = []  # phase_end events of this run
+        self.data: RunData | None = None
+        self.head = ""  # the target task's head key (run_all)
+        self.base_state: dict | None = None  # the model after the target phase, restored before each few-shot phase
+        self.last_eval: list = []  # the last evaluated language's items: the inference bench's
+
+    @classmethod
+    def start(cls, job: RunHandle, spec: RunSpec, device: Device, data: RunData) -> None:
+        """An encoder method's run after its data is loaded: the model (from a saved encoder, the
+        hub or a path, or built in), then the phases (main.Job._run calls it: methods.py names it)."""
+        tokenizer, model, loaded, reused_meta = load_encoder(spec, lambda: list(data.tokenizer_lists(spec)))
+        job.events.emit(loaded)
+        _log(f"model: {spec.model} ({loaded.source}{', revision ' + loaded.revision if loaded.revision else ''})")
+        model.to(device.torch_device)
+
+        ctx = JobContext(
+            device=device,
+            events=job.events,
+            measure=spec.measure,
+            dims=EncoderDims.from_hf_config(model.encoder.config),
+            pad_id=tokenizer.pad_token_id,
+            cancel=job.cancel,
+            log=_log,
+            memory_now=lambda: (None, None, None),
+        )
+        job.cancel_point()
+        cls(job, spec, ctx, model, tokenizer).run_all(data, reused_meta)
+
+    def run_all(self, data: RunData, reused_meta: dict | None) -> None:
+        """The phase loop: intermediate phase(s), the target phase with English validation (and the
+        collapse check), then per language the method's own phase and eval:<lang>, then the
+        inference bench. The per-language steps are hooks a method's runner overrides."""
+        self.data = data
+        spec = self.spec
+        plan = spec.phase_plan()
+        reused = {rec.get("phase"): rec for rec in (reused_meta or {}).get("phases", []) if isinstance(rec, dict)}
+        last_intermediate = max((i for i, p in enumerate(plan) if p.kind == PhaseKind.INTERMEDIATE), default=None)
+        self.head = head_key(*self._head_of(spec.target))
+        self.base_state = None
+        self.last_eval = data.english_eval
+        language_phase = METHOD_TABLE[spec.method].per_language_phase  # few-shot:<lang>, translate:<lang>
+        done: set[str] = set()  # planned phases already run as part of another (eval:en with the target)
+        for i, phase in enumerate(plan):
+            if phase.name in done:
+                continue
+            if phase.kind == PhaseKind.INTERMEDIATE:
+                self._intermediate_phase(phase, data, reused, reused_meta, i == last_intermediate)
+            elif phase.kind == PhaseKind.TARGET:
+                english = plan[i + 1] if i + 1 < len(plan) and plan[i + 1].lang == "en" else None
+                self._target_attempts(phase, english, data, self.head)
+                if english is not None:
+                    done.add(english.name)
+                if language_phase == PhaseKind.FEW_SHOT.value:
+                    self.base_state = copy.deepcopy(self.model.state_dict())
+            elif phase.kind.value == language_phase:
+                self._language_phase(phase, data)
+            elif phase.kind == PhaseKind.EVAL:
+                assert phase.lang is not None
+                if phase.lang == "en":
+                    self._eval_phase(phase, spec.target, "validation", data.english_eval, self.head)
+                else:
+                    self._language_eval(phase, data)
+            elif phase.kind == PhaseKind.INFERENCE_BENCH:
+                self._bench(phase)
+
+    # ---- the per-language hooks (translate-test overrides them: job/translate.py) ---------------
+    def _language_phase(self, phase: PlannedPhase, data: RunData) -> None:
+        """few-shot:<lang>: the target phase's model trained on the language's k drawn shots."""
+        spec = self.spec
+        assert phase.lang is not None and self.base_state is not None and spec.few_shot_k is not None
+        self.model.load_state_dict(self.base_state)
+        pool = data.few_shot_pool[phase.lang]
+        shot_seed = spec.shot_seed or 0
+        picked = few_shot_sample(pool, spec.few_shot_k, shot_seed, phase.lang)
+        shots = [pool[j] for j in picked]
+        self._train_phase(
+            phase,
+            {"xcopa": shots},
+            spec.few_shot_hparams,
+            info={
+                "k": spec.few_shot_k,
+                "shot_seed": shot_seed,
+                "few_shot_indices": [e.idx for e in shots],
+                **data.questions_info(spec, "validation", phase.lang, shots),
+            },
+        )
+
+    def _language_eval(self, phase: PlannedPhase, data: RunData) -> None:
+        """eval:<lang> of a target language: its XCOPA items."""
+        spec = self.spec
+        assert phase.lang is not None
+        examples = data.target_eval[phase.lang]
+        split = "validation" if spec.eval_split == "val" else spec.eval_split
+        self._eval_phase(
+            phase,
+            "xcopa",
+            spec.eval_split,
+            examples,
+            self.head,
+            extra_info=data.questions_info(spec, split, phase.lang, examples),
+        )
+        self.last_eval = examples or self.last_eval
+
+    def _bench(self, phase: PlannedPhase) -> None:
+        """inference-bench: the classifier (the target phase's, in a few-shot run) on the last
+        evaluated language's items."""
+        if self.base_state is not None:
+            self.model.load_state_dict(self.base_state)
+        self._inference_bench(phase, self.last_eval, self.head)
+
+    def _target_attempts(
+        self, phase: PlannedPhase, english: PlannedPhase | None, data: RunData, target_head: str
+    ) -> None:
+        """The target phase, then English validation and the collapse check; a collapsed attempt is
+        trained again (``collapse_retries`` times at most) from the model as it was before the
+        target phase, with a derived seed: target:copa#2 and eval:en#2, each its own phase with its
+        own costs. The run goes on with the last attempt (collapsed or not: the check says which)."""
+        spec = self.spec
+        before = _snapshot(self.model) if spec.collapse_retries and english is not None else None
+        attempt = 1
+        while True:
+            seed = attempt_seed(spec.seed, attempt)
+            name = attempt_phase(phase.name, attempt)
+            self._train_phase(
+                dataclasses.replace(phase, name=name),
+                {spec.target: data.target_train},
+                spec.hparams,
+                seed=seed,
+                info={"attempt": attempt},
+            )
+            if english is None:
+                return
+            en = dataclasses.replace(english, name=attempt_phase(english.name, attempt))
+            rows = self._eval_phase(en, spec.target, "validation", data.english_eval, target_head)
+            n_choices = max((len(r["scores"]) for r in rows), default=2)
+            verdict = check_collapse([r["pred"] for r in rows], [r["label"] for r in rows], max(2, n_choices))
+            retry = bool(verdict.collapsed) and attempt <= spec.collapse_retries
+            self.ctx.events.emit(
+                CollapseCheck(
+                    name,
+                    en.name,
+                    attempt,
+                    seed,
+                    verdict.collapsed,
+                    verdict.accuracy,
+                    verdict.n,
+                    verdict.correct,
+                    verdict.p_value,
+                    verdict.majority_choice,
+                    verdict.majority_share,
+                    verdict.alpha,
+                    verdict.majority,
+                    list(verdict.reasons),
+                    retry,
+                )
+            )
+            if verdict.collapsed:
+                _log(
+                    f"{name}: collapsed ({'; '.join(verdict.reasons)})"
+                    + (f"; training it again with a derived seed (attempt {attempt + 1})" if retry else "")
+                )
+            if not retry:
+                return
+            assert before is not None
+            _restore(self.model, before)
+            attempt += 1
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def _head_of(self, task: str) -> tuple[str, int | None]:
+        t = get_task(task)
+        return t.head, t.num_labels
+
+    def _begin(self, phase: PlannedPhase, total_steps: int | None):
+        self.job.cancel_point()
+        self.job.phase = phase.name
+        update_status(self.job.run_dir, RunStatus.RUNNING, phase=phase.name)
+        self.ctx.events.emit(PhaseStart(phase.name, phase.kind.value, total_steps))
+        d = self.ctx.device
+        meter = PhaseMeter(
+            d.type,
+            str(d.torch_device),
+            d.nvml_indices,
+            enabled_memory=self.spec.measure.enabled,
+            gpu_reason=d.nvml_reason,
+        )
+        if self.spec.measure.enabled:
+            self.ctx.memory_now = lambda: meter.memory.current()
+        return meter
+
+    def _end(self, phase: PlannedPhase, meter, tally, *, tasks, info=None, extra_costs=None) -> PhaseEnd:
+        costs = dict(meter.costs())
+        wall = costs["wall_s"].value or 0.0
+        if tally is not None:
+            costs["examples"] = Cost.measured(tally.examples, "count", "counted")
+            costs["steps"] = Cost.measured(tally.steps, "count", "counted")
+            costs["tokens_nonpad"] = Cost.measured(tally.tokens_nonpad, "count", "counted")
+            costs["tokens_padded"] = Cost.measured(tally.tokens_padded, "count", "counted")
+            costs["padding_efficiency"] = (
+                Cost.measured(tally.tokens_nonpad / tally.tokens_padded, "ratio", "counted")
+                if tally.tokens_padded
+                else Cost.missing("ratio", "no tokens processed")
+            )
+            costs["flops_analytic"] = Cost.measured(tally.flops_analytic, "FLOP", "analytic")
+            costs["flops_analytic_nonpad"] = Cost.measured(tally.flops_nonpad, "FLOP", "analytic")
+            if tally.sampler is not None:
+                costs["flops_measured"] = tally.sampler.extrapolate(tally.tokens_padded)
+            else:
+                costs["flops_measured"] = Cost.missing("FLOP", "measurement off (measure.enabled = false)")
+            costs["examples_per_s"] = throughput(tally.examples, wall, "examples/s")
+            costs["tokens_per_s"] = throughput(tally.tokens_nonpad, wall, "tokens/s")
+            # MFU counts useful work: the FLOPs of the non-pad tokens; mfu_padded what the hardware multiplied.
+            peak, reason = peak_flops(self.ctx.device.name, self.ctx.device.precision, self.ctx.device.type)
+            count = self.ctx.device.count
+            why = cast(str, reason)  # peak_flops gives a reason whenever it gives no peak
+            costs["mfu"] = mfu(tally.flops_nonpad, wall, peak, count) if peak else Cost.missing("ratio", why)
+            costs["mfu_padded"] = mfu(tally.flops_analytic, wall, peak, count) if peak else Cost.missing("ratio", why)
+        costs.update(extra_costs or {})
+        record = self.ctx.events.emit(
+            PhaseEnd(phase.name, phase.kind.value, list(tasks), phase.lang, None, costs, info or {})
+        )
+        assert isinstance(record, PhaseEnd)
+        self.completed.append(record)
+        self.ctx.memory_now = lambda: (None, None, None)
+        return record
+
+    def _train_phase(
+        self, phase: PlannedPhase, task_data: dict[str, list], hp, *, info=None, seed: int | None = None
+    ) -> None:
+        # Each phase starts from its own seed, so a phase's randomness (new heads, dropout) does not
+        # depend on what ran before it: a run started from a saved encoder matches one that trained it.
+        # A retry of the target phase (target:copa#2) has its own seed (attempt_seed) and is seeded
+        # as its phase, so it differs from the first attempt only by that seed.
+        seed = self.spec.seed if seed is None else seed
+        torch.manual_seed(phase_seed(seed, phase_attempt(phase.name)[0]))
+        tasks = []
+        reinit = {}
+        for name, exs in task_data.items():
+            key = head_key(*self._head_of(name))
+            reinit[name] = self.model.ensure_head(key)
+            tasks.append(TrainTask(name, key, encode(exs, self.tokenizer, hp.max_seq_len)))
+        total_steps, _ = plan_steps(tasks, hp)
+        probe = self._curve_probe(phase, tasks[0].head)
+        meter = self._begin(phase, total_steps)
+        with meter:
+            if probe is not None:
+                probe.start()
+            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, seed, on_step=probe)
+        if probe is not None:  # the curve's evaluations are not training: not in the phase's time
+            meter.wall = max(0.0, meter.wall - probe.spent_s)
+            facts.update(probe.info())
+        self._end(
+            phase,
+            meter,
+            tally,
+            tasks=list(task_data),
+            info={
+                **facts,
+                "precision": self.ctx.device.precision,
+                "head_initialised": reinit,
+                "max_seq_len": hp.max_seq_len,
+                **(info or {}),
+            },
+        )
+
+    def _curve_probe(self, phase: PlannedPhase, head: str):
+        """A learning-curve probe for the target and few-shot phases (measure.curve_points > 0)."""
+        points = self.spec.measure.curve_points if self.spec.measure.enabled else 0
+        if points <= 0 or phase.kind not in (PhaseKind.TARGET, PhaseKind.FEW_SHOT) or self.data is None:
+            return None
+        lang = phase.lang if phase.kind == PhaseKind.FEW_SHOT else None
+        sets = self.data.curve_sets(self.spec, lang)
+        if not sets:
+            return None
+        held_out = {code: encode(exs, self.tokenizer, self.spec.hparams.max_seq_len) for code, exs in sets.items()}
+        # The pipeline so far: every completed training phase, but not another language's few-shot phase.
+        base = pipeline_costs(self.completed, exclude=lambda p: p.kind == PhaseKind.FEW_SHOT.value)
+        return CurveProbe(
+            self.ctx, self.model, phase.name, head, "validation", held_out, points, self.spec.eval_batch_size, base
+        )
+
+    def _eval_phase(
+        self, phase: PlannedPhase, task: str, split: str, examples: list, head: str, extra_info: dict | None = None
+    ) -> list[dict]:
+        lang = phase.lang or "en"
+        encoded = encode(examples, self.tokenizer, self.spec.hparams.max_seq_len)
+        meter = self._begin(phase, math.ceil(len(encoded) / self.spec.eval_batch_size))
+        with meter:
+            tally, rows = evaluate(self.ctx, self.model, encoded, head, self.spec.eval_batch_size)
+        correct = sum(r["correct"] for r in rows)
+        labelled = sum(1 for r in rows if r["label"] >= 0)
+        accuracy = correct / labelled if labelled else None
+        for r in rows:
+            self.job.predictions.write(
+                Prediction(
+                    phase.name, task, lang, split, r["idx"], r["pred"], r["label"], r["scores"], r["correct"]
+                ).to_dict()
+            )
+        self._end(
+            phase,
+            meter,
+            tally,
+            tasks=[task],
+            info={
+                "split": split,
+                "batch_size": self.spec.eval_batch_size,
+                "ties": sum(1 for r in rows if r.get("tie")),
+                **(extra_info or {}),
+            },
+            extra_costs={"query_flops": encoder_query_flops(self.ctx.dims, encoded, head)},
+        )
+        self.ctx.events.emit(EvalResult(phase.name, task, lang, split, accuracy, labelled, correct))
+        _log(f"{phase.name}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")
+        return rows
+
+    def _inference_bench(self, phase: PlannedPhase, examples: list, head: str) -> None:
+        encoded = encode(examples, self.tokenizer, self.spec.hparams.max_seq_len)
+        meter = self._begin(phase, None)
+        with meter:
+            extra, facts = inference_bench(self.ctx, self.model, encoded, head, self.spec)
+        self._end(phase, meter, None, tasks=[], extra_costs=extra, info=facts)
+
+    def _intermediate_phase(
+        self, phase: PlannedPhase, data: RunData, reused: dict, reused_meta: dict | None, last: bool
+    ) -> None:
+        """An intermediate phase: recorded as reused from the saved encoder, or trained (and the
+        encoder saved after the last one when the spec asks)."""
+        if reused_meta is not None:
+            self._reused_phase(
+                reused.get(phase.name) or {"phase": phase.name, "kind": phase.kind.value, "tasks": list(phase.tasks)},
+                reused_meta,
+            )
+            return
+        self._train_phase(phase, {t: data.intermediate[t] for t in phase.tasks}, self.spec.intermediate_hparams)
+        if last and self.spec.save_encoder:
+            self._save_checkpoint()
+
+    def _save_checkpoint(self) -> None:
+        path = self.job.files.intermediate_checkpoint
+        phases = [p.to_dict() for p in self.completed if p.kind == PhaseKind.INTERMEDIATE.value]
+        save_checkpoint(
+            path,
+            self.model,
+            self.tokenizer,
+            {
+                "key": self.spec.intermediate_key(),
+                "run_id": self.job.files.run_id,
+                "run_dir": str(self.job.run_dir.resolve()),
+                "phases": phases,
+            },
+        )
+        self.ctx.events.emit(
+            CheckpointSaved(
+                phases[-1]["phase"] if phases else None,
+                str(path.relative_to(self.job.run_dir)),
+                self.spec.intermediate_key(),
+            )
+        )
+        _log(f"saved the encoder after the intermediate phase(s) to {path}")
+
+    def _reused_phase(self, rec: dict, meta: dict) -> None:
+        """The record of a phase this run did not execute: its cost was counted where it was incurred."""
+        reason = f"reused: counted in {meta.get('run_id')}"
+        recorded = rec.get("costs")
+        original = recorded if isinstance(recorded, dict) else {}
+        costs = {
+            name: Cost.missing(str(c.get("unit") or "") if isinstance(c, dict) else "", reason)
+            for name, c in original.items()
+        }
+        name, kind = str(rec["phase"]), str(rec.get("kind") or PhaseKind.INTERMEDIATE.value)
+        self.ctx.events.emit(PhaseStart(name, kind, None))
+        record = self.ctx.events.emit(
+            PhaseEnd(
+                name,
+                kind,
+                [str(t) for t in rec.get("tasks") or []],
+                None,
+                ReusedFrom(meta.get("run_id"), meta.get("run_dir"), name),
+                costs,
+                {"reused": True, "original_costs": original},
+            )
+        )
+        assert isinstance(record, PhaseEnd)
+        self.completed.append(record)
+
+
+def _snapshot(model) -> dict:
+    """The model's weights (on the CPU, so a GPU holds one copy) and which heads it has."""
+    return {
+        "heads": set(model.heads.keys()),
+        "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
+    }
+
+
+def _restore(model, snap: dict) -> None:
+    """Back to a snapshot: heads created since are dropped (the next phase makes them afresh)."""
+    for key in [k for k in model.heads.keys() if k not in snap["heads"]]:
+        del model.heads[key]
+    model.load_state_dict(snap["state"])
