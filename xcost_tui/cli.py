@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import XCOPA_LANGS, __version__
 from .errors import XcostError
+from .methods import METHODS
 
 DEFAULT_STORE = "store"
 
@@ -133,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--method",
         required=True,
-        choices=["direct", "intermediate", "few-shot", "icl", "translate-test"],
+        choices=list(METHODS),
         help="direct: fine-tune on English COPA; intermediate: first the --intermediate task(s), then COPA; "
         "few-shot: then k labelled examples per target language; icl: prompt a causal LM with k "
         "demonstrations (--shots, no training); translate-test: an English classifier on "

@@ -661,7 +661,7 @@ class RunSpec:
             raise SpecError(
                 f"{where}: method 'direct' takes no intermediate tasks (got {self.intermediate}); use method 'intermediate'"
             )
-        if self.method == "few-shot":
+        if self.draws_few_shot_pool:
             if self.few_shot_k is None:
                 raise SpecError(
                     f"{where}: method 'few-shot' needs few_shot_k (the number of labelled target-language examples, e.g. 16)"
@@ -698,10 +698,10 @@ class RunSpec:
             )
         if self.eval_split not in ("test", "val"):
             raise SpecError(f"{where}: eval_split must be 'test' or 'val', got {self.eval_split!r}")
-        if self.method == "few-shot" and self.eval_split == "val":
+        if self.draws_few_shot_pool and self.eval_split == "val":
             raise SpecError(f"{where}: few-shot runs draw their k examples from 'val', so they must evaluate on 'test'")
         check_device(self.device, f"{where}.device")
-        if self.method == "icl" and self.eval_split == "val" and self.few_shot_k:
+        if not self.trains and self.eval_split == "val" and self.few_shot_k:
             raise SpecError(
                 f"{where}: icl runs draw their k demonstrations from 'val', so they must evaluate on 'test'"
             )
@@ -712,7 +712,7 @@ class RunSpec:
     def _validate_new_methods(self, where: str) -> None:
         """Which keys apply to icl and translate-test, and theirs to no other method."""
         m = self.method
-        if m == "icl":
+        if not self.trains:  # icl
             for key, bad, why in (
                 ("intermediate", bool(self.intermediate), "no training: give no intermediate tasks"),
                 ("target", self.target != "copa", 'the English reference is COPA (target = "copa")'),
@@ -722,7 +722,7 @@ class RunSpec:
             ):
                 if bad:
                     raise SpecError(f"{where}: {key} does not apply to method 'icl' ({why})")
-        if m == "translate-test":
+        if self.translates:
             if not self.translations:
                 raise SpecError(
                     f"{where}: method 'translate-test' needs translations: \"{PUBLISHED}\" (XCOPA's own "
