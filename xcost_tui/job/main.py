@@ -99,15 +99,15 @@ class Job:
     def _start_sampler(self) -> None:
         """The sampler process beside this job: it samples the job's process tree and its GPUs into
         samples.jsonl (runner/sampler.py); phases take their contention evidence from it too."""
+        from ..measure.sampler import spawn_beside
         from ..measure.timer import watch_samples
-        from ..runner.sampler import spawn_beside
 
         self._sampler = spawn_beside(self.run_dir)
         watch_samples(self.files.samples if self._sampler is not None else None)
 
     def _stop_sampler(self) -> None:
+        from ..measure.sampler import stop_beside
         from ..measure.timer import watch_samples
-        from ..runner.sampler import stop_beside
 
         stop_beside(self._sampler)
         self._sampler = None

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..plan import ExecutorSettings
     from ..runner.api import RunnerAPI
     from ..runner.live import LiveRun
 
@@ -23,7 +24,7 @@ def runner_available() -> bool:
 
 
 def make_runner(
-    store: Path, data_dir: str | None, max_parallel: int | None, executor: object | None = None
+    store: Path, data_dir: str | None, max_parallel: int | None, executor: ExecutorSettings | None = None
 ) -> RunnerAPI:
     from ..errors import XcostError
 
