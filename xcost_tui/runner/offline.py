@@ -80,10 +80,11 @@ def _in_model_cache(model: str, env: Mapping[str, str]) -> bool:
     return (hub_cache(env) / f"models--{model.replace('/', '--')}" / "snapshots").is_dir()
 
 
-def offline_problems(spec: Any, env: Mapping[str, str] | None = None) -> str | None:
+def offline_problems(spec: RunSpec | Mapping[str, Any], env: Mapping[str, str] | None = None) -> str | None:
     """Under HF_HUB_OFFLINE=1 (or HF_DATASETS_OFFLINE=1): one message naming every data set split
     and model the run needs from the hub that was not staged (neither in the manifest nor in the
-    cache), and the command that stages them; None when nothing is missing (or not offline)."""
+    cache), and the command that stages them; None when nothing is missing (or not offline).
+    ``spec``: the run's, or its spec.json as read on the node."""
     env = os.environ if env is None else env
     if not offline(env):
         return None

@@ -97,8 +97,8 @@ class StartFailed(Exception):
 
 
 class Supervisor(Protocol):
-    """The scheduler as its executors and helpers see it. Every call is made holding ``lock``
-    (but ``lock`` itself)."""
+    """The scheduler as its executors and helpers see it. They call it holding ``lock`` (an
+    executor's ``start``, which runs outside it, takes it)."""
 
     @property
     def lock(self) -> threading.RLock:

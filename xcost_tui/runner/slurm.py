@@ -16,13 +16,15 @@ output to ``RUN_DIR/job.log`` as locally.
   reason, node), one ``sacct`` for those it has let go (final state, reason, exit code, elapsed
   time, allocated resources). submitit's own watcher asks sacct for the state only; these two
   calls give the reason and the accounting too, in one call per poll for every run.
-- **cancel**: ``scancel`` (submitit's ``SlurmJob.cancel``); a forced cancel is
+- **cancel** (``scancel``): submitit's ``SlurmJob.cancel``; a forced cancel is
   ``scancel --signal=KILL --full``.
 
 The parsing (``parse_squeue``, ``parse_sacct``), the command lines (``sbatch_parameters``) and the
 state mapping (``JobInfo``, ``describe_end``) are pure and unit-tested (runner/slurm_jobs.py,
 tests/test_slurm_unit.py). ``SlurmExecutor`` runs the life-cycle of a SLURM run for the scheduler
-(start, poll, finish, cancel, adopt: runner/executors.py); ``SlurmRun`` is what runs on the node.
+(start, poll, finish, cancel, adopt: runner/executors.py); ``SlurmRun`` is what runs on the node
+(pickled by its import path, ``xcost_tui.runner.slurm.SlurmRun``: a job submitted before an upgrade
+still finds it).
 No torch here.
 """
 
