@@ -4,7 +4,7 @@
     python benchmarks/bench_sampler.py --hz 2 --seconds 60 --children 4
 
 Starts a busy child process (a pure-Python loop, plus ``--children`` sleeping children of its
-own so the process tree has some size), samples it with ``xcost_tui.runner.Sampler`` exactly
+own so the process tree has some size), samples it with ``xcost_tui.measure.sampler.Sampler`` exactly
 as the scheduler does (psutil tree + NVML where there is one; samples.jsonl in a temporary
 run directory), and reports the sampler thread's own CPU time (``time.thread_time`` inside the
 thread) as a percentage of one core, next to the samples written.
@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _quiet import Contention  # noqa: E402
 
-from xcost_tui.runner.sampler import Sampler, SampleTarget  # noqa: E402
+from xcost_tui.measure.sampler import Sampler, SampleTarget  # noqa: E402
 
 TARGET_PERCENT = 1.0
 

@@ -13,7 +13,7 @@ What it does is chosen by words in the spec's ``name`` or in ``$FAKE_JOB_MODE``:
 - ``slow``: each step takes 0.1 s instead of ``$FAKE_JOB_STEP_S`` (default 0.01)
 - ``blocksamples``: samples.jsonl is a folder, so the sampler beside it cannot write it
 
-It starts the sampler process beside itself, as the real job does (runner/sampler.py), so runs of
+It starts the sampler process beside itself, as the real job does (measure/sampler.py), so runs of
 the fake job have samples.jsonl, and it writes ``fake_env.json`` (its environment and session)
 for the tests to inspect.
 """
@@ -76,7 +76,7 @@ def _accuracy(run_id: str, lang: str) -> float:
 
 
 def main(argv: list[str]) -> int:
-    from xcost_tui.runner.sampler import spawn_beside, stop_beside
+    from xcost_tui.measure.sampler import spawn_beside, stop_beside
 
     run_dir = Path(argv[1])
     update_status(

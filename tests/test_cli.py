@@ -130,7 +130,7 @@ def test_run_help_says_the_batch_is_the_effective_batch(capsys):
 
 
 def test_run_flags_reach_the_spec():
-    from xcost_tui.job.launch import spec_from_args
+    from xcost_tui.commands.run import spec_from_args
     from xcost_tui.spec import RunSpec
 
     args = _run_args(
@@ -161,8 +161,8 @@ def test_run_flags_reach_the_spec():
 
 
 def test_a_recipe_alone_and_a_bad_phase():
+    from xcost_tui.commands.run import spec_from_args
     from xcost_tui.errors import SpecError
-    from xcost_tui.job.launch import spec_from_args
 
     spec = spec_from_args(_run_args("--recipe", "intermediate=phang2020"))
     assert spec["intermediate_hparams"] == {"recipe": "phang2020"} and "hparams" not in spec

@@ -16,7 +16,7 @@ import pytest
 from xcost_tui.rundir import ProcessRef, RunDir, RunStatus, read_jsonl, read_status, update_status
 from xcost_tui.rundir.layout import EVENTS, LOG, SAMPLES
 from xcost_tui.runner import Scheduler
-from xcost_tui.runner.scheduler import DISAPPEARED
+from xcost_tui.runner.outcome import DISAPPEARED
 from xcost_tui.spec import RunSpec
 
 REPO = Path(__file__).resolve().parents[1]

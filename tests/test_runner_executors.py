@@ -12,11 +12,12 @@ import time
 
 from test_runner import make_sched, spec, wait_for
 
+from xcost_tui.measure.sampler import spawn_beside, stop_beside, visible_gpus
 from xcost_tui.rundir import EventWriter, PhaseStart, RunStatus, read_jsonl, read_status
 from xcost_tui.rundir.layout import SAMPLES
-from xcost_tui.runner.executors import LocalExecutor, cpu_share, make_executor, share_env
+from xcost_tui.runner.executors import cpu_share, make_executor, share_env
 from xcost_tui.runner.live import LiveRun
-from xcost_tui.runner.sampler import spawn_beside, stop_beside, visible_gpus
+from xcost_tui.runner.local import LocalExecutor
 
 CPUS = len(os.sched_getaffinity(0))
 
@@ -135,7 +136,7 @@ def test_uuid_targets_pick_their_devices(monkeypatch, tmp_path):
     from fake_nvml import make_fake_nvml
 
     from xcost_tui.measure import nvml
-    from xcost_tui.runner.sampler import Sampler, SampleTarget
+    from xcost_tui.measure.sampler import Sampler, SampleTarget
 
     nvml.reset()
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(3))

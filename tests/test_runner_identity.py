@@ -16,7 +16,7 @@ import pytest
 
 from xcost_tui.rundir import ProcessRef, RunStatus, read_status, update_status
 from xcost_tui.runner import procs
-from xcost_tui.runner.scheduler import DISAPPEARED
+from xcost_tui.runner.outcome import DISAPPEARED
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_runner import in_phase, make_sched, spec, wait_for  # noqa: E402

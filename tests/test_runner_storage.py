@@ -21,6 +21,7 @@ from xcost_tui.rundir import read_jsonl, read_status
 from xcost_tui.rundir.jsonl import write_error
 from xcost_tui.rundir.layout import EVENTS
 from xcost_tui.runner import claims as claims_mod
+from xcost_tui.runner import outcome, storage
 from xcost_tui.runner import scheduler as sch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +63,7 @@ def test_a_full_disk_at_launch_is_said_once_and_nothing_starts(store, monkeypatc
         calls.append(str(status))
         raise full(Path(run_dir) / "status.json")
 
-    monkeypatch.setattr(sch, "update_status", no_space)
+    monkeypatch.setattr(storage, "update_status", no_space)
     specs = [spec("ok", seed=90 + i) for i in range(3)]
     sched = make_sched(store)
     sched.submit(specs)
@@ -98,7 +99,7 @@ def test_a_read_only_store_is_said_once_and_the_previous_attempt_is_kept(store, 
     def refuse(path, obj):
         raise read_only(path)
 
-    monkeypatch.setattr(sch, "write_json_atomic", refuse)
+    monkeypatch.setattr(storage, "write_json_atomic", refuse)
     other = spec("ok", seed=92)
     again = make_sched(store)
     again.submit([s, other])  # the failed run is due again: it would be archived and rerun
@@ -121,7 +122,7 @@ def test_a_read_only_store_is_said_once_and_the_previous_attempt_is_kept(store, 
 def test_the_end_of_a_run_is_recorded_with_the_claims_reserve(store, monkeypatch):
     """The job cannot record its end (it exits 3); the supervisor's own write fails once for
     want of space, frees its reserve and records it."""
-    real = sch.update_status
+    real = storage.update_status
     failed_once = []
     freed = []
 
@@ -137,7 +138,7 @@ def test_the_end_of_a_run_is_recorded_with_the_claims_reserve(store, monkeypatch
         freed.append(self.run_id)
         return real_free(self)
 
-    monkeypatch.setattr(sch, "update_status", first_final_write_fails)
+    monkeypatch.setattr(storage, "update_status", first_final_write_fails)
     monkeypatch.setattr(claims_mod.Claim, "free_reserve", free)
     s = spec("die", seed=93)
     sched = make_sched(store)
@@ -154,14 +155,14 @@ def test_the_end_of_a_run_is_recorded_with_the_claims_reserve(store, monkeypatch
 
 
 def test_an_end_that_cannot_be_written_is_said_and_repaired_later(store, monkeypatch):
-    real = sch.update_status
+    real = storage.update_status
 
     def finals_fail(run_dir, status, **changes):
         if str(status) == "failed":
             raise full(Path(run_dir) / "status.json")
         return real(run_dir, status, **changes)
 
-    monkeypatch.setattr(sch, "update_status", finals_fail)
+    monkeypatch.setattr(storage, "update_status", finals_fail)
     s, queued = spec("die", seed=94), spec("ok", seed=95)
     sched = make_sched(store)
     sched.submit([s, queued])
@@ -176,11 +177,11 @@ def test_an_end_that_cannot_be_written_is_said_and_repaired_later(store, monkeyp
     assert sched.get(s.run_id()).status == "failed"
     assert sched.get(queued.run_id()).status == "cancelled" and not (store / "runs" / queued.run_id()).exists()
     assert read_status(store / "runs" / s.run_id()).status == "running", "the job's own last word, untouched"
-    monkeypatch.setattr(sch, "update_status", real)
+    monkeypatch.setattr(storage, "update_status", real)
     later = make_sched(store)
     (found,) = later.attach_existing(store)
     later.shutdown()
-    assert found.status == "failed" and read_status(store / "runs" / s.run_id()).error == sch.DISAPPEARED
+    assert found.status == "failed" and read_status(store / "runs" / s.run_id()).error == outcome.DISAPPEARED
 
 
 def test_a_job_that_could_not_write_stops_the_queue(store):
@@ -203,7 +204,7 @@ def test_a_job_that_could_not_write_stops_the_queue(store):
 
 
 def test_a_sample_that_cannot_be_written_is_said_once_in_the_jobs_log(store):
-    """The sampler runs beside the job (runner/sampler.py), not in the supervisor: a samples.jsonl
+    """The sampler runs beside the job (measure/sampler.py), not in the supervisor: a samples.jsonl
     it cannot write is the job's business, said once in its log; the run and the queue go on."""
     running, queued = spec("slow blocksamples", seed=96), spec("ok", seed=97)
     sched = make_sched(store, sample_hz=20)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from xcost_tui.measure import nvml
+from xcost_tui.measure.sampler import Sampler, SampleTarget
 from xcost_tui.rundir import read_jsonl
 from xcost_tui.rundir.layout import SAMPLES
-from xcost_tui.runner.sampler import Sampler, SampleTarget
 
 GIB = 1 << 30
 

@@ -8,15 +8,14 @@ from pathlib import Path
 import pytest
 
 from xcost_tui.errors import SpecError, XcostError
-from xcost_tui.plan import ExecutorSettings, loads_plan
+from xcost_tui.plan import ExecutorSettings, loads_plan, parse_sbatch_args
 from xcost_tui.rundir import RunStatus, StatusRecord, final_status
 from xcost_tui.runner import shared
-from xcost_tui.runner.slurm import (
+from xcost_tui.runner.slurm_jobs import (
     JobInfo,
     describe_end,
     parse_elapsed,
     parse_sacct,
-    parse_sbatch_args,
     parse_squeue,
     sbatch_parameters,
 )

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from hub_mirror import jsonl, siqa_rows, write_repo
 
+from xcost_tui.commands.stage import stage_command
 from xcost_tui.rundir import read_status
 from xcost_tui.runner import Scheduler
-from xcost_tui.runner.stage import MANIFEST, offline_problems, stage_command
+from xcost_tui.runner.offline import MANIFEST, offline_problems
 from xcost_tui.spec import RunSpec
 from xcost_tui.tasks import HUB_MIRROR_ENV
 

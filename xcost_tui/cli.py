@@ -495,11 +495,11 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
     if args.command not in ("plan", "stage"):  # every other command reads or writes the store
         check_store(args.store)
     if args.command == "stage":
-        from .runner.stage import stage_command
+        from .commands.stage import stage_command  # deferred: the verb's imports (start-up cost of --help)
 
         return stage_command(args.plan, data_dir=args.data_dir)
     if args.command == "run":
-        from .job.launch import run_command
+        from .commands.run import run_command  # deferred: the verb's imports (start-up cost of --help)
 
         return run_command(args)
     if args.command == "plan":

@@ -29,7 +29,7 @@ import math
 import os
 import sys
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -116,6 +116,31 @@ class ExecutorSettings:
         return dataclasses.asdict(self)
 
 
+def parse_sbatch_args(args: Sequence[str]) -> dict[str, Any]:
+    """Extra ``sbatch`` arguments (``["--exclusive", "--reservation=gpu", "--mail-type", "END"]``) as
+    submitit's ``additional_parameters`` ({"exclusive": True, "reservation": "gpu", ...})."""
+    out: dict[str, Any] = {}
+    items = list(args)
+    i = 0
+    while i < len(items):
+        arg = items[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise XcostError(
+                f"executor.sbatch_args: {arg!r} is not a long sbatch option (write --name=value or "
+                f"--flag; short options such as -N are not accepted)"
+            )
+        key, eq, value = arg[2:].partition("=")
+        if eq:
+            out[key] = value
+        elif i + 1 < len(items) and not items[i + 1].startswith("--"):
+            out[key] = items[i + 1]
+            i += 1
+        else:
+            out[key] = True
+        i += 1
+    return out
+
+
 _EXECUTOR_TEXT = ("partition", "account", "qos", "gres", "constraint", "python")
 _TIME = r"(\d+)|(\d+:\d{1,2})|(\d+:\d{1,2}:\d{1,2})|(\d+-\d+)|(\d+-\d+:\d{1,2})|(\d+-\d+:\d{1,2}:\d{1,2})"
 
@@ -174,8 +199,6 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
             f"choose one of {', '.join(EXECUTOR_KINDS)}"
         )
     if out.kind == "slurm" and out.sbatch_args:
-        from .runner.slurm import parse_sbatch_args
-
         try:
             parse_sbatch_args(out.sbatch_args)
         except XcostError as exc:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import SpecError, WriteError, XcostError
 from ..measure.contention import apply_thread_share
 from ..measure.env import collect_env
+from ..measure.sampler import spawn_beside, stop_beside
 from ..measure.timer import watch_samples
 from ..methods import METHOD_TABLE, Method
 from ..rundir import (
@@ -40,7 +41,6 @@ from ..rundir import (
     RunStatus,
     update_status,
 )
-from ..runner.sampler import spawn_beside, stop_beside
 from ..spec import RunSpec
 from .data import data_loaded_event, load_run_data
 from .log import _log
@@ -66,7 +66,7 @@ class Job:
         self.predictions = JsonlWriter(self.files.predictions)
         self.cancel = cancel or threading.Event()
         self.phase: str | None = None
-        self._sampler: subprocess.Popen[Any] | None = None  # the sampler process beside this job (runner/sampler.py)
+        self._sampler: subprocess.Popen[Any] | None = None  # the sampler process beside this job (measure/sampler.py)
 
     # ---- entry --------------------------------------------------------------------------------
     def main(self) -> int:
@@ -100,7 +100,7 @@ class Job:
 
     def _start_sampler(self) -> None:
         """The sampler process beside this job: it samples the job's process tree and its GPUs into
-        samples.jsonl (runner/sampler.py); phases take their contention evidence from it too."""
+        samples.jsonl (measure/sampler.py); phases take their contention evidence from it too."""
         self._sampler = spawn_beside(self.run_dir)
         watch_samples(self.files.samples if self._sampler is not None else None)
 

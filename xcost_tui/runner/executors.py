@@ -1,7 +1,8 @@
 """Where runs execute: ``local`` (subprocesses of this machine, the default) or ``slurm`` (SLURM jobs).
 
-The scheduler (runner/scheduler.py) keeps one queue and one bookkeeping for both; what differs
-is how a run is started, how its liveness is known and how it is stopped:
+The scheduler (runner/scheduler.py) keeps one queue and one bookkeeping for both; an executor
+runs the life-cycle of one run (the ``Executor`` protocol: start, poll, finish, cancel, adopt),
+and what differs is how (runner/local.py, runner/slurm.py):
 
 | | local | slurm |
 |---|---|---|
@@ -12,53 +13,101 @@ is how a run is started, how its liveness is known and how it is stopped:
 | slots | one run per GPU, one without a GPU (``--max-parallel``) | every run is submitted; SLURM schedules (``--max-parallel`` caps it) |
 | CPU share | each job gets ``cpus / runs at once`` threads | SLURM's ``--cpus-per-task`` |
 
-``make_executor(settings)`` builds one from the plan's ``[executor]`` table (plan.ExecutorSettings).
+``make_executor(settings)`` builds one from the plan's ``[executor]`` table (plan.ExecutorSettings);
+``Executors`` picks the one of each run (a run with a SLURM job id is SLURM's, whoever follows it).
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Protocol
 
 from ..measure.contention import CPUS_ENV, RUNS_ENV, THREAD_ENV_VARS, THREADS_ENV, job_cpus
-from ..rundir import ProcessRef
-from . import procs
+from ..plan import ExecutorSettings
+from ..rundir import StatusRecord
+from .claims import Claim
+from .local import LOCAL, LocalExecutor
+from .runs import AdoptReason, Run, Supervisor
+from .slurm import SLURM, SlurmExecutor
 
-if TYPE_CHECKING:
-    from .slurm import SlurmExecutor
-
-LOCAL, SLURM = "local", "slurm"
 EXECUTORS = (LOCAL, SLURM)
 UNLIMITED = 1_000_000  # max_parallel of a SLURM runner without --max-parallel: every run is submitted
 
 
-class LocalExecutor:
-    """Runs as subprocesses of this machine (today's behaviour)."""
+class Executor(Protocol):
+    """Runs the life-cycle of a run for the scheduler. ``start`` is called outside the
+    scheduler's lock; every other method holding it."""
 
-    name = LOCAL
-    remote = False
+    name: str
+    remote: bool  # its jobs run on other nodes: absolute paths, no GPUs or CPU share of this machine
 
     def describe(self) -> str:
-        return "this machine"
+        """Where runs execute, for the user ("this machine", "SLURM (partition gpu, ...)")."""
+        ...
 
     def check(self) -> None:
-        return None
+        """Raises XcostError when runs cannot execute there (SLURM unreachable)."""
+        ...
 
-    def spawn(self, cmd: Sequence[str], run_dir: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        return procs.spawn(cmd, run_dir, env)
+    def start(
+        self, sup: Supervisor, run: Run, command: Callable[[Path], list[str]], env: dict[str, str], started: float
+    ) -> None:
+        """Starts the job of a claimed run whose run directory is written. Raises WriteError when the
+        store refused a write the start needs (the launch is undone), StartFailed when the job
+        could not be started (the run failed with its message)."""
+        ...
 
-    def alive(self, ref: ProcessRef | None) -> bool:
-        return procs.alive(ref)
+    def poll(self, sup: Supervisor, run: Run, now: float) -> None:
+        """A running run, at each step of the control loop: what a cancel still owes its job, and
+        its end (``finish``) once the job is over."""
+        ...
 
-    def signal(self, ref: ProcessRef | None, sig: int) -> bool:
-        return procs.signal_group(ref, sig)
+    def finish(self, sup: Supervisor, run: Run) -> None:
+        """The job is over: records the run's end (runner/outcome.py decides it)."""
+        ...
+
+    def cancel(self, sup: Supervisor, run: Run, now: float) -> None:
+        """Delivers what a requested cancel still owes the job, once the job is known."""
+        ...
+
+    def adopt(self, sup: Supervisor, run: Run, status: StatusRecord, claim: Claim, why: AdoptReason) -> bool:
+        """Takes over, as its claimer, a job status.json says is running (and says so); False
+        when no such job can be found."""
+        ...
 
 
-# What make_executor builds (the scheduler holds one); the SLURM one is imported lazily.
-Executor: TypeAlias = "LocalExecutor | SlurmExecutor"
+class Executors:
+    """The scheduler's executor, and the executors of the runs it finds or follows: a run with
+    a SLURM job id is SLURM's (that executor is made on demand when a supervisor that runs
+    locally finds one in the store), any other run is this machine's."""
+
+    def __init__(self, main: Executor):
+        self.main = main
+        self.local: Executor = LocalExecutor() if main.remote else main
+        self._slurm = main if isinstance(main, SlurmExecutor) else None
+
+    def slurm(self) -> SlurmExecutor:
+        if self._slurm is None:  # a SLURM run found in the store by a supervisor that runs locally
+            self._slurm = SlurmExecutor(ExecutorSettings(kind=SLURM))
+        return self._slurm
+
+    def of(self, run: Run) -> Executor:
+        """The executor that runs (or ran) ``run``."""
+        return self.slurm() if run.job_id is not None else self.local
+
+    def for_status(self, status: StatusRecord) -> list[Executor]:
+        """The executors that may find the job of a run status.json says is running, in turn: a
+        run handed to SLURM whose job cannot be found is looked for as a process too."""
+        return [self.slurm(), self.local] if status.executor == SLURM else [self.local]
+
+    def refresh(self, sup: Supervisor) -> None:
+        """Asks SLURM about the SLURM jobs of unfinished runs (outside the lock)."""
+        with sup.lock:
+            job_ids = {r.job_id for r in sup.all_runs() if r.job_id is not None and not r.live.done}
+        if job_ids:
+            self.slurm().refresh(sup, job_ids)
 
 
 def cpu_share(runs_at_once: int, env: dict[str, str] | None = None) -> dict[str, int]:
@@ -87,13 +136,11 @@ def share_env(share: dict[str, int]) -> dict[str, str]:
     }
 
 
-def make_executor(settings: Any = None) -> Executor:
+def make_executor(settings: ExecutorSettings | None = None) -> Executor:
     """The executor of a plan's ``[executor]`` settings (None or kind "local": local)."""
-    kind = getattr(settings, "kind", None) or LOCAL
+    kind = (settings.kind if settings is not None else None) or LOCAL
     if kind == LOCAL:
         return LocalExecutor()
-    if kind == SLURM:
-        from .slurm import SlurmExecutor
-
+    if kind == SLURM and settings is not None:
         return SlurmExecutor(settings)
     raise ValueError(f"unknown executor {kind!r} (one of {', '.join(EXECUTORS)})")

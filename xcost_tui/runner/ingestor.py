@@ -73,7 +73,7 @@ class Ingestor:
         if not dirs:
             return
         try:
-            from ..store.ingest import ingest  # here: DuckDB is loaded only once there is something to write
+            from ..store.ingest import ingest  # deferred: pulls in DuckDB (start-up cost), loaded once there is work
 
             ingest(self.store_root, sorted(dirs), only_changed=True)
             self._last_error = None

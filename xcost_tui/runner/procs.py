@@ -1,12 +1,13 @@
 """Processes of the jobs: spawning in their own session, liveness, signals, GPU slots.
 
-Never imports torch: the GPU count comes from NVML through ``xcost_tui.measure.nvml``.
+Never imports torch: the GPU count comes from NVML through ``xcost_tui.measure.nvml``. How a
+job's exit reads ("killed by SIGKILL") is runner/outcome.py's.
 """
 
 from __future__ import annotations
 
 import os
-import signal
+import shlex
 import socket
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import psutil
 
+from ..measure import nvml
+from ..measure.sampler import strip_reason
 from ..rundir import ProcessRef, RunDir
 
 JobCommand = Callable[[Path], list[str]]
@@ -25,8 +28,6 @@ def default_job_command(run_dir: Path) -> list[str]:
     """``python -m xcost_tui.job RUN_DIR``, or ``$XCOST_JOB_CMD RUN_DIR`` when that is set (tests)."""
     prefix = os.environ.get(JOB_COMMAND_ENV)
     if prefix:
-        import shlex
-
         return [*shlex.split(prefix), str(run_dir)]
     return [sys.executable, "-m", "xcost_tui.job", str(run_dir)]
 
@@ -134,24 +135,8 @@ def signal_group(ref: ProcessRef | None, sig: int) -> bool:
         return False
 
 
-def describe_exit(returncode: int | None) -> str:
-    if returncode is None:
-        return "exit status unknown (not a child of this supervisor)"
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        return f"killed by {name}"
-    return f"exit code {returncode}"
-
-
 def detect_gpus() -> tuple[list[str], str]:
     """The GPUs to hand out, one per run (CUDA_VISIBLE_DEVICES values), and how they were found."""
-    try:
-        from ..measure import nvml
-    except ImportError as exc:
-        return [], f"xcost_tui.measure.nvml is not importable ({exc})"
     try:
         ok, reason = nvml.nvml_available()
     except Exception as exc:  # noqa: BLE001 - a broken driver never stops the supervisor
@@ -165,12 +150,3 @@ def detect_gpus() -> tuple[list[str], str]:
     n = nvml.device_count()
     n = int(n) if n else 0
     return [str(i) for i in range(n)], f"{n} GPU(s) found by NVML"
-
-
-def strip_reason(reason: object) -> str:
-    """NVML's reason without a leading "NVML not available" (our messages say that already)."""
-    text = str(reason or "unknown reason")
-    for prefix in ("NVML not available: ", "NVML not available"):
-        if text.startswith(prefix):
-            return text[len(prefix) :] or "unknown reason"
-    return text

@@ -5,13 +5,15 @@ once: the first is the producer (``save_encoder``), the others wait for its chec
 from it (``init_from``); an encoder already saved in the store is used at once. docs/runner.md
 explains it; this module decides it.
 
-``wire`` and ``release`` are pure (queue entries in, decisions out): the scheduler applies the
-decisions under its lock. ``saved_encoders`` and ``checkpoint_of`` look at the store.
+``wire`` and ``release`` are pure (queue entries in, decisions out); ``wire_queue`` and
+``release_queue`` apply them to the scheduler's queue, under its lock. ``saved_encoders`` and
+``checkpoint_of`` look at the store.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from pathlib import Path
 from ..plan import intermediate_key_str
 from ..rundir import RunDir, RunStatus
 from ..spec import RunSpec
+from .runs import Run, Supervisor
 
 
 def trains_intermediate(spec: RunSpec) -> bool:
@@ -202,3 +205,107 @@ def saved_encoders(runs_root: Path, exclude: Iterable[str] = ()) -> dict[str, Pa
         if isinstance(key, dict):
             out.setdefault(json.dumps(key, sort_keys=True), meta.parent)
     return out
+
+
+# ---- the decisions applied to the scheduler's queue (under its lock) ------------------------------
+
+
+def entries(runs: Mapping[str, Run]) -> list[Entry]:
+    return [
+        Entry(
+            rid,
+            r.live.label,
+            key_of(r.spec) if r.spec is not None else None,
+            r.live.status,
+            r.live.waiting_for,
+            bool(r.spec is not None and r.spec.save_encoder),
+        )
+        for rid, r in runs.items()
+    ]
+
+
+def wire_queue(sup: Supervisor, runs: Mapping[str, Run], runs_root: Path) -> None:
+    """Wires the queued runs that would train the same intermediate phase (``wire``)."""
+    queue = entries(runs)
+    if not any(e.key is not None and e.status == RunStatus.QUEUED and not e.waiting_for for e in queue):
+        return
+    again = [rid for rid, r in runs.items() if r.live.status.active]
+    wiring = wire(queue, saved_encoders(runs_root, exclude=again))
+    for rid, path in wiring.init_from.items():
+        _set_init_from(runs[rid], path)
+    for rid in wiring.producers:
+        run = runs[rid]
+        assert run.spec is not None
+        run.spec.save_encoder = run.live.save_encoder = True
+    for rid, producer in wiring.waiting.items():
+        live = runs[rid].live
+        live.status, live.waiting_for = RunStatus.WAITING, producer
+    for text in wiring.notes:
+        sup.note(text)
+
+
+def release_queue(sup: Supervisor, runs: Mapping[str, Run], *, at_submission: bool) -> None:
+    """Queues the waiting runs that may go now (``release``); ``at_submission`` (SLURM): as soon as
+    their producer is submitted, with afterok on its job (``release_remote``)."""
+    waiting = [e for e in entries(runs) if e.status == RunStatus.WAITING]
+    if not waiting:
+        return
+    if at_submission:
+        _release_at_submission(sup, runs, waiting)
+        return
+    producers: dict[str, Producer] = {}
+    for rid in {e.waiting_for for e in waiting if e.waiting_for}:
+        p = runs.get(rid)
+        if p is not None:
+            ckpt = checkpoint_of(
+                p.run_dir,
+                saw_checkpoint=p.tracker.checkpoint_saved is not None,
+                succeeded=p.live.status == RunStatus.SUCCEEDED,
+            )
+            producers[rid] = Producer(p.live.status, ckpt)
+    for rel in release(waiting, producers):
+        run = runs[rel.run_id]
+        run.live.status = RunStatus.QUEUED
+        if rel.init_from is None:
+            run.live.waiting_for = None
+        _set_init_from(run, rel.init_from)
+        if rel.note:
+            sup.warn(rel.note, rel.run_id)
+
+
+def _release_at_submission(sup: Supervisor, runs: Mapping[str, Run], waiting: list[Entry]) -> None:
+    producers: dict[str, RemoteProducer] = {}
+    for rid in {e.waiting_for for e in waiting if e.waiting_for}:
+        p = runs.get(rid)
+        if p is not None:
+            ckpt = RunDir(p.run_dir).intermediate_checkpoint
+            complete = (
+                checkpoint_of(
+                    p.run_dir,
+                    saw_checkpoint=p.tracker.checkpoint_saved is not None,
+                    succeeded=p.live.status == RunStatus.SUCCEEDED,
+                )
+                is not None
+            )
+            producers[rid] = RemoteProducer(p.live.label, p.live.status, p.job_id, ckpt.resolve(), complete)
+    for rel in release_remote(waiting, producers):
+        run = runs[rel.run_id]
+        live = run.live
+        if rel.error:
+            live.status, live.ended, live.error = RunStatus.FAILED, time.time(), rel.error
+            sup.warn(f"{live.label}: {rel.error}", rel.run_id)
+            sup.changed()
+            continue
+        live.status = RunStatus.QUEUED
+        run.depends_on = rel.depends_on
+        if rel.init_from is None:
+            live.waiting_for = None
+        _set_init_from(run, rel.init_from)
+        if rel.note:
+            sup.warn(rel.note, rel.run_id)
+
+
+def _set_init_from(run: Run, path: str | None) -> None:
+    if run.spec is not None:
+        run.spec.init_from = path
+    run.live.init_from = path

@@ -16,11 +16,15 @@ output to ``RUN_DIR/job.log`` as locally.
   reason, node), one ``sacct`` for those it has let go (final state, reason, exit code, elapsed
   time, allocated resources). submitit's own watcher asks sacct for the state only; these two
   calls give the reason and the accounting too, in one call per poll for every run.
-- **cancel**: ``scancel`` (submitit's ``SlurmJob.cancel``); a forced cancel is
+- **cancel** (``scancel``): submitit's ``SlurmJob.cancel``; a forced cancel is
   ``scancel --signal=KILL --full``.
 
 The parsing (``parse_squeue``, ``parse_sacct``), the command lines (``sbatch_parameters``) and the
-state mapping (``JobInfo``, ``describe_end``) are pure and unit-tested (tests/test_slurm_unit.py).
+state mapping (``JobInfo``, ``describe_end``) are pure and unit-tested (runner/slurm_jobs.py,
+tests/test_slurm_unit.py). ``SlurmExecutor`` runs the life-cycle of a SLURM run for the scheduler
+(start, poll, finish, cancel, adopt: runner/executors.py); ``SlurmRun`` is what runs on the node
+(pickled by its import path, ``xcost_tui.runner.slurm.SlurmRun``: a job submitted before an upgrade
+still finds it).
 No torch here.
 """
 
@@ -28,304 +32,43 @@ from __future__ import annotations
 
 import getpass
 import os
-import re
 import shlex
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import XcostError
-from ..rundir import RunDir, RunStatus
+from ..errors import WriteError, XcostError
+from ..plan import ExecutorSettings
+from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, update_status
+from . import storage
+from .claims import Claim
+from .live import RUNNING
+from .notes import STARTED
+from .offline import offline_problems
+from .outcome import recorded_end
+from .runs import AdoptReason, Run, StartFailed, Supervisor
+from .slurm_jobs import SACCT_FIELDS, SQUEUE_FORMAT, JobInfo, describe_end, parse_sacct, parse_squeue, sbatch_parameters
 
+SLURM = "slurm"
 SLURM_FOLDER = "slurm"  # RUN_DIR/slurm/: submitit's batch script, pickles and log
+UNKNOWN_AFTER_S = 60.0  # a job SLURM no longer knows, and whose run recorded no end, failed after this
 
-# SLURM job states (squeue(1), sacct(1)) in which the job is still the cluster's business.
-ACTIVE_STATES = frozenset(
-    {
-        "PENDING",
-        "CONFIGURING",
-        "RUNNING",
-        "COMPLETING",
-        "SUSPENDED",
-        "REQUEUED",
-        "REQUEUE_FED",
-        "REQUEUE_HOLD",
-        "RESIZING",
-        "SIGNALING",
-        "STAGE_OUT",
-        "RESV_DEL_HOLD",
-        "SPECIAL_EXIT",
-        "STOPPED",
-    }
-)
-# Final states and what a run that did not record its own end becomes.
-WHY = {
-    "COMPLETED": "the job completed",
-    "FAILED": "the job failed",
-    "CANCELLED": "the job was cancelled",
-    "TIMEOUT": "the job reached its time limit",
-    "PREEMPTED": "the job was preempted",
-    "NODE_FAIL": "its node failed",
-    "OUT_OF_MEMORY": "the job ran out of memory",
-    "BOOT_FAIL": "its node failed to boot",
-    "DEADLINE": "the job reached its deadline",
-    "REVOKED": "the job was revoked (federation)",
+# What the supervisor says as it takes over a job already submitted, by why it does.
+ADOPTED = {
+    AdoptReason.SUBMITTED: "already submitted",
+    AdoptReason.ATTACHED: "re-attached",
+    AdoptReason.HOLDER_GONE: "the supervisor that followed it is gone; followed and recorded here now",
+    AdoptReason.MEANWHILE: "already submitted by another supervisor meanwhile",
 }
 
 
 class SlurmError(XcostError):
     """A SLURM command failed (not installed, no controller, a refused submission)."""
-
-
-# ---- what SLURM says about a job -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JobInfo:
-    job_id: str
-    state: str  # PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT, ... (the first word)
-    reason: str | None = None  # squeue's pending reason, sacct's Reason (None: "None")
-    node: str | None = None
-    exit_code: str | None = None  # sacct's "code:signal"
-    elapsed_s: float | None = None
-    start: str | None = None
-    end: str | None = None
-    alloc_tres: str | None = None  # e.g. "billing=1,cpu=4,gres/gpu=1,mem=16G,node=1"
-    detail: str | None = None  # the rest of the state ("by 1000" of "CANCELLED by 1000")
-    source: str = "squeue"  # which command said so
-
-    @property
-    def active(self) -> bool:
-        return self.state in ACTIVE_STATES
-
-    @property
-    def pending(self) -> bool:
-        return self.state == "PENDING"
-
-    @property
-    def started(self) -> bool:
-        """It ran on a node (sacct has a start time); a pending job cancelled never started."""
-        return self.state != "PENDING" and self.start not in (None, "", "None", "Unknown")
-
-    @property
-    def killed_by_slurm(self) -> bool:
-        from ..rundir.status import EXECUTOR_KILLED
-
-        return self.state in EXECUTOR_KILLED
-
-    @property
-    def dependency_never_satisfied(self) -> bool:
-        return (self.reason or "").startswith("DependencyNeverSatisfied") or (
-            self.state == "CANCELLED" and not self.started and (self.reason or "") == "Dependency"
-        )
-
-    @property
-    def gpus(self) -> int | None:
-        """GPUs allocated to the job (from AllocTRES), None when sacct did not say."""
-        if not self.alloc_tres:
-            return None
-        n = 0
-        for part in self.alloc_tres.split(","):
-            key, _, value = part.partition("=")
-            if key == "gres/gpu" and value.isdigit():
-                n += int(value)
-        return n
-
-    def accounting(self) -> dict[str, Any]:
-        """What status.json keeps of the attempt (``executor_info``)."""
-        return {
-            "node": self.node,
-            "exit_code": self.exit_code,
-            "elapsed_s": self.elapsed_s,
-            "gpus": self.gpus,
-            "alloc_tres": self.alloc_tres,
-            "start": self.start,
-            "end": self.end,
-            "source": self.source,
-        }
-
-    def describe(self) -> str:
-        """'TIMEOUT: the job reached its time limit (job 12, node n1, exit 0:15, 1m27s)'."""
-        bits = [f"job {self.job_id}"]
-        if self.node:
-            bits.append(f"node {self.node}")
-        if self.exit_code and self.exit_code != "0:0":
-            bits.append(f"exit {self.exit_code}")
-        if self.reason:
-            bits.append(f"reason {self.reason}")
-        why = WHY.get(self.state, "")
-        return f"{self.state}{' ' + self.detail if self.detail else ''}: {why + ' ' if why else ''}({', '.join(bits)})"
-
-
-def _state(raw: str) -> tuple[str, str | None]:
-    word, _, rest = raw.strip().partition(" ")
-    return word.upper(), (rest.strip() or None)
-
-
-def _reason(raw: str | None) -> str | None:
-    raw = (raw or "").strip()
-    return None if raw in ("", "None", "(null)") else raw
-
-
-def parse_elapsed(text: str) -> float | None:
-    """SLURM's [D-]HH:MM:SS (or MM:SS) as seconds."""
-    text = (text or "").strip()
-    m = re.fullmatch(r"(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)(?:\.\d+)?", text)
-    if not m:
-        return None
-    d, h, mi, s = (int(x) if x else 0 for x in m.groups())
-    return float(((d * 24 + h) * 60 + mi) * 60 + s)
-
-
-SQUEUE_FORMAT = "%i|%T|%r|%N|%j|%Z"  # job id, state, reason, node, name, working directory
-
-
-def parse_squeue(text: str) -> dict[str, JobInfo]:
-    """``squeue -h -o '%i|%T|%r|%N|%j|%Z'`` output -> job id -> JobInfo."""
-    out: dict[str, JobInfo] = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) < 2 or not parts[0]:
-            continue
-        state, detail = _state(parts[1])
-        node = parts[3].strip() if len(parts) > 3 and parts[3].strip() else None
-        out[parts[0].strip()] = JobInfo(
-            parts[0].strip(), state, _reason(parts[2] if len(parts) > 2 else None), node, detail=detail, source="squeue"
-        )
-    return out
-
-
-SACCT_FIELDS = ("JobID", "State", "ExitCode", "Reason", "Elapsed", "NodeList", "Start", "End", "AllocTRES")
-
-
-def parse_sacct(text: str) -> dict[str, JobInfo]:
-    """``sacct -n -P -X -o JobID,State,ExitCode,Reason,Elapsed,NodeList,Start,End,AllocTRES``
-    output -> job id -> JobInfo (job steps, ``123.batch``, are skipped; the last line of a job
-    id wins: a requeued job is listed once per attempt)."""
-    out: dict[str, JobInfo] = {}
-    for line in text.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) < len(SACCT_FIELDS) or not parts[0] or "." in parts[0]:
-            continue
-        row = dict(zip(SACCT_FIELDS, parts))
-        state, detail = _state(row["State"])
-        node = row["NodeList"].strip()
-        out[row["JobID"]] = JobInfo(
-            row["JobID"],
-            state,
-            _reason(row["Reason"]),
-            None if node in ("", "None assigned") else node,
-            row["ExitCode"] or None,
-            parse_elapsed(row["Elapsed"]),
-            row["Start"] or None,
-            row["End"] or None,
-            row["AllocTRES"] or None,
-            detail,
-            source="sacct",
-        )
-    return out
-
-
-def describe_end(
-    info: JobInfo,
-    *,
-    cancel_requested: bool,
-    producer: str | None = None,
-    depends_on: str | None = None,
-    never_started: bool | None = None,
-) -> tuple[RunStatus, str]:
-    """The final status and error of a run whose SLURM job ended without the run recording its
-    own end (or whose end SLURM imposed: a time limit, a preemption, a node failure).
-    ``never_started``: the run directory shows the job never ran (no run_start, no pid): sacct's
-    start time of a job cancelled while pending is not always empty."""
-    what = info.describe()
-    not_started = (not info.started) if never_started is None else never_started
-    if not cancel_requested and (
-        info.dependency_never_satisfied or (depends_on and info.state == "CANCELLED" and not_started)
-    ):
-        who = (
-            f"{producer} "
-            if producer
-            else (f"the run of job {depends_on} " if depends_on else "the run it depends on ")
-        )
-        return RunStatus.FAILED, (
-            f"not started: it starts from the encoder of {who}which did not succeed, so its "
-            f"SLURM dependency can never be satisfied ({what})"
-        )
-    if info.state == "CANCELLED":
-        if not_started:
-            return RunStatus.CANCELLED, f"cancelled before it started (SLURM: {what})"
-        return RunStatus.CANCELLED, (
-            f"cancelled ({'scancel by this supervisor' if cancel_requested else 'scancel'}; SLURM: {what})"
-        )
-    if info.state == "COMPLETED":
-        return RunStatus.FAILED, f"the job ended without a final status (SLURM: {what})"
-    return RunStatus.FAILED, f"SLURM: {what}"
-
-
-# ---- the [executor] settings as sbatch parameters -------------------------------------------------
-
-
-def parse_sbatch_args(args: Sequence[str]) -> dict[str, Any]:
-    """Extra ``sbatch`` arguments (``["--exclusive", "--reservation=gpu", "--mail-type", "END"]``) as
-    submitit's ``additional_parameters`` ({"exclusive": True, "reservation": "gpu", ...})."""
-    out: dict[str, Any] = {}
-    items = list(args)
-    i = 0
-    while i < len(items):
-        arg = items[i]
-        if not arg.startswith("--") or len(arg) < 3:
-            raise XcostError(
-                f"executor.sbatch_args: {arg!r} is not a long sbatch option (write --name=value or "
-                f"--flag; short options such as -N are not accepted)"
-            )
-        key, eq, value = arg[2:].partition("=")
-        if eq:
-            out[key] = value
-        elif i + 1 < len(items) and not items[i + 1].startswith("--"):
-            out[key] = items[i + 1]
-            i += 1
-        else:
-            out[key] = True
-        i += 1
-    return out
-
-
-def sbatch_parameters(settings: Any, *, run_id: str, run_dir: Path, depends_on: str | None = None) -> dict[str, Any]:
-    """submitit ``SlurmExecutor.update_parameters`` keywords for one run (``settings``: the plan's
-    ``ExecutorSettings``). Values submitit would convert (time in minutes, memory in GB) go
-    through ``additional_parameters`` as SLURM writes them ("1-00:00:00", "32G")."""
-    extra: dict[str, Any] = {"chdir": str(run_dir), "no-requeue": True}
-    if settings.time:
-        extra["time"] = str(settings.time)
-    if settings.mem:
-        extra["mem"] = str(settings.mem)
-    if depends_on:
-        extra["dependency"] = f"afterok:{depends_on}"
-        extra["kill-on-invalid-dep"] = "yes"
-    extra.update(parse_sbatch_args(settings.sbatch_args or []))
-    params: dict[str, Any] = {
-        "job_name": run_id,
-        "use_srun": False,
-        "stderr_to_stdout": True,
-        "additional_parameters": extra,
-    }
-    for key in ("partition", "account", "qos", "constraint"):
-        value = getattr(settings, key, None)
-        if value:
-            params[key] = str(value)
-    if settings.gres:
-        params["gres"] = str(settings.gres)
-    elif settings.gpus_per_run:
-        params["gres"] = f"gpu:{int(settings.gpus_per_run)}"
-    if settings.cpus_per_run:
-        params["cpus_per_task"] = int(settings.cpus_per_run)
-    return params
 
 
 # ---- on the node: what submitit runs ----------------------------------------------------------------
@@ -389,8 +132,6 @@ class SlurmRun:
 def offline_check(run_dir: Path, env: Mapping[str, str]) -> str | None:
     """With HF_HUB_OFFLINE=1: what the run needs from the hub that ``xcost-tui stage`` has not put
     in the cache (one message naming it and the stage command), else None."""
-    from .stage import offline_problems
-
     try:
         spec = RunDir(run_dir).read_spec()
     except (OSError, ValueError):
@@ -399,8 +140,8 @@ def offline_check(run_dir: Path, env: Mapping[str, str]) -> str | None:
 
 
 def _record_offline_failure(run_dir: Path, message: str) -> None:
-    from ..rundir import ProcessRef, update_status
-
+    """The job's own end, written on the node for a job that never started (the job's write, not
+    the supervisor's: the run directory is the job's from here)."""
     with open(RunDir(run_dir).log, "a", encoding="utf-8") as log:
         print(f"error: {message}", file=log, flush=True)
     now = time.time()
@@ -441,13 +182,14 @@ def available() -> tuple[bool, str]:
 class SlurmExecutor:
     """Runs as SLURM jobs (see the module doc). ``settings``: the plan's ExecutorSettings."""
 
-    name = "slurm"
+    name = SLURM
     remote = True
 
-    def __init__(self, settings: Any):
+    def __init__(self, settings: ExecutorSettings):
         self.settings = settings
-        self.poll_s = float(getattr(settings, "poll_s", None) or 2.0)
+        self.poll_s = float(settings.poll_s or 2.0)
         self._sacct_ok: bool | None = None
+        self._polled = 0.0  # when squeue/sacct were last asked (monotonic)
 
     def describe(self) -> str:
         s = self.settings
@@ -524,7 +266,7 @@ class SlurmExecutor:
                 out[j] = held[j]
         return out
 
-    def cancel(self, job_id: str, *, force: bool = False) -> None:
+    def scancel(self, job_id: str, *, force: bool = False) -> None:
         if force:
             _run(["scancel", "--signal=KILL", "--full", str(job_id)])
             _run(["scancel", str(job_id)])
@@ -557,3 +299,188 @@ class SlurmExecutor:
             if len(parts) >= 6 and os.path.abspath(parts[5].strip()) == want:
                 return parts[0].strip()
         return None
+
+    # ---- the life-cycle of a run (runner/executors.py) -------------------------------------------
+    def start(
+        self,
+        sup: Supervisor,
+        run: Run,
+        command: Callable[[Path], list[str]],
+        env: dict[str, str],
+        started: float,
+    ) -> None:
+        """Submits a claimed run whose run directory is written (outside the lock): its job id
+        goes into status.json. Raises StartFailed with SLURM's message when sbatch refuses it."""
+        live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
+        job_env = {k: v for k, v in env.items() if os.environ.get(k) != v}  # sbatch exports the rest
+        try:
+            job_id = self.submit(
+                run_id=run_id, run_dir=run_dir, cmd=command(run_dir), env=job_env, depends_on=run.depends_on
+            )
+        except SlurmError as exc:
+            raise StartFailed(f"could not submit the job: {exc}") from None
+        try:
+            storage.amend(run_dir, RUNNING, executor_job_id=job_id)
+        except WriteError as exc:
+            with sup.lock:
+                sup.storage_failed(exc)
+        with sup.lock:
+            run.job_id, run.starting, run.process, run.popen = job_id, False, None, None
+            live.status, live.started, live.ended, live.error, live.pid = RUNNING, started, None, None, None
+            live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
+            live.executor, live.job_id, live.executor_state, live.depends_on = SLURM, job_id, "PENDING", run.depends_on
+            run.unknown_since = None
+            extra = f" after job {run.depends_on} (afterok)" if run.depends_on else ""
+            extra += f", starting from {live.init_from}" if live.init_from else ""
+            sup.note(f"{live.label}: submitted to SLURM (job {job_id}){extra}", run_id, topic=STARTED)
+            self.cancel(sup, run, time.monotonic())
+            sup.changed()
+        sup.wake()
+
+    def refresh(self, sup: Supervisor, job_ids: set[str]) -> None:
+        """Asks SLURM about the jobs of the runs the scheduler follows (one squeue, one sacct), at
+        most every ``poll_s``; outside the lock (a slow controller never blocks ``snapshot``)."""
+        now = time.monotonic()
+        if now - self._polled < self.poll_s:
+            return
+        self._polled = now
+        try:
+            infos = self.query(job_ids)
+        except SlurmError as exc:
+            with sup.lock:
+                sup.loop_error(exc)
+            return
+        with sup.lock:
+            for run in sup.all_runs():
+                if run.job_id in job_ids:
+                    info = infos.get(run.job_id)
+                    run.remote_info = info
+                    if info is None:
+                        run.unknown_since = run.unknown_since or time.monotonic()
+                    else:
+                        run.unknown_since = None
+                        live = run.live
+                        live.executor_state, live.executor_reason = info.state, info.reason
+                        live.node = info.node or live.node
+
+    def poll(self, sup: Supervisor, run: Run, now: float) -> None:
+        """A submitted run, by what SLURM said at the last refresh: its end once SLURM is done with
+        the job (or has forgotten it for a minute), what a cancel still owes it, and the cancel of
+        a job whose dependency can never be satisfied."""
+        live = run.live
+        run.tracker.poll()
+        info = run.remote_info
+        if run.claim is None:  # followed for another supervisor: it records the end
+            return
+        if info is not None and info.pending and info.dependency_never_satisfied and not run.dependency_dead:
+            run.dependency_dead = True  # SLURM would leave it pending forever: cancel it, and say why
+            self._scancel_run(sup, run)
+        self.cancel(sup, run, now)
+        if info is not None and not info.active:
+            self.finish(sup, run)
+        elif info is None and run.unknown_since is not None and now - run.unknown_since > UNKNOWN_AFTER_S:
+            status = sup.read_status(live.run_dir)
+            if status is not None and status.status.final:
+                run.load(status)
+            else:
+                error = f"SLURM no longer knows job {run.job_id} and the run recorded no end"
+                sup.record_end(run, RunStatus.FAILED, ended=time.time(), error=error)
+                live.status, live.ended, live.error = RunStatus.FAILED, time.time(), error
+                sup.warn(f"{live.label}: {error}", live.run_id)
+            sup.finished(run)
+
+    def finish(self, sup: Supervisor, run: Run) -> None:
+        """SLURM says the job is over: the run's end is the job's own, unless SLURM ended it
+        (time limit, preemption, node failure: SLURM's reason wins) or it recorded none."""
+        info = run.remote_info
+        assert info is not None  # finished only on SLURM's word
+        live = run.live
+        run.tracker.poll()
+        status = sup.read_status(live.run_dir)
+        producer = sup.find_run(live.waiting_for or "")
+        account = dict(executor_state=info.state, executor_reason=info.reason, executor_info=info.accounting())
+        own = recorded_end(status)
+        if status is not None and own is not None and not info.killed_by_slurm:
+            final, error, ended = own, status.error, status.ended
+            try:
+                storage.amend(live.run_dir, final, **account)
+            except WriteError as exc:
+                sup.storage_failed(exc)
+        else:
+            never_started = run.tracker.fold.state.run_start is None and (status is None or status.job is None)
+            final, error = describe_end(
+                info,
+                cancel_requested=run.cancel_requested,
+                producer=producer.live.label if producer else None,
+                depends_on=run.depends_on,
+                never_started=never_started,
+            )
+            if status is not None and status.status.final and status.error:
+                error += f"; the job recorded: {status.status} ({status.error})"
+            ended = (status.ended if status is not None and status.status.final else None) or time.time()
+            sup.record_end(run, final, ended=ended, error=error, **account)
+            if info.killed_by_slurm or final == RunStatus.FAILED:
+                sup.warn(f"{live.label}: {error}", live.run_id)
+        live.status, live.error, live.ended = final, error, ended or time.time()
+        live.executor_state, live.executor_reason = info.state, info.reason
+        live.cancelling = False
+        sup.finished(run)
+
+    def cancel(self, sup: Supervisor, run: Run, now: float) -> None:
+        """A requested cancel: ``scancel``, once (SLURM sends SIGTERM, then SIGKILL after its
+        KillWait); a forced one after it: ``scancel --signal=KILL``."""
+        if run.cancel_requested:
+            self._scancel_run(sup, run)
+
+    def _scancel_run(self, sup: Supervisor, run: Run) -> None:
+        if run.term_sent and (not run.force or run.sigkill_sent):
+            return
+        force = run.force and run.term_sent
+        run.term_sent = True
+        run.sigkill_sent = run.sigkill_sent or run.force
+        try:
+            self.scancel(str(run.job_id), force=force or run.force)
+        except SlurmError as exc:
+            sup.warn(f"{run.live.label}: {exc}", run.live.run_id)
+            return
+        how = "scancel --signal=KILL" if run.force else "scancel"
+        sup.note(f"{run.live.label}: cancelling SLURM job {run.job_id} ({how})", run.live.run_id)
+
+    def adopt(self, sup: Supervisor, run: Run, status: StatusRecord, claim: Claim, why: AdoptReason) -> bool:
+        """A run status.json says was handed to SLURM: adopt its job (asking SLURM, never a pid
+        table) or, SLURM done with it, record its end. False when no job of it can be found."""
+        live = run.live
+        job_id = status.executor_job_id or self.find(live.run_id, run.run_dir)
+        if job_id is None:
+            return False
+        if status.executor_job_id is None:
+            try:
+                storage.amend(run.run_dir, RUNNING, executor_job_id=job_id)
+            except WriteError as exc:
+                sup.storage_failed(exc)
+        live.status, live.attached, live.elsewhere = RUNNING, True, False
+        live.started, live.gpu, live.pid = status.started, status.gpu, status.pid
+        live.executor, live.job_id, live.node = SLURM, job_id, status.job.host if status.job else None
+        run.job_id, run.claim, run.elsewhere, run.popen, run.process = job_id, claim, False, None, None
+        run.unknown_since = None
+        try:
+            claim.reserve()
+        except WriteError as exc:
+            sup.storage_failed(exc)
+        run.tracker.poll()
+        try:
+            info = self.query([job_id]).get(job_id)
+        except SlurmError as exc:
+            info = None
+            sup.warn(f"{live.label}: {exc}; asked again later", live.run_id)
+        run.remote_info = info
+        if info is not None:
+            live.executor_state, live.executor_reason = info.state, info.reason
+        sup.note(
+            f"{live.label}: {ADOPTED[why]} (SLURM job {job_id}"
+            f"{', ' + info.state if info is not None else ''}); not submitted again",
+            live.run_id,
+        )
+        if info is not None and not info.active:
+            self.finish(sup, run)
+        return True

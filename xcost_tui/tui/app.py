@@ -26,6 +26,7 @@ from .screens.runs import RunsReady, RunsScreen, store_signature
 if TYPE_CHECKING:  # types only (the runner package is imported on first use, not at start-up)
     from textual.widgets import Input, TextArea
 
+    from ..plan import ExecutorSettings
     from ..runner.api import RunnerAPI
     from ..runner.notes import Note
 
@@ -71,7 +72,7 @@ class XcostApp(App):
         runner: RunnerAPI | None = None,
         attach: bool = True,
         clock: Callable[[], float] | None = None,
-        executor: object | None = None,
+        executor: ExecutorSettings | None = None,
     ) -> None:
         super().__init__()
         self.executor = executor  # plan.ExecutorSettings (--executor): where the app's runner runs runs

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from ..errors import XcostError
 
 if TYPE_CHECKING:
+    from ..plan import ExecutorSettings
     from ..runner.api import RunnerAPI
     from ..runner.live import LiveRun
 
@@ -25,7 +26,7 @@ def runner_available() -> bool:
 
 
 def make_runner(
-    store: Path, data_dir: str | None, max_parallel: int | None, executor: object | None = None
+    store: Path, data_dir: str | None, max_parallel: int | None, executor: ExecutorSettings | None = None
 ) -> RunnerAPI:
     if not runner_available():
         raise XcostError("the runner (xcost_tui.runner) is not installed in this build")

@@ -1,6 +1,6 @@
 """The resource sampler: beside the job, a small torch-free process that samples it at a fixed rate.
 
-The job starts it (``spawn_beside``) as ``python -m xcost_tui.runner.beside RUN_DIR --pid PID``
+The job starts it (``spawn_beside``) as ``python -m xcost_tui.measure.beside RUN_DIR --pid PID``
 on whatever node the job runs (a workstation, a SLURM compute node): it follows the job's pid and
 the GPUs the job was given (``CUDA_VISIBLE_DEVICES``, mapped to NVML devices by UUID), and
 appends to RUN_DIR/samples.jsonl. The supervisor only reads that file. Local and SLURM runs
@@ -53,12 +53,32 @@ from types import ModuleType
 import psutil
 
 from ..errors import WriteError
-from ..measure.contention import busy_seconds, job_cpus
 from ..rundir import GpuReading, JsonlReader, JsonlWriter, ProcessRef, RunDir, RunFold, Sample, parse_event
-from .notes import Note
+from . import nvml
+from .contention import busy_seconds, job_cpus
 
 HZ_ENV = "XCOST_SAMPLE_HZ"  # the rate the runner asks for (the job passes it on)
 NVML_ENV = "XCOST_SAMPLER_NVML"  # "0": no NVML (Scheduler(use_nvml=False))
+
+
+@dataclass(frozen=True)
+class SamplerNote:
+    """What the sampler says once (no GPU and why, a write that failed): a line of the job's log."""
+
+    text: str
+    warning: bool = False
+
+    def __str__(self) -> str:
+        return f"warning: {self.text}" if self.warning else self.text
+
+
+def strip_reason(reason: object) -> str:
+    """NVML's reason without a leading "NVML not available" (our messages say that already)."""
+    text = str(reason or "unknown reason")
+    for prefix in ("NVML not available: ", "NVML not available"):
+        if text.startswith(prefix):
+            return text[len(prefix) :] or "unknown reason"
+    return text
 
 
 @dataclass(frozen=True)
@@ -192,7 +212,7 @@ class Sampler:
         targets: Callable[[], list[SampleTarget]],
         hz: float = 2.0,
         *,
-        on_note: Callable[[Note], None] | None = None,
+        on_note: Callable[[SamplerNote], None] | None = None,
         children_every_s: float = 2.0,
         use_nvml: bool = True,
         on_write_error: Callable[[WriteError], None] | None = None,
@@ -206,7 +226,7 @@ class Sampler:
         self.children_every_s = children_every_s
         self.use_nvml = use_nvml
         self.on_write_error = on_write_error
-        self.notes: list[Note] = []
+        self.notes: list[SamplerNote] = []
         self._noted: set[str] = set()
         self.ticks = 0
         self.skipped_ticks = 0
@@ -398,15 +418,8 @@ class Sampler:
             self._note("no GPU: NVML sampling turned off")
             return
         try:
-            from ..measure import nvml
-        except ImportError as exc:
-            self._note(f"no GPU: NVML not available (xcost_tui.measure.nvml cannot be imported: {exc})")
-            return
-        try:
             ok, reason = nvml.nvml_available()
             if not ok:
-                from .procs import strip_reason
-
                 self._note(f"no GPU: NVML not available ({strip_reason(reason)})")
                 return
             self._nvml = _Nvml(nvml)
@@ -429,7 +442,7 @@ class Sampler:
         if key in self._noted:
             return
         self._noted.add(key)
-        note = Note.warning(message) if warning else Note.info(message)
+        note = SamplerNote(message, warning)
         self.notes.append(note)
         if self.on_note is not None:
             self.on_note(note)
@@ -483,9 +496,9 @@ class _Follow:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m xcost_tui.runner.beside RUN_DIR --pid PID [--hz HZ]``: samples the job until
+    """``python -m xcost_tui.measure.beside RUN_DIR --pid PID [--hz HZ]``: samples the job until
     it is gone (or SIGTERM), into RUN_DIR/samples.jsonl. Its notes go to stderr (the job's log)."""
-    ap = argparse.ArgumentParser(prog="python -m xcost_tui.runner.beside")
+    ap = argparse.ArgumentParser(prog="python -m xcost_tui.measure.beside")
     ap.add_argument("run_dir", type=Path)
     ap.add_argument("--pid", type=int, default=None, help="the job (default: the parent process)")
     ap.add_argument("--hz", type=float, default=None, help=f"samples per second (default ${HZ_ENV}, else 2)")
@@ -505,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     target = [SampleTarget(args.run_dir.name, job, args.run_dir, None, indices, uuids)]
     stop = threading.Event()
 
-    def say(note: Note) -> None:
+    def say(note: SamplerNote) -> None:
         print(f"sampler: {note.text}", file=sys.stderr, flush=True)
 
     said: set[str] = set()
@@ -551,7 +564,7 @@ def spawn_beside(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH", "")) if p)
     if hz is not None:
         env[HZ_ENV] = str(hz)
-    cmd = [sys.executable, "-m", "xcost_tui.runner.beside", str(run_dir), "--pid", str(pid or os.getpid())]
+    cmd = [sys.executable, "-m", "xcost_tui.measure.beside", str(run_dir), "--pid", str(pid or os.getpid())]
     try:
         return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, env=env, close_fds=True)
     except OSError as exc:

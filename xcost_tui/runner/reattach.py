@@ -1,0 +1,196 @@
+"""Runs found running, and runs another supervisor runs: re-attach, follow, take over.
+
+A run whose status.json says ``running`` is one of three things to a supervisor (docs/runner.md):
+
+- its claim (runner/claims.py) is held by another supervisor: it is **followed** here (its events
+  tailed, its end waited for), never written; it shows as queued until its attempt is seen running;
+- its claim is free and its job is alive: the job is **adopted** (its executor finds it: a process
+  identity, or a SLURM job) and this supervisor records its end;
+- its claim is free and its job is gone: it is recorded as failed (the job process disappeared).
+
+A followed run whose holder lets go is taken over by the same rule. These functions act on one
+run under the scheduler's lock; the scheduler calls them from ``submit``, ``attach_existing``,
+its launch (a run another supervisor started meanwhile) and each step of its control loop.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from ..errors import WriteError
+from ..rundir import RunDir, RunStatus, StatusRecord
+from . import procs, storage
+from .claims import Claim, describe_holder
+from .executors import Executors
+from .live import QUEUED, RUNNING
+from .outcome import DISAPPEARED
+from .runs import AdoptReason, Run, Supervisor, peek_status, status_and_attempt
+from .slurm import SLURM
+
+
+class Host(Supervisor, Protocol):
+    """The scheduler, with the executors that find a running run's job."""
+
+    executors: Executors
+
+
+def attach_running(sup: Host, run: Run, status: StatusRecord, *, requeue: bool) -> None:
+    """A run status.json says is running: follow it (its claim is held elsewhere), adopt it
+    (its job is alive and identified) or record it as failed (the job is gone). ``requeue``: it
+    was submitted again (a dead one is queued to run again), else found in the store."""
+    live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
+    claims = sup.claims_of(run_dir)
+    try:
+        claim = claims.try_take(run_id)
+    except WriteError as exc:  # a store we cannot write: follow what can be seen, record nothing
+        sup.storage_failed(exc)
+        job = procs.identify(status.job, run_dir, written=status.updated)
+        if job is None:
+            run.load(status)
+            live.status, live.ended = RunStatus.FAILED, time.time()
+            live.error = f"{DISAPPEARED} (not recorded: {exc})"
+        else:
+            follow_elsewhere(sup, run, status)
+        return
+    if claim is None:
+        follow_elsewhere(sup, run, status)
+        return
+    run.claim = claim
+    take_disk_wiring(run)
+    if _adopt(sup, run, status, claim, AdoptReason.SUBMITTED if requeue else AdoptReason.ATTACHED):
+        return
+    try:
+        recorded: StatusRecord | None = storage.mark_disappeared(run_dir, status)
+    except WriteError as exc:
+        recorded = None
+        sup.storage_failed(exc)
+    finally:
+        run.release_claim()
+    if requeue:
+        sup.warn(f"{run_id}: was left running by a job that is gone; marked failed and queued again", run_id)
+        return
+    run.load(recorded or status)
+    live.status, live.error = RunStatus.FAILED, DISAPPEARED
+    sup.warn(f"{run_id}: {DISAPPEARED}; recorded as failed", run_id)
+    sup.ingest(run_dir)
+
+
+def found_attempt(sup: Host, run: Run, status: StatusRecord) -> None:
+    """We claimed a run to launch it and found an attempt another supervisor made meanwhile:
+    it is that attempt's run now (followed if running, its result if over), never rerun."""
+    live = run.live
+    if status.status == RUNNING:
+        assert run.claim is not None  # claimed to be launched
+        if _adopt(sup, run, status, run.claim, AdoptReason.MEANWHILE):
+            return
+        try:
+            recorded: StatusRecord | None = storage.mark_disappeared(run.run_dir, status)
+        except WriteError as exc:
+            recorded = None
+            sup.storage_failed(exc)
+        run.load(recorded or status)
+        live.status, live.error = RunStatus.FAILED, DISAPPEARED
+        sup.warn(f"{live.label}: {DISAPPEARED}; recorded as failed", live.run_id)
+    else:
+        run.load(status)
+        live.attached = live.elsewhere = True  # not started here: it ran under another supervisor
+        sup.note(f"{live.label}: {status.status} in another supervisor meanwhile; not run again", live.run_id)
+    sup.finished(run)
+
+
+def follow_elsewhere(sup: Supervisor, run: Run, status: StatusRecord | None) -> None:
+    """Another supervisor holds the run's claim: watch it (events, status), never write it.
+    Until its attempt is seen running the run shows as queued here."""
+    live = run.live
+    run.elsewhere, run.claim, run.popen = True, None, None
+    live.attached = live.elsewhere = True
+    run.following = False
+    run.tracker.reset_tails(clear_live=False)
+    if status is not None and status.status == RUNNING:
+        _see_running_elsewhere(run, status)
+    holder = sup.claims_of(run.run_dir).holder(live.run_id)
+    sup.note(f"{live.label}: claimed by {describe_holder(holder)}; followed here, not started again", live.run_id)
+
+
+def step_elsewhere(sup: Host, run: Run, now: float) -> None:
+    """A followed run, at each step of the control loop: its progress, a cancel asked here, and
+    its end or its take-over once its holder lets go of the claim."""
+    live, run_dir = run.live, run.run_dir
+    status = peek_status(run_dir)
+    if status is not None and status.status == RUNNING:
+        _see_running_elsewhere(run, status)
+    if run.following:
+        run.tracker.poll()
+    sup.executors.of(run).cancel(sup, run, now)
+    try:
+        claim = sup.claims_of(run_dir).try_take(live.run_id)
+    except WriteError:  # a read-only store: nobody is writing it; judge by what can be seen
+        if status is not None and status.status.final:
+            run.load(status)
+            sup.finished(run)
+        elif run.following and not procs.alive(run.process):
+            live.status, live.ended, live.error = RunStatus.FAILED, time.time(), f"{DISAPPEARED} (not recorded)"
+            sup.finished(run)
+        return
+    if claim is None:
+        return  # still held: its holder records its end
+    run.elsewhere, run.claim = False, claim  # its holder let go: it recorded the end, or it is gone
+    status, attempt = status_and_attempt(run_dir)
+    if status is not None and status.status == RUNNING:
+        if _adopt(sup, run, status, claim, AdoptReason.HOLDER_GONE):
+            return
+        try:
+            recorded: StatusRecord | None = storage.mark_disappeared(run_dir, status)
+        except WriteError as exc:
+            recorded = None
+            sup.storage_failed(exc)
+        run.load(recorded or status)
+        live.status, live.error = RunStatus.FAILED, DISAPPEARED
+        sup.warn(f"{live.label}: {DISAPPEARED}; recorded as failed", live.run_id)
+        sup.finished(run)
+    elif status is not None and status.status.final and (run.following or attempt != run.seen):
+        run.load(status)
+        sup.note(f"{live.label}: {status.status} (run by another supervisor)", live.run_id)
+        sup.finished(run)
+    elif run.spec is not None:  # its claimer went away before starting it: ours to run again
+        run.release_claim()
+        live.status, live.attached, live.elsewhere = QUEUED, False, False
+        sup.note(f"{live.label}: the supervisor that claimed it stopped before starting it; queued here", live.run_id)
+    else:
+        live.status, live.ended, live.error = RunStatus.FAILED, time.time(), DISAPPEARED
+        sup.finished(run)
+
+
+def take_disk_wiring(run: Run) -> None:
+    """A run found running keeps the wiring its launch wrote into spec.json (whether it saves
+    its encoder for others, the encoder it starts from): the queue is wired around it."""
+    try:
+        disk = RunDir(run.run_dir).read_spec()
+    except (OSError, ValueError):
+        return
+    if run.spec is not None:
+        run.spec.save_encoder = bool(disk.get("save_encoder"))
+        run.spec.init_from = disk.get("init_from") if isinstance(disk.get("init_from"), str) else run.spec.init_from
+    run.live.save_encoder = bool(disk.get("save_encoder"))
+
+
+def _adopt(sup: Host, run: Run, status: StatusRecord, claim: Claim, why: AdoptReason) -> bool:
+    """Whether an executor found the run's job and took it over (a SLURM run's job is looked
+    for as SLURM's first, then as a process)."""
+    return any(executor.adopt(sup, run, status, claim, why) for executor in sup.executors.for_status(status))
+
+
+def _see_running_elsewhere(run: Run, status: StatusRecord) -> None:
+    live = run.live
+    if not run.following or status.started != run.followed_started:
+        if run.following:  # a new attempt: read its files from the start
+            run.tracker.reset_tails()
+        run.following, run.followed_started = True, status.started
+        live.status, live.started, live.gpu = RUNNING, status.started, status.gpu
+    if status.executor_job_id is not None:  # a SLURM run: its state comes from SLURM
+        run.job_id = live.job_id = status.executor_job_id
+        live.executor = SLURM
+    if status.job is not None and (run.process is None or run.process.pid != status.job.pid):
+        run.process = procs.identify(status.job, run.run_dir, written=status.updated)
+        live.pid = status.job.pid
