@@ -33,8 +33,8 @@ from .configs import ModelShape
 from .forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunForecast, time_limit
 from .memory import fits_analytic, job_choice, largest_fitting_micro, step_memory
 from .profiles import FORWARD_OVERHEAD_S_PER_LAYER, OPTIMIZER_BYTES_PER_PARAM, TRAIN_OVERHEAD_S_PER_LAYER, DeviceProfile
+from .protocol import MARK  # the pipe's mark, written once (protocol.py imports nothing heavy)
 
-MARK = "XCOST-ESTIMATE "
 COUNT_TIMEOUT_ENV = "XCOST_ESTIMATE_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 1800.0
 TRAINING = ("intermediate", "target", "few-shot")
