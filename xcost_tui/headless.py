@@ -533,7 +533,7 @@ def print_verdict(store: Path, specs: list, console) -> bool:
 
 def print_forecast_line(store: Path, run_ids: list[str], out: TextIO) -> None:
     """'forecast 1.9 h, measured 2.1 h, +11% (...)' when ``xcost-tui plan estimate`` forecast these runs."""
-    from .estimate.stored import forecast_summary
+    from .store.forecasts import forecast_summary
 
     try:
         line = forecast_summary(store, run_ids)

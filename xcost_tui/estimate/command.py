@@ -17,7 +17,7 @@ from typing import TextIO
 from .. import format as fmt
 from .. import present
 from ..errors import XcostError
-from .forecast import PlanForecast, phase_row, slurm_time
+from ..rundir.forecast import PlanForecast, phase_row, slurm_time
 
 
 def estimate_command(
@@ -36,7 +36,7 @@ def estimate_command(
     err: TextIO | None = None,
 ) -> int:
     from ..plan import load_plan
-    from .forecast import DEFAULT_SAFETY
+    from ..rundir.forecast import DEFAULT_SAFETY
     from .profiles import get_profile
     from .run import estimate_plan
 
@@ -83,7 +83,7 @@ def default_slots(profile) -> int:
 
 
 def _save(fc: PlanForecast, store: Path, err: TextIO) -> Path | None:
-    from .stored import save_forecast
+    from ..rundir.forecast import save_forecast
 
     try:
         path = save_forecast(store, fc)

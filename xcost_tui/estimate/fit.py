@@ -107,7 +107,7 @@ def memory_warnings(
     specs: list, store: str | os.PathLike | None = None, labels: dict[str, str] | None = None
 ) -> list[str]:
     """One line per training phase that will not fit, naming the setting to change."""
-    from .stored import latest_run_forecasts
+    from ..rundir.forecast import latest_run_forecasts
 
     labels = labels or {}
     forecasts = {}

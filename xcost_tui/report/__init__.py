@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..verdict.thresholds import DEFAULT_DELTA
+from ..stats.thresholds import DEFAULT_DELTA
 from .select import ReportError, Selection
 
 if TYPE_CHECKING:

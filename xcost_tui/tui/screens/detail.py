@@ -164,7 +164,7 @@ class RunDetailScreen(Screen):
 
 def add_forecasts(store: Path, run_id: str, phases: list[dict]) -> None:
     """Each phase's newest forecast and its error (the fc dev-h and fc err columns), where one exists."""
-    from ...estimate.stored import phase_forecasts
+    from ...store.forecasts import phase_forecasts
 
     try:
         forecasts = phase_forecasts(store, run_id)
