@@ -4,11 +4,13 @@ For each run directory the rows of every table are first *staged* in Arrow, with
 the database: ``spec.json``, ``status.json`` and ``events.jsonl`` are small and read here in
 Python, and mapped to rows by ``rows.py`` (pure functions, typed rows); ``predictions.jsonl``
 and ``samples.jsonl`` can be large and go through DuckDB's own JSON reader in an in-memory
-database (``read_ndjson(..., ignore_errors=true)``). Then the
-database is opened read-write for one batch, and each run is written in ONE short
-transaction: delete that run's rows, insert the staged ones. Ingesting twice, or again after a
-crash in the middle, gives the same rows. A malformed line (a crash's half-written last line,
-or a live run's line being written) is skipped with a warning.
+database (``read_ndjson(..., ignore_errors=true)``). Then the database is opened read-write for
+one batch, and each run is written in ONE short transaction: delete that run's rows, insert the
+staged ones. Ingesting twice, or again after a crash in the middle, gives the same rows. A
+malformed line (a crash's half-written last line, or a live run's line being written) is
+skipped with a warning. At the end of a batch the derived tables are refreshed: the
+leaderboard, the verdict tables (``verdict_tables.py``) and, when the forecast files changed,
+the forecasts table (``forecasts.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..errors import RunDirError
 from ..rundir import JsonlLine, JsonlReader, RunDir, RunFold, RunStatus, StoreLayout, parse_event, read_status
 from ..rundir.forecast import files_signature
 from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, TRANSLATION_COLUMNS, duckdb_columns
-from . import db, forecasts, schema
+from . import db, forecasts, schema, verdict_tables
 from .rows import (
     RunRecords,
     curve_rows,
@@ -368,10 +370,7 @@ def refresh_leaderboard(con: duckdb.DuckDBPyConnection) -> None:
 def refresh_verdict(con: duckdb.DuckDBPyConnection) -> bool:
     """The verdict's intervals and comparisons (verdict_tables.py), recomputed only when the set
     of succeeded runs changed."""
-    # deferred: verdict_tables pulls in numpy (start-up cost of the app's live ingest)
-    from .verdict_tables import refresh
-
-    return refresh(con)
+    return verdict_tables.refresh(con)
 
 
 # ---- the ingest -------------------------------------------------------------------------------
