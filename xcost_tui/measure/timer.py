@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -256,8 +257,6 @@ class PhaseMeter:
 
 def _torch_threads() -> int | None:
     """torch's intra-op threads, when torch is loaded (the job); None elsewhere."""
-    import sys
-
     torch = sys.modules.get("torch")
     try:
         return int(torch.get_num_threads()) if torch is not None else None
