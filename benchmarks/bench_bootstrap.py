@@ -1,7 +1,7 @@
 """Target (issue 9): a 1,000-resample bootstrap over 11 languages x 500 items x 50 configurations in < 3 s.
 
 Each configuration has SEEDS runs; its per-language accuracy interval is the two-level bootstrap
-(seeds and items) of xcost_tui.verdict.stats, with one set of item weights per language shared
+(seeds and items) of xcost_tui.stats.bootstrap, with one set of item weights per language shared
 by every configuration (as the verdict does). Run: python benchmarks/bench_bootstrap.py [--seeds 3]
 """
 
@@ -19,15 +19,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 from _quiet import Contention  # noqa: E402
 
-from xcost_tui.verdict import stats as vs  # noqa: E402
+from xcost_tui.stats import bootstrap  # noqa: E402
 
 
 def one_pass(correct: np.ndarray, resamples: int) -> float:
     t0 = time.perf_counter()
     for lang in range(correct.shape[1]):
-        items = vs.ItemWeights.draw(correct.shape[3], resamples, seed=lang)
+        items = bootstrap.ItemWeights.draw(correct.shape[3], resamples, seed=lang)
         for cfg in range(correct.shape[0]):
-            vs.accuracy_interval(correct[cfg, lang], items=items, seed=cfg)
+            bootstrap.accuracy_interval(correct[cfg, lang], items=items, seed=cfg)
     return time.perf_counter() - t0
 
 

@@ -71,8 +71,8 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
 
     from xcost_tui.estimate.run import estimate_plan
-    from xcost_tui.estimate.stored import save_forecast
     from xcost_tui.plan import load_plan
+    from xcost_tui.rundir.forecast import save_forecast
     from xcost_tui.store.db import connect_ro
     from xcost_tui.store.ingest import ingest
 

@@ -6,7 +6,7 @@
 The store is generated straight through SQL (like make_store.py): runs with their configuration
 ids and specs, phases, evals, per-item predictions (``--items`` per XCOPA language, 100 for
 English), learning-curve points; then the ingest's own refreshes (the materialised leaderboard
-and ``verdict.compute.refresh``, the bootstrap of every configuration and comparison), whose
+and ``store.verdict_tables.refresh``, the bootstrap of every configuration and comparison), whose
 time is printed too. The panel is then timed two ways, both through the app's own data path:
 
 - ``load``: ``tui.screens.compare.load_compare`` (what the screen's worker runs: the verdict

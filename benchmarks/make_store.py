@@ -311,7 +311,7 @@ def make_verdict_store(
 
 
 def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
-    """The verdict tables ``verdict.compute.refresh`` writes, computed with its own functions a few
+    """The verdict tables ``store.verdict_tables.refresh`` writes, computed with its own functions a few
     configurations at a time (each batch: one baseline and ``per_batch`` configurations compared
     with it), so memory stays bounded: ``refresh`` loads every prediction of the store at once
     (about 3 GB per million runs x items ... see docs/benchmarks.md). The rows are the same: item
@@ -319,7 +319,7 @@ def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
     index within its configuration or comparison."""
     import json
 
-    from xcost_tui.verdict import compute
+    from xcost_tui.store import verdict_tables
 
     specs = {
         str(cid): json.loads(spec)
@@ -330,8 +330,8 @@ def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
     }
     groups: dict[str, list[str]] = {}
     for cid, spec in specs.items():
-        groups.setdefault(compute._baseline_key(spec), []).append(cid)
-    weights = compute._Weights()
+        groups.setdefault(verdict_tables._baseline_key(spec), []).append(cid)
+    weights = verdict_tables._Weights()
     acc: list[dict] = []
     cmp: list[dict] = []
     for ids in groups.values():
@@ -339,19 +339,19 @@ def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
         others = [c for c in ids if c not in directs]
         done: set[str] = set()
         for i in range(0, max(len(others), 1), per_batch):
-            configs = compute.load_configurations(con, config_ids=[*directs, *others[i : i + per_batch]])
+            configs = verdict_tables.load_configurations(con, config_ids=[*directs, *others[i : i + per_batch]])
             for cid, cfg in configs.items():
                 if cid not in done:
-                    acc += compute.accuracy_rows(cfg, weights)
+                    acc += verdict_tables.accuracy_rows(cfg, weights)
                     done.add(cid)
-            for cid, base in compute.default_baseline(configs).items():
-                cmp += compute.comparison_rows(configs[cid], configs[base], weights)
-    sig = con.execute(compute.SIGNATURE_SQL).fetchone()[0]
+            for cid, base in verdict_tables.default_baseline(configs).items():
+                cmp += verdict_tables.comparison_rows(configs[cid], configs[base], weights)
+    sig = con.execute(verdict_tables.SIGNATURE_SQL).fetchone()[0]
     with db.transaction(con):
         con.execute("DELETE FROM verdict_accuracy")
         con.execute("DELETE FROM verdict_comparison")
-        compute._insert(con, "verdict_accuracy", acc)
-        compute._insert(con, "verdict_comparison", cmp)
+        verdict_tables._insert(con, "verdict_accuracy", acc)
+        verdict_tables._insert(con, "verdict_comparison", cmp)
         con.execute("DELETE FROM meta WHERE key IN ('verdict_sig', 'verdict_seconds')")
         con.execute("INSERT INTO meta VALUES ('verdict_sig', ?)", [sig])
 

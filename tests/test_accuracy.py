@@ -15,7 +15,7 @@ from xcost_tui.accuracy import (
     model_family,
     seen_langs,
 )
-from xcost_tui.store import connect_ro
+from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest
 
 ACC = {lang: 0.55 + 0.02 * i for i, lang in enumerate(XCOPA_LANGS)}

@@ -402,7 +402,7 @@ def test_runs_of_one_kind_share_a_probe(data_dir):
 def test_the_supervisor_side_of_the_estimate_imports_no_torch():
     code = (
         "import sys; import xcost_tui.commands.estimate, xcost_tui.estimate.run, xcost_tui.estimate.fit, "
-        "xcost_tui.estimate.stored, xcost_tui.estimate; "
+        "xcost_tui.store.forecasts, xcost_tui.rundir.forecast, xcost_tui.estimate; "
         "bad = [m for m in ('torch', 'transformers', 'datasets') if m in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

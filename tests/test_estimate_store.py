@@ -9,11 +9,19 @@ import time
 import pytest
 from store_fixtures import make_run_dir
 
-from xcost_tui.estimate.forecast import PhaseForecast, PlanForecast, RunForecast, schedule, slurm_time, time_limit
-from xcost_tui.estimate.stored import forecast_summary, hours_text, phase_forecasts, save_forecast, suggested_time_limit
 from xcost_tui.rundir import RunDir
+from xcost_tui.rundir.forecast import (
+    PhaseForecast,
+    PlanForecast,
+    RunForecast,
+    save_forecast,
+    schedule,
+    slurm_time,
+    time_limit,
+)
 from xcost_tui.spec import RunSpec
 from xcost_tui.store.db import connect_ro
+from xcost_tui.store.forecasts import forecast_summary, hours_text, phase_forecasts, suggested_time_limit
 from xcost_tui.store.ingest import ingest
 
 

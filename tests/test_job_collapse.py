@@ -13,7 +13,7 @@ import pytest
 from jobutil import events, phase_ends, run_cli, status
 
 from xcost_tui.rundir import RunStatus
-from xcost_tui.store import connect_ro
+from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest
 
 QUICK_HP = {"max_examples": 48, "max_steps": 3, "batch_size": 8, "max_seq_len": 64}

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from xcost_tui.verdict.stats import break_even
+from xcost_tui.stats.costs import break_even
 
 pytestmark = pytest.mark.slow
 

@@ -144,7 +144,7 @@ def test_two_headless_supervisors_of_one_plan_run_each_run_once(tmp_path):
     both = out1 + out2
     assert "followed here, not started again" in both or "in another supervisor meanwhile" in both, both
 
-    from xcost_tui.store import connect_ro
+    from xcost_tui.store.db import connect_ro
 
     with connect_ro(store) as con:
         dup_runs = con.sql("SELECT run_id FROM runs GROUP BY run_id HAVING count(*) > 1").fetchall()

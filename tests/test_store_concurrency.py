@@ -13,7 +13,8 @@ import pytest
 from store_fixtures import make_run_dir
 
 from xcost_tui.errors import StoreError
-from xcost_tui.store import connect_ro, connect_rw, db
+from xcost_tui.store import db
+from xcost_tui.store.db import connect_ro, connect_rw
 from xcost_tui.store.ingest import ingest
 
 REPO = Path(__file__).resolve().parents[1]

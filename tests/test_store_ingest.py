@@ -12,8 +12,9 @@ from store_fixtures import make_run_dir, make_standard_store
 from xcost_tui import XCOPA_LANGS
 from xcost_tui.errors import StoreError
 from xcost_tui.rundir import JsonlWriter, RunStatus, update_status
-from xcost_tui.store import connect_ro, db, schema
+from xcost_tui.store import db, schema
 from xcost_tui.store import ingest as ingest_mod
+from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest, stage_run
 
 TABLES = schema.RUN_TABLES + (schema.LEADERBOARD_TABLE,)

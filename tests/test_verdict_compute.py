@@ -12,12 +12,12 @@ from store_fixtures import make_run_dir, make_standard_store
 from xcost_tui import XCOPA_LANGS
 from xcost_tui.configuration import configuration_id, family, label
 from xcost_tui.rundir import CurvePoint, EventWriter, RunDir
-from xcost_tui.store import connect_ro
-from xcost_tui.store.db import connect_rw
+from xcost_tui.stats import costs, significance
+from xcost_tui.stats.thresholds import SAME_QUERY_COST
+from xcost_tui.store import verdict_tables
+from xcost_tui.store.db import connect_ro, connect_rw
 from xcost_tui.store.ingest import ingest
-from xcost_tui.verdict import compute, stats
 from xcost_tui.verdict.api import verdict
-from xcost_tui.verdict.thresholds import SAME_QUERY_COST
 
 
 def rows(store, sql, params=None):
@@ -66,8 +66,8 @@ def test_the_configuration_accuracy_is_the_mean_of_its_runs(std):
 
 def test_default_baseline_is_direct_of_the_same_model_and_recipe(std):
     with connect_ro(std) as con:
-        configs = compute.load_configurations(con)
-    base = compute.default_baseline(configs)
+        configs = verdict_tables.load_configurations(con)
+    base = verdict_tables.default_baseline(configs)
     labels = {cid: label(c.spec) for cid, c in configs.items()}
     assert {labels[a]: labels[b] for a, b in base.items()} == {
         "siqa→copa · tiny-xlmr": "direct · tiny-xlmr",
@@ -103,7 +103,7 @@ def test_holm_across_the_languages_of_one_comparison(std):
     got = rows(std, "SELECT lang, p_value, p_holm FROM comparisons WHERE config_id = ? ORDER BY lang", [cid])
     xcopa = [(lang, p, h) for lang, p, h in got if lang in XCOPA_LANGS]
     assert len(xcopa) == 11
-    assert [h for _, _, h in xcopa] == pytest.approx(stats.holm([p for _, p, _ in xcopa]))
+    assert [h for _, _, h in xcopa] == pytest.approx(significance.holm([p for _, p, _ in xcopa]))
     assert all(h is None for lang, _, h in got if lang not in XCOPA_LANGS)
 
 
@@ -116,8 +116,8 @@ def test_pairing_needs_equal_seeds(tmp_path):
 
 def test_refresh_runs_only_when_succeeded_runs_change(std):
     with connect_rw(std) as con:
-        assert compute.refresh(con) is False  # nothing changed since the ingest
-        assert compute.refresh(con, force=True) is True
+        assert verdict_tables.refresh(con) is False  # nothing changed since the ingest
+        assert verdict_tables.refresh(con, force=True) is True
 
 
 def _sql_break_even(store):
@@ -139,7 +139,7 @@ def test_break_even_view_agrees_with_the_python_rule(std):
     sql = _sql_break_even(std)
     for a, b, name in pairs:
         for measure, (ti, qi) in {"device_hours": (0, 1), "flops": (2, 3)}.items():
-            be = stats.break_even(cfg[a][ti], cfg[a][qi], cfg[b][ti], cfg[b][qi], SAME_QUERY_COST[measure])
+            be = costs.break_even(cfg[a][ti], cfg[a][qi], cfg[b][ti], cfg[b][qi], SAME_QUERY_COST[measure])
             q, word = sql[(name, measure)]
             assert (q is None) == (be.queries is None)
             if be.queries is not None:
@@ -214,9 +214,9 @@ def test_cost_to_reach_the_baselines_final_accuracy(tmp_path):
 
 def test_average_forms_item_by_item():
     rng = np.random.default_rng(0)
-    cfg = compute.Configuration("c", {"model": "FacebookAI/xlm-roberta-large"})
+    cfg = verdict_tables.Configuration("c", {"model": "FacebookAI/xlm-roberta-large"})
     for s in range(2):
-        run = compute.RunItems(f"r{s}", s, -1)
+        run = verdict_tables.RunItems(f"r{s}", s, -1)
         for lang in XCOPA_LANGS:
             run.correct[lang] = (np.arange(10), (rng.random(10) < 0.6).astype(float))
         cfg.runs.append(run)
@@ -227,7 +227,7 @@ def test_average_forms_item_by_item():
     seen = [lang for lang in XCOPA_LANGS if lang not in ("ht", "qu")]
     expect_pub = (np.sum([cfg.matrix(lang)[0] for lang in seen], axis=0) + 2 * 0.5) / 11
     assert np.allclose(pub, expect_pub)
-    assert compute.Configuration("x", {"model": "tiny-xlmr"}, cfg.runs).average("seen") is None  # unknown family
+    assert verdict_tables.Configuration("x", {"model": "tiny-xlmr"}, cfg.runs).average("seen") is None  # unknown family
 
 
 def test_spec_of_a_configuration_is_stored(std):

@@ -7,7 +7,7 @@ about cross-lingual transfer, so the job checks the target phase on English vali
 ``collapse_retries``, trains the target phase again from a derived seed (docs/user-guide.md,
 "Collapsed fine-tunes").
 
-Pure Python, no torch and no scipy: the exact binomial test is ``verdict.exact.binomial_test``
+Pure Python, no torch and no scipy: the exact binomial test is ``stats.exact.binomial_test``
 (checked against ``scipy.stats.binomtest`` in the tests), the one the verdict uses too.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from .verdict.exact import binomial_test
+from .stats.exact import binomial_test
 
 ALPHA = 0.05  # two-sided significance level of "better (or worse) than chance"
 MAJORITY = 0.9  # a model that gives this share of its answers to one choice index has collapsed

@@ -31,7 +31,6 @@ from typing import Any, TextIO
 from . import format as fmt
 from . import present
 from .errors import XcostError
-from .estimate.stored import forecast_summary
 from .plan import describe_data, load_plan
 from .rundir import JsonlReader, RunDir, RunFold, RunStatus, parse_event, read_status
 from .runner import Scheduler
@@ -39,6 +38,7 @@ from .runner.executors import make_executor
 from .runner.live import LiveRun
 from .runner.notes import STARTED, Note, NoteLevel
 from .runner.procs import JOB_COMMAND_ENV
+from .store.forecasts import forecast_summary
 from .store.ingest import ingest as ingest_runs
 from .store.query import leaderboard
 from .tasks import preflight

@@ -17,12 +17,11 @@ from typing import TextIO
 from .. import format as fmt
 from .. import present
 from ..errors import XcostError
-from ..estimate.forecast import DEFAULT_SAFETY, PlanForecast, phase_row, slurm_time
 from ..estimate.profiles import get_profile
 from ..estimate.run import estimate_plan
-from ..estimate.stored import save_forecast
 from ..measure import nvml
 from ..plan import load_plan
+from ..rundir.forecast import DEFAULT_SAFETY, PlanForecast, phase_row, save_forecast, slurm_time
 
 
 def estimate_command(

@@ -7,14 +7,12 @@ this machine (or projected onto another GPU with ``--device-profile``). The stor
 forecast (``<store>/forecasts/``, the ``forecasts`` table) and compares it with what the runs then
 measure (the ``forecast_error`` view).
 
-Supervisor side (torch-free): ``configs``, ``assumptions``, ``profiles``, ``memory``, ``forecast``,
-``run``, ``stored``, ``fit``. Job side, run as a subprocess: ``worker`` (it imports torch
-and the job's own loops inside its functions).
+Supervisor side (torch-free): ``configs``, ``assumptions``, ``profiles``, ``memory``, ``run``,
+``fit``. Job side, run as a subprocess: ``worker`` (``counting`` and ``probing``, which import
+torch and the job's own loops; ``protocol``, the pipe's mark). The forecast file's record is
+``rundir/forecast.py``; the store's forecasts table and its questions are ``store/forecasts.py``;
+the verb is ``commands/estimate.py``.
 
-For an executor: ``suggested_time_limit(spec)`` (``stored.py``) is the SLURM ``--time`` in seconds
-suggested by the newest forecast of that run, or None.
+For an executor: ``suggested_time_limit(spec)`` (``xcost_tui.store.forecasts``) is the SLURM
+``--time`` in seconds suggested by the newest forecast of that run, or None.
 """
-
-from .stored import suggested_time_limit
-
-__all__ = ["suggested_time_limit"]

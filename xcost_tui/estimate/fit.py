@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from ..measure import nvml
+from ..rundir.forecast import latest_run_forecasts
 from ..spec import PhaseKind
 from . import assumptions
 from .configs import model_shape
 from .memory import FIT_SHARE, fits_analytic, largest_fitting_micro, step_memory
-from .stored import latest_run_forecasts
 
 GIB = 2**30
 

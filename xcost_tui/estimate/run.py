@@ -27,10 +27,10 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import XcostError
+from ..rundir.forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunForecast, time_limit
 from ..worker_pipe import WorkerPipe, WorkerTimeout
 from . import assumptions
 from .configs import ModelShape
-from .forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunForecast, time_limit
 from .memory import fits_analytic, job_choice, largest_fitting_micro, step_memory
 from .profiles import FORWARD_OVERHEAD_S_PER_LAYER, OPTIMIZER_BYTES_PER_PARAM, TRAIN_OVERHEAD_S_PER_LAYER, DeviceProfile
 from .protocol import MARK  # the pipe's mark, written once (protocol.py imports nothing heavy)

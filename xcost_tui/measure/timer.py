@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 from ..rundir.cost import Cost
+from ..rundir.jsonl import JsonlReader
+from ..rundir.records import Sample
+from . import nvml
+from .contention import CPU_SHARE_THRESHOLD, CpuSnapshot, CpuWindow, Share, gpu_others, judge
 from .energy import EnergyMeter
 from .memory import MemoryProbe, lifetime_peak
 
@@ -18,14 +23,10 @@ class SampleWatch:
     which other processes it saw on the job's GPUs, and when (for the contention of a phase)."""
 
     def __init__(self, path: Path | str):
-        from ..rundir import JsonlReader
-
         self.reader = JsonlReader(Path(path))
         self.entries: list[tuple[float, list[int] | None]] = []  # (t, other pids; None: NVML could not tell)
 
     def _read(self) -> None:
-        from ..rundir import Sample
-
         for obj in self.reader.read_all():
             sample = Sample.from_dict(obj)
             if sample is None or not sample.gpus:
@@ -133,8 +134,6 @@ class PhaseMeter:
         return self.device_type == "cuda" and bool(self.gpu_indices)
 
     def _cpu_snapshot(self):
-        from .contention import CpuSnapshot
-
         try:
             return CpuSnapshot.take()
         except Exception:  # noqa: BLE001 - contention is evidence, never a reason to fail a phase
@@ -144,9 +143,6 @@ class PhaseMeter:
         if not self._gpus_watched:
             return None
         try:
-            from . import nvml
-            from .contention import gpu_others
-
             if not nvml.nvml_available()[0]:
                 return None
             return gpu_others(nvml, self.gpu_indices, set(own))
@@ -165,8 +161,6 @@ class PhaseMeter:
 
     def contention_costs(self) -> dict[str, Cost]:
         """other_cpu_s, other_gpu_processes and the contended flag (0/1) with its evidence."""
-        from .contention import CpuWindow, Share, judge
-
         share = Share.from_env()
         threads = share.threads or _torch_threads()
         window = CpuWindow.between(self._cpu0, self._cpu1) if self._cpu0 and self._cpu1 else None
@@ -213,7 +207,7 @@ class PhaseMeter:
             "threads": threads,
             "cpus": window.cpus if window else None,
             "runs_sharing": share.runs,
-            "cpu_share_threshold": _threshold(),
+            "cpu_share_threshold": CPU_SHARE_THRESHOLD,
         }
         if verdict.contended is None:
             out["contended"] = Cost.missing("flag", verdict.reason or "could not tell", "psutil", **evidence)
@@ -261,16 +255,8 @@ class PhaseMeter:
         }
 
 
-def _threshold() -> float:
-    from .contention import CPU_SHARE_THRESHOLD
-
-    return CPU_SHARE_THRESHOLD
-
-
 def _torch_threads() -> int | None:
     """torch's intra-op threads, when torch is loaded (the job); None elsewhere."""
-    import sys
-
     torch = sys.modules.get("torch")
     try:
         return int(torch.get_num_threads()) if torch is not None else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..verdict.thresholds import DEFAULT_DELTA
+from ..stats.thresholds import DEFAULT_DELTA
 from . import figures, render
 from .data import ReportData, gather
 from .select import ReportError, Selection, everything, from_plan, from_where, resolve_baseline

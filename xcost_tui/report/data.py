@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 
 from .. import __version__
+from ..stats.thresholds import BREAK_EVEN_MEASURES
 from ..store.db import connect_ro
 from ..verdict.api import ComparisonRow, ConfigurationRow, Verdict, sentence, verdict
 from .select import ReportError, Selection
@@ -36,12 +37,6 @@ ENV_FIELDS = (
     ("xcost_tui_version", "xcost-tui"),
     ("host", "host"),
 )
-# Cost measures of the break-even (the same pairs as verdict.api and the break_even view).
-BREAK_EVEN_COSTS = {
-    "device_hours": ("train_device_hours", "query_device_hours"),
-    "flops": ("train_flops", "query_flops"),
-    "energy_j": ("train_energy_j", "query_energy_j"),
-}
 FIGURE_MAX_CONFIGS = 8  # configurations drawn in one per-language or curves figure
 
 
@@ -599,7 +594,7 @@ def _break_even_table(d: ReportData) -> pa.Table:
         if be.config_id not in d.selected:
             continue
         a, b = d.verdict.configurations[be.config_id], d.verdict.configurations[be.baseline_id]
-        train, query = BREAK_EVEN_COSTS.get(be.measure, (None, None))
+        train, query = BREAK_EVEN_MEASURES.get(be.measure, (None, None))  # the break-even's cost measures
         rows.append(
             {
                 "config_id": be.config_id,

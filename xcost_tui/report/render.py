@@ -15,8 +15,8 @@ from typing import Any
 
 from .. import XCOPA_LANGS
 from .. import format as fmt
+from ..stats.thresholds import DEFAULT_RESAMPLES
 from ..verdict.api import ComparisonRow, ConfigurationRow, Estimate
-from ..verdict.thresholds import DEFAULT_RESAMPLES
 from .data import ReportData, finding, seed_text
 
 # ---- the document -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The run directory: the contract between the job, the runner, the store and the app.
+"""The run directory: the contract between the job, the runner, the store and the app (and the
+record of every other file one room writes and another reads: the forecast files).
 
 Torch-free and DuckDB-free. Its modules:
 
@@ -9,6 +10,8 @@ Torch-free and DuckDB-free. Its modules:
 - ``records``: the rows of predictions.jsonl and samples.jsonl.
 - ``cost``: ``Cost``, a figure with its unit and source, or null with the reason.
 - ``jsonl``: the one writer, the one tolerant reader, atomic JSON replacement.
+- ``fields``: the one set of tolerant field readers every reader of these files uses.
+- ``forecast``: a plan's forecast file (``<store>/forecasts/<id>.json``): its record and row shape.
 
 docs/run-directory.md explains the files; this package is their definition.
 """

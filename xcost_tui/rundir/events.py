@@ -14,51 +14,24 @@ Line format: ``{"t": <unix seconds>, "type": "<tag>", <the record's fields>}``.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 from .cost import Cost
+from .fields import (
+    as_bool,
+    as_dict,
+    as_float,
+    as_int,
+    as_str,
+    as_str_or_empty,
+    as_strs,
+    floats_by_key,
+    ints_by_key,
+)
 from .jsonl import JsonlWriter
-
-# ---- tolerant field readers ------------------------------------------------------------------------
-
-
-def _str(v: Any) -> str | None:
-    if v is None or isinstance(v, (dict, list)):
-        return None
-    return v if isinstance(v, str) else str(v)
-
-
-def _req_str(v: Any) -> str:
-    return _str(v) or ""
-
-
-def _float(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    f = float(v)
-    return f if math.isfinite(f) else None
-
-
-def _int(v: Any) -> int | None:
-    f = _float(v)
-    return int(round(f)) if f is not None and abs(f) < 9.2e18 else None
-
-
-def _strs(v: Any) -> list[str]:
-    if isinstance(v, str):
-        return [v]
-    if isinstance(v, (list, tuple)):
-        return [str(x) for x in v if x is not None]
-    return []
-
-
-def _dict(v: Any) -> dict[str, Any]:
-    return {str(k): x for k, x in v.items()} if isinstance(v, dict) else {}
-
 
 # ---- the records ---------------------------------------------------------------------------------
 
@@ -78,7 +51,7 @@ class ReusedFrom:
     def from_dict(cls, data: Any) -> ReusedFrom | None:
         if not isinstance(data, dict):
             return None
-        return cls(_str(data.get("run_id")), _str(data.get("run_dir")), _str(data.get("phase")))
+        return cls(as_str(data.get("run_id")), as_str(data.get("run_dir")), as_str(data.get("phase")))
 
 
 @dataclass(frozen=True)
@@ -115,11 +88,11 @@ class RunStart(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunStart:
         return cls(
-            _req_str(d.get("run_id")),
-            _dict(d.get("spec")),
-            _dict(d.get("env")),
-            _strs(d.get("phases_planned")),
-            t=_float(d.get("t")) or 0.0,
+            as_str_or_empty(d.get("run_id")),
+            as_dict(d.get("spec")),
+            as_dict(d.get("env")),
+            as_strs(d.get("phases_planned")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -133,7 +106,10 @@ class PhaseStart(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PhaseStart:
         return cls(
-            _req_str(d.get("phase")), _req_str(d.get("kind")), _int(d.get("total_steps")), t=_float(d.get("t")) or 0.0
+            as_str_or_empty(d.get("phase")),
+            as_str_or_empty(d.get("kind")),
+            as_int(d.get("total_steps")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -155,18 +131,18 @@ class Progress(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Progress:
         return cls(
-            _req_str(d.get("phase")),
-            _int(d.get("step")),
-            _int(d.get("total_steps")),
-            _float(d.get("epoch")),
-            _float(d.get("loss")),
-            _float(d.get("lr")),
-            _float(d.get("examples_per_s")),
-            _float(d.get("tokens_per_s")),
-            _int(d.get("mem_bytes")),
-            _int(d.get("peak_mem_bytes")),
-            _str(d.get("mem_source")),
-            t=_float(d.get("t")) or 0.0,
+            as_str_or_empty(d.get("phase")),
+            as_int(d.get("step")),
+            as_int(d.get("total_steps")),
+            as_float(d.get("epoch")),
+            as_float(d.get("loss")),
+            as_float(d.get("lr")),
+            as_float(d.get("examples_per_s")),
+            as_float(d.get("tokens_per_s")),
+            as_int(d.get("mem_bytes")),
+            as_int(d.get("peak_mem_bytes")),
+            as_str(d.get("mem_source")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -183,16 +159,16 @@ class PhaseEnd(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PhaseEnd:
-        costs = {name: Cost.from_dict(c) for name, c in _dict(d.get("costs")).items()}
+        costs = {name: Cost.from_dict(c) for name, c in as_dict(d.get("costs")).items()}
         return cls(
-            _req_str(d.get("phase")),
-            _req_str(d.get("kind")),
-            _strs(d.get("tasks")),
-            _str(d.get("lang")),
+            as_str_or_empty(d.get("phase")),
+            as_str_or_empty(d.get("kind")),
+            as_strs(d.get("tasks")),
+            as_str(d.get("lang")),
             ReusedFrom.from_dict(d.get("reused_from")),
             costs,
-            _dict(d.get("info")),
-            t=_float(d.get("t")) or 0.0,
+            as_dict(d.get("info")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
     def value(self, name: str) -> float | None:
@@ -215,14 +191,14 @@ class EvalResult(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EvalResult:
         return cls(
-            _req_str(d.get("phase")),
-            _req_str(d.get("task")),
-            _req_str(d.get("lang")),
-            _req_str(d.get("split")),
-            _float(d.get("accuracy")),
-            _int(d.get("n")),
-            _int(d.get("correct")),
-            t=_float(d.get("t")) or 0.0,
+            as_str_or_empty(d.get("phase")),
+            as_str_or_empty(d.get("task")),
+            as_str_or_empty(d.get("lang")),
+            as_str_or_empty(d.get("split")),
+            as_float(d.get("accuracy")),
+            as_int(d.get("n")),
+            as_int(d.get("correct")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -235,19 +211,9 @@ class CheckpointSaved(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CheckpointSaved:
-        return cls(_str(d.get("phase")), _req_str(d.get("path")), _dict(d.get("key")), t=_float(d.get("t")) or 0.0)
-
-
-def _bool(v: Any) -> bool | None:
-    return v if isinstance(v, bool) else None
-
-
-def _floats_by_key(v: Any) -> dict[str, float | None]:
-    return {str(k): _float(x) for k, x in v.items()} if isinstance(v, dict) else {}
-
-
-def _ints_by_key(v: Any) -> dict[str, int]:
-    return {str(k): i for k, x in v.items() if (i := _int(x)) is not None} if isinstance(v, dict) else {}
+        return cls(
+            as_str(d.get("phase")), as_str_or_empty(d.get("path")), as_dict(d.get("key")), t=as_float(d.get("t")) or 0.0
+        )
 
 
 @dataclass(frozen=True)
@@ -273,19 +239,19 @@ class CurvePoint(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CurvePoint:
         return cls(
-            _req_str(d.get("phase")),
-            _int(d.get("point")) or 0,
-            _int(d.get("step")),
-            _int(d.get("total_steps")),
-            _req_str(d.get("split")),
-            _floats_by_key(d.get("accuracy")),
-            _ints_by_key(d.get("n")),
-            _float(d.get("cum_train_device_hours")),
-            _float(d.get("cum_train_flops")),
-            _float(d.get("cum_train_energy_j")),
-            _float(d.get("eval_wall_s")),
-            _float(d.get("eval_flops")),
-            t=_float(d.get("t")) or 0.0,
+            as_str_or_empty(d.get("phase")),
+            as_int(d.get("point")) or 0,
+            as_int(d.get("step")),
+            as_int(d.get("total_steps")),
+            as_str_or_empty(d.get("split")),
+            floats_by_key(d.get("accuracy")),
+            ints_by_key(d.get("n")),
+            as_float(d.get("cum_train_device_hours")),
+            as_float(d.get("cum_train_flops")),
+            as_float(d.get("cum_train_energy_j")),
+            as_float(d.get("eval_wall_s")),
+            as_float(d.get("eval_flops")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -315,22 +281,22 @@ class CollapseCheck(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CollapseCheck:
         return cls(
-            _req_str(d.get("phase")),
-            _req_str(d.get("eval_phase")),
-            _int(d.get("attempt")),
-            _int(d.get("seed")),
-            _bool(d.get("collapsed")),
-            _float(d.get("accuracy")),
-            _int(d.get("n")),
-            _int(d.get("correct")),
-            _float(d.get("p_value")),
-            _int(d.get("majority_choice")),
-            _float(d.get("majority_share")),
-            _float(d.get("alpha")),
-            _float(d.get("majority")),
-            _strs(d.get("reasons")),
-            bool(_bool(d.get("retry"))),
-            t=_float(d.get("t")) or 0.0,
+            as_str_or_empty(d.get("phase")),
+            as_str_or_empty(d.get("eval_phase")),
+            as_int(d.get("attempt")),
+            as_int(d.get("seed")),
+            as_bool(d.get("collapsed")),
+            as_float(d.get("accuracy")),
+            as_int(d.get("n")),
+            as_int(d.get("correct")),
+            as_float(d.get("p_value")),
+            as_int(d.get("majority_choice")),
+            as_float(d.get("majority_share")),
+            as_float(d.get("alpha")),
+            as_float(d.get("majority")),
+            as_strs(d.get("reasons")),
+            bool(as_bool(d.get("retry"))),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -364,26 +330,26 @@ class DataLoaded(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataLoaded:
         return cls(
-            _req_str(d.get("task")),
-            _req_str(d.get("split")),
-            _req_str(d.get("lang")),
-            _req_str(d.get("role")),
-            _req_str(d.get("source")),
-            _str(d.get("repo")),
-            _str(d.get("config")),
-            _str(d.get("hub_split")),
-            _str(d.get("revision")),
-            _str(d.get("resolved_revision")),
-            _str(d.get("path")),
-            _str(d.get("sha256")),
-            _int(d.get("rows")),
-            _int(d.get("used")),
-            _str(d.get("subset")),
-            _str(d.get("fallback")),
-            _str(d.get("xcopa_question")),
-            _int(d.get("questions_corrected")),
-            _str(d.get("note")),
-            t=_float(d.get("t")) or 0.0,
+            as_str_or_empty(d.get("task")),
+            as_str_or_empty(d.get("split")),
+            as_str_or_empty(d.get("lang")),
+            as_str_or_empty(d.get("role")),
+            as_str_or_empty(d.get("source")),
+            as_str(d.get("repo")),
+            as_str(d.get("config")),
+            as_str(d.get("hub_split")),
+            as_str(d.get("revision")),
+            as_str(d.get("resolved_revision")),
+            as_str(d.get("path")),
+            as_str(d.get("sha256")),
+            as_int(d.get("rows")),
+            as_int(d.get("used")),
+            as_str(d.get("subset")),
+            as_str(d.get("fallback")),
+            as_str(d.get("xcopa_question")),
+            as_int(d.get("questions_corrected")),
+            as_str(d.get("note")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -404,14 +370,14 @@ class ModelLoaded(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelLoaded:
         return cls(
-            _req_str(d.get("model")),
-            _req_str(d.get("source")),
-            _str(d.get("revision")),
-            _str(d.get("path")),
-            _str(d.get("tokenizer")),
-            _int(d.get("tokenizer_texts")),
-            _strs(d.get("tokenizer_splits")),
-            t=_float(d.get("t")) or 0.0,
+            as_str_or_empty(d.get("model")),
+            as_str_or_empty(d.get("source")),
+            as_str(d.get("revision")),
+            as_str(d.get("path")),
+            as_str(d.get("tokenizer")),
+            as_int(d.get("tokenizer_texts")),
+            as_strs(d.get("tokenizer_splits")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -425,7 +391,7 @@ class RunWarning(_Event):
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunWarning:
-        return cls(_req_str(d.get("message")), _str(d.get("phase")), t=_float(d.get("t")) or 0.0)
+        return cls(as_str_or_empty(d.get("message")), as_str(d.get("phase")), t=as_float(d.get("t")) or 0.0)
 
 
 @dataclass(frozen=True)
@@ -439,11 +405,11 @@ class RunEnd(_Event):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunEnd:
         return cls(
-            _req_str(d.get("status")),
-            _str(d.get("error")),
-            _str(d.get("phase")),
-            _str(d.get("traceback")),
-            t=_float(d.get("t")) or 0.0,
+            as_str_or_empty(d.get("status")),
+            as_str(d.get("error")),
+            as_str(d.get("phase")),
+            as_str(d.get("traceback")),
+            t=as_float(d.get("t")) or 0.0,
         )
 
 
@@ -501,7 +467,7 @@ def parse_event(obj: dict[str, Any]) -> Event | None:
         return None
     cls = EVENT_TYPES.get(tag)
     if cls is None:
-        return UnknownEvent(type_name=tag, data=dict(obj), t=_float(obj.get("t")) or 0.0)
+        return UnknownEvent(type_name=tag, data=dict(obj), t=as_float(obj.get("t")) or 0.0)
     event: Event = cls.from_dict(obj)
     return event
 

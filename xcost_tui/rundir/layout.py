@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .jsonl import read_json_object
+
 SPEC = "spec.json"
 STATUS = "status.json"
 EVENTS = "events.jsonl"
@@ -110,8 +112,6 @@ class RunDir:
     def read_spec(self) -> dict[str, Any]:
         """spec.json as a dict, not validated (a spec of another version must still be readable).
         Raises FileNotFoundError when absent, ValueError when it is not a JSON object."""
-        from .jsonl import read_json_object
-
         data = read_json_object(self.spec)
         if data is None:
             raise FileNotFoundError(str(self.spec))

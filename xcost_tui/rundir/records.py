@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .events import _float, _int, _str
+from .fields import as_float, as_int, as_str
 
 
 @dataclass(frozen=True)
@@ -99,21 +99,21 @@ class GpuReading:
 
     @classmethod
     def from_dict(cls, d: Any) -> GpuReading | None:
-        if not isinstance(d, dict) or _int(d.get("index")) is None:
+        if not isinstance(d, dict) or as_int(d.get("index")) is None:
             return None
         others = d.get("other_pids")
         return cls(
-            _int(d.get("index")) or 0,
-            _str(d.get("name")),
-            _str(d.get("uuid")),
-            _int(d.get("mem_used_bytes")),
-            _int(d.get("mem_total_bytes")),
-            _float(d.get("util_percent")),
-            _float(d.get("power_w")),
-            _float(d.get("temp_c")),
-            _int(d.get("proc_mem_bytes")),
-            [p for p in (_int(x) for x in others) if p is not None] if isinstance(others, list) else None,
-            _int(d.get("other_mem_bytes")),
+            as_int(d.get("index")) or 0,
+            as_str(d.get("name")),
+            as_str(d.get("uuid")),
+            as_int(d.get("mem_used_bytes")),
+            as_int(d.get("mem_total_bytes")),
+            as_float(d.get("util_percent")),
+            as_float(d.get("power_w")),
+            as_float(d.get("temp_c")),
+            as_int(d.get("proc_mem_bytes")),
+            [p for p in (as_int(x) for x in others) if p is not None] if isinstance(others, list) else None,
+            as_int(d.get("other_mem_bytes")),
         )
 
 
@@ -136,7 +136,7 @@ class Sample:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Sample | None:
-        t = _float(d.get("t"))
+        t = as_float(d.get("t"))
         if t is None:
             return None
         gpus = (
@@ -146,12 +146,12 @@ class Sample:
         )
         return cls(
             t,
-            _str(d.get("phase")),
-            _float(d.get("cpu_percent")),
-            _int(d.get("rss_bytes")),
+            as_str(d.get("phase")),
+            as_float(d.get("cpu_percent")),
+            as_int(d.get("rss_bytes")),
             gpus,
-            _float(d.get("other_cpu_percent")),
-            _int(d.get("cpus")),
+            as_float(d.get("other_cpu_percent")),
+            as_int(d.get("cpus")),
         )
 
     @property

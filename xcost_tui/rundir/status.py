@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunDirError
+from .fields import as_float, as_str
 from .jsonl import read_json_object, write_json_atomic
 from .layout import STATUS
 
@@ -172,35 +173,27 @@ class StatusRecord:
             status=status,
             job=_ref(d.get("pid"), d.get("pid_create_time", d.get("create_time")), d.get("pid_host", d.get("host"))),
             supervisor=_ref(d.get("supervisor_pid"), d.get("supervisor_pid_create_time"), d.get("supervisor_pid_host")),
-            started=_num(d.get("started")),
-            updated=_num(d.get("updated")),
-            ended=_num(d.get("ended")),
-            phase=_text(d.get("phase")),
-            error=_text(d.get("error")),
+            started=as_float(d.get("started")),
+            updated=as_float(d.get("updated")),
+            ended=as_float(d.get("ended")),
+            phase=as_str(d.get("phase")),
+            error=as_str(d.get("error")),
             exit_code=int(d["exit_code"]) if isinstance(d.get("exit_code"), int) else None,
-            gpu=_text(d.get("gpu")),
-            executor=_text(d.get("executor")),
-            executor_job_id=_text(d.get("executor_job_id")),
-            executor_state=_text(d.get("executor_state")),
-            executor_reason=_text(d.get("executor_reason")),
+            gpu=as_str(d.get("gpu")),
+            executor=as_str(d.get("executor")),
+            executor_job_id=as_str(d.get("executor_job_id")),
+            executor_state=as_str(d.get("executor_state")),
+            executor_reason=as_str(d.get("executor_reason")),
             executor_info=d.get("executor_info") if isinstance(d.get("executor_info"), dict) else None,
             cpu_share=d.get("cpu_share") if isinstance(d.get("cpu_share"), dict) else None,
             extra={k: v for k, v in d.items() if k not in known},
         )
 
 
-def _num(v: Any) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-
-
-def _text(v: Any) -> str | None:
-    return None if v is None else str(v)
-
-
 def _ref(pid: Any, created: Any, host: Any) -> ProcessRef | None:
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return None
-    return ProcessRef(pid, _num(created), _text(host))
+    return ProcessRef(pid, as_float(created), as_str(host))
 
 
 def read_status(run_dir: Path | str) -> StatusRecord | None:

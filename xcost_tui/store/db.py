@@ -32,6 +32,7 @@ from typing import Any
 
 import duckdb
 
+from .. import __version__
 from ..errors import StoreCorrupt, StoreError, StoreLocked, StoreMissing, StoreSchemaMismatch
 from ..rundir import layout
 from . import schema
@@ -301,8 +302,6 @@ def _rollback_keeping(con: duckdb.DuckDBPyConnection, cause: BaseException) -> N
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    from .. import __version__
-
     with transaction(con):
         for stmt in schema.ddl():
             con.execute(stmt)

@@ -1,13 +1,16 @@
 """Run directories → DuckDB rows, idempotently.
 
 For each run directory the rows of every table are first *staged* in Arrow, without touching
-the database: ``spec.json``, ``status.json`` and ``events.jsonl`` are small and parsed here in
-Python; ``predictions.jsonl`` and ``samples.jsonl`` can be large and go through DuckDB's own
-JSON reader in an in-memory database (``read_ndjson(..., ignore_errors=true)``). Then the
-database is opened read-write for one batch, and each run is written in ONE short
-transaction: delete that run's rows, insert the staged ones. Ingesting twice, or again after a
-crash in the middle, gives the same rows. A malformed line (a crash's half-written last line,
-or a live run's line being written) is skipped with a warning.
+the database: ``spec.json``, ``status.json`` and ``events.jsonl`` are small and read here in
+Python, and mapped to rows by ``rows.py`` (pure functions, typed rows); ``predictions.jsonl``
+and ``samples.jsonl`` can be large and go through DuckDB's own JSON reader in an in-memory
+database (``read_ndjson(..., ignore_errors=true)``). Then the database is opened read-write for
+one batch, and each run is written in ONE short transaction: delete that run's rows, insert the
+staged ones. Ingesting twice, or again after a crash in the middle, gives the same rows. A
+malformed line (a crash's half-written last line, or a live run's line being written) is
+skipped with a warning. At the end of a batch the derived tables are refreshed: the
+leaderboard, the verdict tables (``verdict_tables.py``) and, when the forecast files changed,
+the forecasts table (``forecasts.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -26,40 +28,23 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .. import configuration
 from ..accuracy import average_accuracy
 from ..errors import RunDirError
-from ..rundir import (
-    Cost,
-    JsonlReader,
-    PhaseState,
-    RunDir,
-    RunFold,
-    RunState,
-    RunStatus,
-    StatusRecord,
-    StoreLayout,
-    dumps,
-    final_status,
-    parse_event,
-    read_status,
-)
+from ..rundir import JsonlLine, JsonlReader, RunDir, RunFold, RunStatus, StoreLayout, parse_event, read_status
+from ..rundir.forecast import files_signature
 from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, TRANSLATION_COLUMNS, duckdb_columns
-from . import db, schema
+from . import db, forecasts, schema, verdict_tables
+from .rows import (
+    RunRecords,
+    curve_rows,
+    data_source_rows,
+    eval_rows,
+    event_columns,
+    outcome,
+    phase_rows,
+    run_row,
+)
 
-# DuckDB type → Arrow type for the staged tables built in Python.
-_ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "BIGINT": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "VARCHAR[]": pa.list_(pa.string()),
-    "DOUBLE[]": pa.list_(pa.float64()),
-    "BIGINT[]": pa.list_(pa.int64()),
-}
-ARROW_SCHEMAS = {name: pa.schema([(c, _ARROW_TYPES[t]) for c, t in cols]) for name, cols in schema.TABLES.items()}
 _GLOB_CHARS = re.compile(r"[*?\[\]{}]")
 
 
@@ -128,50 +113,6 @@ def find_run_dirs(store_root: Path | str) -> list[Path]:
 # ---- staging one run --------------------------------------------------------------------------
 
 
-def _ts(t: Any) -> datetime | None:
-    if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0:
-        return datetime.fromtimestamp(t, timezone.utc).replace(tzinfo=None)
-    return None
-
-
-def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    v = float(v)
-    return v if v == v and abs(v) != float("inf") else None
-
-
-def _int(v: Any) -> int | None:
-    f = _num(v)
-    return int(round(f)) if f is not None and abs(f) < 9.2e18 else None
-
-
-def _str(v: Any) -> str | None:
-    if v is None:
-        return None
-    return v if isinstance(v, str) else str(v)
-
-
-def _strs(v: Any) -> list[str] | None:
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return [v]
-    if isinstance(v, (list, tuple)):
-        return [str(x) for x in v]
-    return None
-
-
-def _section(spec: dict[str, Any], section: str, key: str, conv: Callable[[Any], Any]) -> Any:
-    """A value of one of the spec's hyper-parameter tables, None when absent or not a table."""
-    table = spec.get(section)
-    return conv(table.get(key)) if isinstance(table, dict) else None
-
-
-def _json(obj: Any) -> str | None:
-    return None if obj is None else dumps(obj)
-
-
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -207,7 +148,8 @@ def _read_bulk(mem: duckdb.DuckDBPyConnection, sql: str, key: str) -> tuple[pa.T
 
 
 def _cast(table: pa.Table, name: str) -> pa.Table:
-    return table.select(ARROW_SCHEMAS[name].names).cast(ARROW_SCHEMAS[name])
+    arrow = schema.arrow_schema(name)
+    return table.select(arrow.names).cast(arrow)
 
 
 def _bulk_warning(path: Path, count: int, running: bool) -> str:
@@ -230,7 +172,7 @@ def _stage_predictions(
     mem: duckdb.DuckDBPyConnection, run_id: str, path: Path, running: bool, warnings: list[str]
 ) -> pa.Table:
     if not path.exists() or path.stat().st_size == 0:
-        return ARROW_SCHEMAS["predictions"].empty_table()
+        return schema.arrow_schema("predictions").empty_table()
     with _LiteralPath(path) as literal:
         sql = f"""
             SELECT {_sql_str(run_id)} AS run_id, phase, task, lang, split, idx, pred, label, scores,
@@ -247,7 +189,7 @@ def _stage_translations(
 ) -> pa.Table:
     """translate-test's translations.jsonl: the English text of every item the classifier read."""
     if not path.exists() or path.stat().st_size == 0:
-        return ARROW_SCHEMAS["translations"].empty_table()
+        return schema.arrow_schema("translations").empty_table()
     cols = ", ".join(TRANSLATION_COLUMNS)
     with _LiteralPath(path) as literal:
         sql = f"""
@@ -263,7 +205,7 @@ def _stage_samples(
     mem: duckdb.DuckDBPyConnection, run_id: str, path: Path, running: bool, warnings: list[str]
 ) -> pa.Table:
     if not path.exists() or path.stat().st_size == 0:
-        return ARROW_SCHEMAS["samples"].empty_table()
+        return schema.arrow_schema("samples").empty_table()
     gpu = SAMPLE_COLUMNS["gpus"][:-2]  # the STRUCT(...) of one GPU
     cols = ", ".join(
         f"g.{c} AS gpu_{c}"
@@ -294,126 +236,52 @@ def _stage_samples(
     return _cast(table, "samples")
 
 
-def _cost_columns(costs: dict[str, Cost]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for name, typ in schema.COST_FIGURES:
-        c = costs.get(name)
-        value = c.value if c is not None else None
-        row[name] = _int(value) if typ == "BIGINT" else _num(value)
-    for name in schema.SOURCED_FIGURES:
-        c = costs.get(name)
-        row[f"{name}_source"] = c.source if c is not None else None
-        row[f"{name}_reason"] = c.reason if c is not None else None
-    fm = costs.get("flops_measured")
-    row["flops_sampled_steps"] = _int(fm.extra.get("sampled_steps")) if fm is not None else None
-    en = costs.get("energy_j")
-    row["energy_flag"] = _str(en.extra.get("flag")) if en is not None else None
-    flag = costs.get("contended")
-    row["contended"] = None if flag is None or flag.value is None else bool(flag.value)
-    if flag is not None:
-        reasons = flag.extra.get("reasons")
-        row["contention"] = "; ".join(map(str, reasons)) if flag.value and isinstance(reasons, list) else flag.reason
-    return row
+def read_records(
+    run_dir: Path | str, store: StoreLayout | None = None, warnings: list[str] | None = None
+) -> tuple[RunRecords, list[JsonlLine]]:
+    """Reads what one run directory holds (status.json, events.jsonl folded, spec.json) and the
+    complete lines of its events; problems go to ``warnings``. Raises UnreadableRun for a
+    directory that is not a readable run (its status.json is not a status)."""
+    files = RunDir(Path(run_dir))
+    warnings = warnings if warnings is not None else []
+    try:
+        status_rec = read_status(files.path)
+    except RunDirError as exc:
+        raise UnreadableRun(str(exc)) from None
+    recorded_running = status_rec is not None and status_rec.status == RunStatus.RUNNING
+    reader = JsonlReader(files.events)
+    lines = reader.read_all_lines(final=not recorded_running)
+    fold = RunFold()
+    for line in lines:
+        event = parse_event(line.obj)
+        if event is not None:
+            fold.apply(event)
+    warnings += reader.problems(still_running=recorded_running)
+    state = fold.state
 
+    spec: dict[str, Any] = {}
+    try:
+        spec = files.read_spec()
+    except FileNotFoundError:
+        pass
+    except ValueError as exc:
+        warnings.append(f"{exc}; the spec is taken from the run_start event")
+    if not spec:
+        spec = dict(state.run_start.spec) if state.run_start else {}
+        if not spec:
+            warnings.append(f"{files.path}: no spec.json and no run_start event; the run's settings are unknown")
 
-def _phase_row(run_id: str, p: PhaseState) -> dict[str, Any]:
-    reused = p.reused_from
-    row: dict[str, Any] = {c: None for c, _ in schema.TABLES["phases"]}
-    row.update(
-        run_id=run_id,
-        phase=p.name,
-        kind=p.kind or None,
-        ordinal=p.ordinal,
-        completed=p.completed,
-        t_start=p.t_start,
-        t_end=p.t_end,
+    layout = store or StoreLayout(files.path.parent.parent)
+    rec = RunRecords(
+        run_id=files.run_id,
+        run_dir=layout.relative(files.path),
+        spec=spec,
+        status=status_rec,
+        state=state,
+        has_events=bool(lines),
+        source_sig=files.signature(),
     )
-    if p.completed:
-        row.update(
-            tasks=list(p.tasks),
-            lang=p.lang,
-            reused_from_run=reused.run_id if reused else None,
-            reused_from_phase=reused.phase if reused else None,
-            reused_from_dir=reused.run_dir if reused else None,
-            costs=_json({k: c.to_dict() for k, c in p.costs.items()}),
-            info=_json(p.info),
-            **_cost_columns(p.costs),
-        )
-    return row
-
-
-def _lifetime_peak(state: RunState) -> dict[str, Any]:
-    """The run's lifetime peak memory: the highest ``lifetime_peak_mem_bytes`` of its phases (each is
-    the process's peak since it started, start-up included, up to that phase's end)."""
-    best: Cost | None = None
-    best_value: float | int | None = None  # best's value, which is a number whenever best is set
-    for p in state.phases.values():
-        c = p.costs.get("lifetime_peak_mem_bytes") if p.completed else None
-        value = c.value if c is not None else None
-        if (
-            c is not None
-            and value is not None
-            and _int(value) is not None
-            and (best_value is None or value > best_value)
-        ):
-            best, best_value = c, value
-    return {
-        "peak_mem_lifetime_bytes": _int(best.value) if best else None,
-        "peak_mem_lifetime_source": best.source if best else None,
-    }
-
-
-def _executor_columns(rec: StatusRecord | None) -> dict[str, Any]:
-    """Where the run executed (status.json): the executor, SLURM's job id, state, reason and
-    accounting, the node, and the CPU share the runner gave it."""
-    if rec is None:
-        return {}
-    info = rec.executor_info or {}
-    share = rec.cpu_share or {}
-    return {
-        "executor": rec.executor or ("local" if rec.job is not None else None),
-        "executor_job_id": rec.executor_job_id,
-        "executor_state": rec.executor_state,
-        "executor_reason": rec.executor_reason,
-        "executor_elapsed_s": _num(info.get("elapsed_s")),
-        "executor_gpus": _int(info.get("gpus")),
-        "node": _str(info.get("node")) or (rec.job.host if rec.job is not None else None),
-        "cpu_threads": _int(share.get("threads")),
-        "runs_sharing": _int(share.get("runs")),
-    }
-
-
-def _data_source_rows(run_id: str, state: RunState) -> list[dict[str, Any]]:
-    """One row per ``data_loaded`` event: every split the run read and where from."""
-    cols = [c for c, _ in schema.TABLES["data_sources"] if c not in ("run_id", "seq", "t")]
-    return [
-        {"run_id": run_id, "seq": i, "t": ev.t or None, **{c: getattr(ev, c) for c in cols}}
-        for i, ev in enumerate(state.data_sources)
-    ]
-
-
-def _curve_rows(run_id: str, state: Any) -> list[dict[str, Any]]:
-    """One row per learning-curve point and held-out language."""
-    return [
-        {
-            "run_id": run_id,
-            "phase": c.phase,
-            "point": c.point,
-            "step": c.step,
-            "total_steps": c.total_steps,
-            "lang": lang,
-            "split": c.split,
-            "accuracy": acc,
-            "n": c.n.get(lang),
-            "cum_train_device_hours": c.cum_train_device_hours,
-            "cum_train_flops": c.cum_train_flops,
-            "cum_train_energy_j": c.cum_train_energy_j,
-            "eval_wall_s": c.eval_wall_s,
-            "eval_flops": c.eval_flops,
-        }
-        for c in state.curve
-        for lang, acc in c.accuracy.items()
-    ]
+    return rec, lines
 
 
 def stage_run(
@@ -430,159 +298,17 @@ def stage_run(
     if mem is None:
         mem = duckdb.connect(":memory:")
     try:
-        try:
-            status_rec = read_status(files.path)
-        except RunDirError as exc:
-            raise UnreadableRun(str(exc)) from None
-        recorded_running = status_rec is not None and status_rec.status == RunStatus.RUNNING
-        reader = JsonlReader(files.events)
-        lines = reader.read_all_lines(final=not recorded_running)
-        fold = RunFold()
-        ev_cols: dict[str, list[Any]] = {"run_id": [], "seq": [], "t": [], "type": [], "phase": [], "json": []}
-        for seq, line in enumerate(lines):
-            event = parse_event(line.obj)
-            if event is not None:
-                fold.apply(event)
-            ev_cols["run_id"].append(run_id)
-            ev_cols["seq"].append(seq)
-            ev_cols["t"].append(_num(line.obj.get("t")))
-            ev_cols["type"].append(_str(line.obj.get("type")))
-            ev_cols["phase"].append(_str(line.obj.get("phase")))
-            # DuckDB's JSON has no NaN/Infinity (Python's json writes them): store such a line cleaned
-            ev_cols["json"].append(dumps(line.obj) if ("NaN" in line.text or "Infinity" in line.text) else line.text)
-        warnings += reader.problems(still_running=recorded_running)
-        state = fold.state
-
-        spec: dict[str, Any] = {}
-        try:
-            spec = files.read_spec()
-        except FileNotFoundError:
-            pass
-        except ValueError as exc:
-            warnings.append(f"{exc}; the spec is taken from the run_start event")
-        if not spec:
-            spec = dict(state.run_start.spec) if state.run_start else {}
-            if not spec:
-                warnings.append(f"{files.path}: no spec.json and no run_start event; the run's settings are unknown")
-        env = dict(state.run_start.env) if state.run_start else {}
-
-        run_end = state.run_end
-        status = final_status(status_rec, run_end.status if run_end else None, bool(lines))
-        error = (run_end.error if run_end else None) or (status_rec.error if status_rec else None)
-        if status_rec is not None and status_rec.ended_by_executor:  # SLURM ended it: its reason, not the job's
-            error = status_rec.error or error
-        failed_phase = None
-        if status in (RunStatus.FAILED, RunStatus.CANCELLED):
-            failed_phase = (run_end.phase if run_end else None) or (status_rec.phase if status_rec else None)
-
-        evals = [
-            {
-                "run_id": run_id,
-                "phase": e.phase,
-                "task": e.task,
-                "lang": e.lang,
-                "split": e.split,
-                "accuracy": e.accuracy,
-                "n": e.n,
-                "correct": e.correct,
-                "t": e.t or None,
-            }
-            for e in state.evals
-        ]
-        started = (
-            (status_rec.started if status_rec else None)
-            or (state.run_start.t if state.run_start else None)
-            or state.first_t
-        )
-        ended = None
-        if status != RunStatus.RUNNING:
-            ended = (status_rec.ended if status_rec else None) or (run_end.t if run_end else None)
-        updated = max(
-            [x for x in (status_rec.updated if status_rec else None, state.last_t, ended, started) if x is not None],
-            default=None,
-        )
-        stop = ended or updated  # the duration's end
-        intermediate = _strs(spec.get("intermediate"))
-        layout = store or StoreLayout(files.path.parent.parent)
-        runs_row = {
-            "run_id": run_id,
-            "run_dir": layout.relative(files.path),
-            "name": _str(spec.get("name")),
-            "method": _str(spec.get("method")),
-            "model": _str(spec.get("model")),
-            "seed": _int(spec.get("seed")),
-            "intermediate": intermediate if intermediate is not None else ([] if spec else None),
-            "intermediate_mode": _str(spec.get("intermediate_mode")),
-            "k": _int(spec.get("few_shot_k")),
-            "shot_seed": _int(spec.get("shot_seed")),
-            "recipe": _section(spec, "hparams", "recipe", _str),
-            "intermediate_recipe": _section(spec, "intermediate_hparams", "recipe", _str),
-            "few_shot_recipe": _section(spec, "few_shot_hparams", "recipe", _str),
-            "batch_size": _section(spec, "hparams", "batch_size", _int),
-            "collapse_retries": _int(spec.get("collapse_retries")),
-            "collapsed": state.collapsed,
-            "target_attempts": state.target_attempts,
-            **_lifetime_peak(state),
-            "langs": _strs(spec.get("langs")),
-            "target": _str(spec.get("target")),
-            "eval_split": _str(spec.get("eval_split")),
-            "init_from": _str(spec.get("init_from")),
-            "status": status.value,
-            "error": _str(error),
-            "failed_phase": _str(failed_phase),
-            "current_phase": state.latest_phase if status == RunStatus.RUNNING else None,
-            "pid": status_rec.pid if status_rec else None,
-            **_executor_columns(status_rec),
-            "contended_phases": sum(
-                1
-                for p in state.phases.values()
-                if p.completed and not p.reused_from and (c := p.costs.get("contended")) is not None and c.value
-            ),
-            "started": _ts(started),
-            "updated": _ts(updated),
-            "ended": _ts(ended),
-            "duration_s": (stop - started) if started and stop else None,
-            "device_type": _str(env.get("device_type")),
-            "device_name": _str(env.get("device_name")),
-            "device_count": _int(env.get("device_count")),
-            "precision": _str(env.get("precision")),
-            "python_version": _str(env.get("python")),
-            "torch_version": _str(env.get("torch")),
-            "transformers_version": _str(env.get("transformers")),
-            "datasets_version": _str(env.get("datasets")),
-            "tokenizers_version": _str(env.get("tokenizers")),
-            "cuda_version": _str(env.get("cuda")),
-            "host": _str(env.get("host")),
-            "git_commit": _str(env.get("git_commit")),
-            "xcost_tui_version": _str(env.get("xcost_tui")),
-            "model_source": state.model.source if state.model else None,
-            "model_revision": state.model.revision if state.model else None,
-            "xcopa_question": _str(spec.get("xcopa_question")) if spec else None,
-            "translations": _str(spec.get("translations")),
-            "model_dtype": _str(spec.get("model_dtype")) if spec.get("method") in ("icl", "translate-test") else None,
-            "data_sources": len(state.data_sources) if state.data_sources else None,
-            "phases_planned": state.phases_planned if state.run_start else None,
-            "phases_done": state.phases_done,
-            "n_warnings": state.n_warnings,
-            "spec": _json(spec) if spec else None,
-            "env": _json(env) if env else None,
-            "source_sig": files.signature(),
-            "config_id": configuration.configuration_id(spec) if spec else None,
-            "config_family": configuration.family(spec) if spec else None,
-            "config_label": configuration.label(spec) if spec else None,
-        }
+        rec, lines = read_records(files.path, store, warnings)
+        state = rec.state
+        status = outcome(rec).status
         running = status == RunStatus.RUNNING
         tables = {
-            "runs": pa.Table.from_pylist([runs_row], schema=ARROW_SCHEMAS["runs"]),
-            "phases": pa.Table.from_pylist(
-                [_phase_row(run_id, p) for p in state.phases.values()], schema=ARROW_SCHEMAS["phases"]
-            ),
-            "evals": pa.Table.from_pylist(evals, schema=ARROW_SCHEMAS["evals"]),
-            "curves": pa.Table.from_pylist(_curve_rows(run_id, state), schema=ARROW_SCHEMAS["curves"]),
-            "data_sources": pa.Table.from_pylist(
-                _data_source_rows(run_id, state), schema=ARROW_SCHEMAS["data_sources"]
-            ),
-            "events": pa.table(ev_cols, schema=ARROW_SCHEMAS["events"]),
+            "runs": _table("runs", [run_row(rec)]),
+            "phases": _table("phases", phase_rows(rec)),
+            "evals": _table("evals", eval_rows(rec)),
+            "curves": _table("curves", curve_rows(rec)),
+            "data_sources": _table("data_sources", data_source_rows(rec)),
+            "events": pa.table(event_columns(run_id, lines), schema=schema.arrow_schema("events")),
             "predictions": _stage_predictions(mem, run_id, files.predictions, running, warnings),
             "samples": _stage_samples(mem, run_id, files.samples, running, warnings),
             "translations": _stage_translations(mem, run_id, files.translations, running, warnings),
@@ -603,6 +329,11 @@ def stage_run(
     )
 
 
+def _table(name: str, rows: Iterable[Any]) -> pa.Table:
+    """Rows of one table (rows.py) as Arrow, with the table's schema."""
+    return pa.Table.from_pylist(list(rows), schema=schema.arrow_schema(name))
+
+
 # ---- writing ----------------------------------------------------------------------------------
 
 
@@ -621,39 +352,6 @@ def write_run(con: duckdb.DuckDBPyConnection, staged: StagedRun) -> None:
                     con.unregister("_xcost_stage")
 
 
-# ---- forecasts ----------------------------------------------------------------------------------
-
-FORECASTS_SIG = "forecasts_sig"  # meta key: the forecast files the forecasts table was built from
-
-
-def _forecasts_sig(con: duckdb.DuckDBPyConnection) -> str | None:
-    try:
-        row = con.execute("SELECT value FROM meta WHERE key = ?", [FORECASTS_SIG]).fetchone()
-    except duckdb.Error:
-        return None
-    return row[0] if row else None
-
-
-def write_forecasts(con: duckdb.DuckDBPyConnection, store_root: Path, signature: str, warnings: list[str]) -> int:
-    """Rebuild the forecasts table from ``<store>/forecasts/*.json`` in one transaction; returns its rows."""
-    from ..estimate.stored import load_forecasts, table_rows
-
-    rows = [row for path, fc in load_forecasts(store_root, warnings) for row in table_rows(fc, path, store_root)]
-    table = pa.Table.from_pylist(rows, schema=ARROW_SCHEMAS["forecasts"])
-    with db.transaction(con):
-        con.execute("DELETE FROM forecasts")
-        if table.num_rows:
-            con.register("_xcost_stage", table)
-            try:
-                con.execute("INSERT INTO forecasts BY NAME SELECT * FROM _xcost_stage")
-            finally:
-                con.unregister("_xcost_stage")
-        con.execute("DELETE FROM meta WHERE key = ?", [FORECASTS_SIG])
-        con.execute("INSERT INTO meta VALUES (?, ?)", [FORECASTS_SIG, signature])
-    n: int = table.num_rows  # pyarrow is untyped
-    return n
-
-
 def delete_runs(con: duckdb.DuckDBPyConnection, run_ids: Iterable[str]) -> None:
     ids = list(run_ids)
     if not ids:
@@ -670,11 +368,9 @@ def refresh_leaderboard(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def refresh_verdict(con: duckdb.DuckDBPyConnection) -> bool:
-    """The verdict's intervals and comparisons (xcost_tui/verdict/compute.py), recomputed only
-    when the set of succeeded runs changed; numpy is imported here, not at start-up."""
-    from ..verdict.compute import refresh
-
-    return refresh(con)
+    """The verdict's intervals and comparisons (verdict_tables.py), recomputed only when the set
+    of succeeded runs changed."""
+    return verdict_tables.refresh(con)
 
 
 # ---- the ingest -------------------------------------------------------------------------------
@@ -718,14 +414,12 @@ def ingest(
     prune = scan_all if prune is None else prune
 
     # 1. Schema check, and what the store already holds (a short read-write visit).
-    from ..estimate.stored import files_signature
-
     with db.connect_rw(store_root, timeout=timeout) as con:
         previous = _known_runs(con, layout)
         report.rebuilt = db.ensure_schema(con)
         known = {} if report.rebuilt else previous
         forecasts_sig = files_signature(store_root)
-        forecasts_due = report.rebuilt or forecasts_sig != (_forecasts_sig(con) or "")
+        forecasts_due = report.rebuilt or forecasts_sig != (forecasts.forecasts_sig(con) or "")
 
     # 2. Which directories.
     wanted: list[Path] = []
@@ -780,7 +474,7 @@ def ingest(
                     delete_runs(con, stale)
                     report.pruned += stale
                 if final and (forecasts_due or report.rebuilt):
-                    report.forecasts = write_forecasts(con, store_root, forecasts_sig, report.warnings)
+                    report.forecasts = forecasts.write_forecasts(con, store_root, forecasts_sig, report.warnings)
                 for staged in batch:
                     write_run(con, staged)
                 refresh_leaderboard(con)

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from .. import XCOPA_LANGS
 from ..errors import StoreError
+from ..suggest import did_you_mean
 from . import db, schema
 from .db import connect_ro, connect_user_sql
 
@@ -47,8 +48,6 @@ def _quote(name: str) -> str:
 
 def _check_column(name: str, columns: list[str], what: str) -> str:
     if name not in columns:
-        from ..suggest import did_you_mean
-
         raise StoreError(
             f"{what}: no column {name!r} in the leaderboard{did_you_mean(name, columns, cutoff=0.6)}; "
             f"columns: {', '.join(columns)}"

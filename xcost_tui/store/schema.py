@@ -1,17 +1,25 @@
 """The DuckDB schema of the results store: tables, views and the schema version.
 
-Plain data and SQL text only (no duckdb import): ``docs/schema.md`` describes every
-column. Bump ``SCHEMA_VERSION`` whenever a table or view changes shape; a store from
-another version is refused by readers and rebuilt from the run directories by ingest.
+Plain data and SQL text (no duckdb import): ``docs/schema.md`` describes every column. Each
+table is defined once, as its list of (column, SQL type); its Arrow schema, for the tables the
+store builds in Python and inserts in bulk, is derived from that list (``arrow_schema``). Bump
+``SCHEMA_VERSION`` whenever a table or view changes shape; a store from another version is
+refused by readers and rebuilt from the run directories by ingest.
 """
 
 from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
 
 from .. import XCOPA_LANGS
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
 from ..rundir.records import TRANSLATION_COLUMNS
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
-from ..verdict.thresholds import SAME_QUERY_COST
+from ..stats.thresholds import BREAK_EVEN_MEASURES, SAME_QUERY_COST
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # 2: samples.gpu_uuid; runs.run_dir relative to the store. 3: data_sources, runs' data/model provenance;
 # 4: recipes, shot_seed, collapse, the average-accuracy forms. 5: non-pad FLOPs and mfu_padded, memory
@@ -257,7 +265,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("phase", "VARCHAR"),
         ("json", "JSON"),
     ),
-    # ---- derived by the verdict (xcost_tui/verdict/compute.py) at the end of an ingest batch ----
+    # ---- derived by the verdict (xcost_tui/store/verdict_tables.py) at the end of an ingest batch ----
     "verdict_accuracy": (
         ("config_id", "VARCHAR"),
         ("lang", "VARCHAR"),  # an XCOPA language, "en", or an average form: avg, avg_all, avg_published, avg_seen
@@ -356,6 +364,32 @@ FORECAST_TABLES = ("forecasts",)  # rebuilt from <store>/forecasts/*.json at ing
 # The leaderboard is materialised into this table at the end of every ingest batch;
 # the ``leaderboard`` view reads it (see LEADERBOARD_SELECT for its definition).
 LEADERBOARD_TABLE = "leaderboard_cache"
+
+
+def columns(name: str) -> tuple[str, ...]:
+    """The column names of one table, in order."""
+    return tuple(c for c, _ in TABLES[name])
+
+
+@functools.cache
+def arrow_schema(name: str) -> pa.Schema:
+    """The Arrow schema of one table, derived from its column list (the one definition of the
+    table): for the tables the store builds in Python and inserts in bulk."""
+    import pyarrow as pa  # deferred: pyarrow costs ~0.15 s, paid by ingest and the report, not at start-up
+
+    types = {
+        "VARCHAR": pa.string(),
+        "JSON": pa.string(),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "TIMESTAMP": pa.timestamp("us"),
+        "VARCHAR[]": pa.list_(pa.string()),
+        "DOUBLE[]": pa.list_(pa.float64()),
+        "BIGINT[]": pa.list_(pa.int64()),
+    }
+    schema: pa.Schema = pa.schema([(c, types[t]) for c, t in TABLES[name]])
+    return schema
 
 
 def _create_table(name: str) -> str:
@@ -597,7 +631,7 @@ _VERDICT_AVGS = tuple(column.replace("_accuracy", "") for column in FORM_COLUMNS
 
 
 # The verdict's "language" names for the average forms are the leaderboard's columns without
-# "_accuracy" (avg, avg_all, avg_published, avg_seen): verdict/compute.py uses the same rule.
+# "_accuracy" (avg, avg_all, avg_published, avg_seen): store/verdict_tables.py uses the same rule.
 _AVG_COLUMN = {column.replace("_accuracy", ""): column for column in FORM_COLUMNS.values()}
 
 
@@ -693,13 +727,8 @@ JOIN configurations a ON a.config_id = v.config_id
 JOIN configurations b ON b.config_id = v.baseline_id
 """
 
-# Where total costs cross (verdict/stats.py break_even; tests check the two agree): per comparison
-# and cost measure, N* = ΔC_train / Δc_query queries.
-_BREAK_EVEN_MEASURES = {
-    "device_hours": ("train_device_hours", "query_device_hours"),
-    "flops": ("train_flops", "query_flops"),
-    "energy_j": ("train_energy_j", "query_energy_j"),
-}
+# Where total costs cross (stats/costs.py break_even; tests check the two agree): per comparison
+# and cost measure (stats.thresholds.BREAK_EVEN_MEASURES), N* = ΔC_train / Δc_query queries.
 
 
 def _break_even(m: str, train: str, query: str) -> str:
@@ -721,7 +750,7 @@ JOIN configurations a ON a.config_id = p.config_id
 JOIN configurations b ON b.config_id = p.baseline_id"""
 
 
-BREAK_EVEN_SELECT = " UNION ALL ".join(_break_even(m, t, q) for m, (t, q) in _BREAK_EVEN_MEASURES.items())
+BREAK_EVEN_SELECT = " UNION ALL ".join(_break_even(m, t, q) for m, (t, q) in BREAK_EVEN_MEASURES.items())
 
 # Accuracy against cumulative training cost, per run and per configuration (mean over its runs at
 # each evaluation point; the cost includes a reused intermediate phase).

@@ -154,7 +154,7 @@ class XcostApp(App):
             "xcost_tui.tui.widgets.charts",
             "xcost_tui.tui.widgets.textpanel",
             "xcost_tui.verdict.api",
-            "xcost_tui.verdict.stats",
+            "xcost_tui.stats.costs",
         ):
             try:
                 importlib.import_module(name)

@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .thresholds import DEFAULT_DELTA
+from .. import XCOPA_LANGS
+from ..accuracy import FORM_COLUMNS
+from ..stats.costs import break_even, cost_to_reach
+from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_DELTA, SAME_QUERY_COST
+from ..store.db import connect_ro
+from ..store.schema import SOURCED_FIGURES
+from ..store.verdict_tables import compare_to
 
 COSTS = (
     "train_device_hours",
@@ -134,9 +140,6 @@ def _num(v: Any) -> float | None:
 
 
 def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> ConfigurationRow:
-    from .. import XCOPA_LANGS
-    from ..accuracy import FORM_COLUMNS
-
     acc: dict[str, Estimate] = {}
     names = {column.replace("_accuracy", ""): column for column in FORM_COLUMNS.values()}
     names.update({"en": "en_accuracy"}, **{lang: f"acc_{lang}" for lang in XCOPA_LANGS})
@@ -174,12 +177,10 @@ def verdict(
     """The verdict over the store's succeeded runs (``config_ids``: only these configurations and
     their baselines). ``baseline``: a configuration id every other one is compared with; None:
     each one's default baseline (direct fine-tuning of the same model and recipe).
-    ``light``: break-even from the configuration rows already read (``verdict.stats.break_even``,
+    ``light``: break-even from the configuration rows already read (``stats.costs.break_even``,
     the rule the ``break_even`` view follows) rather than from the view, which recomputes the
     ``configurations`` view for each cost measure, and the curves of the cost to reach averaged
     per point in DuckDB; the same rows, faster on a large store (the app's Compare screen)."""
-    from ..store.db import connect_ro
-
     if amortise_n < 1:
         raise ValueError(
             f"amortise_n is the number of target tasks an intermediate encoder serves: >= 1, got {amortise_n}"
@@ -200,8 +201,6 @@ def verdict(
         if baseline is None:
             raw = con.sql("SELECT * FROM verdict_comparison").to_arrow_table().to_pylist()
         else:
-            from .compute import compare_to
-
             raw = compare_to(con, baseline, delta)
         be = (
             con.sql("SELECT config_id, baseline_id, measure, queries, verdict FROM break_even").fetchall()
@@ -260,26 +259,19 @@ def verdict(
 
 
 def _break_even_on_demand(configs: dict[str, ConfigurationRow], comparisons: list[ComparisonRow]) -> list[BreakEvenRow]:
-    from . import stats
-    from .thresholds import SAME_QUERY_COST
-
     rows = []
     pairs = {(c.config_id, c.baseline_id) for c in comparisons}
     for a_id, b_id in sorted(pairs):
         a, b = configs.get(a_id), configs.get(b_id)
         if a is None or b is None:
             continue
-        for measure, (train, query) in {
-            "device_hours": ("train_device_hours", "query_device_hours"),
-            "flops": ("train_flops", "query_flops"),
-            "energy_j": ("train_energy_j", "query_energy_j"),
-        }.items():
+        for measure, (train, query) in BREAK_EVEN_MEASURES.items():
             values = (a.costs[train], a.costs[query], b.costs[train], b.costs[query])
             if any(v is None for v in values):
                 rows.append(BreakEvenRow(a_id, b_id, measure, None, "not measured"))
                 continue
             ta, qa, tb, qb = (float(v) for v in values)  # type: ignore[arg-type]
-            be = stats.break_even(ta, qa, tb, qb, SAME_QUERY_COST[measure])
+            be = break_even(ta, qa, tb, qb, SAME_QUERY_COST[measure])
             if be.queries is not None:
                 word = "crosses"
             elif be.note.startswith("same training"):
@@ -295,8 +287,6 @@ def _break_even_on_demand(configs: dict[str, ConfigurationRow], comparisons: lis
 def _cost_to_reach(v: Verdict, curves: list[tuple[Any, ...]]) -> dict[str, tuple[float | None, float | None]]:
     """Per configuration: X (its baseline's final held-out average accuracy) and the device-hours
     at which its own target-phase curve (averaged over languages and runs) first reaches X."""
-    from . import stats
-
     by_cfg: dict[str, dict[int, list[tuple[float, float]]]] = {}
     for cid, _phase, point, _lang, acc, cost in curves:
         if acc is None or cost is None:
@@ -318,7 +308,7 @@ def _cost_to_reach(v: Verdict, curves: list[tuple[Any, ...]]) -> dict[str, tuple
         costs = list(own[0])
         for i in range(1, len(costs)):  # a mean over runs can dip by rounding; a curve's cost never does
             costs[i] = max(costs[i], costs[i - 1])
-        out[c.config_id] = (target, stats.cost_to_reach(costs, own[1], target))
+        out[c.config_id] = (target, cost_to_reach(costs, own[1], target))
     return out
 
 
@@ -452,9 +442,6 @@ def learning_curves(
     ``lang``: 'avg' (the mean over the XCOPA languages held out at a point), 'en', or an XCOPA
     language; ``phase``: 'target' (target:copa), or 'few-shot' (each few-shot:<lang> phase, on
     its own language: ``lang`` names it). Points whose cost is NULL are left out."""
-    from .. import XCOPA_LANGS
-    from ..store.db import connect_ro
-
     if cost not in CURVE_COSTS:
         raise ValueError(f"cost must be one of {', '.join(CURVE_COSTS)}, got {cost!r}")
     if lang != "avg" and lang != "en" and lang not in XCOPA_LANGS:
@@ -503,9 +490,6 @@ def unmeasured_reasons(store: Path | str, figures: dict[str, tuple[str, tuple[st
     phase kinds it comes from); the answer maps it to the most common ``<figure>_reason`` of
     those phases where the figure is NULL (reused phases, whose reason only points to the run
     that incurred the cost, left out). A name with no such phase is absent."""
-    from ..store.db import connect_ro
-    from ..store.schema import SOURCED_FIGURES
-
     out: dict[str, str] = {}
     with connect_ro(store) as con:
         for name, (figure, kinds) in figures.items():

@@ -17,9 +17,9 @@ from textual.widgets import DataTable, Footer, Log, Static, TabbedContent, TabPa
 from ... import format as fmt
 from ... import present
 from ...errors import StoreError
-from ...estimate.stored import phase_forecasts
 from ...rundir import RunDir, StoreLayout
 from ...store import query
+from ...store.forecasts import phase_forecasts
 from ..widgets.empty import EmptyState
 
 LOG_LINES = 50

@@ -1,6 +1,5 @@
-"""The statistics of the verdict: pure functions over 0/1 correctness matrices (numpy).
-
-Everything a comparison of configurations needs, and nothing that reads a store:
+"""Bootstrap intervals over 0/1 correctness matrices (numpy): one configuration's accuracy, and
+the paired difference of two with its equivalence test.
 
 - ``accuracy_interval``: a configuration's mean accuracy with a 95% interval that accounts for
   both seed-to-seed variation and the finite test set (a two-level bootstrap: resample seeds,
@@ -8,14 +7,12 @@ Everything a comparison of configurations needs, and nothing that reads a store:
 - ``paired_difference``: A − B on the same items, pairing runs of equal seed (and shot draw),
   with a paired bootstrap interval, a two-sided p-value, and the (1 − 2α) interval of the
   equivalence test (TOST): "similar" when it lies inside ±δ.
-- ``binom_test``, ``mcnemar_exact``, ``holm``: exact tests and the multiple-comparison correction.
-- ``break_even``, ``cost_to_reach``: where total costs cross, and what an accuracy costs.
 
 Bootstrap resamples are drawn as multinomial weights (a resample of n things is a vector of
 counts summing to n), so a replicate's statistic is a matrix product: fast, and the item
 weights of one test set can be shared by every configuration evaluated on it (common random
 numbers make the configurations' intervals and their differences coherent). The method is
-explained in docs/statistics.md; tests check it against scipy and statsmodels.
+explained in docs/statistics.md; tests check it against scipy.
 """
 
 from __future__ import annotations
@@ -26,7 +23,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .exact import binomial_test
 from .thresholds import CHANCE, DEFAULT_ALPHA, DEFAULT_DELTA, DEFAULT_RESAMPLES
 
 # (runs × items) correctness: True/False, or a share of languages right (an average over languages)
@@ -78,11 +74,13 @@ def _replicates(
     weights, rows (seeds, or seed pairs) resampled too when ``resample_rows``."""
     if items.n_items != m.shape[1]:
         raise ValueError(f"item weights are for {items.n_items} items, the matrix has {m.shape[1]}")
-    per_row = items.weights @ m.T / m.shape[1]  # (B, rows): each row's mean under each item resample
+    per_row: NDArray[np.float64] = items.weights @ m.T / m.shape[1]  # (B, rows): each row's mean per item resample
     if not resample_rows or m.shape[0] == 1:
-        return per_row.mean(axis=1)
+        means: NDArray[np.float64] = per_row.mean(axis=1)
+        return means
     rows = multinomial_weights(m.shape[0], items.n_resamples, rng)  # (B, rows)
-    return (rows * per_row).sum(axis=1) / m.shape[0]
+    reps: NDArray[np.float64] = (rows * per_row).sum(axis=1) / m.shape[0]
+    return reps
 
 
 def _percentile(samples: NDArray[np.float64], alpha: float) -> tuple[float, float]:
@@ -192,96 +190,3 @@ def paired_difference(
     extreme = int(np.count_nonzero(np.abs(reps - observed) >= abs(observed) - 1e-12))
     p = min(1.0, (extreme + 1) / (len(reps) + 1))
     return Difference(observed, lo, hi, p, elo, ehi, delta, d.shape[0], d.shape[1])
-
-
-# ---- exact tests ---------------------------------------------------------------------------------
-
-
-def binom_test(k: int, n: int, p: float = CHANCE) -> float:
-    """Exact two-sided binomial test of k successes in n (verdict.exact, as scipy.stats.binomtest)."""
-    return binomial_test(k, n, p)
-
-
-def mcnemar_exact(
-    a_correct: Sequence[bool] | NDArray[np.bool_], b_correct: Sequence[bool] | NDArray[np.bool_]
-) -> float:
-    """McNemar's exact test on paired predictions: the discordant pairs under a fair coin."""
-    a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
-    if a.shape != b.shape:
-        raise ValueError("mcnemar_exact needs two equally long vectors")
-    only_a = int(np.count_nonzero(a & ~b))
-    only_b = int(np.count_nonzero(~a & b))
-    return binomial_test(min(only_a, only_b), only_a + only_b, 0.5)
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (family-wise error), in the order given."""
-    p = np.asarray(p_values, dtype=np.float64)
-    m = len(p)
-    if m == 0:
-        return []
-    order = np.argsort(p, kind="stable")
-    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return [float(x) for x in out]
-
-
-# ---- costs ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BreakEven:
-    """Where A's and B's total costs (training + queries × per-query cost) cross."""
-
-    queries: float | None  # N*: the number of queries at which they cost the same; None: never
-    cheaper_before: str | None  # "a" or "b": which is cheaper below N* (or always, when queries is None)
-    cheaper_after: str | None
-    note: str
-
-
-def same_query_cost(query_a: float, query_b: float, rel_tol: float) -> bool:
-    return abs(query_b - query_a) <= rel_tol * max(abs(query_a), abs(query_b))
-
-
-def break_even(train_a: float, query_a: float, train_b: float, query_b: float, rel_tol: float = 0.0) -> BreakEven:
-    """N* = ΔC_train / Δc_query, for one cost measure (device-hours, FLOPs, joules ...); per-query
-    costs within ``rel_tol`` of each other count as equal (SAME_QUERY_COST)."""
-    d_train = train_a - train_b
-    d_query = query_b - query_a  # what A saves per query
-    if d_query == 0 or same_query_cost(query_a, query_b, rel_tol):
-        if d_train == 0:
-            return BreakEven(None, None, None, "same training and per-query cost")
-        cheaper = "b" if d_train > 0 else "a"
-        return BreakEven(None, cheaper, cheaper, "same per-query cost: the difference in training cost never pays back")
-    n = d_train / d_query
-    if n <= 0:
-        cheaper = "a" if (d_train <= 0 and d_query >= 0) else "b"
-        return BreakEven(
-            None, cheaper, cheaper, f"{cheaper.upper()} is cheaper to train and per query: it always costs less"
-        )
-    before = "b" if d_train > 0 else "a"
-    after = "a" if before == "b" else "b"
-    return BreakEven(float(n), before, after, f"{after.upper()} costs less in total beyond {n:,.0f} queries")
-
-
-def cost_to_reach(costs: Sequence[float], accuracies: Sequence[float], target: float) -> float | None:
-    """The cumulative cost at which an accuracy-vs-cost curve first reaches ``target``
-    (linear interpolation between the two evaluation points around the crossing); None when
-    it never does. ``costs`` must be non-decreasing."""
-    c = np.asarray(costs, dtype=np.float64)
-    a = np.asarray(accuracies, dtype=np.float64)
-    if len(c) != len(a):
-        raise ValueError("cost_to_reach needs one accuracy per cost")
-    if len(c) == 0:
-        return None
-    if np.any(np.diff(c) < 0):
-        raise ValueError("costs of a curve must be non-decreasing")
-    hit = np.nonzero(a >= target)[0]
-    if len(hit) == 0:
-        return None
-    i = int(hit[0])
-    if i == 0:
-        return float(c[0])
-    c0, c1, a0, a1 = c[i - 1], c[i], a[i - 1], a[i]
-    return float(c0 + (target - a0) * (c1 - c0) / (a1 - a0))

@@ -1,7 +1,7 @@
 """The exact two-sided binomial test, in exact rational arithmetic (pure Python).
 
 One definition for every use: the collapse check of a fine-tune (xcost_tui/collapse.py),
-McNemar's exact test and the chance tests of the verdict (verdict/stats.py).
+McNemar's exact test and the chance tests of the verdict (stats/significance.py).
 """
 
 from __future__ import annotations

@@ -1,20 +1,30 @@
-"""A forecast: per run and phase what the plan will process and cost, and the plan's totals.
+"""The forecast file's record: per run and phase what a plan will process and cost, and its totals.
 
-Plain data (torch-free): ``PlanForecast.to_dict`` is what ``<store>/forecasts/<id>.json`` holds
-(the source of truth of the store's ``forecasts`` table, as run directories are of the rest), and
-``from_dict`` reads it back. Totals count a shared (reused) phase once: the run that trains it
-carries its cost, the runs that reuse it carry none. The plan's wall time schedules the runs on
-the executor's parallel slots, a run that reuses an encoder starting after the run that trains it.
+``plan estimate`` (xcost_tui/estimate) writes a ``PlanForecast`` as ``<store>/forecasts/<id>.json``
+(``save_forecast``: the source of truth of the store's ``forecasts`` table, as run directories
+are of the rest); ingest reads every file back (``load_forecasts``, ``PlanForecast.from_dict``)
+and ``phase_row`` is the flat row of one phase that the CSV output and the store's rows both
+start from. Plain data, torch-free and DuckDB-free.
+
+Totals count a shared (reused) phase once: the run that trains it carries its cost, the runs
+that reuse it carry none. The plan's wall time schedules the runs on the executor's parallel
+slots, a run that reuses an encoder starting after the run that trains it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import heapq
+import json
 import math
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from .jsonl import write_json_atomic
+from .layout import StoreLayout
 
 FORMAT_VERSION = 1
 DEFAULT_SAFETY = 1.5  # suggested SLURM --time = forecast x this, plus the start-up allowance
@@ -221,3 +231,74 @@ def slurm_time(seconds: float) -> str:
     h, s = divmod(s, 3600)
     m, s = divmod(s, 60)
     return f"{d}-{h:02d}:{m:02d}:{s:02d}" if d else f"{h:02d}:{m:02d}:{s:02d}"
+
+
+# ---- the files ------------------------------------------------------------------------------------
+
+
+def save_forecast(store: str | os.PathLike[str], fc: PlanForecast) -> Path:
+    """Writes ``<store>/forecasts/<forecast_id>.json`` (atomically) and returns its path."""
+    folder = StoreLayout(Path(store)).forecasts
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{fc.forecast_id}.json"
+    write_json_atomic(path, fc.to_dict())
+    return path
+
+
+def forecast_files(store: str | os.PathLike[str]) -> list[Path]:
+    folder = StoreLayout(Path(store)).forecasts
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.json") if p.is_file())
+
+
+def files_signature(store: str | os.PathLike[str]) -> str:
+    """Names, sizes and times of the forecast files: unchanged signature, unchanged table."""
+    parts = []
+    for p in forecast_files(store):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        parts.append(f"{p.name}:{st.st_size}:{st.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def read_forecast(path: Path) -> PlanForecast | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        return PlanForecast.from_dict(data)
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def load_forecasts(store: str | os.PathLike[str], warnings: list[str] | None = None) -> list[tuple[Path, PlanForecast]]:
+    """Every readable forecast of the store, oldest first; an unreadable file is skipped and named in ``warnings``."""
+    out = []
+    for path in forecast_files(store):
+        fc = read_forecast(path)
+        if fc is None:
+            if warnings is not None:
+                warnings.append(f"{path}: not a forecast (unreadable JSON or another shape); skipped")
+            continue
+        out.append((path, fc))
+    out.sort(key=lambda pf: pf[1].made_at)
+    return out
+
+
+def latest_run_forecasts(
+    store: str | os.PathLike[str], run_ids: Iterable[str] | None = None
+) -> dict[str, tuple[PlanForecast, RunForecast]]:
+    """{run id: (PlanForecast, RunForecast)} of the newest forecast of each run, from the files."""
+    wanted = set(run_ids) if run_ids is not None else None
+    out: dict[str, tuple[PlanForecast, RunForecast]] = {}
+    for _, fc in load_forecasts(store):
+        for run in fc.runs:
+            if wanted is None or run.run_id in wanted:
+                out[run.run_id] = (fc, run)  # oldest first: the newest wins
+    return out

@@ -1,11 +1,13 @@
-"""The verdict's numbers, from the store's predictions: intervals per configuration and paired
+"""The verdict tables the store holds, from its predictions: intervals per configuration and paired
 comparisons against a baseline, written to ``verdict_accuracy`` and ``verdict_comparison``.
 
 ``refresh(con)`` runs at the end of an ingest batch and recomputes only when the set of
 succeeded runs changed (a signature kept in ``meta``), so a live ingest every few seconds costs
 nothing; the default baseline of every configuration (``default_baseline``) is materialised,
-any other baseline is computed on demand with ``compare_to``. Everything statistical is
-``verdict.stats``; this module only gathers 0/1 correctness matrices and writes rows.
+any other baseline is computed on demand with ``compare_to`` (the verdict's reader, verdict/api.py,
+asks for it). Everything statistical is ``xcost_tui.stats``; this module only gathers 0/1
+correctness matrices and writes rows (their shape: ``rows.VerdictAccuracyRow`` and
+``rows.VerdictComparisonRow``).
 
 Which predictions: a run's latest evaluation of each language (a retried target phase evaluates
 English again), succeeded runs only. A configuration's runs are ordered by (seed, shot seed);
@@ -22,17 +24,23 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pyarrow as pa
 from numpy.typing import NDArray
 
 from .. import XCOPA_LANGS
 from ..accuracy import CHANCE, FORM_COLUMNS, seen_langs
-from . import stats
+from ..errors import StoreError
+from ..stats.bootstrap import ItemWeights, accuracy_interval, indistinguishable_from_chance, paired_difference
+from ..stats.significance import holm, mcnemar_exact
+from ..stats.thresholds import DEFAULT_DELTA, DEFAULT_RESAMPLES
+from . import db, schema
+from .rows import VerdictAccuracyRow, VerdictComparisonRow
 
 # "languages" of the verdict tables besides the XCOPA ones: English COPA validation, and the
 # average forms of accuracy.py (their names there are the leaderboard's column names).
 ENGLISH = "en"
 AVERAGES = {form: column.replace("_accuracy", "") for form, column in FORM_COLUMNS.items()}  # evaluated -> avg, ...
-RESAMPLES = stats.DEFAULT_RESAMPLES
+RESAMPLES = DEFAULT_RESAMPLES
 ITEM_SEED = 20_260_101  # one fixed draw of item weights per test set: the same in every refresh
 
 # The spec keys a baseline must share with the configuration it is the baseline of: the same model,
@@ -223,16 +231,16 @@ def pair_runs(a: Configuration, b: Configuration) -> list[tuple[RunItems, RunIte
 
 
 class _Weights:
-    """One draw of item weights per test-set size, shared by every configuration (stats.ItemWeights)."""
+    """One draw of item weights per test-set size, shared by every configuration (``ItemWeights``)."""
 
     def __init__(self, n_resamples: int = RESAMPLES):
         self.n_resamples = n_resamples
-        self._cache: dict[tuple[str, int], stats.ItemWeights] = {}
+        self._cache: dict[tuple[str, int], ItemWeights] = {}
 
-    def __call__(self, lang: str, n_items: int) -> stats.ItemWeights:
+    def __call__(self, lang: str, n_items: int) -> ItemWeights:
         key = (lang, n_items)
         if key not in self._cache:
-            self._cache[key] = stats.ItemWeights.draw(n_items, self.n_resamples, seed=ITEM_SEED + n_items)
+            self._cache[key] = ItemWeights.draw(n_items, self.n_resamples, seed=ITEM_SEED + n_items)
         return self._cache[key]
 
 
@@ -240,8 +248,8 @@ def _avg_name(form: str) -> str:
     return AVERAGES[form]
 
 
-def accuracy_rows(cfg: Configuration, weights: _Weights) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
+def accuracy_rows(cfg: Configuration, weights: _Weights) -> list[VerdictAccuracyRow]:
+    rows: list[VerdictAccuracyRow] = []
     targets: list[tuple[str, tuple[NDArray[np.float64], NDArray[np.int64]] | None]] = [
         (lang, cfg.matrix(lang)) for lang in cfg.langs()
     ]
@@ -250,34 +258,34 @@ def accuracy_rows(cfg: Configuration, weights: _Weights) -> list[dict[str, Any]]
         if got is None:
             continue
         m, items = got
-        iv = stats.accuracy_interval(m, items=weights(name, len(items)), seed=len(rows))
+        iv = accuracy_interval(m, items=weights(name, len(items)), seed=len(rows))
         rows.append(
-            {
-                "config_id": cfg.config_id,
-                "lang": name,
-                "n_runs": m.shape[0],
-                "n_seeds": len({r.seed for r in cfg.runs}),
-                "n_items": m.shape[1],
-                "accuracy": iv.estimate,
-                "ci_low": iv.low,
-                "ci_high": iv.high,
-                "seed_variation": iv.seed_variation,
-                "chance": stats.indistinguishable_from_chance(iv),
-            }
+            VerdictAccuracyRow(
+                config_id=cfg.config_id,
+                lang=name,
+                n_runs=m.shape[0],
+                n_seeds=len({r.seed for r in cfg.runs}),
+                n_items=m.shape[1],
+                accuracy=iv.estimate,
+                ci_low=iv.low,
+                ci_high=iv.high,
+                seed_variation=iv.seed_variation,
+                chance=indistinguishable_from_chance(iv),
+            )
         )
     return rows
 
 
 def comparison_rows(
-    a: Configuration, b: Configuration, weights: _Weights, delta: float = stats.DEFAULT_DELTA
-) -> list[dict[str, Any]]:
+    a: Configuration, b: Configuration, weights: _Weights, delta: float = DEFAULT_DELTA
+) -> list[VerdictComparisonRow]:
     """A vs baseline B per language and average form: paired bootstrap, Holm over the XCOPA
     languages, McNemar's exact test per seed pair."""
     pairs = pair_runs(a, b)
     if not pairs:
         return []
     ra, rb = [p[0] for p in pairs], [p[1] for p in pairs]
-    rows: list[dict[str, Any]] = []
+    rows: list[VerdictComparisonRow] = []
     names = [lang for lang in a.langs() if lang in b.langs()]
     for name in [*names, *(_avg_name(f) for f in AVERAGES)]:
         form = next((f for f, n in AVERAGES.items() if n == name), None)
@@ -293,27 +301,27 @@ def comparison_rows(
             continue
         ma = ga[0][:, np.searchsorted(ga[1], common)]
         mb = gb[0][:, np.searchsorted(gb[1], common)]
-        d = stats.paired_difference(ma, mb, items=weights(name, len(common)), delta=delta, seed=len(rows))
-        mcnemar = [stats.mcnemar_exact(x.astype(bool), y.astype(bool)) for x, y in zip(ma, mb)] if form is None else []
+        d = paired_difference(ma, mb, items=weights(name, len(common)), delta=delta, seed=len(rows))
+        mcnemar = [mcnemar_exact(x.astype(bool), y.astype(bool)) for x, y in zip(ma, mb)] if form is None else []
         rows.append(
-            {
-                "config_id": a.config_id,
-                "baseline_id": b.config_id,
-                "lang": name,
-                "n_pairs": d.n_pairs,
-                "n_items": d.n_items,
-                "diff": d.diff,
-                "ci_low": d.low,
-                "ci_high": d.high,
-                "equiv_low": d.equiv_low,
-                "equiv_high": d.equiv_high,
-                "p_value": d.p_value,
-                "p_holm": None,
-                "mcnemar_p": mcnemar,
-            }
+            VerdictComparisonRow(
+                config_id=a.config_id,
+                baseline_id=b.config_id,
+                lang=name,
+                n_pairs=d.n_pairs,
+                n_items=d.n_items,
+                diff=d.diff,
+                ci_low=d.low,
+                ci_high=d.high,
+                equiv_low=d.equiv_low,
+                equiv_high=d.equiv_high,
+                p_value=d.p_value,
+                p_holm=None,
+                mcnemar_p=mcnemar,
+            )
         )
     xcopa = [r for r in rows if r["lang"] in XCOPA_LANGS]
-    for r, p in zip(xcopa, stats.holm([r["p_value"] for r in xcopa])):
+    for r, p in zip(xcopa, holm([r["p_value"] for r in xcopa])):
         r["p_holm"] = p
     return rows
 
@@ -328,8 +336,6 @@ SIGNATURE_SQL = (
 
 def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
     """Recomputes the verdict tables when the succeeded runs changed; True when it did."""
-    from ..store import db
-
     found = con.execute(SIGNATURE_SQL).fetchone()
     assert found is not None  # an aggregate: always one row
     sig = found[0]
@@ -340,7 +346,7 @@ def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
     configs = load_configurations(con)
     weights = _Weights()
     acc = [row for cfg in configs.values() for row in accuracy_rows(cfg, weights)]
-    cmp = []
+    cmp: list[VerdictComparisonRow] = []
     for cid, base in default_baseline(configs).items():
         cmp += comparison_rows(configs[cid], configs[base], weights)
     with db.transaction(con):
@@ -356,14 +362,12 @@ def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
     return True
 
 
-def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any]]) -> None:
+def _insert(
+    con: duckdb.DuckDBPyConnection, table: str, rows: list[VerdictAccuracyRow] | list[VerdictComparisonRow]
+) -> None:
     if not rows:
         return
-    import pyarrow as pa
-
-    from ..store.ingest import ARROW_SCHEMAS
-
-    con.register("_xcost_verdict", pa.Table.from_pylist(rows, schema=ARROW_SCHEMAS[table]))
+    con.register("_xcost_verdict", pa.Table.from_pylist(rows, schema=schema.arrow_schema(table)))
     try:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _xcost_verdict")
     finally:
@@ -373,20 +377,18 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: list[dict[str, Any
 def compare_to(
     con: duckdb.DuckDBPyConnection,
     baseline_id: str,
-    delta: float = stats.DEFAULT_DELTA,
+    delta: float = DEFAULT_DELTA,
     config_ids: Iterable[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[VerdictComparisonRow]:
     """Comparison rows of every configuration (or ``config_ids``) against another baseline, on demand."""
     configs = load_configurations(con)
     if baseline_id not in configs:
-        from ..errors import StoreError
-
         raise StoreError(
             f"no succeeded configuration {baseline_id!r} to compare with; "
             f'`xcost-tui sql "SELECT config_id, label FROM configurations"` lists them'
         )
     weights = _Weights()
-    out = []
+    out: list[VerdictComparisonRow] = []
     for cid, cfg in configs.items():
         if cid == baseline_id or (config_ids is not None and cid not in set(config_ids)):
             continue

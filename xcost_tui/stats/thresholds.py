@@ -12,3 +12,12 @@ CHANCE = 0.5  # XCOPA and COPA are two-choice tasks
 # exact, but measured time and energy per query carry timing noise of a few percent, and a crossing
 # computed from noise (two encoders of one size) would be a made-up number.
 SAME_QUERY_COST = {"flops": 1e-6, "device_hours": 0.05, "energy_j": 0.05, "latency_s": 0.05}
+
+# The cost measures of the break-even, each a pair of a configuration's figures (the store's
+# ``configurations`` columns): (its training cost, its cost per query). N* = ΔC_train / Δc_query.
+# The ``break_even`` view, the verdict API and the report all read this one list.
+BREAK_EVEN_MEASURES: dict[str, tuple[str, str]] = {
+    "device_hours": ("train_device_hours", "query_device_hours"),
+    "flops": ("train_flops", "query_flops"),
+    "energy_j": ("train_energy_j", "query_energy_j"),
+}

@@ -1,0 +1,18 @@
+"""Pure statistics: the mathematics the verdict and the collapse check share, and nothing else.
+
+The ground floor: no module here imports any other room of the package, reads a store or a
+run directory.
+
+- ``exact``: the exact two-sided binomial test (pure Python, exact rationals; the collapse check
+  of a fine-tune and McNemar's test both use it).
+- ``thresholds``: the verdict's settings (resamples, alpha, delta, chance, "same per-query
+  cost", the break-even's cost measures), numpy-free so the store's SQL reads them too.
+- ``bootstrap``: two-level bootstrap intervals of an accuracy and paired differences with the
+  equivalence test (TOST), over 0/1 correctness matrices (numpy).
+- ``significance``: the exact tests of the verdict (binomial against chance, McNemar) and
+  Holm's correction (numpy).
+- ``costs``: break-even between two total costs and the cost to reach an accuracy (numpy).
+
+numpy is imported by ``bootstrap``, ``significance`` and ``costs`` only: import those where they
+are used, never at the supervisor's start-up. docs/statistics.md explains every method.
+"""
