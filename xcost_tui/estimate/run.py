@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import XcostError
+from ..measure.mfu import match_gpu
 from ..rundir.forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunForecast, time_limit
 from ..worker_pipe import WorkerPipe, WorkerTimeout
 from . import assumptions
@@ -318,8 +319,6 @@ def estimate_plan(
                     "phases": {k: v.get("probe_s") for k, v in result["phases"].items()},
                 }
             )
-        from ..measure.mfu import match_gpu
-
         found = match_gpu(device.get("name")) if device.get("type") == "cuda" else None
         device.update(
             label=found[0] if found else device.get("name"),

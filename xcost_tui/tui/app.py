@@ -162,7 +162,10 @@ class XcostApp(App):
                 return
         # and read the verdict of the default settings: 4 then shows it at once (the screen takes
         # it only if the store has not changed since; anything else it reads itself)
-        from .screens.compare import CompareSettings, load_compare  # deferred: warmed above, off the first paint
+        from .screens.compare import (  # deferred: the Compare screen, warmed above off the first paint (start-up cost)
+            CompareSettings,
+            load_compare,
+        )
 
         try:
             sig = store_signature(Path(self.store))
