@@ -2,8 +2,10 @@
 
 Adding a method touches this table (and the job room's runner for it), not string branches
 across the code: the spec reads which keys a method takes and which phases it records, the job
-picks its phase runner, the store and the verdict read whether it trains and how its runs pair,
-and configuration labels read its family and head. lm-evaluation-harness's task registry (one
+picks its phase runner, the store reads whether it trains, which method is the default baseline and
+which loads a generator in a chosen dtype, and configuration labels read its family and head. (How
+two configurations' runs pair is the verdict's rule, ``store/verdict_tables.py: pair_runs``: by
+equal training seed and shot seed, read from the runs themselves.) lm-evaluation-harness's task registry (one
 entry per task, looked up by name) is the model.
 
 Plain data, no imports of our own code: every floor of the house may read it (docs/architecture.md).
@@ -39,9 +41,12 @@ class Method:
     zero_shots: bool
     # The phase kind recorded before each eval:<lang> (few-shot:<lang>, translate:<lang>), if any.
     per_language_phase: str | None
-    # The spec factor its runs vary in beside the configuration, by which two configurations'
-    # runs are paired today (the verdict pairs runs of equal training seed).
-    pairs_by: str
+    # Its runs are the default baseline of the configurations of the same model and recipe
+    # (store/verdict_tables.py): direct fine-tuning.
+    default_baseline: bool
+    # It loads a causal LM (icl) or an MT model (translate-test) whose weights' dtype the spec's
+    # model_dtype chooses (runs.model_dtype).
+    loads_generator: bool
     # The configuration's family (one marker and colour each in the app and report).
     family: str
     # The head of a configuration's label; {chain} is "siqa+mnli→" (empty without intermediate
@@ -64,7 +69,8 @@ METHOD_TABLE: dict[str, Method] = {
             draws_shots=False,
             zero_shots=False,
             per_language_phase=None,
-            pairs_by="seed",
+            default_baseline=True,
+            loads_generator=False,
             family="direct",
             label_head="direct",
         ),
@@ -78,7 +84,8 @@ METHOD_TABLE: dict[str, Method] = {
             draws_shots=False,
             zero_shots=False,
             per_language_phase=None,
-            pairs_by="seed",
+            default_baseline=False,
+            loads_generator=False,
             family="intermediate",
             label_head="{chain}{target}",
         ),
@@ -92,7 +99,8 @@ METHOD_TABLE: dict[str, Method] = {
             draws_shots=True,
             zero_shots=False,
             per_language_phase="few-shot",
-            pairs_by="seed",
+            default_baseline=False,
+            loads_generator=False,
             family="few-shot",
             label_head="{chain}few-shot k={k}",
         ),
@@ -106,7 +114,8 @@ METHOD_TABLE: dict[str, Method] = {
             draws_shots=True,
             zero_shots=True,
             per_language_phase=None,
-            pairs_by="seed",
+            default_baseline=False,
+            loads_generator=True,
             family="icl",
             label_head="icl k={k}",
         ),
@@ -120,7 +129,8 @@ METHOD_TABLE: dict[str, Method] = {
             draws_shots=False,
             zero_shots=False,
             per_language_phase="translate",
-            pairs_by="seed",
+            default_baseline=False,
+            loads_generator=True,
             family="translate-test",
             label_head="translate-test",
         ),
@@ -132,6 +142,8 @@ METHODS: tuple[str, ...] = tuple(METHOD_TABLE)
 ENCODER_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if m.encoder)
 # Methods with no training phase: their training costs are zero, not unknown.
 UNTRAINED_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if not m.trains)
+# Methods that load a causal LM or an MT model in the spec's model_dtype.
+GENERATOR_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if m.loads_generator)
 # Methods that draw k target-language examples (few_shot_k and shot_seed apply).
 SHOT_METHODS: tuple[str, ...] = tuple(n for n, m in METHOD_TABLE.items() if m.draws_shots)
 

@@ -24,14 +24,9 @@ from ..spec import RunSpec
 from .runs import Run, Supervisor
 
 
-def trains_intermediate(spec: RunSpec) -> bool:
-    """Whether the run would train intermediate phase(s) itself (not starting from an encoder)."""
-    return bool(spec.intermediate) and spec.method in ("intermediate", "few-shot") and not spec.init_from
-
-
 def key_of(spec: RunSpec) -> str | None:
     """The run's intermediate key when it would train its intermediate phase(s), else None."""
-    return intermediate_key_str(spec) if trains_intermediate(spec) else None
+    return intermediate_key_str(spec) if spec.shares_intermediate else None
 
 
 @dataclass(frozen=True)

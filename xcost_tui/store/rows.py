@@ -19,15 +19,13 @@ from datetime import datetime
 from typing import Any, TypedDict, TypeVar
 
 from .. import configuration
+from ..methods import GENERATOR_METHODS
 from ..rundir import Cost, JsonlLine, PhaseState, RunState, RunStatus, StatusRecord, dumps, final_status
 from ..rundir.fields import as_float, as_int, as_str, as_strs_or_none, as_timestamp
 from ..rundir.forecast import PlanForecast, phase_row
 from . import schema
 
 T = TypeVar("T")
-
-# Methods that load a causal or translation model in a chosen dtype (runs.model_dtype).
-_DTYPE_METHODS = ("icl", "translate-test")
 
 
 @dataclass(frozen=True)
@@ -261,7 +259,7 @@ def run_row(rec: RunRecords) -> RunRow:
         model_revision=state.model.revision if state.model else None,
         xcopa_question=as_str(spec.get("xcopa_question")),
         translations=as_str(spec.get("translations")),
-        model_dtype=as_str(spec.get("model_dtype")) if spec.get("method") in _DTYPE_METHODS else None,
+        model_dtype=as_str(spec.get("model_dtype")) if spec.get("method") in GENERATOR_METHODS else None,
         data_sources=len(state.data_sources) if state.data_sources else None,
         phases_planned=state.phases_planned if state.run_start else None,
         phases_done=state.phases_done,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import XCOPA_LANGS
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
+from ..methods import UNTRAINED_METHODS
 from ..rundir.records import TRANSLATION_COLUMNS
 from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 from ..stats.thresholds import BREAK_EVEN_MEASURES, SAME_QUERY_COST
@@ -88,8 +89,6 @@ SOURCED_FIGURES: tuple[str, ...] = (
     "latency_p50_s",
     "query_flops",
 )
-# Methods without a training phase: their training cost is zero, not unknown.
-UNTRAINED_METHODS = ("icl",)
 TRAINING_KINDS = tuple(k.value for k in _TRAINING_KINDS)
 
 # ---- tables ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from .. import XCOPA_LANGS
 from ..accuracy import CHANCE, FORM_COLUMNS, seen_langs
 from ..errors import StoreError
+from ..methods import METHOD_TABLE
 from ..stats.bootstrap import ItemWeights, accuracy_interval, indistinguishable_from_chance, paired_difference
 from ..stats.significance import holm, mcnemar_exact
 from ..stats.thresholds import DEFAULT_DELTA, DEFAULT_RESAMPLES
@@ -196,16 +197,21 @@ def _baseline_key(spec: dict[str, Any]) -> str:
     return json.dumps({k: spec.get(k) for k in BASELINE_KEYS}, sort_keys=True, default=str)
 
 
+def _is_baseline(spec: dict[str, Any]) -> bool:
+    entry = METHOD_TABLE.get(str(spec.get("method")))
+    return bool(entry and entry.default_baseline)
+
+
 def default_baseline(configs: dict[str, Configuration]) -> dict[str, str]:
     """config id -> the id of its baseline: direct fine-tuning of the same model and recipe (the
     one with most runs when several qualify). Direct configurations have none."""
     directs: dict[str, list[Configuration]] = {}
     for cfg in configs.values():
-        if cfg.spec.get("method") == "direct":
+        if _is_baseline(cfg.spec):
             directs.setdefault(_baseline_key(cfg.spec), []).append(cfg)
     out = {}
     for cid, cfg in configs.items():
-        if cfg.spec.get("method") == "direct":
+        if _is_baseline(cfg.spec):
             continue
         candidates = directs.get(_baseline_key(cfg.spec), [])
         if candidates:
