@@ -16,6 +16,7 @@ its launch (a run another supervisor started meanwhile) and each step of its con
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Protocol
 
 from ..errors import WriteError
@@ -61,10 +62,7 @@ def attach_running(sup: Host, run: Run, status: StatusRecord, *, requeue: bool) 
     if _adopt(sup, run, status, claim, AdoptReason.SUBMITTED if requeue else AdoptReason.ATTACHED):
         return
     try:
-        recorded: StatusRecord | None = storage.mark_disappeared(run_dir, status)
-    except WriteError as exc:
-        recorded = None
-        sup.storage_failed(exc)
+        recorded = _record_disappeared(sup, run_dir, status)
     finally:
         run.release_claim()
     if requeue:
@@ -84,11 +82,7 @@ def found_attempt(sup: Host, run: Run, status: StatusRecord) -> None:
         assert run.claim is not None  # claimed to be launched
         if _adopt(sup, run, status, run.claim, AdoptReason.MEANWHILE):
             return
-        try:
-            recorded: StatusRecord | None = storage.mark_disappeared(run.run_dir, status)
-        except WriteError as exc:
-            recorded = None
-            sup.storage_failed(exc)
+        recorded = _record_disappeared(sup, run.run_dir, status)
         run.load(recorded or status)
         live.status, live.error = RunStatus.FAILED, DISAPPEARED
         sup.warn(f"{live.label}: {DISAPPEARED}; recorded as failed", live.run_id)
@@ -140,11 +134,7 @@ def step_elsewhere(sup: Host, run: Run, now: float) -> None:
     if status is not None and status.status == RUNNING:
         if _adopt(sup, run, status, claim, AdoptReason.HOLDER_GONE):
             return
-        try:
-            recorded: StatusRecord | None = storage.mark_disappeared(run_dir, status)
-        except WriteError as exc:
-            recorded = None
-            sup.storage_failed(exc)
+        recorded = _record_disappeared(sup, run_dir, status)
         run.load(recorded or status)
         live.status, live.error = RunStatus.FAILED, DISAPPEARED
         sup.warn(f"{live.label}: {DISAPPEARED}; recorded as failed", live.run_id)
@@ -173,6 +163,15 @@ def take_disk_wiring(run: Run) -> None:
         run.spec.save_encoder = bool(disk.get("save_encoder"))
         run.spec.init_from = disk.get("init_from") if isinstance(disk.get("init_from"), str) else run.spec.init_from
     run.live.save_encoder = bool(disk.get("save_encoder"))
+
+
+def _record_disappeared(sup: Supervisor, run_dir: Path, status: StatusRecord) -> StatusRecord | None:
+    """Records a run whose job is gone as failed; None (and the queue told) when the store takes no writes."""
+    try:
+        return storage.mark_disappeared(run_dir, status)
+    except WriteError as exc:
+        sup.storage_failed(exc)
+        return None
 
 
 def _adopt(sup: Host, run: Run, status: StatusRecord, claim: Claim, why: AdoptReason) -> bool:
