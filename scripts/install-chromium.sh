@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the report's browser test (tests/test_report_browser.py), when
+# Installs Debian's chromium for the report's browser test (tests/report/test_report_browser.py), when
 # it is missing and we may (root, apt-get). Never fails the caller: without a browser the test
 # skips and says why. Safe to run again.
 set -uo pipefail

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A real one-node SLURM cluster for CI and the tests (tests/test_slurm*.py): munge, MariaDB,
+# A real one-node SLURM cluster for CI and the tests (tests/runner/test_slurm*.py): munge, MariaDB,
 # slurmdbd (so sacct works), slurmctld and slurmd from Debian's packages, on this machine.
 #
 #   scripts/slurm-ci.sh          install what is missing, configure, start what is not running,

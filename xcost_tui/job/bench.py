@@ -3,7 +3,7 @@
 Measured as a user of the model would see it: with deterministic algorithms off (a training
 setting the job turns on for reproducibility; it slows inference), with every input collated and
 on the device before the first timed call (a timed call is the forward pass alone), and after
-untimed warm-up calls. ``benchmarks/bench_latency.py`` and ``tests/test_job_bench.py`` check the
+untimed warm-up calls. ``benchmarks/bench_latency.py`` and ``tests/job/test_job_bench.py`` check the
 p50 against a plain timing loop on the same weights.
 """
 

@@ -14,6 +14,6 @@ probe never loads the others, and no module here depends on another through it):
 - ``stats``: latency statistics of the inference bench (percentiles, summary).
 
 torch is imported only inside the functions that need it: the supervisor imports
-``measure.nvml`` for its sampler and must stay light (tests/test_measure_memory.py checks).
+``measure.nvml`` for its sampler and must stay light (tests/measure/test_measure_memory.py checks).
 Methodology: docs/measurement.md.
 """

@@ -1,6 +1,6 @@
 """The runner as the app sees it: a typed protocol.
 
-``Scheduler`` satisfies it; so does the tests' fake runner (tests/test_tui_support.py), and a
+``Scheduler`` satisfies it; so does the tests' fake runner (tests/support/tui.py), and a
 test checks both (``isinstance``, the protocol being runtime-checkable; mypy checks the
 signatures). The app uses nothing of a runner beyond this; the headless mode uses the
 ``Scheduler`` itself (``interrupt``, ``idle``, ``storage_error``).

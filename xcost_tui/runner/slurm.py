@@ -21,7 +21,7 @@ output to ``RUN_DIR/job.log`` as locally.
 
 The parsing (``parse_squeue``, ``parse_sacct``), the command lines (``sbatch_parameters``) and the
 state mapping (``JobInfo``, ``describe_end``) are pure and unit-tested (runner/slurm_jobs.py,
-tests/test_slurm_unit.py). ``SlurmExecutor`` runs the life-cycle of a SLURM run for the scheduler
+tests/runner/test_slurm_unit.py). ``SlurmExecutor`` runs the life-cycle of a SLURM run for the scheduler
 (start, poll, finish, cancel, adopt: runner/executors.py); ``SlurmRun`` is what runs on the node
 (pickled by its import path, ``xcost_tui.runner.slurm.SlurmRun``: a job submitted before an upgrade
 still finds it).

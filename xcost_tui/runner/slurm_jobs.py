@@ -2,7 +2,7 @@
 job SLURM ended (``describe_end``), and the plan's ``[executor]`` table as sbatch parameters
 (``sbatch_parameters``).
 
-Pure functions, unit-tested without SLURM (tests/test_slurm_unit.py); runner/slurm.py runs the
+Pure functions, unit-tested without SLURM (tests/runner/test_slurm_unit.py); runner/slurm.py runs the
 commands and the life-cycle of a SLURM run.
 """
 

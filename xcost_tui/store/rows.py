@@ -2,7 +2,7 @@
 
 Records in (the run's spec, its status.json, the fold of its events: ``RunRecords``; a
 ``PlanForecast``), typed rows out: one ``TypedDict`` per table whose row is written here, so a
-misspelt or forgotten key is a type error, and tests/test_store_rows.py checks every row type
+misspelt or forgotten key is a type error, and tests/store/test_store_rows.py checks every row type
 against its table's columns in ``schema.TABLES`` (a key the table does not have, or a column no
 key fills, fails the test instead of becoming a NULL column). The rows of ``phases`` follow the
 cost figures of ``schema.COST_FIGURES`` and are built from that list, so they are plain dicts;

@@ -1,0 +1,158 @@
+"""End to end: the demo plan with two seeds (direct and rte→copa, tiny-xlmr, the offline data),
+run headless through the real job, then `xcost-tui report`. One paired difference is computed
+again here, in plain Python, from the `predictions` table (the items each run got right, runs
+paired by seed), and must be the number of the report and of the `comparisons` view."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from support.report_browser import find_chromium
+from test_report_browser import check_rendered
+
+pytestmark = pytest.mark.slow
+
+
+def two_seed_plan(path: Path) -> Path:
+    """The demo plan's defaults with seeds [0, 1], and two of its experiments: direct, and the rte
+    intermediate task (one of the demo's two)."""
+    demo = resources.files("xcost_tui").joinpath("plans/demo.toml").read_text(encoding="utf-8")
+    head = demo[: demo.index("[[experiment]]")]
+    assert "\nseed = 0\n" in head and 'name = "demo"' in head
+    head = head.replace("\nseed = 0\n", "\nseeds = [0, 1]\n", 1).replace('name = "demo"', 'name = "demo-two-seeds"', 1)
+    head = head.replace(
+        head[head.index("description = ") : head.index("\n", head.index("description = "))],
+        'description = "the demo with two seeds: direct vs rte, tiny-xlmr"',
+        1,
+    )
+    path.write_text(
+        head + '[[experiment]]\nname = "direct"\nmethod = "direct"\n\n'
+        '[[experiment]]\nname = "intermediate"\nmethod = "intermediate"\nintermediate = ["rte"]\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    env = {**os.environ, "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1", "TERM": "dumb"}
+    return subprocess.run(
+        [sys.executable, "-m", "xcost_tui", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def _sql(store: Path, query: str) -> list[dict]:
+    proc = _run(["sql", "--store", str(store), "--format", "json", query], 120)
+    assert proc.returncode == 0, proc.stderr
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory, data_dir):
+    root = tmp_path_factory.mktemp("report-e2e")
+    plan = two_seed_plan(root / "two-seeds.toml")
+    store = root / "store"
+    proc = _run(["--headless", str(plan), "--data-dir", str(data_dir), "--store", str(store)], 1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "4/4 runs succeeded" in proc.stdout
+    out = root / "report"
+    proc = _run(["report", str(plan), "--store", str(store), "--out", str(out)], 600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return store, out, proc.stdout
+
+
+def recompute(store: Path, lang: str | None) -> tuple[float, int, int, str, str]:
+    """(rte→copa − direct, pairs, items, its config id, the baseline's) from `predictions`: per seed
+    pair and item, correct (1/0) of the intermediate run minus correct of the direct run, averaged
+    over pairs and over the items every run evaluated. ``lang`` None: the average over the XCOPA
+    languages, item by item (an XCOPA idx is one COPA item in every language)."""
+    runs = {
+        r["run_id"]: r
+        for r in _sql(store, "SELECT run_id, method, seed, config_id, langs FROM runs WHERE status = 'succeeded'")
+    }
+    rows = _sql(store, "SELECT run_id, phase, lang, idx, correct FROM predictions WHERE label >= 0")
+    langs = [lang] if lang else sorted({x for r in runs.values() for x in r["langs"]})
+    correct: dict[tuple[str, str], dict[int, int]] = {}
+    for row in rows:
+        if row["lang"] in langs:
+            assert row["phase"] == f"eval:{row['lang']}"  # one evaluation per XCOPA language: nothing to pick
+            correct.setdefault((row["run_id"], row["lang"]), {})[row["idx"]] = 1 if row["correct"] else 0
+    by = {(r["method"], r["seed"]): rid for rid, r in runs.items()}
+    seeds = sorted({s for m, s in by if m == "intermediate"} & {s for m, s in by if m == "direct"})
+    items = set.intersection(
+        *(set(correct[(by[m, s], x)]) for m in ("intermediate", "direct") for s in seeds for x in langs)
+    )
+    total, count = 0.0, 0
+    for s in seeds:
+        a, b = by["intermediate", s], by["direct", s]
+        for i in items:
+            total += sum(correct[(a, x)][i] - correct[(b, x)][i] for x in langs) / len(langs)
+            count += 1
+    return (
+        total / count,
+        len(seeds),
+        len(items),
+        runs[by["intermediate", 0]]["config_id"],
+        runs[by["direct", 0]]["config_id"],
+    )
+
+
+@pytest.mark.parametrize("lang", ["it", None])
+def test_a_paired_difference_recomputed_from_predictions_is_the_report_s(reported, lang):
+    store, out, _ = reported
+    diff, pairs, items, inter, direct = recompute(store, lang)
+    assert (pairs, items) == (2, 100)
+    name = lang or "avg"
+    with (out / "comparisons.csv").open(newline="", encoding="utf-8") as f:
+        row = next(r for r in csv.DictReader(f) if r["config_id"] == inter and r["lang"] == name)
+    assert row["baseline_id"] == direct
+    assert float(row["diff"]) == pytest.approx(diff, abs=1e-12)
+    assert (int(row["n_pairs"]), int(row["n_items"])) == (2, 100)
+    view = _sql(
+        store, f"SELECT diff, n_pairs, n_items FROM comparisons WHERE config_id = '{inter}' AND lang = '{name}'"
+    )
+    assert len(view) == 1 and view[0]["diff"] == pytest.approx(diff, abs=1e-12)
+    md = (out / "report.md").read_text(encoding="utf-8")
+    text = f"{100 * diff:+.1f} ["
+    line = next(x for x in md.splitlines() if x.startswith(f"| rte→copa · tiny-xlmr | direct · tiny-xlmr | {name} |"))
+    assert f"| {text}" in line, line
+    if lang is None:  # the verdict's sentence states the averaged difference
+        sentence = next(x for x in md.splitlines() if x.startswith("- rte→copa · tiny-xlmr vs direct · tiny-xlmr"))
+        assert "(2 seed pairs, 100 items)" in sentence and f"{100 * diff:+.1f} points [" in sentence
+
+
+def test_the_real_report_is_complete(reported):
+    store, out, stdout = reported
+    assert (
+        "report: plan demo-two-seeds" in stdout and "2 configuration(s) with succeeded runs, 1 comparison(s)" in stdout
+    )
+    for name in ("frontier", "languages", "curves", "break_even"):
+        assert (out / f"{name}.svg").exists() and (out / f"{name}.pdf").exists(), name
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| training seeds |" in md and "| direct · tiny-xlmr | 2 | 0, 1 |" in md
+    curves = _sql(store, "SELECT count(*) AS n FROM learning_curves")[0]["n"]
+    assert curves > 0
+    with (out / "learning_curves.csv").open(newline="", encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) > 0
+    env = {r["torch_version"] for r in _sql(store, "SELECT torch_version FROM runs")}
+    assert f"| torch | {env.pop()} (4 runs) |" in md
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="no chromium: scripts/install-chromium.sh installs it")
+def test_the_real_report_renders_in_a_browser(reported):
+    store, out, _ = reported
+    md = (out / "report.md").read_text(encoding="utf-8")
+    sentences = [x[2:] for x in md.split("## Verdict", 1)[1].split("\n## ", 1)[0].splitlines() if x.startswith("- ")]
+    assert len(sentences) == 1
+    check_rendered(
+        out / "report.html",
+        out.parent / "report-demo-two-seeds.png",
+        sentences,
+        ["frontier", "languages", "curves", "break_even"],
+    )
