@@ -11,7 +11,7 @@ import pytest
 
 from xcost_tui.rundir import RunStatus, read_status
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("demo_e2e")]  # one worker builds demo_store
 
 DEMO_LANGS = {"it", "zh", "qu"}
 # Measurable on a CPU: a number with a source. Not measurable here: NULL with a reason.

@@ -63,6 +63,10 @@ def _task_yaml(name: str, data: Path, shots: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+# one worker runs this module, so its module-scoped fixtures are built once (pytest-xdist, pyproject)
+pytestmark = pytest.mark.xdist_group("icl_lmeval")
+
+
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory, data_dir):
     """(model dir, the items, the shots, the harness's samples per task)."""

@@ -19,6 +19,10 @@ from xcost_tui.store.ingest import ingest
 QUICK_HP = {"max_examples": 48, "max_steps": 3, "batch_size": 8, "max_seq_len": 64}
 
 
+# one worker runs this module, so its module-scoped fixtures are built once (pytest-xdist, pyproject)
+pytestmark = pytest.mark.xdist_group("job_collapse")
+
+
 @pytest.fixture(scope="module")
 def collapsed_run(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("collapse")

@@ -75,6 +75,10 @@ def check_costs(costs: dict, names: list[str]) -> None:
         assert costs[name]["value"] is not None, f"{name} should be measurable on CPU: {costs[name]}"
 
 
+# one worker runs this module, so its module-scoped fixtures are built once (pytest-xdist, pyproject)
+pytestmark = pytest.mark.xdist_group("job_e2e")
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("runs")

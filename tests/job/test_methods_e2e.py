@@ -15,7 +15,7 @@ import pytest
 
 from xcost_tui.stats.costs import break_even
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("methods_e2e")]  # one worker builds store
 
 
 def sql(store, query):

@@ -127,6 +127,10 @@ def make_report_store(root: Path) -> Path:
     return root
 
 
+# one worker runs this module, so its module-scoped fixtures are built once (pytest-xdist, pyproject)
+pytestmark = pytest.mark.xdist_group("report")
+
+
 @pytest.fixture(scope="module")
 def store(tmp_path_factory) -> Path:
     return make_report_store(tmp_path_factory.mktemp("report") / "store")

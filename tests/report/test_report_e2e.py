@@ -17,7 +17,7 @@ import pytest
 from support.report_browser import find_chromium
 from test_report_browser import check_rendered
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report_e2e")]  # one worker builds reported
 
 
 def two_seed_plan(path: Path) -> Path:

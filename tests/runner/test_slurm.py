@@ -27,7 +27,8 @@ from xcost_tui.rundir.layout import EVENTS
 from xcost_tui.runner import Scheduler
 from xcost_tui.runner.slurm import SlurmExecutor
 
-pytestmark = pytest.mark.usefixtures("slurm_cluster")
+# one worker: the tests share one SLURM cluster (its queue and its node's CPUs), started once
+pytestmark = [pytest.mark.usefixtures("slurm_cluster"), pytest.mark.xdist_group("slurm")]
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_JOB = REPO / "tests" / "support" / "fake_job.py"
