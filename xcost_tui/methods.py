@@ -13,10 +13,10 @@ Plain data, no imports of our own code: every floor of the house may read it (do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
+# A plain class with __slots__, not a dataclass nor a NamedTuple: `xcost-tui --help` lists the
+# methods, and importing dataclasses (with inspect) or typing would cost it 3-8 ms of its ~38
+# (benchmarks/bench_cli_help.py).
 class Method:
     """What one method does; ``name`` is the value of ``RunSpec.method``."""
 
@@ -52,6 +52,56 @@ class Method:
     # The head of a configuration's label; {chain} is "siqa+mnli→" (empty without intermediate
     # tasks), {target} the target task, {k} the number of shots.
     label_head: str
+
+    __slots__ = (
+        "name",
+        "runner",
+        "trains",
+        "encoder",
+        "uses_intermediate",
+        "shares_intermediate",
+        "draws_shots",
+        "zero_shots",
+        "per_language_phase",
+        "default_baseline",
+        "loads_generator",
+        "family",
+        "label_head",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        runner: str,
+        trains: bool,
+        encoder: bool,
+        uses_intermediate: bool,
+        shares_intermediate: bool,
+        draws_shots: bool,
+        zero_shots: bool,
+        per_language_phase: str | None,
+        default_baseline: bool,
+        loads_generator: bool,
+        family: str,
+        label_head: str,
+    ) -> None:
+        self.name = name
+        self.runner = runner
+        self.trains = trains
+        self.encoder = encoder
+        self.uses_intermediate = uses_intermediate
+        self.shares_intermediate = shares_intermediate
+        self.draws_shots = draws_shots
+        self.zero_shots = zero_shots
+        self.per_language_phase = per_language_phase
+        self.default_baseline = default_baseline
+        self.loads_generator = loads_generator
+        self.family = family
+        self.label_head = label_head
+
+    def __repr__(self) -> str:
+        return f"Method({self.name!r})"
 
 
 RUNNER_ENCODER = "xcost_tui.job.phases:PhaseRunner"

@@ -8,7 +8,6 @@ valid name for a typo. No torch here: the supervisor validates specs too.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import hashlib
 import json
 import math
@@ -20,6 +19,7 @@ from . import XCOPA_LANGS
 from .configuration import LATER_DEFAULTS, configuration_id, identity_of
 from .errors import SpecError
 from .methods import METHOD_TABLE, METHODS, SHOT_METHODS, Method
+from .rundir.kinds import PhaseKind
 from .suggest import did_you_mean
 from .tasks import XCOPA_QUESTION_MODES, get_task
 
@@ -203,29 +203,6 @@ def check_task_name(task: Any, where: str) -> None:
 
 
 # ---- the phase plan ----------------------------------------------------------------------------
-
-
-class PhaseKind(str, enum.Enum):
-    """What a phase does. The values are written to events.jsonl (``phase_start.kind``), so
-    ``PhaseKind("eval")`` reads one back and ``PhaseKind.EVAL == "eval"``."""
-
-    INTERMEDIATE = "intermediate"
-    TARGET = "target"
-    FEW_SHOT = "few-shot"
-    EVAL = "eval"
-    INFERENCE_BENCH = "inference-bench"
-    TRANSLATE = "translate"  # translate-test: a language's test items into English (translate:<lang>)
-
-    # The bare value in f-strings and str() on every Python (3.12 changed format() of mixed enums).
-    def __str__(self) -> str:
-        return self.value
-
-    def __format__(self, spec: str) -> str:
-        return format(self.value, spec)
-
-
-# The phases that train (their costs are the training cost of a run).
-TRAINING_KINDS = (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 from .. import XCOPA_LANGS
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
 from ..methods import UNTRAINED_METHODS
+from ..rundir.kinds import TRAINING_KINDS as _TRAINING_KINDS
 from ..rundir.records import TRANSLATION_COLUMNS
-from ..spec import TRAINING_KINDS as _TRAINING_KINDS
 from ..stats.thresholds import BREAK_EVEN_MEASURES, SAME_QUERY_COST
 
 if TYPE_CHECKING:

@@ -1,0 +1,33 @@
+"""What a phase does: the kinds a run records in ``events.jsonl`` (``phase_start.kind``).
+
+The record of a file, so it stands with the run directory's records: the spec plans phases of
+these kinds, the job writes them, the store reads them (which kinds are training) without
+importing the spec and the task registry behind it (the app's first page goes through the store).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class PhaseKind(str, enum.Enum):
+    """What a phase does. The values are written to events.jsonl (``phase_start.kind``), so
+    ``PhaseKind("eval")`` reads one back and ``PhaseKind.EVAL == "eval"``."""
+
+    INTERMEDIATE = "intermediate"
+    TARGET = "target"
+    FEW_SHOT = "few-shot"
+    EVAL = "eval"
+    INFERENCE_BENCH = "inference-bench"
+    TRANSLATE = "translate"  # translate-test: a language's test items into English (translate:<lang>)
+
+    # The bare value in f-strings and str() on every Python (3.12 changed format() of mixed enums).
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+# The phases that train (their costs are the training cost of a run).
+TRAINING_KINDS = (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT)
