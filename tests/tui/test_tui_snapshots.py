@@ -1,9 +1,10 @@
 """SVG snapshots of the main screens at 80x24 and 160x48 on the deterministic fixture stores
-(Compare's four views on the Compare store of test_tui_support, the rest on the standard one).
+(Compare's four views on the Compare store of support/tui.py, the rest on the standard one).
 
-The store's runs have fixed timestamps (store_fixtures.T0), the Live screen a fixed clock and a
+The store's runs have fixed timestamps (support/store_fixtures.py: T0), the Live screen a fixed clock and a
 fake runner fed with recorded events, the store shows as ``store`` (the cwd is its parent).
-Regenerate after an intended change with ``pytest tests/tui/test_tui_snapshots.py --snapshot-update``.
+Regenerate after an intended change with ``pytest -n 0 tests/tui/test_tui_snapshots.py --snapshot-update``
+(one process: there the update also deletes unused snapshots).
 """
 
 from __future__ import annotations
