@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from ..errors import XcostError
 from ..job.batching import Batch, encode, sorted_batches
-from ..job.data import RunData, few_shot_sample
+from ..job.data import RunData, few_shot_sample, split_request
 from ..job.device import pick_device
 from ..job.loops import (
     DEFAULT_MICRO_BATCH,
@@ -48,8 +48,9 @@ from ..measure.flops import EncoderDims, FlopSampler, train_flops
 from ..spec import TINY_MODEL, PhaseKind, RunSpec
 from ..tasks import all_texts, get_task, load_split
 from ..tasks.loading import HUB_MIRROR_ENV
-from ..tasks.needs import EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, needs_of
+from ..tasks.needs import CURVE, EVAL, TRAIN, needs_of
 from ..tasks.preflight import probe_hub
+from ..tasks.registry import XCOPA_TASKS
 from . import assumptions as A
 from . import configs
 from .memory import halving
@@ -133,7 +134,6 @@ class Counter:
     def run_data(self, spec) -> tuple[Any, dict[tuple, SplitData]]:
         """The run's data exactly as ``job/data.py`` ``load_run_data`` reads it (same needs, same
         arguments), split by split, each either loaded or stood in for by the registry's size."""
-        d = spec.data_dir
         inter: dict[str, list] = {}
         target_train: list = []
         english: list = []
@@ -141,38 +141,12 @@ class Counter:
         pool: dict[str, list] = {}
         got: dict[tuple, SplitData] = {}
         for need in needs_of(spec):
-            if need.role == QUESTIONS:
-                continue
-            if need.role == TRAIN:
-                hp = spec.hparams if need.task == spec.target else spec.intermediate_hparams
-                limit = hp.max_examples
-                res = self.load(need.task, "train", data_dir=d, limit=limit, seed=spec.seed, role=TRAIN)
-            elif need.role == EVAL and need.task != "xcopa":
-                limit = spec.max_eval_examples
-                res = self.load(need.task, "validation", data_dir=d, limit=limit, role=EVAL)
-            elif need.role == EVAL:
-                limit = spec.max_eval_examples
-                res = self.load(
-                    "xcopa",
-                    spec.eval_split,
-                    data_dir=d,
-                    lang=need.lang,
-                    limit=limit,
-                    xcopa_question=spec.xcopa_question,
-                    role=EVAL,
-                )
-            elif need.role == FEW_SHOT_POOL:
-                limit = None
-                res = self.load(
-                    "xcopa",
-                    "validation",
-                    data_dir=d,
-                    lang=need.lang,
-                    xcopa_question=spec.xcopa_question,
-                    role=FEW_SHOT_POOL,
-                )
-            else:  # pragma: no cover
-                continue
+            request = split_request(spec, need)
+            if request is None or need.role == CURVE:
+                continue  # the COPA questions come with XCOPA's splits; curve points are not counted here
+            task, split_name, kwargs = request
+            limit = kwargs.get("limit")
+            res = self.load(task, split_name, **kwargs)
             split = "validation" if need.split in ("val", "validation") else need.split
             if isinstance(res, Exception):
                 rows = A.split_rows(need.task, split)
@@ -185,7 +159,7 @@ class Counter:
                     taken,
                     "registry",
                     f"{need.task} {split}"
-                    f"{'' if need.task != 'xcopa' else ' ' + need.lang}: not loaded ({reason[:200]}); "
+                    f"{'' if need.task not in XCOPA_TASKS else ' ' + need.lang}: not loaded ({reason[:200]}); "
                     f"{taken:,} rows from the registry's split size",
                 )
             else:
@@ -196,7 +170,7 @@ class Counter:
                 target_train = exs
             elif need.role == TRAIN:
                 inter[need.task] = exs
-            elif need.role == EVAL and need.task != "xcopa":
+            elif need.role == EVAL and need.task not in XCOPA_TASKS:
                 english = exs
             elif need.role == EVAL:
                 target_eval[need.lang] = exs

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from typing import Any
 
 from ..errors import DataError, SpecError
 from ..methods import METHOD_TABLE
@@ -16,7 +17,8 @@ from ..rundir.events import DataLoaded
 from ..spec import RunSpec
 from ..tasks import get_task as _get_task
 from ..tasks import load_split as _load_split
-from ..tasks.needs import CURVE, EVAL, FEW_SHOT_POOL, QUESTIONS, TRAIN, XCOPA_TASKS, needs_of
+from ..tasks.needs import CURVE, EVAL, QUESTIONS, TRAIN, DataNeed, needs_of
+from ..tasks.registry import XCOPA_TASKS
 
 
 def _trains_on_shots(spec: RunSpec) -> bool:
@@ -80,12 +82,31 @@ class RunData:
         }
 
 
+def split_request(spec: RunSpec, need: DataNeed) -> tuple[str, str, dict[str, Any]] | None:
+    """What ``load_split`` is asked for one of the run's needs: (task, split, keyword arguments);
+    None for the COPA questions, which are read with the XCOPA splits that take them. The one
+    statement of it: the job loads with it and the estimate counts with it (estimate/counting.py)."""
+    d = spec.data_dir
+    if need.role == QUESTIONS:
+        return None
+    if need.role == TRAIN:
+        hp = spec.hparams if need.task == spec.target else spec.intermediate_hparams
+        return need.task, "train", {"data_dir": d, "limit": hp.max_examples, "seed": spec.seed, "role": TRAIN}
+    if need.role == EVAL and need.task not in XCOPA_TASKS:
+        return need.task, "validation", {"data_dir": d, "limit": spec.max_eval_examples, "role": EVAL}
+    xcopa = {"data_dir": d, "lang": need.lang, "xcopa_question": spec.xcopa_question, "role": need.role}
+    if need.role == EVAL:
+        return need.task, spec.eval_split, {**xcopa, "limit": spec.max_eval_examples}
+    if need.role == CURVE:
+        return "xcopa", "validation", xcopa
+    return need.task, need.split, xcopa  # FEW_SHOT_POOL: XCOPA validation, or COPA train for icl in English
+
+
 def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> RunData:
     """Every split the run reads (tasks/needs.py ``needs_of``, the list the data pre-flight checks),
     loaded and checked before any training. Training subsets (``max_examples``) are drawn by the
     run's seed."""
     load_split, get_task = load_split or _load_split, get_task or _get_task
-    d = spec.data_dir
     intermediate: dict[str, list] = {}
     target_train: list = []
     english: list = []
@@ -96,53 +117,22 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
     corrected: dict = {}
     seen: set = set()
     for need in needs_of(spec):
-        if need.role == QUESTIONS:
-            continue  # read with the XCOPA splits that take their questions from it
-        if need.role == TRAIN:
-            hp = spec.hparams if need.task == spec.target else spec.intermediate_hparams
-            loaded = load_split(
-                need.task, "train", data_dir=d, limit=hp.max_examples, seed=spec.seed, role=TRAIN, log=log
-            )
-            if need.task == spec.target:
-                target_train = loaded.examples
-            else:
-                intermediate[need.task] = loaded.examples
+        request = split_request(spec, need)
+        if request is None:
+            continue  # QUESTIONS: read with the XCOPA splits that take their questions from it
+        task, split, kwargs = request
+        loaded = load_split(task, split, log=log, **kwargs)
+        if need.role == TRAIN and need.task == spec.target:
+            target_train = loaded.examples
+        elif need.role == TRAIN:
+            intermediate[need.task] = loaded.examples
         elif need.role == EVAL and need.task not in XCOPA_TASKS:
-            loaded = load_split(need.task, "validation", data_dir=d, limit=spec.max_eval_examples, role=EVAL, log=log)
             english = loaded.examples
         elif need.role == EVAL:
-            loaded = load_split(
-                need.task,
-                spec.eval_split,
-                data_dir=d,
-                lang=need.lang,
-                limit=spec.max_eval_examples,
-                xcopa_question=spec.xcopa_question,
-                role=EVAL,
-                log=log,
-            )
             target_eval[need.lang] = loaded.examples
         elif need.role == CURVE:
-            loaded = load_split(
-                "xcopa",
-                "validation",
-                data_dir=d,
-                lang=need.lang,
-                xcopa_question=spec.xcopa_question,
-                role=CURVE,
-                log=log,
-            )
             curve_pool[need.lang] = loaded.examples
-        elif need.role == FEW_SHOT_POOL:  # XCOPA validation; COPA train for icl's English demonstrations
-            loaded = load_split(
-                need.task,
-                need.split,
-                data_dir=d,
-                lang=need.lang,
-                xcopa_question=spec.xcopa_question,
-                role=FEW_SHOT_POOL,
-                log=log,
-            )
+        else:  # FEW_SHOT_POOL: XCOPA validation; COPA train for icl's English demonstrations
             pool[need.lang] = loaded.examples
             assert spec.few_shot_k is not None  # a few-shot pool is needed only with few_shot_k
             if spec.few_shot_k > len(loaded.examples):
@@ -150,8 +140,6 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
                     f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
                     f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}"
                 )
-        else:  # pragma: no cover - needs_of has no other role
-            continue
         if need.task in XCOPA_TASKS:
             corrected[(loaded.source.split, need.lang)] = set(loaded.corrected)
         for source in loaded.sources:
