@@ -478,10 +478,14 @@ class RunSpec:
 
     # ---- derived -------------------------------------------------------------------------
     @property
+    def _entry(self) -> Method | None:
+        """The method table's entry (None before validation named an unknown method)."""
+        return METHOD_TABLE.get(self.method)
+
+    @property
     def uses_intermediate(self) -> bool:
         """The method runs intermediate task(s) before the target (a direct run ignores them)."""
-        m = METHOD_TABLE.get(self.method)
-        return bool(m and m.uses_intermediate) and bool(self.intermediate)
+        return bool(self._entry and self._entry.uses_intermediate) and bool(self.intermediate)
 
     @property
     def trains_intermediate(self) -> bool:
@@ -495,8 +499,7 @@ class RunSpec:
         """The runner may share this run's intermediate phase(s) with other runs of equal
         ``intermediate_key`` (runner/shared.py): intermediate and few-shot runs. A translate-test
         run trains its English classifier, intermediate phases included, itself (docs/methods.md)."""
-        m = METHOD_TABLE.get(self.method)
-        return self.trains_intermediate and bool(m and m.shares_intermediate)
+        return self.trains_intermediate and bool(self._entry and self._entry.shares_intermediate)
 
     @property
     def uses_mt_model(self) -> bool:
@@ -506,8 +509,7 @@ class RunSpec:
     @property
     def translates(self) -> bool:
         """The method evaluates an English classifier on translations (translate:<lang> phases)."""
-        m = METHOD_TABLE.get(self.method)
-        return bool(m and m.per_language_phase == PhaseKind.TRANSLATE)
+        return bool(self._entry and self._entry.per_language_phase == PhaseKind.TRANSLATE)
 
     @property
     def uses_published_translations(self) -> bool:
@@ -517,14 +519,12 @@ class RunSpec:
     @property
     def draws_few_shot_pool(self) -> bool:
         """A fine-tune on k target-language examples, drawn from each language's validation split."""
-        m = METHOD_TABLE.get(self.method)
-        return bool(m and m.trains and m.draws_shots)
+        return self.trains and bool(self._entry and self._entry.draws_shots)
 
     @property
     def trains(self) -> bool:
         """The method has training phases (every method but in-context learning)."""
-        m = METHOD_TABLE.get(self.method)
-        return bool(m and m.trains)
+        return bool(self._entry and self._entry.trains)
 
     @property
     def builds_tokenizer(self) -> bool:
