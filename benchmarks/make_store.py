@@ -319,6 +319,7 @@ def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
     index within its configuration or comparison."""
     import json
 
+    from xcost_tui.stats.thresholds import DEFAULT_DELTA as DELTA
     from xcost_tui.store import verdict_tables
 
     specs = {
@@ -331,7 +332,6 @@ def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
     groups: dict[str, list[str]] = {}
     for cid, spec in specs.items():
         groups.setdefault(verdict_tables._baseline_key(spec), []).append(cid)
-    weights = verdict_tables._Weights()
     acc: list[dict] = []
     cmp: list[dict] = []
     for ids in groups.values():
@@ -342,10 +342,9 @@ def refresh_verdict_in_batches(con, per_batch: int = 4) -> None:
             configs = verdict_tables.load_configurations(con, config_ids=[*directs, *others[i : i + per_batch]])
             for cid, cfg in configs.items():
                 if cid not in done:
-                    acc += verdict_tables.accuracy_rows(cfg, weights)
+                    acc += verdict_tables.accuracy_rows(cfg)
                     done.add(cid)
-            for cid, base in verdict_tables.default_baseline(configs).items():
-                cmp += verdict_tables.comparison_rows(configs[cid], configs[base], weights)
+            cmp += verdict_tables._comparisons(configs, verdict_tables.default_baseline(configs).items(), DELTA)
     sig = con.execute(verdict_tables.SIGNATURE_SQL).fetchone()[0]
     with db.transaction(con):
         con.execute("DELETE FROM verdict_accuracy")

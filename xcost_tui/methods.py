@@ -4,8 +4,8 @@ Adding a method touches this table (and the job room's runner for it), not strin
 across the code: the spec reads which keys a method takes and which phases it records, the job
 picks its phase runner, the store reads whether it trains, which method is the default baseline and
 which loads a generator in a chosen dtype, and configuration labels read its family and head. (How
-two configurations' runs pair is the verdict's rule, ``store/verdict_tables.py: pair_runs``: by
-equal training seed and shot seed, read from the runs themselves.) lm-evaluation-harness's task registry (one
+two configurations' runs pair is the verdict's rule, ``store/verdict_tables.py: paired``: through
+the training seed when both train, read from ``trains`` here and the runs' seeds.) lm-evaluation-harness's task registry (one
 entry per task, looked up by name) is the model.
 
 Plain data, no imports of our own code: every floor of the house may read it (docs/architecture.md).

@@ -154,12 +154,11 @@ def test_verdict_rows_have_exactly_their_tables_columns(tmp_path):
     ingest(tmp_path)
     with connect_ro(tmp_path) as con:
         configs = verdict_tables.load_configurations(con)
-    weights = verdict_tables._Weights(n_resamples=50)
-    acc = [r for cfg in configs.values() for r in verdict_tables.accuracy_rows(cfg, weights)]
+    acc = [r for cfg in configs.values() for r in verdict_tables.accuracy_rows(cfg)]
     cmp = [
         r
         for cid, base in verdict_tables.default_baseline(configs).items()
-        for r in verdict_tables.comparison_rows(configs[cid], configs[base], weights)
+        for r in verdict_tables.comparison_rows(configs[cid], configs[base])
     ]
     assert acc and cmp
     assert [p for r in acc for p in key_problems("verdict_accuracy", r)] == []

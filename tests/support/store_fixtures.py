@@ -91,6 +91,8 @@ def make_run_dir(
     t0: float = T0,
     contended: dict[str, bool | None] | None = None,
     curve_points: int = 0,
+    shot_seed: int | None = None,
+    correct_items: dict[str, list[bool]] | None = None,
 ) -> Path:
     """Writes ``<root>/runs/<run_id>/`` and returns its path.
 
@@ -111,6 +113,8 @@ def make_run_dir(
     - ``curve_points``: learning-curve points (``curve_point`` events) during the target phase: the
       held-out accuracy of each language (and 'en') rises linearly from 0.5 to its ``accuracies``
       value, against the pipeline's cumulative training device-hours (FLOPs = × 1e15).
+    - ``shot_seed``: the shot draw of a few-shot or icl run.
+    - ``correct_items``: lang → the exact 0/1 correctness of each item (overrides ``accuracies`` there).
     - ``truncate``: file names (events.jsonl, predictions.jsonl, samples.jsonl) whose last line
       is cut in half, as a crash (or a live writer) leaves it.
     """
@@ -126,6 +130,7 @@ def make_run_dir(
         langs=langs,
         eval_english=eval_english,
         name=name,
+        shot_seed=shot_seed,
     )
     if reused_from is not None:
         producer = reused_from if isinstance(reused_from, dict) else {"run_id": reused_from, "run_dir": None}
@@ -329,12 +334,14 @@ def make_run_dir(
         emit(PhaseEnd(phase, kind, tasks, lang, reused_rec, costs, info))
         if kind == "eval":
             acc = accuracies.get(lang, 0.5)
-            correct = round(acc * n_eval)
+            exact = (correct_items or {}).get(lang)
+            correct = sum(map(bool, exact)) if exact is not None else round(acc * n_eval)
             task, split = ("copa", "val") if lang == "en" else ("xcopa", "test")
             if preds is not None:
                 for i in range(n_eval):
                     label = i % 2
-                    pred = label if i < correct else 1 - label
+                    right = bool(exact[i]) if exact is not None else i < correct
+                    pred = label if right else 1 - label
                     preds.write(
                         Prediction(
                             phase,

@@ -53,7 +53,9 @@ def test_every_succeeded_configuration_has_intervals(std):
         "SELECT avg_accuracy_low, avg_accuracy, avg_accuracy_high, seed_variation "
         "FROM configurations WHERE label LIKE 'siqa%'",
     )
-    assert lo < acc < hi and sv is True  # two runs: seed variation is part of the interval
+    # two runs of one training seed (the second reuses the first's intermediate phase): one cluster
+    # of the design, so the interval covers the items only (issue 16: runs resample by their factor)
+    assert lo < acc < hi and sv is False
     ((one,),) = rows(std, "SELECT seed_variation FROM configurations WHERE label LIKE 'direct%'")
     assert one is False
 
@@ -104,14 +106,19 @@ def test_holm_across_the_languages_of_one_comparison(std):
     xcopa = [(lang, p, h) for lang, p, h in got if lang in XCOPA_LANGS]
     assert len(xcopa) == 11
     assert [h for _, _, h in xcopa] == pytest.approx(significance.holm([p for _, p, _ in xcopa]))
-    assert all(h is None for lang, _, h in got if lang not in XCOPA_LANGS)
+    # English is a family of its own; the averages are adjusted over the configurations compared
+    # with one baseline (issue 16), tested in tests/verdict/test_verdict_design.py
+    assert all(h is None for lang, _, h in got if lang == "en")
 
 
 def test_pairing_needs_equal_seeds(tmp_path):
+    """No seed in common: not paired, compared as independent arms on the same items (issue 16:
+    pair only through a factor the two truly share; before, no comparison at all)."""
     make_run_dir(tmp_path, run_id="d0", seed=0, langs=["it"])
     make_run_dir(tmp_path, run_id="i1", method="intermediate", intermediate=["rte"], seed=1, langs=["it"])
     ingest(tmp_path)
-    assert rows(tmp_path, "SELECT count(*) FROM comparisons")[0][0] == 0  # no seed in common: no pair
+    got = rows(tmp_path, "SELECT DISTINCT paired, n_a, n_b FROM comparisons")
+    assert got == [(False, 1, 1)]
 
 
 def test_refresh_runs_only_when_succeeded_runs_change(std):

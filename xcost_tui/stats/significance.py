@@ -2,6 +2,8 @@
 
 - ``binom_test``: accuracy against chance, exactly (``exact.binomial_test`` at chance).
 - ``mcnemar_exact``: two configurations' paired predictions, exactly (the discordant pairs).
+- ``mcnemar_stratified``: the same over several strata (seed pairs), conditional on each
+  stratum's discordant pairs: their sum is binomial under the null.
 - ``holm``: Holm's step-down adjusted p-values over a family of tests (the XCOPA languages).
 
 Tests check them against scipy and statsmodels.
@@ -32,6 +34,23 @@ def mcnemar_exact(
         raise ValueError("mcnemar_exact needs two equally long vectors")
     only_a = int(np.count_nonzero(a & ~b))
     only_b = int(np.count_nonzero(~a & b))
+    return binomial_test(min(only_a, only_b), only_a + only_b, 0.5)
+
+
+def mcnemar_stratified(
+    strata: Sequence[tuple[Sequence[bool] | NDArray[np.bool_], Sequence[bool] | NDArray[np.bool_]]],
+) -> float:
+    """McNemar's exact test stratified over pairs of runs (the conditional test of a common odds
+    ratio of 1 for matched pairs): under the null every discordant item of every stratum is a fair
+    coin, so the discordant pairs won by A, summed over strata, are binomial(total discordant, 1/2).
+    One stratum: ``mcnemar_exact``."""
+    only_a = only_b = 0
+    for a_correct, b_correct in strata:
+        a, b = np.asarray(a_correct, dtype=bool), np.asarray(b_correct, dtype=bool)
+        if a.shape != b.shape:
+            raise ValueError("mcnemar_stratified needs two equally long vectors per stratum")
+        only_a += int(np.count_nonzero(a & ~b))
+        only_b += int(np.count_nonzero(~a & b))
     return binomial_test(min(only_a, only_b), only_a + only_b, 0.5)
 
 

@@ -607,10 +607,15 @@ class VerdictAccuracyRow(TypedDict):
     lang: str  # an XCOPA language, "en", or an average form: avg, avg_all, avg_published, avg_seen
     n_runs: int
     n_seeds: int
+    n_clusters: int  # the interval's clusters: training seeds, or an in-context configuration's shot draws
     n_items: int
     accuracy: float
+    se: float
     ci_low: float
     ci_high: float
+    seed_sd: float | None  # SD of a new training seed's accuracy (None: trains nothing, or 1 seed)
+    draw_sd: float | None  # SD of a new shot draw's accuracy (within a seed when it trains)
+    covers: str  # what the interval covers, in words: "seeds, shot draws and items", "items only (1 seed)" ...
     seed_variation: bool
     chance: bool
 
@@ -619,13 +624,23 @@ class VerdictComparisonRow(TypedDict):
     config_id: str
     baseline_id: str
     lang: str
+    paired: bool  # through shared training seeds; False: independent arms, paired on items only
     n_pairs: int
+    n_a: int  # clusters behind each side
+    n_b: int
     n_items: int
     diff: float
+    se: float
     ci_low: float
     ci_high: float
     equiv_low: float
     equiv_high: float
+    delta: float  # the equivalence margin the equivalence p-values were computed at
     p_value: float
-    p_holm: float | None  # set once the family of XCOPA languages is known (Holm)
-    mcnemar_p: list[float]
+    p_equiv: float  # TOST against ±delta
+    p_holm: float | None  # Holm-adjusted over holm_family (None: English, a family of its own)
+    p_equiv_holm: float | None
+    holm_family: str | None  # "languages" (the XCOPA languages of one comparison) or "configurations" (averages)
+    holm_n: int | None
+    seed_sd: float | None  # paired: SD over seeds of the difference
+    mcnemar_p: float | None  # McNemar's exact test stratified over seed pairs (paired, per language)

@@ -17,7 +17,7 @@ from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_famil
 from ..methods import UNTRAINED_METHODS
 from ..rundir.kinds import TRAINING_KINDS as _TRAINING_KINDS
 from ..rundir.records import TRANSLATION_COLUMNS
-from ..stats.thresholds import BREAK_EVEN_MEASURES, SAME_QUERY_COST
+from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_ALPHA, SAME_QUERY_COST
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 # icl and translate-test: per-query cost figures of phases (queries, prompt/continuation/context tokens,
 # query_flops), the leaderboard's query_* columns with translation counted, runs.translations/model_dtype,
 # the translations table; forecasts, forecast_error.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -270,10 +270,15 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("lang", "VARCHAR"),  # an XCOPA language, "en", or an average form: avg, avg_all, avg_published, avg_seen
         ("n_runs", "BIGINT"),
         ("n_seeds", "BIGINT"),
+        ("n_clusters", "BIGINT"),
         ("n_items", "BIGINT"),
         ("accuracy", "DOUBLE"),
+        ("se", "DOUBLE"),
         ("ci_low", "DOUBLE"),
         ("ci_high", "DOUBLE"),
+        ("seed_sd", "DOUBLE"),
+        ("draw_sd", "DOUBLE"),
+        ("covers", "VARCHAR"),
         ("seed_variation", "BOOLEAN"),
         ("chance", "BOOLEAN"),
     ),
@@ -281,16 +286,26 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("config_id", "VARCHAR"),
         ("baseline_id", "VARCHAR"),
         ("lang", "VARCHAR"),
+        ("paired", "BOOLEAN"),
         ("n_pairs", "BIGINT"),
+        ("n_a", "BIGINT"),
+        ("n_b", "BIGINT"),
         ("n_items", "BIGINT"),
         ("diff", "DOUBLE"),
+        ("se", "DOUBLE"),
         ("ci_low", "DOUBLE"),
         ("ci_high", "DOUBLE"),
         ("equiv_low", "DOUBLE"),
         ("equiv_high", "DOUBLE"),
+        ("delta", "DOUBLE"),
         ("p_value", "DOUBLE"),
+        ("p_equiv", "DOUBLE"),
         ("p_holm", "DOUBLE"),
-        ("mcnemar_p", "DOUBLE[]"),
+        ("p_equiv_holm", "DOUBLE"),
+        ("holm_family", "VARCHAR"),
+        ("holm_n", "BIGINT"),
+        ("seed_sd", "DOUBLE"),
+        ("mcnemar_p", "DOUBLE"),
     ),
     "curves": (
         ("run_id", "VARCHAR"),
@@ -688,6 +703,10 @@ costs AS (
 acc AS (
   SELECT config_id, {", ".join(_pivot(n) for n in (*_VERDICT_AVGS, *_VERDICT_LANGS))},
     any_value(seed_variation) FILTER (WHERE lang = 'avg') AS seed_variation,
+    any_value(seed_sd) FILTER (WHERE lang = 'avg') AS seed_sd,
+    any_value(draw_sd) FILTER (WHERE lang = 'avg') AS draw_sd,
+    any_value(n_clusters) FILTER (WHERE lang = 'avg') AS n_clusters,
+    any_value(covers) FILTER (WHERE lang = 'avg') AS covers,
     list(lang ORDER BY lang) FILTER (WHERE chance AND lang IN ({_LANG_LIST})) AS chance_langs
   FROM verdict_accuracy GROUP BY config_id
 )
@@ -704,17 +723,27 @@ FROM costs c LEFT JOIN acc USING (config_id) LEFT JOIN runs_of r USING (config_i
 """
 
 # Every configuration against its baseline (default: direct fine-tuning of the same model and
-# recipe), per language and average form: the paired difference with its 95% interval, the
-# p-value (Holm-corrected over the 11 languages), McNemar's exact p per seed pair, "similar"
-# (the 90% interval inside ±delta: SET VARIABLE delta = 0.02), and the cost ratios.
-COMPARISONS_SELECT = """
-SELECT v.config_id, a.label, a.family, v.baseline_id, b.label AS baseline_label, v.lang, v.n_pairs, v.n_items,
-  v.diff, v.ci_low, v.ci_high, v.p_value, v.p_holm, v.mcnemar_p,
-  (v.ci_low > 0 OR v.ci_high < 0) AS significant,
-  coalesce(getvariable('delta'), 0.02)::DOUBLE AS delta,
-  (v.equiv_low > -coalesce(getvariable('delta'), 0.02) AND v.equiv_high < coalesce(getvariable('delta'), 0.02))
-    AS similar_accuracy,
-  v.equiv_low, v.equiv_high,
+# recipe), per language and average form: the difference with its 95% interval (paired through
+# training seeds, or as independent arms: ``paired``), the p-value and its Holm adjustment (over the
+# 11 languages of one comparison; the averages over the configurations compared with one baseline:
+# ``holm_family``), the equivalence test against ±delta (TOST, Holm-adjusted the same way), the
+# outcome in words (docs/statistics.md; verdict/api.py ``outcome`` is the same rule), and the cost
+# ratios. ``delta`` is the margin the rows were computed at (the default; the verdict API recomputes
+# at another).
+COMPARISONS_SELECT = f"""
+SELECT v.config_id, a.label, a.family, v.baseline_id, b.label AS baseline_label, v.lang, v.paired, v.n_pairs,
+  v.n_a, v.n_b, v.n_items, v.diff, v.se, v.ci_low, v.ci_high, v.p_value, v.p_holm, v.holm_family, v.holm_n,
+  v.mcnemar_p, v.seed_sd,
+  coalesce(v.p_holm, v.p_value) < {DEFAULT_ALPHA!r} AS significant,
+  v.delta,
+  coalesce(v.p_equiv_holm, v.p_equiv) < {DEFAULT_ALPHA!r} AS similar_accuracy,
+  v.equiv_low, v.equiv_high, v.p_equiv, v.p_equiv_holm,
+  CASE WHEN coalesce(v.p_holm, v.p_value) < {DEFAULT_ALPHA!r} THEN
+         CASE WHEN v.diff > 0 THEN 'better' ELSE 'worse' END
+         || CASE WHEN coalesce(v.p_equiv_holm, v.p_equiv) < {DEFAULT_ALPHA!r} THEN ' but within ±δ' ELSE '' END
+       WHEN coalesce(v.p_equiv_holm, v.p_equiv) < {DEFAULT_ALPHA!r} THEN 'similar'
+       ELSE 'not distinguishable' END AS outcome,
+  (v.equiv_high - v.equiv_low) / 2 < v.delta AS equivalence_reachable,
   a.train_device_hours / nullif(b.train_device_hours, 0) AS train_device_hours_ratio,
   a.train_flops / nullif(b.train_flops, 0) AS train_flops_ratio,
   a.train_energy_j / nullif(b.train_energy_j, 0) AS train_energy_ratio,

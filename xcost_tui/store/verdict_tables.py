@@ -10,8 +10,11 @@ correctness matrices and writes rows (their shape: ``rows.VerdictAccuracyRow`` a
 ``rows.VerdictComparisonRow``).
 
 Which predictions: a run's latest evaluation of each language (a retried target phase evaluates
-English again), succeeded runs only. A configuration's runs are ordered by (seed, shot seed);
-runs of two configurations are paired by equal seed and, when both draw shots, equal shot seed.
+English again), succeeded runs only. The design (docs/statistics.md): a configuration's runs
+cluster by their random factor (``cluster_of``: the training seed of a configuration that trains,
+with its shot draws nested in it; the shot draw of one that does not); two configurations are
+paired through their training seeds only when both train (``paired``), otherwise compared as
+independent arms on the same items.
 """
 
 from __future__ import annotations
@@ -31,9 +34,15 @@ from .. import XCOPA_LANGS
 from ..accuracy import CHANCE, FORM_COLUMNS, seen_langs
 from ..errors import StoreError
 from ..methods import METHOD_TABLE
-from ..stats.bootstrap import ItemWeights, accuracy_interval, indistinguishable_from_chance, paired_difference
-from ..stats.significance import holm, mcnemar_exact
-from ..stats.thresholds import DEFAULT_DELTA, DEFAULT_RESAMPLES
+from ..stats.design import (
+    Contrast,
+    design_interval,
+    independent_contrast,
+    indistinguishable_from_chance,
+    paired_contrast,
+)
+from ..stats.significance import holm, mcnemar_stratified
+from ..stats.thresholds import DEFAULT_DELTA
 from . import db, schema
 from .rows import VerdictAccuracyRow, VerdictComparisonRow
 
@@ -41,8 +50,6 @@ from .rows import VerdictAccuracyRow, VerdictComparisonRow
 # average forms of accuracy.py (their names there are the leaderboard's column names).
 ENGLISH = "en"
 AVERAGES = {form: column.replace("_accuracy", "") for form, column in FORM_COLUMNS.items()}  # evaluated -> avg, ...
-RESAMPLES = DEFAULT_RESAMPLES
-ITEM_SEED = 20_260_101  # one fixed draw of item weights per test set: the same in every refresh
 
 # The spec keys a baseline must share with the configuration it is the baseline of: the same model,
 # fine-tuned the same way on the same target and evaluated on the same items.
@@ -80,6 +87,23 @@ class Configuration:
     def model(self) -> str | None:
         model = self.spec.get("model")
         return None if model is None else str(model)
+
+    @property
+    def trains(self) -> bool:
+        """Its runs train a model (the training seed is a real factor): the method table's word."""
+        entry = METHOD_TABLE.get(str(self.spec.get("method")))
+        return bool(entry.trains) if entry is not None else True
+
+    def cluster_of(self, run: RunItems) -> int | str:
+        """A run's cluster: its training seed when the configuration trains (shot draws nested in
+        it), its shot draw when it does not (an in-context configuration's seed means nothing),
+        else the run itself."""
+        if self.trains:
+            return run.seed
+        return run.shot_seed if run.shot_seed >= 0 else run.run_id
+
+    def clusters(self, runs: Sequence[RunItems] | None = None) -> list[int | str]:
+        return [self.cluster_of(r) for r in (runs if runs is not None else self.runs)]
 
     def langs(self) -> list[str]:
         present = {lang for r in self.runs for lang in r.correct}
@@ -197,84 +221,108 @@ def _baseline_key(spec: dict[str, Any]) -> str:
     return json.dumps({k: spec.get(k) for k in BASELINE_KEYS}, sort_keys=True, default=str)
 
 
+# What makes two configurations' scores comparable at all: the same items of the same test sets.
+EVAL_KEYS = ("eval_split", "xcopa_question", "max_eval_examples")
+
+
+def _eval_key(spec: dict[str, Any]) -> str:
+    return json.dumps({k: spec.get(k) for k in EVAL_KEYS}, sort_keys=True, default=str)
+
+
 def _is_baseline(spec: dict[str, Any]) -> bool:
     entry = METHOD_TABLE.get(str(spec.get("method")))
     return bool(entry and entry.default_baseline)
 
 
+def _most_runs(candidates: list[Configuration]) -> Configuration:
+    return max(candidates, key=lambda c: (len(c.runs), c.config_id))
+
+
 def default_baseline(configs: dict[str, Configuration]) -> dict[str, str]:
     """config id -> the id of its baseline: direct fine-tuning of the same model and recipe (the
-    one with most runs when several qualify). Direct configurations have none."""
+    one with most runs when several qualify); a configuration with none of its own model (an
+    in-context one: its causal LM is never fine-tuned directly) gets the direct configuration
+    scored on the same items with most runs. Direct configurations are the baselines: none."""
     directs: dict[str, list[Configuration]] = {}
+    by_items: dict[str, list[Configuration]] = {}
     for cfg in configs.values():
         if _is_baseline(cfg.spec):
             directs.setdefault(_baseline_key(cfg.spec), []).append(cfg)
+            by_items.setdefault(_eval_key(cfg.spec), []).append(cfg)
     out = {}
     for cid, cfg in configs.items():
         if _is_baseline(cfg.spec):
             continue
-        candidates = directs.get(_baseline_key(cfg.spec), [])
+        candidates = directs.get(_baseline_key(cfg.spec)) or by_items.get(_eval_key(cfg.spec), [])
         if candidates:
-            out[cid] = max(candidates, key=lambda c: (len(c.runs), c.config_id)).config_id
+            out[cid] = _most_runs(candidates).config_id
     return out
 
 
-def pair_runs(a: Configuration, b: Configuration) -> list[tuple[RunItems, RunItems]]:
-    """Runs of equal seed (and equal shot seed when both configurations draw shots)."""
-    by_key: dict[tuple[int, int], RunItems] = {}
-    b_draws = any(r.shot_seed >= 0 for r in b.runs)
-    for r in b.runs:
-        by_key.setdefault((r.seed, r.shot_seed if b_draws else -1), r)
-    pairs = []
-    for r in a.runs:
-        key = (r.seed, r.shot_seed if b_draws else -1)
-        if key in by_key:
-            pairs.append((r, by_key[key]))
-    return pairs
+def paired(a: Configuration, b: Configuration) -> bool:
+    """Two configurations share a random factor only when both train: the training seed (the
+    same seed draws the same head initialisation and data order). They are paired by it when
+    the seeds of one are among the other's; otherwise their runs are independent arms."""
+    if not (a.trains and b.trains):
+        return False
+    sa, sb = {r.seed for r in a.runs}, {r.seed for r in b.runs}
+    return bool(sa & sb) and (sa <= sb or sb <= sa)
+
+
+def pair_runs(a: Configuration, b: Configuration) -> tuple[list[RunItems], list[RunItems]]:
+    """The runs of each side that enter a paired comparison: those of the shared training seeds
+    (every shot draw of a seed: draws are averaged within it)."""
+    shared = {r.seed for r in a.runs} & {r.seed for r in b.runs}
+    return [r for r in a.runs if r.seed in shared], [r for r in b.runs if r.seed in shared]
 
 
 # ---- the numbers --------------------------------------------------------------------------------
-
-
-class _Weights:
-    """One draw of item weights per test-set size, shared by every configuration (``ItemWeights``)."""
-
-    def __init__(self, n_resamples: int = RESAMPLES):
-        self.n_resamples = n_resamples
-        self._cache: dict[tuple[str, int], ItemWeights] = {}
-
-    def __call__(self, lang: str, n_items: int) -> ItemWeights:
-        key = (lang, n_items)
-        if key not in self._cache:
-            self._cache[key] = ItemWeights.draw(n_items, self.n_resamples, seed=ITEM_SEED + n_items)
-        return self._cache[key]
 
 
 def _avg_name(form: str) -> str:
     return AVERAGES[form]
 
 
-def accuracy_rows(cfg: Configuration, weights: _Weights) -> list[VerdictAccuracyRow]:
+def _coverage(cfg: Configuration, n_clusters: int) -> str:
+    """What the interval covers, in words: the factors it resampled."""
+    draws = any(r.shot_seed >= 0 for r in cfg.runs)
+    if not cfg.trains:
+        return "shot draws and items" if n_clusters > 1 else ("items only (1 shot draw)" if draws else "items only")
+    if n_clusters == 1:
+        return "items only (1 seed)"
+    n_draws = len({r.shot_seed for r in cfg.runs})
+    if draws and n_draws == 1:
+        return "seeds and items (1 shot draw)"
+    return "seeds, shot draws and items" if draws else "seeds and items"
+
+
+def accuracy_rows(cfg: Configuration) -> list[VerdictAccuracyRow]:
     rows: list[VerdictAccuracyRow] = []
     targets: list[tuple[str, tuple[NDArray[np.float64], NDArray[np.int64]] | None]] = [
         (lang, cfg.matrix(lang)) for lang in cfg.langs()
     ]
     targets += [(_avg_name(form), cfg.average(form)) for form in AVERAGES]
+    clusters = cfg.clusters()
     for name, got in targets:
         if got is None:
             continue
-        m, items = got
-        iv = accuracy_interval(m, items=weights(name, len(items)), seed=len(rows))
+        m, _ = got
+        iv = design_interval(m, clusters)
         rows.append(
             VerdictAccuracyRow(
                 config_id=cfg.config_id,
                 lang=name,
                 n_runs=m.shape[0],
                 n_seeds=len({r.seed for r in cfg.runs}),
+                n_clusters=iv.n_clusters,
                 n_items=m.shape[1],
                 accuracy=iv.estimate,
+                se=iv.se,
                 ci_low=iv.low,
                 ci_high=iv.high,
+                seed_sd=iv.cluster_sd if cfg.trains else None,
+                draw_sd=iv.within_sd if cfg.trains else iv.cluster_sd,
+                covers=_coverage(cfg, iv.n_clusters),
                 seed_variation=iv.seed_variation,
                 chance=indistinguishable_from_chance(iv),
             )
@@ -282,15 +330,27 @@ def accuracy_rows(cfg: Configuration, weights: _Weights) -> list[VerdictAccuracy
     return rows
 
 
-def comparison_rows(
-    a: Configuration, b: Configuration, weights: _Weights, delta: float = DEFAULT_DELTA
-) -> list[VerdictComparisonRow]:
-    """A vs baseline B per language and average form: paired bootstrap, Holm over the XCOPA
-    languages, McNemar's exact test per seed pair."""
-    pairs = pair_runs(a, b)
-    if not pairs:
-        return []
-    ra, rb = [p[0] for p in pairs], [p[1] for p in pairs]
+def _contrast(
+    a: Configuration,
+    b: Configuration,
+    ra: list[RunItems],
+    rb: list[RunItems],
+    ma: NDArray[np.float64],
+    mb: NDArray[np.float64],
+    is_paired: bool,
+    delta: float,
+) -> Contrast:
+    if is_paired:
+        return paired_contrast(ma, a.clusters(ra), mb, b.clusters(rb), delta=delta)
+    return independent_contrast(ma, a.clusters(ra), mb, b.clusters(rb), delta=delta)
+
+
+def comparison_rows(a: Configuration, b: Configuration, *, delta: float = DEFAULT_DELTA) -> list[VerdictComparisonRow]:
+    """A vs baseline B per language and average form, as the design allows (``paired``); Holm
+    over the XCOPA languages of the comparison (the average forms' family is the configurations
+    compared with one baseline: ``adjust_across_configurations``)."""
+    is_paired = paired(a, b)
+    ra, rb = pair_runs(a, b) if is_paired else (list(a.runs), list(b.runs))
     rows: list[VerdictComparisonRow] = []
     names = [lang for lang in a.langs() if lang in b.langs()]
     for name in [*names, *(_avg_name(f) for f in AVERAGES)]:
@@ -307,29 +367,75 @@ def comparison_rows(
             continue
         ma = ga[0][:, np.searchsorted(ga[1], common)]
         mb = gb[0][:, np.searchsorted(gb[1], common)]
-        d = paired_difference(ma, mb, items=weights(name, len(common)), delta=delta, seed=len(rows))
-        mcnemar = [mcnemar_exact(x.astype(bool), y.astype(bool)) for x, y in zip(ma, mb)] if form is None else []
+        d = _contrast(a, b, ra, rb, ma, mb, is_paired, delta)
         rows.append(
             VerdictComparisonRow(
                 config_id=a.config_id,
                 baseline_id=b.config_id,
                 lang=name,
+                paired=is_paired,
                 n_pairs=d.n_pairs,
+                n_a=d.n_a,
+                n_b=d.n_b,
                 n_items=d.n_items,
                 diff=d.diff,
+                se=d.se,
                 ci_low=d.low,
                 ci_high=d.high,
                 equiv_low=d.equiv_low,
                 equiv_high=d.equiv_high,
+                delta=delta,
                 p_value=d.p_value,
+                p_equiv=d.p_equiv,
                 p_holm=None,
-                mcnemar_p=mcnemar,
+                p_equiv_holm=None,
+                holm_family=None,
+                holm_n=None,
+                seed_sd=d.cluster_sd,
+                mcnemar_p=_mcnemar(ma, mb, a.clusters(ra), b.clusters(rb)) if is_paired and form is None else None,
             )
         )
     xcopa = [r for r in rows if r["lang"] in XCOPA_LANGS]
-    for r, p in zip(xcopa, holm([r["p_value"] for r in xcopa])):
-        r["p_holm"] = p
+    _adjust(xcopa, "languages")
     return rows
+
+
+def _mcnemar(
+    ma: NDArray[np.float64], mb: NDArray[np.float64], ca: list[int | str], cb: list[int | str]
+) -> float | None:
+    """McNemar's exact test stratified over seed pairs (runs of one seed against runs of the same
+    seed): a check on items alone, beside the design's p-value."""
+    pairs = [(x > 0.5, y > 0.5) for i, x in enumerate(ma) for j, y in enumerate(mb) if ca[i] == cb[j]]
+    return mcnemar_stratified(pairs) if pairs else None
+
+
+def _adjust(family: list[VerdictComparisonRow], kind: str) -> None:
+    """Holm's adjustment of the difference test and of the equivalence test over one family."""
+    if not family:
+        return
+    for r, p, q in zip(family, holm([r["p_value"] for r in family]), holm([r["p_equiv"] for r in family])):
+        r["p_holm"], r["p_equiv_holm"] = p, q
+        r["holm_family"], r["holm_n"] = kind, len(family)
+
+
+def adjust_across_configurations(rows: list[VerdictComparisonRow]) -> None:
+    """The headline (average) rows: Holm over the configurations compared with one baseline."""
+    families: dict[tuple[str, str], list[VerdictComparisonRow]] = {}
+    for r in rows:
+        if r["lang"] in AVERAGES.values():
+            families.setdefault((r["baseline_id"], r["lang"]), []).append(r)
+    for family in families.values():
+        _adjust(family, "configurations")
+
+
+def _comparisons(
+    configs: dict[str, Configuration], pairs: Iterable[tuple[str, str]], delta: float
+) -> list[VerdictComparisonRow]:
+    out: list[VerdictComparisonRow] = []
+    for cid, base in pairs:
+        out += comparison_rows(configs[cid], configs[base], delta=delta)
+    adjust_across_configurations(out)
+    return out
 
 
 # ---- the store ----------------------------------------------------------------------------------
@@ -350,11 +456,8 @@ def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
         return False
     t0 = time.perf_counter()
     configs = load_configurations(con)
-    weights = _Weights()
-    acc = [row for cfg in configs.values() for row in accuracy_rows(cfg, weights)]
-    cmp: list[VerdictComparisonRow] = []
-    for cid, base in default_baseline(configs).items():
-        cmp += comparison_rows(configs[cid], configs[base], weights)
+    acc = [row for cfg in configs.values() for row in accuracy_rows(cfg)]
+    cmp = _comparisons(configs, default_baseline(configs).items(), DEFAULT_DELTA)
     with db.transaction(con):
         con.execute("DELETE FROM verdict_accuracy")
         con.execute("DELETE FROM verdict_comparison")
@@ -382,21 +485,22 @@ def _insert(
 
 def compare_to(
     con: duckdb.DuckDBPyConnection,
-    baseline_id: str,
+    baseline_id: str | None,
     delta: float = DEFAULT_DELTA,
     config_ids: Iterable[str] | None = None,
 ) -> list[VerdictComparisonRow]:
-    """Comparison rows of every configuration (or ``config_ids``) against another baseline, on demand."""
+    """Comparison rows of every configuration (or ``config_ids``) against another baseline, on
+    demand; ``baseline_id`` None: each against its default baseline (at another ``delta`` than
+    the materialised one)."""
     configs = load_configurations(con)
+    wanted = set(config_ids) if config_ids is not None else None
+    if baseline_id is None:
+        pairs = [(c, b) for c, b in default_baseline(configs).items() if wanted is None or c in wanted]
+        return _comparisons(configs, pairs, delta)
     if baseline_id not in configs:
         raise StoreError(
             f"no succeeded configuration {baseline_id!r} to compare with; "
             f'`xcost-tui sql "SELECT config_id, label FROM configurations"` lists them'
         )
-    weights = _Weights()
-    out: list[VerdictComparisonRow] = []
-    for cid, cfg in configs.items():
-        if cid == baseline_id or (config_ids is not None and cid not in set(config_ids)):
-            continue
-        out += comparison_rows(cfg, configs[baseline_id], weights, delta)
-    return out
+    pairs = [(cid, baseline_id) for cid in configs if cid != baseline_id and (wanted is None or cid in wanted)]
+    return _comparisons(configs, pairs, delta)

@@ -18,7 +18,7 @@ from typing import Any
 from .. import XCOPA_LANGS
 from ..accuracy import FORM_COLUMNS
 from ..stats.costs import break_even, cost_to_reach
-from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_DELTA, SAME_QUERY_COST
+from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_ALPHA, DEFAULT_DELTA, SAME_QUERY_COST
 from ..store.db import connect_ro
 from ..store.schema import SOURCED_FIGURES
 from ..store.verdict_tables import compare_to
@@ -65,6 +65,10 @@ class ConfigurationRow:
     accuracy: dict[str, Estimate]  # "avg", "avg_all", "avg_published", "avg_seen", "en", or an XCOPA language
     costs: dict[str, float | None]
     device_type: str | None = None
+    covers: str | None = None  # what its intervals cover: "seeds, shot draws and items", "items only (1 seed)" ...
+    seed_sd: float | None = None  # SD of a new training seed's average accuracy
+    draw_sd: float | None = None  # SD of a new shot draw's (within a seed when it trains)
+    n_clusters: int = 0
 
     @property
     def avg(self) -> Estimate:
@@ -85,18 +89,64 @@ class ComparisonRow:
     high: float
     p_value: float
     p_holm: float | None
-    mcnemar_p: list[float]
+    mcnemar_p: float | None  # stratified over seed pairs; None: not paired, or an average
     equiv_low: float
     equiv_high: float
     delta: float
+    paired: bool = True  # through shared training seeds; False: independent arms on the same items
+    n_a: int = 0  # clusters behind each side (seeds, or an in-context configuration's shot draws)
+    n_b: int = 0
+    se: float | None = None
+    p_equiv: float = 1.0  # TOST against ±delta
+    p_equiv_holm: float | None = None
+    holm_family: str | None = None  # "languages" or "configurations"
+    holm_n: int | None = None
+    seed_sd: float | None = None  # paired: SD over seeds of the difference
+    alpha: float = DEFAULT_ALPHA
+
+    # The words of a comparison, one rule for every front end (the ``comparisons`` view writes the
+    # same in SQL): from the Holm-adjusted tests when the row belongs to a family.
+
+    @property
+    def p_adjusted(self) -> float:
+        return self.p_holm if self.p_holm is not None else self.p_value
+
+    @property
+    def p_equiv_adjusted(self) -> float:
+        return self.p_equiv_holm if self.p_equiv_holm is not None else self.p_equiv
 
     @property
     def significant(self) -> bool:
-        return self.low > 0 or self.high < 0
+        return self.p_adjusted < self.alpha
 
     @property
     def similar(self) -> bool:
-        return -self.delta < self.equiv_low and self.equiv_high < self.delta
+        """Equivalent within ±delta: both one-sided tests reject (TOST), Holm-adjusted."""
+        return self.p_equiv_adjusted < self.alpha
+
+    @property
+    def equivalence_reachable(self) -> bool:
+        """At this precision an estimate of 0 could be called similar: the (1 − 2α) interval's
+        half-width is below delta. When it is not, "similar" is out of reach at this N."""
+        return (self.equiv_high - self.equiv_low) / 2 < self.delta
+
+    @property
+    def outcome(self) -> str:
+        """better / worse (each possibly "but within ±δ"), similar, or not distinguishable."""
+        if self.significant:
+            word = "better" if self.diff > 0 else "worse"
+            return f"{word} but within ±δ" if self.similar else word
+        return "similar" if self.similar else "not distinguishable"
+
+    @property
+    def family(self) -> str:
+        """Which tests Holm adjusted this row's p-values over, in words."""
+        if self.holm_family == "languages":
+            return f"Holm over {self.holm_n} languages"
+        if self.holm_family == "configurations":
+            n = self.holm_n or 1
+            return f"Holm over {n} configuration{'s' if n != 1 else ''} compared with {self.baseline_label}"
+        return "unadjusted (a family of its own)"
 
 
 @dataclass(frozen=True)
@@ -162,6 +212,10 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
         acc,
         {c: _num(row.get(c)) for c in COSTS},
         device_types.get(str(row["config_id"])),
+        row.get("covers"),
+        _num(row.get("seed_sd")),
+        _num(row.get("draw_sd")),
+        int(row.get("n_clusters") or 0),
     )
 
 
@@ -198,10 +252,10 @@ def verdict(
         )
         cfg_rows = con.sql("SELECT * FROM configurations").to_arrow_table().to_pylist()
         configs = {str(r["config_id"]): _configuration(r, device_types) for r in cfg_rows}
-        if baseline is None:
+        if baseline is None and delta == DEFAULT_DELTA:  # the materialised rows are at the default margin
             raw = con.sql("SELECT * FROM verdict_comparison").to_arrow_table().to_pylist()
         else:
-            raw = compare_to(con, baseline, delta)
+            raw = [dict(r) for r in compare_to(con, baseline, delta)]
         be = (
             con.sql("SELECT config_id, baseline_id, measure, queries, verdict FROM break_even").fetchall()
             if baseline is None and not light
@@ -224,27 +278,7 @@ def verdict(
         keep |= {str(r["baseline_id"]) for r in raw if str(r["config_id"]) in wanted}
         configs = {k: v for k, v in configs.items() if k in keep}
         raw = [r for r in raw if str(r["config_id"]) in wanted]
-    comparisons = [
-        ComparisonRow(
-            str(r["config_id"]),
-            configs[str(r["config_id"])].label if str(r["config_id"]) in configs else str(r["config_id"]),
-            str(r["baseline_id"]),
-            configs[str(r["baseline_id"])].label if str(r["baseline_id"]) in configs else str(r["baseline_id"]),
-            str(r["lang"]),
-            int(r["n_pairs"]),
-            int(r["n_items"]),
-            float(r["diff"]),
-            float(r["ci_low"]),
-            float(r["ci_high"]),
-            float(r["p_value"]),
-            _num(r.get("p_holm")),
-            [float(x) for x in r.get("mcnemar_p") or []],
-            float(r["equiv_low"]),
-            float(r["equiv_high"]),
-            delta,
-        )
-        for r in raw
-    ]
+    comparisons = [_comparison(r, configs, delta) for r in raw]
     if baseline is not None or light:
         be_rows = _break_even_on_demand(configs, comparisons)
     else:
@@ -256,6 +290,37 @@ def verdict(
     out = Verdict(configs, comparisons, be_rows, delta=delta, amortise_n=amortise_n, baseline=baseline)
     out.cost_to_reach = _cost_to_reach(out, curves)
     return out
+
+
+def _comparison(r: dict[str, Any], configs: dict[str, ConfigurationRow], delta: float) -> ComparisonRow:
+    cid, bid = str(r["config_id"]), str(r["baseline_id"])
+    return ComparisonRow(
+        cid,
+        configs[cid].label if cid in configs else cid,
+        bid,
+        configs[bid].label if bid in configs else bid,
+        str(r["lang"]),
+        int(r["n_pairs"]),
+        int(r["n_items"]),
+        float(r["diff"]),
+        float(r["ci_low"]),
+        float(r["ci_high"]),
+        float(r["p_value"]),
+        _num(r.get("p_holm")),
+        _num(r.get("mcnemar_p")),
+        float(r["equiv_low"]),
+        float(r["equiv_high"]),
+        delta,
+        bool(r.get("paired")),
+        int(r.get("n_a") or 0),
+        int(r.get("n_b") or 0),
+        _num(r.get("se")),
+        float(r.get("p_equiv") if r.get("p_equiv") is not None else 1.0),
+        _num(r.get("p_equiv_holm")),
+        r.get("holm_family"),
+        int(r["holm_n"]) if r.get("holm_n") is not None else None,
+        _num(r.get("seed_sd")),
+    )
 
 
 def _break_even_on_demand(configs: dict[str, ConfigurationRow], comparisons: list[ComparisonRow]) -> list[BreakEvenRow]:
@@ -329,20 +394,36 @@ def _hours_word(cfg: ConfigurationRow) -> str:
     return {"cuda": "GPU-hours", "cpu": "CPU-hours"}.get(cfg.device_type or "", "device-hours")
 
 
+def design_words(c: ComparisonRow) -> str:
+    """How the two sides were compared: seed pairs, or independent arms."""
+    if c.paired:
+        return f"{c.n_pairs} seed pair{'s' if c.n_pairs != 1 else ''}"
+    return f"independent arms of {c.n_a} and {c.n_b} runs"
+
+
+def finding(c: ComparisonRow) -> str:
+    """The accuracy finding of one comparison in words, with its interval and its tests."""
+    interval = f"{_points(c.diff)} points [{_points(c.low)}, {_points(c.high)}]"
+    d = 100 * c.delta
+    tests = f"p = {c.p_value:.2g}" + (f", Holm p = {c.p_holm:.2g}" if c.p_holm is not None else "")
+    spread = f"; seed SD of the difference {100 * c.seed_sd:.1f} points" if c.seed_sd is not None else ""
+    outcome = c.outcome
+    if outcome in ("better", "worse"):
+        return f"{outcome}: {interval} ({tests}){spread}"
+    if outcome.endswith("within ±δ"):
+        return f"{outcome.replace('±δ', f'±{d:g} points')}: {interval} ({tests}){spread}"
+    if outcome == "similar":
+        return f"similar accuracy (within ±{d:g} points): {interval}{spread}"
+    reach = "" if c.equivalence_reachable else f"; ±{d:g} points is out of reach at this precision"
+    return f"not distinguishable: {interval} ({tests}){reach}{spread}"
+
+
 def sentence(c: ComparisonRow, v: Verdict) -> str:
     """One plain sentence: the accuracy finding with its interval, then what it costs."""
     a, b = v.configurations.get(c.config_id), v.configurations.get(c.baseline_id)
-    runs = f"{c.n_pairs} seed pair{'s' if c.n_pairs != 1 else ''}"
-    head = f"{c.label} vs {c.baseline_label} ({runs}, {c.n_items} items):"
-    interval = f"{_points(c.diff)} points [{_points(c.low)}, {_points(c.high)}]"
-    d = 100 * v.delta
-    if c.significant:
-        finding = f"{interval} (p = {c.p_value:.3g})"
-    elif c.similar:
-        finding = f"similar accuracy (within ±{d:g} points: {interval})"
-    else:
-        finding = f"not distinguishable (±{d:g} points): {interval}"
-    parts = [finding]
+    head = f"{c.label} vs {c.baseline_label} ({design_words(c)}, {c.n_items} items; {c.family}):"
+    finding_words = finding(c)
+    parts = [finding_words]
     if a is not None and b is not None:
         key = "amortised_train_device_hours" if v.amortise_n != 1 else "train_device_hours"
         r = _ratio(a.costs.get(key), b.costs.get(key))
@@ -382,8 +463,9 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
         flags = []
         if a.collapsed_runs:
             flags.append(f"{a.collapsed_runs} collapsed run{'s' if a.collapsed_runs != 1 else ''}")
-        if a.seed_variation is False:
-            flags.append("1 seed: the interval ignores training variation")
+        for side in (a, b):
+            if side.covers and side.covers.startswith("items only"):
+                flags.append(f"{side.label}'s interval covers {side.covers}: not training variation")
         if flags:
             parts.append("; ".join(flags))
     return f"{head} " + ", ".join(parts)
