@@ -476,15 +476,15 @@ def print_verdict(store: Path, specs: list, console) -> bool:
     rows = [c for c in v.averaged() if c.config_id in config_ids]
     console.print(
         f"verdict: {len(rows)} comparison(s) of this plan's configurations with their baselines "
-        f"(average accuracy over the languages both evaluated; 95% intervals; similar = within "
-        f"±{100 * v.delta:g} points; docs/statistics.md)",
+        f"(average accuracy over the languages both evaluated; 95% intervals over seeds, shot draws and "
+        f"items; words from Holm-adjusted tests; similar = within ±{100 * v.delta:g} points; docs/statistics.md)",
         markup=False,
         highlight=False,
     )
     if not rows:
         console.print(
-            "  no comparison: a configuration needs a succeeded baseline (direct fine-tuning of the "
-            "same model and recipe) with runs of the same seeds",
+            "  no comparison: a configuration needs a succeeded baseline scored on the same items "
+            "(direct fine-tuning of the same model and recipe, else the direct configuration with most runs)",
             markup=False,
             highlight=False,
         )
@@ -495,10 +495,10 @@ def print_verdict(store: Path, specs: list, console) -> bool:
     for col, right in (
         ("configuration", False),
         ("baseline", False),
-        ("pairs", True),
+        ("design", True),
         ("diff (points)", True),
         ("95% interval", True),
-        ("p", True),
+        ("Holm p", True),
         ("finding", False),
         ("train cost ×", True),
     ):
@@ -508,22 +508,14 @@ def print_verdict(store: Path, specs: list, console) -> bool:
         ratio = None
         if a is not None and b is not None and a.costs.get("train_device_hours") and b.costs.get("train_device_hours"):
             ratio = a.costs["train_device_hours"] / b.costs["train_device_hours"]  # type: ignore[operator]
-        finding = (
-            "better"
-            if c.significant and c.diff > 0
-            else "worse"
-            if c.significant
-            else "similar"
-            if c.similar
-            else "not distinguishable"
-        )
+        finding = c.outcome
         table.add_row(
             Text(c.label),
             Text(c.baseline_label),
-            str(c.n_pairs),
+            f"{c.n_pairs} pairs" if c.paired else f"{c.n_a} vs {c.n_b}",
             f"{100 * c.diff:+.1f}",
             f"[{100 * c.low:+.1f}, {100 * c.high:+.1f}]",
-            f"{c.p_value:.3g}",
+            f"{c.p_adjusted:.3g}",
             finding,
             "–" if ratio is None else f"{ratio:.2g}",
         )

@@ -124,7 +124,7 @@ def test_a_paired_difference_recomputed_from_predictions_is_the_report_s(reporte
     assert f"| {text}" in line, line
     if lang is None:  # the verdict's sentence states the averaged difference
         sentence = next(x for x in md.splitlines() if x.startswith("- rte→copa · tiny-xlmr vs direct · tiny-xlmr"))
-        assert "(2 seed pairs, 100 items)" in sentence and f"{100 * diff:+.1f} points [" in sentence
+        assert "(2 seed pairs, 100 items; " in sentence and f"{100 * diff:+.1f} points [" in sentence
 
 
 def test_the_real_report_is_complete(reported):

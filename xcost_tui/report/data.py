@@ -17,7 +17,15 @@ import pyarrow as pa
 from .. import __version__
 from ..stats.thresholds import BREAK_EVEN_MEASURES
 from ..store.db import connect_ro
-from ..verdict.api import ComparisonRow, ConfigurationRow, Verdict, sentence, verdict
+from ..verdict.api import (
+    ComparisonRow,
+    ConfigurationRow,
+    Verdict,
+    delta_sensitivity,
+    sensitivity_line,
+    sentence,
+    verdict,
+)
 from .select import ReportError, Selection
 
 FAMILY_ORDER = ("direct", "intermediate", "few-shot", "intermediate+few-shot", "icl", "translate-test")
@@ -59,6 +67,7 @@ class ReportData:
     shown: list[str]  # selected and their baselines, in table order
     comparisons: list[ComparisonRow]  # those of the selected configurations (every language and form)
     sentences: list[str]
+    sensitivity: str  # how the headline words move with δ (1, 2, 3 points); "" when nothing is compared
     frontier: list[str]  # configurations on the cost–accuracy frontier (of `shown`), cheapest first
     cost_key: str  # train_device_hours, or amortised_train_device_hours when amortise_n != 1
     hours_word: str  # GPU-hours, CPU-hours or device-hours
@@ -247,6 +256,7 @@ def gather(
         shown=shown,
         comparisons=comparisons,
         sentences=sentences,
+        sensitivity=sensitivity_line(delta_sensitivity(store, v)) if sentences else "",
         frontier=frontier,
         cost_key=cost_key,
         hours_word=_hours_word([configs[c] for c in shown]),
@@ -511,9 +521,10 @@ def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, 
 
 
 def finding(c: ComparisonRow) -> str:
-    if c.significant:
-        return "better" if c.diff > 0 else "worse"
-    return "similar" if c.similar else "not distinguishable"
+    """The comparison's outcome (verdict/api.py's rule), and when "similar" is out of reach at its N."""
+    if c.outcome == "not distinguishable" and not c.equivalence_reachable:
+        return "not distinguishable (±δ out of reach)"
+    return c.outcome
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -532,13 +543,21 @@ def _comparisons_table(d: ReportData) -> pa.Table:
                 "baseline_id": c.baseline_id,
                 "baseline_label": c.baseline_label,
                 "lang": c.lang,
+                "paired": c.paired,
                 "n_pairs": c.n_pairs,
+                "n_a": c.n_a,
+                "n_b": c.n_b,
                 "n_items": c.n_items,
                 "diff": c.diff,
                 "ci_low": c.low,
                 "ci_high": c.high,
                 "p_value": c.p_value,
                 "p_holm": c.p_holm,
+                "holm_family": c.holm_family,
+                "holm_n": c.holm_n,
+                "p_equiv": c.p_equiv,
+                "p_equiv_holm": c.p_equiv_holm,
+                "seed_sd": c.seed_sd,
                 "mcnemar_p": c.mcnemar_p,
                 "significant": c.significant,
                 "delta": c.delta,
@@ -546,6 +565,7 @@ def _comparisons_table(d: ReportData) -> pa.Table:
                 "equiv_low": c.equiv_low,
                 "equiv_high": c.equiv_high,
                 "finding": finding(c),
+                "equivalence_reachable": c.equivalence_reachable,
                 "train_device_hours_ratio": _ratio(ca.get("train_device_hours"), cb.get("train_device_hours")),
                 "amortised_device_hours_ratio": _ratio(
                     ca.get("amortised_train_device_hours"), cb.get("amortised_train_device_hours")
@@ -563,20 +583,29 @@ def _comparisons_table(d: ReportData) -> pa.Table:
             ("baseline_id", pa.string()),
             ("baseline_label", pa.string()),
             ("lang", pa.string()),
+            ("paired", pa.bool_()),
             ("n_pairs", pa.int64()),
+            ("n_a", pa.int64()),
+            ("n_b", pa.int64()),
             ("n_items", pa.int64()),
             ("diff", pa.float64()),
             ("ci_low", pa.float64()),
             ("ci_high", pa.float64()),
             ("p_value", pa.float64()),
             ("p_holm", pa.float64()),
-            ("mcnemar_p", pa.list_(pa.float64())),
+            ("holm_family", pa.string()),
+            ("holm_n", pa.int64()),
+            ("p_equiv", pa.float64()),
+            ("p_equiv_holm", pa.float64()),
+            ("seed_sd", pa.float64()),
+            ("mcnemar_p", pa.float64()),
             ("significant", pa.bool_()),
             ("delta", pa.float64()),
             ("similar_accuracy", pa.bool_()),
             ("equiv_low", pa.float64()),
             ("equiv_high", pa.float64()),
             ("finding", pa.string()),
+            ("equivalence_reachable", pa.bool_()),
             ("train_device_hours_ratio", pa.float64()),
             ("amortised_device_hours_ratio", pa.float64()),
             ("train_flops_ratio", pa.float64()),

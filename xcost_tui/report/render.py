@@ -15,7 +15,7 @@ from typing import Any
 
 from .. import XCOPA_LANGS
 from .. import format as fmt
-from ..stats.thresholds import DEFAULT_RESAMPLES
+from ..stats.design import GCI_DRAWS
 from ..verdict.api import ComparisonRow, ConfigurationRow, Estimate
 from .data import ReportData, finding, seed_text
 
@@ -84,6 +84,11 @@ def diff_ci(c: ComparisonRow) -> str:
     return f"{points(c.diff)} [{points(c.low)}, {points(c.high)}]"
 
 
+def design(c: ComparisonRow) -> str:
+    """How the two sides were compared, short: '3 pairs' or '3 vs 5' (independent arms)."""
+    return f"{c.n_pairs} pairs" if c.paired else f"{c.n_a} vs {c.n_b}"
+
+
 def pval(p: float | None) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return fmt.NULL
@@ -130,10 +135,14 @@ def _intro(d: ReportData) -> list[Block]:
         Para(f"Selection: {d.selection.how}. Store: `{d.store}`. Generated {d.generated} by xcost-tui {d.version}."),
         Para(
             f"{len(d.selected)} configuration(s) selected, {len(d.shown)} shown with their baselines, "
-            f"{n_runs} succeeded run(s). Baseline: {base}. Accuracy intervals: 95%, a two-level bootstrap over "
-            f"runs and test items ({DEFAULT_RESAMPLES:,} resamples); differences: paired by seed over the same items, "
-            f"p-values Holm-corrected over the languages of one comparison; similar accuracy: the 90% interval of "
-            f"the difference inside ±{100 * v.delta:g} points (two one-sided tests). Costs: "
+            f"{n_runs} succeeded run(s). Baseline: {base}. Accuracy intervals: 95%, over training seeds (shot "
+            f"draws nested in them; an in-context configuration's draws), and test items (a generalized "
+            f"confidence interval over the crossed variance components, {GCI_DRAWS:,} draws: a p-value near "
+            f"0.05 is within ±0.003); differences: paired by training seed when both sides train, else "
+            f"independent arms on the same items; words from Holm-adjusted p-values (over the languages of one "
+            f"comparison; the averages over the configurations compared with one baseline); similar accuracy: "
+            f"the 90% interval of the difference inside ±{100 * v.delta:g} points (two one-sided tests, "
+            f"Holm-adjusted the same way). Costs: "
             + (
                 "the full pipeline, a reused intermediate phase included"
                 if v.amortise_n == 1
@@ -151,10 +160,13 @@ def _verdict(d: ReportData) -> list[Block]:
     else:
         out.append(
             Para(
-                "No comparison: a configuration needs a succeeded baseline (direct fine-tuning of the same "
-                "model and recipe, or `--baseline`) with runs of the same seeds."
+                "No comparison: a configuration needs a succeeded baseline scored on the same items (direct "
+                "fine-tuning of the same model and recipe, else the direct configuration with most runs, or "
+                "`--baseline`)."
             )
         )
+    if d.sensitivity:
+        out.append(Para(f"δ-sensitivity of the headline words (average accuracy): {d.sensitivity}."))
     avg = [c for c in d.comparisons if c.lang == "avg"]
     if avg:
         rows = []
@@ -166,10 +178,11 @@ def _verdict(d: ReportData) -> list[Block]:
                 [
                     d.label(c.config_id),
                     d.label(c.baseline_id),
-                    str(c.n_pairs),
+                    design(c),
                     str(c.n_items),
                     diff_ci(c),
                     pval(c.p_value),
+                    pval(c.p_holm),
                     finding(c),
                     ratio(r),
                     ratio(q),
@@ -180,17 +193,19 @@ def _verdict(d: ReportData) -> list[Block]:
                 [
                     "configuration",
                     "baseline",
-                    "seed pairs",
+                    "design",
                     "items",
                     "Δ points [95% CI]",
                     "p",
+                    "Holm p",
                     "finding",
                     f"train {d.hours_word} ×",
                     "FLOPs / query ×",
                 ],
                 rows,
-                {2, 3, 4, 5, 7, 8},
-                "Average XCOPA accuracy over the languages both evaluated, paired by seed.",
+                {3, 4, 5, 6, 8, 9},
+                "Average XCOPA accuracy over the languages both evaluated; Holm over the configurations compared "
+                "with one baseline.",
                 "verdict-table",
             )
         )
@@ -291,13 +306,13 @@ def _per_language_comparisons(d: ReportData) -> list[Block]:
     rows = []
     order = {lang: i for i, lang in enumerate(("avg", "avg_all", "avg_published", "avg_seen", "en", *XCOPA_LANGS))}
     for c in sorted(d.comparisons, key=lambda c: (d.label(c.config_id), d.label(c.baseline_id), order.get(c.lang, 99))):
-        mc = ", ".join(pval(p) for p in c.mcnemar_p) if c.mcnemar_p else fmt.NULL
+        mc = pval(c.mcnemar_p)
         rows.append(
             [
                 d.label(c.config_id),
                 d.label(c.baseline_id),
                 c.lang,
-                str(c.n_pairs),
+                design(c),
                 str(c.n_items),
                 diff_ci(c),
                 pval(c.p_value),
@@ -315,18 +330,21 @@ def _per_language_comparisons(d: ReportData) -> list[Block]:
                 "configuration",
                 "baseline",
                 "language",
-                "pairs",
+                "design",
                 "items",
                 "Δ points [95% CI]",
                 "p",
                 "p (Holm)",
-                "McNemar p per pair",
+                "McNemar p (items only)",
                 "finding",
             ],
             rows,
-            {3, 4, 5, 6, 7},
-            "avg, avg_all, avg_published, avg_seen: the average forms (docs/schema.md); Holm over the XCOPA "
-            "languages of one comparison; McNemar's exact test per seed pair as a second check.",
+            {3, 4, 5, 6, 7, 8},
+            "avg, avg_all, avg_published, avg_seen: the average forms (docs/schema.md); design: seed pairs, or "
+            "independent arms (runs of each side); Holm over the XCOPA languages of one comparison (the averages: "
+            "over the configurations compared with one baseline); McNemar's exact test stratified over seed pairs, "
+            "a check on the items alone; finding: from the Holm-adjusted tests, '±δ out of reach' where even a zero "
+            "difference could not be called similar at that number of items.",
             "comparisons-table",
         ),
     ]
@@ -670,7 +688,7 @@ def _tex_diff(c: ComparisonRow | None) -> str:
     if c is None:
         return "--"
     head = _tex_points(c.diff)
-    if c.significant:
+    if c.significant:  # the Holm-adjusted test (ComparisonRow.significant)
         head = f"\\textbf{{{head}}}"
     return f"{head} {{\\scriptsize[{_tex_points(c.low)}, {_tex_points(c.high)}]}}"
 

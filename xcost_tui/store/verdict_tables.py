@@ -345,20 +345,25 @@ def _contrast(
     return independent_contrast(ma, a.clusters(ra), mb, b.clusters(rb), delta=delta)
 
 
-def comparison_rows(a: Configuration, b: Configuration, *, delta: float = DEFAULT_DELTA) -> list[VerdictComparisonRow]:
+def comparison_rows(
+    a: Configuration, b: Configuration, *, delta: float = DEFAULT_DELTA, names: Iterable[str] | None = None
+) -> list[VerdictComparisonRow]:
     """A vs baseline B per language and average form, as the design allows (``paired``); Holm
     over the XCOPA languages of the comparison (the average forms' family is the configurations
     compared with one baseline: ``adjust_across_configurations``)."""
     is_paired = paired(a, b)
     ra, rb = pair_runs(a, b) if is_paired else (list(a.runs), list(b.runs))
     rows: list[VerdictComparisonRow] = []
-    names = [lang for lang in a.langs() if lang in b.langs()]
-    for name in [*names, *(_avg_name(f) for f in AVERAGES)]:
+    wanted = set(names) if names is not None else None
+    shared = [lang for lang in a.langs() if lang in b.langs()]
+    for name in [*shared, *(_avg_name(f) for f in AVERAGES)]:
+        if wanted is not None and name not in wanted:
+            continue
         form = next((f for f, n in AVERAGES.items() if n == name), None)
         if form is None:
             ga, gb = a.matrix(name, runs=ra), b.matrix(name, runs=rb)
         else:
-            both = [lang for lang in names if lang != ENGLISH]
+            both = [lang for lang in shared if lang != ENGLISH]
             ga, gb = a.average(form, runs=ra, within=both), b.average(form, runs=rb, within=both)
         if ga is None or gb is None:
             continue
@@ -481,6 +486,23 @@ def _insert(
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _xcost_verdict")
     finally:
         con.unregister("_xcost_verdict")
+
+
+def headline_at(
+    con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]], deltas: Sequence[float]
+) -> dict[float, list[VerdictComparisonRow]]:
+    """The headline (average) comparisons of ``pairs`` (config id, baseline id) recomputed at each
+    equivalence margin in ``deltas``: the report's δ-sensitivity line."""
+    configs = load_configurations(con, config_ids={x for pair in pairs for x in pair})
+    out: dict[float, list[VerdictComparisonRow]] = {}
+    for delta in deltas:
+        rows: list[VerdictComparisonRow] = []
+        for cid, base in pairs:
+            if cid in configs and base in configs:
+                rows += comparison_rows(configs[cid], configs[base], delta=delta, names=(_avg_name("evaluated"),))
+        adjust_across_configurations(rows)
+        out[delta] = rows
+    return out
 
 
 def compare_to(

@@ -21,7 +21,7 @@ from ..stats.costs import break_even, cost_to_reach
 from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_ALPHA, DEFAULT_DELTA, SAME_QUERY_COST
 from ..store.db import connect_ro
 from ..store.schema import SOURCED_FIGURES
-from ..store.verdict_tables import compare_to
+from ..store.verdict_tables import compare_to, headline_at
 
 COSTS = (
     "train_device_hours",
@@ -315,7 +315,7 @@ def _comparison(r: dict[str, Any], configs: dict[str, ConfigurationRow], delta: 
         int(r.get("n_a") or 0),
         int(r.get("n_b") or 0),
         _num(r.get("se")),
-        float(r.get("p_equiv") if r.get("p_equiv") is not None else 1.0),
+        _num(r.get("p_equiv")) or 1.0,
         _num(r.get("p_equiv_holm")),
         r.get("holm_family"),
         int(r["holm_n"]) if r.get("holm_n") is not None else None,
@@ -469,6 +469,39 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
         if flags:
             parts.append("; ".join(flags))
     return f"{head} " + ", ".join(parts)
+
+
+SENSITIVITY_DELTAS = (0.01, 0.02, 0.03)
+
+
+def delta_sensitivity(
+    store: Path | str, v: Verdict, deltas: Iterable[float] = SENSITIVITY_DELTAS
+) -> dict[float, dict[str, int]]:
+    """How the headline words move with the equivalence margin: per δ, how many of the verdict's
+    average comparisons are better / worse (each possibly within ±δ), similar, not distinguishable."""
+    pairs = sorted({(c.config_id, c.baseline_id) for c in v.averaged()})
+    if not pairs:
+        return {}
+    with connect_ro(store) as con:
+        at = headline_at(con, pairs, list(deltas))
+    out: dict[float, dict[str, int]] = {}
+    for delta, rows in at.items():
+        counts: dict[str, int] = {}
+        for r in rows:
+            word = _comparison(dict(r), v.configurations, delta).outcome
+            counts[word] = counts.get(word, 0) + 1
+        out[delta] = counts
+    return out
+
+
+def sensitivity_line(sensitivity: dict[float, dict[str, int]]) -> str:
+    """'±1 point: 2 not distinguishable, 1 similar; ±2 points: …' (empty when nothing is compared)."""
+    parts = []
+    for delta, counts in sensitivity.items():
+        d = 100 * delta
+        words = ", ".join(f"{n} {word.replace('±δ', f'±{d:g}')}" for word, n in sorted(counts.items()))
+        parts.append(f"±{d:g} point{'s' if d != 1 else ''}: {words}")
+    return "; ".join(parts)
 
 
 # ---- reads for the app's Compare screen (additive: the frontier, learning curves, why a cost is NULL) ----

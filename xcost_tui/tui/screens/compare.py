@@ -435,7 +435,7 @@ class CompareScreen(Screen):
         choices = [(str(d), f"±{100 * d:g} points") for d in DELTAS]
         self.app.push_screen(
             PickModal(
-                "δ: similar accuracy means the paired difference's 90% interval lies inside ±δ",
+                "δ: similar accuracy means the difference's 90% interval lies inside ±δ (TOST, Holm-adjusted)",
                 choices,
                 str(self.settings.delta),
             ),
@@ -721,9 +721,9 @@ class CompareScreen(Screen):
         averaged = v.averaged()
         if not averaged:
             text.append(
-                "\nNo comparison yet: a configuration is compared with its baseline when both have "
-                "succeeded runs of equal seed (direct fine-tuning of the same model and recipe, or the "
-                "baseline picked with b).\n"
+                "\nNo comparison yet: a configuration is compared with its baseline once both have "
+                "succeeded runs scored on the same items (direct fine-tuning of the same model and recipe, "
+                "else the direct configuration with most runs, or the baseline picked with b).\n"
             )
         for c, sentence in zip(averaged, data.sentences):
             cfg = v.configurations.get(c.config_id)
