@@ -53,7 +53,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import inspect
 import itertools
 import json
 import math
@@ -216,20 +215,6 @@ def spec_of(arm: str, rep: int, run: SimRun, model: Model) -> RunSpec:
     )
 
 
-_WEIGHTS: list[Any] = []
-
-
-def _verdict_rows(fn: Callable[..., list[Any]], *args: Any) -> list[Any]:
-    """The store's own row functions, whichever signature they have: before issue 16's rewrite
-    ``accuracy_rows(cfg, weights)`` / ``comparison_rows(a, b, weights)`` (one shared draw of item
-    weights, ``_Weights``), after it ``accuracy_rows(cfg)`` / ``comparison_rows(a, b, delta=...)``."""
-    if "weights" in inspect.signature(fn).parameters:
-        if not _WEIGHTS:
-            _WEIGHTS.append(verdict_tables._Weights())  # type: ignore[attr-defined]
-        return fn(*args, _WEIGHTS[0])
-    return fn(*args)
-
-
 def _collect(acc_rows: Iterable[Any], cmp_rows: Iterable[Any], arm_of: dict[str, str]) -> Intervals:
     out: Intervals = {}
     for r in acc_rows:
@@ -252,8 +237,8 @@ def direct_intervals(rep: int, sim: Replication, model: Model) -> Intervals:
             )
         configs[arm] = cfg
     arm_of = {cfg.config_id: arm for arm, cfg in configs.items()}
-    acc = [row for cfg in configs.values() for row in _verdict_rows(verdict_tables.accuracy_rows, cfg)]
-    cmp = _verdict_rows(verdict_tables.comparison_rows, configs[TREATED], configs[BASELINE])
+    acc = [row for cfg in configs.values() for row in verdict_tables.accuracy_rows(cfg)]
+    cmp = verdict_tables.comparison_rows(configs[TREATED], configs[BASELINE])
     return _collect(acc, cmp, arm_of)
 
 
@@ -520,8 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         noise_sd=args.noise_sd,
         seed_corr=args.seed_corr,
     )
+    # with one draw per seed the draw effect is confounded with the seed's: one cell, at the first draw SD
     cells = [
-        Cell(*values) for values in itertools.product(args.seeds, args.draws, args.seed_sd, args.draw_sd, args.items)
+        Cell(*values)
+        for values in itertools.product(args.seeds, args.draws, args.seed_sd, args.draw_sd, args.items)
+        if values[1] > 1 or values[3] == args.draw_sd[0]
     ]
     results: list[CellResult] = []
     with Contention() as c:

@@ -84,17 +84,3 @@ def test_one_tiny_cell_through_the_store_writes_the_tables(tmp_path):
     assert sum(line.startswith("| 1 |") or line.startswith("| 3 |") for line in table) == 2
     assert "replications" in proc.stderr  # progress
     assert "quiet (" in proc.stdout or "CONTENDED (" in proc.stdout
-
-
-def test_the_adapter_calls_the_row_functions_with_or_without_item_weights(monkeypatch):
-    """Today's ``accuracy_rows(cfg, weights)`` and the rewrite's ``accuracy_rows(cfg)`` both work."""
-    monkeypatch.setattr(bc, "_WEIGHTS", ["shared weights"])  # the store's _Weights goes with the rewrite
-
-    def old(cfg, weights):
-        return [(cfg, weights)]
-
-    def new(a, b, delta=0.02):
-        return [(a, b, delta)]
-
-    assert bc._verdict_rows(old, "c") == [("c", "shared weights")]
-    assert bc._verdict_rows(new, "a", "b") == [("a", "b", 0.02)]
