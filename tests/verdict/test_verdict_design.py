@@ -11,7 +11,7 @@ from support.store_fixtures import make_run_dir
 from xcost_tui.stats import significance
 from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest
-from xcost_tui.verdict.api import ComparisonRow, finding, verdict
+from xcost_tui.verdict.api import ComparisonRow, delta_sensitivity, finding, sensitivity_line, verdict
 
 LANGS = ["it", "zh"]
 
@@ -160,3 +160,15 @@ def test_another_delta_recomputes_the_equivalence(methods):
     wide = verdict(methods, delta=0.5)
     assert all(c.delta == 0.5 for c in wide.comparisons)
     assert all(c.similar for c in wide.comparisons if c.lang in LANGS)  # every difference is within ±50 points
+
+
+def test_the_delta_sensitivity_line_counts_the_headline_words(methods):
+    v = verdict(methods)
+    at = delta_sensitivity(v)
+    assert sorted(at) == [0.01, 0.02, 0.03]
+    assert at[0.02] == {w: sum(c.outcome == w for c in v.averaged()) for w in {c.outcome for c in v.averaged()}}
+    assert all(sum(counts.values()) == len(v.averaged()) for counts in at.values())
+    # a wider margin never makes fewer comparisons similar
+    similar = [sum(n for w, n in at[d].items() if "within" in w or w == "similar") for d in sorted(at)]
+    assert similar == sorted(similar)
+    assert sensitivity_line(at).startswith("±1 point: ")

@@ -256,7 +256,7 @@ def gather(
         shown=shown,
         comparisons=comparisons,
         sentences=sentences,
-        sensitivity=sensitivity_line(delta_sensitivity(store, v)) if sentences else "",
+        sensitivity=sensitivity_line(delta_sensitivity(v)) if sentences else "",
         frontier=frontier,
         cost_key=cost_key,
         hours_word=_hours_word([configs[c] for c in shown]),

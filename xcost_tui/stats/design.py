@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .thresholds import CHANCE, DEFAULT_ALPHA, DEFAULT_DELTA
+from .thresholds import CHANCE, DEFAULT_ALPHA, DEFAULT_DELTA, SENSITIVITY_DELTAS
 
 Matrix = NDArray[np.float64]
 
@@ -298,6 +298,7 @@ class Contrast:
     n_b: int
     n_items: int
     cluster_sd: float | None = None  # paired: SD over seeds of the difference; else None
+    p_equiv_at: tuple[float, ...] = ()  # the TOST p-value at each of SENSITIVITY_DELTAS
 
     @property
     def significant(self) -> bool:
@@ -330,7 +331,11 @@ def _contrast(
     draws = len(r)
     below, above = int(np.count_nonzero(r <= 0.0)), int(np.count_nonzero(r >= 0.0))
     p = _tail(2 * min(below, above), draws)
-    p_equiv = max(_tail(int(np.count_nonzero(r <= -delta)), draws), _tail(int(np.count_nonzero(r >= delta)), draws))
+
+    def tost(margin: float) -> float:
+        return max(_tail(int(np.count_nonzero(r <= -margin)), draws), _tail(int(np.count_nonzero(r >= margin)), draws))
+
+    p_equiv = tost(delta)
     return Contrast(
         diff,
         se,
@@ -347,6 +352,7 @@ def _contrast(
         n_b,
         n,
         cluster_sd,
+        tuple(tost(margin) for margin in SENSITIVITY_DELTAS),
     )
 
 

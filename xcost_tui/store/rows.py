@@ -640,6 +640,7 @@ class VerdictComparisonRow(TypedDict):
     p_equiv: float  # TOST against ±delta
     p_holm: float | None  # Holm-adjusted over holm_family (None: English, a family of its own)
     p_equiv_holm: float | None
+    p_equiv_holm_at: list[float]  # the Holm-adjusted TOST p at each of stats.thresholds.SENSITIVITY_DELTAS
     holm_family: str | None  # "languages" (the XCOPA languages of one comparison) or "configurations" (averages)
     holm_n: int | None
     seed_sd: float | None  # paired: SD over seeds of the difference

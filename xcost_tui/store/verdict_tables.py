@@ -394,6 +394,7 @@ def comparison_rows(
                 p_equiv=d.p_equiv,
                 p_holm=None,
                 p_equiv_holm=None,
+                p_equiv_holm_at=list(d.p_equiv_at),
                 holm_family=None,
                 holm_n=None,
                 seed_sd=d.cluster_sd,
@@ -486,23 +487,6 @@ def _insert(
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _xcost_verdict")
     finally:
         con.unregister("_xcost_verdict")
-
-
-def headline_at(
-    con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]], deltas: Sequence[float]
-) -> dict[float, list[VerdictComparisonRow]]:
-    """The headline (average) comparisons of ``pairs`` (config id, baseline id) recomputed at each
-    equivalence margin in ``deltas``: the report's δ-sensitivity line."""
-    configs = load_configurations(con, config_ids={x for pair in pairs for x in pair})
-    out: dict[float, list[VerdictComparisonRow]] = {}
-    for delta in deltas:
-        rows: list[VerdictComparisonRow] = []
-        for cid, base in pairs:
-            if cid in configs and base in configs:
-                rows += comparison_rows(configs[cid], configs[base], delta=delta, names=(_avg_name("evaluated"),))
-        adjust_across_configurations(rows)
-        out[delta] = rows
-    return out
 
 
 def compare_to(

@@ -18,10 +18,16 @@ from typing import Any
 from .. import XCOPA_LANGS
 from ..accuracy import FORM_COLUMNS
 from ..stats.costs import break_even, cost_to_reach
-from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_ALPHA, DEFAULT_DELTA, SAME_QUERY_COST
+from ..stats.thresholds import (
+    BREAK_EVEN_MEASURES,
+    DEFAULT_ALPHA,
+    DEFAULT_DELTA,
+    SAME_QUERY_COST,
+    SENSITIVITY_DELTAS,
+)
 from ..store.db import connect_ro
 from ..store.schema import SOURCED_FIGURES
-from ..store.verdict_tables import compare_to, headline_at
+from ..store.verdict_tables import compare_to
 
 COSTS = (
     "train_device_hours",
@@ -102,6 +108,7 @@ class ComparisonRow:
     holm_family: str | None = None  # "languages" or "configurations"
     holm_n: int | None = None
     seed_sd: float | None = None  # paired: SD over seeds of the difference
+    p_equiv_holm_at: tuple[float, ...] = ()  # the adjusted TOST p at each of SENSITIVITY_DELTAS
     alpha: float = DEFAULT_ALPHA
 
     # The words of a comparison, one rule for every front end (the ``comparisons`` view writes the
@@ -133,10 +140,13 @@ class ComparisonRow:
     @property
     def outcome(self) -> str:
         """better / worse (each possibly "but within ±δ"), similar, or not distinguishable."""
+        return self.outcome_at(self.similar)
+
+    def outcome_at(self, similar: bool) -> str:
         if self.significant:
             word = "better" if self.diff > 0 else "worse"
-            return f"{word} but within ±δ" if self.similar else word
-        return "similar" if self.similar else "not distinguishable"
+            return f"{word} but within ±δ" if similar else word
+        return "similar" if similar else "not distinguishable"
 
     @property
     def family(self) -> str:
@@ -320,6 +330,7 @@ def _comparison(r: dict[str, Any], configs: dict[str, ConfigurationRow], delta: 
         r.get("holm_family"),
         int(r["holm_n"]) if r.get("holm_n") is not None else None,
         _num(r.get("seed_sd")),
+        tuple(float(x) for x in r.get("p_equiv_holm_at") or ()),
     )
 
 
@@ -471,26 +482,20 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
     return f"{head} " + ", ".join(parts)
 
 
-SENSITIVITY_DELTAS = (0.01, 0.02, 0.03)
-
-
-def delta_sensitivity(
-    store: Path | str, v: Verdict, deltas: Iterable[float] = SENSITIVITY_DELTAS
-) -> dict[float, dict[str, int]]:
-    """How the headline words move with the equivalence margin: per δ, how many of the verdict's
-    average comparisons are better / worse (each possibly within ±δ), similar, not distinguishable."""
-    pairs = sorted({(c.config_id, c.baseline_id) for c in v.averaged()})
-    if not pairs:
-        return {}
-    with connect_ro(store) as con:
-        at = headline_at(con, pairs, list(deltas))
+def delta_sensitivity(v: Verdict) -> dict[float, dict[str, int]]:
+    """How the headline words move with the equivalence margin: per δ of SENSITIVITY_DELTAS, how
+    many of the verdict's average comparisons are better / worse (each possibly within ±δ),
+    similar, not distinguishable (the adjusted equivalence p-values are stored per margin)."""
     out: dict[float, dict[str, int]] = {}
-    for delta, rows in at.items():
+    for k, delta in enumerate(SENSITIVITY_DELTAS):
         counts: dict[str, int] = {}
-        for r in rows:
-            word = _comparison(dict(r), v.configurations, delta).outcome
+        for c in v.averaged():
+            if k >= len(c.p_equiv_holm_at):
+                continue
+            word = c.outcome_at(c.p_equiv_holm_at[k] < c.alpha)
             counts[word] = counts.get(word, 0) + 1
-        out[delta] = counts
+        if counts:
+            out[delta] = counts
     return out
 
 
