@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import XCOPA_LANGS
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
-from ..methods import UNTRAINED_METHODS
+from ..methods import METHOD_TABLE, UNTRAINED_METHODS
 from ..rundir.kinds import TRAINING_KINDS as _TRAINING_KINDS
 from ..rundir.records import TRANSLATION_COLUMNS
 from ..stats.thresholds import BREAK_EVEN_MEASURES, SAME_QUERY_COST
@@ -665,6 +665,9 @@ def _mean_if_all(col: str) -> str:
     return f"CASE WHEN count({col}) = count(*) THEN avg({col}) END AS {col}"
 
 
+# Methods that draw shots (few-shot fine-tuning, icl): one draw of k > 0 shots is flagged single_draw.
+_DRAWS_SHOTS = ", ".join(f"'{name}'" for name, m in METHOD_TABLE.items() if m.draws_shots)
+
 # One row per configuration (its succeeded runs): accuracy with the verdict's 95% intervals (every
 # XCOPA language, English, and the four average forms), mean costs over its runs, the full
 # pipeline's training cost amortised over N target tasks (SET VARIABLE amortise_n = N; default 1:
@@ -682,7 +685,12 @@ costs AS (
     count(DISTINCT shot_seed) AS n_shot_draws, count(*) FILTER (WHERE collapsed) AS collapsed_runs,
     max(n_langs) AS n_langs, max(peak_train_mem_bytes) AS peak_train_mem_bytes,
     max(peak_infer_mem_bytes) AS peak_infer_mem_bytes,
-    {", ".join(_mean_if_all(c) for c in _COST_MEANS)}
+    {", ".join(_mean_if_all(c) for c in _COST_MEANS)},
+    -- runs whose target phase was trained again after a collapse (a selection among attempts)
+    count(*) FILTER (WHERE target_attempts > 1) AS restarted_runs,
+    -- a method that draws shots, k > 0, and one draw: its interval says nothing of the draw
+    coalesce(any_value(method) IN ({_DRAWS_SHOTS}) AND coalesce(any_value(k), 0) > 0, false)
+      AND count(DISTINCT coalesce(shot_seed, 0)) <= 1 AS single_draw
   FROM lb GROUP BY config_id
 ),
 acc AS (

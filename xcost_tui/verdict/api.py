@@ -65,6 +65,8 @@ class ConfigurationRow:
     accuracy: dict[str, Estimate]  # "avg", "avg_all", "avg_published", "avg_seen", "en", or an XCOPA language
     costs: dict[str, float | None]
     device_type: str | None = None
+    restarted_runs: int = 0  # of n_runs: the target phase trained again after a collapse (collapse.py)
+    single_draw: bool = False  # draws k > 0 shots, and its runs have one draw: the draw's variation is unseen
 
     @property
     def avg(self) -> Estimate:
@@ -146,9 +148,10 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
     for name, col in names.items():
         if row.get(col) is not None:
             acc[name] = Estimate(_num(row.get(col)), _num(row.get(f"{col}_low")), _num(row.get(f"{col}_high")))
+    single_draw = bool(row.get("single_draw"))
     return ConfigurationRow(
         str(row["config_id"]),
-        str(row.get("label") or row["config_id"]),
+        str(row.get("label") or row["config_id"]) + (" (1 shot draw)" if single_draw else ""),
         str(row.get("family") or "?"),
         row.get("model"),
         row.get("method"),
@@ -162,6 +165,8 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
         acc,
         {c: _num(row.get(c)) for c in COSTS},
         device_types.get(str(row["config_id"])),
+        restarted_runs=int(row.get("restarted_runs") or 0),
+        single_draw=single_draw,
     )
 
 
