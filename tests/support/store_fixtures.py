@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,7 @@ def make_run_dir(
     t0: float = T0,
     contended: dict[str, bool | None] | None = None,
     curve_points: int = 0,
+    spec_edit: Callable[[RunSpec], None] | None = None,
 ) -> Path:
     """Writes ``<root>/runs/<run_id>/`` and returns its path.
 
@@ -127,6 +128,8 @@ def make_run_dir(
         eval_english=eval_english,
         name=name,
     )
+    if spec_edit is not None:  # a field make_run_dir has no argument for (a learning rate, translations)
+        spec_edit(spec)
     if reused_from is not None:
         producer = reused_from if isinstance(reused_from, dict) else {"run_id": reused_from, "run_dir": None}
         spec.init_from = f"{producer.get('run_dir') or producer['run_id']}/checkpoints/intermediate"

@@ -43,7 +43,8 @@ FIGURE_MAX_CONFIGS = 8  # configurations drawn in one per-language or curves fig
 @dataclass(frozen=True)
 class Flag:
     kind: (
-        str  # collapsed, chance, single-seed, single-pair, contended, failed, running, no-runs, no-baseline, mixed-env
+        str  # collapsed, restarted, chance, single-seed, single-draw, single-pair, contended, failed, running,
+        # no-runs, no-baseline, mixed-env, languages
     )
     config_id: str | None
     label: str
@@ -380,6 +381,12 @@ def seed_text(values: list[int]) -> str:
     return ", ".join(out)
 
 
+def restarts_text(c: ConfigurationRow) -> str:
+    """'3 of 15 runs restarted': the retry rate of the collapse check (a restart selects among
+    attempts, so a reader needs to know how often it happened)."""
+    return f"{c.restarted_runs} of {c.n_runs} run{'s' if c.n_runs != 1 else ''} restarted"
+
+
 def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, Any]]) -> list[Flag]:
     out: list[Flag] = []
     v = d.verdict
@@ -406,9 +413,28 @@ def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, 
                     "collapsed",
                     cid,
                     lab,
-                    f"{lab}: {c.collapsed_runs} of {c.n_runs} runs collapsed (English validation accuracy "
-                    f"within chance or one choice for ≥ 90% of items; docs/user-guide.md, Collapsed "
+                    f"{lab}: {c.collapsed_runs} of {c.n_runs} runs collapsed (one choice for ≥ 90% of the English "
+                    f"validation items, or a training loss that did not fall; docs/user-guide.md, Collapsed "
                     f"fine-tunes); they are counted in its accuracy",
+                )
+            )
+        if c.restarted_runs:
+            out.append(
+                Flag(
+                    "restarted",
+                    cid,
+                    lab,
+                    f"{lab}: {restarts_text(c)} (the target phase trained again after a collapse, "
+                    f"collapse_retries; each run reports its last attempt)",
+                )
+            )
+        if c.single_draw:
+            out.append(
+                Flag(
+                    "single-draw",
+                    cid,
+                    lab,
+                    f"{lab}: one shot draw; its intervals say nothing of which shots were drawn",
                 )
             )
         if c.chance_langs:
