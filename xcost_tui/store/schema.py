@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 # complete (a succeeded run that evaluated every planned language: the rankings of the app);
 # icl and translate-test: per-query cost figures of phases (queries, prompt/continuation/context tokens,
 # query_flops), the leaderboard's query_* columns with translation counted, runs.translations/model_dtype,
-# the translations table; forecasts, forecast_error.
-SCHEMA_VERSION = 5
+# the translations table; forecasts, forecast_error. 6: the leaderboard's common_accuracy and
+# n_common_langs, the configurations view's restarted_runs and single_draw, distinguishing labels.
+SCHEMA_VERSION = 6
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -472,6 +473,22 @@ tp AS (
   LEFT JOIN phases src ON src.run_id = p.reused_from_run AND src.phase = p.reused_from_phase
   WHERE p.kind IN ({_TRAIN_KINDS}) AND p.completed
 ),
+cl AS (
+  -- the common ground (accuracy.common_ground): the XCOPA languages every configuration with a
+  -- succeeded run evaluated (a configuration's languages: those any of its succeeded runs evaluated)
+  SELECT lang FROM (
+    SELECT DISTINCT r.config_id, e.lang FROM evl e JOIN runs r USING (run_id)
+    WHERE r.status = 'succeeded' AND r.config_id IS NOT NULL AND e.lang IN ({_LANG_LIST}))
+  GROUP BY lang
+  HAVING count(*) = (SELECT count(DISTINCT r.config_id) FROM runs r JOIN evl e USING (run_id)
+                     WHERE r.status = 'succeeded' AND r.config_id IS NOT NULL AND e.lang IN ({_LANG_LIST}))
+),
+ca AS (
+  -- a run's mean over the common languages; NULL unless it evaluated every one of them
+  SELECT e.run_id, CASE WHEN count(*) = (SELECT count(*) FROM cl) THEN {_osum("e.accuracy", None, "e.lang")} / count(*) END
+    AS common_accuracy
+  FROM evl e WHERE e.lang IN (SELECT lang FROM cl) GROUP BY e.run_id
+),
 tr AS (
   SELECT run_id,
     {_osum("f_device_hours")} AS train_device_hours,
@@ -554,6 +571,7 @@ SELECT r.run_id, r.name, r.model, r.method,
   coalesce(r.status = 'succeeded' AND coalesce(ev.n_langs, 0) >= len(r.langs), false) AS complete, av.avg_accuracy, ev.en_accuracy, ev.en_accuracy - av.avg_accuracy AS transfer_gap,
   {", ".join(f"ev.acc_{lang}" for lang in XCOPA_LANGS)},
   av.model_family, av.avg_accuracy_all, av.avg_accuracy_published, av.avg_accuracy_seen,
+  ca.common_accuracy, (SELECT count(*) FROM cl) AS n_common_langs,
   r.shot_seed, r.recipe, r.intermediate_recipe, r.few_shot_recipe, r.collapsed, r.target_attempts,
   r.config_id, r.config_family, r.config_label,
   {_untrained("tr.train_device_hours")} AS train_device_hours, {_untrained("tr.train_flops")} AS train_flops,
@@ -585,6 +603,7 @@ LEFT JOIN (
   {_AVERAGES}
   FROM runs r LEFT JOIN ev USING (run_id)
 ) av USING (run_id)
+LEFT JOIN ca USING (run_id)
 LEFT JOIN tr USING (run_id)
 LEFT JOIN allp USING (run_id)
 LEFT JOIN rb USING (run_id)
