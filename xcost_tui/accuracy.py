@@ -19,6 +19,7 @@ generated from the same tables, and a test checks that they agree.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from . import XCOPA_LANGS
 
@@ -102,6 +103,80 @@ def average_accuracy(
 def average_forms(by_lang: Mapping[str, float | None], model: str | None) -> dict[str, float | None]:
     """Every form by its leaderboard column name."""
     return {FORM_COLUMNS[form]: average_accuracy(by_lang, form, model) for form in AVERAGE_FORMS}
+
+
+# ---- ranking on common ground ------------------------------------------------------------------------
+# Configurations evaluated on different language sets cannot be ranked by their own averages:
+# translate-test on XCOPA's published translations (no Quechua) averages over 10 languages,
+# direct fine-tuning over 11, and Quechua is the hardest. Rankings (Compare's frontier, the
+# report's, the leaderboard's common_accuracy) use the languages every one of them evaluated.
+COMMON_MARK = "†"
+
+
+@dataclass(frozen=True)
+class CommonGround:
+    """The XCOPA languages every configuration (or run) of a set evaluated, and each one's mean
+    accuracy over exactly those: the figure to rank them by."""
+
+    langs: tuple[str, ...]  # in XCOPA order; empty when no language is common to all
+    means: dict[str, float | None]  # id -> mean over ``langs`` (None: nothing evaluated, or no common language)
+    evaluated: dict[str, tuple[str, ...]]  # id -> the XCOPA languages it evaluated
+
+    def differs(self, key: str) -> bool:
+        """Evaluated languages other than the common ones (more of them): its own average is not comparable."""
+        return set(self.evaluated.get(key, ())) != set(self.langs)
+
+    def mark(self, key: str) -> str:
+        return COMMON_MARK if self.differs(key) and self.evaluated.get(key) else ""
+
+    def note(self, key: str) -> str | None:
+        """'evaluated on 11 of 11 languages; ranked on the 10 common ones' for one whose set differs."""
+        own = self.evaluated.get(key, ())
+        if not own or not self.differs(key):
+            return None
+        return (
+            f"evaluated on {len(own)} of {len(XCOPA_LANGS)} languages; ranked on the {len(self.langs)} common "
+            f"one{'s' if len(self.langs) != 1 else ''}"
+        )
+
+    def statement(self) -> str:
+        """What the ranking is over, for the reader."""
+        if not self.langs:
+            return "no XCOPA language was evaluated by every configuration: nothing to rank on common ground"
+        missing = [lang for lang in XCOPA_LANGS if lang not in self.langs]
+        out = (
+            f"ranked on the {len(self.langs)} XCOPA language{'s' if len(self.langs) != 1 else ''} every "
+            f"configuration evaluated ({', '.join(self.langs)})"
+        )
+        if any(self.differs(k) for k, own in self.evaluated.items() if own):
+            out += (
+                f"; {COMMON_MARK}: evaluated on other languages too"
+                + (f" (not common: {', '.join(missing)})" if missing else "")
+                + ", its own average is not comparable"
+            )
+        return out
+
+    def rank_key(self, key: str) -> tuple[bool, float]:
+        """Best common-ground mean first, those without one last."""
+        m = self.means.get(key)
+        return (m is None, -(m or 0.0))
+
+
+def common_ground(by_id: Mapping[str, Mapping[str, float | None]]) -> CommonGround:
+    """The common language set of ``by_id`` (id -> language -> accuracy; English and languages
+    without an accuracy are left out) and each one's mean accuracy over it. An id that evaluated
+    no XCOPA language takes no part in the intersection (and has no mean)."""
+    evaluated = {
+        key: tuple(lang for lang in XCOPA_LANGS if by_lang.get(lang) is not None) for key, by_lang in by_id.items()
+    }
+    sets = [set(own) for own in evaluated.values() if own]
+    common = set.intersection(*sets) if sets else set()
+    langs = tuple(lang for lang in XCOPA_LANGS if lang in common)
+    means: dict[str, float | None] = {}
+    for key, by_lang in by_id.items():
+        values = [float(by_lang[lang]) for lang in langs if by_lang.get(lang) is not None]  # type: ignore[arg-type]
+        means[key] = sum(values) / len(values) if langs and len(values) == len(langs) else None
+    return CommonGround(langs, means, evaluated)
 
 
 # ---- the same definitions as SQL (the store's leaderboard) ------------------------------------------

@@ -219,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--collapse-retries",
         type=int,
         default=None,
-        help="train a collapsed target phase (English validation at chance or one answer) again with a "
+        help="train a collapsed target phase (one answer for >= 90%% of English validation, or a training "
+        "loss that did not fall) again with a "
         "derived seed, up to N times (default 0)",
     )
     run.add_argument(

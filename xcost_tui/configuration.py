@@ -82,3 +82,63 @@ def label(spec: Mapping[str, Any]) -> str:
         chain = "+".join(tasks) + "→" if tasks and entry.uses_intermediate else ""
         head = entry.label_head.format(chain=chain, target=target, k=k if k is not None or entry.trains else 0)
     return f"{head} · {short_model(spec.get('model'))}"
+
+
+def _flat(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A spec's nested settings as dotted keys: {"hparams": {"learning_rate": 1e-5}} gives
+    {"hparams.learning_rate": 1e-5}."""
+    out: dict[str, Any] = {}
+    for k, v in obj.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def _field_name(key: str) -> str:
+    """The target phase's hyper-parameters are the ones a reader means by "lr": no prefix."""
+    return key.removeprefix("hparams.")
+
+
+def _value_text(v: Any) -> str:
+    if v is None:
+        return "none"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, (list, tuple)):
+        return "+".join(_value_text(x) for x in v) or "none"
+    text = str(v)
+    return text.rstrip("/").split("/")[-1] if "/" in text else text  # a hub id or path: its last part
+
+
+def distinguishing_labels(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """A label per configuration that tells it apart from every other one of ``specs`` (config id
+    -> a run's spec): ``label(spec)``, then " · field=value" for each configuration field whose
+    values differ among the configurations that share that base label (translations, recipe, a
+    varied hyper-parameter...), fields in sorted order. Two translate-test configurations, one on
+    XCOPA's published translations and one on an MT model, are "translate-test · xlm-roberta-large
+    · translations=published" and "... · translations=opus-mt-{lang}-en".
+
+    A field a spec leaves out counts at its default (LATER_DEFAULTS), so old and new spec files of
+    one configuration name nothing. Pure: the labels depend on the whole set, so the store
+    recomputes them whenever its runs change (store/labels.py)."""
+    base = {cid: label(spec) for cid, spec in specs.items()}
+    groups: dict[str, list[str]] = {}
+    for cid, lab in base.items():
+        groups.setdefault(lab, []).append(cid)
+    out = dict(base)
+    for lab, ids in groups.items():
+        if len(ids) < 2:
+            continue
+        flat = {cid: _flat({**LATER_DEFAULTS, **configuration_of(specs[cid])}) for cid in ids}
+        keys = sorted({k for f in flat.values() for k in f})
+        varied = [
+            k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat.values()}) > 1
+        ]
+        for cid in ids:
+            out[cid] = lab + "".join(f" · {_field_name(k)}={_value_text(flat[cid].get(k))}" for k in varied)
+    return out

@@ -461,6 +461,20 @@ def print_leaderboard(store: Path, run_ids: list[str], console) -> bool:
 # ---- the verdict -------------------------------------------------------------------------------
 
 
+def restart_lines(v, config_ids: set[str]) -> list[str]:
+    """'restarts: few-shot k=16 · xlm-roberta-large: 3 of 15 runs restarted' for each configuration
+    whose target phase was trained again after a collapse (the retry rate beside the verdict)."""
+    out = []
+    for cid in sorted(config_ids & set(v.configurations), key=lambda c: v.configurations[c].label):
+        c = v.configurations[cid]
+        if c.restarted_runs:
+            out.append(
+                f"restarts: {c.label}: {c.restarted_runs} of {c.n_runs} run{'s' if c.n_runs != 1 else ''} "
+                "restarted (target phase trained again after a collapse; each run reports its last attempt)"
+            )
+    return out
+
+
 def print_verdict(store: Path, specs: list, console) -> bool:
     """After the leaderboard: each configuration of the plan against its baseline, in a sentence,
     and the table of the averaged comparisons (xcost_tui.verdict; docs/statistics.md)."""
@@ -474,6 +488,8 @@ def print_verdict(store: Path, specs: list, console) -> bool:
         console.print(f"verdict: {exc}", markup=False, highlight=False)
         return False
     rows = [c for c in v.averaged() if c.config_id in config_ids]
+    for line in restart_lines(v, config_ids):
+        console.print(line, markup=False, highlight=False)
     console.print(
         f"verdict: {len(rows)} comparison(s) of this plan's configurations with their baselines "
         f"(average accuracy over the languages both evaluated; 95% intervals over seeds, shot draws and "

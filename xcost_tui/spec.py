@@ -445,8 +445,8 @@ class RunSpec:
     # idx (the XCOPA release's own field is wrong for th, tr, sw, id and it: docs/tasks.md), or
     # "published", the XCOPA file's field as released. Applies to evaluation and few-shot examples.
     xcopa_question: str = "copa"
-    # A target phase whose English validation accuracy is within chance, or whose predictions are
-    # >= 90% one choice, is "collapsed" (xcost_tui/collapse.py); this many times it is trained again
+    # A target phase whose English validation predictions are >= 90% one choice, or whose training
+    # loss did not fall, is "collapsed" (xcost_tui/collapse.py); this many times it is trained again
     # from a derived seed (target:copa#2, ...), every attempt recorded with its cost.
     collapse_retries: int = ranged(0, within(0, 10))
     max_eval_examples: int | None = ranged(None, at_least(1))  # per language, for quick runs

@@ -1,9 +1,10 @@
 """Collapsed target phases are caught, recorded, retried with a derived seed, and every attempt's
 cost is kept, end to end through the real job and the store.
 
-A forced collapse without a test hook: with 4 English validation items no accuracy is significantly
-different from chance (the smallest two-sided p-value at n = 4 is 0.125), so every attempt is
-"within chance" whatever the tiny model learnt."""
+A forced collapse without a test hook: a learning rate of 10 makes every attempt diverge, a
+degenerate fine-tune (Mosbach et al. 2021) whose training loss does not fall.
+(Before issue 16 the forced collapse was 4 English items, always "within chance"; within chance
+is information now, not a reason.)"""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest
 
 QUICK_HP = {"max_examples": 48, "max_steps": 3, "batch_size": 8, "max_seq_len": 64}
+# a fine-tune that diverges: Adam's steps of ~10 per weight throw the model far from where it
+# started, its loss rises and it answers one choice for everything (or its loss is not finite)
+DIVERGING_HP = {**QUICK_HP, "learning_rate": 10.0, "max_steps": 6}
 
 
 # one worker runs this module, so its module-scoped fixtures are built once (pytest-xdist, pyproject)
@@ -34,7 +38,7 @@ def collapsed_run(tmp_path_factory, data_dir):
         "data_dir": str(data_dir),
         "max_eval_examples": 4,
         "collapse_retries": 2,
-        "hparams": QUICK_HP,
+        "hparams": DIVERGING_HP,
         "few_shot_hparams": {"max_steps": 3, "max_seq_len": 64},
     }
     path = root / "spec.json"
@@ -76,7 +80,9 @@ def test_every_attempt_is_its_own_phase_and_judged(collapsed_run):
         ("target:copa#2", "eval:en#2", 2, True, True),
         ("target:copa#3", "eval:en#3", 3, True, False),
     ]
-    assert all(c["n"] == 4 and c["p_value"] >= 0.05 and "within chance" in c["reasons"][0] for c in checks)
+    assert all(c["n"] == 4 and c["loss_fell"] is False and c["loss_steps"] == 6 for c in checks)
+    assert all(any("did not fall" in r for r in c["reasons"]) for c in checks)
+    assert all(c["within_chance"] is True and not any("chance" in r for r in c["reasons"]) for c in checks)
     ends = phase_ends(collapsed_run)
     seeds = [ends[p]["info"]["seed"] for p in ("target:copa", "target:copa#2", "target:copa#3")]
     assert seeds[0] == 0 and len(set(seeds)) == 3 and [c["seed"] for c in checks] == seeds

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +93,7 @@ def make_run_dir(
     curve_points: int = 0,
     shot_seed: int | None = None,
     correct_items: dict[str, list[bool]] | None = None,
+    spec_edit: Callable[[RunSpec], None] | None = None,
 ) -> Path:
     """Writes ``<root>/runs/<run_id>/`` and returns its path.
 
@@ -132,6 +133,8 @@ def make_run_dir(
         name=name,
         shot_seed=shot_seed,
     )
+    if spec_edit is not None:  # a field make_run_dir has no argument for (a learning rate, translations)
+        spec_edit(spec)
     if reused_from is not None:
         producer = reused_from if isinstance(reused_from, dict) else {"run_id": reused_from, "run_dir": None}
         spec.init_from = f"{producer.get('run_dir') or producer['run_id']}/checkpoints/intermediate"

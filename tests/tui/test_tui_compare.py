@@ -618,3 +618,39 @@ def test_the_verdict_read_while_warming_is_shown_once_and_only_for_an_unchanged_
             assert len(calls) == 2  # the stale read is not shown: the screen read again
 
     run(changed)
+
+
+# ---- ranking on common ground (issue 16, item 7) ---------------------------------------------------
+
+
+def test_compare_ranks_on_the_languages_every_configuration_evaluated(tmp_path, monkeypatch):
+    # direct evaluated it, zh and the hard qu; translate-test (published translations) has no qu:
+    # its own average is higher (62.0 vs 60.0), yet it is worse on both shared languages
+    direct, tt = {"it": 0.70, "zh": 0.70, "qu": 0.40}, {"it": 0.62, "zh": 0.62}
+
+    def published(spec):
+        spec.method = "translate-test"
+        spec.translations = "published"
+
+    for seed in (0, 1):
+        make_run_dir(tmp_path / "store", run_id=f"d-s{seed}", seed=seed, langs=list(direct), accuracies=direct)
+        make_run_dir(
+            tmp_path / "store", run_id=f"tt-s{seed}", seed=seed, langs=list(tt), accuracies=tt, spec_edit=published
+        )
+    ingest(tmp_path / "store")
+    monkeypatch.chdir(tmp_path)
+
+    async def go():
+        app = make_app(Path("store"))
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = await open_compare(pilot, app)
+            table = screen.query_one("#compare-configs")
+            labels = [row[0] for row in table.rows]
+            assert "direct" in labels[0] and "translate-test" in labels[1]  # common ground: 70.0 above 62.0
+            assert table.rows[0][5] == "70.0†" and table.rows[1][5] == "62.0"
+            assert "ranked on the 2 common ones" in table.rows[0][-1]
+            legend = plain(text_of(screen.query_one("#compare-legend")))
+            assert "ranked on the 2 XCOPA languages every configuration evaluated (it, zh)" in legend
+            assert "†: evaluated on other languages too (not common:" in legend
+
+    run(go)

@@ -88,6 +88,9 @@ class Tally:
     flops_nonpad: int = 0  # of the non-pad tokens only (each sequence unpadded): the model's useful work, MFU's
     sampler: FlopSampler | None = None
     sampled_micro: list[tuple[int, int]] = field(default_factory=list)  # (step, micro-batch) counted, 1-based step
+    step_losses: list[float] = field(
+        default_factory=list
+    )  # a training phase's mean loss per optimiser step (collapse.py)
 
     def add_batch(self, batch: Batch, flops: int, flops_nonpad: int = 0) -> None:
         self.examples += batch.n_examples
@@ -315,6 +318,9 @@ def train(
     step = micro_n = 0
     loss_sum = torch.zeros((), device=device.torch_device)
     loss_count = 0
+    # every step's loss stays on the device until the phase ends: one .item() per step would
+    # synchronise the GPU at each step
+    step_values: list[torch.Tensor] = []
     last_report = time.monotonic()
     window_start, window_examples, window_tokens = last_report, 0, 0
     t_start = time.monotonic()
@@ -366,6 +372,7 @@ def train(
             step += 1
             loss_sum += step_loss
             loss_count += 1
+            step_values.append(step_loss)
             if on_step is not None:
                 spent = on_step(step, total_steps, tally)
                 window_start += spent
@@ -397,6 +404,7 @@ def train(
                 done = True
                 break
     tally.steps = step
+    tally.step_losses = torch.stack(step_values).float().cpu().tolist() if step_values else []
     ctx.log(
         f"{phase}: {step} steps of {hp.batch_size} examples (micro-batches of {micro}), "
         f"{tally.examples} examples in {time.monotonic() - t_start:.1f}s"

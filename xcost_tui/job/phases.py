@@ -222,7 +222,7 @@ class PhaseRunner:
         while True:
             seed = attempt_seed(spec.seed, attempt)
             name = attempt_phase(phase.name, attempt)
-            self._train_phase(
+            losses = self._train_phase(
                 dataclasses.replace(phase, name=name),
                 {spec.target: data.target_train},
                 spec.hparams,
@@ -234,7 +234,9 @@ class PhaseRunner:
             en = dataclasses.replace(english, name=attempt_phase(english.name, attempt))
             rows = self._eval_phase(en, spec.target, "validation", data.english_eval, target_head)
             n_choices = max((len(r["scores"]) for r in rows), default=2)
-            verdict = check_collapse([r["pred"] for r in rows], [r["label"] for r in rows], max(2, n_choices))
+            verdict = check_collapse(
+                [r["pred"] for r in rows], [r["label"] for r in rows], max(2, n_choices), losses=losses
+            )
             retry = bool(verdict.collapsed) and attempt <= spec.collapse_retries
             self.ctx.events.emit(
                 CollapseCheck(
@@ -253,6 +255,12 @@ class PhaseRunner:
                     verdict.majority,
                     list(verdict.reasons),
                     retry,
+                    within_chance=verdict.within_chance,
+                    loss_first=verdict.loss_first,
+                    loss_last=verdict.loss_last,
+                    loss_steps=verdict.loss_steps,
+                    loss_tolerance=verdict.loss_tolerance,
+                    loss_fell=verdict.loss_fell,
                 )
             )
             if verdict.collapsed:
@@ -326,7 +334,9 @@ class PhaseRunner:
 
     def _train_phase(
         self, phase: PlannedPhase, task_data: dict[str, list], hp, *, info=None, seed: int | None = None
-    ) -> None:
+    ) -> list[float]:
+        """One measured training phase; returns its mean loss per optimiser step (the collapse
+        check reads whether it fell)."""
         # Each phase starts from its own seed, so a phase's randomness (new heads, dropout) does not
         # depend on what ran before it: a run started from a saved encoder matches one that trained it.
         # A retry of the target phase (target:copa#2) has its own seed (attempt_seed) and is seeded
@@ -362,6 +372,7 @@ class PhaseRunner:
                 **(info or {}),
             },
         )
+        return tally.step_losses
 
     def _curve_probe(self, phase: PlannedPhase, head: str):
         """A learning-curve probe for the target and few-shot phases (measure.curve_points > 0)."""

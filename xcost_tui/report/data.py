@@ -15,12 +15,14 @@ from typing import Any
 import pyarrow as pa
 
 from .. import __version__
+from ..accuracy import CommonGround
 from ..stats.thresholds import BREAK_EVEN_MEASURES
 from ..store.db import connect_ro
 from ..verdict.api import (
     ComparisonRow,
     ConfigurationRow,
     Verdict,
+    common_ground_of,
     delta_sensitivity,
     sensitivity_line,
     sentence,
@@ -51,7 +53,8 @@ FIGURE_MAX_CONFIGS = 8  # configurations drawn in one per-language or curves fig
 @dataclass(frozen=True)
 class Flag:
     kind: (
-        str  # collapsed, chance, single-seed, single-pair, contended, failed, running, no-runs, no-baseline, mixed-env
+        str  # collapsed, restarted, chance, single-seed, single-draw, single-pair, contended, failed, running,
+        # no-runs, no-baseline, mixed-env, languages
     )
     config_id: str | None
     label: str
@@ -68,7 +71,7 @@ class ReportData:
     comparisons: list[ComparisonRow]  # those of the selected configurations (every language and form)
     sentences: list[str]
     sensitivity: str  # how the headline words move with δ (1, 2, 3 points); "" when nothing is compared
-    frontier: list[str]  # configurations on the cost–accuracy frontier (of `shown`), cheapest first
+    frontier: list[str]  # configurations on the cost–accuracy frontier (of `shown`, on `common`), cheapest first
     cost_key: str  # train_device_hours, or amortised_train_device_hours when amortise_n != 1
     hours_word: str  # GPU-hours, CPU-hours or device-hours
     tables: dict[str, pa.Table]
@@ -80,6 +83,10 @@ class ReportData:
     figure_rule: str
     generated: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     version: str = __version__
+    # the XCOPA languages every shown configuration evaluated, and each one's mean over them: what
+    # the frontier and the "most accurate" are ranked on (a configuration without Quechua does not
+    # rank higher for that alone)
+    common: CommonGround = field(default_factory=lambda: CommonGround((), {}, {}))
 
     def config(self, cid: str) -> ConfigurationRow:
         return self.verdict.configurations[cid]
@@ -115,9 +122,10 @@ def _ordered(configs: dict[str, ConfigurationRow], ids: set[str]) -> list[str]:
     return sorted((cid for cid in ids if cid in configs), key=key)
 
 
-def _frontier(configs: dict[str, ConfigurationRow], ids: list[str], cost_key: str) -> list[str]:
-    """Configurations no other one beats on both training cost and average accuracy (point estimates)."""
-    raw = [(configs[c].costs.get(cost_key), configs[c].avg.value, c) for c in ids]
+def _frontier(configs: dict[str, ConfigurationRow], ids: list[str], cost_key: str, common: CommonGround) -> list[str]:
+    """Configurations no other one beats on both training cost and mean accuracy over the common
+    languages (point estimates)."""
+    raw = [(configs[c].costs.get(cost_key), common.means.get(c), c) for c in ids]
     pts = sorted((x, -y, c) for x, y, c in raw if x is not None and y is not None)
     out: list[str] = []
     best: float | None = None
@@ -187,7 +195,8 @@ def gather(
     selected = _ordered(configs, selected_ids)
     shown = _ordered(configs, shown_ids)
     cost_key = "amortised_train_device_hours" if amortise_n != 1 else "train_device_hours"
-    frontier = _frontier(configs, shown, cost_key)
+    common = common_ground_of(configs[c] for c in shown)
+    frontier = _frontier(configs, shown, cost_key, common)
     rank = {cid: i for i, cid in enumerate(selected)}  # the tables' order: model, family, label
     sentences = [
         sentence(c, v)
@@ -247,7 +256,7 @@ def gather(
         s.sort()
         d.sort()
     mean_curves = _mean_curves(curves.to_pylist())
-    fig_ids, rule = _figure_configs(shown, frontier, comparisons, configs)
+    fig_ids, rule = _figure_configs(shown, frontier, comparisons, common)
     data = ReportData(
         store=Path(store),
         selection=selection,
@@ -267,6 +276,7 @@ def gather(
         curves=mean_curves,
         figure_configs=fig_ids,
         figure_rule=rule,
+        common=common,
     )
     data.flags = _flags(data, runs_rows, contended.to_pylist())
     data.tables = {
@@ -353,7 +363,7 @@ def _mean_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, floa
 
 
 def _figure_configs(
-    shown: list[str], frontier: list[str], comparisons: list[ComparisonRow], configs: dict[str, ConfigurationRow]
+    shown: list[str], frontier: list[str], comparisons: list[ComparisonRow], common: CommonGround
 ) -> tuple[list[str], str]:
     n = FIGURE_MAX_CONFIGS
     if len(shown) <= n:
@@ -363,15 +373,15 @@ def _figure_configs(
         if cid not in pick:
             pick.append(cid)
         for c in comparisons:
-            if c.config_id == cid and c.baseline_id not in pick and c.baseline_id in configs:
+            if c.config_id == cid and c.baseline_id not in pick and c.baseline_id in shown:
                 pick.append(c.baseline_id)
-    rest = sorted((c for c in shown if c not in pick), key=lambda c: -(configs[c].avg.value or 0.0))
+    rest = sorted((c for c in shown if c not in pick), key=common.rank_key)
     pick = (pick + rest)[:n]
     order = {cid: i for i, cid in enumerate(shown)}
     pick.sort(key=order.__getitem__)
     return pick, (
         f"{len(pick)} of {len(shown)} configurations: the cost–accuracy frontier and its baselines, then "
-        f"the most accurate; every configuration is in the tables (accuracy.csv, learning_curves.csv)"
+        f"the most accurate on the common languages; every configuration is in the tables (accuracy.csv, learning_curves.csv)"
     )
 
 
@@ -388,6 +398,12 @@ def seed_text(values: list[int]) -> str:
         if v is not None:
             start = prev = v
     return ", ".join(out)
+
+
+def restarts_text(c: ConfigurationRow) -> str:
+    """'3 of 15 runs restarted': the retry rate of the collapse check (a restart selects among
+    attempts, so a reader needs to know how often it happened)."""
+    return f"{c.restarted_runs} of {c.n_runs} run{'s' if c.n_runs != 1 else ''} restarted"
 
 
 def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, Any]]) -> list[Flag]:
@@ -416,9 +432,31 @@ def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, 
                     "collapsed",
                     cid,
                     lab,
-                    f"{lab}: {c.collapsed_runs} of {c.n_runs} runs collapsed (English validation accuracy "
-                    f"within chance or one choice for ≥ 90% of items; docs/user-guide.md, Collapsed "
+                    f"{lab}: {c.collapsed_runs} of {c.n_runs} runs collapsed (one choice for ≥ 90% of the English "
+                    f"validation items, or a training loss that did not fall; docs/user-guide.md, Collapsed "
                     f"fine-tunes); they are counted in its accuracy",
+                )
+            )
+        if c.restarted_runs:
+            out.append(
+                Flag(
+                    "restarted",
+                    cid,
+                    lab,
+                    f"{lab}: {restarts_text(c)} (the target phase trained again after a collapse, "
+                    f"collapse_retries; each run reports its last attempt)",
+                )
+            )
+        note = d.common.note(cid)
+        if note:
+            out.append(Flag("languages", cid, lab, f"{lab}: {d.common.mark(cid)} {note} ({d.common.statement()})"))
+        if c.single_draw:
+            out.append(
+                Flag(
+                    "single-draw",
+                    cid,
+                    lab,
+                    f"{lab}: one shot draw; its intervals say nothing of which shots were drawn",
                 )
             )
         if c.chance_langs:

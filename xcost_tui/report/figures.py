@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 from .. import XCOPA_LANGS
+from ..verdict.api import Estimate
 from .data import ReportData
 
 # Colour-blind-safe (Okabe–Ito) colours and distinct markers per configuration family.
@@ -99,12 +100,26 @@ def _cost_label(d: ReportData) -> str:
     return f"training {d.hours_word}, full pipeline (reused intermediate phase included)"
 
 
+def _common_estimate(avg: Any, mean: float, differs: bool) -> Any:
+    """The point at the common-language mean, with the average's interval only where the two are
+    the same mean (the configuration evaluated exactly the common languages)."""
+    if differs or avg.value is None:
+        return Estimate(mean, None, None)
+    return Estimate(mean, avg.low, avg.high)
+
+
 def frontier(d: ReportData) -> Any | None:
-    """Average accuracy (95% interval) against training cost, one point per configuration, the
-    frontier of configurations drawn through the ones nothing beats on both."""
+    """Accuracy over the common languages (d.common) against training cost, one point per
+    configuration, the frontier of configurations drawn through the ones nothing beats on both.
+    The average's 95% interval is drawn where the configuration evaluated exactly the common
+    languages (there it is the same mean); a † configuration has no interval for this mean."""
     configs = d.verdict.configurations
-    raw = [(cid, configs[cid].costs.get(d.cost_key), configs[cid].avg) for cid in d.shown]
-    pts = [(cid, x, est) for cid, x, est in raw if x is not None and est.value is not None]
+    raw = [(cid, configs[cid].costs.get(d.cost_key), d.common.means.get(cid)) for cid in d.shown]
+    pts = [
+        (cid, x, _common_estimate(configs[cid].avg, y, d.common.differs(cid)))
+        for cid, x, y in raw
+        if x is not None and y is not None
+    ]
     if not pts:
         return None
     fig = _figure(7.0, 4.6)
@@ -133,7 +148,7 @@ def frontier(d: ReportData) -> Any | None:
             label=f"{fam} ({len(xs)})",
             alpha=0.9,
         )
-    front = [(configs[c].costs[d.cost_key], configs[c].avg.value) for c in d.frontier]
+    front = [(configs[c].costs[d.cost_key], d.common.means[c]) for c in d.frontier]
     if len(front) >= 2:
         ax.step(
             [x for x, _ in front],
@@ -157,10 +172,12 @@ def frontier(d: ReportData) -> Any | None:
         )
     if len(pts) <= 12:
         for cid, x, est in pts:
-            ax.annotate(d.label(cid), (x, est.value), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            ax.annotate(
+                d.label(cid) + d.common.mark(cid), (x, est.value), textcoords="offset points", xytext=(5, 4), fontsize=7
+            )
     ax.axhline(0.5, color="#999999", linewidth=0.8, linestyle=":", label="chance (50%)")
     _cost_axis(ax, [x for _, x, _ in pts], _cost_label(d))
-    ax.set_ylabel("average XCOPA accuracy (95% interval)")
+    ax.set_ylabel(f"XCOPA accuracy, {len(d.common.langs)} common languages")
     _percent(ax)
     ax.set_title("Cost–accuracy frontier of configurations")
     _legend_below(ax)

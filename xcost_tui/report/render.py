@@ -225,6 +225,7 @@ def _configurations(d: ReportData) -> list[Block]:
         "runs",
         "languages",
         "avg % [95% CI]",
+        "common %",
         "en % [95% CI]",
         *(h.format(hw=d.hours_word, n=f"{d.verdict.amortise_n:g}") for _, h, _ in cols),
         "frontier",
@@ -233,6 +234,7 @@ def _configurations(d: ReportData) -> list[Block]:
     for cid in d.shown:
         c = d.config(cid)
         n_langs = sum(1 for lang in XCOPA_LANGS if lang in c.accuracy)
+        common = d.common.means.get(cid)
         rows.append(
             [
                 d.label(cid) + ("" if cid in d.selected else " (baseline)"),
@@ -241,21 +243,23 @@ def _configurations(d: ReportData) -> list[Block]:
                 str(c.n_runs),
                 str(n_langs),
                 acc_ci(c.avg),
+                (pct(common) + d.common.mark(cid)) if common is not None else pct(None),
                 acc_ci(c.accuracy.get("en")),
                 *(f(c.costs.get(k)) for k, _, f in cols),
                 "yes" if cid in d.frontier else "",
             ]
         )
-    numeric = {3, 4, 5, 6, *range(7, 7 + len(cols))}
+    numeric = {3, 4, 5, 6, 7, *range(8, 8 + len(cols))}
     return [
         Heading("Configurations", 2, "configurations"),
         Table(
             header,
             rows,
             numeric,
-            "Mean over each configuration's succeeded runs; accuracy: mean over runs "
-            "and the XCOPA languages evaluated, with its 95% interval; costs: mean over "
-            "runs ('–': not measured on this machine).",
+            "Mean over each configuration's succeeded runs; avg: mean over runs and the XCOPA languages "
+            "it evaluated, with its 95% interval; common: mean over the languages every configuration "
+            f"shown evaluated, the one the frontier is ranked on ({d.common.statement()}); costs: mean "
+            "over runs ('–': not measured on this machine).",
             "configurations-table",
         ),
     ]
@@ -270,9 +274,10 @@ def _figures(d: ReportData, figs: dict[str, tuple[bytes | None, str]]) -> list[B
         "break_even": "no comparison with measured training and per-query device-hours",
     }
     captions = {
-        "frontier": f"Average XCOPA accuracy (95% interval) against {d.hours_word} of training, one point per "
-        f"configuration (markers and colours: families); the line is the frontier of configurations "
-        f"(nothing is both cheaper and more accurate).",
+        "frontier": f"XCOPA accuracy over the {len(d.common.langs)} languages every configuration shown evaluated "
+        f"against {d.hours_word} of training, one point per configuration (markers and colours: families; the "
+        f"95% interval bar where the configuration evaluated exactly those languages); the line is the frontier "
+        f"of configurations (nothing is both cheaper and more accurate). {d.common.statement().capitalize()}.",
         "languages": f"Accuracy per language with 95% intervals; {d.figure_rule}.",
         "curves": f"Held-out accuracy (XCOPA validation items not drawn as shots, mean over languages and runs) at "
         f"each evaluation point of the target phase, against the cumulative training cost of the full "

@@ -258,8 +258,11 @@ class CurvePoint(_Event):
 @dataclass(frozen=True)
 class CollapseCheck(_Event):
     """The verdict on one attempt of the target phase, from its English validation predictions
-    (xcost_tui/collapse.py): collapsed when the accuracy is within chance (exact two-sided binomial
-    test at ``alpha``) or ``majority_share`` >= ``majority``. ``retry``: another attempt follows."""
+    (xcost_tui/collapse.py): collapsed when the model degenerated: ``majority_share`` >= ``majority``,
+    or the training loss did not fall (``loss_fell`` false: ``loss_last`` >= ``loss_first`` -
+    ``loss_tolerance``). ``within_chance`` (exact two-sided binomial test at ``alpha``) is
+    information, never a reason. ``retry``: another attempt follows. Events written before the loss
+    rule lack the loss fields (None)."""
 
     TYPE: ClassVar[str] = "collapse_check"
     phase: str  # the target phase checked: target:copa, target:copa#2, ...
@@ -277,6 +280,12 @@ class CollapseCheck(_Event):
     majority: float | None = None
     reasons: list[str] = field(default_factory=list)
     retry: bool = False
+    within_chance: bool | None = None
+    loss_first: float | None = None  # mean training loss over the first 10% of the attempt's steps
+    loss_last: float | None = None  # ... and over the last 10%
+    loss_steps: int | None = None
+    loss_tolerance: float | None = None
+    loss_fell: bool | None = None  # None: no loss history (fewer than 2 steps)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CollapseCheck:
@@ -296,6 +305,12 @@ class CollapseCheck(_Event):
             as_float(d.get("majority")),
             as_strs(d.get("reasons")),
             bool(as_bool(d.get("retry"))),
+            as_bool(d.get("within_chance")),
+            as_float(d.get("loss_first")),
+            as_float(d.get("loss_last")),
+            as_int(d.get("loss_steps")),
+            as_float(d.get("loss_tolerance")),
+            as_bool(d.get("loss_fell")),
             t=as_float(d.get("t")) or 0.0,
         )
 

@@ -9,6 +9,7 @@ re-exports nothing, so no module here depends on another through it):
 - ``rows``: run directory records → typed rows of every table (pure functions).
 - ``ingest``: run directories → rows, idempotently (the reading and the writing).
 - ``verdict_tables``: the verdict's intervals and comparisons, recomputed at ingest.
+- ``labels``: configuration labels that tell the store's configurations apart, rewritten at ingest.
 - ``forecasts``: the forecasts table, rebuilt from the forecast files, and its questions.
 - ``query``: what the app and the headless mode ask (leaderboard, Pareto, run detail, SQL).
 

@@ -33,7 +33,7 @@ from ..errors import RunDirError
 from ..rundir import JsonlLine, JsonlReader, RunDir, RunFold, RunStatus, StoreLayout, parse_event, read_status
 from ..rundir.forecast import files_signature
 from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, TRANSLATION_COLUMNS, duckdb_columns
-from . import db, forecasts, schema, verdict_tables
+from . import db, forecasts, labels, schema, verdict_tables
 from .rows import (
     RunRecords,
     curve_rows,
@@ -362,7 +362,9 @@ def delete_runs(con: duckdb.DuckDBPyConnection, run_ids: Iterable[str]) -> None:
 
 
 def refresh_leaderboard(con: duckdb.DuckDBPyConnection) -> None:
+    """The configurations' distinguishing labels (labels.py), then the leaderboard built from them."""
     with db.transaction(con):
+        labels.refresh_labels(con)
         for stmt in schema.refresh_leaderboard_sql():
             con.execute(stmt)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .. import XCOPA_LANGS
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
-from ..methods import UNTRAINED_METHODS
+from ..methods import METHOD_TABLE, UNTRAINED_METHODS
 from ..rundir.kinds import TRAINING_KINDS as _TRAINING_KINDS
 from ..rundir.records import TRANSLATION_COLUMNS
 from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_ALPHA, SAME_QUERY_COST
@@ -31,7 +31,10 @@ if TYPE_CHECKING:
 # complete (a succeeded run that evaluated every planned language: the rankings of the app);
 # icl and translate-test: per-query cost figures of phases (queries, prompt/continuation/context tokens,
 # query_flops), the leaderboard's query_* columns with translation counted, runs.translations/model_dtype,
-# the translations table; forecasts, forecast_error.
+# the translations table; forecasts, forecast_error. 6: the leaderboard's common_accuracy and
+# n_common_langs, the configurations view's restarted_runs and single_draw, distinguishing labels;
+# the verdict tables of the design (issue 16: clusters, generalized intervals, Holm families,
+# the equivalence test, seed and draw SDs) and the configurations' cost spread.
 SCHEMA_VERSION = 6
 
 
@@ -488,6 +491,22 @@ tp AS (
   LEFT JOIN phases src ON src.run_id = p.reused_from_run AND src.phase = p.reused_from_phase
   WHERE p.kind IN ({_TRAIN_KINDS}) AND p.completed
 ),
+cl AS (
+  -- the common ground (accuracy.common_ground): the XCOPA languages every configuration with a
+  -- succeeded run evaluated (a configuration's languages: those any of its succeeded runs evaluated)
+  SELECT lang FROM (
+    SELECT DISTINCT r.config_id, e.lang FROM evl e JOIN runs r USING (run_id)
+    WHERE r.status = 'succeeded' AND r.config_id IS NOT NULL AND e.lang IN ({_LANG_LIST}))
+  GROUP BY lang
+  HAVING count(*) = (SELECT count(DISTINCT r.config_id) FROM runs r JOIN evl e USING (run_id)
+                     WHERE r.status = 'succeeded' AND r.config_id IS NOT NULL AND e.lang IN ({_LANG_LIST}))
+),
+ca AS (
+  -- a run's mean over the common languages; NULL unless it evaluated every one of them
+  SELECT e.run_id, CASE WHEN count(*) = (SELECT count(*) FROM cl) THEN {_osum("e.accuracy", None, "e.lang")} / count(*) END
+    AS common_accuracy
+  FROM evl e WHERE e.lang IN (SELECT lang FROM cl) GROUP BY e.run_id
+),
 tr AS (
   SELECT run_id,
     {_osum("f_device_hours")} AS train_device_hours,
@@ -570,6 +589,7 @@ SELECT r.run_id, r.name, r.model, r.method,
   coalesce(r.status = 'succeeded' AND coalesce(ev.n_langs, 0) >= len(r.langs), false) AS complete, av.avg_accuracy, ev.en_accuracy, ev.en_accuracy - av.avg_accuracy AS transfer_gap,
   {", ".join(f"ev.acc_{lang}" for lang in XCOPA_LANGS)},
   av.model_family, av.avg_accuracy_all, av.avg_accuracy_published, av.avg_accuracy_seen,
+  ca.common_accuracy, (SELECT count(*) FROM cl) AS n_common_langs,
   r.shot_seed, r.recipe, r.intermediate_recipe, r.few_shot_recipe, r.collapsed, r.target_attempts,
   r.config_id, r.config_family, r.config_label,
   {_untrained("tr.train_device_hours")} AS train_device_hours, {_untrained("tr.train_flops")} AS train_flops,
@@ -601,6 +621,7 @@ LEFT JOIN (
   {_AVERAGES}
   FROM runs r LEFT JOIN ev USING (run_id)
 ) av USING (run_id)
+LEFT JOIN ca USING (run_id)
 LEFT JOIN tr USING (run_id)
 LEFT JOIN allp USING (run_id)
 LEFT JOIN rb USING (run_id)
@@ -681,6 +702,9 @@ def _mean_if_all(col: str) -> str:
     return f"CASE WHEN count({col}) = count(*) THEN avg({col}) END AS {col}"
 
 
+# Methods that draw shots (few-shot fine-tuning, icl): one draw of k > 0 shots is flagged single_draw.
+_DRAWS_SHOTS = ", ".join(f"'{name}'" for name, m in METHOD_TABLE.items() if m.draws_shots)
+
 # One row per configuration (its succeeded runs): accuracy with the verdict's 95% intervals (every
 # XCOPA language, English, and the four average forms), mean costs over its runs, the full
 # pipeline's training cost amortised over N target tasks (SET VARIABLE amortise_n = N; default 1:
@@ -698,7 +722,12 @@ costs AS (
     count(DISTINCT shot_seed) AS n_shot_draws, count(*) FILTER (WHERE collapsed) AS collapsed_runs,
     max(n_langs) AS n_langs, max(peak_train_mem_bytes) AS peak_train_mem_bytes,
     max(peak_infer_mem_bytes) AS peak_infer_mem_bytes,
-    {", ".join(_mean_if_all(c) for c in _COST_MEANS)}
+    {", ".join(_mean_if_all(c) for c in _COST_MEANS)},
+    -- runs whose target phase was trained again after a collapse (a selection among attempts)
+    count(*) FILTER (WHERE target_attempts > 1) AS restarted_runs,
+    -- a method that draws shots, k > 0, and one draw: its interval says nothing of the draw
+    coalesce(any_value(method) IN ({_DRAWS_SHOTS}) AND coalesce(any_value(k), 0) > 0, false)
+      AND count(DISTINCT coalesce(shot_seed, 0)) <= 1 AS single_draw
   FROM lb GROUP BY config_id
 ),
 acc AS (

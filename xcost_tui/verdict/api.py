@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import XCOPA_LANGS
-from ..accuracy import FORM_COLUMNS
+from ..accuracy import FORM_COLUMNS, CommonGround, common_ground
 from ..stats.costs import break_even, cost_to_reach
 from ..stats.thresholds import (
     BREAK_EVEN_MEASURES,
@@ -75,6 +75,8 @@ class ConfigurationRow:
     seed_sd: float | None = None  # SD of a new training seed's average accuracy
     draw_sd: float | None = None  # SD of a new shot draw's (within a seed when it trains)
     n_clusters: int = 0
+    restarted_runs: int = 0  # of n_runs: the target phase trained again after a collapse (collapse.py)
+    single_draw: bool = False  # draws k > 0 shots, and its runs have one draw: the draw's variation is unseen
 
     @property
     def avg(self) -> Estimate:
@@ -206,9 +208,10 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
     for name, col in names.items():
         if row.get(col) is not None:
             acc[name] = Estimate(_num(row.get(col)), _num(row.get(f"{col}_low")), _num(row.get(f"{col}_high")))
+    single_draw = bool(row.get("single_draw"))
     return ConfigurationRow(
         str(row["config_id"]),
-        str(row.get("label") or row["config_id"]),
+        str(row.get("label") or row["config_id"]) + (" (1 shot draw)" if single_draw else ""),
         str(row.get("family") or "?"),
         row.get("model"),
         row.get("method"),
@@ -222,10 +225,12 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
         acc,
         {c: _num(row.get(c)) for c in COSTS},
         device_types.get(str(row["config_id"])),
-        row.get("covers"),
-        _num(row.get("seed_sd")),
-        _num(row.get("draw_sd")),
-        int(row.get("n_clusters") or 0),
+        covers=row.get("covers"),
+        seed_sd=_num(row.get("seed_sd")),
+        draw_sd=_num(row.get("draw_sd")),
+        n_clusters=int(row.get("n_clusters") or 0),
+        restarted_runs=int(row.get("restarted_runs") or 0),
+        single_draw=single_draw,
     )
 
 
@@ -512,16 +517,34 @@ def sensitivity_line(sensitivity: dict[float, dict[str, int]]) -> str:
 # ---- reads for the app's Compare screen (additive: the frontier, learning curves, why a cost is NULL) ----
 
 
+def common_ground_of(configs: Iterable[ConfigurationRow]) -> CommonGround:
+    """The XCOPA languages every one of ``configs`` evaluated and each one's mean accuracy over
+    them (``accuracy.common_ground`` on the per-language means): what rankings use, so that a
+    configuration without Quechua does not rank above one with it for that reason alone."""
+    return common_ground(
+        {c.config_id: {lang: e.value for lang, e in c.accuracy.items() if lang in XCOPA_LANGS} for c in configs}
+    )
+
+
 def frontier(configs: Iterable[ConfigurationRow], cost: str, accuracy: str = "avg") -> list[str]:
     """The configurations on the cost/accuracy frontier, cheapest first: no other configuration
     is at most as costly and at least as accurate (mean over its runs) with one of the two
     strictly better — the rule of the store's per-run ``cost_vs_accuracy``. A configuration
-    without the cost or the accuracy is not a candidate."""
+    without the cost or the accuracy is not a candidate. ``accuracy``: "common" is the mean over
+    the languages all of ``configs`` evaluated (``common_ground_of``), else a key of
+    ``ConfigurationRow.accuracy``."""
+    configs = list(configs)
+    common = common_ground_of(configs).means if accuracy == "common" else None
     pts = []
     for c in configs:
-        x, est = c.costs.get(cost), c.accuracy.get(accuracy)
-        if x is not None and est is not None and est.value is not None:
-            pts.append((float(x), -float(est.value), c.config_id))
+        x = c.costs.get(cost)
+        if common is not None:
+            y = common.get(c.config_id)
+        else:
+            est = c.accuracy.get(accuracy)
+            y = None if est is None else est.value
+        if x is not None and y is not None:
+            pts.append((float(x), -float(y), c.config_id))
     pts.sort()
     out, best = [], -math.inf
     i = 0

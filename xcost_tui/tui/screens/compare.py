@@ -34,8 +34,18 @@ from textual.widgets import ContentSwitcher, Footer, Static
 
 from ... import XCOPA_LANGS, present
 from ... import format as fmt
+from ...accuracy import COMMON_MARK
 from ...errors import StoreError
-from ...verdict.api import ConfigurationRow, Curve, Verdict, frontier, learning_curves, unmeasured_reasons, verdict
+from ...verdict.api import (
+    ConfigurationRow,
+    Curve,
+    Verdict,
+    common_ground_of,
+    frontier,
+    learning_curves,
+    unmeasured_reasons,
+    verdict,
+)
 from ..widgets.charts import Chart
 from ..widgets.empty import EmptyState
 from ..widgets.pagetable import PageColumn, PageTable
@@ -175,8 +185,17 @@ def families_in(configs: list[ConfigurationRow]) -> list[str]:
 
 
 def sorted_configs(configs: list[ConfigurationRow]) -> list[ConfigurationRow]:
-    """Best average accuracy first; configurations without one last, by label."""
-    return sorted(configs, key=lambda c: (c.avg.value is None, -(c.avg.value or 0.0), c.label))
+    """Best mean accuracy over the languages all of them evaluated first (common ground: a
+    configuration without Quechua does not rank higher for that alone); those without one last,
+    by label."""
+    common = common_ground_of(configs)
+    return sorted(configs, key=lambda c: (*common.rank_key(c.config_id), c.label))
+
+
+def common_cell(c: ConfigurationRow, common) -> str:
+    """The mean over the common languages, '†' when the configuration evaluated others too."""
+    m = common.means.get(c.config_id)
+    return fmt.NULL if m is None else f"{100 * m:.1f}{common.mark(c.config_id)}"
 
 
 @dataclass
@@ -564,9 +583,10 @@ class CompareScreen(Screen):
         m = self._measure()
         key = m.key_for(self.settings.amortise_n)
         configs = data.configurations
-        with_x = [c for c in configs if c.costs.get(key) is not None and c.avg.value is not None]
+        common = common_ground_of(configs)  # ranked and drawn on the languages all of them evaluated
+        with_x = [c for c in configs if c.costs.get(key) is not None and common.means.get(c.config_id) is not None]
         lacking = [c for c in configs if c.costs.get(key) is None]
-        self.frontier_ids = frontier(configs, key)
+        self.frontier_ids = frontier(configs, key, accuracy="common")
         on_front = set(self.frontier_ids)
         plot = self.query_one("#compare-plot")
         unmeasured = self.query_one("#compare-unmeasured", Static)
@@ -590,6 +610,7 @@ class CompareScreen(Screen):
         legend = legend_text(families_in(configs), frontier=bool(with_x), intervals=bool(with_x))
         if lacking and with_x:
             legend.append(f"   {len(lacking)} lack {m.header}" + (f": {reason}" if reason else ""), style="dim")
+        legend.append("\n" + common.statement(), style="dim")
         self.query_one("#compare-legend", Static).update(legend)
         self._fill_config_table(configs, key, m, on_front)
 
@@ -598,11 +619,15 @@ class CompareScreen(Screen):
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
-        # configs: those with this cost and an average (the caller's with_x)
+        # configs: those with this cost and a mean over the common languages (the caller's with_x);
+        # the interval bar is the average's, drawn only where the configuration evaluated exactly
+        # the common languages (there the average is over them: its interval belongs to the point)
+        common = common_ground_of(self.data.configurations if self.data is not None else configs)
         xs = [float(cast(float, c.costs[key])) for c in configs]
-        ys = [100 * cast(float, c.avg.value) for c in configs]
-        lows = [100 * (c.avg.low if c.avg.low is not None else cast(float, c.avg.value)) for c in configs]
-        highs = [100 * (c.avg.high if c.avg.high is not None else cast(float, c.avg.value)) for c in configs]
+        ys = [100 * cast(float, common.means[c.config_id]) for c in configs]
+        same = [not common.differs(c.config_id) and c.avg.value is not None for c in configs]
+        lows = [100 * c.avg.low if ok and c.avg.low is not None else y for c, y, ok in zip(configs, ys, same)]
+        highs = [100 * c.avg.high if ok and c.avg.high is not None else y for c, y, ok in zip(configs, ys, same)]
         xa = make_axis(xs, self._measure().tick)
         ya = make_axis(lows + highs, "percent", pad=0.06)
         # interval bars first, then the frontier line, then the markers on top
@@ -630,7 +655,7 @@ class CompareScreen(Screen):
         plt.ylim(ya.lo, ya.hi)
         plt.xticks(xa.ticks, xa.labels)
         plt.yticks(ya.ticks, ya.labels)
-        plt.title("average XCOPA accuracy (%) per configuration, 95% intervals")
+        plt.title(f"XCOPA accuracy (%) over the {len(common.langs)} common languages, 95% intervals")
         plt.xlabel(label + (" (log scale)" if xa.log else ""))
         plot.refresh()
 
@@ -643,12 +668,15 @@ class CompareScreen(Screen):
             PageColumn("avg", "avg [95% interval]", 18, True),
             PageColumn("cost", m.column.header, 9, True),
             PageColumn("frontier", "frontier", 8),
+            PageColumn("common", "common", 7, True),
             PageColumn("flags", "flags", 40),
         ]
+        common = common_ground_of(configs)
         rows, keys, styles = [], [], []
         for c in sorted_configs(configs):
             style = present.family_style(c.family)
             keys.append(c.config_id)
+            note = common.note(c.config_id)
             rows.append(
                 [
                     f"{style.marker} {c.label}",
@@ -656,10 +684,11 @@ class CompareScreen(Screen):
                     range_cell(c.avg),
                     m.column.cell(c.costs.get(key)),
                     "yes" if c.config_id in on_front else "",
-                    flags_of(c),
+                    common_cell(c, common),
+                    "; ".join(x for x in (flags_of(c), f"{COMMON_MARK} {note}" if note else "") if x),
                 ]
             )
-            styles.append([style.color, None, None, None, "bold" if c.config_id in on_front else None, "dim"])
+            styles.append([style.color, None, None, None, "bold" if c.config_id in on_front else None, None, "dim"])
         self.query_one("#compare-configs", PageTable).set_page(cols, keys, rows, styles, fixed=1)
 
     # ---- the languages view --------------------------------------------------------------------
