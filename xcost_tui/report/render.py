@@ -84,6 +84,12 @@ def diff_ci(c: ComparisonRow) -> str:
     return f"{points(c.diff)} [{points(c.low)}, {points(c.high)}]"
 
 
+def spread(c: ConfigurationRow) -> str:
+    """'2.1 / 0.8': the seed SD and the draw SD of the average, in points ('–' where not estimable)."""
+    parts = [fmt.NULL if x is None else f"{100 * x:.1f}" for x in (c.seed_sd, c.draw_sd)]
+    return " / ".join(parts)
+
+
 def design(c: ComparisonRow) -> str:
     """How the two sides were compared, short: '3 pairs' or '3 vs 5' (independent arms)."""
     return f"{c.n_pairs} pairs" if c.paired else f"{c.n_a} vs {c.n_b}"
@@ -225,6 +231,8 @@ def _configurations(d: ReportData) -> list[Block]:
         "runs",
         "languages",
         "avg % [95% CI]",
+        "seed / draw SD",
+        "interval covers",
         "common %",
         "en % [95% CI]",
         *(h.format(hw=d.hours_word, n=f"{d.verdict.amortise_n:g}") for _, h, _ in cols),
@@ -243,13 +251,15 @@ def _configurations(d: ReportData) -> list[Block]:
                 str(c.n_runs),
                 str(n_langs),
                 acc_ci(c.avg),
+                spread(c),
+                c.covers or fmt.NULL,
                 (pct(common) + d.common.mark(cid)) if common is not None else pct(None),
                 acc_ci(c.accuracy.get("en")),
                 *(f(c.costs.get(k)) for k, _, f in cols),
                 "yes" if cid in d.frontier else "",
             ]
         )
-    numeric = {3, 4, 5, 6, 7, *range(8, 8 + len(cols))}
+    numeric = {3, 4, 5, 6, 8, 9, *range(10, 10 + len(cols))}
     return [
         Heading("Configurations", 2, "configurations"),
         Table(
@@ -257,7 +267,9 @@ def _configurations(d: ReportData) -> list[Block]:
             rows,
             numeric,
             "Mean over each configuration's succeeded runs; avg: mean over runs and the XCOPA languages "
-            "it evaluated, with its 95% interval; common: mean over the languages every configuration "
+            "it evaluated, with its 95% interval; seed / draw SD: the spread of a new training seed's, and of a "
+            "new shot draw's, average accuracy in points (the interval's variance components); interval covers: "
+            "the factors the interval accounts for ('items only (1 seed)': not training variation); common: mean over the languages every configuration "
             f"shown evaluated, the one the frontier is ranked on ({d.common.statement()}); costs: mean "
             "over runs ('–': not measured on this machine).",
             "configurations-table",
