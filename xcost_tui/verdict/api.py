@@ -414,7 +414,9 @@ def _times(r: RatioEstimate) -> str:
 
 
 def _queries(x: float) -> str:
-    return f"{max(x, 0.0):,.0f}"
+    """A number of queries to 2 significant digits (an interval's width is rarely known better):
+    12,000; below 0 (a crossing that may not exist) is 0."""
+    return f"{float(f'{max(x, 0.0):.2g}'):,.0f}"
 
 
 def _cost_parts(a: ConfigurationRow, b: ConfigurationRow, v: Verdict) -> list[str]:
