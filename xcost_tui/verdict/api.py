@@ -408,8 +408,10 @@ def _times(r: RatioEstimate) -> str:
     """ "3.1× [2.9, 3.3]"; one value when the interval is a point (analytic FLOPs of equal runs) or
     cannot be told (1 run: said once, after the ratios)."""
     x = f"{r.ratio:.2g}×"
-    if r.low is not None and r.high is not None and r.low != r.high:
-        return f"{x} [{r.low:.2g}, {r.high:.2g}]"
+    if r.low is not None and r.high is not None:
+        low, high = f"{r.low:.2g}", f"{r.high:.2g}"
+        if (low, high) != (f"{r.ratio:.2g}",) * 2:  # "11× [11, 11]" says nothing more than "11×"
+            return f"{x} [{low}, {high}]"
     return x
 
 
