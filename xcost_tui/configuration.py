@@ -142,3 +142,47 @@ def distinguishing_labels(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, s
         for cid in ids:
             out[cid] = lab + "".join(f" · {_field_name(k)}={_value_text(flat[cid].get(k))}" for k in varied)
     return out
+
+
+def training_key(spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What determines a run's training phases — the model they train and the work they measure —
+    and nothing of its evaluation (languages evaluated, translations, the MT model, prompts); None
+    for a method that trains nothing (icl). translate-test trains exactly direct's (or an
+    intermediate run's) classifier: with the same model, recipe, data and seed the keys are equal,
+    and the verdict counts that training once (docs/statistics.md, "Cost"). Training data is the
+    task's (``data_dir``, where it is read from, is not identity)."""
+    entry = METHOD_TABLE.get(str(spec.get("method") or ""))
+    if entry is None or not entry.trains:
+        return None
+    key: dict[str, Any] = {
+        "model": spec.get("model"),
+        "target": spec.get("target") or "copa",
+        "hparams": spec.get("hparams"),
+        "seed": spec.get("seed"),
+        "tiny_model_dims": spec.get("tiny_model_dims") or {},
+        "collapse_retries": spec.get("collapse_retries") or 0,
+        "measure": spec.get("measure"),  # FLOP sampling and learning-curve points change the measured work
+    }
+    tasks = list(spec.get("intermediate") or [])
+    if entry.uses_intermediate and tasks:
+        key.update(
+            intermediate=tasks,
+            intermediate_mode=spec.get("intermediate_mode") or "sequential",
+            intermediate_hparams=spec.get("intermediate_hparams"),
+        )
+    if entry.draws_shots:  # a fine-tune on k target-language examples per language
+        key.update(
+            few_shot_k=spec.get("few_shot_k"),
+            shot_seed=spec.get("shot_seed"),
+            few_shot_hparams=spec.get("few_shot_hparams"),
+            langs=list(spec.get("langs") or []),
+            xcopa_question=spec.get("xcopa_question") or "copa",
+        )
+    return key
+
+
+def training_id(spec: Mapping[str, Any]) -> str | None:
+    """The training of a configuration: ``training_key`` without the seeds. Two configurations of
+    equal training_id train identically by spec, seed for seed (runs.training_id)."""
+    key = training_key(spec)
+    return None if key is None else digest({k: v for k, v in key.items() if k not in WITHIN_CONFIGURATION})

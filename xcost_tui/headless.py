@@ -520,10 +520,9 @@ def print_verdict(store: Path, specs: list, console) -> bool:
     ):
         table.add_column(col, justify="right" if right else "left", no_wrap=not right)
     for c in rows:
-        a, b = v.configurations.get(c.config_id), v.configurations.get(c.baseline_id)
-        ratio = None
-        if a is not None and b is not None and a.costs.get("train_device_hours") and b.costs.get("train_device_hours"):
-            ratio = a.costs["train_device_hours"] / b.costs["train_device_hours"]  # type: ignore[operator]
+        ratio = None  # 1 for trainings identical by spec (one training), never two timings' noise
+        if c.config_id in v.configurations and c.baseline_id in v.configurations:
+            ratio = v.cost_ratio(c.config_id, c.baseline_id, "train_device_hours").ratio
         finding = c.outcome
         table.add_row(
             Text(c.label),

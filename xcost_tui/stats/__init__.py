@@ -11,7 +11,10 @@ run directory.
   equivalence test (TOST), over 0/1 correctness matrices (numpy).
 - ``significance``: the exact tests of the verdict (binomial against chance, McNemar) and
   Holm's correction (numpy).
-- ``costs``: break-even between two total costs and the cost to reach an accuracy (numpy).
+- ``costs``: a cost with its spread over runs, the ratio of two costs and the break-even between
+  two total costs with their intervals, and the cost to reach an accuracy (numpy).
+- ``student_t``: Student's t quantiles in pure Python, and the same rule as SQL for the store's
+  cost intervals.
 
 numpy is imported by ``bootstrap``, ``significance`` and ``costs`` only: import those where they
 are used, never at the supervisor's start-up. docs/statistics.md explains every method.

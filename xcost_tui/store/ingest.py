@@ -284,12 +284,66 @@ def read_records(
     return rec, lines
 
 
+# The cost figures of a phase that can never be negative (every one a count, a duration, work or
+# energy): a negative one is a broken measurement, and the verdict would turn it into a ratio of
+# -100 or "always cheaper". Ingest refuses such a run rather than store it.
+NON_NEGATIVE_COSTS: tuple[str, ...] = (
+    "wall_s",
+    "cpu_s",
+    "device_hours",
+    "devices",
+    "examples",
+    "steps",
+    "tokens_nonpad",
+    "tokens_padded",
+    "flops_analytic",
+    "flops_measured",
+    "flops_analytic_nonpad",
+    "energy_j",
+    "peak_mem_bytes",
+    "lifetime_peak_mem_bytes",
+    "queries",
+    "prompt_tokens",
+    "continuation_tokens",
+    "query_flops",
+    "latency_p50_s",
+    "latency_p95_s",
+    "latency_mean_s",
+)
+
+
+def check_costs(run_dir: Path, rec: RunRecords) -> None:
+    """Raises RunDirError naming the run directory, the phase and the figure when a completed
+    phase records a negative cost (its own, or the original cost of a phase it reused)."""
+    for phase in rec.state.phases.values():
+        if not phase.completed:
+            continue
+        figures: list[tuple[str, Any]] = [(n, c.value) for n, c in phase.costs.items() if n in NON_NEGATIVE_COSTS]
+        original = phase.info.get("original_costs")
+        if isinstance(original, dict):
+            figures += [
+                (f"original_costs.{n}", c.get("value"))
+                for n, c in original.items()
+                if n in NON_NEGATIVE_COSTS and isinstance(c, dict)
+            ]
+        for name, value in figures:
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                raise RunDirError(
+                    f"{run_dir}: phase {phase.name} records a negative cost, {name} = {value!r}: a cost "
+                    f"is never below 0, so the measurement is broken and the run is not ingested. Check "
+                    f"the phase_end event of {phase.name} in {run_dir / 'events.jsonl'} (the clock, the "
+                    f"energy counter or the FLOP count that produced it); fix or delete that run "
+                    f"directory, or run it again, then `xcost-tui ingest`."
+                )
+
+
 def stage_run(
     run_dir: Path | str, mem: duckdb.DuckDBPyConnection | None = None, store: StoreLayout | None = None
 ) -> StagedRun:
     """Reads one run directory into Arrow tables (no database involved). Paths are recorded
     relative to ``store``'s root when under it. Raises UnreadableRun for a directory that is not
-    a readable run (its status.json is not a status)."""
+    a readable run (its status.json is not a status), RunDirError for a run that records a negative
+    cost (``check_costs``)."""
     start = time.perf_counter()
     files = RunDir(Path(run_dir))
     run_id = files.run_id
@@ -299,6 +353,7 @@ def stage_run(
         mem = duckdb.connect(":memory:")
     try:
         rec, lines = read_records(files.path, store, warnings)
+        check_costs(files.path, rec)
         state = rec.state
         status = outcome(rec).status
         running = status == RunStatus.RUNNING
@@ -464,10 +519,11 @@ def ingest(
     try:
         batch: list[StagedRun] = []
         rows = 0
+        refused: list[str] = []  # runs refused as data errors: rows an earlier ingest wrote are removed
 
         def flush(final: bool) -> None:
             nonlocal batch, rows
-            if not batch and not (final and (stale or report.ingested or forecasts_due)):
+            if not batch and not (final and (stale or refused or report.ingested or forecasts_due)):
                 return
             with db.connect_rw(store_root, timeout=timeout) as con:
                 if db.ensure_schema(con):  # another process changed the schema meanwhile
@@ -475,6 +531,8 @@ def ingest(
                 if final and stale:
                     delete_runs(con, stale)
                     report.pruned += stale
+                if final and refused:
+                    delete_runs(con, refused)
                 if final and (forecasts_due or report.rebuilt):
                     report.forecasts = forecasts.write_forecasts(con, store_root, forecasts_sig, report.warnings)
                 for staged in batch:
@@ -495,6 +553,11 @@ def ingest(
             except UnreadableRun as exc:
                 report.skipped.append(d)
                 report.warnings.append(f"{d}: skipped, not a readable run directory: {exc}")
+                continue
+            except RunDirError as exc:  # a data error of this run (a negative cost): refused, the rest goes on
+                refused.append(RunDir(d).run_id)
+                report.skipped.append(d)
+                report.warnings.append(f"refused: {exc}")
                 continue
             except (OSError, duckdb.Error, ValueError, TypeError) as exc:  # one unreadable run never stops the rest
                 report.skipped.append(d)

@@ -140,6 +140,7 @@ class RunRow(TypedDict):
     config_id: str | None
     config_family: str | None
     config_label: str | None
+    training_id: str | None
 
 
 def _section(spec: dict[str, Any], section: str, key: str, conv: Callable[[Any], T]) -> T | None:
@@ -270,6 +271,7 @@ def run_row(rec: RunRecords) -> RunRow:
         config_id=configuration.configuration_id(spec) if spec else None,
         config_family=configuration.family(spec) if spec else None,
         config_label=configuration.label(spec) if spec else None,
+        training_id=configuration.training_id(spec) if spec else None,
     )
 
 

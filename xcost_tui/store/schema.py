@@ -17,6 +17,7 @@ from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_famil
 from ..methods import METHOD_TABLE, UNTRAINED_METHODS
 from ..rundir.kinds import TRAINING_KINDS as _TRAINING_KINDS
 from ..rundir.records import TRANSLATION_COLUMNS
+from ..stats.student_t import t975_sql
 from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_ALPHA, SAME_QUERY_COST
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("config_id", "VARCHAR"),
         ("config_family", "VARCHAR"),
         ("config_label", "VARCHAR"),
+        ("training_id", "VARCHAR"),
     ),
     "phases": (
         ("run_id", "VARCHAR"),
@@ -695,27 +697,53 @@ _COST_MEANS = (
     "query_energy_j",
     "query_device_hours",
 )
+_AMORTISED = (
+    ("amortised_train_device_hours", "train_device_hours", "intermediate_device_hours"),
+    ("amortised_train_flops", "train_flops", "intermediate_flops"),
+    ("amortised_train_energy_j", "train_energy_j", "intermediate_energy_j"),
+)
+# Every cost of a configuration with its spread over runs: <cost>, <cost>_sd, <cost>_low, <cost>_high.
+COST_SPREAD: tuple[str, ...] = (*_COST_MEANS, *(name for name, _, _ in _AMORTISED))
+_AMORTISE_N = "coalesce(getvariable('amortise_n'), 1)::DOUBLE"
+_INCLUDE_CONTENDED = "coalesce(getvariable('include_contended'), false)"
 
 
 def _mean_if_all(col: str) -> str:
-    """The mean over a configuration's runs, NULL when any run lacks the figure (never a partial mean)."""
-    return f"CASE WHEN count({col}) = count(*) THEN avg({col}) END AS {col}"
+    """The mean over a configuration's runs, NULL when any run lacks the figure (never a partial
+    mean); its sample SD (NULL with fewer than 2 runs)."""
+    every = f"count({col}) = count(*)"
+    return (
+        f"CASE WHEN {every} THEN avg({col}) END AS {col}, "
+        f"CASE WHEN {every} AND count(*) >= 2 THEN stddev_samp({col}) END AS {col}_sd"
+    )
+
+
+def _interval(col: str) -> str:
+    """mean ± t_{n-1} · SD/√n (stats.costs.cost_estimate), n the runs counted in costs."""
+    half = f"c.t_runs * c.{col}_sd / sqrt(c.cost_runs)"
+    return f"c.{col} - {half} AS {col}_low, c.{col} + {half} AS {col}_high"
 
 
 # Methods that draw shots (few-shot fine-tuning, icl): one draw of k > 0 shots is flagged single_draw.
 _DRAWS_SHOTS = ", ".join(f"'{name}'" for name, m in METHOD_TABLE.items() if m.draws_shots)
 
 # One row per configuration (its succeeded runs): accuracy with the verdict's 95% intervals (every
-# XCOPA language, English, and the four average forms), mean costs over its runs, the full
-# pipeline's training cost amortised over N target tasks (SET VARIABLE amortise_n = N; default 1:
-# the intermediate phase serves this configuration alone).
+# XCOPA language, English, and the four average forms); every cost as the mean over its runs with
+# the SD and a 95% t-interval (docs/statistics.md, "Cost"); the full pipeline's training cost
+# amortised over N target tasks (SET VARIABLE amortise_n = N; default 1: the intermediate phase
+# serves this configuration alone). Runs measured beside other work (leaderboard.contended) are
+# left out of the costs unless SET VARIABLE include_contended = true; contended_runs counts them.
 CONFIGURATIONS_SELECT = f"""
 WITH runs_of AS (
-  SELECT config_id, count(*) AS n_attempted, count(*) FILTER (WHERE status = 'failed') AS n_failed
+  SELECT config_id, count(*) AS n_attempted, count(*) FILTER (WHERE status = 'failed') AS n_failed,
+    any_value(training_id) FILTER (WHERE status = 'succeeded') AS training_id
   FROM runs WHERE config_id IS NOT NULL GROUP BY config_id
 ),
-lb AS (SELECT * FROM leaderboard WHERE status = 'succeeded' AND config_id IS NOT NULL),
-costs AS (
+lb AS (
+  SELECT *, {", ".join(f"{t} - {i} * (1 - 1 / {_AMORTISE_N}) AS {a}" for a, t, i in _AMORTISED)}
+  FROM leaderboard WHERE status = 'succeeded' AND config_id IS NOT NULL
+),
+info AS (
   SELECT config_id, any_value(config_label) AS label, any_value(config_family) AS family, any_value(model) AS model,
     any_value(method) AS method, any_value(intermediate) AS intermediate, any_value(k) AS k,
     any_value(recipe) AS recipe, count(*) AS n_runs, count(DISTINCT seed) AS n_seeds,
@@ -727,8 +755,18 @@ costs AS (
     count(*) FILTER (WHERE target_attempts > 1) AS restarted_runs,
     -- a method that draws shots, k > 0, and one draw: its interval says nothing of the draw
     coalesce(any_value(method) IN ({_DRAWS_SHOTS}) AND coalesce(any_value(k), 0) > 0, false)
-      AND count(DISTINCT coalesce(shot_seed, 0)) <= 1 AS single_draw
+      AND count(DISTINCT coalesce(shot_seed, 0)) <= 1 AS single_draw,
+    count(*) FILTER (WHERE contended) AS contended_runs
   FROM lb GROUP BY config_id
+),
+spread AS (
+  SELECT config_id, count(*) AS cost_runs, {", ".join(_mean_if_all(c) for c in COST_SPREAD)}
+  FROM lb WHERE {_INCLUDE_CONTENDED} OR NOT coalesce(contended, false) GROUP BY config_id
+),
+c AS (
+  SELECT i.*, coalesce(s.cost_runs, 0) AS cost_runs, s.* EXCLUDE (config_id, cost_runs),
+    {t975_sql("coalesce(s.cost_runs, 0) - 1")} AS t_runs
+  FROM info i LEFT JOIN spread s USING (config_id)
 ),
 acc AS (
   SELECT config_id, {", ".join(_pivot(n) for n in (*_VERDICT_AVGS, *_VERDICT_LANGS))},
@@ -740,17 +778,69 @@ acc AS (
     list(lang ORDER BY lang) FILTER (WHERE chance AND lang IN ({_LANG_LIST})) AS chance_langs
   FROM verdict_accuracy GROUP BY config_id
 )
-SELECT c.*, r.n_failed, r.n_attempted,
-  coalesce(getvariable('amortise_n'), 1)::DOUBLE AS amortise_n,
-  c.train_device_hours - c.intermediate_device_hours * (1 - 1 / coalesce(getvariable('amortise_n'), 1)::DOUBLE)
-    AS amortised_train_device_hours,
-  c.train_flops - c.intermediate_flops * (1 - 1 / coalesce(getvariable('amortise_n'), 1)::DOUBLE)
-    AS amortised_train_flops,
-  c.train_energy_j - c.intermediate_energy_j * (1 - 1 / coalesce(getvariable('amortise_n'), 1)::DOUBLE)
-    AS amortised_train_energy_j,
+SELECT c.* EXCLUDE (t_runs), {", ".join(_interval(col) for col in COST_SPREAD)},
+  CASE WHEN c.cost_runs = 0 THEN 'no run' WHEN c.cost_runs = 1 THEN '1 run' END AS cost_spread_reason,
+  {_INCLUDE_CONTENDED} AS include_contended,
+  CASE WHEN c.contended_runs > 0 AND NOT {_INCLUDE_CONTENDED} THEN
+    c.contended_runs || ' contended run' || CASE WHEN c.contended_runs = 1 THEN '' ELSE 's' END
+    || ' left out of costs' END AS cost_note,
+  r.n_failed, r.n_attempted, r.training_id, {_AMORTISE_N} AS amortise_n,
   acc.* EXCLUDE (config_id)
-FROM costs c LEFT JOIN acc USING (config_id) LEFT JOIN runs_of r USING (config_id)
+FROM c LEFT JOIN acc USING (config_id) LEFT JOIN runs_of r USING (config_id)
 """
+
+
+def _se2(side: str, col: str) -> str:
+    """The squared standard error of one configuration's mean cost; NULL without a spread
+    (stats.costs.CostEstimate.se2)."""
+    return f"(CASE WHEN {side}.cost_runs >= 2 AND {side}.{col}_sd IS NOT NULL THEN {side}.{col}_sd * {side}.{col}_sd / {side}.cost_runs END)"
+
+
+def _welch_df(terms: list[tuple[str, str]]) -> str:
+    """stats.costs.welch_df in SQL: (Σ v)² / Σ v²/df over the terms with v > 0; NULL when Σ v = 0."""
+    total = " + ".join(f"({v})" for v, _ in terms)
+    den = " + ".join(f"CASE WHEN ({v}) > 0 THEN ({v}) * ({v}) / ({df}) ELSE 0 END" for v, df in terms)
+    return f"CASE WHEN {total} > 0 THEN ({total}) * ({total}) / ({den}) END"
+
+
+# The ratios of the comparisons view: (column, the configurations' cost, a training cost?).
+COST_RATIOS: tuple[tuple[str, str, bool], ...] = (
+    ("train_device_hours_ratio", "train_device_hours", True),
+    ("train_flops_ratio", "train_flops", True),
+    ("train_energy_ratio", "train_energy_j", True),
+    ("amortised_device_hours_ratio", "amortised_train_device_hours", True),
+    ("amortised_flops_ratio", "amortised_train_flops", True),
+    ("amortised_energy_ratio", "amortised_train_energy_j", True),
+    ("query_flops_ratio", "query_flops", False),
+    ("query_device_hours_ratio", "query_device_hours", False),
+    ("query_energy_ratio", "query_energy_j", False),
+    ("query_latency_ratio", "query_latency_p50_s", False),
+)
+
+
+def _ratio_inner(name: str, col: str, training: bool) -> str:
+    """The first step of stats.costs.ratio_estimate in SQL: the ratio of means and the two
+    log-scale variance terms (NULL without a spread)."""
+    same = "coalesce(a.training_id = b.training_id, false)" if training else "false"
+    return f"""
+  CASE WHEN {same} THEN 1.0 WHEN a.{col} < 0 OR b.{col} <= 0 THEN NULL ELSE a.{col} / b.{col} END AS {name},
+  {same} AS {name}_same, a.{col} = 0 AS {name}_zero,
+  {_se2("a", col)} / (a.{col} * a.{col}) AS {name}_va, {_se2("b", col)} / (b.{col} * b.{col}) AS {name}_vb,
+  {_se2("a", col)} AS {name}_sa, {_se2("b", col)} AS {name}_sb, a.cost_runs AS {name}_na, b.cost_runs AS {name}_nb"""
+
+
+def _ratio_outer(name: str) -> str:
+    """The interval of stats.costs.ratio_estimate: the delta method on the log scale with Welch df;
+    exactly 1 for trainings identical by spec."""
+    va, vb = f"{name}_va", f"{name}_vb"
+    half = f"{name}_t * sqrt({va} + {vb})"
+    cond = f"""CASE WHEN {name}_same THEN 1.0 WHEN {name} IS NULL OR {name}_sa IS NULL OR {name}_sb IS NULL THEN NULL
+       WHEN {name}_zero THEN CASE WHEN {name}_sa = 0 THEN 0.0 END
+       WHEN {va} + {vb} = 0 THEN {name}"""
+    return f"""
+  {name}, {cond} ELSE {name} * exp(-{half}) END AS {name}_low,
+  {cond} ELSE {name} * exp({half}) END AS {name}_high"""
+
 
 # Every configuration against its baseline (default: direct fine-tuning of the same model and
 # recipe), per language and average form: the difference with its 95% interval (paired through
@@ -758,9 +848,17 @@ FROM costs c LEFT JOIN acc USING (config_id) LEFT JOIN runs_of r USING (config_i
 # 11 languages of one comparison; the averages over the configurations compared with one baseline:
 # ``holm_family``), the equivalence test against ±delta (TOST, Holm-adjusted the same way), the
 # outcome in words (docs/statistics.md; verdict/api.py ``outcome`` is the same rule), and the cost
-# ratios. ``delta`` is the margin the rows were computed at (the default; the verdict API recomputes
-# at another).
+# ratios with their 95% intervals (same_training: the two trainings are identical by spec, counted
+# once: ratio 1). ``delta`` is the margin the rows were computed at (the default; the verdict API
+# recomputes at another).
 COMPARISONS_SELECT = f"""
+WITH cfg AS MATERIALIZED (SELECT * FROM configurations)
+SELECT config_id, label, family, baseline_id, baseline_label, lang, paired, n_pairs, n_a, n_b, n_items, diff, se,
+  ci_low, ci_high, p_value, p_holm, holm_family, holm_n, mcnemar_p, seed_sd, significant, delta, similar_accuracy,
+  equiv_low, equiv_high, p_equiv, p_equiv_holm, outcome, equivalence_reachable, same_training,
+  {",".join(_ratio_outer(name) for name, _, _ in COST_RATIOS)}
+FROM (SELECT *, {", ".join(f"{t975_sql(name + '_df')} AS {name}_t" for name, _, _ in COST_RATIOS)} FROM (
+SELECT *, {", ".join(_welch_df([(f"{n}_va", f"{n}_na - 1"), (f"{n}_vb", f"{n}_nb - 1")]) + f" AS {n}_df" for n, _, _ in COST_RATIOS)} FROM (
 SELECT v.config_id, a.label, a.family, v.baseline_id, b.label AS baseline_label, v.lang, v.paired, v.n_pairs,
   v.n_a, v.n_b, v.n_items, v.diff, v.se, v.ci_low, v.ci_high, v.p_value, v.p_holm, v.holm_family, v.holm_n,
   v.mcnemar_p, v.seed_sd,
@@ -774,41 +872,91 @@ SELECT v.config_id, a.label, a.family, v.baseline_id, b.label AS baseline_label,
        WHEN coalesce(v.p_equiv_holm, v.p_equiv) < {DEFAULT_ALPHA!r} THEN 'similar'
        ELSE 'not distinguishable' END AS outcome,
   (v.equiv_high - v.equiv_low) / 2 < v.delta AS equivalence_reachable,
-  a.train_device_hours / nullif(b.train_device_hours, 0) AS train_device_hours_ratio,
-  a.train_flops / nullif(b.train_flops, 0) AS train_flops_ratio,
-  a.train_energy_j / nullif(b.train_energy_j, 0) AS train_energy_ratio,
-  a.amortised_train_device_hours / nullif(b.amortised_train_device_hours, 0) AS amortised_device_hours_ratio,
-  a.query_flops / nullif(b.query_flops, 0) AS query_flops_ratio,
-  a.query_latency_p50_s / nullif(b.query_latency_p50_s, 0) AS query_latency_ratio
+  coalesce(a.training_id = b.training_id, false) AS same_training,
+  {",".join(_ratio_inner(name, col, training) for name, col, training in COST_RATIOS)}
 FROM verdict_comparison v
-JOIN configurations a ON a.config_id = v.config_id
-JOIN configurations b ON b.config_id = v.baseline_id
-"""
+JOIN cfg a ON a.config_id = v.config_id
+JOIN cfg b ON b.config_id = v.baseline_id
+)))"""
 
-# Where total costs cross (stats/costs.py break_even; tests check the two agree): per comparison
-# and cost measure (stats.thresholds.BREAK_EVEN_MEASURES), N* = ΔC_train / Δc_query queries.
+# Where total costs cross (stats/costs.py break_even_estimate; tests check the two agree): per
+# comparison and cost measure (stats.thresholds.BREAK_EVEN_MEASURES, the training cost amortised
+# over SET VARIABLE amortise_n), N* = ΔC_train / Δc_query queries with Fieller's 95% interval.
+# Each step is its own subquery: an expression is computed once, never inlined into the next.
 
 
-def _break_even(m: str, train: str, query: str) -> str:
-    tol = SAME_QUERY_COST[m]
-    same = f"abs(b.{query} - a.{query}) <= {tol!r} * greatest(abs(a.{query}), abs(b.{query}))"
-    ratio = f"(a.{train} - b.{train}) / (b.{query} - a.{query})"
-    missing = f"a.{train} IS NULL OR b.{train} IS NULL OR a.{query} IS NULL OR b.{query} IS NULL"
+def _break_even_base(m: str, train: str, query: str) -> str:
     return f"""
-SELECT p.config_id, a.label, p.baseline_id, b.label AS baseline_label, '{m}' AS measure,
-  a.{train} AS train_a, b.{train} AS train_b, a.{query} AS query_a, b.{query} AS query_b,
-  CASE WHEN {missing} OR {same} OR {ratio} <= 0 THEN NULL ELSE {ratio} END AS queries,
-  CASE WHEN {missing} THEN 'not measured'
-       WHEN {same} AND a.{train} = b.{train} THEN 'same cost'
-       WHEN {same} THEN 'never'
-       WHEN {ratio} <= 0 THEN 'always ' || CASE WHEN a.{train} <= b.{train} AND a.{query} <= b.{query} THEN 'a' ELSE 'b' END
-       ELSE 'crosses' END AS verdict
-FROM (SELECT DISTINCT config_id, baseline_id FROM verdict_comparison) p
-JOIN configurations a ON a.config_id = p.config_id
-JOIN configurations b ON b.config_id = p.baseline_id"""
+    SELECT p.config_id, a.label, p.baseline_id, b.label AS baseline_label, '{m}' AS measure,
+      {SAME_QUERY_COST[m]!r} AS tol, coalesce(a.training_id = b.training_id, false) AS same_training,
+      CASE WHEN same_training THEN b.{train} ELSE a.{train} END AS train_a, b.{train} AS train_b,
+      a.{query} AS query_a, b.{query} AS query_b,
+      CASE WHEN same_training THEN CASE WHEN {_se2("b", train)} IS NOT NULL THEN 0.0 END ELSE {_se2("a", train)} END
+        AS vta,
+      CASE WHEN same_training THEN 0.0 * {_se2("b", train)} ELSE {_se2("b", train)} END AS vtb,
+      {_se2("a", query)} AS vqa, {_se2("b", query)} AS vqb,
+      CASE WHEN same_training THEN b.cost_runs ELSE a.cost_runs END AS nt_a, a.cost_runs AS nb_a, b.cost_runs AS nb_b
+    FROM (SELECT DISTINCT config_id, baseline_id FROM verdict_comparison) p
+    JOIN cfg a ON a.config_id = p.config_id
+    JOIN cfg b ON b.config_id = p.baseline_id"""
 
 
-BREAK_EVEN_SELECT = " UNION ALL ".join(_break_even(m, t, q) for m, (t, q) in BREAK_EVEN_MEASURES.items())
+def _break_even_select() -> str:
+    ta, tb, qa, qb = "train_a", "train_b", "query_a", "query_b"
+    same = f"abs({qb} - {qa}) <= tol * greatest(abs({qa}), abs({qb}))"
+    ratio = f"({ta} - {tb}) / ({qb} - {qa})"
+    missing = f"{ta} IS NULL OR {tb} IS NULL OR {qa} IS NULL OR {qb} IS NULL"
+    point = f"""CASE WHEN {missing} THEN 'not measured'
+       WHEN least({ta}, {tb}, {qa}, {qb}) < 0 THEN 'negative cost'
+       WHEN {qa} = {qb} OR {same} THEN CASE WHEN {ta} = {tb} THEN 'same cost' ELSE 'never' END
+       WHEN {ratio} <= 0 THEN 'always ' || CASE WHEN {ta} <= {tb} AND {qa} <= {qb} THEN 'a' ELSE 'b' END
+       ELSE 'crosses' END"""
+    df_q = _welch_df([("vqa", "nb_a - 1"), ("vqb", "nb_b - 1")])
+    df = _welch_df(
+        [
+            ("vta", "nt_a - 1"),
+            ("vtb", "nb_b - 1"),
+            ("n_star * n_star * vqa", "nb_a - 1"),
+            ("n_star * n_star * vqb", "nb_b - 1"),
+        ]
+    )
+    return f"""
+WITH cfg AS MATERIALIZED (SELECT * FROM configurations),
+x AS ({" UNION ALL ".join(_break_even_base(m, t, q) for m, (t, q) in BREAK_EVEN_MEASURES.items())}),
+y AS (
+  SELECT *, {point} AS point_word, {qb} - {qa} AS d_query, {ta} - {tb} AS d_train,
+    vta IS NULL OR vtb IS NULL OR vqa IS NULL OR vqb IS NULL AS no_spread
+  FROM x
+),
+z AS (SELECT *, CASE WHEN point_word = 'crosses' THEN {ratio} END AS n_star, {df_q} AS df_q FROM y),
+w AS (SELECT *, {df} AS df, {t975_sql("df_q")} AS t_q FROM z),
+v AS (SELECT *, {t975_sql("df")} * {t975_sql("df")} AS t2 FROM w),
+u AS (SELECT *, d_query * d_query - t2 * (vqa + vqb) AS a2 FROM v),
+s AS (
+  SELECT *, t2 * ((vta + vtb) * a2 + (vqa + vqb) * d_train * d_train) AS disc,
+    coalesce(point_word IN ('crosses', 'always a', 'always b') AND NOT no_spread
+      AND ((df_q IS NOT NULL AND abs(d_query) <= t_q * sqrt(vqa + vqb))
+           OR (point_word = 'crosses' AND df IS NOT NULL AND a2 <= 0)), false) AS undetermined
+  FROM u
+),
+r AS (
+  SELECT *, (d_train * d_query - sqrt(greatest(disc, 0))) / a2 AS root_1,
+    (d_train * d_query + sqrt(greatest(disc, 0))) / a2 AS root_2
+  FROM s
+)
+SELECT config_id, label, baseline_id, baseline_label, measure, train_a, train_b, query_a, query_b, same_training,
+  CASE WHEN undetermined THEN NULL ELSE n_star END AS queries,
+  CASE WHEN undetermined OR point_word <> 'crosses' OR no_spread THEN NULL WHEN df IS NULL THEN n_star
+       ELSE least(root_1, root_2) END AS queries_low,
+  CASE WHEN undetermined OR point_word <> 'crosses' OR no_spread THEN NULL WHEN df IS NULL THEN n_star
+       ELSE greatest(root_1, root_2) END AS queries_high,
+  CASE WHEN undetermined THEN 'undetermined' ELSE point_word END AS verdict,
+  CASE WHEN undetermined THEN 'the per-query difference''s interval contains 0'
+       WHEN no_spread AND point_word IN ('crosses', 'always a', 'always b') THEN '1 run' END AS reason
+FROM r"""
+
+
+BREAK_EVEN_SELECT = _break_even_select()
 
 # Accuracy against cumulative training cost, per run and per configuration (mean over its runs at
 # each evaluation point; the cost includes a reused intermediate phase).

@@ -3,8 +3,11 @@
 ``verdict(store, ...)`` is the one entry point of the headless mode, the app's Compare screen and
 the report: configurations with their intervals, comparisons against a baseline (the default
 one materialised at ingest, any other computed on demand), break-even, the cost to reach an
-accuracy, and a sentence per comparison. ``delta`` (similar accuracy) and ``amortise_n`` (the
-intermediate phase serves N target tasks) are choices of the reader, not of the store.
+accuracy, and a sentence per comparison. ``delta`` (similar accuracy), ``amortise_n`` (the
+intermediate phase serves N target tasks) and ``include_contended`` (runs measured beside other
+work enter the costs) are choices of the reader, not of the store. Every cost of a configuration
+carries its spread over runs (``ConfigurationRow.cost_spread``), every ratio and break-even its
+interval (docs/statistics.md, "Cost").
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from typing import Any
 
 from .. import XCOPA_LANGS
 from ..accuracy import FORM_COLUMNS, CommonGround, common_ground
-from ..stats.costs import break_even, cost_to_reach
+from ..stats.costs import (
+    ONE_RUN,
+    SAME_TRAINING,
+    CostEstimate,
+    RatioEstimate,
+    break_even_estimate,
+    cost_to_reach,
+    ratio_estimate,
+)
 from ..stats.thresholds import (
     BREAK_EVEN_MEASURES,
     DEFAULT_ALPHA,
@@ -26,7 +37,7 @@ from ..stats.thresholds import (
     SENSITIVITY_DELTAS,
 )
 from ..store.db import connect_ro
-from ..store.schema import SOURCED_FIGURES
+from ..store.schema import COST_SPREAD, SOURCED_FIGURES
 from ..store.verdict_tables import compare_to
 
 COSTS = (
@@ -37,7 +48,11 @@ COSTS = (
     "amortised_train_flops",
     "amortised_train_energy_j",
     "own_train_device_hours",
+    "own_train_flops",
+    "own_train_energy_j",
     "intermediate_device_hours",
+    "intermediate_flops",
+    "intermediate_energy_j",
     "query_latency_p50_s",
     "query_flops",
     "query_energy_j",
@@ -45,6 +60,8 @@ COSTS = (
     "peak_train_mem_bytes",
     "peak_infer_mem_bytes",
 )
+# The training costs: identical by spec, two configurations' are one training (ratio 1 exactly).
+TRAINING_COSTS = frozenset(c for c in COSTS if c.startswith(("train_", "amortised_train_", "own_train_")))
 
 
 @dataclass(frozen=True)
@@ -69,7 +86,7 @@ class ConfigurationRow:
     seed_variation: bool | None
     chance_langs: list[str]
     accuracy: dict[str, Estimate]  # "avg", "avg_all", "avg_published", "avg_seen", "en", or an XCOPA language
-    costs: dict[str, float | None]
+    costs: dict[str, float | None]  # the mean over the runs counted in costs (cost_spread has the spread)
     device_type: str | None = None
     covers: str | None = None  # what its intervals cover: "seeds, shot draws and items", "items only (1 seed)" ...
     seed_sd: float | None = None  # SD of a new training seed's average accuracy
@@ -77,10 +94,27 @@ class ConfigurationRow:
     n_clusters: int = 0
     restarted_runs: int = 0  # of n_runs: the target phase trained again after a collapse (collapse.py)
     single_draw: bool = False  # draws k > 0 shots, and its runs have one draw: the draw's variation is unseen
+    cost_spread: dict[str, CostEstimate] = field(default_factory=dict)  # mean, SD, 95% interval, runs
+    cost_runs: int = 0  # the runs its costs are over (contended ones left out unless included)
+    contended_runs: int = 0  # its succeeded runs measured beside other work
+    training_id: str | None = None  # configuration.training_id: equal ids train identically by spec
 
     @property
     def avg(self) -> Estimate:
         return self.accuracy.get("avg", Estimate(None, None, None))
+
+    def spread(self, cost: str) -> CostEstimate:
+        """One cost with its spread over runs (a figure with no spread column: its mean alone)."""
+        found = self.cost_spread.get(cost)
+        if found is not None:
+            return found
+        return CostEstimate(self.costs.get(cost), None, None, None, self.cost_runs, "no spread")
+
+
+def same_training(a: ConfigurationRow, b: ConfigurationRow) -> bool:
+    """The two configurations' trainings are identical by spec (translate-test's classifier and
+    direct fine-tuning of the same model, recipe and seeds): one training, counted once."""
+    return a.training_id is not None and a.training_id == b.training_id and a.config_id != b.config_id
 
 
 @dataclass(frozen=True)
@@ -167,7 +201,11 @@ class BreakEvenRow:
     baseline_id: str
     measure: str
     queries: float | None
-    verdict: str  # crosses, never, always a, always b, same cost, not measured
+    verdict: str  # crosses, undetermined, never, always a, always b, same cost, negative cost, not measured
+    low: float | None = None  # N*'s 95% interval (Fieller); None: no spread to tell (reason) or no crossing
+    high: float | None = None
+    reason: str | None = None  # "1 run", "the per-query difference's interval contains 0"
+    same_training: bool = False  # the two trainings are identical by spec: ΔC_train is 0
 
 
 @dataclass
@@ -180,6 +218,21 @@ class Verdict:
     delta: float = DEFAULT_DELTA
     amortise_n: float = 1.0
     baseline: str | None = None  # the chosen baseline; None: each configuration's default
+    include_contended: bool = False  # runs measured beside other work enter the costs
+
+    def contended_left_out(self, config_ids: Iterable[str] | None = None) -> int:
+        """How many contended runs the costs leave out (of these configurations; all by default)."""
+        if self.include_contended:
+            return 0
+        ids = self.configurations.keys() if config_ids is None else config_ids
+        return sum(self.configurations[c].contended_runs for c in ids if c in self.configurations)
+
+    def cost_ratio(self, a_id: str, b_id: str, cost: str) -> RatioEstimate:
+        """A's cost over B's with its interval; a training cost of two trainings identical by spec is 1."""
+        a, b = self.configurations[a_id], self.configurations[b_id]
+        return ratio_estimate(
+            a.spread(cost), b.spread(cost), same_training=cost in TRAINING_COSTS and same_training(a, b)
+        )
 
     def averaged(self) -> list[ComparisonRow]:
         return [c for c in self.comparisons if c.lang == "avg"]
@@ -209,6 +262,20 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
         if row.get(col) is not None:
             acc[name] = Estimate(_num(row.get(col)), _num(row.get(f"{col}_low")), _num(row.get(f"{col}_high")))
     single_draw = bool(row.get("single_draw"))
+    cost_runs = int(row.get("cost_runs") or 0)
+    reason = row.get("cost_spread_reason")
+    spread = {
+        c: CostEstimate(
+            _num(row.get(c)),
+            _num(row.get(f"{c}_sd")),
+            _num(row.get(f"{c}_low")),
+            _num(row.get(f"{c}_high")),
+            cost_runs,
+            str(reason) if reason else None,
+        )
+        for c in COSTS
+        if c in COST_SPREAD
+    }
     return ConfigurationRow(
         str(row["config_id"]),
         str(row.get("label") or row["config_id"]) + (" (1 shot draw)" if single_draw else ""),
@@ -225,6 +292,10 @@ def _configuration(row: dict[str, Any], device_types: dict[str, str | None]) -> 
         acc,
         {c: _num(row.get(c)) for c in COSTS},
         device_types.get(str(row["config_id"])),
+        cost_spread=spread,
+        cost_runs=cost_runs,
+        contended_runs=int(row.get("contended_runs") or 0),
+        training_id=row.get("training_id"),
         covers=row.get("covers"),
         seed_sd=_num(row.get("seed_sd")),
         draw_sd=_num(row.get("draw_sd")),
@@ -242,6 +313,7 @@ def verdict(
     amortise_n: float = 1.0,
     config_ids: Iterable[str] | None = None,
     light: bool = False,
+    include_contended: bool = False,
 ) -> Verdict:
     """The verdict over the store's succeeded runs (``config_ids``: only these configurations and
     their baselines). ``baseline``: a configuration id every other one is compared with; None:
@@ -249,7 +321,9 @@ def verdict(
     ``light``: break-even from the configuration rows already read (``stats.costs.break_even``,
     the rule the ``break_even`` view follows) rather than from the view, which recomputes the
     ``configurations`` view for each cost measure, and the curves of the cost to reach averaged
-    per point in DuckDB; the same rows, faster on a large store (the app's Compare screen)."""
+    per point in DuckDB; the same rows, faster on a large store (the app's Compare screen).
+    ``include_contended``: runs measured beside other work (``leaderboard.contended``) enter the
+    costs; by default they are left out of them (never out of the accuracy), and counted."""
     if amortise_n < 1:
         raise ValueError(
             f"amortise_n is the number of target tasks an intermediate encoder serves: >= 1, got {amortise_n}"
@@ -258,6 +332,7 @@ def verdict(
     with connect_ro(store) as con:
         con.execute("SET VARIABLE amortise_n = ?", [float(amortise_n)])
         con.execute("SET VARIABLE delta = ?", [float(delta)])
+        con.execute("SET VARIABLE include_contended = ?", [bool(include_contended)])
         device_types = dict(
             con.execute(
                 "SELECT config_id, CASE WHEN bool_and(device_type = 'cuda') THEN 'cuda' "
@@ -272,7 +347,10 @@ def verdict(
         else:
             raw = [dict(r) for r in compare_to(con, baseline, delta)]
         be = (
-            con.sql("SELECT config_id, baseline_id, measure, queries, verdict FROM break_even").fetchall()
+            con.sql(
+                "SELECT config_id, baseline_id, measure, queries, verdict, queries_low, queries_high, reason, "
+                "same_training FROM break_even"
+            ).fetchall()
             if baseline is None and not light
             else []
         )
@@ -298,11 +376,19 @@ def verdict(
         be_rows = _break_even_on_demand(configs, comparisons)
     else:
         be_rows = [
-            BreakEvenRow(str(a), str(b), str(m), _num(q), str(v))
-            for a, b, m, q, v in be
+            BreakEvenRow(str(a), str(b), str(m), _num(q), str(v), _num(lo), _num(hi), r, bool(same))
+            for a, b, m, q, v, lo, hi, r, same in be
             if a in configs and b in configs
         ]
-    out = Verdict(configs, comparisons, be_rows, delta=delta, amortise_n=amortise_n, baseline=baseline)
+    out = Verdict(
+        configs,
+        comparisons,
+        be_rows,
+        delta=delta,
+        amortise_n=amortise_n,
+        baseline=baseline,
+        include_contended=include_contended,
+    )
     out.cost_to_reach = _cost_to_reach(out, curves)
     return out
 
@@ -346,22 +432,17 @@ def _break_even_on_demand(configs: dict[str, ConfigurationRow], comparisons: lis
         a, b = configs.get(a_id), configs.get(b_id)
         if a is None or b is None:
             continue
+        same = same_training(a, b)
         for measure, (train, query) in BREAK_EVEN_MEASURES.items():
-            values = (a.costs[train], a.costs[query], b.costs[train], b.costs[query])
-            if any(v is None for v in values):
-                rows.append(BreakEvenRow(a_id, b_id, measure, None, "not measured"))
-                continue
-            ta, qa, tb, qb = (float(v) for v in values)  # type: ignore[arg-type]
-            be = break_even(ta, qa, tb, qb, SAME_QUERY_COST[measure])
-            if be.queries is not None:
-                word = "crosses"
-            elif be.note.startswith("same training"):
-                word = "same cost"
-            elif be.note.startswith("same per-query"):
-                word = "never"
-            else:
-                word = f"always {be.cheaper_before}"
-            rows.append(BreakEvenRow(a_id, b_id, measure, be.queries, word))
+            be = break_even_estimate(
+                a.spread(train),
+                a.spread(query),
+                b.spread(train),
+                b.spread(query),
+                SAME_QUERY_COST[measure],
+                same_training=same,
+            )
+            rows.append(BreakEvenRow(a_id, b_id, measure, be.queries, be.verdict, be.low, be.high, be.reason, same))
     return rows
 
 
@@ -400,12 +481,6 @@ def _points(x: float) -> str:
     return f"{100 * x:+.1f}"
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
-    if a is None or b is None or b == 0:
-        return None
-    return a / b
-
-
 def _hours_word(cfg: ConfigurationRow) -> str:
     return {"cuda": "GPU-hours", "cpu": "CPU-hours"}.get(cfg.device_type or "", "device-hours")
 
@@ -434,6 +509,74 @@ def finding(c: ComparisonRow) -> str:
     return f"not distinguishable: {interval} ({tests}){reach}{spread}"
 
 
+def _times(r: RatioEstimate) -> str:
+    """ "3.1× [2.9, 3.3]"; one value when the interval is a point (analytic FLOPs of equal runs) or
+    cannot be told (1 run: said once, after the ratios)."""
+    x = f"{r.ratio:.2g}×"
+    if r.low is not None and r.high is not None:
+        low, high = f"{r.low:.2g}", f"{r.high:.2g}"
+        if (low, high) != (f"{r.ratio:.2g}",) * 2:  # "11× [11, 11]" says nothing more than "11×"
+            return f"{x} [{low}, {high}]"
+    return x
+
+
+def _queries(x: float) -> str:
+    """A number of queries to 2 significant digits (an interval's width is rarely known better):
+    12,000; below 0 (a crossing that may not exist) is 0."""
+    return f"{float(f'{max(x, 0.0):.2g}'):,.0f}"
+
+
+def _cost_parts(a: ConfigurationRow, b: ConfigurationRow, v: Verdict) -> list[str]:
+    """The cost part of a comparison's sentence: FLOPs first (analytic, exact), time beside them,
+    each ratio with its 95% interval; a training identical by spec is one training (ratio 1);
+    then where the total FLOPs cross, with N*'s interval, or why that is undetermined."""
+    parts: list[str] = []
+    shown: list[RatioEstimate] = []  # the ratios printed
+    prefix = "amortised_train" if v.amortise_n != 1 else "train"
+    amort = f" (intermediate phase amortised over {v.amortise_n:g} tasks)" if v.amortise_n != 1 else ""
+    if same_training(a, b):
+        parts.append(f"{SAME_TRAINING}: training cost counted once, ratio 1")
+    else:
+        flops = v.cost_ratio(a.config_id, b.config_id, f"{prefix}_flops")
+        hours = v.cost_ratio(a.config_id, b.config_id, f"{prefix}_device_hours")
+        said = []
+        shown += [r for r in (flops, hours) if r.ratio is not None]
+        if flops.ratio is not None:
+            said.append(f"training FLOPs {_times(flops)}{amort}")
+        if hours.ratio is not None:
+            said.append(f"{_times(hours)} the training {_hours_word(a)}{'' if flops.ratio is not None else amort}")
+        if said:
+            parts.append("; ".join(said))
+    be = next(
+        (
+            x
+            for x in v.break_even
+            if x.config_id == a.config_id and x.baseline_id == b.config_id and x.measure == "flops"
+        ),
+        None,
+    )
+    query = v.cost_ratio(a.config_id, b.config_id, "query_flops")
+    per_query = f"{_times(query)} the per-query FLOPs" if query.ratio is not None else None
+    shown += [query] if query.ratio is not None else []
+    if be is not None and be.verdict in ("never", "same cost"):
+        parts.append("same per-query cost")
+    elif be is not None and be.verdict == "crosses" and be.queries is not None:
+        cross = f"total FLOPs cross after {_queries(be.queries)} queries"
+        if be.low is not None and be.high is not None and be.low != be.high:
+            cross += f" [{_queries(be.low)}, {_queries(be.high)}]"
+        parts.append(f"{per_query}; {cross}" if per_query else cross)
+    elif be is not None and be.verdict == "undetermined":
+        parts.append(f"{per_query}; break-even undetermined" if per_query else "break-even undetermined")
+    elif be is not None and be.verdict.startswith("always") and per_query:
+        parts.append(per_query)
+    if any(r.reason == ONE_RUN for r in shown) or (be is not None and be.reason == ONE_RUN):
+        parts.append("1 run: no cost interval")
+    left_out = v.contended_left_out([a.config_id, b.config_id])
+    if left_out:
+        parts.append(f"{left_out} contended run{'s' if left_out != 1 else ''} left out of costs")
+    return parts
+
+
 def sentence(c: ComparisonRow, v: Verdict) -> str:
     """One plain sentence: the accuracy finding with its interval, then what it costs."""
     a, b = v.configurations.get(c.config_id), v.configurations.get(c.baseline_id)
@@ -441,32 +584,7 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
     finding_words = finding(c)
     parts = [finding_words]
     if a is not None and b is not None:
-        key = "amortised_train_device_hours" if v.amortise_n != 1 else "train_device_hours"
-        r = _ratio(a.costs.get(key), b.costs.get(key))
-        if r is not None:
-            amort = f" (intermediate phase amortised over {v.amortise_n:g} tasks)" if v.amortise_n != 1 else ""
-            parts.append(f"{r:.2g}× the training {_hours_word(a)}{amort}")
-        flops = next(
-            (
-                x
-                for x in v.break_even
-                if x.config_id == c.config_id and x.baseline_id == c.baseline_id and x.measure == "flops"
-            ),
-            None,
-        )
-        if flops is not None and flops.verdict in ("never", "same cost"):
-            parts.append("same per-query cost")
-        elif flops is not None and flops.verdict == "crosses" and flops.queries is not None:
-            q = _ratio(a.costs.get("query_flops"), b.costs.get("query_flops"))
-            parts.append(
-                f"{q:.2g}× the per-query FLOPs; total FLOPs cross after {flops.queries:,.0f} queries"
-                if q is not None
-                else f"total FLOPs cross after {flops.queries:,.0f} queries"
-            )
-        elif flops is not None and flops.verdict.startswith("always"):
-            q = _ratio(a.costs.get("query_flops"), b.costs.get("query_flops"))
-            if q is not None:
-                parts.append(f"{q:.2g}× the per-query FLOPs")
+        parts += _cost_parts(a, b, v)
         reach = v.cost_to_reach.get(c.config_id)
         if reach is not None and reach[0] is not None:
             target, cost = reach[0], reach[1]  # the narrowed target (unpacking would lose it)
