@@ -401,6 +401,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the intermediate encoder serves N target tasks: its cost is shared N ways in the "
         "amortised columns (default 1: not shared)",
     )
+    report.add_argument(
+        "--include-contended",
+        action="store_true",
+        help="count runs measured beside other work (contended) in the costs; by default they are left "
+        "out of every cost, never out of the accuracy, and the report counts them",
+    )
     _add_store(report)
 
     # -- the app / headless (top-level) ---------------------------------------------------------
@@ -545,6 +551,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
             baseline=args.baseline,
             delta_points=args.delta,
             amortise_n=args.amortise_n,
+            include_contended=args.include_contended,
         )
     if args.headless:
         if not plan_arg:

@@ -116,6 +116,7 @@ def write_report(
     baseline: str | None = None,
     delta: float = DEFAULT_DELTA,
     amortise_n: float = 1.0,
+    include_contended: bool = False,
 ) -> ReportResult:
     """Gathers the verdict of ``selection`` (default: every configuration) and writes the report's files."""
     store, out = Path(store), Path(out)
@@ -124,7 +125,14 @@ def write_report(
     t = time.perf_counter()
     if baseline is not None:
         baseline = resolve_baseline(store, baseline)
-    d = gather(store, selection or everything(), baseline=baseline, delta=delta, amortise_n=amortise_n)
+    d = gather(
+        store,
+        selection or everything(),
+        baseline=baseline,
+        delta=delta,
+        amortise_n=amortise_n,
+        include_contended=include_contended,
+    )
     seconds["gather"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -176,6 +184,7 @@ def report_command(
     baseline: str | None = None,
     delta_points: float = 100 * DEFAULT_DELTA,
     amortise_n: float = 1.0,
+    include_contended: bool = False,
 ) -> int:
     """The ``xcost-tui report`` subcommand: prints what it wrote, in a few lines."""
     if plan is not None and where is not None:
@@ -185,7 +194,15 @@ def report_command(
         )
     check_out(out)
     selection = from_plan(plan) if plan is not None else from_where(store, where) if where is not None else everything()
-    result = write_report(store, out, selection, baseline=baseline, delta=delta_points / 100, amortise_n=amortise_n)
+    result = write_report(
+        store,
+        out,
+        selection,
+        baseline=baseline,
+        delta=delta_points / 100,
+        amortise_n=amortise_n,
+        include_contended=include_contended,
+    )
     d = result.data
     n_figs = sum(1 for f in result.files if f.endswith(".svg"))
     print(

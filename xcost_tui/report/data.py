@@ -180,9 +180,22 @@ def _contended(con: Any, ids: list[str]) -> pa.Table:
 
 
 def gather(
-    store: Path, selection: Selection, *, baseline: str | None = None, delta: float = 0.02, amortise_n: float = 1.0
+    store: Path,
+    selection: Selection,
+    *,
+    baseline: str | None = None,
+    delta: float = 0.02,
+    amortise_n: float = 1.0,
+    include_contended: bool = False,
 ) -> ReportData:
-    v = verdict(store, baseline=baseline, delta=delta, amortise_n=amortise_n, config_ids=selection.config_ids)
+    v = verdict(
+        store,
+        baseline=baseline,
+        delta=delta,
+        amortise_n=amortise_n,
+        config_ids=selection.config_ids,
+        include_contended=include_contended,
+    )
     configs = v.configurations
     if selection.config_ids is None:
         selected_ids = set(configs)
@@ -208,6 +221,7 @@ def gather(
     with connect_ro(store) as con:
         con.execute("SET VARIABLE amortise_n = ?", [float(amortise_n)])
         con.execute("SET VARIABLE delta = ?", [float(delta)])
+        con.execute("SET VARIABLE include_contended = ?", [include_contended])
         cfg_table = _arrow(
             con, "SELECT * FROM configurations WHERE list_contains(?, config_id) ORDER BY config_id", [shown]
         )

@@ -750,7 +750,6 @@ info AS (
     count(DISTINCT shot_seed) AS n_shot_draws, count(*) FILTER (WHERE collapsed) AS collapsed_runs,
     max(n_langs) AS n_langs, max(peak_train_mem_bytes) AS peak_train_mem_bytes,
     max(peak_infer_mem_bytes) AS peak_infer_mem_bytes,
-    {", ".join(_mean_if_all(c) for c in _COST_MEANS)},
     -- runs whose target phase was trained again after a collapse (a selection among attempts)
     count(*) FILTER (WHERE target_attempts > 1) AS restarted_runs,
     -- a method that draws shots, k > 0, and one draw: its interval says nothing of the draw
