@@ -11,6 +11,7 @@ import scipy.stats as sps
 import statsmodels.formula.api as smf
 
 from xcost_tui.stats import design, significance
+from xcost_tui.stats.exact import sign_test
 
 
 def _crossed(rng, k=4, n=40, sa=0.3, su=0.5, se=1.0, mu=0.0):
@@ -116,4 +117,9 @@ def test_mcnemar_stratified_sums_the_discordant_pairs():
     ref = sps.binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue
     assert significance.mcnemar_stratified(strata) == pytest.approx(ref, rel=1e-9)
     a, b = strata[0]
-    assert significance.mcnemar_stratified([(a, b)]) == significance.mcnemar_exact(a, b)
+    assert significance.mcnemar_stratified([(a, b)]) == pytest.approx(significance.mcnemar_exact(a, b), rel=1e-9)
+
+
+@pytest.mark.parametrize("k, n", [(0, 1), (3, 10), (5, 10), (40, 100), (1900, 4000), (2100, 4000), (0, 3000)])
+def test_the_sign_test_is_the_exact_binomial_test(k, n):
+    assert sign_test(k, n) == pytest.approx(sps.binomtest(k, n, 0.5).pvalue, rel=1e-9, abs=1e-300)

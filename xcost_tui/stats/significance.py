@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .exact import binomial_test
+from .exact import binomial_test, sign_test
 from .thresholds import CHANCE
 
 
@@ -51,7 +51,7 @@ def mcnemar_stratified(
             raise ValueError("mcnemar_stratified needs two equally long vectors per stratum")
         only_a += int(np.count_nonzero(a & ~b))
         only_b += int(np.count_nonzero(~a & b))
-    return binomial_test(min(only_a, only_b), only_a + only_b, 0.5)
+    return sign_test(min(only_a, only_b), only_a + only_b)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
