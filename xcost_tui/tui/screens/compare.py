@@ -125,13 +125,15 @@ def load_compare(store: Path | str, settings: CompareSettings) -> CompareData:
 
 
 def interval_cell(est: Any, chance: bool = False) -> str:
-    """'55.0±4.8' (the mean and the half-width of its 95% interval, in points); '~' marks a
-    language not distinguishable from chance; '55.0' when there is no interval."""
+    """'55.0±4.8' (the mean and the half-width of its 95% interval, in points; '±12' from 10 points
+    up, so the cell keeps its width); '~' marks a language not distinguishable from chance; '55.0'
+    when there is no interval."""
     if est is None or est.value is None:
         return fmt.NULL
     text = f"{100 * est.value:.1f}"
     if est.low is not None and est.high is not None:
-        text += f"±{100 * (est.high - est.low) / 2:.1f}"
+        half = 100 * (est.high - est.low) / 2
+        text += f"±{half:.1f}" if half < 9.95 else f"±{half:.0f}"
     return text + (CHANCE_MARK if chance else "")
 
 
