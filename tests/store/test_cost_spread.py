@@ -169,6 +169,27 @@ def test_translate_test_trains_directs_classifier_counted_once(store):
         assert (ratio.ratio, ratio.low, ratio.high) == (1.0, 1.0, 1.0)
 
 
+def test_the_report_prints_no_training_ratio_but_one_for_translate_test(store, tmp_path):
+    """The report's verdict table and comparisons.csv read the verdict's ratios, not the means'."""
+    from xcost_tui.report import write_report
+
+    result = write_report(store, tmp_path / "out")
+    tt = _config(store, "translate-test")["config_id"]
+    csv = [r for r in _csv_rows(tmp_path / "out" / "comparisons.csv") if r["config_id"] == tt]
+    assert csv and all(float(r["train_device_hours_ratio"]) == 1.0 for r in csv)
+    table = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    line = next(x for x in table.splitlines() if x.startswith("| translate-test") and "direct" in x)
+    assert "0.81×" not in line and "1×" in line
+    assert result.data is not None
+
+
+def _csv_rows(path):
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
 def test_other_methods_do_not_share_a_training(store):
     ids = {r["method"]: r["training_id"] for r in rows(store, "SELECT method, training_id FROM configurations")}
     assert ids["intermediate"] != ids["direct"]

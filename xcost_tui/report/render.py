@@ -84,6 +84,15 @@ def diff_ci(c: ComparisonRow) -> str:
     return f"{points(c.diff)} [{points(c.low)}, {points(c.high)}]"
 
 
+def contended_note(d: ReportData) -> str:
+    """' 3 runs measured beside other work are left out of the costs.' ('' when none, or when
+    they are counted: ``--include-contended``)."""
+    n = d.verdict.contended_left_out(d.shown)
+    if not n:
+        return ""
+    return f" {n} run{'s' if n != 1 else ''} measured beside other work left out of the costs."
+
+
 def spread(c: ConfigurationRow) -> str:
     """'2.1 / 0.8': the seed SD and the draw SD of the average, in points ('–' where not estimable)."""
     parts = [fmt.NULL if x is None else f"{100 * x:.1f}" for x in (c.seed_sd, c.draw_sd)]
@@ -178,8 +187,13 @@ def _verdict(d: ReportData) -> list[Block]:
         rows = []
         for c in avg:
             a, b = d.verdict.configurations.get(c.config_id), d.verdict.configurations.get(c.baseline_id)
-            r = None if a is None or b is None else _r(a.costs.get(d.cost_key), b.costs.get(d.cost_key))
-            q = None if a is None or b is None else _r(a.costs.get("query_flops"), b.costs.get("query_flops"))
+            # the verdict's ratios: two trainings identical by spec are one training (ratio 1)
+            r = None if a is None or b is None else d.verdict.cost_ratio(c.config_id, c.baseline_id, d.cost_key).ratio
+            q = (
+                None
+                if a is None or b is None
+                else d.verdict.cost_ratio(c.config_id, c.baseline_id, "query_flops").ratio
+            )
             rows.append(
                 [
                     d.label(c.config_id),
@@ -216,10 +230,6 @@ def _verdict(d: ReportData) -> list[Block]:
             )
         )
     return out
-
-
-def _r(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None or b == 0 else a / b
 
 
 def _configurations(d: ReportData) -> list[Block]:
@@ -765,8 +775,8 @@ def latex_table(d: ReportData) -> str:
     lines += [
         "\\bottomrule",
         "\\end{tabular}",
-        "\\caption{Average XCOPA accuracy over the languages evaluated (mean over runs, 95\\% two-level bootstrap "
-        "interval over runs and test items) and training cost of the full pipeline"
+        "\\caption{Average XCOPA accuracy over the languages evaluated (mean over runs, 95\\% generalized "
+        "interval over training seeds, shot draws and test items) and training cost of the full pipeline"
         + (
             f", the intermediate phase amortised over {v.amortise_n:g} target tasks"
             if amort
@@ -778,8 +788,11 @@ def latex_table(d: ReportData) -> str:
             if v.baseline is not None
             else "the baseline (direct fine-tuning of the same model and recipe)"
         )
-        + f" over the languages both evaluated, paired by seed, 95\\% interval; bold: the interval excludes 0. "
-        f"Similar accuracy: the 90\\% interval inside $\\pm{100 * v.delta:g}$ points.}}",
+        + " over the languages both evaluated (paired by training seed when both train, else independent "
+        "arms), 95\\% interval; bold: better or worse by the Holm-adjusted test (over the configurations "
+        f"compared with one baseline). Similar accuracy: the 90\\% interval inside $\\pm{100 * v.delta:g}$ points."
+        + contended_note(d)
+        + "}",
         "\\label{tab:xcost-configurations}",
         "\\end{table*}",
     ]
