@@ -85,6 +85,7 @@ from xcost_tui.rundir import (  # noqa: E402
 )
 from xcost_tui.rundir.records import PREDICTION_COLUMNS  # noqa: E402
 from xcost_tui.spec import RunSpec  # noqa: E402
+from xcost_tui.stats import bootstrap  # noqa: E402
 from xcost_tui.store import verdict_tables  # noqa: E402
 
 ARMS = ("direct", "few-shot")
@@ -224,8 +225,8 @@ def _collect(acc_rows: Iterable[Any], cmp_rows: Iterable[Any], arm_of: dict[str,
     return out
 
 
-def direct_intervals(rep: int, sim: Replication, model: Model) -> Intervals:
-    """The verdict's rows computed in memory from the simulated matrices."""
+def _configurations(rep: int, sim: Replication, model: Model) -> dict[str, verdict_tables.Configuration]:
+    """The simulated arms as the store's in-memory configurations (what ``load_configurations`` builds)."""
     configs: dict[str, verdict_tables.Configuration] = {}
     for arm, runs in sim.items():
         spec = spec_of(arm, rep, runs[0], model)
@@ -236,10 +237,44 @@ def direct_intervals(rep: int, sim: Replication, model: Model) -> Intervals:
                 verdict_tables.RunItems(spec_of(arm, rep, run, model).run_id(), run.seed, run.shot_seed, items)
             )
         configs[arm] = cfg
+    return configs
+
+
+def direct_intervals(rep: int, sim: Replication, model: Model) -> Intervals:
+    """The verdict's rows computed in memory from the simulated matrices."""
+    configs = _configurations(rep, sim, model)
     arm_of = {cfg.config_id: arm for arm, cfg in configs.items()}
     acc = [row for cfg in configs.values() for row in verdict_tables.accuracy_rows(cfg)]
     cmp = verdict_tables.comparison_rows(configs[TREATED], configs[BASELINE])
     return _collect(acc, cmp, arm_of)
+
+
+def bootstrap_intervals(rep: int, sim: Replication, model: Model) -> Intervals:
+    """The estimator before issue 16 on the same matrices (``stats/bootstrap.py``, kept for this
+    comparison): a configuration's runs resampled as independent rows with the items, and every
+    few-shot run paired with the direct run of its seed (5 × S "pairs" from S direct runs)."""
+    configs = _configurations(rep, sim, model)
+    avg = verdict_tables.AVERAGES["evaluated"]
+
+    def matrix(cfg: verdict_tables.Configuration, name: str, runs: Any = None) -> Any:
+        got = cfg.average("evaluated", runs) if name == avg else cfg.matrix(name, runs)
+        if got is None:
+            raise RuntimeError(f"replication {rep}: no {name} matrix")
+        return got[0]
+
+    out: Intervals = {}
+    for arm, cfg in configs.items():
+        for name in [*cfg.langs(), avg]:
+            iv = bootstrap.accuracy_interval(matrix(cfg, name), seed=rep)
+            out[(f"acc:{arm}", name)] = (iv.estimate, iv.low, iv.high)
+    a, b = configs[TREATED], configs[BASELINE]
+    direct_of = {r.seed: r for r in b.runs}
+    ra = [r for r in a.runs if r.seed in direct_of]
+    rb = [direct_of[r.seed] for r in ra]
+    for name in [*a.langs(), avg]:
+        d = bootstrap.paired_difference(matrix(a, name, ra), matrix(b, name, rb), seed=rep)
+        out[("diff", name)] = (d.diff, d.low, d.high)
+    return out
 
 
 def write_run_dir(store: Path, spec: RunSpec, run: SimRun, t0: float) -> str:
@@ -372,7 +407,8 @@ def run_cell(
                 raise ValueError("the store path needs a work folder")
             got = store_intervals(batch, model, work)
         else:
-            got = {rep: direct_intervals(rep, sim, model) for rep, sim in batch}
+            estimate = bootstrap_intervals if path == "bootstrap" else direct_intervals
+            got = {rep: estimate(rep, sim, model) for rep, sim in batch}
         for rep, _ in batch:
             for key, tally in tallies.items():
                 if key not in got[rep]:
@@ -489,7 +525,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--noise-sd", type=float, default=Model.noise_sd, help="run × item noise SD, logits")
     ap.add_argument("--seed-corr", type=float, default=Model.seed_corr, help="the two arms' effects of one seed")
     ap.add_argument("--seed", type=int, default=0, help="random seed of the simulation")
-    ap.add_argument("--path", choices=("store", "direct"), default="store")
+    ap.add_argument(
+        "--path",
+        choices=("store", "direct", "bootstrap"),
+        default="store",
+        help="store: run directories, ingest, the verdict tables; direct: the store's row functions in memory; "
+        "bootstrap: the estimator before issue 16 (stats/bootstrap.py) on the same simulated data",
+    )
     ap.add_argument("--reps-per-store", type=int, default=100, help="store path: replications per store")
     ap.add_argument("--work", default="bench-out/coverage-store", help="store path: scratch store (replaced)")
     ap.add_argument("--out", default="bench-out/coverage.csv", help="CSV; the markdown table goes beside it (.md)")

@@ -52,6 +52,20 @@ def test_the_store_path_and_the_direct_path_give_identical_intervals(tmp_path):
         assert direct == stored[rep]
 
 
+def test_the_earlier_estimator_runs_on_the_same_data():
+    """--path bootstrap: the estimator before issue 16, on the same simulated matrices, for the
+    same rows; its paired difference pairs every draw with its seed's direct run (the same
+    estimate, another interval)."""
+    cell = bc.Cell(seeds=3, draws=2, seed_sd=0.3, draw_sd=0.15, items=30)
+    model = bc.Model(langs=("it", "zh"))
+    sim = bc.simulate(cell, model, bc.rng_for(0, cell, 0))
+    before, after = bc.bootstrap_intervals(0, sim, model), bc.direct_intervals(0, sim, model)
+    assert set(before) == set(after)
+    for key in before:
+        assert before[key][0] == pytest.approx(after[key][0])  # the same estimates
+        assert before[key][1] <= before[key][0] <= before[key][2]
+
+
 def test_one_tiny_cell_through_the_store_writes_the_tables(tmp_path):
     out = tmp_path / "coverage.csv"
     args = ["--path", "store", "--seeds", "1,3", "--draws", "2", "--seed-sd", "0.3", "--draw-sd", "0.15"]
