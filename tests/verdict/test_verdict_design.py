@@ -156,6 +156,24 @@ def test_equivalence_beside_significance():
     assert "within ±2 points" in finding(_row(**tight, p_holm=0.001, p_equiv_holm=0.001))
 
 
+@pytest.mark.parametrize("delta", [0.01, 0.03, 0.05])
+def test_a_stored_margin_reads_as_a_recomputed_one(methods, delta):
+    """The Compare screen's δ picker reads the stored equivalence tests at its margins; the words
+    are those of a full recomputation at that margin."""
+    from xcost_tui.store.verdict_tables import compare_to
+
+    stored = verdict(methods, delta=delta)
+    with connect_ro(methods) as con:
+        again = compare_to(con, None, delta)
+    want = {(r["config_id"], r["lang"]): (r["p_equiv"], r["p_equiv_holm"]) for r in again}
+    got = {(c.config_id, c.lang): (c.p_equiv, c.p_equiv_holm) for c in stored.comparisons}
+    assert got.keys() == want.keys()
+    for key, (p, holm) in got.items():
+        assert p == pytest.approx(want[key][0]), key
+        assert (holm is None) == (want[key][1] is None) and (holm is None or holm == pytest.approx(want[key][1])), key
+    assert all(c.delta == delta for c in stored.comparisons)
+
+
 def test_another_delta_recomputes_the_equivalence(methods):
     wide = verdict(methods, delta=0.5)
     assert all(c.delta == 0.5 for c in wide.comparisons)
@@ -165,7 +183,7 @@ def test_another_delta_recomputes_the_equivalence(methods):
 def test_the_delta_sensitivity_line_counts_the_headline_words(methods):
     v = verdict(methods)
     at = delta_sensitivity(v)
-    assert sorted(at) == [0.01, 0.02, 0.03]
+    assert sorted(at) == [0.01, 0.02, 0.03, 0.05]
     assert at[0.02] == {w: sum(c.outcome == w for c in v.averaged()) for w in {c.outcome for c in v.averaged()}}
     assert all(sum(counts.values()) == len(v.averaged()) for counts in at.values())
     # a wider margin never makes fewer comparisons similar

@@ -70,7 +70,7 @@ class ReportData:
     shown: list[str]  # selected and their baselines, in table order
     comparisons: list[ComparisonRow]  # those of the selected configurations (every language and form)
     sentences: list[str]
-    sensitivity: str  # how the headline words move with δ (1, 2, 3 points); "" when nothing is compared
+    sensitivity: str  # how the headline words move with δ (1, 2, 3, 5 points); "" when nothing is compared
     frontier: list[str]  # configurations on the cost–accuracy frontier (of `shown`, on `common`), cheapest first
     cost_key: str  # train_device_hours, or amortised_train_device_hours when amortise_n != 1
     hours_word: str  # GPU-hours, CPU-hours or device-hours

@@ -6,9 +6,10 @@ docs/statistics.md explains each choice.
 DEFAULT_RESAMPLES = 1000
 DEFAULT_ALPHA = 0.05
 DEFAULT_DELTA = 0.02  # "similar accuracy": a difference whose 90% interval is inside ±2 points (docs/statistics.md)
-# The margins of the report's δ-sensitivity line: the equivalence test is also computed at each
-# (stored per comparison), so the line needs no second pass over the predictions.
-SENSITIVITY_DELTAS = (0.01, 0.02, 0.03)
+# The margins of the report's δ-sensitivity line and of the Compare screen's δ picker: the
+# equivalence test is also computed at each (stored per comparison), so neither needs a second
+# pass over the predictions.
+SENSITIVITY_DELTAS = (0.01, 0.02, 0.03, 0.05)
 CHANCE = 0.5  # XCOPA and COPA are two-choice tasks
 
 # Per-query costs closer than this (relative to the larger) are "the same": analytic FLOP counts are

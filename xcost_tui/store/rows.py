@@ -642,7 +642,8 @@ class VerdictComparisonRow(TypedDict):
     p_equiv: float  # TOST against ±delta
     p_holm: float | None  # Holm-adjusted over holm_family (None: English, a family of its own)
     p_equiv_holm: float | None
-    p_equiv_holm_at: list[float]  # the Holm-adjusted TOST p at each of stats.thresholds.SENSITIVITY_DELTAS
+    p_equiv_at: list[float]  # the TOST p at each of stats.thresholds.SENSITIVITY_DELTAS
+    p_equiv_holm_at: list[float]  # the same, Holm-adjusted over holm_family (unadjusted without a family)
     holm_family: str | None  # "languages" (the XCOPA languages of one comparison) or "configurations" (averages)
     holm_n: int | None
     seed_sd: float | None  # paired: SD over seeds of the difference

@@ -307,6 +307,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("p_equiv", "DOUBLE"),
         ("p_holm", "DOUBLE"),
         ("p_equiv_holm", "DOUBLE"),
+        ("p_equiv_at", "DOUBLE[]"),
         ("p_equiv_holm_at", "DOUBLE[]"),
         ("holm_family", "VARCHAR"),
         ("holm_n", "BIGINT"),

@@ -394,6 +394,7 @@ def comparison_rows(
                 p_equiv=d.p_equiv,
                 p_holm=None,
                 p_equiv_holm=None,
+                p_equiv_at=list(d.p_equiv_at),
                 p_equiv_holm_at=list(d.p_equiv_at),
                 holm_family=None,
                 holm_n=None,
@@ -422,6 +423,10 @@ def _adjust(family: list[VerdictComparisonRow], kind: str) -> None:
     for r, p, q in zip(family, holm([r["p_value"] for r in family]), holm([r["p_equiv"] for r in family])):
         r["p_holm"], r["p_equiv_holm"] = p, q
         r["holm_family"], r["holm_n"] = kind, len(family)
+    # the equivalence tests at the other margins, adjusted over the same family
+    columns = [holm([r["p_equiv_at"][k] for r in family]) for k in range(len(family[0]["p_equiv_at"]))]
+    for i, r in enumerate(family):
+        r["p_equiv_holm_at"] = [column[i] for column in columns]
 
 
 def adjust_across_configurations(rows: list[VerdictComparisonRow]) -> None:

@@ -342,8 +342,11 @@ def verdict(
         )
         cfg_rows = con.sql("SELECT * FROM configurations").to_arrow_table().to_pylist()
         configs = {str(r["config_id"]): _configuration(r, device_types) for r in cfg_rows}
-        if baseline is None and delta == DEFAULT_DELTA:  # the materialised rows are at the default margin
-            raw = con.sql("SELECT * FROM verdict_comparison").to_arrow_table().to_pylist()
+        if baseline is None and (delta == DEFAULT_DELTA or delta in SENSITIVITY_DELTAS):
+            # the materialised rows: at the default margin, and their equivalence tests at the others
+            raw = [
+                _at_margin(r, delta) for r in con.sql("SELECT * FROM verdict_comparison").to_arrow_table().to_pylist()
+            ]
         else:
             raw = [dict(r) for r in compare_to(con, baseline, delta)]
         be = (
@@ -391,6 +394,18 @@ def verdict(
     )
     out.cost_to_reach = _cost_to_reach(out, curves)
     return out
+
+
+def _at_margin(r: dict[str, Any], delta: float) -> dict[str, Any]:
+    """A stored comparison row read at another of SENSITIVITY_DELTAS: its equivalence p-values at
+    that margin (the interval and the difference test do not depend on it)."""
+    if delta == r.get("delta") or delta not in SENSITIVITY_DELTAS:
+        return r
+    k = SENSITIVITY_DELTAS.index(delta)
+    at, holm_at = r.get("p_equiv_at") or [], r.get("p_equiv_holm_at") or []
+    if k >= len(at) or k >= len(holm_at):
+        return r
+    return {**r, "delta": delta, "p_equiv": at[k], "p_equiv_holm": holm_at[k] if r.get("holm_family") else None}
 
 
 def _comparison(r: dict[str, Any], configs: dict[str, ConfigurationRow], delta: float) -> ComparisonRow:
