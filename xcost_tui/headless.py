@@ -527,7 +527,7 @@ def print_verdict(store: Path, specs: list, console) -> bool:
         table.add_row(
             Text(c.label),
             Text(c.baseline_label),
-            f"{c.n_pairs} pairs" if c.paired else f"{c.n_a} vs {c.n_b}",
+            c.design,
             f"{100 * c.diff:+.1f}",
             f"[{100 * c.low:+.1f}, {100 * c.high:+.1f}]",
             f"{c.p_adjusted:.3g}",

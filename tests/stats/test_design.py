@@ -123,3 +123,10 @@ def test_mcnemar_stratified_sums_the_discordant_pairs():
 @pytest.mark.parametrize("k, n", [(0, 1), (3, 10), (5, 10), (40, 100), (1900, 4000), (2100, 4000), (0, 3000)])
 def test_the_sign_test_is_the_exact_binomial_test(k, n):
     assert sign_test(k, n) == pytest.approx(sps.binomtest(k, n, 0.5).pvalue, rel=1e-9, abs=1e-300)
+
+
+def test_the_default_margin_is_one_of_the_stored_ones():
+    """The verdict reads stored equivalence tests at SENSITIVITY_DELTAS: the default must be among them."""
+    from xcost_tui.stats.thresholds import DEFAULT_DELTA, SENSITIVITY_DELTAS
+
+    assert DEFAULT_DELTA in SENSITIVITY_DELTAS

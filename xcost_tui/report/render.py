@@ -99,11 +99,6 @@ def spread(c: ConfigurationRow) -> str:
     return " / ".join(parts)
 
 
-def design(c: ComparisonRow) -> str:
-    """How the two sides were compared, short: '3 pairs' or '3 vs 5' (independent arms)."""
-    return f"{c.n_pairs} pairs" if c.paired else f"{c.n_a} vs {c.n_b}"
-
-
 def pval(p: float | None) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return fmt.NULL
@@ -198,7 +193,7 @@ def _verdict(d: ReportData) -> list[Block]:
                 [
                     d.label(c.config_id),
                     d.label(c.baseline_id),
-                    design(c),
+                    c.design,
                     str(c.n_items),
                     diff_ci(c),
                     pval(c.p_value),
@@ -339,7 +334,7 @@ def _per_language_comparisons(d: ReportData) -> list[Block]:
                 d.label(c.config_id),
                 d.label(c.baseline_id),
                 c.lang,
-                design(c),
+                c.design,
                 str(c.n_items),
                 diff_ci(c),
                 pval(c.p_value),

@@ -145,12 +145,13 @@ class _Pivots:
 PIVOTS = _Pivots()
 
 
-def _component(ms_effect: float, ms_resid: float, effect: Matrix, resid: Matrix, per: int) -> Matrix | float:
-    """Draws of one variance component (ms_effect − ms_resid) / per, floored at 0; 0 in every draw
-    when its ANOVA estimate is not above 0 (the point estimate decides whether the term exists)."""
+def _component(pivots: _Pivots, ms_effect: float, df: int, slot: int, ms_resid: float, resid: Matrix) -> Matrix | float:
+    """Draws of one variance component's numerator, MS_effect − MS_resid (a mean square on ``df``
+    degrees of freedom less the residual's draws), floored at 0; 0 in every draw when its ANOVA
+    estimate is not above 0 (the point estimate decides whether the term exists)."""
     if not ms_effect > ms_resid:
         return 0.0
-    return np.maximum(0.0, (effect - resid) / per)
+    return np.maximum(0.0, pivots.ms(ms_effect, df, slot) - resid)
 
 
 def _variance_draws(c: Crossed, pivots: _Pivots, slot: int = 0) -> Matrix:
@@ -167,12 +168,9 @@ def _variance_draws(c: Crossed, pivots: _Pivots, slot: int = 0) -> Matrix:
     if n == 1:
         return pivots.ms(c.ms_rows, k - 1, slot) / k
     resid = pivots.ms(c.ms_resid, (k - 1) * (n - 1), slot + 2)
-    total = resid / (k * n)
-    if c.ms_rows > c.ms_resid:
-        total = total + np.maximum(0.0, pivots.ms(c.ms_rows, k - 1, slot) - resid) / (n * k)
-    if c.ms_items > c.ms_resid:
-        total = total + np.maximum(0.0, pivots.ms(c.ms_items, n - 1, slot + 1) - resid) / (k * n)
-    return total
+    seeds = _component(pivots, c.ms_rows, k - 1, slot, c.ms_resid, resid)
+    items = _component(pivots, c.ms_items, n - 1, slot + 1, c.ms_resid, resid)
+    return (resid + seeds + items) / (k * n)
 
 
 def _point_variance(c: Crossed) -> float:
@@ -304,12 +302,6 @@ class Contrast:
     def significant(self) -> bool:
         return not (self.low <= 0.0 <= self.high)
 
-    @property
-    def equivalence_reachable(self) -> bool:
-        """Could any estimate at this precision be called similar? The (1 − 2α) interval's
-        half-width must be below delta."""
-        return (self.equiv_high - self.equiv_low) / 2 < self.delta
-
 
 def _contrast(
     diff: float,
@@ -429,9 +421,8 @@ def independent_contrast(
             var_draws = var_draws + pivots.ms(c.ms_rows, c.k - 1, 10 * slot) / c.k
             point += c.ms_rows / c.k
             continue
-        rows = pivots.ms(c.ms_rows, c.k - 1, 10 * slot)
         resid = pivots.ms(c.ms_resid, (c.k - 1) * (n - 1), 10 * slot + 1)
-        var_draws = var_draws + _component(c.ms_rows, c.ms_resid, rows, resid, n) / c.k
+        var_draws = var_draws + _component(pivots, c.ms_rows, c.k - 1, 10 * slot, c.ms_resid, resid) / (n * c.k)
         point += max(0.0, c.ms_rows - c.ms_resid) / (n * c.k)
         resid_floor_draws = resid_floor_draws + resid / c.k
         resid_floor += c.ms_resid / c.k

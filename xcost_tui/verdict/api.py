@@ -185,6 +185,12 @@ class ComparisonRow:
         return "similar" if similar else "not distinguishable"
 
     @property
+    def design(self) -> str:
+        """How the two sides were compared, short: '3 pairs' (seed pairs) or '3 vs 5' (the runs'
+        clusters of independent arms)."""
+        return f"{self.n_pairs} pairs" if self.paired else f"{self.n_a} vs {self.n_b}"
+
+    @property
     def family(self) -> str:
         """Which tests Holm adjusted this row's p-values over, in words."""
         if self.holm_family == "languages":
@@ -342,7 +348,7 @@ def verdict(
         )
         cfg_rows = con.sql("SELECT * FROM configurations").to_arrow_table().to_pylist()
         configs = {str(r["config_id"]): _configuration(r, device_types) for r in cfg_rows}
-        if baseline is None and (delta == DEFAULT_DELTA or delta in SENSITIVITY_DELTAS):
+        if baseline is None and delta in SENSITIVITY_DELTAS:  # the default margin is one of them
             # the materialised rows: at the default margin, and their equivalence tests at the others
             raw = [
                 _at_margin(r, delta) for r in con.sql("SELECT * FROM verdict_comparison").to_arrow_table().to_pylist()
