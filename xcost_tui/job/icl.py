@@ -474,10 +474,12 @@ class IclRunner:
             tokens_nonpad=stats.tokens_nonpad,
             tokens_padded=stats.tokens_padded,
             flops_analytic=stats.flops,
-            sampler=sampler,
         )
         per_query = [standalone_query_flops(self.dims, q) for q in queries]
         costs = {
+            "flops_measured": sampler.extrapolate(stats.tokens_padded)
+            if sampler is not None
+            else Cost.missing("FLOP", "measurement off (measure.enabled = false)"),
             "queries": Cost.measured(n, "count", "counted"),
             "prompt_tokens": Cost.measured(sum(ctx_tokens), "count", "counted"),
             "continuation_tokens": Cost.measured(

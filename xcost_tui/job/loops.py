@@ -1,9 +1,10 @@
 """Training and evaluation loops, with the counting that cost figures need.
 
 The loops count what the hardware actually did (examples, padded and non-padded tokens,
-analytic FLOPs of each exact batch shape) and sample a few steps under FlopCounterMode for
-the second, independent FLOP figure. Everything else (time, memory, energy) is measured by
-the PhaseMeter around the loop.
+analytic FLOPs of each exact batch shape). Nothing runs under FlopCounterMode here: its per-op
+Python would slow the timed window (issue 17); the second, independent FLOP figure comes from
+an untimed counted pass before the phase (job/warmup.py, ``Tally.check``). Everything else
+(time, memory, energy) is measured by the PhaseMeter around the loop.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import os
 import random
 import threading
 import time
@@ -23,8 +25,7 @@ from torch import nn
 
 from ..measure.flops import (
     EncoderDims,
-    FlopSampler,
-    count_flops,
+    FlopCheck,
     encoder_forward_flops,
     encoder_forward_flops_unpadded,
     head_forward_flops,
@@ -86,8 +87,7 @@ class Tally:
     tokens_padded: int = 0
     flops_analytic: int = 0  # of the padded shapes: what the hardware multiplied
     flops_nonpad: int = 0  # of the non-pad tokens only (each sequence unpadded): the model's useful work, MFU's
-    sampler: FlopSampler | None = None
-    sampled_micro: list[tuple[int, int]] = field(default_factory=list)  # (step, micro-batch) counted, 1-based step
+    check: FlopCheck | None = None  # FlopCounterMode's untimed cross-check of this phase's shapes (job/warmup.py)
     step_losses: list[float] = field(
         default_factory=list
     )  # a training phase's mean loss per optimiser step (collapse.py)
@@ -289,29 +289,26 @@ def train(
     seed: int,
     group_by_length: bool = True,
     on_step: Callable[[int, int, Tally], float] | None = None,
+    micro: tuple[int, str] | None = None,
 ) -> tuple[Tally, dict]:
     """Fine-tunes on one task, or several mixed (steps of all tasks interleaved, so each task is
     sampled in proportion to its size). Each optimiser step takes ``hp.batch_size`` examples
     (``step_groups``), run in micro-batches (``choose_micro_batch``) whose gradients add up to the
     step's exact mean (``accumulate``). ``on_step(step, total_steps, tally)`` runs after every
     optimiser step (learning-curve evaluations) and returns the seconds it took, which the
-    throughput windows leave out. Returns the tally and facts for the phase record."""
+    throughput windows leave out. ``micro``: the micro-batch and how it was chosen, when the
+    caller chose it before the phase's window (job/warmup.py: the fit probe is not the phase's
+    time); else chosen here. Returns the tally and facts for the phase record."""
     from transformers import get_linear_schedule_with_warmup
 
     total_steps, epochs = plan_steps(tasks, hp)
     model.train()  # before the probe: its memory is that of training (dropout masks included)
-    micro, micro_source = choose_micro_batch(ctx, model, tasks, hp)
+    micro_size, micro_source = micro if micro is not None else choose_micro_batch(ctx, model, tasks, hp)
     optimizer = _optimizer(model, hp, {t.head for t in tasks})
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
     scaler = grad_scaler(ctx.device)
     rng = random.Random(f"{seed}:{phase}")
     tally = Tally()
-    # FLOPs are counted on a few optimiser steps drawn at random, each on one of its micro-batches drawn
-    # at random too (they run longest first): not always the longest. Its own RNG: the data order
-    # does not depend on whether FLOPs are measured.
-    flop_rng = random.Random(f"flops:{seed}:{phase}")
-    if ctx.measure.enabled:
-        tally.sampler = FlopSampler.for_phase(total_steps, ctx.measure.flop_sample_steps, seed=f"flops:{seed}:{phase}")
     loss_fn = nn.CrossEntropyLoss()
     device = ctx.device
 
@@ -333,28 +330,17 @@ def train(
         schedule = step_groups(tasks, hp, rng, group_by_length)
         for n, (task, group) in enumerate(schedule):
             lengths = [e.length for e in task.data]
-            parts = split_micro(group, lengths, micro)
+            parts = split_micro(group, lengths, micro_size)
             max_micro_per_step = max(max_micro_per_step, len(parts))
             short_steps += len(group) < hp.batch_size
             step_loss = torch.zeros((), device=device.torch_device)
-            counted = (
-                flop_rng.randrange(len(parts))
-                if tally.sampler is not None and tally.sampler.should_sample(step + 1)
-                else -1
-            )
-            for j, idxs in enumerate(parts):
+            for idxs in parts:
                 ctx.check_cancel()
                 batch = collate([task.data[i] for i in idxs], task.head, ctx.pad_id).to(device.torch_device)
                 micro_n += 1
                 weight = len(idxs) / len(group)
                 flops = train_flops(forward_flops(ctx, batch))
-                if j == counted:
-                    loss, measured = count_flops(micro_backward, model, batch, weight, loss_fn, device, scaler)
-                    assert tally.sampler is not None  # counted >= 0 only with a sampler
-                    tally.sampler.record(measured, batch.tokens_padded)
-                    tally.sampled_micro.append((step + 1, j))
-                else:
-                    loss = micro_backward(model, batch, weight, loss_fn, device, scaler)
+                loss = micro_backward(model, batch, weight, loss_fn, device, scaler)
                 tally.add_batch(batch, flops, train_flops(forward_flops_nonpad(ctx, batch)))
                 step_loss += loss
                 window_examples += batch.n_examples
@@ -406,7 +392,7 @@ def train(
     tally.steps = step
     tally.step_losses = torch.stack(step_values).float().cpu().tolist() if step_values else []
     ctx.log(
-        f"{phase}: {step} steps of {hp.batch_size} examples (micro-batches of {micro}), "
+        f"{phase}: {step} steps of {hp.batch_size} examples (micro-batches of {micro_size}), "
         f"{tally.examples} examples in {time.monotonic() - t_start:.1f}s"
     )
     return tally, {
@@ -415,12 +401,15 @@ def train(
         "epochs": epoch,
         "seed": seed,
         "batch_size": hp.batch_size,
-        "micro_batch_size": micro,
+        "micro_batch_size": micro_size,
         "micro_batch_source": micro_source,
         "grad_accum": max_micro_per_step,
         "micro_batches": micro_n,
         "short_steps": short_steps,
-        "flops_sampled_at": [list(x) for x in tally.sampled_micro],
+        # what the phase paid for reproducibility (issue 17): cuBLAS is deterministic only with a
+        # fixed workspace (CUBLAS_WORKSPACE_CONFIG, set by the job before CUDA starts)
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
         "min_steps": hp.min_steps,
         "learning_rate": hp.learning_rate,
         "warmup_ratio": hp.warmup_ratio,
@@ -436,13 +425,12 @@ def score(
     data: list[Encoded],
     head: str,
     batch_size: int,
-    sampler: FlopSampler | None = None,
     tally: Tally | None = None,
 ) -> list[list[float]]:
     """Scores of every choice of every example, in the order of ``data``."""
     model.eval()
     scores: list[list[float] | None] = [None] * len(data)
-    for b, idxs in enumerate(sorted_batches([e.length for e in data], batch_size), 1):
+    for idxs in sorted_batches([e.length for e in data], batch_size):
         ctx.check_cancel()
         batch = collate([data[i] for i in idxs], head, ctx.pad_id).to(ctx.device.torch_device)
 
@@ -450,11 +438,7 @@ def score(
             with ctx.device.autocast():
                 return choice_scores(model(batch.input_ids, batch.attention_mask, batch.head), batch).float()
 
-        if sampler is not None and sampler.should_sample(b):
-            out, measured = count_flops(forward)
-            sampler.record(measured, batch.tokens_padded)
-        else:
-            out = forward()
+        out = forward()
         if tally is not None:
             tally.add_batch(batch, forward_flops(ctx, batch), forward_flops_nonpad(ctx, batch))
             tally.steps += 1
@@ -465,19 +449,11 @@ def score(
 
 
 def evaluate(
-    ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, batch_size: int, seed: object = None
+    ctx: JobContext, model: nn.Module, data: list[Encoded], head: str, batch_size: int
 ) -> tuple[Tally, list[dict]]:
-    """Scores and predictions of ``data``. The batches run longest first, so the FLOP-counted batches
-    are drawn at random (``seed``; by default one derived from the examples' ids): the first batch
-    alone would overstate the attention term."""
+    """Scores and predictions of ``data``."""
     tally = Tally()
-    n_batches = math.ceil(len(data) / batch_size)
-    if ctx.measure.enabled:
-        if seed is None:
-            ids = hashlib.sha256(repr([e.idx for e in data]).encode()).hexdigest()[:16]
-            seed = f"flops:eval:{ids}"
-        tally.sampler = FlopSampler.for_phase(n_batches, ctx.measure.flop_sample_steps, seed=str(seed))
-    scores = score(ctx, model, data, head, batch_size, tally.sampler, tally)
+    scores = score(ctx, model, data, head, batch_size, tally)
     rows = []
     for ex, sc in zip(data, scores):
         pred, tied = pick_choice(sc, ex.idx)

@@ -9,7 +9,6 @@ In-context learning measures its phases with the same ``_begin``/``_end`` (job/i
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import math
@@ -44,12 +43,13 @@ from ..spec import PhaseKind, PlannedPhase, RunSpec, attempt_phase, phase_attemp
 from ..tasks import get_task
 from .batching import encode
 from .bench import inference_bench
-from .curves import CurveProbe, pipeline_costs
+from .curves import CurveProbe, curve_phase_name, pipeline_costs
 from .data import RunData, few_shot_sample
 from .log import _log
 from .loops import Device, JobContext, TrainTask, evaluate, plan_steps, train
 from .model import head_key, load_encoder, save_checkpoint
 from .perquery import encoder_query_flops
+from .warmup import Warmer
 
 
 class RunHandle(Protocol):
@@ -102,8 +102,14 @@ class PhaseRunner:
         self.completed: list[PhaseEnd] = []  # phase_end events of this run
         self.data: RunData | None = None
         self.head = ""  # the target task's head key (run_all)
-        self.base_state: dict | None = None  # the model after the target phase, restored before each few-shot phase
+        # the model after the target phase, restored before each few-shot phase: on the host, so a
+        # few-shot run holds one copy of the weights on the GPU, as direct does (issue 17)
+        self.base_state: dict | None = None
         self.last_eval: list = []  # the last evaluated language's items: the inference bench's
+        measure = spec.measure
+        self.warmer = Warmer(
+            ctx, model, enabled=measure.warmup, count_flops=measure.enabled and measure.flop_sample_steps > 0
+        )
 
     @classmethod
     def start(cls, job: RunHandle, spec: RunSpec, device: Device, data: RunData) -> None:
@@ -152,7 +158,7 @@ class PhaseRunner:
                 if english is not None:
                     done.add(english.name)
                 if language_phase == PhaseKind.FEW_SHOT.value:
-                    self.base_state = copy.deepcopy(self.model.state_dict())
+                    self.base_state = _snapshot(self.model)
             elif phase.kind.value == language_phase:
                 self._language_phase(phase, data)
             elif phase.kind == PhaseKind.EVAL:
@@ -169,7 +175,7 @@ class PhaseRunner:
         """few-shot:<lang>: the target phase's model trained on the language's k drawn shots."""
         spec = self.spec
         assert phase.lang is not None and self.base_state is not None and spec.few_shot_k is not None
-        self.model.load_state_dict(self.base_state)
+        _restore(self.model, self.base_state)
         pool = data.few_shot_pool[phase.lang]
         shot_seed = spec.shot_seed or 0
         picked = few_shot_sample(pool, spec.few_shot_k, shot_seed, phase.lang)
@@ -206,7 +212,7 @@ class PhaseRunner:
         """inference-bench: the classifier (the target phase's, in a few-shot run) on the last
         evaluated language's items."""
         if self.base_state is not None:
-            self.model.load_state_dict(self.base_state)
+            _restore(self.model, self.base_state)
         self._inference_bench(phase, self.last_eval, self.head)
 
     def _target_attempts(
@@ -279,19 +285,22 @@ class PhaseRunner:
         t = get_task(task)
         return t.head, t.num_labels
 
-    def _begin(self, phase: PlannedPhase, total_steps: int | None):
-        self.job.cancel_point()
-        self.job.phase = phase.name
-        update_status(self.job.run_dir, RunStatus.RUNNING, phase=phase.name)
-        self.ctx.events.emit(PhaseStart(phase.name, phase.kind.value, total_steps))
+    def _meter(self) -> PhaseMeter:
         d = self.ctx.device
-        meter = PhaseMeter(
+        return PhaseMeter(
             d.type,
             str(d.torch_device),
             d.nvml_indices,
             enabled_memory=self.spec.measure.enabled,
             gpu_reason=d.nvml_reason,
         )
+
+    def _begin(self, phase: PlannedPhase, total_steps: int | None):
+        self.job.cancel_point()
+        self.job.phase = phase.name
+        update_status(self.job.run_dir, RunStatus.RUNNING, phase=phase.name)
+        self.ctx.events.emit(PhaseStart(phase.name, phase.kind.value, total_steps))
+        meter = self._meter()
         if self.spec.measure.enabled:
             self.ctx.memory_now = lambda: meter.memory.current()
         return meter
@@ -311,8 +320,8 @@ class PhaseRunner:
             )
             costs["flops_analytic"] = Cost.measured(tally.flops_analytic, "FLOP", "analytic")
             costs["flops_analytic_nonpad"] = Cost.measured(tally.flops_nonpad, "FLOP", "analytic")
-            if tally.sampler is not None:
-                costs["flops_measured"] = tally.sampler.extrapolate(tally.tokens_padded)
+            if tally.check is not None:
+                costs["flops_measured"] = tally.check.cost(tally.flops_analytic)
             else:
                 costs["flops_measured"] = Cost.missing("FLOP", "measurement off (measure.enabled = false)")
             costs["examples_per_s"] = throughput(tally.examples, wall, "examples/s")
@@ -351,13 +360,20 @@ class PhaseRunner:
             tasks.append(TrainTask(name, key, encode(exs, self.tokenizer, hp.max_seq_len)))
         total_steps, _ = plan_steps(tasks, hp)
         probe = self._curve_probe(phase, tasks[0].head)
+        # untimed, before the meter: the warm-up at the phase's new shapes, the micro-batch, the FLOP check
+        micro, check = self.warmer.train(phase.name, tasks, hp)
+        curve_check = (
+            self.warmer.eval(phase.name, [e for d in probe.labelled.values() for e in d], probe.head, probe.batch_size)
+            if probe is not None
+            else None
+        )
         meter = self._begin(phase, total_steps)
         with meter:
             if probe is not None:
-                probe.start()
-            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, seed, on_step=probe)
-        if probe is not None:  # the curve's evaluations are not training: not in the phase's time
-            meter.wall = max(0.0, meter.wall - probe.spent_s)
+                probe.start(meter)
+            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, seed, on_step=probe, micro=micro)
+        tally.check = check
+        if probe is not None:
             facts.update(probe.info())
         self._end(
             phase,
@@ -372,8 +388,30 @@ class PhaseRunner:
                 **(info or {}),
             },
         )
+        if probe is not None and probe.n_points:
+            self._curve_phase(phase, probe, curve_check)
         return tally.step_losses
 
+    def _curve_phase(self, phase: PlannedPhase, probe: CurveProbe, check) -> None:
+        """curve:<phase>: the training phase's learning-curve evaluations, one measured window per
+        point, recorded after the training phase (they are not training: issue 17)."""
+        curve = PlannedPhase(curve_phase_name(phase.name), PhaseKind.CURVE, phase.tasks, phase.lang)
+        self.ctx.events.emit(PhaseStart(curve.name, curve.kind.value, probe.n_points))
+        probe.tally.check = check
+        self._end(
+            curve,
+            probe.meter,
+            probe.tally,
+            tasks=list(phase.tasks),
+            info={
+                "of_phase": phase.name,
+                "points": probe.n_points,
+                "windows": probe.meter.windows,
+                "split": probe.split,
+                "batch_size": probe.batch_size,
+                "langs": sorted(probe.held_out),
+            },
+        )
     def _curve_probe(self, phase: PlannedPhase, head: str):
         """A learning-curve probe for the target and few-shot phases (measure.curve_points > 0)."""
         points = self.spec.measure.curve_points if self.spec.measure.enabled else 0
@@ -387,7 +425,16 @@ class PhaseRunner:
         # The pipeline so far: every completed training phase, but not another language's few-shot phase.
         base = pipeline_costs(self.completed, exclude=lambda p: p.kind == PhaseKind.FEW_SHOT.value)
         return CurveProbe(
-            self.ctx, self.model, phase.name, head, "validation", held_out, points, self.spec.eval_batch_size, base
+            self.ctx,
+            self.model,
+            phase.name,
+            head,
+            "validation",
+            held_out,
+            points,
+            self.spec.eval_batch_size,
+            base,
+            self._meter(),
         )
 
     def _eval_phase(
@@ -395,9 +442,11 @@ class PhaseRunner:
     ) -> list[dict]:
         lang = phase.lang or "en"
         encoded = encode(examples, self.tokenizer, self.spec.hparams.max_seq_len)
+        check = self.warmer.eval(phase.name, encoded, head, self.spec.eval_batch_size)  # untimed
         meter = self._begin(phase, math.ceil(len(encoded) / self.spec.eval_batch_size))
         with meter:
             tally, rows = evaluate(self.ctx, self.model, encoded, head, self.spec.eval_batch_size)
+        tally.check = check
         correct = sum(r["correct"] for r in rows)
         labelled = sum(1 for r in rows if r["label"] >= 0)
         accuracy = correct / labelled if labelled else None

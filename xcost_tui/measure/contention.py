@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -123,6 +123,17 @@ class CpuWindow:
     @classmethod
     def between(cls, a: CpuSnapshot, b: CpuSnapshot) -> CpuWindow:
         return cls(b.t - a.t, max(0.0, b.busy_s - a.busy_s), max(0.0, b.own_s - a.own_s), b.cpus)
+
+    @classmethod
+    def total(cls, windows: Sequence[CpuWindow | None]) -> CpuWindow | None:
+        """Several windows of one phase as one (a phase paused for its learning-curve evaluations);
+        None when there are none or one could not be read."""
+        if not windows or any(w is None for w in windows):
+            return None
+        ws = [w for w in windows if w is not None]
+        if len(ws) == 1:
+            return ws[0]
+        return cls(sum(w.wall_s for w in ws), sum(w.busy_s for w in ws), sum(w.own_s for w in ws), ws[-1].cpus)
 
 
 @dataclass(frozen=True)

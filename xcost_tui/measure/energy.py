@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
@@ -95,6 +96,23 @@ class RaplCounter:
 
     def joules(self) -> float:
         return sum(self.uj.values()) / 1e6
+
+
+def sum_energy(windows: Sequence[Cost]) -> Cost:
+    """The energy of a phase measured in several windows (measure/timer.py): their sum, NULL with
+    the first window's reason when one is NULL; flagged or noted as one window of their total
+    length would be."""
+    if not windows:
+        return Cost.missing("J", "energy window not measured (the meter was not entered and left)")
+    if len(windows) == 1:
+        return windows[0]
+    for w in windows:
+        if w.value is None:
+            return w
+    total = sum(float(w.value or 0.0) for w in windows)
+    length = sum(float(w.extra.get("window_s") or 0.0) for w in windows)
+    figure = EnergyMeter._figure(total, windows[0].source or "", length, windows=len(windows))
+    return figure
 
 
 class EnergyMeter:

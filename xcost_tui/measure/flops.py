@@ -113,6 +113,53 @@ def count_flops(fn: Callable, *args: Any, **kwargs: Any) -> tuple[Any, int]:
     return result, int(counter.get_total_flops())
 
 
+@dataclass
+class FlopCheck:
+    """torch's FlopCounterMode against the analytic count, on the same passes (issue 17).
+
+    The analytic count of every batch a phase ran is the phase's FLOP figure. FlopCounterMode
+    slows a pass 4-6x with per-op Python, so it never runs inside a timed window: the job runs one
+    counted pass per distinct shape before the phase's meter starts (job/warmup.py) and records
+    here what torch counted beside what the analytic formula says for those very passes. Their
+    ratio is the cross-check; ``cost`` scales the phase's analytic count by it (``flops_measured``)."""
+
+    counted: int = 0  # FLOPs torch counted on the checked passes
+    analytic: int = 0  # the analytic FLOPs of the same passes
+    passes: int = 0
+    reason: str | None = None  # why no pass was counted (measurement off, ...)
+
+    def record(self, counted: int, analytic: int) -> None:
+        self.counted += int(counted)
+        self.analytic += int(analytic)
+        self.passes += 1
+
+    def merge(self, other: FlopCheck) -> None:
+        self.counted += other.counted
+        self.analytic += other.analytic
+        self.passes += other.passes
+
+    @property
+    def ratio(self) -> float | None:
+        """Counted / analytic FLOPs of the checked passes (1.0: the formula is exact)."""
+        return self.counted / self.analytic if self.passes and self.analytic and self.counted else None
+
+    def cost(self, phase_analytic: int) -> Cost:
+        """The phase's analytic FLOPs × the checked ratio (source flop_counter): the second,
+        independent FLOP figure of the phase, with the ratio and the passes it rests on."""
+        extra = {"sampled_steps": self.passes, "untimed": True}
+        if not self.passes:
+            return Cost.missing("FLOP", self.reason or "no pass counted", "flop_counter", **extra)
+        ratio = self.ratio
+        if ratio is None:
+            return Cost.missing(
+                "FLOP",
+                "FlopCounterMode counted no FLOPs on the checked passes (kernels it has no formula for?)",
+                "flop_counter",
+                **extra,
+            )
+        return Cost.measured(round(phase_analytic * ratio), "FLOP", "flop_counter", ratio=round(ratio, 6), **extra)
+
+
 # what random.Random accepts as a seed; None: the steps are evenly spread instead
 Seed = int | float | str | bytes | bytearray | None
 

@@ -136,6 +136,18 @@ class MemoryProbe:
     def __enter__(self) -> MemoryProbe:
         self._carried, self._peak, self._start = 0, None, None
         self.source, self.per_phase = ("torch.cuda" if self.is_cuda else "procfs"), True
+        self._open_window()
+        self._start = self._raw()[0]
+        return self
+
+    def resume(self) -> MemoryProbe:
+        """Another window of the same probe after ``__exit__`` (a phase paused for work that is not
+        its own, such as learning-curve evaluations): the peak of the earlier windows is kept, what
+        happened in between is not counted (the watermark is reset here)."""
+        self._open_window()
+        return self
+
+    def _open_window(self) -> None:
         with _open_lock:
             outer = [p for p in _open if p.device == self.device]
             if outer:
@@ -143,9 +155,7 @@ class MemoryProbe:
                 for p in outer:
                     p._carried = max(p._carried, peak or 0)
             self._reset()
-            self._start = self._raw()[0]
             _open.append(self)
-        return self
 
     def __exit__(self, *exc) -> None:
         self._peak = self.current()[1]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from ..rundir.cost import Cost
@@ -11,7 +13,7 @@ from ..rundir.jsonl import JsonlReader
 from ..rundir.records import Sample
 from . import nvml
 from .contention import CPU_SHARE_THRESHOLD, CpuSnapshot, CpuWindow, Share, gpu_others, judge
-from .energy import EnergyMeter
+from .energy import EnergyMeter, sum_energy
 from .memory import MemoryProbe, lifetime_peak
 
 MEMORY_OFF = "measurement off (measure.enabled = false)"
@@ -74,7 +76,12 @@ class PhaseMeter:
     """Wall clock (device synchronised at both ends), process CPU time, peak memory and energy
     of the ``with`` block; ``costs()`` afterwards. ``devices`` defaults to the number of GPUs
     on cuda (at least 1) and 1 on a CPU (the machine counts as one device). ``gpu_reason``: why
-    ``gpu_indices`` is empty on a GPU (the energy figure is NULL with it)."""
+    ``gpu_indices`` is empty on a GPU (the energy figure is NULL with it).
+
+    A phase may be measured in several windows: entering the same meter again adds a window, and
+    ``paused()`` leaves work out of the phase in every figure (wall, CPU, energy, peak memory,
+    contention): the learning-curve evaluations inside a training phase are measured by a meter of
+    their own (issue 17), which is entered once per evaluation."""
 
     def __init__(
         self,
@@ -91,15 +98,23 @@ class PhaseMeter:
         if devices is None:
             devices = max(1, len(self.gpu_indices)) if device_type == "cuda" else 1
         self.devices = devices
+        self.gpu_reason = gpu_reason
         self.memory = MemoryProbe(self.device)
         self.enabled_memory = enabled_memory
         self.energy = EnergyMeter(device_type, self.gpu_indices, gpu_reason=gpu_reason)
         self.lifetime: Cost | None = None
         self.wall = self.cpu = 0.0
+        self.windows = 0  # windows measured so far
         self._done = False
-        self._cpu0 = self._cpu1 = None
+        self._energy: list[Cost] = []  # one per window
+        self._cpu_windows: list[CpuWindow | None] = []
+        self._walls: list[tuple[float, float]] = []  # each window's (start, end), unix seconds
+        self._cpu0: CpuSnapshot | None = None
         self._gpu_ends: list[dict | None] = []
-        self._t_wall = (0.0, 0.0)
+        self._gpu_seen: set[int] = set()  # other processes the sampler saw on the GPUs in the windows
+        self._gpu_samples = 0
+        self._gpu_known = False
+        self._t0 = self._c0 = 0.0
 
     def _sync(self) -> None:
         if self.device_type == "cuda":
@@ -108,25 +123,43 @@ class PhaseMeter:
             torch.cuda.synchronize(self.device)
 
     def __enter__(self) -> PhaseMeter:
-        self._done = False
-        self._sync()  # work queued before the phase is not the phase's
+        self._sync()  # work queued before the window is not the phase's
         if self.enabled_memory:
-            self.memory.__enter__()
+            if self.windows == 0:
+                self.memory.__enter__()
+            else:
+                self.memory.resume()
+        self.energy = EnergyMeter(self.device_type, self.gpu_indices, gpu_reason=self.gpu_reason)
         self.energy.__enter__()
         self._contention_begin()
         self._t0, self._c0 = time.perf_counter(), time.process_time()
         return self
 
     def __exit__(self, *exc) -> None:
-        self._sync()  # the phase's kernels have finished before the clock stops
-        self.wall = time.perf_counter() - self._t0
-        self.cpu = time.process_time() - self._c0
+        self._sync()  # the window's kernels have finished before the clock stops
+        self.wall += time.perf_counter() - self._t0
+        self.cpu += time.process_time() - self._c0
         self._contention_end()
         self.energy.__exit__(*exc)
+        self._energy.append(self.energy.cost())
         if self.enabled_memory:
             self.memory.__exit__(*exc)
         self.lifetime = lifetime_peak(self.device)
+        self.windows += 1
         self._done = True
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Work inside is not this phase's: the window closes before it and a new one opens after."""
+        self.__exit__(None, None, None)
+        try:
+            yield
+        finally:
+            self.__enter__()
+
+    def energy_cost(self) -> Cost:
+        """The energy of every window together (energy.py's figure of one window, summed)."""
+        return sum_energy(self._energy)
 
     # ---- contention (measure/contention.py) ------------------------------------------------------
     @property
@@ -151,19 +184,28 @@ class PhaseMeter:
 
     def _contention_begin(self) -> None:
         self._cpu0 = self._cpu_snapshot()
-        self._t_wall = (time.time(), 0.0)
-        self._gpu_ends = [self._gpu_reading(self._cpu0.pids if self._cpu0 else set())]
+        self._walls.append((time.time(), 0.0))
+        self._gpu_ends.append(self._gpu_reading(self._cpu0.pids if self._cpu0 else set()))
 
     def _contention_end(self) -> None:
-        self._cpu1 = self._cpu_snapshot()
-        self._t_wall = (self._t_wall[0], time.time())
-        self._gpu_ends.append(self._gpu_reading(self._cpu1.pids if self._cpu1 else set()))
+        cpu1 = self._cpu_snapshot()
+        self._walls[-1] = (self._walls[-1][0], time.time())
+        self._cpu_windows.append(CpuWindow.between(self._cpu0, cpu1) if self._cpu0 and cpu1 else None)
+        self._gpu_ends.append(self._gpu_reading(cpu1.pids if cpu1 else set()))
+        watch = _watch["samples"]
+        if self._gpus_watched and watch is not None:
+            # read at each window's end, in time order: the watch forgets what is older than a
+            # window it was asked about, and another meter's windows (curve evaluations) interleave
+            pids, n, unknown = watch.others_between(*self._walls[-1])
+            self._gpu_seen |= pids
+            self._gpu_samples += n
+            self._gpu_known = self._gpu_known or n > unknown
 
     def contention_costs(self) -> dict[str, Cost]:
         """other_cpu_s, other_gpu_processes and the contended flag (0/1) with its evidence."""
         share = Share.from_env()
         threads = share.threads or _torch_threads()
-        window = CpuWindow.between(self._cpu0, self._cpu1) if self._cpu0 and self._cpu1 else None
+        window = CpuWindow.total(self._cpu_windows)
         out: dict[str, Cost] = {}
         if window is None:
             out["other_cpu_s"] = Cost.missing("s", "the CPU counters could not be read")
@@ -186,12 +228,9 @@ class PhaseMeter:
                 if reading is not None:
                     known = True
                     seen.update(pid for procs in reading.values() for pid, _ in procs)
-            watch = _watch["samples"]
-            n_samples = 0
-            if watch is not None:
-                pids, n_samples, unknown = watch.others_between(*self._t_wall)
-                seen |= pids
-                known = known or n_samples > unknown
+            seen |= self._gpu_seen
+            n_samples = self._gpu_samples
+            known = known or self._gpu_known
             if known:
                 gpu_pids = sorted(seen)
                 out["other_gpu_processes"] = Cost.measured(
@@ -250,7 +289,7 @@ class PhaseMeter:
                 self.memory.increase_cost() if self.enabled_memory else Cost.missing("B", MEMORY_OFF)
             ),
             "lifetime_peak_mem_bytes": self.lifetime or Cost.missing("B", "not read"),
-            "energy_j": self.energy.cost(),
+            "energy_j": self.energy_cost(),
             **self.contention_costs(),
         }
 

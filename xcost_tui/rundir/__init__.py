@@ -33,6 +33,7 @@ from .events import (
     RunStart,
     RunWarning,
     UnknownEvent,
+    Warmup,
     parse_event,
 )
 from .fold import PhaseState, RunFold, RunState
@@ -47,6 +48,7 @@ __all__ = [
     "CollapseCheck",
     "Cost",
     "CurvePoint",
+    "Warmup",
     "DataLoaded",
     "EvalResult",
     "Event",

@@ -397,6 +397,33 @@ class ModelLoaded(_Event):
 
 
 @dataclass(frozen=True)
+class Warmup(_Event):
+    """Untimed work before a phase's meter started (job/warmup.py, issue 17): a plain pass at each
+    shape not seen before (one-time costs: lazy kernel loading, library handles, allocator
+    growth), the micro-batch fit probe, and FlopCounterMode's check of those passes. In no phase:
+    the run's ``warmup_s`` is their sum."""
+
+    TYPE: ClassVar[str] = "warmup"
+    before: str  # the phase whose meter starts after it
+    seconds: float
+    shapes: list[dict[str, Any]] = field(default_factory=list)  # shapes warmed now (new ones only)
+    flop_check: dict[str, Any] = field(default_factory=dict)  # counted, analytic, passes, ratio
+    info: dict[str, Any] = field(default_factory=dict)  # micro-batch and how it was chosen, ...
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Warmup:
+        shapes = d.get("shapes")
+        return cls(
+            as_str_or_empty(d.get("before")),
+            as_float(d.get("seconds")) or 0.0,
+            [x for x in shapes if isinstance(x, dict)] if isinstance(shapes, list) else [],
+            as_dict(d.get("flop_check")),
+            as_dict(d.get("info")),
+            t=as_float(d.get("t")) or 0.0,
+        )
+
+
+@dataclass(frozen=True)
 class RunWarning(_Event):
     """Something a person should know about a run that did not stop it."""
 
@@ -451,6 +478,7 @@ Event = (
     | ModelLoaded
     | CollapseCheck
     | CurvePoint
+    | Warmup
     | RunWarning
     | RunEnd
     | UnknownEvent
@@ -469,6 +497,7 @@ EVENT_TYPES: dict[str, Any] = {
         ModelLoaded,
         CollapseCheck,
         CurvePoint,
+        Warmup,
         RunWarning,
         RunEnd,
     )

@@ -28,6 +28,7 @@ from .events import (
     RunStart,
     RunWarning,
     UnknownEvent,
+    Warmup,
 )
 
 MAX_WARNINGS = 100
@@ -77,6 +78,7 @@ class RunState:
     model: ModelLoaded | None = None
     collapse_checks: list[CollapseCheck] = field(default_factory=list)  # one per target attempt judged
     curve: list[CurvePoint] = field(default_factory=list)  # learning-curve points, in order
+    warmups: list[Warmup] = field(default_factory=list)  # untimed work before phases (job/warmup.py)
     warnings: list[str] = field(default_factory=list)
     n_warnings: int = 0
     run_end: RunEnd | None = None
@@ -103,6 +105,11 @@ class RunState:
         """The latest progress event of the phase running now."""
         phase = self.current_phase
         return self.phases[phase].last_progress if phase in self.phases else None
+
+    @property
+    def warmup_s(self) -> float | None:
+        """Seconds of untimed warm-up before the phases (in no phase); None: the job recorded none."""
+        return sum(w.seconds for w in self.warmups) if self.warmups else None
 
     @property
     def phases_done(self) -> int:
@@ -205,6 +212,8 @@ class RunFold:
                 s.collapse_checks.append(event)
             case CurvePoint():
                 s.curve.append(event)
+            case Warmup():
+                s.warmups.append(event)
             case RunWarning():
                 s.n_warnings += 1
                 if len(s.warnings) < MAX_WARNINGS:

@@ -20,6 +20,9 @@ class PhaseKind(str, enum.Enum):
     EVAL = "eval"
     INFERENCE_BENCH = "inference-bench"
     TRANSLATE = "translate"  # translate-test: a language's test items into English (translate:<lang>)
+    # the learning-curve evaluations made during a training phase (curve:<phase>): measured as their
+    # own phase, never part of the training phase's figures (issue 17)
+    CURVE = "curve"
 
     # The bare value in f-strings and str() on every Python (3.12 changed format() of mixed enums).
     def __str__(self) -> str:

@@ -89,6 +89,7 @@ class RunRow(TypedDict):
     target_attempts: int | None
     peak_mem_lifetime_bytes: int | None
     peak_mem_lifetime_source: str | None
+    warmup_s: float | None
     langs: list[str] | None
     target: str | None
     eval_split: str | None
@@ -214,6 +215,7 @@ def run_row(rec: RunRecords) -> RunRow:
         target_attempts=state.target_attempts,
         peak_mem_lifetime_bytes=peak,
         peak_mem_lifetime_source=peak_source,
+        warmup_s=state.warmup_s,
         langs=as_strs_or_none(spec.get("langs")),
         target=as_str(spec.get("target")),
         eval_split=as_str(spec.get("eval_split")),
@@ -292,6 +294,7 @@ def _cost_columns(costs: dict[str, Cost]) -> dict[str, Any]:
         row[f"{name}_reason"] = c.reason if c is not None else None
     fm = costs.get("flops_measured")
     row["flops_sampled_steps"] = as_int(fm.extra.get("sampled_steps")) if fm is not None else None
+    row["flops_check_ratio"] = as_float(fm.extra.get("ratio")) if fm is not None else None
     en = costs.get("energy_j")
     row["energy_flag"] = as_str(en.extra.get("flag")) if en is not None else None
     flag = costs.get("contended")

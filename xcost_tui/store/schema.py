@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 # the translations table; forecasts, forecast_error. 6: the leaderboard's common_accuracy and
 # n_common_langs, the configurations view's restarted_runs and single_draw, distinguishing labels;
 # the verdict tables of the design (issue 16: clusters, generalized intervals, Holm families,
-# the equivalence test, seed and draw SDs) and the configurations' cost spread.
-SCHEMA_VERSION = 6
+# the equivalence test, seed and draw SDs) and the configurations' cost spread. 7 (issue 17): runs.warmup_s,
+# phases.flops_check_ratio, curve:<phase> phases (kind 'curve') and the leaderboard's curve_* and warmup_s.
+SCHEMA_VERSION = 7
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -118,6 +119,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("target_attempts", "BIGINT"),
         ("peak_mem_lifetime_bytes", "BIGINT"),
         ("peak_mem_lifetime_source", "VARCHAR"),
+        ("warmup_s", "DOUBLE"),
         ("langs", "VARCHAR[]"),
         ("target", "VARCHAR"),
         ("eval_split", "VARCHAR"),
@@ -186,6 +188,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("t_end", "DOUBLE"),
         *COST_FIGURES,
         ("flops_sampled_steps", "BIGINT"),
+        ("flops_check_ratio", "DOUBLE"),
         ("energy_flag", "VARCHAR"),
         ("contended", "BOOLEAN"),
         ("contention", "VARCHAR"),
@@ -534,6 +537,16 @@ allp AS (
   SELECT run_id,
     count(*) FILTER (WHERE contended AND reused_from_run IS NULL) AS contended_phases,
     {_osum("device_hours", "reused_from_run IS NULL")} AS total_device_hours,
+    -- learning-curve evaluations (curve:<phase>): not training, shown apart (docs/measurement.md)
+    {_osum("device_hours", "kind = 'curve'")} AS curve_device_hours,
+    {_osum("flops_analytic", "kind = 'curve'")} AS curve_flops,
+    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE kind = 'curve') THEN {_osum("energy_j", "kind = 'curve'")} END
+      AS curve_energy_j,
+    -- every evaluation phase's energy together: one eval:<lang> on a GPU can be shorter than NVML's
+    -- counter step (energy_flag), their sum is not
+    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE kind = 'eval') THEN {_osum("energy_j", "kind = 'eval'")} END
+      AS eval_energy_j,
+    count(*) FILTER (WHERE kind = 'eval' AND energy_flag IS NOT NULL) AS eval_energy_flagged,
     arg_max(latency_p50_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p50_s,
     arg_max(latency_p95_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p95_s,
     arg_max(throughput_examples_per_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS infer_throughput_examples_per_s,
@@ -603,7 +616,8 @@ SELECT r.run_id, r.name, r.model, r.method,
   {_untrained("tr.intermediate_device_hours")} AS intermediate_device_hours,
   {_untrained("tr.intermediate_flops")} AS intermediate_flops,
   {_untrained("tr.intermediate_energy_j")} AS intermediate_energy_j,
-  allp.total_device_hours, allp.latency_p50_s, allp.latency_p95_s, allp.infer_throughput_examples_per_s, allp.peak_infer_mem_bytes,
+  allp.total_device_hours, allp.curve_device_hours, allp.curve_flops, allp.curve_energy_j,
+  allp.eval_energy_j, allp.eval_energy_flagged, r.warmup_s, allp.latency_p50_s, allp.latency_p95_s, allp.infer_throughput_examples_per_s, allp.peak_infer_mem_bytes,
   allp.latency_p50_s AS query_latency_p50_s,
   allp.peak_infer_mem_abs_bytes, r.peak_mem_lifetime_bytes,
   coalesce(tr.reused_phases, 0) AS reused_phases, tr.reused_from_run, coalesce(rb.reused_by_runs, 0) AS reused_by_runs,

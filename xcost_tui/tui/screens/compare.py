@@ -828,7 +828,7 @@ class CompareScreen(Screen):
                 Text(
                     str(error)
                     if error is not None
-                    else "Runs record a curve while they train (spec curve_points, default 10 points: the "
+                    else "Runs record a curve while they train (spec curve_points, default 5 points: the "
                     "held-out validation items not drawn as shots); runs made before that, or with "
                     "curve_points = 0, have none. l picks another language or phase.",
                     style="italic",
