@@ -266,7 +266,7 @@ def run_train(state: State, phase: str, batch: int, steps: int, clock: StepClock
     # issue 17 moves the micro-batch probe out of train(): where train() takes the micro-batch, give it
     extra = {k: batch for k in inspect.signature(train).parameters if k in ("micro", "micro_batch", "micro_batch_size")}
     clock.start()
-    return train(state.ctx, model, phase, [task], hp, seed=0, on_step=clock, **extra)
+    return train(state.ctx, model, phase, [task], hp, seed=0, on_step=clock, **extra)  # type: ignore[arg-type]
 
 
 # ---- the sections ---------------------------------------------------------------------------------

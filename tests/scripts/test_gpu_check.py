@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# one worker runs this module, so the dry run (its module-scoped fixture) runs once (pytest-xdist, pyproject)
+pytestmark = pytest.mark.xdist_group("gpu_check")
 WRAPPER = REPO / "scripts" / "gpu-check.sh"
 
 
@@ -182,3 +184,11 @@ def test_the_budget_skips_what_is_left_with_the_reason(gpu_check):
         "sections": sections,
     }
     assert "Not measured: the time budget" in gpu_check.render_markdown(report)
+
+
+def test_without_lm_eval_the_entry_is_null_with_the_reason(gpu_check, monkeypatch):
+    monkeypatch.setitem(sys.modules, "lm_eval", None)  # import lm_eval now raises ImportError
+    figures = gpu_check.as_json(gpu_check.section_icl_lmeval(_State()))
+    assert tuple(figures) == gpu_check.SECTIONS["icl_lmeval"]
+    for key, fig in _figures(figures):
+        assert fig["value"] is None and "lm-eval is not importable" in fig["reason"], key
