@@ -589,7 +589,11 @@ def _flatten(figures: dict[str, Any], prefix: str = "") -> list[tuple[str, dict]
     return rows
 
 
-def run_sections(state: State, budget_s: float, started: float) -> dict[str, dict[str, Any]]:
+def run_sections(
+    state: State, budget_s: float, started: float, after: Callable[[dict], None] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Every section in turn, guarded, under the budget; ``after(sections so far)`` hears after each
+    (the report is written then, so a call killed at its limit still leaves what was measured)."""
     deadline = started + budget_s
     steps: list[tuple[str, Callable[[], Any]]] = [
         ("warmup", lambda: section_warmup(state)),  # first: it is the fresh process's first CUDA work
@@ -617,6 +621,8 @@ def run_sections(state: State, budget_s: float, started: float) -> dict[str, dic
         rec["seconds"] = time.monotonic() - t
         out[name] = rec
         print(f"gpu-check: {name}: {rec['status']} in {rec['seconds']:.1f} s {rec['error'] or ''}", flush=True)
+        if after is not None:
+            after(out)
     return out
 
 
@@ -655,37 +661,35 @@ def main(argv: list[str] | None = None) -> int:
             lambda msg: print(f"gpu-check: {msg}", flush=True),
             lambda: (None, None, None),
         )
-        state = State(device, shapes, ctx, cuda_init_s=cuda_init_s)
-        if device.type != "cuda" and not args.dry_run:
-            sections = {
-                n: {
-                    "status": "skipped",
-                    "seconds": 0.0,
-                    "reason": "torch sees no CUDA device (use --dry-run on a CPU)",
-                    "error": None,
-                    "figures": None,
-                }
-                for n in SECTIONS
+        env = collect_env(device.type, device.name, device.count, device.precision)
+        env.update(
+            lm_eval=package_version("lm_eval"), CUBLAS_WORKSPACE_CONFIG=os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+        )
+        env["deterministic_algorithms"] = torch.are_deterministic_algorithms_enabled()
+
+        def write(sections: dict[str, dict[str, Any]]) -> None:
+            report = {
+                "schema": SCHEMA_VERSION,
+                "dry_run": args.dry_run,
+                "started": started_wall,
+                "budget_s": args.budget_s,
+                "elapsed_s": time.monotonic() - started,
+                "complete": list(sections) == list(SECTIONS),
+                "shapes": asdict(shapes),
+                "environment": env,
+                "sections": sections,
             }
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "gpu-check.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
+            (args.out / "gpu-validation.md").write_text(render_markdown(report), encoding="utf-8")
+
+        if device.type != "cuda" and not args.dry_run:
+            reason = "torch sees no CUDA device (use --dry-run on a CPU)"
+            sections = {n: {"status": "skipped", "seconds": 0.0, "reason": reason, "figures": None} for n in SECTIONS}
+            write(sections)
         else:
-            sections = run_sections(state, args.budget_s, started)
+            sections = run_sections(State(device, shapes, ctx, cuda_init_s=cuda_init_s), args.budget_s, started, write)
         ctx.events.close()
-    env = collect_env(device.type, device.name, device.count, device.precision)
-    env.update(lm_eval=package_version("lm_eval"), CUBLAS_WORKSPACE_CONFIG=os.environ.get("CUBLAS_WORKSPACE_CONFIG"))
-    env["deterministic_algorithms"] = torch.are_deterministic_algorithms_enabled()
-    report = {
-        "schema": SCHEMA_VERSION,
-        "dry_run": args.dry_run,
-        "started": started_wall,
-        "budget_s": args.budget_s,
-        "elapsed_s": time.monotonic() - started,
-        "shapes": asdict(shapes),
-        "environment": env,
-        "sections": sections,
-    }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu-check.json").write_text(json.dumps(report, indent=1, default=str) + "\n", encoding="utf-8")
-    (args.out / "gpu-validation.md").write_text(render_markdown(report), encoding="utf-8")
     print(f"gpu-check: wrote {args.out / 'gpu-check.json'} and {args.out / 'gpu-validation.md'}", flush=True)
     failed = [n for n, s in sections.items() if s["status"] != "ok"]
     return 1 if failed else 0

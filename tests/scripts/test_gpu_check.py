@@ -75,7 +75,7 @@ def test_help_teaches_without_python():
 
 def test_dry_run_runs_every_section_with_the_gpu_keys(dry_run, gpu_check):
     report, _ = dry_run
-    assert report["dry_run"] is True and report["schema"] == gpu_check.SCHEMA_VERSION
+    assert report["dry_run"] is True and report["schema"] == gpu_check.SCHEMA_VERSION and report["complete"]
     assert report["environment"]["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
     assert list(report["sections"]) == list(gpu_check.SECTIONS)
     for name, sec in report["sections"].items():
@@ -164,7 +164,10 @@ def test_a_failing_section_does_not_stop_the_others(gpu_check, monkeypatch):
     for name in ("mfu", "flop_counting", "memory", "icl_lmeval"):
         monkeypatch.setattr(gpu_check, f"section_{name}", lambda state: {"x": gpu_check.Cost.measured(1, "s", "t")})
     monkeypatch.setattr(gpu_check, "section_energy", lambda state, deadline: {})
-    sections = gpu_check.run_sections(_State(), 1000.0, time.monotonic())
+    written: list[list[str]] = []  # the report is rewritten after every section
+    sections = gpu_check.run_sections(_State(), 1000.0, time.monotonic(), lambda s: written.append(list(s)))
+    names = list(gpu_check.SECTIONS)
+    assert written == [names[: i + 1] for i in range(len(names))]
     assert sections["warmup"]["status"] == "error"
     assert "illegal memory access" in sections["warmup"]["error"]
     assert sections["warmup"]["figures"] is None
@@ -192,3 +195,16 @@ def test_without_lm_eval_the_entry_is_null_with_the_reason(gpu_check, monkeypatc
     assert tuple(figures) == gpu_check.SECTIONS["icl_lmeval"]
     for key, fig in _figures(figures):
         assert fig["value"] is None and "lm-eval is not importable" in fig["reason"], key
+
+
+def test_without_a_gpu_and_without_dry_run_every_section_says_why(gpu_check, monkeypatch, tmp_path):
+    """On a machine where torch sees no GPU (the device given here is the CPU, whatever this machine
+    has), the full check runs nothing, writes both files with the reason and exits 1."""
+    cpu = gpu_check.pick_device("cpu")
+    monkeypatch.setattr(gpu_check, "pick_device", lambda requested: cpu)
+    monkeypatch.setattr(gpu_check, "seed_everything", lambda seed: None)  # no global torch state in this worker
+    assert gpu_check.main(["--out", str(tmp_path)]) == 1
+    report = json.loads((tmp_path / "gpu-check.json").read_text(encoding="utf-8"))
+    assert report["dry_run"] is False and list(report["sections"]) == list(gpu_check.SECTIONS)
+    assert all(s["status"] == "skipped" and "no CUDA device" in s["reason"] for s in report["sections"].values())
+    assert "Not measured: torch sees no CUDA device" in (tmp_path / "gpu-validation.md").read_text(encoding="utf-8")
