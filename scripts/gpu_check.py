@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import copy
 import gc
-import inspect
 import json
 import os
 import random
@@ -247,10 +246,9 @@ def run_train(state: State, phase: str, batch: int, steps: int, clock: StepClock
     model = state.encoder()
     hp = HParams(batch_size=batch, micro_batch_size=batch, max_steps=steps, warmup_ratio=0.0)
     task = TrainTask("copa", "mc", state.copa(batch * min(steps, 8)))
-    # issue 17 moves the micro-batch probe out of train(): where train() takes the micro-batch, give it
-    extra = {k: batch for k in inspect.signature(train).parameters if k in ("micro", "micro_batch", "micro_batch_size")}
     clock.start()
-    return train(state.ctx, model, phase, [task], hp, seed=0, on_step=clock, **extra)  # type: ignore[arg-type]
+    # the micro-batch is fixed: the job's fit probe runs before a phase's window, not in it
+    return train(state.ctx, model, phase, [task], hp, seed=0, on_step=clock, micro=(batch, "set"))
 
 
 # ---- the sections ---------------------------------------------------------------------------------

@@ -63,14 +63,19 @@ def collapsed_run(tmp_path_factory, data_dir):
 def test_every_attempt_is_its_own_phase_and_judged(collapsed_run):
     assert status(collapsed_run) == RunStatus.SUCCEEDED
     names = [e["phase"] for e in events(collapsed_run) if e["type"] == "phase_end"]
+    # each training phase's curve evaluations are recorded right after it (curve:<phase>, issue 17)
     assert names == [
         "target:copa",
+        "curve:target:copa",
         "eval:en",
         "target:copa#2",
+        "curve:target:copa#2",
         "eval:en#2",
         "target:copa#3",
+        "curve:target:copa#3",
         "eval:en#3",
         "few-shot:it",
+        "curve:few-shot:it",
         "eval:it",
         "inference-bench",
     ]

@@ -70,11 +70,25 @@ def test_a_run_writes_its_learning_curves(tmp_path, data_dir):
     # the few-shot phase's curve starts from the pipeline's cost so far (the target phase's)
     assert few[0]["cum_train_flops"] > ends["target:copa"]["costs"]["flops_analytic"]["value"]
     info = ends["target:copa"]["info"]
-    assert info["curve_points"] == 3 and info["curve_eval_wall_s"] > 0 and info["energy_includes_curve_evals"]
-    # the evaluations are not training time: the phase's wall time leaves them out
+    assert info["curve_points"] == 3 and info["curve_eval_wall_s"] > 0 and not info["energy_includes_curve_evals"]
+    # the evaluations are not training: the phase's wall time leaves them out ...
     start = next(e for e in events(run_dir) if e["type"] == "phase_start" and e["phase"] == "target:copa")["t"]
     span = ends["target:copa"]["t"] - start
     assert ends["target:copa"]["costs"]["wall_s"]["value"] <= span - info["curve_eval_wall_s"] + 1e-3
+    # ... and they are a phase of their own, with every figure (issue 17)
+    curve = ends["curve:target:copa"]
+    assert curve["kind"] == "curve" and curve["info"]["of_phase"] == "target:copa" and curve["info"]["points"] == 3
+    c = curve["costs"]
+    assert c["wall_s"]["value"] == pytest.approx(info["curve_eval_wall_s"])
+    assert c["flops_analytic"]["value"] == info["curve_eval_flops"] == sum(p["eval_flops"] for p in target)
+    assert c["examples"]["value"] == 3 * (24 + 24 + 24)  # 3 points x (en, it, zh)
+    for name in ("cpu_s", "device_hours", "peak_mem_bytes", "other_cpu_s"):
+        assert c[name]["value"] is not None, name
+    # a phase's CPU window and its wall time are the same windows: others' CPU fits in cpus x wall
+    for phase, end in ends.items():
+        other = end["costs"].get("other_cpu_s", {})
+        if other.get("value") is not None:
+            assert other["value"] <= other["cpus"] * end["costs"]["wall_s"]["value"] + 0.05, phase
 
 
 def test_curves_can_be_turned_off(tmp_path, data_dir):

@@ -1,5 +1,5 @@
-"""What the job's loops count: the FLOP-counted steps are drawn at random (not the longest batch),
-non-pad FLOPs beside padded ones, and memory that belongs to the phase."""
+"""What the job's loops count: no FlopCounterMode inside a timed loop (its check is untimed, once per
+length bucket: job/warmup.py), non-pad FLOPs beside padded ones, and memory that belongs to the phase."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from support.jobtiny import context, tiny
 
-from xcost_tui.job import loops
-from xcost_tui.job.batching import collate, sorted_batches
+from xcost_tui.job.batching import collate
 from xcost_tui.job.loops import TrainTask, evaluate, forward_flops, forward_flops_nonpad, train
+from xcost_tui.job.warmup import Warmer, seq_bucket
 from xcost_tui.measure.flops import encoder_forward_flops, head_forward_flops
 from xcost_tui.spec import HParams, MeasureOpts
 
@@ -25,60 +25,52 @@ def measured(ctx):
     return dataclasses.replace(ctx, measure=MeasureOpts(enabled=True, flop_sample_steps=1))
 
 
-def _counted_batches(monkeypatch) -> list:
-    """Records the padded length of every batch run under FlopCounterMode."""
-    seen = []
-    real = loops.count_flops
+def _counter_entries(monkeypatch) -> list:
+    """Records every entry into torch's FlopCounterMode."""
+    from torch.utils import flop_counter
 
-    def spy(fn, *args, **kwargs):
-        batch = args[1] if args and hasattr(args[0], "parameters") else getattr(fn, "__defaults__", (None,))[0]
-        seen.append(batch.seq_len if batch is not None else None)
-        return real(fn, *args, **kwargs)
+    entered = []
+    real = flop_counter.FlopCounterMode.__enter__
 
-    monkeypatch.setattr(loops, "count_flops", spy)
-    return seen
+    def spy(self):
+        entered.append(1)
+        return real(self)
+
+    monkeypatch.setattr(flop_counter.FlopCounterMode, "__enter__", spy)
+    return entered
 
 
-def test_evaluation_counts_a_random_batch_not_the_longest(small, tmp_path, monkeypatch):
-    """Evaluation batches run longest first; before, the one counted batch was always the first,
-    the longest, so flops_measured overstated attention. Now the batch is a seeded random draw."""
+def test_no_timed_loop_runs_under_the_flop_counter(small, tmp_path, monkeypatch):
+    """Issue 17: FlopCounterMode's per-op Python made a counted step 4-6x a plain one, inside the
+    phase's time. The loops that run inside a meter never enter it now, measurement on or off."""
     model, tok, data = small
     ctx = measured(context(tmp_path, model, tok))
-    seen = _counted_batches(monkeypatch)
-    longest = max(e.length for e in data)
-    firsts = []
-    for seed in range(12):
-        seen.clear()
-        tally, _ = evaluate(ctx, model, data, "mc", 4, seed=f"t{seed}")
-        assert tally.sampler.sampled == 1 and len(seen) == 1
-        (step,) = tally.sampler.steps
-        firsts.append(step)
-    assert len(set(firsts)) > 2, firsts
-    assert any(s != 1 for s in firsts)
-    # the default seed (from the examples' ids) is reproducible
-    a, _ = evaluate(ctx, model, data, "mc", 4)
-    b, _ = evaluate(ctx, model, data, "mc", 4)
-    assert a.sampler.steps == b.sampler.steps
-    # batch 1 is the longest: the one the old sampler always counted
-    assert longest == collate([data[i] for i in sorted_batches([e.length for e in data], 4)[0]], "mc", 0).seq_len
-
-
-def test_training_counts_a_random_micro_batch_of_a_random_step(small, tmp_path):
-    """A step's micro-batches run longest first; before, the counted micro-batch index was spread
-    evenly from 1, which with a fixed number of micro-batches per step is always a step's first (longest)."""
-    model, tok, data = small
-    ctx = measured(context(tmp_path, model, tok))
+    entered = _counter_entries(monkeypatch)
+    evaluate(ctx, model, data, "mc", 4)
     hp = HParams(batch_size=8, micro_batch_size=2, max_steps=4, warmup_ratio=0.0)
-    picked = set()
-    for seed in range(8):
-        tally, facts = train(ctx, model, "target:copa", [TrainTask("copa", "mc", data)], hp, seed)
-        assert tally.sampler.sampled == 1 and len(tally.sampled_micro) == 1
-        assert facts["flops_sampled_at"] == [list(x) for x in tally.sampled_micro]
-        picked.add(tally.sampled_micro[0])
-    steps = {s for s, _ in picked}
-    micros = {m for _, m in picked}
-    assert all(1 <= s <= 4 for s in steps) and all(0 <= m < 4 for m in micros)
-    assert len(micros) > 1 and micros != {0}, picked
+    _, facts = train(ctx, model, "target:copa", [TrainTask("copa", "mc", data)], hp, 0)
+    assert entered == []
+    assert "flops_sampled_at" not in facts and facts["deterministic_algorithms"] in (True, False)
+
+
+def test_the_flop_check_counts_every_length_bucket_not_the_longest(small, tmp_path, monkeypatch):
+    """Before, one counted batch (the longest, at first) stood for a phase, and attention grows with
+    the length. The untimed check counts one pass per sequence bucket the phase uses: its ratio to
+    the analytic count of those very passes is 1 (the formula is exact for the encoder)."""
+    model, tok, data = small
+    ctx = measured(context(tmp_path, model, tok))
+    entered = _counter_entries(monkeypatch)
+    warmer = Warmer(ctx, model)
+    buckets = {seq_bucket(e.length) for e in data}
+    check = warmer.eval("eval:en", data, "mc", 4)
+    assert check.passes == len(entered) == len(buckets) > 1
+    assert check.ratio == pytest.approx(1.0, abs=1e-9)
+    again = warmer.eval("eval:it", data, "mc", 4)  # the same shapes: the checks are reused, no new pass
+    assert len(entered) == len(buckets) and again.passes == check.passes and again.ratio == check.ratio
+    hp = HParams(batch_size=8, micro_batch_size=2, max_steps=4, warmup_ratio=0.0)
+    micro, train_check = warmer.train("target:copa", [TrainTask("copa", "mc", data)], hp)
+    assert micro == (2, "set") and train_check.passes == len(buckets)
+    assert train_check.ratio == pytest.approx(1.0, abs=1e-9)
 
 
 def test_non_pad_flops_beside_padded_flops(small, tmp_path):

@@ -157,3 +157,28 @@ def test_the_real_report_renders_in_a_browser(reported):
         sentences,
         ["frontier", "languages", "curves", "break_even"],
     )
+
+
+def test_every_demo_phase_fits_its_cpus_and_curve_evaluations_are_their_own_phases(reported):
+    """Issue 17 on the demo's runs: a phase's CPU window is its wall time's (others' CPU seconds fit
+    in cpus x wall_s; before, the curve evaluations stayed in the CPU window and left the wall time:
+    127 s of others' CPU beside 23 s on 2 cores), and every target phase's learning-curve
+    evaluations are a curve:<phase> phase with its own figures, training's figures without them."""
+    store, _, _ = reported
+    rows = _sql(
+        store,
+        "SELECT run_id, phase, kind, wall_s, other_cpu_s, json_extract(costs, '$.other_cpu_s.cpus') AS cpus, "
+        "device_hours, flops_analytic, cpu_s FROM phases WHERE completed AND reused_from_run IS NULL",
+    )
+    assert rows
+    for r in rows:
+        if r["other_cpu_s"] is not None:
+            assert r["other_cpu_s"] <= int(r["cpus"] or 2) * r["wall_s"] + 0.05, r
+    targets = {(r["run_id"], r["phase"]) for r in rows if r["kind"] == "target"}
+    curves = {(r["run_id"], r["phase"]) for r in rows if r["kind"] == "curve"}
+    assert curves == {(run, f"curve:{phase}") for run, phase in targets}
+    for r in rows:
+        if r["kind"] == "curve":
+            assert r["wall_s"] > 0 and r["device_hours"] > 0 and r["flops_analytic"] > 0 and r["cpu_s"] > 0
+    board = _sql(store, "SELECT run_id, curve_device_hours, curve_flops, warmup_s, train_device_hours FROM leaderboard")
+    assert board and all(b["curve_flops"] > 0 and b["warmup_s"] > 0 for b in board)

@@ -412,6 +412,7 @@ class PhaseRunner:
                 "langs": sorted(probe.held_out),
             },
         )
+
     def _curve_probe(self, phase: PlannedPhase, head: str):
         """A learning-curve probe for the target and few-shot phases (measure.curve_points > 0)."""
         points = self.spec.measure.curve_points if self.spec.measure.enabled else 0

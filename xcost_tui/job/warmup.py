@@ -57,7 +57,13 @@ class Shape:
     precision: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "head": self.head, "rows": self.rows, "bucket": self.bucket, "precision": self.precision}
+        return {
+            "mode": self.mode,
+            "head": self.head,
+            "rows": self.rows,
+            "bucket": self.bucket,
+            "precision": self.precision,
+        }
 
 
 def bucket_batches(data: list[Encoded], rows: int) -> list[tuple[int, list[int]]]:

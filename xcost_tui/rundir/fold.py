@@ -30,6 +30,7 @@ from .events import (
     UnknownEvent,
     Warmup,
 )
+from .kinds import PhaseKind
 
 MAX_WARNINGS = 100
 
@@ -113,7 +114,8 @@ class RunState:
 
     @property
     def phases_done(self) -> int:
-        return sum(1 for p in self.phases.values() if p.completed)
+        """Planned phases completed (a training phase's curve:<phase> is not one of the plan's)."""
+        return sum(1 for p in self.phases.values() if p.completed and p.kind != PhaseKind.CURVE)
 
     @property
     def phases_planned(self) -> list[str]:
