@@ -44,7 +44,7 @@ from ..job.loops import (
 )
 from ..job.model import TINY_DIMS, head_key, train_tiny_tokenizer
 from ..measure.env import collect_env
-from ..measure.flops import EncoderDims, FlopSampler, train_flops
+from ..measure.flops import EncoderDims, train_flops
 from ..spec import TINY_MODEL, PhaseKind, RunSpec
 from ..tasks import all_texts, get_task, load_split
 from ..tasks.loading import HUB_MIRROR_ENV
@@ -465,9 +465,9 @@ def simulate_train(
                 [head, n, ns, L, round(c * scale, 3), _flops_of_cached(head, ns, L, dims)]
                 for (head, n, ns, L), c in sorted(h.items())
             ],
-            "flop_samples": FlopSampler.for_phase(n_micro, measure.flop_sample_steps).steps.__len__()
-            if measure.enabled
-            else 0,
+            # no step runs under FlopCounterMode inside a phase any more (its check is untimed,
+            # before the phase: job/warmup.py), so a phase's time has no counted steps to forecast
+            "flop_samples": 0,
         }
     # what the probe needs: each task's head, its usual choice count and its longest examples
     out["tasks"] = [
@@ -541,9 +541,7 @@ def simulate_eval(enc: list, head: str, batch_size: int, dims, measure) -> dict[
         "flops": sum(c * flops_of(dims, h, ns, L, False) for (h, _, ns, L), c in hist.items()),
         "hist": [[h, n, ns, L, c, flops_of(dims, h, ns, L, False)] for (h, n, ns, L), c in sorted(hist.items())],
         "lengths": [[len(e.seqs), e.length] for e in enc],
-        "flop_samples": len(FlopSampler.for_phase(n_batches, measure.flop_sample_steps).steps)
-        if measure.enabled
-        else 0,
+        "flop_samples": 0,  # as in training: the FLOP check is untimed, before the phase
     }
 
 
