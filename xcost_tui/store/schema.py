@@ -974,12 +974,17 @@ BREAK_EVEN_SELECT = _break_even_select()
 
 # Accuracy against cumulative training cost, per run and per configuration (mean over its runs at
 # each evaluation point; the cost includes a reused intermediate phase).
+# cum_eval_*: the curve's own evaluations up to and including the point (every language's: a
+# point's eval_wall_s is the whole evaluation), the cost of knowing the accuracy was reached
 LEARNING_CURVES_SELECT = """
 SELECT r.config_id, r.config_label AS label, c.run_id, r.seed, r.shot_seed, c.phase, c.point, c.step, c.total_steps,
   c.lang, c.split, c.accuracy, c.n, c.cum_train_device_hours, c.cum_train_flops, c.cum_train_energy_j,
-  c.eval_wall_s, c.eval_flops
+  c.eval_wall_s, c.eval_flops,
+  sum(c.eval_wall_s) OVER w * coalesce(r.device_count, 1) / 3600.0 AS cum_eval_device_hours,
+  sum(c.eval_flops) OVER w AS cum_eval_flops
 FROM curves c JOIN runs r USING (run_id)
 WHERE r.status = 'succeeded'
+WINDOW w AS (PARTITION BY c.run_id, c.phase, c.lang ORDER BY c.point ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 """
 
 # Forecast against measurement, per measured phase: the newest forecast of the phase made for the

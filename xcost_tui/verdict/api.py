@@ -365,7 +365,9 @@ def verdict(
         )
         curves_sql = (
             "SELECT config_id, phase, point, lang, avg(accuracy) AS accuracy, "
-            "avg(cum_train_device_hours) AS cost FROM learning_curves "
+            # the cost to reach counts the curve's evaluations up to the point: a method that stops
+            # when it reaches an accuracy pays for knowing it did (issue 17)
+            "avg(cum_train_device_hours + coalesce(cum_eval_device_hours, 0)) AS cost FROM learning_curves "
             "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL"
         )
         if light:  # the mean over (phase, language) per point in DuckDB: one row per point, not per language
@@ -469,7 +471,8 @@ def _break_even_on_demand(configs: dict[str, ConfigurationRow], comparisons: lis
 
 def _cost_to_reach(v: Verdict, curves: list[tuple[Any, ...]]) -> dict[str, tuple[float | None, float | None]]:
     """Per configuration: X (its baseline's final held-out average accuracy) and the device-hours
-    at which its own target-phase curve (averaged over languages and runs) first reaches X."""
+    at which its own target-phase curve (averaged over languages and runs) first reaches X: the
+    training so far and the curve's evaluations so far."""
     by_cfg: dict[str, dict[int, list[tuple[float, float]]]] = {}
     for cid, _phase, point, _lang, acc, cost in curves:
         if acc is None or cost is None:
@@ -611,7 +614,7 @@ def sentence(c: ComparisonRow, v: Verdict) -> str:
             target, cost = reach[0], reach[1]  # the narrowed target (unpacking would lose it)
             held_out = f"the baseline's final held-out accuracy ({100 * target:.1f}%)"
             parts.append(
-                f"reaches {held_out} after {cost:.3g} {_hours_word(a)}"
+                f"reaches {held_out} after {cost:.3g} {_hours_word(a)} (training and the curve's evaluations)"
                 if cost is not None
                 else f"does not reach {held_out}"
             )
