@@ -126,6 +126,8 @@ COST_COLUMNS: list[tuple[str, str, Any]] = [
     ("query_latency_p50_s", "latency p50 / query", fmt.seconds),
     ("query_flops", "FLOPs / query", fmt.flops),
     ("peak_train_mem_bytes", "peak train mem", fmt.nbytes),
+    # apart from training: the learning curve's evaluations (curve:<phase> phases, issue 17)
+    ("curve_device_hours", "curve evals {hw}", hours),
 ]
 
 

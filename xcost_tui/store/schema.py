@@ -711,6 +711,8 @@ _COST_MEANS = (
     "query_flops",
     "query_energy_j",
     "query_device_hours",
+    # the learning curve's evaluations: not training, shown apart (issue 17)
+    "curve_device_hours",
 )
 _AMORTISED = (
     ("amortised_train_device_hours", "train_device_hours", "intermediate_device_hours"),

@@ -57,6 +57,7 @@ COSTS = (
     "query_flops",
     "query_energy_j",
     "query_device_hours",
+    "curve_device_hours",
     "peak_train_mem_bytes",
     "peak_infer_mem_bytes",
 )
