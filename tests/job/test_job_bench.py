@@ -209,5 +209,8 @@ def test_the_bench_records_the_flops_of_its_timed_calls(setup, tmp_path):
     nonpad = costs["flops_analytic_nonpad"]
     assert nonpad.extra["throughput"] == sum(forward_flops_nonpad(ctx, b) for b in batches)
     assert costs["query_flops"].value == pytest.approx(latency / n)
+    tokens = [b.tokens_nonpad for b in timed + batches], [b.tokens_padded for b in timed + batches]
+    assert costs["padding_efficiency"].value == pytest.approx(sum(tokens[0]) / sum(tokens[1]))
+    assert costs["flops_measured"].value is None and "analytic only" in costs["flops_measured"].reason
     assert costs["mfu"].value is None and costs["mfu"].reason == "no peak FLOP/s table for CPUs"
     assert costs["mfu_padded"].reason == costs["mfu"].reason

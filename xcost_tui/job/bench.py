@@ -55,9 +55,11 @@ def bench_flop_costs(
     throughput: tuple[int, int],
     throughput_s: float,
     per: str,
+    tokens: tuple[int, int] | None = None,
 ) -> dict[str, Cost]:
     """The bench's FLOP figures. ``latency``: (FLOPs, non-pad FLOPs) of each timed batch-1 call;
-    ``throughput``: those of the throughput batches together, timed over ``throughput_s`` seconds.
+    ``throughput``: those of the throughput batches together, timed over ``throughput_s`` seconds;
+    ``tokens``: (non-pad, padded) tokens of the timed calls (``padding_efficiency``).
 
     flops_analytic (and _nonpad): the timed calls' FLOPs (the untimed warm-up calls are not in it,
     so with the phase's wall_s, which holds the warm-up too, it does not make an MFU); query_flops: a
@@ -73,10 +75,18 @@ def bench_flop_costs(
         "flops_analytic_nonpad": Cost.measured(
             lat_nonpad + tp_nonpad, "FLOP", "analytic", latency=lat_nonpad, throughput=tp_nonpad, note=note
         ),
+        # every phase with an analytic count has this figure; no bench call runs under FlopCounterMode
+        # (the formulas are checked on the evaluation phases' passes and in tests/measure)
+        "flops_measured": Cost.missing("FLOP", "the bench's FLOPs are analytic only (no counted pass)"),
         "query_flops": (
             Cost.measured(lat / len(latency), "FLOP", "analytic", per=per)
             if latency
             else Cost.missing("FLOP", "no timed latency call")
+        ),
+        "padding_efficiency": (
+            Cost.measured(tokens[0] / tokens[1], "ratio", "counted", note="the timed calls")
+            if tokens and tokens[1]
+            else Cost.missing("ratio", "no tokens processed")
         ),
     }
     peak, reason = peak_flops(device.name, device.precision, device.type)
@@ -112,6 +122,7 @@ def inference_bench(ctx, model, data: list[Encoded], head: str, spec: RunSpec) -
         device.synchronize()  # the copies to the device are done before the first call
         latencies = []
         latency_flops = []
+        nonpad = padded = 0
         for i, batch in enumerate(inputs):
             ctx.check_cancel()
             t0 = time.perf_counter()
@@ -120,6 +131,7 @@ def inference_bench(ctx, model, data: list[Encoded], head: str, spec: RunSpec) -
             if i >= warm:  # warm-up calls are not timed results
                 latencies.append(time.perf_counter() - t0)
                 latency_flops.append((forward_flops(ctx, batch), forward_flops_nonpad(ctx, batch)))
+                nonpad, padded = nonpad + batch.tokens_nonpad, padded + batch.tokens_padded
         summary = latency_summary(latencies)
 
         # Throughput at the evaluation batch size, over up to 4 batches of real examples.
@@ -152,6 +164,10 @@ def inference_bench(ctx, model, data: list[Encoded], head: str, spec: RunSpec) -
             (sum(forward_flops(ctx, b) for b in batches), sum(forward_flops_nonpad(ctx, b) for b in batches)),
             elapsed,
             "query, both choices, batch 1",
+            (
+                nonpad + sum(b.tokens_nonpad for b in batches),
+                padded + sum(b.tokens_padded for b in batches),
+            ),
         ),
     }
     facts = {

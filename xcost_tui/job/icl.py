@@ -632,6 +632,7 @@ class IclRunner:
         pick = [data[i % len(data)] for i in range(warm + n)]
         latencies = []
         latency_flops = []
+        timed_tokens = (0, 0)  # (non-pad, padded) of the timed calls
         throughput = ScoreStats()
         with meter:
             for i, q in enumerate(pick):
@@ -644,6 +645,7 @@ class IclRunner:
                 if i >= warm:
                     latencies.append(time.perf_counter() - t0)
                     latency_flops.append((call.flops, call.flops_nonpad))
+                    timed_tokens = (timed_tokens[0] + call.tokens_nonpad, timed_tokens[1] + call.tokens_padded)
             bs = spec.eval_batch_size
             pool = [data[i % len(data)] for i in range(min(4 * bs, max(len(data), bs)))]
             self.scorer.score(pool[:bs], bs)  # warm-up
@@ -666,6 +668,7 @@ class IclRunner:
                 (throughput.flops, throughput.flops_nonpad),
                 elapsed,
                 "query, both choices, batch 1",
+                (timed_tokens[0] + throughput.tokens_nonpad, timed_tokens[1] + throughput.tokens_padded),
             ),
             # a batch-1 call's FLOPs are the query's scored alone (its context, then its choices)
             "query_flops": Cost.measured(

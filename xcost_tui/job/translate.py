@@ -285,6 +285,14 @@ class Translator:
         return {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
 
 
+def add_tokens(tokens: tuple[int, int], mt: MTStats, batch) -> tuple[int, int]:
+    """(non-pad, padded) tokens plus a translation's source tokens and a classifier batch's."""
+    return (
+        tokens[0] + mt.source_tokens + batch.tokens_nonpad,
+        tokens[1] + mt.source_padded + batch.tokens_padded,
+    )
+
+
 def _texts(examples: list[MCExample]) -> list[str]:
     """premise, choice1, choice2 of every item, in order."""
     out = []
@@ -606,6 +614,7 @@ class TranslateRunner(PhaseRunner):
         meter = self._begin(phase, None)
         total, mt_only = [], []
         latency_flops: list[tuple[int, int]] = []
+        timed_tokens = (0, 0)  # (non-pad, padded) of the timed calls: the MT model's sources, the classifier's
         with meter:
             with torch.inference_mode():
                 for i, ex in enumerate(pick):
@@ -628,6 +637,7 @@ class TranslateRunner(PhaseRunner):
                         latency_flops.append(
                             (mt.flops + forward_flops(ctx, batch), mt.flops_nonpad + forward_flops_nonpad(ctx, batch))
                         )
+                        timed_tokens = add_tokens(timed_tokens, mt, batch)
                 bs = spec.eval_batch_size
                 pool = [source[i % len(source)] for i in range(min(bs, len(source)) or 1)]
                 mt = MTStats()
@@ -655,6 +665,7 @@ class TranslateRunner(PhaseRunner):
                 (mt.flops + forward_flops(ctx, batch), mt.flops_nonpad + forward_flops_nonpad(ctx, batch)),
                 elapsed,
                 "query end to end: its three texts translated as one batch, then classified",
+                add_tokens(timed_tokens, mt, batch),
             ),
         }
         info = {
