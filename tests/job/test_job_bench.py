@@ -179,3 +179,38 @@ def test_p50_agrees_with_a_plain_timing_loop(setup, tmp_path, deterministic_job,
         f"median ratio bench/plain p50 {ratio:.3f} over {len(ratios)} pairs (ms): "
         f"{[(round(a * 1e3, 2), round(b * 1e3, 2)) for a, b in pairs]}"
     )
+
+
+def test_the_bench_records_the_flops_of_its_timed_calls(setup, tmp_path):
+    """Before, inference-bench recorded no FLOPs (issue 17, item 7): now the analytic FLOPs of the
+    timed calls (the warm-up calls left out), a batch-1 call's on average, and the throughput part's
+    MFU (NULL on a CPU, with the reason)."""
+    from xcost_tui.job.batching import collate, sorted_batches
+    from xcost_tui.job.loops import forward_flops, forward_flops_nonpad
+
+    model, tok, data = setup
+    ctx = ctx_for(model, tok, tmp_path)
+    n, warm, bs = 7, 2, 4
+    costs, _ = bench.inference_bench(ctx, model, data[:5], "mc", spec_for(n, warm, bs=bs))
+    timed = [collate([data[:5][i % 5]], "mc", tok.pad_token_id) for i in range(warm, warm + n)]
+    pool = [data[:5][i % 5] for i in range(min(4 * bs, max(5, bs)))]
+    batches = [
+        collate([pool[i] for i in idxs], "mc", tok.pad_token_id)
+        for idxs in sorted_batches([e.length for e in pool], bs)
+    ]
+    latency = sum(forward_flops(ctx, b) for b in timed)
+    throughput = sum(forward_flops(ctx, b) for b in batches)
+    flops = costs["flops_analytic"]
+    assert (flops.value, flops.extra["latency"], flops.extra["throughput"]) == (
+        latency + throughput,
+        latency,
+        throughput,
+    )
+    nonpad = costs["flops_analytic_nonpad"]
+    assert nonpad.extra["throughput"] == sum(forward_flops_nonpad(ctx, b) for b in batches)
+    assert costs["query_flops"].value == pytest.approx(latency / n)
+    tokens = [b.tokens_nonpad for b in timed + batches], [b.tokens_padded for b in timed + batches]
+    assert costs["padding_efficiency"].value == pytest.approx(sum(tokens[0]) / sum(tokens[1]))
+    assert costs["flops_measured"].value is None and "analytic only" in costs["flops_measured"].reason
+    assert costs["mfu"].value is None and costs["mfu"].reason == "no peak FLOP/s table for CPUs"
+    assert costs["mfu_padded"].reason == costs["mfu"].reason

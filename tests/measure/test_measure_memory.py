@@ -247,3 +247,40 @@ def test_measure_package_does_not_import_torch():
         "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_probe_over_several_gpus_sums_each_ones_peak(monkeypatch):
+    """A model spread over GPUs (device_map = "auto"): each GPU's own peak, summed (issue 17)."""
+    import torch
+
+    from xcost_tui.measure.memory import MemoryProbe, MemoryProbeSet, lifetime_peak_of, memory_probe
+
+    now = {0: 100, 1: 1000}
+    peak = dict(now)
+
+    def index(d) -> int:
+        return torch.device(d).index or 0
+
+    def reset(d=None):
+        peak[index(d)] = now[index(d)]
+
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda d=None: now[index(d)])
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda d=None: peak[index(d)])
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", reset)
+    probe = memory_probe(["cuda:0", "cuda:1"])
+    assert isinstance(probe, MemoryProbeSet)
+    assert isinstance(memory_probe(["cuda:0"]), MemoryProbe) and isinstance(memory_probe("cpu"), MemoryProbe)
+    with probe:
+        now[0] += 50
+        peak[0] = max(peak[0], now[0])
+        now[0] -= 50
+        now[1] += 7
+        peak[1] = max(peak[1], now[1])
+    cost = probe.cost()
+    assert cost.value == 150 + 1007 and cost.source == "torch.cuda"
+    assert cost.extra["per_device"] == {"cuda:0": 150, "cuda:1": 1007} and cost.extra["devices"] == 2
+    assert probe.increase_cost().value == 50 + 7
+    assert probe.current() == (100 + 1007, 150 + 1007, "torch.cuda")
+    assert lifetime_peak_of(["cuda:0", "cuda:1"]).value >= 150 + 1007
+    unread = MemoryProbeSet(["cuda:0", "cuda:1"])
+    assert unread.cost().value is None  # never entered: NULL with the reason, not a partial sum

@@ -18,6 +18,7 @@ import torch
 from ..errors import ModelError
 from ..rundir.events import ModelLoaded
 from ..spec import TINY_CAUSAL_LM, RunSpec
+from .device import choose_precision
 from .model import resolved_revision
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -36,14 +37,17 @@ TINY_GPT2_DIMS = {
 # ---- dtype, memory -----------------------------------------------------------------------------
 
 
-def model_precision(model_dtype: str, device_type: str, bf16_ok: bool | None = None) -> str:
-    """The weights' precision: ``auto`` is bf16 on a GPU that has it (else fp16) and fp32 on a CPU."""
+def model_precision(model_dtype: str, device_type: str, bf16_ok: bool | None = None, cuda=None) -> str:
+    """The weights' precision: ``auto`` is bf16 on a GPU with bf16 tensor cores (else fp16) and fp32
+    on a CPU. The encoder's rule (device.choose_precision): emulated bf16 does not count — a V100 or
+    T4 would run the model's every matmul in software, several times slower than fp16. ``cuda`` is
+    ``torch.cuda`` (a stand-in in tests)."""
     if model_dtype != "auto":
         return model_dtype
     if device_type != "cuda":
         return "fp32"
     if bf16_ok is None:
-        bf16_ok = torch.cuda.is_bf16_supported()
+        bf16_ok = choose_precision(torch.cuda if cuda is None else cuda) == "bf16"
     return "bf16" if bf16_ok else "fp16"
 
 

@@ -17,8 +17,15 @@ query of a language, so ``CausalScorer`` computes each only once:
 
 Pads sit between real tokens (keys masked out; positions count real tokens only), so every real
 token sees exactly the tokens the harness's unpadded sequence gives it. Every call's FLOPs are
-counted from its shapes (measure/flops.py, ``decoder_forward_flops``), a few batches also under
-FlopCounterMode.
+counted from its shapes (measure/flops.py, ``decoder_forward_flops``): padded (what the hardware
+multiplied) and each row at its own length (the useful work, MFU's).
+
+Before each evaluation phase's meter starts, the phase's first batch (and the demonstrations'
+prefix) is scored untimed, once plain (the warm-up: one-time CUDA costs land there, not in the
+phase) and once under FlopCounterMode (the FLOP check: counted against the analytic count of that
+same pass); a ``warmup`` event records it, in no phase (issue 17). No pass inside a phase's window
+is counted any more. With ``device_map = "auto"`` over several GPUs the phases are measured over
+every GPU the model is on (job/device.py ``spread_device``).
 """
 
 from __future__ import annotations
@@ -34,19 +41,22 @@ from typing import Any, cast
 import torch
 
 from ..errors import SpecError
-from ..measure.flops import DecoderDims, FlopSampler, count_flops, decoder_forward_flops
+from ..measure.flops import DecoderDims, FlopCheck, decoder_forward_flops
 from ..measure.stats import latency_summary, percentile, present
 from ..rundir import EvalResult, JsonlWriter, Prediction
 from ..rundir.cost import Cost
-from ..rundir.events import Progress
+from ..rundir.events import Progress, Warmup
 from ..spec import PhaseKind, PlannedPhase, RunSpec
 from ..tasks import all_texts
 from ..tasks.prompts import Prompt, build_prompt
+from .bench import bench_flop_costs
 from .causal import load_causal_lm, max_positions
 from .data import RunData, few_shot_sample
+from .device import model_cuda_indices, phase_meter, spread_device
 from .log import _log
 from .loops import Device, JobContext, Tally, pick_choice
 from .phases import PhaseRunner, RunHandle
+from .warmup import NOT_COUNTED, OFF, Shape, flop_check_dict, plain_then_counted, seq_bucket
 
 # ---- tokens -----------------------------------------------------------------------------------
 
@@ -103,7 +113,8 @@ class ScoreStats:
     batches: int = 0
     tokens_nonpad: int = 0
     tokens_padded: int = 0
-    flops: int = 0
+    flops: int = 0  # of the padded shapes
+    flops_nonpad: int = 0  # each row at its own length (its real tokens over its real keys): useful work
     prefix_tokens: int = 0
 
 
@@ -117,7 +128,11 @@ class CausalScorer:
         self.positions = "position_ids" in params
         self.keep = "logits_to_keep" in params
 
-    def _forward(self, ids, mask, positions, cache, keep, stats: ScoreStats, past: int, real: int):
+    def _forward(
+        self, ids, mask, positions, cache, keep, stats: ScoreStats, past: int, rows: list[tuple[int, int, int]]
+    ):
+        """One forward call; ``rows``: each row's (real new tokens, real keys, logits it needs), for
+        the useful-work FLOPs."""
         kwargs: dict[str, Any] = {"input_ids": ids, "attention_mask": mask, "use_cache": True}
         if cache is not None:
             kwargs[self.cache_arg] = cache
@@ -130,8 +145,9 @@ class CausalScorer:
         n_logits = int(keep.numel()) if (self.keep and keep is not None) else q
         stats.calls += 1
         stats.flops += decoder_forward_flops(self.dims, n, q, past + q, n_logits)
+        stats.flops_nonpad += sum(decoder_forward_flops(self.dims, 1, t, k, lg) for t, k, lg in rows)
         stats.tokens_padded += n * q
-        stats.tokens_nonpad += real
+        stats.tokens_nonpad += sum(t for t, _, _ in rows)
         new_cache = getattr(out, "cache", None)
         if new_cache is None:
             new_cache = getattr(out, "past_key_values", None)
@@ -155,6 +171,19 @@ class CausalScorer:
                 break
         return max(n, 0)
 
+    @staticmethod
+    def order(queries: Sequence[TokQuery]) -> list[int]:
+        """The order queries are scored in: longest first (a batch that does not fit fails at once);
+        by context, then continuation length, so a batch's rows pad little in both passes."""
+        return sorted(
+            range(len(queries)),
+            key=lambda i: (
+                len(queries[i].context) + max(map(len, queries[i].continuations)),
+                max(map(len, queries[i].continuations)),
+            ),
+            reverse=True,
+        )
+
     @torch.inference_mode()
     def score(
         self,
@@ -163,12 +192,14 @@ class CausalScorer:
         *,
         share_prefix: bool = True,
         stats: ScoreStats | None = None,
-        sampler: FlopSampler | None = None,
         check_cancel: Callable[[], None] | None = None,
         on_batch: Callable[[int, int, int], None] | None = None,
+        batches: int | None = None,
     ) -> list[list[float]]:
         """The log-likelihood of each choice of each query, in the order given. ``on_batch(batch,
-        batches, queries done)`` hears after every batch (progress events)."""
+        batches, queries done)`` hears after every batch (progress events). ``batches``: stop after
+        that many batches (the untimed pass before a phase: the prefix and the first batch, exactly
+        as the phase runs them); the queries not scored are None."""
         stats = stats if stats is not None else ScoreStats()
         self.model.eval()
         n_prefix = self.shared_prefix(queries) if share_prefix else 0
@@ -178,31 +209,26 @@ class CausalScorer:
             mask = torch.ones_like(ids)
             positions = torch.arange(n_prefix, device=self.device)[None]
             _, prefix_cache = self._forward(
-                ids, mask, positions, None, torch.tensor([n_prefix - 1], device=self.device), stats, 0, n_prefix
+                ids,
+                mask,
+                positions,
+                None,
+                torch.tensor([n_prefix - 1], device=self.device),
+                stats,
+                0,
+                [(n_prefix, n_prefix, 1)],
             )
             stats.prefix_tokens += n_prefix
-        # longest first (a batch that does not fit fails at once); by context, then continuation length,
-        # so a batch's rows pad little in both passes
-        order = sorted(
-            range(len(queries)),
-            key=lambda i: (
-                len(queries[i].context) + max(map(len, queries[i].continuations)),
-                max(map(len, queries[i].continuations)),
-            ),
-            reverse=True,
-        )
+        order = self.order(queries)
         out: list[list[float] | None] = [None] * len(queries)
         for b, start in enumerate(range(0, len(order), batch_size), 1):
+            if batches is not None and b > batches:
+                break
             if check_cancel is not None:
                 check_cancel()
             idxs = order[start : start + batch_size]
             batch = [queries[i] for i in idxs]
-            if sampler is not None and sampler.should_sample(b):
-                before = stats.tokens_padded
-                lls, measured = count_flops(self._score_batch, batch, n_prefix, prefix_cache, stats)
-                sampler.record(measured, stats.tokens_padded - before)
-            else:
-                lls = self._score_batch(batch, n_prefix, prefix_cache, stats)
+            lls = self._score_batch(batch, n_prefix, prefix_cache, stats)
             stats.batches += 1
             for i, row in zip(idxs, lls):
                 out[i] = row
@@ -236,7 +262,7 @@ class CausalScorer:
             torch.tensor(keep, device=dev),
             stats,
             n_prefix,
-            sum(len(s) for s in suffixes),
+            [(len(s), n_prefix + len(s), 1) for s in suffixes],  # a row's useful logits: its last position's
         )
         if self.keep:
             at = {p: j for j, p in enumerate(keep)}
@@ -250,13 +276,13 @@ class CausalScorer:
         if M > 1:
             ids2 = torch.full((len(rows), M - 1), self.pad_id, dtype=torch.long)
             cmask = torch.zeros((len(rows), M - 1), dtype=torch.long)
-            real = 0
+            real: list[tuple[int, int, int]] = []
             for n, (r, j) in enumerate(rows):
                 tail = batch[r].continuations[j][:-1]
                 if tail:
                     ids2[n, : len(tail)] = torch.tensor(tail)
                     cmask[n, : len(tail)] = 1
-                    real += len(tail)
+                real.append((len(tail), n_prefix + len(suffixes[r]) + len(tail), len(tail)))
             sel = torch.tensor([r for r, _ in rows], device=dev)
             cache.batch_select_indices(sel)
             mask2 = torch.cat([mask[sel], cmask.to(dev)], dim=1)
@@ -307,11 +333,20 @@ def histogram(values: Sequence[int], bins: int = 10) -> list[list[int]]:
     return [[lo + b * width, lo + (b + 1) * width - 1, counts.get(b, 0)] for b in range((hi - lo) // width + 1)]
 
 
+class IclPhases(PhaseRunner):
+    """PhaseRunner's ``_begin`` and ``_end`` for icl's phases, each measured over every GPU the
+    causal LM is on (job/device.py ``phase_meter``; one GPU or a CPU: PhaseRunner's meter)."""
+
+    def _meter(self):
+        return phase_meter(self.ctx.device, self.spec.measure.enabled)
+
+
 class IclRunner:
     """Executes an icl run's phase plan: eval:<lang> per language (and eval:en), then the bench."""
 
     def __init__(self, phases, spec: RunSpec, model, tokenizer, data, log):
         self.p, self.spec, self.model, self.tokenizer, self.data, self.log = phases, spec, model, tokenizer, data, log
+        self.checks: dict[Shape, FlopCheck] = {}  # the FLOP check of each shape warmed so far
         self.dims = DecoderDims.from_hf_config(model.config)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         device = next(model.parameters()).device
@@ -335,6 +370,10 @@ class IclRunner:
             f"{device.precision}"
         )
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        # device_map = "auto" may spread the model over GPUs: every one counts (device-hours, energy, memory)
+        device = spread_device(device, model_cuda_indices(model))
+        if device.count > 1:
+            _log(f"model: on {device.count} GPUs (device_map = {spec.device_map!r}); every phase is measured over all")
         ctx = JobContext(
             device=device,
             events=job.events,
@@ -347,7 +386,7 @@ class IclRunner:
         )
         job.cancel_point()
         # the phases are measured as the encoder's are: PhaseRunner's _begin and _end
-        cls(PhaseRunner(job, spec, ctx, model, tokenizer), spec, model, tokenizer, data, _log).run_all()
+        cls(IclPhases(job, spec, ctx, model, tokenizer), spec, model, tokenizer, data, _log).run_all()
 
     def shots_of(self, lang: str) -> tuple[list, list]:
         """(the k demonstrations of ``lang``, their idx): ``few_shot_sample``'s nested draw from the
@@ -398,13 +437,9 @@ class IclRunner:
         lang = phase.lang or "en"
         queries, shot_idx = self.queries_of(lang, examples)
         bs = spec.eval_batch_size
+        check = self.warm(phase.name, queries, bs)  # untimed, before the meter
         meter = self.p._begin(phase, math.ceil(len(queries) / bs))
         stats = ScoreStats()
-        sampler = (
-            FlopSampler.for_phase(math.ceil(len(queries) / bs), spec.measure.flop_sample_steps)
-            if spec.measure.enabled
-            else None
-        )
         t0 = last = time.monotonic()
 
         def progress(b: int, total: int, done: int) -> None:
@@ -427,9 +462,7 @@ class IclRunner:
                 last = now
 
         with meter:
-            lls = self.scorer.score(
-                queries, bs, stats=stats, sampler=sampler, check_cancel=ctx.check_cancel, on_batch=progress
-            )
+            lls = self.scorer.score(queries, bs, stats=stats, check_cancel=ctx.check_cancel, on_batch=progress)
             ctx.device.synchronize()
         rows = []
         correct = correct_norm = 0
@@ -474,12 +507,11 @@ class IclRunner:
             tokens_nonpad=stats.tokens_nonpad,
             tokens_padded=stats.tokens_padded,
             flops_analytic=stats.flops,
+            flops_nonpad=stats.flops_nonpad,
+            check=check,
         )
         per_query = [standalone_query_flops(self.dims, q) for q in queries]
         costs = {
-            "flops_measured": sampler.extrapolate(stats.tokens_padded)
-            if sampler is not None
-            else Cost.missing("FLOP", "measurement off (measure.enabled = false)"),
             "queries": Cost.measured(n, "count", "counted"),
             "prompt_tokens": Cost.measured(sum(ctx_tokens), "count", "counted"),
             "continuation_tokens": Cost.measured(
@@ -518,6 +550,7 @@ class IclRunner:
             "forward_calls": stats.calls,
             "context_length_histogram": histogram(ctx_tokens),
             "precision": ctx.device.precision,
+            "gpus": getattr(ctx.device, "cuda_indices", None),
             "scoring": "lm-evaluation-harness xcopa prompt; KV cache: demonstrations once, each context once",
             **(extra or {}),
         }
@@ -530,6 +563,50 @@ class IclRunner:
         )
         if lang != "en" or not self.last:
             self.last = queries or self.last
+
+    def warm(self, name: str, queries: list[TokQuery], batch_size: int) -> FlopCheck:
+        """Untimed, before the phase's meter: the demonstrations' prefix and the first batch scored as
+        the phase will score them, once plain (the warm-up) and once under FlopCounterMode (the FLOP
+        check), at a shape (rows, sequence bucket, precision) not warmed before; a shape warmed
+        before reuses its check. A ``warmup`` event records the seconds (the run's ``warmup_s``)."""
+        spec, ctx = self.spec, self.p.ctx
+        t0 = time.perf_counter()
+        enabled = spec.measure.warmup
+        count = spec.measure.enabled and spec.measure.flop_sample_steps > 0
+        check = FlopCheck(reason=None if count else NOT_COUNTED)
+        new: list[Shape] = []
+        if not enabled:
+            check.reason = OFF
+        elif queries:
+            first = [queries[i] for i in self.scorer.order(queries)[:batch_size]]
+            longest = max(q.context_tokens + max(len(c) for c in q.continuations) for q in first)
+            shape = Shape("score", "lm", len(first), seq_bucket(longest), ctx.device.precision)
+            if shape not in self.checks:
+                shape_check = FlopCheck(reason=check.reason)
+
+                def run() -> int:
+                    st = ScoreStats()
+                    self.scorer.score(queries, batch_size, stats=st, batches=1)
+                    return st.flops
+
+                plain_then_counted(run, shape_check, count)
+                self.checks[shape] = shape_check
+                new.append(shape)
+            check.merge(self.checks[shape])
+        ctx.device.synchronize()
+        seconds = time.perf_counter() - t0
+        ctx.events.emit(
+            Warmup(
+                name,
+                seconds,
+                [s.to_dict() for s in new],
+                flop_check_dict(check),
+                {"batch_size": batch_size, "enabled": enabled},
+            )
+        )
+        if new:
+            self.log(f"{name}: warm-up of {len(new)} new shape(s) in {seconds:.2f}s (untimed)")
+        return check
 
     def bench_phase(self, phase: PlannedPhase) -> None:
         """Batch-1 latency of a query (its context, then both choices), throughput at the evaluation
@@ -554,21 +631,27 @@ class IclRunner:
         n, warm = spec.measure.inference_bench_examples, spec.measure.inference_warmup
         pick = [data[i % len(data)] for i in range(warm + n)]
         latencies = []
+        latency_flops = []
+        timed_tokens = (0, 0)  # (non-pad, padded) of the timed calls
+        throughput = ScoreStats()
         with meter:
             for i, q in enumerate(pick):
                 ctx.check_cancel()
+                call = ScoreStats()
                 ctx.device.synchronize()
                 t0 = time.perf_counter()
-                self.scorer.score([q], 1, share_prefix=False)
+                self.scorer.score([q], 1, share_prefix=False, stats=call)
                 ctx.device.synchronize()
                 if i >= warm:
                     latencies.append(time.perf_counter() - t0)
+                    latency_flops.append((call.flops, call.flops_nonpad))
+                    timed_tokens = (timed_tokens[0] + call.tokens_nonpad, timed_tokens[1] + call.tokens_padded)
             bs = spec.eval_batch_size
             pool = [data[i % len(data)] for i in range(min(4 * bs, max(len(data), bs)))]
             self.scorer.score(pool[:bs], bs)  # warm-up
             ctx.device.synchronize()
             t0 = time.perf_counter()
-            self.scorer.score(pool, bs, check_cancel=ctx.check_cancel)
+            self.scorer.score(pool, bs, stats=throughput, check_cancel=ctx.check_cancel)
             ctx.device.synchronize()
             elapsed = time.perf_counter() - t0
         s = latency_summary(latencies)  # of n >= 1 timed calls (inference_bench_examples' range): present()
@@ -579,6 +662,15 @@ class IclRunner:
             "latency_mean_s": Cost.measured(present(s["mean"]), "s", "wall_clock"),
             "latency_n": Cost.measured(present(s["n"]), "count", "counted"),
             "throughput_examples_per_s": Cost.measured(len(pool) / elapsed, "examples/s", "wall_clock", batch_size=bs),
+            **bench_flop_costs(
+                ctx.device,
+                latency_flops,
+                (throughput.flops, throughput.flops_nonpad),
+                elapsed,
+                "query, both choices, batch 1",
+                (timed_tokens[0] + throughput.tokens_nonpad, timed_tokens[1] + throughput.tokens_padded),
+            ),
+            # a batch-1 call's FLOPs are the query's scored alone (its context, then its choices)
             "query_flops": Cost.measured(
                 sum(per_query) / len(per_query), "FLOP", "analytic", per="query, scored alone"
             ),

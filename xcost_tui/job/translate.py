@@ -14,12 +14,20 @@ language, ``translate:<lang>`` makes the English items and ``eval:<lang>`` score
   the language codes of its family, and the phase measures the translation's cost.
 
 Every translation is written to ``translations.jsonl`` beside the predictions.
+
+Before a ``translate:<lang>`` phase's meter starts, the language's first batch is translated
+untimed, once plain (the warm-up) and once under FlopCounterMode (the FLOP check: counted against
+the analytic count of that same pass; the phase's ``flops_measured`` is its analytic FLOPs times
+their ratio); a ``warmup`` event records it (issue 17). An MT model that ``device_map = "auto"``
+spread over GPUs is measured over all of them (job/device.py ``spread_device``), in the translate
+phases and the inference bench, which run it.
 """
 
 from __future__ import annotations
 
-import math
+import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -27,15 +35,17 @@ from typing import Any, cast
 import torch
 
 from ..errors import ModelError
-from ..measure.flops import FlopSampler, Seq2SeqDims, count_flops, seq2seq_generate_flops
+from ..measure.flops import FlopCheck, Seq2SeqDims, seq2seq_generate_flops
 from ..measure.stats import latency_summary, present
 from ..rundir import EvalResult, JsonlWriter
 from ..rundir.cost import Cost
+from ..rundir.events import Warmup
 from ..rundir.records import Translation
 from ..spec import PUBLISHED, TINY_MT, PlannedPhase
 from ..tasks.converters import copa_context, copa_parts
 from ..tasks.examples import MCExample
 from .batching import collate, encode
+from .bench import bench_flop_costs
 from .causal import (
     DTYPES,
     available_memory,
@@ -45,9 +55,12 @@ from .causal import (
     train_tiny_gpt2_tokenizer,
 )
 from .data import RunData
+from .device import model_cuda_indices, phase_meter, spread_device
 from .log import _log
+from .loops import forward_flops, forward_flops_nonpad
 from .model import resolved_revision
 from .phases import PhaseRunner
+from .warmup import NOT_COUNTED, OFF, Shape, flop_check_dict, plain_then_counted, seq_bucket
 
 NOT_MEASURED = "translated by the dataset authors; not measured"
 
@@ -82,7 +95,8 @@ class MTStats:
     source_tokens: int = 0
     source_padded: int = 0
     generated_tokens: int = 0  # decoding steps x rows, as generate runs them
-    flops: int = 0
+    flops: int = 0  # of the padded shapes, every row decoding until the batch's last step
+    flops_nonpad: int = 0  # each text alone: its own source length, decoding until its own end
     lengths: list = field(default_factory=list)  # per text, in the order given: (source tokens, tokens generated)
 
 
@@ -219,32 +233,28 @@ class Translator:
         lang: str,
         batch_size: int,
         stats: MTStats,
-        sampler: FlopSampler | None = None,
         check_cancel=None,
+        batches: int | None = None,
     ) -> list[str]:
+        """``texts`` in English, in the order given, translated in batches longest first.
+        ``batches``: stop after that many (the untimed pass before a phase: its first batch, as the
+        phase translates it); the texts not translated are None."""
         kw = self.generate_kwargs(lang)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        order = self.order(texts)
         out: list[str | None] = [None] * len(texts)
         lengths: list[tuple[int, int] | None] = [None] * len(texts)
         eos = self.model.generation_config.eos_token_id
         eos = set(eos if isinstance(eos, list) else [eos]) if eos is not None else set()
         dev = next(self.model.parameters()).device
         for b, start in enumerate(range(0, len(order), batch_size), 1):
+            if batches is not None and b > batches:
+                break
             if check_cancel is not None:
                 check_cancel()
             idxs = order[start : start + batch_size]
-            enc = self.tokenizer(
-                [texts[i] for i in idxs], return_tensors="pt", padding=True, truncation=True, max_length=512
-            )
-            enc = {k: v.to(dev) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-
-            def run(enc=enc):
-                return self.model.generate(**enc, **kw)
-
-            if sampler is not None and sampler.should_sample(b):
-                gen, measured = count_flops(run)
-            else:
-                gen, measured = run(), None
+            enc = self.encode([texts[i] for i in idxs])
+            enc = {k: v.to(dev) for k, v in enc.items()}
+            gen = self.model.generate(**enc, **kw)
             n, src = enc["input_ids"].shape
             steps = int(gen.shape[1]) - 1  # the first token is the decoder start
             flops = seq2seq_generate_flops(self.dims, n, src, steps, self.spec.mt_beams)
@@ -254,15 +264,33 @@ class Translator:
             stats.source_padded += n * src
             stats.generated_tokens += n * self.spec.mt_beams * steps
             stats.flops += flops
-            if measured is not None and sampler is not None:
-                sampler.record(measured, n * src)
             for row, (i, text) in enumerate(zip(idxs, self.tokenizer.batch_decode(gen, skip_special_tokens=True))):
                 out[i] = text.strip()
                 tokens = gen[row, 1:].tolist()
                 done = next((j + 1 for j, t in enumerate(tokens) if t in eos), len(tokens))
-                lengths[i] = (int(enc["attention_mask"][row].sum()), done)
+                source = int(enc["attention_mask"][row].sum())
+                lengths[i] = (source, done)
+                stats.flops_nonpad += seq2seq_generate_flops(self.dims, 1, source, done, self.spec.mt_beams)
         stats.lengths = lengths
         return out  # type: ignore[return-value]
+
+    @staticmethod
+    def order(texts: list[str]) -> list[int]:
+        """The order texts are translated in: longest (in characters) first."""
+        return sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+
+    def encode(self, texts: list[str]) -> dict[str, Any]:
+        """A batch of source texts as the model takes them (ids and mask, padded to the longest)."""
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, truncation=True, max_length=512)
+        return {k: v for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+
+
+def add_tokens(tokens: tuple[int, int], mt: MTStats, batch) -> tuple[int, int]:
+    """(non-pad, padded) tokens plus a translation's source tokens and a classifier batch's."""
+    return (
+        tokens[0] + mt.source_tokens + batch.tokens_nonpad,
+        tokens[1] + mt.source_padded + batch.tokens_padded,
+    )
 
 
 def _texts(examples: list[MCExample]) -> list[str]:
@@ -304,10 +332,28 @@ class TranslateRunner(PhaseRunner):
         )
         self.writer = JsonlWriter(self.job.files.translations)
         self.mt_sources: dict[str, list[MCExample]] = {}
+        self.checks: dict[tuple[str | None, Shape], FlopCheck] = {}  # (MT model, shape) warmed so far
         try:
             super().run_all(data, reused_meta)
         finally:
             self.writer.close()
+
+    def _meter(self):
+        """PhaseRunner's meter, over every GPU of the device the phase runs on (``_mt_devices``)."""
+        return phase_meter(self.ctx.device, self.spec.measure.enabled)
+
+    @contextlib.contextmanager
+    def _mt_devices(self) -> Iterator[None]:
+        """Inside: the run's device counts every GPU the MT model is on (``device_map = "auto"``)
+        as well as the classifier's own (job/device.py ``spread_device``); the phases that run the
+        MT model are measured over all of them."""
+        base = self.ctx.device
+        if self.translator is not None and self.translator.model is not None:
+            self.ctx.device = spread_device(base, model_cuda_indices(self.translator.model))
+        try:
+            yield
+        finally:
+            self.ctx.device = base
 
     def _curve_probe(self, phase: PlannedPhase, head: str):
         """None: translate-test has recorded no learning curve so far (its runner, before the phase
@@ -323,8 +369,8 @@ class TranslateRunner(PhaseRunner):
         assert lang is not None
         split = "validation" if spec.eval_split == "val" else spec.eval_split
         source = data.target_eval.get(lang)
-        meter = self._begin(phase, None)
         if spec.translations == PUBLISHED:
+            meter = self._begin(phase, None)
             with meter:
                 pass
             if source is None:
@@ -361,6 +407,7 @@ class TranslateRunner(PhaseRunner):
             self.translator.load(lang)
             self.translator.generate_kwargs(lang)
         except Unavailable as exc:
+            meter = self._begin(phase, None)
             with meter:
                 pass
             self.english[lang] = str(exc)
@@ -376,16 +423,21 @@ class TranslateRunner(PhaseRunner):
                 },
             )
             return
+        with self._mt_devices():
+            self._translate_phase(phase, lang, split, source)
+
+    def _translate_phase(self, phase: PlannedPhase, lang: str, split: str, source: list[MCExample]) -> None:
+        """translate:<lang> with the MT model: the untimed warm-up and FLOP check, then the measured
+        translation of every text."""
+        spec = self.spec
+        assert self.translator is not None
         texts = _texts(source)
         bs = spec.eval_batch_size
         stats = MTStats()
-        sampler = (
-            FlopSampler.for_phase(math.ceil(len(texts) / bs), spec.measure.flop_sample_steps)
-            if spec.measure.enabled
-            else None
-        )
+        check = self._warm_translation(phase.name, texts, lang, bs)  # untimed, before the meter
+        meter = self._begin(phase, None)
         with meter:
-            translated = self.translator.translate(texts, lang, bs, stats, sampler, self.ctx.check_cancel)
+            translated = self.translator.translate(texts, lang, bs, stats, self.ctx.check_cancel)
             self.ctx.device.synchronize()
         english = _rebuild(source, translated)
         self.english[lang] = english
@@ -398,7 +450,7 @@ class TranslateRunner(PhaseRunner):
                     phase.name,
                     lang,
                     split,
-                    ex.idx,
+                    cast(int, ex.idx),  # XCOPA's ids are numbers
                     cast(str, spec.translations),
                     en_premise,
                     *cast("tuple[str, str]", en.choices),
@@ -418,9 +470,10 @@ class TranslateRunner(PhaseRunner):
             "tokens_padded": Cost.measured(stats.source_padded, "count", "counted"),
             "continuation_tokens": Cost.measured(stats.generated_tokens, "count", "counted", note="tokens generated"),
             "flops_analytic": Cost.measured(stats.flops, "FLOP", "analytic"),
-            "flops_measured": sampler.extrapolate(stats.source_padded)
-            if sampler is not None
-            else Cost.missing("FLOP", "measurement off (measure.enabled = false)"),
+            "flops_analytic_nonpad": Cost.measured(
+                stats.flops_nonpad, "FLOP", "analytic", note="each text alone, decoding until its own end"
+            ),
+            "flops_measured": check.cost(stats.flops),
             "examples_per_s": Cost.measured(n / wall, "examples/s", "wall_clock")
             if wall > 0
             else Cost.missing("examples/s", "no elapsed time"),
@@ -446,9 +499,56 @@ class TranslateRunner(PhaseRunner):
                 "split": split,
                 "texts": stats.texts,
                 "batch_size": bs,
+                "gpus": getattr(self.ctx.device, "cuda_indices", None),
                 **self.translator.facts,
             },
         )
+
+    def _warm_translation(self, name: str, texts: list[str], lang: str, batch_size: int) -> FlopCheck:
+        """Untimed, before translate:<lang>'s meter: its first batch translated as the phase will
+        translate it, once plain (the warm-up) and once under FlopCounterMode (the FLOP check), at a
+        shape (MT model, rows, source bucket, precision) not warmed before; a ``warmup`` event
+        records the seconds (the run's ``warmup_s``)."""
+        spec, ctx, translator = self.spec, self.ctx, self.translator
+        assert translator is not None
+        t0 = time.perf_counter()
+        enabled = spec.measure.warmup
+        count = spec.measure.enabled and spec.measure.flop_sample_steps > 0
+        check = FlopCheck(reason=None if count else NOT_COUNTED)
+        new: list[Shape] = []
+        if not enabled:
+            check.reason = OFF
+        elif texts:
+            first = [texts[i] for i in translator.order(texts)[:batch_size]]
+            src = int(translator.encode(first)["input_ids"].shape[1])
+            shape = Shape("generate", translator.family, len(first), seq_bucket(src), translator.precision)
+            key = (translator.loaded_id, shape)
+            if key not in self.checks:
+                shape_check = FlopCheck(reason=check.reason)
+
+                def run() -> int:
+                    st = MTStats()
+                    translator.translate(texts, lang, batch_size, st, batches=1)
+                    return st.flops
+
+                plain_then_counted(run, shape_check, count)
+                self.checks[key] = shape_check
+                new.append(shape)
+            check.merge(self.checks[key])
+        ctx.device.synchronize()
+        seconds = time.perf_counter() - t0
+        ctx.events.emit(
+            Warmup(
+                name,
+                seconds,
+                [s.to_dict() for s in new],
+                flop_check_dict(check),
+                {"batch_size": batch_size, "enabled": enabled, "mt_model": translator.loaded_id},
+            )
+        )
+        if new:
+            _log(f"{name}: warm-up of {len(new)} new shape(s) in {seconds:.2f}s (untimed)")
+        return check
 
     def _query_mt_flops(self, lengths: list[tuple[int, int]]) -> int:
         """The FLOPs of translating one item's three texts as one batch (the batch-1 query): padded
@@ -500,20 +600,29 @@ class TranslateRunner(PhaseRunner):
             last = next((v for v in reversed(list(self.english.values())) if isinstance(v, list)), [])
             self._inference_bench(phase, last, self.head)
             return
-        spec, ctx = self.spec, self.ctx
+        spec = self.spec
         lang, source = list(self.mt_sources.items())[-1]
         n, warm = spec.measure.inference_bench_examples, spec.measure.inference_warmup
         pick = [source[i % len(source)] for i in range(warm + n)]
         self.model.eval()
+        with self._mt_devices():
+            self._mt_bench(phase, lang, source, pick, warm)
+
+    def _mt_bench(self, phase: PlannedPhase, lang: str, source: list[MCExample], pick: list, warm: int) -> None:
+        spec, ctx = self.spec, self.ctx
+        assert self.translator is not None
         meter = self._begin(phase, None)
         total, mt_only = [], []
+        latency_flops: list[tuple[int, int]] = []
+        timed_tokens = (0, 0)  # (non-pad, padded) of the timed calls: the MT model's sources, the classifier's
         with meter:
             with torch.inference_mode():
                 for i, ex in enumerate(pick):
                     ctx.check_cancel()
                     ctx.device.synchronize()
+                    mt = MTStats()
                     t0 = time.perf_counter()
-                    english = _rebuild([ex], self.translator.translate(_texts([ex]), lang, 3, MTStats()))
+                    english = _rebuild([ex], self.translator.translate(_texts([ex]), lang, 3, mt))
                     ctx.device.synchronize()
                     t1 = time.perf_counter()
                     batch = collate(
@@ -525,10 +634,15 @@ class TranslateRunner(PhaseRunner):
                     if i >= warm:
                         total.append(time.perf_counter() - t0)
                         mt_only.append(t1 - t0)
+                        latency_flops.append(
+                            (mt.flops + forward_flops(ctx, batch), mt.flops_nonpad + forward_flops_nonpad(ctx, batch))
+                        )
+                        timed_tokens = add_tokens(timed_tokens, mt, batch)
                 bs = spec.eval_batch_size
                 pool = [source[i % len(source)] for i in range(min(bs, len(source)) or 1)]
+                mt = MTStats()
                 t0 = time.perf_counter()
-                english = _rebuild(pool, self.translator.translate(_texts(pool), lang, bs, MTStats()))
+                english = _rebuild(pool, self.translator.translate(_texts(pool), lang, bs, mt))
                 encoded = encode(english, self.tokenizer, spec.hparams.max_seq_len)
                 batch = collate(encoded, self.head, ctx.pad_id).to(ctx.device.torch_device)
                 with ctx.device.autocast():
@@ -545,6 +659,14 @@ class TranslateRunner(PhaseRunner):
             "latency_mean_s": Cost.measured(present(s["mean"]), "s", "wall_clock"),
             "latency_n": Cost.measured(present(s["n"]), "count", "counted"),
             "throughput_examples_per_s": Cost.measured(len(pool) / elapsed, "examples/s", "wall_clock", batch_size=bs),
+            **bench_flop_costs(
+                ctx.device,
+                latency_flops,
+                (mt.flops + forward_flops(ctx, batch), mt.flops_nonpad + forward_flops_nonpad(ctx, batch)),
+                elapsed,
+                "query end to end: its three texts translated as one batch, then classified",
+                add_tokens(timed_tokens, mt, batch),
+            ),
         }
         info = {
             "warmup": warm,

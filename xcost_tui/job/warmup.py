@@ -211,3 +211,25 @@ def _forked_rng(device: torch.device) -> Iterator[None]:
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         yield
+
+
+# ---- for methods whose passes are not the encoder's (icl's scorer, translate-test's generate) ----
+def plain_then_counted(run: Callable[[], int], check: FlopCheck, count: bool) -> None:
+    """One untimed pass at a new shape: ``run()`` does it and returns its analytic FLOPs. Once plain
+    (the one-time costs land here), then, when ``count``, once under FlopCounterMode, recorded in
+    ``check`` beside the analytic FLOPs of that same pass (job/icl.py, job/translate.py)."""
+    run()
+    if count:
+        analytic, counted = count_flops(run)
+        check.record(counted, analytic)
+
+
+def flop_check_dict(check: FlopCheck) -> dict[str, Any]:
+    """A FlopCheck as the ``warmup`` event's ``flop_check`` holds it."""
+    return {
+        "counted": check.counted,
+        "analytic": check.analytic,
+        "passes": check.passes,
+        "ratio": check.ratio,
+        "reason": check.reason,
+    }

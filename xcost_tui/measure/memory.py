@@ -14,6 +14,7 @@ from __future__ import annotations
 import resource
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..rundir.cost import Cost
@@ -197,3 +198,80 @@ class MemoryProbe:
                 self.source,
             )
         return Cost.measured(max(0, self._peak - self._start), "B", self.source, start_bytes=self._start)
+
+
+class MemoryProbeSet:
+    """A ``MemoryProbe`` over several CUDA devices (a model that ``device_map = "auto"`` spread over
+    GPUs): one probe per device, their figures summed. The peak is the sum of each device's own peak:
+    every GPU must hold its own worst moment, so that is the memory the run needed across them (the
+    peaks need not coincide in time, so it can exceed the most the GPUs held at one instant). The
+    same interface as ``MemoryProbe``, so ``PhaseMeter`` and progress events use either."""
+
+    def __init__(self, devices: Sequence[str]):
+        self.devices = list(devices)
+        self.probes = [MemoryProbe(d) for d in self.devices]
+        self.device = ",".join(self.devices)
+
+    @property
+    def source(self) -> str:
+        return self.probes[0].source if self.probes else "torch.cuda"
+
+    def __enter__(self) -> MemoryProbeSet:
+        for p in self.probes:
+            p.__enter__()
+        return self
+
+    def resume(self) -> MemoryProbeSet:
+        for p in self.probes:
+            p.resume()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for p in self.probes:
+            p.__exit__(*exc)
+
+    def current(self) -> tuple[int | None, int | None, str]:
+        readings = [p.current() for p in self.probes]
+        now = [r[0] for r in readings]
+        peak = [r[1] for r in readings]
+        return (
+            sum(n for n in now if n is not None) if all(n is not None for n in now) else None,
+            sum(p for p in peak if p is not None) if all(p is not None for p in peak) else None,
+            self.source,
+        )
+
+    def _summed(self, costs: list[Cost]) -> Cost:
+        missing = next((c for c in costs if c.value is None), None)
+        if missing is not None:
+            return missing
+        total = sum(c.value for c in costs if c.value is not None)
+        per = {d: c.value for d, c in zip(self.devices, costs)}
+        return Cost.measured(total, "B", costs[0].source or "torch.cuda", devices=len(costs), per_device=per)
+
+    def cost(self) -> Cost:
+        return self._summed([p.cost() for p in self.probes])
+
+    def increase_cost(self) -> Cost:
+        return self._summed([p.increase_cost() for p in self.probes])
+
+
+def memory_probe(devices: str | Sequence[str]) -> MemoryProbe | MemoryProbeSet:
+    """One device's probe, or the summed probe of several."""
+    if isinstance(devices, str):
+        return MemoryProbe(devices)
+    return MemoryProbeSet(devices) if len(devices) > 1 else MemoryProbe(devices[0] if devices else "cpu")
+
+
+def lifetime_peak_of(devices: Sequence[str]) -> Cost:
+    """``lifetime_peak`` summed over several devices (each GPU's own lifetime peak)."""
+    costs = [lifetime_peak(d) for d in devices]
+    missing = next((c for c in costs if c.value is None), None)
+    if missing is not None or not costs:
+        return missing or Cost.missing("B", "no device")
+    return Cost.measured(
+        sum(c.value for c in costs if c.value is not None),
+        "B",
+        costs[0].source or "torch.cuda",
+        note="process lifetime peak, start-up included; each device's, summed",
+        devices=len(costs),
+    )
