@@ -52,7 +52,7 @@ from ..tasks.prompts import Prompt, build_prompt
 from .bench import bench_flop_costs
 from .causal import load_causal_lm, max_positions
 from .data import RunData, few_shot_sample
-from .device import model_cuda_indices, phase_meter, spread_device
+from .device import model_cuda_indices, spread_device
 from .log import _log
 from .loops import Device, JobContext, Tally, pick_choice
 from .phases import PhaseRunner, RunHandle
@@ -333,14 +333,6 @@ def histogram(values: Sequence[int], bins: int = 10) -> list[list[int]]:
     return [[lo + b * width, lo + (b + 1) * width - 1, counts.get(b, 0)] for b in range((hi - lo) // width + 1)]
 
 
-class IclPhases(PhaseRunner):
-    """PhaseRunner's ``_begin`` and ``_end`` for icl's phases, each measured over every GPU the
-    causal LM is on (job/device.py ``phase_meter``; one GPU or a CPU: PhaseRunner's meter)."""
-
-    def _meter(self):
-        return phase_meter(self.ctx.device, self.spec.measure.enabled)
-
-
 class IclRunner:
     """Executes an icl run's phase plan: eval:<lang> per language (and eval:en), then the bench."""
 
@@ -386,7 +378,7 @@ class IclRunner:
         )
         job.cancel_point()
         # the phases are measured as the encoder's are: PhaseRunner's _begin and _end
-        cls(IclPhases(job, spec, ctx, model, tokenizer), spec, model, tokenizer, data, _log).run_all()
+        cls(PhaseRunner(job, spec, ctx, model, tokenizer), spec, model, tokenizer, data, _log).run_all()
 
     def shots_of(self, lang: str) -> tuple[list, list]:
         """(the k demonstrations of ``lang``, their idx): ``few_shot_sample``'s nested draw from the

@@ -45,6 +45,7 @@ from .batching import encode
 from .bench import inference_bench
 from .curves import CurveProbe, curve_phase_name, pipeline_costs
 from .data import RunData, few_shot_sample
+from .device import phase_meter
 from .log import _log
 from .loops import Device, JobContext, TrainTask, evaluate, plan_steps, train
 from .model import head_key, load_encoder, save_checkpoint
@@ -286,14 +287,8 @@ class PhaseRunner:
         return t.head, t.num_labels
 
     def _meter(self) -> PhaseMeter:
-        d = self.ctx.device
-        return PhaseMeter(
-            d.type,
-            str(d.torch_device),
-            d.nvml_indices,
-            enabled_memory=self.spec.measure.enabled,
-            gpu_reason=d.nvml_reason,
-        )
+        """A phase's meter on the run's device: over every GPU it uses (job/device.py)."""
+        return phase_meter(self.ctx.device, self.spec.measure.enabled)
 
     def _begin(self, phase: PlannedPhase, total_steps: int | None):
         self.job.cancel_point()

@@ -55,7 +55,7 @@ from .causal import (
     train_tiny_gpt2_tokenizer,
 )
 from .data import RunData
-from .device import model_cuda_indices, phase_meter, spread_device
+from .device import model_cuda_indices, spread_device
 from .log import _log
 from .loops import forward_flops, forward_flops_nonpad
 from .model import resolved_revision
@@ -337,10 +337,6 @@ class TranslateRunner(PhaseRunner):
             super().run_all(data, reused_meta)
         finally:
             self.writer.close()
-
-    def _meter(self):
-        """PhaseRunner's meter, over every GPU of the device the phase runs on (``_mt_devices``)."""
-        return phase_meter(self.ctx.device, self.spec.measure.enabled)
 
     @contextlib.contextmanager
     def _mt_devices(self) -> Iterator[None]:

@@ -191,13 +191,7 @@ class Warmer:
                 phase,
                 seconds,
                 [s.to_dict() for s in new],
-                {
-                    "counted": check.counted,
-                    "analytic": check.analytic,
-                    "passes": check.passes,
-                    "ratio": check.ratio,
-                    "reason": check.reason,
-                },
+                flop_check_dict(check),
                 {**info, "enabled": self.enabled},
             )
         )
