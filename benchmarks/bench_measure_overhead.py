@@ -2,7 +2,7 @@
 at the level the job measures: the phase engine's own phases (issue 17).
 
     python benchmarks/bench_measure_overhead.py [--short-steps 20] [--eval-items 100] [--steps 150]
-        [--repeats 7] [--json PATH]
+        [--repeats 11] [--threads N] [--json PATH]
 
 Three phases, each run by ``xcost_tui.job.phases.PhaseRunner`` as a job runs it (its
 ``_train_phase`` / ``_eval_phase``: the PhaseMeter, the phase_start/phase_end events, status.json,
@@ -137,7 +137,8 @@ def once(s: Setup, case: str, measured: bool, root: Path) -> dict:
         "wall_s": record.costs["wall_s"].value,
         "examples": record.costs["examples"].value,
         "end_to_end_s": end_to_end,
-        "flops_measured": record.costs["flops_measured"].value,
+        # None when nothing was counted in the phase (measurement off; the record says why)
+        "flops_measured": getattr(record.costs.get("flops_measured"), "value", None),
     }
 
 
@@ -156,24 +157,16 @@ def ratios(on: list[dict], off: list[dict]) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--short-steps", type=int, default=20, help="optimiser steps of the short training phase")
-    ap.add_argument("--eval-items", type=int, default=100, help="COPA validation items of the evaluation phase")
-    ap.add_argument("--steps", type=int, default=150, help="optimiser steps of the long training phase")
-    ap.add_argument("--repeats", type=int, default=7)
-    ap.add_argument("--json", help="write every measurement and the ratios here")
-    a = ap.parse_args()
-    s = Setup(a.short_steps, a.steps, a.eval_items)
-    runs: dict[str, dict[str, list[dict]]] = {case: {"on": [], "off": []} for case in CASES}
-    quiet_repeats = []
-    with tempfile.TemporaryDirectory(prefix="xcost-bench-overhead-") as tmp, Contention() as whole:
+def run_repeats(a, s: Setup, runs: dict, quiet_repeats: list, tmp: Path) -> Contention:
+    """The measured repeats, on and off in alternating order, each repeat's contention apart;
+    returns the contention over all of them."""
+    with Contention() as whole:
         for r in range(a.repeats):
             order = (False, True) if r % 2 == 0 else (True, False)  # alternate which runs first
             with Contention() as c:
                 for case in CASES:
                     for measured in order:
-                        runs[case]["on" if measured else "off"].append(once(s, case, measured, Path(tmp)))
+                        runs[case]["on" if measured else "off"].append(once(s, case, measured, tmp))
             quiet_repeats.append(c.quiet)
             parts = []
             for case in CASES:
@@ -181,10 +174,37 @@ def main() -> None:
                 parts.append(f"{case} {off['wall_s'] / on['wall_s']:.3f}")
             first = "off" if order[0] is False else "on"
             print(c.label(f"repeat {r + 1} ({first} first): phase on/off throughput {', '.join(parts)}"), flush=True)
+    return whole
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--short-steps", type=int, default=20, help="optimiser steps of the short training phase")
+    ap.add_argument("--eval-items", type=int, default=100, help="COPA validation items of the evaluation phase")
+    ap.add_argument("--steps", type=int, default=150, help="optimiser steps of the long training phase")
+    ap.add_argument("--repeats", type=int, default=11)
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
+    ap.add_argument("--json", help="write every measurement and the ratios here")
+    a = ap.parse_args()
+    import torch
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    s = Setup(a.short_steps, a.steps, a.eval_items)
+    runs: dict[str, dict[str, list[dict]]] = {case: {"on": [], "off": []} for case in CASES}
+    quiet_repeats = []
+    with tempfile.TemporaryDirectory(prefix="xcost-bench-overhead-") as tmp:
+        # One round of every phase, on and off, not reported: the process's first-time costs
+        # (lazy imports, FlopCounterMode's first use, the allocator's growth) fall on no measured arm.
+        for case in CASES:
+            for measured in (False, True):
+                once(s, case, measured, Path(tmp))
+        whole = run_repeats(a, s, runs, quiet_repeats, Path(tmp))
     summary = {case: ratios(runs[case]["on"], runs[case]["off"]) for case in CASES}
     print(
         f"\nmeasured / unmeasured throughput, median of {a.repeats} paired repeats "
-        f"(tiny-xlmr, COPA; short {a.short_steps} steps, eval {a.eval_items} items, long {a.steps} steps):"
+        f"(tiny-xlmr, COPA; short {a.short_steps} steps, eval {a.eval_items} items, long {a.steps} steps; "
+        f"{torch.get_num_threads()} torch thread(s)):"
     )
     for case in CASES:
         sm = summary[case]
@@ -207,6 +227,7 @@ def main() -> None:
                     "eval_items": a.eval_items,
                     "steps": a.steps,
                     "repeats": a.repeats,
+                    "threads": torch.get_num_threads(),
                     "target": TARGET,
                     "runs": runs,
                     "ratios": summary,

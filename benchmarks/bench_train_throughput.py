@@ -1,7 +1,7 @@
 """Training throughput of the job loop against transformers.Trainer, like for like (issue 17).
 
     python benchmarks/bench_train_throughput.py [--steps 60] [--batch-size 8] [--repeats 5]
-        [--grouping both|on|off] [--deterministic on|off] [--json PATH]
+        [--grouping both|on|off] [--deterministic on|off] [--threads N] [--json PATH]
 
 Both arms train the same module (the job's EncoderWithHeads on tiny-xlmr, fresh from one seed),
 on the same encoded COPA train examples, with the same batch, steps, learning rate, linear
@@ -16,7 +16,8 @@ schedule without warm-up, weight decay, gradient clipping, fused AdamW and colla
   ``torch.use_deterministic_algorithms(True, warn_only=True)`` (``phases.seed_everything``); it is
   set before each arm (``--deterministic off`` turns it off in both), and the setting each arm ran
   under is read back and printed (Trainer's ``set_seed`` could have changed it: it does not).
-* The arms' order is rotated every repeat, and each ratio is the median of the repeats' paired
+* A short round of every arm first, not reported (the process's first-time costs); then the
+  arms' order is rotated every repeat, and each ratio is the median of the repeats' paired
   ratios (job / Trainer in the same repeat).
 
 Reported: the like-for-like ratio per padding policy (target: >= 1.0x, never slower than
@@ -81,9 +82,11 @@ def run_job(fresh_model, tokenizer, encoded, steps: int, bs: int, group: bool, d
     }
 
 
-def _trainer_module(inner):
+def _trainer_module(inner, counts: dict):
     """The job's EncoderWithHeads behind the interface Trainer calls: forward(**batch) -> loss.
-    The loss is the job's (``micro_backward``): cross-entropy of the fp32 choice scores."""
+    The loss is the job's (``micro_backward``): cross-entropy of the fp32 choice scores. It counts
+    what it trains on in ``counts`` (the collator cannot: accelerate's loader collates one batch
+    ahead, to know which is the last)."""
     from torch import nn
 
     class ForTrainer(nn.Module):
@@ -93,6 +96,9 @@ def _trainer_module(inner):
             self.loss_fn = nn.CrossEntropyLoss()
 
         def forward(self, input_ids, attention_mask, labels, n_examples):
+            counts["examples"] += int(n_examples)
+            counts["nonpad"] += int(attention_mask.sum())
+            counts["padded"] += attention_mask.numel()
             logits = self.inner(input_ids, attention_mask, "mc")
             scores = logits.view(int(n_examples), -1).float()
             return {"loss": self.loss_fn(scores, labels), "logits": scores}
@@ -107,15 +113,12 @@ def run_trainer(fresh_model, tokenizer, encoded, steps: int, bs: int, group: boo
 
     from xcost_tui.job.batching import collate
 
-    model = _trainer_module(fresh_model())
     counts = {"examples": 0, "nonpad": 0, "padded": 0}
+    model = _trainer_module(fresh_model(), counts)
     seen: dict[str, str] = {}
 
     def collator(items):
         b = collate(items, "mc", tokenizer.pad_token_id)  # the job's own padding: to the batch's longest
-        counts["examples"] += b.n_examples
-        counts["nonpad"] += b.tokens_nonpad
-        counts["padded"] += b.tokens_padded
         return {
             "input_ids": b.input_ids,
             "attention_mask": b.attention_mask,
@@ -177,6 +180,19 @@ def run_trainer(fresh_model, tokenizer, encoded, steps: int, bs: int, group: boo
     }
 
 
+def set_threads(n: int | None) -> None:
+    import torch
+
+    if n:
+        torch.set_num_threads(n)
+
+
+def threads_now() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
 def arm_name(loop: str, group: bool) -> str:
     return f"{loop}_{'grouped' if group else 'ungrouped'}"
 
@@ -212,13 +228,19 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--grouping", choices=sorted(POLICIES), default="both")
     ap.add_argument("--deterministic", choices=["on", "off"], default="on")
+    ap.add_argument("--threads", type=int, help="torch threads (default: torch's own choice)")
     ap.add_argument("--json", help="write the arms' figures and the ratios here")
     a = ap.parse_args()
     deterministic = a.deterministic == "on"
     policies = POLICIES[a.grouping]
+    set_threads(a.threads)
     tokenizer, fresh_model, _, encoded = setup()
     arms = [(loop, group) for group in policies for loop in ("job", "trainer")]
     runners = {"job": run_job, "trainer": run_trainer}
+    # One short round of every arm, not reported: the process's first-time costs (lazy imports
+    # inside the libraries, the allocator's first growth, kernel selection) fall on no measured arm.
+    for loop, group in arms:
+        runners[loop](fresh_model, tokenizer, encoded, min(a.steps, 5), a.batch_size, group, deterministic)
     res: dict[str, list[dict]] = {arm_name(*arm): [] for arm in arms}
     quiet_repeats = []
     with Contention() as whole:
@@ -235,7 +257,7 @@ def main() -> None:
     summary = summarise(res, policies)
     print(
         f"\n{a.steps} steps of batch {a.batch_size}, tiny-xlmr + COPA train, {a.repeats} repeats, "
-        f"deterministic algorithms {a.deterministic} in both arms:"
+        f"deterministic algorithms {a.deterministic} in both arms, {threads_now()} torch thread(s):"
     )
     for name, rows in res.items():
         eff = rows[-1]["padding_efficiency"]
@@ -263,6 +285,7 @@ def main() -> None:
                     "batch_size": a.batch_size,
                     "repeats": a.repeats,
                     "deterministic": a.deterministic,
+                    "threads": threads_now(),
                     "arms": res,
                     "ratios": summary,
                     "quiet": whole.quiet,
