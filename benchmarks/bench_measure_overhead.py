@@ -157,6 +157,14 @@ def ratios(on: list[dict], off: list[dict]) -> dict:
     }
 
 
+def quiet_summary(runs: dict, quiet_repeats: list[bool], at_least: int = 3) -> dict:
+    """The ratios over the repeats measured quiet alone; empty when fewer than ``at_least`` were."""
+    keep = [i for i, q in enumerate(quiet_repeats) if q]
+    if len(keep) < at_least:
+        return {}
+    return {case: ratios([runs[case]["on"][i] for i in keep], [runs[case]["off"][i] for i in keep]) for case in CASES}
+
+
 def run_repeats(a, s: Setup, runs: dict, quiet_repeats: list, tmp: Path) -> Contention:
     """The measured repeats, on and off in alternating order, each repeat's contention apart;
     returns the contention over all of them."""
@@ -218,6 +226,18 @@ def main() -> None:
             )
         )
     print("the target is the phase's recorded wall_s; end-to-end adds the work outside the phase's window")
+    quiet_only = quiet_summary(runs, quiet_repeats)
+    if quiet_only and not whole.quiet:
+        # Each repeat's own contention was measured: where some were quiet, their medians are shown
+        # apart (still a partial result: the run as a whole was not quiet).
+        n = sum(quiet_repeats)
+        print(
+            f"over the {n} quiet repeats only: "
+            + ", ".join(
+                f"{case} {100 * r['phase']:.1f}% (end-to-end {100 * r['end_to_end']:.1f}%)"
+                for case, r in quiet_only.items()
+            )
+        )
     print(whole.verdict())
     if a.json:
         with open(a.json, "w") as f:
@@ -233,6 +253,7 @@ def main() -> None:
                     "ratios": summary,
                     "quiet": whole.quiet,
                     "quiet_repeats": quiet_repeats,
+                    "ratios_quiet_repeats": quiet_summary(runs, quiet_repeats),
                     "other_cores": whole.other_cores,
                 },
                 f,

@@ -10,7 +10,8 @@ schedule without warm-up, weight decay, gradient clipping, fused AdamW and colla
 
 * The same padding policy in both arms: the job's length grouping against Trainer's
   ``group_by_length`` (in transformers 5 ``train_sampling_strategy="group_by_length"``: its
-  LengthGroupedSampler, mega-batches of 50 batches sorted by length), and the job without
+  LengthGroupedSampler: mega-batches of min(50, n / (4 * batch)) batches sorted by length, where the
+  job sorts mega-batches of 50), and the job without
   grouping against Trainer's random sampler. ``--grouping`` picks one pair or both.
 * The same deterministic settings: every real job calls
   ``torch.use_deterministic_algorithms(True, warn_only=True)`` (``phases.seed_everything``); it is

@@ -30,6 +30,14 @@ def test_ratios_pair_each_repeat_and_use_the_recorded_wall():
     assert r["end_to_end"] == pytest.approx(0.5)
 
 
+def test_the_quiet_repeats_alone_need_three_of_them():
+    row = {"examples": 8, "wall_s": 1.0, "end_to_end_s": 1.0}
+    runs = {case: {"on": [row] * 4, "off": [row] * 4} for case in bo.CASES}
+    assert bo.quiet_summary(runs, [True, False, True, False]) == {}
+    quiet = bo.quiet_summary(runs, [True, True, False, True])
+    assert set(quiet) == set(bo.CASES) and len(quiet["eval"]["phase_per_repeat"]) == 3
+
+
 @pytest.mark.slow
 def test_a_tiny_run_measures_each_phase_on_and_off(data_dir, tmp_path):
     out = tmp_path / "overhead.json"
@@ -63,3 +71,4 @@ def test_a_tiny_run_measures_each_phase_on_and_off(data_dir, tmp_path):
     for r in doc["ratios"].values():
         assert r["phase"] > 0 and r["end_to_end"] > 0 and len(r["phase_per_repeat"]) == 2
     assert doc["target"] == 0.97
+    assert "ratios_quiet_repeats" in doc
