@@ -52,3 +52,23 @@ def context(measure_enabled: bool, tokenizer, dims):
         log=lambda m: None,
         memory_now=(probe.current if probe else (lambda: (None, None, None))),
     )
+
+
+# ---- paired comparisons (issue 17) ---------------------------------------------------------------
+
+
+def rotated(arms: list, repeat: int) -> list:
+    """The arms in the order of repeat ``repeat``: rotated by one each repeat, so no arm always
+    runs first (a warm cache, a turbo clock or a neighbour's burst then favours none)."""
+    k = repeat % len(arms) if arms else 0
+    return arms[k:] + arms[:k]
+
+
+def paired_median(num: list[float], den: list[float]) -> float:
+    """The median of the ratios num[i] / den[i], each pair measured in the same repeat: drift in
+    the machine's speed between repeats cancels within a pair (a ratio of medians would not)."""
+    import statistics
+
+    if len(num) != len(den) or not num:
+        raise ValueError("paired_median needs two equally long, non-empty lists")
+    return statistics.median(n / d for n, d in zip(num, den))
