@@ -44,7 +44,7 @@ def test_a_tiny_run_measures_each_phase_on_and_off(data_dir, tmp_path):
     env = {**os.environ, "XCOST_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / "bench_measure_overhead.py")]
-        + ["--short-steps", "2", "--eval-items", "6", "--steps", "3", "--repeats", "2", "--json", str(out)],
+        + ["--short-steps", "2", "--eval-items", "6", "--steps", "3", "--repeats", "2", "--short-pairs", "3", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=600,
@@ -59,8 +59,9 @@ def test_a_tiny_run_measures_each_phase_on_and_off(data_dir, tmp_path):
     doc = json.loads(out.read_text())
     assert set(doc["runs"]) == set(doc["ratios"]) == set(bo.CASES)
     examples = {"train-short": 2 * 8, "eval": 6, "train-long": 3 * 8}
+    pairs = {"train-short": 2 * 3, "eval": 2 * 3, "train-long": 2}  # short phases: 3 pairs per repeat
     for case, arms in doc["runs"].items():
-        assert len(arms["on"]) == len(arms["off"]) == 2
+        assert len(arms["on"]) == len(arms["off"]) == pairs[case]
         for arm in ("on", "off"):
             for row in arms[arm]:
                 # the phase's own record: its examples and a wall inside the call's
@@ -68,7 +69,7 @@ def test_a_tiny_run_measures_each_phase_on_and_off(data_dir, tmp_path):
                 assert 0 < row["wall_s"] <= row["end_to_end_s"]
         # FLOPs counted only with measurement on (None: off; the record says why)
         assert all(row["flops_measured"] is None for row in arms["off"])
-    for r in doc["ratios"].values():
-        assert r["phase"] > 0 and r["end_to_end"] > 0 and len(r["phase_per_repeat"]) == 2
+    for case, r in doc["ratios"].items():
+        assert r["phase"] > 0 and r["end_to_end"] > 0 and len(r["phase_per_repeat"]) == pairs[case]
     assert doc["target"] == 0.97
     assert "ratios_quiet_repeats" in doc

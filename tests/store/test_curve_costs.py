@@ -47,7 +47,7 @@ def test_the_cost_to_reach_counts_the_evaluations_so_far(store):
             "SELECT config_id, point, avg(cum_train_device_hours), avg(cum_eval_device_hours) FROM learning_curves "
             "WHERE phase LIKE 'target:%' AND lang <> 'en' GROUP BY ALL ORDER BY config_id, point"
         ).fetchall()
-    for cid, (target, cost) in v.cost_to_reach.items():
+    for cid, (_target, cost) in v.cost_to_reach.items():
         if cost is None:
             continue
         pts = [(t, e) for c, _, t, e in curves if c == cid]

@@ -45,7 +45,7 @@ from ..measure.flops import DecoderDims, FlopCheck, decoder_forward_flops
 from ..measure.stats import latency_summary, percentile, present
 from ..rundir import EvalResult, JsonlWriter, Prediction
 from ..rundir.cost import Cost
-from ..rundir.events import Progress, Warmup
+from ..rundir.events import Progress
 from ..spec import PhaseKind, PlannedPhase, RunSpec
 from ..tasks import all_texts
 from ..tasks.prompts import Prompt, build_prompt
@@ -56,7 +56,7 @@ from .device import model_cuda_indices, spread_device
 from .log import _log
 from .loops import Device, JobContext, Tally, pick_choice
 from .phases import PhaseRunner, RunHandle
-from .warmup import NOT_COUNTED, OFF, Shape, flop_check_dict, plain_then_counted, seq_bucket
+from .warmup import Shape, phase_check, plain_then_counted, record_warmup, seq_bucket
 
 # ---- tokens -----------------------------------------------------------------------------------
 
@@ -564,12 +564,9 @@ class IclRunner:
         spec, ctx = self.spec, self.p.ctx
         t0 = time.perf_counter()
         enabled = spec.measure.warmup
-        count = spec.measure.enabled and spec.measure.flop_sample_steps > 0
-        check = FlopCheck(reason=None if count else NOT_COUNTED)
+        check, count = phase_check(spec.measure)
         new: list[Shape] = []
-        if not enabled:
-            check.reason = OFF
-        elif queries:
+        if enabled and queries:
             first = [queries[i] for i in self.scorer.order(queries)[:batch_size]]
             longest = max(q.context_tokens + max(len(c) for c in q.continuations) for q in first)
             shape = Shape("score", "lm", len(first), seq_bucket(longest), ctx.device.precision)
@@ -585,19 +582,7 @@ class IclRunner:
                 self.checks[shape] = shape_check
                 new.append(shape)
             check.merge(self.checks[shape])
-        ctx.device.synchronize()
-        seconds = time.perf_counter() - t0
-        ctx.events.emit(
-            Warmup(
-                name,
-                seconds,
-                [s.to_dict() for s in new],
-                flop_check_dict(check),
-                {"batch_size": batch_size, "enabled": enabled},
-            )
-        )
-        if new:
-            self.log(f"{name}: warm-up of {len(new)} new shape(s) in {seconds:.2f}s (untimed)")
+        record_warmup(ctx, name, t0, new, check, {"batch_size": batch_size, "enabled": enabled})
         return check
 
     def bench_phase(self, phase: PlannedPhase) -> None:

@@ -39,7 +39,6 @@ from ..measure.flops import FlopCheck, Seq2SeqDims, seq2seq_generate_flops
 from ..measure.stats import latency_summary, present
 from ..rundir import EvalResult, JsonlWriter
 from ..rundir.cost import Cost
-from ..rundir.events import Warmup
 from ..rundir.records import Translation
 from ..spec import PUBLISHED, TINY_MT, PlannedPhase
 from ..tasks.converters import copa_context, copa_parts
@@ -60,7 +59,7 @@ from .log import _log
 from .loops import forward_flops, forward_flops_nonpad
 from .model import resolved_revision
 from .phases import PhaseRunner
-from .warmup import NOT_COUNTED, OFF, Shape, flop_check_dict, plain_then_counted, seq_bucket
+from .warmup import Shape, phase_check, plain_then_counted, record_warmup, seq_bucket
 
 NOT_MEASURED = "translated by the dataset authors; not measured"
 
@@ -509,12 +508,9 @@ class TranslateRunner(PhaseRunner):
         assert translator is not None
         t0 = time.perf_counter()
         enabled = spec.measure.warmup
-        count = spec.measure.enabled and spec.measure.flop_sample_steps > 0
-        check = FlopCheck(reason=None if count else NOT_COUNTED)
+        check, count = phase_check(spec.measure)
         new: list[Shape] = []
-        if not enabled:
-            check.reason = OFF
-        elif texts:
+        if enabled and texts:
             first = [texts[i] for i in translator.order(texts)[:batch_size]]
             src = int(translator.encode(first)["input_ids"].shape[1])
             shape = Shape("generate", translator.family, len(first), seq_bucket(src), translator.precision)
@@ -531,19 +527,9 @@ class TranslateRunner(PhaseRunner):
                 self.checks[key] = shape_check
                 new.append(shape)
             check.merge(self.checks[key])
-        ctx.device.synchronize()
-        seconds = time.perf_counter() - t0
-        ctx.events.emit(
-            Warmup(
-                name,
-                seconds,
-                [s.to_dict() for s in new],
-                flop_check_dict(check),
-                {"batch_size": batch_size, "enabled": enabled, "mt_model": translator.loaded_id},
-            )
+        record_warmup(
+            ctx, name, t0, new, check, {"batch_size": batch_size, "enabled": enabled, "mt_model": translator.loaded_id}
         )
-        if new:
-            _log(f"{name}: warm-up of {len(new)} new shape(s) in {seconds:.2f}s (untimed)")
         return check
 
     def _query_mt_flops(self, lengths: list[tuple[int, int]]) -> int:

@@ -32,7 +32,7 @@ from torch import nn
 
 from ..measure.flops import FlopCheck, count_flops, train_flops
 from ..rundir import Warmup
-from ..spec import HParams
+from ..spec import HParams, MeasureOpts
 from .batching import Batch, Encoded, choice_scores, collate
 from .loops import JobContext, TrainTask, choose_micro_batch, forward_flops, micro_backward
 
@@ -184,24 +184,34 @@ class Warmer:
         self._optimizer_warm = True
 
     def _record(self, phase: str, t0: float, new: list[Shape], check: FlopCheck, info: dict[str, Any]) -> None:
-        if new:
-            # FlopCounterMode's per-op bookkeeping leaves garbage behind: collected here, untimed,
-            # not by a collection inside the phase's window
-            gc.collect()
-        self.ctx.device.synchronize()
-        seconds = time.perf_counter() - t0
-        self.seconds += seconds
-        self.ctx.events.emit(
-            Warmup(
-                phase,
-                seconds,
-                [s.to_dict() for s in new],
-                flop_check_dict(check),
-                {**info, "enabled": self.enabled},
-            )
-        )
-        if new:
-            self.ctx.log(f"{phase}: warm-up of {len(new)} new shape(s) in {seconds:.2f}s (untimed)")
+        self.seconds += record_warmup(self.ctx, phase, t0, new, check, {**info, "enabled": self.enabled})
+
+
+def phase_check(measure: MeasureOpts) -> tuple[FlopCheck, bool]:
+    """(a phase's FLOP check before its untimed passes, whether they count FLOPs): the check says
+    why nothing is counted when measurement or the warm-up is off."""
+    count = measure.enabled and measure.flop_sample_steps > 0
+    check = FlopCheck(reason=None if count else NOT_COUNTED)
+    if not measure.warmup:
+        check.reason = OFF
+    return check, count
+
+
+def record_warmup(
+    ctx: JobContext, phase: str, t0: float, new: list[Shape], check: FlopCheck, info: dict[str, Any]
+) -> float:
+    """The untimed stretch that began at ``t0`` (perf_counter) before ``phase``, as a ``warmup``
+    event (every runner's: encoder phases, icl, translate-test); returns its seconds."""
+    if new:
+        # FlopCounterMode's per-op bookkeeping leaves garbage behind: collected here, untimed,
+        # not by a collection inside the phase's window
+        gc.collect()
+    ctx.device.synchronize()
+    seconds = time.perf_counter() - t0
+    ctx.events.emit(Warmup(phase, seconds, [s.to_dict() for s in new], flop_check_dict(check), info))
+    if new:
+        ctx.log(f"{phase}: warm-up of {len(new)} new shape(s) in {seconds:.2f}s (untimed)")
+    return seconds
 
 
 @contextlib.contextmanager
