@@ -44,7 +44,8 @@ def test_a_tiny_run_measures_each_phase_on_and_off(data_dir, tmp_path):
     env = {**os.environ, "XCOST_DATA_DIR": str(data_dir), "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, str(BENCHMARKS / "bench_measure_overhead.py")]
-        + ["--short-steps", "2", "--eval-items", "6", "--steps", "3", "--repeats", "2", "--short-pairs", "3", "--json", str(out)],
+        + ["--short-steps", "2", "--eval-items", "6", "--steps", "3", "--repeats", "2"]
+        + ["--short-pairs", "3", "--json", str(out)],
         capture_output=True,
         text=True,
         timeout=600,
