@@ -95,11 +95,20 @@ class CpuSnapshot:
     pids: frozenset[int] = frozenset()
 
     @classmethod
-    def take(cls, root: psutil.Process | int | None = None, cpus: list[int] | None = None) -> CpuSnapshot:
+    def take(
+        cls, root: psutil.Process | int | None = None, cpus: list[int] | None = None, *, busy_first: bool = False
+    ) -> CpuSnapshot:
+        """``busy_first``: read the CPUs' counters before the process tree (the end of a window:
+        the slow tree walk then falls outside it; at the start the tree is read first)."""
         proc = root if isinstance(root, psutil.Process) else psutil.Process(root or os.getpid())
         cpus = cpus if cpus is not None else job_cpus()
-        own, pids = tree_seconds(proc)
-        return cls(time.monotonic(), busy_seconds(cpus), own, len(cpus), frozenset(pids))
+        if busy_first:
+            t, busy = time.monotonic(), busy_seconds(cpus)
+            own, pids = tree_seconds(proc)
+        else:
+            own, pids = tree_seconds(proc)
+            t, busy = time.monotonic(), busy_seconds(cpus)
+        return cls(t, busy, own, len(cpus), frozenset(pids))
 
 
 @dataclass(frozen=True)

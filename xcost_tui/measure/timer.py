@@ -124,6 +124,12 @@ class PhaseMeter:
             torch.cuda.synchronize(self.device)
 
     def __enter__(self) -> PhaseMeter:
+        if self.windows == 0:
+            # the garbage of what ran before (the warm-up's FLOP check, the probes just read) is
+            # collected now, not by a collection inside the phase's window: a 30 ms evaluation
+            # would carry a few ms of someone else's debt. First of all: the CPU window below
+            # must not hold it either.
+            gc.collect()
         self._sync()  # work queued before the window is not the phase's
         if self.enabled_memory:
             if self.windows == 0:
@@ -132,12 +138,7 @@ class PhaseMeter:
                 self.memory.resume()
         self.energy = EnergyMeter(self.device_type, self.gpu_indices, gpu_reason=self.gpu_reason)
         self.energy.__enter__()
-        self._contention_begin()
-        if self.windows == 0:
-            # the garbage of what ran before (the warm-up's FLOP check, the probes just read) is
-            # collected now, not by a collection inside the phase's window: a 30 ms evaluation
-            # would carry a few ms of someone else's debt
-            gc.collect()
+        self._contention_begin()  # last before the clocks: the CPU window is the timed one's
         self._t0, self._c0 = time.perf_counter(), time.process_time()
         return self
 
@@ -145,7 +146,7 @@ class PhaseMeter:
         self._sync()  # the window's kernels have finished before the clock stops
         self.wall += time.perf_counter() - self._t0
         self.cpu += time.process_time() - self._c0
-        self._contention_end()
+        self._contention_end()  # first after the clocks
         self.energy.__exit__(*exc)
         self._energy.append(self.energy.cost())
         if self.enabled_memory:
@@ -172,9 +173,9 @@ class PhaseMeter:
     def _gpus_watched(self) -> bool:
         return self.device_type == "cuda" and bool(self.gpu_indices)
 
-    def _cpu_snapshot(self):
+    def _cpu_snapshot(self, busy_first: bool = False):
         try:
-            return CpuSnapshot.take()
+            return CpuSnapshot.take(busy_first=busy_first)
         except Exception:  # noqa: BLE001 - contention is evidence, never a reason to fail a phase
             return None
 
@@ -194,7 +195,7 @@ class PhaseMeter:
         self._gpu_ends.append(self._gpu_reading(self._cpu0.pids if self._cpu0 else set()))
 
     def _contention_end(self) -> None:
-        cpu1 = self._cpu_snapshot()
+        cpu1 = self._cpu_snapshot(busy_first=True)  # the CPUs' counters right at the window's end
         self._walls[-1] = (self._walls[-1][0], time.time())
         self._cpu_windows.append(CpuWindow.between(self._cpu0, cpu1) if self._cpu0 and cpu1 else None)
         self._gpu_ends.append(self._gpu_reading(cpu1.pids if cpu1 else set()))
