@@ -1,4 +1,4 @@
-"""FLOPs two ways (analytic formula vs torch's FlopCounterMode), sampling, and MFU."""
+"""FLOPs two ways (analytic formula vs torch's FlopCounterMode), the untimed check, and MFU."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ import torch
 
 from xcost_tui.measure.flops import (
     EncoderDims,
-    FlopSampler,
+    FlopCheck,
     count_flops,
     encoder_forward_flops,
     encoder_forward_flops_unpadded,
     head_forward_flops,
-    sample_steps,
     train_flops,
 )
 from xcost_tui.measure.mfu import PEAKS, mfu, peak_flops
@@ -125,28 +124,6 @@ def test_head_formula_matches_flop_counter():
 # ---- sampling and extrapolation ---------------------------------------------------------------
 
 
-def test_sample_steps_are_spread_and_distinct():
-    assert sample_steps(10, 3) == [1, 4, 7]
-    assert sample_steps(3, 3) == [1, 2, 3]
-    assert sample_steps(2, 5) == [1, 2]
-    assert sample_steps(1000, 4) == [1, 251, 501, 751]
-    assert sample_steps(0, 3) == [] and sample_steps(10, 0) == []
-
-
-def test_seeded_sample_steps_are_drawn_at_random():
-    """The job passes a seed: the counted steps are a seeded random draw, not always step 1 (the
-    longest batch of an evaluation: its batches are sorted longest first)."""
-    draws = [sample_steps(20, 2, seed=f"s{i}") for i in range(40)]
-    for d in draws:
-        assert len(d) == len(set(d)) == 2 and d == sorted(d) and all(1 <= x <= 20 for x in d)
-    assert sample_steps(20, 2, seed="s3") == draws[3], "the same seed draws the same steps"
-    firsts = {d[0] for d in draws}
-    assert len(firsts) > 5 and any(1 not in d for d in draws)
-    assert sample_steps(5, 9, seed="x") == [1, 2, 3, 4, 5] and sample_steps(0, 3, seed="x") == []
-    one = [FlopSampler.for_phase(7, 3, seed=f"eval:{i}").steps for i in range(30)]
-    assert all(len(s) == 1 for s in one) and len(set().union(*one)) > 3
-
-
 def test_unpadded_flops_are_each_sequence_at_its_own_length():
     """The non-pad count (MFU's numerator): the formula per sequence, checked against FlopCounterMode
     running each sequence alone, unpadded."""
@@ -164,55 +141,46 @@ def test_unpadded_flops_are_each_sequence_at_its_own_length():
     assert encoder_forward_flops_unpadded(dims, []) == 0
 
 
-def test_sampler_spreads_and_extrapolates():
-    s = FlopSampler(10, 3)
-    assert sorted(s.steps) == [1, 4, 7]
-    for step in range(1, 11):
-        if s.should_sample(step):
-            s.record(step_flops=1000, step_padded_tokens=10)
-    cost = s.extrapolate(total_padded_tokens=95)
-    assert cost.value == 9500 and cost.source == "flop_counter" and cost.unit == "FLOP"
-    assert cost.extra["sampled_steps"] == 3 and cost.reason is None
+def test_the_check_scales_the_analytic_count_by_its_ratio():
+    """Issue 17 replaced sampling inside the timed loop (FlopSampler): FlopCounterMode counts
+    untimed passes, and the phase's measured figure is its analytic count x counted / analytic."""
+    check = FlopCheck()
+    check.record(counted=1100, analytic=1000)
+    other = FlopCheck()
+    other.record(counted=2200, analytic=2000)
+    check.merge(other)
+    assert check.passes == 2 and check.ratio == pytest.approx(1.1)
+    cost = check.cost(50_000)
+    assert cost.value == 55_000 and cost.source == "flop_counter" and cost.unit == "FLOP"
+    assert cost.extra == {"sampled_steps": 2, "untimed": True, "ratio": 1.1}
 
 
-def test_sampler_without_samples_is_null_with_reason():
-    off = FlopSampler(5, 0).extrapolate(50)
-    assert off.value is None and "no step sampled" in off.reason and off.extra["sampled_steps"] == 0
-    early = FlopSampler(5, 1).extrapolate(50)  # the phase ended before step 1 was sampled
-    assert early.value is None and early.reason
-    nothing = FlopSampler(5, 1)
+def test_a_check_without_passes_is_null_with_reason():
+    off = FlopCheck(reason="measurement off").cost(50)
+    assert off.value is None and off.reason == "measurement off" and off.extra["sampled_steps"] == 0
+    assert FlopCheck().cost(50).reason == "no pass counted"
+    nothing = FlopCheck()
     nothing.record(0, 40)
-    assert nothing.extrapolate(50).value is None and "no FLOPs" in nothing.extrapolate(50).reason
-    assert FlopSampler(5, 1).extrapolate(50).to_dict()["value"] is None
+    assert nothing.ratio is None and "no FLOPs" in nothing.cost(50).reason
+    assert FlopCheck().cost(50).to_dict()["value"] is None
 
 
-def test_sampler_budget_scales_with_phase_length():
-    assert len(FlopSampler.for_phase(150, 3).steps) == 1
-    assert len(FlopSampler.for_phase(450, 3).steps) == 2
-    assert len(FlopSampler.for_phase(100_000, 3).steps) == 3
-    assert len(FlopSampler.for_phase(100, 0).steps) == 0
-
-
-def test_sampled_extrapolation_close_to_analytic_on_varied_batches():
-    """A phase of batches of different lengths: FLOPs counted on 2 sampled steps, extrapolated by
-    padded tokens, stay within 10% of the analytic total (attention is the only non-linear term)."""
+def test_the_check_on_one_pass_per_length_is_exact_on_varied_batches():
+    """A phase of batches of different lengths: one counted pass per length class (as the warm-up
+    counts one per sequence bucket) makes the ratio 1, so the phase's figure is the analytic total
+    exactly (before, 2 sampled steps extrapolated by padded tokens were within 10%)."""
     model = tiny()
     dims = EncoderDims.from_hf_config(model.config)
     lengths = [24, 40, 32, 48, 28, 36]
-    sampler = FlopSampler(len(lengths), 2)
-    analytic = tokens = 0
-    for step, length in enumerate(lengths, start=1):
+    analytic = sum(train_flops(encoder_forward_flops(dims, 4, length)) for length in lengths)
+    check = FlopCheck()
+    for length in (24, 48):  # the shortest and the longest class
         ids, mask = padded_batch(4, length, length - 4)
-        analytic += train_flops(encoder_forward_flops(dims, 4, length))
-        tokens += 4 * length
-        if sampler.should_sample(step):
-            _, f = count_flops(
-                lambda ids=ids, mask=mask: model(input_ids=ids, attention_mask=mask).last_hidden_state.sum().backward()
-            )
-            sampler.record(f, 4 * length)
-    measured = sampler.extrapolate(tokens)
-    assert measured.extra["sampled_steps"] == 2
-    assert abs(measured.value - analytic) / analytic < 0.10
+        _, f = count_flops(
+            lambda ids=ids, mask=mask: model(input_ids=ids, attention_mask=mask).last_hidden_state.sum().backward()
+        )
+        check.record(f, train_flops(encoder_forward_flops(dims, 4, length)))
+    assert check.cost(analytic).value == analytic
 
 
 # ---- MFU --------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """FLOPs of a transformer encoder: counted analytically from the exact batch shapes, and
-measured with torch's FlopCounterMode on a few sampled steps.
+measured with torch's FlopCounterMode on untimed passes at each shape (``FlopCheck``).
 
 Conventions (the same as FlopCounterMode's, so the two agree): a multiply-add is 2 FLOPs;
 only matrix multiplications count (projections, FFN, attention scores and weighted sums);
@@ -11,7 +11,6 @@ hardware multiplies the padding too.
 from __future__ import annotations
 
 import functools
-import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -158,78 +157,6 @@ class FlopCheck:
                 **extra,
             )
         return Cost.measured(round(phase_analytic * ratio), "FLOP", "flop_counter", ratio=round(ratio, 6), **extra)
-
-
-# what random.Random accepts as a seed; None: the steps are evenly spread instead
-Seed = int | float | str | bytes | bytearray | None
-
-
-def sample_steps(total_steps: int, n_samples: int, seed: Seed = None) -> list[int]:
-    """``n_samples`` distinct steps of 1..total_steps, sorted. With a ``seed``: drawn at random
-    (``random.Random(seed)``), so the sample is not tied to a position — evaluation batches are
-    sorted longest first, and a training step's micro-batches too, so always counting the first
-    would measure the longest, most attention-heavy batch. Without one: evenly spread from step 1
-    (3 of 10 -> [1, 4, 7])."""
-    total = max(int(total_steps), 0)
-    n = max(0, min(int(n_samples), total))
-    if seed is not None:
-        return sorted(random.Random(seed).sample(range(1, total + 1), n))
-    return [k * total // n + 1 for k in range(n)]
-
-
-class FlopSampler:
-    """Chooses a few steps to run under FlopCounterMode (it slows a step several-fold) and
-    extrapolates the measured FLOPs to the whole phase by padded tokens."""
-
-    def __init__(self, total_steps: int, n_samples: int, seed: Seed = None):
-        self.total_steps = max(int(total_steps), 0)
-        self.seed = seed
-        self.steps = set(sample_steps(self.total_steps, n_samples, seed))
-        self.flops = 0
-        self.tokens = 0
-        self.sampled = 0
-
-    @classmethod
-    def for_phase(
-        cls, total_steps: int, max_samples: int, steps_per_sample: int = 200, seed: Seed = None
-    ) -> FlopSampler:
-        """A counted step costs about 4 plain steps on a CPU, so short phases sample one step and
-        long ones one per ``steps_per_sample``, up to ``max_samples``: the overhead stays near 1-2%.
-        The job passes a ``seed``: the steps are drawn at random (``sample_steps``)."""
-        n = min(max_samples, max(1, total_steps // steps_per_sample)) if max_samples > 0 else 0
-        return cls(total_steps, n, seed)
-
-    def should_sample(self, step: int) -> bool:
-        return step in self.steps
-
-    def record(self, step_flops: int, step_padded_tokens: int) -> None:
-        self.flops += int(step_flops)
-        self.tokens += int(step_padded_tokens)
-        self.sampled += 1
-
-    def extrapolate(self, total_padded_tokens: int) -> Cost:
-        """Measured FLOPs per padded token of the sampled steps × the phase's padded tokens.
-        Exact for the projections and the FFN (linear in tokens); the attention term grows
-        with the sequence length, so batches longer or shorter than the sampled ones make
-        this an estimate (docs/measurement.md)."""
-        if not self.sampled:
-            reason = (
-                "no step sampled (FLOP sampling off)"
-                if not self.steps
-                else "no step sampled: the phase ended before the first sampled step"
-            )
-            return Cost.missing("FLOP", reason, "flop_counter", sampled_steps=0)
-        if not self.tokens:
-            return Cost.missing("FLOP", "the sampled steps had no tokens", "flop_counter", sampled_steps=self.sampled)
-        if not self.flops:
-            return Cost.missing(
-                "FLOP",
-                "FlopCounterMode counted no FLOPs on the sampled steps (kernels it has no formula for?)",
-                "flop_counter",
-                sampled_steps=self.sampled,
-            )
-        value = self.flops / self.tokens * total_padded_tokens
-        return Cost.measured(round(value), "FLOP", "flop_counter", sampled_steps=self.sampled)
 
 
 # ---- decoders (causal LMs: icl) and seq2seq MT models (translate-test) -------------------------
