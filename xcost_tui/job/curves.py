@@ -137,7 +137,7 @@ class CurveProbe:
                     continue
                 counted = Tally()
                 scores = score(self.ctx, self.model, labelled, self.head, self.batch_size, counted)
-                self._add(counted)
+                self.tally.merge(counted)
                 flops += counted.flops_analytic
                 correct = sum(
                     1 for e, sc in zip(labelled, scores) if max(range(len(sc)), key=sc.__getitem__) == e.label
@@ -145,15 +145,6 @@ class CurveProbe:
                 accuracy[lang] = correct / len(labelled)
             self.model.train()  # score() put the model in eval mode; training goes on
         return accuracy, n, flops, self.meter.wall - wall_before
-
-    def _add(self, counted: Tally) -> None:
-        t = self.tally
-        t.examples += counted.examples
-        t.steps += counted.steps
-        t.tokens_nonpad += counted.tokens_nonpad
-        t.tokens_padded += counted.tokens_padded
-        t.flops_analytic += counted.flops_analytic
-        t.flops_nonpad += counted.flops_nonpad
 
     def info(self) -> dict[str, Any]:
         """What the training phase's record says of its curve (the curve phase has the figures)."""

@@ -160,14 +160,7 @@ class GpuSetMeter(PhaseMeter):
     memory per GPU summed (measure/memory.py ``MemoryProbeSet``), the lifetime peak likewise."""
 
     def __init__(self, device: GpuSet, enabled_memory: bool):
-        super().__init__(
-            device.type,
-            str(device.torch_device),
-            device.nvml_indices,
-            enabled_memory=enabled_memory,
-            devices=device.count,
-            gpu_reason=device.nvml_reason,
-        )
+        super().__init__(**_meter_args(device, enabled_memory))
         self.cuda_devices = [f"cuda:{i}" for i in device.cuda_indices]
         self.memory = memory_probe(self.cuda_devices)  # type: ignore[assignment]  # the same interface
 
@@ -184,11 +177,16 @@ def phase_meter(device: Device, enabled_memory: bool) -> PhaseMeter:
     """The meter of a phase on ``device``: ``PhaseRunner._meter``'s, over every GPU of a ``GpuSet``."""
     if isinstance(device, GpuSet):
         return GpuSetMeter(device, enabled_memory)
-    return PhaseMeter(
-        device.type,
-        str(device.torch_device),
-        device.nvml_indices,
-        enabled_memory=enabled_memory,
-        devices=device.count,
-        gpu_reason=device.nvml_reason,
-    )
+    return PhaseMeter(**_meter_args(device, enabled_memory))
+
+
+def _meter_args(device: Device, enabled_memory: bool) -> dict[str, Any]:
+    """PhaseMeter's arguments for a phase on ``device``."""
+    return {
+        "device_type": device.type,
+        "device": str(device.torch_device),
+        "gpu_indices": device.nvml_indices,
+        "enabled_memory": enabled_memory,
+        "devices": device.count,
+        "gpu_reason": device.nvml_reason,
+    }

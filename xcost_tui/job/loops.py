@@ -99,6 +99,15 @@ class Tally:
         self.flops_analytic += flops
         self.flops_nonpad += flops_nonpad
 
+    def merge(self, other: Tally) -> None:
+        """Adds another tally's counts (a phase measured in pieces: the curve's evaluations)."""
+        self.examples += other.examples
+        self.steps += other.steps
+        self.tokens_nonpad += other.tokens_nonpad
+        self.tokens_padded += other.tokens_padded
+        self.flops_analytic += other.flops_analytic
+        self.flops_nonpad += other.flops_nonpad
+
 
 @dataclass
 class TrainTask:

@@ -107,10 +107,7 @@ class PhaseRunner:
         # few-shot run holds one copy of the weights on the GPU, as direct does (issue 17)
         self.base_state: dict | None = None
         self.last_eval: list = []  # the last evaluated language's items: the inference bench's
-        measure = spec.measure
-        self.warmer = Warmer(
-            ctx, model, enabled=measure.warmup, count_flops=measure.enabled and measure.flop_sample_steps > 0
-        )
+        self.warmer = Warmer(ctx, model)  # its settings are the run's (ctx.measure)
 
     @classmethod
     def start(cls, job: RunHandle, spec: RunSpec, device: Device, data: RunData) -> None:

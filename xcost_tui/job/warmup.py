@@ -84,10 +84,9 @@ class Warmer:
     """One per job: the shapes run so far, their FLOP checks, the micro-batches chosen, and the
     seconds spent before phases (each stretch a ``Warmup`` event)."""
 
-    def __init__(self, ctx: JobContext, model: nn.Module, *, enabled: bool = True, count_flops: bool = True):
+    def __init__(self, ctx: JobContext, model: nn.Module):
         self.ctx, self.model = ctx, model
-        self.enabled = enabled
-        self.count = count_flops
+        self.enabled = ctx.measure.warmup  # and whether FLOPs are counted: phase_check(ctx.measure)
         self.checks: dict[Shape, FlopCheck] = {}
         self.micro: dict[Any, tuple[int, str]] = {}
         self.seconds = 0.0
@@ -149,9 +148,8 @@ class Warmer:
     ) -> tuple[list[Shape], FlopCheck]:
         """A plain pass (the warm-up) and a counted one (the FLOP check) at each new shape; the
         FLOP check of the shapes run before is reused."""
-        check = FlopCheck(reason=None if self.count else NOT_COUNTED)
+        check, count = phase_check(self.ctx.measure)
         if not self.enabled:
-            check.reason = OFF
             return [], check
         new: list[Shape] = []
         device = self.ctx.device
@@ -163,7 +161,7 @@ class Warmer:
                         batch = collate([data[i] for i in idxs], head, self.ctx.pad_id).to(device.torch_device)
                         run(batch)  # the one-time costs land here
                         shape_check = FlopCheck(reason=check.reason)
-                        if self.count:
+                        if count:
                             _, counted = count_flops(run, batch)
                             shape_check.record(counted, analytic(batch))
                         self.checks[shape] = shape_check
