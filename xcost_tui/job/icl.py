@@ -338,7 +338,6 @@ class IclRunner:
 
     def __init__(self, phases, spec: RunSpec, model, tokenizer, data, log):
         self.p, self.spec, self.model, self.tokenizer, self.data, self.log = phases, spec, model, tokenizer, data, log
-        self.checks: dict[Shape, FlopCheck] = {}  # the FLOP check of each shape warmed so far
         self.dims = DecoderDims.from_hf_config(model.config)
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         device = next(model.parameters()).device
@@ -570,7 +569,7 @@ class IclRunner:
             first = [queries[i] for i in self.scorer.order(queries)[:batch_size]]
             longest = max(q.context_tokens + max(len(c) for c in q.continuations) for q in first)
             shape = Shape("score", "lm", len(first), seq_bucket(longest), ctx.device.precision)
-            if shape not in self.checks:
+            if shape not in self.p.warmer.checks:
                 shape_check = FlopCheck(reason=check.reason)
 
                 def run() -> int:
@@ -579,9 +578,9 @@ class IclRunner:
                     return st.flops
 
                 plain_then_counted(run, shape_check, count)
-                self.checks[shape] = shape_check
+                self.p.warmer.checks[shape] = shape_check
                 new.append(shape)
-            check.merge(self.checks[shape])
+            check.merge(self.p.warmer.checks[shape])
         record_warmup(ctx, name, t0, new, check, {"batch_size": batch_size, "enabled": enabled})
         return check
 

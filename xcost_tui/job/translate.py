@@ -331,7 +331,6 @@ class TranslateRunner(PhaseRunner):
         )
         self.writer = JsonlWriter(self.job.files.translations)
         self.mt_sources: dict[str, list[MCExample]] = {}
-        self.checks: dict[tuple[str | None, Shape], FlopCheck] = {}  # (MT model, shape) warmed so far
         try:
             super().run_all(data, reused_meta)
         finally:
@@ -515,7 +514,7 @@ class TranslateRunner(PhaseRunner):
             src = int(translator.encode(first)["input_ids"].shape[1])
             shape = Shape("generate", translator.family, len(first), seq_bucket(src), translator.precision)
             key = (translator.loaded_id, shape)
-            if key not in self.checks:
+            if key not in self.warmer.checks:
                 shape_check = FlopCheck(reason=check.reason)
 
                 def run() -> int:
@@ -524,9 +523,9 @@ class TranslateRunner(PhaseRunner):
                     return st.flops
 
                 plain_then_counted(run, shape_check, count)
-                self.checks[key] = shape_check
+                self.warmer.checks[key] = shape_check
                 new.append(shape)
-            check.merge(self.checks[key])
+            check.merge(self.warmer.checks[key])
         record_warmup(
             ctx, name, t0, new, check, {"batch_size": batch_size, "enabled": enabled, "mt_model": translator.loaded_id}
         )

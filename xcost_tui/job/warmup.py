@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,15 +81,15 @@ def bucket_batches(data: list[Encoded], rows: int) -> list[tuple[int, list[int]]
 
 
 class Warmer:
-    """One per job: the shapes run so far, their FLOP checks, the micro-batches chosen, and the
-    seconds spent before phases (each stretch a ``Warmup`` event)."""
+    """One per job: the shapes run so far and their FLOP checks (the encoder's, icl's and
+    translate-test's, each keyed by its own shape), and the micro-batches chosen. The seconds spent
+    are the ``warmup`` events' (record_warmup)."""
 
     def __init__(self, ctx: JobContext, model: nn.Module):
         self.ctx, self.model = ctx, model
         self.enabled = ctx.measure.warmup  # and whether FLOPs are counted: phase_check(ctx.measure)
-        self.checks: dict[Shape, FlopCheck] = {}
+        self.checks: dict[Hashable, FlopCheck] = {}
         self.micro: dict[Any, tuple[int, str]] = {}
-        self.seconds = 0.0
         self._optimizer_warm = False
 
     # ---- before a training phase -------------------------------------------------------------
@@ -159,11 +159,13 @@ class Warmer:
                     shape = Shape(mode, head, len(idxs), bucket, device.precision)
                     if shape not in self.checks:
                         batch = collate([data[i] for i in idxs], head, self.ctx.pad_id).to(device.torch_device)
-                        run(batch)  # the one-time costs land here
+
+                        def once(batch: Batch = batch) -> int:
+                            run(batch)
+                            return analytic(batch)
+
                         shape_check = FlopCheck(reason=check.reason)
-                        if count:
-                            _, counted = count_flops(run, batch)
-                            shape_check.record(counted, analytic(batch))
+                        plain_then_counted(once, shape_check, count)  # the one-time costs land here
                         self.checks[shape] = shape_check
                         new.append(shape)
                     check.merge(self.checks[shape])
@@ -182,7 +184,7 @@ class Warmer:
         self._optimizer_warm = True
 
     def _record(self, phase: str, t0: float, new: list[Shape], check: FlopCheck, info: dict[str, Any]) -> None:
-        self.seconds += record_warmup(self.ctx, phase, t0, new, check, {**info, "enabled": self.enabled})
+        record_warmup(self.ctx, phase, t0, new, check, {**info, "enabled": self.enabled})
 
 
 def phase_check(measure: MeasureOpts) -> tuple[FlopCheck, bool]:
@@ -197,9 +199,9 @@ def phase_check(measure: MeasureOpts) -> tuple[FlopCheck, bool]:
 
 def record_warmup(
     ctx: JobContext, phase: str, t0: float, new: list[Shape], check: FlopCheck, info: dict[str, Any]
-) -> float:
+) -> None:
     """The untimed stretch that began at ``t0`` (perf_counter) before ``phase``, as a ``warmup``
-    event (every runner's: encoder phases, icl, translate-test); returns its seconds."""
+    event (every runner's: encoder phases, icl, translate-test)."""
     if new:
         # FlopCounterMode's per-op bookkeeping leaves garbage behind: collected here, untimed,
         # not by a collection inside the phase's window
@@ -209,7 +211,6 @@ def record_warmup(
     ctx.events.emit(Warmup(phase, seconds, [s.to_dict() for s in new], flop_check_dict(check), info))
     if new:
         ctx.log(f"{phase}: warm-up of {len(new)} new shape(s) in {seconds:.2f}s (untimed)")
-    return seconds
 
 
 @contextlib.contextmanager
