@@ -19,7 +19,16 @@ from typing import Any
 from .methods import METHOD_TABLE
 
 # Keys that never change results (labels, where data is read from, how a phase is shared).
-NOT_IDENTITY = ("name", "data_dir", "device", "save_encoder", "init_from", "device_map")
+NOT_IDENTITY = (
+    "name",
+    "data_dir",
+    "device",
+    "save_encoder",
+    "init_from",
+    "save_target",
+    "init_target_from",
+    "device_map",
+)
 # Fields added with icl and translate-test, with their defaults: at the default they are left out of
 # the identity, so the run ids of the other methods' runs stay as they were.
 LATER_DEFAULTS: dict[str, Any] = {

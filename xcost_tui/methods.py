@@ -35,6 +35,11 @@ class Method:
     # Its intermediate phase(s) may be shared with other runs of the same intermediate key
     # (runner/shared.py). translate-test trains its English classifier itself (docs/methods.md).
     shares_intermediate: bool
+    # Its target phase (with English validation and collapse retries) may be shared with other runs
+    # of the same target key (RunSpec.target_key, runner/shared.py): a few-shot run and
+    # translate-test's English classifier start from the model a direct or intermediate run of the
+    # same model, chain, recipe and seed trained (issue 18).
+    shares_target: bool
     # It draws k labelled target-language examples (few_shot_k and shot_seed apply).
     draws_shots: bool
     # k = 0 is allowed (zero-shot prompting); a fine-tune needs at least one example.
@@ -60,6 +65,7 @@ class Method:
         "encoder",
         "uses_intermediate",
         "shares_intermediate",
+        "shares_target",
         "draws_shots",
         "zero_shots",
         "per_language_phase",
@@ -78,6 +84,7 @@ class Method:
         encoder: bool,
         uses_intermediate: bool,
         shares_intermediate: bool,
+        shares_target: bool,
         draws_shots: bool,
         zero_shots: bool,
         per_language_phase: str | None,
@@ -92,6 +99,7 @@ class Method:
         self.encoder = encoder
         self.uses_intermediate = uses_intermediate
         self.shares_intermediate = shares_intermediate
+        self.shares_target = shares_target
         self.draws_shots = draws_shots
         self.zero_shots = zero_shots
         self.per_language_phase = per_language_phase
@@ -116,6 +124,7 @@ METHOD_TABLE: dict[str, Method] = {
             encoder=True,
             uses_intermediate=False,
             shares_intermediate=False,
+            shares_target=True,
             draws_shots=False,
             zero_shots=False,
             per_language_phase=None,
@@ -131,6 +140,7 @@ METHOD_TABLE: dict[str, Method] = {
             encoder=True,
             uses_intermediate=True,
             shares_intermediate=True,
+            shares_target=True,
             draws_shots=False,
             zero_shots=False,
             per_language_phase=None,
@@ -146,6 +156,7 @@ METHOD_TABLE: dict[str, Method] = {
             encoder=True,
             uses_intermediate=True,
             shares_intermediate=True,
+            shares_target=True,
             draws_shots=True,
             zero_shots=False,
             per_language_phase="few-shot",
@@ -161,6 +172,7 @@ METHOD_TABLE: dict[str, Method] = {
             encoder=False,
             uses_intermediate=False,
             shares_intermediate=False,
+            shares_target=False,
             draws_shots=True,
             zero_shots=True,
             per_language_phase=None,
@@ -176,6 +188,7 @@ METHOD_TABLE: dict[str, Method] = {
             encoder=True,
             uses_intermediate=True,
             shares_intermediate=False,
+            shares_target=True,
             draws_shots=False,
             zero_shots=False,
             per_language_phase="translate",

@@ -466,6 +466,11 @@ class RunSpec:
     init_from: str | None = (
         None  # a saved checkpoint dir (RUN_DIR/checkpoints/intermediate) replacing the intermediate phase(s)
     )
+    # The same for the target phase (issue 18): save the model after the target phase, its English
+    # validation and collapse retries (RUN_DIR/checkpoints/target), or start from such a checkpoint,
+    # recording those phases as reused. Set by the runner (runner/shared.py), like the two above.
+    save_target: bool = False
+    init_target_from: str | None = None
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     # overrides for tiny-xlmr's config; every value a count, so at least 1
     tiny_model_dims: dict[str, int] = field(default_factory=dict, metadata={RANGE: at_least(1)})
@@ -506,6 +511,18 @@ class RunSpec:
         ``intermediate_key`` (runner/shared.py): intermediate and few-shot runs. A translate-test
         run trains its English classifier, intermediate phases included, itself (docs/methods.md)."""
         return self.trains_intermediate and bool(self._entry and self._entry.shares_intermediate)
+
+    @property
+    def trains_target(self) -> bool:
+        """This run trains its target phase itself: a training method with no ``init_target_from``
+        checkpoint replacing the target phase (and everything before it)."""
+        return self.trains and not self.init_target_from
+
+    @property
+    def shares_target(self) -> bool:
+        """The runner may share this run's target phase with other runs of equal ``target_key``
+        (runner/shared.py): direct, intermediate, few-shot and translate-test runs (issue 18)."""
+        return self.trains_target and bool(self._entry and self._entry.shares_target)
 
     @property
     def uses_mt_model(self) -> bool:
@@ -606,6 +623,32 @@ class RunSpec:
             "tiny_model_dims": dict(self.tiny_model_dims),
         }
 
+    def target_key(self) -> dict[str, Any]:
+        """What determines the model after the target phase, its English validation, collapse
+        retries and learning curve: two runs with equal keys can share them (a few-shot run starts
+        from the model its direct run trained). The intermediate chain counts only for a method
+        that uses it (a direct run ignores ``intermediate``); a run that starts from a saved
+        encoder (``init_from``) has the key of the run that trained it."""
+        chain = self.uses_intermediate
+        return {
+            "model": self.model,
+            "seed": self.seed,
+            "tiny_model_dims": dict(self.tiny_model_dims),
+            "intermediate": list(self.intermediate) if chain else [],
+            "intermediate_mode": self.intermediate_mode if chain else None,
+            "intermediate_hparams": dataclasses.asdict(self.intermediate_hparams) if chain else None,
+            "target": self.target,
+            "hparams": dataclasses.asdict(self.hparams),
+            "collapse_retries": self.collapse_retries,
+            "eval_english": self.eval_english,
+            "eval_batch_size": self.eval_batch_size,
+            "max_eval_examples": self.max_eval_examples,
+            # the target phase's learning curve reads every language's validation items
+            "langs": list(self.langs),
+            "xcopa_question": self.xcopa_question,
+            "measure": dataclasses.asdict(self.measure),
+        }
+
     # ---- validation ------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, where: str = "spec") -> RunSpec:
@@ -701,6 +744,8 @@ class RunSpec:
                 ("target", self.target != "copa", 'the English reference is COPA (target = "copa")'),
                 ("init_from", bool(self.init_from), "it loads a causal LM, not a saved encoder"),
                 ("save_encoder", self.save_encoder, "it trains no encoder"),
+                ("save_target", self.save_target, "it trains no encoder"),
+                ("init_target_from", bool(self.init_target_from), "it loads a causal LM, not a saved encoder"),
                 ("collapse_retries", bool(self.collapse_retries), "there is no training phase to retry"),
             ):
                 if bad:
