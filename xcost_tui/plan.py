@@ -41,6 +41,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 from .errors import SpecError, XcostError
+from .methods import METHOD_TABLE
 from .spec import (
     HPARAM_SECTIONS,
     PhaseKind,
@@ -227,6 +228,24 @@ class SharedIntermediate:
 
 
 @dataclass
+class SharedTarget:
+    """Runs of a plan whose target phase (with English validation, collapse retries and learning
+    curve) is identical (``RunSpec.target_key``): the producer trains it and saves the model, the
+    consumers (few-shot runs, translate-test's English classifier) start from it (docs/runner.md)."""
+
+    phases: list[str]  # e.g. ["target:copa", "eval:en"]
+    run_ids: list[str]  # producer first
+
+    @property
+    def producer(self) -> str:
+        return self.run_ids[0]
+
+    @property
+    def consumers(self) -> list[str]:
+        return self.run_ids[1:]
+
+
+@dataclass
 class Plan:
     source: str  # the file read (a path, or the packaged file of a built-in plan)
     label: str  # how messages name it: the path as given, or "<name>.toml" for a built-in plan
@@ -251,6 +270,15 @@ class Plan:
             for g in shared_intermediate_groups(self.runs)
         ]
 
+    def shared_targets(self) -> list[SharedTarget]:
+        return [
+            SharedTarget(
+                phases=[p.name for p in g[0].phase_plan() if p.kind is PhaseKind.TARGET or p.name == "eval:en"],
+                run_ids=[s.run_id() for s in g],
+            )
+            for g in shared_target_groups(self.runs)
+        ]
+
 
 def intermediate_key_str(spec: RunSpec) -> str:
     return json.dumps(spec.intermediate_key(), sort_keys=True)
@@ -266,6 +294,34 @@ def shared_intermediate_groups(specs: Iterable[RunSpec]) -> list[list[RunSpec]]:
         if spec.shares_intermediate:
             groups.setdefault(intermediate_key_str(spec), []).append(spec)
     return [g for g in groups.values() if len(g) > 1]
+
+
+def target_key_str(spec: RunSpec) -> str:
+    return json.dumps(spec.target_key(), sort_keys=True)
+
+
+def produces_target_first(spec: RunSpec) -> bool:
+    """A run whose own results are the post-target model (direct, intermediate) produces it before
+    a run that goes on from it (few-shot, translate-test)."""
+    return METHOD_TABLE[spec.method].per_language_phase is None
+
+
+def shared_target_groups(specs: Iterable[RunSpec]) -> list[list[RunSpec]]:
+    """Groups (two or more) of specs that train the same target phase (``RunSpec.target_key``),
+    producer first: the group's first direct or intermediate run, else its first run; the others
+    in the given order. Only specs whose target phase the runner shares count
+    (``RunSpec.shares_target``). The one statement of the rule: the runner wires the queue with
+    it (runner/shared.py) and the forecast counts with it (estimate/)."""
+    groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        if spec.shares_target:
+            groups.setdefault(target_key_str(spec), []).append(spec)
+    out = []
+    for g in groups.values():
+        if len(g) > 1:
+            first = next((s for s in g if produces_target_first(s)), g[0])
+            out.append([first, *(s for s in g if s is not first)])
+    return out
 
 
 # ---- finding the file ---------------------------------------------------------------------------
