@@ -9,6 +9,8 @@ trained in-process) is a CPU pipeline check.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,8 +20,9 @@ import torch
 from ..errors import ModelError
 from ..rundir.events import ModelLoaded
 from ..spec import TINY_CAUSAL_LM, RunSpec
+from .cache import CACHE, texts_digest
 from .device import choose_precision
-from .model import resolved_revision
+from .model import model_identity, resolved_revision
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -143,24 +146,47 @@ def max_positions(config) -> int | None:
 
 def load_causal_lm(spec: RunSpec, device, texts: Callable[[], list[str]], log) -> tuple[Any, Any, ModelLoaded]:
     """(tokenizer, model, the model_loaded event) for the run; a model that would not fit fails
-    here, before its weights are read, naming the memory needed and available."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
+    here, before its weights are read, naming the memory needed and available. In a warm worker
+    the model loaded by an earlier run of the same process is used again (job/cache.py: kept on
+    its device, since in-context learning never changes it); ``load_s`` and ``cached`` say so."""
+    t0 = time.perf_counter()
+    place = (device.precision, str(device.torch_device), spec.device_map)
     if spec.model == TINY_CAUSAL_LM:
         corpus = texts()
-        vocab = {**TINY_GPT2_DIMS, **spec.tiny_model_dims}["vocab_size"]
-        tokenizer = train_tiny_gpt2_tokenizer(corpus, vocab)
-        model = build_tiny_gpt2(tokenizer, spec.tiny_model_dims, spec.seed).to(DTYPES[device.precision])
-        model.to(device.torch_device)
-        return (
-            tokenizer,
-            model,
-            ModelLoaded(
-                spec.model, "built-in", None, None, "trained-in-process", len(corpus), [f"{spec.target}:train"]
-            ),
+        dims = {**TINY_GPT2_DIMS, **spec.tiny_model_dims}
+        key = ("causal", TINY_CAUSAL_LM, spec.seed, tuple(sorted(dims.items())), texts_digest(corpus), *place)
+
+        def build_tiny() -> tuple[Any, Any]:
+            tok = train_tiny_gpt2_tokenizer(corpus, dims["vocab_size"])
+            model = build_tiny_gpt2(tok, spec.tiny_model_dims, spec.seed).to(DTYPES[device.precision])
+            return tok, model.to(device.torch_device)
+
+        (tokenizer, model), cached = CACHE.restore(key, build_tiny, copy_out=False)
+        loaded = ModelLoaded(
+            spec.model, "built-in", None, None, "trained-in-process", len(corpus), [f"{spec.target}:train"]
         )
+        return tokenizer, model, dataclasses.replace(loaded, load_s=time.perf_counter() - t0, cached=cached)
     path = Path(spec.model).expanduser()
     local = path.is_dir()
+    (tokenizer, model), cached = CACHE.restore(
+        ("causal", *model_identity(spec.model), *place), lambda: _load_pretrained_lm(spec, device, log), copy_out=False
+    )
+    loaded = ModelLoaded(
+        spec.model,
+        "local" if local else "hub",
+        resolved_revision(model),
+        str(path.resolve()) if local else None,
+        "pretrained",
+        load_s=time.perf_counter() - t0,
+        cached=cached,
+    )
+    return tokenizer, model, loaded
+
+
+def _load_pretrained_lm(spec: RunSpec, device, log) -> tuple[Any, Any]:
+    """A hub or local causal LM on the run's device, after checking that its weights fit."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
     try:
         config = AutoConfig.from_pretrained(spec.model)
     except (OSError, ValueError) as exc:
@@ -188,14 +214,4 @@ def load_causal_lm(spec: RunSpec, device, texts: Callable[[], list[str]], log) -
         raise ModelError(f"model {spec.model!r} could not be loaded as a causal LM: {reason}") from exc
     if not spec.device_map:
         model.to(device.torch_device)
-    return (
-        tokenizer,
-        model,
-        ModelLoaded(
-            spec.model,
-            "local" if local else "hub",
-            resolved_revision(model),
-            str(path.resolve()) if local else None,
-            "pretrained",
-        ),
-    )
+    return tokenizer, model

@@ -35,6 +35,7 @@ from ..measure.timer import watch_samples
 from ..methods import METHOD_TABLE, Method
 from ..rundir import (
     EventWriter,
+    WorkerInfo,
     JsonlWriter,
     ProcessRef,
     RunDir,
@@ -44,6 +45,7 @@ from ..rundir import (
     update_status,
 )
 from ..spec import RunSpec
+from ..tasks import load_split
 from .data import data_loaded_event, load_run_data
 from .log import _log
 
@@ -73,8 +75,13 @@ def method_runner(method: Method) -> Any:
 
 
 class Job:
-    def __init__(self, run_dir: Path, cancel: threading.Event | None = None):
+    """One run. ``worker``: the warm worker running it in its own process (job/worker.py), which
+    owns the signals (they cancel the run it is running) and records its start-up in the run's
+    events; None for a run in a process of its own."""
+
+    def __init__(self, run_dir: Path, cancel: threading.Event | None = None, worker: WorkerInfo | None = None):
         self.run_dir = run_dir
+        self.worker = worker
         self.files = RunDir(run_dir)
         self.events = EventWriter(self.files.events)
         self.predictions = JsonlWriter(self.files.predictions)
@@ -84,8 +91,9 @@ class Job:
 
     # ---- entry --------------------------------------------------------------------------------
     def main(self) -> int:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._on_signal)
+        if self.worker is None:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self._on_signal)
         # The CPU share the runner (or SLURM's --cpus-per-task) gave this job, applied to the thread
         # pools' environment (docs/runner.md, "CPU share"), before torch is imported: they read it then.
         threads = apply_thread_share()
@@ -112,6 +120,10 @@ class Job:
         except BaseException as exc:  # noqa: BLE001 - every ending is recorded
             return self._finish_error(exc)
         return self._finish(RunStatus.SUCCEEDED) or 0
+
+    def cancel_before_start(self, error: str) -> int:
+        """A run a warm worker was handed after its cancel was asked for: recorded cancelled, not run."""
+        return self._finish(RunStatus.CANCELLED, error=error, exit_code=143) or 143
 
     def _start_sampler(self) -> None:
         """The sampler process beside this job: it samples the job's process tree and its GPUs into
@@ -187,6 +199,7 @@ class Job:
     def _run(self, spec: RunSpec) -> None:
         # deferred: the device, the phases and the models pull in torch (start-up cost); main()
         # applies the CPU share to the environment first, which torch's thread pools read on import
+        from .cache import CACHE
         from .causal import model_precision
         from .device import pick_device
         from .phases import seed_everything
@@ -204,10 +217,12 @@ class Job:
                 spec.phases_planned,
             )
         )
+        if self.worker is not None:
+            self.events.emit(self.worker)
         _log(f"run {self.run_dir.name}: {spec.method} on {spec.model}, device {device.name} ({device.precision})")
 
         # 1. All data first: a bad file fails here, before any training. Each split read is recorded.
-        data = load_run_data(spec, log=_log)
+        data = load_run_data(spec, load_split=CACHE.split_loader(load_split), log=_log)
         for source in data.sources:
             self.events.emit(data_loaded_event(source))
             _log(
@@ -233,10 +248,22 @@ class Job:
             raise Cancelled()
 
 
+USAGE = (
+    "usage: python -m xcost_tui.job RUN_DIR\n"
+    "       python -m xcost_tui.job --worker WORKER_DIR   (runs read from stdin, one JSON request a line)\n"
+    "       python -m xcost_tui.job --runs RUN_DIR [RUN_DIR ...]   (a fixed list, one after another)"
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1:
-        print("usage: python -m xcost_tui.job RUN_DIR", file=sys.stderr)
+    if argv and argv[0] in ("--worker", "--runs"):
+        # deferred: the warm worker's loop (docs/runner.md, "Warm workers"); a one-run job has no use for it
+        from .worker import worker_main
+
+        return worker_main(argv)
+    if len(argv) != 1 or argv[0].startswith("--"):
+        print(USAGE, file=sys.stderr)
         return 2
     run_dir = Path(argv[0])
     if not run_dir.is_dir():

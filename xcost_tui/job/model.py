@@ -5,8 +5,10 @@ Runs inside the job process only (torch and transformers are imported here).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from ..errors import ModelError, SpecError
 from ..rundir.events import ModelLoaded
 from ..spec import TINY_MODEL, RunSpec
 from ..tasks import all_texts
+from .cache import CACHE, texts_digest
 
 MULTIPLE_CHOICE = "multiple_choice"
 CLASSIFICATION = "classification"
@@ -214,6 +217,16 @@ def load_checkpoint(path: Path):
     return tokenizer, model, meta
 
 
+def model_identity(model: str) -> tuple[str, ...]:
+    """A pretrained model's cache key: the hub id (its revision is the hub's newest, which a worker
+    resolves once), or a local directory with the time its config.json last changed."""
+    path = Path(model).expanduser()
+    config = path / "config.json"
+    if config.is_file():
+        return (str(path.resolve()), str(config.stat().st_mtime_ns))
+    return (model,)
+
+
 def load_encoder(
     spec: RunSpec, training_lists: Callable[[], list[tuple[str, list]]]
 ) -> tuple[Any, EncoderWithHeads, ModelLoaded, dict | None]:
@@ -222,6 +235,8 @@ def load_encoder(
     gives the run's training splits (``RunData.tokenizer_lists``): tiny-xlmr's tokenizer is trained
     on them only, never on evaluation text (a tokenizer that saw it would leak it, docs/tasks.md)."""
     reused_meta = None
+    t0 = time.perf_counter()
+    cached = False
     if spec.init_from:
         tokenizer, model, reused_meta = load_checkpoint(Path(spec.init_from))
         if reused_meta.get("key") != spec.intermediate_key():
@@ -233,9 +248,17 @@ def load_encoder(
     elif spec.model == TINY_MODEL:
         lists = training_lists()
         texts = [t for _, exs in lists for t in all_texts(exs)]
-        vocab = {**TINY_DIMS, **spec.tiny_model_dims}["vocab_size"]
-        tokenizer = train_tiny_tokenizer(texts, vocab)
-        model = EncoderWithHeads(build_tiny_encoder(tokenizer, spec.tiny_model_dims, spec.seed))
+        dims = {**TINY_DIMS, **spec.tiny_model_dims}
+        vocab = dims["vocab_size"]
+        # the tokenizer and the initial weights are a function of these alone (job/cache.py)
+        key = ("encoder", TINY_MODEL, spec.seed, tuple(sorted(dims.items())), texts_digest(texts))
+
+        def build() -> tuple[Any, nn.Module]:
+            tok = train_tiny_tokenizer(texts, vocab)
+            return tok, build_tiny_encoder(tok, spec.tiny_model_dims, spec.seed)
+
+        (tokenizer, encoder), cached = CACHE.restore(key, build)
+        model = EncoderWithHeads(encoder)
         loaded = ModelLoaded(
             spec.model,
             "built-in",
@@ -246,7 +269,9 @@ def load_encoder(
             [name for name, _ in lists],
         )
     else:
-        tokenizer, encoder = load_pretrained(spec.model)
+        (tokenizer, encoder), cached = CACHE.restore(
+            ("encoder", *model_identity(spec.model)), lambda: load_pretrained(spec.model)
+        )
         model = EncoderWithHeads(encoder)
         local = Path(spec.model).expanduser().is_dir()
         loaded = ModelLoaded(
@@ -256,4 +281,5 @@ def load_encoder(
             str(Path(spec.model).expanduser().resolve()) if local else None,
             "pretrained",
         )
+    loaded = dataclasses.replace(loaded, load_s=time.perf_counter() - t0, cached=cached)
     return tokenizer, model, loaded, reused_meta

@@ -24,7 +24,7 @@ import contextlib
 import gc
 import time
 from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -34,6 +34,7 @@ from ..measure.flops import FlopCheck, count_flops, train_flops
 from ..rundir import Warmup
 from ..spec import HParams, MeasureOpts
 from .batching import Batch, Encoded, choice_scores, collate
+from .cache import CACHE
 from .loops import JobContext, TrainTask, choose_micro_batch, forward_flops, micro_backward
 
 OFF = "measure.warmup = false: no untimed pass before the phases (the behaviour before issue 17)"
@@ -80,17 +81,46 @@ def bucket_batches(data: list[Encoded], rows: int) -> list[tuple[int, list[int]]
     return out
 
 
+@dataclass
+class WarmState:
+    """What a process has warmed for one model architecture on one device: the shapes run and their
+    FLOP checks, the micro-batches chosen, whether the optimiser's kernels are loaded."""
+
+    checks: dict[Hashable, FlopCheck] = field(default_factory=dict)
+    micro: dict[Any, tuple[int, str]] = field(default_factory=dict)
+    optimizer_warm: bool = False
+
+
+def warm_key(ctx: JobContext, model: nn.Module) -> tuple[Any, ...]:
+    """What a process's warmed shapes are valid for: the model's architecture (its class and config:
+    two models of one shape differ), the device and precision, and what the warm-up counts."""
+    config = getattr(model, "config", None) or getattr(getattr(model, "encoder", None), "config", None)
+    arch = config.to_json_string(use_diff=False) if hasattr(config, "to_json_string") else repr(config)
+    m = ctx.measure
+    return (
+        "warmup",
+        type(model).__qualname__,
+        arch,
+        str(ctx.device.torch_device),
+        ctx.device.precision,
+        m.warmup,
+        m.enabled,
+        m.flop_sample_steps > 0,
+    )
+
+
 class Warmer:
-    """One per job: the shapes run so far and their FLOP checks (the encoder's, icl's and
-    translate-test's, each keyed by its own shape), and the micro-batches chosen. The seconds spent
-    are the ``warmup`` events' (record_warmup)."""
+    """One per run: the shapes run so far and their FLOP checks (the encoder's, icl's and
+    translate-test's, each keyed by its own shape), and the micro-batches chosen. In a warm worker
+    they are the process's, shared by its runs of the same architecture (job/cache.py): the one-time
+    costs are the process's, paid once. The seconds spent are the ``warmup`` events' (record_warmup)."""
 
     def __init__(self, ctx: JobContext, model: nn.Module):
         self.ctx, self.model = ctx, model
         self.enabled = ctx.measure.warmup  # and whether FLOPs are counted: phase_check(ctx.measure)
-        self.checks: dict[Hashable, FlopCheck] = {}
-        self.micro: dict[Any, tuple[int, str]] = {}
-        self._optimizer_warm = False
+        self.state: WarmState = CACHE.shared(warm_key(ctx, model), WarmState)
+        self.checks = self.state.checks
+        self.micro = self.state.micro
 
     # ---- before a training phase -------------------------------------------------------------
     def train(self, phase: str, tasks: list[TrainTask], hp: HParams) -> tuple[tuple[int, str], FlopCheck]:
@@ -115,7 +145,7 @@ class Warmer:
 
         new, check = self._passes("train", [(t.head, t.data) for t in tasks], micro[0], run, one)
         model.zero_grad(set_to_none=True)
-        if self.enabled and not self._optimizer_warm:
+        if self.enabled and not self.state.optimizer_warm:
             self._warm_optimizer()
         self._record(phase, t0, new, check, {"micro_batch_size": micro[0], "micro_batch_source": micro[1]})
         return micro, check
@@ -181,7 +211,7 @@ class Warmer:
         except (RuntimeError, TypeError, ValueError):
             opt = torch.optim.AdamW([p], lr=1e-3, foreach=True)
         opt.step()
-        self._optimizer_warm = True
+        self.state.optimizer_warm = True
 
     def _record(self, phase: str, t0: float, new: list[Shape], check: FlopCheck, info: dict[str, Any]) -> None:
         record_warmup(self.ctx, phase, t0, new, check, {**info, "enabled": self.enabled})

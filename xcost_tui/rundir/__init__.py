@@ -11,6 +11,7 @@ Torch-free and DuckDB-free. Its modules:
 - ``cost``: ``Cost``, a figure with its unit and source, or null with the reason.
 - ``jsonl``: the one writer, the one tolerant reader, atomic JSON replacement.
 - ``fields``: the one set of tolerant field readers every reader of these files uses.
+- ``worker``: a warm worker's record (``STORE/workers/<id>/worker.jsonl``).
 - ``forecast``: a plan's forecast file (``<store>/forecasts/<id>.json``): its record and row shape.
 
 docs/run-directory.md explains the files; this package is their definition.
@@ -34,11 +35,12 @@ from .events import (
     RunWarning,
     UnknownEvent,
     Warmup,
+    WorkerInfo,
     parse_event,
 )
 from .fold import PhaseState, RunFold, RunState
 from .jsonl import JsonlLine, JsonlReader, JsonlWriter, dumps, read_json_object, read_jsonl, write_json_atomic
-from .layout import RunDir, StoreLayout
+from .layout import RunDir, StoreLayout, WorkerDir
 from .records import GpuReading, Prediction, Sample
 from .status import FINAL, ProcessRef, RunStatus, StatusRecord, final_status, read_status, update_status
 
@@ -49,6 +51,8 @@ __all__ = [
     "Cost",
     "CurvePoint",
     "Warmup",
+    "WorkerDir",
+    "WorkerInfo",
     "DataLoaded",
     "EvalResult",
     "Event",

@@ -381,6 +381,11 @@ class ModelLoaded(_Event):
     tokenizer: str | None = None  # pretrained | trained-in-process | checkpoint
     tokenizer_texts: int | None = None  # texts a trained-in-process tokenizer learned from
     tokenizer_splits: list[str] = field(default_factory=list)  # "task:split[:lang]" of those texts
+    # Wall seconds the model (and its tokenizer) took to load, build or restore, in no phase; and
+    # whether it came from a warm worker's cache (job/cache.py: a fresh copy of weights loaded by
+    # an earlier run of the same process). None in runs written before issue 18.
+    load_s: float | None = None
+    cached: bool | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelLoaded:
@@ -392,6 +397,33 @@ class ModelLoaded(_Event):
             as_str(d.get("tokenizer")),
             as_int(d.get("tokenizer_texts")),
             as_strs(d.get("tokenizer_splits")),
+            as_float(d.get("load_s")),
+            as_bool(d.get("cached")),
+            t=as_float(d.get("t")) or 0.0,
+        )
+
+
+@dataclass(frozen=True)
+class WorkerInfo(_Event):
+    """The warm worker that ran this run (job/worker.py; its record is STORE/workers/<worker_id>/
+    worker.jsonl): its start-up, paid once for all its runs, and this run's place among them.
+    Absent in a run that had a process of its own."""
+
+    TYPE: ClassVar[str] = "worker"
+    worker_id: str
+    pid: int
+    index: int  # 0: the worker's first run
+    startup_wall_s: float | None = None
+    startup_cpu_s: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> WorkerInfo:
+        return cls(
+            as_str_or_empty(d.get("worker_id")),
+            as_int(d.get("pid")) or 0,
+            as_int(d.get("index")) or 0,
+            as_float(d.get("startup_wall_s")),
+            as_float(d.get("startup_cpu_s")),
             t=as_float(d.get("t")) or 0.0,
         )
 
@@ -476,6 +508,7 @@ Event = (
     | CheckpointSaved
     | DataLoaded
     | ModelLoaded
+    | WorkerInfo
     | CollapseCheck
     | CurvePoint
     | Warmup
@@ -495,6 +528,7 @@ EVENT_TYPES: dict[str, Any] = {
         CheckpointSaved,
         DataLoaded,
         ModelLoaded,
+        WorkerInfo,
         CollapseCheck,
         CurvePoint,
         Warmup,

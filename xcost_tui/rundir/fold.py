@@ -29,6 +29,7 @@ from .events import (
     RunWarning,
     UnknownEvent,
     Warmup,
+    WorkerInfo,
 )
 from .kinds import PhaseKind
 
@@ -77,6 +78,7 @@ class RunState:
     checkpoint: CheckpointSaved | None = None
     data_sources: list[DataLoaded] = field(default_factory=list)  # every split the run read, in order
     model: ModelLoaded | None = None
+    worker: WorkerInfo | None = None  # the warm worker that ran it (None: a process of its own)
     collapse_checks: list[CollapseCheck] = field(default_factory=list)  # one per target attempt judged
     curve: list[CurvePoint] = field(default_factory=list)  # learning-curve points, in order
     warmups: list[Warmup] = field(default_factory=list)  # untimed work before phases (job/warmup.py)
@@ -210,6 +212,8 @@ class RunFold:
                 s.data_sources.append(event)
             case ModelLoaded():
                 s.model = event
+            case WorkerInfo():
+                s.worker = event
             case CollapseCheck():
                 s.collapse_checks.append(event)
             case CurvePoint():

@@ -8,6 +8,7 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     STORE/archive/<run_id>-<time>/   earlier attempts of a rerun run
     STORE/locks/<run_id>.lock        a supervisor's claim on a run while it launches and follows it
     STORE/forecasts/<id>.json        a plan's forecast (``xcost-tui plan estimate``; the forecasts table)
+    STORE/workers/<worker_id>/       a warm worker (job/worker.py): worker.jsonl (rundir/worker.py), worker.log
 
     RUN_DIR/spec.json                the RunSpec, written before the job starts
     RUN_DIR/status.json              StatusRecord (status.py), replaced atomically
@@ -17,6 +18,7 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     RUN_DIR/translations.jsonl       translate-test: one Translation (records.py) per item and language
     RUN_DIR/loglikelihoods.jsonl     icl: every query's prompt, continuations and log-likelihoods
     RUN_DIR/job.log                  the job's stdout and stderr
+    RUN_DIR/cancel.request           a cancel asked of the warm worker running this run (runner/workers.py)
     RUN_DIR/checkpoints/intermediate/  a saved encoder other runs may start from (+ phase.json)
 
 Paths kept in the store are relative to the store root when they lie under it, so a copied
@@ -40,6 +42,7 @@ SAMPLES = "samples.jsonl"
 TRANSLATIONS = "translations.jsonl"
 LOGLIKELIHOODS = "loglikelihoods.jsonl"
 LOG = "job.log"
+CANCEL_REQUEST = "cancel.request"
 CHECKPOINTS = "checkpoints"
 INTERMEDIATE = "intermediate"
 PHASE_META = "phase.json"
@@ -50,6 +53,9 @@ RUNS = "runs"
 ARCHIVE = "archive"
 LOCKS = "locks"
 FORECASTS = "forecasts"
+WORKERS = "workers"
+WORKER_LOG = "worker.jsonl"
+WORKER_OUTPUT = "worker.log"
 
 # The files a run's rows in the store are built from (their sizes and times say whether it changed).
 INGESTED_FILES = (SPEC, STATUS, EVENTS, PREDICTIONS, SAMPLES, TRANSLATIONS)
@@ -101,6 +107,12 @@ class RunDir:
         return self.path / LOG
 
     @property
+    def cancel_request(self) -> Path:
+        """Written by the supervisor to cancel this run inside a warm worker (the worker reads it
+        on SIGUSR1, or before it starts the run)."""
+        return self.path / CANCEL_REQUEST
+
+    @property
     def checkpoints(self) -> Path:
         return self.path / CHECKPOINTS
 
@@ -131,6 +143,30 @@ class RunDir:
             except FileNotFoundError:
                 parts.append(f"{name}:-")
         return "|".join(parts)
+
+
+@dataclass(frozen=True)
+class WorkerDir:
+    """The files of one warm worker (job/worker.py): its record and its own output."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @property
+    def worker_id(self) -> str:
+        return self.path.name
+
+    @property
+    def record(self) -> Path:
+        """worker.jsonl: worker_start, one line per run, worker_end (rundir/worker.py)."""
+        return self.path / WORKER_LOG
+
+    @property
+    def log(self) -> Path:
+        """The worker's stdout and stderr outside its runs (each run's go to its job.log)."""
+        return self.path / WORKER_OUTPUT
 
 
 @dataclass(frozen=True)
@@ -166,6 +202,22 @@ class StoreLayout:
     def forecasts(self) -> Path:
         """Forecasts of plans (xcost_tui/estimate): the source of truth of the store's forecasts table."""
         return self.root / FORECASTS
+
+    @property
+    def workers(self) -> Path:
+        """Warm workers' folders (job/worker.py): the source of truth of the store's workers table."""
+        return self.root / WORKERS
+
+    def worker_dir(self, worker_id: str) -> WorkerDir:
+        return WorkerDir(self.workers / worker_id)
+
+    def worker_dirs(self) -> list[WorkerDir]:
+        """Every worker folder holding a worker.jsonl, sorted by name."""
+        if not self.workers.is_dir():
+            return []
+        return sorted(
+            (WorkerDir(p) for p in self.workers.iterdir() if (p / WORKER_LOG).is_file()), key=lambda w: w.worker_id
+        )
 
     def run_dir(self, run_id: str) -> RunDir:
         return RunDir(self.runs / run_id)
