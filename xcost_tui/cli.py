@@ -424,6 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--rerun", action="store_true", help="run again runs that already succeeded")
     parser.add_argument(
+        "--process-per-run",
+        action="store_true",
+        help="start a process for every run instead of one warm worker per GPU or CPU slot (the default; "
+        "docs/runner.md, \"Warm workers\"); the plan's [executor] process_per_run = true says the same",
+    )
+    parser.add_argument(
         "--executor",
         choices=["local", "slurm"],
         default=None,
@@ -567,6 +573,7 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
             data_check=not args.skip_data_check,
             executor=args.executor,
             ingest=not args.no_ingest,
+            process_per_run=args.process_per_run,
         )
     from .tui.app import run_app  # deferred: pulls in textual (start-up cost)
 

@@ -592,9 +592,13 @@ def headless_command(
     data_check: bool = True,
     executor: str | None = None,
     ingest: bool = True,
+    process_per_run: bool = False,
 ) -> int:
     """``executor`` (``--executor``: local, slurm) overrides the plan's ``[executor]`` kind;
-    ``ingest`` False (``--no-ingest``) leaves the DuckDB store alone (run directories only)."""
+    ``ingest`` False (``--no-ingest``) leaves the DuckDB store alone (run directories only);
+    ``process_per_run`` (``--process-per-run``) starts a process per run instead of warm workers."""
+    if process_per_run:
+        scheduler_options = {**(scheduler_options or {}), "process_per_run": True}
     interrupts = _Interrupts(grace_s=10.0)
     interrupts.install()  # first: a Ctrl-C from here on is counted, never raised
     try:
@@ -664,6 +668,8 @@ def _headless(
         options["ingest"] = False
     if runner_executor is not None:
         options.setdefault("executor", runner_executor)
+    elif loaded.executor.process_per_run:
+        options.setdefault("process_per_run", True)
     sched = Scheduler(store, max_parallel=max_parallel, rerun=rerun, **options)
     interrupts.grace_s = sched.grace_s
     started = time.time()

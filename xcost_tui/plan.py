@@ -97,7 +97,8 @@ class ExecutorSettings:
     whole value instead, e.g. "gpu:a100:1"), ``cpus_per_run`` (``--cpus-per-task``, also the job's
     thread count), ``mem`` ("32G"), ``constraint``, ``sbatch_args`` (extra long options, e.g.
     ["--exclusive", "--reservation=nlp"]), ``python`` (the Python the nodes run; default: this
-    one) and ``poll_s`` (how often the supervisor asks squeue/sacct)."""
+    one) and ``poll_s`` (how often the supervisor asks squeue/sacct). ``process_per_run`` (local): a
+    process of its own for every run instead of a warm worker per slot (docs/runner.md, "Warm workers")."""
 
     kind: str = "local"
     partition: str | None = None
@@ -112,6 +113,8 @@ class ExecutorSettings:
     sbatch_args: list[str] = field(default_factory=list)
     python: str | None = None
     poll_s: float = 2.0
+    # local: one process per run instead of a warm worker per slot (docs/runner.md, "Warm workers")
+    process_per_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -187,6 +190,9 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
         elif key == "sbatch_args":
             if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
                 raise SpecError(f'{w}: expected a list of strings, e.g. ["--exclusive", "--reservation=nlp"]')
+        elif key == "process_per_run":
+            if not isinstance(value, bool):
+                raise SpecError(f"{w}: expected true or false, got {value!r}")
         elif key == "poll_s":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.1 <= value <= 600:
                 raise SpecError(f"{w}: expected seconds between 0.1 and 600, got {value!r}")

@@ -35,13 +35,13 @@ from ..measure.timer import watch_samples
 from ..methods import METHOD_TABLE, Method
 from ..rundir import (
     EventWriter,
-    WorkerInfo,
     JsonlWriter,
     ProcessRef,
     RunDir,
     RunEnd,
     RunStart,
     RunStatus,
+    WorkerInfo,
     update_status,
 )
 from ..spec import RunSpec

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field
@@ -91,11 +92,31 @@ class WarmState:
     optimizer_warm: bool = False
 
 
+# Config fields that name a model or its tokens but do not shape its computation.
+_NOT_ARCHITECTURE = (
+    "_name_or_path",
+    "_commit_hash",
+    "transformers_version",
+    "pad_token_id",
+    "bos_token_id",
+    "eos_token_id",
+    "architectures",
+)
+
+
 def warm_key(ctx: JobContext, model: nn.Module) -> tuple[Any, ...]:
     """What a process's warmed shapes are valid for: the model's architecture (its class and config:
-    two models of one shape differ), the device and precision, and what the warm-up counts."""
-    config = getattr(model, "config", None) or getattr(getattr(model, "encoder", None), "config", None)
-    arch = config.to_json_string(use_diff=False) if hasattr(config, "to_json_string") else repr(config)
+    two models of one shape differ), the device and precision, and what the warm-up counts. An
+    encoder with task heads never multiplies by its vocabulary (an embedding lookup, no output
+    projection): its vocabulary size (the built-in tokenizer's, trained per run) is left out."""
+    config: Any = getattr(model, "config", None) or getattr(getattr(model, "encoder", None), "config", None)
+    if hasattr(config, "to_dict"):
+        fields = {k: v for k, v in config.to_dict().items() if k not in _NOT_ARCHITECTURE}
+        if hasattr(model, "heads"):
+            fields.pop("vocab_size", None)
+        arch = json.dumps(fields, sort_keys=True, default=str)
+    else:
+        arch = repr(config)
     m = ctx.measure
     return (
         "warmup",

@@ -9,6 +9,12 @@
   run directory, so the store takes no more runs.
 - **cancel**: SIGTERM to the job's process group, SIGKILL after the grace period (or at once).
 - **adopt**: a job left running by an earlier supervisor, identified by its process identity.
+
+With warm workers (runner/workers.py, the default unless the plan or ``--process-per-run`` asks
+for a process per run, or a custom job command is set) a run is handed to an idle worker of its
+slot instead of being spawned: it is over when its status.json is final and its worker's record
+closed it (or the worker died); a cancel writes RUN_DIR/cancel.request and sends SIGUSR1 to the
+worker alone, a kill (forced, or after the grace period) SIGKILLs the worker's group.
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from .live import RUNNING
 from .notes import STARTED
 from .offline import offline_problems
 from .outcome import JOB_WRITE_FAILED, job_outcome
-from .runs import AdoptReason, Run, StartFailed, Supervisor
+from .runs import AdoptReason, Run, StartFailed, Supervisor, peek_status
+from .workers import PoolWorker, WorkerPool, log_ready
 
 LOCAL = "local"
 
@@ -46,6 +53,9 @@ class LocalExecutor:
 
     name = LOCAL
     remote = False
+
+    def __init__(self, workers: WorkerPool | None = None):
+        self.workers = workers  # warm workers (runner/workers.py); None: a process per run
 
     def describe(self) -> str:
         return "this machine"
@@ -77,23 +87,31 @@ class LocalExecutor:
         live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
         assert run.spec is not None
         offline = offline_problems(run.spec, env)  # HF_HUB_OFFLINE=1 and something not staged: fail at once
+        popen: subprocess.Popen[bytes] | None = None
+        worker: PoolWorker | None = None
         try:
             if offline:
                 raise ValueError(offline)
-            popen = self.spawn(command(run_dir), run_dir, env)
+            if self.workers is not None:
+                log_ready(run_dir)
+                worker = self.workers.hand(run_id, run_dir, env)
+                ref = worker.ref
+            else:
+                popen = self.spawn(command(run_dir), run_dir, env)
+                ref = ProcessRef.of(popen.pid)  # the child is not reaped yet, so its create time is readable
         except (OSError, ValueError) as exc:
             if isinstance(exc, OSError) and exc.errno in storage.REFUSED:  # job.log could not be opened
                 raise write_error(exc, RunDir(run_dir).log) from None
             raise StartFailed(
                 str(exc) if offline else f"could not start the job: {type(exc).__name__}: {exc}"
             ) from None
-        ref = ProcessRef.of(popen.pid)  # the child is not reaped yet, so its create time is readable
         share, gpu = run.cpu_share, live.gpu
         with sup.lock:
-            run.popen, run.process, run.starting = popen, ref, False
+            run.popen, run.worker, run.process, run.starting = popen, worker, ref, False
             live.status, live.started, live.ended, live.error, live.pid = RUNNING, started, None, None, ref.pid
             live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
             extra = f" on GPU {gpu}" if gpu is not None else ""
+            extra += f", in worker {worker.worker_id}" if worker is not None else ""
             extra += f", starting from {live.init_from}" if live.init_from else ""
             if share is not None and share["runs"] > 1:
                 extra += f", {share['threads']} of {share['cpus']} CPU threads ({share['runs']} runs share them)"
@@ -109,11 +127,17 @@ class LocalExecutor:
     def poll(self, sup: Supervisor, run: Run, now: float) -> None:
         """A running run: its end once its process is gone, else what a cancel still owes it."""
         run.tracker.poll()
-        if run.popen is not None:
+        if run.worker is not None:
+            # a warm worker's run: over once the job recorded its end and closed its files (the
+            # worker's record says so), or when the worker died
+            if not run.worker.alive() or (_recorded(run) and run.worker.ran(run.live.run_id)):
+                self.finish(sup, run)
+                return
+        elif run.popen is not None:
             if run.popen.poll() is not None:
                 self.finish(sup, run)
                 return
-        elif not self.alive(run.process):  # adopted: not our child
+        elif not self.alive(run.process) or _recorded(run):  # adopted: not our child (maybe a worker)
             self.finish(sup, run)
             return
         self.cancel(sup, run, now)
@@ -122,6 +146,9 @@ class LocalExecutor:
         """The job process is gone: record its final status (the job's own, when it wrote one)."""
         live = run.live
         rc = run.popen.returncode if run.popen is not None else None
+        worker = run.worker
+        if worker is not None:
+            rc = worker.returncode  # None while it lives on (the run recorded its own end)
         run.tracker.poll()
         outcome = job_outcome(sup.read_status(live.run_dir), rc, cancelled=run.cancel_requested)
         if not outcome.recorded:
@@ -132,6 +159,13 @@ class LocalExecutor:
                     f"{RunDir(live.run_dir).log} says why)"
                 )
         run.popen = None
+        if worker is not None:
+            run.worker = None
+            if self.workers is not None:
+                self.workers.release(worker)
+            record = sup.read_status(live.run_dir) if rc is None and outcome.recorded else None
+            if record is not None:
+                rc = record.exit_code  # the worker lives on: the run's own exit code, as its job recorded it
         live.status, live.error, live.exit_code = outcome.status, outcome.error, rc
         live.ended = outcome.ended or time.time()
         live.cancelling = False
@@ -150,8 +184,13 @@ class LocalExecutor:
         elif not run.term_sent:
             run.term_sent = True
             run.kill_at = now + grace_s
-            self.signal(run.process, signal.SIGTERM)
-            sup.note(f"{label}: cancelling (SIGTERM; SIGKILL after {grace_s:g} s)", run.live.run_id)
+            if run.worker is not None:  # only this run: its request file, then SIGUSR1 to the worker alone
+                _request_cancel(run)
+                procs.signal_process(run.process, signal.SIGUSR1)
+                sup.note(f"{label}: cancelling (SIGUSR1 to its worker; SIGKILL after {grace_s:g} s)", run.live.run_id)
+            else:
+                self.signal(run.process, signal.SIGTERM)
+                sup.note(f"{label}: cancelling (SIGTERM; SIGKILL after {grace_s:g} s)", run.live.run_id)
         elif run.kill_at is not None and now >= run.kill_at and not run.sigkill_sent:
             run.sigkill_sent = True
             self.signal(run.process, signal.SIGKILL)
@@ -174,3 +213,18 @@ class LocalExecutor:
         run.tracker.poll()
         sup.note(ADOPTED[why].format(run_id=live.run_id, label=live.label, pid=job.pid), live.run_id)
         return True
+
+
+def _recorded(run: Run) -> bool:
+    """The job wrote the run's end into status.json."""
+    status = peek_status(run.run_dir)
+    return status is not None and status.status.final
+
+
+def _request_cancel(run: Run) -> None:
+    """The file that tells the worker which run the cancel is for (a worker that has not started
+    the run yet records it cancelled without running it)."""
+    try:
+        RunDir(run.run_dir).cancel_request.write_text(f"{time.time()}\n", encoding="utf-8")
+    except OSError:
+        pass  # a store that takes no writes: the kill after the grace period still ends it

@@ -135,6 +135,20 @@ def signal_group(ref: ProcessRef | None, sig: int) -> bool:
         return False
 
 
+def signal_process(ref: ProcessRef | None, sig: int) -> bool:
+    """Sends ``sig`` to that one process (not its group: a warm worker shares its group with the
+    sampler beside its run), only when the live process with that pid is the one ``ref`` recorded."""
+    if ref is None:
+        return False
+    try:
+        if not _matches(psutil.Process(ref.pid), ref):
+            return False
+        os.kill(ref.pid, sig)
+        return True
+    except (psutil.Error, ValueError, ProcessLookupError, PermissionError):
+        return False
+
+
 def detect_gpus() -> tuple[list[str], str]:
     """The GPUs to hand out, one per run (CUDA_VISIBLE_DEVICES values), and how they were found."""
     try:

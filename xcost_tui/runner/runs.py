@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..errors import RunDirError, WriteError
 from ..rundir import ProcessRef, RunStatus, StatusRecord, read_status
@@ -24,6 +24,9 @@ from ..spec import RunSpec
 from .claims import Claim, Claims
 from .live import LiveRun, RunTracker
 from .slurm_jobs import JobInfo
+
+if TYPE_CHECKING:
+    from .workers import PoolWorker
 
 MALFORMED = "malformed"
 
@@ -52,6 +55,7 @@ class Run:
     sigkill_sent: bool = False
     # The job as a process of this machine (runner/local.py).
     popen: subprocess.Popen[bytes] | None = None
+    worker: PoolWorker | None = None  # the warm worker running it (runner/workers.py), instead of a popen
     process: ProcessRef | None = None  # the job process, once known (pid + create time + host)
     # The job as a SLURM job (runner/slurm.py): its id once submitted, the producer's job it waits
     # for, what SLURM said at the last poll, and when SLURM stopped knowing it.

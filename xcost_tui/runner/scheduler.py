@@ -53,8 +53,10 @@ from .claims import Claims
 from .executors import UNLIMITED, Executor, Executors, cpu_share, make_executor, share_env
 from .ingestor import Ingestor
 from .live import HISTORY_LEN, QUEUED, RUNNING, WAITING, LiveRun, RunHistory, RunTracker
+from .local import LocalExecutor
 from .notes import Note
 from .runs import Run, StartFailed, attempt_on_disk, peek_status, status_and_attempt
+from .workers import WorkerPool
 
 
 class Scheduler:
@@ -86,7 +88,9 @@ class Scheduler:
         use_nvml: bool = True,
         data_dir: str | os.PathLike[str] | None = None,
         executor: Executor | ExecutorSettings | None = None,
+        process_per_run: bool | None = None,
     ):
+        settings = executor if isinstance(executor, ExecutorSettings) else None
         if executor is None or isinstance(executor, ExecutorSettings):
             executor = make_executor(executor)
         self.executor: Executor = executor
@@ -111,6 +115,17 @@ class Scheduler:
         # SLURM schedules the runs it is given: every run is submitted unless --max-parallel says otherwise.
         self.max_parallel = max_parallel or (UNLIMITED if remote else max(1, len(self.gpu_ids)))
         self.job_command = job_command or procs.default_job_command
+        # Warm workers (runner/workers.py, docs/runner.md): one long-lived job process per slot, unless
+        # asked for a process per run (the plan's [executor] process_per_run, --process-per-run) or a
+        # job command of its own is given (tests' fake jobs run one process per run).
+        if process_per_run is None:
+            custom = job_command is not None or bool(os.environ.get(procs.JOB_COMMAND_ENV))
+            process_per_run = custom or bool(settings is not None and settings.process_per_run)
+        self.process_per_run = process_per_run
+        self._workers: WorkerPool | None = None
+        local = self.executors.local
+        if not process_per_run and not remote and isinstance(local, LocalExecutor):
+            self._workers = local.workers = WorkerPool(self.layout)
         self.sample_hz = float(sample_hz)
         if self.sample_hz <= 0:
             raise ValueError("the sampling rate must be > 0 Hz")
@@ -321,6 +336,8 @@ class Scheduler:
         with self._lock:
             for run in self._runs.values():
                 run.release_claim()  # a run left running: the next supervisor takes it over
+        if self._workers is not None:
+            self._workers.close_all()  # each ends once its run in hand (left running) is over
         if self._ingestor is not None:
             self._ingestor.stop()
 
@@ -365,6 +382,9 @@ class Scheduler:
                 with self._lock:
                     self._step()
                     picked = self._pick_ready()
+                    queued = any(r.starting or r.live.status in (QUEUED, WAITING) for r in self._runs.values())
+                if self._workers is not None and not queued and not picked:
+                    self._workers.close_idle()  # nothing left for an idle worker: it ends
                 self._last_loop_error = None
             except Exception as exc:  # noqa: BLE001 - one bad poll never stops the queue
                 self.loop_error(exc)
