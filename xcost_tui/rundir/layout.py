@@ -18,6 +18,8 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     RUN_DIR/loglikelihoods.jsonl     icl: every query's prompt, continuations and log-likelihoods
     RUN_DIR/job.log                  the job's stdout and stderr
     RUN_DIR/checkpoints/intermediate/  a saved encoder other runs may start from (+ phase.json)
+    RUN_DIR/cancel.request           a supervisor's request to cancel this run only (a run in a warm
+                                     worker or a packed SLURM job: rundir/cancel.py)
 
 Paths kept in the store are relative to the store root when they lie under it, so a copied
 or moved store still reads its own run directories (``StoreLayout.relative``/``resolve``).
@@ -43,6 +45,7 @@ LOG = "job.log"
 CHECKPOINTS = "checkpoints"
 INTERMEDIATE = "intermediate"
 PHASE_META = "phase.json"
+CANCEL_REQUEST = "cancel.request"
 
 DB_NAME = "xcost.duckdb"
 WRITE_LOCK = ".xcost.duckdb.lock"  # writers of the database queue on it (flock)
@@ -108,6 +111,11 @@ class RunDir:
     def intermediate_checkpoint(self) -> Path:
         """Where the encoder after the intermediate phase(s) is saved for reuse."""
         return self.path / CHECKPOINTS / INTERMEDIATE
+
+    @property
+    def cancel_request(self) -> Path:
+        """A supervisor's request to cancel this run alone (rundir/cancel.py)."""
+        return self.path / CANCEL_REQUEST
 
     def read_spec(self) -> dict[str, Any]:
         """spec.json as a dict, not validated (a spec of another version must still be readable).

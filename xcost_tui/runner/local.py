@@ -106,6 +106,10 @@ class LocalExecutor:
             with sup.lock:
                 sup.storage_failed(exc)
 
+    def flush(self, sup: Supervisor) -> None:
+        """Nothing held: every run started in ``start``."""
+        return None
+
     def poll(self, sup: Supervisor, run: Run, now: float) -> None:
         """A running run: its end once its process is gone, else what a cancel still owes it."""
         run.tracker.poll()
