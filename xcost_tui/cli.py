@@ -427,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--process-per-run",
         action="store_true",
         help="start a process for every run instead of one warm worker per GPU or CPU slot (the default; "
-        "docs/runner.md, \"Warm workers\"); the plan's [executor] process_per_run = true says the same",
+        'docs/runner.md, "Warm workers"); the plan\'s [executor] process_per_run = true says the same',
     )
     parser.add_argument(
         "--executor",

@@ -97,8 +97,10 @@ class ExecutorSettings:
     whole value instead, e.g. "gpu:a100:1"), ``cpus_per_run`` (``--cpus-per-task``, also the job's
     thread count), ``mem`` ("32G"), ``constraint``, ``sbatch_args`` (extra long options, e.g.
     ["--exclusive", "--reservation=nlp"]), ``python`` (the Python the nodes run; default: this
-    one) and ``poll_s`` (how often the supervisor asks squeue/sacct). ``process_per_run`` (local): a
-    process of its own for every run instead of a warm worker per slot (docs/runner.md, "Warm workers")."""
+    one), ``poll_s`` (how often the supervisor asks squeue/sacct) and ``runs_per_job`` (the most
+    runs one packed SLURM job runs in one warm worker: the consumers of one producer, the icl runs
+    of one model; 1: one job per run; runner/packing.py). ``process_per_run`` (local): a process of
+    its own for every run instead of a warm worker per slot (docs/runner.md, "Warm workers")."""
 
     kind: str = "local"
     partition: str | None = None
@@ -113,6 +115,7 @@ class ExecutorSettings:
     sbatch_args: list[str] = field(default_factory=list)
     python: str | None = None
     poll_s: float = 2.0
+    runs_per_job: int = 16
     # local: one process per run instead of a warm worker per slot (docs/runner.md, "Warm workers")
     process_per_run: bool = False
 
@@ -172,7 +175,7 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
             if not isinstance(value, str) or not value.strip():
                 raise SpecError(f"{w}: expected a non-empty string, got {value!r}")
             value = value.strip()
-        elif key in ("gpus_per_run", "cpus_per_run"):
+        elif key in ("gpus_per_run", "cpus_per_run", "runs_per_job"):
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "gpus_per_run" else 1):
                 raise SpecError(
                     f"{w}: expected a whole number, at least {0 if key == 'gpus_per_run' else 1}, got {value!r}"

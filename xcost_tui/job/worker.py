@@ -15,9 +15,10 @@ job.log while it runs), its CPU share (torch.set_num_threads), its seeds set afr
 and optimiser; garbage is collected between runs, and after a CUDA out-of-memory the allocator's
 cache is emptied.
 
-Signals: SIGUSR1 cancels the run in hand when its cancel request file exists (RunDir.cancel_request;
-the supervisor writes it, then signals this process only, never its group: the sampler beside the
-run shares it); a run whose request file exists before it starts is recorded cancelled and not run.
+Signals: SIGUSR1 cancels the run in hand when its cancel request exists (RUN_DIR/cancel.request,
+rundir/cancel.py; the supervisor, or a packed SLURM job's driver, writes it, then signals this
+process only, never its group: the sampler beside the run shares it); a run whose request exists
+before it starts is recorded cancelled and not run.
 SIGTERM or SIGINT cancels the run in hand and ends the worker after it. SIGKILL ends both (the
 supervisor records the run's end and starts a new worker for the next).
 """
@@ -38,6 +39,7 @@ from typing import Any
 
 from ..measure.contention import apply_thread_share
 from ..rundir import ProcessRef, RunDir, StoreLayout, WorkerDir, WorkerInfo, read_status
+from ..rundir.cancel import read_cancel_request
 from ..rundir.jsonl import JsonlWriter
 from ..rundir.worker import WorkerEnd, WorkerRun, WorkerStart
 from .log import _log
@@ -137,7 +139,7 @@ class Worker:
         code: int | None = None
         self._to_run_log(RunDir(run_dir).log)
         try:
-            if RunDir(run_dir).cancel_request.exists():  # cancelled while it waited for this worker
+            if read_cancel_request(run_dir) is not None:  # cancelled while it waited for this worker
                 _log(f"run {run_dir.name}: {CANCELLED_BEFORE_START}; not run")
                 code = job.cancel_before_start(CANCELLED_BEFORE_START)
             else:
@@ -187,7 +189,7 @@ class Worker:
     # ---- signals -------------------------------------------------------------------------------------
     def _on_cancel(self, signum: int, frame: object) -> None:
         job = self.current
-        if job is not None and job.files.cancel_request.exists():
+        if job is not None and read_cancel_request(job.run_dir) is not None:
             _log(f"run {job.run_dir.name}: cancel requested: cancelling after the current batch")
             job.cancel.set()
 

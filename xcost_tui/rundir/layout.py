@@ -18,8 +18,9 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     RUN_DIR/translations.jsonl       translate-test: one Translation (records.py) per item and language
     RUN_DIR/loglikelihoods.jsonl     icl: every query's prompt, continuations and log-likelihoods
     RUN_DIR/job.log                  the job's stdout and stderr
-    RUN_DIR/cancel.request           a cancel asked of the warm worker running this run (runner/workers.py)
     RUN_DIR/checkpoints/intermediate/  a saved encoder other runs may start from (+ phase.json)
+    RUN_DIR/cancel.request           a supervisor's request to cancel this run only (a run in a warm
+                                     worker or a packed SLURM job: rundir/cancel.py)
 
 Paths kept in the store are relative to the store root when they lie under it, so a copied
 or moved store still reads its own run directories (``StoreLayout.relative``/``resolve``).
@@ -42,10 +43,10 @@ SAMPLES = "samples.jsonl"
 TRANSLATIONS = "translations.jsonl"
 LOGLIKELIHOODS = "loglikelihoods.jsonl"
 LOG = "job.log"
-CANCEL_REQUEST = "cancel.request"
 CHECKPOINTS = "checkpoints"
 INTERMEDIATE = "intermediate"
 PHASE_META = "phase.json"
+CANCEL_REQUEST = "cancel.request"
 
 DB_NAME = "xcost.duckdb"
 WRITE_LOCK = ".xcost.duckdb.lock"  # writers of the database queue on it (flock)
@@ -107,12 +108,6 @@ class RunDir:
         return self.path / LOG
 
     @property
-    def cancel_request(self) -> Path:
-        """Written by the supervisor to cancel this run inside a warm worker (the worker reads it
-        on SIGUSR1, or before it starts the run)."""
-        return self.path / CANCEL_REQUEST
-
-    @property
     def checkpoints(self) -> Path:
         return self.path / CHECKPOINTS
 
@@ -120,6 +115,11 @@ class RunDir:
     def intermediate_checkpoint(self) -> Path:
         """Where the encoder after the intermediate phase(s) is saved for reuse."""
         return self.path / CHECKPOINTS / INTERMEDIATE
+
+    @property
+    def cancel_request(self) -> Path:
+        """A supervisor's request to cancel this run alone (rundir/cancel.py)."""
+        return self.path / CANCEL_REQUEST
 
     def read_spec(self) -> dict[str, Any]:
         """spec.json as a dict, not validated (a spec of another version must still be readable).

@@ -59,6 +59,11 @@ class Executor(Protocol):
         could not be started (the run failed with its message)."""
         ...
 
+    def flush(self, sup: Supervisor) -> None:
+        """After a round of ``start`` calls (outside the lock): submits what ``start`` held (SLURM
+        packs the runs launched together into one job each: runner/packing.py); nothing locally."""
+        ...
+
     def poll(self, sup: Supervisor, run: Run, now: float) -> None:
         """A running run, at each step of the control loop: what a cancel still owes its job, and
         its end (``finish``) once the job is over."""

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from ..errors import WriteError
 from ..rundir import ProcessRef, RunDir, StatusRecord
+from ..rundir.cancel import request_cancel
 from ..rundir.jsonl import write_error
 from . import procs, storage
 from .claims import Claim
@@ -124,6 +125,10 @@ class LocalExecutor:
             with sup.lock:
                 sup.storage_failed(exc)
 
+    def flush(self, sup: Supervisor) -> None:
+        """Nothing held: every run started in ``start``."""
+        return None
+
     def poll(self, sup: Supervisor, run: Run, now: float) -> None:
         """A running run: its end once its process is gone, else what a cancel still owes it."""
         run.tracker.poll()
@@ -185,7 +190,7 @@ class LocalExecutor:
             run.term_sent = True
             run.kill_at = now + grace_s
             if run.worker is not None:  # only this run: its request file, then SIGUSR1 to the worker alone
-                _request_cancel(run)
+                _request_cancel(run, grace_s)
                 procs.signal_process(run.process, signal.SIGUSR1)
                 sup.note(f"{label}: cancelling (SIGUSR1 to its worker; SIGKILL after {grace_s:g} s)", run.live.run_id)
             else:
@@ -221,10 +226,10 @@ def _recorded(run: Run) -> bool:
     return status is not None and status.status.final
 
 
-def _request_cancel(run: Run) -> None:
-    """The file that tells the worker which run the cancel is for (a worker that has not started
-    the run yet records it cancelled without running it)."""
+def _request_cancel(run: Run, grace_s: float) -> None:
+    """The file that tells the worker which run the cancel is for (rundir/cancel.py; a worker that
+    has not started the run yet records it cancelled without running it)."""
     try:
-        RunDir(run.run_dir).cancel_request.write_text(f"{time.time()}\n", encoding="utf-8")
-    except OSError:
+        request_cancel(run.run_dir, force=run.force, grace_s=grace_s)
+    except WriteError:
         pass  # a store that takes no writes: the kill after the grace period still ends it

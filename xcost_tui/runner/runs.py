@@ -146,6 +146,10 @@ class Supervisor(Protocol):
         """The run is over: its claim released, its ingest requested, waiters woken."""
         ...
 
+    def start_failed(self, run: Run, started: float, error: str) -> None:
+        """The job of a launched run could not be started: the run failed with ``error`` (takes the lock)."""
+        ...
+
     def changed(self) -> None:
         """Wakes whoever waits for a run's state to change."""
         ...

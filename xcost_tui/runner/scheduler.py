@@ -393,6 +393,11 @@ class Scheduler:
                     self._launch(run)
                 except Exception as exc:  # noqa: BLE001 - a bug launching one run fails that run only
                     self._launch_crashed(run, exc)
+            if picked:
+                try:
+                    self.executor.flush(self)  # SLURM submits the runs it held, packed
+                except Exception as exc:  # noqa: BLE001 - one bad submission never stops the queue
+                    self.loop_error(exc)
             self._wake.wait(self.poll_s)
             self._wake.clear()
 
@@ -523,13 +528,19 @@ class Scheduler:
                 self._unpick(run)
                 self.storage_failed(exc)
         except StartFailed as exc:
-            with self._lock:
-                run.starting = False
-                ended, error = time.time(), str(exc)
-                self.record_end(run, RunStatus.FAILED, ended=ended, error=error)
-                live.status, live.started, live.ended, live.error = RunStatus.FAILED, started, ended, error
-                self.warn(f"{live.label}: {error}", run_id)
-                self.finished(run)
+            self.start_failed(run, started, str(exc))
+
+    def start_failed(self, run: Run, started: float, error: str) -> None:
+        """The job of a launched run could not be started (``StartFailed``, or a packed SLURM
+        submission sbatch refused): the run failed with the message."""
+        live = run.live
+        with self._lock:
+            run.starting = False
+            ended = time.time()
+            self.record_end(run, RunStatus.FAILED, ended=ended, error=error)
+            live.status, live.started, live.ended, live.error = RunStatus.FAILED, started, ended, error
+            self.warn(f"{live.label}: {error}", live.run_id)
+            self.finished(run)
 
     def _job_env(self, run: Run, share: dict[str, int] | None) -> dict[str, str]:
         """The job's environment: the supervisor's, the sampling rate, its CPU share and its GPU."""

@@ -34,6 +34,7 @@ import getpass
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -42,16 +43,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import WriteError, XcostError
+from ..errors import RunDirError, WriteError, XcostError
 from ..plan import ExecutorSettings
-from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, update_status
+from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, read_status, update_status
+from ..rundir.cancel import read_cancel_request, request_cancel
 from . import storage
 from .claims import Claim
 from .live import RUNNING
 from .notes import STARTED
 from .offline import offline_problems
 from .outcome import recorded_end
-from .runs import AdoptReason, Run, StartFailed, Supervisor
+from .packing import PackMember, pack_command, packs
+from .runs import AdoptReason, Run, Supervisor, peek_status
 from .slurm_jobs import SACCT_FIELDS, SQUEUE_FORMAT, JobInfo, describe_end, parse_sacct, parse_squeue, sbatch_parameters
 
 SLURM = "slurm"
@@ -83,6 +86,13 @@ class SlurmRun:
     """The callable submitit pickles and runs on the node: the job's command with its output
     appended to RUN_DIR/job.log. It fails (the SLURM job FAILED) when the job exits non-zero.
 
+    A packed job (runner/packing.py) runs several runs: ``pack`` lists their run directories in
+    order. With ``pack_cmds`` None, ``cmd`` is one warm worker for all of them
+    (``python -m xcost_tui.job --runs ...``); otherwise each run's own command runs in turn. Either
+    way this driver follows each run's cancel request (rundir/cancel.py: a run in a pack cannot be
+    scancelled alone), and a worker killed in the middle of a run is started again for the runs
+    after it. The job fails when any of its runs did not succeed.
+
     submitit answers its time-out signal (USR2, ``signal_delay_s`` before the limit) by calling
     ``checkpoint``: this one waits for the job to end (SLURM's SIGTERM at the limit stops it, and
     it records its end) and asks for no requeue, so the run ends as SLURM ended it."""
@@ -91,9 +101,13 @@ class SlurmRun:
     run_dir: str
     env: dict[str, str] = field(default_factory=dict)
     _pid: int | None = None
+    pack: list[str] = field(default_factory=list)
+    pack_cmds: list[list[str]] | None = None
 
     def __call__(self) -> int:
         env = {**os.environ, **self.env}
+        if self.pack:
+            return self._run_pack(env)
         problems = offline_check(Path(self.run_dir), env)
         log_path = RunDir(Path(self.run_dir)).log
         if problems:
@@ -116,6 +130,119 @@ class SlurmRun:
             raise RunFailed(f"the run's job exited with {proc.returncode} (its end is in {self.run_dir}/status.json)")
         return 0
 
+    # ---- a packed job ---------------------------------------------------------------------------
+    def _run_pack(self, env: dict[str, str]) -> int:
+        dirs: list[str] = []
+        failed: list[str] = []
+        for d in self.pack:
+            problems = offline_check(Path(d), env)
+            if problems:
+                _record_offline_failure(Path(d), problems)
+                failed.append(d)
+            else:
+                dirs.append(d)
+        if self.pack_cmds is None:
+            failed += self._run_worker(dirs, env)
+        else:
+            cmds = dict(zip(self.pack, self.pack_cmds, strict=True))
+            for d in dirs:
+                if not self._run_one(cmds[d], d, env):
+                    failed.append(d)
+        if failed:
+            raise RunFailed(
+                f"{len(failed)} of the {len(self.pack)} runs of this packed job did not succeed: {', '.join(failed)}"
+            )
+        return 0
+
+    def _run_one(self, cmd: list[str], run_dir: str, env: dict[str, str]) -> bool:
+        """One run of a pack in its own process, its cancel request answered with SIGTERM (SIGKILL
+        when forced or after its grace); True when it succeeded."""
+        if read_cancel_request(run_dir) is not None:
+            _record_node_end(
+                Path(run_dir), RunStatus.CANCELLED, "cancelled before it started (a request in its packed job)", 143
+            )
+            return False
+        with open(RunDir(Path(run_dir)).log, "ab") as log:
+            proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=run_dir,
+                close_fds=True,
+            )
+        self._pid = proc.pid
+        termed = False
+        while proc.poll() is None:
+            request = read_cancel_request(run_dir)
+            if request is not None:
+                if request.kill_due():
+                    proc.kill()
+                elif not termed:
+                    proc.terminate()
+                    termed = True
+            time.sleep(0.5)
+        self._pid = None
+        if proc.returncode != 0 and not _final(Path(run_dir)):
+            _record_node_end(Path(run_dir), *_killed(proc.returncode, run_dir))
+        return proc.returncode == 0
+
+    def _run_worker(self, dirs: list[str], env: dict[str, str]) -> list[str]:
+        """The pack's runs in one warm worker; a worker killed in the middle of a run (a forced
+        cancel, a crash) is started again for the runs after it. Returns the runs that failed."""
+        prefix = self.cmd[: self.cmd.index("--runs") + 1] if "--runs" in self.cmd else list(self.cmd)
+        failed: list[str] = []
+        remaining = list(dirs)
+        while remaining:
+            log_path = Path(remaining[0]) / SLURM_FOLDER / "worker.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen(
+                    [*prefix, *remaining],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=remaining[0],
+                    close_fds=True,
+                )
+            self._pid = proc.pid
+            woken: set[str] = set()
+            while proc.poll() is None:
+                current = next((d for d in remaining if _running(Path(d))), None)
+                request = read_cancel_request(current) if current else None
+                if current and request is not None:
+                    if request.kill_due():
+                        proc.kill()
+                    elif current not in woken:
+                        woken.add(current)
+                        _signal(proc.pid, signal.SIGUSR1)  # the worker cancels that run alone
+                time.sleep(0.5)
+            self._pid = None
+            left = [d for d in remaining if not _final(Path(d))]
+            failed += [d for d in remaining if d not in left and _status(Path(d)) != RunStatus.SUCCEEDED]
+            if not left or proc.returncode == 0:
+                failed += left
+                break
+            # the worker died: the run it was in ends here, the rest go to a new worker
+            victim = next((d for d in left if _running(Path(d))), None)
+            if victim is not None:
+                _record_node_end(Path(victim), *_killed(proc.returncode, victim))
+                failed.append(victim)
+                left.remove(victim)
+            elif left:
+                failed.append(left[0])
+                _record_node_end(
+                    Path(left[0]),
+                    RunStatus.FAILED,
+                    f"its worker exited with {proc.returncode} before it",
+                    proc.returncode,
+                )
+                left = left[1:]
+            remaining = left
+        return failed
+
     def checkpoint(self, *args: Any, **kwargs: Any) -> None:
         pid = self._pid
         while pid is not None:
@@ -127,6 +254,52 @@ class SlurmRun:
                 break
             time.sleep(0.5)
         return None
+
+
+def _status(run_dir: Path) -> RunStatus | None:
+    try:
+        status = read_status(run_dir)
+    except (RunDirError, OSError):
+        return None
+    return status.status if status is not None else None
+
+
+def _final(run_dir: Path) -> bool:
+    status = _status(run_dir)
+    return status is not None and status.final
+
+
+def _running(run_dir: Path) -> bool:
+    """The run has started on the node (its job wrote its own running status with its process)."""
+    try:
+        status = read_status(run_dir)
+    except (RunDirError, OSError):
+        return False
+    return status is not None and status.status == RunStatus.RUNNING and status.job is not None
+
+
+def _killed(returncode: int, run_dir: str) -> tuple[RunStatus, str, int]:
+    asked = read_cancel_request(run_dir) is not None
+    how = f"killed by signal {-returncode}" if returncode < 0 else f"exited with {returncode}"
+    if asked:
+        return RunStatus.CANCELLED, f"cancelled (a request in its packed job; its process {how})", returncode
+    return RunStatus.FAILED, f"its process {how} without recording an end", returncode
+
+
+def _signal(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _record_node_end(run_dir: Path, status: RunStatus, message: str, exit_code: int) -> None:
+    """The end of a run of a pack that its process did not record, written on the node (the run
+    directory is the job's from submission on)."""
+    with open(RunDir(run_dir).log, "a", encoding="utf-8") as log:
+        print(f"error: {message}", file=log, flush=True)
+    now = time.time()
+    update_status(run_dir, status, ended=now, error=message, exit_code=exit_code)
 
 
 def offline_check(run_dir: Path, env: Mapping[str, str]) -> str | None:
@@ -179,6 +352,16 @@ def available() -> tuple[bool, str]:
     return True, "ok"
 
 
+@dataclass
+class _Staged:
+    """A run ``start`` holds until ``flush`` submits it (alone or packed)."""
+
+    run: Run
+    cmd: list[str]
+    env: dict[str, str]
+    started: float
+
+
 class SlurmExecutor:
     """Runs as SLURM jobs (see the module doc). ``settings``: the plan's ExecutorSettings."""
 
@@ -190,6 +373,8 @@ class SlurmExecutor:
         self.poll_s = float(settings.poll_s or 2.0)
         self._sacct_ok: bool | None = None
         self._polled = 0.0  # when squeue/sacct were last asked (monotonic)
+        self.runs_per_job = int(getattr(settings, "runs_per_job", 1) or 1)
+        self._staged: list[_Staged] = []  # started runs waiting for flush (the control thread's)
 
     def describe(self) -> str:
         s = self.settings
@@ -208,9 +393,18 @@ class SlurmExecutor:
             raise SlurmError(f"--executor slurm: {why}")
 
     def submit(
-        self, *, run_id: str, run_dir: Path, cmd: list[str], env: dict[str, str], depends_on: str | None = None
+        self,
+        *,
+        run_id: str,
+        run_dir: Path,
+        cmd: list[str],
+        env: dict[str, str],
+        depends_on: str | None = None,
+        pack: list[str] | None = None,
+        pack_cmds: list[list[str]] | None = None,
     ) -> str:
-        """Submits the run; returns its SLURM job id. Raises SlurmError."""
+        """Submits the run (``pack``: the run directories of a packed job, ``run_dir`` the first;
+        ``SlurmRun``); returns its SLURM job id. Raises SlurmError."""
         try:
             import submitit
         except ImportError as exc:  # pragma: no cover - a dependency of the package
@@ -224,7 +418,7 @@ class SlurmExecutor:
             ex.update_parameters(
                 **sbatch_parameters(self.settings, run_id=run_id, run_dir=run_dir, depends_on=depends_on)
             )
-            job = ex.submit(SlurmRun(list(cmd), str(run_dir), dict(env)))
+            job = ex.submit(SlurmRun(list(cmd), str(run_dir), dict(env), pack=list(pack or []), pack_cmds=pack_cmds))
         except (subprocess.CalledProcessError, OSError, ValueError, RuntimeError) as exc:
             detail = getattr(exc, "stderr", None) or getattr(exc, "output", None) or exc
             if isinstance(detail, bytes):
@@ -309,16 +503,60 @@ class SlurmExecutor:
         env: dict[str, str],
         started: float,
     ) -> None:
-        """Submits a claimed run whose run directory is written (outside the lock): its job id
-        goes into status.json. Raises StartFailed with SLURM's message when sbatch refuses it."""
-        live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
+        """A claimed run whose run directory is written (outside the lock): held for ``flush``,
+        which packs the runs launched together (runner/packing.py) and submits them; submitted at
+        once with ``runs_per_job = 1``."""
         job_env = {k: v for k, v in env.items() if os.environ.get(k) != v}  # sbatch exports the rest
+        staged = _Staged(run, command(run.run_dir), job_env, started)
+        if self.runs_per_job <= 1:
+            self._submit_pack(sup, [staged])
+        else:
+            self._staged.append(staged)
+
+    def flush(self, sup: Supervisor) -> None:
+        """Submits the runs ``start`` held, packed (the scheduler calls it after a round of launches)."""
+        staged, self._staged = self._staged, []
+        if not staged:
+            return
+        by_id = {s.run.live.run_id: s for s in staged}
+        members = [
+            PackMember(s.run.live.run_id, s.run.spec, s.run.depends_on) for s in staged if s.run.spec is not None
+        ]
+        for pack in packs(members, self.runs_per_job):
+            self._submit_pack(sup, [by_id[m.run_id] for m in pack])
+
+    def _submit_pack(self, sup: Supervisor, items: list[_Staged]) -> None:
+        """One SLURM job for ``items`` (one run, or a pack run in turn by one worker); its job id
+        goes into each run's status.json. sbatch's refusal fails each run with SLURM's message."""
+        first = items[0]
+        cmds = [s.cmd for s in items]
+        pack: list[str] | None = None
+        pack_cmds: list[list[str]] | None = None
+        cmd = cmds[0]
+        if len(items) > 1:
+            pack = [str(Path(s.run.run_dir).resolve()) for s in items]
+            worker = pack_command(cmds)
+            cmd, pack_cmds = (worker, None) if worker is not None else (cmds[0], cmds)
         try:
             job_id = self.submit(
-                run_id=run_id, run_dir=run_dir, cmd=command(run_dir), env=job_env, depends_on=run.depends_on
+                run_id=first.run.live.run_id,
+                run_dir=first.run.run_dir,
+                cmd=cmd,
+                env=first.env,
+                depends_on=first.run.depends_on,
+                pack=pack,
+                pack_cmds=pack_cmds,
             )
         except SlurmError as exc:
-            raise StartFailed(f"could not submit the job: {exc}") from None
+            for s in items:
+                sup.start_failed(s.run, s.started, f"could not submit the job: {exc}")
+            return
+        for s in items:
+            self._submitted(sup, s.run, job_id, s.started, len(items))
+        sup.wake()
+
+    def _submitted(self, sup: Supervisor, run: Run, job_id: str, started: float, packed: int) -> None:
+        live, run_dir, run_id = run.live, run.run_dir, run.live.run_id
         try:
             storage.amend(run_dir, RUNNING, executor_job_id=job_id)
         except WriteError as exc:
@@ -330,12 +568,12 @@ class SlurmExecutor:
             live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
             live.executor, live.job_id, live.executor_state, live.depends_on = SLURM, job_id, "PENDING", run.depends_on
             run.unknown_since = None
-            extra = f" after job {run.depends_on} (afterok)" if run.depends_on else ""
+            extra = f", one of {packed} runs of the job (one worker)" if packed > 1 else ""
+            extra += f" after job {run.depends_on} (afterok)" if run.depends_on else ""
             extra += f", starting from {live.init_from}" if live.init_from else ""
-            sup.note(f"{live.label}: submitted to SLURM (job {job_id}){extra}", run_id, topic=STARTED)
+            sup.note(f"{live.label}: submitted to SLURM (job {job_id}{extra})", run_id, topic=STARTED)
             self.cancel(sup, run, time.monotonic())
             sup.changed()
-        sup.wake()
 
     def refresh(self, sup: Supervisor, job_ids: set[str]) -> None:
         """Asks SLURM about the jobs of the runs the scheduler follows (one squeue, one sacct), at
@@ -378,6 +616,8 @@ class SlurmExecutor:
         self.cancel(sup, run, now)
         if info is not None and not info.active:
             self.finish(sup, run)
+        elif info is not None and self._packed(sup, run) and self._own_end(sup, run):
+            return
         elif info is None and run.unknown_since is not None and now - run.unknown_since > UNKNOWN_AFTER_S:
             status = sup.read_status(live.run_dir)
             if status is not None and status.status.final:
@@ -432,7 +672,55 @@ class SlurmExecutor:
         if run.cancel_requested:
             self._scancel_run(sup, run)
 
+    def _packed(self, sup: Supervisor, run: Run) -> bool:
+        """Whether other runs of its SLURM job (a pack) are still to end: then neither its end nor a
+        cancel is the job's."""
+        return any(r is not run and r.job_id == run.job_id and not r.live.done for r in sup.all_runs())
+
+    def _own_end(self, sup: Supervisor, run: Run) -> bool:
+        """A run of a pack whose job goes on: over once its own status.json says so."""
+        status = peek_status(run.run_dir)
+        own = recorded_end(status)
+        if status is None or own is None:
+            return False
+        live = run.live
+        run.tracker.poll()
+        live.status, live.error, live.ended = own, status.error, status.ended or time.time()
+        live.exit_code, live.cancelling = status.exit_code, False
+        sup.finished(run)
+        return True
+
+    def _request_cancel(self, sup: Supervisor, run: Run) -> None:
+        """A run of a pack: a request its job's driver reads (rundir/cancel.py), not a scancel that
+        would end the job's other runs; one not reached yet ends here and now."""
+        if run.term_sent and (not run.force or run.sigkill_sent):
+            return
+        run.term_sent = True
+        run.sigkill_sent = run.sigkill_sent or run.force
+        live = run.live
+        try:
+            request_cancel(run.run_dir, force=run.force, grace_s=sup.grace_s)
+        except WriteError as exc:
+            sup.storage_failed(exc)
+            return
+        info = run.remote_info
+        if (info is None or info.pending) and run.tracker.fold.state.run_start is None:
+            error = f"cancelled before it started (a request to its packed SLURM job {run.job_id})"
+            sup.record_end(run, RunStatus.CANCELLED, ended=time.time(), error=error, exit_code=None)
+            live.status, live.ended, live.error, live.cancelling = RunStatus.CANCELLED, time.time(), error, False
+            sup.note(f"{live.label}: {error}", live.run_id)
+            sup.finished(run)
+            return
+        how = "at once" if run.force else f"SIGKILL after {sup.grace_s:g} s"
+        sup.note(
+            f"{live.label}: cancelling (a request to its packed SLURM job {run.job_id}, {how}; the job's other runs go on)",
+            live.run_id,
+        )
+
     def _scancel_run(self, sup: Supervisor, run: Run) -> None:
+        if self._packed(sup, run) and not run.dependency_dead:
+            self._request_cancel(sup, run)
+            return
         if run.term_sent and (not run.force or run.sigkill_sent):
             return
         force = run.force and run.term_sent
