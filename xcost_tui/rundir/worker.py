@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from .fields import as_float, as_int, as_str, as_str_or_empty
 from .jsonl import read_jsonl
+from .layout import RunDir, WorkerDir
 
 
 @dataclass(frozen=True)
@@ -143,3 +144,51 @@ def phase_cpu_share(worker_cpu_s: float | None, phase_cpu_s: list[float]) -> flo
     if not worker_cpu_s or worker_cpu_s <= 0:
         return None
     return sum(phase_cpu_s) / worker_cpu_s
+
+
+@dataclass(frozen=True)
+class RunAccount:
+    run_id: str
+    cpu_s: float  # the process's CPU seconds from the run's start to its end (its files closed)
+    phase_cpu_s: float  # the CPU seconds of its measured phases (phase_end's cpu_s)
+    warmup_s: float  # wall seconds of its untimed warm-ups (warmup events)
+    load_s: float | None  # wall seconds of its model load or restore (model_loaded)
+
+
+@dataclass(frozen=True)
+class WorkerAccount:
+    """Where a worker's CPU time went: its start-up, its runs' measured phases, the rest."""
+
+    worker_id: str
+    startup_cpu_s: float | None
+    cpu_s: float | None  # the whole process's, as last recorded
+    runs: list[RunAccount]
+
+    @property
+    def phase_cpu_s(self) -> float:
+        return sum(r.phase_cpu_s for r in self.runs)
+
+    @property
+    def share(self) -> float | None:
+        """The measured phases' share of the worker's CPU time (``phase_cpu_share``)."""
+        return phase_cpu_share(self.cpu_s, [r.phase_cpu_s for r in self.runs])
+
+
+def account_worker(worker_dir: WorkerDir, runs_root: Path) -> WorkerAccount:
+    """A worker's CPU account from its record and its runs' events (under ``runs_root``)."""
+    log = read_worker_log(worker_dir.record)
+    runs = []
+    for run in log.runs:
+        phase_cpu = warmup = 0.0
+        load_s = None
+        for e in read_jsonl(RunDir(runs_root / run.run_id).events):
+            kind = e.get("type")
+            if kind == "phase_end":
+                cost = (e.get("costs") or {}).get("cpu_s") or {}
+                phase_cpu += as_float(cost.get("value")) or 0.0
+            elif kind == "warmup":
+                warmup += as_float(e.get("seconds")) or 0.0
+            elif kind == "model_loaded":
+                load_s = as_float(e.get("load_s"))
+        runs.append(RunAccount(run.run_id, run.cpu_end_s - run.cpu_start_s, phase_cpu, warmup, load_s))
+    return WorkerAccount(worker_dir.worker_id, log.start.startup_cpu_s if log.start else None, log.cpu_s, runs)
