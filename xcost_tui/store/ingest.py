@@ -33,7 +33,7 @@ from ..errors import RunDirError
 from ..rundir import JsonlLine, JsonlReader, RunDir, RunFold, RunStatus, StoreLayout, parse_event, read_status
 from ..rundir.forecast import files_signature
 from ..rundir.records import PREDICTION_COLUMNS, SAMPLE_COLUMNS, TRANSLATION_COLUMNS, duckdb_columns
-from . import db, forecasts, labels, schema, verdict_tables
+from . import db, forecasts, labels, schema, verdict_tables, workers
 from .rows import (
     RunRecords,
     curve_rows,
@@ -535,6 +535,8 @@ def ingest(
                     delete_runs(con, refused)
                 if final and (forecasts_due or report.rebuilt):
                     report.forecasts = forecasts.write_forecasts(con, store_root, forecasts_sig, report.warnings)
+                if final:
+                    workers.write_workers(con, store_root)  # a few small files: rebuilt every time
                 for staged in batch:
                     write_run(con, staged)
                 refresh_leaderboard(con)

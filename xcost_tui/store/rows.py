@@ -128,6 +128,10 @@ class RunRow(TypedDict):
     xcost_tui_version: str | None
     model_source: str | None
     model_revision: str | None
+    model_load_s: float | None
+    model_cached: bool | None
+    worker_id: str | None
+    worker_index: int | None
     xcopa_question: str | None
     translations: str | None
     model_dtype: str | None
@@ -260,6 +264,10 @@ def run_row(rec: RunRecords) -> RunRow:
         xcost_tui_version=as_str(env.get("xcost_tui")),
         model_source=state.model.source if state.model else None,
         model_revision=state.model.revision if state.model else None,
+        model_load_s=state.model.load_s if state.model else None,
+        model_cached=state.model.cached if state.model else None,
+        worker_id=state.worker.worker_id if state.worker else None,
+        worker_index=state.worker.index if state.worker else None,
         xcopa_question=as_str(spec.get("xcopa_question")),
         translations=as_str(spec.get("translations")),
         model_dtype=as_str(spec.get("model_dtype")) if spec.get("method") in GENERATOR_METHODS else None,

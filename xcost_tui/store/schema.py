@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 # the verdict tables of the design (issue 16: clusters, generalized intervals, Holm families,
 # the equivalence test, seed and draw SDs) and the configurations' cost spread. 7 (issue 17): runs.warmup_s,
 # phases.flops_check_ratio, curve:<phase> phases (kind 'curve') and the leaderboard's curve_* and warmup_s.
-SCHEMA_VERSION = 7
+# 8 (issue 18): warm workers: the workers table, runs.model_load_s, model_cached, worker_id, worker_index.
+SCHEMA_VERSION = 8
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -158,6 +159,10 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("xcost_tui_version", "VARCHAR"),
         ("model_source", "VARCHAR"),
         ("model_revision", "VARCHAR"),
+        ("model_load_s", "DOUBLE"),  # wall seconds to load, build or restore the model (in no phase)
+        ("model_cached", "BOOLEAN"),  # restored from its warm worker's cache (job/cache.py)
+        ("worker_id", "VARCHAR"),  # the warm worker that ran it (the workers table); NULL: its own process
+        ("worker_index", "BIGINT"),  # its place among that worker's runs (0: the first)
         ("xcopa_question", "VARCHAR"),
         ("translations", "VARCHAR"),
         ("model_dtype", "VARCHAR"),
@@ -382,9 +387,27 @@ TABLES["forecasts"] = (  # one row per run and phase of a plan's forecast (<stor
     ("notes", "JSON"),
     ("path", "VARCHAR"),
 )
+TABLES["workers"] = (  # one row per warm worker (<store>/workers/<id>/worker.jsonl, rundir/worker.py)
+    ("worker_id", "VARCHAR"),
+    ("pid", "BIGINT"),
+    ("host", "VARCHAR"),
+    ("slot", "VARCHAR"),
+    ("threads", "BIGINT"),
+    ("created_at", "TIMESTAMP"),
+    ("ready_at", "TIMESTAMP"),
+    ("startup_wall_s", "DOUBLE"),  # creation until ready: interpreter, imports, CUDA context
+    ("startup_cpu_s", "DOUBLE"),
+    ("runs", "BIGINT"),
+    ("cpu_s", "DOUBLE"),  # the process's CPU seconds as last recorded (its end, else its last run's end)
+    ("runs_cpu_s", "DOUBLE"),  # inside its runs (start to end of each)
+    ("ended_at", "TIMESTAMP"),
+    ("end_reason", "VARCHAR"),  # NULL: still running, or killed
+    ("path", "VARCHAR"),
+)
 RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "data_sources", "curves", "events", "translations")
 DERIVED_TABLES = ("verdict_accuracy", "verdict_comparison")
 FORECAST_TABLES = ("forecasts",)  # rebuilt from <store>/forecasts/*.json at ingest
+WORKER_TABLES = ("workers",)  # rebuilt from <store>/workers/*/worker.jsonl at every ingest
 # The leaderboard is materialised into this table at the end of every ingest batch;
 # the ``leaderboard`` view reads it (see LEADERBOARD_SELECT for its definition).
 LEADERBOARD_TABLE = "leaderboard_cache"
@@ -1045,7 +1068,7 @@ FROM cost_vs_accuracy WHERE x_name = 'train_device_hours' AND on_frontier ORDER 
 def ddl() -> list[str]:
     """Statements that create an empty store of this schema version."""
     stmts = ["CREATE TABLE meta (key VARCHAR, value VARCHAR)"]
-    stmts += [_create_table(name) for name in (*RUN_TABLES, *DERIVED_TABLES, *FORECAST_TABLES)]
+    stmts += [_create_table(name) for name in (*RUN_TABLES, *DERIVED_TABLES, *FORECAST_TABLES, *WORKER_TABLES)]
     stmts.append(f"CREATE TABLE {LEADERBOARD_TABLE} AS SELECT * FROM ({LEADERBOARD_SELECT}) WHERE false")
     stmts += [f"CREATE VIEW {name} AS {sql}" for name, sql in VIEWS.items()]
     return stmts
