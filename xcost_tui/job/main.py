@@ -257,11 +257,6 @@ USAGE = (
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("--worker", "--runs"):
-        # deferred: the warm worker's loop (docs/runner.md, "Warm workers"); a one-run job has no use for it
-        from .worker import worker_main
-
-        return worker_main(argv)
     if len(argv) != 1 or argv[0].startswith("--"):
         print(USAGE, file=sys.stderr)
         return 2

@@ -26,6 +26,7 @@ supervisor records the run's end and starts a new worker for the next).
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import signal
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ..measure.contention import apply_thread_share
+from ..methods import METHOD_TABLE
 from ..rundir import ProcessRef, RunDir, StoreLayout, WorkerDir, WorkerInfo, read_status
 from ..rundir.cancel import read_cancel_request
 from ..rundir.jsonl import JsonlWriter
@@ -60,6 +62,7 @@ class Worker:
         self.stop_reason: str | None = None
         self.index = 0
         self.info: WorkerStart | None = None
+        self._threads: int | None = None
         self._record: JsonlWriter | None = None
         self._out = (os.dup(1), os.dup(2))  # the worker's own stdout and stderr, between runs
 
@@ -72,13 +75,11 @@ class Worker:
         signal.signal(signal.SIGUSR1, self._on_cancel)
         threads = apply_thread_share()
         deterministic_cublas()
-        # deferred: torch and the runners are the start-up this process pays once (imported after
-        # the CPU share is applied to the environment, which torch's thread pools read on import)
-        import importlib
-
+        # torch and the runners: the start-up this process pays once, imported after the CPU share
+        # is applied to the environment (torch's thread pools read it on import)
         import torch
 
-        from ..methods import METHOD_TABLE
+        # deferred: job/cache.py pulls in torch (start-up cost, after the CPU share is applied)
         from .cache import CACHE
 
         for runner in sorted({m.runner.partition(":")[0] for m in METHOD_TABLE.values()}):
@@ -86,6 +87,7 @@ class Worker:
         if torch.cuda.is_available():
             torch.zeros(1, device="cuda")  # the CUDA context, once
         CACHE.enabled = True
+        self._threads = torch.get_num_threads()  # the worker's own share: restored after each run
         gc.collect()
         gc.freeze()  # the start-up's objects are never garbage: later collections skip them
         ref = ProcessRef.current()
@@ -162,9 +164,12 @@ class Worker:
     def _after_run(self, job: Job) -> None:
         """Nothing of one run reaches the next: its objects collected, the allocator's cache emptied
         (after a CUDA out-of-memory, what the run held is given back before the next starts)."""
-        import torch
+        import torch  # imported at start(): no cost here
 
         del job
+        if self._threads is not None:  # a run's share (torch.set_num_threads) is that run's only
+            torch.set_num_threads(self._threads)
+        torch.use_deterministic_algorithms(False)  # as a fresh process has it; each run sets its own
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
