@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
@@ -35,12 +37,17 @@ class _Entry:
     rng_after: torch.Tensor | None  # ... and after it
 
 
+# The most entries of a kind a worker keeps (the least recently used goes first): one causal LM on
+# the device (a second large model beside it would not fit), two encoders' weights in host RAM.
+LIMITS = {"causal": 1, "encoder": 2}
+
+
 class WorkerCache:
     """Process-wide, host RAM (a cached causal LM stays on its device). ``enabled`` only in a warm worker."""
 
     def __init__(self) -> None:
         self.enabled = False
-        self._entries: dict[Hashable, _Entry] = {}
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -84,10 +91,12 @@ class WorkerCache:
         entry = self._entries.get(key)
         if entry is not None and (entry.rng_before is None or torch.equal(entry.rng_before, before)):
             self.hits += 1
+            self._entries.move_to_end(key)
             if entry.rng_after is not None:
                 torch.set_rng_state(entry.rng_after)
             return (copy.deepcopy(entry.value) if copy_out else entry.value), True
         self.misses += 1
+        self._make_room(key)
         value = build()
         after = torch.get_rng_state()
         drew = not torch.equal(before, after)
@@ -95,6 +104,22 @@ class WorkerCache:
             copy.deepcopy(value) if copy_out else value, before if drew else None, after if drew else None
         )
         return value, False
+
+    def _make_room(self, key: Hashable) -> None:
+        """Drops the least recently used entries of ``key``'s kind beyond its limit, before a new one
+        is built (a causal LM's memory on the device is given back first)."""
+        kind = key[0] if isinstance(key, tuple) and key else None
+        limit = LIMITS.get(kind) if isinstance(kind, str) else None
+        if limit is None:
+            return
+        same = [k for k in self._entries if isinstance(k, tuple) and k and k[0] == kind and k != key]
+        dropped = same[: max(0, len(same) - (limit - 1))]
+        for k in dropped:
+            del self._entries[k]
+        if dropped:
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
 
     # ---- the warm-up's shapes ------------------------------------------------------------------
     def shared(self, key: Hashable, make: Callable[[], Any]) -> Any:
