@@ -577,13 +577,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
         )
     from .tui.app import run_app  # deferred: pulls in textual (start-up cost)
 
-    if args.executor is not None:
+    if args.executor is not None or args.process_per_run:
         return run_app(
             store=Path(args.store),
             plan=plan_arg,
             data_dir=args.data_dir,
             max_parallel=args.max_parallel,
             executor=args.executor,
+            process_per_run=args.process_per_run,
         )
     return run_app(store=Path(args.store), plan=plan_arg, data_dir=args.data_dir, max_parallel=args.max_parallel)
 

@@ -353,16 +353,18 @@ def run_app(
     data_dir: str | None = None,
     max_parallel: int | None = None,
     executor: str | None = None,
+    process_per_run: bool = False,
 ) -> int:
     """Entry point of ``xcost-tui [plan.toml]``. ``executor`` (``--executor slurm``): the app's runner
-    submits to SLURM, with the plan's ``[executor]`` settings when a plan is given."""
+    submits to SLURM, with the plan's ``[executor]`` settings when a plan is given.
+    ``process_per_run`` (``--process-per-run``): a process per run instead of warm workers."""
     settings = None
-    if executor is not None:
+    if executor is not None or process_per_run:
         from ..plan import ExecutorSettings, load_plan  # deferred: plan, spec and tasks (start-up cost)
 
-        settings = (
-            load_plan(plan, data_dir=data_dir, executor=executor).executor if plan else ExecutorSettings(kind=executor)
-        )
+        kind = executor or "local"
+        settings = load_plan(plan, data_dir=data_dir, executor=kind).executor if plan else ExecutorSettings(kind=kind)
+        settings.process_per_run = settings.process_per_run or process_per_run
     app = XcostApp(store=store, plan=plan, data_dir=data_dir, max_parallel=max_parallel, executor=settings)
     result = app.run()
     return int(result or 0) if isinstance(result, int) else 0
