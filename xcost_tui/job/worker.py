@@ -141,11 +141,11 @@ class Worker:
         code: int | None = None
         self._to_run_log(RunDir(run_dir).log)
         try:
+            self.current = job  # from here a SIGUSR1 reaches this run (no window before the check)
             if read_cancel_request(run_dir) is not None:  # cancelled while it waited for this worker
                 _log(f"run {run_dir.name}: {CANCELLED_BEFORE_START}; not run")
                 code = job.cancel_before_start(CANCELLED_BEFORE_START)
             else:
-                self.current = job
                 code = job.main()
         finally:
             self.current = None
