@@ -242,9 +242,9 @@ def _list_requests(run_dirs: list[str]) -> Iterator[dict[str, Any]]:
 
 def list_worker_dir(run_dir: Path) -> WorkerDir:
     """The worker folder of a ``--runs`` list: in the store of its first run (STORE/runs/<id>),
-    named by the SLURM job (or host and pid)."""
-    name = os.environ.get("SLURM_JOB_ID") or f"{socket.gethostname()}-{os.getpid()}"
-    return StoreLayout(run_dir.resolve().parent.parent).worker_dir(f"list-{name}")
+    named by the SLURM job (or the host) and the pid (a packed job restarts its worker after a kill)."""
+    name = os.environ.get("SLURM_JOB_ID") or socket.gethostname()
+    return StoreLayout(run_dir.resolve().parent.parent).worker_dir(f"list-{name}-{os.getpid()}")
 
 
 def worker_main(argv: list[str]) -> int:
