@@ -348,7 +348,8 @@ def execution_lines(fc: PlanForecast) -> list[str]:
         )
     if ex.shared_target_runs:
         out.append(
-            f"shared target phases: {ex.shared_target_runs} runs reuse another run's post-target model "
+            f"shared target phases: {ex.shared_target_runs} run{'s' if ex.shared_target_runs != 1 else ''} "
+            f"reuse{'s' if ex.shared_target_runs == 1 else ''} another run's post-target model "
             f"({ex.shared_target_phases} phases they no longer train: target, eval:en and the intermediate phases "
             f"before them; counted once at the producer); {ex.checkpoint_reads} checkpoint reads, "
             f"{ex.checkpoint_writes} writes"

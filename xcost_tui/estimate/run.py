@@ -367,7 +367,7 @@ def estimate_plan(
             continue
         base_runs.append(build_run(spec, counted[rid], probes.get(rid), profile, depends.get(rid), safety))
     needs = {r.run_id: run_needs(specs[r.run_id], counted[r.run_id], r.startup_s) for r in base_runs}
-    groups = [TargetGroup(g.producer, tuple(g.consumers), tuple(g.phases)) for g in plan.shared_targets()]
+    target_groups = [TargetGroup(g.producer, tuple(g.consumers), tuple(g.phases)) for g in plan.shared_targets()]
     link = profile.host_to_device if profile is not None else host_to_device_bytes_per_s(device.get("label"))
     rates = Rates(link if device.get("type") == "cuda" else None)
     slots_n = max(1, slots or 1)
@@ -375,7 +375,7 @@ def estimate_plan(
     why = workers_reason or (
         f"--workers {workers}" if workers else f"one per parallel slot ({slots_n}: --slots, else the local GPUs)"
     )
-    runs, n_shared = share_targets(base_runs, groups)
+    runs, n_shared = share_targets(base_runs, target_groups)
     execution = apply_execution(
         runs,
         needs,
@@ -386,7 +386,7 @@ def estimate_plan(
         safety=safety,
         shared_phases=n_shared,
     )
-    compared = compare(base_runs, groups, needs, rates, safety, process_per_run=process_per_run)
+    compared = compare(base_runs, target_groups, needs, rates, safety, process_per_run=process_per_run)
     if any(r.assumed for r in runs):
         notes.append(
             "rows marked assumed use the registry's split sizes or an assumed length per task "
