@@ -18,6 +18,7 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     RUN_DIR/loglikelihoods.jsonl     icl: every query's prompt, continuations and log-likelihoods
     RUN_DIR/job.log                  the job's stdout and stderr
     RUN_DIR/checkpoints/intermediate/  a saved encoder other runs may start from (+ phase.json)
+    RUN_DIR/checkpoints/target/      the model after the target phase other runs may start from (+ phase.json)
 
 Paths kept in the store are relative to the store root when they lie under it, so a copied
 or moved store still reads its own run directories (``StoreLayout.relative``/``resolve``).
@@ -42,6 +43,7 @@ LOGLIKELIHOODS = "loglikelihoods.jsonl"
 LOG = "job.log"
 CHECKPOINTS = "checkpoints"
 INTERMEDIATE = "intermediate"
+TARGET = "target"
 PHASE_META = "phase.json"
 
 DB_NAME = "xcost.duckdb"
@@ -108,6 +110,12 @@ class RunDir:
     def intermediate_checkpoint(self) -> Path:
         """Where the encoder after the intermediate phase(s) is saved for reuse."""
         return self.path / CHECKPOINTS / INTERMEDIATE
+
+    @property
+    def target_checkpoint(self) -> Path:
+        """Where the model after the target phase (its English validation, collapse retries and
+        learning curve) is saved for reuse (issue 18)."""
+        return self.path / CHECKPOINTS / TARGET
 
     def read_spec(self) -> dict[str, Any]:
         """spec.json as a dict, not validated (a spec of another version must still be readable).
