@@ -331,7 +331,11 @@ class SlurmExecutor:
             live.executor, live.job_id, live.executor_state, live.depends_on = SLURM, job_id, "PENDING", run.depends_on
             run.unknown_since = None
             extra = f" after job {run.depends_on} (afterok)" if run.depends_on else ""
-            extra += f", starting from {live.init_from}" if live.init_from else ""
+            extra += (
+                f", starting from {live.init_target_from or live.init_from}"
+                if live.init_target_from or live.init_from
+                else ""
+            )
             sup.note(f"{live.label}: submitted to SLURM (job {job_id}){extra}", run_id, topic=STARTED)
             self.cancel(sup, run, time.monotonic())
             sup.changed()
