@@ -35,7 +35,9 @@ def test_few_shot_runs_start_from_the_direct_runs_post_target_model(store):
         live = lives[fs.run_id()]
         assert live.status == "waiting" and live.waiting_target and live.waiting_for == direct.run_id()
     notes = [m.text for m in sched.drain_messages()]
-    assert any("shared target phase: direct slow saves its post-target model; fs4, fs8 start from it" in n for n in notes)
+    assert any(
+        "shared target phase: direct slow saves its post-target model; fs4, fs8 start from it" in n for n in notes
+    )
     sched.start()
     try:
         assert sched.wait(60)
