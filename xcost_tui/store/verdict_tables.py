@@ -23,7 +23,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -597,15 +597,13 @@ def _incremental(
     families = sorted({baselines[c] for c in affected if c in baselines} | {before[c] for c in affected if c in before})
     kept: list[VerdictComparisonRow] = []
     if families:
-        kept = (
-            con.execute(
-                "SELECT * FROM verdict_comparison WHERE list_contains(?, baseline_id) AND list_contains(?, lang) "
-                "AND NOT list_contains(?, config_id)",
-                [families, list(AVERAGES.values()), affected],
-            )
-            .fetch_arrow_table()
-            .to_pylist()
-        )  # type: ignore[assignment]
+        found = con.execute(
+            "SELECT * FROM verdict_comparison WHERE list_contains(?, baseline_id) AND list_contains(?, lang) "
+            "AND NOT list_contains(?, config_id)",
+            [families, list(AVERAGES.values()), affected],
+        )
+        names = [d[0] for d in found.description or ()]
+        kept = [cast(VerdictComparisonRow, dict(zip(names, row))) for row in found.fetchall()]
     adjust_across_configurations([*kept, *cmp])
     done = f"incremental: {len(changed)} of {len(current)} configurations, {len(pairs)} comparisons"
     return acc, [*cmp, *kept], _state(current, n_runs, baselines), done, (sorted(dirty), affected, families)
