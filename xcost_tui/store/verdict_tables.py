@@ -163,7 +163,7 @@ class Configuration:
 
 PREDICTIONS_SQL = """
 WITH latest AS (
-  SELECT run_id, lang, arg_max(phase, coalesce(t, 0)) AS phase FROM evals WHERE accuracy IS NOT NULL GROUP BY ALL
+  SELECT run_id, lang, arg_max(phase, coalesce(t, 0)) AS phase FROM evals WHERE accuracy IS NOT NULL {runs} GROUP BY ALL
 ),
 sel AS (
   SELECT r.config_id, r.run_id, coalesce(r.seed, 0) AS seed, coalesce(r.shot_seed, -1) AS shot_seed, p.lang,
@@ -171,7 +171,7 @@ sel AS (
   FROM predictions p
   JOIN latest l ON l.run_id = p.run_id AND l.lang = p.lang AND l.phase = p.phase
   JOIN runs r ON r.run_id = p.run_id
-  WHERE r.status = 'succeeded' AND r.config_id IS NOT NULL AND p.label >= 0 {where}
+  WHERE r.status = 'succeeded' AND r.config_id IS NOT NULL AND p.label >= 0 {runs_p}
 )
 SELECT dense_rank() OVER (ORDER BY config_id, seed, shot_seed, run_id, lang) - 1 AS slice,
        config_id, run_id, seed, shot_seed, lang, idx, correct::DOUBLE AS correct
@@ -190,10 +190,21 @@ def load_configurations(
             "GROUP BY config_id"
         ).fetchall()
     }
-    where, params = "", []
+    sql, params = PREDICTIONS_SQL.format(runs="", runs_p=""), []
     if config_ids is not None:
-        where, params = "AND list_contains(?, r.config_id)", [list(config_ids)]
-    cols = con.execute(PREDICTIONS_SQL.format(where=where), params).fetchnumpy()
+        # the runs first, then their predictions by run id: the filter reaches the scan of the
+        # predictions table itself (a filter on the runs' config_id would be applied only after
+        # the join, to every prediction of the store), which the incremental refresh relies on
+        run_ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM runs WHERE status = 'succeeded' AND list_contains(?, config_id)",
+                [list(config_ids)],
+            ).fetchall()
+        ]
+        sql = PREDICTIONS_SQL.format(runs="AND list_contains(?, run_id)", runs_p="AND list_contains(?, p.run_id)")
+        params = [run_ids, run_ids]
+    cols = con.execute(sql, params).fetchnumpy()
     n = len(cols["slice"])
     configs: dict[str, Configuration] = {}
     if not n:
