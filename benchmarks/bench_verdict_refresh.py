@@ -26,6 +26,11 @@ Wall seconds, CPU seconds of this process (DuckDB's threads included) and the ra
 incremental are printed; a figure measured while other processes used the CPUs says so beside it
 (benchmarks/_quiet.py), and is no result. ``--check`` also verifies that the incremental tables
 equal a full refresh's (one more full refresh). The added runs are removed when the store is reused.
+
+Memory: the full refresh loads every prediction of the store at once (store/verdict_tables.py:
+``load_configurations``); at 10,000 runs × 500 items (56 M predictions) it needs more than the
+23 GiB of the build machine (killed there), so ``--runs 10000`` was measured with ``--items 100``
+(docs/benchmarks.md). The incremental refresh loads only the configurations it recomputes.
 """
 
 from __future__ import annotations
