@@ -7,7 +7,8 @@ checkpoint_saved, run_end), predictions, the final status, exit code 0 / 1 / 143
 What it does is chosen by words in the spec's ``name`` or in ``$FAKE_JOB_MODE``:
 
 - ``raise``: raises in the first training phase (intermediate if any, else target) -> failed, exit 1
-- ``hang``: stops in the target phase until SIGTERM -> cancelled, exit 143
+- ``hang``: stops in the target phase (a run that starts from a shared post-target model: its
+  first few-shot phase) until SIGTERM -> cancelled, exit 143
 - ``stubborn``: like hang but ignores SIGTERM (only SIGKILL ends it)
 - ``die``: ``os._exit(3)`` in the target phase without writing an end
 - ``slow``: each step takes 0.1 s instead of ``$FAKE_JOB_STEP_S`` (default 0.01)
@@ -211,7 +212,9 @@ def _main(run_dir: Path) -> int:
                     raise RuntimeError(f"fake failure in {phase}")
                 if phase.startswith("target:") and "die" in modes:
                     os._exit(3)
-                if phase.startswith("target:") and ({"hang", "stubborn"} & modes):
+                # a run that starts from a shared post-target model hangs in its first own phase
+                hangs_in = "few-shot:" if spec.init_target_from else "target:"
+                if phase.startswith(hangs_in) and ({"hang", "stubborn"} & modes):
                     while True:
                         time.sleep(0.02)
                         if CANCEL["flag"]:
