@@ -27,10 +27,10 @@ incremental are printed; a figure measured while other processes used the CPUs s
 (benchmarks/_quiet.py), and is no result. ``--check`` also verifies that the incremental tables
 equal a full refresh's (one more full refresh). The added runs are removed when the store is reused.
 
-Memory: the full refresh loads every prediction of the store at once (store/verdict_tables.py:
-``load_configurations``); at 10,000 runs × 500 items (56 M predictions) it needs more than the
-23 GiB of the build machine (killed there), so ``--runs 10000`` was measured with ``--items 100``
-(docs/benchmarks.md). The incremental refresh loads only the configurations it recomputes.
+Memory: the full refresh loads ``FULL_CHUNK`` configurations at a time with their baseline
+(store/verdict_tables.py ``_full``); when it loaded every prediction at once, 10,000 runs × 500
+items (56 M predictions) needed more than the 23 GiB of the build machine. The incremental
+refresh loads only the configurations it recomputes.
 """
 
 from __future__ import annotations

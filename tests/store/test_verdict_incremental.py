@@ -161,3 +161,20 @@ def test_force_is_a_full_refresh(tmp_path):
         assert verdict_tables.refresh(con) is False
         assert verdict_tables.refresh(con, force=True) is True
     assert _recomputed(tmp_path).startswith("full")
+
+
+def test_a_full_refresh_a_chunk_at_a_time_equals_one_that_loads_everything(tmp_path, monkeypatch):
+    """The full refresh loads FULL_CHUNK configurations at a time (its memory bounded on any
+    store): one at a time gives the rows of all at once."""
+    rng = np.random.default_rng(5)
+    for i in range(14):
+        _add(tmp_path, rng, f"r{i}", i % len(TEMPLATES))
+    ingest(tmp_path)
+    with connect_rw(tmp_path) as con:
+        monkeypatch.setattr(verdict_tables, "FULL_CHUNK", 10**6)
+        assert verdict_tables.refresh(con, force=True)
+        everything = _tables(con)
+        monkeypatch.setattr(verdict_tables, "FULL_CHUNK", 1)
+        assert verdict_tables.refresh(con, force=True)
+        assert _tables(con) == everything
+        assert everything["verdict_comparison"], "no comparison to check"

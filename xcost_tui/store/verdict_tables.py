@@ -564,15 +564,48 @@ def _state(
     }
 
 
+# A full refresh loads the predictions of at most this many configurations at once (with the
+# baseline they are compared with), so its memory is bounded on any store: all of them at once
+# (56 M predictions at 10,000 runs) did not fit in 23 GiB.
+FULL_CHUNK = 48
+
+# Per configuration, its runs with predictions the verdict reads (what ``default_baseline`` counts),
+# from the same selection as PREDICTIONS_SQL, counted in the database.
+RUN_COUNTS_SQL = (
+    PREDICTIONS_SQL[: PREDICTIONS_SQL.index("SELECT dense_rank()")].format(runs="", runs_p="")
+    + "SELECT config_id, count(DISTINCT run_id) FROM sel GROUP BY config_id"
+)
+
+
 def _full(
     con: duckdb.DuckDBPyConnection, current: dict[str, tuple[dict[str, Any], str]]
 ) -> tuple[list[VerdictAccuracyRow], list[VerdictComparisonRow], dict[str, Any], str]:
-    configs = load_configurations(con)
-    baselines = default_baseline(configs)
-    acc = [row for cfg in configs.values() for row in accuracy_rows(cfg)]
-    cmp = _comparisons(configs, baselines.items(), DEFAULT_DELTA)
-    state = _state(current, {cid: len(cfg.runs) for cid, cfg in configs.items()}, baselines)
-    return acc, cmp, state, f"full: {len(configs)} configurations, {len(baselines)} comparisons"
+    """Every configuration, loaded a chunk at a time: each baseline with the configurations
+    compared with it (FULL_CHUNK of them at once), then those with no baseline."""
+    counts = {str(cid): int(n) for cid, n in con.execute(RUN_COUNTS_SQL).fetchall()}
+    entries = {cid: (current[cid][0], n) for cid, n in counts.items() if cid in current and n > 0}
+    baselines = baselines_of(entries)
+    groups: dict[str | None, list[str]] = {}
+    for cid in sorted(entries):
+        groups.setdefault(baselines.get(cid), []).append(cid)
+    acc: list[VerdictAccuracyRow] = []
+    cmp: list[VerdictComparisonRow] = []
+    counted: set[str] = set()
+    for base, members in groups.items():
+        for i in range(0, len(members), FULL_CHUNK):
+            chunk = members[i : i + FULL_CHUNK]
+            configs = load_configurations(con, [*chunk, *([base] if base else [])])
+            for cid in [*chunk, *([base] if base else [])]:
+                if cid in configs and cid not in counted:
+                    counted.add(cid)
+                    acc += accuracy_rows(configs[cid])
+            if base is not None:
+                cmp += [
+                    row for cid in chunk for row in comparison_rows(configs[cid], configs[base], delta=DEFAULT_DELTA)
+                ]
+    adjust_across_configurations(cmp)
+    state = _state(current, {cid: n for cid, (_, n) in entries.items()}, baselines)
+    return acc, cmp, state, f"full: {len(entries)} configurations, {len(baselines)} comparisons"
 
 
 def _incremental(
