@@ -179,7 +179,9 @@ def main() -> int:
             c.label(
                 f"xcopa-stilts --device-profile H100-SXM: {len(fc2.runs)} runs in {took:.1f} s "
                 f"({'within' if took < TARGET_STILTS_S else 'OVER'} the {TARGET_STILTS_S:g} s target); "
-                f"{fc2.totals().get('all', {}).get('device_hours', 0):.2f} device-hours forecast"
+                f"{fc2.summary().total_h:.2f} device-hours forecast ({fc2.phases_device_hours():.2f} in phases, "
+                f"start-up share {fc2.summary().startup_share or 0:.1%}; one process per run and no shared target "
+                f"phases: {fc2.compared[0].total_h:.2f})"
             )
         )
     if not a.keep:

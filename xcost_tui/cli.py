@@ -286,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Forecast every run and phase of a plan: examples, tokens (the real length distribution "
         "with the run's tokenizer), analytic FLOPs, time, device-hours, energy and memory, from a "
         "short probe on this machine, or projected onto another GPU with --device-profile. "
+        "Outside the phases it forecasts start-ups, model loads and restores of warm workers (one per "
+        "device, --workers) or of one process per run (--process-per-run), target phases shared as the "
+        "runner shares them, and the saving against one process per run with none shared. "
         'Stored in <store>/forecasts/ and the store\'s forecasts table (docs/plans.md, "Forecasts").',
     )
     est.add_argument("plan", help="a plan file, or the name of a built-in plan (demo, xcopa-stilts)")
@@ -309,6 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="N",
         help="runs at once for the plan's wall time (local GPUs or SLURM jobs; default: one per local GPU, else 1)",
+    )
+    est.add_argument(
+        "--workers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="warm workers assumed (one long-lived job process per device, which starts once and loads each "
+        "distinct model once; each run restores a fresh model from host RAM); default: one per slot, i.e. per "
+        "local GPU or the profile's one GPU",
+    )
+    est.add_argument(
+        "--process-per-run",
+        action="store_true",
+        help="forecast one process per run instead (each run pays a process start-up and a model load), as "
+        "[executor] process_per_run runs it; target phases stay shared. Either way the forecast says the saving "
+        "against the old way: one process per run and no shared target phases",
     )
     est.add_argument(
         "--safety", type=float, default=None, metavar="X", help="suggested SLURM --time = forecast x X (default 1.5)"
@@ -527,6 +546,8 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
                 device_profile=args.device_profile,
                 efficiency=args.efficiency,
                 slots=args.slots,
+                workers=args.workers,
+                process_per_run=args.process_per_run,
                 fmt_name=args.format,
                 phases=args.phases,
                 store=args.store,

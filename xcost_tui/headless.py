@@ -182,7 +182,8 @@ class _Watcher:
                 if started_now:
                     how = "attached to the running job" if run.attached else "started"
                     where = f" on GPU {run.gpu}" if run.gpu is not None else ""
-                    reuse = f", reusing {run.init_from}" if run.init_from else ""
+                    start = run.init_target_from or run.init_from  # a post-target model replaces the encoder too
+                    reuse = f", reusing {start}" if start else ""
                     if run.job_id is not None:
                         how = "attached to its SLURM job" if run.attached else "submitted to SLURM"
                         after = f", after job {run.depends_on} (afterok)" if run.depends_on else ""
@@ -194,7 +195,8 @@ class _Watcher:
                         out += self._phase_lines(run, now)
                     out.append(end_line(run))
                 elif run.status == "waiting" and prev is None:
-                    out.append(f"{run.label} ({rid}): waits for the encoder of {run.waiting_for}")
+                    what = "post-target model" if run.waiting_target else "encoder"
+                    out.append(f"{run.label} ({rid}): waits for the {what} of {run.waiting_for}")
             if run.status != RunStatus.RUNNING:
                 continue
             if run.job_id is not None and run.executor_state and run.executor_state != self.remote.get(rid):

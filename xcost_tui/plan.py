@@ -279,6 +279,19 @@ class Plan:
             for g in shared_intermediate_groups(self.runs)
         ]
 
+    def shared_intermediates_left(self) -> list[SharedIntermediate]:
+        """The intermediate phases the runner shares once the target phases are shared: a run that
+        starts from a post-target model trains no intermediate phase (runner/shared.py wires target
+        phases first), so the groups are made of the other runs."""
+        consumers = {rid for g in self.shared_targets() for rid in g.consumers}
+        return [
+            SharedIntermediate(
+                phases=[p.name for p in g[0].phase_plan() if p.kind is PhaseKind.INTERMEDIATE],
+                run_ids=[s.run_id() for s in g],
+            )
+            for g in shared_intermediate_groups(s for s in self.runs if s.run_id() not in consumers)
+        ]
+
     def shared_targets(self) -> list[SharedTarget]:
         return [
             SharedTarget(

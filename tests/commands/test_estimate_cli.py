@@ -141,3 +141,48 @@ def test_probe_forecast_then_the_runs_and_the_headless_line(tiny_plan, tmp_path,
     assert all(same for *_, same in rows)
     check = run_cli(["plan", "check", str(tiny_plan), "--store", str(store)])
     assert check.returncode == 0 and "warning" not in check.stdout
+
+
+SHARED_PLAN = (
+    TINY_PLAN
+    + """
+[[experiment]]
+name = "few-shot"
+method = "few-shot"
+few_shot_k = 4
+"""
+)
+
+
+def test_the_table_says_the_workers_the_shared_target_phases_and_the_saving(tmp_path, data_dir):
+    """A direct run and a few-shot run that reuses its target phase, projected onto an H100: one warm
+    worker, the shared phases, the start-up share and the saving; --process-per-run the old way."""
+    path = tmp_path / "shared.toml"
+    path.write_text(SHARED_PLAN)
+    common = ["plan", "estimate", str(path), "--device-profile", "H100-SXM", "--data-dir", str(data_dir), "--no-save"]
+    proc = run_cli([*common, "--format", "json"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fc = json.loads(proc.stdout)
+    ex = fc["execution"]
+    assert ex["workers"] == 1 and not ex["process_per_run"] and "H100-SXM profile" in ex["workers_reason"]
+    assert ex["shared_target_runs"] == 1 and ex["checkpoint_reads"] == 1 and ex["checkpoint_writes"] == 1
+    few = next(r for r in fc["runs"] if r["method"] == "few-shot")
+    shared = {p["phase"]: p["shared_from"] for p in few["phases"]}
+    direct_id = next(r["run_id"] for r in fc["runs"] if r["method"] == "direct")
+    assert shared["target:copa"] == shared["eval:en"] == direct_id and shared["eval:it"] is None
+    old = fc["compared"][0]
+    new_h = fc["totals"]["device_hours"]
+    assert fc["totals"]["saving_device_hours"] == pytest.approx(old["phases_h"] + old["startup_h"] - new_h)
+
+    table = run_cli([*common, "--workers", "2"])
+    assert table.returncode == 0, table.stderr[-3000:]
+    out = " ".join(table.stdout.split())  # the table wraps long lines
+    assert "execution: 2 warm workers, --workers 2." in out
+    assert "shared target phases: 1 run reuses another run's post-target model" in out
+    assert "start-up share" in out and "saving: " in out and "against one process per run, no shared" in out
+
+    ppr = run_cli([*common, "--process-per-run"])
+    assert ppr.returncode == 0, ppr.stderr[-3000:]
+    assert "execution: one process per run (2 start-ups" in " ".join(ppr.stdout.split())
+    both = run_cli([*common, "--process-per-run", "--workers", "2"])
+    assert both.returncode == 2 and "exclude each other" in both.stderr

@@ -58,11 +58,22 @@ def test_every_language_for_every_run(demo_store):
 
 def test_costs_measured_or_null_with_reason(demo_store):
     phases = sql(
-        demo_store, "SELECT run_id, phase, kind, costs FROM phases WHERE kind IN ('intermediate','target','few-shot')"
+        demo_store,
+        "SELECT run_id, phase, kind, costs, reused_from_run FROM phases WHERE kind IN ('intermediate','target','few-shot')",
     )
     assert phases
+    own = {(p["run_id"], p["phase"]) for p in phases if p["reused_from_run"] is None}
     for p in phases:
         costs = json.loads(p["costs"]) if isinstance(p["costs"], str) else p["costs"]
+        if p["reused_from_run"] is not None:
+            # a shared phase (the few-shot run starts from the direct run's target phase): its
+            # costs are counted where they were incurred, whose own row is measured (checked here)
+            assert (p["reused_from_run"], p["phase"]) in own, p
+            assert all(
+                c["value"] is None and c["reason"] == f"reused: counted in {p['reused_from_run']}"
+                for c in costs.values()
+            ), p["phase"]
+            continue
         for name in MEASURABLE:
             assert costs[name]["value"] is not None and costs[name]["source"], (p["phase"], name)
         for name, c in costs.items():

@@ -282,7 +282,11 @@ def test_skip_succeeded_and_rerun(store):
 
 def _shared_specs(producer_name: str):
     producer = spec(producer_name, seed=0, method="intermediate", intermediate=["arc_challenge"])
-    consumer = spec("consumer", seed=0, method="few-shot", intermediate=["arc_challenge"], few_shot_k=4)
+    # another language list: another target key (the target phase's curve reads every language),
+    # so the two share their intermediate phase only (shared target phases: test_runner_target.py)
+    consumer = spec(
+        "consumer", seed=0, method="few-shot", intermediate=["arc_challenge"], few_shot_k=4, langs=["it", "qu"]
+    )
     other = spec("other", seed=0, method="intermediate", intermediate=["rte"])
     return producer, consumer, other
 

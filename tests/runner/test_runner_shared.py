@@ -29,12 +29,12 @@ def test_a_single_run_is_left_alone():
 
 
 def test_a_running_producer_is_joined():
-    w = wire([e("p", status=R, save_encoder=True), e("b")], {})
+    w = wire([e("p", status=R, saves=True), e("b")], {})
     assert w.producers == [] and w.waiting == {"b": "p"}
 
 
 def test_a_finished_producer_is_not_waited_for():
-    w = wire([e("p", status=RunStatus.FAILED, save_encoder=True), e("b")], {})
+    w = wire([e("p", status=RunStatus.FAILED, saves=True), e("b")], {})
     assert w.waiting == {}
 
 
@@ -45,7 +45,7 @@ def test_a_saved_encoder_is_used_at_once():
 
 
 def test_already_waiting_runs_are_not_rewired():
-    w = wire([e("p", status=R, save_encoder=True), e("b", status=W, waiting_for="p"), e("c")], {})
+    w = wire([e("p", status=R, saves=True), e("b", status=W, waiting_for="p"), e("c")], {})
     assert w.waiting == {"c": "p"}
 
 

@@ -100,7 +100,7 @@ def test_cancelling_one_run_of_a_pack_ends_that_run_only(tmp_path):
     s.start()
     hang = runs[2].run_id()
     try:
-        wait_for(lambda: (s.get(hang).phase or "").startswith("target:"), what="the hanging run in its target phase")
+        wait_for(lambda: (s.get(hang).phase or "").startswith("few-shot:"), what="the hanging run in its phase")
         assert s.cancel(hang)
         assert s.wait(180)
     finally:

@@ -7,7 +7,8 @@ checkpoint_saved, run_end), predictions, the final status, exit code 0 / 1 / 143
 What it does is chosen by words in the spec's ``name`` or in ``$FAKE_JOB_MODE``:
 
 - ``raise``: raises in the first training phase (intermediate if any, else target) -> failed, exit 1
-- ``hang``: stops in the target phase until SIGTERM -> cancelled, exit 143
+- ``hang``: stops in the target phase (a run that starts from a shared post-target model: its
+  first few-shot phase) until SIGTERM -> cancelled, exit 143
 - ``stubborn``: like hang but ignores SIGTERM (only SIGKILL ends it)
 - ``die``: ``os._exit(3)`` in the target phase without writing an end
 - ``slow``: each step takes 0.1 s instead of ``$FAKE_JOB_STEP_S`` (default 0.01)
@@ -50,6 +51,7 @@ from xcost_tui.rundir import (  # noqa: E402
     RunEnd,
     RunStart,
     RunStatus,
+    read_jsonl,
     update_status,
 )
 from xcost_tui.spec import PhaseKind, RunSpec  # noqa: E402
@@ -111,6 +113,8 @@ def _main(run_dir: Path) -> int:
                 "stdin_isatty": os.isatty(0),
                 "init_from": spec.init_from,
                 "save_encoder": spec.save_encoder,
+                "init_target_from": spec.init_target_from,
+                "save_target": spec.save_target,
                 "started": time.time(),
                 "XCOST_CPU_THREADS": os.environ.get("XCOST_CPU_THREADS"),
                 "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
@@ -143,7 +147,21 @@ def _main(run_dir: Path) -> int:
         plan = spec.phase_plan()
         first_training = next(p.name for p in plan if p.kind in (PhaseKind.INTERMEDIATE, PhaseKind.TARGET))
         inter = [p for p in plan if p.kind == PhaseKind.INTERMEDIATE]
-        if spec.init_from:
+        # the phases a saved post-target model replaces: intermediate, target, eval:en
+        upto = next(i for i, p in enumerate(plan) if p.kind == PhaseKind.TARGET) + 1
+        upto += 1 if upto < len(plan) and plan[upto].lang == "en" else 0
+        if spec.init_target_from:
+            meta_path = Path(spec.init_target_from) / "phase.json"
+            if not meta_path.is_file():
+                raise RuntimeError(f"init_target_from {spec.init_target_from}: no phase.json")
+            meta = json.loads(meta_path.read_text())
+            if meta.get("key") != json.loads(json.dumps(spec.target_key())):
+                raise RuntimeError("init_target_from was trained with other settings")
+            for rec in meta["phases"]:
+                events.emit(PhaseStart(rec["phase"], rec["kind"], None))
+                events.emit(PhaseEnd.from_dict({**rec, "t": 0.0}))
+            plan = plan[upto:]
+        elif spec.init_from:
             meta_path = Path(spec.init_from) / "phase.json"
             if not meta_path.is_file():
                 raise RuntimeError(f"init_from {spec.init_from}: no phase.json")
@@ -194,7 +212,9 @@ def _main(run_dir: Path) -> int:
                     raise RuntimeError(f"fake failure in {phase}")
                 if phase.startswith("target:") and "die" in modes:
                     os._exit(3)
-                if phase.startswith("target:") and ({"hang", "stubborn"} & modes):
+                # a run that starts from a shared post-target model hangs in its first own phase
+                hangs_in = "few-shot:" if spec.init_target_from else "target:"
+                if phase.startswith(hangs_in) and ({"hang", "stubborn"} & modes):
                     while True:
                         time.sleep(0.02)
                         if CANCEL["flag"]:
@@ -245,6 +265,35 @@ def _main(run_dir: Path) -> int:
                     )
                 )
                 events.emit(CheckpointSaved(phase, "checkpoints/intermediate", spec.intermediate_key()))
+            if planned == spec.phase_plan()[upto - 1] and spec.save_target:
+                ckpt = files.target_checkpoint
+                ckpt.mkdir(parents=True, exist_ok=True)
+                done = [e for e in read_jsonl(files.events) if e["type"] == "phase_end"]
+                reused = [
+                    {
+                        **e,
+                        "costs": {
+                            n: {**c, "value": None, "reason": f"reused: counted in {run_dir.name}"}
+                            for n, c in e["costs"].items()
+                        },
+                        "reused_from": e.get("reused_from")
+                        or {"run_id": run_dir.name, "run_dir": str(run_dir.resolve()), "phase": e["phase"]},
+                        "info": {**e["info"], "reused": True, "original_costs": e["costs"]},
+                    }
+                    for e in done
+                ]
+                (ckpt / "phase.json").write_text(
+                    json.dumps(
+                        {
+                            "kind": "target",
+                            "key": spec.target_key(),
+                            "run_id": run_dir.name,
+                            "run_dir": str(run_dir.resolve()),
+                            "phases": reused,
+                        }
+                    )
+                )
+                events.emit(CheckpointSaved(phase, "checkpoints/target", spec.target_key(), "target"))
     except Cancelled:
         events.emit(RunEnd(RunStatus.CANCELLED.value, "cancelled by signal", phase))
         update_status(run_dir, RunStatus.CANCELLED, ended=time.time(), error="cancelled by signal", phase=phase)

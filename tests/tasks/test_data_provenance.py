@@ -223,7 +223,9 @@ def test_a_run_records_its_data_and_model(tmp_path, data_dir):
     assert th_pool["questions_corrected"] == 52 and th_pool["xcopa_question"] == "copa"
     model = next(e for e in evs if e["type"] == "model_loaded")
     assert model["source"] == "built-in" and model["tokenizer"] == "trained-in-process"
-    assert model["tokenizer_splits"][0] == "copa:train" and len(model["tokenizer_splits"]) == 3
+    # the shots are left out of tiny-xlmr's tokenizer: a few-shot run's target phase may be shared
+    # (issue 18), so it is trained with the shared pipeline's tokenizer (tokenizer_lists(shots=False))
+    assert model["tokenizer_splits"] == ["copa:train"]
     ends = phase_ends(tmp_path / "r")
     assert ends["eval:th"]["info"]["xcopa_question"] == "copa"
     assert (

@@ -3,6 +3,10 @@
 Progress goes to stderr, so ``--format json|csv`` on stdout is the data alone. The forecast is
 written to ``<store>/forecasts/<id>.json`` and read into the store's ``forecasts`` table (unless
 ``--no-save``). Exit 0, or 2 for a bad plan or a forecast that could not be made, with the message.
+
+The table's closing lines say how the runs were assumed to execute (warm workers: how many and
+why, or one process per run), the device-hours in and outside the phases (the start-up share), the
+shared target phases, and the saving against the old way (one process per run, none shared).
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ def estimate_command(
     device_profile: str | None = None,
     efficiency: float | None = None,
     slots: int | None = None,
+    workers: int | None = None,
+    process_per_run: bool = False,
     fmt_name: str = "table",
     phases: bool = False,
     store: str = "store",
@@ -49,8 +55,20 @@ def estimate_command(
                 "--efficiency applies to a projection: give --device-profile NAME with it "
                 "(without a profile the probe measures the local device)"
             )
+        if workers is not None and process_per_run:
+            raise XcostError("--workers and --process-per-run exclude each other: warm workers, or one process per run")
+        n_slots = slots or workers or default_slots(profile)
+        # [executor] process_per_run, where the plan has that setting (the runner's old way)
+        ppr = process_per_run or bool(getattr(loaded.executor, "process_per_run", False))
         fc = estimate_plan(
-            loaded, profile=profile, slots=slots or default_slots(profile), out=err, safety=safety or DEFAULT_SAFETY
+            loaded,
+            profile=profile,
+            slots=n_slots,
+            out=err,
+            safety=safety or DEFAULT_SAFETY,
+            workers=workers or n_slots,
+            workers_reason=workers_reason(workers, slots, profile, n_slots),
+            process_per_run=ppr,
         )
     except XcostError as exc:
         print(f"xcost-tui: error: {exc}", file=err, flush=True)
@@ -77,6 +95,17 @@ def default_slots(profile) -> int:
     except Exception:  # noqa: BLE001 - no NVML: a CPU machine
         count = 0
     return max(1, int(count or 0))
+
+
+def workers_reason(workers: int | None, slots: int | None, profile, n: int) -> str:
+    """Why the forecast assumed that many warm workers (one per device)."""
+    if workers:
+        return f"--workers {workers}"
+    if slots:
+        return f"one per parallel slot (--slots {slots})"
+    if profile is not None:
+        return f"one per device of the {profile.name} profile, which has one GPU (--workers N for more)"
+    return f"one per local GPU ({n})" if n > 1 else "one for the local device (--workers N for more)"
 
 
 def _save(fc: PlanForecast, store: Path, err: TextIO) -> Path | None:
@@ -248,9 +277,12 @@ def print_forecast(fc: PlanForecast, out: TextIO, *, phases: bool = False, saved
             totals.add_row(*(Text(c.cell(row.get(c.key))) for c in present.FORECAST_TOTALS))
     console.print(totals)
     say = lambda s: console.print(s, markup=False, highlight=False)  # noqa: E731
+    for line in execution_lines(fc):
+        say(line)
     say(
-        f"plan wall time on {fc.slots} parallel slot{'s' if fc.slots != 1 else ''} (--slots): "
-        f"{fmt.seconds(fc.makespan_s())} (runs that reuse an encoder start after the run that trains it)"
+        f"plan wall time on {fc.slots} parallel slot{'s' if fc.slots != 1 else ''} (--slots, --workers): "
+        f"{fmt.seconds(fc.makespan_s())} (runs that reuse an encoder or a target phase start after the run "
+        f"that trains it)"
     )
     say(
         f"suggested SLURM --time per run: the forecast x {fc.safety:g}, rounded up to minutes (column 'time'); "
@@ -284,3 +316,59 @@ def print_forecast(fc: PlanForecast, out: TextIO, *, phases: bool = False, saved
         f"estimate made in {fc.seconds:.1f} s"
         + (f"; stored in {saved} and the store's forecasts table" if saved else "")
     )
+
+
+def _h(hours: float) -> str:
+    return f"{hours:.2f} h"
+
+
+def execution_lines(fc: PlanForecast) -> list[str]:
+    """How the runs were assumed to execute, the device-hours in and outside the phases, the shared
+    target phases and the saving against the old way."""
+    ex = fc.execution
+    now = fc.summary()
+    out = []
+    if ex.process_per_run:
+        out.append(
+            f"execution: one process per run ({ex.process_starts} start-ups, each with its model's load; "
+            f"--process-per-run or [executor] process_per_run)"
+        )
+    else:
+        link = (
+            f"at {ex.host_to_device_bytes_per_s / 1e9:.3g} GB/s"
+            if ex.host_to_device_bytes_per_s
+            else "(no device copy)"
+        )
+        out.append(
+            f"execution: {ex.workers} warm worker{'s' if ex.workers != 1 else ''}, {ex.workers_reason}. Each starts "
+            f"once ({fmt.seconds(ex.worker_start_s)}, with its first model's load) and loads the plan's "
+            f"{ex.distinct_models} distinct model{'s' if ex.distinct_models != 1 else ''} once each "
+            f"({ex.model_loads} load{'s' if ex.model_loads != 1 else ''} in all); {ex.restores} runs restore a fresh "
+            f"model from host RAM {link}, + {ex.run_overhead_s or 0:g} s per run"
+        )
+    if ex.shared_target_runs:
+        out.append(
+            f"shared target phases: {ex.shared_target_runs} run{'s' if ex.shared_target_runs != 1 else ''} "
+            f"reuse{'s' if ex.shared_target_runs == 1 else ''} another run's post-target model "
+            f"({ex.shared_target_phases} phases they no longer train: target, eval:en and the intermediate phases "
+            f"before them; counted once at the producer); {ex.checkpoint_reads} checkpoint reads, "
+            f"{ex.checkpoint_writes} writes"
+        )
+    share = now.startup_share
+    out.append(
+        f"device-hours: {_h(now.phases_h)} in phases + {_h(now.startup_h)} outside them (start-ups, loads, "
+        f"restores, checkpoints) = {_h(now.total_h)}" + (f"; start-up share {share:.1%}" if share is not None else "")
+    )
+    saving = fc.saving()
+    if saving is not None:
+        old = fc.compared[0]
+        hours, frac = saving
+        out.append(
+            f"saving: {_h(hours)}"
+            + (f" ({frac:.0%})" if frac is not None else "")
+            + f" against {old.label}: {_h(old.total_h)} = {_h(old.phases_h)} in phases + {_h(old.startup_h)} "
+            f"outside them ({old.process_starts} process start-ups and model loads)"
+        )
+        for other in fc.compared[1:]:
+            out.append(f"  {other.label}: {_h(other.total_h)} (start-up share {other.startup_share or 0:.0%})")
+    return out

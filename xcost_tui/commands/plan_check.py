@@ -1,7 +1,7 @@
 """``xcost-tui plan check PLAN``: validate a plan and print its expanded runs, without running anything.
 
 The plan room validates (``plan.load_plan``); this verb prints: the runs as a table, the phases of
-each method, where the data comes from, the shared intermediate phases, the memory warnings
+each method, where the data comes from, the shared target and intermediate phases, the memory warnings
 (``estimate/fit.py``) and, with ``--data``, the data pre-flight (``tasks/preflight.py``). Exit 0,
 or 2 for a bad plan or data that cannot be loaded.
 """
@@ -17,8 +17,8 @@ from rich.text import Text
 
 from ..errors import XcostError
 from ..estimate.fit import memory_warnings
-from ..plan import describe_data, load_plan
-from ..spec import RunSpec
+from ..plan import SharedTarget, describe_data, load_plan
+from ..spec import PhaseKind, RunSpec
 from ..tasks.preflight import data_check
 
 
@@ -56,12 +56,18 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
         ("phases", {"justify": "right"}),
     ):
         table.add_column(col, **kw)
-    shared = loaded.shared_intermediates()
+    targets = loaded.shared_targets()
+    shared = loaded.shared_intermediates_left()
     role: dict[str, str] = {}
     for group in shared:
         role[group.producer] = " (saves)"
         for rid in group.consumers:
             role[rid] = " (reuses)"
+    target_role: dict[str, str] = {}
+    for tgroup in targets:
+        target_role[tgroup.producer] = " (saves target)"
+        for rid in tgroup.consumers:
+            target_role[rid] = " (reuses target)"
     for i, spec in enumerate(loaded.runs, 1):
         rid = spec.run_id()
         inter = "+".join(spec.intermediate) if spec.intermediate else "-"
@@ -73,7 +79,7 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
             str(i),
             rid,
             spec.name or "",
-            spec.method,
+            spec.method + target_role.get(rid, ""),
             model,
             inter + role.get(rid, ""),
             "-" if spec.few_shot_k is None else str(spec.few_shot_k),
@@ -97,10 +103,12 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
                 markup=False,
                 highlight=False,
             )
+    index = {spec.run_id(): i for i, spec in enumerate(loaded.runs, 1)}
+    by_id = {spec.run_id(): spec for spec in loaded.runs}
+    for line in target_lines(targets, index, by_id):
+        console.print(line, markup=False, highlight=False)
     if shared:
         console.print("shared intermediate phases (trained once, then reused):", markup=False, highlight=False)
-        index = {spec.run_id(): i for i, spec in enumerate(loaded.runs, 1)}
-        by_id = {spec.run_id(): spec for spec in loaded.runs}
         for group in shared:
             first = by_id[group.producer]
             console.print(
@@ -120,6 +128,54 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
     if data:
         return data_check(loaded.runs)
     return 0
+
+
+def target_lines(targets: list[SharedTarget], index: dict[str, int], by_id: dict[str, RunSpec]) -> list[str]:
+    """The shared target phases: which phases (the intermediate ones before them come along), which
+    run trains them and saves the model, which runs start from it (how many, and which)."""
+    if not targets:
+        return ["shared target phases: none"]
+    out = ["shared target phases (trained once, then reused):"]
+    total = 0
+    for group in targets:
+        first = by_id[group.producer]
+        before = [p.name for p in first.phase_plan() if p.kind is PhaseKind.INTERMEDIATE]
+        extras = [
+            what
+            for what, on in (
+                ("collapse retries", bool(first.collapse_retries)),
+                ("learning curve", first.measure.enabled and first.measure.curve_points > 0),
+            )
+            if on
+        ]
+        phases = ", ".join([*before, *group.phases]) + (f" (+ {', '.join(extras)})" if extras else "")
+        names = [f"#{index[r]} {by_id[r].name or r}" for r in group.consumers]
+        users = ", ".join(names[:SHOWN]) + (
+            f" and {len(names) - SHOWN} more ({_ranges(index, group.consumers)})" if len(names) > SHOWN else ""
+        )
+        total += len(group.consumers)
+        out.append(
+            f"  {phases} ({first.model}, seed {first.seed}): #{index[group.producer]} "
+            f"{first.name or group.producer} trains them and saves the model; "
+            f"{len(group.consumers)} run(s) start from it: {users}"
+        )
+    out.append(f"  {total} target phase(s) not trained again")
+    return out
+
+
+SHOWN = 3  # consumers named per shared target phase; the others as index ranges
+
+
+def _ranges(index: dict[str, int], run_ids: list[str]) -> str:
+    """The runs' plan indexes as ranges: "#28-#47, #50"."""
+    nums = sorted(index[r] for r in run_ids)
+    spans: list[list[int]] = []
+    for n in nums:
+        if spans and n == spans[-1][1] + 1:
+            spans[-1][1] = n
+        else:
+            spans.append([n, n])
+    return ", ".join(f"#{a}" if a == b else f"#{a}-#{b}" for a, b in spans)
 
 
 def phase_summaries(specs: list[RunSpec]) -> list[str]:

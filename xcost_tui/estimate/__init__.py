@@ -8,7 +8,8 @@ forecast (``<store>/forecasts/``, the ``forecasts`` table) and compares it with 
 measure (the ``forecast_error`` view).
 
 Supervisor side (torch-free): ``configs``, ``assumptions``, ``profiles``, ``memory``, ``run``,
-``fit``. Job side, run as a subprocess: ``worker`` (``counting`` and ``probing``, which import
+``fit``, ``startup`` (start-ups, loads, restores, checkpoints) and ``execution`` (shared target
+phases and warm workers applied to the forecast, and the old way it is compared with). Job side, run as a subprocess: ``worker`` (``counting`` and ``probing``, which import
 torch and the job's own loops; ``protocol``, the pipe's mark). The forecast file's record is
 ``rundir/forecast.py``; the store's forecasts table and its questions are ``store/forecasts.py``;
 the verb is ``commands/estimate.py``.

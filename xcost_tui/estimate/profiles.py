@@ -56,6 +56,52 @@ MEMORY_POWER: dict[str, tuple[float, float, float]] = {
     "V100 SXM2": (32, 0.9, 300),
     "T4": (16, 0.32, 70),
 }
+
+# The host link a model's weights cross from host RAM to the device (a warm worker restores each
+# run's fresh model this way, docs/plans.md "Forecasts"). Per direction, x16 lanes: PCIe 3.0 8 GT/s,
+# 4.0 16 GT/s, 5.0 32 GT/s per lane with 128b/130b encoding (the PCI-SIG base specifications) =
+# 15.75, 31.5, 63 GB/s; the GPUs' generations are the vendors' data sheets (H100/H200 "PCIe Gen5:
+# 128 GB/s", A100/A10/L4/L40(S)/A40/RTX A6000 "PCIe Gen4: 64 GB/s", V100/T4 "PCIe Gen3: 32 GB/s",
+# both directions; GH200: NVLink-C2C 900 GB/s both directions). A copy from pageable host memory is
+# staged by the driver and reaches well under that (NVIDIA's CUDA C++ Best Practices Guide, "Pinned
+# Memory"): the forecast takes HOST_LINK_EFFICIENCY of the per-direction rate, a conservative
+# assumption (the CUDA samples' bandwidthTest measures it on a machine), e.g. 25 GB/s on an H100 SXM.
+PCIE_X16_BYTES_PER_S = {3: 15.75e9, 4: 31.5e9, 5: 63e9}
+HOST_LINK: dict[str, int | float] = {  # label -> PCIe generation, or a link's per-direction bytes/s
+    "GH200": 450e9,
+    "H200 NVL": 5,
+    "H200 SXM": 5,
+    "H100 PCIe": 5,
+    "H100 NVL": 5,
+    "H100 SXM": 5,
+    "A100": 4,
+    "A10G": 4,
+    "A10": 4,
+    "L40S": 4,
+    "L40": 4,
+    "L4": 4,
+    "RTX A6000": 4,
+    "A40": 4,
+    "RTX 4090": 4,
+    "RTX 3090": 4,
+    "V100S": 3,
+    "V100 PCIe": 3,
+    "V100 SXM2": 3,
+    "T4": 3,
+}
+HOST_LINK_EFFICIENCY = 0.4
+
+
+def host_to_device_bytes_per_s(label: str | None) -> float | None:
+    """The effective host-to-device rate assumed for a GPU of the peak table (bytes/s), or None
+    for a device not in it (a CPU: no copy)."""
+    link = HOST_LINK.get(label or "")
+    if link is None:
+        return None
+    per_direction = PCIE_X16_BYTES_PER_S[int(link)] if link in PCIE_X16_BYTES_PER_S else float(link)
+    return per_direction * HOST_LINK_EFFICIENCY
+
+
 _GB = re.compile(r"(\d+)\s*G(i)?B", re.IGNORECASE)
 
 
@@ -68,6 +114,7 @@ class DeviceProfile:
     power_w: float
     efficiency: float
     bandwidth: float = 1e12  # bytes/s
+    host_to_device: float | None = None  # bytes/s, effective (HOST_LINK)
 
     @property
     def precision(self) -> str:
@@ -118,4 +165,13 @@ def get_profile(name: str, efficiency: float | None = None) -> DeviceProfile:
     gb = _GB.search(wanted)
     if gb:  # A100-40GB, V100-16GB: the variant's memory
         memory_gib = float(gb.group(1))
-    return DeviceProfile(name, label, dict(peaks), int(memory_gib * GIB), float(power), eff, tbps * 1e12)
+    return DeviceProfile(
+        name,
+        label,
+        dict(peaks),
+        int(memory_gib * GIB),
+        float(power),
+        eff,
+        tbps * 1e12,
+        host_to_device_bytes_per_s(label),
+    )

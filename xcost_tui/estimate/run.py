@@ -9,6 +9,8 @@ then turn counts and probes into a forecast (``forecast.PlanForecast``).
    histogram, the probed step time at that FLOP count (linear between the probed lengths), plus the
    optimiser's share per step; evaluation and the benchmark are their replays' times. With a
    profile: FLOPs / (peak x efficiency), at least a floor per layer (profiles.py).
+4. Shared target phases (``plan.shared_targets``) and the cost outside the phases: warm workers or
+   one process per run (execution.py, startup.py), and the old way for comparison.
 
 No torch here (import-linter: the supervisor side): the workers are subprocesses.
 """
@@ -32,15 +34,28 @@ from ..rundir.forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunFo
 from ..worker_pipe import WorkerPipe, WorkerTimeout
 from . import assumptions
 from .configs import ModelShape
+from .execution import TargetGroup, apply_execution, compare, share_targets
 from .memory import fits_analytic, job_choice, largest_fitting_micro, step_memory
-from .profiles import FORWARD_OVERHEAD_S_PER_LAYER, OPTIMIZER_BYTES_PER_PARAM, TRAIN_OVERHEAD_S_PER_LAYER, DeviceProfile
+from .profiles import (
+    FORWARD_OVERHEAD_S_PER_LAYER,
+    OPTIMIZER_BYTES_PER_PARAM,
+    TRAIN_OVERHEAD_S_PER_LAYER,
+    DeviceProfile,
+    host_to_device_bytes_per_s,
+)
 from .protocol import MARK  # the pipe's mark, written once (protocol.py imports nothing heavy)
+from .startup import (
+    DISK_READ_BYTES_PER_S,
+    RUN_OVERHEAD_S,
+    STARTUP_ALLOWANCE_S,
+    Rates,
+    RunNeeds,
+    weights_bytes,
+)
 
 COUNT_TIMEOUT_ENV = "XCOST_ESTIMATE_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 1800.0
 TRAINING = ("intermediate", "target", "few-shot")
-# Start-up before the first phase when nothing measured it (a hub model's weights download and load).
-STARTUP_ALLOWANCE_S = {"built-in": 10.0, "default": 60.0}  # weights from the local cache, data sets read
 
 
 class EstimateError(XcostError):
@@ -218,9 +233,16 @@ def estimate_plan(
     out: TextIO | None = None,
     sample: int | None = None,
     python: str | None = None,
+    workers: int | None = None,
+    workers_reason: str | None = None,
+    process_per_run: bool = False,
 ) -> PlanForecast:
     """The forecast of ``plan`` (a loaded ``plan.Plan``): probed on this machine, or projected onto
-    ``profile``. Progress lines go to ``out``."""
+    ``profile``. Progress lines go to ``out``.
+
+    Executed by ``workers`` warm workers (default: ``slots``; ``workers_reason`` says why), or
+    with ``process_per_run`` one process per run; target phases are shared as the runner shares
+    them, and ``compared`` holds the old way (one process per run, none shared)."""
     say = (lambda s: print(s, file=out, flush=True)) if out is not None else (lambda s: None)
     t_start = time.monotonic()
     specs = {s.run_id(): s for s in plan.runs}
@@ -337,13 +359,34 @@ def estimate_plan(
             "profile": profile.name,
         }
 
-    runs: list[RunForecast] = []
+    base_runs: list[RunForecast] = []
     notes: list[str] = list(probe_failures)
     for rid, spec in specs.items():
         if rid not in counted:
             notes.append(f"{spec.name or rid} ({rid}): not forecast: {failures.get(rid, 'not counted')}")
             continue
-        runs.append(build_run(spec, counted[rid], probes.get(rid), profile, depends.get(rid), safety))
+        base_runs.append(build_run(spec, counted[rid], probes.get(rid), profile, depends.get(rid), safety))
+    needs = {r.run_id: run_needs(specs[r.run_id], counted[r.run_id], r.startup_s) for r in base_runs}
+    target_groups = [TargetGroup(g.producer, tuple(g.consumers), tuple(g.phases)) for g in plan.shared_targets()]
+    link = profile.host_to_device if profile is not None else host_to_device_bytes_per_s(device.get("label"))
+    rates = Rates(link if device.get("type") == "cuda" else None)
+    slots_n = max(1, slots or 1)
+    n_workers = max(1, workers or slots_n)
+    why = workers_reason or (
+        f"--workers {workers}" if workers else f"one per parallel slot ({slots_n}: --slots, else the local GPUs)"
+    )
+    runs, n_shared = share_targets(base_runs, target_groups)
+    execution = apply_execution(
+        runs,
+        needs,
+        rates,
+        process_per_run=process_per_run,
+        workers=n_workers,
+        workers_reason="one process per run" if process_per_run else why,
+        safety=safety,
+        shared_phases=n_shared,
+    )
+    compared = compare(base_runs, target_groups, needs, rates, safety, process_per_run=process_per_run)
     if any(r.assumed for r in runs):
         notes.append(
             "rows marked assumed use the registry's split sizes or an assumed length per task "
@@ -355,14 +398,31 @@ def estimate_plan(
             f"projected onto {profile.describe()}, not measured: per micro-batch FLOPs / (peak x efficiency) "
             f"+ {TRAIN_OVERHEAD_S_PER_LAYER * 1e3:.2g} ms per layer (training; "
             f"{FORWARD_OVERHEAD_S_PER_LAYER * 1e3:.2g} ms forward only), per optimiser step "
-            f"{OPTIMIZER_BYTES_PER_PARAM} bytes per parameter at the memory bandwidth; start-up "
-            f"{STARTUP_ALLOWANCE_S['default']:.0f} s per run ({STARTUP_ALLOWANCE_S['built-in']:.0f} s for "
+            f"{OPTIMIZER_BYTES_PER_PARAM} bytes per parameter at the memory bandwidth; a process start-up "
+            f"{STARTUP_ALLOWANCE_S['default']:.0f} s ({STARTUP_ALLOWANCE_S['built-in']:.0f} s for "
             f"tiny-xlmr); energy at the board power ({profile.power_w:.0f} W), an upper bound; memory from "
             f"the analytic step model (xcost_tui/estimate/memory.py)"
         )
     notes.append(
+        "outside the phases (xcost_tui/estimate/startup.py): "
+        + (
+            "one process per run, each with its start-up and model load"
+            if process_per_run
+            else f"{execution.workers} warm worker{'s' if execution.workers != 1 else ''}, each with one start-up "
+            f"and one load per distinct model; per run its model restored from host RAM "
+            + (
+                f"at {rates.host_to_device / 1e9:.3g} GB/s (host link, assumed)"
+                if rates.host_to_device
+                else "(no device copy)"
+            )
+            + f" + {RUN_OVERHEAD_S:g} s"
+        )
+        + f"; post-target checkpoints read and written at {DISK_READ_BYTES_PER_S / 1e9:g} GB/s (assumed)"
+    )
+    notes.append(
         "not forecast: retries of a collapsed target phase (collapse_retries; each adds a target phase and "
-        "eval:en), early stops, other work sharing the device, thermal throttling"
+        "eval:en, shared like them) and the learning curves' evaluations (curve:<phase>), early stops, other "
+        "work sharing the device, thermal throttling"
     )
     env = {
         "host": socket.gethostname(),
@@ -382,13 +442,27 @@ def estimate_plan(
         efficiency=profile.efficiency if profile else None,
         env=env,
         runs=runs,
-        slots=max(1, slots or 1),
+        slots=slots_n if process_per_run else execution.workers,
         safety=safety,
         notes=notes,
         probes=probe_log,
+        execution=execution,
+        compared=compared,
     )
     fc.seconds = time.monotonic() - t_start
     return fc
+
+
+def run_needs(spec, counted: dict, process_s: float) -> RunNeeds:
+    """What one run needs outside its phases: its model's weights (fp32 for an encoder; a causal
+    LM or MT model in its ``model_dtype`` when set), and whether each run restores a fresh copy (an
+    ICL model is not trained: it stays on the device)."""
+    shape = ModelShape(**counted["model"])
+    dtype = spec.model_dtype if (spec.model_dtype in ("bf16", "fp16") and not spec.trains) else "fp32"
+    key = (
+        spec.model if shape.source != "built-in" else f"{spec.model}:{json.dumps(spec.tiny_model_dims, sort_keys=True)}"
+    )
+    return RunNeeds(spec.run_id(), key, weights_bytes(shape.params(), dtype), process_s, restores=bool(spec.trains))
 
 
 def probe_request(spec, counted: dict, hub: dict, label: str) -> dict:
@@ -488,7 +562,8 @@ def build_run(
         model=spec.model,
         seed=spec.seed,
         phases=phases,
-        startup_s=startup,
+        startup_s=startup,  # a process start-up of its own; execution.py replaces it with what it pays
+        process_s=startup,
         depends_on=depends_on,
         notes=list(counted.get("notes") or []),
     )

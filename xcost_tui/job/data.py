@@ -46,14 +46,16 @@ class RunData:
         yield from self.target_eval.values()
         yield from self.few_shot_pool.values()
 
-    def tokenizer_lists(self, spec: RunSpec):
+    def tokenizer_lists(self, spec: RunSpec, *, shots: bool = True):
         """(name, examples) of the training data only: intermediate and target training splits and,
-        in a few-shot run, the k examples per language its few-shot phases train on (drawn as
-        ``few_shot_sample`` draws them). Never an evaluation split, nor the rest of the pool."""
+        in a few-shot run (unless ``shots`` is false), the k examples per language its few-shot
+        phases train on (drawn as ``few_shot_sample`` draws them). Never an evaluation split, nor
+        the rest of the pool. The job leaves the shots out where the target phase may be shared
+        (job/phases.py): a shared post-target model was trained with the shared pipeline's tokenizer."""
         for task, exs in self.intermediate.items():
             yield f"{task}:train", exs
         yield f"{spec.target}:train", self.target_train
-        if _trains_on_shots(spec) and spec.few_shot_k:
+        if shots and _trains_on_shots(spec) and spec.few_shot_k:
             for lang, pool in self.few_shot_pool.items():
                 picked = few_shot_sample(pool, spec.few_shot_k, spec.shot_seed or 0, lang)
                 yield f"xcopa:validation:{lang} ({spec.few_shot_k} few-shot examples)", [pool[j] for j in picked]

@@ -190,15 +190,17 @@ def save_checkpoint(path: Path, model: EncoderWithHeads, tokenizer, meta: dict) 
     (path / "phase.json").write_text(json.dumps(meta, indent=1, default=str), encoding="utf-8")
 
 
-def load_checkpoint(path: Path):
-    """(tokenizer, EncoderWithHeads, meta) from a directory written by save_checkpoint."""
+def load_checkpoint(path: Path, field: str = "init_from"):
+    """(tokenizer, EncoderWithHeads, meta) from a directory written by save_checkpoint; ``field``:
+    the spec field that named it (init_from, init_target_from), for the error."""
     from transformers import AutoModel, AutoTokenizer
 
     meta_file = path / "phase.json"
     if not meta_file.exists():
+        where, flag = ("target", "save_target") if field == "init_target_from" else ("intermediate", "save_encoder")
         raise ModelError(
-            f"init_from {str(path)!r}: not a saved encoder (no phase.json). "
-            f"Point it at RUN_DIR/checkpoints/intermediate of a run that used save_encoder."
+            f"{field} {str(path)!r}: not a saved checkpoint (no phase.json). "
+            f"Point it at RUN_DIR/checkpoints/{where} of a run that used {flag}."
         )
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     tokenizer = AutoTokenizer.from_pretrained(path / "tokenizer")
@@ -230,21 +232,28 @@ def model_identity(model: str) -> tuple[str, ...]:
 def load_encoder(
     spec: RunSpec, training_lists: Callable[[], list[tuple[str, list]]]
 ) -> tuple[Any, EncoderWithHeads, ModelLoaded, dict | None]:
-    """(tokenizer, model, the model_loaded event, the saved encoder's meta or None) of an encoder
-    run: from a saved encoder (``init_from``), the hub or a path, or built in. ``training_lists``
+    """(tokenizer, model, the model_loaded event, the saved checkpoint's meta or None) of an encoder
+    run: from a saved model after the target phase (``init_target_from``) or a saved encoder
+    (``init_from``), the hub or a path, or built in. ``training_lists``
     gives the run's training splits (``RunData.tokenizer_lists``): tiny-xlmr's tokenizer is trained
     on them only, never on evaluation text (a tokenizer that saw it would leak it, docs/tasks.md)."""
     reused_meta = None
     t0 = time.perf_counter()
     cached = False
-    if spec.init_from:
-        tokenizer, model, reused_meta = load_checkpoint(Path(spec.init_from))
-        if reused_meta.get("key") != spec.intermediate_key():
+    # a saved model after the target phase (init_target_from) replaces the intermediate phases too
+    field, saved, key, what = (
+        ("init_target_from", spec.init_target_from, spec.target_key(), "target phase")
+        if spec.init_target_from
+        else ("init_from", spec.init_from, spec.intermediate_key(), "intermediate phase")
+    )
+    if saved:
+        tokenizer, model, reused_meta = load_checkpoint(Path(saved), field)
+        if reused_meta.get("key") != key:
             raise SpecError(
-                f"init_from {spec.init_from!r} was trained with other settings "
-                f"({reused_meta.get('key')}) than this run's intermediate phase ({spec.intermediate_key()})"
+                f"{field} {saved!r} was trained with other settings ({reused_meta.get('key')}) than this "
+                f"run's {what} ({key}); point it at a checkpoint of a run with the same settings, or drop it"
             )
-        loaded = ModelLoaded(spec.model, "checkpoint", None, str(spec.init_from), "checkpoint")
+        loaded = ModelLoaded(spec.model, "checkpoint", None, str(saved), "checkpoint")
     elif spec.model == TINY_MODEL:
         lists = training_lists()
         texts = [t for _, exs in lists for t in all_texts(exs)]

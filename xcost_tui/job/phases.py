@@ -35,6 +35,8 @@ from ..rundir import (
     ReusedFrom,
     RunDir,
     RunStatus,
+    parse_event,
+    read_jsonl,
     update_status,
 )
 from ..rundir.cost import Cost
@@ -95,8 +97,15 @@ def attempt_seed(seed: int, attempt: int) -> int:
 # ---- phases -------------------------------------------------------------------------------------
 
 
+# what a saved model after the target phase carries besides its phase records (phase.json field -> event type)
+TARGET_CHECKPOINT = "target"
+SHARED_EVENTS = {"evals": "eval_result", "collapse_checks": "collapse_check", "curve_points": "curve_point"}
+
+
 class PhaseRunner:
     """Executes the spec's phase plan (RunSpec.phase_plan), in order, one measured phase each."""
+
+    records_curves = True  # its target and few-shot phases record learning curves (translate-test's do not)
 
     def __init__(self, job: RunHandle, spec: RunSpec, ctx, model, tokenizer):
         self.job, self.spec, self.ctx, self.model, self.tokenizer = job, spec, ctx, model, tokenizer
@@ -113,7 +122,12 @@ class PhaseRunner:
     def start(cls, job: RunHandle, spec: RunSpec, device: Device, data: RunData) -> None:
         """An encoder method's run after its data is loaded: the model (from a saved encoder, the
         hub or a path, or built in), then the phases (main.Job._run calls it: methods.py names it)."""
-        tokenizer, model, loaded, reused_meta = load_encoder(spec, lambda: list(data.tokenizer_lists(spec)))
+        # tiny-xlmr's tokenizer leaves a few-shot run's shots out when its target phase may be shared:
+        # then the model it trains in its target phase is the one a shared run starts from
+        shots = not METHOD_TABLE[spec.method].shares_target
+        tokenizer, model, loaded, reused_meta = load_encoder(
+            spec, lambda: list(data.tokenizer_lists(spec, shots=shots))
+        )
         job.events.emit(loaded)
         _log(f"model: {spec.model} ({loaded.source}{', revision ' + loaded.revision if loaded.revision else ''})")
         model.to(device.torch_device)
@@ -134,10 +148,15 @@ class PhaseRunner:
     def run_all(self, data: RunData, reused_meta: dict | None) -> None:
         """The phase loop: intermediate phase(s), the target phase with English validation (and the
         collapse check), then per language the method's own phase and eval:<lang>, then the
-        inference bench. The per-language steps are hooks a method's runner overrides."""
+        inference bench. The per-language steps are hooks a method's runner overrides. A run
+        started from a saved model after the target phase (``init_target_from``) records every
+        phase up to it as reused (``_reused_target``)."""
         self.data = data
         spec = self.spec
         plan = spec.phase_plan()
+        target_meta = reused_meta if (reused_meta or {}).get("kind") == TARGET_CHECKPOINT else None
+        if target_meta is not None:
+            reused_meta = None
         reused = {rec.get("phase"): rec for rec in (reused_meta or {}).get("phases", []) if isinstance(rec, dict)}
         last_intermediate = max((i for i, p in enumerate(plan) if p.kind == PhaseKind.INTERMEDIATE), default=None)
         self.head = head_key(*self._head_of(spec.target))
@@ -149,10 +168,16 @@ class PhaseRunner:
             if phase.name in done:
                 continue
             if phase.kind == PhaseKind.INTERMEDIATE:
-                self._intermediate_phase(phase, data, reused, reused_meta, i == last_intermediate)
+                if target_meta is None:  # else recorded with the target phase's records
+                    self._intermediate_phase(phase, data, reused, reused_meta, i == last_intermediate)
             elif phase.kind == PhaseKind.TARGET:
                 english = plan[i + 1] if i + 1 < len(plan) and plan[i + 1].lang == "en" else None
-                self._target_attempts(phase, english, data, self.head)
+                if target_meta is not None:
+                    self._reused_target(target_meta)
+                else:
+                    self._target_attempts(phase, english, data, self.head)
+                    if spec.save_target:
+                        self._save_target_checkpoint()
                 if english is not None:
                     done.add(english.name)
                 if language_phase == PhaseKind.FEW_SHOT.value:
@@ -511,8 +536,77 @@ class PhaseRunner:
         )
         _log(f"saved the encoder after the intermediate phase(s) to {path}")
 
+    def _save_target_checkpoint(self) -> None:
+        """The model after the target phase, its English validation, collapse retries and learning
+        curve, saved for the runs of the same target key (RunSpec.target_key; runner/shared.py),
+        with everything they record of those phases: the phase records (intermediate ones
+        included, reused ones still naming where they were incurred), eval:en's results and
+        predictions, the collapse checks and the curve points. phase.json is written last: a
+        consumer may start once it is there."""
+        path = self.job.files.target_checkpoint
+        names = {p.phase for p in self.completed}
+        events = [e for e in read_jsonl(self.job.files.events) if e.get("phase") in names]
+        predictions = [r for r in read_jsonl(self.job.files.predictions) if r.get("phase") in names]
+        key = self.spec.target_key()
+        save_checkpoint(
+            path,
+            self.model,
+            self.tokenizer,
+            {
+                "kind": TARGET_CHECKPOINT,
+                "key": key,
+                "run_id": self.job.files.run_id,
+                "run_dir": str(self.job.run_dir.resolve()),
+                "phases": [p.to_dict() for p in self.completed],
+                **{field: [e for e in events if e.get("type") == kind] for field, kind in SHARED_EVENTS.items()},
+                "predictions": predictions,
+            },
+        )
+        last = next((p.phase for p in reversed(self.completed) if p.kind == PhaseKind.TARGET.value), None)
+        self.ctx.events.emit(CheckpointSaved(last, str(path.relative_to(self.job.run_dir)), key, TARGET_CHECKPOINT))
+        _log(f"saved the model after the target phase to {path}")
+
+    def _reused_target(self, meta: dict) -> None:
+        """The phases up to the target phase's (intermediate, target attempts, eval:en, curve) as
+        the producer recorded them, each recorded here as reused, with what came with it: eval:en's
+        results and predictions (the same rows), the collapse checks, the curve points."""
+        by_phase: dict[str, list[dict]] = {}
+        for field, kind in SHARED_EVENTS.items():
+            if kind == "curve_point" and not self.records_curves:
+                continue
+            for e in meta.get(field) or []:
+                if isinstance(e, dict):  # a collapse check comes after the evaluation it judged
+                    by_phase.setdefault(str(e.get("eval_phase") or e.get("phase")), []).append(e)
+        rows: dict[str, list[dict]] = {}
+        for r in meta.get("predictions") or []:
+            if isinstance(r, dict):
+                rows.setdefault(str(r.get("phase")), []).append(r)
+        for rec in meta.get("phases") or []:
+            if not isinstance(rec, dict) or "phase" not in rec:
+                continue
+            if rec.get("kind") == PhaseKind.CURVE.value and not self.records_curves:
+                continue  # this method records no learning curve (translate-test)
+            self._reused_phase(rec, meta)
+            name = str(rec["phase"])
+            for row in rows.get(name, []):
+                self.job.predictions.write(row)
+            for obj in by_phase.get(name, []):
+                event = parse_event({**obj, "t": 0.0})
+                if event is not None:
+                    self.ctx.events.emit(event)
+                if isinstance(event, EvalResult):
+                    _log(f"{event.phase}: accuracy {event.accuracy} on {event.n} examples (reused)")
+        _log(f"phases up to the target phase reused from {meta.get('run_id')}")
+
     def _reused_phase(self, rec: dict, meta: dict) -> None:
-        """The record of a phase this run did not execute: its cost was counted where it was incurred."""
+        """The record of a phase this run did not execute: its cost was counted where it was
+        incurred (``meta``'s run, or where the producer's own record of it says, when the producer
+        reused it too)."""
+        if isinstance(rec.get("reused_from"), dict):
+            again = PhaseEnd.from_dict({**rec, "t": 0.0})
+            self.ctx.events.emit(PhaseStart(again.phase, again.kind, None))
+            self.completed.append(cast(PhaseEnd, self.ctx.events.emit(again)))
+            return
         reason = f"reused: counted in {meta.get('run_id')}"
         recorded = rec.get("costs")
         original = recorded if isinstance(recorded, dict) else {}
@@ -527,7 +621,7 @@ class PhaseRunner:
                 name,
                 kind,
                 [str(t) for t in rec.get("tasks") or []],
-                None,
+                rec.get("lang") if isinstance(rec.get("lang"), str) else None,
                 ReusedFrom(meta.get("run_id"), meta.get("run_dir"), name),
                 costs,
                 {"reused": True, "original_costs": original},

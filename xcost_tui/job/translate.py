@@ -349,6 +349,8 @@ class TranslateRunner(PhaseRunner):
         finally:
             self.ctx.device = base
 
+    records_curves = False  # _curve_probe: none (a shared target phase's curve is not copied either)
+
     def _curve_probe(self, phase: PlannedPhase, head: str):
         """None: translate-test has recorded no learning curve so far (its runner, before the phase
         loop was shared, never set the ``data`` the probe needs), though tasks/needs.py means its

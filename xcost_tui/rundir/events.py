@@ -207,12 +207,19 @@ class CheckpointSaved(_Event):
     TYPE: ClassVar[str] = "checkpoint_saved"
     phase: str | None
     path: str  # relative to the run directory
-    key: dict[str, Any]  # RunSpec.intermediate_key(): what the saved encoder embodies
+    key: dict[str, Any]  # RunSpec.intermediate_key() (or target_key()): what the saved model embodies
+    # which checkpoint: "intermediate" (the encoder after the intermediate phases) or "target" (the
+    # model after the target phase, English validation, collapse retries and learning curve)
+    kind: str = "intermediate"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CheckpointSaved:
         return cls(
-            as_str(d.get("phase")), as_str_or_empty(d.get("path")), as_dict(d.get("key")), t=as_float(d.get("t")) or 0.0
+            as_str(d.get("phase")),
+            as_str_or_empty(d.get("path")),
+            as_dict(d.get("key")),
+            as_str(d.get("kind")) or "intermediate",
+            t=as_float(d.get("t")) or 0.0,
         )
 
 

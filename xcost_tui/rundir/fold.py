@@ -75,7 +75,8 @@ class RunState:
     phases_started: list[str] = field(default_factory=list)  # every phase start, in order
     evals: list[EvalResult] = field(default_factory=list)
     accuracy: dict[str, float] = field(default_factory=dict)  # lang ("en" for English) -> the latest accuracy
-    checkpoint: CheckpointSaved | None = None
+    checkpoint: CheckpointSaved | None = None  # the saved encoder (after the intermediate phases)
+    target_checkpoint: CheckpointSaved | None = None  # the saved model after the target phase
     data_sources: list[DataLoaded] = field(default_factory=list)  # every split the run read, in order
     model: ModelLoaded | None = None
     worker: WorkerInfo | None = None  # the warm worker that ran it (None: a process of its own)
@@ -207,7 +208,10 @@ class RunFold:
                 if event.lang and event.accuracy is not None:
                     s.accuracy[event.lang] = event.accuracy
             case CheckpointSaved():
-                s.checkpoint = event
+                if event.kind == "target":
+                    s.target_checkpoint = event
+                else:
+                    s.checkpoint = event
             case DataLoaded():
                 s.data_sources.append(event)
             case ModelLoaded():

@@ -9,6 +9,13 @@ start from. Plain data, torch-free and DuckDB-free.
 Totals count a shared (reused) phase once: the run that trains it carries its cost, the runs
 that reuse it carry none. The plan's wall time schedules the runs on the executor's parallel
 slots, a run that reuses an encoder starting after the run that trains it.
+
+Outside the phases (``ExecutionForecast``, estimate/startup.py's arithmetic): with one warm worker
+per device each worker pays its start-up once, and each run its own share (its model restored onto
+the device, a shared target phase's checkpoint read or written); with one process per run each run
+pays a process start-up. ``compared`` holds the same plan costed the old way (one process per run,
+no shared target phases): ``saving()`` is the difference. Files written before these fields read
+as one process per run, with nothing to compare.
 """
 
 from __future__ import annotations
@@ -69,6 +76,56 @@ class PhaseForecast:
 
 
 @dataclass
+class ExecutionForecast:
+    """How the forecast assumed the runs execute, and what that costs outside the phases (per run
+    the rest is on ``RunForecast``: ``process_s``, ``restore_s``, ``checkpoint_s``)."""
+
+    process_per_run: bool = True  # files from before warm workers: one process per run
+    workers: int = 0  # warm workers (0: one process per run)
+    workers_reason: str = ""  # why that many (--workers, --slots, the device count)
+    worker_start_s: float = 0.0  # one worker's start-up: interpreter, imports, CUDA context, its first model load
+    further_loads_s: float = 0.0  # one worker's loads of the plan's other distinct models, disk -> host RAM
+    distinct_models: int = 0
+    process_starts: int = 0  # processes started: workers, or one per run
+    model_loads: int = 0  # pretrained weights read from disk: once per worker and model, or once per process
+    restores: int = 0  # fresh models copied from host RAM onto the device (warm workers)
+    checkpoint_reads: int = 0  # post-target checkpoints read by the runs that share a target phase
+    checkpoint_writes: int = 0  # ... written by the runs that train it for them
+    shared_targets: bool = False  # target phases shared (issue 18); False in the old way
+    shared_target_runs: int = 0  # runs that reuse another run's target phase
+    shared_target_phases: int = 0  # phases they reuse (target, eval:en, and the intermediate phases before it)
+    host_to_device_bytes_per_s: float | None = None  # None: a CPU (no copy)
+    disk_bytes_per_s: float | None = None
+    run_overhead_s: float | None = None  # per run in a warm worker: fresh module, data from the cache, events
+
+    @property
+    def workers_s(self) -> float:
+        """All workers' own start-up and loads (nothing with one process per run)."""
+        return self.workers * (self.worker_start_s + self.further_loads_s)
+
+
+@dataclass
+class CostSummary:
+    """A plan's device-hours executed one way: in its phases, outside them (start-ups, loads,
+    restores, checkpoints), and the counts behind them."""
+
+    label: str
+    phases_h: float
+    startup_h: float
+    process_starts: int = 0
+    model_loads: int = 0
+    shared_target_runs: int = 0
+
+    @property
+    def total_h(self) -> float:
+        return self.phases_h + self.startup_h
+
+    @property
+    def startup_share(self) -> float | None:
+        return self.startup_h / self.total_h if self.total_h > 0 else None
+
+
+@dataclass
 class RunForecast:
     run_id: str
     name: str | None
@@ -76,10 +133,14 @@ class RunForecast:
     model: str
     seed: int
     phases: list[PhaseForecast]
-    startup_s: float = 0.0  # data, tokenizer and model before the first phase
+    startup_s: float = 0.0  # what this run pays outside its phases: process_s + restore_s + checkpoint_s
     suggested_time_s: float | None = None
-    depends_on: str | None = None  # the run whose saved encoder this one starts from
+    depends_on: str | None = None  # the run whose saved encoder (or post-target model) this one starts from
     notes: list[str] = field(default_factory=list)
+    process_s: float = 0.0  # its own process start-up, with its model's load (one process per run)
+    restore_s: float = 0.0  # its fresh model from the worker's host-RAM copy onto the device, and per-run work
+    checkpoint_s: float = 0.0  # reading (or, for its consumers, writing) a post-target checkpoint
+    target_from: str | None = None  # the run whose target phase this one reuses
 
     def total(self, figure: str) -> float | None:
         vals = [getattr(p, figure) for p in self.phases if not p.shared]
@@ -136,6 +197,8 @@ class PlanForecast:
     notes: list[str] = field(default_factory=list)
     probes: list[dict[str, Any]] = field(default_factory=list)  # per probed kind of run: label, seconds
     seconds: float = 0.0  # how long the estimate took
+    execution: ExecutionForecast = field(default_factory=ExecutionForecast)
+    compared: list[CostSummary] = field(default_factory=list)  # the same plan another way; the first: the old way
 
     # ---- totals -------------------------------------------------------------------------------
     def phases(self) -> Iterable[tuple[RunForecast, PhaseForecast]]:
@@ -167,10 +230,42 @@ class PlanForecast:
                 g["energy_j"] = None
         return out
 
+    def phases_device_hours(self) -> float:
+        return float(self.totals().get("all", {}).get("device_hours") or 0.0)
+
+    def startup_device_hours(self) -> float:
+        """Device-hours outside the phases: the runs' own (process start-ups or restores, checkpoints)
+        and the warm workers' start-ups and loads (a run or worker holds one device)."""
+        return (sum(r.startup_s for r in self.runs) + self.execution.workers_s) / 3600.0
+
+    def summary(self, label: str = "this forecast") -> CostSummary:
+        ex = self.execution
+        return CostSummary(
+            label,
+            self.phases_device_hours(),
+            self.startup_device_hours(),
+            ex.process_starts or len(self.runs),
+            ex.model_loads or len(self.runs),
+            ex.shared_target_runs,
+        )
+
+    def saving(self) -> tuple[float, float | None] | None:
+        """(device-hours saved, fraction of the old way's) against ``compared[0]``; None without it."""
+        if not self.compared:
+            return None
+        old, new = self.compared[0].total_h, self.summary().total_h
+        return old - new, ((old - new) / old if old > 0 else None)
+
     def makespan_s(self, slots: int | None = None) -> float:
         """The plan's wall time on ``slots`` parallel slots: runs start in plan order on the first
-        free slot, a run that reuses an encoder no earlier than the end of the run that trains it."""
-        return schedule([(r.run_id, r.wall_s, r.depends_on) for r in self.runs], slots or self.slots)
+        free slot (after a warm worker's start-up), a run that reuses an encoder or a target phase
+        no earlier than the end of the run that trains it."""
+        ex = self.execution
+        return schedule(
+            [(r.run_id, r.wall_s, r.depends_on) for r in self.runs],
+            slots or self.slots,
+            ex.worker_start_s + ex.further_loads_s if ex.workers else 0.0,
+        )
 
     # ---- files ----------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -181,7 +276,13 @@ class PlanForecast:
             "by_method": self.totals("method"),
             "all": self.totals().get("all", {}),
             "makespan_s": self.makespan_s(),
+            "phases_device_hours": self.phases_device_hours(),
+            "startup_device_hours": self.startup_device_hours(),
+            "device_hours": self.summary().total_h,
         }
+        saving = self.saving()
+        if saving is not None:
+            d["totals"]["saving_device_hours"], d["totals"]["saving_fraction"] = saving
         return d
 
     @classmethod
@@ -194,19 +295,25 @@ class PlanForecast:
             runs.append(
                 RunForecast(**{**{k: v for k, v in r.items() if k in _RUN_FIELDS and k != "phases"}, "phases": phases})
             )
-        kw = {k: v for k, v in d.items() if k in _PLAN_FIELDS and k != "runs"}
-        return cls(**kw, runs=runs)
+        kw = {k: v for k, v in d.items() if k in _PLAN_FIELDS and k not in ("runs", "execution", "compared")}
+        ex = d.get("execution") or {}
+        execution = ExecutionForecast(**{k: v for k, v in ex.items() if k in _EXECUTION_FIELDS})
+        compared = [CostSummary(**{k: v for k, v in c.items() if k in _COST_FIELDS}) for c in d.get("compared") or []]
+        return cls(**kw, runs=runs, execution=execution, compared=compared)
 
 
 _PHASE_FIELDS = {f.name for f in dataclasses.fields(PhaseForecast)}
 _RUN_FIELDS = {f.name for f in dataclasses.fields(RunForecast)}
 _PLAN_FIELDS = {f.name for f in dataclasses.fields(PlanForecast)}
+_EXECUTION_FIELDS = {f.name for f in dataclasses.fields(ExecutionForecast)}
+_COST_FIELDS = {f.name for f in dataclasses.fields(CostSummary)}
 
 
-def schedule(runs: list[tuple[str, float, str | None]], slots: int) -> float:
-    """Greedy list scheduling of (run id, seconds, depends on) in order on ``slots`` slots: the makespan."""
+def schedule(runs: list[tuple[str, float, str | None]], slots: int, slot_start_s: float = 0.0) -> float:
+    """Greedy list scheduling of (run id, seconds, depends on) in order on ``slots`` slots, each
+    free from ``slot_start_s`` (a warm worker's start-up): the makespan."""
     slots = max(1, int(slots))
-    free = [0.0] * slots
+    free = [max(0.0, slot_start_s)] * slots
     heapq.heapify(free)
     ends: dict[str, float] = {}
     for rid, seconds, dep in runs:

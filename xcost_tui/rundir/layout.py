@@ -19,6 +19,7 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     RUN_DIR/loglikelihoods.jsonl     icl: every query's prompt, continuations and log-likelihoods
     RUN_DIR/job.log                  the job's stdout and stderr
     RUN_DIR/checkpoints/intermediate/  a saved encoder other runs may start from (+ phase.json)
+    RUN_DIR/checkpoints/target/      the model after the target phase other runs may start from (+ phase.json)
     RUN_DIR/cancel.request           a supervisor's request to cancel this run only (a run in a warm
                                      worker or a packed SLURM job: rundir/cancel.py)
 
@@ -45,6 +46,7 @@ LOGLIKELIHOODS = "loglikelihoods.jsonl"
 LOG = "job.log"
 CHECKPOINTS = "checkpoints"
 INTERMEDIATE = "intermediate"
+TARGET = "target"
 PHASE_META = "phase.json"
 CANCEL_REQUEST = "cancel.request"
 
@@ -120,6 +122,12 @@ class RunDir:
     def cancel_request(self) -> Path:
         """A supervisor's request to cancel this run alone (rundir/cancel.py)."""
         return self.path / CANCEL_REQUEST
+
+    @property
+    def target_checkpoint(self) -> Path:
+        """Where the model after the target phase (its English validation, collapse retries and
+        learning curve) is saved for reuse (issue 18)."""
+        return self.path / CHECKPOINTS / TARGET
 
     def read_spec(self) -> dict[str, Any]:
         """spec.json as a dict, not validated (a spec of another version must still be readable).

@@ -9,7 +9,7 @@
 - ``reattach``: runs found running, and runs another supervisor runs (follow, adopt, take over).
 - ``claims``: which supervisor launches and follows a run (a flock per run in ``STORE/locks/``).
 - ``storage``: what the supervisor writes into a run directory, and a store that refuses it.
-- ``shared``: which queued runs share an intermediate phase (pure decisions, applied to the queue).
+- ``shared``: which queued runs share a target or an intermediate phase (pure decisions, applied to the queue).
 - ``offline``: what a run needs from the Hugging Face hub, staged or not (``HF_HUB_OFFLINE=1``).
 - ``foreground``: one run in the foreground (``xcost-tui run``: commands/run.py).
 - ``ingestor``: the thread that loads runs into the store.

@@ -4,16 +4,46 @@ seconds (so ``xcost-tui sql`` sees live progress).
 The store (DuckDB) is imported only when a batch is written: the runner itself never needs it.
 Store errors (a locked or broken database, a full disk) become one note per distinct error and
 are retried; they never stop the queue.
+
+The verdict tables (store/verdict_tables.py) are refreshed by this thread too, but not while a
+local job of this machine is in a measured phase (``measuring_here``): their statistics are CPU
+work on the job's CPUs, which the job's contention check would count against the phase (it counts
+every other process, whatever its priority, so a lower priority would not do). The refresh waits
+for a moment when none measures, and always runs when the ingestor stops (the end of the queue),
+so a headless run's final verdict is complete. Rows go live as before; only the verdict waits.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..errors import RunDirError
+from ..rundir import RunStatus, read_status
 from .notes import Note
+
+
+def measuring_here(run_dirs: Iterable[Path], host: str | None = None) -> list[Path]:
+    """The run directories whose job runs on this machine and is in a measured phase: running,
+    with a phase in status.json (a job names its phase as it starts it, and every phase is
+    measured). A job on another host (a SLURM node) does not share these CPUs; where status.json
+    names no host, its executor decides (local, or none recorded: here)."""
+    host = host or socket.gethostname()
+    out = []
+    for d in run_dirs:
+        try:
+            rec = read_status(d)
+        except (RunDirError, OSError):
+            continue
+        if rec is None or rec.status != RunStatus.RUNNING or not rec.phase:
+            continue
+        job_host = rec.job.host if rec.job is not None else None
+        if (job_host == host) if job_host else rec.executor in (None, "local"):
+            out.append(Path(d))
+    return out
 
 
 class Ingestor:
@@ -31,6 +61,8 @@ class Ingestor:
         self.thread: threading.Thread | None = None
         self.errors = 0
         self._last_error: str | None = None
+        self.verdict_due = False  # runs were ingested since the verdict was last refreshed
+        self.verdict_deferred = 0  # refreshes put off while a local job measured
 
     def start(self) -> None:
         if self.thread is None:
@@ -49,6 +81,7 @@ class Ingestor:
             self.thread.join(60)
             self.thread = None
         self.flush(include_active=True)
+        self.refresh_verdict(final=True)
 
     def _loop(self) -> None:
         last_live = time.monotonic()
@@ -61,6 +94,7 @@ class Ingestor:
             if live_due:
                 last_live = time.monotonic()
             self.flush(include_active=live_due)
+            self.refresh_verdict()
             self.stop_event.wait(0.2)  # coalesce a burst of finishing runs into one write
 
     def flush(self, include_active: bool = False) -> None:
@@ -75,13 +109,39 @@ class Ingestor:
         try:
             from ..store.ingest import ingest  # deferred: pulls in DuckDB (start-up cost), loaded once there is work
 
-            ingest(self.store_root, sorted(dirs), only_changed=True)
+            report = ingest(self.store_root, sorted(dirs), only_changed=True, verdict=False)
             self._last_error = None
         except Exception as exc:  # noqa: BLE001 - the store never stops the queue
-            self.errors += 1
-            msg = f"store: could not ingest {len(dirs)} run(s) ({type(exc).__name__}: {exc}); will retry"
-            if msg != self._last_error:
-                self.note(Note.warning(msg))
-            self._last_error = msg
+            self._failed(f"could not ingest {len(dirs)} run(s)", exc)
             with self.lock:
                 self.pending |= dirs
+            return
+        if report.ingested or report.pruned or report.rebuilt:
+            self.verdict_due = True
+
+    def refresh_verdict(self, final: bool = False) -> bool:
+        """The verdict tables brought up to date, unless a local job measures now (then later:
+        the loop tries again after every batch); ``final`` (the end of the queue) runs it anyway.
+        True when it ran."""
+        if not self.verdict_due:
+            return False
+        if not final and measuring_here(self.active()):
+            self.verdict_deferred += 1
+            return False
+        try:
+            from ..store.ingest import refresh_verdict_of  # deferred: pulls in DuckDB (start-up cost)
+
+            refresh_verdict_of(self.store_root)
+            self.verdict_due = False
+            self._last_error = None
+            return True
+        except Exception as exc:  # noqa: BLE001 - the store never stops the queue
+            self._failed("could not refresh the verdict", exc)
+            return False
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self.errors += 1
+        msg = f"store: {what} ({type(exc).__name__}: {exc}); will retry"
+        if msg != self._last_error:
+            self.note(Note.warning(msg))
+        self._last_error = msg

@@ -23,7 +23,7 @@ from ..rundir import JsonlReader, Progress, RunDir, RunEnd, RunFold, RunStatus, 
 from ..spec import RunSpec
 
 QUEUED = RunStatus.QUEUED  # waiting for a slot
-WAITING = RunStatus.WAITING  # waiting for another run's intermediate phase (shared encoder)
+WAITING = RunStatus.WAITING  # waiting for another run's shared phase (its encoder or post-target model)
 RUNNING = RunStatus.RUNNING
 HISTORY_LEN = 600  # samples (5 min at 2 Hz) and progress events kept per run for charts
 
@@ -55,9 +55,12 @@ class LiveRun:
     skipped: bool = False  # it had already succeeded, so it was not run again
     attached: bool = False  # found running when this supervisor started (a re-attach)
     elsewhere: bool = False  # another supervisor holds its claim (launched it, records its end): only followed here
-    waiting_for: str | None = None  # the run id whose saved encoder this run will start from
+    waiting_for: str | None = None  # the run id whose saved encoder (or post-target model) this run will start from
+    waiting_target: bool = False  # waiting_for's post-target model (shared target phase), not its encoder
     init_from: str | None = None
     save_encoder: bool = False
+    init_target_from: str | None = None  # a saved model after the target phase it starts from
+    save_target: bool = False  # it saves its model after the target phase for others
     cancelling: bool = False
     executor: str = "local"  # where it runs: local or slurm (runner/executors.py)
     job_id: str | None = None  # its SLURM job id
@@ -86,6 +89,8 @@ class LiveRun:
             phases_planned=len(spec.phases_planned),
             init_from=spec.init_from,
             save_encoder=spec.save_encoder,
+            init_target_from=spec.init_target_from,
+            save_target=spec.save_target,
         )
 
     @classmethod
@@ -110,6 +115,8 @@ class LiveRun:
             langs=[str(x) for x in spec.get("langs") or []],
             init_from=_opt_str(spec.get("init_from")),
             save_encoder=bool(spec.get("save_encoder")),
+            init_target_from=_opt_str(spec.get("init_target_from")),
+            save_target=bool(spec.get("save_target")),
         )
 
     # ---- derived ----------------------------------------------------------------------------
@@ -216,6 +223,12 @@ class RunTracker:
     def checkpoint_saved(self) -> str | None:
         """The saved encoder's path (relative to the run directory), once the job saved it."""
         ckpt = self.fold.state.checkpoint
+        return ckpt.path if ckpt else None
+
+    @property
+    def target_checkpoint_saved(self) -> str | None:
+        """The saved model after the target phase (relative to the run directory), once saved."""
+        ckpt = self.fold.state.target_checkpoint
         return ckpt.path if ckpt else None
 
     @property

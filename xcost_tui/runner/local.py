@@ -113,7 +113,11 @@ class LocalExecutor:
             live.exit_code, live.cancelling, live.skipped = None, run.cancel_requested, False
             extra = f" on GPU {gpu}" if gpu is not None else ""
             extra += f", in worker {worker.worker_id}" if worker is not None else ""
-            extra += f", starting from {live.init_from}" if live.init_from else ""
+            extra += (
+                f", starting from {live.init_target_from or live.init_from}"
+                if live.init_target_from or live.init_from
+                else ""
+            )
             if share is not None and share["runs"] > 1:
                 extra += f", {share['threads']} of {share['cpus']} CPU threads ({share['runs']} runs share them)"
             sup.note(f"{live.label}: started (pid {ref.pid}){extra}", run_id, topic=STARTED)

@@ -110,6 +110,8 @@ def offline_problems(spec: RunSpec | Mapping[str, Any], env: Mapping[str, str] |
         missing.append(f"model {spec.model}")
     if spec.init_from and not (Path(spec.init_from) / "phase.json").is_file():
         missing.append(f"the saved encoder {spec.init_from}")
+    if spec.init_target_from and not (Path(spec.init_target_from) / "phase.json").is_file():
+        missing.append(f"the saved post-target model {spec.init_target_from}")
     if not missing:
         return None
     missing = list(dict.fromkeys(missing))

@@ -154,15 +154,20 @@ def step_elsewhere(sup: Host, run: Run, now: float) -> None:
 
 def take_disk_wiring(run: Run) -> None:
     """A run found running keeps the wiring its launch wrote into spec.json (whether it saves
-    its encoder for others, the encoder it starts from): the queue is wired around it."""
+    its encoder or its post-target model for others, the checkpoint it starts from): the queue
+    is wired around it."""
     try:
         disk = RunDir(run.run_dir).read_spec()
     except (OSError, ValueError):
         return
-    if run.spec is not None:
-        run.spec.save_encoder = bool(disk.get("save_encoder"))
-        run.spec.init_from = disk.get("init_from") if isinstance(disk.get("init_from"), str) else run.spec.init_from
-    run.live.save_encoder = bool(disk.get("save_encoder"))
+    for save, init in (("save_encoder", "init_from"), ("save_target", "init_target_from")):
+        saved = disk.get(init)
+        if run.spec is not None:
+            setattr(run.spec, save, bool(disk.get(save)))
+            setattr(run.spec, init, saved if isinstance(saved, str) else getattr(run.spec, init))
+        setattr(run.live, save, bool(disk.get(save)))
+        if isinstance(saved, str):
+            setattr(run.live, init, saved)
 
 
 def _record_disappeared(sup: Supervisor, run_dir: Path, status: StatusRecord) -> StatusRecord | None:

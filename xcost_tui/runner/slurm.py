@@ -570,7 +570,8 @@ class SlurmExecutor:
             run.unknown_since = None
             extra = f", one of {packed} runs of the job (one worker)" if packed > 1 else ""
             extra += f" after job {run.depends_on} (afterok)" if run.depends_on else ""
-            extra += f", starting from {live.init_from}" if live.init_from else ""
+            start_from = live.init_target_from or live.init_from
+            extra += f", starting from {start_from}" if start_from else ""
             sup.note(f"{live.label}: submitted to SLURM (job {job_id}{extra})", run_id, topic=STARTED)
             self.cancel(sup, run, time.monotonic())
             sup.changed()

@@ -426,8 +426,18 @@ def refresh_leaderboard(con: duckdb.DuckDBPyConnection) -> None:
 
 def refresh_verdict(con: duckdb.DuckDBPyConnection) -> bool:
     """The verdict's intervals and comparisons (verdict_tables.py), recomputed only when the set
-    of succeeded runs changed."""
+    of succeeded runs changed, and then only for the configurations whose runs changed."""
     return verdict_tables.refresh(con)
+
+
+def refresh_verdict_of(store_root: Path | str, *, timeout: float | None = None) -> bool:
+    """``refresh_verdict`` in its own short read-write visit: for a caller that ingested with
+    ``verdict=False`` and refreshes later (the supervisor's ingest thread defers it while a local
+    job measures, docs/runner.md). A store of another schema version is left to the next ingest."""
+    with db.connect_rw(store_root, timeout=timeout) as con:
+        if db.read_schema_version(con) != schema.SCHEMA_VERSION:
+            return False
+        return refresh_verdict(con)
 
 
 # ---- the ingest -------------------------------------------------------------------------------
@@ -452,6 +462,7 @@ def ingest(
     batch_rows: int = 2_000_000,
     batch_runs: int = 256,
     on_run: Callable[[StagedRun], None] | None = None,
+    verdict: bool = True,
 ) -> IngestReport:
     """Reads run directories into the store.
 
@@ -461,7 +472,8 @@ def ingest(
     (re)built from every run directory it can find. ``only_changed`` skips runs whose files
     have the same sizes and modification times as when they were last ingested (live refresh).
     ``on_run`` is called after each run is written. A run directory that cannot be read is
-    skipped and reported (``report.skipped``); the others are ingested.
+    skipped and reported (``report.skipped``); the others are ingested. ``verdict=False`` leaves
+    the verdict tables to a later ``refresh_verdict_of`` (the rows and the leaderboard are written).
     """
     t0 = time.perf_counter()
     store_root = Path(store_root)
@@ -540,7 +552,7 @@ def ingest(
                 for staged in batch:
                     write_run(con, staged)
                 refresh_leaderboard(con)
-                if final:
+                if final and verdict:
                     refresh_verdict(con)
             for staged in batch:
                 report.ingested.append(staged)

@@ -480,6 +480,9 @@ def _untrained(column: str) -> str:
 
 
 _NOT_MEASURED = "translated by the dataset authors; not measured"
+# a run's own curve and evaluation phases: not those it reused from a shared target phase
+_OWN_CURVE = "kind = 'curve' AND reused_from_run IS NULL"
+_OWN_EVAL = "kind = 'eval' AND reused_from_run IS NULL"
 
 # One row per run. Accuracy columns average the XCOPA target languages (not English), in the four
 # forms of xcost_tui/accuracy.py (generated from its tables: avg_accuracy, _all, _published, _seen);
@@ -560,16 +563,17 @@ allp AS (
   SELECT run_id,
     count(*) FILTER (WHERE contended AND reused_from_run IS NULL) AS contended_phases,
     {_osum("device_hours", "reused_from_run IS NULL")} AS total_device_hours,
-    -- learning-curve evaluations (curve:<phase>): not training, shown apart (docs/measurement.md)
-    {_osum("device_hours", "kind = 'curve'")} AS curve_device_hours,
-    {_osum("flops_analytic", "kind = 'curve'")} AS curve_flops,
-    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE kind = 'curve') THEN {_osum("energy_j", "kind = 'curve'")} END
+    -- learning-curve evaluations (curve:<phase>): not training, shown apart (docs/measurement.md);
+    -- the run's own (a reused curve, of a shared target phase, is counted where it was incurred)
+    {_osum("device_hours", _OWN_CURVE)} AS curve_device_hours,
+    {_osum("flops_analytic", _OWN_CURVE)} AS curve_flops,
+    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE {_OWN_CURVE}) THEN {_osum("energy_j", _OWN_CURVE)} END
       AS curve_energy_j,
     -- every evaluation phase's energy together: one eval:<lang> on a GPU can be shorter than NVML's
-    -- counter step (energy_flag), their sum is not
-    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE kind = 'eval') THEN {_osum("energy_j", "kind = 'eval'")} END
+    -- counter step (energy_flag), their sum is not; the run's own (not a reused eval:en)
+    CASE WHEN bool_and(energy_j IS NOT NULL) FILTER (WHERE {_OWN_EVAL}) THEN {_osum("energy_j", _OWN_EVAL)} END
       AS eval_energy_j,
-    count(*) FILTER (WHERE kind = 'eval' AND energy_flag IS NOT NULL) AS eval_energy_flagged,
+    count(*) FILTER (WHERE {_OWN_EVAL} AND energy_flag IS NOT NULL) AS eval_energy_flagged,
     arg_max(latency_p50_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p50_s,
     arg_max(latency_p95_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS latency_p95_s,
     arg_max(throughput_examples_per_s, coalesce(t_end, 0)) FILTER (WHERE kind = 'inference-bench') AS infer_throughput_examples_per_s,

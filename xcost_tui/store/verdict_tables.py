@@ -23,7 +23,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -163,7 +163,7 @@ class Configuration:
 
 PREDICTIONS_SQL = """
 WITH latest AS (
-  SELECT run_id, lang, arg_max(phase, coalesce(t, 0)) AS phase FROM evals WHERE accuracy IS NOT NULL GROUP BY ALL
+  SELECT run_id, lang, arg_max(phase, coalesce(t, 0)) AS phase FROM evals WHERE accuracy IS NOT NULL {runs} GROUP BY ALL
 ),
 sel AS (
   SELECT r.config_id, r.run_id, coalesce(r.seed, 0) AS seed, coalesce(r.shot_seed, -1) AS shot_seed, p.lang,
@@ -171,7 +171,7 @@ sel AS (
   FROM predictions p
   JOIN latest l ON l.run_id = p.run_id AND l.lang = p.lang AND l.phase = p.phase
   JOIN runs r ON r.run_id = p.run_id
-  WHERE r.status = 'succeeded' AND r.config_id IS NOT NULL AND p.label >= 0 {where}
+  WHERE r.status = 'succeeded' AND r.config_id IS NOT NULL AND p.label >= 0 {runs_p}
 )
 SELECT dense_rank() OVER (ORDER BY config_id, seed, shot_seed, run_id, lang) - 1 AS slice,
        config_id, run_id, seed, shot_seed, lang, idx, correct::DOUBLE AS correct
@@ -190,10 +190,21 @@ def load_configurations(
             "GROUP BY config_id"
         ).fetchall()
     }
-    where, params = "", []
+    sql, params = PREDICTIONS_SQL.format(runs="", runs_p=""), []
     if config_ids is not None:
-        where, params = "AND list_contains(?, r.config_id)", [list(config_ids)]
-    cols = con.execute(PREDICTIONS_SQL.format(where=where), params).fetchnumpy()
+        # the runs first, then their predictions by run id: the filter reaches the scan of the
+        # predictions table itself (a filter on the runs' config_id would be applied only after
+        # the join, to every prediction of the store), which the incremental refresh relies on
+        run_ids = [
+            r[0]
+            for r in con.execute(
+                "SELECT run_id FROM runs WHERE status = 'succeeded' AND list_contains(?, config_id)",
+                [list(config_ids)],
+            ).fetchall()
+        ]
+        sql = PREDICTIONS_SQL.format(runs="AND list_contains(?, run_id)", runs_p="AND list_contains(?, p.run_id)")
+        params = [run_ids, run_ids]
+    cols = con.execute(sql, params).fetchnumpy()
     n = len(cols["slice"])
     configs: dict[str, Configuration] = {}
     if not n:
@@ -234,28 +245,31 @@ def _is_baseline(spec: dict[str, Any]) -> bool:
     return bool(entry and entry.default_baseline)
 
 
-def _most_runs(candidates: list[Configuration]) -> Configuration:
-    return max(candidates, key=lambda c: (len(c.runs), c.config_id))
-
-
 def default_baseline(configs: dict[str, Configuration]) -> dict[str, str]:
     """config id -> the id of its baseline: direct fine-tuning of the same model and recipe (the
     one with most runs when several qualify); a configuration with none of its own model (an
     in-context one: its causal LM is never fine-tuned directly) gets the direct configuration
     scored on the same items with most runs. Direct configurations are the baselines: none."""
-    directs: dict[str, list[Configuration]] = {}
-    by_items: dict[str, list[Configuration]] = {}
-    for cfg in configs.values():
-        if _is_baseline(cfg.spec):
-            directs.setdefault(_baseline_key(cfg.spec), []).append(cfg)
-            by_items.setdefault(_eval_key(cfg.spec), []).append(cfg)
+    return baselines_of({cid: (cfg.spec, len(cfg.runs)) for cid, cfg in configs.items()})
+
+
+def baselines_of(entries: dict[str, tuple[dict[str, Any], int]]) -> dict[str, str]:
+    """``default_baseline`` from what it reads of each configuration: its spec and its number of
+    runs (config id -> (spec, runs)). The incremental refresh calls it with the counts it keeps
+    for the configurations it does not load."""
+    directs: dict[str, list[tuple[int, str]]] = {}
+    by_items: dict[str, list[tuple[int, str]]] = {}
+    for cid, (spec, n_runs) in entries.items():
+        if _is_baseline(spec):
+            directs.setdefault(_baseline_key(spec), []).append((n_runs, cid))
+            by_items.setdefault(_eval_key(spec), []).append((n_runs, cid))
     out = {}
-    for cid, cfg in configs.items():
-        if _is_baseline(cfg.spec):
+    for cid, (spec, _) in entries.items():
+        if _is_baseline(spec):
             continue
-        candidates = directs.get(_baseline_key(cfg.spec)) or by_items.get(_eval_key(cfg.spec), [])
+        candidates = directs.get(_baseline_key(spec)) or by_items.get(_eval_key(spec), [])
         if candidates:
-            out[cid] = _most_runs(candidates).config_id
+            out[cid] = max(candidates)[1]  # most runs, then the larger config id
     return out
 
 
@@ -456,9 +470,33 @@ SIGNATURE_SQL = (
     "FROM runs WHERE status = 'succeeded'"
 )
 
+# What the verdict reads of one configuration, per configuration: its succeeded runs and their
+# files (``source_sig`` changes whenever a run directory does, so a re-ingested run changes it too).
+CONFIG_SIGNATURES_SQL = """
+SELECT config_id, any_value(spec) AS spec,
+       md5(string_agg(run_id || ':' || coalesce(source_sig, ''), ',' ORDER BY run_id)) AS sig
+FROM runs WHERE status = 'succeeded' AND config_id IS NOT NULL GROUP BY config_id ORDER BY config_id
+"""
+
+# The incremental state in ``meta`` (key STATE_KEY, JSON): per configuration its signature and its
+# number of runs with predictions (what ``default_baseline`` counts), and the baseline map the
+# tables hold. STATE_VERSION: raise it whenever the rows would come out differently for the same
+# predictions (a statistic, a column, a rule); a state of another version makes the next refresh full.
+STATE_KEY = "verdict_state"
+STATE_VERSION = 1
+_META_KEYS = ("verdict_sig", "verdict_seconds", "verdict_recomputed", STATE_KEY)
+
 
 def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
-    """Recomputes the verdict tables when the succeeded runs changed; True when it did."""
+    """Brings the verdict tables up to date with the succeeded runs; True when anything was recomputed.
+
+    Nothing happens while the set of succeeded runs is unchanged (``meta.verdict_sig``). Otherwise
+    the refresh is incremental when the store holds the state of an earlier one (``meta.verdict_state``,
+    of this STATE_VERSION and margin): only the configurations whose runs changed are loaded and
+    recomputed, with the comparisons that involve them (as the configuration or as its baseline, or
+    whose default baseline changed), and the Holm families of the averages they belong to are
+    adjusted again from the stored p-values. ``force``, or no usable state: every configuration
+    (a full refresh). Both give the same rows (tests/store/test_verdict_incremental.py)."""
     found = con.execute(SIGNATURE_SQL).fetchone()
     assert found is not None  # an aggregate: always one row
     sig = found[0]
@@ -466,20 +504,153 @@ def refresh(con: duckdb.DuckDBPyConnection, *, force: bool = False) -> bool:
     if not force and old and old[0][0] == sig:
         return False
     t0 = time.perf_counter()
-    configs = load_configurations(con)
-    acc = [row for cfg in configs.values() for row in accuracy_rows(cfg)]
-    cmp = _comparisons(configs, default_baseline(configs).items(), DEFAULT_DELTA)
+    current = {
+        str(cid): (json.loads(spec) if spec else {}, str(s))
+        for cid, spec, s in con.execute(CONFIG_SIGNATURES_SQL).fetchall()
+    }
+    state = None if force else _read_state(con)
+    if state is None:
+        acc, cmp, new_state, done = _full(con, current)
+        drop: tuple[list[str], list[str], list[str]] | None = None
+    else:
+        acc, cmp, new_state, done, drop = _incremental(con, current, state)
     with db.transaction(con):
-        con.execute("DELETE FROM verdict_accuracy")
-        con.execute("DELETE FROM verdict_comparison")
+        if drop is None:
+            con.execute("DELETE FROM verdict_accuracy")
+            con.execute("DELETE FROM verdict_comparison")
+        else:
+            dirty, affected, families = drop
+            con.execute("DELETE FROM verdict_accuracy WHERE list_contains(?, config_id)", [dirty])
+            con.execute(
+                "DELETE FROM verdict_comparison WHERE list_contains(?, config_id) "
+                "OR (list_contains(?, baseline_id) AND list_contains(?, lang))",
+                [affected, families, list(AVERAGES.values())],
+            )
         _insert(con, "verdict_accuracy", acc)
         _insert(con, "verdict_comparison", cmp)
-        con.execute("DELETE FROM meta WHERE key IN ('verdict_sig', 'verdict_seconds')")
+        con.execute("DELETE FROM meta WHERE list_contains(?, key)", [list(_META_KEYS)])
         con.execute(
-            "INSERT INTO meta VALUES ('verdict_sig', ?), ('verdict_seconds', ?)",
-            [sig, f"{time.perf_counter() - t0:.3f}"],
+            "INSERT INTO meta VALUES ('verdict_sig', ?), ('verdict_seconds', ?), ('verdict_recomputed', ?), (?, ?)",
+            [sig, f"{time.perf_counter() - t0:.3f}", done, STATE_KEY, json.dumps(new_state, sort_keys=True)],
         )
     return True
+
+
+def _read_state(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The incremental state of the last refresh; None when missing, unreadable, of another
+    STATE_VERSION or another margin (then the refresh is full)."""
+    found = con.execute("SELECT value FROM meta WHERE key = ?", [STATE_KEY]).fetchall()
+    if not found:
+        return None
+    try:
+        state = json.loads(found[0][0])
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION or state.get("delta") != DEFAULT_DELTA:
+        return None
+    if not isinstance(state.get("configs"), dict) or not isinstance(state.get("baselines"), dict):
+        return None
+    return state
+
+
+def _state(
+    current: dict[str, tuple[dict[str, Any], str]], n_runs: dict[str, int], baselines: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "version": STATE_VERSION,
+        "delta": DEFAULT_DELTA,
+        "configs": {cid: {"sig": s, "n_runs": n_runs.get(cid, 0)} for cid, (_, s) in current.items()},
+        "baselines": baselines,
+    }
+
+
+# A full refresh loads the predictions of at most this many configurations at once (with the
+# baseline they are compared with), so its memory is bounded on any store: all of them at once
+# (56 M predictions at 10,000 runs) did not fit in 23 GiB.
+FULL_CHUNK = 48
+
+# Per configuration, its runs with predictions the verdict reads (what ``default_baseline`` counts),
+# from the same selection as PREDICTIONS_SQL, counted in the database.
+RUN_COUNTS_SQL = (
+    PREDICTIONS_SQL[: PREDICTIONS_SQL.index("SELECT dense_rank()")].format(runs="", runs_p="")
+    + "SELECT config_id, count(DISTINCT run_id) FROM sel GROUP BY config_id"
+)
+
+
+def _full(
+    con: duckdb.DuckDBPyConnection, current: dict[str, tuple[dict[str, Any], str]]
+) -> tuple[list[VerdictAccuracyRow], list[VerdictComparisonRow], dict[str, Any], str]:
+    """Every configuration, loaded a chunk at a time: each baseline with the configurations
+    compared with it (FULL_CHUNK of them at once), then those with no baseline."""
+    counts = {str(cid): int(n) for cid, n in con.execute(RUN_COUNTS_SQL).fetchall()}
+    entries = {cid: (current[cid][0], n) for cid, n in counts.items() if cid in current and n > 0}
+    baselines = baselines_of(entries)
+    groups: dict[str | None, list[str]] = {}
+    for cid in sorted(entries):
+        groups.setdefault(baselines.get(cid), []).append(cid)
+    acc: list[VerdictAccuracyRow] = []
+    cmp: list[VerdictComparisonRow] = []
+    counted: set[str] = set()
+    for base, members in groups.items():
+        for i in range(0, len(members), FULL_CHUNK):
+            chunk = members[i : i + FULL_CHUNK]
+            configs = load_configurations(con, [*chunk, *([base] if base else [])])
+            for cid in [*chunk, *([base] if base else [])]:
+                if cid in configs and cid not in counted:
+                    counted.add(cid)
+                    acc += accuracy_rows(configs[cid])
+            if base is not None:
+                cmp += [
+                    row for cid in chunk for row in comparison_rows(configs[cid], configs[base], delta=DEFAULT_DELTA)
+                ]
+    adjust_across_configurations(cmp)
+    state = _state(current, {cid: n for cid, (_, n) in entries.items()}, baselines)
+    return acc, cmp, state, f"full: {len(entries)} configurations, {len(baselines)} comparisons"
+
+
+def _incremental(
+    con: duckdb.DuckDBPyConnection, current: dict[str, tuple[dict[str, Any], str]], state: dict[str, Any]
+) -> tuple[
+    list[VerdictAccuracyRow], list[VerdictComparisonRow], dict[str, Any], str, tuple[list[str], list[str], list[str]]
+]:
+    """The rows to write and what to delete first: (dirty configurations: their accuracy rows;
+    affected configurations: their comparison rows; baselines whose average families are rewritten)."""
+    known: dict[str, dict[str, Any]] = state["configs"]
+    changed = sorted(cid for cid, (_, s) in current.items() if (known.get(cid) or {}).get("sig") != s)
+    dirty = set(changed) | (set(known) - set(current))  # changed, added or gone
+    loaded = load_configurations(con, changed) if changed else {}
+    n_runs = {cid: int((known.get(cid) or {}).get("n_runs", 0)) for cid in current if cid not in dirty}
+    n_runs.update({cid: len(loaded[cid].runs) if cid in loaded else 0 for cid in changed})
+    # the default baselines of every configuration, from the kept counts: adding runs to one direct
+    # configuration can make it another configuration's baseline
+    baselines = baselines_of({cid: (current[cid][0], n) for cid, n in n_runs.items() if n > 0})
+    before: dict[str, str] = {str(k): str(v) for k, v in state["baselines"].items()}
+    affected = sorted(
+        cid
+        for cid in set(before) | set(baselines)
+        if cid in dirty or before.get(cid) != baselines.get(cid) or baselines.get(cid) in dirty
+    )
+    pairs = [(cid, baselines[cid]) for cid in affected if cid in baselines]
+    missing = sorted({c for pair in pairs for c in pair} - set(loaded))
+    if missing:
+        loaded.update(load_configurations(con, missing))
+    acc = [row for cid in changed if cid in loaded for row in accuracy_rows(loaded[cid])]
+    cmp = [row for cid, base in pairs for row in comparison_rows(loaded[cid], loaded[base], delta=DEFAULT_DELTA)]
+    # Holm over the configurations compared with one baseline (the averages): the families the
+    # new or removed rows belong to, adjusted again with the kept rows' raw p-values
+    families = sorted({baselines[c] for c in affected if c in baselines} | {before[c] for c in affected if c in before})
+    kept: list[VerdictComparisonRow] = []
+    if families:
+        found = con.execute(
+            "SELECT * FROM verdict_comparison WHERE list_contains(?, baseline_id) AND list_contains(?, lang) "
+            "AND NOT list_contains(?, config_id)",
+            [families, list(AVERAGES.values()), affected],
+        )
+        names = [d[0] for d in found.description or ()]
+        kept = [cast(VerdictComparisonRow, dict(zip(names, row))) for row in found.fetchall()]
+    adjust_across_configurations([*kept, *cmp])
+    done = f"incremental: {len(changed)} of {len(current)} configurations, {len(pairs)} comparisons"
+    return acc, [*cmp, *kept], _state(current, n_runs, baselines), done, (sorted(dirty), affected, families)
 
 
 def _insert(

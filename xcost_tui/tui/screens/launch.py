@@ -150,7 +150,15 @@ class LaunchScreen(Screen):
             lines.append(Text(plan.description, style="italic"))
         data = plan.data_dir or (plan.runs[0].data_dir if plan.runs else None)
         lines.append(Text(f"data: {data or 'the Hugging Face hub'}", style="dim"))
-        for shared in plan.shared_intermediates():
+        for group in plan.shared_targets():
+            lines.append(
+                Text(
+                    f"shared {', '.join(group.phases)}: {group.producer} saves the model, "
+                    f"{len(group.consumers)} start from it",
+                    style="dim",
+                )
+            )
+        for shared in plan.shared_intermediates_left():
             lines.append(
                 Text(
                     f"shared {', '.join(shared.phases)}: {shared.producer} saves, {len(shared.consumers)} reuse",
