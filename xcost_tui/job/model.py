@@ -260,13 +260,13 @@ def load_encoder(
         dims = {**TINY_DIMS, **spec.tiny_model_dims}
         vocab = dims["vocab_size"]
         # the tokenizer and the initial weights are a function of these alone (job/cache.py)
-        key = ("encoder", TINY_MODEL, spec.seed, tuple(sorted(dims.items())), texts_digest(texts))
+        cache_key = ("encoder", TINY_MODEL, spec.seed, tuple(sorted(dims.items())), texts_digest(texts))
 
         def build() -> tuple[Any, nn.Module]:
             tok = train_tiny_tokenizer(texts, vocab)
             return tok, build_tiny_encoder(tok, spec.tiny_model_dims, spec.seed)
 
-        (tokenizer, encoder), cached = CACHE.restore(key, build)
+        (tokenizer, encoder), cached = CACHE.restore(cache_key, build)
         model = EncoderWithHeads(encoder)
         loaded = ModelLoaded(
             spec.model,
