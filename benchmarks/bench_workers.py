@@ -23,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from _quiet import Contention  # noqa: E402
 
 from xcost_tui.rundir import StoreLayout, read_jsonl  # noqa: E402
 from xcost_tui.rundir.worker import account_worker  # noqa: E402
@@ -86,14 +89,19 @@ def main() -> int:
         return 0
     out = Path(args.out)
     walls = {}
+    quiet = []
     for mode in ("workers", "processes"):
         if args.mode in ("both", mode):
-            walls[mode] = run_plan(args.plan, out / mode, mode == "processes", args.data_dir)
-            print(f"{mode}: the plan in {walls[mode]:.1f} s wall")
+            with Contention() as c:  # the headless run and its jobs are this process's children
+                walls[mode] = run_plan(args.plan, out / mode, mode == "processes", args.data_dir)
+            quiet.append(c)
+            print(c.label(f"{mode}: the plan in {walls[mode]:.1f} s wall"), f"({c.verdict()})")
     if "workers" in walls:
         account(out / "workers")
     if len(walls) == 2:
-        print(f"wall, workers / processes: {walls['workers'] / walls['processes']:.2f}")
+        ratio = f"wall, workers / processes: {walls['workers'] / walls['processes']:.2f}"
+        loud = next((c for c in quiet if not c.quiet), quiet[0])
+        print(loud.label(ratio))
         n, differ = same_predictions(out / "workers", out / "processes")
         print(f"predictions: {n - len(differ)} of {n} runs identical" + (f"; differ: {differ}" if differ else ""))
         return 1 if differ else 0

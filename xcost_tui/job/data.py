@@ -46,12 +46,17 @@ class RunData:
         yield from self.target_eval.values()
         yield from self.few_shot_pool.values()
 
-    def tokenizer_lists(self, spec: RunSpec, *, shots: bool = True):
+    def tokenizer_lists(self, spec: RunSpec, *, shots: bool | None = None):
         """(name, examples) of the training data only: intermediate and target training splits and,
-        in a few-shot run (unless ``shots`` is false), the k examples per language its few-shot
-        phases train on (drawn as ``few_shot_sample`` draws them). Never an evaluation split, nor
-        the rest of the pool. The job leaves the shots out where the target phase may be shared
-        (job/phases.py): a shared post-target model was trained with the shared pipeline's tokenizer."""
+        in a few-shot run when ``shots``, the k examples per language its few-shot phases train on
+        (drawn as ``few_shot_sample`` draws them). Never an evaluation split, nor the rest of the
+        pool. ``shots`` None is the rule the job, the estimate's count and its probe all follow: the
+        shots are left out where the target phase may be shared (the method table's
+        ``shares_target``), so that a shared post-target model and the one a run would train itself
+        come from one tokenizer."""
+        if shots is None:
+            entry = METHOD_TABLE.get(spec.method)
+            shots = not (entry is not None and entry.shares_target)
         for task, exs in self.intermediate.items():
             yield f"{task}:train", exs
         yield f"{spec.target}:train", self.target_train

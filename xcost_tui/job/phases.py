@@ -122,12 +122,9 @@ class PhaseRunner:
     def start(cls, job: RunHandle, spec: RunSpec, device: Device, data: RunData) -> None:
         """An encoder method's run after its data is loaded: the model (from a saved encoder, the
         hub or a path, or built in), then the phases (main.Job._run calls it: methods.py names it)."""
-        # tiny-xlmr's tokenizer leaves a few-shot run's shots out when its target phase may be shared:
-        # then the model it trains in its target phase is the one a shared run starts from
-        shots = not METHOD_TABLE[spec.method].shares_target
-        tokenizer, model, loaded, reused_meta = load_encoder(
-            spec, lambda: list(data.tokenizer_lists(spec, shots=shots))
-        )
+        # tiny-xlmr's tokenizer leaves a few-shot run's shots out where its target phase may be
+        # shared (RunData.tokenizer_lists): then its own target phase trains the model a shared run starts from
+        tokenizer, model, loaded, reused_meta = load_encoder(spec, lambda: list(data.tokenizer_lists(spec)))
         job.events.emit(loaded)
         _log(f"model: {spec.model} ({loaded.source}{', revision ' + loaded.revision if loaded.revision else ''})")
         model.to(device.torch_device)
