@@ -154,10 +154,21 @@ class WorkerPool:
                     w.close()
             self._reap()
 
-    def close_all(self) -> None:
+    def close_all(self, wait_s: float = 10.0) -> None:
+        """Closes every worker's stdin, then waits (``wait_s`` at most) for those with no run in
+        hand to exit: their record's end is written, and they are reaped, before the supervisor's
+        last ingest. One with a run in hand (left running) ends after that run, on its own."""
         with self._lock:
             for w in self.workers:
                 w.close()
+            idle = [w for w in self.workers if w.run_id is None]
+        deadline = time.monotonic() + wait_s
+        for w in idle:
+            try:
+                w.popen.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+        with self._lock:
             self._reap()
 
     def running(self) -> int:
