@@ -117,7 +117,11 @@ class WorkerCache:
         for k in dropped:
             del self._entries[k]
         if dropped:
+            # a warm worker froze what survived its earlier runs (job/worker.py): thawed, so that
+            # the dropped entries' reference cycles are collected, then frozen again
+            gc.unfreeze()
             gc.collect()
+            gc.freeze()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 

@@ -255,8 +255,8 @@ def record_warmup(
     event (every runner's: encoder phases, icl, translate-test)."""
     if new:
         # FlopCounterMode's per-op bookkeeping leaves garbage behind: collected here, untimed,
-        # not by a collection inside the phase's window
-        gc.collect()
+        # not by a collection inside the phase's window (young generations: it is recent)
+        gc.collect(1)
     ctx.device.synchronize()
     seconds = time.perf_counter() - t0
     ctx.events.emit(Warmup(phase, seconds, [s.to_dict() for s in new], flop_check_dict(check), info))
