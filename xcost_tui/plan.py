@@ -220,11 +220,11 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
 
 
 @dataclass
-class SharedIntermediate:
-    """Runs of a plan whose intermediate phase(s) are identical: the first trains and saves the
-    encoder, the others start from it (see docs/runner.md)."""
+class SharedPhases:
+    """Runs of a plan that share phases: the producer (first) trains and saves them, the consumers
+    start from what it saved (docs/runner.md)."""
 
-    phases: list[str]  # e.g. ["intermediate:siqa"]
+    phases: list[str]
     run_ids: list[str]  # producer first
 
     @property
@@ -236,22 +236,14 @@ class SharedIntermediate:
         return self.run_ids[1:]
 
 
-@dataclass
-class SharedTarget:
-    """Runs of a plan whose target phase (with English validation, collapse retries and learning
-    curve) is identical (``RunSpec.target_key``): the producer trains it and saves the model, the
-    consumers (few-shot runs, translate-test's English classifier) start from it (docs/runner.md)."""
+class SharedIntermediate(SharedPhases):
+    """Identical intermediate phase(s) (e.g. ["intermediate:siqa"]): the producer saves the encoder."""
 
-    phases: list[str]  # e.g. ["target:copa", "eval:en"]
-    run_ids: list[str]  # producer first
 
-    @property
-    def producer(self) -> str:
-        return self.run_ids[0]
-
-    @property
-    def consumers(self) -> list[str]:
-        return self.run_ids[1:]
+class SharedTarget(SharedPhases):
+    """An identical target phase with its English validation, collapse retries and learning curve
+    (``RunSpec.target_key``; e.g. ["target:copa", "eval:en"]): the producer saves the model, the
+    consumers (few-shot runs, translate-test's English classifier) start from it."""
 
 
 @dataclass

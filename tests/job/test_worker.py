@@ -10,31 +10,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.tiny_specs import tiny_spec
 
 from xcost_tui.rundir import RunDir, StoreLayout, read_jsonl, read_status
 from xcost_tui.rundir.cancel import request_cancel
 from xcost_tui.rundir.worker import account_worker, read_worker_log
-from xcost_tui.spec import HParams, MeasureOpts, RunSpec
+from xcost_tui.spec import RunSpec
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.xdist_group("job_worker")
 
-SMALL = HParams(max_examples=24, max_steps=2, batch_size=8, max_seq_len=64)
-MEASURE = MeasureOpts(inference_bench_examples=2, inference_warmup=1, curve_points=0)
 
-
-def spec(data_dir: Path | str, **changes) -> RunSpec:
-    base = dict(
-        method="direct",
-        model="tiny-xlmr",
-        langs=["it"],
-        max_eval_examples=6,
-        eval_batch_size=8,
-        data_dir=str(data_dir),
-        hparams=SMALL,
-        measure=MEASURE,
-    )
-    return RunSpec(**{**base, **changes})
+spec = tiny_spec
 
 
 def run_dir(store: Path, s: RunSpec, name: str | None = None) -> Path:

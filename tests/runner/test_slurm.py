@@ -13,12 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
 import pytest
-from support.slurm_fixtures import slurm_cluster  # noqa: F401 - the fixture
+from support.slurm_fixtures import slurm_cluster, wait_for  # noqa: F401 - the fixture
 from support.tui import std_store, std_store_master  # noqa: F401 - fixtures
 
 from xcost_tui.plan import ExecutorSettings, loads_plan
@@ -53,16 +52,6 @@ def sched(store: Path, executor=None, **kw) -> Scheduler:
     )
     opts.update(kw)
     return Scheduler(store, **opts)
-
-
-def wait_for(pred, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sacct(job_ids) -> dict[str, dict[str, str]]:

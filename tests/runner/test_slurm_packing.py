@@ -6,11 +6,10 @@ command in turn (a warm worker runs the real job's: tests/job/test_worker*.py)."
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from support.slurm_fixtures import slurm_cluster  # noqa: F401 - the fixture
+from support.slurm_fixtures import slurm_cluster, wait_for  # noqa: F401 - the fixture
 
 from xcost_tui.plan import ExecutorSettings
 from xcost_tui.rundir import RunStatus, read_jsonl, read_status
@@ -37,16 +36,6 @@ def sched(store: Path, **settings) -> Scheduler:
     )
 
 
-def wait_for(pred, timeout: float = 90.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def specs(names: list[str]) -> list[RunSpec]:
     """One intermediate run (the producer of the rte encoder) and few-shot runs that start from it."""
     base = {"model": "tiny-xlmr", "langs": ["it"], "intermediate": ["rte"]}
@@ -58,6 +47,18 @@ def specs(names: list[str]) -> list[RunSpec]:
     return out
 
 
+def run_to_the_end(s: Scheduler, runs: list[RunSpec]) -> list:
+    s.submit(runs)
+    s.start()
+    try:
+        assert s.wait(180)
+    finally:
+        s.shutdown()
+    done = s.snapshot()
+    assert all(r.status == "succeeded" for r in done), [(r.label, r.error) for r in done]
+    return done
+
+
 def run_starts(run_dir: Path) -> list[float]:
     return [e["t"] for e in read_jsonl(run_dir / EVENTS) if e["type"] == "run_start"]
 
@@ -67,15 +68,7 @@ def run_ends(run_dir: Path) -> list[float]:
 
 
 def test_the_consumers_of_one_producer_run_in_one_job_after_it(tmp_path):
-    s = sched(tmp_path / "store")
-    s.submit(specs(["c0", "c1", "c2"]))
-    s.start()
-    try:
-        assert s.wait(180)
-    finally:
-        s.shutdown()
-    runs = s.snapshot()
-    assert all(r.status == "succeeded" for r in runs), [(r.label, r.error) for r in runs]
+    runs = run_to_the_end(sched(tmp_path / "store"), specs(["c0", "c1", "c2"]))
     producer, *consumers = sorted(runs, key=lambda r: r.label != "producer")
     jobs = {r.job_id for r in consumers}
     assert len(jobs) == 1 and producer.job_id not in jobs, [(r.label, r.job_id) for r in runs]
@@ -116,13 +109,5 @@ def test_cancelling_one_run_of_a_pack_ends_that_run_only(tmp_path):
 
 
 def test_runs_per_job_one_submits_a_job_per_run(tmp_path):
-    s = sched(tmp_path / "store", runs_per_job=1)
-    s.submit(specs(["c0", "c1"]))
-    s.start()
-    try:
-        assert s.wait(180)
-    finally:
-        s.shutdown()
-    runs = s.snapshot()
-    assert all(r.status == "succeeded" for r in runs), [(r.label, r.error) for r in runs]
+    runs = run_to_the_end(sched(tmp_path / "store", runs_per_job=1), specs(["c0", "c1"]))
     assert len({r.job_id for r in runs}) == 3

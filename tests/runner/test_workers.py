@@ -9,19 +9,18 @@ import time
 from pathlib import Path
 
 import pytest
+from support.tiny_specs import tiny_spec
 
 from xcost_tui.plan import load_plan
 from xcost_tui.rundir import RunDir, StoreLayout, read_jsonl, read_status
 from xcost_tui.rundir.worker import account_worker, read_worker_log
 from xcost_tui.runner.procs import JOB_COMMAND_ENV
 from xcost_tui.runner.scheduler import Scheduler
-from xcost_tui.spec import HParams, MeasureOpts, RunSpec
+from xcost_tui.spec import HParams
 
 pytestmark = pytest.mark.xdist_group("runner_workers")
 
-SMALL = HParams(max_examples=24, max_steps=2, batch_size=8, max_seq_len=64)
 LONG = HParams(max_examples=64, max_steps=2000, batch_size=8, max_seq_len=64)
-MEASURE = MeasureOpts(inference_bench_examples=2, inference_warmup=1, curve_points=0)
 
 PLAN = """
 [plan]
@@ -88,18 +87,7 @@ def scheduler(store: Path, **opts) -> Scheduler:
     return Scheduler(store, max_parallel=1, gpus=[], use_nvml=False, ingest=False, poll_s=0.1, grace_s=30, **opts)
 
 
-def spec(data_dir: Path | str, **changes) -> RunSpec:
-    base = dict(
-        method="direct",
-        model="tiny-xlmr",
-        langs=["it"],
-        max_eval_examples=6,
-        eval_batch_size=8,
-        data_dir=str(data_dir),
-        hparams=SMALL,
-        measure=MEASURE,
-    )
-    return RunSpec(**{**base, **changes})
+spec = tiny_spec
 
 
 def predictions(run_dir: Path) -> list[dict]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,14 @@ def slurm_cluster() -> None:
     if proc.returncode != 0:
         tail = " / ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
         pytest.skip(f"scripts/slurm-ci.sh could not start a cluster: {tail}")
+
+
+def wait_for(pred, timeout: float = 60.0, what: str = "condition"):
+    """``pred()``'s first true value, polled every 0.1 s; fails after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
