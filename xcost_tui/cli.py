@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="[PHASE=]NAME",
         help="a published recipe for the target phase (xtreme-xcopa), or for the phase named: "
-        "intermediate=phang2020, few-shot=xcost-few-shot; repeatable. Flags given here win over "
+        "intermediate=jiant-simple, few-shot=xcost-few-shot; repeatable. Flags given here win over "
         "the recipe's values (docs/recipes.md)",
     )
     run.add_argument(

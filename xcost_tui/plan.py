@@ -44,6 +44,7 @@ from .errors import SpecError, XcostError
 from .methods import METHOD_TABLE
 from .spec import (
     HPARAM_SECTIONS,
+    RECIPE_RENAMED,
     PhaseKind,
     RunSpec,
     check_device,
@@ -504,7 +505,23 @@ def expand_plan(
             seen[rid] = origin
             plan.origins[rid] = origin
             plan.runs.append(spec)
+    plan.notes.extend(_renamed_recipe_notes(plan.runs))
     return plan
+
+
+def _renamed_recipe_notes(runs: list[RunSpec]) -> list[str]:
+    """One note per old recipe name the plan's runs use, naming what it is called now."""
+    used = {
+        getattr(spec, section).recipe
+        for spec in runs
+        for section in HPARAM_SECTIONS
+        if getattr(spec, section).recipe in RECIPE_RENAMED
+    }
+    return [
+        f"recipe {old!r} is the old name of {RECIPE_RENAMED[old]!r}: the same values, which are jiant's defaults, "
+        f"not values confirmed from Phang et al. (2020) (docs/recipes.md); write {RECIPE_RENAMED[old]!r}"
+        for old in sorted(used)
+    ]
 
 
 def _method_of(*tables: dict[str, Any]) -> str | None:

@@ -38,6 +38,32 @@ def test_phang2020_follows_jiant():
     assert hp.hparams.recipe is None  # each table names its own recipe
 
 
+def test_jiant_simple_is_phang2020_renamed_and_the_old_name_keeps_its_run_ids():
+    """The recipe is jiant's defaults, not values confirmed from Phang et al.'s paper (issue 19): it is
+    called jiant-simple now; phang2020 resolves to the same values and records its own name, so runs
+    of earlier plans keep their ids, and a plan using it gets a note naming the new one."""
+    new = spec(method="intermediate", intermediate=["siqa"], intermediate_hparams={"recipe": "jiant-simple"})
+    old = spec(method="intermediate", intermediate=["siqa"], intermediate_hparams={"recipe": "phang2020"})
+    values = {k: v for k, v in new.intermediate_hparams.__dict__.items() if k != "recipe"}
+    assert values == {k: v for k, v in old.intermediate_hparams.__dict__.items() if k != "recipe"}
+    assert (new.intermediate_hparams.recipe, old.intermediate_hparams.recipe) == ("jiant-simple", "phang2020")
+    assert "not values confirmed" in RECIPES["jiant-simple"].summary
+    exp = '[[experiment]]\nmethod = "intermediate"\nintermediate = ["rte"]\n'
+    noted = loads_plan(BASE + '[defaults.intermediate_hparams]\nrecipe = "phang2020"\n' + exp)
+    assert any("old name of 'jiant-simple'" in n and "Phang et al." in n for n in noted.notes)
+    assert not loads_plan(BASE + '[defaults.intermediate_hparams]\nrecipe = "jiant-simple"\n' + exp).notes
+
+
+def test_built_in_plans_name_jiant_simple_not_the_old_name():
+    from pathlib import Path
+
+    import xcost_tui
+
+    plans = Path(xcost_tui.__file__).parent / "plans"
+    for path in plans.glob("*.toml"):
+        assert 'recipe = "phang2020"' not in path.read_text(), path.name
+
+
 def test_a_table_overrides_its_recipe_and_the_spec_records_the_resolved_values():
     s = spec(hparams={"recipe": "xtreme-xcopa", "learning_rate": 1e-5, "max_steps": 100})
     assert (s.hparams.learning_rate, s.hparams.max_steps, s.hparams.epochs) == (1e-5, 100, 5.0)
@@ -105,7 +131,7 @@ def test_builtin_plans_name_their_recipes():
     assert {s.hparams.recipe for s in stilts.runs} == {"xtreme-xcopa"}
     assert {s.hparams.learning_rate for s in stilts.runs} == {3e-5}  # xlm-roberta-large
     inter = [s for s in stilts.runs if s.uses_intermediate]
-    assert inter and {s.intermediate_hparams.recipe for s in inter} == {"phang2020"}
+    assert inter and {s.intermediate_hparams.recipe for s in inter} == {"jiant-simple"}
     few = [s for s in stilts.runs if s.method == "few-shot"]
     assert {s.few_shot_hparams.recipe for s in few} == {"xcost-few-shot"}
     assert {s.shot_seed for s in few} == {0, 1, 2, 3, 4}

@@ -529,3 +529,13 @@ def test_long_lists_and_tables_fold_in_html_only(store, tmp_path, monkeypatch):
     assert "<details><summary>4 rows: show</summary>" in html  # the 4 configurations
     md = (r.out / "report.md").read_text(encoding="utf-8")
     assert "<details>" not in md and all(f"- {s}" in md for s in r.data.sentences)
+
+
+def test_the_opening_paragraph_frames_the_intermediate_evidence(report, store, tmp_path):
+    """Phang et al. (2020) did not evaluate XCOPA: where intermediate configurations are shown, the
+    report says where the XCOPA evidence comes from and that jiant-simple is not the paper's values."""
+    md = (report.out / "report.md").read_text(encoding="utf-8")
+    assert "studied XTREME's target tasks, not XCOPA" in md and "Ponti et al. (2020)" in md
+    assert "jiant-simple is jiant's defaults" in md
+    direct = write_report(store, tmp_path / "direct", from_where(store, "config_family = 'direct'"))
+    assert "not XCOPA" not in (direct.out / "report.md").read_text(encoding="utf-8")

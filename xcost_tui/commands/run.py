@@ -87,7 +87,7 @@ def recipes_from_args(values: list[str]) -> dict[str, str]:
         if phase not in RECIPE_PHASES:
             raise SpecError(
                 f"--recipe {value}: unknown phase {phase!r}{did_you_mean(phase, RECIPE_PHASES)}; "
-                f"phases: {', '.join(RECIPE_PHASES)} (e.g. --recipe intermediate=phang2020)"
+                f"phases: {', '.join(RECIPE_PHASES)} (e.g. --recipe intermediate=jiant-simple)"
             )
         if not name.strip():
             raise SpecError(f"--recipe {value}: no recipe name after {phase}=")
