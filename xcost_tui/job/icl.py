@@ -400,6 +400,7 @@ class IclRunner:
         return {
             "icl_prompt": self.spec.icl_prompt,
             "prompt_template": prompt_template(lang, self.spec.icl_prompt),
+            "premises": len(examples),
             "premises_cut": premises_cut(examples),
             "prompts_differing": prompts_differing(examples, lang, shots),
         }
