@@ -114,6 +114,8 @@ def test_the_report_puts_the_variants_side_by_side(reported, data_dir):
     assert f"th {counts['th']} of {N}" in section and f"ta {counts['ta']} of {N}" in section and "none in it" in section
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Comparability variants" in html and "variants-table-1" in html
+    tex = (out / "table.tex").read_text(encoding="utf-8")
+    assert "tab:xcost-variants" in tex and tex.count("$^{*}$ &") == 2  # one comparable row per group
 
 
 def test_the_icl_prompt_variants_change_thai_and_tamil_only(reported):

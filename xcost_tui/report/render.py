@@ -851,4 +851,52 @@ def latex_table(d: ReportData) -> str:
         "\\label{tab:xcost-configurations}",
         "\\end{table*}",
     ]
+    return "\n".join(lines) + "\n" + latex_variants(d)
+
+
+def latex_variants(d: ReportData) -> str:
+    """The comparability variants (``_variants``) as a second booktabs table; "" when there are none."""
+    if not d.variants:
+        return ""
+    cfgs = [d.config(m.config_id) for g in d.variants for m in g.members]
+    langs = [lang for lang in ("en", *XCOPA_LANGS) if any(lang in c.accuracy for c in cfgs)]
+    lines = [
+        "",
+        "% Comparability variants: configurations that differ only in xcopa_question / icl_prompt.",
+        "\\begin{table*}[t]",
+        "\\centering",
+        "\\small",
+        "\\setlength{\\tabcolsep}{3pt}",
+        "\\begin{tabular}{lll" + "r" * (len(langs) + 1) + "}",
+        "\\toprule",
+        " & ".join(["Configuration", "Question", "Prompt", *langs, r"Avg."]) + " \\\\",
+        "\\midrule",
+    ]
+    for i, g in enumerate(d.variants):
+        if i:
+            lines.append("\\midrule")
+        for m in g.members:
+            c = d.config(m.config_id)
+            lines.append(
+                " & ".join(
+                    [
+                        tex(d.label(m.config_id)) + ("$^{*}$" if m.comparable else ""),
+                        tex(m.values["xcopa_question"]),
+                        tex(m.values["icl_prompt"]) if m.icl else "--",
+                        *(_tex_ci(c.accuracy.get(lang)) for lang in langs),
+                        _tex_ci(c.avg),
+                    ]
+                )
+                + " \\\\"
+            )
+    lines += [
+        "\\bottomrule",
+        "\\end{tabular}",
+        "\\caption{Comparability variants: accuracy (\\%, 95\\% interval) of configurations that differ only in "
+        "how XCOPA is read: the question from English COPA (copa) or as released (published), and for ICL "
+        "lm-evaluation-harness's prompt (lm-eval) or the premise without a final period only (period-only). "
+        "$^{*}$: comparable with published numbers (the released questions; for ICL the harness's prompt).}",
+        "\\label{tab:xcost-variants}",
+        "\\end{table*}",
+    ]
     return "\n".join(lines) + "\n"
