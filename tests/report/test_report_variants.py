@@ -107,7 +107,7 @@ def test_the_report_puts_the_variants_side_by_side(reported, data_dir):
             e = cfg.accuracy[lang]
             assert cells[5 + j].startswith(f"{100 * e.value:.1f}"), (lang, cells, e)
     assert section.count("Comparable with lm-evaluation-harness's published XCOPA numbers") == 1
-    assert section.count("Comparable with published fine-tuning numbers such as XTREME's") == 1
+    assert section.count("Comparable with published fine-tuning numbers such as XTREME-R's") == 1
     # the premises the harness's prompt cuts, counted from the data
     counts = {lang: premises_cut(load_examples("xcopa", "test", data_dir=data_dir, lang=lang, limit=N)) for lang in LANGS}
     assert counts["th"] == N and counts["it"] == 0 and counts["ta"] >= N - 1

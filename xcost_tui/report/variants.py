@@ -2,7 +2,7 @@
 and/or ``icl_prompt`` (issue 19), grouped so the report can put them side by side.
 
 Published XCOPA numbers read the question field as released (``xcopa_question = "published"``:
-XTREME's data, lm-evaluation-harness's ``cambridgeltl/xcopa``), and the harness's ICL numbers
+XTREME-R's data, lm-evaluation-harness's ``cambridgeltl/xcopa``), and the harness's ICL numbers
 use its prompt (``icl_prompt = "lm-eval"``); xcost-tui's defaults correct the question
 (``"copa"``, docs/tasks.md) and keep the harness prompt. A group names which member is the one
 comparable with published numbers. The accuracies are the verdict's, per configuration (never
@@ -117,8 +117,8 @@ def comparability_sentence(group: VariantGroup, label_of: Any) -> str:
         f"released, with the prompt of lm-eval {LM_EVAL_VERSION}: `xcopa_question = \"published\"`, "
         f"`icl_prompt = \"lm-eval\"`)"
         if group.icl
-        else "published fine-tuning numbers such as XTREME's (Hu et al. 2020), which read XCOPA's question "
-        'field as released (`xcopa_question = "published"`)'
+        else "published fine-tuning numbers such as XTREME-R's (Ruder et al. 2021), which read XCOPA's "
+        'question field as released (`xcopa_question = "published"`)'
     )
     comparable = group.comparable()
     if comparable:
