@@ -200,7 +200,7 @@ def check_icl_prompt(value: Any, where: str) -> None:
     if value not in ICL_PROMPTS:
         raise SpecError(
             f"{where}: icl_prompt must be one of {', '.join(repr(p) for p in ICL_PROMPTS)}, got {value!r}"
-            f"{did_you_mean(str(value), ICL_PROMPTS)} (\"lm-eval\": lm-evaluation-harness's prompt, the "
+            f'{did_you_mean(str(value), ICL_PROMPTS)} ("lm-eval": lm-evaluation-harness\'s prompt, the '
             f'premise without its last character; "period-only": without a final period only; '
             f'docs/methods.md, "Prompt variants")'
         )

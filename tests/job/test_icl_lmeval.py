@@ -55,7 +55,10 @@ def _task_yaml(name: str, data: Path, shots: Path | None, lang: str = LANG) -> s
             "doc_to_choice: !function utils.doc_to_choice",
         ]
     else:
-        files = {"validation": str(data / "xcopa" / lang / "val.jsonl"), "test": str(data / "xcopa" / lang / "test.jsonl")}
+        files = {
+            "validation": str(data / "xcopa" / lang / "val.jsonl"),
+            "test": str(data / "xcopa" / lang / "test.jsonl"),
+        }
         fields = [
             "test_split: test",
             f"doc_to_text: !function utils.doc_to_text_{lang}",

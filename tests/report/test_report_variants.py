@@ -109,7 +109,9 @@ def test_the_report_puts_the_variants_side_by_side(reported, data_dir):
     assert section.count("Comparable with lm-evaluation-harness's published XCOPA numbers") == 1
     assert section.count("Comparable with published fine-tuning numbers such as XTREME-R's") == 1
     # the premises the harness's prompt cuts, counted from the data
-    counts = {lang: premises_cut(load_examples("xcopa", "test", data_dir=data_dir, lang=lang, limit=N)) for lang in LANGS}
+    counts = {
+        lang: premises_cut(load_examples("xcopa", "test", data_dir=data_dir, lang=lang, limit=N)) for lang in LANGS
+    }
     assert counts["th"] == N and counts["it"] == 0 and counts["ta"] >= N - 1
     assert f"th {counts['th']} of {N}" in section and f"ta {counts['ta']} of {N}" in section and "none in it" in section
     html = (out / "report.html").read_text(encoding="utf-8")
@@ -178,6 +180,10 @@ def test_grouping_and_the_sentence():
     text = comparability_sentence(g, str.upper)
     assert text.startswith("Comparable with lm-evaluation-harness's published XCOPA numbers") and ": C." in text
     assert "period-only" in text and "docs/tasks.md" in text
-    assert group_variants({"e": specs["e"], "e2": {**old, "model": "other", "icl_prompt": "lm-eval"}}, ["e", "e2"]) == []
-    none = VariantGroup([Member("x", {"xcopa_question": "copa", "icl_prompt": "lm-eval"}, False)] * 2, ("xcopa_question",))
+    assert (
+        group_variants({"e": specs["e"], "e2": {**old, "model": "other", "icl_prompt": "lm-eval"}}, ["e", "e2"]) == []
+    )
+    none = VariantGroup(
+        [Member("x", {"xcopa_question": "copa", "icl_prompt": "lm-eval"}, False)] * 2, ("xcopa_question",)
+    )
     assert comparability_sentence(none, str).startswith("None of these is comparable with published fine-tuning")

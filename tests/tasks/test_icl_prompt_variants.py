@@ -96,7 +96,9 @@ def test_the_spec_field():
     # part of the run's identity and configuration; the default leaves old run ids as they were
     assert other.run_id() != default.run_id() and other.configuration_id() != default.configuration_id()
     assert "icl_prompt" not in default.identity() and other.identity()["icl_prompt"] == "period-only"
-    with pytest.raises(SpecError, match=r"icl_prompt must be one of 'lm-eval', 'period-only'.*did you mean 'period-only'"):
+    with pytest.raises(
+        SpecError, match=r"icl_prompt must be one of 'lm-eval', 'period-only'.*did you mean 'period-only'"
+    ):
         RunSpec.from_dict({**base, "icl_prompt": "period_only"})
     with pytest.raises(SpecError, match="icl_prompt is only used by method 'icl'"):
         RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "icl_prompt": "period-only"})

@@ -114,8 +114,8 @@ def comparability_sentence(group: VariantGroup, label_of: Any) -> str:
     id -> its label in the report)."""
     what = (
         f"lm-evaluation-harness's published XCOPA numbers (its xcopa task reads the question field as "
-        f"released, with the prompt of lm-eval {LM_EVAL_VERSION}: `xcopa_question = \"published\"`, "
-        f"`icl_prompt = \"lm-eval\"`)"
+        f'released, with the prompt of lm-eval {LM_EVAL_VERSION}: `xcopa_question = "published"`, '
+        f'`icl_prompt = "lm-eval"`)'
         if group.icl
         else "published fine-tuning numbers such as XTREME-R's (Ruder et al. 2021), which read XCOPA's "
         'question field as released (`xcopa_question = "published"`)'
