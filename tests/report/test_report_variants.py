@@ -128,6 +128,10 @@ def test_the_icl_prompt_variants_change_thai_and_tamil_only(reported):
         "WHERE p.kind = 'eval' AND r.method = 'icl'",
     )
     assert rows
+    runs = _sql(store, "SELECT method, icl_prompt, spec FROM runs")
+    for r in runs:  # the store's column: the spec's variant for icl, NULL for the others
+        spec = json.loads(r["spec"]) if isinstance(r["spec"], str) else r["spec"]
+        assert r["icl_prompt"] == (spec.get("icl_prompt", "lm-eval") if r["method"] == "icl" else None)
     for r in rows:
         info = json.loads(r["info"]) if isinstance(r["info"], str) else r["info"]
         spec = json.loads(r["spec"]) if isinstance(r["spec"], str) else r["spec"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..configuration import LATER_DEFAULTS, configuration_of, digest
+from ..methods import UNTRAINED_METHODS
 from ..tasks.prompts import LM_EVAL, LM_EVAL_VERSION
 
 VARIANT_KEYS = ("xcopa_question", "icl_prompt")
@@ -75,7 +76,9 @@ def group_variants(specs: Mapping[str, Mapping[str, Any]], order: list[str]) -> 
     for ids in groups.values():
         if len(ids) < 2:
             continue
-        members = [Member(cid, variant_values(specs[cid]), specs[cid].get("method") == "icl") for cid in ids]
+        members = [
+            Member(cid, variant_values(specs[cid]), specs[cid].get("method") in UNTRAINED_METHODS) for cid in ids
+        ]
         keys = tuple(k for k in VARIANT_KEYS if len({m.values[k] for m in members}) > 1)
         if keys:  # configurations equal in these too (one spec file older than a field): no variants
             out.append(VariantGroup(members, keys))
