@@ -37,6 +37,7 @@ LATER_DEFAULTS: dict[str, Any] = {
     "device_map": None,
     "mt_max_new_tokens": 128,
     "mt_beams": 1,
+    "icl_prompt": "lm-eval",  # issue 19: the prompt variant of icl (tasks/prompts.py ICL_PROMPTS)
 }
 # Keys that vary between the runs of one configuration.
 WITHIN_CONFIGURATION = ("seed", "shot_seed")

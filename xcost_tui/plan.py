@@ -49,6 +49,7 @@ from .spec import (
     RunSpec,
     check_device,
     check_field,
+    check_icl_prompt,
     check_lang,
     check_method,
     check_model,
@@ -709,6 +710,8 @@ def _check_value(path: str, value: Any, where: str) -> None:
         check_method(value, where)
     if path == "device":
         check_device(value, where)
+    if path == "icl_prompt":
+        check_icl_prompt(value, where)
     if path == "model":
         check_model(value, where)
     if path == "target":
@@ -863,6 +866,10 @@ def _short(path: str, value: Any) -> str:
         return f"lr{float(value):g}"
     if path == "method":
         return str(value)
+    if path == "icl_prompt":
+        return f"prompt-{value}"
+    if path == "xcopa_question":
+        return f"q-{value}"
     return f"{path.split('.')[-1]}{value}"
 
 

@@ -22,6 +22,7 @@ from .methods import METHOD_TABLE, METHODS, SHOT_METHODS, Method
 from .rundir.kinds import PhaseKind
 from .suggest import did_you_mean
 from .tasks import XCOPA_QUESTION_MODES, get_task
+from .tasks.prompts import ICL_PROMPTS, LM_EVAL
 
 INTERMEDIATE_MODES = ("sequential", "mixed")
 TINY_MODEL = "tiny-xlmr"
@@ -191,6 +192,17 @@ def check_lang(lang: Any, where: str) -> None:
         raise SpecError(
             f"{where}: language {lang!r} is not an XCOPA language{did_you_mean(lang, XCOPA_LANGS)}; "
             f"choose from {', '.join(XCOPA_LANGS)}"
+        )
+
+
+def check_icl_prompt(value: Any, where: str) -> None:
+    """``icl_prompt`` is one of ICL_PROMPTS (the spec's and the plan's check)."""
+    if value not in ICL_PROMPTS:
+        raise SpecError(
+            f"{where}: icl_prompt must be one of {', '.join(repr(p) for p in ICL_PROMPTS)}, got {value!r}"
+            f'{did_you_mean(str(value), ICL_PROMPTS)} ("lm-eval": lm-evaluation-harness\'s prompt, the '
+            f'premise without its last character; "period-only": without a final period only; '
+            f'docs/methods.md, "Prompt variants")'
         )
 
 
@@ -500,6 +512,10 @@ class RunSpec:
     device_map: str | None = None  # "auto": accelerate spreads a model too large for one GPU (placement only)
     mt_max_new_tokens: int = ranged(128, within(1, 1024))  # per translated text
     mt_beams: int = ranged(1, within(1, 16))  # 1: greedy decoding
+    # icl: how a prompt's premise ends (tasks/prompts.py; docs/methods.md, "Prompt variants"):
+    # "lm-eval", the harness's premise[:-1] (comparable with its numbers; cuts a real character from
+    # Thai and Tamil premises, which have no final period), or "period-only" (a final period only).
+    icl_prompt: str = LM_EVAL
     name: str | None = None  # a label from the plan, not part of the run id
 
     # ---- derived -------------------------------------------------------------------------
@@ -736,6 +752,11 @@ class RunSpec:
                 f"{where}: xcopa_question must be one of {', '.join(repr(q) for q in XCOPA_QUESTION_MODES)}, "
                 f"got {self.xcopa_question!r}{did_you_mean(self.xcopa_question, XCOPA_QUESTION_MODES)} "
                 f'(docs/tasks.md, "XCOPA\'s question field")'
+            )
+        check_icl_prompt(self.icl_prompt, f"{where}.icl_prompt")
+        if self.icl_prompt != LM_EVAL and self.trains:
+            raise SpecError(
+                f"{where}: icl_prompt is only used by method 'icl' (method is {self.method!r}, which builds no prompt)"
             )
         if self.eval_split not in ("test", "val"):
             raise SpecError(f"{where}: eval_split must be 'test' or 'val', got {self.eval_split!r}")

@@ -1,7 +1,8 @@
 """In-context few-shot evaluation of a causal LM on XCOPA (``method = "icl"``): no training.
 
-The prompt and the scoring are lm-evaluation-harness's ``xcopa`` task (tasks/prompts.py); the
-tokenisation of a (context, continuation) pair is the harness's ``_encode_pair``: the context
+The prompt and the scoring are lm-evaluation-harness's ``xcopa`` task, and for English its
+``super_glue/copa`` task (tasks/prompts.py: version 0.4.13; ``icl_prompt`` chooses how a premise
+ends); the tokenisation of a (context, continuation) pair is the harness's ``_encode_pair``: the context
 and the whole text are encoded, and the continuation's tokens are the whole text's tokens after
 the context's. A log-likelihood is the sum of the continuation tokens' log-probabilities.
 
@@ -48,7 +49,7 @@ from ..rundir.cost import Cost
 from ..rundir.events import Progress
 from ..spec import PhaseKind, PlannedPhase, RunSpec
 from ..tasks import all_texts
-from ..tasks.prompts import Prompt, build_prompt
+from ..tasks.prompts import Prompt, build_prompt, premises_cut, prompt_template, prompts_differing
 from .bench import bench_flop_costs
 from .causal import load_causal_lm, max_positions
 from .data import RunData, few_shot_sample
@@ -391,9 +392,22 @@ class IclRunner:
         shots = [pool[j] for j in few_shot_sample(pool, k, self.spec.shot_seed or 0, lang)]
         return shots, [s.idx for s in shots]
 
+    def prompt_info(self, lang: str, examples: list) -> dict:
+        """The eval phase's facts of its prompt: the variant, the harness task and version it is,
+        and how many of its queries the other variant would write differently (issue 19: only
+        Thai and Tamil premises lack a final period)."""
+        shots, _ = self.shots_of(lang)
+        return {
+            "icl_prompt": self.spec.icl_prompt,
+            "prompt_template": prompt_template(lang, self.spec.icl_prompt),
+            "premises": len(examples),
+            "premises_cut": premises_cut(examples),
+            "prompts_differing": prompts_differing(examples, lang, shots),
+        }
+
     def queries_of(self, lang: str, examples: list) -> tuple[list[TokQuery], list]:
         shots, shot_idx = self.shots_of(lang)
-        prompts = [build_prompt(ex, lang, shots) for ex in examples]
+        prompts = [build_prompt(ex, lang, shots, self.spec.icl_prompt) for ex in examples]
         queries = encode_prompts(self.tokenizer, prompts, lang)
         longest = max((q.context_tokens + max(len(c) for c in q.continuations) for q in queries), default=0)
         if self.limit is not None and longest > self.limit:
@@ -542,7 +556,8 @@ class IclRunner:
             "context_length_histogram": histogram(ctx_tokens),
             "precision": ctx.device.precision,
             "gpus": getattr(ctx.device, "cuda_indices", None),
-            "scoring": "lm-evaluation-harness xcopa prompt; KV cache: demonstrations once, each context once",
+            "scoring": "lm-evaluation-harness prompt and acc; KV cache: demonstrations once, each context once",
+            **self.prompt_info(lang, examples),
             **(extra or {}),
         }
         self.p._end(phase, meter, tally, tasks=[task], info=info, extra_costs=costs)

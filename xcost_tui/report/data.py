@@ -29,6 +29,7 @@ from ..verdict.api import (
     verdict,
 )
 from .select import ReportError, Selection
+from .variants import VariantGroup, gather_variants
 
 FAMILY_ORDER = ("direct", "intermediate", "few-shot", "intermediate+few-shot", "icl", "translate-test")
 # The environment of the runs, as the runs table records it (the run_start event's env).
@@ -87,6 +88,8 @@ class ReportData:
     # the frontier and the "most accurate" are ranked on (a configuration without Quechua does not
     # rank higher for that alone)
     common: CommonGround = field(default_factory=lambda: CommonGround((), {}, {}))
+    # configurations shown that differ only in xcopa_question / icl_prompt (report/variants.py)
+    variants: list[VariantGroup] = field(default_factory=list)
 
     def config(self, cid: str) -> ConfigurationRow:
         return self.verdict.configurations[cid]
@@ -254,6 +257,7 @@ def gather(
             [shown],
         )
         contended = _contended(con, shown)
+        variants = gather_variants(con, shown)
 
     runs_rows = runs.to_pylist()
     environment = _environment([r for r in runs_rows if r["status"] == "succeeded"])
@@ -291,6 +295,7 @@ def gather(
         figure_configs=fig_ids,
         figure_rule=rule,
         common=common,
+        variants=variants,
     )
     data.flags = _flags(data, runs_rows, contended.to_pylist())
     data.tables = {

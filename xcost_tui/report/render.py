@@ -18,6 +18,7 @@ from .. import format as fmt
 from ..stats.design import GCI_DRAWS
 from ..verdict.api import ComparisonRow, ConfigurationRow, Estimate
 from .data import ReportData, finding, seed_text
+from .variants import comparability_sentence
 
 # ---- the document -------------------------------------------------------------------------------
 
@@ -343,6 +344,62 @@ def _languages(d: ReportData) -> list[Block]:
     ]
 
 
+def _variants(d: ReportData) -> list[Block]:
+    """Comparability variants: configurations that differ only in xcopa_question and/or
+    icl_prompt, side by side (no section when the report holds none)."""
+    if not d.variants:
+        return []
+    out: list[Block] = [
+        Heading("Comparability variants", 2, "variants"),
+        Para(
+            "Configurations that differ only in how XCOPA is read: `xcopa_question` (the cause/effect "
+            "question from English COPA, or as released) and, for icl, `icl_prompt` (lm-evaluation-harness's "
+            "prompt, or the premise without a final period only). Each row is one configuration's accuracy "
+            "with its 95% interval, as in the tables above; their differences are not tested here."
+        ),
+    ]
+    for i, g in enumerate(d.variants, 1):
+        cfgs = [d.config(m.config_id) for m in g.members]
+        langs = [lang for lang in ("en", *XCOPA_LANGS) if any(lang in c.accuracy for c in cfgs)]
+        forms = [f for f in ("avg",) if any(f in c.accuracy for c in cfgs)]
+        rows = [
+            [
+                d.label(m.config_id),
+                f"`{m.values['xcopa_question']}`",
+                f"`{m.values['icl_prompt']}`" if m.icl else fmt.NULL,
+                "yes" if m.comparable else "no",
+                str(c.n_runs),
+                *(acc_ci(c.accuracy.get(x)) for x in (*langs, *forms)),
+            ]
+            for m, c in zip(g.members, cfgs)
+        ]
+        out.append(
+            Table(
+                ["configuration", "xcopa_question", "icl_prompt", "comparable with published", "runs", *langs, *forms],
+                rows,
+                set(range(4, 5 + len(langs) + len(forms))),
+                f"Group {i}: accuracy in % with 95% intervals per configuration (never pooled over them); "
+                "en: English COPA validation, the others XCOPA.",
+                f"variants-table-{i}",
+            )
+        )
+        out.append(Para(comparability_sentence(g, d.label)))
+        if g.premises_cut:
+            cut = [(lang, c, n) for lang, (c, n) in sorted(g.premises_cut.items()) if lang != "en"]
+            some = [f"{lang} {c} of {n}" for lang, c, n in cut if c]
+            none = [lang for lang, c, _ in cut if not c]
+            out.append(
+                Para(
+                    "Premises without a final period, whose last character lm-eval's prompt cuts (the "
+                    "queries `icl_prompt` changes): "
+                    + ("; ".join(some) if some else "none")
+                    + (f"; none in {', '.join(none)}" if some and none else "")
+                    + "."
+                )
+            )
+    return out
+
+
 def _per_language_comparisons(d: ReportData) -> list[Block]:
     rows = []
     order = {lang: i for i, lang in enumerate(("avg", "avg_all", "avg_published", "avg_seen", "en", *XCOPA_LANGS))}
@@ -537,6 +594,7 @@ def document(d: ReportData, figs: dict[str, tuple[bytes | None, str]], files: li
         *_configurations(d),
         *_figures(d, figs),
         *_languages(d),
+        *_variants(d),
         *_per_language_comparisons(d),
         *_break_even(d),
         *_cost_to_reach(d),
@@ -808,6 +866,54 @@ def latex_table(d: ReportData) -> str:
         + contended_note(d)
         + "}",
         "\\label{tab:xcost-configurations}",
+        "\\end{table*}",
+    ]
+    return "\n".join(lines) + "\n" + latex_variants(d)
+
+
+def latex_variants(d: ReportData) -> str:
+    """The comparability variants (``_variants``) as a second booktabs table; "" when there are none."""
+    if not d.variants:
+        return ""
+    cfgs = [d.config(m.config_id) for g in d.variants for m in g.members]
+    langs = [lang for lang in ("en", *XCOPA_LANGS) if any(lang in c.accuracy for c in cfgs)]
+    lines = [
+        "",
+        "% Comparability variants: configurations that differ only in xcopa_question / icl_prompt.",
+        "\\begin{table*}[t]",
+        "\\centering",
+        "\\small",
+        "\\setlength{\\tabcolsep}{3pt}",
+        "\\begin{tabular}{lll" + "r" * (len(langs) + 1) + "}",
+        "\\toprule",
+        " & ".join(["Configuration", "Question", "Prompt", *langs, r"Avg."]) + " \\\\",
+        "\\midrule",
+    ]
+    for i, g in enumerate(d.variants):
+        if i:
+            lines.append("\\midrule")
+        for m in g.members:
+            c = d.config(m.config_id)
+            lines.append(
+                " & ".join(
+                    [
+                        tex(d.label(m.config_id)) + ("$^{*}$" if m.comparable else ""),
+                        tex(m.values["xcopa_question"]),
+                        tex(m.values["icl_prompt"]) if m.icl else "--",
+                        *(_tex_ci(c.accuracy.get(lang)) for lang in langs),
+                        _tex_ci(c.avg),
+                    ]
+                )
+                + " \\\\"
+            )
+    lines += [
+        "\\bottomrule",
+        "\\end{tabular}",
+        "\\caption{Comparability variants: accuracy (\\%, 95\\% interval) of configurations that differ only in "
+        "how XCOPA is read: the question from English COPA (copa) or as released (published), and for ICL "
+        "lm-evaluation-harness's prompt (lm-eval) or the premise without a final period only (period-only). "
+        "$^{*}$: comparable with published numbers (the released questions; for ICL the harness's prompt).}",
+        "\\label{tab:xcost-variants}",
         "\\end{table*}",
     ]
     return "\n".join(lines) + "\n"

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, TypedDict, TypeVar
 
 from .. import configuration
-from ..methods import GENERATOR_METHODS
+from ..methods import GENERATOR_METHODS, UNTRAINED_METHODS
 from ..rundir import Cost, JsonlLine, PhaseState, RunState, RunStatus, StatusRecord, dumps, final_status
 from ..rundir.fields import as_float, as_int, as_str, as_strs_or_none, as_timestamp
 from ..rundir.forecast import PlanForecast, phase_row
@@ -135,6 +135,7 @@ class RunRow(TypedDict):
     xcopa_question: str | None
     translations: str | None
     model_dtype: str | None
+    icl_prompt: str | None
     data_sources: int | None
     phases_planned: list[str] | None
     phases_done: int | None
@@ -271,6 +272,8 @@ def run_row(rec: RunRecords) -> RunRow:
         xcopa_question=as_str(spec.get("xcopa_question")),
         translations=as_str(spec.get("translations")),
         model_dtype=as_str(spec.get("model_dtype")) if spec.get("method") in GENERATOR_METHODS else None,
+        # an icl spec from before the field ran lm-eval's prompt (its English one a space short)
+        icl_prompt=(as_str(spec.get("icl_prompt")) or "lm-eval") if spec.get("method") in UNTRAINED_METHODS else None,
         data_sources=len(state.data_sources) if state.data_sources else None,
         phases_planned=state.phases_planned if state.run_start else None,
         phases_done=state.phases_done,

@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 # the equivalence test, seed and draw SDs) and the configurations' cost spread. 7 (issue 17): runs.warmup_s,
 # phases.flops_check_ratio, curve:<phase> phases (kind 'curve') and the leaderboard's curve_* and warmup_s.
 # 8 (issue 18): warm workers: the workers table, runs.model_load_s, model_cached, worker_id, worker_index.
-SCHEMA_VERSION = 8
+# 9 (issue 19): runs.icl_prompt.
+SCHEMA_VERSION = 9
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -166,6 +167,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("xcopa_question", "VARCHAR"),
         ("translations", "VARCHAR"),
         ("model_dtype", "VARCHAR"),
+        ("icl_prompt", "VARCHAR"),  # icl: lm-eval | period-only (issue 19); NULL for other methods
         ("data_sources", "BIGINT"),
         ("phases_planned", "VARCHAR[]"),
         ("phases_done", "BIGINT"),
