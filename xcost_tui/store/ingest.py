@@ -37,6 +37,7 @@ from . import db, forecasts, labels, schema, verdict_tables, workers
 from .rows import (
     RunRecords,
     curve_rows,
+    mt_quality_rows,
     data_source_rows,
     eval_rows,
     event_columns,
@@ -362,6 +363,7 @@ def stage_run(
             "phases": _table("phases", phase_rows(rec)),
             "evals": _table("evals", eval_rows(rec)),
             "curves": _table("curves", curve_rows(rec)),
+            "mt_quality": _table("mt_quality", mt_quality_rows(rec)),
             "data_sources": _table("data_sources", data_source_rows(rec)),
             "events": pa.table(event_columns(run_id, lines), schema=schema.arrow_schema("events")),
             "predictions": _stage_predictions(mem, run_id, files.predictions, running, warnings),
