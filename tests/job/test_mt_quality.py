@@ -39,7 +39,7 @@ def _recompute(hyp: dict[int, list[str]], ref: dict[int, list[str]]) -> tuple[fl
 
 
 def _run(tmp_path_factory, data_dir, name: str, **changes) -> tuple[Path, list[dict]]:
-    run_dir = tmp_path_factory.mktemp(name) / "run"
+    run_dir = tmp_path_factory.mktemp(name) / f"tt-{name}"  # run ids differ (the store keys on them)
     events = run_in_process(run_dir, {**BASE, "data_dir": str(data_dir), **changes})
     return run_dir, events
 
@@ -111,3 +111,30 @@ def test_an_mt_model_is_scored_against_copa_and_the_published_translations(maria
     assert qu["published"]["chrf"] is None and "no published English translation of qu" in qu["published"]["missing"]
     sources = [e for e in events if e["type"] == "data_loaded" and e.get("role") == "mt-reference"]
     assert {(s["task"], s["lang"]) for s in sources} == {("copa", "en"), ("xcopa-translate-test", "it")}
+
+
+def test_the_scores_land_in_the_store(published, marian, tmp_path):
+    """Ingested, both runs' scores are rows of mt_quality, and lang_accuracy shows chrF and BLEU
+    beside the translate-test accuracy."""
+    from xcost_tui.store import db
+    from xcost_tui.store.ingest import ingest
+
+    ingest(tmp_path / "store", [published[0], marian[0]])
+    with db.connect_ro(tmp_path / "store") as con:
+        rows = con.sql(
+            "SELECT translator, lang, reference, chrf, bleu, missing FROM mt_quality ORDER BY translator, lang, reference"
+        ).fetchall()
+        la = con.sql("SELECT lang, accuracy, mt_chrf, mt_bleu FROM lang_accuracy WHERE lang = 'it'").fetchall()
+    got = {(t, lang, ref): (chrf, bleu, missing) for t, lang, ref, chrf, bleu, missing in rows}
+    assert set(got) == {
+        ("published", "it", "copa"),
+        ("published", "qu", "copa"),
+        ("tiny-marian", "it", "copa"),
+        ("tiny-marian", "it", "published"),
+        ("tiny-marian", "qu", "copa"),
+        ("tiny-marian", "qu", "published"),
+    }
+    pub_it = _quality(published[1], "translate:it")["copa"]
+    assert got[("published", "it", "copa")][:2] == (pub_it["chrf"], pub_it["bleu"])
+    assert got[("published", "qu", "copa")][0] is None and got[("published", "qu", "copa")][2]
+    assert len(la) == 2 and all(acc is not None and chrf is not None and bleu is not None for _, acc, chrf, bleu in la)
