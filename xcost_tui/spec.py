@@ -47,16 +47,16 @@ ENGLISH_ONLY_MODELS = frozenset(
         TINY_ENGLISH_MODEL,
     }
 )
-
-
-def english_only(model: str) -> bool:
-    """The model reads English only (ENGLISH_ONLY_MODELS): only translate-test may use it."""
-    return model in ENGLISH_ONLY_MODELS
 MODEL_DTYPES = ("auto", "fp32", "bf16", "fp16")  # RunSpec.model_dtype: the causal LM's or MT model's weights
 DEVICE_MAPS = ("auto",)  # RunSpec.device_map: accelerate spreads a large model over the GPUs (and CPU)
 DEVICE_WORDS = ("auto", "cpu", "cuda")
 _DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 SEED_MAX = 2**32 - 1  # numpy's seed range: a larger seed would fail only inside the job
+
+
+def english_only(model: str) -> bool:
+    """The model reads English only (ENGLISH_ONLY_MODELS): only translate-test may use it."""
+    return model in ENGLISH_ONLY_MODELS
 
 
 # ---- ranges of numeric fields ------------------------------------------------------------------

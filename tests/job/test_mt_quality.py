@@ -72,7 +72,9 @@ def test_published_translations_scored_against_copa_as_sacrebleu_scores_them(pub
     q = _quality(events, "translate:it")
     assert set(q) == {"copa"}  # no second reference for the published translations themselves
     hyp = _segments([r for r in _rows(run_dir / "translations.jsonl") if r["lang"] == "it"])
-    copa = {int(r["idx"]): [r["premise"], r["choice1"], r["choice2"]] for r in _rows(Path(data_dir) / "copa/test.jsonl")}
+    copa = {
+        int(r["idx"]): [r["premise"], r["choice1"], r["choice2"]] for r in _rows(Path(data_dir) / "copa/test.jsonl")
+    }
     chrf, bleu, n = _recompute(hyp, copa)
     c = q["copa"]
     assert (c["items"], c["segments"]) == (n, 3 * n) == (6, 18)

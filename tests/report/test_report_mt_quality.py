@@ -30,7 +30,9 @@ def _with_mt_quality(run_dir: Path) -> None:
         if ev.get("type") == "phase_end" and str(ev.get("phase")).startswith("translate:"):
             lang = ev["phase"].split(":")[1]
             if lang in CHRF:
-                m = MTScore(lang, "test", "copa", "published", CHRF[lang], BLEU[lang], 100, 300, "nrefs:1|c", "nrefs:1|b")
+                m = MTScore(
+                    lang, "test", "copa", "published", CHRF[lang], BLEU[lang], 100, 300, "nrefs:1|c", "nrefs:1|b"
+                )
             else:
                 m = MTScore(lang, "test", "copa", "published", *[None] * 6, "XCOPA ships none for Quechua")
             ev.setdefault("info", {})["mt_quality"] = [m.to_dict()]
@@ -47,7 +49,9 @@ def store(tmp_path_factory) -> Path:
         spec.translations = "published"
 
     for seed in (0, 1):
-        make_run_dir(root, run_id=f"direct-s{seed}", seed=seed, langs=LANGS, accuracies={"it": 0.6, "zh": 0.58, "qu": 0.5})
+        make_run_dir(
+            root, run_id=f"direct-s{seed}", seed=seed, langs=LANGS, accuracies={"it": 0.6, "zh": 0.58, "qu": 0.5}
+        )
         d = make_run_dir(
             root,
             run_id=f"tt-s{seed}",
@@ -64,15 +68,23 @@ def store(tmp_path_factory) -> Path:
 def test_the_store_holds_the_mt_quality(store):
     with db.connect_ro(store) as con:
         rows = con.sql("SELECT * FROM mt_quality ORDER BY run_id, lang").to_arrow_table().to_pylist()
-        la = con.sql(
-            "SELECT run_id, lang, accuracy, mt_chrf, mt_bleu FROM lang_accuracy WHERE run_id = 'tt-s0' ORDER BY lang"
-        ).to_arrow_table().to_pylist()
+        la = (
+            con.sql(
+                "SELECT run_id, lang, accuracy, mt_chrf, mt_bleu FROM lang_accuracy WHERE run_id = 'tt-s0' ORDER BY lang"
+            )
+            .to_arrow_table()
+            .to_pylist()
+        )
         direct = con.sql("SELECT mt_chrf FROM lang_accuracy WHERE run_id = 'direct-s0'").fetchall()
     assert len(rows) == 6 and {r["reference"] for r in rows} == {"copa"}
     by = {(r["run_id"], r["lang"]): r for r in rows}
     assert by[("tt-s1", "it")]["chrf"] == CHRF["it"] and by[("tt-s1", "zh")]["bleu"] == BLEU["zh"]
     assert by[("tt-s0", "qu")]["chrf"] is None and "Quechua" in by[("tt-s0", "qu")]["missing"]
-    assert {r["lang"]: r["mt_chrf"] for r in la if r["lang"] != "en"} == {"it": CHRF["it"], "zh": CHRF["zh"], "qu": None}
+    assert {r["lang"]: r["mt_chrf"] for r in la if r["lang"] != "en"} == {
+        "it": CHRF["it"],
+        "zh": CHRF["zh"],
+        "qu": None,
+    }
     assert all(v == (None,) for v in direct)
 
 

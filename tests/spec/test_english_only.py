@@ -35,7 +35,12 @@ def test_a_method_reading_target_language_text_refuses_an_english_only_model(met
 @pytest.mark.parametrize("translations", ["published", "tiny-marian"])
 def test_translate_test_takes_an_english_only_model(translations):
     spec = RunSpec.from_dict(
-        {"method": "translate-test", "model": "FacebookAI/roberta-large", "intermediate": ["siqa"], "translations": translations}
+        {
+            "method": "translate-test",
+            "model": "FacebookAI/roberta-large",
+            "intermediate": ["siqa"],
+            "translations": translations,
+        }
     )
     assert english_only(spec.model) and spec.uses_intermediate and spec.phases_planned[0] == "intermediate:siqa"
     assert not english_only("FacebookAI/xlm-roberta-large") and not english_only("tiny-xlmr")

@@ -14,8 +14,8 @@ from support.store_fixtures import make_run_dir, make_standard_store
 
 from xcost_tui.rundir import DataLoaded, EventWriter, PhaseStart, RunDir
 from xcost_tui.rundir.events import PhaseEnd
-from xcost_tui.rundir.records import MTScore
 from xcost_tui.rundir.forecast import PhaseForecast, PlanForecast, RunForecast
+from xcost_tui.rundir.records import MTScore
 from xcost_tui.store import rows, schema, verdict_tables
 from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest, read_records

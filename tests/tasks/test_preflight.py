@@ -73,7 +73,11 @@ def test_translate_test_needs_its_mt_references():
     langs = ["it", "qu"]
 
     def refs(**kw):
-        return [(n.task, n.split, n.lang) for n in needs_of(spec(method="translate-test", langs=langs, **kw)) if n.role == "mt-reference"]
+        return [
+            (n.task, n.split, n.lang)
+            for n in needs_of(spec(method="translate-test", langs=langs, **kw))
+            if n.role == "mt-reference"
+        ]
 
     assert refs(translations="published") == [("copa", "test", "en")]
     assert refs(translations="tiny-marian") == [("copa", "test", "en"), ("xcopa-translate-test", "test", "it")]

@@ -37,10 +37,10 @@ from . import db, forecasts, labels, schema, verdict_tables, workers
 from .rows import (
     RunRecords,
     curve_rows,
-    mt_quality_rows,
     data_source_rows,
     eval_rows,
     event_columns,
+    mt_quality_rows,
     outcome,
     phase_rows,
     run_row,
