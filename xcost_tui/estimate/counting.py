@@ -50,7 +50,7 @@ from ..tasks import all_texts, get_task, load_split
 from ..tasks.loading import HUB_MIRROR_ENV
 from ..tasks.needs import CURVE, EVAL, MT_REFERENCE, TRAIN, needs_of
 from ..tasks.preflight import probe_hub
-from ..tasks.registry import XCOPA_TASKS
+from ..tasks.registry import TRANSLATED, XCOPA_TASKS
 from . import assumptions as A
 from . import configs
 from .memory import halving
@@ -339,10 +339,16 @@ class Counter:
                 if p.lang == "en":
                     task, sd = spec.target, split_of(spec.target, "validation", "en", "eval")
                 else:
-                    task = "xcopa"
                     assert p.lang is not None  # an eval phase is of one language
                     split = "validation" if spec.eval_split in ("val", "validation") else spec.eval_split
-                    sd = split_of("xcopa", split, p.lang, "eval")
+                    if spec.uses_published_translations:
+                        # translate-test on XCOPA's published translations: their English items; none
+                        # for Quechua, whose eval phase the job records as missing (nothing evaluated)
+                        task = TRANSLATED
+                        sd = got.get((TRANSLATED, split, p.lang, "eval")) or SplitData([], 0, "data")
+                    else:
+                        task = "xcopa"
+                        sd = split_of("xcopa", split, p.lang, "eval")
                 enc, lhow, lnote = self.encoded(
                     tok, tok_key, f"{task}:eval:{p.lang}", sd, sd.examples, spec.hparams.max_seq_len, task
                 )
