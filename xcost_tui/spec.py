@@ -31,11 +31,33 @@ TINY_MT = (
     "tiny-marian"  # built in for translate-test: a random Marian MT model (garbage translations: a pipeline check)
 )
 PUBLISHED = "published"  # translate-test: the machine translations that ship with XCOPA
+# The built-in English-only stand-in (tests, CPU demos): tiny-xlmr's architecture and builder, its
+# tokenizer trained on English training text only; like FacebookAI/roberta-large, translate-test only.
+TINY_ENGLISH_MODEL = "tiny-roberta-en"
+TINY_ENCODERS = (TINY_MODEL, TINY_ENGLISH_MODEL)  # the built-in encoders (random weights, built in-process)
+# Encoders pre-trained on English text only (the RoBERTa model cards: BookCorpus, English Wikipedia,
+# CC-News, OpenWebText, Stories): they cannot read the XCOPA languages, so only translate-test, which
+# classifies English translations, may use them (RunSpec.validate). Ponti et al. (2020) report
+# translate-test with RoBERTa-large (docs/methods.md).
+ENGLISH_ONLY_MODELS = frozenset(
+    {
+        "FacebookAI/roberta-large",
+        "roberta-large",
+        "FacebookAI/roberta-base",
+        "roberta-base",
+        TINY_ENGLISH_MODEL,
+    }
+)
 MODEL_DTYPES = ("auto", "fp32", "bf16", "fp16")  # RunSpec.model_dtype: the causal LM's or MT model's weights
 DEVICE_MAPS = ("auto",)  # RunSpec.device_map: accelerate spreads a large model over the GPUs (and CPU)
 DEVICE_WORDS = ("auto", "cpu", "cuda")
 _DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 SEED_MAX = 2**32 - 1  # numpy's seed range: a larger seed would fail only inside the job
+
+
+def english_only(model: str) -> bool:
+    """The model reads English only (ENGLISH_ONLY_MODELS): only translate-test may use it."""
+    return model in ENGLISH_ONLY_MODELS
 
 
 # ---- ranges of numeric fields ------------------------------------------------------------------
@@ -732,6 +754,13 @@ class RunSpec:
                 f"{where}: shot_seed is only used by method {' or '.join(map(repr, SHOT_METHODS))} (method is {self.method!r})"
             )
         self._validate_new_methods(where)
+        if english_only(self.model) and not self.translates:
+            raise SpecError(
+                f"{where}.model: {self.model!r} is an English-only encoder (spec.py ENGLISH_ONLY_MODELS), "
+                f"but method {self.method!r} evaluates target-language text directly with it; use "
+                f'method = "translate-test" (it classifies English translations), or a multilingual '
+                f'model (e.g. "FacebookAI/xlm-roberta-large", or {TINY_MODEL!r} built in)'
+            )
         if self.collapse_retries and not self.eval_english:
             raise SpecError(
                 f"{where}: collapse_retries needs eval_english = true: the collapse check reads the "

@@ -453,3 +453,25 @@ def test_a_run_started_from_a_saved_encoder_counts_its_intermediate_phase_as_reu
     phases = {p["name"]: p for p in counted["phases"]}
     assert phases["intermediate:rte"]["reused"] is True and "steps" not in phases["intermediate:rte"]
     assert phases["target:copa"]["steps"] == 2
+
+
+def test_translate_test_on_the_published_translations_is_counted(data_dir):
+    """Its eval:<lang> reads XCOPA's published English (task xcopa-translate-test), none for
+    Quechua (the job records that phase as missing: nothing evaluated); an English-only classifier
+    (tiny-roberta-en) is counted like tiny-xlmr. (Before, the count looked the items up under
+    task xcopa and the run was not forecast.)"""
+    spec = RunSpec.from_dict(
+        {
+            "method": "translate-test",
+            "model": "tiny-roberta-en",
+            "translations": "published",
+            "langs": ["it", "qu"],
+            "max_eval_examples": 12,
+            "data_dir": str(data_dir),
+            "hparams": {"max_examples": 32, "max_steps": 2, "batch_size": 8, "max_seq_len": 64},
+        }
+    )
+    out = _counter().count_run({"run_id": "tt", "spec": spec.to_dict()})
+    evals = {p["name"]: p for p in out["phases"] if p["kind"] == "eval"}
+    assert evals["eval:it"]["examples"] == 12 and evals["eval:qu"]["examples"] == 0
+    assert out["model"]["source"] == "built-in" and out["tokenizer"] != "unavailable"

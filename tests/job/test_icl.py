@@ -338,6 +338,7 @@ def test_the_built_in_methods_plans(capsys):
         ("intermediate", "FacebookAI/xlm-roberta-large", None): 3,
         ("translate-test", "FacebookAI/xlm-roberta-large", "published"): 3,
         ("translate-test", "FacebookAI/xlm-roberta-large", "facebook/nllb-200-distilled-600M"): 3,
+        ("translate-test", "FacebookAI/roberta-large", "published"): 3,  # English-only, SIQA->COPA
         ("icl", "facebook/xglm-564M", None): 7,  # k = 0 once, k = 4 and 16 with three draws each
         ("icl", "facebook/xglm-7.5B", None): 7,
     }
@@ -346,6 +347,9 @@ def test_the_built_in_methods_plans(capsys):
         *((k, d) for k in (4, 16) for d in (0, 1, 2)),
     }
     assert all(s.langs == list(gpu.runs[0].langs) and len(s.langs) == 11 for s in gpu.runs)
+    assert len(gpu.runs) == 29
+    roberta = by[("translate-test", "FacebookAI/roberta-large", "published")]
+    assert all(s.intermediate == ["siqa"] and s.hparams.learning_rate == 3e-5 for s in roberta)
     assert check_command("xcopa-methods") == 0
     out = capsys.readouterr().out
     assert "phases of icl runs: eval:en, eval:<lang> x 11 languages, inference-bench" in out

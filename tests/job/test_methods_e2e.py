@@ -146,3 +146,38 @@ def test_break_even_between_a_fine_tuned_encoder_and_icl_is_finite(store):
     result = break_even(enc["train_flops"], enc["query_flops"], icl["train_flops"], icl["query_flops"])
     assert result.queries is not None and math.isfinite(result.queries) and result.queries > 0
     assert result.cheaper_before == "b" and result.cheaper_after == "a"  # ICL first, the encoder after N*
+
+
+def test_mt_quality_lands_in_the_store_beside_the_accuracy(store):
+    """chrF and BLEU of the English each translate-test run's classifier read (issue 19): against
+    the original English COPA items for both, against XCOPA's published translations for the MT
+    model; Quechua NULL with a reason where there is nothing to score."""
+    rows = sql(
+        store,
+        "SELECT r.name, m.lang, m.reference, m.chrf, m.bleu, m.items, m.missing, m.chrf_signature "
+        "FROM mt_quality m JOIN runs r USING (run_id) ORDER BY r.name, m.lang, m.reference",
+    )
+    got = {(r["name"], r["lang"], r["reference"]): r for r in rows}
+    assert set(got) == {
+        ("tt-mt", "it", "copa"),
+        ("tt-mt", "it", "published"),
+        ("tt-mt", "qu", "copa"),
+        ("tt-mt", "qu", "published"),
+        ("tt-published", "it", "copa"),
+        ("tt-published", "qu", "copa"),
+    }
+    published = got[("tt-published", "it", "copa")]
+    assert published["items"] == 16 and 40 < published["chrf"] <= 100 and published["bleu"] > 10
+    assert published["chrf_signature"].startswith("nrefs:1|")
+    assert got[("tt-mt", "it", "copa")]["chrf"] < published["chrf"]  # tiny-marian's garbage scores lower
+    assert got[("tt-mt", "it", "published")]["items"] == 16
+    for key in (("tt-published", "qu", "copa"), ("tt-mt", "qu", "published")):
+        assert got[key]["chrf"] is None and got[key]["missing"], key
+    la = sql(store, "SELECT name, lang, accuracy, mt_chrf FROM lang_accuracy WHERE lang = 'it' ORDER BY name")
+    assert {r["name"]: r["mt_chrf"] is not None for r in la} == {
+        "direct": False,
+        "icl-k0": False,
+        "icl-k2": False,
+        "tt-mt": True,
+        "tt-published": True,
+    }

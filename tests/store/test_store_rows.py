@@ -13,7 +13,9 @@ import pytest
 from support.store_fixtures import make_run_dir, make_standard_store
 
 from xcost_tui.rundir import DataLoaded, EventWriter, PhaseStart, RunDir
+from xcost_tui.rundir.events import PhaseEnd
 from xcost_tui.rundir.forecast import PhaseForecast, PlanForecast, RunForecast
+from xcost_tui.rundir.records import MTScore
 from xcost_tui.store import rows, schema, verdict_tables
 from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest, read_records
@@ -23,6 +25,7 @@ ROW_TYPES = {
     "runs": rows.RunRow,
     "evals": rows.EvalRow,
     "curves": rows.CurveRow,
+    "mt_quality": rows.MTQualityRow,
     "data_sources": rows.DataSourceRow,
     "forecasts": rows.ForecastRow,
     "verdict_accuracy": rows.VerdictAccuracyRow,
@@ -108,6 +111,13 @@ def run_dirs(tmp_path_factory):
     ]
     with EventWriter(RunDir(dirs[0]).events) as w:
         w.emit(DataLoaded("copa", "train", "en", "train", "hub", repo="r", rows=400, used=400))
+        # translate-test's MT quality (a translate phase's info): a score and a missing one
+        scores = [
+            MTScore("it", "test", "copa", "published", 61.5, 30.2, 6, 18, "nrefs:1|chrf", "nrefs:1|bleu"),
+            MTScore("qu", "test", "copa", "published", None, None, None, None, None, None, "none for Quechua"),
+        ]
+        w.emit(PhaseStart("translate:it", "translate"))
+        w.emit(PhaseEnd("translate:it", "translate", info={"mt_quality": [m.to_dict() for m in scores]}))
     with EventWriter(RunDir(dirs[3]).events) as w:
         w.emit(PhaseStart("eval:zh", "eval", None))  # started, not ended
     return dirs
@@ -123,6 +133,7 @@ def test_rows_of_run_directories_have_exactly_their_tables_columns(run_dirs):
             "phases": rows.phase_rows(rec),
             "evals": rows.eval_rows(rec),
             "curves": rows.curve_rows(rec),
+            "mt_quality": rows.mt_quality_rows(rec),
             "data_sources": rows.data_source_rows(rec),
             "events": [rows.event_columns(rec.run_id, lines)],
         }
@@ -131,7 +142,7 @@ def test_rows_of_run_directories_have_exactly_their_tables_columns(run_dirs):
             for row in table_rows:
                 problems += key_problems(table, row)
     assert problems == []
-    assert all(seen[t] for t in ("runs", "phases", "evals", "curves", "data_sources", "events")), seen
+    assert all(seen[t] for t in ("runs", "phases", "evals", "curves", "mt_quality", "data_sources", "events")), seen
 
 
 def test_a_phase_row_has_every_column_before_and_after_it_completes(run_dirs):

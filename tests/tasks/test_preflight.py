@@ -67,6 +67,24 @@ def test_needs_follow_the_method():
     )
 
 
+def test_translate_test_needs_its_mt_references():
+    """The English COPA split of the evaluated one (XCOPA test items are translations of COPA test's
+    of the same idx), and for an MT model XCOPA's published translations (none for Quechua)."""
+    langs = ["it", "qu"]
+
+    def refs(**kw):
+        return [
+            (n.task, n.split, n.lang)
+            for n in needs_of(spec(method="translate-test", langs=langs, **kw))
+            if n.role == "mt-reference"
+        ]
+
+    assert refs(translations="published") == [("copa", "test", "en")]
+    assert refs(translations="tiny-marian") == [("copa", "test", "en"), ("xcopa-translate-test", "test", "it")]
+    assert refs(translations="tiny-marian", eval_split="val")[0] == ("copa", "validation", "en")
+    assert not [n for n in needs_of(spec()) if n.role == "mt-reference"]
+
+
 def test_a_plans_needs_are_loaded_once():
     needs = plan_needs([spec(seed=0), spec(seed=1), spec(method="intermediate", intermediate=["rte"])])
     keys = [n.key for n, _ in needs]

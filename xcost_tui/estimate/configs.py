@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from ..spec import TINY_MODEL
+from ..spec import TINY_ENCODERS, TINY_ENGLISH_MODEL, TINY_MODEL
 
 # model id -> shipped file; ids without their namespace are the hub's old aliases of the same repositories.
 SHIPPED: dict[str, str] = {
@@ -24,9 +24,12 @@ SHIPPED: dict[str, str] = {
     "xlm-roberta-base": "FacebookAI--xlm-roberta-base.json",
     "FacebookAI/xlm-roberta-large": "FacebookAI--xlm-roberta-large.json",
     "xlm-roberta-large": "FacebookAI--xlm-roberta-large.json",
+    "FacebookAI/roberta-large": "FacebookAI--roberta-large.json",  # English-only (spec.py ENGLISH_ONLY_MODELS)
+    "roberta-large": "FacebookAI--roberta-large.json",
     "facebook/xglm-564M": "facebook--xglm-564M.json",
     "facebook/xglm-7.5B": "facebook--xglm-7.5B.json",
     TINY_MODEL: "tiny-xlmr.json",
+    TINY_ENGLISH_MODEL: "tiny-xlmr.json",  # the same architecture, an English-only tokenizer
 }
 
 _KEYS = {  # our name -> the config keys that may hold it, encoder naming first
@@ -125,7 +128,7 @@ def model_shape(
     """The shape of ``model``: tiny-xlmr (with ``dims``), a shipped config, a local directory's
     config.json, or ``fetched`` (a config the worker got from the hub). ModelError says what to
     do when none is available."""
-    if model == TINY_MODEL:
+    if model in TINY_ENCODERS:
         return shape_from_config(model, tiny_config(dims, vocab), "built-in")
     path = Path(model).expanduser()
     if path.is_dir():
@@ -142,7 +145,7 @@ def model_shape(
         return shape_from_config(model, fetched, "hub")
     raise ModelError(
         f"model {model!r}: no config shipped with xcost-tui (shipped: "
-        f"{', '.join(sorted(set(SHIPPED) - {TINY_MODEL}))}, {TINY_MODEL}) and the hub could not be "
+        f"{', '.join(sorted(set(SHIPPED) - set(TINY_ENCODERS)))}, {', '.join(TINY_ENCODERS)}) and the hub could not be "
         f"asked for it; run `xcost-tui plan estimate` where the hub can be reached, or give a local "
         f"directory holding its config.json"
     )

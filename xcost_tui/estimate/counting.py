@@ -45,12 +45,12 @@ from ..job.loops import (
 from ..job.model import TINY_DIMS, head_key, train_tiny_tokenizer
 from ..measure.env import collect_env
 from ..measure.flops import EncoderDims, train_flops
-from ..spec import TINY_MODEL, PhaseKind, RunSpec
+from ..spec import TINY_ENCODERS, PhaseKind, RunSpec
 from ..tasks import all_texts, get_task, load_split
 from ..tasks.loading import HUB_MIRROR_ENV
-from ..tasks.needs import CURVE, EVAL, TRAIN, needs_of
+from ..tasks.needs import CURVE, EVAL, MT_REFERENCE, TRAIN, needs_of
 from ..tasks.preflight import probe_hub
-from ..tasks.registry import XCOPA_TASKS
+from ..tasks.registry import TRANSLATED, XCOPA_TASKS
 from . import assumptions as A
 from . import configs
 from .memory import halving
@@ -142,8 +142,10 @@ class Counter:
         got: dict[tuple, SplitData] = {}
         for need in needs_of(spec):
             request = split_request(spec, need)
-            if request is None or need.role == CURVE:
-                continue  # the COPA questions come with XCOPA's splits; curve points are not counted here
+            if request is None or need.role in (CURVE, MT_REFERENCE):
+                # the COPA questions come with XCOPA's splits; curve points and MT references
+                # (chrF/BLEU, untimed) are not counted here
+                continue
             task, split_name, kwargs = request
             limit = kwargs.get("limit")
             res = self.load(task, split_name, **kwargs)
@@ -181,7 +183,7 @@ class Counter:
     # ---- tokenizer ----------------------------------------------------------------------------
     def tokenizer(self, spec, data, got) -> tuple[Any, str, str | None]:
         """(tokenizer or None, how it was made, why not) for the run."""
-        if spec.model == TINY_MODEL:
+        if spec.model in TINY_ENCODERS:
             lists = list(data.tokenizer_lists(spec))
             missing = [k for k, v in got.items() if k[3] == "train" and v.examples is None]
             texts = [t for _, exs in lists for t in all_texts(exs)]
@@ -264,12 +266,12 @@ class Counter:
         if tok_note:
             notes.append(tok_note)
         fetched = None
-        if spec.model != TINY_MODEL and spec.model not in configs.SHIPPED and not os.path.isdir(spec.model):
+        if spec.model not in TINY_ENCODERS and spec.model not in configs.SHIPPED and not os.path.isdir(spec.model):
             fetched = self.hub_config(spec.model)
         shape = configs.model_shape(
             spec.model,
             spec.tiny_model_dims,
-            vocab=len(tok) if (tok is not None and spec.model == TINY_MODEL) else None,
+            vocab=len(tok) if (tok is not None and spec.model in TINY_ENCODERS) else None,
             fetched=fetched,
         )
         dims = EncoderDims(shape.hidden, shape.layers, shape.heads, shape.intermediate)
@@ -337,10 +339,16 @@ class Counter:
                 if p.lang == "en":
                     task, sd = spec.target, split_of(spec.target, "validation", "en", "eval")
                 else:
-                    task = "xcopa"
                     assert p.lang is not None  # an eval phase is of one language
                     split = "validation" if spec.eval_split in ("val", "validation") else spec.eval_split
-                    sd = split_of("xcopa", split, p.lang, "eval")
+                    if spec.uses_published_translations:
+                        # translate-test on XCOPA's published translations: their English items; none
+                        # for Quechua, whose eval phase the job records as missing (nothing evaluated)
+                        task = TRANSLATED
+                        sd = got.get((TRANSLATED, split, p.lang, "eval")) or SplitData([], 0, "data")
+                    else:
+                        task = "xcopa"
+                        sd = split_of("xcopa", split, p.lang, "eval")
                 enc, lhow, lnote = self.encoded(
                     tok, tok_key, f"{task}:eval:{p.lang}", sd, sd.examples, spec.hparams.max_seq_len, task
                 )

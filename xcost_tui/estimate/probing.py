@@ -37,7 +37,7 @@ from ..measure.flops import EncoderDims
 from ..measure.timer import PhaseMeter
 from ..methods import METHOD_TABLE
 from ..rundir import EventWriter
-from ..spec import TINY_MODEL, PhaseKind, RunSpec
+from ..spec import TINY_ENCODERS, PhaseKind, RunSpec
 from ..tasks import all_texts
 from . import configs
 from .counting import flops_of
@@ -77,7 +77,7 @@ class Prober:
                 f"its memory then leaves the data out"
             )
         shape_cfg = self.request.get("model_config") or {}
-        if spec.model == TINY_MODEL:
+        if spec.model in TINY_ENCODERS:
             texts = [t for _, exs in self.data.tokenizer_lists(spec) for t in all_texts(exs)] if self.data else []
             vocab = {**TINY_DIMS, **spec.tiny_model_dims}["vocab_size"]
             if not texts:

@@ -17,7 +17,7 @@ from ..rundir.events import DataLoaded
 from ..spec import RunSpec
 from ..tasks import get_task as _get_task
 from ..tasks import load_split as _load_split
-from ..tasks.needs import CURVE, EVAL, QUESTIONS, TRAIN, DataNeed, needs_of
+from ..tasks.needs import CURVE, EVAL, MT_REFERENCE, QUESTIONS, TRAIN, DataNeed, needs_of
 from ..tasks.registry import XCOPA_TASKS
 
 
@@ -38,6 +38,9 @@ class RunData:
     sources: list = dataclasses.field(default_factory=list)  # tasks.DataSource of every split read
     corrected: dict = dataclasses.field(default_factory=dict)  # (split, lang) -> idx of corrected XCOPA items
     curve_pool: dict[str, list] = dataclasses.field(default_factory=dict)  # lang -> validation items for curves
+    # translate-test's MT references (tasks/needs.py MT_REFERENCE): (task, lang) -> every item of the
+    # split (copa, "en"; xcopa-translate-test, <lang>), matched to the translations by idx
+    mt_references: dict[tuple[str, str], list] = dataclasses.field(default_factory=dict)
 
     def all_lists(self):
         yield from self.intermediate.values()
@@ -106,6 +109,10 @@ def split_request(spec: RunSpec, need: DataNeed) -> tuple[str, str, dict[str, An
         return need.task, spec.eval_split, {**xcopa, "limit": spec.max_eval_examples}
     if need.role == CURVE:
         return "xcopa", "validation", xcopa
+    if need.role == MT_REFERENCE:  # every item (no limit): matched to the translations by idx
+        if need.task in XCOPA_TASKS:
+            return need.task, need.split, xcopa
+        return need.task, need.split, {"data_dir": d, "role": MT_REFERENCE}
     return need.task, need.split, xcopa  # FEW_SHOT_POOL: XCOPA validation, or COPA train for icl in English
 
 
@@ -120,6 +127,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
     target_eval: dict[str, list] = {}
     pool: dict[str, list] = {}
     curve_pool: dict[str, list] = {}
+    references: dict[tuple[str, str], list] = {}
     sources: list = []
     corrected: dict = {}
     seen: set = set()
@@ -139,6 +147,8 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             target_eval[need.lang] = loaded.examples
         elif need.role == CURVE:
             curve_pool[need.lang] = loaded.examples
+        elif need.role == MT_REFERENCE:
+            references[(need.task, need.lang)] = loaded.examples
         else:  # FEW_SHOT_POOL: XCOPA validation; COPA train for icl's English demonstrations
             pool[need.lang] = loaded.examples
             assert spec.few_shot_k is not None  # a few-shot pool is needed only with few_shot_k
@@ -147,7 +157,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
                     f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
                     f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}"
                 )
-        if need.task in XCOPA_TASKS:
+        if need.task in XCOPA_TASKS and need.role != MT_REFERENCE:
             corrected[(loaded.source.split, need.lang)] = set(loaded.corrected)
         for source in loaded.sources:
             key = (source.task, source.split, source.lang, source.role)
@@ -160,7 +170,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             raise SpecError(f"task {name!r}: the training split is empty")
         if any(e.label < 0 for e in exs):
             raise SpecError(f"task {name!r}: the training split has unlabelled rows (label -1)")
-    return RunData(intermediate, target_train, english, target_eval, pool, sources, corrected, curve_pool)
+    return RunData(intermediate, target_train, english, target_eval, pool, sources, corrected, curve_pool, references)
 
 
 def data_loaded_event(source):

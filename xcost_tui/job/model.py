@@ -1,4 +1,4 @@
-"""The encoder with task heads, the built-in tiny-xlmr, and an encoder run's model loading.
+"""The encoder with task heads, the built-in tiny-xlmr (and its English-only twin tiny-roberta-en), and an encoder run's model loading.
 
 Runs inside the job process only (torch and transformers are imported here).
 """
@@ -18,7 +18,7 @@ from torch import nn
 
 from ..errors import ModelError, SpecError
 from ..rundir.events import ModelLoaded
-from ..spec import TINY_MODEL, RunSpec
+from ..spec import TINY_ENCODERS, TINY_ENGLISH_MODEL, TINY_MODEL, RunSpec
 from ..tasks import all_texts
 from .cache import CACHE, texts_digest
 
@@ -254,13 +254,15 @@ def load_encoder(
                 f"run's {what} ({key}); point it at a checkpoint of a run with the same settings, or drop it"
             )
         loaded = ModelLoaded(spec.model, "checkpoint", None, str(saved), "checkpoint")
-    elif spec.model == TINY_MODEL:
+    elif spec.model in TINY_ENCODERS:
         lists = training_lists()
+        if spec.model == TINY_ENGLISH_MODEL:  # English-only: its tokenizer never sees another language
+            lists = [(name, [e for e in exs if e.lang == "en"]) for name, exs in lists]
         texts = [t for _, exs in lists for t in all_texts(exs)]
         dims = {**TINY_DIMS, **spec.tiny_model_dims}
         vocab = dims["vocab_size"]
         # the tokenizer and the initial weights are a function of these alone (job/cache.py)
-        cache_key = ("encoder", TINY_MODEL, spec.seed, tuple(sorted(dims.items())), texts_digest(texts))
+        cache_key = ("encoder", spec.model, spec.seed, tuple(sorted(dims.items())), texts_digest(texts))
 
         def build() -> tuple[Any, nn.Module]:
             tok = train_tiny_tokenizer(texts, vocab)

@@ -13,7 +13,10 @@ language, ``translate:<lang>`` makes the English items and ``eval:<lang>`` score
   built-in random ``tiny-marian``, a pipeline check) translates the premise and both choices, with
   the language codes of its family, and the phase measures the translation's cost.
 
-Every translation is written to ``translations.jsonl`` beside the predictions.
+Every translation is written to ``translations.jsonl`` beside the predictions. After the
+``translate:<lang>`` phase's meter stops, the English text is scored (job/mtquality.py: chrF and
+BLEU against the original English COPA items of the same idx, and for an MT model also against
+XCOPA's published translations) into the phase's ``info.mt_quality`` (rundir/records.py ``MTScore``).
 
 Before a ``translate:<lang>`` phase's meter starts, the language's first batch is translated
 untimed, once plain (the warm-up) and once under FlopCounterMode (the FLOP check: counted against
@@ -43,6 +46,7 @@ from ..rundir.records import Translation
 from ..spec import PUBLISHED, TINY_MT, PlannedPhase
 from ..tasks.converters import copa_context, copa_parts
 from ..tasks.examples import MCExample
+from ..tasks.registry import TRANSLATED
 from .batching import collate, encode
 from .bench import bench_flop_costs
 from .causal import (
@@ -58,6 +62,7 @@ from .device import model_cuda_indices, spread_device
 from .log import _log
 from .loops import forward_flops, forward_flops_nonpad
 from .model import resolved_revision
+from .mtquality import COPA_REFERENCE, PUBLISHED_REFERENCE, score
 from .phases import PhaseRunner
 from .warmup import Shape, phase_check, plain_then_counted, record_warmup, seq_bucket
 
@@ -331,6 +336,7 @@ class TranslateRunner(PhaseRunner):
         )
         self.writer = JsonlWriter(self.job.files.translations)
         self.mt_sources: dict[str, list[MCExample]] = {}
+        self.mt_references = data.mt_references  # (task, lang) -> items (tasks/needs.py MT_REFERENCE)
         try:
             super().run_all(data, reused_meta)
         finally:
@@ -391,8 +397,10 @@ class TranslateRunner(PhaseRunner):
                 )
             }
             info: dict[str, Any] = {"translations": PUBLISHED, "split": split}
-            if isinstance(self.english[lang], str):
-                info["missing"] = self.english[lang]
+            english = self.english[lang]
+            info["mt_quality"] = self._mt_quality(lang, split, english)
+            if isinstance(english, str):
+                info["missing"] = english
             else:
                 # the translations are the source items themselves (not None: then english[lang] says why)
                 missing["examples"] = Cost.measured(len(cast(list, source)), "count", "counted")
@@ -413,7 +421,11 @@ class TranslateRunner(PhaseRunner):
                 meter,
                 None,
                 tasks=["xcopa"],
-                info={"translations": spec.translations, "missing": reason},
+                info={
+                    "translations": spec.translations,
+                    "missing": reason,
+                    "mt_quality": self._mt_quality(lang, split, reason),
+                },
                 extra_costs={
                     n: Cost.missing(u, reason) for n, u in (("flops_analytic", "FLOP"), ("query_flops", "FLOP"))
                 },
@@ -437,6 +449,7 @@ class TranslateRunner(PhaseRunner):
             self.ctx.device.synchronize()
         english = _rebuild(source, translated)
         self.english[lang] = english
+        quality = self._mt_quality(lang, split, english)  # after the meter: scoring is not the method's cost
         for ex, en in zip(source, english):
             src_premise, _ = copa_parts(ex.context)
             en_premise, _ = copa_parts(en.context)
@@ -497,8 +510,44 @@ class TranslateRunner(PhaseRunner):
                 "batch_size": bs,
                 "gpus": getattr(self.ctx.device, "cuda_indices", None),
                 **self.translator.facts,
+                "mt_quality": quality,
             },
         )
+
+    def _mt_quality(self, lang: str, split: str, english: list[MCExample] | str) -> list[dict[str, Any]]:
+        """chrF and BLEU of a language's English text (``english``: the items, or why there are none)
+        against the original English COPA items and, for an MT model, XCOPA's published translations
+        (job/mtquality.py); the phase's ``info.mt_quality``."""
+        spec = self.spec
+        items, missing = (english, None) if isinstance(english, list) else ([], english)
+        translator = spec.translations
+        scores = [
+            score(
+                items,
+                self.mt_references.get(("copa", "en")),
+                lang=lang,
+                split=split,
+                kind=COPA_REFERENCE,
+                translator=translator,
+                missing=missing,
+            )
+        ]
+        if spec.uses_mt_model:
+            published = self.mt_references.get((TRANSLATED, lang))
+            if published is None and missing is None:
+                missing = f"XCOPA ships no published English translation of {lang}"
+            scores.append(
+                score(
+                    items,
+                    published,
+                    lang=lang,
+                    split=split,
+                    kind=PUBLISHED_REFERENCE,
+                    translator=translator,
+                    missing=missing,
+                )
+            )
+        return [s.to_dict() for s in scores]
 
     def _warm_translation(self, name: str, texts: list[str], lang: str, batch_size: int) -> FlopCheck:
         """Untimed, before translate:<lang>'s meter: its first batch translated as the phase will

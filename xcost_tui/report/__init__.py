@@ -35,6 +35,7 @@ TABLES = (
     "break_even",
     "cost_to_reach",
     "learning_curves",
+    "mt_quality",
     "runs",
     "environment",
     "flags",

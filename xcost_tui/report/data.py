@@ -258,6 +258,7 @@ def gather(
         )
         contended = _contended(con, shown)
         variants = gather_variants(con, shown)
+        mt_quality = _mt_quality(con, shown)
 
     runs_rows = runs.to_pylist()
     environment = _environment([r for r in runs_rows if r["status"] == "succeeded"])
@@ -305,6 +306,7 @@ def gather(
         "break_even": _break_even_table(data),
         "cost_to_reach": _cost_to_reach_table(data),
         "learning_curves": curves,
+        "mt_quality": mt_quality,
         "runs": runs,
         "environment": pa.table(
             {
@@ -323,6 +325,25 @@ def gather(
         ),
     }
     return data
+
+
+def _mt_quality(con: Any, ids: list[str]) -> pa.Table:
+    """translate-test's MT quality per configuration, language and reference (the store's
+    ``mt_quality`` table): the mean chrF and BLEU over its succeeded runs (the published
+    translations score the same in every run; an MT model's greedy output too, up to numerics), the
+    runs scored, why a score is missing, and sacrebleu's signatures."""
+    return _arrow(
+        con,
+        """SELECT r.config_id, any_value(r.config_label) AS label, m.lang, m.split, m.reference,
+                  any_value(m.translator) AS translator, count(*) AS n_runs, count(m.chrf) AS n_scored,
+                  avg(m.chrf) AS chrf, avg(m.bleu) AS bleu, max(m.items) AS items,
+                  any_value(m.missing) AS missing,
+                  any_value(m.chrf_signature) AS chrf_signature, any_value(m.bleu_signature) AS bleu_signature
+           FROM mt_quality m JOIN runs r USING (run_id)
+           WHERE r.status = 'succeeded' AND list_contains(?, r.config_id)
+           GROUP BY r.config_id, m.lang, m.split, m.reference ORDER BY r.config_id, m.lang, m.reference""",
+        [ids],
+    )
 
 
 def _empty_message(store: Path, selection: Selection) -> str:

@@ -400,6 +400,61 @@ def _variants(d: ReportData) -> list[Block]:
     return out
 
 
+def _mt_quality(d: ReportData) -> list[Block]:
+    """translate-test: each configuration's accuracy per language beside the MT quality of the
+    English its classifier read (chrF and BLEU; docs/methods.md, "MT quality")."""
+    rows_by_config: dict[str, list[dict]] = {}
+    for r in d.tables["mt_quality"].to_pylist():
+        rows_by_config.setdefault(str(r["config_id"]), []).append(r)
+    ids = [c for c in d.shown if c in rows_by_config]
+    if not ids:
+        return []
+    out: list[Block] = [
+        Heading("Translate-test: accuracy and MT quality", 2, "mt-quality"),
+        Para(
+            "Per language, the accuracy of the English classifier on the English translations beside the "
+            "translations' quality: chrF and BLEU (sacrebleu, 0–100, over each item's premise and both "
+            "choices) against the reference. `copa`: the original English COPA item of the same idx, which "
+            "the XCOPA item was translated from, so a low score there is the MT's loss of the meaning "
+            "(or a free rendering) and a translate-test loss beside a high score is the classifier's; "
+            "`published`: XCOPA's published machine translation (Google Translate), an MT model's agreement "
+            "with it. A dash: not scored, with the reason."
+        ),
+    ]
+    signatures: set[str] = set()
+    for cid in ids:
+        acc = d.config(cid).accuracy
+        rows = []
+        for r in rows_by_config[cid]:
+            scored = r["chrf"] is not None
+            rows.append(
+                [
+                    str(r["lang"]),
+                    acc_ci(acc.get(str(r["lang"]))),
+                    f"{r['chrf']:.1f}" if scored else "–",
+                    f"{r['bleu']:.1f}" if r["bleu"] is not None else "–",
+                    str(r["reference"]),
+                    f"{r['n_scored']}/{r['n_runs']} runs, {r['items']} items" if scored else str(r["missing"] or ""),
+                ]
+            )
+            for sig in ("chrf_signature", "bleu_signature"):
+                if r[sig]:
+                    signatures.add(f"{sig.split('_')[0]}: {r[sig]}")
+        translator = next((r["translator"] for r in rows_by_config[cid] if r["translator"]), None)
+        out.append(
+            Table(
+                ["language", "accuracy", "chrF", "BLEU", "reference", "scored"],
+                rows,
+                {1, 2, 3},
+                f"{d.label(cid)}: translations {translator or '?'}; accuracy in % with 95% intervals.",
+                f"mt-quality-{cid}",
+            )
+        )
+    if signatures:
+        out.append(Para("sacrebleu signatures: " + "; ".join(f"`{s}`" for s in sorted(signatures)) + "."))
+    return out
+
+
 def _per_language_comparisons(d: ReportData) -> list[Block]:
     rows = []
     order = {lang: i for i, lang in enumerate(("avg", "avg_all", "avg_published", "avg_seen", "en", *XCOPA_LANGS))}
@@ -595,6 +650,7 @@ def document(d: ReportData, figs: dict[str, tuple[bytes | None, str]], files: li
         *_figures(d, figs),
         *_languages(d),
         *_variants(d),
+        *_mt_quality(d),
         *_per_language_comparisons(d),
         *_break_even(d),
         *_cost_to_reach(d),

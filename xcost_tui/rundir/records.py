@@ -210,3 +210,63 @@ def _check_in_step() -> None:
 
 
 _check_in_step()
+
+
+@dataclass(frozen=True)
+class MTScore:
+    """translate-test's MT quality of one language against one reference (docs/methods.md, "MT
+    quality"): chrF and BLEU (sacrebleu's corpus scores, 0-100) of the English text the classifier
+    read — each item's premise and both choices, one segment each — against ``reference``: "copa",
+    the original English COPA item of the same idx, or "published", XCOPA's published machine
+    translation of it (an MT model's agreement with Google Translate). Written by the job into the
+    ``translate:<lang>`` phase's ``info.mt_quality``; the store's ``mt_quality`` table. A score that
+    cannot be computed (no translation, no reference) is None and ``missing`` says why."""
+
+    lang: str
+    split: str
+    reference: str  # copa | published
+    translator: str | None  # "published", or the MT model
+    chrf: float | None
+    bleu: float | None
+    items: int | None  # items scored (their idx found in the reference)
+    segments: int | None  # texts scored: 3 per item
+    chrf_signature: str | None  # sacrebleu's signature string, e.g. nrefs:1|case:mixed|...|version:2.6.0
+    bleu_signature: str | None
+    missing: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> MTScore | None:
+        if not isinstance(d, dict):
+            return None
+        return cls(
+            as_str(d.get("lang")) or "",
+            as_str(d.get("split")) or "",
+            as_str(d.get("reference")) or "",
+            as_str(d.get("translator")),
+            as_float(d.get("chrf")),
+            as_float(d.get("bleu")),
+            as_int(d.get("items")),
+            as_int(d.get("segments")),
+            as_str(d.get("chrf_signature")),
+            as_str(d.get("bleu_signature")),
+            as_str(d.get("missing")),
+        )
+
+
+# name -> DuckDB type (the store's mt_quality table adds run_id and phase in front)
+MT_SCORE_COLUMNS: dict[str, str] = {
+    "lang": "VARCHAR",
+    "split": "VARCHAR",
+    "reference": "VARCHAR",
+    "translator": "VARCHAR",
+    "chrf": "DOUBLE",
+    "bleu": "DOUBLE",
+    "items": "BIGINT",
+    "segments": "BIGINT",
+    "chrf_signature": "VARCHAR",
+    "bleu_signature": "VARCHAR",
+    "missing": "VARCHAR",
+}

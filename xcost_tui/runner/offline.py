@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import XcostError
-from ..spec import TINY_MODEL, RunSpec
+from ..spec import TINY_ENCODERS, RunSpec
 from ..tasks.loading import HUB_MIRROR_ENV
 from ..tasks.needs import needs_of
 from ..tasks.registry import get_task
@@ -61,8 +61,8 @@ def read_manifest(env: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 
 def hub_model(model: str) -> bool:
-    """Whether the model comes from the hub (not the built-in tiny model, not a local path)."""
-    return model != TINY_MODEL and not Path(model).expanduser().exists()
+    """Whether the model comes from the hub (not a built-in tiny encoder, not a local path)."""
+    return model not in TINY_ENCODERS and not Path(model).expanduser().exists()
 
 
 def dataset_key(d: Mapping[str, Any]) -> tuple[Any, Any, Any]:

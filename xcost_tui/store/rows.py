@@ -23,6 +23,8 @@ from ..methods import GENERATOR_METHODS, UNTRAINED_METHODS
 from ..rundir import Cost, JsonlLine, PhaseState, RunState, RunStatus, StatusRecord, dumps, final_status
 from ..rundir.fields import as_float, as_int, as_str, as_strs_or_none, as_timestamp
 from ..rundir.forecast import PlanForecast, phase_row
+from ..rundir.kinds import PhaseKind
+from ..rundir.records import MTScore
 from . import schema
 
 T = TypeVar("T")
@@ -419,6 +421,52 @@ def curve_rows(rec: RunRecords) -> list[CurveRow]:
         for c in rec.state.curve
         for lang, acc in c.accuracy.items()
     ]
+
+
+class MTQualityRow(TypedDict):
+    run_id: str
+    phase: str
+    lang: str
+    split: str
+    reference: str
+    translator: str | None
+    chrf: float | None
+    bleu: float | None
+    items: int | None
+    segments: int | None
+    chrf_signature: str | None
+    bleu_signature: str | None
+    missing: str | None
+
+
+def mt_quality_rows(rec: RunRecords) -> list[MTQualityRow]:
+    """translate-test's MT quality: one row per translate:<lang> phase and reference, from the
+    phase's ``info.mt_quality`` (rundir/records.py ``MTScore``, written by job/mtquality.py)."""
+    out: list[MTQualityRow] = []
+    for p in rec.state.phases.values():
+        scores = p.info.get("mt_quality") if p.kind == PhaseKind.TRANSLATE else None
+        for raw in scores if isinstance(scores, list) else []:
+            m = MTScore.from_dict(raw)
+            if m is None:
+                continue
+            out.append(
+                MTQualityRow(
+                    run_id=rec.run_id,
+                    phase=p.name,
+                    lang=m.lang,
+                    split=m.split,
+                    reference=m.reference,
+                    translator=m.translator,
+                    chrf=m.chrf,
+                    bleu=m.bleu,
+                    items=m.items,
+                    segments=m.segments,
+                    chrf_signature=m.chrf_signature,
+                    bleu_signature=m.bleu_signature,
+                    missing=m.missing,
+                )
+            )
+    return out
 
 
 class DataSourceRow(TypedDict):

@@ -16,7 +16,7 @@ from .. import XCOPA_LANGS
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS, sql_average, sql_model_family, sql_target_langs
 from ..methods import METHOD_TABLE, UNTRAINED_METHODS
 from ..rundir.kinds import TRAINING_KINDS as _TRAINING_KINDS
-from ..rundir.records import TRANSLATION_COLUMNS
+from ..rundir.records import MT_SCORE_COLUMNS, TRANSLATION_COLUMNS
 from ..stats.student_t import t975_sql
 from ..stats.thresholds import BREAK_EVEN_MEASURES, DEFAULT_ALPHA, SAME_QUERY_COST
 
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 # the equivalence test, seed and draw SDs) and the configurations' cost spread. 7 (issue 17): runs.warmup_s,
 # phases.flops_check_ratio, curve:<phase> phases (kind 'curve') and the leaderboard's curve_* and warmup_s.
 # 8 (issue 18): warm workers: the workers table, runs.model_load_s, model_cached, worker_id, worker_index.
-# 9 (issue 19): runs.icl_prompt.
+# 9 (issue 19): runs.icl_prompt; translate-test's MT quality, the mt_quality table (chrF, BLEU per language and
+# reference).
 SCHEMA_VERSION = 9
 
 
@@ -227,6 +228,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("correct", "BOOLEAN"),
     ),
     "translations": tuple([("run_id", "VARCHAR"), *TRANSLATION_COLUMNS.items()]),
+    # translate-test's MT quality (rundir/records.py MTScore, from translate:<lang> phases' info.mt_quality)
+    "mt_quality": tuple([("run_id", "VARCHAR"), ("phase", "VARCHAR"), *MT_SCORE_COLUMNS.items()]),
     "samples": (
         ("run_id", "VARCHAR"),
         ("t", "DOUBLE"),
@@ -406,7 +409,18 @@ TABLES["workers"] = (  # one row per warm worker (<store>/workers/<id>/worker.js
     ("end_reason", "VARCHAR"),  # NULL: still running, or killed
     ("path", "VARCHAR"),
 )
-RUN_TABLES = ("runs", "phases", "evals", "predictions", "samples", "data_sources", "curves", "events", "translations")
+RUN_TABLES = (
+    "runs",
+    "phases",
+    "evals",
+    "predictions",
+    "samples",
+    "data_sources",
+    "curves",
+    "events",
+    "translations",
+    "mt_quality",
+)
 DERIVED_TABLES = ("verdict_accuracy", "verdict_comparison")
 FORECAST_TABLES = ("forecasts",)  # rebuilt from <store>/forecasts/*.json at ingest
 WORKER_TABLES = ("workers",)  # rebuilt from <store>/workers/*/worker.jsonl at every ingest
@@ -1049,10 +1063,15 @@ WHERE f.rn = 1 AND p.completed AND p.reused_from_run IS NULL AND NOT coalesce(f.
 VIEWS: dict[str, str] = {
     "leaderboard": f"SELECT * FROM {LEADERBOARD_TABLE}",
     "leaderboard_live": LEADERBOARD_SELECT,
+    # translate-test's rows carry the MT quality of the English text the classifier read (chrF and
+    # BLEU against the original English COPA items, the mt_quality table's reference 'copa')
     "lang_accuracy": """
 SELECT e.run_id, r.name, r.method, r.model, nullif(array_to_string(r.intermediate, ','), '') AS intermediate,
-  r.k, r.seed, r.status, e.lang, e.task, e.split, e.accuracy, e.n, e.correct
+  r.k, r.seed, r.status, e.lang, e.task, e.split, e.accuracy, e.n, e.correct,
+  m.chrf AS mt_chrf, m.bleu AS mt_bleu
 FROM evals e JOIN runs r USING (run_id)
+LEFT JOIN mt_quality m ON m.run_id = e.run_id AND m.lang = e.lang AND m.reference = 'copa'
+  AND m.split = (CASE WHEN e.split = 'val' THEN 'validation' ELSE e.split END)
 """,
     "cost_vs_accuracy": COST_VS_ACCURACY_SELECT,
     "configurations": CONFIGURATIONS_SELECT,

@@ -20,6 +20,9 @@ EVAL = "eval"  # English COPA validation, an XCOPA language's evaluation split
 FEW_SHOT_POOL = "few-shot-pool"  # XCOPA validation, k examples of which few-shot phases train on
 QUESTIONS = "questions"  # the English COPA split XCOPA's cause/effect questions are taken from
 CURVE = "curve"  # XCOPA validation, the held-out items of the learning curves (runs without a few-shot pool)
+# translate-test: what its English translations are scored against (chrF, BLEU; docs/methods.md,
+# "MT quality"): English COPA's split of the same idx and, for an MT model, XCOPA's published translations
+MT_REFERENCE = "mt-reference"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,21 @@ def needs_of(spec: Any) -> list[DataNeed]:
             xcopa_splits.append("validation")
     if mode == "copa":  # XCOPA validation takes COPA validation's questions, XCOPA test COPA test's
         out += [DataNeed("copa", s, "en", d, QUESTIONS) for s in dict.fromkeys(xcopa_splits)]
+    if spec.translates:
+        out += mt_reference_needs(spec, d, mode)
+    return out
+
+
+def mt_reference_needs(spec: Any, d: str | None, mode: str) -> list[DataNeed]:
+    """translate-test's MT references: XCOPA items are translations of COPA's of the same idx (XCOPA
+    validation of COPA validation, test of test), so the English COPA split is every language's
+    reference; an MT model's output is also compared with XCOPA's published translations (none for
+    Quechua)."""
+    split = _canon(spec.eval_split)
+    out = [DataNeed("copa", split, "en", d, MT_REFERENCE)]
+    if not spec.uses_published_translations:
+        languages = get_task(TRANSLATED).languages
+        out += [DataNeed(TRANSLATED, split, lang, d, MT_REFERENCE, mode) for lang in spec.langs if lang in languages]
     return out
 
 
