@@ -48,7 +48,7 @@ from ..measure.flops import EncoderDims, train_flops
 from ..spec import TINY_MODEL, PhaseKind, RunSpec
 from ..tasks import all_texts, get_task, load_split
 from ..tasks.loading import HUB_MIRROR_ENV
-from ..tasks.needs import CURVE, EVAL, TRAIN, needs_of
+from ..tasks.needs import CURVE, EVAL, INTERMEDIATE_EVAL, TRAIN, needs_of
 from ..tasks.preflight import probe_hub
 from ..tasks.registry import XCOPA_TASKS
 from . import assumptions as A
@@ -142,8 +142,10 @@ class Counter:
         got: dict[tuple, SplitData] = {}
         for need in needs_of(spec):
             request = split_request(spec, need)
-            if request is None or need.role == CURVE:
-                continue  # the COPA questions come with XCOPA's splits; curve points are not counted here
+            if request is None or need.role in (CURVE, INTERMEDIATE_EVAL):
+                # the COPA questions come with XCOPA's splits; curve points and a span task's
+                # validation (in its intermediate phase's info, not a phase) are not counted here
+                continue
             task, split_name, kwargs = request
             limit = kwargs.get("limit")
             res = self.load(task, split_name, **kwargs)
