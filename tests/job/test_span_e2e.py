@@ -23,7 +23,11 @@ pytestmark = pytest.mark.xdist_group("job_e2e")
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory, data_dir):
     m = tmp_path_factory.mktemp("hub")
-    write_repo(m, "rajpurkar/squad_v2", {"squad_v2": {"train": squad_rows(40, v2=True), "validation": squad_rows(12, v2=True, start=100)}})
+    write_repo(
+        m,
+        "rajpurkar/squad_v2",
+        {"squad_v2": {"train": squad_rows(40, v2=True), "validation": squad_rows(12, v2=True, start=100)}},
+    )
     write_repo(
         m,
         "facebook/anli",
@@ -35,18 +39,36 @@ def mirror(tmp_path_factory, data_dir):
             }
         },
     )
-    write_repo(m, "nyu-mll/glue", {"mnli": {"train": nli_rows(12), "validation_matched": nli_rows(4), "test_matched": nli_rows(4)}})
-    write_repo(m, "stanfordnlp/snli", {"plain_text": {"train": nli_rows(15, unlabelled_every=5), "validation": nli_rows(4), "test": nli_rows(4)}})
+    write_repo(
+        m,
+        "nyu-mll/glue",
+        {"mnli": {"train": nli_rows(12), "validation_matched": nli_rows(4), "test_matched": nli_rows(4)}},
+    )
+    write_repo(
+        m,
+        "stanfordnlp/snli",
+        {"plain_text": {"train": nli_rows(15, unlabelled_every=5), "validation": nli_rows(4), "test": nli_rows(4)}},
+    )
     write_repo(m, "lighteval/siqa", {"default": {"train": siqa_rows(20), "validation": siqa_rows(6)}})
     write_repo(
         m,
         "aps/super_glue",
-        {"copa": {s: jsonl(data_dir / "copa" / f"{n}.jsonl") for s, n in (("train", "train"), ("validation", "val"), ("test", "test"))}},
+        {
+            "copa": {
+                s: jsonl(data_dir / "copa" / f"{n}.jsonl")
+                for s, n in (("train", "train"), ("validation", "val"), ("test", "test"))
+            }
+        },
     )
     write_repo(
         m,
         "cambridgeltl/xcopa",
-        {"it": {"validation": jsonl(data_dir / "xcopa" / "it" / "val.jsonl"), "test": jsonl(data_dir / "xcopa" / "it" / "test.jsonl")}},
+        {
+            "it": {
+                "validation": jsonl(data_dir / "xcopa" / "it" / "val.jsonl"),
+                "test": jsonl(data_dir / "xcopa" / "it" / "test.jsonl"),
+            }
+        },
     )
     return m
 
@@ -66,7 +88,19 @@ def runs(mirror, tmp_path_factory):
     out = {}
     try:
         for name, extra in specs.items():
-            args = ["run", "--model", "tiny-xlmr", "--out", str(root / name), "--method", "intermediate", "--langs", "it", *extra, *QUICK]
+            args = [
+                "run",
+                "--model",
+                "tiny-xlmr",
+                "--out",
+                str(root / name),
+                "--method",
+                "intermediate",
+                "--langs",
+                "it",
+                *extra,
+                *QUICK,
+            ]
             proc = run_cli(args)
             assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
             out[name] = root / name

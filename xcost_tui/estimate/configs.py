@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
-from ..measure.flops import head_params
+from ..measure.heads import head_params
 from ..spec import TINY_MODEL
 
 # model id -> shipped file; ids without their namespace are the hub's old aliases of the same repositories.

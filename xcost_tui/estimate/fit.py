@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..measure import nvml
-from ..measure.flops import SPAN_HEAD
+from ..measure.heads import SPAN_HEAD
 from ..rundir.forecast import latest_run_forecasts
 from ..spec import PhaseKind
 from ..tasks.registry import SPAN, get_task

@@ -26,7 +26,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..measure.flops import SPAN_HEAD
+from ..measure.heads import SPAN_HEAD
 from .configs import ModelShape
 
 FIT_SHARE = 0.9  # job/loops.py _fits: peak + AdamW state <= 0.9 x total memory

@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import XcostError
-from ..measure.flops import head_flops, head_outputs
+from ..measure.heads import head_flops, head_outputs
 from ..measure.mfu import match_gpu
 from ..rundir.forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunForecast, time_limit
 from ..worker_pipe import WorkerPipe, WorkerTimeout

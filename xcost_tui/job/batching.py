@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..tasks.examples import MCExample, PairExample, SpanExample
 from ..measure.flops import SPAN_HEAD
+from ..tasks.examples import MCExample, PairExample, SpanExample
 from ..tasks.squad import DOC_STRIDE
 
 

@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from ..measure.flops import (
+    SPAN_HEAD,
     EncoderDims,
     FlopCheck,
     encoder_forward_flops,
-    SPAN_HEAD,
     encoder_forward_flops_unpadded,
     head_flops,
     head_flops_unpadded,

@@ -20,7 +20,7 @@ from typing import Protocol, cast
 import torch
 
 from ..collapse import check_collapse
-from ..measure.flops import EncoderDims
+from ..measure.flops import SPAN_HEAD, EncoderDims
 from ..measure.mfu import mfu, peak_flops
 from ..measure.timer import PhaseMeter, throughput
 from ..methods import METHOD_TABLE
@@ -42,7 +42,6 @@ from ..rundir import (
 from ..rundir.cost import Cost
 from ..rundir.events import CollapseCheck
 from ..spec import PhaseKind, PlannedPhase, RunSpec, attempt_phase, phase_attempt
-from ..measure.flops import SPAN_HEAD
 from ..tasks import get_task
 from ..tasks.registry import SPAN
 from .batching import encode
@@ -566,8 +565,10 @@ class PhaseRunner:
                 "flops_measured": check.cost(tally.flops_analytic).to_dict(),
                 "tokens_padded": tally.tokens_padded,
             }
-            _log(f"{phase.name}: {task} validation exact match {em if em is None else round(em, 4)}, F1 "
-                 f"{f1 if f1 is None else round(f1, 4)} on {n} questions ({len(encoded)} windows)")
+            _log(
+                f"{phase.name}: {task} validation exact match {em if em is None else round(em, 4)}, F1 "
+                f"{f1 if f1 is None else round(f1, 4)} on {n} questions ({len(encoded)} windows)"
+            )
         facts: dict = {"validation": out}
         if len(out) == 1:
             only = next(iter(out.values()))

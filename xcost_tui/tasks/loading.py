@@ -18,8 +18,8 @@ import json
 import os
 import random
 import re
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
