@@ -157,3 +157,28 @@ def test_a_mixed_phase_trains_span_multiple_choice_and_classification_heads(runs
     assert phase["info"]["head_initialised"] == {"squad_v2": True, "siqa": True, "anli_plus": True}
     assert phase["info"]["validation"]["squad_v2"]["n"] == 12
     assert phase["costs"]["flops_measured"]["ratio"] == pytest.approx(1.0, rel=0.02)
+
+
+@pytest.mark.parametrize("name", ["squad_v2", "mixed"])
+def test_the_estimate_counts_the_windows_the_job_trained_on(runs, mirror, monkeypatch, tmp_path, name):
+    """The forecast's count of the intermediate phase (estimate/counting.py: the job's own encode,
+    step groups and FLOP formulas) equals the job's record: windows, steps, tokens, FLOPs."""
+    import json
+
+    from xcost_tui.estimate.counting import Counter
+    from xcost_tui.rundir.layout import SPEC
+    from xcost_tui.tasks.loading import clear_caches
+
+    monkeypatch.setenv(HUB_MIRROR_ENV, str(mirror))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
+    clear_caches()
+    spec = json.loads((runs[name] / SPEC).read_text())
+    counted = Counter().count_run({"run_id": "x", "spec": spec, "device_type": "cpu"})
+    ends = phase_ends(runs[name])
+    (p,) = [p for p in counted["phases"] if p["kind"] == "intermediate"]
+    costs = ends[p["name"]]["costs"]
+    figures = p["by_micro"]["8"]
+    assert p["examples"] == costs["examples"]["value"] and p["steps"] == costs["steps"]["value"]
+    assert p["tokens_nonpad"] == costs["tokens_nonpad"]["value"]
+    assert figures["flops"] == costs["flops_analytic"]["value"]
+    assert p["lengths_source"] == "measured" and p["counts_source"] == "data"

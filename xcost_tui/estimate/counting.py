@@ -248,7 +248,10 @@ class Counter:
             picked = sorted(rng.sample(range(len(examples)), self.sample))
             sample = encode([examples[i] for i in picked], tok, max_len)
             draw = random.Random(f"estimate-resample:{name}")
-            out = [sample[draw.randrange(len(sample))] for _ in range(len(examples))]
+            # span extraction encodes a question as one window or more: the sample's windows per
+            # question scale to the split (one per example otherwise)
+            n_out = round(len(sample) * len(examples) / len(picked))
+            out = [sample[draw.randrange(len(sample))] for _ in range(n_out)]
             how, note = "sampled", f"{name}: lengths of {self.sample:,} of {len(examples):,} examples, resampled"
         self.encodings[key] = (out, how)
         return out, how, note
