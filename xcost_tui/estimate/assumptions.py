@@ -50,8 +50,8 @@ SPLIT_SOURCES: dict[str, str] = {
     "qqp": "https://huggingface.co/datasets/nyu-mll/glue (qqp: 363,846 / 40,430 / 390,965)",
     "sst2": "https://huggingface.co/datasets/nyu-mll/glue (sst2: 67,349 / 872 / 1,821)",
     "rte": "https://huggingface.co/datasets/aps/super_glue (rte: 2,490 / 277 / 3,000)",
-    "snli": "https://huggingface.co/datasets/stanfordnlp/snli (550,152 / 10,000 / 10,000 rows, of which 785 / 158 / "
-    "176 have label -1 and are dropped: 549,367 / 9,842 / 9,824)",
+    "snli": "https://huggingface.co/datasets/stanfordnlp/snli (550,152 / 10,000 / 10,000 rows; less the rows of label "
+    "-1, dropped: 549,367 / 9,842 / 9,824, the counts usually reported, not recounted here)",
     "anli_plus": "the sum of its parts: anli + mnli + snli training rows; validation: anli's r1-r3 dev sets",
     "squad": "https://huggingface.co/datasets/rajpurkar/squad (87,599 / 10,570)",
     "squad_v2": "https://huggingface.co/datasets/rajpurkar/squad_v2 (130,319 / 11,873)",
