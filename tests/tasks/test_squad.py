@@ -176,3 +176,15 @@ def test_anli_plus_concatenates_its_parts_and_names_each_source(hub):
     assert sub.examples == load_split("anli_plus", "train", limit=10, seed=3).examples
     with pytest.raises(DataError, match="no split 'test'"):
         load_split("anli_plus", "test")
+
+
+def test_a_span_intermediate_task_reads_its_validation_split_too():
+    from xcost_tui.spec import RunSpec
+    from xcost_tui.tasks.needs import INTERMEDIATE_EVAL, needs_of
+
+    spec = RunSpec(method="intermediate", model="tiny-xlmr", intermediate=["squad_v2", "mnli"], langs=["it"])
+    needs = [(n.task, n.split, n.role) for n in needs_of(spec)]
+    assert ("squad_v2", "train", "train") in needs and ("squad_v2", "validation", INTERMEDIATE_EVAL) in needs
+    assert ("mnli", "validation", INTERMEDIATE_EVAL) not in needs  # only span tasks are validated (EM/F1)
+    reused = RunSpec(method="intermediate", model="tiny-xlmr", intermediate=["squad_v2"], init_from="/x", langs=["it"])
+    assert not [n for n in needs_of(reused) if n.role == INTERMEDIATE_EVAL]  # a saved encoder: not trained here
