@@ -16,16 +16,8 @@ from xcost_tui.estimate.memory import step_memory
 from xcost_tui.job.batching import Encoded, collate
 from xcost_tui.job.loops import Device, forward_flops, forward_flops_nonpad, micro_backward
 from xcost_tui.job.model import EncoderWithHeads
-from xcost_tui.measure.flops import (
-    SPAN_HEAD,
-    EncoderDims,
-    count_flops,
-    encoder_forward_flops,
-    head_flops,
-    head_params,
-    span_head_forward_flops,
-    train_flops,
-)
+from xcost_tui.measure.flops import EncoderDims, count_flops, encoder_forward_flops, train_flops
+from xcost_tui.measure.heads import SPAN_HEAD, head_flops, head_params, span_head_forward_flops
 
 CPU = Device(torch.device("cpu"), "cpu", "cpu", 1, "fp32")
 

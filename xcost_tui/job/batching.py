@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..measure.flops import SPAN_HEAD
+from ..measure.heads import SPAN_HEAD
 from ..tasks.examples import MCExample, PairExample, SpanExample
 from ..tasks.squad import DOC_STRIDE
 

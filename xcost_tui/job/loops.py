@@ -24,15 +24,13 @@ import torch
 from torch import nn
 
 from ..measure.flops import (
-    SPAN_HEAD,
     EncoderDims,
     FlopCheck,
     encoder_forward_flops,
     encoder_forward_flops_unpadded,
-    head_flops,
-    head_flops_unpadded,
     train_flops,
 )
+from ..measure.heads import SPAN_HEAD, head_flops, head_flops_unpadded
 from ..rundir.events import EventWriter, Progress
 from ..spec import HParams, MeasureOpts
 from ..tasks.squad import WindowLogits, best_answer

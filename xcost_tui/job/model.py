@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelError, SpecError
-from ..measure.flops import SPAN_HEAD, head_outputs
+from ..measure.heads import SPAN_HEAD, head_outputs
 from ..rundir.events import ModelLoaded
 from ..spec import TINY_MODEL, RunSpec
 from ..tasks import all_texts

@@ -4,7 +4,8 @@ latency measures and the break-even of the verdict divides by (docs/methods.md, 
 
 from __future__ import annotations
 
-from ..measure.flops import encoder_forward_flops, head_flops
+from ..measure.flops import encoder_forward_flops
+from ..measure.heads import head_flops
 from ..rundir.cost import Cost
 
 PER_QUERY = "query, scored alone"

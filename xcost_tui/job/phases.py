@@ -20,7 +20,8 @@ from typing import Protocol, cast
 import torch
 
 from ..collapse import check_collapse
-from ..measure.flops import SPAN_HEAD, EncoderDims
+from ..measure.flops import EncoderDims
+from ..measure.heads import SPAN_HEAD
 from ..measure.mfu import mfu, peak_flops
 from ..measure.timer import PhaseMeter, throughput
 from ..methods import METHOD_TABLE

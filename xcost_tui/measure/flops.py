@@ -17,26 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..rundir.cost import Cost
-from .heads import (  # the task heads' FLOPs: torch-free, for the estimate's supervisor side too
-    SPAN_HEAD,
-    check_counts,
-    head_flops,
-    head_flops_unpadded,
-    head_forward_flops,
-    head_outputs,
-    head_params,
-    span_head_forward_flops,
-)
-
-__all__ = [
-    "SPAN_HEAD",
-    "head_flops",
-    "head_flops_unpadded",
-    "head_forward_flops",
-    "head_outputs",
-    "head_params",
-    "span_head_forward_flops",
-]
+from .heads import check_counts
+from .heads import head_forward_flops as head_forward_flops  # its home before heads.py: kept importable here
 
 
 @dataclass(frozen=True)
@@ -56,9 +38,6 @@ class EncoderDims:
         )
 
 
-_check_counts = check_counts
-
-
 def encoder_forward_flops(dims: EncoderDims, n_seqs: int, seq_len: int) -> int:
     """Forward FLOPs of the encoder stack on ``n_seqs`` sequences padded to ``seq_len`` tokens.
 
@@ -66,7 +45,7 @@ def encoder_forward_flops(dims: EncoderDims, n_seqs: int, seq_len: int) -> int:
     Q, K, V projections 2·T·h·3h; output projection 2·T·h·h; FFN up and down 2·2·T·h·i;
     attention scores QKᵀ 2·n·L²·h and the weighted sum (attention × V) 2·n·L²·h, all heads
     together (heads split h, they do not multiply it). Biases, embeddings, norms: not counted."""
-    _check_counts(n_seqs=n_seqs, seq_len=seq_len)
+    check_counts(n_seqs=n_seqs, seq_len=seq_len)
     h, i, L = dims.hidden, dims.intermediate, seq_len
     tokens = n_seqs * L
     projections = 2 * tokens * h * (3 * h) + 2 * tokens * h * h
@@ -254,7 +233,7 @@ def decoder_forward_flops(
     attention scores and the weighted sum 2·n·heads·q·kv·d each. The LM head 2·n·logits·h·vocab."""
     kv_len = q_len if kv_len is None else kv_len
     logits = q_len if logits is None else logits
-    _check_counts(n_seqs=n_seqs, q_len=q_len, kv_len=kv_len, logits=logits)
+    check_counts(n_seqs=n_seqs, q_len=q_len, kv_len=kv_len, logits=logits)
     h, d = dims.hidden, dims.head_dim
     tokens = n_seqs * q_len
     q_dim, kv_dim = dims.heads * d, dims.kv_heads * d
@@ -303,7 +282,7 @@ def seq2seq_generate_flops(dims: Seq2SeqDims, n_seqs: int, src_len: int, steps: 
     self-attention projections 4·2·h², cross-attention query and output projections 2·2·h², the
     feed-forward 2·2·h·i, self-attention over t keys 2·2·t·h and cross-attention over S keys
     2·2·S·h; the LM head 2·h·vocab per row and step."""
-    _check_counts(n_seqs=n_seqs, src_len=src_len, steps=steps, beams=beams)
+    check_counts(n_seqs=n_seqs, src_len=src_len, steps=steps, beams=beams)
     h, S = dims.hidden, src_len
     rows = n_seqs * beams
     enc = encoder_forward_flops(dims.encoder, n_seqs, S)
