@@ -182,3 +182,22 @@ def test_the_estimate_counts_the_windows_the_job_trained_on(runs, mirror, monkey
     assert p["tokens_nonpad"] == costs["tokens_nonpad"]["value"]
     assert figures["flops"] == costs["flops_analytic"]["value"]
     assert p["lengths_source"] == "measured" and p["counts_source"] == "data"
+
+
+def test_the_store_ingests_the_runs_with_exact_match_and_f1(runs, tmp_path):
+    """The span phase's EM/F1 reach the store (phases.info) and no eval row is made of them: the
+    English accuracy stays COPA's."""
+    from xcost_tui.store.db import connect_ro
+    from xcost_tui.store.ingest import ingest
+
+    ingest(tmp_path, [runs["squad_v2"], runs["anli_plus"]])
+    with connect_ro(tmp_path) as con:
+        em, f1 = con.execute(
+            "SELECT CAST(json_extract_string(info, '$.exact_match') AS DOUBLE), "
+            "CAST(json_extract_string(info, '$.validation.squad_v2.f1') AS DOUBLE) "
+            "FROM phases WHERE phase = 'intermediate:squad_v2'"
+        ).fetchone()
+        tasks = {t for (t,) in con.execute("SELECT DISTINCT task FROM evals").fetchall()}
+    info = phase_ends(runs["squad_v2"])["intermediate:squad_v2"]["info"]
+    assert em == pytest.approx(info["exact_match"]) and f1 == pytest.approx(info["f1"])
+    assert tasks == {"copa", "xcopa"}
