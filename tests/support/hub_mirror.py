@@ -96,3 +96,48 @@ def siqa_rows(n: int) -> list[dict]:
         }
         for i in range(n)
     ]
+
+
+# ---- synthetic span and NLI rows (issue 19: SQuAD, ANLI+) --------------------------------------
+
+_WORDS = (
+    "river stone garden window candle market forest ladder silver orange winter teacher violin "
+    "harbor pepper meadow castle rocket blanket lantern"
+).split()
+
+
+def squad_rows(n: int, *, v2: bool = False, long_every: int = 4, start: int = 0) -> list[dict]:
+    """SQuAD-shaped rows whose answers really are spans of their contexts (checked here as the
+    converter checks them). Every ``long_every``-th context is long (over one 64-token window, the
+    answer near its end); with ``v2`` every third question has no answer (empty answer lists)."""
+    rows = []
+    for i in range(start, start + n):
+        name = f"{_WORDS[i % len(_WORDS)]} {_WORDS[(3 * i + 1) % len(_WORDS)]}"
+        filler = " ".join(_WORDS[(i + k) % len(_WORDS)] for k in range(60 if i % long_every == 0 else 6))
+        context = f"The {_WORDS[i % 7]} belongs to {name}. {filler}. The key was found near the {name} today."
+        unanswerable = v2 and i % 3 == 2
+        if unanswerable:
+            answers: dict = {"text": [], "answer_start": []}
+            question = f"Who painted the {_WORDS[(i + 5) % len(_WORDS)]} in {i}?"
+        else:
+            where = context.rindex(name)
+            answers = {"text": [name], "answer_start": [where]}
+            question = f"Where was the key found in story {i}?"
+        for text, at in zip(answers["text"], answers["answer_start"]):
+            assert context[at : at + len(text)] == text
+        rows.append({"id": f"q{i}", "title": "synthetic", "context": context, "question": question, "answers": answers})
+    return rows
+
+
+def nli_rows(n: int, *, id_field: str = "idx", unlabelled_every: int = 0, start: int = 0) -> list[dict]:
+    """Premise/hypothesis rows with labels 0..2 (entailment, neutral, contradiction); with
+    ``unlabelled_every`` every such row has label -1 (SNLI's rows without a gold label)."""
+    rows = []
+    for i in range(start, start + n):
+        a, b = _WORDS[i % len(_WORDS)], _WORDS[(i + 3) % len(_WORDS)]
+        label = -1 if unlabelled_every and i % unlabelled_every == 0 else i % 3
+        hypothesis = [f"There is a {a}.", f"The {a} is old.", f"There is no {a}."][i % 3]
+        row = {"premise": f"A {a} lies beside the {b} number {i}.", "hypothesis": hypothesis, "label": label}
+        row[id_field] = f"u{i}" if id_field == "uid" else i
+        rows.append(row)
+    return rows

@@ -23,6 +23,7 @@ from xcost_tui.tasks import (
     get_task,
     load_examples,
 )
+from xcost_tui.tasks.registry import SPAN
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("XCOST_DATA_DIR") or REPO.parent / "shared" / "data")
@@ -56,6 +57,9 @@ def test_registry_has_required_tasks():
     assert required <= set(TASK_NAMES)
     for name in TASK_NAMES:
         t = get_task(name)
+        if t.head == SPAN:  # SQuAD: exact match (the phase's accuracy) and F1 (docs/tasks.md)
+            assert t.metric == "exact_match" and t.num_labels is None
+            continue
         assert t.metric == "accuracy"
         assert t.head in (MULTIPLE_CHOICE, CLASSIFICATION)
         assert (t.num_labels is None) == (t.head == MULTIPLE_CHOICE)

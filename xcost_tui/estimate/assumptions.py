@@ -30,6 +30,10 @@ SPLIT_ROWS: dict[str, dict[str, int]] = {
     "qqp": {"train": 363_846, "validation": 40_430, "test": 390_965},
     "sst2": {"train": 67_349, "validation": 872, "test": 1_821},
     "rte": {"train": 2_490, "validation": 277, "test": 3_000},
+    "snli": {"train": 549_367, "validation": 9_842, "test": 9_824},  # label -1 rows dropped
+    "anli_plus": {"train": 162_865 + 392_702 + 549_367, "validation": 3_200},
+    "squad": {"train": 87_599, "validation": 10_570},
+    "squad_v2": {"train": 130_319, "validation": 11_873},
 }
 
 SPLIT_SOURCES: dict[str, str] = {
@@ -46,6 +50,11 @@ SPLIT_SOURCES: dict[str, str] = {
     "qqp": "https://huggingface.co/datasets/nyu-mll/glue (qqp: 363,846 / 40,430 / 390,965)",
     "sst2": "https://huggingface.co/datasets/nyu-mll/glue (sst2: 67,349 / 872 / 1,821)",
     "rte": "https://huggingface.co/datasets/aps/super_glue (rte: 2,490 / 277 / 3,000)",
+    "snli": "https://huggingface.co/datasets/stanfordnlp/snli (550,152 / 10,000 / 10,000 rows; less the rows of label "
+    "-1, dropped: 549,367 / 9,842 / 9,824, the counts usually reported, not recounted here)",
+    "anli_plus": "the sum of its parts: anli + mnli + snli training rows; validation: anli's r1-r3 dev sets",
+    "squad": "https://huggingface.co/datasets/rajpurkar/squad (87,599 / 10,570)",
+    "squad_v2": "https://huggingface.co/datasets/rajpurkar/squad_v2 (130,319 / 11,873)",
 }
 
 # task -> typical tokens of one sequence (context + one choice, or a pair), XLM-R's tokenizer.
@@ -62,6 +71,12 @@ ASSUMED_TOKENS: dict[str, int] = {
     "qqp": 35,  # two questions
     "sst2": 15,  # a movie-review phrase (train) or sentence
     "rte": 75,  # a news paragraph premise and a hypothesis
+    "snli": 30,  # two caption sentences
+    "anli_plus": 45,  # mostly MNLI and SNLI pairs (ANLI's paragraphs are 15% of the rows)
+    # a question and a Wikipedia paragraph of about 120 words; one window per question is assumed
+    # (a paragraph longer than max_seq_len makes more: measured where the data can be read)
+    "squad": 180,
+    "squad_v2": 180,
 }
 ASSUMED_CHOICES: dict[str, int] = {  # choices per example of multiple-choice tasks (classification: 1 sequence)
     "copa": 2,

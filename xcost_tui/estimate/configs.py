@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelError
+from ..measure.heads import head_params
 from ..spec import TINY_ENCODERS, TINY_ENGLISH_MODEL, TINY_MODEL
 
 # model id -> shipped file; ids without their namespace are the hub's old aliases of the same repositories.
@@ -63,15 +64,16 @@ class ModelShape:
 
     def params(self, heads: dict[str, int] | None = None) -> int:
         """Parameters of the encoder (no pooler: the job loads none) and the given task heads
-        (``{"mc": 1, "cls3": 3}``: head key -> outputs; each is RoBERTa's dense + projection)."""
+        (``{"mc": 1, "cls3": 3, "span": 2}``: head key -> outputs; RoBERTa's dense + projection,
+        the span head's Linear h×2, measure/flops.py ``head_params``)."""
         h, i = self.hidden, self.intermediate
         per_layer = 4 * (h * h + h) + 2 * h * i + i + h + 4 * h  # attention, FFN, two LayerNorms
         if self.decoder:  # learned token embedding (tied), sinusoidal positions, final LayerNorm
             embed = self.vocab * h + 2 * h
         else:
             embed = (self.vocab + self.max_positions + self.type_vocab) * h + 2 * h
-        head_params = sum(h * h + h + h * n + n for n in (heads or {}).values())
-        return embed + self.layers * per_layer + head_params
+        heads_total = sum(head_params(h, key) for key in (heads or {}))
+        return embed + self.layers * per_layer + heads_total
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

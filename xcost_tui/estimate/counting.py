@@ -48,7 +48,7 @@ from ..measure.flops import EncoderDims, train_flops
 from ..spec import TINY_ENCODERS, PhaseKind, RunSpec
 from ..tasks import all_texts, get_task, load_split
 from ..tasks.loading import HUB_MIRROR_ENV
-from ..tasks.needs import CURVE, EVAL, MT_REFERENCE, TRAIN, needs_of
+from ..tasks.needs import CURVE, EVAL, INTERMEDIATE_EVAL, MT_REFERENCE, TRAIN, needs_of
 from ..tasks.preflight import probe_hub
 from ..tasks.registry import TRANSLATED, XCOPA_TASKS
 from . import assumptions as A
@@ -142,9 +142,10 @@ class Counter:
         got: dict[tuple, SplitData] = {}
         for need in needs_of(spec):
             request = split_request(spec, need)
-            if request is None or need.role in (CURVE, MT_REFERENCE):
-                # the COPA questions come with XCOPA's splits; curve points and MT references
-                # (chrF/BLEU, untimed) are not counted here
+            if request is None or need.role in (CURVE, MT_REFERENCE, INTERMEDIATE_EVAL):
+                # the COPA questions come with XCOPA's splits; curve points, MT references
+                # (chrF/BLEU, untimed) and a span task's validation (in its intermediate phase's
+                # info, not a phase) are not counted here
                 continue
             task, split_name, kwargs = request
             limit = kwargs.get("limit")
@@ -248,7 +249,10 @@ class Counter:
             picked = sorted(rng.sample(range(len(examples)), self.sample))
             sample = encode([examples[i] for i in picked], tok, max_len)
             draw = random.Random(f"estimate-resample:{name}")
-            out = [sample[draw.randrange(len(sample))] for _ in range(len(examples))]
+            # span extraction encodes a question as one window or more: the sample's windows per
+            # question scale to the split (one per example otherwise)
+            n_out = round(len(sample) * len(examples) / len(picked))
+            out = [sample[draw.randrange(len(sample))] for _ in range(n_out)]
             how, note = "sampled", f"{name}: lengths of {self.sample:,} of {len(examples):,} examples, resampled"
         self.encodings[key] = (out, how)
         return out, how, note

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from ..measure import nvml
+from ..measure.heads import SPAN_HEAD
 from ..rundir.forecast import latest_run_forecasts
 from ..spec import PhaseKind
+from ..tasks.registry import SPAN, get_task
 from . import assumptions
 from .configs import model_shape
 from .memory import FIT_SHARE, fits_analytic, largest_fitting_micro, step_memory
@@ -77,7 +79,8 @@ def analytic_warnings(spec, devices: dict[str, Any], label: str) -> list[str]:
         if not spec.uses_intermediate and section == "intermediate_hparams":
             continue
         choices = max(assumptions.assumed_choices(t) for t in tasks)
-        heads = {"mc": 1}
+        # the heads the phase trains (the span head's activations read every token: memory.py)
+        heads = {"mc": 1, **({SPAN_HEAD: 2} if any(get_task(t).head == SPAN for t in tasks) else {})}
         fits = fits_analytic(shape, choices, hp.max_seq_len, precision, total, heads)
         largest = largest_fitting_micro(hp.batch_size, fits)
         set_micro = min(hp.micro_batch_size, hp.batch_size) if hp.micro_batch_size else None

@@ -10,6 +10,8 @@ that fits (``job/loops.py`` ``largest_fitting``; the same sequence here, torch-f
 The analytic step memory (bytes):
 - fp32 weights, gradients and AdamW's two moments: 16 B per trained parameter; autocast's 16-bit
   copies of the weights, kept for the backward pass: 2 B more per parameter (bf16/fp16 only);
+- the span head (SQuAD) adds the fp32 copy of every token's last hidden state it reads and its
+  fp32 start/end logits: 4·s·b·h + 8·s·b bytes;
 - activations kept for the backward pass, per layer, of b sequences of s tokens at hidden size h:
   34·s·b·h bytes in 16-bit precision (Korthikanti et al. 2022, "Reducing Activation Recomputation
   in Large Transformer Models", eq. 1, without the 5·a·s²·b attention-score term, which the fused
@@ -24,6 +26,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..measure.heads import SPAN_HEAD
 from .configs import ModelShape
 
 FIT_SHARE = 0.9  # job/loops.py _fits: peak + AdamW state <= 0.9 x total memory
@@ -102,6 +105,10 @@ def step_memory(
     activations = shape.layers * act_per * seq_len * n_seqs * shape.hidden
     # embeddings' output and the first-token head: small next to the layers, counted once
     activations += 4 * seq_len * n_seqs * shape.hidden
+    if SPAN_HEAD in (heads or {}):
+        # the span head reads every token, not the first: the fp32 copy of the last hidden states
+        # it runs on (EncoderWithHeads) and its fp32 start/end logits, kept for the backward pass
+        activations += 4 * seq_len * n_seqs * shape.hidden + 2 * 4 * seq_len * n_seqs
     return StepMemory(params * per_param, activations)
 
 

@@ -29,6 +29,7 @@ from typing import Any, TextIO
 
 from .. import __version__
 from ..errors import XcostError
+from ..measure.heads import head_flops, head_outputs
 from ..measure.mfu import match_gpu
 from ..rundir.forecast import DEFAULT_SAFETY, PhaseForecast, PlanForecast, RunForecast, time_limit
 from ..worker_pipe import WorkerPipe, WorkerTimeout
@@ -183,8 +184,7 @@ def forward_flops_of(shape: ModelShape, head: str, n_seqs: int, seq_len: int) ->
     h, i, L = shape.hidden, shape.intermediate, seq_len
     tokens = n_seqs * L
     per_layer = 2 * tokens * h * 4 * h + 4 * tokens * h * i + 4 * n_seqs * L * L * h
-    n_out = 1 if head == "mc" else int(head[3:])
-    return float(shape.layers * per_layer + 2 * n_seqs * (h * h + h * n_out))
+    return float(shape.layers * per_layer + head_flops(h, n_seqs, L, head))
 
 
 def profile_bench_wall(entry: dict, head: str, shape: ModelShape, profile: DeviceProfile) -> float:
@@ -597,7 +597,7 @@ def _train_forecast(
     hp = getattr(spec, p["section"])
     by_micro = p["by_micro"]
     tasks = p.get("tasks") or []
-    heads = {t["head"]: (1 if t["head"] == "mc" else int(t["head"][3:])) for t in tasks} or {"mc": 1}
+    heads = {t["head"]: head_outputs(t["head"]) for t in tasks} or {"mc": 1}
     top = max((cl for t in tasks for cl in t.get("top", [])), key=lambda cl: cl[1], default=[1, hp.max_seq_len])
     choices = max((int(t.get("choices") or 1) for t in tasks), default=1)
     pf.examples, pf.steps, pf.tokens_nonpad = p["examples"], p["steps"], p["tokens_nonpad"]

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import torch
 
-from ..tasks.examples import MCExample, PairExample
+from ..measure.heads import SPAN_HEAD
+from ..tasks.examples import MCExample, PairExample, SpanExample
+from ..tasks.squad import DOC_STRIDE
 
 
 @dataclass
@@ -23,6 +25,13 @@ class Encoded:
     label: int
     idx: int | str
     lang: str
+    # span extraction only (one window of a SpanExample): the answer's (start, end) token positions
+    # in the window (both 0, the CLS token, when the window holds no answer), the example's
+    # position in the encoded list, and with ``offsets`` asked for, each token's character span in
+    # the context (None for the question and special tokens)
+    span: tuple[int, int] | None = None
+    source: int = 0
+    offsets: list | None = None
 
     @property
     def length(self) -> int:
@@ -33,7 +42,7 @@ class Encoded:
 class Batch:
     input_ids: torch.Tensor  # (n_seqs, max_len)
     attention_mask: torch.Tensor
-    labels: torch.Tensor  # (n_examples,)
+    labels: torch.Tensor  # (n_examples,); span extraction: (n_windows, 2) start and end tokens
     choice_counts: list[int]  # sequences per example; empty for classification
     head: str
     examples: list[Encoded]
@@ -61,8 +70,72 @@ class Batch:
         return self
 
 
-def encode(examples: list, tokenizer, max_len: int) -> list[Encoded]:
-    """Tokenises every sequence of every example in one fast-tokenizer call."""
+def doc_stride(max_len: int) -> int:
+    """Tokens two consecutive windows of a long context share: run_qa.py's default 128, at most
+    half the window (a short ``max_seq_len``, tests, would otherwise leave no room for new text)."""
+    return max(1, min(DOC_STRIDE, max_len // 2 - 1))
+
+
+def encode_spans(examples: list[SpanExample], tokenizer, max_len: int, offsets: bool = False) -> list[Encoded]:
+    """Span-extraction examples as windows, as run_qa.py's ``prepare_train_features`` and
+    ``prepare_validation_features`` make them: question first, context second, only the context
+    truncated (``truncation="only_second"``), a long context cut into windows that overlap by
+    ``doc_stride`` tokens. Each window's label is the answer's first and last token; a window that
+    does not contain the whole answer, and an unanswerable question, point at the CLS token (0)."""
+    if not getattr(tokenizer, "is_fast", False):
+        raise TypeError("span extraction needs a fast tokenizer (offset mappings); this one is not")
+    enc = tokenizer(
+        [ex.question.lstrip() for ex in examples],  # run_qa.py strips the question's leading spaces
+        [ex.context for ex in examples],
+        truncation="only_second",
+        max_length=max_len,
+        stride=doc_stride(max_len),
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
+    cls_id = tokenizer.cls_token_id
+    out: list[Encoded] = []
+    for i, ids in enumerate(enc["input_ids"]):
+        pos = enc["overflow_to_sample_mapping"][i]
+        ex = examples[pos]
+        seq_ids = enc.sequence_ids(i)
+        offs = enc["offset_mapping"][i]
+        cls = ids.index(cls_id) if cls_id in ids else 0
+        start = end = cls
+        if ex.answers:
+            start_char = ex.answer_starts[0]
+            end_char = start_char + len(ex.answers[0])
+            first = next(t for t, sid in enumerate(seq_ids) if sid == 1)
+            last = max(t for t, sid in enumerate(seq_ids) if sid == 1)
+            if offs[first][0] <= start_char and offs[last][1] >= end_char:
+                t = first
+                while t < len(offs) and seq_ids[t] == 1 and offs[t][0] <= start_char:
+                    t += 1
+                start = t - 1
+                t = last
+                while t >= first and offs[t][1] >= end_char:
+                    t -= 1
+                end = t + 1
+        out.append(
+            Encoded(
+                seqs=[ids],
+                label=0,
+                idx=ex.idx,
+                lang=ex.lang,
+                span=(start, end),
+                source=pos,
+                offsets=[tuple(o) if sid == 1 else None for o, sid in zip(offs, seq_ids)] if offsets else None,
+            )
+        )
+    return out
+
+
+def encode(examples: list, tokenizer, max_len: int, offsets: bool = False) -> list[Encoded]:
+    """Tokenises every sequence of every example in one fast-tokenizer call. Span-extraction
+    examples become one Encoded per window (``encode_spans``; ``offsets`` keeps the offsets an
+    evaluation needs)."""
+    if examples and isinstance(examples[0], SpanExample):
+        return encode_spans(examples, tokenizer, max_len, offsets)
     firsts: list[str] = []
     seconds: list[str | None] = []
     counts: list[int] = []
@@ -134,10 +207,14 @@ def collate(items: list[Encoded], head: str, pad_id: int) -> Batch:
         attention_mask[row, :n] = 1
         nonpad += n
     is_mc = head == "mc"
+    if head == SPAN_HEAD:  # (n_windows, 2): the answer's start and end token
+        labels = torch.tensor([it.span or (0, 0) for it in items], dtype=torch.long).view(len(items), 2)
+    else:
+        labels = torch.tensor([it.label for it in items], dtype=torch.long)
     return Batch(
         input_ids=input_ids,
         attention_mask=attention_mask,
-        labels=torch.tensor([it.label for it in items], dtype=torch.long),
+        labels=labels,
         choice_counts=[len(it.seqs) for it in items] if is_mc else [],
         head=head,
         examples=items,
@@ -147,7 +224,8 @@ def collate(items: list[Encoded], head: str, pad_id: int) -> Batch:
 
 
 def choice_scores(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
-    """(n_examples, max_choices) scores; missing choices (ARC's 3-choice items among 4s) get -inf."""
+    """(n_examples, max_choices) scores; missing choices (ARC's 3-choice items among 4s) get -inf.
+    Classification: the logits; span extraction: (n_windows, seq_len, 2) start and end logits."""
     if batch.head != "mc":
         return logits
     flat = logits.view(-1)

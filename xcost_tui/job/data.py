@@ -17,7 +17,7 @@ from ..rundir.events import DataLoaded
 from ..spec import RunSpec
 from ..tasks import get_task as _get_task
 from ..tasks import load_split as _load_split
-from ..tasks.needs import CURVE, EVAL, MT_REFERENCE, QUESTIONS, TRAIN, DataNeed, needs_of
+from ..tasks.needs import CURVE, EVAL, INTERMEDIATE_EVAL, MT_REFERENCE, QUESTIONS, TRAIN, DataNeed, needs_of
 from ..tasks.registry import XCOPA_TASKS
 
 
@@ -41,6 +41,8 @@ class RunData:
     # translate-test's MT references (tasks/needs.py MT_REFERENCE): (task, lang) -> every item of the
     # split (copa, "en"; xcopa-translate-test, <lang>), matched to the translations by idx
     mt_references: dict[tuple[str, str], list] = dataclasses.field(default_factory=dict)
+    # span intermediate task -> its validation examples (EM/F1 after its phase, job/spans.py)
+    intermediate_eval: dict[str, list] = dataclasses.field(default_factory=dict)
 
     def all_lists(self):
         yield from self.intermediate.values()
@@ -104,6 +106,8 @@ def split_request(spec: RunSpec, need: DataNeed) -> tuple[str, str, dict[str, An
         return need.task, "train", {"data_dir": d, "limit": hp.max_examples, "seed": spec.seed, "role": TRAIN}
     if need.role == EVAL and need.task not in XCOPA_TASKS:
         return need.task, "validation", {"data_dir": d, "limit": spec.max_eval_examples, "role": EVAL}
+    if need.role == INTERMEDIATE_EVAL:
+        return need.task, "validation", {"data_dir": d, "limit": spec.max_eval_examples, "role": INTERMEDIATE_EVAL}
     xcopa = {"data_dir": d, "lang": need.lang, "xcopa_question": spec.xcopa_question, "role": need.role}
     if need.role == EVAL:
         return need.task, spec.eval_split, {**xcopa, "limit": spec.max_eval_examples}
@@ -128,6 +132,7 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
     pool: dict[str, list] = {}
     curve_pool: dict[str, list] = {}
     references: dict[tuple[str, str], list] = {}
+    inter_eval: dict[str, list] = {}
     sources: list = []
     corrected: dict = {}
     seen: set = set()
@@ -149,6 +154,8 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             curve_pool[need.lang] = loaded.examples
         elif need.role == MT_REFERENCE:
             references[(need.task, need.lang)] = loaded.examples
+        elif need.role == INTERMEDIATE_EVAL:
+            inter_eval[need.task] = loaded.examples
         else:  # FEW_SHOT_POOL: XCOPA validation; COPA train for icl's English demonstrations
             pool[need.lang] = loaded.examples
             assert spec.few_shot_k is not None  # a few-shot pool is needed only with few_shot_k
@@ -170,7 +177,9 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             raise SpecError(f"task {name!r}: the training split is empty")
         if any(e.label < 0 for e in exs):
             raise SpecError(f"task {name!r}: the training split has unlabelled rows (label -1)")
-    return RunData(intermediate, target_train, english, target_eval, pool, sources, corrected, curve_pool, references)
+    return RunData(
+        intermediate, target_train, english, target_eval, pool, sources, corrected, curve_pool, references, inter_eval
+    )
 
 
 def data_loaded_event(source):

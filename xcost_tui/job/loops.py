@@ -28,11 +28,13 @@ from ..measure.flops import (
     FlopCheck,
     encoder_forward_flops,
     encoder_forward_flops_unpadded,
-    head_forward_flops,
     train_flops,
 )
+from ..measure.heads import SPAN_HEAD, head_flops, head_flops_unpadded
 from ..rundir.events import EventWriter, Progress
 from ..spec import HParams, MeasureOpts
+from ..tasks.squad import WindowLogits, best_answer
+from ..tasks.squad import score as squad_score
 from .batching import Batch, Encoded, batch_order, choice_scores, collate, sorted_batches
 
 
@@ -118,17 +120,15 @@ class TrainTask:
 
 def forward_flops(ctx: JobContext, batch: Batch) -> int:
     """Analytic forward FLOPs of the padded batch (every row at the batch's length)."""
-    n_out = 1 if batch.head == "mc" else int(batch.head[3:])
-    return encoder_forward_flops(ctx.dims, batch.n_seqs, batch.seq_len) + head_forward_flops(
-        ctx.dims.hidden, batch.n_seqs, n_out
+    return encoder_forward_flops(ctx.dims, batch.n_seqs, batch.seq_len) + head_flops(
+        ctx.dims.hidden, batch.n_seqs, batch.seq_len, batch.head
     )
 
 
 def forward_flops_nonpad(ctx: JobContext, batch: Batch) -> int:
     """Analytic forward FLOPs of the batch's sequences each at its own length (no padding): useful work."""
-    n_out = 1 if batch.head == "mc" else int(batch.head[3:])
     lengths = [len(s) for ex in batch.examples for s in ex.seqs]
-    return encoder_forward_flops_unpadded(ctx.dims, lengths) + head_forward_flops(ctx.dims.hidden, len(lengths), n_out)
+    return encoder_forward_flops_unpadded(ctx.dims, lengths) + head_flops_unpadded(ctx.dims.hidden, lengths, batch.head)
 
 
 DEFAULT_MICRO_BATCH = 8  # examples per forward pass on a CPU, or anywhere micro_batch_size is unset and no probe runs
@@ -194,13 +194,23 @@ def micro_backward(
     last group. Returns the scaled loss (detached)."""
     with device.autocast():
         logits = model(batch.input_ids, batch.attention_mask, batch.head)
-    scores = choice_scores(logits, batch)
-    loss = loss_fn(scores.to(torch.promote_types(scores.dtype, torch.float32)), batch.labels) * weight
+    if batch.head == SPAN_HEAD:
+        loss = span_loss(logits, batch.labels, loss_fn) * weight
+    else:
+        scores = choice_scores(logits, batch)
+        loss = loss_fn(scores.to(torch.promote_types(scores.dtype, torch.float32)), batch.labels) * weight
     if scaler is not None:
         scaler.scale(loss).backward()
     else:
         loss.backward()
     return loss.detach()
+
+
+def span_loss(logits: torch.Tensor, labels: torch.Tensor, loss_fn: nn.Module) -> torch.Tensor:
+    """``XLMRobertaForQuestionAnswering``'s loss: the mean of the start and the end token's cross
+    entropy over the window's positions (``labels``: (n, 2) start and end)."""
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))
+    return (loss_fn(logits[..., 0], labels[:, 0]) + loss_fn(logits[..., 1], labels[:, 1])) / 2
 
 
 def accumulate(
@@ -455,6 +465,61 @@ def score(
         for i, row, ex in zip(idxs, rows, batch.examples):
             scores[i] = row[: len(ex.seqs)] if head == "mc" else row
     return scores  # type: ignore[return-value]
+
+
+@torch.inference_mode()
+def span_logits(
+    ctx: JobContext, model: nn.Module, data: list[Encoded], batch_size: int, tally: Tally | None = None
+) -> list[tuple[list[float], list[float]]]:
+    """(start logits, end logits) of every window in ``data``, in its order, cut to the window's
+    own length (the padding's logits are never candidates)."""
+    model.eval()
+    out: list[tuple[list[float], list[float]] | None] = [None] * len(data)
+    for idxs in sorted_batches([e.length for e in data], batch_size):
+        ctx.check_cancel()
+        batch = collate([data[i] for i in idxs], SPAN_HEAD, ctx.pad_id).to(ctx.device.torch_device)
+        with ctx.device.autocast():
+            logits = model(batch.input_ids, batch.attention_mask, SPAN_HEAD).float()
+        if tally is not None:
+            tally.add_batch(batch, forward_flops(ctx, batch), forward_flops_nonpad(ctx, batch))
+            tally.steps += 1
+        rows = logits.cpu().tolist()
+        for i, row in zip(idxs, rows):
+            n = data[i].length
+            out[i] = ([r[0] for r in row[:n]], [r[1] for r in row[:n]])
+    return out  # type: ignore[return-value]
+
+
+def evaluate_spans(
+    ctx: JobContext, model: nn.Module, examples: list, data: list[Encoded], batch_size: int, with_negative: bool
+) -> tuple[Tally, list[dict]]:
+    """SQuAD's evaluation: every window scored, each example's answer chosen over its windows
+    (tasks/squad.py ``best_answer``: n-best 20, at most 30 tokens, v2.0's null answer), then exact
+    match and F1 against its gold answers with the official normalisation. ``data``: the windows of
+    ``examples`` encoded with offsets. One row per example."""
+    tally = Tally()
+    logits = span_logits(ctx, model, data, batch_size, tally)
+    windows: dict[int, list[WindowLogits]] = {}
+    for enc, (start, end) in zip(data, logits):
+        assert enc.offsets is not None, "span evaluation needs the windows' offsets (encode(..., offsets=True))"
+        windows.setdefault(enc.source, []).append(WindowLogits(start, end, enc.offsets))
+    rows = []
+    for pos, ex in enumerate(examples):
+        answer = best_answer(ex.context, windows.get(pos, []), with_negative=with_negative)
+        em, f1 = squad_score(ex.answers, answer.text)
+        rows.append(
+            {
+                "idx": ex.idx,
+                "prediction": answer.text,
+                "answers": list(ex.answers),
+                "answerable": ex.answerable,
+                "null": answer.is_null,
+                "exact_match": em,
+                "f1": f1,
+                "windows": len(windows.get(pos, [])),
+            }
+        )
+    return tally, rows
 
 
 def evaluate(

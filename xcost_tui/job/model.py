@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import ModelError, SpecError
+from ..measure.heads import SPAN_HEAD, head_outputs
 from ..rundir.events import ModelLoaded
 from ..spec import TINY_ENCODERS, TINY_ENGLISH_MODEL, TINY_MODEL, RunSpec
 from ..tasks import all_texts
@@ -24,6 +25,7 @@ from .cache import CACHE, texts_digest
 
 MULTIPLE_CHOICE = "multiple_choice"
 CLASSIFICATION = "classification"
+SPAN = "span_extraction"  # tasks.registry.SPAN
 
 # Small enough to train in seconds on a CPU; the XLM-R architecture, so every code path
 # (tokenizer pair template, padding offsets, position ids) is the one xlm-roberta-* uses.
@@ -40,8 +42,11 @@ def head_key(kind: str, num_labels: int | None) -> str:
     """Heads with equal keys carry over between tasks; a different key means a fresh head.
 
     A multiple-choice head scores each (context, choice) pair with one unit, so it does not
-    depend on the number of choices and carries over between multiple-choice tasks.
+    depend on the number of choices and carries over between multiple-choice tasks. The span head
+    (start and end logits per token) carries over between SQuAD v1.1 and v2.0.
     """
+    if kind == SPAN:
+        return SPAN_HEAD
     return "mc" if kind == MULTIPLE_CHOICE else f"cls{num_labels}"
 
 
@@ -61,6 +66,18 @@ class ClassificationHead(nn.Module):
         return self.out_proj(x)
 
 
+class SpanHead(nn.Module):
+    """transformers' ``XLMRobertaForQuestionAnswering`` head: one Linear hidden -> 2 on every
+    token (its ``qa_outputs``, no dropout), the start and end logits."""
+
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.qa_outputs = nn.Linear(hidden, 2)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.qa_outputs(hidden_states)  # (n, seq_len, 2)
+
+
 class EncoderWithHeads(nn.Module):
     def __init__(self, encoder: nn.Module):
         super().__init__()
@@ -74,8 +91,11 @@ class EncoderWithHeads(nn.Module):
         """Creates the head when missing; returns True when it was (re-)initialised."""
         if key in self.heads:
             return False
-        n_out = 1 if key == "mc" else int(key[3:])
-        head = ClassificationHead(self.hidden, n_out, self.dropout)
+        head: nn.Module
+        if key == SPAN_HEAD:
+            head = SpanHead(self.hidden)
+        else:
+            head = ClassificationHead(self.hidden, head_outputs(key), self.dropout)
         head.to(next(self.encoder.parameters()).device)
         self.heads[key] = head
         return True
@@ -84,8 +104,12 @@ class EncoderWithHeads(nn.Module):
         """The head's scores, in fp32 whatever the autocast around it: the encoder runs in the
         run's precision, the head (a few thousand multiply-adds per sequence) in fp32, so choices
         are compared on fp32 logits (in bf16, with 8 bits of mantissa, close scores tie and
-        ``max`` gave every tie to choice 0)."""
+        ``max`` gave every tie to choice 0). The span head scores every token: (n, seq_len, 2)."""
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        if head == SPAN_HEAD:
+            dtype = torch.promote_types(hidden.dtype, torch.float32)
+            with torch.autocast(device_type=hidden.device.type, enabled=False):
+                return self.heads[head](hidden.to(dtype))
         first = hidden[:, 0]
         dtype = torch.promote_types(first.dtype, torch.float32)  # fp32 (fp64 for a model in fp64)
         with torch.autocast(device_type=hidden.device.type, enabled=False):

@@ -4,7 +4,8 @@ latency measures and the break-even of the verdict divides by (docs/methods.md, 
 
 from __future__ import annotations
 
-from ..measure.flops import encoder_forward_flops, head_forward_flops
+from ..measure.flops import encoder_forward_flops
+from ..measure.heads import head_flops
 from ..rundir.cost import Cost
 
 PER_QUERY = "query, scored alone"
@@ -15,9 +16,8 @@ def encoder_query_flops(dims, encoded: list, head: str) -> Cost:
     through the encoder at the example's own longest length, then the head."""
     if not encoded:
         return Cost.missing("FLOP", "no examples")
-    n_out = 1 if head == "mc" else int(head[3:])
     total = sum(
-        encoder_forward_flops(dims, len(e.seqs), e.length) + head_forward_flops(dims.hidden, len(e.seqs), n_out)
+        encoder_forward_flops(dims, len(e.seqs), e.length) + head_flops(dims.hidden, len(e.seqs), e.length, head)
         for e in encoded
     )
     return Cost.measured(total / len(encoded), "FLOP", "analytic", per=PER_QUERY)

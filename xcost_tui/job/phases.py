@@ -21,6 +21,7 @@ import torch
 
 from ..collapse import check_collapse
 from ..measure.flops import EncoderDims
+from ..measure.heads import SPAN_HEAD
 from ..measure.mfu import mfu, peak_flops
 from ..measure.timer import PhaseMeter, throughput
 from ..methods import METHOD_TABLE
@@ -43,13 +44,14 @@ from ..rundir.cost import Cost
 from ..rundir.events import CollapseCheck
 from ..spec import PhaseKind, PlannedPhase, RunSpec, attempt_phase, phase_attempt
 from ..tasks import get_task
+from ..tasks.registry import SPAN
 from .batching import encode
 from .bench import inference_bench
 from .curves import CurveProbe, curve_phase_name, pipeline_costs
 from .data import RunData, few_shot_sample
 from .device import phase_meter
 from .log import _log
-from .loops import Device, JobContext, TrainTask, evaluate, plan_steps, train
+from .loops import Device, JobContext, TrainTask, evaluate, evaluate_spans, plan_steps, train
 from .model import head_key, load_encoder, save_checkpoint
 from .perquery import encoder_query_flops
 from .warmup import Warmer
@@ -356,10 +358,18 @@ class PhaseRunner:
         return record
 
     def _train_phase(
-        self, phase: PlannedPhase, task_data: dict[str, list], hp, *, info=None, seed: int | None = None
+        self,
+        phase: PlannedPhase,
+        task_data: dict[str, list],
+        hp,
+        *,
+        info=None,
+        seed: int | None = None,
+        validate=None,
     ) -> list[float]:
         """One measured training phase; returns its mean loss per optimiser step (the collapse
-        check reads whether it fell)."""
+        check reads whether it fell). ``validate()``, when given, runs after the phase's window
+        and before its record, and returns facts for the record's info (a span task's EM/F1)."""
         # Each phase starts from its own seed, so a phase's randomness (new heads, dropout) does not
         # depend on what ran before it: a run started from a saved encoder matches one that trained it.
         # A retry of the target phase (target:copa#2) has its own seed (attempt_seed) and is seeded
@@ -389,6 +399,8 @@ class PhaseRunner:
         tally.check = check
         if probe is not None:
             facts.update(probe.info())
+        if validate is not None:
+            facts.update(validate())
         self._end(
             phase,
             meter,
@@ -506,9 +518,63 @@ class PhaseRunner:
                 reused_meta,
             )
             return
-        self._train_phase(phase, {t: data.intermediate[t] for t in phase.tasks}, self.spec.intermediate_hparams)
+        self._train_phase(
+            phase,
+            {t: data.intermediate[t] for t in phase.tasks},
+            self.spec.intermediate_hparams,
+            validate=lambda: self._span_validation(phase, data),
+        )
         if last and self.spec.save_encoder:
             self._save_checkpoint()
+
+    def _span_validation(self, phase: PlannedPhase, data: RunData) -> dict:
+        """The validation of the phase's span-extraction tasks (SQuAD): exact match and F1 with
+        the official normalisation (tasks/squad.py), measured in its own window after training
+        (its costs stand in the record's info, ``validation``, not in the training phase's
+        figures). With one span task the phase's ``accuracy`` is its exact match (docs/tasks.md)."""
+        spans = [t for t in phase.tasks if get_task(t).head == SPAN and data.intermediate_eval.get(t)]
+        if not spans:
+            return {}
+        hp, batch_size = self.spec.intermediate_hparams, self.spec.eval_batch_size
+        out: dict[str, dict] = {}
+        for task in spans:
+            examples = data.intermediate_eval[task]
+            encoded = encode(examples, self.tokenizer, hp.max_seq_len, offsets=True)
+            check = self.warmer.eval(phase.name, encoded, SPAN_HEAD, batch_size)  # untimed
+            meter = self._meter()
+            with meter:
+                tally, rows = evaluate_spans(
+                    self.ctx, self.model, examples, encoded, batch_size, get_task(task).with_negative
+                )
+            n = len(rows)
+            em = sum(r["exact_match"] for r in rows) / n if n else None
+            f1 = sum(r["f1"] for r in rows) / n if n else None
+            costs = meter.costs()
+            out[task] = {
+                "split": "validation",
+                "metric": "exact_match",
+                "exact_match": em,
+                "f1": f1,
+                "n": n,
+                "exact": sum(r["exact_match"] for r in rows),
+                "answerable": sum(1 for r in rows if r["answerable"]),
+                "null_predictions": sum(1 for r in rows if r["null"]),
+                "windows": len(encoded),
+                "batch_size": batch_size,
+                "wall_s": costs["wall_s"].value,
+                "flops_analytic": tally.flops_analytic,
+                "flops_measured": check.cost(tally.flops_analytic).to_dict(),
+                "tokens_padded": tally.tokens_padded,
+            }
+            _log(
+                f"{phase.name}: {task} validation exact match {em if em is None else round(em, 4)}, F1 "
+                f"{f1 if f1 is None else round(f1, 4)} on {n} questions ({len(encoded)} windows)"
+            )
+        facts: dict = {"validation": out}
+        if len(out) == 1:
+            only = next(iter(out.values()))
+            facts.update(accuracy=only["exact_match"], exact_match=only["exact_match"], f1=only["f1"])
+        return facts
 
     def _save_checkpoint(self) -> None:
         path = self.job.files.intermediate_checkpoint

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..rundir.cost import Cost
+from .heads import check_counts
+from .heads import head_forward_flops as head_forward_flops  # its home before heads.py: kept importable here
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,6 @@ class EncoderDims:
         )
 
 
-def _check_counts(**counts: int) -> None:
-    for name, v in counts.items():
-        if v < 0:
-            raise ValueError(f"{name} must be >= 0, got {v}")
-
-
 def encoder_forward_flops(dims: EncoderDims, n_seqs: int, seq_len: int) -> int:
     """Forward FLOPs of the encoder stack on ``n_seqs`` sequences padded to ``seq_len`` tokens.
 
@@ -49,7 +45,7 @@ def encoder_forward_flops(dims: EncoderDims, n_seqs: int, seq_len: int) -> int:
     Q, K, V projections 2·T·h·3h; output projection 2·T·h·h; FFN up and down 2·2·T·h·i;
     attention scores QKᵀ 2·n·L²·h and the weighted sum (attention × V) 2·n·L²·h, all heads
     together (heads split h, they do not multiply it). Biases, embeddings, norms: not counted."""
-    _check_counts(n_seqs=n_seqs, seq_len=seq_len)
+    check_counts(n_seqs=n_seqs, seq_len=seq_len)
     h, i, L = dims.hidden, dims.intermediate, seq_len
     tokens = n_seqs * L
     projections = 2 * tokens * h * (3 * h) + 2 * tokens * h * h
@@ -63,12 +59,6 @@ def encoder_forward_flops_unpadded(dims: EncoderDims, lengths: list[int]) -> int
     useful work of a padded batch (its non-pad tokens), the numerator of MFU. Same formula as
     ``encoder_forward_flops``, per sequence."""
     return sum(encoder_forward_flops(dims, n, length) for length, n in Counter(lengths).items())
-
-
-def head_forward_flops(hidden: int, n_seqs: int, n_out: int, dense: bool = True) -> int:
-    """A RoBERTa-style head on the first token: dense h×h (optional), then h×n_out."""
-    _check_counts(hidden=hidden, n_seqs=n_seqs, n_out=n_out)
-    return 2 * n_seqs * ((hidden * hidden if dense else 0) + hidden * n_out)
 
 
 def train_flops(forward: int) -> int:
@@ -243,7 +233,7 @@ def decoder_forward_flops(
     attention scores and the weighted sum 2·n·heads·q·kv·d each. The LM head 2·n·logits·h·vocab."""
     kv_len = q_len if kv_len is None else kv_len
     logits = q_len if logits is None else logits
-    _check_counts(n_seqs=n_seqs, q_len=q_len, kv_len=kv_len, logits=logits)
+    check_counts(n_seqs=n_seqs, q_len=q_len, kv_len=kv_len, logits=logits)
     h, d = dims.hidden, dims.head_dim
     tokens = n_seqs * q_len
     q_dim, kv_dim = dims.heads * d, dims.kv_heads * d
@@ -292,7 +282,7 @@ def seq2seq_generate_flops(dims: Seq2SeqDims, n_seqs: int, src_len: int, steps: 
     self-attention projections 4·2·h², cross-attention query and output projections 2·2·h², the
     feed-forward 2·2·h·i, self-attention over t keys 2·2·t·h and cross-attention over S keys
     2·2·S·h; the LM head 2·h·vocab per row and step."""
-    _check_counts(n_seqs=n_seqs, src_len=src_len, steps=steps, beams=beams)
+    check_counts(n_seqs=n_seqs, src_len=src_len, steps=steps, beams=beams)
     h, S = dims.hidden, src_len
     rows = n_seqs * beams
     enc = encoder_forward_flops(dims.encoder, n_seqs, S)

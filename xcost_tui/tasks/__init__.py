@@ -5,15 +5,16 @@ Importing this package is cheap and torch-free (the supervisor validates specs w
 """
 
 from .converters import copa_context
-from .examples import Example, MCExample, PairExample
+from .examples import Example, MCExample, PairExample, SpanExample
 from .loading import HUB_MIRROR_ENV, XCOPA_QUESTION_MODES, all_texts, load_examples, load_split
-from .registry import CLASSIFICATION, MULTIPLE_CHOICE, SPLITS, TASK_NAMES, TaskDef, get_task
+from .registry import CLASSIFICATION, MULTIPLE_CHOICE, SPAN, SPLITS, TASK_NAMES, TaskDef, get_task
 from .sources import DataSource, LoadedSplit
 
 __all__ = [
     "CLASSIFICATION",
     "HUB_MIRROR_ENV",
     "MULTIPLE_CHOICE",
+    "SPAN",
     "SPLITS",
     "TASK_NAMES",
     "XCOPA_QUESTION_MODES",
@@ -22,6 +23,7 @@ __all__ = [
     "LoadedSplit",
     "MCExample",
     "PairExample",
+    "SpanExample",
     "TaskDef",
     "all_texts",
     "copa_context",

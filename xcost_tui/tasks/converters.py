@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .examples import Example, MCExample, PairExample
+from .examples import Example, MCExample, PairExample, SpanExample
 
 Row = Mapping[str, Any]
 Converter = Callable[..., Example]  # (row, *, lang="en", pos=0) -> Example
@@ -155,6 +155,35 @@ convert_anli = _pair("premise", "hypothesis", 3, id_field="uid")
 convert_rte = _pair("premise", "hypothesis", 2)  # 0 entailment, 1 not entailment
 convert_qqp = _pair("question1", "question2", 2)
 convert_sst2 = _pair("sentence", None, 2)
+# SNLI: 0 entailment, 1 neutral, 2 contradiction (as MNLI and ANLI); -1 where annotators did not
+# agree, rows the registry drops (TaskDef.drop_unlabelled)
+convert_snli = _pair("premise", "hypothesis", 3)
+
+
+# ---- span extraction ----------------------------------------------------------------------------
+
+
+def convert_squad(row: Row, *, lang: str = "en", pos: int = 0) -> SpanExample:
+    """SQuAD v1.1 / v2.0 (rajpurkar/squad, rajpurkar/squad_v2): ``answers`` is
+    {"text": [...], "answer_start": [...]}, empty lists for a v2.0 unanswerable question. Every
+    answer must be the span of the context at its start (a row whose offsets are wrong would train
+    on the wrong tokens)."""
+    context, question = _text(row, "context"), _text(row, "question")
+    answers = _get(row, "answers")
+    if not isinstance(answers, Mapping) or "text" not in answers or "answer_start" not in answers:
+        raise ValueError(f"field 'answers' must be an object with 'text' and 'answer_start' lists, got {answers!r}")
+    texts, starts = answers["text"], answers["answer_start"]
+    if not isinstance(texts, (list, tuple)) or not isinstance(starts, (list, tuple)) or len(texts) != len(starts):
+        raise ValueError(f"answers.text and answers.answer_start must be lists of equal length, got {answers!r}")
+    for text, start in zip(texts, starts):
+        if not isinstance(text, str) or not isinstance(start, int) or isinstance(start, bool):
+            raise ValueError(f"an answer must be a text and an integer start, got {text!r} at {start!r}")
+        if context[start : start + len(text)] != text:
+            raise ValueError(
+                f"answer {text!r} is not the context's span at character {start} "
+                f"(the context there reads {context[start : start + len(text)]!r})"
+            )
+    return SpanExample(_idx(row, "id", pos), question, context, tuple(texts), tuple(starts), lang)
 
 
 def copa_parts(context: str) -> tuple[str, str]:

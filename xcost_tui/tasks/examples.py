@@ -27,4 +27,30 @@ class PairExample:
     lang: str = "en"
 
 
-Example = MCExample | PairExample
+@dataclass(frozen=True)
+class SpanExample:
+    """An extractive question-answering example (SQuAD): the answer is a span of ``context``.
+
+    ``answers`` are the gold answer texts and ``answer_starts`` their character offsets in
+    ``context`` (SQuAD v1.1 validation lists up to five annotators' answers; training rows one).
+    No answers: unanswerable (SQuAD v2.0), whose gold answer is the empty string."""
+
+    idx: int | str
+    question: str
+    context: str
+    answers: tuple[str, ...]
+    answer_starts: tuple[int, ...]
+    lang: str = "en"
+
+    @property
+    def label(self) -> int:
+        """Always labelled (0): an unanswerable question's gold answer is the empty string, not a
+        missing label (the loaders' check for unlabelled rows reads ``label``)."""
+        return 0
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+Example = MCExample | PairExample | SpanExample

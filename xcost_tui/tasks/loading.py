@@ -19,11 +19,12 @@ import os
 import random
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
-from .examples import Example, MCExample, PairExample
+from .examples import Example, MCExample, PairExample, SpanExample
 from .registry import CLASSIFICATION, REGISTRY, XCOPA_TASKS, TaskDef, canonical_split, check_lang, get_task
 from .sources import HUB, HUB_MIRROR, LOCAL, PARQUET_BRANCH, DataSource, LoadedSplit, sha256_file, sha256_tree
 
@@ -78,6 +79,8 @@ def load_split(
         raise DataError(f"limit must be 0 or more, got {limit}")
     if xcopa_question not in XCOPA_QUESTION_MODES:
         raise DataError(f"xcopa_question must be one of {', '.join(XCOPA_QUESTION_MODES)}, got {xcopa_question!r}")
+    if t.is_composite:
+        return _load_composite(t, canon, data_dir=data_dir, limit=limit, seed=seed, role=role, log=log)
     raw = _read_rows(t, canon, language, data_dir, log)
     indices = subset_indices(len(raw.rows), limit, seed, f"{t.name}:{canon}:{language}")
     subset = "all" if indices is None else ("seeded" if seed is not None else "first")
@@ -107,6 +110,36 @@ def load_split(
     return LoadedSplit(examples, [main, *sources], corrected)
 
 
+def _load_composite(
+    t: TaskDef,
+    split: str,
+    *,
+    data_dir: str | Path | None,
+    limit: int | None,
+    seed: int | None,
+    role: str,
+    log: Log | None,
+) -> LoadedSplit:
+    """A composite task's split (ANLI+): every part's same split read in full and concatenated in
+    the registry's order, then ``limit`` examples of the whole drawn as for any split. Each example's
+    idx names its part (``mnli:17``), so ids stay unique across the parts. The sources are one
+    DataSource per part read, each saying how many of its rows the subset took."""
+    parts = t.parts[split]
+    loaded = [load_split(part, split, data_dir=data_dir, role=role, log=log) for part in parts]
+    pooled: list[tuple[int, Example]] = []
+    for n, (part, got) in enumerate(zip(parts, loaded)):
+        for ex in got.examples:
+            pooled.append((n, replace(ex, idx=f"{part}:{ex.idx}")))
+    indices = subset_indices(len(pooled), limit, seed, f"{t.name}:{split}:en")
+    chosen = pooled if indices is None else [pooled[i] for i in indices]
+    subset = "all" if indices is None else ("seeded" if seed is not None else "first")
+    sources = [
+        replace(got.source, used=sum(1 for n2, _ in chosen if n2 == n), subset=subset, note=f"part of {t.name}")
+        for n, got in enumerate(loaded)
+    ]
+    return LoadedSplit([ex for _, ex in chosen], sources)
+
+
 def subset_indices(n: int, limit: int | None, seed: int | None, key: str) -> list[int] | None:
     """Which of ``n`` rows to take: None for all of them; the first ``limit`` without a seed; else a
     seeded random subset of ``limit`` (sorted, so rows keep their order). ``key`` names the split, so
@@ -129,6 +162,8 @@ def all_texts(examples: Iterable[Example]) -> list[str]:
             texts.append(ex.text_a)
             if ex.text_b is not None:
                 texts.append(ex.text_b)
+        elif isinstance(ex, SpanExample):
+            texts.extend((ex.question, ex.context))
     return texts
 
 
@@ -196,6 +231,8 @@ def _convert(t: TaskDef, split: str, lang: str, rows: Iterable[tuple[int, Any]],
     for pos, (n, row) in enumerate(rows):
         try:
             ex = t.converter(row, lang=lang, pos=pos)
+            if t.drop_unlabelled and ex.label == -1:
+                continue  # SNLI's rows without a gold label: dropped, counted by the DataSource (rows - used)
             if t.head == CLASSIFICATION and ex.label >= (t.num_labels or 0):
                 raise ValueError(f"label {ex.label} is out of range for {t.num_labels} labels")
             if labelled and ex.label == -1:

@@ -12,13 +12,15 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from .registry import TRANSLATED, XCOPA_TASKS, get_task
+from .registry import SPAN, TRANSLATED, XCOPA_TASKS, get_task
 
 # DataNeed.role
 TRAIN = "train"  # an intermediate task's or the target's training split
 EVAL = "eval"  # English COPA validation, an XCOPA language's evaluation split
 FEW_SHOT_POOL = "few-shot-pool"  # XCOPA validation, k examples of which few-shot phases train on
 QUESTIONS = "questions"  # the English COPA split XCOPA's cause/effect questions are taken from
+# a span-extraction intermediate task's validation split (SQuAD: EM and F1 in the phase's record)
+INTERMEDIATE_EVAL = "intermediate-eval"
 CURVE = "curve"  # XCOPA validation, the held-out items of the learning curves (runs without a few-shot pool)
 # translate-test: what its English translations are scored against (chrF, BLEU; docs/methods.md,
 # "MT quality"): English COPA's split of the same idx and, for an MT model, XCOPA's published translations
@@ -74,6 +76,11 @@ def needs_of(spec: Any) -> list[DataNeed]:
         return _icl_needs(spec, d, mode)
     if spec.trains_intermediate:
         out += [DataNeed(task, "train", "en", d, TRAIN) for task in spec.intermediate]
+        out += [
+            DataNeed(task, "validation", "en", d, INTERMEDIATE_EVAL)
+            for task in spec.intermediate
+            if get_task(task).head == SPAN
+        ]
     out.append(DataNeed(spec.target, "train", "en", d, TRAIN))
     if spec.eval_english:
         out.append(DataNeed(spec.target, "validation", "en", d, EVAL))

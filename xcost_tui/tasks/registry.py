@@ -17,6 +17,7 @@ from .converters import Converter
 
 MULTIPLE_CHOICE = "multiple_choice"
 CLASSIFICATION = "classification"
+SPAN = "span_extraction"  # extractive question answering (SQuAD): start/end logits over the tokens
 SPLITS = ("train", "validation", "test")
 SPLIT_ALIASES = {"val": "validation", "dev": "validation"}
 
@@ -24,9 +25,9 @@ SPLIT_ALIASES = {"val": "validation", "dev": "validation"}
 @dataclass(frozen=True)
 class TaskDef:
     name: str
-    head: str  # MULTIPLE_CHOICE or CLASSIFICATION
+    head: str  # MULTIPLE_CHOICE, CLASSIFICATION or SPAN
     # Classification: the label count. Multiple choice: None, since choice counts vary (ARC has 3-5)
-    # and the head scores each (context, choice) pair with one unit anyway.
+    # and the head scores each (context, choice) pair with one unit anyway. Span: None.
     num_labels: int | None
     hub_id: str
     hub_configs: Mapping[str, str | None] = field(hash=False)  # language -> hub config name
@@ -37,6 +38,14 @@ class TaskDef:
     unlabelled_splits: frozenset[str] = frozenset()  # splits whose rows may carry label -1
     metric: str = "accuracy"
     languages: tuple[str, ...] = ("en",)
+    # A composite task: canonical split -> the registered tasks whose same split is read and
+    # concatenated, in this order (ANLI+); empty for a task of one data set.
+    parts: Mapping[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    # Rows whose label is -1 are dropped from every split, not refused (SNLI's rows without a gold
+    # label); the split's DataSource counts them (rows vs used).
+    drop_unlabelled: bool = False
+    # Span tasks: whether a question may have no answer in its context (SQuAD v2.0).
+    with_negative: bool = False
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -45,6 +54,10 @@ class TaskDef:
     @property
     def has_offline_copy(self) -> bool:
         return self.local_dir is not None
+
+    @property
+    def is_composite(self) -> bool:
+        return bool(self.parts)
 
     def hub_config(self, lang: str) -> str | None:
         return self.hub_configs[lang]
@@ -181,6 +194,29 @@ _TASKS: tuple[TaskDef, ...] = (
         },
         cv.convert_anli,
     ),
+    # SNLI, a part of ANLI+ (not an intermediate task of Phang et al. on its own).
+    TaskDef(
+        "snli",
+        CLASSIFICATION,
+        3,
+        "stanfordnlp/snli",
+        _en(None),
+        _STD_SPLITS,
+        cv.convert_snli,
+        drop_unlabelled=True,
+    ),
+    # ANLI+ (Phang et al. 2020, section 3.1): ANLI r1-r3, MNLI and SNLI training sets concatenated,
+    # one 3-way NLI head; validated on ANLI's r1-r3 dev sets (docs/tasks.md).
+    TaskDef(
+        "anli_plus",
+        CLASSIFICATION,
+        3,
+        "facebook/anli + nyu-mll/glue (mnli) + stanfordnlp/snli",
+        _en(None),
+        {"train": "train", "validation": "validation"},
+        cv.convert_anli,
+        parts={"train": ("anli", "mnli", "snli"), "validation": ("anli",)},
+    ),
     TaskDef(
         "qqp",
         CLASSIFICATION,
@@ -213,6 +249,29 @@ _TASKS: tuple[TaskDef, ...] = (
         local_files={"train": "train.jsonl", "validation": "validation.jsonl"},
         unlabelled_splits=frozenset({"test"}),
     ),
+    # ---- intermediate span-extraction tasks ------------------------------------------------------
+    # The hub has no test split (the official test sets are hidden); validation is the dev set.
+    TaskDef(
+        "squad",
+        SPAN,
+        None,
+        "rajpurkar/squad",
+        _en(None),
+        {"train": "train", "validation": "validation"},
+        cv.convert_squad,
+        metric="exact_match",
+    ),
+    TaskDef(
+        "squad_v2",
+        SPAN,
+        None,
+        "rajpurkar/squad_v2",
+        _en(None),
+        {"train": "train", "validation": "validation"},
+        cv.convert_squad,
+        metric="exact_match",
+        with_negative=True,
+    ),
 )
 
 REGISTRY: dict[str, TaskDef] = {t.name: t for t in _TASKS}
@@ -220,6 +279,7 @@ TASK_NAMES: tuple[str, ...] = tuple(REGISTRY)
 # Tasks of XCOPA items (one per target language), whose questions come from English COPA.
 XCOPA_TASKS = ("xcopa", "xcopa-translate-test")
 TRANSLATED = "xcopa-translate-test"  # XCOPA's published English translations (translate-test)
+SPAN_TASKS = tuple(t.name for t in _TASKS if t.head == SPAN)
 
 
 def get_task(name: str) -> TaskDef:
