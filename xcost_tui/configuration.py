@@ -37,6 +37,11 @@ LATER_DEFAULTS: dict[str, Any] = {
     "device_map": None,
     "mt_max_new_tokens": 128,
     "mt_beams": 1,
+    # the few-shot protocol (issue 19)
+    "lr_sweep": [],
+    "lr_sweep_k": [],
+    "lr_sweep_items": None,
+    "annotation_hours_per_example": None,
 }
 # Keys that vary between the runs of one configuration.
 WITHIN_CONFIGURATION = ("seed", "shot_seed")

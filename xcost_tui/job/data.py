@@ -208,3 +208,11 @@ def few_shot_sample(pool: list, k: int, shot_seed: int, lang: str) -> list:
     if not 0 <= k <= len(pool):
         raise ValueError(f"cannot draw {k} shots from {len(pool)} examples")
     return sorted(few_shot_order(len(pool), shot_seed, lang)[:k])
+
+
+def selection_sample(pool: list, k: int, shot_seed: int, lang: str, n: int | None) -> list[int]:
+    """Positions in ``pool`` of a learning-rate sweep's selection items (sorted): the draw order
+    after the k shots (``few_shot_order``), its first ``n`` (None: all of them), so none is a
+    shot, they are fixed by the shot seed and the language, and every trial sees the same ones."""
+    rest = few_shot_order(len(pool), shot_seed, lang)[k:]
+    return sorted(rest if n is None else rest[:n])

@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 # the equivalence test, seed and draw SDs) and the configurations' cost spread. 7 (issue 17): runs.warmup_s,
 # phases.flops_check_ratio, curve:<phase> phases (kind 'curve') and the leaderboard's curve_* and warmup_s.
 # 8 (issue 18): warm workers: the workers table, runs.model_load_s, model_cached, worker_id, worker_index.
-SCHEMA_VERSION = 8
+# 9 (issue 19): the few-shot protocol: runs.lr_sweep, annotated_examples, annotation_hours_per_example,
+# annotation_hours (and the leaderboard's and configurations' annotation columns); phase kind few-shot-trial.
+SCHEMA_VERSION = 9
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -177,6 +179,11 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("config_family", "VARCHAR"),
         ("config_label", "VARCHAR"),
         ("training_id", "VARCHAR"),
+        # the few-shot protocol (issue 19; docs/methods.md, "Few-shot protocol")
+        ("lr_sweep", "DOUBLE[]"),  # few-shot: the learning rates tried per language (empty: no sweep)
+        ("annotated_examples", "BIGINT"),  # labelled target-language examples the pipeline needed
+        ("annotation_hours_per_example", "DOUBLE"),  # spec annotation_hours_per_example; NULL: unset
+        ("annotation_hours", "DOUBLE"),  # annotated_examples x annotation_hours_per_example; NULL: unset
     ),
     "phases": (
         ("run_id", "VARCHAR"),
@@ -651,7 +658,7 @@ SELECT r.run_id, r.name, r.model, r.method,
   coalesce(allp.contended_phases, 0) > 0 AS contended, coalesce(allp.contended_phases, 0) AS contended_phases,
   r.executor, r.executor_job_id, r.executor_state, r.node, r.cpu_threads, r.runs_sharing,
   r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir,
-  r.translations,
+  r.translations, r.annotated_examples, r.annotation_hours,
   qc.query_flops, allp.latency_p95_s AS query_latency_p95_s, qc.query_energy_j, qc.query_device_hours,
   allp.peak_infer_mem_bytes AS query_peak_mem_bytes, qc.query_prompt_tokens,
   qc.query_continuation_tokens, qc.query_context_tokens_mean, qc.query_context_tokens_max, qc.query_translation_counted,
@@ -740,6 +747,9 @@ _COST_MEANS = (
     "query_device_hours",
     # the learning curve's evaluations: not training, shown apart (issue 17)
     "curve_device_hours",
+    # person-hours of annotating the labelled target-language examples (issue 19): their own unit,
+    # never added to device-hours; NULL unless the spec sets annotation_hours_per_example
+    "annotation_hours",
 )
 _AMORTISED = (
     ("amortised_train_device_hours", "train_device_hours", "intermediate_device_hours"),
