@@ -747,9 +747,6 @@ _COST_MEANS = (
     "query_device_hours",
     # the learning curve's evaluations: not training, shown apart (issue 17)
     "curve_device_hours",
-    # person-hours of annotating the labelled target-language examples (issue 19): their own unit,
-    # never added to device-hours; NULL unless the spec sets annotation_hours_per_example
-    "annotation_hours",
 )
 _AMORTISED = (
     ("amortised_train_device_hours", "train_device_hours", "intermediate_device_hours"),
@@ -809,7 +806,12 @@ info AS (
     -- a method that draws shots, k > 0, and one draw: its interval says nothing of the draw
     coalesce(any_value(method) IN ({_DRAWS_SHOTS}) AND coalesce(any_value(k), 0) > 0, false)
       AND count(DISTINCT coalesce(shot_seed, 0)) <= 1 AS single_draw,
-    count(*) FILTER (WHERE contended) AS contended_runs
+    count(*) FILTER (WHERE contended) AS contended_runs,
+    -- person-hours of annotating the labelled target-language examples (issue 19): their own unit,
+    -- never added to device-hours; a count times a rate, not a measurement, so contended runs count
+    -- too; NULL unless every run prices it (annotation_hours_per_example)
+    CASE WHEN count(annotation_hours) = count(*) THEN avg(annotation_hours) END AS annotation_hours,
+    max(annotated_examples) AS annotated_examples
   FROM lb GROUP BY config_id
 ),
 spread AS (
