@@ -781,7 +781,9 @@ class RunSpec:
                     f"fine-tunes on the k shots once per learning rate"
                 )
             if self.lr_sweep_items is not None and not self.lr_sweep:
-                raise SpecError(f"{where}: lr_sweep_items needs lr_sweep (the learning rates to try), e.g. [1e-5, 3e-5, 1e-4]")
+                raise SpecError(
+                    f"{where}: lr_sweep_items needs lr_sweep (the learning rates to try), e.g. [1e-5, 3e-5, 1e-4]"
+                )
         for i, lr in enumerate(self.lr_sweep):
             check_number(lr, above(0), f"{where}.lr_sweep[{i}]", "a learning rate")
         for i, k in enumerate(self.lr_sweep_k):

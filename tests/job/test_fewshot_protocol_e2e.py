@@ -135,7 +135,9 @@ def test_the_selection_is_recorded_and_test_uses_the_selected_trial(swept):
     trials = {t["learning_rate"]: t for t in sel["trials"]}
     best = max(t["correct"] for t in trials.values())
     assert sel["selected_lr"] == min(lr for lr, t in trials.items() if t["correct"] == best)  # the tie rule
-    assert sel["selection_items"] == SELECTION_ITEMS and sel["selected_phase"] == f"few-shot:it@lr={sel['selected_lr']:g}"
+    assert (
+        sel["selection_items"] == SELECTION_ITEMS and sel["selected_phase"] == f"few-shot:it@lr={sel['selected_lr']:g}"
+    )
     # a trial differs from a run trained at its rate alone by nothing: same seed, order and shots, so
     # the selected model's test scores are the single-rate run's
     alone = runs["lr-low" if sel["selected_lr"] == RATES[0] else "lr-high"]["run_id"]
@@ -162,9 +164,7 @@ def test_the_pipeline_cost_counts_every_trial(swept):
     assert lb["own_train_flops"] == pytest.approx(sum(p["flops_analytic"] for p in trials))
     assert lb["own_train_device_hours"] == pytest.approx(sum(p["device_hours"] for p in trials))
     assert lb["train_flops"] == pytest.approx(target["flops_analytic"] + sum(p["flops_analytic"] for p in trials))
-    assert lb["train_device_hours"] == pytest.approx(
-        target["device_hours"] + sum(p["device_hours"] for p in trials)
-    )
+    assert lb["train_device_hours"] == pytest.approx(target["device_hours"] + sum(p["device_hours"] for p in trials))
     # a single-rate run trains once: the sweep's own training is more than either single run's
     for name in ("lr-low", "lr-high"):
         (one,) = sql(store, f"SELECT own_train_flops FROM leaderboard WHERE run_id = '{runs[name]['run_id']}'")
@@ -184,7 +184,9 @@ def test_annotation_cost_set_and_unset(swept):
     assert runs["direct"]["annotated_examples"] is None and runs["direct"]["lr_sweep"] is None
     (cfg,) = sql(store, f"SELECT annotation_hours FROM configurations WHERE config_id = '{sweep['config_id']}'")
     assert cfg["annotation_hours"] == pytest.approx((4 + SELECTION_ITEMS) * HOURS)
-    (lb,) = sql(store, f"SELECT annotation_hours, annotated_examples FROM leaderboard WHERE run_id = '{sweep['run_id']}'")
+    (lb,) = sql(
+        store, f"SELECT annotation_hours, annotated_examples FROM leaderboard WHERE run_id = '{sweep['run_id']}'"
+    )
     assert lb["annotated_examples"] == 4 + SELECTION_ITEMS
 
 

@@ -79,7 +79,9 @@ def test_the_sweep_is_few_shot_only_and_annotation_is_for_shot_methods():
         RunSpec.from_dict({"method": "icl", "model": "tiny-gpt2", "few_shot_k": 2, "lr_sweep": [1e-5, 3e-5]})
     with pytest.raises(SpecError, match=r"annotation_hours_per_example is only used by methods 'few-shot' and 'icl'"):
         RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "annotation_hours_per_example": 0.1})
-    icl = RunSpec.from_dict({"method": "icl", "model": "tiny-gpt2", "few_shot_k": 2, "annotation_hours_per_example": 0.1})
+    icl = RunSpec.from_dict(
+        {"method": "icl", "model": "tiny-gpt2", "few_shot_k": 2, "annotation_hours_per_example": 0.1}
+    )
     assert icl.annotation_hours_per_example == 0.1
 
 

@@ -22,8 +22,8 @@ from .. import configuration
 from ..methods import GENERATOR_METHODS, SHOT_METHODS
 from ..rundir import Cost, JsonlLine, PhaseState, RunState, RunStatus, StatusRecord, dumps, final_status
 from ..rundir.fields import as_float, as_int, as_str, as_strs_or_none, as_timestamp
-from ..rundir.kinds import PhaseKind
 from ..rundir.forecast import PlanForecast, phase_row
+from ..rundir.kinds import PhaseKind
 from . import schema
 
 T = TypeVar("T")
@@ -312,7 +312,9 @@ def _annotation(spec: dict[str, Any], state: RunState) -> dict[str, Any]:
             selection[p.lang] = max(selection.get(p.lang, 0), as_int(p.info.get("selection_n")) or 0)
     n = k * len(as_strs_or_none(spec.get("langs")) or []) + sum(selection.values())
     per = as_float(spec.get("annotation_hours_per_example"))
-    out.update(annotated_examples=n, annotation_hours_per_example=per, annotation_hours=n * per if per is not None else None)
+    out.update(
+        annotated_examples=n, annotation_hours_per_example=per, annotation_hours=n * per if per is not None else None
+    )
     return out
 
 
