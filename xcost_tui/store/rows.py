@@ -291,20 +291,26 @@ def run_row(rec: RunRecords) -> RunRow:
     )
 
 
-def _annotation(spec: dict[str, Any], state: RunState) -> dict[str, Any]:
+class ProtocolColumns(TypedDict):
+    """The few-shot protocol's columns of a ``runs`` row (issue 19)."""
+
+    lr_sweep: list[float] | None
+    annotated_examples: int | None
+    annotation_hours_per_example: float | None
+    annotation_hours: float | None
+
+
+def _annotation(spec: dict[str, Any], state: RunState) -> ProtocolColumns:
     """The few-shot protocol's columns (docs/methods.md, "Few-shot protocol"): the learning rates of
     a sweep, and the labelled target-language examples a shot method's pipeline needed: k per
     language (the shots or demonstrations) plus, after a sweep, each language's selection items
     (the trials' ``selection_n``); their annotation cost when the spec prices an example."""
     sweep = [float(x) for x in spec.get("lr_sweep") or [] if isinstance(x, (int, float))]
-    out: dict[str, Any] = {
-        "lr_sweep": sweep if spec.get("method") == "few-shot" else None,
-        "annotated_examples": None,
-        "annotation_hours_per_example": None,
-        "annotation_hours": None,
-    }
+    lr_sweep = sweep if spec.get("method") == "few-shot" else None
     if spec.get("method") not in SHOT_METHODS:
-        return out
+        return ProtocolColumns(
+            lr_sweep=lr_sweep, annotated_examples=None, annotation_hours_per_example=None, annotation_hours=None
+        )
     k = as_int(spec.get("few_shot_k")) or 0
     selection: dict[str, int] = {}
     for p in state.phases.values():
@@ -312,10 +318,12 @@ def _annotation(spec: dict[str, Any], state: RunState) -> dict[str, Any]:
             selection[p.lang] = max(selection.get(p.lang, 0), as_int(p.info.get("selection_n")) or 0)
     n = k * len(as_strs_or_none(spec.get("langs")) or []) + sum(selection.values())
     per = as_float(spec.get("annotation_hours_per_example"))
-    out.update(
-        annotated_examples=n, annotation_hours_per_example=per, annotation_hours=n * per if per is not None else None
+    return ProtocolColumns(
+        lr_sweep=lr_sweep,
+        annotated_examples=n,
+        annotation_hours_per_example=per,
+        annotation_hours=n * per if per is not None else None,
     )
-    return out
 
 
 # ---- phases -------------------------------------------------------------------------------------
