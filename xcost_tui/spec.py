@@ -508,7 +508,8 @@ class RunSpec:
     # How many of a language's validation items not drawn as shots score each trial (the same
     # seeded subset for every trial); None: all of them. They are annotated examples too.
     lr_sweep_items: int | None = ranged(None, at_least(1))
-    # Person-hours to annotate one labelled target-language example (few-shot and icl); None: the
+    # Person-hours to annotate one labelled target-language example (few-shot and icl; from_dict
+    # drops it for other methods, so a plan's [defaults] may set it for every experiment); None: the
     # annotation cost is outside every figure (the report says so). When set, a run's annotation
     # cost is its labelled target-language examples (k per language, plus the sweep's selection
     # items) times this; it is its own cost column, never added to device-hours.
@@ -691,6 +692,8 @@ class RunSpec:
         m = METHOD_TABLE.get(spec.method)
         if m and m.draws_shots and not m.zero_shots and spec.shot_seed is None:
             spec.shot_seed = 0
+        if m and not m.draws_shots:  # a plan-wide price applies to the methods with labelled target-language examples
+            spec.annotation_hours_per_example = None
         if spec.lr_sweep_k:  # the sweep applies at the listed k only; the spec keeps only what it runs
             if spec.few_shot_k not in spec.lr_sweep_k:
                 spec.lr_sweep = []

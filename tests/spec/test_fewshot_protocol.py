@@ -77,8 +77,12 @@ def test_sweep_and_annotation_settings_are_checked(changes, message):
 def test_the_sweep_is_few_shot_only_and_annotation_is_for_shot_methods():
     with pytest.raises(SpecError, match=r"lr_sweep is only used by method 'few-shot' \(method is 'icl'\)"):
         RunSpec.from_dict({"method": "icl", "model": "tiny-gpt2", "few_shot_k": 2, "lr_sweep": [1e-5, 3e-5]})
+    # a plan-wide price: dropped for a method without labelled target-language examples (its run id stays)
+    direct = RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "annotation_hours_per_example": 0.1})
+    assert direct.annotation_hours_per_example is None
+    assert direct.run_id() == RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr"}).run_id()
     with pytest.raises(SpecError, match=r"annotation_hours_per_example is only used by methods 'few-shot' and 'icl'"):
-        RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "annotation_hours_per_example": 0.1})
+        RunSpec(method="direct", model="tiny-xlmr", annotation_hours_per_example=0.1).validate()
     icl = RunSpec.from_dict(
         {"method": "icl", "model": "tiny-gpt2", "few_shot_k": 2, "annotation_hours_per_example": 0.1}
     )
