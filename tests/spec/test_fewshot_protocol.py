@@ -118,3 +118,15 @@ def test_the_report_states_the_annotation_boundary_either_way():
     assert "rates 1e-05, 3e-05" in priced and "ties: the smallest rate" in priced
     mixed = " ".join(sentences(ProtocolFacts([_cfg("a", per=0.05), _cfg("b")])))
     assert f"{UNSET} of b (annotation_hours_per_example unset)." in mixed and "Annotation cost of a:" in mixed
+
+
+def test_a_sweep_at_k_100_is_refused_before_any_training(data_dir):
+    """XCOPA validation has 100 items per language: k = 100 leaves none to select on; the data
+    check says so when the run's data loads, before the target phase trains."""
+    from xcost_tui.job.data import load_run_data
+
+    spec = RunSpec.from_dict(
+        {**FEW, "langs": ["it"], "few_shot_k": 100, "lr_sweep": [1e-5, 3e-5], "data_dir": str(data_dir)}
+    )
+    with pytest.raises(SpecError, match=r"lr_sweep: few_shot_k=100 uses all 100 xcopa validation items of 'it'"):
+        load_run_data(spec)

@@ -147,6 +147,12 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
                     f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
                     f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}"
                 )
+            if spec.lr_sweep and _trains_on_shots(spec) and spec.few_shot_k >= len(loaded.examples):
+                raise SpecError(
+                    f"lr_sweep: few_shot_k={spec.few_shot_k} uses all {len(loaded.examples)} {need.task} "
+                    f"{need.split} items of {need.lang!r}, so none is left to choose a learning rate on; use "
+                    f"k < {len(loaded.examples)}, or list the k to sweep in lr_sweep_k"
+                )
         if need.task in XCOPA_TASKS:
             corrected[(loaded.source.split, need.lang)] = set(loaded.corrected)
         for source in loaded.sources:
