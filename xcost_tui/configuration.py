@@ -38,6 +38,11 @@ LATER_DEFAULTS: dict[str, Any] = {
     "mt_max_new_tokens": 128,
     "mt_beams": 1,
     "icl_prompt": "lm-eval",  # issue 19: the prompt variant of icl (tasks/prompts.py ICL_PROMPTS)
+    # the few-shot protocol (issue 19)
+    "lr_sweep": [],
+    "lr_sweep_k": [],
+    "lr_sweep_items": None,
+    "annotation_hours_per_example": None,
 }
 # Keys that vary between the runs of one configuration.
 WITHIN_CONFIGURATION = ("seed", "shot_seed")

@@ -446,6 +446,16 @@ def normalise_batching(hp: HParams, where: str) -> None:
 # ---- attempts of the target phase ---------------------------------------------------------------
 
 
+def lr_text(lr: float) -> str:
+    """A learning rate as a phase name writes it: 3e-05."""
+    return f"{lr:g}"
+
+
+def trial_phase_name(lang: str, lr: float) -> str:
+    """The phase of one learning-rate trial of a language's few-shot fine-tune: few-shot:it@lr=3e-05."""
+    return f"{PhaseKind.FEW_SHOT.value}:{lang}@lr={lr_text(lr)}"
+
+
 def attempt_phase(name: str, attempt: int) -> str:
     """The name of attempt ``attempt`` of a phase: the first keeps the plain name (``target:copa``),
     a retry after a collapse is ``target:copa#2``, ``eval:en#2``, ..."""
@@ -538,6 +548,25 @@ class RunSpec:
     # "lm-eval", the harness's premise[:-1] (comparable with its numbers; cuts a real character from
     # Thai and Tamil premises, which have no final period), or "period-only" (a final period only).
     icl_prompt: str = LM_EVAL
+    # ---- the few-shot protocol (docs/methods.md, "Few-shot protocol") --------------------------
+    # few-shot: learning rates tried per language, each a trial (few-shot:<lang>@lr=<lr>, kind
+    # few-shot-trial) fine-tuned from the same post-target model on the same k shots and scored on
+    # held-out validation items; the best trial's model is evaluated. Empty: no sweep (the recipe's
+    # learning rate, one few-shot:<lang> phase). Every trial's cost is part of the run's pipeline.
+    lr_sweep: list[float] = field(default_factory=list)  # each > 0 (_validate_few_shot_protocol)
+    # The k the sweep applies to (a plan's shots = [4, 16] with lr_sweep_k = [16] sweeps at k = 16
+    # only); empty: every k. A plan-level selector: from_dict clears lr_sweep for a k not listed and
+    # then clears lr_sweep_k itself, so a spec records only the sweep it runs.
+    lr_sweep_k: list[int] = field(default_factory=list)  # each at least 1
+    # How many of a language's validation items not drawn as shots score each trial (the same
+    # seeded subset for every trial); None: all of them. They are annotated examples too.
+    lr_sweep_items: int | None = ranged(None, at_least(1))
+    # Person-hours to annotate one labelled target-language example (few-shot and icl; from_dict
+    # drops it for other methods, so a plan's [defaults] may set it for every experiment); None: the
+    # annotation cost is outside every figure (the report says so). When set, a run's annotation
+    # cost is its labelled target-language examples (k per language, plus the sweep's selection
+    # items) times this; it is its own cost column, never added to device-hours.
+    annotation_hours_per_example: float | None = ranged(None, at_least(0))
     name: str | None = None  # a label from the plan, not part of the run id
 
     # ---- derived -------------------------------------------------------------------------
@@ -639,7 +668,9 @@ class RunSpec:
             phases.append(PlannedPhase("eval:en", PhaseKind.EVAL, (self.target,), "en"))
         before_eval = METHOD_TABLE[self.method].per_language_phase
         for lang in self.langs:
-            if before_eval is not None:  # few-shot:<lang>, translate:<lang>
+            if trials := self.trial_phases(lang):  # a learning-rate sweep: one trial per rate, no few-shot:<lang>
+                phases += [PlannedPhase(name, PhaseKind.FEW_SHOT_TRIAL, ("xcopa",), lang) for name, _ in trials]
+            elif before_eval is not None:  # few-shot:<lang>, translate:<lang>
                 phases.append(PlannedPhase(f"{before_eval}:{lang}", PhaseKind(before_eval), ("xcopa",), lang))
             phases.append(PlannedPhase(f"eval:{lang}", PhaseKind.EVAL, ("xcopa",), lang))
         phases.append(PlannedPhase("inference-bench", PhaseKind.INFERENCE_BENCH, (), None))
@@ -714,6 +745,13 @@ class RunSpec:
         m = METHOD_TABLE.get(spec.method)
         if m and m.draws_shots and not m.zero_shots and spec.shot_seed is None:
             spec.shot_seed = 0
+        if m and not m.draws_shots:  # a plan-wide price applies to the methods with labelled target-language examples
+            spec.annotation_hours_per_example = None
+        if spec.lr_sweep_k:  # the sweep applies at the listed k only; the spec keeps only what it runs
+            if spec.few_shot_k not in spec.lr_sweep_k:
+                spec.lr_sweep = []
+                spec.lr_sweep_items = None
+            spec.lr_sweep_k = []
         if m and m.zero_shots:
             if spec.few_shot_k is None:
                 spec.few_shot_k = 0  # zero-shot prompting
@@ -761,6 +799,7 @@ class RunSpec:
                 f'method = "translate-test" (it classifies English translations), or a multilingual '
                 f'model (e.g. "FacebookAI/xlm-roberta-large", or {TINY_MODEL!r} built in)'
             )
+        self._validate_few_shot_protocol(where)
         if self.collapse_retries and not self.eval_english:
             raise SpecError(
                 f"{where}: collapse_retries needs eval_english = true: the collapse check reads the "
@@ -799,6 +838,43 @@ class RunSpec:
         # Every numeric field against its declared range (from_dict checked the given keys already;
         # this covers specs built in Python).
         check_ranges(self, where)
+
+    def _validate_few_shot_protocol(self, where: str) -> None:
+        """The learning-rate sweep (few-shot only) and the annotation cost (methods that draw shots)."""
+        if self.lr_sweep or self.lr_sweep_k or self.lr_sweep_items is not None:
+            if not self.draws_few_shot_pool:
+                key = "lr_sweep" if self.lr_sweep else "lr_sweep_k" if self.lr_sweep_k else "lr_sweep_items"
+                raise SpecError(
+                    f"{where}: {key} is only used by method 'few-shot' (method is {self.method!r}): the sweep "
+                    f"fine-tunes on the k shots once per learning rate"
+                )
+            if self.lr_sweep_items is not None and not self.lr_sweep:
+                raise SpecError(
+                    f"{where}: lr_sweep_items needs lr_sweep (the learning rates to try), e.g. [1e-5, 3e-5, 1e-4]"
+                )
+        for i, lr in enumerate(self.lr_sweep):
+            check_number(lr, above(0), f"{where}.lr_sweep[{i}]", "a learning rate")
+        for i, k in enumerate(self.lr_sweep_k):
+            check_number(k, at_least(1), f"{where}.lr_sweep_k[{i}]", "a k")
+        if self.lr_sweep:
+            if len(self.lr_sweep) < 2:
+                raise SpecError(
+                    f"{where}.lr_sweep: a sweep needs at least two learning rates, got {self.lr_sweep}; "
+                    f"for one, set few_shot_hparams.learning_rate instead"
+                )
+            names = [lr_text(lr) for lr in self.lr_sweep]
+            if len(set(names)) != len(names):
+                raise SpecError(f"{where}.lr_sweep: the learning rates must differ, got {', '.join(names)}")
+        if self.annotation_hours_per_example is not None and self.method not in SHOT_METHODS:
+            raise SpecError(
+                f"{where}: annotation_hours_per_example is only used by methods "
+                f"{' and '.join(map(repr, SHOT_METHODS))} (method is {self.method!r}): they need labelled "
+                f"target-language examples"
+            )
+
+    def trial_phases(self, lang: str) -> list[tuple[str, float]]:
+        """(phase name, learning rate) of a language's sweep trials, in lr_sweep's order; empty without a sweep."""
+        return [(trial_phase_name(lang, lr), lr) for lr in self.lr_sweep] if self.draws_few_shot_pool else []
 
     def _validate_new_methods(self, where: str) -> None:
         """Which keys apply to icl and translate-test, and theirs to no other method."""

@@ -339,12 +339,12 @@ def test_the_built_in_methods_plans(capsys):
         ("translate-test", "FacebookAI/xlm-roberta-large", "published"): 3,
         ("translate-test", "FacebookAI/xlm-roberta-large", "facebook/nllb-200-distilled-600M"): 3,
         ("translate-test", "FacebookAI/roberta-large", "published"): 3,  # English-only, SIQA->COPA
-        ("icl", "facebook/xglm-564M", None): 7,  # k = 0 once, k = 4 and 16 with three draws each
-        ("icl", "facebook/xglm-7.5B", None): 7,
+        ("icl", "facebook/xglm-564M", None): 11,  # k = 0 once, k = 4 and 16 with five draws each
+        ("icl", "facebook/xglm-7.5B", None): 11,
     }
     assert {(s.few_shot_k, s.shot_seed) for s in by[("icl", "facebook/xglm-7.5B", None)]} == {
         (0, None),
-        *((k, d) for k in (4, 16) for d in (0, 1, 2)),
+        *((k, d) for k in (4, 16) for d in range(5)),
     }
     assert all(s.langs == list(gpu.runs[0].langs) and len(s.langs) == 11 for s in gpu.runs)
     assert len(gpu.runs) == 29
@@ -358,4 +358,4 @@ def test_the_built_in_methods_plans(capsys):
         "inference-bench"
     ) in out
     demo = load_plan("demo-methods")
-    assert {s.method for s in demo.runs} == {"direct", "icl", "translate-test"} and len(demo.runs) == 5
+    assert {s.method for s in demo.runs} == {"direct", "icl", "translate-test"} and len(demo.runs) == 9

@@ -67,3 +67,29 @@ def test_shot_seeds_is_a_grid_key_crossed_with_training_seeds():
         loads_plan(
             '[defaults]\nmodel = "tiny-xlmr"\n[[experiment]]\nmethod = "few-shot"\nfew_shot_k = 4\nshot_seed = [0, 1]\n'
         )
+
+
+def test_a_sweep_keeps_the_best_trial_and_breaks_ties_to_the_smaller_rate():
+    """job/phases.Sweep: highest selection accuracy wins; equal ones go to the smaller learning rate
+    (whatever the order the trials ran in); the kept model is the winner's."""
+    import torch
+
+    from xcost_tui.job.phases import TIE_RULE, Sweep
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+            self.heads = torch.nn.ModuleDict()
+
+    model = Model()
+    sweep = Sweep(10)
+    for lr, correct in ((1e-4, 6), (1e-5, 6), (3e-5, 5)):
+        model.w.data.fill_(lr)
+        sweep.add(f"few-shot:it@lr={lr:g}", lr, correct, model)
+    rec = sweep.record()
+    assert rec["selected_lr"] == 1e-5 and rec["selected_phase"] == "few-shot:it@lr=1e-05"
+    assert sweep.best_state["state"]["w"].item() == pytest.approx(1e-5)
+    assert [t["accuracy"] for t in rec["trials"]] == [0.6, 0.6, 0.5] and rec["tie_rule"] == TIE_RULE
+    sweep.add("few-shot:it@lr=0.001", 1e-3, 7, model)
+    assert sweep.record()["selected_lr"] == 1e-3

@@ -27,7 +27,9 @@ def design_plan(path):
     head = head.replace("[defaults]\n", "[defaults]\nseeds = [0, 1, 2]\n", 1)
     direct, icl = (
         experiments[0],
-        experiments[1].replace("shots = [0, 2]", "shots = [2]\nshot_seeds = [0, 1, 2]\nseed = 0"),
+        experiments[1].replace(
+            "shots = [0, 2]\nshot_seeds = [0, 1, 2, 3, 4]", "shots = [2]\nshot_seeds = [0, 1, 2]\nseed = 0"
+        ),
     )
     path.write_text(head + "[[experiment]]" + direct + "[[experiment]]" + icl, encoding="utf-8")
     return path

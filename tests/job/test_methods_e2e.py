@@ -56,7 +56,7 @@ def store(tmp_path_factory, data_dir):
         env=env,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "5/5 runs succeeded" in proc.stdout, proc.stdout[-3000:]
+    assert "9/9 runs succeeded" in proc.stdout, proc.stdout[-3000:]
     return store
 
 
@@ -66,7 +66,8 @@ def board(store):
 
 def test_every_method_reaches_the_store_with_per_query_costs(store):
     rows = board(store)
-    assert set(rows) == {"direct", "icl-k0", "icl-k2", "tt-published", "tt-mt"}
+    # icl k = 2 with five draws of the demonstrations (issue 19); k = 0 draws none: one run
+    assert set(rows) == {"direct", "icl-k0-draw0", *(f"icl-k2-draw{d}" for d in range(5)), "tt-published", "tt-mt"}
     for name, r in rows.items():
         assert r["status"] == "succeeded", name
         # measurable on a CPU: a number
@@ -76,10 +77,10 @@ def test_every_method_reaches_the_store_with_per_query_costs(store):
         if r["query_energy_j"] is None:
             assert r["query_cost_note"] and "energy:" in r["query_cost_note"], name
     # icl: no training, a prompt whose length grows with k; its queries cost more than the encoder's
-    assert rows["icl-k0"]["train_flops"] == 0 and rows["icl-k0"]["train_device_hours"] == 0
-    assert rows["icl-k2"]["query_context_tokens_mean"] > rows["icl-k0"]["query_context_tokens_mean"]
-    assert rows["icl-k2"]["query_flops"] > rows["icl-k0"]["query_flops"]
-    assert rows["icl-k0"]["query_continuation_tokens"] > 0 and rows["direct"]["query_context_tokens_max"] is None
+    assert rows["icl-k0-draw0"]["train_flops"] == 0 and rows["icl-k0-draw0"]["train_device_hours"] == 0
+    assert rows["icl-k2-draw0"]["query_context_tokens_mean"] > rows["icl-k0-draw0"]["query_context_tokens_mean"]
+    assert rows["icl-k2-draw0"]["query_flops"] > rows["icl-k0-draw0"]["query_flops"]
+    assert rows["icl-k0-draw0"]["query_continuation_tokens"] > 0 and rows["direct"]["query_context_tokens_max"] is None
     # translate-test: the MT model's cost is counted, the published translations' is not
     assert rows["tt-mt"]["query_translation_counted"] is True
     assert rows["tt-published"]["query_translation_counted"] is False
@@ -117,9 +118,9 @@ def test_translations_and_log_likelihoods_are_kept(store):
         ("tt-mt", "qu"): (16, 16),
         ("tt-published", "it"): (16, 0),
     }
-    preds = sql(store, "SELECT p.scores FROM predictions p JOIN runs USING (run_id) WHERE runs.name = 'icl-k2'")
+    preds = sql(store, "SELECT p.scores FROM predictions p JOIN runs USING (run_id) WHERE runs.name = 'icl-k2-draw0'")
     assert preds and all(len(p["scores"]) == 2 and all(s < 0 for s in p["scores"]) for p in preds)  # log-likelihoods
-    run_dir = sql(store, "SELECT run_dir FROM runs WHERE name = 'icl-k2'")[0]["run_dir"]
+    run_dir = sql(store, "SELECT run_dir FROM runs WHERE name = 'icl-k2-draw0'")[0]["run_dir"]
     lines = (store / run_dir / "loglikelihoods.jsonl").read_text().splitlines()
     first = json.loads(lines[0])
     assert first["context"].count("\n\n") == 2 and len(first["loglikelihoods"]) == 2  # k = 2 demonstrations
@@ -130,7 +131,7 @@ def test_the_context_length_distribution_is_recorded(store):
         store,
         "SELECT phase, context_tokens_mean, context_tokens_p50, context_tokens_p95, context_tokens_max, "
         "prompt_tokens, queries, info FROM phases p JOIN runs USING (run_id) "
-        "WHERE runs.name = 'icl-k2' AND kind = 'eval'",
+        "WHERE runs.name = 'icl-k2-draw0' AND kind = 'eval'",
     )
     assert {r["phase"] for r in rows} == {"eval:en", "eval:it", "eval:qu"}
     for r in rows:
@@ -142,7 +143,7 @@ def test_the_context_length_distribution_is_recorded(store):
 
 def test_break_even_between_a_fine_tuned_encoder_and_icl_is_finite(store):
     rows = board(store)
-    enc, icl = rows["direct"], rows["icl-k2"]
+    enc, icl = rows["direct"], rows["icl-k2-draw0"]
     result = break_even(enc["train_flops"], enc["query_flops"], icl["train_flops"], icl["query_flops"])
     assert result.queries is not None and math.isfinite(result.queries) and result.queries > 0
     assert result.cheaper_before == "b" and result.cheaper_after == "a"  # ICL first, the encoder after N*

@@ -438,7 +438,7 @@ def test_builtin_plans_load():
     assert {s.method for s in demo.runs} == {"direct", "intermediate", "few-shot"}
     assert all(s.model == "tiny-xlmr" and s.data_dir is None for s in demo.runs)
     assert {tuple(s.intermediate) for s in demo.runs} == {(), ("arc_challenge",), ("rte",)}
-    assert [s.few_shot_k for s in demo.runs if s.method == "few-shot"] == [4]
+    assert [(s.few_shot_k, s.shot_seed) for s in demo.runs if s.method == "few-shot"] == [(4, d) for d in range(5)]
     assert all(len(s.langs) <= 3 and s.eval_english for s in demo.runs)
     assert load_plan("demo", data_dir="/data").runs[0].data_dir == "/data"
 
@@ -450,6 +450,22 @@ def test_builtin_plans_load():
     assert {s.few_shot_k for s in stilts.runs if s.method == "few-shot"} == {4, 16, 64, 100}
     assert len(stilts.runs) == 3 + 8 * 3 + 4 * 3 * 5 * 2  # 5 draws of the shots per k and seed
     assert len(stilts.shared_intermediates()) == 3, "SIQA is trained once per seed and reused"
+
+
+@pytest.mark.parametrize("name", builtin_plans())
+def test_every_built_in_plan_draws_the_shots_at_least_five_times(name):
+    """Issue 19: the draw of the k shots moves few-shot and in-context accuracy by more than 10
+    points (Zhao et al. 2021), so every built-in plan's configuration that draws k > 0 shots has at
+    least five draws (k = 0 draws none: one run)."""
+    from xcost_tui.methods import SHOT_METHODS
+
+    draws: dict[str, set] = {}
+    for s in load_plan(name).runs:
+        if s.method in SHOT_METHODS and s.few_shot_k:
+            draws.setdefault(s.configuration_id(), set()).add(s.shot_seed)
+    if name in ("demo", "demo-grid", "demo-methods", "xcopa-methods", "xcopa-stilts"):
+        assert draws, f"{name} has few-shot or icl experiments"
+    assert all(len(d) >= 5 for d in draws.values()), {c: sorted(d) for c, d in draws.items()}
 
 
 @pytest.mark.parametrize("name", ["demo", "xcopa-stilts"])
@@ -483,7 +499,7 @@ def test_plan_check_cli(tmp_path):
         cwd=Path(__file__).resolve().parents[2],
     )
     assert proc.returncode == 0, proc.stderr
-    assert "4 runs" in proc.stdout
+    assert "8 runs" in proc.stdout  # direct, two intermediate tasks, few-shot k = 4 x five shot draws
 
 
 def test_check_command_prints_user_text_as_written(tmp_path, capsys):

@@ -186,3 +186,43 @@ def test_every_demo_phase_fits_its_cpus_and_curve_evaluations_are_their_own_phas
             assert r["wall_s"] > 0 and r["device_hours"] > 0 and r["flops_analytic"] > 0 and r["cpu_s"] > 0
     board = _sql(store, "SELECT run_id, curve_device_hours, curve_flops, warmup_s, train_device_hours FROM leaderboard")
     assert board and all(b["curve_flops"] > 0 and b["warmup_s"] > 0 for b in board)
+
+
+def test_every_shipped_query_runs_and_paired_comparison_pairs_items_not_seeds(reported):
+    """store/queries/*.sql on a store of real tiny runs (issue 19): each runs, keeps its header (what
+    it answers, how to run it), and paired_comparison reads the verdict's contrast: its items are the
+    test items (100 per language here), its pairs the seed pairs (2), never items x seeds pooled."""
+    import duckdb
+
+    store, _, _ = reported
+    folder = Path(__file__).resolve().parents[2] / "store" / "queries"
+    files = sorted(folder.glob("*.sql"))
+    assert len(files) >= 7
+    con = duckdb.connect(str(store / "xcost.duckdb"), read_only=True)
+    try:
+        results = {}
+        for f in files:
+            text = f.read_text(encoding="utf-8")
+            assert text.startswith("-- ") and f"< store/queries/{f.name}" in text, f.name
+            cur = con.execute(text)
+            names = [d[0] for d in cur.description]
+            results[f.name] = [dict(zip(names, row)) for row in cur.fetchall()]
+        paired = results["paired_comparison.sql"]
+        by_lang = {(r["label"], r["lang"]): r for r in paired}
+        it = [r for (label, lang), r in by_lang.items() if lang == "it" and "rte" in label]
+        assert len(it) == 1
+        row = it[0]
+        items = con.execute(
+            "SELECT count(DISTINCT idx) FROM predictions JOIN runs USING (run_id) "
+            "WHERE predictions.lang = 'it' AND predictions.phase = 'eval:it' AND runs.method = 'direct'"
+        ).fetchone()[0]
+        assert row["n_items"] == items == 100 and row["n_pairs"] == 2 and row["paired"]
+        verdict = con.execute(
+            "SELECT n_items, n_pairs, round(100 * diff, 1) FROM verdict_comparison v JOIN runs r "
+            "ON r.config_id = v.config_id WHERE v.lang = 'it' AND r.method = 'intermediate' LIMIT 1"
+        ).fetchone()
+        assert (row["n_items"], row["n_pairs"], row["diff_points"]) == verdict
+        per_lang = results["per_language_accuracy.sql"]
+        assert {r["n_items"] for r in per_lang if r["lang"] == "it"} == {100}
+    finally:
+        con.close()

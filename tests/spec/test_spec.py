@@ -260,6 +260,7 @@ def test_phase_kind_is_the_string_written_to_events():
         "inference-bench",
         "translate",
         "curve",
+        "few-shot-trial",
     ]
     assert PhaseKind("few-shot") is PhaseKind.FEW_SHOT
     assert f"{PhaseKind.FEW_SHOT}" == str(PhaseKind.FEW_SHOT) == "few-shot"

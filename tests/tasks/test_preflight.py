@@ -100,7 +100,7 @@ def test_plan_check_data_prints_row_counts(data_dir):
     proc = cli("plan", "check", "--data", "demo", "--data-dir", str(data_dir))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
-    assert "data pre-flight: 11 splits for 4 runs, each loaded once" in out
+    assert "data pre-flight: 11 splits for 8 runs, each loaded once" in out
     for line in (
         "copa train: 400 rows",
         "copa validation: 100 rows",

@@ -129,21 +129,21 @@ def test_launch_preloads_the_plan_and_starts_the_queue(std_store, tmp_path):
         async with app.run_test(size=(120, 30)) as pilot:
             await wait_for(pilot, lambda: app.screen.id == "launch" and app.screen.loads >= 1, what="the plan")
             screen = app.screen
-            assert screen.plan is not None and len(screen.plan.runs) == 4
+            assert screen.plan is not None and len(screen.plan.runs) == 8
             assert all(s.data_dir == str(tmp_path / "data") for s in screen.plan.runs)
             table = screen.query_one("#launch-runs")
             assert [r[1] for r in table.rows] == [
                 "direct",
                 "intermediate-arc_challenge",
                 "intermediate-rte",
-                "few-shot",
+                *(f"few-shot-draw{d}" for d in range(5)),  # five draws of the shots (issue 19)
             ]
             assert all(r[2] == "planned" for r in table.rows)
             screen.query_one("#launch-parallel").value = "2"
             await pilot.pause()
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: screen.started >= 1, what="the queue")
-            assert runner.started == 1 and len(runner.submitted) == 4 and runner.max_parallel == 2
+            assert runner.started == 1 and len(runner.submitted) == 8 and runner.max_parallel == 2
             await wait_for(pilot, lambda: all(r[2] == "queued" for r in table.rows), what="queued states")
             # switching screens keeps the runner (it lives on the App)
             await pilot.press("1")

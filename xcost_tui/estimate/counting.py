@@ -299,7 +299,9 @@ class Counter:
             }
             if entry["reused"]:  # trained by another run (or in a saved encoder): nothing to count here
                 pass
-            elif p.kind in (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT):
+            # a sweep's trial (few-shot-trial) trains as a few-shot phase does (its selection items'
+            # scoring, a forward pass over lr_sweep_items, is not counted: a small under-forecast)
+            elif p.kind in (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT, PhaseKind.FEW_SHOT_TRIAL):
                 if p.kind == PhaseKind.INTERMEDIATE:
                     hp, section = spec.intermediate_hparams, "intermediate_hparams"
                     parts = [(t, split_of(t, "train", "en", "train"), data.intermediate.get(t)) for t in p.tasks]

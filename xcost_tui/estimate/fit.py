@@ -52,7 +52,7 @@ def _sections(spec) -> list[tuple[str, str, Any, list[str]]]:
             out.append((p.name, "intermediate_hparams", spec.intermediate_hparams, list(p.tasks)))
         elif p.kind == PhaseKind.TARGET:
             out.append((p.name, "hparams", spec.hparams, [spec.target]))
-        elif p.kind == PhaseKind.FEW_SHOT:
+        elif p.kind in (PhaseKind.FEW_SHOT, PhaseKind.FEW_SHOT_TRIAL):
             out.append((p.name, "few_shot_hparams", spec.few_shot_hparams, ["xcopa"]))
     seen, unique = set(), []
     for entry in out:  # few-shot phases of every language share one setting: one warning

@@ -259,8 +259,8 @@ class Prober:
             t0 = time.monotonic()
             if p.get("reused"):
                 continue
-            if p["kind"] in ("intermediate", "target", "few-shot"):
-                if p["kind"] == "few-shot" and base_state is not None:
+            if p["kind"] in ("intermediate", "target", "few-shot", "few-shot-trial"):
+                if p["kind"] in ("few-shot", "few-shot-trial") and base_state is not None:
                     self.model.load_state_dict(base_state)
                 res = self.train_phase(p, first_train)
                 first_train = False

@@ -56,7 +56,7 @@ from .startup import (
 
 COUNT_TIMEOUT_ENV = "XCOST_ESTIMATE_TIMEOUT_S"
 DEFAULT_TIMEOUT_S = 1800.0
-TRAINING = ("intermediate", "target", "few-shot")
+TRAINING = ("intermediate", "target", "few-shot", "few-shot-trial")
 
 
 class EstimateError(XcostError):

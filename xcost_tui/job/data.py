@@ -164,6 +164,12 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
                     f"few_shot_k={spec.few_shot_k} but the {need.task} {need.split} split of {need.lang!r} has only "
                     f"{len(loaded.examples)} examples to draw from; use k <= {len(loaded.examples)}"
                 )
+            if spec.lr_sweep and _trains_on_shots(spec) and spec.few_shot_k >= len(loaded.examples):
+                raise SpecError(
+                    f"lr_sweep: few_shot_k={spec.few_shot_k} uses all {len(loaded.examples)} {need.task} "
+                    f"{need.split} items of {need.lang!r}, so none is left to choose a learning rate on; use "
+                    f"k < {len(loaded.examples)}, or list the k to sweep in lr_sweep_k"
+                )
         if need.task in XCOPA_TASKS and need.role != MT_REFERENCE:
             corrected[(loaded.source.split, need.lang)] = set(loaded.corrected)
         for source in loaded.sources:
@@ -227,3 +233,11 @@ def few_shot_sample(pool: list, k: int, shot_seed: int, lang: str) -> list:
     if not 0 <= k <= len(pool):
         raise ValueError(f"cannot draw {k} shots from {len(pool)} examples")
     return sorted(few_shot_order(len(pool), shot_seed, lang)[:k])
+
+
+def selection_sample(pool: list, k: int, shot_seed: int, lang: str, n: int | None) -> list[int]:
+    """Positions in ``pool`` of a learning-rate sweep's selection items (sorted): the draw order
+    after the k shots (``few_shot_order``), its first ``n`` (None: all of them), so none is a
+    shot, they are fixed by the shot seed and the language, and every trial sees the same ones."""
+    rest = few_shot_order(len(pool), shot_seed, lang)[k:]
+    return sorted(rest if n is None else rest[:n])

@@ -309,6 +309,7 @@ def train(
     group_by_length: bool = True,
     on_step: Callable[[int, int, Tally], float] | None = None,
     micro: tuple[int, str] | None = None,
+    order_key: str | None = None,
 ) -> tuple[Tally, dict]:
     """Fine-tunes on one task, or several mixed (steps of all tasks interleaved, so each task is
     sampled in proportion to its size). Each optimiser step takes ``hp.batch_size`` examples
@@ -317,7 +318,9 @@ def train(
     optimiser step (learning-curve evaluations) and returns the seconds it took, which the
     throughput windows leave out. ``micro``: the micro-batch and how it was chosen, when the
     caller chose it before the phase's window (job/warmup.py: the fit probe is not the phase's
-    time); else chosen here. Returns the tally and facts for the phase record."""
+    time); else chosen here. ``order_key``: what seeds the example order besides ``seed`` (default
+    the phase's name; a learning-rate sweep's trials share their language's). Returns the tally and
+    facts for the phase record."""
     from transformers import get_linear_schedule_with_warmup
 
     total_steps, epochs = plan_steps(tasks, hp)
@@ -326,7 +329,7 @@ def train(
     optimizer = _optimizer(model, hp, {t.head for t in tasks})
     scheduler = get_linear_schedule_with_warmup(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
     scaler = grad_scaler(ctx.device)
-    rng = random.Random(f"{seed}:{phase}")
+    rng = random.Random(f"{seed}:{order_key or phase}")
     tally = Tally()
     loss_fn = nn.CrossEntropyLoss()
     device = ctx.device

@@ -20,6 +20,7 @@ from typing import Protocol, cast
 import torch
 
 from ..collapse import check_collapse
+from ..errors import SpecError
 from ..measure.flops import EncoderDims
 from ..measure.heads import SPAN_HEAD
 from ..measure.mfu import mfu, peak_flops
@@ -48,7 +49,7 @@ from ..tasks.registry import SPAN
 from .batching import encode
 from .bench import inference_bench
 from .curves import CurveProbe, curve_phase_name, pipeline_costs
-from .data import RunData, few_shot_sample
+from .data import RunData, few_shot_sample, selection_sample
 from .device import phase_meter
 from .log import _log
 from .loops import Device, JobContext, TrainTask, evaluate, evaluate_spans, plan_steps, train
@@ -118,6 +119,9 @@ class PhaseRunner:
         # few-shot run holds one copy of the weights on the GPU, as direct does (issue 17)
         self.base_state: dict | None = None
         self.last_eval: list = []  # the last evaluated language's items: the inference bench's
+        # a learning-rate sweep (spec.lr_sweep): per language, the best trial so far (its model on
+        # the host) and every trial's selection score; eval:<lang> evaluates the selected model
+        self.sweeps: dict[str, Sweep] = {}
         self.warmer = Warmer(ctx, model)  # its settings are the run's (ctx.measure)
 
     @classmethod
@@ -181,6 +185,8 @@ class PhaseRunner:
                     done.add(english.name)
                 if language_phase == PhaseKind.FEW_SHOT.value:
                     self.base_state = _snapshot(self.model)
+            elif phase.kind == PhaseKind.FEW_SHOT_TRIAL:
+                self._trial_phase(phase, data)
             elif phase.kind.value == language_phase:
                 self._language_phase(phase, data)
             elif phase.kind == PhaseKind.EVAL:
@@ -214,19 +220,68 @@ class PhaseRunner:
             },
         )
 
+    def _trial_phase(self, phase: PlannedPhase, data: RunData) -> None:
+        """few-shot:<lang>@lr=<lr>: one learning rate of the language's sweep, fine-tuned from the
+        post-target model on the same k shots, then scored on the language's selection items (the
+        same seeded validation items for every trial, none of them a shot) inside the same measured
+        phase, so the selection's cost is the trial's. The best trial so far is kept (on the host)."""
+        spec = self.spec
+        lang = phase.lang
+        assert lang is not None and self.base_state is not None and spec.few_shot_k is not None
+        lr = dict(spec.trial_phases(lang))[phase.name]
+        _restore(self.model, self.base_state)
+        pool = data.few_shot_pool[lang]
+        shot_seed = spec.shot_seed or 0
+        picked = few_shot_sample(pool, spec.few_shot_k, shot_seed, lang)
+        shots = [pool[j] for j in picked]
+        held = [pool[j] for j in selection_sample(pool, spec.few_shot_k, shot_seed, lang, spec.lr_sweep_items)]
+        if not held:
+            raise SpecError(
+                f"lr_sweep: few_shot_k={spec.few_shot_k} uses all {len(pool)} validation items of {lang!r}, "
+                f"so none is left to choose a learning rate on; use k < {len(pool)} or list the k to sweep "
+                f"in lr_sweep_k"
+            )
+        hp = dataclasses.replace(spec.few_shot_hparams, learning_rate=lr)
+        score = encode(held, self.tokenizer, self.spec.hparams.max_seq_len)
+        rows: list[dict] = []
+        self._train_phase(
+            phase,
+            {"xcopa": shots},
+            hp,
+            info={
+                "k": spec.few_shot_k,
+                "shot_seed": shot_seed,
+                "few_shot_indices": [e.idx for e in shots],
+                "learning_rate": lr,
+                "selection_indices": [e.idx for e in held],
+                **data.questions_info(spec, "validation", lang, shots),
+            },
+            score=(score, rows),
+        )
+        correct = sum(1 for r in rows if r["correct"])
+        sweep = self.sweeps.setdefault(lang, Sweep(len(held)))
+        sweep.add(phase.name, lr, correct, self.model)
+
     def _language_eval(self, phase: PlannedPhase, data: RunData) -> None:
-        """eval:<lang> of a target language: its XCOPA items."""
+        """eval:<lang> of a target language: its XCOPA items (after a learning-rate sweep, with
+        the selected trial's model; its eval info records the selection)."""
         spec = self.spec
         assert phase.lang is not None
         examples = data.target_eval[phase.lang]
         split = "validation" if spec.eval_split == "val" else spec.eval_split
+        sweep = self.sweeps.get(phase.lang)
+        if sweep is not None:
+            _restore(self.model, sweep.best_state)
         self._eval_phase(
             phase,
             "xcopa",
             spec.eval_split,
             examples,
             self.head,
-            extra_info=data.questions_info(spec, split, phase.lang, examples),
+            extra_info={
+                **data.questions_info(spec, split, phase.lang, examples),
+                **({"lr_sweep": sweep.record()} if sweep is not None else {}),
+            },
         )
         self.last_eval = examples or self.last_eval
 
@@ -366,16 +421,23 @@ class PhaseRunner:
         info=None,
         seed: int | None = None,
         validate=None,
+        score: tuple[list, list[dict]] | None = None,
     ) -> list[float]:
         """One measured training phase; returns its mean loss per optimiser step (the collapse
         check reads whether it fell). ``validate()``, when given, runs after the phase's window
-        and before its record, and returns facts for the record's info (a span task's EM/F1)."""
+        and before its record, and returns facts for the record's info (a span task's EM/F1).
+        ``score``: (encoded items, a list to fill with their rows), scored after training inside
+        the same meter (a sweep trial's selection): its examples, tokens and FLOPs are part of the
+        phase's."""
         # Each phase starts from its own seed, so a phase's randomness (new heads, dropout) does not
         # depend on what ran before it: a run started from a saved encoder matches one that trained it.
         # A retry of the target phase (target:copa#2) has its own seed (attempt_seed) and is seeded
         # as its phase, so it differs from the first attempt only by that seed.
         seed = self.spec.seed if seed is None else seed
-        torch.manual_seed(phase_seed(seed, phase_attempt(phase.name)[0]))
+        # A sweep's trials (few-shot:it@lr=3e-05) are seeded, and see their examples in the order,
+        # of few-shot:it: they differ by the learning rate only.
+        order_key = phase.name.split("@", 1)[0] if phase.kind == PhaseKind.FEW_SHOT_TRIAL else None
+        torch.manual_seed(phase_seed(seed, order_key or phase_attempt(phase.name)[0]))
         tasks = []
         reinit = {}
         for name, exs in task_data.items():
@@ -391,11 +453,35 @@ class PhaseRunner:
             if probe is not None
             else None
         )
+        score_check = (
+            self.warmer.eval(phase.name, score[0], tasks[0].head, self.spec.eval_batch_size) if score else None
+        )
         meter = self._begin(phase, total_steps)
         with meter:
             if probe is not None:
                 probe.start(meter)
-            tally, facts = train(self.ctx, self.model, phase.name, tasks, hp, seed, on_step=probe, micro=micro)
+            tally, facts = train(
+                self.ctx, self.model, phase.name, tasks, hp, seed, on_step=probe, micro=micro, order_key=order_key
+            )
+            if score is not None:
+                score_tally, score_rows = evaluate(
+                    self.ctx, self.model, score[0], tasks[0].head, self.spec.eval_batch_size
+                )
+        if score is not None:
+            steps = tally.steps
+            tally.merge(score_tally)
+            tally.steps = steps  # optimiser steps: the scoring takes none
+            if check is not None and score_check is not None:
+                check.merge(score_check)
+            score[1].extend(score_rows)
+            correct = sum(1 for r in score_rows if r["correct"])
+            facts.update(
+                selection_n=len(score_rows),
+                selection_correct=correct,
+                selection_accuracy=correct / len(score_rows) if score_rows else None,
+                selection_examples=score_tally.examples,
+                selection_flops=score_tally.flops_analytic,
+            )
         tally.check = check
         if probe is not None:
             facts.update(probe.info())
@@ -692,6 +778,40 @@ class PhaseRunner:
         )
         assert isinstance(record, PhaseEnd)
         self.completed.append(record)
+
+
+# The tie rule of a learning-rate sweep: the highest selection accuracy wins; among equal ones the
+# smallest learning rate (the smallest change to the post-target model; docs/methods.md).
+TIE_RULE = "highest selection accuracy; ties: the smallest learning rate"
+
+
+class Sweep:
+    """A language's learning-rate sweep: every trial's selection score and the best model so far."""
+
+    def __init__(self, items: int) -> None:
+        self.items = items
+        self.trials: list[dict] = []
+        self.best: dict | None = None
+        self.best_state: dict = {}
+
+    def add(self, phase: str, lr: float, correct: int, model) -> None:
+        trial = {"phase": phase, "learning_rate": lr, "correct": correct, "accuracy": correct / self.items}
+        self.trials.append(trial)
+        best = self.best
+        if best is None or (correct, -lr) > (best["correct"], -best["learning_rate"]):
+            self.best, self.best_state = trial, _snapshot(model)
+
+    def record(self) -> dict:
+        """What eval:<lang>'s info says of the selection."""
+        assert self.best is not None
+        return {
+            "selected_phase": self.best["phase"],
+            "selected_lr": self.best["learning_rate"],
+            "selection_items": self.items,
+            "split": "validation",
+            "tie_rule": TIE_RULE,
+            "trials": self.trials,
+        }
 
 
 def _snapshot(model) -> dict:

@@ -28,6 +28,7 @@ from ..verdict.api import (
     sentence,
     verdict,
 )
+from .protocol import ConfigProtocol, ProtocolFacts
 from .select import ReportError, Selection
 from .variants import VariantGroup, gather_variants
 
@@ -90,6 +91,8 @@ class ReportData:
     common: CommonGround = field(default_factory=lambda: CommonGround((), {}, {}))
     # configurations shown that differ only in xcopa_question / icl_prompt (report/variants.py)
     variants: list[VariantGroup] = field(default_factory=list)
+    # shot draws, learning-rate sweeps, the annotation cost's boundary (report/protocol.py)
+    protocol: ProtocolFacts = field(default_factory=ProtocolFacts)
 
     def config(self, cid: str) -> ConfigurationRow:
         return self.verdict.configurations[cid]
@@ -259,6 +262,7 @@ def gather(
         contended = _contended(con, shown)
         variants = gather_variants(con, shown)
         mt_quality = _mt_quality(con, shown)
+        protocol = _protocol(con, shown)
 
     runs_rows = runs.to_pylist()
     environment = _environment([r for r in runs_rows if r["status"] == "succeeded"])
@@ -297,6 +301,7 @@ def gather(
         figure_rule=rule,
         common=common,
         variants=variants,
+        protocol=protocol,
     )
     data.flags = _flags(data, runs_rows, contended.to_pylist())
     data.tables = {
@@ -764,3 +769,22 @@ def _cost_to_reach_table(d: ReportData) -> pa.Table:
         ]
     )
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def _protocol(con: Any, shown: list[str]) -> ProtocolFacts:
+    """The shown configurations that draw k > 0 shots: their draws, sweep and annotation setting."""
+    rows = con.execute(
+        """SELECT config_id, any_value(config_label) AS label, any_value(method) AS method, any_value(k) AS k,
+                  count(DISTINCT shot_seed) AS draws, any_value(lr_sweep) AS lr_sweep,
+                  max(annotated_examples) AS annotated, any_value(annotation_hours_per_example) AS per
+           FROM runs WHERE list_contains(?, config_id) AND status = 'succeeded' AND k > 0
+             AND annotated_examples IS NOT NULL
+           GROUP BY config_id ORDER BY config_id""",
+        [shown],
+    ).fetchall()
+    return ProtocolFacts(
+        [
+            ConfigProtocol(str(label), str(method), k, int(draws), tuple(sweep or ()), annotated, per)
+            for _, label, method, k, draws, sweep, annotated, per in rows
+        ]
+    )

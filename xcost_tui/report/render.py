@@ -18,6 +18,7 @@ from .. import format as fmt
 from ..stats.design import GCI_DRAWS
 from ..verdict.api import ComparisonRow, ConfigurationRow, Estimate
 from .data import ReportData, finding, seed_text
+from .protocol import sentences as protocol_sentences
 from .variants import comparability_sentence
 
 # ---- the document -------------------------------------------------------------------------------
@@ -129,6 +130,8 @@ COST_COLUMNS: list[tuple[str, str, Any]] = [
     ("peak_train_mem_bytes", "peak train mem", fmt.nbytes),
     # apart from training: the learning curve's evaluations (curve:<phase> phases, issue 17)
     ("curve_device_hours", "curve evals {hw}", hours),
+    # person-hours of annotation (issue 19), shown only when a configuration prices it
+    ("annotation_hours", "annotation person-hours", fmt.hours),
 ]
 
 
@@ -164,6 +167,7 @@ def _intro(d: ReportData) -> list[Block]:
             + ". docs/statistics.md explains every number."
         ),
         *_evidence(d),
+        *([Para(" ".join(protocol_sentences(d.protocol)))] if protocol_sentences(d.protocol) else []),
     ]
 
 
@@ -248,7 +252,13 @@ def _verdict(d: ReportData) -> list[Block]:
 
 
 def _configurations(d: ReportData) -> list[Block]:
-    cols = [c for c in COST_COLUMNS if c[0] != "amortised_train_device_hours" or d.verdict.amortise_n != 1]
+    priced = any(d.config(cid).costs.get("annotation_hours") is not None for cid in d.shown)
+    cols = [
+        c
+        for c in COST_COLUMNS
+        if (c[0] != "amortised_train_device_hours" or d.verdict.amortise_n != 1)
+        and (c[0] != "annotation_hours" or priced)
+    ]
     header = [
         "configuration",
         "id",

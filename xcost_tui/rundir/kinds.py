@@ -23,6 +23,10 @@ class PhaseKind(str, enum.Enum):
     # the learning-curve evaluations made during a training phase (curve:<phase>): measured as their
     # own phase, never part of the training phase's figures (issue 17)
     CURVE = "curve"
+    # one learning rate of a few-shot run's sweep (few-shot:<lang>@lr=<lr>): trained on the k shots,
+    # then scored on held-out validation items inside the same measured phase (docs/methods.md,
+    # "Few-shot protocol"); a training phase, so every trial is part of the run's training cost
+    FEW_SHOT_TRIAL = "few-shot-trial"
 
     # The bare value in f-strings and str() on every Python (3.12 changed format() of mixed enums).
     def __str__(self) -> str:
@@ -33,4 +37,4 @@ class PhaseKind(str, enum.Enum):
 
 
 # The phases that train (their costs are the training cost of a run).
-TRAINING_KINDS = (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT)
+TRAINING_KINDS = (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT, PhaseKind.FEW_SHOT_TRIAL)

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any, TypedDict, TypeVar
 
 from .. import configuration
-from ..methods import GENERATOR_METHODS, UNTRAINED_METHODS
+from ..methods import GENERATOR_METHODS, SHOT_METHODS, UNTRAINED_METHODS
 from ..rundir import Cost, JsonlLine, PhaseState, RunState, RunStatus, StatusRecord, dumps, final_status
 from ..rundir.fields import as_float, as_int, as_str, as_strs_or_none, as_timestamp
 from ..rundir.forecast import PlanForecast, phase_row
@@ -149,6 +149,10 @@ class RunRow(TypedDict):
     config_family: str | None
     config_label: str | None
     training_id: str | None
+    lr_sweep: list[float] | None
+    annotated_examples: int | None
+    annotation_hours_per_example: float | None
+    annotation_hours: float | None
 
 
 def _section(spec: dict[str, Any], section: str, key: str, conv: Callable[[Any], T]) -> T | None:
@@ -287,6 +291,42 @@ def run_row(rec: RunRecords) -> RunRow:
         config_family=configuration.family(spec) if spec else None,
         config_label=configuration.label(spec) if spec else None,
         training_id=configuration.training_id(spec) if spec else None,
+        **_annotation(spec, state),
+    )
+
+
+class ProtocolColumns(TypedDict):
+    """The few-shot protocol's columns of a ``runs`` row (issue 19)."""
+
+    lr_sweep: list[float] | None
+    annotated_examples: int | None
+    annotation_hours_per_example: float | None
+    annotation_hours: float | None
+
+
+def _annotation(spec: dict[str, Any], state: RunState) -> ProtocolColumns:
+    """The few-shot protocol's columns (docs/methods.md, "Few-shot protocol"): the learning rates of
+    a sweep, and the labelled target-language examples a shot method's pipeline needed: k per
+    language (the shots or demonstrations) plus, after a sweep, each language's selection items
+    (the trials' ``selection_n``); their annotation cost when the spec prices an example."""
+    sweep = [float(x) for x in spec.get("lr_sweep") or [] if isinstance(x, (int, float))]
+    lr_sweep = sweep if spec.get("method") == "few-shot" else None
+    if spec.get("method") not in SHOT_METHODS:
+        return ProtocolColumns(
+            lr_sweep=lr_sweep, annotated_examples=None, annotation_hours_per_example=None, annotation_hours=None
+        )
+    k = as_int(spec.get("few_shot_k")) or 0
+    selection: dict[str, int] = {}
+    for p in state.phases.values():
+        if p.kind == PhaseKind.FEW_SHOT_TRIAL.value and p.completed and p.lang:
+            selection[p.lang] = max(selection.get(p.lang, 0), as_int(p.info.get("selection_n")) or 0)
+    n = k * len(as_strs_or_none(spec.get("langs")) or []) + sum(selection.values())
+    per = as_float(spec.get("annotation_hours_per_example"))
+    return ProtocolColumns(
+        lr_sweep=lr_sweep,
+        annotated_examples=n,
+        annotation_hours_per_example=per,
+        annotation_hours=n * per if per is not None else None,
     )
 
 

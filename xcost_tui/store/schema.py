@@ -39,7 +39,8 @@ if TYPE_CHECKING:
 # phases.flops_check_ratio, curve:<phase> phases (kind 'curve') and the leaderboard's curve_* and warmup_s.
 # 8 (issue 18): warm workers: the workers table, runs.model_load_s, model_cached, worker_id, worker_index.
 # 9 (issue 19): runs.icl_prompt; translate-test's MT quality, the mt_quality table (chrF, BLEU per language and
-# reference).
+# reference); the few-shot protocol: runs.lr_sweep, annotated_examples, annotation_hours_per_example,
+# annotation_hours (and the leaderboard's and configurations' annotation columns); phase kind few-shot-trial.
 SCHEMA_VERSION = 9
 
 
@@ -180,6 +181,11 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("config_family", "VARCHAR"),
         ("config_label", "VARCHAR"),
         ("training_id", "VARCHAR"),
+        # the few-shot protocol (issue 19; docs/methods.md, "Few-shot protocol")
+        ("lr_sweep", "DOUBLE[]"),  # few-shot: the learning rates tried per language (empty: no sweep)
+        ("annotated_examples", "BIGINT"),  # labelled target-language examples the pipeline needed
+        ("annotation_hours_per_example", "DOUBLE"),  # spec annotation_hours_per_example; NULL: unset
+        ("annotation_hours", "DOUBLE"),  # annotated_examples x annotation_hours_per_example; NULL: unset
     ),
     "phases": (
         ("run_id", "VARCHAR"),
@@ -667,7 +673,7 @@ SELECT r.run_id, r.name, r.model, r.method,
   coalesce(allp.contended_phases, 0) > 0 AS contended, coalesce(allp.contended_phases, 0) AS contended_phases,
   r.executor, r.executor_job_id, r.executor_state, r.node, r.cpu_threads, r.runs_sharing,
   r.device_type, r.device_name, r.device_count, r.precision, r.started, r.ended, r.duration_s, r.error, r.run_dir,
-  r.translations,
+  r.translations, r.annotated_examples, r.annotation_hours,
   qc.query_flops, allp.latency_p95_s AS query_latency_p95_s, qc.query_energy_j, qc.query_device_hours,
   allp.peak_infer_mem_bytes AS query_peak_mem_bytes, qc.query_prompt_tokens,
   qc.query_continuation_tokens, qc.query_context_tokens_mean, qc.query_context_tokens_max, qc.query_translation_counted,
@@ -815,7 +821,12 @@ info AS (
     -- a method that draws shots, k > 0, and one draw: its interval says nothing of the draw
     coalesce(any_value(method) IN ({_DRAWS_SHOTS}) AND coalesce(any_value(k), 0) > 0, false)
       AND count(DISTINCT coalesce(shot_seed, 0)) <= 1 AS single_draw,
-    count(*) FILTER (WHERE contended) AS contended_runs
+    count(*) FILTER (WHERE contended) AS contended_runs,
+    -- person-hours of annotating the labelled target-language examples (issue 19): their own unit,
+    -- never added to device-hours; a count times a rate, not a measurement, so contended runs count
+    -- too; NULL unless every run prices it (annotation_hours_per_example)
+    CASE WHEN count(annotation_hours) = count(*) THEN avg(annotation_hours) END AS annotation_hours,
+    max(annotated_examples) AS annotated_examples
   FROM lb GROUP BY config_id
 ),
 spread AS (

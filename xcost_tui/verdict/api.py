@@ -58,6 +58,7 @@ COSTS = (
     "query_energy_j",
     "query_device_hours",
     "curve_device_hours",
+    "annotation_hours",  # person-hours, not device-hours (issue 19): a cost column of its own
     "peak_train_mem_bytes",
     "peak_infer_mem_bytes",
 )
