@@ -347,7 +347,7 @@ def test_the_built_in_methods_plans(capsys):
         *((k, d) for k in (4, 16) for d in range(5)),
     }
     assert all(s.langs == list(gpu.runs[0].langs) and len(s.langs) == 11 for s in gpu.runs)
-    assert len(gpu.runs) == 29
+    assert len(gpu.runs) == 37
     roberta = by[("translate-test", "FacebookAI/roberta-large", "published")]
     assert all(s.intermediate == ["siqa"] and s.hparams.learning_rate == 3e-5 for s in roberta)
     assert check_command("xcopa-methods") == 0

@@ -177,8 +177,8 @@ def test_mt_quality_lands_in_the_store_beside_the_accuracy(store):
     la = sql(store, "SELECT name, lang, accuracy, mt_chrf FROM lang_accuracy WHERE lang = 'it' ORDER BY name")
     assert {r["name"]: r["mt_chrf"] is not None for r in la} == {
         "direct": False,
-        "icl-k0": False,
-        "icl-k2": False,
+        "icl-k0-draw0": False,
+        **{f"icl-k2-draw{d}": False for d in range(5)},  # five draws of the demonstrations
         "tt-mt": True,
         "tt-published": True,
     }

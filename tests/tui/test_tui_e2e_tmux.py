@@ -98,7 +98,7 @@ def test_launch_demo_watch_eval_and_sort_by_language(tmp_path, data_dir):
         # Launch: the plan given on the command line is loaded and listed
         screen = term.wait_text("demo.toml", 30)
         assert len(screen.splitlines()[0]) > 100, "the app should use the 120-column pane"
-        screen = term.wait_text("4 planned", 30)
+        screen = term.wait_text("8 planned", 30)  # 5 few-shot draws (issue 19)
         assert "intermediate-rte" in screen and "few-shot" in screen
         term.keys("C-s")
         term.wait(lambda s: "running" in s or "queued" in s, 30, "the queue to start")

@@ -665,7 +665,27 @@ class SlurmExecutor:
         live.status, live.error, live.ended = final, error, ended or time.time()
         live.executor_state, live.executor_reason = info.state, info.reason
         live.cancelling = False
+        self._amend_pack(sup, run, account)
         sup.finished(run)
+
+    def _amend_pack(self, sup: Supervisor, run: Run, account: dict[str, Any]) -> None:
+        """The runs of ``run``'s pack that ended while their job went on (``_own_end``) learn how
+        the job ended too: SLURM's state and accounting are the job's, shared by its runs."""
+        for other in sup.all_runs():
+            if other is run or other.job_id != run.job_id or not other.live.done:
+                continue
+            recorded = peek_status(other.run_dir)
+            if recorded is None or recorded.executor_state is not None:
+                continue  # its end was SLURM's word already (finish), or it has no record to amend
+            try:
+                storage.amend(other.live.run_dir, other.live.status, **account)
+            except WriteError as exc:
+                sup.storage_failed(exc)
+                return
+            other.live.executor_state, other.live.executor_reason = (
+                account["executor_state"],
+                account["executor_reason"],
+            )
 
     def cancel(self, sup: Supervisor, run: Run, now: float) -> None:
         """A requested cancel: ``scancel``, once (SLURM sends SIGTERM, then SIGKILL after its
