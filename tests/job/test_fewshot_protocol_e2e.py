@@ -8,12 +8,9 @@ sweep's configuration and unset on the others, is stored and stated by the repor
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from support.cli import run_and_report, sql_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fewshot_protocol_e2e")]
 
@@ -75,39 +72,19 @@ few_shot_hparams = {{ recipe = "xcost-few-shot", max_steps = 3, max_seq_len = 64
 """
 
 
-def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "xcost_tui", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
-
-
-def sql(store: Path, query: str) -> list[dict]:
-    proc = _run(["sql", "--store", str(store), "--format", "json", query], 120)
-    assert proc.returncode == 0, proc.stderr
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory, data_dir):
-    root = tmp_path_factory.mktemp("fewshot-protocol")
-    plan = root / "plan.toml"
+    plan = tmp_path_factory.mktemp("fewshot-protocol") / "plan.toml"
     plan.write_text(PLAN, encoding="utf-8")
-    store = root / "store"
-    proc = _run(["--headless", str(plan), "--data-dir", str(data_dir), "--store", str(store)], 1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "4/4 runs succeeded" in proc.stdout
-    out = root / "report"
-    proc = _run(["report", str(plan), "--store", str(store), "--out", str(out), "--include-contended"], 600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    runs = {r["name"]: r for r in sql(store, "SELECT * FROM runs")}
+    store, out, _ = run_and_report(plan, data_dir, 4, timeout=1200, no_heavy_imports=False)
+    runs = {r["name"]: r for r in sql_rows(store, "SELECT * FROM runs")}
     return store, out, runs
 
 
 def test_every_trial_is_a_measured_training_phase(swept):
     store, _, runs = swept
     rid = runs["sweep"]["run_id"]
-    phases = sql(store, f"SELECT * FROM phases WHERE run_id = '{rid}' ORDER BY ordinal")
+    phases = sql_rows(store, f"SELECT * FROM phases WHERE run_id = '{rid}' ORDER BY ordinal")
     trials = [p for p in phases if p["kind"] == "few-shot-trial"]
     assert [p["phase"] for p in trials] == [f"few-shot:it@lr={r:g}" for r in RATES]
     assert "few-shot:it" not in {p["phase"] for p in phases}  # the sweep replaces the single phase
@@ -130,7 +107,7 @@ def test_every_trial_is_a_measured_training_phase(swept):
 def test_the_selection_is_recorded_and_test_uses_the_selected_trial(swept):
     store, _, runs = swept
     rid = runs["sweep"]["run_id"]
-    (ev,) = sql(store, f"SELECT info FROM phases WHERE run_id = '{rid}' AND phase = 'eval:it'")
+    (ev,) = sql_rows(store, f"SELECT info FROM phases WHERE run_id = '{rid}' AND phase = 'eval:it'")
     sel = json.loads(ev["info"])["lr_sweep"]
     trials = {t["learning_rate"]: t for t in sel["trials"]}
     best = max(t["correct"] for t in trials.values())
@@ -143,7 +120,7 @@ def test_the_selection_is_recorded_and_test_uses_the_selected_trial(swept):
     alone = runs["lr-low" if sel["selected_lr"] == RATES[0] else "lr-high"]["run_id"]
 
     def scores(run_id: str) -> dict[int, list[float]]:
-        rows = sql(store, f"SELECT idx, scores FROM predictions WHERE run_id = '{run_id}' AND phase = 'eval:it'")
+        rows = sql_rows(store, f"SELECT idx, scores FROM predictions WHERE run_id = '{run_id}' AND phase = 'eval:it'")
         return {r["idx"]: r["scores"] for r in rows}
 
     mine, theirs = scores(rid), scores(alone)
@@ -157,9 +134,9 @@ def test_the_selection_is_recorded_and_test_uses_the_selected_trial(swept):
 def test_the_pipeline_cost_counts_every_trial(swept):
     store, _, runs = swept
     rid, direct = runs["sweep"]["run_id"], runs["direct"]["run_id"]
-    (lb,) = sql(store, f"SELECT * FROM leaderboard WHERE run_id = '{rid}'")
-    trials = sql(store, f"SELECT * FROM phases WHERE run_id = '{rid}' AND kind = 'few-shot-trial'")
-    (target,) = sql(store, f"SELECT * FROM phases WHERE run_id = '{direct}' AND phase = 'target:copa'")
+    (lb,) = sql_rows(store, f"SELECT * FROM leaderboard WHERE run_id = '{rid}'")
+    trials = sql_rows(store, f"SELECT * FROM phases WHERE run_id = '{rid}' AND kind = 'few-shot-trial'")
+    (target,) = sql_rows(store, f"SELECT * FROM phases WHERE run_id = '{direct}' AND phase = 'target:copa'")
     # the run's own training is its trials; its full pipeline adds the target phase it reused
     assert lb["own_train_flops"] == pytest.approx(sum(p["flops_analytic"] for p in trials))
     assert lb["own_train_device_hours"] == pytest.approx(sum(p["device_hours"] for p in trials))
@@ -167,7 +144,7 @@ def test_the_pipeline_cost_counts_every_trial(swept):
     assert lb["train_device_hours"] == pytest.approx(target["device_hours"] + sum(p["device_hours"] for p in trials))
     # a single-rate run trains once: the sweep's own training is more than either single run's
     for name in ("lr-low", "lr-high"):
-        (one,) = sql(store, f"SELECT own_train_flops FROM leaderboard WHERE run_id = '{runs[name]['run_id']}'")
+        (one,) = sql_rows(store, f"SELECT own_train_flops FROM leaderboard WHERE run_id = '{runs[name]['run_id']}'")
         assert lb["own_train_flops"] > one["own_train_flops"]
 
 
@@ -182,9 +159,9 @@ def test_annotation_cost_set_and_unset(swept):
         assert runs[name]["annotated_examples"] == 4 and runs[name]["annotation_hours"] is None
         assert runs[name]["lr_sweep"] == []
     assert runs["direct"]["annotated_examples"] is None and runs["direct"]["lr_sweep"] is None
-    (cfg,) = sql(store, f"SELECT annotation_hours FROM configurations WHERE config_id = '{sweep['config_id']}'")
+    (cfg,) = sql_rows(store, f"SELECT annotation_hours FROM configurations WHERE config_id = '{sweep['config_id']}'")
     assert cfg["annotation_hours"] == pytest.approx((4 + SELECTION_ITEMS) * HOURS)
-    (lb,) = sql(
+    (lb,) = sql_rows(
         store, f"SELECT annotation_hours, annotated_examples FROM leaderboard WHERE run_id = '{sweep['run_id']}'"
     )
     assert lb["annotated_examples"] == 4 + SELECTION_ITEMS

@@ -6,14 +6,11 @@ paired by seed), and must be the number of the report and of the `comparisons` v
 from __future__ import annotations
 
 import csv
-import json
-import os
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
+from support.cli import run_and_report, sql_rows
 from support.report_browser import find_chromium
 from test_report_browser import check_rendered
 
@@ -40,32 +37,10 @@ def two_seed_plan(path: Path) -> Path:
     return path
 
 
-def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "xcost_tui", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
-
-
-def _sql(store: Path, query: str) -> list[dict]:
-    proc = _run(["sql", "--store", str(store), "--format", "json", query], 120)
-    assert proc.returncode == 0, proc.stderr
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory, data_dir):
-    root = tmp_path_factory.mktemp("report-e2e")
-    plan = two_seed_plan(root / "two-seeds.toml")
-    store = root / "store"
-    proc = _run(["--headless", str(plan), "--data-dir", str(data_dir), "--store", str(store)], 1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "4/4 runs succeeded" in proc.stdout
-    out = root / "report"
-    # the runs ran beside the rest of the suite: contended, and left out of costs unless brought in
-    proc = _run(["report", str(plan), "--store", str(store), "--out", str(out), "--include-contended"], 600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return store, out, proc.stdout
+    plan = two_seed_plan(tmp_path_factory.mktemp("report-e2e") / "two-seeds.toml")
+    return run_and_report(plan, data_dir, 4)
 
 
 def recompute(store: Path, lang: str | None) -> tuple[float, int, int, str, str]:
@@ -75,9 +50,9 @@ def recompute(store: Path, lang: str | None) -> tuple[float, int, int, str, str]
     languages, item by item (an XCOPA idx is one COPA item in every language)."""
     runs = {
         r["run_id"]: r
-        for r in _sql(store, "SELECT run_id, method, seed, config_id, langs FROM runs WHERE status = 'succeeded'")
+        for r in sql_rows(store, "SELECT run_id, method, seed, config_id, langs FROM runs WHERE status = 'succeeded'")
     }
-    rows = _sql(store, "SELECT run_id, phase, lang, idx, correct FROM predictions WHERE label >= 0")
+    rows = sql_rows(store, "SELECT run_id, phase, lang, idx, correct FROM predictions WHERE label >= 0")
     langs = [lang] if lang else sorted({x for r in runs.values() for x in r["langs"]})
     correct: dict[tuple[str, str], dict[int, int]] = {}
     for row in rows:
@@ -115,7 +90,7 @@ def test_a_paired_difference_recomputed_from_predictions_is_the_report_s(reporte
     assert row["baseline_id"] == direct
     assert float(row["diff"]) == pytest.approx(diff, abs=1e-12)
     assert (int(row["n_pairs"]), int(row["n_items"])) == (2, 100)
-    view = _sql(
+    view = sql_rows(
         store, f"SELECT diff, n_pairs, n_items FROM comparisons WHERE config_id = '{inter}' AND lang = '{name}'"
     )
     assert len(view) == 1 and view[0]["diff"] == pytest.approx(diff, abs=1e-12)
@@ -137,11 +112,11 @@ def test_the_real_report_is_complete(reported):
         assert (out / f"{name}.svg").exists() and (out / f"{name}.pdf").exists(), name
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "| training seeds |" in md and "| direct · tiny-xlmr | 2 | 0, 1 |" in md
-    curves = _sql(store, "SELECT count(*) AS n FROM learning_curves")[0]["n"]
+    curves = sql_rows(store, "SELECT count(*) AS n FROM learning_curves")[0]["n"]
     assert curves > 0
     with (out / "learning_curves.csv").open(newline="", encoding="utf-8") as f:
         assert len(list(csv.DictReader(f))) > 0
-    env = {r["torch_version"] for r in _sql(store, "SELECT torch_version FROM runs")}
+    env = {r["torch_version"] for r in sql_rows(store, "SELECT torch_version FROM runs")}
     assert f"| torch | {env.pop()} (4 runs) |" in md
 
 
@@ -165,7 +140,7 @@ def test_every_demo_phase_fits_its_cpus_and_curve_evaluations_are_their_own_phas
     127 s of others' CPU beside 23 s on 2 cores), and every target phase's learning-curve
     evaluations are a curve:<phase> phase with its own figures, training's figures without them."""
     store, _, _ = reported
-    rows = _sql(
+    rows = sql_rows(
         store,
         "SELECT run_id, phase, kind, wall_s, other_cpu_s, json_extract(costs, '$.other_cpu_s.cpus') AS cpus, "
         "coalesce(TRY_CAST(json_extract(info, '$.windows') AS BIGINT), "
@@ -184,7 +159,9 @@ def test_every_demo_phase_fits_its_cpus_and_curve_evaluations_are_their_own_phas
     for r in rows:
         if r["kind"] == "curve":
             assert r["wall_s"] > 0 and r["device_hours"] > 0 and r["flops_analytic"] > 0 and r["cpu_s"] > 0
-    board = _sql(store, "SELECT run_id, curve_device_hours, curve_flops, warmup_s, train_device_hours FROM leaderboard")
+    board = sql_rows(
+        store, "SELECT run_id, curve_device_hours, curve_flops, warmup_s, train_device_hours FROM leaderboard"
+    )
     assert board and all(b["curve_flops"] > 0 and b["warmup_s"] > 0 for b in board)
 
 

@@ -7,12 +7,9 @@ comparable with published numbers; a report of one configuration has no such sec
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from support.cli import run_and_report, sql_rows, xcost
 
 from xcost_tui import XCOPA_LANGS
 from xcost_tui.report.variants import Member, VariantGroup, comparability_sentence, group_variants
@@ -51,31 +48,11 @@ grid = {{ xcopa_question = ["copa", "published"] }}
 """
 
 
-def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess:
-    env = {**os.environ, "XCOST_ASSERT_NO_HEAVY_IMPORTS": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "xcost_tui", *args], capture_output=True, text=True, timeout=timeout, env=env
-    )
-
-
-def _sql(store: Path, query: str) -> list[dict]:
-    proc = _run(["sql", "--store", str(store), "--format", "json", query], 120)
-    assert proc.returncode == 0, proc.stderr
-    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-
-
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory, data_dir):
-    root = tmp_path_factory.mktemp("variants-e2e")
-    plan = root / "variants.toml"
+    plan = tmp_path_factory.mktemp("variants-e2e") / "variants.toml"
     plan.write_text(PLAN, encoding="utf-8")
-    store = root / "store"
-    proc = _run(["--headless", str(plan), "--data-dir", str(data_dir), "--store", str(store)], 1800)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "6/6 runs succeeded" in proc.stdout
-    out = root / "report"
-    proc = _run(["report", str(plan), "--store", str(store), "--out", str(out), "--include-contended"], 600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    store, out, _ = run_and_report(plan, data_dir, 6)
     return store, out
 
 
@@ -89,7 +66,7 @@ def test_the_report_puts_the_variants_side_by_side(reported, data_dir):
     md = (out / "report.md").read_text(encoding="utf-8")
     section = _section(md)
     v = verdict(store)
-    specs = {r["config_id"]: json.loads(r["spec"]) for r in _sql(store, "SELECT config_id, spec FROM runs")}
+    specs = {r["config_id"]: json.loads(r["spec"]) for r in sql_rows(store, "SELECT config_id, spec FROM runs")}
     assert len(specs) == 6
     lines = [line for line in section.splitlines() if line.startswith("| ") and "configuration" not in line]
     assert len(lines) == 6  # every configuration, in its group's table
@@ -122,13 +99,13 @@ def test_the_report_puts_the_variants_side_by_side(reported, data_dir):
 
 def test_the_icl_prompt_variants_change_thai_and_tamil_only(reported):
     store, _ = reported
-    rows = _sql(
+    rows = sql_rows(
         store,
         "SELECT r.config_id, r.spec, p.phase, p.lang, p.info FROM phases p JOIN runs r USING (run_id) "
         "WHERE p.kind = 'eval' AND r.method = 'icl'",
     )
     assert rows
-    runs = _sql(store, "SELECT method, icl_prompt, spec FROM runs")
+    runs = sql_rows(store, "SELECT method, icl_prompt, spec FROM runs")
     for r in runs:  # the store's column: the spec's variant for icl, NULL for the others
         spec = json.loads(r["spec"]) if isinstance(r["spec"], str) else r["spec"]
         assert r["icl_prompt"] == (spec.get("icl_prompt", "lm-eval") if r["method"] == "icl" else None)
@@ -140,7 +117,7 @@ def test_the_icl_prompt_variants_change_thai_and_tamil_only(reported):
         assert info["prompt_template"].startswith(f"lm-eval {LM_EVAL_VERSION} {task}")
         assert (info["prompts_differing"] > 0) == (r["lang"] in ("th", "ta")), r
     # the same model, items and question: the prompt variants score differently only where they differ
-    preds = _sql(
+    preds = sql_rows(
         store,
         "SELECT r.spec, p.lang, p.idx, p.scores FROM predictions p JOIN runs r USING (run_id) "
         "WHERE r.method = 'icl' AND p.lang <> 'en'",
@@ -159,9 +136,9 @@ def test_the_icl_prompt_variants_change_thai_and_tamil_only(reported):
 
 def test_a_report_without_variants_has_no_section(reported, tmp_path):
     store, _ = reported
-    (one,) = _sql(store, "SELECT any_value(run_id) AS run_id FROM runs WHERE method = 'direct'")
+    (one,) = sql_rows(store, "SELECT any_value(run_id) AS run_id FROM runs WHERE method = 'direct'")
     out = tmp_path / "one"
-    proc = _run(["report", "--where", f"run_id = '{one['run_id']}'", "--store", str(store), "--out", str(out)], 600)
+    proc = xcost(["report", "--where", f"run_id = '{one['run_id']}'", "--store", str(store), "--out", str(out)], 600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Comparability variants" not in (out / "report.md").read_text(encoding="utf-8")
 
