@@ -20,7 +20,6 @@ from typing import Protocol, cast
 import torch
 
 from ..collapse import check_collapse
-from ..errors import SpecError
 from ..measure.flops import EncoderDims
 from ..measure.heads import SPAN_HEAD
 from ..measure.mfu import mfu, peak_flops
@@ -234,13 +233,8 @@ class PhaseRunner:
         shot_seed = spec.shot_seed or 0
         picked = few_shot_sample(pool, spec.few_shot_k, shot_seed, lang)
         shots = [pool[j] for j in picked]
+        # never empty: a sweep whose k leaves no item is refused when the data loads (job/data.py)
         held = [pool[j] for j in selection_sample(pool, spec.few_shot_k, shot_seed, lang, spec.lr_sweep_items)]
-        if not held:
-            raise SpecError(
-                f"lr_sweep: few_shot_k={spec.few_shot_k} uses all {len(pool)} validation items of {lang!r}, "
-                f"so none is left to choose a learning rate on; use k < {len(pool)} or list the k to sweep "
-                f"in lr_sweep_k"
-            )
         hp = dataclasses.replace(spec.few_shot_hparams, learning_rate=lr)
         score = encode(held, self.tokenizer, self.spec.hparams.max_seq_len)
         rows: list[dict] = []

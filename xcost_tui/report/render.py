@@ -167,8 +167,14 @@ def _intro(d: ReportData) -> list[Block]:
             + ". docs/statistics.md explains every number."
         ),
         *_evidence(d),
-        *([Para(" ".join(protocol_sentences(d.protocol)))] if protocol_sentences(d.protocol) else []),
+        *_protocol(d),
     ]
+
+
+def _protocol(d: ReportData) -> list[Block]:
+    """The few-shot protocol's sentences (draws, sweeps, the annotation boundary), when any apply."""
+    said = protocol_sentences(d.protocol)
+    return [Para(" ".join(said))] if said else []
 
 
 # Where the case for intermediate training on XCOPA comes from (docs/recipes.md, "What the evidence
