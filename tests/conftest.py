@@ -17,3 +17,13 @@ def data_dir() -> Path:
     # Not a skip: without the offline data the end-to-end tests would prove nothing.
     assert (path / "xcopa").is_dir(), f"offline data not found at {path}; set XCOST_DATA_DIR"
     return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A slow (end-to-end) test is allowed its fixture's command and its own (support/timeouts.py);
+    a test that names its own timeout keeps it."""
+    from support.timeouts import SLOW_TEST_TIMEOUT_S
+
+    for item in items:
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TEST_TIMEOUT_S))

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from support.timeouts import E2E_COMMAND_TIMEOUT_S
 
 from xcost_tui.rundir import RunStatus, read_status
 
@@ -37,7 +38,7 @@ def demo_store(tmp_path_factory, data_dir):
         [sys.executable, "-m", "xcost_tui", "--headless", "demo", "--data-dir", str(data_dir), "--store", str(store)],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=E2E_COMMAND_TIMEOUT_S,
         env=env,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -76,7 +76,7 @@ few_shot_hparams = {{ recipe = "xcost-few-shot", max_steps = 3, max_seq_len = 64
 def swept(tmp_path_factory, data_dir):
     plan = tmp_path_factory.mktemp("fewshot-protocol") / "plan.toml"
     plan.write_text(PLAN, encoding="utf-8")
-    store, out, _ = run_and_report(plan, data_dir, 4, timeout=1200, no_heavy_imports=False)
+    store, out, _ = run_and_report(plan, data_dir, 4, no_heavy_imports=False)
     runs = {r["name"]: r for r in sql_rows(store, "SELECT * FROM runs")}
     return store, out, runs
 

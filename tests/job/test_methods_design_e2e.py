@@ -11,6 +11,7 @@ import sys
 from importlib import resources
 
 import pytest
+from support.timeouts import E2E_COMMAND_TIMEOUT_S
 
 from xcost_tui.store.db import connect_ro
 from xcost_tui.verdict.api import verdict
@@ -54,7 +55,7 @@ def store(tmp_path_factory, data_dir):
         ],
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=E2E_COMMAND_TIMEOUT_S,
         env={**os.environ, "TERM": "dumb"},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from support.slurm_fixtures import slurm_cluster, wait_for  # noqa: F401 - the fixture
+from support.timeouts import E2E_COMMAND_TIMEOUT_S
 from support.tui import std_store, std_store_master  # noqa: F401 - fixtures
 
 from xcost_tui.plan import ExecutorSettings, loads_plan
@@ -345,7 +346,7 @@ def test_the_demo_plan_through_slurm_with_the_real_job(tmp_path, data_dir):
         env=env,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=E2E_COMMAND_TIMEOUT_S,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "8/8 runs succeeded" in proc.stdout  # 5 few-shot draws (issue 19)

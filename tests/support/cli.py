@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.timeouts import E2E_COMMAND_TIMEOUT_S
+
 
 def xcost(args: list[str], timeout: float, *, no_heavy_imports: bool = True) -> subprocess.CompletedProcess:
     """``python -m xcost_tui ARGS``; with ``no_heavy_imports`` the torch-free verbs assert they
@@ -29,7 +31,7 @@ def sql_rows(store: Path, query: str) -> list[dict]:
 
 
 def run_and_report(
-    plan: Path, data_dir: Path, n_runs: int, *, timeout: float = 1800, no_heavy_imports: bool = True
+    plan: Path, data_dir: Path, n_runs: int, *, timeout: float = E2E_COMMAND_TIMEOUT_S, no_heavy_imports: bool = True
 ) -> tuple[Path, Path, str]:
     """Runs ``plan`` headless into ``<plan's folder>/store`` (every one of its ``n_runs`` must
     succeed), then writes its report to ``<plan's folder>/report``: (store, report folder, what
