@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from . import XCOPA_LANGS, __version__
-from .errors import XcostError
+from .errors import XcostError, path_error
 from .methods import METHODS
 
 DEFAULT_STORE = "store"
@@ -502,7 +502,15 @@ def main(argv: list[str] | None = None) -> int:
         return _dispatch(parser, args, plan_arg)
     except XcostError as exc:
         print(f"xcost-tui: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # A path the system refused that no verb put in words: the one shape all of them use
+        # (errors.path_error; exit 1 for a full disk, 2 for a path to change).
+        err = path_error(exc)
+        print(f"xcost-tui: error: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("xcost-tui: interrupted", file=sys.stderr)
         return 130

@@ -38,6 +38,7 @@ from .runner.executors import make_executor
 from .runner.live import LiveRun
 from .runner.notes import STARTED, Note, NoteLevel
 from .runner.procs import JOB_COMMAND_ENV
+from .runner.storage import store_failure
 from .store.forecasts import forecast_summary
 from .store.ingest import ingest as ingest_runs
 from .store.query import leaderboard
@@ -709,7 +710,7 @@ def _headless(
                 print(f"store: {w}", file=out, flush=True)
         except Exception as exc:  # noqa: BLE001 - the results are on disk; the store can be rebuilt
             print(
-                f"store: could not ingest the runs ({type(exc).__name__}: {exc}); "
+                f"store: could not ingest the runs ({store_failure(exc, sched.storage_error)}); "
                 f"`xcost-tui ingest --store {store}` retries",
                 file=out,
                 flush=True,

@@ -326,13 +326,15 @@ def test_a_damaged_run_dir_is_ingested_with_warnings(tmp_path):
 
 
 def test_a_malformed_status_and_a_glob_named_run_dir_leave_the_others_alone(tmp_path):
-    """A status.json that is valid JSON but not an object is skipped and reported; a run
-    directory literally named ``*`` gets its own rows only (DuckDB's readers expand globs)."""
+    """A status.json that is valid JSON but not an object, of a run without a run_end (how it
+    ended is unknown), is skipped and reported (with a run_end it is ingested from its events:
+    tests/faults/test_write_faults.py); a run directory literally named ``*`` gets its own rows
+    only (DuckDB's readers expand globs)."""
     root = tmp_path
     a = make_run_dir(root, run_id="direct-a", n_eval=10)
     b = make_run_dir(root, run_id="direct-b", seed=1, n_eval=10)
     star = make_run_dir(root, run_id="*", seed=2, n_eval=10)
-    bad = make_run_dir(root, run_id="direct-bad", seed=3, n_eval=10)
+    bad = make_run_dir(root, run_id="direct-bad", seed=3, n_eval=10, status="running")
     (bad / "status.json").write_text("[1,2]")
     (star / "predictions.jsonl").write_text((star / "predictions.jsonl").read_text().splitlines(True)[0])
     report = ingest(root)

@@ -2,7 +2,8 @@
 
 Progress goes to stderr, so ``--format json|csv`` on stdout is the data alone. The forecast is
 written to ``<store>/forecasts/<id>.json`` and read into the store's ``forecasts`` table (unless
-``--no-save``). Exit 0, or 2 for a bad plan or a forecast that could not be made, with the message.
+``--no-save``); a store that cannot take it (read-only, full) is a warning after the forecast.
+Exit 0, or 2 for a bad plan or a forecast that could not be made, with the message.
 
 The table's closing lines say how the runs were assumed to execute (warm workers: how many and
 why, or one process per run), the device-hours in and outside the phases (the start-up share), the
@@ -20,7 +21,7 @@ from typing import TextIO
 
 from .. import format as fmt
 from .. import present
-from ..errors import XcostError
+from ..errors import WriteError, XcostError, path_error
 from ..estimate.profiles import get_profile
 from ..estimate.run import estimate_plan
 from ..measure import nvml
@@ -74,8 +75,9 @@ def estimate_command(
         print(f"xcost-tui: error: {exc}", file=err, flush=True)
         return 2
     saved = None
+    unsaved: list[str] = []  # said after the forecast: a store that takes no writes costs no forecast
     if save:
-        saved = _save(fc, Path(store), err)
+        saved = _save(fc, Path(store), unsaved)
     if fmt_name == "json":
         json.dump(fc.to_dict(), out, indent=1, default=str)
         out.write("\n")
@@ -83,6 +85,9 @@ def estimate_command(
         out.write(to_csv(fc))
     else:
         print_forecast(fc, out, phases=phases, saved=saved)
+    out.flush()
+    for warning in unsaved:
+        print(f"xcost-tui: warning: {warning}", file=err, flush=True)
     return 0
 
 
@@ -108,11 +113,14 @@ def workers_reason(workers: int | None, slots: int | None, profile, n: int) -> s
     return f"one per local GPU ({n})" if n > 1 else "one for the local device (--workers N for more)"
 
 
-def _save(fc: PlanForecast, store: Path, err: TextIO) -> Path | None:
+def _save(fc: PlanForecast, store: Path, warnings: list[str]) -> Path | None:
+    """The forecast's file in the store, then the store's forecasts table; what failed goes to
+    ``warnings`` (a refused path in the one shape, errors.path_error), never the forecast."""
     try:
         path = save_forecast(store, fc)
-    except XcostError as exc:
-        print(f"xcost-tui: warning: the forecast was not saved: {exc}", file=err, flush=True)
+    except (WriteError, OSError) as exc:
+        refused = path_error(exc, fix="give --store a folder you can write to")
+        warnings.append(f"the forecast was not saved: {refused}, or use --no-save")
         return None
     try:
         # deferred: pulls in duckdb, pyarrow and numpy (start-up cost), which --no-save never needs
@@ -120,11 +128,10 @@ def _save(fc: PlanForecast, store: Path, err: TextIO) -> Path | None:
 
         ingest(store, [])
     except Exception as exc:  # noqa: BLE001 - the file is the source of truth; `xcost-tui ingest` retries
-        print(
-            f"xcost-tui: warning: {path} written, but the store's forecasts table was not updated "
-            f"({type(exc).__name__}: {exc}); `xcost-tui ingest --store {store}` retries",
-            file=err,
-            flush=True,
+        said = str(exc) if isinstance(exc, XcostError) else f"{type(exc).__name__}: {exc}"
+        warnings.append(
+            f"{path} written, but the store's forecasts table was not updated ({said}); "
+            f"`xcost-tui ingest --store {store}` retries"
         )
     return path
 

@@ -1,8 +1,9 @@
 """``xcost-tui ingest [RUN_DIR ...]``: (re)build the DuckDB store from run directories.
 
 The store room does the work (``store.ingest.ingest``, idempotent); this verb prints a line per
-run ingested, the warnings and a summary. Exit 0, 1 when a named run directory is missing, 2 on
-an error (a store that cannot be opened or written).
+run ingested, the warnings and a summary. Exit 0, 1 when a named run directory is missing or the
+disk is full ("no space left on <path>: free space and run `xcost-tui ingest ...` again"), 2 on
+another error (a store that cannot be opened or written: read-only, locked, damaged).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def ingest_command(store_root: Path, run_dirs: list[Path]) -> int:
         report = ingest(store_root, run_dirs or None, on_run=on_run)
     except XcostError as exc:
         print(f"xcost-tui: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     for w in report.warnings:
         if not any(w in s.warnings for s in report.ingested):
             print(f"warning: {w}", file=sys.stderr)

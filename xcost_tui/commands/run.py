@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, WriteError, path_error
 from ..runner.foreground import prepare_run_dir, run_job
 from ..suggest import did_you_mean
 
@@ -129,7 +129,10 @@ def ingest_or_hint(run_dir: Path, store: Path) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    run_dir, spec, error = prepare_run_dir(spec_from_args(args), args.out, args.store)
+    try:
+        run_dir, spec, error = prepare_run_dir(spec_from_args(args), args.out, args.store)
+    except (WriteError, OSError) as exc:  # --out (or the store) read-only, a file, full: one line, no run
+        raise path_error(exc, fix=f"give {'--out' if args.out else '--store'} a folder you can write to") from None
     if error is not None:
         print(f"xcost-tui: error: {error}", file=sys.stderr)
         print(f"(recorded as failed in {run_dir})", file=sys.stderr)

@@ -18,10 +18,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
-from ..errors import XcostError
+from ..errors import WriteError, XcostError, path_error
 from ..plan import load_plan
 from ..rundir import write_json_atomic
 from ..runner.offline import MANIFEST, dataset_key, hf_home, hub_model, read_manifest
@@ -61,9 +63,23 @@ for model in json.loads(sys.argv[1]):
     return staged, errors
 
 
+HF_HOME_FIX = "set HF_HOME to a folder you can write to"
+
+
+def writable_cache(home: Path, retry: str) -> None:
+    """The cache folder made (or found) and writable, before anything is downloaded into it.
+    Raises WriteError in the one shape (errors.path_error): HF_HOME read-only, a file, full."""
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=home).close()
+    except OSError as exc:
+        raise path_error(exc, home, retry=retry, fix=HF_HOME_FIX) from None
+
+
 def stage_command(plan: str, data_dir: str | None = None, *, out: TextIO | None = None) -> int:
     """``xcost-tui stage PLAN``: 0 when everything the plan needs from the hub is in the cache now
-    (and recorded in the manifest), 2 when something could not be staged (one line each)."""
+    (and recorded in the manifest), 2 when something could not be staged (one line each). A cache
+    folder that cannot be written ($HF_HOME read-only, a file, a full disk) raises WriteError."""
     out = out if out is not None else sys.stdout
     try:
         loaded = load_plan(plan, data_dir=data_dir)
@@ -72,6 +88,8 @@ def stage_command(plan: str, data_dir: str | None = None, *, out: TextIO | None 
         return 2
     home = hf_home()
     print(f"stage {loaded.name}: {len(loaded.runs)} runs; Hugging Face cache {home}", file=out, flush=True)
+    retry = f"xcost-tui stage {plan}"
+    writable_cache(home, retry)
     hub_specs = [s for s in loaded.runs if not s.data_dir]
     datasets: list[dict[str, Any]] = []
     failed = False
@@ -118,8 +136,10 @@ def stage_command(plan: str, data_dir: str | None = None, *, out: TextIO | None 
     plans = dict(manifest.get("plans") or {})
     plans[loaded.name] = {"source": loaded.source, "staged": time.time(), "complete": not failed}
     manifest["plans"] = plans
-    home.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(home / MANIFEST, manifest)
+    try:
+        write_json_atomic(home / MANIFEST, manifest)
+    except WriteError as exc:  # the disk filled while staging
+        raise path_error(exc, retry=retry, fix=HF_HOME_FIX) from None
     n = len({dataset_key(d) for d in datasets})
     print(
         f"staged {n} data set split(s) and {len(staged_models)} model(s); manifest {home / MANIFEST}"

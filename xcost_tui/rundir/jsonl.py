@@ -15,7 +15,6 @@ A failed write raises ``WriteError`` whose message says "no space left on <path>
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
@@ -23,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import WriteError
+from ..errors import FULL_DISK, WriteError, describe_os_error
 
 
 def _clean(value: Any) -> Any:
@@ -41,23 +40,13 @@ def dumps(obj: Any) -> str:
     return json.dumps(_clean(obj), separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def describe_os_error(exc: OSError, path: Path | str) -> str:
-    """The cause of a failed write in the words a user acts on."""
-    if exc.errno == errno.ENOSPC:
-        return f"no space left on {path}"
-    if exc.errno == errno.EROFS:
-        return f"read-only: {path}"
-    if exc.errno in (errno.EACCES, errno.EPERM):
-        return f"permission denied: {path}"
-    if exc.errno == errno.EDQUOT:
-        return f"disk quota exceeded: {path}"
-    return f"cannot write {path}: {exc.strerror or exc}"
-
-
 def write_error(exc: OSError, path: Path | str) -> WriteError:
+    """The refused write as a WriteError saying the problem and the path ("no space left on
+    <path>"); the caller says what follows (errors.path_error adds what to do, for a command)."""
     err = WriteError(describe_os_error(exc, path))
     err.errno = exc.errno
     err.path = str(path)
+    err.exit_code = 1 if exc.errno in FULL_DISK else 2
     return err
 
 

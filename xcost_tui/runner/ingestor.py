@@ -24,6 +24,7 @@ from pathlib import Path
 from ..errors import RunDirError
 from ..rundir import RunStatus, read_status
 from .notes import Note
+from .storage import store_failure
 
 
 def measuring_here(run_dirs: Iterable[Path], host: str | None = None) -> list[Path]:
@@ -48,9 +49,15 @@ def measuring_here(run_dirs: Iterable[Path], host: str | None = None) -> list[Pa
 
 class Ingestor:
     def __init__(
-        self, store_root: Path, every_s: float, active: Callable[[], list[Path]], note: Callable[[Note], None]
+        self,
+        store_root: Path,
+        every_s: float,
+        active: Callable[[], list[Path]],
+        note: Callable[[Note], None],
+        storage_error: Callable[[], str | None] = lambda: None,
     ):
         self.store_root = store_root
+        self.storage_error = storage_error  # the supervisor's first failed store write, said already
         self.every_s = every_s
         self.active = active  # the run directories of the running runs, for the live refresh
         self.note = note
@@ -141,7 +148,7 @@ class Ingestor:
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.errors += 1
-        msg = f"store: {what} ({type(exc).__name__}: {exc}); will retry"
+        msg = f"store: {what} ({store_failure(exc, self.storage_error())}); will retry"
         if msg != self._last_error:
             self.note(Note.warning(msg))
         self._last_error = msg

@@ -148,7 +148,9 @@ class Scheduler:
         self._storage_error: str | None = None
         self._last_loop_error: str | None = None
         self._ingestor = (
-            Ingestor(self.store_root, ingest_every_s, self._active_dirs, self._add_note) if ingest else None
+            Ingestor(self.store_root, ingest_every_s, self._active_dirs, self._add_note, lambda: self._storage_error)
+            if ingest
+            else None
         )
 
     # ==== the public API ==========================================================================

@@ -26,7 +26,16 @@ from .runs import peek_status
 
 FULL = (errno.ENOSPC, errno.EDQUOT)
 REFUSED = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # errors of a store that takes no more writes
-NOT_STARTED_STORAGE = "not started: the store could not be written (see the error above)"
+STORAGE_SAID_ABOVE = "the store could not be written (see the error above)"
+NOT_STARTED_STORAGE = f"not started: {STORAGE_SAID_ABOVE}"
+
+
+def store_failure(exc: BaseException, storage_error: str | None) -> str:
+    """An ingest's failure in words: a refused write (WriteError) after the store's first failed
+    write was said (``storage_error``) is the same cause, said once, so only pointed to."""
+    if storage_error is not None and isinstance(exc, WriteError):
+        return STORAGE_SAID_ABOVE
+    return f"{type(exc).__name__}: {exc}"
 
 
 def archive_previous(layout: StoreLayout, run_dir: Path) -> Path | None:

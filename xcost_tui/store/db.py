@@ -33,7 +33,17 @@ from typing import Any
 import duckdb
 
 from .. import __version__
-from ..errors import StoreCorrupt, StoreError, StoreLocked, StoreMissing, StoreSchemaMismatch
+from ..errors import (
+    REFUSALS,
+    StoreCorrupt,
+    StoreError,
+    StoreLocked,
+    StoreMissing,
+    StoreSchemaMismatch,
+    WriteError,
+    os_error_from_text,
+    path_error,
+)
 from ..rundir import layout
 from . import schema
 
@@ -123,6 +133,40 @@ def _translating(store_root: Path | str) -> Iterator[None]:
         raise
 
 
+def refused_write(store_root: Path | str, exc: BaseException) -> WriteError | None:
+    """A write into the store that the system refused (a full disk, a read-only file system, no
+    permission, a file where a folder should be), in the one shape every command uses
+    (errors.path_error); None for any other error. DuckDB reports the OS error in words only
+    (an IOException, or a TransactionException when the COMMIT's WAL write failed)."""
+    if isinstance(exc, OSError) and exc.errno in REFUSALS and not is_corrupt(exc):
+        refused: OSError | None = exc
+    elif isinstance(exc, duckdb.Error):
+        refused = os_error_from_text(str(exc))
+    else:
+        refused = None
+    if refused is None:
+        return None
+    return path_error(
+        refused,
+        refused.filename or db_path(store_root),
+        retry=f"xcost-tui ingest --store {store_root}",
+        fix="give --store a folder you can write to",
+    )
+
+
+@contextlib.contextmanager
+def _translating_writes(store_root: Path | str) -> Iterator[None]:
+    """_translating, and a refused write turned into the one WriteError (``refused_write``)."""
+    try:
+        with _translating(store_root):
+            yield
+    except (duckdb.Error, OSError) as exc:
+        refused = refused_write(store_root, exc)
+        if refused is not None:
+            raise refused from None
+        raise
+
+
 def _is_busy(exc: Exception) -> bool:
     """True for the errors that mean "someone else has the file open right now"."""
     text = str(exc)
@@ -151,10 +195,17 @@ def _busy_message(path: Path, exc: Exception, waited: float, reading: bool) -> s
     )
 
 
+def _remove_unborn(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
 def _open(
     store_root: Path | str, *, read_only: bool, timeout: float | None, config: dict[str, Any] | None
 ) -> duckdb.DuckDBPyConnection:
     path = db_path(store_root)
+    new = not read_only and not path.exists()
     deadline_s = _lock_timeout(timeout)
     start = time.monotonic()
     delay = 0.02
@@ -166,6 +217,11 @@ def _open(
             if is_corrupt(exc):
                 raise corrupt_error(store_root, exc) from None
             if not _is_busy(exc):
+                refused = None if read_only else refused_write(store_root, exc)
+                if refused is not None:
+                    if new:  # a database DuckDB began on a full disk holds nothing, and would read as damaged
+                        _remove_unborn(path)
+                    raise refused from None
                 raise StoreError(f"cannot open the store {path}: {exc}") from None
             waited = time.monotonic() - start
             if waited >= deadline_s:
@@ -382,6 +438,16 @@ def _flock(fd: int, store_root: Path | str, on_wait: WaitNotice | None, wait_tim
             time.sleep(0.05)
 
 
+def _write_holder(fd: int) -> None:
+    """Our pid into the lock file, so a waiting writer can name us. Best effort: on a full disk the
+    few bytes may not fit, and the write the ingest came for says so in its own words."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+    except OSError:
+        pass
+
+
 # Lock files this process holds, with how deep it is in connect_rw on each (nested calls reuse it).
 _held: dict[str, int] = {}
 
@@ -403,13 +469,10 @@ def _writer_queue(store_root: Path | str, on_wait: WaitNotice | None, wait_timeo
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by the jobs this process starts
     except OSError as exc:
-        raise StoreError(
-            f"cannot create the store's write lock {lock}: {exc.strerror}; check that {Path(store_root)} is writable"
-        ) from None
+        raise refused_write(store_root, exc) or exc from None
     try:
         _flock(fd, store_root, on_wait, wait_timeout)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)  # so a waiting writer can name us
+        _write_holder(fd)
         _held[key] = 1
         try:
             yield
@@ -436,20 +499,21 @@ def connect_rw(
     by a reader or a `duckdb` shell) for ``timeout`` seconds before StoreLocked.
 
     Creates the database when missing. A store from another schema version is NOT touched
-    here: see ``ensure_schema``.
+    here: see ``ensure_schema``. A write the system refuses (a full disk, a read-only store) is
+    a WriteError in the one shape (``refused_write``), at the open, the COMMIT or the close.
     """
-    path = db_path(store_root)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with _translating_writes(store_root):
+        db_path(store_root).parent.mkdir(parents=True, exist_ok=True)
     with _WRITE_LOCK, _writer_queue(store_root, on_wait, wait_timeout):
         con = _open(store_root, read_only=False, timeout=timeout, config=None)
         try:
-            with _translating(store_root):
+            with _translating_writes(store_root):
                 yield con
         except BaseException:
             with contextlib.suppress(duckdb.Error):  # the error in flight says more than one from closing
                 con.close()
             raise
-        with _translating(store_root):
+        with _translating_writes(store_root):
             con.close()
 
 

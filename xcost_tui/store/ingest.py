@@ -16,8 +16,10 @@ the forecasts table (``forecasts.py``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
+import shlex
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -241,14 +243,18 @@ def read_records(
     run_dir: Path | str, store: StoreLayout | None = None, warnings: list[str] | None = None
 ) -> tuple[RunRecords, list[JsonlLine]]:
     """Reads what one run directory holds (status.json, events.jsonl folded, spec.json) and the
-    complete lines of its events; problems go to ``warnings``. Raises UnreadableRun for a
-    directory that is not a readable run (its status.json is not a status)."""
+    complete lines of its events; problems go to ``warnings``. A status.json that is not a status
+    is a warning when events.jsonl holds the run's run_end (``damaged_status``); without one,
+    UnreadableRun."""
     files = RunDir(Path(run_dir))
     warnings = warnings if warnings is not None else []
+    damaged: str | None = None
     try:
         status_rec = read_status(files.path)
     except RunDirError as exc:
-        raise UnreadableRun(str(exc)) from None
+        status_rec, damaged = None, str(exc)
+    except OSError as exc:  # a folder named status.json, no permission
+        status_rec, damaged = None, f"{files.status}: cannot be read ({exc.strerror or exc})"
     recorded_running = status_rec is not None and status_rec.status == RunStatus.RUNNING
     reader = JsonlReader(files.events)
     lines = reader.read_all_lines(final=not recorded_running)
@@ -259,6 +265,8 @@ def read_records(
             fold.apply(event)
     warnings += reader.problems(still_running=recorded_running)
     state = fold.state
+    if damaged is not None:
+        warnings.append(damaged_status(files.path, damaged, state.run_end.status if state.run_end else None))
 
     spec: dict[str, Any] = {}
     try:
@@ -283,6 +291,24 @@ def read_records(
         source_sig=files.signature(),
     )
     return rec, lines
+
+
+def damaged_status(run_dir: Path, problem: str, run_end_status: str | None) -> str:
+    """What ingest says of a status.json it cannot read. A run whose events.jsonl holds its run_end
+    is ingested from it (the run_end wins over status.json anyway, status.final_status): the
+    warning says how to write the file again. Without a run_end, how the run ended is unknown:
+    UnreadableRun (skipped, with the same advice)."""
+    path = RunDir(run_dir).status
+    if run_end_status is None:
+        raise UnreadableRun(
+            f"{problem}; events.jsonl has no run_end either, so how the run ended is unknown. Fix or "
+            f"delete {path} (a run of a plan is then run again), then `xcost-tui ingest`"
+        )
+    repair = f"echo {shlex.quote(json.dumps({'status': run_end_status}))} > {shlex.quote(str(path))}"
+    return (
+        f"{problem}; ingested from events.jsonl, whose run_end says {run_end_status}. Repair the file "
+        f"(else a plan's next run starts this run afresh): {repair}"
+    )
 
 
 # The cost figures of a phase that can never be negative (every one a count, a duration, work or
