@@ -575,7 +575,7 @@ def _data_preflight(loaded, store: Path, rerun: bool, out: TextIO, scheduler_opt
     if preflight.data_check(todo, out) == 0:
         return True
     print(
-        "xcost-tui: error: no run was started: the plan's data cannot be loaded (see above); "
+        "xcost-tui: error: no run was started: the plan's data cannot be loaded or used (see above); "
         "`xcost-tui plan check --data PLAN` repeats this check without running anything",
         file=sys.stderr,
         flush=True,

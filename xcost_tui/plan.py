@@ -54,6 +54,8 @@ from .spec import (
     check_method,
     check_model,
     check_number,
+    check_table_key,
+    check_target,
     check_task_name,
     convert_value,
     field_range,
@@ -494,6 +496,7 @@ def expand_plan(
     ]
     _check_run_count(label, [grid for _, grid in tables], max_runs_limit(max_runs))
     seen: dict[str, str] = {}
+    named: set[str] = set()  # run ids of experiments (or defaults) that give a name
     for i, (merged_fixed, merged_grid) in enumerate(tables):
         where = f"{label}: experiment[{i}]"
         for spec, origin in _expand(merged_fixed, merged_grid, where, f"experiment[{i}]"):
@@ -506,8 +509,38 @@ def expand_plan(
             seen[rid] = origin
             plan.origins[rid] = origin
             plan.runs.append(spec)
+            if "name" in merged_fixed:
+                named.add(rid)
+    plan.notes.extend(_same_name(label, plan, named))
     plan.notes.extend(_renamed_recipe_notes(plan.runs))
     return plan
+
+
+def _same_name(label: str, plan: Plan, named: set[str]) -> list[str]:
+    """Different runs under one name. A run's name is its label where people tell runs apart: plan
+    check, the live view, the runs table (``runs.name``), the forecast's warnings; it is not part
+    of the run id, so two different runs of one name are two results no reader can tell apart.
+    Refused when the plan gave the name (two experiments of one ``name``: give each its own);
+    a note when the name is the method's, the default of an experiment without a name."""
+    by_name: dict[str, list[str]] = {}
+    for spec in plan.runs:
+        by_name.setdefault(spec.name or "", []).append(spec.run_id())
+    notes = []
+    for name, rids in by_name.items():
+        if len(rids) < 2:
+            continue
+        listed = "; ".join(f"{plan.origins[r]} ({r})" for r in rids[:3]) + ("; ..." if len(rids) > 3 else "")
+        if any(r in named for r in rids):
+            raise SpecError(
+                f"{label}: {len(rids)} different runs are named {name!r}: {listed}; a name tells runs apart "
+                f"in plan check, the live view and the runs table, and these would read as one: give each "
+                f"[[experiment]] its own name (a grid adds its varying values to the name by itself)"
+            )
+        notes.append(
+            f"{len(rids)} different runs are named {name!r} (experiments without a name take their method's): "
+            f"{listed}; give each experiment a name to tell them apart"
+        )
+    return notes
 
 
 def _renamed_recipe_notes(runs: list[RunSpec]) -> list[str]:
@@ -715,7 +748,7 @@ def _check_value(path: str, value: Any, where: str) -> None:
     if path == "model":
         check_model(value, where)
     if path == "target":
-        check_task_name(value, where)
+        check_target(value, where)
     if path.endswith(".recipe") and path.split(".")[0] in HPARAM_SECTIONS and value is not None:
         recipe_values(value, None, where)  # an unknown name is an error naming this key
     if path in HPARAM_SECTIONS and isinstance(value, dict) and value.get("recipe") is not None:
@@ -765,6 +798,7 @@ def _leaf(path: str, where: str) -> _Leaf:
             owner = t
             continue
         if typing.get_origin(t) is dict and i == len(parts) - 2:
+            check_table_key(owner, part, parts[-1], where)
             return _Leaf(owner, part, typing.get_args(t)[1], entry=True)
         raise SpecError(f"{where}: {sofar!r} has no sub-key {parts[i + 1]!r}")
     raise SpecError(f"{where}: empty key")  # pragma: no cover

@@ -21,8 +21,9 @@ from .errors import SpecError
 from .methods import METHOD_TABLE, METHODS, SHOT_METHODS, Method
 from .rundir.kinds import PhaseKind
 from .suggest import did_you_mean
-from .tasks import XCOPA_QUESTION_MODES, get_task
+from .tasks import SPAN, XCOPA_QUESTION_MODES, get_task
 from .tasks.prompts import ICL_PROMPTS, LM_EVAL
+from .tasks.registry import TARGET_TASKS, XCOPA_TASKS
 
 INTERMEDIATE_MODES = ("sequential", "mixed")
 TINY_MODEL = "tiny-xlmr"
@@ -35,6 +36,7 @@ PUBLISHED = "published"  # translate-test: the machine translations that ship wi
 # tokenizer trained on English training text only; like FacebookAI/roberta-large, translate-test only.
 TINY_ENGLISH_MODEL = "tiny-roberta-en"
 TINY_ENCODERS = (TINY_MODEL, TINY_ENGLISH_MODEL)  # the built-in encoders (random weights, built in-process)
+BUILT_IN_MODELS = (*TINY_ENCODERS, TINY_CAUSAL_LM)  # the models whose shape tiny_model_dims sets
 # Encoders pre-trained on English text only (the RoBERTa model cards: BookCorpus, English Wikipedia,
 # CC-News, OpenWebText, Stories): they cannot read the XCOPA languages, so only translate-test, which
 # classifies English translations, may use them (RunSpec.validate). Ponti et al. (2020) report
@@ -67,6 +69,18 @@ def english_only(model: str) -> bool:
 # for every float field whatever its range: JSON cannot carry them, so the job would only see None.
 
 RANGE = "range"  # the metadata key
+KEYS = "keys"  # the metadata key of a table field's allowed keys (tiny_model_dims)
+# The dimensions of the built-in models a plan may set (job/model.py TINY_DIMS, job/causal.py
+# TINY_GPT2_DIMS; tests/spec/test_spec.py checks they agree). Any other key would be ignored by the
+# model builder while changing the run id: a typo would train the defaults under a new run.
+TINY_MODEL_DIMS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "vocab_size",
+    "max_position_embeddings",
+)
 
 
 @dataclass(frozen=True)
@@ -158,12 +172,22 @@ def check_number(value: Any, accepts: Range | None, where: str, name: str | None
         raise SpecError(f"{where}: {what}must be {accepts}, got {value!r}")
 
 
+def check_table_key(owner: type, name: str, key: str, where: str) -> None:
+    """A key of table field ``owner.name`` is one it declares (``KEYS`` metadata); ``where`` is the
+    key's own path (``plan.toml: experiment[0].tiny_model_dims.hiden_size``)."""
+    f = getattr(owner, "__dataclass_fields__", {}).get(name)
+    allowed = f.metadata.get(KEYS) if f is not None else None
+    if allowed is not None and key not in allowed:
+        raise SpecError(f"{where}: unknown key {key!r}{did_you_mean(key, allowed)}; {name} takes {', '.join(allowed)}")
+
+
 def check_field(owner: type, name: str, value: Any, where: str, method: Any = None) -> None:
     """Checks one converted field value of ``owner`` against its declared range (a table field such
-    as tiny_model_dims: each of its values); ``method`` selects a METHOD_RANGES entry."""
+    as tiny_model_dims: each of its keys and values); ``method`` selects a METHOD_RANGES entry."""
     accepts = method_range(owner, name, method)
     if isinstance(value, dict):
         for key, item in value.items():
+            check_table_key(owner, name, key, f"{where}.{key}")
             check_number(item, accepts, f"{where}.{key}")
     else:
         check_number(value, accepts, where)
@@ -232,8 +256,26 @@ def check_task_name(task: Any, where: str) -> None:
     """A task of the registry, named in a plan's key ``where`` (the registry's message names the closest)."""
     try:
         get_task(task)
-    except SpecError as exc:
-        raise SpecError(f"{where}: {exc}") from None
+    except SpecError as exc:  # UnknownTaskError stays one
+        raise type(exc)(f"{where}: {exc}") from None
+
+
+def check_target(task: Any, where: str) -> None:
+    """A task a target phase can train on (tasks/registry.py ``TARGET_TASKS``): an unknown name
+    is the registry's message, a known task that cannot be a target says why and which can."""
+    check_task_name(task, where)
+    if task not in TARGET_TASKS:
+        why = (
+            "it has no English training split"
+            if task in XCOPA_TASKS
+            else "a span head has no score for XCOPA's choices"
+            if get_task(task).head == SPAN
+            else "it lacks a training or a validation split"
+        )
+        raise SpecError(
+            f"{where}: task {task!r} cannot be the target ({why}); a target is one of "
+            f'{", ".join(TARGET_TASKS)} (docs/plans.md, "Target tasks")'
+        )
 
 
 # ---- the phase plan ----------------------------------------------------------------------------
@@ -456,20 +498,6 @@ def trial_phase_name(lang: str, lr: float) -> str:
     return f"{PhaseKind.FEW_SHOT.value}:{lang}@lr={lr_text(lr)}"
 
 
-def attempt_phase(name: str, attempt: int) -> str:
-    """The name of attempt ``attempt`` of a phase: the first keeps the plain name (``target:copa``),
-    a retry after a collapse is ``target:copa#2``, ``eval:en#2``, ..."""
-    return name if attempt <= 1 else f"{name}#{attempt}"
-
-
-def phase_attempt(name: str) -> tuple[str, int]:
-    """(base name, attempt) of a phase name: ``target:copa#2`` -> (``target:copa``, 2)."""
-    base, sep, n = name.rpartition("#")
-    if sep and n.isdigit() and int(n) >= 2:
-        return base, int(n)
-    return name, 1
-
-
 @dataclass
 class MeasureOpts:
     enabled: bool = True  # False turns off FLOP sampling, progress events and memory probes (overhead baseline)
@@ -531,8 +559,9 @@ class RunSpec:
     save_target: bool = False
     init_target_from: str | None = None
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    # overrides for tiny-xlmr's config; every value a count, so at least 1
-    tiny_model_dims: dict[str, int] = field(default_factory=dict, metadata={RANGE: at_least(1)})
+    # overrides for the built-in models' config (tiny-xlmr, tiny-roberta-en, tiny-gpt2): the keys of
+    # TINY_MODEL_DIMS, every value a count, so at least 1
+    tiny_model_dims: dict[str, int] = field(default_factory=dict, metadata={RANGE: at_least(1), KEYS: TINY_MODEL_DIMS})
     # ---- icl and translate-test (docs/methods.md) ----------------------------------------------
     # translate-test: where the English test items come from: "published" (XCOPA's own machine
     # translations; none for Quechua) or a seq2seq MT model run here (a hub id or path; "{lang}" in
@@ -647,9 +676,10 @@ class RunSpec:
         classifier's phases as above, then per language translate:<lang> eval:<lang> (the
         translation phase records the translations' cost, NULL with the reason for the published ones).
 
-        Not planned, because no one knows in advance: retries of a collapsed target phase
+        Not planned here, because no one knows in advance: retries of a collapsed target phase
         (``collapse_retries``), recorded after target:<target> and eval:en as target:<target>#2,
-        eval:en#2, ... (``attempt_phase``).
+        eval:en#2, ... (``attempt_phase``); the run's record adds each to its planned phases once
+        it starts (``rundir/fold.py`` ``RunState.phases_planned``, the store's ``runs.phases_planned``).
         """
         phases: list[PlannedPhase] = []
         if not self.trains:
@@ -768,8 +798,9 @@ class RunSpec:
                 f"{did_you_mean(self.intermediate_mode, INTERMEDIATE_MODES)}"
             )
         check_model(self.model, where)
-        for task in [*self.intermediate, self.target]:
+        for task in self.intermediate:
             get_task(task)  # raises UnknownTaskError with the closest name
+        check_target(self.target, f"{where}.target")
         if self.method == "intermediate" and not self.intermediate and not self.init_from:
             raise SpecError(
                 f"{where}: method 'intermediate' needs at least one task in 'intermediate' (e.g. intermediate = [\"siqa\"]) or 'init_from'"
@@ -838,6 +869,12 @@ class RunSpec:
         # Every numeric field against its declared range (from_dict checked the given keys already;
         # this covers specs built in Python).
         check_ranges(self, where)
+        if self.tiny_model_dims and self.model not in BUILT_IN_MODELS:
+            raise SpecError(
+                f"{where}: tiny_model_dims applies to the built-in models ({', '.join(BUILT_IN_MODELS)}) only, "
+                f"but model is {self.model!r}, whose dimensions come with its weights; drop tiny_model_dims "
+                f"(set it in the experiments of the built-in models, not in [defaults])"
+            )
 
     def _validate_few_shot_protocol(self, where: str) -> None:
         """The learning-rate sweep (few-shot only) and the annotation cost (methods that draw shots)."""

@@ -15,9 +15,18 @@ from ..errors import DataError, SpecError
 from ..methods import METHOD_TABLE
 from ..rundir.events import DataLoaded
 from ..spec import RunSpec
-from ..tasks import get_task as _get_task
 from ..tasks import load_split as _load_split
-from ..tasks.needs import CURVE, EVAL, INTERMEDIATE_EVAL, MT_REFERENCE, QUESTIONS, TRAIN, DataNeed, needs_of
+from ..tasks.needs import (
+    CURVE,
+    EVAL,
+    INTERMEDIATE_EVAL,
+    MT_REFERENCE,
+    QUESTIONS,
+    TRAIN,
+    DataNeed,
+    needs_of,
+    split_problem,
+)
 from ..tasks.registry import XCOPA_TASKS
 
 
@@ -120,11 +129,12 @@ def split_request(spec: RunSpec, need: DataNeed) -> tuple[str, str, dict[str, An
     return need.task, need.split, xcopa  # FEW_SHOT_POOL: XCOPA validation, or COPA train for icl in English
 
 
-def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> RunData:
+def load_run_data(spec: RunSpec, load_split=None, log=None) -> RunData:
     """Every split the run reads (tasks/needs.py ``needs_of``, the list the data pre-flight checks),
-    loaded and checked before any training. Training subsets (``max_examples``) are drawn by the
+    loaded and checked before any training (``tasks.needs.split_problem``: every split has rows, a
+    training split is labelled; the data pre-flight keeps the same rule). Training subsets (``max_examples``) are drawn by the
     run's seed."""
-    load_split, get_task = load_split or _load_split, get_task or _get_task
+    load_split = load_split or _load_split
     intermediate: dict[str, list] = {}
     target_train: list = []
     english: list = []
@@ -142,6 +152,9 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             continue  # QUESTIONS: read with the XCOPA splits that take their questions from it
         task, split, kwargs = request
         loaded = load_split(task, split, log=log, **kwargs)
+        problem = split_problem(need, loaded.examples, loaded.source)
+        if problem is not None:  # the rule the data pre-flight keeps too (tasks/needs.py)
+            raise DataError(problem)
         if need.role == TRAIN and need.task == spec.target:
             target_train = loaded.examples
         elif need.role == TRAIN:
@@ -177,12 +190,6 @@ def load_run_data(spec: RunSpec, load_split=None, get_task=None, log=None) -> Ru
             if key not in seen:
                 seen.add(key)
                 sources.append(source)
-    _check_not_empty(spec, get_task, english, target_eval)
-    for name, exs in [(spec.target, target_train), *intermediate.items()] if METHOD_TABLE[spec.method].trains else []:
-        if not exs:
-            raise SpecError(f"task {name!r}: the training split is empty")
-        if any(e.label < 0 for e in exs):
-            raise SpecError(f"task {name!r}: the training split has unlabelled rows (label -1)")
     return RunData(
         intermediate, target_train, english, target_eval, pool, sources, corrected, curve_pool, references, inter_eval
     )
@@ -192,30 +199,6 @@ def data_loaded_event(source):
     """The ``data_loaded`` event of one tasks.DataSource."""
     fields = {f.name for f in dataclasses.fields(DataLoaded)} - {"t"}
     return DataLoaded(**{k: v for k, v in source.to_dict().items() if k in fields})
-
-
-def _check_not_empty(spec: RunSpec, get_task, english: list, target_eval: dict[str, list]) -> None:
-    """Every evaluation split has items: an empty one would train for nothing, then fail to evaluate."""
-
-    def where(task: str, split: str, lang: str | None) -> str:
-        t = get_task(task)
-        if spec.data_dir and t.has_offline_copy:
-            return str(
-                t.local_path(spec.data_dir, "validation" if split in ("val", "validation") else split, lang or "en")
-            )
-        return f"{t.hub_id} ({lang or 'en'}, split {split})"
-
-    if spec.eval_english and not english:
-        raise DataError(
-            f"task {spec.target!r}: the validation split has no examples ({where(spec.target, 'validation', None)}); "
-            f"nothing to evaluate English on (set eval_english = false to skip it)"
-        )
-    for lang, exs in target_eval.items():
-        if not exs:
-            raise DataError(
-                f"task 'xcopa': the {spec.eval_split!r} split of {lang!r} has no examples "
-                f"({where('xcopa', spec.eval_split, lang)}); nothing to evaluate {lang} on"
-            )
 
 
 def few_shot_order(n: int, shot_seed: int, lang: str) -> list[int]:

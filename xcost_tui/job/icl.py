@@ -37,7 +37,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import torch
 
@@ -370,7 +370,7 @@ class IclRunner:
             device=device,
             events=job.events,
             measure=spec.measure,
-            dims=None,  # type: ignore[arg-type]  # a decoder: nothing in the ICL runner reads the encoder's dims
+            dims=None,  # a decoder: nothing in the ICL runner reads the encoder's dims
             pad_id=int(pad or 0),
             cancel=job.cancel,
             log=_log,
@@ -480,10 +480,7 @@ class IclRunner:
             correct_norm += pred_norm == p.label
             rows.append((q, ll, pred, pred_norm, tie))
             self.p.job.predictions.write(
-                # the record's idx is an int (BIGINT in the store); the ICL tasks' (COPA, XCOPA) ids are numbers
-                Prediction(
-                    phase.name, task, lang, split, cast(int, p.idx), pred, p.label, ll, bool(pred == p.label)
-                ).to_dict()
+                Prediction(phase.name, task, lang, split, p.idx, pred, p.label, ll, bool(pred == p.label)).to_dict()
             )
             self.samples.write(
                 {

@@ -68,7 +68,7 @@ class JobContext:
     device: Device
     events: EventWriter
     measure: MeasureOpts
-    dims: EncoderDims
+    dims: EncoderDims | None  # the encoder's; None in an icl run, whose model is a decoder (job/icl.py)
     pad_id: int
     cancel: threading.Event
     log: Callable[[str], None]
@@ -118,17 +118,27 @@ class TrainTask:
     data: list[Encoded]
 
 
+def encoder_dims(ctx: JobContext) -> EncoderDims:
+    """The encoder's dims, which every encoder FLOP count reads; an icl run has none (its decoder's
+    FLOPs are counted by job/icl.py), so asking for them there is a bug, said as one."""
+    if ctx.dims is None:
+        raise RuntimeError("an encoder FLOP count in a run without an encoder (icl's decoder has no EncoderDims)")
+    return ctx.dims
+
+
 def forward_flops(ctx: JobContext, batch: Batch) -> int:
     """Analytic forward FLOPs of the padded batch (every row at the batch's length)."""
-    return encoder_forward_flops(ctx.dims, batch.n_seqs, batch.seq_len) + head_flops(
-        ctx.dims.hidden, batch.n_seqs, batch.seq_len, batch.head
+    dims = encoder_dims(ctx)
+    return encoder_forward_flops(dims, batch.n_seqs, batch.seq_len) + head_flops(
+        dims.hidden, batch.n_seqs, batch.seq_len, batch.head
     )
 
 
 def forward_flops_nonpad(ctx: JobContext, batch: Batch) -> int:
     """Analytic forward FLOPs of the batch's sequences each at its own length (no padding): useful work."""
     lengths = [len(s) for ex in batch.examples for s in ex.seqs]
-    return encoder_forward_flops_unpadded(ctx.dims, lengths) + head_flops_unpadded(ctx.dims.hidden, lengths, batch.head)
+    dims = encoder_dims(ctx)
+    return encoder_forward_flops_unpadded(dims, lengths) + head_flops_unpadded(dims.hidden, lengths, batch.head)
 
 
 DEFAULT_MICRO_BATCH = 8  # examples per forward pass on a CPU, or anywhere micro_batch_size is unset and no probe runs

@@ -4,14 +4,14 @@ latency measures and the break-even of the verdict divides by (docs/methods.md, 
 
 from __future__ import annotations
 
-from ..measure.flops import encoder_forward_flops
+from ..measure.flops import EncoderDims, encoder_forward_flops
 from ..measure.heads import head_flops
 from ..rundir.cost import Cost
 
 PER_QUERY = "query, scored alone"
 
 
-def encoder_query_flops(dims, encoded: list, head: str) -> Cost:
+def encoder_query_flops(dims: EncoderDims, encoded: list, head: str) -> Cost:
     """Mean analytic forward FLOPs of one example alone: each of its sequences (one per choice)
     through the encoder at the example's own longest length, then the head."""
     if not encoded:

@@ -42,7 +42,8 @@ from ..rundir import (
 )
 from ..rundir.cost import Cost
 from ..rundir.events import CollapseCheck
-from ..spec import PhaseKind, PlannedPhase, RunSpec, attempt_phase, phase_attempt
+from ..rundir.kinds import attempt_phase, phase_attempt
+from ..spec import PhaseKind, PlannedPhase, RunSpec
 from ..tasks import get_task
 from ..tasks.registry import SPAN
 from .batching import encode
@@ -51,7 +52,7 @@ from .curves import CurveProbe, curve_phase_name, pipeline_costs
 from .data import RunData, few_shot_sample, selection_sample
 from .device import phase_meter
 from .log import _log
-from .loops import Device, JobContext, TrainTask, evaluate, evaluate_spans, plan_steps, train
+from .loops import Device, JobContext, TrainTask, encoder_dims, evaluate, evaluate_spans, plan_steps, train
 from .model import head_key, load_encoder, save_checkpoint
 from .perquery import encoder_query_flops
 from .warmup import Warmer
@@ -574,7 +575,7 @@ class PhaseRunner:
                 "ties": sum(1 for r in rows if r.get("tie")),
                 **(extra_info or {}),
             },
-            extra_costs={"query_flops": encoder_query_flops(self.ctx.dims, encoded, head)},
+            extra_costs={"query_flops": encoder_query_flops(encoder_dims(self.ctx), encoded, head)},
         )
         self.ctx.events.emit(EvalResult(phase.name, task, lang, split, accuracy, labelled, correct))
         _log(f"{phase.name}: accuracy {accuracy if accuracy is None else round(accuracy, 4)} on {labelled} examples")

@@ -31,7 +31,7 @@ from .events import (
     Warmup,
     WorkerInfo,
 )
-from .kinds import PhaseKind
+from .kinds import PhaseKind, phase_attempt
 
 MAX_WARNINGS = 100
 
@@ -122,7 +122,24 @@ class RunState:
 
     @property
     def phases_planned(self) -> list[str]:
-        return list(self.run_start.phases_planned) if self.run_start else []
+        """The run's phases: those planned at its start (``run_start.phases_planned``) and each
+        retry of a collapsed target phase once it started (``target:copa#2``, ``eval:en#2``, ...),
+        after the planned phase started before it. No one knows the retries in advance (``RunSpec.phase_plan``),
+        but each is a phase the run did: with them, the phases done never pass the phases planned,
+        and the store's ``runs.phases_planned`` lists every phase the run recorded."""
+        planned = list(self.run_start.phases_planned) if self.run_start else []
+        known = set(planned)
+        previous: str | None = None
+        for name in self.phases_started:
+            state = self.phases.get(name)
+            retry = phase_attempt(name)[1] > 1 and (state is None or state.kind != PhaseKind.CURVE)
+            if retry and name not in known:
+                at = planned.index(previous) + 1 if previous is not None else len(planned)
+                planned.insert(at, name)
+                known.add(name)
+            if name in known:  # (a curve:<phase> is no phase of the plan: never a place to insert after)
+                previous = name
+        return planned
 
     @property
     def avg_accuracy(self) -> float | None:

@@ -38,3 +38,22 @@ class PhaseKind(str, enum.Enum):
 
 # The phases that train (their costs are the training cost of a run).
 TRAINING_KINDS = (PhaseKind.INTERMEDIATE, PhaseKind.TARGET, PhaseKind.FEW_SHOT, PhaseKind.FEW_SHOT_TRIAL)
+
+
+# ---- attempts of a phase (a collapsed target phase trained again) ---------------------------------
+# Here, with the kinds, because the fold (``fold.py``: the phases a run planned) reads them as well
+# as the spec and the job.
+
+
+def attempt_phase(name: str, attempt: int) -> str:
+    """The name of attempt ``attempt`` of a phase: the first keeps the plain name (``target:copa``),
+    a retry after a collapse is ``target:copa#2``, ``eval:en#2``, ..."""
+    return name if attempt <= 1 else f"{name}#{attempt}"
+
+
+def phase_attempt(name: str) -> tuple[str, int]:
+    """(base name, attempt) of a phase name: ``target:copa#2`` -> (``target:copa``, 2)."""
+    base, sep, n = name.rpartition("#")
+    if sep and n.isdigit() and int(n) >= 2:
+        return base, int(n)
+    return name, 1

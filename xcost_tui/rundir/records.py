@@ -20,7 +20,9 @@ class Prediction:
     task: str  # xcopa, or copa for English validation
     lang: str
     split: str
-    idx: int  # the item's idx (the same item across languages)
+    # the item's id (the same item across languages): XCOPA's and COPA's are numbers, other tasks'
+    # strings (CommonsenseQA's and CosmosQA's ids: their validation split is eval:en's for such a target)
+    idx: int | str
     pred: int  # the chosen option
     label: int  # the gold option (-1: unlabelled)
     scores: list[float]  # the model's score of each option (fp32 logits or log-likelihoods)
@@ -36,7 +38,7 @@ PREDICTION_COLUMNS: dict[str, str] = {
     "task": "VARCHAR",
     "lang": "VARCHAR",
     "split": "VARCHAR",
-    "idx": "BIGINT",
+    "idx": "VARCHAR",  # int | str: a number's digits (read as text, so a string id is never a NULL)
     "pred": "BIGINT",
     "label": "BIGINT",
     "scores": "DOUBLE[]",

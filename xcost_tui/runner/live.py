@@ -261,7 +261,7 @@ class RunTracker:
     def _sync(self) -> None:
         state, live = self.fold.state, self.live
         if state.run_start is not None:
-            live.phases_planned = len(state.run_start.phases_planned) or live.phases_planned
+            live.phases_planned = len(state.phases_planned) or live.phases_planned  # with retries
             if live.started is None and state.run_start.t:
                 live.started = state.run_start.t
         live.phase = state.latest_phase

@@ -141,12 +141,16 @@ class _LiteralPath:
             self._tmp.cleanup()
 
 
-def _read_bulk(mem: duckdb.DuckDBPyConnection, sql: str, key: str) -> tuple[pa.Table, int]:
-    """Runs a staging query; rows whose ``key`` is NULL are lines DuckDB could not parse."""
+def _read_bulk(mem: duckdb.DuckDBPyConnection, sql: str, key: str, *more: str) -> tuple[pa.Table, int]:
+    """Runs a staging query; rows whose ``key`` (or any of ``more``) is NULL are lines DuckDB could
+    not parse, or records without what names them."""
     table = mem.sql(sql).to_arrow_table()
-    bad = table.column(key).null_count
+    valid = pc.is_valid(table.column(key))
+    for name in more:
+        valid = pc.and_(valid, pc.is_valid(table.column(name)))
+    bad = len(table) - pc.sum(valid.cast("int64")).as_py() if len(table) else 0
     if bad:
-        table = table.filter(pc.is_valid(table.column(key)))
+        table = table.filter(valid)
     return table, bad
 
 
@@ -181,7 +185,8 @@ def _stage_predictions(
             SELECT {_sql_str(run_id)} AS run_id, phase, task, lang, split, idx, pred, label, scores,
                    coalesce(correct, pred = label) AS correct
             FROM read_ndjson({_sql_str(literal)}, columns = {duckdb_columns(PREDICTION_COLUMNS)}, ignore_errors = true)"""
-        table, bad = _read_bulk(mem, sql, "idx")
+        # (idx is text, so any id reads: a line is malformed when it names no item or no phase)
+        table, bad = _read_bulk(mem, sql, "idx", "phase")
     if bad:
         warnings.append(_bulk_warning(path, bad, running))
     return _cast(table, "predictions")

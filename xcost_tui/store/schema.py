@@ -41,7 +41,9 @@ if TYPE_CHECKING:
 # 9 (issue 19): runs.icl_prompt; translate-test's MT quality, the mt_quality table (chrF, BLEU per language and
 # reference); the few-shot protocol: runs.lr_sweep, annotated_examples, annotation_hours_per_example,
 # annotation_hours (and the leaderboard's and configurations' annotation columns); phase kind few-shot-trial.
-SCHEMA_VERSION = 9
+# 10 (issue 20): predictions.idx is VARCHAR: an item's id as recorded, a number's digits or a task's
+# string id (CommonsenseQA, CosmosQA), which a BIGINT column read as NULL.
+SCHEMA_VERSION = 10
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -227,7 +229,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("task", "VARCHAR"),
         ("lang", "VARCHAR"),
         ("split", "VARCHAR"),
-        ("idx", "BIGINT"),
+        ("idx", "VARCHAR"),  # rundir/records.py PREDICTION_COLUMNS: numbers' digits and string ids
         ("pred", "BIGINT"),
         ("label", "BIGINT"),
         ("scores", "DOUBLE[]"),

@@ -161,13 +161,19 @@ class Configuration:
 
 # ---- loading ------------------------------------------------------------------------------------
 
+# An item's key as a number (the item arrays below are int64: fast to intersect and search): a
+# numeric id is its value (XCOPA, COPA: 0 and up), a string id (predictions.idx is VARCHAR since
+# schema 10: CommonsenseQA's, CosmosQA's) a negative number from DuckDB's hash of it, the same for
+# the same id in every run of one query.
+ITEM_KEY = "coalesce(TRY_CAST(p.idx AS BIGINT), -1 - (hash(p.idx) >> 1)::BIGINT)"
+
 PREDICTIONS_SQL = """
 WITH latest AS (
   SELECT run_id, lang, arg_max(phase, coalesce(t, 0)) AS phase FROM evals WHERE accuracy IS NOT NULL {runs} GROUP BY ALL
 ),
 sel AS (
   SELECT r.config_id, r.run_id, coalesce(r.seed, 0) AS seed, coalesce(r.shot_seed, -1) AS shot_seed, p.lang,
-         p.idx, p.correct
+         {ITEM_KEY} AS idx, p.correct
   FROM predictions p
   JOIN latest l ON l.run_id = p.run_id AND l.lang = p.lang AND l.phase = p.phase
   JOIN runs r ON r.run_id = p.run_id
@@ -176,7 +182,7 @@ sel AS (
 SELECT dense_rank() OVER (ORDER BY config_id, seed, shot_seed, run_id, lang) - 1 AS slice,
        config_id, run_id, seed, shot_seed, lang, idx, correct::DOUBLE AS correct
 FROM sel ORDER BY config_id, seed, shot_seed, run_id, lang, idx
-"""
+""".replace("{ITEM_KEY}", ITEM_KEY)
 
 
 def load_configurations(

@@ -8,11 +8,12 @@ never imports the spec module, which stands above the tasks (docs/architecture.m
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from .registry import SPAN, TRANSLATED, XCOPA_TASKS, get_task
+from .sources import LOCAL, DataSource
 
 # DataNeed.role
 TRAIN = "train"  # an intermediate task's or the target's training split
@@ -143,6 +144,54 @@ def _icl_needs(spec: Any, d: str | None, mode: str) -> list[DataNeed]:
     if mode == "copa":
         out += [DataNeed("copa", s, "en", d, QUESTIONS) for s in dict.fromkeys(xcopa_splits)]
     return out
+
+
+def _what_to_do(need: DataNeed) -> str:
+    """Why a run cannot do without ``need``'s rows, and what the user can do instead."""
+    lang = need.lang
+    if need.role == TRAIN:
+        return f"nothing to train on; restore the split (or leave {need.task!r} out of the plan)"
+    if need.role == EVAL and need.task in XCOPA_TASKS:
+        return f"nothing to evaluate {lang} on; restore the split, or leave {lang!r} out of langs"
+    if need.role == EVAL:
+        return "nothing to evaluate English on; restore the split, or set eval_english = false to skip it"
+    if need.role == FEW_SHOT_POOL:
+        return f"no examples to draw the {lang} shots from; restore the split"
+    if need.role == CURVE:
+        return f"no held-out {lang} items for the learning curves; restore the split, or set measure.curve_points = 0"
+    if need.role == QUESTIONS:
+        return (
+            'XCOPA\'s cause/effect questions are taken from it; restore the split, or set xcopa_question = "published"'
+        )
+    if need.role == INTERMEDIATE_EVAL:
+        return f"nothing to score {need.task}'s EM and F1 on; restore the split"
+    return "translate-test's MT references are read from it; restore the split"
+
+
+def split_problem(need: DataNeed, examples: Sequence[Any], source: DataSource | None = None) -> str | None:
+    """The one rule for the rows of a split a run reads, kept by the data pre-flight (before any run
+    starts) and by the job (``job/data.py``, before any training): every split a run reads has rows
+    (``needs_of`` lists only the splits a run uses: the training split of a phase that trains, the
+    evaluation splits, the pools, the questions, the references), and a training split is labelled.
+    None when ``examples`` (as loaded for ``need``) are usable, else the message: which data set,
+    which split and language, which file, what to do."""
+    if source is None:
+        where = ""
+    elif source.source == LOCAL:
+        where = f" ({source.path})"
+    else:
+        where = f" ({source.describe()})"
+    head = f"{need.label()}{where}"
+    if not examples:
+        return f"{head}: the split has no rows: {_what_to_do(need)}"
+    if need.role == TRAIN:
+        unlabelled = sum(1 for e in examples if e.label < 0)
+        if unlabelled:
+            return (
+                f"{head}: {unlabelled} of its {len(examples)} training rows are unlabelled (label -1); "
+                f"a training split needs a label on every row: use a labelled split"
+            )
+    return None
 
 
 def plan_needs(specs: Iterable[Any]) -> list[tuple[DataNeed, int]]:

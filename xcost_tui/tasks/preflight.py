@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from ..errors import XcostError
 from ..worker_pipe import WorkerPipe, WorkerTimeout
 from .loading import HUB_MIRROR_ENV, load_split
-from .needs import DataNeed, plan_needs
+from .needs import DataNeed, plan_needs, split_problem
 from .registry import REGISTRY, get_task
 
 MARK = "XCOST-PREFLIGHT "
@@ -136,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
                 "sources": [s.to_dict() for s in loaded.sources],
                 "notes": notes,
                 "seconds": round(time.monotonic() - t0, 3),
+                # the rule the job keeps before training (tasks/needs.py): an empty split is refused here
+                "problem": split_problem(need, loaded.examples, loaded.source),
             }
         )
     _emit({"event": "done"})
@@ -156,13 +158,15 @@ class PreflightResult:
     needs: int = 0
     loaded: list[dict[str, Any]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
+    # splits that loaded but that no run can use (``needs.split_problem``: no rows, unlabelled training rows)
+    unusable: list[Failure] = field(default_factory=list)
     hub: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     aborted: str | None = None  # why the pre-flight stopped early (timeout, a broken subprocess)
 
     @property
     def ok(self) -> bool:
-        return not self.failures and self.aborted is None
+        return not self.failures and not self.unusable and self.aborted is None
 
     @property
     def hub_unreachable(self) -> bool:
@@ -270,6 +274,8 @@ def run_preflight(
                 for note in event.get("notes") or []:
                     print(f"  note: {note}", file=out, flush=True)
                 print(describe_loaded(event), file=out, flush=True)
+                if event.get("problem"):
+                    result.unusable.append(Failure(DataNeed.from_dict(event["need"]), str(event["problem"])))
             elif kind == "failed":
                 need = DataNeed.from_dict(event["need"])
                 done.add(need.key)
@@ -312,9 +318,15 @@ def _hub_line(hub: dict[str, Any]) -> str:
 
 
 def report_failures(result: PreflightResult, out: TextIO) -> None:
-    """The error block: one message per data set that could not be loaded."""
+    """The error block: one message per data set that could not be loaded, one per split that
+    loaded but cannot be used."""
     if result.aborted:
         print(f"error: {result.aborted}", file=out, flush=True)
+    if result.unusable:
+        n = len(result.unusable)
+        print(f"error: {n} split{'s' if n != 1 else ''} of this plan cannot be used:", file=out, flush=True)
+        for failure in result.unusable:
+            print(f"  - {failure.error}", file=out, flush=True)
     msgs = result.missing_datasets()
     if not msgs:
         return
@@ -327,8 +339,8 @@ def report_failures(result: PreflightResult, out: TextIO) -> None:
 
 def data_check(specs: Iterable[Any], out: TextIO | None = None) -> int:
     """The data pre-flight over ``specs`` as ``xcost-tui --headless`` and ``plan check --data`` say
-    it: row counts on ``out`` (stdout), one message per data set that cannot be loaded on stderr;
-    0 when everything loaded, else 2 (the exit code)."""
+    it: row counts on ``out`` (stdout), one message per data set that cannot be loaded (and per
+    split that loaded empty) on stderr; 0 when everything loaded, else 2 (the exit code)."""
     out = out if out is not None else sys.stdout
     result = run_preflight(specs, out)
     if result.ok:

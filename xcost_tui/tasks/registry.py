@@ -280,6 +280,14 @@ TASK_NAMES: tuple[str, ...] = tuple(REGISTRY)
 XCOPA_TASKS = ("xcopa", "xcopa-translate-test")
 TRANSLATED = "xcopa-translate-test"  # XCOPA's published English translations (translate-test)
 SPAN_TASKS = tuple(t.name for t in _TASKS if t.head == SPAN)
+# The tasks a run's target phase may train on (``RunSpec.target``; docs/plans.md lists them, and
+# tests/plan/test_plan_docs.py checks it does): an English task with a training and a validation
+# split (the target phase trains on the one; eval:en and the collapse check read the other), whose
+# head the XCOPA items are then scored with. Not XCOPA's own tasks (no training split), nor the
+# span tasks (a span head has no score for a choice).
+TARGET_TASKS = tuple(
+    t.name for t in _TASKS if t.name not in XCOPA_TASKS and t.head != SPAN and {"train", "validation"} <= set(t.splits)
+)
 
 
 def get_task(name: str) -> TaskDef:
