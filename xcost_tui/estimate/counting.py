@@ -118,6 +118,7 @@ class Counter:
         self.splits: dict[tuple, Any] = {}
         self.tokenizers: dict[str, tuple[Any, str, str | None]] = {}
         self.encodings: dict[tuple, tuple[list, str]] = {}
+        self.assumed: dict[tuple, list] = {}  # (task, max_len, n) -> n stand-ins of the assumed shape
         self.configs: dict[str, dict | None] = {}
 
     # ---- data -----------------------------------------------------------------------------------
@@ -235,8 +236,11 @@ class Counter:
         """(encoded-like examples, "measured" | "sampled" | "assumed", note) of ``examples``."""
         n = sd.rows if examples is None else len(examples)
         if examples is None or tok is None:
-            proto = _Proto(A.assumed_choices(task), A.assumed_length(task, max_len))
-            return [proto] * n, "assumed", None
+            # one list per shape, so the runs that share it share its worked-out shapes (_shapes)
+            akey = (task, max_len, n)
+            if akey not in self.assumed:
+                self.assumed[akey] = [_Proto(A.assumed_choices(task), A.assumed_length(task, max_len))] * n
+            return self.assumed[akey], "assumed", None
         if not examples:
             return [], "measured", None
         key = (tok_key, name, max_len, len(examples), id(examples))
@@ -432,14 +436,15 @@ def simulate_train(
     micros, how = micro_candidates(hp, device_type)
     train_tasks = [TrainTask(name, head, data) for name, head, data in tasks]
     total_steps, _ = plan_steps(train_tasks, hp)
-    lengths = {t.name: [e.length for e in t.data] for t in train_tasks}
-    nseqs = {t.name: [len(e.seqs) for e in t.data] for t in train_tasks}
-    ntok = {t.name: [sum(len(s) for s in e.seqs) for e in t.data] for t in train_tasks}
+    shapes = {t.name: _shapes(t.data) for t in train_tasks}
+    lengths = {name: sh.lengths for name, sh in shapes.items()}
+    nseqs = {name: sh.nseqs for name, sh in shapes.items()}
+    ntok = {name: sh.ntok for name, sh in shapes.items()}
     heads = {t.name: t.head for t in train_tasks}
     hist: dict[int, collections.Counter] = {m: collections.Counter() for m in micros}
     tokens_nonpad = examples = steps = 0
     n_examples = sum(len(t.data) for t in train_tasks)
-    uniform = arithmetic and all(len({(e.length, len(e.seqs)) for e in t.data}) <= 1 for t in train_tasks)
+    uniform = arithmetic and all(shapes[t.name].one_shape for t in train_tasks)
     scale = 1.0
     if n_examples and uniform:
         steps, examples, tokens_nonpad = _uniform_train(train_tasks, hp, total_steps, micros, hist, heads)
@@ -488,14 +493,48 @@ def simulate_train(
         {
             "name": t.name,
             "head": t.head,
-            "choices": collections.Counter(nseqs[t.name]).most_common(1)[0][0] if t.data else 1,
-            "top": sorted(
-                ([nseqs[t.name][i], lengths[t.name][i]] for i in range(len(t.data))), key=lambda cl: cl[1], reverse=True
-            )[: hp.batch_size],
+            "choices": shapes[t.name].usual_choices,
+            "top": [list(cl) for cl in shapes[t.name].longest_first[: hp.batch_size]],
         }
         for t in train_tasks
     ]
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shapes:
+    """Per-example lengths of one encoded data list, worked out once: a plan's runs share their
+    encoded lists (``encoded`` caches them), and a flagship plan simulates ~1,500 phases over them
+    (recomputing these per phase was two thirds of the count's time)."""
+
+    lengths: list[int]
+    nseqs: list[int]
+    ntok: list[int]
+    one_shape: bool  # every example has one (length, choices): counted arithmetically
+    usual_choices: int
+    longest_first: list[tuple[int, int]]  # (choices, length), longest first, ties in data order
+
+
+_SHAPES: dict[int, tuple[list, _Shapes]] = {}  # id(data) -> (data, its shapes): the list kept alive
+
+
+def _shapes(data: list) -> _Shapes:
+    hit = _SHAPES.get(id(data))
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    lengths = [e.length for e in data]
+    nseqs = [len(e.seqs) for e in data]
+    pairs = list(zip(nseqs, lengths, strict=True))
+    shapes = _Shapes(
+        lengths=lengths,
+        nseqs=nseqs,
+        ntok=[sum(len(s) for s in e.seqs) for e in data],
+        one_shape=len(set(pairs)) <= 1,
+        usual_choices=collections.Counter(nseqs).most_common(1)[0][0] if data else 1,
+        longest_first=sorted(pairs, key=lambda cl: cl[1], reverse=True),
+    )
+    _SHAPES[id(data)] = (data, shapes)
+    return shapes
 
 
 _FLOP_CACHE: dict[tuple, int] = {}
@@ -540,21 +579,22 @@ def _uniform_train(tasks, hp, total_steps: int, micros: list[int], hist, heads) 
 def simulate_eval(enc: list, head: str, batch_size: int, dims, measure) -> dict[str, Any]:
     """The evaluation batches (``batching.sorted_batches``): counts, FLOPs, and every example's
     (choices, length) for the probe's replay."""
-    lengths = [e.length for e in enc]
+    shapes = _shapes(enc)
+    lengths, nseqs = shapes.lengths, shapes.nseqs
     hist: collections.Counter = collections.Counter()
     for idxs in sorted_batches(lengths, batch_size):
-        hist[(head, len(idxs), sum(len(enc[i].seqs) for i in idxs), max(lengths[i] for i in idxs))] += 1
+        hist[(head, len(idxs), sum(nseqs[i] for i in idxs), max(lengths[i] for i in idxs))] += 1
     n_batches = sum(hist.values())
     return {
         "examples": len(enc),
         "steps": n_batches,
         "batch_size": batch_size,
         "head": head,
-        "tokens_nonpad": sum(sum(len(s) for s in e.seqs) for e in enc),
+        "tokens_nonpad": sum(shapes.ntok),
         "tokens_padded": sum(c * ns * L for (_, _, ns, L), c in hist.items()),
         "flops": sum(c * flops_of(dims, h, ns, L, False) for (h, _, ns, L), c in hist.items()),
         "hist": [[h, n, ns, L, c, flops_of(dims, h, ns, L, False)] for (h, n, ns, L), c in sorted(hist.items())],
-        "lengths": [[len(e.seqs), e.length] for e in enc],
+        "lengths": [[ns, L] for ns, L in zip(nseqs, lengths, strict=True)],
         "flop_samples": 0,  # as in training: the FLOP check is untimed, before the phase
     }
 
