@@ -2,12 +2,11 @@
 session, a launcher killed outright. The run ends recorded (cancelled with the reason, or failed
 once its job is gone), never ``running`` for good.
 
-The launcher is the real command in a subprocess; its job is tests/support/fake_job.py (no torch)
-except in the one trial of the real job's side of the cancel."""
+The launcher is the real command in a subprocess; its job is tests/support/fake_job.py (no torch);
+tests/job/test_job_cancel.py stops the real job the same way. The store is read in-process."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -15,10 +14,11 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import psutil
 import pytest
-from support.cli import sql_rows, xcost
 
+from xcost_tui.commands.ingest import ingest_command
 from xcost_tui.rundir import RunStatus, StatusRecord, read_jsonl, read_status
 from xcost_tui.runner.outcome import DISAPPEARED
 
@@ -38,14 +38,18 @@ def no_job_left_behind(tmp_path):
                 pass
 
 
-def launch(store: Path, *, fake: bool = True, extra: list[str] = ()) -> tuple[subprocess.Popen, Path]:
-    """``xcost-tui run`` into ``<store>/runs/r1``; with ``fake``, a fake job that waits in its
-    target phase until it is cancelled."""
+def launch(store: Path) -> tuple[subprocess.Popen, Path]:
+    """``xcost-tui run`` into ``<store>/runs/r1``, with a fake job that waits in its target phase
+    until it is cancelled."""
     run_dir = store / "runs" / "r1"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)}
-    if fake:
-        env.update(XCOST_JOB_CMD=f"{sys.executable} {FAKE_JOB}", FAKE_JOB_MODE="hang", FAKE_JOB_STEP_S="0.01")
-    args = ["run", "--method", "direct", "--langs", "it", "--out", str(run_dir), "--store", str(store), *extra]
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(REPO),
+        "XCOST_JOB_CMD": f"{sys.executable} {FAKE_JOB}",
+        "FAKE_JOB_MODE": "hang",
+    }
+    args = ["run", "--method", "direct", "--langs", "it", "--out", str(run_dir), "--store", str(store)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "xcost_tui", *args],
         stdout=subprocess.PIPE,
@@ -82,15 +86,22 @@ def stop(launcher: subprocess.Popen, sig: int) -> str:
     return out.decode(errors="replace")
 
 
+def store_rows(store: Path, sql: str) -> list[tuple]:
+    con = duckdb.connect(str(store / "xcost.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
 def assert_cancelled(store: Path, run_dir: Path, reason: str) -> None:
-    """status.json, the run_end event and the store (after ``xcost-tui ingest``) say cancelled."""
+    """status.json, the run_end event and the store (after ``xcost-tui ingest``, in-process) say cancelled."""
     final = read_status(run_dir)
     assert final.status == RunStatus.CANCELLED and final.error == reason, final
     ends = [e for e in read_jsonl(run_dir / "events.jsonl") if e["type"] == "run_end"]
     assert [(e["status"], e["error"]) for e in ends] == [("cancelled", reason)]
-    proc = xcost(["ingest", "--store", str(store)], 120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert sql_rows(store, "SELECT status, error FROM runs") == [{"status": "cancelled", "error": reason}]
+    assert ingest_command(store, []) == 0
+    assert store_rows(store, "SELECT status, error FROM runs") == [("cancelled", reason)]
 
 
 def test_sigterm_to_xcost_tui_run_cancels_the_run(tmp_path):
@@ -130,7 +141,7 @@ def test_a_dropped_ssh_session_cancels_xcost_tui_run(tmp_path):
     assert_cancelled(store, run_dir, reason)
 
 
-def test_a_run_left_running_by_a_killed_launcher_is_failed_at_ingest(tmp_path):
+def test_a_run_left_running_by_a_killed_launcher_is_failed_at_ingest(tmp_path, capsys):
     """The launcher and its job SIGKILLed: nothing could record the end; ingest finds the job gone."""
     store = tmp_path / "store"
     launcher, run_dir = launch(store)
@@ -141,12 +152,11 @@ def test_a_run_left_running_by_a_killed_launcher_is_failed_at_ingest(tmp_path):
     os.killpg(job.pid, signal.SIGKILL)  # its group: the job leads its own session, with its sampler
     psutil.wait_procs([process], timeout=60)
     assert read_status(run_dir).status == RunStatus.RUNNING
-    proc = xcost(["ingest", "--store", str(store)], 120)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "r1: left running, its job process is gone; recorded as failed" in proc.stderr
+    assert ingest_command(store, []) == 0
+    assert "r1: left running, its job process is gone; recorded as failed" in capsys.readouterr().err
     final = read_status(run_dir)
     assert final.status == RunStatus.FAILED and final.error == DISAPPEARED
-    assert sql_rows(store, "SELECT status, error FROM runs") == [{"status": "failed", "error": DISAPPEARED}]
+    assert store_rows(store, "SELECT status, error FROM runs") == [("failed", DISAPPEARED)]
 
 
 def test_a_live_run_is_not_failed_at_ingest(tmp_path):
@@ -154,24 +164,8 @@ def test_a_live_run_is_not_failed_at_ingest(tmp_path):
     launcher, run_dir = launch(store)
     wait_for_target_phase(run_dir, launcher)
     try:
-        proc = xcost(["ingest", "--store", str(store)], 120)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert ingest_command(store, []) == 0
         assert read_status(run_dir).status == RunStatus.RUNNING
-        assert sql_rows(store, "SELECT status FROM runs") == [{"status": "running"}]
+        assert store_rows(store, "SELECT status FROM runs") == [("running",)]
     finally:
         stop(launcher, signal.SIGTERM)
-
-
-def test_sigterm_to_xcost_tui_run_cancels_the_real_job(tmp_path, data_dir):
-    """The real job (tiny-xlmr): it records the launcher's reason, exit code 143, then the launcher exits 143."""
-    store = tmp_path / "store"
-    extra = ["--model", "tiny-xlmr", "--data-dir", str(data_dir), "--max-train-examples", "16"]
-    extra += ["--max-eval-examples", "8", "--max-steps", "100000", "--no-measure"]  # never done before the signal
-    launcher, run_dir = launch(store, fake=False, extra=extra)
-    wait_for_target_phase(run_dir, launcher, timeout=300)
-    out = stop(launcher, signal.SIGTERM)
-    assert launcher.returncode == 143, out
-    assert_cancelled(store, run_dir, "cancelled: xcost-tui run received SIGTERM")
-    final = read_status(run_dir)
-    assert final.exit_code == 143 and final.phase == "target:copa"
-    assert json.loads((run_dir / "spec.json").read_text())["model"] == "tiny-xlmr"
