@@ -235,6 +235,41 @@ def test_scancel_of_a_running_job_ends_it_as_cancelled_and_the_rest_finishes(tmp
     assert f"cancelling SLURM job {inside.job_id} (scancel)" in notes
 
 
+def test_a_job_scancelled_while_no_supervisor_ran_keeps_slurms_account_in_its_archived_attempt(tmp_path):
+    """Trial 10 (issue 20): the supervisor stops (its job goes on), a user scancels the job, a new
+    supervisor reruns the run: the archived attempt holds sacct's record of its job."""
+    from xcost_tui.spec import RunSpec
+
+    store = tmp_path / "store"
+    spec = RunSpec.from_dict({"method": "direct", "model": "tiny-xlmr", "langs": ["it"], "name": "hang"})
+    rid = spec.run_id()
+    first = sched(store)
+    first.submit([spec])
+    first.start()
+    try:
+        wait_for(lambda: (first.get(rid).phase or "").startswith("target:"), what="the run in its target phase")
+        job_id = first.get(rid).job_id
+    finally:
+        first.shutdown(cancel_running=False)  # its SLURM job goes on alone
+    run_dir = store / "runs" / rid
+    subprocess.run(["scancel", job_id], check=True)
+    wait_for(lambda: (st := _status(run_dir)) is not None and st.status.final, what="the job's own end")
+    wait_for(lambda: sacct([job_id]).get(job_id, {}).get("State", "").startswith("CANCELLED"), what="sacct")
+    assert _status(run_dir).executor_state is None, "no supervisor asked SLURM"
+    second = sched(store)
+    second.submit([spec])  # cancelled, not succeeded: run again, the attempt archived
+    second.start()
+    try:
+        wait_for(lambda: (store / "archive").is_dir() and any((store / "archive").iterdir()), what="the archive")
+    finally:
+        second.shutdown()
+    (archived,) = (store / "archive").iterdir()
+    old = read_status(archived)
+    assert old.status == RunStatus.CANCELLED and old.executor_job_id == job_id
+    assert old.executor_state.startswith("CANCELLED"), old
+    assert old.executor_info["elapsed_s"] is not None and old.executor_info["exit_code"] is not None, old
+
+
 # ---- the supervisor killed mid-plan, started again ---------------------------------------------------
 
 

@@ -3,14 +3,17 @@ lines submitit writes from the [executor] table, the afterok wiring, and the fin
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from xcost_tui.errors import SpecError, XcostError
 from xcost_tui.plan import ExecutorSettings, loads_plan, parse_sbatch_args
-from xcost_tui.rundir import RunStatus, StatusRecord, final_status
-from xcost_tui.runner import shared
+from xcost_tui.rundir import RunStatus, StatusRecord, final_status, read_status, update_status
+from xcost_tui.runner import reattach, shared
+from xcost_tui.runner.executors import Executors
+from xcost_tui.runner.slurm import SlurmExecutor
 from xcost_tui.runner.slurm_jobs import (
     JobInfo,
     describe_end,
@@ -202,3 +205,72 @@ def test_consumers_are_released_with_a_dependency_once_their_producer_is_submitt
     failed = {"p": shared.RemoteProducer("prod", RunStatus.FAILED, "77", ckpt, False)}
     (rel,) = shared.release_remote(waiting[:1], failed)
     assert rel.error and "prod" in rel.error and "failed" in rel.error and rel.init_from is None
+
+
+# ---- an attempt whose job ended while no supervisor followed it (issue 20, trial 10) ------------------
+
+
+def fake_slurm_commands(tmp_path: Path, monkeypatch, sacct_lines: str) -> None:
+    """``squeue`` that knows no job any more and ``sacct`` that answers ``sacct_lines``, first on PATH."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "squeue").write_text("#!/bin/sh\necho 'slurm_load_jobs error: Invalid job id specified' >&2\nexit 1\n")
+    (bin_dir / "sacct").write_text(f"#!/bin/sh\ncat <<'END'\n{sacct_lines}END\n")
+    for tool in ("squeue", "sacct"):
+        (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+class FakeHost:
+    """The scheduler as ``reattach.account_previous`` sees it: its executors and its warnings."""
+
+    def __init__(self) -> None:
+        self.executors = Executors(SlurmExecutor(ExecutorSettings(kind="slurm")))
+        self.warnings: list[str] = []
+
+    def warn(self, text: str, run_id: str | None = None) -> None:
+        self.warnings.append(text)
+
+
+def ended_attempt(tmp_path: Path, status: RunStatus, error: str, job_id: str) -> Path:
+    run_dir = tmp_path / "store" / "runs" / "r1"
+    run_dir.mkdir(parents=True)
+    update_status(run_dir, status, error=error, ended=1.0, executor="slurm", executor_job_id=job_id)
+    return run_dir
+
+
+def test_a_job_scancelled_while_no_supervisor_ran_gets_sacct_s_account_before_its_rerun(tmp_path, monkeypatch):
+    fake_slurm_commands(
+        tmp_path,
+        monkeypatch,
+        SACCT.replace("CANCELLED by 1000|0:0|Dependency|00:00:00", "CANCELLED by 0|0:15|None|00:01:02"),
+    )
+    run_dir = ended_attempt(tmp_path, RunStatus.CANCELLED, "cancelled by SIGTERM", "45")
+    host = FakeHost()
+    reattach.account_previous(host, run_dir)
+    status = read_status(run_dir)
+    assert status.status == RunStatus.CANCELLED and status.error == "cancelled by SIGTERM"
+    assert status.executor_state == "CANCELLED" and status.executor_reason is None
+    assert status.executor_info["exit_code"] == "0:15" and status.executor_info["elapsed_s"] == 62.0
+    assert host.warnings == []
+
+
+def test_a_job_out_of_time_while_no_supervisor_ran_is_recorded_with_slurm_s_reason(tmp_path, monkeypatch):
+    fake_slurm_commands(tmp_path, monkeypatch, SACCT)
+    run_dir = ended_attempt(tmp_path, RunStatus.CANCELLED, "cancelled by SIGTERM", "44")
+    reattach.account_previous(FakeHost(), run_dir)
+    status = read_status(run_dir)
+    assert status.status == RunStatus.FAILED and status.ended_by_executor
+    assert status.error.startswith("SLURM: TIMEOUT: the job reached its time limit (job 44")
+    assert status.error.endswith("; the job recorded: cancelled (cancelled by SIGTERM)")
+    assert status.executor_info["elapsed_s"] == 26 * 3600 + 7
+
+
+def test_an_attempt_slurm_cannot_account_for_is_left_as_it_is_and_said(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))  # no SLURM commands on this machine
+    run_dir = ended_attempt(tmp_path, RunStatus.CANCELLED, "cancelled by SIGTERM", "45")
+    host = FakeHost()
+    reattach.account_previous(host, run_dir)
+    assert read_status(run_dir).executor_state is None
+    (warning,) = host.warnings
+    assert "archived without SLURM's account of its job 45" in warning and "squeue not found" in warning

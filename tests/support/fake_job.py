@@ -54,6 +54,7 @@ from xcost_tui.rundir import (  # noqa: E402
     read_jsonl,
     update_status,
 )
+from xcost_tui.rundir.cancel import read_cancel_request  # noqa: E402
 from xcost_tui.spec import PhaseKind, RunSpec  # noqa: E402
 
 
@@ -100,7 +101,8 @@ def _main(run_dir: Path) -> int:
     modes = set(re.findall(r"[a-z]+", f"{spec.name or ''} {os.environ.get('FAKE_JOB_MODE', '')}".lower()))
     step_s = 0.1 if "slow" in modes else float(os.environ.get("FAKE_JOB_STEP_S", "0.01"))
     steps = int(os.environ.get("FAKE_JOB_STEPS", "3"))
-    signal.signal(signal.SIGTERM, signal.SIG_IGN if "stubborn" in modes else _on_term)
+    for sig in (signal.SIGTERM, signal.SIGINT):  # the job's signals (job/main.py)
+        signal.signal(sig, signal.SIG_IGN if "stubborn" in modes else _on_term)
     (run_dir / "fake_env.json").write_text(
         json.dumps(
             {
@@ -295,8 +297,10 @@ def _main(run_dir: Path) -> int:
                 )
                 events.emit(CheckpointSaved(phase, "checkpoints/target", spec.target_key(), "target"))
     except Cancelled:
-        events.emit(RunEnd(RunStatus.CANCELLED.value, "cancelled by signal", phase))
-        update_status(run_dir, RunStatus.CANCELLED, ended=time.time(), error="cancelled by signal", phase=phase)
+        request = read_cancel_request(run_dir)  # the reason its canceller gave, as the job records it
+        reason = request.reason if request is not None and request.reason else "cancelled by signal"
+        events.emit(RunEnd(RunStatus.CANCELLED.value, reason, phase))
+        update_status(run_dir, RunStatus.CANCELLED, ended=time.time(), error=reason, phase=phase)
         return 143
     except Exception as exc:  # noqa: BLE001
         error = f"{type(exc).__name__}: {exc}"

@@ -12,19 +12,27 @@ import sys
 from pathlib import Path
 
 from ..errors import XcostError
+from ..runner.gone import settle_gone
 from ..store import db
-from ..store.ingest import StagedRun, ingest
+from ..store.ingest import StagedRun, find_run_dirs, ingest, is_run_dir
 
 
 def ingest_command(store_root: Path, run_dirs: list[Path]) -> int:
     """Ingest the named run directories, or (none named) rebuild the store from every run
-    directory under <store>/runs. One line per run, then warnings and a summary."""
+    directory under <store>/runs. One line per run, then warnings and a summary. A run left
+    running whose job process is gone (killed with its launcher) is recorded failed first, by the
+    supervisor's rule (runner/gone.py)."""
 
     def on_run(staged: StagedRun) -> None:
         print(f"ingested {staged.summary()}", flush=True)
         for w in staged.warnings:
             print(f"  warning: {w}", file=sys.stderr, flush=True)
 
+    for run_dir in run_dirs or find_run_dirs(store_root):
+        if is_run_dir(run_dir) and settle_gone(run_dir) is not None:
+            print(
+                f"warning: {run_dir.name}: left running, its job process is gone; recorded as failed", file=sys.stderr
+            )
     try:
         report = ingest(store_root, run_dirs or None, on_run=on_run)
     except XcostError as exc:

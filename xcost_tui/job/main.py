@@ -44,6 +44,7 @@ from ..rundir import (
     WorkerInfo,
     update_status,
 )
+from ..rundir.cancel import read_cancel_request
 from ..spec import RunSpec
 from ..tasks import load_split
 from .data import data_loaded_event, load_run_data
@@ -87,6 +88,7 @@ class Job:
         self.predictions = JsonlWriter(self.files.predictions)
         self.cancel = cancel or threading.Event()
         self.phase: str | None = None
+        self._signal: str | None = None  # the signal that asked for the cancel (its name)
         self._sampler: subprocess.Popen[Any] | None = None  # the sampler process beside this job (measure/sampler.py)
 
     # ---- entry --------------------------------------------------------------------------------
@@ -137,8 +139,17 @@ class Job:
         watch_samples(None)
 
     def _on_signal(self, signum: int, frame: object) -> None:
-        _log(f"received {signal.Signals(signum).name}: cancelling after the current batch")
+        self._signal = signal.Signals(signum).name
+        _log(f"received {self._signal}: cancelling after the current batch")
         self.cancel.set()
+
+    def cancel_reason(self) -> str:
+        """The run's error when it was cancelled: the reason whoever asked wrote in its cancel
+        request (``xcost-tui run`` names the signal that stopped it), else the signal received."""
+        request = read_cancel_request(self.run_dir)
+        if request is not None and request.reason:
+            return request.reason
+        return f"cancelled by {self._signal}" if self._signal else "cancelled by signal"
 
     def _read_spec(self) -> RunSpec:
         path = self.files.spec
@@ -183,7 +194,7 @@ class Job:
 
         if isinstance(exc, (Cancelled, KeyboardInterrupt)):
             _log(f"cancelled during {self.phase or 'start-up'}")
-            return self._finish(RunStatus.CANCELLED, error="cancelled by signal", exit_code=143) or 143
+            return self._finish(RunStatus.CANCELLED, error=self.cancel_reason(), exit_code=143) or 143
         if isinstance(exc, XcostError):
             message, tb = str(exc), None
         else:

@@ -7,6 +7,7 @@
   ``local`` (subprocesses of this machine) and ``slurm`` (SLURM jobs; ``slurm_jobs``: what SLURM says, parsed).
 - ``outcome``: the one rule for a run's end once its job process is gone.
 - ``reattach``: runs found running, and runs another supervisor runs (follow, adopt, take over).
+- ``gone``: a run left running whose job is gone, recorded failed outside a supervisor (``xcost-tui ingest``).
 - ``claims``: which supervisor launches and follows a run (a flock per run in ``STORE/locks/``).
 - ``storage``: what the supervisor writes into a run directory, and a store that refuses it.
 - ``shared``: which queued runs share a target or an intermediate phase (pure decisions, applied to the queue).

@@ -3,26 +3,30 @@ job started with its output going both to the terminal and to job.log, its end r
 
 After the job ends its record is made whole by the rule every supervisor uses (runner/outcome.py):
 a job that died without writing a final status (SIGKILL, out of memory) is recorded ``failed``
-with the reason (``cancelled`` after Ctrl-C).
+with the reason (``cancelled`` after Ctrl-C, SIGTERM or SIGHUP to the launcher, which pass a
+cancel on to the job).
 
 No torch here: the job subprocess imports it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, WriteError
 from ..rundir import EventWriter, ProcessRef, RunDir, RunEnd, RunStatus, update_status, write_json_atomic
+from ..rundir.cancel import clear_cancel_request, request_cancel
 from ..rundir.status import read_status_lenient
 from ..spec import RunSpec
-from .outcome import job_outcome
-from .procs import default_job_command
+from .outcome import describe_exit, job_outcome
+from .procs import default_job_command, signal_group, spawn
 
 
 def prepare_run_dir(
@@ -65,11 +69,16 @@ def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def record_outcome(run_dir: Path, returncode: int, identity: ProcessRef, *, cancelled: bool = False) -> tuple[str, int]:
+def record_outcome(
+    run_dir: Path, returncode: int, identity: ProcessRef, *, cancelled: bool = False, reason: str | None = None
+) -> tuple[str, int]:
     """The run's final status and the launcher's exit code, once the job process has ended: the
-    job's own end, else the one runner/outcome.py decides, written with the exit code."""
+    job's own end, else the one runner/outcome.py decides (a cancel's ``reason`` in place of the
+    word "cancelled"), written with the exit code."""
     current = read_status_lenient(run_dir)
     outcome = job_outcome(current, returncode, cancelled=cancelled)
+    if not outcome.recorded and cancelled and reason:
+        outcome = dataclasses.replace(outcome, error=f"{reason} ({describe_exit(returncode)})")
     if outcome.recorded:
         if current is not None and current.job != identity:  # a concurrent write of the job dropped them
             update_status(run_dir, outcome.status, job=identity)
@@ -78,35 +87,143 @@ def record_outcome(run_dir: Path, returncode: int, identity: ProcessRef, *, canc
     return outcome.status.value, exit_code(returncode) or 1
 
 
-def run_job(run_dir: Path) -> tuple[str, int]:
-    """Runs the job of a prepared run directory in the foreground, its output going to the
-    terminal and to job.log; Ctrl-C cancels it (the job records "cancelled" after its current
-    batch). Returns its final status and the launcher's exit code."""
-    # A fresh "running" first: a final status left by an earlier run in the same --out folder must
-    # not pass for this job's outcome if the job dies before writing its own.
-    update_status(run_dir, RunStatus.RUNNING, started=time.time(), ended=None, error=None, phase=None, exit_code=None)
-    cancelled = False
-    with open(RunDir(run_dir).log, "ab") as log:
-        proc = subprocess.Popen(
-            default_job_command(run_dir),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        # At once, while the job is still starting its interpreter: the job's own status writes
-        # keep these fields (write_status merges).
-        identity = ProcessRef.of(proc.pid)
-        _record_identity(run_dir, identity)
-        assert proc.stdout is not None
+# The signals that stop ``xcost-tui run`` (kill, Ctrl-C, a closed terminal or dropped SSH session),
+# and the reason each one gives the run.
+STOP_SIGNALS = {
+    signal.SIGTERM: "cancelled: xcost-tui run received SIGTERM",
+    signal.SIGINT: "cancelled: xcost-tui run received SIGINT (Ctrl-C)",
+    signal.SIGHUP: "cancelled: xcost-tui run received SIGHUP (its terminal or SSH session closed)",
+}
+KILL_AFTER_S = 30.0  # from the cancel to a SIGKILL of a job that does not stop (a second signal: at once)
+POLL_S = 0.1  # how often job.log is copied to the terminal
+
+
+class _Terminal:
+    """The launcher's stdout, for the job's output. Once it cannot be written (the terminal or SSH
+    session is gone: EIO, a closed pipe) the job's output goes on to job.log alone, and what the
+    launcher would still print is dropped rather than raised: the run must still be recorded."""
+
+    def __init__(self) -> None:
+        self.ok = True
+
+    def write(self, data: bytes) -> None:
+        if not self.ok or not data:
+            return
         try:
-            for line in proc.stdout:
-                log.write(line)
-                log.flush()
-                sys.stdout.buffer.write(line)
-                sys.stdout.flush()
-        except KeyboardInterrupt:
-            cancelled = True
-            proc.terminate()  # the job records "cancelled" and stops after its current batch
-        code = proc.wait()
-    return record_outcome(run_dir, code, identity, cancelled=cancelled)
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            self.ok = False
+            devnull = open(os.devnull, "w")  # noqa: SIM115 - replaces the dead streams until exit
+            sys.stdout = sys.stderr = devnull
+
+
+class _Stop:
+    """The stop signals the launcher received, acted on by its loop (a handler only notes them)."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.handled = 0
+        self.kill_at: float | None = None
+
+    def note(self, signum: int, frame: object) -> None:
+        self.received.append(signum)
+
+    @property
+    def first(self) -> int | None:
+        return self.received[0] if self.received else None
+
+    def reason(self) -> str | None:
+        return STOP_SIGNALS[signal.Signals(self.first)] if self.first is not None else None
+
+    def act(self, run_dir: Path, identity: ProcessRef, terminal: _Terminal) -> None:
+        """Passes a new stop on to the job: the first as a cancel (its reason in the cancel request,
+        then SIGTERM to the job's group), a second one, or the grace run out, as SIGKILL."""
+        now = time.monotonic()
+        if len(self.received) > self.handled:
+            if self.handled == 0:
+                name = signal.Signals(self.received[0]).name
+                try:
+                    request_cancel(run_dir, grace_s=KILL_AFTER_S, reason=self.reason())
+                except WriteError:
+                    pass  # the job then records the signal it received, in its own words
+                signal_group(identity, signal.SIGTERM)
+                self.kill_at = now + KILL_AFTER_S
+                terminal.write(
+                    f"xcost-tui run: {name}: cancelling the run after its current batch (again to kill it)\n".encode()
+                )
+            else:
+                self.kill_at = now
+            self.handled = len(self.received)
+        if self.kill_at is not None and now >= self.kill_at:
+            self.kill_at = None
+            signal_group(identity, signal.SIGKILL)
+            terminal.write(b"xcost-tui run: killing the job (SIGKILL)\n")
+
+
+def run_job(run_dir: Path) -> tuple[str, int]:
+    """Runs the job of a prepared run directory in the foreground, its output going to job.log and
+    from there to the terminal. SIGTERM, SIGINT (Ctrl-C) and SIGHUP (the terminal or SSH session
+    closed) cancel it as the runner's cancel does: the reason in a cancel request, SIGTERM to the
+    job (it records "cancelled" after its current batch), SIGKILL after a second signal or
+    KILL_AFTER_S; the launcher then exits 128 + the signal. Returns the run's final status and the
+    launcher's exit code.
+
+    The job leads its own session and writes job.log itself, so nothing of the terminal reaches it
+    but what the launcher passes on, and a launcher killed outright (SIGKILL) leaves it running to
+    its end, recorded by itself."""
+    stop = _Stop()
+    previous = {sig: signal.signal(sig, stop.note) for sig in STOP_SIGNALS}
+    try:
+        # A fresh "running" first: a final status left by an earlier run in the same --out folder
+        # must not pass for this job's outcome if the job dies before writing its own.
+        # Until the job's identity is known the launcher's own stands for it: a reader (`xcost-tui
+        # ingest`, runner/gone.py) takes a run whose process is gone for one left running for good.
+        update_status(
+            run_dir,
+            RunStatus.RUNNING,
+            job=ProcessRef.current(),
+            started=time.time(),
+            ended=None,
+            error=None,
+            phase=None,
+            exit_code=None,
+        )
+        clear_cancel_request(run_dir)
+        if stop.first is not None:  # stopped before the job started: nothing to cancel
+            return _stopped_before_start(run_dir, stop)
+        terminal = _Terminal()
+        with open(RunDir(run_dir).log, "ab+") as log:
+            log.seek(0, os.SEEK_END)  # job.log is appended to: the terminal sees this attempt's lines
+            proc = spawn(default_job_command(run_dir), run_dir, {**os.environ, "PYTHONUNBUFFERED": "1"})
+            # At once, while the job is still starting its interpreter: the job's own status writes
+            # keep these fields (write_status merges).
+            identity = ProcessRef.of(proc.pid)
+            _record_identity(run_dir, identity)
+            while True:
+                stop.act(run_dir, identity, terminal)
+                try:
+                    code: int | None = proc.wait(POLL_S)
+                except subprocess.TimeoutExpired:
+                    code = None
+                terminal.write(log.read())
+                if code is not None:
+                    break
+        status, exit_status = record_outcome(
+            run_dir, code, identity, cancelled=stop.first is not None, reason=stop.reason()
+        )
+        if stop.first is not None and status == RunStatus.CANCELLED.value:
+            exit_status = 128 + stop.first
+        return status, exit_status
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stopped_before_start(run_dir: Path, stop: _Stop) -> tuple[str, int]:
+    reason = stop.reason()
+    with EventWriter(RunDir(run_dir).events) as ev:
+        ev.emit(RunEnd(RunStatus.CANCELLED.value, reason))
+    update_status(run_dir, RunStatus.CANCELLED, ended=time.time(), error=reason)
+    assert stop.first is not None
+    return RunStatus.CANCELLED.value, 128 + stop.first

@@ -27,7 +27,8 @@ from .executors import Executors
 from .live import QUEUED, RUNNING
 from .outcome import DISAPPEARED
 from .runs import AdoptReason, Run, Supervisor, peek_status, status_and_attempt
-from .slurm import SLURM
+from .slurm import SLURM, SlurmError
+from .slurm_jobs import accountable
 
 
 class Host(Supervisor, Protocol):
@@ -150,6 +151,24 @@ def step_elsewhere(sup: Host, run: Run, now: float) -> None:
     else:
         live.status, live.ended, live.error = RunStatus.FAILED, time.time(), DISAPPEARED
         sup.finished(run)
+
+
+def account_previous(sup: Host, run_dir: Path) -> None:
+    """Before a rerun archives the previous attempt (the caller holds its claim): SLURM's account
+    of its job, when that job ended while no supervisor followed it (scancelled or out of time
+    while none ran: the job recorded its end, nobody asked sacct; SlurmExecutor.account_ended).
+    A SLURM that does not answer leaves the attempt as it is, and says so. Raises WriteError."""
+    status = peek_status(run_dir)
+    if status is None or not accountable(status):
+        return
+    try:
+        sup.executors.slurm().account_ended(run_dir)
+    except SlurmError as exc:
+        sup.warn(
+            f"{run_dir.name}: the previous attempt is archived without SLURM's account of its job "
+            f"{status.executor_job_id} ({exc})",
+            run_dir.name,
+        )
 
 
 def take_disk_wiring(run: Run) -> None:

@@ -490,6 +490,7 @@ class Scheduler:
         ours = False  # whether the run directory holds only what this attempt wrote
         try:
             claim.reserve()
+            reattach.account_previous(self, run_dir)  # SLURM's account of a job that ended unfollowed
             archived = storage.archive_previous(self.layout, run_dir)
             if archived is not None:
                 self.note(f"{run_dir.name}: the previous attempt moved to {archived}", run_dir.name)

@@ -55,7 +55,17 @@ from .offline import offline_problems
 from .outcome import recorded_end
 from .packing import PackMember, pack_command, packs
 from .runs import AdoptReason, Run, Supervisor, peek_status
-from .slurm_jobs import SACCT_FIELDS, SQUEUE_FORMAT, JobInfo, describe_end, parse_sacct, parse_squeue, sbatch_parameters
+from .slurm_jobs import (
+    SACCT_FIELDS,
+    SQUEUE_FORMAT,
+    JobInfo,
+    accountable,
+    describe_end,
+    ended_account,
+    parse_sacct,
+    parse_squeue,
+    sbatch_parameters,
+)
 
 SLURM = "slurm"
 SLURM_FOLDER = "slurm"  # RUN_DIR/slurm/: submitit's batch script, pickles and log
@@ -754,6 +764,24 @@ class SlurmExecutor:
             return
         how = "scancel --signal=KILL" if run.force else "scancel"
         sup.note(f"{run.live.label}: cancelling SLURM job {run.job_id} ({how})", run.live.run_id)
+
+    def account_ended(self, run_dir: Path) -> StatusRecord | None:
+        """SLURM's account of an attempt whose job ended while no supervisor followed it (scancelled,
+        out of time, while none ran): the job recorded its end, nobody asked sacct. Its state,
+        reason and accounting (exit code, elapsed, node, resources) are added to status.json as
+        ``finish`` adds them (SLURM's own end wins, ``describe_end``), before a rerun archives the
+        attempt. The caller holds the run's claim. None when there is nothing to add (not a SLURM
+        attempt, already accounted for, still running, or SLURM does not know the job). Raises
+        SlurmError, WriteError."""
+        status = peek_status(run_dir)
+        if status is None or not accountable(status):
+            return None
+        job_id = str(status.executor_job_id)
+        info = self.query([job_id]).get(job_id)
+        if info is None or info.active:
+            return None
+        final, changes = ended_account(status, info)
+        return update_status(run_dir, final, **changes)
 
     def adopt(self, sup: Supervisor, run: Run, status: StatusRecord, claim: Claim, why: AdoptReason) -> bool:
         """A run status.json says was handed to SLURM: adopt its job (asking SLURM, never a pid

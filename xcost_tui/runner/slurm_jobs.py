@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..plan import ExecutorSettings, parse_sbatch_args
-from ..rundir import RunStatus
+from ..rundir import RunStatus, StatusRecord
 from ..rundir.status import EXECUTOR_KILLED
 
 # SLURM job states (squeue(1), sacct(1)) in which the job is still the cluster's business.
@@ -233,6 +233,33 @@ def describe_end(
     if info.state == "COMPLETED":
         return RunStatus.FAILED, f"the job ended without a final status (SLURM: {what})"
     return RunStatus.FAILED, f"SLURM: {what}"
+
+
+def accountable(status: StatusRecord) -> bool:
+    """An attempt handed to SLURM that ended without SLURM's account of its job (its end recorded
+    by the job while no supervisor followed it)."""
+    return (
+        status.status.final
+        and status.executor == "slurm"
+        and status.executor_job_id is not None
+        and status.executor_state is None
+    )
+
+
+def ended_account(status: StatusRecord, info: JobInfo) -> tuple[RunStatus, dict[str, Any]]:
+    """The final status and status.json's changes for such an attempt, once SLURM is done with its
+    job: SLURM's state, reason and accounting added; an end SLURM imposed (a time limit, a
+    preemption, a node failure) wins over the one the job recorded as it was stopped, as when a
+    supervisor follows the run to its end."""
+    changes: dict[str, Any] = dict(
+        executor_state=info.state, executor_reason=info.reason, executor_info=info.accounting()
+    )
+    if not info.killed_by_slurm or status.status == RunStatus.SUCCEEDED:
+        return status.status, changes
+    final, error = describe_end(info, cancel_requested=False)
+    if status.error:
+        error += f"; the job recorded: {status.status} ({status.error})"
+    return final, {**changes, "error": error}
 
 
 # ---- the [executor] settings as sbatch parameters -------------------------------------------------
