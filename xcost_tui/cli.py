@@ -99,6 +99,22 @@ def at_least_one(text: str) -> float:
     return value
 
 
+def safety_factor(text: str) -> float:
+    """An argparse type: the SLURM --time safety factor, a finite number >= 1. Below 1 the
+    suggested --time would be shorter than the forecast itself, and SLURM would stop a run the
+    forecast expects to finish; 0 or less is no time at all."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, at least 1 (e.g. 1.5), got {text!r}") from None
+    if not (1 <= value < float("inf")):  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"must be at least 1, got {text}: the suggested --time is the forecast x this, and below 1 "
+            f"SLURM would stop a run before the forecast says it ends"
+        )
+    return value
+
+
 def _add_store(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
@@ -330,7 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
         "against the old way: one process per run and no shared target phases",
     )
     est.add_argument(
-        "--safety", type=float, default=None, metavar="X", help="suggested SLURM --time = forecast x X (default 1.5)"
+        "--safety",
+        type=safety_factor,
+        default=None,
+        metavar="X",
+        help="suggested SLURM --time = forecast x X, X at least 1 (below 1 SLURM would stop a run before its "
+        "forecast end; default 1.5)",
     )
     est.add_argument(
         "--format",
@@ -398,6 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
         "e.g. \"model LIKE '%%large' AND method <> 'few-shot'\"",
     )
     report.add_argument("--out", required=True, metavar="DIR", help="folder to write the report's files into")
+    report.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="stop the --where condition's query if it runs longer than this (exit 124; default: no limit); "
+        "ctrl-c cancels it (exit 130)",
+    )
     report.add_argument(
         "--baseline",
         default=None,
@@ -580,13 +609,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
 
         return report_command(
             Path(args.store),
-            Path(args.out),
+            args.out,  # as given: an empty --out is refused, not read as the current folder
             plan=args.plan,
             where=args.where,
             baseline=args.baseline,
             delta_points=args.delta,
             amortise_n=args.amortise_n,
             include_contended=args.include_contended,
+            timeout_s=args.timeout,
         )
     if args.headless:
         if not plan_arg:

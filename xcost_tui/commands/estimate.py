@@ -66,7 +66,7 @@ def estimate_command(
             profile=profile,
             slots=n_slots,
             out=err,
-            safety=safety or DEFAULT_SAFETY,
+            safety=DEFAULT_SAFETY if safety is None else safety,
             workers=workers or n_slots,
             workers_reason=workers_reason(workers, slots, profile, n_slots),
             process_per_run=ppr,

@@ -98,8 +98,9 @@ def check_command(plan: str, data_dir: str | None = None, *, data: bool = False,
     console.print(f"data: {describe_data(loaded)}", markup=False, highlight=False)
     for d in sorted({s.data_dir for s in loaded.runs if s.data_dir}):
         if not Path(d).is_dir():
+            what = "is a file, not a folder" if Path(d).exists() else "does not exist"
             console.print(
-                f"warning: data folder {d} does not exist; the runs will fail when they load data",
+                f"warning: data folder {d} {what}; the runs will fail when they load data",
                 markup=False,
                 highlight=False,
             )

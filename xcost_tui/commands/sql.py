@@ -12,28 +12,24 @@ import json
 import math
 import os
 import sys
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import Any, TextIO
 
 import duckdb
 import pyarrow as pa
 
 from ..errors import XcostError
+from ..store.interruptible import Stopped, interruptible
 from ..store.query import (
     Cancel,
-    QueryCancelled,
     SqlError,
     run_statements,
     split_statements,
     sql_reader,
     statement_title,
 )
-
-T = TypeVar("T")
 
 MAX_TABLE_ROWS_ENV = "XCOST_SQL_MAX_ROWS"
 DEFAULT_MAX_TABLE_ROWS = 100
@@ -202,52 +198,6 @@ def _print_results(store_root: Path, query: str, output: str | None, cancel: Can
                     print_table(result.table, result.total or 0, file=fh)
 
 
-class _Stopped(Exception):
-    """The query was interrupted by ctrl-c ("cancelled") or by the timeout ("timeout")."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
-def _interruptible(work: Callable[[], T], cancel: Cancel, timeout_s: float | None) -> T:
-    """Runs ``work`` in a thread and waits for it here, where ctrl-c (SIGINT) arrives: a signal
-    handler only runs in the main thread, and not while DuckDB computes, so ctrl-c and the timeout
-    reach the query through ``cancel`` (``connection.interrupt()``) instead."""
-    box: dict[str, Any] = {}
-    # An Event, not Thread.join: a KeyboardInterrupt inside join() can leave the thread looking
-    # finished while it runs on (CPython gh-90882).
-    finished = threading.Event()
-
-    def target() -> None:
-        try:
-            box["value"] = work()
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            box["error"] = exc
-        finally:
-            finished.set()
-
-    threading.Thread(target=target, name="xcost-sql", daemon=True).start()
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    why = None
-    try:
-        while not finished.wait(0.1 if deadline is None else max(0.0, min(0.1, deadline - time.monotonic()))):
-            if deadline is not None and time.monotonic() >= deadline:
-                why = "timeout"
-                break
-    except KeyboardInterrupt:
-        why = "cancelled"
-    if why is not None:
-        cancel.interrupt()
-        finished.wait()  # an interrupted query ends at once; a second ctrl-c leaves through cli.main
-    if "error" in box:
-        if why is not None and isinstance(box["error"], QueryCancelled):
-            raise _Stopped(why)
-        raise box["error"]
-    value: T = box["value"]  # it finished before the interrupt took effect: its output is complete
-    return value
-
-
 def sql_command(
     store_root: Path, query: str, fmt: str = "table", output: str | None = None, *, timeout_s: float | None = None
 ) -> int:
@@ -281,13 +231,13 @@ def sql_command(
     cancel = Cancel()
     try:
         if fmt == "table":
-            _interruptible(lambda: _print_results(store_root, query, output, cancel), cancel, timeout_s)
+            interruptible(lambda: _print_results(store_root, query, output, cancel), cancel, timeout_s)
             return 0
-        rows = _interruptible(lambda: _write_stream(store_root, query, fmt, output, cancel), cancel, timeout_s)
+        rows = interruptible(lambda: _write_stream(store_root, query, fmt, output, cancel), cancel, timeout_s)
         if output:
             print(f"wrote {rows:,} row{'s' if rows != 1 else ''} to {output}", file=sys.stderr)
         return 0
-    except _Stopped as stop:
+    except Stopped as stop:
         if stop.why == "timeout":
             _err(
                 f"the query ran longer than --timeout {timeout_s:g} s and was stopped"

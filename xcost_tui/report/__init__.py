@@ -13,12 +13,15 @@ describes the files. matplotlib is imported only when the figures are drawn.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..stats.thresholds import DEFAULT_DELTA
+from ..store.interruptible import Stopped, interruptible
+from ..store.query import Cancel
 from . import figures, render
 from .data import ReportData, gather
 from .select import ReportError, Selection, everything, from_plan, from_where, resolve_baseline
@@ -48,6 +51,14 @@ class ReportResult:
     files: list[str]
     data: ReportData
     seconds: dict[str, float] = field(default_factory=dict)  # gather, figures, tables, documents
+
+
+def out_folder(out: Path | str) -> Path:
+    """--out as a folder. An empty one is refused: ``Path("")`` is the current folder, where the
+    report's files would replace any of the same names."""
+    if not str(out).strip():
+        raise ReportError("--out is empty: give a folder for the report's files, e.g. --out report/")
+    return Path(out)
 
 
 def check_out(out: Path) -> None:
@@ -120,7 +131,7 @@ def write_report(
     include_contended: bool = False,
 ) -> ReportResult:
     """Gathers the verdict of ``selection`` (default: every configuration) and writes the report's files."""
-    store, out = Path(store), Path(out)
+    store, out = Path(store), out_folder(out)
     check_out(out)
     seconds: dict[str, float] = {}
     t = time.perf_counter()
@@ -176,9 +187,16 @@ def write_report(
     return ReportResult(out, list(payload), d, seconds)
 
 
+def _where_selection(store: Path, where: str, timeout_s: float | None) -> Selection:
+    """``from_where``, stopped by ctrl-c or after ``timeout_s`` (``Stopped``): the condition is SQL
+    a person typed, and while it runs it holds the store open (a live ingest waits)."""
+    cancel = Cancel()
+    return interruptible(lambda: from_where(store, where, cancel=cancel), cancel, timeout_s)
+
+
 def report_command(
     store: Path,
-    out: Path,
+    out: Path | str,
     *,
     plan: str | None = None,
     where: str | None = None,
@@ -186,15 +204,37 @@ def report_command(
     delta_points: float = 100 * DEFAULT_DELTA,
     amortise_n: float = 1.0,
     include_contended: bool = False,
+    timeout_s: float | None = None,
 ) -> int:
-    """The ``xcost-tui report`` subcommand: prints what it wrote, in a few lines."""
+    """The ``xcost-tui report`` subcommand: prints what it wrote, in a few lines. ``timeout_s``
+    stops the --where condition's query after that many seconds (exit 124); ctrl-c while it runs
+    cancels it (exit 130)."""
     if plan is not None and where is not None:
         raise ReportError(
             "report takes a plan or --where, not both: a plan selects its configurations, --where "
             "those of the runs it matches"
         )
+    if timeout_s is not None and where is None:
+        raise ReportError("--timeout limits the --where condition's query: give it with --where")
+    out = out_folder(out)
     check_out(out)
-    selection = from_plan(plan) if plan is not None else from_where(store, where) if where is not None else everything()
+    if plan is not None:
+        selection = from_plan(plan)
+    elif where is not None:
+        try:
+            selection = _where_selection(store, where, timeout_s)
+        except Stopped as stop:
+            if stop.why == "timeout":
+                print(
+                    f"xcost-tui: error: the --where condition ran longer than --timeout {timeout_s:g} s and "
+                    f"was stopped; no report was written",
+                    file=sys.stderr,
+                )
+                return 124
+            print("xcost-tui: report cancelled (no report was written)", file=sys.stderr)
+            return 130
+    else:
+        selection = everything()
     result = write_report(
         store,
         out,
@@ -214,6 +254,9 @@ def report_command(
         print(f"  {s}")
     if len(d.sentences) > 10:
         print(f"  ... and {len(d.sentences) - 10} more in the report")
+    for f in d.flags:
+        if f.kind == "no-predictions":  # a blank accuracy needs its reason where it is first seen
+            print(f"  note: {f.text}")
     print(
         f"wrote {out}/: report.html, report.md, table.tex, {n_figs} figure(s) as SVG and PDF, "
         f"{len(TABLES)} tables as CSV and Parquet"

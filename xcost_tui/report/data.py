@@ -8,6 +8,7 @@ No statistics here: the numbers are the verdict's; this module selects, joins an
 from __future__ import annotations
 
 import datetime as _dt
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ FIGURE_MAX_CONFIGS = 8  # configurations drawn in one per-language or curves fig
 class Flag:
     kind: (
         str  # collapsed, restarted, chance, single-seed, single-draw, single-pair, contended, failed, running,
-        # no-runs, no-baseline, mixed-env, languages
+        # no-runs, no-baseline, mixed-env, languages, no-predictions
     )
     config_id: str | None
     label: str
@@ -185,6 +186,21 @@ def _contended(con: Any, ids: list[str]) -> pa.Table:
         )
 
 
+def _unpredicted(con: Any, run_ids: list[str]) -> dict[str, list[str]]:
+    """Run id -> the languages it evaluated with no per-example prediction in the store. The
+    verdict's accuracy and intervals are computed from predictions only, so these evaluations count
+    nowhere in the report, and a configuration whose runs all lack them shows no accuracy at all."""
+    rows = con.execute(
+        """WITH ev AS (SELECT DISTINCT run_id, lang FROM evals WHERE accuracy IS NOT NULL AND list_contains(?, run_id)),
+                pr AS (SELECT DISTINCT run_id, lang FROM predictions WHERE list_contains(?, run_id))
+           SELECT run_id, list(lang ORDER BY lang) FROM ev
+           WHERE NOT EXISTS (SELECT 1 FROM pr WHERE pr.run_id = ev.run_id AND pr.lang = ev.lang)
+           GROUP BY run_id ORDER BY run_id""",
+        [run_ids, run_ids],
+    ).fetchall()
+    return {str(rid): [str(x) for x in langs] for rid, langs in rows}
+
+
 def gather(
     store: Path,
     selection: Selection,
@@ -260,6 +276,8 @@ def gather(
             [shown],
         )
         contended = _contended(con, shown)
+        succeeded = [str(r["run_id"]) for r in runs.to_pylist() if r["status"] == "succeeded"]
+        unpredicted = _unpredicted(con, succeeded)
         variants = gather_variants(con, shown)
         mt_quality = _mt_quality(con, shown)
         protocol = _protocol(con, shown)
@@ -303,7 +321,7 @@ def gather(
         variants=variants,
         protocol=protocol,
     )
-    data.flags = _flags(data, runs_rows, contended.to_pylist())
+    data.flags = _flags(data, runs_rows, contended.to_pylist(), unpredicted)
     data.tables = {
         "configurations": cfg_table,
         "accuracy": acc_table,
@@ -354,9 +372,10 @@ def _mt_quality(con: Any, ids: list[str]) -> pa.Table:
 def _empty_message(store: Path, selection: Selection) -> str:
     if selection.plan_name is not None:
         n = len(selection.config_ids or ())
+        plan = shlex.quote(selection.plan_arg or selection.plan_name)
         return (
             f"none of the {n} configurations of plan {selection.plan_name} has a succeeded run in the store "
-            f"{store}: run the plan first (`xcost-tui --headless {selection.plan_name} --store {store}`)"
+            f"{store}: run the plan first (`xcost-tui --headless {plan} --store {shlex.quote(str(store))}`)"
         )
     if selection.where is not None:
         if not selection.config_ids:
@@ -451,7 +470,31 @@ def restarts_text(c: ConfigurationRow) -> str:
     return f"{c.restarted_runs} of {c.n_runs} run{'s' if c.n_runs != 1 else ''} restarted"
 
 
-def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, Any]]) -> list[Flag]:
+def _unpredicted_flag(
+    d: ReportData, cid: str, runs: list[dict[str, Any]], missing: dict[str, list[str]]
+) -> Flag | None:
+    """Why a configuration's accuracy is blank (or leaves runs out): evaluations without predictions."""
+    ids = [str(r["run_id"]) for r in runs if r["config_id"] == cid and r["status"] == "succeeded"]
+    found = [rid for rid in ids if rid in missing]
+    if not found:
+        return None
+    lab = d.label(cid)
+    c = d.verdict.configurations[cid]
+    which = ", ".join(f"{rid} ({', '.join(missing[rid])})" for rid in found[:5]) + (", ..." if len(found) > 5 else "")
+    effect = "so its accuracy is blank" if c.avg.value is None else "so those evaluations are left out of its accuracy"
+    return Flag(
+        "no-predictions",
+        cid,
+        lab,
+        f"{lab}: no per-example predictions were recorded for {len(found)} of its {len(ids)} succeeded run(s): "
+        f"{which}; the accuracy and its intervals are computed from each run's predictions.jsonl, {effect}. "
+        f"Re-run them, or put their predictions.jsonl back in their run directories and `xcost-tui ingest`",
+    )
+
+
+def _flags(
+    d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, Any]], unpredicted: dict[str, list[str]]
+) -> list[Flag]:
     out: list[Flag] = []
     v = d.verdict
     if d.selection.config_ids is not None:
@@ -471,6 +514,9 @@ def _flags(d: ReportData, runs: list[dict[str, Any]], contended: list[dict[str, 
     for cid in d.shown:
         c = v.configurations[cid]
         lab = d.label(cid)
+        no_predictions = _unpredicted_flag(d, cid, runs, unpredicted)
+        if no_predictions is not None:
+            out.append(no_predictions)
         if c.collapsed_runs:
             out.append(
                 Flag(

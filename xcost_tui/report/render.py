@@ -10,6 +10,7 @@ import base64
 import html
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,7 +313,12 @@ def _configurations(d: ReportData) -> list[Block]:
             "new shot draw's, average accuracy in points (the interval's variance components); interval covers: "
             "the factors the interval accounts for ('items only (1 seed)': not training variation); common: mean over the languages every configuration "
             f"shown evaluated, the one the frontier is ranked on ({d.common.statement()}); costs: mean "
-            "over runs ('–': not measured on this machine).",
+            "over runs ('–': not measured on this machine)."
+            + (
+                " A blank accuracy: its runs recorded no per-example predictions (Flags)."
+                if any(f.kind == "no-predictions" for f in d.flags)
+                else ""
+            ),
             "configurations-table",
         ),
     ]
@@ -817,6 +823,10 @@ _TEX = {
     "}": r"\}",
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
+    # OT1, LaTeX's default font encoding, prints < > | of the text font as ¡ ¿ —
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
     "·": r"\textperiodcentered{}",
     "→": r"$\rightarrow$",
     "–": "--",
@@ -824,11 +834,75 @@ _TEX = {
     "±": r"$\pm$",
     "Δ": r"$\Delta$",
     "≥": r"$\geq$",
+    "≤": r"$\leq$",
+    "−": r"$-$",
+    "—": "---",
+    "…": r"\ldots{}",
+    "\u00a0": "~",
+    "‘": "`",
+    "’": "'",
+    "“": "``",
+    "”": "''",
 }
 
 
+# The accents of LaTeX's own commands, by the combining mark a decomposed letter carries (é = e + U+0301).
+_TEX_ACCENTS = {
+    "\u0300": "`",
+    "\u0301": "'",
+    "\u0302": "^",
+    "\u0303": "~",
+    "\u0304": "=",
+    "\u0306": "u",
+    "\u0307": ".",
+    "\u0308": '"',
+    "\u030a": "r",
+    "\u030b": "H",
+    "\u030c": "v",
+    "\u0327": "c",
+    "\u0328": "k",
+}
+# Letters without a decomposition that LaTeX names (the kernel's text commands, OT1 and T1 alike).
+_TEX_LETTERS = {
+    "ß": r"\ss{}",
+    "æ": r"\ae{}",
+    "Æ": r"\AE{}",
+    "œ": r"\oe{}",
+    "Œ": r"\OE{}",
+    "ø": r"\o{}",
+    "Ø": r"\O{}",
+    "å": r"\aa{}",
+    "Å": r"\AA{}",
+    "ł": r"\l{}",
+    "Ł": r"\L{}",
+    "ı": r"\i{}",
+}
+
+
+def _tex_char(ch: str) -> str:
+    """One character outside printable ASCII as text pdflatex compiles with no package: an accented
+    Latin letter as LaTeX's accent command; a line break or tab as a space; anything else (a control
+    character, an emoji, a letter of another script) visibly as its code point, <U+1F600>: pdflatex
+    has no glyph for it without fonts and packages a report cannot assume (xelatex with fontspec)."""
+    if ch in "\n\r\t":
+        return " "
+    if ch in _TEX_LETTERS:
+        return _TEX_LETTERS[ch]
+    decomposed = unicodedata.normalize("NFD", ch)
+    base, marks = decomposed[0], decomposed[1:]
+    if base.isascii() and base.isalpha() and marks and all(m in _TEX_ACCENTS for m in marks):
+        out = "\\i" if base == "i" else base  # the dotless i under an accent, as LaTeX writes it
+        for m in marks:
+            out = f"\\{_TEX_ACCENTS[m]}{{{out}}}"
+        return out
+    return f"\\texttt{{<U+{ord(ch):04X}>}}"
+
+
 def tex(text: str) -> str:
-    return "".join(_TEX.get(ch, ch) for ch in text)
+    """``text`` as LaTeX text, in ASCII: its special characters escaped, the symbols the report
+    writes as LaTeX commands, and every other character by ``_tex_char`` (a run name or model path
+    may hold anything)."""
+    return "".join(_TEX.get(ch) or (ch if " " <= ch <= "~" else _tex_char(ch)) for ch in text)
 
 
 def _tex_sci(x: float | None, digits: int = 2) -> str:
@@ -882,7 +956,7 @@ def latex_table(d: ReportData) -> str:
     ]
     lines = [
         "% xcost-tui report: configurations x accuracy (95% intervals) and costs.",
-        "% Needs \\usepackage{booktabs} (and \\usepackage[T1]{fontenc} for \\textperiodcentered).",
+        "% Needs \\usepackage{booktabs}. Plain ASCII: a character pdflatex has no glyph for is written <U+XXXX>.",
         "% table*: the width of both columns of a two-column paper.",
         "\\begin{table*}[t]",
         "\\centering",

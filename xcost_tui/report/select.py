@@ -10,7 +10,7 @@ from ..configuration import label
 from ..errors import XcostError
 from ..plan import load_plan
 from ..store.db import connect_ro, connect_user_sql
-from ..store.query import _explain
+from ..store.query import Cancel, QueryCancelled, _explain
 from ..suggest import did_you_mean
 
 
@@ -24,6 +24,9 @@ class Selection:
     config_ids: set[str] | None  # None: every configuration in the store
     labels: dict[str, str] = field(default_factory=dict)  # config id -> label, for those the plan names
     plan_name: str | None = None
+    # how a command line names the plan: a built-in plan's name, else the plan file's path as given
+    # (a plan file's [plan] name is no built-in plan: `xcost-tui --headless <name>` would not find it)
+    plan_arg: str | None = None
     where: str | None = None
 
 
@@ -35,21 +38,28 @@ def from_plan(plan_arg: str) -> Selection:
         set(ids),
         ids,
         plan_name=plan.name,
+        plan_arg=plan.name if plan.builtin else plan_arg,
     )
 
 
-def from_where(store: Path, where: str) -> Selection:
-    """The configurations of the runs (table ``runs``, any status) that satisfy ``where``."""
+def from_where(store: Path, where: str, *, cancel: Cancel | None = None) -> Selection:
+    """The configurations of the runs (table ``runs``, any status) that satisfy ``where``.
+
+    ``where`` is SQL a person typed, so it may run for long: ``cancel`` (ctrl-c, ``--timeout``)
+    interrupts it, with QueryCancelled."""
     import duckdb
 
     if not where.strip():
         raise ReportError("--where is empty: give a condition on the runs table, e.g. --where \"method = 'direct'\"")
-    with connect_user_sql(store) as con:
+    cancel = cancel or Cancel()
+    with connect_user_sql(store) as con, cancel.watching(con):
         try:
             rows = con.execute(
                 f"SELECT DISTINCT config_id FROM runs WHERE ({where}) AND config_id IS NOT NULL"
             ).fetchall()
         except duckdb.Error as exc:
+            if cancel.requested or isinstance(exc, duckdb.InterruptException):
+                raise QueryCancelled("query cancelled") from None
             message = " ".join(_explain(exc).split("\nLINE ")[0].split())  # DuckDB's words, not its echo of the SQL
             raise ReportError(f"--where {where!r} is not a condition on the runs table: {message}") from None
     return Selection(f"the runs where {where}", {str(r[0]) for r in rows}, where=where)

@@ -340,8 +340,10 @@ def _local_path(t: TaskDef, data_dir: Path, split: str, lang: str) -> Path:
     if not path.is_file():
         assert t.local_dir is not None  # has_offline_copy, checked above
         layout = ", ".join(str(Path(t.local_dir.format(lang=lang)) / f) for f in t.local_files.values())
+        # a folder (or a device) of that name is not a missing file: say what is there
+        what = "is a folder, not a file" if path.is_dir() else "is not a file" if path.exists() else "does not exist"
         raise DataError(
-            f"task {t.name!r}: the {split!r} file {path} does not exist; the data dir {data_dir} should hold "
+            f"task {t.name!r}: the {split!r} file {path} {what}; the data dir {data_dir} should hold "
             f"{layout} (one JSON object per line; see shared/data/SOURCES.md)"
         )
     return path
