@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 # 9 (issue 19): runs.icl_prompt; translate-test's MT quality, the mt_quality table (chrF, BLEU per language and
 # reference); the few-shot protocol: runs.lr_sweep, annotated_examples, annotation_hours_per_example,
 # annotation_hours (and the leaderboard's and configurations' annotation columns); phase kind few-shot-trial.
-SCHEMA_VERSION = 9
+# 10 (issue 20): resumable training phases: phases.lost_wall_s, lost_steps, lost_flops, checkpoint_s; runs.resumes, lost_wall_s.
+SCHEMA_VERSION = 10
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -83,6 +84,12 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
     ("context_tokens_p95", "DOUBLE"),
     ("context_tokens_max", "BIGINT"),
     ("query_flops", "DOUBLE"),
+    # a resumed training phase (job/resume.py): the work its interruptions lost (inside wall_s and
+    # device_hours, which count every attempt), and the time its resume checkpoints took to write
+    ("lost_wall_s", "DOUBLE"),
+    ("lost_steps", "BIGINT"),
+    ("lost_flops", "DOUBLE"),
+    ("checkpoint_s", "DOUBLE"),
 )
 # Figures that also get ``<name>_source`` and ``<name>_reason`` columns in ``phases``.
 SOURCED_FIGURES: tuple[str, ...] = (
@@ -121,6 +128,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("collapse_retries", "BIGINT"),
         ("collapsed", "BOOLEAN"),
         ("target_attempts", "BIGINT"),
+        ("resumes", "BIGINT"),  # re-launches that continued from a resume checkpoint (job/resume.py)
+        ("lost_wall_s", "DOUBLE"),  # the time those interruptions lost (the resumed events' lost_s)
         ("peak_mem_lifetime_bytes", "BIGINT"),
         ("peak_mem_lifetime_source", "VARCHAR"),
         ("warmup_s", "DOUBLE"),
