@@ -104,7 +104,9 @@ class ExecutorSettings:
     one), ``poll_s`` (how often the supervisor asks squeue/sacct) and ``runs_per_job`` (the most
     runs one packed SLURM job runs in one warm worker: the consumers of one producer, the icl runs
     of one model; 1: one job per run; runner/packing.py). ``process_per_run`` (local): a process of
-    its own for every run instead of a warm worker per slot (docs/runner.md, "Warm workers")."""
+    its own for every run instead of a warm worker per slot (docs/runner.md, "Warm workers").
+    ``checkpoint_every_min``: minutes between a long training phase's resume checkpoints (default
+    30; 0: none), so a preempted or re-launched run continues where it was (docs/runner.md, "Resume")."""
 
     kind: str = "local"
     partition: str | None = None
@@ -122,6 +124,9 @@ class ExecutorSettings:
     runs_per_job: int = 16
     # local: one process per run instead of a warm worker per slot (docs/runner.md, "Warm workers")
     process_per_run: bool = False
+    # minutes between a training phase's resume checkpoints (job/resume.py); 0: none; None: the
+    # job's default (30). Not part of a run's identity: it changes no result
+    checkpoint_every_min: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -200,6 +205,10 @@ def parse_executor(table: Any, label: str, kind: str | None = None) -> ExecutorS
         elif key == "process_per_run":
             if not isinstance(value, bool):
                 raise SpecError(f"{w}: expected true or false, got {value!r}")
+        elif key == "checkpoint_every_min":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise SpecError(f"{w}: expected minutes, at least 0 (0: no resume checkpoints), got {value!r}")
+            value = float(value)
         elif key == "poll_s":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.1 <= value <= 600:
                 raise SpecError(f"{w}: expected seconds between 0.1 and 600, got {value!r}")

@@ -151,7 +151,7 @@ def test_the_batch_script_of_a_typical_cluster(tmp_path):
         "#SBATCH --reservation=xcopa",
         "#SBATCH --dependency=afterok:1234",
         "#SBATCH --kill-on-invalid-dep=yes",
-        "#SBATCH --no-requeue",
+        "#SBATCH --requeue",  # a preempted job goes back to the queue and resumes (job/resume.py)
         f"#SBATCH --chdir={tmp_path / 'run'}",
     ):
         assert line in text.splitlines(), line

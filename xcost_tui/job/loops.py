@@ -36,6 +36,7 @@ from ..spec import HParams, MeasureOpts
 from ..tasks.squad import WindowLogits, best_answer
 from ..tasks.squad import score as squad_score
 from .batching import Batch, Encoded, batch_order, choice_scores, collate, sorted_batches
+from .resume import Checkpointer, rng_states, set_rng_states
 
 
 class Cancelled(Exception):
@@ -320,6 +321,7 @@ def train(
     on_step: Callable[[int, int, Tally], float] | None = None,
     micro: tuple[int, str] | None = None,
     order_key: str | None = None,
+    checkpoint: Checkpointer | None = None,
 ) -> tuple[Tally, dict]:
     """Fine-tunes on one task, or several mixed (steps of all tasks interleaved, so each task is
     sampled in proportion to its size). Each optimiser step takes ``hp.batch_size`` examples
@@ -329,8 +331,10 @@ def train(
     throughput windows leave out. ``micro``: the micro-batch and how it was chosen, when the
     caller chose it before the phase's window (job/warmup.py: the fit probe is not the phase's
     time); else chosen here. ``order_key``: what seeds the example order besides ``seed`` (default
-    the phase's name; a learning-rate sweep's trials share their language's). Returns the tally and
-    facts for the phase record."""
+    the phase's name; a learning-rate sweep's trials share their language's). ``checkpoint``: the
+    phase's resume checkpoints (job/resume.py): written at step boundaries when due and when a
+    signal stops the phase; a restored one continues the phase where it was, bit for bit. Returns
+    the tally and facts for the phase record."""
     from transformers import get_linear_schedule_with_warmup
 
     total_steps, epochs = plan_steps(tasks, hp)
@@ -350,23 +354,85 @@ def train(
     # every step's loss stays on the device until the phase ends: one .item() per step would
     # synchronise the GPU at each step
     step_values: list[torch.Tensor] = []
-    last_report = time.monotonic()
-    window_start, window_examples, window_tokens = last_report, 0, 0
-    t_start = time.monotonic()
     epoch = 0
     max_micro_per_step = 0
     short_steps = 0
+    skip = 0  # groups of the first epoch already done (a resumed phase)
+    restored = checkpoint.restored if checkpoint is not None else None
+    if restored is not None:
+        st = restored.state
+        optimizer.load_state_dict(st["optimizer"])
+        scheduler.load_state_dict(st["scheduler"])
+        if scaler is not None and st.get("scaler"):
+            scaler.load_state_dict(st["scaler"])
+        step, micro_n, loss_count = st["step"], st["micro_n"], st["loss_count"]
+        max_micro_per_step, short_steps = st["max_micro_per_step"], st["short_steps"]
+        loss_sum = st["loss_sum"].to(device.torch_device)
+        step_values = [v.to(device.torch_device) for v in st["step_values"]]
+        for name, value in st["tally"].items():
+            setattr(tally, name, value)
+        epoch, skip = st["epoch"] - 1, st["next_n"]
+        rng.setstate(st["epoch_rng"])
+        set_rng_states(st["rng"])
+    last_report = time.monotonic()
+    window_start, window_examples, window_tokens = last_report, 0, 0
+    t_start = time.monotonic()
     done = False
+
+    def state(epoch_rng, next_n: int, at: dict) -> dict:
+        """What a resume checkpoint holds of the loop at a step's boundary (``at``: the counts then)."""
+        return {
+            "model": model.state_dict(),
+            "heads": list(model.heads.keys()),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "epoch": epoch,
+            "next_n": next_n,
+            "epoch_rng": epoch_rng,
+            "step_values": [v.detach().cpu() for v in step_values],
+            "loss_sum": loss_sum.detach().cpu().clone(),  # unchanged inside a step: added at its end
+            **at,
+        }
+
+    def marks() -> dict:
+        """The loop's counts now (cheap: read at every step's start when checkpointing)."""
+        return {
+            "step": step,
+            "micro_n": micro_n,
+            "loss_count": loss_count,
+            "max_micro_per_step": max_micro_per_step,
+            "short_steps": short_steps,
+            "tally": {
+                k: getattr(tally, k)
+                for k in ("examples", "steps", "tokens_nonpad", "tokens_padded", "flops_analytic", "flops_nonpad")
+            },
+            "rng": rng_states(),
+        }
+
     while not done:
         epoch += 1
+        epoch_rng = rng.getstate()
         schedule = step_groups(tasks, hp, rng, group_by_length)
         for n, (task, group) in enumerate(schedule):
+            if n < skip:
+                continue
+            at_start = marks() if checkpoint is not None else None
+            step_t0 = time.monotonic()
             lengths = [e.length for e in task.data]
             parts = split_micro(group, lengths, micro_size)
             max_micro_per_step = max(max_micro_per_step, len(parts))
             short_steps += len(group) < hp.batch_size
             step_loss = torch.zeros((), device=device.torch_device)
             for idxs in parts:
+                if checkpoint is not None and ctx.cancel.is_set():
+                    assert at_start is not None
+                    lost = {
+                        "lost_s": time.monotonic() - step_t0,
+                        "lost_steps": 0,
+                        "lost_flops": tally.flops_analytic - at_start["tally"]["flops_analytic"],
+                    }
+                    checkpoint.interrupted(state(epoch_rng, n, at_start), step, lost)
                 ctx.check_cancel()
                 batch = collate([task.data[i] for i in idxs], task.head, ctx.pad_id).to(device.torch_device)
                 micro_n += 1
@@ -421,6 +487,14 @@ def train(
             if step >= total_steps:
                 done = True
                 break
+            if checkpoint is not None:
+                if checkpoint.due(step):
+                    tally.steps = step
+                    spent = checkpoint.save(state(epoch_rng, n + 1, marks()), step)
+                    window_start += spent
+                    last_report += spent
+                checkpoint.after_step(step)
+        skip = 0
     tally.steps = step
     tally.step_losses = torch.stack(step_values).float().cpu().tolist() if step_values else []
     ctx.log(

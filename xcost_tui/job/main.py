@@ -44,6 +44,7 @@ from ..rundir import (
     WorkerInfo,
     update_status,
 )
+from ..rundir import resume as resume_points
 from ..rundir.cancel import read_cancel_request
 from ..spec import RunSpec
 from ..tasks import load_split
@@ -168,6 +169,8 @@ class Job:
         cause is said once and the exit code is 3; status.json then still says where the run was
         (the runner records the failure with the job's exit code)."""
         try:
+            if status == RunStatus.SUCCEEDED:  # nothing to continue: the resume checkpoints' space is given back
+                resume_points.clear(self.run_dir)
             self.events.emit(
                 RunEnd(status.value, error, self.phase if status != RunStatus.SUCCEEDED else None, traceback_text)
             )

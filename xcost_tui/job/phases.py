@@ -33,6 +33,7 @@ from ..rundir import (
     PhaseEnd,
     PhaseStart,
     Prediction,
+    Resumed,
     ReusedFrom,
     RunDir,
     RunStatus,
@@ -40,6 +41,7 @@ from ..rundir import (
     read_jsonl,
     update_status,
 )
+from ..rundir import resume as resume_points
 from ..rundir.cost import Cost
 from ..rundir.events import CollapseCheck
 from ..rundir.kinds import attempt_phase, phase_attempt
@@ -55,6 +57,7 @@ from .log import _log
 from .loops import Device, JobContext, TrainTask, encoder_dims, evaluate, evaluate_spans, plan_steps, train
 from .model import head_key, load_encoder, save_checkpoint
 from .perquery import encoder_query_flops
+from .resume import Checkpointer, Restored, interval
 from .warmup import Warmer
 
 
@@ -123,6 +126,8 @@ class PhaseRunner:
         # the host) and every trial's selection score; eval:<lang> evaluates the selected model
         self.sweeps: dict[str, Sweep] = {}
         self.warmer = Warmer(ctx, model)  # its settings are the run's (ctx.measure)
+        self.restored: Restored | None = None  # the resume checkpoint of a phase to continue (_resume)
+        self._last_ckpt: Checkpointer | None = None  # the last training phase's resume checkpoints
 
     @classmethod
     def start(cls, job: RunHandle, spec: RunSpec, device: Device, data: RunData) -> None:
@@ -167,6 +172,7 @@ class PhaseRunner:
         self.last_eval = data.english_eval
         language_phase = METHOD_TABLE[spec.method].per_language_phase  # few-shot:<lang>, translate:<lang>
         done: set[str] = set()  # planned phases already run as part of another (eval:en with the target)
+        done |= self._resume(plan) if reused_meta is None and target_meta is None else set()
         for i, phase in enumerate(plan):
             if phase.name in done:
                 continue
@@ -197,6 +203,84 @@ class PhaseRunner:
                     self._language_eval(phase, data)
             elif phase.kind == PhaseKind.INFERENCE_BENCH:
                 self._bench(phase)
+
+    # ---- resume (job/resume.py) -------------------------------------------------------------------
+    def _resume(self, plan: list[PlannedPhase]) -> set[str]:
+        """A run launched again in its run directory after an interruption continues from its resume
+        checkpoint (an intermediate phase's): the phases before it (and the checkpoint's own, when it
+        was taken after it ended) are not run again, their records stay as the earlier attempt wrote
+        them; returns their names. The ``resumed`` event says from where, and what was lost."""
+        self.restored = None
+        point = resume_points.latest(self.job.run_dir)
+        names = [p.name for p in plan if p.kind == PhaseKind.INTERMEDIATE]
+        if point is None or point.phase not in names:
+            return set()
+        if (point.meta.get("info") or {}).get("run_id") != self.spec.run_id():
+            _log(f"resume checkpoint {point.path} is another run's (its spec differs): not resumed")
+            return set()
+        restored = Restored.load(point)
+        restored.lost = resume_points.lost_work(self.job.run_dir, point)
+        lost = restored.lost
+        attempt = int(point.meta.get("attempt") or 1) + 1
+        self.ctx.events.emit(
+            Resumed(
+                point.phase,
+                point.step,
+                attempt,
+                str(point.path.relative_to(self.job.run_dir)),
+                lost.seconds,
+                lost.steps,
+                lost.flops,
+                lost.source,
+                lost.interrupted_t,
+            )
+        )
+        self.completed = [PhaseEnd.from_dict({**r, "t": 0.0}) for r in point.meta.get("records") or []]
+        skipped = set(names[: names.index(point.phase)])
+        if point.done:
+            restored.restore_model(self.model)
+            skipped.add(point.phase)
+        else:
+            self.restored = restored
+        _log(
+            f"resumed from {point.path.name}: {point.phase} "
+            + ("done" if point.done else f"at step {point.step}")
+            + f"; lost {lost.seconds if lost.seconds is None else round(lost.seconds, 2)}s ({lost.source})"
+        )
+        return skipped
+
+    def _checkpointer(self, phase: PlannedPhase, meter, info: dict) -> Checkpointer | None:
+        """The resume checkpoints of an intermediate phase (the long ones), when they are on or the
+        phase continues from one."""
+        if phase.kind != PhaseKind.INTERMEDIATE:
+            return None
+        restored = self.restored if self.restored is not None and self.restored.point.phase == phase.name else None
+        every_s, every_steps = interval()
+        if restored is None and every_s is None and every_steps is None:
+            return None
+        return Checkpointer(
+            self.job.run_dir,
+            phase.name,
+            self.ctx.events,
+            meter,
+            _log,
+            records=[p.to_dict() for p in self.completed],
+            info=info,
+            restored=restored,
+            every_s=every_s,
+            every_steps=every_steps,
+        )
+
+    def _phase_done_checkpoint(self, phase: PlannedPhase, ckpt: Checkpointer | None) -> None:
+        """After an intermediate phase long enough to have checkpointed (or resumed), the model as
+        it ended it, so a re-launch does not train it again (the phases after it start from it)."""
+        plan = [p.name for p in self.spec.phase_plan()]
+        if ckpt is None or plan[-1] == phase.name:
+            return
+        if not ckpt.saves and ckpt.restored is None:  # a short phase: done again sooner than saved
+            return
+        state = {"model": self.model.state_dict(), "heads": list(self.model.heads.keys())}
+        ckpt.save_done(state, [p.to_dict() for p in self.completed])
 
     # ---- the per-language hooks (translate-test overrides them: job/translate.py) ---------------
     def _language_phase(self, phase: PlannedPhase, data: RunData) -> None:
@@ -371,9 +455,15 @@ class PhaseRunner:
             self.ctx.memory_now = lambda: meter.memory.current()
         return meter
 
-    def _end(self, phase: PlannedPhase, meter, tally, *, tasks, info=None, extra_costs=None) -> PhaseEnd:
+    def _end(
+        self, phase: PlannedPhase, meter, tally, *, tasks, info=None, extra_costs=None, ckpt: Checkpointer | None = None
+    ) -> PhaseEnd:
         costs = dict(meter.costs())
+        if ckpt is not None:
+            info = {**(info or {}), **_resumed_costs(costs, ckpt)}
         wall = costs["wall_s"].value or 0.0
+        if ckpt is not None:  # throughput and MFU of the useful work: the lost stretches left out
+            wall = costs["wall_s"].extra.get("useful_s", wall)
         if tally is not None:
             costs["examples"] = Cost.measured(tally.examples, "count", "counted")
             costs["steps"] = Cost.measured(tally.steps, "count", "counted")
@@ -432,6 +522,9 @@ class PhaseRunner:
         # A sweep's trials (few-shot:it@lr=3e-05) are seeded, and see their examples in the order,
         # of few-shot:it: they differ by the learning rate only.
         order_key = phase.name.split("@", 1)[0] if phase.kind == PhaseKind.FEW_SHOT_TRIAL else None
+        restored = self.restored if self.restored is not None and self.restored.point.phase == phase.name else None
+        if restored is not None:  # the weights (every head) as the interrupted attempt checkpointed them
+            restored.restore_model(self.model)
         torch.manual_seed(phase_seed(seed, order_key or phase_attempt(phase.name)[0]))
         tasks = []
         reinit = {}
@@ -439,6 +532,8 @@ class PhaseRunner:
             key = head_key(*self._head_of(name))
             reinit[name] = self.model.ensure_head(key)
             tasks.append(TrainTask(name, key, encode(exs, self.tokenizer, hp.max_seq_len)))
+        if restored is not None:  # whether the phase made its heads is its first attempt's fact
+            reinit = dict(restored.point.meta.get("info", {}).get("head_initialised") or reinit)
         total_steps, _ = plan_steps(tasks, hp)
         probe = self._curve_probe(phase, tasks[0].head)
         # untimed, before the meter: the warm-up at the phase's new shapes, the micro-batch, the FLOP check
@@ -452,16 +547,29 @@ class PhaseRunner:
             self.warmer.eval(phase.name, score[0], tasks[0].head, self.spec.eval_batch_size) if score else None
         )
         meter = self._begin(phase, total_steps)
+        ckpt = self._last_ckpt = self._checkpointer(
+            phase, meter, {"head_initialised": reinit, "run_id": self.spec.run_id()}
+        )
         with meter:
             if probe is not None:
                 probe.start(meter)
             tally, facts = train(
-                self.ctx, self.model, phase.name, tasks, hp, seed, on_step=probe, micro=micro, order_key=order_key
+                self.ctx,
+                self.model,
+                phase.name,
+                tasks,
+                hp,
+                seed,
+                on_step=probe,
+                micro=micro,
+                order_key=order_key,
+                checkpoint=ckpt,
             )
             if score is not None:
                 score_tally, score_rows = evaluate(
                     self.ctx, self.model, score[0], tasks[0].head, self.spec.eval_batch_size
                 )
+        self.restored = None
         if score is not None:
             steps = tally.steps
             tally.merge(score_tally)
@@ -494,6 +602,7 @@ class PhaseRunner:
                 "max_seq_len": hp.max_seq_len,
                 **(info or {}),
             },
+            ckpt=ckpt,
         )
         if probe is not None and probe.n_points:
             self._curve_phase(phase, probe, curve_check)
@@ -607,6 +716,7 @@ class PhaseRunner:
         )
         if last and self.spec.save_encoder:
             self._save_checkpoint()
+        self._phase_done_checkpoint(phase, self._last_ckpt)
 
     def _span_validation(self, phase: PlannedPhase, data: RunData) -> dict:
         """The validation of the phase's span-extraction tasks (SQuAD): exact match and F1 with
@@ -773,6 +883,50 @@ class PhaseRunner:
         )
         assert isinstance(record, PhaseEnd)
         self.completed.append(record)
+
+
+def _resumed_costs(costs: dict[str, Cost], ckpt: Checkpointer) -> dict:
+    """A checkpointed phase's costs over all its attempts (``costs``: this attempt's window, changed
+    in place): the time figures (wall_s, device_hours) are what the phase took in every attempt,
+    the stretches lost to interruptions included (paid for: the run's cost counts them), with
+    ``useful_s`` the part that made the result; cpu_s and energy_j are the useful windows'; the
+    counts (examples, steps, tokens, FLOPs) are the result's work, the same as an uninterrupted
+    phase's. The lost work stands apart (lost_wall_s, lost_steps, lost_flops), and so does the
+    time spent writing checkpoints (checkpoint_s, outside every window). Returns the info's facts."""
+    earlier = ckpt.earlier
+    this_wall = costs["wall_s"].value or 0.0
+    useful = float(earlier.get("wall_s", 0.0)) + this_wall
+    lost_s = sum(float(lost.get("lost_s") or 0.0) for lost in ckpt.lost)
+    wall = useful + lost_s
+    devices = costs["devices"].value or 1
+    device_type = costs["devices"].extra.get("device_type")
+    costs["wall_s"] = Cost.measured(wall, "s", "wall_clock", useful_s=useful, attempts=ckpt.attempt)
+    costs["device_hours"] = Cost.measured(wall * devices / 3600.0, "h", "wall_clock", device_type=device_type)
+    if costs["cpu_s"].value is not None:
+        costs["cpu_s"] = Cost.measured(float(earlier.get("cpu_s", 0.0)) + costs["cpu_s"].value, "s", "process_time")
+    energy = costs["energy_j"]
+    if "energy_j" in earlier and energy.value is not None:
+        before = earlier["energy_j"]
+        costs["energy_j"] = (
+            Cost.measured(before + energy.value, "J", energy.source or "", lost_excluded=bool(ckpt.lost))
+            if before is not None
+            else Cost.missing("J", "an earlier attempt's energy was not measured")
+        )
+    costs["lost_wall_s"] = Cost.measured(lost_s, "s", "wall_clock", interruptions=len(ckpt.lost))
+    steps = [lost.get("lost_steps") for lost in ckpt.lost]
+    flops = [lost.get("lost_flops") for lost in ckpt.lost]
+    costs["lost_steps"] = (
+        Cost.measured(sum(int(n or 0) for n in steps), "count", "counted")
+        if None not in steps
+        else Cost.missing("count", "a killed attempt left no progress event after its checkpoint")
+    )
+    costs["lost_flops"] = (
+        Cost.measured(sum(float(f or 0) for f in flops), "FLOP", "analytic")
+        if None not in flops
+        else Cost.missing("FLOP", "a killed attempt's work after its last checkpoint was not counted")
+    )
+    costs["checkpoint_s"] = Cost.measured(ckpt.checkpoint_s, "s", "wall_clock")
+    return {"resumed": {"attempts": ckpt.attempt, "lost": ckpt.lost}} if ckpt.restored is not None else {}
 
 
 # The tie rule of a learning-rate sweep: the highest selection accuracy wins; among equal ones the

@@ -208,9 +208,12 @@ class CheckpointSaved(_Event):
     phase: str | None
     path: str  # relative to the run directory
     key: dict[str, Any]  # RunSpec.intermediate_key() (or target_key()): what the saved model embodies
-    # which checkpoint: "intermediate" (the encoder after the intermediate phases) or "target" (the
-    # model after the target phase, English validation, collapse retries and learning curve)
+    # which checkpoint: "intermediate" (the encoder after the intermediate phases), "target" (the
+    # model after the target phase, English validation, collapse retries and learning curve) or
+    # "resume" (a training phase's state, for a re-launched run to continue from: rundir/resume.py)
     kind: str = "intermediate"
+    step: int | None = None  # resume: the optimiser steps of the phase done (None: after the phase)
+    seconds: float | None = None  # resume: how long writing it took (outside the phase's timed window)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CheckpointSaved:
@@ -219,6 +222,44 @@ class CheckpointSaved(_Event):
             as_str_or_empty(d.get("path")),
             as_dict(d.get("key")),
             as_str(d.get("kind")) or "intermediate",
+            as_int(d.get("step")),
+            as_float(d.get("seconds")),
+            t=as_float(d.get("t")) or 0.0,
+        )
+
+
+@dataclass(frozen=True)
+class Resumed(_Event):
+    """A re-launched run continues from its resume checkpoint (rundir/resume.py): the phase and the
+    step it continues from, and the work of the interrupted attempt that was lost (done after the
+    checkpoint, before the interruption): its wall seconds, optimiser steps and analytic FLOPs.
+    ``lost_source``: "interruption" (the job recorded it when the signal came), "events" (the job
+    was killed: from its last event; FLOPs then unknown, null). The lost work is also in the
+    phase's record (costs ``lost_wall_s``, ``lost_steps``, ``lost_flops``)."""
+
+    TYPE: ClassVar[str] = "resumed"
+    phase: str | None
+    step: int | None  # optimiser steps of the phase already done (None: the phase had ended)
+    attempt: int  # this attempt of the run: 2 for the first resume
+    checkpoint: str  # relative to the run directory
+    lost_s: float | None = None
+    lost_steps: int | None = None
+    lost_flops: float | None = None
+    lost_source: str | None = None
+    interrupted_t: float | None = None  # when the interrupted attempt stopped (unix seconds)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Resumed:
+        return cls(
+            as_str(d.get("phase")),
+            as_int(d.get("step")),
+            as_int(d.get("attempt")) or 2,
+            as_str_or_empty(d.get("checkpoint")),
+            as_float(d.get("lost_s")),
+            as_int(d.get("lost_steps")),
+            as_float(d.get("lost_flops")),
+            as_str(d.get("lost_source")),
+            as_float(d.get("interrupted_t")),
             t=as_float(d.get("t")) or 0.0,
         )
 
@@ -513,6 +554,7 @@ Event = (
     | PhaseEnd
     | EvalResult
     | CheckpointSaved
+    | Resumed
     | DataLoaded
     | ModelLoaded
     | WorkerInfo
@@ -533,6 +575,7 @@ EVENT_TYPES: dict[str, Any] = {
         PhaseEnd,
         EvalResult,
         CheckpointSaved,
+        Resumed,
         DataLoaded,
         ModelLoaded,
         WorkerInfo,

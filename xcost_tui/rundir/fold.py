@@ -23,6 +23,7 @@ from .events import (
     PhaseEnd,
     PhaseStart,
     Progress,
+    Resumed,
     ReusedFrom,
     RunEnd,
     RunStart,
@@ -77,6 +78,9 @@ class RunState:
     accuracy: dict[str, float] = field(default_factory=dict)  # lang ("en" for English) -> the latest accuracy
     checkpoint: CheckpointSaved | None = None  # the saved encoder (after the intermediate phases)
     target_checkpoint: CheckpointSaved | None = None  # the saved model after the target phase
+    resume_checkpoint: CheckpointSaved | None = None  # the latest resume checkpoint (rundir/resume.py)
+    resumes: list[Resumed] = field(default_factory=list)  # each re-launch that continued from one
+    attempts: int = 0  # the job's starts in this run directory (1; more when re-launched and resumed)
     data_sources: list[DataLoaded] = field(default_factory=list)  # every split the run read, in order
     model: ModelLoaded | None = None
     worker: WorkerInfo | None = None  # the warm worker that ran it (None: a process of its own)
@@ -194,6 +198,11 @@ class RunFold:
             s.last_t = event.t
         match event:
             case RunStart():
+                if s.run_start is not None:  # a re-launched run resumed in the same run directory
+                    s.run_end = None
+                    s.open_phases.clear()
+                    s.data_sources = []  # read again: the latest attempt's are the run's
+                s.attempts += 1
                 s.run_start = event
             case PhaseStart():
                 if not event.phase:
@@ -225,10 +234,14 @@ class RunFold:
                 if event.lang and event.accuracy is not None:
                     s.accuracy[event.lang] = event.accuracy
             case CheckpointSaved():
-                if event.kind == "target":
+                if event.kind == "resume":
+                    s.resume_checkpoint = event
+                elif event.kind == "target":
                     s.target_checkpoint = event
                 else:
                     s.checkpoint = event
+            case Resumed():
+                s.resumes.append(event)
             case DataLoaded():
                 s.data_sources.append(event)
             case ModelLoaded():

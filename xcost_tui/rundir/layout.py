@@ -20,6 +20,7 @@ Every path a run, the runner, the store or the app uses is named here and nowher
     RUN_DIR/job.log                  the job's stdout and stderr
     RUN_DIR/checkpoints/intermediate/  a saved encoder other runs may start from (+ phase.json)
     RUN_DIR/checkpoints/target/      the model after the target phase other runs may start from (+ phase.json)
+    RUN_DIR/checkpoints/resume/<n>/  the latest resume checkpoint of an unfinished run (rundir/resume.py)
     RUN_DIR/cancel.request           a supervisor's request to cancel this run only (a run in a warm
                                      worker or a packed SLURM job: rundir/cancel.py)
 
@@ -47,6 +48,7 @@ LOG = "job.log"
 CHECKPOINTS = "checkpoints"
 INTERMEDIATE = "intermediate"
 TARGET = "target"
+RESUME = "resume"
 PHASE_META = "phase.json"
 CANCEL_REQUEST = "cancel.request"
 
@@ -128,6 +130,11 @@ class RunDir:
         """Where the model after the target phase (its English validation, collapse retries and
         learning curve) is saved for reuse (issue 18)."""
         return self.path / CHECKPOINTS / TARGET
+
+    @property
+    def resume_checkpoints(self) -> Path:
+        """Where a training phase's resume checkpoints are written (rundir/resume.py)."""
+        return self.path / CHECKPOINTS / RESUME
 
     def read_spec(self) -> dict[str, Any]:
         """spec.json as a dict, not validated (a spec of another version must still be readable).

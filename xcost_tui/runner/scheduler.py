@@ -47,6 +47,7 @@ from ..measure.sampler import HZ_ENV, NVML_ENV
 from ..plan import ExecutorSettings
 from ..rundir import RunStatus, StatusRecord, StoreLayout, read_status
 from ..rundir.jsonl import write_error
+from ..rundir.resume import EVERY_MIN_ENV
 from ..spec import RunSpec
 from . import procs, reattach, shared, storage
 from .claims import Claims
@@ -134,6 +135,8 @@ class Scheduler:
         self.poll_s = poll_s
         self.rerun = rerun
         self.extra_env = dict(env or {})
+        if settings is not None and settings.checkpoint_every_min is not None:
+            self.extra_env.setdefault(EVERY_MIN_ENV, f"{settings.checkpoint_every_min:g}")
         self.history_len = history_len
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
@@ -491,10 +494,16 @@ class Scheduler:
         try:
             claim.reserve()
             reattach.account_previous(self, run_dir)  # SLURM's account of a job that ended unfollowed
-            archived = storage.archive_previous(self.layout, run_dir)
+            point = storage.resumable(run_dir, status)
+            if point is not None:  # the job continues from it, in this run directory (job/resume.py)
+                self.note(
+                    f"{run_dir.name}: resumes from its checkpoint ({point.phase}, step {point.step})", run_dir.name
+                )
+            else:
+                archived = storage.archive_previous(self.layout, run_dir)
             if archived is not None:
                 self.note(f"{run_dir.name}: the previous attempt moved to {archived}", run_dir.name)
-            ours = True
+            ours = point is None  # a resumed run's directory holds the earlier attempts: never undone
             storage.write_launch(
                 run_dir,
                 spec.to_dict(),

@@ -8,8 +8,8 @@ output to ``RUN_DIR/job.log`` as locally.
 - **submit** (``SlurmExecutor.submit``): ``submitit.SlurmExecutor`` writes the batch script from
   the plan's ``[executor]`` table (partition, account, qos, time, ``--gres=gpu:N``, CPUs, memory,
   constraint, extra ``sbatch`` arguments), always with ``--job-name=<run id>``,
-  ``--chdir=RUN_DIR``, ``--no-requeue`` (a preempted run ends as failed with SLURM's reason, it
-  is not rerun behind the store's back) and, for a run that starts from another run's encoder,
+  ``--chdir=RUN_DIR``, ``--requeue`` (a preempted job is requeued by SLURM; its run continues
+  from its resume checkpoint, job/resume.py, or starts again when it has none) and, for a run that starts from another run's encoder,
   ``--dependency=afterok:<producer job>`` with ``--kill-on-invalid-dep=yes`` (SLURM cancels it
   when the producer fails, rather than leaving it pending forever).
 - **follow** (``query``): one ``squeue`` for the jobs SLURM still holds (state, pending
@@ -47,6 +47,7 @@ from ..errors import RunDirError, WriteError, XcostError
 from ..plan import ExecutorSettings
 from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, read_status, update_status
 from ..rundir.cancel import read_cancel_request, request_cancel
+from ..rundir.resume import latest as latest_resume
 from . import storage
 from .claims import Claim
 from .live import RUNNING
@@ -104,8 +105,9 @@ class SlurmRun:
     after it. The job fails when any of its runs did not succeed.
 
     submitit answers its time-out signal (USR2, ``signal_delay_s`` before the limit) by calling
-    ``checkpoint``: this one waits for the job to end (SLURM's SIGTERM at the limit stops it, and
-    it records its end) and asks for no requeue, so the run ends as SLURM ended it."""
+    ``checkpoint``: a run with a resume checkpoint is stopped and requeued to continue from it;
+    any other waits for the job to end (SLURM's SIGTERM at the limit stops it, and it records its
+    end) and asks for no requeue, so the run ends as SLURM ended it."""
 
     cmd: list[str]
     run_dir: str
@@ -253,8 +255,40 @@ class SlurmRun:
             remaining = left
         return failed
 
-    def checkpoint(self, *args: Any, **kwargs: Any) -> None:
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        """submitit's time-out signal. A run that has written a resume checkpoint (a long training
+        phase: job/resume.py) is stopped now, while there is time (SIGTERM: it writes a checkpoint
+        where it is), and the job is requeued (submitit's DelayedSubmission, at most its
+        ``max_num_timeout`` times): the same run continues from it in the same run directory, its
+        status ``running`` meanwhile. Any other run is waited for, and not requeued."""
         pid = self._pid
+        run_dir = Path(self.run_dir)
+        resumable = not self.pack and pid is not None and latest_resume(run_dir) is not None
+        if resumable and pid is not None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        self._wait(pid)
+        if resumable and latest_resume(run_dir) is not None and _status(run_dir) != RunStatus.SUCCEEDED:
+            update_status(
+                run_dir,
+                RunStatus.RUNNING,
+                job=None,
+                ended=None,
+                error=None,
+                exit_code=None,
+                executor_state="REQUEUED",
+                executor_reason="time limit: requeued to continue from its resume checkpoint",
+            )
+            # deferred: submitit is imported where a SLURM job is submitted or runs (start-up cost)
+            import submitit
+
+            return submitit.helpers.DelayedSubmission(self)
+        return None
+
+    @staticmethod
+    def _wait(pid: int | None) -> None:
         while pid is not None:
             try:
                 info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)

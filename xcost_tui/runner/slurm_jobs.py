@@ -271,7 +271,9 @@ def sbatch_parameters(
     """submitit ``SlurmExecutor.update_parameters`` keywords for one run (``settings``: the plan's
     ``[executor]`` table). Values submitit would convert (time in minutes, memory in GB) go
     through ``additional_parameters`` as SLURM writes them ("1-00:00:00", "32G")."""
-    extra: dict[str, Any] = {"chdir": str(run_dir), "no-requeue": True}
+    # --requeue: a preempted job goes back to the queue and its run continues from its resume
+    # checkpoint (job/resume.py; SLURM's SIGTERM at preemption makes the job write one)
+    extra: dict[str, Any] = {"chdir": str(run_dir), "requeue": True}
     if settings.time:
         extra["time"] = str(settings.time)
     if settings.mem:

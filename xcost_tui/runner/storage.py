@@ -20,6 +20,8 @@ from typing import Any
 
 from ..errors import WriteError
 from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, StoreLayout, update_status, write_json_atomic
+from ..rundir.resume import ResumePoint
+from ..rundir.resume import latest as latest_resume
 from .claims import Claim
 from .outcome import DISAPPEARED
 from .runs import peek_status
@@ -51,6 +53,15 @@ def archive_previous(layout: StoreLayout, run_dir: Path) -> Path | None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.move(str(run_dir), str(dest))
     return dest
+
+
+def resumable(run_dir: Path, status: StatusRecord | None) -> ResumePoint | None:
+    """The resume checkpoint a launch continues from instead of archiving the previous attempt: the
+    run did not succeed and left one (an interrupted training phase: job/resume.py). The job checks
+    that it is this run's (the run id is the directory's name, the spec's identity)."""
+    if status is not None and status.status == RunStatus.SUCCEEDED:
+        return None
+    return latest_resume(run_dir)
 
 
 def write_launch(run_dir: Path, spec: dict[str, Any], **status: Any) -> None:

@@ -89,6 +89,8 @@ class RunRow(TypedDict):
     collapse_retries: int | None
     collapsed: bool | None
     target_attempts: int | None
+    resumes: int
+    lost_wall_s: float | None
     peak_mem_lifetime_bytes: int | None
     peak_mem_lifetime_source: str | None
     warmup_s: float | None
@@ -224,6 +226,8 @@ def run_row(rec: RunRecords) -> RunRow:
         collapse_retries=as_int(spec.get("collapse_retries")),
         collapsed=state.collapsed,
         target_attempts=state.target_attempts,
+        resumes=len(state.resumes),
+        lost_wall_s=sum(r.lost_s or 0.0 for r in state.resumes) if state.resumes else None,
         peak_mem_lifetime_bytes=peak,
         peak_mem_lifetime_source=peak_source,
         warmup_s=state.warmup_s,

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 # annotation_hours (and the leaderboard's and configurations' annotation columns); phase kind few-shot-trial.
 # 10 (issue 20): predictions.idx is VARCHAR: an item's id as recorded, a number's digits or a task's
 # string id (CommonsenseQA, CosmosQA), which a BIGINT column read as NULL.
-SCHEMA_VERSION = 10
+# 11 (issue 20): resumable training phases: phases.lost_wall_s, lost_steps, lost_flops, checkpoint_s; runs.resumes, lost_wall_s.
+SCHEMA_VERSION = 11
 
 
 # ---- cost figures (docs/run-directory.md, "costs") -------------------------------------------
@@ -85,6 +86,12 @@ COST_FIGURES: tuple[tuple[str, str], ...] = (
     ("context_tokens_p95", "DOUBLE"),
     ("context_tokens_max", "BIGINT"),
     ("query_flops", "DOUBLE"),
+    # a resumed training phase (job/resume.py): the work its interruptions lost (inside wall_s and
+    # device_hours, which count every attempt), and the time its resume checkpoints took to write
+    ("lost_wall_s", "DOUBLE"),
+    ("lost_steps", "BIGINT"),
+    ("lost_flops", "DOUBLE"),
+    ("checkpoint_s", "DOUBLE"),
 )
 # Figures that also get ``<name>_source`` and ``<name>_reason`` columns in ``phases``.
 SOURCED_FIGURES: tuple[str, ...] = (
@@ -123,6 +130,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("collapse_retries", "BIGINT"),
         ("collapsed", "BOOLEAN"),
         ("target_attempts", "BIGINT"),
+        ("resumes", "BIGINT"),  # re-launches that continued from a resume checkpoint (job/resume.py)
+        ("lost_wall_s", "DOUBLE"),  # the time those interruptions lost (the resumed events' lost_s)
         ("peak_mem_lifetime_bytes", "BIGINT"),
         ("peak_mem_lifetime_source", "VARCHAR"),
         ("warmup_s", "DOUBLE"),
