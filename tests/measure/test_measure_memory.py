@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import time
@@ -229,11 +230,13 @@ def test_collect_env():
         "device_count",
         "precision",
         "cpu_threads",
+        "omp_wait_policy",
         "git_commit",
         "xcost_tui",
     }
     assert set(env) == keys and env["cpu_threads"] >= 1 and env["device_type"] == "cpu"
     assert env["git_commit"] is None or len(env["git_commit"]) == 40
+    assert env["omp_wait_policy"] == os.environ.get("OMP_WAIT_POLICY")
     json.dumps(env)
 
 

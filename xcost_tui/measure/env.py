@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 import socket
 import subprocess
@@ -74,6 +75,8 @@ def collect_env(device_type: str, device_name: str, device_count: int, precision
         "device_count": device_count,
         "precision": precision,
         "cpu_threads": torch.get_num_threads(),
+        # how idle OpenMP threads wait (spin or sleep) decides CPU speed on a shared machine (docs/runner.md)
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "git_commit": git_commit(),
         "xcost_tui": __version__,
     }
