@@ -237,15 +237,17 @@ def test_cpu_and_rss_cover_the_whole_process_tree(tmp_path, use_fake):
     try:
         s = make(tmp_path, proc.pid, use_nvml=False)
         samples = []
-        deadline = time.monotonic() + 10
+        # The sampled process only sleeps: any CPU its tree shows is the busy grandchild's. Not a
+        # bar like "30 %": on a loaded machine the grandchild may get a fifth of a core.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             ((_, sample),) = as_dicts(s.sample_once())
             samples.append(sample)
-            if len(samples) > 3 and sample["cpu_percent"] and sample["cpu_percent"] > 30:
+            if len(samples) > 3 and sample["cpu_percent"] and sample["cpu_percent"] > 5:
                 break
             time.sleep(0.2)
         assert samples[0]["cpu_percent"] is None, "no baseline on the first tick: null, not 0"
-        assert samples[-1]["cpu_percent"] > 30, "the busy grandchild counts"
+        assert samples[-1]["cpu_percent"] > 5, "the busy grandchild counts"
         single = proc_rss(proc.pid)
         assert samples[-1]["rss_bytes"] > single, "RSS sums the tree"
     finally:

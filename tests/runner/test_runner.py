@@ -638,3 +638,35 @@ def test_a_bug_while_launching_fails_that_run_and_releases_its_claim(store):
     assert status.status == "failed" and "a bug in the job command" in status.error, "its end is on disk too"
     assert sched.get(b.run_id()).status == "succeeded"
     assert not any((store / "locks").iterdir()), "no claim is left held"
+
+
+def test_a_consumer_left_running_by_a_gone_job_waits_for_its_producer_again(store, tmp_path):
+    """A supervisor killed right after it launched a consumer of a shared intermediate phase (its
+    spec.json names the producer's checkpoint, not written yet) and before the job started: the
+    next supervisor queues the consumer again behind the producer, not from the dead launch's
+    wiring (on SLURM it started at once, without afterok, and failed: "no phase.json")."""
+    from xcost_tui.plan import loads_plan
+
+    plan = loads_plan(
+        '[defaults]\nmodel = "tiny-xlmr"\nlangs = ["it"]\n'
+        '[[experiment]]\nname = "inter"\nmethod = "intermediate"\nintermediate = ["rte"]\n'
+        "learning_rates = [3e-5, 1e-5]\n",
+        str(tmp_path / "plan.toml"),
+    )
+    producer, consumer = plan.runs
+    consumer_dir = store / "runs" / consumer.run_id()
+    consumer_dir.mkdir(parents=True)
+    stale = store / "runs" / producer.run_id() / "checkpoints" / "intermediate"
+    (consumer_dir / "spec.json").write_text(json.dumps({**consumer.to_dict(), "init_from": str(stale)}))
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    update_status(consumer_dir, RunStatus.RUNNING, job=ProcessRef(gone.pid), started=time.time() - 5)
+
+    sched = make_sched(store)
+    lives = {live.run_id: live for live in sched.submit([producer, consumer])}
+    try:
+        live = sched.get(consumer.run_id())
+        assert live.init_from is None, "not started from a checkpoint that does not exist yet"
+        assert live.waiting_for == producer.run_id(), lives
+    finally:
+        sched.shutdown()

@@ -154,13 +154,30 @@ def _writer(store, seconds: float) -> subprocess.Popen:
     return p
 
 
+HOLDING_WRITER = """
+    import sys
+    from xcost_tui.store import db
+    with db.connect_rw({store!r}):
+        print("ready", flush=True)
+        sys.stdin.readline()  # holds the write until the test says
+"""
+
+
 def test_a_second_ingest_waits_for_the_first(small_store):
     """Another process's write outlasts DuckDB's lock retry (0.3 s here): the ingest queues
-    behind it, says so once with the writer's pid, and then runs."""
+    behind it, says so once with the writer's pid, and then runs. The first writer holds its
+    write until the second has said it waits (not for a fixed time: a loaded machine may take
+    longer than that to start the second)."""
     make_run_dir(small_store, run_id="r2", langs=["it"])
-    first = _writer(small_store, seconds=2.0)
+    first = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(HOLDING_WRITER.format(store=str(small_store)))],
+        env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
-        t0 = time.monotonic()
+        assert first.stdout is not None and first.stdout.readline().strip() == "ready"
         second = _python(
             f"""
             from xcost_tui.store.ingest import ingest
@@ -168,12 +185,21 @@ def test_a_second_ingest_waits_for_the_first(small_store):
         """,
             XCOST_STORE_LOCK_TIMEOUT="0.3",
         )
-        out, err = second.communicate(timeout=60)
-        waited = time.monotonic() - t0
+        assert second.stderr is not None
+        said = []
+        for line in second.stderr:  # ends when the second exits (it cannot before the first lets go)
+            said.append(line)
+            if "waiting for it to finish" in line:
+                break
+        first.communicate("go\n", timeout=60)
+        out, err = second.communicate(timeout=120)
+        err = "".join(said) + err
     finally:
-        first.communicate(timeout=30)
+        if first.poll() is None:
+            first.kill()
+            first.wait()
     assert second.returncode == 0, err
-    assert out.strip() == "2" and waited >= 1.0
+    assert out.strip() == "2"
     assert err.count("waiting for it to finish") == 1 and f"(pid {first.pid})" in err
     assert len(_dump(small_store)["runs"]) == 2
 

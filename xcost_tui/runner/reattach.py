@@ -59,6 +59,7 @@ def attach_running(sup: Host, run: Run, status: StatusRecord, *, requeue: bool) 
         follow_elsewhere(sup, run, status)
         return
     run.claim = claim
+    planned = _wiring(run)
     take_disk_wiring(run)
     if _adopt(sup, run, status, claim, AdoptReason.SUBMITTED if requeue else AdoptReason.ATTACHED):
         return
@@ -67,6 +68,10 @@ def attach_running(sup: Host, run: Run, status: StatusRecord, *, requeue: bool) 
     finally:
         run.release_claim()
     if requeue:
+        # queued again: wired afresh around today's queue (shared.wire_queue), not by the dead
+        # launch's spec.json, whose checkpoint may not exist yet (its producer still running: on
+        # SLURM it must wait for it, afterok, which only the queue's wiring adds)
+        _set_wiring(run, planned)
         sup.warn(f"{run_id}: was left running by a job that is gone; marked failed and queued again", run_id)
         return
     run.load(recorded or status)
@@ -187,6 +192,22 @@ def take_disk_wiring(run: Run) -> None:
         setattr(run.live, save, bool(disk.get(save)))
         if isinstance(saved, str):
             setattr(run.live, init, saved)
+
+
+_WIRING = ("save_encoder", "init_from", "save_target", "init_target_from")
+
+
+def _wiring(run: Run) -> dict[str, object]:
+    """The run's sharing fields as the plan gave them (before any launch's wiring)."""
+    source = run.spec if run.spec is not None else run.live
+    return {name: getattr(source, name) for name in _WIRING}
+
+
+def _set_wiring(run: Run, values: dict[str, object]) -> None:
+    for name, value in values.items():
+        if run.spec is not None:
+            setattr(run.spec, name, value)
+        setattr(run.live, name, value)
 
 
 def _record_disappeared(sup: Supervisor, run_dir: Path, status: StatusRecord) -> StatusRecord | None:
