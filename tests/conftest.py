@@ -1,4 +1,5 @@
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,12 @@ REPO = Path(__file__).resolve().parents[1]
 # of 22 s. Passive threads sleep instead (a single demo alone: 19 s instead of 16 s). Set here,
 # before anything imports torch, so every process of the suite inherits it (docs/runner.md, "CPU share").
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# A suite started in the background by a non-interactive shell (`cmd &`) inherits SIGINT ignored,
+# and so would every command a test starts: the ctrl-c trials (sql, report --where, headless, run)
+# could not press ctrl-c. A handled signal is reset to the default in a child, an ignored one is not.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def shared_data_dir() -> Path:

@@ -10,28 +10,9 @@ import time
 
 import pytest
 from support.jobutil import run_cli
+from support.tiny_specs import TINY_PLAN
 
 from xcost_tui.store.db import connect_ro
-
-TINY_PLAN = """
-[plan]
-name = "tiny"
-[defaults]
-model = "tiny-xlmr"
-langs = ["it"]
-max_eval_examples = 24
-[defaults.hparams]
-max_examples = 48
-max_steps = 4
-batch_size = 8
-max_seq_len = 64
-[defaults.measure]
-inference_bench_examples = 5
-inference_warmup = 1
-[[experiment]]
-name = "direct"
-method = "direct"
-"""
 
 
 @pytest.fixture

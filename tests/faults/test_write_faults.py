@@ -14,28 +14,12 @@ from pathlib import Path
 
 import pytest
 from support.store_fixtures import make_run_dir
+from support.tiny_specs import TINY_PLAN
 
 from xcost_tui.cli import main
 from xcost_tui.commands.estimate import estimate_command
 from xcost_tui.store.db import connect_ro
 from xcost_tui.store.ingest import ingest
-
-TINY_PLAN = """
-[plan]
-name = "tiny"
-[defaults]
-model = "tiny-xlmr"
-langs = ["it"]
-max_eval_examples = 24
-[defaults.hparams]
-max_examples = 48
-max_steps = 4
-batch_size = 8
-max_seq_len = 64
-[[experiment]]
-name = "direct"
-method = "direct"
-"""
 
 
 def _one_error_line(err: str) -> str:

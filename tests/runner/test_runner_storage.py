@@ -25,6 +25,7 @@ from xcost_tui.runner import outcome, storage
 from xcost_tui.runner import scheduler as sch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from support.disks import disks, fill  # noqa: F401 - disks: a fixture
 from support.headless import cli_env, write_plan  # noqa: E402
 from test_runner import make_sched, spec, wait_for  # noqa: E402
 
@@ -242,44 +243,6 @@ def test_an_error_in_the_control_loop_is_said_once(store, monkeypatch):
 # ---- a real small filesystem ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A tmpfs of a given size (root only), unmounted afterwards."""
-    mounted: list[Path] = []
-
-    def mount(size: str) -> Path:
-        where = tmp_path / f"disk{len(mounted)}"
-        where.mkdir()
-        proc = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True, text=True
-        )
-        if proc.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here ({proc.stderr.strip() or proc.returncode}; needs root)")
-        mounted.append(where)
-        return where
-
-    yield mount
-    for where in mounted:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
-
-
-def _fill(disk: Path) -> Path:
-    """Writes a file until the filesystem refuses another byte."""
-    path = disk / "filler"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        for size in (65536, 4096, 512, 1):
-            while True:
-                try:
-                    os.write(fd, b"\0" * size)
-                except OSError as exc:
-                    assert exc.errno == errno.ENOSPC
-                    break
-    finally:
-        os.close(fd)
-    return path
-
-
 PLAN3 = """
 [defaults]
 model = "tiny-xlmr"
@@ -312,10 +275,10 @@ def _headless(plan: Path, store: Path, tmp_path: Path, timeout: float = 120, **e
     )
 
 
-def test_a_full_disk_stops_headless_cleanly(tmp_path, small_disk):
-    store = small_disk("200k") / "store"
+def test_a_full_disk_stops_headless_cleanly(tmp_path, disks):
+    store = disks.mount("200k") / "store"
     store.mkdir()
-    _fill(store.parent)
+    fill(store.parent)
     plan = write_plan(tmp_path, PLAN3)
     proc = _headless(plan, store, tmp_path, timeout=60)
     out = proc.stdout + proc.stderr
@@ -327,8 +290,8 @@ def test_a_full_disk_stops_headless_cleanly(tmp_path, small_disk):
     _no_litter(store)
 
 
-def test_a_read_only_store_stops_headless_and_changes_nothing(tmp_path, small_disk):
-    disk = small_disk("4m")
+def test_a_read_only_store_stops_headless_and_changes_nothing(tmp_path, disks):
+    disk = disks.mount("4m")
     store = disk / "store"
     plan = write_plan(tmp_path, PLAN3)
     first = _headless(plan, store, tmp_path)
@@ -346,8 +309,8 @@ def test_a_read_only_store_stops_headless_and_changes_nothing(tmp_path, small_di
     assert after == before, "every file of every run is as it was"
 
 
-def test_a_disk_that_fills_during_a_run(tmp_path, small_disk):
-    disk = small_disk("600k")
+def test_a_disk_that_fills_during_a_run(tmp_path, disks):
+    disk = disks.mount("600k")
     store = disk / "store"
     plan = write_plan(tmp_path, PLAN3)
     first_id = load_plan(plan).run_ids()[0]
@@ -367,7 +330,7 @@ def test_a_disk_that_fills_during_a_run(tmp_path, small_disk):
             what="the first run's target phase",
         )
         events_then = [e for e in read_jsonl(store / "runs" / first_id / EVENTS)]
-        _fill(disk)
+        fill(disk)
         out, _ = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

@@ -36,12 +36,12 @@ from ..methods import METHOD_TABLE, Method
 from ..rundir import (
     EventWriter,
     JsonlWriter,
-    ProcessRef,
     RunDir,
     RunEnd,
     RunStart,
     RunStatus,
     WorkerInfo,
+    mark_running_here,
     update_status,
 )
 from ..rundir import resume as resume_points
@@ -102,16 +102,7 @@ class Job:
         threads = apply_thread_share()
         deterministic_cublas()
         try:
-            update_status(
-                self.run_dir,
-                RunStatus.RUNNING,
-                job=ProcessRef.current(),
-                started=time.time(),
-                ended=None,
-                error=None,
-                phase=None,
-                exit_code=None,
-            )
+            mark_running_here(self.run_dir)
             self._start_sampler()
             if threads:
                 import torch

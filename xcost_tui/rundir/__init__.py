@@ -43,7 +43,16 @@ from .fold import PhaseState, RunFold, RunState
 from .jsonl import JsonlLine, JsonlReader, JsonlWriter, dumps, read_json_object, read_jsonl, write_json_atomic
 from .layout import RunDir, StoreLayout, WorkerDir
 from .records import GpuReading, Prediction, Sample
-from .status import FINAL, ProcessRef, RunStatus, StatusRecord, final_status, read_status, update_status
+from .status import (
+    FINAL,
+    ProcessRef,
+    RunStatus,
+    StatusRecord,
+    final_status,
+    mark_running_here,
+    read_status,
+    update_status,
+)
 
 __all__ = [
     "FINAL",
@@ -88,5 +97,6 @@ __all__ = [
     "read_jsonl",
     "read_status",
     "update_status",
+    "mark_running_here",
     "write_json_atomic",
 ]

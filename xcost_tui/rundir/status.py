@@ -230,6 +230,21 @@ def update_status(run_dir: Path | str, status: RunStatus, **changes: Any) -> Sta
     return record
 
 
+def mark_running_here(run_dir: Path | str) -> StatusRecord:
+    """status.json of an attempt starting in this process: running, this process's identity, a
+    fresh start, and nothing left of an earlier attempt's end. Raises WriteError."""
+    return update_status(
+        run_dir,
+        RunStatus.RUNNING,
+        job=ProcessRef.current(),
+        started=time.time(),
+        ended=None,
+        error=None,
+        phase=None,
+        exit_code=None,
+    )
+
+
 def final_status(record: StatusRecord | None, run_end_status: str | None, has_events: bool) -> RunStatus:
     """The one rule: the run_end event wins (the job writes it before replacing status.json),
     then status.json; a run with events but neither is running (or died: the runner decides).

@@ -21,7 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpecError, WriteError
-from ..rundir import EventWriter, ProcessRef, RunDir, RunEnd, RunStatus, update_status, write_json_atomic
+from ..rundir import (
+    EventWriter,
+    ProcessRef,
+    RunDir,
+    RunEnd,
+    RunStatus,
+    mark_running_here,
+    update_status,
+    write_json_atomic,
+)
 from ..rundir.cancel import clear_cancel_request, request_cancel
 from ..rundir.status import read_status_lenient
 from ..spec import RunSpec
@@ -179,16 +188,7 @@ def run_job(run_dir: Path) -> tuple[str, int]:
         # must not pass for this job's outcome if the job dies before writing its own.
         # Until the job's identity is known the launcher's own stands for it: a reader (`xcost-tui
         # ingest`, runner/gone.py) takes a run whose process is gone for one left running for good.
-        update_status(
-            run_dir,
-            RunStatus.RUNNING,
-            job=ProcessRef.current(),
-            started=time.time(),
-            ended=None,
-            error=None,
-            phase=None,
-            exit_code=None,
-        )
+        mark_running_here(run_dir)
         clear_cancel_request(run_dir)
         if stop.first is not None:  # stopped before the job started: nothing to cancel
             return _stopped_before_start(run_dir, stop)
