@@ -243,9 +243,9 @@ def sql_command(
                 f"the query ran longer than --timeout {timeout_s:g} s and was stopped"
                 + (f"; {output} was not written" if output else "")
             )
-            return 124
-        print("xcost-tui: query cancelled", file=sys.stderr)
-        return 130
+        else:
+            print("xcost-tui: query cancelled", file=sys.stderr)
+        return stop.exit_code
     except SqlError as exc:
         _err(str(exc))
         return 1

@@ -230,9 +230,9 @@ def report_command(
                     f"was stopped; no report was written",
                     file=sys.stderr,
                 )
-                return 124
-            print("xcost-tui: report cancelled (no report was written)", file=sys.stderr)
-            return 130
+            else:
+                print("xcost-tui: report cancelled (no report was written)", file=sys.stderr)
+            return stop.exit_code
     else:
         selection = everything()
     result = write_report(

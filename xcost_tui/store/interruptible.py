@@ -25,6 +25,11 @@ class Stopped(Exception):
         super().__init__(why)
         self.why = why
 
+    @property
+    def exit_code(self) -> int:
+        """The command's exit status: 124 for the time limit (as timeout(1)), 130 for ctrl-c (128 + SIGINT)."""
+        return 124 if self.why == "timeout" else 130
+
 
 def interruptible(work: Callable[[], T], cancel: Cancel, timeout_s: float | None) -> T:
     """``work()``, run in a thread that ``cancel`` can stop; raises ``Stopped`` when ctrl-c or
