@@ -123,12 +123,22 @@ def path_error(
     if isinstance(exc, WriteError) and exc.errno is None:  # already in words, with no cause to name
         return exc
     where = str(path if path is not None else (getattr(exc, "filename", None) or getattr(exc, "path", None) or "?"))
-    code = exc.errno
-    if code in FULL_DISK:
+    if exc.errno in FULL_DISK:
         todo = f"free space and run `{retry}` again" if retry else "free space and try again"
     else:
         todo = fix or "choose a folder you can write to"
-    err = WriteError(f"{describe_os_error(exc, where)}: {todo}")
+    return _refused(f"{describe_os_error(exc, where)}: {todo}", exc.errno, where)
+
+
+def write_error(exc: OSError, path: Path | str) -> WriteError:
+    """The refused write as a WriteError saying the problem and the path ("no space left on
+    <path>"), for a writer below the commands; the caller says what follows (``path_error`` adds
+    what to do, for a command)."""
+    return _refused(describe_os_error(exc, path), exc.errno, str(path))
+
+
+def _refused(message: str, code: int | None, where: str) -> WriteError:
+    err = WriteError(message)
     err.errno, err.path = code, where
     err.exit_code = 1 if code in FULL_DISK else 2
     return err

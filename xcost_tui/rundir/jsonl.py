@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import FULL_DISK, WriteError, describe_os_error
+# re-exported: runner/claims.py, local.py and scheduler.py import it from here
+from ..errors import write_error as write_error
 
 
 def _clean(value: Any) -> Any:
@@ -38,16 +39,6 @@ def _clean(value: Any) -> Any:
 
 def dumps(obj: Any) -> str:
     return json.dumps(_clean(obj), separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def write_error(exc: OSError, path: Path | str) -> WriteError:
-    """The refused write as a WriteError saying the problem and the path ("no space left on
-    <path>"); the caller says what follows (errors.path_error adds what to do, for a command)."""
-    err = WriteError(describe_os_error(exc, path))
-    err.errno = exc.errno
-    err.path = str(path)
-    err.exit_code = 1 if exc.errno in FULL_DISK else 2
-    return err
 
 
 class JsonlWriter:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import WriteError
+from ..errors import FULL_DISK, WriteError
 from ..rundir import ProcessRef, RunDir, RunStatus, StatusRecord, StoreLayout, update_status, write_json_atomic
 from ..rundir.resume import ResumePoint
 from ..rundir.resume import latest as latest_resume
@@ -26,8 +26,7 @@ from .claims import Claim
 from .outcome import DISAPPEARED
 from .runs import peek_status
 
-FULL = (errno.ENOSPC, errno.EDQUOT)
-REFUSED = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)  # errors of a store that takes no more writes
+REFUSED = FULL_DISK | {errno.EROFS}  # errors of a store that takes no more writes
 STORAGE_SAID_ABOVE = "the store could not be written (see the error above)"
 NOT_STARTED_STORAGE = f"not started: {STORAGE_SAID_ABOVE}"
 
@@ -108,7 +107,7 @@ def write_end(run_dir: Path, claim: Claim | None, status: RunStatus, **changes: 
         return None
     except WriteError as exc:
         failure = exc
-    if failure.errno in FULL and claim is not None and claim.free_reserve():
+    if failure.errno in FULL_DISK and claim is not None and claim.free_reserve():
         try:
             update_status(run_dir, status, **changes)
             return None
