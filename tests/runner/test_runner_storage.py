@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from xcost_tui.errors import write_error
 from xcost_tui.plan import load_plan
 from xcost_tui.rundir import read_jsonl, read_status
-from xcost_tui.rundir.jsonl import write_error
 from xcost_tui.rundir.layout import EVENTS
 from xcost_tui.runner import claims as claims_mod
 from xcost_tui.runner import outcome, storage

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# re-exported: runner/claims.py, local.py and scheduler.py import it from here
-from ..errors import write_error as write_error
+from ..errors import write_error
 
 
 def _clean(value: Any) -> Any:

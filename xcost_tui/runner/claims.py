@@ -25,8 +25,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import write_error
 from ..rundir import ProcessRef, StoreLayout
-from ..rundir.jsonl import write_error
 
 RESERVE_BYTES = 64 << 10  # room for several status.json replacements on a full disk
 

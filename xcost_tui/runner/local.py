@@ -25,10 +25,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..errors import WriteError
+from ..errors import WriteError, write_error
 from ..rundir import ProcessRef, RunDir, StatusRecord
 from ..rundir.cancel import request_cancel
-from ..rundir.jsonl import write_error
 from . import procs, storage
 from .claims import Claim
 from .live import RUNNING

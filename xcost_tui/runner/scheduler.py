@@ -42,11 +42,10 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from ..errors import RunDirError, WriteError
+from ..errors import RunDirError, WriteError, write_error
 from ..measure.sampler import HZ_ENV, NVML_ENV
 from ..plan import ExecutorSettings
 from ..rundir import RunStatus, StatusRecord, StoreLayout, read_status
-from ..rundir.jsonl import write_error
 from ..rundir.resume import EVERY_MIN_ENV
 from ..spec import RunSpec
 from . import procs, reattach, shared, storage
