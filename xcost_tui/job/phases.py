@@ -249,12 +249,11 @@ class PhaseRunner:
         )
         return skipped
 
-    def _checkpointer(self, phase: PlannedPhase, meter, info: dict) -> Checkpointer | None:
+    def _checkpointer(self, phase: PlannedPhase, meter, info: dict, restored: Restored | None) -> Checkpointer | None:
         """The resume checkpoints of an intermediate phase (the long ones), when they are on or the
-        phase continues from one."""
+        phase continues from one (``restored``)."""
         if phase.kind != PhaseKind.INTERMEDIATE:
             return None
-        restored = self.restored if self.restored is not None and self.restored.point.phase == phase.name else None
         every_s, every_steps = interval()
         if restored is None and every_s is None and every_steps is None:
             return None
@@ -548,7 +547,7 @@ class PhaseRunner:
         )
         meter = self._begin(phase, total_steps)
         ckpt = self._last_ckpt = self._checkpointer(
-            phase, meter, {"head_initialised": reinit, "run_id": self.spec.run_id()}
+            phase, meter, {"head_initialised": reinit, "run_id": self.spec.run_id()}, restored
         )
         with meter:
             if probe is not None:
