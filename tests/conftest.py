@@ -7,9 +7,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 # Two xdist workers share two cores, and each test's torch (in-process, or a job it starts) sizes its
-# OpenMP pool to every core. OpenMP's threads spin while they wait for work (GNU OpenMP's default),
-# so two such processes at once starve each other: two demo plans side by side took 152 s instead
-# of 22 s. Passive threads sleep instead (a single demo alone: 19 s instead of 16 s). Set here,
+# OpenMP pool to every core. GNU OpenMP's waiting threads spin for a while before they sleep (its
+# default), so two such processes at once starve each other: two demo plans side by side took 152 s
+# instead of 24 s. Passive threads sleep instead (a single demo alone: 19 s instead of 16 s). Set here,
 # before anything imports torch, so every process of the suite inherits it (docs/runner.md, "CPU share").
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
