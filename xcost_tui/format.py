@@ -6,7 +6,9 @@ Which formatter a column uses is named once, in the presentation catalogue (``pr
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 NULL = "–"
@@ -124,6 +126,29 @@ def flag(v: Any) -> str:
     if _missing(v):
         return NULL
     return "yes" if v else "no"
+
+
+_FIGURE = re.compile(r"^([+-]?\d+)\.(\d+)(e[+-]\d+)?(\D*)$")
+
+
+def fit_figure(text: str, width: int) -> str:
+    """A written figure shortened to ``width`` characters by rounding its mantissa, never by
+    cutting it: '2.28e-04' at 7 → '2.3e-04', at 5 → '2e-04'; '476.8M' at 5 → '477M'. The
+    exponent and the unit stay. Text that fits, or has no decimals to drop, comes back as it
+    is (a table then cuts it with '…', visibly)."""
+    m = _FIGURE.match(text)
+    if len(text) <= width or not m:
+        return text
+    whole, decimals, exp, unit = m.groups()
+    value = Decimal(f"{whole}.{decimals}")
+    for d in range(len(decimals) - 1, -1, -1):
+        mantissa, e = value.quantize(Decimal(1).scaleb(-d), rounding=ROUND_HALF_UP), exp or ""
+        if exp and abs(mantissa) >= 10:  # 9.96e-04 rounded up: 1.0e-03, not '10e-04'
+            mantissa, e = (mantissa / 10).quantize(Decimal(1).scaleb(-d)), f"e{int(exp[1:]) + 1:+03d}"
+        out = f"{mantissa}{e}{unit}"
+        if len(out) <= width:
+            return out
+    return text
 
 
 FORMATTERS: dict[str, Callable[[Any], str]] = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from narrow_store import narrow_store, narrow_store_master  # noqa: F401
 from support.tui import (  # noqa: F401
     fake_runner,
     make_app,
@@ -138,9 +139,34 @@ def test_screen_snapshot(snap_compare, request, screen, size):
     assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen])
 
 
+async def _runs_sorted_by_cost(pilot):
+    await _runs(pilot)
+    before = pilot.app.runs_version
+    await pilot.press("c")
+    await wait_for(pilot, lambda: pilot.app.runs_version > before)
+    await pilot.pause()
+
+
+# A new user's first store at 80x24 (tests/tui/narrow_store.py: device-hours written with an exponent,
+# one contended run, 3 of 11 languages): Runs shows accuracy and device-hours on its first paint and
+# after `c`, whole; the Languages grid draws the 3 languages only (issue 21; test_tui_narrow.py reads
+# the same screens' text).
+NARROW = {
+    "narrow-runs": _runs,
+    "narrow-runs-c": _runs_sorted_by_cost,
+    "narrow-languages": _compare("g"),
+}
+
+
+@pytest.mark.parametrize("screen", list(NARROW))
+def test_narrow_snapshot(snap_compare, narrow_store, screen):
+    assert snap_compare(make_app(narrow_store), terminal_size=(80, 24), run_before=NARROW[screen])
+
+
 def test_every_snapshot_file_belongs_to_a_test():
     """syrupy fails a run on an unused snapshot only in one process: under pytest-xdist (pyproject's
     addopts) its check is off, so a renamed or removed screen's old SVG is caught here instead."""
     folder = Path(__file__).parent / "__snapshots__" / Path(__file__).stem
     expected = {f"test_screen_snapshot[{screen}-{w}x{h}].svg" for screen in SCREENS for w, h in SIZES}
+    expected |= {f"test_narrow_snapshot[{screen}].svg" for screen in NARROW}
     assert {p.name for p in folder.iterdir()} == expected

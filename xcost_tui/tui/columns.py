@@ -5,6 +5,10 @@ catalogue, ``xcost_tui.present``, shared with the headless mode; this module onl
 writes the two cells made of several leaderboard columns: the identifying ``run`` cell (name and
 the start of the id's hash; it stays in view when the table scrolls sideways) and ``langs``
 (languages the average covers, of those planned).
+
+The order is chosen for an 80-column terminal: the run, its average accuracy and the training
+device-hours come first, so the first paint at 80x24 answers "how good, at what cost" before
+any sideways scrolling; what identifies the configuration and the other costs follow.
 """
 
 from __future__ import annotations
@@ -12,9 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import XCOPA_LANGS
+from .. import format as fmt
 from ..present import (
     AVG_ACCURACY,
     COLLAPSED,
+    CONTENDED_FIGURES,
+    CONTENDED_MARK,
     COSTS,
     IDENTITY,
     LANG_ACCURACY,
@@ -29,15 +36,25 @@ from ..present import (
 from .widgets.pagetable import PageColumn
 
 FIXED: list[Column] = [RUN]  # stays in view when scrolling sideways
-HEAD: list[Column] = [*FIXED, *IDENTITY, COLLAPSED, N_LANGS, AVG_ACCURACY]
-TAIL: list[Column] = list(COSTS)
+PRIMARY_COST: Column = COSTS[0]  # training device-hours: the cost shown beside the accuracy
+_STATUS = next(c for c in IDENTITY if c.key == "status")
+HEAD: list[Column] = [
+    *FIXED,
+    AVG_ACCURACY,
+    PRIMARY_COST,
+    N_LANGS,
+    _STATUS,
+    COLLAPSED,
+    *(c for c in IDENTITY if c is not _STATUS),
+]
+TAIL: list[Column] = [c for c in COSTS if c is not PRIMARY_COST]
 BY_KEY: dict[str, Column] = {**LEADERBOARD, RUN.key: RUN}  # every column a run can be sorted by
 SORT_KEYS = {RUN.key: "run_id"}  # a shown column sorted by another leaderboard column
 # leaderboard columns the composed cells are written from
 SOURCES = {RUN.key: ("run_id", "name"), N_LANGS.key: ("n_langs", "n_langs_planned")}
 
 # the columns the `c` key cycles through ("sort by a compute column")
-COMPUTE_SORTS = [c.key for c in TAIL]
+COMPUTE_SORTS = [c.key for c in COSTS]
 
 
 def visible_columns(langs: list[str] | tuple[str, ...]) -> list[Column]:
@@ -67,6 +84,8 @@ def column_cells(col: Column, data: Any) -> list[str]:
             langs_cell(n, planned)
             for n, planned in zip(data.column("n_langs").to_pylist(), data.column("n_langs_planned").to_pylist())
         ]
+    if col.numeric:  # a figure too long for its column loses digits, never its exponent or unit
+        return [fmt.fit_figure(col.cell(v), col.width) for v in data.column(col.key).to_pylist()]
     return [col.cell(v) for v in data.column(col.key).to_pylist()]
 
 
@@ -75,8 +94,10 @@ def sort_key(key: str) -> str:
 
 
 def cell_width(col: Column) -> int:
-    """Room for the header's sort arrow ('avg ▼') as well as the values."""
-    return max(col.width, len(col.header) + 2)
+    """Room for the header's sort arrow ('avg ▼') as well as the values, and for the contention
+    mark after a figure contention moves ('2.28e-04*': the mark must not push the value out)."""
+    mark = len(CONTENDED_MARK) if col.key in CONTENDED_FIGURES else 0
+    return max(col.width + mark, len(col.header) + 2)
 
 
 def page_column(col: Column, sortable: bool = True) -> PageColumn:

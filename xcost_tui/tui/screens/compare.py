@@ -137,6 +137,14 @@ def interval_cell(est: Any, chance: bool = False) -> str:
     return text + (CHANCE_MARK if chance else "")
 
 
+def grid_columns(configs: list[ConfigurationRow]) -> list[str]:
+    """The Languages grid's columns: those of ``LANG_COLS`` at least one configuration shown has a
+    figure for (a store of runs evaluated on 3 languages draws 3 columns, not 8 empty ones)."""
+    return [
+        name for name in LANG_COLS if any(getattr(c.accuracy.get(name), "value", None) is not None for c in configs)
+    ]
+
+
 def range_cell(est: Any) -> str:
     """'59.5 [50.2, 68.2]'."""
     if est is None or est.value is None:
@@ -697,16 +705,18 @@ class CompareScreen(Screen):
     def _fill_grid(self) -> None:
         if self.data is None:
             return
+        configs = sorted_configs(self.data.configurations)
+        shown = grid_columns(configs)
         cols = [PageColumn("label", "configuration", self._label_width()), PageColumn("runs", "runs", 4, True)]
-        cols += [PageColumn(name, name, INTERVAL_WIDTH, True) for name in LANG_COLS]
+        cols += [PageColumn(name, name, INTERVAL_WIDTH, True) for name in shown]
         cols.append(PageColumn("flags", "flags", 40))
         rows, keys, styles = [], [], []
-        for c in sorted_configs(self.data.configurations):
+        for c in configs:
             style = present.family_style(c.family)
             chance = set(c.chance_langs)
             cells = [f"{style.marker} {c.label}", str(c.n_runs)]
             cell_styles: list[str | None] = [style.color, None]
-            for name in LANG_COLS:
+            for name in shown:
                 flagged = name in chance
                 cells.append(interval_cell(c.accuracy.get(name), flagged))
                 cell_styles.append("dim" if flagged else None)
