@@ -28,6 +28,7 @@ NOT_IDENTITY = (
     "save_target",
     "init_target_from",
     "device_map",
+    "script",  # an external run's script path (spec.source "external"): where it ran, not what
 )
 # Fields added with icl and translate-test, with their defaults: at the default they are left out of
 # the identity, so the run ids of the other methods' runs stay as they were.
@@ -43,7 +44,12 @@ LATER_DEFAULTS: dict[str, Any] = {
     "lr_sweep_k": [],
     "lr_sweep_items": None,
     "annotation_hours_per_example": None,
+    # issue 21: a run measured in a user's own script (xcost_tui/track); None: the tool's own job
+    "source": None,
+    "script": None,
 }
+# spec.source of a run a user's own training script measured (xcost_tui/track); None: the tool's job
+EXTERNAL = "external"
 # Keys that vary between the runs of one configuration.
 WITHIN_CONFIGURATION = ("seed", "shot_seed")
 
@@ -96,7 +102,9 @@ def label(spec: Mapping[str, Any]) -> str:
     else:
         chain = "+".join(tasks) + "→" if tasks and entry.uses_intermediate else ""
         head = entry.label_head.format(chain=chain, target=target, k=k if k is not None or entry.trains else 0)
-    return f"{head} · {short_model(spec.get('model'))}"
+    # a run a user's own script measured (xcost_tui/track) is told apart from the tool's own at a glance
+    external = " · external script" if spec.get("source") == EXTERNAL else ""
+    return f"{head} · {short_model(spec.get('model'))}{external}"
 
 
 def _flat(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -79,6 +79,7 @@ TOP_LEVEL = ("plan", "defaults", "experiment", "executor")
 PLAN_TABLE_KEYS = ("name", "description")
 SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(RunSpec))
 TABLE_KEYS = (*SPEC_FIELDS, *GRID_KEYS, "grid")
+EXTERNAL_KEYS = ("source", "script")  # RunSpec keys only xcost_tui.track sets
 
 # A plan of more runs than this is refused before it is expanded: expanding a 10^6-run grid took
 # minutes and gigabytes with no output, and no machine runs that many anyway.
@@ -642,6 +643,11 @@ def _split_table(
             raise SpecError(
                 f"{where}: unknown key {key!r}{did_you_mean(key, TABLE_KEYS)}; valid keys: "
                 f"{', '.join(SPEC_FIELDS)}; grid keys (one run per value): {', '.join(GRID_KEYS)}, grid"
+            )
+        if key in EXTERNAL_KEYS:  # a plan's runs are the tool's own job's
+            raise SpecError(
+                f"{where}: {key!r} marks a run a user's own script measured (xcost_tui.track, docs/measurement.md, "
+                f"\"Measuring your own training script\"); a plan's runs are xcost-tui's own: remove it"
             )
     fixed: dict[str, Any] = {}
     grid: dict[str, tuple[list, str]] = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast, get_args, get_origin
 
 from . import XCOPA_LANGS
-from .configuration import LATER_DEFAULTS, configuration_id, identity_of
+from .configuration import EXTERNAL, LATER_DEFAULTS, configuration_id, identity_of
 from .errors import SpecError
 from .methods import METHOD_TABLE, METHODS, SHOT_METHODS, Method
 from .rundir.kinds import PhaseKind
@@ -54,6 +54,7 @@ MODEL_DTYPES = ("auto", "fp32", "bf16", "fp16")  # RunSpec.model_dtype: the caus
 DEVICE_MAPS = ("auto",)  # RunSpec.device_map: accelerate spreads a large model over the GPUs (and CPU)
 DEVICE_WORDS = ("auto", "cpu", "cuda")
 _DEVICE_RE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+SOURCES = (None, EXTERNAL)  # RunSpec.source: the tool's own job, or a user's script (configuration.py)
 SEED_MAX = 2**32 - 1  # numpy's seed range: a larger seed would fail only inside the job
 
 
@@ -597,6 +598,12 @@ class RunSpec:
     # items) times this; it is its own cost column, never added to device-hours.
     annotation_hours_per_example: float | None = ranged(None, at_least(0))
     name: str | None = None  # a label from the plan, not part of the run id
+    # Who ran and measured the run: None, xcost-tui's own job; "external", a user's own training
+    # script measured with xcost_tui.track (docs/measurement.md, "Measuring your own training
+    # script"). Part of the identity when set (LATER_DEFAULTS): an external run is a configuration of
+    # its own, compared with the tool's, and never takes the run id of a tool's run.
+    source: str | None = None
+    script: str | None = None  # the external script that ran it (a label: not part of the run id)
 
     # ---- derived -------------------------------------------------------------------------
     @property
@@ -798,6 +805,11 @@ class RunSpec:
                 f"{did_you_mean(self.intermediate_mode, INTERMEDIATE_MODES)}"
             )
         check_model(self.model, where)
+        if self.source not in SOURCES:
+            raise SpecError(
+                f"{where}.source: {self.source!r} is not one of {', '.join(repr(s) for s in SOURCES)}: "
+                f"'external' marks a run measured in a user's own script (xcost_tui.track); leave it out otherwise"
+            )
         for task in self.intermediate:
             get_task(task)  # raises UnknownTaskError with the closest name
         check_target(self.target, f"{where}.target")

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from .. import XCOPA_LANGS
 from ..accuracy import CHANCE, FORM_COLUMNS, seen_langs
+from ..configuration import EXTERNAL
 from ..errors import StoreError
 from ..methods import METHOD_TABLE
 from ..stats.design import (
@@ -251,11 +252,18 @@ def _is_baseline(spec: dict[str, Any]) -> bool:
     return bool(entry and entry.default_baseline)
 
 
+def _external(spec: dict[str, Any]) -> bool:
+    """A run a user's own training script measured (xcost_tui/track), not the tool's job."""
+    return spec.get("source") == EXTERNAL
+
+
 def default_baseline(configs: dict[str, Configuration]) -> dict[str, str]:
     """config id -> the id of its baseline: direct fine-tuning of the same model and recipe (the
     one with most runs when several qualify); a configuration with none of its own model (an
     in-context one: its causal LM is never fine-tuned directly) gets the direct configuration
-    scored on the same items with most runs. Direct configurations are the baselines: none."""
+    scored on the same items with most runs. Direct configurations are the baselines: none.
+    A direct configuration measured in a user's own script (``source`` "external") is compared
+    with the tool's own direct fine-tuning, and is a baseline only where the tool has none."""
     return baselines_of({cid: (cfg.spec, len(cfg.runs)) for cid, cfg in configs.items()})
 
 
@@ -265,15 +273,20 @@ def baselines_of(entries: dict[str, tuple[dict[str, Any], int]]) -> dict[str, st
     for the configurations it does not load."""
     directs: dict[str, list[tuple[int, str]]] = {}
     by_items: dict[str, list[tuple[int, str]]] = {}
+    external: dict[str, list[tuple[int, str]]] = {}  # the same, of directs measured in users' scripts
+    external_items: dict[str, list[tuple[int, str]]] = {}
     for cid, (spec, n_runs) in entries.items():
         if _is_baseline(spec):
-            directs.setdefault(_baseline_key(spec), []).append((n_runs, cid))
-            by_items.setdefault(_eval_key(spec), []).append((n_runs, cid))
+            keyed, itemed = (external, external_items) if _external(spec) else (directs, by_items)
+            keyed.setdefault(_baseline_key(spec), []).append((n_runs, cid))
+            itemed.setdefault(_eval_key(spec), []).append((n_runs, cid))
     out = {}
     for cid, (spec, _) in entries.items():
-        if _is_baseline(spec):
+        if _is_baseline(spec) and not _external(spec):
             continue
         candidates = directs.get(_baseline_key(spec)) or by_items.get(_eval_key(spec), [])
+        if not candidates and not _is_baseline(spec):  # only users' scripts fine-tuned directly
+            candidates = external.get(_baseline_key(spec)) or external_items.get(_eval_key(spec), [])
         if candidates:
             out[cid] = max(candidates)[1]  # most runs, then the larger config id
     return out
