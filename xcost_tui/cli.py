@@ -11,8 +11,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from . import XCOPA_LANGS, __version__
+from .commands.queries import shipped_queries
 from .errors import XcostError, path_error
 from .methods import METHODS
 
@@ -42,6 +44,7 @@ examples:
   xcost-tui plan estimate xcopa-stilts --device-profile H100-SXM
                                             ...projected onto another GPU, no probe
   xcost-tui sql "SELECT * FROM leaderboard" query the results (read-only)
+  xcost-tui sql --file pareto               ...or run a shipped query (store/queries/pareto.sql)
   xcost-tui ingest                          rebuild the database from store/runs/
   xcost-tui --headless demo --executor slurm
                                             run the plan as SLURM jobs (docs/cluster.md)
@@ -115,6 +118,40 @@ def safety_factor(text: str) -> float:
     return value
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every verb's --help: an option's default once. A help text that already says its default in
+    words ("default 32; few-shot 4", "default: ./store, or $XCOST_STORE") keeps its own; any other
+    gets "(default: X)", unless there is nothing to say (no value, an off switch, an empty text)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        help_text = action.help or ""
+        if "default" in help_text.lower():
+            return help_text
+        default = action.default
+        if default is None or default is False or default == "" or default is argparse.SUPPRESS:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class RawDescriptionDefaultsFormatter(argparse.RawDescriptionHelpFormatter, DefaultsFormatter):
+    """The top-level --help: its description and examples as written, its options as every verb's."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose --help says each default once (DefaultsFormatter); every verb's
+    parser is one (add_subparsers makes its parsers of the class of the parser it is called on)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", DefaultsFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _shipped_query_names() -> str:
+    """The shipped queries `sql --file NAME` runs, for its --help (a folder listing: no DuckDB)."""
+    names = shipped_queries(Path(os.environ.get("XCOST_STORE", DEFAULT_STORE)))
+    return ", ".join(names) if names else "none found in <store>/queries/"
+
+
 def _add_store(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
@@ -134,8 +171,8 @@ def _add_data_dir(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="xcost-tui", description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    parser = Parser(
+        prog="xcost-tui", description=DESCRIPTION, epilog=EPILOG, formatter_class=RawDescriptionDefaultsFormatter
     )
     parser.add_argument("--version", action="version", version=f"xcost-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -145,7 +182,6 @@ def build_parser() -> argparse.ArgumentParser:
         "run",
         help="run one experiment (train, evaluate, measure) into a run directory",
         description="Run one experiment as its own process and write its run directory.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     run.add_argument(
         "--method",
@@ -383,10 +419,27 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("run_dirs", nargs="*", help="run directories (default: every directory under <store>/runs)")
     _add_store(ingest)
 
-    sql = sub.add_parser("sql", help="run SQL on the store (read-only) and print the result")
-    sql.add_argument(
+    sql = sub.add_parser(
+        "sql",
+        help="run SQL on the store (read-only) and print the result",
+        description="Run SQL on the store, read-only and sandboxed, and print the result: a query on the "
+        "command line, or a file of statements with --file (a shipped query by its name: "
+        f"{_shipped_query_names()}).",
+    )
+    sql_query = sql.add_mutually_exclusive_group(required=True)
+    sql_query.add_argument(
         "query",
+        nargs="?",
+        default=None,
         help='a SQL query, e.g. "SELECT * FROM leaderboard"; tables: runs, phases, evals, predictions, samples, events',
+    )
+    sql_query.add_argument(
+        "--file",
+        "-f",
+        default=None,
+        metavar="FILE",
+        help="run the statements in FILE instead of a query, or the shipped query of that name "
+        "(e.g. --file leaderboard runs store/queries/leaderboard.sql)",
     )
     sql.add_argument("--format", choices=["table", "csv", "json", "parquet"], default="table")
     sql.add_argument("--output", "-o", default=None, help="write to this file (needed for parquet)")
@@ -603,7 +656,14 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
     if args.command == "sql":
         from .commands.sql import sql_command  # deferred: pulls in duckdb (start-up cost)
 
-        return sql_command(Path(args.store), args.query, fmt=args.format, output=args.output, timeout_s=args.timeout)
+        return sql_command(
+            Path(args.store),
+            args.query,
+            fmt=args.format,
+            output=args.output,
+            timeout_s=args.timeout,
+            query_file=args.file,
+        )
     if args.command == "report":
         from .report import report_command  # deferred: pulls in duckdb, pyarrow and numpy (start-up cost)
 

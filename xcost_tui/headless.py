@@ -38,6 +38,7 @@ from .runner.executors import make_executor
 from .runner.live import LiveRun
 from .runner.notes import STARTED, Note, NoteLevel
 from .runner.procs import JOB_COMMAND_ENV
+from .runner.progress import ProgressLines, fmt_duration, mem_text, progress_every_s, speed_text, step_text
 from .runner.storage import store_failure
 from .store.forecasts import forecast_summary
 from .store.ingest import ingest as ingest_runs
@@ -47,7 +48,6 @@ from .verdict.api import verdict
 
 HEAVY = ("torch", "transformers", "datasets")
 ASSERT_ENV = "XCOST_ASSERT_NO_HEAVY_IMPORTS"
-PROGRESS_EVERY_ENV = "XCOST_PROGRESS_EVERY_S"
 
 
 def heavy_modules_loaded() -> list[str]:
@@ -62,40 +62,7 @@ def _plain_terminal(stream: TextIO) -> bool:
     return not tty or os.environ.get("TERM") == "dumb"
 
 
-# ---- formatting -----------------------------------------------------------------------------
-
-
-def fmt_bytes(n: float | None) -> str:
-    return "-" if n is None else fmt.nbytes(n)
-
-
-def fmt_duration(s: float | None) -> str:
-    return "-" if s is None else fmt.seconds(max(0.0, s))
-
-
-def _mem(run: LiveRun) -> str:
-    parts = []
-    sample = run.sample
-    if sample is not None and sample.rss_bytes is not None:
-        parts.append(f"rss {fmt_bytes(sample.rss_bytes)}")
-    gpu = sample.gpu_proc_mem_bytes if sample is not None else None
-    if gpu is not None:
-        parts.append(f"gpu {fmt_bytes(gpu)}")
-    if not parts and run.progress is not None and run.progress.mem_bytes is not None:
-        parts.append(f"mem {fmt_bytes(run.progress.mem_bytes)}")
-    return " ".join(parts)
-
-
-def _speed(run: LiveRun) -> str:
-    eps = run.progress.examples_per_s if run.progress else None
-    return f"{eps:,.1f} ex/s" if eps is not None else ""
-
-
-def _step(run: LiveRun) -> str:
-    p = run.progress
-    if p is None or p.step is None:
-        return ""
-    return f"step {p.step}/{p.total_steps or '?'}"
+# ---- formatting ---------------------------------------------------------------------------
 
 
 def collapse_of(run_dir: Path) -> tuple[bool | None, int | None]:
@@ -152,22 +119,9 @@ class _Watcher:
     """Turns successive snapshots into lines: starts, phases, periodic progress, ends."""
 
     def __init__(self, progress_every_s: float):
-        self.progress_every_s = progress_every_s
+        self.progress = ProgressLines(progress_every_s)  # phases and progress: as `xcost-tui run` says them
         self.status: dict[str, str] = {}
-        self.phases_seen: dict[str, int] = {}
-        self.last_progress: dict[str, float] = {}
         self.remote: dict[str, str] = {}  # the SLURM state last said, per run
-
-    def _phase_lines(self, run, now: float) -> list[str]:
-        seen = self.phases_seen.get(run.run_id, 0)
-        out = [
-            f"{run.label}: phase {phase} ({i}/{run.phases_planned})"
-            for i, phase in enumerate(run.phases_started[seen:], seen + 1)
-        ]
-        if out:
-            self.last_progress[run.run_id] = now
-        self.phases_seen[run.run_id] = len(run.phases_started)
-        return out
 
     def lines(self, snapshot, sched, *, phases: bool, progress: bool) -> list[str]:
         out = [note_line(n) for n in sched.drain_messages() if n.topic != STARTED]  # starts: our own line below
@@ -193,7 +147,7 @@ class _Watcher:
                         out.append(f"{run.label} ({rid}): {how} (pid {run.pid}){where}{reuse}")
                 if run.done:
                     if phases:
-                        out += self._phase_lines(run, now)
+                        out += self.progress.phase_lines(run, now)
                     out.append(end_line(run))
                 elif run.status == "waiting" and prev is None:
                     what = "post-target model" if run.waiting_target else "encoder"
@@ -206,14 +160,9 @@ class _Watcher:
                 node = f" on {run.node}" if run.node and run.executor_state != "PENDING" else ""
                 out.append(f"{run.label}: SLURM job {run.job_id} {run.executor_state}{why}{node}")
             if phases:
-                out += self._phase_lines(run, now)
-            if progress and run.progress and now - self.last_progress.get(rid, 0) >= self.progress_every_s:
-                self.last_progress[rid] = now
-                bits = [b for b in (_step(run), _speed(run), _mem(run)) if b]
-                loss = run.progress.loss
-                if loss is not None:
-                    bits.insert(1, f"loss {loss:.4f}")
-                out.append(f"{run.label}: {run.phase or '-'} " + ", ".join(bits))
+                out += self.progress.phase_lines(run, now)
+            if progress:
+                out += self.progress.progress_lines(run, now)
         return out
 
 
@@ -346,8 +295,8 @@ def _run_rich(sched, console, total: int, interrupts: _Interrupts) -> None:
                     description=desc,
                     completed=r.step or 0,
                     total=r.total_steps,
-                    step=_step(r),
-                    info=" ".join(b for b in (_speed(r), _mem(r)) if b),
+                    step=step_text(r),
+                    info=" ".join(b for b in (speed_text(r), mem_text(r)) if b),
                 )
             for rid in [rid for rid in tasks if rid not in {r.run_id for r in running}]:
                 progress.remove_task(tasks.pop(rid))
@@ -647,10 +596,7 @@ def _headless(
         print(f"xcost-tui: error: {exc}", file=sys.stderr, flush=True)
         return 2
     store = Path(store)
-    try:
-        every = float(os.environ.get(PROGRESS_EVERY_ENV, "10"))
-    except ValueError:
-        every = 10.0
+    every = progress_every_s()
 
     run_ids = loaded.run_ids()
     where = f"; executor: {runner_executor.describe()}" if runner_executor is not None else ""

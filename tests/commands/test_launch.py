@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -58,8 +60,10 @@ def store_run_ids(store: Path) -> list[str]:
     return [json.loads(line)["run_id"] for line in proc.stdout.splitlines() if line.strip()]
 
 
-def test_the_readme_example_lands_in_the_store(tmp_path, data_dir):
-    """`run --out store/runs/NAME` (the README's example) is in `sql` as soon as the run ends."""
+def test_the_readme_example_lands_in_the_store(tmp_path, data_dir, monkeypatch):
+    """`run --out store/runs/NAME` (the README's example) is in `sql` as soon as the run ends, and
+    says each phase as it starts (the progress lines headless prints), before the run's end."""
+    monkeypatch.setenv("XCOST_PROGRESS_EVERY_S", "0")
     store = tmp_path / "store"
     proc = run_cli(
         [
@@ -82,6 +86,61 @@ def test_the_readme_example_lands_in_the_store(tmp_path, data_dir):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert f"ingested into {store}" in proc.stdout
     assert store_run_ids(store) == ["try1"]
+    lines = proc.stdout.splitlines()
+    end = next(i for i, line in enumerate(lines) if line.startswith("status: succeeded"))
+    phases = [line for line in lines[:end] if "] try1: phase " in line]
+    assert any("try1: phase target:copa (1/" in line for line in phases), proc.stdout[-3000:]
+    assert any("try1: phase eval:it (" in line for line in phases), proc.stdout[-3000:]
+
+
+def _lines_until(proc: subprocess.Popen, wanted: str, timeout_s: float = 60) -> list[str]:
+    """The launcher's output lines up to the first that holds ``wanted``, read while it runs."""
+    seen: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.put(line)
+        seen.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            line = seen.get(timeout=1)
+        except queue.Empty:
+            continue
+        if line is None:
+            raise AssertionError(f"the launcher ended before printing {wanted!r}: {''.join(lines)}")
+        lines.append(line)
+        if wanted in line:
+            return lines
+    raise AssertionError(f"no {wanted!r} in {timeout_s} s: {''.join(lines)}")
+
+
+def test_run_prints_progress_while_the_job_runs(tmp_path):
+    """`xcost-tui run` says the phase, step/total, loss, throughput and memory while its job is still
+    in its training phase (the fake job stops there until cancelled), as headless does."""
+    run_dir = tmp_path / "r"
+    args = [sys.executable, "-m", "xcost_tui", "run", "--method", "direct", "--langs", "it"]
+    args += ["--out", str(run_dir), "--store", str(tmp_path / "store")]
+    env = fake_env(FAKE_JOB_MODE="hang", XCOST_PROGRESS_EVERY_S="0")
+    launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = _lines_until(launcher, "r: target:copa step 1/")
+        assert launcher.poll() is None, "the progress line came while the job runs"
+        assert any("r: phase target:copa (1/" in line for line in lines), lines
+        progress = lines[-1]
+        assert "loss 1.0000" in progress and "100.0 ex/s" in progress and " elapsed" in progress, progress
+        assert "rss " in progress or "mem 1.0M" in progress, progress
+        launcher.send_signal(signal.SIGTERM)
+        launcher.wait(timeout=60)
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    assert launcher.returncode == 128 + signal.SIGTERM
+    assert read_status(run_dir).status == RunStatus.CANCELLED
 
 
 def test_a_run_elsewhere_says_how_to_ingest_it(tmp_path):

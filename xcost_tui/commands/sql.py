@@ -1,4 +1,6 @@
-"""``xcost-tui sql QUERY``: run SQL on the store, read-only and sandboxed, and print the result.
+"""``xcost-tui sql QUERY`` (or ``--file Q.sql``, or ``--file NAME`` of a shipped query in
+``store/queries/``, commands/queries.py): run SQL on the store, read-only and sandboxed, and print
+the result.
 
 The store room runs the statements (``store.query``: ``run_statements``, ``sql_reader``, the
 sandboxed connection); this verb prints them as tables or streams one result as CSV, JSON lines
@@ -30,6 +32,7 @@ from ..store.query import (
     sql_reader,
     statement_title,
 )
+from .queries import read_query_file
 
 MAX_TABLE_ROWS_ENV = "XCOST_SQL_MAX_ROWS"
 DEFAULT_MAX_TABLE_ROWS = 100
@@ -199,12 +202,30 @@ def _print_results(store_root: Path, query: str, output: str | None, cancel: Can
 
 
 def sql_command(
-    store_root: Path, query: str, fmt: str = "table", output: str | None = None, *, timeout_s: float | None = None
+    store_root: Path,
+    query: str | None,
+    fmt: str = "table",
+    output: str | None = None,
+    *,
+    timeout_s: float | None = None,
+    query_file: str | None = None,
 ) -> int:
     """Run SQL on the store, read-only and sandboxed (``db.connect_user_sql``): printed tables (rows
     capped; one per statement), or one statement's result as csv / json (one object per line) /
     parquet to --output or stdout. Bad SQL: DuckDB's message, exit 1. ctrl-c: "query cancelled",
-    exit 130. ``timeout_s``: the query is stopped after that many seconds, exit 124."""
+    exit 130. ``timeout_s``: the query is stopped after that many seconds, exit 124.
+    ``query_file`` (``--file``): the SQL is that file's, or a shipped query's by name; a file that
+    cannot be read (or both, or neither, given): exit 2."""
+    if (query is None) == (query_file is None):
+        _err("give either a query or --file FILE, not " + ("both" if query is not None else "neither"))
+        return 2
+    if query_file is not None:
+        try:
+            query = read_query_file(query_file, store_root)
+        except XcostError as exc:
+            _err(str(exc))
+            return 2
+    assert query is not None
     if fmt not in ("table", "csv", "json", "parquet"):
         _err(f"unknown format {fmt!r}: choose table, csv, json or parquet")
         return 2
@@ -214,13 +235,14 @@ def sql_command(
     if timeout_s is not None and not timeout_s > 0:
         _err(f"--timeout {timeout_s}: give a number of seconds greater than 0")
         return 2
+    where = f"--file {query_file}: " if query_file is not None else ""
     try:
         statements = split_statements(query)
     except SqlError as exc:
-        _err(str(exc))
+        _err(f"{where}{exc}")
         return 1
     if not statements:
-        _err("no SQL statement to run: the query is empty or only comments")
+        _err(f"{where}no SQL statement to run: the query is empty or only comments")
         return 1
     if fmt != "table" and len(statements) > 1:
         _err(
@@ -247,7 +269,7 @@ def sql_command(
             print("xcost-tui: query cancelled", file=sys.stderr)
         return stop.exit_code
     except SqlError as exc:
-        _err(str(exc))
+        _err(f"{where}{exc}")
         return 1
     except duckdb.Error as exc:  # not expected: the query functions translate DuckDB's errors
         _err(str(exc))

@@ -1,6 +1,11 @@
 """One run in the foreground (``xcost-tui run``, commands/run.py): its run directory written, its
 job started with its output going both to the terminal and to job.log, its end recorded.
 
+Beside the job's own log lines the launcher says where the run stands, as headless does and in
+the same words (runner/progress.py): each phase as it starts, and every $XCOST_PROGRESS_EVERY_S
+seconds (10 by default) the phase's step/total, loss, examples/s, the sampler's memory and the
+time elapsed, read from the run directory's events and samples (runner/live.py's tracker).
+
 After the job ends its record is made whole by the rule every supervisor uses (runner/outcome.py):
 a job that died without writing a final status (SIGKILL, out of memory) is recorded ``failed``
 with the reason (``cancelled`` after Ctrl-C, SIGTERM or SIGHUP to the launcher, which pass a
@@ -34,8 +39,10 @@ from ..rundir import (
 from ..rundir.cancel import clear_cancel_request, request_cancel
 from ..rundir.status import read_status_lenient
 from ..spec import RunSpec
+from .live import LiveRun, RunTracker
 from .outcome import describe_exit, job_outcome
 from .procs import default_job_command, signal_group, spawn
+from .progress import ProgressLines, progress_every_s
 
 
 def prepare_run_dir(
@@ -105,6 +112,7 @@ STOP_SIGNALS = {
 }
 KILL_AFTER_S = 30.0  # from the cancel to a SIGKILL of a job that does not stop (a second signal: at once)
 POLL_S = 0.1  # how often job.log is copied to the terminal
+LOOK_S = 0.25  # how often the run directory's events and samples are read for the progress lines
 
 
 class _Terminal:
@@ -114,10 +122,12 @@ class _Terminal:
 
     def __init__(self) -> None:
         self.ok = True
+        self.line_start = True  # the last byte written ended a line
 
     def write(self, data: bytes) -> None:
         if not self.ok or not data:
             return
+        self.line_start = data.endswith(b"\n")
         try:
             sys.stdout.buffer.write(data)
             sys.stdout.flush()
@@ -170,6 +180,33 @@ class _Stop:
             terminal.write(b"xcost-tui run: killing the job (SIGKILL)\n")
 
 
+class _Watch:
+    """The progress lines of the run: its run directory read (through the live API's tracker) at
+    most every LOOK_S, its lines written between the job's own, each on a line of its own."""
+
+    def __init__(self, run_dir: Path, terminal: _Terminal) -> None:
+        self.tracker = RunTracker(LiveRun.from_run_dir(run_dir))
+        self.lines = ProgressLines(progress_every_s())
+        self.terminal = terminal
+        self.next_look = 0.0
+
+    def look(self, *, last: bool = False) -> None:
+        now = time.monotonic()
+        if now < self.next_look and not last:
+            return
+        self.next_look = now + LOOK_S
+        try:
+            self.tracker.poll()
+        except OSError:  # the events cannot be read now: the job's log still shows, the next look retries
+            return
+        run = self.tracker.live
+        lines = self.lines.phase_lines(run, now) + self.lines.progress_lines(run, now)
+        if lines:
+            stamp = time.strftime("%H:%M:%S")
+            text = "".join(f"[{stamp}] {line}\n" for line in lines)
+            self.terminal.write(("" if self.terminal.line_start else "\n").encode() + text.encode())
+
+
 def run_job(run_dir: Path) -> tuple[str, int]:
     """Runs the job of a prepared run directory in the foreground, its output going to job.log and
     from there to the terminal. SIGTERM, SIGINT (Ctrl-C) and SIGHUP (the terminal or SSH session
@@ -200,6 +237,7 @@ def run_job(run_dir: Path) -> tuple[str, int]:
             # keep these fields (write_status merges).
             identity = ProcessRef.of(proc.pid)
             _record_identity(run_dir, identity)
+            watch = _Watch(run_dir, terminal)
             while True:
                 stop.act(run_dir, identity, terminal)
                 try:
@@ -207,6 +245,7 @@ def run_job(run_dir: Path) -> tuple[str, int]:
                 except subprocess.TimeoutExpired:
                     code = None
                 terminal.write(log.read())
+                watch.look(last=code is not None)  # a last look: the phases the final poll missed
                 if code is not None:
                     break
         status, exit_status = record_outcome(
