@@ -15,8 +15,6 @@ from xcost_tui.export.to_wandb import run_folders
 from xcost_tui.store import query
 from xcost_tui.store.ingest import ingest
 
-pytest.importorskip("wandb")  # the `export` extra (part of `dev`, so CI has it)
-
 
 @pytest.fixture(autouse=True)
 def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,6 +22,8 @@ from .to_mlflow import require as require_mlflow
 from .to_wandb import export_wandb
 from .to_wandb import require as require_wandb
 
+_LISTED = 20  # runs listed one per line; a store of thousands is counted, not listed
+
 
 def _report(store: Path, runs: list[TrackerRun], out: Path) -> Path | None:
     """The report of the exported runs' configurations, written into ``out``; None (said on
@@ -83,5 +85,7 @@ def _print(done: list[Exported], runs: list[TrackerRun], where_to: str, reported
         f"exported {len(done)} run(s) to {where_to}: {created} new, {len(done) - created} updated"
         f"{'; the report attached under report/' if reported else ''}"
     )
-    for d in done:
+    for d in done[:_LISTED]:
         print(f"  {d.run_id} -> {d.tracker_id} ({'new' if d.created else 'updated'}, {metrics[d.run_id]} metrics)")
+    if len(done) > _LISTED:
+        print(f"  ... and {len(done) - _LISTED} more")

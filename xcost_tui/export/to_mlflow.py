@@ -52,7 +52,6 @@ def require() -> None:
 
 
 def _client(uri: str) -> MlflowClient:
-    require()
     from mlflow.tracking import MlflowClient  # deferred: an optional dependency (start-up cost ~0.8 s)
 
     if uri.startswith("file:") or "://" not in uri:
@@ -120,10 +119,11 @@ def export_mlflow(
 ) -> list[Exported]:
     """Each run into the MLflow experiment ``experiment`` (made when missing) at ``uri``; the
     report folder, when given, as the artifacts under ``report/`` of every run."""
-    client = _client(uri)
+    require()
     from mlflow.exceptions import MlflowException  # deferred with mlflow itself (start-up cost)
 
     try:
+        client = _client(uri)
         found = client.get_experiment_by_name(experiment)
         experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
         existing = _existing(client, experiment_id)
