@@ -66,3 +66,24 @@ def test_export_wandb_round_trips_offline_and_a_second_export_replaces(store: Pa
     assert len(folders) == 3, folders  # one offline run per xcost run: `wandb sync` sends each once
     (again,) = run_folders(out, "direct-s0")
     assert read_offline_run(again).summary["accuracy/it"] == 0.57
+
+
+def test_exports_within_one_second_still_leave_one_run_folder(store: Path, tmp_path: Path):
+    """W&B names an offline folder by the second it started: an export repeated at once would find
+    the earlier folder under the very name it writes. In-process, back to back, as a script would."""
+    import wandb
+
+    from xcost_tui.export.select import tracker_runs
+    from xcost_tui.export.to_wandb import export_wandb
+
+    out = tmp_path / "wb"
+    (run,) = tracker_runs(store, run_ids=["direct-s0"])
+    try:
+        for _ in range(3):
+            (done,) = export_wandb([run], out)
+    finally:
+        wandb.teardown()  # the wandb-core service this process started
+    assert not done.created
+    (folder,) = run_folders(out, "direct-s0")
+    assert [p.name for p in (out / "wandb").iterdir() if "offline-run" in p.name] == [folder.name]  # none set aside
+    assert read_offline_run(folder).summary["accuracy/it"] == 0.61
