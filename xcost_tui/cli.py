@@ -510,6 +510,89 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_store(report)
 
+    # -- export ------------------------------------------------------------------------------
+    export = sub.add_parser(
+        "export",
+        help="copy the store's runs into MLflow or Weights & Biases (offline), one tracker run per run",
+        description="Copy the store's runs (default: every run; --run or --where pick some) into an "
+        "experiment tracker: one tracker run per xcost run, its spec as params, every measured "
+        "per-phase cost and the per-language accuracies as metrics, the report of their "
+        "configurations as an artifact. Exporting again updates those tracker runs, never adds "
+        "a second one (docs/export.md). Needs the optional extra: pip install 'xcost-tui[export]'.",
+    )
+    export_sub = export.add_subparsers(dest="tracker", metavar="TRACKER")
+    mlflow = export_sub.add_parser(
+        "mlflow",
+        help="into an MLflow tracking store: a local folder (--to) or a tracking URI",
+        description="Copy the runs into an MLflow experiment. The MLflow run of an xcost run is "
+        "found again by its tag xcost.run_id, so a second export updates it. "
+        "Look at a local store with: mlflow ui --backend-store-uri DIR (docs/export.md).",
+    )
+    target = mlflow.add_mutually_exclusive_group()
+    target.add_argument(
+        "--to",
+        default=None,
+        metavar="DIR",
+        help="a local MLflow file store (made when missing), e.g. --to mlruns",
+    )
+    target.add_argument(
+        "--tracking-uri",
+        default=None,
+        metavar="URI",
+        help="an MLflow tracking URI: file:///path/mlruns, http://host:5000, ... "
+        "(default: $MLFLOW_TRACKING_URI, else ./mlruns)",
+    )
+    mlflow.add_argument(
+        "--experiment",
+        default="xcost",
+        metavar="NAME",
+        help="the MLflow experiment (default: xcost; made when missing)",
+    )
+    wandb = export_sub.add_parser(
+        "wandb",
+        help="into offline Weights & Biases runs in a folder, synced later with `wandb sync`",
+        description="Write one offline W&B run per xcost run under DIR/wandb/ (WANDB_MODE=offline: "
+        "no network, no login). Upload them later, from a machine with internet, after `wandb login`: "
+        "wandb sync DIR/wandb/offline-run-*. A second export replaces the run's offline folder, so "
+        "each xcost run is one W&B run, with the same id every time (docs/export.md).",
+    )
+    wandb.add_argument(
+        "--dir",
+        default=os.environ.get("WANDB_DIR") or ".",
+        metavar="DIR",
+        help="the folder whose wandb/ subfolder holds the offline runs (default: $WANDB_DIR, else the current folder)",
+    )
+    wandb.add_argument(
+        "--project", default="xcost", metavar="NAME", help="the W&B project the runs sync into (default: xcost)"
+    )
+    wandb.add_argument(
+        "--entity", default=None, metavar="NAME", help="the W&B user or team (default: your default entity)"
+    )
+    for p in (mlflow, wandb):
+        p.add_argument(
+            "--run",
+            action="append",
+            default=None,
+            dest="runs",
+            metavar="RUN_ID",
+            help="export this run only (repeatable; default: every run in the store)",
+        )
+        p.add_argument(
+            "--where",
+            default=None,
+            metavar="SQL",
+            help="export the runs satisfying this condition on the runs table, e.g. \"method = 'direct'\"",
+        )
+        p.add_argument(
+            "--timeout",
+            type=positive_seconds,
+            default=None,
+            metavar="SECONDS",
+            help="stop the --where condition's query if it runs longer than this (exit 124)",
+        )
+        p.add_argument("--no-report", action="store_true", help="do not render and attach the report (faster)")
+        _add_store(p)
+
     # -- the app / headless (top-level) ---------------------------------------------------------
     parser.add_argument(
         "--headless",
@@ -553,7 +636,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SUBCOMMANDS = {"run", "plan", "ingest", "sql", "stage", "report"}
+SUBCOMMANDS = {"run", "plan", "ingest", "sql", "stage", "report", "export"}
 # Top-level options that take a value: their value is not the plan argument.
 _VALUE_OPTIONS = {"--store", "--data-dir", "--max-parallel", "--executor"}
 
@@ -677,6 +760,24 @@ def _dispatch(parser: argparse.ArgumentParser, args: argparse.Namespace, plan_ar
             amortise_n=args.amortise_n,
             include_contended=args.include_contended,
             timeout_s=args.timeout,
+        )
+    if args.command == "export":
+        if args.tracker is None:
+            parser.parse_args(["export", "--help"])
+        from .export.command import export_command  # deferred: duckdb, the report, a tracker (start-up cost)
+
+        return export_command(
+            Path(args.store),
+            args.tracker,
+            run_ids=args.runs,
+            where=args.where,
+            timeout_s=args.timeout,
+            report=not args.no_report,
+            **(
+                {"tracking_uri": args.tracking_uri, "to": args.to, "experiment": args.experiment}
+                if args.tracker == "mlflow"
+                else {"directory": args.dir, "project": args.project, "entity": args.entity}
+            ),
         )
     if args.headless:
         if not plan_arg:
