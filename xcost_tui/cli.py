@@ -566,7 +566,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--project", default="xcost", metavar="NAME", help="the W&B project the runs sync into (default: xcost)"
     )
     wandb.add_argument(
-        "--entity", default=None, metavar="NAME", help="the W&B user or team (default: your default entity)"
+        "--entity", default=None, metavar="NAME", help="the W&B user or team (default: the entity your W&B login uses)"
     )
     for p in (mlflow, wandb):
         p.add_argument(
