@@ -1,6 +1,6 @@
 -- Configurations (a run's spec without its seeds): mean accuracy over their runs with the 95%
 -- interval that accounts for seeds and the finite test set, and their mean costs.
---   duckdb store/xcost.duckdb < store/queries/configurations.sql
+--   xcost-tui sql --file configurations        (or, with the duckdb CLI: duckdb store/xcost.duckdb < store/queries/configurations.sql)
 -- SET VARIABLE amortise_n = N;  amortises the intermediate phase over N target tasks.
 SELECT label, family, n_runs, n_seeds,
        round(100 * avg_accuracy, 1) AS avg_acc, round(100 * avg_accuracy_low, 1) AS low,

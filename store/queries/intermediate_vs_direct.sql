@@ -1,6 +1,6 @@
 -- What does intermediate training buy, and what does it cost? Configurations against their
 -- baseline (direct fine-tuning of the same model and recipe), with paired intervals.
---   duckdb store/xcost.duckdb < store/queries/intermediate_vs_direct.sql
+--   xcost-tui sql --file intermediate_vs_direct        (or, with the duckdb CLI: duckdb store/xcost.duckdb < store/queries/intermediate_vs_direct.sql)
 -- diff is in accuracy points with its 95% interval over seeds and items (docs/statistics.md);
 -- "similar" means the 90% interval lies inside ±delta (default 2 points); the cost ratio is the
 -- full pipeline's training device-hours against the baseline's. To amortise the intermediate

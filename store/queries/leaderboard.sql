@@ -1,5 +1,5 @@
 -- The leaderboard: one row per run, best average XCOPA accuracy first.
---   duckdb store/xcost.duckdb < store/queries/leaderboard.sql
+--   xcost-tui sql --file leaderboard        (or, with the duckdb CLI: duckdb store/xcost.duckdb < store/queries/leaderboard.sql)
 -- avg_accuracy averages the XCOPA target languages (not English); transfer_gap = en - avg.
 -- train_* are the cost of the run's full pipeline (a reused intermediate phase included, counted
 -- where it was incurred); own_train_* what the run incurred itself. Compare configurations (seeds

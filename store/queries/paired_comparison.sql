@@ -3,7 +3,7 @@
 -- it (the `comparisons` view over `verdict_comparison`; docs/statistics.md). Seeds are never pooled
 -- into pairs: the unit is the test item, n_items of them, and the training seeds are clusters
 -- (n_pairs seed pairs when both sides train, else independent arms of n_a and n_b runs).
---   duckdb store/xcost.duckdb < store/queries/paired_comparison.sql
+--   xcost-tui sql --file paired_comparison        (or, with the duckdb CLI: duckdb store/xcost.duckdb < store/queries/paired_comparison.sql)
 -- diff is in accuracy points with its 95% interval over seeds, shot draws and items; p_holm is
 -- Holm-adjusted; mcnemar_p is McNemar's exact test stratified over seed pairs (paired only);
 -- outcome is the verdict's word (better / worse / similar / not distinguishable).

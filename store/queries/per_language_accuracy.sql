@@ -1,7 +1,7 @@
 -- Accuracy per configuration and language (long form), with the verdict's 95% interval: over
 -- training seeds, shot draws and test items (verdict_accuracy; docs/statistics.md), never a spread
 -- of runs pooled across configurations.
---   duckdb store/xcost.duckdb < store/queries/per_language_accuracy.sql
+--   xcost-tui sql --file per_language_accuracy        (or, with the duckdb CLI: duckdb store/xcost.duckdb < store/queries/per_language_accuracy.sql)
 -- 'en' is English COPA (the source language); the others are the XCOPA target languages; 'avg'
 -- and its forms average the target languages. seed_sd / draw_sd: the spread of a new training
 -- seed's, and of a new shot draw's, accuracy; covers: what the interval accounts for.

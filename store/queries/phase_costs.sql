@@ -1,6 +1,6 @@
 -- Where the compute goes: cost per phase kind, per method (phases incurred in each run; reused
 -- phases, whose cost was counted in the run that trained them, are left out).
---   duckdb store/xcost.duckdb < store/queries/phase_costs.sql
+--   xcost-tui sql --file phase_costs        (or, with the duckdb CLI: duckdb store/xcost.duckdb < store/queries/phase_costs.sql)
 SELECT r.model, r.method, p.kind,
        count(DISTINCT p.run_id) AS runs,
        round(sum(p.device_hours), 4) AS device_hours,

@@ -112,3 +112,34 @@ def test_sql_file_from_the_command_line(store):
     assert proc.returncode == 2 and "xcost-tui: error: --file no/such.sql: no such file" in proc.stderr
     help_text = xcost(["sql", "--help"], 60).stdout
     assert "leaderboard" in " ".join(help_text.split()) and "--file" in help_text
+
+
+def test_an_installed_wheel_carries_the_shipped_queries(tmp_path):
+    """`sql --file leaderboard` must work where the package is installed from a wheel, not a
+    checkout: setup.py copies store/queries/*.sql into the wheel's xcost_tui/queries/."""
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            str(root),
+            "-w",
+            str(tmp_path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (wheel,) = tmp_path.glob("xcost_tui-*.whl")
+    inside = {Path(name).name for name in zipfile.ZipFile(wheel).namelist() if name.startswith("xcost_tui/queries/")}
+    shipped = {f.name for f in (root / "store" / "queries").glob("*.sql")}
+    assert shipped and inside == shipped

@@ -181,6 +181,7 @@ def test_every_shipped_query_runs_and_paired_comparison_pairs_items_not_seeds(re
         for f in files:
             text = f.read_text(encoding="utf-8")
             assert text.startswith("-- ") and f"< store/queries/{f.name}" in text, f.name
+            assert f"xcost-tui sql --file {f.stem} " in text, f.name  # the way without a duckdb CLI (issue 21)
             cur = con.execute(text)
             names = [d[0] for d in cur.description]
             results[f.name] = [dict(zip(names, row)) for row in cur.fetchall()]
