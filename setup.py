@@ -3,8 +3,8 @@ checkout, where the design card puts them) are copied into the package's ``queri
 time, so ``xcost-tui sql --file leaderboard`` works from an installed wheel too
 (``xcost_tui/commands/queries.py`` looks there after the store's own ``queries/``)."""
 
-from pathlib import Path
 import shutil
+from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
