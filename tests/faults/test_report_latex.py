@@ -1,8 +1,8 @@
 """The stress test's trial of the report's ``table.tex`` (issue 20): a label with an emoji, a
 control character or a letter outside ASCII compiles with plain pdflatex, each character shown.
 
-pdflatex and booktabs come from scripts/install-latex.sh (Debian's texlive-latex-base and
-texlive-latex-recommended); without them the compile is skipped, with the reason."""
+pdflatex, booktabs and siunitx come from scripts/install-latex.sh (Debian's texlive-latex-base,
+texlive-latex-recommended and texlive-science); without them the compile is skipped, with the reason."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # 
 # ANSI colour, a line break), Latin letters with accents, Greek, Chinese and LaTeX's own specials.
 MODEL = "ckpt/modèle-ß-Ø-ğ-Ω-中文-🤖\x07\x1b[31m\nred-<x>|%_&$#{}~^\\"
 WRAPPER = r"""\documentclass{article}
-\usepackage{booktabs}
+\usepackage{booktabs,siunitx,tabularx}
 \tracinglostchars=3 % a character the font lacks is an error, not a silent gap
 \begin{document}
 \input{table.tex}
@@ -34,8 +34,11 @@ WRAPPER = r"""\documentclass{article}
 def _has_pdflatex() -> bool:
     if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None:
         return False
-    found = subprocess.run(["kpsewhich", "booktabs.sty"], capture_output=True, text=True)
-    return found.returncode == 0 and bool(found.stdout.strip())
+    for sty in ("booktabs.sty", "siunitx.sty", "tabularx.sty"):
+        found = subprocess.run(["kpsewhich", sty], capture_output=True, text=True)
+        if found.returncode != 0 or not found.stdout.strip():
+            return False
+    return True
 
 
 def test_tex_escapes_each_character_visibly():
@@ -68,7 +71,10 @@ def test_report_table_tex_is_ascii_and_shows_every_character(report):
         assert shown in label_line
 
 
-@pytest.mark.skipif(not _has_pdflatex(), reason="no pdflatex with booktabs: scripts/install-latex.sh installs them")
+@pytest.mark.skipif(
+    not _has_pdflatex(),
+    reason="no pdflatex with booktabs, siunitx and tabularx: scripts/install-latex.sh installs them",
+)
 def test_report_table_tex_compiles_with_pdflatex(report, tmp_path):
     shutil.copy(report / "table.tex", tmp_path / "table.tex")
     (tmp_path / "doc.tex").write_text(WRAPPER)

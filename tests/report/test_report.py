@@ -234,35 +234,45 @@ def test_latex_table_is_booktabs_and_balanced(report):
         "\\toprule",
         "\\midrule",
         "\\bottomrule",
-        "\\begin{tabular}",
+        "\\begin{tabularx}{\\textwidth}",  # issue 21: the label column wraps so the table fits \textwidth
         "\\begin{table*}",
         "\\end{table*}",
         "\\caption{",
+        "S[table-format=",  # siunitx's aligned number columns
     ):
         assert word in tex
     body = tex.split("\\midrule", 1)[1].split("\\bottomrule")[0]
-    rows = [line for line in body.splitlines() if line.endswith("\\\\")]
+    # the configuration rows (the model's heading row apart: issue 21 groups the rows by model)
+    rows = [line for line in body.splitlines() if line.endswith("\\\\") and not line.startswith("\\multicolumn")]
     assert len(rows) == 4  # direct, siqa, rte, few-shot
+    assert "\\multicolumn{13}{@{}l}{\\textit{tiny-xlmr}}" in body
     header = next(line for line in tex.splitlines() if line.startswith("Configuration &"))
-    assert all(line.count(" & ") == header.count(" & ") for line in rows)
+
+    def width(line: str) -> int:  # columns a row spans, a \multicolumn{n} counting n
+        return sum(int(m.group(1)) if (m := re.match(r"\\multicolumn\{(\d+)\}", c)) else 1 for c in line.split(" & "))
+
+    assert width(header) == 13 and all(width(line) == 13 for line in rows)
     assert "→" not in tex and "·" not in tex  # written as LaTeX, not as raw Unicode
     depth = 0
     for ch in tex.replace("\\{", "").replace("\\}", ""):
         depth += {"{": 1, "}": -1}.get(ch, 0)
         assert depth >= 0
     assert depth == 0
-    assert "\\textbf{+" in tex  # siqa's significant difference is bold
+    assert "\\bfseries +" in tex  # siqa's significant difference is bold (siunitx: detect-weight)
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed (texlive-latex-recommended)")
 def test_latex_table_and_pdf_figures_compile(report, tmp_path):
+    for sty in ("booktabs.sty", "siunitx.sty", "tabularx.sty"):
+        if not subprocess.run(["kpsewhich", sty], capture_output=True, text=True).stdout.strip():
+            pytest.skip(f"no {sty}: scripts/install-latex.sh installs it")
     figures = ["frontier", "languages", "curves", "break_even"]
     for name in figures:
         shutil.copy(report.out / f"{name}.pdf", tmp_path / f"{name}.pdf")
     doc = tmp_path / "paper.tex"
     doc.write_text(
         "\\documentclass{article}\n\\usepackage[T1]{fontenc}\n\\usepackage[utf8]{inputenc}\n"
-        "\\usepackage{booktabs}\n\\usepackage{graphicx}\n\\begin{document}\n"
+        "\\usepackage{booktabs,siunitx,tabularx}\n\\usepackage{graphicx}\n\\begin{document}\n"
         + (report.out / "table.tex").read_text(encoding="utf-8")
         + "".join(f"\\includegraphics[width=\\linewidth]{{{name}.pdf}}\n" for name in figures)
         + "\\end{document}\n",

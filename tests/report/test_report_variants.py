@@ -94,7 +94,8 @@ def test_the_report_puts_the_variants_side_by_side(reported, data_dir):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Comparability variants" in html and "variants-table-1" in html
     tex = (out / "table.tex").read_text(encoding="utf-8")
-    assert "tab:xcost-variants" in tex and tex.count("$^{*}$ &") == 2  # one comparable row per group
+    # one comparable member per group, starred in its column's heading (issue 21: members as columns)
+    assert "tab:xcost-variants" in tex and tex.count("$^{*}$}") == 2
 
 
 def test_the_icl_prompt_variants_change_thai_and_tamil_only(reported):

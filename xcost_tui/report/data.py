@@ -82,6 +82,8 @@ class ReportData:
     seeds: dict[str, tuple[list[int], list[int]]]  # config id -> (training seeds, shot seeds)
     flags: list[Flag]
     curves: dict[str, list[tuple[float, float]]]  # config id -> [(cumulative training cost, held-out accuracy)]
+    # config id -> per curve point, the spread over its runs (seeds, shot draws): [(cost, lowest, highest, runs)]
+    curve_spread: dict[str, list[tuple[float, float, float, int]]]
     figure_configs: list[str]  # at most FIGURE_MAX_CONFIGS of `shown`
     figure_rule: str
     generated: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
@@ -275,6 +277,15 @@ def gather(
                                 GROUP BY config_id, phase, point, lang ORDER BY config_id, phase, lang, point""",
             [shown],
         )
+        per_run_curves = _arrow(
+            con,
+            """SELECT config_id, run_id, point, avg(accuracy) AS accuracy,
+                      avg(cum_train_device_hours) AS cum_train_device_hours
+               FROM learning_curves WHERE list_contains(?, config_id) AND phase LIKE 'target:%' AND lang != 'en'
+                 AND accuracy IS NOT NULL AND cum_train_device_hours IS NOT NULL
+               GROUP BY config_id, run_id, point ORDER BY config_id, point, run_id""",
+            [shown],
+        )
         contended = _contended(con, shown)
         succeeded = [str(r["run_id"]) for r in runs.to_pylist() if r["status"] == "succeeded"]
         unpredicted = _unpredicted(con, succeeded)
@@ -315,6 +326,7 @@ def gather(
         seeds=seeds,
         flags=[],
         curves=mean_curves,
+        curve_spread=_curve_spread(per_run_curves.to_pylist()),
         figure_configs=fig_ids,
         figure_rule=rule,
         common=common,
@@ -424,6 +436,29 @@ def _mean_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, floa
             for p in sorted(points)
         ]
     return out
+
+
+def _curve_spread(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float, int]]]:
+    """Per configuration and curve point: the lowest and highest of its runs' held-out accuracy
+    (each run's mean over its XCOPA validation languages), at the runs' mean cumulative cost. Where
+    one run has the point, lowest = highest: no band (a figure cannot show a spread it has not seen)."""
+    by: dict[str, dict[int, list[tuple[float, float]]]] = {}
+    for r in rows:
+        by.setdefault(str(r["config_id"]), {}).setdefault(int(r["point"]), []).append(
+            (float(r["cum_train_device_hours"]), float(r["accuracy"]))
+        )
+    return {
+        cid: [
+            (
+                sum(c for c, _ in pts[p]) / len(pts[p]),
+                min(a for _, a in pts[p]),
+                max(a for _, a in pts[p]),
+                len(pts[p]),
+            )
+            for p in sorted(pts)
+        ]
+        for cid, pts in by.items()
+    }
 
 
 def _figure_configs(

@@ -75,10 +75,31 @@ def _percent(ax: Any) -> None:
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=None))
 
 
+def clean_log_ticks(axis: Any, values: list[float] | None = None) -> None:
+    """A log axis whose tick labels cannot overlap: matplotlib's default also labels minor ticks
+    (2x10^-1, 3x10^-1, ...) when the axis spans a decade or two, and those labels collide. Over
+    two decades or more (or when ``values`` are not given): powers of ten only, at most 9 labels.
+    Over less, where one power of ten may be all the axis holds: 1, 2 and 5 times each, written
+    plainly (0.2, 0.5, 1, 2, 5). Minor ticks stay, unlabelled."""
+    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, NullFormatter
+
+    pos = [x for x in values or [] if x > 0]
+    short = len(pos) >= 2 and math.log10(max(pos) / min(pos)) < 2
+    if short:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=12))
+        axis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:.3g}"))
+    else:
+        axis.set_major_locator(LogLocator(base=10, numticks=9))
+        axis.set_major_formatter(LogFormatterSciNotation(base=10))
+    axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(2, 10)), numticks=12))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _log_if_spread(ax: Any, values: list[float], axis: str = "x") -> bool:
     pos = [x for x in values if x > 0]
     if len(pos) >= 2 and max(pos) / min(pos) > 20:
         (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+        clean_log_ticks(ax.xaxis if axis == "x" else ax.yaxis, pos)
         return True
     return False
 
@@ -253,6 +274,16 @@ def curves(d: ReportData) -> Any | None:
         seen[c.family] = k + 1
         xs = [x for x, _ in d.curves[cid]]
         every += xs
+        spread = [p for p in d.curve_spread.get(cid, []) if p[3] >= 2]
+        if spread:  # the range over its runs (seeds, shot draws) at each point: a band
+            ax.fill_between(
+                [p[0] for p in spread],
+                [p[1] for p in spread],
+                [p[2] for p in spread],
+                color=colour,
+                alpha=0.15,
+                linewidth=0,
+            )
         ax.plot(
             xs,
             [y for _, y in d.curves[cid]],
@@ -272,7 +303,9 @@ def curves(d: ReportData) -> Any | None:
     _percent(ax)
     title = "Learning curves: accuracy against training cost"
     if targets:
-        title += "\n(dashed: the baselines' final accuracy)"
+        title += "\n(dashed: the baselines' final accuracy; bands: lowest to highest run)"
+    elif any(len([p for p in d.curve_spread.get(c, []) if p[3] >= 2]) for c in ids):
+        title += "\n(bands: lowest to highest run)"
     ax.set_title(title)
     _legend_below(ax)
     return fig
@@ -338,6 +371,8 @@ def break_even(d: ReportData, max_pairs: int = 4) -> Any | None:
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
+    clean_log_ticks(ax.xaxis)
+    clean_log_ticks(ax.yaxis)
     ax.set_xlabel("queries served (XCOPA items scored, log scale)")
     ax.set_ylabel(f"total {d.hours_word}: training + queries (log scale)")
     ax.set_title("Break-even: total cost against queries served")

@@ -16,10 +16,12 @@ from typing import Any
 
 from .. import XCOPA_LANGS
 from .. import format as fmt
+from ..configuration import short_model
 from ..stats.design import GCI_DRAWS
 from ..verdict.api import ComparisonRow, ConfigurationRow, Estimate
 from .data import ReportData, finding, seed_text
 from .protocol import sentences as protocol_sentences
+from .texnum import NumberColumn, column_format
 from .variants import comparability_sentence
 
 # ---- the document -------------------------------------------------------------------------------
@@ -85,15 +87,6 @@ def points(x: float) -> str:
 
 def diff_ci(c: ComparisonRow) -> str:
     return f"{points(c.diff)} [{points(c.low)}, {points(c.high)}]"
-
-
-def contended_note(d: ReportData) -> str:
-    """' 3 runs measured beside other work are left out of the costs.' ('' when none, or when
-    they are counted: ``--include-contended``)."""
-    n = d.verdict.contended_left_out(d.shown)
-    if not n:
-        return ""
-    return f" {n} run{'s' if n != 1 else ''} measured beside other work left out of the costs."
 
 
 def spread(c: ConfigurationRow) -> str:
@@ -340,7 +333,8 @@ def _figures(d: ReportData, figs: dict[str, tuple[bytes | None, str]]) -> list[B
         "languages": f"Accuracy per language with 95% intervals; {d.figure_rule}.",
         "curves": f"Held-out accuracy (XCOPA validation items not drawn as shots, mean over languages and runs) at "
         f"each evaluation point of the target phase, against the cumulative training cost of the full "
-        f"pipeline; {d.figure_rule}.",
+        f"pipeline; shaded: from the lowest to the highest run (seeds, shot draws) at each point, where a "
+        f"configuration has two or more; {d.figure_rule}.",
         "break_even": f"Total {d.hours_word} (training + queries × per-query cost) against queries served, log "
         f"scales; dashed: a baseline; N* marks where the totals cross. Curves that merge without "
         f"crossing have the same per-query cost: the cheaper training stays cheaper.",
@@ -598,6 +592,64 @@ def _cost_to_reach(d: ReportData) -> list[Block]:
     ]
 
 
+# The Warnings section at the top: one line per kind of flag, most important first (contention
+# first: it changes what every cost means); the Flags section keeps every flag.
+WARNING_KINDS: tuple[tuple[str, str], ...] = (
+    ("contended", "Contention"),
+    ("no-predictions", "No predictions"),
+    ("failed", "Failed runs"),
+    ("running", "Runs still running"),
+    ("no-runs", "Configurations without a succeeded run"),
+    ("collapsed", "Collapsed runs"),
+    ("restarted", "Restarted runs"),
+    ("mixed-env", "Mixed devices"),
+    ("no-baseline", "No baseline"),
+    ("single-draw", "One shot draw"),
+    ("single-pair", "One seed pair"),
+    ("single-seed", "One run"),
+    ("languages", "Languages"),
+    ("chance", "At chance"),
+)
+WARNING_EXAMPLES = 1  # flag texts quoted per kind; the rest are in Flags
+
+
+def _contention_effect(d: ReportData) -> str:
+    n = sum(d.config(c).contended_runs for c in d.shown)
+    runs, are = (f"{n} runs", "are") if n != 1 else ("1 run", "is")
+    if d.verdict.include_contended:
+        return (
+            f"{runs} measured beside other work {are} in the costs (`--include-contended`): their time and "
+            "energy may be inflated (marked † in table.tex)"
+        )
+    return (
+        f"{runs} measured beside other work {are} left out of every cost (`--include-contended` counts "
+        "them; marked ‡ in table.tex)"
+    )
+
+
+def _warnings(d: ReportData) -> list[Block]:
+    """The flags, one line per kind, most important first, before the results."""
+    if not d.flags:
+        return []
+    items = []
+    for kind, title in WARNING_KINDS:
+        found = [f for f in d.flags if f.kind == kind]
+        if not found:
+            continue
+        shown = "; ".join(f.text for f in found[:WARNING_EXAMPLES])
+        more = f" (and {len(found) - WARNING_EXAMPLES} more: Flags)" if len(found) > WARNING_EXAMPLES else ""
+        lead = (
+            f"{_contention_effect(d)}. "
+            if kind == "contended" and any(d.config(c).contended_runs for c in d.shown)
+            else ""
+        )
+        items.append(f"{title}: {lead}{shown}{more}")
+    others = [f for f in d.flags if f.kind not in dict(WARNING_KINDS)]
+    if others:
+        items.append("Other: " + "; ".join(f.text for f in others[:WARNING_EXAMPLES]))
+    return [Heading("Warnings", 2, "warnings"), Bullets(items, "warnings-list")]
+
+
 def _flags(d: ReportData) -> list[Block]:
     out: list[Block] = [Heading("Flags", 2, "flags")]
     if not d.flags:
@@ -657,7 +709,7 @@ TABLE_NOTES = {
 def _files(files: list[str]) -> list[Block]:
     figs = [f[:-4] for f in files if f.endswith(".svg")]
     tables = [f[:-4] for f in files if f.endswith(".csv")]
-    items = ["`report.md`, `report.html` (self-contained), `table.tex` (booktabs: `\\usepackage{booktabs}`)"]
+    items = ["`report.md`, `report.html` (self-contained), `table.tex` (`\\usepackage{booktabs,siunitx,tabularx}`)"]
     if figs:
         items.append("figures, each as SVG and PDF: " + ", ".join(f"`{f}.svg`" for f in figs))
     items += [f"`{t}.csv`, `{t}.parquet`: {TABLE_NOTES.get(t, t)}" for t in tables]
@@ -667,6 +719,7 @@ def _files(files: list[str]) -> list[Block]:
 def document(d: ReportData, figs: dict[str, tuple[bytes | None, str]], files: list[str]) -> list[Block]:
     return [
         *_intro(d),
+        *_warnings(d),
         *_verdict(d),
         *_configurations(d),
         *_figures(d, figs),
@@ -721,13 +774,15 @@ def markdown(blocks: list[Block]) -> str:
 # ---- HTML -----------------------------------------------------------------------------------------
 
 CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 2rem auto;
-       max-width: 72rem; padding: 0 1rem; color: #1b1b1b; line-height: 1.45; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 2rem 0;
+       padding: 0 2rem; color: #1b1b1b; line-height: 1.45; }
+/* text keeps a readable measure; a wide table takes the window's width, and scrolls past it */
+h1, h2, p, ul, figure, .missing { max-width: 72rem; }
 h1 { font-size: 1.6rem; margin-bottom: 0.3rem; }
 h2 { font-size: 1.25rem; margin-top: 2rem; border-bottom: 1px solid #ddd; padding-bottom: 0.2rem; }
 code { background: #f3f3f3; padding: 0 0.2em; border-radius: 3px; font-size: 0.92em; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; max-width: 100%; }
 th, td { padding: 0.2rem 0.55rem; border-bottom: 1px solid #e4e4e4; vertical-align: top; }
 th { text-align: left; border-bottom: 2px solid #999; background: #fafafa; position: sticky; top: 0; }
 td:first-child { white-space: nowrap; }
@@ -827,7 +882,7 @@ _TEX = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
-    "·": r"\textperiodcentered{}",
+    "·": r"$\cdot$",  # math: \textperiodcentered is in TS1, a bitmap font under pdflatex without cm-super
     "→": r"$\rightarrow$",
     "–": "--",
     "×": r"$\times$",
@@ -905,102 +960,187 @@ def tex(text: str) -> str:
     return "".join(_TEX.get(ch) or (ch if " " <= ch <= "~" else _tex_char(ch)) for ch in text)
 
 
-def _tex_sci(x: float | None, digits: int = 2) -> str:
-    """3.08e-03 -> $3.1{\times}10^{-3}$; 0.25 -> 0.25; 12.5 -> 12.5."""
-    if x is None:
-        return "--"
-    if x == 0:
-        return "0"
-    e = int(math.floor(math.log10(abs(x))))
-    if -2 <= e <= 3:
-        return f"{x:.{digits + 1}g}"
-    return f"${x / 10**e:.{digits - 1}f}{{\\times}}10^{{{e}}}$"
+# The figures contention moves (time, energy); FLOPs are counted, not timed.
+CONTENDED_COSTS = frozenset({"train_device_hours", "amortised_train_device_hours", "query_latency_p50_s"})
+TEX_PREAMBLE = r"\usepackage{booktabs,siunitx,tabularx}"
 
 
-def _tex_ci(e: Estimate | None) -> str:
-    if e is None or e.value is None:
-        return "--"
-    if e.low is None or e.high is None:
-        return pct(e.value)
-    return f"{pct(e.value)} {{\\scriptsize[{pct(e.low)}, {pct(e.high)}]}}"
+def _tex_langs(d: ReportData, ids: list[str]) -> tuple[dict[str, int], str]:
+    """Each configuration's count of XCOPA languages its average covers, and the caption's
+    sentence naming them ("11 = all: et, ht, ...; 10 = all but qu")."""
+    sets = {cid: tuple(lang for lang in XCOPA_LANGS if lang in d.config(cid).accuracy) for cid in ids}
+    said = []
+    for langs in sorted(set(sets.values()), key=lambda s: (-len(s), s)):
+        missing = [lang for lang in XCOPA_LANGS if lang not in langs]
+        if not missing:
+            said.append(f"{len(langs)} = all: {', '.join(langs)}")
+        elif len(missing) <= len(langs):
+            said.append(f"{len(langs)} = all but {', '.join(missing)}")
+        else:
+            said.append(f"{len(langs)} = {', '.join(langs) or 'none'}")
+    return {cid: len(langs) for cid, langs in sets.items()}, "; ".join(said)
 
 
-def _tex_points(x: float) -> str:
-    return points(x).replace("-", "$-$")  # a minus sign, not a hyphen
-
-
-def _tex_diff(c: ComparisonRow | None) -> str:
-    if c is None:
-        return "--"
-    head = _tex_points(c.diff)
-    if c.significant:  # the Holm-adjusted test (ComparisonRow.significant)
-        head = f"\\textbf{{{head}}}"
-    return f"{head} {{\\scriptsize[{_tex_points(c.low)}, {_tex_points(c.high)}]}}"
+def _tex_row_label(d: ReportData, cid: str) -> str:
+    """The configuration's label without its model (the model heads its group of rows)."""
+    c = d.config(cid)
+    text = d.label(cid).replace(f" · {short_model(c.model)}", "", 1) or d.label(cid)
+    # a narrow label column may break a long field name or value ("learning_rate=1e-05", "mnli+siqa")
+    # after these characters: else one unbreakable word would stick out of the column
+    label = tex(text)
+    for after in ("\\_", "=", "+", "$\\rightarrow$", "/", ","):
+        label = label.replace(after, after + "\\allowbreak{}")
+    return label + ("" if cid in d.selected else r" \emph{(baseline)}")
 
 
 def latex_table(d: ReportData) -> str:
-    """configurations × accuracy (95% intervals) and costs, booktabs, ready for a paper."""
+    """configurations x accuracy (95% intervals) and costs, booktabs and siunitx, ready for a paper:
+    no wider than \\textwidth (the label column wraps: tabularx), one number format per column,
+    the model heading each group of rows, the languages each average covers, and a mark on the
+    costs contention touched."""
     v = d.verdict
     hw = {"GPU-hours": "GPU-h", "CPU-hours": "CPU-h"}.get(d.hours_word, "device-h")
     amort = v.amortise_n != 1
     avg = {c.config_id: c for c in d.comparisons if c.lang == "avg"}
-    cols = [
-        ("Configuration", ""),
-        ("Runs", ""),
-        (r"Avg.\ acc.", r"(\%, 95\% CI)"),
-        (r"$\Delta$ vs.\ baseline", "(points)"),
-        ("Train" + (f" (amort.\\ {v.amortise_n:g})" if amort else ""), hw),
-        ("Train", "FLOPs"),
-        ("Latency", "(ms)"),
-        ("FLOPs", "/ query"),
+    baselines = {c.baseline_id for c in d.comparisons}
+    n_langs, langs_said = _tex_langs(d, d.shown)
+    costs = [
+        (d.cost_key, "Train", hw + (f", amort.\\ {v.amortise_n:g}" if amort else ""), 1.0),
+        ("train_flops", "Train", "FLOPs", 1.0),
+        ("query_latency_p50_s", "Query", "ms", 1000.0),
+        ("query_flops", "Query", "FLOPs", 1.0),
     ]
+    fmts = {k: column_format([_scaled(d.config(c).costs.get(k), f) for c in d.shown]) for k, _, _, f in costs}
+    acc_vals = [x for c in d.shown for e in (d.config(c).avg,) for x in (e.value, e.low, e.high)]
+    acc_fmt = NumberColumn(False, 0, 1, 3 if any(x is not None and x >= 0.9995 for x in acc_vals) else 2)
+    diffs = [x for c in avg.values() for x in (c.diff, c.low, c.high)]
+    diff_digits = max([1, *(len(f"{abs(100 * x):.1f}".split(".")[0]) for x in diffs)])
+    bold = int(any(c.significant for c in avg.values()))  # a bold mean is wider: room for one more digit
+    # marks on the costs contention touched: included (--include-contended), or runs left out
+    mark = {
+        cid: ("$^\\dagger$" if v.include_contended else "$^\\ddagger$")
+        for cid in d.shown
+        if d.config(cid).contended_runs
+    }
+    post = ",table-space-text-post={$^\\dagger$}" if mark else ""
+    col_spec = (
+        "@{}>{\\raggedright\\arraybackslash}X"
+        f" S[table-format={max(len(str(d.config(c).n_runs)) for c in d.shown)}.0]"
+        " S[table-format=2.0]"
+        # the intervals' bounds in a smaller size than their means: narrower, and the mean reads first
+        f" S[table-format={acc_fmt.table_format}]@{{\\,\\scriptsize[}}>{{\\scriptsize}}S[table-format={acc_fmt.table_format}]"
+        f"@{{\\scriptsize,\\,}}>{{\\scriptsize}}S[table-format={acc_fmt.table_format}]@{{\\scriptsize]}}"
+        f" S[table-format=+{diff_digits + bold}.1]@{{\\,\\scriptsize[}}>{{\\scriptsize}}S[table-format=+{diff_digits}.1]"
+        f"@{{\\scriptsize,\\,}}>{{\\scriptsize}}S[table-format=+{diff_digits}.1]@{{\\scriptsize]}}"
+        + "".join(
+            f" S[table-format={fmts[k].table_format}{post if k in CONTENDED_COSTS else ''}]" for k, _, _, _ in costs
+        )
+        + "@{}"
+    )
+    n_cols = 13
+
+    def head(text: str) -> str:  # a header cell over one column (drops the column's @{...} material)
+        return f"\\multicolumn{{1}}{{c}}{{{text}}}"
+
+    scales = [fmts[k].header_scale for k, _, _, _ in costs]
     lines = [
         "% xcost-tui report: configurations x accuracy (95% intervals) and costs.",
-        "% Needs \\usepackage{booktabs}. Plain ASCII: a character pdflatex has no glyph for is written <U+XXXX>.",
-        "% table*: the width of both columns of a two-column paper.",
+        f"% Needs {TEX_PREAMBLE} (booktabs: the rules; siunitx: the S columns that align the",
+        "% numbers; tabularx: the label column that wraps so the table fits \\textwidth).",
+        "% Plain ASCII: a character pdflatex has no glyph for is written <U+XXXX>.",
         "\\begin{table*}[t]",
         "\\centering",
-        "\\small",
-        "\\setlength{\\tabcolsep}{4pt}",
-        "\\begin{tabular}{l" + "r" * (len(cols) - 1) + "}",
+        "\\footnotesize",
+        "\\sisetup{mode=math, group-digits=false, retain-explicit-plus, detect-weight=true}",
+        "\\setlength{\\tabcolsep}{2.5pt}",
+        f"\\begin{{tabularx}}{{\\textwidth}}{{{col_spec}}}",
         "\\toprule",
-        " & ".join(a for a, _ in cols) + " \\\\",
-        " & ".join(b for _, b in cols) + " \\\\",
-        "\\midrule",
+        " & & & \\multicolumn{3}{c}{Accuracy (\\%)} & \\multicolumn{3}{c}{$\\Delta$ (points)}"
+        " & \\multicolumn{2}{c}{Training} & \\multicolumn{2}{c}{Per query} \\\\",
+        "\\cmidrule(lr){4-6} \\cmidrule(lr){7-9} \\cmidrule(lr){10-11} \\cmidrule(l){12-13}",
+        " & ".join(
+            [
+                "Configuration",
+                head("$n$"),
+                head("Lang."),
+                head("Mean"),
+                "\\multicolumn{2}{c}{95\\% CI}",
+                head("Mean"),
+                "\\multicolumn{2}{c}{95\\% CI}",
+                head(hw),
+                head("FLOPs"),
+                head("ms"),
+                head("FLOPs"),
+            ]
+        )
+        + " \\\\",
     ]
-    model = None
-    for cid in d.shown:
-        c: ConfigurationRow = d.config(cid)
-        if model is not None and c.model != model:
-            lines.append("\\midrule")
-        model = c.model
-        lat = c.costs.get("query_latency_p50_s")
+    if any(scales):  # the power of ten a scaled column's numbers are in, under its name
         lines.append(
             " & ".join(
-                [
-                    tex(d.label(cid)),
-                    str(c.n_runs),
-                    _tex_ci(c.avg),
-                    _tex_diff(avg.get(cid)),
-                    _tex_sci(c.costs.get(d.cost_key)),
-                    _tex_sci(c.costs.get("train_flops")),
-                    "--" if lat is None else f"{1000 * lat:.1f}",
-                    _tex_sci(c.costs.get("query_flops")),
-                ]
+                ["", *[""] * 2, *[head("")] * 6, *(head(f"(${sc[1:-1]}$)") if sc else head("") for sc in scales)]
             )
             + " \\\\"
         )
+    model = object()
+    for cid in d.shown:
+        c: ConfigurationRow = d.config(cid)
+        if c.model != model:
+            lines.append("\\midrule")
+            lines.append(f"\\multicolumn{{{n_cols}}}{{@{{}}l}}{{\\textit{{{tex(short_model(c.model))}}}}} \\\\")
+            model = c.model
+        e = c.avg
+        if e.value is None:
+            acc_cells = ["\\multicolumn{3}{c}{--}"]
+        elif e.low is None or e.high is None:
+            acc_cells = [acc_fmt.cell(100 * e.value), "\\multicolumn{2}{c}{}"]
+        else:
+            acc_cells = [acc_fmt.cell(100 * x) for x in (e.value, e.low, e.high)]
+        comp = avg.get(cid)
+        if comp is None:
+            diff_cells = ["\\multicolumn{3}{c}{" + ("\\emph{baseline}" if cid in baselines else "--") + "}"]
+        else:
+            head_cell = f"{100 * comp.diff:+.1f}"
+            if comp.significant:  # the Holm-adjusted test (ComparisonRow.significant)
+                head_cell = f"\\bfseries {head_cell}"
+            diff_cells = [head_cell, f"{100 * comp.low:+.1f}", f"{100 * comp.high:+.1f}"]
+        cost_cells = []
+        for k, _, _, f in costs:
+            x = _scaled(c.costs.get(k), f)
+            cell = fmts[k].cell(x)
+            if k in CONTENDED_COSTS and cid in mark:
+                cell += mark[cid]
+            cost_cells.append(cell)
+        lines.append(
+            " & ".join([_tex_row_label(d, cid), str(c.n_runs), str(n_langs[cid]), *acc_cells, *diff_cells, *cost_cells])
+            + " \\\\"
+        )
+    notes = []
+    if mark:
+        n = sum(d.config(c).contended_runs for c in mark)
+        if v.include_contended:
+            notes.append(
+                f"$^\\dagger$: includes {n} run{'s' if n != 1 else ''} measured while other work shared the "
+                "machine, so its time-based costs (device-hours, latency) may be inflated."
+            )
+        else:
+            notes.append(
+                f"$^\\ddagger$: {n} run{'s' if n != 1 else ''} measured while other work shared the machine "
+                "left out of the time-based costs (device-hours, latency), which are over the other runs."
+            )
     lines += [
         "\\bottomrule",
-        "\\end{tabular}",
-        "\\caption{Average XCOPA accuracy over the languages evaluated (mean over runs, 95\\% generalized "
-        "interval over training seeds, shot draws and test items) and training cost of the full pipeline"
+        "\\end{tabularx}",
+        "\\caption{Average XCOPA accuracy (mean over runs and the languages evaluated; 95\\% generalized "
+        "interval over training seeds, shot draws and test items) and cost. Lang.: how many XCOPA languages "
+        f"the average covers ({tex(langs_said)}). Training: the full pipeline"
         + (
             f", the intermediate phase amortised over {v.amortise_n:g} target tasks"
             if amort
             else " (a reused intermediate phase included)"
         )
-        + ". $\\Delta$: paired difference against "
+        + f", {tex(d.hours_word)} and FLOPs; per query: median batch-1 latency and FLOPs. $\\Delta$: paired "
+        "difference against "
         + (
             f"the baseline {tex(d.label(v.baseline))}"
             if v.baseline is not None
@@ -1009,7 +1149,7 @@ def latex_table(d: ReportData) -> str:
         + " over the languages both evaluated (paired by training seed when both train, else independent "
         "arms), 95\\% interval; bold: better or worse by the Holm-adjusted test (over the configurations "
         f"compared with one baseline). Similar accuracy: the 90\\% interval inside $\\pm{100 * v.delta:g}$ points."
-        + contended_note(d)
+        + "".join(f" {n}" for n in notes)
         + "}",
         "\\label{tab:xcost-configurations}",
         "\\end{table*}",
@@ -1017,8 +1157,19 @@ def latex_table(d: ReportData) -> str:
     return "\n".join(lines) + "\n" + latex_variants(d)
 
 
+def _scaled(x: float | None, factor: float) -> float | None:
+    return None if x is None else x * factor
+
+
+def _variant_base(label: str) -> str:
+    """A member's label without the variant fields: what the group's members share."""
+    return re.sub(r" · (xcopa_question|icl_prompt)=[^·]*", "", label).strip()
+
+
 def latex_variants(d: ReportData) -> str:
-    """The comparability variants (``_variants``) as a second booktabs table; "" when there are none."""
+    """The comparability variants (``_variants``) as a second booktabs table, "" when there are none:
+    one block per group, its members as columns and the languages as rows (a column per member,
+    not per language: the table stays narrower than \\textwidth for groups of up to four)."""
     if not d.variants:
         return ""
     cfgs = [d.config(m.config_id) for g in d.variants for m in g.members]
@@ -1028,33 +1179,53 @@ def latex_variants(d: ReportData) -> str:
         "% Comparability variants: configurations that differ only in xcopa_question / icl_prompt.",
         "\\begin{table*}[t]",
         "\\centering",
-        "\\small",
-        "\\setlength{\\tabcolsep}{3pt}",
-        "\\begin{tabular}{lll" + "r" * (len(langs) + 1) + "}",
-        "\\toprule",
-        " & ".join(["Configuration", "Question", "Prompt", *langs, r"Avg."]) + " \\\\",
-        "\\midrule",
+        "\\footnotesize",
+        "\\sisetup{mode=math, group-digits=false}",
+        "\\setlength{\\tabcolsep}{2.5pt}",
     ]
+    acc = "S[table-format=3.1]"
+    member = (
+        f"{acc}@{{\\,\\scriptsize[}}>{{\\scriptsize}}{acc}@{{\\scriptsize,\\,}}>{{\\scriptsize}}{acc}@{{\\scriptsize]}}"
+    )
     for i, g in enumerate(d.variants):
         if i:
-            lines.append("\\midrule")
-        for m in g.members:
-            c = d.config(m.config_id)
+            lines.append("\\par\\medskip")
+        n = len(g.members)
+        lines += [
+            # the group's shared label above its block (a heading row wider than the numbers would
+            # widen the last column)
+            f"\\textit{{{tex(_variant_base(d.label(g.members[0].config_id)))}}}\\par\\smallskip",
+            f"\\begin{{tabular}}{{@{{}}l{' '.join([member] * n)}}}",
+            "\\toprule",
+            "Question & "
+            + " & ".join(
+                f"\\multicolumn{{3}}{{c}}{{{tex(m.values['xcopa_question'])}{'$^{*}$' if m.comparable else ''}}}"
+                for m in g.members
+            )
+            + " \\\\",
+        ]
+        if g.icl:
             lines.append(
-                " & ".join(
-                    [
-                        tex(d.label(m.config_id)) + ("$^{*}$" if m.comparable else ""),
-                        tex(m.values["xcopa_question"]),
-                        tex(m.values["icl_prompt"]) if m.icl else "--",
-                        *(_tex_ci(c.accuracy.get(lang)) for lang in langs),
-                        _tex_ci(c.avg),
-                    ]
+                "Prompt & "
+                + " & ".join(
+                    f"\\multicolumn{{3}}{{c}}{{{tex(m.values['icl_prompt']) if m.icl else '--'}}}" for m in g.members
                 )
                 + " \\\\"
             )
+        lines.append("\\midrule")
+        for lang in (*langs, "avg"):
+            cells = []
+            for m in g.members:
+                e = d.config(m.config_id).accuracy.get(lang)
+                if e is None or e.value is None:
+                    cells.append("\\multicolumn{3}{c}{--}")
+                elif e.low is None or e.high is None:
+                    cells.append(f"{100 * e.value:.1f} & \\multicolumn{{2}}{{c}}{{}}")
+                else:
+                    cells.append(" & ".join(f"{100 * x:.1f}" for x in (e.value, e.low, e.high)))
+            lines.append(" & ".join(["Avg." if lang == "avg" else lang, *cells]) + " \\\\")
+        lines += ["\\bottomrule", "\\end{tabular}"]
     lines += [
-        "\\bottomrule",
-        "\\end{tabular}",
         "\\caption{Comparability variants: accuracy (\\%, 95\\% interval) of configurations that differ only in "
         "how XCOPA is read: the question from English COPA (copa) or as released (published), and for ICL "
         "lm-evaluation-harness's prompt (lm-eval) or the premise without a final period only (period-only). "
