@@ -60,7 +60,14 @@ torch_pin() {
 # on the CI machine, most of CI's set-up). uv does not read pip's configuration, so the indexes,
 # find-links and constraints pip is configured with (a local wheel store, a mirror) are handed
 # over; without uv, or when it fails, pip does the same work.
-pip_setting() { python -m pip config get "global.$1" 2>/dev/null || python -m pip config get ":env:.$1" 2>/dev/null || true; }
+# pip's precedence: its environment variables, then the site, user and global files (`pip config get`
+# alone reads the user file only: the global file's constraint was not handed over)
+pip_setting() {
+  python -m pip config get ":env:.$1" 2>/dev/null && return 0
+  local variant
+  for variant in --site --user --global; do python -m pip config "$variant" get "global.$1" 2>/dev/null && return 0; done
+  true
+}
 uv_install() {
   step python -m pip install -q --disable-pip-version-check uv || return 1
   local index=() rest=() v own_index=

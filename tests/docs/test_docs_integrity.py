@@ -116,7 +116,13 @@ def placeholders(text: str, known: frozenset[str] | set[str]) -> list[tuple[int,
         token = m.group()
         if token in known or token in KNOWN_NAMES or all(len(part) <= 2 for part in token.split("_")):
             continue  # a name the code uses, or math (T_A)
-        found.append((_line(prose, m.start()), f"{token!r} names nothing in the code: an unfilled placeholder?"))
+        found.append(
+            (
+                _line(prose, m.start()),
+                f"{token!r} names nothing in the code: an unfilled placeholder? (a real name: put it in "
+                "backticks, or in KNOWN_NAMES with the reason)",
+            )
+        )
     found += [(_line(prose, m.start()), f"fill-in {m.group()!r}") for m in FILL_IN.finditer(prose)]
     found += [(_line(text, m.start()), f"URL with a placeholder: {m.group()!r}") for m in URL_WITH_ANGLE.finditer(text)]
     return sorted(found)
