@@ -6,11 +6,10 @@ texlive-latex-recommended and texlive-science); without them the compile is skip
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from support.latex import compile_table, latex_missing
 from support.store_fixtures import make_run_dir
 
 from xcost_tui.report import write_report
@@ -22,23 +21,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:Glyph .* missing from font")  # 
 # A model path whose last part (the label's model) holds an emoji, control characters (a bell, an
 # ANSI colour, a line break), Latin letters with accents, Greek, Chinese and LaTeX's own specials.
 MODEL = "ckpt/modèle-ß-Ø-ğ-Ω-中文-🤖\x07\x1b[31m\nred-<x>|%_&$#{}~^\\"
-WRAPPER = r"""\documentclass{article}
-\usepackage{booktabs,siunitx,tabularx}
-\tracinglostchars=3 % a character the font lacks is an error, not a silent gap
-\begin{document}
-\input{table.tex}
-\end{document}
-"""
-
-
-def _has_pdflatex() -> bool:
-    if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None:
-        return False
-    for sty in ("booktabs.sty", "siunitx.sty", "tabularx.sty"):
-        found = subprocess.run(["kpsewhich", sty], capture_output=True, text=True)
-        if found.returncode != 0 or not found.stdout.strip():
-            return False
-    return True
 
 
 def test_tex_escapes_each_character_visibly():
@@ -72,19 +54,8 @@ def test_report_table_tex_is_ascii_and_shows_every_character(report):
 
 
 @pytest.mark.skipif(
-    not _has_pdflatex(),
-    reason="no pdflatex with booktabs, siunitx and tabularx: scripts/install-latex.sh installs them",
+    latex_missing() is not None,
+    reason=str(latex_missing()),
 )
 def test_report_table_tex_compiles_with_pdflatex(report, tmp_path):
-    shutil.copy(report / "table.tex", tmp_path / "table.tex")
-    (tmp_path / "doc.tex").write_text(WRAPPER)
-    proc = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    assert (tmp_path / "doc.pdf").stat().st_size > 0
+    compile_table(report / "table.tex", tmp_path)

@@ -13,11 +13,10 @@ come from scripts/install-latex.sh; without them the compile is skipped, with th
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from support.latex import compile_table, latex_missing
 from support.report_browser import find_chromium
 from support.store_fixtures import make_run_dir
 
@@ -31,12 +30,6 @@ pytestmark = [pytest.mark.xdist_group("report"), pytest.mark.filterwarnings("ign
 LARGE = "FacebookAI/xlm-roberta-large"
 XGLM = "facebook/xglm-564M"
 NO_QU = [lang for lang in XCOPA_LANGS if lang != "qu"]
-WRAPPER = r"""\documentclass{article}
-\usepackage{booktabs,siunitx,tabularx}
-\begin{document}
-\input{table.tex}
-\end{document}
-"""
 
 
 def _acc(base: float, seed: int) -> dict[str, float]:
@@ -172,37 +165,10 @@ def _plain(label: str) -> str:
     return label.replace("\\allowbreak{}", "")
 
 
-def _latex_ready() -> str | None:
-    """Why the compile cannot run here, or None."""
-    if shutil.which("pdflatex") is None or shutil.which("kpsewhich") is None:
-        return "no pdflatex: scripts/install-latex.sh installs it"
-    for sty in ("booktabs.sty", "siunitx.sty", "tabularx.sty"):
-        found = subprocess.run(["kpsewhich", sty], capture_output=True, text=True)
-        if not found.stdout.strip():
-            return f"no {sty}: scripts/install-latex.sh installs it"
-    return None
-
-
-def compile_table(table: Path, where: Path) -> str:
-    """pdflatex on a minimal article that \\input's the table; returns its log."""
-    shutil.copy(table, where / "table.tex")
-    (where / "doc.tex").write_text(WRAPPER)
-    proc = subprocess.run(
-        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-        cwd=where,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:]
-    return (where / "doc.log").read_text(errors="replace")
-
-
 # ---- table.tex --------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(_latex_ready() is not None, reason=str(_latex_ready()))
+@pytest.mark.skipif(latex_missing() is not None, reason=str(latex_missing()))
 def test_table_tex_fits_the_textwidth_of_an_article(paper, tmp_path):
     _, report = paper
     log = compile_table(report.out / "table.tex", tmp_path)
@@ -212,7 +178,7 @@ def test_table_tex_fits_the_textwidth_of_an_article(paper, tmp_path):
     assert (tmp_path / "doc.pdf").stat().st_size > 0
 
 
-@pytest.mark.skipif(_latex_ready() is not None, reason=str(_latex_ready()))
+@pytest.mark.skipif(latex_missing() is not None, reason=str(latex_missing()))
 def test_the_overfull_check_catches_a_too_wide_table(paper, tmp_path):
     """The control: the same table with every number column twice as wide must overflow."""
     _, report = paper
