@@ -85,10 +85,7 @@ def verdict_store_master(tmp_path_factory) -> Path:
 @pytest.fixture
 def verdict_store(verdict_store_master: Path, tmp_path: Path, monkeypatch) -> Path:
     """A private copy of the Compare store at ``<tmp>/store`` (the cwd is ``<tmp>``)."""
-    dest = tmp_path / "store"
-    shutil.copytree(verdict_store_master, dest)
-    monkeypatch.chdir(tmp_path)
-    return Path("store")
+    return private_copy(verdict_store_master, tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -100,8 +97,13 @@ def std_store_master(tmp_path_factory) -> Path:
 def std_store(std_store_master: Path, tmp_path: Path, monkeypatch) -> Path:
     """A private copy of the standard store at ``<tmp>/store``; the cwd is ``<tmp>``, so the app
     shows the store as ``store`` (stable in snapshots)."""
-    dest = tmp_path / "store"
-    shutil.copytree(std_store_master, dest)
+    return private_copy(std_store_master, tmp_path, monkeypatch)
+
+
+def private_copy(master: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A test's own copy of a session-built store at ``<tmp>/store``, the cwd ``<tmp>``: the app
+    shows the store as ``store`` (stable in snapshots), and the test may write to it."""
+    shutil.copytree(master, tmp_path / "store")
     monkeypatch.chdir(tmp_path)
     return Path("store")
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.store_fixtures import make_run_dir
+from support.tui import private_copy
 
 from xcost_tui.store.ingest import ingest
 
@@ -57,8 +58,4 @@ def narrow_store_master(tmp_path_factory) -> Path:
 @pytest.fixture
 def narrow_store(narrow_store_master: Path, tmp_path: Path, monkeypatch) -> Path:
     """A private copy at ``<tmp>/store`` (the cwd is ``<tmp>``: the app shows it as ``store``)."""
-    import shutil
-
-    shutil.copytree(narrow_store_master, tmp_path / "store")
-    monkeypatch.chdir(tmp_path)
-    return Path("store")
+    return private_copy(narrow_store_master, tmp_path, monkeypatch)
