@@ -22,8 +22,10 @@ from support.store_fixtures import make_run_dir
 
 from xcost_tui import XCOPA_LANGS
 from xcost_tui.report import figures, write_report
+from xcost_tui.report.render import paper_label
 from xcost_tui.report.texnum import column_format
 from xcost_tui.store.ingest import ingest
+from xcost_tui.tasks.registry import PAPER_NAMES, TASK_NAMES
 
 pytestmark = [pytest.mark.xdist_group("report"), pytest.mark.filterwarnings("ignore:Glyph .* missing from font")]
 
@@ -222,7 +224,10 @@ def test_labels_are_readable_and_grouped_by_model(paper):
     assert "\\multicolumn{13}{@{}l}{\\textit{xlm-roberta-large}}" in tex
     assert "\\multicolumn{13}{@{}l}{\\textit{xglm-564M}}" in tex
     labels = [_plain(r[0]) for r in _rows(tex)]
-    assert "siqa$\\rightarrow$copa" in labels and "mnli+siqa$\\rightarrow$copa" in labels
+    # tasks as the papers name them (tasks/registry.py PAPER_NAMES), not the registry's code names
+    assert "SIQA$\\rightarrow$COPA" in labels and "MNLI+SIQA$\\rightarrow$COPA" in labels
+    heads = [lab.split(" $\\cdot$ ")[0] for lab in labels]
+    assert not any(task in head for head in heads for task in ("siqa", "mnli", "copa"))
     assert any(lab.startswith("direct $\\cdot$ learning\\_rate=3e-05") for lab in labels)
     assert not any("xlm-roberta-large" in lab or "intermediate:" in lab for lab in labels)
 
@@ -232,21 +237,21 @@ def test_languages_column_counts_and_names_them(paper):
     tex = (report.out / "table.tex").read_text()
     rows = {_plain(r[0]): r for r in _rows(tex)}
     tt = next(r for lab, r in rows.items() if lab.startswith("translate-test"))
-    assert tt[2] == "10" and rows["siqa$\\rightarrow$copa"][2] == "11"
+    assert tt[2] == "10" and rows["SIQA$\\rightarrow$COPA"][2] == "11"
     assert "10 = all but qu" in tex and "11 = all: et, ht, id, it, qu, sw, ta, th, tr, vi, zh" in tex
 
 
 def test_contended_costs_are_marked(paper, tmp_path):
     store, report = paper
     tex = (report.out / "table.tex").read_text()
-    siqa = next(r for r in _rows(tex) if _plain(r[0]) == "siqa$\\rightarrow$copa")
+    siqa = next(r for r in _rows(tex) if _plain(r[0]) == "SIQA$\\rightarrow$COPA")
     assert siqa[-4].endswith("$^\\ddagger$") and siqa[-2].endswith("$^\\ddagger$")  # device-hours, latency
     assert not siqa[-3].endswith("$") and not siqa[-1].endswith("$")  # FLOPs are counted, not timed
     assert "$^\\ddagger$: 1 run measured while other work shared the machine left out" in tex
     assert sum(line.count("$^\\ddagger$") for line in tex.splitlines() if line.endswith("\\\\")) == 2
     included = write_report(store, tmp_path / "inc", include_contended=True)
     inc = (included.out / "table.tex").read_text()
-    siqa = next(r for r in _rows(inc) if _plain(r[0]) == "siqa$\\rightarrow$copa")
+    siqa = next(r for r in _rows(inc) if _plain(r[0]) == "SIQA$\\rightarrow$COPA")
     assert siqa[-4].endswith("$^\\dagger$") and "$^\\dagger$: includes 1 run measured" in inc
 
 
@@ -347,3 +352,16 @@ def test_wide_tables_scroll_in_a_real_browser(paper, tmp_path, monkeypatch):
     box = next(b for b in seen.page["boxes"] if b["id"] == "configurations-table")
     assert box["client"] > 1600, box  # the window's width less the page's margins
     assert box["scroll"] > box["client"], box  # wider still: it scrolls, inside its box
+
+
+def test_paper_label_names_the_tasks_as_papers_do():
+    assert paper_label("mnli+siqa→copa · lr=1e-05") == "MNLI+SIQA→COPA · lr=1e-05"
+    assert paper_label("arc_challenge→few-shot k=4") == "ARC-Challenge→few-shot k=4"
+    assert paper_label("anli_plus→copa") == "ANLI+→COPA"
+    assert paper_label("direct · translations=published") == "direct · translations=published"
+    assert paper_label("icl k=16") == "icl k=16"
+    assert paper_label("my_task→copa") == "my_task→COPA"  # not registered: as it is
+
+
+def test_every_registered_task_has_a_paper_name():
+    assert set(PAPER_NAMES) == set(TASK_NAMES)

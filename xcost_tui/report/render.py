@@ -18,6 +18,7 @@ from .. import XCOPA_LANGS
 from .. import format as fmt
 from ..configuration import short_model
 from ..stats.design import GCI_DRAWS
+from ..tasks.registry import paper_name
 from ..verdict.api import ComparisonRow, ConfigurationRow, Estimate
 from .data import ReportData, finding, seed_text
 from .protocol import sentences as protocol_sentences
@@ -981,10 +982,20 @@ def _tex_langs(d: ReportData, ids: list[str]) -> tuple[dict[str, int], str]:
     return {cid: len(langs) for cid, langs in sets.items()}, "; ".join(said)
 
 
+def paper_label(label: str) -> str:
+    """A configuration label with its tasks as papers name them: the head (before the first " · ")
+    is a chain of tasks joined by "+" and "→" ("mnli+siqa→copa", "siqa→few-shot k=4"); each part
+    that is a registered task takes its paper name ("MNLI+SIQA→COPA"). The rest is kept."""
+    head, sep, rest = label.partition(" · ")
+    head = "→".join("+".join(paper_name(t) for t in step.split("+")) for step in head.split("→"))
+    return head + sep + rest
+
+
 def _tex_row_label(d: ReportData, cid: str) -> str:
-    """The configuration's label without its model (the model heads its group of rows)."""
+    """The configuration's label without its model (the model heads its group of rows), its
+    tasks as papers name them."""
     c = d.config(cid)
-    text = d.label(cid).replace(f" · {short_model(c.model)}", "", 1) or d.label(cid)
+    text = paper_label(d.label(cid).replace(f" · {short_model(c.model)}", "", 1) or d.label(cid))
     # a narrow label column may break a long field name or value ("learning_rate=1e-05", "mnli+siqa")
     # after these characters: else one unbreakable word would stick out of the column
     label = tex(text)
@@ -1142,7 +1153,7 @@ def latex_table(d: ReportData) -> str:
         + f", {tex(d.hours_word)} and FLOPs; per query: median batch-1 latency and FLOPs. $\\Delta$: paired "
         "difference against "
         + (
-            f"the baseline {tex(d.label(v.baseline))}"
+            f"the baseline {tex(paper_label(d.label(v.baseline)))}"
             if v.baseline is not None
             else "the baseline (direct fine-tuning of the same model and recipe)"
         )
@@ -1194,7 +1205,7 @@ def latex_variants(d: ReportData) -> str:
         lines += [
             # the group's shared label above its block (a heading row wider than the numbers would
             # widen the last column)
-            f"\\textit{{{tex(_variant_base(d.label(g.members[0].config_id)))}}}\\par\\smallskip",
+            f"\\textit{{{tex(paper_label(_variant_base(d.label(g.members[0].config_id))))}}}\\par\\smallskip",
             f"\\begin{{tabular}}{{@{{}}l{' '.join([member] * n)}}}",
             "\\toprule",
             "Question & "

@@ -289,6 +289,35 @@ TARGET_TASKS = tuple(
     t.name for t in _TASKS if t.name not in XCOPA_TASKS and t.head != SPAN and {"train", "validation"} <= set(t.splits)
 )
 
+# The names the papers write (Phang et al. 2020, "English intermediate-task training improves
+# zero-shot cross-lingual transfer too", Table 1; Ponti et al. 2020 for XCOPA): the report's
+# table.tex labels its rows with them ("ARC-Challenge→COPA", not "arc_challenge→copa"); every other
+# place keeps the task's registry name, which is what a plan file and a query write.
+PAPER_NAMES: dict[str, str] = {
+    "copa": "COPA",
+    "xcopa": "XCOPA",
+    "xcopa-translate-test": "XCOPA (translated)",
+    "siqa": "SIQA",
+    "hellaswag": "HellaSwag",
+    "commonsenseqa": "CommonsenseQA",
+    "cosmosqa": "CosmosQA",
+    "arc_challenge": "ARC-Challenge",
+    "mnli": "MNLI",
+    "anli": "ANLI",
+    "snli": "SNLI",
+    "anli_plus": "ANLI+",
+    "qqp": "QQP",
+    "sst2": "SST-2",
+    "rte": "RTE",
+    "squad": "SQuAD v1.1",
+    "squad_v2": "SQuAD v2.0",
+}
+
+
+def paper_name(task: str) -> str:
+    """The name papers give the task (PAPER_NAMES); an unregistered name as it is."""
+    return PAPER_NAMES.get(task, task)
+
 
 def get_task(name: str) -> TaskDef:
     """The task called ``name``; an unknown name raises UnknownTaskError with the closest valid one."""
