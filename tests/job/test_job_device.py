@@ -106,7 +106,7 @@ def test_the_torch_uuid_wins_over_the_numbering(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(4))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")
     cuda = FakeCuda(9, uuid=fake_uuid(1)[len("GPU-") :])
-    m = job_device.nvml_mapping(1, cuda)
+    m = nvml.map_torch_device(1, cuda)
     assert m.index == 1 and m.how == "uuid"
 
 
@@ -116,7 +116,7 @@ def test_an_unmappable_gpu_has_null_energy_with_the_reason(monkeypatch):
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(2, names=["NVIDIA A10", "NVIDIA H100 80GB HBM3"]))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
-    m = job_device.nvml_mapping(0, FakeCuda(9, uuid=None))
+    m = nvml.map_torch_device(0, FakeCuda(9, uuid=None))
     assert m.index is None
     meter = EnergyMeter("cuda", [], gpu_reason=m.reason)
     with meter:
@@ -129,7 +129,7 @@ def test_a_mig_instance_has_null_energy_with_the_reason(monkeypatch):
     mig = "MIG-aaaaaaaa-1111-5222-8333-444444444444"
     monkeypatch.setitem(sys.modules, "pynvml", make_fake_nvml(2, mig={mig: 1}))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", mig)
-    m = job_device.nvml_mapping(0, FakeCuda(9, uuid=mig[len("MIG-") :]))
+    m = nvml.map_torch_device(0, FakeCuda(9, uuid=mig[len("MIG-") :]))
     assert (m.index, m.mig) == (1, True)
     meter = EnergyMeter("cuda", [], gpu_reason=m.reason)
     with meter:

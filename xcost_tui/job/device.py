@@ -2,7 +2,7 @@
 
 ``pick_device`` turns the spec's ``device`` into a ``loops.Device``; on a GPU the precision is
 bf16 where it has bf16 tensor cores and fp16 elsewhere (``choose_precision``), and the NVML
-device is found by the UUID torch reports (``nvml_mapping``).
+device is found by the UUID torch reports (``measure/nvml.py map_torch_device``).
 
 A causal LM or MT model loaded with ``device_map = "auto"`` may lie on several GPUs: ``spread_device``
 makes the run's device count every GPU the model is on (device-hours, MFU, NVML energy of each), and
@@ -12,7 +12,6 @@ synchronised at both ends of a window).
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -21,6 +20,7 @@ import torch
 
 from ..errors import SpecError
 from ..measure import nvml
+from ..measure.env import cpu_model_name
 from ..measure.memory import lifetime_peak_of, memory_probe
 from ..measure.timer import PhaseMeter
 from .loops import Device
@@ -28,16 +28,7 @@ from .loops import Device
 
 def pick_device(requested: str) -> Device:
     if requested == "cpu" or (requested == "auto" and not torch.cuda.is_available()):
-        name = platform.processor() or platform.machine() or "cpu"
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as fh:
-                for line in fh:
-                    if line.startswith("model name"):
-                        name = line.split(":", 1)[1].strip()
-                        break
-        except OSError:
-            pass
-        return Device(torch.device("cpu"), "cpu", name, 1, "fp32")
+        return Device(torch.device("cpu"), "cpu", cpu_model_name(), 1, "fp32")
     if not torch.cuda.is_available():
         raise SpecError(
             f"device {requested!r} asked for, but torch sees no CUDA GPU here (torch {torch.__version__}); use device = 'auto' or 'cpu'"
@@ -45,7 +36,7 @@ def pick_device(requested: str) -> Device:
     dev = torch.device("cuda" if requested == "auto" else requested)
     index = dev.index if dev.index is not None else torch.cuda.current_device()
     torch.cuda.set_device(index)
-    mapping = nvml_mapping(index, torch.cuda)
+    mapping = nvml.map_torch_device(index, torch.cuda)
     nvml_indices = [mapping.index] if mapping.index is not None and not mapping.mig else []
     return Device(
         dev,
@@ -68,17 +59,6 @@ def choose_precision(cuda) -> str:
     except TypeError:  # a torch without the keyword (< 2.3): decide by the compute capability
         native = cuda.get_device_properties(cuda.current_device()).major >= 8
     return "bf16" if native else "fp16"
-
-
-def nvml_mapping(torch_index: int, cuda):
-    """The NVML device of CUDA device ``torch_index`` (measure/nvml.py ``map_cuda_device``): by the
-    UUID torch reports for it, else from CUDA_VISIBLE_DEVICES and CUDA_DEVICE_ORDER; energy is
-    NULL with the reason when it cannot be found or is a MIG instance (whose counter is the GPU's)."""
-    try:
-        uuid = str(cuda.get_device_properties(torch_index).uuid)
-    except Exception:  # noqa: BLE001 - an old torch or odd build: the environment decides
-        uuid = None
-    return nvml.map_cuda_device(torch_index, torch_uuid=uuid)
 
 
 # ---- several GPUs (device_map = "auto") -------------------------------------------------------------
@@ -141,7 +121,7 @@ def spread_device(device: Device, cuda_indices: Iterable[int], cuda=None) -> Dev
     nvml_indices: list[int] = []
     reasons: list[str] = []
     for i in indices:
-        mapping = nvml_mapping(i, cuda)
+        mapping = nvml.map_torch_device(i, cuda)
         if mapping.index is None or mapping.mig:
             reasons.append(f"cuda:{i}: {mapping.reason or 'not found in NVML'}")
         else:

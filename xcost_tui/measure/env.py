@@ -14,6 +14,19 @@ from .. import __version__
 CHECKOUT = Path(__file__).resolve().parents[2]  # the directory holding the xcost_tui package
 
 
+def cpu_model_name() -> str:
+    """The CPU's model name (/proc/cpuinfo's "model name"), else what platform says: the device
+    name of a run on the CPU (the job's and a measured script's)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
 # Both are read once per process: a warm worker runs the code it imported at its start, so the
 # commit and the versions of then are those of every run it executes (and a run saves a git
 # subprocess and a walk of site-packages: 40 ms a run, job/worker.py).

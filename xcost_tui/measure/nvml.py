@@ -396,3 +396,16 @@ def map_cuda_device(
             f"told; set CUDA_DEVICE_ORDER=PCI_BUS_ID or name the GPU by UUID in CUDA_VISIBLE_DEVICES",
         )
     return GpuMapping(entry, value(device_uuid(entry)), False, None, "pci_bus_id order" if pci_order else "only GPU")
+
+
+def map_torch_device(torch_index: int, cuda: Any) -> GpuMapping:
+    """The NVML device of CUDA device ``torch_index`` by the UUID torch reports for it
+    (``cuda`` is ``torch.cuda``, or a stand-in in tests), else from CUDA_VISIBLE_DEVICES and
+    CUDA_DEVICE_ORDER (``map_cuda_device``); energy is NULL with the reason when it cannot be found
+    or is a MIG instance (whose counter is the GPU's). The job and a user's measured script
+    (xcost_tui/track) both find their GPU this way."""
+    try:
+        uuid = str(cuda.get_device_properties(torch_index).uuid)
+    except Exception:  # noqa: BLE001 - an old torch or odd build: the environment decides
+        uuid = None
+    return map_cuda_device(torch_index, torch_uuid=uuid)

@@ -7,11 +7,11 @@ script that trains with torch has it loaded already.
 
 from __future__ import annotations
 
-import platform
 from dataclasses import dataclass, field
 
 from ..errors import XcostError
 from ..measure import nvml
+from ..measure.env import cpu_model_name
 
 
 @dataclass(frozen=True)
@@ -25,19 +25,6 @@ class TrackedDevice:
     nvml_reason: str | None = None  # why nvml_indices is empty on a GPU
 
 
-def cpu_name() -> str:
-    """The CPU's model name (/proc/cpuinfo), else what platform says."""
-    name = platform.processor() or platform.machine() or "cpu"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return name
-
-
 def detect_device(requested: str = "auto", precision: str | None = None) -> TrackedDevice:
     """``requested``: auto (a GPU when torch sees one), cpu, cuda or cuda:N. ``precision``: what
     the script trains in (fp32, bf16, fp16); None: fp32."""
@@ -48,15 +35,11 @@ def detect_device(requested: str = "auto", precision: str | None = None) -> Trac
         torch = None
     cuda = torch is not None and torch.cuda.is_available()
     if requested == "cpu" or (requested == "auto" and not cuda):
-        return TrackedDevice("cpu", "cpu", cpu_name(), 1, prec)
+        return TrackedDevice("cpu", "cpu", cpu_model_name(), 1, prec)
     if torch is None or not cuda:
         raise XcostError(f"device {requested!r} asked for, but torch sees no CUDA GPU here; use 'auto' or 'cpu'")
     index = torch.cuda.current_device() if requested in ("auto", "cuda") else int(requested.partition(":")[2])
-    try:
-        uuid: str | None = str(torch.cuda.get_device_properties(index).uuid)
-    except Exception:  # noqa: BLE001 - an old torch or odd build: the environment decides
-        uuid = None
-    mapping = nvml.map_cuda_device(index, torch_uuid=uuid)
+    mapping = nvml.map_torch_device(index, torch.cuda)
     indices = [mapping.index] if mapping.index is not None and not mapping.mig else []
     return TrackedDevice(
         "cuda",
