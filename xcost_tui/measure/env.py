@@ -65,21 +65,25 @@ def package_version(name: str) -> str | None:
 
 
 def collect_env(device_type: str, device_name: str, device_count: int, precision: str) -> dict:
-    """The ``env`` object of the ``run_start`` event (docs/run-directory.md)."""
-    import torch
-    import transformers
-
+    """The ``env`` object of the ``run_start`` event (docs/run-directory.md). A user's measured
+    script (xcost_tui/track) may train without torch: then its torch facts are None."""
     try:
-        cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    except Exception:  # noqa: BLE001 - a broken cuDNN install is a fact to record, not a crash
-        cudnn = None
+        import torch
+    except ImportError:
+        torch = None
+    cudnn = None
+    if torch is not None:
+        try:
+            cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+        except Exception:  # noqa: BLE001 - a broken cuDNN install is a fact to record, not a crash
+            cudnn = None
     return {
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
+        "torch": torch.__version__ if torch is not None else None,
+        "transformers": package_version("transformers"),
         "datasets": package_version("datasets"),
         "tokenizers": package_version("tokenizers"),
-        "cuda": torch.version.cuda,
+        "cuda": torch.version.cuda if torch is not None else None,
         "cudnn": cudnn,
         "host": socket.gethostname(),
         "platform": platform.platform(),
@@ -87,7 +91,7 @@ def collect_env(device_type: str, device_name: str, device_count: int, precision
         "device_name": device_name,
         "device_count": device_count,
         "precision": precision,
-        "cpu_threads": torch.get_num_threads(),
+        "cpu_threads": torch.get_num_threads() if torch is not None else None,
         # how idle OpenMP threads wait (spin or sleep) decides CPU speed on a shared machine (docs/runner.md)
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "git_commit": git_commit(),

@@ -27,7 +27,7 @@ from typing import Any
 
 from ..configuration import EXTERNAL
 from ..errors import SpecError, XcostError, path_error
-from ..measure.env import collect_env, git_commit, package_version
+from ..measure.env import collect_env
 from ..measure.sampler import spawn_beside, stop_beside
 from ..measure.timer import PhaseMeter, throughput, watch_samples
 from ..rundir import (
@@ -194,24 +194,7 @@ class MeasuredRun:
     def _env(self) -> dict[str, Any]:
         """run_start's env, as the job records it (measure/env.py), with where the run came from."""
         d = self.device
-        try:
-            env = collect_env(d.type, d.name, d.count, d.precision)
-        except ImportError:  # a script without torch or transformers: what can be said without them
-            import platform
-            import socket
-
-            env = {
-                "python": platform.python_version(),
-                "torch": package_version("torch"),
-                "transformers": package_version("transformers"),
-                "host": socket.gethostname(),
-                "platform": platform.platform(),
-                "device_type": d.type,
-                "device_name": d.name,
-                "device_count": d.count,
-                "precision": d.precision,
-                "git_commit": git_commit(),
-            }
+        env = collect_env(d.type, d.name, d.count, d.precision)
         env.update(source=EXTERNAL, script=self.spec.script, argv=list(sys.argv), cwd=os.getcwd())
         return env
 
