@@ -18,19 +18,15 @@ def all_run_ids(store: Path) -> list[str]:
 
 
 def where_run_ids(store: Path, where: str, timeout_s: float | None = None) -> list[str]:
-    """The runs satisfying ``where`` (SQL a person typed, on the sandboxed connection; ctrl-c or
-    ``timeout_s`` stops it with store.interruptible.Stopped)."""
-    if not where.strip():
-        raise ExportError("--where is empty: give a condition on the runs table, e.g. --where \"method = 'direct'\"")
+    """The runs satisfying ``where`` (``store.query.runs_where``; ctrl-c or ``timeout_s`` stops it
+    with store.interruptible.Stopped)."""
     cancel = Cancel()
-    sql = f"SELECT run_id FROM runs WHERE ({where}) ORDER BY run_id"
     try:
-        table = interruptible(lambda: query.run_sql(store, sql, cancel=cancel), cancel, timeout_s)
+        return interruptible(lambda: query.runs_where(store, where, "run_id", cancel=cancel), cancel, timeout_s)
+    except query.QueryCancelled:
+        raise
     except SqlError as exc:
-        if isinstance(exc, query.QueryCancelled):
-            raise
-        raise ExportError(f"--where {where!r} is not a condition on the runs table: {exc}") from None
-    return [str(r) for r in table.column("run_id").to_pylist()]
+        raise ExportError(str(exc)) from None
 
 
 def tracker_runs(

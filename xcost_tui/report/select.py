@@ -9,8 +9,8 @@ from pathlib import Path
 from ..configuration import label
 from ..errors import XcostError
 from ..plan import load_plan
-from ..store.db import connect_ro, connect_user_sql
-from ..store.query import Cancel, QueryCancelled, _explain
+from ..store.db import connect_ro
+from ..store.query import Cancel, QueryCancelled, SqlError, runs_where
 from ..suggest import did_you_mean
 
 
@@ -43,26 +43,15 @@ def from_plan(plan_arg: str) -> Selection:
 
 
 def from_where(store: Path, where: str, *, cancel: Cancel | None = None) -> Selection:
-    """The configurations of the runs (table ``runs``, any status) that satisfy ``where``.
-
-    ``where`` is SQL a person typed, so it may run for long: ``cancel`` (ctrl-c, ``--timeout``)
-    interrupts it, with QueryCancelled."""
-    import duckdb
-
-    if not where.strip():
-        raise ReportError("--where is empty: give a condition on the runs table, e.g. --where \"method = 'direct'\"")
-    cancel = cancel or Cancel()
-    with connect_user_sql(store) as con, cancel.watching(con):
-        try:
-            rows = con.execute(
-                f"SELECT DISTINCT config_id FROM runs WHERE ({where}) AND config_id IS NOT NULL"
-            ).fetchall()
-        except duckdb.Error as exc:
-            if cancel.requested or isinstance(exc, duckdb.InterruptException):
-                raise QueryCancelled("query cancelled") from None
-            message = " ".join(_explain(exc).split("\nLINE ")[0].split())  # DuckDB's words, not its echo of the SQL
-            raise ReportError(f"--where {where!r} is not a condition on the runs table: {message}") from None
-    return Selection(f"the runs where {where}", {str(r[0]) for r in rows}, where=where)
+    """The configurations of the runs (table ``runs``, any status) that satisfy ``where``
+    (``store.query.runs_where``: a person's SQL, interrupted by ``cancel`` with QueryCancelled)."""
+    try:
+        config_ids = runs_where(store, where, "config_id", cancel=cancel)
+    except QueryCancelled:
+        raise
+    except SqlError as exc:
+        raise ReportError(str(exc)) from None
+    return Selection(f"the runs where {where}", set(config_ids), where=where)
 
 
 def everything() -> Selection:

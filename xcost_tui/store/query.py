@@ -395,6 +395,28 @@ def run_statements(
         return [_run_statement(con, s, cap, count, cancel, store_root) for s in statements]
 
 
+def runs_where(store_root: Path | str, where: str, column: str, *, cancel: Cancel | None = None) -> list[str]:
+    """The distinct ``column`` values (not NULL, sorted) of the runs — table ``runs``, any status —
+    that satisfy ``where``: the ``--where`` condition of ``report`` and ``export``, SQL a person
+    typed, so on the sandboxed connection and interruptible (``cancel``: ctrl-c, ``--timeout``).
+    SqlError saying the condition is empty or not one on the runs table (DuckDB's words, not its
+    echo of the SQL); QueryCancelled when ``cancel`` interrupted it."""
+    if not where.strip():
+        raise SqlError("--where is empty: give a condition on the runs table, e.g. --where \"method = 'direct'\"")
+    cancel = cancel or Cancel()
+    with connect_user_sql(store_root) as con, cancel.watching(con):
+        try:
+            rows = con.execute(
+                f"SELECT DISTINCT {column} FROM runs WHERE ({where}) AND {column} IS NOT NULL ORDER BY 1"
+            ).fetchall()
+        except duckdb.Error as exc:
+            if cancel.requested or isinstance(exc, duckdb.InterruptException):
+                raise QueryCancelled("query cancelled") from None
+            message = " ".join(_explain(exc).split("\nLINE ")[0].split())
+            raise SqlError(f"--where {where!r} is not a condition on the runs table: {message}") from None
+    return [str(r[0]) for r in rows]
+
+
 def run_sql(store_root: Path | str, sql: str, limit: int | None = None, *, cancel: Cancel | None = None) -> pa.Table:
     """One statement on the sandboxed read-only connection (a write fails with DuckDB's message).
     ``limit`` keeps the first rows."""
