@@ -107,14 +107,14 @@ def label(spec: Mapping[str, Any]) -> str:
     return f"{head} · {short_model(spec.get('model'))}{external}"
 
 
-def _flat(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flat_settings(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """A spec's nested settings as dotted keys: {"hparams": {"learning_rate": 1e-5}} gives
     {"hparams.learning_rate": 1e-5}."""
     out: dict[str, Any] = {}
     for k, v in obj.items():
         key = f"{prefix}{k}"
         if isinstance(v, Mapping):
-            out.update(_flat(v, key + "."))
+            out.update(flat_settings(v, key + "."))
         else:
             out[key] = v
     return out
@@ -157,7 +157,7 @@ def distinguishing_labels(specs: Mapping[str, Mapping[str, Any]]) -> dict[str, s
     for lab, ids in groups.items():
         if len(ids) < 2:
             continue
-        flat = {cid: _flat({**LATER_DEFAULTS, **configuration_of(specs[cid])}) for cid in ids}
+        flat = {cid: flat_settings({**LATER_DEFAULTS, **configuration_of(specs[cid])}) for cid in ids}
         keys = sorted({k for f in flat.values() for k in f})
         varied = [
             k for k in keys if len({json.dumps(f.get(k), sort_keys=True, default=str) for f in flat.values()}) > 1

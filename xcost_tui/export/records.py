@@ -18,6 +18,7 @@ from typing import Any
 
 from .. import XCOPA_LANGS
 from ..accuracy import AVERAGE_FORMS, FORM_COLUMNS
+from ..configuration import flat_settings
 from ..errors import XcostError
 from ..store.schema import COST_FIGURES
 
@@ -119,17 +120,15 @@ def _param_value(value: Any) -> str | None:
     return text if len(text) <= MAX_PARAM_CHARS else text[: MAX_PARAM_CHARS - 3] + "..."
 
 
-def flatten_spec(spec: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A spec flat: nested tables as dotted keys (hparams.learning_rate); NULLs and empty lists
-    left out (a setting that was not set is not a value)."""
-    out: dict[str, Any] = {}
-    for key, value in spec.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(flatten_spec(value, f"{name}."))
-        elif value is not None and value != []:
-            out[metric_key(name)] = list(value) if isinstance(value, tuple) else value
-    return out
+def flatten_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec flat (``configuration.flat_settings``: nested tables as dotted keys,
+    hparams.learning_rate) under names both trackers accept; NULLs and empty lists left out (a
+    setting that was not set is not a value)."""
+    return {
+        metric_key(key): list(value) if isinstance(value, tuple) else value
+        for key, value in flat_settings(spec).items()
+        if value is not None and value != [] and value != ()
+    }
 
 
 def flatten_params(spec: Mapping[str, Any]) -> dict[str, str]:
