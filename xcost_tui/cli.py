@@ -152,6 +152,25 @@ def _shipped_query_names() -> str:
     return ", ".join(names) if names else "none found in <store>/queries/"
 
 
+def _add_where(p: argparse.ArgumentParser, verb: str, example: str) -> None:
+    """--where (a condition on the runs table: store.query.runs_where) and its --timeout, as
+    ``report`` and ``export`` take them."""
+    p.add_argument(
+        "--where",
+        default=None,
+        metavar="SQL",
+        help=f"{verb} the runs satisfying this condition on the runs table, e.g. {example}",
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="stop the --where condition's query if it runs longer than this (exit 124; default: no limit); "
+        "ctrl-c cancels it (exit 130)",
+    )
+
+
 def _add_store(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--store",
@@ -464,22 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "plan", nargs="?", default=None, help="a plan file or built-in plan name: report on its configurations"
     )
-    report.add_argument(
-        "--where",
-        default=None,
-        metavar="SQL",
-        help="report on the configurations of the runs satisfying this condition on the runs table, "
-        "e.g. \"model LIKE '%%large' AND method <> 'few-shot'\"",
-    )
+    _add_where(report, "report on the configurations of", "\"model LIKE '%%large' AND method <> 'few-shot'\"")
     report.add_argument("--out", required=True, metavar="DIR", help="folder to write the report's files into")
-    report.add_argument(
-        "--timeout",
-        type=positive_seconds,
-        default=None,
-        metavar="SECONDS",
-        help="stop the --where condition's query if it runs longer than this (exit 124; default: no limit); "
-        "ctrl-c cancels it (exit 130)",
-    )
     report.add_argument(
         "--baseline",
         default=None,
@@ -577,19 +582,7 @@ def build_parser() -> argparse.ArgumentParser:
             metavar="RUN_ID",
             help="export this run only (repeatable; default: every run in the store)",
         )
-        p.add_argument(
-            "--where",
-            default=None,
-            metavar="SQL",
-            help="export the runs satisfying this condition on the runs table, e.g. \"method = 'direct'\"",
-        )
-        p.add_argument(
-            "--timeout",
-            type=positive_seconds,
-            default=None,
-            metavar="SECONDS",
-            help="stop the --where condition's query if it runs longer than this (exit 124)",
-        )
+        _add_where(p, "export", "\"method = 'direct'\"")
         p.add_argument("--no-report", action="store_true", help="do not render and attach the report (faster)")
         _add_store(p)
 
