@@ -11,7 +11,7 @@ import datetime as _dt
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 
@@ -53,6 +53,17 @@ ENV_FIELDS = (
 FIGURE_MAX_CONFIGS = 8  # configurations drawn in one per-language or curves figure
 
 
+class SpreadPoint(NamedTuple):
+    """One learning-curve point of a configuration over its runs: their mean cumulative training
+    cost and the lowest and highest of their held-out accuracies (each run's mean over its XCOPA
+    validation languages): the band curves.pdf draws."""
+
+    cost: float
+    lowest: float
+    highest: float
+    runs: int
+
+
 @dataclass(frozen=True)
 class Flag:
     kind: (
@@ -82,8 +93,8 @@ class ReportData:
     seeds: dict[str, tuple[list[int], list[int]]]  # config id -> (training seeds, shot seeds)
     flags: list[Flag]
     curves: dict[str, list[tuple[float, float]]]  # config id -> [(cumulative training cost, held-out accuracy)]
-    # config id -> per curve point, the spread over its runs (seeds, shot draws): [(cost, lowest, highest, runs)]
-    curve_spread: dict[str, list[tuple[float, float, float, int]]]
+    # config id -> the curve points two or more of its runs (seeds, shot draws) reached, with their spread
+    curve_spread: dict[str, list[SpreadPoint]]
     figure_configs: list[str]  # at most FIGURE_MAX_CONFIGS of `shown`
     figure_rule: str
     generated: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
@@ -277,13 +288,18 @@ def gather(
                                 GROUP BY config_id, phase, point, lang ORDER BY config_id, phase, lang, point""",
             [shown],
         )
-        per_run_curves = _arrow(
+        # a band needs two runs at a point: a figure cannot show a spread it has not seen
+        spread_rows = _arrow(
             con,
-            """SELECT config_id, run_id, point, avg(accuracy) AS accuracy,
-                      avg(cum_train_device_hours) AS cum_train_device_hours
-               FROM learning_curves WHERE list_contains(?, config_id) AND phase LIKE 'target:%' AND lang != 'en'
-                 AND accuracy IS NOT NULL AND cum_train_device_hours IS NOT NULL
-               GROUP BY config_id, run_id, point ORDER BY config_id, point, run_id""",
+            """SELECT config_id, point, avg(cost) AS cost, min(accuracy) AS lowest, max(accuracy) AS highest,
+                      count(*) AS runs
+               FROM (SELECT config_id, run_id, point, avg(accuracy) AS accuracy,
+                            avg(cum_train_device_hours) AS cost
+                     FROM learning_curves
+                     WHERE list_contains(?, config_id) AND phase LIKE 'target:%' AND lang != 'en'
+                       AND accuracy IS NOT NULL AND cum_train_device_hours IS NOT NULL
+                     GROUP BY config_id, run_id, point)
+               GROUP BY config_id, point HAVING count(*) >= 2 ORDER BY config_id, point""",
             [shown],
         )
         contended = _contended(con, shown)
@@ -326,7 +342,7 @@ def gather(
         seeds=seeds,
         flags=[],
         curves=mean_curves,
-        curve_spread=_curve_spread(per_run_curves.to_pylist()),
+        curve_spread=_curve_spread(spread_rows.to_pylist()),
         figure_configs=fig_ids,
         figure_rule=rule,
         common=common,
@@ -438,27 +454,13 @@ def _mean_curves(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, floa
     return out
 
 
-def _curve_spread(rows: list[dict[str, Any]]) -> dict[str, list[tuple[float, float, float, int]]]:
-    """Per configuration and curve point: the lowest and highest of its runs' held-out accuracy
-    (each run's mean over its XCOPA validation languages), at the runs' mean cumulative cost. Where
-    one run has the point, lowest = highest: no band (a figure cannot show a spread it has not seen)."""
-    by: dict[str, dict[int, list[tuple[float, float]]]] = {}
+def _curve_spread(rows: list[dict[str, Any]]) -> dict[str, list[SpreadPoint]]:
+    out: dict[str, list[SpreadPoint]] = {}
     for r in rows:
-        by.setdefault(str(r["config_id"]), {}).setdefault(int(r["point"]), []).append(
-            (float(r["cum_train_device_hours"]), float(r["accuracy"]))
+        out.setdefault(str(r["config_id"]), []).append(
+            SpreadPoint(float(r["cost"]), float(r["lowest"]), float(r["highest"]), int(r["runs"]))
         )
-    return {
-        cid: [
-            (
-                sum(c for c, _ in pts[p]) / len(pts[p]),
-                min(a for _, a in pts[p]),
-                max(a for _, a in pts[p]),
-                len(pts[p]),
-            )
-            for p in sorted(pts)
-        ]
-        for cid, pts in by.items()
-    }
+    return out
 
 
 def _figure_configs(

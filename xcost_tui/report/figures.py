@@ -274,12 +274,12 @@ def curves(d: ReportData) -> Any | None:
         seen[c.family] = k + 1
         xs = [x for x, _ in d.curves[cid]]
         every += xs
-        spread = [p for p in d.curve_spread.get(cid, []) if p[3] >= 2]
+        spread = d.curve_spread.get(cid, [])
         if spread:  # the range over its runs (seeds, shot draws) at each point: a band
             ax.fill_between(
-                [p[0] for p in spread],
-                [p[1] for p in spread],
-                [p[2] for p in spread],
+                [p.cost for p in spread],
+                [p.lowest for p in spread],
+                [p.highest for p in spread],
                 color=colour,
                 alpha=0.15,
                 linewidth=0,
@@ -304,7 +304,7 @@ def curves(d: ReportData) -> Any | None:
     title = "Learning curves: accuracy against training cost"
     if targets:
         title += "\n(dashed: the baselines' final accuracy; bands: lowest to highest run)"
-    elif any(len([p for p in d.curve_spread.get(c, []) if p[3] >= 2]) for c in ids):
+    elif any(d.curve_spread.get(c) for c in ids):
         title += "\n(bands: lowest to highest run)"
     ax.set_title(title)
     _legend_below(ax)
