@@ -62,7 +62,7 @@ def _plain_terminal(stream: TextIO) -> bool:
     return not tty or os.environ.get("TERM") == "dumb"
 
 
-# ---- formatting ---------------------------------------------------------------------------
+# ---- what a finished run's lines say (its progress lines: runner/progress.py) -------------
 
 
 def collapse_of(run_dir: Path) -> tuple[bool | None, int | None]:

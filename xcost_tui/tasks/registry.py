@@ -290,7 +290,7 @@ TARGET_TASKS = tuple(
 )
 
 # The names the papers write (Phang et al. 2020, "English intermediate-task training improves
-# zero-shot cross-lingual transfer too", Table 1; Ponti et al. 2020 for XCOPA): the report's
+# zero-shot cross-lingual transfer too"; Ponti et al. 2020 for XCOPA): the report's
 # table.tex labels its rows with them ("ARC-Challenge→COPA", not "arc_challenge→copa"); every other
 # place keeps the task's registry name, which is what a plan file and a query write.
 PAPER_NAMES: dict[str, str] = {
